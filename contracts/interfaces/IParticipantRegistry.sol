@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Participant registry: who may take part in Tierflow, in which role, and the platform switches.
+/// @notice Every state-changing function of every Tierflow contract checks the acting party and
+/// the receiving party here: an unknown or suspended address can neither send nor receive.
+/// It also holds the platform parameters (tenor cap, grace period, minimum unit) and the one
+/// emergency stop (pause) that all Tierflow contracts obey.
+interface IParticipantRegistry {
+    /// @notice Lifecycle of a participant: None (never registered), Active, Suspended.
+    enum Status {
+        None,
+        Active,
+        Suspended
+    }
+
+    // Role bits of a participant (a participant may hold several).
+    // CORE_ENTERPRISE = 1  (obligor: issues certificates, accepts bills, repays)
+    // SUPPLIER        = 2  (holds, splits, transfers, requests financing)
+    // FINANCIER       = 4  (bank/factor: grants lines, quotes, funds, discounts)
+    // SETTLEMENT_BANK = 8  (mints/burns the settlement token against deposits)
+    // AUDITOR         = 16 (reads everything, never writes)
+
+    /// @notice A participant was onboarded after KYB.
+    /// @param entityHash salted hash of the legal identity (统一社会信用代码); the id itself stays off chain
+    event ParticipantRegistered(address indexed account, uint8 roles, bytes32 entityHash, address indexed operator);
+    /// @notice A participant's role bits were replaced.
+    event ParticipantRolesChanged(address indexed account, uint8 roles, address indexed operator);
+    event ParticipantSuspended(address indexed account, address indexed operator);
+    event ParticipantReinstated(address indexed account, address indexed operator);
+    /// @notice Platform parameters changed.
+    /// @param maxTenor [s] longest allowed time from issue to maturity
+    /// @param gracePeriod [s] time after maturity before an unpaid payable may be marked defaulted
+    /// @param minUnit [fen] every amount moved must be a positive multiple of this
+    event ParametersChanged(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit, address indexed operator);
+    /// @notice A Tierflow contract was allowed (or no longer allowed) to hold settlement tokens and certificates in escrow.
+    event SystemContractSet(address indexed account, bool enabled, address indexed operator);
+
+    error RegistryUnknownParticipant(address account);
+    error RegistryParticipantSuspended(address account);
+    error RegistryAlreadyRegistered(address account);
+    error RegistryMissingRole(address account, uint8 required, uint8 held);
+    error RegistryNotOperator(address account);
+    error RegistryInvalidRoles(uint8 roles);
+    error RegistryInvalidParameters(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit);
+    error RegistryZeroAddress();
+    error RegistryPlatformPaused();
+
+    /// @notice Onboard `account` with `roles` (a non-zero combination of the role bits). Operator only.
+    function register(address account, uint8 roles, bytes32 entityHash) external;
+    /// @notice Replace the role bits of a registered participant. Operator only.
+    function setRoles(address account, uint8 roles) external;
+    /// @notice Suspend an active participant. Operator only.
+    function suspend(address account) external;
+    /// @notice Reinstate a suspended participant. Operator only.
+    function reinstate(address account) external;
+    /// @notice Set the platform parameters. Operator only. maxTenor is capped at 366 days by regulation.
+    function setParameters(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit) external;
+    /// @notice Allow a Tierflow contract to act as escrow holder. Operator only.
+    function setSystemContract(address account, bool enabled) external;
+    /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator only.
+    function pause() external;
+    function unpause() external;
+
+    /// @return roles the role bits, status and entity hash of `account`
+    function participant(address account) external view returns (uint8 roles, Status status, bytes32 entityHash);
+    /// @return true when `account` is registered, active and holds every bit of `roles`
+    function hasRole(address account, uint8 roles) external view returns (bool);
+    /// @notice Reverts with RegistryUnknownParticipant / RegistryParticipantSuspended / RegistryMissingRole
+    /// unless `account` is active and holds at least one of the bits of `anyOfRoles`.
+    function requireActive(address account, uint8 anyOfRoles) external view;
+    /// @notice Reverts with RegistryPlatformPaused while the platform is paused.
+    function requireNotPaused() external view;
+    function isOperator(address account) external view returns (bool);
+    function isSystemContract(address account) external view returns (bool);
+    function paused() external view returns (bool);
+    function maxTenor() external view returns (uint64);
+    function gracePeriod() external view returns (uint64);
+    function minUnit() external view returns (uint128);
+}

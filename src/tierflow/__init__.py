@@ -1,0 +1,3 @@
+"""Tierflow: supply-chain finance on a permissioned EVM chain."""
+
+__version__ = "0.1.0"

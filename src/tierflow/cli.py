@@ -1,0 +1,23 @@
+"""The `tierflow` command line: devnet, deploy, and (from the platform) index, reconcile, serve, up."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tierflow supply-chain finance platform")
+
+
+def _register_commands() -> None:
+    # Each area owns its commands in its own module; importing registers them on `app`.
+    from tierflow.chain import commands as chain_commands
+
+    chain_commands.register(app)
+    from tierflow.platform import commands as platform_commands
+
+    platform_commands.register(app)
+
+
+_register_commands()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Platform side of Tierflow: indexer, SQL models, services, API and dashboard."""

@@ -1,0 +1,9 @@
+"""Platform commands of the `tierflow` CLI (index, reconcile, serve); each area adds its own."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the platform's commands to the top-level CLI."""
