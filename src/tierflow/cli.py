@@ -10,6 +10,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tierflow sup
 def _register_commands() -> None:
     # Each area owns its commands in its own module; importing registers them on `app`.
     from tierflow.chain import commands as chain_commands
+    from tierflow.runner import up_command
+
+    app.command("up")(up_command)
 
     chain_commands.register(app)
     from tierflow.platform import commands as platform_commands

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production":
             if self.operator_key == ANVIL_OPERATOR_KEY:
-                raise ValueError("TIERFLOW_OPERATOR_KEY must be set in production (the anvil dev key is public)")
+                raise ValueError(
+                    "TIERFLOW_OPERATOR_KEY must be set in production (the anvil dev key is public)"
+                )
             if self.master_key == DEV_MASTER_KEY:
                 raise ValueError("TIERFLOW_MASTER_KEY must be set in production")
         return self

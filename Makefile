@@ -1,0 +1,39 @@
+# The few verbs people type. Every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.setup-stamp
+NPM_STAMP := node_modules/.npm-stamp
+
+.PHONY: setup up test lint bench clean
+
+setup: $(SETUP_STAMP) $(NPM_STAMP)
+
+$(SETUP_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+up: setup
+	$(BIN)/tierflow up
+
+test: setup
+	$(BIN)/tierflow compile
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	bash scripts/slither.sh
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .cache var build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""Chain commands of the `tierflow` CLI: devnet, deploy, compile."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from eth_account import Account
+from rich.console import Console
+from rich.table import Table
+
+from tierflow.chain.compile import compile_all
+from tierflow.chain.deploy import Deployment, deploy_all
+from tierflow.chain.devnet import Devnet
+from tierflow.chain.node import connect
+from tierflow.errors import TierflowError
+from tierflow.settings import get_settings
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compile")(compile_command)
+    app.command("devnet")(devnet_command)
+    app.command("deploy")(deploy_command)
+
+
+def compile_command(force: bool = typer.Option(False, help="ignore the artifact cache")) -> None:
+    """Compile contracts/ with the pinned solc (cached by content hash)."""
+    artifacts = compile_all(use_cache=not force)
+    deployable = sorted(a.name for a in artifacts.values() if len(a.bytecode) > 2)
+    console.print(f"[green]compiled[/] {len(deployable)} contracts: {', '.join(deployable)}")
+
+
+def devnet_command(
+    port: int = typer.Option(8545, help="JSON-RPC port on 127.0.0.1"),
+    state_dir: Path | None = typer.Option(None, help="keep chain state in this directory across restarts"),
+    block_time: float | None = typer.Option(None, help="seconds per block (default: mine on every tx)"),
+) -> None:
+    """Run a local anvil until Ctrl-C."""
+    devnet = Devnet(port=port, state_dir=state_dir, block_time=block_time)
+    with devnet:
+        console.print(
+            f"[green]anvil[/] listening on {devnet.url} (chain id {devnet.chain_id}); Ctrl-C stops it"
+        )
+        wait_for_interrupt()
+    console.print("anvil stopped")
+
+
+def deploy_command(
+    rpc_url: str | None = typer.Option(None, help="JSON-RPC endpoint (default TIERFLOW_RPC_URL)"),
+    chain_id: int | None = typer.Option(None, help="refuse to deploy unless the node reports this chain id"),
+    force: bool = typer.Option(False, help="deploy anew even if deployments/<chain_id>.json is live"),
+) -> None:
+    """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent)."""
+    settings = get_settings()
+    try:
+        w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
+        operator = Account.from_key(settings.operator_key)
+        deployment = deploy_all(
+            w3, operator, deployments_dir=settings.deployments_dir, force=force, progress=console.log
+        )
+    except TierflowError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    print_deployment(deployment, settings.deployments_dir)
+
+
+def print_deployment(deployment: Deployment, deployments_dir: Path) -> None:
+    table = Table(title=f"Tierflow on chain {deployment.chain_id} (from block {deployment.deploy_block})")
+    table.add_column("contract")
+    table.add_column("address")
+    for name, record in deployment.contracts.items():
+        table.add_row(name, record.address)
+    console.print(table)
+    console.print(f"recorded in {deployment.path(deployments_dir)}")
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass

@@ -1,0 +1,152 @@
+"""Compile contracts/ with the pinned solc (solcjs via tools/solc) and cache artifacts by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import solcx
+
+from tierflow.errors import CompileError
+from tierflow.settings import REPO_ROOT
+
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+NODE_MODULES = REPO_ROOT / "node_modules"
+WRAPPER = REPO_ROOT / "tools" / "solc"
+CACHE_DIR = REPO_ROOT / ".cache" / "solc"
+
+# The one place where optimizer and EVM version are fixed.
+COMPILER_SETTINGS: dict[str, Any] = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "evmVersion": "cancun",
+    "remappings": ["@openzeppelin/=node_modules/@openzeppelin/"],
+    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What deploying and talking to one contract needs."""
+
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+
+
+def solc_binary() -> Path:
+    """A native solc of the pinned version when one is on PATH, else the solcjs wrapper."""
+    native = shutil.which("solc")
+    if native and _pinned_version() in solcx.wrapper.get_solc_version(native).base_version:
+        return Path(native)
+    return WRAPPER
+
+
+@lru_cache
+def _pinned_version() -> str:
+    package = json.loads((NODE_MODULES / "solc" / "package.json").read_text())
+    return str(package["version"])
+
+
+def _openzeppelin_version() -> str:
+    package = json.loads((NODE_MODULES / "@openzeppelin" / "contracts" / "package.json").read_text())
+    return str(package["version"])
+
+
+def source_files() -> dict[str, str]:
+    """Every .sol file under contracts/, keyed by its path relative to the repo root."""
+    return {
+        path.relative_to(REPO_ROOT).as_posix(): path.read_text()
+        for path in sorted(CONTRACTS_DIR.rglob("*.sol"))
+    }
+
+
+def standard_json_input(sources: dict[str, str] | None = None) -> dict[str, Any]:
+    sources = source_files() if sources is None else sources
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": COMPILER_SETTINGS,
+    }
+
+
+def content_hash(sources: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(COMPILER_SETTINGS, sort_keys=True).encode())
+    digest.update(_pinned_version().encode())
+    digest.update(_openzeppelin_version().encode())
+    for name, text in sorted(sources.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
+    """Compile every contract; return artifacts by contract name (interfaces and libraries included)."""
+    sources = source_files()
+    if not sources:
+        raise CompileError(f"no Solidity sources under {CONTRACTS_DIR}")
+    key = content_hash(sources)
+    cached = CACHE_DIR / f"{key}.json"
+    if use_cache and cached.exists():
+        return _artifacts_from_json(json.loads(cached.read_text()))
+    output = solcx.compile_standard(
+        standard_json_input(sources),
+        solc_binary=solc_binary(),
+        base_path=str(REPO_ROOT),
+        allow_paths=[str(REPO_ROOT), str(NODE_MODULES)],
+    )
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    artifacts = {
+        source: {
+            name: {
+                "abi": data["abi"],
+                "bytecode": data["evm"]["bytecode"]["object"],
+                "deployed_bytecode": data["evm"]["deployedBytecode"]["object"],
+            }
+            for name, data in contracts.items()
+        }
+        for source, contracts in output.get("contracts", {}).items()
+        if source.startswith("contracts/")
+    }
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_suffix(".tmp")
+    temporary.write_text(json.dumps(artifacts))
+    temporary.replace(cached)  # atomic: a concurrent reader never sees half a file
+    return _artifacts_from_json(artifacts)
+
+
+def _artifacts_from_json(data: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Artifact]:
+    return {
+        name: Artifact(
+            name=name,
+            source=source,
+            abi=item["abi"],
+            bytecode="0x" + item["bytecode"],
+            deployed_bytecode="0x" + item["deployed_bytecode"],
+        )
+        for source, contracts in data.items()
+        for name, item in contracts.items()
+    }
+
+
+def abi_hash(artifacts: dict[str, Artifact], names: list[str]) -> str:
+    """A digest of the ABIs of `names`, recorded with a deployment to catch stale clients."""
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode() + json.dumps(artifacts[name].abi, sort_keys=True).encode())
+    return "0x" + digest.hexdigest()
+
+
+if __name__ == "__main__":
+    compiled = compile_all(use_cache=False)
+    for artifact in sorted(compiled.values(), key=lambda a: a.name):
+        if len(artifact.bytecode) > 2:
+            print(f"{artifact.name:28} {(len(artifact.deployed_bytecode) - 2) // 2:6} bytes runtime")

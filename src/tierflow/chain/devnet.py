@@ -1,0 +1,133 @@
+"""Local anvil chain lifecycle: start from node_modules, wait until healthy, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import platform as _platform  # the stdlib module; Tierflow's own package is tierflow.platform
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.settings import REPO_ROOT
+
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_CHAIN_ID = 31337
+
+
+def anvil_binary() -> Path:
+    """The native anvil shipped by npm `@foundry-rs/anvil` (no node process in between)."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(_platform.machine(), "amd64")
+    native = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-linux-{arch}" / "bin" / "anvil"
+    if native.exists():
+        return native
+    wrapper = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+    if wrapper.exists():
+        return wrapper
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise ConfigurationError("anvil not found: run `npm ci` in the repository root (or `make setup`)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rpc_ready(url: str, timeout: float = 0.5) -> bool:
+    try:
+        response = httpx.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout
+        )
+        return response.status_code == 200 and "result" in response.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+class Devnet:
+    """One anvil process. Use as a context manager, or call start()/stop()."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        chain_id: int = DEV_CHAIN_ID,
+        state_dir: Path | None = None,
+        block_time: float | None = None,
+        accounts: int = 20,
+        log_file: Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.chain_id = chain_id
+        self.state_dir = state_dir
+        self.block_time = block_time
+        self.accounts = accounts
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        command = [
+            str(anvil_binary()),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--chain-id", str(self.chain_id),
+            "--accounts", str(self.accounts),
+            "--mnemonic", DEV_MNEMONIC,
+            "--balance", "1000000",
+            "--silent",
+        ]  # fmt: skip
+        if self.block_time:
+            command += ["--block-time", str(self.block_time)]
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            # --state loads the file when it exists and dumps to it on exit: state survives restarts.
+            command += ["--state", str(self.state_dir / "anvil-state.json")]
+        return command
+
+    def start(self, timeout: float = 30.0) -> Devnet:
+        if rpc_ready(self.url):
+            raise ConfigurationError(f"something already answers on {self.url}; choose another port")
+        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ChainUnavailableError(f"anvil exited with code {self.process.returncode} at start")
+            if rpc_ready(self.url):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise ChainUnavailableError(f"anvil did not answer on {self.url} within {timeout:.0f}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGINT lets anvil dump --state before it exits.
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> Devnet:
+        return self.start() if self.process is None else self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

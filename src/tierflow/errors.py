@@ -1,0 +1,54 @@
+"""The one exception root of Tierflow; the API maps these to HTTP status codes and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TierflowError(Exception):
+    """Root of every error Tierflow raises on purpose."""
+
+
+class ConfigurationError(TierflowError, ValueError):
+    """Settings or files on disk are inconsistent (wrong chain id, missing deployment)."""
+
+
+class WrongChainError(ConfigurationError):
+    """The node reports a different chain id than the one configured or recorded."""
+
+    def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the node at {rpc_url} reports chain id {actual}, but {expected} is expected; "
+            "point TIERFLOW_RPC_URL at the right node or change TIERFLOW_CHAIN_ID"
+        )
+
+
+class ChainUnavailableError(TierflowError, ConnectionError):
+    """The JSON-RPC endpoint does not answer."""
+
+
+class CompileError(TierflowError, RuntimeError):
+    """solc reported errors."""
+
+
+class ContractRevert(TierflowError):
+    """A transaction or call reverted; `name` and `args` come from the contract's custom error."""
+
+    def __init__(self, name: str, args: dict[str, Any], raw: str = "") -> None:
+        self.name = name
+        self.args_by_name = args
+        self.raw = raw
+        rendered = ", ".join(f"{key}={_render(value)}" for key, value in args.items())
+        super().__init__(f"{name}({rendered})" if rendered else name)
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        return tuple(self.args_by_name.values())
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
