@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Digital bills (电子商业汇票): bill packages whose value is a range of 0.01-yuan sub-tickets (子票区间).
+/// @notice A package of face F [fen] holds sub-tickets 1 … F (one sub-ticket = 1 fen). After the payee
+/// signs for receipt the package is held as ranges [start, end]; endorsing, discounting, pledging or
+/// settling recourse on part of a range carves a contiguous sub-range out of it. For each package the
+/// live ranges never overlap and together cover exactly [1, face].
+///
+/// Ranges are records with a global id. A record's holder never changes: every change of holder
+/// (endorsement, discount, rediscount, recourse) creates a new record for the new holder and links it
+/// to where it came from (`prev`). Walking `prev` from a range gives its endorsement chain: the holders
+/// of the ancestors are the prior endorsers who are liable in recourse, together with the drawer.
+/// A record that keeps its holder but is carved (the remainder of a middle cut, a partly pledged range)
+/// copies its parent's `prev`, so it inherits the same chain without copying arrays.
+///
+/// Carving rule (the indexer replays it from the events): moving [start, end] out of record `from`
+/// holding [s, e]:
+/// - whole ([start, end] == [s, e]): a new record gets [s, e] and `from` is Closed (for a pledge of the
+///   whole range no record is created: `from` itself becomes Pledged);
+/// - prefix (start == s, end < e): the new record gets [start, end], `from` keeps [end + 1, e];
+/// - suffix or middle (start > s): the new record gets [start, end], `from` keeps [s, start - 1], and
+///   for a middle cut (end < e) a remainder record `remainderRangeId` gets [end + 1, e] with
+///   `from`'s holder and status Held and `from`'s prev.
+///
+/// Every state change checks `registry.requireNotPaused()` and that the acting party and the receiving
+/// party are active participants in an allowed role. Auditors never write. Amounts are [fen].
+interface IBills {
+    /// @notice None (unknown id) → Issued → Accepted (承兑, delivered to the payee) → Received (收票, live);
+    /// Issued → Cancelled (drawer withdraws or acceptor refuses); Accepted → Rejected (payee refuses).
+    enum PackageStatus {
+        None,
+        Issued,
+        Accepted,
+        Received,
+        Rejected,
+        Cancelled
+    }
+
+    /// @notice None (unknown id); Held (may move before maturity); Pledged (质押, cannot move);
+    /// Presented (提示付款, awaiting the acceptor); Paid (terminal); Dishonoured (拒付, recourse open);
+    /// Closed (the holder passed every sub-ticket of this record on; kept for the endorsement chain).
+    enum RangeStatus {
+        None,
+        Held,
+        Pledged,
+        Presented,
+        Paid,
+        Dishonoured,
+        Closed
+    }
+
+    struct Package {
+        address drawer;
+        uint64 maturity; // [unix s]
+        PackageStatus status;
+        bool splittable;
+        bool notTransferable; // 不得转让: no endorsement, discount or pledge
+        bool bankAcceptance; // the acceptor held the FINANCIER role at issue (银票), else commercial (商票)
+        address acceptor;
+        uint64 face; // [fen] = number of sub-tickets
+        address payee;
+        bytes12 invoicesDigest; // bytes12(keccak256(abi.encode(invoiceHashes))), checked on reject/cancel
+    }
+
+    struct Range {
+        address holder; // never changes for a record
+        uint64 packageId;
+        RangeStatus status;
+        uint64 start; // first sub-ticket, inclusive
+        uint64 end; // last sub-ticket, inclusive
+        uint64 prev; // record this holder received the range from (0: root range, or taken by the drawer)
+        uint64 presentedAt; // [unix s] 0 until presented
+    }
+
+    struct Quote {
+        address financier;
+        uint64 rangeId;
+        uint32 rateBps; // [bps] annual discount rate
+        uint64 start;
+        uint64 end;
+        uint64 expiry; // [unix s] the quote may be accepted while now < expiry
+    }
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice 出票. `bankAcceptance` is true when the acceptor is a FINANCIER (bank acceptance bill).
+    /// @param face [fen] the package holds sub-tickets 1 … face
+    /// @param maturity [unix s]
+    event BillIssued(
+        uint256 indexed packageId,
+        address indexed drawer,
+        address indexed acceptor,
+        address payee,
+        uint256 face,
+        uint64 maturity,
+        bool splittable,
+        bool notTransferable,
+        bool bankAcceptance,
+        bytes32[] invoiceHashes
+    );
+    /// @notice The drawer withdrew the package or the acceptor refused to accept it; invoices released.
+    event BillCancelled(uint256 indexed packageId, address indexed by);
+    /// @notice 承兑: the acceptor accepted; the package is delivered to the payee.
+    event BillAccepted(uint256 indexed packageId, address indexed acceptor, address indexed payee);
+    /// @notice 收票: the payee signed for receipt; root range `rangeId` holds [1, face].
+    event BillReceived(uint256 indexed packageId, uint256 indexed rangeId, address indexed payee, uint256 face);
+    /// @notice The payee refused the delivered package; invoices released.
+    event BillRejected(uint256 indexed packageId, address indexed payee);
+    /// @notice 背书转让 of [start, end] out of `fromRangeId` to `to`; see the carving rule.
+    /// @param remainderRangeId the record created for the endorser's right-hand rest of a middle cut, else 0
+    event BillEndorsed(
+        uint256 indexed packageId,
+        address indexed from,
+        address indexed to,
+        uint256 fromRangeId,
+        uint256 newRangeId,
+        uint256 start,
+        uint256 end,
+        uint256 remainderRangeId
+    );
+    /// @notice A financier offered to discount (or rediscount) [start, end] of `rangeId` at `rateBps`.
+    event BillQuoted(
+        uint256 indexed quoteId,
+        uint256 indexed rangeId,
+        address indexed financier,
+        uint256 start,
+        uint256 end,
+        uint32 rateBps,
+        uint64 expiry
+    );
+    event BillQuoteCancelled(uint256 indexed quoteId, address indexed financier);
+    /// @notice 贴现 (holder not a financier) or 转贴现 (`rediscount`, holder is a financier): the holder
+    /// accepted quote `quoteId`; `price` moved financier → holder and [start, end] moved holder → financier
+    /// atomically. interest = round half up(amount × rateBps × days / 3_600_000), amount = end − start + 1,
+    /// days = ceil((maturity − now) / 86400), price = amount − interest.
+    event BillDiscounted(
+        uint256 indexed packageId,
+        uint256 indexed quoteId,
+        address indexed financier,
+        address from,
+        uint256 fromRangeId,
+        uint256 newRangeId,
+        uint256 start,
+        uint256 end,
+        uint256 remainderRangeId,
+        uint256 interest,
+        uint256 price,
+        bool rediscount
+    );
+    /// @notice 质押: [start, end] of `fromRangeId` pledged to `pledgee`. `rangeId` is the pledged record
+    /// (== fromRangeId when the whole range is pledged; no new record then).
+    event BillPledged(
+        uint256 indexed packageId,
+        address indexed holder,
+        address indexed pledgee,
+        uint256 fromRangeId,
+        uint256 rangeId,
+        uint256 start,
+        uint256 end,
+        uint256 remainderRangeId
+    );
+    /// @notice The pledgee released the pledge; the range is Held again.
+    event BillPledgeReleased(uint256 indexed packageId, uint256 indexed rangeId, address indexed pledgee, address holder);
+    /// @notice 提示付款 by the holder at or after maturity.
+    event BillPresented(uint256 indexed packageId, uint256 indexed rangeId, address indexed holder, uint256 amount);
+    /// @notice The acceptor paid `amount` [fen] of settlement token to the holder of the range.
+    event BillPaid(
+        uint256 indexed packageId, uint256 indexed rangeId, address indexed acceptor, address holder, uint256 amount
+    );
+    /// @notice 拒付. `by` is the acceptor (reason > 0, codes defined off chain) or the holder marking a
+    /// presentation the acceptor left unanswered past the grace period (reason 0 = no response).
+    event BillDishonoured(
+        uint256 indexed packageId, uint256 indexed rangeId, address indexed by, address holder, uint256 amount, uint8 reason
+    );
+    /// @notice 追索: the holder of a dishonoured range named `obligor` (a prior endorser or the drawer).
+    event BillRecourseClaimed(
+        uint256 indexed packageId, uint256 indexed rangeId, address indexed obligor, address holder, uint256 amount
+    );
+    /// @notice The obligor paid `amount` to the holder and took the range as `newRangeId` (Dishonoured,
+    /// linked behind its own place in the chain, so it may claim further back).
+    event BillRecourseSettled(
+        uint256 indexed packageId,
+        address indexed obligor,
+        address indexed holder,
+        uint256 fromRangeId,
+        uint256 newRangeId,
+        uint256 amount
+    );
+
+    // ------------------------------------------------------------------ errors
+
+    error BillUnknownPackage(uint256 packageId);
+    error BillUnknownRange(uint256 rangeId);
+    error BillUnknownQuote(uint256 quoteId);
+    error BillWrongPackageStatus(uint256 packageId, PackageStatus status);
+    error BillWrongRangeStatus(uint256 rangeId, RangeStatus status);
+    error BillNotDrawerOrAcceptor(uint256 packageId, address caller);
+    error BillNotAcceptor(uint256 packageId, address caller);
+    error BillNotPayee(uint256 packageId, address caller);
+    error BillNotHolder(uint256 rangeId, address caller, address holder);
+    error BillNotPledgee(uint256 rangeId, address caller);
+    error BillNotQuoteFinancier(uint256 quoteId, address caller);
+    error BillNotRecourseObligor(uint256 rangeId, address caller, address obligor);
+    /// @notice face must be a positive multiple of minUnit and fit in 64 bits.
+    error BillInvalidFace(uint256 face, uint256 minUnit);
+    /// @notice maturity must lie in (now, now + maxTenor].
+    error BillInvalidMaturity(uint64 maturity, uint64 latest);
+    error BillNoInvoices();
+    error BillInvoicesMismatch(uint256 packageId);
+    /// @notice [start, end] is empty or not inside the range's current [rangeStart, rangeEnd].
+    error BillInvalidSubRange(uint256 rangeId, uint256 start, uint256 end);
+    /// @notice the number of sub-tickets moved must be a multiple of minUnit.
+    error BillInvalidAmount(uint256 amount, uint256 minUnit);
+    error BillNotSplittable(uint256 packageId);
+    error BillNotTransferable(uint256 packageId);
+    error BillMatured(uint256 packageId, uint64 maturity);
+    error BillNotMatured(uint256 packageId, uint64 maturity);
+    error BillSelfTransfer(address account);
+    error BillInvalidRate(uint32 rateBps);
+    error BillInvalidExpiry(uint64 expiry);
+    error BillQuoteExpired(uint256 quoteId, uint64 expiry);
+    error BillInvalidReason(uint8 reason);
+    error BillResponsePending(uint256 rangeId, uint64 dishonourableAt);
+    /// @notice `obligor` is neither the drawer nor a prior endorser of the range (endorsers between a
+    /// holder's own earlier place in the chain and itself do not count), or the holder is the drawer.
+    error BillRecourseNotAllowed(uint256 rangeId, address holder, address obligor);
+
+    // ------------------------------------------------------------------ issue and delivery
+
+    /// @notice 出票 by an active CORE_ENTERPRISE or SUPPLIER drawer. `acceptor` an active CORE_ENTERPRISE
+    /// (commercial bill) or FINANCIER (bank acceptance); `payee` an active CORE_ENTERPRISE or SUPPLIER.
+    /// face [fen] a positive multiple of minUnit; now < maturity ≤ now + maxTenor; ≥1 invoice hash, each
+    /// bound to (Bills, packageId) in the document registry.
+    function issue(
+        address acceptor,
+        address payee,
+        uint256 face,
+        uint64 maturity,
+        bool splittable,
+        bool notTransferable,
+        bytes32[] calldata invoiceHashes
+    ) external returns (uint256 packageId);
+    /// @notice The drawer withdraws, or the acceptor refuses, an Issued package. Releases the invoices
+    /// (pass the hashes given at issue).
+    function cancel(uint256 packageId, bytes32[] calldata invoiceHashes) external;
+    /// @notice 承兑 by the acceptor while Issued and before maturity; delivers the package to the payee.
+    function accept(uint256 packageId) external;
+    /// @notice 收票 by the payee while Accepted and before maturity: creates the root range [1, face].
+    function receiveBill(uint256 packageId) external returns (uint256 rangeId);
+    /// @notice The payee refuses an Accepted package. Releases the invoices (pass the hashes given at issue).
+    function reject(uint256 packageId, bytes32[] calldata invoiceHashes) external;
+
+    // ------------------------------------------------------------------ moving ranges (before maturity)
+
+    /// @notice 背书转让 [start, end] of a Held range to an active CORE_ENTERPRISE, SUPPLIER or FINANCIER.
+    /// Whole range only when the package is not splittable; never when it is not transferable.
+    function endorse(uint256 rangeId, uint256 start, uint256 end, address to) external returns (uint256 newRangeId);
+    /// @notice A FINANCIER offers to discount [start, end] of another holder's Held range at `rateBps`
+    /// (0 < rateBps ≤ 10000) until `expiry`. Stored; the holder accepts with `acceptQuote`.
+    function quoteDiscount(uint256 rangeId, uint256 start, uint256 end, uint32 rateBps, uint64 expiry)
+        external
+        returns (uint256 quoteId);
+    /// @notice The quoting financier withdraws its quote.
+    function cancelQuote(uint256 quoteId) external;
+    /// @notice 贴现 / 转贴现: the holder accepts a quote; DvP: `price` settlement token financier → holder
+    /// (`transferFrom`: the financier approves Bills) and [start, end] holder → financier, atomically.
+    function acceptQuote(uint256 quoteId) external returns (uint256 newRangeId);
+    /// @notice 质押 [start, end] of a Held range to an active FINANCIER. A pledged range cannot move.
+    function pledge(uint256 rangeId, uint256 start, uint256 end, address pledgee)
+        external
+        returns (uint256 pledgedRangeId);
+    /// @notice The pledgee releases a Pledged range (any time); it is Held again.
+    function releasePledge(uint256 rangeId) external;
+
+    // ------------------------------------------------------------------ payment and recourse
+
+    /// @notice 提示付款: the holder presents a Held range at or after maturity.
+    function present(uint256 rangeId) external;
+    /// @notice The acceptor pays a Presented (or, late, a Dishonoured) range: `end − start + 1` settlement
+    /// token acceptor → holder (`transferFrom`: the acceptor approves Bills). The range becomes Paid.
+    function pay(uint256 rangeId) external;
+    /// @notice 拒付 by the acceptor of a Presented range, reason > 0.
+    function dishonour(uint256 rangeId, uint8 reason) external;
+    /// @notice The holder marks a presentation dishonoured (reason 0) once the acceptor has left it
+    /// unanswered for the registry's grace period.
+    function dishonourUnanswered(uint256 rangeId) external;
+    /// @notice 追索: the holder of a Dishonoured range names the obligor it claims against: the drawer or a
+    /// prior endorser of the range (joint liability: a later claim replaces an earlier one).
+    function claimRecourse(uint256 rangeId, address obligor) external;
+    /// @notice The claimed obligor pays the range amount to the holder (`transferFrom`, obligor approves
+    /// Bills) and takes the range atomically, as a new Dishonoured record from which it may claim further back.
+    function settleRecourse(uint256 rangeId) external returns (uint256 newRangeId);
+
+    // ------------------------------------------------------------------ views
+
+    function package(uint256 packageId) external view returns (Package memory);
+    function range(uint256 rangeId) external view returns (Range memory);
+    function quote(uint256 quoteId) external view returns (Quote memory);
+    /// @notice The pledgee of a Pledged range (zero otherwise).
+    function pledgeeOf(uint256 rangeId) external view returns (address);
+    /// @notice The pending recourse claim on a range (zero when none).
+    function recourseClaim(uint256 rangeId) external view returns (address obligor, uint256 ancestorRangeId);
+    /// @notice The holders of the range's ancestors, nearest first (prior endorsers); for off-chain use.
+    function endorsers(uint256 rangeId) external view returns (address[] memory);
+    /// @notice Whether the holder of `rangeId` may claim recourse against `obligor` (ignores status).
+    /// @return allowed true when the claim would be accepted
+    /// @return ancestorRangeId the obligor's earliest record in the chain (0 for the drawer)
+    function recourseAllowed(uint256 rangeId, address obligor)
+        external
+        view
+        returns (bool allowed, uint256 ancestorRangeId);
+    /// @notice Discount interest on `amount` [fen] at `rateBps` from `at` to `maturity` [unix s]:
+    /// days = ceil((maturity − at) / 86400), interest = (amount × rateBps × days + 1_800_000) / 3_600_000
+    /// (round half up to the fen).
+    function discountInterest(uint256 amount, uint32 rateBps, uint64 maturity, uint64 at)
+        external
+        pure
+        returns (uint256 interest, uint256 days_);
+    function nextPackageId() external view returns (uint256);
+    function nextRangeId() external view returns (uint256);
+}
