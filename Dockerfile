@@ -1,0 +1,13 @@
+# Image of the Tierflow platform (indexer + API + dashboard) for docker-compose.yml.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY pyproject.toml README.md ./
+COPY src ./src
+COPY contracts ./contracts
+COPY tools ./tools
+RUN pip install --no-cache-dir . && tierflow compile
+EXPOSE 8000
+CMD ["tierflow", "run"]

@@ -1,0 +1,113 @@
+"""The chain toolchain: solc wrapper, compile cache, devnet, deployer, chain-id guard, revert decoding."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_abi.abi import encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from tierflow.chain import compile as compiler
+from tierflow.chain.accounts import dev_account
+from tierflow.chain.deploy import deploy_all, load_deployment
+from tierflow.chain.devnet import Devnet, rpc_ready
+from tierflow.chain.node import connect
+from tierflow.chain.revert import RevertDecoder
+from tierflow.chain.testing import Platform
+from tierflow.errors import WrongChainError
+
+
+def test_solc_wrapper_reports_the_pinned_version() -> None:
+    output = subprocess.run([str(compiler.WRAPPER), "--version"], capture_output=True, text=True, check=True)
+    assert f"Version: {compiler._pinned_version()}" in output.stdout
+
+
+def test_solc_wrapper_compiles_standard_json_with_openzeppelin_imports() -> None:
+    source = (
+        'pragma solidity ^0.8.24; import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";'
+        "contract Probe is Ownable { constructor() Ownable(msg.sender) {} }"
+    )
+    request = compiler.standard_json_input({"Probe.sol": source})
+    output = subprocess.run(
+        [str(compiler.WRAPPER), "--standard-json"], input=json.dumps(request), capture_output=True, text=True
+    )
+    result = json.loads(output.stdout)
+    assert not [e for e in result.get("errors", []) if e["severity"] == "error"]
+    assert result["contracts"]["Probe.sol"]["Probe"]["evm"]["bytecode"]["object"]
+
+
+def test_compile_all_caches_by_content_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiler, "CACHE_DIR", tmp_path)
+    first = compiler.compile_all()
+    cached = list(tmp_path.glob("*.json"))
+    assert len(cached) == 1
+    assert cached[0].stem == compiler.content_hash(compiler.source_files())
+    again = compiler.compile_all()
+    assert again["Receivables"].bytecode == first["Receivables"].bytecode
+    changed = dict(
+        compiler.source_files(), **{"contracts/Extra.sol": "pragma solidity ^0.8.24; contract Extra {}"}
+    )
+    assert compiler.content_hash(changed) != cached[0].stem
+
+
+def test_devnet_persists_state_across_restarts(tmp_path: Path) -> None:
+    with Devnet(state_dir=tmp_path) as devnet:
+        w3 = connect(devnet.url)
+        w3.provider.make_request("anvil_mine", ["0x5"])  # type: ignore[arg-type]
+        mined = w3.eth.block_number
+        url = devnet.url
+    assert not rpc_ready(url)
+    with Devnet(state_dir=tmp_path) as devnet:
+        assert connect(devnet.url).eth.block_number == mined
+
+
+def test_connect_refuses_a_node_with_another_chain_id() -> None:
+    with Devnet(chain_id=4242) as devnet:
+        with pytest.raises(WrongChainError, match="reports chain id 4242, but 31337 is expected"):
+            connect(devnet.url, expected_chain_id=31337)
+        assert connect(devnet.url, expected_chain_id=4242).eth.chain_id == 4242
+
+
+def test_deploy_is_idempotent_and_records_the_deployment(tmp_path: Path) -> None:
+    with Devnet() as devnet:
+        w3 = connect(devnet.url)
+        first = deploy_all(w3, dev_account(0), deployments_dir=tmp_path)
+        recorded = load_deployment(tmp_path, w3.eth.chain_id)
+        assert recorded == first
+        assert first.deploy_block >= 1
+        assert all(len(w3.eth.get_code(r.address)) > 0 for r in first.contracts.values())  # type: ignore[arg-type]
+        block = w3.eth.block_number
+        second = deploy_all(w3, dev_account(0), deployments_dir=tmp_path)
+        assert second == first
+        assert w3.eth.block_number == block, "a second deploy must not send transactions"
+
+
+def test_revert_decoder_names_custom_errors_with_arguments() -> None:
+    abi = [
+        {
+            "type": "error",
+            "name": "CertificateInsufficientValue",
+            "inputs": [
+                {"name": "tokenId", "type": "uint256"},
+                {"name": "value", "type": "uint256"},
+                {"name": "requested", "type": "uint256"},
+            ],
+        }
+    ]
+    selector = function_signature_to_4byte_selector("CertificateInsufficientValue(uint256,uint256,uint256)")
+    error = RevertDecoder([abi]).decode(selector + encode(["uint256"] * 3, [7, 500_000, 600_000]))
+    assert error.name == "CertificateInsufficientValue"
+    assert error.args_by_name == {"tokenId": 7, "value": 500_000, "requested": 600_000}
+    assert str(error) == "CertificateInsufficientValue(tokenId=7, value=500000, requested=600000)"
+    panic = RevertDecoder([]).decode(
+        function_signature_to_4byte_selector("Panic(uint256)") + encode(["uint256"], [0x11])
+    )
+    assert panic.name == "Panic" and panic.args_by_name["reason"] == "arithmetic overflow or underflow"
+
+
+def test_revert_from_a_real_contract_is_decoded(tf: Platform) -> None:
+    with tf.reverts("RegistryNotOperator", tf.address("supplier1")):
+        tf.transact(tf.c.registry.functions.suspend(tf.address("supplier2")), "supplier1")
