@@ -1,0 +1,103 @@
+"""Exact display and parsing of money, rates and times for the dashboard: integer fen in, strings out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+FEN_PER_YUAN = 100
+SECONDS_PER_DAY = 86_400
+# Discount interest: face × rate [bps] × days / (360 days × 10,000 bps), round half up to the fen,
+# exactly as Financing.quote computes it on chain (docs/contracts.md).
+DISCOUNT_DENOMINATOR = 3_600_000
+_HALF = DISCOUNT_DENOMINATOR // 2
+
+_YUAN_RE = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{1,2}))?$")
+
+
+def yuan(fen: int) -> str:
+    """1234567 fen → "12,345.67": thousands separators and exactly two decimals, integer arithmetic only."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise TypeError(f"fen amounts are int, got {type(fen).__name__} {fen!r}")
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def parse_yuan(text: str) -> int:
+    """ "12,345.6" → 1234560 fen. Accepts separators (comma, space, underscore) and at most two decimals.
+
+    Raises ValueError with a message meant for the person who typed it.
+    """
+    cleaned = re.sub(r"[,\s_]", "", text.strip())
+    if cleaned.startswith(("¥", "￥")):
+        cleaned = cleaned[1:]
+    match = _YUAN_RE.match(cleaned)
+    if not match:
+        raise ValueError(f"“{text}” is not an amount in yuan; write it like 12,345.67 (at most two decimals)")
+    frac = (match["frac"] or "").ljust(2, "0")
+    return int(match["int"]) * FEN_PER_YUAN + int(frac or "0")
+
+
+def percent_bps(bps: int) -> str:
+    """450 → "4.50%" (basis points as a percentage, exact)."""
+    sign = "-" if bps < 0 else ""
+    whole, rest = divmod(abs(bps), 100)
+    return f"{sign}{whole}.{rest:02d}%"
+
+
+def parse_percent(text: str) -> int:
+    """ "4.5" or "4.50%" → 450 bps; at most two decimals of a percent."""
+    cleaned = text.strip().removesuffix("%").strip()
+    match = _YUAN_RE.match(cleaned)
+    if not match:
+        raise ValueError(f"“{text}” is not a rate; write it as a percentage like 4.50")
+    frac = (match["frac"] or "").ljust(2, "0")
+    return int(match["int"]) * 100 + int(frac or "0")
+
+
+def days_to(maturity: int, now: int) -> int:
+    """Whole days from `now` to `maturity`, rounded up like the contract (negative once overdue)."""
+    delta = maturity - now
+    return -((-delta) // SECONDS_PER_DAY)
+
+
+def discount(face: int, rate_bps: int, days: int) -> int:
+    """Discount interest in fen, the on-chain formula (round half up)."""
+    if days <= 0:
+        return 0
+    return (face * rate_bps * days + _HALF) // DISCOUNT_DENOMINATOR
+
+
+def iso_date(ts: int) -> str:
+    """A unix time as a UTC calendar date (the page re-renders it in the reader's locale)."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d")
+
+
+def iso_datetime(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_date(text: str) -> int:
+    """ "2026-12-31" → unix seconds at 00:00 UTC of that day."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"“{text}” is not a date; pick one in the calendar or write it as YYYY-MM-DD"
+        ) from None
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def short_address(address: str) -> str:
+    """0x1234…abcd: enough to tell participants apart in a dense table; the full address is in the title."""
+    if len(address) <= 12:
+        return address
+    return f"{address[:6]}…{address[-4:]}"
+
+
+def share_bps(part: int, whole: int) -> int:
+    """part/whole in basis points, rounded half up; 0 when whole is 0."""
+    if whole <= 0:
+        return 0
+    return (part * 10_000 * 2 + whole) // (2 * whole)
