@@ -45,6 +45,8 @@ interface IParticipantRegistry {
     error RegistryInvalidParameters(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit);
     error RegistryZeroAddress();
     error RegistryPlatformPaused();
+    /// @notice reinstate() of a participant that is not suspended.
+    error RegistryNotSuspended(address account);
 
     /// @notice Onboard `account` with `roles` (a non-zero combination of the role bits). Operator only.
     function register(address account, uint8 roles, bytes32 entityHash) external;
@@ -77,4 +79,13 @@ interface IParticipantRegistry {
     function maxTenor() external view returns (uint64);
     function gracePeriod() external view returns (uint64);
     function minUnit() external view returns (uint128);
+
+    /// @notice Like requireActive, but a system contract (see setSystemContract) passes as well.
+    /// Used for the settlement token, which Tierflow contracts hold in escrow.
+    function requireActiveOrSystem(address account, uint8 anyOfRoles) external view;
+    /// @notice All three platform parameters in one call (one storage read).
+    /// @return maxTenor [s] longest allowed time from issue to maturity
+    /// @return gracePeriod [s] time after maturity before an unpaid payable may be marked defaulted
+    /// @return minUnit [fen] every amount moved must be a positive multiple of this
+    function parameters() external view returns (uint64 maxTenor, uint64 gracePeriod, uint128 minUnit);
 }

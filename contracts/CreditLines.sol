@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {ICreditLines} from "./interfaces/ICreditLines.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title Credit lines granted by financiers to core enterprises.
+/// @dev draw/restore are called by consumers (Receivables), which have already checked the pause and
+/// the acting participant; draw still checks that the granting financier is active.
+contract CreditLines is ICreditLines, ERC2771Context {
+    /// @dev Three words; draw and restore touch only word 0 and word 1.
+    struct Line {
+        address obligor; // word 0
+        uint64 expiry; // word 0 [unix s]
+        uint128 limit; // word 1 [fen]
+        uint128 used; // word 1 [fen]
+        address financier; // word 2
+    }
+
+    IParticipantRegistry public immutable registry;
+
+    uint256 private _lastLineId;
+    mapping(uint256 lineId => Line) private _lines;
+    mapping(address consumer => bool) private _consumers;
+
+    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771Context(trustedForwarder) {
+        registry = registry_;
+    }
+
+    /// @inheritdoc ICreditLines
+    function grant(address obligor, uint256 limit, uint64 expiry) external returns (uint256 lineId) {
+        address financier = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(financier, Roles.FINANCIER);
+        registry.requireActive(obligor, Roles.CORE_ENTERPRISE);
+        if (limit == 0) revert CreditLineZeroLimit();
+        if (expiry <= block.timestamp) revert CreditLineInvalidExpiry(expiry);
+        // ids count up from 1 by one per grant: a uint256 cannot overflow
+        unchecked {
+            lineId = ++_lastLineId;
+        }
+        _lines[lineId] = Line({
+            obligor: obligor,
+            expiry: expiry,
+            limit: SafeCast.toUint128(limit),
+            used: 0,
+            financier: financier
+        });
+        emit CreditLineGranted(lineId, financier, obligor, limit, expiry);
+    }
+
+    /// @inheritdoc ICreditLines
+    function adjust(uint256 lineId, uint256 newLimit, uint64 newExpiry) external {
+        address financier = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(financier, Roles.FINANCIER);
+        Line storage l = _line(lineId);
+        if (l.financier != financier) revert CreditLineNotFinancier(lineId, financier);
+        if (newLimit < l.used) revert CreditLineBelowUsed(lineId, l.used, newLimit);
+        if (newExpiry <= block.timestamp) revert CreditLineInvalidExpiry(newExpiry);
+        l.limit = SafeCast.toUint128(newLimit);
+        l.expiry = newExpiry;
+        emit CreditLineAdjusted(lineId, newLimit, newExpiry, financier);
+    }
+
+    /// @inheritdoc ICreditLines
+    function draw(uint256 lineId, address obligor, uint256 amount) external {
+        _requireConsumer();
+        Line storage l = _line(lineId);
+        if (l.obligor != obligor) revert CreditLineWrongObligor(lineId, obligor);
+        if (block.timestamp >= l.expiry) revert CreditLineExpired(lineId, l.expiry);
+        uint256 used = l.used;
+        uint256 limit = l.limit;
+        // used <= limit always holds (draw and adjust keep it), so limit - used cannot underflow
+        uint256 avail;
+        unchecked {
+            avail = limit - used;
+        }
+        if (amount > avail) revert CreditLineExceeded(lineId, avail, amount);
+        registry.requireActive(l.financier, Roles.FINANCIER);
+        // amount <= limit - used, so used + amount <= limit < 2**128
+        unchecked {
+            used += amount;
+        }
+        l.used = uint128(used);
+        emit CreditLineDrawn(lineId, amount, used);
+    }
+
+    /// @inheritdoc ICreditLines
+    function restore(uint256 lineId, uint256 amount) external {
+        _requireConsumer();
+        Line storage l = _line(lineId);
+        uint256 used = l.used;
+        if (amount > used) revert CreditLineOverRestored(lineId, used, amount);
+        // checked just above: amount <= used
+        unchecked {
+            used -= amount;
+        }
+        l.used = uint128(used);
+        emit CreditLineRestored(lineId, amount, used);
+    }
+
+    /// @inheritdoc ICreditLines
+    function setConsumer(address consumer, bool enabled) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert CreditLineNotOperator(operator);
+        _consumers[consumer] = enabled;
+        emit ConsumerSet(consumer, enabled, operator);
+    }
+
+    /// @inheritdoc ICreditLines
+    function line(uint256 lineId)
+        external
+        view
+        returns (address financier, address obligor, uint256 limit, uint256 used, uint64 expiry)
+    {
+        Line storage l = _lines[lineId];
+        return (l.financier, l.obligor, l.limit, l.used, l.expiry);
+    }
+
+    /// @inheritdoc ICreditLines
+    function available(uint256 lineId) external view returns (uint256) {
+        Line storage l = _lines[lineId];
+        // used <= limit always holds
+        unchecked {
+            return uint256(l.limit) - l.used;
+        }
+    }
+
+    /// @inheritdoc ICreditLines
+    function isConsumer(address consumer) external view returns (bool) {
+        return _consumers[consumer];
+    }
+
+    function _line(uint256 lineId) private view returns (Line storage l) {
+        l = _lines[lineId];
+        if (l.obligor == address(0)) revert CreditLineUnknown(lineId);
+    }
+
+    function _requireConsumer() private view {
+        address caller = _msgSender();
+        if (!_consumers[caller]) revert CreditLineUnauthorizedConsumer(caller);
+    }
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+
+/// @title Document registry: one invoice hash backs at most one asset, platform-wide (invariant 4).
+/// @dev Consumers (Receivables, Bills) are trusted system contracts that have already checked the
+/// pause and the acting participant; this contract checks only that the caller is a consumer.
+contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
+    /// @dev One storage word per document: the asset contract and the asset id (uint96 is ample).
+    struct Binding {
+        address asset;
+        uint96 assetId;
+    }
+
+    IParticipantRegistry public immutable registry;
+
+    mapping(bytes32 docHash => Binding) private _bindings;
+    mapping(address consumer => bool) private _consumers;
+
+    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771Context(trustedForwarder) {
+        registry = registry_;
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function register(bytes32[] calldata docHashes, uint256 assetId) external {
+        address asset = _requireConsumer();
+        uint256 n = docHashes.length;
+        if (n == 0) revert DocumentNoneGiven();
+        uint96 id = SafeCast.toUint96(assetId);
+        for (uint256 i; i < n; ++i) {
+            _bind(docHashes[i], asset, id);
+        }
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function release(bytes32[] calldata docHashes, uint256 assetId) external {
+        address asset = _requireConsumer();
+        uint256 n = docHashes.length;
+        if (n == 0) revert DocumentNoneGiven();
+        for (uint256 i; i < n; ++i) {
+            _unbind(docHashes[i], asset, assetId);
+        }
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function setConsumer(address consumer, bool enabled) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert DocumentNotOperator(operator);
+        _consumers[consumer] = enabled;
+        emit ConsumerSet(consumer, enabled, operator);
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function assetOf(bytes32 docHash) external view returns (address asset, uint256 assetId) {
+        Binding memory b = _bindings[docHash];
+        return (b.asset, b.assetId);
+    }
+
+    /// @notice Whether `consumer` may register and release documents.
+    function isConsumer(address consumer) external view returns (bool) {
+        return _consumers[consumer];
+    }
+
+    function _requireConsumer() private view returns (address consumer) {
+        consumer = _msgSender();
+        if (!_consumers[consumer]) revert DocumentUnauthorizedConsumer(consumer);
+    }
+
+    function _bind(bytes32 docHash, address asset, uint96 assetId) private {
+        if (docHash == bytes32(0)) revert DocumentZeroHash();
+        Binding memory b = _bindings[docHash];
+        if (b.asset != address(0)) revert DocumentAlreadyUsed(docHash, b.asset, b.assetId);
+        _bindings[docHash] = Binding({asset: asset, assetId: assetId});
+        emit DocumentRegistered(docHash, asset, assetId);
+    }
+
+    function _unbind(bytes32 docHash, address asset, uint256 assetId) private {
+        Binding memory b = _bindings[docHash];
+        if (b.asset != asset || b.assetId != assetId) revert DocumentNotOwnedByAsset(docHash, asset, assetId);
+        delete _bindings[docHash];
+        emit DocumentReleased(docHash, asset, assetId);
+    }
+}

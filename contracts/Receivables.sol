@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {ICreditLines} from "./interfaces/ICreditLines.sol";
+import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {IReceivables} from "./interfaces/IReceivables.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title Receivables: ERC-3525-style certificate ledger with on-chain lineage and maturity settlement.
+/// @dev Lean layout: a token is two storage words, a slot three; no enumeration (the indexer
+/// enumerates from events); one event per state change. Functions callable only by Financing trust
+/// Financing's pause and participant checks and re-check only the certificate rules.
+contract Receivables is IReceivables, ERC2771Context {
+    using SafeERC20 for IERC20;
+
+    /// @dev 2 words. locked <=> lockRef != 0 (financing request ids start at 1).
+    struct TokenData {
+        address holder; // word 0
+        uint48 slotId; // word 0
+        uint48 lockRef; // word 0: Financing request id
+        uint128 value; // word 1 [fen]; 0 once settled
+        uint64 parent; // word 1
+        uint64 root; // word 1
+    }
+
+    /// @dev 3 words. Moves read word 0 only; repay word 0 + 1 (+ 2 for the line); claim word 0 + 2.
+    struct SlotData {
+        address obligor; // word 0
+        uint40 maturity; // word 0 [unix s]; uint40 lasts until year 36812
+        uint40 issuedAt; // word 0 [unix s]
+        SlotStatus status; // word 0
+        uint8 invoiceCount; // word 0
+        uint128 face; // word 1 [fen]
+        uint128 paidIn; // word 1 [fen]
+        uint128 paidOut; // word 2 [fen]
+        uint64 lineId; // word 2
+        uint64 rootTokenId; // word 2
+    }
+
+    uint256 public constant MAX_PAYOUT_BATCH = 100;
+    uint256 public constant MAX_INVOICES = 32;
+
+    IParticipantRegistry public immutable registry;
+    ICreditLines public immutable creditLines;
+    IDocumentRegistry public immutable documents;
+    IERC20 public immutable settlementToken;
+
+    /// @inheritdoc IReceivables
+    address public financing;
+
+    // both counters in one word: issue bumps both with one write
+    uint64 private _lastSlotId;
+    uint64 private _lastTokenId;
+
+    mapping(uint256 tokenId => TokenData) private _tokens;
+    mapping(uint256 slotId => SlotData) private _slots;
+    mapping(uint256 slotId => mapping(uint256 index => bytes32)) private _invoices;
+
+    constructor(
+        IParticipantRegistry registry_,
+        ICreditLines creditLines_,
+        IDocumentRegistry documents_,
+        IERC20 settlementToken_,
+        address trustedForwarder
+    ) ERC2771Context(trustedForwarder) {
+        registry = registry_;
+        creditLines = creditLines_;
+        documents = documents_;
+        settlementToken = settlementToken_;
+    }
+
+    modifier onlyFinancing() {
+        address caller = _msgSender();
+        if (caller != financing || caller == address(0)) revert CertificateOnlyFinancing(caller);
+        _;
+    }
+
+    // ================================================================ issue / accept / reject / cancel
+
+    /// @inheritdoc IReceivables
+    function issue(address supplier, uint256 face, uint64 maturity, uint256 lineId, bytes32[] calldata invoiceHashes)
+        external
+        returns (uint256 slotId, uint256 tokenId)
+    {
+        address obligor = _msgSender();
+        _checkIssue(obligor, supplier, face, maturity, invoiceHashes.length);
+        (slotId, tokenId) = _issue(obligor, supplier, face, maturity, lineId, invoiceHashes);
+        creditLines.draw(lineId, obligor, face);
+        documents.register(invoiceHashes, slotId);
+        _emitIssued(slotId, tokenId, supplier, lineId, invoiceHashes);
+    }
+
+    function _checkIssue(address obligor, address supplier, uint256 face, uint64 maturity, uint256 n) private view {
+        registry.requireNotPaused();
+        registry.requireActive(obligor, Roles.CORE_ENTERPRISE);
+        registry.requireActive(supplier, Roles.SUPPLIER);
+        if (supplier == obligor) revert CertificateSelfIssue(obligor);
+        (uint64 maxTenor,, uint128 minUnit) = registry.parameters();
+        _checkAmount(face, minUnit);
+        // block.timestamp + maxTenor (<= 366 days) cannot overflow uint64 for billions of years
+        uint64 latest;
+        unchecked {
+            latest = uint64(block.timestamp) + maxTenor;
+        }
+        if (maturity <= block.timestamp || maturity > latest) revert CertificateInvalidMaturity(maturity, latest);
+        if (n == 0) revert CertificateNoInvoices();
+        if (n > MAX_INVOICES) revert CertificateTooManyInvoices(n, MAX_INVOICES);
+    }
+
+    /// @dev Reads obligor, face and maturity back from (warm) storage to keep the stack shallow.
+    function _emitIssued(
+        uint256 slotId,
+        uint256 tokenId,
+        address supplier,
+        uint256 lineId,
+        bytes32[] calldata invoiceHashes
+    ) private {
+        SlotData storage s = _slots[slotId];
+        emit CertificateIssued(slotId, tokenId, s.obligor, supplier, s.face, s.maturity, lineId, invoiceHashes);
+    }
+
+    /// @inheritdoc IReceivables
+    function accept(uint256 slotId) external {
+        address supplier = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(supplier, Roles.SUPPLIER);
+        SlotData storage s = _slot(slotId);
+        if (_tokens[s.rootTokenId].holder != supplier) revert CertificateNotSupplier(slotId, supplier);
+        if (block.timestamp >= s.maturity) revert CertificateMatured(s.rootTokenId, s.maturity);
+        _setStatus(slotId, s, SlotStatus.Accepted, supplier);
+    }
+
+    /// @inheritdoc IReceivables
+    function reject(uint256 slotId) external {
+        address supplier = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(supplier, Roles.SUPPLIER);
+        SlotData storage s = _slot(slotId);
+        if (_tokens[s.rootTokenId].holder != supplier) revert CertificateNotSupplier(slotId, supplier);
+        _setStatus(slotId, s, SlotStatus.Rejected, supplier);
+    }
+
+    /// @inheritdoc IReceivables
+    function cancel(uint256 slotId) external {
+        address obligor = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(obligor, Roles.CORE_ENTERPRISE);
+        SlotData storage s = _slot(slotId);
+        if (s.obligor != obligor) revert CertificateNotObligor(slotId, obligor);
+        _setStatus(slotId, s, SlotStatus.Cancelled, obligor);
+    }
+
+    // ================================================================ transfer / split
+
+    /// @inheritdoc IReceivables
+    function transfer(uint256 tokenId, address to) external {
+        address from = _msgSender();
+        TokenData memory t = _checkMove(tokenId, from, to);
+        _moveWhole(tokenId, t, from, to);
+    }
+
+    /// @inheritdoc IReceivables
+    function transferValue(uint256 tokenId, address to, uint256 value) external returns (uint256) {
+        return _transferValue(tokenId, _msgSender(), to, value);
+    }
+
+    /// @inheritdoc IReceivables
+    function split(uint256 tokenId, uint256 value) external returns (uint256) {
+        address holder = _msgSender();
+        return _transferValue(tokenId, holder, holder, value);
+    }
+
+    function _transferValue(uint256 tokenId, address from, address to, uint256 value) private returns (uint256) {
+        TokenData memory t = _checkMove(tokenId, from, to);
+        _checkAmount(value, registry.minUnit());
+        if (value > t.value) revert CertificateInsufficientValue(tokenId, t.value, value);
+        if (value == t.value) {
+            _moveWhole(tokenId, t, from, to);
+            return tokenId;
+        }
+        return _split(tokenId, t, to, value);
+    }
+
+    /// @dev The rules of every holder-initiated move; returns the token.
+    function _checkMove(uint256 tokenId, address from, address to) private view returns (TokenData memory t) {
+        registry.requireNotPaused();
+        registry.requireActive(from, Roles.HOLDER);
+        registry.requireActive(to, Roles.HOLDER);
+        t = _token(tokenId);
+        if (t.holder != from) revert CertificateNotHolder(tokenId, from, t.holder);
+        _checkMovable(tokenId, t);
+    }
+
+    /// @dev Slot Accepted (or Repaid early), before maturity, token not locked and not settled.
+    function _checkMovable(uint256 tokenId, TokenData memory t) private view {
+        SlotData storage s = _slots[t.slotId];
+        SlotStatus status = s.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Repaid) revert CertificateWrongStatus(t.slotId, status);
+        uint40 maturity = s.maturity;
+        if (block.timestamp >= maturity) revert CertificateMatured(tokenId, maturity);
+        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+    }
+
+    // ================================================================ financing hooks
+
+    /// @inheritdoc IReceivables
+    function lock(uint256 tokenId, address owner, uint256 amount, uint256 ref)
+        external
+        onlyFinancing
+        returns (uint256 lockedTokenId)
+    {
+        TokenData memory t = _token(tokenId);
+        if (t.holder != owner) revert CertificateNotHolder(tokenId, owner, t.holder);
+        _checkMovable(tokenId, t);
+        _checkAmount(amount, registry.minUnit());
+        if (amount > t.value) revert CertificateInsufficientValue(tokenId, t.value, amount);
+        lockedTokenId = amount == t.value ? tokenId : _split(tokenId, t, owner, amount);
+        _setLock(lockedTokenId, SafeCast.toUint48(ref));
+    }
+
+    /// @inheritdoc IReceivables
+    function unlock(uint256 tokenId) external onlyFinancing {
+        TokenData memory t = _token(tokenId);
+        if (t.lockRef == 0) revert CertificateNotLocked(tokenId);
+        _setLock(tokenId, 0);
+    }
+
+    /// @inheritdoc IReceivables
+    function settleLocked(uint256 tokenId, address to) external onlyFinancing {
+        TokenData memory t = _token(tokenId);
+        if (t.lockRef == 0) revert CertificateNotLocked(tokenId);
+        SlotData storage s = _slots[t.slotId];
+        SlotStatus status = s.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Repaid) revert CertificateWrongStatus(t.slotId, status);
+        if (block.timestamp >= s.maturity) revert CertificateMatured(tokenId, s.maturity);
+        _moveWhole(tokenId, t, t.holder, to);
+    }
+
+    /// @inheritdoc IReceivables
+    function recourseTransfer(uint256 tokenId, address to) external onlyFinancing {
+        TokenData memory t = _token(tokenId);
+        SlotStatus status = _slots[t.slotId].status;
+        if (status != SlotStatus.Defaulted) revert CertificateWrongStatus(t.slotId, status);
+        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        _moveWhole(tokenId, t, t.holder, to);
+    }
+
+    // ================================================================ repay / claim / payout / default
+
+    /// @inheritdoc IReceivables
+    function repay(uint256 slotId, uint256 amount) external {
+        address obligor = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(obligor, Roles.CORE_ENTERPRISE);
+        SlotData storage s = _slot(slotId);
+        if (s.obligor != obligor) revert CertificateNotObligor(slotId, obligor);
+        SlotStatus status = s.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Defaulted) revert CertificateWrongStatus(slotId, status);
+        _checkAmount(amount, registry.minUnit());
+        uint256 paidIn = s.paidIn;
+        // paidIn <= face always (checked on every repay)
+        uint256 outstanding;
+        unchecked {
+            outstanding = s.face - paidIn;
+        }
+        if (amount > outstanding) revert CertificateOverpaid(slotId, outstanding, amount);
+        _repay(slotId, s, obligor, amount, paidIn);
+    }
+
+    function _repay(uint256 slotId, SlotData storage s, address obligor, uint256 amount, uint256 paidIn) private {
+        // amount <= face - paidIn, so paidIn + amount <= face < 2**128
+        unchecked {
+            paidIn += amount;
+        }
+        s.paidIn = uint128(paidIn);
+        if (paidIn == s.face) _setStatus(slotId, s, SlotStatus.Repaid, obligor);
+        creditLines.restore(s.lineId, amount);
+        settlementToken.safeTransferFrom(obligor, address(this), amount);
+        emit PayableRepaid(slotId, obligor, amount, paidIn);
+    }
+
+    /// @inheritdoc IReceivables
+    function claim(uint256 tokenId) external {
+        address holder = _msgSender();
+        registry.requireNotPaused();
+        registry.requireActive(holder, Roles.HOLDER);
+        TokenData memory t = _token(tokenId);
+        if (t.holder != holder) revert CertificateNotHolder(tokenId, holder, t.holder);
+        SlotData storage s = _checkClaimable(t);
+        if (t.value == 0) revert CertificateAlreadySettled(tokenId);
+        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        _settle(tokenId, t, s);
+    }
+
+    /// @inheritdoc IReceivables
+    function payout(uint256[] calldata tokenIds) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert CertificateNotOperator(operator);
+        registry.requireNotPaused();
+        uint256 n = tokenIds.length;
+        if (n > MAX_PAYOUT_BATCH) revert CertificateBatchTooLarge(n, MAX_PAYOUT_BATCH);
+        for (uint256 i; i < n; ++i) {
+            uint256 tokenId = tokenIds[i];
+            TokenData memory t = _token(tokenId);
+            SlotData storage s = _checkClaimable(t);
+            if (t.value == 0 || t.lockRef != 0 || !_isActiveHolder(t.holder)) continue;
+            _settle(tokenId, t, s);
+        }
+    }
+
+    /// @inheritdoc IReceivables
+    function markDefaulted(uint256 slotId) external {
+        address by = _msgSender();
+        registry.requireNotPaused();
+        if (!registry.isOperator(by) && !_isActiveHolder(by)) revert CertificateNotAllowed(by);
+        SlotData storage s = _slot(slotId);
+        if (s.status != SlotStatus.Accepted) revert CertificateWrongStatus(slotId, s.status);
+        uint64 defaultableAt;
+        // maturity < 2**40 and gracePeriod <= 366 days: the sum fits in uint64
+        unchecked {
+            defaultableAt = uint64(s.maturity) + registry.gracePeriod();
+        }
+        if (block.timestamp < defaultableAt) revert CertificateGracePeriodRunning(slotId, defaultableAt);
+        _setStatus(slotId, s, SlotStatus.Defaulted, by);
+    }
+
+    /// @inheritdoc IReceivables
+    function setFinancing(address financing_) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert CertificateNotOperator(operator);
+        if (financing != address(0) || financing_ == address(0)) revert CertificateFinancingAlreadySet(financing);
+        financing = financing_;
+        emit FinancingSet(financing_, operator);
+    }
+
+    function _checkClaimable(TokenData memory t) private view returns (SlotData storage s) {
+        s = _slots[t.slotId];
+        if (s.status != SlotStatus.Repaid) revert CertificateNotRepaid(t.slotId, s.paidIn, s.face);
+        if (block.timestamp < s.maturity) revert CertificateNotMatured(t.slotId, s.maturity);
+    }
+
+    function _isActiveHolder(address account) private view returns (bool) {
+        (uint8 roles, IParticipantRegistry.Status status,) = registry.participant(account);
+        return status == IParticipantRegistry.Status.Active && roles & Roles.HOLDER != 0;
+    }
+
+    // ================================================================ views
+
+    /// @inheritdoc IReceivables
+    function slot(uint256 slotId) external view returns (Payable memory p) {
+        SlotData storage s = _slots[slotId];
+        p.obligor = s.obligor;
+        p.lineId = s.lineId;
+        p.face = s.face;
+        p.maturity = s.maturity;
+        p.issuedAt = s.issuedAt;
+        p.status = s.status;
+        p.paidIn = s.paidIn;
+        p.paidOut = s.paidOut;
+        p.rootTokenId = s.rootTokenId;
+        p.invoiceCount = s.invoiceCount;
+    }
+
+    /// @inheritdoc IReceivables
+    function token(uint256 tokenId) external view returns (Certificate memory c) {
+        TokenData memory t = _tokens[tokenId];
+        c.holder = t.holder;
+        c.slotId = t.slotId;
+        c.value = t.value;
+        c.parent = t.parent;
+        c.root = t.root;
+        c.locked = t.lockRef != 0;
+        c.lockRef = t.lockRef;
+    }
+
+    /// @inheritdoc IReceivables
+    function invoicesOf(uint256 slotId) external view returns (bytes32[] memory hashes) {
+        return _invoiceHashes(slotId, _slots[slotId].invoiceCount);
+    }
+
+    /// @inheritdoc IReceivables
+    function ownerOf(uint256 tokenId) external view returns (address) {
+        return _token(tokenId).holder;
+    }
+
+    /// @inheritdoc IReceivables
+    function balanceOf(uint256 tokenId) external view returns (uint256) {
+        return _token(tokenId).value;
+    }
+
+    /// @inheritdoc IReceivables
+    function slotOf(uint256 tokenId) external view returns (uint256) {
+        return _token(tokenId).slotId;
+    }
+
+    /// @inheritdoc IReceivables
+    function valueDecimals() external pure returns (uint8) {
+        return 2;
+    }
+
+    /// @inheritdoc IReceivables
+    function lastSlotId() external view returns (uint256) {
+        return _lastSlotId;
+    }
+
+    /// @inheritdoc IReceivables
+    function lastTokenId() external view returns (uint256) {
+        return _lastTokenId;
+    }
+
+    // ================================================================ internal: the state changes
+
+    /// @dev Creates the slot, its invoices and its root token.
+    function _issue(
+        address obligor,
+        address supplier,
+        uint256 face,
+        uint64 maturity,
+        uint256 lineId,
+        bytes32[] calldata invoiceHashes
+    ) private returns (uint256 slotId, uint256 tokenId) {
+        // ids grow by one per issue/split; a uint64 of them is out of reach (SafeCast below guards
+        // the narrower slot id field of a token)
+        unchecked {
+            slotId = _lastSlotId + 1;
+        }
+        _lastSlotId = uint64(slotId);
+        uint256 n = invoiceHashes.length;
+        // maturity <= now + 366 days < 2**40; n <= MAX_INVOICES < 2**8; checked by issue()
+        _slots[slotId] = SlotData({
+            obligor: obligor,
+            maturity: uint40(maturity),
+            issuedAt: uint40(block.timestamp),
+            status: SlotStatus.Issued,
+            invoiceCount: uint8(n),
+            face: SafeCast.toUint128(face),
+            paidIn: 0,
+            paidOut: 0,
+            lineId: SafeCast.toUint64(lineId),
+            rootTokenId: 0
+        });
+        mapping(uint256 => bytes32) storage inv = _invoices[slotId];
+        for (uint256 i; i < n; ++i) {
+            inv[i] = invoiceHashes[i];
+        }
+        tokenId = _mint(supplier, slotId, face, 0, 0);
+        _slots[slotId].rootTokenId = uint64(tokenId);
+    }
+
+    /// @dev The one place tokens are created; root == 0 means "this is a root" (root = own id).
+    function _mint(address to, uint256 slotId, uint256 value, uint256 parent, uint256 root)
+        private
+        returns (uint256 tokenId)
+    {
+        // see _issue: a uint64 of token ids is out of reach
+        unchecked {
+            tokenId = _lastTokenId + 1;
+        }
+        _lastTokenId = uint64(tokenId);
+        _tokens[tokenId] = TokenData({
+            holder: to,
+            slotId: SafeCast.toUint48(slotId),
+            lockRef: 0,
+            value: uint128(value), // value <= face < 2**128
+            parent: uint64(parent),
+            root: uint64(root == 0 ? tokenId : root)
+        });
+    }
+
+    /// @dev Moves `value` (< t.value) of `tokenId` into a new token of `to`.
+    function _split(uint256 tokenId, TokenData memory t, address to, uint256 value) private returns (uint256 newTokenId) {
+        // value < t.value: checked by every caller
+        unchecked {
+            _tokens[tokenId].value = t.value - uint128(value);
+        }
+        newTokenId = _mint(to, t.slotId, value, tokenId, t.root);
+        emit CertificateSplit(tokenId, newTokenId, to, t.holder, value, t.root);
+    }
+
+    /// @dev Moves a whole token (clearing any lock: only settleLocked moves a locked token).
+    function _moveWhole(uint256 tokenId, TokenData memory t, address from, address to) private {
+        TokenData storage st = _tokens[tokenId];
+        st.holder = to;
+        st.lockRef = 0;
+        emit CertificateTransferred(tokenId, from, to, t.value);
+    }
+
+    /// @dev The one place a lock is set or cleared.
+    function _setLock(uint256 tokenId, uint48 ref) private {
+        TokenData storage st = _tokens[tokenId];
+        uint48 old = st.lockRef;
+        st.lockRef = ref;
+        if (ref != 0) emit CertificateLocked(tokenId, ref);
+        else emit CertificateUnlocked(tokenId, old);
+    }
+
+    /// @dev Pays a token's value to its holder out of the escrowed repayment.
+    function _settle(uint256 tokenId, TokenData memory t, SlotData storage s) private {
+        uint256 value = t.value;
+        _tokens[tokenId].value = 0;
+        // paidOut + value <= face: live values + paidOut == face (invariant 1)
+        unchecked {
+            s.paidOut += uint128(value);
+        }
+        settlementToken.safeTransfer(t.holder, value);
+        emit CertificateClaimed(tokenId, t.slotId, t.holder, value);
+    }
+
+    /// @dev The one place a slot's status changes: checks the transition, applies its side effects
+    /// and emits its event (PayableRepaid, emitted by repay, reports Repaid).
+    function _setStatus(uint256 slotId, SlotData storage s, SlotStatus to, address by) private {
+        SlotStatus from = s.status;
+        bool allowed = from == SlotStatus.Issued
+            ? (to == SlotStatus.Accepted || to == SlotStatus.Rejected || to == SlotStatus.Cancelled)
+            : from == SlotStatus.Accepted
+                ? (to == SlotStatus.Defaulted || to == SlotStatus.Repaid)
+                : (from == SlotStatus.Defaulted && to == SlotStatus.Repaid);
+        if (!allowed) revert CertificateWrongStatus(slotId, from);
+        s.status = to;
+        if (to == SlotStatus.Accepted) {
+            emit CertificateAccepted(slotId, by);
+        } else if (to == SlotStatus.Rejected || to == SlotStatus.Cancelled) {
+            _unwind(slotId, s);
+            if (to == SlotStatus.Rejected) emit CertificateRejected(slotId, by);
+            else emit CertificateCancelled(slotId, by);
+        } else if (to == SlotStatus.Defaulted) {
+            // paidIn < face while not Repaid
+            unchecked {
+                emit PayableDefaulted(slotId, s.face - s.paidIn, by);
+            }
+        }
+    }
+
+    /// @dev Rejection/cancellation: burn the root token, restore the line, release the invoices.
+    function _unwind(uint256 slotId, SlotData storage s) private {
+        delete _tokens[s.rootTokenId];
+        creditLines.restore(s.lineId, s.face);
+        documents.release(_invoiceHashes(slotId, s.invoiceCount), slotId);
+    }
+
+    // ================================================================ internal: checks and reads
+
+    function _checkAmount(uint256 amount, uint256 minUnit) private pure {
+        if (amount == 0 || amount % minUnit != 0) revert CertificateInvalidAmount(amount, minUnit);
+    }
+
+    function _token(uint256 tokenId) private view returns (TokenData memory t) {
+        t = _tokens[tokenId];
+        if (t.holder == address(0)) revert CertificateUnknownToken(tokenId);
+    }
+
+    function _slot(uint256 slotId) private view returns (SlotData storage s) {
+        s = _slots[slotId];
+        if (s.status == SlotStatus.None) revert CertificateUnknownSlot(slotId);
+    }
+
+    function _invoiceHashes(uint256 slotId, uint256 n) private view returns (bytes32[] memory hashes) {
+        hashes = new bytes32[](n);
+        mapping(uint256 => bytes32) storage inv = _invoices[slotId];
+        for (uint256 i; i < n; ++i) {
+            hashes[i] = inv[i];
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title Tierflow Settlement CNY (tCNY): permissioned ERC-20, 2 decimals, 1 unit = 1 fen.
+/// @dev Every balance change goes through `_update`, every approval through `_approve`: both check
+/// the pause and the registry there, so transfer, transferFrom, permit, mint and burn cannot bypass it.
+contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context {
+    IParticipantRegistry public immutable registry;
+
+    constructor(IParticipantRegistry registry_, address trustedForwarder)
+        ERC20("Tierflow Settlement CNY", "tCNY")
+        ERC20Permit("Tierflow Settlement CNY")
+        ERC2771Context(trustedForwarder)
+    {
+        registry = registry_;
+    }
+
+    /// @notice 2: one unit is one fen (0.01 CNY).
+    function decimals() public pure override returns (uint8) {
+        return 2;
+    }
+
+    /// @inheritdoc ISettlementToken
+    function mint(address to, uint256 amount) external {
+        address bank = _requireBank();
+        _mint(to, amount);
+        emit Minted(to, amount, bank);
+    }
+
+    /// @inheritdoc ISettlementToken
+    function burn(uint256 amount) external {
+        address bank = _requireBank();
+        _burn(bank, amount);
+        emit Burned(bank, amount, bank);
+    }
+
+    /// @dev An unknown or suspended caller gets the registry's error; an active one without the
+    /// SETTLEMENT_BANK bit gets SettlementNotBank.
+    function _requireBank() private view returns (address bank) {
+        bank = _msgSender();
+        (uint8 roles, IParticipantRegistry.Status status,) = registry.participant(bank);
+        if (status != IParticipantRegistry.Status.Active) registry.requireActive(bank, Roles.SETTLEMENT_BANK);
+        if (roles & Roles.SETTLEMENT_BANK == 0) revert SettlementNotBank(bank);
+    }
+
+    /// @dev The one place balances change: not paused; each non-zero side an active participant
+    /// (any role but auditor) or a Tierflow system contract (escrow).
+    function _update(address from, address to, uint256 value) internal override {
+        registry.requireNotPaused();
+        if (from != address(0)) registry.requireActiveOrSystem(from, Roles.PARTY);
+        if (to != address(0)) registry.requireActiveOrSystem(to, Roles.PARTY);
+        super._update(from, to, value);
+    }
+
+    /// @dev New approvals (approve, permit) follow the same rules as transfers; allowance spending
+    /// inside transferFrom (emitEvent == false) is covered by `_update`.
+    function _approve(address owner, address spender, uint256 value, bool emitEvent) internal override {
+        if (emitEvent) {
+            registry.requireNotPaused();
+            registry.requireActiveOrSystem(owner, Roles.PARTY);
+            registry.requireActiveOrSystem(spender, Roles.PARTY);
+        }
+        super._approve(owner, spender, value, emitEvent);
+    }
+
+    // ---------------------------------------------------------------- ERC-2771 plumbing
+
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+}

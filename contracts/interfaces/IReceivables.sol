@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Receivables: the certificate ledger, ERC-3525-style semi-fungible tokens.
+/// @notice A slot is one payable a core enterprise (the obligor) issued: face [fen], maturity [unix s],
+/// the credit line it draws on and the invoices behind it. A token is (id, slot, value [fen], holder,
+/// parent, root): moving part of a token's value to another holder creates a new token whose parent
+/// is the token it came from and whose root is the slot's first token, so lineage back to the
+/// obligor's payable is on chain at any tier. The chain does not enumerate tokens or holders: the
+/// indexer does, from the events below (one event per state change).
+///
+/// Invariant 1: for every slot, the sum of its live token values + paidOut == face, and never grows.
+/// Invariant 6: at maturity the obligor's money (paidIn) is paid out once, fen for fen, to the holders.
+interface IReceivables {
+    /// @notice None (unknown) → Issued → Accepted | Rejected | Cancelled; Accepted → Defaulted | Repaid;
+    /// Defaulted → Repaid.
+    enum SlotStatus {
+        None,
+        Issued,
+        Accepted,
+        Rejected,
+        Cancelled,
+        Defaulted,
+        Repaid
+    }
+
+    /// @notice One issued payable (a slot).
+    struct Payable {
+        address obligor;
+        uint256 lineId;
+        uint256 face; // [fen]
+        uint64 maturity; // [unix s]
+        uint64 issuedAt; // [unix s]
+        SlotStatus status;
+        uint256 paidIn; // [fen] repaid by the obligor so far
+        uint256 paidOut; // [fen] paid to holders so far (claim / payout)
+        uint256 rootTokenId;
+        uint256 invoiceCount;
+    }
+
+    /// @notice One certificate token. `value` is 0 once the token has been paid out (settled).
+    struct Certificate {
+        address holder;
+        uint256 slotId;
+        uint256 value; // [fen]
+        uint256 parent; // 0 for the root token
+        uint256 root; // the slot's root token (its own id for the root)
+        bool locked;
+        uint256 lockRef; // the Financing request id while locked, else 0
+    }
+
+    /// @param face [fen] @param maturity [unix s]
+    event CertificateIssued(
+        uint256 indexed slotId,
+        uint256 indexed tokenId,
+        address indexed obligor,
+        address supplier,
+        uint256 face,
+        uint64 maturity,
+        uint256 lineId,
+        bytes32[] invoiceHashes
+    );
+    event CertificateAccepted(uint256 indexed slotId, address indexed supplier);
+    /// @notice The root token is burnt, the credit line restored and the invoices released.
+    event CertificateRejected(uint256 indexed slotId, address indexed supplier);
+    /// @notice Same releases as a rejection.
+    event CertificateCancelled(uint256 indexed slotId, address indexed obligor);
+    /// @notice A whole token changed holder (transfer, transferValue of the whole value, financing
+    /// settlement — which also clears the lock — and recourse). @param value [fen]
+    event CertificateTransferred(uint256 indexed tokenId, address indexed from, address indexed to, uint256 value);
+    /// @notice `value` [fen] left `fromTokenId` for the new token `newTokenId` held by `to`.
+    event CertificateSplit(
+        uint256 indexed fromTokenId,
+        uint256 indexed newTokenId,
+        address indexed to,
+        address from,
+        uint256 value,
+        uint256 rootTokenId
+    );
+    /// @param ref the Financing request id
+    event CertificateLocked(uint256 indexed tokenId, uint256 indexed ref);
+    event CertificateUnlocked(uint256 indexed tokenId, uint256 indexed ref);
+    /// @notice `amount` [fen] repaid now; `paidIn` [fen] repaid in total. paidIn == face means Repaid.
+    event PayableRepaid(uint256 indexed slotId, address indexed obligor, uint256 amount, uint256 paidIn);
+    /// @notice `amount` [fen] paid to `holder`; the token's value is now 0.
+    event CertificateClaimed(uint256 indexed tokenId, uint256 indexed slotId, address indexed holder, uint256 amount);
+    /// @param unpaid [fen] face - paidIn when marked
+    event PayableDefaulted(uint256 indexed slotId, uint256 unpaid, address indexed by);
+    event FinancingSet(address indexed financing, address indexed operator);
+
+    error CertificateUnknownSlot(uint256 slotId);
+    error CertificateUnknownToken(uint256 tokenId);
+    error CertificateNotHolder(uint256 tokenId, address caller, address holder);
+    error CertificateNotSupplier(uint256 slotId, address caller);
+    error CertificateNotObligor(uint256 slotId, address caller);
+    error CertificateWrongStatus(uint256 slotId, SlotStatus status);
+    /// @notice The token is locked for financing request `ref` (the event is CertificateLocked).
+    error CertificateIsLocked(uint256 tokenId, uint256 ref);
+    error CertificateMatured(uint256 tokenId, uint64 maturity);
+    error CertificateNotMatured(uint256 slotId, uint64 maturity);
+    error CertificateInsufficientValue(uint256 tokenId, uint256 value, uint256 requested);
+    error CertificateInvalidAmount(uint256 amount, uint256 minUnit);
+    error CertificateInvalidMaturity(uint64 maturity, uint64 latest);
+    error CertificateOverpaid(uint256 slotId, uint256 outstanding, uint256 amount);
+    error CertificateNotRepaid(uint256 slotId, uint256 paidIn, uint256 face);
+    error CertificateGracePeriodRunning(uint256 slotId, uint64 defaultableAt);
+    error CertificateAlreadySettled(uint256 tokenId);
+    error CertificateBatchTooLarge(uint256 size, uint256 max);
+    error CertificateOnlyFinancing(address caller);
+    error CertificateNoInvoices();
+    /// @notice More invoice hashes than one certificate may carry.
+    error CertificateTooManyInvoices(uint256 count, uint256 max);
+    /// @notice A core enterprise cannot issue a certificate to itself.
+    error CertificateSelfIssue(address obligor);
+    /// @notice unlock/settleLocked of a token that is not locked.
+    error CertificateNotLocked(uint256 tokenId);
+    /// @notice Operator-only function (payout, setFinancing) called by someone else.
+    error CertificateNotOperator(address caller);
+    /// @notice markDefaulted by someone who is neither the operator nor an active holder role.
+    error CertificateNotAllowed(address caller);
+    /// @notice setFinancing is one-time.
+    error CertificateFinancingAlreadySet(address financing);
+
+    /// @notice Issue a payable of `face` [fen] due at `maturity` [unix s] to `supplier`, drawing `face`
+    /// on credit line `lineId` (which must be the caller's) and binding `invoiceHashes` (1..32 salted
+    /// hashes, each unused platform-wide). Caller: an active CORE_ENTERPRISE; supplier: an active
+    /// SUPPLIER other than the caller. face is a positive multiple of minUnit; now < maturity <= now + maxTenor.
+    /// @return slotId the new payable
+    /// @return tokenId its root token, held by `supplier`
+    function issue(address supplier, uint256 face, uint64 maturity, uint256 lineId, bytes32[] calldata invoiceHashes)
+        external
+        returns (uint256 slotId, uint256 tokenId);
+    /// @notice The supplier named at issue accepts the payable, before maturity, while Issued.
+    function accept(uint256 slotId) external;
+    /// @notice The supplier named at issue rejects it while Issued: the root token is burnt, the credit
+    /// line restored, the invoices released.
+    function reject(uint256 slotId) external;
+    /// @notice The obligor withdraws the payable while Issued (same releases as reject).
+    function cancel(uint256 slotId) external;
+    /// @notice Move the whole token to `to` (an active SUPPLIER or FINANCIER). Holder only, slot
+    /// Accepted (or Repaid early), before maturity, token not locked.
+    function transfer(uint256 tokenId, address to) external;
+    /// @notice Move `value` [fen] of the token to `to`: a new token (parent = tokenId, same root) if
+    /// value < token value, the whole token (same id) if equal. Same rules as transfer; value is a
+    /// positive multiple of minUnit and at most the token value.
+    /// @return newTokenId the token `to` now holds
+    function transferValue(uint256 tokenId, address to, uint256 value) external returns (uint256 newTokenId);
+    /// @notice transferValue to oneself: split `value` [fen] off into a new token (returns tokenId itself
+    /// when value is the whole value).
+    function split(uint256 tokenId, uint256 value) external returns (uint256 newTokenId);
+
+    /// @notice Financing only: lock `amount` [fen] of `owner`'s token for request `ref`, splitting it off
+    /// into a new token of `owner` first when amount < value.
+    /// @return lockedTokenId the token now locked
+    function lock(uint256 tokenId, address owner, uint256 amount, uint256 ref) external returns (uint256 lockedTokenId);
+    /// @notice Financing only: release the lock (request cancelled or declined).
+    function unlock(uint256 tokenId) external;
+    /// @notice Financing only: deliver a locked token to the funding financier `to` and unlock it.
+    /// Before maturity, slot Accepted (or Repaid early).
+    function settleLocked(uint256 tokenId, address to) external;
+    /// @notice Financing only: hand a token of a Defaulted slot back to `to` (the seller) on recourse.
+    function recourseTransfer(uint256 tokenId, address to) external;
+
+    /// @notice The obligor pays `amount` [fen] (a positive multiple of minUnit, paidIn + amount <= face)
+    /// in settlement token (approve this contract first), while Accepted or Defaulted, any time (early
+    /// repayment stays in escrow here until maturity). Restores the credit line by `amount`; the
+    /// slot becomes Repaid when paidIn == face.
+    function repay(uint256 slotId, uint256 amount) external;
+    /// @notice The holder collects its token's value [fen] once the slot is Repaid and matured.
+    /// The token's value becomes 0 (settled).
+    function claim(uint256 tokenId) external;
+    /// @notice Operator only: claim on behalf of up to 100 holders. Settled tokens, locked tokens and
+    /// tokens whose holder is not an active SUPPLIER/FINANCIER are skipped (their holder claims later).
+    function payout(uint256[] calldata tokenIds) external;
+    /// @notice Mark an Accepted payable Defaulted once now >= maturity + gracePeriod and paidIn < face.
+    /// Caller: the operator or an active SUPPLIER/FINANCIER (the chain does not enumerate holders, and
+    /// the transition depends only on time and payments).
+    function markDefaulted(uint256 slotId) external;
+    /// @notice One-time wiring of the Financing contract. Operator only.
+    function setFinancing(address financing_) external;
+
+    /// @return the payable `slotId` (status None when unknown)
+    function slot(uint256 slotId) external view returns (Payable memory);
+    /// @return the token `tokenId` (holder zero when unknown or burnt)
+    function token(uint256 tokenId) external view returns (Certificate memory);
+    /// @return the invoice hashes bound at issue (still listed after a rejection or cancellation)
+    function invoicesOf(uint256 slotId) external view returns (bytes32[] memory);
+    /// @return the holder (reverts CertificateUnknownToken when unknown)
+    function ownerOf(uint256 tokenId) external view returns (address);
+    /// @return [fen] the token's value (ERC-3525 balanceOf)
+    function balanceOf(uint256 tokenId) external view returns (uint256);
+    /// @return the token's slot (reverts CertificateUnknownToken when unknown)
+    function slotOf(uint256 tokenId) external view returns (uint256);
+    /// @return 2: values are in fen
+    function valueDecimals() external view returns (uint8);
+    /// @return the last slot id issued (ids start at 1)
+    function lastSlotId() external view returns (uint256);
+    /// @return the last token id minted (ids start at 1)
+    function lastTokenId() external view returns (uint256);
+    /// @return the Financing contract (zero until set)
+    function financing() external view returns (address);
+}
