@@ -7,3 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach the platform's commands to the top-level CLI."""
+    from tierflow.platform.indexer import cli as indexer_cli
+
+    app.command("index")(indexer_cli.index)
+    app.command("reconcile")(indexer_cli.reconcile)

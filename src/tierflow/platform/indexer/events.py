@@ -1,0 +1,154 @@
+"""Decoded contract events and the log decoder: raw eth_getLogs entries → Event, straight from the ABIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
+
+from tierflow.errors import TierflowError
+
+
+class DecodeError(TierflowError, ValueError):
+    """A log of a followed contract does not match its ABI."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One decoded log. `args` holds JSON values: ints, bools, 0x-hex bytes, checksummed addresses, lists."""
+
+    contract: str
+    event: str
+    args: dict[str, Any]
+    block_number: int
+    block_hash: str
+    log_index: int
+    tx_hash: str
+    tx_index: int
+    address: str
+    block_time: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The handler registry key, e.g. "Receivables:CertificateSplit"."""
+        return f"{self.contract}:{self.event}"
+
+
+@lru_cache(maxsize=65536)
+def checksum(address: str) -> str:
+    """EIP-55 form of an address; cached because a chain has few distinct parties and keccak is not free."""
+    return str(to_checksum_address(address))
+
+
+def normalise(abi_type: str, value: Any) -> Any:
+    """An eth_abi value as JSON: bytes to 0x-hex, addresses checksummed, tuples to lists."""
+    if abi_type.endswith("]"):
+        inner = abi_type[: abi_type.rindex("[")]
+        return [normalise(inner, item) for item in value]
+    if abi_type == "address":
+        return checksum(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple):
+        return [normalise("", item) for item in value]
+    return value
+
+
+def _canonical_type(item: Mapping[str, Any]) -> str:
+    abi_type = str(item["type"])
+    if abi_type.startswith("tuple"):
+        inner = ",".join(_canonical_type(component) for component in item["components"])
+        return f"({inner}){abi_type[len('tuple') :]}"
+    return abi_type
+
+
+def _is_dynamic(abi_type: str) -> bool:
+    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    contract: str
+    name: str
+    indexed: tuple[tuple[str, str], ...]  # (name, type) in topic order
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+    order: tuple[str, ...]  # argument names in declaration order
+
+    @classmethod
+    def from_abi(cls, contract: str, item: Mapping[str, Any]) -> EventSpec:
+        inputs = item["inputs"]
+        return cls(
+            contract=contract,
+            name=str(item["name"]),
+            indexed=tuple((i["name"], _canonical_type(i)) for i in inputs if i.get("indexed")),
+            data_names=tuple(i["name"] for i in inputs if not i.get("indexed")),
+            data_types=tuple(_canonical_type(i) for i in inputs if not i.get("indexed")),
+            order=tuple(i["name"] for i in inputs),
+        )
+
+    def decode_args(self, topics: Sequence[str], data: str) -> dict[str, Any]:
+        if len(topics) != len(self.indexed) + 1:
+            raise DecodeError(
+                f"{self.contract}.{self.name}: {len(topics) - 1} indexed topics, ABI says {len(self.indexed)}"
+            )
+        values: dict[str, Any] = {}
+        for (name, abi_type), topic in zip(self.indexed, topics[1:], strict=True):
+            if _is_dynamic(abi_type):
+                values[name] = topic  # only the keccak of a dynamic indexed value is on chain
+            else:
+                values[name] = normalise(abi_type, abi_decode([abi_type], bytes.fromhex(topic[2:]))[0])
+        if self.data_types:
+            decoded = abi_decode(list(self.data_types), bytes.fromhex(data[2:]))
+            for name, abi_type, value in zip(self.data_names, self.data_types, decoded, strict=True):
+                values[name] = normalise(abi_type, value)
+        return {name: values[name] for name in self.order}
+
+
+class LogDecoder:
+    """Decodes the logs of a fixed set of contracts (name → address, ABI)."""
+
+    def __init__(self, contracts: Mapping[str, tuple[str, Iterable[Mapping[str, Any]]]]) -> None:
+        self.names: dict[str, str] = {}
+        self._specs: dict[tuple[str, str], EventSpec] = {}
+        for name, (address, abi) in contracts.items():
+            lowered = address.lower()
+            self.names[lowered] = name
+            for item in abi:
+                if item.get("type") == "event" and not item.get("anonymous"):
+                    topic = "0x" + event_abi_to_log_topic(dict(item)).hex()  # type: ignore[arg-type]
+                    self._specs[(lowered, topic)] = EventSpec.from_abi(name, item)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [checksum(address) for address in self.names]
+
+    def spec(self, address: str, topic0: str) -> EventSpec | None:
+        return self._specs.get((address.lower(), topic0.lower()))
+
+    def decode(self, log: Mapping[str, Any]) -> Event | None:
+        """One raw JSON-RPC log → Event; None for a log this decoder does not know (another contract)."""
+        topics = log["topics"]
+        if not topics:
+            return None
+        spec = self.spec(log["address"], topics[0])
+        if spec is None:
+            return None
+        timestamp = log.get("blockTimestamp")
+        return Event(
+            contract=spec.contract,
+            event=spec.name,
+            args=spec.decode_args(topics, log["data"]),
+            block_number=int(log["blockNumber"], 16),
+            block_hash=log["blockHash"],
+            log_index=int(log["logIndex"], 16),
+            tx_hash=log["transactionHash"],
+            tx_index=int(log["transactionIndex"], 16),
+            address=checksum(log["address"]),
+            block_time=int(timestamp, 16) if timestamp is not None else None,
+        )

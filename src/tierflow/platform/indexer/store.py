@@ -1,0 +1,258 @@
+"""Unit of work of the indexer over the read models: a row cache, batched writes and the undo journal.
+
+Handlers never talk SQL. They read and change rows as plain dicts through a Store, which
+- keeps the rows it has seen in a cache that survives windows (the working set of an indexer is
+  small next to memory, and a round trip per event would cap PostgreSQL at a few thousand events/s),
+- writes all changes of a window with one executemany per table, inside the caller's transaction,
+- journals the before-image of every row that a block changes when that row existed before the
+  block (the "undo journal"), for blocks close enough to the head to be reorganised; rolling back
+  to block B replays the journal backwards and deletes every row created after B (each read-model
+  row carries the block it was created in, `block_number`).
+
+Only one Store may write a database at a time. After a failed transaction call discard(): the
+cache may hold changes that never reached the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, and_, bindparam, delete, select, update
+
+from tierflow.platform.models import READ_MODELS, UndoEntry
+
+UNDO: Table = UndoEntry.__table__  # type: ignore[attr-defined]
+
+Row = dict[str, Any]
+Key = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    table: Table
+    primary_key: tuple[str, ...]
+    columns: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, model: Any) -> TableInfo:
+        table: Table = model.__table__
+        defaults: dict[str, Any] = {}
+        for column in table.columns:
+            default = column.default
+            if default is not None and getattr(default, "is_scalar", False):
+                defaults[column.name] = default.arg  # type: ignore[attr-defined]
+            elif column.nullable:
+                defaults[column.name] = None
+        return cls(
+            table=table,
+            primary_key=tuple(column.name for column in table.primary_key.columns),
+            columns=tuple(column.name for column in table.columns),
+            defaults=defaults,
+        )
+
+
+class Store:
+    """Rows of the read models as dicts; see the module docstring for the guarantees."""
+
+    def __init__(self, models: Iterable[Any] = READ_MODELS, max_cached_rows: int = 1_000_000) -> None:
+        self.tables: dict[str, TableInfo] = {}
+        for model in models:
+            info = TableInfo.of(model)
+            self.tables[info.table.name] = info
+        self.max_cached_rows = max_cached_rows
+        self._cache: dict[Key, Row | None] = {}
+        self._inserts: dict[Key, Row] = {}
+        self._updates: dict[Key, Row] = {}
+        self._appends: dict[str, list[Row]] = defaultdict(list)
+        self._undo: list[Row] = []
+        self._journaled: set[Key] = set()
+        self._conn: Connection | None = None
+        self.block_number = 0
+        self._journal = False
+        self._seq = 0
+        self._select_cache: dict[str, Any] = {}
+
+    @property
+    def undo_table(self) -> Table:
+        return UNDO
+
+    # -- window and block boundaries -------------------------------------------------------------
+    def begin(self, conn: Connection) -> None:
+        """Start collecting changes that will be written through `conn` (inside its transaction)."""
+        self._conn = conn
+
+    def begin_block(self, number: int, journal: bool) -> None:
+        """Events of block `number` follow; `journal` says whether its changes must be undoable."""
+        if number != self.block_number:
+            self.block_number = number
+            self._journaled.clear()
+            self._seq = 0
+        self._journal = journal
+
+    # -- what handlers call ---------------------------------------------------------------------
+    def get(self, table: str, *key: Any) -> Row | None:
+        """The row with primary key `key`, to be changed in place (it will be written back)."""
+        cache_key = (table, key)
+        row = self._load(cache_key)
+        if row is None:
+            return None
+        if self._journal and cache_key not in self._journaled and row["block_number"] < self.block_number:
+            self._journaled.add(cache_key)
+            self._undo.append(
+                {
+                    "block_number": self.block_number,
+                    "seq": self._seq,
+                    "table_name": table,
+                    "key": list(key),
+                    "before": dict(row),
+                }
+            )
+            self._seq += 1
+        if cache_key not in self._inserts:
+            self._updates[cache_key] = row
+        return row
+
+    def peek(self, table: str, *key: Any) -> Row | None:
+        """The row with primary key `key`, read only (a copy)."""
+        row = self._load((table, key))
+        return None if row is None else dict(row)
+
+    def create(self, table: str, row: Row) -> Row:
+        """A new entity row, created in the current block; missing nullable columns default to None."""
+        info = self.tables[table]
+        full = {**info.defaults, "block_number": self.block_number, **row}
+        if "updated_block" in info.columns and "updated_block" not in row:
+            full["updated_block"] = self.block_number
+        missing = [column for column in info.columns if column not in full]
+        if missing:
+            raise KeyError(f"{table}: no value for {', '.join(missing)}")
+        cache_key = (table, tuple(full[column] for column in info.primary_key))
+        if self._load(cache_key) is not None:
+            raise KeyError(f"{table}{cache_key[1]} exists already")
+        self._cache[cache_key] = full
+        self._inserts[cache_key] = full
+        return full
+
+    def append(self, table: str, row: Row) -> None:
+        """An append-only history row (its primary key is the event's (block_number, log_index))."""
+        info = self.tables[table]
+        self._appends[table].append({**info.defaults, **row})
+
+    # -- writing --------------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write every pending change through the current connection; returns the number of rows."""
+        conn = self._require_conn()
+        written = 0
+        by_table: dict[str, list[Row]] = defaultdict(list)
+        for (table, _), row in self._inserts.items():
+            by_table[table].append(row)
+        for table, rows in self._appends.items():
+            by_table[table].extend(rows)
+        for table, rows in by_table.items():
+            if rows:
+                conn.execute(self.tables[table].table.insert(), rows)
+                written += len(rows)
+        updates: dict[str, list[Row]] = defaultdict(list)
+        for (table, _), row in self._updates.items():
+            updates[table].append(row)
+        for table, rows in updates.items():
+            info = self.tables[table]
+            conn.execute(self._update_statement(info), [self._update_params(info, row) for row in rows])
+            written += len(rows)
+        if self._undo:
+            conn.execute(UNDO.insert(), self._undo)
+            written += len(self._undo)
+        self._inserts.clear()
+        self._updates.clear()
+        self._appends.clear()
+        self._undo.clear()
+        if len(self._cache) > self.max_cached_rows:
+            self._cache.clear()
+        return written
+
+    def discard(self) -> None:
+        """Forget everything cached or pending: the database is the truth again."""
+        self._cache.clear()
+        self._inserts.clear()
+        self._updates.clear()
+        self._appends.clear()
+        self._undo.clear()
+        self._journaled.clear()
+        self.block_number = 0
+
+    # -- rollback and rebuild -------------------------------------------------------------------
+    def undo_to(self, conn: Connection, block_number: int) -> int:
+        """Restore the read models to their state at the end of `block_number` from the journal."""
+        self.discard()
+        undo = UNDO
+        entries = conn.execute(
+            select(undo.c.table_name, undo.c.key, undo.c.before)
+            .where(undo.c.block_number > block_number)
+            .order_by(undo.c.block_number.desc(), undo.c.seq.desc())
+        ).all()
+        for table, key, before in entries:
+            info = self.tables[table]
+            params = self._update_params(info, {**before, **dict(zip(info.primary_key, key, strict=True))})
+            conn.execute(self._update_statement(info), params)
+        conn.execute(delete(undo).where(undo.c.block_number > block_number))
+        for info in self.tables.values():
+            conn.execute(delete(info.table).where(info.table.c.block_number > block_number))
+        return len(entries)
+
+    def truncate(self, conn: Connection) -> None:
+        """Empty every read model and the journal (before a rebuild from raw events)."""
+        self.discard()
+        conn.execute(delete(UNDO))
+        for info in self.tables.values():
+            conn.execute(delete(info.table))
+
+    # -- internals ------------------------------------------------------------------------------
+    def _require_conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("Store.begin(connection) first")
+        return self._conn
+
+    def _load(self, cache_key: Key) -> Row | None:
+        try:
+            return self._cache[cache_key]
+        except KeyError:
+            pass
+        table, key = cache_key
+        info = self.tables[table]
+        statement = self._select_cache.get(table)
+        if statement is None:
+            columns: list[Column[Any]] = [info.table.c[name] for name in info.primary_key]
+            statement = select(info.table).where(
+                and_(*[column == bindparam(f"k_{column.name}") for column in columns])
+            )
+            self._select_cache[table] = statement
+        params = {f"k_{name}": value for name, value in zip(info.primary_key, key, strict=True)}
+        found = self._require_conn().execute(statement, params).mappings().first()
+        row = dict(found) if found is not None else None
+        self._cache[cache_key] = row
+        return row
+
+    @staticmethod
+    def _update_statement(info: TableInfo) -> Any:
+        table = info.table
+        return (
+            update(table)
+            .where(and_(*[table.c[name] == bindparam(f"k_{name}") for name in info.primary_key]))
+            .values(
+                {
+                    name: bindparam(f"v_{name}", type_=table.c[name].type)
+                    for name in info.columns
+                    if name not in info.primary_key
+                }
+            )
+        )
+
+    @staticmethod
+    def _update_params(info: TableInfo, row: Row) -> Row:
+        params = {f"v_{name}": row[name] for name in info.columns if name not in info.primary_key}
+        params.update({f"k_{name}": row[name] for name in info.primary_key})
+        return params

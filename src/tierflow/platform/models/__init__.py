@@ -1,0 +1,70 @@
+"""SQL tables of Tierflow: the indexer's bookkeeping and the read models derived from contract events."""
+
+from tierflow.platform.models.credit import CreditLine, CreditLineMovement
+from tierflow.platform.models.documents import Document, SettlementBalance, SettlementMovement
+from tierflow.platform.models.financing import (
+    FinancingFunding,
+    FinancingQuote,
+    FinancingRequest,
+    RecourseExercise,
+)
+from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, RawEvent, UndoEntry
+from tierflow.platform.models.receivables import (
+    ZERO_ADDRESS,
+    Certificate,
+    CertificateTransfer,
+    Payable,
+    PayableDefault,
+    Payout,
+    Repayment,
+)
+from tierflow.platform.models.registry import Participant, PlatformState, SystemContract
+
+# Tables derived from events by the handlers: rolled back on a reorg, rebuilt by a replay.
+READ_MODELS = [
+    Participant,
+    PlatformState,
+    SystemContract,
+    CreditLine,
+    CreditLineMovement,
+    Payable,
+    Certificate,
+    CertificateTransfer,
+    Repayment,
+    Payout,
+    PayableDefault,
+    FinancingRequest,
+    FinancingQuote,
+    FinancingFunding,
+    RecourseExercise,
+    Document,
+    SettlementBalance,
+    SettlementMovement,
+]
+
+__all__ = [
+    "READ_MODELS",
+    "ZERO_ADDRESS",
+    "Certificate",
+    "CertificateTransfer",
+    "Checkpoint",
+    "CreditLine",
+    "CreditLineMovement",
+    "Document",
+    "FinancingFunding",
+    "FinancingQuote",
+    "FinancingRequest",
+    "IndexedBlock",
+    "Participant",
+    "Payable",
+    "PayableDefault",
+    "Payout",
+    "PlatformState",
+    "RawEvent",
+    "RecourseExercise",
+    "Repayment",
+    "SettlementBalance",
+    "SettlementMovement",
+    "SystemContract",
+    "UndoEntry",
+]

@@ -1,0 +1,63 @@
+"""Indexer bookkeeping tables: immutable raw events, the checkpoint, seen block hashes, the undo journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import SQLModel
+
+from tierflow.platform.models._fields import addr, big, hash32, json_field, text
+
+
+class RawEvent(SQLModel, table=True):
+    """Every log of a Tierflow contract, decoded; never updated, deleted only when its block is orphaned."""
+
+    __tablename__ = "raw_event"
+    __table_args__ = (Index("ix_raw_event_order", "block_number", "log_index"),)
+
+    block_hash: str = hash32(primary_key=True)
+    log_index: int = big(primary_key=True)
+    block_number: int = big()
+    block_time: int | None = big(nullable=True)
+    tx_hash: str = hash32(index=True)
+    tx_index: int = big()
+    contract: str = text(64)
+    address: str = addr()
+    event: str = text(64)
+    # Decoded arguments: ints as JSON numbers (exact in Python), bytes as 0x-hex, addresses checksummed.
+    args: dict[str, Any] = json_field()
+
+
+class Checkpoint(SQLModel, table=True):
+    """The last block whose events are fully in the database; one row, written with those events."""
+
+    __tablename__ = "indexer_checkpoint"
+
+    id: int = big(primary_key=True, default=1)
+    chain_id: int = big()
+    block_number: int = big()
+    block_hash: str = hash32()
+    # Every block above this one has complete undo records (None: none has), see indexer.store.
+    journal_floor: int | None = big(nullable=True)
+
+
+class IndexedBlock(SQLModel, table=True):
+    """Hashes of indexed blocks (window ends and blocks with events): where to look for a fork point."""
+
+    __tablename__ = "indexed_block"
+
+    number: int = big(primary_key=True)
+    hash: str = hash32()
+
+
+class UndoEntry(SQLModel, table=True):
+    """The state of a read-model row before block `block_number` changed it; replayed backwards on a reorg."""
+
+    __tablename__ = "undo_entry"
+
+    block_number: int = big(primary_key=True)
+    seq: int = big(primary_key=True)
+    table_name: str = text(64)
+    key: list[Any] = json_field()
+    before: dict[str, Any] = json_field()
