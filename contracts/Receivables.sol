@@ -29,7 +29,7 @@ contract Receivables is IReceivables, ERC2771Context {
         uint64 root; // word 1
     }
 
-    /// @dev 3 words. Moves read word 0 only; repay word 0 + 1 (+ 2 for the line); claim word 0 + 2.
+    /// @dev 3 words, of which issue writes two. Moves read word 0 only; repay words 0-2; claim words 0 + 2.
     struct SlotData {
         address obligor; // word 0
         uint40 maturity; // word 0 [unix s]; uint40 lasts until year 36812
@@ -37,10 +37,10 @@ contract Receivables is IReceivables, ERC2771Context {
         SlotStatus status; // word 0
         uint8 invoiceCount; // word 0
         uint128 face; // word 1 [fen]
-        uint128 paidIn; // word 1 [fen]
+        uint64 lineId; // word 1
+        uint64 rootTokenId; // word 1
+        uint128 paidIn; // word 2 [fen]
         uint128 paidOut; // word 2 [fen]
-        uint64 lineId; // word 2
-        uint64 rootTokenId; // word 2
     }
 
     uint256 public constant MAX_PAYOUT_BATCH = 100;
@@ -432,7 +432,8 @@ contract Receivables is IReceivables, ERC2771Context {
         }
         _lastSlotId = uint64(slotId);
         uint256 n = invoiceHashes.length;
-        // maturity <= now + 366 days < 2**40; n <= MAX_INVOICES < 2**8; checked by issue()
+        // maturity <= now + 366 days < 2**40; n <= MAX_INVOICES < 2**8; checked by issue().
+        // The root token gets the next token id (minted just below).
         _slots[slotId] = SlotData({
             obligor: obligor,
             maturity: uint40(maturity),
@@ -440,17 +441,16 @@ contract Receivables is IReceivables, ERC2771Context {
             status: SlotStatus.Issued,
             invoiceCount: uint8(n),
             face: SafeCast.toUint128(face),
-            paidIn: 0,
-            paidOut: 0,
             lineId: SafeCast.toUint64(lineId),
-            rootTokenId: 0
+            rootTokenId: _lastTokenId + 1,
+            paidIn: 0,
+            paidOut: 0
         });
         mapping(uint256 => bytes32) storage inv = _invoices[slotId];
         for (uint256 i; i < n; ++i) {
             inv[i] = invoiceHashes[i];
         }
         tokenId = _mint(supplier, slotId, face, 0, 0);
-        _slots[slotId].rootTokenId = uint64(tokenId);
     }
 
     /// @dev The one place tokens are created; root == 0 means "this is a root" (root = own id).
