@@ -6,15 +6,19 @@ pragma solidity ^0.8.24;
 /// (issued or accepted and not yet repaid) equals the sum of `used` over its lines.
 /// Only the platform decides nothing here: the financier sets limit and expiry.
 interface ICreditLines {
-    /// @param limit [fen] @param expiry [unix s] issuing against the line is allowed strictly before it
+    /// @param limit [fen]
+    /// @param expiry [unix s] issuing against the line is allowed strictly before it
     event CreditLineGranted(
         uint256 indexed lineId, address indexed financier, address indexed obligor, uint256 limit, uint64 expiry
     );
-    /// @param limit [fen] @param expiry [unix s]
+    /// @param limit [fen]
+    /// @param expiry [unix s]
     event CreditLineAdjusted(uint256 indexed lineId, uint256 limit, uint64 expiry, address indexed financier);
-    /// @param amount [fen] drawn now @param used [fen] drawn in total after this draw
+    /// @param amount [fen] drawn now
+    /// @param used [fen] drawn in total after this draw
     event CreditLineDrawn(uint256 indexed lineId, uint256 amount, uint256 used);
-    /// @param amount [fen] restored now @param used [fen] drawn in total after this restore
+    /// @param amount [fen] restored now
+    /// @param used [fen] drawn in total after this restore
     event CreditLineRestored(uint256 indexed lineId, uint256 amount, uint256 used);
     event ConsumerSet(address indexed consumer, bool enabled, address indexed operator);
 

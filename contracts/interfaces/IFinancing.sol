@@ -37,7 +37,8 @@ interface IFinancing {
         uint256 price; // [fen] amount - discount
     }
 
-    /// @param tokenId the locked token @param amount [fen]
+    /// @param tokenId the locked token
+    /// @param amount [fen]
     event FinancingRequested(
         uint256 indexed requestId,
         uint256 indexed tokenId,
@@ -46,12 +47,16 @@ interface IFinancing {
         uint256 amount,
         bool withRecourse
     );
-    /// @param rateBps [bps] @param expiry [unix s] @param discount [fen] @param price [fen]
+    /// @param rateBps [bps]
+    /// @param expiry [unix s]
+    /// @param discount [fen]
+    /// @param price [fen]
     event FinancingQuoted(
         uint256 indexed requestId, address indexed financier, uint32 rateBps, uint64 expiry, uint256 discount, uint256 price
     );
     event FinancingQuoteAccepted(uint256 indexed requestId, address indexed seller);
-    /// @param price [fen] paid to the seller @param discount [fen] kept by the financier until maturity
+    /// @param price [fen] paid to the seller
+    /// @param discount [fen] kept by the financier until maturity
     event FinancingFunded(
         uint256 indexed requestId,
         uint256 indexed tokenId,

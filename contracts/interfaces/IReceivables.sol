@@ -49,7 +49,8 @@ interface IReceivables {
         uint256 lockRef; // the Financing request id while locked, else 0
     }
 
-    /// @param face [fen] @param maturity [unix s]
+    /// @param face [fen]
+    /// @param maturity [unix s]
     event CertificateIssued(
         uint256 indexed slotId,
         uint256 indexed tokenId,
@@ -66,7 +67,8 @@ interface IReceivables {
     /// @notice Same releases as a rejection.
     event CertificateCancelled(uint256 indexed slotId, address indexed obligor);
     /// @notice A whole token changed holder (transfer, transferValue of the whole value, financing
-    /// settlement — which also clears the lock — and recourse). @param value [fen]
+    /// settlement — which also clears the lock — and recourse).
+    /// @param value [fen]
     event CertificateTransferred(uint256 indexed tokenId, address indexed from, address indexed to, uint256 value);
     /// @notice `value` [fen] left `fromTokenId` for the new token `newTokenId` held by `to`.
     event CertificateSplit(
