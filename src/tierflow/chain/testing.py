@@ -52,8 +52,10 @@ class Platform:
         self.sender = TxSender(w3, self.decoder)
         self.accounts: dict[str, LocalAccount] = demo_accounts()
         self.c = SimpleNamespace(
-            **dict.fromkeys(CONTRACT_ATTRIBUTES.values()),
-            **{CONTRACT_ATTRIBUTES[name]: deployment.contract(w3, name) for name in deployment.contracts},
+            **{
+                **dict.fromkeys(CONTRACT_ATTRIBUTES.values()),
+                **{CONTRACT_ATTRIBUTES[name]: deployment.contract(w3, name) for name in deployment.contracts},
+            }
         )
 
     @classmethod
