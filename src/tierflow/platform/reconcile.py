@@ -21,9 +21,12 @@ from web3.exceptions import ContractLogicError
 from tierflow.errors import ConfigurationError
 from tierflow.platform.models import (
     ZERO_ADDRESS,
+    BillPackage,
+    BillRange,
     Certificate,
     Checkpoint,
     CreditLine,
+    FinancingRequest,
     Participant,
     Payable,
     SettlementBalance,
@@ -31,6 +34,9 @@ from tierflow.platform.models import (
 
 SLOT_STATUS = ["None", "Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
 PARTICIPANT_STATUS = ["none", "active", "suspended"]
+REQUEST_STATUS = ["None", "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+PACKAGE_STATUS = ["None", "Issued", "Accepted", "Received", "Rejected", "Cancelled"]
+RANGE_STATUS = ["None", "Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,17 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
         _credit_lines,
         _participants,
         _balances,
+        _financing,
+        _bills,
     ]
     for check in checks:
+        if check in (_financing, _bills) and _CHECK_NEEDS[check.__name__] not in contracts:
+            continue
         check(engine, contracts, block, compare)
     return report
+
+
+_CHECK_NEEDS = {"_financing": "Financing", "_bills": "Bills"}
 
 
 def _certificates(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
@@ -222,3 +235,76 @@ def _balances(engine: Engine, contracts: dict[str, Contract], block: int, compar
         )
     supply = token.functions.totalSupply().call(block_identifier=block)
     compare.check("settlement_balance", "*", [("total supply", total, supply)])
+
+
+def _financing(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+    financing = contracts["Financing"]
+    rows = _rows(engine, FinancingRequest)
+    for row in rows:
+        request = _call(financing.functions.getRequest(row["request_id"]), block)
+        if request is None:
+            compare.check("financing_request", row["request_id"], [("exists", True, False)])
+            continue
+        token_id, seller, financier, amount, with_recourse, status, rate, expiry, discount, price = request
+        compare.check(
+            "financing_request",
+            row["request_id"],
+            [
+                ("token_id", row["token_id"], token_id),
+                ("seller", row["seller"], seller),
+                ("financier", row["financier"], financier),
+                ("amount", row["amount"], amount),
+                ("with_recourse", row["with_recourse"], with_recourse),
+                ("status", row["status"], REQUEST_STATUS[status]),
+                ("rate_bps", row["rate_bps"] or 0, rate),
+                ("quote_expiry", row["quote_expiry"] or 0, expiry),
+                ("discount", row["discount"] or 0, discount),
+                ("price", row["price"] or 0, price),
+            ],
+        )
+    last = _call(financing.functions.lastRequestId(), block)
+    compare.check("financing_request", "*", [("count", len(rows), last)])
+
+
+def _bills(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+    bills = contracts["Bills"]
+    packages = _rows(engine, BillPackage)
+    for row in packages:
+        drawer, maturity, status, _split, _nt, _bank, acceptor, face, payee, _digest = (
+            bills.functions.package(row["package_id"]).call(block_identifier=block)
+        )
+        compare.check(
+            "bill_package",
+            row["package_id"],
+            [
+                ("drawer", row["drawer"], drawer),
+                ("acceptor", row["acceptor"], acceptor),
+                ("payee", row["payee"], payee),
+                ("face", row["face"], face),
+                ("maturity", row["maturity"], maturity),
+                ("status", row["status"], PACKAGE_STATUS[status]),
+            ],
+        )
+    next_package = bills.functions.nextPackageId().call(block_identifier=block)
+    compare.check("bill_package", "*", [("count", len(packages), next_package - 1)])
+    ranges = _rows(engine, BillRange)
+    for row in ranges:
+        holder, package_id, status, start, end, prev, _presented = bills.functions.range(
+            row["range_id"]
+        ).call(block_identifier=block)
+        pledgee = bills.functions.pledgeeOf(row["range_id"]).call(block_identifier=block)
+        compare.check(
+            "bill_range",
+            row["range_id"],
+            [
+                ("holder", row["holder"], holder),
+                ("package_id", row["package_id"], package_id),
+                ("status", row["status"], RANGE_STATUS[status]),
+                ("start", row["start"], start),
+                ("end", row["end"], end),
+                ("prev", row["prev"], prev),
+                ("pledgee", row["pledgee"] or ZERO_ADDRESS, pledgee),
+            ],
+        )
+    next_range = bills.functions.nextRangeId().call(block_identifier=block)
+    compare.check("bill_range", "*", [("count", len(ranges), next_range - 1)])

@@ -1,5 +1,6 @@
 """SQL tables of Tierflow: the indexer's bookkeeping and the read models derived from contract events."""
 
+from tierflow.platform.models.bills import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.credit import CreditLine, CreditLineMovement
 from tierflow.platform.models.documents import Document, SettlementBalance, SettlementMovement
 from tierflow.platform.models.financing import (
@@ -40,10 +41,18 @@ READ_MODELS = [
     Document,
     SettlementBalance,
     SettlementMovement,
+    BillPackage,
+    BillRange,
+    BillQuote,
+    BillMovement,
 ]
 
 __all__ = [
     "READ_MODELS",
+    "BillMovement",
+    "BillPackage",
+    "BillQuote",
+    "BillRange",
     "ZERO_ADDRESS",
     "Certificate",
     "CertificateTransfer",

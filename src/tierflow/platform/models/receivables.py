@@ -28,7 +28,6 @@ class Payable(SQLModel, table=True):
     paid_out: int = fen()  # claimed by or paid out to holders
     unpaid_at_default: int | None = fen(nullable=True)
     root_token_id: int = big()
-    token_count: int = big()
     block_number: int = big(index=True)
     updated_block: int = big()
 

@@ -222,7 +222,6 @@ def upgrade() -> None:
         sa.Column("paid_out", tierflow.platform.db.Fen(length=78), nullable=False),
         sa.Column("unpaid_at_default", tierflow.platform.db.Fen(length=78), nullable=True),
         sa.Column("root_token_id", sa.BigInteger(), nullable=False),
-        sa.Column("token_count", sa.BigInteger(), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("updated_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("slot_id"),
