@@ -69,14 +69,10 @@ class Deployment(BaseModel):
 
 def deployable(artifacts: dict[str, Artifact]) -> list[str]:
     """Contract names to deploy, in order."""
-    missing = [name for name in CONSTRUCTORS if name not in artifacts and name not in _NOT_YET_WRITTEN]
+    missing = [name for name in CONSTRUCTORS if name not in artifacts]
     if missing:
         raise ConfigurationError(f"contracts missing from contracts/: {', '.join(missing)}")
-    return [name for name in CONSTRUCTORS if name in artifacts]
-
-
-# Bills.sol is being written in parallel; the deployer skips it until it exists.
-_NOT_YET_WRITTEN = {"Bills"}
+    return list(CONSTRUCTORS)
 
 
 def load_deployment(deployments_dir: Path, chain_id: int) -> Deployment | None:

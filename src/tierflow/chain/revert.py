@@ -7,6 +7,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from web3.exceptions import ContractLogicError
 
 from tierflow.errors import ContractRevert
@@ -54,7 +55,10 @@ class RevertDecoder:
         if known is None:
             return ContractRevert("UnknownError", {"selector": "0x" + raw[:4].hex()}, raw="0x" + raw.hex())
         name, names, types = known
-        values = abi_decode(types, raw[4:])
+        values = [
+            to_checksum_address(value) if kind == "address" else value
+            for kind, value in zip(types, abi_decode(types, raw[4:]), strict=True)
+        ]
         args = dict(zip(names, values, strict=True))
         if name == "Panic":
             args["reason"] = PANIC_REASONS.get(int(args["code"]), "unknown panic")
