@@ -13,6 +13,7 @@ from tierflow.chain.testing import Platform
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gas as gas_bench  # noqa: E402
+import throughput  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -35,6 +36,21 @@ def gas_section(tf: Platform) -> str:
     return "## Gas per operation (certificates)\n\n" + "\n".join(lines) + "\n"
 
 
+def throughput_section(tf: Platform) -> str:
+    snapshot = tf.snapshot()
+    figures = throughput.measure(tf)
+    tf.revert_to(snapshot)
+    (RESULTS / "throughput.json").write_text(json.dumps(figures, indent=1) + "\n")
+    return (
+        "## Transactions per second (one Python sender, signing locally, anvil automine)\n\n"
+        "| mode | split-transfer tx/s | plain ETH transfer tx/s (baseline, same run) |\n|---|---:|---:|\n"
+        f"| sequential (wait for each receipt) | {figures['split_transfer_sequential_tps']:.0f} | "
+        f"{figures['eth_transfer_sequential_tps']:.0f} |\n"
+        f"| pipelined (send all, wait for the last) | {figures['split_transfer_pipelined_tps']:.0f} | "
+        f"{figures['eth_transfer_pipelined_tps']:.0f} |\n"
+    )
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -45,6 +61,7 @@ def main() -> None:
     tf = Platform.start()
     try:
         sections.append(gas_section(tf))
+        sections.append(throughput_section(tf))
     finally:
         tf.stop()
     report = "# Benchmark results\n\n" + "\n".join(sections)
