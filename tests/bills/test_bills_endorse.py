@@ -1,0 +1,190 @@
+"""Bills: endorsement (背书转让) of whole ranges and sub-ranges, the carving rule, the endorsement chain."""
+
+from __future__ import annotations
+
+from billkit import DAY, BillKit, RangeStatus
+
+from tierflow.chain.testing import Platform
+
+FACE = 1_000
+
+
+def test_endorse_wholeRangeCreatesLinkedRecordAndClosesOld(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    event = kit.endorse(root, 1, FACE, "supplier2", "supplier1")
+    assert event == {
+        "packageId": package_id,
+        "from": kit.addr("supplier1"),
+        "to": kit.addr("supplier2"),
+        "fromRangeId": root,
+        "newRangeId": root + 1,
+        "start": 1,
+        "end": FACE,
+        "remainderRangeId": 0,
+    }
+    old, new = kit.range(root), kit.range(root + 1)
+    assert old.status == RangeStatus.CLOSED and old.holder == kit.addr("supplier1")
+    assert (new.holder, new.start, new.end, new.prev, new.status) == (
+        kit.addr("supplier2"),
+        1,
+        FACE,
+        root,
+        RangeStatus.HELD,
+    )
+    assert kit.endorsers(root + 1) == [kit.addr("supplier1")]
+    kit.assert_covers(package_id)
+
+
+def test_endorse_prefixKeepsRightPartInOldRecord(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    event = kit.endorse(root, 1, 300, "supplier2", "supplier1")
+    new = kit.range(event["newRangeId"])
+    assert (new.start, new.end, new.holder) == (1, 300, kit.addr("supplier2"))
+    old = kit.range(root)
+    assert (old.start, old.end, old.status) == (301, FACE, RangeStatus.HELD)
+    assert event["remainderRangeId"] == 0
+    kit.assert_covers(package_id)
+
+
+def test_endorse_suffixKeepsLeftPartInOldRecord(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    event = kit.endorse(root, 701, FACE, "supplier2", "supplier1")
+    assert (kit.range(root).start, kit.range(root).end) == (1, 700)
+    assert event["remainderRangeId"] == 0
+    kit.assert_covers(package_id)
+
+
+def test_endorse_middleCutCreatesRemainderWithParentChain(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    second = kit.endorse_all(root, "supplier2", "supplier1")
+    event = kit.endorse(second, 401, 600, "supplier3", "supplier2")
+    moved, remainder = kit.range(event["newRangeId"]), kit.range(event["remainderRangeId"])
+    assert (moved.start, moved.end, moved.holder, moved.prev) == (401, 600, kit.addr("supplier3"), second)
+    assert (remainder.start, remainder.end, remainder.holder) == (601, FACE, kit.addr("supplier2"))
+    # the remainder inherits the parent's chain without copying it
+    assert remainder.prev == kit.range(second).prev == root
+    assert (kit.range(second).start, kit.range(second).end) == (1, 400)
+    assert kit.endorsers(remainder.id) == [kit.addr("supplier1")]
+    assert kit.endorsers(moved.id) == [kit.addr("supplier2"), kit.addr("supplier1")]
+    ranges = kit.assert_covers(package_id)
+    assert [(r.start, r.end) for r in ranges] == [(1, 400), (401, 600), (601, FACE)]
+
+
+def test_endorse_chainOfEveryRangeKeptAcrossManyHops(kit: BillKit) -> None:
+    package_id, current = kit.live(face=FACE)
+    path = ["supplier1", "supplier2", "supplier3", "core2", "supplier4", "bank2"]
+    for frm, to in zip(path, path[1:], strict=False):
+        r = kit.range(current)
+        current = int(kit.endorse(current, r.start + 10, r.end, to, frm)["newRangeId"])
+    assert kit.endorsers(current) == [kit.addr(p) for p in reversed(path[:-1])]
+    ranges = kit.assert_covers(package_id)
+    assert len(ranges) == len(path)
+
+
+def test_endorse_splitRangeMayBeEndorsedOnward(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    part = int(kit.endorse(root, 1, 500, "supplier2", "supplier1")["newRangeId"])
+    onward = int(kit.endorse(part, 100, 199, "supplier3", "supplier2")["newRangeId"])
+    assert kit.endorsers(onward) == [kit.addr("supplier2"), kit.addr("supplier1")]
+    back = int(kit.endorse(onward, 100, 199, "supplier1", "supplier3")["newRangeId"])
+    assert kit.range(back).holder == kit.addr("supplier1")
+    kit.assert_covers(package_id)
+
+
+def test_endorse_revertsForNonHolder(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    with kit.reverts("BillNotHolder", root, kit.addr("supplier2"), kit.addr("supplier1")):
+        kit.endorse(root, 1, 10, "supplier3", "supplier2")
+
+
+def test_endorse_revertsOnClosedRange(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    kit.endorse_all(root, "supplier2", "supplier1")
+    with kit.reverts("BillWrongRangeStatus", root, RangeStatus.CLOSED):
+        kit.endorse(root, 1, 10, "supplier3", "supplier1")
+
+
+def test_endorse_revertsForUnknownRange(kit: BillKit) -> None:
+    with kit.reverts("BillUnknownRange", 42):
+        kit.endorse(42, 1, 10, "supplier3", "supplier1")
+
+
+def test_endorse_revertsForSubRangeOutsideRange(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    kit.endorse(root, 1, 100, "supplier2", "supplier1")  # root is now [101, FACE]
+    for start, end in ((50, 150), (900, FACE + 1), (200, 199), (0, 5)):
+        with kit.reverts("BillInvalidSubRange", root, start, end):
+            kit.endorse(root, start, end, "supplier3", "supplier1")
+
+
+def test_endorse_notSplittableMovesWholeOnly(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE, splittable=False)
+    with kit.reverts("BillNotSplittable", package_id):
+        kit.endorse(root, 1, 10, "supplier2", "supplier1")
+    new = kit.endorse_all(root, "supplier2", "supplier1")
+    assert kit.range(new).holder == kit.addr("supplier2")
+
+
+def test_endorse_revertsWhenNotTransferable(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE, not_transferable=True)
+    with kit.reverts("BillNotTransferable", package_id):
+        kit.endorse(root, 1, FACE, "supplier2", "supplier1")
+
+
+def test_endorse_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
+    maturity = tf.now() + 30 * DAY
+    package_id, root = kit.live(face=FACE, maturity=maturity)
+    kit.mature(package_id)
+    with kit.reverts("BillMatured", package_id, maturity):
+        kit.endorse(root, 1, 10, "supplier2", "supplier1")
+
+
+def test_endorse_revertsToSelf(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    with kit.reverts("BillSelfTransfer", kit.addr("supplier1")):
+        kit.endorse(root, 1, 10, "supplier1", "supplier1")
+
+
+def test_endorse_revertsForEndorseeNotAllowed(tf: Platform, kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    with kit.reverts("RegistryUnknownParticipant", kit.addr("outsider")):
+        kit.endorse(root, 1, 10, "outsider", "supplier1")
+    with kit.reverts("RegistryMissingRole", kit.addr("auditor"), 7, 16):
+        kit.endorse(root, 1, 10, "auditor", "supplier1")
+    kit.tx(kit.registry.functions.suspend(kit.addr("supplier2")), "operator")
+    with kit.reverts("RegistryParticipantSuspended", kit.addr("supplier2")):
+        kit.endorse(root, 1, 10, "supplier2", "supplier1")
+
+
+def test_endorse_revertsForSuspendedHolder(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    kit.tx(kit.registry.functions.suspend(kit.addr("supplier1")), "operator")
+    with kit.reverts("RegistryParticipantSuspended", kit.addr("supplier1")):
+        kit.endorse(root, 1, 10, "supplier2", "supplier1")
+
+
+def test_endorse_partRevertsWhenNotMultipleOfMinUnit(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    with kit.reverts("BillInvalidAmount", 150, 100):
+        kit.endorse(root, 1, 150, "supplier2", "supplier1")
+    kit.endorse(root, 1, 200, "supplier2", "supplier1")
+
+
+def test_endorse_wholeRangeMovesWhateverMinUnitBecame(kit: BillKit) -> None:
+    _, root = kit.live(face=FACE)
+    kit.endorse(root, 1, 7, "supplier2", "supplier1")  # root is now 993 sub-tickets
+    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    kit.endorse(root, 8, FACE, "supplier3", "supplier1")
+
+
+def test_endorse_revertsWhenPaused(kit: BillKit, paused: None) -> None:
+    with kit.reverts("RegistryPlatformPaused"):
+        kit.endorse(1, 1, 10, "supplier2", "supplier1")
+
+
+def test_endorse_oneSubTicket(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE)
+    event = kit.endorse(root, 500, 500, "supplier2", "supplier1")
+    assert kit.range(event["newRangeId"]).amount == 1
+    assert len(kit.assert_covers(package_id)) == 3
