@@ -66,7 +66,9 @@ class Kit:
         return int(self.c.token.functions.balanceOf(self.a(who)).call())
 
     # -- setup --------------------------------------------------------------------------------
-    def grant(self, obligor: str = "core1", financier: str = "bank1", limit: int = LIMIT, days: int = 365) -> int:
+    def grant(
+        self, obligor: str = "core1", financier: str = "bank1", limit: int = LIMIT, days: int = 365
+    ) -> int:
         receipt = self.tf.transact(
             self.c.credit_lines.functions.grant(self.a(obligor), limit, self.tf.now() + days * DAY), financier
         )
@@ -118,8 +120,12 @@ class Kit:
         return int(splits[0]["newTokenId"]) if splits else token_id
 
     def request_financing(
-        self, token_id: int, seller: str = "supplier1", amount: int | None = None,
-        financier: str = "bank1", recourse: bool = False,
+        self,
+        token_id: int,
+        seller: str = "supplier1",
+        amount: int | None = None,
+        financier: str = "bank1",
+        recourse: bool = False,
     ) -> tuple[int, int]:
         amount = self.token(token_id)[2] if amount is None else amount
         receipt = self.tf.transact(
@@ -128,14 +134,21 @@ class Kit:
         (event,) = self.tf.events(receipt, self.c.financing, "FinancingRequested")
         return int(event["requestId"]), int(event["tokenId"])
 
-    def quote(self, request_id: int, financier: str = "bank1", rate: int = 360, expiry_days: int = 10) -> None:
+    def quote(
+        self, request_id: int, financier: str = "bank1", rate: int = 360, expiry_days: int = 10
+    ) -> None:
         self.tf.transact(
             self.c.financing.functions.quote(request_id, rate, self.tf.now() + expiry_days * DAY), financier
         )
 
     def financed(
-        self, token_id: int, seller: str = "supplier1", amount: int | None = None,
-        financier: str = "bank1", recourse: bool = False, rate: int = 360,
+        self,
+        token_id: int,
+        seller: str = "supplier1",
+        amount: int | None = None,
+        financier: str = "bank1",
+        recourse: bool = False,
+        rate: int = 360,
     ) -> Financed:
         """request → quote → accept → fund; the financier gets cash and approves Financing first."""
         request_id, locked = self.request_financing(token_id, seller, amount, financier, recourse)

@@ -1,4 +1,4 @@
-"""Receivables: issue, accept/reject/cancel, transfer and split with lineage, repay, claim, payout, default."""
+"""Receivables: issue, accept/reject/cancel, transfer/split with lineage, repay, claim, payout, default."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tierflow.chain.testing import Platform
 ZERO = "0x" + "00" * 20
 
 
-# ------------------------------------------------------------------------------------- issue
+# --------------------------------------------------------------------------- issue
 
 
 def test_issue_createsSlotAndRootToken(tf: Platform, kit: Kit) -> None:
@@ -44,7 +44,10 @@ def test_issue_createsSlotAndRootToken(tf: Platform, kit: Kit) -> None:
     assert kit.line(line)[3] == FACE
     assert list(tf.c.receivables.functions.invoicesOf(event["slotId"]).call()) == inv
     for h in inv:
-        assert tuple(tf.c.documents.functions.assetOf(h).call()) == (tf.c.receivables.address, event["slotId"])
+        assert tuple(tf.c.documents.functions.assetOf(h).call()) == (
+            tf.c.receivables.address,
+            event["slotId"],
+        )
 
 
 def test_issue_revertsWhenInvoiceAlreadyUsed(tf: Platform, kit: Kit) -> None:
@@ -182,7 +185,7 @@ def test_issue_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
         kit.issue()
 
 
-# ------------------------------------------------------------------------------------- accept / reject / cancel
+# --------------------------------------------------------------------------- accept / reject / cancel
 
 
 def test_accept_byNamedSupplier(tf: Platform, kit: Kit) -> None:
@@ -278,7 +281,7 @@ def test_cancel_revertsWhenRejected(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.cancel(slot_id), "core1")
 
 
-# ------------------------------------------------------------------------------------- transfer / split
+# --------------------------------------------------------------------------- transfer / split
 
 
 def test_transfer_movesWholeToken(tf: Platform, kit: Kit) -> None:
@@ -439,7 +442,7 @@ def test_transfer_allowedAfterEarlyRepaymentUntilMaturity(tf: Platform, kit: Kit
     kit.transfer_value(root, "supplier1", "supplier2", 1_000)
 
 
-# ------------------------------------------------------------------------------------- repay / claim / payout
+# --------------------------------------------------------------------------- repay / claim / payout
 
 
 def test_repay_fullRestoresLineAndMarksRepaid(tf: Platform, kit: Kit) -> None:
@@ -583,9 +586,7 @@ def test_payout_paysBatchAndSkipsSettledLockedAndSuspended(tf: Platform, kit: Ki
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier4")), "operator")
     receipt = tf.transact(tf.c.receivables.functions.payout([root, a, b, c, locked]), "operator")
     claimed = tf.events(receipt, tf.c.receivables, "CertificateClaimed")
-    assert [(e["tokenId"], e["amount"]) for e in claimed] == [
-        (root, FACE - 65_000_000), (b, 20_000_000)
-    ]
+    assert [(e["tokenId"], e["amount"]) for e in claimed] == [(root, FACE - 65_000_000), (b, 20_000_000)]
     assert kit.token(c)[2] == 30_000_000 and kit.token(locked)[2] == 5_000_000
     assert kit.token(locked)[6] == request_id
 
@@ -607,7 +608,7 @@ def test_payout_revertsWhenSlotNotRepaid(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.payout([root]), "operator")
 
 
-# ------------------------------------------------------------------------------------- default
+# --------------------------------------------------------------------------- default
 
 
 def test_markDefaulted_afterGracePeriod(tf: Platform, kit: Kit) -> None:
