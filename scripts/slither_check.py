@@ -27,7 +27,7 @@ def main() -> int:
         target,
         solc=str(ROOT / "tools" / "solc"),
         solc_args="--optimize --evm-version cancun",
-        filter_paths="node_modules",
+        filter_paths=["node_modules"],
     )
     detectors = [
         getattr(all_detectors, name)
