@@ -1,0 +1,168 @@
+"""ParticipantRegistry: onboarding, roles, suspension, parameters, system contracts, pause."""
+
+from __future__ import annotations
+
+import pytest
+from certkit import AUDITOR, CORE, DAY, FINANCIER, SUPPLIER, Kit
+
+from tierflow.chain.testing import Platform
+
+HASH = b"\x11" * 32
+
+
+def _new(tf: Platform) -> str:
+    return tf.address(tf.extra_account(0))
+
+
+def test_register_onboardsActiveParticipant(tf: Platform, kit: Kit) -> None:
+    new = _new(tf)
+    receipt = tf.transact(tf.c.registry.functions.register(new, SUPPLIER, HASH), "operator")
+    assert tf.events(receipt, tf.c.registry, "ParticipantRegistered") == [
+        {"account": new, "roles": SUPPLIER, "entityHash": HASH, "operator": kit.a("operator")}
+    ]
+    assert tuple(tf.c.registry.functions.participant(new).call()) == (SUPPLIER, 1, HASH)
+    assert tf.c.registry.functions.hasRole(new, SUPPLIER).call() is True
+    assert tf.c.registry.functions.hasRole(new, SUPPLIER | CORE).call() is False
+
+
+def test_register_revertsWhenAlreadyRegistered(tf: Platform, kit: Kit) -> None:
+    with tf.reverts("RegistryAlreadyRegistered", kit.a("supplier1")):
+        tf.transact(tf.c.registry.functions.register(kit.a("supplier1"), SUPPLIER, HASH), "operator")
+
+
+@pytest.mark.parametrize("roles", [0, 32, AUDITOR | SUPPLIER, AUDITOR | FINANCIER])
+def test_register_revertsWithInvalidRoles(tf: Platform, roles: int) -> None:
+    with tf.reverts("RegistryInvalidRoles", roles):
+        tf.transact(tf.c.registry.functions.register(_new(tf), roles, HASH), "operator")
+
+
+def test_register_revertsForZeroAddress(tf: Platform) -> None:
+    with tf.reverts("RegistryZeroAddress"):
+        tf.transact(tf.c.registry.functions.register("0x" + "00" * 20, SUPPLIER, HASH), "operator")
+
+
+@pytest.mark.parametrize("who", ["core1", "supplier1", "bank1", "auditor", "outsider"])
+def test_register_revertsWhenNotOperator(tf: Platform, kit: Kit, who: str) -> None:
+    with tf.reverts("RegistryNotOperator", kit.a(who)):
+        tf.transact(tf.c.registry.functions.register(_new(tf), SUPPLIER, HASH), who)
+
+
+def test_setRoles_replacesRoles(tf: Platform, kit: Kit) -> None:
+    receipt = tf.transact(
+        tf.c.registry.functions.setRoles(kit.a("supplier1"), SUPPLIER | FINANCIER), "operator"
+    )
+    assert tf.events(receipt, tf.c.registry, "ParticipantRolesChanged")[0]["roles"] == SUPPLIER | FINANCIER
+    assert tf.c.registry.functions.participant(kit.a("supplier1")).call()[0] == SUPPLIER | FINANCIER
+
+
+def test_setRoles_revertsWhenUnknown(tf: Platform, kit: Kit) -> None:
+    with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
+        tf.transact(tf.c.registry.functions.setRoles(kit.a("outsider"), SUPPLIER), "operator")
+
+
+def test_suspend_blocksSendingAndReceiving(tf: Platform, kit: Kit) -> None:
+    _, root = kit.accepted()
+    receipt = tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
+    assert tf.events(receipt, tf.c.registry, "ParticipantSuspended") == [
+        {"account": kit.a("supplier2"), "operator": kit.a("operator")}
+    ]
+    with tf.reverts("RegistryParticipantSuspended", kit.a("supplier2")):
+        kit.transfer_value(root, "supplier1", "supplier2", 1)
+    child = kit.transfer_value(root, "supplier1", "supplier3", 1_000)
+    tf.transact(tf.c.registry.functions.suspend(kit.a("supplier3")), "operator")
+    with tf.reverts("RegistryParticipantSuspended", kit.a("supplier3")):
+        tf.transact(tf.c.receivables.functions.transfer(child, kit.a("supplier1")), "supplier3")
+
+
+def test_suspend_revertsWhenAlreadySuspended(tf: Platform, kit: Kit) -> None:
+    tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
+    with tf.reverts("RegistryParticipantSuspended", kit.a("supplier2")):
+        tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
+
+
+def test_reinstate_restoresParticipant(tf: Platform, kit: Kit) -> None:
+    _, root = kit.accepted()
+    tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
+    receipt = tf.transact(tf.c.registry.functions.reinstate(kit.a("supplier2")), "operator")
+    assert tf.events(receipt, tf.c.registry, "ParticipantReinstated")[0]["account"] == kit.a("supplier2")
+    kit.transfer_value(root, "supplier1", "supplier2", 1)
+
+
+def test_reinstate_revertsWhenNotSuspended(tf: Platform, kit: Kit) -> None:
+    with tf.reverts("RegistryNotSuspended", kit.a("supplier2")):
+        tf.transact(tf.c.registry.functions.reinstate(kit.a("supplier2")), "operator")
+
+
+def test_setParameters_defaultsAndUpdate(tf: Platform, kit: Kit) -> None:
+    r = tf.c.registry.functions
+    assert tuple(r.parameters().call()) == (180 * DAY, 7 * DAY, 1)
+    receipt = tf.transact(r.setParameters(366 * DAY, 3 * DAY, 100), "operator")
+    assert tf.events(receipt, tf.c.registry, "ParametersChanged") == [
+        {"maxTenor": 366 * DAY, "gracePeriod": 3 * DAY, "minUnit": 100, "operator": kit.a("operator")}
+    ]
+    assert (r.maxTenor().call(), r.gracePeriod().call(), r.minUnit().call()) == (366 * DAY, 3 * DAY, 100)
+
+
+@pytest.mark.parametrize(
+    ("tenor", "grace", "unit"),
+    [(367 * DAY, 7 * DAY, 1), (0, 7 * DAY, 1), (90 * DAY, 7 * DAY, 0), (DAY, 400 * DAY, 1)],
+)
+def test_setParameters_revertsOutOfBounds(tf: Platform, tenor: int, grace: int, unit: int) -> None:
+    with tf.reverts("RegistryInvalidParameters", tenor, grace, unit):
+        tf.transact(tf.c.registry.functions.setParameters(tenor, grace, unit), "operator")
+
+
+def test_setParameters_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+    with tf.reverts("RegistryNotOperator", kit.a("bank1")):
+        tf.transact(tf.c.registry.functions.setParameters(DAY, DAY, 1), "bank1")
+
+
+def test_setSystemContract_wired(tf: Platform, kit: Kit) -> None:
+    r = tf.c.registry.functions
+    assert r.isSystemContract(tf.c.receivables.address).call() is True
+    assert r.isSystemContract(tf.c.financing.address).call() is True
+    assert r.isSystemContract(kit.a("supplier1")).call() is False
+    with tf.reverts("RegistryNotOperator", kit.a("core1")):
+        tf.transact(r.setSystemContract(kit.a("core1"), True), "core1")
+
+
+def test_pause_stopsEverythingUntilUnpaused(tf: Platform, kit: Kit) -> None:
+    slot_id, root = kit.accepted()
+    kit.give("core1", FACE_SMALL)
+    receipt = tf.transact(tf.c.registry.functions.pause(), "operator")
+    assert tf.events(receipt, tf.c.registry, "Paused") == [{"account": kit.a("operator")}]
+    assert tf.c.registry.functions.paused().call() is True
+    for fn, who in [
+        (tf.c.receivables.functions.transferValue(root, kit.a("supplier2"), 1), "supplier1"),
+        (tf.c.receivables.functions.repay(slot_id, 1), "core1"),
+        (tf.c.token.functions.transfer(kit.a("supplier1"), 1), "core1"),
+        (tf.c.token.functions.mint(kit.a("supplier1"), 1), "bank1"),
+        (tf.c.credit_lines.functions.grant(kit.a("core2"), 1, tf.now() + DAY), "bank1"),
+        (tf.c.financing.functions.request(root, 1, kit.a("bank1"), False), "supplier1"),
+    ]:
+        with tf.reverts("RegistryPlatformPaused"):
+            tf.transact(fn, who)
+    # the operator can still act during an emergency
+    tf.transact(tf.c.registry.functions.suspend(kit.a("supplier4")), "operator")
+    tf.transact(tf.c.registry.functions.unpause(), "operator")
+    kit.transfer_value(root, "supplier1", "supplier2", 1)
+
+
+def test_pause_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+    for who in ("core1", "supplier1", "bank1", "auditor", "outsider"):
+        with tf.reverts("RegistryNotOperator", kit.a(who)):
+            tf.transact(tf.c.registry.functions.pause(), who)
+
+
+def test_unpause_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+    tf.transact(tf.c.registry.functions.pause(), "operator")
+    with tf.reverts("RegistryNotOperator", kit.a("auditor")):
+        tf.transact(tf.c.registry.functions.unpause(), "auditor")
+
+
+def test_isOperator(tf: Platform, kit: Kit) -> None:
+    assert tf.c.registry.functions.isOperator(kit.a("operator")).call() is True
+    assert tf.c.registry.functions.isOperator(kit.a("bank1")).call() is False
+
+
+FACE_SMALL = 10_000
