@@ -1,1 +1,1 @@
-"""Web dashboard of Tierflow: server-rendered pages for banks, suppliers, core enterprises, auditors and the operator."""
+"""Web dashboard of Tierflow: server-rendered pages for banks, suppliers, core enterprises and auditors."""

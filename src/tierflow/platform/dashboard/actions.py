@@ -1,0 +1,278 @@
+"""The dashboard's writes, each delegated to the platform's service functions (the API's workflows).
+
+Pages never talk to the chain themselves: every action goes through the same keyword-only service
+functions as the REST API, so the same party checks, custody, nonce handling and read-your-writes
+apply. Failures come back as ActionError with a message for the person at the screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from tierflow.errors import ContractRevert, TierflowError
+from tierflow.platform.api.errors import ApiError, revert_message
+from tierflow.platform.api.schemas import (
+    CertificateIssue,
+    FinancingCreate,
+    ParametersUpdate,
+    ParticipantCreate,
+    Quote,
+    Repay,
+    SignatureRequired,
+    Transfer,
+)
+from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services import documents, participants, workflows
+from tierflow.platform.services.participants import Caller
+
+T = TypeVar("T")
+
+
+class ActionError(Exception):
+    """An action did not happen; `str(error)` says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def _caller(session: Session, viewer: Viewer) -> Any:
+
+    row = session.get(DirectoryParticipant, viewer.address)
+    if row is None:
+        raise ActionError("Your participant is not in the directory any more; ask the operator.")
+    return Caller(
+        address=row.address,
+        roles=row.roles,
+        is_operator=row.is_operator,
+        custody=row.custody,
+        status=row.status,
+        legal_name=row.legal_name,
+    )
+
+
+def _explain(error: BaseException) -> str:
+
+    if isinstance(error, ApiError):
+        return error.message
+    if isinstance(error, ContractRevert):
+        return f"The chain refused it — {revert_message(error)}"
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    return str(error) or type(error).__name__
+
+
+def _run(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
+    """Run one service call as `viewer` and turn every domain failure into an ActionError."""
+    if context is None:
+        raise ActionError(
+            "Actions need the platform's API in this process (run `tierflow up`); this view is read-only."
+        )
+    if viewer.status != "active":
+        raise ActionError("Your participant is suspended: you can look but not act. Contact the operator.")
+
+    with Session(context.engine) as session:
+        try:
+            result = work(session, _caller(session, viewer))
+        except ActionError:
+            raise
+        except (TierflowError, ValidationError) as error:
+            session.rollback()
+            raise ActionError(_explain(error)) from error
+    if isinstance(result, SignatureRequired):
+        raise ActionError(
+            "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "
+            "through the API (POST the same action to /v1/…, then /v1/relay)."
+        )
+    return result
+
+
+# -- bank ------------------------------------------------------------------------------------
+
+
+def quote(context: Any, viewer: Viewer, *, request_id: int, rate_bps: int, valid_hours: int) -> Any:
+    return _run(
+        context,
+        viewer,
+        lambda s, c: workflows.quote(
+            ctx=context, session=s, caller=c, request_id=request_id,
+            data=Quote(rate_bps=rate_bps, valid_hours=valid_hours),
+        ),
+    )  # fmt: skip
+
+
+def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
+
+    function = {"fund": workflows.fund, "decline": workflows.decline, "recourse": workflows.recourse}[verb]
+    return _run(
+        context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+# -- supplier --------------------------------------------------------------------------------
+
+
+def respond(context: Any, viewer: Viewer, *, slot_id: int, accept: bool) -> Any:
+
+    return _run(
+        context,
+        viewer,
+        lambda s, c: workflows.respond(ctx=context, session=s, caller=c, slot_id=slot_id, accept=accept),
+    )
+
+
+def split_transfer(context: Any, viewer: Viewer, *, token_id: int, to: str, value: int) -> Any:
+
+    return _run(
+        context,
+        viewer,
+        lambda s, c: workflows.transfer(
+            ctx=context, session=s, caller=c, token_id=token_id, data=Transfer(to=to, value=value)
+        ),
+    )
+
+
+def request_financing(
+    context: Any, viewer: Viewer, *, token_id: int, amount: int, financier: str, with_recourse: bool
+) -> Any:
+
+    data = FinancingCreate(token_id=token_id, amount=amount, financier=financier, with_recourse=with_recourse)
+    return _run(
+        context, viewer, lambda s, c: workflows.request_financing(ctx=context, session=s, caller=c, data=data)
+    )
+
+
+def seller_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
+
+    function = {"accept_quote": workflows.accept_quote, "cancel_request": workflows.cancel_request}[verb]
+    return _run(
+        context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+def claim(context: Any, viewer: Viewer, *, token_id: int) -> Any:
+
+    return _run(
+        context, viewer, lambda s, c: workflows.claim(ctx=context, session=s, caller=c, token_id=token_id)
+    )
+
+
+# -- core enterprise -------------------------------------------------------------------------
+
+
+def issue(
+    context: Any,
+    viewer: Viewer,
+    *,
+    supplier: str,
+    face: int,
+    maturity: dt.date,
+    line_id: int,
+    invoices: Sequence[tuple[Upload, str]],
+) -> Any:
+    """Upload each invoice (encrypted; its hash goes on chain), then issue the certificate they back."""
+
+    def work(session: Session, caller: Any) -> Any:
+        ids = []
+        for upload, number in invoices:
+            stored = documents.upload(
+                ctx=context, session=session, caller=caller, content=upload.data, filename=upload.filename,
+                content_type=upload.content_type, kind="invoice", seller=supplier, invoice_number=number,
+            )  # fmt: skip
+            ids.append(stored.document_id)
+        data = CertificateIssue(
+            supplier=supplier, face=face, maturity=maturity, line_id=line_id, document_ids=ids
+        )
+        return workflows.issue(ctx=context, session=session, caller=caller, data=data)
+
+    return _run(context, viewer, work)
+
+
+def repay(context: Any, viewer: Viewer, *, slot_id: int, amount: int) -> Any:
+
+    return _run(
+        context,
+        viewer,
+        lambda s, c: workflows.repay(
+            ctx=context, session=s, caller=c, slot_id=slot_id, data=Repay(amount=amount)
+        ),
+    )
+
+
+def cancel_payable(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+
+    return _run(
+        context, viewer, lambda s, c: workflows.cancel(ctx=context, session=s, caller=c, slot_id=slot_id)
+    )
+
+
+def read_document(context: Any, viewer: Viewer, *, document_id: str) -> tuple[Any, bytes]:
+    """A backing document for a party to it (the service checks who may read it)."""
+
+    if context is None:
+        raise ActionError("Documents are served by the platform's API; run `tierflow up`.")
+    with Session(context.engine) as session:
+        try:
+            return documents.read(
+                ctx=context, session=session, caller=_caller(session, viewer), document_id=document_id
+            )
+        except TierflowError as error:
+            raise ActionError(_explain(error)) from error
+
+
+# -- operator --------------------------------------------------------------------------------
+
+
+def onboard(context: Any, viewer: Viewer, **fields: Any) -> Any:
+
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError("Only the operator onboards participants.")
+        return participants.onboard(ctx=context, session=session, data=ParticipantCreate(**fields))
+
+    return _run(context, viewer, work)
+
+
+def set_status(context: Any, viewer: Viewer, *, address: str, suspend: bool) -> Any:
+
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError("Only the operator suspends or reinstates participants.")
+        return participants.set_status(ctx=context, session=session, address=address, suspend=suspend)
+
+    return _run(context, viewer, work)
+
+
+def set_parameters(
+    context: Any, viewer: Viewer, *, max_tenor_days: int, grace_period_days: int, min_unit: int
+) -> Any:
+
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError("Only the operator sets platform parameters.")
+        data = ParametersUpdate(
+            max_tenor_days=max_tenor_days, grace_period_days=grace_period_days, min_unit=min_unit
+        )
+        return workflows.set_parameters(ctx=context, session=session, data=data)
+
+    return _run(context, viewer, work)
+
+
+def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
+
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError("Only the operator pauses the platform.")
+        return workflows.set_paused(ctx=context, paused=paused)
+
+    return _run(context, viewer, work)

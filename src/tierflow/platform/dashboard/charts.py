@@ -1,0 +1,63 @@
+"""Inline SVG charts drawn on the server: no chart library, nothing to download, exact labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from markupsafe import Markup
+
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.queries import LadderBucket
+
+WIDTH = 720
+HEIGHT = 180
+PAD_LEFT = 8
+PAD_BOTTOM = 34
+PAD_TOP = 18
+
+
+def ladder(buckets: Sequence[LadderBucket], *, title: str, max_bars: int = 60) -> Markup:
+    """A bar per bucket (week or month) of expected cash-in; overdue buckets drawn in the warning colour."""
+    if not buckets:
+        return Markup(
+            f'<svg class="chart" role="img" aria-label="{escape(title)}: nothing due" '
+            f'viewBox="0 0 {WIDTH} {HEIGHT}">'
+            f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" class="chart-empty">'
+            "No positions: nothing falls due</text></svg>"
+        )
+    shown = list(buckets[:max_bars])
+    peak = max(b.amount for b in shown) or 1
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    slot = (WIDTH - PAD_LEFT) / len(shown)
+    bar = max(2.0, slot * 0.72)
+    label_every = max(1, round(len(shown) / 12))
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        'preserveAspectRatio="none">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="0" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH}" y2="{HEIGHT - PAD_BOTTOM}" class="axis"/>',
+    ]
+    for i, bucket in enumerate(shown):
+        # Heights from integer ratios: the picture is approximate, the tooltip and table are exact.
+        h = max(1.0, plot_h * bucket.amount / peak) if bucket.amount else 0.0
+        x = PAD_LEFT + i * slot + (slot - bar) / 2
+        y = HEIGHT - PAD_BOTTOM - h
+        cls = "bar overdue" if bucket.overdue else "bar"
+        parts.append(
+            f'<rect class="{cls}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+            f"<title>{escape(bucket.label)}: ¥{fmt.yuan(bucket.amount)} in {bucket.count} positions"
+            f"{' (overdue)' if bucket.overdue else ''}</title></rect>"
+        )
+        if i % label_every == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - PAD_BOTTOM + 14}" text-anchor="middle" '
+                f'class="tick">{escape(bucket.label)}</text>'
+            )
+    parts.append(
+        f'<text x="{PAD_LEFT}" y="{PAD_TOP - 6}" class="tick">peak ¥{fmt.yuan(peak)}</text>'
+        f'<text x="{WIDTH - 4}" y="{HEIGHT - 4}" text-anchor="end" class="tick">'
+        f"{len(shown)} of {len(buckets)} buckets</text>"
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))

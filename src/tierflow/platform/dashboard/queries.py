@@ -1,0 +1,746 @@
+"""Read-model queries behind the dashboard pages, each scoped to what one participant may see.
+
+Amounts are summed in SQL where that is exact: PostgreSQL sums NUMERIC exactly; SQLite stores fen as
+zero-padded text, and SUM(CAST(... AS INTEGER)) is exact there as long as every value fits in 64
+bits (SQLite raises on overflow instead of rounding). Each grouped sum also returns the group's
+largest value so that a value beyond 64 bits sends that query down an exact Python path instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from tierflow.chain.roles import Role
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models.credit import CreditLine
+from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.indexer import Checkpoint
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
+from tierflow.platform.models.registry import Participant, PlatformState
+from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+
+OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
+LIVE_TOKEN_STATUSES = ("active", "locked")
+PAGE_SIZE = 50
+_INT64_MAX = 2**63 - 1
+
+
+# -- exact sums ------------------------------------------------------------------------------
+
+
+def _is_sqlite(db: Session) -> bool:
+    return db.get_bind().dialect.name == "sqlite"
+
+
+def fen_sum(db: Session, column: Any) -> ColumnElement[Any]:
+    """SUM of a fen column, exact (see the module docstring)."""
+    if _is_sqlite(db):
+        return func.sum(cast(column, Integer))
+    return func.sum(column)
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None else int(value)
+
+
+def _fits(max_value: Any) -> bool:
+    return max_value is None or int(max_value) <= _INT64_MAX
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Directory:
+    """Display names and roles of participants, loaded once per page."""
+
+    names: dict[str, str]
+    roles: dict[str, int]
+    status: dict[str, str]
+
+    def name(self, address: str | None) -> str:
+        if not address:
+            return "—"
+        return self.names.get(address) or fmt.short_address(address)
+
+    def with_role(self, role: Role, *, active_only: bool = True) -> list[tuple[str, str]]:
+        rows = [
+            (address, self.name(address))
+            for address, roles in self.roles.items()
+            if roles & role and (not active_only or self.status.get(address) == "active")
+        ]
+        return sorted(rows, key=lambda row: row[1].lower())
+
+
+def directory(db: Session) -> Directory:
+    names: dict[str, str] = {}
+    roles: dict[str, int] = {}
+    status: dict[str, str] = {}
+    for person in db.exec(select(DirectoryParticipant)):
+        names[person.address] = person.legal_name
+        roles[person.address] = person.roles
+        status[person.address] = person.status
+    # The chain is the authority on roles and status; the directory adds names.
+    for onchain in db.exec(select(Participant)):
+        roles[onchain.address] = onchain.roles
+        status[onchain.address] = onchain.status
+    return Directory(names, roles, status)
+
+
+def indexed_block(db: Session) -> int:
+    checkpoint = db.get(Checkpoint, 1)
+    return checkpoint.block_number if checkpoint is not None else 0
+
+
+def platform_state(db: Session) -> PlatformState | None:
+    return db.get(PlatformState, 1)
+
+
+# -- bank ------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    request: FinancingRequest
+    certificate: Certificate | None
+    payable: Payable | None
+    days: int
+    tier: int
+    suggested_discount: int
+    suggested_price: int
+    documents: list[StoredDocument]
+
+
+@dataclass
+class Queue:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _by_id(rows: Iterable[Any], attribute: str) -> dict[int, Any]:
+    return {getattr(row, attribute): row for row in rows}
+
+
+def _documents_for(db: Session, slot_ids: Sequence[int]) -> dict[int, list[StoredDocument]]:
+    found: dict[int, list[StoredDocument]] = defaultdict(list)
+    if slot_ids:
+        # Only metadata: the encrypted bytes stay in the database until someone downloads the file.
+        query = select(StoredDocument).where(col(StoredDocument.slot_id).in_(slot_ids))
+        for document in db.exec(query):
+            if document.slot_id is not None:
+                found[document.slot_id].append(document)
+    return found
+
+
+def bank_queue(db: Session, financier: str, *, rate_bps: int, now: int, page: int = 1) -> Queue:
+    """Open financing requests addressed to `financier`, newest first, one page at a time."""
+    where = (
+        col(FinancingRequest.financier) == financier,
+        col(FinancingRequest.status).in_(OPEN_REQUEST_STATUSES),
+    )
+    total = db.exec(select(func.count()).select_from(FinancingRequest).where(*where)).one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    requests = db.exec(
+        select(FinancingRequest)
+        .where(*where)
+        .order_by(col(FinancingRequest.request_id).desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    tokens = _by_id(
+        db.exec(select(Certificate).where(col(Certificate.token_id).in_([r.token_id for r in requests]))),
+        "token_id",
+    )
+    slot_ids = sorted({t.slot_id for t in tokens.values()})
+    payables = _by_id(db.exec(select(Payable).where(col(Payable.slot_id).in_(slot_ids))), "slot_id")
+    documents = _documents_for(db, slot_ids)
+    rows = []
+    for request in requests:
+        token = tokens.get(request.token_id)
+        payable = payables.get(token.slot_id) if token else None
+        days = fmt.days_to(payable.maturity, now) if payable else 0
+        discount = fmt.discount(request.amount, rate_bps, days)
+        rows.append(
+            QueueRow(
+                request=request,
+                certificate=token,
+                payable=payable,
+                days=days,
+                tier=(token.depth + 1) if token else 0,
+                suggested_discount=discount,
+                suggested_price=request.amount - discount,
+                documents=documents.get(token.slot_id, []) if token else [],
+            )
+        )
+    return Queue(rows=rows, total=total, page=page, pages=pages)
+
+
+def open_request(db: Session, request_id: int) -> tuple[FinancingRequest, Certificate | None, Payable | None]:
+    request = db.get(FinancingRequest, request_id)
+    if request is None:
+        raise LookupError(f"financing request {request_id} does not exist")
+    token = db.get(Certificate, request.token_id)
+    payable = db.get(Payable, token.slot_id) if token else None
+    return request, token, payable
+
+
+@dataclass
+class LadderBucket:
+    label: str
+    start: int
+    amount: int = 0
+    count: int = 0
+    overdue: bool = False
+
+
+@dataclass
+class ObligorPosition:
+    obligor: str
+    count: int = 0
+    amount: int = 0
+    share_bps: int = 0
+
+
+@dataclass
+class Portfolio:
+    count: int = 0
+    amount: int = 0  # face of every live position [fen]
+    expected_cash_in: int = 0  # face of positions on payables not (yet) in default [fen]
+    claimable: int = 0  # on repaid payables, payable to the holder now [fen]
+    overdue_amount: int = 0
+    defaulted_amount: int = 0
+    by_obligor: list[ObligorPosition] = field(default_factory=list)
+    weekly: list[LadderBucket] = field(default_factory=list)
+    monthly: list[LadderBucket] = field(default_factory=list)
+    funded_amount: int = 0
+    funded_price: int = 0
+    funded_discount: int = 0
+    weighted_rate_bps: int = 0
+    troubled: list[TroubledPosition] = field(default_factory=list)
+
+
+@dataclass
+class TroubledPosition:
+    certificate: Certificate
+    payable: Payable
+    request: FinancingRequest | None
+    days_overdue: int
+
+    @property
+    def recourse_possible(self) -> bool:
+        return (
+            self.request is not None
+            and self.request.with_recourse
+            and self.request.status == "Funded"
+            and self.payable.status == "Defaulted"
+        )
+
+
+def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
+    """(obligor, maturity, payable status, count, amount) of `holder`'s live positions."""
+    where = (
+        col(Certificate.holder) == holder,
+        col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+    )
+    grouped = (
+        sa_select(
+            col(Payable.obligor),
+            col(Payable.maturity),
+            col(Payable.status),
+            func.count(),
+            fen_sum(db, Certificate.value),
+            func.max(Certificate.value),
+        )
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(*where)
+        .group_by(col(Payable.obligor), col(Payable.maturity), col(Payable.status))
+    )
+    try:
+        rows = db.execute(grouped).all()
+        if all(_fits(row[5]) for row in rows):
+            return [(o, m, s, int(n), _int(total)) for o, m, s, n, total, _ in rows]
+    except OperationalError:
+        db.rollback()  # SQLite "integer overflow": some group does not fit in 64 bits
+    exact: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    plain = (
+        select(Payable.obligor, Payable.maturity, Payable.status, Certificate.value)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(*where)
+    )
+    for obligor, maturity, status, value in db.exec(plain):
+        bucket = exact[(obligor, maturity, status)]
+        bucket[0] += 1
+        bucket[1] += value
+    return [(o, m, s, n, total) for (o, m, s), (n, total) in exact.items()]
+
+
+def _week_start(ts: int) -> int:
+    day = dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
+    monday = day - dt.timedelta(days=day.weekday())
+    return int(dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.UTC).timestamp())
+
+
+def _month_start(ts: int) -> int:
+    day = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+    return int(dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC).timestamp())
+
+
+def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50) -> Portfolio:
+    """The financier's positions: totals, by obligor, maturity ladders, yield, and troubled positions."""
+    result = Portfolio()
+    by_obligor: dict[str, ObligorPosition] = {}
+    weekly: dict[int, LadderBucket] = {}
+    monthly: dict[int, LadderBucket] = {}
+    for obligor, maturity, status, count, amount in _position_groups(db, financier):
+        result.count += count
+        result.amount += amount
+        position = by_obligor.setdefault(obligor, ObligorPosition(obligor))
+        position.count += count
+        position.amount += amount
+        if status == "Defaulted":
+            result.defaulted_amount += amount
+        else:
+            result.expected_cash_in += amount
+            if status == "Repaid":
+                result.claimable += amount
+            elif maturity < now:
+                result.overdue_amount += amount
+        week, month = _week_start(maturity), _month_start(maturity)
+        for buckets, start, label in (
+            (weekly, week, fmt.iso_date(week)),
+            (monthly, month, fmt.iso_date(month)[:7]),
+        ):
+            bucket = buckets.setdefault(start, LadderBucket(label=label, start=start))
+            bucket.amount += amount
+            bucket.count += count
+            bucket.overdue = bucket.overdue or (maturity < now and status != "Repaid")
+    for position in by_obligor.values():
+        position.share_bps = fmt.share_bps(position.amount, result.amount)
+    result.by_obligor = sorted(by_obligor.values(), key=lambda p: -p.amount)
+    result.weekly = [weekly[k] for k in sorted(weekly)]
+    result.monthly = [monthly[k] for k in sorted(monthly)]
+
+    # Yield: discount rates of the funded requests, weighted by face (grouped by rate: a handful of rows).
+    funded = db.exec(
+        select(
+            FinancingRequest.rate_bps,
+            FinancingRequest.amount,
+            FinancingRequest.price,
+            FinancingRequest.discount,
+        ).where(col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Funded")
+    ).all()
+    weighted = 0
+    for rate, amount, price, discount in funded:
+        result.funded_amount += amount
+        result.funded_price += price or 0
+        result.funded_discount += discount or 0
+        weighted += (rate or 0) * amount
+    if result.funded_amount:
+        result.weighted_rate_bps = (2 * weighted + result.funded_amount) // (2 * result.funded_amount)
+
+    troubled_rows = db.exec(
+        select(Certificate, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(
+            col(Certificate.holder) == financier,
+            col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+            or_(
+                col(Payable.status) == "Defaulted",
+                (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
+            ),
+        )
+        .order_by(col(Payable.maturity))
+        .limit(troubled_limit)
+    ).all()
+    requests = _by_id(
+        db.exec(
+            select(FinancingRequest).where(
+                col(FinancingRequest.token_id).in_([c.token_id for c, _ in troubled_rows]),
+                col(FinancingRequest.financier) == financier,
+            )
+        ),
+        "token_id",
+    )
+    result.troubled = [
+        TroubledPosition(c, p, requests.get(c.token_id), max(0, -fmt.days_to(p.maturity, now)))
+        for c, p in troubled_rows
+    ]
+    return result
+
+
+@dataclass
+class ExposureRow:
+    obligor: str
+    lines: int
+    limit: int
+    used: int
+    available: int
+    used_bps: int
+    position: int
+    concentration_bps: int
+
+
+def exposure(db: Session, financier: str, positions: Portfolio) -> list[ExposureRow]:
+    """Per core enterprise: credit lines granted, used, available, and the share of the bank's book."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for line in db.exec(select(CreditLine).where(col(CreditLine.financier) == financier)):
+        entry = totals[line.obligor]
+        entry[0] += 1
+        entry[1] += line.limit
+        entry[2] += line.used
+        entry[3] += line.available
+    held = {p.obligor: p.amount for p in positions.by_obligor}
+    rows = []
+    for obligor in sorted(set(totals) | set(held)):
+        n, limit, used, available = totals.get(obligor, [0, 0, 0, 0])
+        rows.append(
+            ExposureRow(
+                obligor=obligor,
+                lines=n,
+                limit=limit,
+                used=used,
+                available=available,
+                used_bps=fmt.share_bps(used, limit),
+                position=held.get(obligor, 0),
+                concentration_bps=fmt.share_bps(held.get(obligor, 0), positions.amount),
+            )
+        )
+    return sorted(rows, key=lambda r: -(r.position or r.used))
+
+
+# -- supplier --------------------------------------------------------------------------------
+
+
+@dataclass
+class Holding:
+    certificate: Certificate
+    payable: Payable
+
+
+@dataclass
+class SupplierView:
+    incoming: list[Payable]
+    holdings: list[Holding]
+    holdings_total: int
+    requests: list[tuple[FinancingRequest, Payable | None]]
+    payouts: list[Payout]
+    payouts_total: int
+
+
+def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierView:
+    incoming = db.exec(
+        select(Payable)
+        .where(col(Payable.supplier) == supplier, col(Payable.status) == "Issued")
+        .order_by(col(Payable.slot_id).desc())
+    ).all()
+    held = db.exec(
+        select(Certificate, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(col(Certificate.holder) == supplier, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+        .order_by(col(Payable.maturity), col(Certificate.token_id))
+        .limit(limit)
+    ).all()
+    requests = db.exec(
+        select(FinancingRequest)
+        .where(col(FinancingRequest.seller) == supplier)
+        .order_by(col(FinancingRequest.request_id).desc())
+        .limit(limit)
+    ).all()
+    tokens = _by_id(
+        db.exec(select(Certificate).where(col(Certificate.token_id).in_([r.token_id for r in requests]))),
+        "token_id",
+    )
+    payables = _by_id(
+        db.exec(select(Payable).where(col(Payable.slot_id).in_({t.slot_id for t in tokens.values()}))),
+        "slot_id",
+    )
+    payouts = db.exec(
+        select(Payout)
+        .where(col(Payout.holder) == supplier)
+        .order_by(col(Payout.block_number).desc())
+        .limit(limit)
+    ).all()
+    return SupplierView(
+        incoming=list(incoming),
+        holdings=[Holding(c, p) for c, p in held],
+        holdings_total=sum(c.value for c, _ in held),
+        requests=[
+            (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
+        ],
+        payouts=list(payouts),
+        payouts_total=sum(p.amount for p in payouts),
+    )
+
+
+# -- core enterprise -------------------------------------------------------------------------
+
+
+@dataclass
+class TierSpread:
+    tier: int
+    tokens: int
+    holders: int
+    amount: int
+
+
+@dataclass
+class CoreView:
+    lines: list[CreditLine]
+    payables: list[Payable]
+    upcoming: list[Payable]
+    tiers: list[TierSpread]
+    outstanding: int
+    repayments: list[Repayment]
+
+
+def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreView:
+    lines = db.exec(
+        select(CreditLine).where(col(CreditLine.obligor) == obligor).order_by(col(CreditLine.line_id))
+    )
+    payables = db.exec(
+        select(Payable)
+        .where(col(Payable.obligor) == obligor)
+        .order_by(col(Payable.slot_id).desc())
+        .limit(limit)
+    ).all()
+    upcoming = db.exec(
+        select(Payable)
+        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
+        .order_by(col(Payable.maturity))
+        .limit(50)
+    ).all()
+    spread: dict[int, TierSpread] = {}
+    holders: dict[int, set[str]] = defaultdict(set)
+    tier_rows = db.exec(
+        select(Certificate.depth, Certificate.holder, Certificate.value)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+    )
+    for depth, holder, value in tier_rows:
+        entry = spread.setdefault(depth + 1, TierSpread(depth + 1, 0, 0, 0))
+        entry.tokens += 1
+        entry.amount += value
+        holders[depth + 1].add(holder)
+    for tier, entry in spread.items():
+        entry.holders = len(holders[tier])
+    repayments = db.exec(
+        select(Repayment)
+        .where(col(Repayment.obligor) == obligor)
+        .order_by(col(Repayment.block_number).desc())
+        .limit(50)
+    ).all()
+    outstanding = sum(p.face - p.paid_in for p in upcoming)
+    return CoreView(
+        lines=list(lines),
+        payables=list(payables),
+        upcoming=list(upcoming),
+        tiers=[spread[k] for k in sorted(spread)],
+        outstanding=outstanding,
+        repayments=list(repayments),
+    )
+
+
+# -- lineage ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LineageNode:
+    certificate: Certificate
+    children: list[LineageNode] = field(default_factory=list)
+    financed_by: str | None = None
+    visible: bool = True
+    hidden_descendants: int = 0
+
+
+@dataclass
+class Lineage:
+    payable: Payable
+    root: LineageNode | None
+    count: int
+    tiers: list[TierSpread]
+    parties: set[str]
+
+
+def lineage(db: Session, slot_id: int) -> Lineage | None:
+    payable = db.get(Payable, slot_id)
+    if payable is None:
+        return None
+    tokens = db.exec(
+        select(Certificate).where(col(Certificate.slot_id) == slot_id).order_by(col(Certificate.token_id))
+    ).all()
+    funded = db.exec(
+        select(FinancingRequest).where(
+            col(FinancingRequest.token_id).in_([t.token_id for t in tokens]),
+            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
+        )
+    ).all()
+    financed = {r.token_id: r.financier for r in funded}
+    nodes = {t.token_id: LineageNode(t, financed_by=financed.get(t.token_id)) for t in tokens}
+    root = None
+    for node in nodes.values():
+        parent = node.certificate.parent_id
+        if parent and parent in nodes:
+            nodes[parent].children.append(node)
+        else:
+            root = root or node
+    spread: dict[int, TierSpread] = {}
+    holders: dict[int, set[str]] = defaultdict(set)
+    for token in tokens:
+        if token.status in LIVE_TOKEN_STATUSES:
+            entry = spread.setdefault(token.depth + 1, TierSpread(token.depth + 1, 0, 0, 0))
+            entry.tokens += 1
+            entry.amount += token.value
+            holders[token.depth + 1].add(token.holder)
+    for tier, entry in spread.items():
+        entry.holders = len(holders[tier])
+    past_holders = db.exec(
+        select(CertificateTransfer.from_address, CertificateTransfer.to_address).where(
+            col(CertificateTransfer.slot_id) == slot_id
+        )
+    ).all()
+    parties = {payable.obligor, payable.supplier, *(t.holder for t in tokens), *financed.values()}
+    parties.update(a for pair in past_holders for a in pair)
+    requested = db.exec(
+        select(FinancingRequest.financier).where(
+            col(FinancingRequest.token_id).in_([t.token_id for t in tokens])
+        )
+    ).all()
+    parties.update(requested)
+    return Lineage(payable, root, len(tokens), [spread[k] for k in sorted(spread)], parties)
+
+
+def restrict_lineage(tree: Lineage, viewer: str) -> None:
+    """Hide branches a supplier is not part of: it sees the path to its own tokens and what it passed on."""
+    if tree.root is None:
+        return
+
+    def mark(node: LineageNode, inherited: bool) -> bool:
+        mine = inherited or node.certificate.holder == viewer
+        below = [mark(child, mine) for child in node.children]
+        node.visible = mine or any(below)
+        return node.visible
+
+    mark(tree.root, False)
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        hidden = [c for c in node.children if not c.visible]
+        node.hidden_descendants = sum(_size(c) for c in hidden)
+        node.children = [c for c in node.children if c.visible]
+        stack.extend(node.children)
+
+
+def _size(node: LineageNode) -> int:
+    return 1 + sum(_size(c) for c in node.children)
+
+
+# -- auditor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    kind: str
+    title: str
+    href: str | None
+    detail: str
+
+
+def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
+    """Find a participant (address or name), payable (P12), certificate (T34) or transaction (hash)."""
+    q = query.strip()
+    results: list[SearchResult] = []
+    if not q:
+        return results
+    lowered = q.lower()
+    if lowered.startswith("0x") and len(q) == 66:
+        movements: tuple[tuple[Any, str], ...] = (
+            (CertificateTransfer, "certificate movement"),
+            (Repayment, "repayment"),
+            (Payout, "payout"),
+        )
+        for model, kind in movements:
+            for row in db.exec(select(model).where(col(model.tx_hash) == q)):
+                slot = getattr(row, "slot_id", None)
+                results.append(
+                    SearchResult(
+                        kind,
+                        f"{kind} in block {row.block_number}",
+                        f"/dashboard/lineage/{slot}" if slot else None,
+                        _describe(row, names),
+                    )
+                )
+        return results
+    for address, name in names.names.items():
+        if lowered == address.lower() or lowered in name.lower():
+            results.append(
+                SearchResult("participant", name, f"/dashboard/audit/participant/{address}", address)
+            )
+    digits = lowered.lstrip("ptc#").strip()
+    if digits.isdigit():
+        number = int(digits)
+        payable = db.get(Payable, number) if not lowered.startswith("t") else None
+        if payable is not None:
+            results.append(
+                SearchResult(
+                    "payable",
+                    f"Payable P{payable.slot_id}",
+                    f"/dashboard/lineage/{payable.slot_id}",
+                    f"{names.name(payable.obligor)} → {names.name(payable.supplier)}, "
+                    f"{fmt.yuan(payable.face)} due {fmt.iso_date(payable.maturity)}, {payable.status}",
+                )
+            )
+        token = db.get(Certificate, number) if not lowered.startswith("p") else None
+        if token is not None:
+            results.append(
+                SearchResult(
+                    "certificate",
+                    f"Certificate T{token.token_id}",
+                    f"/dashboard/lineage/{token.slot_id}#t{token.token_id}",
+                    f"held by {names.name(token.holder)}: {fmt.yuan(token.value)} of P{token.slot_id}, "
+                    f"tier {token.depth + 1}, {token.status}",
+                )
+            )
+    if lowered.startswith("0x") and len(q) == 42 and not any(r.kind == "participant" for r in results):
+        results.append(
+            SearchResult("participant", fmt.short_address(q), f"/dashboard/audit/participant/{q}", q)
+        )
+    return results
+
+
+def _describe(row: Any, names: Directory) -> str:
+    parts = []
+    for key in ("kind", "from_address", "to_address", "holder", "obligor", "token_id", "amount", "value"):
+        if hasattr(row, key):
+            value = getattr(row, key)
+            if key in ("amount", "value"):
+                value = fmt.yuan(value)
+            elif isinstance(value, str) and value.startswith("0x"):
+                value = names.name(value)
+            parts.append(f"{key.replace('_address', '')}: {value}")
+    return ", ".join(parts)
+
+
+def overview_counts(db: Session) -> dict[str, int]:
+    counts = {}
+    for label, model in (
+        ("participants", Participant),
+        ("payables", Payable),
+        ("certificates", Certificate),
+        ("financing requests", FinancingRequest),
+        ("payouts", Payout),
+    ):
+        counts[label] = db.exec(select(func.count()).select_from(model)).one()
+    return counts

@@ -1,0 +1,77 @@
+"""Jinja2 environment of the dashboard: templates, filters for money, rates, dates and participant names."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from tierflow.platform.dashboard import format as fmt
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def _money(fen: int | None) -> Markup:
+    if fen is None:
+        return Markup('<span class="muted">—</span>')
+    return Markup('<span class="num">{}</span>').format(fmt.yuan(fen))
+
+
+def _date(ts: int | None, *, with_time: bool = False) -> Markup:
+    # The server writes the UTC date; app.js rewrites the text in the reader's locale (same width).
+    if ts is None:
+        return Markup('<span class="muted">—</span>')
+    kind = "datetime" if with_time else "date"
+    text = (
+        fmt.iso_datetime(ts).replace("T", " ").removesuffix("Z") + " UTC" if with_time else fmt.iso_date(ts)
+    )
+    return Markup('<time datetime="{}" data-kind="{}">{}</time>').format(fmt.iso_datetime(ts), kind, text)
+
+
+def _address(address: str | None, names: Any = None) -> Markup:
+    if not address:
+        return Markup('<span class="muted">—</span>')
+    label = names.name(address) if names is not None else fmt.short_address(address)
+    return Markup('<span class="party" title="{}">{}</span>').format(address, label)
+
+
+def _days(days: int) -> Markup:
+    if days < 0:
+        return Markup('<span class="num bad">{} overdue</span>').format(-days)
+    return Markup('<span class="num">{}</span>').format(days)
+
+
+def _status(status: str) -> Markup:
+    return Markup('<span class="status status-{}">{}</span>').format(escape(status.lower()), status)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "svg"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=_money,
+        yuan=fmt.yuan,
+        pct=fmt.percent_bps,
+        date=_date,
+        party=_address,
+        days=_days,
+        status=_status,
+        short=fmt.short_address,
+        iso_date=fmt.iso_date,
+    )
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)

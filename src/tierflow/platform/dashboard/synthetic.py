@@ -1,0 +1,331 @@
+"""Synthetic read-model rows (participants, lines, payables, certificates, requests) for tests and benchmarks.
+
+The rows look like what the indexer writes, without a chain: fast to create in bulk (core INSERTs, not
+ORM objects) so that a benchmark can fill a database with 100,000 positions in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from tierflow.chain.roles import Role
+from tierflow.platform.models import READ_MODELS, Checkpoint
+from tierflow.platform.models.credit import CreditLine
+from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.receivables import Certificate, Payable, Payout
+from tierflow.platform.models.registry import Participant
+from tierflow.platform.models.service import SERVICE_TABLES, ApiKey, DirectoryParticipant
+from tierflow.platform.security.crypto import hash_api_key
+
+DAY = 86_400
+
+# name -> (roles, legal name); addresses are derived from the name so no key derivation is needed.
+PEOPLE: dict[str, tuple[int, str]] = {
+    "operator": (0, "Tierflow Platform Operator"),
+    "core1": (Role.CORE_ENTERPRISE, "Huaxin Motors Co., Ltd."),
+    "core2": (Role.CORE_ENTERPRISE, "Dongfang Appliances Group"),
+    "supplier1": (Role.SUPPLIER, "Jiangnan Steel Parts"),
+    "supplier2": (Role.SUPPLIER, "Ningbo Precision Castings"),
+    "supplier3": (Role.SUPPLIER, "Suzhou Wiring Harness"),
+    "supplier4": (Role.SUPPLIER, "Wuxi Fasteners"),
+    "bank1": (Role.FINANCIER | Role.SETTLEMENT_BANK, "Bank of Shanghai Pudong Branch"),
+    "bank2": (Role.FINANCIER, "Zhejiang Commercial Factoring"),
+    "auditor": (Role.AUDITOR, "Regional Supervision Office"),
+}
+
+
+def address_of(name: str) -> str:
+    digest = hashlib.sha256(f"tierflow-synthetic:{name}".encode()).hexdigest()
+    return "0x" + digest[:40]
+
+
+def api_token(name: str) -> str:
+    """A fixed, well-formed API key per synthetic participant (test data only)."""
+    return f"tf_{_key_id(name)}_{hashlib.sha256(f'secret:{name}'.encode()).hexdigest()[:32]}"
+
+
+def _key_id(name: str) -> str:
+    return hashlib.sha256(f"kid:{name}".encode()).hexdigest()[:12]
+
+
+@dataclass
+class Seeded:
+    addresses: dict[str, str]
+    tokens: dict[str, str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def create_tables(engine: Engine) -> None:
+    tables = [m.__table__ for m in (*READ_MODELS, *SERVICE_TABLES, Checkpoint)]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=tables)
+
+
+def seed_people(engine: Engine, *, with_keys: bool = True, addresses: dict[str, str] | None = None) -> Seeded:
+    """Directory entries, on-chain participant rows and (optionally) an API key per participant."""
+    now = int(time.time())
+    addresses = addresses or {name: address_of(name) for name in PEOPLE}
+    directory = []
+    onchain = []
+    keys = []
+    for name, (roles, legal_name) in PEOPLE.items():
+        address = addresses[name]
+        directory.append(
+            {
+                "address": address,
+                "legal_name": legal_name,
+                "legal_id": ("91310000" + name.upper().ljust(10, "0"))[:18],
+                "contact": f"{name}@example.cn",
+                "roles": int(roles),
+                "is_operator": name == "operator",
+                "status": "active",
+                "custody": "custodial",
+                "encrypted_key": None,
+                "entity_hash": "0x" + hashlib.sha256(name.encode()).hexdigest(),
+                "created_at": now,
+            }
+        )
+        if roles:
+            onchain.append(
+                {
+                    "address": address,
+                    "roles": int(roles),
+                    "status": "active",
+                    "entity_hash": "0x" + hashlib.sha256(name.encode()).hexdigest(),
+                    "registered_by": addresses["operator"],
+                    "block_number": 1,
+                    "updated_block": 1,
+                }
+            )
+        secret = api_token(name).split("_", 2)[2]
+        keys.append(
+            {
+                "key_id": _key_id(name),
+                "address": address,
+                "key_hash": hash_api_key(secret),
+                "label": "synthetic",
+                "created_at": now,
+                "revoked_at": None,
+            }
+        )
+    with engine.begin() as conn:
+        conn.execute(DirectoryParticipant.__table__.insert(), directory)  # type: ignore[attr-defined]
+        conn.execute(Participant.__table__.insert(), onchain)  # type: ignore[attr-defined]
+        if with_keys:
+            conn.execute(ApiKey.__table__.insert(), keys)  # type: ignore[attr-defined]
+        conn.execute(
+            Checkpoint.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": 1,
+                    "chain_id": 31337,
+                    "block_number": 1,
+                    "block_hash": "0x" + "00" * 32,
+                    "journal_floor": None,
+                }
+            ],
+        )
+    return Seeded(addresses, {name: api_token(name) for name in PEOPLE})
+
+
+def _insert(engine: Engine, model: Any, rows: list[dict[str, Any]], chunk: int = 20_000) -> None:
+    table = model.__table__
+    # Keep only the columns the model has today: the read models still evolve with the indexer.
+    names = set(table.columns.keys())
+    rows = [{k: v for k, v in row.items() if k in names} for row in rows]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), chunk):
+            conn.execute(table.insert(), rows[start : start + chunk])
+
+
+def seed_book(
+    engine: Engine,
+    seeded: Seeded,
+    *,
+    requests: int = 40,
+    positions: int = 60,
+    payables: int = 20,
+    supplier_holdings: int = 6,
+    seed: int = 7,
+) -> Seeded:
+    """A plausible book around bank1: payables of core1/core2, open requests to bank1, funded positions.
+
+    Token ids: 1..payables are the root tokens (held by the first supplier), then split-off tokens.
+    """
+    rng = random.Random(seed)
+    a = seeded.addresses
+    now = int(time.time())
+    obligors = [a["core1"], a["core2"]]
+    suppliers = [a["supplier1"], a["supplier2"], a["supplier3"], a["supplier4"]]
+    payable_rows = []
+    for slot in range(1, payables + 1):
+        maturity = (now // DAY + rng.randint(-10, 170)) * DAY
+        status = "Accepted" if maturity > now else rng.choice(["Accepted", "Defaulted", "Repaid"])
+        payable_rows.append(
+            {
+                "slot_id": slot,
+                "obligor": obligors[slot % 2],
+                "supplier": suppliers[0],
+                "line_id": 1 + slot % 2,
+                "face": 10**14,  # 1,000,000,000,000.00 yuan: room for every split below
+                "maturity": maturity,
+                "issued_at": now - 30 * DAY,
+                "status": status,
+                "paid_in": 10**14 if status == "Repaid" else 0,
+                "paid_out": 0,
+                "unpaid_at_default": 10**14 if status == "Defaulted" else None,
+                "root_token_id": slot,
+                "token_count": 1,
+                "block_number": 2,
+                "updated_block": 2,
+            }
+        )
+    certificates = []
+    for slot in range(1, payables + 1):
+        certificates.append(_token(slot, slot, suppliers[0], 10**13, None, 0))
+    token_id = payables
+    request_rows = []
+
+    def child(holder: str, value: int, depth: int, status: str = "active") -> int:
+        nonlocal token_id
+        token_id += 1
+        slot = rng.randint(1, payables)
+        certificates.append(_token(token_id, slot, holder, value, slot, depth, status))
+        return token_id
+
+    for i in range(supplier_holdings):
+        child(suppliers[i % 4], rng.randint(1, 5_000) * 100_000, 1 + i % 3)
+    for i in range(requests):
+        value = rng.randint(10, 50_000) * 10_000
+        token = child(suppliers[i % 4], value, 1 + i % 3, "locked")
+        certificates[-1]["locked"] = True
+        status = ["Requested", "Quoted", "Accepted"][i % 3]
+        rate = 380 + (i % 7) * 10
+        discount = value * rate * 90 // 3_600_000
+        request_rows.append(
+            _request(
+                i + 1, token, suppliers[i % 4], a["bank1"], value, status, rate, discount, now, i % 4 == 0
+            )
+        )
+    for i in range(positions):
+        value = rng.randint(10, 80_000) * 10_000
+        token = child(a["bank1"], value, 1 + i % 3)
+        rate = 400 + (i % 5) * 15
+        discount = value * rate * 60 // 3_600_000
+        request_rows.append(
+            _request(
+                requests + i + 1,
+                token,
+                suppliers[i % 4],
+                a["bank1"],
+                value,
+                "Funded",
+                rate,
+                discount,
+                now,
+                i % 3 == 0,
+            )
+        )
+    lines = [
+        _line(1, a["bank1"], a["core2"], 5 * 10**14, now),
+        _line(2, a["bank1"], a["core1"], 8 * 10**14, now),
+        _line(3, a["bank2"], a["core1"], 2 * 10**14, now),
+    ]
+    payouts = [
+        {
+            "block_number": 3,
+            "log_index": i,
+            "tx_hash": "0x" + hashlib.sha256(f"payout{i}".encode()).hexdigest(),
+            "token_id": 1,
+            "slot_id": 1,
+            "holder": suppliers[0],
+            "amount": 123_456_78,
+        }
+        for i in range(2)
+    ]
+    _insert(engine, Payable, payable_rows)
+    _insert(engine, Certificate, certificates)
+    _insert(engine, FinancingRequest, request_rows)
+    _insert(engine, CreditLine, lines)
+    _insert(engine, Payout, payouts)
+    seeded.counts = {
+        "payables": len(payable_rows),
+        "certificates": len(certificates),
+        "requests": len(request_rows),
+        "open_requests": requests,
+        "positions": positions,
+    }
+    return seeded
+
+
+def _token(
+    token_id: int, slot: int, holder: str, value: int, parent: int | None, depth: int, status: str = "active"
+) -> dict[str, Any]:
+    return {
+        "token_id": token_id,
+        "slot_id": slot,
+        "holder": holder,
+        "value": value,
+        "initial_value": value,
+        "status": status,
+        "locked": False,
+        "lock_ref": None,
+        "parent_id": parent,
+        "root_id": slot,
+        "depth": depth,
+        "block_number": 2,
+        "updated_block": 2,
+    }
+
+
+def _request(
+    request_id: int,
+    token_id: int,
+    seller: str,
+    financier: str,
+    amount: int,
+    status: str,
+    rate: int,
+    discount: int,
+    now: int,
+    recourse: bool,
+) -> dict[str, Any]:
+    quoted = status != "Requested"
+    return {
+        "request_id": request_id,
+        "token_id": token_id,
+        "seller": seller,
+        "financier": financier,
+        "amount": amount,
+        "with_recourse": recourse,
+        "status": status,
+        "rate_bps": rate if quoted else None,
+        "quote_expiry": now + DAY if quoted else None,
+        "discount": discount if quoted else None,
+        "price": amount - discount if quoted else None,
+        "funded_block": 3 if status == "Funded" else None,
+        "cancelled_by": None,
+        "block_number": 2,
+        "updated_block": 2,
+    }
+
+
+def _line(line_id: int, financier: str, obligor: str, limit: int, now: int) -> dict[str, Any]:
+    used = limit // 3
+    return {
+        "line_id": line_id,
+        "financier": financier,
+        "obligor": obligor,
+        "limit": limit,
+        "used": used,
+        "available": limit - used,
+        "expiry": now + 365 * DAY,
+        "block_number": 1,
+        "updated_block": 1,
+    }
