@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import tierflow.platform.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import tierflow.platform.models.service  # noqa: F401  (the API's own tables: directory, keys, documents)
 from tierflow.platform.db import make_engine
 from tierflow.settings import get_settings
 

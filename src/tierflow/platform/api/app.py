@@ -1,0 +1,303 @@
+"""The FastAPI application: factory, request ids and logs, metrics, health, and the in-process indexer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.platform.api import errors
+from tierflow.platform.api.routers import auditor, common, core, financier, operator, supplier
+from tierflow.platform.api.schemas import HealthPublic
+from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.indexer.metrics import IndexerMetrics
+from tierflow.platform.services.context import IndexerLink, ServiceContext
+from tierflow.settings import Settings, get_settings
+
+log = logging.getLogger("tierflow.api")
+
+DESCRIPTION = """
+Supply-chain finance on a permissioned EVM chain. Core enterprises issue certificates (payables) to
+their suppliers; suppliers split and pass them up the chain or sell them to banks; at maturity every
+holder is paid.
+
+**Authentication**: every `/v1` endpoint needs the participant's API key in the `X-API-Key` header
+(issued at onboarding, stored hashed, revocable by the operator).
+
+**Signing**: custodial participants' requests are signed by the platform with their key (AES-GCM
+encrypted at rest). Self-custody participants get `202` with an EIP-712 forward request; they sign it
+and post it to `/v1/relay`. Either way the platform relays through the ERC-2771 forwarder and pays gas,
+and answers once the indexer shows the write (read-your-writes).
+
+**Amounts** are integers in fen (0.01 CNY). **Errors** are JSON `{"error": {code, message, request_id}}`:
+422 invalid, 401 no key, 403 wrong role or not a party, 404 unknown, 409 an on-chain rule (the code is
+the contract's custom error), 503 chain or database unavailable. **Idempotency-Key** on any POST makes
+it safe to retry.
+"""
+
+
+class Metrics:
+    """Request counters and latency histograms, exposed in Prometheus text format."""
+
+    BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests[(method, route, status)] += 1
+            buckets = self.latency.setdefault((method, route), [0.0] * (len(self.BUCKETS) + 2))
+            for i, bound in enumerate(self.BUCKETS):
+                if seconds <= bound:
+                    buckets[i] += 1
+            buckets[-2] += 1  # count
+            buckets[-1] += seconds  # sum
+
+    def render(self, extra: dict[str, float | int]) -> str:
+        lines = [
+            "# HELP tierflow_http_requests_total HTTP requests by method, route and status.",
+            "# TYPE tierflow_http_requests_total counter",
+        ]
+        with self._lock:
+            for (method, route, status), count in sorted(self.requests.items()):
+                lines.append(
+                    f'tierflow_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {count}'
+                )
+            lines += [
+                "# HELP tierflow_http_request_seconds HTTP request latency.",
+                "# TYPE tierflow_http_request_seconds histogram",
+            ]
+            for (method, route), b in sorted(self.latency.items()):
+                labels = f'method="{method}",route="{route}"'
+                for i, bound in enumerate(self.BUCKETS):
+                    lines.append(f'tierflow_http_request_seconds_bucket{{{labels},le="{bound}"}} {int(b[i])}')
+                lines.append(f'tierflow_http_request_seconds_bucket{{{labels},le="+Inf"}} {int(b[-2])}')
+                lines.append(f"tierflow_http_request_seconds_count{{{labels}}} {int(b[-2])}")
+                lines.append(f"tierflow_http_request_seconds_sum{{{labels}}} {b[-1]:.6f}")
+        for name, value in extra.items():
+            kind = "counter" if name.endswith("_total") else "gauge"
+            lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
+
+
+class RequestContextMiddleware:
+    """Pure ASGI: a request id per request (X-Request-ID in and out), one log line, metrics, and a
+    last-resort JSON 500 so that no stack trace ever reaches a client."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+        request_id = incoming if incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = int(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as error:  # the last line of defence: JSON, no traceback to the client
+            if response_started:
+                raise
+            request = Request(scope)
+            response = errors.api_error_response(request, error)
+            await response(scope, receive, send_wrapper)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], path, status, seconds)
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(seconds * 1e3, 2),
+                        "caller": scope.get("state", {}).get("caller"),
+                    }
+                },
+            )
+
+
+class IndexerThread:
+    """Runs the indexer beside the API, woken by writes so that read-your-writes costs milliseconds."""
+
+    def __init__(self, ctx: ServiceContext, poll_interval: float = 0.25) -> None:
+        self.ctx = ctx
+        self.poll_interval = poll_interval
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.metrics = IndexerMetrics()
+        self.error: str | None = None
+
+    def start(self) -> IndexerThread:
+        from tierflow.platform.indexer.runner import Indexer
+
+        gateway = self.ctx.gateway()
+        indexer = Indexer.for_deployment(
+            self.ctx.engine, gateway.w3, gateway.deployment, metrics=self.metrics,
+            confirmations=self.ctx.settings.confirmations,
+        )  # fmt: skip
+        link = self.ctx.link
+        link.in_process = True
+
+        def run() -> None:
+            while not self.stop_event.is_set():
+                try:
+                    result = indexer.step()
+                    self.error = None
+                except Exception as error:  # keep serving; /health reports it
+                    self.error = f"{type(error).__name__}: {error}"
+                    log.warning("indexer step failed", extra={"fields": {"error": self.error}})
+                    self.stop_event.wait(1.0)
+                    continue
+                if result.kind in ("indexed", "idle", "reorg"):
+                    checkpoint = indexer.checkpoint()
+                    if checkpoint is not None:
+                        link.indexed(checkpoint.block_number)
+                if result.kind == "idle":
+                    link.wake.wait(self.poll_interval)
+                    link.wake.clear()
+
+        self.thread = threading.Thread(target=run, name="tierflow-indexer", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.ctx.link.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def make_context(settings: Settings | None = None, engine: Engine | None = None) -> ServiceContext:
+    from tierflow.platform.db import get_engine
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.sqlalchemy_url)
+    return ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
+
+
+def create_app(
+    ctx: ServiceContext | None = None, *, run_indexer: bool = False, extra_routers: list[Any] | None = None
+) -> FastAPI:
+    """The API over `ctx` (default: from settings). `run_indexer` runs the indexer in a thread."""
+    context = ctx or make_context()
+    metrics = Metrics()
+    indexer: IndexerThread | None = None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal indexer
+        if run_indexer:
+            indexer = IndexerThread(context).start()
+            app.state.indexer = indexer
+        try:
+            yield
+        finally:
+            if indexer is not None:
+                indexer.stop()
+
+    app = FastAPI(
+        title="Tierflow financing API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "operator", "description": "onboarding after KYB, suspension, parameters, pause"},
+            {"name": "financier", "description": "credit lines, the request queue, quotes, funding, portfolio"},
+            {"name": "core enterprise", "description": "invoices, issuing, cancelling, repaying"},
+            {"name": "supplier", "description": "accepting, splitting and transferring, requesting financing"},
+            {"name": "auditor", "description": "look-through supervision and CSV export"},
+            {"name": "shared", "description": "reads every party may make about what it is party to"},
+            {"name": "signing", "description": "self-custody relay of EIP-712 forward requests"},
+            {"name": "system", "description": "health and metrics"},
+        ],
+    )
+    app.state.context = context
+    app.state.metrics = metrics
+    app.state.indexer = None
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for module in (operator, financier, core, supplier, auditor, common):
+        app.include_router(module.router)
+    app.include_router(financier.settlement)
+    for extra in extra_routers or []:
+        app.include_router(extra)
+    mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
+
+    @app.get("/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag")
+    def health() -> JSONResponse:
+        chain: dict[str, Any] = {"ok": False}
+        head: int | None = None
+        try:
+            gateway = context.gateway()
+            head = gateway.ping()
+            chain = {"ok": True, "chain_id": gateway.chain_id, "head_block": head}
+        except (ChainUnavailableError, ConfigurationError) as error:
+            chain = {"ok": False, "error": str(error)}
+        database: dict[str, Any]
+        indexed: int | None = None
+        try:
+            with context.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            indexed = context.link.checkpoint_block()
+            database = {"ok": True}
+        except Exception as error:  # any driver error means "down" here
+            database = {"ok": False, "error": type(error).__name__}
+        lag = None if head is None or indexed is None else max(0, head - indexed)
+        running = app.state.indexer
+        indexer_state: dict[str, Any] = {
+            "indexed_block": indexed,
+            "lag_blocks": lag,
+            "in_process": running is not None,
+        }
+        if running is not None and running.error:
+            indexer_state["error"] = running.error
+        ok = chain["ok"] and database["ok"] and indexed is not None and (lag or 0) <= 10
+        body = HealthPublic(status="ok" if ok else "degraded", chain=chain, database=database, indexer=indexer_state)
+        return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["system"], summary="Prometheus metrics")
+    def prometheus() -> PlainTextResponse:
+        extra: dict[str, float | int] = {}
+        running = app.state.indexer
+        if running is not None:
+            extra.update(running.metrics.as_dict())
+        return PlainTextResponse(metrics.render(extra), media_type="text/plain; version=0.0.4")
+
+    _ = Callable, Awaitable  # typing names kept for middleware signatures
+    return app

@@ -1,0 +1,90 @@
+"""FastAPI dependencies as Annotated aliases: context, DB session, the authenticated caller by role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import APIKeyHeader
+from sqlmodel import Session
+
+from tierflow.platform.api.errors import Forbidden
+from tierflow.platform.api.schemas import ROLE_BITS
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller, authenticate
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="API key issued at onboarding (tf_<id>_<secret>); the operator can rotate and revoke it",
+)
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    with Session(ctx.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_caller(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
+) -> Caller:
+    caller = authenticate(session=session, token=token)
+    request.state.caller = caller.address
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def role_guard(*roles: str, operator: bool = False, auditor: bool = False) -> Callable[[Caller], Caller]:
+    """A dependency admitting callers holding any of `roles` (or the operator / auditors if allowed)."""
+    bits = 0
+    for role in roles:
+        bits |= ROLE_BITS[role]
+    wanted = [*roles, *(["operator"] if operator else []), *(["auditor"] if auditor else [])]
+
+    def guard(caller: CurrentCaller) -> Caller:
+        if caller.has(bits) or (operator and caller.is_operator) or (auditor and caller.is_auditor):
+            return caller
+        raise Forbidden(
+            f"this endpoint is for {' or '.join(wanted)}; your API key belongs to "
+            f"{caller.legal_name} ({caller.address})",
+            code="wrong_role",
+        )
+
+    return guard
+
+
+OperatorCaller = Annotated[Caller, Depends(role_guard(operator=True))]
+FinancierCaller = Annotated[Caller, Depends(role_guard("financier"))]
+SettlementBankCaller = Annotated[Caller, Depends(role_guard("settlement_bank"))]
+CoreCaller = Annotated[Caller, Depends(role_guard("core_enterprise"))]
+SupplierCaller = Annotated[Caller, Depends(role_guard("supplier"))]
+HolderCaller = Annotated[Caller, Depends(role_guard("supplier", "financier"))]
+AuditorCaller = Annotated[Caller, Depends(role_guard(auditor=True, operator=True))]
+WriterCaller = Annotated[
+    Caller, Depends(role_guard("core_enterprise", "supplier", "financier", "settlement_bank"))
+]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        description="makes the POST safe to retry: the first response is stored and replayed for the same key",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]

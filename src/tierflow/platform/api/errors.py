@@ -1,0 +1,218 @@
+"""Typed JSON errors: every failure becomes {"error": {code, message, request_id, details}}.
+
+Codes are stable (clients branch on them); messages say what happened and what to do. On-chain rule
+violations arrive as decoded custom errors and become 409 with the contract's error name as the code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tierflow.errors import ChainUnavailableError, ConfigurationError, ContractRevert, TierflowError
+from tierflow.platform.security.crypto import DecryptionError
+from tierflow.platform.services.context import DatabaseUnavailableError
+from tierflow.platform.services.relayer import RelayError
+
+log = logging.getLogger("tierflow.api")
+
+SLOT_STATUS = ["None", "Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
+REQUEST_STATUS = ["None", "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+
+
+class ApiError(TierflowError):
+    """An error the API raises on purpose, with its HTTP status and stable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class Unprocessable(ApiError):
+    status = 422
+    code = "invalid_request"
+
+
+class Unavailable(ApiError):
+    status = 503
+    code = "unavailable"
+
+
+# What a contract's custom error means to an API user, and what to do about it.
+REVERT_MESSAGES: dict[str, str] = {
+    "CertificateIsLocked": "token {tokenId} is under financing request {ref}; cancel or finish that request first",
+    "CertificateNotHolder": "token {tokenId} is held by {holder}, not by {caller}",
+    "CertificateInsufficientValue": "token {tokenId} holds {value} fen, asked {requested}; ask for less",
+    "CertificateWrongStatus": "payable {slotId} is {status}; this action is not allowed in that status",
+    "CertificateMatured": "token {tokenId} matured at {maturity}; it can no longer move, claim it instead",
+    "CertificateNotMatured": "payable {slotId} matures at {maturity}; wait until then",
+    "CertificateInvalidAmount": "amount {amount} is not a positive multiple of the minimum unit {minUnit} fen",
+    "CertificateInvalidMaturity": "maturity {maturity} is not in the allowed window (latest {latest})",
+    "CertificateOverpaid": "payable {slotId} has {outstanding} fen outstanding; repaying {amount} is too much",
+    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn} of {face} fen; claims open when fully repaid",
+    "CertificateGracePeriodRunning": "payable {slotId} can be marked defaulted from {defaultableAt}",
+    "CertificateAlreadySettled": "token {tokenId} was already paid out",
+    "CertificateNotSupplier": "{caller} is not the supplier named on payable {slotId}",
+    "CertificateNotObligor": "{caller} is not the obligor of payable {slotId}",
+    "CertificateUnknownSlot": "payable {slotId} does not exist",
+    "CertificateUnknownToken": "token {tokenId} does not exist",
+    "CreditLineExceeded": "credit line {lineId} has {available} fen available, {requested} needed; "
+    "ask the financier to extend it",
+    "CreditLineExpired": "credit line {lineId} expired at {expiry}; ask the financier to extend it",
+    "CreditLineWrongObligor": "credit line {lineId} belongs to another obligor, not {obligor}",
+    "CreditLineNotFinancier": "{caller} did not grant credit line {lineId}",
+    "CreditLineBelowUsed": "credit line {lineId} has {used} fen in use; the new limit {newLimit} is below it",
+    "CreditLineUnknown": "credit line {lineId} does not exist",
+    "DocumentAlreadyUsed": "invoice {docHash} already backs asset {assetId}; one invoice backs one asset",
+    "FinancingWrongStatus": "financing request {requestId} is {status}; this action is not allowed now",
+    "FinancingQuoteExpired": "the quote of request {requestId} expired at {expiry}; ask for a new quote",
+    "FinancingNotSeller": "{caller} is not the seller of financing request {requestId}",
+    "FinancingNotFinancier": "{caller} is not the financier of financing request {requestId}",
+    "FinancingUnknownRequest": "financing request {requestId} does not exist",
+    "FinancingInvalidRate": "rate {rateBps} bps is not allowed",
+    "FinancingInvalidExpiry": "quote expiry {expiry} is not allowed (it must be in the future, before maturity)",
+    "FinancingNoRecourse": "financing request {requestId} was agreed without recourse",
+    "FinancingNotDefaulted": "payable {slotId} is not defaulted; recourse needs a defaulted payable",
+    "FinancingTokenMoved": "the financed token {tokenId} of request {requestId} is no longer held by the financier",
+    "RegistryPlatformPaused": "the platform is paused by the operator; retry after it is unpaused",
+    "RegistryUnknownParticipant": "{account} is not a registered participant",
+    "RegistryParticipantSuspended": "{account} is suspended; contact the operator",
+    "RegistryMissingRole": "{account} lacks the role needed (roles {held}, needs one of {required})",
+    "RegistryAlreadyRegistered": "{account} is already registered",
+    "RegistryNotSuspended": "{account} is not suspended",
+    "ERC20InsufficientBalance": "{sender} holds {balance} fen of settlement token, {needed} needed",
+    "ERC20InsufficientAllowance": "allowance of {spender} is {allowance} fen, {needed} needed; "
+    "approve it with POST /v1/settlement/approvals",
+    "EnforcedPause": "the contract is paused; retry after the operator unpauses it",
+}
+
+
+def revert_message(error: ContractRevert) -> str:
+    args = {key: _display(key, value) for key, value in error.args_by_name.items()}
+    template = REVERT_MESSAGES.get(error.name)
+    if template is not None:
+        try:
+            return f"{error.name}: " + template.format(**args)
+        except (KeyError, IndexError):
+            pass
+    rendered = ", ".join(f"{key}={value}" for key, value in args.items())
+    return f"{error.name}({rendered}): the contract rejected the transaction; nothing was changed"
+
+
+def _display(key: str, value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if key == "status" and isinstance(value, int):
+        return value
+    return value
+
+
+def error_body(request: Request, status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    payload: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if details:
+        payload["details"] = details
+    return JSONResponse(status_code=status, content={"error": payload})
+
+
+def api_error_response(request: Request, error: BaseException) -> JSONResponse:
+    """The JSON response of any error (also used to store idempotent replies)."""
+    if isinstance(error, ApiError):
+        return error_body(request, error.status, error.code, error.message, error.details)
+    if isinstance(error, ContractRevert):
+        details = {"error": error.name, "args": {k: _jsonable(v) for k, v in error.args_by_name.items()}}
+        return error_body(request, 409, error.name, revert_message(error), details)
+    if isinstance(error, RelayError):
+        status = 422 if error.code in {"invalid_signature", "signer_mismatch", "target_not_allowed"} else 409
+        return error_body(request, status, error.code, str(error))
+    if isinstance(error, ChainUnavailableError):
+        return error_body(request, 503, "chain_unavailable", f"{error}; retry shortly")
+    if isinstance(error, DatabaseUnavailableError | OperationalError):
+        return error_body(request, 503, "database_unavailable", "the database does not answer; retry shortly")
+    if isinstance(error, SQLAlchemyError):
+        log.error("database error", extra={"fields": {"error": str(error)}})
+        return error_body(request, 503, "database_error", "the database refused the request; retry shortly")
+    if isinstance(error, DecryptionError | ConfigurationError):
+        log.error("configuration error", extra={"fields": {"error": str(error)}})
+        return error_body(request, 503, "misconfigured", f"the service is misconfigured: {error}")
+    log.exception("unexpected error", exc_info=error)
+    return error_body(
+        request, 500, "internal_error", "unexpected error; report the request id to the operator"
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def install(app: FastAPI) -> None:
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        details = [
+            {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type", "")}
+            for item in error.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid"}
+        where = ".".join(str(part) for part in first["loc"])
+        return error_body(
+            request, 422, "validation_error", f"{where}: {first['msg']}; fix the request and retry", details
+        )
+
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        message = str(error.detail)
+        if error.status_code == 404 and message == "Not Found":
+            message = "no such endpoint; see /docs for the API"
+        response = error_body(request, error.status_code, codes.get(error.status_code, "http_error"), message)
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
+
+    async def on_any(request: Request, error: Exception) -> JSONResponse:
+        return api_error_response(request, error)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_any)
+    for kind in (ApiError, TierflowError, SQLAlchemyError):
+        app.add_exception_handler(kind, on_any)

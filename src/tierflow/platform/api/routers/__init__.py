@@ -1,0 +1,1 @@
+"""API routers, one per actor, plus the shared reads and the relay."""

@@ -1,0 +1,204 @@
+"""Reads every party shares (with party checks), documents, settlement, claims and the self-custody relay."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from tierflow.platform.api.deps import (
+    ContextDep,
+    CurrentCaller,
+    HolderCaller,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    SessionDep,
+    WriterCaller,
+)
+from tierflow.platform.api.schemas import (
+    Approval,
+    BalancePublic,
+    CertificatePublic,
+    DocumentPublic,
+    Lineage,
+    Page,
+    ParticipantPublic,
+    PayablePublic,
+    PayoutPublic,
+    RelayRequest,
+    TransferPublic,
+    TxResult,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import documents, participants, queries, workflows, writes
+
+router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
+
+SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
+TokenId = Path(gt=0, lt=2**63, description="certificate (token) id")
+
+
+@router.get("/me", response_model=ParticipantPublic, summary="Who this API key belongs to")
+def me(session: SessionDep, caller: CurrentCaller) -> ParticipantPublic:
+    return participants.public(participants.get(session=session, address=caller.address))
+
+
+@router.get("/payables/{slot_id}", response_model=PayablePublic, summary="A payable (parties only)")
+def payable(session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId) -> PayablePublic:
+    return queries.get_payable(session=session, caller=caller, slot_id=slot_id)
+
+
+@router.get(
+    "/payables/{slot_id}/lineage",
+    response_model=Lineage,
+    summary="Every certificate of a payable, any depth (obligor, auditors)",
+)
+def payable_lineage(
+    session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId, limit: Limit = 1000, offset: Offset = 0
+) -> Lineage:
+    return queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=limit, offset=offset)
+
+
+@router.get("/payables/{slot_id}/transfers", response_model=Page[TransferPublic], summary="Movement history")
+def payable_transfers(
+    session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId, limit: Limit = 100, offset: Offset = 0
+) -> Page[TransferPublic]:
+    row = queries.payable(session, slot_id)
+    if not (caller.sees_everything or caller.address == row.obligor):
+        queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=1, offset=0)
+    return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset)
+
+
+@router.get("/payables/{slot_id}/documents", response_model=list[DocumentPublic])
+def payable_documents(session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId) -> list[DocumentPublic]:
+    queries.get_payable(session=session, caller=caller, slot_id=slot_id)
+    return queries.documents_of_slot(session, slot_id)
+
+
+@router.get("/certificates/{token_id}", response_model=CertificatePublic)
+def certificate(session: SessionDep, caller: CurrentCaller, token_id: int = TokenId) -> CertificatePublic:
+    return queries.get_certificate(session=session, caller=caller, token_id=token_id)
+
+
+@router.get(
+    "/certificates/{token_id}/lineage", response_model=Lineage, summary="The path from a certificate back to its root"
+)
+def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: int = TokenId) -> Lineage:
+    return queries.certificate_lineage(session=session, caller=caller, token_id=token_id)
+
+
+@router.post(
+    "/certificates/{token_id}/transfer", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Transfer all of a certificate, or split part of its value off to another holder",
+)  # fmt: skip
+def transfer(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller,
+    data: workflows.Transfer, token_id: int = TokenId, key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.transfer(ctx=ctx, session=session, caller=caller, token_id=token_id, data=data),
+    )  # fmt: skip
+
+
+@router.post(
+    "/certificates/{token_id}/claim", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Collect the payout of a matured, repaid certificate",
+)  # fmt: skip
+def claim(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller, token_id: int = TokenId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"token_id": token_id},
+        lambda: workflows.claim(ctx=ctx, session=session, caller=caller, token_id=token_id),
+    )  # fmt: skip
+
+
+@router.post(
+    "/payables/{slot_id}/mark-defaulted", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Mark an unpaid payable defaulted after maturity + grace (holders)",
+)  # fmt: skip
+def mark_defaulted(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller, slot_id: int = SlotId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"slot_id": slot_id},
+        lambda: workflows.mark_defaulted(ctx=ctx, session=session, caller=caller, slot_id=slot_id),
+    )  # fmt: skip
+
+
+@router.get("/payouts", response_model=Page[PayoutPublic], summary="Payouts I received")
+def payouts(session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0) -> Page[PayoutPublic]:
+    return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset)
+
+
+@router.get("/documents", response_model=Page[DocumentPublic], summary="Documents I uploaded")
+def my_documents(session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0) -> Page[DocumentPublic]:
+    return documents.mine(session=session, caller=caller, limit=limit, offset=offset)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentPublic)
+def document(session: SessionDep, caller: CurrentCaller, document_id: str) -> DocumentPublic:
+    return documents.meta(session=session, caller=caller, document_id=document_id)
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the decrypted file"}},
+    summary="Download a document (parties, financiers asked to fund it, auditors)",
+)
+def document_content(ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str) -> Response:
+    row, content = documents.read(ctx=ctx, session=session, caller=caller, document_id=document_id)
+    return Response(
+        content=content,
+        media_type=row.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{row.filename.replace(chr(34), "")}"'},
+    )
+
+
+@router.get("/settlement/balance", response_model=BalancePublic, tags=["settlement"])
+def balance(ctx: ContextDep, caller: CurrentCaller) -> BalancePublic:
+    gateway = ctx.gateway()
+    return BalancePublic(
+        address=caller.address,
+        balance=int(gateway.call("SettlementToken", "balanceOf", caller.address)),
+        allowances={
+            name: int(gateway.call("SettlementToken", "allowance", caller.address, gateway.contracts[name].address))
+            for name in ("Financing", "Receivables")
+        },
+    )
+
+
+@router.post(
+    "/settlement/approvals", response_model=TxResult, responses=WRITE_RESPONSES, tags=["settlement"],
+    summary="Let a Tierflow contract pull settlement token (funding, repayment, recourse)",
+)  # fmt: skip
+def approve(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: WriterCaller, data: Approval,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.approve(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip
+
+
+@router.post(
+    "/relay", response_model=TxResult, responses=WRITE_RESPONSES, tags=["signing"],
+    summary="Relay a forward request signed by a self-custody participant (the platform pays gas)",
+    description="Write endpoints answer self-custody participants with 202 and an EIP-712 ForwardRequest "
+    "(domain Tierflow/1, the forwarder as verifying contract). Sign it with eth_signTypedData_v4 and post "
+    "its `message` with the signature here; the platform checks the signer, simulates the call, relays "
+    "it through the ERC-2771 forwarder and answers once the indexer shows the result.",
+)  # fmt: skip
+def relay(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: RelayRequest,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: writes.relay(ctx=ctx, session=session, caller=caller, body=data),
+    )  # fmt: skip

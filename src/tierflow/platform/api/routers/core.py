@@ -1,0 +1,137 @@
+"""Core enterprise: upload invoices, issue certificates, cancel, repay; payables, lines, maturities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
+from tierflow.platform.api.schemas import (
+    AddressStr,
+    CertificateIssue,
+    CreditLinePublic,
+    DocumentPublic,
+    Page,
+    PayablePublic,
+    Repay,
+    TxResult,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import documents, queries, workflows
+
+router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
+
+SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
+PayableStatus = Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
+
+
+class MaturityDay(BaseModel):
+    maturity_date: dt.date
+    payables: int
+    outstanding: int
+
+
+@router.post(
+    "/documents",
+    response_model=DocumentPublic,
+    responses=WRITE_RESPONSES,
+    summary="Upload a backing document (stored AES-GCM encrypted)",
+    description="An invoice's on-chain hash is HMAC-SHA256 under a platform key over the seller's legal "
+    "id and the normalised invoice number, so the same invoice always has the same hash however often "
+    "it is uploaded: the document registry then lets it back one asset only.",
+)
+def upload(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CoreCaller,
+    file: Annotated[UploadFile, File(description="the document (at most 10 MB)")],
+    seller: Annotated[AddressStr, Form(description="the supplier that issued the invoice")],
+    kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
+    invoice_number: Annotated[str | None, Form(max_length=64, description="发票号码 (invoices only)")] = None,
+) -> DocumentPublic:
+    content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
+    return documents.upload(
+        ctx=ctx,
+        session=session,
+        caller=caller,
+        content=content,
+        filename=file.filename or "document",
+        content_type=file.content_type or "application/octet-stream",
+        kind=kind,
+        seller=seller,
+        invoice_number=invoice_number,
+    )
+
+
+@router.post(
+    "/certificates", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Issue a certificate (payable) to a supplier, drawing on a credit line",
+)  # fmt: skip
+def issue(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, data: CertificateIssue,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.issue(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip
+
+
+@router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+def cancel(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, slot_id: int = SlotId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"slot_id": slot_id},
+        lambda: workflows.cancel(ctx=ctx, session=session, caller=caller, slot_id=slot_id),
+    )  # fmt: skip
+
+
+@router.post(
+    "/payables/{slot_id}/repay", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Repay in full or in part (settlement token)",
+)  # fmt: skip
+def repay(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, data: Repay,
+    slot_id: int = SlotId, key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.repay(ctx=ctx, session=session, caller=caller, slot_id=slot_id, data=data),
+    )  # fmt: skip
+
+
+@router.get("/payables", response_model=Page[PayablePublic], summary="This obligor's payables")
+def payables(
+    session: SessionDep, caller: CoreCaller, status: PayableStatus | None = None,
+    maturity_before: dt.date | None = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[PayablePublic]:
+    return queries.payables(
+        session=session, obligor=caller.address, status=status,
+        maturity_before=workflows.date_to_unix(maturity_before) if maturity_before else None,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines granted to this obligor")
+def lines(session: SessionDep, caller: CoreCaller, limit: Limit = 50, offset: Offset = 0) -> Page[CreditLinePublic]:
+    return queries.credit_lines(session=session, obligor=caller.address, limit=limit, offset=offset)
+
+
+@router.get("/maturities", response_model=list[MaturityDay], summary="Upcoming maturities, by day")
+def maturities(session: SessionDep, caller: CoreCaller) -> list[MaturityDay]:
+    page = queries.payables(session=session, obligor=caller.address, limit=10_000, offset=0)
+    days: dict[dt.date, list[int]] = {}
+    for p in page.data:
+        if p.status not in ("Accepted", "Defaulted", "Issued"):
+            continue
+        day = dt.datetime.fromtimestamp(p.maturity, dt.UTC).date()
+        entry = days.setdefault(day, [0, 0])
+        entry[0] += 1
+        entry[1] += p.face - p.paid_in
+    return [MaturityDay(maturity_date=d, payables=v[0], outstanding=v[1]) for d, v in sorted(days.items())]

@@ -1,0 +1,165 @@
+"""Financier (bank): credit lines, the request queue, quote/fund/decline, portfolio, recourse; minting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from tierflow.platform.api.deps import (
+    ContextDep,
+    FinancierCaller,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    SessionDep,
+    SettlementBankCaller,
+)
+from tierflow.platform.api.schemas import (
+    CreditLineAdjust,
+    CreditLineCreate,
+    CreditLinePublic,
+    FinancingDetail,
+    FinancingPublic,
+    Mint,
+    Page,
+    Portfolio,
+    Quote,
+    TxResult,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import queries, workflows
+
+router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
+
+RequestStatus = Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+RequestId = Path(gt=0, lt=2**63, description="financing request id")
+LineId = Path(gt=0, lt=2**63, description="credit line id")
+
+
+@router.post("/credit-lines", response_model=TxResult, responses=WRITE_RESPONSES, summary="Grant a credit line")
+def grant(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: CreditLineCreate,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.grant_line(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip
+
+
+@router.post(
+    "/credit-lines/{line_id}/adjust", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Extend or change a credit line (limit ≥ used)",
+)  # fmt: skip
+def adjust(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: CreditLineAdjust,
+    line_id: int = LineId, key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.adjust_line(ctx=ctx, session=session, caller=caller, line_id=line_id, data=data),
+    )  # fmt: skip
+
+
+@router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines this financier granted")
+def lines(
+    session: SessionDep, caller: FinancierCaller, obligor: str | None = None, limit: Limit = 50, offset: Offset = 0
+) -> Page[CreditLinePublic]:
+    return queries.credit_lines(session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset)
+
+
+@router.get(
+    "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
+)
+def queue(
+    session: SessionDep, caller: FinancierCaller, status: RequestStatus | None = None, limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[FinancingPublic]:
+    return queries.financing_requests(
+        session=session, financier=caller.address, status=status, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/requests/{request_id}",
+    response_model=FinancingDetail,
+    summary="One request with lineage, obligor, maturity, documents and the obligor's exposure",
+)
+def detail(session: SessionDep, caller: FinancierCaller, request_id: int = RequestId) -> FinancingDetail:
+    return queries.request_detail(session=session, caller=caller, request_id=request_id)
+
+
+@router.post("/requests/{request_id}/quote", response_model=TxResult, responses=WRITE_RESPONSES)
+def quote(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: Quote,
+    request_id: int = RequestId, key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.quote(ctx=ctx, session=session, caller=caller, request_id=request_id, data=data),
+    )  # fmt: skip
+
+
+@router.post(
+    "/requests/{request_id}/fund", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Pay the price and receive the certificate atomically (DvP)",
+)  # fmt: skip
+def fund(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.fund(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.post("/requests/{request_id}/decline", response_model=TxResult, responses=WRITE_RESPONSES)
+def decline(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.decline(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.post(
+    "/requests/{request_id}/recourse", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Hand a defaulted with-recourse certificate back to the seller against its value",
+)  # fmt: skip
+def recourse(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.recourse(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.get(
+    "/portfolio", response_model=Portfolio, summary="Held certificates, maturity ladder, yield, overdue, defaulted"
+)
+def portfolio(ctx: ContextDep, session: SessionDep, caller: FinancierCaller) -> Portfolio:
+    return queries.portfolio(session=session, caller=caller, now=ctx.gateway().chain_time())
+
+
+settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=READ_RESPONSES)
+
+
+@settlement.post(
+    "/mint", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Credit settlement token against a deposit received off chain (settlement bank)",
+)  # fmt: skip
+def mint(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SettlementBankCaller, data: Mint,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.mint(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip

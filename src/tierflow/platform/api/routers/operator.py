@@ -1,0 +1,163 @@
+"""Operator: onboard participants after KYB, suspend/reinstate, API keys, parameters, pause."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, OperatorCaller, SessionDep
+from tierflow.platform.api.schemas import (
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Page,
+    ParametersUpdate,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantPublic,
+    PlatformPublic,
+    TxResult,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import participants, workflows
+
+router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=READ_RESPONSES)
+
+RoleFilter = Literal["operator", "core_enterprise", "supplier", "financier", "settlement_bank", "auditor"]
+
+
+class PayoutBatch(BaseModel):
+    token_ids: list[Annotated[int, Field(gt=0, lt=2**63)]] = Field(min_length=1, max_length=100)
+
+
+class KeyLabel(BaseModel):
+    label: str = Field(default="", max_length=64)
+
+
+@router.post(
+    "/participants",
+    response_model=ParticipantCreated,
+    responses=WRITE_RESPONSES,
+    summary="Onboard a participant after KYB",
+    description="Registers the participant on chain (roles, salted hash of the legal id) and in the "
+    "directory (legal name, legal id, contact), creates its custodial key unless it brings its own, "
+    "and returns its first API key (shown once).",
+)
+def onboard(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: OperatorCaller,
+    data: ParticipantCreate,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data, lambda: participants.onboard(ctx=ctx, session=session, data=data)
+    )
+
+
+@router.get("/participants", response_model=Page[ParticipantPublic], summary="List participants")
+def list_participants(
+    session: SessionDep,
+    caller: OperatorCaller,
+    role: RoleFilter | None = None,
+    status: Literal["active", "suspended"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ParticipantPublic]:
+    return participants.listing(session=session, role=role, status=status, limit=limit, offset=offset)
+
+
+@router.get("/participants/{address}", response_model=ParticipantPublic, summary="One participant")
+def get_participant(session: SessionDep, caller: OperatorCaller, address: str) -> ParticipantPublic:
+    return participants.public(participants.get(session=session, address=address))
+
+
+@router.post("/participants/{address}/suspend", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
+def suspend(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, address: str, key: IdempotencyKey = None
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"address": address},
+        lambda: participants.set_status(ctx=ctx, session=session, address=address, suspend=True),
+    )  # fmt: skip
+
+
+@router.post("/participants/{address}/reinstate", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
+def reinstate(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, address: str, key: IdempotencyKey = None
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"address": address},
+        lambda: participants.set_status(ctx=ctx, session=session, address=address, suspend=False),
+    )  # fmt: skip
+
+
+@router.get("/participants/{address}/api-keys", response_model=list[ApiKeyPublic])
+def list_keys(session: SessionDep, caller: OperatorCaller, address: str) -> list[ApiKeyPublic]:
+    return participants.keys_of(session=session, address=address)
+
+
+@router.post(
+    "/participants/{address}/api-keys", response_model=ApiKeyCreated, summary="Issue an additional API key"
+)
+def new_key(
+    session: SessionDep, caller: OperatorCaller, address: str, body: Annotated[KeyLabel | None, Body()] = None
+) -> ApiKeyCreated:
+    return participants.rotate_key(session=session, address=address, label=body.label if body else "")
+
+
+@router.delete(
+    "/participants/{address}/api-keys/{key_id}", response_model=ApiKeyPublic, summary="Revoke an API key"
+)
+def revoke_key(session: SessionDep, caller: OperatorCaller, address: str, key_id: str) -> ApiKeyPublic:
+    return participants.revoke_key(session=session, address=address, key_id=key_id)
+
+
+@router.get("/platform", response_model=PlatformPublic, summary="Pause state and parameters (from chain)")
+def platform(ctx: ContextDep, caller: OperatorCaller) -> PlatformPublic:
+    gateway = ctx.gateway()
+    max_tenor, grace, min_unit = gateway.call("ParticipantRegistry", "parameters")
+    return PlatformPublic(
+        paused=bool(gateway.call("ParticipantRegistry", "paused")),
+        max_tenor_days=max_tenor / 86400,
+        grace_period_days=grace / 86400,
+        min_unit=int(min_unit),
+        chain_id=gateway.chain_id,
+        block_number=gateway.ping(),
+    )
+
+
+@router.put("/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit")
+def parameters(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, data: ParametersUpdate,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.set_parameters(ctx=ctx, session=session, data=data),
+    )  # fmt: skip
+
+
+@router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")
+def pause(request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None) -> JSONResponse:
+    return run_write(request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=True))
+
+
+@router.post("/unpause", response_model=TxResult, responses=WRITE_RESPONSES)
+def unpause(request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None) -> JSONResponse:
+    return run_write(request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=False))
+
+
+@router.post("/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity")
+def payouts(
+    request: Request, ctx: ContextDep, caller: OperatorCaller, data: PayoutBatch, key: IdempotencyKey = None
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data, lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids)
+    )
+
+
+

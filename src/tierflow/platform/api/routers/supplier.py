@@ -1,0 +1,108 @@
+"""Supplier: incoming certificates, accept/reject, split and transfer, request financing, payouts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
+from tierflow.platform.api.schemas import (
+    CertificatePublic,
+    FinancingCreate,
+    FinancingPublic,
+    Page,
+    PayablePublic,
+    TxResult,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import queries, workflows
+
+router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
+
+SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
+RequestId = Path(gt=0, lt=2**63, description="financing request id")
+
+
+@router.get("/incoming", response_model=Page[PayablePublic], summary="Certificates issued to me, awaiting acceptance")
+def incoming(session: SessionDep, caller: SupplierCaller, limit: Limit = 50, offset: Offset = 0) -> Page[PayablePublic]:
+    return queries.payables(session=session, supplier=caller.address, status="Issued", limit=limit, offset=offset)
+
+
+@router.post("/payables/{slot_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES)
+def accept(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, slot_id: int = SlotId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"slot_id": slot_id},
+        lambda: workflows.respond(ctx=ctx, session=session, caller=caller, slot_id=slot_id, accept=True),
+    )  # fmt: skip
+
+
+@router.post("/payables/{slot_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES)
+def reject(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, slot_id: int = SlotId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"slot_id": slot_id},
+        lambda: workflows.respond(ctx=ctx, session=session, caller=caller, slot_id=slot_id, accept=False),
+    )  # fmt: skip
+
+
+@router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
+def holdings(
+    session: SessionDep, caller: SupplierCaller, slot_id: int | None = None,
+    status: Literal["live", "active", "locked", "settled"] = "live", limit: Limit = 50, offset: Offset = 0,
+) -> Page[CertificatePublic]:
+    statuses = queries.LIVE_TOKEN if status == "live" else (status,)
+    return queries.certificates(
+        session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit, offset=offset
+    )  # fmt: skip
+
+
+@router.post(
+    "/financing-requests", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Ask a chosen bank to finance (part of) a certificate; the amount is locked",
+)  # fmt: skip
+def request_financing(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, data: FinancingCreate,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, data,
+        lambda: workflows.request_financing(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip
+
+
+@router.get("/financing-requests", response_model=Page[FinancingPublic], summary="My financing requests")
+def my_requests(
+    session: SessionDep, caller: SupplierCaller,
+    status: Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"] | None = None,
+    limit: Limit = 50, offset: Offset = 0,
+) -> Page[FinancingPublic]:
+    return queries.financing_requests(session=session, seller=caller.address, status=status, limit=limit, offset=offset)
+
+
+@router.post("/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES)
+def accept_quote(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.accept_quote(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.post("/financing-requests/{request_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+def cancel_request(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.cancel_request(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip

@@ -1,0 +1,74 @@
+"""The router side of every transaction-sending POST: idempotency, status 200/202, stored replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from tierflow.platform.api.errors import api_error_response
+from tierflow.platform.api.schemas import ErrorResponse, SignatureRequired
+from tierflow.platform.services import idempotency
+from tierflow.platform.services.context import ServiceContext
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": SignatureRequired, "description": "self custody: sign the forward request, POST it to /v1/relay"},
+    401: {"model": ErrorResponse, "description": "missing or invalid API key"},
+    403: {"model": ErrorResponse, "description": "wrong role, or not a party to the object"},
+    404: {"model": ErrorResponse, "description": "unknown object"},
+    409: {"model": ErrorResponse, "description": "an on-chain rule forbids it (decoded custom error)"},
+    422: {"model": ErrorResponse, "description": "invalid request, or an Idempotency-Key reused with other parameters"},
+    503: {"model": ErrorResponse, "description": "chain or database unavailable; nothing was changed"},
+}
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: WRITE_RESPONSES[code] for code in (401, 403, 404, 422, 503)
+}
+
+
+def _response(result: BaseModel) -> JSONResponse:
+    status = 202 if isinstance(result, SignatureRequired) else 200
+    return JSONResponse(status_code=status, content=result.model_dump(mode="json"))
+
+
+def run_write(
+    request: Request,
+    ctx: ServiceContext,
+    address: str,
+    key: str | None,
+    body: BaseModel | dict[str, Any] | None,
+    action: Callable[[], BaseModel],
+) -> JSONResponse:
+    """Run `action` at most once per (caller, Idempotency-Key); replay its first response on retries."""
+    if key is None:
+        return _response(action())
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    print_ = idempotency.fingerprint(request.method, request.url.path, payload)
+    replay = idempotency.begin(engine=ctx.engine, address=address, key=key, print_=print_)
+    if replay is not None:
+        return JSONResponse(
+            status_code=replay.status_code, content=replay.body, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        response = _response(action())
+    except Exception as error:
+        response = api_error_response(request, error)
+        if response.status_code >= 500:
+            # Nothing happened (node or DB down before the transaction): let a retry run it.
+            idempotency.abandon(engine=ctx.engine, address=address, key=key)
+            return response
+    idempotency.complete(
+        engine=ctx.engine,
+        address=address,
+        key=key,
+        status_code=response.status_code,
+        body=_json(response),
+    )
+    return response
+
+
+def _json(response: JSONResponse) -> Any:
+    return json.loads(bytes(response.body))

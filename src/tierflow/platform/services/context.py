@@ -1,0 +1,115 @@
+"""What every service function needs: settings, the database, the chain gateway, the indexer link."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from tierflow.chain.deploy import load_deployment
+from tierflow.chain.node import connect
+from tierflow.errors import ChainUnavailableError, ConfigurationError, TierflowError
+from tierflow.platform.models import Checkpoint
+from tierflow.platform.services.relayer import ChainGateway
+from tierflow.settings import Settings
+
+log = logging.getLogger("tierflow.api")
+CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
+
+
+class DatabaseUnavailableError(TierflowError, ConnectionError):
+    """The database does not answer."""
+
+
+@dataclass
+class IndexerLink:
+    """How a write waits until the indexer has its block (read-your-writes).
+
+    With the indexer in this process (`tierflow up`, `serve --with-indexer`, tests) the write wakes it
+    and waits on a condition it signals after each window; with a separate indexer process the wait
+    falls back to polling the checkpoint row.
+    """
+
+    engine: Engine
+    in_process: bool = False
+    indexed_block: int = -1
+    _condition: threading.Condition = field(default_factory=threading.Condition)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def checkpoint_block(self) -> int | None:
+        try:
+            with self.engine.connect() as conn:
+                value = conn.execute(select(CHECKPOINT.c.block_number).where(CHECKPOINT.c.id == 1)).scalar()
+        except SQLAlchemyError as error:
+            raise DatabaseUnavailableError(f"the database does not answer: {error}") from error
+        return None if value is None else int(value)
+
+    def indexed(self, block: int) -> None:
+        """Called by the in-process indexer after each committed window."""
+        with self._condition:
+            self.indexed_block = max(self.indexed_block, block)
+            self._condition.notify_all()
+
+    def wait_for(self, block: int, timeout: float) -> bool:
+        self.wake.set()
+        if self.in_process:
+            with self._condition:
+                return self._condition.wait_for(lambda: self.indexed_block >= block, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.checkpoint_block()
+            if current is not None and current >= block:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    engine: Engine
+    link: IndexerLink
+    index_timeout: float = 15.0
+    _gateway: ChainGateway | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def operator(self) -> LocalAccount:
+        return Account.from_key(self.settings.operator_key)
+
+    def gateway(self) -> ChainGateway:
+        """The chain gateway, connected on first use (the API starts even while the node is down)."""
+        if self._gateway is not None:
+            return self._gateway
+        with self._lock:
+            if self._gateway is None:
+                w3 = connect(self.settings.rpc_url, self.settings.chain_id, poa=self.settings.poa)
+                chain_id = int(w3.eth.chain_id)
+                deployment = load_deployment(self.settings.deployments_dir, chain_id)
+                if deployment is None:
+                    raise ChainUnavailableError(
+                        f"no deployment for chain {chain_id} in {self.settings.deployments_dir}: "
+                        "run `tierflow deploy` (or `tierflow up`) first"
+                    )
+                self._gateway = ChainGateway(w3, deployment, self.operator)
+            return self._gateway
+
+    def set_gateway(self, gateway: ChainGateway) -> None:
+        self._gateway = gateway
+
+    def chain_ready(self) -> bool:
+        try:
+            self.gateway()
+        except (ChainUnavailableError, ConfigurationError):
+            return False
+        return True

@@ -1,0 +1,151 @@
+"""Backing documents: AES-GCM encrypted at rest, invoice hashes deterministic platform-wide, party reads."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
+from tierflow.platform.api.schemas import DocumentPublic, Page
+from tierflow.platform.models import Payable
+from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
+from tierflow.platform.services import queries
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+DOCUMENT_KINDS = ("invoice", "contract", "delivery", "other")
+
+
+def upload(
+    *,
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    content: bytes,
+    filename: str,
+    content_type: str,
+    kind: str,
+    seller: str,
+    invoice_number: str | None,
+) -> DocumentPublic:
+    """Store an encrypted document; an invoice gets the on-chain hash of (seller's legal id, number)."""
+    if not content:
+        raise Unprocessable("the file is empty", code="empty_document")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise Unprocessable(f"documents are limited to {MAX_DOCUMENT_BYTES} bytes", code="document_too_large")
+    supplier = session.get(DirectoryParticipant, seller)
+    if supplier is None:
+        raise NotFound(f"seller {seller} is not a participant", code="participant_not_found")
+    file_digest = hashlib.sha256(content).hexdigest()
+    if kind == "invoice":
+        if not invoice_number or not invoice_number.strip():
+            raise Unprocessable("an invoice needs its invoice_number (发票号码)", code="invoice_number_missing")
+        doc_hash = invoice_hash(
+            ctx.settings.master_key, seller_legal_id=supplier.legal_id, invoice_number=invoice_number
+        )
+    else:
+        # Other documents never go on chain; their hash is only a content fingerprint.
+        doc_hash = hashlib.sha256(b"document:" + content).digest()
+    document_id = secrets.token_hex(16)
+    row = StoredDocument(
+        document_id=document_id,
+        uploader=caller.address,
+        kind=kind,
+        invoice_number=invoice_number.strip() if invoice_number else None,
+        seller=supplier.address,
+        filename=filename[:200] or "document",
+        content_type=content_type[:100] or "application/octet-stream",
+        size=len(content),
+        sha256=file_digest,
+        doc_hash="0x" + doc_hash.hex(),
+        ciphertext=seal(derive_key(ctx.settings.master_key, DOCUMENT_LABEL), content, document_id.encode()),
+        created_at=int(time.time()),
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return queries.document_public(row)
+
+
+def _document(session: Session, document_id: str) -> StoredDocument:
+    row = session.get(StoredDocument, document_id)
+    if row is None:
+        raise NotFound(f"document {document_id} does not exist", code="document_not_found")
+    return row
+
+
+def can_read(session: Session, caller: Caller, row: StoredDocument) -> bool:
+    if caller.sees_everything or row.uploader == caller.address:
+        return True
+    if row.slot_id is None:
+        return False
+    slot = session.get(Payable, row.slot_id)
+    return slot is not None and queries.is_slot_party(session, caller, slot)
+
+
+def read(*, ctx: ServiceContext, session: Session, caller: Caller, document_id: str) -> tuple[StoredDocument, bytes]:
+    row = _document(session, document_id)
+    if not can_read(session, caller, row):
+        raise Forbidden(
+            "documents are readable by the certificate's parties, financiers asked to fund it and auditors",
+            code="not_a_party",
+        )
+    key = derive_key(ctx.settings.master_key, DOCUMENT_LABEL)
+    return row, unseal(key, row.ciphertext, row.document_id.encode())
+
+
+def meta(*, session: Session, caller: Caller, document_id: str) -> DocumentPublic:
+    row = _document(session, document_id)
+    if not can_read(session, caller, row):
+        raise Forbidden("not a party to this document", code="not_a_party")
+    return queries.document_public(row)
+
+
+def mine(*, session: Session, caller: Caller, limit: int, offset: int) -> Page[DocumentPublic]:
+    query = select(StoredDocument).where(StoredDocument.uploader == caller.address).order_by(StoredDocument.created_at)  # type: ignore[arg-type]
+    return queries._page(session, query, queries.document_public, limit, offset)
+
+
+def invoices_for_issue(
+    *, session: Session, caller: Caller, document_ids: list[str], supplier: str
+) -> list[bytes]:
+    """The on-chain hashes of the invoices an issue names, after checking they may back it."""
+    hashes: list[bytes] = []
+    for document_id in dict.fromkeys(document_ids):
+        row = _document(session, document_id)
+        if row.uploader != caller.address:
+            raise Forbidden(f"document {document_id} was uploaded by someone else", code="not_a_party")
+        if row.kind != "invoice":
+            raise Unprocessable(f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice")
+        if row.slot_id is not None:
+            raise Unprocessable(
+                f"document {document_id} already backs payable {row.slot_id}; upload it again if that "
+                "payable was rejected or cancelled",
+                code="document_bound",
+            )
+        if row.seller != supplier:
+            raise Unprocessable(
+                f"invoice {document_id} was issued by {row.seller}, not by the supplier {supplier}",
+                code="invoice_seller_mismatch",
+            )
+        hashes.append(bytes.fromhex(row.doc_hash[2:]))
+    return hashes
+
+
+def bind(*, session: Session, obligor: str, slot_id: int, doc_hashes: list[str]) -> None:
+    """Link the obligor's unbound uploads of these invoice hashes to the payable just issued."""
+    if not doc_hashes:
+        return
+    table = StoredDocument.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash.in_(doc_hashes))
+        .values(slot_id=slot_id)
+    )
+    session.commit()

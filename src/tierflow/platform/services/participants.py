@@ -1,0 +1,295 @@
+"""Participant directory: onboarding after KYB, suspension, API keys and authentication."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from web3 import Web3
+
+from tierflow.chain.demo import entity_hash
+from tierflow.platform.api.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from tierflow.platform.api.schemas import (
+    ROLE_BITS,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Page,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantPublic,
+    role_names,
+)
+from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.security.crypto import (
+    CUSTODY_LABEL,
+    api_key_matches,
+    derive_key,
+    entity_salt,
+    hash_api_key,
+    new_api_key,
+    normalise_legal_id,
+    parse_api_key,
+    seal,
+    unseal,
+)
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.relayer import Call
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated participant of a request."""
+
+    address: str
+    roles: int
+    is_operator: bool
+    custody: str
+    status: str
+    legal_name: str
+
+    def has(self, bits: int) -> bool:
+        return bool(self.roles & bits)
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.has(ROLE_BITS["auditor"])
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_auditor or self.is_operator
+
+
+def public(row: DirectoryParticipant) -> ParticipantPublic:
+    return ParticipantPublic(
+        address=row.address,
+        legal_name=row.legal_name,
+        roles=(["operator"] if row.is_operator else []) + role_names(row.roles),
+        contact=row.contact,
+        status=row.status,
+        custody=row.custody,
+        is_operator=row.is_operator,
+        entity_hash=row.entity_hash,
+        created_at=row.created_at,
+    )
+
+
+def authenticate(*, session: Session, token: str | None) -> Caller:
+    if not token:
+        raise Unauthorized("send your API key in the X-API-Key header", code="missing_api_key")
+    parsed = parse_api_key(token)
+    if parsed is None:
+        raise Unauthorized("the API key is malformed (tf_<id>_<secret>)", code="invalid_api_key")
+    key_id, secret = parsed
+    key = session.get(ApiKey, key_id)
+    if key is None or not api_key_matches(secret, key.key_hash):
+        raise Unauthorized("the API key is unknown; ask the operator for a new one", code="invalid_api_key")
+    if key.revoked_at is not None:
+        raise Unauthorized("the API key was revoked; ask the operator for a new one", code="revoked_api_key")
+    row = session.get(DirectoryParticipant, key.address)
+    if row is None:
+        raise Unauthorized("the API key's participant no longer exists", code="invalid_api_key")
+    return Caller(
+        address=row.address,
+        roles=row.roles,
+        is_operator=row.is_operator,
+        custody=row.custody,
+        status=row.status,
+        legal_name=row.legal_name,
+    )
+
+
+def custodial_account(*, ctx: ServiceContext, session: Session, address: str) -> LocalAccount:
+    row = session.get(DirectoryParticipant, address)
+    if row is None or row.encrypted_key is None:
+        raise Forbidden(f"{address} signs its own requests (self custody)", code="self_custody")
+    key = unseal(derive_key(ctx.settings.master_key, CUSTODY_LABEL), row.encrypted_key, address.encode())
+    return Account.from_key(key)
+
+
+def seal_key(*, ctx: ServiceContext, address: str, private_key: bytes) -> bytes:
+    return seal(derive_key(ctx.settings.master_key, CUSTODY_LABEL), private_key, address.encode())
+
+
+def issue_api_key(*, session: Session, address: str, label: str = "", token: str | None = None) -> str:
+    """Create an API key for `address`; returns the token (shown once)."""
+    if token is None:
+        issued = new_api_key()
+        key_id, secret, token = issued.key_id, issued.secret, issued.token
+    else:
+        parsed = parse_api_key(token)
+        assert parsed is not None, "a fixed token must look like tf_<id>_<secret>"
+        key_id, secret = parsed
+    session.add(
+        ApiKey(key_id=key_id, address=address, key_hash=hash_api_key(secret), label=label, created_at=_now())
+    )
+    return token
+
+
+def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -> ParticipantCreated:
+    """Register on chain (operator transaction), then record the directory entry and an API key."""
+    legal_id = normalise_legal_id(data.legal_id)
+    if session.exec(select(DirectoryParticipant).where(DirectoryParticipant.legal_id == legal_id)).first():  # type: ignore[call-overload]
+        raise Conflict(f"a participant with legal id {legal_id} is already onboarded", code="duplicate_legal_id")
+    roles = 0
+    for name in data.roles:
+        roles |= ROLE_BITS[name]
+    sealed: bytes | None = None
+    if data.custody == "custodial":
+        if data.address is not None:
+            raise Unprocessable("custodial participants get a platform-created key; omit `address`")
+        account = Account.create()
+        address = str(account.address)
+        sealed = seal_key(ctx=ctx, address=address, private_key=bytes(account.key))
+    else:
+        if data.address is None:
+            raise Unprocessable("self-custody participants must give the `address` of their key")
+        address = data.address
+    if session.get(DirectoryParticipant, address) is not None:
+        raise Conflict(f"{address} is already onboarded", code="duplicate_address")
+    digest = entity_hash(legal_id, entity_salt(ctx.settings.master_key, address))
+    gateway = ctx.gateway()
+    row = DirectoryParticipant(
+        address=address,
+        legal_name=data.legal_name,
+        legal_id=legal_id,
+        contact=data.contact,
+        roles=roles,
+        custody=data.custody,
+        encrypted_key=sealed,
+        entity_hash="0x" + digest.hex(),
+        created_at=_now(),
+    )
+    session.add(row)
+    token = issue_api_key(session=session, address=address, label="onboarding")
+    try:
+        # Constraint violations surface here, before anything goes on chain; the chain transaction
+        # then runs inside the open DB transaction, so a revert rolls the directory entry back too.
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict("the participant was onboarded concurrently", code="duplicate_participant") from error
+    try:
+        outcome = gateway.send_direct(
+            ctx.operator, Call("ParticipantRegistry", "register", (address, roles, digest))
+        )
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+    ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
+    session.refresh(row)
+    return ParticipantCreated(participant=public(row), api_key=token, tx_hash=outcome.tx_hash)
+
+
+def get(*, session: Session, address: str) -> DirectoryParticipant:
+    row = session.get(DirectoryParticipant, _address(address))
+    if row is None:
+        raise NotFound(f"participant {address} is not in the directory", code="participant_not_found")
+    return row
+
+
+def listing(
+    *, session: Session, role: str | None, status: str | None, limit: int, offset: int
+) -> Page[ParticipantPublic]:
+    query = select(DirectoryParticipant)
+    if role is not None:
+        if role == "operator":
+            query = query.where(DirectoryParticipant.is_operator.is_(True))  # type: ignore[attr-defined]
+        else:
+            query = query.where(DirectoryParticipant.roles.op("&")(ROLE_BITS[role]) != 0)  # type: ignore[attr-defined]
+    if status is not None:
+        query = query.where(DirectoryParticipant.status == status)  # type: ignore[arg-type]
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(DirectoryParticipant.created_at, DirectoryParticipant.address).limit(limit).offset(offset)).scalars().all()  # type: ignore[arg-type]
+    return Page(data=[public(r) for r in rows], count=count, limit=limit, offset=offset)
+
+
+def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: bool) -> ParticipantPublic:
+    row = get(session=session, address=address)
+    if row.is_operator:
+        raise Forbidden("the operator cannot be suspended", code="operator_immutable")
+    outcome = ctx.gateway().send_direct(
+        ctx.operator, Call("ParticipantRegistry", "suspend" if suspend else "reinstate", (row.address,))
+    )
+    row.status = "suspended" if suspend else "active"
+    session.add(row)
+    session.commit()
+    ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
+    session.refresh(row)
+    return public(row)
+
+
+def rotate_key(*, session: Session, address: str, label: str) -> ApiKeyCreated:
+    row = get(session=session, address=address)
+    token = issue_api_key(session=session, address=row.address, label=label)
+    session.commit()
+    parsed = parse_api_key(token)
+    assert parsed is not None
+    return ApiKeyCreated(key_id=parsed[0], api_key=token)
+
+
+def revoke_key(*, session: Session, address: str, key_id: str) -> ApiKeyPublic:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.address != _address(address):
+        raise NotFound(f"API key {key_id} of {address} does not exist", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = _now()
+        session.add(key)
+        session.commit()
+    return ApiKeyPublic(key_id=key.key_id, label=key.label, created_at=key.created_at, revoked_at=key.revoked_at)
+
+
+def keys_of(*, session: Session, address: str) -> list[ApiKeyPublic]:
+    row = get(session=session, address=address)
+    keys = session.execute(select(ApiKey).where(ApiKey.address == row.address).order_by(ApiKey.created_at)).scalars()  # type: ignore[arg-type]
+    return [ApiKeyPublic(key_id=k.key_id, label=k.label, created_at=k.created_at, revoked_at=k.revoked_at) for k in keys]
+
+
+def ensure_directory_entry(
+    *,
+    ctx: ServiceContext,
+    session: Session,
+    account: LocalAccount,
+    legal_name: str,
+    legal_id: str,
+    roles: int,
+    is_operator: bool = False,
+    api_key: str | None = None,
+    entity: bytes | None = None,
+) -> None:
+    """Add an already-registered participant (dev seeding, the operator) to the directory, idempotently."""
+    address = str(account.address)
+    if session.get(DirectoryParticipant, address) is None:
+        session.add(
+            DirectoryParticipant(
+                address=address,
+                legal_name=legal_name,
+                legal_id=normalise_legal_id(legal_id),
+                roles=roles,
+                is_operator=is_operator,
+                custody="custodial",
+                encrypted_key=seal_key(ctx=ctx, address=address, private_key=bytes(account.key)),
+                entity_hash="0x" + (entity or bytes(32)).hex(),
+                created_at=_now(),
+            )
+        )
+    if api_key is not None:
+        parsed = parse_api_key(api_key)
+        if parsed is not None and session.get(ApiKey, parsed[0]) is None:
+            issue_api_key(session=session, address=address, label="dev", token=api_key)
+    session.commit()
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise NotFound(f"{value} is not an address", code="participant_not_found")
+    return str(Web3.to_checksum_address(value))
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,391 @@
+"""Reads over the indexer's read models, with the party checks of every actor.
+
+A supplier sees only what it holds or is named on, a bank only the requests addressed to it and its
+own positions, an obligor its payables (including their full lineage: it pays every holder), and
+auditors and the operator everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select, text
+from sqlmodel import Session
+
+from tierflow.platform.api.errors import Forbidden, NotFound
+from tierflow.platform.api.schemas import (
+    CertificatePublic,
+    CreditLinePublic,
+    DocumentPublic,
+    FinancingDetail,
+    FinancingPublic,
+    LadderBucket,
+    Lineage,
+    Page,
+    PayablePublic,
+    PayoutPublic,
+    Portfolio,
+    TransferPublic,
+)
+from tierflow.platform.models import (
+    Certificate,
+    CertificateTransfer,
+    CreditLine,
+    FinancingRequest,
+    Payable,
+    Payout,
+)
+from tierflow.platform.models.service import StoredDocument
+from tierflow.platform.services.participants import Caller
+
+LIVE_TOKEN = ("active", "locked")
+OPEN_PAYABLE = ("Issued", "Accepted", "Defaulted")
+
+
+# -- conversions ----------------------------------------------------------------------------------
+def payable_public(row: Payable) -> PayablePublic:
+    return PayablePublic.model_validate(row, from_attributes=True)
+
+
+def certificate_public(row: Certificate, payable: Payable | None = None) -> CertificatePublic:
+    return CertificatePublic(
+        token_id=row.token_id,
+        slot_id=row.slot_id,
+        holder=row.holder,
+        value=row.value,
+        initial_value=row.initial_value,
+        status=row.status,
+        locked=row.locked,
+        lock_ref=row.lock_ref,
+        parent_id=row.parent_id,
+        root_id=row.root_id,
+        depth=row.depth,
+        maturity=payable.maturity if payable else None,
+        obligor=payable.obligor if payable else None,
+    )
+
+
+def line_public(row: CreditLine) -> CreditLinePublic:
+    return CreditLinePublic.model_validate(row, from_attributes=True)
+
+
+def financing_public(row: FinancingRequest) -> FinancingPublic:
+    return FinancingPublic.model_validate(row, from_attributes=True)
+
+
+def document_public(row: StoredDocument) -> DocumentPublic:
+    return DocumentPublic.model_validate(row, from_attributes=True)
+
+
+def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -> Page[Any]:
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.limit(limit).offset(offset)).scalars().all()
+    return Page(data=[convert(r) for r in rows], count=count, limit=limit, offset=offset)
+
+
+# -- lookups with party checks --------------------------------------------------------------------
+def payable(session: Session, slot_id: int) -> Payable:
+    row = session.get(Payable, slot_id)
+    if row is None:
+        raise NotFound(f"payable {slot_id} does not exist (or is not indexed yet)", code="payable_not_found")
+    return row
+
+
+def certificate(session: Session, token_id: int) -> Certificate:
+    row = session.get(Certificate, token_id)
+    if row is None:
+        raise NotFound(f"certificate {token_id} does not exist (or is not indexed yet)", code="certificate_not_found")
+    return row
+
+
+def financing_request(session: Session, request_id: int) -> FinancingRequest:
+    row = session.get(FinancingRequest, request_id)
+    if row is None:
+        raise NotFound(f"financing request {request_id} does not exist", code="request_not_found")
+    return row
+
+
+def credit_line(session: Session, line_id: int) -> CreditLine:
+    row = session.get(CreditLine, line_id)
+    if row is None:
+        raise NotFound(f"credit line {line_id} does not exist", code="credit_line_not_found")
+    return row
+
+
+def _not_party(what: str, caller: Caller) -> Forbidden:
+    return Forbidden(f"{caller.address} is not a party to {what}", code="not_a_party")
+
+
+def is_slot_party(session: Session, caller: Caller, row: Payable) -> bool:
+    if caller.sees_everything or caller.address in (row.obligor, row.supplier):
+        return True
+    holds = session.execute(
+        select(Certificate.token_id).where(Certificate.slot_id == row.slot_id, Certificate.holder == caller.address).limit(1)  # type: ignore[arg-type]
+    ).first()
+    if holds is not None:
+        return True
+    asked = session.execute(
+        select(FinancingRequest.request_id)
+        .join(Certificate, Certificate.token_id == FinancingRequest.token_id)  # type: ignore[arg-type]
+        .where(Certificate.slot_id == row.slot_id, FinancingRequest.financier == caller.address)  # type: ignore[arg-type]
+        .limit(1)
+    ).first()
+    return asked is not None
+
+
+def can_see_certificate(session: Session, caller: Caller, row: Certificate) -> bool:
+    if caller.sees_everything or row.holder == caller.address:
+        return True
+    slot = session.get(Payable, row.slot_id)
+    if slot is not None and slot.obligor == caller.address:
+        return True
+    asked = session.execute(
+        select(FinancingRequest.request_id).where(
+            FinancingRequest.token_id == row.token_id,  # type: ignore[arg-type]
+            or_(FinancingRequest.financier == caller.address, FinancingRequest.seller == caller.address),  # type: ignore[arg-type]
+        ).limit(1)
+    ).first()
+    return asked is not None
+
+
+def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePublic:
+    row = payable(session, slot_id)
+    if not is_slot_party(session, caller, row):
+        raise _not_party(f"payable {slot_id}", caller)
+    return payable_public(row)
+
+
+def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
+    row = certificate(session, token_id)
+    if not can_see_certificate(session, caller, row):
+        raise _not_party(f"certificate {token_id}", caller)
+    return certificate_public(row, session.get(Payable, row.slot_id))
+
+
+def slot_lineage(*, session: Session, caller: Caller, slot_id: int, limit: int, offset: int) -> Lineage:
+    """The whole tree of a payable: visible to its obligor, auditors and the operator."""
+    row = payable(session, slot_id)
+    if not (caller.sees_everything or row.obligor == caller.address):
+        raise Forbidden(
+            "the full lineage of a payable is visible to its obligor and auditors; "
+            "holders can read the path of their own certificate (/v1/certificates/{id}/lineage)",
+            code="not_a_party",
+        )
+    count = session.execute(select(func.count()).where(Certificate.slot_id == slot_id)).scalar_one()  # type: ignore[arg-type]
+    rows = session.execute(
+        select(Certificate).where(Certificate.slot_id == slot_id).order_by(Certificate.token_id).limit(limit).offset(offset)  # type: ignore[arg-type]
+    ).scalars()
+    return Lineage(
+        slot_id=slot_id,
+        root_token_id=row.root_token_id,
+        tokens=[certificate_public(t, row) for t in rows],
+        count=count,
+    )
+
+
+PATH_SQL = text(
+    """
+    WITH RECURSIVE path(token_id, parent_id) AS (
+        SELECT token_id, parent_id FROM certificate WHERE token_id = :token_id
+        UNION ALL
+        SELECT c.token_id, c.parent_id FROM certificate c JOIN path p ON c.token_id = p.parent_id
+    )
+    SELECT token_id FROM path
+    """
+)
+
+
+def token_path(session: Session, token_id: int) -> list[Certificate]:
+    ids = [int(r[0]) for r in session.execute(PATH_SQL, {"token_id": token_id})]
+    if not ids:
+        return []
+    rows = {r.token_id: r for r in session.execute(select(Certificate).where(Certificate.token_id.in_(ids))).scalars()}  # type: ignore[attr-defined]
+    return [rows[i] for i in ids if i in rows]
+
+
+def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
+    row = certificate(session, token_id)
+    if not can_see_certificate(session, caller, row):
+        raise _not_party(f"certificate {token_id}", caller)
+    slot = session.get(Payable, row.slot_id)
+    path = token_path(session, token_id)
+    return Lineage(
+        slot_id=row.slot_id,
+        root_token_id=row.root_id,
+        tokens=[certificate_public(t, slot) for t in path],
+        count=len(path),
+    )
+
+
+# -- lists ----------------------------------------------------------------------------------------
+def payables(
+    *,
+    session: Session,
+    obligor: str | None = None,
+    supplier: str | None = None,
+    status: str | None = None,
+    maturity_before: int | None = None,
+    limit: int,
+    offset: int,
+) -> Page[PayablePublic]:
+    query = select(Payable)
+    if obligor is not None:
+        query = query.where(Payable.obligor == obligor)  # type: ignore[arg-type]
+    if supplier is not None:
+        query = query.where(Payable.supplier == supplier)  # type: ignore[arg-type]
+    if status is not None:
+        query = query.where(Payable.status == status)  # type: ignore[arg-type]
+    if maturity_before is not None:
+        query = query.where(Payable.maturity < maturity_before)  # type: ignore[arg-type]
+    return _page(session, query.order_by(Payable.slot_id), payable_public, limit, offset)  # type: ignore[arg-type]
+
+
+def certificates(
+    *,
+    session: Session,
+    holder: str | None = None,
+    slot_id: int | None = None,
+    status: Sequence[str] | None = LIVE_TOKEN,
+    limit: int,
+    offset: int,
+) -> Page[CertificatePublic]:
+    query = select(Certificate, Payable).join(Payable, Payable.slot_id == Certificate.slot_id)  # type: ignore[arg-type]
+    count_query = select(Certificate.token_id)
+    if holder is not None:
+        query = query.where(Certificate.holder == holder)  # type: ignore[arg-type]
+        count_query = count_query.where(Certificate.holder == holder)  # type: ignore[arg-type]
+    if slot_id is not None:
+        query = query.where(Certificate.slot_id == slot_id)  # type: ignore[arg-type]
+        count_query = count_query.where(Certificate.slot_id == slot_id)  # type: ignore[arg-type]
+    if status:
+        query = query.where(Certificate.status.in_(list(status)))  # type: ignore[attr-defined]
+        count_query = count_query.where(Certificate.status.in_(list(status)))  # type: ignore[attr-defined]
+    count = session.execute(select(func.count()).select_from(count_query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Certificate.token_id).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
+    return Page(
+        data=[certificate_public(c, p) for c, p in rows], count=count, limit=limit, offset=offset
+    )
+
+
+def credit_lines(
+    *, session: Session, financier: str | None = None, obligor: str | None = None, limit: int, offset: int
+) -> Page[CreditLinePublic]:
+    query = select(CreditLine)
+    if financier is not None:
+        query = query.where(CreditLine.financier == financier)  # type: ignore[arg-type]
+    if obligor is not None:
+        query = query.where(CreditLine.obligor == obligor)  # type: ignore[arg-type]
+    return _page(session, query.order_by(CreditLine.line_id), line_public, limit, offset)  # type: ignore[arg-type]
+
+
+def financing_requests(
+    *,
+    session: Session,
+    financier: str | None = None,
+    seller: str | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> Page[FinancingPublic]:
+    query = select(FinancingRequest)
+    if financier is not None:
+        query = query.where(FinancingRequest.financier == financier)  # type: ignore[arg-type]
+    if seller is not None:
+        query = query.where(FinancingRequest.seller == seller)  # type: ignore[arg-type]
+    if status is not None:
+        query = query.where(FinancingRequest.status == status)  # type: ignore[arg-type]
+    return _page(session, query.order_by(FinancingRequest.request_id.desc()), financing_public, limit, offset)  # type: ignore[attr-defined]
+
+
+def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:
+    query = select(Payout)
+    if holder is not None:
+        query = query.where(Payout.holder == holder)  # type: ignore[arg-type]
+    return _page(
+        session,
+        query.order_by(Payout.block_number.desc(), Payout.log_index.desc()),  # type: ignore[attr-defined]
+        lambda r: PayoutPublic.model_validate(r, from_attributes=True),
+        limit,
+        offset,
+    )
+
+
+def transfers(*, session: Session, slot_id: int, limit: int, offset: int) -> Page[TransferPublic]:
+    query = select(CertificateTransfer).where(CertificateTransfer.slot_id == slot_id)  # type: ignore[arg-type]
+    return _page(
+        session,
+        query.order_by(CertificateTransfer.block_number, CertificateTransfer.log_index),  # type: ignore[arg-type]
+        lambda r: TransferPublic.model_validate(r, from_attributes=True),
+        limit,
+        offset,
+    )
+
+
+def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:
+    rows = session.execute(
+        select(StoredDocument).where(StoredDocument.slot_id == slot_id).order_by(StoredDocument.created_at)  # type: ignore[arg-type]
+    ).scalars()
+    return [document_public(r) for r in rows]
+
+
+def obligor_exposure(session: Session, obligor: str) -> int:
+    # Fen columns are zero-padded text on SQLite: sum exactly in Python.
+    rows = session.execute(
+        select(Payable.face, Payable.paid_in).where(Payable.obligor == obligor, Payable.status.in_(OPEN_PAYABLE))  # type: ignore[arg-type, attr-defined]
+    ).all()
+    return sum(int(face) - int(paid) for face, paid in rows)
+
+
+def request_detail(*, session: Session, caller: Caller, request_id: int) -> FinancingDetail:
+    row = financing_request(session, request_id)
+    if not (caller.sees_everything or caller.address in (row.financier, row.seller)):
+        raise _not_party(f"financing request {request_id}", caller)
+    cert = session.get(Certificate, row.token_id)
+    slot = session.get(Payable, cert.slot_id) if cert is not None else None
+    lines = (
+        session.execute(select(CreditLine).where(CreditLine.obligor == slot.obligor).order_by(CreditLine.line_id)).scalars()  # type: ignore[arg-type]
+        if slot is not None
+        else []
+    )
+    return FinancingDetail(
+        **financing_public(row).model_dump(),
+        certificate=certificate_public(cert, slot) if cert is not None else None,
+        payable=payable_public(slot) if slot is not None else None,
+        lineage=[certificate_public(t, slot) for t in token_path(session, row.token_id)],
+        documents=documents_of_slot(session, slot.slot_id) if slot is not None else [],
+        obligor_exposure=obligor_exposure(session, slot.obligor) if slot is not None else 0,
+        obligor_credit_lines=[line_public(line) for line in lines],
+    )
+
+
+def portfolio(*, session: Session, caller: Caller, now: int) -> Portfolio:
+    rows = session.execute(
+        select(Certificate, Payable)
+        .join(Payable, Payable.slot_id == Certificate.slot_id)  # type: ignore[arg-type]
+        .where(Certificate.holder == caller.address, Certificate.status.in_(LIVE_TOKEN))  # type: ignore[arg-type, attr-defined]
+        .order_by(Payable.maturity, Certificate.token_id)  # type: ignore[arg-type]
+    ).all()
+    holdings = [certificate_public(c, p) for c, p in rows]
+    buckets: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    for c, p in rows:
+        day = dt.datetime.fromtimestamp(p.maturity, dt.UTC).date()
+        buckets[day][0] += c.value
+        buckets[day][1] += 1
+    funded = session.execute(
+        select(FinancingRequest.price, FinancingRequest.discount, FinancingRequest.token_id).where(
+            FinancingRequest.financier == caller.address, FinancingRequest.status == "Funded"  # type: ignore[arg-type]
+        )
+    ).all()
+    held = {c.token_id for c, _ in rows}
+    return Portfolio(
+        holdings=holdings,
+        total_value=sum(c.value for c, _ in rows),
+        ladder=[LadderBucket(maturity_date=d, value=v[0], tokens=v[1]) for d, v in sorted(buckets.items())],
+        funded_price=sum(int(p or 0) for p, _, t in funded if t in held),
+        funded_discount=sum(int(d or 0) for _, d, t in funded if t in held),
+        overdue=[certificate_public(c, p) for c, p in rows if p.maturity <= now and p.status != "Repaid"],
+        defaulted=[certificate_public(c, p) for c, p in rows if p.status == "Defaulted"],
+    )

@@ -1,0 +1,343 @@
+"""Relay participants' calls through the ERC-2771 forwarder: custodial signing, self-custody, nonces.
+
+Every participant write goes through `TierflowForwarder.execute`, sent and paid for by one relayer
+account, so participants need no gas. Two locks keep nonces right under concurrency:
+
+* the relayer account's transaction nonce lives in `TxSender` (one lock per account, gap-free);
+* the forwarder's per-signer nonce is sequential (`ERC2771Forwarder` hashes `nonces(from)` into the
+  signed request), so a signer's requests must be mined in the order they were signed. We hold a
+  per-signer lock from "read nonce" until the receipt, which also means a failed request can never
+  invalidate a later one that was already signed.
+
+The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
+as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
+calldata (ERC-2771's `_msgSender()`); that yields the contract's custom error before anything is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.types import TxReceipt
+
+from tierflow.chain.deploy import Deployment
+from tierflow.chain.node import TxSender
+from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
+
+FORWARD_REQUEST_FIELDS = [
+    {"name": "from", "type": "address"},
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "gas", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint48"},
+    {"name": "data", "type": "bytes"},
+]
+EIP712_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+# A signed request stays relayable this long: long enough for a human to sign, short enough that a
+# leaked signature is soon worthless.
+DEFAULT_DEADLINE_S = 3600
+MAX_DEADLINE_S = 24 * 3600
+INNER_GAS_HEADROOM = 1.3
+INNER_GAS_MARGIN = 20_000
+
+
+class RelayError(TierflowError):
+    """A forward request the relayer refuses before sending (bad signature, wrong target, expired)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    contract: str
+    event: str
+    args: dict[str, Any]
+    log_index: int
+
+
+@dataclass
+class TxOutcome:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: list[DecodedEvent] = field(default_factory=list)
+
+    def first(self, event: str) -> DecodedEvent | None:
+        return next((item for item in self.events if item.event == event), None)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One contract call a participant wants to make: target contract name, function, arguments."""
+
+    contract: str
+    function: str
+    args: tuple[Any, ...]
+
+
+class ChainGateway:
+    """The service's handle on the chain: contracts, simulation, the relayer, custodial signing."""
+
+    def __init__(self, w3: Web3, deployment: Deployment, relayer: LocalAccount) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.decoder = deployment.decoder()
+        self.sender = TxSender(w3, self.decoder)
+        self.relayer = relayer
+        self.chain_id = int(w3.eth.chain_id)
+        self.contracts: dict[str, Contract] = {
+            name: deployment.contract(w3, name) for name in deployment.contracts
+        }
+        self.by_address = {str(c.address).lower(): name for name, c in self.contracts.items()}
+        self.forwarder = self.contracts["TierflowForwarder"]
+        self._signer_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._topics: dict[bytes, list[tuple[str, Any]]] = {}
+        for name, contract in self.contracts.items():
+            for item in contract.abi:
+                if item.get("type") != "event":
+                    continue
+                event = getattr(contract.events, item["name"])()
+                types = ",".join(_canonical(i) for i in item["inputs"])
+                topic = Web3.keccak(text=f"{item['name']}({types})")
+                self._topics.setdefault(bytes(topic), []).append((name, event))
+
+    # -- building calls ---------------------------------------------------------------------
+    def calldata(self, call: Call) -> tuple[str, bytes]:
+        contract = self.contracts.get(call.contract)
+        if contract is None:
+            raise ChainUnavailableError(f"contract {call.contract} is not deployed on chain {self.chain_id}")
+        fn = getattr(contract.functions, call.function)(*call.args)
+        return str(contract.address), HexBytes(fn._encode_transaction_data())
+
+    def simulate(self, signer: str, to: str, data: bytes) -> int:
+        """Run the call as the target sees it when forwarded; return its gas or raise the decoded revert."""
+        params: Any = {"from": self.forwarder.address, "to": to, "data": HexBytes(data) + HexBytes(signer)}
+        try:
+            return int(self.w3.eth.estimate_gas(params))
+        except ContractLogicError as error:
+            raise self.decoder.from_exception(error) from None
+        except (Web3Exception, OSError) as error:
+            raise _unavailable(error) from error
+
+    # -- forward requests ---------------------------------------------------------------------
+    def _lock(self, signer: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._signer_locks.setdefault(signer.lower(), threading.Lock())
+
+    def forwarder_nonce(self, signer: str) -> int:
+        try:
+            return int(self.forwarder.functions.nonces(Web3.to_checksum_address(signer)).call())
+        except (Web3Exception, OSError) as error:
+            raise _unavailable(error) from error
+
+    def chain_time(self) -> int:
+        try:
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+        except (Web3Exception, OSError) as error:
+            raise _unavailable(error) from error
+
+    def forward_request(
+        self, signer: str, call: Call, *, deadline_s: int = DEFAULT_DEADLINE_S, nonce: int | None = None
+    ) -> dict[str, Any]:
+        """The EIP-712 typed data of a ForwardRequest for `call` by `signer`, simulated first."""
+        signer = Web3.to_checksum_address(signer)
+        to, data = self.calldata(call)
+        gas = self.simulate(signer, to, data)
+        message = {
+            "from": signer,
+            "to": to,
+            "value": 0,
+            "gas": int(gas * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
+            "nonce": self.forwarder_nonce(signer) if nonce is None else nonce,
+            "deadline": self.chain_time() + deadline_s,
+            "data": "0x" + data.hex(),
+        }
+        return self.typed_data(message)
+
+    def typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST_FIELDS},
+            "primaryType": "ForwardRequest",
+            "domain": {
+                "name": "Tierflow",
+                "version": "1",
+                "chainId": self.chain_id,
+                "verifyingContract": str(self.forwarder.address),
+            },
+            "message": message,
+        }
+
+    @staticmethod
+    def sign(account: LocalAccount, typed_data: dict[str, Any]) -> str:
+        signed = Account.sign_message(encode_typed_data(full_message=typed_data), account.key)
+        return "0x" + bytes(signed.signature).hex()
+
+    def recover(self, message: dict[str, Any], signature: str) -> str:
+        try:
+            return str(
+                Account.recover_message(
+                    encode_typed_data(full_message=self.typed_data(message)), signature=HexBytes(signature)
+                )
+            )
+        except Exception as error:  # eth-account raises ValueError/BadSignature variants
+            raise RelayError("invalid_signature", f"the signature does not parse: {error}") from None
+
+    # -- relaying -----------------------------------------------------------------------------
+    def execute_custodial(self, account: LocalAccount, call: Call) -> TxOutcome:
+        """Sign a forward request with the participant's custodial key and relay it."""
+        with self._lock(account.address):
+            typed = self.forward_request(account.address, call)
+            signature = self.sign(account, typed)
+            return self._relay_locked(typed["message"], signature)
+
+    def relay(self, message: dict[str, Any], signature: str) -> TxOutcome:
+        """Relay a request signed by a self-custody participant (already checked by the caller)."""
+        with self._lock(str(message["from"])):
+            current = self.forwarder_nonce(str(message["from"]))
+            if int(message["nonce"]) != current:
+                raise RelayError(
+                    "stale_nonce",
+                    f"the request was signed with forwarder nonce {message['nonce']} but the next is "
+                    f"{current}: it was already relayed, or prepare a new request and sign that",
+                )
+            if int(message["deadline"]) < self.chain_time():
+                raise RelayError("request_expired", "the request's deadline has passed: prepare and sign a new one")
+            self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
+            return self._relay_locked(message, signature)
+
+    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
+        request = (
+            Web3.to_checksum_address(message["from"]),
+            Web3.to_checksum_address(message["to"]),
+            int(message["value"]),
+            int(message["gas"]),
+            int(message["deadline"]),
+            HexBytes(message["data"]),
+            HexBytes(signature),
+        )
+        fn = self.forwarder.functions.execute(request)
+        # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
+        # calldata copy); estimating it would cost a round trip and cannot fail differently.
+        gas = int(message["gas"]) + 80_000 + 16 * len(request[5])
+        try:
+            receipt = self._transact(fn, self.relayer, gas=gas)
+        except ContractRevert as error:
+            if error.name in ("FailedCall", "Reverted"):
+                raise self._inner_failure(message) from None
+            raise
+        except TimeExhausted as error:
+            raise ChainUnavailableError(f"the transaction was not mined in time: {error}") from error
+        except (Web3Exception, OSError) as error:
+            self.sender.forget_nonce(self.relayer.address)
+            raise _unavailable(error) from error
+        return self.outcome(receipt)
+
+    def _inner_failure(self, message: dict[str, Any]) -> ContractRevert:
+        try:
+            self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
+        except ContractRevert as error:
+            return error
+        return ContractRevert("Reverted", {"reason": "the forwarded call failed"})
+
+    def send_direct(self, account: LocalAccount, call: Call) -> TxOutcome:
+        """Send from a platform account (the operator) directly, paying its own gas."""
+        contract = self.contracts[call.contract]
+        fn = getattr(contract.functions, call.function)(*call.args)
+        try:
+            receipt = self._transact(fn, account)
+        except TimeExhausted as error:
+            raise ChainUnavailableError(f"the transaction was not mined in time: {error}") from error
+        except ContractRevert:
+            raise
+        except (Web3Exception, OSError) as error:
+            self.sender.forget_nonce(account.address)
+            raise _unavailable(error) from error
+        return self.outcome(receipt)
+
+    def _transact(self, fn: Any, account: LocalAccount, gas: int | None = None) -> TxReceipt:
+        """Send with TxSender; if another process used the same account, resynchronise the nonce once."""
+        try:
+            return self.sender.transact(fn, account, gas=gas)
+        except Web3RPCError as error:
+            if "nonce" not in str(error).lower():
+                raise
+            self.sender.forget_nonce(account.address)
+            return self.sender.transact(fn, account, gas=gas)
+
+    def outcome(self, receipt: TxReceipt) -> TxOutcome:
+        events: list[DecodedEvent] = []
+        for log in receipt["logs"]:
+            if not log["topics"]:
+                continue
+            name = self.by_address.get(str(log["address"]).lower())
+            for contract_name, event in self._topics.get(bytes(log["topics"][0]), []):
+                if contract_name != name:
+                    continue
+                try:
+                    decoded = event.process_log(log)
+                except Exception:  # noqa: S112 - a same-signature event with other indexing; try the next
+                    continue
+                events.append(
+                    DecodedEvent(contract_name, decoded["event"], dict(decoded["args"]), int(log["logIndex"]))
+                )
+                break
+        return TxOutcome(
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            events=events,
+        )
+
+    def call(self, contract: str, function: str, *args: Any) -> Any:
+        try:
+            return getattr(self.contracts[contract].functions, function)(*args).call()
+        except ContractLogicError as error:
+            raise self.decoder.from_exception(error) from None
+        except (Web3Exception, OSError) as error:
+            raise _unavailable(error) from error
+
+    def ping(self) -> int:
+        try:
+            return int(self.w3.eth.block_number)
+        except (Web3Exception, OSError) as error:
+            raise _unavailable(error) from error
+
+
+def _unavailable(error: BaseException) -> ChainUnavailableError:
+    return ChainUnavailableError(f"the chain node does not answer: {type(error).__name__}: {error}")
+
+
+def _canonical(item: dict[str, Any]) -> str:
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_canonical(c) for c in item["components"]) + ")" + kind[len("tuple") :]
+    return kind
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.005) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

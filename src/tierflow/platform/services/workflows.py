@@ -1,0 +1,209 @@
+"""The workflows of every actor: party checks against the read models, then one contract call each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session
+
+from tierflow.platform.api.errors import Forbidden, Unprocessable
+from tierflow.platform.api.schemas import (
+    Approval,
+    CertificateIssue,
+    CreditLineAdjust,
+    CreditLineCreate,
+    FinancingCreate,
+    Mint,
+    ParametersUpdate,
+    Quote,
+    Repay,
+    SignatureRequired,
+    Transfer,
+    TxResult,
+)
+from tierflow.platform.services import documents, queries
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.writes import execute, finish
+
+Written = TxResult | SignatureRequired
+UNLIMITED = 2**256 - 1
+DAY = 86_400
+
+
+def date_to_unix(day: dt.date) -> int:
+    """A maturity or expiry date as unix seconds: 00:00 UTC of that day."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+# -- operator ---------------------------------------------------------------------------------------
+def set_parameters(*, ctx: ServiceContext, session: Session, data: ParametersUpdate) -> TxResult:
+    call = Call(
+        "ParticipantRegistry",
+        "setParameters",
+        (data.max_tenor_days * DAY, data.grace_period_days * DAY, data.min_unit),
+    )
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+def set_paused(*, ctx: ServiceContext, paused: bool) -> TxResult:
+    call = Call("ParticipantRegistry", "pause" if paused else "unpause", ())
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+def push_payouts(*, ctx: ServiceContext, token_ids: list[int]) -> TxResult:
+    call = Call("Receivables", "payout", (token_ids,))
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+# -- settlement token -------------------------------------------------------------------------------
+def approve(*, ctx: ServiceContext, session: Session, caller: Caller, data: Approval) -> Written:
+    spender = ctx.gateway().contracts[data.spender].address
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (spender, data.amount)))
+
+
+def mint(*, ctx: ServiceContext, session: Session, caller: Caller, data: Mint) -> Written:
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "mint", (data.to, data.amount)))
+
+
+def _ensure_allowance(*, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int) -> None:
+    """Custodial participants approve the platform contract once (unlimited) when they first need to pay.
+
+    Self-custody participants approve themselves (POST /v1/settlement/approvals); the contract's
+    ERC20InsufficientAllowance error tells them so.
+    """
+    if caller.custody != "custodial":
+        return
+    gateway = ctx.gateway()
+    address = gateway.contracts[spender].address
+    if int(gateway.call("SettlementToken", "allowance", caller.address, address)) >= amount:
+        return
+    execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (address, UNLIMITED)))
+
+
+# -- financier --------------------------------------------------------------------------------------
+def grant_line(*, ctx: ServiceContext, session: Session, caller: Caller, data: CreditLineCreate) -> Written:
+    call = Call("CreditLines", "grant", (data.obligor, data.limit, date_to_unix(data.expiry)))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def adjust_line(
+    *, ctx: ServiceContext, session: Session, caller: Caller, line_id: int, data: CreditLineAdjust
+) -> Written:
+    line = queries.credit_line(session, line_id)
+    if line.financier != caller.address:
+        raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
+    call = Call("CreditLines", "adjust", (line_id, data.limit, date_to_unix(data.expiry)))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str) -> None:
+    row = queries.financing_request(session, request_id)
+    party = row.financier if as_ == "financier" else row.seller
+    if party != caller.address:
+        raise Forbidden(f"financing request {request_id} is not addressed to {caller.address} as {as_}", code="not_a_party")
+
+
+def quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: Quote) -> Written:
+    _own_request(session, caller, request_id, as_="financier")
+    expiry = ctx.gateway().chain_time() + data.valid_hours * 3600
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "quote", (request_id, data.rate_bps, expiry)))
+
+
+def fund(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    _own_request(session, caller, request_id, as_="financier")
+    row = queries.financing_request(session, request_id)
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=int(row.price or 0))
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "fund", (request_id,)))
+
+
+def decline(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    _own_request(session, caller, request_id, as_="financier")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "decline", (request_id,)))
+
+
+def recourse(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    _own_request(session, caller, request_id, as_="financier")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "exerciseRecourse", (request_id,)))
+
+
+# -- core enterprise --------------------------------------------------------------------------------
+def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: CertificateIssue) -> Written:
+    hashes = documents.invoices_for_issue(
+        session=session, caller=caller, document_ids=data.document_ids, supplier=data.supplier
+    )
+    call = Call("Receivables", "issue", (data.supplier, data.face, date_to_unix(data.maturity), data.line_id, hashes))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def _own_payable(session: Session, caller: Caller, slot_id: int, *, as_: str) -> None:
+    row = queries.payable(session, slot_id)
+    party = row.obligor if as_ == "obligor" else row.supplier
+    if party != caller.address:
+        raise Forbidden(f"{caller.address} is not the {as_} of payable {slot_id}", code="not_a_party")
+
+
+def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
+    _own_payable(session, caller, slot_id, as_="obligor")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "cancel", (slot_id,)))
+
+
+def repay(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int, data: Repay) -> Written:
+    _own_payable(session, caller, slot_id, as_="obligor")
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Receivables", amount=data.amount)
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "repay", (slot_id, data.amount)))
+
+
+# -- supplier ---------------------------------------------------------------------------------------
+def respond(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int, accept: bool) -> Written:
+    _own_payable(session, caller, slot_id, as_="supplier")
+    function = "accept" if accept else "reject"
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", function, (slot_id,)))
+
+
+def _own_token(session: Session, caller: Caller, token_id: int) -> int:
+    row = queries.certificate(session, token_id)
+    if row.holder != caller.address:
+        raise Forbidden(f"certificate {token_id} is not held by {caller.address}", code="not_a_party")
+    return int(row.value)
+
+
+def transfer(*, ctx: ServiceContext, session: Session, caller: Caller, token_id: int, data: Transfer) -> Written:
+    value = _own_token(session, caller, token_id)
+    if data.to == caller.address:
+        raise Unprocessable("transfer to yourself; to split a certificate use its split endpoint", code="self_transfer")
+    if data.value == value:
+        call = Call("Receivables", "transfer", (token_id, data.to))
+    else:
+        call = Call("Receivables", "transferValue", (token_id, data.to, data.value))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def request_financing(*, ctx: ServiceContext, session: Session, caller: Caller, data: FinancingCreate) -> Written:
+    _own_token(session, caller, data.token_id)
+    call = Call("Financing", "request", (data.token_id, data.amount, data.financier, data.with_recourse))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    _own_request(session, caller, request_id, as_="seller")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "acceptQuote", (request_id,)))
+
+
+def cancel_request(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    _own_request(session, caller, request_id, as_="seller")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "cancel", (request_id,)))
+
+
+# -- holders ----------------------------------------------------------------------------------------
+def claim(*, ctx: ServiceContext, session: Session, caller: Caller, token_id: int) -> Written:
+    _own_token(session, caller, token_id)
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "claim", (token_id,)))
+
+
+def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
+    row = queries.payable(session, slot_id)
+    if not queries.is_slot_party(session, caller, row):
+        raise Forbidden(f"{caller.address} is not a party to payable {slot_id}", code="not_a_party")
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id,)))

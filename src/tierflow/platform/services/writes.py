@@ -1,0 +1,113 @@
+"""The one write path: custodial sign-and-relay or a forward request to sign; relay; read-your-writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hexbytes import HexBytes
+from sqlmodel import Session
+from web3 import Web3
+
+from tierflow.platform.api.errors import Forbidden
+from tierflow.platform.api.schemas import EventPublic, RelayRequest, SignatureRequired, TxResult
+from tierflow.platform.services import documents
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller, custodial_account
+from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
+
+# Which event fields a client most likely wants back, by event: event arg → result field.
+RESULT_FIELDS: dict[str, dict[str, str]] = {
+    "CertificateIssued": {"slotId": "slot_id", "tokenId": "token_id"},
+    "CertificateSplit": {"newTokenId": "new_token_id", "fromTokenId": "token_id"},
+    "CertificateTransferred": {"tokenId": "token_id"},
+    "FinancingRequested": {"requestId": "request_id", "tokenId": "token_id"},
+    "FinancingQuoted": {"requestId": "request_id", "discount": "discount", "price": "price"},
+    "FinancingFunded": {"requestId": "request_id", "price": "price", "discount": "discount"},
+    "CreditLineGranted": {"lineId": "line_id"},
+    "CreditLineAdjusted": {"lineId": "line_id", "limit": "limit"},
+    "CertificateClaimed": {"tokenId": "token_id", "amount": "amount"},
+    "PayableRepaid": {"slotId": "slot_id", "paidIn": "paid_in"},
+    "PayableDefaulted": {"slotId": "slot_id", "unpaid": "unpaid"},
+    "RecourseExercised": {"requestId": "request_id", "amount": "amount"},
+}
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None = None) -> TxResult:
+    """Wait until the indexer has the transaction's block, then describe the outcome."""
+    if session is not None:
+        for event in outcome.events:
+            if event.event == "CertificateIssued":
+                hashes = ["0x" + bytes(h).hex() for h in event.args.get("invoiceHashes", [])]
+                documents.bind(session=session, obligor=str(event.args["obligor"]), slot_id=int(event.args["slotId"]), doc_hashes=hashes)
+    indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
+    result: dict[str, Any] = {}
+    for event in outcome.events:
+        for arg, name in RESULT_FIELDS.get(event.event, {}).items():
+            # The first event wins: a split inside `lock` must not overwrite the request's token.
+            result.setdefault(name, jsonable(event.args.get(arg)))
+    return TxResult(
+        tx_hash=outcome.tx_hash,
+        block_number=outcome.block_number,
+        indexed=indexed,
+        result=result,
+        events=[
+            EventPublic(contract=e.contract, event=e.event, args={k: jsonable(v) for k, v in e.args.items()})
+            for e in outcome.events
+        ],
+    )
+
+
+def execute(
+    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call
+) -> TxResult | SignatureRequired:
+    """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign."""
+    if caller.status != "active":
+        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    gateway = ctx.gateway()
+    if caller.custody == "self":
+        return SignatureRequired(forward_request=gateway.forward_request(caller.address, call))
+    account = custodial_account(ctx=ctx, session=session, address=caller.address)
+    outcome = gateway.execute_custodial(account, call)
+    return finish(ctx=ctx, outcome=outcome, session=session)
+
+
+def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayRequest) -> TxResult:
+    """Relay a forward request the caller signed itself (self custody), paying its gas."""
+    gateway = ctx.gateway()
+    raw = body.request
+    try:
+        message = {
+            "from": Web3.to_checksum_address(str(raw["from"])),
+            "to": Web3.to_checksum_address(str(raw["to"])),
+            "value": int(raw.get("value", 0)),
+            "gas": int(raw["gas"]),
+            "nonce": int(raw["nonce"]),
+            "deadline": int(raw["deadline"]),
+            "data": "0x" + bytes(HexBytes(str(raw["data"]))).hex(),
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise RelayError(
+            "invalid_signature", f"the request is malformed ({error}); send back the `message` of the forward request"
+        ) from None
+    if message["from"] != caller.address:
+        raise Forbidden("a participant can only relay requests it signed from its own address", code="signer_mismatch")
+    target = gateway.by_address.get(str(message["to"]).lower())
+    if target is None or target == "TierflowForwarder":
+        raise RelayError("target_not_allowed", f"{message['to']} is not a Tierflow contract")
+    if message["value"] != 0 or not 0 < message["gas"] <= 5_000_000 or message["deadline"] >= 2**48:
+        raise RelayError("target_not_allowed", "value must be 0, gas at most 5,000,000 and deadline a uint48")
+    if caller.status != "active":
+        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    signer = gateway.recover(message, body.signature)
+    if signer != caller.address:
+        raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
+    outcome = gateway.relay(message, body.signature)
+    return finish(ctx=ctx, outcome=outcome, session=session)
