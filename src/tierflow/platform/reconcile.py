@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import get_abi_output_types
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
+from web3.types import RPCEndpoint
 
 from tierflow.errors import ConfigurationError
+from tierflow.platform.indexer.events import checksum
 from tierflow.platform.models import (
     ZERO_ADDRESS,
     BillPackage,
@@ -67,12 +70,54 @@ def _rows(engine: Engine, model: Any) -> list[dict[str, Any]]:
         ]
 
 
-def _call(function: Any, block: int) -> Any:
-    """The view's result at `block`, or None when it reverts (unknown id)."""
-    try:
-        return function.call(block_identifier=block)
-    except ContractLogicError:
-        return None
+def _normalise(item: dict[str, Any], value: Any) -> Any:
+    """An eth_abi output value the way web3 returns it: checksummed addresses, tuples for structs."""
+    abi_type = str(item["type"])
+    if abi_type.endswith("]"):
+        inner = {**item, "type": abi_type[: abi_type.rindex("[")]}
+        return [_normalise(inner, element) for element in value]
+    if abi_type == "tuple":
+        return tuple(_normalise(c, v) for c, v in zip(item["components"], value, strict=True))
+    if abi_type == "address":
+        return checksum(value)
+    return value
+
+
+class _Views:
+    """Contract views read at one block through batched JSON-RPC (one round trip per 500 calls)."""
+
+    BATCH = 500
+
+    def __init__(self, w3: Web3, block: int) -> None:
+        self.w3 = w3
+        self.block = hex(block)
+
+    def many(self, contract: Contract, name: str, args: list[list[Any]]) -> list[Any]:
+        """`contract.name(*a)` for every a in args; None where the call reverts (unknown id)."""
+        abi = contract.get_function_by_name(name).abi
+        outputs = list(abi["outputs"])
+        types = [str(t) for t in get_abi_output_types(abi)]
+        address = contract.address
+        results: list[Any] = []
+        for begin in range(0, len(args), self.BATCH):
+            requests = [
+                (RPCEndpoint("eth_call"), [{"to": address, "data": contract.encode_abi(name, a)}, self.block])
+                for a in args[begin : begin + self.BATCH]
+            ]
+            responses = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
+            if not isinstance(responses, list):
+                raise ConfigurationError(f"the node refused a batch of eth_call: {responses}")
+            for response in sorted(responses, key=lambda r: int(r["id"])):
+                if response.get("error") or response.get("result") in (None, "0x"):
+                    results.append(None)
+                    continue
+                decoded = abi_decode(types, bytes.fromhex(response["result"][2:]))
+                values = tuple(_normalise(o, v) for o, v in zip(outputs, decoded, strict=True))
+                results.append(values[0] if len(values) == 1 else values)
+        return results
+
+    def one(self, contract: Contract, name: str, *args: Any) -> Any:
+        return self.many(contract, name, [list(args)])[0]
 
 
 class _Comparer:
@@ -97,7 +142,8 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
     report = ReconcileReport(block_number=block)
     compare = _Comparer(report)
     contracts = {name: deployment.contract(w3, name) for name in deployment.contracts}
-    checks: list[Callable[[Engine, dict[str, Contract], int, _Comparer], None]] = [
+    views = _Views(w3, block)
+    checks: list[Check] = [
         _certificates,
         _payables,
         _credit_lines,
@@ -107,20 +153,20 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
         _bills,
     ]
     for check in checks:
-        if check in (_financing, _bills) and _CHECK_NEEDS[check.__name__] not in contracts:
-            continue
-        check(engine, contracts, block, compare)
+        needs = {"_financing": "Financing", "_bills": "Bills"}.get(check.__name__)
+        if needs is None or needs in contracts:
+            check(engine, contracts, views, compare)
     return report
 
 
-_CHECK_NEEDS = {"_financing": "Financing", "_bills": "Bills"}
+Check = Callable[[Engine, dict[str, Contract], _Views, _Comparer], None]
 
 
-def _certificates(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _certificates(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     receivables = contracts["Receivables"]
     rows = _rows(engine, Certificate)
-    for row in rows:
-        token = _call(receivables.functions.token(row["token_id"]), block)
+    tokens = views.many(receivables, "token", [[row["token_id"]] for row in rows])
+    for row, token in zip(rows, tokens, strict=True):
         if row["status"] == "burned":
             holder = ZERO_ADDRESS if token is None else token[0]
             compare.check("certificate", row["token_id"], [("holder", ZERO_ADDRESS, holder)])
@@ -142,15 +188,14 @@ def _certificates(engine: Engine, contracts: dict[str, Contract], block: int, co
                 ("lock_ref", row["lock_ref"] or 0, lock_ref),
             ],
         )
-    last = _call(receivables.functions.lastTokenId(), block)
-    compare.check("certificate", "*", [("count", len(rows), last)])
+    compare.check("certificate", "*", [("count", len(rows), views.one(receivables, "lastTokenId"))])
 
 
-def _payables(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _payables(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     receivables = contracts["Receivables"]
     rows = _rows(engine, Payable)
-    for row in rows:
-        slot = _call(receivables.functions.slot(row["slot_id"]), block)
+    slots = views.many(receivables, "slot", [[row["slot_id"]] for row in rows])
+    for row, slot in zip(rows, slots, strict=True):
         if slot is None:
             compare.check("payable", row["slot_id"], [("exists", True, False)])
             continue
@@ -169,15 +214,14 @@ def _payables(engine: Engine, contracts: dict[str, Contract], block: int, compar
                 ("root_token_id", row["root_token_id"], root_token_id),
             ],
         )
-    last = _call(receivables.functions.lastSlotId(), block)
-    compare.check("payable", "*", [("count", len(rows), last)])
+    compare.check("payable", "*", [("count", len(rows), views.one(receivables, "lastSlotId"))])
 
 
-def _credit_lines(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _credit_lines(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     credit_lines = contracts["CreditLines"]
     rows = _rows(engine, CreditLine)
-    for row in rows:
-        line = _call(credit_lines.functions.line(row["line_id"]), block)
+    lines = views.many(credit_lines, "line", [[row["line_id"]] for row in rows] + [[len(rows) + 1]])
+    for row, line in zip(rows, lines, strict=False):
         if line is None:
             compare.check("credit_line", row["line_id"], [("exists", True, False)])
             continue
@@ -195,22 +239,18 @@ def _credit_lines(engine: Engine, contracts: dict[str, Contract], block: int, co
             ],
         )
     # Lines are numbered from 1 without gaps: the next id must be unknown on chain.
-    beyond = _call(credit_lines.functions.line(len(rows) + 1), block)
-    compare.check(
-        "credit_line", "*", [("unindexed line", None, None if _empty_line(beyond) else len(rows) + 1)]
-    )
+    beyond = lines[-1]
+    unknown = beyond is None or beyond[1] == ZERO_ADDRESS
+    compare.check("credit_line", "*", [("unindexed line", None, None if unknown else len(rows) + 1)])
 
 
-def _empty_line(line: Any) -> bool:
-    return line is None or line[1] == ZERO_ADDRESS
-
-
-def _participants(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _participants(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     registry = contracts["ParticipantRegistry"]
-    for row in _rows(engine, Participant):
-        roles, status, entity_hash = registry.functions.participant(row["address"]).call(
-            block_identifier=block
-        )
+    rows = _rows(engine, Participant)
+    for row, found in zip(
+        rows, views.many(registry, "participant", [[r["address"]] for r in rows]), strict=True
+    ):
+        roles, status, entity_hash = found
         compare.check(
             "participant",
             row["address"],
@@ -222,26 +262,22 @@ def _participants(engine: Engine, contracts: dict[str, Contract], block: int, co
         )
 
 
-def _balances(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _balances(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     token = contracts["SettlementToken"]
     rows = _rows(engine, SettlementBalance)
-    for row in rows:
-        balance = token.functions.balanceOf(row["address"]).call(block_identifier=block)
+    for row, balance in zip(
+        rows, views.many(token, "balanceOf", [[r["address"]] for r in rows]), strict=True
+    ):
         compare.check("settlement_balance", row["address"], [("balance", row["balance"], balance)])
-    with engine.connect() as conn:
-        total = sum(
-            balance
-            for (balance,) in conn.execute(select(SettlementBalance.__table__.c.balance))  # type: ignore[attr-defined]
-        )
-    supply = token.functions.totalSupply().call(block_identifier=block)
-    compare.check("settlement_balance", "*", [("total supply", total, supply)])
+    total = sum(row["balance"] for row in rows)
+    compare.check("settlement_balance", "*", [("total supply", total, views.one(token, "totalSupply"))])
 
 
-def _financing(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _financing(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     financing = contracts["Financing"]
     rows = _rows(engine, FinancingRequest)
-    for row in rows:
-        request = _call(financing.functions.getRequest(row["request_id"]), block)
+    requests = views.many(financing, "getRequest", [[row["request_id"]] for row in rows])
+    for row, request in zip(rows, requests, strict=True):
         if request is None:
             compare.check("financing_request", row["request_id"], [("exists", True, False)])
             continue
@@ -262,17 +298,16 @@ def _financing(engine: Engine, contracts: dict[str, Contract], block: int, compa
                 ("price", row["price"] or 0, price),
             ],
         )
-    last = _call(financing.functions.lastRequestId(), block)
-    compare.check("financing_request", "*", [("count", len(rows), last)])
+    compare.check("financing_request", "*", [("count", len(rows), views.one(financing, "lastRequestId"))])
 
 
-def _bills(engine: Engine, contracts: dict[str, Contract], block: int, compare: _Comparer) -> None:
+def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
     bills = contracts["Bills"]
     packages = _rows(engine, BillPackage)
-    for row in packages:
-        drawer, maturity, status, _split, _nt, _bank, acceptor, face, payee, _digest = (
-            bills.functions.package(row["package_id"]).call(block_identifier=block)
-        )
+    for row, package in zip(
+        packages, views.many(bills, "package", [[r["package_id"]] for r in packages]), strict=True
+    ):
+        drawer, maturity, status, _split, _not_transferable, _bank, acceptor, face, payee, _digest = package
         compare.check(
             "bill_package",
             row["package_id"],
@@ -285,14 +320,13 @@ def _bills(engine: Engine, contracts: dict[str, Contract], block: int, compare: 
                 ("status", row["status"], PACKAGE_STATUS[status]),
             ],
         )
-    next_package = bills.functions.nextPackageId().call(block_identifier=block)
+    next_package = views.one(bills, "nextPackageId")
     compare.check("bill_package", "*", [("count", len(packages), next_package - 1)])
     ranges = _rows(engine, BillRange)
-    for row in ranges:
-        holder, package_id, status, start, end, prev, _presented = bills.functions.range(
-            row["range_id"]
-        ).call(block_identifier=block)
-        pledgee = bills.functions.pledgeeOf(row["range_id"]).call(block_identifier=block)
+    records = views.many(bills, "range", [[r["range_id"]] for r in ranges])
+    pledgees = views.many(bills, "pledgeeOf", [[r["range_id"]] for r in ranges])
+    for row, record, pledgee in zip(ranges, records, pledgees, strict=True):
+        holder, package_id, status, start, end, prev, _presented_at = record
         compare.check(
             "bill_range",
             row["range_id"],
@@ -306,5 +340,5 @@ def _bills(engine: Engine, contracts: dict[str, Contract], block: int, compare: 
                 ("pledgee", row["pledgee"] or ZERO_ADDRESS, pledgee),
             ],
         )
-    next_range = bills.functions.nextRangeId().call(block_identifier=block)
+    next_range = views.one(bills, "nextRangeId")
     compare.check("bill_range", "*", [("count", len(ranges), next_range - 1)])

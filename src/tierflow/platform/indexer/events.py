@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -71,6 +71,38 @@ def _is_dynamic(abi_type: str) -> bool:
     return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
 
 
+def _word_decoder(abi_type: str) -> Callable[[str], Any] | None:
+    """A decoder of one 32-byte ABI word given as 64 hex digits, for the static elementary types.
+
+    eth_abi's general decoder costs ~50 µs per event; slicing words is ~20× cheaper and events
+    are almost all static (uints, addresses, bools, bytes32)."""
+    if _is_dynamic(abi_type):
+        return None
+    if abi_type.startswith("uint"):
+        return lambda word: int(word, 16)
+    if abi_type.startswith("int"):
+        return _signed
+    if abi_type == "address":
+        return lambda word: checksum("0x" + word[24:])
+    if abi_type == "bool":
+        return lambda word: int(word, 16) != 0
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit():
+        size = int(abi_type[5:])
+        return lambda word: "0x" + word[: 2 * size]
+    return None
+
+
+def _signed(word: str) -> int:
+    # every intN is sign-extended to 256 bits in the ABI encoding
+    value = int(word, 16)
+    return value - (1 << 256) if value >= 1 << 255 else value
+
+
+def _hash_topic(word: str) -> str:
+    # a dynamic indexed value is only its keccak on chain: keep the topic as it is
+    return "0x" + word
+
+
 @dataclass(frozen=True)
 class EventSpec:
     contract: str
@@ -92,18 +124,32 @@ class EventSpec:
             order=tuple(i["name"] for i in inputs),
         )
 
+    @cached_property
+    def _topic_decoders(self) -> tuple[Callable[[str], Any], ...]:
+        return tuple(_word_decoder(t) or _hash_topic for _, t in self.indexed)
+
+    @cached_property
+    def _data_decoders(self) -> tuple[Callable[[str], Any], ...] | None:
+        decoders = [_word_decoder(t) for t in self.data_types]
+        if any(decoder is None for decoder in decoders):
+            return None
+        return tuple(d for d in decoders if d is not None)
+
     def decode_args(self, topics: Sequence[str], data: str) -> dict[str, Any]:
         if len(topics) != len(self.indexed) + 1:
             raise DecodeError(
                 f"{self.contract}.{self.name}: {len(topics) - 1} indexed topics, ABI says {len(self.indexed)}"
             )
         values: dict[str, Any] = {}
-        for (name, abi_type), topic in zip(self.indexed, topics[1:], strict=True):
-            if _is_dynamic(abi_type):
-                values[name] = topic  # only the keccak of a dynamic indexed value is on chain
-            else:
-                values[name] = normalise(abi_type, abi_decode([abi_type], bytes.fromhex(topic[2:]))[0])
-        if self.data_types:
+        for (name, _), decode, topic in zip(self.indexed, self._topic_decoders, topics[1:], strict=True):
+            values[name] = decode(topic[2:])
+        fast = self._data_decoders
+        if fast is not None:
+            if len(data) < 2 + 64 * len(fast):
+                raise DecodeError(f"{self.contract}.{self.name}: data too short")
+            for i, (name, decode) in enumerate(zip(self.data_names, fast, strict=True)):
+                values[name] = decode(data[2 + 64 * i : 66 + 64 * i])
+        elif self.data_types:
             decoded = abi_decode(list(self.data_types), bytes.fromhex(data[2:]))
             for name, abi_type, value in zip(self.data_names, self.data_types, decoded, strict=True):
                 values[name] = normalise(abi_type, value)

@@ -131,7 +131,9 @@ class Store:
         if missing:
             raise KeyError(f"{table}: no value for {', '.join(missing)}")
         cache_key = (table, tuple(full[column] for column in info.primary_key))
-        if self._load(cache_key) is not None:
+        # Only the cache is checked: a duplicate that is only in the database fails the INSERT's primary
+        # key at flush, loudly, without a SELECT per created row.
+        if self._cache.get(cache_key) is not None:
             raise KeyError(f"{table}{cache_key[1]} exists already")
         self._cache[cache_key] = full
         self._inserts[cache_key] = full
