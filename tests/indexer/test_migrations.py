@@ -1,0 +1,41 @@
+"""Alembic: one head, upgrade creates exactly the models' schema, upgrading twice is a no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+import tierflow.platform.models  # noqa: F401
+from tierflow.platform.migrate import current, heads, upgrade
+from tierflow.platform.models import READ_MODELS
+
+INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry"}
+
+
+def test_migrations_haveOneHead() -> None:
+    assert len(heads()) == 1
+
+
+def test_upgrade_matchesTheModels(engine: Engine) -> None:
+    assert current(engine) == heads()[0]
+    ours = {model.__tablename__ for model in READ_MODELS} | INDEXER_TABLES
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        return table in ours
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+    assert ours <= set(inspect(engine).get_table_names())
+
+
+def test_upgrade_twiceIsANoOp(engine: Engine) -> None:
+    upgrade(engine)
+    assert current(engine) == heads()[0]
