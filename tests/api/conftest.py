@@ -104,7 +104,7 @@ class Api:
         return body
 
     def address(self, who: str) -> str:
-        return self.platform.address(who)
+        return who if who.startswith("0x") else self.platform.address(who)
 
     def today(self, days: int = 0) -> str:
         now = dt.datetime.fromtimestamp(self.platform.now(), dt.UTC).date()

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -166,9 +166,13 @@ class IndexerThread:
     def start(self) -> IndexerThread:
         from tierflow.platform.indexer.runner import Indexer
 
+        from tierflow.platform.db import make_engine
+
         gateway = self.ctx.gateway()
+        # Its own engine (pool): API requests waiting for the indexer must never starve it of connections.
+        self.engine = make_engine(self.ctx.engine.url.render_as_string(hide_password=False))
         indexer = Indexer.for_deployment(
-            self.ctx.engine, gateway.w3, gateway.deployment, metrics=self.metrics,
+            self.engine, gateway.w3, gateway.deployment, metrics=self.metrics,
             confirmations=self.ctx.settings.confirmations,
         )  # fmt: skip
         link = self.ctx.link
@@ -201,13 +205,16 @@ class IndexerThread:
         self.ctx.link.wake.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
+        if getattr(self, "engine", None) is not None:
+            self.engine.dispose()
 
 
 def make_context(settings: Settings | None = None, engine: Engine | None = None) -> ServiceContext:
     from tierflow.platform.db import get_engine
 
     settings = settings or get_settings()
-    engine = engine or get_engine(settings.sqlalchemy_url)
+    if engine is None:
+        engine = get_engine(settings.sqlalchemy_url)
     return ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
 
 
@@ -299,5 +306,4 @@ def create_app(
             extra.update(running.metrics.as_dict())
         return PlainTextResponse(metrics.render(extra), media_type="text/plain; version=0.0.4")
 
-    _ = Callable, Awaitable  # typing names kept for middleware signatures
     return app

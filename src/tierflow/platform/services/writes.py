@@ -75,6 +75,9 @@ def execute(
     if caller.custody == "self":
         return SignatureRequired(forward_request=gateway.forward_request(caller.address, call))
     account = custodial_account(ctx=ctx, session=session, address=caller.address)
+    # Hand the connection back while the chain and the indexer work: 20 writers waiting must not
+    # hold 20 pooled connections (nor open transactions) that the indexer itself needs.
+    session.close()
     outcome = gateway.execute_custodial(account, call)
     return finish(ctx=ctx, outcome=outcome, session=session)
 
@@ -107,6 +110,7 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
     signer = gateway.recover(message, body.signature)
+    session.close()
     if signer != caller.address:
         raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
     outcome = gateway.relay(message, body.signature)

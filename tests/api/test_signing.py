@@ -1,0 +1,144 @@
+"""Self-custody signing end to end (EIP-712 forward request → signature → relay), idempotency, nonces."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from conftest import Api
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+_accounts = iter(range(0, 8))
+
+
+def self_custody(api: Api, roles: list[str]) -> tuple[LocalAccount, str]:
+    """Onboard a participant that keeps its own key; returns the key and its API key."""
+    account: LocalAccount = api.platform.extra_account(next(_accounts))
+    response = api.post("operator", "/v1/operator/participants", {
+        "legal_name": "Self Custody Co.", "legal_id": api.unique("9144"), "roles": roles,
+        "custody": "self", "address": account.address,
+    })  # fmt: skip
+    assert response.status_code == 200, response.text
+    return account, response.json()["api_key"]
+
+
+def sign(account: LocalAccount, prepared: dict[str, Any]) -> dict[str, Any]:
+    typed = prepared["forward_request"]
+    signature = Account.sign_typed_data(account.key, full_message=typed).signature
+    return {"request": typed["message"], "signature": "0x" + bytes(signature).hex()}
+
+
+def test_self_custody_accept_and_transfer_through_the_relay(funded: Api) -> None:
+    api = funded
+    account, key = self_custody(api, ["supplier"])
+    headers = {"X-API-Key": key}
+    line = api.credit_line("bank1", "core1")
+    doc = api.invoice("core1", account.address)
+    # a self-custody supplier: issue to it, then accept by signing a forward request
+    issued = api.ok("core1", "/v1/core/certificates", {
+        "supplier": account.address, "face": 40_000, "maturity": api.today(40), "line_id": line, "document_ids": [doc],
+    })  # fmt: skip
+    slot, token = issued["result"]["slot_id"], issued["result"]["token_id"]
+    prepared = api.client.post(f"/v1/supplier/payables/{slot}/accept", headers=headers)
+    assert prepared.status_code == 202, prepared.text
+    body = prepared.json()
+    assert body["status"] == "signature_required"
+    assert body["forward_request"]["domain"]["name"] == "Tierflow"
+    assert body["forward_request"]["message"]["from"] == account.address
+    relayed = api.client.post("/v1/relay", headers=headers, json=sign(account, body))
+    assert relayed.status_code == 200, relayed.text
+    assert relayed.json()["indexed"] is True
+    assert any(e["event"] == "CertificateAccepted" for e in relayed.json()["events"])
+    assert api.get("core1", f"/v1/payables/{slot}").json()["status"] == "Accepted"
+
+    # relaying the same signed request again: its forwarder nonce is used up
+    again = api.client.post("/v1/relay", headers=headers, json=sign(account, body))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "stale_nonce"
+
+    prepared = api.client.post(
+        f"/v1/certificates/{token}/transfer", headers=headers, json={"to": api.address("supplier2"), "value": 15_000}
+    )
+    assert prepared.status_code == 202
+    signed = sign(account, prepared.json())
+    # tampering with the request breaks the signature; nobody else may relay it for the signer
+    tampered = {**signed, "request": {**signed["request"], "gas": signed["request"]["gas"] + 1}}
+    response = api.client.post("/v1/relay", headers=headers, json=tampered)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_signature"
+    response = api.post("supplier2", "/v1/relay", signed)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "signer_mismatch"
+    relayed = api.client.post("/v1/relay", headers=headers, json=signed)
+    assert relayed.status_code == 200, relayed.text
+    new_token = relayed.json()["result"]["new_token_id"]
+    assert api.get("supplier2", f"/v1/certificates/{new_token}").json()["value"] == 15_000
+    holdings = api.client.get("/v1/supplier/holdings", headers=headers).json()
+    assert [(c["token_id"], c["value"]) for c in holdings["data"]] == [(token, 25_000)]
+
+
+def test_self_custody_request_that_would_revert_is_refused_before_signing(funded: Api) -> None:
+    api = funded
+    account, key = self_custody(api, ["supplier"])
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 10_000, line)
+    api.ok("supplier1", f"/v1/certificates/{token}/transfer", {"to": account.address, "value": 10_000})
+    response = api.client.post(
+        f"/v1/certificates/{token}/transfer", headers={"X-API-Key": key},
+        json={"to": api.address("supplier2"), "value": 20_000},
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "CertificateInsufficientValue"
+
+
+def test_idempotency_key_replays_the_first_response(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 100_000, line)
+    payload = {"to": api.address("supplier2"), "value": 10_000}
+    first = api.post("supplier1", f"/v1/certificates/{token}/transfer", payload, key=f"split-{token}")
+    assert first.status_code == 200, first.text
+    second = api.post("supplier1", f"/v1/certificates/{token}/transfer", payload, key=f"split-{token}")
+    assert second.status_code == 200 and second.json() == first.json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    # executed once: the token lost 10,000, not 20,000
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 90_000
+    other = api.post("supplier1", f"/v1/certificates/{token}/transfer", {**payload, "value": 5}, key=f"split-{token}")
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    # keys are per participant: another caller's identical key is a different request
+    failed = api.post("supplier2", f"/v1/certificates/{token}/transfer", payload, key=f"split-{token}")
+    assert failed.status_code == 403
+    # a request that failed on chain is stored too, and replayed as the same error
+    too_much = {"to": api.address("supplier2"), "value": 10**9}
+    a = api.post("supplier1", f"/v1/certificates/{token}/transfer", too_much, key=f"too-much-{token}")
+    b = api.post("supplier1", f"/v1/certificates/{token}/transfer", too_much, key=f"too-much-{token}")
+    assert a.status_code == b.status_code == 409 and a.json()["error"]["code"] == b.json()["error"]["code"]
+
+
+def test_twenty_concurrent_writes_get_gap_free_relayer_nonces(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    holders = ["supplier1", "supplier2", "supplier3", "supplier4"]
+    tokens = {who: api.issue("core1", who, 1_000_000, line)[1] for who in holders}
+    relayer = api.ctx.gateway().relayer.address
+    w3 = api.platform.w3
+    start_nonce = w3.eth.get_transaction_count(relayer)
+    barrier = threading.Barrier(20)
+
+    def split(i: int) -> int:
+        who = holders[i % 4]
+        target = holders[(i + 1) % 4]
+        barrier.wait()
+        response = api.post(who, f"/v1/certificates/{tokens[who]}/transfer", {"to": api.address(target), "value": 1_000 + i})
+        assert response.status_code == 200, response.text
+        assert response.json()["indexed"]
+        return int(response.json()["result"]["new_token_id"])
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        new_tokens = list(pool.map(split, range(20)))
+    assert len(set(new_tokens)) == 20
+    end_nonce = w3.eth.get_transaction_count(relayer)
+    assert end_nonce - start_nonce == 20  # no gap, no reuse: exactly one transaction per request
+    for i, token in enumerate(new_tokens):
+        certificate = api.get("auditor", f"/v1/certificates/{token}").json()
+        assert certificate["value"] == 1_000 + i
+        assert certificate["holder"] == api.address(holders[(i + 1) % 4])
