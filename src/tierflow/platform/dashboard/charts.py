@@ -30,8 +30,9 @@ def ladder(buckets: Sequence[LadderBucket], *, title: str, max_bars: int = 60) -
     peak = max(b.amount for b in shown) or 1
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = (WIDTH - PAD_LEFT) / len(shown)
-    bar = max(2.0, slot * 0.72)
-    label_every = max(1, round(len(shown) / 12))
+    # A few buckets must not turn into wall-to-wall slabs: cap the bar width.
+    bar = min(48.0, max(2.0, slot * 0.72))
+    label_every = max(1, round(len(shown) / 6))
     parts = [
         f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'preserveAspectRatio="none">',

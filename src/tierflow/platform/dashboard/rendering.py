@@ -19,7 +19,7 @@ STATIC = HERE / "static"
 def _money(fen: int | None) -> Markup:
     if fen is None:
         return Markup('<span class="muted">—</span>')
-    return Markup('<span class="num">{}</span>').format(fmt.yuan(fen))
+    return Markup('<span class="num amount">{}</span>').format(fmt.yuan(fen))
 
 
 def _date(ts: int | None, *, with_time: bool = False) -> Markup:

@@ -35,7 +35,8 @@ from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
-from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.security.crypto import api_key_matches
 from tierflow.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger("tierflow.dashboard")
@@ -171,9 +172,30 @@ def home(request: Request) -> Response:
     return RedirectResponse(viewer.home(), status_code=303)
 
 
+def _demo_keys(request: Request) -> list[tuple[str, str]]:
+    """(name, key) of the seeded demo participants, in development only: their keys are public anyway."""
+    if not request.app.state.dashboard_demo:
+        return []
+    from tierflow.platform.services.seed import DEMO_NAMES, demo_api_key
+
+    found = []
+    with Session(_engine(request)) as db:
+        for name, label in DEMO_NAMES.items():
+            key = db.get(ApiKey, name)
+            token = demo_api_key(name)
+            if (
+                key is not None
+                and key.revoked_at is None
+                and api_key_matches(token.split("_", 2)[2], key.key_hash)
+            ):
+                found.append((f"{label} ({name})", token))
+    return found
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str = "") -> Response:
-    return _page(request, "sign_in.html", next=next if next.startswith("/dashboard") else "", error=None)
+    target = next if next.startswith("/dashboard") else ""
+    return _page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -185,7 +207,14 @@ async def sign_in_submit(request: Request) -> Response:
         try:
             viewer = sign_in(db, token)
         except SignInError as error:
-            return _page(request, "sign_in.html", status_code=401, next=target, error=str(error))
+            return _page(
+                request,
+                "sign_in.html",
+                status_code=401,
+                next=target,
+                error=str(error),
+                demo=_demo_keys(request),
+            )
     response = RedirectResponse(
         target if target.startswith("/dashboard/") else viewer.home(), status_code=303
     )
@@ -526,14 +555,21 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
                 financier=financier,
                 with_recourse=recourse,
             )
-        request_id = _form_int(form, "request_id", "Request")
+        request_id = _form_int(form, "token_id" if verb == "claim" else "request_id", "Request")
         if verb == "accept_quote":
             done = f"Quote on request {request_id} accepted; the bank can now fund it."
             return _act(request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id)
         if verb == "cancel_request":
             done = f"Request {request_id} cancelled; the certificate is unlocked."
             return _act(request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id)
-        return _act(request, viewer, back, "Claimed.", actions.claim, token_id=request_id)
+        return _act(
+            request,
+            viewer,
+            back,
+            f"Claimed T{request_id}: the payout is in your account.",
+            actions.claim,
+            token_id=request_id,
+        )
     except (actions.ActionError, ValueError) as error:
         return _redirect(back, message=str(error), kind="error")
 
@@ -943,6 +979,7 @@ def mount_dashboard(
     app.state.dashboard_engine = engine
     settings = context.settings if context is not None else get_settings()
     app.state.dashboard_master_key = master_key or settings.master_key
+    app.state.dashboard_demo = settings.environment != "production"
     app.include_router(router)
     has_root = any(getattr(r, "path", None) == "/" for r in app.router.routes)
     if root_redirect and not has_root:

@@ -12,16 +12,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import col
 
 from tierflow.chain.roles import Role
-from tierflow.platform.models import READ_MODELS, Checkpoint
+from tierflow.platform.migrate import upgrade
+from tierflow.platform.models import Checkpoint
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable, Payout
 from tierflow.platform.models.registry import Participant
-from tierflow.platform.models.service import SERVICE_TABLES, ApiKey, DirectoryParticipant
+from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import hash_api_key
 
 DAY = 86_400
@@ -63,8 +66,8 @@ class Seeded:
 
 
 def create_tables(engine: Engine) -> None:
-    tables = [m.__table__ for m in (*READ_MODELS, *SERVICE_TABLES, Checkpoint)]  # type: ignore[attr-defined]
-    SQLModel.metadata.create_all(engine, tables=tables)
+    """The platform's schema through its migrations, indexes included (what the benchmark must measure)."""
+    upgrade(engine)
 
 
 def seed_people(engine: Engine, *, with_keys: bool = True, addresses: dict[str, str] | None = None) -> Seeded:
@@ -329,3 +332,47 @@ def _line(line_id: int, financier: str, obligor: str, limit: int, now: int) -> d
         "block_number": 1,
         "updated_block": 1,
     }
+
+
+def seed_tree(engine: Engine, seeded: Seeded, *, slot_id: int, tokens: int, seed: int = 11) -> int:
+    """One payable whose root certificate was split `tokens - 1` times down the tiers; returns its root id.
+
+    Each split halves part of a random earlier token, so values stay exact and sum to the face.
+    """
+    rng = random.Random(seed)
+    a = seeded.addresses
+    now = int(time.time())
+    with engine.connect() as conn:
+        first = int(conn.execute(sa_select(func.max(col(Certificate.token_id)))).scalar() or 0) + 1
+    holders = [a["supplier1"], a["supplier2"], a["supplier3"], a["supplier4"], a["bank1"], a["bank2"]]
+    face = 50_000_000_00  # 50,000,000.00 yuan
+    nodes: list[dict[str, Any]] = [_token(first, slot_id, a["supplier1"], face, None, 0)]
+    nodes[0]["root_id"] = first
+    for i in range(1, tokens):
+        parent = rng.choice([n for n in nodes if n["value"] >= 2]) if i > 1 else nodes[0]
+        part = parent["value"] // 2
+        parent["value"] -= part
+        child = _token(first + i, slot_id, rng.choice(holders), part, parent["token_id"], parent["depth"] + 1)
+        child["root_id"] = first
+        nodes.append(child)
+    for node in nodes:
+        node["initial_value"] = node["value"]
+    payable = {
+        "slot_id": slot_id,
+        "obligor": a["core1"],
+        "supplier": a["supplier1"],
+        "line_id": 2,
+        "face": face,
+        "maturity": (now // DAY + 75) * DAY,
+        "issued_at": now - 20 * DAY,
+        "status": "Accepted",
+        "paid_in": 0,
+        "paid_out": 0,
+        "unpaid_at_default": None,
+        "root_token_id": first,
+        "block_number": 2,
+        "updated_block": 2,
+    }
+    _insert(engine, Payable, [payable])
+    _insert(engine, Certificate, nodes)
+    return first

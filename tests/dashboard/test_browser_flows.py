@@ -1,0 +1,163 @@
+"""The dashboard's workflows in chromium against the live platform: chain, indexer, API and pages together."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from conftest import Live, shot, sign_in
+from playwright.sync_api import expect
+from sqlmodel import Session
+
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models.financing import FinancingRequest
+
+pytestmark = pytest.mark.browser
+DAY = 86_400
+
+
+def flash(page: Any) -> Any:
+    return page.locator(".flash")
+
+
+def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line_core1: int) -> None:
+    slot, token = live.issue("core1", "supplier1", face=1_000_000_00, line_id=line_core1, days=60)
+    bank = sign_in(browser, live.url, live.keys["bank1"])
+    expect(bank).to_have_url(re.compile(f"/dashboard/bank/{live.address('bank1')}$"))
+
+    # The supplier asks bank1 to finance 400,000.00 of its certificate, on its own page.
+    supplier = sign_in(browser, live.url, live.keys["supplier1"])
+    form = supplier.get_by_test_id("financing-form")
+    form.get_by_label("Certificate", exact=True).select_option(str(token))
+    form.get_by_label("Bank", exact=True).select_option(live.address("bank1"))
+    form.get_by_label("Amount ¥ to finance", exact=True).fill("400,000.00")
+    form.get_by_role("button", name="Send request").click()
+    expect(flash(supplier)).to_contain_text("to finance ¥400,000.00")
+    request_id = int(
+        supplier.get_by_test_id("requests").locator("tbody tr").first.get_attribute("data-request")
+    )
+    shot(supplier, "supplier-financing-requested")
+
+    # The bank's open page picks the request up by itself (live update, no reload).
+    row = bank.locator(f'tr[data-request="{request_id}"]')
+    expect(row).to_be_visible(timeout=20_000)
+    expect(row).to_contain_text("400,000.00")
+    expect(row).to_contain_text("Hangzhou Grand Motors Group")  # the obligor, by name
+    shot(bank, "bank-dashboard-queue")
+
+    row.get_by_label(f"Rate for request {request_id} (%)", exact=True).fill("4.50")
+    row.get_by_role("button", name="Quote…").click()
+    confirm = bank.get_by_test_id("confirm-quote")
+    price_text = bank.get_by_test_id("quote-price").inner_text()
+    maturity = int(live.platform.w3.eth.get_block("latest")["timestamp"]) + 60 * DAY  # ≈, for the range check
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", price_text), price_text
+    expected_low = 40_000_000 - fmt.discount(40_000_000, 450, fmt.days_to(maturity, int(time.time())) + 1)
+    assert expected_low <= fmt.parse_yuan(price_text) < 40_000_000
+    expect(confirm).to_contain_text("4.50%")
+    shot(bank, "bank-confirm-quote")
+    bank.get_by_role("button", name="Confirm quote").click()
+    expect(flash(bank)).to_contain_text(f"Quoted request {request_id} at 4.50%")
+
+    # What the confirmation said is what the chain quoted.
+    with Session(live.ctx.engine) as db:
+        quoted = db.get(FinancingRequest, request_id)
+        assert quoted is not None and quoted.price is not None
+        assert fmt.yuan(quoted.price) == price_text
+
+    supplier.reload()
+    accept = supplier.get_by_role("button", name=f"Accept ¥{price_text}")
+    accept.click()
+    expect(flash(supplier)).to_contain_text(f"Quote on request {request_id} accepted")
+
+    bank.goto(f"/dashboard/bank/{live.address('bank1')}")
+    bank.locator(f'tr[data-request="{request_id}"]').get_by_role("link", name="Fund…").click()
+    expect(bank.get_by_test_id("fund-price")).to_have_text(price_text)
+    expect(bank.get_by_test_id("confirm-fund")).to_contain_text("400,000.00")
+    shot(bank, "bank-confirm-fund")
+    bank.get_by_role("button", name=f"Confirm: pay ¥{price_text}").click()
+    expect(flash(bank)).to_contain_text(f"Funded request {request_id}")
+
+    kpis = bank.get_by_test_id("portfolio-kpis")
+    expect(kpis).to_contain_text("400,000.00")
+    expect(bank.get_by_test_id("by-obligor")).to_contain_text("Hangzhou Grand Motors Group")
+    expect(bank.locator(f'tr[data-request="{request_id}"]')).to_have_count(0)
+    shot(bank, "bank-dashboard-portfolio")
+    assert slot > 0
+
+
+def test_supplier_splits_and_transfers(browser: Any, live: Live, line_core1: int) -> None:
+    _, token = live.issue("core1", "supplier2", face=500_000_00, line_id=line_core1, days=45)
+    page = sign_in(browser, live.url, live.keys["supplier2"])
+    form = page.get_by_test_id("transfer-form")
+    form.get_by_label("Certificate", exact=True).select_option(str(token))
+    form.get_by_label("Recipient", exact=True).select_option(live.address("supplier3"))
+    form.get_by_label("Amount ¥ (all or part of the certificate)", exact=True).fill("120,000.50")
+    form.get_by_role("button", name="Transfer").click()
+    expect(flash(page)).to_contain_text("Sent ¥120,000.50 of T")
+    expect(page.locator(f'tr[data-token="{token}"]')).to_contain_text("379,999.50")
+    shot(page, "supplier-after-transfer")
+
+    receiver = sign_in(browser, live.url, live.keys["supplier3"])
+    holdings = receiver.get_by_test_id("holdings")
+    expect(holdings).to_contain_text("120,000.50")
+    received = holdings.locator("tbody tr", has_text="120,000.50")
+    expect(received.locator("td").nth(3)).to_have_text("2")  # tier 2: one split below the first supplier
+    received.get_by_role("link").click()  # to the lineage of the payable
+    expect(receiver.get_by_test_id("lineage-tree")).to_contain_text("120,000.50")
+    shot(receiver, "lineage-after-transfer")
+
+
+def test_supplier_cannot_open_another_suppliers_page(browser: Any, live: Live) -> None:
+    page = sign_in(browser, live.url, live.keys["supplier1"])
+    response = page.goto(f"/dashboard/supplier/{live.address('supplier2')}")
+    assert response is not None and response.status == 403
+    expect(page.get_by_test_id("denied")).to_contain_text("Not allowed")
+    shot(page, "supplier-denied")
+    # Nor act there, nor see a bank's book or the auditor's view.
+    posted = page.request.post(
+        f"/dashboard/supplier/{live.address('supplier2')}/accept", form={"slot_id": "1"}, max_redirects=0
+    )
+    assert posted.status == 403
+    for path in (f"/dashboard/bank/{live.address('bank1')}", "/dashboard/audit", "/dashboard/operator"):
+        denied = page.goto(path)
+        assert denied is not None and denied.status == 403, path
+
+
+def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live, line_core1: int) -> None:
+    core = sign_in(browser, live.url, live.keys["core1"])
+    form = core.get_by_test_id("issue-form")
+    form.get_by_label("Supplier", exact=True).select_option(live.address("supplier4"))
+    form.get_by_label("Face ¥", exact=True).fill("250,000.00")
+    form.get_by_label("Maturity", exact=True).fill(live.today(30))
+    form.get_by_label("Credit line", exact=True).select_option(str(line_core1))
+    form.get_by_label("Invoice files", exact=True).set_input_files(
+        {"name": "invoice-8841.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 invoice 8841"}
+    )
+    form.get_by_label("Invoice numbers (one a line)", exact=True).fill(live.unique())
+    shot(core, "core-issue-form")
+    form.get_by_role("button", name="Issue certificate").click()
+    expect(flash(core)).to_contain_text("Issued ¥250,000.00 to Jiaxing Coatings Co.")
+
+    supplier = sign_in(browser, live.url, live.keys["supplier4"])
+    incoming = supplier.get_by_test_id("incoming")
+    expect(incoming).to_contain_text("250,000.00")
+    incoming.get_by_role("button", name=re.compile(r"^Accept P\d+$")).first.click()
+    expect(flash(supplier)).to_contain_text("accepted")
+
+    core.reload()
+    upcoming = core.get_by_test_id("upcoming").locator("tbody tr", has_text="250,000.00").first
+    slot = upcoming.get_attribute("data-slot")
+    expect(upcoming.get_by_label(f"Amount to repay on P{slot} (¥)", exact=True)).to_have_value("250,000.00")
+    upcoming.get_by_role("button", name="Repay").click()
+    expect(flash(core)).to_contain_text(f"Repaid ¥250,000.00 on P{slot}")
+    shot(core, "core-after-repay")
+
+    # Maturity passes; the holder claims and the payout shows on its page.
+    live.platform.increase_time(31 * DAY)
+    supplier.reload()
+    supplier.get_by_role("button", name="Claim ¥250,000.00").click()
+    expect(flash(supplier)).to_contain_text("Claimed")
+    expect(supplier.get_by_test_id("payouts")).to_contain_text("250,000.00")
+    shot(supplier, "supplier-payout")
