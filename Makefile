@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-stamp
 NPM_STAMP := node_modules/.npm-stamp
 
-.PHONY: setup up test lint bench clean
+.PHONY: setup up test lint bench clean chromium
 
 setup: $(SETUP_STAMP) $(NPM_STAMP)
 
@@ -22,7 +22,11 @@ $(NPM_STAMP): package.json package-lock.json
 up: setup
 	$(BIN)/tierflow up
 
-test: setup
+# The dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: setup chromium
 	$(BIN)/tierflow compile
 	$(BIN)/python -m pytest
 
