@@ -86,11 +86,13 @@ class PgCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, copied from `template` when given (much faster than migrating again)."""
         name = f"t{next(self._names)}_{os.getpid()}"
         admin = create_engine(self.url(), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            suffix = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
         admin.dispose()
         return self.url(name)
 

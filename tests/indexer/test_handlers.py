@@ -1,0 +1,819 @@
+"""Unit tests of every event handler: synthetic events in, read-model rows out (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ixkit import ADDRESSES as A
+from ixkit import ZERO, EventFactory, apply, h32, row, rows
+from sqlalchemy.engine import Engine
+
+from tierflow.chain.compile import compile_all
+from tierflow.platform.indexer.events import Event
+from tierflow.platform.indexer.handlers import HANDLERS, MissingRowError
+from tierflow.platform.models import (
+    BillMovement,
+    BillPackage,
+    BillQuote,
+    BillRange,
+    Certificate,
+    CertificateTransfer,
+    CreditLine,
+    CreditLineMovement,
+    Document,
+    FinancingFunding,
+    FinancingQuote,
+    FinancingRequest,
+    Participant,
+    Payable,
+    PayableDefault,
+    Payout,
+    PlatformState,
+    RecourseExercise,
+    Repayment,
+    SettlementBalance,
+    SettlementMovement,
+    SystemContract,
+)
+
+BIG = 10**20 + 1  # beyond int64: exactness is part of every handler test
+
+
+def test_everyHandler_matchesAnAbiEvent() -> None:
+    artifacts = compile_all()
+    known = {
+        f"{name}:{item['name']}"
+        for name, artifact in artifacts.items()
+        for item in artifact.abi
+        if item.get("type") == "event"
+    }
+    assert set(HANDLERS) - known == set()
+
+
+def test_everyHandler_hasAUnitTest() -> None:
+    source = Path(__file__).read_text()
+    assert [key for key in HANDLERS if f'"{key}"' not in source] == []
+
+
+# -- ParticipantRegistry ----------------------------------------------------------------------------
+
+
+def test_participantHandlers_trackRolesAndStatus(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f(
+                "ParticipantRegistry:ParticipantRegistered",
+                account=A["core1"],
+                roles=1,
+                entityHash=h32(7),
+                operator=A["operator"],
+            ),
+            f(
+                "ParticipantRegistry:ParticipantRegistered",
+                account=A["bank1"],
+                roles=12,
+                entityHash=h32(8),
+                operator=A["operator"],
+            ),
+        ],
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(
+                "ParticipantRegistry:ParticipantRolesChanged",
+                account=A["core1"],
+                roles=3,
+                operator=A["operator"],
+            ),
+            f("ParticipantRegistry:ParticipantSuspended", account=A["bank1"], operator=A["operator"]),
+        ],
+    )
+    core, bank = row(engine, Participant, A["core1"]), row(engine, Participant, A["bank1"])
+    assert core is not None and bank is not None
+    assert (core["roles"], core["status"], core["entity_hash"], core["block_number"]) == (
+        3,
+        "active",
+        h32(7),
+        1,
+    )
+    assert (bank["status"], bank["updated_block"]) == ("suspended", 2)
+    f.next_block()
+    apply(
+        engine, [f("ParticipantRegistry:ParticipantReinstated", account=A["bank1"], operator=A["operator"])]
+    )
+    assert row(engine, Participant, A["bank1"])["status"] == "active"  # type: ignore[index]
+
+
+def test_platformHandlers_trackParametersPauseAndSystemContracts(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f(
+                "ParticipantRegistry:ParametersChanged",
+                maxTenor=180 * 86400,
+                gracePeriod=7 * 86400,
+                minUnit=BIG,
+                operator=A["operator"],
+            ),
+            f("ParticipantRegistry:Paused", account=A["operator"]),
+            f(
+                "ParticipantRegistry:SystemContractSet",
+                account=A["auditor"],
+                enabled=True,
+                operator=A["operator"],
+            ),
+        ],
+    )
+    state = row(engine, PlatformState, 1)
+    assert state is not None and state["paused"] is True and state["min_unit"] == BIG
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("ParticipantRegistry:Unpaused", account=A["operator"]),
+            f(
+                "ParticipantRegistry:SystemContractSet",
+                account=A["auditor"],
+                enabled=False,
+                operator=A["operator"],
+            ),
+        ],
+    )
+    assert row(engine, PlatformState, 1)["paused"] is False  # type: ignore[index]
+    assert row(engine, SystemContract, A["auditor"])["enabled"] is False  # type: ignore[index]
+
+
+# -- CreditLines ------------------------------------------------------------------------------------
+
+
+def test_creditLineHandlers_keepGrantedUsedAvailable(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f(
+                "CreditLines:CreditLineGranted",
+                lineId=1,
+                financier=A["bank1"],
+                obligor=A["core1"],
+                limit=2 * BIG,
+                expiry=2_000_000_000,
+            ),
+            f("CreditLines:CreditLineDrawn", lineId=1, amount=BIG, used=BIG),
+        ],
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("CreditLines:CreditLineRestored", lineId=1, amount=1, used=BIG - 1),
+            f(
+                "CreditLines:CreditLineAdjusted",
+                lineId=1,
+                limit=3 * BIG,
+                expiry=2_100_000_000,
+                financier=A["bank1"],
+            ),
+        ],
+    )
+    line = row(engine, CreditLine, 1)
+    assert line is not None
+    assert (line["limit"], line["used"], line["available"], line["expiry"]) == (
+        3 * BIG,
+        BIG - 1,
+        2 * BIG + 1,
+        2_100_000_000,
+    )
+    kinds = [(m["kind"], m["amount"], m["used"]) for m in rows(engine, CreditLineMovement)]
+    assert kinds == [
+        ("granted", 2 * BIG, 0),
+        ("drawn", BIG, BIG),
+        ("restored", 1, BIG - 1),
+        ("adjusted", 3 * BIG, BIG - 1),
+    ]
+
+
+def test_creditLineHandler_refusesAnUnknownLine(engine: Engine) -> None:
+    f = EventFactory()
+    with pytest.raises(MissingRowError):
+        apply(engine, [f("CreditLines:CreditLineDrawn", lineId=9, amount=1, used=1)])
+
+
+# -- Receivables ------------------------------------------------------------------------------------
+
+
+def _issue(f: EventFactory, slot: int = 1, token: int = 1, face: int = BIG) -> list:
+    return [
+        f(
+            "Receivables:CertificateIssued",
+            slotId=slot,
+            tokenId=token,
+            obligor=A["core1"],
+            supplier=A["supplier1"],
+            face=face,
+            maturity=1_900_000_000,
+            lineId=1,
+            invoiceHashes=[h32(1)],
+        )
+    ]
+
+
+def test_certificateIssued_createsPayableAndRootToken(engine: Engine) -> None:
+    f = EventFactory()
+    apply(engine, _issue(f))
+    payable, token = row(engine, Payable, 1), row(engine, Certificate, 1)
+    assert payable is not None and token is not None
+    assert (payable["status"], payable["face"], payable["paid_in"], payable["root_token_id"]) == (
+        "Issued",
+        BIG,
+        0,
+        1,
+    )
+    assert payable["issued_at"] == 1_800_000_001
+    lineage = (token["holder"], token["value"], token["parent_id"], token["root_id"], token["depth"])
+    assert lineage == (A["supplier1"], BIG, None, 1, 0)
+    (transfer,) = rows(engine, CertificateTransfer)
+    assert (transfer["kind"], transfer["from_address"], transfer["to_address"], transfer["value"]) == (
+        "issued",
+        ZERO,
+        A["supplier1"],
+        BIG,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [("Receivables:CertificateRejected", "Rejected"), ("Receivables:CertificateCancelled", "Cancelled")],
+)
+def test_rejectOrCancel_burnsTheRootToken(engine: Engine, key: str, status: str) -> None:
+    f = EventFactory()
+    apply(engine, _issue(f))
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(key, slotId=1, supplier=A["supplier1"])
+            if "Rejected" in key
+            else f(key, slotId=1, obligor=A["core1"])
+        ],
+    )
+    token = row(engine, Certificate, 1)
+    assert row(engine, Payable, 1)["status"] == status  # type: ignore[index]
+    assert token is not None and (token["status"], token["value"], token["holder"]) == ("burned", 0, ZERO)
+    assert [t["kind"] for t in rows(engine, CertificateTransfer)] == ["issued", "burned"]
+
+
+def test_splitAndTransfer_buildLineage(engine: Engine) -> None:
+    f = EventFactory()
+    events = [
+        *_issue(f),
+        f("Receivables:CertificateAccepted", slotId=1, supplier=A["supplier1"]),
+        f(
+            "Receivables:CertificateSplit",
+            fromTokenId=1,
+            newTokenId=2,
+            to=A["supplier2"],
+            **{"from": A["supplier1"]},
+            value=BIG - 1,
+            rootTokenId=1,
+        ),
+        f(
+            "Receivables:CertificateSplit",
+            fromTokenId=2,
+            newTokenId=3,
+            to=A["supplier3"],
+            **{"from": A["supplier2"]},
+            value=5,
+            rootTokenId=1,
+        ),
+        f(
+            "Receivables:CertificateTransferred",
+            tokenId=3,
+            to=A["bank1"],
+            value=5,
+            **{"from": A["supplier3"]},
+        ),
+    ]
+    apply(engine, events)
+    tokens = {t["token_id"]: t for t in rows(engine, Certificate)}
+    assert row(engine, Payable, 1)["status"] == "Accepted"  # type: ignore[index]
+    assert [(t["value"], t["parent_id"], t["root_id"], t["depth"], t["holder"]) for t in tokens.values()] == [
+        (1, None, 1, 0, A["supplier1"]),
+        (BIG - 6, 1, 1, 1, A["supplier2"]),
+        (5, 2, 1, 2, A["bank1"]),
+    ]
+    assert sum(t["value"] for t in tokens.values()) == BIG
+    assert [t["kind"] for t in rows(engine, CertificateTransfer)] == [
+        "issued",
+        "split",
+        "split",
+        "transferred",
+    ]
+
+
+def test_lockUnlock_andWholeMoveClearsTheLock(engine: Engine) -> None:
+    f = EventFactory()
+    apply(engine, [*_issue(f), f("Receivables:CertificateLocked", tokenId=1, ref=4)])
+    token = row(engine, Certificate, 1)
+    assert token is not None and (token["locked"], token["lock_ref"], token["status"]) == (True, 4, "locked")
+    f.next_block()
+    apply(engine, [f("Receivables:CertificateUnlocked", tokenId=1, ref=4)])
+    assert row(engine, Certificate, 1)["locked"] is False  # type: ignore[index]
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("Receivables:CertificateLocked", tokenId=1, ref=5),
+            f(
+                "Receivables:CertificateTransferred",
+                tokenId=1,
+                to=A["bank1"],
+                value=BIG,
+                **{"from": A["supplier1"]},
+            ),
+        ],
+    )
+    token = row(engine, Certificate, 1)
+    assert token is not None and (token["locked"], token["lock_ref"], token["holder"]) == (
+        False,
+        None,
+        A["bank1"],
+    )
+
+
+def test_repayClaimAndDefault_trackPaidAmounts(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [*_issue(f, face=100), f("Receivables:CertificateAccepted", slotId=1, supplier=A["supplier1"])],
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("Receivables:PayableDefaulted", slotId=1, unpaid=100, by=A["supplier1"]),
+            f("Receivables:PayableRepaid", slotId=1, obligor=A["core1"], amount=40, paidIn=40),
+        ],
+    )
+    payable = row(engine, Payable, 1)
+    assert payable is not None and (payable["status"], payable["paid_in"], payable["unpaid_at_default"]) == (
+        "Defaulted",
+        40,
+        100,
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("Receivables:PayableRepaid", slotId=1, obligor=A["core1"], amount=60, paidIn=100),
+            f("Receivables:CertificateClaimed", tokenId=1, slotId=1, holder=A["supplier1"], amount=100),
+        ],
+    )
+    payable, token = row(engine, Payable, 1), row(engine, Certificate, 1)
+    assert payable is not None and (payable["status"], payable["paid_in"], payable["paid_out"]) == (
+        "Repaid",
+        100,
+        100,
+    )
+    assert token is not None and (token["value"], token["status"]) == (0, "settled")
+    assert [r["amount"] for r in rows(engine, Repayment)] == [40, 60]
+    assert [(p["holder"], p["amount"]) for p in rows(engine, Payout)] == [(A["supplier1"], 100)]
+    assert [d["unpaid"] for d in rows(engine, PayableDefault)] == [100]
+
+
+# -- Financing --------------------------------------------------------------------------------------
+
+
+def _request(f: EventFactory, request: int = 1) -> list:
+    return [
+        f(
+            "Financing:FinancingRequested",
+            requestId=request,
+            tokenId=1,
+            seller=A["supplier1"],
+            financier=A["bank1"],
+            amount=BIG,
+            withRecourse=True,
+        ),
+    ]
+
+
+def test_financingHandlers_followTheRequestToFundedAndRecourse(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            *_request(f),
+            f(
+                "Financing:FinancingQuoted",
+                requestId=1,
+                financier=A["bank1"],
+                rateBps=500,
+                expiry=1_850_000_000,
+                discount=7,
+                price=BIG - 7,
+            ),
+            f("Financing:FinancingQuoteAccepted", requestId=1, seller=A["supplier1"]),
+            f(
+                "Financing:FinancingFunded",
+                requestId=1,
+                tokenId=1,
+                financier=A["bank1"],
+                seller=A["supplier1"],
+                price=BIG - 7,
+                discount=7,
+            ),
+        ],
+    )
+    request = row(engine, FinancingRequest, 1)
+    assert request is not None
+    assert (request["status"], request["rate_bps"], request["price"], request["funded_block"]) == (
+        "Funded",
+        500,
+        BIG - 7,
+        1,
+    )
+    assert [q["price"] for q in rows(engine, FinancingQuote)] == [BIG - 7]
+    assert [(x["price"], x["discount"]) for x in rows(engine, FinancingFunding)] == [(BIG - 7, 7)]
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(
+                "Financing:RecourseExercised",
+                requestId=1,
+                tokenId=1,
+                financier=A["bank1"],
+                seller=A["supplier1"],
+                amount=BIG,
+            )
+        ],
+    )
+    assert row(engine, FinancingRequest, 1)["status"] == "Recoursed"  # type: ignore[index]
+    assert [r["amount"] for r in rows(engine, RecourseExercise)] == [BIG]
+
+
+def test_financingHandlers_cancelAndDecline(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            *_request(f, 1),
+            *_request(f, 2),
+            f("Financing:FinancingCancelled", requestId=1, by=A["supplier1"]),
+            f("Financing:FinancingDeclined", requestId=2, financier=A["bank1"]),
+        ],
+    )
+    assert [(r["status"], r["cancelled_by"]) for r in rows(engine, FinancingRequest)] == [
+        ("Cancelled", A["supplier1"]),
+        ("Declined", A["bank1"]),
+    ]
+
+
+# -- DocumentRegistry and SettlementToken -----------------------------------------------------------
+
+
+def test_documentHandlers_bindReleaseRebind(engine: Engine) -> None:
+    f = EventFactory()
+    apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["core2"], assetId=1)])
+    f.next_block()
+    apply(engine, [f("DocumentRegistry:DocumentReleased", docHash=h32(5), asset=A["core2"], assetId=1)])
+    assert row(engine, Document, h32(5))["status"] == "released"  # type: ignore[index]
+    f.next_block()
+    apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["auditor"], assetId=9)])
+    document = row(engine, Document, h32(5))
+    assert document is not None and (document["status"], document["asset"], document["asset_id"]) == (
+        "bound",
+        A["auditor"],
+        9,
+    )
+
+
+def test_settlementTransfer_keepsBalancesExact(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f("SettlementToken:Transfer", **{"from": ZERO}, to=A["supplier1"], value=BIG),
+            f("SettlementToken:Transfer", **{"from": A["supplier1"]}, to=A["supplier2"], value=BIG - 1),
+            f("SettlementToken:Transfer", **{"from": A["supplier2"]}, to=ZERO, value=2),
+        ],
+    )
+    balances = {b["address"]: b["balance"] for b in rows(engine, SettlementBalance)}
+    assert balances == {A["supplier1"]: 1, A["supplier2"]: BIG - 3}
+    assert len(rows(engine, SettlementMovement)) == 3
+
+
+# -- Bills ------------------------------------------------------------------------------------------
+
+
+def _bill(f: EventFactory, face: int = 100) -> list:
+    return [
+        f(
+            "Bills:BillIssued",
+            packageId=1,
+            drawer=A["core1"],
+            acceptor=A["core2"],
+            payee=A["supplier1"],
+            face=face,
+            maturity=1_900_000_000,
+            splittable=True,
+            notTransferable=False,
+            bankAcceptance=False,
+            invoiceHashes=[h32(3)],
+        ),
+        f("Bills:BillAccepted", packageId=1, acceptor=A["core2"], payee=A["supplier1"]),
+        f("Bills:BillReceived", packageId=1, rangeId=1, payee=A["supplier1"], face=face),
+    ]
+
+
+def _ranges(engine: Engine) -> list[tuple[int, str, int, int, str, int]]:
+    return [
+        (r["range_id"], r["holder"], r["start"], r["end"], r["status"], r["prev"])
+        for r in rows(engine, BillRange)
+    ]
+
+
+def test_billLifecycle_cancelAndReject(engine: Engine) -> None:
+    f = EventFactory()
+    issued = _bill(f)[0]
+    apply(engine, [issued, f("Bills:BillCancelled", packageId=1, by=A["core1"])])
+    assert row(engine, BillPackage, 1)["status"] == "Cancelled"  # type: ignore[index]
+    f.next_block()
+    accepted = f("Bills:BillAccepted", packageId=2, acceptor=A["core2"], payee=A["supplier1"])
+    apply(engine, [_with(issued, packageId=2, block_number=f.block), accepted])
+    f.next_block()
+    apply(engine, [f("Bills:BillRejected", packageId=2, payee=A["supplier1"])])
+    assert row(engine, BillPackage, 2)["status"] == "Rejected"  # type: ignore[index]
+
+
+def _with(event: Event, block_number: int, **args: Any) -> Event:
+    return replace(event, block_number=block_number, log_index=99, args={**event.args, **args})
+
+
+def test_billEndorse_carvesPrefixMiddleAndWhole(engine: Engine) -> None:
+    f = EventFactory()
+    apply(engine, _bill(f))
+    assert row(engine, BillPackage, 1)["root_range_id"] == 1  # type: ignore[index]
+    endorse = "Bills:BillEndorsed"
+    apply(
+        engine,
+        [
+            # prefix [1, 10] of [1, 100] → record 2; 1 keeps [11, 100]
+            f(
+                endorse,
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                fromRangeId=1,
+                newRangeId=2,
+                start=1,
+                end=10,
+                remainderRangeId=0,
+            ),
+            # middle [41, 50] of [11, 100] → record 3; 1 keeps [11, 40]; remainder 4 gets [51, 100]
+            f(
+                endorse,
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier3"],
+                fromRangeId=1,
+                newRangeId=3,
+                start=41,
+                end=50,
+                remainderRangeId=4,
+            ),
+            # whole [1, 10] of record 2 → record 5; 2 is Closed
+            f(
+                endorse,
+                packageId=1,
+                **{"from": A["supplier2"]},
+                to=A["bank1"],
+                fromRangeId=2,
+                newRangeId=5,
+                start=1,
+                end=10,
+                remainderRangeId=0,
+            ),
+        ],
+    )
+    assert _ranges(engine) == [
+        (1, A["supplier1"], 11, 40, "Held", 0),
+        (2, A["supplier2"], 1, 10, "Closed", 1),
+        (3, A["supplier3"], 41, 50, "Held", 1),
+        (4, A["supplier1"], 51, 100, "Held", 0),
+        (5, A["bank1"], 1, 10, "Held", 2),
+    ]
+    assert [m["kind"] for m in rows(engine, BillMovement)] == ["endorsed"] * 3
+
+
+def test_billQuoteDiscountAndCancel(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            *_bill(f),
+            f(
+                "Bills:BillQuoted",
+                quoteId=1,
+                rangeId=1,
+                financier=A["bank1"],
+                start=51,
+                end=100,
+                rateBps=300,
+                expiry=1_850_000_000,
+            ),
+            f(
+                "Bills:BillQuoted",
+                quoteId=2,
+                rangeId=1,
+                financier=A["bank2"],
+                start=1,
+                end=100,
+                rateBps=400,
+                expiry=1_850_000_000,
+            ),
+            f("Bills:BillQuoteCancelled", quoteId=2, financier=A["bank2"]),
+            f(
+                "Bills:BillDiscounted",
+                packageId=1,
+                quoteId=1,
+                financier=A["bank1"],
+                **{"from": A["supplier1"]},
+                fromRangeId=1,
+                newRangeId=2,
+                start=51,
+                end=100,
+                remainderRangeId=0,
+                interest=1,
+                price=49,
+                rediscount=False,
+            ),
+        ],
+    )
+    assert [q["status"] for q in rows(engine, BillQuote)] == ["accepted", "cancelled"]
+    assert _ranges(engine) == [(1, A["supplier1"], 1, 50, "Held", 0), (2, A["bank1"], 51, 100, "Held", 1)]
+    (move,) = rows(engine, BillMovement)
+    assert (move["kind"], move["price"], move["interest"], move["amount"]) == ("discounted", 49, 1, 50)
+
+
+def test_billPledge_wholeAndPartial_thenRelease(engine: Engine) -> None:
+    f = EventFactory()
+    pledged = "Bills:BillPledged"
+    apply(
+        engine,
+        [
+            *_bill(f),
+            f(
+                pledged,
+                packageId=1,
+                holder=A["supplier1"],
+                pledgee=A["bank1"],
+                fromRangeId=1,
+                rangeId=2,
+                start=21,
+                end=30,
+                remainderRangeId=3,
+            ),
+        ],
+    )
+    assert _ranges(engine) == [
+        (1, A["supplier1"], 1, 20, "Held", 0),
+        (2, A["supplier1"], 21, 30, "Pledged", 0),
+        (3, A["supplier1"], 31, 100, "Held", 0),
+    ]
+    apply(
+        engine,
+        [
+            f(
+                pledged,
+                packageId=1,
+                holder=A["supplier1"],
+                pledgee=A["bank2"],
+                fromRangeId=3,
+                rangeId=3,
+                start=31,
+                end=100,
+                remainderRangeId=0,
+            )
+        ],
+    )
+    assert row(engine, BillRange, 3)["pledgee"] == A["bank2"]  # type: ignore[index]
+    apply(
+        engine,
+        [f("Bills:BillPledgeReleased", packageId=1, rangeId=2, pledgee=A["bank1"], holder=A["supplier1"])],
+    )
+    released = row(engine, BillRange, 2)
+    assert released is not None and (released["status"], released["pledgee"]) == ("Held", None)
+
+
+def test_billPresentPayDishonourAndRecourse(engine: Engine) -> None:
+    f = EventFactory()
+    endorse = "Bills:BillEndorsed"
+    apply(
+        engine,
+        [
+            *_bill(f),
+            f(
+                endorse,
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                fromRangeId=1,
+                newRangeId=2,
+                start=1,
+                end=50,
+                remainderRangeId=0,
+            ),
+            f(
+                endorse,
+                packageId=1,
+                **{"from": A["supplier2"]},
+                to=A["supplier3"],
+                fromRangeId=2,
+                newRangeId=3,
+                start=1,
+                end=50,
+                remainderRangeId=0,
+            ),
+        ],
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("Bills:BillPresented", packageId=1, rangeId=1, holder=A["supplier1"], amount=50),
+            f(
+                "Bills:BillPaid",
+                packageId=1,
+                rangeId=1,
+                acceptor=A["core2"],
+                holder=A["supplier1"],
+                amount=50,
+            ),
+            f("Bills:BillPresented", packageId=1, rangeId=3, holder=A["supplier3"], amount=50),
+            f(
+                "Bills:BillDishonoured",
+                packageId=1,
+                rangeId=3,
+                by=A["core2"],
+                holder=A["supplier3"],
+                amount=50,
+                reason=2,
+            ),
+            # supplier3 claims against supplier2 (a prior endorser): supplier2's record is 2
+            f(
+                "Bills:BillRecourseClaimed",
+                packageId=1,
+                rangeId=3,
+                obligor=A["supplier2"],
+                holder=A["supplier3"],
+                amount=50,
+            ),
+        ],
+    )
+    paid, claimed = row(engine, BillRange, 1), row(engine, BillRange, 3)
+    assert paid is not None and paid["status"] == "Paid" and paid["presented_at"] == 1_800_000_002
+    assert claimed is not None
+    assert (claimed["status"], claimed["recourse_obligor"], claimed["recourse_ancestor"]) == (
+        "Dishonoured",
+        A["supplier2"],
+        2,
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(
+                "Bills:BillRecourseSettled",
+                packageId=1,
+                obligor=A["supplier2"],
+                holder=A["supplier3"],
+                fromRangeId=3,
+                newRangeId=4,
+                amount=50,
+            )
+        ],
+    )
+    # supplier2 steps into its own place: the new record links to where supplier2's record came from (1)
+    assert _ranges(engine)[2:] == [
+        (3, A["supplier3"], 1, 50, "Closed", 2),
+        (4, A["supplier2"], 1, 50, "Dishonoured", 1),
+    ]
+    kinds = [m["kind"] for m in rows(engine, BillMovement)]
+    assert kinds[2:] == [
+        "presented",
+        "paid",
+        "presented",
+        "dishonoured",
+        "recourse_claimed",
+        "recourse_settled",
+    ]
