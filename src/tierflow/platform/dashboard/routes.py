@@ -7,7 +7,9 @@ import csv
 import datetime as dt
 import io
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote as urlquote
@@ -277,8 +279,34 @@ def _bank_queue_context(db: Session, viewer: Viewer, address: str, page: int) ->
     return {"queue": queries.bank_queue(db, address, rate_bps=rate, now=_now(), page=page), "rate_bps": rate}
 
 
+# The portfolio aggregates every position of a bank (100,000 rows is a second on SQLite here), yet it
+# only changes when the indexer commits a block, or when time moves a position into "overdue". Keep
+# the last few results keyed by (database, bank, indexed block, 5-minute slot).
+_BOOK_CACHE: OrderedDict[tuple[int, str, int, int], queries.Portfolio] = OrderedDict()
+_BOOK_CACHE_SIZE = 32
+_BOOK_LOCK = threading.Lock()
+_BOOK_SLOT_SECONDS = 300
+
+
+def _book_key(db: Session, address: str) -> tuple[int, str, int, int]:
+    return (id(db.get_bind()), address.lower(), queries.indexed_block(db), _now() // _BOOK_SLOT_SECONDS)
+
+
+def _cached_book(db: Session, address: str) -> queries.Portfolio | None:
+    with _BOOK_LOCK:
+        return _BOOK_CACHE.get(_book_key(db, address))
+
+
 def _bank_book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
-    book = queries.portfolio(db, address, now=_now())
+    key = _book_key(db, address)
+    with _BOOK_LOCK:
+        book = _BOOK_CACHE.get(key)
+    if book is None:
+        book = queries.portfolio(db, address, now=_now())
+        with _BOOK_LOCK:
+            _BOOK_CACHE[key] = book
+            while len(_BOOK_CACHE) > _BOOK_CACHE_SIZE:
+                _BOOK_CACHE.popitem(last=False)
     buckets = book.monthly if ladder == "month" else book.weekly
     return {
         "book": book,
@@ -290,7 +318,7 @@ def _bank_book_context(db: Session, address: str, ladder: str) -> dict[str, Any]
 
 @router.get("/bank/{address}", response_class=HTMLResponse)
 def bank_page(
-    request: Request, address: str, page: int = 1, ladder: str = "week", panel: str = ""
+    request: Request, address: str, page: int = 1, ladder: str = "week", panel: str = "", book: str = ""
 ) -> Response:
     viewer = _viewer(request)
     if viewer is None:
@@ -306,15 +334,23 @@ def bank_page(
             return _page(
                 request, "bank/_queue.html", **base, **_bank_queue_context(db, viewer, address, page)
             )
-        if panel == "book":
-            return _page(request, "bank/_book.html", **base, **_bank_book_context(db, address, ladder))
+        if panel == "book" or book == "inline":
+            book_context = _bank_book_context(db, address, ladder)
+            if panel == "book":
+                return _page(request, "bank/_book.html", **base, **book_context)
+        elif _cached_book(db, address) is not None:
+            book_context = _bank_book_context(db, address, ladder)
+        else:
+            # Not computed for this block yet: the page shows at once and the book follows (htmx,
+            # or a link without JavaScript) instead of holding the whole page back.
+            book_context = {"book": None}
         return _page(
             request,
             "bank/page.html",
             **base,
             block=queries.indexed_block(db),
             **_bank_queue_context(db, viewer, address, page),
-            **_bank_book_context(db, address, ladder),
+            **book_context,
         )
 
 
