@@ -2,9 +2,10 @@
 
 A Hypothesis RuleBasedStateMachine drives onboard / grant / issue / accept / reject / cancel / split /
 transfer / request / quote / accept quote / fund / cancel / decline / repay (full, partial, over) /
-claim / payout / default / suspend / time travel across up to 11 participants. A ghost model
-predicts every outcome — success, or the exact custom error — and after every step the whole chain
-state is compared with it and the invariants are checked on chain data:
+claim / payout / default / suspend / time travel across 8 to 10 registered participants (plus an
+unregistered outsider). A ghost model predicts every outcome — success, or the exact custom error —
+and after every step the whole chain state is compared with it and the invariants are checked on
+chain data:
 
 1. per slot, live token values + paidOut == face (never grows);
 2. no value moves to/from an unregistered or suspended party, after maturity or out of a locked
