@@ -31,7 +31,7 @@ def test_unknown_objects_are_404(api: Api) -> None:
         ("supplier1", "/v1/certificates/999999"),
         ("supplier1", "/v1/payables/999999"),
         ("bank1", "/v1/financier/requests/999999"),
-        ("core1", "/v1/documents/nope"),
+        ("core1", "/v1/documents/" + "0" * 32),
         ("operator", "/v1/operator/participants/0x0000000000000000000000000000000000000001"),
         ("operator", "/v1/nothing-here"),
     ]

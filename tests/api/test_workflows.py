@@ -20,7 +20,7 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
     tier2 = body["result"]["new_token_id"]
     body = api.ok("supplier2", f"/v1/certificates/{tier2}/transfer", {"to": api.address("supplier3"), "value": 100_000})
     tier3 = body["result"]["new_token_id"]
-    holdings = api.get("supplier3", "/v1/supplier/holdings").json()
+    holdings = api.get("supplier3", "/v1/supplier/holdings", slot_id=slot).json()
     assert [(c["token_id"], c["value"], c["depth"]) for c in holdings["data"]] == [(tier3, 100_000, 2)]
     path = api.get("supplier3", f"/v1/certificates/{tier3}/lineage").json()
     assert [t["token_id"] for t in path["tokens"]] == [tier3, tier2, root]

@@ -166,11 +166,9 @@ class IndexerThread:
     def start(self) -> IndexerThread:
         from tierflow.platform.indexer.runner import Indexer
 
-        from tierflow.platform.db import make_engine
-
         gateway = self.ctx.gateway()
         # Its own engine (pool): API requests waiting for the indexer must never starve it of connections.
-        self.engine = make_engine(self.ctx.engine.url.render_as_string(hide_password=False))
+        self.engine = indexer_engine(self.ctx.engine.url.render_as_string(hide_password=False))
         indexer = Indexer.for_deployment(
             self.engine, gateway.w3, gateway.deployment, metrics=self.metrics,
             confirmations=self.ctx.settings.confirmations,
@@ -185,8 +183,8 @@ class IndexerThread:
                     self.error = None
                 except Exception as error:  # keep serving; /health reports it
                     self.error = f"{type(error).__name__}: {error}"
-                    log.warning("indexer step failed", extra={"fields": {"error": self.error}})
-                    self.stop_event.wait(1.0)
+                    log.warning("indexer step failed: %s", self.error, extra={"fields": {"error": self.error}})
+                    self.stop_event.wait(0.05)
                     continue
                 if result.kind in ("indexed", "idle", "reorg"):
                     checkpoint = indexer.checkpoint()
@@ -209,6 +207,39 @@ class IndexerThread:
             self.engine.dispose()
 
 
+def indexer_engine(url: str) -> Engine:
+    """An engine for the in-process indexer; on SQLite its transactions start with BEGIN IMMEDIATE.
+
+    The indexer reads rows and then writes them in one transaction. With a plain (deferred) BEGIN in
+    WAL mode, any API write committed between that read and the first write makes SQLite refuse the
+    upgrade at once (SQLITE_BUSY_SNAPSHOT, no busy wait); taking the write lock up front makes it
+    wait its turn instead.
+    """
+    from sqlalchemy import create_engine, event
+
+    from tierflow.platform.db import make_engine, normalise_url
+
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return make_engine(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def make_context(settings: Settings | None = None, engine: Engine | None = None) -> ServiceContext:
     from tierflow.platform.db import get_engine
 
@@ -226,17 +257,23 @@ def create_app(
     metrics = Metrics()
     indexer: IndexerThread | None = None
 
+    running = 0  # lifespans entered: tools that wrap the app in a fresh client per call nest them
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal indexer
-        if run_indexer:
+        nonlocal indexer, running
+        running += 1
+        if run_indexer and indexer is None:
             indexer = IndexerThread(context).start()
             app.state.indexer = indexer
         try:
             yield
         finally:
-            if indexer is not None:
+            running -= 1
+            if running == 0 and indexer is not None:
                 indexer.stop()
+                indexer = None
+                app.state.indexer = None
 
     app = FastAPI(
         title="Tierflow financing API",

@@ -27,6 +27,10 @@ AddressStr = Annotated[
 ]
 
 
+# PostgreSQL text cannot hold NUL; refuse it at the edge (422) instead of failing in the database.
+NO_NUL = r"^[^\x00]*$"
+
+
 class Page(BaseModel, Generic[T]):
     data: list[T]
     count: int = Field(description="rows matching the filters (all pages)")
@@ -75,12 +79,12 @@ class ParticipantCreate(BaseModel):
         }
     )
 
-    legal_name: str = Field(min_length=1, max_length=200)
+    legal_name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     legal_id: str = Field(
-        min_length=4, max_length=64, description="统一社会信用代码; stays off chain (only a salted hash goes on chain)"
+        min_length=4, max_length=64, pattern=NO_NUL, description="统一社会信用代码; stays off chain (only a salted hash goes on chain)"
     )
     roles: list[RoleName] = Field(min_length=1)
-    contact: str = Field(default="", max_length=200)
+    contact: str = Field(default="", max_length=200, pattern=NO_NUL)
     custody: Literal["custodial", "self"] = Field(
         default="custodial",
         description="custodial: the platform creates and keeps the key (AES-GCM at rest) and signs; "

@@ -153,6 +153,9 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         raise Conflict(f"{address} is already onboarded", code="duplicate_address")
     digest = entity_hash(legal_id, entity_salt(ctx.settings.master_key, address))
     gateway = ctx.gateway()
+    # End the read transaction: on SQLite (WAL) a transaction that read before another connection
+    # committed cannot start writing (SQLITE_BUSY_SNAPSHOT); the writes below start a fresh one.
+    session.commit()
     row = DirectoryParticipant(
         address=address,
         legal_name=data.legal_name,
@@ -213,6 +216,7 @@ def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: 
     row = get(session=session, address=address)
     if row.is_operator:
         raise Forbidden("the operator cannot be suspended", code="operator_immutable")
+    session.commit()  # end the read transaction before the chain call (see onboard)
     outcome = ctx.gateway().send_direct(
         ctx.operator, Call("ParticipantRegistry", "suspend" if suspend else "reinstate", (row.address,))
     )
@@ -226,6 +230,7 @@ def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: 
 
 def rotate_key(*, session: Session, address: str, label: str) -> ApiKeyCreated:
     row = get(session=session, address=address)
+    session.commit()  # fresh transaction for the write (see onboard)
     token = issue_api_key(session=session, address=row.address, label=label)
     session.commit()
     parsed = parse_api_key(token)
@@ -238,6 +243,7 @@ def revoke_key(*, session: Session, address: str, key_id: str) -> ApiKeyPublic:
     if key is None or key.address != _address(address):
         raise NotFound(f"API key {key_id} of {address} does not exist", code="api_key_not_found")
     if key.revoked_at is None:
+        session.commit()  # fresh transaction for the write (see onboard)
         key.revoked_at = _now()
         session.add(key)
         session.commit()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
 from tierflow.platform.api.schemas import (
+    AddressStr,
     CertificatePublic,
     FinancingPublic,
     Page,
@@ -41,7 +42,7 @@ def all_participants(
 
 @router.get("/payables", response_model=Page[PayablePublic])
 def all_payables(
-    session: SessionDep, caller: AuditorCaller, obligor: str | None = None, supplier: str | None = None,
+    session: SessionDep, caller: AuditorCaller, obligor: AddressStr | None = None, supplier: AddressStr | None = None,
     status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
     limit: Limit = 50, offset: Offset = 0,
 ) -> Page[PayablePublic]:
@@ -52,7 +53,8 @@ def all_payables(
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
 def all_certificates(
-    session: SessionDep, caller: AuditorCaller, holder: str | None = None, slot_id: int | None = None,
+    session: SessionDep, caller: AuditorCaller, holder: AddressStr | None = None,
+    slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50, offset: Offset = 0,
 ) -> Page[CertificatePublic]:
     return queries.certificates(

@@ -36,6 +36,7 @@ router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
 
 SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
 TokenId = Path(gt=0, lt=2**63, description="certificate (token) id")
+DocumentId = Path(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex digits)")
 
 
 @router.get("/me", response_model=ParticipantPublic, summary="Who this API key belongs to")
@@ -140,7 +141,7 @@ def my_documents(session: SessionDep, caller: CurrentCaller, limit: Limit = 50, 
 
 
 @router.get("/documents/{document_id}", response_model=DocumentPublic)
-def document(session: SessionDep, caller: CurrentCaller, document_id: str) -> DocumentPublic:
+def document(session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId) -> DocumentPublic:
     return documents.meta(session=session, caller=caller, document_id=document_id)
 
 
@@ -150,7 +151,7 @@ def document(session: SessionDep, caller: CurrentCaller, document_id: str) -> Do
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the decrypted file"}},
     summary="Download a document (parties, financiers asked to fund it, auditors)",
 )
-def document_content(ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str) -> Response:
+def document_content(ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId) -> Response:
     row, content = documents.read(ctx=ctx, session=session, caller=caller, document_id=document_id)
     return Response(
         content=content,

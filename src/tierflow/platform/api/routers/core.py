@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
 from tierflow.platform.api.schemas import (
     AddressStr,
+    NO_NUL,
     CertificateIssue,
     CreditLinePublic,
     DocumentPublic,
@@ -51,7 +52,7 @@ def upload(
     file: Annotated[UploadFile, File(description="the document (at most 10 MB)")],
     seller: Annotated[AddressStr, Form(description="the supplier that issued the invoice")],
     kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
-    invoice_number: Annotated[str | None, Form(max_length=64, description="发票号码 (invoices only)")] = None,
+    invoice_number: Annotated[str | None, Form(max_length=64, pattern=NO_NUL, description="发票号码 (invoices only)")] = None,
 ) -> DocumentPublic:
     content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
     return documents.upload(
@@ -59,8 +60,8 @@ def upload(
         session=session,
         caller=caller,
         content=content,
-        filename=file.filename or "document",
-        content_type=file.content_type or "application/octet-stream",
+        filename=(file.filename or "document").replace("\x00", ""),
+        content_type=(file.content_type or "application/octet-stream").replace("\x00", ""),
         kind=kind,
         seller=seller,
         invoice_number=invoice_number,

@@ -17,6 +17,7 @@ from tierflow.platform.api.deps import (
     SettlementBankCaller,
 )
 from tierflow.platform.api.schemas import (
+    AddressStr,
     CreditLineAdjust,
     CreditLineCreate,
     CreditLinePublic,
@@ -65,7 +66,8 @@ def adjust(
 
 @router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines this financier granted")
 def lines(
-    session: SessionDep, caller: FinancierCaller, obligor: str | None = None, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: FinancierCaller, obligor: AddressStr | None = None, limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[CreditLinePublic]:
     return queries.credit_lines(session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -33,7 +33,7 @@ class PayoutBatch(BaseModel):
 
 
 class KeyLabel(BaseModel):
-    label: str = Field(default="", max_length=64)
+    label: str = Field(default="", max_length=64, pattern=r"^[^\x00]*$")
 
 
 @router.post(
@@ -112,7 +112,9 @@ def new_key(
 @router.delete(
     "/participants/{address}/api-keys/{key_id}", response_model=ApiKeyPublic, summary="Revoke an API key"
 )
-def revoke_key(session: SessionDep, caller: OperatorCaller, address: str, key_id: str) -> ApiKeyPublic:
+def revoke_key(
+    session: SessionDep, caller: OperatorCaller, address: str, key_id: Annotated[str, Path(pattern=r"^[0-9a-zA-Z-]{1,16}$")]
+) -> ApiKeyPublic:
     return participants.revoke_key(session=session, address=address, key_id=key_id)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
@@ -54,7 +54,7 @@ def reject(
 
 @router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
 def holdings(
-    session: SessionDep, caller: SupplierCaller, slot_id: int | None = None,
+    session: SessionDep, caller: SupplierCaller, slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     status: Literal["live", "active", "locked", "settled"] = "live", limit: Limit = 50, offset: Offset = 0,
 ) -> Page[CertificatePublic]:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
