@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,3 +85,26 @@ def empty_database(url: str) -> None:
         for name in names:  # DELETE beats TRUNCATE on tiny tables (no new files per table)
             conn.execute(text(f'DELETE FROM "{name}"'))
     engine.dispose()
+
+
+@pytest.fixture
+def fresh_engine(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[Callable[[], Engine]]:
+    """Makes more empty databases of the same kind as `engine` (to compare with a fresh run)."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        if database_url.startswith("sqlite"):
+            path = tmp_path / f"fresh-{len(made)}.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            url = f"sqlite:///{path}"
+        else:
+            cluster: PgCluster = request.getfixturevalue("pg_cluster")
+            url = cluster.create_database(template=request.getfixturevalue("pg_template"))
+        made.append(make_engine(url))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
