@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: anvil + contracts + the indexer in a thread + the app, on SQLite and PostgreSQL."""
+"""Fixtures of the API tests: anvil + contracts + in-process indexer + app, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -52,14 +52,31 @@ class Postgres:
             self.prefix = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self.prefix, *args], check=True, capture_output=True, env={**os.environ, "LC_ALL": "C"})
+        subprocess.run(
+            [*self.prefix, *args], check=True, capture_output=True, env={**os.environ, "LC_ALL": "C"}
+        )
 
     def start(self) -> str:
         assert self.bin is not None, "PostgreSQL server binaries are not installed"
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "tierflow", "--auth=trust", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "pg.log"), "-w", "-o", options, "start")
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tierflow", "tierflow")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "tierflow", "--auth=trust", "-E", "UTF8"
+        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c fsync=off -c synchronous_commit=off"  # throw-away data: durability only costs time
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "pg.log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
+        self._run(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tierflow", "tierflow"
+        )
         return f"postgresql+psycopg://tierflow@127.0.0.1:{self.port}/tierflow"
 
     def stop(self) -> None:
@@ -119,21 +136,37 @@ class Api:
             "/v1/core/documents",
             headers=self.headers(core),
             files={"file": ("invoice.pdf", f"%PDF invoice {number}".encode(), "application/pdf")},
-            data={"seller": self.address(supplier), "kind": "invoice", "invoice_number": number or self.unique()},
+            data={
+                "seller": self.address(supplier),
+                "kind": "invoice",
+                "invoice_number": number or self.unique(),
+            },
         )
         assert response.status_code == 200, response.text
         return str(response.json()["document_id"])
 
     def credit_line(self, bank: str, core: str, limit: int = 10**12) -> int:
-        body = self.ok(bank, "/v1/financier/credit-lines", {"obligor": self.address(core), "limit": limit, "expiry": self.today(360)})
+        body = self.ok(
+            bank,
+            "/v1/financier/credit-lines",
+            {"obligor": self.address(core), "limit": limit, "expiry": self.today(360)},
+        )
         return int(body["result"]["line_id"])
 
-    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 90, accept: bool = True) -> tuple[int, int]:
+    def issue(
+        self, core: str, supplier: str, face: int, line_id: int, days: int = 90, accept: bool = True
+    ) -> tuple[int, int]:
         doc = self.invoice(core, supplier)
         body = self.ok(
             core,
             "/v1/core/certificates",
-            {"supplier": self.address(supplier), "face": face, "maturity": self.today(days), "line_id": line_id, "document_ids": [doc]},
+            {
+                "supplier": self.address(supplier),
+                "face": face,
+                "maturity": self.today(days),
+                "line_id": line_id,
+                "document_ids": [doc],
+            },
         )
         slot, token = int(body["result"]["slot_id"]), int(body["result"]["token_id"])
         if accept:
@@ -154,7 +187,12 @@ def _start(backend: str, tmp: Path) -> Iterator[Api]:
     try:
         engine = make_engine(url)
         upgrade(engine)
-        settings = Settings(environment="test", master_key="test-master-key", database_url=url, chain_id=platform.w3.eth.chain_id)
+        settings = Settings(
+            environment="test",
+            master_key="test-master-key",
+            database_url=url,
+            chain_id=platform.w3.eth.chain_id,
+        )
         ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
         ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0)))
         keys = seed_demo_directory(ctx)

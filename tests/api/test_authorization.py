@@ -13,7 +13,12 @@ TRANSFER = {"to": ADDRESS, "value": 1}
 
 # (method, path, body, who may call it)
 ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
-    ("POST", "/v1/operator/participants", {"legal_name": "x", "legal_id": "91310000X", "roles": ["supplier"]}, {"operator"}),
+    (
+        "POST",
+        "/v1/operator/participants",
+        {"legal_name": "x", "legal_id": "91310000X", "roles": ["supplier"]},
+        {"operator"},
+    ),
     ("GET", "/v1/operator/participants", None, {"operator"}),
     ("GET", f"/v1/operator/participants/{ADDRESS}", None, {"operator"}),
     ("POST", f"/v1/operator/participants/{ADDRESS}/suspend", None, {"operator"}),
@@ -22,11 +27,21 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", f"/v1/operator/participants/{ADDRESS}/api-keys", None, {"operator"}),
     ("DELETE", f"/v1/operator/participants/{ADDRESS}/api-keys/abc", None, {"operator"}),
     ("GET", "/v1/operator/platform", None, {"operator"}),
-    ("PUT", "/v1/operator/parameters", {"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1}, {"operator"}),
+    (
+        "PUT",
+        "/v1/operator/parameters",
+        {"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1},
+        {"operator"},
+    ),
     ("POST", "/v1/operator/pause", None, {"operator"}),
     ("POST", "/v1/operator/unpause", None, {"operator"}),
     ("POST", "/v1/operator/payouts", {"token_ids": [1]}, {"operator"}),
-    ("POST", "/v1/financier/credit-lines", {"obligor": ADDRESS, "limit": 1, "expiry": "2030-01-01"}, {"bank1", "bank2"}),
+    (
+        "POST",
+        "/v1/financier/credit-lines",
+        {"obligor": ADDRESS, "limit": 1, "expiry": "2030-01-01"},
+        {"bank1", "bank2"},
+    ),
     ("POST", "/v1/financier/credit-lines/1/adjust", {"limit": 1, "expiry": "2030-01-01"}, {"bank1", "bank2"}),
     ("GET", "/v1/financier/credit-lines", None, {"bank1", "bank2"}),
     ("GET", "/v1/financier/requests", None, {"bank1", "bank2"}),
@@ -37,7 +52,12 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/financier/requests/1/recourse", None, {"bank1", "bank2"}),
     ("GET", "/v1/financier/portfolio", None, {"bank1", "bank2"}),
     ("POST", "/v1/settlement/mint", {"to": ADDRESS, "amount": 1}, {"bank1"}),
-    ("POST", "/v1/core/certificates", {"supplier": ADDRESS, "face": 1, "maturity": "2030-01-01", "line_id": 1, "document_ids": ["x"]}, {"core1"}),
+    (
+        "POST",
+        "/v1/core/certificates",
+        {"supplier": ADDRESS, "face": 1, "maturity": "2030-01-01", "line_id": 1, "document_ids": ["x"]},
+        {"core1"},
+    ),
     ("POST", "/v1/core/payables/1/cancel", None, {"core1"}),
     ("POST", "/v1/core/payables/1/repay", {"amount": 1}, {"core1"}),
     ("GET", "/v1/core/payables", None, {"core1"}),
@@ -47,14 +67,24 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/supplier/payables/1/accept", None, {"supplier1"}),
     ("POST", "/v1/supplier/payables/1/reject", None, {"supplier1"}),
     ("GET", "/v1/supplier/holdings", None, {"supplier1"}),
-    ("POST", "/v1/supplier/financing-requests", {"token_id": 1, "amount": 1, "financier": ADDRESS}, {"supplier1"}),
+    (
+        "POST",
+        "/v1/supplier/financing-requests",
+        {"token_id": 1, "amount": 1, "financier": ADDRESS},
+        {"supplier1"},
+    ),
     ("GET", "/v1/supplier/financing-requests", None, {"supplier1"}),
     ("POST", "/v1/supplier/financing-requests/1/accept-quote", None, {"supplier1"}),
     ("POST", "/v1/supplier/financing-requests/1/cancel", None, {"supplier1"}),
     ("POST", "/v1/certificates/1/transfer", TRANSFER, {"supplier1", "bank1", "bank2"}),
     ("POST", "/v1/certificates/1/claim", None, {"supplier1", "bank1", "bank2"}),
     ("POST", "/v1/payables/1/mark-defaulted", None, {"supplier1", "bank1", "bank2"}),
-    ("POST", "/v1/settlement/approvals", {"spender": "Financing", "amount": 1}, {"core1", "supplier1", "bank1", "bank2"}),
+    (
+        "POST",
+        "/v1/settlement/approvals",
+        {"spender": "Financing", "amount": 1},
+        {"core1", "supplier1", "bank1", "bank2"},
+    ),
     ("GET", "/v1/audit/participants", None, {"auditor", "operator"}),
     ("GET", "/v1/audit/payables", None, {"auditor", "operator"}),
     ("GET", "/v1/audit/certificates", None, {"auditor", "operator"}),
@@ -68,8 +98,12 @@ def _call(api: Api, method: str, path: str, body: Any, who: str | None) -> Any:
     return api.client.request(method, path, headers=api.headers(who), json=body)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
-def test_endpoint_refuses_wrong_roles_and_anonymous(api: Api, method: str, path: str, body: Any, allowed: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS]
+)
+def test_endpoint_refuses_wrong_roles_and_anonymous(
+    api: Api, method: str, path: str, body: Any, allowed: set[str]
+) -> None:
     for who in ALL:
         if who in allowed:
             continue
@@ -118,16 +152,29 @@ def test_non_parties_are_refused(funded: Api) -> None:
     refused("bank2", "POST", f"/v1/financier/requests/{request_id}/fund")
     refused("bank2", "POST", f"/v1/financier/requests/{request_id}/decline")
     refused("bank2", "GET", f"/v1/documents/{document_id}/content")
-    refused("bank2", "POST", f"/v1/financier/credit-lines/{line}/adjust", {"limit": 10**12, "expiry": api.today(300)})
-    assert request_id not in [r["request_id"] for r in api.get("bank2", "/v1/financier/requests").json()["data"]]
+    refused(
+        "bank2",
+        "POST",
+        f"/v1/financier/credit-lines/{line}/adjust",
+        {"limit": 10**12, "expiry": api.today(300)},
+    )
+    assert request_id not in [
+        r["request_id"] for r in api.get("bank2", "/v1/financier/requests").json()["data"]
+    ]
     # another core enterprise cannot cancel or repay someone else's payable
     refused("core2", "POST", f"/v1/core/payables/{slot}/cancel")
     refused("core2", "POST", f"/v1/core/payables/{slot}/repay", {"amount": 1})
     refused("core2", "GET", f"/v1/payables/{slot}")
     # the parties can
     assert api.get("bank1", f"/v1/financier/requests/{request_id}").status_code == 200
-    assert api.client.get(f"/v1/documents/{document_id}/content", headers=api.headers("bank1")).status_code == 200
-    assert api.client.get(f"/v1/documents/{document_id}/content", headers=api.headers("auditor")).status_code == 200
+    assert (
+        api.client.get(f"/v1/documents/{document_id}/content", headers=api.headers("bank1")).status_code
+        == 200
+    )
+    assert (
+        api.client.get(f"/v1/documents/{document_id}/content", headers=api.headers("auditor")).status_code
+        == 200
+    )
     assert api.get("core1", f"/v1/payables/{slot}/lineage").status_code == 200
     assert api.get("supplier1", f"/v1/certificates/{token}/lineage").status_code == 200
     holdings = api.get("supplier2", "/v1/supplier/holdings").json()

@@ -20,9 +20,13 @@ def test_validation_errors_are_422_with_a_location(api: Api) -> None:
     error = response.json()["error"]
     assert error["code"] == "validation_error" and error["request_id"]
     assert {tuple(d["loc"]) for d in error["details"]} >= {("body", "to"), ("body", "value")}
-    response = api.post("supplier1", "/v1/certificates/0/transfer", {"to": api.address("supplier2"), "value": 1})
+    response = api.post(
+        "supplier1", "/v1/certificates/0/transfer", {"to": api.address("supplier2"), "value": 1}
+    )
     assert response.status_code == 422
-    response = api.client.post("/v1/certificates/1/transfer", headers=api.headers("supplier1"), content=b"{not json")
+    response = api.client.post(
+        "/v1/certificates/1/transfer", headers=api.headers("supplier1"), content=b"{not json"
+    )
     assert response.status_code == 422
 
 
@@ -39,7 +43,9 @@ def test_unknown_objects_are_404(api: Api) -> None:
         response = api.get(who, path)
         assert response.status_code == 404, f"{path}: {response.text}"
         assert response.json()["error"]["code"].endswith("not_found")
-    response = api.post("supplier1", "/v1/certificates/999999/transfer", {"to": api.address("supplier2"), "value": 1})
+    response = api.post(
+        "supplier1", "/v1/certificates/999999/transfer", {"to": api.address("supplier2"), "value": 1}
+    )
     assert response.status_code == 404 and response.json()["error"]["code"] == "certificate_not_found"
 
 
@@ -49,7 +55,9 @@ def test_failed_write_leaves_chain_and_database_unchanged(funded: Api) -> None:
     _, token = api.issue("core1", "supplier1", 10_000, line)
     block = api.platform.w3.eth.block_number
     before = api.get("supplier1", "/v1/supplier/holdings").json()
-    response = api.post("supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 20_000})
+    response = api.post(
+        "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 20_000}
+    )
     assert response.status_code == 409
     assert response.json()["error"]["message"].startswith("CertificateInsufficientValue: token")
     assert api.platform.w3.eth.block_number == block  # nothing was sent
@@ -97,7 +105,9 @@ def test_unavailable_chain_with_a_working_database_is_503(api: Api) -> None:
     ctx = ServiceContext(settings=settings, engine=api.ctx.engine, link=IndexerLink(api.ctx.engine))
     with TestClient(create_app(ctx), raise_server_exceptions=False) as client:
         response = client.post(
-            "/v1/certificates/1/transfer", headers=api.headers("supplier1"), json={"to": api.address("supplier2"), "value": 1}
+            "/v1/certificates/1/transfer",
+            headers=api.headers("supplier1"),
+            json={"to": api.address("supplier2"), "value": 1},
         )
         assert response.status_code in (403, 404, 503), response.text
         response = client.get("/v1/settlement/balance", headers=api.headers("supplier1"))

@@ -38,7 +38,8 @@ def test_self_custody_accept_and_transfer_through_the_relay(funded: Api) -> None
     doc = api.invoice("core1", account.address)
     # a self-custody supplier: issue to it, then accept by signing a forward request
     issued = api.ok("core1", "/v1/core/certificates", {
-        "supplier": account.address, "face": 40_000, "maturity": api.today(40), "line_id": line, "document_ids": [doc],
+        "supplier": account.address, "face": 40_000, "maturity": api.today(40), "line_id": line,
+        "document_ids": [doc],
     })  # fmt: skip
     slot, token = issued["result"]["slot_id"], issued["result"]["token_id"]
     prepared = api.client.post(f"/v1/supplier/payables/{slot}/accept", headers=headers)
@@ -58,7 +59,9 @@ def test_self_custody_accept_and_transfer_through_the_relay(funded: Api) -> None
     assert again.status_code == 409 and again.json()["error"]["code"] == "stale_nonce"
 
     prepared = api.client.post(
-        f"/v1/certificates/{token}/transfer", headers=headers, json={"to": api.address("supplier2"), "value": 15_000}
+        f"/v1/certificates/{token}/transfer",
+        headers=headers,
+        json={"to": api.address("supplier2"), "value": 15_000},
     )
     assert prepared.status_code == 202
     signed = sign(account, prepared.json())
@@ -102,7 +105,9 @@ def test_idempotency_key_replays_the_first_response(funded: Api) -> None:
     assert second.headers.get("Idempotent-Replayed") == "true"
     # executed once: the token lost 10,000, not 20,000
     assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 90_000
-    other = api.post("supplier1", f"/v1/certificates/{token}/transfer", {**payload, "value": 5}, key=f"split-{token}")
+    other = api.post(
+        "supplier1", f"/v1/certificates/{token}/transfer", {**payload, "value": 5}, key=f"split-{token}"
+    )
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
     # keys are per participant: another caller's identical key is a different request
     failed = api.post("supplier2", f"/v1/certificates/{token}/transfer", payload, key=f"split-{token}")
@@ -128,7 +133,9 @@ def test_twenty_concurrent_writes_get_gap_free_relayer_nonces(funded: Api) -> No
         who = holders[i % 4]
         target = holders[(i + 1) % 4]
         barrier.wait()
-        response = api.post(who, f"/v1/certificates/{tokens[who]}/transfer", {"to": api.address(target), "value": 1_000 + i})
+        response = api.post(
+            who, f"/v1/certificates/{tokens[who]}/transfer", {"to": api.address(target), "value": 1_000 + i}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["indexed"]
         return int(response.json()["result"]["new_token_id"])

@@ -16,9 +16,13 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
     assert api.get("supplier1", f"/v1/payables/{slot}").json()["status"] == "Accepted"
 
     # split 300,000 off to tier 2, who passes 100,000 on to tier 3
-    body = api.ok("supplier1", f"/v1/certificates/{root}/transfer", {"to": api.address("supplier2"), "value": 300_000})
+    body = api.ok(
+        "supplier1", f"/v1/certificates/{root}/transfer", {"to": api.address("supplier2"), "value": 300_000}
+    )
     tier2 = body["result"]["new_token_id"]
-    body = api.ok("supplier2", f"/v1/certificates/{tier2}/transfer", {"to": api.address("supplier3"), "value": 100_000})
+    body = api.ok(
+        "supplier2", f"/v1/certificates/{tier2}/transfer", {"to": api.address("supplier3"), "value": 100_000}
+    )
     tier3 = body["result"]["new_token_id"]
     holdings = api.get("supplier3", "/v1/supplier/holdings", slot_id=slot).json()
     assert [(c["token_id"], c["value"], c["depth"]) for c in holdings["data"]] == [(tier3, 100_000, 2)]
@@ -46,7 +50,9 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
     )
     assert document.status_code == 200 and document.content.startswith(b"%PDF")
 
-    quoted = api.ok("bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24})
+    quoted = api.ok(
+        "bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24}
+    )
     price = quoted["result"]["price"]
     assert 0 < price < 150_000
     api.ok("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
@@ -75,7 +81,13 @@ def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
     line = api.credit_line("bank1", "core2")
     number = api.unique()
     doc = api.invoice("core2", "supplier1", number)
-    issue = {"supplier": api.address("supplier1"), "face": 50_000, "maturity": api.today(60), "line_id": line, "document_ids": [doc]}
+    issue = {
+        "supplier": api.address("supplier1"),
+        "face": 50_000,
+        "maturity": api.today(60),
+        "line_id": line,
+        "document_ids": [doc],
+    }
     slot = api.ok("core2", "/v1/core/certificates", issue)["result"]["slot_id"]
     # the same invoice, uploaded again (other bytes), has the same hash: it cannot back a second payable
     again = api.invoice("core2", "supplier1", number.lower())
@@ -103,7 +115,9 @@ def test_credit_line_adjust_and_core_views(funded: Api) -> None:
     assert response.status_code == 409 and response.json()["error"]["code"] == "CreditLineExceeded"
     assert "ask the financier to extend it" in response.json()["error"]["message"]
     api.ok("bank1", f"/v1/financier/credit-lines/{line}/adjust", {"limit": 200_000, "expiry": api.today(300)})
-    response = api.post("bank1", f"/v1/financier/credit-lines/{line}/adjust", {"limit": 10_000, "expiry": api.today(300)})
+    response = api.post(
+        "bank1", f"/v1/financier/credit-lines/{line}/adjust", {"limit": 10_000, "expiry": api.today(300)}
+    )
     assert response.status_code == 409 and response.json()["error"]["code"] == "CreditLineBelowUsed"
     payables = api.get("core2", "/v1/core/payables", status="Accepted").json()
     assert slot in [p["slot_id"] for p in payables["data"]]
@@ -120,7 +134,9 @@ def test_decline_cancel_and_locked_certificate(funded: Api) -> None:
     request_id = api.ok("supplier4", "/v1/supplier/financing-requests", {
         "token_id": token, "amount": 90_000, "financier": api.address("bank1"), "with_recourse": True,
     })["result"]["request_id"]  # fmt: skip
-    response = api.post("supplier4", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier1"), "value": 1_000})
+    response = api.post(
+        "supplier4", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier1"), "value": 1_000}
+    )
     assert response.status_code == 409, response.text
     error = response.json()["error"]
     assert error["code"] == "CertificateIsLocked"
@@ -130,9 +146,14 @@ def test_decline_cancel_and_locked_certificate(funded: Api) -> None:
         "token_id": token, "amount": 90_000, "financier": api.address("bank1"), "with_recourse": False,
     })["result"]["request_id"]  # fmt: skip
     api.ok("supplier4", f"/v1/supplier/financing-requests/{request2}/cancel")
-    statuses = {r["request_id"]: r["status"] for r in api.get("supplier4", "/v1/supplier/financing-requests").json()["data"]}
+    statuses = {
+        r["request_id"]: r["status"]
+        for r in api.get("supplier4", "/v1/supplier/financing-requests").json()["data"]
+    }
     assert statuses[request_id] == "Declined" and statuses[request2] == "Cancelled"
-    api.ok("supplier4", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier1"), "value": 90_000})
+    api.ok(
+        "supplier4", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier1"), "value": 90_000}
+    )
 
 
 def test_default_and_recourse(funded: Api) -> None:
@@ -182,17 +203,27 @@ def test_operator_onboard_suspend_reinstate_parameters_pause(funded: Api) -> Non
     assert listed.status_code == 200 and len(listed.json()["data"]) == 2 and listed.json()["count"] >= 5
 
     keys = api.get("operator", f"/v1/operator/participants/{address}/api-keys").json()
-    revoked = api.client.delete(f"/v1/operator/participants/{address}/api-keys/{keys[0]['key_id']}", headers=api.headers("operator"))
+    revoked = api.client.delete(
+        f"/v1/operator/participants/{address}/api-keys/{keys[0]['key_id']}", headers=api.headers("operator")
+    )
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     response = api.client.get("/v1/me", headers={"X-API-Key": key})
     assert response.status_code == 401 and response.json()["error"]["code"] == "revoked_api_key"
 
-    api.client.put("/v1/operator/parameters", headers=api.headers("operator"), json={"max_tenor_days": 90, "grace_period_days": 7, "min_unit": 100})
+    api.client.put(
+        "/v1/operator/parameters",
+        headers=api.headers("operator"),
+        json={"max_tenor_days": 90, "grace_period_days": 7, "min_unit": 100},
+    )
     platform = api.get("operator", "/v1/operator/platform").json()
     assert platform["max_tenor_days"] == 90 and platform["min_unit"] == 100
     response = api.post("supplier1", f"/v1/certificates/{token}/transfer", {"to": address, "value": 150})
     assert response.status_code == 409 and response.json()["error"]["code"] == "CertificateInvalidAmount"
-    api.client.put("/v1/operator/parameters", headers=api.headers("operator"), json={"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1})
+    api.client.put(
+        "/v1/operator/parameters",
+        headers=api.headers("operator"),
+        json={"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1},
+    )
 
     api.ok("operator", "/v1/operator/pause")
     response = api.post("supplier1", f"/v1/certificates/{token}/transfer", {"to": address, "value": 100})
@@ -205,7 +236,9 @@ def test_auditor_reads_everything_and_exports(funded: Api) -> None:
     api = funded
     line = api.credit_line("bank2", "core1")
     slot, token = api.issue("core1", "supplier2", 70_000, line)
-    api.ok("supplier2", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier3"), "value": 20_000})
+    api.ok(
+        "supplier2", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier3"), "value": 20_000}
+    )
     tree = api.get("auditor", f"/v1/payables/{slot}/lineage").json()
     assert tree["count"] == 2
     positions = api.get("auditor", f"/v1/audit/positions/{api.address('supplier3')}").json()

@@ -75,9 +75,8 @@ class Metrics:
         ]
         with self._lock:
             for (method, route, status), count in sorted(self.requests.items()):
-                lines.append(
-                    f'tierflow_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {count}'
-                )
+                labels = f'method="{method}",route="{route}",status="{status}"'
+                lines.append(f"tierflow_http_requests_total{{{labels}}} {count}")
             lines += [
                 "# HELP tierflow_http_request_seconds HTTP request latency.",
                 "# TYPE tierflow_http_request_seconds histogram",
@@ -183,7 +182,9 @@ class IndexerThread:
                     self.error = None
                 except Exception as error:  # keep serving; /health reports it
                     self.error = f"{type(error).__name__}: {error}"
-                    log.warning("indexer step failed: %s", self.error, extra={"fields": {"error": self.error}})
+                    log.warning(
+                        "indexer step failed: %s", self.error, extra={"fields": {"error": self.error}}
+                    )
                     self.stop_event.wait(0.05)
                     continue
                 if result.kind in ("indexed", "idle", "reorg"):
@@ -282,9 +283,15 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[
             {"name": "operator", "description": "onboarding after KYB, suspension, parameters, pause"},
-            {"name": "financier", "description": "credit lines, the request queue, quotes, funding, portfolio"},
+            {
+                "name": "financier",
+                "description": "credit lines, the request queue, quotes, funding, portfolio",
+            },
             {"name": "core enterprise", "description": "invoices, issuing, cancelling, repaying"},
-            {"name": "supplier", "description": "accepting, splitting and transferring, requesting financing"},
+            {
+                "name": "supplier",
+                "description": "accepting, splitting and transferring, requesting financing",
+            },
             {"name": "auditor", "description": "look-through supervision and CSV export"},
             {"name": "shared", "description": "reads every party may make about what it is party to"},
             {"name": "signing", "description": "self-custody relay of EIP-712 forward requests"},
@@ -303,7 +310,9 @@ def create_app(
         app.include_router(extra)
     mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
 
-    @app.get("/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag")
+    @app.get(
+        "/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag"
+    )
     def health() -> JSONResponse:
         chain: dict[str, Any] = {"ok": False}
         head: int | None = None
@@ -332,7 +341,9 @@ def create_app(
         if running is not None and running.error:
             indexer_state["error"] = running.error
         ok = chain["ok"] and database["ok"] and indexed is not None and (lag or 0) <= 10
-        body = HealthPublic(status="ok" if ok else "degraded", chain=chain, database=database, indexer=indexer_state)
+        body = HealthPublic(
+            status="ok" if ok else "degraded", chain=chain, database=database, indexer=indexer_state
+        )
         return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["system"], summary="Prometheus metrics")

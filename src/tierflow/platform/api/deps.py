@@ -83,7 +83,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=128,
-        description="makes the POST safe to retry: the first response is stored and replayed for the same key",
+        description="makes the POST safe to retry: the first response is stored and replayed",
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]

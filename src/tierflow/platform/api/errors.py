@@ -32,7 +32,9 @@ class ApiError(TierflowError):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -72,16 +74,20 @@ class Unavailable(ApiError):
 
 # What a contract's custom error means to an API user, and what to do about it.
 REVERT_MESSAGES: dict[str, str] = {
-    "CertificateIsLocked": "token {tokenId} is under financing request {ref}; cancel or finish that request first",
+    "CertificateIsLocked": "token {tokenId} is under financing request {ref};"
+    " cancel or finish that request first",
     "CertificateNotHolder": "token {tokenId} is held by {holder}, not by {caller}",
     "CertificateInsufficientValue": "token {tokenId} holds {value} fen, asked {requested}; ask for less",
     "CertificateWrongStatus": "payable {slotId} is {status}; this action is not allowed in that status",
     "CertificateMatured": "token {tokenId} matured at {maturity}; it can no longer move, claim it instead",
     "CertificateNotMatured": "payable {slotId} matures at {maturity}; wait until then",
-    "CertificateInvalidAmount": "amount {amount} is not a positive multiple of the minimum unit {minUnit} fen",
+    "CertificateInvalidAmount": "amount {amount} is not a positive multiple of the minimum "
+    "unit {minUnit} fen",
     "CertificateInvalidMaturity": "maturity {maturity} is not in the allowed window (latest {latest})",
-    "CertificateOverpaid": "payable {slotId} has {outstanding} fen outstanding; repaying {amount} is too much",
-    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn} of {face} fen; claims open when fully repaid",
+    "CertificateOverpaid": "payable {slotId} has {outstanding} fen outstanding;"
+    " repaying {amount} is too much",
+    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn} of {face} fen;"
+    " claims open when fully repaid",
     "CertificateGracePeriodRunning": "payable {slotId} can be marked defaulted from {defaultableAt}",
     "CertificateAlreadySettled": "token {tokenId} was already paid out",
     "CertificateNotSupplier": "{caller} is not the supplier named on payable {slotId}",
@@ -102,10 +108,12 @@ REVERT_MESSAGES: dict[str, str] = {
     "FinancingNotFinancier": "{caller} is not the financier of financing request {requestId}",
     "FinancingUnknownRequest": "financing request {requestId} does not exist",
     "FinancingInvalidRate": "rate {rateBps} bps is not allowed",
-    "FinancingInvalidExpiry": "quote expiry {expiry} is not allowed (it must be in the future, before maturity)",
+    "FinancingInvalidExpiry": "quote expiry {expiry} is not allowed (it must be in the "
+    "future, before maturity)",
     "FinancingNoRecourse": "financing request {requestId} was agreed without recourse",
     "FinancingNotDefaulted": "payable {slotId} is not defaulted; recourse needs a defaulted payable",
-    "FinancingTokenMoved": "the financed token {tokenId} of request {requestId} is no longer held by the financier",
+    "FinancingTokenMoved": "the financed token {tokenId} of request {requestId} is no "
+    "longer held by the financier",
     "RegistryPlatformPaused": "the platform is paused by the operator; retry after it is unpaused",
     "RegistryUnknownParticipant": "{account} is not a registered participant",
     "RegistryParticipantSuspended": "{account} is suspended; contact the operator",

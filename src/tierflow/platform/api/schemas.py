@@ -40,7 +40,11 @@ class Page(BaseModel, Generic[T]):
 
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["CertificateIsLocked"])
-    message: str = Field(examples=["CertificateIsLocked: token 12 is under financing request 4; cancel or finish that request first"])
+    message: str = Field(
+        examples=[
+            "CertificateIsLocked: token 12 is under financing request 4; cancel or finish that request first"
+        ]
+    )
     request_id: str | None = None
     details: Any = None
 
@@ -81,7 +85,10 @@ class ParticipantCreate(BaseModel):
 
     legal_name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     legal_id: str = Field(
-        min_length=4, max_length=64, pattern=NO_NUL, description="统一社会信用代码; stays off chain (only a salted hash goes on chain)"
+        min_length=4,
+        max_length=64,
+        pattern=NO_NUL,
+        description="统一社会信用代码; stays off chain (only a salted hash goes on chain)",
     )
     roles: list[RoleName] = Field(min_length=1)
     contact: str = Field(default="", max_length=200, pattern=NO_NUL)
@@ -124,10 +131,16 @@ class ApiKeyCreated(BaseModel):
 
 
 class ParametersUpdate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1}]}
+    )
 
-    max_tenor_days: int = Field(ge=1, le=366, description="tenor cap [days]; regulation: 180 in principle, 366 at most")
-    grace_period_days: int = Field(ge=0, le=365, description="[days] after maturity before a default may be marked")
+    max_tenor_days: int = Field(
+        ge=1, le=366, description="tenor cap [days]; regulation: 180 in principle, 366 at most"
+    )
+    grace_period_days: int = Field(
+        ge=0, le=365, description="[days] after maturity before a default may be marked"
+    )
     min_unit: Fen = Field(ge=1, le=MAX_FEN, description="[fen] every amount must be a multiple of this")
 
 
@@ -159,7 +172,7 @@ class TxResult(BaseModel):
 
 
 class SignatureRequired(BaseModel):
-    """Returned (202) to self-custody participants: sign `forward_request` (EIP-712) and POST it to /v1/relay."""
+    """Returned (202) to self-custody participants: sign `forward_request` (EIP-712), POST it to /v1/relay."""
 
     status: Literal["signature_required"] = "signature_required"
     forward_request: dict[str, Any] = Field(description="EIP-712 typed data (eth_signTypedData_v4)")
@@ -168,14 +181,25 @@ class SignatureRequired(BaseModel):
 
 class RelayRequest(BaseModel):
     request: dict[str, Any] = Field(
-        description="the `message` of the forward request as returned (from, to, value, gas, nonce, deadline, data)"
+        description="the `message` of the forward request as returned "
+        "(from, to, value, gas, nonce, deadline, data)"
     )
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
 # -- credit lines -------------------------------------------------------------------------------
 class CreditLineCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"obligor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "limit": 100000000, "expiry": "2027-06-30"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "obligor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "limit": 100000000,
+                    "expiry": "2027-06-30",
+                }
+            ]
+        }
+    )
 
     obligor: AddressStr
     limit: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
@@ -206,20 +230,36 @@ class DocumentPublic(BaseModel):
     content_type: str
     size: int
     sha256: str
-    doc_hash: str = Field(description="the hash that goes on chain (HMAC of seller legal id + invoice number)")
+    doc_hash: str = Field(
+        description="the hash that goes on chain (HMAC of seller legal id + invoice number)"
+    )
     slot_id: int | None
     uploader: str
     created_at: int
 
 
 class CertificateIssue(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"supplier": "0x90F79bf6EB2c4f870365E785982E1f101E93b906", "face": 5000000, "maturity": "2027-03-31", "line_id": 1, "document_ids": ["3f2a…"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+                    "face": 5000000,
+                    "maturity": "2027-03-31",
+                    "line_id": 1,
+                    "document_ids": ["3f2a…"],
+                }
+            ]
+        }
+    )
 
     supplier: AddressStr
     face: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
     maturity: dt.date = Field(description="due date; the payable matures at 00:00 UTC of that day")
     line_id: int = Field(gt=0, lt=2**63)
-    document_ids: list[str] = Field(min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)")
+    document_ids: list[str] = Field(
+        min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)"
+    )
 
 
 class Repay(BaseModel):
@@ -227,10 +267,16 @@ class Repay(BaseModel):
 
 
 class Transfer(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "value": 1000000}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"to": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "value": 1000000}]
+        }
+    )
 
     to: AddressStr
-    value: Fen = Field(gt=0, le=MAX_FEN, description="[fen]; the whole token value moves the token, less splits it")
+    value: Fen = Field(
+        gt=0, le=MAX_FEN, description="[fen]; the whole token value moves the token, less splits it"
+    )
 
 
 class PayablePublic(BaseModel):
@@ -292,7 +338,18 @@ class PayoutPublic(BaseModel):
 
 # -- financing ---------------------------------------------------------------------------------
 class FinancingCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"token_id": 7, "amount": 1000000, "financier": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "with_recourse": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token_id": 7,
+                    "amount": 1000000,
+                    "financier": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+                    "with_recourse": False,
+                }
+            ]
+        }
+    )
 
     token_id: int = Field(gt=0, lt=2**63)
     amount: Fen = Field(gt=0, le=MAX_FEN, description="[fen] to sell; less than the token value splits it")
@@ -303,7 +360,9 @@ class FinancingCreate(BaseModel):
 class Quote(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"rate_bps": 450, "valid_hours": 24}]})
 
-    rate_bps: int = Field(gt=0, le=10_000, description="annual discount rate [bps]; discount = face × rate × days / 360")
+    rate_bps: int = Field(
+        gt=0, le=10_000, description="annual discount rate [bps]; discount = face × rate × days / 360"
+    )
     valid_hours: int = Field(default=24, ge=1, le=24 * 30, description="the quote expires after this")
 
 
@@ -326,7 +385,9 @@ class FinancingDetail(FinancingPublic):
     payable: PayablePublic | None
     lineage: list[CertificatePublic] = Field(description="the path from the financed token back to the root")
     documents: list[DocumentPublic]
-    obligor_exposure: Fen = Field(description="the obligor's outstanding accepted or issued face, all payables [fen]")
+    obligor_exposure: Fen = Field(
+        description="the obligor's outstanding accepted or issued face, all payables [fen]"
+    )
     obligor_credit_lines: list[CreditLinePublic]
 
 

@@ -16,12 +16,18 @@ from tierflow.platform.services import idempotency
 from tierflow.platform.services.context import ServiceContext
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": SignatureRequired, "description": "self custody: sign the forward request, POST it to /v1/relay"},
+    202: {
+        "model": SignatureRequired,
+        "description": "self custody: sign the forward request, POST it to /v1/relay",
+    },
     401: {"model": ErrorResponse, "description": "missing or invalid API key"},
     403: {"model": ErrorResponse, "description": "wrong role, or not a party to the object"},
     404: {"model": ErrorResponse, "description": "unknown object"},
     409: {"model": ErrorResponse, "description": "an on-chain rule forbids it (decoded custom error)"},
-    422: {"model": ErrorResponse, "description": "invalid request, or an Idempotency-Key reused with other parameters"},
+    422: {
+        "model": ErrorResponse,
+        "description": "invalid request, or an Idempotency-Key reused with other parameters",
+    },
     503: {"model": ErrorResponse, "description": "chain or database unavailable; nothing was changed"},
 }
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
 from tierflow.platform.api.schemas import DocumentPublic, Page
@@ -45,7 +45,9 @@ def upload(
     file_digest = hashlib.sha256(content).hexdigest()
     if kind == "invoice":
         if not invoice_number or not invoice_number.strip():
-            raise Unprocessable("an invoice needs its invoice_number (发票号码)", code="invoice_number_missing")
+            raise Unprocessable(
+                "an invoice needs its invoice_number (发票号码)", code="invoice_number_missing"
+            )
         doc_hash = invoice_hash(
             ctx.settings.master_key, seller_legal_id=supplier.legal_id, invoice_number=invoice_number
         )
@@ -89,7 +91,9 @@ def can_read(session: Session, caller: Caller, row: StoredDocument) -> bool:
     return slot is not None and queries.is_slot_party(session, caller, slot)
 
 
-def read(*, ctx: ServiceContext, session: Session, caller: Caller, document_id: str) -> tuple[StoredDocument, bytes]:
+def read(
+    *, ctx: ServiceContext, session: Session, caller: Caller, document_id: str
+) -> tuple[StoredDocument, bytes]:
     row = _document(session, document_id)
     if not can_read(session, caller, row):
         raise Forbidden(
@@ -108,7 +112,11 @@ def meta(*, session: Session, caller: Caller, document_id: str) -> DocumentPubli
 
 
 def mine(*, session: Session, caller: Caller, limit: int, offset: int) -> Page[DocumentPublic]:
-    query = select(StoredDocument).where(StoredDocument.uploader == caller.address).order_by(StoredDocument.created_at)  # type: ignore[arg-type]
+    query = (
+        select(StoredDocument)
+        .where(col(StoredDocument.uploader) == caller.address)
+        .order_by(col(StoredDocument.created_at))
+    )
     return queries._page(session, query, queries.document_public, limit, offset)
 
 
@@ -122,7 +130,9 @@ def invoices_for_issue(
         if row.uploader != caller.address:
             raise Forbidden(f"document {document_id} was uploaded by someone else", code="not_a_party")
         if row.kind != "invoice":
-            raise Unprocessable(f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice")
+            raise Unprocessable(
+                f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice"
+            )
         if row.slot_id is not None:
             raise Unprocessable(
                 f"document {document_id} already backs payable {row.slot_id}; upload it again if that "

@@ -34,10 +34,14 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | None:
     """Claim `key` for this request; a stored response to replay, or None when this request runs it."""
     if not key or len(key) > MAX_KEY_LEN:
-        raise Unprocessable(f"Idempotency-Key must be 1 to {MAX_KEY_LEN} characters", code="invalid_idempotency_key")
+        raise Unprocessable(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LEN} characters", code="invalid_idempotency_key"
+        )
     with Session(engine) as session:
         session.add(
-            IdempotencyRecord(address=address, key=key, fingerprint=print_, state="pending", created_at=int(time.time()))
+            IdempotencyRecord(
+                address=address, key=key, fingerprint=print_, state="pending", created_at=int(time.time())
+            )
         )
         try:
             session.commit()
@@ -46,7 +50,10 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | No
             session.rollback()
         record = session.get(IdempotencyRecord, (address, key))
     if record is None:  # abandoned between our insert and read: the caller may retry
-        raise Conflict("the same Idempotency-Key is in use by a concurrent request; retry", code="idempotency_in_progress")
+        raise Conflict(
+            "the same Idempotency-Key is in use by a concurrent request; retry",
+            code="idempotency_in_progress",
+        )
     if record.fingerprint != print_:
         raise Unprocessable(
             "this Idempotency-Key was used for a different request; use a new key for new parameters",
@@ -54,7 +61,8 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | No
         )
     if record.state != "done" or record.status_code is None:
         raise Conflict(
-            "a request with this Idempotency-Key is still running; retry in a moment", code="idempotency_in_progress"
+            "a request with this Idempotency-Key is still running; retry in a moment",
+            code="idempotency_in_progress",
         )
     return Replay(status_code=record.status_code, body=json.loads(record.body or "null"))
 

@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 from web3 import Web3
 
 from tierflow.chain.demo import entity_hash
@@ -133,8 +133,12 @@ def issue_api_key(*, session: Session, address: str, label: str = "", token: str
 def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -> ParticipantCreated:
     """Register on chain (operator transaction), then record the directory entry and an API key."""
     legal_id = normalise_legal_id(data.legal_id)
-    if session.exec(select(DirectoryParticipant).where(DirectoryParticipant.legal_id == legal_id)).first():  # type: ignore[call-overload]
-        raise Conflict(f"a participant with legal id {legal_id} is already onboarded", code="duplicate_legal_id")
+    if session.execute(
+        select(DirectoryParticipant).where(col(DirectoryParticipant.legal_id) == legal_id)
+    ).first():
+        raise Conflict(
+            f"a participant with legal id {legal_id} is already onboarded", code="duplicate_legal_id"
+        )
     roles = 0
     for name in data.roles:
         roles |= ROLE_BITS[name]
@@ -202,13 +206,21 @@ def listing(
     query = select(DirectoryParticipant)
     if role is not None:
         if role == "operator":
-            query = query.where(DirectoryParticipant.is_operator.is_(True))  # type: ignore[attr-defined]
+            query = query.where(col(DirectoryParticipant.is_operator).is_(True))
         else:
-            query = query.where(DirectoryParticipant.roles.op("&")(ROLE_BITS[role]) != 0)  # type: ignore[attr-defined]
+            query = query.where(col(DirectoryParticipant.roles).op("&")(ROLE_BITS[role]) != 0)
     if status is not None:
-        query = query.where(DirectoryParticipant.status == status)  # type: ignore[arg-type]
+        query = query.where(col(DirectoryParticipant.status) == status)
     count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(DirectoryParticipant.created_at, DirectoryParticipant.address).limit(limit).offset(offset)).scalars().all()  # type: ignore[arg-type]
+    rows = (
+        session.execute(
+            query.order_by(col(DirectoryParticipant.created_at), col(DirectoryParticipant.address))
+            .limit(limit)
+            .offset(offset)
+        )
+        .scalars()
+        .all()
+    )
     return Page(data=[public(r) for r in rows], count=count, limit=limit, offset=offset)
 
 
@@ -247,13 +259,20 @@ def revoke_key(*, session: Session, address: str, key_id: str) -> ApiKeyPublic:
         key.revoked_at = _now()
         session.add(key)
         session.commit()
-    return ApiKeyPublic(key_id=key.key_id, label=key.label, created_at=key.created_at, revoked_at=key.revoked_at)
+    return ApiKeyPublic(
+        key_id=key.key_id, label=key.label, created_at=key.created_at, revoked_at=key.revoked_at
+    )
 
 
 def keys_of(*, session: Session, address: str) -> list[ApiKeyPublic]:
     row = get(session=session, address=address)
-    keys = session.execute(select(ApiKey).where(ApiKey.address == row.address).order_by(ApiKey.created_at)).scalars()  # type: ignore[arg-type]
-    return [ApiKeyPublic(key_id=k.key_id, label=k.label, created_at=k.created_at, revoked_at=k.revoked_at) for k in keys]
+    keys = session.execute(
+        select(ApiKey).where(col(ApiKey.address) == row.address).order_by(col(ApiKey.created_at))
+    ).scalars()
+    return [
+        ApiKeyPublic(key_id=k.key_id, label=k.label, created_at=k.created_at, revoked_at=k.revoked_at)
+        for k in keys
+    ]
 
 
 def ensure_directory_entry(

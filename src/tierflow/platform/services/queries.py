@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from tierflow.platform.api.errors import Forbidden, NotFound
 from tierflow.platform.api.schemas import (
@@ -97,7 +97,9 @@ def payable(session: Session, slot_id: int) -> Payable:
 def certificate(session: Session, token_id: int) -> Certificate:
     row = session.get(Certificate, token_id)
     if row is None:
-        raise NotFound(f"certificate {token_id} does not exist (or is not indexed yet)", code="certificate_not_found")
+        raise NotFound(
+            f"certificate {token_id} does not exist (or is not indexed yet)", code="certificate_not_found"
+        )
     return row
 
 
@@ -123,14 +125,16 @@ def is_slot_party(session: Session, caller: Caller, row: Payable) -> bool:
     if caller.sees_everything or caller.address in (row.obligor, row.supplier):
         return True
     holds = session.execute(
-        select(Certificate.token_id).where(Certificate.slot_id == row.slot_id, Certificate.holder == caller.address).limit(1)  # type: ignore[arg-type]
+        select(col(Certificate.token_id))
+        .where(col(Certificate.slot_id) == row.slot_id, col(Certificate.holder) == caller.address)
+        .limit(1)
     ).first()
     if holds is not None:
         return True
     asked = session.execute(
-        select(FinancingRequest.request_id)
-        .join(Certificate, Certificate.token_id == FinancingRequest.token_id)  # type: ignore[arg-type]
-        .where(Certificate.slot_id == row.slot_id, FinancingRequest.financier == caller.address)  # type: ignore[arg-type]
+        select(col(FinancingRequest.request_id))
+        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id))
+        .where(col(Certificate.slot_id) == row.slot_id, col(FinancingRequest.financier) == caller.address)
         .limit(1)
     ).first()
     return asked is not None
@@ -143,10 +147,15 @@ def can_see_certificate(session: Session, caller: Caller, row: Certificate) -> b
     if slot is not None and slot.obligor == caller.address:
         return True
     asked = session.execute(
-        select(FinancingRequest.request_id).where(
-            FinancingRequest.token_id == row.token_id,  # type: ignore[arg-type]
-            or_(FinancingRequest.financier == caller.address, FinancingRequest.seller == caller.address),  # type: ignore[arg-type]
-        ).limit(1)
+        select(col(FinancingRequest.request_id))
+        .where(
+            col(FinancingRequest.token_id) == row.token_id,
+            or_(
+                col(FinancingRequest.financier) == caller.address,
+                col(FinancingRequest.seller) == caller.address,
+            ),
+        )
+        .limit(1)
     ).first()
     return asked is not None
 
@@ -174,9 +183,13 @@ def slot_lineage(*, session: Session, caller: Caller, slot_id: int, limit: int, 
             "holders can read the path of their own certificate (/v1/certificates/{id}/lineage)",
             code="not_a_party",
         )
-    count = session.execute(select(func.count()).where(Certificate.slot_id == slot_id)).scalar_one()  # type: ignore[arg-type]
+    count = session.execute(select(func.count()).where(col(Certificate.slot_id) == slot_id)).scalar_one()
     rows = session.execute(
-        select(Certificate).where(Certificate.slot_id == slot_id).order_by(Certificate.token_id).limit(limit).offset(offset)  # type: ignore[arg-type]
+        select(Certificate)
+        .where(col(Certificate.slot_id) == slot_id)
+        .order_by(col(Certificate.token_id))
+        .limit(limit)
+        .offset(offset)
     ).scalars()
     return Lineage(
         slot_id=slot_id,
@@ -202,7 +215,10 @@ def token_path(session: Session, token_id: int) -> list[Certificate]:
     ids = [int(r[0]) for r in session.execute(PATH_SQL, {"token_id": token_id})]
     if not ids:
         return []
-    rows = {r.token_id: r for r in session.execute(select(Certificate).where(Certificate.token_id.in_(ids))).scalars()}  # type: ignore[attr-defined]
+    rows = {
+        r.token_id: r
+        for r in session.execute(select(Certificate).where(col(Certificate.token_id).in_(ids))).scalars()
+    }
     return [rows[i] for i in ids if i in rows]
 
 
@@ -233,14 +249,14 @@ def payables(
 ) -> Page[PayablePublic]:
     query = select(Payable)
     if obligor is not None:
-        query = query.where(Payable.obligor == obligor)  # type: ignore[arg-type]
+        query = query.where(col(Payable.obligor) == obligor)
     if supplier is not None:
-        query = query.where(Payable.supplier == supplier)  # type: ignore[arg-type]
+        query = query.where(col(Payable.supplier) == supplier)
     if status is not None:
-        query = query.where(Payable.status == status)  # type: ignore[arg-type]
+        query = query.where(col(Payable.status) == status)
     if maturity_before is not None:
-        query = query.where(Payable.maturity < maturity_before)  # type: ignore[arg-type]
-    return _page(session, query.order_by(Payable.slot_id), payable_public, limit, offset)  # type: ignore[arg-type]
+        query = query.where(col(Payable.maturity) < maturity_before)
+    return _page(session, query.order_by(col(Payable.slot_id)), payable_public, limit, offset)
 
 
 def certificates(
@@ -252,22 +268,20 @@ def certificates(
     limit: int,
     offset: int,
 ) -> Page[CertificatePublic]:
-    query = select(Certificate, Payable).join(Payable, Payable.slot_id == Certificate.slot_id)  # type: ignore[arg-type]
-    count_query = select(Certificate.token_id)
+    query = select(Certificate, Payable).join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+    count_query = select(col(Certificate.token_id))
     if holder is not None:
-        query = query.where(Certificate.holder == holder)  # type: ignore[arg-type]
-        count_query = count_query.where(Certificate.holder == holder)  # type: ignore[arg-type]
+        query = query.where(col(Certificate.holder) == holder)
+        count_query = count_query.where(col(Certificate.holder) == holder)
     if slot_id is not None:
-        query = query.where(Certificate.slot_id == slot_id)  # type: ignore[arg-type]
-        count_query = count_query.where(Certificate.slot_id == slot_id)  # type: ignore[arg-type]
+        query = query.where(col(Certificate.slot_id) == slot_id)
+        count_query = count_query.where(col(Certificate.slot_id) == slot_id)
     if status:
-        query = query.where(Certificate.status.in_(list(status)))  # type: ignore[attr-defined]
-        count_query = count_query.where(Certificate.status.in_(list(status)))  # type: ignore[attr-defined]
+        query = query.where(col(Certificate.status).in_(list(status)))
+        count_query = count_query.where(col(Certificate.status).in_(list(status)))
     count = session.execute(select(func.count()).select_from(count_query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(Certificate.token_id).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
-    return Page(
-        data=[certificate_public(c, p) for c, p in rows], count=count, limit=limit, offset=offset
-    )
+    rows = session.execute(query.order_by(col(Certificate.token_id)).limit(limit).offset(offset)).all()
+    return Page(data=[certificate_public(c, p) for c, p in rows], count=count, limit=limit, offset=offset)
 
 
 def credit_lines(
@@ -275,10 +289,10 @@ def credit_lines(
 ) -> Page[CreditLinePublic]:
     query = select(CreditLine)
     if financier is not None:
-        query = query.where(CreditLine.financier == financier)  # type: ignore[arg-type]
+        query = query.where(col(CreditLine.financier) == financier)
     if obligor is not None:
-        query = query.where(CreditLine.obligor == obligor)  # type: ignore[arg-type]
-    return _page(session, query.order_by(CreditLine.line_id), line_public, limit, offset)  # type: ignore[arg-type]
+        query = query.where(col(CreditLine.obligor) == obligor)
+    return _page(session, query.order_by(col(CreditLine.line_id)), line_public, limit, offset)
 
 
 def financing_requests(
@@ -292,21 +306,23 @@ def financing_requests(
 ) -> Page[FinancingPublic]:
     query = select(FinancingRequest)
     if financier is not None:
-        query = query.where(FinancingRequest.financier == financier)  # type: ignore[arg-type]
+        query = query.where(col(FinancingRequest.financier) == financier)
     if seller is not None:
-        query = query.where(FinancingRequest.seller == seller)  # type: ignore[arg-type]
+        query = query.where(col(FinancingRequest.seller) == seller)
     if status is not None:
-        query = query.where(FinancingRequest.status == status)  # type: ignore[arg-type]
-    return _page(session, query.order_by(FinancingRequest.request_id.desc()), financing_public, limit, offset)  # type: ignore[attr-defined]
+        query = query.where(col(FinancingRequest.status) == status)
+    return _page(
+        session, query.order_by(col(FinancingRequest.request_id).desc()), financing_public, limit, offset
+    )
 
 
 def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:
     query = select(Payout)
     if holder is not None:
-        query = query.where(Payout.holder == holder)  # type: ignore[arg-type]
+        query = query.where(col(Payout.holder) == holder)
     return _page(
         session,
-        query.order_by(Payout.block_number.desc(), Payout.log_index.desc()),  # type: ignore[attr-defined]
+        query.order_by(col(Payout.block_number).desc(), col(Payout.log_index).desc()),
         lambda r: PayoutPublic.model_validate(r, from_attributes=True),
         limit,
         offset,
@@ -314,10 +330,10 @@ def payouts(*, session: Session, holder: str | None, limit: int, offset: int) ->
 
 
 def transfers(*, session: Session, slot_id: int, limit: int, offset: int) -> Page[TransferPublic]:
-    query = select(CertificateTransfer).where(CertificateTransfer.slot_id == slot_id)  # type: ignore[arg-type]
+    query = select(CertificateTransfer).where(col(CertificateTransfer.slot_id) == slot_id)
     return _page(
         session,
-        query.order_by(CertificateTransfer.block_number, CertificateTransfer.log_index),  # type: ignore[arg-type]
+        query.order_by(col(CertificateTransfer.block_number), col(CertificateTransfer.log_index)),
         lambda r: TransferPublic.model_validate(r, from_attributes=True),
         limit,
         offset,
@@ -326,7 +342,9 @@ def transfers(*, session: Session, slot_id: int, limit: int, offset: int) -> Pag
 
 def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:
     rows = session.execute(
-        select(StoredDocument).where(StoredDocument.slot_id == slot_id).order_by(StoredDocument.created_at)  # type: ignore[arg-type]
+        select(StoredDocument)
+        .where(col(StoredDocument.slot_id) == slot_id)
+        .order_by(col(StoredDocument.created_at))
     ).scalars()
     return [document_public(r) for r in rows]
 
@@ -334,7 +352,9 @@ def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:
 def obligor_exposure(session: Session, obligor: str) -> int:
     # Fen columns are zero-padded text on SQLite: sum exactly in Python.
     rows = session.execute(
-        select(Payable.face, Payable.paid_in).where(Payable.obligor == obligor, Payable.status.in_(OPEN_PAYABLE))  # type: ignore[arg-type, attr-defined]
+        select(col(Payable.face), col(Payable.paid_in)).where(
+            col(Payable.obligor) == obligor, col(Payable.status).in_(OPEN_PAYABLE)
+        )
     ).all()
     return sum(int(face) - int(paid) for face, paid in rows)
 
@@ -345,8 +365,12 @@ def request_detail(*, session: Session, caller: Caller, request_id: int) -> Fina
         raise _not_party(f"financing request {request_id}", caller)
     cert = session.get(Certificate, row.token_id)
     slot = session.get(Payable, cert.slot_id) if cert is not None else None
-    lines = (
-        session.execute(select(CreditLine).where(CreditLine.obligor == slot.obligor).order_by(CreditLine.line_id)).scalars()  # type: ignore[arg-type]
+    lines: Any = (
+        session.execute(
+            select(CreditLine)
+            .where(col(CreditLine.obligor) == slot.obligor)
+            .order_by(col(CreditLine.line_id))
+        ).scalars()
         if slot is not None
         else []
     )
@@ -364,9 +388,9 @@ def request_detail(*, session: Session, caller: Caller, request_id: int) -> Fina
 def portfolio(*, session: Session, caller: Caller, now: int) -> Portfolio:
     rows = session.execute(
         select(Certificate, Payable)
-        .join(Payable, Payable.slot_id == Certificate.slot_id)  # type: ignore[arg-type]
-        .where(Certificate.holder == caller.address, Certificate.status.in_(LIVE_TOKEN))  # type: ignore[arg-type, attr-defined]
-        .order_by(Payable.maturity, Certificate.token_id)  # type: ignore[arg-type]
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(col(Certificate.holder) == caller.address, col(Certificate.status).in_(LIVE_TOKEN))
+        .order_by(col(Payable.maturity), col(Certificate.token_id))
     ).all()
     holdings = [certificate_public(c, p) for c, p in rows]
     buckets: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
@@ -375,8 +399,11 @@ def portfolio(*, session: Session, caller: Caller, now: int) -> Portfolio:
         buckets[day][0] += c.value
         buckets[day][1] += 1
     funded = session.execute(
-        select(FinancingRequest.price, FinancingRequest.discount, FinancingRequest.token_id).where(
-            FinancingRequest.financier == caller.address, FinancingRequest.status == "Funded"  # type: ignore[arg-type]
+        select(
+            col(FinancingRequest.price), col(FinancingRequest.discount), col(FinancingRequest.token_id)
+        ).where(
+            col(FinancingRequest.financier) == caller.address,
+            col(FinancingRequest.status) == "Funded",
         )
     ).all()
     held = {c.token_id for c, _ in rows}

@@ -112,7 +112,8 @@ class ChainGateway:
         self._locks_guard = threading.Lock()
         self._topics: dict[bytes, list[tuple[str, Any]]] = {}
         for name, contract in self.contracts.items():
-            for item in contract.abi:
+            abi: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
+            for item in abi:
                 if item.get("type") != "event":
                     continue
                 event = getattr(contract.events, item["name"])()
@@ -220,7 +221,9 @@ class ChainGateway:
                     f"{current}: it was already relayed, or prepare a new request and sign that",
                 )
             if int(message["deadline"]) < self.chain_time():
-                raise RelayError("request_expired", "the request's deadline has passed: prepare and sign a new one")
+                raise RelayError(
+                    "request_expired", "the request's deadline has passed: prepare and sign a new one"
+                )
             self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
             return self._relay_locked(message, signature)
 

@@ -60,14 +60,23 @@ def push_payouts(*, ctx: ServiceContext, token_ids: list[int]) -> TxResult:
 # -- settlement token -------------------------------------------------------------------------------
 def approve(*, ctx: ServiceContext, session: Session, caller: Caller, data: Approval) -> Written:
     spender = ctx.gateway().contracts[data.spender].address
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (spender, data.amount)))
+    return execute(
+        ctx=ctx,
+        session=session,
+        caller=caller,
+        call=Call("SettlementToken", "approve", (spender, data.amount)),
+    )
 
 
 def mint(*, ctx: ServiceContext, session: Session, caller: Caller, data: Mint) -> Written:
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "mint", (data.to, data.amount)))
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "mint", (data.to, data.amount))
+    )
 
 
-def _ensure_allowance(*, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int) -> None:
+def _ensure_allowance(
+    *, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int
+) -> None:
     """Custodial participants approve the platform contract once (unlimited) when they first need to pay.
 
     Self-custody participants approve themselves (POST /v1/settlement/approvals); the contract's
@@ -79,7 +88,9 @@ def _ensure_allowance(*, ctx: ServiceContext, session: Session, caller: Caller, 
     address = gateway.contracts[spender].address
     if int(gateway.call("SettlementToken", "allowance", caller.address, address)) >= amount:
         return
-    execute(ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (address, UNLIMITED)))
+    execute(
+        ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (address, UNLIMITED))
+    )
 
 
 # -- financier --------------------------------------------------------------------------------------
@@ -102,19 +113,29 @@ def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str)
     row = queries.financing_request(session, request_id)
     party = row.financier if as_ == "financier" else row.seller
     if party != caller.address:
-        raise Forbidden(f"financing request {request_id} is not addressed to {caller.address} as {as_}", code="not_a_party")
+        raise Forbidden(
+            f"financing request {request_id} is not addressed to {caller.address} as {as_}",
+            code="not_a_party",
+        )
 
 
 def quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: Quote) -> Written:
     _own_request(session, caller, request_id, as_="financier")
     expiry = ctx.gateway().chain_time() + data.valid_hours * 3600
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "quote", (request_id, data.rate_bps, expiry)))
+    return execute(
+        ctx=ctx,
+        session=session,
+        caller=caller,
+        call=Call("Financing", "quote", (request_id, data.rate_bps, expiry)),
+    )
 
 
 def fund(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
     _own_request(session, caller, request_id, as_="financier")
     row = queries.financing_request(session, request_id)
-    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=int(row.price or 0))
+    _ensure_allowance(
+        ctx=ctx, session=session, caller=caller, spender="Financing", amount=int(row.price or 0)
+    )
     return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "fund", (request_id,)))
 
 
@@ -125,7 +146,9 @@ def decline(*, ctx: ServiceContext, session: Session, caller: Caller, request_id
 
 def recourse(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
     _own_request(session, caller, request_id, as_="financier")
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "exerciseRecourse", (request_id,)))
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("Financing", "exerciseRecourse", (request_id,))
+    )
 
 
 # -- core enterprise --------------------------------------------------------------------------------
@@ -133,7 +156,9 @@ def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: Certif
     hashes = documents.invoices_for_issue(
         session=session, caller=caller, document_ids=data.document_ids, supplier=data.supplier
     )
-    call = Call("Receivables", "issue", (data.supplier, data.face, date_to_unix(data.maturity), data.line_id, hashes))
+    call = Call(
+        "Receivables", "issue", (data.supplier, data.face, date_to_unix(data.maturity), data.line_id, hashes)
+    )
     return execute(ctx=ctx, session=session, caller=caller, call=call)
 
 
@@ -152,7 +177,9 @@ def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: in
 def repay(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int, data: Repay) -> Written:
     _own_payable(session, caller, slot_id, as_="obligor")
     _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Receivables", amount=data.amount)
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "repay", (slot_id, data.amount)))
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("Receivables", "repay", (slot_id, data.amount))
+    )
 
 
 # -- supplier ---------------------------------------------------------------------------------------
@@ -169,10 +196,14 @@ def _own_token(session: Session, caller: Caller, token_id: int) -> int:
     return int(row.value)
 
 
-def transfer(*, ctx: ServiceContext, session: Session, caller: Caller, token_id: int, data: Transfer) -> Written:
+def transfer(
+    *, ctx: ServiceContext, session: Session, caller: Caller, token_id: int, data: Transfer
+) -> Written:
     value = _own_token(session, caller, token_id)
     if data.to == caller.address:
-        raise Unprocessable("transfer to yourself; to split a certificate use its split endpoint", code="self_transfer")
+        raise Unprocessable(
+            "transfer to yourself; to split a certificate use its split endpoint", code="self_transfer"
+        )
     if data.value == value:
         call = Call("Receivables", "transfer", (token_id, data.to))
     else:
@@ -180,7 +211,9 @@ def transfer(*, ctx: ServiceContext, session: Session, caller: Caller, token_id:
     return execute(ctx=ctx, session=session, caller=caller, call=call)
 
 
-def request_financing(*, ctx: ServiceContext, session: Session, caller: Caller, data: FinancingCreate) -> Written:
+def request_financing(
+    *, ctx: ServiceContext, session: Session, caller: Caller, data: FinancingCreate
+) -> Written:
     _own_token(session, caller, data.token_id)
     call = Call("Financing", "request", (data.token_id, data.amount, data.financier, data.with_recourse))
     return execute(ctx=ctx, session=session, caller=caller, call=call)
@@ -188,7 +221,9 @@ def request_financing(*, ctx: ServiceContext, session: Session, caller: Caller, 
 
 def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
     _own_request(session, caller, request_id, as_="seller")
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "acceptQuote", (request_id,)))
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("Financing", "acceptQuote", (request_id,))
+    )
 
 
 def cancel_request(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
@@ -206,4 +241,6 @@ def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slo
     row = queries.payable(session, slot_id)
     if not queries.is_slot_party(session, caller, row):
         raise Forbidden(f"{caller.address} is not a party to payable {slot_id}", code="not_a_party")
-    return execute(ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id,)))
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id,))
+    )

@@ -46,7 +46,12 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
         for event in outcome.events:
             if event.event == "CertificateIssued":
                 hashes = ["0x" + bytes(h).hex() for h in event.args.get("invoiceHashes", [])]
-                documents.bind(session=session, obligor=str(event.args["obligor"]), slot_id=int(event.args["slotId"]), doc_hashes=hashes)
+                documents.bind(
+                    session=session,
+                    obligor=str(event.args["obligor"]),
+                    slot_id=int(event.args["slotId"]),
+                    doc_hashes=hashes,
+                )
     indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
     result: dict[str, Any] = {}
     for event in outcome.events:
@@ -87,7 +92,7 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
     gateway = ctx.gateway()
     raw = body.request
     try:
-        message = {
+        message: dict[str, Any] = {
             "from": Web3.to_checksum_address(str(raw["from"])),
             "to": Web3.to_checksum_address(str(raw["to"])),
             "value": int(raw.get("value", 0)),
@@ -98,10 +103,13 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         }
     except (KeyError, TypeError, ValueError) as error:
         raise RelayError(
-            "invalid_signature", f"the request is malformed ({error}); send back the `message` of the forward request"
+            "invalid_signature",
+            f"the request is malformed ({error}); send back the `message` of the forward request",
         ) from None
     if message["from"] != caller.address:
-        raise Forbidden("a participant can only relay requests it signed from its own address", code="signer_mismatch")
+        raise Forbidden(
+            "a participant can only relay requests it signed from its own address", code="signer_mismatch"
+        )
     target = gateway.by_address.get(str(message["to"]).lower())
     if target is None or target == "TierflowForwarder":
         raise RelayError("target_not_allowed", f"{message['to']} is not a Tierflow contract")

@@ -42,9 +42,13 @@ def all_participants(
 
 @router.get("/payables", response_model=Page[PayablePublic])
 def all_payables(
-    session: SessionDep, caller: AuditorCaller, obligor: AddressStr | None = None, supplier: AddressStr | None = None,
+    session: SessionDep,
+    caller: AuditorCaller,
+    obligor: AddressStr | None = None,
+    supplier: AddressStr | None = None,
     status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[PayablePublic]:
     return queries.payables(
         session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset
@@ -53,9 +57,12 @@ def all_payables(
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
 def all_certificates(
-    session: SessionDep, caller: AuditorCaller, holder: AddressStr | None = None,
+    session: SessionDep,
+    caller: AuditorCaller,
+    holder: AddressStr | None = None,
     slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[CertificatePublic]:
     return queries.certificates(
         session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset
@@ -69,7 +76,9 @@ def all_requests(
     return queries.financing_requests(session=session, limit=limit, offset=offset)
 
 
-@router.get("/positions/{address}", response_model=Positions, summary="Everything one participant holds or owes")
+@router.get(
+    "/positions/{address}", response_model=Positions, summary="Everything one participant holds or owes"
+)
 def positions(session: SessionDep, caller: AuditorCaller, address: str) -> Positions:
     row = participants.get(session=session, address=address)
     a = row.address
@@ -91,7 +100,11 @@ EXPORTS = ("payables", "certificates", "financing-requests", "participants")
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
     summary="Export a table as CSV",
 )
-def export(session: SessionDep, caller: AuditorCaller, table: Literal["payables", "certificates", "financing-requests", "participants"]) -> Response:
+def export(
+    session: SessionDep,
+    caller: AuditorCaller,
+    table: Literal["payables", "certificates", "financing-requests", "participants"],
+) -> Response:
     batch = 100_000
     rows: list[BaseModel]
     if table == "payables":
@@ -108,7 +121,12 @@ def export(session: SessionDep, caller: AuditorCaller, table: Literal["payables"
         writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
         for item in rows:
-            writer.writerow({k: v if not isinstance(v, list) else "|".join(map(str, v)) for k, v in item.model_dump().items()})
+            writer.writerow(
+                {
+                    k: v if not isinstance(v, list) else "|".join(map(str, v))
+                    for k, v in item.model_dump().items()
+                }
+            )
     return Response(
         content=out.getvalue(),
         media_type="text/csv",

@@ -26,6 +26,7 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
     PayoutPublic,
     RelayRequest,
+    Transfer,
     TransferPublic,
     TxResult,
 )
@@ -71,7 +72,9 @@ def payable_transfers(
 
 
 @router.get("/payables/{slot_id}/documents", response_model=list[DocumentPublic])
-def payable_documents(session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId) -> list[DocumentPublic]:
+def payable_documents(
+    session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId
+) -> list[DocumentPublic]:
     queries.get_payable(session=session, caller=caller, slot_id=slot_id)
     return queries.documents_of_slot(session, slot_id)
 
@@ -82,7 +85,9 @@ def certificate(session: SessionDep, caller: CurrentCaller, token_id: int = Toke
 
 
 @router.get(
-    "/certificates/{token_id}/lineage", response_model=Lineage, summary="The path from a certificate back to its root"
+    "/certificates/{token_id}/lineage",
+    response_model=Lineage,
+    summary="The path from a certificate back to its root",
 )
 def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: int = TokenId) -> Lineage:
     return queries.certificate_lineage(session=session, caller=caller, token_id=token_id)
@@ -93,8 +98,13 @@ def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: in
     summary="Transfer all of a certificate, or split part of its value off to another holder",
 )  # fmt: skip
 def transfer(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller,
-    data: workflows.Transfer, token_id: int = TokenId, key: IdempotencyKey = None,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    data: Transfer,
+    token_id: int = TokenId,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, data,
@@ -107,7 +117,11 @@ def transfer(
     summary="Collect the payout of a matured, repaid certificate",
 )  # fmt: skip
 def claim(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller, token_id: int = TokenId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    token_id: int = TokenId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -121,7 +135,11 @@ def claim(
     summary="Mark an unpaid payable defaulted after maturity + grace (holders)",
 )  # fmt: skip
 def mark_defaulted(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: HolderCaller, slot_id: int = SlotId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    slot_id: int = SlotId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -131,12 +149,16 @@ def mark_defaulted(
 
 
 @router.get("/payouts", response_model=Page[PayoutPublic], summary="Payouts I received")
-def payouts(session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0) -> Page[PayoutPublic]:
+def payouts(
+    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[PayoutPublic]:
     return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset)
 
 
 @router.get("/documents", response_model=Page[DocumentPublic], summary="Documents I uploaded")
-def my_documents(session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0) -> Page[DocumentPublic]:
+def my_documents(
+    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[DocumentPublic]:
     return documents.mine(session=session, caller=caller, limit=limit, offset=offset)
 
 
@@ -151,7 +173,9 @@ def document(session: SessionDep, caller: CurrentCaller, document_id: str = Docu
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the decrypted file"}},
     summary="Download a document (parties, financiers asked to fund it, auditors)",
 )
-def document_content(ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId) -> Response:
+def document_content(
+    ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId
+) -> Response:
     row, content = documents.read(ctx=ctx, session=session, caller=caller, document_id=document_id)
     return Response(
         content=content,
@@ -167,7 +191,9 @@ def balance(ctx: ContextDep, caller: CurrentCaller) -> BalancePublic:
         address=caller.address,
         balance=int(gateway.call("SettlementToken", "balanceOf", caller.address)),
         allowances={
-            name: int(gateway.call("SettlementToken", "allowance", caller.address, gateway.contracts[name].address))
+            name: int(
+                gateway.call("SettlementToken", "allowance", caller.address, gateway.contracts[name].address)
+            )
             for name in ("Financing", "Receivables")
         },
     )
@@ -178,7 +204,11 @@ def balance(ctx: ContextDep, caller: CurrentCaller) -> BalancePublic:
     summary="Let a Tierflow contract pull settlement token (funding, repayment, recourse)",
 )  # fmt: skip
 def approve(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: WriterCaller, data: Approval,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: WriterCaller,
+    data: Approval,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -196,7 +226,11 @@ def approve(
     "it through the ERC-2771 forwarder and answers once the indexer shows the result.",
 )  # fmt: skip
 def relay(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: RelayRequest,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CurrentCaller,
+    data: RelayRequest,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
 from tierflow.platform.api.schemas import (
-    AddressStr,
     NO_NUL,
+    AddressStr,
     CertificateIssue,
     CreditLinePublic,
     DocumentPublic,
@@ -52,7 +52,9 @@ def upload(
     file: Annotated[UploadFile, File(description="the document (at most 10 MB)")],
     seller: Annotated[AddressStr, Form(description="the supplier that issued the invoice")],
     kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
-    invoice_number: Annotated[str | None, Form(max_length=64, pattern=NO_NUL, description="发票号码 (invoices only)")] = None,
+    invoice_number: Annotated[
+        str | None, Form(max_length=64, pattern=NO_NUL, description="发票号码 (invoices only)")
+    ] = None,
 ) -> DocumentPublic:
     content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
     return documents.upload(
@@ -73,7 +75,11 @@ def upload(
     summary="Issue a certificate (payable) to a supplier, drawing on a credit line",
 )  # fmt: skip
 def issue(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, data: CertificateIssue,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CoreCaller,
+    data: CertificateIssue,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -84,7 +90,11 @@ def issue(
 
 @router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
 def cancel(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, slot_id: int = SlotId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CoreCaller,
+    slot_id: int = SlotId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -98,8 +108,13 @@ def cancel(
     summary="Repay in full or in part (settlement token)",
 )  # fmt: skip
 def repay(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: CoreCaller, data: Repay,
-    slot_id: int = SlotId, key: IdempotencyKey = None,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CoreCaller,
+    data: Repay,
+    slot_id: int = SlotId,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, data,
@@ -109,8 +124,12 @@ def repay(
 
 @router.get("/payables", response_model=Page[PayablePublic], summary="This obligor's payables")
 def payables(
-    session: SessionDep, caller: CoreCaller, status: PayableStatus | None = None,
-    maturity_before: dt.date | None = None, limit: Limit = 50, offset: Offset = 0,
+    session: SessionDep,
+    caller: CoreCaller,
+    status: PayableStatus | None = None,
+    maturity_before: dt.date | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[PayablePublic]:
     return queries.payables(
         session=session, obligor=caller.address, status=status,
@@ -120,7 +139,9 @@ def payables(
 
 
 @router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines granted to this obligor")
-def lines(session: SessionDep, caller: CoreCaller, limit: Limit = 50, offset: Offset = 0) -> Page[CreditLinePublic]:
+def lines(
+    session: SessionDep, caller: CoreCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[CreditLinePublic]:
     return queries.credit_lines(session=session, obligor=caller.address, limit=limit, offset=offset)
 
 

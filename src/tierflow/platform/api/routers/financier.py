@@ -39,9 +39,15 @@ RequestId = Path(gt=0, lt=2**63, description="financing request id")
 LineId = Path(gt=0, lt=2**63, description="credit line id")
 
 
-@router.post("/credit-lines", response_model=TxResult, responses=WRITE_RESPONSES, summary="Grant a credit line")
+@router.post(
+    "/credit-lines", response_model=TxResult, responses=WRITE_RESPONSES, summary="Grant a credit line"
+)
 def grant(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: CreditLineCreate,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    data: CreditLineCreate,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -55,8 +61,13 @@ def grant(
     summary="Extend or change a credit line (limit ≥ used)",
 )  # fmt: skip
 def adjust(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: CreditLineAdjust,
-    line_id: int = LineId, key: IdempotencyKey = None,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    data: CreditLineAdjust,
+    line_id: int = LineId,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, data,
@@ -66,17 +77,25 @@ def adjust(
 
 @router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines this financier granted")
 def lines(
-    session: SessionDep, caller: FinancierCaller, obligor: AddressStr | None = None, limit: Limit = 50,
+    session: SessionDep,
+    caller: FinancierCaller,
+    obligor: AddressStr | None = None,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[CreditLinePublic]:
-    return queries.credit_lines(session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset)
+    return queries.credit_lines(
+        session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset
+    )
 
 
 @router.get(
     "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
 )
 def queue(
-    session: SessionDep, caller: FinancierCaller, status: RequestStatus | None = None, limit: Limit = 50,
+    session: SessionDep,
+    caller: FinancierCaller,
+    status: RequestStatus | None = None,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[FinancingPublic]:
     return queries.financing_requests(
@@ -95,8 +114,13 @@ def detail(session: SessionDep, caller: FinancierCaller, request_id: int = Reque
 
 @router.post("/requests/{request_id}/quote", response_model=TxResult, responses=WRITE_RESPONSES)
 def quote(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, data: Quote,
-    request_id: int = RequestId, key: IdempotencyKey = None,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    data: Quote,
+    request_id: int = RequestId,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, data,
@@ -109,7 +133,11 @@ def quote(
     summary="Pay the price and receive the certificate atomically (DvP)",
 )  # fmt: skip
 def fund(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -120,7 +148,11 @@ def fund(
 
 @router.post("/requests/{request_id}/decline", response_model=TxResult, responses=WRITE_RESPONSES)
 def decline(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -134,7 +166,11 @@ def decline(
     summary="Hand a defaulted with-recourse certificate back to the seller against its value",
 )  # fmt: skip
 def recourse(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: FinancierCaller, request_id: int = RequestId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -144,7 +180,9 @@ def recourse(
 
 
 @router.get(
-    "/portfolio", response_model=Portfolio, summary="Held certificates, maturity ladder, yield, overdue, defaulted"
+    "/portfolio",
+    response_model=Portfolio,
+    summary="Held certificates, maturity ladder, yield, overdue, defaulted",
 )
 def portfolio(ctx: ContextDep, session: SessionDep, caller: FinancierCaller) -> Portfolio:
     return queries.portfolio(session=session, caller=caller, now=ctx.gateway().chain_time())
@@ -158,7 +196,11 @@ settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=R
     summary="Credit settlement token against a deposit received off chain (settlement bank)",
 )  # fmt: skip
 def mint(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SettlementBankCaller, data: Mint,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SettlementBankCaller,
+    data: Mint,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(

@@ -54,7 +54,12 @@ def onboard(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
-        request, ctx, caller.address, key, data, lambda: participants.onboard(ctx=ctx, session=session, data=data)
+        request,
+        ctx,
+        caller.address,
+        key,
+        data,
+        lambda: participants.onboard(ctx=ctx, session=session, data=data),
     )
 
 
@@ -77,7 +82,12 @@ def get_participant(session: SessionDep, caller: OperatorCaller, address: str) -
 
 @router.post("/participants/{address}/suspend", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
 def suspend(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, address: str, key: IdempotencyKey = None
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: OperatorCaller,
+    address: str,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, {"address": address},
@@ -87,7 +97,12 @@ def suspend(
 
 @router.post("/participants/{address}/reinstate", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
 def reinstate(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, address: str, key: IdempotencyKey = None
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: OperatorCaller,
+    address: str,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
         request, ctx, caller.address, key, {"address": address},
@@ -113,7 +128,10 @@ def new_key(
     "/participants/{address}/api-keys/{key_id}", response_model=ApiKeyPublic, summary="Revoke an API key"
 )
 def revoke_key(
-    session: SessionDep, caller: OperatorCaller, address: str, key_id: Annotated[str, Path(pattern=r"^[0-9a-zA-Z-]{1,16}$")]
+    session: SessionDep,
+    caller: OperatorCaller,
+    address: str,
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-zA-Z-]{1,16}$")],
 ) -> ApiKeyPublic:
     return participants.revoke_key(session=session, address=address, key_id=key_id)
 
@@ -132,9 +150,15 @@ def platform(ctx: ContextDep, caller: OperatorCaller) -> PlatformPublic:
     )
 
 
-@router.put("/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit")
+@router.put(
+    "/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit"
+)
 def parameters(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: OperatorCaller, data: ParametersUpdate,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: OperatorCaller,
+    data: ParametersUpdate,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -144,22 +168,34 @@ def parameters(
 
 
 @router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")
-def pause(request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None) -> JSONResponse:
-    return run_write(request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=True))
+def pause(
+    request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=True)
+    )
 
 
 @router.post("/unpause", response_model=TxResult, responses=WRITE_RESPONSES)
-def unpause(request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None) -> JSONResponse:
-    return run_write(request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=False))
+def unpause(
+    request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=False)
+    )
 
 
-@router.post("/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity")
+@router.post(
+    "/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity"
+)
 def payouts(
     request: Request, ctx: ContextDep, caller: OperatorCaller, data: PayoutBatch, key: IdempotencyKey = None
 ) -> JSONResponse:
     return run_write(
-        request, ctx, caller.address, key, data, lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids)
+        request,
+        ctx,
+        caller.address,
+        key,
+        data,
+        lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids),
     )
-
-
-

@@ -25,14 +25,24 @@ SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
 RequestId = Path(gt=0, lt=2**63, description="financing request id")
 
 
-@router.get("/incoming", response_model=Page[PayablePublic], summary="Certificates issued to me, awaiting acceptance")
-def incoming(session: SessionDep, caller: SupplierCaller, limit: Limit = 50, offset: Offset = 0) -> Page[PayablePublic]:
-    return queries.payables(session=session, supplier=caller.address, status="Issued", limit=limit, offset=offset)
+@router.get(
+    "/incoming", response_model=Page[PayablePublic], summary="Certificates issued to me, awaiting acceptance"
+)
+def incoming(
+    session: SessionDep, caller: SupplierCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[PayablePublic]:
+    return queries.payables(
+        session=session, supplier=caller.address, status="Issued", limit=limit, offset=offset
+    )
 
 
 @router.post("/payables/{slot_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES)
 def accept(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, slot_id: int = SlotId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SupplierCaller,
+    slot_id: int = SlotId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -43,7 +53,11 @@ def accept(
 
 @router.post("/payables/{slot_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES)
 def reject(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, slot_id: int = SlotId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SupplierCaller,
+    slot_id: int = SlotId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -54,8 +68,12 @@ def reject(
 
 @router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
 def holdings(
-    session: SessionDep, caller: SupplierCaller, slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
-    status: Literal["live", "active", "locked", "settled"] = "live", limit: Limit = 50, offset: Offset = 0,
+    session: SessionDep,
+    caller: SupplierCaller,
+    slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+    status: Literal["live", "active", "locked", "settled"] = "live",
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[CertificatePublic]:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
     return queries.certificates(
@@ -68,7 +86,11 @@ def holdings(
     summary="Ask a chosen bank to finance (part of) a certificate; the amount is locked",
 )  # fmt: skip
 def request_financing(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, data: FinancingCreate,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SupplierCaller,
+    data: FinancingCreate,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -79,16 +101,27 @@ def request_financing(
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic], summary="My financing requests")
 def my_requests(
-    session: SessionDep, caller: SupplierCaller,
-    status: Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"] | None = None,
-    limit: Limit = 50, offset: Offset = 0,
+    session: SessionDep,
+    caller: SupplierCaller,
+    status: Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+    | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page[FinancingPublic]:
-    return queries.financing_requests(session=session, seller=caller.address, status=status, limit=limit, offset=offset)
+    return queries.financing_requests(
+        session=session, seller=caller.address, status=status, limit=limit, offset=offset
+    )
 
 
-@router.post("/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post(
+    "/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES
+)
 def accept_quote(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, request_id: int = RequestId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SupplierCaller,
+    request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
@@ -99,7 +132,11 @@ def accept_quote(
 
 @router.post("/financing-requests/{request_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
 def cancel_request(
-    request: Request, ctx: ContextDep, session: SessionDep, caller: SupplierCaller, request_id: int = RequestId,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SupplierCaller,
+    request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     return run_write(
