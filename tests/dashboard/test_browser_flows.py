@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,9 @@ def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line
     expect(row).to_contain_text("400,000.00")
     expect(row).to_contain_text("Hangzhou Grand Motors Group")  # the obligor, by name
     shot(bank, "bank-dashboard-queue")
+    with bank.expect_download() as download:  # the backing invoice, decrypted for the bank asked to fund
+        row.locator("a.doc").first.click()
+    assert Path(download.value.path()).read_bytes() == b"%PDF invoice"
 
     row.get_by_label(f"Rate for request {request_id} (%)", exact=True).fill("4.50")
     row.get_by_role("button", name="Quote…").click()

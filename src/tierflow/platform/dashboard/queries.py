@@ -365,18 +365,23 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     if result.funded_amount:
         result.weighted_rate_bps = (2 * weighted + result.funded_amount) // (2 * result.funded_amount)
 
+    # Troubled payables first (few), then the bank's certificates in them through the slot index:
+    # walking all of a big bank's positions to find the overdue ones costs far more.
+    troubled_slots = select(Payable.slot_id).where(
+        or_(
+            col(Payable.status) == "Defaulted",
+            (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
+        )
+    )
     troubled_rows = db.exec(
         select(Certificate, Payable)
         .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
         .where(
-            col(Certificate.holder) == financier,
+            col(Certificate.slot_id).in_(troubled_slots),
+            col(Certificate.holder).concat("") == financier,  # the slot index, not the holder's
             col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
-            or_(
-                col(Payable.status) == "Defaulted",
-                (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
-            ),
         )
-        .order_by(col(Payable.maturity))
+        .order_by(col(Payable.maturity), col(Certificate.token_id))
         .limit(troubled_limit)
     ).all()
     requests = _by_id(

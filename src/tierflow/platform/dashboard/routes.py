@@ -104,7 +104,7 @@ def _page(request: Request, template: str, *, status_code: int = 200, **context:
 
 def _decode_flash(value: str) -> str:
     try:
-        return base64.urlsafe_b64decode(value.encode()).decode()
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
     except ValueError:
         return ""
 
@@ -113,7 +113,7 @@ def _redirect(url: str, *, message: str | None = None, kind: str = "ok") -> Redi
     response = RedirectResponse(url, status_code=303)
     if message:
         # Cookies carry latin-1 only; messages quote names and amounts in any script.
-        value = base64.urlsafe_b64encode(f"{kind}:{message[:1000]}".encode()).decode()
+        value = base64.urlsafe_b64encode(f"{kind}:{message[:1000]}".encode()).decode().rstrip("=")
         response.set_cookie(FLASH_COOKIE, value, path="/dashboard", httponly=True, samesite="strict")
     return response
 
@@ -730,6 +730,31 @@ def lineage_page(request: Request, slot_id: int) -> Response:
     ):
         queries.restrict_lineage(tree, viewer.address)
     return _page(request, "lineage.html", names=names, tree=tree, now=_now())
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+@router.get("/documents/{document_id}")
+def document(request: Request, document_id: str) -> Response:
+    """A backing document, decrypted for a party to its certificate (the service decides who may)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _sign_in_redirect(request)
+    try:
+        row, content = actions.read_document(_context(request), viewer, document_id=document_id)
+    except actions.ActionError as error:
+        return _page(request, "empty.html", status_code=403, title="Document", message=str(error))
+    safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._- ") or "document"
+    return Response(
+        content,
+        media_type=row.content_type,
+        # Uploaded bytes are never rendered in our origin: always a download, never sniffed.
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # -- auditor ---------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ def _signing_key(master_key: str) -> bytes:
 
 def encode_cookie(viewer: Viewer, master_key: str) -> str:
     payload = {"a": viewer.address, "k": viewer.key_id, "r": viewer.standing_rate_bps, "t": viewer.issued_at}
-    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    # No "=" padding: a cookie value with "=" gets quoted, and quoted values round-trip unreliably.
+    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     mac = hmac.new(_signing_key(master_key), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
 
@@ -103,7 +104,7 @@ def decode_cookie(value: str, master_key: str, now: int | None = None) -> dict[s
     if not mac or not hmac.compare_digest(mac, expected):
         return None
     try:
-        payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body.encode()))
+        payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except ValueError:
         return None
     now = int(time.time()) if now is None else now

@@ -1,0 +1,167 @@
+"""The dashboard over HTTP without a browser: exact sums, sessions, access rules, CSV export."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from tierflow.platform.dashboard import queries, synthetic
+from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
+from tierflow.platform.db import make_engine
+from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.models.service import ApiKey
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Iterator[tuple[Engine, synthetic.Seeded]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'book.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_book(engine, synthetic.seed_people(engine), requests=12, positions=30)
+    yield engine, seeded
+    engine.dispose()
+
+
+def client_for(engine: Engine, token: str | None = None) -> TestClient:
+    app = FastAPI()
+    mount_dashboard(app, engine=lambda: engine, master_key="http-test")
+    client = TestClient(app)
+    if token is not None:
+        response = client.post("/dashboard/sign-in", data={"api_key": token}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+    return client
+
+
+def test_portfolio_sums_are_exact_beyond_64_bits(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    bank = seeded.addresses["bank1"]
+    with Session(engine) as db:
+        before = queries.portfolio(db, bank, now=int(time.time()))
+        # Two positions of 2**70 + 1 fen: SQLite's 64-bit SUM cannot hold them, the result must stay exact.
+        for token_id in (900_001, 900_002):
+            db.add(
+                Certificate(
+                    token_id=token_id, slot_id=1, holder=bank, value=2**70 + 1, initial_value=2**70 + 1,
+                    status="active", root_id=1, depth=1, block_number=9, updated_block=9, parent_id=1,
+                )
+            )  # fmt: skip
+        db.commit()
+        after = queries.portfolio(db, bank, now=int(time.time()))
+    assert after.amount - before.amount == 2 * (2**70 + 1)
+    assert after.count == before.count + 2
+    assert sum(p.amount for p in after.by_obligor) == after.amount
+
+
+def test_sign_in_sets_a_signed_http_only_cookie_without_the_key(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    engine, seeded = book
+    client = client_for(engine)
+    response = client.post(
+        "/dashboard/sign-in", data={"api_key": seeded.tokens["supplier1"]}, follow_redirects=False
+    )
+    assert response.headers["location"] == f"/dashboard/supplier/{seeded.addresses['supplier1']}"
+    header = response.headers["set-cookie"]
+    assert "HttpOnly" in header and "SameSite=strict" in header
+    assert seeded.tokens["supplier1"].split("_")[2] not in header
+    value = response.cookies[COOKIE_NAME]
+    assert decode_cookie(value, "http-test") is not None
+    assert decode_cookie(value, "another-master-key") is None
+    assert decode_cookie(value.replace(".", "x."), "http-test") is None
+
+
+def test_tampered_cookie_and_revoked_key_end_the_session(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["supplier1"])
+    page = f"/dashboard/supplier/{seeded.addresses['supplier1']}"
+    assert client.get(page).status_code == 200
+    # Pretending to be supplier2 by editing the cookie fails the signature.
+    forged = client.cookies[COOKIE_NAME].replace("a", "b", 1)
+    intruder = client_for(engine)
+    intruder.cookies.set(COOKIE_NAME, forged)
+    assert intruder.get(page, follow_redirects=False).status_code == 303
+    with Session(engine) as db:
+        for key in db.exec(select(ApiKey).where(ApiKey.address == seeded.addresses["supplier1"])):
+            key.revoked_at = int(time.time())
+        db.commit()
+    response = client.get(page, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/sign-in")
+
+
+def test_wrong_key_says_what_to_do(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, _ = book
+    client = client_for(engine)
+    response = client.post("/dashboard/sign-in", data={"api_key": "hello"})
+    assert response.status_code == 401
+    assert "Paste the whole key" in response.text
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "status"),
+    [
+        ("supplier1", "/dashboard/supplier/{supplier2}", 403),
+        ("supplier1", "/dashboard/core/{core1}", 403),
+        ("supplier1", "/dashboard/bank/{bank1}", 403),
+        ("supplier1", "/dashboard/audit", 403),
+        ("bank2", "/dashboard/bank/{bank1}", 403),
+        ("core2", "/dashboard/core/{core1}", 403),
+        ("auditor", "/dashboard/bank/{bank1}", 200),
+        ("auditor", "/dashboard/supplier/{supplier2}", 200),
+        ("operator", "/dashboard/core/{core1}", 200),
+        ("bank1", "/dashboard/bank/{bank1}", 200),
+    ],
+)
+def test_each_page_only_for_its_owner_and_supervisors(
+    book: tuple[Engine, synthetic.Seeded], who: str, path: str, status: int
+) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens[who])
+    response = client.get(path.format(**seeded.addresses))
+    assert response.status_code == status
+    if status == 200 and who in ("auditor", "operator"):
+        assert "read only" in response.text
+        assert 'action="/dashboard/bank' not in response.text  # no acting forms on others' pages
+
+
+def test_supervisors_cannot_act_on_others_pages(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["auditor"])
+    response = client.post(
+        f"/dashboard/supplier/{seeded.addresses['supplier1']}/accept", data={"slot_id": "1"}
+    )
+    assert response.status_code == 403
+
+
+def test_csv_export_is_exact(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    with Session(engine) as db:
+        payable = db.get(Payable, 1)
+        assert payable is not None
+        payable.face = 10**24 + 7
+        db.add(payable)
+        db.commit()
+    client = client_for(engine, seeded.tokens["auditor"])
+    response = client.get("/dashboard/audit/export/payables.csv")
+    assert response.status_code == 200
+    line = response.text.splitlines()[1]
+    assert line.startswith("1,") and ',1000000000000000000000007,"10,000,000,000,000,000,000,000.07",' in line
+    assert (
+        client_for(engine, seeded.tokens["bank1"]).get("/dashboard/audit/export/payables.csv").status_code
+        == 403
+    )
+
+
+def test_live_poll_answers_204_until_the_indexer_moves(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["bank1"])
+    assert client.get("/dashboard/changes?since=1").status_code == 204
+    changed = client.get("/dashboard/changes?since=0")
+    assert changed.status_code == 200 and changed.headers["HX-Trigger"] == "chain-changed"
+    assert 'since=1"' in changed.text
