@@ -93,7 +93,7 @@ contract Financing is IFinancing, ERC2771Context {
         if (expiry <= block.timestamp || expiry > maturity) revert FinancingInvalidExpiry(expiry);
         uint256 amount = r.amount;
         (, uint256 discount, uint256 price) = _discount(amount, rateBps, maturity);
-        if (price == 0) revert FinancingInvalidRate(rateBps);
+        if (discount >= amount) revert FinancingInvalidRate(rateBps);
         _setStatus(requestId, r, RequestStatus.Quoted);
         r.rateBps = rateBps;
         r.expiry = uint40(expiry); // expiry <= maturity < 2**40
@@ -178,6 +178,8 @@ contract Financing is IFinancing, ERC2771Context {
         }
         if (c.holder != financier) revert FinancingTokenMoved(requestId, tokenId);
         _setStatus(requestId, r, RequestStatus.Recoursed);
+        // the seller agreed to recourse when requesting and approved this contract for it
+        // slither-disable-next-line arbitrary-send-erc20
         settlementToken.safeTransferFrom(seller, financier, c.value);
         receivables.recourseTransfer(tokenId, seller);
         emit RecourseExercised(requestId, tokenId, financier, seller, c.value);
@@ -258,14 +260,20 @@ contract Financing is IFinancing, ERC2771Context {
     /// @dev The one place a request's status changes; reverts on a transition the lifecycle forbids.
     function _setStatus(uint256 requestId, RequestData storage r, RequestStatus to) private {
         RequestStatus from = r.status;
-        bool open = from == RequestStatus.Requested || from == RequestStatus.Quoted || from == RequestStatus.Accepted;
-        bool allowed;
-        if (to == RequestStatus.Quoted) allowed = from == RequestStatus.Requested || from == RequestStatus.Quoted;
-        else if (to == RequestStatus.Accepted) allowed = from == RequestStatus.Quoted;
-        else if (to == RequestStatus.Funded) allowed = from == RequestStatus.Accepted;
-        else if (to == RequestStatus.Cancelled || to == RequestStatus.Declined) allowed = open;
-        else if (to == RequestStatus.Recoursed) allowed = from == RequestStatus.Funded;
-        if (!allowed) revert FinancingWrongStatus(requestId, from);
+        if (!_allowed(from, to)) revert FinancingWrongStatus(requestId, from);
         r.status = to;
+    }
+
+    /// @dev The request lifecycle: Requested → Quoted (↺) → Accepted → Funded → Recoursed; any open
+    /// status → Cancelled | Declined.
+    function _allowed(RequestStatus from, RequestStatus to) private pure returns (bool) {
+        if (to == RequestStatus.Quoted) return from == RequestStatus.Requested || from == RequestStatus.Quoted;
+        if (to == RequestStatus.Accepted) return from == RequestStatus.Quoted;
+        if (to == RequestStatus.Funded) return from == RequestStatus.Accepted;
+        if (to == RequestStatus.Recoursed) return from == RequestStatus.Funded;
+        if (to == RequestStatus.Cancelled || to == RequestStatus.Declined) {
+            return from == RequestStatus.Requested || from == RequestStatus.Quoted || from == RequestStatus.Accepted;
+        }
+        return false;
     }
 }

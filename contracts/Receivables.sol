@@ -101,6 +101,8 @@ contract Receivables is IReceivables, ERC2771Context {
         registry.requireActive(obligor, Roles.CORE_ENTERPRISE);
         registry.requireActive(supplier, Roles.SUPPLIER);
         if (supplier == obligor) revert CertificateSelfIssue(obligor);
+        // the grace period is not needed at issue
+        // slither-disable-next-line unused-return
         (uint64 maxTenor,, uint128 minUnit) = registry.parameters();
         _checkAmount(face, minUnit);
         // block.timestamp + maxTenor (<= 366 days) cannot overflow uint64 for billions of years
@@ -346,6 +348,8 @@ contract Receivables is IReceivables, ERC2771Context {
     }
 
     function _isActiveHolder(address account) private view returns (bool) {
+        // the entity hash is not needed here
+        // slither-disable-next-line unused-return
         (uint8 roles, IParticipantRegistry.Status status,) = registry.participant(account);
         return status == IParticipantRegistry.Status.Active && roles & Roles.HOLDER != 0;
     }

@@ -47,6 +47,8 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
     /// SETTLEMENT_BANK bit gets SettlementNotBank.
     function _requireBank() private view returns (address bank) {
         bank = _msgSender();
+        // the entity hash is not needed here
+        // slither-disable-next-line unused-return
         (uint8 roles, IParticipantRegistry.Status status,) = registry.participant(bank);
         if (status != IParticipantRegistry.Status.Active) registry.requireActive(bank, Roles.SETTLEMENT_BANK);
         if (roles & Roles.SETTLEMENT_BANK == 0) revert SettlementNotBank(bank);
