@@ -84,10 +84,8 @@ contract CreditLines is ICreditLines, ERC2771Context {
         registry.requireActive(l.financier, Roles.FINANCIER);
         // amount <= limit - used, so used + amount <= limit < 2**128
         unchecked {
-            used += amount;
+            _setUsed(lineId, l, used + amount, amount, true);
         }
-        l.used = uint128(used);
-        emit CreditLineDrawn(lineId, amount, used);
     }
 
     /// @inheritdoc ICreditLines
@@ -98,10 +96,8 @@ contract CreditLines is ICreditLines, ERC2771Context {
         if (amount > used) revert CreditLineOverRestored(lineId, used, amount);
         // checked just above: amount <= used
         unchecked {
-            used -= amount;
+            _setUsed(lineId, l, used - amount, amount, false);
         }
-        l.used = uint128(used);
-        emit CreditLineRestored(lineId, amount, used);
     }
 
     /// @inheritdoc ICreditLines
@@ -134,6 +130,13 @@ contract CreditLines is ICreditLines, ERC2771Context {
     /// @inheritdoc ICreditLines
     function isConsumer(address consumer) external view returns (bool) {
         return _consumers[consumer];
+    }
+
+    /// @dev The one place `used` changes (draws and restores); `used` <= limit is checked by the callers.
+    function _setUsed(uint256 lineId, Line storage l, uint256 used, uint256 amount, bool drawn) private {
+        l.used = uint128(used);
+        if (drawn) emit CreditLineDrawn(lineId, amount, used);
+        else emit CreditLineRestored(lineId, amount, used);
     }
 
     function _line(uint256 lineId) private view returns (Line storage l) {
