@@ -12,7 +12,7 @@ import {Roles} from "./Roles.sol";
 /// @dev draw/restore are called by consumers (Receivables), which have already checked the pause and
 /// the acting participant; draw still checks that the granting financier is active.
 contract CreditLines is ICreditLines, ERC2771Context {
-    /// @dev Three words; draw and restore touch only word 0 and word 1.
+    /// @dev Three words; restore touches word 1 only, draw reads all three and writes word 1.
     struct Line {
         address obligor; // word 0
         uint64 expiry; // word 0 [unix s]
