@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from tierflow.chain.accounts import dev_account
-from tierflow.chain.commands import print_deployment, wait_for_interrupt
+from tierflow.chain.commands import print_deployment
 from tierflow.chain.demo import register_demo_participants
 from tierflow.chain.deploy import deploy_all
 from tierflow.chain.devnet import Devnet, rpc_ready
@@ -46,5 +46,8 @@ def up_command(
             f"[green]healthy[/] chain {w3.eth.chain_id} at {devnet.url}, block {w3.eth.block_number}, "
             f"{len(deployment.contracts)} contracts, up in {time.monotonic() - started:.1f}s; Ctrl-C stops"
         )
-        wait_for_interrupt()
+        # The indexer (in a thread) and the API (in this thread) until Ctrl-C; then the devnet stops.
+        from tierflow.platform.api.cli import serve_platform
+
+        serve_platform(w3, deployment, operator)
     console.print("stopped; chain state kept in", state_dir)
