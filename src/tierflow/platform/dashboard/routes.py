@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote as urlquote
 
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.engine import Engine
@@ -118,8 +119,21 @@ def _redirect(url: str, *, message: str | None = None, kind: str = "ok") -> Redi
     return response
 
 
-def _sign_in_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/dashboard/sign-in?next={urlquote(request.url.path)}", status_code=303)
+def _sign_in_redirect(request: Request) -> Response:
+    target = f"/dashboard/sign-in?next={urlquote(request.url.path)}"
+    if request.headers.get("HX-Request"):
+        # A panel refreshing in the background after the session ended: move the whole page to the
+        # sign-in form instead of drawing it inside the panel.
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _checksum(address: str) -> str:
+    """The EIP-55 form the read models store, so /bank/0xabc… and /bank/0xABC… are the same page."""
+    try:
+        return str(to_checksum_address(address))
+    except ValueError:
+        return address
 
 
 def _denied(request: Request, viewer: Viewer, what: str) -> HTMLResponse:
@@ -320,6 +334,7 @@ def _bank_book_context(db: Session, address: str, ladder: str) -> dict[str, Any]
 def bank_page(
     request: Request, address: str, page: int = 1, ladder: str = "week", panel: str = "", book: str = ""
 ) -> Response:
+    address = _checksum(address)
     viewer = _viewer(request)
     if viewer is None:
         return _sign_in_redirect(request)
@@ -507,6 +522,7 @@ def bank_request_action(request: Request, address: str, request_id: int, verb: s
 
 @router.get("/supplier/{address}", response_class=HTMLResponse)
 def supplier_page(request: Request, address: str, panel: str = "") -> Response:
+    address = _checksum(address)
     viewer = _viewer(request)
     if viewer is None:
         return _sign_in_redirect(request)
@@ -620,6 +636,7 @@ def queries_name(request: Request, address: str) -> str:
 
 @router.get("/core/{address}", response_class=HTMLResponse)
 def core_page(request: Request, address: str, panel: str = "") -> Response:
+    address = _checksum(address)
     viewer = _viewer(request)
     if viewer is None:
         return _sign_in_redirect(request)
@@ -787,6 +804,7 @@ def audit_page(request: Request, q: str = "") -> Response:
 
 @router.get("/audit/participant/{address}", response_class=HTMLResponse)
 def audit_participant(request: Request, address: str) -> Response:
+    address = _checksum(address)
     viewer = _viewer(request)
     if viewer is None:
         return _sign_in_redirect(request)

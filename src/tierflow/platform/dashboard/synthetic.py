@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
@@ -46,7 +47,7 @@ PEOPLE: dict[str, tuple[int, str]] = {
 
 def address_of(name: str) -> str:
     digest = hashlib.sha256(f"tierflow-synthetic:{name}".encode()).hexdigest()
-    return "0x" + digest[:40]
+    return str(to_checksum_address("0x" + digest[:40]))  # EIP-55, as the indexer stores addresses
 
 
 def api_token(name: str) -> str:
