@@ -129,6 +129,46 @@ def test_supplier_cannot_open_another_suppliers_page(browser: Any, live: Live) -
         assert denied is not None and denied.status == 403, path
 
 
+def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None:
+    operator = sign_in(browser, live.url, live.keys["operator"])
+    expect(operator).to_have_url(re.compile("/dashboard/operator$"))
+    operator.on("dialog", lambda dialog: dialog.accept())
+
+    operator.get_by_label("Legal name", exact=True).fill("Taizhou Molds Co.")
+    operator.get_by_label("Unified social credit code", exact=True).fill("91331000MA2TEST001")
+    operator.get_by_label("Contact", exact=True).fill("finance@molds.example")
+    operator.get_by_label("supplier", exact=True).check()
+    operator.get_by_role("button", name="Onboard").click()
+    expect(flash(operator)).to_contain_text("Onboarded Taizhou Molds Co.")
+    key = re.search(r"API key \(shown once\): (tf_\S+)", flash(operator).inner_text())
+    assert key is not None
+    newcomer = sign_in(browser, live.url, key.group(1))
+    expect(newcomer.locator("h1")).to_contain_text("Taizhou Molds Co.")
+
+    row = operator.get_by_test_id("participants").locator("tr", has_text="Taizhou Molds Co.")
+    row.get_by_role("button", name="Suspend").click()
+    expect(flash(operator)).to_contain_text("Taizhou Molds Co. suspended")
+    newcomer.reload()
+    expect(newcomer.locator(".top .status-suspended")).to_be_visible()
+    operator.get_by_test_id("participants").locator("tr", has_text="Taizhou Molds Co.").get_by_role(
+        "button", name="Reinstate"
+    ).click()
+    expect(flash(operator)).to_contain_text("reinstated")
+
+    operator.get_by_label("Grace period (days)", exact=True).fill("5")
+    operator.get_by_role("button", name="Save parameters").click()
+    expect(flash(operator)).to_contain_text("Parameters saved")
+    expect(operator.locator(".kpis")).to_contain_text("5 days")
+    operator.get_by_role("button", name="Pause the platform").click()
+    expect(flash(operator)).to_contain_text("Platform paused")
+    shot(operator, "operator-paused")
+    operator.get_by_role("button", name="Unpause the platform").click()
+    expect(flash(operator)).to_contain_text("Platform unpaused")
+    operator.get_by_label("Grace period (days)", exact=True).fill("7")
+    operator.get_by_role("button", name="Save parameters").click()
+    expect(flash(operator)).to_contain_text("Parameters saved")
+
+
 def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live, line_core1: int) -> None:
     core = sign_in(browser, live.url, live.keys["core1"])
     form = core.get_by_test_id("issue-form")
