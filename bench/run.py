@@ -12,6 +12,7 @@ from tierflow.chain.testing import Platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dashboard_bench  # noqa: E402
 import gas as gas_bench  # noqa: E402
 import throughput  # noqa: E402
 
@@ -64,6 +65,7 @@ def main() -> None:
         sections.append(throughput_section(tf))
     finally:
         tf.stop()
+    sections.append(dashboard_bench.main())
     report = "# Benchmark results\n\n" + "\n".join(sections)
     (RESULTS / "README.md").write_text(report)
     print(report)
