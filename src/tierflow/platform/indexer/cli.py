@@ -42,6 +42,8 @@ def index(
     poll_interval: float = typer.Option(0.25, help="seconds between polls once caught up"),
     rebuild: bool = typer.Option(False, help="recompute the read models from stored raw events first"),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING"),
+    window: int = typer.Option(100, help="blocks in the first eth_getLogs window (it adapts)"),
+    max_window: int = typer.Option(5_000, help="largest eth_getLogs window, in blocks"),
 ) -> None:
     """Follow the deployed contracts into the database (SQLite by default, DATABASE_URL for PostgreSQL)."""
     logs.configure(log_level)
@@ -54,6 +56,8 @@ def index(
         w3,
         deployment,
         confirmations=settings.confirmations if confirmations is None else confirmations,
+        initial_window=window,
+        max_window=max_window,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -85,7 +85,7 @@ class Indexer:
         # Blocks closer than this to the head keep undo records; a deeper reorg replays raw events.
         self.reorg_window = reorg_window
         self.target_logs = target_logs
-        self.window = initial_window
+        self.window = min(initial_window, max_window)
         self.max_window = max_window
         self.metrics = metrics or IndexerMetrics()
         self.handlers = dict(HANDLERS if handlers is None else handlers)
