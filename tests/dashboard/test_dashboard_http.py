@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -165,3 +166,15 @@ def test_live_poll_answers_204_until_the_indexer_moves(book: tuple[Engine, synth
     changed = client.get("/dashboard/changes?since=0")
     assert changed.status_code == 200 and changed.headers["HX-Trigger"] == "chain-changed"
     assert 'since=1"' in changed.text
+
+
+def test_a_page_says_what_to_do_when_the_database_is_gone(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["auditor"])
+    with Session(engine) as db:
+        db.execute(text("DROP TABLE payable"))
+        db.commit()
+    response = client.get("/dashboard/audit")
+    assert response.status_code == 503
+    assert "text/html" in response.headers["content-type"]
+    assert "Retry in a minute" in response.text and "Traceback" not in response.text

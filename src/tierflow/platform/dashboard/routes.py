@@ -10,18 +10,21 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 from urllib.parse import quote as urlquote
 
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.roles import Role
+from tierflow.errors import ChainUnavailableError
 from tierflow.platform.dashboard import actions, charts, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import STATIC, render
@@ -43,7 +46,37 @@ from tierflow.platform.security.crypto import api_key_matches
 from tierflow.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger("tierflow.dashboard")
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+class PageRoute(APIRoute):
+    """Pages answer in HTML even when something below them fails: a calm page that says what to do,
+    never the API's JSON error or a stack trace."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (SQLAlchemyError, ChainUnavailableError) as error:
+                log.warning("dashboard page unavailable: %s", error)
+                message = "The platform's database or chain does not answer right now. Retry in a minute."
+                status = 503
+            except Exception:  # the last resort of a page; the log has the details
+                log.exception("dashboard page failed")
+                message = (
+                    "Something went wrong on our side. Retry; if it persists, tell the operator the time."
+                )
+                status = 500
+            html = render(
+                "empty.html", request=request, viewer=None, flash=None, title="Unavailable", message=message
+            )
+            return HTMLResponse(html, status_code=status)
+
+        return page_handler
+
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False, route_class=PageRoute)
 FLASH_COOKIE = "tierflow_flash"
 ROLE_NAMES = {
     Role.CORE_ENTERPRISE: "core_enterprise",
