@@ -1,8 +1,9 @@
 """Lineage queries: the whole certificate tree of a payable, a certificate's path to its root, a bill's chain.
 
-Each token stores its slot, parent, root and depth (indexed), so the tree of a payable is one indexed
-scan and a path to the root is a recursive CTE of depth-many primary-key lookups; both stay in
-milliseconds on trees of 10,000 tokens, on SQLite and PostgreSQL alike.
+Each token stores its slot, parent, root and depth (indexed), so the tree of a payable and the subtree
+of a token are one indexed scan each, and a path to the root is a recursive CTE of depth-many
+primary-key lookups; all stay well under a second on trees of 10,000 tokens, even a 10,000-deep
+chain, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -28,14 +29,27 @@ def payable_tree(conn: Connection, slot_id: int) -> list[dict[str, Any]]:
 
 
 def descendants(conn: Connection, token_id: int) -> list[dict[str, Any]]:
-    """Token `token_id` and everything split off it, at any depth (parents before children)."""
+    """Token `token_id` and everything split off it, at any depth (parents before children).
+
+    One indexed scan of the deeper tokens of the same payable, filtered by parent in order of depth:
+    linear in the payable's size and independent of the planner (a recursive CTE over parent_id
+    degenerates into a scan per level on PostgreSQL before the table has been ANALYZEd).
+    """
     c = CERTIFICATE
-    tree = select(c.c.token_id).where(c.c.token_id == token_id).cte("subtree", recursive=True)
-    tree = tree.union_all(select(c.c.token_id).where(c.c.parent_id == tree.c.token_id))
+    top = conn.execute(select(c).where(c.c.token_id == token_id)).mappings().first()
+    if top is None:
+        return []
     rows = conn.execute(
-        select(c).join(tree, c.c.token_id == tree.c.token_id).order_by(c.c.depth, c.c.token_id)
+        select(c)
+        .where(c.c.slot_id == top["slot_id"], c.c.depth > top["depth"])
+        .order_by(c.c.depth, c.c.token_id)
     ).mappings()
-    return [dict(row) for row in rows]
+    found, inside = [dict(top)], {token_id}
+    for row in rows:
+        if row["parent_id"] in inside:
+            inside.add(row["token_id"])
+            found.append(dict(row))
+    return found
 
 
 def path_to_root(conn: Connection, token_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,70 @@
+"""Lineage queries on trees of 10,000 tokens: whole tree of a payable, subtree, path to root, bill chains."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tierflow.platform import lineage
+from tierflow.platform.models import Certificate
+
+N = 10_000
+HOLDER = "0x" + "44" * 20
+# Generous: the queries take milliseconds; the bound only catches a lost index or an O(n²) plan.
+FAST = 2.0  # [s]
+
+
+def _tree(engine: Engine, parents: dict[int, int | None]) -> dict[int, int]:
+    depth: dict[int, int] = {}
+    rows = []
+    for token, parent in parents.items():
+        depth[token] = 0 if parent is None else depth[parent] + 1
+        rows.append(
+            {
+                "token_id": token, "slot_id": 1, "holder": HOLDER, "value": 10**20 + token,
+                "initial_value": 1, "status": "active", "locked": False, "lock_ref": None,
+                "parent_id": parent, "root_id": 1, "depth": depth[token], "block_number": 1,
+                "updated_block": 1,
+            }
+        )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(Certificate.__table__.insert(), rows)  # type: ignore[attr-defined]
+    return depth
+
+
+def _timed(function, *args):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("shape", ["random", "chain"])
+def test_lineage_onTenThousandTokens(engine: Engine, shape: str) -> None:
+    rnd = random.Random(3525)
+    parents: dict[int, int | None] = {1: None}
+    for token in range(2, N + 1):
+        parents[token] = rnd.randint(max(1, token - 50), token - 1) if shape == "random" else token - 1
+    depth = _tree(engine, parents)
+    deepest = max(depth, key=lambda t: (depth[t], t))
+    with engine.connect() as conn:
+        tree, tree_s = _timed(lineage.payable_tree, conn, 1)
+        path, path_s = _timed(lineage.path_to_root, conn, deepest)
+        middle = N // 2
+        below, below_s = _timed(lineage.descendants, conn, middle)
+    assert len(tree) == N and tree[0]["token_id"] == 1
+    seen: set[int] = set()
+    for row in tree:  # parents before children
+        assert row["parent_id"] is None or row["parent_id"] in seen
+        seen.add(row["token_id"])
+    assert [r["token_id"] for r in path][-1] == 1 and len(path) == depth[deepest] + 1
+    assert all(r["parent_id"] == nxt["token_id"] for r, nxt in zip(path, path[1:], strict=False))
+    expected = {middle}
+    for token in range(middle + 1, N + 1):
+        if parents[token] in expected:
+            expected.add(token)
+    assert {r["token_id"] for r in below} == expected
+    assert lineage.tree(tree)[None] == [1]
+    assert max(tree_s, path_s, below_s) < FAST, (tree_s, path_s, below_s)
