@@ -178,3 +178,65 @@ def test_a_page_says_what_to_do_when_the_database_is_gone(book: tuple[Engine, sy
     assert response.status_code == 503
     assert "text/html" in response.headers["content-type"]
     assert "Retry in a minute" in response.text and "Traceback" not in response.text
+
+
+def _cert(token_id: int, holder: str, parent: int | None, depth: int, value: int = 100) -> Certificate:
+    return Certificate(
+        token_id=token_id, slot_id=1, holder=holder, value=value, initial_value=value, status="active",
+        parent_id=parent, root_id=1, depth=depth, block_number=1, updated_block=1,
+    )  # fmt: skip
+
+
+def test_a_supplier_sees_its_branch_including_what_it_passed_on_whole() -> None:
+    #        T1 (A)
+    #       /      \
+    #   T2 (B)    T3 (C, received whole from B)
+    #     |          |
+    #   T4 (D)     T5 (E)
+    nodes = {
+        i: queries.LineageNode(_cert(i, holder, parent, depth))
+        for i, holder, parent, depth in [
+            (1, "A", None, 0),
+            (2, "B", 1, 1),
+            (3, "C", 1, 1),
+            (4, "D", 2, 2),
+            (5, "E", 3, 2),
+        ]
+    }
+    for node in nodes.values():
+        if node.certificate.parent_id:
+            nodes[node.certificate.parent_id].children.append(node)
+    payable = Payable(
+        slot_id=1, obligor="O", supplier="A", line_id=1, face=500, maturity=0, status="Accepted", paid_in=0,
+        paid_out=0, root_token_id=1, block_number=1, updated_block=1,
+    )  # fmt: skip
+    tree = queries.Lineage(payable, nodes[1], 5, [], {"A", "B", "C", "D", "E"}, passed_on={"B": {3}})
+    queries.restrict_lineage(tree, "B")
+    assert tree.root is not None
+    seen = [c.certificate.token_id for c in tree.root.children]
+    assert seen == [2, 3]  # its own branch and the token it passed on whole
+    assert [c.certificate.token_id for c in nodes[2].children] == [4]
+    assert [c.certificate.token_id for c in nodes[3].children] == [5]
+
+    tree_d = queries.Lineage(payable, _rebuild(), 5, [], set())
+    queries.restrict_lineage(tree_d, "D")
+    assert tree_d.root is not None
+    assert [c.certificate.token_id for c in tree_d.root.children] == [2]  # not C's branch
+    assert tree_d.root.hidden_descendants == 2
+
+
+def _rebuild() -> queries.LineageNode:
+    nodes = {
+        i: queries.LineageNode(_cert(i, holder, parent, depth))
+        for i, holder, parent, depth in [
+            (1, "A", None, 0),
+            (2, "B", 1, 1),
+            (3, "C", 1, 1),
+            (4, "D", 2, 2),
+            (5, "E", 3, 2),
+        ]
+    }
+    for node in nodes.values():
+        if node.certificate.parent_id:
+            nodes[node.certificate.parent_id].children.append(node)
+    return nodes[1]

@@ -591,6 +591,8 @@ class Lineage:
     count: int
     tiers: list[TierSpread]
     parties: set[str]
+    # address -> tokens it held and passed on whole (it no longer holds them, it still was a party)
+    passed_on: dict[str, set[int]] = field(default_factory=dict)
 
 
 def lineage(db: Session, slot_id: int) -> Lineage | None:
@@ -626,19 +628,22 @@ def lineage(db: Session, slot_id: int) -> Lineage | None:
     for tier, entry in spread.items():
         entry.holders = len(holders[tier])
     past_holders = db.exec(
-        select(CertificateTransfer.from_address, CertificateTransfer.to_address).where(
-            col(CertificateTransfer.slot_id) == slot_id
-        )
+        select(
+            CertificateTransfer.from_address, CertificateTransfer.to_address, CertificateTransfer.token_id
+        ).where(col(CertificateTransfer.slot_id) == slot_id)
     ).all()
     parties = {payable.obligor, payable.supplier, *(t.holder for t in tokens), *financed.values()}
-    parties.update(a for pair in past_holders for a in pair)
+    passed_on: dict[str, set[int]] = defaultdict(set)
+    for sender, receiver, token_id in past_holders:
+        parties.update((sender, receiver))
+        passed_on[sender].add(token_id)
     requested = db.exec(
         select(FinancingRequest.financier).where(
             col(FinancingRequest.token_id).in_([t.token_id for t in tokens])
         )
     ).all()
     parties.update(requested)
-    return Lineage(payable, root, len(tokens), [spread[k] for k in sorted(spread)], parties)
+    return Lineage(payable, root, len(tokens), [spread[k] for k in sorted(spread)], parties, dict(passed_on))
 
 
 def restrict_lineage(tree: Lineage, viewer: str) -> None:
@@ -646,8 +651,11 @@ def restrict_lineage(tree: Lineage, viewer: str) -> None:
     if tree.root is None:
         return
 
+    held_before = tree.passed_on.get(viewer, set())
+
     def mark(node: LineageNode, inherited: bool) -> bool:
-        mine = inherited or node.certificate.holder == viewer
+        certificate = node.certificate
+        mine = inherited or certificate.holder == viewer or certificate.token_id in held_before
         below = [mark(child, mine) for child in node.children]
         node.visible = mine or any(below)
         return node.visible
