@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ixkit import PgCluster
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
+from tierflow.platform.pgtemp import PgCluster
 
 
 @pytest.fixture(scope="session")
