@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -21,7 +21,7 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
     context: ServiceContext = request.app.state.context
     return context
 
@@ -48,14 +48,16 @@ def current_caller(
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def role_guard(*roles: str, operator: bool = False, auditor: bool = False) -> Callable[[Caller], Caller]:
+def role_guard(
+    *roles: str, operator: bool = False, auditor: bool = False
+) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting callers holding any of `roles` (or the operator / auditors if allowed)."""
     bits = 0
     for role in roles:
         bits |= ROLE_BITS[role]
     wanted = [*roles, *(["operator"] if operator else []), *(["auditor"] if auditor else [])]
 
-    def guard(caller: CurrentCaller) -> Caller:
+    async def guard(caller: CurrentCaller) -> Caller:
         if caller.has(bits) or (operator and caller.is_operator) or (auditor and caller.is_auditor):
             return caller
         raise Forbidden(

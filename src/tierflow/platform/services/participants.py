@@ -85,21 +85,37 @@ def authenticate(*, session: Session, token: str | None) -> Caller:
     if parsed is None:
         raise Unauthorized("the API key is malformed (tf_<id>_<secret>)", code="invalid_api_key")
     key_id, secret = parsed
-    key = session.get(ApiKey, key_id)
-    if key is None or not api_key_matches(secret, key.key_hash):
+    # One indexed lookup per request (key id → key and participant), then a constant-time compare.
+    keys, people = ApiKey.__table__, DirectoryParticipant.__table__  # type: ignore[attr-defined]
+    row = (
+        session.execute(
+            select(
+                keys.c.key_hash,
+                keys.c.revoked_at,
+                people.c.address,
+                people.c.roles,
+                people.c.is_operator,
+                people.c.custody,
+                people.c.status,
+                people.c.legal_name,
+            )  # fmt: skip
+            .join(people, people.c.address == keys.c.address)
+            .where(keys.c.key_id == key_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or not api_key_matches(secret, row["key_hash"]):
         raise Unauthorized("the API key is unknown; ask the operator for a new one", code="invalid_api_key")
-    if key.revoked_at is not None:
+    if row["revoked_at"] is not None:
         raise Unauthorized("the API key was revoked; ask the operator for a new one", code="revoked_api_key")
-    row = session.get(DirectoryParticipant, key.address)
-    if row is None:
-        raise Unauthorized("the API key's participant no longer exists", code="invalid_api_key")
     return Caller(
-        address=row.address,
-        roles=row.roles,
-        is_operator=row.is_operator,
-        custody=row.custody,
-        status=row.status,
-        legal_name=row.legal_name,
+        address=row["address"],
+        roles=row["roles"],
+        is_operator=row["is_operator"],
+        custody=row["custody"],
+        status=row["status"],
+        legal_name=row["legal_name"],
     )
 
 

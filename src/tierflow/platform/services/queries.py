@@ -174,8 +174,10 @@ def get_certificate(*, session: Session, caller: Caller, token_id: int) -> Certi
     return certificate_public(row, session.get(Payable, row.slot_id))
 
 
-def slot_lineage(*, session: Session, caller: Caller, slot_id: int, limit: int, offset: int) -> Lineage:
-    """The whole tree of a payable: visible to its obligor, auditors and the operator."""
+def slot_lineage(
+    *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int
+) -> dict[str, Any]:
+    """The whole tree of a payable (the shape of Lineage): visible to its obligor, auditors, the operator."""
     row = payable(session, slot_id)
     if not (caller.sees_everything or row.obligor == caller.address):
         raise Forbidden(
@@ -183,20 +185,23 @@ def slot_lineage(*, session: Session, caller: Caller, slot_id: int, limit: int, 
             "holders can read the path of their own certificate (/v1/certificates/{id}/lineage)",
             code="not_a_party",
         )
-    count = session.execute(select(func.count()).where(col(Certificate.slot_id) == slot_id)).scalar_one()
-    rows = session.execute(
-        select(Certificate)
-        .where(col(Certificate.slot_id) == slot_id)
-        .order_by(col(Certificate.token_id))
+    count = session.execute(
+        select(func.count()).select_from(CERT).where(CERT.c.slot_id == slot_id)
+    ).scalar_one()
+    query = (
+        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
+        .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
+        .where(CERT.c.slot_id == slot_id)
+        .order_by(CERT.c.token_id)
         .limit(limit)
         .offset(offset)
-    ).scalars()
-    return Lineage(
-        slot_id=slot_id,
-        root_token_id=row.root_token_id,
-        tokens=[certificate_public(t, row) for t in rows],
-        count=count,
     )
+    return {
+        "slot_id": slot_id,
+        "root_token_id": row.root_token_id,
+        "tokens": _certificate_rows(session, query),
+        "count": count,
+    }
 
 
 PATH_SQL = text(
@@ -259,6 +264,25 @@ def payables(
     return _page(session, query.order_by(col(Payable.slot_id)), payable_public, limit, offset)
 
 
+CERT = Certificate.__table__  # type: ignore[attr-defined]
+PAYABLE = Payable.__table__  # type: ignore[attr-defined]
+REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
+CERT_COLUMNS = [CERT.c[name] for name in CertificatePublic.model_fields if name in CERT.c]
+REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
+
+
+def _certificate_rows(session: Session, query: Any) -> list[dict[str, Any]]:
+    # Core rows as plain dicts: list endpoints return up to thousands of rows, and ORM identity-map
+    # loading plus model validation of values the database already typed would dominate their latency.
+    return _dicts(session, query)
+
+
+def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
+    result = session.execute(query)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
 def certificates(
     *,
     session: Session,
@@ -267,21 +291,25 @@ def certificates(
     status: Sequence[str] | None = LIVE_TOKEN,
     limit: int,
     offset: int,
-) -> Page[CertificatePublic]:
-    query = select(Certificate, Payable).join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-    count_query = select(col(Certificate.token_id))
+) -> dict[str, Any]:
+    """A page of certificates as JSON-ready dicts (the shape of Page[CertificatePublic])."""
+    conditions = []
     if holder is not None:
-        query = query.where(col(Certificate.holder) == holder)
-        count_query = count_query.where(col(Certificate.holder) == holder)
+        conditions.append(CERT.c.holder == holder)
     if slot_id is not None:
-        query = query.where(col(Certificate.slot_id) == slot_id)
-        count_query = count_query.where(col(Certificate.slot_id) == slot_id)
+        conditions.append(CERT.c.slot_id == slot_id)
     if status:
-        query = query.where(col(Certificate.status).in_(list(status)))
-        count_query = count_query.where(col(Certificate.status).in_(list(status)))
-    count = session.execute(select(func.count()).select_from(count_query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(col(Certificate.token_id)).limit(limit).offset(offset)).all()
-    return Page(data=[certificate_public(c, p) for c, p in rows], count=count, limit=limit, offset=offset)
+        conditions.append(CERT.c.status.in_(list(status)))
+    query = (
+        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
+        .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
+        .where(*conditions)
+        .order_by(CERT.c.token_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    count = session.execute(select(func.count()).select_from(CERT).where(*conditions)).scalar_one()
+    return {"data": _certificate_rows(session, query), "count": count, "limit": limit, "offset": offset}
 
 
 def credit_lines(
@@ -303,17 +331,25 @@ def financing_requests(
     status: str | None = None,
     limit: int,
     offset: int,
-) -> Page[FinancingPublic]:
-    query = select(FinancingRequest)
+) -> dict[str, Any]:
+    """A page of financing requests as JSON-ready dicts (the shape of Page[FinancingPublic])."""
+    conditions = []
     if financier is not None:
-        query = query.where(col(FinancingRequest.financier) == financier)
+        conditions.append(REQUEST.c.financier == financier)
     if seller is not None:
-        query = query.where(col(FinancingRequest.seller) == seller)
+        conditions.append(REQUEST.c.seller == seller)
     if status is not None:
-        query = query.where(col(FinancingRequest.status) == status)
-    return _page(
-        session, query.order_by(col(FinancingRequest.request_id).desc()), financing_public, limit, offset
+        conditions.append(REQUEST.c.status == status)
+    count = session.execute(select(func.count()).select_from(REQUEST).where(*conditions)).scalar_one()
+    rows = _dicts(
+        session,
+        select(*REQUEST_COLUMNS)
+        .where(*conditions)
+        .order_by(REQUEST.c.request_id.desc())
+        .limit(limit)
+        .offset(offset),
     )
+    return {"data": rows, "count": count, "limit": limit, "offset": offset}
 
 
 def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -19,7 +19,7 @@ from tierflow.platform.api.schemas import (
     ParticipantPublic,
     PayablePublic,
 )
-from tierflow.platform.api.writing import READ_RESPONSES
+from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import participants, queries
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"], responses=READ_RESPONSES)
@@ -63,17 +63,17 @@ def all_certificates(
     slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[CertificatePublic]:
-    return queries.certificates(
+) -> Response:
+    return fast_json(queries.certificates(
         session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic])
 def all_requests(
     session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0
-) -> Page[FinancingPublic]:
-    return queries.financing_requests(session=session, limit=limit, offset=offset)
+) -> Response:
+    return fast_json(queries.financing_requests(session=session, limit=limit, offset=offset))
 
 
 @router.get(
@@ -82,12 +82,18 @@ def all_requests(
 def positions(session: SessionDep, caller: AuditorCaller, address: str) -> Positions:
     row = participants.get(session=session, address=address)
     a = row.address
-    return Positions(
-        participant=participants.public(row),
-        holdings=queries.certificates(session=session, holder=a, limit=1000, offset=0),
-        payables=queries.payables(session=session, obligor=a, limit=1000, offset=0),
-        financing_as_seller=queries.financing_requests(session=session, seller=a, limit=1000, offset=0),
-        financing_as_financier=queries.financing_requests(session=session, financier=a, limit=1000, offset=0),
+    return Positions.model_validate(
+        {
+            "participant": participants.public(row),
+            "holdings": queries.certificates(session=session, holder=a, limit=1000, offset=0),
+            "payables": queries.payables(session=session, obligor=a, limit=1000, offset=0),
+            "financing_as_seller": queries.financing_requests(
+                session=session, seller=a, limit=1000, offset=0
+            ),
+            "financing_as_financier": queries.financing_requests(
+                session=session, financier=a, limit=1000, offset=0
+            ),
+        }
     )
 
 
@@ -106,27 +112,22 @@ def export(
     table: Literal["payables", "certificates", "financing-requests", "participants"],
 ) -> Response:
     batch = 100_000
-    rows: list[BaseModel]
+    rows: list[dict[str, Any]]
     if table == "payables":
-        rows = list(queries.payables(session=session, limit=batch, offset=0).data)
+        rows = [p.model_dump() for p in queries.payables(session=session, limit=batch, offset=0).data]
     elif table == "certificates":
-        rows = list(queries.certificates(session=session, status=None, limit=batch, offset=0).data)
+        rows = queries.certificates(session=session, status=None, limit=batch, offset=0)["data"]
     elif table == "financing-requests":
-        rows = list(queries.financing_requests(session=session, limit=batch, offset=0).data)
+        rows = queries.financing_requests(session=session, limit=batch, offset=0)["data"]
     else:
-        rows = list(participants.listing(session=session, role=None, status=None, limit=batch, offset=0).data)
+        listing = participants.listing(session=session, role=None, status=None, limit=batch, offset=0)
+        rows = [p.model_dump() for p in listing.data]
     out = io.StringIO()
     if rows:
-        fields = list(type(rows[0]).model_fields)
-        writer = csv.DictWriter(out, fieldnames=fields)
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         for item in rows:
-            writer.writerow(
-                {
-                    k: v if not isinstance(v, list) else "|".join(map(str, v))
-                    for k, v in item.model_dump().items()
-                }
-            )
+            writer.writerow({k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in item.items()})
     return Response(
         content=out.getvalue(),
         media_type="text/csv",

@@ -30,7 +30,7 @@ from tierflow.platform.api.schemas import (
     TransferPublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, run_write
 from tierflow.platform.services import documents, participants, queries, workflows, writes
 
 router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
@@ -57,8 +57,10 @@ def payable(session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId) -
 )
 def payable_lineage(
     session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId, limit: Limit = 1000, offset: Offset = 0
-) -> Lineage:
-    return queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=limit, offset=offset)
+) -> Response:
+    return fast_json(
+        queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=limit, offset=offset)
+    )
 
 
 @router.get("/payables/{slot_id}/transfers", response_model=Page[TransferPublic], summary="Movement history")

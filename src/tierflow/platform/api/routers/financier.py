@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import (
     ContextDep,
@@ -29,7 +29,7 @@ from tierflow.platform.api.schemas import (
     Quote,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, run_write
 from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
@@ -97,9 +97,11 @@ def queue(
     status: RequestStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[FinancingPublic]:
-    return queries.financing_requests(
-        session=session, financier=caller.address, status=status, limit=limit, offset=offset
+) -> Response:
+    return fast_json(
+        queries.financing_requests(
+            session=session, financier=caller.address, status=status, limit=limit, offset=offset
+        )
     )
 
 

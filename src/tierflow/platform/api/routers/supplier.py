@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
 from tierflow.platform.api.schemas import (
@@ -16,7 +16,7 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, run_write
 from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
@@ -74,11 +74,11 @@ def holdings(
     status: Literal["live", "active", "locked", "settled"] = "live",
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[CertificatePublic]:
+) -> Response:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
-    return queries.certificates(
+    return fast_json(queries.certificates(
         session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit, offset=offset
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @router.post(
@@ -107,9 +107,11 @@ def my_requests(
     | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[FinancingPublic]:
-    return queries.financing_requests(
-        session=session, seller=caller.address, status=status, limit=limit, offset=offset
+) -> Response:
+    return fast_json(
+        queries.financing_requests(
+            session=session, seller=caller.address, status=status, limit=limit, offset=offset
+        )
     )
 
 
