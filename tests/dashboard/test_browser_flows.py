@@ -83,6 +83,8 @@ def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line
     bank.get_by_role("button", name=f"Confirm: pay ¥{price_text}").click()
     expect(flash(bank)).to_contain_text(f"Funded request {request_id}")
 
+    # The cash leg moved in the same transaction: the bank's settlement balance fell by the price.
+    expect(bank.get_by_test_id("balance")).to_have_text(fmt.yuan(10**13 - fmt.parse_yuan(price_text)))
     kpis = bank.get_by_test_id("portfolio-kpis")
     expect(kpis).to_contain_text("400,000.00")
     expect(bank.get_by_test_id("by-obligor")).to_contain_text("Hangzhou Grand Motors Group")
@@ -196,6 +198,7 @@ def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live,
     expect(upcoming.get_by_label(f"Amount to repay on P{slot} (¥)", exact=True)).to_have_value("250,000.00")
     upcoming.get_by_role("button", name="Repay").click()
     expect(flash(core)).to_contain_text(f"Repaid ¥250,000.00 on P{slot}")
+    expect(core.get_by_test_id("balance")).to_have_text(fmt.yuan(10**13 - 25_000_000))
     shot(core, "core-after-repay")
 
     # Maturity passes; the holder claims and the payout shows on its page.

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from tierflow.chain.roles import Role
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.credit import CreditLine
+from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.indexer import Checkpoint
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
@@ -100,6 +101,12 @@ def directory(db: Session) -> Directory:
 def indexed_block(db: Session) -> int:
     checkpoint = db.get(Checkpoint, 1)
     return checkpoint.block_number if checkpoint is not None else 0
+
+
+def settlement_balance(db: Session, address: str) -> int:
+    """Settlement-token balance [fen]: what a bank can fund with, what a core enterprise can repay with."""
+    row = db.get(SettlementBalance, address)
+    return row.balance if row is not None else 0
 
 
 def platform_state(db: Session) -> PlatformState | None:

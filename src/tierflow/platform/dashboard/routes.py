@@ -397,6 +397,7 @@ def bank_page(
             "bank/page.html",
             **base,
             block=queries.indexed_block(db),
+            balance=queries.settlement_balance(db, address),
             **_bank_queue_context(db, viewer, address, page),
             **book_context,
         )
@@ -688,6 +689,7 @@ def core_page(request: Request, address: str, panel: str = "") -> Response:
             "suppliers": names.with_role(Role.SUPPLIER),
             "block": queries.indexed_block(db),
             "default_maturity": fmt.iso_date(now + 90 * 86_400),
+            "balance": queries.settlement_balance(db, address),
         }
     if panel == "tables":
         return _page(request, "core/_tables.html", **context)
