@@ -73,9 +73,9 @@ contract Bills is IBills, ERC2771Context {
         registry.requireActive(acceptor, ACCEPTOR_ROLES);
         registry.requireActive(payee, DRAWER_ROLES);
         {
-            uint256 minUnit = registry.minUnit();
+            (uint64 maxTenor,, uint128 minUnit) = registry.parameters();
             if (face == 0 || face % minUnit != 0 || face > type(uint64).max) revert BillInvalidFace(face, minUnit);
-            uint64 latest = uint64(block.timestamp) + registry.maxTenor();
+            uint64 latest = uint64(block.timestamp) + maxTenor;
             if (maturity <= block.timestamp || maturity > latest) revert BillInvalidMaturity(maturity, latest);
         }
         if (invoiceHashes.length == 0) revert BillNoInvoices();
