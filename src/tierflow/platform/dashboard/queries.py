@@ -310,6 +310,16 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
     return [(o, m, s, n, total) for (o, m, s), (n, total) in folded.items()]
 
 
+def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
+    """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield)."""
+    return _exact_groups(
+        db,
+        col(FinancingRequest.rate_bps),
+        [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
+        (col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Funded"),
+    )
+
+
 def _week_start(ts: int) -> int:
     day = dt.datetime.fromtimestamp(ts, tz=dt.UTC).date()
     monday = day - dt.timedelta(days=day.weekday())
@@ -356,15 +366,8 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     result.weekly = [weekly[k] for k in sorted(weekly)]
     result.monthly = [monthly[k] for k in sorted(monthly)]
 
-    # Yield: discount rates of the funded requests, weighted by face (grouped by rate: a handful of rows).
-    funded = _exact_groups(
-        db,
-        col(FinancingRequest.rate_bps),
-        [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
-        (col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Funded"),
-    )
     weighted = 0
-    for rate, (_, amount, price, discount) in funded.items():
+    for rate, (_, amount, price, discount) in _funded_groups(db, financier).items():
         result.funded_amount += amount
         result.funded_price += price
         result.funded_discount += discount
