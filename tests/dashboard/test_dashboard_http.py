@@ -240,3 +240,16 @@ def _rebuild() -> queries.LineageNode:
         if node.certificate.parent_id:
             nodes[node.certificate.parent_id].children.append(node)
     return nodes[1]
+
+
+def test_a_mistyped_amount_comes_back_with_what_to_write(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    supplier = seeded.addresses["supplier1"]
+    client = client_for(engine, seeded.tokens["supplier1"])
+    response = client.post(
+        f"/dashboard/supplier/{supplier}/split_transfer",
+        data={"token_id": "21", "to": seeded.addresses["supplier2"], "amount": "12.345"},
+    )
+    assert response.status_code == 200  # back on the page, after the redirect
+    assert "Amount: “12.345” is not an amount in yuan; write it like 12,345.67" in response.text
+    assert 'class="flash flash-error" role="alert"' in response.text

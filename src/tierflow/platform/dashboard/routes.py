@@ -182,6 +182,13 @@ def _owner_access(viewer: Viewer, address: str, role: Role) -> tuple[bool, bool]
     return False, True
 
 
+def _form_yuan(form: Any, name: str, label: str) -> int:
+    try:
+        return fmt.parse_yuan(str(form.get(name, "")))
+    except ValueError as error:
+        raise actions.ActionError(f"{label}: {error}.") from error
+
+
 def _form_int(form: Any, name: str, label: str) -> int:
     raw = str(form.get(name, "")).strip()
     if not raw.isdigit():
@@ -617,7 +624,7 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
             to = str(form.get("to", ""))
             if not to.startswith("0x"):
                 raise actions.ActionError("Recipient: choose who receives the value.")
-            value = fmt.parse_yuan(str(form.get("amount", "")))
+            value = _form_yuan(form, "amount", "Amount")
             done = f"Sent ¥{fmt.yuan(value)} of T{token_id} to {queries_name(request, to)}."
             return _act(
                 request, viewer, back, done, actions.split_transfer, token_id=token_id, to=to, value=value
@@ -627,7 +634,7 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
             financier = str(form.get("financier", ""))
             if not financier.startswith("0x"):
                 raise actions.ActionError("Bank: choose the bank to ask.")
-            amount = fmt.parse_yuan(str(form.get("amount", "")))
+            amount = _form_yuan(form, "amount", "Amount to finance")
             recourse = form.get("with_recourse") == "on"
             done = f"Asked {queries_name(request, financier)} to finance ¥{fmt.yuan(amount)} of T{token_id}."
             return _act(
@@ -711,8 +718,11 @@ async def core_action(request: Request, address: str, verb: str) -> Response:
             supplier = str(form.get("supplier", ""))
             if not supplier.startswith("0x"):
                 raise actions.ActionError("Supplier: choose who receives the certificate.")
-            face = fmt.parse_yuan(str(form.get("face", "")))
-            maturity = fmt.parse_date(str(form.get("maturity", "")))
+            face = _form_yuan(form, "face", "Face")
+            try:
+                maturity = fmt.parse_date(str(form.get("maturity", "")))
+            except ValueError as error:
+                raise actions.ActionError(f"Maturity: {error}.") from error
             line_id = _form_int(form, "line_id", "Credit line")
             uploads = []
             for item in form.getlist("invoices"):
@@ -736,7 +746,7 @@ async def core_action(request: Request, address: str, verb: str) -> Response:
             )  # fmt: skip
         slot_id = _form_int(form, "slot_id", "Payable")
         if verb == "repay":
-            amount = fmt.parse_yuan(str(form.get("amount", "")))
+            amount = _form_yuan(form, "amount", "Amount to repay")
             done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
             return _act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":
@@ -1055,7 +1065,7 @@ async def operator_action(request: Request, verb: str) -> Response:
             params = {
                 "max_tenor_days": int(str(form.get("max_tenor_days", "0"))),
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
-                "min_unit": fmt.parse_yuan(str(form.get("min_unit", "0.01"))),
+                "min_unit": _form_yuan(form, "min_unit", "Minimum unit"),
             }
             return _act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
         if verb in ("pause", "unpause"):
