@@ -76,11 +76,12 @@ def test_reorg_rollsBackOrphanedBlocksAndIndexesTheNewBranch(
     assert dump(engine) == dump(fresh)
 
 
-def test_reorg_atTheCheckpointBlockItself(tf: Platform, engine: Engine) -> None:
+@pytest.mark.parametrize("max_window", [1, 100], ids=["parent-hash-check", "checkpoint-check"])
+def test_reorg_atTheCheckpointBlockItself(tf: Platform, engine: Engine, max_window: int) -> None:
     """The tip is replaced by a block of the same height: same number, other hash."""
     token = _issue(tf, 1000)
     fork = tf.snapshot()
-    indexer = Indexer.for_deployment(engine, tf.w3, tf.deployment)
+    indexer = Indexer.for_deployment(engine, tf.w3, tf.deployment, max_window=max_window)
     _branch(tf, token, "supplier2", [1])
     indexer.catch_up()
     height = tf.w3.eth.block_number

@@ -24,7 +24,7 @@ from tierflow.errors import ConfigurationError
 from tierflow.platform.indexer.events import Event, LogDecoder
 from tierflow.platform.indexer.handlers import HANDLERS, Handler
 from tierflow.platform.indexer.metrics import IndexerMetrics
-from tierflow.platform.indexer.rpc import Rpc, RpcError
+from tierflow.platform.indexer.rpc import BlockRef, Rpc, RpcError
 from tierflow.platform.indexer.store import Store
 from tierflow.platform.models import Checkpoint, IndexedBlock, RawEvent
 
@@ -145,24 +145,27 @@ class Indexer:
         head = self.rpc.block_number()
         self.metrics.head_block = head
         checkpoint = self.checkpoint()
-        if checkpoint is not None:
-            canonical = self.rpc.block(checkpoint.block_number)
-            if canonical is None or canonical.hash != checkpoint.block_hash:
-                self._handle_reorg(checkpoint)
-                return StepResult("reorg", head, to_block=self.next_block() - 1)
         first = self.next_block()
         safe = head - self.confirmations
+        last = min(first + self.window - 1, safe)
+        # A one-block window proves continuity through its parent hash (checked below, one RPC less
+        # per block when following the head); otherwise the checkpoint block must still be canonical.
+        if checkpoint is not None and first != last:
+            canonical = self.rpc.block(checkpoint.block_number)
+            if canonical is None or canonical.hash != checkpoint.block_hash:
+                return self._reorg(checkpoint, head)
         if first > safe:
             self.metrics.indexed_block = first - 1
             return StepResult("idle", head)
-        last = min(first + self.window - 1, safe)
         started = time.perf_counter()
         fetched = self._fetch(first, last)
         if fetched is None:
             return StepResult("retry", head, first, last)
-        last, last_hash, logs = fetched
+        last, block, logs = fetched
+        if checkpoint is not None and first == last and block.parent_hash != checkpoint.block_hash:
+            return self._reorg(checkpoint, head)
         events = self._decode(logs)
-        self._commit(events, first, last, last_hash, head)
+        self._commit(events, first, last, block.hash, head)
         elapsed = time.perf_counter() - started
         self.metrics.record_window(
             head=head, indexed=last, events=len(events), blocks=last - first + 1, seconds=elapsed
@@ -182,8 +185,10 @@ class Indexer:
         )
         return StepResult("indexed", head, first, last, len(events))
 
-    def _fetch(self, first: int, last: int) -> tuple[int, str, list[dict[str, Any]]] | None:
-        """Logs of [first, last] from one consistent view of the chain, shrinking the window on errors."""
+    def _fetch(self, first: int, last: int) -> tuple[int, BlockRef, list[dict[str, Any]]] | None:
+        """Logs of [first, last] from one consistent view of the chain, shrinking the window on errors.
+
+        None when the chain changed under the request (the caller retries, and finds the reorg)."""
         while True:
             before = self.rpc.block(last)
             if before is None:  # the head moved back under us: a reorg is in flight
@@ -201,15 +206,21 @@ class Indexer:
                     extra={"fields": {"error": str(error), "window": self.window}},
                 )
                 continue
-            after = self.rpc.block(last)
-            # The hash of `last` commits to every block before it: unchanged hash, consistent logs.
-            if after is None or after.hash != before.hash:
-                return None
+            # Every log of block `last` must come from the block whose hash we will store.
             if any(
-                entry.get("blockNumber") == hex(last) and entry["blockHash"] != before.hash for entry in logs
+                entry["blockHash"] != before.hash for entry in logs if entry.get("blockNumber") == hex(last)
             ):
                 return None
-            return last, before.hash, logs
+            if first != last:
+                # The hash of `last` commits to every block before it: unchanged hash, consistent logs.
+                after = self.rpc.block(last)
+                if after is None or after.hash != before.hash:
+                    return None
+            return last, before, logs
+
+    def _reorg(self, checkpoint: CheckpointState, head: int) -> StepResult:
+        self._handle_reorg(checkpoint)
+        return StepResult("reorg", head, to_block=self.next_block() - 1)
 
     def _decode(self, logs: list[dict[str, Any]]) -> list[Event]:
         decoded = (self.decoder.decode(entry) for entry in logs if not entry.get("removed"))
