@@ -10,4 +10,4 @@ COPY contracts ./contracts
 COPY tools ./tools
 RUN pip install --no-cache-dir . && tierflow compile
 EXPOSE 8000
-CMD ["tierflow", "run"]
+CMD ["tierflow", "serve", "--host", "0.0.0.0"]
