@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 COPY contracts ./contracts
 COPY tools ./tools
-RUN pip install --no-cache-dir . && tierflow compile
+# Editable: contracts/, tools/ and node_modules/ are found relative to the source tree.
+RUN pip install --no-cache-dir -e . && tierflow compile
 EXPOSE 8000
 CMD ["tierflow", "serve", "--host", "0.0.0.0"]
