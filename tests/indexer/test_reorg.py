@@ -42,12 +42,22 @@ def _branch(tf: Platform, token: int, to: str, values: list[int]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("reorg_window", "longer"),
-    [(128, True), (128, False), (2, True)],
-    ids=["undo-journal-longer-branch", "undo-journal-shorter-branch", "replay-beyond-journal"],
+    ("reorg_window", "longer", "max_window"),
+    [(128, True, 5_000), (128, False, 5_000), (2, True, 5_000), (128, True, 1)],
+    ids=[
+        "undo-journal-longer-branch",
+        "undo-journal-shorter-branch",
+        "replay-beyond-journal",
+        "one-block-windows",
+    ],
 )
 def test_reorg_rollsBackOrphanedBlocksAndIndexesTheNewBranch(
-    tf: Platform, engine: Engine, fresh_engine: Callable[[], Engine], reorg_window: int, longer: bool
+    tf: Platform,
+    engine: Engine,
+    fresh_engine: Callable[[], Engine],
+    reorg_window: int,
+    longer: bool,
+    max_window: int,
 ) -> None:
     token = _issue(tf, 10**20 + 1)
     for _ in range(3):  # blocks below the fork, with nothing to undo
