@@ -41,6 +41,13 @@ def sign_in(browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB")
     context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1360, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    errors: list[str] = []  # console errors and warnings (a CSP violation, a 404 asset, a script error)
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.console_errors = errors
     page.goto("/dashboard/sign-in")
     page.get_by_label("API key", exact=True).fill(api_key)
     page.get_by_role("button", name="Sign in", exact=True).click()

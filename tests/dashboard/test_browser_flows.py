@@ -90,6 +90,7 @@ def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line
     expect(bank.get_by_test_id("by-obligor")).to_contain_text("Hangzhou Grand Motors Group")
     expect(bank.locator(f'tr[data-request="{request_id}"]')).to_have_count(0)
     shot(bank, "bank-dashboard-portfolio")
+    assert bank.console_errors == [] and supplier.console_errors == []
     assert slot > 0
 
 

@@ -49,6 +49,7 @@ def test_bank_dashboard_over_a_large_book(browser: Any, synthetic_site: Site) ->
     expect(page.locator(".pager")).to_contain_text("page 2 of 3")
     page.get_by_role("link", name="by month").click()
     expect(page.locator("svg.chart rect.bar").first).to_be_visible()
+    assert page.console_errors == []
 
 
 def test_lineage_of_six_hundred_certificates(browser: Any, synthetic_site: Site) -> None:
