@@ -36,7 +36,7 @@ lint: setup
 	$(BIN)/mypy
 	bash scripts/slither.sh
 
-bench: setup
+bench: setup chromium
 	$(BIN)/python bench/run.py
 
 clean:
