@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.roles import Role
@@ -160,7 +161,9 @@ def _redirect(url: str, *, message: str | None = None, kind: str = "ok") -> Redi
 
 
 def _sign_in_redirect(request: Request) -> Response:
-    target = f"/dashboard/sign-in?next={urlquote(request.url.path)}"
+    # Come back to the page after signing in; a form post is not replayed (its page is the Referer).
+    back = request.url.path if request.method == "GET" else ""
+    target = f"/dashboard/sign-in?next={urlquote(back)}" if back else "/dashboard/sign-in"
     if request.headers.get("HX-Request"):
         # A panel refreshing in the background after the session ended: move the whole page to the
         # sign-in form instead of drawing it inside the panel.
@@ -208,7 +211,7 @@ def _context(request: Request) -> Any:
     return getattr(request.app.state, "context", None)
 
 
-def _act(
+async def _act(
     request: Request,
     viewer: Viewer,
     back: str,
@@ -216,9 +219,13 @@ def _act(
     action: Callable[..., Any],
     **params: Any,
 ) -> RedirectResponse:
-    """Run `action` as `viewer`, then back to the page saying what happened (or what to do about it)."""
+    """Run `action` as `viewer`, then back to the page saying what happened (or what to do about it).
+
+    The action sends a transaction and waits for the indexer (seconds at worst): it runs in the
+    thread pool so that the event loop keeps serving every other page and API call meanwhile.
+    """
     try:
-        result = action(_context(request), viewer, **params)
+        result = await run_in_threadpool(action, _context(request), viewer, **params)
     except actions.ActionError as error:
         return _redirect(back, message=str(error), kind="error")
     return _redirect(back, message=done(result) if callable(done) else done)
@@ -514,7 +521,7 @@ async def quote_submit(request: Request, address: str, request_id: int) -> Respo
         valid_hours = _form_int(form, "valid_hours", "Quote validity")
     except actions.ActionError as error:
         return _redirect(back, message=str(error), kind="error")
-    return _act(
+    return await _act(
         request,
         viewer,
         back,
@@ -550,7 +557,7 @@ def fund_confirm(request: Request, address: str, request_id: int) -> Response:
 
 
 @router.post("/bank/{address}/requests/{request_id}/{verb}")
-def bank_request_action(request: Request, address: str, request_id: int, verb: str) -> Response:
+async def bank_request_action(request: Request, address: str, request_id: int, verb: str) -> Response:
     viewer, stop, _ = _bank_request(request, address, request_id)
     if stop is not None or viewer is None:
         return stop or _sign_in_redirect(request)
@@ -562,7 +569,9 @@ def bank_request_action(request: Request, address: str, request_id: int, verb: s
     }
     if verb not in done:
         return Response(status_code=404)
-    return _act(request, viewer, back, done[verb], actions.bank_request, verb=verb, request_id=request_id)
+    return await _act(
+        request, viewer, back, done[verb], actions.bank_request, verb=verb, request_id=request_id
+    )
 
 
 # -- supplier --------------------------------------------------------------------------------
@@ -623,7 +632,7 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
             slot_id = _form_int(form, "slot_id", "Payable")
             outcome = "accepted: the certificate is in your holdings" if verb == "accept" else "rejected"
             done = f"Payable P{slot_id} {outcome}."
-            return _act(
+            return await _act(
                 request, viewer, back, done, actions.respond, slot_id=slot_id, accept=verb == "accept"
             )
         if verb == "split_transfer":
@@ -633,7 +642,7 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
                 raise actions.ActionError("Recipient: choose who receives the value.")
             value = _form_yuan(form, "amount", "Amount")
             done = f"Sent ¥{fmt.yuan(value)} of T{token_id} to {queries_name(request, to)}."
-            return _act(
+            return await _act(
                 request, viewer, back, done, actions.split_transfer, token_id=token_id, to=to, value=value
             )
         if verb == "request_financing":
@@ -644,7 +653,7 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
             amount = _form_yuan(form, "amount", "Amount to finance")
             recourse = form.get("with_recourse") == "on"
             done = f"Asked {queries_name(request, financier)} to finance ¥{fmt.yuan(amount)} of T{token_id}."
-            return _act(
+            return await _act(
                 request,
                 viewer,
                 back,
@@ -658,11 +667,15 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
         request_id = _form_int(form, "token_id" if verb == "claim" else "request_id", "Request")
         if verb == "accept_quote":
             done = f"Quote on request {request_id} accepted; the bank can now fund it."
-            return _act(request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id)
+            return await _act(
+                request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
+            )
         if verb == "cancel_request":
             done = f"Request {request_id} cancelled; the certificate is unlocked."
-            return _act(request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id)
-        return _act(
+            return await _act(
+                request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
+            )
+        return await _act(
             request,
             viewer,
             back,
@@ -746,7 +759,7 @@ async def core_action(request: Request, address: str, verb: str) -> Response:
                 )
             who = queries_name(request, supplier)
             done = f"Issued ¥{fmt.yuan(face)} to {who}, due {fmt.iso_date(maturity)}."
-            return _act(
+            return await _act(
                 request, viewer, back, done, actions.issue,
                 supplier=supplier, face=face, maturity=dt.datetime.fromtimestamp(maturity, tz=dt.UTC).date(),
                 line_id=line_id, invoices=list(zip(uploads, numbers, strict=True)),
@@ -755,9 +768,9 @@ async def core_action(request: Request, address: str, verb: str) -> Response:
         if verb == "repay":
             amount = _form_yuan(form, "amount", "Amount to repay")
             done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
-            return _act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
+            return await _act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":
-            return _act(
+            return await _act(
                 request,
                 viewer,
                 back,
@@ -1061,11 +1074,11 @@ async def operator_action(request: Request, verb: str) -> Response:
                 where = created.participant.address
                 return f"Onboarded {name} at {where}. Their API key (shown once): {created.api_key}"
 
-            return _act(request, viewer, back, onboarded, actions.onboard, **params)
+            return await _act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):
             target = str(form.get("address", ""))
             done = f"{queries_name(request, target)} {'suspended' if verb == 'suspend' else 'reinstated'}."
-            return _act(
+            return await _act(
                 request, viewer, back, done, actions.set_status, address=target, suspend=verb == "suspend"
             )
         if verb == "parameters":
@@ -1074,9 +1087,9 @@ async def operator_action(request: Request, verb: str) -> Response:
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
                 "min_unit": _form_yuan(form, "min_unit", "Minimum unit"),
             }
-            return _act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+            return await _act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
         if verb in ("pause", "unpause"):
-            return _act(
+            return await _act(
                 request, viewer, back, f"Platform {verb}d.", actions.set_paused, paused=verb == "pause"
             )
     except (actions.ActionError, ValueError) as error:
