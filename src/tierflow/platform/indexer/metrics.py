@@ -6,6 +6,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from tierflow.platform.models import Checkpoint
+
 
 @dataclass
 class IndexerMetrics:
@@ -65,3 +70,16 @@ class IndexerMetrics:
             "tierflow_indexer_window_blocks": self.window_blocks,
             "tierflow_indexer_uptime_seconds": round(time.time() - self.started_at, 3),
         }
+
+
+def from_database(engine: Engine, head_block: int) -> dict[str, float | int]:
+    """Head, indexed block and lag for a process that does not run the indexer itself (the API):
+    the indexed block is the committed checkpoint."""
+    with engine.connect() as conn:
+        indexed = conn.execute(select(Checkpoint.block_number)).scalar()  # type: ignore[call-overload]
+    indexed = int(indexed or 0)
+    return {
+        "tierflow_indexer_head_block": head_block,
+        "tierflow_indexer_indexed_block": indexed,
+        "tierflow_indexer_lag_blocks": max(0, head_block - indexed),
+    }

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
 from tierflow.errors import ConfigurationError
@@ -401,7 +402,9 @@ class Indexer:
         while not stop.is_set():
             try:
                 result = self.step()
-            except (ConnectionError, OSError, RpcError) as error:
+            except (ConnectionError, OSError, RpcError, OperationalError) as error:
+                # Node or database unreachable for a moment: nothing was committed, try again. Data
+                # errors (IntegrityError, MissingRowError) are bugs and stop the process instead.
                 log.warning("indexer step failed, retrying", extra={"fields": {"error": str(error)}})
                 stop.wait(max(poll_interval, 1.0))
                 continue
