@@ -137,3 +137,17 @@ def test_sign_in_by_keyboard_and_wrong_key(browser: Any, synthetic_site: Site) -
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert synthetic_site.seeded.tokens["bank1"] not in cookie["value"]
     context.close()
+
+
+def test_pages_work_without_javascript(browser: Any, synthetic_site: Site) -> None:
+    context = browser.new_context(base_url=synthetic_site.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/dashboard/sign-in")
+    page.get_by_label("API key", exact=True).fill(synthetic_site.seeded.tokens["bank1"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_test_id("queue")).to_be_visible()
+    if page.locator("#book.book-loading").count():  # not computed for this block yet: follow the link
+        page.get_by_role("link", name="show them now").click()
+    expect(page.get_by_test_id("portfolio-kpis")).to_be_visible()
+    expect(page.locator("time").first).to_have_text(re.compile(r"\d{4}-\d{2}-\d{2}"))  # ISO without script
+    context.close()
