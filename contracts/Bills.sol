@@ -73,6 +73,7 @@ contract Bills is IBills, ERC2771Context {
         registry.requireActive(acceptor, ACCEPTOR_ROLES);
         registry.requireActive(payee, DRAWER_ROLES);
         {
+            // slither-disable-next-line unused-return (the grace period is not needed at issue)
             (uint64 maxTenor,, uint128 minUnit) = registry.parameters();
             if (face == 0 || face % minUnit != 0 || face > type(uint64).max) revert BillInvalidFace(face, minUnit);
             uint64 latest = uint64(block.timestamp) + maxTenor;
@@ -261,7 +262,7 @@ contract Bills is IBills, ERC2771Context {
         if (pledgee == holder) revert BillSelfTransfer(pledgee);
         (Range storage r, uint256 packageId) = _movableRange(rangeId, holder);
         _checkSubRange(rangeId, r, packageId, start, end);
-        uint256 remainderRangeId;
+        uint256 remainderRangeId = 0;
         if (start == r.start && end == r.end) {
             r.status = RangeStatus.Pledged;
             pledgedRangeId = rangeId;
@@ -421,7 +422,7 @@ contract Bills is IBills, ERC2771Context {
 
     /// @inheritdoc IBills
     function endorsers(uint256 rangeId) external view returns (address[] memory chain) {
-        uint256 n;
+        uint256 n = 0;
         for (uint256 id = _ranges[rangeId].prev; id != 0; id = _ranges[id].prev) ++n;
         chain = new address[](n);
         n = 0;
