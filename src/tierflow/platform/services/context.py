@@ -81,6 +81,9 @@ class ServiceContext:
     index_timeout: float = 15.0
     _gateway: ChainGateway | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # (monotonic time, error) of the last failed connection: web3 retries a refused connection with
+    # back-off for seconds, and /health or a burst of writes must not each pay that while the node is down.
+    _last_failure: tuple[float, TierflowError] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,17 +95,27 @@ class ServiceContext:
         if self._gateway is not None:
             return self._gateway
         with self._lock:
+            if self._last_failure is not None and time.monotonic() - self._last_failure[0] < 5.0:
+                raise self._last_failure[1]
             if self._gateway is None:
-                w3 = connect(self.settings.rpc_url, self.settings.chain_id, poa=self.settings.poa)
-                chain_id = int(w3.eth.chain_id)
-                deployment = load_deployment(self.settings.deployments_dir, chain_id)
-                if deployment is None:
-                    raise ChainUnavailableError(
-                        f"no deployment for chain {chain_id} in {self.settings.deployments_dir}: "
-                        "run `tierflow deploy` (or `tierflow up`) first"
-                    )
-                self._gateway = ChainGateway(w3, deployment, self.operator)
+                try:
+                    self._gateway = self._connect()
+                except (ChainUnavailableError, ConfigurationError) as error:
+                    self._last_failure = (time.monotonic(), error)
+                    raise
+                self._last_failure = None
             return self._gateway
+
+    def _connect(self) -> ChainGateway:
+        w3 = connect(self.settings.rpc_url, self.settings.chain_id, poa=self.settings.poa)
+        chain_id = int(w3.eth.chain_id)
+        deployment = load_deployment(self.settings.deployments_dir, chain_id)
+        if deployment is None:
+            raise ChainUnavailableError(
+                f"no deployment for chain {chain_id} in {self.settings.deployments_dir}: "
+                "run `tierflow deploy` (or `tierflow up`) first"
+            )
+        return ChainGateway(w3, deployment, self.operator)
 
     def set_gateway(self, gateway: ChainGateway) -> None:
         self._gateway = gateway
