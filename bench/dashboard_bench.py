@@ -34,6 +34,12 @@ POSITIONS = 100_000
 RUNS = 7
 TARGET_MS = 1000
 
+# Cumulative layout shift (the Web Vitals "CLS"): how much the page jumps while the book arrives.
+LAYOUT_SHIFT = """window.__cls = 0;
+new PerformanceObserver(list => list.getEntries().forEach(e => {
+  if (!e.hadRecentInput) window.__cls += e.value;
+})).observe({type: 'layout-shift', buffered: true});"""
+
 TIMING = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const paint = Object.fromEntries(performance.getEntriesByType('paint').map(p => [p.name, p.startTime]));
@@ -42,7 +48,7 @@ TIMING = """() => {
     dom_content_loaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
     first_paint: paint['first-paint'] ?? null,
     first_contentful_paint: paint['first-contentful-paint'] ?? null,
-    transfer_bytes: nav.transferSize, html_bytes: nav.decodedBodySize,
+    transfer_bytes: nav.transferSize, html_bytes: nav.decodedBodySize, layout_shift: window.__cls,
   };
 }"""
 
@@ -62,6 +68,7 @@ def measure(requests: int = REQUESTS, positions: int = POSITIONS, runs: int = RU
         try:
             with harness.chromium() as browser:
                 context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
+                context.add_init_script(LAYOUT_SHIFT)
                 page = context.new_page()
                 page.goto("/dashboard/sign-in")
                 page.get_by_label("API key", exact=True).fill(seeded.tokens["bank1"])
@@ -104,6 +111,8 @@ def measure(requests: int = REQUESTS, positions: int = POSITIONS, runs: int = RU
                 ("book_ready", "book_ready"),
             )
         },
+        "cold_layout_shift": round(statistics.median(s["layout_shift"] for s in cold), 4),
+        "warm_layout_shift": round(statistics.median(s["layout_shift"] for s in warm), 4),
         "html_bytes": int(warm[-1]["html_bytes"]),
         "target_ms": TARGET_MS,
         "samples": {"cold": cold, "warm": warm},
@@ -114,8 +123,10 @@ def _navigate(page: Any, url: str) -> dict[str, Any]:
     page.goto(url, wait_until="load")
     page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
     page.wait_for_selector("#book:not(.book-loading)", timeout=120_000)
-    timing: dict[str, Any] = page.evaluate(TIMING)
+    timing: dict[str, Any] = {}
     timing["book_ready"] = page.evaluate("performance.now()")  # an upper bound: polled by Playwright
+    page.wait_for_timeout(100)  # let the swap's layout settle before reading the shift
+    timing.update(page.evaluate(TIMING))
     return timing
 
 
@@ -130,7 +141,8 @@ def markdown(f: dict[str, Any]) -> str:
     return (
         f"| bank dashboard, {f['requests']:,} requests + {f['positions']:,} positions, chromium, median of "
         f"{f['runs']}, cold / warm | first render {pair('first_render')} | interactive {pair('interactive')} "
-        f"| portfolio filled in {pair('book_ready')} | target ≤ {TARGET_MS} ms {'✓' if ok else '✗'} |"
+        f"| portfolio filled in {pair('book_ready')} | layout shift {f['cold_layout_shift']:.3f} / "
+        f"{f['warm_layout_shift']:.3f} | target ≤ {TARGET_MS} ms {'✓' if ok else '✗'} |"
     )
 
 
@@ -143,7 +155,8 @@ def main() -> str:
     print(line)
     return (
         "## Bank dashboard in chromium (first render = first contentful paint, interactive = load event)\n\n"
-        "| case | first render | interactive | portfolio filled in | target |\n|---|---|---|---|---|\n"
+        "| case | first render | interactive | portfolio filled in | layout shift (CLS) | target |\n"
+        "|---|---|---|---|---|---|\n"
         f"{line}\n"
     )
 
