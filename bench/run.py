@@ -1,40 +1,55 @@
-"""`make bench`: run every benchmark, write bench/results/*.json and bench/results/README.md."""
+"""`make bench`: run every benchmark; write bench/results/ (JSON + README.md) and the README figures.
+
+Every comparison is made against a baseline measured in the same run (these machines are noisy):
+plain ETH transfers for tx/s, web3.py's own fetch-and-decode for the indexer, a bare FastAPI
+endpoint for API latency, raw web3.py sends for API writes.
+"""
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tierflow.chain.testing import Platform
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 
+import api_bench  # noqa: E402
+import bills_gas  # noqa: E402
 import dashboard_bench  # noqa: E402
 import gas as gas_bench  # noqa: E402
+import indexer_bench  # noqa: E402
 import throughput  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = BENCH / "results"
+README = BENCH.parent / "README.md"
 
 
 def gas_section(tf: Platform) -> str:
-    snapshot = tf.snapshot()
-    figures = gas_bench.measure(tf)
-    tf.revert_to(snapshot)
+    figures: dict[str, dict[str, int]] = {}
+    for name, measure in (("certificates", gas_bench.measure), ("bills", bills_gas.measure)):
+        snapshot = tf.snapshot()
+        figures[name] = measure(tf)
+        tf.revert_to(snapshot)
     (RESULTS / "gas.json").write_text(json.dumps(figures, indent=1) + "\n")
     lines = ["| operation | gas | target | reference |", "|---|---:|---:|---|"]
-    for name, used in figures.items():
-        target = gas_bench.TARGETS.get(name)
-        reference = gas_bench.REFERENCES.get(name)
-        lines.append(
-            f"| {name} | {used:,} | {f'≤ {target:,}' if target else ''} | "
-            f"{f'{reference[0]}: ~{reference[1]:,}' if reference else ''} |"
-        )
-    per_holder = figures["batch_payout_50"] / 50
+    for group, operations in figures.items():
+        for name, used in operations.items():
+            target = gas_bench.TARGETS.get(name)
+            reference = gas_bench.REFERENCES.get(name)
+            lines.append(
+                f"| {group}: {name} | {used:,} | {f'≤ {target:,}' if target else ''} | "
+                f"{f'{reference[0]}: ~{reference[1]:,}' if reference else ''} |"
+            )
+    per_holder = figures["certificates"]["batch_payout_50"] / 50
     lines.append(f"\nBatch payout: {per_holder:,.0f} gas per holder.")
-    return "## Gas per operation (certificates)\n\n" + "\n".join(lines) + "\n"
+    return "## Gas per operation\n\n" + "\n".join(lines) + "\n"
 
 
 def throughput_section(tf: Platform) -> str:
@@ -52,22 +67,43 @@ def throughput_section(tf: Platform) -> str:
     )
 
 
+def api_section() -> str:
+    api_bench.main()
+    return str(api_bench.table(json.loads((RESULTS / "api.json").read_text())))
+
+
+def timed(name: str, section: Callable[[], str]) -> str:
+    started = time.perf_counter()
+    text = section()
+    print(f"[bench] {name} done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return text
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    started = time.time()
     sections = [
-        f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-        f"run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}.\n"
+        f"Machine: {platform.machine()}, 2 cores, {platform.python_implementation()} "
+        f"{platform.python_version()}; run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
     ]
     tf = Platform.start()
     try:
-        sections.append(gas_section(tf))
-        sections.append(throughput_section(tf))
+        sections.append(timed("gas", lambda: gas_section(tf)))
+        sections.append(timed("throughput", lambda: throughput_section(tf)))
     finally:
         tf.stop()
-    sections.append(dashboard_bench.main())
-    report = "# Benchmark results\n\n" + "\n".join(sections)
-    (RESULTS / "README.md").write_text(report)
+    sections.append(timed("indexer", indexer_bench.main))
+    sections.append(timed("api", api_section))
+    sections.append(timed("dashboard", dashboard_bench.main))
+    report = "\n".join(sections)
+    (RESULTS / "README.md").write_text("# Benchmark results\n\n" + report)
+    readme = README.read_text()
+    readme = re.sub(
+        r"<!-- bench:start -->.*<!-- bench:end -->",
+        lambda _: "<!-- bench:start -->\n" + report.replace("## ", "### ") + "<!-- bench:end -->",
+        readme,
+        flags=re.S,
+    )
+    README.write_text(readme)
     print(report)
 
 
