@@ -574,9 +574,13 @@ contract Bills is IBills, ERC2771Context {
         returns (bool allowed, uint256 ancestorRangeId)
     {
         address holder = r.holder;
-        address drawer = _packages[r.packageId].drawer;
-        // a drawer holding its own bill has no recourse against endorsers (art. 69)
-        if (holder == drawer || obligor == holder || obligor == address(0)) return (false, 0);
+        Package storage p = _packages[r.packageId];
+        address drawer = p.drawer;
+        // A drawer holding its own bill has no recourse against endorsers (art. 69), nor has the
+        // acceptor, the main debtor, when a bill comes back to it.
+        if (holder == drawer || holder == p.acceptor || obligor == holder || obligor == address(0)) {
+            return (false, 0);
+        }
         if (obligor == drawer) return (true, 0);
         for (uint256 id = r.prev; id != 0;) {
             Range storage a = _ranges[id];

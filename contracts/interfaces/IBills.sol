@@ -223,7 +223,8 @@ interface IBills {
     error BillInvalidReason(uint8 reason);
     error BillResponsePending(uint256 rangeId, uint64 dishonourableAt);
     /// @notice `obligor` is neither the drawer nor a prior endorser of the range (endorsers between a
-    /// holder's own earlier place in the chain and itself do not count), or the holder is the drawer.
+    /// holder's own earlier place in the chain and itself do not count), or the holder is the drawer or
+    /// the acceptor.
     error BillRecourseNotAllowed(uint256 rangeId, address holder, address obligor);
 
     // ------------------------------------------------------------------ issue and delivery

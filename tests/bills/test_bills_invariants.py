@@ -159,7 +159,7 @@ class BillsMachine(RuleBasedStateMachine):
         """Obligor name → ancestor id (0 for the drawer), by 票据法 art. 69 as documented."""
         drawer = self.packages[r.package_id].drawer
         holder = self.names[r.holder]
-        if holder == drawer:
+        if holder in (drawer, self.packages[r.package_id].acceptor):
             return {}
         found: dict[str, int] = {}
         rid = r.prev

@@ -198,3 +198,14 @@ def test_recourse_afterDiscountReachesTheSeller(kit: BillKit) -> None:
     before = kit.balance("bank1")
     kit.settle(bank_range, "supplier1")
     assert kit.balance("bank1") - before == FACE
+
+
+def test_claimRecourse_revertsForAcceptorHoldingItsOwnBill(kit: BillKit) -> None:
+    package_id, root = kit.live(face=FACE, drawer="core2", acceptor="core1")
+    back = kit.endorse_all(root, "core1", "supplier1")  # endorsed back to the acceptor (回头背书)
+    kit.mature(package_id)
+    kit.present(back, "core1")
+    kit.dishonour(back, "core1")
+    for obligor in ("supplier1", "core2"):
+        with kit.reverts("BillRecourseNotAllowed", back, kit.addr("core1"), kit.addr(obligor)):
+            kit.claim(back, obligor, "core1")
