@@ -209,3 +209,33 @@ def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live,
     expect(flash(supplier)).to_contain_text("Claimed")
     expect(supplier.get_by_test_id("payouts")).to_contain_text("250,000.00")
     shot(supplier, "supplier-payout")
+
+
+def test_bank_exercises_recourse_after_a_default(browser: Any, live: Live, line_core1: int) -> None:
+    # Runs last: it moves the chain's clock past maturity and the grace period.
+    slot, token = live.issue("core1", "supplier1", face=300_000_00, line_id=line_core1, days=20)
+    body = live.api(
+        "supplier1",
+        "/v1/supplier/financing-requests",
+        {"token_id": token, "amount": 300_000_00, "financier": live.address("bank1"), "with_recourse": True},
+    )
+    request_id = int(body["result"]["request_id"])
+    live.api("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24})
+    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    live.api("bank1", f"/v1/financier/requests/{request_id}/fund")
+    # The seller must be able to pay the bank back: cash and an allowance for Financing.
+    live.api("bank1", "/v1/settlement/mint", {"to": live.address("supplier1"), "amount": 300_000_00})
+    live.api("supplier1", "/v1/settlement/approvals", {"spender": "Financing", "amount": 300_000_00})
+
+    live.platform.increase_time(30 * DAY)  # maturity + the 7-day grace period, unpaid
+    live.api("bank1", f"/v1/payables/{slot}/mark-defaulted")
+
+    bank = sign_in(browser, live.url, live.keys["bank1"])
+    bank.on("dialog", lambda dialog: dialog.accept())
+    troubled = bank.get_by_test_id("troubled").locator("tr", has_text=f"T{token}")
+    expect(troubled).to_contain_text("Defaulted")
+    before = fmt.parse_yuan(bank.get_by_test_id("balance").inner_text())
+    shot(bank, "bank-defaulted-position")
+    troubled.get_by_role("button", name="Exercise recourse on Ningbo Steel Frames Co.").click()
+    expect(flash(bank)).to_contain_text(f"Recourse exercised on request {request_id}")
+    expect(bank.get_by_test_id("balance")).to_have_text(fmt.yuan(before + 300_000_00))
