@@ -234,6 +234,7 @@ def test_bank_exercises_recourse_after_a_default(browser: Any, live: Live, line_
     bank.on("dialog", lambda dialog: dialog.accept())
     troubled = bank.get_by_test_id("troubled").locator("tr", has_text=f"T{token}")
     expect(troubled).to_contain_text("Defaulted")
+    assert int(troubled.locator("td").nth(4).inner_text()) >= 9  # days overdue on the chain's clock
     before = fmt.parse_yuan(bank.get_by_test_id("balance").inner_text())
     shot(bank, "bank-defaulted-position")
     troubled.get_by_role("button", name="Exercise recourse on Ningbo Steel Frames Co.").click()

@@ -9,6 +9,7 @@ largest value so that a value beyond 64 bits sends that query down an exact Pyth
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.models.indexer import Checkpoint
+from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
@@ -96,6 +97,13 @@ def directory(db: Session) -> Directory:
         roles[onchain.address] = onchain.roles
         status[onchain.address] = onchain.status
     return Directory(names, roles, status)
+
+
+def clock(db: Session) -> int:
+    """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
+    (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules."""
+    last = db.exec(select(RawEvent.block_time).order_by(col(RawEvent.block_number).desc()).limit(1)).first()
+    return max(int(time.time()), int(last or 0))
 
 
 def indexed_block(db: Session) -> int:

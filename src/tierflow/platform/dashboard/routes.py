@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -119,8 +118,9 @@ def _viewer(request: Request) -> Viewer | None:
     return viewer
 
 
-def _now() -> int:
-    return int(time.time())
+def _now(request: Request) -> int:
+    with Session(_engine(request)) as db:
+        return queries.clock(db)
 
 
 def _page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -344,7 +344,10 @@ def static(name: str) -> Response:
 
 def _bank_queue_context(db: Session, viewer: Viewer, address: str, page: int) -> dict[str, Any]:
     rate = viewer.standing_rate_bps
-    return {"queue": queries.bank_queue(db, address, rate_bps=rate, now=_now(), page=page), "rate_bps": rate}
+    return {
+        "queue": queries.bank_queue(db, address, rate_bps=rate, now=queries.clock(db), page=page),
+        "rate_bps": rate,
+    }
 
 
 # The portfolio aggregates every position of a bank (100,000 rows is a second on SQLite here), yet it
@@ -357,7 +360,12 @@ _BOOK_SLOT_SECONDS = 300
 
 
 def _book_key(db: Session, address: str) -> tuple[int, str, int, int]:
-    return (id(db.get_bind()), address.lower(), queries.indexed_block(db), _now() // _BOOK_SLOT_SECONDS)
+    return (
+        id(db.get_bind()),
+        address.lower(),
+        queries.indexed_block(db),
+        queries.clock(db) // _BOOK_SLOT_SECONDS,
+    )
 
 
 def _cached_book(db: Session, address: str) -> queries.Portfolio | None:
@@ -370,7 +378,7 @@ def _bank_book_context(db: Session, address: str, ladder: str) -> dict[str, Any]
     with _BOOK_LOCK:
         book = _BOOK_CACHE.get(key)
     if book is None:
-        book = queries.portfolio(db, address, now=_now())
+        book = queries.portfolio(db, address, now=queries.clock(db))
         with _BOOK_LOCK:
             _BOOK_CACHE[key] = book
             while len(_BOOK_CACHE) > _BOOK_CACHE_SIZE:
@@ -489,7 +497,7 @@ def quote_confirm(
             message="The certificate of this request is not indexed yet; retry in a moment.",
             kind="error",
         )
-    now = _now()
+    now = _now(request)
     days = fmt.days_to(payable.maturity, now)
     discount = fmt.discount(fin_request.amount, rate_bps, days)
     return _page(
@@ -594,7 +602,7 @@ def supplier_page(request: Request, address: str, panel: str = "") -> Response:
             "owner": address,
             "read_only": read_only,
             "view": view,
-            "now": _now(),
+            "now": _now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
             "block": queries.indexed_block(db),
@@ -704,7 +712,7 @@ def core_page(request: Request, address: str, panel: str = "") -> Response:
     allowed, read_only = _owner_access(viewer, address, Role.CORE_ENTERPRISE)
     if not allowed:
         return _denied(request, viewer, "another core enterprise's payables")
-    now = _now()
+    now = _now(request)
     with Session(_engine(request)) as db:
         names = queries.directory(db)
         context: dict[str, Any] = {
@@ -811,7 +819,7 @@ def lineage_page(request: Request, slot_id: int) -> Response:
         and not viewer.is_financier
     ):
         queries.restrict_lineage(tree, viewer.address)
-    return _page(request, "lineage.html", names=names, tree=tree, now=_now())
+    return _page(request, "lineage.html", names=names, tree=tree, now=_now(request))
 
 
 # -- documents -------------------------------------------------------------------------------
