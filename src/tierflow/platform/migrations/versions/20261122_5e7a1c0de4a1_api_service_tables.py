@@ -77,9 +77,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("address", "key"),
     )
+    # The API's hot reads on the indexer's read models (see models/service.py).
+    op.create_index("ix_certificate_holder_token", "certificate", ["holder", "token_id"], unique=False)
+    op.create_index("ix_certificate_holder_status", "certificate", ["holder", "status"], unique=False)
+    op.create_index(
+        "ix_financing_request_financier_status",
+        "financing_request",
+        ["financier", "status", "request_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_financing_request_financier_status", table_name="financing_request")
+    op.drop_index("ix_certificate_holder_status", table_name="certificate")
+    op.drop_index("ix_certificate_holder_token", table_name="certificate")
     op.drop_table("idempotency_record")
     op.drop_index("ix_document_file_slot_id", table_name="document_file")
     op.drop_index("ix_document_file_doc_hash", table_name="document_file")
