@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import shutil
 import tempfile
 import threading
 import time
@@ -206,6 +207,7 @@ def measure(events: int = 50_000, lag_seconds: float = 15.0, postgres: bool = Tr
         if cluster is not None:
             cluster.stop()
         tf.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def markdown(figures: dict[str, Any]) -> str:
