@@ -18,6 +18,17 @@ Handler = Callable[[Event, Store], None]
 
 HANDLERS: dict[str, Handler] = {}
 
+# Rows an event will look up that are usually not cached (a new document, a new account), so that
+# the runner can load them for a whole window in one query: key → (table, primary key) pairs.
+PREFETCH: dict[str, Callable[[Event], list[tuple[str, tuple[Any, ...]]]]] = {
+    "DocumentRegistry:DocumentRegistered": lambda event: [("document", (event.args["docHash"],))],
+    "SettlementToken:Transfer": lambda event: [
+        ("settlement_balance", (event.args["from"],)),
+        ("settlement_balance", (event.args["to"],)),
+    ],
+    "ParticipantRegistry:SystemContractSet": lambda event: [("system_contract", (event.args["account"],))],
+}
+
 
 def handles(key: str) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of `key` ("Contract:Event")."""

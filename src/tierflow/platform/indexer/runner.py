@@ -23,7 +23,7 @@ from web3 import Web3
 
 from tierflow.errors import ConfigurationError
 from tierflow.platform.indexer.events import Event, LogDecoder
-from tierflow.platform.indexer.handlers import HANDLERS, Handler
+from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.indexer.rpc import BlockRef, Rpc, RpcError
 from tierflow.platform.indexer.store import Store
@@ -238,6 +238,15 @@ class Indexer:
     def _apply(self, events: Iterable[Event], journal_from: int | None) -> int:
         """Run the handlers of `events` (in order) against the store; returns how many ran."""
         store, handlers, count = self.store, self.handlers, 0
+        events = list(events)
+        wanted: dict[str, list[tuple[Any, ...]]] = {}
+        for event in events:
+            prefetch = PREFETCH.get(event.key)
+            if prefetch is not None:
+                for table, key in prefetch(event):
+                    wanted.setdefault(table, []).append(key)
+        for table, keys in wanted.items():
+            store.prefetch(table, keys)
         for event in events:
             if event.block_number != store.block_number:
                 store.begin_block(

@@ -144,6 +144,23 @@ class Store:
         info = self.tables[table]
         self._appends[table].append({**info.defaults, **row})
 
+    def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Load the rows of `keys` not cached yet with one query per 500 keys (a row that does not exist
+        is cached as absent): turns a round trip per new document or account into one per window."""
+        info = self.tables[table]
+        if len(info.primary_key) != 1:
+            return
+        missing = [key for key in set(keys) if (table, key) not in self._cache]
+        column = info.table.c[info.primary_key[0]]
+        conn = self._require_conn()
+        for begin in range(0, len(missing), 500):
+            chunk = missing[begin : begin + 500]
+            for key in chunk:
+                self._cache[(table, key)] = None
+            found = conn.execute(select(info.table).where(column.in_([key[0] for key in chunk]))).mappings()
+            for row in found:
+                self._cache[(table, (row[column.name],))] = dict(row)
+
     # -- writing --------------------------------------------------------------------------------
     def flush(self) -> int:
         """Write every pending change through the current connection; returns the number of rows."""
