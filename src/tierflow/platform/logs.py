@@ -34,4 +34,3 @@ def configure(level: str = "INFO") -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
-    logger.propagate = False

@@ -1,0 +1,54 @@
+"""`tierflow index --once` and `tierflow reconcile` in process: exit codes and what they print."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ixchain import Scenario
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from tierflow.chain.deploy import write_deployment
+from tierflow.chain.testing import Platform
+from tierflow.cli import app
+from tierflow.platform.logs import JsonFormatter
+from tierflow.settings import get_settings
+
+
+@pytest.fixture
+def configured(
+    tf: Platform, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    write_deployment(tf.deployment, tmp_path / "deployments")
+    monkeypatch.setenv("TIERFLOW_RPC_URL", tf.devnet.url)
+    monkeypatch.setenv("TIERFLOW_DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
+    monkeypatch.setenv("TIERFLOW_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    logger = logging.getLogger("tierflow")  # the CLI configured JSON logs for the whole process
+    for handler in [h for h in logger.handlers if isinstance(h.formatter, JsonFormatter)]:
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+
+
+def test_indexOnce_thenReconcile_exitZero_thenNonZeroOnADifference(
+    tf: Platform, engine: Engine, configured: None
+) -> None:
+    Scenario(tf).setup()
+    runner = CliRunner()
+    indexed = runner.invoke(app, ["index", "--once", "--log-level", "WARNING"])
+    assert indexed.exit_code == 0, indexed.output
+    assert f"indexed up to block {tf.w3.eth.block_number}" in indexed.output
+    clean = runner.invoke(app, ["reconcile"])
+    assert clean.exit_code == 0, clean.output
+    assert "no differences" in clean.output
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE participant SET roles = 31")
+    dirty = runner.invoke(app, ["reconcile"])
+    assert dirty.exit_code == 1
+    assert "roles" in dirty.output and "differences" in dirty.output
