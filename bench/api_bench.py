@@ -222,8 +222,14 @@ def measure_writes() -> dict[str, Any]:
     from tierflow.chain.testing import Platform
 
     tf = Platform.start()
-    suppliers = ["supplier1", "supplier2", "supplier3", "supplier4"]
+    # One participant per client, as in production (a participant's forwarded requests are ordered
+    # by its forwarder nonce): the four demo suppliers and four more registered here.
+    extras = {f"extra{i}": tf.extra_account(i) for i in range(CLIENTS - 4)}
+    tf.accounts.update(extras)
+    suppliers = ["supplier1", "supplier2", "supplier3", "supplier4", *extras]
     try:
+        for name, account in extras.items():
+            tf.transact(tf.c.registry.functions.register(account.address, 2, keccak(text=name)), "operator")
         # Setup straight on chain: a line, and per supplier two certificates (one for the raw run, one
         # for the API run), accepted.
         receipt = tf.transact(
@@ -250,8 +256,8 @@ def measure_writes() -> dict[str, Any]:
         lock = threading.Lock()
 
         def raw(i: int) -> None:
-            who = suppliers[i % 4]
-            target = tf.address(suppliers[(i + 1) % 4])
+            who = suppliers[i % CLIENTS]
+            target = tf.address(suppliers[(i + 1) % CLIENTS])
             for _ in range(WRITES_PER_CLIENT):
                 fn = tf.c.receivables.functions.transferValue(tokens[who][0], target, 1)
                 sender.transact(fn, tf.account(who), gas=250_000)
@@ -281,6 +287,7 @@ def measure_writes() -> dict[str, Any]:
                 "TIERFLOW_DATA_DIR": tmp,
                 "TIERFLOW_ENVIRONMENT": "development",
             }
+            _seed_extras(env["DATABASE_URL"], extras)
             server = api_server(env, ["--demo-keys"])
             base = f"http://127.0.0.1:{server.port}"
             try:
@@ -291,11 +298,12 @@ def measure_writes() -> dict[str, Any]:
                 visible = [0]
 
                 def write(client: httpx.Client, i: int) -> httpx.Response:
-                    who = suppliers[i % 4]
+                    who = suppliers[i % CLIENTS]
+                    key = _extra_key(who) if who in extras else demo_api_key(who)
                     response = client.post(
                         f"/v1/certificates/{tokens[who][1]}/transfer",
-                        headers={"X-API-Key": demo_api_key(who)},
-                        json={"to": tf.address(suppliers[(i + 1) % 4]), "value": 1},
+                        headers={"X-API-Key": key},
+                        json={"to": tf.address(suppliers[(i + 1) % CLIENTS]), "value": 1},
                     )
                     if response.status_code == 200 and response.json()["indexed"]:
                         with lock:
@@ -314,6 +322,34 @@ def measure_writes() -> dict[str, Any]:
         "api": api_result,
         "api_vs_raw": round(api_result["writes_per_s"] / raw_result["tx_per_s"], 3),
     }
+
+
+def _extra_key(name: str) -> str:
+    return f"tf_{name}_bench-{name}-key-not-secret"
+
+
+def _seed_extras(url: str, extras: dict[str, Any]) -> None:
+    """Directory entries (custodial, with API keys) for the extra benchmark participants."""
+    from sqlmodel import Session
+
+    from tierflow.platform.db import make_engine
+    from tierflow.platform.migrate import upgrade
+    from tierflow.platform.services.context import IndexerLink, ServiceContext
+    from tierflow.platform.services.participants import ensure_directory_entry
+    from tierflow.settings import Settings
+
+    engine = make_engine(url)
+    upgrade(engine)
+    ctx = ServiceContext(
+        settings=Settings(environment="development"), engine=engine, link=IndexerLink(engine)
+    )
+    with Session(engine) as session:
+        for n, (name, account) in enumerate(extras.items()):
+            ensure_directory_entry(
+                ctx=ctx, session=session, account=account, legal_name=f"Bench Supplier {n}",
+                legal_id=f"91330000BENCH{n:05d}", roles=2, api_key=_extra_key(name),
+            )  # fmt: skip
+    engine.dispose()
 
 
 def _wait_indexed(base: str, block: int, timeout: float = 60) -> None:

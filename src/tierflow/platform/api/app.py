@@ -192,7 +192,10 @@ class IndexerThread:
                     if checkpoint is not None:
                         link.indexed(checkpoint.block_number)
                 if result.kind == "idle":
-                    link.wake.wait(self.poll_interval)
+                    if link.wake.wait(self.poll_interval):
+                        # Woken by a write: give concurrent writes a moment to land so that one
+                        # window indexes all their blocks (fewer steps, each write waits less).
+                        time.sleep(0.003)
                     link.wake.clear()
 
         self.thread = threading.Thread(target=run, name="tierflow-indexer", daemon=True)
