@@ -164,9 +164,11 @@ def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None
     expect(operator.locator(".kpis")).to_contain_text("5 days")
     operator.get_by_role("button", name="Pause the platform").click()
     expect(flash(operator)).to_contain_text("Platform paused")
+    expect(operator.get_by_test_id("paused")).to_be_visible()  # every page says so while it lasts
     shot(operator, "operator-paused")
     operator.get_by_role("button", name="Unpause the platform").click()
     expect(flash(operator)).to_contain_text("Platform unpaused")
+    expect(operator.get_by_test_id("paused")).to_have_count(0)
     operator.get_by_label("Grace period (days)", exact=True).fill("7")
     operator.get_by_role("button", name="Save parameters").click()
     expect(flash(operator)).to_contain_text("Parameters saved")

@@ -69,7 +69,13 @@ class PageRoute(APIRoute):
                 )
                 status = 500
             html = render(
-                "empty.html", request=request, viewer=None, flash=None, title="Unavailable", message=message
+                "empty.html",
+                request=request,
+                viewer=None,
+                paused=False,
+                flash=None,
+                title="Unavailable",
+                message=message,
             )
             return HTMLResponse(html, status_code=status)
 
@@ -126,11 +132,18 @@ def _now(request: Request) -> int:
 def _page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     flash = request.cookies.get(FLASH_COOKIE)
     kind, _, message = _decode_flash(flash or "").partition(":")
+    viewer = _viewer(request)
+    paused = False
+    if viewer is not None:
+        with Session(_engine(request)) as db:
+            state = queries.platform_state(db)
+            paused = bool(state and state.paused)
     response = HTMLResponse(
         render(
             template,
             request=request,
-            viewer=_viewer(request),
+            viewer=viewer,
+            paused=paused,
             flash={"kind": kind, "message": message} if message else None,
             poll_seconds=POLL_SECONDS,
             **context,
