@@ -58,11 +58,13 @@ class TableInfo:
 class Store:
     """Rows of the read models as dicts; see the module docstring for the guarantees."""
 
-    def __init__(self, models: Iterable[Any] = READ_MODELS, max_cached_rows: int = 1_000_000) -> None:
+    def __init__(self, models: Iterable[Any] = READ_MODELS, max_cached_rows: int = 200_000) -> None:
         self.tables: dict[str, TableInfo] = {}
         for model in models:
             info = TableInfo.of(model)
             self.tables[info.table.name] = info
+        # A cached row costs about 1.5 KB: the default bounds the cache near 300 MB; beyond it the
+        # cache starts over (correct, just slower for a while).
         self.max_cached_rows = max_cached_rows
         self._cache: dict[Key, Row | None] = {}
         self._inserts: dict[Key, Row] = {}
