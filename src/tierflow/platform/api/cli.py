@@ -21,6 +21,12 @@ console = Console(stderr=True)
 
 def _run(ctx: ServiceContext, host: str, port: int, with_indexer: bool, log_level: str) -> None:
     app = create_app(ctx, run_indexer=with_indexer)
+    try:
+        from tierflow.platform.dashboard.routes import mount_dashboard
+    except ImportError as error:  # the dashboard is optional for the API
+        console.print(f"[yellow]warning:[/] dashboard not mounted: {error}")
+    else:
+        mount_dashboard(app, master_key=ctx.settings.master_key)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
     # shutdown (which stops the indexer thread) and returns.
     config = uvicorn.Config(
