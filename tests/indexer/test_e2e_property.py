@@ -1,0 +1,75 @@
+"""The foundation's property-based scenario (tests/contracts/test_invariants.py), indexed: after every
+random step the read models equal chain state (`reconcile` finds no difference)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import invariant, run_state_machine_as_test
+from sqlalchemy.engine import Engine
+
+from tierflow.chain.testing import Platform
+from tierflow.platform.indexer.runner import Indexer
+from tierflow.platform.reconcile import reconcile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
+from test_invariants import LeanChain, TierflowMachine  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+class IndexedMachine(TierflowMachine):
+    """TierflowMachine with the indexer following it into a fresh database per example."""
+
+    databases: ClassVar[list[Callable[[], Engine]]] = []  # a list: a plain function would become a method
+    steps_checked: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        # the database first: TierflowMachine.__init__ changes the chain, and only teardown reverts it
+        self.engine = self.databases[0]()
+        self.indexer = Indexer.for_deployment(
+            self.engine, self.platform.w3, self.platform.deployment, initial_window=3
+        )
+        super().__init__()
+
+    @invariant()
+    def read_models_equal_chain(self) -> None:
+        self.indexer.catch_up()
+        report = reconcile(self.engine, self.tf.w3, self.tf.deployment)
+        assert report.differences == []
+        IndexedMachine.steps_checked += 1
+
+    def teardown(self) -> None:
+        super().teardown()
+        self.engine.dispose()
+
+
+def test_foundationScenario_readModelsEqualChainAfterEveryStep(
+    platform_session: Platform, fresh_engine: Callable[[], Engine], database_url: str
+) -> None:
+    IndexedMachine.platform = platform_session
+    IndexedMachine.chain = LeanChain(platform_session)
+    IndexedMachine.total_steps = 0
+    IndexedMachine.outcomes = {}
+    IndexedMachine.databases = [fresh_engine]
+    IndexedMachine.steps_checked = 0
+    base = platform_session.snapshot()
+    try:
+        run_state_machine_as_test(
+            IndexedMachine,
+            settings=settings(
+                max_examples=4 if database_url.startswith("sqlite") else 2,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+            ),
+        )
+    finally:
+        platform_session.revert_to(base)
+    assert IndexedMachine.steps_checked >= 40
