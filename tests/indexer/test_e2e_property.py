@@ -1,5 +1,6 @@
-"""The foundation's property-based scenario (tests/contracts/test_invariants.py), indexed: after every
-random step the read models equal chain state (`reconcile` finds no difference)."""
+"""The property-based scenarios of the contracts (tests/contracts/test_invariants.py) and of the bills
+(tests/bills/test_bills_invariants.py), indexed: after every random step the read models equal chain
+state (`reconcile` finds no difference)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.reconcile import reconcile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bills"))
+from billkit import BillKit  # noqa: E402
+from test_bills_invariants import BillsMachine  # noqa: E402
 from test_invariants import LeanChain, TierflowMachine  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -73,3 +77,53 @@ def test_foundationScenario_readModelsEqualChainAfterEveryStep(
     finally:
         platform_session.revert_to(base)
     assert IndexedMachine.steps_checked >= 40
+
+
+class IndexedBillsMachine(BillsMachine):
+    """BillsMachine with the indexer following it into a fresh database per example."""
+
+    databases: ClassVar[list[Callable[[], Engine]]] = []
+    steps_checked: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        self.engine = self.databases[0]()
+        tf = self.kit.tf
+        self.indexer = Indexer.for_deployment(self.engine, tf.w3, tf.deployment, initial_window=3)
+        super().__init__()
+
+    @invariant()
+    def read_models_equal_chain(self) -> None:
+        self.indexer.catch_up()
+        report = reconcile(self.engine, self.tf.w3, self.tf.deployment)
+        assert report.differences == []
+        IndexedBillsMachine.steps_checked += 1
+
+    def teardown(self) -> None:
+        super().teardown()
+        self.engine.dispose()
+
+
+def test_billsScenario_readModelsEqualChainAfterEveryStep(
+    tf: Platform, fresh_engine: Callable[[], Engine], database_url: str
+) -> None:
+    bankx = tf.extra_account(0)
+    kit = BillKit(tf)
+    kit.tx(kit.registry.functions.register(bankx.address, 4, b"\x01" * 32), "operator")
+    tf.accounts["bankx"] = bankx
+    IndexedBillsMachine.kit = kit
+    IndexedBillsMachine.databases = [fresh_engine]
+    IndexedBillsMachine.steps_checked = 0
+    try:
+        run_state_machine_as_test(
+            IndexedBillsMachine,
+            settings=settings(
+                max_examples=3 if database_url.startswith("sqlite") else 2,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+            ),
+        )
+    finally:
+        del tf.accounts["bankx"]
+    assert IndexedBillsMachine.steps_checked >= 40
