@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.platform.api import errors
-from tierflow.platform.api.routers import auditor, common, core, financier, operator, supplier
+from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, supplier
 from tierflow.platform.api.schemas import HealthPublic
 from tierflow.platform.dashboard.routes import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
@@ -297,6 +297,7 @@ def create_app(
             },
             {"name": "auditor", "description": "look-through supervision and CSV export"},
             {"name": "shared", "description": "reads every party may make about what it is party to"},
+            {"name": "bills", "description": "digital bills (电子商业汇票) with sub-ticket ranges"},
             {"name": "signing", "description": "self-custody relay of EIP-712 forward requests"},
             {"name": "system", "description": "health and metrics"},
         ],
@@ -306,7 +307,7 @@ def create_app(
     app.state.indexer = None
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (operator, financier, core, supplier, auditor, common):
+    for module in (operator, financier, core, supplier, auditor, common, bills):
         app.include_router(module.router)
     app.include_router(financier.settlement)
     for extra in extra_routers or []:

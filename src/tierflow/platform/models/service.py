@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
-from tierflow.platform.models._fields import addr, big, hash32, text
+from tierflow.platform.models._fields import addr, big, fen, hash32, text
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate
 
@@ -97,3 +97,24 @@ API_INDEXES = [
         _requests.c.request_id,
     ),
 ]
+
+
+class BillDiscountRequest(SQLModel, table=True):
+    """A holder's request that a bank quote a discount on (part of) a bill range; off chain only.
+
+    The contract has no request step (a bank quotes any Held range directly): this row is the bank's
+    discount queue. Its quote, acceptance and the range's fate are read from the bill read models.
+    """
+
+    __tablename__ = "bill_discount_request"
+
+    request_id: int | None = Field(default=None, primary_key=True)  # INTEGER: SQLite autoincrements only that
+    range_id: int = big(index=True)
+    package_id: int = big()
+    seller: str = addr(index=True)
+    financier: str = addr(index=True)
+    start: int = fen()
+    end: int = fen()
+    status: str = text(16)  # open | quoted | withdrawn
+    quote_id: int | None = big(nullable=True)
+    created_at: int = big()

@@ -1,0 +1,615 @@
+"""Digital bills (电子商业汇票): drawer, acceptor, holder, bank and auditor endpoints under /v1/bills."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from tierflow.platform.api.bill_schemas import (
+    BillDetail,
+    BillDiscountCreate,
+    BillDiscountRequestPublic,
+    BillDishonour,
+    BillEndorse,
+    BillIssue,
+    BillPackagePublic,
+    BillPledge,
+    BillQuoteCreate,
+    BillRangePublic,
+    BillRecourse,
+    EndorsementChain,
+)
+from tierflow.platform.api.deps import (
+    AuditorCaller,
+    ContextDep,
+    FinancierCaller,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    SessionDep,
+    role_guard,
+)
+from tierflow.platform.api.schemas import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import bills, documents
+from tierflow.platform.services.participants import Caller
+
+router = APIRouter(prefix="/v1/bills", tags=["bills"], responses=READ_RESPONSES)
+
+# Who may act, by role (the party check against the bill itself happens in the service).
+DrawerCaller = Annotated[Caller, Depends(role_guard("core_enterprise", "supplier"))]
+AcceptorCaller = Annotated[Caller, Depends(role_guard("core_enterprise", "financier"))]
+HolderCaller = Annotated[Caller, Depends(role_guard("core_enterprise", "supplier", "financier"))]
+ReaderCaller = Annotated[
+    Caller, Depends(role_guard("core_enterprise", "supplier", "financier", auditor=True, operator=True))
+]
+
+PackageId = Path(gt=0, lt=2**63, description="bill package id")
+RangeId = Path(gt=0, lt=2**63, description="range record id")
+QuoteId = Path(gt=0, lt=2**63, description="bill quote id")
+RequestId = Path(gt=0, lt=2**31, description="bill discount request id")
+PackageStatus = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
+RangeStatus = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
+
+
+def _write(
+    request: Request,
+    ctx: ContextDep,
+    caller: Caller,
+    key: str | None,
+    body: BaseModel | dict[str, Any],
+    action: Callable[[], BaseModel],
+) -> JSONResponse:
+    return run_write(request, ctx, caller.address, key, body, action)
+
+
+# -- drawer -----------------------------------------------------------------------------------------
+@router.post(
+    "/documents",
+    response_model=DocumentPublic,
+    responses=WRITE_RESPONSES,
+    summary="Upload an invoice backing a bill (the payee is its seller; same hash as for certificates)",
+)
+def upload(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: DrawerCaller,
+    file: Annotated[UploadFile, File(description="the document (at most 10 MB)")],
+    seller: Annotated[AddressStr, Form(description="the payee that issued the invoice")],
+    kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
+    invoice_number: Annotated[str | None, Form(max_length=64, pattern=NO_NUL)] = None,
+) -> DocumentPublic:
+    return documents.upload(
+        ctx=ctx,
+        session=session,
+        caller=caller,
+        content=file.file.read(documents.MAX_DOCUMENT_BYTES + 1),
+        filename=(file.filename or "document").replace("\x00", ""),
+        content_type=(file.content_type or "application/octet-stream").replace("\x00", ""),
+        kind=kind,
+        seller=seller,
+        invoice_number=invoice_number,
+    )
+
+
+@router.post(
+    "",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Issue (出票) a bill package to a payee, accepted by a core enterprise or a bank",
+)
+def issue(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: DrawerCaller,
+    data: BillIssue,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.issue(ctx=ctx, session=session, caller=caller, data=data),
+    )
+
+
+# -- reads (static paths before /{package_id}) -------------------------------------------------------
+@router.get("", response_model=Page[BillPackagePublic], summary="Bills this caller is a party to")
+def listing(
+    session: SessionDep,
+    caller: ReaderCaller,
+    status: PackageStatus | None = None,
+    role: Literal["drawer", "acceptor", "payee", "holder"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[BillPackagePublic]:
+    return bills.packages(
+        session=session, caller=caller, status=status, role=role, limit=limit, offset=offset
+    )
+
+
+@router.get("/holdings", response_model=Page[BillRangePublic], summary="Ranges this caller holds")
+def holdings(
+    session: SessionDep,
+    caller: HolderCaller,
+    status: RangeStatus | None = None,
+    package_id: int | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[BillRangePublic]:
+    return bills.holdings(
+        session=session,
+        address=caller.address,
+        status=status,
+        package_id=package_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/discount-queue",
+    response_model=Page[BillDiscountRequestPublic],
+    summary="Discount requests addressed to this bank, with the range, maturity, acceptor and quote",
+)
+def queue(
+    session: SessionDep,
+    caller: FinancierCaller,
+    status: Literal["open", "quoted", "discounted", "quote_cancelled"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[BillDiscountRequestPublic]:
+    return bills.discount_requests(
+        session=session, financier=caller.address, status=status, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/discount-requests", response_model=Page[BillDiscountRequestPublic], summary="This holder's requests"
+)
+def my_requests(
+    session: SessionDep, caller: HolderCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[BillDiscountRequestPublic]:
+    return bills.discount_requests(session=session, seller=caller.address, limit=limit, offset=offset)
+
+
+@router.get(
+    "/export/{table}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
+    summary="Every bill package or every range record (auditor)",
+)
+def export(session: SessionDep, caller: AuditorCaller, table: Literal["packages", "ranges"]) -> Response:
+    rows = bills.export_rows(session=session, table=table)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(
+        content=out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="bill-{table}.csv"'},
+    )
+
+
+@router.get(
+    "/ranges/{range_id}/chain",
+    response_model=EndorsementChain,
+    summary="The endorsement chain of a range (nearest first): who is liable in recourse",
+)
+def endorsement_chain(session: SessionDep, caller: ReaderCaller, range_id: int = RangeId) -> EndorsementChain:
+    return bills.chain(session=session, caller=caller, range_id=range_id)
+
+
+@router.get(
+    "/{package_id}", response_model=BillDetail, summary="A bill with its live ranges, quotes, history"
+)
+def detail(session: SessionDep, caller: ReaderCaller, package_id: int = PackageId) -> BillDetail:
+    return bills.detail(session=session, caller=caller, package_id=package_id)
+
+
+# -- package lifecycle --------------------------------------------------------------------------------
+@router.post(
+    "/{package_id}/cancel",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Withdraw an issued bill (drawer) or refuse to accept it (acceptor); invoices released",
+)
+def cancel(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    package_id: int = PackageId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"package_id": package_id},
+        lambda: bills.cancel(ctx=ctx, session=session, caller=caller, package_id=package_id),
+    )
+
+
+@router.post(
+    "/{package_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES, summary="Accept (承兑)"
+)
+def accept(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AcceptorCaller,
+    package_id: int = PackageId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"package_id": package_id},
+        lambda: bills.accept(ctx=ctx, session=session, caller=caller, package_id=package_id),
+    )
+
+
+@router.post(
+    "/{package_id}/refuse",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Refuse acceptance (acceptor); the bill is cancelled and its invoices released",
+)
+def refuse(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AcceptorCaller,
+    package_id: int = PackageId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"package_id": package_id},
+        lambda: bills.refuse(ctx=ctx, session=session, caller=caller, package_id=package_id),
+    )
+
+
+@router.post(
+    "/{package_id}/receive",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Sign for receipt (收票): the payee holds sub-tickets 1 … face",
+)
+def receive(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: DrawerCaller,
+    package_id: int = PackageId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"package_id": package_id},
+        lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=True),
+    )
+
+
+@router.post(
+    "/{package_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES, summary="Reject (payee)"
+)
+def reject(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: DrawerCaller,
+    package_id: int = PackageId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"package_id": package_id},
+        lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=False),
+    )
+
+
+# -- ranges -------------------------------------------------------------------------------------------
+@router.post(
+    "/ranges/{range_id}/endorse",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Endorse (背书) the whole range or sub-tickets start … end to a registered endorsee",
+)
+def endorse(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    data: BillEndorse,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.endorse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/pledge", response_model=TxResult, responses=WRITE_RESPONSES, summary="Pledge (质押)"
+)
+def pledge(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    data: BillPledge,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.pledge(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/release",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Release a pledge (the pledgee bank)",
+)
+def release(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"range_id": range_id},
+        lambda: bills.release_pledge(ctx=ctx, session=session, caller=caller, range_id=range_id),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/present",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Present for payment (提示付款) at or after maturity",
+)
+def present(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"range_id": range_id},
+        lambda: bills.present(ctx=ctx, session=session, caller=caller, range_id=range_id),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/pay",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Pay a presented range (acceptor; settlement token to its holder)",
+)
+def pay(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AcceptorCaller,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"range_id": range_id},
+        lambda: bills.pay(ctx=ctx, session=session, caller=caller, range_id=range_id),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/dishonour",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Dishonour (拒付) a presented range with a reason code (acceptor)",
+)
+def dishonour(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AcceptorCaller,
+    data: BillDishonour,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.dishonour(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/recourse",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Claim recourse (追索) on a dishonoured range against the drawer or a prior endorser",
+)
+def recourse(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    data: BillRecourse,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.claim_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
+    )
+
+
+@router.post(
+    "/ranges/{range_id}/settle-recourse",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Pay a recourse claim made against you and take the range (DvP)",
+)
+def settle_recourse(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"range_id": range_id},
+        lambda: bills.settle_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id),
+    )
+
+
+# -- discount (贴现 / 转贴现) ---------------------------------------------------------------------------
+@router.post(
+    "/ranges/{range_id}/discount-requests",
+    response_model=BillDiscountRequestPublic,
+    responses=WRITE_RESPONSES,
+    summary="Ask a bank to quote a discount on the whole range or a part (nothing on chain yet)",
+)
+def request_discount(
+    session: SessionDep, caller: HolderCaller, data: BillDiscountCreate, range_id: int = RangeId
+) -> BillDiscountRequestPublic:
+    return bills.request_discount(session=session, caller=caller, range_id=range_id, data=data)
+
+
+@router.post(
+    "/discount-requests/{request_id}/quote",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Quote a discount: interest = amount × rate × days / 360, half up to the fen (bank)",
+)
+def quote(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    data: BillQuoteCreate,
+    request_id: int = RequestId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        data,
+        lambda: bills.quote_discount(
+            ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
+        ),
+    )
+
+
+@router.post(
+    "/quotes/{quote_id}/accept",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Accept a quote: the price is paid and the range moves to the bank atomically (DvP)",
+)
+def accept_quote(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    quote_id: int = QuoteId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"quote_id": quote_id},
+        lambda: bills.accept_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
+    )
+
+
+@router.post(
+    "/quotes/{quote_id}/cancel",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Withdraw a quote",
+)
+def cancel_quote(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    quote_id: int = QuoteId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"quote_id": quote_id},
+        lambda: bills.cancel_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
+    )

@@ -1,0 +1,527 @@
+"""Bill workflows and reads: party checks against the bill read models, then one Bills call each."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session, col
+
+from tierflow.platform.api.bill_schemas import (
+    BillDetail,
+    BillDiscountCreate,
+    BillDiscountRequestPublic,
+    BillDishonour,
+    BillEndorse,
+    BillIssue,
+    BillMovementPublic,
+    BillPackagePublic,
+    BillPledge,
+    BillQuoteCreate,
+    BillQuotePublic,
+    BillRangePublic,
+    BillRecourse,
+    ChainLink,
+    EndorsementChain,
+    SubRange,
+)
+from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
+from tierflow.platform.api.schemas import Page, TxResult
+from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
+from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.services import documents
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.queries import _page
+from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.workflows import Written, _ensure_allowance, date_to_unix
+from tierflow.platform.services.writes import execute
+
+LIVE = ("Held", "Pledged", "Presented", "Dishonoured", "Paid")  # every status but Closed
+# Which event fields a client most likely wants back: event arg → result field (the first event wins).
+BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
+    "BillIssued": {"packageId": "package_id"},
+    "BillReceived": {"rangeId": "range_id"},
+    "BillEndorsed": {"newRangeId": "new_range_id", "remainderRangeId": "remainder_range_id"},
+    "BillQuoted": {"quoteId": "quote_id"},
+    "BillDiscounted": {
+        "newRangeId": "new_range_id",
+        "remainderRangeId": "remainder_range_id",
+        "price": "price",
+        "interest": "interest",
+    },
+    "BillPledged": {"rangeId": "pledged_range_id", "remainderRangeId": "remainder_range_id"},
+    "BillPaid": {"amount": "amount"},
+    "BillRecourseSettled": {"newRangeId": "new_range_id", "amount": "amount"},
+}
+
+
+# -- conversions ------------------------------------------------------------------------------------
+def package_public(row: BillPackage) -> BillPackagePublic:
+    return BillPackagePublic.model_validate(row, from_attributes=True)
+
+
+def range_public(row: BillRange) -> BillRangePublic:
+    return BillRangePublic(
+        range_id=row.range_id,
+        package_id=row.package_id,
+        holder=row.holder,
+        start=int(row.start),
+        end=int(row.end),
+        amount=int(row.end) - int(row.start) + 1,
+        status=row.status,
+        prev=row.prev,
+        origin=row.origin,
+        pledgee=row.pledgee,
+        presented_at=row.presented_at,
+        recourse_obligor=row.recourse_obligor,
+    )
+
+
+def quote_public(row: BillQuote) -> BillQuotePublic:
+    return BillQuotePublic.model_validate(row, from_attributes=True)
+
+
+# -- lookups ----------------------------------------------------------------------------------------
+def package(session: Session, package_id: int) -> BillPackage:
+    row = session.get(BillPackage, package_id)
+    if row is None:
+        raise NotFound(f"bill {package_id} does not exist (or is not indexed yet)", code="bill_not_found")
+    return row
+
+
+def bill_range(session: Session, range_id: int) -> BillRange:
+    row = session.get(BillRange, range_id)
+    if row is None:
+        raise NotFound(
+            f"bill range {range_id} does not exist (or is not indexed yet)", code="bill_range_not_found"
+        )
+    return row
+
+
+def _quote(session: Session, quote_id: int) -> BillQuote:
+    row = session.get(BillQuote, quote_id)
+    if row is None:
+        raise NotFound(f"bill quote {quote_id} does not exist", code="bill_quote_not_found")
+    return row
+
+
+def _discount_request(session: Session, request_id: int) -> BillDiscountRequest:
+    row = session.get(BillDiscountRequest, request_id)
+    if row is None:
+        raise NotFound(f"bill discount request {request_id} does not exist", code="bill_request_not_found")
+    return row
+
+
+def is_package_party(session: Session, caller: Caller, row: BillPackage) -> bool:
+    """Auditors; the drawer, acceptor and payee; anyone who holds or held a range or is its pledgee;
+    a bank asked to discount part of it."""
+    me = caller.address
+    if caller.sees_everything or me in (row.drawer, row.acceptor, row.payee):
+        return True
+    held = session.execute(
+        select(BillRange.range_id)  # type: ignore[call-overload]
+        .where(col(BillRange.package_id) == row.package_id)
+        .where(or_(col(BillRange.holder) == me, col(BillRange.pledgee) == me))
+        .limit(1)
+    ).first()
+    if held is not None:
+        return True
+    asked = session.execute(
+        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
+        .where(col(BillDiscountRequest.package_id) == row.package_id)
+        .where(col(BillDiscountRequest.financier) == me)
+        .limit(1)
+    ).first()
+    return asked is not None
+
+
+def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
+    row = bill_range(session, range_id)
+    if row.holder != caller.address:
+        raise Forbidden(f"bill range {range_id} is held by {row.holder}, not by you", code="not_a_party")
+    return row
+
+
+def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
+    """The asked part of a range; the whole range when neither end is given."""
+    start = sub.start if sub.start is not None else int(row.start)
+    end = sub.end if sub.end is not None else int(row.end)
+    if not int(row.start) <= start <= end <= int(row.end):
+        raise Unprocessable(
+            f"sub-tickets {start} … {end} are not inside range {row.range_id} ({row.start} … {row.end}); "
+            "read the package to see its current ranges",
+            code="invalid_sub_range",
+        )
+    return start, end
+
+
+def _invoice_hashes(ctx: ServiceContext, session: Session, package_id: int) -> list[bytes]:
+    """The invoices bound to a package: Bills keeps only their digest, so cancel/reject name them again."""
+    bills = str(ctx.gateway().contracts["Bills"].address).lower()
+    rows = session.execute(
+        select(Document)
+        .where(col(Document.asset_id) == package_id)
+        .where(col(Document.status) == "bound")
+        .order_by(col(Document.block_number))
+    ).scalars()
+    return [bytes.fromhex(r.doc_hash[2:]) for r in rows if r.asset.lower() == bills]
+
+
+def _run(ctx: ServiceContext, session: Session, caller: Caller, function: str, *args: Any) -> Written:
+    outcome = execute(ctx=ctx, session=session, caller=caller, call=Call("Bills", function, args))
+    if isinstance(outcome, TxResult):
+        for event in outcome.events:
+            for arg, name in BILL_RESULT_FIELDS.get(event.event, {}).items():
+                if arg in event.args:
+                    outcome.result.setdefault(name, event.args[arg])
+    return outcome
+
+
+# -- drawer -----------------------------------------------------------------------------------------
+def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: BillIssue) -> Written:
+    # The payee sold the goods, so its invoices back the bill: the same HMAC hash as for a
+    # certificate, hence "one invoice backs one asset" holds across certificates and bills.
+    hashes = documents.invoices_for_issue(
+        session=session, caller=caller, document_ids=data.document_ids, supplier=data.payee
+    )
+    return _run(
+        ctx, session, caller, "issue", data.acceptor, data.payee, data.face, date_to_unix(data.maturity),
+        data.splittable, data.not_transferable, hashes,
+    )  # fmt: skip
+
+
+def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
+    """Withdraw (drawer) or refuse acceptance (acceptor) of an issued bill; its invoices are released."""
+    row = package(session, package_id)
+    if caller.address not in (row.drawer, row.acceptor):
+        raise Forbidden(
+            f"you are neither the drawer nor the acceptor of bill {package_id}", code="not_a_party"
+        )
+    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+
+
+# -- acceptor ---------------------------------------------------------------------------------------
+def _as_acceptor(session: Session, caller: Caller, package_id: int) -> BillPackage:
+    row = package(session, package_id)
+    if row.acceptor != caller.address:
+        raise Forbidden(f"you are not the acceptor of bill {package_id}", code="not_a_party")
+    return row
+
+
+def accept(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
+    _as_acceptor(session, caller, package_id)
+    return _run(ctx, session, caller, "accept", package_id)
+
+
+def refuse(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
+    _as_acceptor(session, caller, package_id)
+    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+
+
+def pay(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
+    row = bill_range(session, range_id)
+    _as_acceptor(session, caller, row.package_id)
+    amount = int(row.end) - int(row.start) + 1
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Bills", amount=amount)
+    return _run(ctx, session, caller, "pay", range_id)
+
+
+def dishonour(
+    *, ctx: ServiceContext, session: Session, caller: Caller, range_id: int, data: BillDishonour
+) -> Written:
+    row = bill_range(session, range_id)
+    _as_acceptor(session, caller, row.package_id)
+    return _run(ctx, session, caller, "dishonour", range_id, data.reason)
+
+
+# -- payee / holder ---------------------------------------------------------------------------------
+def respond(
+    *, ctx: ServiceContext, session: Session, caller: Caller, package_id: int, receive: bool
+) -> Written:
+    row = package(session, package_id)
+    if row.payee != caller.address:
+        raise Forbidden(f"you are not the payee of bill {package_id}", code="not_a_party")
+    if receive:
+        return _run(ctx, session, caller, "receiveBill", package_id)
+    return _run(ctx, session, caller, "reject", package_id, _invoice_hashes(ctx, session, package_id))
+
+
+def endorse(
+    *, ctx: ServiceContext, session: Session, caller: Caller, range_id: int, data: BillEndorse
+) -> Written:
+    row = _own_range(session, caller, range_id)
+    if data.to == caller.address:
+        raise Unprocessable("a bill cannot be endorsed to its own holder", code="self_transfer")
+    start, end = _sub_range(row, data)
+    return _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
+
+
+def pledge(
+    *, ctx: ServiceContext, session: Session, caller: Caller, range_id: int, data: BillPledge
+) -> Written:
+    row = _own_range(session, caller, range_id)
+    start, end = _sub_range(row, data)
+    return _run(ctx, session, caller, "pledge", range_id, start, end, data.pledgee)
+
+
+def present(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
+    _own_range(session, caller, range_id)
+    return _run(ctx, session, caller, "present", range_id)
+
+
+def claim_recourse(
+    *, ctx: ServiceContext, session: Session, caller: Caller, range_id: int, data: BillRecourse
+) -> Written:
+    _own_range(session, caller, range_id)
+    return _run(ctx, session, caller, "claimRecourse", range_id, data.obligor)
+
+
+def settle_recourse(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
+    row = bill_range(session, range_id)
+    if row.recourse_obligor != caller.address:
+        raise Forbidden(f"no recourse claim against you is open on bill range {range_id}", code="not_a_party")
+    amount = int(row.end) - int(row.start) + 1
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Bills", amount=amount)
+    return _run(ctx, session, caller, "settleRecourse", range_id)
+
+
+def request_discount(
+    *, session: Session, caller: Caller, range_id: int, data: BillDiscountCreate
+) -> BillDiscountRequestPublic:
+    """Put (part of) a held range in a bank's discount queue; nothing goes on chain until it quotes."""
+    row = _own_range(session, caller, range_id)
+    if row.status != "Held":
+        raise Unprocessable(
+            f"bill range {range_id} is {row.status}; only a Held range can be discounted",
+            code="range_not_held",
+        )
+    if data.financier == caller.address:
+        raise Unprocessable("a bank cannot discount a bill to itself", code="self_transfer")
+    start, end = _sub_range(row, data)
+    request = BillDiscountRequest(
+        range_id=range_id,
+        package_id=row.package_id,
+        seller=caller.address,
+        financier=data.financier,
+        start=start,
+        end=end,
+        status="open",
+        created_at=int(time.time()),
+    )
+    session.add(request)
+    session.commit()
+    session.refresh(request)
+    return _request_public(session, request)
+
+
+def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
+    quote = _quote(session, quote_id)
+    _own_range(session, caller, quote.range_id)
+    return _run(ctx, session, caller, "acceptQuote", quote_id)
+
+
+# -- bank -------------------------------------------------------------------------------------------
+def quote_discount(
+    *, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: BillQuoteCreate
+) -> Written:
+    """Quote a discount (贴现; 转贴现 when the seller is a bank) on a request in this bank's queue."""
+    request = _discount_request(session, request_id)
+    if request.financier != caller.address:
+        raise Forbidden(
+            f"bill discount request {request_id} is addressed to another bank", code="not_a_party"
+        )
+    amount = int(request.end) - int(request.start) + 1
+    # The seller's acceptQuote pulls the price from this bank: approve Bills now, or it would fail then.
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Bills", amount=amount)
+    expiry = ctx.gateway().chain_time() + data.valid_hours * 3600
+    outcome = _run(
+        ctx, session, caller, "quoteDiscount",
+        request.range_id, int(request.start), int(request.end), data.rate_bps, expiry,
+    )  # fmt: skip
+    if isinstance(outcome, TxResult) and "quote_id" in outcome.result:
+        fresh = session.get(BillDiscountRequest, request_id)
+        assert fresh is not None
+        fresh.status, fresh.quote_id = "quoted", int(outcome.result["quote_id"])
+        session.add(fresh)
+        session.commit()
+    return outcome
+
+
+def cancel_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
+    if _quote(session, quote_id).financier != caller.address:
+        raise Forbidden(f"bill quote {quote_id} was made by another bank", code="not_a_party")
+    return _run(ctx, session, caller, "cancelQuote", quote_id)
+
+
+def release_pledge(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
+    if bill_range(session, range_id).pledgee != caller.address:
+        raise Forbidden(f"bill range {range_id} is not pledged to you", code="not_a_party")
+    return _run(ctx, session, caller, "releasePledge", range_id)
+
+
+def _request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
+    pkg = session.get(BillPackage, row.package_id)
+    rng = session.get(BillRange, row.range_id)
+    quote = session.get(BillQuote, row.quote_id) if row.quote_id is not None else None
+    status = row.status
+    if quote is not None and quote.status == "accepted":
+        status = "discounted"
+    elif quote is not None and quote.status == "cancelled":
+        status = "quote_cancelled"
+    return BillDiscountRequestPublic(
+        request_id=int(row.request_id or 0),
+        range_id=row.range_id,
+        package_id=row.package_id,
+        seller=row.seller,
+        financier=row.financier,
+        start=int(row.start),
+        end=int(row.end),
+        amount=int(row.end) - int(row.start) + 1,
+        status=status,
+        quote_id=row.quote_id,
+        created_at=row.created_at,
+        maturity=pkg.maturity if pkg else 0,
+        acceptor=pkg.acceptor if pkg else "",
+        bank_acceptance=pkg.bank_acceptance if pkg else False,
+        range_status=rng.status if rng else "unknown",
+        quote=quote_public(quote) if quote is not None else None,
+    )
+
+
+def discount_requests(
+    *, session: Session, financier: str | None = None, seller: str | None = None,
+    status: str | None = None, limit: int, offset: int,
+) -> Page[BillDiscountRequestPublic]:  # fmt: skip
+    """A bank's discount queue (financier=…) or a holder's own requests (seller=…), oldest first."""
+    query = select(BillDiscountRequest).order_by(col(BillDiscountRequest.request_id))
+    if financier is not None:
+        query = query.where(col(BillDiscountRequest.financier) == financier)
+    if seller is not None:
+        query = query.where(col(BillDiscountRequest.seller) == seller)
+    rows = [_request_public(session, r) for r in session.execute(query).scalars()]
+    if status is not None:
+        rows = [r for r in rows if r.status == status]
+    return Page(data=rows[offset : offset + limit], count=len(rows), limit=limit, offset=offset)
+
+
+# -- reads ------------------------------------------------------------------------------------------
+def packages(
+    *, session: Session, caller: Caller, status: str | None = None, role: str | None = None,
+    limit: int, offset: int,
+) -> Page[BillPackagePublic]:  # fmt: skip
+    query = select(BillPackage).order_by(col(BillPackage.package_id))
+    me = caller.address
+    held = select(BillRange.package_id).where(col(BillRange.holder) == me)  # type: ignore[call-overload]
+    if role == "drawer":
+        query = query.where(col(BillPackage.drawer) == me)
+    elif role == "acceptor":
+        query = query.where(col(BillPackage.acceptor) == me)
+    elif role == "payee":
+        query = query.where(col(BillPackage.payee) == me)
+    elif role == "holder":
+        query = query.where(col(BillPackage.package_id).in_(held))
+    elif not caller.sees_everything:
+        query = query.where(
+            or_(
+                col(BillPackage.drawer) == me,
+                col(BillPackage.acceptor) == me,
+                col(BillPackage.payee) == me,
+                col(BillPackage.package_id).in_(held),
+            )
+        )
+    if status is not None:
+        query = query.where(col(BillPackage.status) == status)
+    return _page(session, query, package_public, limit, offset)
+
+
+def detail(*, session: Session, caller: Caller, package_id: int) -> BillDetail:
+    row = package(session, package_id)
+    if not is_package_party(session, caller, row):
+        raise Forbidden(f"you are not a party to bill {package_id}", code="not_a_party")
+    ranges = session.execute(
+        select(BillRange)
+        .where(col(BillRange.package_id) == package_id)
+        .where(col(BillRange.status).in_(LIVE))
+        .order_by(col(BillRange.start))
+    ).scalars()
+    range_ids = select(BillRange.range_id).where(col(BillRange.package_id) == package_id)  # type: ignore[call-overload]
+    quotes = session.execute(
+        select(BillQuote).where(col(BillQuote.range_id).in_(range_ids)).order_by(col(BillQuote.quote_id))
+    ).scalars()
+    history = session.execute(
+        select(BillMovement)
+        .where(col(BillMovement.package_id) == package_id)
+        .order_by(col(BillMovement.block_number), col(BillMovement.log_index))
+    ).scalars()
+    return BillDetail(
+        package=package_public(row),
+        ranges=[range_public(r) for r in ranges],
+        quotes=[quote_public(q) for q in quotes],
+        history=[BillMovementPublic.model_validate(m, from_attributes=True) for m in history],
+    )
+
+
+def chain(*, session: Session, caller: Caller, range_id: int) -> EndorsementChain:
+    """A range and every record it came from, nearest first: the endorsers liable in recourse."""
+    row = bill_range(session, range_id)
+    pkg = package(session, row.package_id)
+    me = caller.address
+    asked = session.execute(
+        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
+        .where(col(BillDiscountRequest.range_id) == range_id)
+        .where(col(BillDiscountRequest.financier) == me)
+        .limit(1)
+    ).first()
+    if not (
+        caller.sees_everything
+        or me in (row.holder, row.pledgee, pkg.drawer, pkg.acceptor)
+        or asked is not None
+    ):
+        raise Forbidden(
+            f"the endorsement chain of bill range {range_id} is shown to its holder, the drawer, "
+            "the acceptor and auditors",
+            code="not_a_party",
+        )
+    links: list[ChainLink] = []
+    current: BillRange | None = row
+    seen: set[int] = set()
+    while current is not None and current.range_id not in seen:
+        seen.add(current.range_id)
+        links.append(
+            ChainLink(
+                range_id=current.range_id, holder=current.holder, start=int(current.start),
+                end=int(current.end), status=current.status, origin=current.origin,
+            )
+        )  # fmt: skip
+        current = session.get(BillRange, current.prev) if current.prev else None
+    return EndorsementChain(
+        range=range_public(row), chain=links, endorsers=[link.holder for link in links[1:]]
+    )
+
+
+def holdings(
+    *, session: Session, address: str, status: str | None = None, package_id: int | None = None,
+    limit: int, offset: int,
+) -> Page[BillRangePublic]:  # fmt: skip
+    query = (
+        select(BillRange)
+        .where(col(BillRange.holder) == address)
+        .where(col(BillRange.status) != "Closed")
+        .order_by(col(BillRange.range_id))
+    )
+    if status is not None:
+        query = query.where(col(BillRange.status) == status)
+    if package_id is not None:
+        query = query.where(col(BillRange.package_id) == package_id)
+    return _page(session, query, range_public, limit, offset)
+
+
+def export_rows(*, session: Session, table: str) -> list[dict[str, Any]]:
+    """Every package or every range record (Closed ones too: they are the chain) as CSV rows."""
+    if table == "packages":
+        rows = session.execute(select(BillPackage).order_by(col(BillPackage.package_id))).scalars()
+        return [package_public(r).model_dump() for r in rows]
+    records = session.execute(select(BillRange).order_by(col(BillRange.range_id))).scalars()
+    return [range_public(r).model_dump() for r in records]

@@ -1,0 +1,255 @@
+"""Bill workflows end to end through HTTP against anvil + the indexer (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from conftest import Api
+
+DAY = 86_400
+
+
+def bill_invoice(api: Api, drawer: str, payee: str, number: str | None = None) -> str:
+    response = api.client.post(
+        "/v1/bills/documents",
+        headers=api.headers(drawer),
+        files={"file": ("invoice.pdf", b"%PDF bill invoice", "application/pdf")},
+        data={
+            "seller": api.address(payee),
+            "kind": "invoice",
+            "invoice_number": number or api.unique("BILL"),
+        },
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["document_id"])
+
+
+def issue_bill(
+    api: Api, *, drawer: str = "core1", acceptor: str = "core1", payee: str = "supplier1",
+    face: int = 1_000_000, days: int = 30, doc: str | None = None, **flags: Any,
+) -> int:  # fmt: skip
+    body = api.ok(
+        drawer,
+        "/v1/bills",
+        {
+            "acceptor": api.address(acceptor),
+            "payee": api.address(payee),
+            "face": face,
+            "maturity": api.today(days),
+            "document_ids": [doc or bill_invoice(api, drawer, payee)],
+            **flags,
+        },
+    )
+    return int(body["result"]["package_id"])
+
+
+def live_bill(api: Api, **kwargs: Any) -> tuple[int, int]:
+    """Issued, accepted and received: (package id, root range id)."""
+    package_id = issue_bill(api, **kwargs)
+    api.ok(kwargs.get("acceptor", "core1"), f"/v1/bills/{package_id}/accept")
+    body = api.ok(kwargs.get("payee", "supplier1"), f"/v1/bills/{package_id}/receive")
+    return package_id, int(body["result"]["range_id"])
+
+
+def ranges(api: Api, who: str, package_id: int) -> list[tuple[int, int, str, str]]:
+    detail = api.get(who, f"/v1/bills/{package_id}").json()
+    return [(r["start"], r["end"], r["holder"], r["status"]) for r in detail["ranges"]]
+
+
+def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) -> None:
+    api = funded
+    a = api.address
+    package_id = issue_bill(api)
+    assert api.get("core1", f"/v1/bills/{package_id}").json()["package"]["status"] == "Issued"
+    api.ok("core1", f"/v1/bills/{package_id}/accept")
+    root = int(api.ok("supplier1", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+
+    # supplier1 endorses sub-tickets 1 … 600,000 to supplier2, who passes 400,001 … 600,000 on
+    body = api.ok(
+        "supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": a("supplier2"), "start": 1, "end": 600_000}
+    )
+    tier2 = int(body["result"]["new_range_id"])
+    body = api.ok(
+        "supplier2",
+        f"/v1/bills/ranges/{tier2}/endorse",
+        {"to": a("supplier3"), "start": 400_001, "end": 600_000},
+    )
+    tier3 = int(body["result"]["new_range_id"])
+    assert ranges(api, "core1", package_id) == [
+        (1, 400_000, a("supplier2"), "Held"),
+        (400_001, 600_000, a("supplier3"), "Held"),
+        (600_001, 1_000_000, a("supplier1"), "Held"),
+    ]
+    chain = api.get("supplier3", f"/v1/bills/ranges/{tier3}/chain").json()
+    assert [link["holder"] for link in chain["chain"]] == [a("supplier3"), a("supplier2"), a("supplier1")]
+    assert chain["endorsers"] == [a("supplier2"), a("supplier1")]
+    held = api.get("supplier3", "/v1/bills/holdings").json()["data"]
+    assert [(r["range_id"], r["amount"]) for r in held if r["package_id"] == package_id] == [(tier3, 200_000)]
+    assert package_id in [
+        p["package_id"] for p in api.get("supplier3", "/v1/bills", role="holder").json()["data"]
+    ]
+
+    # supplier2 asks bank2 to discount 1 … 100,000; the bank quotes from its queue; DvP on acceptance
+    request = api.client.post(
+        f"/v1/bills/ranges/{tier2}/discount-requests",
+        headers=api.headers("supplier2"),
+        json={"financier": a("bank2"), "start": 1, "end": 100_000},
+    )
+    assert request.status_code == 200, request.text
+    request_id = request.json()["request_id"]
+    queue = api.get("bank2", "/v1/bills/discount-queue", status="open").json()["data"]
+    assert request_id in [r["request_id"] for r in queue]
+    assert (
+        api.get("bank2", f"/v1/bills/ranges/{tier2}/chain").status_code == 200
+    )  # asked banks read the chain
+    quoted = api.ok(
+        "bank2", f"/v1/bills/discount-requests/{request_id}/quote", {"rate_bps": 360, "valid_hours": 24}
+    )
+    quote_id = int(quoted["result"]["quote_id"])
+    body = api.ok("supplier2", f"/v1/bills/quotes/{quote_id}/accept")
+    interest, price = int(body["result"]["interest"]), int(body["result"]["price"])
+    assert interest + price == 100_000 and 0 < interest <= 100_000 * 360 * 31 // 3_600_000 + 1
+    bank_range = int(body["result"]["new_range_id"])
+    mine = api.get("supplier2", "/v1/bills/discount-requests").json()["data"]
+    assert {r["request_id"]: r["status"] for r in mine}[request_id] == "discounted"
+
+    # supplier1 pledges 600,001 … 700,000 to bank1, which releases it
+    body = api.ok(
+        "supplier1",
+        f"/v1/bills/ranges/{root}/pledge",
+        {"pledgee": a("bank1"), "start": 600_001, "end": 700_000},
+    )
+    pledged = int(body["result"]["pledged_range_id"])
+    assert api.get("core1", f"/v1/bills/{package_id}").json()["ranges"][3]["status"] == "Pledged"
+    api.ok("bank1", f"/v1/bills/ranges/{pledged}/release")
+
+    # at maturity: bank2 presents and is paid; supplier3 presents and is dishonoured, then takes recourse
+    api.platform.increase_time(31 * DAY)
+    api.ok("bank2", f"/v1/bills/ranges/{bank_range}/present")
+    paid = api.ok("core1", f"/v1/bills/ranges/{bank_range}/pay")
+    assert paid["result"]["amount"] == 100_000
+    api.ok("supplier3", f"/v1/bills/ranges/{tier3}/present")
+    api.ok("core1", f"/v1/bills/ranges/{tier3}/dishonour", {"reason": 3})
+    api.ok("supplier3", f"/v1/bills/ranges/{tier3}/recourse", {"obligor": a("supplier2")})
+    body = api.ok("supplier2", f"/v1/bills/ranges/{tier3}/settle-recourse")
+    back = int(body["result"]["new_range_id"])
+    assert body["result"]["amount"] == 200_000
+    detail = api.get("auditor", f"/v1/bills/{package_id}").json()
+    statuses = {r["range_id"]: (r["holder"], r["status"]) for r in detail["ranges"]}
+    assert statuses[bank_range] == (a("bank2"), "Paid")
+    assert statuses[back] == (a("supplier2"), "Dishonoured")
+    assert sum(r["amount"] for r in detail["ranges"]) == 1_000_000
+    kinds = [m["kind"] for m in detail["history"]]
+    assert "recourse_settled" in kinds and "discounted" in kinds
+
+    # the auditor exports packages and every range record
+    export = api.client.get("/v1/bills/export/ranges.csv", headers=api.headers("auditor"))
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert {int(r["range_id"]) for r in rows} >= {root, tier2, tier3, bank_range, back}
+    assert api.client.get("/v1/bills/export/packages.csv", headers=api.headers("auditor")).status_code == 200
+
+
+def test_bill_cancel_refuse_reject_release_the_invoice(funded: Api) -> None:
+    api = funded
+    doc = bill_invoice(api, "core1", "supplier1", number=api.unique("SHARED"))
+    package_id = issue_bill(api, doc=doc)
+    api.ok("core1", f"/v1/bills/{package_id}/cancel")
+    assert api.get("core1", f"/v1/bills/{package_id}").json()["package"]["status"] == "Cancelled"
+    package_id = issue_bill(api, doc=doc)  # released: the same invoice backs a new bill
+    api.ok("core1", f"/v1/bills/{package_id}/refuse")
+    package_id = issue_bill(api, doc=doc)
+    api.ok("core1", f"/v1/bills/{package_id}/accept")
+    api.ok("supplier1", f"/v1/bills/{package_id}/reject")
+    assert api.get("supplier1", f"/v1/bills/{package_id}").json()["package"]["status"] == "Rejected"
+
+    # one invoice, one asset across instruments: the invoice now backs a bill, so a certificate is refused
+    package_id = issue_bill(api, doc=doc)
+    line = api.credit_line("bank1", "core1")
+    same = api.invoice("core1", "supplier1", number=api.client.get(
+        f"/v1/documents/{doc}", headers=api.headers("core1")).json()["invoice_number"])  # fmt: skip
+    response = api.post(
+        "core1",
+        "/v1/core/certificates",
+        {"supplier": api.address("supplier1"), "face": 1000, "maturity": api.today(30), "line_id": line,
+         "document_ids": [same]},
+    )  # fmt: skip
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "DocumentAlreadyUsed"
+
+
+def test_bill_authorization(funded: Api) -> None:
+    api = funded
+    package_id, root = live_bill(api)
+    to_supplier2 = {"to": api.address("supplier2")}
+    checks: list[tuple[str | None, str, str, Any, int, str]] = [
+        ("auditor", "POST", "/v1/bills", {}, 403, "wrong_role"),
+        ("bank1", "POST", "/v1/bills/documents", None, 403, "wrong_role"),
+        ("supplier1", "POST", f"/v1/bills/ranges/{root}/release", None, 403, "wrong_role"),
+        ("supplier1", "GET", "/v1/bills/discount-queue", None, 403, "wrong_role"),
+        ("supplier1", "GET", "/v1/bills/export/ranges.csv", None, 403, "wrong_role"),
+        ("auditor", "POST", f"/v1/bills/ranges/{root}/present", None, 403, "wrong_role"),
+        (None, "GET", f"/v1/bills/{package_id}", None, 401, "missing_api_key"),
+        ("supplier4", "GET", f"/v1/bills/{package_id}", None, 403, "not_a_party"),
+        ("supplier4", "GET", f"/v1/bills/ranges/{root}/chain", None, 403, "not_a_party"),
+        ("supplier4", "POST", f"/v1/bills/ranges/{root}/endorse", to_supplier2, 403, "not_a_party"),
+        ("core2", "POST", f"/v1/bills/{package_id}/cancel", None, 403, "not_a_party"),
+        ("core2", "POST", f"/v1/bills/ranges/{root}/pay", None, 403, "not_a_party"),
+        ("bank1", "POST", f"/v1/bills/ranges/{root}/release", None, 403, "not_a_party"),
+    ]  # fmt: skip
+    for who, method, path, body, status, code in checks:
+        headers = api.headers(who)
+        response = api.client.request(method, path, headers=headers, json=body)
+        assert response.status_code == status, (who, method, path, response.text)
+        assert response.json()["error"]["code"] == code, (who, path, response.text)
+    # a bank can quote only requests addressed to it
+    request = api.client.post(
+        f"/v1/bills/ranges/{root}/discount-requests",
+        headers=api.headers("supplier1"),
+        json={"financier": api.address("bank2")},
+    ).json()
+    response = api.post(
+        "bank1", f"/v1/bills/discount-requests/{request['request_id']}/quote", {"rate_bps": 300}
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "not_a_party"
+    assert package_id not in [p["package_id"] for p in api.get("supplier4", "/v1/bills").json()["data"]]
+    assert package_id in [p["package_id"] for p in api.get("auditor", "/v1/bills", limit=1000).json()["data"]]
+
+
+def test_bill_errors_map_to_409_with_what_to_do(funded: Api) -> None:
+    api = funded
+    _, root = live_bill(api, not_transferable=True)
+    response = api.post("supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": api.address("supplier2")})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "BillNotTransferable"
+    assert "不得转让" in error["message"] and "presented for payment" in error["message"]
+
+    _, root = live_bill(api, splittable=False)
+    response = api.post(
+        "supplier1",
+        f"/v1/bills/ranges/{root}/endorse",
+        {"to": api.address("supplier2"), "start": 1, "end": 100},
+    )
+    assert response.status_code == 409 and response.json()["error"]["code"] == "BillNotSplittable"
+    assert "whole range" in response.json()["error"]["message"]
+    response = api.post("supplier1", f"/v1/bills/ranges/{root}/present")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "BillNotMatured"
+    response = api.post(
+        "supplier1",
+        f"/v1/bills/ranges/{root}/endorse",
+        {"to": api.address("supplier2"), "start": 5, "end": 10**9},
+    )
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_sub_range"
+
+    # idempotency: the same key replays the first answer, nothing is sent twice
+    first = api.post(
+        "supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": api.address("supplier2")}, key="bill-e1"
+    )
+    again = api.post(
+        "supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": api.address("supplier2")}, key="bill-e1"
+    )
+    assert first.status_code == 200 and again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
