@@ -1146,6 +1146,10 @@ def mount_dashboard(
     app.state.dashboard_master_key = master_key or settings.master_key
     app.state.dashboard_demo = settings.environment != "production"
     app.include_router(router)
+    # bill_pages imports this module, so it is imported here rather than at the top (a cycle).
+    from tierflow.platform.dashboard import bill_pages
+
+    app.include_router(bill_pages.router)
     has_root = any(getattr(r, "path", None) == "/" for r in app.router.routes)
     if root_redirect and not has_root:
         app.add_api_route(

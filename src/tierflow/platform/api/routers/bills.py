@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -142,7 +142,7 @@ def holdings(
     session: SessionDep,
     caller: HolderCaller,
     status: RangeStatus | None = None,
-    package_id: int | None = None,
+    package_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[BillRangePublic]:

@@ -1,0 +1,413 @@
+"""Dashboard pages of digital bills: a bill's range bar and endorsement chain, bills sections, bank queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from tierflow.platform.api.bill_schemas import (
+    BillDiscountCreate,
+    BillEndorse,
+    BillIssue,
+    BillQuoteCreate,
+    BillRangePublic,
+)
+from tierflow.platform.api.errors import ApiError
+from tierflow.platform.dashboard import actions, queries
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.routes import (
+    PageRoute,
+    _act,
+    _checksum,
+    _denied,
+    _engine,
+    _form_int,
+    _form_yuan,
+    _now,
+    _page,
+    _redirect,
+    _sign_in_redirect,
+    _viewer,
+)
+from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.models import BillPackage, BillQuote, BillRange
+from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.services import bills, documents
+
+router = APIRouter(prefix="/dashboard/bills", include_in_schema=False, route_class=PageRoute)
+
+BAR_WIDTH = 1000  # [svg units] the whole package, sub-ticket 1 … face
+# Holders get colours in order of first appearance along the bar; the palette repeats after ten.
+PALETTE = [
+    "#2f6f9f", "#d08c2c", "#4f9a5b", "#b4485a", "#7a5aa6",
+    "#3c9c9c", "#a87b4f", "#6b7f2a", "#c4609c", "#56657a",
+]  # fmt: skip
+LABEL_MIN_WIDTH = 70  # [svg units] narrower intervals keep their label in the tooltip and the table
+
+
+@dataclass(frozen=True)
+class Segment:
+    range_id: int
+    x: float
+    width: float
+    colour: str
+    label: str
+    title: str
+    selected: bool
+    status: str
+
+
+def range_bar(ranges: list[BillRangePublic], face: int, names: Any, selected: int | None) -> list[Segment]:
+    """Place each live range on a 0 … BAR_WIDTH bar in proportion to its sub-tickets."""
+    colours: dict[str, str] = {}
+    segments = []
+    for r in ranges:
+        colour = colours.setdefault(r.holder, PALETTE[len(colours) % len(PALETTE)])
+        x = (r.start - 1) * BAR_WIDTH / face
+        width = max(r.amount * BAR_WIDTH / face, 0.8)  # a one-fen range must still be visible
+        name = names.name(r.holder)
+        label = f"{name} · {r.status}" if width >= LABEL_MIN_WIDTH * 1.8 else name
+        segments.append(
+            Segment(
+                range_id=r.range_id,
+                x=round(x, 3),
+                width=round(width, 3),
+                colour=colour,
+                label=label if width >= LABEL_MIN_WIDTH else "",
+                title=f"R{r.range_id}: sub-tickets {r.start:,} … {r.end:,} (¥{fmt.yuan(r.amount)}), "
+                f"{name}, {r.status}",
+                selected=r.range_id == selected,
+                status=r.status,
+            )
+        )
+    return segments
+
+
+def _reader(request: Request) -> tuple[Viewer | None, Response | None]:
+    viewer = _viewer(request)
+    if viewer is None:
+        return None, _sign_in_redirect(request)
+    return viewer, None
+
+
+def _service_caller(db: Session, viewer: Viewer) -> Any:
+    return actions._caller(db, viewer)
+
+
+# -- pages ------------------------------------------------------------------------------------------
+@router.get("", response_class=HTMLResponse)
+def bills_page(request: Request) -> Response:
+    """The signed-in participant's bills: issue, incoming, holdings with endorse/present/discount, queue."""
+    viewer, stop = _reader(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    with Session(_engine(request)) as db:
+        caller = _service_caller(db, viewer)
+        names = queries.directory(db)
+        listing = bills.packages(session=db, caller=caller, limit=200, offset=0).data
+        held = bills.holdings(session=db, address=viewer.address, limit=200, offset=0).data
+        queue = (
+            bills.discount_requests(session=db, financier=viewer.address, limit=200, offset=0).data
+            if viewer.is_financier
+            else []
+        )
+        mine = bills.discount_requests(session=db, seller=viewer.address, limit=200, offset=0).data
+        counterparties = [
+            (address, names.name(address))
+            for address in sorted(names.names)
+            if address != viewer.address and names.roles.get(address, 0) & 7
+        ]
+        banks = [(a, n) for a, n in counterparties if names.roles.get(a, 0) & 4]
+    return _page(
+        request,
+        "bills/list.html",
+        names=names,
+        packages=listing,
+        held=held,
+        queue=queue,
+        mine=mine,
+        counterparties=counterparties,
+        banks=banks,
+        can_draw=(viewer.is_core or viewer.is_supplier) and not viewer.sees_everything,
+        can_hold=(viewer.is_core or viewer.is_supplier or viewer.is_financier),
+        today=dt.datetime.fromtimestamp(_now(request), dt.UTC).date(),
+    )
+
+
+@router.get("/{package_id}", response_class=HTMLResponse)
+def bill_page(request: Request, package_id: int, range: int | None = None) -> Response:  # noqa: A002
+    viewer, stop = _reader(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    with Session(_engine(request)) as db:
+        caller = _service_caller(db, viewer)
+        names = queries.directory(db)
+        try:
+            detail = bills.detail(session=db, caller=caller, package_id=package_id)
+        except ApiError as error:
+            if error.status == 403:
+                return _denied(request, viewer, f"bill {package_id}")
+            return _page(request, "empty.html", status_code=404, title="Unknown bill", message=error.message)
+        chosen = range if range is not None else (detail.ranges[0].range_id if detail.ranges else None)
+        chain = None
+        if chosen is not None:
+            try:
+                chain = bills.chain(session=db, caller=caller, range_id=chosen)
+            except ApiError:
+                chain = None  # not this viewer's range: the bar still shows, the chain does not
+    face = int(detail.package.face)
+    return _page(
+        request,
+        "bills/page.html",
+        names=names,
+        bill=detail.package,
+        ranges=detail.ranges,
+        quotes=detail.quotes,
+        history=detail.history,
+        segments=range_bar(detail.ranges, face, names, chosen),
+        bar_width=BAR_WIDTH,
+        chosen=chosen,
+        chain=chain,
+        now=_now(request),
+    )
+
+
+# -- forms ------------------------------------------------------------------------------------------
+def _acting(request: Request) -> tuple[Viewer | None, Response | None]:
+    viewer, stop = _reader(request)
+    if viewer is not None and viewer.sees_everything and not (viewer.is_core or viewer.is_financier):
+        return viewer, _denied(request, viewer, "bill actions (auditors read only)")
+    return viewer, stop
+
+
+@router.post("/issue")
+async def issue(request: Request) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    form = await request.form()
+    back = "/dashboard/bills"
+    upload = form.get("invoice")
+    try:
+        face = _form_yuan(form, "face", "Face")
+        maturity = dt.date.fromisoformat(str(form.get("maturity", "")).strip())
+        number = str(form.get("invoice_number", "")).strip()
+        if not number or upload is None or isinstance(upload, str):
+            raise actions.ActionError("Attach the invoice and give its number (发票号码).")
+        content = await upload.read()
+        payee, acceptor = _checksum(str(form.get("payee", ""))), _checksum(str(form.get("acceptor", "")))
+    except ValueError:
+        return _redirect(back, message="Maturity: pick a date in the calendar.", kind="error")
+    except actions.ActionError as error:
+        return _redirect(back, message=str(error), kind="error")
+    filename = upload.filename or "invoice"
+    content_type = upload.content_type or "application/octet-stream"
+
+    def work(context: Any, who: Viewer) -> Any:
+        def run(session: Session, caller: Any) -> Any:
+            doc = documents.upload(
+                ctx=context, session=session, caller=caller, content=content, filename=filename,
+                content_type=content_type, kind="invoice", seller=payee, invoice_number=number,
+            )  # fmt: skip
+            data = BillIssue(
+                acceptor=acceptor, payee=payee, face=face, maturity=maturity,
+                splittable=form.get("splittable") == "on",
+                not_transferable=form.get("not_transferable") == "on",
+                document_ids=[doc.document_id],
+            )  # fmt: skip
+            return bills.issue(ctx=context, session=session, caller=caller, data=data)
+
+        return actions._run(context, who, run)
+
+    return await _act(
+        request, viewer, back,
+        lambda r: f"Issued bill B{r.result.get('package_id')} of ¥{fmt.yuan(face)}; "
+        "waiting for the acceptor.",
+        work,
+    )  # fmt: skip
+
+
+PACKAGE_VERBS = {
+    "accept": ("Accepted bill B{id}; the payee can now sign for it.", "accept"),
+    "refuse": ("Refused bill B{id}; its invoices are released.", "refuse"),
+    "receive": ("Signed for bill B{id}: you hold all of its sub-tickets.", "receive"),
+    "reject": ("Rejected bill B{id}; its invoices are released.", "reject"),
+    "cancel": ("Withdrew bill B{id}; its invoices are released.", "cancel"),
+}
+
+
+@router.post("/{package_id}/{verb}")
+async def package_action(request: Request, package_id: int, verb: str) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    if verb not in PACKAGE_VERBS:
+        return Response(status_code=404)
+
+    def work(context: Any, who: Viewer) -> Any:
+        def run(session: Session, caller: Any) -> Any:
+            kw = {"ctx": context, "session": session, "caller": caller, "package_id": package_id}
+            if verb in ("receive", "reject"):
+                return bills.respond(**kw, receive=verb == "receive")
+            return {"accept": bills.accept, "refuse": bills.refuse, "cancel": bills.cancel}[verb](**kw)
+
+        return actions._run(context, who, run)
+
+    return await _act(request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work)
+
+
+def _part(form: Any) -> tuple[int | None, int | None]:
+    """Optional sub-ticket bounds of a form: both blank = the whole range."""
+    start, end = str(form.get("start", "")).strip(), str(form.get("end", "")).strip()
+    if not start and not end:
+        return None, None
+    return _form_int(form, "start", "First sub-ticket"), _form_int(form, "end", "Last sub-ticket")
+
+
+@router.post("/ranges/{range_id}/{verb}")
+async def range_action(request: Request, range_id: int, verb: str) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    form = await request.form()
+    back = str(form.get("back") or "/dashboard/bills")
+    if not back.startswith("/dashboard/"):
+        back = "/dashboard/bills"
+    try:
+        if range_id == 0:  # the holdings forms choose the range in a select
+            range_id = _form_int(form, "range_id", "Range")
+        start, end = _part(form) if verb in ("endorse", "discount") else (None, None)
+    except actions.ActionError as error:
+        return _redirect(back, message=str(error), kind="error")
+    to = _checksum(str(form.get("to", "")))
+
+    def work(context: Any, who: Viewer) -> Any:
+        def run(session: Session, caller: Any) -> Any:
+            kw = {"ctx": context, "session": session, "caller": caller, "range_id": range_id}
+            if verb == "endorse":
+                return bills.endorse(**kw, data=BillEndorse(to=to, start=start, end=end))
+            if verb == "discount":
+                return bills.request_discount(
+                    session=session, caller=caller, range_id=range_id,
+                    data=BillDiscountCreate(financier=to, start=start, end=end),
+                )  # fmt: skip
+            if verb == "present":
+                return bills.present(**kw)
+            if verb == "release":
+                return bills.release_pledge(**kw)
+            raise actions.ActionError(f"unknown action {verb}")
+
+        return actions._run(context, who, run)
+
+    done = {
+        "endorse": f"Endorsed range R{range_id}.",
+        "discount": f"Asked for a discount quote on range R{range_id}; the bank sees it in its queue.",
+        "present": f"Presented range R{range_id} for payment; the acceptor pays or dishonours it.",
+        "release": f"Released the pledge on range R{range_id}.",
+    }
+    if verb not in done:
+        return Response(status_code=404)
+    return await _act(request, viewer, back, done[verb], work)
+
+
+# -- discount: the bank quotes from its queue, the holder accepts; each behind a confirmation ----------
+@router.get("/queue/{request_id}/quote", response_class=HTMLResponse)
+def quote_confirm(request: Request, request_id: int, rate: str = "", valid_hours: int = 24) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    back = "/dashboard/bills"
+    with Session(_engine(request)) as db:
+        row = db.get(BillDiscountRequest, request_id)
+        if row is None or row.financier.lower() != viewer.address.lower():
+            return _denied(request, viewer, "a discount request addressed to another bank")
+        item = bills._request_public(db, row)
+        names = queries.directory(db)
+    try:
+        rate_bps = fmt.parse_percent(rate) if rate else viewer.standing_rate_bps
+    except ValueError as error:
+        return _redirect(back, message=str(error), kind="error")
+    now = _now(request)
+    days = fmt.days_to(item.maturity, now)
+    interest = fmt.discount(item.amount, rate_bps, days)
+    hours = max(1, min(valid_hours, 24 * 30))
+    return _page(
+        request, "bills/confirm_quote.html", names=names, item=item, rate_bps=rate_bps, days=days,
+        interest=interest, price=item.amount - interest, valid_hours=hours, expiry=now + hours * 3600,
+    )  # fmt: skip
+
+
+@router.post("/queue/{request_id}/quote")
+async def quote_submit(request: Request, request_id: int) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    form = await request.form()
+    back = "/dashboard/bills"
+    try:
+        rate_bps = _form_int(form, "rate_bps", "Rate")
+        hours = _form_int(form, "valid_hours", "Quote validity")
+    except actions.ActionError as error:
+        return _redirect(back, message=str(error), kind="error")
+
+    def work(context: Any, who: Viewer) -> Any:
+        return actions._run(
+            context, who,
+            lambda s, c: bills.quote_discount(
+                ctx=context, session=s, caller=c, request_id=request_id,
+                data=BillQuoteCreate(rate_bps=rate_bps, valid_hours=hours),
+            ),
+        )  # fmt: skip
+
+    return await _act(
+        request, viewer, back,
+        lambda r: f"Quoted discount request {request_id} at {fmt.percent_bps(rate_bps)} "
+        f"(quote Q{r.result.get('quote_id')}); waiting for the holder to accept.",
+        work,
+    )  # fmt: skip
+
+
+@router.get("/quotes/{quote_id}/accept", response_class=HTMLResponse)
+def accept_confirm(request: Request, quote_id: int) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+    with Session(_engine(request)) as db:
+        quote = db.get(BillQuote, quote_id)
+        record = db.get(BillRange, quote.range_id) if quote is not None else None
+        if quote is None or record is None or record.holder.lower() != viewer.address.lower():
+            return _denied(request, viewer, "a quote on a range you do not hold")
+        package = db.get(BillPackage, record.package_id)
+        names = queries.directory(db)
+    assert package is not None
+    amount = int(quote.end) - int(quote.start) + 1
+    days = fmt.days_to(package.maturity, _now(request))
+    interest = fmt.discount(amount, quote.rate_bps, days)
+    return _page(
+        request, "bills/confirm_accept.html", names=names, quote=quote, package=package, amount=amount,
+        days=days, interest=interest, price=amount - interest,
+    )  # fmt: skip
+
+
+@router.post("/quotes/{quote_id}/accept")
+async def accept_submit(request: Request, quote_id: int) -> Response:
+    viewer, stop = _acting(request)
+    if stop is not None or viewer is None:
+        return stop or _sign_in_redirect(request)
+
+    def work(context: Any, who: Viewer) -> Any:
+        return actions._run(
+            context, who, lambda s, c: bills.accept_quote(ctx=context, session=s, caller=c, quote_id=quote_id)
+        )
+
+    return await _act(
+        request, viewer, "/dashboard/bills",
+        lambda r: f"Discounted: ¥{fmt.yuan(int(r.result.get('price', 0)))} received; "
+        "the bank holds the range.",
+        work,
+    )  # fmt: skip
