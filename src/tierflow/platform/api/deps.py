@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -29,7 +29,10 @@ async def get_context(request: Request) -> ServiceContext:
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
-def get_session(ctx: ContextDep) -> Iterator[Session]:
+async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
+    # Async on purpose: a sync generator dependency costs two thread-pool hops per request (enter and
+    # exit), more than a short read itself. Nothing here blocks: a Session opens its connection lazily
+    # (inside the sync endpoint's worker thread), and closing returns it to the pool.
     with Session(ctx.engine) as session:
         yield session
 

@@ -18,6 +18,7 @@ from tierflow.chain.deploy import load_deployment
 from tierflow.chain.node import connect
 from tierflow.errors import ChainUnavailableError, ConfigurationError, TierflowError
 from tierflow.platform.models import Checkpoint
+from tierflow.platform.services.readcache import ResponseCache
 from tierflow.platform.services.relayer import ChainGateway
 from tierflow.settings import Settings
 
@@ -85,6 +86,9 @@ class ServiceContext:
     # back-off for seconds, and /health or a burst of writes must not each pay that while the node is down.
     _last_failure: tuple[float, TierflowError] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Serialised read responses per indexed checkpoint (large lineages), per context so that two apps
+    # over two databases in one process never share entries.
+    responses: ResponseCache = field(default_factory=ResponseCache)
 
     @property
     def operator(self) -> LocalAccount:

@@ -174,10 +174,8 @@ def get_certificate(*, session: Session, caller: Caller, token_id: int) -> Certi
     return certificate_public(row, session.get(Payable, row.slot_id))
 
 
-def slot_lineage(
-    *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int
-) -> dict[str, Any]:
-    """The whole tree of a payable (the shape of Lineage): visible to its obligor, auditors, the operator."""
+def check_slot_lineage_access(*, session: Session, caller: Caller, slot_id: int) -> Payable:
+    """The payable, if `caller` may read its whole tree (404 unknown, 403 not its obligor / auditor)."""
     row = payable(session, slot_id)
     if not (caller.sees_everything or row.obligor == caller.address):
         raise Forbidden(
@@ -185,6 +183,14 @@ def slot_lineage(
             "holders can read the path of their own certificate (/v1/certificates/{id}/lineage)",
             code="not_a_party",
         )
+    return row
+
+
+def slot_lineage(
+    *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int
+) -> dict[str, Any]:
+    """The whole tree of a payable (the shape of Lineage): visible to its obligor, auditors, the operator."""
+    row = check_slot_lineage_access(session=session, caller=caller, slot_id=slot_id)
     count = session.execute(
         select(func.count()).select_from(CERT).where(CERT.c.slot_id == slot_id)
     ).scalar_one()
