@@ -115,6 +115,19 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
     mine = api.get("supplier2", "/v1/bills/discount-requests").json()["data"]
     assert {r["request_id"]: r["status"] for r in mine}[request_id] == "discounted"
 
+    # rediscount (转贴现): bank2 sells 1 … 50,000 of its range on to bank1
+    body = api.client.post(
+        f"/v1/bills/ranges/{bank_range}/discount-requests",
+        headers=api.headers("bank2"),
+        json={"financier": a("bank1"), "start": 1, "end": 50_000},
+    )
+    assert body.status_code == 200, body.text
+    quoted = api.ok(
+        "bank1", f"/v1/bills/discount-requests/{body.json()['request_id']}/quote", {"rate_bps": 300}
+    )
+    body = api.ok("bank2", f"/v1/bills/quotes/{quoted['result']['quote_id']}/accept")
+    assert next(e for e in body["events"] if e["event"] == "BillDiscounted")["args"]["rediscount"] is True
+
     # supplier1 pledges 600,001 … 700,000 to bank1, which releases it
     body = api.ok(
         "supplier1",
@@ -122,14 +135,15 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
         {"pledgee": a("bank1"), "start": 600_001, "end": 700_000},
     )
     pledged = int(body["result"]["pledged_range_id"])
-    assert api.get("core1", f"/v1/bills/{package_id}").json()["ranges"][3]["status"] == "Pledged"
+    live = {r["range_id"]: r for r in api.get("core1", f"/v1/bills/{package_id}").json()["ranges"]}
+    assert (live[pledged]["status"], live[pledged]["pledgee"]) == ("Pledged", a("bank1"))
     api.ok("bank1", f"/v1/bills/ranges/{pledged}/release")
 
     # at maturity: bank2 presents and is paid; supplier3 presents and is dishonoured, then takes recourse
     api.platform.increase_time(31 * DAY)
     api.ok("bank2", f"/v1/bills/ranges/{bank_range}/present")
     paid = api.ok("core1", f"/v1/bills/ranges/{bank_range}/pay")
-    assert paid["result"]["amount"] == 100_000
+    assert paid["result"]["amount"] == 50_000  # bank2 kept 50,001 … 100,000 after the rediscount
     api.ok("supplier3", f"/v1/bills/ranges/{tier3}/present")
     api.ok("core1", f"/v1/bills/ranges/{tier3}/dishonour", {"reason": 3})
     api.ok("supplier3", f"/v1/bills/ranges/{tier3}/recourse", {"obligor": a("supplier2")})
@@ -253,3 +267,7 @@ def test_bill_errors_map_to_409_with_what_to_do(funded: Api) -> None:
     )
     assert first.status_code == 200 and again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
+    # the whole range moved: the record is Closed, and the message names the status
+    response = api.post("supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": api.address("supplier3")})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "BillWrongRangeStatus"
+    assert "is Closed" in response.json()["error"]["message"]

@@ -161,8 +161,19 @@ REVERT_MESSAGES: dict[str, str] = {
 }
 
 
+# Bills reports statuses as enum ordinals (IBills.PackageStatus, IBills.RangeStatus); messages name them.
+BILL_STATUS_NAMES: dict[str, list[str]] = {
+    "BillWrongPackageStatus": ["None", "Issued", "Accepted", "Received", "Rejected", "Cancelled"],
+    "BillWrongRangeStatus": ["None", "Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"],
+}
+
+
 def revert_message(error: ContractRevert) -> str:
     args = {key: _display(key, value) for key, value in error.args_by_name.items()}
+    names = BILL_STATUS_NAMES.get(error.name)
+    status = args.get("status")
+    if names is not None and isinstance(status, int) and 0 <= status < len(names):
+        args["status"] = names[status]
     template = REVERT_MESSAGES.get(error.name)
     if template is not None:
         try:
