@@ -4,6 +4,9 @@ still run on every request."""
 from __future__ import annotations
 
 from conftest import Api
+from sqlmodel import Session
+
+from tierflow.platform.services import participants
 
 
 def test_lineage_cache_sees_the_next_write_and_still_checks_the_caller(funded: Api) -> None:
@@ -37,3 +40,14 @@ def test_lineage_cache_sees_the_next_write_and_still_checks_the_caller(funded: A
     # Another page of the same tree is its own entry.
     page = api.get("core1", path, limit=1, offset=1).json()
     assert [t["token_id"] for t in page["tokens"]] == [child]
+
+
+def test_me_is_byte_for_byte_the_response_model(api: Api) -> None:
+    """GET /v1/me skips the response-model pass: its body must still be what the model renders."""
+    for who in ("operator", "supplier1", "bank1", "auditor"):
+        response = api.get(who, "/v1/me")
+        assert response.status_code == 200
+        with Session(api.ctx.engine) as session:
+            row = participants.get(session=session, address=api.address(who))
+            expected = participants.public(row).model_dump_json().encode()
+        assert response.content == expected

@@ -209,6 +209,44 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
     return ParticipantCreated(participant=public(row), api_key=token, tx_hash=outcome.tx_hash)
 
 
+PEOPLE = DirectoryParticipant.__table__  # type: ignore[attr-defined]
+
+
+def profile(*, session: Session, address: str) -> dict[str, object]:
+    """`public()` of a participant as plain JSON-ready data (the shape of ParticipantPublic).
+
+    GET /v1/me is the cheapest authenticated call; loading the row through the ORM (identity map,
+    the sealed key column) and validating a model cost more than the request's SQL. One Core row.
+    """
+    row = session.execute(
+        select(
+            PEOPLE.c.address,
+            PEOPLE.c.legal_name,
+            PEOPLE.c.roles,
+            PEOPLE.c.contact,
+            PEOPLE.c.status,
+            PEOPLE.c.custody,
+            PEOPLE.c.is_operator,
+            PEOPLE.c.entity_hash,
+            PEOPLE.c.created_at,
+        ).where(PEOPLE.c.address == _address(address))
+    ).first()
+    if row is None:
+        raise NotFound(f"participant {address} is not in the directory", code="participant_not_found")
+    # Same keys, order and values as ParticipantPublic (tests/api compares the two).
+    return {
+        "address": row.address,
+        "legal_name": row.legal_name,
+        "roles": (["operator"] if row.is_operator else []) + role_names(row.roles),
+        "contact": row.contact,
+        "status": row.status,
+        "custody": row.custody,
+        "is_operator": bool(row.is_operator),
+        "entity_hash": row.entity_hash,
+        "created_at": int(row.created_at),
+    }
+
+
 def get(*, session: Session, address: str) -> DirectoryParticipant:
     row = session.get(DirectoryParticipant, _address(address))
     if row is None:

@@ -41,8 +41,9 @@ DocumentId = Path(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex di
 
 
 @router.get("/me", response_model=ParticipantPublic, summary="Who this API key belongs to")
-def me(session: SessionDep, caller: CurrentCaller) -> ParticipantPublic:
-    return participants.public(participants.get(session=session, address=caller.address))
+def me(session: SessionDep, caller: CurrentCaller) -> JSONResponse:
+    # JSONResponse renders exactly what the response model would (compact, UTF-8), minus a validation pass.
+    return JSONResponse(participants.profile(session=session, address=caller.address))
 
 
 @router.get("/payables/{slot_id}", response_model=PayablePublic, summary="A payable (parties only)")
