@@ -16,7 +16,9 @@ $(SETUP_STAMP): pyproject.toml
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	# `npm install` honours the lock file; `npm ci` refuses it here because the registry these machines
+	# reach lacks anvil's darwin/win32 optional packages, which npm then leaves out of the lock.
+	npm install --no-audit --no-fund
 	touch $@
 
 up: setup
