@@ -271,3 +271,30 @@ def test_bill_errors_map_to_409_with_what_to_do(funded: Api) -> None:
     response = api.post("supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": api.address("supplier3")})
     assert response.status_code == 409 and response.json()["error"]["code"] == "BillWrongRangeStatus"
     assert "is Closed" in response.json()["error"]["message"]
+
+
+def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) -> None:
+    from eth_account import Account
+
+    api = funded
+    account = api.platform.extra_account(37)  # not used by any other test (registration is one-time)
+    onboarded = api.post("operator", "/v1/operator/participants", {
+        "legal_name": "Self Custody Bills Co.", "legal_id": api.unique("9133"), "roles": ["supplier"],
+        "custody": "self", "address": account.address,
+    })  # fmt: skip
+    assert onboarded.status_code == 200, onboarded.text
+    headers = {"X-API-Key": onboarded.json()["api_key"]}
+    package_id = issue_bill(api, payee=account.address)
+    api.ok("core1", f"/v1/bills/{package_id}/accept")
+    prepared = api.client.post(f"/v1/bills/{package_id}/receive", headers=headers)
+    assert prepared.status_code == 202 and prepared.json()["status"] == "signature_required", prepared.text
+    typed = prepared.json()["forward_request"]
+    signature = Account.sign_typed_data(account.key, full_message=typed).signature
+    relayed = api.client.post(
+        "/v1/relay",
+        headers=headers,
+        json={"request": typed["message"], "signature": "0x" + bytes(signature).hex()},
+    )
+    assert relayed.status_code == 200 and relayed.json()["indexed"], relayed.text
+    held = api.client.get("/v1/bills/holdings", headers=headers).json()["data"]
+    assert [(r["package_id"], r["amount"]) for r in held] == [(package_id, 1_000_000)]
