@@ -34,6 +34,7 @@ def up_command(
         )
         raise typer.Exit(2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     with devnet:
         w3 = connect(devnet.url, expected_chain_id=devnet.chain_id)
         operator = dev_account(0)
@@ -41,7 +42,6 @@ def up_command(
         sender = TxSender(w3, deployment.decoder())
         register_demo_participants(w3, deployment, sender, operator, progress=console.log)
         print_deployment(deployment, settings.deployments_dir)
-        started = time.monotonic()
         console.print(
             f"[green]healthy[/] chain {w3.eth.chain_id} at {devnet.url}, block {w3.eth.block_number}, "
             f"{len(deployment.contracts)} contracts, up in {time.monotonic() - started:.1f}s; Ctrl-C stops"

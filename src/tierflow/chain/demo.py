@@ -47,5 +47,5 @@ def register_demo_participants(
         )
         sender.transact(registration, operator)
         if progress:
-            progress(f"registered {name:10} {account.address} as {roles!r}")
+            progress(f"registered {name:10} {account.address} as {roles.name}")
     return accounts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import typer
@@ -20,19 +21,48 @@ console = Console(stderr=True)
 
 
 def _run(ctx: ServiceContext, host: str, port: int, with_indexer: bool, log_level: str) -> None:
+    # create_app mounts the dashboard (with the context's master key): mounting it a second time
+    # here duplicated every dashboard route, which each unmatched request then walked twice.
     app = create_app(ctx, run_indexer=with_indexer)
-    try:
-        from tierflow.platform.dashboard.routes import mount_dashboard
-    except ImportError as error:  # the dashboard is optional for the API
-        console.print(f"[yellow]warning:[/] dashboard not mounted: {error}")
-    else:
-        mount_dashboard(app, master_key=ctx.settings.master_key)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
     # shutdown (which stops the indexer thread) and returns.
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, log_level=log_level.lower()
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it captured once its graceful shutdown (lifespan included) is
+        # done, so the default handler can run; here that is simply the normal way to stop.
+        pass
+
+
+WORKER_LOG_LEVEL = "TIERFLOW_WORKER_LOG_LEVEL"
+
+
+def worker_app() -> Any:
+    """The app of one `serve --workers N` process (uvicorn imports this factory in every worker).
+
+    Each worker builds its own engine and context from the settings (connections and the chain
+    gateway must not cross a fork). No indexer thread: with several workers the indexer is its own
+    process (`tierflow index`), and writes wait for it by polling the checkpoint row.
+    """
+    logs.configure(os.environ.get(WORKER_LOG_LEVEL, "INFO"))
+    return create_app(make_context(get_settings(), get_engine()), run_indexer=False)
+
+
+def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
+    os.environ[WORKER_LOG_LEVEL] = log_level  # the workers are spawned: they read it at import
+    uvicorn.run(
+        "tierflow.platform.api.cli:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        log_level=log_level.lower(),
+    )
 
 
 def serve(
@@ -47,8 +77,16 @@ def serve(
         False, help="development: put the demo participants in the directory with their public API keys"
     ),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING"),
+    workers: int = typer.Option(
+        1, min=1, help="API worker processes; more than one needs --without-indexer and `tierflow index`"
+    ),
 ) -> None:
     """Serve the financing API (OpenAPI at /docs) on the configured chain and database."""
+    if workers > 1 and with_indexer:
+        raise typer.BadParameter(
+            "several workers cannot each run the indexer: add --without-indexer and run `tierflow index`",
+            param_hint="--workers",
+        )
     logs.configure(log_level)
     settings = get_settings()
     engine = get_engine()
@@ -60,7 +98,12 @@ def serve(
         seed_demo_directory(ctx)
     elif not ctx.chain_ready():
         console.print("[yellow]warning:[/] the chain is not reachable yet; writes answer 503 until it is")
-    _run(ctx, host or settings.api_host, port or settings.api_port, with_indexer, log_level)
+    host, port = host or settings.api_host, port or settings.api_port
+    if workers > 1:
+        engine.dispose()  # the workers open their own connections
+        _run_workers(host, port, workers, log_level)
+    else:
+        _run(ctx, host, port, with_indexer, log_level)
 
 
 def serve_platform(w3: Any, deployment: Any, operator: Any) -> None:
