@@ -125,9 +125,11 @@ def load(
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    # The deadline is set before the barrier releases the workers: set after, a worker could read the
+    # initial 0.0 and stop at once (a run with no samples on a busy machine).
+    stop_at[0] = time.perf_counter() + (seconds or 0)
     barrier.wait()
     began = time.perf_counter()
-    stop_at[0] = began + (seconds or 0)
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began

@@ -51,3 +51,37 @@ def test_me_is_byte_for_byte_the_response_model(api: Api) -> None:
             row = participants.get(session=session, address=api.address(who))
             expected = participants.public(row).model_dump_json().encode()
         assert response.content == expected
+
+
+def test_holdings_and_bank_queue_caches_see_the_next_write_and_stay_per_caller(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    slot, root = api.issue("core1", "supplier1", 500_000, line, days=30)
+    before = api.get("supplier2", "/v1/supplier/holdings", slot_id=slot).json()
+    assert before["data"] == [] and before["count"] == 0
+    queue_before = api.get("bank2", "/v1/financier/requests", status="Requested").json()
+    other_bank = api.get("bank1", "/v1/financier/requests", status="Requested").json()
+
+    body = api.ok(
+        "supplier1", f"/v1/certificates/{root}/transfer", {"to": api.address("supplier2"), "value": 7}
+    )
+    child = body["result"]["new_token_id"]
+    after = api.get("supplier2", "/v1/supplier/holdings", slot_id=slot).json()
+    assert [(c["token_id"], c["value"]) for c in after["data"]] == [(child, 7)]
+    # The same query by another holder is its own entry: supplier1 sees its own certificate only.
+    mine = api.get("supplier1", "/v1/supplier/holdings", slot_id=slot).json()
+    assert [(c["token_id"], c["value"]) for c in mine["data"]] == [(root, 499_993)]
+
+    body = api.ok(
+        "supplier2",
+        "/v1/supplier/financing-requests",
+        {"token_id": child, "amount": 7, "financier": api.address("bank2"), "with_recourse": False},
+    )
+    request_id = body["result"]["request_id"]
+    queue = api.get("bank2", "/v1/financier/requests", status="Requested").json()
+    assert request_id in [r["request_id"] for r in queue["data"]]
+    assert queue["count"] == queue_before["count"] + 1
+    # bank1 was not asked: its queue is unchanged and never shows bank2's request.
+    unchanged = api.get("bank1", "/v1/financier/requests", status="Requested").json()
+    assert unchanged["count"] == other_bank["count"]
+    assert request_id not in [r["request_id"] for r in unchanged["data"]]

@@ -29,7 +29,7 @@ from tierflow.platform.api.schemas import (
     Quote,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
 from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
@@ -92,17 +92,24 @@ def lines(
     "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
 )
 def queue(
+    ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
     status: RequestStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
-    return fast_json(
-        queries.financing_requests(
-            session=session, financier=caller.address, status=status, limit=limit, offset=offset
-        )
+    # Keyed by the caller (the financier filter): a bank's cached queue is only ever served to it.
+    body = ctx.responses.get_or_build(
+        session,
+        ("financier_requests", caller.address, status, limit, offset),
+        lambda: json_bytes(
+            queries.financing_requests(
+                session=session, financier=caller.address, status=status, limit=limit, offset=offset
+            )
+        ),
     )
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(

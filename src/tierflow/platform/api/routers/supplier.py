@@ -16,7 +16,7 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
 from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
@@ -68,6 +68,7 @@ def reject(
 
 @router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
 def holdings(
+    ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
     slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
@@ -76,9 +77,16 @@ def holdings(
     offset: Offset = 0,
 ) -> Response:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
-    return fast_json(queries.certificates(
-        session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit, offset=offset
-    ))  # fmt: skip
+    # Keyed by the caller (the holder filter), so a body is only ever served to the holder it lists.
+    body = ctx.responses.get_or_build(
+        session,
+        ("holdings", caller.address, slot_id, statuses, limit, offset),
+        lambda: json_bytes(queries.certificates(
+            session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit,
+            offset=offset,
+        )),
+    )  # fmt: skip
+    return Response(content=body, media_type="application/json")
 
 
 @router.post(
