@@ -218,6 +218,10 @@ def test_bill_authorization(funded: Api) -> None:
         response = api.client.request(method, path, headers=headers, json=body)
         assert response.status_code == status, (who, method, path, response.text)
         assert response.json()["error"]["code"] == code, (who, path, response.text)
+    response = api.post(
+        "supplier1", f"/v1/bills/ranges/{root}/discount-requests", {"financier": api.address("core2")}
+    )
+    assert response.status_code == 422 and response.json()["error"]["code"] == "not_a_financier"
     # a bank can quote only requests addressed to it
     request = api.client.post(
         f"/v1/bills/ranges/{root}/discount-requests",

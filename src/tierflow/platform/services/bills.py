@@ -27,9 +27,9 @@ from tierflow.platform.api.bill_schemas import (
     SubRange,
 )
 from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
-from tierflow.platform.api.schemas import Page, TxResult
+from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
-from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller
@@ -299,6 +299,11 @@ def request_discount(
         )
     if data.financier == caller.address:
         raise Unprocessable("a bank cannot discount a bill to itself", code="self_transfer")
+    bank = session.get(DirectoryParticipant, data.financier)
+    if bank is None or not bank.roles & ROLE_BITS["financier"]:
+        raise Unprocessable(
+            f"{data.financier} is not a bank on the platform; choose a financier", code="not_a_financier"
+        )
     start, end = _sub_range(row, data)
     request = BillDiscountRequest(
         range_id=range_id,
