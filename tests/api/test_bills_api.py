@@ -150,10 +150,19 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
     body = api.ok("supplier2", f"/v1/bills/ranges/{tier3}/settle-recourse")
     back = int(body["result"]["new_range_id"])
     assert body["result"]["amount"] == 200_000
+    # supplier1's remainder: presented, unanswered; dishonour is recorded only after the grace period
+    api.ok("supplier1", f"/v1/bills/ranges/{root}/present")
+    response = api.post("supplier1", f"/v1/bills/ranges/{root}/dishonour-unanswered")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "BillResponsePending"
+    assert "counts as dishonoured from" in response.json()["error"]["message"]
+    grace = int(api.platform.c.registry.functions.parameters().call()[1])
+    api.platform.increase_time(grace + 1)
+    api.ok("supplier1", f"/v1/bills/ranges/{root}/dishonour-unanswered")
     detail = api.get("auditor", f"/v1/bills/{package_id}").json()
     statuses = {r["range_id"]: (r["holder"], r["status"]) for r in detail["ranges"]}
     assert statuses[bank_range] == (a("bank2"), "Paid")
     assert statuses[back] == (a("supplier2"), "Dishonoured")
+    assert statuses[root] == (a("supplier1"), "Dishonoured")
     assert sum(r["amount"] for r in detail["ranges"]) == 1_000_000
     kinds = [m["kind"] for m in detail["history"]]
     assert "recourse_settled" in kinds and "discounted" in kinds

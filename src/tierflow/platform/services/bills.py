@@ -271,6 +271,12 @@ def present(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: 
     return _run(ctx, session, caller, "present", range_id)
 
 
+def dishonour_unanswered(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
+    """The holder records a dishonour when the acceptor let the grace period pass without answering."""
+    _own_range(session, caller, range_id)
+    return _run(ctx, session, caller, "dishonourUnanswered", range_id)
+
+
 def claim_recourse(
     *, ctx: ServiceContext, session: Session, caller: Caller, range_id: int, data: BillRecourse
 ) -> Written:

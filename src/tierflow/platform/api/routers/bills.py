@@ -479,6 +479,30 @@ def dishonour(
 
 
 @router.post(
+    "/ranges/{range_id}/dishonour-unanswered",
+    response_model=TxResult,
+    responses=WRITE_RESPONSES,
+    summary="Record a dishonour the acceptor left unanswered past the grace period (holder)",
+)
+def dishonour_unanswered(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    range_id: int = RangeId,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _write(
+        request,
+        ctx,
+        caller,
+        key,
+        {"range_id": range_id},
+        lambda: bills.dishonour_unanswered(ctx=ctx, session=session, caller=caller, range_id=range_id),
+    )
+
+
+@router.post(
     "/ranges/{range_id}/recourse",
     response_model=TxResult,
     responses=WRITE_RESPONSES,
