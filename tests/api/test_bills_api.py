@@ -101,9 +101,9 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
     request_id = request.json()["request_id"]
     queue = api.get("bank2", "/v1/bills/discount-queue", status="open").json()["data"]
     assert request_id in [r["request_id"] for r in queue]
-    assert (
-        api.get("bank2", f"/v1/bills/ranges/{tier2}/chain").status_code == 200
-    )  # asked banks read the chain
+    # a bank asked to discount reads the chain and finds the bill in its list
+    assert api.get("bank2", f"/v1/bills/ranges/{tier2}/chain").status_code == 200
+    assert package_id in [p["package_id"] for p in api.get("bank2", "/v1/bills").json()["data"]]
     quoted = api.ok(
         "bank2", f"/v1/bills/discount-requests/{request_id}/quote", {"rate_bps": 360, "valid_hours": 24}
     )

@@ -425,6 +425,9 @@ def packages(
     query = select(BillPackage).order_by(col(BillPackage.package_id))
     me = caller.address
     held = select(BillRange.package_id).where(col(BillRange.holder) == me)  # type: ignore[call-overload]
+    asked = select(BillDiscountRequest.package_id).where(  # type: ignore[call-overload]
+        col(BillDiscountRequest.financier) == me
+    )
     if role == "drawer":
         query = query.where(col(BillPackage.drawer) == me)
     elif role == "acceptor":
@@ -440,6 +443,7 @@ def packages(
                 col(BillPackage.acceptor) == me,
                 col(BillPackage.payee) == me,
                 col(BillPackage.package_id).in_(held),
+                col(BillPackage.package_id).in_(asked),
             )
         )
     if status is not None:
