@@ -103,3 +103,14 @@ def test_bill_range_bar_chain_and_bank_quote(browser: Any, live: Live) -> None:
     expect(bank.locator(".flash")).to_contain_text(f"Quoted discount request {request_id} at 3.60%")
     expect(bank.get_by_test_id(f"bill-request-{request_id}")).to_contain_text("quoted")
     assert not bank.console_errors, bank.console_errors
+
+    # a range pledged to the bank waits on its bills page until it releases it
+    pledged = live.api(
+        "supplier1",
+        f"/v1/bills/ranges/{root}/pledge",
+        {"pledgee": live.address("bank1"), "start": start, "end": start + 99},
+    )["result"]["pledged_range_id"]
+    bank.goto("/dashboard/bills")
+    bank.get_by_test_id(f"bill-pledged-{pledged}").get_by_role("button", name="Release pledge").click()
+    expect(bank.locator(".flash")).to_contain_text(f"Released the pledge on range R{pledged}")
+    expect(bank.get_by_test_id(f"bill-pledged-{pledged}")).to_have_count(0)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from tierflow.platform.api.bill_schemas import (
     BillDiscountCreate,
+    BillDishonour,
     BillEndorse,
     BillIssue,
     BillQuoteCreate,
@@ -117,6 +118,7 @@ def bills_page(request: Request) -> Response:
             else []
         )
         mine = bills.discount_requests(session=db, seller=viewer.address, limit=200, offset=0).data
+        to_pay, pledged = bills.awaiting(session=db, address=viewer.address)
         counterparties = [
             (address, names.name(address))
             for address in sorted(names.names)
@@ -131,6 +133,8 @@ def bills_page(request: Request) -> Response:
         held=held,
         queue=queue,
         mine=mine,
+        to_pay=to_pay,
+        pledged=pledged,
         counterparties=counterparties,
         banks=banks,
         can_draw=(viewer.is_core or viewer.is_supplier) and not viewer.sees_everything,
@@ -285,6 +289,8 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
     except actions.ActionError as error:
         return _redirect(back, message=str(error), kind="error")
     to = _checksum(str(form.get("to", "")))
+    raw_reason = str(form.get("reason", "")).strip()
+    reason = int(raw_reason) if raw_reason.isdigit() and 0 < int(raw_reason) < 256 else 1
 
     def work(context: Any, who: Viewer) -> Any:
         def run(session: Session, caller: Any) -> Any:
@@ -300,6 +306,10 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
                 return bills.present(**kw)
             if verb == "release":
                 return bills.release_pledge(**kw)
+            if verb == "pay":
+                return bills.pay(**kw)
+            if verb == "dishonour":
+                return bills.dishonour(**kw, data=BillDishonour(reason=reason))
             raise actions.ActionError(f"unknown action {verb}")
 
         return actions._run(context, who, run)
@@ -309,6 +319,8 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
         "discount": f"Asked for a discount quote on range R{range_id}; the bank sees it in its queue.",
         "present": f"Presented range R{range_id} for payment; the acceptor pays or dishonours it.",
         "release": f"Released the pledge on range R{range_id}.",
+        "pay": f"Paid range R{range_id}: its holder received the face amount.",
+        "dishonour": f"Dishonoured range R{range_id}; its holder may now claim recourse.",
     }
     if verb not in done:
         return Response(status_code=404)

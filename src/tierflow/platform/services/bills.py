@@ -540,3 +540,21 @@ def export_rows(*, session: Session, table: str) -> list[dict[str, Any]]:
         return [package_public(r).model_dump() for r in rows]
     records = session.execute(select(BillRange).order_by(col(BillRange.range_id))).scalars()
     return [range_public(r).model_dump() for r in records]
+
+
+def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], list[BillRangePublic]]:
+    """Ranges waiting on `address`: presented to it as acceptor (pay, dishonour), pledged to it (release)."""
+    presented = session.execute(
+        select(BillRange)
+        .join(BillPackage, col(BillPackage.package_id) == col(BillRange.package_id))
+        .where(col(BillPackage.acceptor) == address)
+        .where(col(BillRange.status) == "Presented")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    pledged = session.execute(
+        select(BillRange)
+        .where(col(BillRange.pledgee) == address)
+        .where(col(BillRange.status) == "Pledged")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    return [range_public(r) for r in presented], [range_public(r) for r in pledged]
