@@ -1,16 +1,18 @@
 """Schemathesis over the OpenAPI schema: generated requests for every operation never get a 500.
 
-Named to run last in each backend's session: generated operator calls (pause, parameters) change
-the shared chain.
+Generated operator calls (pause, parameters, suspensions, key revocations) change the chain and the
+directory, so this test runs on a platform of its own rather than the session's shared one.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import schemathesis
-from conftest import Api
+from conftest import Api, _start
 from hypothesis import HealthCheck, given, settings
 
 EXAMPLES = int(os.environ.get("TIERFLOW_SCHEMATHESIS_EXAMPLES", "6"))
@@ -28,7 +30,13 @@ CALLERS = [
 ]
 
 
-def test_no_server_errors(api: Api) -> None:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def isolated_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from _start(request.param, tmp_path_factory.mktemp(f"schemathesis-{request.param}"))
+
+
+def test_no_server_errors(isolated_api: Api) -> None:
+    api = isolated_api
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     failures: list[str] = []
     operations = 0
