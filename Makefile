@@ -24,9 +24,11 @@ $(NPM_STAMP): package.json package-lock.json
 up: setup
 	$(BIN)/tierflow up
 
-# The dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here).
+# The dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here);
+# a CJK font so that screenshots of the bill pages (汇票, 子票区间) show characters, not boxes.
 chromium:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	(command -v chromium && dpkg -s fonts-wqy-microhei) >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
 
 test: setup chromium
 	$(BIN)/tierflow compile
