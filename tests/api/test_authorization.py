@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Api
+from apikit import Api
 
 ALL = ["operator", "core1", "supplier1", "bank1", "bank2", "auditor"]
 ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"

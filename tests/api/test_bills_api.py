@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from conftest import Api
+from apikit import Api
 
 DAY = 86_400
 

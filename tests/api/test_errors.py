@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Api
+from apikit import Api
 from fastapi.testclient import TestClient
 
 from tierflow.platform.api.app import create_app

@@ -3,7 +3,7 @@ still run on every request."""
 
 from __future__ import annotations
 
-from conftest import Api
+from apikit import Api
 from sqlmodel import Session
 
 from tierflow.platform.services import participants

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api
+from apikit import Api
 from eth_account import Account
 from sqlmodel import Session
 

@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conftest import Api
+from apikit import Api
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api
+from apikit import Api
 
 
 def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import Api, _start
+from apikit import Api, start_api
 from hypothesis import HealthCheck, given, settings
 
 EXAMPLES = int(os.environ.get("TIERFLOW_SCHEMATHESIS_EXAMPLES", "6"))
@@ -32,7 +32,7 @@ CALLERS = [
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def isolated_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    yield from _start(request.param, tmp_path_factory.mktemp(f"schemathesis-{request.param}"))
+    yield from start_api(request.param, tmp_path_factory.mktemp(f"schemathesis-{request.param}"))
 
 
 def test_no_server_errors(isolated_api: Api) -> None:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import Live, shot, sign_in
+from dashkit import Live, shot, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Live, shot, sign_in
+from dashkit import Live, shot, sign_in
 from playwright.sync_api import expect
 from sqlmodel import Session
 

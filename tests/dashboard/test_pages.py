@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Site, shot, sign_in
+from dashkit import Site, shot, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

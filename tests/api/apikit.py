@@ -1,0 +1,208 @@
+"""Shared helpers of the API tests: the Api client wrapper, a throw-away PostgreSQL, and start_api()."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from tierflow.chain.accounts import dev_account
+from tierflow.chain.devnet import free_port
+from tierflow.chain.testing import Platform
+from tierflow.platform.api.app import create_app
+from tierflow.platform.db import make_engine
+from tierflow.platform.migrate import upgrade
+from tierflow.platform.services.context import IndexerLink, ServiceContext
+from tierflow.platform.services.relayer import ChainGateway
+from tierflow.platform.services.seed import seed_demo_directory
+from tierflow.settings import Settings
+
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster in a temp dir (initdb + pg_ctl), for one test session.
+
+    initdb refuses to run as root: under root the server runs as the `postgres` system user, in a
+    directory of its own (pytest's temp dirs are private to root).
+    """
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="tierflow-api-pg-"))
+        self.bin = PG_BIN_DIRS[0] if PG_BIN_DIRS else None
+        self.port = free_port()
+        self.data = self.root / "data"
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self.prefix, *args], check=True, capture_output=True, env={**os.environ, "LC_ALL": "C"}
+        )
+
+    def start(self) -> str:
+        assert self.bin is not None, "PostgreSQL server binaries are not installed"
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "tierflow", "--auth=trust", "-E", "UTF8"
+        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c fsync=off -c synchronous_commit=off"  # throw-away data: durability only costs time
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "pg.log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
+        self._run(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tierflow", "tierflow"
+        )
+        return f"postgresql+psycopg://tierflow@127.0.0.1:{self.port}/tierflow"
+
+    def stop(self) -> None:
+        if self.bin is not None and self.data.exists():
+            subprocess.run(
+                [*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Api:
+    """A running API over a fresh chain, with the demo participants' keys and request helpers."""
+
+    platform: Platform
+    ctx: ServiceContext
+    client: TestClient
+    keys: dict[str, str]
+    backend: str
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def headers(self, who: str | None, **extra: str) -> dict[str, str]:
+        headers = dict(extra)
+        if who is not None:
+            headers["X-API-Key"] = self.keys[who]
+        return headers
+
+    def get(self, who: str | None, path: str, **params: Any) -> Response:
+        return self.client.get(path, headers=self.headers(who), params=params)
+
+    def post(self, who: str | None, path: str, json: Any = None, key: str | None = None) -> Response:
+        extra = {"Idempotency-Key": key} if key else {}
+        return self.client.post(path, headers=self.headers(who, **extra), json=json)
+
+    def ok(self, who: str | None, path: str, json: Any = None) -> dict[str, Any]:
+        response = self.post(who, path, json)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body.get("status") == "executed":
+            assert body["indexed"], body
+        return body
+
+    def address(self, who: str) -> str:
+        return who if who.startswith("0x") else self.platform.address(who)
+
+    def today(self, days: int = 0) -> str:
+        now = dt.datetime.fromtimestamp(self.platform.now(), dt.UTC).date()
+        return (now + dt.timedelta(days=days)).isoformat()
+
+    def unique(self, prefix: str = "INV") -> str:
+        return f"{prefix}-{self.backend}-{time.time_ns()}-{next(self._counter)}"
+
+    # -- workflow shortcuts -----------------------------------------------------------------------
+    def invoice(self, core: str, supplier: str, number: str | None = None) -> str:
+        response = self.client.post(
+            "/v1/core/documents",
+            headers=self.headers(core),
+            files={"file": ("invoice.pdf", f"%PDF invoice {number}".encode(), "application/pdf")},
+            data={
+                "seller": self.address(supplier),
+                "kind": "invoice",
+                "invoice_number": number or self.unique(),
+            },
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["document_id"])
+
+    def credit_line(self, bank: str, core: str, limit: int = 10**12) -> int:
+        body = self.ok(
+            bank,
+            "/v1/financier/credit-lines",
+            {"obligor": self.address(core), "limit": limit, "expiry": self.today(360)},
+        )
+        return int(body["result"]["line_id"])
+
+    def issue(
+        self, core: str, supplier: str, face: int, line_id: int, days: int = 90, accept: bool = True
+    ) -> tuple[int, int]:
+        doc = self.invoice(core, supplier)
+        body = self.ok(
+            core,
+            "/v1/core/certificates",
+            {
+                "supplier": self.address(supplier),
+                "face": face,
+                "maturity": self.today(days),
+                "line_id": line_id,
+                "document_ids": [doc],
+            },
+        )
+        slot, token = int(body["result"]["slot_id"]), int(body["result"]["token_id"])
+        if accept:
+            self.ok(supplier, f"/v1/supplier/payables/{slot}/accept")
+        return slot, token
+
+
+def start_api(backend: str, tmp: Path) -> Iterator[Api]:
+    postgres: Postgres | None = None
+    if backend == "postgresql":
+        if not PG_BIN_DIRS:
+            pytest.skip("PostgreSQL server binaries are not installed")
+        postgres = Postgres()
+        url = postgres.start()
+    else:
+        url = f"sqlite:///{tmp / 'api.db'}"
+    platform = Platform.start()
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        settings = Settings(
+            environment="test",
+            master_key="test-master-key",
+            database_url=url,
+            chain_id=platform.w3.eth.chain_id,
+        )
+        ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
+        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0)))
+        keys = seed_demo_directory(ctx)
+        app = create_app(ctx, run_indexer=True)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            api = Api(platform=platform, ctx=ctx, client=client, keys=keys, backend=backend)
+            assert ctx.link.wait_for(platform.w3.eth.block_number, 60), "the indexer did not catch up"
+            yield api
+        engine.dispose()
+    finally:
+        platform.stop()
+        if postgres is not None:
+            postgres.stop()

@@ -1,0 +1,110 @@
+"""Shared helpers of the dashboard tests: screenshots, sign-in, the live platform and the synthetic site."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tierflow.chain.testing import Platform
+from tierflow.platform.dashboard import harness, synthetic
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def shot(page: Any, name: str) -> Path:
+    """A full-page screenshot under tests/artifacts/, rewritten on every run."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB") -> Any:
+    """A fresh browser context (its own cookies) signed in with `api_key` through the sign-in form."""
+    context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []  # console errors and warnings (a CSP violation, a 404 asset, a script error)
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.console_errors = errors
+    page.goto("/dashboard/sign-in")
+    page.get_by_label("API key", exact=True).fill(api_key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state("domcontentloaded")
+    return page
+
+
+@dataclass
+class Live:
+    """chain + indexer + API + dashboard behind one URL, the demo participants' keys and an API client."""
+
+    platform: Platform
+    ctx: Any
+    server: harness.ServerThread
+    keys: dict[str, str]
+    http: httpx.Client
+    _seq: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def address(self, who: str) -> str:
+        return self.platform.address(who)
+
+    def api(self, who: str, path: str, json: Any = None, **kwargs: Any) -> dict[str, Any]:
+        response = self.http.post(path, json=json, headers={"X-API-Key": self.keys[who]}, **kwargs)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def today(self, days: int = 0) -> str:
+        day = dt.datetime.fromtimestamp(self.platform.now(), dt.UTC).date() + dt.timedelta(days=days)
+        return day.isoformat()
+
+    def unique(self) -> str:
+        self._seq[0] += 1
+        return f"INV-{time.time_ns()}-{self._seq[0]}"
+
+    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
+        """An accepted certificate, set up through the API (the flows under test use the pages)."""
+        response = self.http.post(
+            "/v1/core/documents",
+            headers={"X-API-Key": self.keys[core]},
+            files={"file": ("invoice.pdf", b"%PDF invoice", "application/pdf")},
+            data={"seller": self.address(supplier), "kind": "invoice", "invoice_number": self.unique()},
+        )
+        assert response.status_code == 200, response.text
+        body = self.api(
+            core,
+            "/v1/core/certificates",
+            {
+                "supplier": self.address(supplier),
+                "face": face,
+                "maturity": self.today(days),
+                "line_id": line_id,
+                "document_ids": [response.json()["document_id"]],
+            },
+        )
+        slot, token = int(body["result"]["slot_id"]), int(body["result"]["token_id"])
+        self.api(supplier, f"/v1/supplier/payables/{slot}/accept")
+        return slot, token
+
+
+@dataclass
+class Site:
+    server: harness.ServerThread
+    seeded: synthetic.Seeded
+
+    @property
+    def url(self) -> str:
+        return self.server.url
