@@ -66,17 +66,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and transactional DDL."""
+def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and transactional DDL.
+
+    `immediate` (SQLite only) starts every transaction with BEGIN IMMEDIATE: for the indexer, which
+    reads rows and then writes them in one transaction. With a deferred BEGIN in WAL mode, an API
+    write committed between that read and the first write makes SQLite refuse the upgrade at once
+    (SQLITE_BUSY_SNAPSHOT, no busy wait); taking the write lock up front makes it wait its turn.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "BEGIN IMMEDIATE" if immediate else "BEGIN")
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, begin: str) -> None:
     # pysqlite opens transactions lazily and never around DDL; take over BEGIN ourselves so that a
     # migration or an indexer window is all-or-nothing even when the process is SIGKILLed mid-way.
     @event.listens_for(engine, "connect")
@@ -91,7 +97,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
 
 @lru_cache(maxsize=8)

@@ -212,36 +212,10 @@ class IndexerThread:
 
 
 def indexer_engine(url: str) -> Engine:
-    """An engine for the in-process indexer; on SQLite its transactions start with BEGIN IMMEDIATE.
+    """An engine of its own for the in-process indexer (write lock first on SQLite: see make_engine)."""
+    from tierflow.platform.db import make_engine
 
-    The indexer reads rows and then writes them in one transaction. With a plain (deferred) BEGIN in
-    WAL mode, any API write committed between that read and the first write makes SQLite refuse the
-    upgrade at once (SQLITE_BUSY_SNAPSHOT, no busy wait); taking the write lock up front makes it
-    wait its turn instead.
-    """
-    from sqlalchemy import create_engine, event
-
-    from tierflow.platform.db import make_engine, normalise_url
-
-    url = normalise_url(url)
-    if not url.startswith("sqlite"):
-        return make_engine(url)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return make_engine(url, immediate=True)
 
 
 def make_context(settings: Settings | None = None, engine: Engine | None = None) -> ServiceContext:

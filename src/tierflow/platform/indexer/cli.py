@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tierflow.errors import ConfigurationError
 from tierflow.platform import logs
-from tierflow.platform.db import get_engine
+from tierflow.platform.db import get_engine, make_engine
 from tierflow.platform.indexer.runner import Indexer, StepResult
 from tierflow.platform.migrate import upgrade
 from tierflow.settings import get_settings
@@ -49,7 +49,9 @@ def index(
     logs.configure(log_level)
     settings = get_settings()
     w3, deployment = _connect()
-    engine = get_engine()
+    # Its own engine, write lock first: the API may write the same SQLite file between our read and write.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url, immediate=True)
     upgrade(engine)
     indexer = Indexer.for_deployment(
         engine,
