@@ -14,6 +14,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # anvil's first well-known dev account: public knowledge, never a secret. Refused outside development.
 ANVIL_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_MASTER_KEY = "dev-master-key-change-me"
+# anvil's dev accounts 16-19 (funded, used by neither the demo, indexes 0-10, nor the tests' extra
+# accounts that send): the relayer pool when TIERFLOW_RELAYER_KEYS is empty. Refused in production.
+DEV_RELAYER_KEYS = (
+    "0xea6c44ac03bff858b476bba40716402b03e41b8e97e276d1baec7c37d42484a0",
+    "0x689af8efa8c651a91ad287602527f3af2fe9f6501a7ac4b061667b5a93e037fd",
+    "0xde9be858da4a475276426320d5e9262ecfc3ba460bfac56360bfa6c4c28b4ee0",
+    "0xdf57089febbacf7ba0bc227dafbffa9fc08a93fdc68e1e42411a14efcf23656e",
+)
 
 
 class Settings(BaseSettings):
@@ -36,6 +44,10 @@ class Settings(BaseSettings):
     )
     confirmations: int = 0
     operator_key: str = ANVIL_OPERATOR_KEY
+    # Comma-separated private keys of the accounts that send (and pay for) participants' forwarded
+    # requests, one nonce lock each, so different participants' writes go out in parallel. Empty: the
+    # anvil dev accounts 16-19 in development/test, the operator key alone in production.
+    relayer_keys: str = ""
     # Encrypts custodial participant keys and stored documents at rest.
     master_key: str = DEV_MASTER_KEY
     api_host: str = "127.0.0.1"
@@ -51,13 +63,36 @@ class Settings(BaseSettings):
                 )
             if self.master_key == DEV_MASTER_KEY:
                 raise ValueError("TIERFLOW_MASTER_KEY must be set in production")
+            dev_keys = {_normalise_key(key) for key in (*DEV_RELAYER_KEYS, ANVIL_OPERATOR_KEY)}
+            if any(_normalise_key(key) in dev_keys for key in self._listed_relayer_keys()):
+                raise ValueError(
+                    "TIERFLOW_RELAYER_KEYS must not contain anvil dev keys in production (they are public)"
+                )
         return self
+
+    def _listed_relayer_keys(self) -> list[str]:
+        return [key.strip() for key in self.relayer_keys.split(",") if key.strip()]
+
+    @property
+    def relayer_key_list(self) -> list[str]:
+        """The relayer pool's private keys: the configured ones, else the defaults described above."""
+        listed = self._listed_relayer_keys()
+        if listed:
+            return listed
+        if self.environment == "production":
+            return [self.operator_key]
+        return list(DEV_RELAYER_KEYS)
 
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'tierflow.db'}"
+
+
+def _normalise_key(key: str) -> str:
+    key = key.strip().lower()
+    return key[2:] if key.startswith("0x") else key
 
 
 @lru_cache

@@ -194,7 +194,7 @@ def start_api(backend: str, tmp: Path) -> Iterator[Api]:
             chain_id=platform.w3.eth.chain_id,
         )
         ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
-        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0)))
+        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))
         keys = seed_demo_directory(ctx)
         app = create_app(ctx, run_indexer=True)
         with TestClient(app, raise_server_exceptions=False) as client:

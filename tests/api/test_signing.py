@@ -124,9 +124,11 @@ def test_twenty_concurrent_writes_get_gap_free_relayer_nonces(funded: Api) -> No
     line = api.credit_line("bank1", "core1")
     holders = ["supplier1", "supplier2", "supplier3", "supplier4"]
     tokens = {who: api.issue("core1", who, 1_000_000, line)[1] for who in holders}
-    relayer = api.ctx.gateway().relayer.address
+    relayers = [account.address for account in api.ctx.gateway().relayers]
+    assert len(relayers) > 1  # the dev pool: writes spread over several accounts
     w3 = api.platform.w3
-    start_nonce = w3.eth.get_transaction_count(relayer)
+    start_block = w3.eth.block_number
+    start_nonces = {relayer: w3.eth.get_transaction_count(relayer) for relayer in relayers}
     barrier = threading.Barrier(20)
 
     def split(i: int) -> int:
@@ -143,8 +145,20 @@ def test_twenty_concurrent_writes_get_gap_free_relayer_nonces(funded: Api) -> No
     with ThreadPoolExecutor(max_workers=20) as pool:
         new_tokens = list(pool.map(split, range(20)))
     assert len(set(new_tokens)) == 20
-    end_nonce = w3.eth.get_transaction_count(relayer)
-    assert end_nonce - start_nonce == 20  # no gap, no reuse: exactly one transaction per request
+    sent = {relayer: w3.eth.get_transaction_count(relayer) - start_nonces[relayer] for relayer in relayers}
+    assert sum(sent.values()) == 20  # no reuse: exactly one relayer transaction per request
+    # no gap: every relayer's transactions of the run were all mined, nonces consecutive from its start
+    mined: dict[str, list[int]] = {relayer: [] for relayer in relayers}
+    for number in range(start_block + 1, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            sender = str(tx["from"])  # type: ignore[index]
+            if sender in mined:
+                mined[sender].append(int(tx["nonce"]))  # type: ignore[index]
+    for relayer in relayers:
+        assert sorted(mined[relayer]) == list(
+            range(start_nonces[relayer], start_nonces[relayer] + sent[relayer])
+        )
+    assert sum(1 for count in sent.values() if count) > 1  # sent in parallel by several relayers
     for i, token in enumerate(new_tokens):
         certificate = api.get("auditor", f"/v1/certificates/{token}").json()
         assert certificate["value"] == 1_000 + i

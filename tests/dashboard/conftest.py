@@ -45,7 +45,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             chain_id=platform.w3.eth.chain_id,
         )
         ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
-        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0)))
+        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))
         keys = seed_demo_directory(ctx)
         server = harness.ServerThread(create_app(ctx, run_indexer=True)).start()
         assert ctx.link.wait_for(platform.w3.eth.block_number, 60), "the indexer did not catch up"

@@ -112,7 +112,7 @@ def serve_platform(w3: Any, deployment: Any, operator: Any) -> None:
     engine = get_engine()
     upgrade(engine)
     ctx = make_context(settings, engine)
-    ctx.set_gateway(ChainGateway(w3, deployment, operator))
+    ctx.set_gateway(ChainGateway(w3, deployment, operator, ctx.relayers))
     keys = {}
     if settings.environment != "production":
         from tierflow.platform.services.seed import seed_demo_directory

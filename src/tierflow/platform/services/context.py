@@ -94,6 +94,11 @@ class ServiceContext:
     def operator(self) -> LocalAccount:
         return Account.from_key(self.settings.operator_key)
 
+    @property
+    def relayers(self) -> list[LocalAccount]:
+        """The accounts that send participants' forwarded requests (TIERFLOW_RELAYER_KEYS)."""
+        return [Account.from_key(key) for key in self.settings.relayer_key_list]
+
     def gateway(self) -> ChainGateway:
         """The chain gateway, connected on first use (the API starts even while the node is down)."""
         if self._gateway is not None:
@@ -119,7 +124,7 @@ class ServiceContext:
                 f"no deployment for chain {chain_id} in {self.settings.deployments_dir}: "
                 "run `tierflow deploy` (or `tierflow up`) first"
             )
-        return ChainGateway(w3, deployment, self.operator)
+        return ChainGateway(w3, deployment, self.operator, self.relayers)
 
     def set_gateway(self, gateway: ChainGateway) -> None:
         self._gateway = gateway

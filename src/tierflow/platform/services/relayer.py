@@ -1,9 +1,12 @@
 """Relay participants' calls through the ERC-2771 forwarder: custodial signing, self-custody, nonces.
 
-Every participant write goes through `TierflowForwarder.execute`, sent and paid for by one relayer
-account, so participants need no gas. Two locks keep nonces right under concurrency:
+Every participant write goes through `TierflowForwarder.execute`, sent and paid for by one of a pool
+of relayer accounts, so participants need no gas. Each request takes the relayer with the fewest
+requests in flight, so different participants' writes go out in parallel (on an automining node
+`send_raw_transaction` returns only once the block is mined, so one account would serialise them
+all). Two locks keep nonces right under concurrency:
 
-* the relayer account's transaction nonce lives in `TxSender` (one lock per account, gap-free);
+* each relayer account's transaction nonce lives in `TxSender` (one lock per account, gap-free);
 * the forwarder's per-signer nonce is sequential (`ERC2771Forwarder` hashes `nonces(from)` into the
   signed request), so a signer's requests must be mined in the order they were signed. We hold a
   per-signer lock from "read nonce" until the receipt, which also means a failed request can never
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +116,24 @@ class Call:
 class ChainGateway:
     """The service's handle on the chain: contracts, simulation, the relayer, custodial signing."""
 
-    def __init__(self, w3: Web3, deployment: Deployment, relayer: LocalAccount) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        operator: LocalAccount,
+        relayers: Sequence[LocalAccount] = (),
+    ) -> None:
+        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests."""
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
         self.sender = TxSender(w3, self.decoder)
-        self.relayer = relayer
+        self.operator = operator
+        self.relayers: list[LocalAccount] = list(relayers) or [operator]
+        # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
+        self._in_flight = [0] * len(self.relayers)
+        self._next_relayer = 0
+        self._pool_lock = threading.Lock()
         self.chain_id = int(w3.eth.chain_id)
         self.contracts: dict[str, Contract] = {
             name: deployment.contract(w3, name) for name in deployment.contracts
@@ -318,8 +334,10 @@ class ChainGateway:
         # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
         # calldata copy); estimating it would cost a round trip and cannot fail differently.
         gas = int(message["gas"]) + 80_000 + 16 * len(request[5])
+        slot = self._take_relayer()
+        relayer = self.relayers[slot]
         try:
-            receipt = self._transact(fn, self.relayer, gas=gas)
+            receipt = self._transact(fn, relayer, gas=gas)
         except ContractRevert as error:
             if error.name in ("FailedCall", "Reverted"):
                 raise self._inner_failure(message) from None
@@ -327,9 +345,28 @@ class ChainGateway:
         except TimeExhausted as error:
             raise ChainUnavailableError(f"the transaction was not mined in time: {error}") from error
         except (Web3Exception, OSError) as error:
-            self.sender.forget_nonce(self.relayer.address)
+            self.sender.forget_nonce(relayer.address)
             raise _unavailable(error) from error
+        finally:
+            self._release_relayer(slot)
         return self.outcome(receipt)
+
+    def _take_relayer(self) -> int:
+        """The relayer with the fewest requests in flight (round robin among equals); never blocks.
+
+        A busy relayer is still safe to use: its TxSender lock queues the send with gap-free nonces.
+        """
+        with self._pool_lock:
+            count = len(self.relayers)
+            order = [(self._next_relayer + k) % count for k in range(count)]
+            slot = min(order, key=lambda i: self._in_flight[i])
+            self._in_flight[slot] += 1
+            self._next_relayer = (slot + 1) % count
+            return slot
+
+    def _release_relayer(self, slot: int) -> None:
+        with self._pool_lock:
+            self._in_flight[slot] -= 1
 
     def _inner_failure(self, message: dict[str, Any]) -> ContractRevert:
         try:
