@@ -4,88 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from tierflow.chain.accounts import dev_account
-from tierflow.chain.devnet import free_port
 from tierflow.chain.testing import Platform
 from tierflow.platform.api.app import create_app
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
+from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.relayer import ChainGateway
 from tierflow.platform.services.seed import seed_demo_directory
 from tierflow.settings import Settings
-
-PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-class Postgres:
-    """A throw-away PostgreSQL cluster in a temp dir (initdb + pg_ctl), for one test session.
-
-    initdb refuses to run as root: under root the server runs as the `postgres` system user, in a
-    directory of its own (pytest's temp dirs are private to root).
-    """
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="tierflow-api-pg-"))
-        self.bin = PG_BIN_DIRS[0] if PG_BIN_DIRS else None
-        self.port = free_port()
-        self.data = self.root / "data"
-        self.prefix: list[str] = []
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-            self.prefix = ["runuser", "-u", "postgres", "--"]
-
-    def _run(self, *args: str) -> None:
-        subprocess.run(
-            [*self.prefix, *args], check=True, capture_output=True, env={**os.environ, "LC_ALL": "C"}
-        )
-
-    def start(self) -> str:
-        assert self.bin is not None, "PostgreSQL server binaries are not installed"
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-U", "tierflow", "--auth=trust", "-E", "UTF8"
-        )
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        options += " -c fsync=off -c synchronous_commit=off"  # throw-away data: durability only costs time
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "pg.log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-        self._run(
-            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tierflow", "tierflow"
-        )
-        return f"postgresql+psycopg://tierflow@127.0.0.1:{self.port}/tierflow"
-
-    def stop(self) -> None:
-        if self.bin is not None and self.data.exists():
-            subprocess.run(
-                [*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-                capture_output=True,
-            )
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass
@@ -175,12 +112,10 @@ class Api:
 
 
 def start_api(backend: str, tmp: Path) -> Iterator[Api]:
-    postgres: Postgres | None = None
+    cluster: PgCluster | None = None
     if backend == "postgresql":
-        if not PG_BIN_DIRS:
-            pytest.skip("PostgreSQL server binaries are not installed")
-        postgres = Postgres()
-        url = postgres.start()
+        cluster = PgCluster.start()
+        url = cluster.create_database()
     else:
         url = f"sqlite:///{tmp / 'api.db'}"
     platform = Platform.start()
@@ -204,5 +139,5 @@ def start_api(backend: str, tmp: Path) -> Iterator[Api]:
         engine.dispose()
     finally:
         platform.stop()
-        if postgres is not None:
-            postgres.stop()
+        if cluster is not None:
+            cluster.stop()
