@@ -8,23 +8,8 @@ from billkit import BillKit, RangeStatus
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from tierflow.chain.forwarder import EIP712_DOMAIN_FIELDS, FORWARD_REQUEST_FIELDS
 from tierflow.chain.testing import Platform
-
-FORWARD_REQUEST = [
-    {"name": "from", "type": "address"},
-    {"name": "to", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "gas", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint48"},
-    {"name": "data", "type": "bytes"},
-]
-DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 
 
 def relay(tf: Platform, signer: str, call: Any, relayer: str = "operator") -> Any:
@@ -41,7 +26,7 @@ def relay(tf: Platform, signer: str, call: Any, relayer: str = "operator") -> An
         "data": call._encode_transaction_data(),
     }
     typed = {
-        "types": {"EIP712Domain": DOMAIN, "ForwardRequest": FORWARD_REQUEST},
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST_FIELDS},
         "primaryType": "ForwardRequest",
         "domain": {
             "name": "Tierflow",

@@ -7,23 +7,8 @@ from typing import Any
 from certkit import FACE, Kit
 from eth_account.messages import encode_typed_data
 
+from tierflow.chain.forwarder import EIP712_DOMAIN_FIELDS, FORWARD_REQUEST_FIELDS
 from tierflow.chain.testing import Platform
-
-FORWARD_REQUEST = [
-    {"name": "from", "type": "address"},
-    {"name": "to", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "gas", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint48"},
-    {"name": "data", "type": "bytes"},
-]
-DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 
 
 def signed_request(
@@ -46,7 +31,7 @@ def signed_request(
         "nonce": forwarder.functions.nonces(sender).call(), "deadline": deadline, "data": data,
     }  # fmt: skip
     typed = {
-        "types": {"EIP712Domain": DOMAIN, "ForwardRequest": FORWARD_REQUEST},
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST_FIELDS},
         "primaryType": "ForwardRequest",
         "domain": {
             "name": "Tierflow", "version": "1",

@@ -36,31 +36,15 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, We
 from web3.types import TxReceipt
 
 from tierflow.chain.deploy import Deployment
+from tierflow.chain.forwarder import (
+    EIP712_DOMAIN_FIELDS,
+    EIP712_DOMAIN_TYPEHASH,
+    FORWARD_REQUEST_FIELDS,
+    FORWARD_REQUEST_TYPEHASH,
+)
 from tierflow.chain.node import TxSender
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 
-FORWARD_REQUEST_FIELDS = [
-    {"name": "from", "type": "address"},
-    {"name": "to", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "gas", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint48"},
-    {"name": "data", "type": "bytes"},
-]
-FORWARD_REQUEST_TYPEHASH = keccak(
-    b"ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
-    b"uint48 deadline,bytes data)"
-)
-EIP712_DOMAIN_TYPEHASH = keccak(
-    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
-EIP712_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless.
 DEFAULT_DEADLINE_S = 3600
