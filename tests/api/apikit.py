@@ -13,16 +13,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tierflow.chain.accounts import dev_account
 from tierflow.chain.testing import Platform
 from tierflow.platform.api.app import create_app
-from tierflow.platform.db import make_engine
-from tierflow.platform.migrate import upgrade
 from tierflow.platform.pgtemp import PgCluster
-from tierflow.platform.services.context import IndexerLink, ServiceContext
-from tierflow.platform.services.relayer import ChainGateway
-from tierflow.platform.services.seed import seed_demo_directory
-from tierflow.settings import Settings
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.testing import service_context
 
 
 @dataclass
@@ -120,17 +115,8 @@ def start_api(backend: str, tmp: Path) -> Iterator[Api]:
         url = f"sqlite:///{tmp / 'api.db'}"
     platform = Platform.start()
     try:
-        engine = make_engine(url)
-        upgrade(engine)
-        settings = Settings(
-            environment="test",
-            master_key="test-master-key",
-            database_url=url,
-            chain_id=platform.w3.eth.chain_id,
-        )
-        ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
-        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))
-        keys = seed_demo_directory(ctx)
+        ctx, keys = service_context(platform, url, master_key="test-master-key")
+        engine = ctx.engine
         app = create_app(ctx, run_indexer=True)
         with TestClient(app, raise_server_exceptions=False) as client:
             api = Api(platform=platform, ctx=ctx, client=client, keys=keys, backend=backend)

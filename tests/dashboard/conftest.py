@@ -9,7 +9,6 @@ import httpx
 import pytest
 from dashkit import Live, Site
 
-from tierflow.chain.accounts import dev_account
 from tierflow.chain.testing import Platform
 from tierflow.platform.dashboard import harness, synthetic
 from tierflow.platform.db import make_engine
@@ -26,27 +25,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from tierflow.platform.api.app import create_app
-    from tierflow.platform.migrate import upgrade
-    from tierflow.platform.services.context import IndexerLink, ServiceContext
-    from tierflow.platform.services.relayer import ChainGateway
-    from tierflow.platform.services.seed import seed_demo_directory
-    from tierflow.settings import Settings
+    from tierflow.platform.testing import service_context
 
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'live.db'}"
     platform = Platform.start()
     server = None
     try:
-        engine = make_engine(url)
-        upgrade(engine)
-        settings = Settings(
-            environment="test",
-            master_key="dashboard-test-key",
-            database_url=url,
-            chain_id=platform.w3.eth.chain_id,
-        )
-        ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
-        ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))
-        keys = seed_demo_directory(ctx)
+        ctx, keys = service_context(platform, url, master_key="dashboard-test-key")
         server = harness.ServerThread(create_app(ctx, run_indexer=True)).start()
         assert ctx.link.wait_for(platform.w3.eth.block_number, 60), "the indexer did not catch up"
         with httpx.Client(base_url=server.url, timeout=60) as http:

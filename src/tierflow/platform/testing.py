@@ -1,0 +1,30 @@
+"""A service context on a migrated database, wired to a test Platform's chain (API and page tests)."""
+
+from __future__ import annotations
+
+from tierflow.chain.accounts import dev_account
+from tierflow.chain.testing import Platform
+from tierflow.platform.db import make_engine
+from tierflow.platform.migrate import upgrade
+from tierflow.platform.services.context import IndexerLink, ServiceContext
+from tierflow.platform.services.relayer import ChainGateway
+from tierflow.platform.services.seed import seed_demo_directory
+from tierflow.settings import Settings
+
+
+def service_context(
+    platform: Platform, database_url: str, master_key: str
+) -> tuple[ServiceContext, dict[str, str]]:
+    """Migrate `database_url`, wire a ServiceContext to the platform's chain, put the demo participants in
+    the directory; return the context and the demo participants' API keys by name."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    settings = Settings(
+        environment="test",
+        master_key=master_key,
+        database_url=database_url,
+        chain_id=platform.w3.eth.chain_id,
+    )
+    ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
+    ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))
+    return ctx, seed_demo_directory(ctx)
