@@ -26,14 +26,14 @@ from tierflow.platform.api.bill_schemas import (
     EndorsementChain,
     SubRange,
 )
-from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
+from tierflow.platform.api.errors import Forbidden, Unprocessable
 from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.queries import _page
+from tierflow.platform.services.queries import _page, get_or_404
 from tierflow.platform.services.relayer import Call
 from tierflow.platform.services.workflows import Written, _ensure_allowance, date_to_unix
 from tierflow.platform.services.writes import execute
@@ -85,33 +85,26 @@ def quote_public(row: BillQuote) -> BillQuotePublic:
 
 # -- lookups ----------------------------------------------------------------------------------------
 def package(session: Session, package_id: int) -> BillPackage:
-    row = session.get(BillPackage, package_id)
-    if row is None:
-        raise NotFound(f"bill {package_id} does not exist (or is not indexed yet)", code="bill_not_found")
-    return row
+    return get_or_404(session, BillPackage, package_id, "bill", "bill_not_found", indexed=True)
 
 
 def bill_range(session: Session, range_id: int) -> BillRange:
-    row = session.get(BillRange, range_id)
-    if row is None:
-        raise NotFound(
-            f"bill range {range_id} does not exist (or is not indexed yet)", code="bill_range_not_found"
-        )
-    return row
+    return get_or_404(session, BillRange, range_id, "bill range", "bill_range_not_found", indexed=True)
 
 
 def _quote(session: Session, quote_id: int) -> BillQuote:
-    row = session.get(BillQuote, quote_id)
-    if row is None:
-        raise NotFound(f"bill quote {quote_id} does not exist", code="bill_quote_not_found")
-    return row
+    return get_or_404(session, BillQuote, quote_id, "bill quote", "bill_quote_not_found", indexed=False)
 
 
 def _discount_request(session: Session, request_id: int) -> BillDiscountRequest:
-    row = session.get(BillDiscountRequest, request_id)
-    if row is None:
-        raise NotFound(f"bill discount request {request_id} does not exist", code="bill_request_not_found")
-    return row
+    return get_or_404(
+        session,
+        BillDiscountRequest,
+        request_id,
+        "bill discount request",
+        "bill_request_not_found",
+        indexed=False,
+    )
 
 
 def is_package_party(session: Session, caller: Caller, row: BillPackage) -> bool:

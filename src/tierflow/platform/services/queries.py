@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select, text
 from sqlmodel import Session, col
@@ -87,34 +87,34 @@ def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -
 
 
 # -- lookups with party checks --------------------------------------------------------------------
-def payable(session: Session, slot_id: int) -> Payable:
-    row = session.get(Payable, slot_id)
+Row = TypeVar("Row")
+
+
+def get_or_404(session: Session, model: type[Row], key: int, what: str, code: str, *, indexed: bool) -> Row:
+    """The row `key` of `model`, or NotFound naming it; `indexed` rows may simply not be indexed yet."""
+    row = session.get(model, key)
     if row is None:
-        raise NotFound(f"payable {slot_id} does not exist (or is not indexed yet)", code="payable_not_found")
+        hint = " (or is not indexed yet)" if indexed else ""
+        raise NotFound(f"{what} {key} does not exist{hint}", code=code)
     return row
+
+
+def payable(session: Session, slot_id: int) -> Payable:
+    return get_or_404(session, Payable, slot_id, "payable", "payable_not_found", indexed=True)
 
 
 def certificate(session: Session, token_id: int) -> Certificate:
-    row = session.get(Certificate, token_id)
-    if row is None:
-        raise NotFound(
-            f"certificate {token_id} does not exist (or is not indexed yet)", code="certificate_not_found"
-        )
-    return row
+    return get_or_404(session, Certificate, token_id, "certificate", "certificate_not_found", indexed=True)
 
 
 def financing_request(session: Session, request_id: int) -> FinancingRequest:
-    row = session.get(FinancingRequest, request_id)
-    if row is None:
-        raise NotFound(f"financing request {request_id} does not exist", code="request_not_found")
-    return row
+    return get_or_404(
+        session, FinancingRequest, request_id, "financing request", "request_not_found", indexed=False
+    )
 
 
 def credit_line(session: Session, line_id: int) -> CreditLine:
-    row = session.get(CreditLine, line_id)
-    if row is None:
-        raise NotFound(f"credit line {line_id} does not exist", code="credit_line_not_found")
-    return row
+    return get_or_404(session, CreditLine, line_id, "credit line", "credit_line_not_found", indexed=False)
 
 
 def _not_party(what: str, caller: Caller) -> Forbidden:
