@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from tierflow.platform.api.bill_schemas import (
     BillDetail,
@@ -58,17 +56,6 @@ PackageStatus = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled
 RangeStatus = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
 
 
-def _write(
-    request: Request,
-    ctx: ContextDep,
-    caller: Caller,
-    key: str | None,
-    body: BaseModel | dict[str, Any],
-    action: Callable[[], BaseModel],
-) -> JSONResponse:
-    return run_write(request, ctx, caller.address, key, body, action)
-
-
 # -- drawer -----------------------------------------------------------------------------------------
 @router.post(
     "/documents",
@@ -112,10 +99,10 @@ def issue(
     data: BillIssue,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.issue(ctx=ctx, session=session, caller=caller, data=data),
@@ -233,10 +220,10 @@ def cancel(
     package_id: int = PackageId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"package_id": package_id},
         lambda: bills.cancel(ctx=ctx, session=session, caller=caller, package_id=package_id),
@@ -254,10 +241,10 @@ def accept(
     package_id: int = PackageId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"package_id": package_id},
         lambda: bills.accept(ctx=ctx, session=session, caller=caller, package_id=package_id),
@@ -278,10 +265,10 @@ def refuse(
     package_id: int = PackageId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"package_id": package_id},
         lambda: bills.refuse(ctx=ctx, session=session, caller=caller, package_id=package_id),
@@ -302,10 +289,10 @@ def receive(
     package_id: int = PackageId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"package_id": package_id},
         lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=True),
@@ -323,10 +310,10 @@ def reject(
     package_id: int = PackageId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"package_id": package_id},
         lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=False),
@@ -349,10 +336,10 @@ def endorse(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.endorse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
@@ -371,10 +358,10 @@ def pledge(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.pledge(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
@@ -395,10 +382,10 @@ def release(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"range_id": range_id},
         lambda: bills.release_pledge(ctx=ctx, session=session, caller=caller, range_id=range_id),
@@ -419,10 +406,10 @@ def present(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"range_id": range_id},
         lambda: bills.present(ctx=ctx, session=session, caller=caller, range_id=range_id),
@@ -443,10 +430,10 @@ def pay(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"range_id": range_id},
         lambda: bills.pay(ctx=ctx, session=session, caller=caller, range_id=range_id),
@@ -468,10 +455,10 @@ def dishonour(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.dishonour(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
@@ -492,10 +479,10 @@ def dishonour_unanswered(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"range_id": range_id},
         lambda: bills.dishonour_unanswered(ctx=ctx, session=session, caller=caller, range_id=range_id),
@@ -517,10 +504,10 @@ def recourse(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.claim_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
@@ -541,10 +528,10 @@ def settle_recourse(
     range_id: int = RangeId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"range_id": range_id},
         lambda: bills.settle_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id),
@@ -579,10 +566,10 @@ def quote(
     request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         data,
         lambda: bills.quote_discount(
@@ -605,10 +592,10 @@ def accept_quote(
     quote_id: int = QuoteId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"quote_id": quote_id},
         lambda: bills.accept_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
@@ -629,10 +616,10 @@ def cancel_quote(
     quote_id: int = QuoteId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _write(
+    return run_write(
         request,
         ctx,
-        caller,
+        caller.address,
         key,
         {"quote_id": quote_id},
         lambda: bills.cancel_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
