@@ -29,6 +29,18 @@ class ChainUnavailableError(TierflowError, ConnectionError):
     """The JSON-RPC endpoint does not answer."""
 
 
+class TransactionOutcomeUnknown(ChainUnavailableError):
+    """A transaction was sent but its receipt did not arrive in time: it may still be mined.
+
+    Unlike a plain ChainUnavailableError nothing guarantees that nothing happened, so a retry must
+    look up `tx_hash` instead of sending again.
+    """
+
+    def __init__(self, tx_hash: str, message: str) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(message)
+
+
 class CompileError(TierflowError, RuntimeError):
     """solc reported errors."""
 
