@@ -6,6 +6,7 @@ import threading
 import time
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
@@ -13,8 +14,9 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams, TxReceipt
 
+from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc, RequestMaybeDelivered, RpcError, rpc_for
 from tierflow.chain.revert import RevertDecoder
-from tierflow.errors import ChainUnavailableError, ContractRevert, WrongChainError
+from tierflow.errors import ChainUnavailableError, ContractRevert, TransactionOutcomeUnknown, WrongChainError
 
 RECEIPT_POLL_S = 0.005  # anvil mines instantly; web3's default 0.1 s poll would dominate latency
 
@@ -48,6 +50,14 @@ class TxSender:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._gas_price: tuple[float, int] = (0.0, 0)
+        self._rpc: JsonRpc | ProviderRpc | None = None
+
+    @property
+    def rpc(self) -> JsonRpc | ProviderRpc:
+        """The raw JSON-RPC client of `send_call` (created on first use: most senders never need it)."""
+        if self._rpc is None:
+            self._rpc = rpc_for(self.w3)
+        return self._rpc
 
     def _lock_for(self, address: str) -> threading.Lock:
         with self._registry_lock:
@@ -57,7 +67,7 @@ class TxSender:
         fetched_at, price = self._gas_price
         if time.monotonic() - fetched_at > 2.0:
             # Twice the quoted price absorbs base-fee rises between quote and inclusion.
-            price = 2 * int(self.w3.eth.gas_price) + 1
+            price = 2 * int(self.rpc.call("eth_gasPrice", []), 16) + 1
             self._gas_price = (time.monotonic(), price)
         return price
 
@@ -111,6 +121,52 @@ class TxSender:
                 raise
             self._nonces[address] = nonce + 1
             return bytes(tx_hash)
+
+    def send_call(self, account: LocalAccount, to: str, data: bytes, gas: int) -> str:
+        """Sign a call to `to` and send it over raw JSON-RPC; the 0x transaction hash.
+
+        The hot path of relayed writes: web3's build_transaction and send_raw_transaction validate
+        and format every field again, which costs more CPU than signing. A connection lost after the
+        transaction was written raises TransactionOutcomeUnknown (it may be in the pool); an RPC error
+        about the nonce resynchronises it from the node and tries once more.
+        """
+        address = account.address
+        with self._lock_for(address):
+            for attempt in (0, 1):
+                nonce = self._nonces.get(address)
+                if nonce is None:
+                    nonce = int(self.rpc.call("eth_getTransactionCount", [address, "pending"]), 16)
+                signed = account.sign_transaction(
+                    {
+                        "to": HexStr(to),
+                        "data": data,
+                        "value": 0,
+                        "nonce": nonce,
+                        "gas": gas,
+                        "gasPrice": self.gas_price(),
+                        "chainId": self.chain_id,
+                    }
+                )
+                tx_hash = "0x" + bytes(signed.hash).hex()
+                try:
+                    self.rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
+                except RequestMaybeDelivered as error:
+                    self._nonces.pop(address, None)
+                    raise TransactionOutcomeUnknown(
+                        tx_hash, f"transaction {tx_hash} was sent but the node stopped answering: {error}"
+                    ) from None
+                except RpcError as error:
+                    self._nonces.pop(address, None)  # resynchronise from the node
+                    if attempt == 0 and "nonce" in error.message.lower():
+                        continue
+                    refused = f"the node refused the transaction: {error.message}"
+                    raise ChainUnavailableError(refused) from None
+                except ChainUnavailableError:
+                    self._nonces.pop(address, None)
+                    raise
+                self._nonces[address] = nonce + 1
+                return tx_hash
+        raise AssertionError("unreachable")
 
     def _replay_failure(
         self, fn: ContractFunction | ContractConstructor, params: TxParams, receipt: TxReceipt

@@ -1,4 +1,9 @@
-"""The few JSON-RPC calls the indexer makes, raw (no web3 formatters: they cost more than the decoding)."""
+"""The few JSON-RPC calls the indexer makes, raw (no web3 formatters: they cost more than the decoding).
+
+Over HTTP they bypass the web3 provider too: with request caching on, web3 answers every
+eth_getBlockByNumber(n) with one or two extra calls to decide whether the block may be cached, and
+a cached block by number would hide a reorg from the indexer.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
-from web3.types import RPCEndpoint
 
-from tierflow.errors import TierflowError
+from tierflow.chain.jsonrpc import RpcError, rpc_for
 
-
-class RpcError(TierflowError, RuntimeError):
-    """The node answered a JSON-RPC call with an error (for eth_getLogs: often "too many results")."""
+__all__ = ["BlockRef", "Rpc", "RpcError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +29,11 @@ class BlockRef:
 class Rpc:
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
+        self.transport = rpc_for(w3)
 
     def call(self, method: str, params: Sequence[Any]) -> Any:
-        response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
-        if "error" in response and response["error"]:
-            raise RpcError(f"{method}: {response['error']}")
-        return response.get("result")
+        """The result of one call (RpcError on a JSON-RPC error; ChainUnavailableError when unreachable)."""
+        return self.transport.call(method, params)
 
     def chain_id(self) -> int:
         return int(self.call("eth_chainId", []), 16)

@@ -15,6 +15,9 @@ all). Two locks keep nonces right under concurrency:
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
 calldata (ERC-2771's `_msgSender()`); that yields the contract's custom error before anything is sent.
+
+The write path speaks raw JSON-RPC (`tierflow.chain.jsonrpc`) and decodes receipts with the indexer's
+log decoder: through web3.py's formatters and validators a relayed write cost several times the CPU.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
-from web3.types import TxReceipt
+from web3.exceptions import ContractLogicError, Web3Exception
 
 from tierflow.chain.deploy import Deployment
 from tierflow.chain.forwarder import (
@@ -42,8 +44,10 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_FIELDS,
     FORWARD_REQUEST_TYPEHASH,
 )
-from tierflow.chain.node import TxSender
-from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
+from tierflow.chain.jsonrpc import RpcError, rpc_for
+from tierflow.chain.node import RECEIPT_POLL_S, TxSender
+from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
+from tierflow.platform.indexer.events import LogDecoder
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless.
@@ -59,6 +63,11 @@ GAS_BUDGET = 1_500_000
 BATCH_GAS_BUDGET = 8_000_000
 PAYOUT_SELECTOR = bytes(Web3.keccak(text="payout(uint256[])")[:4])
 INNER_GAS_MARGIN = 20_000
+EXECUTE_SELECTOR = keccak(text="execute((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
+FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
+# How long a sent transaction may take to be mined before the caller hears "outcome unknown".
+RECEIPT_TIMEOUT_S = 120.0
 
 
 class RelayError(TierflowError):
@@ -83,6 +92,7 @@ class TxOutcome:
     block_number: int
     gas_used: int
     events: list[DecodedEvent] = field(default_factory=list)
+    succeeded: bool = True
 
     def first(self, event: str) -> DecodedEvent | None:
         return next((item for item in self.events if item.event == event), None)
@@ -112,6 +122,7 @@ class ChainGateway:
         self.deployment = deployment
         self.decoder = deployment.decoder()
         self.sender = TxSender(w3, self.decoder)
+        self.rpc = rpc_for(w3)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -140,16 +151,9 @@ class ChainGateway:
         # Next forwarder nonce per signer, read and advanced only under that signer's lock.
         self._forwarder_nonces: dict[str, int] = {}
         self._locks_guard = threading.Lock()
-        self._topics: dict[bytes, list[tuple[str, Any]]] = {}
-        for name, contract in self.contracts.items():
-            abi: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
-            for item in abi:
-                if item.get("type") != "event":
-                    continue
-                event = getattr(contract.events, item["name"])()
-                types = ",".join(_canonical(i) for i in item["inputs"])
-                topic = Web3.keccak(text=f"{item['name']}({types})")
-                self._topics.setdefault(bytes(topic), []).append((name, event))
+        self.log_decoder = LogDecoder(
+            {name: (record.address, record.abi) for name, record in deployment.contracts.items()}
+        )
 
     # -- building calls ---------------------------------------------------------------------
     def calldata(self, call: Call) -> tuple[str, bytes]:
@@ -166,14 +170,26 @@ class ChainGateway:
         times the node's work per write, while the budget only caps what the inner call may spend
         (the relayer pays for gas used, not for the cap).
         """
-        params: Any = {"from": self.forwarder.address, "to": to, "data": HexBytes(data) + HexBytes(signer)}
+        raw = bytes(HexBytes(data))
+        params = {"from": self.forwarder.address, "to": to, "data": "0x" + raw.hex() + signer[2:].lower()}
+        self._eth_call(params)
+        return BATCH_GAS_BUDGET if raw[:4] == PAYOUT_SELECTOR else GAS_BUDGET
+
+    def _eth_call(self, params: dict[str, Any], block: str = "latest") -> str:
+        """eth_call over raw JSON-RPC; a revert becomes the decoded ContractRevert."""
         try:
-            self.w3.eth.call(params)
-            return BATCH_GAS_BUDGET if HexBytes(data)[:4] == PAYOUT_SELECTOR else GAS_BUDGET
-        except ContractLogicError as error:
-            raise self.decoder.from_exception(error) from None
-        except (Web3Exception, OSError) as error:
-            raise _unavailable(error) from error
+            return str(self.rpc.call("eth_call", [params, block]))
+        except RpcError as error:
+            raise self._revert(error) from None
+
+    def _revert(self, error: RpcError) -> TierflowError:
+        """A node's error answer to a call or estimate: the decoded custom error, if it is a revert."""
+        if error.data is None and error.code != 3 and "revert" not in error.message.lower():
+            return ChainUnavailableError(f"the node could not run the call: {error.message}")
+        decoded = self.decoder.decode(error.data)
+        if decoded.name == "Reverted" and error.message:
+            return ContractRevert("Reverted", {"message": error.message})
+        return decoded
 
     # -- forward requests ---------------------------------------------------------------------
     def _lock(self, signer: str) -> threading.Lock:
@@ -181,15 +197,13 @@ class ChainGateway:
             return self._signer_locks.setdefault(signer.lower(), threading.Lock())
 
     def forwarder_nonce(self, signer: str) -> int:
-        try:
-            return int(self.forwarder.functions.nonces(Web3.to_checksum_address(signer)).call())
-        except (Web3Exception, OSError) as error:
-            raise _unavailable(error) from error
+        data = "0x" + NONCES_SELECTOR.hex() + signer[2:].lower().rjust(64, "0")
+        return int(self._eth_call({"to": self.forwarder.address, "data": data}), 16)
 
     def chain_time(self) -> int:
         try:
-            return int(self.w3.eth.get_block("latest")["timestamp"])
-        except (Web3Exception, OSError) as error:
+            return int(self.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        except RpcError as error:
             raise _unavailable(error) from error
 
     def forward_request(
@@ -314,26 +328,23 @@ class ChainGateway:
             HexBytes(message["data"]),
             HexBytes(signature),
         )
-        fn = self.forwarder.functions.execute(request)
+        data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
         # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
         # calldata copy); estimating it would cost a round trip and cannot fail differently.
         gas = int(message["gas"]) + 80_000 + 16 * len(request[5])
         slot = self._take_relayer()
         relayer = self.relayers[slot]
         try:
-            receipt = self._transact(fn, relayer, gas=gas)
-        except ContractRevert as error:
-            if error.name in ("FailedCall", "Reverted"):
-                raise self._inner_failure(message) from None
-            raise
-        except TimeExhausted as error:
-            raise ChainUnavailableError(f"the transaction was not mined in time: {error}") from error
-        except (Web3Exception, OSError) as error:
-            self.sender.forget_nonce(relayer.address)
-            raise _unavailable(error) from error
+            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        return self.outcome(receipt)
+        outcome = self.outcome(self.wait_receipt(tx_hash))
+        if not outcome.succeeded:
+            error = self._failure(relayer.address, str(self.forwarder.address), data, outcome.block_number)
+            if error.name in ("FailedCall", "Reverted"):
+                raise self._inner_failure(message) from None
+            raise error
+        return outcome
 
     def _take_relayer(self) -> int:
         """The relayer with the fewest requests in flight (round robin among equals); never blocks.
@@ -361,51 +372,68 @@ class ChainGateway:
 
     def send_direct(self, account: LocalAccount, call: Call) -> TxOutcome:
         """Send from a platform account (the operator) directly, paying its own gas."""
-        contract = self.contracts[call.contract]
-        fn = getattr(contract.functions, call.function)(*call.args)
+        to, data = self.calldata(call)
+        params = {"from": account.address, "to": to, "data": "0x" + data.hex()}
         try:
-            receipt = self._transact(fn, account)
-        except TimeExhausted as error:
-            raise ChainUnavailableError(f"the transaction was not mined in time: {error}") from error
-        except ContractRevert:
-            raise
-        except (Web3Exception, OSError) as error:
-            self.sender.forget_nonce(account.address)
+            estimate = int(self.rpc.call("eth_estimateGas", [params]), 16)
+        except RpcError as error:
+            raise self._revert(error) from None
+        tx_hash = self.sender.send_call(account, to, data, int(estimate * self.sender.gas_headroom))
+        outcome = self.outcome(self.wait_receipt(tx_hash))
+        if not outcome.succeeded:
+            raise self._failure(account.address, to, data, outcome.block_number)
+        return outcome
+
+    def _failure(self, sender: str, to: str, data: bytes, block: int) -> ContractRevert:
+        """Why a mined transaction failed: the same call replayed on the state it ran against."""
+        params = {"from": sender, "to": to, "data": "0x" + bytes(data).hex()}
+        try:
+            self._eth_call(params, hex(block - 1))
+        except ContractRevert as error:
+            return error
+        except TierflowError:
+            pass
+        return ContractRevert("Reverted", {"block": block})
+
+    def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
+        """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time."""
+        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        while True:
+            try:
+                receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+            except (ChainUnavailableError, RpcError) as error:
+                raise TransactionOutcomeUnknown(
+                    tx_hash, f"transaction {tx_hash} was sent but its receipt could not be read: {error}"
+                ) from None
+            if receipt:
+                return dict(receipt)
+            if time.monotonic() >= deadline:
+                raise TransactionOutcomeUnknown(
+                    tx_hash, f"transaction {tx_hash} was sent but not mined within {RECEIPT_TIMEOUT_S:.0f} s"
+                )
+            time.sleep(RECEIPT_POLL_S)
+
+    def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
+        """What became of a sent transaction: None while it is not mined."""
+        try:
+            receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+        except RpcError as error:
             raise _unavailable(error) from error
-        return self.outcome(receipt)
+        return self.outcome(dict(receipt)) if receipt else None
 
-    def _transact(self, fn: Any, account: LocalAccount, gas: int | None = None) -> TxReceipt:
-        """Send with TxSender; if another process used the same account, resynchronise the nonce once."""
-        try:
-            return self.sender.transact(fn, account, gas=gas)
-        except Web3RPCError as error:
-            if "nonce" not in str(error).lower():
-                raise
-            self.sender.forget_nonce(account.address)
-            return self.sender.transact(fn, account, gas=gas)
-
-    def outcome(self, receipt: TxReceipt) -> TxOutcome:
+    def outcome(self, receipt: dict[str, Any]) -> TxOutcome:
+        """A raw JSON-RPC receipt with its logs decoded (JSON values, as the indexer stores them)."""
         events: list[DecodedEvent] = []
         for log in receipt["logs"]:
-            if not log["topics"]:
-                continue
-            name = self.by_address.get(str(log["address"]).lower())
-            for contract_name, event in self._topics.get(bytes(log["topics"][0]), []):
-                if contract_name != name:
-                    continue
-                try:
-                    decoded = event.process_log(log)
-                except Exception:  # noqa: S112 - a same-signature event with other indexing; try the next
-                    continue
-                events.append(
-                    DecodedEvent(contract_name, decoded["event"], dict(decoded["args"]), int(log["logIndex"]))
-                )
-                break
+            event = self.log_decoder.decode(log)
+            if event is not None:
+                events.append(DecodedEvent(event.contract, event.event, event.args, event.log_index))
         return TxOutcome(
-            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
+            tx_hash=str(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"], 16),
+            gas_used=int(receipt["gasUsed"], 16),
             events=events,
+            succeeded=int(receipt["status"], 16) == 1,
         )
 
     def call(self, contract: str, function: str, *args: Any) -> Any:
@@ -418,20 +446,13 @@ class ChainGateway:
 
     def ping(self) -> int:
         try:
-            return int(self.w3.eth.block_number)
-        except (Web3Exception, OSError) as error:
+            return int(self.rpc.call("eth_blockNumber", []), 16)
+        except RpcError as error:
             raise _unavailable(error) from error
 
 
 def _unavailable(error: BaseException) -> ChainUnavailableError:
     return ChainUnavailableError(f"the chain node does not answer: {type(error).__name__}: {error}")
-
-
-def _canonical(item: dict[str, Any]) -> str:
-    kind = str(item["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_canonical(c) for c in item["components"]) + ")" + kind[len("tuple") :]
-    return kind
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.005) -> bool:

@@ -7,13 +7,15 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlmodel import Session
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3Exception
 
-from tierflow.platform.api.errors import Forbidden
+from tierflow.errors import ContractRevert
+from tierflow.platform.api.errors import Conflict, Forbidden, revert_message
 from tierflow.platform.api.schemas import EventPublic, RelayRequest, SignatureRequired, TxResult
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller, custodial_account
-from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
+from tierflow.platform.services.relayer import Call, ChainGateway, RelayError, TxOutcome
 
 # Which event fields a client most likely wants back, by event: event arg → result field.
 RESULT_FIELDS: dict[str, dict[str, str]] = {
@@ -30,6 +32,23 @@ RESULT_FIELDS: dict[str, dict[str, str]] = {
     "PayableDefaulted": {"slotId": "slot_id", "unpaid": "unpaid"},
     "RecourseExercised": {"requestId": "request_id", "amount": "amount"},
 }
+# Bill events add theirs only when the event has the field (the same result on a first answer and on
+# a retry that finds the transaction mined: both are built here).
+BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
+    "BillIssued": {"packageId": "package_id"},
+    "BillReceived": {"rangeId": "range_id"},
+    "BillEndorsed": {"newRangeId": "new_range_id", "remainderRangeId": "remainder_range_id"},
+    "BillQuoted": {"quoteId": "quote_id"},
+    "BillDiscounted": {
+        "newRangeId": "new_range_id",
+        "remainderRangeId": "remainder_range_id",
+        "price": "price",
+        "interest": "interest",
+    },
+    "BillPledged": {"rangeId": "pledged_range_id", "remainderRangeId": "remainder_range_id"},
+    "BillPaid": {"amount": "amount"},
+    "BillRecourseSettled": {"newRangeId": "new_range_id", "amount": "amount"},
+}
 
 
 def jsonable(value: Any) -> Any:
@@ -45,7 +64,7 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
     if session is not None:
         for event in outcome.events:
             if event.event == "CertificateIssued":
-                hashes = ["0x" + bytes(h).hex() for h in event.args.get("invoiceHashes", [])]
+                hashes = ["0x" + bytes(HexBytes(h)).hex() for h in event.args.get("invoiceHashes", [])]
                 documents.bind(
                     session=session,
                     obligor=str(event.args["obligor"]),
@@ -58,6 +77,10 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
         for arg, name in RESULT_FIELDS.get(event.event, {}).items():
             # The first event wins: a split inside `lock` must not overwrite the request's token.
             result.setdefault(name, jsonable(event.args.get(arg)))
+    for event in outcome.events:
+        for arg, name in BILL_RESULT_FIELDS.get(event.event, {}).items():
+            if arg in event.args:
+                result.setdefault(name, jsonable(event.args[arg]))
     return TxResult(
         tx_hash=outcome.tx_hash,
         block_number=outcome.block_number,
@@ -123,3 +146,69 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
     outcome = gateway.relay(message, body.signature)
     return finish(ctx=ctx, outcome=outcome, session=session)
+
+
+def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult | None:
+    """The result of a transaction sent earlier whose receipt did not arrive in time; never sends.
+
+    None while it is not mined. A mined transaction is described exactly as `finish` describes a
+    first answer (after the indexer has its block); a reverted one raises a 409: its decoded custom
+    error when a replay finds it, else `transaction_reverted`.
+    """
+    gateway = ctx.gateway()
+    outcome = gateway.transaction_outcome(tx_hash)
+    if outcome is None:
+        return None
+    if outcome.succeeded:
+        return finish(ctx=ctx, outcome=outcome, session=session)
+    where = f"transaction {outcome.tx_hash} was mined in block {outcome.block_number} but reverted"
+    reason = _revert_reason(gateway, outcome.tx_hash, outcome.block_number)
+    if reason is None:
+        raise Conflict(
+            f"{where}; nothing was changed: read the object's state before sending a new request",
+            code="transaction_reverted",
+            details={"tx_hash": outcome.tx_hash},
+        )
+    raise Conflict(
+        f"{revert_message(reason)} ({where})",
+        code=reason.name,
+        details={
+            "tx_hash": outcome.tx_hash,
+            "error": reason.name,
+            "args": {key: jsonable(value) for key, value in reason.args_by_name.items()},
+        },
+    )
+
+
+def _revert_reason(gateway: ChainGateway, tx_hash: str, block_number: int) -> ContractRevert | None:
+    """Replay a reverted transaction on the state before its block; its decoded custom error, if any.
+
+    The forwarder reports only `FailedCall()` for a failed inner call, so a forwarded request is then
+    replayed as the target saw it (the signer appended, ERC-2771), like the relayer's simulation.
+    """
+    try:
+        tx = gateway.w3.eth.get_transaction(HexBytes(tx_hash))
+        before = block_number - 1
+        outer: dict[str, Any] = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
+        error = _replay(gateway, outer, before)
+        forwarded = str(tx["to"]).lower() == str(gateway.forwarder.address).lower()
+        if error is not None and forwarded and error.name in ("FailedCall", "Reverted"):
+            _, args = gateway.forwarder.decode_function_input(tx["input"])
+            request = args["request"]
+            inner = {
+                "from": gateway.forwarder.address,
+                "to": request["to"],
+                "data": HexBytes(request["data"]) + HexBytes(request["from"]),
+            }
+            error = _replay(gateway, inner, before)
+    except (Web3Exception, OSError, ValueError, KeyError, TypeError):
+        return None
+    return None if error is None or error.name == "FailedCall" else error
+
+
+def _replay(gateway: ChainGateway, params: dict[str, Any], block: int) -> ContractRevert | None:
+    try:
+        gateway.w3.eth.call(params, block_identifier=block)  # type: ignore[arg-type]
+    except ContractLogicError as error:
+        return gateway.decoder.from_exception(error)
+    return None
