@@ -1,4 +1,5 @@
-"""Alembic: one head, upgrade creates exactly the models' schema, upgrading twice is a no-op."""
+"""Alembic: one head, upgrade creates exactly the models' schema (read models and the API's own
+tables), upgrading twice is a no-op."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlmodel import SQLModel
 import tierflow.platform.models  # noqa: F401
 from tierflow.platform.migrate import current, heads, upgrade
 from tierflow.platform.models import READ_MODELS
+from tierflow.platform.models.service import SERVICE_TABLES
 
 INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry"}
 
@@ -23,7 +25,7 @@ def test_migrations_haveOneHead() -> None:
 
 def test_upgrade_matchesTheModels(engine: Engine) -> None:
     assert current(engine) == heads()[0]
-    ours = {model.__tablename__ for model in READ_MODELS} | INDEXER_TABLES
+    ours = {model.__tablename__ for model in [*READ_MODELS, *SERVICE_TABLES]} | INDEXER_TABLES
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)

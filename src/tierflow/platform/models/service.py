@@ -74,9 +74,10 @@ class IdempotencyRecord(SQLModel, table=True):
     address: str = addr(primary_key=True)
     key: str = Field(sa_type=String(128), primary_key=True)
     fingerprint: str = Field(sa_type=String(64))  # SHA-256 of method, path and canonical body
-    state: str = text(16)  # pending | done
+    state: str = text(16)  # pending | sent (transaction out, outcome unknown) | done
     status_code: int | None = big(nullable=True)
     body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    tx_hash: str | None = hash32(nullable=True)  # of the transaction a "sent" record waits for
     created_at: int = big()
 
 
