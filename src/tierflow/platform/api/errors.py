@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tierflow.errors import ChainUnavailableError, ConfigurationError, ContractRevert, TierflowError
+from tierflow.errors import (
+    ChainUnavailableError,
+    ConfigurationError,
+    ContractRevert,
+    TierflowError,
+    TransactionOutcomeUnknown,
+)
 from tierflow.platform.security.crypto import DecryptionError
 from tierflow.platform.services.context import DatabaseUnavailableError
 from tierflow.platform.services.relayer import RelayError
@@ -203,6 +209,11 @@ def error_body(request: Request, status: int, code: str, message: str, details: 
     return JSONResponse(status_code=status, content={"error": payload})
 
 
+def outcome_unknown(request: Request, tx_hash: str, message: str, status: int = 503) -> JSONResponse:
+    """A sent transaction whose outcome is not known (yet): `transaction_outcome_unknown` with its hash."""
+    return error_body(request, status, "transaction_outcome_unknown", message, {"tx_hash": tx_hash})
+
+
 def api_error_response(request: Request, error: BaseException) -> JSONResponse:
     """The JSON response of any error (also used to store idempotent replies)."""
     if isinstance(error, ApiError):
@@ -213,6 +224,16 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
     if isinstance(error, RelayError):
         status = 422 if error.code in {"invalid_signature", "signer_mismatch", "target_not_allowed"} else 409
         return error_body(request, status, error.code, str(error))
+    if isinstance(error, TransactionOutcomeUnknown):
+        # Without an Idempotency-Key (run_write words the keyed case): a blind retry would send again.
+        return outcome_unknown(
+            request,
+            error.tx_hash,
+            f"transaction {error.tx_hash} was sent but its receipt did not arrive in time ({error}); "
+            "it may still be mined. Do not simply retry: this request had no Idempotency-Key, so a retry "
+            "sends a new transaction. Look the transaction up or read the object's state first, and "
+            "send an Idempotency-Key to make retries safe",
+        )
     if isinstance(error, ChainUnavailableError):
         return error_body(request, 503, "chain_unavailable", f"{error}; retry shortly")
     if isinstance(error, DatabaseUnavailableError | OperationalError):

@@ -9,10 +9,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlmodel import Session
 
-from tierflow.platform.api.errors import api_error_response
-from tierflow.platform.api.schemas import ErrorResponse, SignatureRequired
-from tierflow.platform.services import idempotency
+from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.platform.api.errors import api_error_response, outcome_unknown
+from tierflow.platform.api.schemas import ErrorResponse, SignatureRequired, TxResult
+from tierflow.platform.services import idempotency, writes
 from tierflow.platform.services.context import ServiceContext
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -23,15 +25,24 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "missing or invalid API key"},
     403: {"model": ErrorResponse, "description": "wrong role, or not a party to the object"},
     404: {"model": ErrorResponse, "description": "unknown object"},
-    409: {"model": ErrorResponse, "description": "an on-chain rule forbids it (decoded custom error)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "an on-chain rule forbids it (decoded custom error), or a retry's earlier "
+        "transaction is not mined yet (transaction_outcome_unknown)",
+    },
     422: {
         "model": ErrorResponse,
         "description": "invalid request, or an Idempotency-Key reused with other parameters",
     },
-    503: {"model": ErrorResponse, "description": "chain or database unavailable; nothing was changed"},
+    503: {
+        "model": ErrorResponse,
+        "description": "chain or database unavailable, nothing was changed; or the transaction was "
+        "sent but its receipt timed out (transaction_outcome_unknown, details.tx_hash)",
+    },
 }
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: WRITE_RESPONSES[code] for code in (401, 403, 404, 422, 503)
+    **{code: WRITE_RESPONSES[code] for code in (401, 403, 404, 422)},
+    503: {"model": ErrorResponse, "description": "chain or database unavailable; retry shortly"},
 }
 
 
@@ -47,19 +58,34 @@ def run_write(
     key: str | None,
     body: BaseModel | dict[str, Any] | None,
     action: Callable[[], BaseModel],
+    *,
+    after: Callable[[TxResult], None] | None = None,
 ) -> JSONResponse:
-    """Run `action` at most once per (caller, Idempotency-Key); replay its first response on retries."""
+    """Run `action` at most once per (caller, Idempotency-Key); replay its first response on retries.
+
+    `after` is what `action` does off chain once its transaction is mined (it gets the TxResult): a
+    retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place.
+    """
     if key is None:
         return _response(action())
     payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     print_ = idempotency.fingerprint(request.method, request.url.path, payload)
     replay = idempotency.begin(engine=ctx.engine, address=address, key=key, print_=print_)
-    if replay is not None:
-        return JSONResponse(
-            status_code=replay.status_code, content=replay.body, headers={"Idempotent-Replayed": "true"}
-        )
+    if isinstance(replay, idempotency.Replay):
+        return _replayed(replay)
+    if isinstance(replay, idempotency.Sent):
+        return _look_up(request, ctx, address, key, replay.tx_hash, after)
     try:
         response = _response(action())
+    except TransactionOutcomeUnknown as error:
+        # Sent, receipt missing: it may still be mined, so the key stays claimed by this transaction.
+        idempotency.mark_sent(engine=ctx.engine, address=address, key=key, tx_hash=error.tx_hash)
+        return outcome_unknown(
+            request,
+            error.tx_hash,
+            f"transaction {error.tx_hash} was sent but its receipt did not arrive in time ({error}); "
+            "retry with the same Idempotency-Key to learn its outcome: a retry never sends it again",
+        )
     except Exception as error:
         response = api_error_response(request, error)
         if response.status_code >= 500:
@@ -74,6 +100,46 @@ def run_write(
         body=_json(response),
     )
     return response
+
+
+def _look_up(
+    request: Request,
+    ctx: ServiceContext,
+    address: str,
+    key: str,
+    tx_hash: str,
+    after: Callable[[TxResult], None] | None,
+) -> JSONResponse:
+    """Answer a retry whose first attempt sent `tx_hash` and timed out; nothing is sent again."""
+    try:
+        with Session(ctx.engine) as session:
+            result = writes.look_up(ctx=ctx, session=session, tx_hash=tx_hash)
+            if result is not None and after is not None:
+                after(result)
+    except Exception as error:
+        response = api_error_response(request, error)
+        if response.status_code >= 500:  # chain or DB down: the record still waits for tx_hash
+            return response
+    else:
+        if result is None:
+            return outcome_unknown(
+                request,
+                tx_hash,
+                f"transaction {tx_hash} is not mined yet; retry later with the same Idempotency-Key "
+                "(nothing was sent again)",
+                status=409,
+            )
+        response = _response(result)
+    stored_first = idempotency.resolve(
+        engine=ctx.engine, address=address, key=key, status_code=response.status_code, body=_json(response)
+    )
+    return response if stored_first is None else _replayed(stored_first)
+
+
+def _replayed(replay: idempotency.Replay) -> JSONResponse:
+    return JSONResponse(
+        status_code=replay.status_code, content=replay.body, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 def fast_json(payload: Any) -> Response:

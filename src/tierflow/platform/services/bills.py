@@ -39,22 +39,6 @@ from tierflow.platform.services.workflows import Written, _ensure_allowance, dat
 from tierflow.platform.services.writes import execute
 
 LIVE = ("Held", "Pledged", "Presented", "Dishonoured", "Paid")  # every status but Closed
-# Which event fields a client most likely wants back: event arg → result field (the first event wins).
-BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
-    "BillIssued": {"packageId": "package_id"},
-    "BillReceived": {"rangeId": "range_id"},
-    "BillEndorsed": {"newRangeId": "new_range_id", "remainderRangeId": "remainder_range_id"},
-    "BillQuoted": {"quoteId": "quote_id"},
-    "BillDiscounted": {
-        "newRangeId": "new_range_id",
-        "remainderRangeId": "remainder_range_id",
-        "price": "price",
-        "interest": "interest",
-    },
-    "BillPledged": {"rangeId": "pledged_range_id", "remainderRangeId": "remainder_range_id"},
-    "BillPaid": {"amount": "amount"},
-    "BillRecourseSettled": {"newRangeId": "new_range_id", "amount": "amount"},
-}
 
 
 # -- conversions ------------------------------------------------------------------------------------
@@ -163,13 +147,7 @@ def _invoice_hashes(ctx: ServiceContext, session: Session, package_id: int) -> l
 
 
 def _run(ctx: ServiceContext, session: Session, caller: Caller, function: str, *args: Any) -> Written:
-    outcome = execute(ctx=ctx, session=session, caller=caller, call=Call("Bills", function, args))
-    if isinstance(outcome, TxResult):
-        for event in outcome.events:
-            for arg, name in BILL_RESULT_FIELDS.get(event.event, {}).items():
-                if arg in event.args:
-                    outcome.result.setdefault(name, event.args[arg])
-    return outcome
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Bills", function, args))
 
 
 # -- drawer -----------------------------------------------------------------------------------------
@@ -344,13 +322,20 @@ def quote_discount(
         ctx, session, caller, "quoteDiscount",
         request.range_id, int(request.start), int(request.end), data.rate_bps, expiry,
     )  # fmt: skip
-    if isinstance(outcome, TxResult) and "quote_id" in outcome.result:
-        fresh = session.get(BillDiscountRequest, request_id)
-        assert fresh is not None
-        fresh.status, fresh.quote_id = "quoted", int(outcome.result["quote_id"])
-        session.add(fresh)
-        session.commit()
+    if isinstance(outcome, TxResult):
+        link_quote(session=session, request_id=request_id, result=outcome)
     return outcome
+
+
+def link_quote(*, session: Session, request_id: int, result: TxResult) -> None:
+    """Mark the discount request quoted by the transaction of `result` (also after a retry found it mined)."""
+    if "quote_id" not in result.result:
+        return
+    fresh = session.get(BillDiscountRequest, request_id)
+    assert fresh is not None
+    fresh.status, fresh.quote_id = "quoted", int(result.result["quote_id"])
+    session.add(fresh)
+    session.commit()
 
 
 def cancel_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:

@@ -1,4 +1,9 @@
-"""Idempotency keys: the first response to a POST is stored and replayed; a different body is an error."""
+"""Idempotency keys: the first response to a POST is stored and replayed; a different body is an error.
+
+A record is `pending` while its request runs, `done` once its response is stored, and `sent` when the
+request sent a transaction whose receipt did not arrive in time: a retry then looks the transaction
+up by `tx_hash` instead of sending it again.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -26,13 +31,21 @@ class Replay:
     body: Any
 
 
+@dataclass(frozen=True)
+class Sent:
+    """The key's request sent `tx_hash` and does not know its outcome yet: look it up, never resend."""
+
+    tx_hash: str
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | None:
-    """Claim `key` for this request; a stored response to replay, or None when this request runs it."""
+def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Sent | None:
+    """Claim `key` for this request; a stored response to replay, a transaction to look up, or None
+    when this request runs it."""
     if not key or len(key) > MAX_KEY_LEN:
         raise Unprocessable(
             f"Idempotency-Key must be 1 to {MAX_KEY_LEN} characters", code="invalid_idempotency_key"
@@ -59,6 +72,8 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | No
             "this Idempotency-Key was used for a different request; use a new key for new parameters",
             code="idempotency_key_reused",
         )
+    if record.state == "sent" and record.tx_hash is not None:
+        return Sent(tx_hash=record.tx_hash)
     if record.state != "done" or record.status_code is None:
         raise Conflict(
             "a request with this Idempotency-Key is still running; retry in a moment",
@@ -74,6 +89,38 @@ def complete(*, engine: Engine, address: str, key: str, status_code: int, body: 
             .where(TABLE.c.address == address, TABLE.c.key == key)
             .values(state="done", status_code=status_code, body=json.dumps(body))
         )
+
+
+def mark_sent(*, engine: Engine, address: str, key: str, tx_hash: str) -> None:
+    """The request sent `tx_hash` but its outcome is unknown: keep the claim, remember the transaction."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(TABLE)
+            .where(TABLE.c.address == address, TABLE.c.key == key)
+            .values(state="sent", tx_hash=tx_hash)
+        )
+
+
+def resolve(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> Replay | None:
+    """Store the looked-up outcome of a `sent` record; if a concurrent retry stored it first, that one.
+
+    Only the first retry to resolve the record stores its response, so every later retry replays the
+    same bytes (request id included).
+    """
+    with engine.begin() as conn:
+        stored = conn.execute(
+            update(TABLE)
+            .where(TABLE.c.address == address, TABLE.c.key == key, TABLE.c.state == "sent")
+            .values(state="done", status_code=status_code, body=json.dumps(body))
+        ).rowcount
+        if stored:
+            return None
+        row = conn.execute(
+            select(TABLE.c.status_code, TABLE.c.body).where(TABLE.c.address == address, TABLE.c.key == key)
+        ).first()
+    if row is None or row.status_code is None:
+        return None
+    return Replay(status_code=int(row.status_code), body=json.loads(row.body or "null"))
 
 
 def abandon(*, engine: Engine, address: str, key: str) -> None:

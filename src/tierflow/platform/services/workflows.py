@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 from tierflow.platform.api.errors import Forbidden, Unprocessable
 from tierflow.platform.api.schemas import (
     Approval,
@@ -88,9 +89,20 @@ def _ensure_allowance(
     address = gateway.contracts[spender].address
     if int(gateway.call("SettlementToken", "allowance", caller.address, address)) >= amount:
         return
-    execute(
-        ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "approve", (address, UNLIMITED))
-    )
+    try:
+        execute(
+            ctx=ctx,
+            session=session,
+            caller=caller,
+            call=Call("SettlementToken", "approve", (address, UNLIMITED)),
+        )
+    except TransactionOutcomeUnknown as error:
+        # Only the approval is out, not the action: the caller may rerun the whole request (it finds
+        # the allowance, or approves the same amount again), so this is no "sent" idempotency record.
+        raise ChainUnavailableError(
+            f"the settlement-token approval {error.tx_hash} was sent but not confirmed in time and "
+            "nothing else was sent; retrying the request is safe"
+        ) from error
 
 
 # -- financier --------------------------------------------------------------------------------------

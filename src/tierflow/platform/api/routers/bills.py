@@ -575,6 +575,7 @@ def quote(
         lambda: bills.quote_discount(
             ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
         ),
+        after=lambda result: bills.link_quote(session=session, request_id=request_id, result=result),
     )
 
 
