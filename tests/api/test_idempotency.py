@@ -1,0 +1,187 @@
+"""Idempotency when a transaction was sent but its receipt timed out: a retry looks it up, never resends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from apikit import Api
+from eth_account.signers.local import LocalAccount
+
+from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.platform.services import idempotency
+from tierflow.platform.services.relayer import GAS_BUDGET, Call, ChainGateway, TxOutcome
+
+
+def lose_the_receipt(monkeypatch: pytest.MonkeyPatch, gateway: ChainGateway) -> list[str]:
+    """The next custodial write really goes on chain, then reports a receipt timeout; later ones fail.
+
+    Returns the list that receives the hash of the transaction sent.
+    """
+    real = gateway.execute_custodial
+    sent: list[str] = []
+
+    def timed_out(account: LocalAccount, call: Call) -> TxOutcome:
+        if sent:
+            raise AssertionError(f"a second transaction was sent: {call}")
+        outcome = real(account, call)
+        sent.append(outcome.tx_hash)
+        raise TransactionOutcomeUnknown(
+            outcome.tx_hash, f"transaction {outcome.tx_hash} was not mined in time"
+        )
+
+    monkeypatch.setattr(gateway, "execute_custodial", timed_out)
+    return sent
+
+
+def chain_counters(api: Api, gateway: ChainGateway, signer: str) -> tuple[int, int]:
+    """(the signer's forwarder nonce, transactions sent by all relayers together)."""
+    w3 = api.platform.w3
+    return gateway.forwarder_nonce(signer), sum(
+        w3.eth.get_transaction_count(r.address) for r in gateway.relayers
+    )
+
+
+def split_setup(api: Api) -> tuple[int, str, dict[str, Any]]:
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 100_000, line)
+    return token, f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 10_000}
+
+
+def test_idempotency_retry_after_receipt_timeout_answers_from_the_sent_transaction(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = funded
+    gateway = api.ctx.gateway()
+    token, path, payload = split_setup(api)
+    signer = api.address("supplier1")
+    before = chain_counters(api, gateway, signer)
+    sent = lose_the_receipt(monkeypatch, gateway)
+
+    first = api.post("supplier1", path, payload, key=f"timeout-{token}")
+    assert first.status_code == 503, first.text
+    error = first.json()["error"]
+    assert len(sent) == 1
+    assert error["code"] == "transaction_outcome_unknown"
+    assert error["details"] == {"tx_hash": sent[0]}
+    assert sent[0] in error["message"] and "same Idempotency-Key" in error["message"]
+
+    # the retry finds the transaction mined: 200 with its hash and result, nothing sent again
+    second = api.post("supplier1", path, payload, key=f"timeout-{token}")
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["tx_hash"] == sent[0] and body["indexed"] is True
+    assert "Idempotent-Replayed" not in second.headers
+    new_token = body["result"]["new_token_id"]
+    assert any(e["event"] == "CertificateSplit" for e in body["events"])
+
+    third = api.post("supplier1", path, payload, key=f"timeout-{token}")
+    assert third.status_code == 200 and third.json() == body
+    assert third.headers.get("Idempotent-Replayed") == "true"
+
+    # executed exactly once: one forwarded request, one relayer transaction, 10,000 fen moved once
+    assert len(sent) == 1
+    nonce, relayed = chain_counters(api, gateway, signer)
+    assert (nonce, relayed) == (before[0] + 1, before[1] + 1)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 90_000
+    split = api.get("supplier2", f"/v1/certificates/{new_token}").json()
+    assert (split["value"], split["holder"]) == (10_000, api.address("supplier2"))
+
+
+def test_idempotency_retry_before_the_transaction_is_mined_is_409_and_sends_nothing(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = funded
+    gateway = api.ctx.gateway()
+    token, path, payload = split_setup(api)
+    signer = api.address("supplier1")
+    sent = lose_the_receipt(monkeypatch, gateway)
+    assert api.post("supplier1", path, payload, key=f"pending-{token}").status_code == 503
+    after_first = chain_counters(api, gateway, signer)
+    block = api.platform.w3.eth.block_number
+
+    # the node does not know a receipt yet
+    monkeypatch.setattr(gateway, "transaction_outcome", lambda tx_hash: None)
+    for _ in range(2):
+        pending = api.post("supplier1", path, payload, key=f"pending-{token}")
+        assert pending.status_code == 409, pending.text
+        error = pending.json()["error"]
+        assert error["code"] == "transaction_outcome_unknown"
+        assert error["details"] == {"tx_hash": sent[0]} and "not mined yet" in error["message"]
+    assert chain_counters(api, gateway, signer) == after_first
+    assert api.platform.w3.eth.block_number == block
+
+    # once it is mined, the retry answers with it
+    monkeypatch.delattr(gateway, "transaction_outcome")  # the gateway's own lookup again
+    done = api.post("supplier1", path, payload, key=f"pending-{token}")
+    assert done.status_code == 200, done.text
+    assert done.json()["tx_hash"] == sent[0]
+    assert chain_counters(api, gateway, signer) == after_first
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 90_000
+
+
+def test_idempotency_retry_finds_the_sent_transaction_reverted(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = funded
+    gateway = api.ctx.gateway()
+    token, path, _ = split_setup(api)
+    too_much = {"to": api.address("supplier2"), "value": 10**9}
+    # Skip the simulation so that the failing request goes on chain and reverts there, and lose the
+    # receipt: the retry has to find out from the chain alone.
+    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    real_wait = gateway.wait_receipt
+
+    def lost(tx_hash: str) -> dict[str, Any]:
+        real_wait(tx_hash)  # mined (and reverted) before the "timeout"
+        raise TransactionOutcomeUnknown(tx_hash, f"transaction {tx_hash} was not mined in time")
+
+    monkeypatch.setattr(gateway, "wait_receipt", lost)
+    first = api.post("supplier1", path, too_much, key=f"reverted-{token}")
+    assert first.status_code == 503, first.text
+    tx_hash = first.json()["error"]["details"]["tx_hash"]
+    monkeypatch.undo()
+
+    second = api.post("supplier1", path, too_much, key=f"reverted-{token}")
+    assert second.status_code == 409, second.text
+    error = second.json()["error"]
+    assert error["code"] == "CertificateInsufficientValue"
+    assert error["details"]["tx_hash"] == tx_hash and tx_hash in error["message"]
+    third = api.post("supplier1", path, too_much, key=f"reverted-{token}")
+    assert third.status_code == 409 and third.json() == second.json()
+    assert third.headers.get("Idempotent-Replayed") == "true"
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 100_000
+
+
+def test_idempotency_outcome_unknown_without_a_key_is_503_with_the_hash(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = funded
+    gateway = api.ctx.gateway()
+    token, path, payload = split_setup(api)
+    sent = lose_the_receipt(monkeypatch, gateway)
+    response = api.post("supplier1", path, payload)
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "transaction_outcome_unknown"
+    assert error["details"] == {"tx_hash": sent[0]}
+    assert sent[0] in error["message"] and "Idempotency-Key" in error["message"]
+    # it did happen (a blind retry would split again)
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 90_000
+
+
+def test_idempotency_sent_record_is_resolved_once(api: Api) -> None:
+    engine, address, key = api.ctx.engine, api.address("supplier1"), api.unique("sent")
+    assert idempotency.begin(engine=engine, address=address, key=key, print_="p") is None
+    idempotency.mark_sent(engine=engine, address=address, key=key, tx_hash="0x" + "ab" * 32)
+    assert idempotency.begin(engine=engine, address=address, key=key, print_="p") == idempotency.Sent(
+        "0x" + "ab" * 32
+    )
+    # two retries resolve it concurrently: the first stores its answer, the second replays that one
+    assert (
+        idempotency.resolve(engine=engine, address=address, key=key, status_code=200, body={"n": 1}) is None
+    )
+    late = idempotency.resolve(engine=engine, address=address, key=key, status_code=200, body={"n": 2})
+    assert late == idempotency.Replay(200, {"n": 1})
+    assert idempotency.begin(engine=engine, address=address, key=key, print_="p") == late
