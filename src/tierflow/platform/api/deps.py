@@ -40,9 +40,12 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_caller(
+async def current_caller(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
 ) -> Caller:
+    # On the event loop, not in the thread pool: the lookup is one indexed row (well under a
+    # millisecond), while a hop to a worker thread and back costs more than that under load
+    # (GIL hand-offs between the loop and the workers).
     caller = authenticate(session=session, token=token)
     request.state.caller = caller.address
     return caller

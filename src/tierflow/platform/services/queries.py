@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import bindparam, func, or_, select, text
+from sqlalchemy.engine import Row as SqlRow
 from sqlmodel import Session, col
 
 from tierflow.platform.api.errors import Forbidden, NotFound
@@ -43,6 +44,7 @@ from tierflow.platform.services.participants import Caller
 
 LIVE_TOKEN = ("active", "locked")
 OPEN_PAYABLE = ("Issued", "Accepted", "Defaulted")
+PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 
 
 # -- conversions ----------------------------------------------------------------------------------
@@ -174,9 +176,19 @@ def get_certificate(*, session: Session, caller: Caller, token_id: int) -> Certi
     return certificate_public(row, session.get(Payable, row.slot_id))
 
 
-def check_slot_lineage_access(*, session: Session, caller: Caller, slot_id: int) -> Payable:
-    """The payable, if `caller` may read its whole tree (404 unknown, 403 not its obligor / auditor)."""
-    row = payable(session, slot_id)
+# Run on every lineage request, cached body or not: built once (see participants._KEY_LOOKUP) and
+# Core, not an ORM get (identity map and full row), because only two columns decide.
+_SLOT_PARTIES = select(PAYABLE.c.obligor, PAYABLE.c.root_token_id).where(
+    PAYABLE.c.slot_id == bindparam("slot")
+)
+
+
+def check_slot_lineage_access(*, session: Session, caller: Caller, slot_id: int) -> SqlRow[Any]:
+    """(obligor, root token) of the payable, if `caller` may read its whole tree (404 unknown, 403 not
+    its obligor / auditor)."""
+    row = session.execute(_SLOT_PARTIES, {"slot": slot_id}).first()
+    if row is None:
+        raise NotFound(f"payable {slot_id} does not exist (or is not indexed yet)", code="payable_not_found")
     if not (caller.sees_everything or row.obligor == caller.address):
         raise Forbidden(
             "the full lineage of a payable is visible to its obligor and auditors; "
@@ -271,7 +283,6 @@ def payables(
 
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
-PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
 CERT_COLUMNS = [CERT.c[name] for name in CertificatePublic.model_fields if name in CERT.c]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]

@@ -16,17 +16,19 @@ from collections.abc import Callable, Hashable
 
 from sqlalchemy import select
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from tierflow.platform.models import Checkpoint
 
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
+# Built once: every cached read runs it, and a statement memoises its cache key (building one per
+# request costs more SQLAlchemy work than the query costs SQLite).
+_CHECKPOINT_ROW = select(CHECKPOINT.c.block_number, CHECKPOINT.c.block_hash).where(CHECKPOINT.c.id == 1)
 
 
 def checkpoint_of(session: Session) -> tuple[int, str] | None:
     """(block number, block hash) of the indexer checkpoint, read in the request's own transaction."""
-    row = session.execute(
-        select(CHECKPOINT.c.block_number, CHECKPOINT.c.block_hash).where(CHECKPOINT.c.id == 1)
-    ).first()
+    row = session.execute(_CHECKPOINT_ROW).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
@@ -38,8 +40,12 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_build(self, session: Session, query: Hashable, build: Callable[[], bytes]) -> bytes:
-        """The body for `query` at the session's checkpoint, built (and kept) on a miss.
+    async def body(self, session: Session, query: Hashable, build: Callable[[], bytes]) -> bytes:
+        """The body for `query` at the session's checkpoint; on a miss `build` runs in the thread pool.
+
+        Called on the event loop: a hit is one indexed query and a dictionary lookup, cheaper than
+        a hop to a worker thread; a miss (a page of rows, or a 1,000-token tree at ~20 ms) must not
+        stall the loop, so only the build moves to a thread.
 
         The checkpoint is read before `build`'s rows: on SQLite both come from the session's one
         WAL snapshot; on PostgreSQL (read committed) the rows can only be as new or newer than the
@@ -48,14 +54,14 @@ class ResponseCache:
         """
         checkpoint = checkpoint_of(session)
         if checkpoint is None:
-            return build()
+            return await run_in_threadpool(build)
         key = (query, checkpoint)
         with self._lock:
             body = self._entries.get(key)
             if body is not None:
                 self._entries.move_to_end(key)
                 return body
-        body = build()
+        body = await run_in_threadpool(build)
         with self._lock:
             self._entries[key] = body
             while len(self._entries) > self.size:

@@ -91,7 +91,7 @@ def lines(
 @router.get(
     "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
 )
-def queue(
+async def queue(
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
@@ -100,7 +100,7 @@ def queue(
     offset: Offset = 0,
 ) -> Response:
     # Keyed by the caller (the financier filter): a bank's cached queue is only ever served to it.
-    body = ctx.responses.get_or_build(
+    body = await ctx.responses.body(
         session,
         ("financier_requests", caller.address, status, limit, offset),
         lambda: json_bytes(

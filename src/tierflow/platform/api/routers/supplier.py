@@ -67,7 +67,7 @@ def reject(
 
 
 @router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
-def holdings(
+async def holdings(
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
@@ -78,7 +78,7 @@ def holdings(
 ) -> Response:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
     # Keyed by the caller (the holder filter), so a body is only ever served to the holder it lists.
-    body = ctx.responses.get_or_build(
+    body = await ctx.responses.body(
         session,
         ("holdings", caller.address, slot_id, statuses, limit, offset),
         lambda: json_bytes(queries.certificates(
