@@ -137,6 +137,9 @@ def lag_under_load(tf: Platform, url: str, seconds: float, interval_mining: bool
         if interval_mining:
             rpc(tf.w3, "evm_setIntervalMining", 0)
             rpc(tf.w3, "evm_setAutomine", True)
+            # Transactions still in the pool are not mined by switching automine back on; left there,
+            # the next run's senders would collide with their nonces ("replacement underpriced").
+            rpc(tf.w3, "evm_mine")
         deadline = time.monotonic() + 60
         while indexer.metrics.indexed_block < node.block_number() and time.monotonic() < deadline:
             time.sleep(0.05)
