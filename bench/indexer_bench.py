@@ -138,8 +138,15 @@ def lag_under_load(tf: Platform, url: str, seconds: float, interval_mining: bool
             rpc(tf.w3, "evm_setIntervalMining", 0)
             rpc(tf.w3, "evm_setAutomine", True)
             # Transactions still in the pool are not mined by switching automine back on; left there,
-            # the next run's senders would collide with their nonces ("replacement underpriced").
-            rpc(tf.w3, "evm_mine")
+            # the next run's senders collide with their nonces ("replacement underpriced") or queue
+            # behind a gap forever. Mine what can be mined, drop the rest, re-read every nonce.
+            for _ in range(100):
+                if int(rpc(tf.w3, "txpool_status")["pending"], 16) == 0:
+                    break
+                rpc(tf.w3, "evm_mine")
+            rpc(tf.w3, "anvil_dropAllTransactions")
+            for account in tf.accounts.values():
+                tf.sender.forget_nonce(account.address)
         deadline = time.monotonic() + 60
         while indexer.metrics.indexed_block < node.block_number() and time.monotonic() < deadline:
             time.sleep(0.05)
