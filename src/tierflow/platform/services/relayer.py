@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -340,10 +341,9 @@ class ChainGateway:
             self._release_relayer(slot)
         outcome = self.outcome(self.wait_receipt(tx_hash))
         if not outcome.succeeded:
-            error = self._failure(relayer.address, str(self.forwarder.address), data, outcome.block_number)
-            if error.name in ("FailedCall", "Reverted"):
-                raise self._inner_failure(message) from None
-            raise error
+            raise self._explain(
+                relayer.address, str(self.forwarder.address), data, gas, outcome.block_number
+            ) or ContractRevert("Reverted", {"reason": "the forwarded call failed", "tx": tx_hash})
         return outcome
 
     def _take_relayer(self) -> int:
@@ -363,13 +363,6 @@ class ChainGateway:
         with self._pool_lock:
             self._in_flight[slot] -= 1
 
-    def _inner_failure(self, message: dict[str, Any]) -> ContractRevert:
-        try:
-            self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
-        except ContractRevert as error:
-            return error
-        return ContractRevert("Reverted", {"reason": "the forwarded call failed"})
-
     def send_direct(self, account: LocalAccount, call: Call) -> TxOutcome:
         """Send from a platform account (the operator) directly, paying its own gas."""
         to, data = self.calldata(call)
@@ -378,22 +371,50 @@ class ChainGateway:
             estimate = int(self.rpc.call("eth_estimateGas", [params]), 16)
         except RpcError as error:
             raise self._revert(error) from None
-        tx_hash = self.sender.send_call(account, to, data, int(estimate * self.sender.gas_headroom))
+        gas = int(estimate * self.sender.gas_headroom)
+        tx_hash = self.sender.send_call(account, to, data, gas)
         outcome = self.outcome(self.wait_receipt(tx_hash))
         if not outcome.succeeded:
-            raise self._failure(account.address, to, data, outcome.block_number)
+            raise self._explain(account.address, to, data, gas, outcome.block_number) or ContractRevert(
+                "Reverted", {"tx": tx_hash}
+            )
         return outcome
 
-    def _failure(self, sender: str, to: str, data: bytes, block: int) -> ContractRevert:
-        """Why a mined transaction failed: the same call replayed on the state it ran against."""
-        params = {"from": sender, "to": to, "data": "0x" + bytes(data).hex()}
+    # -- why a mined transaction failed -------------------------------------------------------------
+    def revert_reason(self, tx_hash: str, block: int) -> ContractRevert | None:
+        """The decoded error of a transaction mined in `block` that reverted; None if none is found."""
+        try:
+            tx = self.rpc.call("eth_getTransactionByHash", [tx_hash])
+        except (RpcError, ChainUnavailableError):
+            return None
+        if not tx:
+            return None
+        data = bytes.fromhex(str(tx["input"])[2:])
+        return self._explain(str(tx["from"]), str(tx["to"]), data, int(tx["gas"], 16), block)
+
+    def _explain(self, sender: str, to: str, data: bytes, gas: int, block: int) -> ContractRevert | None:
+        """Replay a failed call on the state before its block; through the forwarder, the inner call.
+
+        The forwarder reports only `FailedCall()` for a failed inner call, so a forwarded request is
+        then replayed as the target saw it (the signer appended, ERC-2771), like `simulate`.
+        """
+        error = self._replay({"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas)}, block)
+        forwarded = to.lower() == str(self.forwarder.address).lower() and data[:4] == EXECUTE_SELECTOR
+        if error is not None and forwarded and error.name in ("FailedCall", "Reverted"):
+            (request,) = abi_decode([FORWARD_REQUEST_DATA], data[4:])
+            signer, target, inner = str(request[0]), str(request[1]), bytes(request[5])
+            calldata = "0x" + inner.hex() + signer[2:]
+            error = self._replay({"from": self.forwarder.address, "to": target, "data": calldata}, block)
+        return None if error is None or error.name == "FailedCall" else error
+
+    def _replay(self, params: dict[str, Any], block: int) -> ContractRevert | None:
         try:
             self._eth_call(params, hex(block - 1))
         except ContractRevert as error:
             return error
-        except TierflowError:
-            pass
-        return ContractRevert("Reverted", {"block": block})
+        except TierflowError:  # the node cannot replay it (pruned state): no reason to give
+            return None
+        return None
 
     def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
         """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time."""

@@ -7,15 +7,13 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlmodel import Session
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3Exception
 
-from tierflow.errors import ContractRevert
 from tierflow.platform.api.errors import Conflict, Forbidden, revert_message
 from tierflow.platform.api.schemas import EventPublic, RelayRequest, SignatureRequired, TxResult
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller, custodial_account
-from tierflow.platform.services.relayer import Call, ChainGateway, RelayError, TxOutcome
+from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
 
 # Which event fields a client most likely wants back, by event: event arg → result field.
 RESULT_FIELDS: dict[str, dict[str, str]] = {
@@ -162,7 +160,7 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
     if outcome.succeeded:
         return finish(ctx=ctx, outcome=outcome, session=session)
     where = f"transaction {outcome.tx_hash} was mined in block {outcome.block_number} but reverted"
-    reason = _revert_reason(gateway, outcome.tx_hash, outcome.block_number)
+    reason = gateway.revert_reason(outcome.tx_hash, outcome.block_number)
     if reason is None:
         raise Conflict(
             f"{where}; nothing was changed: read the object's state before sending a new request",
@@ -178,37 +176,3 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
             "args": {key: jsonable(value) for key, value in reason.args_by_name.items()},
         },
     )
-
-
-def _revert_reason(gateway: ChainGateway, tx_hash: str, block_number: int) -> ContractRevert | None:
-    """Replay a reverted transaction on the state before its block; its decoded custom error, if any.
-
-    The forwarder reports only `FailedCall()` for a failed inner call, so a forwarded request is then
-    replayed as the target saw it (the signer appended, ERC-2771), like the relayer's simulation.
-    """
-    try:
-        tx = gateway.w3.eth.get_transaction(HexBytes(tx_hash))
-        before = block_number - 1
-        outer: dict[str, Any] = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
-        error = _replay(gateway, outer, before)
-        forwarded = str(tx["to"]).lower() == str(gateway.forwarder.address).lower()
-        if error is not None and forwarded and error.name in ("FailedCall", "Reverted"):
-            _, args = gateway.forwarder.decode_function_input(tx["input"])
-            request = args["request"]
-            inner = {
-                "from": gateway.forwarder.address,
-                "to": request["to"],
-                "data": HexBytes(request["data"]) + HexBytes(request["from"]),
-            }
-            error = _replay(gateway, inner, before)
-    except (Web3Exception, OSError, ValueError, KeyError, TypeError):
-        return None
-    return None if error is None or error.name == "FailedCall" else error
-
-
-def _replay(gateway: ChainGateway, params: dict[str, Any], block: int) -> ContractRevert | None:
-    try:
-        gateway.w3.eth.call(params, block_identifier=block)  # type: ignore[arg-type]
-    except ContractLogicError as error:
-        return gateway.decoder.from_exception(error)
-    return None
