@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from apikit import Api
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tierflow.platform.api.app import create_app
 from tierflow.platform.db import make_engine
@@ -112,3 +114,33 @@ def test_unavailable_chain_with_a_working_database_is_503(api: Api) -> None:
         assert response.status_code in (403, 404, 503), response.text
         response = client.get("/v1/settlement/balance", headers=api.headers("supplier1"))
         assert response.status_code == 503 and response.json()["error"]["code"] == "chain_unavailable"
+
+
+def test_health_reportsALostIndexerLease_andRecovers(api: Api) -> None:
+    """Another indexer took the lease: the in-process indexer stops writing, /health says who holds it."""
+    now = int(time.time())
+    with api.ctx.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE indexer_lease SET holder = :holder, expires_at = :expires"),
+            {"holder": "elsewhere:11:aaaa", "expires": now + 60},
+        )
+    try:
+        api.platform.mine()
+        api.ctx.link.wake.set()
+        deadline, body = time.monotonic() + 15, {}
+        while time.monotonic() < deadline:
+            body = api.client.get("/health").json()
+            if "error" in body["indexer"]:
+                break
+            time.sleep(0.1)
+        assert (
+            "IndexerLeaseHeld" in body["indexer"]["error"] and "elsewhere:11:aaaa" in body["indexer"]["error"]
+        )
+    finally:
+        with api.ctx.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE indexer_lease SET expires_at = 0")
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30), "the indexer did not take over again"
+    deadline = time.monotonic() + 10
+    while "error" in api.client.get("/health").json()["indexer"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "error" not in api.client.get("/health").json()["indexer"]

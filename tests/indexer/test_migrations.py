@@ -16,7 +16,7 @@ from tierflow.platform.migrate import current, heads, upgrade
 from tierflow.platform.models import READ_MODELS
 from tierflow.platform.models.service import SERVICE_TABLES
 
-INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry"}
+INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry", "indexer_lease"}
 
 
 def test_migrations_haveOneHead() -> None:

@@ -161,8 +161,10 @@ class IndexerThread:
         self.thread: threading.Thread | None = None
         self.metrics = IndexerMetrics()
         self.error: str | None = None
+        self.lease_retry = 1.0  # [s] between attempts to take the lease another indexer holds
 
     def start(self) -> IndexerThread:
+        from tierflow.platform.indexer.lease import IndexerLeaseHeld
         from tierflow.platform.indexer.runner import Indexer
 
         gateway = self.ctx.gateway()
@@ -185,7 +187,9 @@ class IndexerThread:
                     log.warning(
                         "indexer step failed: %s", self.error, extra={"fields": {"error": self.error}}
                     )
-                    self.stop_event.wait(0.05)
+                    # Another indexer writes this database: try again now and then (it may stop).
+                    held = isinstance(error, IndexerLeaseHeld)
+                    self.stop_event.wait(self.lease_retry if held else 0.05)
                     continue
                 if result.kind in ("indexed", "idle", "reorg"):
                     checkpoint = indexer.checkpoint()
@@ -197,6 +201,10 @@ class IndexerThread:
                         # window indexes all their blocks (fewer steps, each write waits less).
                         time.sleep(0.003)
                     link.wake.clear()
+            try:
+                indexer.release()  # a clean stop: another indexer may take over at once
+            except Exception as error:  # it expires by itself anyway
+                log.warning("indexer lease release failed", extra={"fields": {"error": str(error)}})
 
         self.thread = threading.Thread(target=run, name="tierflow-indexer", daemon=True)
         self.thread.start()

@@ -14,6 +14,7 @@ from rich.table import Table
 from tierflow.errors import ConfigurationError
 from tierflow.platform import logs
 from tierflow.platform.db import get_engine, make_engine
+from tierflow.platform.indexer.lease import IndexerLeaseHeld
 from tierflow.platform.indexer.runner import Indexer, StepResult
 from tierflow.platform.migrate import upgrade
 from tierflow.settings import get_settings
@@ -44,6 +45,9 @@ def index(
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING"),
     window: int = typer.Option(100, help="blocks in the first eth_getLogs window (it adapts)"),
     max_window: int = typer.Option(5_000, help="largest eth_getLogs window, in blocks"),
+    lease_ttl: float = typer.Option(
+        30.0, help="seconds another indexer must wait after this one dies before taking over"
+    ),
 ) -> None:
     """Follow the deployed contracts into the database (SQLite by default, DATABASE_URL for PostgreSQL)."""
     logs.configure(log_level)
@@ -60,18 +64,25 @@ def index(
         confirmations=settings.confirmations if confirmations is None else confirmations,
         initial_window=window,
         max_window=max_window,
+        lease_ttl=lease_ttl,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    if rebuild:
-        indexer.rebuild()
-    _backfill(indexer, stop)
-    if once or stop.is_set():
-        checkpoint = indexer.checkpoint()
-        stderr.print(f"indexed up to block {checkpoint.block_number if checkpoint else '-'}")
-        return
-    indexer.follow(poll_interval, stop)
+    try:
+        indexer.acquire()
+        if rebuild:
+            indexer.rebuild()
+        _backfill(indexer, stop)
+        if once or stop.is_set():
+            checkpoint = indexer.checkpoint()
+            stderr.print(f"indexed up to block {checkpoint.block_number if checkpoint else '-'}")
+            indexer.release()
+            return
+        indexer.follow(poll_interval, stop)
+    except IndexerLeaseHeld as error:
+        stderr.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=1) from None
 
 
 def _backfill(indexer: Indexer, stop: threading.Event) -> None:

@@ -5,6 +5,9 @@ hashes of its blocks and the new checkpoint: killed at any instant, the indexer 
 last committed checkpoint and nothing is lost or doubled. Before each window the checkpoint's block
 hash is compared with the node's; on a mismatch the indexer walks back through the stored block
 hashes to the last common block, undoes everything after it and indexes the new branch.
+
+Only one indexer writes a database: it takes the lease of indexer.lease before its first write and
+renews it inside every writing transaction, so a window is never committed by a holder that lost it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from web3 import Web3
 from tierflow.errors import ConfigurationError
 from tierflow.platform.indexer.events import Event, LogDecoder
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
+from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.indexer.rpc import BlockRef, Rpc, RpcError
 from tierflow.platform.indexer.store import Store
@@ -75,6 +79,8 @@ class Indexer:
         max_window: int = 5_000,
         metrics: IndexerMetrics | None = None,
         handlers: Mapping[str, Handler] | None = None,
+        lease_ttl: float = 30.0,
+        lease_holder: str | None = None,
     ) -> None:
         self.engine = engine
         self.rpc = rpc
@@ -93,6 +99,8 @@ class Indexer:
         self.store = Store()
         self._checkpoint: CheckpointState | None = None
         self._loaded = False
+        # Single-writer lease [s]: taken before the first write, renewed as windows commit.
+        self.lease = Lease(engine, lease_ttl, lease_holder)
 
     @classmethod
     def for_deployment(cls, engine: Engine, w3: Web3, deployment: Any, **options: Any) -> Indexer:
@@ -140,9 +148,24 @@ class Indexer:
             if conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.id == 1).values(values)).rowcount == 0:
                 conn.execute(CHECKPOINT.insert().values(id=1, **values))
 
+    # -- lease ---------------------------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Take the single-writer lease (raises IndexerLeaseHeld when another indexer holds it)."""
+        if not self.lease.held:
+            self.lease.acquire()
+            self._loaded = False  # the previous holder may have moved the checkpoint
+
+    def release(self) -> None:
+        """Give the lease up so that another indexer may start at once (a clean stop)."""
+        self.lease.release()
+
     # -- one step --------------------------------------------------------------------------------
     def step(self) -> StepResult:
         """Check for a reorg, then index at most one window. Never leaves a partial window behind."""
+        if self.lease.held:
+            self.lease.renew_if_due()  # cheap: once every few seconds; each window renews it too
+        else:
+            self.acquire()
         head = self.rpc.block_number()
         self.metrics.head_block = head
         checkpoint = self.checkpoint()
@@ -264,6 +287,7 @@ class Indexer:
         floor = self._journal_floor(previous, first, last, journal_from)
         try:
             with self.engine.begin() as conn:
+                self.lease.guard(conn)
                 self.store.begin(conn)
                 self._apply(events, journal_from if journal_from <= last else None)
                 self.store.flush()
@@ -331,8 +355,10 @@ class Indexer:
         """Forget every block after `fork` (None: everything) and make its state the read models' state."""
         checkpoint = self.checkpoint()
         number = fork[0] if fork else self.start_block - 1
+        self.acquire()
         try:
             with self.engine.begin() as conn:
+                self.lease.guard(conn)
                 conn.execute(delete(RAW).where(RAW.c.block_number > number))
                 conn.execute(delete(BLOCKS).where(BLOCKS.c.number > number))
                 floor = checkpoint.journal_floor if checkpoint else None
@@ -350,8 +376,10 @@ class Indexer:
 
     def rebuild(self) -> int:
         """Recompute every read model from the stored raw events (after a handler change)."""
+        self.acquire()
         try:
             with self.engine.begin() as conn:
+                self.lease.guard(conn)
                 count = self._replay(conn)
                 checkpoint = self.checkpoint()
                 if checkpoint is not None:
@@ -408,6 +436,7 @@ class Indexer:
     ) -> None:
         """Index forever (until `stop` is set), surviving node and database hiccups."""
         stop = stop or threading.Event()
+        self.acquire()
         while not stop.is_set():
             try:
                 result = self.step()
@@ -421,6 +450,7 @@ class Indexer:
                 on_step(result)
             if result.kind == "idle":
                 stop.wait(poll_interval)
+        self.release()
 
 
 def _raw_row(event: Event) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from tierflow.platform.models.financing import (
     FinancingRequest,
     RecourseExercise,
 )
-from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, RawEvent, UndoEntry
+from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, IndexerLease, RawEvent, UndoEntry
 from tierflow.platform.models.receivables import (
     ZERO_ADDRESS,
     Certificate,
@@ -64,6 +64,7 @@ __all__ = [
     "FinancingQuote",
     "FinancingRequest",
     "IndexedBlock",
+    "IndexerLease",
     "Participant",
     "Payable",
     "PayableDefault",

@@ -61,3 +61,15 @@ class UndoEntry(SQLModel, table=True):
     table_name: str = text(64)
     key: list[Any] = json_field()
     before: dict[str, Any] = json_field()
+
+
+class IndexerLease(SQLModel, table=True):
+    """Which indexer may write this database (one row): see tierflow.platform.indexer.lease."""
+
+    __tablename__ = "indexer_lease"
+
+    id: int = big(primary_key=True, default=1)
+    holder: str = text(128)  # host:pid:random
+    acquired_at: int = big()  # [unix s]
+    renewed_at: int = big()  # [unix s]
+    expires_at: int = big()  # [unix s]
