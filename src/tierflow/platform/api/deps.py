@@ -47,6 +47,11 @@ async def current_caller(
     # millisecond), while a hop to a worker thread and back costs more than that under load
     # (GIL hand-offs between the loop and the workers).
     caller = authenticate(session=session, token=token)
+    # Hand the connection back before the endpoint runs: held from here to a thread-pool endpoint,
+    # 20 requests arriving at once would hold 20 connections, and a request waiting for the pool on
+    # the event loop blocks every request that would give one back. The endpoint's first query
+    # checks one out again (in its worker thread, where waiting is harmless).
+    session.close()
     request.state.caller = caller.address
     return caller
 

@@ -47,13 +47,14 @@ class ResponseCache:
         a hop to a worker thread; a miss (a page of rows, or a 1,000-token tree at ~20 ms) must not
         stall the loop, so only the build moves to a thread.
 
-        The checkpoint is read before `build`'s rows: on SQLite both come from the session's one
-        WAL snapshot; on PostgreSQL (read committed) the rows can only be as new or newer than the
-        checkpoint, never older, so a cached body never hides a write that its key says is indexed
-        (read-your-writes). Without a checkpoint row nothing is cached.
+        The checkpoint is read before `build`'s rows, which `build` reads in a new transaction: the
+        rows can only be as new or newer than the checkpoint, never older, so a cached body never
+        hides a write that its key says is indexed (read-your-writes). Without a checkpoint row
+        nothing is cached.
         """
         checkpoint = checkpoint_of(session)
         if checkpoint is None:
+            session.close()  # as below: no connection held on the loop while the build runs
             return await run_in_threadpool(build)
         key = (query, checkpoint)
         with self._lock:
@@ -61,6 +62,9 @@ class ResponseCache:
             if body is not None:
                 self._entries.move_to_end(key)
                 return body
+        # The build re-opens the session in its worker thread: no connection is held on the loop
+        # while it runs (see deps.current_caller).
+        session.close()
         body = await run_in_threadpool(build)
         with self._lock:
             self._entries[key] = body
