@@ -8,15 +8,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tierflow.platform.api.bill_schemas import (
     BillDiscountCreate,
     BillDishonour,
     BillEndorse,
     BillIssue,
+    BillPledge,
     BillQuoteCreate,
     BillRangePublic,
+    BillRecourse,
+    EndorsementChain,
 )
 from tierflow.platform.api.errors import ApiError
 from tierflow.platform.dashboard import actions, queries
@@ -100,6 +103,47 @@ def _service_caller(db: Session, viewer: Viewer) -> Any:
     return actions._caller(db, viewer)
 
 
+def recourse_obligors(chain: EndorsementChain, drawer: str) -> list[str]:
+    """Whom the holder of a dishonoured range may claim recourse against, nearest first.
+
+    The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
+    chain stands in its earliest place, so only those before that place are liable to it.
+    """
+    holder = chain.range.holder
+    prior = list(chain.endorsers)
+    if holder in prior:
+        prior = prior[len(prior) - prior[::-1].index(holder) :]
+    out: list[str] = []
+    for address in [*prior, drawer]:
+        if address != holder and address not in out:
+            out.append(address)
+    return out
+
+
+def _recourse_choices(db: Session, caller: Any, held: list[BillRangePublic]) -> dict[int, list[str]]:
+    """For each dishonoured range of `held`, the parties its holder may claim recourse against."""
+    choices: dict[int, list[str]] = {}
+    for r in held:
+        if r.status != "Dishonoured":
+            continue
+        drawer = bills.package(db, r.package_id).drawer
+        choices[r.range_id] = recourse_obligors(
+            bills.chain(session=db, caller=caller, range_id=r.range_id), drawer
+        )
+    return choices
+
+
+def _claims_against(db: Session, address: str) -> list[BillRangePublic]:
+    """Dishonoured ranges whose holder claimed recourse against `address`: it pays and takes them."""
+    rows = db.execute(
+        select(BillRange)
+        .where(col(BillRange.recourse_obligor) == address)
+        .where(col(BillRange.status) == "Dishonoured")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    return [bills.range_public(r) for r in rows]
+
+
 # -- pages ------------------------------------------------------------------------------------------
 @router.get("", response_class=HTMLResponse)
 def bills_page(request: Request) -> Response:
@@ -119,6 +163,8 @@ def bills_page(request: Request) -> Response:
         )
         mine = bills.discount_requests(session=db, seller=viewer.address, limit=200, offset=0).data
         to_pay, pledged = bills.awaiting(session=db, address=viewer.address)
+        recourse = _recourse_choices(db, caller, held)
+        claims = _claims_against(db, viewer.address)
         counterparties = [
             (address, names.name(address))
             for address in sorted(names.names)
@@ -135,6 +181,8 @@ def bills_page(request: Request) -> Response:
         mine=mine,
         to_pay=to_pay,
         pledged=pledged,
+        recourse=recourse,
+        claims=claims,
         counterparties=counterparties,
         banks=banks,
         can_draw=(viewer.is_core or viewer.is_supplier) and not viewer.sees_everything,
@@ -164,6 +212,9 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
                 chain = bills.chain(session=db, caller=caller, range_id=chosen)
             except ApiError:
                 chain = None  # not this viewer's range: the bar still shows, the chain does not
+        obligors: list[str] = []
+        if chain is not None and chain.range.holder == viewer.address and chain.range.status == "Dishonoured":
+            obligors = recourse_obligors(chain, detail.package.drawer)
     face = int(detail.package.face)
     return _page(
         request,
@@ -177,6 +228,7 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
         bar_width=BAR_WIDTH,
         chosen=chosen,
         chain=chain,
+        obligors=obligors,
         now=_now(request),
     )
 
@@ -285,7 +337,7 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
     try:
         if range_id == 0:  # the holdings forms choose the range in a select
             range_id = _form_int(form, "range_id", "Range")
-        start, end = _part(form) if verb in ("endorse", "discount") else (None, None)
+        start, end = _part(form) if verb in ("endorse", "discount", "pledge") else (None, None)
     except actions.ActionError as error:
         return _redirect(back, message=str(error), kind="error")
     to = _checksum(str(form.get("to", "")))
@@ -302,8 +354,14 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
                     session=session, caller=caller, range_id=range_id,
                     data=BillDiscountCreate(financier=to, start=start, end=end),
                 )  # fmt: skip
+            if verb == "pledge":
+                return bills.pledge(**kw, data=BillPledge(pledgee=to, start=start, end=end))
             if verb == "present":
                 return bills.present(**kw)
+            if verb == "recourse":
+                return bills.claim_recourse(**kw, data=BillRecourse(obligor=to))
+            if verb == "settle":
+                return bills.settle_recourse(**kw)
             if verb == "release":
                 return bills.release_pledge(**kw)
             if verb == "pay":
@@ -317,7 +375,10 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
     done = {
         "endorse": f"Endorsed range R{range_id}.",
         "discount": f"Asked for a discount quote on range R{range_id}; the bank sees it in its queue.",
+        "pledge": f"Pledged range R{range_id}; the bank releases it when the loan is repaid.",
         "present": f"Presented range R{range_id} for payment; the acceptor pays or dishonours it.",
+        "recourse": f"Claimed recourse on range R{range_id}; the obligor pays it and takes the range.",
+        "settle": f"Paid the recourse claim on range R{range_id}: the range is yours.",
         "release": f"Released the pledge on range R{range_id}.",
         "pay": f"Paid range R{range_id}: its holder received the face amount.",
         "dishonour": f"Dishonoured range R{range_id}; its holder may now claim recourse.",

@@ -1,0 +1,220 @@
+"""Bill forms over HTTP on the live platform: pledge (质押), release, recourse (追索) and its settlement."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from dashkit import Live
+
+DAY = 86_400
+FACE = 1_000_000  # [fen] ¥10,000.00
+
+
+@pytest.fixture
+def as_party(live: Live) -> Iterator[Any]:
+    """A dashboard client signed in as one of the demo participants (its own cookies)."""
+    clients: list[httpx.Client] = []
+
+    def sign_in(who: str) -> httpx.Client:
+        client = httpx.Client(base_url=live.url, timeout=60, follow_redirects=True)
+        clients.append(client)
+        response = client.post("/dashboard/sign-in", data={"api_key": live.keys[who]})
+        assert response.status_code == 200, response.text
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()
+
+
+def _bill(live: Live, *, days: int = 90) -> tuple[int, int]:
+    """A bill drawn and accepted by core1, received by supplier1 (set up through the API)."""
+    upload = live.http.post(
+        "/v1/bills/documents",
+        headers={"X-API-Key": live.keys["core1"]},
+        files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
+        data={"seller": live.address("supplier1"), "kind": "invoice", "invoice_number": live.unique()},
+    )
+    assert upload.status_code == 200, upload.text
+    body = live.api(
+        "core1",
+        "/v1/bills",
+        {
+            "acceptor": live.address("core1"),
+            "payee": live.address("supplier1"),
+            "face": FACE,
+            "maturity": live.today(days),
+            "document_ids": [upload.json()["document_id"]],
+        },
+    )
+    package_id = int(body["result"]["package_id"])
+    live.api("core1", f"/v1/bills/{package_id}/accept")
+    root = int(live.api("supplier1", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+    return package_id, root
+
+
+def _ranges(live: Live, package_id: int) -> dict[int, dict[str, Any]]:
+    """The indexed live ranges of a package, as the auditor reads them through the API."""
+    response = live.http.get(f"/v1/bills/{package_id}", headers={"X-API-Key": live.keys["auditor"]})
+    assert response.status_code == 200, response.text
+    return {r["range_id"]: r for r in response.json()["ranges"]}
+
+
+def _flash(page: httpx.Response) -> tuple[str, str]:
+    """(kind, message) of the flash a form's redirect left on the page it came back to."""
+    assert page.status_code == 200, page.text
+    assert "Traceback" not in page.text
+    found = re.search(r'<div class="flash flash-(\w+)"[^>]*>(.*?)</div>', page.text, re.S)
+    assert found is not None, "no flash on the page"
+    return found.group(1), html.unescape(found.group(2))
+
+
+def _post(client: httpx.Client, path: str, **form: Any) -> tuple[str, str]:
+    return _flash(client.post(path, data={k: str(v) for k, v in form.items()}))
+
+
+def test_bill_pledge_form_holder_pledges_and_only_the_pledgee_releases(live: Live, as_party: Any) -> None:
+    package_id, root = _bill(live)
+    holder, bank, other_bank, other = (as_party(w) for w in ("supplier1", "bank1", "bank2", "supplier2"))
+
+    # the holder is offered its range in the pledge form, with banks only as pledgees
+    page = holder.get("/dashboard/bills").text
+    form = re.search(r'data-testid="bill-pledge-form".*?</form>', page, re.S)
+    assert form is not None and f'<option value="{root}">' in form.group(0)
+    assert "Pledge (质押)" in form.group(0)
+    assert live.address("bank1") in form.group(0) and live.address("supplier2") not in form.group(0)
+    # nobody else is offered it; the auditor sees no pledge form at all
+    assert f'<option value="{root}">' not in other.get("/dashboard/bills").text
+    assert "bill-pledge-form" not in as_party("auditor").get("/dashboard/bills").text
+
+    # a forged post by a non-holder is refused with the service's message, and nothing moves
+    kind, message = _post(
+        other, f"/dashboard/bills/ranges/{root}/pledge", to=live.address("bank2"), start=1, end=100
+    )
+    assert (
+        kind == "error" and f"bill range {root} is held by {live.address('supplier1')}, not by you" in message
+    )
+    assert _ranges(live, package_id)[root]["status"] == "Held"
+    # a pledge to a party that is no bank is refused by the chain, said in words
+    kind, message = _post(
+        holder, "/dashboard/bills/ranges/0/pledge", range_id=root, to=live.address("supplier2")
+    )
+    assert kind == "error" and message.startswith("The chain refused it"), message
+
+    kind, message = _post(
+        holder,
+        "/dashboard/bills/ranges/0/pledge",
+        range_id=root,
+        to=live.address("bank1"),
+        start=1,
+        end=400_000,
+    )
+    assert (kind, message) == ("ok", f"Pledged range R{root}; the bank releases it when the loan is repaid.")
+    pledged = [r for r in _ranges(live, package_id).values() if r["status"] == "Pledged"]
+    assert len(pledged) == 1
+    rid = pledged[0]["range_id"]
+    assert (pledged[0]["start"], pledged[0]["end"], pledged[0]["pledgee"]) == (
+        1,
+        400_000,
+        live.address("bank1"),
+    )
+    assert pledged[0]["holder"] == live.address("supplier1")
+
+    # only the pledgee bank is offered the release; another bank's and the holder's forged posts fail
+    assert f'data-testid="bill-pledged-{rid}"' in bank.get("/dashboard/bills").text
+    assert f'data-testid="bill-pledged-{rid}"' not in other_bank.get("/dashboard/bills").text
+    assert f"/ranges/{rid}/release" not in holder.get("/dashboard/bills").text
+    for forger in (other_bank, holder):
+        kind, message = _post(forger, f"/dashboard/bills/ranges/{rid}/release")
+        assert (kind, message) == ("error", f"bill range {rid} is not pledged to you")
+    assert _ranges(live, package_id)[rid]["status"] == "Pledged"
+
+    kind, message = _post(bank, f"/dashboard/bills/ranges/{rid}/release")
+    assert (kind, message) == ("ok", f"Released the pledge on range R{rid}.")
+    released = _ranges(live, package_id)[rid]
+    assert (released["status"], released["pledgee"], released["holder"]) == (
+        "Held",
+        None,
+        live.address("supplier1"),
+    )
+    assert f'data-testid="bill-pledged-{rid}"' not in bank.get("/dashboard/bills").text
+
+
+def test_bill_recourse_form_holder_claims_against_a_prior_party_and_the_obligor_settles(
+    live: Live, as_party: Any
+) -> None:
+    package_id, root = _bill(live, days=2)
+    a = live.address
+    # supplier1 → supplier2 → supplier3, whole ranges; at maturity supplier3 presents, core1 dishonours
+    tier2 = int(
+        live.api("supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": a("supplier2")})["result"][
+            "new_range_id"
+        ]
+    )
+    held = int(
+        live.api("supplier2", f"/v1/bills/ranges/{tier2}/endorse", {"to": a("supplier3")})["result"][
+            "new_range_id"
+        ]
+    )
+    live.platform.increase_time(3 * DAY)
+    live.api("supplier3", f"/v1/bills/ranges/{held}/present")
+    live.api("core1", f"/v1/bills/ranges/{held}/dishonour", {"reason": 1})
+    holder, prior, first = (as_party(w) for w in ("supplier3", "supplier2", "supplier1"))
+
+    # the holder chooses among its chain's prior endorsers and the drawer, nearest first
+    for page in (
+        holder.get("/dashboard/bills").text,
+        holder.get(f"/dashboard/bills/{package_id}?range={held}").text,
+    ):
+        form = re.search(rf'data-testid="bill-recourse-form-{held}".*?</form>', page, re.S)
+        assert form is not None and "Claim recourse (追索) against" in form.group(0)
+        offered = re.findall(r'<option value="(0x[0-9a-fA-F]{40})"', form.group(0))
+        assert offered == [a("supplier2"), a("supplier1"), a("core1")]
+    # earlier holders see no recourse form on its range
+    for other in (prior, first):
+        assert f"bill-recourse-form-{held}" not in other.get("/dashboard/bills").text
+        assert (
+            f"bill-recourse-form-{held}" not in other.get(f"/dashboard/bills/{package_id}?range={held}").text
+        )
+
+    # forged posts: by a non-holder (the service), against a party outside the chain (the chain)
+    kind, message = _post(prior, f"/dashboard/bills/ranges/{held}/recourse", to=a("supplier1"))
+    assert kind == "error" and f"bill range {held} is held by {a('supplier3')}, not by you" in message
+    kind, message = _post(holder, f"/dashboard/bills/ranges/{held}/recourse", to=a("supplier4"))
+    assert kind == "error" and "BillRecourseNotAllowed" in message, message
+    assert _ranges(live, package_id)[held]["recourse_obligor"] is None
+
+    back = f"/dashboard/bills/{package_id}?range={held}"
+    page = holder.post(f"/dashboard/bills/ranges/{held}/recourse", data={"to": a("supplier2"), "back": back})
+    assert str(page.url).endswith(back)
+    assert _flash(page) == (
+        "ok",
+        f"Claimed recourse on range R{held}; the obligor pays it and takes the range.",
+    )
+    claimed = _ranges(live, package_id)[held]
+    assert (claimed["status"], claimed["recourse_obligor"]) == ("Dishonoured", a("supplier2"))
+    assert 'data-testid="bill-recourse-claimed"' in page.text
+    assert f'data-testid="bill-recourse-claimed-{held}"' in holder.get("/dashboard/bills").text
+
+    # the obligor is asked to pay; nobody else is, and a forged settlement is refused
+    assert f'data-testid="bill-claim-{held}"' in prior.get("/dashboard/bills").text
+    assert f'data-testid="bill-claim-{held}"' not in first.get("/dashboard/bills").text
+    kind, message = _post(first, f"/dashboard/bills/ranges/{held}/settle")
+    assert (kind, message) == ("error", f"no recourse claim against you is open on bill range {held}")
+    live.api("bank1", "/v1/settlement/mint", {"to": a("supplier2"), "amount": FACE})
+    kind, message = _post(prior, f"/dashboard/bills/ranges/{held}/settle")
+    assert (kind, message) == ("ok", f"Paid the recourse claim on range R{held}: the range is yours.")
+    after = _ranges(live, package_id)
+    assert held not in after  # closed: supplier2 holds the dishonoured sub-tickets in a new record
+    [taken] = after.values()
+    assert (taken["holder"], taken["status"], taken["start"], taken["end"]) == (
+        a("supplier2"),
+        "Dishonoured",
+        1,
+        FACE,
+    )
