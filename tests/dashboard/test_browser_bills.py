@@ -114,3 +114,22 @@ def test_bill_range_bar_chain_and_bank_quote(browser: Any, live: Live) -> None:
     bank.get_by_test_id(f"bill-pledged-{pledged}").get_by_role("button", name="Release pledge").click()
     expect(bank.locator(".flash")).to_contain_text(f"Released the pledge on range R{pledged}")
     expect(bank.get_by_test_id(f"bill-pledged-{pledged}")).to_have_count(0)
+
+
+def test_bill_pledge_form(browser: Any, live: Live) -> None:
+    package_id, root = _bill(live)
+    page = sign_in(browser, live.url, live.keys["supplier1"])
+    page.goto("/dashboard/bills")
+    form = page.get_by_test_id("bill-pledge-form")
+    form.get_by_label("Range", exact=True).select_option(str(root))
+    form.get_by_label("Pledgee bank").select_option(live.address("bank1"))
+    form.get_by_label("First and last sub-ticket (blank: the whole range)").fill("1")
+    form.get_by_label("Last sub-ticket", exact=True).fill("25000000")
+    form.get_by_role("button", name="Pledge", exact=True).click()
+    expect(page.locator(".flash")).to_contain_text(f"Pledged range R{root}")
+    holdings = page.get_by_test_id("bill-holdings")
+    expect(holdings.locator("tr", has_text="Pledged").filter(has_text="1 … 25,000,000")).to_have_count(1)
+    shot(page, "bill-pledged")
+    page.goto(f"/dashboard/bills/{package_id}")
+    expect(page.get_by_test_id("range-table")).to_contain_text("pledged to")
+    assert not page.console_errors, page.console_errors
