@@ -11,6 +11,9 @@ import httpx
 import pytest
 from dashkit import Live
 
+from tierflow.platform.api.bill_schemas import BillRangePublic, EndorsementChain
+from tierflow.platform.dashboard.bill_pages import recourse_obligors
+
 DAY = 86_400
 FACE = 1_000_000  # [fen] ¥10,000.00
 
@@ -218,3 +221,22 @@ def test_bill_recourse_form_holder_claims_against_a_prior_party_and_the_obligor_
         1,
         FACE,
     )
+
+
+def test_recourse_obligors_stop_at_the_holders_earliest_place_and_end_with_the_drawer() -> None:
+    s1, s2, s3, s4, drawer, acceptor = (f"0x{i:040x}" for i in range(1, 7))
+
+    def chain(holder: str, endorsers: list[str]) -> EndorsementChain:
+        rng = BillRangePublic(
+            range_id=9, package_id=1, holder=holder, start=1, end=10, amount=10, status="Dishonoured",
+            prev=8, origin="endorsed", pledgee=None, presented_at=None, recourse_obligor=None,
+        )  # fmt: skip
+        return EndorsementChain(range=rng, chain=[], endorsers=endorsers)
+
+    # s1 → s2 → s3 → s2 → s4: s4 may go to anyone before it (each once), then the drawer
+    assert recourse_obligors(chain(s4, [s2, s3, s2, s1]), drawer, acceptor) == [s2, s3, s1, drawer]
+    # s1 → s2 → s3 → s1: back at its earliest place, s1 has only the drawer
+    assert recourse_obligors(chain(s1, [s3, s2, s1]), drawer, acceptor) == [drawer]
+    # the drawer or the acceptor holding the bill has no one
+    assert recourse_obligors(chain(drawer, [s1]), drawer, acceptor) == []
+    assert recourse_obligors(chain(acceptor, [s1]), drawer, acceptor) == []

@@ -103,13 +103,16 @@ def _service_caller(db: Session, viewer: Viewer) -> Any:
     return actions._caller(db, viewer)
 
 
-def recourse_obligors(chain: EndorsementChain, drawer: str) -> list[str]:
-    """Whom the holder of a dishonoured range may claim recourse against, nearest first.
+def recourse_obligors(chain: EndorsementChain, drawer: str, acceptor: str) -> list[str]:
+    """Whom the holder of a dishonoured range may claim recourse against, nearest first (as Bills checks).
 
     The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
-    chain stands in its earliest place, so only those before that place are liable to it.
+    chain stands in its earliest place, so only those before that place are liable to it. The drawer
+    or the acceptor holding the bill has no recourse against anyone.
     """
     holder = chain.range.holder
+    if holder in (drawer, acceptor):
+        return []
     prior = list(chain.endorsers)
     if holder in prior:
         prior = prior[len(prior) - prior[::-1].index(holder) :]
@@ -126,10 +129,9 @@ def _recourse_choices(db: Session, caller: Any, held: list[BillRangePublic]) -> 
     for r in held:
         if r.status != "Dishonoured":
             continue
-        drawer = bills.package(db, r.package_id).drawer
-        choices[r.range_id] = recourse_obligors(
-            bills.chain(session=db, caller=caller, range_id=r.range_id), drawer
-        )
+        pkg = bills.package(db, r.package_id)
+        chain = bills.chain(session=db, caller=caller, range_id=r.range_id)
+        choices[r.range_id] = recourse_obligors(chain, pkg.drawer, pkg.acceptor)
     return choices
 
 
@@ -214,7 +216,7 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
                 chain = None  # not this viewer's range: the bar still shows, the chain does not
         obligors: list[str] = []
         if chain is not None and chain.range.holder == viewer.address and chain.range.status == "Dishonoured":
-            obligors = recourse_obligors(chain, detail.package.drawer)
+            obligors = recourse_obligors(chain, detail.package.drawer, detail.package.acceptor)
     face = int(detail.package.face)
     return _page(
         request,
