@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 from apikit import Api
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.security.crypto import normalise_legal_id
 from tierflow.platform.services import idempotency
 from tierflow.platform.services.relayer import GAS_BUDGET, Call, ChainGateway, TxOutcome
 
@@ -185,3 +189,121 @@ def test_idempotency_sent_record_is_resolved_once(api: Api) -> None:
     late = idempotency.resolve(engine=engine, address=address, key=key, status_code=200, body={"n": 2})
     assert late == idempotency.Replay(200, {"n": 1})
     assert idempotency.begin(engine=engine, address=address, key=key, print_="p") == late
+
+
+# -- onboarding (ChainGateway.send_direct) --------------------------------------------------------
+
+
+def lose_the_registration_receipt(
+    monkeypatch: pytest.MonkeyPatch, gateway: ChainGateway, *, send: bool = True
+) -> list[str]:
+    """The next operator transaction goes on chain (unless not `send`), then its receipt "times out";
+    a second one fails the test. Returns the list that receives the hash."""
+    real = gateway.send_direct
+    sent: list[str] = []
+
+    def timed_out(account: LocalAccount, call: Call) -> TxOutcome:
+        if sent:
+            raise AssertionError(f"a second transaction was sent: {call}")
+        tx_hash = real(account, call).tx_hash if send else "0x" + "cd" * 32
+        sent.append(tx_hash)
+        raise TransactionOutcomeUnknown(tx_hash, f"transaction {tx_hash} was not mined in time")
+
+    monkeypatch.setattr(gateway, "send_direct", timed_out)
+    return sent
+
+
+def directory_entry(api: Api, legal_id: str) -> tuple[str, str, int]:
+    """(address, status, number of API keys) of the directory entry with `legal_id`."""
+    with Session(api.ctx.engine) as session:
+        row = session.execute(
+            select(DirectoryParticipant).where(
+                col(DirectoryParticipant.legal_id) == normalise_legal_id(legal_id)
+            )
+        ).scalar_one()
+        keys = session.execute(select(ApiKey).where(col(ApiKey.address) == row.address)).all()
+        return row.address, row.status, len(keys)
+
+
+def onboarding(api: Api) -> dict[str, Any]:
+    return {"legal_name": "Wuxi Timeout Co.", "legal_id": api.unique("9132"), "roles": ["supplier"]}
+
+
+def test_onboarding_retry_after_receipt_timeout_onboards_once_and_shows_the_key(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway, operator = api.ctx.gateway(), api.ctx.operator.address
+    payload, key = onboarding(api), api.unique("onboard")
+    nonce = api.platform.w3.eth.get_transaction_count(operator)
+    sent = lose_the_registration_receipt(monkeypatch, gateway)
+
+    first = api.post("operator", "/v1/operator/participants", payload, key=key)
+    assert first.status_code == 503, first.text
+    error = first.json()["error"]
+    assert error["code"] == "transaction_outcome_unknown" and error["details"] == {"tx_hash": sent[0]}
+    # the entry (and its custodial key) is kept, pending, without an API key nobody has seen
+    address, status, keys = directory_entry(api, payload["legal_id"])
+    assert (status, keys) == ("pending", 0)
+
+    # the retry sends nothing and answers as a first onboarding would have, with the API key
+    second = api.post("operator", "/v1/operator/participants", payload, key=key)
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["tx_hash"] == sent[0] and "Idempotent-Replayed" not in second.headers
+    assert body["participant"]["address"] == address and body["participant"]["status"] == "active"
+    me = api.client.get("/v1/me", headers={"X-API-Key": body["api_key"]})
+    assert me.status_code == 200 and me.json()["address"] == address
+    assert directory_entry(api, payload["legal_id"]) == (address, "active", 1)
+
+    third = api.post("operator", "/v1/operator/participants", payload, key=key)
+    assert third.status_code == 200 and third.json() == body
+    assert third.headers.get("Idempotent-Replayed") == "true"
+    # without the key, the same request is a duplicate, not a second registration
+    again = api.post("operator", "/v1/operator/participants", payload)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "duplicate_legal_id"
+    assert again.json()["error"]["details"] == {"address": address}
+    assert len(sent) == 1 and api.platform.w3.eth.get_transaction_count(operator) == nonce + 1
+    assert directory_entry(api, payload["legal_id"]) == (address, "active", 1)
+
+
+def test_onboarding_retry_without_a_key_is_409_while_pending_then_duplicate(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = api.ctx.gateway()
+    payload = onboarding(api)
+    sent = lose_the_registration_receipt(monkeypatch, gateway, send=False)  # never mined
+    first = api.post("operator", "/v1/operator/participants", payload)
+    assert first.status_code == 503, first.text
+    assert first.json()["error"]["details"] == {"tx_hash": sent[0]}
+    address, status, _ = directory_entry(api, payload["legal_id"])
+    assert status == "pending"
+    for _ in range(2):
+        retry = api.post("operator", "/v1/operator/participants", payload)
+        assert retry.status_code == 409, retry.text
+        error = retry.json()["error"]
+        assert error["code"] == "onboarding_pending" and error["details"] == {"address": address}
+        assert "Idempotency-Key" in error["message"]
+    assert len(sent) == 1 and directory_entry(api, payload["legal_id"])[1] == "pending"
+
+
+def test_onboarding_without_a_key_mined_after_the_timeout_becomes_active(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = api.ctx.gateway()
+    payload = onboarding(api)
+    sent = lose_the_registration_receipt(monkeypatch, gateway)
+    assert api.post("operator", "/v1/operator/participants", payload).status_code == 503
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    # the indexer has the registration: the plain retry is a duplicate, and the entry is active
+    retry = api.post("operator", "/v1/operator/participants", payload)
+    assert retry.status_code == 409, retry.text
+    address = retry.json()["error"]["details"]["address"]
+    assert retry.json()["error"]["code"] == "duplicate_legal_id"
+    assert f"/v1/operator/participants/{address}/api-keys" in retry.json()["error"]["message"]
+    assert directory_entry(api, payload["legal_id"]) == (address, "active", 0)
+    issued = api.post("operator", f"/v1/operator/participants/{address}/api-keys", {"label": "first"})
+    assert issued.status_code == 200, issued.text
+    me = api.client.get("/v1/me", headers={"X-API-Key": issued.json()["api_key"]})
+    assert me.status_code == 200 and me.json()["status"] == "active"
+    assert len(sent) == 1

@@ -59,12 +59,13 @@ def run_write(
     body: BaseModel | dict[str, Any] | None,
     action: Callable[[], BaseModel],
     *,
-    after: Callable[[TxResult], None] | None = None,
+    after: Callable[[TxResult], BaseModel | None] | None = None,
 ) -> JSONResponse:
     """Run `action` at most once per (caller, Idempotency-Key); replay its first response on retries.
 
     `after` is what `action` does off chain once its transaction is mined (it gets the TxResult): a
-    retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place.
+    retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place, and
+    answers with what it returns (onboarding's ParticipantCreated), or the TxResult if None.
     """
     if key is None:
         return _response(action())
@@ -108,14 +109,13 @@ def _look_up(
     address: str,
     key: str,
     tx_hash: str,
-    after: Callable[[TxResult], None] | None,
+    after: Callable[[TxResult], BaseModel | None] | None,
 ) -> JSONResponse:
     """Answer a retry whose first attempt sent `tx_hash` and timed out; nothing is sent again."""
     try:
         with Session(ctx.engine) as session:
             result = writes.look_up(ctx=ctx, session=session, tx_hash=tx_hash)
-            if result is not None and after is not None:
-                after(result)
+            answer = after(result) if result is not None and after is not None else None
     except Exception as error:
         response = api_error_response(request, error)
         if response.status_code >= 500:  # chain or DB down: the record still waits for tx_hash
@@ -129,7 +129,7 @@ def _look_up(
                 "(nothing was sent again)",
                 status=409,
             )
-        response = _response(result)
+        response = _response(answer or result)
     stored_first = idempotency.resolve(
         engine=ctx.engine, address=address, key=key, status_code=response.status_code, body=_json(response)
     )

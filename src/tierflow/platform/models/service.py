@@ -25,7 +25,9 @@ class DirectoryParticipant(SQLModel, table=True):
     contact: str = text(200, default="")
     roles: int = big()  # on-chain role bits; 0 for the operator, whose power is OPERATOR_ROLE
     is_operator: bool = False
-    status: str = text(16, default="active")  # active | suspended (mirrors the registry)
+    # active | suspended (mirrors the registry) | pending: `register` was sent but its receipt timed
+    # out; no API key yet (an idempotent retry, or the indexed registration, settles it).
+    status: str = text(16, default="active")
     custody: str = text(16)  # custodial | self
     # AES-GCM sealed private key (associated data: the address); None for self-custody participants.
     encrypted_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -13,6 +14,7 @@ from sqlmodel import Session, col
 from web3 import Web3
 
 from tierflow.chain.demo import entity_hash
+from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.api.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from tierflow.platform.api.schemas import (
     ROLE_BITS,
@@ -22,8 +24,10 @@ from tierflow.platform.api.schemas import (
     ParticipantCreate,
     ParticipantCreated,
     ParticipantPublic,
+    TxResult,
     role_names,
 )
+from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import (
     CUSTODY_LABEL,
@@ -151,12 +155,11 @@ def issue_api_key(*, session: Session, address: str, label: str = "", token: str
 def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -> ParticipantCreated:
     """Register on chain (operator transaction), then record the directory entry and an API key."""
     legal_id = normalise_legal_id(data.legal_id)
-    if session.execute(
+    existing = session.execute(
         select(DirectoryParticipant).where(col(DirectoryParticipant.legal_id) == legal_id)
-    ).first():
-        raise Conflict(
-            f"a participant with legal id {legal_id} is already onboarded", code="duplicate_legal_id"
-        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        _refuse_duplicate(session=session, row=existing, what=f"a participant with legal id {legal_id}")
     roles = 0
     for name in data.roles:
         roles |= ROLE_BITS[name]
@@ -171,8 +174,9 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         if data.address is None:
             raise Unprocessable("self-custody participants must give the `address` of their key")
         address = data.address
-    if session.get(DirectoryParticipant, address) is not None:
-        raise Conflict(f"{address} is already onboarded", code="duplicate_address")
+    existing = session.get(DirectoryParticipant, address)
+    if existing is not None:
+        _refuse_duplicate(session=session, row=existing, what=address)
     digest = entity_hash(legal_id, entity_salt(ctx.settings.master_key, address))
     gateway = ctx.gateway()
     # End the read transaction: on SQLite (WAL) a transaction that read before another connection
@@ -190,7 +194,6 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         created_at=_now(),
     )
     session.add(row)
-    token = issue_api_key(session=session, address=address, label="onboarding")
     try:
         # Constraint violations surface here, before anything goes on chain; the chain transaction
         # then runs inside the open DB transaction, so a revert rolls the directory entry back too.
@@ -202,13 +205,75 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         outcome = gateway.send_direct(
             ctx.operator, Call("ParticipantRegistry", "register", (address, roles, digest))
         )
+    except TransactionOutcomeUnknown:
+        # The registration may still be mined: keep the entry (without an API key) as `pending`, so
+        # that a retry neither sends it again nor loses the custodial key; see `onboarded`.
+        row.status = "pending"
+        session.commit()
+        raise
     except BaseException:
         session.rollback()
         raise
+    token = issue_api_key(session=session, address=address, label="onboarding")
     session.commit()
     ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
     session.refresh(row)
     return ParticipantCreated(participant=public(row), api_key=token, tx_hash=outcome.tx_hash)
+
+
+def onboarded(*, session: Session, result: TxResult) -> ParticipantCreated:
+    """The onboarding answer for a `register` transaction that a retry found mined (its receipt had
+    timed out): the pending entry becomes active and gets its first API key, shown now."""
+    address = next(
+        (str(e.args["account"]) for e in result.events if e.event == "ParticipantRegistered"), None
+    )
+    row = None if address is None else session.get(DirectoryParticipant, address)
+    if row is None:
+        raise NotFound(
+            f"transaction {result.tx_hash} registered no participant of the directory",
+            code="participant_not_found",
+        )
+    has_key = session.execute(select(_KEYS.c.key_id).where(_KEYS.c.address == row.address)).first()
+    if has_key is not None:
+        raise Conflict(
+            f"{row.address} is onboarded and already has an API key; issue a new one with "
+            f"POST /v1/operator/participants/{row.address}/api-keys",
+            code="duplicate_address",
+            details={"address": row.address, "tx_hash": result.tx_hash},
+        )
+    session.commit()  # fresh transaction for the write (see onboard)
+    if row.status == "pending":
+        row.status = "active"
+        session.add(row)
+    token = issue_api_key(session=session, address=row.address, label="onboarding")
+    session.commit()
+    session.refresh(row)
+    return ParticipantCreated(participant=public(row), api_key=token, tx_hash=result.tx_hash)
+
+
+def _refuse_duplicate(*, session: Session, row: DirectoryParticipant, what: str) -> NoReturn:
+    """409 for an onboarding request whose participant is in the directory, pending ones included."""
+    if row.status == "pending" and session.get(Participant, row.address) is not None:
+        # Its registration was mined after the receipt timed out and the indexer has it.
+        session.commit()
+        row.status = "active"
+        session.add(row)
+        session.commit()
+    if row.status == "pending":
+        raise Conflict(
+            f"{what} is being onboarded as {row.address}: its registration was sent but its outcome "
+            "is not known yet. Do not onboard it again; retry with the first request's "
+            "Idempotency-Key to get its API key, or retry later",
+            code="onboarding_pending",
+            details={"address": row.address},
+        )
+    code = "duplicate_address" if what == row.address else "duplicate_legal_id"
+    raise Conflict(
+        f"{what} is already onboarded as {row.address}; if it has no API key yet, issue one with "
+        f"POST /v1/operator/participants/{row.address}/api-keys",
+        code=code,
+        details={"address": row.address},
+    )
 
 
 _PROFILE = select(

@@ -60,6 +60,7 @@ def onboard(
         key,
         data,
         lambda: participants.onboard(ctx=ctx, session=session, data=data),
+        after=lambda result: participants.onboarded(session=session, result=result),
     )
 
 
