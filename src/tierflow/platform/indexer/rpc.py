@@ -28,7 +28,6 @@ class BlockRef:
 
 class Rpc:
     def __init__(self, w3: Web3) -> None:
-        self.w3 = w3
         self.transport = rpc_for(w3)
 
     def call(self, method: str, params: Sequence[Any]) -> Any:

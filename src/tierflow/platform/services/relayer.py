@@ -339,12 +339,10 @@ class ChainGateway:
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        outcome = self.outcome(self.wait_receipt(tx_hash))
-        if not outcome.succeeded:
-            raise self._explain(
-                relayer.address, str(self.forwarder.address), data, gas, outcome.block_number
-            ) or ContractRevert("Reverted", {"reason": "the forwarded call failed", "tx": tx_hash})
-        return outcome
+        return self._mined(
+            relayer.address, str(self.forwarder.address), data, gas, tx_hash,
+            {"reason": "the forwarded call failed", "tx": tx_hash},
+        )  # fmt: skip
 
     def _take_relayer(self) -> int:
         """The relayer with the fewest requests in flight (round robin among equals); never blocks.
@@ -373,10 +371,17 @@ class ChainGateway:
             raise self._revert(error) from None
         gas = int(estimate * self.sender.gas_headroom)
         tx_hash = self.sender.send_call(account, to, data, gas)
+        return self._mined(account.address, to, data, gas, tx_hash, {"tx": tx_hash})
+
+    def _mined(
+        self, sender: str, to: str, data: bytes, gas: int, tx_hash: str, unexplained: dict[str, Any]
+    ) -> TxOutcome:
+        """The outcome of a sent transaction once mined; if it reverted, raise why (`unexplained` when
+        replaying it finds no decoded error)."""
         outcome = self.outcome(self.wait_receipt(tx_hash))
         if not outcome.succeeded:
-            raise self._explain(account.address, to, data, gas, outcome.block_number) or ContractRevert(
-                "Reverted", {"tx": tx_hash}
+            raise self._explain(sender, to, data, gas, outcome.block_number) or ContractRevert(
+                "Reverted", unexplained
             )
         return outcome
 
