@@ -7,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tierflow.chain.testing import Platform
-from tierflow.platform import lineage
 from tierflow.platform.indexer.handlers import HANDLERS
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
 from tierflow.platform.reconcile import reconcile
+from tierflow.platform.services import lineage
 
 
 def test_scenario_readModelsEqualChainAfterEveryPhase(tf: Platform, engine: Engine) -> None:

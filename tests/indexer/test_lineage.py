@@ -8,8 +8,8 @@ import time
 import pytest
 from sqlalchemy.engine import Engine
 
-from tierflow.platform import lineage
 from tierflow.platform.models import Certificate
+from tierflow.platform.services import lineage
 
 N = 10_000
 HOLDER = "0x" + "44" * 20

@@ -30,6 +30,7 @@ from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.services.lineage import TierSpread, tier_spread
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
@@ -526,14 +527,6 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
 
 
 @dataclass
-class TierSpread:
-    tier: int
-    tokens: int
-    holders: int
-    amount: int
-
-
-@dataclass
 class CoreView:
     lines: list[CreditLine]
     payables: list[Payable]
@@ -559,20 +552,13 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
-    spread: dict[int, TierSpread] = {}
-    holders: dict[int, set[str]] = defaultdict(set)
-    tier_rows = db.exec(
-        select(Certificate.depth, Certificate.holder, Certificate.value)
-        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-        .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+    tiers = tier_spread(
+        db.exec(
+            select(Certificate.depth, Certificate.holder, Certificate.value)
+            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+            .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+        )
     )
-    for depth, holder, value in tier_rows:
-        entry = spread.setdefault(depth + 1, TierSpread(depth + 1, 0, 0, 0))
-        entry.tokens += 1
-        entry.amount += value
-        holders[depth + 1].add(holder)
-    for tier, entry in spread.items():
-        entry.holders = len(holders[tier])
     repayments = db.exec(
         select(Repayment)
         .where(col(Repayment.obligor) == obligor)
@@ -584,112 +570,10 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         lines=list(lines),
         payables=list(payables),
         upcoming=list(upcoming),
-        tiers=[spread[k] for k in sorted(spread)],
+        tiers=tiers,
         outstanding=outstanding,
         repayments=list(repayments),
     )
-
-
-# -- lineage ---------------------------------------------------------------------------------
-
-
-@dataclass
-class LineageNode:
-    certificate: Certificate
-    children: list[LineageNode] = field(default_factory=list)
-    financed_by: str | None = None
-    visible: bool = True
-    hidden_descendants: int = 0
-
-
-@dataclass
-class Lineage:
-    payable: Payable
-    root: LineageNode | None
-    count: int
-    tiers: list[TierSpread]
-    parties: set[str]
-    # address -> tokens it held and passed on whole (it no longer holds them, it still was a party)
-    passed_on: dict[str, set[int]] = field(default_factory=dict)
-
-
-def lineage(db: Session, slot_id: int) -> Lineage | None:
-    payable = db.get(Payable, slot_id)
-    if payable is None:
-        return None
-    tokens = db.exec(
-        select(Certificate).where(col(Certificate.slot_id) == slot_id).order_by(col(Certificate.token_id))
-    ).all()
-    funded = db.exec(
-        select(FinancingRequest).where(
-            col(FinancingRequest.token_id).in_([t.token_id for t in tokens]),
-            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
-        )
-    ).all()
-    financed = {r.token_id: r.financier for r in funded}
-    nodes = {t.token_id: LineageNode(t, financed_by=financed.get(t.token_id)) for t in tokens}
-    root = None
-    for node in nodes.values():
-        parent = node.certificate.parent_id
-        if parent and parent in nodes:
-            nodes[parent].children.append(node)
-        else:
-            root = root or node
-    spread: dict[int, TierSpread] = {}
-    holders: dict[int, set[str]] = defaultdict(set)
-    for token in tokens:
-        if token.status in LIVE_TOKEN_STATUSES:
-            entry = spread.setdefault(token.depth + 1, TierSpread(token.depth + 1, 0, 0, 0))
-            entry.tokens += 1
-            entry.amount += token.value
-            holders[token.depth + 1].add(token.holder)
-    for tier, entry in spread.items():
-        entry.holders = len(holders[tier])
-    past_holders = db.exec(
-        select(
-            CertificateTransfer.from_address, CertificateTransfer.to_address, CertificateTransfer.token_id
-        ).where(col(CertificateTransfer.slot_id) == slot_id)
-    ).all()
-    parties = {payable.obligor, payable.supplier, *(t.holder for t in tokens), *financed.values()}
-    passed_on: dict[str, set[int]] = defaultdict(set)
-    for sender, receiver, token_id in past_holders:
-        parties.update((sender, receiver))
-        passed_on[sender].add(token_id)
-    requested = db.exec(
-        select(FinancingRequest.financier).where(
-            col(FinancingRequest.token_id).in_([t.token_id for t in tokens])
-        )
-    ).all()
-    parties.update(requested)
-    return Lineage(payable, root, len(tokens), [spread[k] for k in sorted(spread)], parties, dict(passed_on))
-
-
-def restrict_lineage(tree: Lineage, viewer: str) -> None:
-    """Hide branches a supplier is not part of: it sees the path to its own tokens and what it passed on."""
-    if tree.root is None:
-        return
-
-    held_before = tree.passed_on.get(viewer, set())
-
-    def mark(node: LineageNode, inherited: bool) -> bool:
-        certificate = node.certificate
-        mine = inherited or certificate.holder == viewer or certificate.token_id in held_before
-        below = [mark(child, mine) for child in node.children]
-        node.visible = mine or any(below)
-        return node.visible
-
-    mark(tree.root, False)
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        hidden = [c for c in node.children if not c.visible]
-        node.hidden_descendants = sum(_size(c) for c in hidden)
-        node.children = [c for c in node.children if c.visible]
-        stack.extend(node.children)
-
-
-def _size(node: LineageNode) -> int:
-    return 1 + sum(_size(c) for c in node.children)
 
 
 # -- auditor ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 
 from tierflow.chain.roles import Role
 from tierflow.errors import ChainUnavailableError
+from tierflow.platform.api.errors import ApiError
 from tierflow.platform.dashboard import actions, charts, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import STATIC, render
@@ -43,6 +44,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import api_key_matches
+from tierflow.platform.services import lineage
 from tierflow.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger("tierflow.dashboard")
@@ -813,7 +815,10 @@ def lineage_page(request: Request, slot_id: int) -> Response:
     if viewer is None:
         return _sign_in_redirect(request)
     with Session(_engine(request)) as db:
-        tree = queries.lineage(db, slot_id)
+        try:
+            tree = lineage.payable_lineage(db, viewer, slot_id)
+        except ApiError:  # Forbidden: no party to this payable (services/access.py decides)
+            return _denied(request, viewer, f"the lineage of payable P{slot_id}")
         names = queries.directory(db)
     if tree is None:
         return _page(
@@ -823,15 +828,6 @@ def lineage_page(request: Request, slot_id: int) -> Response:
             title=f"Payable P{slot_id}",
             message=f"There is no payable P{slot_id}. Check the number, or search for it in the audit view.",
         )
-    if not viewer.sees_everything and viewer.address not in tree.parties:
-        return _denied(request, viewer, f"the lineage of payable P{slot_id}")
-    if (
-        viewer.is_supplier
-        and not viewer.sees_everything
-        and viewer.address != tree.payable.obligor
-        and not viewer.is_financier
-    ):
-        queries.restrict_lineage(tree, viewer.address)
     return _page(request, "lineage.html", names=names, tree=tree, now=_now(request))
 
 

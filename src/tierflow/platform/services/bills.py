@@ -30,7 +30,7 @@ from tierflow.platform.api.errors import Forbidden, Unprocessable
 from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import documents
+from tierflow.platform.services import access, documents, lineage
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.queries import _page, get_or_404
@@ -89,29 +89,6 @@ def _discount_request(session: Session, request_id: int) -> BillDiscountRequest:
         "bill_request_not_found",
         indexed=False,
     )
-
-
-def is_package_party(session: Session, caller: Caller, row: BillPackage) -> bool:
-    """Auditors; the drawer, acceptor and payee; anyone who holds or held a range or is its pledgee;
-    a bank asked to discount part of it."""
-    me = caller.address
-    if caller.sees_everything or me in (row.drawer, row.acceptor, row.payee):
-        return True
-    held = session.execute(
-        select(BillRange.range_id)  # type: ignore[call-overload]
-        .where(col(BillRange.package_id) == row.package_id)
-        .where(or_(col(BillRange.holder) == me, col(BillRange.pledgee) == me))
-        .limit(1)
-    ).first()
-    if held is not None:
-        return True
-    asked = session.execute(
-        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
-        .where(col(BillDiscountRequest.package_id) == row.package_id)
-        .where(col(BillDiscountRequest.financier) == me)
-        .limit(1)
-    ).first()
-    return asked is not None
 
 
 def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
@@ -431,7 +408,7 @@ def packages(
 
 def detail(*, session: Session, caller: Caller, package_id: int) -> BillDetail:
     row = package(session, package_id)
-    if not is_package_party(session, caller, row):
+    if not access.is_package_party(session, caller, row):
         raise Forbidden(f"you are not a party to bill {package_id}", code="not_a_party")
     ranges = session.execute(
         select(BillRange)
@@ -460,35 +437,19 @@ def chain(*, session: Session, caller: Caller, range_id: int) -> EndorsementChai
     """A range and every record it came from, nearest first: the endorsers liable in recourse."""
     row = bill_range(session, range_id)
     pkg = package(session, row.package_id)
-    me = caller.address
-    asked = session.execute(
-        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
-        .where(col(BillDiscountRequest.range_id) == range_id)
-        .where(col(BillDiscountRequest.financier) == me)
-        .limit(1)
-    ).first()
-    if not (
-        caller.sees_everything
-        or me in (row.holder, row.pledgee, pkg.drawer, pkg.acceptor)
-        or asked is not None
-    ):
-        raise Forbidden(
-            f"the endorsement chain of bill range {range_id} is shown to its holder, the drawer, "
-            "the acceptor and auditors",
-            code="not_a_party",
-        )
-    links: list[ChainLink] = []
-    current: BillRange | None = row
-    seen: set[int] = set()
-    while current is not None and current.range_id not in seen:
-        seen.add(current.range_id)
-        links.append(
-            ChainLink(
-                range_id=current.range_id, holder=current.holder, start=int(current.start),
-                end=int(current.end), status=current.status, origin=current.origin,
-            )
+    access.check_range_chain(session, caller, row, pkg)
+    # One recursive query along `prev`, nearest first (lineage.py), not a lookup per hop.
+    links = [
+        ChainLink(
+            range_id=r["range_id"],
+            holder=r["holder"],
+            start=int(r["start"]),
+            end=int(r["end"]),
+            status=r["status"],
+            origin=r["origin"],
         )  # fmt: skip
-        current = session.get(BillRange, current.prev) if current.prev else None
+        for r in lineage.endorsement_chain(session, range_id)
+    ]
     return EndorsementChain(
         range=range_public(row), chain=links, endorsers=[link.holder for link in links[1:]]
     )

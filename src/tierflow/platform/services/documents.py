@@ -14,7 +14,7 @@ from tierflow.platform.api.schemas import DocumentPublic, Page
 from tierflow.platform.models import Payable
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
-from tierflow.platform.services import queries
+from tierflow.platform.services import access, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller
 
@@ -88,7 +88,7 @@ def can_read(session: Session, caller: Caller, row: StoredDocument) -> bool:
     if row.slot_id is None:
         return False
     slot = session.get(Payable, row.slot_id)
-    return slot is not None and queries.is_slot_party(session, caller, slot)
+    return slot is not None and access.is_slot_party(session, caller, slot)
 
 
 def read(
