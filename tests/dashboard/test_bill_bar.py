@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tierflow.platform.api.bill_schemas import BillRangePublic
-from tierflow.platform.dashboard.bill_pages import BAR_WIDTH, LABEL_MIN_WIDTH, range_bar
+from tierflow.platform.dashboard.pages.bills import BAR_WIDTH, LABEL_MIN_WIDTH, range_bar
 from tierflow.platform.dashboard.queries import Directory
 
 HOLDERS = [f"0x{i:040x}" for i in range(1, 6)]

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from tierflow.platform.api.errors import ApiError
 from tierflow.platform.dashboard import queries, synthetic
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable

@@ -21,7 +21,7 @@ from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.platform.api import errors
 from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, supplier
 from tierflow.platform.api.schemas import HealthPublic
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import Settings, get_settings

@@ -272,7 +272,7 @@ def request_discount(
     session.add(request)
     session.commit()
     session.refresh(request)
-    return _request_public(session, request)
+    return request_public(session, request)
 
 
 def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
@@ -327,7 +327,7 @@ def release_pledge(*, ctx: ServiceContext, session: Session, caller: Caller, ran
     return _run(ctx, session, caller, "releasePledge", range_id)
 
 
-def _request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
+def request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
     pkg = session.get(BillPackage, row.package_id)
     rng = session.get(BillRange, row.range_id)
     quote = session.get(BillQuote, row.quote_id) if row.quote_id is not None else None
@@ -366,7 +366,7 @@ def discount_requests(
         query = query.where(col(BillDiscountRequest.financier) == financier)
     if seller is not None:
         query = query.where(col(BillDiscountRequest.seller) == seller)
-    rows = [_request_public(session, r) for r in session.execute(query).scalars()]
+    rows = [request_public(session, r) for r in session.execute(query).scalars()]
     if status is not None:
         rows = [r for r in rows if r.status == status]
     return Page(data=rows[offset : offset + limit], count=len(rows), limit=limit, offset=offset)
@@ -497,3 +497,48 @@ def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], 
         .order_by(col(BillRange.range_id))
     ).scalars()
     return [range_public(r) for r in presented], [range_public(r) for r in pledged]
+
+
+def recourse_obligors(chain: EndorsementChain, drawer: str, acceptor: str) -> list[str]:
+    """Whom the holder of a dishonoured range may claim recourse against, nearest first (as Bills checks).
+
+    The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
+    chain stands in its earliest place, so only those before that place are liable to it. The drawer
+    or the acceptor holding the bill has no recourse against anyone.
+    """
+    holder = chain.range.holder
+    if holder in (drawer, acceptor):
+        return []
+    prior = list(chain.endorsers)
+    if holder in prior:
+        prior = prior[len(prior) - prior[::-1].index(holder) :]
+    out: list[str] = []
+    for address in [*prior, drawer]:
+        if address != holder and address not in out:
+            out.append(address)
+    return out
+
+
+def recourse_choices(
+    *, session: Session, caller: Caller, held: list[BillRangePublic]
+) -> dict[int, list[str]]:
+    """For each dishonoured range of `held`, the parties its holder may claim recourse against."""
+    choices: dict[int, list[str]] = {}
+    for r in held:
+        if r.status != "Dishonoured":
+            continue
+        pkg = package(session, r.package_id)
+        found = chain(session=session, caller=caller, range_id=r.range_id)
+        choices[r.range_id] = recourse_obligors(found, pkg.drawer, pkg.acceptor)
+    return choices
+
+
+def claims_against(*, session: Session, address: str) -> list[BillRangePublic]:
+    """Dishonoured ranges whose holder claimed recourse against `address`: it pays and takes them."""
+    rows = session.execute(
+        select(BillRange)
+        .where(col(BillRange.recourse_obligor) == address)
+        .where(col(BillRange.status) == "Dishonoured")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    return [range_public(r) for r in rows]
