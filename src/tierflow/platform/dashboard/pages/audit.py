@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard import queries, web
 from tierflow.platform.models.credit import CreditLine

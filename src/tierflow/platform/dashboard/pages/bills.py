@@ -11,7 +11,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from tierflow.platform.api.bill_schemas import (
+from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.models import BillPackage, BillQuote, BillRange
+from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.services import bills, documents
+from tierflow.platform.services.errors import Forbidden, ServiceError
+from tierflow.platform.services.schemas.bills import (
     BillDiscountCreate,
     BillDishonour,
     BillEndorse,
@@ -21,13 +28,6 @@ from tierflow.platform.api.bill_schemas import (
     BillRangePublic,
     BillRecourse,
 )
-from tierflow.platform.api.errors import ApiError
-from tierflow.platform.dashboard import actions, queries, web
-from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.dashboard.session import Viewer
-from tierflow.platform.models import BillPackage, BillQuote, BillRange
-from tierflow.platform.models.service import BillDiscountRequest
-from tierflow.platform.services import bills, documents
 
 router = web.page_router("/bills")
 
@@ -129,8 +129,8 @@ def bill_page(request: Request, viewer: web.SignedIn, package_id: int, range: in
         names = queries.directory(db)
         try:
             detail = bills.detail(session=db, caller=caller, package_id=package_id)
-        except ApiError as error:
-            if error.status == 403:
+        except ServiceError as error:
+            if isinstance(error, Forbidden):
                 raise web.Denied(f"bill {package_id}") from error
             return web.page(
                 request, "empty.html", status_code=404, title="Unknown bill", message=error.message
@@ -140,7 +140,7 @@ def bill_page(request: Request, viewer: web.SignedIn, package_id: int, range: in
         if chosen is not None:
             try:
                 chain = bills.chain(session=db, caller=caller, range_id=chosen)
-            except ApiError:
+            except ServiceError:
                 chain = None  # not this viewer's range: the bar still shows, the chain does not
         obligors: list[str] = []
         if chain is not None and chain.range.holder == viewer.address and chain.range.status == "Dishonoured":

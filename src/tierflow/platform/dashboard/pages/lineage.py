@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from tierflow.platform.api.errors import Forbidden
 from tierflow.platform.dashboard import queries, web
 from tierflow.platform.services import lineage
+from tierflow.platform.services.errors import Forbidden
 
 router = web.page_router("/lineage")
 
