@@ -1,9 +1,6 @@
 """Read-model queries behind the dashboard pages, each scoped to what one participant may see.
 
-Amounts are summed in SQL where that is exact: PostgreSQL sums NUMERIC exactly; SQLite stores fen as
-zero-padded text, and SUM(CAST(... AS INTEGER)) is exact there as long as every value fits in 64
-bits (SQLite raises on overflow instead of rounding). Each grouped sum also returns the group's
-largest value so that a value beyond 64 bits sends that query down an exact Python path instead.
+Amounts are summed in SQL where that is exact (services/sums.py).
 """
 
 from __future__ import annotations
@@ -15,10 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, or_
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
@@ -31,33 +26,11 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.services.lineage import TierSpread, tier_spread
+from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
 PAGE_SIZE = 50
-_INT64_MAX = 2**63 - 1
-
-
-# -- exact sums ------------------------------------------------------------------------------
-
-
-def _is_sqlite(db: Session) -> bool:
-    return db.get_bind().dialect.name == "sqlite"
-
-
-def fen_sum(db: Session, column: Any) -> ColumnElement[Any]:
-    """SUM of a fen column, exact (see the module docstring)."""
-    if _is_sqlite(db):
-        return func.sum(cast(column, Integer))
-    return func.sum(column)
-
-
-def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
-
-
-def _fits(max_value: Any) -> bool:
-    return max_value is None or int(max_value) <= _INT64_MAX
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -267,38 +240,13 @@ class TroubledPosition:
         )
 
 
-def _exact_groups(
-    db: Session, key: Any, amounts: Sequence[Any], where: Sequence[Any]
-) -> dict[Any, list[int]]:
-    """{key: [count, Σ amount₁, Σ amount₂, …]} over the rows matching `where`, exact (module docstring)."""
-    table = amounts[0].class_ if hasattr(amounts[0], "class_") else None
-    columns = [func.count(), *(fen_sum(db, a) for a in amounts), *(func.max(a) for a in amounts)]
-    grouped = sa_select(key, *columns).where(*where).group_by(key)
-    if table is not None:
-        grouped = grouped.select_from(table)
-    n = len(amounts)
-    try:
-        rows = db.execute(grouped).all()
-        if all(_fits(m) for row in rows for m in row[2 + n :]):
-            return {row[0]: [int(row[1]), *(_int(v) for v in row[2 : 2 + n])] for row in rows}
-    except OperationalError:
-        db.rollback()  # SQLite "integer overflow": some group does not fit in 64 bits
-    exact: dict[Any, list[int]] = defaultdict(lambda: [0] * (n + 1))
-    for row in db.execute(sa_select(key, *amounts).where(*where)):
-        entry = exact[row[0]]
-        entry[0] += 1
-        for i, value in enumerate(row[1:], start=1):
-            entry[i] += int(value or 0)
-    return dict(exact)
-
-
 def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
     """(obligor, maturity, payable status, count, amount) of `holder`'s live positions.
 
     Grouped by payable in SQL without a join (one pass over the holder's index), then folded onto
     the payables' obligor/maturity/status in Python: a few thousand payables, not 100,000 rows.
     """
-    by_slot = _exact_groups(
+    by_slot = exact_groups(
         db,
         col(Certificate.slot_id),
         [col(Certificate.value)],
@@ -321,7 +269,7 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
 
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
     """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield)."""
-    return _exact_groups(
+    return exact_groups(
         db,
         col(FinancingRequest.rate_bps),
         [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
