@@ -8,9 +8,9 @@ from sqlalchemy.engine import Engine
 
 from tierflow.platform import lineage
 from tierflow.platform.indexer.handlers import HANDLERS
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
-from tierflow.platform.reconcile import reconcile
 from tierflow.testing.chain import Platform
 
 
