@@ -1,6 +1,7 @@
-"""Read-model queries behind the dashboard pages, each scoped to what one participant may see.
+"""Read-model queries behind the dashboard pages: one participant's queue, book, holdings, payables.
 
-Amounts are summed in SQL where that is exact (services/sums.py).
+Each reads what its arguments name (a bank's address, a supplier's); the pages ask services/access.py
+first whether the viewer may see that. Amounts are summed in SQL where that is exact (services/sums.py).
 """
 
 from __future__ import annotations
