@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
+from tierflow.chain.abi import checksum
 from tierflow.chain.vocabulary import (
     PackageStatus,
     ParticipantStatus,
@@ -29,7 +30,6 @@ from tierflow.chain.vocabulary import (
     status_name,
 )
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer.events import checksum
 from tierflow.platform.models import (
     ZERO_ADDRESS,
     BillPackage,
