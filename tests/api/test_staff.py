@@ -1,0 +1,246 @@
+"""Organisations, not keys: staff roles inside a bank, maker-checker funding, the audit trail by name.
+
+Each attacker of issue 14 is played here: a viewer writing, a maker releasing a covered write, a
+checker approving their own submission, a replayed approval, an approval applied to altered terms,
+a disabled user's key, a password guesser (lockout), a sign-in without the second factor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+from apikit import Api
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from tierflow.platform.models.staff import PendingApproval, StaffUser
+from tierflow.platform.services import audit_trail, users
+from tierflow.platform.services.errors import Forbidden, Unauthenticated
+
+PASSWORD = "correct horse battery"
+
+
+def _bank(api: Api) -> str:
+    """A fresh custodial bank with settlement token (a policy on a shared demo bank would leak)."""
+    body = api.ok(
+        "operator",
+        "/v1/operator/participants",
+        {"legal_name": "Four Eyes Bank", "legal_id": api.unique("9131"), "roles": ["financier"]},
+    )
+    address = body["participant"]["address"]
+    api.keys[address] = body["api_key"]
+    api.ok("bank1", "/v1/settlement/mint", {"to": address, "amount": 10**12})
+    return str(address)
+
+
+def _staff(api: Api, bank: str, name: str, roles: list[str], scopes: list[str] | None = None) -> str:
+    login = f"{name.split()[0].lower()}.{api.unique('u')}@bank.example".lower()
+    user = api.ok(
+        bank, "/v1/company/users", {"login": login, "name": name, "roles": roles, "password": PASSWORD}
+    )
+    key = api.ok(
+        bank,
+        f"/v1/company/users/{user['user_id']}/api-keys",
+        {"scopes": scopes or ["read", "write"], "days": 30},
+    )
+    api.keys[name] = key["api_key"]
+    api.keys[f"{name}#login"] = login
+    return str(user["user_id"])
+
+
+def _requested(api: Api, bank: str) -> int:
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 500_000, line, days=60)
+    body = api.ok(
+        "supplier1",
+        "/v1/supplier/financing-requests",
+        {"token_id": token, "amount": 500_000, "financier": bank, "with_recourse": False},
+    )
+    return int(body["result"]["request_id"])
+
+
+def _status(api: Api, bank: str, request_id: int) -> str:
+    return str(api.get(bank, f"/v1/financier/requests/{request_id}").json()["status"])
+
+
+def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: Api) -> None:
+    api = funded
+    bank = _bank(api)
+    _staff(api, bank, "Mia Maker", ["maker"])
+    _staff(api, bank, "Chen Checker", ["checker"])
+    _staff(api, bank, "Vic Viewer", ["viewer"])
+    _staff(api, bank, "Rita Readonly", ["maker"], scopes=["read"])
+    assert api.client.put(
+        "/v1/company/approval-policy", headers=api.headers(bank), json={"rules": {"fund": 0}}
+    ).json() == {"rules": {"fund": 0}}
+    request_id = _requested(api, bank)
+
+    # a viewer, a read-only key and a checker-only person cannot write at all
+    for who, code in (("Vic Viewer", "not_a_maker"), ("Rita Readonly", "read_only_key")):
+        refused = api.post(who, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == code, refused.text
+    quoted = api.ok("Mia Maker", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400})
+    price = int(quoted["result"]["price"])
+    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+
+    # the maker's fund waits for a checker: 202 with exactly the terms to be released
+    pending = api.post("Mia Maker", f"/v1/financier/requests/{request_id}/fund")
+    assert pending.status_code == 202, pending.text
+    approval: dict[str, Any] = pending.json()["approval"]
+    assert (approval["status"], approval["maker"], approval["amount"]) == ("pending", "Mia Maker", price)
+    assert approval["call"] == "Financing.fund"
+    assert _status(api, bank, request_id) == "Accepted"
+    queue = api.get("Chen Checker", "/v1/company/approvals").json()
+    assert [a["approval_id"] for a in queue] == [approval["approval_id"]]
+    path = f"/v1/company/approvals/{approval['approval_id']}"
+    terms = {"terms_hash": approval["terms_hash"]}
+
+    # nobody releases it but a checker other than the maker, on the exact terms submitted
+    own = api.post("Mia Maker", f"{path}/approve", terms)
+    assert own.status_code == 403 and own.json()["error"]["code"] == "not_a_checker"
+    viewer = api.post("Vic Viewer", f"{path}/approve", terms)
+    assert viewer.status_code == 403
+    wrong = api.post("Chen Checker", f"{path}/approve", {"terms_hash": "0" * 64})
+    assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "terms_changed"
+    assert _status(api, bank, request_id) == "Accepted"
+
+    released = api.post("Chen Checker", f"{path}/approve", terms)
+    assert released.status_code == 200, released.text
+    tx_hash = released.json()["tx_hash"]
+    assert _status(api, bank, request_id) == "Funded"
+    replay = api.post("Chen Checker", f"{path}/approve", terms)
+    assert replay.status_code == 409 and replay.json()["error"]["code"] == "approval_decided"
+
+    # the story in the audit trail, with the people's names; the bank's admin sees its own company
+    trail = api.get(bank, "/v1/company/audit-trail", limit=1000).json()["data"]
+    lines = [(e["user_name"], e["action"], e["outcome"]) for e in trail]
+    assert ("Mia Maker", "approval.submit.fund", "pending") in lines
+    assert ("Chen Checker", "approval.approve.fund", "executed") in lines
+    assert any(u == "Mia Maker" and a.endswith("/quote") and o.startswith("200") for u, a, o in lines)
+    assert any(u == "Vic Viewer" and o == "403 not_a_maker" for u, _, o in lines)
+    assert any(u == "Chen Checker" and o == "terms_changed" for u, _, o in lines)
+    released_entry = next(
+        e for e in trail if e["action"] == "approval.approve.fund" and e["outcome"] == "executed"
+    )
+    assert released_entry["tx_hash"] == tx_hash and released_entry["company"] == bank
+    assert released_entry["request_id"] and released_entry["user_agent"]
+    assert {e["company"] for e in trail} == {bank}
+    everything = api.get("auditor", "/v1/company/audit-trail", user="Chen Checker", format="csv")
+    assert everything.status_code == 200 and "approval.approve.fund" in everything.text
+    assert api.get("Mia Maker", "/v1/company/audit-trail").status_code == 403
+    checked, breaks = audit_trail.verify(api.ctx.engine)
+    assert checked > 0 and breaks == []
+
+
+def test_an_altered_or_requoted_approval_is_not_released(funded: Api) -> None:
+    api = funded
+    bank = _bank(api)
+    _staff(api, bank, "Mo Maker", ["maker"])
+    _staff(api, bank, "Cy Checker", ["checker"])
+    api.client.put("/v1/company/approval-policy", headers=api.headers(bank), json={"rules": {"fund": 0}})
+    request_id = _requested(api, bank)
+    api.ok("Mo Maker", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400})
+    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    approval = api.post("Mo Maker", f"/v1/financier/requests/{request_id}/fund").json()["approval"]
+    # someone with database access points the approval at another request after submission
+    with Session(api.ctx.engine) as session:
+        session.execute(
+            update(PendingApproval)
+            .where(PendingApproval.approval_id == approval["approval_id"])  # type: ignore[arg-type]
+            .values(args='[{"int":"1"}]')
+        )
+        session.commit()
+    altered = api.post(
+        "Cy Checker",
+        f"/v1/company/approvals/{approval['approval_id']}/approve",
+        {"terms_hash": approval["terms_hash"]},
+    )
+    assert altered.status_code == 409 and altered.json()["error"]["code"] == "terms_changed"
+    assert _status(api, bank, request_id) == "Accepted"
+    rejected = api.post(
+        "Cy Checker", f"/v1/company/approvals/{approval['approval_id']}/reject", {"reason": "terms altered"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.json()["checker"] == "Cy Checker"
+
+
+def test_disabled_user_key_stops_and_admin_manages_roles(funded: Api) -> None:
+    api = funded
+    bank = _bank(api)
+    maker = _staff(api, bank, "Dee Departing", ["maker"])
+    assert api.get("Dee Departing", "/v1/financier/requests").status_code == 200
+    other_bank_admin = api.post("bank2", f"/v1/company/users/{maker}/disable")
+    assert other_bank_admin.status_code == 404  # another company's admin cannot touch this user
+    assert api.post("Dee Departing", "/v1/company/users", {}).status_code in (403, 422)
+    assert api.post(bank, f"/v1/company/users/{maker}/disable").status_code == 200
+    gone = api.get("Dee Departing", "/v1/financier/requests")
+    assert gone.status_code == 401 and gone.json()["error"]["code"] == "user_disabled"
+    listed = {u["name"]: u for u in api.get(bank, "/v1/company/users").json()}
+    assert listed["Dee Departing"]["disabled"] and listed["Company administrator"]["roles"] == [
+        "admin", "checker", "maker",
+    ]  # fmt: skip
+    api.post(bank, f"/v1/company/users/{maker}/enable")
+    assert api.post(bank, f"/v1/company/users/{maker}/roles", {"roles": ["viewer"]}).json()["roles"] == [
+        "viewer"
+    ]
+    assert api.get("Dee Departing", "/v1/financier/requests").status_code == 200
+
+
+def test_second_factor_enrolment_sign_in_lockout_and_session_revocation(funded: Api) -> None:
+    api = funded
+    bank = _bank(api)
+    user_id = int(_staff(api, bank, "Tess Totp", ["maker"]))
+    login = api.keys["Tess Totp#login"]
+    engine, master = api.ctx.engine, api.ctx.settings.master_key
+    with Session(engine) as session:
+        try:  # a password alone does not sign anyone in
+            users.sign_in(
+                session=session, engine=engine, master_key=master, login=login, password=PASSWORD, code=""
+            )
+            raise AssertionError("signed in without a second factor")
+        except Forbidden as error:
+            assert error.code == "totp_required"
+    enrolment = api.ok("Tess Totp", "/v1/company/me/totp")
+    assert enrolment["qr_svg"].startswith("<svg") and enrolment["otpauth_uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(enrolment["secret"])
+    bad = api.post(
+        "Tess Totp", "/v1/company/me/totp/confirm", {"code": "000000" if totp.now() != "000000" else "111111"}
+    )
+    assert bad.status_code == 422
+    assert api.post("Tess Totp", "/v1/company/me/totp/confirm", {"code": totp.now()}).status_code == 204
+
+    with Session(engine) as session:
+        signed = users.sign_in(
+            session=session, engine=engine, master_key=master, login=login, password=PASSWORD, code=totp.now()
+        )
+        assert users.session_user(session, signed) is not None
+        for _ in range(users.MAX_FAILURES):  # a guesser with the right code but wrong passwords
+            try:
+                users.sign_in(
+                    session=session,
+                    engine=engine,
+                    master_key=master,
+                    login=login,
+                    password="guess",
+                    code=totp.now(),
+                )
+            except Unauthenticated:
+                pass
+        try:  # locked now, even with the right password and code
+            users.sign_in(
+                session=session,
+                engine=engine,
+                master_key=master,
+                login=login,
+                password=PASSWORD,
+                code=totp.now(),
+            )
+            raise AssertionError("a locked account signed in")
+        except Forbidden as error:
+            assert error.code == "account_locked"
+    assert api.post(bank, f"/v1/company/users/{user_id}/disable").status_code == 200
+    with Session(engine) as session:
+        assert users.session_user(session, signed) is None  # revoked on disable
+        user = session.exec(select(StaffUser).where(StaffUser.user_id == user_id)).one()
+        assert user.disabled_at is not None
