@@ -94,7 +94,7 @@ class AuditEntry(SQLModel, table=True):
     company: str | None = addr(nullable=True, index=True)
     user_id: int | None = big(nullable=True)
     user_name: str = text(200, default="")
-    action: str = text(64)
+    action: str = text(200)
     outcome: str = text(32)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     ip: str = text(64, default="")

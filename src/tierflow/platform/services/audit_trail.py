@@ -75,7 +75,7 @@ def record(
         "company": actor.company,
         "user_id": actor.user_id,
         "user_name": actor.user_name[:200],
-        "action": action[:64],
+        "action": action[:200],
         "outcome": outcome[:32],
         "detail": detail,
         "ip": origin.ip[:64],

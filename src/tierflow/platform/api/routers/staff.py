@@ -30,8 +30,8 @@ from tierflow.platform.services.schemas.staff import (
 )
 
 router = APIRouter(prefix="/v1/company", tags=["company"], responses=READ_RESPONSES)
-UserId = Path(gt=0, lt=2**63, description="staff user id")
-ApprovalId = Path(gt=0, lt=2**63, description="approval id")
+UserId = Path(gt=0, lt=2**31, description="staff user id")  # INTEGER keys (SQLite autoincrement)
+ApprovalId = Path(gt=0, lt=2**31, description="approval id")
 
 
 async def admin_guard(caller: CurrentCaller) -> Caller:

@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("company", sa.String(length=42), nullable=True),
         sa.Column("user_id", sa.BigInteger(), nullable=True),
         sa.Column("user_name", sa.String(length=200), nullable=False),
-        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=200), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),

@@ -1,0 +1,103 @@
+"""A company's people: staff sign-in (password and code), the approvals queue a checker releases, users."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard.session import DEFAULT_STANDING_RATE_BPS, Viewer, staff_viewer
+from tierflow.platform.models.staff import PendingApproval
+from tierflow.platform.services import policy, users
+from tierflow.platform.services.errors import ServiceError
+from tierflow.platform.services.policy import decode_args
+
+router = web.page_router()
+
+
+@router.get("/staff-sign-in", response_class=HTMLResponse)
+def staff_sign_in_page(request: Request) -> Response:
+    return web.page(request, "team/sign_in.html", error=None)
+
+
+@router.post("/staff-sign-in", response_class=HTMLResponse)
+async def staff_sign_in(request: Request) -> Response:
+    form = await request.form()
+    login, password, code = (str(form.get(name, "")) for name in ("login", "password", "code"))
+    with web.session(request) as db:
+        try:
+            session_id = users.sign_in(
+                session=db, engine=web.engine(request), master_key=web.master_key(request), login=login,
+                password=password, code=code, origin=web.origin_of(request),
+            )  # fmt: skip
+        except ServiceError as error:
+            return web.page(request, "team/sign_in.html", status_code=401, error=error.message)
+        viewer = staff_viewer(db, session_id, DEFAULT_STANDING_RATE_BPS, int(time.time()))
+    if viewer is None:
+        return web.page(request, "team/sign_in.html", status_code=401, error="Sign-in failed; try again.")
+    response = RedirectResponse(viewer.home(), status_code=303)
+    web.set_session(request, response, viewer)
+    return response
+
+
+def _staff(viewer: Viewer) -> None:
+    if viewer.user_id is None:
+        raise web.Denied("your company's approvals (sign in as a person of your company)")
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team(request: Request, viewer: web.SignedIn) -> Response:
+    _staff(viewer)
+    with web.session(request) as db:
+        waiting = policy.pending(db, viewer.address)
+        decided = policy.pending(db, viewer.address, status=None)[:20]
+        people = users.list_users(db, viewer.address) if "admin" in viewer.staff_roles else []
+        rules = policy.rules(db, viewer.address)
+    return web.page(request, "team/page.html", waiting=waiting, decided=decided, people=people, rules=rules)
+
+
+@router.get("/team/approvals/{approval_id}", response_class=HTMLResponse)
+def approval_page(request: Request, viewer: web.SignedIn, approval_id: int) -> Response:
+    """The checker sees the confirmation page the maker saw, with the approval's exact terms."""
+    _staff(viewer)
+    with web.session(request) as db:
+        row = db.get(PendingApproval, approval_id)
+        if row is None or row.address != viewer.address:
+            raise web.Denied(f"approval {approval_id} of another company")
+        names = queries.directory(db)
+        if (row.contract, row.function) == ("Financing", "fund"):
+            try:
+                fin_request, token, payable = queries.open_request(db, int(decode_args(row.args)[0]))
+            except LookupError:
+                fin_request = None
+            if fin_request is not None:
+                return web.page(
+                    request, "bank/confirm_fund.html", names=names, owner=viewer.address,
+                    req=fin_request, token=token, payable=payable, approval=row,
+                )  # fmt: skip
+        return web.page(request, "team/approval.html", names=names, approval=row)
+
+
+@router.post("/team/approvals/{approval_id}/approve")
+async def approve(request: Request, viewer: web.SignedIn, approval_id: int) -> Response:
+    _staff(viewer)
+    form = await request.form()
+    return await web.act(
+        request, viewer, "/dashboard/team", f"Approved {approval_id}: it was signed and sent.",
+        actions.approve, approval_id=approval_id, terms_hash=str(form.get("terms_hash", "")),
+    )  # fmt: skip
+
+
+@router.post("/team/approvals/{approval_id}/reject")
+async def reject(request: Request, viewer: web.SignedIn, approval_id: int) -> Response:
+    _staff(viewer)
+    form = await request.form()
+    reason = str(form.get("reason", "")).strip()
+    if not reason:
+        return web.redirect("/dashboard/team", message="Give a reason for the rejection.", kind="error")
+    return await web.act(
+        request, viewer, "/dashboard/team", f"Rejected {approval_id}.",
+        actions.reject, approval_id=approval_id, reason=reason[:500],
+    )  # fmt: skip

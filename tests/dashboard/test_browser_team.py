@@ -1,0 +1,125 @@
+"""Maker-checker in chromium: a bank's maker submits a funding, a different person (the checker) releases
+it from the approvals queue; the request is funded only after both acted, and the trail names both."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+import pytest
+from dashkit import Live, shot
+from playwright.sync_api import expect
+from sqlmodel import Session
+
+from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.services import audit_trail
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+def _person(live: Live, bank: str, name: str, roles: list[str]) -> tuple[str, pyotp.TOTP]:
+    """A staff user of `bank` with a password and an enrolled second factor (set up through the API)."""
+    login = f"{name.split()[0].lower()}.{live.unique().lower()}@bank.example"
+    user = live.api(
+        bank, "/v1/company/users", {"login": login, "name": name, "roles": roles, "password": PASSWORD}
+    )
+    key = live.api(bank, f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": ["read"], "days": 1})
+    live.keys[name] = key["api_key"]
+    enrolment = live.api(name, "/v1/company/me/totp")
+    totp = pyotp.TOTP(enrolment["secret"])
+    confirmed = live.http.post(
+        "/v1/company/me/totp/confirm", json={"code": totp.now()}, headers={"X-API-Key": key["api_key"]}
+    )
+    assert confirmed.status_code == 204, confirmed.text
+    return login, totp
+
+
+def _staff_sign_in(browser: Any, base_url: str, login: str, code: str) -> Any:
+    context = browser.new_context(base_url=base_url, locale="en-GB", viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.console_errors = errors
+    page.goto("/dashboard/sign-in")
+    page.get_by_role("link", name="Sign in as a person (password and code)").click()
+    form = page.get_by_test_id("staff-sign-in")
+    form.get_by_label("Login", exact=True).fill(login)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_label("Code", exact=True).fill(code)
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("domcontentloaded")
+    return page
+
+
+def _status(live: Live, request_id: int) -> str:
+    with Session(live.ctx.engine) as db:
+        row = db.get(FinancingRequest, request_id)
+        assert row is not None
+        return str(row.status)
+
+
+def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live, line_core1: int) -> None:
+    onboarded = live.api(
+        "operator",
+        "/v1/operator/participants",
+        {"legal_name": "Four Eyes Bank", "legal_id": f"9131{live.unique()}", "roles": ["financier"]},
+    )
+    bank = onboarded["participant"]["address"]
+    live.keys[bank] = onboarded["api_key"]
+    live.api("bank1", "/v1/settlement/mint", {"to": bank, "amount": 10**12})
+    maker_login, maker_totp = _person(live, bank, "Mia Maker", ["maker"])
+    checker_login, checker_totp = _person(live, bank, "Chen Checker", ["checker"])
+    policy = live.http.put(
+        "/v1/company/approval-policy", json={"rules": {"fund": 0}}, headers={"X-API-Key": live.keys[bank]}
+    )
+    assert policy.status_code == 200, policy.text
+
+    _, token = live.issue("core1", "supplier1", face=300_000_00, line_id=line_core1)
+    request_id = live.api(
+        "supplier1",
+        "/v1/supplier/financing-requests",
+        {"token_id": token, "amount": 300_000_00, "financier": bank, "with_recourse": False},
+    )["result"]["request_id"]
+    live.api(bank, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 24})
+    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+
+    # The maker signs in with password and code and funds: it waits for a checker.
+    maker = _staff_sign_in(browser, live.url, maker_login, maker_totp.now())
+    expect(maker).to_have_url(re.compile(f"/dashboard/bank/{bank}$"))
+    expect(maker.locator(".who")).to_contain_text("Mia Maker")
+    maker.locator(f'tr[data-request="{request_id}"]').get_by_role("link", name="Fund…").click()
+    price = maker.get_by_test_id("fund-price").inner_text()
+    maker.get_by_role("button", name=f"Confirm: pay ¥{price}").click()
+    expect(maker.locator(".flash")).to_contain_text("Submitted for approval")
+    assert _status(live, request_id) == "Accepted"
+    maker.goto("/dashboard/team")
+    row = maker.get_by_test_id("approvals").locator("tbody tr").first
+    row.get_by_role("link", name="Review…").click()
+    expect(maker.get_by_test_id("approval-wait")).to_contain_text("other than Mia Maker")  # not their own
+    shot(maker, "team-maker-waits")
+
+    # The checker sees the badge, opens the same confirmation page, and releases it.
+    checker = _staff_sign_in(browser, live.url, checker_login, checker_totp.now())
+    expect(checker.get_by_test_id("approvals-badge")).to_have_text("1")
+    checker.get_by_test_id("team-link").click()
+    checker.get_by_test_id("approvals").locator("tbody tr").first.get_by_role("link", name="Review…").click()
+    expect(checker.get_by_test_id("fund-price")).to_have_text(price)
+    expect(checker.get_by_test_id("approval-maker")).to_have_text("Mia Maker")
+    shot(checker, "team-checker-confirms")
+    checker.get_by_role("button", name="Approve and send").click()
+    expect(checker.locator(".flash")).to_contain_text("Approved")
+    assert _status(live, request_id) == "Funded"
+    expect(checker.get_by_test_id("approvals-recent")).to_contain_text("Chen Checker")
+
+    # Every step of the story is in the trail with the person's name; the chain verifies.
+    rows, _ = audit_trail.search(live.ctx.engine, company=bank, limit=500)
+    story = [(r["user_name"], r["action"], r["outcome"]) for r in rows]
+    assert ("Mia Maker", "signin", "ok") in story and ("Chen Checker", "signin", "ok") in story
+    assert ("Mia Maker", "approval.submit.fund", "pending") in story
+    assert ("Chen Checker", "approval.approve.fund", "executed") in story
+    assert any(u == "Mia Maker" and a.endswith(f"/requests/{request_id}/fund") for u, a, _ in story), story
+    assert audit_trail.verify(live.ctx.engine)[1] == []
+    assert maker.console_errors == [] and checker.console_errors == []
