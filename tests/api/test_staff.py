@@ -244,3 +244,59 @@ def test_second_factor_enrolment_sign_in_lockout_and_session_revocation(funded: 
         assert users.session_user(session, signed) is None  # revoked on disable
         user = session.exec(select(StaffUser).where(StaffUser.user_id == user_id)).one()
         assert user.disabled_at is not None
+
+
+def test_a_self_signed_request_cannot_skip_the_checker(funded: Api) -> None:
+    """Self custody: a forward request signed before (or around) the approval is refused at the relay;
+    the call a checker approved is relayed once."""
+    from eth_account import Account
+
+    api = funded
+    account = api.platform.extra_account(38)  # not used by any other test (registration is one-time)
+    onboarded = api.ok("operator", "/v1/operator/participants", {
+        "legal_name": "Own Key Supplier", "legal_id": api.unique("9144"), "roles": ["supplier"],
+        "custody": "self", "address": account.address,
+    })  # fmt: skip
+    company = account.address
+    api.keys[company] = onboarded["api_key"]
+    _staff(api, company, "Sam Signer", ["maker"])
+    _staff(api, company, "Kay Checker", ["checker"])
+    line = api.credit_line("bank1", "core1")
+    doc = api.invoice("core1", company)
+    issued = api.ok("core1", "/v1/core/certificates", {
+        "supplier": company, "face": 40_000, "maturity": api.today(40), "line_id": line,
+        "document_ids": [doc],
+    })  # fmt: skip
+    slot, token = issued["result"]["slot_id"], issued["result"]["token_id"]
+
+    def sign(prepared: dict[str, Any]) -> dict[str, Any]:
+        typed = prepared["forward_request"]
+        signature = Account.sign_typed_data(account.key, full_message=typed).signature
+        return {"request": typed["message"], "signature": "0x" + bytes(signature).hex()}
+
+    accepted = api.post("Sam Signer", f"/v1/supplier/payables/{slot}/accept")
+    assert api.post("Sam Signer", "/v1/relay", sign(accepted.json())).status_code == 200
+    transfer = {"to": api.address("supplier2"), "value": 15_000}
+    early = api.post("Sam Signer", f"/v1/certificates/{token}/transfer", transfer)
+    assert early.status_code == 202 and early.json()["status"] == "signature_required"
+    api.client.put(
+        "/v1/company/approval-policy", headers=api.headers(company), json={"rules": {"transfer": 0}}
+    )
+    skipped = api.post("Sam Signer", "/v1/relay", sign(early.json()))
+    assert skipped.status_code == 403 and skipped.json()["error"]["code"] == "approval_required_by_policy"
+
+    pending = api.post("Sam Signer", f"/v1/certificates/{token}/transfer", transfer)
+    assert pending.status_code == 202 and pending.json()["status"] == "approval_required", pending.text
+    approval = pending.json()["approval"]
+    released = api.post(
+        "Kay Checker",
+        f"/v1/company/approvals/{approval['approval_id']}/approve",
+        {"terms_hash": approval["terms_hash"]},
+    )
+    assert released.status_code == 202 and released.json()["status"] == "signature_required", released.text
+    signed = sign(released.json())
+    relayed = api.post("Sam Signer", "/v1/relay", signed)
+    assert relayed.status_code == 200, relayed.text
+    # the early request (other forwarder nonce, same call) finds the approval used up
+    again = api.post("Sam Signer", "/v1/relay", sign(early.json()))
+    assert again.status_code == 403 and again.json()["error"]["code"] == "approval_required_by_policy"

@@ -74,7 +74,8 @@ class PendingApproval(SQLModel, table=True):
     terms_hash: str = Field(sa_type=String(64))  # SHA-256 of (company, call, amount)
     maker_user_id: int = big()
     maker_name: str = text(200)
-    status: str = text(16, index=True)  # pending | approved | rejected | expired | failed
+    # pending, then approved | rejected | expired | failed; relayed: (self custody) approved and relayed
+    status: str = text(16, index=True)
     checker_user_id: int | None = big(nullable=True)
     checker_name: str | None = Field(default=None, sa_type=String(200), nullable=True)
     reason: str | None = Field(default=None, sa_type=String(500), nullable=True)

@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
@@ -168,6 +169,36 @@ def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) 
         origin=caller.origin,
     )  # fmt: skip
     raise ApprovalRequired(approval)
+
+
+def refuse_covered(session: Session, caller: Caller, call: Call) -> None:
+    """Forbidden when the company's policy covers `call` (a relayed, self-signed request cannot wait)."""
+    action = action_of(call)
+    if session.get(ApprovalPolicy, (caller.address, action)) is None:
+        return
+    if covering_rule(session, caller.address, action, amount_of(session, call)) is None:
+        return
+    # A checker approved exactly this call (self custody: the approval answered with a forward
+    # request to sign): it may be relayed once; the claim makes a second relay of it covered again.
+    released = session.execute(
+        update(PendingApproval)
+        .where(
+            col(PendingApproval.address) == caller.address,
+            col(PendingApproval.contract) == call.contract,
+            col(PendingApproval.function) == call.function,
+            col(PendingApproval.args) == encode_args(call.args),
+            col(PendingApproval.status) == "approved",
+            col(PendingApproval.tx_hash).is_(None),
+        )
+        .values(status="relayed")
+    )
+    session.commit()
+    if released.rowcount == 0:  # type: ignore[attr-defined]
+        raise Forbidden(
+            f"{action} needs a checker in {caller.legal_name}: send it to its endpoint (it becomes a pending "
+            "approval); once a checker approves, sign the forward request the approval answers with",
+            code="approval_required_by_policy",
+        )
 
 
 def rules(session: Session, company: str) -> list[ApprovalPolicy]:

@@ -151,6 +151,13 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
     policy.may_write(caller)
+    try:
+        function, params = gateway.contracts[target].decode_function_input(message["data"])
+    except ValueError:
+        pass  # not a function of the target: the chain refuses it
+    else:
+        # A self-signed request must not skip the checker: a covered call goes through the approvals.
+        policy.refuse_covered(session, caller, Call(target, function.fn_name, tuple(params.values())))
     signer = gateway.recover(message, body.signature)
     session.close()
     if signer != caller.address:

@@ -160,7 +160,9 @@ def put_policy(ctx: ContextDep, session: SessionDep, caller: AdminCaller, data: 
 def list_approvals(
     session: SessionDep,
     caller: CurrentCaller,
-    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected|expired|failed)$")] = "pending",
+    status: Annotated[
+        str | None, Query(pattern="^(pending|approved|relayed|rejected|expired|failed)$")
+    ] = "pending",
 ) -> list[ApprovalPublic]:
     return [ApprovalPublic.of(r) for r in policy.pending(session, caller.address, status)]
 
