@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 from dashkit import Live, shot
 from playwright.sync_api import expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from tierflow.platform.dashboard.session import COOKIE_NAME
 from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.staff import StaffSession, StaffUser
 from tierflow.platform.services import audit_trail
 
 pytestmark = pytest.mark.browser
@@ -123,3 +126,15 @@ def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live,
     assert any(u == "Mia Maker" and a.endswith(f"/requests/{request_id}/fund") for u, a, _ in story), story
     assert audit_trail.verify(live.ctx.engine)[1] == []
     assert maker.console_errors == [] and checker.console_errors == []
+
+    # Signing out ends the person's session on the server: a copied cookie no longer works.
+    cookie = next(c for c in maker.context.cookies() if c["name"] == COOKIE_NAME)
+    maker.get_by_role("button", name="Sign out").click()
+    expect(maker).to_have_url(re.compile("/dashboard/sign-in"))
+    with Session(live.ctx.engine) as db:
+        user = db.exec(select(StaffUser).where(StaffUser.login == maker_login)).one()
+        sessions = db.exec(select(StaffSession).where(StaffSession.user_id == user.user_id)).all()
+        assert sessions and all(s.revoked_at is not None for s in sessions)
+    with httpx.Client(base_url=live.url, cookies={COOKIE_NAME: cookie["value"]}) as thief:
+        replay = thief.get(f"/dashboard/bank/{bank}", follow_redirects=False)
+    assert replay.status_code == 303 and "/dashboard/sign-in" in replay.headers["location"]

@@ -8,7 +8,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tierflow.platform.dashboard import actions, queries, web
-from tierflow.platform.dashboard.session import DEFAULT_STANDING_RATE_BPS, Viewer, staff_viewer
+from tierflow.platform.dashboard.session import (
+    COOKIE_NAME,
+    DEFAULT_STANDING_RATE_BPS,
+    Viewer,
+    decode_cookie,
+    staff_viewer,
+)
 from tierflow.platform.models.staff import PendingApproval
 from tierflow.platform.services import policy, users
 from tierflow.platform.services.errors import ServiceError
@@ -40,6 +46,20 @@ async def staff_sign_in(request: Request) -> Response:
     response = RedirectResponse(viewer.home(), status_code=303)
     web.set_session(request, response, viewer)
     return response
+
+
+def end_staff_session(request: Request) -> None:
+    """Revoke the staff session of the request's cookie, if it carries one (sign-out)."""
+    payload = decode_cookie(request.cookies.get(COOKIE_NAME) or "", web.master_key(request))
+    if payload is None or not payload.get("s"):
+        return
+    with web.session(request) as db:
+        users.revoke_session(
+            session=db,
+            engine=web.engine(request),
+            session_id=str(payload["s"]),
+            origin=web.origin_of(request),
+        )
 
 
 def _staff(viewer: Viewer) -> None:
