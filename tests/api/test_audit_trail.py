@@ -47,14 +47,14 @@ def _verify(url: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_audit_verify_passesOnAnIntactTrail(trail: tuple[Engine, str]) -> None:
+def test_audit_verify_passes_on_an_intact_trail(trail: tuple[Engine, str]) -> None:
     engine, url = trail
     code, output = _verify(url)
     assert code == 0, output
     assert "intact" in output and "5 entries" in output
 
 
-def test_audit_verify_failsOnAnEditedRow(trail: tuple[Engine, str]) -> None:
+def test_audit_verify_fails_on_an_edited_row(trail: tuple[Engine, str]) -> None:
     engine, url = trail
     with engine.begin() as conn:  # the checker's name is swapped for someone else's
         conn.execute(update(AUDIT).where(AUDIT.c.seq == 2).values(user_name="Somebody Else"))
@@ -62,7 +62,7 @@ def test_audit_verify_failsOnAnEditedRow(trail: tuple[Engine, str]) -> None:
     assert code == 1 and "entry 2" in output and "edited" in output
 
 
-def test_audit_verify_failsOnADeletedRow(trail: tuple[Engine, str]) -> None:
+def test_audit_verify_fails_on_a_deleted_row(trail: tuple[Engine, str]) -> None:
     engine, url = trail
     with engine.begin() as conn:
         conn.execute(delete(AUDIT).where(AUDIT.c.seq == 3))
@@ -70,7 +70,7 @@ def test_audit_verify_failsOnADeletedRow(trail: tuple[Engine, str]) -> None:
     assert code == 1 and "entry 4" in output and "deleted" in output
 
 
-def test_audit_verify_failsOnAnInsertedRow(trail: tuple[Engine, str]) -> None:
+def test_audit_verify_fails_on_an_inserted_row(trail: tuple[Engine, str]) -> None:
     """A forger who renumbers the tail and hashes the new row correctly still breaks the next link."""
     engine, url = trail
     with engine.begin() as conn:

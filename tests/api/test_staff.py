@@ -133,7 +133,7 @@ def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: A
     assert checked > 0 and breaks == []
 
 
-def test_an_altered_or_requoted_approval_is_not_released(funded: Api) -> None:
+def test_an_altered_approval_is_not_released(funded: Api) -> None:
     api = funded
     bank = _bank(api)
     _staff(api, bank, "Mo Maker", ["maker"])
