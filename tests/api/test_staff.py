@@ -95,6 +95,9 @@ def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: A
     assert [a["approval_id"] for a in queue] == [approval["approval_id"]]
     path = f"/v1/company/approvals/{approval['approval_id']}"
     terms = {"terms_hash": approval["terms_hash"]}
+    # the checker reads the backing invoice before deciding (a read the trail records)
+    document = api.get("Chen Checker", f"/v1/financier/requests/{request_id}").json()["documents"][0]
+    assert api.get("Chen Checker", f"/v1/documents/{document['document_id']}/content").status_code == 200
 
     # nobody releases it but a checker other than the maker, on the exact terms submitted
     own = api.post("Mia Maker", f"{path}/approve", terms)
@@ -117,6 +120,7 @@ def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: A
     lines = [(e["user_name"], e["action"], e["outcome"]) for e in trail]
     assert ("Mia Maker", "approval.submit.fund", "pending") in lines
     assert ("Chen Checker", "approval.approve.fund", "executed") in lines
+    assert ("Chen Checker", "document.read", "ok") in lines
     assert any(u == "Mia Maker" and a.endswith("/quote") and o.startswith("200") for u, a, o in lines)
     assert any(u == "Vic Viewer" and o == "403 not_a_maker" for u, _, o in lines)
     assert any(u == "Chen Checker" and o == "terms_changed" for u, _, o in lines)
