@@ -1,5 +1,6 @@
 """The audit trail is a hash chain: `tierflow audit verify` passes on an intact trail and fails on an
-edited, a deleted or an inserted row; today's company API keys migrate to an admin user and keep working."""
+edited, a deleted or an inserted row, and the heads anchored on chain catch a consistent rewrite; today's
+company API keys migrate to an admin user and keep working."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apikit import Api
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from tierflow.cli import app
+from tierflow.errors import ContractRevert
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models.staff import AuditEntry, StaffUser
@@ -43,7 +46,7 @@ def trail(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
 
 
 def _verify(url: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url])
+    result = CliRunner().invoke(app, ["audit", "verify", "--database-url", url, "--no-anchors"])
     return result.exit_code, result.output
 
 
@@ -113,4 +116,42 @@ def test_company_keys_migrate_to_an_admin_user_and_keep_working(tmp_path: Path) 
         assert {"admin", "maker", "checker"} <= caller.staff_roles and "write" in caller.scopes
         admin = session.get(StaffUser, caller.user_id)
         assert admin is not None and admin.address == company
+    engine.dispose()
+
+
+def test_anchored_head_detects_a_rewritten_or_truncated_trail(api: Api, tmp_path: Path) -> None:
+    """A forger who rewrites the database consistently (every hash recomputed) or drops the last
+    rows passes the hash chain, but not the head the operator anchored on chain."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'anchored.db'}")
+    upgrade(engine)
+    gateway = api.ctx.gateway()
+    day = 19_000  # a day of 2022: no other test anchors it on this chain
+    for n in range(5):
+        audit_trail.record(
+            engine, actor=Actor(user_name=f"person {n}"), action="write", outcome="ok", now=day * 86_400 + n
+        )
+    assert audit_trail.anchor_day(engine, gateway, api.ctx.operator, day) is not None
+    read = audit_trail.chain_anchor(gateway)
+    assert read(day)[0] == 5
+    assert audit_trail.verify_anchors(engine, read) == ([], [])
+    with pytest.raises(ContractRevert, match="RegistryAuditDayAnchored"):  # an anchor never changes
+        audit_trail.anchor_day(engine, gateway, api.ctx.operator, day)
+
+    with engine.begin() as conn:  # rewrite entry 2 and recompute every hash after it
+        rows = [dict(r) for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings()]
+        rows[1]["user_name"] = "somebody else"
+        prev = rows[0]["entry_hash"]
+        for row in rows[1:]:
+            row.update(prev_hash=prev, entry_hash=audit_trail.entry_hash(prev, row))
+            conn.execute(update(AUDIT).where(AUDIT.c.seq == row["seq"]).values(**row))
+            prev = row["entry_hash"]
+    assert audit_trail.verify(engine)[1] == []  # the chain alone is fooled
+    breaks, _ = audit_trail.verify_anchors(engine, read)
+    assert [b.seq for b in breaks] == [5] and "rewritten" in breaks[0].problem
+
+    with engine.begin() as conn:  # drop the last two rows: still a valid chain, but shorter
+        conn.execute(delete(AUDIT).where(AUDIT.c.seq >= 4))
+    assert audit_trail.verify(engine)[1] == []
+    breaks, _ = audit_trail.verify_anchors(engine, read)
+    assert [b.seq for b in breaks] == [5] and "deleted" in breaks[0].problem
     engine.dispose()

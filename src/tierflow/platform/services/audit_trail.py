@@ -12,14 +12,16 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tierflow.chain.gateway import Call, ChainGateway
 from tierflow.platform.models.staff import AuditEntry
 
 GENESIS = "0" * 64
@@ -179,3 +181,68 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(row)
     return out.getvalue()
+
+
+# -- anchoring on chain ------------------------------------------------------------------------------
+DAY = 86_400
+
+
+def head_of_day(engine: Engine, day: int) -> tuple[int, str] | None:
+    """(seq, hash) of the last entry written before the end of `day` [unix day]; None if there is none."""
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(AUDIT.c.seq, AUDIT.c.entry_hash)
+            .where(AUDIT.c.at < (day + 1) * DAY)
+            .order_by(AUDIT.c.seq.desc())
+            .limit(1)
+        ).first()
+    return None if last is None else (int(last.seq), str(last.entry_hash))
+
+
+def anchor_day(engine: Engine, gateway: ChainGateway, operator: LocalAccount, day: int) -> str | None:
+    """Anchor the head of `day` in the ParticipantRegistry (operator); the transaction hash, or None
+    when the trail has no entry by then. A day is anchored once: anchor a day after it ended."""
+    found = head_of_day(engine, day)
+    if found is None:
+        return None
+    seq, head = found
+    call = Call("ParticipantRegistry", "anchorAuditHead", (day, seq, bytes.fromhex(head)))
+    return gateway.send_direct(operator, call).tx_hash
+
+
+def anchored_days(engine: Engine) -> list[int]:
+    """Every day [unix day] on which the trail has entries."""
+    with engine.connect() as conn:
+        stamps = conn.execute(select(AUDIT.c.at)).scalars().all()
+    return sorted({int(at) // DAY for at in stamps})
+
+
+def verify_anchors(
+    engine: Engine, read_anchor: Callable[[int], tuple[int, str]]
+) -> tuple[list[Break], list[int]]:
+    """(breaks, days not anchored) against the chain's anchors: an anchored head must still be the
+    hash of the entry with that sequence number, so a rewritten or truncated trail shows."""
+    breaks: list[Break] = []
+    missing: list[int] = []
+    with engine.connect() as conn:
+        hashes: dict[int, str] = {
+            int(seq): str(digest) for seq, digest in conn.execute(select(AUDIT.c.seq, AUDIT.c.entry_hash))
+        }
+    for day in anchored_days(engine):
+        seq, head = read_anchor(day)
+        if seq == 0:
+            missing.append(day)
+            continue
+        if seq not in hashes:
+            breaks.append(Break(seq, f"anchored on chain for day {day} but missing here: rows deleted"))
+        elif hashes[seq] != head:
+            breaks.append(Break(seq, f"does not match the head anchored on chain for day {day}: rewritten"))
+    return breaks, missing
+
+
+def chain_anchor(gateway: ChainGateway) -> Callable[[int], tuple[int, str]]:
+    def read(day: int) -> tuple[int, str]:
+        seq, head = gateway.call("ParticipantRegistry", "auditAnchor", day)
+        return int(seq), bytes(head).hex()
+
+    return read
