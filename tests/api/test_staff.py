@@ -205,6 +205,12 @@ def test_second_factor_enrolment_sign_in_lockout_and_session_revocation(funded: 
             raise AssertionError("signed in without a second factor")
         except Forbidden as error:
             assert error.code == "totp_required"
+    _staff(api, bank, "Tess Readkey", ["maker"], scopes=["read"])
+    refused = api.post("Tess Readkey", "/v1/company/me/totp")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "read_only_key"
+    # the first admin (created at onboarding with the company's key) sets a password of their own
+    assert api.post(bank, "/v1/company/me/password", {"password": "short"}).status_code == 422
+    assert api.post(bank, "/v1/company/me/password", {"password": PASSWORD + "!"}).status_code == 204
     enrolment = api.ok("Tess Totp", "/v1/company/me/totp")
     assert enrolment["qr_svg"].startswith("<svg") and enrolment["otpauth_uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(enrolment["secret"])
@@ -213,6 +219,8 @@ def test_second_factor_enrolment_sign_in_lockout_and_session_revocation(funded: 
     )
     assert bad.status_code == 422
     assert api.post("Tess Totp", "/v1/company/me/totp/confirm", {"code": totp.now()}).status_code == 204
+    again = api.post("Tess Totp", "/v1/company/me/totp")  # no silent re-enrolment over a working factor
+    assert again.status_code == 409 and again.json()["error"]["code"] == "totp_enrolled"
 
     with Session(engine) as session:
         signed = users.sign_in(

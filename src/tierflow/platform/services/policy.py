@@ -231,6 +231,17 @@ def set_rules(
 
 
 def pending(session: Session, company: str, status: str | None = "pending") -> list[PendingApproval]:
+    # Expire what nobody decided in time, so that no list shows a stale approval as pending.
+    session.execute(
+        update(PendingApproval)
+        .where(
+            col(PendingApproval.address) == company,
+            col(PendingApproval.status) == "pending",
+            col(PendingApproval.expires_at) <= int(time.time()),
+        )
+        .values(status="expired")
+    )
+    session.commit()
     query = select(PendingApproval).where(PendingApproval.address == company)
     if status is not None:
         query = query.where(PendingApproval.status == status)

@@ -173,6 +173,18 @@ def set_disabled(
     return user
 
 
+def set_password(
+    *, session: Session, engine: Engine, user: StaffUser, password: str, origin: Origin | None = None
+) -> None:
+    """A person sets their own password (the first admin, created at onboarding, has none)."""
+    if len(password) < 12:
+        raise InvalidRequest("choose a password of at least 12 characters", code="weak_password")
+    user.password_hash = _hasher.hash(password)
+    session.add(user)
+    session.commit()
+    audit_trail.record(engine, actor=actor_of(user), action="user.password", outcome="ok", origin=origin)
+
+
 # -- second factor -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Enrolment:
@@ -187,6 +199,12 @@ def _totp_key(master_key: str) -> bytes:
 
 def start_enrolment(*, session: Session, master_key: str, user: StaffUser) -> Enrolment:
     """A new TOTP secret for `user`; it takes effect once `confirm_enrolment` sees a valid code."""
+    if user.totp_enabled:
+        # Re-enrolling would replace a working factor with one whoever holds this key controls.
+        raise Conflict(
+            "a second factor is enrolled already; ask your company's admin to reset it first",
+            code="totp_enrolled",
+        )
     secret = pyotp.random_base32()
     user.totp_sealed = seal(_totp_key(master_key), secret.encode(), user.login.encode())
     user.totp_enabled = False

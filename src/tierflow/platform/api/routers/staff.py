@@ -19,6 +19,7 @@ from tierflow.platform.services.schemas.staff import (
     ApprovalRejection,
     AuditEntryPublic,
     AuditPage,
+    PasswordSet,
     PolicyPublic,
     TotpConfirm,
     TotpEnrolment,
@@ -47,6 +48,9 @@ AdminCaller = Annotated[Caller, Depends(admin_guard)]
 
 
 def _me(session: SessionDep, caller: Caller) -> StaffUser:
+    """The caller's own user; changing one's credentials needs a write key, never a read-only one."""
+    if "write" not in caller.scopes:
+        raise Forbidden("a read-only key cannot change your password or second factor", code="read_only_key")
     if caller.user_id is None:
         raise Forbidden("this key belongs to no staff user", code="staff_user_required")
     return users.get_user(session, company=caller.address, user_id=caller.user_id)
@@ -124,6 +128,17 @@ def disable_or_enable(
             disabled=change == "disable", origin=origin_of(request),
         )
     )  # fmt: skip
+
+
+@router.post("/me/password", status_code=204, summary="Set your own password (needs a write key)")
+def set_password(
+    request: Request, ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: PasswordSet
+) -> Response:
+    users.set_password(
+        session=session, engine=ctx.engine, user=_me(session, caller), password=data.password,
+        origin=origin_of(request),
+    )  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.post("/me/totp", response_model=TotpEnrolment, summary="Start second-factor enrolment (QR code)")

@@ -19,6 +19,10 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=12, max_length=200, description="at least 12 characters")
 
 
+class PasswordSet(BaseModel):
+    password: str = Field(min_length=12, max_length=200, description="at least 12 characters")
+
+
 class UserRoles(BaseModel):
     roles: list[StaffRole] = Field(min_length=1)
 
