@@ -28,7 +28,9 @@ def _person(live: Live, bank: str, name: str, roles: list[str]) -> tuple[str, py
     user = live.api(
         bank, "/v1/company/users", {"login": login, "name": name, "roles": roles, "password": PASSWORD}
     )
-    key = live.api(bank, f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": ["read"], "days": 1})
+    key = live.api(
+        bank, f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": ["read", "write"], "days": 1}
+    )
     live.keys[name] = key["api_key"]
     enrolment = live.api(name, "/v1/company/me/totp")
     totp = pyotp.TOTP(enrolment["secret"])
