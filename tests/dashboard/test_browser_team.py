@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from dashkit import Live, shot
+from dashkit import Live, shot, sign_in
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
@@ -127,6 +127,14 @@ def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live,
     assert ("Chen Checker", "approval.approve.fund", "executed") in story
     assert any(u == "Mia Maker" and a.endswith(f"/requests/{request_id}/fund") for u, a, _ in story), story
     assert audit_trail.verify(live.ctx.engine)[1] == []
+    auditor = sign_in(browser, live.url, live.keys["auditor"])  # look-through: the auditor reads it all
+    auditor.get_by_role("link", name="Audit trail").click()
+    search = auditor.get_by_test_id("trail-search")
+    search.get_by_label("Person", exact=True).fill("Chen Checker")
+    search.get_by_role("button", name="Search").click()
+    expect(auditor.get_by_test_id("trail")).to_contain_text("approval.approve.fund")
+    expect(auditor.get_by_test_id("trail")).not_to_contain_text("Mia Maker")
+    shot(auditor, "team-auditor-trail")
     assert maker.console_errors == [] and checker.console_errors == []
 
     # Signing out ends the person's session on the server: a copied cookie no longer works.

@@ -16,7 +16,7 @@ from tierflow.platform.dashboard.session import (
     staff_viewer,
 )
 from tierflow.platform.models.staff import PendingApproval
-from tierflow.platform.services import policy, users
+from tierflow.platform.services import audit_trail, policy, users
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.policy import decode_args
 
@@ -120,4 +120,34 @@ async def reject(request: Request, viewer: web.SignedIn, approval_id: int) -> Re
     return await web.act(
         request, viewer, "/dashboard/team", f"Rejected {approval_id}.",
         actions.reject, approval_id=approval_id, reason=reason[:500],
+    )  # fmt: skip
+
+
+def _trail_scope(viewer: Viewer) -> str | None:
+    """Whose trail the viewer reads: everyone's (auditors, the operator) or their company's (its admin)."""
+    if viewer.sees_everything:
+        return None
+    if "admin" in viewer.staff_roles:
+        return viewer.address
+    raise web.Denied("the audit trail (auditors, the operator and your company's admin read it)")
+
+
+@router.get("/team/trail", response_class=HTMLResponse)
+def trail(request: Request, viewer: web.SignedIn, user: str = "", action: str = "") -> Response:
+    rows, count = audit_trail.search(
+        web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
+        action=action[:64] or None, limit=200,
+    )  # fmt: skip
+    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action)
+
+
+@router.get("/team/trail.csv")
+def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: str = "") -> Response:
+    rows, _ = audit_trail.search(
+        web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
+        action=action[:64] or None, limit=100_000,
+    )  # fmt: skip
+    return Response(
+        audit_trail.to_csv(rows), media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
     )  # fmt: skip
