@@ -137,6 +137,21 @@ def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live,
     shot(auditor, "team-auditor-trail")
     assert maker.console_errors == [] and checker.console_errors == []
 
+    # The bank's admin invites a viewer and disables the checker: the checker's open session ends.
+    admin = sign_in(browser, live.url, live.keys[bank])
+    admin.goto("/dashboard/team")
+    invite = admin.get_by_test_id("invite")
+    invite.get_by_label("Name", exact=True).fill("Val Viewer")
+    invite.get_by_label("Login (e-mail)", exact=True).fill(f"val.{live.unique().lower()}@bank.example")
+    invite.get_by_label("First password", exact=True).fill(PASSWORD)
+    invite.get_by_label("viewer", exact=True).check()
+    invite.get_by_role("button", name="Invite").click()
+    expect(admin.locator(".flash")).to_contain_text("Invited Val Viewer (viewer)")
+    admin.get_by_role("button", name="Disable Chen Checker").click()
+    expect(admin.locator(".flash")).to_contain_text("Chen Checker: disable done")
+    checker.goto("/dashboard/team")
+    expect(checker).to_have_url(re.compile("/dashboard/sign-in"))
+
     # Signing out ends the person's session on the server: a copied cookie no longer works.
     cookie = next(c for c in maker.context.cookies() if c["name"] == COOKIE_NAME)
     maker.get_by_role("button", name="Sign out").click()

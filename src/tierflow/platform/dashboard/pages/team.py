@@ -17,6 +17,7 @@ from tierflow.platform.dashboard.session import (
 )
 from tierflow.platform.models.staff import PendingApproval
 from tierflow.platform.services import audit_trail, policy, users
+from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.policy import decode_args
 
@@ -151,3 +152,57 @@ def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: st
         audit_trail.to_csv(rows), media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
     )  # fmt: skip
+
+
+def _admin(viewer: Viewer) -> Actor:
+    if "admin" not in viewer.staff_roles or viewer.user_id is None:
+        raise web.Denied("your company's people (its admin manages them)")
+    return Actor(company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name)
+
+
+@router.post("/team/users")
+async def invite(request: Request, viewer: web.SignedIn) -> Response:
+    by = _admin(viewer)
+    form = await request.form()
+    roles = [str(r) for r in form.getlist("roles")]
+    with web.session(request) as db:
+        try:
+            user = users.create_user(
+                session=db, engine=web.engine(request), by=by, company=viewer.address,
+                login=str(form.get("login", "")), name=str(form.get("name", "")), roles=roles,
+                password=str(form.get("password", "")), origin=web.origin_of(request),
+            )  # fmt: skip
+        except ServiceError as error:
+            return web.redirect("/dashboard/team", message=error.message, kind="error")
+        return web.redirect("/dashboard/team", message=f"Invited {user.name} ({user.roles}).")
+
+
+@router.post("/team/users/{user_id}/{change}")
+async def change_user(request: Request, viewer: web.SignedIn, user_id: int, change: str) -> Response:
+    by = _admin(viewer)
+    form = await request.form()
+    with web.session(request) as db:
+        try:
+            if change in ("disable", "enable"):
+                user = users.set_disabled(
+                    session=db, engine=web.engine(request), by=by, user_id=user_id,
+                    disabled=change == "disable", origin=web.origin_of(request),
+                )  # fmt: skip
+            elif change == "roles":
+                user = users.set_roles(
+                    session=db, engine=web.engine(request), by=by, user_id=user_id,
+                    roles=[str(r) for r in form.getlist("roles")], origin=web.origin_of(request),
+                )  # fmt: skip
+            elif change == "reset-second-factor":
+                user = users.reset_second_factor(
+                    session=db,
+                    engine=web.engine(request),
+                    by=by,
+                    user_id=user_id,
+                    origin=web.origin_of(request),
+                )
+            else:
+                return Response(status_code=404)
+        except ServiceError as error:
+            return web.redirect("/dashboard/team", message=error.message, kind="error")
+        return web.redirect("/dashboard/team", message=f"{user.name}: {change} done.")
