@@ -22,8 +22,11 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
-def _person(live: Live, bank: str, name: str, roles: list[str]) -> tuple[str, pyotp.TOTP]:
-    """A staff user of `bank` with a password and an enrolled second factor (set up through the API)."""
+def _person(
+    live: Live, bank: str, name: str, roles: list[str], browser: Any = None
+) -> tuple[str, pyotp.TOTP]:
+    """A staff user of `bank` with a password and an enrolled second factor: through the API, or
+    (given a browser) on the dashboard's enrolment page, signed in with the person's own key."""
     login = f"{name.split()[0].lower()}.{live.unique().lower()}@bank.example"
     user = live.api(
         bank, "/v1/company/users", {"login": login, "name": name, "roles": roles, "password": PASSWORD}
@@ -32,6 +35,17 @@ def _person(live: Live, bank: str, name: str, roles: list[str]) -> tuple[str, py
         bank, f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": ["read", "write"], "days": 1}
     )
     live.keys[name] = key["api_key"]
+    if browser is not None:
+        page = sign_in(browser, live.url, key["api_key"])
+        page.goto("/dashboard/team/second-factor")
+        expect(page.get_by_test_id("totp-qr").locator("svg")).to_be_visible()  # rendered here, not fetched
+        totp = pyotp.TOTP(page.get_by_test_id("totp-secret").inner_text())
+        page.get_by_label("Code", exact=True).fill(totp.now())
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.locator(".flash")).to_contain_text("Second factor enrolled")
+        shot(page, "team-second-factor")
+        page.context.close()
+        return login, totp
     enrolment = live.api(name, "/v1/company/me/totp")
     totp = pyotp.TOTP(enrolment["secret"])
     confirmed = live.http.post(
@@ -75,7 +89,7 @@ def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live,
     bank = onboarded["participant"]["address"]
     live.keys[bank] = onboarded["api_key"]
     live.api("bank1", "/v1/settlement/mint", {"to": bank, "amount": 10**12})
-    maker_login, maker_totp = _person(live, bank, "Mia Maker", ["maker"])
+    maker_login, maker_totp = _person(live, bank, "Mia Maker", ["maker"], browser)
     checker_login, checker_totp = _person(live, bank, "Chen Checker", ["checker"])
     policy = live.http.put(
         "/v1/company/approval-policy", json={"rules": {"fund": 0}}, headers={"X-API-Key": live.keys[bank]}

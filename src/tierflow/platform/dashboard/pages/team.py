@@ -6,6 +6,7 @@ import time
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard.session import (
@@ -15,7 +16,8 @@ from tierflow.platform.dashboard.session import (
     decode_cookie,
     staff_viewer,
 )
-from tierflow.platform.models.staff import PendingApproval
+from tierflow.platform.models.service import ApiKey
+from tierflow.platform.models.staff import PendingApproval, StaffUser
 from tierflow.platform.services import audit_trail, policy, users
 from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
@@ -206,3 +208,43 @@ async def change_user(request: Request, viewer: web.SignedIn, user_id: int, chan
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
         return web.redirect("/dashboard/team", message=f"{user.name}: {change} done.")
+
+
+def _own_user(request: Request, viewer: Viewer) -> StaffUser:
+    """The viewer's own user, if they may change its credentials (a write key or a staff session)."""
+    _staff(viewer)
+    with web.session(request) as db:
+        key = db.get(ApiKey, viewer.key_id) if viewer.key_id else None
+        if key is not None and "write" not in key.scopes.split(","):
+            raise web.Denied("your second factor (a read-only key cannot change credentials)")
+        user = db.get(StaffUser, viewer.user_id)
+        if user is None:
+            raise web.Denied("your second factor")
+        db.expunge(user)
+        return user
+
+
+@router.get("/team/second-factor", response_class=HTMLResponse)
+def second_factor(request: Request, viewer: web.SignedIn) -> Response:
+    """Enrolment: a new secret as a QR code rendered here (the secret never goes to a third party)."""
+    user = _own_user(request, viewer)
+    if user.totp_enabled:
+        return web.page(request, "team/second_factor.html", enrolment=None)
+    with web.session(request) as db:
+        enrolment = users.start_enrolment(session=db, master_key=web.master_key(request), user=db.merge(user))
+    return web.page(request, "team/second_factor.html", enrolment=enrolment, qr=Markup(enrolment.qr_svg))
+
+
+@router.post("/team/second-factor")
+async def confirm_second_factor(request: Request, viewer: web.SignedIn) -> Response:
+    user = _own_user(request, viewer)
+    form = await request.form()
+    with web.session(request) as db:
+        try:
+            users.confirm_enrolment(
+                session=db, engine=web.engine(request), master_key=web.master_key(request),
+                user=db.merge(user), code=str(form.get("code", "")), origin=web.origin_of(request),
+            )  # fmt: skip
+        except ServiceError as error:
+            return web.redirect("/dashboard/team/second-factor", message=error.message, kind="error")
+    return web.redirect("/dashboard/team", message="Second factor enrolled: sign in with password and code.")
