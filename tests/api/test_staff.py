@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyotp
+import pytest
 from apikit import Api
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -223,11 +224,16 @@ def test_second_factor_enrolment_sign_in_lockout_and_session_revocation(funded: 
     assert again.status_code == 409 and again.json()["error"]["code"] == "totp_enrolled"
 
     with Session(engine) as session:
+        code = totp.now()
         signed = users.sign_in(
-            session=session, engine=engine, master_key=master, login=login, password=PASSWORD, code=totp.now()
+            session=session, engine=engine, master_key=master, login=login, password=PASSWORD, code=code
         )
         assert users.session_user(session, signed) is not None
-        for _ in range(users.MAX_FAILURES):  # a guesser with the right code but wrong passwords
+        with pytest.raises(Unauthenticated):  # someone who overheard the code cannot use it again
+            users.sign_in(
+                session=session, engine=engine, master_key=master, login=login, password=PASSWORD, code=code
+            )
+        for _ in range(users.MAX_FAILURES - 1):  # the replay above was the first failure; now a guesser
             try:
                 users.sign_in(
                     session=session,

@@ -29,6 +29,7 @@ class StaffUser(SQLModel, table=True):
     # AES-GCM sealed TOTP secret (associated data: the login); enabled once a first code was confirmed.
     totp_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     totp_enabled: bool = False
+    totp_last_step: int | None = big(nullable=True)  # [30 s] the last code used to sign in: never again
     failed_attempts: int = big(default=0)
     locked_until: int | None = big(nullable=True)  # [unix s]
     disabled_at: int | None = big(nullable=True)  # [unix s]; a disabled user's sessions and keys stop

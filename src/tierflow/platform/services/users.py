@@ -290,8 +290,9 @@ def sign_in(
         )
     good = user.password_hash is not None and _password_ok(user.password_hash, password)
     secret = _totp_secret(master_key, user) if user.totp_enabled else None
-    if good and secret is not None and not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
-        good = False
+    step = _code_step(secret, code, now) if good and secret is not None else None
+    if secret is not None and (step is None or step <= (user.totp_last_step or -1)):
+        good = False  # a wrong code, or one already used to sign in (an overheard code is spent)
     if not good:
         user.failed_attempts += 1
         if user.failed_attempts >= MAX_FAILURES:
@@ -311,7 +312,7 @@ def sign_in(
             "and POST /v1/me/totp",
             code="totp_required",
         )
-    user.failed_attempts, user.locked_until = 0, None
+    user.failed_attempts, user.locked_until, user.totp_last_step = 0, None, step
     origin = origin or Origin()
     staff_session = StaffSession(
         session_id=secrets.token_hex(16),
@@ -327,6 +328,15 @@ def sign_in(
     session.commit()
     audit_trail.record(engine, actor=actor, action="signin", outcome="ok", origin=origin)
     return session_id
+
+
+def _code_step(secret: str, code: str, now: int) -> int | None:
+    """The 30-second step `code` belongs to (this one, the one before or after), or None."""
+    totp = pyotp.TOTP(secret)
+    for step in (now // 30, now // 30 - 1, now // 30 + 1):
+        if secrets.compare_digest(totp.at(step * 30), code.strip()):
+            return step
+    return None
 
 
 def _password_ok(stored: str, password: str) -> bool:
