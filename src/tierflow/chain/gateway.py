@@ -48,7 +48,7 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_TYPEHASH,
 )
 from tierflow.chain.jsonrpc import RpcError, rpc_for
-from tierflow.chain.node import RECEIPT_POLL_S, TxSender
+from tierflow.chain.node import RECEIPT_POLL_S, FeePolicy, TxSender
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
@@ -118,12 +118,14 @@ class ChainGateway:
         deployment: Deployment,
         operator: LocalAccount,
         relayers: Sequence[LocalAccount] = (),
+        fees: FeePolicy | None = None,
     ) -> None:
-        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests."""
+        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests;
+        `fees` prices their transactions (default: FeePolicy's defaults)."""
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
-        self.sender = TxSender(w3, self.decoder)
+        self.sender = TxSender(w3, self.decoder, fees=fees)
         self.rpc = rpc_for(w3)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
