@@ -109,3 +109,25 @@ def test_receipt_watcher_unreachable_node_is_outcome_unknown() -> None:
     watcher = ReceiptWatcher(JsonRpc(f"http://127.0.0.1:{free_port()}", timeout=1))
     with pytest.raises(TransactionOutcomeUnknown, match="could not be read"):
         watcher.wait("0x" + "cd" * 32, 5)
+
+
+class FlakyRpc:
+    """A node whose first answer is garbage, then mines everything at block 1."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def call(self, method: str, params: Sequence[Any]) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise ValueError("not JSON")
+        if method == "eth_blockNumber":
+            return "0x1"
+        return {"transactionHash": params[0], "status": "0x1"}
+
+
+def test_receipt_watcher_survives_an_odd_answer() -> None:
+    watcher = ReceiptWatcher(FlakyRpc())  # type: ignore[arg-type]
+    with pytest.raises(TransactionOutcomeUnknown, match="not JSON"):
+        watcher.wait("0x" + "01" * 32, 5)
+    assert watcher.wait("0x" + "02" * 32, 5)["transactionHash"] == "0x" + "02" * 32

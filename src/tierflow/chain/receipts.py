@@ -13,14 +13,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc, RpcError
-from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
+from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc
+from tierflow.errors import TransactionOutcomeUnknown
 
 # How often the watcher reads the head: anvil automines at once, so a short interval keeps latency low;
 # each tick is one eth_blockNumber for all waiting writes together.
 HEAD_POLL_S = 0.005
 # An idle watcher thread lingers this long for the next write before it exits.
 IDLE_EXIT_S = 1.0
+MAX_BATCH = 500
 
 
 @dataclass(eq=False)
@@ -83,8 +84,8 @@ class ReceiptWatcher:
                 if due:
                     self._look_up(due)
                 last_head = head
-            except (ChainUnavailableError, RpcError) as error:
-                self._finish(waiting, error=str(error))
+            except Exception as error:  # any failure (also an odd answer) ends these waits, not the thread
+                self._finish(waiting, error=str(error) or type(error).__name__)
             with self._cond:
                 if all(w.checked for w in self._waiting):
                     self._cond.wait(self.poll_s)
@@ -94,7 +95,10 @@ class ReceiptWatcher:
         self.lookups += 1
         calls = [("eth_getTransactionReceipt", [w.tx_hash]) for w in due]
         if isinstance(self.rpc, JsonRpc):
-            receipts = self.rpc.batch(calls)
+            # Nodes cap a batch's size (Besu: 1,024 by default): long queues go in slices.
+            receipts = []
+            for start in range(0, len(calls), MAX_BATCH):
+                receipts += self.rpc.batch(calls[start : start + MAX_BATCH])
         else:
             receipts = [self.rpc.call(method, params) for method, params in calls]
         mined = []
