@@ -107,9 +107,17 @@ def clock(db: Session) -> int:
     return max(int(time.time()), int(last or 0))
 
 
-def indexed_block(db: Session) -> int:
+def indexed(db: Session) -> dict[str, int]:
+    """What a page shows in its footer (`block`, the indexed block) and what its poller compares
+    (`version`, the indexer's data version: it moves only when rows change, not on empty blocks)."""
     checkpoint = db.get(Checkpoint, 1)
-    return checkpoint.block_number if checkpoint is not None else 0
+    if checkpoint is None:
+        return {"block": 0, "version": 0}
+    return {"block": checkpoint.block_number, "version": checkpoint.data_version}
+
+
+def data_version(db: Session) -> int:
+    return indexed(db)["version"]
 
 
 def settlement_balance(db: Session, address: str) -> int:

@@ -329,12 +329,15 @@ def sign_out() -> Response:
 
 @router.get("/changes")
 def changes(request: Request, since: int = 0) -> Response:
-    """Polled by every page: 204 while nothing changed, else a fresh poller and a `chain-changed` event."""
+    """Polled by every page: 204 while nothing changed, else a fresh poller and a `chain-changed` event.
+
+    `since` is the indexer's data version the page was rendered at: empty blocks do not move it, so
+    on a chain making a block a second the pages refresh only when rows really changed."""
     with Session(_engine(request)) as db:
-        block = queries.indexed_block(db)
-    if block == since:
+        version = queries.data_version(db)
+    if version == since:
         return Response(status_code=204)
-    html = render("_poller.html", block=block, poll_seconds=POLL_SECONDS)
+    html = render("_poller.html", version=version, poll_seconds=POLL_SECONDS)
     return HTMLResponse(html, headers={"HX-Trigger": "chain-changed"})
 
 
@@ -366,8 +369,8 @@ def _bank_queue_context(db: Session, viewer: Viewer, address: str, page: int) ->
 
 
 # The portfolio aggregates every position of a bank (100,000 rows is a second on SQLite here), yet it
-# only changes when the indexer commits a block, or when time moves a position into "overdue". Keep
-# the last few results keyed by (database, bank, indexed block, 5-minute slot).
+# only changes when the indexer writes rows, or when time moves a position into "overdue". Keep the
+# last few results keyed by (database, bank, data version, 5-minute slot): empty blocks keep them.
 _BOOK_CACHE: OrderedDict[tuple[int, str, int, int], queries.Portfolio] = OrderedDict()
 _BOOK_CACHE_SIZE = 32
 _BOOK_LOCK = threading.Lock()
@@ -378,7 +381,7 @@ def _book_key(db: Session, address: str) -> tuple[int, str, int, int]:
     return (
         id(db.get_bind()),
         address.lower(),
-        queries.indexed_block(db),
+        queries.data_version(db),
         queries.clock(db) // _BOOK_SLOT_SECONDS,
     )
 
@@ -440,7 +443,7 @@ def bank_page(
             request,
             "bank/page.html",
             **base,
-            block=queries.indexed_block(db),
+            **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
             **_bank_queue_context(db, viewer, address, page),
             **book_context,
@@ -620,7 +623,7 @@ def supplier_page(request: Request, address: str, panel: str = "") -> Response:
             "now": _now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
-            "block": queries.indexed_block(db),
+            **queries.indexed(db),
         }
     if panel == "tables":
         return _page(request, "supplier/_tables.html", **context)
@@ -737,7 +740,7 @@ def core_page(request: Request, address: str, panel: str = "") -> Response:
             "view": queries.core_view(db, address, now=now),
             "now": now,
             "suppliers": names.with_role(Role.SUPPLIER),
-            "block": queries.indexed_block(db),
+            **queries.indexed(db),
             "default_maturity": fmt.iso_date(now + 90 * 86_400),
             "balance": queries.settlement_balance(db, address),
         }
@@ -871,7 +874,7 @@ def audit_page(request: Request, q: str = "") -> Response:
         results = queries.search(db, q, names) if q else []
         counts = queries.overview_counts(db)
         latest = db.exec(select(Payable).order_by(col(Payable.slot_id).desc()).limit(25)).all()
-        block = queries.indexed_block(db)
+        indexed = queries.indexed(db)
     return _page(
         request,
         "audit/page.html",
@@ -880,7 +883,7 @@ def audit_page(request: Request, q: str = "") -> Response:
         results=results,
         counts=counts,
         latest=latest,
-        block=block,
+        **indexed,
     )
 
 
@@ -1044,7 +1047,7 @@ def operator_page(request: Request) -> Response:
         people = db.exec(select(DirectoryParticipant).order_by(col(DirectoryParticipant.created_at))).all()
         onchain = {p.address: p for p in db.exec(select(Participant))}
         state = queries.platform_state(db)
-        block = queries.indexed_block(db)
+        indexed = queries.indexed(db)
     return _page(
         request,
         "operator/page.html",
@@ -1052,7 +1055,7 @@ def operator_page(request: Request) -> Response:
         people=people,
         onchain=onchain,
         state=state,
-        block=block,
+        **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
     )

@@ -132,6 +132,7 @@ def seed_people(engine: Engine, *, with_keys: bool = True, addresses: dict[str, 
                     "block_number": 1,
                     "block_hash": "0x" + "00" * 32,
                     "journal_floor": None,
+                    "data_version": 1,
                 }
             ],
         )

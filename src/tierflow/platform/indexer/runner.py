@@ -45,6 +45,14 @@ class CheckpointState:
     block_number: int
     block_hash: str
     journal_floor: int | None
+    data_version: int = 0
+
+
+def next_version(previous: CheckpointState | None) -> int:
+    """A data version never used before by this database: one more than the last, and at least the
+    clock in microseconds, so that a database whose checkpoint row was deleted (a rollback to before
+    the first block) or recreated does not reuse a version that a running API still has cached."""
+    return max((previous.data_version if previous else 0) + 1, time.time_ns() // 1000)
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,9 @@ class Indexer:
             self._checkpoint = (
                 None
                 if row is None
-                else CheckpointState(row["block_number"], row["block_hash"], row["journal_floor"])
+                else CheckpointState(
+                    row["block_number"], row["block_hash"], row["journal_floor"], row["data_version"]
+                )
             )
             self._loaded = True
         return self._checkpoint
@@ -144,6 +154,7 @@ class Indexer:
                 "block_number": state.block_number,
                 "block_hash": state.block_hash,
                 "journal_floor": state.journal_floor,
+                "data_version": state.data_version,
             }
             if conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.id == 1).values(values)).rowcount == 0:
                 conn.execute(CHECKPOINT.insert().values(id=1, **values))
@@ -301,7 +312,9 @@ class Indexer:
                     conn.execute(
                         delete(self.store.undo_table).where(self.store.undo_table.c.block_number <= floor)
                     )
-                state = CheckpointState(last, last_hash, floor)
+                # Empty blocks keep the version: only rows written make cached reads stale.
+                version = next_version(previous) if events or previous is None else previous.data_version
+                state = CheckpointState(last, last_hash, floor, version)
                 self._write_checkpoint(conn, state)
         except BaseException:
             self.store.discard()
@@ -367,9 +380,8 @@ class Indexer:
                 else:
                     self._replay(conn)
                     floor = None
-                self._write_checkpoint(
-                    conn, None if fork is None else CheckpointState(fork[0], fork[1], floor)
-                )
+                state = None if fork is None else CheckpointState(*fork, floor, next_version(checkpoint))
+                self._write_checkpoint(conn, state)
         finally:
             self.store.discard()
             self._loaded = False
@@ -384,7 +396,10 @@ class Indexer:
                 checkpoint = self.checkpoint()
                 if checkpoint is not None:
                     self._write_checkpoint(
-                        conn, CheckpointState(checkpoint.block_number, checkpoint.block_hash, None)
+                        conn,
+                        CheckpointState(
+                            checkpoint.block_number, checkpoint.block_hash, None, next_version(checkpoint)
+                        ),
                     )
         finally:
             self.store.discard()
