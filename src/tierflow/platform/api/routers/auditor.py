@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
+from tierflow.platform.api.deps import AuditorCaller, ContextDep, Limit, Offset, SessionDep
 from tierflow.platform.api.schemas import (
     AddressStr,
     CertificatePublic,
@@ -20,7 +18,7 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
-from tierflow.platform.services import participants, queries
+from tierflow.platform.services import exports, participants, queries
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"], responses=READ_RESPONSES)
 
@@ -107,29 +105,13 @@ EXPORTS = ("payables", "certificates", "financing-requests", "participants")
     summary="Export a table as CSV",
 )
 def export(
-    session: SessionDep,
+    ctx: ContextDep,
     caller: AuditorCaller,
     table: Literal["payables", "certificates", "financing-requests", "participants"],
-) -> Response:
-    batch = 100_000
-    rows: list[dict[str, Any]]
-    if table == "payables":
-        rows = [p.model_dump() for p in queries.payables(session=session, limit=batch, offset=0).data]
-    elif table == "certificates":
-        rows = queries.certificates(session=session, status=None, limit=batch, offset=0)["data"]
-    elif table == "financing-requests":
-        rows = queries.financing_requests(session=session, limit=batch, offset=0)["data"]
-    else:
-        listing = participants.listing(session=session, role=None, status=None, limit=batch, offset=0)
-        rows = [p.model_dump() for p in listing.data]
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for item in rows:
-            writer.writerow({k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in item.items()})
-    return Response(
-        content=out.getvalue(),
+) -> StreamingResponse:
+    # Every row, however many, streamed with constant memory (services.exports).
+    return StreamingResponse(
+        exports.chunks(ctx.engine, exports.api_export(table)),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
     )
