@@ -64,9 +64,22 @@ def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     assert f'id="t{theirs}"' not in html and api.address("supplier3") not in html
     assert "2,000.00" not in html  # supplier3's value, in no total either
 
+    # A bank asked to finance supplier2's certificate sees that certificate's path, not the tree (the
+    # old page showed a bank that was party to one certificate every certificate of the payable).
+    request_id = api.ok("supplier2", "/v1/supplier/financing-requests", {
+        "token_id": mine, "amount": 100_000, "financier": api.address("bank2"), "with_recourse": False,
+    })["result"]["request_id"]  # fmt: skip
+    asked = api.get("bank2", f"/v1/financier/requests/{request_id}").json()["token_id"]
+    path = api.get("bank2", f"/v1/certificates/{asked}/lineage").json()
+    assert api.get("bank2", f"/v1/certificates/{theirs}/lineage").status_code == 403
+    shown, count, _, html = _page(api, "bank2", slot)
+    assert shown == {t["token_id"] for t in path["tokens"]} and count == path["count"]
+    assert theirs not in shown and api.address("supplier3") not in html
+
     # The obligor (it pays every holder) sees the whole tree, in both.
     tree = api.get("core1", f"/v1/payables/{slot}/lineage").json()
     shown, count, tiers, _ = _page(api, "core1", slot)
-    assert shown == {t["token_id"] for t in tree["tokens"]} == {root, mine, theirs}
-    assert count == tree["count"] == 3
-    assert tiers == [("1", "1", "1", "5,000.00"), ("2", "2", "2", "5,000.00")]
+    assert shown == {t["token_id"] for t in tree["tokens"]} == {root, mine, theirs, asked}
+    assert count == tree["count"] == 4
+    # supplier2's 3,000.00 less the 1,000.00 it split off (locked) to be financed by bank2
+    assert tiers == [("1", "1", "1", "5,000.00"), ("2", "2", "2", "4,000.00"), ("3", "1", "1", "1,000.00")]

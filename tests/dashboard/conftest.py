@@ -24,7 +24,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    from tierflow.platform.api.app import create_app
+    from tierflow.platform.main import create_app
     from tierflow.platform.testing import service_context
 
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'live.db'}"
@@ -60,7 +60,7 @@ def line_core1(live: Live) -> int:
 def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from fastapi import FastAPI
 
-    from tierflow.platform.dashboard.routes import mount_dashboard
+    from tierflow.platform.dashboard.mount import mount_dashboard
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('synthetic') / 'book.db'}")
     synthetic.create_tables(engine)

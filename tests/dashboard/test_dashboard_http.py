@@ -14,14 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tierflow.platform.api.errors import ApiError
 from tierflow.platform.dashboard import queries, synthetic
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.services import lineage
+from tierflow.platform.services.errors import ServiceError
 
 
 @pytest.fixture
@@ -255,7 +255,7 @@ def test_a_supplier_sees_its_paths_including_what_it_passed_on_whole(tmp_path: P
 
         whole = lineage.payable_lineage(db, _Party("O", roles=1), 1)
         assert whole is not None and whole.count == 5 and not whole.restricted
-        with pytest.raises(ApiError):
+        with pytest.raises(ServiceError):
             lineage.payable_lineage(db, _Party("X"), 1)  # no party to this payable
     engine.dispose()
 

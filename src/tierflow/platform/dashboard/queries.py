@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
@@ -584,7 +584,7 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
     )
 
 
-# -- auditor ---------------------------------------------------------------------------------
+# -- auditor and operator ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -668,6 +668,30 @@ def _describe(row: Any, names: Directory) -> str:
                 value = names.name(value)
             parts.append(f"{key.replace('_address', '')}: {value}")
     return ", ".join(parts)
+
+
+def latest_payables(db: Session, limit: int) -> list[Payable]:
+    return list(db.exec(select(Payable).order_by(col(Payable.slot_id).desc()).limit(limit)).all())
+
+
+def credit_lines_of(db: Session, address: str) -> list[CreditLine]:
+    """Credit lines granted to `address` (an obligor) or by it (a financier)."""
+    return list(
+        db.exec(
+            select(CreditLine).where(
+                (col(CreditLine.obligor) == address) | (col(CreditLine.financier) == address)
+            )
+        ).all()
+    )
+
+
+def directory_people(db: Session) -> list[DirectoryParticipant]:
+    """Everyone onboarded, in order of onboarding (the operator's list)."""
+    return list(db.exec(select(DirectoryParticipant).order_by(col(DirectoryParticipant.created_at))).all())
+
+
+def onchain_participants(db: Session) -> dict[str, Participant]:
+    return {p.address: p for p in db.exec(select(Participant))}
 
 
 def overview_counts(db: Session) -> dict[str, int]:

@@ -29,7 +29,6 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Row as SqlRow
 from sqlmodel import Session, col
 
-from tierflow.platform.api.errors import Forbidden, NotFound
 from tierflow.platform.models import (
     BillPackage,
     BillRange,
@@ -39,6 +38,7 @@ from tierflow.platform.models import (
     Payable,
 )
 from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.services.errors import Forbidden, NotFound
 
 PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 CERT = Certificate.__table__  # type: ignore[attr-defined]

@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
-from tierflow.platform.api.bill_schemas import (
+from tierflow.chain.vocabulary import ROLE_BITS
+from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
+from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
+from tierflow.platform.services import access, documents, lineage
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, InvalidRequest
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.queries import _page, get_or_404
+from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,
     BillDiscountRequestPublic,
@@ -26,15 +35,7 @@ from tierflow.platform.api.bill_schemas import (
     EndorsementChain,
     SubRange,
 )
-from tierflow.platform.api.errors import Forbidden, Unprocessable
-from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
-from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
-from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import access, documents, lineage
-from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.queries import _page, get_or_404
-from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.schemas.certificates import Page, TxResult
 from tierflow.platform.services.workflows import Written, _ensure_allowance, date_to_unix
 from tierflow.platform.services.writes import execute
 
@@ -103,7 +104,7 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     start = sub.start if sub.start is not None else int(row.start)
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
-        raise Unprocessable(
+        raise InvalidRequest(
             f"sub-tickets {start} … {end} are not inside range {row.range_id} ({row.start} … {row.end}); "
             "read the package to see its current ranges",
             code="invalid_sub_range",
@@ -201,7 +202,7 @@ def endorse(
 ) -> Written:
     row = _own_range(session, caller, range_id)
     if data.to == caller.address:
-        raise Unprocessable("a bill cannot be endorsed to its own holder", code="self_transfer")
+        raise InvalidRequest("a bill cannot be endorsed to its own holder", code="self_transfer")
     start, end = _sub_range(row, data)
     return _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
 
@@ -247,15 +248,15 @@ def request_discount(
     """Put (part of) a held range in a bank's discount queue; nothing goes on chain until it quotes."""
     row = _own_range(session, caller, range_id)
     if row.status != "Held":
-        raise Unprocessable(
+        raise InvalidRequest(
             f"bill range {range_id} is {row.status}; only a Held range can be discounted",
             code="range_not_held",
         )
     if data.financier == caller.address:
-        raise Unprocessable("a bank cannot discount a bill to itself", code="self_transfer")
+        raise InvalidRequest("a bank cannot discount a bill to itself", code="self_transfer")
     bank = session.get(DirectoryParticipant, data.financier)
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
-        raise Unprocessable(
+        raise InvalidRequest(
             f"{data.financier} is not a bank on the platform; choose a financier", code="not_a_financier"
         )
     start, end = _sub_range(row, data)
@@ -272,7 +273,7 @@ def request_discount(
     session.add(request)
     session.commit()
     session.refresh(request)
-    return _request_public(session, request)
+    return request_public(session, request)
 
 
 def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
@@ -327,7 +328,7 @@ def release_pledge(*, ctx: ServiceContext, session: Session, caller: Caller, ran
     return _run(ctx, session, caller, "releasePledge", range_id)
 
 
-def _request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
+def request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
     pkg = session.get(BillPackage, row.package_id)
     rng = session.get(BillRange, row.range_id)
     quote = session.get(BillQuote, row.quote_id) if row.quote_id is not None else None
@@ -366,7 +367,7 @@ def discount_requests(
         query = query.where(col(BillDiscountRequest.financier) == financier)
     if seller is not None:
         query = query.where(col(BillDiscountRequest.seller) == seller)
-    rows = [_request_public(session, r) for r in session.execute(query).scalars()]
+    rows = [request_public(session, r) for r in session.execute(query).scalars()]
     if status is not None:
         rows = [r for r in rows if r.status == status]
     return Page(data=rows[offset : offset + limit], count=len(rows), limit=limit, offset=offset)
@@ -488,3 +489,48 @@ def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], 
         .order_by(col(BillRange.range_id))
     ).scalars()
     return [range_public(r) for r in presented], [range_public(r) for r in pledged]
+
+
+def recourse_obligors(chain: EndorsementChain, drawer: str, acceptor: str) -> list[str]:
+    """Whom the holder of a dishonoured range may claim recourse against, nearest first (as Bills checks).
+
+    The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
+    chain stands in its earliest place, so only those before that place are liable to it. The drawer
+    or the acceptor holding the bill has no recourse against anyone.
+    """
+    holder = chain.range.holder
+    if holder in (drawer, acceptor):
+        return []
+    prior = list(chain.endorsers)
+    if holder in prior:
+        prior = prior[len(prior) - prior[::-1].index(holder) :]
+    out: list[str] = []
+    for address in [*prior, drawer]:
+        if address != holder and address not in out:
+            out.append(address)
+    return out
+
+
+def recourse_choices(
+    *, session: Session, caller: Caller, held: list[BillRangePublic]
+) -> dict[int, list[str]]:
+    """For each dishonoured range of `held`, the parties its holder may claim recourse against."""
+    choices: dict[int, list[str]] = {}
+    for r in held:
+        if r.status != "Dishonoured":
+            continue
+        pkg = package(session, r.package_id)
+        found = chain(session=session, caller=caller, range_id=r.range_id)
+        choices[r.range_id] = recourse_obligors(found, pkg.drawer, pkg.acceptor)
+    return choices
+
+
+def claims_against(*, session: Session, address: str) -> list[BillRangePublic]:
+    """Dishonoured ranges whose holder claimed recourse against `address`: it pays and takes them."""
+    rows = session.execute(
+        select(BillRange)
+        .where(col(BillRange.recourse_obligor) == address)
+        .where(col(BillRange.status) == "Dishonoured")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    return [range_public(r) for r in rows]

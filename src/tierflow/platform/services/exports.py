@@ -19,16 +19,16 @@ from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from tierflow.platform.api.bill_schemas import BillPackagePublic, BillRangePublic
-from tierflow.platform.api.schemas import (
+from tierflow.platform.models import BillPackage, BillRange, Certificate, FinancingRequest, Payable
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services import bills, participants
+from tierflow.platform.services.schemas.bills import BillPackagePublic, BillRangePublic
+from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     FinancingPublic,
     ParticipantPublic,
     PayablePublic,
 )
-from tierflow.platform.models import BillPackage, BillRange, Certificate, FinancingRequest, Payable
-from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import bills, participants
 
 CHUNK_BYTES = 65_536
 YIELD_PER = 2_000

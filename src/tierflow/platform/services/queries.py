@@ -15,8 +15,19 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from tierflow.platform.api.errors import NotFound
-from tierflow.platform.api.schemas import (
+from tierflow.platform.models import (
+    Certificate,
+    CertificateTransfer,
+    CreditLine,
+    FinancingRequest,
+    Payable,
+    Payout,
+)
+from tierflow.platform.models.service import StoredDocument
+from tierflow.platform.services import access, lineage
+from tierflow.platform.services.errors import NotFound
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     CreditLinePublic,
     DocumentPublic,
@@ -30,17 +41,6 @@ from tierflow.platform.api.schemas import (
     Portfolio,
     TransferPublic,
 )
-from tierflow.platform.models import (
-    Certificate,
-    CertificateTransfer,
-    CreditLine,
-    FinancingRequest,
-    Payable,
-    Payout,
-)
-from tierflow.platform.models.service import StoredDocument
-from tierflow.platform.services import access, lineage
-from tierflow.platform.services.participants import Caller
 
 LIVE_TOKEN = ("active", "locked")
 OPEN_PAYABLE = ("Issued", "Accepted", "Defaulted")
