@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tierflow.platform.api.app import create_app, make_context
-from tierflow.platform.dashboard import synthetic
 from tierflow.platform.db import make_engine
+from tierflow.platform.main import create_app, make_context
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import exports
 from tierflow.settings import Settings
+from tierflow.testing import synthetic
 
 OLD_CAP = 100_000
 CERTIFICATES = OLD_CAP + 500

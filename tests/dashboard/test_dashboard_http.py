@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tierflow.platform.dashboard import queries, synthetic
+from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
@@ -22,6 +22,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.services import lineage
 from tierflow.platform.services.errors import ServiceError
+from tierflow.testing import synthetic
 
 
 @pytest.fixture

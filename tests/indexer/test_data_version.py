@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.chain.testing import Platform
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import Checkpoint
+from tierflow.testing.chain import Platform
 
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
 
