@@ -456,3 +456,26 @@ def seed_bulk(
         "first_token": first_token,
         "last_token": first_token + certificates - 1,
     }
+
+
+def add_certificates(engine: Engine, *, holder: str, slot_id: int, token_ids: list[int], value: int) -> None:
+    """More certificates of an existing payable (what new splits look like to the readers)."""
+    _insert(engine, Certificate, [_token(t, slot_id, holder, value, None, 1) for t in token_ids])
+
+
+def add_requests(
+    engine: Engine, *, token_id: int, seller: str, financier: str, request_ids: list[int], amount: int
+) -> None:
+    """More open financing requests (status Requested) on an existing certificate."""
+    now = int(time.time())
+    rows = [
+        _request(r, token_id, seller, financier, amount, "Requested", 0, 0, now, False) for r in request_ids
+    ]
+    _insert(engine, FinancingRequest, rows)
+
+
+def touch(engine: Engine) -> None:
+    """Move the data version on, as the indexer does in the transaction that writes rows."""
+    table = Checkpoint.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(table.update().values(data_version=table.c.data_version + 1))

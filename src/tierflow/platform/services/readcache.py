@@ -83,3 +83,39 @@ class ResponseCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class CountCache:
+    """Total counts of list pages per (database, filters, data version): every page of a list shows the
+    same total, and counting a million-row filter again for each page would cost more than the page.
+
+    Sync (called from the list queries in worker threads); same validity argument as ResponseCache:
+    the version is read before the count, so a count is never older than its key.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count(self, session: Session, query: Hashable, compute: Callable[[], int]) -> int:
+        version = data_version_of(session)
+        if version is None:
+            return compute()
+        # id(engine) keeps two databases in one process apart; the version (a µs clock at least, see
+        # indexer.runner.next_version) keeps an engine created at a reused address from matching.
+        key = (id(session.get_bind()), query, version)
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                return value
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+COUNTS = CountCache()

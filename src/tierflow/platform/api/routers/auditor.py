@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from tierflow.platform.api.deps import AuditorCaller, ContextDep, Limit, Offset, SessionDep
+from tierflow.platform.api.deps import After, AuditorCaller, ContextDep, Limit, Offset, SessionDep
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import exports, participants, queries
 from tierflow.platform.services.schemas.certificates import (
@@ -47,9 +47,11 @@ def all_payables(
     status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[PayablePublic]:
     return queries.payables(
-        session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset
+        session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
+        after=after,
     )  # fmt: skip
 
 
@@ -61,17 +63,19 @@ def all_certificates(
     slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     return fast_json(queries.certificates(
-        session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset
+        session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset, after=after
     ))  # fmt: skip
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic])
 def all_requests(
-    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Response:
-    return fast_json(queries.financing_requests(session=session, limit=limit, offset=offset))
+    # Newest first: `after` pages to older requests.
+    return fast_json(queries.financing_requests(session=session, limit=limit, offset=offset, after=after))
 
 
 @router.get(

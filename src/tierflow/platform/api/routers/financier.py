@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import (
+    After,
     ContextDep,
     FinancierCaller,
     IdempotencyKey,
@@ -98,17 +99,17 @@ async def queue(
     status: RequestStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     # Keyed by the caller (the financier filter): a bank's cached queue is only ever served to it.
+    # Newest first: `after` pages to older requests.
     body = await ctx.responses.body(
         session,
-        ("financier_requests", caller.address, status, limit, offset),
-        lambda: json_bytes(
-            queries.financing_requests(
-                session=session, financier=caller.address, status=status, limit=limit, offset=offset
-            )
-        ),
-    )
+        ("financier_requests", caller.address, status, limit, offset, after),
+        lambda: json_bytes(queries.financing_requests(
+            session=session, financier=caller.address, status=status, limit=limit, offset=offset, after=after
+        )),
+    )  # fmt: skip
     return Response(content=body, media_type="application/json")
 
 

@@ -35,11 +35,19 @@ AddressStr = Annotated[
 NO_NUL = r"^[^\x00]*$"
 
 
+NEXT_AFTER = (
+    "cursor of the next page: pass it as `after` (lists that take `after`); null on the last page. "
+    "A cursor page costs the same at any depth and never repeats or skips a row when rows are added "
+    "between pages, unlike `offset`"
+)
+
+
 class Page(BaseModel, Generic[T]):
     data: list[T]
     count: int = Field(description="rows matching the filters (all pages)")
     limit: int
     offset: int
+    next_after: int | None = Field(default=None, description=NEXT_AFTER)
 
 
 # -- participants -------------------------------------------------------------------------------
@@ -291,6 +299,7 @@ class Lineage(BaseModel):
     root_token_id: int
     tokens: list[CertificatePublic]
     count: int
+    next_after: int | None = Field(default=None, description=NEXT_AFTER)
 
 
 class TransferPublic(BaseModel):
