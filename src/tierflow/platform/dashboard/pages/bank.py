@@ -20,10 +20,14 @@ from tierflow.platform.models.receivables import Certificate, Payable
 router = web.page_router("/bank")
 
 
-def _queue_context(db: Session, viewer: Viewer, address: str, page: int) -> dict[str, Any]:
+def _queue_context(
+    db: Session, viewer: Viewer, address: str, before: int | None, after: int | None
+) -> dict[str, Any]:
     rate = viewer.standing_rate_bps
     return {
-        "queue": queries.bank_queue(db, address, rate_bps=rate, now=queries.clock(db), page=page),
+        "queue": queries.bank_queue(
+            db, address, rate_bps=rate, now=queries.clock(db), before=before, after=after
+        ),
         "rate_bps": rate,
     }
 
@@ -75,7 +79,8 @@ def bank_page(
     request: Request,
     viewer: web.SignedIn,
     address: str,
-    page: int = 1,
+    before: int | None = None,
+    after: int | None = None,
     ladder: str = "week",
     panel: str = "",
     book: str = "",
@@ -87,7 +92,8 @@ def bank_page(
         names = queries.directory(db)
         base: dict[str, Any] = {"names": names, "owner": address, "read_only": read_only, "ladder": ladder}
         if panel == "queue":
-            return web.page(request, "bank/_queue.html", **base, **_queue_context(db, viewer, address, page))
+            queue = _queue_context(db, viewer, address, before, after)
+            return web.page(request, "bank/_queue.html", **base, **queue)
         if panel == "book" or book == "inline":
             book_context = _book_context(db, address, ladder)
             if panel == "book":
@@ -104,7 +110,7 @@ def bank_page(
             **base,
             **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
-            **_queue_context(db, viewer, address, page),
+            **_queue_context(db, viewer, address, before, after),
             **book_context,
         )
 
