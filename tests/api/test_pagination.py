@@ -12,6 +12,7 @@ from apikit import Synthetic, synthetic_api
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from tierflow.platform.indexer import summary
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -154,3 +155,14 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         assert "next_after" in parameters["after"]["description"], path
     page = spec["components"]["schemas"]["Page_CertificatePublic_"]["properties"]
     assert "after" in page["next_after"]["description"]
+
+
+def test_synthetic_summaries_equal_their_recomputation(site: Synthetic) -> None:
+    """The generators fill the indexer's summary tables too (seed_bulk sums its own rows in SQL)."""
+    with site.engine.connect() as conn:
+        expected = summary.recompute(conn)
+        stored = {
+            tuple(r[k] for k in ("holder", "slot_id", "depth")): (int(r["tokens"]), int(r["value"]))
+            for r in conn.execute(text("SELECT * FROM position WHERE tokens > 0")).mappings()
+        }
+    assert stored == expected["position"] and len(stored) > 7 * 5

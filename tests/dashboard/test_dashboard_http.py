@@ -60,6 +60,7 @@ def test_portfolio_sums_are_exact_beyond_64_bits(book: tuple[Engine, synthetic.S
                 )
             )  # fmt: skip
         db.commit()
+        synthetic.summarise(engine)  # as the indexer does in the transaction that writes the rows
         after = queries.portfolio(db, bank, now=int(time.time()))
     assert after.amount - before.amount == 2 * (2**70 + 1)
     assert after.count == before.count + 2

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform.indexer import summary
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import Checkpoint
 from tierflow.platform.models.credit import CreditLine
@@ -259,6 +260,7 @@ def seed_book(
     _insert(engine, FinancingRequest, request_rows)
     _insert(engine, CreditLine, lines)
     _insert(engine, Payout, payouts)
+    summarise(engine)
     seeded.counts = {
         "payables": len(payable_rows),
         "certificates": len(certificates),
@@ -377,6 +379,7 @@ def seed_tree(engine: Engine, seeded: Seeded, *, slot_id: int, tokens: int, seed
     }
     _insert(engine, Payable, [payable])
     _insert(engine, Certificate, nodes)
+    summarise(engine)
     return first
 
 
@@ -450,6 +453,20 @@ def seed_bulk(
             FROM n"""
             )
         )
+        # The indexer's position summary of these new payables, summed in SQL (values fit in 64 bits).
+        total = (
+            "SUM(CAST(value AS BIGINT))"
+            if engine.dialect.name == "postgresql"
+            else "SUM(CAST(value AS INTEGER))"
+        )
+        conn.execute(
+            text(
+                f"""INSERT INTO position (holder, slot_id, depth, tokens, value, block_number, updated_block)
+            SELECT holder, slot_id, depth, COUNT(*), {_fen_sql(engine, total)}, 2, 2 FROM certificate
+            WHERE slot_id BETWEEN {first_slot} AND {first_slot + payables - 1}
+            GROUP BY holder, slot_id, depth"""
+            )
+        )
     return {
         "first_slot": first_slot,
         "last_slot": first_slot + payables - 1,
@@ -458,9 +475,16 @@ def seed_bulk(
     }
 
 
+def summarise(engine: Engine) -> None:
+    """Recompute the summary tables from the rows (what the indexer keeps up to date as it writes them)."""
+    with engine.begin() as conn:
+        summary.rebuild(conn, block_number=2)
+
+
 def add_certificates(engine: Engine, *, holder: str, slot_id: int, token_ids: list[int], value: int) -> None:
     """More certificates of an existing payable (what new splits look like to the readers)."""
     _insert(engine, Certificate, [_token(t, slot_id, holder, value, None, 1) for t in token_ids])
+    summarise(engine)
 
 
 def add_requests(
@@ -472,6 +496,7 @@ def add_requests(
         _request(r, token_id, seller, financier, amount, "Requested", 0, 0, now, False) for r in request_ids
     ]
     _insert(engine, FinancingRequest, rows)
+    summarise(engine)
 
 
 def touch(engine: Engine) -> None:

@@ -1,9 +1,8 @@
 """Read-model queries behind the dashboard pages, each scoped to what one participant may see.
 
-Amounts are summed in SQL where that is exact: PostgreSQL sums NUMERIC exactly; SQLite stores fen as
-zero-padded text, and SUM(CAST(... AS INTEGER)) is exact there as long as every value fits in 64
-bits (SQLite raises on overflow instead of rounding). Each grouped sum also returns the group's
-largest value so that a value beyond 64 bits sends that query down an exact Python path instead.
+Amounts are summed exactly in Python (SQLite stores fen as zero-padded text, whose SUM goes through
+floats or overflows at 64 bits), over the indexer's summary tables where a sum spans many rows: a
+bank's book reads one row per payable and depth (models.summary), not one per certificate.
 """
 
 from __future__ import annotations
@@ -15,10 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, or_
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
@@ -30,34 +27,12 @@ from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services.lineage import TierSpread, tier_spread
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
 PAGE_SIZE = 50
-_INT64_MAX = 2**63 - 1
-
-
-# -- exact sums ------------------------------------------------------------------------------
-
-
-def _is_sqlite(db: Session) -> bool:
-    return db.get_bind().dialect.name == "sqlite"
-
-
-def fen_sum(db: Session, column: Any) -> ColumnElement[Any]:
-    """SUM of a fen column, exact (see the module docstring)."""
-    if _is_sqlite(db):
-        return func.sum(cast(column, Integer))
-    return func.sum(column)
-
-
-def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
-
-
-def _fits(max_value: Any) -> bool:
-    return max_value is None or int(max_value) <= _INT64_MAX
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -318,43 +293,21 @@ class TroubledPosition:
         )
 
 
-def _exact_groups(
-    db: Session, key: Any, amounts: Sequence[Any], where: Sequence[Any]
-) -> dict[Any, list[int]]:
-    """{key: [count, Σ amount₁, Σ amount₂, …]} over the rows matching `where`, exact (module docstring)."""
-    table = amounts[0].class_ if hasattr(amounts[0], "class_") else None
-    columns = [func.count(), *(fen_sum(db, a) for a in amounts), *(func.max(a) for a in amounts)]
-    grouped = sa_select(key, *columns).where(*where).group_by(key)
-    if table is not None:
-        grouped = grouped.select_from(table)
-    n = len(amounts)
-    try:
-        rows = db.execute(grouped).all()
-        if all(_fits(m) for row in rows for m in row[2 + n :]):
-            return {row[0]: [int(row[1]), *(_int(v) for v in row[2 : 2 + n])] for row in rows}
-    except OperationalError:
-        db.rollback()  # SQLite "integer overflow": some group does not fit in 64 bits
-    exact: dict[Any, list[int]] = defaultdict(lambda: [0] * (n + 1))
-    for row in db.execute(sa_select(key, *amounts).where(*where)):
-        entry = exact[row[0]]
-        entry[0] += 1
-        for i, value in enumerate(row[1:], start=1):
-            entry[i] += int(value or 0)
-    return dict(exact)
-
-
 def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
     """(obligor, maturity, payable status, count, amount) of `holder`'s live positions.
 
-    Grouped by payable in SQL without a join (one pass over the holder's index), then folded onto
-    the payables' obligor/maturity/status in Python: a few thousand payables, not 100,000 rows.
+    From the indexer's position summary (one row per payable and depth, not per certificate), summed
+    by payable exactly in Python, then folded onto the payables' obligor/maturity/status: a few
+    thousand rows for a bank with 100,000 certificates.
     """
-    by_slot = _exact_groups(
-        db,
-        col(Certificate.slot_id),
-        [col(Certificate.value)],
-        (col(Certificate.holder) == holder, col(Certificate.status).in_(LIVE_TOKEN_STATUSES)),
-    )
+    by_slot: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for slot_id, tokens, value in db.execute(
+        sa_select(col(Position.slot_id), col(Position.tokens), col(Position.value)).where(
+            col(Position.holder) == holder, col(Position.tokens) > 0
+        )
+    ):
+        by_slot[slot_id][0] += int(tokens)
+        by_slot[slot_id][1] += int(value)
     folded: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
     slot_ids = list(by_slot)
     for start in range(0, len(slot_ids), 900):  # stay under SQLite's bound-parameter limit
@@ -371,13 +324,20 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
 
 
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
-    """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield)."""
-    return _exact_groups(
-        db,
-        col(FinancingRequest.rate_bps),
-        [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
-        (col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Funded"),
+    """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield),
+    from the indexer's summary of funded requests (one row per rate)."""
+    rows = db.execute(
+        sa_select(
+            col(FundedSummary.rate_bps),
+            col(FundedSummary.requests),
+            col(FundedSummary.amount),
+            col(FundedSummary.price),
+            col(FundedSummary.discount),
+        ).where(col(FundedSummary.financier) == financier, col(FundedSummary.requests) > 0)
     )
+    return {
+        rate: [int(n), int(amount), int(price), int(discount)] for rate, n, amount, price, discount in rows
+    }
 
 
 def _week_start(ts: int) -> int:
@@ -603,11 +563,13 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
+    # Across every payable of the obligor: from the indexer's positions (one row per holder, payable
+    # and depth), not from each of its certificates (half a million for a large obligor).
     tiers = tier_spread(
         db.exec(
-            select(Certificate.depth, Certificate.holder, Certificate.value)
-            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-            .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+            select(Position.depth, Position.holder, Position.value, Position.tokens)
+            .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+            .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
         )
     )
     repayments = db.exec(

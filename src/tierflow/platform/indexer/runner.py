@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
 from tierflow.errors import ConfigurationError
+from tierflow.platform.indexer import summary
 from tierflow.platform.indexer.events import Event, LogDecoder
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
@@ -388,19 +389,27 @@ class Indexer:
 
     def rebuild(self) -> int:
         """Recompute every read model from the stored raw events (after a handler change)."""
+        return self._rewrite(self._replay)
+
+    def rebuild_summaries(self) -> int:
+        """Recompute the summary tables from the read models they sum (after reconcile found a drift);
+        returns the rows written. Takes the lease: never beside a running indexer, which caches rows."""
+        return self._rewrite(summary.rebuild)
+
+    def _rewrite(self, rewrite: Callable[[Connection], int]) -> int:
+        """Run `rewrite` in one transaction under the lease, then move the data version on and drop the
+        journal floor: the undo journal holds rows from before the rewrite, so deeper rollbacks replay."""
         self.acquire()
         try:
             with self.engine.begin() as conn:
                 self.lease.guard(conn)
-                count = self._replay(conn)
+                count = rewrite(conn)
                 checkpoint = self.checkpoint()
                 if checkpoint is not None:
-                    self._write_checkpoint(
-                        conn,
-                        CheckpointState(
-                            checkpoint.block_number, checkpoint.block_hash, None, next_version(checkpoint)
-                        ),
+                    state = CheckpointState(
+                        checkpoint.block_number, checkpoint.block_hash, None, next_version(checkpoint)
                     )
+                    self._write_checkpoint(conn, state)
         finally:
             self.store.discard()
             self._loaded = False
