@@ -7,9 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tierflow.platform.indexer.handlers import HANDLERS
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
-from tierflow.platform.reconcile import reconcile
 from tierflow.platform.services import lineage
 from tierflow.testing.chain import Platform
 

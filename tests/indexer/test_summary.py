@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tierflow.platform.indexer import summary
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import FundedSummary, Position
-from tierflow.platform.reconcile import reconcile
 from tierflow.testing.chain import Platform
 
 

@@ -124,8 +124,8 @@ def reconcile(
     ),
 ) -> None:
     """Compare the read models with chain state; exit code 1 when anything differs."""
+    from tierflow.platform.indexer.reconcile import reconcile as run
     from tierflow.platform.indexer.summary import SUMMARIES
-    from tierflow.platform.reconcile import reconcile as run
 
     w3, deployment = _connect()
     engine = get_engine()

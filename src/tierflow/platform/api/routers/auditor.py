@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
+from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import After, AuditorCaller, ContextDep, Limit, Offset, SessionDep
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import exports, participants, queries
@@ -44,7 +45,7 @@ def all_payables(
     caller: AuditorCaller,
     obligor: AddressStr | None = None,
     supplier: AddressStr | None = None,
-    status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
+    status: SlotStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
     after: After = None,
