@@ -7,6 +7,7 @@ lineage module: the holder sees its path to the root, and every total is over th
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from apikit import Api
 from fastapi.testclient import TestClient
@@ -35,6 +36,14 @@ def _page(api: Api, who: str, slot: int) -> tuple[set[int], int, list[tuple[str,
     return shown, count, tiers, html
 
 
+def _api_tiers(lineage: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The API's tier totals as the dashboard's table prints them."""
+    return [
+        (str(t["tier"]), str(t["tokens"]), str(t["holders"]), f"{t['value'] // 100:,}.{t['value'] % 100:02d}")
+        for t in lineage["tiers"]
+    ]
+
+
 def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     api = funded
     line = api.credit_line("bank1", "core1")
@@ -60,7 +69,7 @@ def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     shown, count, tiers, html = _page(api, "supplier2", slot)
     assert shown == {t["token_id"] for t in path["tokens"]}
     assert count == path["count"] == 2
-    assert tiers == [("1", "1", "1", "5,000.00"), ("2", "1", "1", "3,000.00")]
+    assert tiers == _api_tiers(path) == [("1", "1", "1", "5,000.00"), ("2", "1", "1", "3,000.00")]
     assert f'id="t{theirs}"' not in html and api.address("supplier3") not in html
     assert "2,000.00" not in html  # supplier3's value, in no total either
 
@@ -72,8 +81,9 @@ def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     asked = api.get("bank2", f"/v1/financier/requests/{request_id}").json()["token_id"]
     path = api.get("bank2", f"/v1/certificates/{asked}/lineage").json()
     assert api.get("bank2", f"/v1/certificates/{theirs}/lineage").status_code == 403
-    shown, count, _, html = _page(api, "bank2", slot)
+    shown, count, tiers, html = _page(api, "bank2", slot)
     assert shown == {t["token_id"] for t in path["tokens"]} and count == path["count"]
+    assert tiers == _api_tiers(path)
     assert theirs not in shown and api.address("supplier3") not in html
 
     # The obligor (it pays every holder) sees the whole tree, in both.
@@ -82,4 +92,5 @@ def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     assert shown == {t["token_id"] for t in tree["tokens"]} == {root, mine, theirs, asked}
     assert count == tree["count"] == 4
     # supplier2's 3,000.00 less the 1,000.00 it split off (locked) to be financed by bank2
+    assert tiers == _api_tiers(tree)
     assert tiers == [("1", "1", "1", "5,000.00"), ("2", "2", "2", "4,000.00"), ("3", "1", "1", "1,000.00")]

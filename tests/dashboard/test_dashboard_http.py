@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tierflow.platform.dashboard import queries
-from tierflow.platform.dashboard.mount import mount_dashboard
+from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
@@ -101,6 +101,22 @@ def test_tampered_cookie_and_revoked_key_end_the_session(book: tuple[Engine, syn
         db.commit()
     response = client.get(page, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/sign-in")
+
+
+PUBLIC = {"/dashboard/sign-in", "/dashboard/sign-out", "/dashboard/changes", "/dashboard/static/{name}"}
+
+
+def test_every_page_and_form_asks_for_a_session_first(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, _ = book
+    client = client_for(engine)
+    routes = [(method, route.path) for module in PAGES for route in module.router.routes
+              for method in route.methods if route.path not in PUBLIC]  # fmt: skip
+    assert len(routes) >= 27  # every page and form of every actor
+    for method, path in routes:
+        url = re.sub(r"{[^}]+}", "1", path)
+        response = client.request(method, url, follow_redirects=False)
+        assert response.status_code == 303, (method, path, response.status_code)
+        assert response.headers["location"].startswith("/dashboard/sign-in"), (method, path)
 
 
 def test_wrong_key_says_what_to_do(book: tuple[Engine, synthetic.Seeded]) -> None:

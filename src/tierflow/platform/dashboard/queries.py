@@ -1,8 +1,9 @@
-"""Read-model queries behind the dashboard pages, each scoped to what one participant may see.
+"""Read-model queries behind the dashboard pages: one participant's queue, book, holdings, payables.
 
-Amounts are summed exactly in Python (SQLite stores fen as zero-padded text, whose SUM goes through
-floats or overflows at 64 bits), over the indexer's summary tables where a sum spans many rows: a
-bank's book reads one row per payable and depth (models.summary), not one per certificate.
+Each reads what its arguments name (a bank's address, a supplier's); the pages ask services/access.py
+first whether the viewer may see that. Amounts are summed in SQL where that is exact (services/sums.py),
+or from the indexer's summary tables where a sum spans many rows: a bank's book reads one row per
+payable and depth (models.summary), not one per certificate.
 """
 
 from __future__ import annotations

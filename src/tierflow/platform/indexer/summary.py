@@ -12,16 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
 from tierflow.platform.models import Certificate, FinancingRequest, FundedSummary, Position
 
-if TYPE_CHECKING:
-    from tierflow.platform.indexer.store import Store
-
 Row = dict[str, Any]
+
+
+class Store(Protocol):
+    """What apply() needs of indexer.store.Store (which imports this module)."""
+
+    block_number: int
+
+    def get(self, table: str, *key: Any) -> Row | None: ...
+
+    def create(self, table: str, row: Row) -> Row: ...
+
+
 LIVE = ("active", "locked")
 
 

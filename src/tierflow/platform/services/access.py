@@ -10,9 +10,10 @@ A party sees what it is a party to and nothing else. The rules, one per kind of 
   totals over a lineage are computed on that visible part only (never on the whole tree);
 - **a payable itself** (face, maturity, documents): its obligor and first supplier, and anyone with
   an own certificate in it;
+- **a backing document**: its uploader and the parties to its payable;
 - **a bill**: its drawer, acceptor and payee, anyone who holds or held a range or is its pledgee, a
-  bank asked to discount part of it; a range's endorsement chain: its holder and pledgee, the drawer,
-  the acceptor, a bank asked to discount that range;
+  bank asked to discount part of it (in lists too); a range's endorsement chain: its holder and
+  pledgee, the drawer, the acceptor, a bank asked to discount that range;
 - **an actor's page** (bank, supplier, core enterprise): that participant in that role; auditors and
   the operator read it, never act on it.
 
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Row as SqlRow
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from tierflow.platform.models import (
@@ -37,7 +39,7 @@ from tierflow.platform.models import (
     FinancingRequest,
     Payable,
 )
-from tierflow.platform.models.service import BillDiscountRequest
+from tierflow.platform.models.service import BillDiscountRequest, StoredDocument
 from tierflow.platform.services.errors import Forbidden, NotFound
 
 PAYABLE = Payable.__table__  # type: ignore[attr-defined]
@@ -245,6 +247,37 @@ def is_package_party(session: Session, party: Party, row: BillPackage) -> bool:
         .limit(1)
     ).first()
     return asked is not None
+
+
+def package_filter(party: Party) -> ColumnElement[bool] | None:
+    """The condition on bill_package rows of the packages `party` is a party to (is_package_party as
+    SQL, for lists); None for the supervisors, who see every package."""
+    if party.sees_everything:
+        return None
+    me = party.address
+    ranges = select(BillRange.package_id).where(  # type: ignore[call-overload]
+        or_(col(BillRange.holder) == me, col(BillRange.pledgee) == me)
+    )
+    asked = select(BillDiscountRequest.package_id).where(  # type: ignore[call-overload]
+        col(BillDiscountRequest.financier) == me
+    )
+    return or_(
+        col(BillPackage.drawer) == me,
+        col(BillPackage.acceptor) == me,
+        col(BillPackage.payee) == me,
+        col(BillPackage.package_id).in_(ranges),
+        col(BillPackage.package_id).in_(asked),
+    )
+
+
+def can_read_document(session: Session, party: Party, row: StoredDocument) -> bool:
+    """A backing document: its uploader, the parties to its payable (is_slot_party), the supervisors."""
+    if party.sees_everything or row.uploader == party.address:
+        return True
+    if row.slot_id is None:
+        return False
+    slot = session.get(Payable, row.slot_id)
+    return slot is not None and is_slot_party(session, party, slot)
 
 
 def check_range_chain(session: Session, party: Party, row: BillRange, package: BillPackage) -> None:

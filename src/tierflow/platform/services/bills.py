@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
@@ -381,9 +381,7 @@ def packages(
     query = select(BillPackage).order_by(col(BillPackage.package_id))
     me = caller.address
     held = select(BillRange.package_id).where(col(BillRange.holder) == me)  # type: ignore[call-overload]
-    asked = select(BillDiscountRequest.package_id).where(  # type: ignore[call-overload]
-        col(BillDiscountRequest.financier) == me
-    )
+    parties = access.package_filter(caller)
     if role == "drawer":
         query = query.where(col(BillPackage.drawer) == me)
     elif role == "acceptor":
@@ -392,16 +390,8 @@ def packages(
         query = query.where(col(BillPackage.payee) == me)
     elif role == "holder":
         query = query.where(col(BillPackage.package_id).in_(held))
-    elif not caller.sees_everything:
-        query = query.where(
-            or_(
-                col(BillPackage.drawer) == me,
-                col(BillPackage.acceptor) == me,
-                col(BillPackage.payee) == me,
-                col(BillPackage.package_id).in_(held),
-                col(BillPackage.package_id).in_(asked),
-            )
-        )
+    elif parties is not None:
+        query = query.where(parties)
     if status is not None:
         query = query.where(col(BillPackage.status) == status)
     return _page(session, query, package_public, limit, offset)

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, literal, select
 from sqlmodel import Session, col
 
-from tierflow.platform.models import BillRange, Certificate, FinancingRequest, Payable
+from tierflow.platform.models import BillRange, Certificate, FinancingRequest, Payable, Position
 from tierflow.platform.services import access
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
+POSITION = Position.__table__  # type: ignore[attr-defined]
 LIVE_TOKEN = ("active", "locked")
 Reader = Connection | Session
 
@@ -107,6 +108,16 @@ class TierSpread:
     tokens: int
     holders: int
     amount: int  # [fen]
+
+
+def tree_tiers(session: Session, slot_id: int) -> list[TierSpread]:
+    """tier_spread() of every live certificate of payable `slot_id`, from the indexer's positions (one
+    row per holder and depth, models.summary): a 10,000-token tree is a few dozen rows."""
+    p = POSITION
+    rows = session.execute(
+        select(p.c.depth, p.c.holder, p.c.value, p.c.tokens).where(p.c.slot_id == slot_id, p.c.tokens > 0)
+    )
+    return tier_spread(rows.all())
 
 
 def tier_spread(rows: Iterable[Sequence[Any]]) -> list[TierSpread]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
@@ -205,6 +205,8 @@ def slot_lineage(
         "tokens": tokens,
         "count": count,
         "next_after": following,
+        # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
+        "tiers": tier_totals(lineage.tree_tiers(session, slot_id)),
     }
 
 
@@ -214,12 +216,19 @@ def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> L
         raise access.not_a_party(f"certificate {token_id}", caller)
     # The holder's view of the tree is this path: its count is that of the path (access.py).
     path = lineage.path_to_root(session, token_id)
+    live = [(t["depth"], t["holder"], t["value"]) for t in path if t["status"] in LIVE_TOKEN]
     return Lineage(
         slot_id=row.slot_id,
         root_token_id=row.root_id,
         tokens=path_public(path, session.get(Payable, row.slot_id)),
         count=len(path),
+        tiers=tier_totals(lineage.tier_spread(live)),
     )
+
+
+def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int]]:
+    """Tier totals of the lineage module in the API's shape (TierTotal)."""
+    return [{"tier": t.tier, "tokens": t.tokens, "holders": t.holders, "value": t.amount} for t in tiers]
 
 
 # -- lists ----------------------------------------------------------------------------------------

@@ -7,17 +7,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from tierflow.chain.vocabulary import Role
+from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.platform.dashboard import actions, queries, web
 
 router = web.page_router("/operator")
-ROLE_NAMES = {
-    Role.CORE_ENTERPRISE: "core_enterprise",
-    Role.SUPPLIER: "supplier",
-    Role.FINANCIER: "financier",
-    Role.SETTLEMENT_BANK: "settlement_bank",
-    Role.AUDITOR: "auditor",
-}
+ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
 
 
 @router.get("", response_class=HTMLResponse)
