@@ -243,7 +243,27 @@ def payables(
     offset: int,
     after: int | None = None,
 ) -> Page[PayablePublic]:
-    """A keyset page of payables in slot order (by obligor: through ix_payable_obligor_slot)."""
+    return Page[PayablePublic].model_validate(
+        payable_rows(
+            session=session, obligor=obligor, supplier=supplier, status=status,
+            maturity_before=maturity_before, limit=limit, offset=offset, after=after,
+        )
+    )  # fmt: skip
+
+
+def payable_rows(
+    *,
+    session: Session,
+    obligor: str | None = None,
+    supplier: str | None = None,
+    status: str | None = None,
+    maturity_before: int | None = None,
+    limit: int,
+    offset: int,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """A keyset page of payables in slot order as JSON-ready dicts (the shape of Page[PayablePublic]);
+    by obligor through ix_payable_obligor_slot."""
     conditions = []
     if obligor is not None:
         conditions.append(PAYABLE.c.obligor == obligor)
@@ -254,15 +274,11 @@ def payables(
     if maturity_before is not None:
         conditions.append(PAYABLE.c.maturity < maturity_before)
     count = _count(session, ("payables", obligor, supplier, status, maturity_before), PAYABLE, conditions)
-    query = _keyset(
-        select(Payable).where(*conditions), PAYABLE.c.slot_id,
+    rows, following = _keyset_dicts(
+        session, select(*PAYABLE_COLUMNS).where(*conditions), PAYABLE.c.slot_id,
         after=after, descending=False, limit=limit, offset=offset,
     )  # fmt: skip
-    rows = list(session.execute(query).scalars().all())
-    following = _next_after(rows, limit, "slot_id")
-    return Page(
-        data=[payable_public(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
-    )
+    return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
@@ -271,6 +287,7 @@ _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
+PAYABLE_COLUMNS = [PAYABLE.c[name] for name in PayablePublic.model_fields]
 
 
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:

@@ -49,11 +49,11 @@ def all_payables(
     limit: Limit = 50,
     offset: Offset = 0,
     after: After = None,
-) -> Page[PayablePublic]:
-    return queries.payables(
+) -> Response:
+    return fast_json(queries.payable_rows(
         session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
         after=after,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
