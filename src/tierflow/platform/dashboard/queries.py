@@ -396,25 +396,36 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     if result.funded_amount:
         result.weighted_rate_bps = (2 * weighted + result.funded_amount) // (2 * result.funded_amount)
 
-    # Troubled payables first (few), then the bank's certificates in them through the slot index:
-    # walking all of a big bank's positions to find the overdue ones costs far more.
-    troubled_slots = select(Payable.slot_id).where(
-        or_(
-            col(Payable.status) == "Defaulted",
-            (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
-        )
+    # The troubled payables the bank holds, from its positions (one row per payable and depth), earliest
+    # first; then its certificates in them through the slot index. Handed a subquery instead, SQLite
+    # walks every live certificate by the status index (150 ms at 300,000 certificates).
+    troubled = or_(
+        col(Payable.status) == "Defaulted",
+        (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
     )
-    troubled_rows = db.exec(
-        select(Certificate, Payable)
-        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-        .where(
-            col(Certificate.slot_id).in_(troubled_slots),
-            col(Certificate.holder).concat("") == financier,  # the slot index, not the holder's
-            col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
-        )
-        .order_by(col(Payable.maturity), col(Certificate.token_id))
-        .limit(troubled_limit)
+    troubled_slots = db.exec(
+        select(Position.slot_id)
+        .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+        .where(col(Position.holder) == financier, col(Position.tokens) > 0, troubled)
+        .group_by(col(Position.slot_id), col(Payable.maturity))
+        .order_by(col(Payable.maturity))
+        .limit(900)  # SQLite's bound-parameter limit; the list shows the earliest troubled_limit anyway
     ).all()
+    troubled_rows = (
+        db.exec(
+            select(Certificate, Payable)
+            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+            .where(
+                col(Certificate.slot_id).in_(list(troubled_slots)),
+                col(Certificate.holder).concat("") == financier,  # the slot index, not the holder's
+                col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+            )
+            .order_by(col(Payable.maturity), col(Certificate.token_id))
+            .limit(troubled_limit)
+        ).all()
+        if troubled_slots
+        else []
+    )
     requests = _by_id(
         db.exec(
             select(FinancingRequest).where(

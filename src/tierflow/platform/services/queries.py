@@ -232,23 +232,10 @@ def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int]]:
 
 
 # -- lists ----------------------------------------------------------------------------------------
-def payables(
-    *,
-    session: Session,
-    obligor: str | None = None,
-    supplier: str | None = None,
-    status: str | None = None,
-    maturity_before: int | None = None,
-    limit: int,
-    offset: int,
-    after: int | None = None,
-) -> Page[PayablePublic]:
-    return Page[PayablePublic].model_validate(
-        payable_rows(
-            session=session, obligor=obligor, supplier=supplier, status=status,
-            maturity_before=maturity_before, limit=limit, offset=offset, after=after,
-        )
-    )  # fmt: skip
+def payables(*, session: Session, limit: int, offset: int, **filters: Any) -> Page[PayablePublic]:
+    """payable_rows() as a Page model, for callers that read its attributes."""
+    rows = payable_rows(session=session, limit=limit, offset=offset, **filters)
+    return Page[PayablePublic].model_validate(rows)
 
 
 def payable_rows(
