@@ -18,7 +18,7 @@ def _state(engine: Engine) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def test_dataVersion_movesOnlyWhenRowsChange(tf: Platform, engine: Engine) -> None:
+def test_data_version_moves_only_when_rows_change(tf: Platform, engine: Engine) -> None:
     indexer = Indexer.for_deployment(engine, tf.w3, tf.deployment, max_window=1)
     indexer.catch_up()
     block, version = _state(engine)

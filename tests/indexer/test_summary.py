@@ -28,7 +28,7 @@ def _stored(engine: Engine) -> dict[str, dict[tuple[object, ...], tuple[int, ...
     return found
 
 
-def test_summaries_equalTheirRecomputationAfterEveryPhaseAReorgAndARebuild(
+def test_summaries_equal_their_recomputation_through_phases_a_reorg_and_a_rebuild(
     tf: Platform, engine: Engine
 ) -> None:
     scenario = Scenario(tf)
@@ -63,7 +63,7 @@ def _holds(tf: Platform, token: int, name: str) -> bool:
     return bool(tf.c.receivables.functions.ownerOf(token).call() == tf.address(name))
 
 
-def test_reconcile_reportsASummaryThatDrifted(tf: Platform, engine: Engine) -> None:
+def test_reconcile_reports_a_summary_that_drifted(tf: Platform, engine: Engine) -> None:
     scenario = Scenario(tf)
     scenario.setup()
     scenario.certificates()
