@@ -131,7 +131,7 @@ def test_events_replayedRebuildEveryRangeRecord(tf: Platform, kit: BillKit) -> N
     rejected_invoices = kit.invoices()
     rejected = kit.issue(invoices=rejected_invoices)
     kit.accept(rejected)
-    kit.tx(kit.bills.functions.reject(rejected, rejected_invoices), "supplier1")
+    kit.tx(kit.bills.functions.reject(rejected), "supplier1")
     kit.mature(package_id)
     kit.present(c, "bank2")
     kit.pay(c)

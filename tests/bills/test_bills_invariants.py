@@ -89,7 +89,7 @@ class BillsMachine(RuleBasedStateMachine):
         next_range_id, *rest = results
         balances, records = rest[: len(accounts)], rest[len(accounts) :]
         assert next_range_id == len(self.ranges) + 1, "a record was created that the ghost does not know"
-        for rid, (holder, package_id, status, start, end, prev, _presented_at) in zip(
+        for rid, (holder, package_id, status, _depth, start, end, prev, _presented_at) in zip(
             ids, records, strict=True
         ):
             on_chain = RangeView(rid, holder, package_id, RangeStatus(status), start, end, prev, 0)
@@ -299,7 +299,8 @@ class BillsMachine(RuleBasedStateMachine):
 
     def _reject_wrong_invoices(self, pid: int) -> None:
         with self.kit.reverts("BillInvoicesMismatch", pid):
-            self.kit.tx(self.kit.bills.functions.reject(pid, self.kit.invoices()), self.packages[pid].payee)
+            wrong = self.kit.bills.functions.receiveBill(pid, self.kit.invoices())
+            self.kit.tx(wrong, self.packages[pid].payee)
 
     def _endorse(self, r: RangeView, start: int, end: int, to: str) -> None:
         holder = self.names[r.holder]

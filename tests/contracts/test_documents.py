@@ -1,4 +1,4 @@
-"""DocumentRegistry: an invoice hash backs at most one asset; consumers only; released on reject/cancel."""
+"""DocumentRegistry: an invoice hash backs at most one asset; consumers only; bound on acceptance."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ def test_register_revertsForNonConsumer(tf: Platform, kit: Kit) -> None:
             tf.transact(tf.c.documents.functions.register([invoice()], 1), who)
 
 
-def test_release_revertsForNonConsumer(tf: Platform, kit: Kit) -> None:
-    h = invoice()
-    slot_id, _ = kit.issue(invoices=[h])
-    with tf.reverts("DocumentUnauthorizedConsumer", kit.a("core1")):
-        tf.transact(tf.c.documents.functions.release([h], slot_id), "core1")
+def test_requireUnbound_namesTheBinding(tf: Platform, kit: Kit) -> None:
+    h, free = invoice(), invoice()
+    slot_id, _ = kit.accepted(invoices=[h])
+    tf.c.documents.functions.requireUnbound([free]).call()
+    with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, slot_id):
+        tf.transact(tf.c.documents.functions.requireUnbound([free, h]), "core1")
+    with tf.reverts("DocumentZeroHash"):
+        tf.transact(tf.c.documents.functions.requireUnbound([bytes(32)]), "core1")
+    with tf.reverts("DocumentNoneGiven"):
+        tf.transact(tf.c.documents.functions.requireUnbound([]), "core1")
 
 
 def test_setConsumer_operatorOnly(tf: Platform, kit: Kit) -> None:
@@ -36,12 +41,9 @@ def test_register_directByEnabledConsumer(tf: Platform, kit: Kit) -> None:
     assert tf.events(receipt, tf.c.documents, "DocumentRegistered") == [
         {"docHash": h, "asset": kit.a("supplier4"), "assetId": 7}
     ]
-    with tf.reverts("DocumentNotOwnedByAsset", h, kit.a("supplier4"), 8):
-        tf.transact(tf.c.documents.functions.release([h], 8), "supplier4")
     with tf.reverts("DocumentNoneGiven"):
         tf.transact(tf.c.documents.functions.register([], 7), "supplier4")
-    tf.transact(tf.c.documents.functions.release([h], 7), "supplier4")
-    assert tuple(tf.c.documents.functions.assetOf(h).call()) == (ZERO, 0)
+    assert tuple(tf.c.documents.functions.assetOf(h).call()) == (kit.a("supplier4"), 7)
 
 
 def test_register_acrossAssetsRejectsReuse(tf: Platform, kit: Kit) -> None:

@@ -238,6 +238,7 @@ def test_certificateIssued_createsPayableAndRootToken(engine: Engine) -> None:
         1,
     )
     assert payable["issued_at"] == 1_800_000_001
+    assert payable["invoice_hashes"] == [h32(1)]  # proposed; bound by DocumentRegistered on acceptance
     lineage = (token["holder"], token["value"], token["parent_id"], token["root_id"], token["depth"])
     assert lineage == (A["supplier1"], BIG, None, 1, 0)
     (transfer,) = rows(engine, CertificateTransfer)
@@ -481,13 +482,8 @@ def test_financingHandlers_cancelAndDecline(engine: Engine) -> None:
 # -- DocumentRegistry and SettlementToken -----------------------------------------------------------
 
 
-def test_documentHandlers_bindReleaseRebind(engine: Engine) -> None:
+def test_documentHandlers_bind(engine: Engine) -> None:
     f = EventFactory()
-    apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["core2"], assetId=1)])
-    f.next_block()
-    apply(engine, [f("DocumentRegistry:DocumentReleased", docHash=h32(5), asset=A["core2"], assetId=1)])
-    assert row(engine, Document, h32(5))["status"] == "released"  # type: ignore[index]
-    f.next_block()
     apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["auditor"], assetId=9)])
     document = row(engine, Document, h32(5))
     assert document is not None and (document["status"], document["asset"], document["asset_id"]) == (
@@ -563,6 +559,7 @@ def test_billEndorse_carvesPrefixMiddleAndWhole(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, _bill(f))
     assert row(engine, BillPackage, 1)["root_range_id"] == 1  # type: ignore[index]
+    assert row(engine, BillPackage, 1)["invoice_hashes"] == [h32(3)]  # type: ignore[index]
     endorse = "Bills:BillEndorsed"
     apply(
         engine,

@@ -326,7 +326,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
     records = views.many(bills, "range", [[r["range_id"]] for r in ranges])
     pledgees = views.many(bills, "pledgeeOf", [[r["range_id"]] for r in ranges])
     for row, record, pledgee in zip(ranges, records, pledgees, strict=True):
-        holder, package_id, status, start, end, prev, _presented_at = record
+        holder, package_id, status, _depth, start, end, prev, _presented_at = record
         compare.check(
             "bill_range",
             row["range_id"],

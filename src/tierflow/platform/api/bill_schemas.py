@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from tierflow.platform.api.schemas import AddressStr
 
@@ -83,6 +84,19 @@ class BillPackagePublic(BaseModel):
     bank_acceptance: bool
     status: str
     root_range_id: int | None
+    invoice_hashes: list[str] = Field(
+        default=[], description="the invoice keys the drawer proposed at issue (0x-hex)"
+    )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="proposed: waiting for the payee (the invoices' seller) to receive the bill; bound: "
+        "the invoices back this bill and no other asset; released: cancelled or rejected, never bound"
+    )
+    @property
+    def invoice_binding(self) -> Literal["proposed", "bound", "released"]:
+        if self.status in ("Issued", "Accepted"):
+            return "proposed"
+        return "bound" if self.status == "Received" else "released"
 
 
 class BillRangePublic(BaseModel):

@@ -107,7 +107,10 @@ REVERT_MESSAGES: dict[str, str] = {
     "CreditLineNotFinancier": "{caller} did not grant credit line {lineId}",
     "CreditLineBelowUsed": "credit line {lineId} has {used} fen in use; the new limit {newLimit} is below it",
     "CreditLineUnknown": "credit line {lineId} does not exist",
-    "DocumentAlreadyUsed": "invoice {docHash} already backs asset {assetId}; one invoice backs one asset",
+    "DocumentAlreadyUsed": "invoice {docHash} already backs asset {assetId} of {asset}, whose seller "
+    "accepted it first; one invoice backs one asset: reject this one or propose another invoice",
+    "DocumentZeroHash": "an invoice hash of zero names no invoice; upload the invoice, use its document id",
+    "DocumentNoneGiven": "no invoice was given; upload the invoice and name its document id",
     "FinancingWrongStatus": "financing request {requestId} is {status}; this action is not allowed now",
     "FinancingQuoteExpired": "the quote of request {requestId} expired at {expiry}; ask for a new quote",
     "FinancingNotSeller": "{caller} is not the seller of financing request {requestId}",
@@ -152,6 +155,11 @@ REVERT_MESSAGES: dict[str, str] = {
     "BillInvalidReason": "dishonour reason {reason} is not allowed; give a code from 1 to 255",
     "BillResponsePending": "the acceptor may still answer for bill range {rangeId}; "
     "it counts as dishonoured from {dishonourableAt}",
+    "BillChainTooLong": "bill range {rangeId} would reach {depth} endorsements, more than the cap of {cap}; "
+    "it may still be pledged, presented at maturity or held",
+    "BillNotOperator": "{caller} is not the platform operator",
+    "BillInvalidChainLength": "the endorsement-chain cap must be 1 … {limit} and differ from the current one "
+    "(asked {cap})",
     "BillRecourseNotAllowed": "{holder} has no recourse against {obligor} on bill range {rangeId}; "
     "name the drawer or an endorser before your first place in the chain",
     "RegistryPlatformPaused": "the platform is paused by the operator; retry after it is unpaused",

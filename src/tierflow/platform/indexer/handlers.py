@@ -227,6 +227,7 @@ def certificate_issued(event: Event, store: Store) -> None:
             "paid_in": 0,
             "paid_out": 0,
             "root_token_id": a["tokenId"],
+            "invoice_hashes": list(a["invoiceHashes"]),
         },
     )
     token = store.create(
@@ -253,8 +254,8 @@ def certificate_accepted(event: Event, store: Store) -> None:
 
 
 def _payable_voided(event: Event, store: Store, status: str) -> None:
-    # Rejecting or cancelling burns the root token; the line and the documents are restored by
-    # their own events (CreditLineRestored, DocumentReleased).
+    # Rejecting or cancelling burns the root token; the line is restored by its own event
+    # (CreditLineRestored); the invoices were only proposed, never bound.
     payable = _require(store, "payable", event.args["slotId"])
     payable["status"] = status
     token = _require(store, "certificate", payable["root_token_id"])
@@ -485,11 +486,6 @@ def document_registered(event: Event, store: Store) -> None:
         row.update(asset=a["asset"], asset_id=a["assetId"], status="bound", updated_block=store.block_number)
 
 
-@handles("DocumentRegistry:DocumentReleased")
-def document_released(event: Event, store: Store) -> None:
-    _require(store, "document", event.args["docHash"])["status"] = "released"
-
-
 # -- SettlementToken ------------------------------------------------------------------------------
 
 
@@ -589,6 +585,7 @@ def bill_issued(event: Event, store: Store) -> None:
             "not_transferable": a["notTransferable"],
             "bank_acceptance": a["bankAcceptance"],
             "status": "Issued",
+            "invoice_hashes": list(a["invoiceHashes"]),
         },
     )
 

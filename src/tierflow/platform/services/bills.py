@@ -28,7 +28,7 @@ from tierflow.platform.api.bill_schemas import (
 )
 from tierflow.platform.api.errors import Forbidden, Unprocessable
 from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
-from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
+from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
@@ -134,16 +134,9 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     return start, end
 
 
-def _invoice_hashes(ctx: ServiceContext, session: Session, package_id: int) -> list[bytes]:
-    """The invoices bound to a package: Bills keeps only their digest, so cancel/reject name them again."""
-    bills = str(ctx.gateway().contracts["Bills"].address).lower()
-    rows = session.execute(
-        select(Document)
-        .where(col(Document.asset_id) == package_id)
-        .where(col(Document.status) == "bound")
-        .order_by(col(Document.block_number))
-    ).scalars()
-    return [bytes.fromhex(r.doc_hash[2:]) for r in rows if r.asset.lower() == bills]
+def _invoice_hashes(row: BillPackage) -> list[bytes]:
+    """The invoices proposed at issue: Bills keeps only their digest, so the payee names them on receipt."""
+    return [bytes.fromhex(h[2:]) for h in row.invoice_hashes]
 
 
 def _run(ctx: ServiceContext, session: Session, caller: Caller, function: str, *args: Any) -> Written:
@@ -164,13 +157,13 @@ def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: BillIs
 
 
 def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
-    """Withdraw (drawer) or refuse acceptance (acceptor) of an issued bill; its invoices are released."""
+    """Withdraw (drawer) or refuse acceptance (acceptor) of an issued bill; its invoices never bound."""
     row = package(session, package_id)
     if caller.address not in (row.drawer, row.acceptor):
         raise Forbidden(
             f"you are neither the drawer nor the acceptor of bill {package_id}", code="not_a_party"
         )
-    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+    return _run(ctx, session, caller, "cancel", package_id)
 
 
 # -- acceptor ---------------------------------------------------------------------------------------
@@ -188,7 +181,7 @@ def accept(*, ctx: ServiceContext, session: Session, caller: Caller, package_id:
 
 def refuse(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
     _as_acceptor(session, caller, package_id)
-    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+    return _run(ctx, session, caller, "cancel", package_id)
 
 
 def pay(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
@@ -214,9 +207,9 @@ def respond(
     row = package(session, package_id)
     if row.payee != caller.address:
         raise Forbidden(f"you are not the payee of bill {package_id}", code="not_a_party")
-    if receive:
-        return _run(ctx, session, caller, "receiveBill", package_id)
-    return _run(ctx, session, caller, "reject", package_id, _invoice_hashes(ctx, session, package_id))
+    if receive:  # the payee, the invoices' seller, consents: they bind to this bill now
+        return _run(ctx, session, caller, "receiveBill", package_id, _invoice_hashes(row))
+    return _run(ctx, session, caller, "reject", package_id)
 
 
 def endorse(
@@ -515,7 +508,10 @@ def export_rows(*, session: Session, table: str) -> list[dict[str, Any]]:
     """Every package or every range record (Closed ones too: they are the chain) as CSV rows."""
     if table == "packages":
         rows = session.execute(select(BillPackage).order_by(col(BillPackage.package_id))).scalars()
-        return [package_public(r).model_dump() for r in rows]
+        dumped = [package_public(r).model_dump() for r in rows]
+        for row in dumped:  # one CSV cell
+            row["invoice_hashes"] = " ".join(row["invoice_hashes"])
+        return dumped
     records = session.execute(select(BillRange).order_by(col(BillRange.range_id))).scalars()
     return [range_public(r).model_dump() for r in records]
 

@@ -138,12 +138,27 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         raise RelayError("target_not_allowed", "value must be 0, gas at most 5,000,000 and deadline a uint48")
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    if target in ("Receivables", "Bills"):
+        contract = gateway.contracts[target]
+        _check_issue(session=session, caller=caller, contract=contract, name=target, data=message)
     signer = gateway.recover(message, body.signature)
     session.close()
     if signer != caller.address:
         raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
     outcome = gateway.relay(message, body.signature)
     return finish(ctx=ctx, outcome=outcome, session=session)
+
+
+def _check_issue(*, session: Session, caller: Caller, contract: Any, name: str, data: dict[str, Any]) -> None:
+    """An issue relayed for a self-custody participant proposes only platform-derived invoice keys."""
+    try:
+        function, args = contract.decode_function_input(bytes(HexBytes(data["data"])))
+    except Exception:  # malformed calldata: the contract would refuse it too, nothing to relay
+        raise RelayError(
+            "target_not_allowed", f"the call data do not decode to a {name} function; prepare it again"
+        ) from None
+    if function.fn_name == "issue":
+        documents.check_relayed_issue(session=session, caller=caller, contract=name, args=dict(args))
 
 
 def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult | None:
