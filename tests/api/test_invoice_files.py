@@ -8,8 +8,8 @@ import zipfile
 import pytest
 from apikit import Api
 
-from tierflow.platform.api.errors import Unprocessable
 from tierflow.platform.security.invoice_keys import canonical_invoice
+from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.invoice_files import NOT_VERIFIED, VERIFIED, verify
 
 NUMBER = "24312000000012345678"
@@ -62,11 +62,11 @@ def _verify(content: bytes, number: str = NUMBER, code: str | None = None) -> st
 def test_verify_pdfTextLayer_matchesOrRefuses() -> None:
     pdf = text_pdf("VAT invoice (fully digital)", f"Invoice No. {NUMBER}", f"Seller tax id {SELLER}")
     assert _verify(pdf) == VERIFIED
-    with pytest.raises(Unprocessable) as caught:
+    with pytest.raises(InvalidRequest) as caught:
         _verify(pdf, "24312000000012345679")
     assert caught.value.code == "invoice_file_mismatch" and "24312000000012345679" in str(caught.value)
     other_seller = text_pdf(f"Invoice No. {NUMBER}", "Seller tax id 91440300MA5EXXXX0Y")
-    with pytest.raises(Unprocessable, match="seller"):
+    with pytest.raises(InvalidRequest, match="seller"):
         _verify(other_seller)
     old_kind = text_pdf("Invoice code 044031900111", "Invoice No. 00123456")
     assert _verify(old_kind, "00123456", "044031900111") == VERIFIED
@@ -76,7 +76,7 @@ def test_verify_xmlAndOfd_readTheTaggedFields() -> None:
     assert _verify(xml_invoice()) == VERIFIED
     assert _verify(ofd(xml_invoice())) == VERIFIED
     for wrong in (xml_invoice(number="24312000000099999999"), ofd(xml_invoice(seller="91440300MA5EXXXX0Y"))):
-        with pytest.raises(Unprocessable):
+        with pytest.raises(InvalidRequest):
             _verify(wrong)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from billkit import DAY, BillKit
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 FACE = 1_000
 LIMIT = 100  # Bills.CHAIN_LENGTH_LIMIT

@@ -16,8 +16,8 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-from tierflow.platform.api.errors import Unprocessable
 from tierflow.platform.security.invoice_keys import InvoiceId, canonical_legal_id
+from tierflow.platform.services.errors import InvalidRequest
 
 VERIFIED = "verified"
 NOT_VERIFIED = "not_verified"
@@ -47,7 +47,7 @@ class Found:
 
 
 def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str) -> str:
-    """VERIFIED or NOT_VERIFIED; Unprocessable when the file names another invoice or seller."""
+    """VERIFIED or NOT_VERIFIED; InvalidRequest when the file names another invoice or seller."""
     found = _read(content)
     if found is None:
         return NOT_VERIFIED
@@ -76,7 +76,7 @@ def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str) -> str:
 
 
 def _mismatch(what: str) -> None:
-    raise Unprocessable(
+    raise InvalidRequest(
         f"{what}: upload the file of the invoice you name, or correct the invoice number and seller",
         code="invoice_file_mismatch",
     )

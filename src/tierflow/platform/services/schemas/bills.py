@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from tierflow.platform.api.schemas import AddressStr
+from tierflow.platform.services.schemas.certificates import AddressStr
 
 MAX_SUBTICKET = 2**64 - 1  # the contract packs sub-ticket numbers in 64 bits
 
