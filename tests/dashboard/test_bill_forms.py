@@ -267,5 +267,7 @@ def test_bill_list_shows_the_invoice_binding_pending_until_receipt(live: Live, a
     assert binding() == "1 pending"
     live.api("core1", f"/v1/bills/{package_id}/accept")
     assert binding() == "1 pending"  # accepted by the acceptor, not yet by the seller
-    live.api("supplier1", f"/v1/bills/{package_id}/receive")
+    root = int(live.api("supplier1", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
     assert binding() == "1 bound"
+    # the holder sees how long the range's endorsement chain is (Bills caps it)
+    assert f'data-testid="bill-depth-{root}">0</td>' in payee.get("/dashboard/bills").text

@@ -610,6 +610,8 @@ def test_billEndorse_carvesPrefixMiddleAndWhole(engine: Engine) -> None:
         (5, A["bank1"], 1, 10, "Held", 2),
     ]
     assert [m["kind"] for m in rows(engine, BillMovement)] == ["endorsed"] * 3
+    # the chain length Bills caps: a moved part one more than its source, a remainder the same
+    assert {r["range_id"]: r["depth"] for r in rows(engine, BillRange)} == {1: 0, 2: 1, 3: 1, 4: 0, 5: 2}
 
 
 def test_billQuoteDiscountAndCancel(engine: Engine) -> None:
@@ -805,6 +807,7 @@ def test_billPresentPayDishonourAndRecourse(engine: Engine) -> None:
         (3, A["supplier3"], 1, 50, "Closed", 2),
         (4, A["supplier2"], 1, 50, "Dishonoured", 1),
     ]
+    assert row(engine, BillRange, 4)["depth"] == row(engine, BillRange, 2)["depth"] == 1  # type: ignore[index]
     kinds = [m["kind"] for m in rows(engine, BillMovement)]
     assert kinds[2:] == [
         "presented",

@@ -559,6 +559,7 @@ def _carve(
                 end=right,
                 status="Held",
                 prev=source["prev"],
+                depth=source["depth"],
                 origin="remainder",
             )
 
@@ -618,6 +619,7 @@ def bill_received(event: Event, store: Store) -> None:
         a["face"],
         status="Held",
         prev=0,
+        depth=0,
         origin="received",
     )
 
@@ -636,6 +638,7 @@ def bill_endorsed(event: Event, store: Store) -> None:
         holder=a["to"],
         status="Held",
         prev=a["fromRangeId"],
+        depth=source["depth"] + 1,
         origin="endorsed",
     )
     _bill_move(
@@ -690,6 +693,7 @@ def bill_discounted(event: Event, store: Store) -> None:
         holder=a["financier"],
         status="Held",
         prev=a["fromRangeId"],
+        depth=source["depth"] + 1,
         origin="discounted",
     )
     _bill_move(
@@ -726,6 +730,7 @@ def bill_pledged(event: Event, store: Store) -> None:
             holder=a["holder"],
             status="Pledged",
             prev=source["prev"],
+            depth=source["depth"],
             origin="pledged",
             pledgee=a["pledgee"],
         )
@@ -834,7 +839,8 @@ def bill_recourse_settled(event: Event, store: Store) -> None:
     source = _require(store, "bill_range", a["fromRangeId"])
     ancestor = source["recourse_ancestor"] or 0
     # The payer steps into its own earliest place in the chain (the drawer gets a root-less record).
-    prev = 0 if ancestor == 0 else _require_peek(store, "bill_range", ancestor)["prev"]
+    earliest = None if ancestor == 0 else _require_peek(store, "bill_range", ancestor)
+    prev = 0 if earliest is None else earliest["prev"]
     source.update(status="Closed", recourse_obligor=None, recourse_ancestor=None)
     _new_range(
         store,
@@ -845,6 +851,7 @@ def bill_recourse_settled(event: Event, store: Store) -> None:
         source["end"],
         status="Dishonoured",
         prev=prev,
+        depth=0 if earliest is None else earliest["depth"],
         origin="recourse",
     )
     _bill_move(

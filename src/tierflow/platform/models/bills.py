@@ -44,6 +44,7 @@ class BillRange(SQLModel, table=True):
     end: int = fen()  # last sub-ticket, inclusive
     status: str = text(16, index=True)  # Held | Pledged | Presented | Paid | Dishonoured | Closed
     prev: int = big(index=True)  # 0: root range, or taken by the drawer in recourse
+    depth: int = big(default=0)  # records between this one and the root (capped by Bills.maxChainLength)
     origin: str = text(16)  # received | endorsed | discounted | pledged | remainder | recourse
     pledgee: str | None = addr(nullable=True)
     presented_at: int | None = big(nullable=True)  # [unix s]

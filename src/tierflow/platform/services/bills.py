@@ -57,6 +57,7 @@ def range_public(row: BillRange) -> BillRangePublic:
         amount=int(row.end) - int(row.start) + 1,
         status=row.status,
         prev=row.prev,
+        depth=row.depth,
         origin=row.origin,
         pledgee=row.pledgee,
         presented_at=row.presented_at,

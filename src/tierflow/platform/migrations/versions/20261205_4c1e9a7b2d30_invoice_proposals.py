@@ -1,4 +1,4 @@
-"""invoice proposals on payables and bill packages; verification state of stored documents
+"""invoice proposals on payables and bill packages; verification state of stored documents; bill range depth
 
 Revision ID: 4c1e9a7b2d30
 Revises: c3a9d4f1e7b2
@@ -27,9 +27,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("verification", sa.String(length=16), nullable=False, server_default="not_verified")
         )
+    with op.batch_alter_table("bill_range") as batch:
+        batch.add_column(sa.Column("depth", sa.BigInteger(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("bill_range") as batch:
+        batch.drop_column("depth")
     with op.batch_alter_table("document_file") as batch:
         batch.drop_column("verification")
     for table in ("payable", "bill_package"):

@@ -108,6 +108,11 @@ class BillRangePublic(BaseModel):
     amount: int = Field(description="[fen] = end − start + 1 sub-tickets of 0.01 yuan")
     status: str
     prev: int
+    depth: int = Field(
+        default=0,
+        description="records between this one and the root: its endorsement chain's length; it cannot be "
+        "endorsed or discounted beyond Bills.maxChainLength (BillChainTooLong)",
+    )
     origin: str
     pledgee: str | None
     presented_at: int | None
