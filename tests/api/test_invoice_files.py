@@ -55,8 +55,8 @@ def ofd(xml: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _verify(content: bytes, number: str = NUMBER, code: str | None = None) -> str:
-    return verify(content, claimed=canonical_invoice(number, code), seller_legal_id=SELLER)
+def _verify(content: bytes, number: str = NUMBER, code: str | None = None, amount: int | None = None) -> str:
+    return verify(content, claimed=canonical_invoice(number, code), seller_legal_id=SELLER, amount=amount)
 
 
 def test_verify_pdfTextLayer_matchesOrRefuses() -> None:
@@ -70,11 +70,17 @@ def test_verify_pdfTextLayer_matchesOrRefuses() -> None:
         _verify(other_seller)
     old_kind = text_pdf("Invoice code 044031900111", "Invoice No. 00123456")
     assert _verify(old_kind, "00123456", "044031900111") == VERIFIED
+    with_total = text_pdf(f"Invoice No. {NUMBER}", "Tax 130.00", "Total 1,130.00")
+    assert _verify(with_total, amount=113_000) == VERIFIED
+    with pytest.raises(InvalidRequest, match="amounts"):
+        _verify(with_total, amount=213_000)
 
 
 def test_verify_xmlAndOfd_readTheTaggedFields() -> None:
     assert _verify(xml_invoice()) == VERIFIED
-    assert _verify(ofd(xml_invoice())) == VERIFIED
+    assert _verify(ofd(xml_invoice()), amount=113_000) == VERIFIED  # TotalAmount 1130.00
+    with pytest.raises(InvalidRequest, match="amounts"):
+        _verify(xml_invoice(), amount=113_001)
     for wrong in (xml_invoice(number="24312000000099999999"), ofd(xml_invoice(seller="91440300MA5EXXXX0Y"))):
         with pytest.raises(InvalidRequest):
             _verify(wrong)
@@ -88,12 +94,12 @@ def test_verify_unreadableFiles_areNotVerified() -> None:
 
 
 def test_upload_refusesMismatchAndShowsVerification(api: Api) -> None:
-    def upload(content: bytes, number: str) -> tuple[int, dict[str, object]]:
+    def upload(content: bytes, number: str, **extra: str) -> tuple[int, dict[str, object]]:
         response = api.client.post(
             "/v1/core/documents",
             headers=api.headers("core1"),
             files={"file": ("invoice.pdf", content, "application/pdf")},
-            data={"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": number},
+            data={"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": number, **extra},
         )
         return response.status_code, response.json()
 
@@ -101,6 +107,9 @@ def test_upload_refusesMismatchAndShowsVerification(api: Api) -> None:
     status, body = upload(text_pdf(f"Invoice No. {number}"), number)
     assert status == 200 and body["verification"] == "verified", body
     status, body = upload(text_pdf(f"Invoice No. {number}"), api.invoice_number())
+    assert status == 422 and body["error"]["code"] == "invoice_file_mismatch", body  # type: ignore[index]
+    number = api.invoice_number()
+    status, body = upload(text_pdf(f"Invoice No. {number}", "Total 1,130.00"), number, invoice_amount="99900")
     assert status == 422 and body["error"]["code"] == "invoice_file_mismatch", body  # type: ignore[index]
     status, body = upload(b"\x89PNG scan", api.invoice_number())
     assert status == 200 and body["verification"] == "not_verified"

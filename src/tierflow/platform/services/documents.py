@@ -36,6 +36,7 @@ def upload(
     seller: str,
     invoice_number: str | None,
     invoice_code: str | None = None,
+    invoice_amount: int | None = None,
 ) -> DocumentPublic:
     """Store an encrypted document; an invoice gets the on-chain key of (seller's legal id, code ‖ number).
 
@@ -63,7 +64,9 @@ def upload(
             raise InvalidRequest(str(error), code="invalid_invoice_number") from None
         canonical = invoice_number = claimed.digits
         # A readable e-invoice must be the invoice it is filed as (422 otherwise); a scan is flagged.
-        verification = invoice_files.verify(content, claimed=claimed, seller_legal_id=supplier.legal_id)
+        verification = invoice_files.verify(
+            content, claimed=claimed, seller_legal_id=supplier.legal_id, amount=invoice_amount
+        )
         doc_hash = invoice_hash(
             ctx.settings.master_key, seller_legal_id=supplier.legal_id, invoice_number=canonical
         )

@@ -31,6 +31,8 @@ MAX_OFD_MEMBERS = 200
 _NUMBER_TAGS = {"invoicenumber", "invoiceno", "eiid", "fphm", "发票号码"}
 _CODE_TAGS = {"invoicecode", "fpdm", "发票代码"}
 _SELLER_TAGS = {"selleridnum", "sellertaxid", "sellertaxno", "xsfnsrsbh", "xfsh", "销售方纳税人识别号"}
+_AMOUNT_TAGS = {"totaltax-includedamount", "totalamountwithtax", "totalamount", "jshj", "价税合计"}
+_YUAN = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)\.(\d{2})(?!\d)")
 _DIGITS = re.compile(r"\d+")
 _TAX_ID = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NP-RTUWXY]{2}\d{6}[0-9A-HJ-NP-RTUWXY]{10}(?![0-9A-Z])")
 
@@ -44,10 +46,15 @@ class Found:
     sellers: frozenset[str]
     digit_runs: frozenset[str]
     tax_ids: frozenset[str]
+    amounts: frozenset[int] = frozenset()  # [fen] tagged totals, or every yuan amount of the text
 
 
-def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str) -> str:
-    """VERIFIED or NOT_VERIFIED; InvalidRequest when the file names another invoice or seller."""
+def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str, amount: int | None = None) -> str:
+    """VERIFIED or NOT_VERIFIED; InvalidRequest when the file names another invoice, seller or amount.
+
+    `amount` [fen], when the upload states the total, must be the file's tagged total (XML, OFD) or
+    appear among the yuan amounts of its text (PDF).
+    """
     found = _read(content)
     if found is None:
         return NOT_VERIFIED
@@ -72,6 +79,9 @@ def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str) -> str:
         sellers = found.tax_ids
     if sellers and seller not in sellers:
         _mismatch(f"the file names seller {', '.join(sorted(sellers))}, not the seller's legal id {seller}")
+    if amount is not None and found.amounts and amount not in found.amounts:
+        shown = ", ".join(f"{a // 100}.{a % 100:02d}" for a in sorted(found.amounts)[:5])
+        _mismatch(f"the file's amounts are {shown} yuan, not {amount // 100}.{amount % 100:02d}")
     return VERIFIED
 
 
@@ -116,7 +126,12 @@ def _from_text(text: str | None) -> Found | None:
         sellers=frozenset(),
         digit_runs=frozenset(_DIGITS.findall(joined)),
         tax_ids=frozenset(_TAX_ID.findall(normal.upper())),
+        amounts=frozenset(_fen(whole, cents) for whole, cents in _YUAN.findall(normal)),
     )
+
+
+def _fen(whole: str, cents: str) -> int:
+    return int(whole.replace(",", "")) * 100 + int(cents)
 
 
 def _ofd(content: bytes) -> Found | None:
@@ -135,6 +150,7 @@ def _xml(parts: list[bytes]) -> Found | None:
     numbers: set[str] = set()
     codes: set[str] = set()
     sellers: set[str] = set()
+    amounts: set[int] = set()
     texts: list[str] = []
     for part in parts:
         if len(part) > MAX_XML_BYTES:
@@ -156,7 +172,10 @@ def _xml(parts: list[bytes]) -> Found | None:
                 codes.add(compact)
             elif name in _SELLER_TAGS:
                 sellers.add(canonical_legal_id(compact))
+            elif name in _AMOUNT_TAGS and (total := _YUAN.fullmatch(compact.lstrip("¥"))):
+                amounts.add(_fen(*total.groups()))
     if numbers:
-        return Found(frozenset(numbers), frozenset(codes), frozenset(sellers), frozenset(), frozenset())
+        tagged = (frozenset(numbers), frozenset(codes), frozenset(sellers))
+        return Found(*tagged, digit_runs=frozenset(), tax_ids=frozenset(), amounts=frozenset(amounts))
     # An OFD page keeps its text in TextCode elements: read it like a PDF's text layer.
     return _from_text("\n".join(texts))

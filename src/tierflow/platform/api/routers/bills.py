@@ -75,6 +75,10 @@ def upload(
         str | None,
         Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
     ] = None,
+    invoice_amount: Annotated[
+        int | None,
+        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
+    ] = None,
 ) -> DocumentPublic:
     return documents.upload(
         ctx=ctx,
@@ -87,6 +91,7 @@ def upload(
         seller=seller,
         invoice_number=invoice_number,
         invoice_code=invoice_code,
+        invoice_amount=invoice_amount,
     )
 
 

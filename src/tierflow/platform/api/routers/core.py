@@ -63,6 +63,10 @@ def upload(
         str | None,
         Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
     ] = None,
+    invoice_amount: Annotated[
+        int | None,
+        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
+    ] = None,
 ) -> DocumentPublic:
     content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
     return documents.upload(
@@ -76,6 +80,7 @@ def upload(
         seller=seller,
         invoice_number=invoice_number,
         invoice_code=invoice_code,
+        invoice_amount=invoice_amount,
     )
 
 
