@@ -8,12 +8,12 @@ from hexbytes import HexBytes
 from sqlmodel import Session
 from web3 import Web3
 
+from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.chain.vocabulary import revert_message
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
-from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
 from tierflow.platform.services.schemas.certificates import (
     EventPublic,
     RelayRequest,

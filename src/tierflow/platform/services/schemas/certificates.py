@@ -12,6 +12,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 from web3 import Web3
 
+from tierflow.chain.vocabulary import RoleName
+
 T = TypeVar("T")
 
 Fen = int  # amounts are exact integers in fen (0.01 CNY); JSON numbers, never floats
@@ -43,7 +45,6 @@ class Page(BaseModel, Generic[T]):
 
 
 # -- participants -------------------------------------------------------------------------------
-RoleName = Literal["core_enterprise", "supplier", "financier", "settlement_bank", "auditor"]
 
 
 class ParticipantCreate(BaseModel):
