@@ -321,7 +321,7 @@ def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) ->
     assert [(r["package_id"], r["amount"]) for r in held] == [(package_id, 1_000_000)]
 
 
-def test_invoiceKeyForgery_selfCustodyRelayRefusesUnderivedHash(funded: Api) -> None:
+def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: Api) -> None:
     """The attack of issue 12: a self-custody drawer signs its own forward request, so it could put any
     hash in Bills.issue — one it computed, or one copied from another participant's upload. The relay
     proposes only keys the platform derived from the drawer's own upload naming the payee."""

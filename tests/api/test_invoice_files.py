@@ -59,7 +59,7 @@ def _verify(content: bytes, number: str = NUMBER, code: str | None = None, amoun
     return verify(content, claimed=canonical_invoice(number, code), seller_legal_id=SELLER, amount=amount)
 
 
-def test_verify_pdfTextLayer_matchesOrRefuses() -> None:
+def test_verify_pdf_text_layer_matches_or_refuses() -> None:
     pdf = text_pdf("VAT invoice (fully digital)", f"Invoice No. {NUMBER}", f"Seller tax id {SELLER}")
     assert _verify(pdf) == VERIFIED
     with pytest.raises(InvalidRequest) as caught:
@@ -76,7 +76,7 @@ def test_verify_pdfTextLayer_matchesOrRefuses() -> None:
         _verify(with_total, amount=213_000)
 
 
-def test_verify_xmlAndOfd_readTheTaggedFields() -> None:
+def test_verify_xml_and_ofd_read_the_tagged_fields() -> None:
     assert _verify(xml_invoice()) == VERIFIED
     assert _verify(ofd(xml_invoice()), amount=113_000) == VERIFIED  # TotalAmount 1130.00
     with pytest.raises(InvalidRequest, match="amounts"):
@@ -86,14 +86,14 @@ def test_verify_xmlAndOfd_readTheTaggedFields() -> None:
             _verify(wrong)
 
 
-def test_verify_unreadableFiles_areNotVerified() -> None:
+def test_verify_unreadable_files_are_not_verified() -> None:
     assert _verify(b"\x89PNG\r\n\x1a\n scan") == NOT_VERIFIED
     assert _verify(b"%PDF a scan without a text layer") == NOT_VERIFIED
     assert _verify(text_pdf("Delivery note", "thank you")) == NOT_VERIFIED  # no number at all
     assert _verify(b"PK\x03\x04 broken zip") == NOT_VERIFIED
 
 
-def test_upload_refusesMismatchAndShowsVerification(api: Api) -> None:
+def test_upload_refuses_mismatch_and_shows_verification(api: Api) -> None:
     def upload(content: bytes, number: str, **extra: str) -> tuple[int, dict[str, object]]:
         response = api.client.post(
             "/v1/core/documents",

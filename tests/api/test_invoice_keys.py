@@ -45,12 +45,12 @@ def _key(number: str, code: str | None = None, seller: str = SELLER) -> bytes:
 
 
 @given(st.data(), digital_numbers)
-def test_invoice_number_variants_mapToOneKey(data: st.DataObject, number: str) -> None:
+def test_invoice_number_variants_map_to_one_key(data: st.DataObject, number: str) -> None:
     assert _key(data.draw(typed(number))) == _key(number)
 
 
 @given(st.data(), old_codes, old_numbers)
-def test_invoice_code_and_number_variants_mapToOneKey(data: st.DataObject, code: str, number: str) -> None:
+def test_invoice_code_and_number_variants_map_to_one_key(data: st.DataObject, code: str, number: str) -> None:
     canonical = _key(number, code)
     assert _key(data.draw(typed(number)), data.draw(typed(code))) == canonical
     # the same invoice typed as one string in the number field
@@ -58,18 +58,18 @@ def test_invoice_code_and_number_variants_mapToOneKey(data: st.DataObject, code:
 
 
 @given(digital_numbers, digital_numbers)
-def test_different_invoice_numbers_neverCollide(a: str, b: str) -> None:
+def test_different_invoice_numbers_never_collide(a: str, b: str) -> None:
     if a != b:
         assert _key(a) != _key(b)
 
 
 @given(old_codes, old_numbers, old_codes, old_numbers)
-def test_different_old_invoices_neverCollide(c1: str, n1: str, c2: str, n2: str) -> None:
+def test_different_old_invoices_never_collide(c1: str, n1: str, c2: str, n2: str) -> None:
     if c1 + n1 != c2 + n2:
         assert _key(n1, c1) != _key(n2, c2)
 
 
-def test_invoice_key_dependsOnSellerAndPlatformKey() -> None:
+def test_invoice_key_depends_on_seller_and_platform_key() -> None:
     number = "24312000000012345678"
     assert _key(number) != _key(number, seller="91310000OTHER00000")
     assert invoice_hash("other", seller_legal_id=SELLER, invoice_number=number) != _key(number)
@@ -88,6 +88,6 @@ def test_invoice_key_dependsOnSellerAndPlatformKey() -> None:
         ("１２３４５６７８９０１２３４５６７８９٠", None),  # Arabic-Indic zero is not an ASCII digit
     ],
 )
-def test_invoice_number_inNoKnownFormat_isRefused(number: str, code: str | None) -> None:
+def test_invoice_number_in_no_known_format_is_refused(number: str, code: str | None) -> None:
     with pytest.raises(InvoiceKeyError):
         canonical_invoice(number, code)

@@ -24,7 +24,7 @@ def _bounce(kit: BillKit, current: int, hops: int, a: str = "supplier1", b: str 
     return current
 
 
-def test_unboundedEndorsementChain_recourseFitsRelayerGasBudget(tf: Platform, kit: BillKit) -> None:
+def test_unbounded_endorsement_chain_recourse_fits_relayer_gas_budget(tf: Platform, kit: BillKit) -> None:
     """The attack of issue 12: colluders bounce a range to build a 500-hop history so that a later
     holder's claim against an early endorser costs more gas than the relayer may spend. The chain is
     capped (here at the highest cap the operator may set), so the history stops at the cap and every
@@ -50,7 +50,7 @@ def test_unboundedEndorsementChain_recourseFitsRelayerGasBudget(tf: Platform, ki
     assert receipt["gasUsed"] < RELAYER_GAS_BUDGET // 2
 
 
-def test_endorse_and_discount_revertBeyondChainCap(tf: Platform, kit: BillKit) -> None:
+def test_endorse_and_discount_revert_beyond_chain_cap(tf: Platform, kit: BillKit) -> None:
     kit.tx(kit.bills.functions.setMaxChainLength(3), "operator")
     _, root = kit.live(face=FACE, payee="supplier1")
     current = _bounce(kit, root, 3)  # depth 3, held by supplier2
@@ -65,7 +65,7 @@ def test_endorse_and_discount_revertBeyondChainCap(tf: Platform, kit: BillKit) -
     assert kit.bills.functions.range(current).call()[3] == 3
 
 
-def test_settleRecourse_takesTheObligorsDepth(tf: Platform, kit: BillKit) -> None:
+def test_settle_recourse_takes_the_obligors_depth(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, payee="supplier1")
     s2 = kit.endorse_all(root, "supplier2", "supplier1")
     s3 = kit.endorse_all(s2, "supplier3", "supplier2")
@@ -77,7 +77,7 @@ def test_settleRecourse_takesTheObligorsDepth(tf: Platform, kit: BillKit) -> Non
     assert kit.bills.functions.range(taken).call()[3] == 0  # supplier1's own place: the root
 
 
-def test_setMaxChainLength_operatorOnly_boundedAndChanging(tf: Platform, kit: BillKit) -> None:
+def test_set_max_chain_length_operator_only_bounded_and_changing(tf: Platform, kit: BillKit) -> None:
     assert kit.bills.functions.maxChainLength().call() == 50
     with kit.reverts("BillNotOperator", kit.addr("supplier1")):
         kit.tx(kit.bills.functions.setMaxChainLength(10), "supplier1")
