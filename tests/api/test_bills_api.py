@@ -361,3 +361,14 @@ def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: A
         assert response.json()["error"]["code"] == "invoice_not_derived"
     relayed = relay(own["doc_hash"][2:])  # the platform-derived key of its own upload relays
     assert relayed.status_code == 200, relayed.text
+
+
+def test_bill_pledgee_finds_the_pledged_bill_in_its_list(funded: Api) -> None:
+    # The pledgee may open the bill (it is a party: services/access.py); its list said otherwise before
+    # the list and the detail asked the same access decision.
+    api = funded
+    package_id, root = live_bill(api)
+    api.ok("supplier1", f"/v1/bills/ranges/{root}/pledge", {"pledgee": api.address("bank2")})
+    assert api.get("bank2", f"/v1/bills/{package_id}").status_code == 200
+    listed = api.get("bank2", "/v1/bills", limit=500).json()["data"]
+    assert package_id in [p["package_id"] for p in listed]
