@@ -330,7 +330,7 @@ def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: A
     from eth_account import Account
 
     api = funded
-    account, headers = self_custody_supplier(api, 38, "Self Custody Drawer Co.")
+    account, headers = self_custody_supplier(api, 39, "Self Custody Drawer Co.")
     uploaded = api.client.post(
         "/v1/bills/documents",
         headers=headers,

@@ -10,7 +10,7 @@ from web3 import Web3
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.chain.vocabulary import revert_message
-from tierflow.platform.services import documents
+from tierflow.platform.services import documents, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
@@ -98,11 +98,17 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
 
 
 def execute(
-    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call
+    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call, released: bool = False
 ) -> TxResult | SignatureRequired:
-    """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign."""
+    """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign.
+
+    Unless a checker `released` it (services/approvals.py), the caller's right to write and the
+    company's approval policy are checked first: a covered write raises ApprovalRequired instead.
+    """
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    if not released:
+        policy.admit(ctx=ctx, session=session, caller=caller, call=call)
     gateway = ctx.gateway()
     if caller.custody == "self":
         return SignatureRequired(forward_request=gateway.forward_request(caller.address, call))
@@ -144,27 +150,23 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         raise RelayError("target_not_allowed", "value must be 0, gas at most 5,000,000 and deadline a uint48")
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
-    if target in ("Receivables", "Bills"):
-        contract = gateway.contracts[target]
-        _check_issue(session=session, caller=caller, contract=contract, name=target, data=message)
+    policy.may_write(caller)
+    try:
+        function, params = gateway.contracts[target].decode_function_input(message["data"])
+    except ValueError:
+        pass  # not a function of the target: the chain refuses it
+    else:
+        # A self-signed request must not skip the checker: a covered call goes through the approvals.
+        policy.refuse_covered(session, caller, Call(target, function.fn_name, tuple(params.values())))
+        if target in ("Receivables", "Bills") and function.fn_name == "issue":
+            # ... nor the platform's invoice keys: it proposes only keys derived from its own uploads.
+            documents.check_relayed_issue(session=session, caller=caller, contract=target, args=dict(params))
     signer = gateway.recover(message, body.signature)
     session.close()
     if signer != caller.address:
         raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
     outcome = gateway.relay(message, body.signature)
     return finish(ctx=ctx, outcome=outcome, session=session)
-
-
-def _check_issue(*, session: Session, caller: Caller, contract: Any, name: str, data: dict[str, Any]) -> None:
-    """An issue relayed for a self-custody participant proposes only platform-derived invoice keys."""
-    try:
-        function, args = contract.decode_function_input(bytes(HexBytes(data["data"])))
-    except Exception:  # malformed calldata: the contract would refuse it too, nothing to relay
-        raise RelayError(
-            "target_not_allowed", f"the call data do not decode to a {name} function; prepare it again"
-        ) from None
-    if function.fn_name == "issue":
-        documents.check_relayed_issue(session=session, caller=caller, contract=name, args=dict(args))
 
 
 def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult | None:

@@ -1,7 +1,7 @@
 """invoice proposals on payables and bill packages; verification state of stored documents; bill range depth
 
 Revision ID: 4c1e9a7b2d30
-Revises: c3a9d4f1e7b2
+Revises: d4e5f6a7b8c9
 Create Date: 2026-12-05 16:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c1e9a7b2d30"
-down_revision: str | None = "c3a9d4f1e7b2"
+down_revision: str | None = "d4e5f6a7b8c9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
