@@ -55,7 +55,7 @@ def measure(platform: Platform) -> dict[str, int]:
     )
     package_id = event(receipt, "BillIssued")["packageId"]
     run("bill_accept", bills.functions.accept(package_id), "core1")
-    receipt = run("bill_receive", bills.functions.receiveBill(package_id), "supplier1")
+    receipt = run("bill_receive", bills.functions.receiveBill(package_id, [invoice]), "supplier1")
     root = event(receipt, "BillReceived")["rangeId"]
 
     # endorse part: a prefix cut (one new record) and a middle cut (new record + remainder record)

@@ -38,10 +38,10 @@ def build_chain(tf: Platform, events: int) -> dict[str, int]:
     first = tf.w3.eth.block_number + 1
     root = load.payable()
     load.cash("supplier1", 10**12)
-    issues = (events * 6 // 10) // (INVOICES + 2) + 1
-    singles = events - issues * (INVOICES + 2) + 1
+    issues = (events * 6 // 10) // (2 * INVOICES + 3) + 1
+    singles = events - issues * (2 * INVOICES + 3) + 1
     started = time.perf_counter()
-    load.send(load.issues(issues, INVOICES), per_block=12)
+    load.issued_and_accepted(issues, INVOICES, per_block=12)
     last = load.send(load.mixed(root, singles), per_block=200)
     return {
         "first_block": first,

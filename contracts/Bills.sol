@@ -23,6 +23,11 @@ contract Bills is IBills, ERC2771Context {
     uint8 private constant HOLDER_ROLES = Roles.CORE_ENTERPRISE | Roles.SUPPLIER | Roles.FINANCIER;
 
     uint32 private constant MAX_RATE_BPS = 10_000; // [bps] 100 % a year
+    /// @dev The cap on endorsement-chain length never goes above this: a recourse claim walks the chain
+    /// (two storage reads per record), and at this length the longest walk stays near 0.5 M gas, a third of
+    /// the relayer's 1.5 M budget for one forwarded call.
+    uint24 public constant CHAIN_LENGTH_LIMIT = 100;
+    uint24 private constant DEFAULT_CHAIN_LENGTH = 50;
 
     IParticipantRegistry public immutable registry;
     IDocumentRegistry public immutable documents;
@@ -36,6 +41,8 @@ contract Bills is IBills, ERC2771Context {
     uint64 private _lastPackageId;
     uint64 private _lastRangeId;
     uint64 private _lastQuoteId;
+    /// @dev packed beside the counters: endorsing reads it from the slot `_newRange` touches anyway
+    uint24 private _maxChainLength;
 
     mapping(uint256 packageId => Package) private _packages;
     mapping(uint256 rangeId => Range) private _ranges;
@@ -49,6 +56,7 @@ contract Bills is IBills, ERC2771Context {
         registry = IParticipantRegistry(registry_);
         documents = IDocumentRegistry(documents_);
         settlementToken = ISettlementToken(settlementToken_);
+        _maxChainLength = DEFAULT_CHAIN_LENGTH;
     }
 
     // ------------------------------------------------------------------ issue and delivery
@@ -91,21 +99,21 @@ contract Bills is IBills, ERC2771Context {
             payee: payee,
             invoicesDigest: _digest(invoiceHashes)
         });
-        documents.register(invoiceHashes, packageId);
+        // A proposal only: the invoices bind when the payee (their seller) receives the bill.
+        documents.requireUnbound(invoiceHashes);
         emit BillIssued(
             packageId, drawer, acceptor, payee, face, maturity, splittable, notTransferable, bankAcceptance, invoiceHashes
         );
     }
 
     /// @inheritdoc IBills
-    function cancel(uint256 packageId, bytes32[] calldata invoiceHashes) external {
+    function cancel(uint256 packageId) external {
         registry.requireNotPaused();
         address caller = _msgSender();
         Package storage p = _package(packageId);
         if (caller != p.drawer && caller != p.acceptor) revert BillNotDrawerOrAcceptor(packageId, caller);
         registry.requireActive(caller, HOLDER_ROLES);
         _setPackageStatus(packageId, p, PackageStatus.Issued, PackageStatus.Cancelled);
-        _releaseInvoices(packageId, p, invoiceHashes);
         emit BillCancelled(packageId, caller);
     }
 
@@ -124,7 +132,7 @@ contract Bills is IBills, ERC2771Context {
     }
 
     /// @inheritdoc IBills
-    function receiveBill(uint256 packageId) external returns (uint256 rangeId) {
+    function receiveBill(uint256 packageId, bytes32[] calldata invoiceHashes) external returns (uint256 rangeId) {
         registry.requireNotPaused();
         address payee = _msgSender();
         Package storage p = _package(packageId);
@@ -132,20 +140,23 @@ contract Bills is IBills, ERC2771Context {
         registry.requireActive(payee, DRAWER_ROLES);
         _requireBeforeMaturity(packageId, p);
         _setPackageStatus(packageId, p, PackageStatus.Accepted, PackageStatus.Received);
+        // The seller consents: the invoices bind now (DocumentAlreadyUsed if another proposal of one of
+        // them was accepted first). The digest stops a payee from binding a subset or other hashes.
+        if (_digest(invoiceHashes) != p.invoicesDigest) revert BillInvoicesMismatch(packageId);
+        documents.register(invoiceHashes, packageId);
         uint64 face = p.face;
-        rangeId = _newRange(payee, packageId, RangeStatus.Held, 1, face, 0);
+        rangeId = _newRange(payee, packageId, RangeStatus.Held, 1, face, 0, 0);
         emit BillReceived(packageId, rangeId, payee, face);
     }
 
     /// @inheritdoc IBills
-    function reject(uint256 packageId, bytes32[] calldata invoiceHashes) external {
+    function reject(uint256 packageId) external {
         registry.requireNotPaused();
         address payee = _msgSender();
         Package storage p = _package(packageId);
         if (payee != p.payee) revert BillNotPayee(packageId, payee);
         registry.requireActive(payee, DRAWER_ROLES);
         _setPackageStatus(packageId, p, PackageStatus.Accepted, PackageStatus.Rejected);
-        _releaseInvoices(packageId, p, invoiceHashes);
         emit BillRejected(packageId, payee);
     }
 
@@ -160,8 +171,9 @@ contract Bills is IBills, ERC2771Context {
         if (to == from) revert BillSelfTransfer(to);
         (Range storage r, uint256 packageId) = _movableRange(rangeId, from);
         _checkSubRange(rangeId, r, packageId, start, end);
+        uint24 depth = _nextDepth(rangeId, r);
         uint256 remainderRangeId;
-        (newRangeId, remainderRangeId) = _carve(r, start, end, to, rangeId, RangeStatus.Held);
+        (newRangeId, remainderRangeId) = _carve(r, start, end, to, rangeId, depth, RangeStatus.Held);
         emit BillEndorsed(packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId);
     }
 
@@ -222,9 +234,11 @@ contract Bills is IBills, ERC2771Context {
         if (interest >= amount) revert BillInvalidRate(q.rateBps);
         bool rediscount = registry.hasRole(holder, Roles.FINANCIER);
 
+        uint24 depth = _nextDepth(q.rangeId, r);
         delete _quotes[quoteId];
         uint256 remainderRangeId;
-        (newRangeId, remainderRangeId) = _carve(r, q.start, q.end, q.financier, q.rangeId, RangeStatus.Held);
+        (newRangeId, remainderRangeId) =
+            _carve(r, q.start, q.end, q.financier, q.rangeId, depth, RangeStatus.Held);
         unchecked {
             // interest < amount was checked above
             amount -= interest; // now the price [fen]
@@ -264,7 +278,7 @@ contract Bills is IBills, ERC2771Context {
             pledgedRangeId = rangeId;
         } else {
             // same holder, same chain: the pledged part copies the parent's prev link
-            (pledgedRangeId, remainderRangeId) = _carve(r, start, end, holder, r.prev, RangeStatus.Pledged);
+            (pledgedRangeId, remainderRangeId) = _carve(r, start, end, holder, r.prev, r.depth, RangeStatus.Pledged);
         }
         _pledgees[pledgedRangeId] = pledgee;
         emit BillPledged(packageId, holder, pledgee, rangeId, pledgedRangeId, start, end, remainderRangeId);
@@ -380,12 +394,35 @@ contract Bills is IBills, ERC2771Context {
         r.status = RangeStatus.Closed;
         // The payer steps into its own (earliest) place in the chain: it may claim only against those
         // before it. The drawer (ancestor 0) gets a root-less record and can claim against no one.
-        uint64 prev = c.ancestorRangeId == 0 ? 0 : _ranges[c.ancestorRangeId].prev;
+        uint64 prev = 0;
+        uint24 depth = 0;
+        if (c.ancestorRangeId != 0) {
+            Range storage a = _ranges[c.ancestorRangeId];
+            (prev, depth) = (a.prev, a.depth);
+        }
         uint256 packageId = r.packageId;
-        newRangeId = _newRange(obligor, packageId, RangeStatus.Dishonoured, r.start, r.end, prev);
+        newRangeId = _newRange(obligor, packageId, RangeStatus.Dishonoured, r.start, r.end, prev, depth);
         uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(obligor, holder, amount);
         emit BillRecourseSettled(packageId, obligor, holder, rangeId, newRangeId, amount);
+    }
+
+    // ------------------------------------------------------------------ parameters
+
+    /// @inheritdoc IBills
+    function setMaxChainLength(uint24 cap) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert BillNotOperator(operator);
+        if (cap == 0 || cap > CHAIN_LENGTH_LIMIT || cap == _maxChainLength) {
+            revert BillInvalidChainLength(cap, CHAIN_LENGTH_LIMIT);
+        }
+        _maxChainLength = cap;
+        emit BillChainLengthSet(cap, operator);
+    }
+
+    /// @inheritdoc IBills
+    function maxChainLength() external view returns (uint256) {
+        return _maxChainLength;
     }
 
     // ------------------------------------------------------------------ views
@@ -463,16 +500,22 @@ contract Bills is IBills, ERC2771Context {
         p.status = to;
     }
 
-    function _newRange(address holder, uint256 packageId, RangeStatus status, uint64 start, uint64 end, uint64 prev)
-        private
-        returns (uint256 rangeId)
-    {
+    function _newRange(
+        address holder,
+        uint256 packageId,
+        RangeStatus status,
+        uint64 start,
+        uint64 end,
+        uint64 prev,
+        uint24 depth
+    ) private returns (uint256 rangeId) {
         rangeId = ++_lastRangeId;
         // packageId came from the uint64 counter
         _ranges[rangeId] = Range({
             holder: holder,
             packageId: uint64(packageId),
             status: status,
+            depth: depth,
             start: start,
             end: end,
             prev: prev,
@@ -489,10 +532,11 @@ contract Bills is IBills, ERC2771Context {
         uint256 end,
         address holder,
         uint256 prev,
+        uint24 depth,
         RangeStatus status
     ) private returns (uint256 newRangeId, uint256 remainderRangeId) {
         // start, end lie inside r's uint64 bounds and prev is a range id (uint64 counter): the casts are exact.
-        newRangeId = _newRange(holder, r.packageId, status, uint64(start), uint64(end), uint64(prev));
+        newRangeId = _newRange(holder, r.packageId, status, uint64(start), uint64(end), uint64(prev), depth);
         if (start == r.start) {
             if (end == r.end) r.status = RangeStatus.Closed;
             else r.start = uint64(end) + 1;
@@ -506,7 +550,9 @@ contract Bills is IBills, ERC2771Context {
     function _keepLeft(Range storage r, uint256 start, uint256 end) private returns (uint256 remainderRangeId) {
         uint64 e = r.end;
         r.end = uint64(start) - 1;
-        if (end < e) remainderRangeId = _newRange(r.holder, r.packageId, RangeStatus.Held, uint64(end) + 1, e, r.prev);
+        if (end < e) {
+            remainderRangeId = _newRange(r.holder, r.packageId, RangeStatus.Held, uint64(end) + 1, e, r.prev, r.depth);
+        }
     }
 
     function _dishonour(uint256 rangeId, Range storage r, uint256 packageId, address by, uint8 reason) private {
@@ -515,13 +561,18 @@ contract Bills is IBills, ERC2771Context {
         emit BillDishonoured(packageId, rangeId, by, r.holder, _amount(r), reason);
     }
 
-    function _releaseInvoices(uint256 packageId, Package storage p, bytes32[] calldata invoiceHashes) private {
-        if (_digest(invoiceHashes) != p.invoicesDigest) revert BillInvoicesMismatch(packageId);
-        documents.release(invoiceHashes, packageId);
+    /// @dev The depth of a record that takes over part of `r` from its holder; BillChainTooLong past the cap.
+    function _nextDepth(uint256 rangeId, Range storage r) private view returns (uint24 depth) {
+        uint24 cap = _maxChainLength;
+        // r.depth <= cap <= CHAIN_LENGTH_LIMIT, far below 2^24
+        unchecked {
+            depth = r.depth + 1;
+        }
+        if (depth > cap) revert BillChainTooLong(rangeId, depth, cap);
     }
 
-    /// @dev 96 bits suffice: the document registry itself checks every released hash is bound to this
-    /// package; the digest only stops a caller from releasing a subset (a 2^96 second-preimage search).
+    /// @dev 96 bits suffice: the digest only stops a payee from binding a subset or other hashes than
+    /// those the drawer proposed (a 2^96 second-preimage search).
     function _digest(bytes32[] calldata invoiceHashes) private pure returns (bytes12) {
         return bytes12(keccak256(abi.encodePacked(invoiceHashes)));
     }

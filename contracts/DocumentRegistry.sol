@@ -8,6 +8,7 @@ import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title Document registry: one invoice hash backs at most one asset, platform-wide (invariant 4).
+/// Bindings are made when the seller accepts and are never undone; see IDocumentRegistry.
 /// @dev Consumers (Receivables, Bills) are trusted system contracts that have already checked the
 /// pause and the acting participant; this contract checks only that the caller is a consumer.
 contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
@@ -38,12 +39,14 @@ contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
     }
 
     /// @inheritdoc IDocumentRegistry
-    function release(bytes32[] calldata docHashes, uint256 assetId) external {
-        address asset = _requireConsumer();
+    function requireUnbound(bytes32[] calldata docHashes) external view {
         uint256 n = docHashes.length;
         if (n == 0) revert DocumentNoneGiven();
         for (uint256 i; i < n; ++i) {
-            _unbind(docHashes[i], asset, assetId);
+            bytes32 docHash = docHashes[i];
+            if (docHash == bytes32(0)) revert DocumentZeroHash();
+            Binding memory b = _bindings[docHash];
+            if (b.asset != address(0)) revert DocumentAlreadyUsed(docHash, b.asset, b.assetId);
         }
     }
 
@@ -61,7 +64,7 @@ contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
         return (b.asset, b.assetId);
     }
 
-    /// @notice Whether `consumer` may register and release documents.
+    /// @notice Whether `consumer` may bind documents.
     function isConsumer(address consumer) external view returns (bool) {
         return _consumers[consumer];
     }
@@ -77,12 +80,5 @@ contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
         if (b.asset != address(0)) revert DocumentAlreadyUsed(docHash, b.asset, b.assetId);
         _bindings[docHash] = Binding({asset: asset, assetId: assetId});
         emit DocumentRegistered(docHash, asset, assetId);
-    }
-
-    function _unbind(bytes32 docHash, address asset, uint256 assetId) private {
-        Binding memory b = _bindings[docHash];
-        if (b.asset != asset || b.assetId != assetId) revert DocumentNotOwnedByAsset(docHash, asset, assetId);
-        delete _bindings[docHash];
-        emit DocumentReleased(docHash, asset, assetId);
     }
 }

@@ -92,7 +92,8 @@ contract Receivables is IReceivables, ERC2771Context {
         _checkIssue(obligor, supplier, face, maturity, invoiceHashes.length);
         (slotId, tokenId) = _issue(obligor, supplier, face, maturity, lineId, invoiceHashes);
         creditLines.draw(lineId, obligor, face);
-        documents.register(invoiceHashes, slotId);
+        // A proposal only: the invoices bind when the supplier (their seller) accepts.
+        documents.requireUnbound(invoiceHashes);
         _emitIssued(slotId, tokenId, supplier, lineId, invoiceHashes);
     }
 
@@ -136,6 +137,9 @@ contract Receivables is IReceivables, ERC2771Context {
         if (_tokens[s.rootTokenId].holder != supplier) revert CertificateNotSupplier(slotId, supplier);
         if (block.timestamp >= s.maturity) revert CertificateMatured(s.rootTokenId, s.maturity);
         _setStatus(slotId, s, SlotStatus.Accepted, supplier);
+        // The seller consents: the invoices bind now (DocumentAlreadyUsed if another proposal of one
+        // of them was accepted first).
+        documents.register(_invoiceHashes(slotId, s.invoiceCount), slotId);
     }
 
     /// @inheritdoc IReceivables
@@ -530,7 +534,7 @@ contract Receivables is IReceivables, ERC2771Context {
         if (to == SlotStatus.Accepted) {
             emit CertificateAccepted(slotId, by);
         } else if (to == SlotStatus.Rejected || to == SlotStatus.Cancelled) {
-            _unwind(slotId, s);
+            _unwind(s);
             if (to == SlotStatus.Rejected) emit CertificateRejected(slotId, by);
             else emit CertificateCancelled(slotId, by);
         } else if (to == SlotStatus.Defaulted) {
@@ -541,11 +545,11 @@ contract Receivables is IReceivables, ERC2771Context {
         }
     }
 
-    /// @dev Rejection/cancellation: burn the root token, restore the line, release the invoices.
-    function _unwind(uint256 slotId, SlotData storage s) private {
+    /// @dev Rejection/cancellation: burn the root token, restore the line. The invoices were only
+    /// proposed (they bind on acceptance), so there is nothing to release.
+    function _unwind(SlotData storage s) private {
         delete _tokens[s.rootTokenId];
         creditLines.restore(s.lineId, s.face);
-        documents.release(_invoiceHashes(slotId, s.invoiceCount), slotId);
     }
 
     // ================================================================ internal: checks and reads

@@ -60,13 +60,14 @@ interface IBills {
         address acceptor;
         uint64 face; // [fen] = number of sub-tickets
         address payee;
-        bytes12 invoicesDigest; // bytes12(keccak256(abi.encode(invoiceHashes))), checked on reject/cancel
+        bytes12 invoicesDigest; // bytes12(keccak256(abi.encodePacked(invoiceHashes))), checked on receipt
     }
 
     struct Range {
         address holder; // never changes for a record
         uint64 packageId;
         RangeStatus status;
+        uint24 depth; // records between this one and the root: the length of its endorsement chain
         uint64 start; // first sub-ticket, inclusive
         uint64 end; // last sub-ticket, inclusive
         uint64 prev; // record this holder received the range from (0: root range, or taken by the drawer)
@@ -99,13 +100,14 @@ interface IBills {
         bool bankAcceptance,
         bytes32[] invoiceHashes
     );
-    /// @notice The drawer withdrew the package or the acceptor refused to accept it; invoices released.
+    /// @notice The drawer withdrew the package or the acceptor refused to accept it; its invoices never bound.
     event BillCancelled(uint256 indexed packageId, address indexed by);
     /// @notice 承兑: the acceptor accepted; the package is delivered to the payee.
     event BillAccepted(uint256 indexed packageId, address indexed acceptor, address indexed payee);
-    /// @notice 收票: the payee signed for receipt; root range `rangeId` holds [1, face].
+    /// @notice 收票: the payee signed for receipt; root range `rangeId` holds [1, face]; the invoices are
+    /// bound to the package from now on (DocumentRegistry emits DocumentRegistered for each).
     event BillReceived(uint256 indexed packageId, uint256 indexed rangeId, address indexed payee, uint256 face);
-    /// @notice The payee refused the delivered package; invoices released.
+    /// @notice The payee refused the delivered package; its invoices never bound.
     event BillRejected(uint256 indexed packageId, address indexed payee);
     /// @notice 背书转让 of [start, end] out of `fromRangeId` to `to`; see the carving rule.
     /// @param remainderRangeId the record created for the endorser's right-hand rest of a middle cut, else 0
@@ -187,6 +189,8 @@ interface IBills {
         uint256 newRangeId,
         uint256 amount
     );
+    /// @notice The operator set the longest endorsement chain a range may reach.
+    event BillChainLengthSet(uint256 cap, address indexed operator);
 
     // ------------------------------------------------------------------ errors
 
@@ -226,13 +230,20 @@ interface IBills {
     /// holder's own earlier place in the chain and itself do not count), or the holder is the drawer or
     /// the acceptor.
     error BillRecourseNotAllowed(uint256 rangeId, address holder, address obligor);
+    /// @notice Moving part of `rangeId` would give the new record `depth` prior holders, more than the cap:
+    /// recourse walks the chain, so its cost is bounded by bounding the chain.
+    error BillChainTooLong(uint256 rangeId, uint256 depth, uint256 cap);
+    error BillNotOperator(address caller);
+    /// @notice The cap must lie in [1, limit] and differ from the current one.
+    error BillInvalidChainLength(uint256 cap, uint256 limit);
 
     // ------------------------------------------------------------------ issue and delivery
 
     /// @notice 出票 by an active CORE_ENTERPRISE or SUPPLIER drawer. `acceptor` an active CORE_ENTERPRISE
     /// (commercial bill) or FINANCIER (bank acceptance); `payee` an active CORE_ENTERPRISE or SUPPLIER.
     /// face [fen] a positive multiple of minUnit; now < maturity ≤ now + maxTenor; ≥1 invoice hash, each
-    /// bound to (Bills, packageId) in the document registry.
+    /// still unbound in the document registry (DocumentAlreadyUsed otherwise). The invoices are only proposed:
+    /// they bind to (Bills, packageId) when the payee, the seller they name, receives the bill.
     function issue(
         address acceptor,
         address payee,
@@ -242,20 +253,22 @@ interface IBills {
         bool notTransferable,
         bytes32[] calldata invoiceHashes
     ) external returns (uint256 packageId);
-    /// @notice The drawer withdraws, or the acceptor refuses, an Issued package. Releases the invoices
-    /// (pass the hashes given at issue).
-    function cancel(uint256 packageId, bytes32[] calldata invoiceHashes) external;
+    /// @notice The drawer withdraws, or the acceptor refuses, an Issued package (its invoices never bound).
+    function cancel(uint256 packageId) external;
     /// @notice 承兑 by the acceptor while Issued and before maturity; delivers the package to the payee.
     function accept(uint256 packageId) external;
-    /// @notice 收票 by the payee while Accepted and before maturity: creates the root range [1, face].
-    function receiveBill(uint256 packageId) external returns (uint256 rangeId);
-    /// @notice The payee refuses an Accepted package. Releases the invoices (pass the hashes given at issue).
-    function reject(uint256 packageId, bytes32[] calldata invoiceHashes) external;
+    /// @notice 收票 by the payee while Accepted and before maturity: creates the root range [1, face] and binds
+    /// the invoices (pass the hashes given at issue: BillInvoicesMismatch otherwise; DocumentAlreadyUsed when
+    /// another asset bound one of them first).
+    function receiveBill(uint256 packageId, bytes32[] calldata invoiceHashes) external returns (uint256 rangeId);
+    /// @notice The payee refuses an Accepted package (its invoices never bound).
+    function reject(uint256 packageId) external;
 
     // ------------------------------------------------------------------ moving ranges (before maturity)
 
     /// @notice 背书转让 [start, end] of a Held range to an active CORE_ENTERPRISE, SUPPLIER or FINANCIER.
-    /// Whole range only when the package is not splittable; never when it is not transferable.
+    /// Whole range only when the package is not splittable; never when it is not transferable; never
+    /// beyond the chain-length cap (BillChainTooLong; so is a discount).
     function endorse(uint256 rangeId, uint256 start, uint256 end, address to) external returns (uint256 newRangeId);
     /// @notice A FINANCIER offers to discount [start, end] of another holder's Held range at `rateBps`
     /// (0 < rateBps ≤ 10000) until `expiry`. Stored; the holder accepts with `acceptQuote`.
@@ -292,6 +305,14 @@ interface IBills {
     /// @notice The claimed obligor pays the range amount to the holder (`transferFrom`, obligor approves
     /// Bills) and takes the range atomically, as a new Dishonoured record from which it may claim further back.
     function settleRecourse(uint256 rangeId) external returns (uint256 newRangeId);
+
+    // ------------------------------------------------------------------ parameters
+
+    /// @notice The operator sets the longest endorsement chain (1 … CHAIN_LENGTH_LIMIT); records already
+    /// deeper keep their place but cannot move further.
+    function setMaxChainLength(uint24 cap) external;
+    /// @notice The longest endorsement chain a range may reach (default 50).
+    function maxChainLength() external view returns (uint256);
 
     // ------------------------------------------------------------------ views
 

@@ -62,9 +62,9 @@ interface IReceivables {
         bytes32[] invoiceHashes
     );
     event CertificateAccepted(uint256 indexed slotId, address indexed supplier);
-    /// @notice The root token is burnt, the credit line restored and the invoices released.
+    /// @notice The root token is burnt and the credit line restored; the proposed invoices never bound.
     event CertificateRejected(uint256 indexed slotId, address indexed supplier);
-    /// @notice Same releases as a rejection.
+    /// @notice Same as a rejection.
     event CertificateCancelled(uint256 indexed slotId, address indexed obligor);
     /// @notice A whole token changed holder (transfer, transferValue of the whole value, financing
     /// settlement — which also clears the lock — and recourse).
@@ -124,20 +124,22 @@ interface IReceivables {
     error CertificateFinancingAlreadySet(address financing);
 
     /// @notice Issue a payable of `face` [fen] due at `maturity` [unix s] to `supplier`, drawing `face`
-    /// on credit line `lineId` (which must be the caller's) and binding `invoiceHashes` (1..32 salted
-    /// hashes, each unused platform-wide). Caller: an active CORE_ENTERPRISE; supplier: an active
+    /// on credit line `lineId` (which must be the caller's) and proposing `invoiceHashes` (1..32 keyed
+    /// hashes, each unbound platform-wide: DocumentAlreadyUsed otherwise). They bind only when the
+    /// supplier, the seller they name, accepts. Caller: an active CORE_ENTERPRISE; supplier: an active
     /// SUPPLIER other than the caller. face is a positive multiple of minUnit; now < maturity <= now + maxTenor.
     /// @return slotId the new payable
     /// @return tokenId its root token, held by `supplier`
     function issue(address supplier, uint256 face, uint64 maturity, uint256 lineId, bytes32[] calldata invoiceHashes)
         external
         returns (uint256 slotId, uint256 tokenId);
-    /// @notice The supplier named at issue accepts the payable, before maturity, while Issued.
+    /// @notice The supplier named at issue accepts the payable, before maturity, while Issued; this binds
+    /// its invoices in the document registry (DocumentAlreadyUsed if another asset bound one first).
     function accept(uint256 slotId) external;
     /// @notice The supplier named at issue rejects it while Issued: the root token is burnt, the credit
-    /// line restored, the invoices released.
+    /// line restored; the invoices were never bound.
     function reject(uint256 slotId) external;
-    /// @notice The obligor withdraws the payable while Issued (same releases as reject).
+    /// @notice The obligor withdraws the payable while Issued (same as reject).
     function cancel(uint256 slotId) external;
     /// @notice Move the whole token to `to` (an active SUPPLIER or FINANCIER). Holder only, slot
     /// Accepted (or Repaid early), before maturity, token not locked.
@@ -185,7 +187,7 @@ interface IReceivables {
     function slot(uint256 slotId) external view returns (Payable memory);
     /// @return the token `tokenId` (holder zero when unknown or burnt)
     function token(uint256 tokenId) external view returns (Certificate memory);
-    /// @return the invoice hashes bound at issue (still listed after a rejection or cancellation)
+    /// @return the invoice hashes proposed at issue (bound once accepted; still listed after a rejection or cancellation)
     function invoicesOf(uint256 slotId) external view returns (bytes32[] memory);
     /// @return the holder (reverts CertificateUnknownToken when unknown)
     function ownerOf(uint256 tokenId) external view returns (address);

@@ -19,7 +19,7 @@ def bill_invoice(api: Api, drawer: str, payee: str, number: str | None = None) -
         data={
             "seller": api.address(payee),
             "kind": "invoice",
-            "invoice_number": number or api.unique("BILL"),
+            "invoice_number": number or api.invoice_number(),
         },
     )
     assert response.status_code == 200, response.text
@@ -177,7 +177,7 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
 
 def test_bill_cancel_refuse_reject_release_the_invoice(funded: Api) -> None:
     api = funded
-    doc = bill_invoice(api, "core1", "supplier1", number=api.unique("SHARED"))
+    doc = bill_invoice(api, "core1", "supplier1", number=api.invoice_number())
     package_id = issue_bill(api, doc=doc)
     api.ok("core1", f"/v1/bills/{package_id}/cancel")
     assert api.get("core1", f"/v1/bills/{package_id}").json()["package"]["status"] == "Cancelled"
@@ -188,8 +188,11 @@ def test_bill_cancel_refuse_reject_release_the_invoice(funded: Api) -> None:
     api.ok("supplier1", f"/v1/bills/{package_id}/reject")
     assert api.get("supplier1", f"/v1/bills/{package_id}").json()["package"]["status"] == "Rejected"
 
-    # one invoice, one asset across instruments: the invoice now backs a bill, so a certificate is refused
+    # one invoice, one asset across instruments: once the payee receives a bill on the invoice, it
+    # backs that bill, so a certificate on it is refused
     package_id = issue_bill(api, doc=doc)
+    api.ok("core1", f"/v1/bills/{package_id}/accept")
+    api.ok("supplier1", f"/v1/bills/{package_id}/receive")
     line = api.credit_line("bank1", "core1")
     same = api.invoice("core1", "supplier1", number=api.client.get(
         f"/v1/documents/{doc}", headers=api.headers("core1")).json()["invoice_number"])  # fmt: skip
@@ -286,17 +289,22 @@ def test_bill_errors_map_to_409_with_what_to_do(funded: Api) -> None:
     assert "is Closed" in response.json()["error"]["message"]
 
 
+def self_custody_supplier(api: Api, index: int, name: str) -> tuple[Any, dict[str, str]]:
+    """Onboard a self-custody supplier on extra account `index` (one test each: registration is one-time)."""
+    account = api.platform.extra_account(index)
+    onboarded = api.post("operator", "/v1/operator/participants", {
+        "legal_name": name, "legal_id": api.unique("9133"), "roles": ["supplier"],
+        "custody": "self", "address": account.address,
+    })  # fmt: skip
+    assert onboarded.status_code == 200, onboarded.text
+    return account, {"X-API-Key": onboarded.json()["api_key"]}
+
+
 def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) -> None:
     from eth_account import Account
 
     api = funded
-    account = api.platform.extra_account(37)  # not used by any other test (registration is one-time)
-    onboarded = api.post("operator", "/v1/operator/participants", {
-        "legal_name": "Self Custody Bills Co.", "legal_id": api.unique("9133"), "roles": ["supplier"],
-        "custody": "self", "address": account.address,
-    })  # fmt: skip
-    assert onboarded.status_code == 200, onboarded.text
-    headers = {"X-API-Key": onboarded.json()["api_key"]}
+    account, headers = self_custody_supplier(api, 37, "Self Custody Bills Co.")
     package_id = issue_bill(api, payee=account.address)
     api.ok("core1", f"/v1/bills/{package_id}/accept")
     prepared = api.client.post(f"/v1/bills/{package_id}/receive", headers=headers)
@@ -311,6 +319,48 @@ def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) ->
     assert relayed.status_code == 200 and relayed.json()["indexed"], relayed.text
     held = api.client.get("/v1/bills/holdings", headers=headers).json()["data"]
     assert [(r["package_id"], r["amount"]) for r in held] == [(package_id, 1_000_000)]
+
+
+def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: Api) -> None:
+    """The attack of issue 12: a self-custody drawer signs its own forward request, so it could put any
+    hash in Bills.issue — one it computed, or one copied from another participant's upload. The relay
+    proposes only keys the platform derived from the drawer's own upload naming the payee."""
+    import os
+
+    from eth_account import Account
+
+    api = funded
+    account, headers = self_custody_supplier(api, 39, "Self Custody Drawer Co.")
+    uploaded = api.client.post(
+        "/v1/bills/documents",
+        headers=headers,
+        files={"file": ("invoice.pdf", b"%PDF drawer invoice", "application/pdf")},
+        data={"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": api.invoice_number()},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    own = uploaded.json()
+    issue = {"acceptor": api.address("core1"), "payee": api.address("supplier1"), "face": 1_000,
+             "maturity": api.today(30), "document_ids": [own["document_id"]]}  # fmt: skip
+    prepared = api.client.post("/v1/bills", headers=headers, json=issue)
+    assert prepared.status_code == 202, prepared.text
+    typed = prepared.json()["forward_request"]
+    others = api.client.get(
+        f"/v1/documents/{bill_invoice(api, 'core1', 'supplier1')}", headers=api.headers("core1")
+    ).json()["doc_hash"]
+
+    def relay(doc_hash: str) -> Any:
+        data = typed["message"]["data"].replace(own["doc_hash"][2:], doc_hash)
+        message = {**typed["message"], "data": data}
+        signature = Account.sign_typed_data(account.key, full_message={**typed, "message": message}).signature
+        body = {"request": message, "signature": "0x" + bytes(signature).hex()}
+        return api.client.post("/v1/relay", headers=headers, json=body)
+
+    for forged in (os.urandom(32).hex(), others[2:]):  # a computed hash; another drawer's invoice key
+        response = relay(forged)
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "invoice_not_derived"
+    relayed = relay(own["doc_hash"][2:])  # the platform-derived key of its own upload relays
+    assert relayed.status_code == 200, relayed.text
 
 
 def test_bill_pledgee_finds_the_pledged_bill_in_its_list(funded: Api) -> None:

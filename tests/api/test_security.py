@@ -38,15 +38,19 @@ def test_seal_round_trip_and_tampering() -> None:
 
 
 def test_invoice_hash_is_deterministic_per_invoice_and_keyed() -> None:
-    a = invoice_hash("m", seller_legal_id="91310000ma1fl4xx1x", invoice_number="0440-0123 4567")
-    b = invoice_hash("m", seller_legal_id=" 91310000MA1FL4XX1X", invoice_number="044001234567")
+    # an older invoice: code 044001234567 + number 00012345 (test_invoice_keys.py has the properties)
+    a = invoice_hash("m", seller_legal_id="91310000ma1fl4xx1x", invoice_number="0440-0123 4567 00012345")
+    b = invoice_hash(
+        "m", seller_legal_id=" 91310000MA1FL4XX1X", invoice_number="00012345", invoice_code="044001234567"
+    )
     c = invoice_hash(
-        "m", seller_legal_id="91310000MA1FL4XX1X", invoice_number="０４４００１２３４５６７"
+        "m", seller_legal_id="91310000MA1FL4XX1X", invoice_number="０４４００１２３４５６７０００１２３４５"
     )  # full width
     assert a == b == c and len(a) == 32
-    assert invoice_hash("m", seller_legal_id="91310000MA1FL4XX1X", invoice_number="044001234568") != a
-    assert invoice_hash("m", seller_legal_id="91310000OTHER00000", invoice_number="044001234567") != a
-    assert invoice_hash("other", seller_legal_id="91310000MA1FL4XX1X", invoice_number="044001234567") != a
+    assert invoice_hash("m", seller_legal_id="91310000MA1FL4XX1X", invoice_number="04400123456700012346") != a
+    assert invoice_hash("m", seller_legal_id="91310000OTHER00000", invoice_number="04400123456700012345") != a
+    number = "04400123456700012345"
+    assert invoice_hash("other", seller_legal_id="91310000MA1FL4XX1X", invoice_number=number) != a
 
 
 def test_api_keys_are_stored_hashed() -> None:
@@ -64,7 +68,8 @@ def test_custodial_keys_and_documents_are_encrypted_at_rest(funded: Api) -> None
         "legal_name": "Hefei Glass Co.", "legal_id": api.unique("9134"), "roles": ["supplier"],
     })  # fmt: skip
     address = created["participant"]["address"]
-    document_id = api.invoice("core1", "supplier1", "INV-AT-REST-1")
+    number = api.invoice_number()
+    document_id = api.invoice("core1", "supplier1", number)
     with Session(api.ctx.engine) as session:
         row = session.get(DirectoryParticipant, address)
         assert row is not None and row.encrypted_key is not None
@@ -82,7 +87,7 @@ def test_custodial_keys_and_documents_are_encrypted_at_rest(funded: Api) -> None
             + invoice_hash(
                 api.ctx.settings.master_key,
                 seller_legal_id=session.get(DirectoryParticipant, api.address("supplier1")).legal_id,  # type: ignore[union-attr]
-                invoice_number="INV-AT-REST-1",
+                invoice_number=number,
             ).hex()
         )
 
@@ -90,7 +95,8 @@ def test_custodial_keys_and_documents_are_encrypted_at_rest(funded: Api) -> None
 def test_document_upload_is_for_core_enterprises_and_validated(api: Api) -> None:
     def upload(who: str, **data: str) -> int:
         files = {"file": ("x.pdf", b"%PDF x", "application/pdf")}
-        fields = {"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": "N-1", **data}
+        number = api.invoice_number()
+        fields = {"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": number, **data}
         return api.client.post(
             "/v1/core/documents", headers=api.headers(who), files=files, data=fields
         ).status_code
@@ -98,6 +104,8 @@ def test_document_upload_is_for_core_enterprises_and_validated(api: Api) -> None
     for who in ("supplier1", "bank1", "auditor", "operator"):
         assert upload(who) == 403
     assert upload("core1", invoice_number="") == 422
+    assert upload("core1", invoice_number="N-1") == 422  # no invoice format: give the printed digits
+    assert upload("core1", invoice_number="12345678") == 422  # an old number needs its code
     assert upload("core1", seller="0x0000000000000000000000000000000000000001") == 404
     assert upload("core1", seller="nope") == 422
     assert upload("core1") == 200

@@ -79,7 +79,7 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
 def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
     api = funded
     line = api.credit_line("bank1", "core2")
-    number = api.unique()
+    number = api.invoice_number()
     doc = api.invoice("core2", "supplier1", number)
     issue = {
         "supplier": api.address("supplier1"),
@@ -89,19 +89,32 @@ def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
         "document_ids": [doc],
     }
     slot = api.ok("core2", "/v1/core/certificates", issue)["result"]["slot_id"]
-    # the same invoice, uploaded again (other bytes), has the same hash: it cannot back a second payable
-    again = api.invoice("core2", "supplier1", number.lower())
-    response = api.post("core2", "/v1/core/certificates", {**issue, "document_ids": [again]})
-    assert response.status_code == 409, response.text
-    assert response.json()["error"]["code"] == "DocumentAlreadyUsed"
-    api.ok("supplier1", f"/v1/supplier/payables/{slot}/reject")
-    assert api.get("core2", f"/v1/payables/{slot}").json()["status"] == "Rejected"
-    # released: the re-upload can back a new payable, which the obligor then cancels
+    payable = api.get("core2", f"/v1/payables/{slot}").json()
+    assert payable["invoice_binding"] == "proposed"
+    # the same invoice, uploaded again and typed differently (full width, a label, spaces), has the
+    # same key: a second proposal is allowed, but only one can be accepted by the seller
+    typed = "No. " + " ".join(chr(ord(d) - ord("0") + 0xFF10) for d in number)
+    again = api.invoice("core2", "supplier1", typed)
+    assert (
+        api.get("core2", f"/v1/documents/{again}").json()["doc_hash"]
+        == (api.get("core2", f"/v1/documents/{doc}").json()["doc_hash"])
+    )
     slot2 = api.ok("core2", "/v1/core/certificates", {**issue, "document_ids": [again]})["result"]["slot_id"]
-    api.ok("core2", f"/v1/core/payables/{slot2}/cancel")
-    assert api.get("core2", f"/v1/payables/{slot2}").json()["status"] == "Cancelled"
+    api.ok("supplier1", f"/v1/supplier/payables/{slot2}/reject")
+    assert api.get("core2", f"/v1/payables/{slot2}").json()["invoice_binding"] == "released"
+    api.ok("core2", f"/v1/core/payables/{slot}/cancel")
+    assert api.get("core2", f"/v1/payables/{slot}").json()["status"] == "Cancelled"
     lines = api.get("core2", "/v1/core/credit-lines").json()["data"]
     assert next(item for item in lines if item["line_id"] == line)["used"] == 0
+    # never bound: a third proposal goes live once its seller accepts; then the invoice is taken
+    third = api.invoice("core2", "supplier1", number)
+    slot3 = api.ok("core2", "/v1/core/certificates", {**issue, "document_ids": [third]})["result"]["slot_id"]
+    api.ok("supplier1", f"/v1/supplier/payables/{slot3}/accept")
+    assert api.get("core2", f"/v1/payables/{slot3}").json()["invoice_binding"] == "bound"
+    fourth = api.invoice("core2", "supplier1", number)
+    response = api.post("core2", "/v1/core/certificates", {**issue, "document_ids": [fourth]})
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "DocumentAlreadyUsed"
 
 
 def test_credit_line_adjust_and_core_views(funded: Api) -> None:

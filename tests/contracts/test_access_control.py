@@ -111,7 +111,6 @@ CASES = [
     ),
     # DocumentRegistry
     Case("documents", "register", lambda sc, a: [[invoice()], 1], "-", gate="DocumentUnauthorizedConsumer"),
-    Case("documents", "release", lambda sc, a: [[invoice()], 1], "-", gate="DocumentUnauthorizedConsumer"),
     Case(
         "documents", "setConsumer",
         lambda sc, a: [a("outsider"), True], "operator", gate="DocumentNotOperator",

@@ -1,4 +1,4 @@
-"""DocumentRegistry: an invoice hash backs at most one asset; consumers only; released on reject/cancel."""
+"""DocumentRegistry: an invoice hash backs at most one asset; consumers only; bound on acceptance."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ def test_register_reverts_for_non_consumer(tf: Platform, kit: Kit) -> None:
             tf.transact(tf.c.documents.functions.register([invoice()], 1), who)
 
 
-def test_release_reverts_for_non_consumer(tf: Platform, kit: Kit) -> None:
-    h = invoice()
-    slot_id, _ = kit.issue(invoices=[h])
-    with tf.reverts("DocumentUnauthorizedConsumer", kit.a("core1")):
-        tf.transact(tf.c.documents.functions.release([h], slot_id), "core1")
+def test_require_unbound_names_the_binding(tf: Platform, kit: Kit) -> None:
+    h, free = invoice(), invoice()
+    slot_id, _ = kit.accepted(invoices=[h])
+    tf.c.documents.functions.requireUnbound([free]).call()
+    with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, slot_id):
+        tf.transact(tf.c.documents.functions.requireUnbound([free, h]), "core1")
+    with tf.reverts("DocumentZeroHash"):
+        tf.transact(tf.c.documents.functions.requireUnbound([bytes(32)]), "core1")
+    with tf.reverts("DocumentNoneGiven"):
+        tf.transact(tf.c.documents.functions.requireUnbound([]), "core1")
 
 
 def test_set_consumer_operator_only(tf: Platform, kit: Kit) -> None:
@@ -36,12 +41,9 @@ def test_register_direct_by_enabled_consumer(tf: Platform, kit: Kit) -> None:
     assert tf.events(receipt, tf.c.documents, "DocumentRegistered") == [
         {"docHash": h, "asset": kit.a("supplier4"), "assetId": 7}
     ]
-    with tf.reverts("DocumentNotOwnedByAsset", h, kit.a("supplier4"), 8):
-        tf.transact(tf.c.documents.functions.release([h], 8), "supplier4")
     with tf.reverts("DocumentNoneGiven"):
         tf.transact(tf.c.documents.functions.register([], 7), "supplier4")
-    tf.transact(tf.c.documents.functions.release([h], 7), "supplier4")
-    assert tuple(tf.c.documents.functions.assetOf(h).call()) == (ZERO, 0)
+    assert tuple(tf.c.documents.functions.assetOf(h).call()) == (kit.a("supplier4"), 7)
 
 
 def test_register_across_assets_rejects_reuse(tf: Platform, kit: Kit) -> None:

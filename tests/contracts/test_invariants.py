@@ -195,8 +195,8 @@ class Ghost:
     tokens: dict[int, GToken] = field(default_factory=dict)
     requests: dict[int, GRequest] = field(default_factory=dict)
     cash: dict[str, int] = field(default_factory=dict)
-    bound: dict[bytes, int] = field(default_factory=dict)  # invoice hash -> slot (live bindings)
-    released: list[bytes] = field(default_factory=list)
+    bound: dict[bytes, int] = field(default_factory=dict)  # invoice hash -> slot its supplier accepted
+    released: list[bytes] = field(default_factory=list)  # proposed at some issue, never bound
     suspended: set[str] = field(default_factory=set)
     holders: list[str] = field(default_factory=lambda: list(BASE_HOLDERS))
 
@@ -502,9 +502,8 @@ class TierflowMachine(RuleBasedStateMachine):
         assert (event["slotId"], event["tokenId"]) == (slot_id, token_id)
         self.g.slots[slot_id] = GSlot(obligor, line_id, face, maturity, token_id, [h])
         gl.used += face
-        self.g.bound[h] = slot_id
-        if h in self.g.released:
-            self.g.released.remove(h)
+        if h not in self.g.released:  # proposed only: it binds when the supplier accepts
+            self.g.released.append(h)
 
     @skippable
     def respond(self, slot: int, action: str, wrong: bool, anywhere: bool) -> None:
@@ -533,6 +532,10 @@ class TierflowMachine(RuleBasedStateMachine):
                 return ("CertificateMatured", (gs.root, gs.maturity))
             if gs.status != ISSUED:
                 return ("CertificateWrongStatus", (slot_id, gs.status))
+            if action == "accept":  # another proposal of the invoice was accepted first
+                for h in gs.invoices:
+                    if h in self.g.bound:
+                        return ("DocumentAlreadyUsed", (h, self.a("receivables"), self.g.bound[h]))
             return None
 
         expected = self.window(predict)
@@ -542,14 +545,14 @@ class TierflowMachine(RuleBasedStateMachine):
             return
         if action == "accept":
             gs.status = ACCEPTED
+            for h in gs.invoices:
+                self.g.bound[h] = slot_id
+                self.g.released.remove(h)
             return
         gs.status = REJECTED if action == "reject" else CANCELLED
         root.holder = None
         root.value = 0
         self.g.lines[gs.line].used -= gs.face
-        for h in gs.invoices:
-            del self.g.bound[h]
-            self.g.released.append(h)
 
     @skippable
     def move(self, token: int, to: int, kind: str, anywhere: bool) -> None:
@@ -926,7 +929,7 @@ class TierflowMachine(RuleBasedStateMachine):
                 open_by_token[gr.token] = request_id
         for token_id, gt in g.tokens.items():
             assert gt.lock == open_by_token.get(token_id, 0), token_id
-        # invariant 4: each invoice hash backs at most one live slot
+        # invariant 4: each invoice hash backs at most one slot, the one its supplier accepted
         for h, slot_id in g.bound.items():
             assert assets[h] == (self.a("receivables"), slot_id)
         for h in g.released:

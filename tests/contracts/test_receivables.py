@@ -43,6 +43,9 @@ def test_issue_creates_slot_and_root_token(tf: Platform, kit: Kit) -> None:
     assert token[3] == 0 and token[4] == event["tokenId"]  # root: parent 0, root == itself
     assert kit.line(line)[3] == FACE
     assert list(tf.c.receivables.functions.invoicesOf(event["slotId"]).call()) == inv
+    for h in inv:  # proposed only: they bind when the supplier accepts
+        assert tuple(tf.c.documents.functions.assetOf(h).call()) == (ZERO, 0)
+    tf.transact(tf.c.receivables.functions.accept(event["slotId"]), "supplier1")
     for h in inv:
         assert tuple(tf.c.documents.functions.assetOf(h).call()) == (
             tf.c.receivables.address,
@@ -52,22 +55,43 @@ def test_issue_creates_slot_and_root_token(tf: Platform, kit: Kit) -> None:
 
 def test_issue_reverts_when_invoice_already_used(tf: Platform, kit: Kit) -> None:
     h = invoice()
-    slot_id, _ = kit.issue(invoices=[h])
+    slot_id, _ = kit.accepted(invoices=[h])
     with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, slot_id):
         kit.issue(obligor="core1", supplier="supplier2", invoices=[h])
 
 
-def test_issue_reverts_when_invoice_repeated_in_one_call(tf: Platform, kit: Kit) -> None:
+def test_accept_reverts_when_invoice_repeated_in_one_call(tf: Platform, kit: Kit) -> None:
     h = invoice()
-    with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, 1):
-        kit.issue(invoices=[h, h])
+    slot_id, _ = kit.issue(invoices=[h, h])
+    with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, slot_id):
+        tf.transact(tf.c.receivables.functions.accept(slot_id), "supplier1")
 
 
 def test_issue_reverts_when_invoice_used_by_another_obligor(tf: Platform, kit: Kit) -> None:
     h = invoice()
-    kit.issue(obligor="core1", invoices=[h])
+    kit.accepted(obligor="core1", invoices=[h])
     with tf.reverts("DocumentAlreadyUsed"):
         kit.issue(obligor="core2", invoices=[h])
+
+
+def test_issue_second_proposal_allowed_only_one_accepted(tf: Platform, kit: Kit) -> None:
+    h = invoice()
+    first, _ = kit.issue(obligor="core1", invoices=[h])
+    second, _ = kit.issue(obligor="core2", invoices=[h])
+    tf.transact(tf.c.receivables.functions.accept(second), "supplier1")
+    with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, second):
+        tf.transact(tf.c.receivables.functions.accept(first), "supplier1")
+    tf.transact(tf.c.receivables.functions.reject(first), "supplier1")  # the loser is rejected
+
+
+def test_invoice_squatting_unanswered_certificate_no_longer_blocks_seller(tf: Platform, kit: Kit) -> None:
+    """The attack of issue 12 on certificates: a core enterprise proposes the seller's invoice and
+    leaves the certificate unanswered; the genuine certificate on the same invoice still goes live."""
+    h = invoice()
+    kit.issue(obligor="core2", supplier="supplier1", invoices=[h])
+    tf.increase_time(60 * DAY)
+    slot_id, _ = kit.accepted(obligor="core1", supplier="supplier1", invoices=[h])
+    assert tuple(tf.c.documents.functions.assetOf(h).call()) == (tf.c.receivables.address, slot_id)
 
 
 def test_issue_reverts_without_invoices(tf: Platform, kit: Kit) -> None:
@@ -230,7 +254,7 @@ def test_reject_releases_credit_invoices_and_burns_root(tf: Platform, kit: Kit) 
     assert tf.events(receipt, tf.c.receivables, "CertificateRejected") == [
         {"slotId": slot_id, "supplier": kit.a("supplier1")}
     ]
-    assert tf.events(receipt, tf.c.documents, "DocumentReleased")[0]["docHash"] == h
+    assert tf.events(receipt, tf.c.documents, "DocumentRegistered") == []  # nothing was ever bound
     assert kit.slot(slot_id)[5] == REJECTED
     assert kit.line(line)[3] == 0
     assert kit.token(token_id)[0] == ZERO

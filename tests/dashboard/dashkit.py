@@ -73,7 +73,7 @@ class Live:
 
     def unique(self) -> str:
         self._seq[0] += 1
-        return f"INV-{time.time_ns()}-{self._seq[0]}"
+        return f"{time.time_ns() % 10**16:016d}{self._seq[0] % 10**4:04d}"  # a 20-digit 全电发票 number
 
     def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
         """An accepted certificate, set up through the API (the flows under test use the pages)."""

@@ -240,3 +240,34 @@ def test_recourse_obligors_stop_at_the_holders_earliest_place_and_end_with_the_d
     # the drawer or the acceptor holding the bill has no one
     assert recourse_obligors(chain(drawer, [s1]), drawer, acceptor) == []
     assert recourse_obligors(chain(acceptor, [s1]), drawer, acceptor) == []
+
+
+def test_bill_list_shows_the_invoice_binding_pending_until_receipt(live: Live, as_party: Any) -> None:
+    """The drawer's invoices are only proposed until the payee (their seller) signs for receipt."""
+    upload = live.http.post(
+        "/v1/bills/documents",
+        headers={"X-API-Key": live.keys["core1"]},
+        files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
+        data={"seller": live.address("supplier1"), "kind": "invoice", "invoice_number": live.unique()},
+    )
+    assert upload.status_code == 200, upload.text
+    package_id = int(live.api("core1", "/v1/bills", {
+        "acceptor": live.address("core1"), "payee": live.address("supplier1"), "face": FACE,
+        "maturity": live.today(90), "document_ids": [upload.json()["document_id"]],
+    })["result"]["package_id"])  # fmt: skip
+    payee = as_party("supplier1")
+
+    def binding() -> str:
+        page = payee.get("/dashboard/bills").text
+        row = next(r for r in page.split("<tr>") if f'href="/dashboard/bills/{package_id}"' in r)
+        found = re.search(r'data-testid="invoice-binding">(.*?)</td>', row, re.S)
+        assert found is not None, row
+        return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+    assert binding() == "1 pending"
+    live.api("core1", f"/v1/bills/{package_id}/accept")
+    assert binding() == "1 pending"  # accepted by the acceptor, not yet by the seller
+    root = int(live.api("supplier1", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+    assert binding() == "1 bound"
+    # the holder sees how long the range's endorsement chain is (Bills caps it)
+    assert f'data-testid="bill-depth-{root}">0</td>' in payee.get("/dashboard/bills").text

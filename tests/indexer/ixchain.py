@@ -129,13 +129,13 @@ class Scenario:
             return int(self.event(receipt, self.c.bills, "BillIssued")["packageId"]), hashes
 
         cancelled, hashes = issue()
-        self.tx(b.cancel(cancelled, hashes), "core1")
+        self.tx(b.cancel(cancelled), "core1")
         rejected, hashes = issue()
         self.tx(b.accept(rejected), "core2")
-        self.tx(b.reject(rejected, hashes), "supplier1")
-        package, _ = issue()
+        self.tx(b.reject(rejected), "supplier1")
+        package, hashes = issue()
         self.tx(b.accept(package), "core2")
-        receipt = self.tx(b.receiveBill(package), "supplier1")
+        receipt = self.tx(b.receiveBill(package, hashes), "supplier1")
         root = self.event(receipt, self.c.bills, "BillReceived")["rangeId"]
         # supplier1 → supplier2 → supplier3 for [1, 300]; supplier1 keeps [301, 1000]
         receipt = self.tx(b.endorse(root, 1, 300, self.a("supplier2")), "supplier1")

@@ -42,7 +42,7 @@ def loaded(platform_session: Platform) -> Iterator[tuple[Platform, int, int]]:
     start = tf.w3.eth.block_number
     root = load.payable()
     load.cash("supplier1", 10**9)
-    load.send(load.issues(16), per_block=4)
+    load.issued_and_accepted(16)
     last = load.send(load.mixed(root, 1600), per_block=25)
     assert load.failed_in(start + 1, last) == 0
     try:

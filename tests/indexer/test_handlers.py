@@ -238,6 +238,7 @@ def test_certificate_issued_creates_payable_and_root_token(engine: Engine) -> No
         1,
     )
     assert payable["issued_at"] == 1_800_000_001
+    assert payable["invoice_hashes"] == [h32(1)]  # proposed; bound by DocumentRegistered on acceptance
     lineage = (token["holder"], token["value"], token["parent_id"], token["root_id"], token["depth"])
     assert lineage == (A["supplier1"], BIG, None, 1, 0)
     (transfer,) = rows(engine, CertificateTransfer)
@@ -481,13 +482,8 @@ def test_financing_handlers_cancel_and_decline(engine: Engine) -> None:
 # -- DocumentRegistry and SettlementToken -----------------------------------------------------------
 
 
-def test_document_handlers_bind_release_rebind(engine: Engine) -> None:
+def test_document_handlers_bind(engine: Engine) -> None:
     f = EventFactory()
-    apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["core2"], assetId=1)])
-    f.next_block()
-    apply(engine, [f("DocumentRegistry:DocumentReleased", docHash=h32(5), asset=A["core2"], assetId=1)])
-    assert row(engine, Document, h32(5))["status"] == "released"  # type: ignore[index]
-    f.next_block()
     apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["auditor"], assetId=9)])
     document = row(engine, Document, h32(5))
     assert document is not None and (document["status"], document["asset"], document["asset_id"]) == (
@@ -563,6 +559,7 @@ def test_bill_endorse_carves_prefix_middle_and_whole(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, _bill(f))
     assert row(engine, BillPackage, 1)["root_range_id"] == 1  # type: ignore[index]
+    assert row(engine, BillPackage, 1)["invoice_hashes"] == [h32(3)]  # type: ignore[index]
     endorse = "Bills:BillEndorsed"
     apply(
         engine,
@@ -613,6 +610,8 @@ def test_bill_endorse_carves_prefix_middle_and_whole(engine: Engine) -> None:
         (5, A["bank1"], 1, 10, "Held", 2),
     ]
     assert [m["kind"] for m in rows(engine, BillMovement)] == ["endorsed"] * 3
+    # the chain length Bills caps: a moved part one more than its source, a remainder the same
+    assert {r["range_id"]: r["depth"] for r in rows(engine, BillRange)} == {1: 0, 2: 1, 3: 1, 4: 0, 5: 2}
 
 
 def test_bill_quote_discount_and_cancel(engine: Engine) -> None:
@@ -808,6 +807,7 @@ def test_bill_present_pay_dishonour_and_recourse(engine: Engine) -> None:
         (3, A["supplier3"], 1, 50, "Closed", 2),
         (4, A["supplier2"], 1, 50, "Dishonoured", 1),
     ]
+    assert row(engine, BillRange, 4)["depth"] == row(engine, BillRange, 2)["depth"] == 1  # type: ignore[index]
     kinds = [m["kind"] for m in rows(engine, BillMovement)]
     assert kinds[2:] == [
         "presented",

@@ -177,11 +177,10 @@ ERROR_MESSAGES: dict[str, str] = {
     "CreditLineUnauthorizedConsumer": "{caller} is not a contract allowed to draw on credit lines",
     "CreditLineZeroLimit": "a credit line needs a limit above zero",
     # DocumentRegistry
-    "DocumentAlreadyUsed": "invoice {docHash} already backs asset {assetId} of {asset}; "
-    "one invoice backs one asset",
+    "DocumentAlreadyUsed": "invoice {docHash} already backs asset {assetId} of {asset}, whose seller "
+    "accepted it first; one invoice backs one asset: reject this one or propose another invoice",
     "DocumentNoneGiven": "no invoice hash was given; name at least one",
     "DocumentNotOperator": "{caller} is not the platform operator",
-    "DocumentNotOwnedByAsset": "invoice {docHash} does not back asset {assetId} of {asset}",
     "DocumentUnauthorizedConsumer": "{caller} is not a contract allowed to bind invoices",
     "DocumentZeroHash": "an invoice hash of zero is not allowed",
     # Financing
@@ -236,6 +235,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "it counts as dishonoured from {dishonourableAt}",
     "BillRecourseNotAllowed": "{holder} has no recourse against {obligor} on bill range {rangeId}; "
     "name the drawer or an endorser before your first place in the chain",
+    "BillChainTooLong": "bill range {rangeId} would reach {depth} endorsements, more than the cap of {cap}; "
+    "it may still be pledged, presented at maturity or held",
+    "BillNotOperator": "{caller} is not the platform operator",
+    "BillInvalidChainLength": "the endorsement-chain cap must be 1 … {limit} and differ from the current "
+    "one (asked {cap})",
     # ParticipantRegistry
     "RegistryPlatformPaused": "the platform is paused by the operator; retry after it is unpaused",
     "RegistryUnknownParticipant": "{account} is not a registered participant",

@@ -138,7 +138,7 @@ class LoadGenerator:
         self, count: int, invoices: int = 32, obligor: str = "core1", supplier: str = "supplier1"
     ) -> list[bytes]:
         """`count` signed issues of a payable backed by `invoices` invoice hashes each: every one emits
-        invoices + 2 events (DocumentRegistered per hash, CreditLineDrawn, CertificateIssued)."""
+        2 events (CreditLineDrawn, CertificateIssued carrying the hashes); they bind on acceptance."""
         p = self.p
         account = p.account(obligor)
         receipt = p.transact(
@@ -147,7 +147,7 @@ class LoadGenerator:
         (granted,) = p.events(receipt, p.c.credit_lines, "CreditLineGranted")
         maturity = p.now() + 90 * DAY
         receivables = str(self.receivables.address)
-        gas = 200_000 + 60_000 * invoices
+        gas = 200_000 + 30_000 * invoices
         signed = []
         for _ in range(count):
             hashes = [os.urandom(32) for _ in range(invoices)]
@@ -156,6 +156,27 @@ class LoadGenerator:
             )
             signed.append(self._sign(account, receivables, data, gas))
         return signed
+
+    def accepts(
+        self, first_slot: int, count: int, supplier: str = "supplier1", invoices: int = 32
+    ) -> list[bytes]:
+        """The supplier's signed acceptance of payables first_slot … first_slot + count − 1 (issued by
+        `issues` and mined before these are sent): each binds its invoices, so it emits invoices + 1
+        events (DocumentRegistered per hash, CertificateAccepted)."""
+        account = self.p.account(supplier)
+        receivables = str(self.receivables.address)
+        gas = 100_000 + 30_000 * invoices
+        return [
+            self._sign(account, receivables, self.receivables.encode_abi("accept", [slot]), gas)
+            for slot in range(first_slot, first_slot + count)
+        ]
+
+    def issued_and_accepted(self, count: int, invoices: int = 32, per_block: int = 4) -> int:
+        """`count` payables of `invoices` invoices each, issued and then accepted (2 × invoices + 3 events
+        each, the heaviest there are); returns the last block."""
+        first_slot = int(self.receivables.functions.lastSlotId().call()) + 1
+        self.send(self.issues(count, invoices), per_block=per_block)
+        return self.send(self.accepts(first_slot, count, invoices=invoices), per_block=per_block)
 
     def failed_in(self, first_block: int, last_block: int) -> int:
         """Transactions that reverted in [first_block, last_block] (a load run expects none)."""

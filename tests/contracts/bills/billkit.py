@@ -114,8 +114,15 @@ class BillKit:
     def accept(self, package_id: int, acceptor: Any = "core1") -> None:
         self.tx(self.bills.functions.accept(package_id), acceptor)
 
+    def issued_invoices(self, package_id: int) -> list[bytes]:
+        """The invoice hashes a package was issued with (its BillIssued event), which receipt binds."""
+        logs = self.bills.events.BillIssued.get_logs(from_block=0, argument_filters={"packageId": package_id})
+        assert logs, f"package {package_id} was never issued"
+        return [bytes(h) for h in logs[-1]["args"]["invoiceHashes"]]
+
     def receive(self, package_id: int, payee: Any = "supplier1") -> int:
-        receipt = self.tx(self.bills.functions.receiveBill(package_id), payee)
+        invoices = self.issued_invoices(package_id)
+        receipt = self.tx(self.bills.functions.receiveBill(package_id, invoices), payee)
         return int(self.event(receipt, "BillReceived")["rangeId"])
 
     def live(self, **kwargs: Any) -> tuple[int, int]:
@@ -214,7 +221,7 @@ class BillKit:
         return dict(zip(fields, self.bills.functions.package(package_id).call(), strict=True))
 
     def range(self, range_id: int) -> RangeView:
-        holder, package_id, status, start, end, prev, presented_at = self.bills.functions.range(
+        holder, package_id, status, _depth, start, end, prev, presented_at = self.bills.functions.range(
             range_id
         ).call()
         return RangeView(range_id, holder, package_id, RangeStatus(status), start, end, prev, presented_at)

@@ -80,10 +80,10 @@ CALLS: dict[str, Call] = {
     "issue": lambda k, s, w: k.bills.functions.issue(
         k.addr("core1"), k.addr("supplier1"), FACE, k.tf.now() + 30 * DAY, True, False, k.invoices()
     ),
-    "cancel": lambda k, s, w: k.bills.functions.cancel(s.issued, s.issued_invoices),
+    "cancel": lambda k, s, w: k.bills.functions.cancel(s.issued),
     "accept": lambda k, s, w: k.bills.functions.accept(s.issued),
-    "receiveBill": lambda k, s, w: k.bills.functions.receiveBill(s.accepted),
-    "reject": lambda k, s, w: k.bills.functions.reject(s.accepted, s.accepted_invoices),
+    "receiveBill": lambda k, s, w: k.bills.functions.receiveBill(s.accepted, s.accepted_invoices),
+    "reject": lambda k, s, w: k.bills.functions.reject(s.accepted),
     "endorse": lambda k, s, w: k.bills.functions.endorse(s.open_range, 11, 20, k.addr("supplier2")),
     "quoteDiscount": lambda k, s, w: k.bills.functions.quoteDiscount(
         s.open_range, 1, 10, 300, k.tf.now() + DAY
@@ -98,6 +98,8 @@ CALLS: dict[str, Call] = {
     "dishonourUnanswered": lambda k, s, w: k.bills.functions.dishonourUnanswered(s.presented),
     "claimRecourse": lambda k, s, w: k.bills.functions.claimRecourse(s.dishonoured, k.addr("supplier1")),
     "settleRecourse": lambda k, s, w: k.bills.functions.settleRecourse(s.dishonoured),
+    # operator only, and allowed while paused (test_bills_chain.py checks the operator's success)
+    "setMaxChainLength": lambda k, s, w: k.bills.functions.setMaxChainLength(10),
 }
 
 # The party entitled to each call in the scene: it succeeds for them (checked below), so a refusal
@@ -141,6 +143,7 @@ REFUSAL = {
     "dishonourUnanswered": "BillNotHolder",
     "claimRecourse": "BillNotHolder",
     "settleRecourse": "BillNotRecourseObligor",
+    "setMaxChainLength": "BillNotOperator",
 }
 
 

@@ -89,16 +89,24 @@ class BillsMachine(RuleBasedStateMachine):
         next_range_id, *rest = results
         balances, records = rest[: len(accounts)], rest[len(accounts) :]
         assert next_range_id == len(self.ranges) + 1, "a record was created that the ghost does not know"
-        for rid, (holder, package_id, status, start, end, prev, _presented_at) in zip(
+        for rid, (holder, package_id, status, depth, start, end, prev, _presented_at) in zip(
             ids, records, strict=True
         ):
             on_chain = RangeView(rid, holder, package_id, RangeStatus(status), start, end, prev, 0)
             assert on_chain == self.ranges[rid], (on_chain, self.ranges[rid])
+            assert depth == self._chain_length(rid), (rid, depth)  # what bounds a recourse walk
         # kit.pay mints each payment to the acceptor just before it: an acceptor's balance stays put
         # unless a range were paid twice or for a wrong amount; Bills never keeps settlement token.
         assert balances == [self.acceptor_balances[a] for a in ACCEPTORS] + [0]
 
     # -- ghost helpers ------------------------------------------------------------------------
+    def _chain_length(self, range_id: int) -> int:
+        """The number of `prev` ancestors of a record in the ghost: Bills stores it as `depth`."""
+        n, current = 0, self.ranges[range_id].prev
+        while current:
+            n, current = n + 1, self.ranges[current].prev
+        return n
+
     def _set(self, view: RangeView) -> None:
         self.ranges[view.id] = view
         self.touched.add(view.package_id)
@@ -299,7 +307,8 @@ class BillsMachine(RuleBasedStateMachine):
 
     def _reject_wrong_invoices(self, pid: int) -> None:
         with self.kit.reverts("BillInvoicesMismatch", pid):
-            self.kit.tx(self.kit.bills.functions.reject(pid, self.kit.invoices()), self.packages[pid].payee)
+            wrong = self.kit.bills.functions.receiveBill(pid, self.kit.invoices())
+            self.kit.tx(wrong, self.packages[pid].payee)
 
     def _endorse(self, r: RangeView, start: int, end: int, to: str) -> None:
         holder = self.names[r.holder]

@@ -8,8 +8,10 @@ from eth_utils.crypto import keccak
 from tierflow.chain.vocabulary import PackageStatus
 from tierflow.testing.chain import Platform
 
+ZERO = "0x0000000000000000000000000000000000000000"
 
-def test_issue_records_package_and_binds_invoices(tf: Platform, kit: BillKit) -> None:
+
+def test_issue_records_package_and_proposes_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     maturity = tf.now() + 90 * DAY
     receipt = kit.tx(
@@ -32,8 +34,8 @@ def test_issue_records_package_and_binds_invoices(tf: Platform, kit: BillKit) ->
     assert package["status"] == PackageStatus.ISSUED
     assert package["face"] == 5_000 * YUAN
     assert package["invoicesDigest"] == keccak(b"".join(invoices))[:12]
-    for invoice in invoices:
-        assert list(kit.documents.functions.assetOf(invoice).call()) == [kit.bills.address, package_id]
+    for invoice in invoices:  # proposed, not bound: the payee has not consented yet
+        assert list(kit.documents.functions.assetOf(invoice).call()) == [ZERO, 0]
     assert kit.bills.functions.nextPackageId().call() == 2
 
 
@@ -105,9 +107,40 @@ def test_issue_reverts_without_invoices(tf: Platform, kit: BillKit) -> None:
 
 def test_issue_reverts_when_invoice_already_backs_an_asset(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
-    first = kit.issue(invoices=invoices)
+    first, _ = kit.live(invoices=invoices)
     with kit.reverts("DocumentAlreadyUsed", invoices[0], kit.bills.address, first):
         kit.issue(invoices=invoices)
+
+
+def test_issue_second_proposal_allowed_only_one_received(tf: Platform, kit: BillKit) -> None:
+    invoices = kit.invoices()
+    first = kit.issue(invoices=invoices)
+    second = kit.issue(drawer="core2", invoices=invoices)
+    kit.accept(first)
+    kit.accept(second)
+    kit.receive(second)
+    assert list(kit.documents.functions.assetOf(invoices[0]).call()) == [kit.bills.address, second]
+    with kit.reverts("DocumentAlreadyUsed", invoices[0], kit.bills.address, second):
+        kit.receive(first)
+
+
+def test_invoice_squatting_self_accepted_bill_no_longer_blocks_seller(tf: Platform, kit: BillKit) -> None:
+    """The attack of issue 12: a drawer that is its own acceptor proposes a 1-fen bill on the seller's
+    invoice and never lets it go; the genuine seller's bill on the same invoice still goes live."""
+    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 1), "operator")
+    invoices = kit.invoices()
+    squat = kit.issue(
+        drawer="core2", acceptor="core2", payee="supplier1", face=1, maturity=tf.now() + 170 * DAY,
+        invoices=invoices,
+    )  # fmt: skip
+    kit.accept(squat, "core2")  # accepted by the attacker itself; the payee never received it
+    tf.increase_time(120 * DAY)
+    assert list(kit.documents.functions.assetOf(invoices[0]).call()) == [ZERO, 0]
+    genuine, _ = kit.live(drawer="core1", acceptor="core1", payee="supplier1", invoices=invoices)
+    assert list(kit.documents.functions.assetOf(invoices[0]).call()) == [kit.bills.address, genuine]
+    # and the squatting bill can no longer bind the invoice
+    with kit.reverts("DocumentAlreadyUsed", invoices[0], kit.bills.address, genuine):
+        kit.receive(squat)
 
 
 def test_issue_reverts_when_paused(tf: Platform, kit: BillKit, paused: None) -> None:
@@ -115,10 +148,10 @@ def test_issue_reverts_when_paused(tf: Platform, kit: BillKit, paused: None) -> 
         kit.issue()
 
 
-def test_cancel_by_drawer_releases_invoices(tf: Platform, kit: BillKit) -> None:
+def test_cancel_by_drawer_leaves_invoices_free(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     package_id = kit.issue(drawer="core2", acceptor="core1", invoices=invoices)
-    receipt = kit.tx(kit.bills.functions.cancel(package_id, invoices), "core2")
+    receipt = kit.tx(kit.bills.functions.cancel(package_id), "core2")
     assert kit.event(receipt, "BillCancelled") == {"packageId": package_id, "by": kit.addr("core2")}
     assert kit.package(package_id)["status"] == PackageStatus.CANCELLED
     assert kit.documents.functions.assetOf(invoices[0]).call()[1] == 0
@@ -128,7 +161,7 @@ def test_cancel_by_drawer_releases_invoices(tf: Platform, kit: BillKit) -> None:
 def test_cancel_by_acceptor_refusing_acceptance(kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(drawer="core2", acceptor="core1", invoices=invoices)
-    kit.tx(kit.bills.functions.cancel(package_id, invoices), "core1")
+    kit.tx(kit.bills.functions.cancel(package_id), "core1")
     assert kit.package(package_id)["status"] == PackageStatus.CANCELLED
 
 
@@ -137,14 +170,16 @@ def test_cancel_reverts_for_others(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue(invoices=invoices)
     for who in ("supplier1", "auditor", "outsider"):
         with kit.reverts("BillNotDrawerOrAcceptor", package_id, kit.addr(who)):
-            kit.tx(kit.bills.functions.cancel(package_id, invoices), who)
+            kit.tx(kit.bills.functions.cancel(package_id), who)
 
 
-def test_cancel_reverts_for_wrong_invoices(tf: Platform, kit: BillKit) -> None:
+def test_receive_reverts_for_wrong_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     package_id = kit.issue(invoices=invoices)
-    with kit.reverts("BillInvoicesMismatch", package_id):
-        kit.tx(kit.bills.functions.cancel(package_id, invoices[:1]), "core1")
+    kit.accept(package_id)
+    for wrong in (invoices[:1], kit.invoices(2), invoices[::-1]):
+        with kit.reverts("BillInvoicesMismatch", package_id):
+            kit.tx(kit.bills.functions.receiveBill(package_id, wrong), "supplier1")
 
 
 def test_cancel_reverts_after_acceptance(tf: Platform, kit: BillKit) -> None:
@@ -152,12 +187,12 @@ def test_cancel_reverts_after_acceptance(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue(invoices=invoices)
     kit.accept(package_id)
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.ACCEPTED):
-        kit.tx(kit.bills.functions.cancel(package_id, invoices), "core1")
+        kit.tx(kit.bills.functions.cancel(package_id), "core1")
 
 
 def test_cancel_reverts_for_unknown_package(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("BillUnknownPackage", 99):
-        kit.tx(kit.bills.functions.cancel(99, kit.invoices()), "core1")
+        kit.tx(kit.bills.functions.cancel(99), "core1")
 
 
 def test_accept_delivers_to_payee(kit: BillKit) -> None:
@@ -208,7 +243,8 @@ def test_receive_creates_root_range_covering_face(kit: BillKit) -> None:
     face = 1_234 * YUAN
     package_id = kit.issue(face=face)
     kit.accept(package_id)
-    receipt = kit.tx(kit.bills.functions.receiveBill(package_id), "supplier1")
+    invoices = kit.issued_invoices(package_id)
+    receipt = kit.tx(kit.bills.functions.receiveBill(package_id, invoices), "supplier1")
     event = kit.event(receipt, "BillReceived")
     assert event == {"packageId": package_id, "rangeId": 1, "payee": kit.addr("supplier1"), "face": face}
     root = kit.range(1)
@@ -244,28 +280,27 @@ def test_receive_reverts_at_maturity(tf: Platform, kit: BillKit) -> None:
         kit.receive(package_id)
 
 
-def test_reject_releases_invoices(tf: Platform, kit: BillKit) -> None:
+def test_reject_leaves_invoices_free(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     kit.accept(package_id)
-    receipt = kit.tx(kit.bills.functions.reject(package_id, invoices), "supplier1")
+    receipt = kit.tx(kit.bills.functions.reject(package_id), "supplier1")
     assert kit.event(receipt, "BillRejected") == {"packageId": package_id, "payee": kit.addr("supplier1")}
     assert kit.package(package_id)["status"] == PackageStatus.REJECTED
     assert kit.documents.functions.assetOf(invoices[0]).call()[1] == 0
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.REJECTED):
         kit.receive(package_id)
+    kit.live(invoices=invoices)  # the invoice may back another bill
 
 
 def test_reject_reverts_for_non_payee_or_wrong_status(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.ISSUED):
-        kit.tx(kit.bills.functions.reject(package_id, invoices), "supplier1")
+        kit.tx(kit.bills.functions.reject(package_id), "supplier1")
     kit.accept(package_id)
     with kit.reverts("BillNotPayee", package_id, kit.addr("core1")):
-        kit.tx(kit.bills.functions.reject(package_id, invoices), "core1")
-    with kit.reverts("BillInvoicesMismatch", package_id):
-        kit.tx(kit.bills.functions.reject(package_id, kit.invoices()), "supplier1")
+        kit.tx(kit.bills.functions.reject(package_id), "core1")
     kit.receive(package_id)
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.RECEIVED):
-        kit.tx(kit.bills.functions.reject(package_id, invoices), "supplier1")
+        kit.tx(kit.bills.functions.reject(package_id), "supplier1")

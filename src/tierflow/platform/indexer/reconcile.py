@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import get_abi_output_types
+from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from web3 import Web3
@@ -223,7 +224,7 @@ def _payables(engine: Engine, contracts: dict[str, Contract], views: _Views, com
         if slot is None:
             compare.check("payable", row["slot_id"], [("exists", True, False)])
             continue
-        obligor, line_id, face, maturity, _issued_at, status, paid_in, paid_out, root_token_id, _count = slot
+        obligor, line_id, face, maturity, _issued_at, status, paid_in, paid_out, root_token_id, count = slot
         compare.check(
             "payable",
             row["slot_id"],
@@ -236,6 +237,7 @@ def _payables(engine: Engine, contracts: dict[str, Contract], views: _Views, com
                 ("paid_in", row["paid_in"], paid_in),
                 ("paid_out", row["paid_out"], paid_out),
                 ("root_token_id", row["root_token_id"], root_token_id),
+                ("invoice_count", len(row["invoice_hashes"]), count),
             ],
         )
     compare.check("payable", "*", [("count", len(rows), views.one(receivables, "lastSlotId"))])
@@ -331,7 +333,9 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
     for row, package in zip(
         packages, views.many(bills, "package", [[r["package_id"]] for r in packages]), strict=True
     ):
-        drawer, maturity, status, _split, _not_transferable, _bank, acceptor, face, payee, _digest = package
+        drawer, maturity, status, _split, _not_transferable, _bank, acceptor, face, payee, digest = package
+        # Bills keeps 96 bits of the proposed invoices' hash: the indexed list must give the same digest.
+        proposed = keccak(b"".join(bytes.fromhex(h[2:]) for h in row["invoice_hashes"]))[:12]
         compare.check(
             "bill_package",
             row["package_id"],
@@ -342,6 +346,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
                 ("face", row["face"], face),
                 ("maturity", row["maturity"], maturity),
                 ("status", row["status"], status_name(PackageStatus, status)),
+                ("invoices_digest", "0x" + proposed.hex(), "0x" + bytes(digest).hex()),
             ],
         )
     next_package = views.one(bills, "nextPackageId")
@@ -350,7 +355,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
     records = views.many(bills, "range", [[r["range_id"]] for r in ranges])
     pledgees = views.many(bills, "pledgeeOf", [[r["range_id"]] for r in ranges])
     for row, record, pledgee in zip(ranges, records, pledgees, strict=True):
-        holder, package_id, status, start, end, prev, _presented_at = record
+        holder, package_id, status, depth, start, end, prev, _presented_at = record
         compare.check(
             "bill_range",
             row["range_id"],
@@ -361,6 +366,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
                 ("start", row["start"], start),
                 ("end", row["end"], end),
                 ("prev", row["prev"], prev),
+                ("depth", row["depth"], depth),
                 ("pledgee", row["pledgee"] or ZERO_ADDRESS, pledgee),
             ],
         )

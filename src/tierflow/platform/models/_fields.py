@@ -45,5 +45,5 @@ def text(length: int = 32, *, index: bool = False, default: Any = ...) -> Any:
     return Field(default=default, sa_type=String(length), index=index)
 
 
-def json_field() -> Any:
-    return Field(sa_type=JSON)
+def json_field(*, default: Any = ...) -> Any:
+    return Field(default=default, sa_type=JSON)

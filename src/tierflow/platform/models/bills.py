@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-from tierflow.platform.models._fields import addr, big, fen, hash32, text
+from tierflow.platform.models._fields import addr, big, fen, hash32, json_field, text
 
 
 class BillPackage(SQLModel, table=True):
@@ -23,6 +23,8 @@ class BillPackage(SQLModel, table=True):
     bank_acceptance: bool
     status: str = text(16, index=True)  # Issued | Accepted | Received | Rejected | Cancelled
     root_range_id: int | None = big(nullable=True)
+    # The invoice hashes proposed at issue (0x-hex); they bind when the payee receives the bill.
+    invoice_hashes: list[str] = json_field(default=[])
     block_number: int = big(index=True)
     updated_block: int = big()
 
@@ -42,6 +44,7 @@ class BillRange(SQLModel, table=True):
     end: int = fen()  # last sub-ticket, inclusive
     status: str = text(16, index=True)  # Held | Pledged | Presented | Paid | Dishonoured | Closed
     prev: int = big(index=True)  # 0: root range, or taken by the drawer in recourse
+    depth: int = big(default=0)  # records between this one and the root (capped by Bills.maxChainLength)
     origin: str = text(16)  # received | endorsed | discounted | pledged | remainder | recourse
     pledgee: str | None = addr(nullable=True)
     presented_at: int | None = big(nullable=True)  # [unix s]

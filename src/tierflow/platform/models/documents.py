@@ -15,7 +15,7 @@ class Document(SQLModel, table=True):
     doc_hash: str = hash32(primary_key=True)
     asset: str = addr(index=True)  # the asset contract (Receivables, Bills)
     asset_id: int = big(index=True)
-    status: str = text(16)  # bound | released
+    status: str = text(16)  # bound (a binding is never undone; "released" rows predate issue 12)
     block_number: int = big(index=True)
     updated_block: int = big()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Index
 from sqlmodel import SQLModel
 
-from tierflow.platform.models._fields import addr, big, fen, hash32, text
+from tierflow.platform.models._fields import addr, big, fen, hash32, json_field, text
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -28,6 +28,9 @@ class Payable(SQLModel, table=True):
     paid_out: int = fen()  # claimed by or paid out to holders
     unpaid_at_default: int | None = fen(nullable=True)
     root_token_id: int = big()
+    # The invoice hashes proposed at issue (0x-hex); they bind when the supplier accepts (status
+    # Accepted and later), were never bound when it is Rejected or Cancelled.
+    invoice_hashes: list[str] = json_field(default=[])
     block_number: int = big(index=True)
     updated_block: int = big()
 

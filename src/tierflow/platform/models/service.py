@@ -68,6 +68,9 @@ class StoredDocument(SQLModel, table=True):
     size: int = big()
     sha256: str = Field(sa_type=String(64))  # of the plaintext file bytes
     doc_hash: str = hash32(index=True)
+    # "verified": the file's own invoice number (and seller, amount where present) matched what the
+    # upload claimed; "not_verified": a format we cannot read (a scan, an image) — shown to the bank.
+    verification: str = text(16, default="not_verified")
     slot_id: int | None = big(nullable=True, index=True)  # the payable it backs, once issued
     ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: int = big()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tierflow.errors import TierflowError
+from tierflow.platform.security.invoice_keys import invoice_identity
 
 # HKDF labels; a new version of a format gets a new label, old data stays readable under the old one.
 CUSTODY_LABEL = b"tierflow/custodial-keys/v1"
@@ -99,27 +99,22 @@ def api_key_matches(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(secret), stored_hash)
 
 
-_INVOICE_NOISE = re.compile(r"[\s\-_/.]+")
-
-
-def normalise_invoice_number(number: str) -> str:
-    """Upper-case, full-width to ASCII (NFKC), separators removed: '0440-0123 4567' == '044001234567'."""
-    return _INVOICE_NOISE.sub("", unicodedata.normalize("NFKC", number)).upper()
-
-
 def normalise_legal_id(legal_id: str) -> str:
     return unicodedata.normalize("NFKC", legal_id).strip().upper()
 
 
-def invoice_hash(master_key: str, *, seller_legal_id: str, invoice_number: str) -> bytes:
-    """The on-chain hash of an invoice: the same for every upload of the same invoice, platform-wide.
+def invoice_hash(
+    master_key: str, *, seller_legal_id: str, invoice_number: str, invoice_code: str | None = None
+) -> bytes:
+    """The on-chain key of an invoice: the same for every upload and every way of typing it, platform-wide.
 
-    HMAC-SHA256 under a platform key over (seller's legal id, normalised invoice number). Deterministic,
-    so the DocumentRegistry's "one invoice backs one asset" holds however often the invoice is uploaded
-    and whatever the file looks like (a second scan has other bytes); keyed, because invoice numbers
-    have little entropy and a plain hash on a public chain could be reversed by enumeration.
+    HMAC-SHA256 under a platform key over the canonical identity (seller's legal id, invoice code ‖
+    number; see `invoice_keys`). Deterministic, so the DocumentRegistry's "one invoice backs one
+    asset" holds however often the invoice is uploaded and whatever the file looks like; keyed,
+    because invoice numbers have little entropy and a plain hash on a public chain could be reversed
+    by enumeration. Raises InvoiceKeyError for a number in neither invoice format.
     """
-    identity = f"invoice:{normalise_legal_id(seller_legal_id)}:{normalise_invoice_number(invoice_number)}"
+    identity = invoice_identity(seller_legal_id=seller_legal_id, number=invoice_number, code=invoice_code)
     return hmac.new(derive_key(master_key, INVOICE_LABEL), identity.encode(), hashlib.sha256).digest()
 
 

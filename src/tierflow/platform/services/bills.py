@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS
-from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
+from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.services import access, documents, lineage
 from tierflow.platform.services.context import ServiceContext
@@ -57,6 +57,7 @@ def range_public(row: BillRange) -> BillRangePublic:
         amount=int(row.end) - int(row.start) + 1,
         status=row.status,
         prev=row.prev,
+        depth=row.depth,
         origin=row.origin,
         pledgee=row.pledgee,
         presented_at=row.presented_at,
@@ -112,16 +113,9 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     return start, end
 
 
-def _invoice_hashes(ctx: ServiceContext, session: Session, package_id: int) -> list[bytes]:
-    """The invoices bound to a package: Bills keeps only their digest, so cancel/reject name them again."""
-    bills = str(ctx.gateway().contracts["Bills"].address).lower()
-    rows = session.execute(
-        select(Document)
-        .where(col(Document.asset_id) == package_id)
-        .where(col(Document.status) == "bound")
-        .order_by(col(Document.block_number))
-    ).scalars()
-    return [bytes.fromhex(r.doc_hash[2:]) for r in rows if r.asset.lower() == bills]
+def _invoice_hashes(row: BillPackage) -> list[bytes]:
+    """The invoices proposed at issue: Bills keeps only their digest, so the payee names them on receipt."""
+    return [bytes.fromhex(h[2:]) for h in row.invoice_hashes]
 
 
 def _run(ctx: ServiceContext, session: Session, caller: Caller, function: str, *args: Any) -> Written:
@@ -142,13 +136,13 @@ def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: BillIs
 
 
 def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
-    """Withdraw (drawer) or refuse acceptance (acceptor) of an issued bill; its invoices are released."""
+    """Withdraw (drawer) or refuse acceptance (acceptor) of an issued bill; its invoices never bound."""
     row = package(session, package_id)
     if caller.address not in (row.drawer, row.acceptor):
         raise Forbidden(
             f"you are neither the drawer nor the acceptor of bill {package_id}", code="not_a_party"
         )
-    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+    return _run(ctx, session, caller, "cancel", package_id)
 
 
 # -- acceptor ---------------------------------------------------------------------------------------
@@ -166,7 +160,7 @@ def accept(*, ctx: ServiceContext, session: Session, caller: Caller, package_id:
 
 def refuse(*, ctx: ServiceContext, session: Session, caller: Caller, package_id: int) -> Written:
     _as_acceptor(session, caller, package_id)
-    return _run(ctx, session, caller, "cancel", package_id, _invoice_hashes(ctx, session, package_id))
+    return _run(ctx, session, caller, "cancel", package_id)
 
 
 def pay(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
@@ -192,9 +186,9 @@ def respond(
     row = package(session, package_id)
     if row.payee != caller.address:
         raise Forbidden(f"you are not the payee of bill {package_id}", code="not_a_party")
-    if receive:
-        return _run(ctx, session, caller, "receiveBill", package_id)
-    return _run(ctx, session, caller, "reject", package_id, _invoice_hashes(ctx, session, package_id))
+    if receive:  # the payee, the invoices' seller, consents: they bind to this bill now
+        return _run(ctx, session, caller, "receiveBill", package_id, _invoice_hashes(row))
+    return _run(ctx, session, caller, "reject", package_id)
 
 
 def endorse(

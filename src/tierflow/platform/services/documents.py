@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
-from tierflow.platform.services import access, audit_trail, queries
+from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
+from tierflow.platform.services import access, audit_trail, invoice_files, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
@@ -32,8 +34,14 @@ def upload(
     kind: str,
     seller: str,
     invoice_number: str | None,
+    invoice_code: str | None = None,
+    invoice_amount: int | None = None,
 ) -> DocumentPublic:
-    """Store an encrypted document; an invoice gets the on-chain hash of (seller's legal id, number)."""
+    """Store an encrypted document; an invoice gets the on-chain key of (seller's legal id, code ‖ number).
+
+    The number is stored in canonical form (the digits of code ‖ number): every way of typing one
+    invoice gives one key, so it can back one asset only.
+    """
     if not content:
         raise InvalidRequest("the file is empty", code="empty_document")
     if len(content) > MAX_DOCUMENT_BYTES:
@@ -49,12 +57,22 @@ def upload(
             raise InvalidRequest(
                 "an invoice needs its invoice_number (发票号码)", code="invoice_number_missing"
             )
+        try:
+            claimed = canonical_invoice(invoice_number, invoice_code)
+        except InvoiceKeyError as error:
+            raise InvalidRequest(str(error), code="invalid_invoice_number") from None
+        canonical = invoice_number = claimed.digits
+        # A readable e-invoice must be the invoice it is filed as (422 otherwise); a scan is flagged.
+        verification = invoice_files.verify(
+            content, claimed=claimed, seller_legal_id=supplier.legal_id, amount=invoice_amount
+        )
         doc_hash = invoice_hash(
-            ctx.settings.master_key, seller_legal_id=supplier.legal_id, invoice_number=invoice_number
+            ctx.settings.master_key, seller_legal_id=supplier.legal_id, invoice_number=canonical
         )
     else:
         # Other documents never go on chain; their hash is only a content fingerprint.
         doc_hash = hashlib.sha256(b"document:" + content).digest()
+        verification = invoice_files.NOT_VERIFIED
     document_id = secrets.token_hex(16)
     row = StoredDocument(
         document_id=document_id,
@@ -67,6 +85,7 @@ def upload(
         size=len(content),
         sha256=file_digest,
         doc_hash="0x" + doc_hash.hex(),
+        verification=verification,
         ciphertext=seal(derive_key(ctx.settings.master_key, DOCUMENT_LABEL), content, document_id.encode()),
         created_at=int(time.time()),
     )
@@ -144,6 +163,38 @@ def invoices_for_issue(
             )
         hashes.append(bytes.fromhex(row.doc_hash[2:]))
     return hashes
+
+
+# Which argument names the invoices' seller in each issuing call a participant may relay.
+_ISSUE_SELLER = {"Receivables": "supplier", "Bills": "payee"}
+
+
+def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args: dict[str, Any]) -> None:
+    """A self-custody issuer may propose only invoice keys the platform derived from its own uploads.
+
+    The custodial path proposes only hashes of uploaded invoices (`invoices_for_issue`); a request the
+    participant signed itself carries whatever bytes it chose, so the relay checks the same rule: each
+    hash is the key of an invoice this caller uploaded naming the seller the asset goes to. Without
+    it a client could propose a hash it computed or copied from the chain, never checked by anyone.
+    """
+    seller = str(args[_ISSUE_SELLER[contract]])
+    for raw in args["invoiceHashes"]:
+        doc_hash = "0x" + bytes(raw).hex()
+        row = session.execute(
+            select(StoredDocument)
+            .where(col(StoredDocument.doc_hash) == doc_hash)
+            .where(col(StoredDocument.uploader) == caller.address)
+            .where(col(StoredDocument.kind) == "invoice")
+            .where(col(StoredDocument.seller) == seller)
+            .limit(1)
+        ).scalar_one_or_none()
+        if row is None:
+            raise Forbidden(
+                f"invoice key {doc_hash} was not derived by the platform from an invoice you uploaded "
+                f"naming {seller} as its seller: upload the invoice (POST /v1/core/documents or "
+                "/v1/bills/documents) and issue with its document id",
+                code="invoice_not_derived",
+            )
 
 
 def bind(*, session: Session, obligor: str, slot_id: int, doc_hashes: list[str]) -> None:

@@ -158,6 +158,9 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
     else:
         # A self-signed request must not skip the checker: a covered call goes through the approvals.
         policy.refuse_covered(session, caller, Call(target, function.fn_name, tuple(params.values())))
+        if target in ("Receivables", "Bills") and function.fn_name == "issue":
+            # ... nor the platform's invoice keys: it proposes only keys derived from its own uploads.
+            documents.check_relayed_issue(session=session, caller=caller, contract=target, args=dict(params))
     signer = gateway.recover(message, body.signature)
     session.close()
     if signer != caller.address:

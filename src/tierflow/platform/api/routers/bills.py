@@ -67,6 +67,14 @@ def upload(
     seller: Annotated[AddressStr, Form(description="the payee that issued the invoice")],
     kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
     invoice_number: Annotated[str | None, Form(max_length=64, pattern=NO_NUL)] = None,
+    invoice_code: Annotated[
+        str | None,
+        Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
+    ] = None,
+    invoice_amount: Annotated[
+        int | None,
+        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
+    ] = None,
 ) -> DocumentPublic:
     return documents.upload(
         ctx=ctx,
@@ -78,6 +86,8 @@ def upload(
         kind=kind,
         seller=seller,
         invoice_number=invoice_number,
+        invoice_code=invoice_code,
+        invoice_amount=invoice_amount,
     )
 
 

@@ -47,9 +47,13 @@ class MaturityDay(BaseModel):
     response_model=DocumentPublic,
     responses=WRITE_RESPONSES,
     summary="Upload a backing document (stored AES-GCM encrypted)",
-    description="An invoice's on-chain hash is HMAC-SHA256 under a platform key over the seller's legal "
-    "id and the normalised invoice number, so the same invoice always has the same hash however often "
-    "it is uploaded: the document registry then lets it back one asset only.",
+    description="An invoice's on-chain key is HMAC-SHA256 under a platform key over the seller's legal "
+    "id and the canonical invoice code ‖ number (full-width digits, spaces, zero-width characters, "
+    "punctuation and labels such as No., №, 第…号 removed), so the same invoice always has the same key "
+    "however often and however it is typed: the document registry then lets it back one asset only. "
+    "Give the 20-digit number of a 全电发票, or the code (10/12 digits) and 8-digit number of an older "
+    "invoice. A PDF or OFD/XML e-invoice is read and must show the number claimed (422 otherwise); "
+    "other files are stored as not verified.",
 )
 def upload(
     ctx: ContextDep,
@@ -60,6 +64,14 @@ def upload(
     kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
     invoice_number: Annotated[
         str | None, Form(max_length=64, pattern=NO_NUL, description="发票号码 (invoices only)")
+    ] = None,
+    invoice_code: Annotated[
+        str | None,
+        Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
+    ] = None,
+    invoice_amount: Annotated[
+        int | None,
+        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
     ] = None,
 ) -> DocumentPublic:
     content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
@@ -73,6 +85,8 @@ def upload(
         kind=kind,
         seller=seller,
         invoice_number=invoice_number,
+        invoice_code=invoice_code,
+        invoice_amount=invoice_amount,
     )
 
 

@@ -55,6 +55,7 @@ def _carve(
                 end=right,
                 status="Held",
                 prev=source["prev"],
+                depth=source["depth"],
                 origin="remainder",
             )
 
@@ -81,6 +82,7 @@ def bill_issued(event: Event, store: Store) -> None:
             "not_transferable": a["notTransferable"],
             "bank_acceptance": a["bankAcceptance"],
             "status": "Issued",
+            "invoice_hashes": list(a["invoiceHashes"]),
         },
     )
 
@@ -113,6 +115,7 @@ def bill_received(event: Event, store: Store) -> None:
         a["face"],
         status="Held",
         prev=0,
+        depth=0,
         origin="received",
     )
 
@@ -131,6 +134,7 @@ def bill_endorsed(event: Event, store: Store) -> None:
         holder=a["to"],
         status="Held",
         prev=a["fromRangeId"],
+        depth=source["depth"] + 1,
         origin="endorsed",
     )
     _bill_move(
@@ -185,6 +189,7 @@ def bill_discounted(event: Event, store: Store) -> None:
         holder=a["financier"],
         status="Held",
         prev=a["fromRangeId"],
+        depth=source["depth"] + 1,
         origin="discounted",
     )
     _bill_move(
@@ -221,6 +226,7 @@ def bill_pledged(event: Event, store: Store) -> None:
             holder=a["holder"],
             status="Pledged",
             prev=source["prev"],
+            depth=source["depth"],
             origin="pledged",
             pledgee=a["pledgee"],
         )
@@ -329,7 +335,8 @@ def bill_recourse_settled(event: Event, store: Store) -> None:
     source = require(store, "bill_range", a["fromRangeId"])
     ancestor = source["recourse_ancestor"] or 0
     # The payer steps into its own earliest place in the chain (the drawer gets a root-less record).
-    prev = 0 if ancestor == 0 else _require_peek(store, "bill_range", ancestor)["prev"]
+    earliest = None if ancestor == 0 else _require_peek(store, "bill_range", ancestor)
+    prev = 0 if earliest is None else earliest["prev"]
     source.update(status="Closed", recourse_obligor=None, recourse_ancestor=None)
     _new_range(
         store,
@@ -340,6 +347,7 @@ def bill_recourse_settled(event: Event, store: Store) -> None:
         source["end"],
         status="Dishonoured",
         prev=prev,
+        depth=0 if earliest is None else earliest["depth"],
         origin="recourse",
     )
     _bill_move(

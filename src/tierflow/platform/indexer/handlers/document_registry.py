@@ -1,9 +1,9 @@
-"""Handlers of DocumentRegistry events: invoice documents bound to assets."""
+"""Handlers of DocumentRegistry events: invoices bound to assets on the seller's acceptance, never undone."""
 
 from __future__ import annotations
 
 from tierflow.chain.abi import Event
-from tierflow.platform.indexer.handlers.registry import handles, require
+from tierflow.platform.indexer.handlers.registry import handles
 from tierflow.platform.indexer.store import Store
 
 
@@ -18,8 +18,3 @@ def document_registered(event: Event, store: Store) -> None:
         )
     else:  # released earlier, now backing another asset
         row.update(asset=a["asset"], asset_id=a["assetId"], status="bound", updated_block=store.block_number)
-
-
-@handles("DocumentRegistry:DocumentReleased")
-def document_released(event: Event, store: Store) -> None:
-    require(store, "document", event.args["docHash"])["status"] = "released"

@@ -43,6 +43,7 @@ def certificate_issued(event: Event, store: Store) -> None:
             "paid_in": 0,
             "paid_out": 0,
             "root_token_id": a["tokenId"],
+            "invoice_hashes": list(a["invoiceHashes"]),
         },
     )
     token = store.create(
@@ -69,8 +70,8 @@ def certificate_accepted(event: Event, store: Store) -> None:
 
 
 def _payable_voided(event: Event, store: Store, status: str) -> None:
-    # Rejecting or cancelling burns the root token; the line and the documents are restored by
-    # their own events (CreditLineRestored, DocumentReleased).
+    # Rejecting or cancelling burns the root token; the line is restored by its own event
+    # (CreditLineRestored); the invoices were only proposed, never bound.
     payable = require(store, "payable", event.args["slotId"])
     payable["status"] = status
     token = require(store, "certificate", payable["root_token_id"])

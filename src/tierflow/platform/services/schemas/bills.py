@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from tierflow.platform.services.schemas.certificates import AddressStr
 
@@ -83,6 +84,19 @@ class BillPackagePublic(BaseModel):
     bank_acceptance: bool
     status: str
     root_range_id: int | None
+    invoice_hashes: list[str] = Field(
+        default=[], description="the invoice keys the drawer proposed at issue (0x-hex)"
+    )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="proposed: waiting for the payee (the invoices' seller) to receive the bill; bound: "
+        "the invoices back this bill and no other asset; released: cancelled or rejected, never bound"
+    )
+    @property
+    def invoice_binding(self) -> Literal["proposed", "bound", "released"]:
+        if self.status in ("Issued", "Accepted"):
+            return "proposed"
+        return "bound" if self.status == "Received" else "released"
 
 
 class BillRangePublic(BaseModel):
@@ -94,6 +108,11 @@ class BillRangePublic(BaseModel):
     amount: int = Field(description="[fen] = end − start + 1 sub-tickets of 0.01 yuan")
     status: str
     prev: int
+    depth: int = Field(
+        default=0,
+        description="records between this one and the root: its endorsement chain's length; it cannot be "
+        "endorsed or discounted beyond Bills.maxChainLength (BillChainTooLong)",
+    )
     origin: str
     pledgee: str | None
     presented_at: int | None

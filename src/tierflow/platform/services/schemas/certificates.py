@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 from web3 import Web3
 
 from tierflow.chain.vocabulary import RoleName
@@ -212,13 +212,19 @@ class CreditLinePublic(BaseModel):
 class DocumentPublic(BaseModel):
     document_id: str
     kind: str
-    invoice_number: str | None
+    invoice_number: str | None = Field(
+        description="canonical: the digits of invoice code ‖ number (20 for a 全电发票, 18/20 for older ones)"
+    )
     filename: str
     content_type: str
     size: int
     sha256: str
     doc_hash: str = Field(
-        description="the hash that goes on chain (HMAC of seller legal id + invoice number)"
+        description="the key that goes on chain (HMAC of seller legal id + canonical invoice code ‖ number)"
+    )
+    verification: str = Field(
+        description="verified: the file's own invoice number (and seller, where it states one) matched the "
+        "upload; not_verified: a format that cannot be read (a scan, an image) — check by eye"
     )
     slot_id: int | None
     uploader: str
@@ -277,6 +283,19 @@ class PayablePublic(BaseModel):
     paid_in: Fen
     paid_out: Fen
     root_token_id: int
+    invoice_hashes: list[str] = Field(
+        default=[], description="the invoice keys the obligor proposed at issue (0x-hex)"
+    )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="proposed: waiting for the supplier (the invoices' seller) to accept; bound: the "
+        "invoices back this payable and no other asset; released: rejected or cancelled, never bound"
+    )
+    @property
+    def invoice_binding(self) -> Literal["proposed", "bound", "released"]:
+        if self.status == "Issued":
+            return "proposed"
+        return "released" if self.status in ("Rejected", "Cancelled") else "bound"
 
 
 class CertificatePublic(BaseModel):
