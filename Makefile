@@ -24,7 +24,7 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $@
 
 up: setup
-	$(BIN)/tierflow up
+	TIERFLOW_ENVIRONMENT=development $(BIN)/tierflow up
 
 # The dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here);
 # a CJK font so that screenshots of the bill pages (汇票, 子票区间) show characters, not boxes.

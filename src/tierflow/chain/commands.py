@@ -15,7 +15,6 @@ from tierflow.chain.compile import compile_all
 from tierflow.chain.deploy import Deployment, deploy_all
 from tierflow.chain.devnet import Devnet
 from tierflow.chain.node import connect
-from tierflow.errors import TierflowError
 from tierflow.settings import get_settings
 
 console = Console()
@@ -56,15 +55,11 @@ def deploy_command(
 ) -> None:
     """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent)."""
     settings = get_settings()
-    try:
-        w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
-        operator = Account.from_key(settings.operator_key)
-        deployment = deploy_all(
-            w3, operator, deployments_dir=settings.deployments_dir, force=force, progress=console.log
-        )
-    except TierflowError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(2) from None
+    w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
+    operator = Account.from_key(settings.operator_key)
+    deployment = deploy_all(
+        w3, operator, deployments_dir=settings.deployments_dir, force=force, progress=console.log
+    )
     print_deployment(deployment, settings.deployments_dir)
 
 

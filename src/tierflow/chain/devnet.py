@@ -42,6 +42,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could bind `host:port` now (as uvicorn and anvil will, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def rpc_ready(url: str, timeout: float = 0.5) -> bool:
     try:
         response = httpx.post(
@@ -96,8 +107,8 @@ class Devnet:
         return command
 
     def start(self, timeout: float = 30.0) -> Devnet:
-        if rpc_ready(self.url):
-            raise ConfigurationError(f"something already answers on {self.url}; choose another port")
+        if rpc_ready(self.url) or not port_free("127.0.0.1", self.port):
+            raise ConfigurationError(f"port {self.port} is taken (something listens there): choose another")
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True

@@ -32,7 +32,10 @@ def connect(rpc_url: str, expected_chain_id: int | None = None, poa: bool = Fals
     try:
         actual = w3.eth.chain_id
     except Exception as error:  # requests/aiohttp raise many types; all mean "no node here"
-        raise ChainUnavailableError(f"no JSON-RPC node answers at {rpc_url}: {error}") from error
+        raise ChainUnavailableError(
+            f"no JSON-RPC node answers at {rpc_url} ({type(error).__name__}): start it, or point "
+            "TIERFLOW_RPC_URL at a running node"
+        ) from error
     if expected_chain_id is not None and actual != expected_chain_id:
         raise WrongChainError(expected_chain_id, actual, rpc_url)
     return w3

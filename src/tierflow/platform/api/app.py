@@ -12,15 +12,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierflow.errors import ChainUnavailableError, ConfigurationError
-from tierflow.platform.api import errors
+from tierflow.platform.api import docs, errors, system
 from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, supplier
-from tierflow.platform.api.schemas import HealthPublic
 from tierflow.platform.dashboard.routes import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.services.context import IndexerLink, ServiceContext
@@ -266,6 +262,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # docs.install serves Swagger UI from npm assets instead of a CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "operator", "description": "onboarding after KYB, suspension, parameters, pause"},
             {
@@ -288,6 +286,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.indexer = None
     errors.install(app)
+    docs.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for module in (operator, financier, core, supplier, auditor, common, bills):
         app.include_router(module.router)
@@ -296,48 +295,6 @@ def create_app(
         app.include_router(extra)
     mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
 
-    @app.get(
-        "/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag"
-    )
-    def health() -> JSONResponse:
-        chain: dict[str, Any] = {"ok": False}
-        head: int | None = None
-        try:
-            gateway = context.gateway()
-            head = gateway.ping()
-            chain = {"ok": True, "chain_id": gateway.chain_id, "head_block": head}
-        except (ChainUnavailableError, ConfigurationError) as error:
-            chain = {"ok": False, "error": str(error)}
-        database: dict[str, Any]
-        indexed: int | None = None
-        try:
-            with context.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            indexed = context.link.checkpoint_block()
-            database = {"ok": True}
-        except Exception as error:  # any driver error means "down" here
-            database = {"ok": False, "error": type(error).__name__}
-        lag = None if head is None or indexed is None else max(0, head - indexed)
-        running = app.state.indexer
-        indexer_state: dict[str, Any] = {
-            "indexed_block": indexed,
-            "lag_blocks": lag,
-            "in_process": running is not None,
-        }
-        if running is not None and running.error:
-            indexer_state["error"] = running.error
-        ok = chain["ok"] and database["ok"] and indexed is not None and (lag or 0) <= 10
-        body = HealthPublic(
-            status="ok" if ok else "degraded", chain=chain, database=database, indexer=indexer_state
-        )
-        return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
-
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["system"], summary="Prometheus metrics")
-    def prometheus() -> PlainTextResponse:
-        extra: dict[str, float | int] = {}
-        running = app.state.indexer
-        if running is not None:
-            extra.update(running.metrics.as_dict())
-        return PlainTextResponse(metrics.render(extra), media_type="text/plain; version=0.0.4")
+    system.install(app, context, metrics)
 
     return app

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from tierflow.lifecycle import sigterm_as_interrupt
 from tierflow.platform import logs
 from tierflow.platform.api.app import create_app, make_context
 from tierflow.platform.db import get_engine
@@ -29,6 +30,7 @@ def _run(ctx: ServiceContext, host: str, port: int, with_indexer: bool, log_leve
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, log_level=log_level.lower()
     )
+    sigterm_as_interrupt()  # else uvicorn's re-raised SIGTERM kills the process after its drain
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
