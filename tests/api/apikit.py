@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from tierflow.chain.testing import Platform
-from tierflow.platform.api.app import create_app
+from tierflow.platform.main import create_app
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.testing import service_context

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from tierflow.chain.accounts import dev_account
-from tierflow.platform.api.app import create_app
 from tierflow.platform.db import make_engine
+from tierflow.platform.main import create_app
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import DEV_MASTER_KEY, Settings

@@ -24,7 +24,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    from tierflow.platform.api.app import create_app
+    from tierflow.platform.main import create_app
     from tierflow.platform.testing import service_context
 
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'live.db'}"

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
-from tierflow.platform.api.errors import Forbidden
 from tierflow.platform.api.schemas import HealthDetails, HealthPublic
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import authenticate
 
 # The lag (in blocks) beyond which the indexer counts as behind and the service as degraded.

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.errors import ChainUnavailableError
 from tierflow.platform.dashboard import actions, charts, queries
 from tierflow.platform.dashboard import format as fmt

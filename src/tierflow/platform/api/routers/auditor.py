@@ -11,7 +11,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, fast_json
+from tierflow.platform.services import participants, queries
+from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
     FinancingPublic,
@@ -19,8 +21,6 @@ from tierflow.platform.api.schemas import (
     ParticipantPublic,
     PayablePublic,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, fast_json
-from tierflow.platform.services import participants, queries
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"], responses=READ_RESPONSES)
 

@@ -9,7 +9,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from tierflow.platform.api.bill_schemas import (
+from tierflow.platform.api.deps import (
+    AuditorCaller,
+    ContextDep,
+    FinancierCaller,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    SessionDep,
+    role_guard,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import bills, documents
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,
     BillDiscountRequestPublic,
@@ -23,20 +36,7 @@ from tierflow.platform.api.bill_schemas import (
     BillRecourse,
     EndorsementChain,
 )
-from tierflow.platform.api.deps import (
-    AuditorCaller,
-    ContextDep,
-    FinancierCaller,
-    IdempotencyKey,
-    Limit,
-    Offset,
-    SessionDep,
-    role_guard,
-)
-from tierflow.platform.api.schemas import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import bills, documents
-from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"], responses=READ_RESPONSES)
 

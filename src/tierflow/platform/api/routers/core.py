@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import documents, queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
     AddressStr,
     CertificateIssue,
@@ -21,8 +23,6 @@ from tierflow.platform.api.schemas import (
     Repay,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import documents, queries, workflows
 
 router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
 

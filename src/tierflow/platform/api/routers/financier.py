@@ -16,7 +16,9 @@ from tierflow.platform.api.deps import (
     SessionDep,
     SettlementBankCaller,
 )
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
+from tierflow.platform.services import queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CreditLineAdjust,
     CreditLineCreate,
@@ -29,8 +31,6 @@ from tierflow.platform.api.schemas import (
     Quote,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
-from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 

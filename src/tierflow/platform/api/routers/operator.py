@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, OperatorCaller, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import participants, workflows
+from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
     Page,
@@ -20,8 +22,6 @@ from tierflow.platform.api.schemas import (
     PlatformPublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import participants, workflows
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=READ_RESPONSES)
 

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
+from tierflow.platform.services import queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     FinancingCreate,
     FinancingPublic,
@@ -16,8 +18,6 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
-from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
 

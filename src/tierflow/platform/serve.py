@@ -11,8 +11,8 @@ from rich.console import Console
 
 from tierflow.lifecycle import sigterm_as_interrupt
 from tierflow.platform import logs
-from tierflow.platform.api.app import create_app, make_context
 from tierflow.platform.db import get_engine
+from tierflow.platform.main import create_app, make_context
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.relayer import ChainGateway
@@ -56,7 +56,7 @@ def worker_app() -> Any:
 def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
     os.environ[WORKER_LOG_LEVEL] = log_level  # the workers are spawned: they read it at import
     uvicorn.run(
-        "tierflow.platform.api.cli:worker_app",
+        "tierflow.platform.serve:worker_app",
         factory=True,
         host=host,
         port=port,
