@@ -14,8 +14,27 @@ from web3 import Web3
 
 T = TypeVar("T")
 
-Fen = int  # amounts are exact integers in fen (0.01 CNY); JSON numbers, never floats
 MAX_FEN = 2**128 - 1  # the contracts pack values in uint128
+FEN_DOC = "[fen] integer amount in fen (0.01 CNY)"
+# Amounts are exact integers in fen (0.01 CNY). Out: JSON integers.
+Fen = Annotated[int, Field(description=FEN_DOC)]
+# In: a JSON integer and nothing else. Lax parsing sent `true` to the chain as 1 fen and read "1000" as
+# 1000 fen; strict refuses booleans, floats (even 1000.0) and strings with a 422 instead.
+STRICT_FEN_DOC = "; a JSON integer: no booleans, decimals or strings"
+FenIn = Annotated[int, Field(strict=True, description=FEN_DOC + STRICT_FEN_DOC)]
+
+
+def fen_doc(extra: str = "") -> str:
+    """The description of a money field in a request: the unit, the strict type, then `extra`."""
+    return FEN_DOC + STRICT_FEN_DOC + (f"; {extra}" if extra else "")
+
+
+# Dates become unix seconds in a uint64 on chain: before 1970 there is no such number (a 500 before).
+EARLIEST_DATE = dt.date(1970, 1, 1)
+ChainDate = Annotated[
+    dt.date,
+    Field(ge=EARLIEST_DATE, description="ISO date (YYYY-MM-DD), 1970-01-01 or later"),
+]
 
 
 def _checksum(value: str) -> str:
@@ -119,7 +138,7 @@ class ParametersUpdate(BaseModel):
     grace_period_days: int = Field(
         ge=0, le=365, description="[days] after maturity before a default may be marked"
     )
-    min_unit: Fen = Field(ge=1, le=MAX_FEN, description="[fen] every amount must be a multiple of this")
+    min_unit: FenIn = Field(ge=1, le=MAX_FEN, description=fen_doc("every amount must be a multiple of this"))
 
 
 class PlatformPublic(BaseModel):
@@ -180,13 +199,13 @@ class CreditLineCreate(BaseModel):
     )
 
     obligor: AddressStr
-    limit: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
-    expiry: dt.date
+    limit: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    expiry: ChainDate = Field(description="last day of the line; an ISO date, 1970-01-01 or later")
 
 
 class CreditLineAdjust(BaseModel):
-    limit: Fen = Field(gt=0, le=MAX_FEN)
-    expiry: dt.date
+    limit: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    expiry: ChainDate = Field(description="last day of the line; an ISO date, 1970-01-01 or later")
 
 
 class CreditLinePublic(BaseModel):
@@ -232,8 +251,10 @@ class CertificateIssue(BaseModel):
     )
 
     supplier: AddressStr
-    face: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
-    maturity: dt.date = Field(description="due date; the payable matures at 00:00 UTC of that day")
+    face: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    maturity: ChainDate = Field(
+        description="due date (ISO, 1970-01-01 or later); the payable matures at 00:00 UTC of that day"
+    )
     line_id: int = Field(gt=0, lt=2**63)
     document_ids: list[str] = Field(
         min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)"
@@ -241,7 +262,7 @@ class CertificateIssue(BaseModel):
 
 
 class Repay(BaseModel):
-    amount: Fen = Field(gt=0, le=MAX_FEN)
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
 class Transfer(BaseModel):
@@ -252,8 +273,8 @@ class Transfer(BaseModel):
     )
 
     to: AddressStr
-    value: Fen = Field(
-        gt=0, le=MAX_FEN, description="[fen]; the whole token value moves the token, less splits it"
+    value: FenIn = Field(
+        gt=0, le=MAX_FEN, description=fen_doc("the whole token value moves the token, less splits it")
     )
 
 
@@ -330,7 +351,9 @@ class FinancingCreate(BaseModel):
     )
 
     token_id: int = Field(gt=0, lt=2**63)
-    amount: Fen = Field(gt=0, le=MAX_FEN, description="[fen] to sell; less than the token value splits it")
+    amount: FenIn = Field(
+        gt=0, le=MAX_FEN, description=fen_doc("to sell; less than the token value splits it")
+    )
     financier: AddressStr
     with_recourse: bool = False
 
@@ -387,12 +410,12 @@ class Portfolio(BaseModel):
 
 class Approval(BaseModel):
     spender: Literal["Financing", "Receivables"]
-    amount: Fen = Field(ge=0, le=2**256 - 1)
+    amount: FenIn = Field(ge=0, le=2**256 - 1, description=fen_doc())
 
 
 class Mint(BaseModel):
     to: AddressStr
-    amount: Fen = Field(gt=0, le=MAX_FEN)
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
 class BalancePublic(BaseModel):
