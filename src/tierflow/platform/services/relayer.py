@@ -45,8 +45,8 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_FIELDS,
     FORWARD_REQUEST_TYPEHASH,
 )
-from tierflow.chain.jsonrpc import RpcError, rpc_for
-from tierflow.chain.node import RECEIPT_POLL_S, TxSender
+from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
+from tierflow.chain.node import RECEIPT_POLL_S, TxSender, connect
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 from tierflow.platform.indexer.events import LogDecoder
 
@@ -69,6 +69,9 @@ FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
+# [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
+# write fails in its simulation, before anything is sent. Only the wait for a receipt is longer.
+READ_TIMEOUT_S = 2.0
 
 
 class RelayError(TierflowError):
@@ -122,8 +125,13 @@ class ChainGateway:
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
-        self.sender = TxSender(w3, self.decoder)
-        self.rpc = rpc_for(w3)
+        url = endpoint_of(w3.provider)
+        # Reads (and the sender's nonce and gas price) time out fast; the send itself has its own bound.
+        self.rpc = JsonRpc(url, timeout=READ_TIMEOUT_S) if url is not None else rpc_for(w3)
+        self.sender = TxSender(w3, self.decoder, rpc=self.rpc)
+        # Contract reads through web3 (balances, registry) with the same bound and no retries.
+        reader = connect(url, timeout=READ_TIMEOUT_S) if url is not None else w3
+        self.receipt_timeout = RECEIPT_TIMEOUT_S
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -132,7 +140,7 @@ class ChainGateway:
         self._pool_lock = threading.Lock()
         self.chain_id = int(w3.eth.chain_id)
         self.contracts: dict[str, Contract] = {
-            name: deployment.contract(w3, name) for name in deployment.contracts
+            name: deployment.contract(reader, name) for name in deployment.contracts
         }
         self.by_address = {str(c.address).lower(): name for name, c in self.contracts.items()}
         self.forwarder = self.contracts["TierflowForwarder"]
@@ -422,22 +430,28 @@ class ChainGateway:
         return None
 
     def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
-        """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time."""
-        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time.
+
+        The one long wait of a write, bounded by `receipt_timeout`; a node that stops answering for a
+        moment is asked again until then (each poll bounded by READ_TIMEOUT_S).
+        """
+        deadline = time.monotonic() + self.receipt_timeout
+        poll = RECEIPT_POLL_S
         while True:
+            problem = "not mined"
             try:
                 receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
             except (ChainUnavailableError, RpcError) as error:
-                raise TransactionOutcomeUnknown(
-                    tx_hash, f"transaction {tx_hash} was sent but its receipt could not be read: {error}"
-                ) from None
+                receipt, problem = None, f"its receipt could not be read: {error}"
             if receipt:
                 return dict(receipt)
             if time.monotonic() >= deadline:
                 raise TransactionOutcomeUnknown(
-                    tx_hash, f"transaction {tx_hash} was sent but not mined within {RECEIPT_TIMEOUT_S:.0f} s"
+                    tx_hash,
+                    f"transaction {tx_hash} was sent but {problem} within {self.receipt_timeout:.0f} s",
                 )
-            time.sleep(RECEIPT_POLL_S)
+            time.sleep(poll)
+            poll = min(poll * 2, 0.25)  # fast on an automining node, gentle on a slow one
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined."""
@@ -446,6 +460,17 @@ class ChainGateway:
         except RpcError as error:
             raise _unavailable(error) from error
         return self.outcome(dict(receipt)) if receipt else None
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the node has the transaction, mined or in its pool.
+
+        A transaction it does not know was never delivered or was dropped (a restart emptied the pool);
+        only its sender held the signed bytes, so it can no longer be mined.
+        """
+        try:
+            return bool(self.rpc.call("eth_getTransactionByHash", [tx_hash]))
+        except RpcError as error:
+            raise _unavailable(error) from error
 
     def outcome(self, receipt: dict[str, Any]) -> TxOutcome:
         """A raw JSON-RPC receipt with its logs decoded (JSON values, as the indexer stores them)."""
