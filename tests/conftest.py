@@ -11,7 +11,7 @@ import pytest
 # commands tests run in it or spawn from it) runs on a local devnet, as the test environment.
 os.environ.setdefault("TIERFLOW_ENVIRONMENT", "test")
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 @pytest.fixture(scope="session")

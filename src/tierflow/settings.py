@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# anvil's (and hardhat's) public test mnemonic: the devnet's funded accounts derive from it.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
 # anvil's first well-known dev account: public knowledge, never a secret. Refused outside development.
 ANVIL_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_MASTER_KEY = "dev-master-key-change-me"
@@ -106,10 +108,14 @@ def _normalise_key(key: str) -> str:
 @lru_cache(maxsize=1)
 def public_dev_keys() -> frozenset[str]:
     """The private keys of anvil's 20 funded accounts (its public test mnemonic), normalised."""
-    from tierflow.chain.accounts import dev_account  # the chain package imports this module
+    from eth_account import Account
 
-    keys = {_normalise_key(key) for key in (ANVIL_OPERATOR_KEY, *DEV_RELAYER_KEYS)}
-    return frozenset(keys | {bytes(dev_account(index).key).hex() for index in range(20)})
+    Account.enable_unaudited_hdwallet_features()
+    derived = {
+        bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key).hex()
+        for index in range(20)
+    }
+    return frozenset(derived | {_normalise_key(key) for key in (ANVIL_OPERATOR_KEY, *DEV_RELAYER_KEYS)})
 
 
 @lru_cache

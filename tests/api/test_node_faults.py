@@ -16,10 +16,10 @@ from apikit import Api
 from fastapi.testclient import TestClient
 
 from tierflow.chain.devnet import Devnet
-from tierflow.chain.testing import Platform
 from tierflow.platform.main import create_app
 from tierflow.platform.services.context import DatabaseUnavailableError
-from tierflow.platform.testing import service_context
+from tierflow.testing.chain import Platform
+from tierflow.testing.service import service_context
 
 # [s] the longest a write may take here: the node's reads (2 s each, the first timeout ends it), the
 # send and its settlement (3 s each), the receipt wait (5 s) and the indexer wait (5 s), with slack.

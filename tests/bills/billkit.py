@@ -13,7 +13,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.types import TxReceipt
 
-from tierflow.chain.testing import Platform, RevertExpectation
+from tierflow.testing.chain import Platform, RevertExpectation
 
 DAY = 86_400  # [s]
 YUAN = 100  # [fen]

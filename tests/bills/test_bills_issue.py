@@ -5,7 +5,7 @@ from __future__ import annotations
 from billkit import DAY, YUAN, BillKit, PackageStatus, RangeStatus
 from eth_utils.crypto import keccak
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def test_issue_recordsPackageAndBindsInvoices(tf: Platform, kit: BillKit) -> None:

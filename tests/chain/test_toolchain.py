@@ -16,8 +16,8 @@ from tierflow.chain.deploy import deploy_all, load_deployment
 from tierflow.chain.devnet import Devnet, rpc_ready
 from tierflow.chain.node import connect
 from tierflow.chain.revert import RevertDecoder
-from tierflow.chain.testing import Platform
 from tierflow.errors import WrongChainError
+from tierflow.testing.chain import Platform
 
 
 def test_solc_wrapper_reports_the_pinned_version() -> None:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 DAY = 86_400  # [s]
 FACE = 100_000_000  # [fen] 1,000,000.00 CNY

@@ -15,9 +15,8 @@ from types import TracebackType
 import httpx
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
-from tierflow.settings import REPO_ROOT
+from tierflow.settings import DEV_MNEMONIC, REPO_ROOT
 
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_CHAIN_ID = 31337
 
 
