@@ -110,10 +110,10 @@ def test_restart_and_freeze_underAStreamOfWrites_noStuckKey_noDoubledWrite(fault
         try:
             started = time.monotonic()
             health = api.client.get("/health")
-            assert health.status_code == 503 and time.monotonic() - started < 3.5, health.text
+            assert health.status_code == 503 and time.monotonic() - started < 5, health.text
             started = time.monotonic()
             balance = api.get("supplier1", "/v1/settlement/balance")
-            assert balance.status_code == 503 and time.monotonic() - started < 3.5, balance.text
+            assert balance.status_code == 503 and time.monotonic() - started < 5, balance.text
             time.sleep(3.0)
         finally:
             os.kill(pid, signal.SIGCONT)

@@ -66,7 +66,9 @@ PAYOUT_SELECTOR = bytes(Web3.keccak(text="payout(uint256[])")[:4])
 INNER_GAS_MARGIN = 20_000
 EXECUTE_SELECTOR = keccak(text="execute((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
 # [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
@@ -279,6 +281,29 @@ class ChainGateway:
         signed = Account.unsafe_sign_hash(self.digest(typed_data["message"]), account.key)
         return "0x" + bytes(signed.signature).hex()
 
+    @staticmethod
+    def normalise_signature(signature: str) -> str:
+        """The r‖s‖v form the forwarder (OpenZeppelin ECDSA) accepts, from what standard wallets give.
+
+        v = 0/1 becomes 27/28; a 64-byte EIP-2098 signature (r‖vs, the parity in the top bit of s) is
+        expanded; a high s (the malleable twin) becomes its low-s equivalent. Anything else that
+        cannot recover is refused here, before a transaction that must revert is sent.
+        """
+        raw = bytes(HexBytes(signature))
+        if len(raw) == 64:
+            vs = int.from_bytes(raw[32:], "big")
+            raw = raw[:32] + (vs & ((1 << 255) - 1)).to_bytes(32, "big") + bytes([27 + (vs >> 255)])
+        if len(raw) != 65:
+            raise RelayError("invalid_signature", "a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)")
+        r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+        if v in (0, 1):
+            v += 27
+        if v not in (27, 28):
+            raise RelayError("invalid_signature", f"v must be 27 or 28 (or 0/1), not {raw[64]}")
+        if s > SECP256K1_N // 2:
+            s, v = SECP256K1_N - s, 55 - v  # same signer, the form ECDSA.recover accepts
+        return "0x" + (r + s.to_bytes(32, "big") + bytes([v])).hex()
+
     def recover(self, message: dict[str, Any], signature: str) -> str:
         try:
             return str(Account._recover_hash(self.digest(message), signature=HexBytes(signature)))
@@ -324,11 +349,21 @@ class ChainGateway:
                     "request_expired", "the request's deadline has passed: prepare and sign a new one"
                 )
             self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
+            # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
+            # a request it would refuse is never sent (the relayer would pay for the revert).
+            verdict = self._eth_call(
+                {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()}
+            )
+            if int(verdict, 16) != 1:
+                raise RelayError(
+                    "invalid_signature", "the forwarder does not accept this signature for this request"
+                )
             self._forwarder_nonces.pop(str(message["from"]), None)
             return self._relay_locked(message, signature)
 
-    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        request = (
+    @staticmethod
+    def _request_tuple(message: dict[str, Any], signature: str) -> tuple[Any, ...]:
+        return (
             Web3.to_checksum_address(message["from"]),
             Web3.to_checksum_address(message["to"]),
             int(message["value"]),
@@ -337,6 +372,12 @@ class ChainGateway:
             HexBytes(message["data"]),
             HexBytes(signature),
         )
+
+    def _verify_data(self, message: dict[str, Any], signature: str) -> bytes:
+        return VERIFY_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [self._request_tuple(message, signature)])
+
+    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
+        request = self._request_tuple(message, signature)
         data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
         # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
         # calldata copy); estimating it would cost a round trip and cannot fail differently.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from web3 import Web3
 
 T = TypeVar("T")
@@ -168,20 +168,91 @@ class TxResult(BaseModel):
     events: list[EventPublic] = Field(default_factory=list)
 
 
+def _quantity(value: Any) -> Any:
+    """A uint as wallets and JSON libraries send it: a JSON integer, a decimal string or a 0x-hex string."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an integer (decimal or 0x-hex)") from None
+    return value
+
+
+Quantity = Annotated[
+    int,
+    BeforeValidator(_quantity),
+    Field(ge=0, lt=2**256),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": "^(0x[0-9a-fA-F]+|[0-9]+)$"},
+            ],
+            "description": "a uint: JSON integer, decimal string or 0x-hex string",
+        }
+    ),
+]
+
+
+class ForwardRequestMessage(BaseModel):
+    """An ERC-2771 ForwardRequest (OpenZeppelin ERC2771Forwarder), the `message` that is signed."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    from_: AddressStr = Field(alias="from", description="the signer: the participant's own address")
+    to: AddressStr = Field(description="the Tierflow contract called")
+    value: Quantity = Field(description="[wei] always 0: the forwarder relays no ether")
+    gas: Quantity = Field(description="gas the inner call may use (at most 5,000,000)")
+    nonce: Quantity = Field(description="the signer's forwarder nonce: each request is used once")
+    deadline: Quantity = Field(description="[unix s] uint48; the request cannot be relayed after it")
+    data: str = Field(pattern=r"^0x([0-9a-fA-F]{2})*$", description="the calldata of the inner call")
+
+
+class Eip712Field(BaseModel):
+    name: str
+    type: str
+
+
+class ForwardRequestDomain(BaseModel):
+    name: Literal["Tierflow"]
+    version: Literal["1"]
+    chainId: int
+    verifyingContract: AddressStr = Field(description="the TierflowForwarder")
+
+
+class ForwardRequestTypedData(BaseModel):
+    """EIP-712 typed data as eth_signTypedData_v4 takes it. ethers v6 `signTypedData(domain, types,
+    message)` derives the domain type itself and refuses `types` that list EIP712Domain: drop it."""
+
+    types: dict[str, list[Eip712Field]] = Field(description="EIP712Domain and ForwardRequest")
+    primaryType: Literal["ForwardRequest"]
+    domain: ForwardRequestDomain
+    message: ForwardRequestMessage
+
+
 class SignatureRequired(BaseModel):
     """Returned (202) to self-custody participants: sign `forward_request` (EIP-712), POST it to /v1/relay."""
 
     status: Literal["signature_required"] = "signature_required"
-    forward_request: dict[str, Any] = Field(description="EIP-712 typed data (eth_signTypedData_v4)")
+    forward_request: ForwardRequestTypedData = Field(
+        description="EIP-712 typed data (eth_signTypedData_v4); sign it, post its `message` to /v1/relay"
+    )
     relay: str = "/v1/relay"
 
 
 class RelayRequest(BaseModel):
-    request: dict[str, Any] = Field(
-        description="the `message` of the forward request as returned "
-        "(from, to, value, gas, nonce, deadline, data)"
+    request: ForwardRequestMessage = Field(
+        description="the `message` of the forward request as returned (from, to, value, gas, nonce, "
+        "deadline, data); numbers as JSON integers, decimal or 0x-hex strings"
     )
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+    signature: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
+        description="65 bytes r‖s‖v (v = 27/28, or 0/1 as some hardware wallets give it) or the 64-byte "
+        "EIP-2098 compact form r‖vs; 0x-hex",
+    )
 
 
 # -- credit lines -------------------------------------------------------------------------------
