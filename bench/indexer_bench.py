@@ -19,9 +19,9 @@ from typing import Any
 from hexbytes import HexBytes
 from web3 import Web3
 
+from tierflow.chain.abi import LogDecoder
+from tierflow.chain.jsonrpc import Rpc
 from tierflow.platform.db import make_engine
-from tierflow.platform.indexer.events import LogDecoder
-from tierflow.platform.indexer.rpc import Rpc
 from tierflow.platform.indexer.runner import Indexer, contracts_of
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.pgtemp import PgCluster

@@ -10,7 +10,7 @@ import {ICreditLines} from "./interfaces/ICreditLines.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
-import {Roles} from "./Roles.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Receivables: ERC-3525-style certificate ledger with on-chain lineage and maturity settlement.
 /// @dev Lean layout: a token is two storage words, a slot three; no enumeration (the indexer

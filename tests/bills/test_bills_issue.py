@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from billkit import DAY, YUAN, BillKit, PackageStatus, RangeStatus
+from billkit import DAY, YUAN, BillKit, RangeStatus
 from eth_utils.crypto import keccak
 
+from tierflow.chain.vocabulary import PackageStatus
 from tierflow.testing.chain import Platform
 
 

@@ -17,63 +17,63 @@ from __future__ import annotations
 
 import string
 from enum import IntEnum, IntFlag
-from typing import Any
+from typing import Any, Literal
 
 from tierflow.errors import ContractRevert
 
-# -- enums (member names exactly as in Solidity; the ordinal is the on-chain value) -------------
+# -- enums (members as in Solidity, upper case; the ordinal is the on-chain value) ---------------
 
 
 class SlotStatus(IntEnum):
     """IReceivables.SlotStatus: the life of an issued payable."""
 
-    None_ = 0
-    Issued = 1
-    Accepted = 2
-    Rejected = 3
-    Cancelled = 4
-    Defaulted = 5
-    Repaid = 6
+    NONE = 0
+    ISSUED = 1
+    ACCEPTED = 2
+    REJECTED = 3
+    CANCELLED = 4
+    DEFAULTED = 5
+    REPAID = 6
 
 
 class RequestStatus(IntEnum):
     """IFinancing.RequestStatus: the life of a financing request."""
 
-    None_ = 0
-    Requested = 1
-    Quoted = 2
-    Accepted = 3
-    Funded = 4
-    Cancelled = 5
-    Declined = 6
-    Recoursed = 7
+    NONE = 0
+    REQUESTED = 1
+    QUOTED = 2
+    ACCEPTED = 3
+    FUNDED = 4
+    CANCELLED = 5
+    DECLINED = 6
+    RECOURSED = 7
 
 
 class PackageStatus(IntEnum):
     """IBills.PackageStatus: the life of a bill package."""
 
-    None_ = 0
-    Issued = 1
-    Accepted = 2
-    Received = 3
-    Rejected = 4
-    Cancelled = 5
+    NONE = 0
+    ISSUED = 1
+    ACCEPTED = 2
+    RECEIVED = 3
+    REJECTED = 4
+    CANCELLED = 5
 
 
 class RangeStatus(IntEnum):
     """IBills.RangeStatus: the life of a sub-ticket range."""
 
-    None_ = 0
-    Held = 1
-    Pledged = 2
-    Presented = 3
-    Paid = 4
-    Dishonoured = 5
-    Closed = 6
+    NONE = 0
+    HELD = 1
+    PLEDGED = 2
+    PRESENTED = 3
+    PAID = 4
+    DISHONOURED = 5
+    CLOSED = 6
 
 
 class ParticipantStatus(IntEnum):
-    """IParticipantRegistry.Status (upper case here: the API writes "active", "suspended")."""
+    """IParticipantRegistry.Status (the API and the read models write it in lower case)."""
 
     NONE = 0
     ACTIVE = 1
@@ -89,9 +89,19 @@ ENUMS: dict[str, type[IntEnum]] = {
 }
 
 
+# The statuses as the read models and the API write them (every member but None), for Literal-typed
+# parameters and fields; the test checks each against its enum.
+SlotStatusName = Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
+RequestStatusName = Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+PackageStatusName = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
+RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
+# A closed range has passed on (split or moved): lists of ranges filter on the others.
+OpenRangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
+
+
 def status_name(enum: type[IntEnum], ordinal: int) -> str:
-    """The Solidity name of `ordinal` ("None" for 0), as the read models store it."""
-    return "None" if ordinal == 0 else enum(ordinal).name
+    """The Solidity name of `ordinal` ("Held"), as the read models store it (every member is one word)."""
+    return enum(ordinal).name.capitalize()
 
 
 # -- roles (library Roles in contracts/libraries/Roles.sol) ------------------------------------
@@ -106,6 +116,7 @@ class Role(IntFlag):
 
 
 # The role names of the API and the directory (snake case) and their bits.
+RoleName = Literal["core_enterprise", "supplier", "financier", "settlement_bank", "auditor"]
 ROLE_BITS: dict[str, int] = {role.name.lower(): int(role) for role in Role if role.name is not None}
 
 

@@ -9,13 +9,13 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from tierflow.chain.gateway import ChainGateway
 from tierflow.lifecycle import sigterm_as_interrupt
 from tierflow.platform import logs
 from tierflow.platform.db import get_engine
 from tierflow.platform.main import create_app, make_context
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.relayer import ChainGateway
 from tierflow.settings import get_settings
 
 console = Console(stderr=True)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tierflow.chain.gateway import RelayError
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import (
     ChainUnavailableError,
@@ -34,7 +35,6 @@ from tierflow.platform.services.errors import (
     ServiceError,
     Unauthenticated,
 )
-from tierflow.platform.services.relayer import RelayError
 
 log = logging.getLogger("tierflow.api")
 # Relay refusals that are the request's fault (422); the others are the chain's state (409).

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
+from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
@@ -16,7 +17,6 @@ from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.queries import _page, get_or_404
-from tierflow.platform.services.relayer import Call
 from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from web3 import Web3
 
 from tierflow.chain.demo import entity_hash
+from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS, role_names
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.models.registry import Participant
@@ -32,7 +33,6 @@ from tierflow.platform.security.crypto import (
 )
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
-from tierflow.platform.services.relayer import Call
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,

@@ -6,12 +6,12 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 from tierflow.platform.services import documents, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.relayer import Call
 from tierflow.platform.services.schemas.certificates import (
     Approval,
     CertificateIssue,

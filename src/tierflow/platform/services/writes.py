@@ -7,12 +7,12 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlmodel import Session
 
+from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.chain.vocabulary import revert_message
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
-from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
 from tierflow.platform.services.schemas.certificates import (
     EventPublic,
     RelayRequest,

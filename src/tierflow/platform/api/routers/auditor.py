@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import participants, queries
@@ -46,7 +47,7 @@ def all_payables(
     caller: AuditorCaller,
     obligor: AddressStr | None = None,
     supplier: AddressStr | None = None,
-    status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
+    status: SlotStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[PayablePublic]:

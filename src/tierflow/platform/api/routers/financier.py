@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
     ContextDep,
     FinancierCaller,
@@ -34,7 +33,6 @@ from tierflow.platform.services.schemas.certificates import (
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 
-RequestStatus = Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
 RequestId = Path(gt=0, lt=2**63, description="financing request id")
 LineId = Path(gt=0, lt=2**63, description="credit line id")
 
@@ -95,7 +93,7 @@ async def queue(
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    status: RequestStatus | None = None,
+    status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
 from tierflow.platform.services import queries, workflows
@@ -111,8 +112,7 @@ def request_financing(
 def my_requests(
     session: SessionDep,
     caller: SupplierCaller,
-    status: Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
-    | None = None,
+    status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from web3 import Web3
 
+from tierflow.chain.vocabulary import RoleName
+
 T = TypeVar("T")
 
 MAX_FEN = 2**128 - 1  # the contracts pack values in uint128
@@ -62,7 +64,6 @@ class Page(BaseModel, Generic[T]):
 
 
 # -- participants -------------------------------------------------------------------------------
-RoleName = Literal["core_enterprise", "supplier", "financier", "settlement_bank", "auditor"]
 
 
 class ParticipantCreate(BaseModel):
