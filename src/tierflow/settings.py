@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Prometheus scraper); metrics_public opens it to anyone (only on a bind nobody else reaches).
     metrics_token: str = ""
     metrics_public: bool = False
+    # Where users reach the service (e.g. https://scf.example.com): https makes the dashboard's cookies
+    # Secure even when a proxy terminates TLS and forwards plain http.
+    public_url: str = ""
+    # Believe X-Forwarded-Proto (only behind a proxy that sets it; anyone can send the header).
+    trust_proxy_headers: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
@@ -26,7 +26,7 @@ from tierflow.platform.dashboard.routes import (
     _sign_in_redirect,
     _viewer,
 )
-from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.dashboard.session import Viewer, require_csrf
 from tierflow.platform.models import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest
 from tierflow.platform.services import bills, documents
@@ -43,7 +43,10 @@ from tierflow.platform.services.schemas.bills import (
     EndorsementChain,
 )
 
-router = APIRouter(prefix="/dashboard/bills", include_in_schema=False, route_class=PageRoute)
+router = APIRouter(
+    prefix="/dashboard/bills", include_in_schema=False, route_class=PageRoute,
+    dependencies=[Depends(require_csrf)],
+)  # fmt: skip
 
 BAR_WIDTH = 1000  # [svg units] the whole package, sub-ticket 1 … face
 # Holders get colours in order of first appearance along the bar; the palette repeats after ten.

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote as urlquote
 
 from eth_utils.address import to_checksum_address
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
@@ -31,9 +31,14 @@ from tierflow.platform.dashboard.rendering import STATIC, render
 from tierflow.platform.dashboard.session import (
     COOKIE_NAME,
     SESSION_SECONDS,
+    CsrfError,
     SignInError,
     Viewer,
+    cookie_secure,
     encode_cookie,
+    end_session,
+    ensure_pre_session,
+    require_csrf,
     sign_in,
     viewer_from_cookie,
 )
@@ -58,6 +63,12 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except CsrfError:
+                message = (
+                    "This form is out of date or came from another site, so nothing was done. "
+                    "Reload the page and submit it again."
+                )
+                status = 403
             except (SQLAlchemyError, ChainUnavailableError) as error:
                 log.warning("dashboard page unavailable: %s", error)
                 message = "The platform's database or chain does not answer right now. Retry in a minute."
@@ -82,7 +93,9 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False, route_class=PageRoute)
+router = APIRouter(
+    prefix="/dashboard", include_in_schema=False, route_class=PageRoute, dependencies=[Depends(require_csrf)]
+)
 FLASH_COOKIE = "tierflow_flash"
 # Every script and style comes from this application; inline styles only for bar widths (style="--v").
 CSP = (
@@ -272,7 +285,9 @@ def _demo_keys(request: Request) -> list[tuple[str, str]]:
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str = "") -> Response:
     target = next if next.startswith("/dashboard") else ""
-    return _page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
+    response = _page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
+    ensure_pre_session(request, response)  # the cookie the form's CSRF token derives from
+    return response
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -306,14 +321,16 @@ def _set_session(request: Request, response: Response, viewer: Viewer) -> None:
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
-        # Strict: a form on another site cannot post with this session (no CSRF token needed).
+        # Strict: a form on another site cannot post with this session; the CSRF token covers the
+        # rest (same-site subdomains, older browsers).
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
 
 
 @router.post("/sign-out")
-def sign_out() -> Response:
+def sign_out(request: Request) -> Response:
+    end_session(_engine(request), request.cookies.get(COOKIE_NAME), _master_key(request))
     response = RedirectResponse("/dashboard/sign-in", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
@@ -1138,6 +1155,7 @@ def mount_dashboard(
     app.state.dashboard_engine = engine
     settings = context.settings if context is not None else get_settings()
     app.state.dashboard_master_key = master_key or settings.master_key
+    app.state.dashboard_settings = settings  # public URL and proxy trust decide Secure cookies
     app.state.dashboard_demo = settings.environment != "production"
     app.include_router(router)
     # bill_pages imports this module, so it is imported here rather than at the top (a cycle).
