@@ -59,3 +59,16 @@ def test_openapi_moneyFields_areIntegersInFen(api: Api) -> None:
     assert checked == len(MONEY)
     expiry = components["CreditLineCreate"]["properties"]["expiry"]
     assert "1970-01-01" in expiry.get("description", ""), expiry
+
+
+@pytest.mark.parametrize("document_id", ["\x00", "not-a-document", "A" * 32])
+def test_certificate_documentIds_areChecked_beforeTheDatabase(api: Api, document_id: str) -> None:
+    # A NUL reached PostgreSQL and came back as 503 database_error (schemathesis found it).
+    response = api.post(
+        "core1",
+        "/v1/core/certificates",
+        {"supplier": api.address("supplier1"), "face": 1000, "maturity": api.today(30), "line_id": 1,
+         "document_ids": [document_id]},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert "document_ids" in response.json()["error"]["message"]

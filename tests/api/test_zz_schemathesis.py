@@ -88,6 +88,7 @@ def _runner(api: Api, operation: Any, who: str, failures: list[str], ids: dict[s
         if response.status_code >= 500 and not (response.status_code == 503 and case.path == "/health"):
             failures.append(
                 f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+                f" (body {case.body!r:.300})"
             )
         elif response.status_code >= 400:
             error = response.json()["error"]

@@ -102,7 +102,7 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
     if isinstance(error, DatabaseUnavailableError | OperationalError):
         return error_body(request, 503, "database_unavailable", "the database does not answer; retry shortly")
     if isinstance(error, SQLAlchemyError):
-        log.error("database error", extra={"fields": {"error": str(error)}})
+        log.error("database error: %s", error, extra={"fields": {"error": str(error)}})
         return error_body(request, 503, "database_error", "the database refused the request; retry shortly")
     if isinstance(error, DecryptionError | ConfigurationError):
         log.error("configuration error", extra={"fields": {"error": str(error)}})

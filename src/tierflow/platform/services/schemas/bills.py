@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierflow.platform.services.schemas.certificates import AddressStr, ChainDate, FenIn, fen_doc
+from tierflow.platform.services.schemas.certificates import (
+    AddressStr,
+    ChainDate,
+    DocumentIdStr,
+    FenIn,
+    fen_doc,
+)
 
 MAX_SUBTICKET = 2**64 - 1  # the contract packs sub-ticket numbers in 64 bits
 
@@ -32,7 +38,7 @@ class BillIssue(BaseModel):
     maturity: ChainDate
     splittable: bool = Field(default=True, description="may parts of it be endorsed, discounted, pledged")
     not_transferable: bool = Field(default=False, description="不得转让: stops endorsement and discount")
-    document_ids: list[str] = Field(
+    document_ids: list[DocumentIdStr] = Field(
         min_length=1, max_length=32, description="uploaded invoices issued by the payee"
     )
 

@@ -54,6 +54,9 @@ AddressStr = Annotated[
 
 # PostgreSQL text cannot hold NUL; refuse it at the edge (422) instead of failing in the database.
 NO_NUL = r"^[^\x00]*$"
+# What POST /v1/core/documents returns. Checked at the edge: any other string (a NUL on PostgreSQL)
+# failed in the database as a 503 instead of a 422.
+DocumentIdStr = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex digits)")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -328,7 +331,7 @@ class CertificateIssue(BaseModel):
         description="due date (ISO, 1970-01-01 or later); the payable matures at 00:00 UTC of that day"
     )
     line_id: int = Field(gt=0, lt=2**63)
-    document_ids: list[str] = Field(
+    document_ids: list[DocumentIdStr] = Field(
         min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)"
     )
 
