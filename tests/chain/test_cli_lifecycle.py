@@ -115,6 +115,11 @@ def test_up_refusesATakenApiPort_beforeStartingAnything(
     assert _anvil_pids(devnet_port) == []
 
 
+def test_serve_takenPort_isOneLine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet) -> None:
+    result = _invoke(tmp_path, monkeypatch, "serve", "--port", str(devnet.port))
+    _one_line_error(result, f"port {devnet.port}", "--port")
+
+
 def test_up_needsDevelopmentChosenExplicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _one_line_error(_invoke(tmp_path, monkeypatch, "up"), "TIERFLOW_ENVIRONMENT=development")
     # Nothing set: production, which refuses the public anvil keys.
