@@ -126,7 +126,7 @@ def test_restart_and_freeze_underAStreamOfWrites_noStuckKey_noDoubledWrite(fault
     assert not stuck, f"keys that never settled: {stuck}"
     # Each key moved SPLIT once: one relayed transaction and one split per settled key, no more.
     settled = len(stream.done)
-    assert settled >= 5
+    assert settled >= 3, stream.answers
     assert len({body["tx_hash"] for body in stream.done.values()}) == settled
     assert _relayed(api) - before == settled
     assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
