@@ -42,7 +42,7 @@ def _timed(function, *args):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("shape", ["random", "chain"])
-def test_lineage_onTenThousandTokens(engine: Engine, shape: str) -> None:
+def test_lineage_on_ten_thousand_tokens(engine: Engine, shape: str) -> None:
     rnd = random.Random(3525)
     parents: dict[int, int | None] = {1: None}
     for token in range(2, N + 1):
