@@ -34,7 +34,7 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     engine.dispose()
 
 
-def test_docs_loadOnlyFromThisHost(offline: TestClient) -> None:
+def test_docs_load_only_from_this_host(offline: TestClient) -> None:
     page = offline.get("/docs")
     assert page.status_code == 200
     urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page.text) + re.findall(
@@ -50,14 +50,14 @@ def test_docs_loadOnlyFromThisHost(offline: TestClient) -> None:
     assert offline.get("/docs/assets/package.json").status_code == 404
 
 
-def test_health_public_isTerse_withoutInternalErrorText(offline: TestClient) -> None:
+def test_health_public_is_terse_without_internal_error_text(offline: TestClient) -> None:
     response = offline.get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "degraded"}  # the node at 127.0.0.1:9 is down
     assert offline.get("/openapi.json").json()["paths"]["/health"]
 
 
-def test_health_details_andMetrics_needTheOperator(offline: TestClient) -> None:
+def test_health_details_and_metrics_need_the_operator(offline: TestClient) -> None:
     assert offline.get("/health", headers={"X-API-Key": "tf_x_y"}).status_code == 401
     assert offline.get("/metrics").status_code == 401
     assert offline.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -65,7 +65,7 @@ def test_health_details_andMetrics_needTheOperator(offline: TestClient) -> None:
     assert metrics.status_code == 200 and "tierflow_http_requests_total" in metrics.text
 
 
-def test_settings_defaultToProduction_refusingEveryPublicKey(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_default_to_production_refusing_every_public_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIERFLOW_ENVIRONMENT", raising=False)
     with pytest.raises(ValidationError, match="TIERFLOW_OPERATOR_KEY"):
         Settings()

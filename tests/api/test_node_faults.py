@@ -91,7 +91,7 @@ class Stream:
             n += 1
 
 
-def test_restart_and_freeze_underAStreamOfWrites_noStuckKey_noDoubledWrite(faulty: Api) -> None:
+def test_restart_and_freeze_under_a_stream_of_writes_no_stuck_key_no_doubled_write(faulty: Api) -> None:
     api = faulty
     token = _token(api, 1_000_000)
     before = _relayed(api)
@@ -136,7 +136,7 @@ def test_restart_and_freeze_underAStreamOfWrites_noStuckKey_noDoubledWrite(fault
     assert api.client.get("/health").status_code == 200
 
 
-def test_aDatabaseFailureAfterTheSend_keepsTheKey_andTheRetryDoesNotSendAgain(
+def test_a_database_failure_after_the_send_keeps_the_key_and_the_retry_does_not_send_again(
     faulty: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = faulty

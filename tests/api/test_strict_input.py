@@ -17,7 +17,7 @@ MONEY = [
 
 
 @pytest.mark.parametrize("expiry", ["0001-01-01", "1969-12-31"])
-def test_creditLine_expiryBefore1970_is422NamingTheRange(api: Api, expiry: str) -> None:
+def test_credit_line_expiry_before_1970_is_422_naming_the_range(api: Api, expiry: str) -> None:
     block = api.platform.w3.eth.block_number
     line = api.credit_line("bank1", "core1")
     body = {"obligor": api.address("core1"), "limit": 1000, "expiry": expiry}
@@ -33,7 +33,7 @@ def test_creditLine_expiryBefore1970_is422NamingTheRange(api: Api, expiry: str) 
 
 
 @pytest.mark.parametrize("value", [True, False, "1000", 1000.0, 10.5, "0x10", None])
-def test_transfer_value_mustBeAJsonInteger(api: Api, value: Any) -> None:
+def test_transfer_value_must_be_a_json_integer(api: Api, value: Any) -> None:
     block = api.platform.w3.eth.block_number
     response = api.post(
         "supplier1", "/v1/certificates/1/transfer", {"to": api.address("supplier2"), "value": value}
@@ -44,7 +44,7 @@ def test_transfer_value_mustBeAJsonInteger(api: Api, value: Any) -> None:
     assert api.platform.w3.eth.block_number == block  # nothing was sent
 
 
-def test_openapi_moneyFields_areIntegersInFen(api: Api) -> None:
+def test_openapi_money_fields_are_integers_in_fen(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     components = schema["components"]["schemas"]
     checked = 0
@@ -62,7 +62,7 @@ def test_openapi_moneyFields_areIntegersInFen(api: Api) -> None:
 
 
 @pytest.mark.parametrize("document_id", ["\x00", "not-a-document", "A" * 32])
-def test_certificate_documentIds_areChecked_beforeTheDatabase(api: Api, document_id: str) -> None:
+def test_certificate_document_ids_are_checked_before_the_database(api: Api, document_id: str) -> None:
     # A NUL reached PostgreSQL and came back as 503 database_error (schemathesis found it).
     response = api.post(
         "core1",

@@ -89,7 +89,9 @@ def _relayers_nonce(api: Api) -> int:
 
 
 @pytest.mark.parametrize("form", ["v=0/1", "eip-2098", "v=27/28"])
-def test_relay_acceptsStandardWalletSignatures(wallet: tuple[Api, bytes, dict[str, str]], form: str) -> None:
+def test_relay_accepts_standard_wallet_signatures(
+    wallet: tuple[Api, bytes, dict[str, str]], form: str
+) -> None:
     api, key, headers = wallet
     amount = {"v=0/1": 11, "eip-2098": 12, "v=27/28": 13}[form]
     typed = _prepare(api, headers, amount)
@@ -108,7 +110,7 @@ def test_relay_acceptsStandardWalletSignatures(wallet: tuple[Api, bytes, dict[st
     assert _relayers_nonce(api) == sent + 1
 
 
-def test_relay_acceptsHexQuantities(wallet: tuple[Api, bytes, dict[str, str]]) -> None:
+def test_relay_accepts_hex_quantities(wallet: tuple[Api, bytes, dict[str, str]]) -> None:
     api, key, headers = wallet
     typed = _prepare(api, headers, 14)
     r, s, parity = sign_raw(key, ethers_digest(typed))
@@ -130,7 +132,7 @@ def test_relay_acceptsHexQuantities(wallet: tuple[Api, bytes, dict[str, str]]) -
         ({"nonce": "twelve"}, "validation_error"),
     ],
 )
-def test_relay_errorCodesNameTheProblem(
+def test_relay_error_codes_name_the_problem(
     wallet: tuple[Api, bytes, dict[str, str]], change: dict[str, Any], code: str
 ) -> None:
     api, key, headers = wallet
@@ -152,7 +154,7 @@ def test_relay_errorCodesNameTheProblem(
     assert _relayers_nonce(api) == sent
 
 
-def test_relay_refusesASignatureThatCannotRecover_beforeSending(
+def test_relay_refuses_a_signature_that_cannot_recover_before_sending(
     wallet: tuple[Api, bytes, dict[str, str]],
 ) -> None:
     api, key, headers = wallet
@@ -170,7 +172,7 @@ def test_relay_refusesASignatureThatCannotRecover_beforeSending(
     assert _relayers_nonce(api) == sent
 
 
-def test_openapi_typesTheForwardRequest(api: Api) -> None:
+def test_openapi_types_the_forward_request(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     components = schema["components"]["schemas"]
 

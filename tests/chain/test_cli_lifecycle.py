@@ -78,25 +78,29 @@ def devnet() -> Iterator[Devnet]:
         (["deploy"], {}, ["TIERFLOW_RPC_URL"]),
     ],
 )
-def test_cli_answersBadSettings_withOneLine_andExit2(
+def test_cli_answers_bad_settings_with_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], words: list[str]
 ) -> None:
     _one_line_error(_invoke(tmp_path, monkeypatch, *args, **env), *words)
 
 
-def test_cli_wrongChainId_isOneLine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet) -> None:
+def test_cli_wrong_chain_id_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet
+) -> None:
     for command in (["index", "--once"], ["reconcile"]):
         result = _invoke(tmp_path, monkeypatch, *command, TIERFLOW_RPC_URL=devnet.url, TIERFLOW_CHAIN_ID="1")
         _one_line_error(result, "chain id 31337", "TIERFLOW_CHAIN_ID")
 
 
-def test_devnet_takenPort_isOneLine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet) -> None:
+def test_devnet_taken_port_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet
+) -> None:
     _one_line_error(
         _invoke(tmp_path, monkeypatch, "devnet", "--port", str(devnet.port)), str(devnet.port), "taken"
     )
 
 
-def test_up_refusesATakenApiPort_beforeStartingAnything(
+def test_up_refuses_a_taken_api_port_before_starting_anything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     devnet_port = free_port()
@@ -115,12 +119,14 @@ def test_up_refusesATakenApiPort_beforeStartingAnything(
     assert _anvil_pids(devnet_port) == []
 
 
-def test_serve_takenPort_isOneLine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet) -> None:
+def test_serve_taken_port_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet
+) -> None:
     result = _invoke(tmp_path, monkeypatch, "serve", "--port", str(devnet.port))
     _one_line_error(result, f"port {devnet.port}", "--port")
 
 
-def test_up_needsDevelopmentChosenExplicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_needs_development_chosen_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _one_line_error(_invoke(tmp_path, monkeypatch, "up"), "TIERFLOW_ENVIRONMENT=development")
     # Nothing set: production, which refuses the public anvil keys.
     result = _invoke(tmp_path, monkeypatch, "serve", TIERFLOW_ENVIRONMENT="")
@@ -189,7 +195,7 @@ def _up_then_sigterm(tmp: Path, api_port: int, devnet_port: int, timeout: float)
     return output, head, anvil
 
 
-def test_up_sigterm_stopsApiIndexerAndChain_andTheNextStartResumes(tmp_path: Path) -> None:
+def test_up_sigterm_stops_api_indexer_and_chain_and_the_next_start_resumes(tmp_path: Path) -> None:
     api_port, devnet_port = free_port(), free_port()
     first, head, _ = _up_then_sigterm(tmp_path, api_port, devnet_port, 120)
     assert "deployed" in first.lower() or "Tierflow on chain" in first

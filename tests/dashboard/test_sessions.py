@@ -35,7 +35,7 @@ def _client(engine: Engine, base_url: str = "http://testserver", **settings: obj
     return TestClient(app, base_url=base_url)
 
 
-def test_signIn_withoutTheFormsToken_isRefused(site: tuple[Engine, synthetic.Seeded]) -> None:
+def test_sign_in_without_the_forms_token_is_refused(site: tuple[Engine, synthetic.Seeded]) -> None:
     """Login CSRF: another site's form would sign the visitor in as the attacker."""
     engine, seeded = site
     attacker_page = _client(engine)
@@ -54,7 +54,7 @@ def test_signIn_withoutTheFormsToken_isRefused(site: tuple[Engine, synthetic.See
     assert response.status_code == 403 and COOKIE_NAME not in response.cookies
 
 
-def test_formPosts_needTheSessionsToken(site: tuple[Engine, synthetic.Seeded]) -> None:
+def test_form_posts_need_the_sessions_token(site: tuple[Engine, synthetic.Seeded]) -> None:
     engine, seeded = site
     client = _client(engine)
     assert dashboard_sign_in(client, seeded.tokens["supplier1"], follow_redirects=False).status_code == 303
@@ -76,7 +76,7 @@ def test_formPosts_needTheSessionsToken(site: tuple[Engine, synthetic.Seeded]) -
     assert sent.status_code == 200 and "is not an amount in yuan" in sent.text
 
 
-def test_signOut_endsTheSessionOnTheServer(site: tuple[Engine, synthetic.Seeded]) -> None:
+def test_sign_out_ends_the_session_on_the_server(site: tuple[Engine, synthetic.Seeded]) -> None:
     engine, seeded = site
     client = _client(engine)
     dashboard_sign_in(client, seeded.tokens["supplier1"], follow_redirects=False)
@@ -102,7 +102,7 @@ def test_signOut_endsTheSessionOnTheServer(site: tuple[Engine, synthetic.Seeded]
         ({}, {"X-Forwarded-Proto": "https"}, False),  # an untrusted header proves nothing
     ],
 )
-def test_sessionCookie_isSecure_whenUsersReachTheServiceOverHttps(
+def test_session_cookie_is_secure_when_users_reach_the_service_over_https(
     site: tuple[Engine, synthetic.Seeded], settings: dict[str, object], headers: dict[str, str], secure: bool
 ) -> None:
     engine, seeded = site
