@@ -492,7 +492,7 @@ class ChainGateway:
                     f"transaction {tx_hash} was sent but {problem} within {self.receipt_timeout:.0f} s",
                 )
             time.sleep(poll)
-            poll = min(poll * 2, 0.25)  # fast on an automining node, gentle on a slow one
+            poll = min(poll * 2, 0.05)  # fast on an automining node, gentler while a block is awaited
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined."""
