@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME
 from tierflow.platform.db import make_engine
 from tierflow.settings import Settings

@@ -6,11 +6,11 @@ from ixchain import Scenario
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.platform import lineage
 from tierflow.platform.indexer.handlers import HANDLERS
 from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
+from tierflow.platform.services import lineage
 from tierflow.testing.chain import Platform
 
 

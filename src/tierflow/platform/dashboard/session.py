@@ -292,7 +292,10 @@ async def require_csrf(request: Request) -> None:
     X-CSRF-Token header); every request makes its token available to the templates."""
     start_pre_session(request)
     expected = csrf_token(request)
-    if request.method == "POST":
+    # Without a session a post can act as nobody (the page asks for the sign-in form), except the
+    # sign-in itself, which the token protects from login CSRF.
+    guarded = bool(request.cookies.get(COOKIE_NAME)) or request.url.path.endswith("/sign-in")
+    if request.method == "POST" and guarded:
         sent = request.headers.get(CSRF_HEADER)
         if not sent:
             form = await request.form()  # parsed once: the endpoint's Form fields read the same

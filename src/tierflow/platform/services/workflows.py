@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
-from tierflow.platform.services import documents, queries
+from tierflow.platform.services import access, documents, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -251,7 +251,7 @@ def claim(*, ctx: ServiceContext, session: Session, caller: Caller, token_id: in
 
 def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
     row = queries.payable(session, slot_id)
-    if not queries.is_slot_party(session, caller, row):
+    if not access.is_slot_party(session, caller, row):
         raise Forbidden(f"{caller.address} is not a party to payable {slot_id}", code="not_a_party")
     return execute(
         ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id,))
