@@ -100,9 +100,12 @@ def test_restart_and_freeze_under_a_stream_of_writes_no_stuck_key_no_doubled_wri
     writer.start()
     try:
         time.sleep(1.0)
-        # The node restarts with its state: the relayer's kept-alive connections are dead.
-        api.platform.devnet.stop()
+        # The node restarts with its state: the relayer's kept-alive connections are dead. (A generous
+        # stop timeout: killed before it dumps its state, anvil would come back at an older block.)
+        head = api.platform.w3.eth.block_number
+        api.platform.devnet.stop(timeout=60)
         api.platform.devnet.start()
+        assert api.platform.w3.eth.block_number >= head, "anvil restarted without its state (load?)"
         time.sleep(1.5)
         # The node freezes: /health and reads answer within ~2 s, writes fail before sending.
         pid = api.platform.devnet.process.pid  # type: ignore[union-attr]
