@@ -48,8 +48,9 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_TYPEHASH,
 )
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
-from tierflow.chain.node import RECEIPT_POLL_S, TxSender, connect
-from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
+from tierflow.chain.node import FeePolicy, TxSender, connect
+from tierflow.chain.receipts import ReceiptWatcher
+from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless.
@@ -123,18 +124,21 @@ class ChainGateway:
         deployment: Deployment,
         operator: LocalAccount,
         relayers: Sequence[LocalAccount] = (),
+        fees: FeePolicy | None = None,
     ) -> None:
-        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests."""
+        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests;
+        `fees` prices their transactions (default: FeePolicy's defaults)."""
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
         url = endpoint_of(w3.provider)
-        # Reads (and the sender's nonce and gas price) time out fast; the send itself has its own bound.
+        # Reads (and the sender's nonce and fee quote) time out fast; the send itself has its own bound.
         self.rpc = JsonRpc(url, timeout=READ_TIMEOUT_S) if url is not None else rpc_for(w3)
-        self.sender = TxSender(w3, self.decoder, rpc=self.rpc)
+        self.sender = TxSender(w3, self.decoder, rpc=self.rpc, fees=fees)
         # Contract reads through web3 (balances, registry) with the same bound and no retries.
         reader = connect(url, timeout=READ_TIMEOUT_S) if url is not None else w3
         self.receipt_timeout = RECEIPT_TIMEOUT_S
+        self.receipts = ReceiptWatcher(self.rpc)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -473,26 +477,10 @@ class ChainGateway:
     def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
         """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time.
 
-        The one long wait of a write, bounded by `receipt_timeout`; a node that stops answering for a
-        moment is asked again until then (each poll bounded by READ_TIMEOUT_S).
+        Every waiting write shares one lookup per new block (ReceiptWatcher), not a poll loop each. The
+        one long wait of a write, bounded by `receipt_timeout`.
         """
-        deadline = time.monotonic() + self.receipt_timeout
-        poll = RECEIPT_POLL_S
-        while True:
-            problem = "not mined"
-            try:
-                receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
-            except (ChainUnavailableError, RpcError) as error:
-                receipt, problem = None, f"its receipt could not be read: {error}"
-            if receipt:
-                return dict(receipt)
-            if time.monotonic() >= deadline:
-                raise TransactionOutcomeUnknown(
-                    tx_hash,
-                    f"transaction {tx_hash} was sent but {problem} within {self.receipt_timeout:.0f} s",
-                )
-            time.sleep(poll)
-            poll = min(poll * 2, 0.05)  # fast on an automining node, gentler while a block is awaited
+        return self.receipts.wait(tx_hash, self.receipt_timeout)
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined."""

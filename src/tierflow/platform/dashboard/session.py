@@ -28,7 +28,10 @@ from sqlmodel import Session, select
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
+from tierflow.platform.models.staff import PendingApproval, StaffUser
 from tierflow.platform.security.crypto import api_key_matches, derive_key, parse_api_key
+from tierflow.platform.services import users
+from tierflow.platform.services.audit_trail import Origin
 
 COOKIE_NAME = "tierflow_session"
 # Before sign-in: a random value the sign-in form must repeat (login CSRF: another site must not be
@@ -56,6 +59,14 @@ class Viewer:
     standing_rate_bps: int = DEFAULT_STANDING_RATE_BPS
     issued_at: int = field(default_factory=lambda: int(time.time()))
     session_id: str = ""
+    # The person (staff user) behind the session, their roles in the company, the staff session id
+    # when they signed in with password and code, and the approvals waiting for them (the badge).
+    user_id: int | None = None
+    user_name: str = ""
+    staff_roles: frozenset[str] = frozenset()
+    staff_session: str = ""
+    pending_approvals: int = 0
+    origin: Origin | None = None  # where this request came from (the audit trail's "from where")
 
     def has(self, role: Role) -> bool:
         return bool(self.roles & role)
@@ -105,13 +116,11 @@ def _signing_key(master_key: str) -> bytes:
 
 
 def encode_cookie(viewer: Viewer, master_key: str) -> str:
-    payload = {
-        "a": viewer.address,
-        "k": viewer.key_id,
-        "r": viewer.standing_rate_bps,
-        "t": viewer.issued_at,
-        "s": viewer.session_id,
-    }
+    payload = {"a": viewer.address, "k": viewer.key_id, "r": viewer.standing_rate_bps, "t": viewer.issued_at}
+    if viewer.staff_session:
+        payload["s"] = viewer.staff_session
+    if viewer.session_id:  # the dashboard session (API-key sign-in), ended at sign-out
+        payload["d"] = viewer.session_id
     # No "=" padding: a cookie value with "=" gets quoted, and quoted values round-trip unreliably.
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     mac = hmac.new(_signing_key(master_key), body.encode(), hashlib.sha256).hexdigest()
@@ -177,20 +186,58 @@ def sign_in(db: Session, token: str) -> Viewer:
     viewer = _viewer_for(db, key.address, key.key_id, DEFAULT_STANDING_RATE_BPS, now, session_id)
     if viewer is None:
         raise SignInError("This key's participant is not onboarded. Ask the operator to complete onboarding.")
+    user = db.get(StaffUser, key.user_id) if key.user_id is not None else None
+    if user is not None and user.disabled_at is not None:
+        raise SignInError("The person this key belongs to is disabled. Ask your company's admin.")
     db.add(DashboardSession(session_id=session_id, address=key.address, key_id=key.key_id, created_at=now))
     db.commit()
-    return viewer
+    return with_person(db, viewer, user)
+
+
+def with_person(db: Session, viewer: Viewer, user: StaffUser | None, staff_session: str = "") -> Viewer:
+    """`viewer` with the staff user behind it and the count of approvals waiting for them."""
+    if user is None:
+        return viewer
+    roles = frozenset(user.roles.split(","))
+    waiting = 0
+    if "checker" in roles:
+        waiting = len(
+            db.exec(
+                select(PendingApproval.approval_id).where(
+                    PendingApproval.address == user.address,
+                    PendingApproval.status == "pending",
+                    PendingApproval.maker_user_id != user.user_id,
+                )
+            ).all()
+        )
+    return replace(
+        viewer,
+        user_id=user.user_id,
+        user_name=user.name,
+        staff_roles=roles,
+        staff_session=staff_session,
+        pending_approvals=waiting,
+    )
+
+
+def staff_viewer(db: Session, session_id: str, rate_bps: int, issued_at: int) -> Viewer | None:
+    """The viewer of a live staff session (password and code); None once revoked or the user disabled."""
+    user = users.session_user(db, session_id)
+    if user is None:
+        return None
+    viewer = _viewer_for(db, user.address, "", rate_bps, issued_at)
+    return None if viewer is None else with_person(db, viewer, user, session_id)
 
 
 def end_session(engine: Engine, value: str | None, master_key: str) -> None:
     """Sign-out: the session ends on the server, so a copy of the cookie no longer signs anyone in."""
     payload = decode_cookie(value or "", master_key)
-    if payload is None or not payload.get("s"):
+    if payload is None or not payload.get("d"):
         return
     with engine.begin() as conn:
         conn.execute(
             update(SESSIONS)
-            .where(SESSIONS.c.session_id == str(payload["s"]), SESSIONS.c.revoked_at.is_(None))
+            .where(SESSIONS.c.session_id == str(payload["d"]), SESSIONS.c.revoked_at.is_(None))
             .values(revoked_at=int(time.time()))
         )
 
@@ -203,15 +250,21 @@ def viewer_from_cookie(engine: Engine, value: str | None, master_key: str) -> Vi
     if payload is None:
         return None
     with Session(engine) as db:
+        if payload.get("s"):
+            return staff_viewer(db, str(payload["s"]), int(payload["r"]), int(payload["t"]))
         key = db.exec(select(ApiKey).where(ApiKey.key_id == payload["k"])).first()
         if key is None or key.revoked_at is not None or key.address != payload["a"]:
             return None
-        session = db.get(DashboardSession, str(payload.get("s") or ""))
+        session = db.get(DashboardSession, str(payload.get("d") or ""))
         if session is None or session.revoked_at is not None or session.key_id != key.key_id:
             return None  # signed out (or a cookie from before server-side sessions)
-        return _viewer_for(
+        user = db.get(StaffUser, key.user_id) if key.user_id is not None else None
+        if user is not None and user.disabled_at is not None:
+            return None
+        viewer = _viewer_for(
             db, payload["a"], payload["k"], int(payload["r"]), int(payload["t"]), session.session_id
         )
+        return None if viewer is None else with_person(db, viewer, user)
 
 
 # -- cookies' Secure flag and CSRF tokens ------------------------------------------------------------
@@ -237,8 +290,10 @@ def _csrf(master_key: str, seed: str) -> str:
 def _csrf_seed(request: Request, master_key: str) -> str | None:
     """What the request's CSRF token derives from: its session, else its pre-session cookie."""
     payload = decode_cookie(request.cookies.get(COOKIE_NAME) or "", master_key)
-    if payload is not None and payload.get("s"):
-        return f"session:{payload['s']}"
+    if payload is not None and payload.get("d"):  # a dashboard session (API-key sign-in)
+        return f"session:{payload['d']}"
+    if payload is not None and payload.get("s"):  # a staff session (password and code)
+        return f"staff:{payload['s']}"
     pre = getattr(request.state, "pre_session", None) or request.cookies.get(PRE_SESSION_COOKIE)
     return f"pre:{pre}" if pre else None
 
@@ -294,7 +349,7 @@ async def require_csrf(request: Request) -> None:
     expected = csrf_token(request)
     # Without a session a post can act as nobody (the page asks for the sign-in form), except the
     # sign-in itself, which the token protects from login CSRF.
-    guarded = bool(request.cookies.get(COOKIE_NAME)) or request.url.path.endswith("/sign-in")
+    guarded = bool(request.cookies.get(COOKIE_NAME)) or request.url.path.endswith("sign-in")
     if request.method == "POST" and guarded:
         sent = request.headers.get(CSRF_HEADER)
         if not sent:
