@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from tierflow.chain.devnet import Devnet, free_port
 from tierflow.cli import app
+from tierflow.platform.logs import JsonFormatter
 from tierflow.settings import get_settings
 
 TIERFLOW = [sys.executable, "-m", "tierflow.cli"]
@@ -48,13 +50,21 @@ def _invoke(
         result = CliRunner().invoke(app, list(args))
     finally:
         get_settings.cache_clear()
+        # `serve` configured JSON logs onto the runner's (now closed) stderr: another test's server
+        # thread logging through that handler would print "--- Logging error ---" into the next run.
+        logger = logging.getLogger("tierflow")
+        for handler in [h for h in logger.handlers if isinstance(h.formatter, JsonFormatter)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # JSON log lines are the process's logs (another test's live server may log while a command runs
+    # in this process), not the command's answer.
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("{")]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
     for word in words:
         assert word in lines[0], lines[0]
