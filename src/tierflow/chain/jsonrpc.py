@@ -54,6 +54,7 @@ class JsonRpc:
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._timeout = timeout
         self._local = threading.local()
+        self.reconnects = 0  # connections lost or dropped so far (see TxSender.gas_price)
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -68,6 +69,8 @@ class JsonRpc:
         if connection is not None:
             connection.close()
             self._local.connection = None
+            # A lost connection may mean a restarted node: cached answers (fee quotes) are suspect.
+            self.reconnects += 1
 
     def _post(self, body: bytes, retry: bool, timeout: float | None = None) -> Any:
         for attempt in (0, 1):

@@ -139,6 +139,7 @@ class TxSender:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._fee_quote: tuple[float, dict[str, int]] = (-FEE_REFRESH_S, {})
+        self._quoted_at_reconnects = 0
         self._rpc: JsonRpc | ProviderRpc | None = rpc
         self.send_timeout = SEND_TIMEOUT_S
 
@@ -156,7 +157,11 @@ class TxSender:
     def gas_price(self) -> dict[str, int]:
         """The fee fields of the next transaction (see FeePolicy), refreshed every FEE_REFRESH_S."""
         fetched_at, quote = self._fee_quote
-        if time.monotonic() - fetched_at >= FEE_REFRESH_S:
+        # A restarted node may have reset its base fee above a quote made before: quote again after
+        # any lost connection, or the transaction would wait in the pool, unmined, for ever.
+        reconnects = getattr(self.rpc, "reconnects", 0)
+        if time.monotonic() - fetched_at >= FEE_REFRESH_S or reconnects != self._quoted_at_reconnects:
+            self._quoted_at_reconnects = reconnects
             latest = self.rpc.call("eth_getBlockByNumber", ["latest", False])
             base_fee = (latest or {}).get("baseFeePerGas")
             if base_fee is not None:
