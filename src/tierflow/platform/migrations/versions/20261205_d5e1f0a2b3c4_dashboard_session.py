@@ -1,7 +1,7 @@
 """dashboard_session: server-side dashboard sessions, ended at sign-out
 
 Revision ID: d5e1f0a2b3c4
-Revises: d4e5f6a7b8c9
+Revises: d7a3f0b9c412
 Create Date: 2026-12-05 16:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d5e1f0a2b3c4"
-down_revision: str | None = "d4e5f6a7b8c9"
+down_revision: str | None = "d7a3f0b9c412"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
