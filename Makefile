@@ -16,13 +16,15 @@ $(SETUP_STAMP): pyproject.toml
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
-	# `npm install` honours the lock file; `npm ci` refuses it here because the registry these machines
-	# reach lacks anvil's darwin/win32 optional packages, which npm then leaves out of the lock.
-	npm install --no-audit --no-fund
+	# `npm ci` installs exactly the committed lock and never rewrites it (`npm install` did, adding
+	# anvil's darwin/win32 optional packages once the registry served them: a fresh clone came out
+	# modified). Install scripts stay off: anvil's native binary is its own package, and swagger-ui-dist's
+	# @scarf/scarf would only report the install.
+	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
 up: setup
-	$(BIN)/tierflow up
+	TIERFLOW_ENVIRONMENT=development $(BIN)/tierflow up
 
 # The dashboard's browser tests drive Debian's chromium (Playwright cannot download browsers here);
 # a CJK font so that screenshots of the bill pages (汇票, 子票区间) show characters, not boxes.

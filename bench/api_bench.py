@@ -384,7 +384,10 @@ def _seed_extras(url: str, extras: dict[str, Any]) -> None:
 def _wait_indexed(base: str, block: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        health = httpx.get(f"{base}/health").json()
+        from tierflow.platform.services.seed import demo_api_key
+
+        # The details (indexed block) are the operator's; anonymous callers get the status only.
+        health = httpx.get(f"{base}/health", headers={"X-API-Key": demo_api_key("operator")}).json()
         indexed = health["indexer"]["indexed_block"]
         if indexed is not None and indexed >= block:
             return

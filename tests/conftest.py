@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Settings default to production, which refuses anvil's public keys: every test process (and the CLI
+# commands tests run in it or spawn from it) runs on a local devnet, as the test environment.
+os.environ.setdefault("TIERFLOW_ENVIRONMENT", "test")
 
 from tierflow.testing.chain import Platform
 

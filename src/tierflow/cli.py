@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from tierflow.clierrors import friendly
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tierflow supply-chain finance platform")
 
 
@@ -18,6 +20,10 @@ def _register_commands() -> None:
     from tierflow.platform import commands as platform_commands
 
     platform_commands.register(app)
+    # Bad settings, an unreachable node or database: one line and exit 2 from every command.
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = friendly(info.callback)
 
 
 _register_commands()

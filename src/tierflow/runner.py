@@ -11,8 +11,10 @@ from tierflow.chain.accounts import dev_account
 from tierflow.chain.commands import print_deployment
 from tierflow.chain.demo import register_demo_participants
 from tierflow.chain.deploy import deploy_all
-from tierflow.chain.devnet import Devnet, rpc_ready
+from tierflow.chain.devnet import Devnet, port_free
 from tierflow.chain.node import TxSender, connect
+from tierflow.errors import ConfigurationError
+from tierflow.lifecycle import sigterm_as_interrupt
 from tierflow.settings import get_settings
 
 console = Console()
@@ -22,17 +24,25 @@ def up_command(
     fresh: bool = typer.Option(False, help="discard the devnet state kept under var/devnet"),
 ) -> None:
     """Start a local chain, deploy, register demo participants and run until Ctrl-C."""
+    sigterm_as_interrupt()
     settings = get_settings()
+    if settings.environment != "development":
+        raise ConfigurationError(
+            "`tierflow up` runs a local devnet with public development keys: set "
+            "TIERFLOW_ENVIRONMENT=development (`make up` does)"
+        )
     state_dir = settings.data_dir / "devnet"
     if fresh and state_dir.exists():
         for path in state_dir.iterdir():
             path.unlink()
     devnet = Devnet(port=settings.devnet_port, state_dir=state_dir, log_file=settings.data_dir / "anvil.log")
-    if rpc_ready(devnet.url):
-        console.print(
-            f"[red]error:[/] port {devnet.port} is taken; stop what runs there or set TIERFLOW_DEVNET_PORT"
-        )
-        raise typer.Exit(2)
+    # Both ports before anything starts: a taken API port used to surface only after the deploy.
+    for host, port, setting in (
+        ("127.0.0.1", devnet.port, "TIERFLOW_DEVNET_PORT"),
+        (settings.api_host, settings.api_port, "TIERFLOW_API_PORT"),
+    ):
+        if not port_free(host, port):
+            raise ConfigurationError(f"port {port} on {host} is taken: stop what runs there or set {setting}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with devnet:
@@ -49,5 +59,8 @@ def up_command(
         # The indexer (in a thread) and the API (in this thread) until Ctrl-C; then the devnet stops.
         from tierflow.platform.serve import serve_platform
 
-        serve_platform(w3, deployment, operator)
+        try:
+            serve_platform(w3, deployment, operator)
+        except KeyboardInterrupt:
+            pass  # SIGTERM or Ctrl-C before the API took over its handling: stop the chain all the same
     console.print("stopped; chain state kept in", state_dir)

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# anvil's (and hardhat's) public test mnemonic: the devnet's funded accounts derive from it.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
 # anvil's first well-known dev account: public knowledge, never a secret. Refused outside development.
 ANVIL_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_MASTER_KEY = "dev-master-key-change-me"
@@ -33,7 +35,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TIERFLOW_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless chosen otherwise: development (`make up` sets it) and test accept the public
+    # anvil keys and the development master key; production refuses to start with any of them.
+    environment: Literal["development", "test", "production"] = "production"
     rpc_url: str = "http://127.0.0.1:8545"
     # Refuse to talk to a node whose chain id differs (None: accept whatever the node reports).
     chain_id: int | None = None
@@ -62,21 +66,32 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     devnet_port: int = 8545
+    # /metrics answers the operator's API key, or `Authorization: Bearer <metrics_token>` when set (for a
+    # Prometheus scraper); metrics_public opens it to anyone (only on a bind nobody else reaches).
+    metrics_token: str = ""
+    metrics_public: bool = False
+    # Where users reach the service (e.g. https://scf.example.com): https makes the dashboard's cookies
+    # Secure even when a proxy terminates TLS and forwards plain http.
+    public_url: str = ""
+    # Believe X-Forwarded-Proto (only behind a proxy that sets it; anyone can send the header).
+    trust_proxy_headers: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
-        if self.environment == "production":
-            if self.operator_key == ANVIL_OPERATOR_KEY:
-                raise ValueError(
-                    "TIERFLOW_OPERATOR_KEY must be set in production (the anvil dev key is public)"
-                )
-            if self.master_key == DEV_MASTER_KEY:
-                raise ValueError("TIERFLOW_MASTER_KEY must be set in production")
-            dev_keys = {_normalise_key(key) for key in (*DEV_RELAYER_KEYS, ANVIL_OPERATOR_KEY)}
-            if any(_normalise_key(key) in dev_keys for key in self._listed_relayer_keys()):
-                raise ValueError(
-                    "TIERFLOW_RELAYER_KEYS must not contain anvil dev keys in production (they are public)"
-                )
+        if self.environment != "production":
+            return self
+        hint = "set TIERFLOW_ENVIRONMENT=development for a local devnet"
+        public = public_dev_keys()
+        if _normalise_key(self.operator_key) in public:
+            raise ValueError(
+                f"TIERFLOW_OPERATOR_KEY is a public anvil development key: set your operator's key ({hint})"
+            )
+        if self.master_key == DEV_MASTER_KEY or len(self.master_key) < 16:
+            raise ValueError(
+                f"TIERFLOW_MASTER_KEY must be set to a secret of at least 16 characters ({hint})"
+            )
+        if any(_normalise_key(key) in public for key in self._listed_relayer_keys()):
+            raise ValueError(f"TIERFLOW_RELAYER_KEYS must not contain public anvil development keys ({hint})")
         return self
 
     def _listed_relayer_keys(self) -> list[str]:
@@ -102,6 +117,19 @@ class Settings(BaseSettings):
 def _normalise_key(key: str) -> str:
     key = key.strip().lower()
     return key[2:] if key.startswith("0x") else key
+
+
+@lru_cache(maxsize=1)
+def public_dev_keys() -> frozenset[str]:
+    """The private keys of anvil's 20 funded accounts (its public test mnemonic), normalised."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    derived = {
+        bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key).hex()
+        for index in range(20)
+    }
+    return frozenset(derived | {_normalise_key(key) for key in (ANVIL_OPERATOR_KEY, *DEV_RELAYER_KEYS)})
 
 
 @lru_cache

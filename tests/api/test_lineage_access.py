@@ -16,7 +16,13 @@ from fastapi.testclient import TestClient
 def _dashboard(api: Api, who: str) -> TestClient:
     """A browser of its own (its own cookies), signed in to the dashboard as `who`."""
     client = TestClient(api.client.app)
-    response = client.post("/dashboard/sign-in", data={"api_key": api.keys[who]}, follow_redirects=False)
+    # The sign-in form's CSRF token, as a browser sends it back.
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/dashboard/sign-in").text)
+    assert token is not None
+    response = client.post(
+        "/dashboard/sign-in", data={"api_key": api.keys[who], "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )  # fmt: skip
     assert response.status_code == 303, response.text
     return client
 

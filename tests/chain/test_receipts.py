@@ -14,7 +14,7 @@ from web3 import Web3
 from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.devnet import Devnet, free_port
-from tierflow.chain.gateway import ChainGateway
+from tierflow.chain.gateway import RECEIPT_TIMEOUT_S, ChainGateway
 from tierflow.chain.jsonrpc import JsonRpc
 from tierflow.chain.node import TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
@@ -71,7 +71,7 @@ def test_receipt_watcher_looks_up_once_per_block_for_all_writers(chain: tuple[De
     devnet, w3 = chain
     rpc = CountingRpc(devnet.url)
     watcher = ReceiptWatcher(rpc)
-    gateway = SimpleNamespace(rpc=rpc, receipts=watcher)
+    gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=RECEIPT_TIMEOUT_S)
     sender = TxSender(w3, RevertDecoder([]))
     to = str(dev_account(1).address)
     start = w3.eth.block_number

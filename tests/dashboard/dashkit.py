@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,3 +109,23 @@ class Site:
     @property
     def url(self) -> str:
         return self.server.url
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]*)"')
+
+
+def csrf_of(client: Any) -> str:
+    """The CSRF token the dashboard gives this client's cookies (from the sign-in page's form)."""
+    match = CSRF_INPUT.search(client.get("/dashboard/sign-in").text)
+    assert match is not None, "the sign-in page has no CSRF field"
+    return match.group(1)
+
+
+def dashboard_sign_in(client: Any, api_key: str, **kwargs: Any) -> Any:
+    """Sign in through the form as a browser does (with its CSRF token); later posts of `client` carry
+    the session's token in the X-CSRF-Token header, as htmx sends it. The sign-in response."""
+    response = client.post(
+        "/dashboard/sign-in", data={"api_key": api_key, "csrf_token": csrf_of(client)}, **kwargs
+    )
+    client.headers["X-CSRF-Token"] = csrf_of(client)
+    return response

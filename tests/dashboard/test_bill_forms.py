@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dashkit import Live
+from dashkit import Live, dashboard_sign_in
 
 from tierflow.platform.services.bills import recourse_obligors
 from tierflow.platform.services.schemas.bills import BillRangePublic, EndorsementChain
@@ -26,7 +26,7 @@ def as_party(live: Live) -> Iterator[Any]:
     def sign_in(who: str) -> httpx.Client:
         client = httpx.Client(base_url=live.url, timeout=60, follow_redirects=True)
         clients.append(client)
-        response = client.post("/dashboard/sign-in", data={"api_key": live.keys[who]})
+        response = dashboard_sign_in(client, live.keys[who])
         assert response.status_code == 200, response.text
         return client
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dashkit import dashboard_sign_in
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -41,7 +42,7 @@ def client_for(engine: Engine, token: str | None = None) -> TestClient:
     mount_dashboard(app, engine=lambda: engine, master_key="http-test")
     client = TestClient(app)
     if token is not None:
-        response = client.post("/dashboard/sign-in", data={"api_key": token}, follow_redirects=False)
+        response = dashboard_sign_in(client, token, follow_redirects=False)
         assert response.status_code == 303, response.text
     return client
 
@@ -72,9 +73,7 @@ def test_sign_in_sets_a_signed_http_only_cookie_without_the_key(
 ) -> None:
     engine, seeded = book
     client = client_for(engine)
-    response = client.post(
-        "/dashboard/sign-in", data={"api_key": seeded.tokens["supplier1"]}, follow_redirects=False
-    )
+    response = dashboard_sign_in(client, seeded.tokens["supplier1"], follow_redirects=False)
     assert response.headers["location"] == f"/dashboard/supplier/{seeded.addresses['supplier1']}"
     header = response.headers["set-cookie"]
     assert "HttpOnly" in header and "SameSite=strict" in header
@@ -128,7 +127,7 @@ def test_every_page_and_form_asks_for_a_session_first(book: tuple[Engine, synthe
 def test_wrong_key_says_what_to_do(book: tuple[Engine, synthetic.Seeded]) -> None:
     engine, _ = book
     client = client_for(engine)
-    response = client.post("/dashboard/sign-in", data={"api_key": "hello"})
+    response = dashboard_sign_in(client, "hello")
     assert response.status_code == 401
     assert "Paste the whole key" in response.text
 

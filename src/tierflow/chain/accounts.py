@@ -7,8 +7,8 @@ from functools import lru_cache
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from tierflow.chain.devnet import DEV_MNEMONIC
 from tierflow.chain.vocabulary import Role
+from tierflow.settings import DEV_MNEMONIC
 
 Account.enable_unaudited_hdwallet_features()
 

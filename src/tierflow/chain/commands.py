@@ -15,7 +15,6 @@ from tierflow.chain.compile import compile_all
 from tierflow.chain.deploy import Deployment, deploy_all
 from tierflow.chain.devnet import Devnet
 from tierflow.chain.node import FeePolicy, connect
-from tierflow.errors import TierflowError
 from tierflow.settings import get_settings
 
 console = Console()
@@ -56,20 +55,17 @@ def deploy_command(
 ) -> None:
     """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent)."""
     settings = get_settings()
-    try:
-        w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
-        operator = Account.from_key(settings.operator_key)
-        deployment = deploy_all(
-            w3,
-            operator,
-            deployments_dir=settings.deployments_dir,
-            force=force,
-            progress=console.log,
-            fees=FeePolicy.from_settings(settings),
-        )
-    except TierflowError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(2) from None
+    # Errors become one line on stderr (tierflow.clierrors), like every command's.
+    w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
+    operator = Account.from_key(settings.operator_key)
+    deployment = deploy_all(
+        w3,
+        operator,
+        deployments_dir=settings.deployments_dir,
+        force=force,
+        progress=console.log,
+        fees=FeePolicy.from_settings(settings),
+    )
     print_deployment(deployment, settings.deployments_dir)
 
 

@@ -16,9 +16,8 @@ from types import TracebackType
 import httpx
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
-from tierflow.settings import REPO_ROOT
+from tierflow.settings import DEV_MNEMONIC, REPO_ROOT
 
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_CHAIN_ID = 31337
 
 
@@ -41,6 +40,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could bind `host:port` now (as uvicorn and anvil will, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def rpc_ready(url: str, timeout: float = 0.5) -> bool:
@@ -100,8 +110,8 @@ class Devnet:
         return command + list(self.extra_args)
 
     def start(self, timeout: float = 30.0) -> Devnet:
-        if rpc_ready(self.url):
-            raise ConfigurationError(f"something already answers on {self.url}; choose another port")
+        if rpc_ready(self.url) or not port_free("127.0.0.1", self.port):
+            raise ConfigurationError(f"port {self.port} is taken (something listens there): choose another")
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True

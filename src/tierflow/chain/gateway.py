@@ -47,8 +47,8 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_FIELDS,
     FORWARD_REQUEST_TYPEHASH,
 )
-from tierflow.chain.jsonrpc import RpcError, rpc_for
-from tierflow.chain.node import FeePolicy, TxSender
+from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
+from tierflow.chain.node import FeePolicy, TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 
@@ -68,9 +68,14 @@ PAYOUT_SELECTOR = bytes(Web3.keccak(text="payout(uint256[])")[:4])
 INNER_GAS_MARGIN = 20_000
 EXECUTE_SELECTOR = keccak(text="execute((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
+# [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
+# write fails in its simulation, before anything is sent. Only the wait for a receipt is longer.
+READ_TIMEOUT_S = 2.0
 
 
 class RelayError(TierflowError):
@@ -126,8 +131,13 @@ class ChainGateway:
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
-        self.sender = TxSender(w3, self.decoder, fees=fees)
-        self.rpc = rpc_for(w3)
+        url = endpoint_of(w3.provider)
+        # Reads (and the sender's nonce and fee quote) time out fast; the send itself has its own bound.
+        self.rpc = JsonRpc(url, timeout=READ_TIMEOUT_S) if url is not None else rpc_for(w3)
+        self.sender = TxSender(w3, self.decoder, rpc=self.rpc, fees=fees)
+        # Contract reads through web3 (balances, registry) with the same bound and no retries.
+        reader = connect(url, timeout=READ_TIMEOUT_S) if url is not None else w3
+        self.receipt_timeout = RECEIPT_TIMEOUT_S
         self.receipts = ReceiptWatcher(self.rpc)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
@@ -137,7 +147,7 @@ class ChainGateway:
         self._pool_lock = threading.Lock()
         self.chain_id = int(w3.eth.chain_id)
         self.contracts: dict[str, Contract] = {
-            name: deployment.contract(w3, name) for name in deployment.contracts
+            name: deployment.contract(reader, name) for name in deployment.contracts
         }
         self.by_address = {str(c.address).lower(): name for name, c in self.contracts.items()}
         self.forwarder = self.contracts["TierflowForwarder"]
@@ -275,6 +285,29 @@ class ChainGateway:
         signed = Account.unsafe_sign_hash(self.digest(typed_data["message"]), account.key)
         return "0x" + bytes(signed.signature).hex()
 
+    @staticmethod
+    def normalise_signature(signature: str) -> str:
+        """The r‖s‖v form the forwarder (OpenZeppelin ECDSA) accepts, from what standard wallets give.
+
+        v = 0/1 becomes 27/28; a 64-byte EIP-2098 signature (r‖vs, the parity in the top bit of s) is
+        expanded; a high s (the malleable twin) becomes its low-s equivalent. Anything else that
+        cannot recover is refused here, before a transaction that must revert is sent.
+        """
+        raw = bytes(HexBytes(signature))
+        if len(raw) == 64:
+            vs = int.from_bytes(raw[32:], "big")
+            raw = raw[:32] + (vs & ((1 << 255) - 1)).to_bytes(32, "big") + bytes([27 + (vs >> 255)])
+        if len(raw) != 65:
+            raise RelayError("invalid_signature", "a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)")
+        r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
+        if v in (0, 1):
+            v += 27
+        if v not in (27, 28):
+            raise RelayError("invalid_signature", f"v must be 27 or 28 (or 0/1), not {raw[64]}")
+        if s > SECP256K1_N // 2:
+            s, v = SECP256K1_N - s, 55 - v  # same signer, the form ECDSA.recover accepts
+        return "0x" + (r + s.to_bytes(32, "big") + bytes([v])).hex()
+
     def recover(self, message: dict[str, Any], signature: str) -> str:
         try:
             return str(Account._recover_hash(self.digest(message), signature=HexBytes(signature)))
@@ -320,11 +353,21 @@ class ChainGateway:
                     "request_expired", "the request's deadline has passed: prepare and sign a new one"
                 )
             self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
+            # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
+            # a request it would refuse is never sent (the relayer would pay for the revert).
+            verdict = self._eth_call(
+                {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()}
+            )
+            if int(verdict, 16) != 1:
+                raise RelayError(
+                    "invalid_signature", "the forwarder does not accept this signature for this request"
+                )
             self._forwarder_nonces.pop(str(message["from"]), None)
             return self._relay_locked(message, signature)
 
-    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        request = (
+    @staticmethod
+    def _request_tuple(message: dict[str, Any], signature: str) -> tuple[Any, ...]:
+        return (
             Web3.to_checksum_address(message["from"]),
             Web3.to_checksum_address(message["to"]),
             int(message["value"]),
@@ -333,6 +376,12 @@ class ChainGateway:
             HexBytes(message["data"]),
             HexBytes(signature),
         )
+
+    def _verify_data(self, message: dict[str, Any], signature: str) -> bytes:
+        return VERIFY_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [self._request_tuple(message, signature)])
+
+    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
+        request = self._request_tuple(message, signature)
         data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
         # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
         # calldata copy); estimating it would cost a round trip and cannot fail differently.
@@ -428,9 +477,10 @@ class ChainGateway:
     def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
         """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time.
 
-        Every waiting write shares one lookup per new block (ReceiptWatcher), not a poll loop each.
+        Every waiting write shares one lookup per new block (ReceiptWatcher), not a poll loop each. The
+        one long wait of a write, bounded by `receipt_timeout`.
         """
-        return self.receipts.wait(tx_hash, RECEIPT_TIMEOUT_S)
+        return self.receipts.wait(tx_hash, self.receipt_timeout)
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined."""
@@ -439,6 +489,17 @@ class ChainGateway:
         except RpcError as error:
             raise _unavailable(error) from error
         return self.outcome(dict(receipt)) if receipt else None
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the node has the transaction, mined or in its pool.
+
+        A transaction it does not know was never delivered or was dropped (a restart emptied the pool);
+        only its sender held the signed bytes, so it can no longer be mined.
+        """
+        try:
+            return bool(self.rpc.call("eth_getTransactionByHash", [tx_hash]))
+        except RpcError as error:
+            raise _unavailable(error) from error
 
     def outcome(self, receipt: dict[str, Any]) -> TxOutcome:
         """A raw JSON-RPC receipt with its logs decoded (JSON values, as the indexer stores them)."""

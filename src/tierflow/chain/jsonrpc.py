@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class JsonRpc:
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._timeout = timeout
         self._local = threading.local()
+        self.reconnects = 0  # connections lost or dropped so far (see TxSender.gas_price)
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -67,17 +69,31 @@ class JsonRpc:
         if connection is not None:
             connection.close()
             self._local.connection = None
+            # A lost connection may mean a restarted node: cached answers (fee quotes) are suspect.
+            self.reconnects += 1
 
-    def _post(self, body: bytes, retry: bool) -> Any:
+    def _post(self, body: bytes, retry: bool, timeout: float | None = None) -> Any:
         for attempt in (0, 1):
+            if not retry and _dropped(getattr(self._local, "connection", None)):
+                # The node closed the kept-alive connection (it restarted, or timed the idle one out):
+                # writing a transaction to it would fail with "Broken pipe" and leave its delivery in
+                # doubt. A fresh connection costs a round trip; an outcome in doubt costs far more.
+                self._drop()
             connection = self._connection()
             try:
+                connection.timeout = timeout or self._timeout
+                if connection.sock is None:
+                    connection.connect()
+                else:
+                    connection.sock.settimeout(connection.timeout)
                 connection.request("POST", self._path, body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as error:
                 self._drop()
-                if attempt == 0 and retry:
+                # A dropped idle connection is retried once; a timeout is not (the node hangs: a second
+                # wait would only double the time to answer "unavailable").
+                if attempt == 0 and retry and not isinstance(error, TimeoutError):
                     continue
                 message = f"the chain node at {self.url} does not answer: {error}"
                 if not retry and not isinstance(error, ConnectionRefusedError):
@@ -90,10 +106,14 @@ class JsonRpc:
             return json.loads(payload)
         raise AssertionError("unreachable")
 
-    def call(self, method: str, params: Sequence[Any]) -> Any:
-        """The `result` of one call; RpcError when the node answers with an error."""
+    def call(self, method: str, params: Sequence[Any], timeout: float | None = None) -> Any:
+        """The `result` of one call; RpcError when the node answers with an error.
+
+        `timeout` [s] bounds this call alone (default: the client's): reads can fail fast while a
+        transaction send may wait for an automining node to mine it.
+        """
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-        reply = self._post(body.encode(), retry=method not in _NOT_RETRIED)
+        reply = self._post(body.encode(), retry=method not in _NOT_RETRIED, timeout=timeout)
         error = reply.get("error")
         if error:
             raise RpcError(method, error)
@@ -119,6 +139,18 @@ class JsonRpc:
         return results
 
 
+def _dropped(connection: http.client.HTTPConnection | None) -> bool:
+    """Whether an idle kept-alive connection was closed by the other side (readable means EOF or junk)."""
+    sock = None if connection is None else connection.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 def endpoint_of(provider: Any) -> str | None:
     """The HTTP URL of a web3 provider, or None for other transports (IPC, tester)."""
     uri = getattr(provider, "endpoint_uri", None)
@@ -135,7 +167,7 @@ class ProviderRpc:
     def __init__(self, provider: Any) -> None:
         self.provider = provider
 
-    def call(self, method: str, params: Sequence[Any]) -> Any:
+    def call(self, method: str, params: Sequence[Any], timeout: float | None = None) -> Any:
         try:
             response = self.provider.make_request(method, list(params))
         except (OSError, ConnectionError) as error:

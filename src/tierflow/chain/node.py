@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -21,6 +25,12 @@ from tierflow.errors import ChainUnavailableError, ContractRevert, TransactionOu
 from tierflow.settings import DEFAULT_MAX_FEE_PER_GAS_WEI, DEFAULT_PRIORITY_FEE_WEI, Settings
 
 RECEIPT_POLL_S = 0.005  # anvil mines instantly; web3's default 0.1 s poll would dominate latency
+# [s] one eth_sendRawTransaction may take: an automining node answers once the block is mined.
+SEND_TIMEOUT_S = 10.0
+
+# The hashes of the transactions sent (or possibly delivered) in the current context: a caller that
+# must know whether anything went out (the idempotency layer) opens `recording_sends()` around its work.
+_SENT: ContextVar[list[str] | None] = ContextVar("tierflow_sent_transactions", default=None)
 # How long a fee quote is reused. The base fee moves by at most 1/8 per block, so the 2 x headroom of
 # maxFeePerGas outlasts about six full blocks.
 FEE_REFRESH_S = 2.0
@@ -62,18 +72,48 @@ class FeePolicy:
         return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(self.priority_fee_wei, max_fee)}
 
 
-def connect(rpc_url: str, expected_chain_id: int | None = None, poa: bool = False) -> Web3:
-    """A Web3 bound to `rpc_url`; refuses a node whose chain id is not `expected_chain_id`."""
+@contextmanager
+def recording_sends() -> Iterator[list[str]]:
+    """Collect the hash of every transaction sent in this context (and the threads it copies to)."""
+    sent: list[str] = []
+    token = _SENT.set(sent)
+    try:
+        yield sent
+    finally:
+        _SENT.reset(token)
+
+
+def _note_sent(tx_hash: str) -> None:
+    sent = _SENT.get()
+    if sent is not None:
+        sent.append(tx_hash)
+
+
+def connect(
+    rpc_url: str, expected_chain_id: int | None = None, poa: bool = False, timeout: float = 30.0
+) -> Web3:
+    """A Web3 bound to `rpc_url`; refuses a node whose chain id is not `expected_chain_id`.
+
+    `timeout` [s] bounds each request; a short one also turns off web3's retries with back-off (a
+    service must answer "unavailable" within its bound when the node hangs, not retry for a minute).
+    """
     # cache_allowed_requests: web3 validates every call against eth_chainId; caching that lookup
     # (and other immutable answers) cuts a contract read from ~24 ms to ~16 ms on anvil.
-    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}, cache_allowed_requests=True))
+    retries: dict[str, Any] = {} if timeout >= 30 else {"exception_retry_configuration": None}
+    provider = HTTPProvider(
+        rpc_url, request_kwargs={"timeout": timeout}, cache_allowed_requests=True, **retries
+    )
+    w3 = Web3(provider)
     if poa:
         # Clique/IBFT/QBFT networks (Besu, Quorum) carry validator data in extraData.
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:
         actual = w3.eth.chain_id
     except Exception as error:  # requests/aiohttp raise many types; all mean "no node here"
-        raise ChainUnavailableError(f"no JSON-RPC node answers at {rpc_url}: {error}") from error
+        raise ChainUnavailableError(
+            f"no JSON-RPC node answers at {rpc_url} ({type(error).__name__}): start it, or point "
+            "TIERFLOW_RPC_URL at a running node"
+        ) from error
     if expected_chain_id is not None and actual != expected_chain_id:
         raise WrongChainError(expected_chain_id, actual, rpc_url)
     return w3
@@ -87,6 +127,7 @@ class TxSender:
         w3: Web3,
         decoder: RevertDecoder,
         gas_headroom: float = 1.2,
+        rpc: JsonRpc | ProviderRpc | None = None,
         fees: FeePolicy | None = None,
     ) -> None:
         self.w3 = w3
@@ -98,7 +139,9 @@ class TxSender:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._fee_quote: tuple[float, dict[str, int]] = (-FEE_REFRESH_S, {})
-        self._rpc: JsonRpc | ProviderRpc | None = None
+        self._quoted_at_reconnects = 0
+        self._rpc: JsonRpc | ProviderRpc | None = rpc
+        self.send_timeout = SEND_TIMEOUT_S
 
     @property
     def rpc(self) -> JsonRpc | ProviderRpc:
@@ -114,7 +157,11 @@ class TxSender:
     def gas_price(self) -> dict[str, int]:
         """The fee fields of the next transaction (see FeePolicy), refreshed every FEE_REFRESH_S."""
         fetched_at, quote = self._fee_quote
-        if time.monotonic() - fetched_at >= FEE_REFRESH_S:
+        # A restarted node may have reset its base fee above a quote made before: quote again after
+        # any lost connection, or the transaction would wait in the pool, unmined, for ever.
+        reconnects = getattr(self.rpc, "reconnects", 0)
+        if time.monotonic() - fetched_at >= FEE_REFRESH_S or reconnects != self._quoted_at_reconnects:
+            self._quoted_at_reconnects = reconnects
             latest = self.rpc.call("eth_getBlockByNumber", ["latest", False])
             base_fee = (latest or {}).get("baseFeePerGas")
             if base_fee is not None:
@@ -180,8 +227,9 @@ class TxSender:
 
         The hot path of relayed writes: web3's build_transaction and send_raw_transaction validate
         and format every field again, which costs more CPU than signing. A connection lost after the
-        transaction was written raises TransactionOutcomeUnknown (it may be in the pool); an RPC error
-        about the nonce resynchronises it from the node and tries once more.
+        transaction was written is settled from the node (`_settle_in_doubt`): delivered, never
+        delivered (ChainUnavailableError, safe to run again), or TransactionOutcomeUnknown while the node
+        does not answer. An RPC error about the nonce resynchronises it from the node and tries once more.
         """
         address = account.address
         with self._lock_for(address):
@@ -201,13 +249,16 @@ class TxSender:
                     }
                 )
                 tx_hash = "0x" + bytes(signed.hash).hex()
+                raw = "0x" + bytes(signed.raw_transaction).hex()
                 try:
-                    self.rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
-                except RequestMaybeDelivered as error:
+                    try:
+                        self.rpc.call("eth_sendRawTransaction", [raw], timeout=self.send_timeout)
+                    except RequestMaybeDelivered as error:
+                        self._settle_in_doubt(tx_hash, raw, error)
+                except TransactionOutcomeUnknown:
                     self._nonces.pop(address, None)
-                    raise TransactionOutcomeUnknown(
-                        tx_hash, f"transaction {tx_hash} was sent but the node stopped answering: {error}"
-                    ) from None
+                    _note_sent(tx_hash)
+                    raise
                 except RpcError as error:
                     self._nonces.pop(address, None)  # resynchronise from the node
                     if attempt == 0 and "nonce" in error.message.lower():
@@ -218,8 +269,39 @@ class TxSender:
                     self._nonces.pop(address, None)
                     raise
                 self._nonces[address] = nonce + 1
+                _note_sent(tx_hash)
                 return tx_hash
         raise AssertionError("unreachable")
+
+    def _settle_in_doubt(self, tx_hash: str, raw: str, error: RequestMaybeDelivered) -> None:
+        """After a send whose answer was lost, ask the node whether it has the transaction.
+
+        Sending the same signed bytes again is safe (same hash and nonce: it executes at most once),
+        so a transaction the node does not know is simply sent again on a fresh connection; one it
+        knows (in the pool or mined) was delivered. Returns when delivered; raises ChainUnavailable-
+        Error when it provably never was (the caller may run again), TransactionOutcomeUnknown when
+        the node still does not answer.
+        """
+        try:
+            if self.rpc.call("eth_getTransactionByHash", [tx_hash], timeout=self.send_timeout):
+                return  # delivered: its receipt follows
+            self.rpc.call("eth_sendRawTransaction", [raw], timeout=self.send_timeout)
+            return
+        except RpcError as answer:
+            text = answer.message.lower()
+            if "known" in text or "already" in text:
+                return  # the node has it (pool or chain)
+            try:  # e.g. "nonce too low": mined between our two questions?
+                if self.rpc.call("eth_getTransactionByHash", [tx_hash], timeout=self.send_timeout):
+                    return
+            except (RpcError, ChainUnavailableError):
+                pass
+            raise ChainUnavailableError(f"the node refused the transaction: {answer.message}") from None
+        except ChainUnavailableError as again:
+            raise TransactionOutcomeUnknown(
+                tx_hash,
+                f"transaction {tx_hash} may have reached the node, which stopped answering: {error}; {again}",
+            ) from None
 
     def _replay_failure(
         self, fn: ContractFunction | ContractConstructor, params: TxParams, receipt: TxReceipt

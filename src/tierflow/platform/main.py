@@ -136,6 +136,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
+        docs_url=None,  # api.docs serves Swagger UI from npm assets; FastAPI's pages load a CDN
+        redoc_url=None,
     )
     app.state.context = context
     app.state.indexer = None

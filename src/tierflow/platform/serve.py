@@ -9,7 +9,10 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from tierflow.chain.devnet import port_free
 from tierflow.chain.gateway import ChainGateway
+from tierflow.errors import ConfigurationError
+from tierflow.lifecycle import sigterm_as_interrupt
 from tierflow.platform import logs
 from tierflow.platform.db import get_engine
 from tierflow.platform.main import create_app, make_context
@@ -29,6 +32,7 @@ def _run(ctx: ServiceContext, host: str, port: int, with_indexer: bool, log_leve
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, log_level=log_level.lower()
     )
+    sigterm_as_interrupt()  # else uvicorn's re-raised SIGTERM kills the process after its drain
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
@@ -89,6 +93,11 @@ def serve(
         )
     logs.configure(log_level)
     settings = get_settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    if not port_free(host, port):  # before migrating anything; uvicorn would say only "[Errno 98]"
+        raise ConfigurationError(
+            f"port {port} on {host} is taken: stop what runs there, or use --port / TIERFLOW_API_PORT"
+        )
     engine = get_engine()
     upgrade(engine)
     ctx = make_context(settings, engine)
@@ -98,7 +107,6 @@ def serve(
         seed_demo_directory(ctx)
     elif not ctx.chain_ready():
         console.print("[yellow]warning:[/] the chain is not reachable yet; writes answer 503 until it is")
-    host, port = host or settings.api_host, port or settings.api_port
     if workers > 1:
         engine.dispose()  # the workers open their own connections
         _run_workers(host, port, workers, log_level)

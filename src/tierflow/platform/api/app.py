@@ -10,14 +10,10 @@ from collections import defaultdict
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierflow.errors import ChainUnavailableError, ConfigurationError
-from tierflow.platform.api import errors
+from tierflow.platform.api import docs, errors, system
 from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, staff, supplier
-from tierflow.platform.api.schemas import HealthPublic
 from tierflow.platform.services.context import ServiceContext
 
 log = logging.getLogger("tierflow.api")
@@ -175,48 +171,7 @@ def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | 
     for extra in extra_routers or []:
         app.include_router(extra)
 
-    @app.get(
-        "/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag"
-    )
-    def health() -> JSONResponse:
-        chain: dict[str, Any] = {"ok": False}
-        head: int | None = None
-        try:
-            gateway = context.gateway()
-            head = gateway.ping()
-            chain = {"ok": True, "chain_id": gateway.chain_id, "head_block": head}
-        except (ChainUnavailableError, ConfigurationError) as error:
-            chain = {"ok": False, "error": str(error)}
-        database: dict[str, Any]
-        indexed: int | None = None
-        try:
-            with context.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            indexed = context.link.checkpoint_block()
-            database = {"ok": True}
-        except Exception as error:  # any driver error means "down" here
-            database = {"ok": False, "error": type(error).__name__}
-        lag = None if head is None or indexed is None else max(0, head - indexed)
-        running = app.state.indexer
-        indexer_state: dict[str, Any] = {
-            "indexed_block": indexed,
-            "lag_blocks": lag,
-            "in_process": running is not None,
-        }
-        if running is not None and running.error:
-            indexer_state["error"] = running.error
-        ok = chain["ok"] and database["ok"] and indexed is not None and (lag or 0) <= 10
-        body = HealthPublic(
-            status="ok" if ok else "degraded", chain=chain, database=database, indexer=indexer_state
-        )
-        return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
-
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["system"], summary="Prometheus metrics")
-    def prometheus() -> PlainTextResponse:
-        extra: dict[str, float | int] = {}
-        running = app.state.indexer
-        if running is not None:
-            extra.update(running.metrics.as_dict())
-        return PlainTextResponse(metrics.render(extra), media_type="text/plain; version=0.0.4")
+    system.install(app, context, metrics)  # /health and /metrics
+    docs.install(app)  # /docs from npm assets (create the app with docs_url=None, redoc_url=None)
 
     return metrics

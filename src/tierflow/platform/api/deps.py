@@ -163,8 +163,9 @@ class Write:
         action: Callable[[], BaseModel],
         *,
         after: Callable[[TxResult], BaseModel | None] | None = None,
+        undo: Callable[[], None] | None = None,
     ) -> JSONResponse:
-        return run_write(self.request, self.ctx, address, self.key, body, action, after=after)
+        return run_write(self.request, self.ctx, address, self.key, body, action, after=after, undo=undo)
 
 
 async def get_write(request: Request, ctx: ContextDep, key: IdempotencyKey = None) -> Write:

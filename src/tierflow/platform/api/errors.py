@@ -37,6 +37,11 @@ from tierflow.platform.services.errors import (
 )
 
 log = logging.getLogger("tierflow.api")
+# Relay refusals that are the request's fault (422); the others are the chain's state (409).
+INVALID_RELAY_REQUEST = frozenset(
+    {"invalid_signature", "signer_mismatch", "target_not_allowed", "value_not_zero", "gas_out_of_range",
+     "deadline_out_of_range"}
+)  # fmt: skip
 
 # The HTTP status of each domain error (the most specific class wins; any other ServiceError is 400).
 STATUS: dict[type[ServiceError], int] = {
@@ -80,7 +85,7 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
         details = {"error": error.name, "args": {k: _jsonable(v) for k, v in error.args_by_name.items()}}
         return error_body(request, 409, error.name, revert_message(error), details)
     if isinstance(error, RelayError):
-        status = 422 if error.code in {"invalid_signature", "signer_mismatch", "target_not_allowed"} else 409
+        status = 422 if error.code in INVALID_RELAY_REQUEST else 409
         return error_body(request, status, error.code, str(error))
     if isinstance(error, TransactionOutcomeUnknown):
         # Without an Idempotency-Key (run_write words the keyed case): a blind retry would send again.
@@ -97,7 +102,7 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
     if isinstance(error, DatabaseUnavailableError | OperationalError):
         return error_body(request, 503, "database_unavailable", "the database does not answer; retry shortly")
     if isinstance(error, SQLAlchemyError):
-        log.error("database error", extra={"fields": {"error": str(error)}})
+        log.error("database error: %s", error, extra={"fields": {"error": str(error)}})
         return error_body(request, 503, "database_error", "the database refused the request; retry shortly")
     if isinstance(error, DecryptionError | ConfigurationError):
         log.error("configuration error", extra={"fields": {"error": str(error)}})

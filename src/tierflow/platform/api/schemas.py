@@ -23,7 +23,15 @@ class ErrorResponse(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok", "degraded"]
+    """What anyone may know: ok (200), degraded (503: chain unreachable or indexer behind) or down (503:
+    database unreachable)."""
+
+    status: Literal["ok", "degraded", "down"]
+
+
+class HealthDetails(HealthPublic):
+    """The operator's view (its API key): what each part reports, internal error text included."""
+
     chain: dict[str, Any]
     database: dict[str, Any]
     indexer: dict[str, Any]

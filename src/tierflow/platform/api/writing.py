@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from tierflow.chain.node import recording_sends
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.api.errors import api_error_response, outcome_unknown
 from tierflow.platform.api.schemas import ErrorResponse
@@ -94,14 +95,18 @@ def run_write(
     action: Callable[[], BaseModel],
     *,
     after: Callable[[TxResult], BaseModel | None] | None = None,
+    undo: Callable[[], None] | None = None,
 ) -> JSONResponse:
     """Run `action` at most once per (caller, Idempotency-Key); replay its first response on retries.
+
+    `undo` removes what `action` kept off chain for a transaction whose outcome was unknown (onboarding's
+    pending entry), when a retry finds that the node never had it: the retry then runs `action` anew.
 
     `after` is what `action` does off chain once its transaction is mined (it gets the TxResult): a
     retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place, and
     answers with what it returns (onboarding's ParticipantCreated), or the TxResult if None.
     """
-    response = _run_write(request, ctx, address, key, body, action, after)
+    response = _run_write(request, ctx, address, key, body, action, after, undo)
     _audit(request, ctx, response)
     return response
 
@@ -114,6 +119,7 @@ def _run_write(
     body: BaseModel | dict[str, Any] | None,
     action: Callable[[], BaseModel],
     after: Callable[[TxResult], BaseModel | None] | None,
+    undo: Callable[[], None] | None = None,
 ) -> JSONResponse:
     if key is None:
         try:
@@ -126,24 +132,44 @@ def _run_write(
     if isinstance(replay, idempotency.Replay):
         return _replayed(replay)
     if isinstance(replay, idempotency.Sent):
-        return _look_up(request, ctx, address, key, replay.tx_hash, after)
-    try:
-        response = _answer(action)
-    except TransactionOutcomeUnknown as error:
-        # Sent, receipt missing: it may still be mined, so the key stays claimed by this transaction.
-        idempotency.mark_sent(engine=ctx.engine, address=address, key=key, tx_hash=error.tx_hash)
-        return outcome_unknown(
-            request,
-            error.tx_hash,
-            f"transaction {error.tx_hash} was sent but its receipt did not arrive in time ({error}); "
-            "retry with the same Idempotency-Key to learn its outcome: a retry never sends it again",
-        )
-    except Exception as error:
-        response = api_error_response(request, error)
-        if response.status_code >= 500:
-            # Nothing happened (node or DB down before the transaction): let a retry run it.
-            idempotency.abandon(engine=ctx.engine, address=address, key=key)
-            return response
+        looked_up = _look_up(request, ctx, address, key, replay.tx_hash, after)
+        if looked_up is not None:
+            return looked_up
+        # The node never had that transaction: nothing happened, so this retry runs the request.
+        if undo is not None:
+            undo()
+        idempotency.abandon(engine=ctx.engine, address=address, key=key)
+        return _run_write(request, ctx, address, key, body, action, after, undo)
+    with recording_sends() as sent:
+        try:
+            response = _answer(action)
+        except TransactionOutcomeUnknown as error:
+            # Sent, receipt missing: it may still be mined, so the key stays claimed by this transaction.
+            idempotency.mark_sent(engine=ctx.engine, address=address, key=key, tx_hash=error.tx_hash)
+            return outcome_unknown(
+                request,
+                error.tx_hash,
+                f"transaction {error.tx_hash} was sent but its receipt did not arrive in time ({error}); "
+                "retry with the same Idempotency-Key to learn its outcome: a retry never sends it again",
+            )
+        except Exception as error:
+            response = api_error_response(request, error)
+            if response.status_code >= 500 and sent:
+                # A transaction went out (and may be mined) before the failure, e.g. the database
+                # failed while waiting for the indexer: releasing the key would let a retry send it
+                # again (a split executed twice). Keep it bound to the transaction instead.
+                idempotency.mark_sent(engine=ctx.engine, address=address, key=key, tx_hash=sent[-1])
+                return outcome_unknown(
+                    request,
+                    sent[-1],
+                    f"transaction {sent[-1]} was sent, then the service failed "
+                    f"({response.status_code}: {_json(response)['error']['message']}); retry with the "
+                    "same Idempotency-Key to learn its outcome: a retry never sends it again",
+                )
+            if response.status_code >= 500:
+                # Nothing was sent (node or DB down before the transaction): let a retry run it.
+                idempotency.abandon(engine=ctx.engine, address=address, key=key)
+                return response
     idempotency.complete(
         engine=ctx.engine,
         address=address,
@@ -161,12 +187,18 @@ def _look_up(
     key: str,
     tx_hash: str,
     after: Callable[[TxResult], BaseModel | None] | None,
-) -> JSONResponse:
-    """Answer a retry whose first attempt sent `tx_hash` and timed out; nothing is sent again."""
+) -> JSONResponse | None:
+    """Answer a retry whose first attempt sent `tx_hash` and timed out; nothing is sent again.
+
+    None when the node does not know the transaction at all (neither mined nor pending): it never
+    reached the node, or the node dropped it, so it can never be mined and the request may run again.
+    """
     try:
         with Session(ctx.engine) as session:
             result = writes.look_up(ctx=ctx, session=session, tx_hash=tx_hash)
             answer = after(result) if result is not None and after is not None else None
+            if result is None and not ctx.gateway().transaction_known(tx_hash):
+                return None
     except Exception as error:
         response = api_error_response(request, error)
         if response.status_code >= 500:  # chain or DB down: the record still waits for tx_hash

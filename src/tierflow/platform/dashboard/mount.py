@@ -48,6 +48,7 @@ def mount_dashboard(
     app.state.dashboard_engine = engine
     settings = context.settings if context is not None else get_settings()
     app.state.dashboard_master_key = master_key or settings.master_key
+    app.state.dashboard_settings = settings  # public URL and proxy trust decide Secure cookies
     app.state.dashboard_demo = settings.environment != "production"
     for module in PAGES:
         app.include_router(module.router)

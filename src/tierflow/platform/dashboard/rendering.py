@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.session import csrf_field, current_csrf_token
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -59,6 +60,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Every POST form writes {{ csrf_field() }}; base.html sends the token on htmx requests.
+    env.globals.update(csrf_field=csrf_field, csrf_token=current_csrf_token)
     env.filters.update(
         money=_money,
         yuan=fmt.yuan,

@@ -63,8 +63,11 @@ from tierflow.platform.dashboard.rendering import render
 from tierflow.platform.dashboard.session import (
     COOKIE_NAME,
     SESSION_SECONDS,
+    CsrfError,
     Viewer,
+    cookie_secure,
     encode_cookie,
+    require_csrf,
     viewer_from_cookie,
 )
 from tierflow.platform.services import access, audit_trail
@@ -106,6 +109,12 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
+            except CsrfError:
+                message = (
+                    "This form is out of date or came from another site, so nothing was done. "
+                    "Reload the page and submit it again."
+                )
+                status = 403
             except Denied as denial:
                 return await run_in_threadpool(_denied_page, request, denial.what)
             except (SQLAlchemyError, ChainUnavailableError) as error:
@@ -134,7 +143,11 @@ class PageRoute(APIRoute):
 
 def page_router(prefix: str = "") -> APIRouter:
     """The router of one page module: under /dashboard`prefix`, HTML errors, not in the OpenAPI schema."""
-    return APIRouter(prefix=f"/dashboard{prefix}", include_in_schema=False, route_class=PageRoute)
+    # require_csrf: every POST carries its session's CSRF token (and every page gets it for its forms).
+    return APIRouter(
+        prefix=f"/dashboard{prefix}", include_in_schema=False, route_class=PageRoute,
+        dependencies=[Depends(require_csrf)],
+    )  # fmt: skip
 
 
 # -- the application's database and the signed-in viewer ---------------------------------------------
@@ -207,9 +220,10 @@ def set_session(request: Request, response: Response, viewer: Viewer) -> None:
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
-        # Strict: a form on another site cannot post with this session (no CSRF token needed).
+        # Strict: a form on another site cannot post with this session; the CSRF token covers the
+        # rest (same-site subdomains, older browsers).
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
 
 

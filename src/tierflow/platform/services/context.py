@@ -116,7 +116,8 @@ class ServiceContext:
             return self._gateway
 
     def _connect(self) -> ChainGateway:
-        w3 = connect(self.settings.rpc_url, self.settings.chain_id, poa=self.settings.poa)
+        # A short bound: a hung node must make /health and reads answer 503 fast, not in 30 s.
+        w3 = connect(self.settings.rpc_url, self.settings.chain_id, poa=self.settings.poa, timeout=2.0)
         chain_id = int(w3.eth.chain_id)
         deployment = load_deployment(self.settings.deployments_dir, chain_id)
         if deployment is None:

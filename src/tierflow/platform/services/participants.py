@@ -303,6 +303,18 @@ def onboarded(*, session: Session, result: TxResult) -> ParticipantCreated:
     return ParticipantCreated(participant=public(row), api_key=token, tx_hash=result.tx_hash)
 
 
+def drop_pending(*, session: Session, data: ParticipantCreate) -> None:
+    """Forget the pending entry of an onboarding whose registration never reached the node (so that
+    the same request may run again); an entry whose registration is on chain stays."""
+    legal_id = normalise_legal_id(data.legal_id)
+    row = session.execute(
+        select(DirectoryParticipant).where(col(DirectoryParticipant.legal_id) == legal_id)
+    ).scalar_one_or_none()
+    if row is not None and row.status == "pending" and session.get(Participant, row.address) is None:
+        session.delete(row)
+    session.commit()
+
+
 def _refuse_duplicate(*, session: Session, row: DirectoryParticipant, what: str) -> NoReturn:
     """409 for an onboarding request whose participant is in the directory, pending ones included."""
     if row.status == "pending" and session.get(Participant, row.address) is not None:

@@ -6,7 +6,6 @@ from typing import Any
 
 from hexbytes import HexBytes
 from sqlmodel import Session
-from web3 import Web3
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.chain.vocabulary import revert_message
@@ -123,31 +122,25 @@ def execute(
 def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayRequest) -> TxResult:
     """Relay a forward request the caller signed itself (self custody), paying its gas."""
     gateway = ctx.gateway()
-    raw = body.request
-    try:
-        message: dict[str, Any] = {
-            "from": Web3.to_checksum_address(str(raw["from"])),
-            "to": Web3.to_checksum_address(str(raw["to"])),
-            "value": int(raw.get("value", 0)),
-            "gas": int(raw["gas"]),
-            "nonce": int(raw["nonce"]),
-            "deadline": int(raw["deadline"]),
-            "data": "0x" + bytes(HexBytes(str(raw["data"]))).hex(),
-        }
-    except (KeyError, TypeError, ValueError) as error:
-        raise RelayError(
-            "invalid_signature",
-            f"the request is malformed ({error}); send back the `message` of the forward request",
-        ) from None
+    request = body.request
+    message: dict[str, Any] = request.model_dump(by_alias=True)
     if message["from"] != caller.address:
         raise Forbidden(
             "a participant can only relay requests it signed from its own address", code="signer_mismatch"
         )
     target = gateway.by_address.get(str(message["to"]).lower())
     if target is None or target == "TierflowForwarder":
-        raise RelayError("target_not_allowed", f"{message['to']} is not a Tierflow contract")
-    if message["value"] != 0 or not 0 < message["gas"] <= 5_000_000 or message["deadline"] >= 2**48:
-        raise RelayError("target_not_allowed", "value must be 0, gas at most 5,000,000 and deadline a uint48")
+        raise RelayError("target_not_allowed", f"to: {message['to']} is not a Tierflow contract")
+    if message["value"] != 0:
+        raise RelayError(
+            "value_not_zero", f"value must be 0 (the forwarder relays no ether), not {message['value']}"
+        )
+    if not 0 < message["gas"] <= 5_000_000:
+        raise RelayError("gas_out_of_range", f"gas must be 1 to 5,000,000, not {message['gas']}")
+    if message["deadline"] >= 2**48:
+        raise RelayError(
+            "deadline_out_of_range", f"deadline is a uint48 (below 2**48), not {message['deadline']}"
+        )
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
     policy.may_write(caller)
@@ -161,11 +154,14 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         if target in ("Receivables", "Bills") and function.fn_name == "issue":
             # ... nor the platform's invoice keys: it proposes only keys derived from its own uploads.
             documents.check_relayed_issue(session=session, caller=caller, contract=target, args=dict(params))
-    signer = gateway.recover(message, body.signature)
+    # Standard wallets give v = 0/1 or the EIP-2098 compact form; the forwarder takes r‖s‖v with v = 27/28
+    # only, so anything else would be sent, revert on chain and cost the relayer gas.
+    signature = gateway.normalise_signature(body.signature)
+    signer = gateway.recover(message, signature)
     session.close()
     if signer != caller.address:
         raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
-    outcome = gateway.relay(message, body.signature)
+    outcome = gateway.relay(message, signature)
     return finish(ctx=ctx, outcome=outcome, session=session)
 
 

@@ -65,6 +65,7 @@ def onboard(
         data,
         lambda: participants.onboard(ctx=ctx, session=session, data=data),
         after=lambda result: participants.onboarded(session=session, result=result),
+        undo=lambda: participants.drop_pending(session=session, data=data),
     )
 
 

@@ -8,7 +8,13 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard.pages import team
 from tierflow.platform.dashboard.rendering import STATIC, render
-from tierflow.platform.dashboard.session import COOKIE_NAME, SignInError, sign_in
+from tierflow.platform.dashboard.session import (
+    COOKIE_NAME,
+    SignInError,
+    end_session,
+    ensure_pre_session,
+    sign_in,
+)
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.security.crypto import api_key_matches
 from tierflow.settings import REPO_ROOT
@@ -47,7 +53,9 @@ def _demo_keys(request: Request) -> list[tuple[str, str]]:
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str = "") -> Response:
     target = next if next.startswith("/dashboard") else ""
-    return web.page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
+    response = web.page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
+    ensure_pre_session(request, response)  # the cookie the form's CSRF token derives from
+    return response
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -76,6 +84,8 @@ async def sign_in_submit(request: Request) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request) -> Response:
+    # On the server: a copy of the cookie no longer signs anyone in.
+    end_session(web.engine(request), request.cookies.get(COOKIE_NAME), web.master_key(request))
     team.end_staff_session(request)  # a person's session ends on the server too, not only in the browser
     response = RedirectResponse("/dashboard/sign-in", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")

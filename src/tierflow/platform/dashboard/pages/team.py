@@ -14,6 +14,7 @@ from tierflow.platform.dashboard.session import (
     DEFAULT_STANDING_RATE_BPS,
     Viewer,
     decode_cookie,
+    ensure_pre_session,
     staff_viewer,
 )
 from tierflow.platform.models.service import ApiKey
@@ -28,7 +29,9 @@ router = web.page_router()
 
 @router.get("/staff-sign-in", response_class=HTMLResponse)
 def staff_sign_in_page(request: Request) -> Response:
-    return web.page(request, "team/sign_in.html", error=None)
+    response = web.page(request, "team/sign_in.html", error=None)
+    ensure_pre_session(request, response)  # the cookie the form's CSRF token derives from
+    return response
 
 
 @router.post("/staff-sign-in", response_class=HTMLResponse)

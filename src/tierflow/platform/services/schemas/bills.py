@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from tierflow.platform.services.schemas.certificates import AddressStr
+from tierflow.platform.services.schemas.certificates import (
+    AddressStr,
+    ChainDate,
+    DocumentIdStr,
+    FenIn,
+    fen_doc,
+)
 
 MAX_SUBTICKET = 2**64 - 1  # the contract packs sub-ticket numbers in 64 bits
 
@@ -31,11 +36,11 @@ class BillIssue(BaseModel):
 
     acceptor: AddressStr = Field(description="a core enterprise (商票) or a bank (银票)")
     payee: AddressStr = Field(description="the seller the bill pays (core enterprise or supplier)")
-    face: int = Field(gt=0, lt=2**64, description="[fen]; the package holds sub-tickets 1 … face")
-    maturity: dt.date
+    face: FenIn = Field(gt=0, lt=2**64, description=fen_doc("the package holds sub-tickets 1 … face"))
+    maturity: ChainDate
     splittable: bool = Field(default=True, description="may parts of it be endorsed, discounted, pledged")
     not_transferable: bool = Field(default=False, description="不得转让: stops endorsement and discount")
-    document_ids: list[str] = Field(
+    document_ids: list[DocumentIdStr] = Field(
         min_length=1, max_length=32, description="uploaded invoices issued by the payee"
     )
 
@@ -43,8 +48,13 @@ class BillIssue(BaseModel):
 class SubRange(BaseModel):
     """Part of a range; both omitted = the whole range."""
 
-    start: int | None = Field(default=None, gt=0, le=MAX_SUBTICKET, description="first sub-ticket")
-    end: int | None = Field(default=None, gt=0, le=MAX_SUBTICKET, description="last sub-ticket, inclusive")
+    # Strict like money: a sub-ticket number is 0.01 yuan of the bill (`true` must not mean ticket 1).
+    start: int | None = Field(
+        default=None, gt=0, le=MAX_SUBTICKET, strict=True, description="first sub-ticket (a JSON integer)"
+    )
+    end: int | None = Field(
+        default=None, gt=0, le=MAX_SUBTICKET, strict=True, description="last sub-ticket, inclusive"
+    )
 
 
 class BillEndorse(SubRange):

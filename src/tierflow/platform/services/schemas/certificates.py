@@ -9,15 +9,42 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    computed_field,
+)
 from web3 import Web3
 
 from tierflow.chain.vocabulary import RoleName
 
 T = TypeVar("T")
 
-Fen = int  # amounts are exact integers in fen (0.01 CNY); JSON numbers, never floats
 MAX_FEN = 2**128 - 1  # the contracts pack values in uint128
+FEN_DOC = "[fen] integer amount in fen (0.01 CNY)"
+# Amounts are exact integers in fen (0.01 CNY). Out: JSON integers.
+Fen = Annotated[int, Field(description=FEN_DOC)]
+# In: a JSON integer and nothing else. Lax parsing sent `true` to the chain as 1 fen and read "1000" as
+# 1000 fen; strict refuses booleans, floats (even 1000.0) and strings with a 422 instead.
+STRICT_FEN_DOC = "; a JSON integer: no booleans, decimals or strings"
+FenIn = Annotated[int, Field(strict=True, description=FEN_DOC + STRICT_FEN_DOC)]
+
+
+def fen_doc(extra: str = "") -> str:
+    """The description of a money field in a request: the unit, the strict type, then `extra`."""
+    return FEN_DOC + STRICT_FEN_DOC + (f"; {extra}" if extra else "")
+
+
+# Dates become unix seconds in a uint64 on chain: before 1970 there is no such number (a 500 before).
+EARLIEST_DATE = dt.date(1970, 1, 1)
+ChainDate = Annotated[
+    dt.date,
+    Field(ge=EARLIEST_DATE, description="ISO date (YYYY-MM-DD), 1970-01-01 or later"),
+]
 
 
 def _checksum(value: str) -> str:
@@ -35,6 +62,9 @@ AddressStr = Annotated[
 
 # PostgreSQL text cannot hold NUL; refuse it at the edge (422) instead of failing in the database.
 NO_NUL = r"^[^\x00]*$"
+# What POST /v1/core/documents returns. Checked at the edge: any other string (a NUL on PostgreSQL)
+# failed in the database as a 503 instead of a 422.
+DocumentIdStr = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex digits)")]
 
 
 NEXT_AFTER = (
@@ -128,7 +158,7 @@ class ParametersUpdate(BaseModel):
     grace_period_days: int = Field(
         ge=0, le=365, description="[days] after maturity before a default may be marked"
     )
-    min_unit: Fen = Field(ge=1, le=MAX_FEN, description="[fen] every amount must be a multiple of this")
+    min_unit: FenIn = Field(ge=1, le=MAX_FEN, description=fen_doc("every amount must be a multiple of this"))
 
 
 class PlatformPublic(BaseModel):
@@ -158,20 +188,91 @@ class TxResult(BaseModel):
     events: list[EventPublic] = Field(default_factory=list)
 
 
+def _quantity(value: Any) -> Any:
+    """A uint as wallets and JSON libraries send it: a JSON integer, a decimal string or a 0x-hex string."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an integer (decimal or 0x-hex)") from None
+    return value
+
+
+Quantity = Annotated[
+    int,
+    BeforeValidator(_quantity),
+    Field(ge=0, lt=2**256),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": "^(0x[0-9a-fA-F]+|[0-9]+)$"},
+            ],
+            "description": "a uint: JSON integer, decimal string or 0x-hex string",
+        }
+    ),
+]
+
+
+class ForwardRequestMessage(BaseModel):
+    """An ERC-2771 ForwardRequest (OpenZeppelin ERC2771Forwarder), the `message` that is signed."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    from_: AddressStr = Field(alias="from", description="the signer: the participant's own address")
+    to: AddressStr = Field(description="the Tierflow contract called")
+    value: Quantity = Field(description="[wei] always 0: the forwarder relays no ether")
+    gas: Quantity = Field(description="gas the inner call may use (at most 5,000,000)")
+    nonce: Quantity = Field(description="the signer's forwarder nonce: each request is used once")
+    deadline: Quantity = Field(description="[unix s] uint48; the request cannot be relayed after it")
+    data: str = Field(pattern=r"^0x([0-9a-fA-F]{2})*$", description="the calldata of the inner call")
+
+
+class Eip712Field(BaseModel):
+    name: str
+    type: str
+
+
+class ForwardRequestDomain(BaseModel):
+    name: Literal["Tierflow"]
+    version: Literal["1"]
+    chainId: int
+    verifyingContract: AddressStr = Field(description="the TierflowForwarder")
+
+
+class ForwardRequestTypedData(BaseModel):
+    """EIP-712 typed data as eth_signTypedData_v4 takes it. ethers v6 `signTypedData(domain, types,
+    message)` derives the domain type itself and refuses `types` that list EIP712Domain: drop it."""
+
+    types: dict[str, list[Eip712Field]] = Field(description="EIP712Domain and ForwardRequest")
+    primaryType: Literal["ForwardRequest"]
+    domain: ForwardRequestDomain
+    message: ForwardRequestMessage
+
+
 class SignatureRequired(BaseModel):
     """Returned (202) to self-custody participants: sign `forward_request` (EIP-712), POST it to /v1/relay."""
 
     status: Literal["signature_required"] = "signature_required"
-    forward_request: dict[str, Any] = Field(description="EIP-712 typed data (eth_signTypedData_v4)")
+    forward_request: ForwardRequestTypedData = Field(
+        description="EIP-712 typed data (eth_signTypedData_v4); sign it, post its `message` to /v1/relay"
+    )
     relay: str = "/v1/relay"
 
 
 class RelayRequest(BaseModel):
-    request: dict[str, Any] = Field(
-        description="the `message` of the forward request as returned "
-        "(from, to, value, gas, nonce, deadline, data)"
+    request: ForwardRequestMessage = Field(
+        description="the `message` of the forward request as returned (from, to, value, gas, nonce, "
+        "deadline, data); numbers as JSON integers, decimal or 0x-hex strings"
     )
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+    signature: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
+        description="65 bytes r‖s‖v (v = 27/28, or 0/1 as some hardware wallets give it) or the 64-byte "
+        "EIP-2098 compact form r‖vs; 0x-hex",
+    )
 
 
 # -- credit lines -------------------------------------------------------------------------------
@@ -189,13 +290,13 @@ class CreditLineCreate(BaseModel):
     )
 
     obligor: AddressStr
-    limit: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
-    expiry: dt.date
+    limit: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    expiry: ChainDate = Field(description="last day of the line; an ISO date, 1970-01-01 or later")
 
 
 class CreditLineAdjust(BaseModel):
-    limit: Fen = Field(gt=0, le=MAX_FEN)
-    expiry: dt.date
+    limit: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    expiry: ChainDate = Field(description="last day of the line; an ISO date, 1970-01-01 or later")
 
 
 class CreditLinePublic(BaseModel):
@@ -247,16 +348,18 @@ class CertificateIssue(BaseModel):
     )
 
     supplier: AddressStr
-    face: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
-    maturity: dt.date = Field(description="due date; the payable matures at 00:00 UTC of that day")
+    face: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+    maturity: ChainDate = Field(
+        description="due date (ISO, 1970-01-01 or later); the payable matures at 00:00 UTC of that day"
+    )
     line_id: int = Field(gt=0, lt=2**63)
-    document_ids: list[str] = Field(
+    document_ids: list[DocumentIdStr] = Field(
         min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)"
     )
 
 
 class Repay(BaseModel):
-    amount: Fen = Field(gt=0, le=MAX_FEN)
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
 class Transfer(BaseModel):
@@ -267,8 +370,8 @@ class Transfer(BaseModel):
     )
 
     to: AddressStr
-    value: Fen = Field(
-        gt=0, le=MAX_FEN, description="[fen]; the whole token value moves the token, less splits it"
+    value: FenIn = Field(
+        gt=0, le=MAX_FEN, description=fen_doc("the whole token value moves the token, less splits it")
     )
 
 
@@ -371,7 +474,9 @@ class FinancingCreate(BaseModel):
     )
 
     token_id: int = Field(gt=0, lt=2**63)
-    amount: Fen = Field(gt=0, le=MAX_FEN, description="[fen] to sell; less than the token value splits it")
+    amount: FenIn = Field(
+        gt=0, le=MAX_FEN, description=fen_doc("to sell; less than the token value splits it")
+    )
     financier: AddressStr
     with_recourse: bool = False
 
@@ -428,12 +533,12 @@ class Portfolio(BaseModel):
 
 class Approval(BaseModel):
     spender: Literal["Financing", "Receivables"]
-    amount: Fen = Field(ge=0, le=2**256 - 1)
+    amount: FenIn = Field(ge=0, le=2**256 - 1, description=fen_doc())
 
 
 class Mint(BaseModel):
     to: AddressStr
-    amount: Fen = Field(gt=0, le=MAX_FEN)
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
 class BalancePublic(BaseModel):

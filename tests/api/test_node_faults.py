@@ -1,0 +1,166 @@
+"""The node restarts and freezes under a stream of writes: no stuck key, no doubled write, every request
+within its bound, and a transient database failure after a send never releases the key."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from apikit import Api
+from fastapi.testclient import TestClient
+
+from tierflow.chain.devnet import Devnet
+from tierflow.platform.main import create_app
+from tierflow.platform.services.context import DatabaseUnavailableError
+from tierflow.testing.chain import Platform
+from tierflow.testing.service import service_context
+
+# [s] the longest a write may take here: the node's reads (2 s each, the first timeout ends it), the
+# send and its settlement (3 s each), the receipt wait (5 s) and the indexer wait (5 s), with slack.
+WRITE_BOUND_S = 20.0
+SPLIT = 1_000  # [fen] moved by each write of the stream
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """An API over an anvil that keeps its state on disk, so that it can be restarted as it was."""
+    tmp = tmp_path_factory.mktemp("faults")
+    platform = Platform.start(Devnet(state_dir=tmp / "devnet").start())
+    try:
+        ctx, keys = service_context(platform, f"sqlite:///{tmp / 'api.db'}", master_key="test-master-key")
+        ctx.index_timeout = 5.0
+        gateway = ctx.gateway()
+        gateway.receipt_timeout = 5.0
+        gateway.sender.send_timeout = 3.0
+        with TestClient(create_app(ctx, run_indexer=True), raise_server_exceptions=False) as client:
+            api = Api(platform=platform, ctx=ctx, client=client, keys=keys, backend="sqlite")
+            assert ctx.link.wait_for(platform.w3.eth.block_number, 60)
+            yield api
+        ctx.engine.dispose()
+    finally:
+        platform.stop()
+
+
+def _token(api: Api, face: int) -> int:
+    line = api.credit_line("bank1", "core1")
+    return api.issue("core1", "supplier1", face, line)[1]
+
+
+def _relayed(api: Api) -> int:
+    return sum(api.platform.w3.eth.get_transaction_count(r.address) for r in api.ctx.gateway().relayers)
+
+
+@dataclass
+class Stream:
+    """Splits of SPLIT fen from one token, one Idempotency-Key each, retried until they settle."""
+
+    api: Api
+    token: int
+    durations: list[float] = field(default_factory=list)
+    answers: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def write(self, key: str) -> None:
+        path = f"/v1/certificates/{self.token}/transfer"
+        payload = {"to": self.api.address("supplier2"), "value": SPLIT}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            response = self.api.post("supplier1", path, payload, key=key)
+            self.durations.append(time.monotonic() - started)
+            body = response.json()
+            code = body["error"]["code"] if response.status_code >= 400 else "ok"
+            self.answers.setdefault(key, []).append((response.status_code, code))
+            if response.status_code == 200:
+                self.done[key] = body
+                return
+            assert response.status_code in (409, 503), response.text  # unavailable or not known yet
+            time.sleep(0.2)
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            self.write(f"stream-{self.token}-{n}")
+            n += 1
+
+
+def test_restart_and_freeze_under_a_stream_of_writes_no_stuck_key_no_doubled_write(faulty: Api) -> None:
+    api = faulty
+    token = _token(api, 1_000_000)
+    before = _relayed(api)
+    stream = Stream(api, token)
+    writer = threading.Thread(target=stream.run, daemon=True)
+    writer.start()
+    try:
+        time.sleep(1.0)
+        # The node restarts with its state: the relayer's kept-alive connections are dead. (A generous
+        # stop timeout: killed before it dumps its state, anvil would come back at an older block.)
+        head = api.platform.w3.eth.block_number
+        api.platform.devnet.stop(timeout=60)
+        api.platform.devnet.start()
+        assert api.platform.w3.eth.block_number >= head, "anvil restarted without its state (load?)"
+        time.sleep(1.5)
+        # The node freezes: /health and reads answer within ~2 s, writes fail before sending.
+        pid = api.platform.devnet.process.pid  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            health = api.client.get("/health")
+            assert health.status_code == 503 and time.monotonic() - started < 5, health.text
+            started = time.monotonic()
+            balance = api.get("supplier1", "/v1/settlement/balance")
+            assert balance.status_code == 503 and time.monotonic() - started < 5, balance.text
+            time.sleep(3.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(1.5)
+    finally:
+        stream.stop.set()
+        writer.join(90)
+    assert not writer.is_alive(), "a write never settled"
+    stuck = {key: answers for key, answers in stream.answers.items() if key not in stream.done}
+    assert not stuck, f"keys that never settled: {stuck}"
+    # Each key moved SPLIT once: one relayed transaction and one split per settled key, no more.
+    settled = len(stream.done)
+    assert settled >= 3, stream.answers
+    assert len({body["tx_hash"] for body in stream.done.values()}) == settled
+    assert _relayed(api) - before == settled
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    value = api.get("supplier1", f"/v1/certificates/{token}").json()["value"]
+    assert value == 1_000_000 - settled * SPLIT
+    assert max(stream.durations) <= WRITE_BOUND_S, sorted(stream.durations)[-5:]
+    assert api.client.get("/health").status_code == 200
+
+
+def test_a_database_failure_after_the_send_keeps_the_key_and_the_retry_does_not_send_again(
+    faulty: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = faulty
+    token = _token(api, 900_000)
+    path, payload = f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 300_000}
+    before = _relayed(api)
+    real = api.ctx.link.wait_for
+    failures = [DatabaseUnavailableError("the database does not answer: connection reset")]
+
+    def flaky(block: int, timeout: float) -> bool:  # one transient failure while waiting for the indexer
+        if failures:
+            raise failures.pop()
+        return real(block, timeout)
+
+    monkeypatch.setattr(api.ctx.link, "wait_for", flaky)
+    first = api.post("supplier1", path, payload, key=f"db-{token}")
+    assert first.status_code == 503, first.text
+    error = first.json()["error"]
+    assert error["code"] == "transaction_outcome_unknown" and error["details"]["tx_hash"]
+    second = api.post("supplier1", path, payload, key=f"db-{token}")
+    assert second.status_code == 200, second.text
+    assert second.json()["tx_hash"] == error["details"]["tx_hash"]
+    assert _relayed(api) - before == 1, "the retry sent the split again"
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 600_000
