@@ -31,7 +31,7 @@ def test_fund_withinGasTarget(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root, amount=FACE // 2)
     kit.quote(request_id)
-    tf.transact(tf.c.financing.functions.acceptQuote(request_id), "supplier1")
+    kit.accept_quote(request_id)
     kit.give("bank1", FACE)
     kit.approve("bank1", "financing")
     gas = _gas(tf, tf.c.financing.functions.fund(request_id), "bank1")

@@ -37,7 +37,17 @@ from tierflow.platform.models import (
 
 SLOT_STATUS = ["None", "Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
 PARTICIPANT_STATUS = ["none", "active", "suspended"]
-REQUEST_STATUS = ["None", "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+REQUEST_STATUS = [
+    "None",
+    "Requested",
+    "Quoted",
+    "Accepted",
+    "Funded",
+    "Cancelled",
+    "Declined",
+    "Recoursed",
+    "Lapsed",
+]
 PACKAGE_STATUS = ["None", "Issued", "Accepted", "Received", "Rejected", "Cancelled"]
 RANGE_STATUS = ["None", "Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
 

@@ -29,7 +29,17 @@ from tierflow.platform.services.relayer import RelayError
 log = logging.getLogger("tierflow.api")
 
 SLOT_STATUS = ["None", "Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
-REQUEST_STATUS = ["None", "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+REQUEST_STATUS = [
+    "None",
+    "Requested",
+    "Quoted",
+    "Accepted",
+    "Funded",
+    "Cancelled",
+    "Declined",
+    "Recoursed",
+    "Lapsed",
+]
 
 
 class ApiError(TierflowError):

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform.api.errors import ApiError, revert_message
 from tierflow.platform.api.schemas import (
+    AcceptQuote,
     CertificateIssue,
     FinancingCreate,
     ParametersUpdate,
@@ -153,10 +154,20 @@ def request_financing(
 
 
 def seller_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
-
-    function = {"accept_quote": workflows.accept_quote, "cancel_request": workflows.cancel_request}[verb]
+    function = {"cancel_request": workflows.cancel_request, "lapse": workflows.lapse}[verb]
     return _run(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+def accept_quote(context: Any, viewer: Viewer, *, request_id: int, terms: AcceptQuote) -> Any:
+    """Accept on the terms the page showed (hidden form fields), never on whatever the quote is now."""
+    return _run(
+        context,
+        viewer,
+        lambda s, c: workflows.accept_quote(
+            ctx=context, session=s, caller=c, request_id=request_id, data=terms
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 
 from tierflow.chain.roles import Role
 from tierflow.errors import ChainUnavailableError
+from tierflow.platform.api.schemas import AcceptQuote
 from tierflow.platform.dashboard import actions, charts, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import STATIC, render
@@ -525,8 +526,9 @@ def quote_confirm(
         days=days,
         discount=discount,
         price=fin_request.amount - discount,
-        valid_hours=max(1, min(valid_hours, 24 * 30)),
-        expiry=now + max(1, min(valid_hours, 24 * 30)) * 3600,
+        # a quote is an offer for now: the registry caps its validity (24 h by default)
+        valid_hours=max(1, min(valid_hours, 24)),
+        expiry=now + max(1, min(valid_hours, 24)) * 3600,
     )
 
 
@@ -631,6 +633,7 @@ SUPPLIER_VERBS = {
     "split_transfer",
     "request_financing",
     "accept_quote",
+    "lapse",
     "cancel_request",
     "claim",
 }
@@ -687,7 +690,17 @@ async def supplier_action(request: Request, address: str, verb: str) -> Response
             )
         request_id = _form_int(form, "token_id" if verb == "claim" else "request_id", "Request")
         if verb == "accept_quote":
+            terms = AcceptQuote(
+                rate_bps=_form_int(form, "rate_bps", "Rate"),
+                price=_form_int(form, "price", "Price"),
+                expiry=_form_int(form, "expiry", "Expiry"),
+            )
             done = f"Quote on request {request_id} accepted; the bank can now fund it."
+            return await _act(
+                request, viewer, back, done, actions.accept_quote, request_id=request_id, terms=terms
+            )
+        if verb == "lapse":
+            done = f"Request {request_id} lapsed: the quote expired unfunded; the certificate is unlocked."
             return await _act(
                 request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
             )

@@ -351,7 +351,9 @@ def certificate_claimed(event: Event, store: Store) -> None:
     token = _require(store, "certificate", a["tokenId"])
     _transfer(event, store, "claimed", token, ZERO_ADDRESS, a["amount"], from_address=a["holder"])
     token["value"] -= a["amount"]
-    token["status"] = "settled"
+    # claims are pro rata: a part paid leaves the token live for the next payment
+    if token["value"] == 0:
+        token["status"] = "settled"
     payable = _require(store, "payable", a["slotId"])
     payable["paid_out"] += a["amount"]
     store.append(
@@ -450,6 +452,12 @@ def financing_cancelled(event: Event, store: Store) -> None:
 def financing_declined(event: Event, store: Store) -> None:
     request = _require(store, "financing_request", event.args["requestId"])
     request.update(status="Declined", cancelled_by=event.args["financier"])
+
+
+@handles("Financing:FinancingLapsed")
+def financing_lapsed(event: Event, store: Store) -> None:
+    request = _require(store, "financing_request", event.args["requestId"])
+    request.update(status="Lapsed", cancelled_by=event.args["by"])
 
 
 @handles("Financing:RecourseExercised")

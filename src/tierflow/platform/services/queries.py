@@ -123,6 +123,21 @@ def _not_party(what: str, caller: Caller) -> Forbidden:
     return Forbidden(f"{caller.address} is not a party to {what}", code="not_a_party")
 
 
+def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | None:
+    """A token of payable `slot_id` that `holder` holds with value left (markDefaulted names it), or None."""
+    row = session.execute(
+        select(col(Certificate.token_id))
+        .where(
+            col(Certificate.slot_id) == slot_id,
+            col(Certificate.holder) == holder,
+            col(Certificate.value) > 0,
+        )
+        .order_by(col(Certificate.token_id))
+        .limit(1)
+    ).first()
+    return None if row is None else int(row[0])
+
+
 def is_slot_party(session: Session, caller: Caller, row: Payable) -> bool:
     if caller.sees_everything or caller.address in (row.obligor, row.supplier):
         return True

@@ -165,6 +165,24 @@ def mark_defaulted(
     )  # fmt: skip
 
 
+@router.post(
+    "/financing-requests/{request_id}/lapse", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="End an accepted financing request whose quote expired unfunded (anyone): the token is unlocked",
+)  # fmt: skip
+def lapse(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    request_id: int = Path(gt=0, lt=2**63, description="financing request id"),
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_write(
+        request, ctx, caller.address, key, {"request_id": request_id},
+        lambda: workflows.lapse(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
 @router.get("/payouts", response_model=Page[PayoutPublic], summary="Payouts I received")
 def payouts(
     session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0

@@ -34,7 +34,9 @@ from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 
-RequestStatus = Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+RequestStatus = Literal[
+    "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
+]
 RequestId = Path(gt=0, lt=2**63, description="financing request id")
 LineId = Path(gt=0, lt=2**63, description="credit line id")
 

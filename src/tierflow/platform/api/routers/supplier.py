@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
 from tierflow.platform.api.schemas import (
+    AcceptQuote,
     CertificatePublic,
     FinancingCreate,
     FinancingPublic,
@@ -111,7 +112,9 @@ def request_financing(
 def my_requests(
     session: SessionDep,
     caller: SupplierCaller,
-    status: Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+    status: Literal[
+        "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
+    ]
     | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -131,12 +134,16 @@ def accept_quote(
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
+    data: AcceptQuote,
     request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Accept the quote on the terms shown (rate, price, expiry); 409-style refusal if it was re-quoted."""
     return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
-        lambda: workflows.accept_quote(ctx=ctx, session=session, caller=caller, request_id=request_id),
+        request, ctx, caller.address, key, {"request_id": request_id, **data.model_dump()},
+        lambda: workflows.accept_quote(
+            ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
+        ),
     )  # fmt: skip
 
 
