@@ -38,6 +38,7 @@ lint: setup
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	bash scripts/slither.sh
 
 bench: setup chromium

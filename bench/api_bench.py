@@ -147,8 +147,8 @@ def load(
 
 # -- reads ----------------------------------------------------------------------------------------
 def seed_reads(url: str) -> dict[str, Any]:
-    from tierflow.platform.dashboard import synthetic
     from tierflow.platform.db import make_engine
+    from tierflow.testing import synthetic
 
     engine = make_engine(url)
     synthetic.create_tables(engine)
@@ -248,7 +248,7 @@ def measure_writes() -> dict[str, Any]:
     from eth_utils.crypto import keccak
 
     from tierflow.chain.deploy import write_deployment
-    from tierflow.chain.testing import Platform
+    from tierflow.testing.chain import Platform
 
     tf = Platform.start()
     # One participant per client, as in production (a participant's forwarded requests are ordered

@@ -6,7 +6,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 DAY = 86_400  # [s]
 YUAN = 100  # [fen]

@@ -24,9 +24,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tierflow.platform.dashboard import harness, routes, synthetic
+from tierflow.platform.dashboard import routes
 from tierflow.platform.dashboard.routes import mount_dashboard
 from tierflow.platform.db import make_engine
+from tierflow.testing import harness, synthetic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REQUESTS = 10_000

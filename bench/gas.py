@@ -6,8 +6,8 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from tierflow.chain.roles import Role
-from tierflow.chain.testing import Platform
+from tierflow.chain.vocabulary import Role
+from tierflow.testing.chain import Platform
 
 DAY = 86_400
 YUAN = 100  # [fen]

@@ -19,14 +19,14 @@ from typing import Any
 from hexbytes import HexBytes
 from web3 import Web3
 
-from tierflow.chain.testing import Platform
+from tierflow.chain.abi import LogDecoder
+from tierflow.chain.jsonrpc import Rpc
 from tierflow.platform.db import make_engine
-from tierflow.platform.indexer.events import LogDecoder
-from tierflow.platform.indexer.loadgen import LoadGenerator, rpc
-from tierflow.platform.indexer.rpc import Rpc
 from tierflow.platform.indexer.runner import Indexer, contracts_of
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.pgtemp import PgCluster
+from tierflow.testing.chain import Platform
+from tierflow.testing.loadgen import LoadGenerator, rpc
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INVOICES = 32  # per issue: 32 DocumentRegistered + CreditLineDrawn + CertificateIssued

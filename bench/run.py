@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))

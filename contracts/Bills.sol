@@ -7,6 +7,8 @@ import {IBills} from "./interfaces/IBills.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
+import {Discount} from "./libraries/Discount.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Digital bills (电子商业汇票) held as sub-ticket ranges (子票区间); see IBills for the model.
 /// @dev Storage is lean on purpose: a package is 3 words, a range record 2 words, nothing is enumerated
@@ -14,19 +16,13 @@ import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 contract Bills is IBills, ERC2771Context {
     using SafeERC20 for ISettlementToken;
 
-    uint8 private constant CORE_ENTERPRISE = 1;
-    uint8 private constant SUPPLIER = 2;
-    uint8 private constant FINANCIER = 4;
     /// @dev who may draw, and who may be named payee
-    uint8 private constant DRAWER_ROLES = CORE_ENTERPRISE | SUPPLIER;
-    uint8 private constant ACCEPTOR_ROLES = CORE_ENTERPRISE | FINANCIER;
+    uint8 private constant DRAWER_ROLES = Roles.CORE_ENTERPRISE | Roles.SUPPLIER;
+    uint8 private constant ACCEPTOR_ROLES = Roles.CORE_ENTERPRISE | Roles.FINANCIER;
     /// @dev who may hold, endorse, receive an endorsement, present and be liable in recourse
-    uint8 private constant HOLDER_ROLES = CORE_ENTERPRISE | SUPPLIER | FINANCIER;
+    uint8 private constant HOLDER_ROLES = Roles.CORE_ENTERPRISE | Roles.SUPPLIER | Roles.FINANCIER;
 
     uint32 private constant MAX_RATE_BPS = 10_000; // [bps] 100 % a year
-    uint256 private constant DAY = 86_400; // [s]
-    /// @dev 360 days × 10_000 bps: interest = amount × rate × days / DENOMINATOR
-    uint256 private constant INTEREST_DENOMINATOR = 3_600_000;
 
     IParticipantRegistry public immutable registry;
     IDocumentRegistry public immutable documents;
@@ -80,7 +76,7 @@ contract Bills is IBills, ERC2771Context {
             if (maturity <= block.timestamp || maturity > latest) revert BillInvalidMaturity(maturity, latest);
         }
         if (invoiceHashes.length == 0) revert BillNoInvoices();
-        bool bankAcceptance = registry.hasRole(acceptor, FINANCIER);
+        bool bankAcceptance = registry.hasRole(acceptor, Roles.FINANCIER);
 
         packageId = ++_lastPackageId;
         _packages[packageId] = Package({
@@ -176,7 +172,7 @@ contract Bills is IBills, ERC2771Context {
     {
         registry.requireNotPaused();
         address financier = _msgSender();
-        registry.requireActive(financier, FINANCIER);
+        registry.requireActive(financier, Roles.FINANCIER);
         Range storage r = _range(rangeId);
         if (r.holder == financier) revert BillSelfTransfer(financier);
         if (r.status != RangeStatus.Held) revert BillWrongRangeStatus(rangeId, r.status);
@@ -205,7 +201,7 @@ contract Bills is IBills, ERC2771Context {
         address caller = _msgSender();
         address financier = _quote(quoteId).financier;
         if (caller != financier) revert BillNotQuoteFinancier(quoteId, caller);
-        registry.requireActive(caller, FINANCIER);
+        registry.requireActive(caller, Roles.FINANCIER);
         delete _quotes[quoteId];
         emit BillQuoteCancelled(quoteId, caller);
     }
@@ -217,14 +213,14 @@ contract Bills is IBills, ERC2771Context {
         Quote memory q = _quote(quoteId);
         if (block.timestamp >= q.expiry) revert BillQuoteExpired(quoteId, q.expiry);
         registry.requireActive(holder, HOLDER_ROLES);
-        registry.requireActive(q.financier, FINANCIER);
+        registry.requireActive(q.financier, Roles.FINANCIER);
         (Range storage r, uint256 packageId) = _movableRange(q.rangeId, holder);
         _checkSubRange(q.rangeId, r, packageId, q.start, q.end);
 
         uint256 amount = uint256(q.end) - q.start + 1; // [fen]
         (uint256 interest,) = _discountInterest(amount, q.rateBps, _packages[packageId].maturity, block.timestamp);
         if (interest >= amount) revert BillInvalidRate(q.rateBps);
-        bool rediscount = registry.hasRole(holder, FINANCIER);
+        bool rediscount = registry.hasRole(holder, Roles.FINANCIER);
 
         delete _quotes[quoteId];
         uint256 remainderRangeId;
@@ -258,7 +254,7 @@ contract Bills is IBills, ERC2771Context {
         registry.requireNotPaused();
         address holder = _msgSender();
         registry.requireActive(holder, HOLDER_ROLES);
-        registry.requireActive(pledgee, FINANCIER);
+        registry.requireActive(pledgee, Roles.FINANCIER);
         if (pledgee == holder) revert BillSelfTransfer(pledgee);
         (Range storage r, uint256 packageId) = _movableRange(rangeId, holder);
         _checkSubRange(rangeId, r, packageId, start, end);
@@ -281,7 +277,7 @@ contract Bills is IBills, ERC2771Context {
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Pledged) revert BillWrongRangeStatus(rangeId, r.status);
         if (caller != _pledgees[rangeId]) revert BillNotPledgee(rangeId, caller);
-        registry.requireActive(caller, FINANCIER);
+        registry.requireActive(caller, Roles.FINANCIER);
         r.status = RangeStatus.Held;
         delete _pledgees[rangeId];
         emit BillPledgeReleased(r.packageId, rangeId, caller, r.holder);
@@ -598,8 +594,7 @@ contract Bills is IBills, ERC2771Context {
         pure
         returns (uint256 interest, uint256 days_)
     {
-        if (maturity > at) days_ = (maturity - at + DAY - 1) / DAY;
-        interest = (amount * rateBps * days_ + INTEREST_DENOMINATOR / 2) / INTEREST_DENOMINATOR;
+        return Discount.interest(amount, rateBps, maturity, at);
     }
 
     function _amount(Range storage r) private view returns (uint256) {

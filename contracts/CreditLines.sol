@@ -6,7 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ICreditLines} from "./interfaces/ICreditLines.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
-import {Roles} from "./Roles.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Credit lines granted by financiers to core enterprises.
 /// @dev draw/restore are called by consumers (Receivables), which have already checked the pause and

@@ -9,7 +9,8 @@ import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
-import {Roles} from "./Roles.sol";
+import {Discount} from "./libraries/Discount.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Financing of receivable certificates with delivery versus payment.
 /// @dev Three storage words per request; fund reads them once and writes one.
@@ -29,9 +30,6 @@ contract Financing is IFinancing, ERC2771Context {
     }
 
     uint32 public constant MAX_RATE_BPS = 10_000; // [bps] 100 % a year
-    uint256 private constant SECONDS_PER_DAY = 86_400; // [s]
-    uint256 private constant DAY_BPS_YEAR = 3_600_000; // 360 days × 10_000 bps
-    uint256 private constant HALF = 1_800_000; // DAY_BPS_YEAR / 2: round half up
 
     IParticipantRegistry public immutable registry;
     IReceivables public immutable receivables;
@@ -280,19 +278,12 @@ contract Financing is IFinancing, ERC2771Context {
     // ---------------------------------------------------------------- internal
 
     /// @dev days = ceil((maturity - now) / 1 day); discount = round-half-up(face × rate × days / 3_600_000).
-    /// face < 2**128, rate < 2**32, days < 2**40: the product is below 2**200, no overflow.
     function _discount(uint256 face, uint32 rateBps, uint64 maturity)
         private
         view
         returns (uint256 days_, uint256 discount, uint256 price)
     {
-        if (maturity > block.timestamp) {
-            // maturity > now: no underflow; the sum stays below 2**64 + 2**17
-            unchecked {
-                days_ = (uint256(maturity) - block.timestamp + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY;
-            }
-        }
-        discount = (face * rateBps * days_ + HALF) / DAY_BPS_YEAR;
+        (discount, days_) = Discount.interest(face, rateBps, maturity, block.timestamp);
         // checked just before: discount < face
         unchecked {
             price = discount < face ? face - discount : 0;

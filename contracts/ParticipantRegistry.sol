@@ -7,7 +7,7 @@ import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
-import {Roles} from "./Roles.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Participant registry: roles, status, platform parameters and the platform-wide pause.
 /// @dev The operator is the OpenZeppelin AccessControl role OPERATOR_ROLE; the deployer (`admin`)

@@ -11,7 +11,7 @@ import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
 import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
-import {Roles} from "./Roles.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Receivables: ERC-3525-style certificate ledger with on-chain lineage and maturity settlement.
 /// @dev Lean layout: a token is two storage words, a slot three; no enumeration (the indexer

@@ -8,7 +8,7 @@ import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
-import {Roles} from "./Roles.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Tierflow Settlement CNY (tCNY): permissioned ERC-20, 2 decimals, 1 unit = 1 fen.
 /// @dev Every balance change goes through `_update`, every approval through `_approve`: both check

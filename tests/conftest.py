@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 @pytest.fixture(scope="session")

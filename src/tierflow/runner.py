@@ -47,7 +47,7 @@ def up_command(
             f"{len(deployment.contracts)} contracts, up in {time.monotonic() - started:.1f}s; Ctrl-C stops"
         )
         # The indexer (in a thread) and the API (in this thread) until Ctrl-C; then the devnet stops.
-        from tierflow.platform.api.cli import serve_platform
+        from tierflow.platform.serve import serve_platform
 
         serve_platform(w3, deployment, operator)
     console.print("stopped; chain state kept in", state_dir)

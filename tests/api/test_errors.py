@@ -10,8 +10,8 @@ from apikit import Api
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tierflow.platform.api.app import create_app
 from tierflow.platform.db import make_engine
+from tierflow.platform.main import create_app
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import Settings
 

@@ -10,11 +10,11 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from tierflow.chain.gateway import GAS_BUDGET, Call, ChainGateway, TxOutcome
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import normalise_legal_id
 from tierflow.platform.services import idempotency
-from tierflow.platform.services.relayer import GAS_BUDGET, Call, ChainGateway, TxOutcome
 
 
 def lose_the_receipt(monkeypatch: pytest.MonkeyPatch, gateway: ChainGateway) -> list[str]:

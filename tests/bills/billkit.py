@@ -6,37 +6,18 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.types import TxReceipt
 
-from tierflow.chain.testing import Platform, RevertExpectation
+from tierflow.chain.vocabulary import RangeStatus
+from tierflow.testing.chain import Platform, RevertExpectation
 
 DAY = 86_400  # [s]
 YUAN = 100  # [fen]
 MAX_UINT = 2**256 - 1
-
-
-class PackageStatus(IntEnum):
-    NONE = 0
-    ISSUED = 1
-    ACCEPTED = 2
-    RECEIVED = 3
-    REJECTED = 4
-    CANCELLED = 5
-
-
-class RangeStatus(IntEnum):
-    NONE = 0
-    HELD = 1
-    PLEDGED = 2
-    PRESENTED = 3
-    PAID = 4
-    DISHONOURED = 5
-    CLOSED = 6
 
 
 LIVE = {

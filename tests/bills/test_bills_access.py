@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from billkit import DAY, BillKit, RangeStatus
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 FACE = 1_000
 

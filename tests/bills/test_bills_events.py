@@ -6,7 +6,7 @@ from typing import Any
 
 from billkit import BillKit, RangeStatus, RangeView
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 EVENTS = (
     "BillIssued",

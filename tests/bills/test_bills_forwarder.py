@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from tierflow.chain.forwarder import EIP712_DOMAIN_FIELDS, FORWARD_REQUEST_FIELDS
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def relay(tf: Platform, signer: str, call: Any, relayer: str = "operator") -> Any:

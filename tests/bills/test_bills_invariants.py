@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 HOLDERS = ["supplier1", "supplier2", "supplier3", "supplier4", "core2", "bank1", "bank2"]
 DRAWERS = ["core2", "supplier1", "supplier3"]

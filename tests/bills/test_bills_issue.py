@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from billkit import DAY, YUAN, BillKit, PackageStatus, RangeStatus
+from billkit import DAY, YUAN, BillKit, RangeStatus
 from eth_utils.crypto import keccak
 
-from tierflow.chain.testing import Platform
+from tierflow.chain.vocabulary import PackageStatus
+from tierflow.testing.chain import Platform
 
 
 def test_issue_recordsPackageAndBindsInvoices(tf: Platform, kit: BillKit) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from billkit import DAY, BillKit, RangeStatus
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 FACE = 1_000
 

@@ -11,13 +11,13 @@ from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from tierflow.chain import compile as compiler
+from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.deploy import deploy_all, load_deployment
 from tierflow.chain.devnet import Devnet, rpc_ready
 from tierflow.chain.node import connect
-from tierflow.chain.revert import RevertDecoder
-from tierflow.chain.testing import Platform
 from tierflow.errors import WrongChainError
+from tierflow.testing.chain import Platform
 
 
 def test_solc_wrapper_reports_the_pinned_version() -> None:

@@ -6,19 +6,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tierflow.chain.testing import Platform
+from tierflow.chain.vocabulary import RequestStatus, Role, SlotStatus
+from tierflow.testing.chain import Platform
 
 DAY = 86_400  # [s]
 FACE = 100_000_000  # [fen] 1,000,000.00 CNY
 LIMIT = 10**13  # [fen]
 MAX_UINT = 2**256 - 1
 
-# Receivables.SlotStatus
-NONE, ISSUED, ACCEPTED, REJECTED, CANCELLED, DEFAULTED, REPAID = range(7)
-# Financing.RequestStatus
-R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED = range(8)
-
-CORE, SUPPLIER, FINANCIER, BANK, AUDITOR = 1, 2, 4, 8, 16
+# Short names for the tests, from the one mirror of the contracts' enums and role bits.
+NONE, ISSUED, ACCEPTED, REJECTED, CANCELLED, DEFAULTED, REPAID = SlotStatus
+R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED = RequestStatus
+# Plain ints: web3 iterates an IntFlag value (it is a collection of its bits) instead of encoding it.
+CORE, SUPPLIER, FINANCIER, BANK, AUDITOR = (int(role) for role in Role)
 
 
 def invoice() -> bytes:

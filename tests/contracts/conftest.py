@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from certkit import Kit
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 @pytest.fixture

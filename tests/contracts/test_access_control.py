@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from certkit import DAY, FACE, Kit, invoice
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 PARTIES = ["operator", "core1", "core2", "supplier1", "supplier2", "bank1", "bank2", "auditor", "outsider"]
 ROLES = {"core1": 1, "core2": 1, "supplier1": 2, "supplier2": 2, "bank1": 12, "bank2": 4, "auditor": 16}

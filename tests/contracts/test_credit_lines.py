@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from certkit import DAY, FACE, Kit
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def test_grant_createsLineFromOne(tf: Platform, kit: Kit) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from certkit import Kit, invoice
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 ZERO = "0x" + "00" * 20
 

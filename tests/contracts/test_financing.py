@@ -18,7 +18,7 @@ from certkit import (
     discount,
 )
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 # ---------------------------------------------------------------------------- request
 

@@ -8,7 +8,7 @@ from certkit import FACE, Kit
 from eth_account.messages import encode_typed_data
 
 from tierflow.chain.forwarder import EIP712_DOMAIN_FIELDS, FORWARD_REQUEST_FIELDS
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def signed_request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from certkit import DAY, FACE, Kit, invoice
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def _gas(tf: Platform, fn: object, who: str) -> int:

@@ -52,8 +52,8 @@ from hypothesis.stateful import (
 from web3 import HTTPProvider, Web3
 
 from tierflow.chain.node import TxSender
-from tierflow.chain.testing import CONTRACT_ATTRIBUTES, Platform
 from tierflow.errors import ContractRevert
+from tierflow.testing.chain import CONTRACT_ATTRIBUTES, Platform
 
 EXAMPLES = int(os.environ.get("TIERFLOW_INVARIANT_EXAMPLES", "20"))
 STEPS = int(os.environ.get("TIERFLOW_INVARIANT_STEPS", "50"))

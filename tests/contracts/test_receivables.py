@@ -16,7 +16,7 @@ from certkit import (
     invoice,
 )
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 ZERO = "0x" + "00" * 20
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from certkit import AUDITOR, CORE, DAY, FINANCIER, SUPPLIER, Kit
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 HASH = b"\x11" * 32
 

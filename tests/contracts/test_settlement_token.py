@@ -6,7 +6,7 @@ import pytest
 from certkit import Kit
 from eth_account.messages import encode_typed_data
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 
 def test_metadata(tf: Platform) -> None:

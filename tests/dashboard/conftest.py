@@ -9,9 +9,9 @@ import httpx
 import pytest
 from dashkit import Live, Site
 
-from tierflow.chain.testing import Platform
-from tierflow.platform.dashboard import harness, synthetic
 from tierflow.platform.db import make_engine
+from tierflow.testing import harness, synthetic
+from tierflow.testing.chain import Platform
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    from tierflow.platform.api.app import create_app
-    from tierflow.platform.testing import service_context
+    from tierflow.platform.main import create_app
+    from tierflow.testing.service import service_context
 
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'live.db'}"
     platform = Platform.start()

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from tierflow.chain.testing import Platform
-from tierflow.platform.dashboard import harness, synthetic
+from tierflow.testing import harness, synthetic
+from tierflow.testing.chain import Platform
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tierflow.platform.api.bill_schemas import BillRangePublic
 from tierflow.platform.dashboard.bill_pages import BAR_WIDTH, LABEL_MIN_WIDTH, range_bar
 from tierflow.platform.dashboard.queries import Directory
+from tierflow.platform.services.schemas.bills import BillRangePublic
 
 HOLDERS = [f"0x{i:040x}" for i in range(1, 6)]
 NAMES = Directory({h: f"Holder {i}" for i, h in enumerate(HOLDERS)}, {}, {})

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from dashkit import Live
 
-from tierflow.platform.api.bill_schemas import BillRangePublic, EndorsementChain
 from tierflow.platform.dashboard.bill_pages import recourse_obligors
+from tierflow.platform.services.schemas.bills import BillRangePublic, EndorsementChain
 
 DAY = 86_400
 FACE = 1_000_000  # [fen] ¥10,000.00

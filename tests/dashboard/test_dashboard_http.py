@@ -13,12 +13,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tierflow.platform.dashboard import queries, synthetic
+from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.routes import mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.receivables import Certificate, Payable
 from tierflow.platform.models.service import ApiKey
+from tierflow.testing import synthetic
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from tierflow.chain.testing import Platform
+from tierflow.testing.chain import Platform
 
 DAY = 86_400  # [s]
 MAX_UINT = 2**256 - 1

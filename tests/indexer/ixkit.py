@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.platform.indexer.events import Event
+from tierflow.chain.abi import Event
 from tierflow.platform.indexer.handlers import HANDLERS
 from tierflow.platform.indexer.store import Store
 from tierflow.platform.models import READ_MODELS, Checkpoint, RawEvent

@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from tierflow.chain.deploy import write_deployment
-from tierflow.chain.testing import Platform
 from tierflow.cli import app
 from tierflow.platform.logs import JsonFormatter
 from tierflow.settings import get_settings
+from tierflow.testing.chain import Platform
 
 
 @pytest.fixture

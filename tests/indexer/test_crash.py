@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tierflow.chain.deploy import write_deployment
-from tierflow.chain.testing import Platform
-from tierflow.platform.indexer.loadgen import LoadGenerator
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import Checkpoint, RawEvent
+from tierflow.testing.chain import Platform
+from tierflow.testing.loadgen import LoadGenerator
 
 pytestmark = pytest.mark.slow
 

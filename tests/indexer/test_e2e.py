@@ -6,12 +6,12 @@ from ixchain import Scenario
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.chain.testing import Platform
 from tierflow.platform import lineage
 from tierflow.platform.indexer.handlers import HANDLERS
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
-from tierflow.platform.reconcile import reconcile
+from tierflow.testing.chain import Platform
 
 
 def test_scenario_readModelsEqualChainAfterEveryPhase(tf: Platform, engine: Engine) -> None:

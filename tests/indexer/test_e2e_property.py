@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 from sqlalchemy.engine import Engine
 
-from tierflow.chain.testing import Platform
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
-from tierflow.platform.reconcile import reconcile
+from tierflow.testing.chain import Platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bills"))

@@ -11,8 +11,8 @@ from ixkit import ADDRESSES as A
 from ixkit import ZERO, EventFactory, apply, h32, row, rows
 from sqlalchemy.engine import Engine
 
+from tierflow.chain.abi import Event
 from tierflow.chain.compile import compile_all
-from tierflow.platform.indexer.events import Event
 from tierflow.platform.indexer.handlers import HANDLERS, MissingRowError
 from tierflow.platform.models import (
     BillMovement,

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from tierflow.chain.deploy import write_deployment
-from tierflow.chain.testing import Platform
 from tierflow.cli import app
 from tierflow.platform.indexer.lease import IndexerLeaseHeld
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.logs import JsonFormatter
 from tierflow.platform.models import Checkpoint, IndexerLease
 from tierflow.settings import get_settings
+from tierflow.testing.chain import Platform
 
 
 def _indexer(tf: Platform, engine: Engine, holder: str | None = None, ttl: float = 30.0) -> Indexer:

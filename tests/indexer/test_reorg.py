@@ -10,10 +10,10 @@ from ixkit import dump
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.chain.testing import Platform
+from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import Certificate, RawEvent
-from tierflow.platform.reconcile import reconcile
+from tierflow.testing.chain import Platform
 
 DAY = 86_400
 

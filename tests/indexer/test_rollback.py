@@ -11,8 +11,8 @@ from ixkit import ADDRESSES as A
 from ixkit import ZERO, EventFactory, apply, dump, h32
 from sqlalchemy.engine import Engine
 
+from tierflow.chain.abi import Event
 from tierflow.platform.db import make_engine
-from tierflow.platform.indexer.events import Event
 from tierflow.platform.indexer.store import Store
 
 HOLDERS = [A["supplier1"], A["supplier2"], A["supplier3"], A["bank1"]]

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from tierflow.chain.devnet import DEV_MNEMONIC
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 
 Account.enable_unaudited_hdwallet_features()
 

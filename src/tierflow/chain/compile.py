@@ -95,15 +95,7 @@ def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
     cached = CACHE_DIR / f"{key}.json"
     if use_cache and cached.exists():
         return _artifacts_from_json(json.loads(cached.read_text()))
-    output = solcx.compile_standard(
-        standard_json_input(sources),
-        solc_binary=solc_binary(),
-        base_path=str(REPO_ROOT),
-        allow_paths=[str(REPO_ROOT), str(NODE_MODULES)],
-    )
-    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise CompileError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    output = _solc(standard_json_input(sources))
     artifacts = {
         source: {
             name: {
@@ -121,6 +113,35 @@ def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
     temporary.write_text(json.dumps(artifacts))
     temporary.replace(cached)  # atomic: a concurrent reader never sees half a file
     return _artifacts_from_json(artifacts)
+
+
+def syntax_trees() -> dict[str, dict[str, Any]]:
+    """The AST of every source under contracts/, by path (parsing and analysis only: no code is generated).
+
+    The Python mirror of the contracts' enums and role constants (chain/vocabulary.py) is checked
+    against it; the ABIs carry an enum's type but not its members' names.
+    """
+    request = standard_json_input()
+    request["settings"] = {
+        "remappings": COMPILER_SETTINGS["remappings"],
+        "outputSelection": {"*": {"": ["ast"]}},
+    }
+    output = _solc(request)
+    return {name: data["ast"] for name, data in output["sources"].items() if name.startswith("contracts/")}
+
+
+def _solc(request: dict[str, Any]) -> dict[str, Any]:
+    """solc's standard-JSON output for `request`; CompileError if it reports errors."""
+    output: dict[str, Any] = solcx.compile_standard(
+        request,
+        solc_binary=solc_binary(),
+        base_path=str(REPO_ROOT),
+        allow_paths=[str(REPO_ROOT), str(NODE_MODULES)],
+    )
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    return output
 
 
 def _artifacts_from_json(data: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Artifact]:

@@ -11,7 +11,7 @@ from web3 import Web3
 from tierflow.chain.accounts import DEMO_PARTICIPANTS, demo_accounts
 from tierflow.chain.deploy import Deployment
 from tierflow.chain.node import TxSender
-from tierflow.chain.roles import ParticipantStatus
+from tierflow.chain.vocabulary import ParticipantStatus
 
 
 def entity_hash(legal_id: str, salt: bytes) -> bytes:

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from web3 import Web3
 from web3.contract import Contract
 
+from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.compile import Artifact, abi_hash, compile_all
 from tierflow.chain.node import TxSender
-from tierflow.chain.revert import RevertDecoder
 from tierflow.errors import ConfigurationError
 
 # Deployment order and constructor arguments ("admin" is the deploying operator).

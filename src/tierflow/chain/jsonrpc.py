@@ -13,8 +13,11 @@ import http.client
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from web3 import Web3
 
 from tierflow.errors import ChainUnavailableError, TierflowError
 
@@ -146,3 +149,47 @@ def rpc_for(w3: Any) -> JsonRpc | ProviderRpc:
     """The fastest raw client for the node behind a Web3 instance."""
     url = endpoint_of(w3.provider)
     return JsonRpc(url) if url is not None else ProviderRpc(w3.provider)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+
+class Rpc:
+    """The typed reads the indexer makes (chain id, head, block headers, logs), over the lean client."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.transport = rpc_for(w3)
+
+    def call(self, method: str, params: Sequence[Any]) -> Any:
+        """The result of one call (RpcError on a JSON-RPC error; ChainUnavailableError when unreachable)."""
+        return self.transport.call(method, params)
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId", []), 16)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber", []), 16)
+
+    def block(self, number: int) -> BlockRef | None:
+        """Header of the canonical block `number`, None beyond the head."""
+        result = self.call("eth_getBlockByNumber", [hex(number), False])
+        if result is None:
+            return None
+        return BlockRef(
+            number=int(result["number"], 16),
+            hash=result["hash"],
+            parent_hash=result["parentHash"],
+            timestamp=int(result["timestamp"], 16),
+        )
+
+    def logs(self, from_block: int, to_block: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
+        result = self.call(
+            "eth_getLogs",
+            [{"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": list(addresses)}],
+        )
+        return list(result or [])

@@ -14,8 +14,8 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams, TxReceipt
 
+from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc, RequestMaybeDelivered, RpcError, rpc_for
-from tierflow.chain.revert import RevertDecoder
 from tierflow.errors import ChainUnavailableError, ContractRevert, TransactionOutcomeUnknown, WrongChainError
 
 RECEIPT_POLL_S = 0.005  # anvil mines instantly; web3's default 0.1 s poll would dominate latency

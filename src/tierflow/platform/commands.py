@@ -12,6 +12,6 @@ def register(app: typer.Typer) -> None:
     app.command("index")(indexer_cli.index)
     app.command("reconcile")(indexer_cli.reconcile)
 
-    from tierflow.platform.api import cli as api_cli
+    from tierflow.platform import serve as api_cli
 
     app.command("serve")(api_cli.serve)

@@ -1,4 +1,4 @@
-"""The FastAPI application: factory, request ids and logs, metrics, health, and the in-process indexer."""
+"""The API half of the application: OpenAPI description, request ids, logs and metrics, routers, health."""
 
 from __future__ import annotations
 
@@ -7,24 +7,18 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.platform.api import errors
 from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, supplier
 from tierflow.platform.api.schemas import HealthPublic
-from tierflow.platform.dashboard.routes import mount_dashboard
-from tierflow.platform.indexer.metrics import IndexerMetrics
-from tierflow.platform.services.context import IndexerLink, ServiceContext
-from tierflow.settings import Settings, get_settings
+from tierflow.platform.services.context import ServiceContext
 
 log = logging.getLogger("tierflow.api")
 
@@ -46,6 +40,24 @@ and answers once the indexer shows the write (read-your-writes).
 the contract's custom error), 503 chain or database unavailable. **Idempotency-Key** on any POST makes
 it safe to retry.
 """
+
+OPENAPI_TAGS: list[dict[str, Any]] = [
+    {"name": "operator", "description": "onboarding after KYB, suspension, parameters, pause"},
+    {
+        "name": "financier",
+        "description": "credit lines, the request queue, quotes, funding, portfolio",
+    },
+    {"name": "core enterprise", "description": "invoices, issuing, cancelling, repaying"},
+    {
+        "name": "supplier",
+        "description": "accepting, splitting and transferring, requesting financing",
+    },
+    {"name": "auditor", "description": "look-through supervision and CSV export"},
+    {"name": "shared", "description": "reads every party may make about what it is party to"},
+    {"name": "bills", "description": "digital bills (电子商业汇票) with sub-ticket ranges"},
+    {"name": "signing", "description": "self-custody relay of EIP-712 forward requests"},
+    {"name": "system", "description": "health and metrics"},
+]
 
 
 class Metrics:
@@ -151,142 +163,10 @@ class RequestContextMiddleware:
             )
 
 
-class IndexerThread:
-    """Runs the indexer beside the API, woken by writes so that read-your-writes costs milliseconds."""
-
-    def __init__(self, ctx: ServiceContext, poll_interval: float = 0.25) -> None:
-        self.ctx = ctx
-        self.poll_interval = poll_interval
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.metrics = IndexerMetrics()
-        self.error: str | None = None
-        self.lease_retry = 1.0  # [s] between attempts to take the lease another indexer holds
-
-    def start(self) -> IndexerThread:
-        from tierflow.platform.indexer.lease import IndexerLeaseHeld
-        from tierflow.platform.indexer.runner import Indexer
-
-        gateway = self.ctx.gateway()
-        # Its own engine (pool): API requests waiting for the indexer must never starve it of connections.
-        self.engine = indexer_engine(self.ctx.engine.url.render_as_string(hide_password=False))
-        indexer = Indexer.for_deployment(
-            self.engine, gateway.w3, gateway.deployment, metrics=self.metrics,
-            confirmations=self.ctx.settings.confirmations,
-        )  # fmt: skip
-        link = self.ctx.link
-        link.in_process = True
-
-        def run() -> None:
-            while not self.stop_event.is_set():
-                try:
-                    result = indexer.step()
-                    self.error = None
-                except Exception as error:  # keep serving; /health reports it
-                    self.error = f"{type(error).__name__}: {error}"
-                    log.warning(
-                        "indexer step failed: %s", self.error, extra={"fields": {"error": self.error}}
-                    )
-                    # Another indexer writes this database: try again now and then (it may stop).
-                    held = isinstance(error, IndexerLeaseHeld)
-                    self.stop_event.wait(self.lease_retry if held else 0.05)
-                    continue
-                if result.kind in ("indexed", "idle", "reorg"):
-                    checkpoint = indexer.checkpoint()
-                    if checkpoint is not None:
-                        link.indexed(checkpoint.block_number)
-                if result.kind == "idle":
-                    if link.wake.wait(self.poll_interval):
-                        # Woken by a write: give concurrent writes a moment to land so that one
-                        # window indexes all their blocks (fewer steps, each write waits less).
-                        time.sleep(0.003)
-                    link.wake.clear()
-            try:
-                indexer.release()  # a clean stop: another indexer may take over at once
-            except Exception as error:  # it expires by itself anyway
-                log.warning("indexer lease release failed", extra={"fields": {"error": str(error)}})
-
-        self.thread = threading.Thread(target=run, name="tierflow-indexer", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.ctx.link.wake.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-        if getattr(self, "engine", None) is not None:
-            self.engine.dispose()
-
-
-def indexer_engine(url: str) -> Engine:
-    """An engine of its own for the in-process indexer (write lock first on SQLite: see make_engine)."""
-    from tierflow.platform.db import make_engine
-
-    return make_engine(url, immediate=True)
-
-
-def make_context(settings: Settings | None = None, engine: Engine | None = None) -> ServiceContext:
-    from tierflow.platform.db import get_engine
-
-    settings = settings or get_settings()
-    if engine is None:
-        engine = get_engine(settings.sqlalchemy_url)
-    return ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
-
-
-def create_app(
-    ctx: ServiceContext | None = None, *, run_indexer: bool = False, extra_routers: list[Any] | None = None
-) -> FastAPI:
-    """The API over `ctx` (default: from settings). `run_indexer` runs the indexer in a thread."""
-    context = ctx or make_context()
+def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | None = None) -> Metrics:
+    """Add the API to `app`: error mapping, request context, the /v1 routers, /health and /metrics."""
     metrics = Metrics()
-    indexer: IndexerThread | None = None
-
-    running = 0  # lifespans entered: tools that wrap the app in a fresh client per call nest them
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal indexer, running
-        running += 1
-        if run_indexer and indexer is None:
-            indexer = IndexerThread(context).start()
-            app.state.indexer = indexer
-        try:
-            yield
-        finally:
-            running -= 1
-            if running == 0 and indexer is not None:
-                indexer.stop()
-                indexer = None
-                app.state.indexer = None
-
-    app = FastAPI(
-        title="Tierflow financing API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        openapi_tags=[
-            {"name": "operator", "description": "onboarding after KYB, suspension, parameters, pause"},
-            {
-                "name": "financier",
-                "description": "credit lines, the request queue, quotes, funding, portfolio",
-            },
-            {"name": "core enterprise", "description": "invoices, issuing, cancelling, repaying"},
-            {
-                "name": "supplier",
-                "description": "accepting, splitting and transferring, requesting financing",
-            },
-            {"name": "auditor", "description": "look-through supervision and CSV export"},
-            {"name": "shared", "description": "reads every party may make about what it is party to"},
-            {"name": "bills", "description": "digital bills (电子商业汇票) with sub-ticket ranges"},
-            {"name": "signing", "description": "self-custody relay of EIP-712 forward requests"},
-            {"name": "system", "description": "health and metrics"},
-        ],
-    )
-    app.state.context = context
     app.state.metrics = metrics
-    app.state.indexer = None
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for module in (operator, financier, core, supplier, auditor, common, bills):
@@ -294,7 +174,6 @@ def create_app(
     app.include_router(financier.settlement)
     for extra in extra_routers or []:
         app.include_router(extra)
-    mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
 
     @app.get(
         "/health", response_model=HealthPublic, tags=["system"], summary="Chain, database and indexer lag"
@@ -340,4 +219,4 @@ def create_app(
             extra.update(running.metrics.as_dict())
         return PlainTextResponse(metrics.render(extra), media_type="text/plain; version=0.0.4")
 
-    return app
+    return metrics

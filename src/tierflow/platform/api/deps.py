@@ -9,9 +9,9 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader
 from sqlmodel import Session
 
-from tierflow.platform.api.errors import Forbidden
-from tierflow.platform.api.schemas import ROLE_BITS
+from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import Caller, authenticate
 
 api_key_header = APIKeyHeader(

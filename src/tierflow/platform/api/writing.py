@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.api.errors import api_error_response, outcome_unknown
-from tierflow.platform.api.schemas import ErrorResponse, SignatureRequired, TxResult
+from tierflow.platform.api.schemas import ErrorResponse
 from tierflow.platform.services import idempotency, writes
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.schemas.certificates import SignatureRequired, TxResult
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {

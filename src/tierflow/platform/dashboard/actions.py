@@ -15,9 +15,14 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
-from tierflow.platform.api.errors import ApiError, revert_message
-from tierflow.platform.api.schemas import (
+from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services import documents, participants, workflows
+from tierflow.platform.services.errors import ServiceError
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     CertificateIssue,
     FinancingCreate,
@@ -28,10 +33,6 @@ from tierflow.platform.api.schemas import (
     SignatureRequired,
     Transfer,
 )
-from tierflow.platform.dashboard.session import Viewer
-from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import documents, participants, workflows
-from tierflow.platform.services.participants import Caller
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def _caller(session: Session, viewer: Viewer) -> Any:
 
 def _explain(error: BaseException) -> str:
 
-    if isinstance(error, ApiError):
+    if isinstance(error, ServiceError):
         return error.message
     if isinstance(error, ContractRevert):
         return f"The chain refused it — {revert_message(error)}"

@@ -10,18 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
-from tierflow.platform.api.bill_schemas import (
-    BillDiscountCreate,
-    BillDishonour,
-    BillEndorse,
-    BillIssue,
-    BillPledge,
-    BillQuoteCreate,
-    BillRangePublic,
-    BillRecourse,
-    EndorsementChain,
-)
-from tierflow.platform.api.errors import ApiError
 from tierflow.platform.dashboard import actions, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.routes import (
@@ -42,6 +30,18 @@ from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest
 from tierflow.platform.services import bills, documents
+from tierflow.platform.services.errors import Forbidden, ServiceError
+from tierflow.platform.services.schemas.bills import (
+    BillDiscountCreate,
+    BillDishonour,
+    BillEndorse,
+    BillIssue,
+    BillPledge,
+    BillQuoteCreate,
+    BillRangePublic,
+    BillRecourse,
+    EndorsementChain,
+)
 
 router = APIRouter(prefix="/dashboard/bills", include_in_schema=False, route_class=PageRoute)
 
@@ -203,8 +203,8 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
         names = queries.directory(db)
         try:
             detail = bills.detail(session=db, caller=caller, package_id=package_id)
-        except ApiError as error:
-            if error.status == 403:
+        except ServiceError as error:
+            if isinstance(error, Forbidden):
                 return _denied(request, viewer, f"bill {package_id}")
             return _page(request, "empty.html", status_code=404, title="Unknown bill", message=error.message)
         chosen = range if range is not None else (detail.ranges[0].range_id if detail.ranges else None)
@@ -212,7 +212,7 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
         if chosen is not None:
             try:
                 chain = bills.chain(session=db, caller=caller, range_id=chosen)
-            except ApiError:
+            except ServiceError:
                 chain = None  # not this viewer's range: the bar still shows, the chain does not
         obligors: list[str] = []
         if chain is not None and chain.range.holder == viewer.address and chain.range.status == "Dishonoured":

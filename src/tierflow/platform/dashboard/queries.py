@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance

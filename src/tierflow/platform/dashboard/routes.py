@@ -23,9 +23,8 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.errors import ChainUnavailableError
-from tierflow.platform.api.schemas import AcceptQuote
 from tierflow.platform.dashboard import actions, charts, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import STATIC, render
@@ -44,6 +43,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import api_key_matches
+from tierflow.platform.services.schemas.certificates import AcceptQuote
 from tierflow.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger("tierflow.dashboard")
@@ -90,13 +90,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-ROLE_NAMES = {
-    Role.CORE_ENTERPRISE: "core_enterprise",
-    Role.SUPPLIER: "supplier",
-    Role.FINANCIER: "financier",
-    Role.SETTLEMENT_BANK: "settlement_bank",
-    Role.AUDITOR: "auditor",
-}
+ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
 POLL_SECONDS = 4
 
 # htmx comes from npm (package.json) and is served from node_modules: nothing is copied or committed.

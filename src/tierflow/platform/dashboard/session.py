@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import api_key_matches, derive_key, parse_api_key

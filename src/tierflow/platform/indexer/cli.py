@@ -121,7 +121,7 @@ def reconcile(
     block: int | None = typer.Option(None, help="compare at this block (default: the indexed checkpoint)"),
 ) -> None:
     """Compare the read models with chain state; exit code 1 when anything differs."""
-    from tierflow.platform.reconcile import reconcile as run
+    from tierflow.platform.indexer.reconcile import reconcile as run
 
     w3, deployment = _connect()
     engine = get_engine()

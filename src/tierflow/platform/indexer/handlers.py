@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tierflow.platform.indexer.events import Event
+from tierflow.chain.abi import Event
 from tierflow.platform.indexer.store import Row, Store
 from tierflow.platform.models import ZERO_ADDRESS
 

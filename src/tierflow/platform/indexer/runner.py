@@ -24,12 +24,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
+from tierflow.chain.abi import Event, LogDecoder
+from tierflow.chain.jsonrpc import BlockRef, Rpc, RpcError
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer.events import Event, LogDecoder
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
-from tierflow.platform.indexer.rpc import BlockRef, Rpc, RpcError
 from tierflow.platform.indexer.store import Store
 from tierflow.platform.models import Checkpoint, IndexedBlock, RawEvent
 

@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
-from tierflow.platform.api.bill_schemas import (
+from tierflow.chain.gateway import Call
+from tierflow.chain.vocabulary import ROLE_BITS
+from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
+from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
+from tierflow.platform.services import documents
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, InvalidRequest
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.queries import _page, get_or_404
+from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,
     BillDiscountRequestPublic,
@@ -26,15 +35,7 @@ from tierflow.platform.api.bill_schemas import (
     EndorsementChain,
     SubRange,
 )
-from tierflow.platform.api.errors import Forbidden, Unprocessable
-from tierflow.platform.api.schemas import ROLE_BITS, Page, TxResult
-from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
-from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import documents
-from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.queries import _page, get_or_404
-from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.schemas.certificates import Page, TxResult
 from tierflow.platform.services.workflows import Written, _ensure_allowance, date_to_unix
 from tierflow.platform.services.writes import execute
 
@@ -126,7 +127,7 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     start = sub.start if sub.start is not None else int(row.start)
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
-        raise Unprocessable(
+        raise InvalidRequest(
             f"sub-tickets {start} … {end} are not inside range {row.range_id} ({row.start} … {row.end}); "
             "read the package to see its current ranges",
             code="invalid_sub_range",
@@ -224,7 +225,7 @@ def endorse(
 ) -> Written:
     row = _own_range(session, caller, range_id)
     if data.to == caller.address:
-        raise Unprocessable("a bill cannot be endorsed to its own holder", code="self_transfer")
+        raise InvalidRequest("a bill cannot be endorsed to its own holder", code="self_transfer")
     start, end = _sub_range(row, data)
     return _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
 
@@ -270,15 +271,15 @@ def request_discount(
     """Put (part of) a held range in a bank's discount queue; nothing goes on chain until it quotes."""
     row = _own_range(session, caller, range_id)
     if row.status != "Held":
-        raise Unprocessable(
+        raise InvalidRequest(
             f"bill range {range_id} is {row.status}; only a Held range can be discounted",
             code="range_not_held",
         )
     if data.financier == caller.address:
-        raise Unprocessable("a bank cannot discount a bill to itself", code="self_transfer")
+        raise InvalidRequest("a bank cannot discount a bill to itself", code="self_transfer")
     bank = session.get(DirectoryParticipant, data.financier)
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
-        raise Unprocessable(
+        raise InvalidRequest(
             f"{data.financier} is not a bank on the platform; choose a financier", code="not_a_financier"
         )
     start, end = _sub_range(row, data)

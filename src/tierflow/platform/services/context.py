@@ -15,11 +15,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from tierflow.chain.deploy import load_deployment
+from tierflow.chain.gateway import ChainGateway
 from tierflow.chain.node import connect
 from tierflow.errors import ChainUnavailableError, ConfigurationError, TierflowError
 from tierflow.platform.models import Checkpoint
 from tierflow.platform.services.readcache import ResponseCache
-from tierflow.platform.services.relayer import ChainGateway
 from tierflow.settings import Settings
 
 log = logging.getLogger("tierflow.api")

@@ -9,14 +9,14 @@ import time
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from tierflow.platform.api.errors import Forbidden, NotFound, Unprocessable
-from tierflow.platform.api.schemas import DocumentPublic, Page
 from tierflow.platform.models import Payable
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.services import queries
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import DocumentPublic, Page
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 DOCUMENT_KINDS = ("invoice", "contract", "delivery", "other")
@@ -36,16 +36,18 @@ def upload(
 ) -> DocumentPublic:
     """Store an encrypted document; an invoice gets the on-chain hash of (seller's legal id, number)."""
     if not content:
-        raise Unprocessable("the file is empty", code="empty_document")
+        raise InvalidRequest("the file is empty", code="empty_document")
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise Unprocessable(f"documents are limited to {MAX_DOCUMENT_BYTES} bytes", code="document_too_large")
+        raise InvalidRequest(
+            f"documents are limited to {MAX_DOCUMENT_BYTES} bytes", code="document_too_large"
+        )
     supplier = session.get(DirectoryParticipant, seller)
     if supplier is None:
         raise NotFound(f"seller {seller} is not a participant", code="participant_not_found")
     file_digest = hashlib.sha256(content).hexdigest()
     if kind == "invoice":
         if not invoice_number or not invoice_number.strip():
-            raise Unprocessable(
+            raise InvalidRequest(
                 "an invoice needs its invoice_number (发票号码)", code="invoice_number_missing"
             )
         doc_hash = invoice_hash(
@@ -130,17 +132,17 @@ def invoices_for_issue(
         if row.uploader != caller.address:
             raise Forbidden(f"document {document_id} was uploaded by someone else", code="not_a_party")
         if row.kind != "invoice":
-            raise Unprocessable(
+            raise InvalidRequest(
                 f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice"
             )
         if row.slot_id is not None:
-            raise Unprocessable(
+            raise InvalidRequest(
                 f"document {document_id} already backs payable {row.slot_id}; upload it again if that "
                 "payable was rejected or cancelled",
                 code="document_bound",
             )
         if row.seller != supplier:
-            raise Unprocessable(
+            raise InvalidRequest(
                 f"invoice {document_id} was issued by {row.seller}, not by the supplier {supplier}",
                 code="invoice_seller_mismatch",
             )

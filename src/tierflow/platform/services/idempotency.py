@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from tierflow.platform.api.errors import Conflict, Unprocessable
 from tierflow.platform.models.service import IdempotencyRecord
+from tierflow.platform.services.errors import Conflict, InvalidRequest
 
 TABLE = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 MAX_KEY_LEN = 128
@@ -47,7 +47,7 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
     """Claim `key` for this request; a stored response to replay, a transaction to look up, or None
     when this request runs it."""
     if not key or len(key) > MAX_KEY_LEN:
-        raise Unprocessable(
+        raise InvalidRequest(
             f"Idempotency-Key must be 1 to {MAX_KEY_LEN} characters", code="invalid_idempotency_key"
         )
     with Session(engine) as session:
@@ -68,7 +68,7 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
             code="idempotency_in_progress",
         )
     if record.fingerprint != print_:
-        raise Unprocessable(
+        raise InvalidRequest(
             "this Idempotency-Key was used for a different request; use a new key for new parameters",
             code="idempotency_key_reused",
         )

@@ -14,19 +14,9 @@ from sqlmodel import Session, col
 from web3 import Web3
 
 from tierflow.chain.demo import entity_hash
+from tierflow.chain.gateway import Call
+from tierflow.chain.vocabulary import ROLE_BITS, role_names
 from tierflow.errors import TransactionOutcomeUnknown
-from tierflow.platform.api.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
-from tierflow.platform.api.schemas import (
-    ROLE_BITS,
-    ApiKeyCreated,
-    ApiKeyPublic,
-    Page,
-    ParticipantCreate,
-    ParticipantCreated,
-    ParticipantPublic,
-    TxResult,
-    role_names,
-)
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import (
@@ -42,7 +32,16 @@ from tierflow.platform.security.crypto import (
     unseal,
 )
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.relayer import Call
+from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from tierflow.platform.services.schemas.certificates import (
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Page,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantPublic,
+    TxResult,
+)
 
 
 @dataclass(frozen=True)
@@ -104,17 +103,21 @@ _KEY_LOOKUP = (
 
 def authenticate(*, session: Session, token: str | None) -> Caller:
     if not token:
-        raise Unauthorized("send your API key in the X-API-Key header", code="missing_api_key")
+        raise Unauthenticated("send your API key in the X-API-Key header", code="missing_api_key")
     parsed = parse_api_key(token)
     if parsed is None:
-        raise Unauthorized("the API key is malformed (tf_<id>_<secret>)", code="invalid_api_key")
+        raise Unauthenticated("the API key is malformed (tf_<id>_<secret>)", code="invalid_api_key")
     key_id, secret = parsed
     # One indexed lookup per request (key id → key and participant), then a constant-time compare.
     row = session.execute(_KEY_LOOKUP, {"key_id": key_id}).mappings().first()
     if row is None or not api_key_matches(secret, row["key_hash"]):
-        raise Unauthorized("the API key is unknown; ask the operator for a new one", code="invalid_api_key")
+        raise Unauthenticated(
+            "the API key is unknown; ask the operator for a new one", code="invalid_api_key"
+        )
     if row["revoked_at"] is not None:
-        raise Unauthorized("the API key was revoked; ask the operator for a new one", code="revoked_api_key")
+        raise Unauthenticated(
+            "the API key was revoked; ask the operator for a new one", code="revoked_api_key"
+        )
     return Caller(
         address=row["address"],
         roles=row["roles"],
@@ -166,13 +169,13 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
     sealed: bytes | None = None
     if data.custody == "custodial":
         if data.address is not None:
-            raise Unprocessable("custodial participants get a platform-created key; omit `address`")
+            raise InvalidRequest("custodial participants get a platform-created key; omit `address`")
         account = Account.create()
         address = str(account.address)
         sealed = seal_key(ctx=ctx, address=address, private_key=bytes(account.key))
     else:
         if data.address is None:
-            raise Unprocessable("self-custody participants must give the `address` of their key")
+            raise InvalidRequest("self-custody participants must give the `address` of their key")
         address = data.address
     existing = session.get(DirectoryParticipant, address)
     if existing is not None:

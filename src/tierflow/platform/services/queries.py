@@ -16,8 +16,18 @@ from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.engine import Row as SqlRow
 from sqlmodel import Session, col
 
-from tierflow.platform.api.errors import Forbidden, NotFound
-from tierflow.platform.api.schemas import (
+from tierflow.platform.models import (
+    Certificate,
+    CertificateTransfer,
+    CreditLine,
+    FinancingRequest,
+    Payable,
+    Payout,
+)
+from tierflow.platform.models.service import StoredDocument
+from tierflow.platform.services.errors import Forbidden, NotFound
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     CreditLinePublic,
     DocumentPublic,
@@ -31,16 +41,6 @@ from tierflow.platform.api.schemas import (
     Portfolio,
     TransferPublic,
 )
-from tierflow.platform.models import (
-    Certificate,
-    CertificateTransfer,
-    CreditLine,
-    FinancingRequest,
-    Payable,
-    Payout,
-)
-from tierflow.platform.models.service import StoredDocument
-from tierflow.platform.services.participants import Caller
 
 LIVE_TOKEN = ("active", "locked")
 OPEN_PAYABLE = ("Issued", "Accepted", "Defaulted")

@@ -6,9 +6,13 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
-from tierflow.platform.api.errors import Forbidden, Unprocessable
-from tierflow.platform.api.schemas import (
+from tierflow.platform.services import documents, queries
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, InvalidRequest
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     Approval,
     CertificateIssue,
@@ -23,10 +27,6 @@ from tierflow.platform.api.schemas import (
     Transfer,
     TxResult,
 )
-from tierflow.platform.services import documents, queries
-from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.relayer import Call
 from tierflow.platform.services.writes import execute, finish
 
 Written = TxResult | SignatureRequired
@@ -214,7 +214,7 @@ def transfer(
 ) -> Written:
     value = _own_token(session, caller, token_id)
     if data.to == caller.address:
-        raise Unprocessable(
+        raise InvalidRequest(
             "transfer to yourself; to split a certificate use its split endpoint", code="self_transfer"
         )
     if data.value == value:

@@ -8,12 +8,18 @@ from hexbytes import HexBytes
 from sqlmodel import Session
 from web3 import Web3
 
-from tierflow.platform.api.errors import Conflict, Forbidden, revert_message
-from tierflow.platform.api.schemas import EventPublic, RelayRequest, SignatureRequired, TxResult
+from tierflow.chain.gateway import Call, RelayError, TxOutcome
+from tierflow.chain.vocabulary import revert_message
 from tierflow.platform.services import documents
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
-from tierflow.platform.services.relayer import Call, RelayError, TxOutcome
+from tierflow.platform.services.schemas.certificates import (
+    EventPublic,
+    RelayRequest,
+    SignatureRequired,
+    TxResult,
+)
 
 # Which event fields a client most likely wants back, by event: event arg → result field.
 RESULT_FIELDS: dict[str, dict[str, str]] = {

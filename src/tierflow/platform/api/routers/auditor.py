@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, fast_json
+from tierflow.platform.services import participants, queries
+from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
     FinancingPublic,
@@ -19,8 +22,6 @@ from tierflow.platform.api.schemas import (
     ParticipantPublic,
     PayablePublic,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, fast_json
-from tierflow.platform.services import participants, queries
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"], responses=READ_RESPONSES)
 
@@ -46,7 +47,7 @@ def all_payables(
     caller: AuditorCaller,
     obligor: AddressStr | None = None,
     supplier: AddressStr | None = None,
-    status: Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"] | None = None,
+    status: SlotStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[PayablePublic]:

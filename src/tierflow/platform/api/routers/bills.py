@@ -9,7 +9,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from tierflow.platform.api.bill_schemas import (
+from tierflow.chain.vocabulary import OpenRangeStatusName, PackageStatusName
+from tierflow.platform.api.deps import (
+    AuditorCaller,
+    ContextDep,
+    FinancierCaller,
+    IdempotencyKey,
+    Limit,
+    Offset,
+    SessionDep,
+    role_guard,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import bills, documents
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,
     BillDiscountRequestPublic,
@@ -23,20 +37,7 @@ from tierflow.platform.api.bill_schemas import (
     BillRecourse,
     EndorsementChain,
 )
-from tierflow.platform.api.deps import (
-    AuditorCaller,
-    ContextDep,
-    FinancierCaller,
-    IdempotencyKey,
-    Limit,
-    Offset,
-    SessionDep,
-    role_guard,
-)
-from tierflow.platform.api.schemas import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import bills, documents
-from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"], responses=READ_RESPONSES)
 
@@ -52,8 +53,6 @@ PackageId = Path(gt=0, lt=2**63, description="bill package id")
 RangeId = Path(gt=0, lt=2**63, description="range record id")
 QuoteId = Path(gt=0, lt=2**63, description="bill quote id")
 RequestId = Path(gt=0, lt=2**31, description="bill discount request id")
-PackageStatus = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
-RangeStatus = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
 
 
 # -- drawer -----------------------------------------------------------------------------------------
@@ -114,7 +113,7 @@ def issue(
 def listing(
     session: SessionDep,
     caller: ReaderCaller,
-    status: PackageStatus | None = None,
+    status: PackageStatusName | None = None,
     role: Literal["drawer", "acceptor", "payee", "holder"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -128,7 +127,7 @@ def listing(
 def holdings(
     session: SessionDep,
     caller: HolderCaller,
-    status: RangeStatus | None = None,
+    status: OpenRangeStatusName | None = None,
     package_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,

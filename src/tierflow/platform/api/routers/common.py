@@ -15,7 +15,9 @@ from tierflow.platform.api.deps import (
     SessionDep,
     WriterCaller,
 )
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
+from tierflow.platform.services import documents, participants, queries, workflows, writes
+from tierflow.platform.services.schemas.certificates import (
     Approval,
     BalancePublic,
     CertificatePublic,
@@ -30,8 +32,6 @@ from tierflow.platform.api.schemas import (
     TransferPublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
-from tierflow.platform.services import documents, participants, queries, workflows, writes
 
 router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
 

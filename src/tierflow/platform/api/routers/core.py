@@ -9,8 +9,11 @@ from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import documents, queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
     AddressStr,
     CertificateIssue,
@@ -21,13 +24,10 @@ from tierflow.platform.api.schemas import (
     Repay,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import documents, queries, workflows
 
 router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
 
 SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
-PayableStatus = Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
 
 
 class MaturityDay(BaseModel):
@@ -126,7 +126,7 @@ def repay(
 def payables(
     session: SessionDep,
     caller: CoreCaller,
-    status: PayableStatus | None = None,
+    status: SlotStatusName | None = None,
     maturity_before: dt.date | None = None,
     limit: Limit = 50,
     offset: Offset = 0,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
     ContextDep,
     FinancierCaller,
@@ -16,7 +15,9 @@ from tierflow.platform.api.deps import (
     SessionDep,
     SettlementBankCaller,
 )
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
+from tierflow.platform.services import queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CreditLineAdjust,
     CreditLineCreate,
@@ -29,14 +30,9 @@ from tierflow.platform.api.schemas import (
     Quote,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
-from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 
-RequestStatus = Literal[
-    "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
-]
 RequestId = Path(gt=0, lt=2**63, description="financing request id")
 LineId = Path(gt=0, lt=2**63, description="credit line id")
 
@@ -97,7 +93,7 @@ async def queue(
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    status: RequestStatus | None = None,
+    status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from tierflow.chain.vocabulary import RoleName
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, OperatorCaller, SessionDep
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.services import participants, workflows
+from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
     Page,
@@ -20,12 +23,10 @@ from tierflow.platform.api.schemas import (
     PlatformPublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
-from tierflow.platform.services import participants, workflows
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=READ_RESPONSES)
 
-RoleFilter = Literal["operator", "core_enterprise", "supplier", "financier", "settlement_bank", "auditor"]
+RoleFilter = Literal["operator", RoleName]
 
 
 class PayoutBatch(BaseModel):

@@ -7,8 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
-from tierflow.platform.api.schemas import (
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
+from tierflow.platform.services import queries, workflows
+from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     CertificatePublic,
     FinancingCreate,
@@ -17,8 +20,6 @@ from tierflow.platform.api.schemas import (
     PayablePublic,
     TxResult,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
-from tierflow.platform.services import queries, workflows
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
 
@@ -112,10 +113,7 @@ def request_financing(
 def my_requests(
     session: SessionDep,
     caller: SupplierCaller,
-    status: Literal[
-        "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
-    ]
-    | None = None,
+    status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
@@ -138,7 +136,7 @@ def accept_quote(
     request_id: int = RequestId,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Accept the quote on the terms shown (rate, price, expiry); 409-style refusal if it was re-quoted."""
+    """Accept the quote on the terms shown (rate, price, expiry); refused if it was re-quoted since."""
     return run_write(
         request, ctx, caller.address, key, {"request_id": request_id, **data.model_dump()},
         lambda: workflows.accept_quote(

@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from tierflow.chain.roles import Role
+from tierflow.chain.vocabulary import Role
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import Checkpoint
 from tierflow.platform.models.credit import CreditLine

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierflow.platform.api.schemas import AddressStr
+from tierflow.platform.services.schemas.certificates import AddressStr
 
 MAX_SUBTICKET = 2**64 - 1  # the contract packs sub-ticket numbers in 64 bits
 

@@ -9,12 +9,12 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from tierflow.chain.gateway import ChainGateway
 from tierflow.platform import logs
-from tierflow.platform.api.app import create_app, make_context
 from tierflow.platform.db import get_engine
+from tierflow.platform.main import create_app, make_context
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.relayer import ChainGateway
 from tierflow.settings import get_settings
 
 console = Console(stderr=True)
@@ -54,7 +54,7 @@ def worker_app() -> Any:
 def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
     os.environ[WORKER_LOG_LEVEL] = log_level  # the workers are spawned: they read it at import
     uvicorn.run(
-        "tierflow.platform.api.cli:worker_app",
+        "tierflow.platform.serve:worker_app",
         factory=True,
         host=host,
         port=port,

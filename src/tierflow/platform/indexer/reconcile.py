@@ -20,8 +20,16 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint
 
+from tierflow.chain.abi import checksum
+from tierflow.chain.vocabulary import (
+    PackageStatus,
+    ParticipantStatus,
+    RangeStatus,
+    RequestStatus,
+    SlotStatus,
+    status_name,
+)
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer.events import checksum
 from tierflow.platform.models import (
     ZERO_ADDRESS,
     BillPackage,
@@ -34,22 +42,6 @@ from tierflow.platform.models import (
     Payable,
     SettlementBalance,
 )
-
-SLOT_STATUS = ["None", "Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
-PARTICIPANT_STATUS = ["none", "active", "suspended"]
-REQUEST_STATUS = [
-    "None",
-    "Requested",
-    "Quoted",
-    "Accepted",
-    "Funded",
-    "Cancelled",
-    "Declined",
-    "Recoursed",
-    "Lapsed",
-]
-PACKAGE_STATUS = ["None", "Issued", "Accepted", "Received", "Rejected", "Cancelled"]
-RANGE_STATUS = ["None", "Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
 
 
 @dataclass(frozen=True)
@@ -218,7 +210,7 @@ def _payables(engine: Engine, contracts: dict[str, Contract], views: _Views, com
                 ("line_id", row["line_id"], line_id),
                 ("face", row["face"], face),
                 ("maturity", row["maturity"], maturity),
-                ("status", row["status"], SLOT_STATUS[status]),
+                ("status", row["status"], status_name(SlotStatus, status)),
                 ("paid_in", row["paid_in"], paid_in),
                 ("paid_out", row["paid_out"], paid_out),
                 ("root_token_id", row["root_token_id"], root_token_id),
@@ -266,7 +258,7 @@ def _participants(engine: Engine, contracts: dict[str, Contract], views: _Views,
             row["address"],
             [
                 ("roles", row["roles"], roles),
-                ("status", row["status"], PARTICIPANT_STATUS[status]),
+                ("status", row["status"], ParticipantStatus(status).name.lower()),
                 ("entity_hash", row["entity_hash"], "0x" + bytes(entity_hash).hex()),
             ],
         )
@@ -301,7 +293,7 @@ def _financing(engine: Engine, contracts: dict[str, Contract], views: _Views, co
                 ("financier", row["financier"], financier),
                 ("amount", row["amount"], amount),
                 ("with_recourse", row["with_recourse"], with_recourse),
-                ("status", row["status"], REQUEST_STATUS[status]),
+                ("status", row["status"], status_name(RequestStatus, status)),
                 ("rate_bps", row["rate_bps"] or 0, rate),
                 ("quote_expiry", row["quote_expiry"] or 0, expiry),
                 ("discount", row["discount"] or 0, discount),
@@ -327,7 +319,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
                 ("payee", row["payee"], payee),
                 ("face", row["face"], face),
                 ("maturity", row["maturity"], maturity),
-                ("status", row["status"], PACKAGE_STATUS[status]),
+                ("status", row["status"], status_name(PackageStatus, status)),
             ],
         )
     next_package = views.one(bills, "nextPackageId")
@@ -343,7 +335,7 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
             [
                 ("holder", row["holder"], holder),
                 ("package_id", row["package_id"], package_id),
-                ("status", row["status"], RANGE_STATUS[status]),
+                ("status", row["status"], status_name(RangeStatus, status)),
                 ("start", row["start"], start),
                 ("end", row["end"], end),
                 ("prev", row["prev"], prev),

@@ -45,7 +45,7 @@ def rpc(w3: Web3, method: str, *params: Any) -> Any:
 
 
 class LoadGenerator:
-    """Turns a deployed platform (tierflow.chain.testing.Platform) into a source of many events."""
+    """Turns a deployed platform (tierflow.testing.chain.Platform) into a source of many events."""
 
     def __init__(self, platform: Any) -> None:
         self.p = platform

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tierflow.chain.accounts import dev_account
-from tierflow.chain.testing import Platform
+from tierflow.chain.gateway import ChainGateway
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import IndexerLink, ServiceContext
-from tierflow.platform.services.relayer import ChainGateway
 from tierflow.platform.services.seed import seed_demo_directory
 from tierflow.settings import Settings
+from tierflow.testing.chain import Platform
 
 
 def service_context(

@@ -1,4 +1,8 @@
-"""Decoded contract events and the log decoder: raw eth_getLogs entries → Event, straight from the ABIs."""
+"""The one ABI codec of Tierflow: calldata in, logs and revert data out, straight from the compiled ABIs.
+
+Logs: raw eth_getLogs / receipt entries → Event (the indexer and the relayer's receipts). Reverts:
+revert data → ContractRevert(name, args) by selector. Calldata: a contract function's call data.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
-from tierflow.errors import TierflowError
+from tierflow.errors import ContractRevert, TierflowError
 
 
 class DecodeError(TierflowError, ValueError):
@@ -198,3 +205,79 @@ class LogDecoder:
             address=checksum(log["address"]),
             block_time=int(timestamp, 16) if timestamp is not None else None,
         )
+
+
+# -- calldata ---------------------------------------------------------------------------------
+
+
+def calldata(contract: Contract, function: str, args: Sequence[Any]) -> bytes:
+    """The call data of `contract.function(*args)` (web3 picks the overload and normalises the arguments)."""
+    return bytes(HexBytes(getattr(contract.functions, function)(*args)._encode_transaction_data()))
+
+
+# -- revert data --------------------------------------------------------------------------------
+
+PANIC_REASONS = {
+    0x01: "assertion failed",
+    0x11: "arithmetic overflow or underflow",
+    0x12: "division by zero",
+    0x21: "invalid enum value",
+    0x32: "array index out of bounds",
+    0x41: "out of memory",
+}
+
+
+class RevertDecoder:
+    """Knows every custom error of the given ABIs (OpenZeppelin's included) by its 4-byte selector."""
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {
+            function_signature_to_4byte_selector("Error(string)"): ("Error", ["reason"], ["string"]),
+            function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["code"], ["uint256"]),
+        }
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_canonical_type(i) for i in item["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
+                self._errors[selector] = (item["name"], names, types)
+
+    def decode(self, data: bytes | str | None) -> ContractRevert:
+        raw = _as_bytes(data)
+        if len(raw) < 4:
+            return ContractRevert("Reverted", {}, raw="0x" + raw.hex())
+        known = self._errors.get(raw[:4])
+        if known is None:
+            return ContractRevert("UnknownError", {"selector": "0x" + raw[:4].hex()}, raw="0x" + raw.hex())
+        name, names, types = known
+        values = [
+            to_checksum_address(value) if kind == "address" else value
+            for kind, value in zip(types, abi_decode(types, raw[4:]), strict=True)
+        ]
+        args = dict(zip(names, values, strict=True))
+        if name == "Panic":
+            args["reason"] = PANIC_REASONS.get(int(args["code"]), "unknown panic")
+        return ContractRevert(name, args, raw="0x" + raw.hex())
+
+    def from_exception(self, error: ContractLogicError) -> ContractRevert:
+        data = error.data
+        if isinstance(data, dict):  # some nodes nest the payload
+            data = data.get("data") or next(iter(data.values()), None)
+        decoded = self.decode(data)
+        if decoded.name == "Reverted" and error.message:
+            return ContractRevert("Reverted", {"message": error.message})
+        return decoded
+
+
+def _as_bytes(data: bytes | str | None) -> bytes:
+    if data is None:
+        return b""
+    if isinstance(data, bytes):
+        return data
+    text = data[2:] if data.startswith("0x") else data
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return b""

@@ -16,8 +16,9 @@ The forwarder swallows the inner revert reason (`FailedCall()`), so every reques
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
 calldata (ERC-2771's `_msgSender()`); that yields the contract's custom error before anything is sent.
 
-The write path speaks raw JSON-RPC (`tierflow.chain.jsonrpc`) and decodes receipts with the indexer's
-log decoder: through web3.py's formatters and validators a relayed write cost several times the CPU.
+The write path speaks raw JSON-RPC (`tierflow.chain.jsonrpc`) and decodes calldata, receipts and reverts
+with the one ABI codec (`tierflow.chain.abi`, the indexer's too): through web3.py's formatters and
+validators a relayed write cost several times the CPU.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 
+from tierflow.chain.abi import LogDecoder, calldata
 from tierflow.chain.deploy import Deployment
 from tierflow.chain.forwarder import (
     EIP712_DOMAIN_FIELDS,
@@ -48,7 +50,6 @@ from tierflow.chain.forwarder import (
 from tierflow.chain.jsonrpc import RpcError, rpc_for
 from tierflow.chain.node import RECEIPT_POLL_S, TxSender
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
-from tierflow.platform.indexer.events import LogDecoder
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless. The forwarder refuses deadlines more than an hour ahead of chain
@@ -163,8 +164,7 @@ class ChainGateway:
         contract = self.contracts.get(call.contract)
         if contract is None:
             raise ChainUnavailableError(f"contract {call.contract} is not deployed on chain {self.chain_id}")
-        fn = getattr(contract.functions, call.function)(*call.args)
-        return str(contract.address), HexBytes(fn._encode_transaction_data())
+        return str(contract.address), calldata(contract, call.function, call.args)
 
     def simulate(self, signer: str, to: str, data: bytes) -> int:
         """Run the call as the target sees it when forwarded; return a gas budget or raise the decoded revert.

@@ -1,0 +1,1 @@
+"""Request and response models of the service layer, shared by the API and the dashboard."""

@@ -1,0 +1,419 @@
+"""Request and response models of participants, credit lines, documents, certificates and financing.
+
+The services take and return these (one family per resource: XCreate, XPublic, XsPublic); the API and
+the dashboard are two faces of them. Bills have theirs in `bills.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from web3 import Web3
+
+from tierflow.chain.vocabulary import RoleName
+
+T = TypeVar("T")
+
+Fen = int  # amounts are exact integers in fen (0.01 CNY); JSON numbers, never floats
+MAX_FEN = 2**128 - 1  # the contracts pack values in uint128
+
+
+def _checksum(value: str) -> str:
+    if not isinstance(value, str) or not Web3.is_address(value):
+        raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
+    return str(Web3.to_checksum_address(value))
+
+
+AddressStr = Annotated[
+    str,
+    AfterValidator(_checksum),
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x90F79bf6EB2c4f870365E785982E1f101E93b906"]),
+]
+
+
+# PostgreSQL text cannot hold NUL; refuse it at the edge (422) instead of failing in the database.
+NO_NUL = r"^[^\x00]*$"
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="rows matching the filters (all pages)")
+    limit: int
+    offset: int
+
+
+# -- participants -------------------------------------------------------------------------------
+
+
+class ParticipantCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "legal_name": "Shanghai Precision Parts Co., Ltd.",
+                    "legal_id": "91310000MA1FL4XX1X",
+                    "roles": ["supplier"],
+                    "contact": "finance@precision.example",
+                    "custody": "custodial",
+                }
+            ]
+        }
+    )
+
+    legal_name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    legal_id: str = Field(
+        min_length=4,
+        max_length=64,
+        pattern=NO_NUL,
+        description="统一社会信用代码; stays off chain (only a salted hash goes on chain)",
+    )
+    roles: list[RoleName] = Field(min_length=1)
+    contact: str = Field(default="", max_length=200, pattern=NO_NUL)
+    custody: Literal["custodial", "self"] = Field(
+        default="custodial",
+        description="custodial: the platform creates and keeps the key (AES-GCM at rest) and signs; "
+        "self: the participant signs EIP-712 forward requests with its own key at `address`",
+    )
+    address: AddressStr | None = Field(default=None, description="required for self custody")
+
+
+class ParticipantPublic(BaseModel):
+    address: str
+    legal_name: str
+    roles: list[str]
+    contact: str
+    status: str
+    custody: str
+    is_operator: bool
+    entity_hash: str
+    created_at: int
+
+
+class ParticipantCreated(BaseModel):
+    participant: ParticipantPublic
+    api_key: str = Field(description="shown once; store it now (only its hash is kept)")
+    tx_hash: str | None = None
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    label: str
+    created_at: int
+    revoked_at: int | None
+
+
+class ApiKeyCreated(BaseModel):
+    key_id: str
+    api_key: str = Field(description="shown once")
+
+
+class ParametersUpdate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1}]}
+    )
+
+    max_tenor_days: int = Field(
+        ge=1, le=366, description="tenor cap [days]; regulation: 180 in principle, 366 at most"
+    )
+    grace_period_days: int = Field(
+        ge=0, le=365, description="[days] after maturity before a default may be marked"
+    )
+    min_unit: Fen = Field(ge=1, le=MAX_FEN, description="[fen] every amount must be a multiple of this")
+
+
+class PlatformPublic(BaseModel):
+    paused: bool
+    max_tenor_days: float
+    grace_period_days: float
+    min_unit: Fen
+    chain_id: int
+    block_number: int
+
+
+# -- writes -------------------------------------------------------------------------------------
+class EventPublic(BaseModel):
+    contract: str
+    event: str
+    args: dict[str, Any]
+
+
+class TxResult(BaseModel):
+    """A transaction that was mined; `indexed` says the read model already shows it."""
+
+    status: Literal["executed"] = "executed"
+    tx_hash: str
+    block_number: int
+    indexed: bool = Field(description="false only if the indexer did not catch up in time; re-read shortly")
+    result: dict[str, Any] = Field(default_factory=dict, examples=[{"slot_id": 3, "token_id": 7}])
+    events: list[EventPublic] = Field(default_factory=list)
+
+
+class SignatureRequired(BaseModel):
+    """Returned (202) to self-custody participants: sign `forward_request` (EIP-712), POST it to /v1/relay."""
+
+    status: Literal["signature_required"] = "signature_required"
+    forward_request: dict[str, Any] = Field(description="EIP-712 typed data (eth_signTypedData_v4)")
+    relay: str = "/v1/relay"
+
+
+class RelayRequest(BaseModel):
+    request: dict[str, Any] = Field(
+        description="the `message` of the forward request as returned "
+        "(from, to, value, gas, nonce, deadline, data)"
+    )
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+# -- credit lines -------------------------------------------------------------------------------
+class CreditLineCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "obligor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "limit": 100000000,
+                    "expiry": "2027-06-30",
+                }
+            ]
+        }
+    )
+
+    obligor: AddressStr
+    limit: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
+    expiry: dt.date
+
+
+class CreditLineAdjust(BaseModel):
+    limit: Fen = Field(gt=0, le=MAX_FEN)
+    expiry: dt.date
+
+
+class CreditLinePublic(BaseModel):
+    line_id: int
+    financier: AddressStr
+    obligor: AddressStr
+    limit: Fen
+    used: Fen
+    available: Fen
+    expiry: int
+
+
+# -- documents, payables, certificates ------------------------------------------------------------
+class DocumentPublic(BaseModel):
+    document_id: str
+    kind: str
+    invoice_number: str | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    doc_hash: str = Field(
+        description="the hash that goes on chain (HMAC of seller legal id + invoice number)"
+    )
+    slot_id: int | None
+    uploader: str
+    created_at: int
+
+
+class CertificateIssue(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+                    "face": 5000000,
+                    "maturity": "2027-03-31",
+                    "line_id": 1,
+                    "document_ids": ["3f2a…"],
+                }
+            ]
+        }
+    )
+
+    supplier: AddressStr
+    face: Fen = Field(gt=0, le=MAX_FEN, description="[fen]")
+    maturity: dt.date = Field(description="due date; the payable matures at 00:00 UTC of that day")
+    line_id: int = Field(gt=0, lt=2**63)
+    document_ids: list[str] = Field(
+        min_length=1, max_length=20, description="uploaded invoices (POST /v1/core/documents)"
+    )
+
+
+class Repay(BaseModel):
+    amount: Fen = Field(gt=0, le=MAX_FEN)
+
+
+class Transfer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"to": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "value": 1000000}]
+        }
+    )
+
+    to: AddressStr
+    value: Fen = Field(
+        gt=0, le=MAX_FEN, description="[fen]; the whole token value moves the token, less splits it"
+    )
+
+
+class PayablePublic(BaseModel):
+    slot_id: int
+    obligor: AddressStr
+    supplier: AddressStr
+    line_id: int
+    face: Fen
+    maturity: int
+    status: str
+    paid_in: Fen
+    paid_out: Fen
+    root_token_id: int
+
+
+class CertificatePublic(BaseModel):
+    token_id: int
+    slot_id: int
+    holder: str
+    value: Fen
+    initial_value: Fen
+    status: str
+    locked: bool
+    lock_ref: int | None
+    parent_id: int | None
+    root_id: int
+    depth: int
+    maturity: int | None = None
+    obligor: str | None = None
+
+
+class Lineage(BaseModel):
+    slot_id: int
+    root_token_id: int
+    tokens: list[CertificatePublic]
+    count: int
+
+
+class TransferPublic(BaseModel):
+    block_number: int
+    tx_hash: str
+    kind: str
+    slot_id: int
+    token_id: int
+    new_token_id: int | None
+    from_address: str
+    to_address: str
+    value: Fen
+
+
+class PayoutPublic(BaseModel):
+    block_number: int
+    tx_hash: str
+    token_id: int
+    slot_id: int
+    holder: str
+    amount: Fen
+
+
+# -- financing ---------------------------------------------------------------------------------
+class FinancingCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token_id": 7,
+                    "amount": 1000000,
+                    "financier": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+                    "with_recourse": False,
+                }
+            ]
+        }
+    )
+
+    token_id: int = Field(gt=0, lt=2**63)
+    amount: Fen = Field(gt=0, le=MAX_FEN, description="[fen] to sell; less than the token value splits it")
+    financier: AddressStr
+    with_recourse: bool = False
+
+
+class Quote(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rate_bps": 450, "valid_hours": 24}]})
+
+    rate_bps: int = Field(
+        gt=0, le=10_000, description="annual discount rate [bps]; discount = face × rate × days / 360"
+    )
+    valid_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,
+        description="the quote expires after this; the registry's quoteValidity caps it (24 h by default)",
+    )
+
+
+class AcceptQuote(BaseModel):
+    """The exact terms the seller was shown: the chain refuses the acceptance if the quote changed since."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rate_bps": 450, "price": 98_875_000, "expiry": 1_800_000_000}]}
+    )
+
+    rate_bps: int = Field(gt=0, le=10_000, description="the quoted annual rate [bps]")
+    price: Fen = Field(gt=0, le=MAX_FEN, description="[fen] the quoted price the seller receives")
+    expiry: int = Field(gt=0, description="[unix s] the quote's expiry")
+
+
+class FinancingPublic(BaseModel):
+    request_id: int
+    token_id: int
+    seller: str
+    financier: AddressStr
+    amount: Fen
+    with_recourse: bool
+    status: str
+    rate_bps: int | None
+    quote_expiry: int | None
+    discount: Fen | None
+    price: Fen | None
+
+
+class FinancingDetail(FinancingPublic):
+    certificate: CertificatePublic | None
+    payable: PayablePublic | None
+    lineage: list[CertificatePublic] = Field(description="the path from the financed token back to the root")
+    documents: list[DocumentPublic]
+    obligor_exposure: Fen = Field(
+        description="the obligor's outstanding accepted or issued face, all payables [fen]"
+    )
+    obligor_credit_lines: list[CreditLinePublic]
+
+
+class LadderBucket(BaseModel):
+    maturity_date: dt.date
+    value: Fen
+    tokens: int
+
+
+class Portfolio(BaseModel):
+    holdings: list[CertificatePublic]
+    total_value: Fen
+    ladder: list[LadderBucket]
+    funded_price: Fen = Field(description="paid for the funded requests still held [fen]")
+    funded_discount: Fen = Field(description="discount earned on those requests [fen]")
+    overdue: list[CertificatePublic]
+    defaulted: list[CertificatePublic]
+
+
+class Approval(BaseModel):
+    spender: Literal["Financing", "Receivables"]
+    amount: Fen = Field(ge=0, le=2**256 - 1)
+
+
+class Mint(BaseModel):
+    to: AddressStr
+    amount: Fen = Field(gt=0, le=MAX_FEN)
+
+
+class BalancePublic(BaseModel):
+    address: str
+    balance: Fen
+    allowances: dict[str, Fen]
