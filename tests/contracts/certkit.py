@@ -16,7 +16,7 @@ MAX_UINT = 2**256 - 1
 
 # Short names for the tests, from the one mirror of the contracts' enums and role bits.
 NONE, ISSUED, ACCEPTED, REJECTED, CANCELLED, DEFAULTED, REPAID = SlotStatus
-R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED = RequestStatus
+R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED, LAPSED = RequestStatus
 # Plain ints: web3 iterates an IntFlag value (it is a collection of its bits) instead of encoding it.
 CORE, SUPPLIER, FINANCIER, BANK, AUDITOR = (int(role) for role in Role)
 

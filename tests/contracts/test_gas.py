@@ -1,4 +1,4 @@
-"""Gas targets of issue 2 §5: split-transfer to a new holder ≤ 130,000; issue ≤ 250,000; fund ≤ 200,000."""
+"""Gas targets (issue 11): split-transfer to a new holder ≤ 110,000; issue ≤ 250,000; fund ≤ 150,000."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_transferValue_splitToNewHolderWithinGasTarget(tf: Platform, kit: Kit) -
     fresh = tf.extra_account(1)
     tf.transact(tf.c.registry.functions.register(fresh.address, 2, b"\5" * 32), "operator")
     gas = _gas(tf, tf.c.receivables.functions.transferValue(root, fresh.address, 12_345), "supplier1")
-    assert gas <= 130_000, gas
+    assert gas <= 110_000, gas
 
 
 def test_fund_withinGasTarget(tf: Platform, kit: Kit) -> None:
@@ -35,4 +35,4 @@ def test_fund_withinGasTarget(tf: Platform, kit: Kit) -> None:
     kit.give("bank1", FACE)
     kit.approve("bank1", "financing")
     gas = _gas(tf, tf.c.financing.functions.fund(request_id), "bank1")
-    assert gas <= 200_000, gas
+    assert gas <= 150_000, gas

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from certkit import ACCEPTED, DAY, DEFAULTED, FACE, MAX_UINT, QUOTED, R_ACCEPTED, REPAID, Kit
+from certkit import ACCEPTED, DAY, DEFAULTED, FACE, LAPSED, MAX_UINT, QUOTED, R_ACCEPTED, REPAID, Kit
 from test_forwarder import signed_request
 
-from tierflow.chain.testing import Platform
-
-LAPSED = 8  # Financing.RequestStatus.Lapsed
-
+from tierflow.testing.chain import Platform
 
 # ---------------------------------------------------------------------------- finding 1: re-quote
 
