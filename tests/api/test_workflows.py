@@ -196,6 +196,35 @@ def test_default_and_recourse(funded: Api) -> None:
     bank_after = api.platform.c.token.functions.balanceOf(api.address("bank1")).call()
     assert bank_after - bank_before == 200_000
     assert api.platform.c.financing.functions.recourseOwed(api.address("supplier1")).call() == 0
+    # a partial recovery after default is claimable at once, pro rata (the seller now holds the token)
+    api.ok("core2", f"/v1/core/payables/{slot}/repay", {"amount": 50_000})
+    claimed = api.ok("supplier1", f"/v1/certificates/{token}/claim")
+    assert claimed["result"]["amount"] == 50_000
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 150_000
+
+
+def test_accepted_quote_left_unfunded_lapses(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank2", "core1")
+    _, token = api.issue("core1", "supplier2", 80_000, line, days=40)
+    request_id = api.ok("supplier2", "/v1/supplier/financing-requests", {
+        "token_id": token, "amount": 80_000, "financier": api.address("bank2"),
+    })["result"]["request_id"]  # fmt: skip
+    api.ok("bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 1})
+    seen = terms(api, "supplier2", request_id)
+    # a quote valid past the registry's 24 h is refused by the chain
+    too_long = api.post(
+        "bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 25}
+    )
+    assert too_long.status_code == 409 and too_long.json()["error"]["code"] == "FinancingInvalidExpiry"
+    api.ok("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote", seen)
+    early = api.post("supplier1", f"/v1/financing-requests/{request_id}/lapse")
+    assert early.status_code == 409 and early.json()["error"]["code"] == "FinancingQuoteLive"
+    api.platform.increase_time(3601)
+    api.ok("supplier1", f"/v1/financing-requests/{request_id}/lapse")  # anyone may
+    mine = api.get("supplier2", "/v1/supplier/financing-requests").json()["data"]
+    assert {r["request_id"]: r["status"] for r in mine}[request_id] == "Lapsed"
+    assert api.get("supplier2", f"/v1/certificates/{token}").json()["locked"] is False
 
 
 def test_operator_onboard_suspend_reinstate_parameters_pause(funded: Api) -> None:

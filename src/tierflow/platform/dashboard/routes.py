@@ -582,7 +582,8 @@ async def bank_request_action(request: Request, address: str, request_id: int, v
     done = {
         "fund": f"Funded request {request_id}: the price was paid and the certificate is in your portfolio.",
         "decline": f"Declined request {request_id}; the supplier's certificate is unlocked.",
-        "recourse": f"Recourse exercised on request {request_id}: the seller repaid and took it back.",
+        "recourse": f"Recourse exercised on request {request_id}: the certificate went back to the seller, "
+        "whose debt is collected from its balance now and from whatever it is paid later.",
     }
     if verb not in done:
         return Response(status_code=404)
