@@ -1,18 +1,22 @@
-"""FastAPI dependencies as Annotated aliases: context, DB session, the authenticated caller by role."""
+"""FastAPI dependencies as Annotated aliases: context, DB session, the caller by role, path ids, the write."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from tierflow.chain.vocabulary import ROLE_BITS
+from tierflow.platform.api.writing import run_write
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import Caller, authenticate
+from tierflow.platform.services.schemas.certificates import TxResult
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -101,3 +105,44 @@ IdempotencyKey = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+
+
+# -- path parameters ------------------------------------------------------------------------------
+# Ids are positive and fit a signed 64-bit column (a bill discount request id a 32-bit one).
+SlotId = Annotated[int, Path(gt=0, lt=2**63, description="payable (slot) id")]
+TokenId = Annotated[int, Path(gt=0, lt=2**63, description="certificate (token) id")]
+FinancingRequestId = Annotated[int, Path(gt=0, lt=2**63, description="financing request id")]
+LineId = Annotated[int, Path(gt=0, lt=2**63, description="credit line id")]
+DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex digits)")]
+PackageId = Annotated[int, Path(gt=0, lt=2**63, description="bill package id")]
+RangeId = Annotated[int, Path(gt=0, lt=2**63, description="range record id")]
+BillQuoteId = Annotated[int, Path(gt=0, lt=2**63, description="bill quote id")]
+BillRequestId = Annotated[int, Path(gt=0, lt=2**31, description="bill discount request id")]
+
+
+# -- writes ---------------------------------------------------------------------------------------
+class Write:
+    """The transaction-sending side of one POST: `write(caller, body, action)` runs `action` at most once
+    per (caller, Idempotency-Key) and answers 200, 202 (signature required) or the stored first reply."""
+
+    def __init__(self, request: Request, ctx: ServiceContext, key: str | None) -> None:
+        self.request = request
+        self.ctx = ctx
+        self.key = key
+
+    def __call__(
+        self,
+        address: str,
+        body: BaseModel | dict[str, Any] | None,
+        action: Callable[[], BaseModel],
+        *,
+        after: Callable[[TxResult], BaseModel | None] | None = None,
+    ) -> JSONResponse:
+        return run_write(self.request, self.ctx, address, self.key, body, action, after=after)
+
+
+async def get_write(request: Request, ctx: ContextDep, key: IdempotencyKey = None) -> Write:
+    return Write(request, ctx, key)
+
+
+WriteDep = Annotated[Write, Depends(get_write)]

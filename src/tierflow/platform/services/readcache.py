@@ -14,9 +14,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import anyio.to_thread
 from sqlalchemy import select
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from tierflow.platform.models import Checkpoint
 
@@ -55,7 +55,7 @@ class ResponseCache:
         checkpoint = checkpoint_of(session)
         if checkpoint is None:
             session.close()  # as below: no connection held on the loop while the build runs
-            return await run_in_threadpool(build)
+            return await anyio.to_thread.run_sync(build)
         key = (query, checkpoint)
         with self._lock:
             body = self._entries.get(key)
@@ -65,7 +65,7 @@ class ResponseCache:
         # The build re-opens the session in its worker thread: no connection is held on the loop
         # while it runs (see deps.current_caller).
         session.close()
-        body = await run_in_threadpool(build)
+        body = await anyio.to_thread.run_sync(build)
         with self._lock:
             self._entries[key] = body
             while len(self._entries) > self.size:

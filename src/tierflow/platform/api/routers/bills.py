@@ -6,21 +6,25 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import OpenRangeStatusName, PackageStatusName
 from tierflow.platform.api.deps import (
     AuditorCaller,
+    BillQuoteId,
+    BillRequestId,
     ContextDep,
     FinancierCaller,
-    IdempotencyKey,
     Limit,
     Offset,
+    PackageId,
+    RangeId,
     SessionDep,
+    WriteDep,
     role_guard,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import bills, documents
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.bills import (
@@ -48,11 +52,6 @@ HolderCaller = Annotated[Caller, Depends(role_guard("core_enterprise", "supplier
 ReaderCaller = Annotated[
     Caller, Depends(role_guard("core_enterprise", "supplier", "financier", auditor=True, operator=True))
 ]
-
-PackageId = Path(gt=0, lt=2**63, description="bill package id")
-RangeId = Path(gt=0, lt=2**63, description="range record id")
-QuoteId = Path(gt=0, lt=2**63, description="bill quote id")
-RequestId = Path(gt=0, lt=2**31, description="bill discount request id")
 
 
 # -- drawer -----------------------------------------------------------------------------------------
@@ -91,18 +90,14 @@ def upload(
     summary="Issue (出票) a bill package to a payee, accepted by a core enterprise or a bank",
 )
 def issue(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: DrawerCaller,
     data: BillIssue,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.issue(ctx=ctx, session=session, caller=caller, data=data),
     )
@@ -193,14 +188,14 @@ def export(session: SessionDep, caller: AuditorCaller, table: Literal["packages"
     response_model=EndorsementChain,
     summary="The endorsement chain of a range (nearest first): who is liable in recourse",
 )
-def endorsement_chain(session: SessionDep, caller: ReaderCaller, range_id: int = RangeId) -> EndorsementChain:
+def endorsement_chain(session: SessionDep, caller: ReaderCaller, range_id: RangeId) -> EndorsementChain:
     return bills.chain(session=session, caller=caller, range_id=range_id)
 
 
 @router.get(
     "/{package_id}", response_model=BillDetail, summary="A bill with its live ranges, quotes, history"
 )
-def detail(session: SessionDep, caller: ReaderCaller, package_id: int = PackageId) -> BillDetail:
+def detail(session: SessionDep, caller: ReaderCaller, package_id: PackageId) -> BillDetail:
     return bills.detail(session=session, caller=caller, package_id=package_id)
 
 
@@ -212,18 +207,14 @@ def detail(session: SessionDep, caller: ReaderCaller, package_id: int = PackageI
     summary="Withdraw an issued bill (drawer) or refuse to accept it (acceptor); invoices released",
 )
 def cancel(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    package_id: int = PackageId,
-    key: IdempotencyKey = None,
+    package_id: PackageId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"package_id": package_id},
         lambda: bills.cancel(ctx=ctx, session=session, caller=caller, package_id=package_id),
     )
@@ -233,18 +224,14 @@ def cancel(
     "/{package_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES, summary="Accept (承兑)"
 )
 def accept(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: AcceptorCaller,
-    package_id: int = PackageId,
-    key: IdempotencyKey = None,
+    package_id: PackageId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"package_id": package_id},
         lambda: bills.accept(ctx=ctx, session=session, caller=caller, package_id=package_id),
     )
@@ -257,18 +244,14 @@ def accept(
     summary="Refuse acceptance (acceptor); the bill is cancelled and its invoices released",
 )
 def refuse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: AcceptorCaller,
-    package_id: int = PackageId,
-    key: IdempotencyKey = None,
+    package_id: PackageId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"package_id": package_id},
         lambda: bills.refuse(ctx=ctx, session=session, caller=caller, package_id=package_id),
     )
@@ -281,18 +264,14 @@ def refuse(
     summary="Sign for receipt (收票): the payee holds sub-tickets 1 … face",
 )
 def receive(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: DrawerCaller,
-    package_id: int = PackageId,
-    key: IdempotencyKey = None,
+    package_id: PackageId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"package_id": package_id},
         lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=True),
     )
@@ -302,18 +281,14 @@ def receive(
     "/{package_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES, summary="Reject (payee)"
 )
 def reject(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: DrawerCaller,
-    package_id: int = PackageId,
-    key: IdempotencyKey = None,
+    package_id: PackageId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"package_id": package_id},
         lambda: bills.respond(ctx=ctx, session=session, caller=caller, package_id=package_id, receive=False),
     )
@@ -327,19 +302,15 @@ def reject(
     summary="Endorse (背书) the whole range or sub-tickets start … end to a registered endorsee",
 )
 def endorse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
     data: BillEndorse,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.endorse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
     )
@@ -349,19 +320,15 @@ def endorse(
     "/ranges/{range_id}/pledge", response_model=TxResult, responses=WRITE_RESPONSES, summary="Pledge (质押)"
 )
 def pledge(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
     data: BillPledge,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.pledge(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
     )
@@ -374,18 +341,14 @@ def pledge(
     summary="Release a pledge (the pledgee bank)",
 )
 def release(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"range_id": range_id},
         lambda: bills.release_pledge(ctx=ctx, session=session, caller=caller, range_id=range_id),
     )
@@ -398,18 +361,14 @@ def release(
     summary="Present for payment (提示付款) at or after maturity",
 )
 def present(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"range_id": range_id},
         lambda: bills.present(ctx=ctx, session=session, caller=caller, range_id=range_id),
     )
@@ -422,18 +381,14 @@ def present(
     summary="Pay a presented range (acceptor; settlement token to its holder)",
 )
 def pay(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: AcceptorCaller,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"range_id": range_id},
         lambda: bills.pay(ctx=ctx, session=session, caller=caller, range_id=range_id),
     )
@@ -446,19 +401,15 @@ def pay(
     summary="Dishonour (拒付) a presented range with a reason code (acceptor)",
 )
 def dishonour(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: AcceptorCaller,
     data: BillDishonour,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.dishonour(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
     )
@@ -471,18 +422,14 @@ def dishonour(
     summary="Record a dishonour the acceptor left unanswered past the grace period (holder)",
 )
 def dishonour_unanswered(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"range_id": range_id},
         lambda: bills.dishonour_unanswered(ctx=ctx, session=session, caller=caller, range_id=range_id),
     )
@@ -495,19 +442,15 @@ def dishonour_unanswered(
     summary="Claim recourse (追索) on a dishonoured range against the drawer or a prior endorser",
 )
 def recourse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
     data: BillRecourse,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.claim_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id, data=data),
     )
@@ -520,18 +463,14 @@ def recourse(
     summary="Pay a recourse claim made against you and take the range (DvP)",
 )
 def settle_recourse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    range_id: int = RangeId,
-    key: IdempotencyKey = None,
+    range_id: RangeId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"range_id": range_id},
         lambda: bills.settle_recourse(ctx=ctx, session=session, caller=caller, range_id=range_id),
     )
@@ -545,7 +484,7 @@ def settle_recourse(
     summary="Ask a bank to quote a discount on the whole range or a part (nothing on chain yet)",
 )
 def request_discount(
-    session: SessionDep, caller: HolderCaller, data: BillDiscountCreate, range_id: int = RangeId
+    session: SessionDep, caller: HolderCaller, data: BillDiscountCreate, range_id: RangeId
 ) -> BillDiscountRequestPublic:
     return bills.request_discount(session=session, caller=caller, range_id=range_id, data=data)
 
@@ -557,19 +496,15 @@ def request_discount(
     summary="Quote a discount: interest = amount × rate × days / 360, half up to the fen (bank)",
 )
 def quote(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
     data: BillQuoteCreate,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: BillRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: bills.quote_discount(
             ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
@@ -585,18 +520,14 @@ def quote(
     summary="Accept a quote: the price is paid and the range moves to the bank atomically (DvP)",
 )
 def accept_quote(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    quote_id: int = QuoteId,
-    key: IdempotencyKey = None,
+    quote_id: BillQuoteId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"quote_id": quote_id},
         lambda: bills.accept_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
     )
@@ -609,18 +540,14 @@ def accept_quote(
     summary="Withdraw a quote",
 )
 def cancel_quote(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    quote_id: int = QuoteId,
-    key: IdempotencyKey = None,
+    quote_id: BillQuoteId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         {"quote_id": quote_id},
         lambda: bills.cancel_quote(ctx=ctx, session=session, caller=caller, quote_id=quote_id),
     )

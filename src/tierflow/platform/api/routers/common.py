@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import (
     ContextDep,
     CurrentCaller,
+    DocumentId,
+    FinancingRequestId,
     HolderCaller,
-    IdempotencyKey,
     Limit,
     Offset,
     SessionDep,
+    SlotId,
+    TokenId,
+    WriteDep,
     WriterCaller,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
 from tierflow.platform.services import documents, participants, queries, workflows, writes
 from tierflow.platform.services.schemas.certificates import (
     Approval,
@@ -35,10 +39,6 @@ from tierflow.platform.services.schemas.certificates import (
 
 router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
 
-SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
-TokenId = Path(gt=0, lt=2**63, description="certificate (token) id")
-DocumentId = Path(pattern=r"^[0-9a-f]{32}$", description="document id (32 hex digits)")
-
 
 @router.get("/me", response_model=ParticipantPublic, summary="Who this API key belongs to")
 async def me(session: SessionDep, caller: CurrentCaller) -> JSONResponse:
@@ -48,7 +48,7 @@ async def me(session: SessionDep, caller: CurrentCaller) -> JSONResponse:
 
 
 @router.get("/payables/{slot_id}", response_model=PayablePublic, summary="A payable (parties only)")
-def payable(session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId) -> PayablePublic:
+def payable(session: SessionDep, caller: CurrentCaller, slot_id: SlotId) -> PayablePublic:
     return queries.get_payable(session=session, caller=caller, slot_id=slot_id)
 
 
@@ -61,7 +61,7 @@ async def payable_lineage(
     ctx: ContextDep,
     session: SessionDep,
     caller: CurrentCaller,
-    slot_id: int = SlotId,
+    slot_id: SlotId,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
@@ -80,7 +80,7 @@ async def payable_lineage(
 
 @router.get("/payables/{slot_id}/transfers", response_model=Page[TransferPublic], summary="Movement history")
 def payable_transfers(
-    session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep, caller: CurrentCaller, slot_id: SlotId, limit: Limit = 100, offset: Offset = 0
 ) -> Page[TransferPublic]:
     row = queries.payable(session, slot_id)
     if not (caller.sees_everything or caller.address == row.obligor):
@@ -89,15 +89,13 @@ def payable_transfers(
 
 
 @router.get("/payables/{slot_id}/documents", response_model=list[DocumentPublic])
-def payable_documents(
-    session: SessionDep, caller: CurrentCaller, slot_id: int = SlotId
-) -> list[DocumentPublic]:
+def payable_documents(session: SessionDep, caller: CurrentCaller, slot_id: SlotId) -> list[DocumentPublic]:
     queries.get_payable(session=session, caller=caller, slot_id=slot_id)
     return queries.documents_of_slot(session, slot_id)
 
 
 @router.get("/certificates/{token_id}", response_model=CertificatePublic)
-def certificate(session: SessionDep, caller: CurrentCaller, token_id: int = TokenId) -> CertificatePublic:
+def certificate(session: SessionDep, caller: CurrentCaller, token_id: TokenId) -> CertificatePublic:
     return queries.get_certificate(session=session, caller=caller, token_id=token_id)
 
 
@@ -106,7 +104,7 @@ def certificate(session: SessionDep, caller: CurrentCaller, token_id: int = Toke
     response_model=Lineage,
     summary="The path from a certificate back to its root",
 )
-def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: int = TokenId) -> Lineage:
+def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: TokenId) -> Lineage:
     return queries.certificate_lineage(session=session, caller=caller, token_id=token_id)
 
 
@@ -115,16 +113,15 @@ def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: in
     summary="Transfer all of a certificate, or split part of its value off to another holder",
 )  # fmt: skip
 def transfer(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
     data: Transfer,
-    token_id: int = TokenId,
-    key: IdempotencyKey = None,
+    token_id: TokenId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.transfer(ctx=ctx, session=session, caller=caller, token_id=token_id, data=data),
     )  # fmt: skip
 
@@ -134,15 +131,14 @@ def transfer(
     summary="Collect the payout of a matured, repaid certificate",
 )  # fmt: skip
 def claim(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    token_id: int = TokenId,
-    key: IdempotencyKey = None,
+    token_id: TokenId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"token_id": token_id},
+    return write(
+        caller.address, {"token_id": token_id},
         lambda: workflows.claim(ctx=ctx, session=session, caller=caller, token_id=token_id),
     )  # fmt: skip
 
@@ -152,15 +148,14 @@ def claim(
     summary="Mark an unpaid payable defaulted after maturity + grace (holders)",
 )  # fmt: skip
 def mark_defaulted(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    slot_id: int = SlotId,
-    key: IdempotencyKey = None,
+    slot_id: SlotId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"slot_id": slot_id},
+    return write(
+        caller.address, {"slot_id": slot_id},
         lambda: workflows.mark_defaulted(ctx=ctx, session=session, caller=caller, slot_id=slot_id),
     )  # fmt: skip
 
@@ -170,15 +165,14 @@ def mark_defaulted(
     summary="End an accepted financing request whose quote expired unfunded (anyone): the token is unlocked",
 )  # fmt: skip
 def lapse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: HolderCaller,
-    request_id: int = Path(gt=0, lt=2**63, description="financing request id"),
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
+    return write(
+        caller.address, {"request_id": request_id},
         lambda: workflows.lapse(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
 
@@ -198,7 +192,7 @@ def my_documents(
 
 
 @router.get("/documents/{document_id}", response_model=DocumentPublic)
-def document(session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId) -> DocumentPublic:
+def document(session: SessionDep, caller: CurrentCaller, document_id: DocumentId) -> DocumentPublic:
     return documents.meta(session=session, caller=caller, document_id=document_id)
 
 
@@ -209,7 +203,7 @@ def document(session: SessionDep, caller: CurrentCaller, document_id: str = Docu
     summary="Download a document (parties, financiers asked to fund it, auditors)",
 )
 def document_content(
-    ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: str = DocumentId
+    ctx: ContextDep, session: SessionDep, caller: CurrentCaller, document_id: DocumentId
 ) -> Response:
     row, content = documents.read(ctx=ctx, session=session, caller=caller, document_id=document_id)
     return Response(
@@ -239,15 +233,14 @@ def balance(ctx: ContextDep, caller: CurrentCaller) -> BalancePublic:
     summary="Let a Tierflow contract pull settlement token (funding, repayment, recourse)",
 )  # fmt: skip
 def approve(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: WriterCaller,
     data: Approval,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.approve(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
 
@@ -261,14 +254,13 @@ def approve(
     "it through the ERC-2771 forwarder and answers once the indexer shows the result.",
 )  # fmt: skip
 def relay(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: CurrentCaller,
     data: RelayRequest,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: writes.relay(ctx=ctx, session=session, caller=caller, body=data),
     )  # fmt: skip

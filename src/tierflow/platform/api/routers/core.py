@@ -5,13 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tierflow.chain.vocabulary import SlotStatusName
-from tierflow.platform.api.deps import ContextDep, CoreCaller, IdempotencyKey, Limit, Offset, SessionDep
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.deps import (
+    ContextDep,
+    CoreCaller,
+    Limit,
+    Offset,
+    SessionDep,
+    SlotId,
+    WriteDep,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import documents, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
@@ -26,8 +34,6 @@ from tierflow.platform.services.schemas.certificates import (
 )
 
 router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
-
-SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
 
 
 class MaturityDay(BaseModel):
@@ -75,30 +81,28 @@ def upload(
     summary="Issue a certificate (payable) to a supplier, drawing on a credit line",
 )  # fmt: skip
 def issue(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: CoreCaller,
     data: CertificateIssue,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.issue(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
 
 
 @router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
 def cancel(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: CoreCaller,
-    slot_id: int = SlotId,
-    key: IdempotencyKey = None,
+    slot_id: SlotId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"slot_id": slot_id},
+    return write(
+        caller.address, {"slot_id": slot_id},
         lambda: workflows.cancel(ctx=ctx, session=session, caller=caller, slot_id=slot_id),
     )  # fmt: skip
 
@@ -108,16 +112,15 @@ def cancel(
     summary="Repay in full or in part (settlement token)",
 )  # fmt: skip
 def repay(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: CoreCaller,
     data: Repay,
-    slot_id: int = SlotId,
-    key: IdempotencyKey = None,
+    slot_id: SlotId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.repay(ctx=ctx, session=session, caller=caller, slot_id=slot_id, data=data),
     )  # fmt: skip
 

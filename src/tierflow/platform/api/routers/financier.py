@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
     ContextDep,
     FinancierCaller,
-    IdempotencyKey,
+    FinancingRequestId,
     Limit,
+    LineId,
     Offset,
     SessionDep,
     SettlementBankCaller,
+    WriteDep,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes, run_write
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
 from tierflow.platform.services import queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
@@ -33,23 +35,19 @@ from tierflow.platform.services.schemas.certificates import (
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 
-RequestId = Path(gt=0, lt=2**63, description="financing request id")
-LineId = Path(gt=0, lt=2**63, description="credit line id")
-
 
 @router.post(
     "/credit-lines", response_model=TxResult, responses=WRITE_RESPONSES, summary="Grant a credit line"
 )
 def grant(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
     data: CreditLineCreate,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.grant_line(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
 
@@ -59,16 +57,15 @@ def grant(
     summary="Extend or change a credit line (limit ≥ used)",
 )  # fmt: skip
 def adjust(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
     data: CreditLineAdjust,
-    line_id: int = LineId,
-    key: IdempotencyKey = None,
+    line_id: LineId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.adjust_line(ctx=ctx, session=session, caller=caller, line_id=line_id, data=data),
     )  # fmt: skip
 
@@ -115,22 +112,21 @@ async def queue(
     response_model=FinancingDetail,
     summary="One request with lineage, obligor, maturity, documents and the obligor's exposure",
 )
-def detail(session: SessionDep, caller: FinancierCaller, request_id: int = RequestId) -> FinancingDetail:
+def detail(session: SessionDep, caller: FinancierCaller, request_id: FinancingRequestId) -> FinancingDetail:
     return queries.request_detail(session=session, caller=caller, request_id=request_id)
 
 
 @router.post("/requests/{request_id}/quote", response_model=TxResult, responses=WRITE_RESPONSES)
 def quote(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
     data: Quote,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.quote(ctx=ctx, session=session, caller=caller, request_id=request_id, data=data),
     )  # fmt: skip
 
@@ -140,30 +136,28 @@ def quote(
     summary="Pay the price and receive the certificate atomically (DvP)",
 )  # fmt: skip
 def fund(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
+    return write(
+        caller.address, {"request_id": request_id},
         lambda: workflows.fund(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
 
 
 @router.post("/requests/{request_id}/decline", response_model=TxResult, responses=WRITE_RESPONSES)
 def decline(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
+    return write(
+        caller.address, {"request_id": request_id},
         lambda: workflows.decline(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
 
@@ -173,15 +167,14 @@ def decline(
     summary="Hand a defaulted with-recourse certificate back to the seller against its value",
 )  # fmt: skip
 def recourse(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: FinancierCaller,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
+    return write(
+        caller.address, {"request_id": request_id},
         lambda: workflows.recourse(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
 
@@ -203,14 +196,13 @@ settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=R
     summary="Credit settlement token against a deposit received off chain (settlement bank)",
 )  # fmt: skip
 def mint(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SettlementBankCaller,
     data: Mint,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.mint(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import RoleName
-from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, OperatorCaller, SessionDep
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
+from tierflow.platform.api.deps import (
+    ContextDep,
+    Limit,
+    Offset,
+    OperatorCaller,
+    SessionDep,
+    WriteDep,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import participants, workflows
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
@@ -47,18 +54,14 @@ class KeyLabel(BaseModel):
     "and returns its first API key (shown once).",
 )
 def onboard(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: OperatorCaller,
     data: ParticipantCreate,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: participants.onboard(ctx=ctx, session=session, data=data),
         after=lambda result: participants.onboarded(session=session, result=result),
@@ -84,30 +87,28 @@ def get_participant(session: SessionDep, caller: OperatorCaller, address: str) -
 
 @router.post("/participants/{address}/suspend", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
 def suspend(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: OperatorCaller,
     address: str,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"address": address},
+    return write(
+        caller.address, {"address": address},
         lambda: participants.set_status(ctx=ctx, session=session, address=address, suspend=True),
     )  # fmt: skip
 
 
 @router.post("/participants/{address}/reinstate", response_model=ParticipantPublic, responses=WRITE_RESPONSES)
 def reinstate(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: OperatorCaller,
     address: str,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"address": address},
+    return write(
+        caller.address, {"address": address},
         lambda: participants.set_status(ctx=ctx, session=session, address=address, suspend=False),
     )  # fmt: skip
 
@@ -156,48 +157,39 @@ def platform(ctx: ContextDep, caller: OperatorCaller) -> PlatformPublic:
     "/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit"
 )
 def parameters(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: OperatorCaller,
     data: ParametersUpdate,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.set_parameters(ctx=ctx, session=session, data=data),
     )  # fmt: skip
 
 
 @router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")
-def pause(
-    request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None
-) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=True)
-    )
+def pause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
+    return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=True))
 
 
 @router.post("/unpause", response_model=TxResult, responses=WRITE_RESPONSES)
-def unpause(
-    request: Request, ctx: ContextDep, caller: OperatorCaller, key: IdempotencyKey = None
-) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, None, lambda: workflows.set_paused(ctx=ctx, paused=False)
-    )
+def unpause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
+    return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=False))
 
 
 @router.post(
     "/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity"
 )
 def payouts(
-    request: Request, ctx: ContextDep, caller: OperatorCaller, data: PayoutBatch, key: IdempotencyKey = None
+    ctx: ContextDep,
+    caller: OperatorCaller,
+    data: PayoutBatch,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request,
-        ctx,
+    return write(
         caller.address,
-        key,
         data,
         lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids),
     )

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import RequestStatusName
-from tierflow.platform.api.deps import ContextDep, IdempotencyKey, Limit, Offset, SessionDep, SupplierCaller
-from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes, run_write
+from tierflow.platform.api.deps import (
+    ContextDep,
+    FinancingRequestId,
+    Limit,
+    Offset,
+    SessionDep,
+    SlotId,
+    SupplierCaller,
+    WriteDep,
+)
+from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes
 from tierflow.platform.services import queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
@@ -22,9 +31,6 @@ from tierflow.platform.services.schemas.certificates import (
 )
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
-
-SlotId = Path(gt=0, lt=2**63, description="payable (slot) id")
-RequestId = Path(gt=0, lt=2**63, description="financing request id")
 
 
 @router.get(
@@ -40,30 +46,28 @@ def incoming(
 
 @router.post("/payables/{slot_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES)
 def accept(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
-    slot_id: int = SlotId,
-    key: IdempotencyKey = None,
+    slot_id: SlotId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"slot_id": slot_id},
+    return write(
+        caller.address, {"slot_id": slot_id},
         lambda: workflows.respond(ctx=ctx, session=session, caller=caller, slot_id=slot_id, accept=True),
     )  # fmt: skip
 
 
 @router.post("/payables/{slot_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES)
 def reject(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
-    slot_id: int = SlotId,
-    key: IdempotencyKey = None,
+    slot_id: SlotId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"slot_id": slot_id},
+    return write(
+        caller.address, {"slot_id": slot_id},
         lambda: workflows.respond(ctx=ctx, session=session, caller=caller, slot_id=slot_id, accept=False),
     )  # fmt: skip
 
@@ -96,15 +100,14 @@ async def holdings(
     summary="Ask a chosen bank to finance (part of) a certificate; the amount is locked",
 )  # fmt: skip
 def request_financing(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
     data: FinancingCreate,
-    key: IdempotencyKey = None,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, data,
+    return write(
+        caller.address, data,
         lambda: workflows.request_financing(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
 
@@ -128,17 +131,16 @@ def my_requests(
     "/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES
 )
 def accept_quote(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
     data: AcceptQuote,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
     """Accept the quote on the terms shown (rate, price, expiry); refused if it was re-quoted since."""
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id, **data.model_dump()},
+    return write(
+        caller.address, {"request_id": request_id, **data.model_dump()},
         lambda: workflows.accept_quote(
             ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
         ),
@@ -147,14 +149,13 @@ def accept_quote(
 
 @router.post("/financing-requests/{request_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
 def cancel_request(
-    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
-    request_id: int = RequestId,
-    key: IdempotencyKey = None,
+    request_id: FinancingRequestId,
+    write: WriteDep,
 ) -> JSONResponse:
-    return run_write(
-        request, ctx, caller.address, key, {"request_id": request_id},
+    return write(
+        caller.address, {"request_id": request_id},
         lambda: workflows.cancel_request(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
