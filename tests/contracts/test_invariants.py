@@ -289,12 +289,13 @@ ACTIONS: dict[str, dict[str, Any]] = {
     },
     "recourse": {"req": st.integers(0, 50), "anywhere": st.sampled_from([False, False, False, True])},
     "collect": {"who": st.integers(0, 10)},
+    "storyline": {"plot": st.sampled_from(["recourse", "recourse", "lapse"]), "token": st.integers(0, 100)},
 }
 # how often each action is drawn per step
 WEIGHTS = {
     "onboard": 1, "toggle_suspension": 1, "grant": 1, "advance": 3, "issue": 4, "respond": 4, "move": 5,
     "request": 5, "quote": 3, "progress": 8, "repay": 3, "claim": 3, "payout": 1, "mark_defaulted": 2,
-    "recourse": 2, "collect": 1,
+    "recourse": 2, "collect": 1, "storyline": 1,
 }  # fmt: skip
 SCHEDULE = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
 
@@ -992,6 +993,49 @@ class TierflowMachine(RuleBasedStateMachine):
         )
         if expected is None:
             self.net(seller)
+
+    def storyline(self, plot: str, token: int) -> None:
+        """A long path in one step, through the rules above (each predicts its own outcome), so that
+        random runs reach it: request with recourse → quote → accept, then either the quote expires
+        and anyone lapses it, or fund → a part repaid → default → recourse (debt, netting) → a recovery
+        claimed by the seller."""
+        own = [i for i in self.movable_tokens() if self.roles(self.g.tokens[i].holder or "") & SUPPLIER]
+        free = [i for i in own if not self.g.owed.get(self.g.tokens[i].holder or "", 0)]
+        if not free:
+            return
+        before = len(self.g.requests)
+        self.request(own.index(self.pick(free, token)), "bank1", "half", False)
+        if len(self.g.requests) == before:
+            return
+        request_id = before + 1
+        r = self.g.requests[request_id]
+        for _ in range(2 if plot == "lapse" else 3):  # quote, accept(, fund)
+            open_ = [i for i, q in self.g.requests.items() if q.status in OPEN]
+            if request_id not in open_:
+                return
+            self.progress(open_.index(request_id), "next", False)
+        index = sorted(self.g.requests).index(request_id)
+        if plot == "lapse":
+            if r.status == Q_ACCEPTED:
+                self.advance(1, 0)  # past the 20 h quote
+                self.progress(index, "lapse", True)
+            return
+        if r.status != FUNDED:
+            return
+        slot_id = self.g.tokens[r.token].slot
+        slot_index = sorted(self.g.slots).index(slot_id)
+        self.repay(slot_index, "half", True)
+        gs = self.g.slots[slot_id]
+        TierflowMachine.total_steps += 1
+        self.tf.increase_time(max(0, gs.maturity + GRACE - self.chain.now()) + 60)
+        self.mark_defaulted(slot_index, "operator", True)
+        funded = [i for i, q in self.g.requests.items() if q.status == FUNDED]
+        if request_id in funded:
+            self.recourse(funded.index(request_id), True)
+        self.repay(slot_index, "half", True)
+        live = self.live_tokens()
+        if r.token in live:
+            self.claim(live.index(r.token), True)
 
     # ------------------------------------------------------------------------------ invariants
     @invariant()
