@@ -1,5 +1,5 @@
 """The property-based scenarios of the contracts (tests/contracts/test_invariants.py) and of the bills
-(tests/bills/test_bills_invariants.py), indexed: after every random step the read models equal chain
+(tests/contracts/bills/test_bills_invariants.py), indexed: after every random step the read models equal chain
 state (`reconcile` finds no difference)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tierflow.platform.indexer.runner import Indexer
 from tierflow.testing.chain import Platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bills"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts" / "bills"))
 from billkit import BillKit  # noqa: E402
 from test_bills_invariants import BillsMachine  # noqa: E402
 from test_invariants import LeanChain, TierflowMachine  # noqa: E402
