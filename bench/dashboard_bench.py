@@ -24,8 +24,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tierflow.platform.dashboard import routes
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
+from tierflow.platform.dashboard.pages import bank
 from tierflow.platform.db import make_engine
 from tierflow.testing import harness, synthetic
 
@@ -80,7 +80,7 @@ def measure(requests: int = REQUESTS, positions: int = POSITIONS, runs: int = RU
                 page.wait_for_selector("#book:not(.book-loading)", timeout=120_000)
                 cold, warm = [], []
                 for _ in range(runs):
-                    routes._BOOK_CACHE.clear()
+                    bank.BOOK_CACHE.clear()
                     cold.append(_navigate(page, url))
                 for _ in range(runs):
                     warm.append(_navigate(page, url))

@@ -311,3 +311,14 @@ def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) ->
     assert relayed.status_code == 200 and relayed.json()["indexed"], relayed.text
     held = api.client.get("/v1/bills/holdings", headers=headers).json()["data"]
     assert [(r["package_id"], r["amount"]) for r in held] == [(package_id, 1_000_000)]
+
+
+def test_bill_pledgee_finds_the_pledged_bill_in_its_list(funded: Api) -> None:
+    # The pledgee may open the bill (it is a party: services/access.py); its list said otherwise before
+    # the list and the detail asked the same access decision.
+    api = funded
+    package_id, root = live_bill(api)
+    api.ok("supplier1", f"/v1/bills/ranges/{root}/pledge", {"pledgee": api.address("bank2")})
+    assert api.get("bank2", f"/v1/bills/{package_id}").status_code == 200
+    listed = api.get("bank2", "/v1/bills", limit=500).json()["data"]
+    assert package_id in [p["package_id"] for p in listed]

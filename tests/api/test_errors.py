@@ -116,7 +116,7 @@ def test_unavailable_chain_with_a_working_database_is_503(api: Api) -> None:
         assert response.status_code == 503 and response.json()["error"]["code"] == "chain_unavailable"
 
 
-def test_health_reportsALostIndexerLease_andRecovers(api: Api) -> None:
+def test_health_reports_a_lost_indexer_lease_and_recovers(api: Api) -> None:
     """Another indexer took the lease: the in-process indexer stops writing, /health says who holds it."""
     now = int(time.time())
     with api.ctx.engine.begin() as conn:

@@ -239,7 +239,7 @@ def _expected(case: Case, who: str, sc: dict[str, Any], a: Callable[[str], str])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_everyStateChange_revertsForWrongParties(tfm: Platform, sc: dict[str, Any], case: Case) -> None:
+def test_every_state_change_reverts_for_wrong_parties(tfm: Platform, sc: dict[str, Any], case: Case) -> None:
     tf = tfm
     a = tf.address
     contract = getattr(tf.c, case.contract)
@@ -268,7 +268,7 @@ def test_everyStateChange_revertsForWrongParties(tfm: Platform, sc: dict[str, An
             call(case.right)
 
 
-def test_auditor_neverWrites(tfm: Platform, sc: dict[str, Any]) -> None:
+def test_auditor_never_writes(tfm: Platform, sc: dict[str, Any]) -> None:
     """The auditor role cannot be combined with another, so no write path accepts it."""
     tf = tfm
     with tf.reverts("RegistryInvalidRoles", 16 | 2):

@@ -8,7 +8,7 @@ from certkit import DAY, FACE, Kit
 from tierflow.testing.chain import Platform
 
 
-def test_grant_createsLineFromOne(tf: Platform, kit: Kit) -> None:
+def test_grant_creates_line_from_one(tf: Platform, kit: Kit) -> None:
     expiry = tf.now() + 100 * DAY
     receipt = tf.transact(tf.c.credit_lines.functions.grant(kit.a("core1"), 5 * FACE, expiry), "bank1")
     assert tf.events(receipt, tf.c.credit_lines, "CreditLineGranted") == [
@@ -24,12 +24,12 @@ def test_grant_createsLineFromOne(tf: Platform, kit: Kit) -> None:
     assert tf.c.credit_lines.functions.available(1).call() == 5 * FACE
 
 
-def test_grant_revertsWhenObligorNotCore(tf: Platform, kit: Kit) -> None:
+def test_grant_reverts_when_obligor_not_core(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryMissingRole", kit.a("supplier1"), 1, 2):
         tf.transact(tf.c.credit_lines.functions.grant(kit.a("supplier1"), FACE, tf.now() + DAY), "bank1")
 
 
-def test_grant_revertsWhenObligorSuspended(tf: Platform, kit: Kit) -> None:
+def test_grant_reverts_when_obligor_suspended(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.suspend(kit.a("core1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("core1")):
         tf.transact(tf.c.credit_lines.functions.grant(kit.a("core1"), FACE, tf.now() + DAY), "bank1")
@@ -45,23 +45,23 @@ def test_grant_revertsWhenObligorSuspended(tf: Platform, kit: Kit) -> None:
         ("operator", "RegistryUnknownParticipant", ()),
     ],
 )
-def test_grant_revertsWhenNotFinancier(tf: Platform, kit: Kit, who: str, error: str, args: tuple) -> None:
+def test_grant_reverts_when_not_financier(tf: Platform, kit: Kit, who: str, error: str, args: tuple) -> None:
     with tf.reverts(error, kit.a(who), *args):
         tf.transact(tf.c.credit_lines.functions.grant(kit.a("core1"), FACE, tf.now() + DAY), who)
 
 
-def test_grant_revertsWithZeroLimit(tf: Platform, kit: Kit) -> None:
+def test_grant_reverts_with_zero_limit(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CreditLineZeroLimit"):
         tf.transact(tf.c.credit_lines.functions.grant(kit.a("core1"), 0, tf.now() + DAY), "bank1")
 
 
-def test_grant_revertsWithPastExpiry(tf: Platform, kit: Kit) -> None:
+def test_grant_reverts_with_past_expiry(tf: Platform, kit: Kit) -> None:
     now = tf.now()
     with tf.reverts("CreditLineInvalidExpiry", now):
         tf.transact(tf.c.credit_lines.functions.grant(kit.a("core1"), FACE, now), "bank1")
 
 
-def test_adjust_changesLimitAndExpiry(tf: Platform, kit: Kit) -> None:
+def test_adjust_changes_limit_and_expiry(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", limit=2 * FACE)
     kit.issue(line_id=line)
     expiry = tf.now() + 50 * DAY
@@ -74,32 +74,32 @@ def test_adjust_changesLimitAndExpiry(tf: Platform, kit: Kit) -> None:
         kit.issue(line_id=line, face=1)
 
 
-def test_adjust_revertsBelowUsed(tf: Platform, kit: Kit) -> None:
+def test_adjust_reverts_below_used(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", limit=2 * FACE)
     kit.issue(line_id=line)
     with tf.reverts("CreditLineBelowUsed", line, FACE, FACE - 1):
         tf.transact(tf.c.credit_lines.functions.adjust(line, FACE - 1, tf.now() + DAY), "bank1")
 
 
-def test_adjust_revertsWhenNotTheLinesFinancier(tf: Platform, kit: Kit) -> None:
+def test_adjust_reverts_when_not_the_lines_financier(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1")
     with tf.reverts("CreditLineNotFinancier", line, kit.a("bank2")):
         tf.transact(tf.c.credit_lines.functions.adjust(line, FACE, tf.now() + DAY), "bank2")
 
 
-def test_adjust_revertsWhenUnknown(tf: Platform, kit: Kit) -> None:
+def test_adjust_reverts_when_unknown(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CreditLineUnknown", 5):
         tf.transact(tf.c.credit_lines.functions.adjust(5, FACE, tf.now() + DAY), "bank1")
 
 
-def test_adjust_revertsWithPastExpiry(tf: Platform, kit: Kit) -> None:
+def test_adjust_reverts_with_past_expiry(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1")
     now = tf.now()
     with tf.reverts("CreditLineInvalidExpiry", now):
         tf.transact(tf.c.credit_lines.functions.adjust(line, FACE, now), "bank1")
 
 
-def test_draw_outstandingFaceFitsInLines(tf: Platform, kit: Kit) -> None:
+def test_draw_outstanding_face_fits_in_lines(tf: Platform, kit: Kit) -> None:
     small = kit.grant("core1", limit=FACE)
     other = kit.grant("core1", financier="bank2", limit=FACE // 2)
     kit.issue(line_id=small, face=FACE)
@@ -110,7 +110,7 @@ def test_draw_outstandingFaceFitsInLines(tf: Platform, kit: Kit) -> None:
         kit.issue(line_id=other, face=1)
 
 
-def test_draw_revertsWhenCalledDirectly(tf: Platform, kit: Kit) -> None:
+def test_draw_reverts_when_called_directly(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1")
     with tf.reverts("CreditLineUnauthorizedConsumer", kit.a("core1")):
         tf.transact(tf.c.credit_lines.functions.draw(line, kit.a("core1"), 1), "core1")
@@ -118,7 +118,7 @@ def test_draw_revertsWhenCalledDirectly(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.credit_lines.functions.restore(line, 0), "bank1")
 
 
-def test_restore_onRepayRejectCancel(tf: Platform, kit: Kit) -> None:
+def test_restore_on_repay_reject_cancel(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", limit=3 * FACE)
     a, _ = kit.issue(line_id=line)
     b, _ = kit.issue(line_id=line)
@@ -133,7 +133,7 @@ def test_restore_onRepayRejectCancel(tf: Platform, kit: Kit) -> None:
     assert kit.line(line)[3] == 0
 
 
-def test_restore_afterLineExpiry(tf: Platform, kit: Kit) -> None:
+def test_restore_after_line_expiry(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", days=30)
     slot_id, _ = kit.accepted(line_id=line, days=60)
     tf.increase_time(31 * DAY)
@@ -141,7 +141,7 @@ def test_restore_afterLineExpiry(tf: Platform, kit: Kit) -> None:
     assert kit.line(line)[3] == 0
 
 
-def test_setConsumer_operatorOnly(tf: Platform, kit: Kit) -> None:
+def test_set_consumer_operator_only(tf: Platform, kit: Kit) -> None:
     assert tf.c.credit_lines.functions.isConsumer(tf.c.receivables.address).call() is True
     with tf.reverts("CreditLineNotOperator", kit.a("bank1")):
         tf.transact(tf.c.credit_lines.functions.setConsumer(kit.a("bank1"), True), "bank1")

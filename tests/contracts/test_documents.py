@@ -9,26 +9,26 @@ from tierflow.testing.chain import Platform
 ZERO = "0x" + "00" * 20
 
 
-def test_register_revertsForNonConsumer(tf: Platform, kit: Kit) -> None:
+def test_register_reverts_for_non_consumer(tf: Platform, kit: Kit) -> None:
     for who in ("core1", "supplier1", "bank1", "operator", "auditor", "outsider"):
         with tf.reverts("DocumentUnauthorizedConsumer", kit.a(who)):
             tf.transact(tf.c.documents.functions.register([invoice()], 1), who)
 
 
-def test_release_revertsForNonConsumer(tf: Platform, kit: Kit) -> None:
+def test_release_reverts_for_non_consumer(tf: Platform, kit: Kit) -> None:
     h = invoice()
     slot_id, _ = kit.issue(invoices=[h])
     with tf.reverts("DocumentUnauthorizedConsumer", kit.a("core1")):
         tf.transact(tf.c.documents.functions.release([h], slot_id), "core1")
 
 
-def test_setConsumer_operatorOnly(tf: Platform, kit: Kit) -> None:
+def test_set_consumer_operator_only(tf: Platform, kit: Kit) -> None:
     assert tf.c.documents.functions.isConsumer(tf.c.receivables.address).call() is True
     with tf.reverts("DocumentNotOperator", kit.a("core1")):
         tf.transact(tf.c.documents.functions.setConsumer(kit.a("core1"), True), "core1")
 
 
-def test_register_directByEnabledConsumer(tf: Platform, kit: Kit) -> None:
+def test_register_direct_by_enabled_consumer(tf: Platform, kit: Kit) -> None:
     # a consumer registers for itself: the asset is always the caller
     tf.transact(tf.c.documents.functions.setConsumer(kit.a("supplier4"), True), "operator")
     h = invoice()
@@ -44,7 +44,7 @@ def test_register_directByEnabledConsumer(tf: Platform, kit: Kit) -> None:
     assert tuple(tf.c.documents.functions.assetOf(h).call()) == (ZERO, 0)
 
 
-def test_register_acrossAssetsRejectsReuse(tf: Platform, kit: Kit) -> None:
+def test_register_across_assets_rejects_reuse(tf: Platform, kit: Kit) -> None:
     h = invoice()
     slot_id, _ = kit.accepted(invoices=[h])
     tf.transact(tf.c.documents.functions.setConsumer(kit.a("supplier4"), True), "operator")

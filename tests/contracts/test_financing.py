@@ -23,7 +23,7 @@ from tierflow.testing.chain import Platform
 # ---------------------------------------------------------------------------- request
 
 
-def test_request_locksWholeToken(tf: Platform, kit: Kit) -> None:
+def test_request_locks_whole_token(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     receipt = tf.transact(tf.c.financing.functions.request(root, FACE, kit.a("bank1"), True), "supplier1")
     (event,) = tf.events(receipt, tf.c.financing, "FinancingRequested")
@@ -37,7 +37,7 @@ def test_request_locksWholeToken(tf: Platform, kit: Kit) -> None:
     assert kit.token(root)[5] is True and kit.token(root)[6] == 1
 
 
-def test_request_partialSplitsOffLockedToken(tf: Platform, kit: Kit) -> None:
+def test_request_partial_splits_off_locked_token(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, locked = kit.request_financing(root, amount=40_000_000)
     assert locked != root
@@ -47,52 +47,52 @@ def test_request_partialSplitsOffLockedToken(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier2", 1_000)  # the rest stays free
 
 
-def test_request_revertsWhenAlreadyLocked(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_already_locked(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("CertificateIsLocked", root, request_id):
         kit.request_financing(root, financier="bank2")
 
 
-def test_request_revertsWhenNotHolder(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_not_holder(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateNotHolder", root, kit.a("supplier2"), kit.a("supplier1")):
         kit.request_financing(root, seller="supplier2", amount=FACE)
 
 
-def test_request_revertsWhenFinancierNotFinancier(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_financier_not_financier(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("RegistryMissingRole", kit.a("supplier2"), 4, 2):
         kit.request_financing(root, financier="supplier2")
 
 
-def test_request_revertsWhenFinancierSuspended(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_financier_suspended(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     tf.transact(tf.c.registry.functions.suspend(kit.a("bank2")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("bank2")):
         kit.request_financing(root, financier="bank2")
 
 
-def test_request_revertsWhenSelfDealing(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_self_dealing(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     tf.transact(tf.c.registry.functions.setRoles(kit.a("supplier1"), 2 | 4), "operator")
     with tf.reverts("FinancingSelfDealing", kit.a("supplier1")):
         kit.request_financing(root, financier="supplier1")
 
 
-def test_request_revertsWhenAmountOverBalance(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_amount_over_balance(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateInsufficientValue", root, FACE, FACE + 1):
         kit.request_financing(root, amount=FACE + 1)
 
 
-def test_request_revertsWhenAmountZero(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_when_amount_zero(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateInvalidAmount", 0, 1):
         kit.request_financing(root, amount=0)
 
 
-def test_request_revertsAtMaturity(tf: Platform, kit: Kit) -> None:
+def test_request_reverts_at_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=5)
     maturity = kit.slot(slot_id)[3]
     kit.to_maturity(slot_id)
@@ -115,7 +115,7 @@ def test_request_revertsAtMaturity(tf: Platform, kit: Kit) -> None:
         (123_456_789, 275, 37 * DAY + 5, 358_368),  # 38 days: 358,367.62 → 358,368
     ],
 )
-def test_quote_discountRoundsHalfUpOnStartedDays(
+def test_quote_discount_rounds_half_up_on_started_days(
     tf: Platform, kit: Kit, face: int, rate: int, seconds: int, expected: int
 ) -> None:
     line = kit.line_of("core1")
@@ -134,7 +134,7 @@ def test_quote_discountRoundsHalfUpOnStartedDays(
     assert (r[5], r[6], r[7], r[8], r[9]) == (QUOTED, rate, expiry, expected, face - expected)
 
 
-def test_quote_requoteReplacesTerms(tf: Platform, kit: Kit) -> None:
+def test_quote_requote_replaces_terms(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id, rate=500)
@@ -142,7 +142,7 @@ def test_quote_requoteReplacesTerms(tf: Platform, kit: Kit) -> None:
     assert kit.request(request_id)[6] == 400
 
 
-def test_quote_revertsWhenNotAddressedFinancier(tf: Platform, kit: Kit) -> None:
+def test_quote_reverts_when_not_addressed_financier(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingNotFinancier", request_id, kit.a("bank2")):
@@ -150,14 +150,14 @@ def test_quote_revertsWhenNotAddressedFinancier(tf: Platform, kit: Kit) -> None:
 
 
 @pytest.mark.parametrize("rate", [0, 10_001])
-def test_quote_revertsWhenRateOutOfRange(tf: Platform, kit: Kit, rate: int) -> None:
+def test_quote_reverts_when_rate_out_of_range(tf: Platform, kit: Kit, rate: int) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingInvalidRate", rate):
         kit.quote(request_id, rate=rate)
 
 
-def test_quote_revertsWhenDiscountReachesFace(tf: Platform, kit: Kit) -> None:
+def test_quote_reverts_when_discount_reaches_face(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.setParameters(366 * DAY, 7 * DAY, 1), "operator")
     _, root = kit.accepted(days=365)
     request_id, _ = kit.request_financing(root)
@@ -165,7 +165,7 @@ def test_quote_revertsWhenDiscountReachesFace(tf: Platform, kit: Kit) -> None:
         kit.quote(request_id, rate=10_000)
 
 
-def test_quote_revertsWhenExpiryPastMaturityOrNow(tf: Platform, kit: Kit) -> None:
+def test_quote_reverts_when_expiry_past_maturity_or_now(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=30)
     request_id, _ = kit.request_financing(root)
     maturity = kit.slot(slot_id)[3]
@@ -176,7 +176,7 @@ def test_quote_revertsWhenExpiryPastMaturityOrNow(tf: Platform, kit: Kit) -> Non
         tf.transact(tf.c.financing.functions.quote(request_id, 300, now), "bank1")
 
 
-def test_quote_revertsWhenUnknownRequest(tf: Platform, kit: Kit) -> None:
+def test_quote_reverts_when_unknown_request(tf: Platform, kit: Kit) -> None:
     with tf.reverts("FinancingUnknownRequest", 9):
         kit.quote(9)
 
@@ -184,7 +184,7 @@ def test_quote_revertsWhenUnknownRequest(tf: Platform, kit: Kit) -> None:
 # ---------------------------------------------------------------------------- accept / fund
 
 
-def test_acceptQuote_bySeller(tf: Platform, kit: Kit) -> None:
+def test_accept_quote_by_seller(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -195,7 +195,7 @@ def test_acceptQuote_bySeller(tf: Platform, kit: Kit) -> None:
     assert kit.request(request_id)[5] == R_ACCEPTED
 
 
-def test_acceptQuote_revertsWhenNotSeller(tf: Platform, kit: Kit) -> None:
+def test_accept_quote_reverts_when_not_seller(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -203,14 +203,14 @@ def test_acceptQuote_revertsWhenNotSeller(tf: Platform, kit: Kit) -> None:
         kit.accept_quote(request_id, "supplier2")
 
 
-def test_acceptQuote_revertsWithoutQuote(tf: Platform, kit: Kit) -> None:
+def test_accept_quote_reverts_without_quote(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingWrongStatus", request_id, REQUESTED):
         kit.accept_quote(request_id)
 
 
-def test_acceptQuote_revertsAfterExpiry(tf: Platform, kit: Kit) -> None:
+def test_accept_quote_reverts_after_expiry(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id, expiry_s=3600)
@@ -220,7 +220,7 @@ def test_acceptQuote_revertsAfterExpiry(tf: Platform, kit: Kit) -> None:
         kit.accept_quote(request_id)
 
 
-def test_fund_swapsCashAndCertificateAtomically(tf: Platform, kit: Kit) -> None:
+def test_fund_swaps_cash_and_certificate_atomically(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, locked = kit.request_financing(root, amount=60_000_000)
     kit.quote(request_id, rate=360)
@@ -245,7 +245,7 @@ def test_fund_swapsCashAndCertificateAtomically(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.receivables.functions.transfer(locked, kit.a("bank2")), "bank1")
 
 
-def test_fund_revertsWithoutCashLeavingNothingMoved(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_without_cash_leaving_nothing_moved(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -257,7 +257,7 @@ def test_fund_revertsWithoutCashLeavingNothingMoved(tf: Platform, kit: Kit) -> N
     assert kit.token(root)[0] == kit.a("supplier1") and kit.token(root)[5]
 
 
-def test_fund_revertsBeforeAcceptance(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_before_acceptance(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -265,7 +265,7 @@ def test_fund_revertsBeforeAcceptance(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.fund(request_id), "bank1")
 
 
-def test_fund_revertsAfterQuoteExpiry(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_after_quote_expiry(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id, expiry_s=7200)
@@ -276,7 +276,7 @@ def test_fund_revertsAfterQuoteExpiry(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.fund(request_id), "bank1")
 
 
-def test_fund_revertsWhenNotFinancier(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_when_not_financier(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -285,7 +285,7 @@ def test_fund_revertsWhenNotFinancier(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.fund(request_id), "bank2")
 
 
-def test_fund_revertsWhenSellerSuspended(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_when_seller_suspended(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -295,7 +295,7 @@ def test_fund_revertsWhenSellerSuspended(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.fund(request_id), "bank1")
 
 
-def test_fund_revertsWhenFundedTwice(tf: Platform, kit: Kit) -> None:
+def test_fund_reverts_when_funded_twice(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     f = kit.financed(root)
     with tf.reverts("FinancingWrongStatus", f.request_id, FUNDED):
@@ -305,7 +305,7 @@ def test_fund_revertsWhenFundedTwice(tf: Platform, kit: Kit) -> None:
 # ---------------------------------------------------------------------------- cancel / decline
 
 
-def test_cancel_bySellerUnlocks(tf: Platform, kit: Kit) -> None:
+def test_cancel_by_seller_unlocks(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id)
@@ -317,21 +317,21 @@ def test_cancel_bySellerUnlocks(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier2", 1)
 
 
-def test_cancel_revertsWhenNotSeller(tf: Platform, kit: Kit) -> None:
+def test_cancel_reverts_when_not_seller(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingNotSeller", request_id, kit.a("supplier2")):
         tf.transact(tf.c.financing.functions.cancel(request_id), "supplier2")
 
 
-def test_cancel_revertsAfterFunding(tf: Platform, kit: Kit) -> None:
+def test_cancel_reverts_after_funding(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     f = kit.financed(root)
     with tf.reverts("FinancingWrongStatus", f.request_id, FUNDED):
         tf.transact(tf.c.financing.functions.cancel(f.request_id), "supplier1")
 
 
-def test_decline_byFinancierUnlocks(tf: Platform, kit: Kit) -> None:
+def test_decline_by_financier_unlocks(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     receipt = tf.transact(tf.c.financing.functions.decline(request_id), "bank1")
@@ -341,14 +341,14 @@ def test_decline_byFinancierUnlocks(tf: Platform, kit: Kit) -> None:
     assert kit.request(request_id)[5] == DECLINED and not kit.token(root)[5]
 
 
-def test_decline_revertsWhenNotFinancier(tf: Platform, kit: Kit) -> None:
+def test_decline_reverts_when_not_financier(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingNotFinancier", request_id, kit.a("bank2")):
         tf.transact(tf.c.financing.functions.decline(request_id), "bank2")
 
 
-def test_decline_revertsWhenCancelled(tf: Platform, kit: Kit) -> None:
+def test_decline_reverts_when_cancelled(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     tf.transact(tf.c.financing.functions.cancel(request_id), "supplier1")
@@ -359,7 +359,7 @@ def test_decline_revertsWhenCancelled(tf: Platform, kit: Kit) -> None:
 # ---------------------------------------------------------------------------- maturity and recourse
 
 
-def test_claim_financierPaidAtMaturity(tf: Platform, kit: Kit) -> None:
+def test_claim_financier_paid_at_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     f = kit.financed(root, amount=FACE)
     kit.repay(slot_id, FACE)
@@ -378,7 +378,7 @@ def _defaulted_with_financing(tf: Platform, kit: Kit, recourse: bool) -> tuple[i
     return slot_id, root, f
 
 
-def test_exerciseRecourse_pullsValueFromSellerAndReturnsToken(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_pulls_value_from_seller_and_returns_token(tf: Platform, kit: Kit) -> None:
     slot_id, _, f = _defaulted_with_financing(tf, kit, recourse=True)
     kit.give("supplier1", 50_000_000 - kit.cash("supplier1"))
     kit.approve("supplier1", "financing")
@@ -399,20 +399,20 @@ def test_exerciseRecourse_pullsValueFromSellerAndReturnsToken(tf: Platform, kit:
     assert kit.cash("supplier1") == 50_000_000
 
 
-def test_exerciseRecourse_revertsWithoutRecourse(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_reverts_without_recourse(tf: Platform, kit: Kit) -> None:
     _, _, f = _defaulted_with_financing(tf, kit, recourse=False)
     with tf.reverts("FinancingNoRecourse", f.request_id):
         tf.transact(tf.c.financing.functions.exerciseRecourse(f.request_id), "bank1")
 
 
-def test_exerciseRecourse_revertsWhenNotDefaulted(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_reverts_when_not_defaulted(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=20)
     f = kit.financed(root, recourse=True)
     with tf.reverts("FinancingNotDefaulted", slot_id):
         tf.transact(tf.c.financing.functions.exerciseRecourse(f.request_id), "bank1")
 
 
-def test_exerciseRecourse_revertsWhenTokenMoved(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_reverts_when_token_moved(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=20)
     f = kit.financed(root, amount=50_000_000, recourse=True)
     tf.transact(tf.c.receivables.functions.transfer(f.token_id, kit.a("bank2")), "bank1")
@@ -422,13 +422,13 @@ def test_exerciseRecourse_revertsWhenTokenMoved(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.exerciseRecourse(f.request_id), "bank1")
 
 
-def test_exerciseRecourse_revertsWhenNotFinancier(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_reverts_when_not_financier(tf: Platform, kit: Kit) -> None:
     _, _, f = _defaulted_with_financing(tf, kit, recourse=True)
     with tf.reverts("FinancingNotFinancier", f.request_id, kit.a("bank2")):
         tf.transact(tf.c.financing.functions.exerciseRecourse(f.request_id), "bank2")
 
 
-def test_exerciseRecourse_revertsTwice(tf: Platform, kit: Kit) -> None:
+def test_exercise_recourse_reverts_twice(tf: Platform, kit: Kit) -> None:
     _, _, f = _defaulted_with_financing(tf, kit, recourse=True)
     kit.give("supplier1", 50_000_000)
     kit.approve("supplier1", "financing")
@@ -437,7 +437,7 @@ def test_exerciseRecourse_revertsTwice(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.financing.functions.exerciseRecourse(f.request_id), "bank1")
 
 
-def test_recourseTransfer_revertsWhenNotFinancingContract(tf: Platform, kit: Kit) -> None:
+def test_recourse_transfer_reverts_when_not_financing_contract(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     for fn in (
         tf.c.receivables.functions.recourseTransfer(root, kit.a("supplier1")),
@@ -449,7 +449,7 @@ def test_recourseTransfer_revertsWhenNotFinancingContract(tf: Platform, kit: Kit
             tf.transact(fn, "bank1")
 
 
-def test_discountFor_matchesQuote(tf: Platform, kit: Kit) -> None:
+def test_discount_for_matches_quote(tf: Platform, kit: Kit) -> None:
     maturity = tf.now() + 30 * DAY + 100
     days, disc, price = tf.c.financing.functions.discountFor(FACE, 425, maturity).call()
     assert days in (30, 31) and disc == discount(FACE, 425, days) and price == FACE - disc

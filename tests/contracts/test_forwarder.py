@@ -43,7 +43,7 @@ def signed_request(
     return (sender, fn.address, 0, gas, deadline, data, bytes(signature))
 
 
-def test_execute_relayedTransferActsAsSigner(tf: Platform, kit: Kit) -> None:
+def test_execute_relayed_transfer_acts_as_signer(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request = signed_request(
         tf, "supplier1", tf.c.receivables.functions.transferValue(root, kit.a("supplier2"), 1_000)
@@ -60,7 +60,7 @@ def test_execute_relayedTransferActsAsSigner(tf: Platform, kit: Kit) -> None:
     assert executed["signer"] == kit.a("supplier1") and executed["success"] is True
 
 
-def test_execute_relayedIssueByCoreEnterprise(tf: Platform, kit: Kit) -> None:
+def test_execute_relayed_issue_by_core_enterprise(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     fn = tf.c.receivables.functions.issue(
         kit.a("supplier1"), FACE, tf.now() + 30 * 86_400, line, [b"\7" * 32]
@@ -70,7 +70,7 @@ def test_execute_relayedIssueByCoreEnterprise(tf: Platform, kit: Kit) -> None:
     assert issued["obligor"] == kit.a("core1")
 
 
-def test_execute_relayedFinancingAndTokenApproval(tf: Platform, kit: Kit) -> None:
+def test_execute_relayed_financing_and_token_approval(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     req = signed_request(tf, "supplier1", tf.c.financing.functions.request(root, FACE, kit.a("bank1"), False))
     receipt = tf.transact(tf.c.forwarder.functions.execute(req), "operator")
@@ -80,7 +80,7 @@ def test_execute_relayedFinancingAndTokenApproval(tf: Platform, kit: Kit) -> Non
     assert tf.c.token.functions.allowance(kit.a("bank1"), tf.c.financing.address).call() == 5
 
 
-def test_execute_revertsWhenReplayed(tf: Platform, kit: Kit) -> None:
+def test_execute_reverts_when_replayed(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request = signed_request(
         tf, "supplier1", tf.c.receivables.functions.transferValue(root, kit.a("supplier2"), 1)
@@ -96,7 +96,7 @@ def test_execute_revertsWhenReplayed(tf: Platform, kit: Kit) -> None:
     assert kit.token(root)[2] == FACE - 1
 
 
-def test_execute_revertsWhenExpired(tf: Platform, kit: Kit) -> None:
+def test_execute_reverts_when_expired(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     deadline = tf.now() + 60
     request = signed_request(
@@ -108,7 +108,7 @@ def test_execute_revertsWhenExpired(tf: Platform, kit: Kit) -> None:
     assert kit.token(root)[0] == kit.a("supplier1")
 
 
-def test_execute_revertsWhenSignedByAnotherParty(tf: Platform, kit: Kit) -> None:
+def test_execute_reverts_when_signed_by_another_party(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     fn = tf.c.receivables.functions.transfer(root, kit.a("supplier2"))
     request = signed_request(tf, "supplier2", fn, claimed_from="supplier1")
@@ -116,7 +116,7 @@ def test_execute_revertsWhenSignedByAnotherParty(tf: Platform, kit: Kit) -> None
         tf.transact(tf.c.forwarder.functions.execute(request), "operator")
 
 
-def test_execute_revertsWhenSignerMayNotAct(tf: Platform, kit: Kit) -> None:
+def test_execute_reverts_when_signer_may_not_act(tf: Platform, kit: Kit) -> None:
     """The target's rules apply to the signer: a relayed call by a non-holder fails like a direct one."""
     _, root = kit.accepted()
     fn = tf.c.receivables.functions.transfer(root, kit.a("supplier3"))
@@ -127,7 +127,7 @@ def test_execute_revertsWhenSignerMayNotAct(tf: Platform, kit: Kit) -> None:
         tf.transact(fn, "supplier2")
 
 
-def test_isTrustedForwarder_everyContract(tf: Platform) -> None:
+def test_is_trusted_forwarder_every_contract(tf: Platform) -> None:
     for name in ("registry", "token", "documents", "credit_lines", "receivables", "financing"):
         contract = getattr(tf.c, name)
         assert contract.functions.isTrustedForwarder(tf.c.forwarder.address).call() is True

@@ -11,7 +11,7 @@ def _gas(tf: Platform, fn: object, who: str) -> int:
     return int(tf.transact(fn, who)["gasUsed"])  # type: ignore[arg-type]
 
 
-def test_issue_withinGasTarget(tf: Platform, kit: Kit) -> None:
+def test_issue_within_gas_target(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     issue = tf.c.receivables.functions.issue
     first = _gas(tf, issue(kit.a("supplier1"), FACE, tf.now() + 90 * DAY, line, [invoice()]), "core1")
@@ -19,7 +19,7 @@ def test_issue_withinGasTarget(tf: Platform, kit: Kit) -> None:
     assert first <= 250_000 and second <= 250_000, (first, second)
 
 
-def test_transferValue_splitToNewHolderWithinGasTarget(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_split_to_new_holder_within_gas_target(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     fresh = tf.extra_account(1)
     tf.transact(tf.c.registry.functions.register(fresh.address, 2, b"\5" * 32), "operator")
@@ -27,7 +27,7 @@ def test_transferValue_splitToNewHolderWithinGasTarget(tf: Platform, kit: Kit) -
     assert gas <= 110_000, gas
 
 
-def test_fund_withinGasTarget(tf: Platform, kit: Kit) -> None:
+def test_fund_within_gas_target(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, _ = kit.request_financing(root, amount=FACE // 2)
     kit.quote(request_id)

@@ -1160,7 +1160,7 @@ class TierflowMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_invariants_holdUnderRandomWorkflows(platform_session: Platform) -> None:
+def test_invariants_hold_under_random_workflows(platform_session: Platform) -> None:
     TierflowMachine.platform = platform_session
     TierflowMachine.chain = LeanChain(platform_session)
     TierflowMachine.total_steps = 0

@@ -10,7 +10,7 @@ from tierflow.testing.chain import Platform
 # ---------------------------------------------------------------------------- finding 1: re-quote
 
 
-def test_requoteFrontrun_acceptanceOfOldTermsReverts(tf: Platform, kit: Kit) -> None:
+def test_requote_frontrun_acceptance_of_old_terms_reverts(tf: Platform, kit: Kit) -> None:
     """The bank sees the seller's acceptance in the pool and lands a 10,000 bps re-quote first."""
     _, root = kit.accepted(days=179)
     request_id, _ = kit.request_financing(root)
@@ -32,7 +32,7 @@ def test_requoteFrontrun_acceptanceOfOldTermsReverts(tf: Platform, kit: Kit) -> 
 # ---------------------------------------------------------------------------- finding 2: stale quotes
 
 
-def test_staleQuote_validityCappedAt24hByDefault(tf: Platform, kit: Kit) -> None:
+def test_stale_quote_validity_capped_at_24h_by_default(tf: Platform, kit: Kit) -> None:
     """The bank quotes until maturity − 1 day, to fund only if rates move its way."""
     slot_id, root = kit.accepted(days=90)
     request_id, _ = kit.request_financing(root)
@@ -51,7 +51,7 @@ def test_staleQuote_validityCappedAt24hByDefault(tf: Platform, kit: Kit) -> None
     tf.transact(tf.c.financing.functions.quote(request_id, 360, tf.now() + 7 * DAY - 60), "bank1")
 
 
-def test_staleQuote_fundAfterExpiryRevertsAndAnyoneLapses(tf: Platform, kit: Kit) -> None:
+def test_stale_quote_fund_after_expiry_reverts_and_anyone_lapses(tf: Platform, kit: Kit) -> None:
     """An accepted quote the bank leaves unfunded: it cannot fund later, and the seller's token is freed."""
     _, root = kit.accepted()
     request_id, locked = kit.request_financing(root, amount=FACE // 2)
@@ -82,7 +82,7 @@ def test_staleQuote_fundAfterExpiryRevertsAndAnyoneLapses(tf: Platform, kit: Kit
 # ---------------------------------------------------------------------------- finding 6: default
 
 
-def test_markDefaulted_byStrangerReverts(tf: Platform, kit: Kit) -> None:
+def test_mark_defaulted_by_stranger_reverts(tf: Platform, kit: Kit) -> None:
     """A party holding nothing of this payable (or naming another's token) cannot default it."""
     slot_id, root = kit.accepted(days=10)
     _, other = kit.accepted(supplier="supplier2", days=10)
@@ -98,7 +98,7 @@ def test_markDefaulted_byStrangerReverts(tf: Platform, kit: Kit) -> None:
 # ---------------------------------------------------------------------------- finding 7: no-op events
 
 
-def test_selfTransfer_certificateReverts(tf: Platform, kit: Kit) -> None:
+def test_self_transfer_certificate_reverts(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     me = kit.a("supplier1")
     with tf.reverts("CertificateSelfTransfer", root, me):
@@ -110,7 +110,7 @@ def test_selfTransfer_certificateReverts(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier1", 1_000)  # a real split still works
 
 
-def test_settlementToken_zeroAndSelfTransfersRevert(tf: Platform, kit: Kit) -> None:
+def test_settlement_token_zero_and_self_transfers_revert(tf: Platform, kit: Kit) -> None:
     """Address poisoning: transferFrom(victim, lookalike, 0) needs no allowance and emits a Transfer."""
     kit.give("supplier1", 1_000)
     t = tf.c.token.functions
@@ -126,7 +126,7 @@ def test_settlementToken_zeroAndSelfTransfersRevert(tf: Platform, kit: Kit) -> N
         tf.transact(t.collect(kit.a("supplier1"), kit.a("bank1"), 10), "bank1")
 
 
-def test_renounceRole_notHeldReverts(tf: Platform, kit: Kit) -> None:
+def test_renounce_role_not_held_reverts(tf: Platform, kit: Kit) -> None:
     registry = tf.c.registry.functions
     role = registry.OPERATOR_ROLE().call()
     with tf.reverts("RegistryRoleUnchanged", role, kit.a("supplier1")):
@@ -137,7 +137,7 @@ def test_renounceRole_notHeldReverts(tf: Platform, kit: Kit) -> None:
         tf.transact(registry.revokeRole(role, kit.a("supplier1")), "operator")
 
 
-def test_executeBatch_failedCallRevertsWithoutBurningNonce(tf: Platform, kit: Kit) -> None:
+def test_execute_batch_failed_call_reverts_without_burning_nonce(tf: Platform, kit: Kit) -> None:
     """A batch relayer must not burn a signer's nonce (ExecutedForwardRequest(false)) on the side."""
     _, root = kit.accepted()
     bad = signed_request(tf, "supplier2", tf.c.receivables.functions.transfer(root, kit.a("supplier3")))
@@ -151,7 +151,7 @@ def test_executeBatch_failedCallRevertsWithoutBurningNonce(tf: Platform, kit: Ki
 # ---------------------------------------------------------------------------- finding 3: replay
 
 
-def test_replayRevertedAcceptance_voidedRequestNeverSucceedsLater(tf: Platform, kit: Kit) -> None:
+def test_replay_reverted_acceptance_voided_request_never_succeeds_later(tf: Platform, kit: Kit) -> None:
     """A custodial acceptQuote reverted (it raced the expiry); the bank re-quotes and relays the old
     calldata itself. The relayer voids the failed request at once, so the replay fails."""
     _, root = kit.accepted(days=179)
@@ -173,7 +173,7 @@ def test_replayRevertedAcceptance_voidedRequestNeverSucceedsLater(tf: Platform, 
     assert kit.request(request_id)[5] == QUOTED
 
 
-def test_voidRequest_refusesARequestThatWouldSucceed(tf: Platform, kit: Kit) -> None:
+def test_void_request_refuses_a_request_that_would_succeed(tf: Platform, kit: Kit) -> None:
     """Voiding only kills failed requests: a griefer cannot use it to deny a good one."""
     _, root = kit.accepted()
     good = signed_request(tf, "supplier1", tf.c.receivables.functions.transfer(root, kit.a("supplier2")))
@@ -183,7 +183,7 @@ def test_voidRequest_refusesARequestThatWouldSucceed(tf: Platform, kit: Kit) -> 
     assert kit.token(root)[0] == kit.a("supplier2")
 
 
-def test_signedRequest_deadlineMoreThanOneHourAheadReverts(tf: Platform, kit: Kit) -> None:
+def test_signed_request_deadline_more_than_one_hour_ahead_reverts(tf: Platform, kit: Kit) -> None:
     """A 400-day deadline made a signed request a long-lived bearer instrument."""
     _, root = kit.accepted()
     deadline = tf.now() + 400 * DAY
@@ -199,7 +199,7 @@ def test_signedRequest_deadlineMoreThanOneHourAheadReverts(tf: Platform, kit: Ki
 # ---------------------------------------------------------------------------- finding 5: pro rata
 
 
-def test_partialRepaymentThenDefault_claimableProRataAtOnce(tf: Platform, kit: Kit) -> None:
+def test_partial_repayment_then_default_claimable_pro_rata_at_once(tf: Platform, kit: Kit) -> None:
     """The obligor pays 60 % and defaults: the money must not sit in escrow forever."""
     slot_id, root = kit.accepted(days=10)
     b = kit.transfer_value(root, "supplier1", "supplier2", 30_000_001)  # odd values: rounding shows
@@ -226,7 +226,7 @@ def test_partialRepaymentThenDefault_claimableProRataAtOnce(tf: Platform, kit: K
     assert kit.slot(slot_id)[7] == FACE and all(kit.token(t)[2] == 0 for t in paid)
 
 
-def test_proRata_claimOrderChangesNothingAndDustWaits(tf: Platform, kit: Kit) -> None:
+def test_pro_rata_claim_order_changes_nothing_and_dust_waits(tf: Platform, kit: Kit) -> None:
     """Claiming first, or twice, takes no more than one's share; the floored fen wait for the next payment."""
     slot_id, root = kit.accepted(days=10)
     b = kit.transfer_value(root, "supplier1", "supplier2", 25_000_000)
@@ -260,7 +260,7 @@ def _funded_then_defaulted(tf: Platform, kit: Kit) -> tuple[int, int, int, int]:
     return slot_id, root, f.request_id, f.token_id
 
 
-def test_recourse_collectedFromSellerThatNeverApproves(tf: Platform, kit: Kit) -> None:
+def test_recourse_collected_from_seller_that_never_approves(tf: Platform, kit: Kit) -> None:
     """The seller took the better with-recourse price, never approves and moves its cash away."""
     slot_id, _, request_id, token = _funded_then_defaulted(tf, kit)
     proceeds = kit.cash("supplier1")
@@ -293,7 +293,7 @@ def test_recourse_collectedFromSellerThatNeverApproves(tf: Platform, kit: Kit) -
     assert kit.cash("bank1") - bank_before == 35_000_000  # never more than the debt
 
 
-def test_recourse_financierKeepsOnlyItsShareOfEarlierRecoveries(tf: Platform, kit: Kit) -> None:
+def test_recourse_financier_keeps_only_its_share_of_earlier_recoveries(tf: Platform, kit: Kit) -> None:
     """The bank must not take the full value by recourse and also keep the recoveries for it."""
     slot_id, _, request_id, token = _funded_then_defaulted(tf, kit)
     kit.repay(slot_id, 20_000_000)  # 20 % recovered before recourse, unclaimed
@@ -311,7 +311,7 @@ def test_recourse_financierKeepsOnlyItsShareOfEarlierRecoveries(tf: Platform, ki
     assert tf.c.financing.functions.recourseOwed(kit.a("supplier1")).call() == 0
 
 
-def test_recourse_fundingProceedsNetAgainstDebt(tf: Platform, kit: Kit) -> None:
+def test_recourse_funding_proceeds_net_against_debt(tf: Platform, kit: Kit) -> None:
     """A request made before the debt arose is funded after: the proceeds pay the debt first."""
     slot_id, root = kit.accepted(days=20)
     _, later = kit.accepted(days=60)

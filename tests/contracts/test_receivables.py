@@ -24,7 +24,7 @@ ZERO = "0x" + "00" * 20
 # --------------------------------------------------------------------------- issue
 
 
-def test_issue_createsSlotAndRootToken(tf: Platform, kit: Kit) -> None:
+def test_issue_creates_slot_and_root_token(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     inv = [invoice(), invoice()]
     maturity = tf.now() + 90 * DAY
@@ -50,56 +50,56 @@ def test_issue_createsSlotAndRootToken(tf: Platform, kit: Kit) -> None:
         )
 
 
-def test_issue_revertsWhenInvoiceAlreadyUsed(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_invoice_already_used(tf: Platform, kit: Kit) -> None:
     h = invoice()
     slot_id, _ = kit.issue(invoices=[h])
     with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, slot_id):
         kit.issue(obligor="core1", supplier="supplier2", invoices=[h])
 
 
-def test_issue_revertsWhenInvoiceRepeatedInOneCall(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_invoice_repeated_in_one_call(tf: Platform, kit: Kit) -> None:
     h = invoice()
     with tf.reverts("DocumentAlreadyUsed", h, tf.c.receivables.address, 1):
         kit.issue(invoices=[h, h])
 
 
-def test_issue_revertsWhenInvoiceUsedByAnotherObligor(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_invoice_used_by_another_obligor(tf: Platform, kit: Kit) -> None:
     h = invoice()
     kit.issue(obligor="core1", invoices=[h])
     with tf.reverts("DocumentAlreadyUsed"):
         kit.issue(obligor="core2", invoices=[h])
 
 
-def test_issue_revertsWithoutInvoices(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_without_invoices(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     fn = tf.c.receivables.functions.issue(kit.a("supplier1"), FACE, tf.now() + DAY, line, [])
     with tf.reverts("CertificateNoInvoices"):
         tf.transact(fn, "core1")
 
 
-def test_issue_revertsWithTooManyInvoices(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_with_too_many_invoices(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateTooManyInvoices", 33, 32):
         kit.issue(invoices=[invoice() for _ in range(33)])
 
 
-def test_issue_revertsWithZeroHash(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_with_zero_hash(tf: Platform, kit: Kit) -> None:
     with tf.reverts("DocumentZeroHash"):
         kit.issue(invoices=[b"\0" * 32])
 
 
-def test_issue_revertsWhenFaceZero(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_face_zero(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateInvalidAmount", 0, 1):
         kit.issue(face=0)
 
 
-def test_issue_revertsWhenFaceNotMultipleOfMinUnit(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_face_not_multiple_of_min_unit(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
     with tf.reverts("CertificateInvalidAmount", 150, 100):
         kit.issue(face=150)
     kit.issue(face=200)
 
 
-def test_issue_revertsWhenMaturityBeyondMaxTenor(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_maturity_beyond_max_tenor(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     maturity = tf.now() + 200 * DAY
     fn = tf.c.receivables.functions.issue(kit.a("supplier1"), FACE, maturity, line, [invoice()])
@@ -109,12 +109,12 @@ def test_issue_revertsWhenMaturityBeyondMaxTenor(tf: Platform, kit: Kit) -> None
     assert 0 < maturity - caught.error.values[1] <= 20 * DAY + 5  # latest = now + 180 days
 
 
-def test_issue_acceptsMaturityAtMaxTenor(tf: Platform, kit: Kit) -> None:
+def test_issue_accepts_maturity_at_max_tenor(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue(days=179)
     assert kit.slot(slot_id)[5] == ISSUED
 
 
-def test_issue_revertsWhenMaturityInPast(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_maturity_in_past(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     maturity = tf.now() - 1
     fn = tf.c.receivables.functions.issue(kit.a("supplier1"), FACE, maturity, line, [invoice()])
@@ -123,20 +123,20 @@ def test_issue_revertsWhenMaturityInPast(tf: Platform, kit: Kit) -> None:
     assert caught.error is not None and caught.error.values[0] == maturity
 
 
-def test_issue_revertsWhenLineExceeded(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_line_exceeded(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", limit=FACE + 50)
     kit.issue(line_id=line, face=FACE)
     with tf.reverts("CreditLineExceeded", line, 50, FACE):
         kit.issue(line_id=line, face=FACE)
 
 
-def test_issue_revertsWhenLineOfAnotherObligor(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_line_of_another_obligor(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core2")
     with tf.reverts("CreditLineWrongObligor", line, kit.a("core1")):
         kit.issue(obligor="core1", line_id=line)
 
 
-def test_issue_revertsWhenLineExpired(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_line_expired(tf: Platform, kit: Kit) -> None:
     line = kit.grant("core1", days=1)
     expiry = kit.line(line)[4]
     tf.increase_time(2 * DAY)
@@ -144,41 +144,41 @@ def test_issue_revertsWhenLineExpired(tf: Platform, kit: Kit) -> None:
         kit.issue(line_id=line, days=30)
 
 
-def test_issue_revertsWhenLineUnknown(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_line_unknown(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CreditLineUnknown", 99):
         kit.issue(line_id=99)
 
 
-def test_issue_revertsWhenLineFinancierSuspended(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_line_financier_suspended(tf: Platform, kit: Kit) -> None:
     line = kit.line_of("core1")
     tf.transact(tf.c.registry.functions.suspend(kit.a("bank1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("bank1")):
         kit.issue(line_id=line)
 
 
-def test_issue_revertsWhenSupplierNotSupplier(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_supplier_not_supplier(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryMissingRole", kit.a("bank2"), 2, 4):
         kit.issue(supplier="bank2")
 
 
-def test_issue_revertsWhenSupplierSuspended(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_supplier_suspended(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("supplier1")):
         kit.issue(supplier="supplier1")
 
 
-def test_issue_revertsWhenSupplierUnknown(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_supplier_unknown(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         kit.issue(supplier="outsider")
 
 
-def test_issue_revertsWhenIssuingToSelf(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_issuing_to_self(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.setRoles(kit.a("core1"), 3), "operator")
     with tf.reverts("CertificateSelfIssue", kit.a("core1")):
         kit.issue(obligor="core1", supplier="core1")
 
 
-def test_issue_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
+def test_issue_reverts_when_paused(tf: Platform, kit: Kit) -> None:
     kit.line_of("core1")
     tf.transact(tf.c.registry.functions.pause(), "operator")
     with tf.reverts("RegistryPlatformPaused"):
@@ -188,7 +188,7 @@ def test_issue_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
 # --------------------------------------------------------------------------- accept / reject / cancel
 
 
-def test_accept_byNamedSupplier(tf: Platform, kit: Kit) -> None:
+def test_accept_by_named_supplier(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     receipt = tf.transact(tf.c.receivables.functions.accept(slot_id), "supplier1")
     assert tf.events(receipt, tf.c.receivables, "CertificateAccepted") == [
@@ -197,24 +197,24 @@ def test_accept_byNamedSupplier(tf: Platform, kit: Kit) -> None:
     assert kit.slot(slot_id)[5] == ACCEPTED
 
 
-def test_accept_revertsWhenNotNamedSupplier(tf: Platform, kit: Kit) -> None:
+def test_accept_reverts_when_not_named_supplier(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     with tf.reverts("CertificateNotSupplier", slot_id, kit.a("supplier2")):
         tf.transact(tf.c.receivables.functions.accept(slot_id), "supplier2")
 
 
-def test_accept_revertsWhenAlreadyAccepted(tf: Platform, kit: Kit) -> None:
+def test_accept_reverts_when_already_accepted(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     with tf.reverts("CertificateWrongStatus", slot_id, ACCEPTED):
         tf.transact(tf.c.receivables.functions.accept(slot_id), "supplier1")
 
 
-def test_accept_revertsWhenUnknownSlot(tf: Platform, kit: Kit) -> None:
+def test_accept_reverts_when_unknown_slot(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateUnknownSlot", 42):
         tf.transact(tf.c.receivables.functions.accept(42), "supplier1")
 
 
-def test_accept_revertsAfterMaturity(tf: Platform, kit: Kit) -> None:
+def test_accept_reverts_after_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, token_id = kit.issue(days=1)
     maturity = kit.slot(slot_id)[3]
     kit.to_maturity(slot_id)
@@ -222,7 +222,7 @@ def test_accept_revertsAfterMaturity(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.accept(slot_id), "supplier1")
 
 
-def test_reject_releasesCreditInvoicesAndBurnsRoot(tf: Platform, kit: Kit) -> None:
+def test_reject_releases_credit_invoices_and_burns_root(tf: Platform, kit: Kit) -> None:
     h = invoice()
     slot_id, token_id = kit.issue(invoices=[h])
     line = kit.line_of("core1")
@@ -238,19 +238,19 @@ def test_reject_releasesCreditInvoicesAndBurnsRoot(tf: Platform, kit: Kit) -> No
     kit.issue(invoices=[h])  # the invoice may back another certificate now
 
 
-def test_reject_revertsWhenNotNamedSupplier(tf: Platform, kit: Kit) -> None:
+def test_reject_reverts_when_not_named_supplier(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     with tf.reverts("CertificateNotSupplier", slot_id, kit.a("supplier2")):
         tf.transact(tf.c.receivables.functions.reject(slot_id), "supplier2")
 
 
-def test_reject_revertsWhenAccepted(tf: Platform, kit: Kit) -> None:
+def test_reject_reverts_when_accepted(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     with tf.reverts("CertificateWrongStatus", slot_id, ACCEPTED):
         tf.transact(tf.c.receivables.functions.reject(slot_id), "supplier1")
 
 
-def test_cancel_byIssuerReleasesCredit(tf: Platform, kit: Kit) -> None:
+def test_cancel_by_issuer_releases_credit(tf: Platform, kit: Kit) -> None:
     h = invoice()
     slot_id, token_id = kit.issue(invoices=[h])
     receipt = tf.transact(tf.c.receivables.functions.cancel(slot_id), "core1")
@@ -262,19 +262,19 @@ def test_cancel_byIssuerReleasesCredit(tf: Platform, kit: Kit) -> None:
     assert tuple(tf.c.documents.functions.assetOf(h).call()) == (ZERO, 0)
 
 
-def test_cancel_revertsWhenNotIssuer(tf: Platform, kit: Kit) -> None:
+def test_cancel_reverts_when_not_issuer(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     with tf.reverts("CertificateNotObligor", slot_id, kit.a("core2")):
         tf.transact(tf.c.receivables.functions.cancel(slot_id), "core2")
 
 
-def test_cancel_revertsAfterAcceptance(tf: Platform, kit: Kit) -> None:
+def test_cancel_reverts_after_acceptance(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     with tf.reverts("CertificateWrongStatus", slot_id, ACCEPTED):
         tf.transact(tf.c.receivables.functions.cancel(slot_id), "core1")
 
 
-def test_cancel_revertsWhenRejected(tf: Platform, kit: Kit) -> None:
+def test_cancel_reverts_when_rejected(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     tf.transact(tf.c.receivables.functions.reject(slot_id), "supplier1")
     with tf.reverts("CertificateWrongStatus", slot_id, REJECTED):
@@ -284,7 +284,7 @@ def test_cancel_revertsWhenRejected(tf: Platform, kit: Kit) -> None:
 # --------------------------------------------------------------------------- transfer / split
 
 
-def test_transfer_movesWholeToken(tf: Platform, kit: Kit) -> None:
+def test_transfer_moves_whole_token(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     receipt = tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
     assert tf.events(receipt, tf.c.receivables, "CertificateTransferred") == [
@@ -293,19 +293,19 @@ def test_transfer_movesWholeToken(tf: Platform, kit: Kit) -> None:
     assert tf.c.receivables.functions.ownerOf(token_id).call() == kit.a("supplier2")
 
 
-def test_transfer_revertsBeforeAcceptance(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_before_acceptance(tf: Platform, kit: Kit) -> None:
     slot_id, token_id = kit.issue()
     with tf.reverts("CertificateWrongStatus", slot_id, ISSUED):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
-def test_transfer_revertsWhenNotHolder(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_when_not_holder(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     with tf.reverts("CertificateNotHolder", token_id, kit.a("supplier2"), kit.a("supplier1")):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier3")), "supplier2")
 
 
-def test_transfer_revertsAtMaturity(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_at_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, token_id = kit.accepted(days=10)
     maturity = kit.slot(slot_id)[3]
     kit.to_maturity(slot_id)
@@ -313,27 +313,27 @@ def test_transfer_revertsAtMaturity(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
-def test_transfer_revertsToUnregistered(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_to_unregistered(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("outsider")), "supplier1")
 
 
-def test_transfer_revertsToSuspended(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_to_suspended(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("supplier2")):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
-def test_transfer_revertsFromSuspendedHolder(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_from_suspended_holder(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("supplier1")):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
-def test_transfer_revertsToCoreEnterpriseOrAuditor(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_to_core_enterprise_or_auditor(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     with tf.reverts("RegistryMissingRole", kit.a("core2"), 6, 1):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("core2")), "supplier1")
@@ -341,13 +341,13 @@ def test_transfer_revertsToCoreEnterpriseOrAuditor(tf: Platform, kit: Kit) -> No
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("auditor")), "supplier1")
 
 
-def test_transfer_toFinancierAllowed(tf: Platform, kit: Kit) -> None:
+def test_transfer_to_financier_allowed(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("bank2")), "supplier1")
     assert kit.token(token_id)[0] == kit.a("bank2")
 
 
-def test_transfer_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_when_paused(tf: Platform, kit: Kit) -> None:
     _, token_id = kit.accepted()
     tf.transact(tf.c.registry.functions.pause(), "operator")
     with tf.reverts("RegistryPlatformPaused"):
@@ -356,12 +356,12 @@ def test_transfer_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
-def test_transfer_revertsWhenUnknownToken(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_when_unknown_token(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateUnknownToken", 77):
         tf.transact(tf.c.receivables.functions.transfer(77, kit.a("supplier2")), "supplier1")
 
 
-def test_transferValue_partialCreatesChildWithLineage(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_partial_creates_child_with_lineage(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     receipt = tf.transact(
         tf.c.receivables.functions.transferValue(root, kit.a("supplier2"), 30_000_000), "supplier1"
@@ -381,7 +381,7 @@ def test_transferValue_partialCreatesChildWithLineage(tf: Platform, kit: Kit) ->
     assert tuple(kit.token(great)[:5]) == (kit.a("supplier4"), slot_id, 1, grandchild, root)
 
 
-def test_transferValue_wholeValueMovesSameToken(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_whole_value_moves_same_token(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     last = tf.c.receivables.functions.lastTokenId().call()
     assert kit.transfer_value(root, "supplier1", "supplier2", FACE) == root
@@ -389,19 +389,19 @@ def test_transferValue_wholeValueMovesSameToken(tf: Platform, kit: Kit) -> None:
     assert tf.c.receivables.functions.lastTokenId().call() == last
 
 
-def test_transferValue_revertsWhenZero(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_reverts_when_zero(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateInvalidAmount", 0, 1):
         kit.transfer_value(root, "supplier1", "supplier2", 0)
 
 
-def test_transferValue_revertsWhenOverBalance(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_reverts_when_over_balance(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateInsufficientValue", root, FACE, FACE + 1):
         kit.transfer_value(root, "supplier1", "supplier2", FACE + 1)
 
 
-def test_transferValue_revertsBelowMinUnit(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_reverts_below_min_unit(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     tf.transact(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
     with tf.reverts("CertificateInvalidAmount", 50, 100):
@@ -411,7 +411,7 @@ def test_transferValue_revertsBelowMinUnit(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier2", 100)
 
 
-def test_transferValue_revertsWhenLocked(tf: Platform, kit: Kit) -> None:
+def test_transfer_value_reverts_when_locked(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     request_id, locked = kit.request_financing(root, amount=FACE)
     assert locked == root
@@ -421,7 +421,7 @@ def test_transferValue_revertsWhenLocked(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.transfer(root, kit.a("supplier2")), "supplier1")
 
 
-def test_split_toSelf(tf: Platform, kit: Kit) -> None:
+def test_split_to_self(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     receipt = tf.transact(tf.c.receivables.functions.split(root, 25_000_000), "supplier1")
     (event,) = tf.events(receipt, tf.c.receivables, "CertificateSplit")
@@ -429,13 +429,13 @@ def test_split_toSelf(tf: Platform, kit: Kit) -> None:
     assert kit.token(event["newTokenId"])[2] == 25_000_000 and kit.token(root)[2] == FACE - 25_000_000
 
 
-def test_split_revertsWhenOverBalance(tf: Platform, kit: Kit) -> None:
+def test_split_reverts_when_over_balance(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     with tf.reverts("CertificateInsufficientValue", root, FACE, FACE * 2):
         tf.transact(tf.c.receivables.functions.split(root, FACE * 2), "supplier1")
 
 
-def test_transfer_allowedAfterEarlyRepaymentUntilMaturity(tf: Platform, kit: Kit) -> None:
+def test_transfer_allowed_after_early_repayment_until_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.repay(slot_id, FACE)
     assert kit.slot(slot_id)[5] == REPAID
@@ -445,7 +445,7 @@ def test_transfer_allowedAfterEarlyRepaymentUntilMaturity(tf: Platform, kit: Kit
 # --------------------------------------------------------------------------- repay / claim / payout
 
 
-def test_repay_fullRestoresLineAndMarksRepaid(tf: Platform, kit: Kit) -> None:
+def test_repay_full_restores_line_and_marks_repaid(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     line = kit.line_of("core1")
     kit.give("core1", FACE)
@@ -460,7 +460,7 @@ def test_repay_fullRestoresLineAndMarksRepaid(tf: Platform, kit: Kit) -> None:
     assert tf.c.token.functions.balanceOf(tf.c.receivables.address).call() == FACE
 
 
-def test_repay_partialInSteps(tf: Platform, kit: Kit) -> None:
+def test_repay_partial_in_steps(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     line = kit.line_of("core1")
     kit.repay(slot_id, 40_000_000)
@@ -470,7 +470,7 @@ def test_repay_partialInSteps(tf: Platform, kit: Kit) -> None:
     assert kit.slot(slot_id)[5] == REPAID and kit.line(line)[3] == 0
 
 
-def test_repay_revertsWhenOverpaid(tf: Platform, kit: Kit) -> None:
+def test_repay_reverts_when_overpaid(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     kit.repay(slot_id, FACE - 10)
     kit.give("core1", 20)
@@ -478,32 +478,32 @@ def test_repay_revertsWhenOverpaid(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.repay(slot_id, 20), "core1")
 
 
-def test_repay_revertsWhenNotObligor(tf: Platform, kit: Kit) -> None:
+def test_repay_reverts_when_not_obligor(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     with tf.reverts("CertificateNotObligor", slot_id, kit.a("core2")):
         tf.transact(tf.c.receivables.functions.repay(slot_id, 1), "core2")
 
 
-def test_repay_revertsBeforeAcceptance(tf: Platform, kit: Kit) -> None:
+def test_repay_reverts_before_acceptance(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.issue()
     with tf.reverts("CertificateWrongStatus", slot_id, ISSUED):
         tf.transact(tf.c.receivables.functions.repay(slot_id, 1), "core1")
 
 
-def test_repay_revertsWithoutAllowance(tf: Platform, kit: Kit) -> None:
+def test_repay_reverts_without_allowance(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     kit.give("core1", FACE)
     with tf.reverts("ERC20InsufficientAllowance", tf.c.receivables.address, 0, FACE):
         tf.transact(tf.c.receivables.functions.repay(slot_id, FACE), "core1")
 
 
-def test_repay_revertsWhenZero(tf: Platform, kit: Kit) -> None:
+def test_repay_reverts_when_zero(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted()
     with tf.reverts("CertificateInvalidAmount", 0, 1):
         tf.transact(tf.c.receivables.functions.repay(slot_id, 0), "core1")
 
 
-def test_claim_paysEachHolderItsValueAtMaturity(tf: Platform, kit: Kit) -> None:
+def test_claim_pays_each_holder_its_value_at_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     child = kit.transfer_value(root, "supplier1", "supplier2", 30_000_000)
     grand = kit.transfer_value(child, "supplier2", "supplier3", 5_000_000)
@@ -522,14 +522,14 @@ def test_claim_paysEachHolderItsValueAtMaturity(tf: Platform, kit: Kit) -> None:
     assert tf.c.token.functions.balanceOf(tf.c.receivables.address).call() == 0
 
 
-def test_claim_revertsBeforeMaturity(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_before_maturity(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.repay(slot_id, FACE)
     with tf.reverts("CertificateNotMatured", slot_id, kit.slot(slot_id)[3]):
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_claim_revertsWhenNothingPaidIn(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_nothing_paid_in(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.to_maturity(slot_id)
     with tf.reverts("CertificateNothingToClaim", root, 0, 0):
@@ -542,7 +542,7 @@ def test_claim_revertsWhenNothingPaidIn(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_claim_revertsWhenClaimedTwice(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_claimed_twice(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.repay(slot_id, FACE)
     kit.to_maturity(slot_id)
@@ -551,7 +551,7 @@ def test_claim_revertsWhenClaimedTwice(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_claim_revertsWhenNotHolder(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_not_holder(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.repay(slot_id, FACE)
     kit.to_maturity(slot_id)
@@ -559,7 +559,7 @@ def test_claim_revertsWhenNotHolder(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.claim(root), "supplier2")
 
 
-def test_claim_revertsWhenLocked(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_locked(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     request_id, _ = kit.request_financing(root)
     kit.repay(slot_id, FACE)
@@ -570,7 +570,7 @@ def test_claim_revertsWhenLocked(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_claim_revertsWhenHolderSuspended(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_holder_suspended(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.repay(slot_id, FACE)
     kit.to_maturity(slot_id)
@@ -579,7 +579,7 @@ def test_claim_revertsWhenHolderSuspended(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_payout_paysBatchAndSkipsSettledLockedAndSuspended(tf: Platform, kit: Kit) -> None:
+def test_payout_pays_batch_and_skips_settled_locked_and_suspended(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     a = kit.transfer_value(root, "supplier1", "supplier2", 10_000_000)
     b = kit.transfer_value(root, "supplier1", "supplier3", 20_000_000)
@@ -596,17 +596,17 @@ def test_payout_paysBatchAndSkipsSettledLockedAndSuspended(tf: Platform, kit: Ki
     assert kit.token(locked)[6] == request_id
 
 
-def test_payout_revertsWhenBatchTooLarge(tf: Platform, kit: Kit) -> None:
+def test_payout_reverts_when_batch_too_large(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateBatchTooLarge", 101, 100):
         tf.transact(tf.c.receivables.functions.payout(list(range(1, 102))), "operator")
 
 
-def test_payout_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+def test_payout_reverts_when_not_operator(tf: Platform, kit: Kit) -> None:
     with tf.reverts("CertificateNotOperator", kit.a("supplier1")):
         tf.transact(tf.c.receivables.functions.payout([1]), "supplier1")
 
 
-def test_payout_revertsWhenNothingToPay(tf: Platform, kit: Kit) -> None:
+def test_payout_reverts_when_nothing_to_pay(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.to_maturity(slot_id)
     with tf.reverts("CertificateNothingToPay"):
@@ -616,7 +616,7 @@ def test_payout_revertsWhenNothingToPay(tf: Platform, kit: Kit) -> None:
 # --------------------------------------------------------------------------- default
 
 
-def test_markDefaulted_afterGracePeriod(tf: Platform, kit: Kit) -> None:
+def test_mark_defaulted_after_grace_period(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=10)
     kit.repay(slot_id, 1_000)
     kit.to_maturity(slot_id, extra=7 * DAY)
@@ -627,14 +627,14 @@ def test_markDefaulted_afterGracePeriod(tf: Platform, kit: Kit) -> None:
     assert kit.slot(slot_id)[5] == DEFAULTED
 
 
-def test_markDefaulted_revertsDuringGracePeriod(tf: Platform, kit: Kit) -> None:
+def test_mark_defaulted_reverts_during_grace_period(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=DAY)
     with tf.reverts("CertificateGracePeriodRunning", slot_id, kit.slot(slot_id)[3] + 7 * DAY):
         tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
 
 
-def test_markDefaulted_revertsWhenRepaid(tf: Platform, kit: Kit) -> None:
+def test_mark_defaulted_reverts_when_repaid(tf: Platform, kit: Kit) -> None:
     slot_id, _ = kit.accepted(days=10)
     kit.repay(slot_id, FACE)
     kit.to_maturity(slot_id, extra=8 * DAY)
@@ -642,7 +642,7 @@ def test_markDefaulted_revertsWhenRepaid(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
 
 
-def test_markDefaulted_revertsForCoreAuditorOutsider(tf: Platform, kit: Kit) -> None:
+def test_mark_defaulted_reverts_for_core_auditor_outsider(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=8 * DAY)
     for who in ("core2", "auditor", "outsider"):
@@ -650,7 +650,7 @@ def test_markDefaulted_revertsForCoreAuditorOutsider(tf: Platform, kit: Kit) -> 
             tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, root), who)
 
 
-def test_repay_afterDefaultReopensClaims(tf: Platform, kit: Kit) -> None:
+def test_repay_after_default_reopens_claims(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=8 * DAY)
     tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
@@ -662,7 +662,7 @@ def test_repay_afterDefaultReopensClaims(tf: Platform, kit: Kit) -> None:
     assert kit.cash("supplier1") == FACE
 
 
-def test_views_ownerOfBalanceOfSlotOf(tf: Platform, kit: Kit) -> None:
+def test_views_owner_of_balance_of_slot_of(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     r = tf.c.receivables.functions
     assert r.ownerOf(root).call() == kit.a("supplier1")
@@ -677,7 +677,7 @@ def test_views_ownerOfBalanceOfSlotOf(tf: Platform, kit: Kit) -> None:
 
 
 @pytest.mark.parametrize("tier_count", [5])
-def test_transferValue_manyTiersKeepRoot(tf: Platform, kit: Kit, tier_count: int) -> None:
+def test_transfer_value_many_tiers_keep_root(tf: Platform, kit: Kit, tier_count: int) -> None:
     _, root = kit.accepted(supplier="supplier1")
     holders = ["supplier1", "supplier2", "supplier3", "supplier4", "supplier1", "supplier2"]
     token_id, value = root, FACE

@@ -14,7 +14,7 @@ def _new(tf: Platform) -> str:
     return tf.address(tf.extra_account(0))
 
 
-def test_register_onboardsActiveParticipant(tf: Platform, kit: Kit) -> None:
+def test_register_onboards_active_participant(tf: Platform, kit: Kit) -> None:
     new = _new(tf)
     receipt = tf.transact(tf.c.registry.functions.register(new, SUPPLIER, HASH), "operator")
     assert tf.events(receipt, tf.c.registry, "ParticipantRegistered") == [
@@ -25,29 +25,29 @@ def test_register_onboardsActiveParticipant(tf: Platform, kit: Kit) -> None:
     assert tf.c.registry.functions.hasRole(new, SUPPLIER | CORE).call() is False
 
 
-def test_register_revertsWhenAlreadyRegistered(tf: Platform, kit: Kit) -> None:
+def test_register_reverts_when_already_registered(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryAlreadyRegistered", kit.a("supplier1")):
         tf.transact(tf.c.registry.functions.register(kit.a("supplier1"), SUPPLIER, HASH), "operator")
 
 
 @pytest.mark.parametrize("roles", [0, 32, AUDITOR | SUPPLIER, AUDITOR | FINANCIER])
-def test_register_revertsWithInvalidRoles(tf: Platform, roles: int) -> None:
+def test_register_reverts_with_invalid_roles(tf: Platform, roles: int) -> None:
     with tf.reverts("RegistryInvalidRoles", roles):
         tf.transact(tf.c.registry.functions.register(_new(tf), roles, HASH), "operator")
 
 
-def test_register_revertsForZeroAddress(tf: Platform) -> None:
+def test_register_reverts_for_zero_address(tf: Platform) -> None:
     with tf.reverts("RegistryZeroAddress"):
         tf.transact(tf.c.registry.functions.register("0x" + "00" * 20, SUPPLIER, HASH), "operator")
 
 
 @pytest.mark.parametrize("who", ["core1", "supplier1", "bank1", "auditor", "outsider"])
-def test_register_revertsWhenNotOperator(tf: Platform, kit: Kit, who: str) -> None:
+def test_register_reverts_when_not_operator(tf: Platform, kit: Kit, who: str) -> None:
     with tf.reverts("RegistryNotOperator", kit.a(who)):
         tf.transact(tf.c.registry.functions.register(_new(tf), SUPPLIER, HASH), who)
 
 
-def test_setRoles_replacesRoles(tf: Platform, kit: Kit) -> None:
+def test_set_roles_replaces_roles(tf: Platform, kit: Kit) -> None:
     receipt = tf.transact(
         tf.c.registry.functions.setRoles(kit.a("supplier1"), SUPPLIER | FINANCIER), "operator"
     )
@@ -55,12 +55,12 @@ def test_setRoles_replacesRoles(tf: Platform, kit: Kit) -> None:
     assert tf.c.registry.functions.participant(kit.a("supplier1")).call()[0] == SUPPLIER | FINANCIER
 
 
-def test_setRoles_revertsWhenUnknown(tf: Platform, kit: Kit) -> None:
+def test_set_roles_reverts_when_unknown(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         tf.transact(tf.c.registry.functions.setRoles(kit.a("outsider"), SUPPLIER), "operator")
 
 
-def test_suspend_blocksSendingAndReceiving(tf: Platform, kit: Kit) -> None:
+def test_suspend_blocks_sending_and_receiving(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     receipt = tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
     assert tf.events(receipt, tf.c.registry, "ParticipantSuspended") == [
@@ -74,13 +74,13 @@ def test_suspend_blocksSendingAndReceiving(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.transfer(child, kit.a("supplier1")), "supplier3")
 
 
-def test_suspend_revertsWhenAlreadySuspended(tf: Platform, kit: Kit) -> None:
+def test_suspend_reverts_when_already_suspended(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("supplier2")):
         tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
 
 
-def test_reinstate_restoresParticipant(tf: Platform, kit: Kit) -> None:
+def test_reinstate_restores_participant(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
     tf.transact(tf.c.registry.functions.suspend(kit.a("supplier2")), "operator")
     receipt = tf.transact(tf.c.registry.functions.reinstate(kit.a("supplier2")), "operator")
@@ -88,12 +88,12 @@ def test_reinstate_restoresParticipant(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier2", 1)
 
 
-def test_reinstate_revertsWhenNotSuspended(tf: Platform, kit: Kit) -> None:
+def test_reinstate_reverts_when_not_suspended(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryNotSuspended", kit.a("supplier2")):
         tf.transact(tf.c.registry.functions.reinstate(kit.a("supplier2")), "operator")
 
 
-def test_setParameters_defaultsAndUpdate(tf: Platform, kit: Kit) -> None:
+def test_set_parameters_defaults_and_update(tf: Platform, kit: Kit) -> None:
     r = tf.c.registry.functions
     assert tuple(r.parameters().call()) == (180 * DAY, 7 * DAY, 1)
     receipt = tf.transact(r.setParameters(366 * DAY, 3 * DAY, 100), "operator")
@@ -107,17 +107,17 @@ def test_setParameters_defaultsAndUpdate(tf: Platform, kit: Kit) -> None:
     ("tenor", "grace", "unit"),
     [(367 * DAY, 7 * DAY, 1), (0, 7 * DAY, 1), (90 * DAY, 7 * DAY, 0), (DAY, 400 * DAY, 1)],
 )
-def test_setParameters_revertsOutOfBounds(tf: Platform, tenor: int, grace: int, unit: int) -> None:
+def test_set_parameters_reverts_out_of_bounds(tf: Platform, tenor: int, grace: int, unit: int) -> None:
     with tf.reverts("RegistryInvalidParameters", tenor, grace, unit):
         tf.transact(tf.c.registry.functions.setParameters(tenor, grace, unit), "operator")
 
 
-def test_setParameters_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+def test_set_parameters_reverts_when_not_operator(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryNotOperator", kit.a("bank1")):
         tf.transact(tf.c.registry.functions.setParameters(DAY, DAY, 1), "bank1")
 
 
-def test_setSystemContract_wired(tf: Platform, kit: Kit) -> None:
+def test_set_system_contract_wired(tf: Platform, kit: Kit) -> None:
     r = tf.c.registry.functions
     assert r.isSystemContract(tf.c.receivables.address).call() is True
     assert r.isSystemContract(tf.c.financing.address).call() is True
@@ -126,7 +126,7 @@ def test_setSystemContract_wired(tf: Platform, kit: Kit) -> None:
         tf.transact(r.setSystemContract(kit.a("core1"), True), "core1")
 
 
-def test_pause_stopsEverythingUntilUnpaused(tf: Platform, kit: Kit) -> None:
+def test_pause_stops_everything_until_unpaused(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.give("core1", FACE_SMALL)
     receipt = tf.transact(tf.c.registry.functions.pause(), "operator")
@@ -148,19 +148,19 @@ def test_pause_stopsEverythingUntilUnpaused(tf: Platform, kit: Kit) -> None:
     kit.transfer_value(root, "supplier1", "supplier2", 1)
 
 
-def test_pause_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+def test_pause_reverts_when_not_operator(tf: Platform, kit: Kit) -> None:
     for who in ("core1", "supplier1", "bank1", "auditor", "outsider"):
         with tf.reverts("RegistryNotOperator", kit.a(who)):
             tf.transact(tf.c.registry.functions.pause(), who)
 
 
-def test_unpause_revertsWhenNotOperator(tf: Platform, kit: Kit) -> None:
+def test_unpause_reverts_when_not_operator(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.pause(), "operator")
     with tf.reverts("RegistryNotOperator", kit.a("auditor")):
         tf.transact(tf.c.registry.functions.unpause(), "auditor")
 
 
-def test_isOperator(tf: Platform, kit: Kit) -> None:
+def test_is_operator(tf: Platform, kit: Kit) -> None:
     assert tf.c.registry.functions.isOperator(kit.a("operator")).call() is True
     assert tf.c.registry.functions.isOperator(kit.a("bank1")).call() is False
 

@@ -14,7 +14,7 @@ def test_metadata(tf: Platform) -> None:
     assert (t.name().call(), t.symbol().call(), t.decimals().call()) == ("Tierflow Settlement CNY", "tCNY", 2)
 
 
-def test_mint_bySettlementBank(tf: Platform, kit: Kit) -> None:
+def test_mint_by_settlement_bank(tf: Platform, kit: Kit) -> None:
     receipt = tf.transact(tf.c.token.functions.mint(kit.a("supplier1"), 12_345), "bank1")
     assert tf.events(receipt, tf.c.token, "Minted") == [
         {"to": kit.a("supplier1"), "amount": 12_345, "bank": kit.a("bank1")}
@@ -23,12 +23,12 @@ def test_mint_bySettlementBank(tf: Platform, kit: Kit) -> None:
 
 
 @pytest.mark.parametrize("who", ["core1", "supplier1", "bank2"])
-def test_mint_revertsWhenNotBank(tf: Platform, kit: Kit, who: str) -> None:
+def test_mint_reverts_when_not_bank(tf: Platform, kit: Kit, who: str) -> None:
     with tf.reverts("SettlementNotBank", kit.a(who)):
         tf.transact(tf.c.token.functions.mint(kit.a(who), 1), who)
 
 
-def test_mint_revertsForOperatorAuditorOutsider(tf: Platform, kit: Kit) -> None:
+def test_mint_reverts_for_operator_auditor_outsider(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryUnknownParticipant", kit.a("operator")):
         tf.transact(tf.c.token.functions.mint(kit.a("supplier1"), 1), "operator")
     with tf.reverts("SettlementNotBank", kit.a("auditor")):
@@ -37,20 +37,20 @@ def test_mint_revertsForOperatorAuditorOutsider(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.token.functions.mint(kit.a("supplier1"), 1), "outsider")
 
 
-def test_mint_revertsWhenBankSuspended(tf: Platform, kit: Kit) -> None:
+def test_mint_reverts_when_bank_suspended(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.suspend(kit.a("bank1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("bank1")):
         tf.transact(tf.c.token.functions.mint(kit.a("supplier1"), 1), "bank1")
 
 
-def test_mint_revertsToUnregisteredOrAuditor(tf: Platform, kit: Kit) -> None:
+def test_mint_reverts_to_unregistered_or_auditor(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         tf.transact(tf.c.token.functions.mint(kit.a("outsider"), 1), "bank1")
     with tf.reverts("RegistryMissingRole", kit.a("auditor"), 15, 16):
         tf.transact(tf.c.token.functions.mint(kit.a("auditor"), 1), "bank1")
 
 
-def test_burn_ownBalance(tf: Platform, kit: Kit) -> None:
+def test_burn_own_balance(tf: Platform, kit: Kit) -> None:
     kit.give("bank1", 500)
     receipt = tf.transact(tf.c.token.functions.burn(200), "bank1")
     assert tf.events(receipt, tf.c.token, "Burned") == [
@@ -59,24 +59,24 @@ def test_burn_ownBalance(tf: Platform, kit: Kit) -> None:
     assert kit.cash("bank1") == 300
 
 
-def test_burn_revertsWhenNotBank(tf: Platform, kit: Kit) -> None:
+def test_burn_reverts_when_not_bank(tf: Platform, kit: Kit) -> None:
     kit.give("supplier1", 500)
     with tf.reverts("SettlementNotBank", kit.a("supplier1")):
         tf.transact(tf.c.token.functions.burn(1), "supplier1")
 
 
-def test_burn_revertsOverBalance(tf: Platform, kit: Kit) -> None:
+def test_burn_reverts_over_balance(tf: Platform, kit: Kit) -> None:
     with tf.reverts("ERC20InsufficientBalance", kit.a("bank1"), 0, 1):
         tf.transact(tf.c.token.functions.burn(1), "bank1")
 
 
-def test_transfer_betweenParticipants(tf: Platform, kit: Kit) -> None:
+def test_transfer_between_participants(tf: Platform, kit: Kit) -> None:
     kit.give("core1", 1_000)
     tf.transact(tf.c.token.functions.transfer(kit.a("supplier1"), 400), "core1")
     assert (kit.cash("core1"), kit.cash("supplier1")) == (600, 400)
 
 
-def test_transfer_revertsToOutsiderOrSuspended(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_to_outsider_or_suspended(tf: Platform, kit: Kit) -> None:
     kit.give("core1", 1_000)
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         tf.transact(tf.c.token.functions.transfer(kit.a("outsider"), 1), "core1")
@@ -85,32 +85,32 @@ def test_transfer_revertsToOutsiderOrSuspended(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.token.functions.transfer(kit.a("supplier1"), 1), "core1")
 
 
-def test_transfer_revertsFromSuspended(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_from_suspended(tf: Platform, kit: Kit) -> None:
     kit.give("core1", 1_000)
     tf.transact(tf.c.registry.functions.suspend(kit.a("core1")), "operator")
     with tf.reverts("RegistryParticipantSuspended", kit.a("core1")):
         tf.transact(tf.c.token.functions.transfer(kit.a("supplier1"), 1), "core1")
 
 
-def test_transfer_revertsToAuditor(tf: Platform, kit: Kit) -> None:
+def test_transfer_reverts_to_auditor(tf: Platform, kit: Kit) -> None:
     kit.give("core1", 1_000)
     with tf.reverts("RegistryMissingRole", kit.a("auditor"), 15, 16):
         tf.transact(tf.c.token.functions.transfer(kit.a("auditor"), 1), "core1")
 
 
-def test_approve_revertsForAuditorAndOutsider(tf: Platform, kit: Kit) -> None:
+def test_approve_reverts_for_auditor_and_outsider(tf: Platform, kit: Kit) -> None:
     with tf.reverts("RegistryMissingRole", kit.a("auditor"), 15, 16):
         tf.transact(tf.c.token.functions.approve(kit.a("supplier1"), 1), "auditor")
     with tf.reverts("RegistryUnknownParticipant", kit.a("outsider")):
         tf.transact(tf.c.token.functions.approve(kit.a("outsider"), 1), "core1")
 
 
-def test_approve_systemContractAsSpender(tf: Platform, kit: Kit) -> None:
+def test_approve_system_contract_as_spender(tf: Platform, kit: Kit) -> None:
     kit.approve("core1", "receivables", 5)
     assert tf.c.token.functions.allowance(kit.a("core1"), tf.c.receivables.address).call() == 5
 
 
-def test_transferFrom_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
+def test_transfer_from_reverts_when_paused(tf: Platform, kit: Kit) -> None:
     kit.give("core1", 1_000)
     tf.transact(tf.c.token.functions.approve(kit.a("supplier1"), 1_000), "core1")
     tf.transact(tf.c.registry.functions.pause(), "operator")
@@ -120,7 +120,7 @@ def test_transferFrom_revertsWhenPaused(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.token.functions.approve(kit.a("supplier2"), 1), "core1")
 
 
-def test_permit_signedApprovalRelayedByAnother(tf: Platform, kit: Kit) -> None:
+def test_permit_signed_approval_relayed_by_another(tf: Platform, kit: Kit) -> None:
     owner = tf.account("core1")
     token = tf.c.token
     deadline = tf.now() + 3600

@@ -60,7 +60,7 @@ def line_core1(live: Live) -> int:
 def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from fastapi import FastAPI
 
-    from tierflow.platform.dashboard.routes import mount_dashboard
+    from tierflow.platform.dashboard.mount import mount_dashboard
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('synthetic') / 'book.db'}")
     synthetic.create_tables(engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tierflow.platform.dashboard.bill_pages import BAR_WIDTH, LABEL_MIN_WIDTH, range_bar
+from tierflow.platform.dashboard.pages.bills import BAR_WIDTH, LABEL_MIN_WIDTH, range_bar
 from tierflow.platform.dashboard.queries import Directory
 from tierflow.platform.services.schemas.bills import BillRangePublic
 

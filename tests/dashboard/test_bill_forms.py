@@ -11,7 +11,7 @@ import httpx
 import pytest
 from dashkit import Live
 
-from tierflow.platform.dashboard.bill_pages import recourse_obligors
+from tierflow.platform.services.bills import recourse_obligors
 from tierflow.platform.services.schemas.bills import BillRangePublic, EndorsementChain
 
 DAY = 86_400

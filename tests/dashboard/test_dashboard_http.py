@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tierflow.platform.dashboard import queries
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
-from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
+from tierflow.platform.services import lineage
+from tierflow.platform.services.errors import ServiceError
 from tierflow.testing import synthetic
 
 
@@ -95,6 +99,22 @@ def test_tampered_cookie_and_revoked_key_end_the_session(book: tuple[Engine, syn
         db.commit()
     response = client.get(page, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/dashboard/sign-in")
+
+
+PUBLIC = {"/dashboard/sign-in", "/dashboard/sign-out", "/dashboard/changes", "/dashboard/static/{name}"}
+
+
+def test_every_page_and_form_asks_for_a_session_first(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, _ = book
+    client = client_for(engine)
+    routes = [(method, route.path) for module in PAGES for route in module.router.routes
+              for method in route.methods if route.path not in PUBLIC]  # fmt: skip
+    assert len(routes) >= 27  # every page and form of every actor
+    for method, path in routes:
+        url = re.sub(r"{[^}]+}", "1", path)
+        response = client.request(method, url, follow_redirects=False)
+        assert response.status_code == 303, (method, path, response.status_code)
+        assert response.headers["location"].startswith("/dashboard/sign-in"), (method, path)
 
 
 def test_wrong_key_says_what_to_do(book: tuple[Engine, synthetic.Seeded]) -> None:
@@ -181,66 +201,81 @@ def test_a_page_says_what_to_do_when_the_database_is_gone(book: tuple[Engine, sy
     assert "Retry in a minute" in response.text and "Traceback" not in response.text
 
 
-def _cert(token_id: int, holder: str, parent: int | None, depth: int, value: int = 100) -> Certificate:
-    return Certificate(
-        token_id=token_id, slot_id=1, holder=holder, value=value, initial_value=value, status="active",
-        parent_id=parent, root_id=1, depth=depth, block_number=1, updated_block=1,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Party:
+    address: str
+    roles: int = 2  # a supplier
+    sees_everything: bool = False
 
 
-def test_a_supplier_sees_its_branch_including_what_it_passed_on_whole() -> None:
-    #        T1 (A)
-    #       /      \
+def test_a_supplier_sees_its_paths_including_what_it_passed_on_whole(tmp_path: Path) -> None:
+    #        T1 (A)                 A split T2 and T3 off to B; B passed T3 on whole to C;
+    #       /      \\               B split T4 off to D; C split T5 off to E.
     #   T2 (B)    T3 (C, received whole from B)
     #     |          |
     #   T4 (D)     T5 (E)
-    nodes = {
-        i: queries.LineageNode(_cert(i, holder, parent, depth))
-        for i, holder, parent, depth in [
-            (1, "A", None, 0),
-            (2, "B", 1, 1),
-            (3, "C", 1, 1),
-            (4, "D", 2, 2),
-            (5, "E", 3, 2),
-        ]
-    }
-    for node in nodes.values():
-        if node.certificate.parent_id:
-            nodes[node.certificate.parent_id].children.append(node)
-    payable = Payable(
-        slot_id=1, obligor="O", supplier="A", line_id=1, face=500, maturity=0, status="Accepted", paid_in=0,
-        paid_out=0, root_token_id=1, block_number=1, updated_block=1,
-    )  # fmt: skip
-    tree = queries.Lineage(payable, nodes[1], 5, [], {"A", "B", "C", "D", "E"}, passed_on={"B": {3}})
-    queries.restrict_lineage(tree, "B")
-    assert tree.root is not None
-    seen = [c.certificate.token_id for c in tree.root.children]
-    assert seen == [2, 3]  # its own branch and the token it passed on whole
-    assert [c.certificate.token_id for c in nodes[2].children] == [4]
-    assert [c.certificate.token_id for c in nodes[3].children] == [5]
+    engine = make_engine(f"sqlite:///{tmp_path / 'tree.db'}")
+    synthetic.create_tables(engine)
+    tokens = [(1, "A", None, 0), (2, "B", 1, 1), (3, "C", 1, 1), (4, "D", 2, 2), (5, "E", 3, 2)]
+    moves = [
+        ("issued", 1, None, "0x0", "A"), ("split", 1, 2, "A", "B"), ("split", 1, 3, "A", "B"),
+        ("transferred", 3, None, "B", "C"), ("split", 2, 4, "B", "D"), ("split", 3, 5, "C", "E"),
+    ]  # fmt: skip
+    with Session(engine) as db:
+        db.add(
+            Payable(
+                slot_id=1, obligor="O", supplier="A", line_id=1, face=500, maturity=0, status="Accepted",
+                paid_in=0, paid_out=0, root_token_id=1, block_number=1, updated_block=1,
+            )
+        )  # fmt: skip
+        for token_id, holder, parent, depth in tokens:
+            db.add(
+                Certificate(
+                    token_id=token_id, slot_id=1, holder=holder, value=100 * token_id,
+                    initial_value=100 * token_id, status="active", parent_id=parent, root_id=1,
+                    depth=depth, block_number=1, updated_block=1,
+                )
+            )  # fmt: skip
+        for n, (kind, token_id, new_token_id, sender, receiver) in enumerate(moves):
+            db.add(
+                CertificateTransfer(
+                    block_number=1, log_index=n, tx_hash="0x", kind=kind, slot_id=1, token_id=token_id,
+                    new_token_id=new_token_id, from_address=sender, to_address=receiver, value=1,
+                )
+            )  # fmt: skip
+        db.commit()
 
-    tree_d = queries.Lineage(payable, _rebuild(), 5, [], set())
-    queries.restrict_lineage(tree_d, "D")
-    assert tree_d.root is not None
-    assert [c.certificate.token_id for c in tree_d.root.children] == [2]  # not C's branch
-    assert tree_d.root.hidden_descendants == 2
+        def children(tree: lineage.Lineage) -> dict[int, list[int]]:
+            found: dict[int, list[int]] = {}
+            stack = [tree.root] if tree.root else []
+            while stack:
+                node = stack.pop()
+                found[node.certificate.token_id] = [c.certificate.token_id for c in node.children]
+                stack.extend(node.children)
+            return found
 
+        tree = lineage.payable_lineage(db, _Party("B"), 1)
+        assert tree is not None and tree.root is not None
+        # its own branch, the token it passed on whole and the one it split off; not C's split to E
+        assert children(tree) == {1: [2, 3], 2: [4], 3: [], 4: []}
+        assert [n.certificate.token_id for n in tree.root.children if n.hidden] == [3]
+        assert tree.count == 4
+        assert [(t.tier, t.tokens, t.holders, t.amount) for t in tree.tiers] == [
+            (1, 1, 1, 100), (2, 2, 2, 500), (3, 1, 1, 400)
+        ]  # fmt: skip
 
-def _rebuild() -> queries.LineageNode:
-    nodes = {
-        i: queries.LineageNode(_cert(i, holder, parent, depth))
-        for i, holder, parent, depth in [
-            (1, "A", None, 0),
-            (2, "B", 1, 1),
-            (3, "C", 1, 1),
-            (4, "D", 2, 2),
-            (5, "E", 3, 2),
-        ]
-    }
-    for node in nodes.values():
-        if node.certificate.parent_id:
-            nodes[node.certificate.parent_id].children.append(node)
-    return nodes[1]
+        tree_d = lineage.payable_lineage(db, _Party("D"), 1)
+        assert tree_d is not None and tree_d.root is not None
+        assert children(tree_d) == {1: [2], 2: [4], 4: []}  # not C's branch
+        assert tree_d.root.hidden  # a hint that there is more, never how much
+        assert tree_d.count == 3
+        assert [(t.tier, t.tokens, t.amount) for t in tree_d.tiers] == [(1, 1, 100), (2, 1, 200), (3, 1, 400)]
+
+        whole = lineage.payable_lineage(db, _Party("O", roles=1), 1)
+        assert whole is not None and whole.count == 5 and not whole.restricted
+        with pytest.raises(ServiceError):
+            lineage.payable_lineage(db, _Party("X"), 1)  # no party to this payable
+    engine.dispose()
 
 
 def test_a_mistyped_amount_comes_back_with_what_to_write(book: tuple[Engine, synthetic.Seeded]) -> None:

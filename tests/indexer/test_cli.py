@@ -36,7 +36,7 @@ def configured(
     logger.setLevel(logging.NOTSET)
 
 
-def test_indexOnce_thenReconcile_exitZero_thenNonZeroOnADifference(
+def test_index_once_then_reconcile_exit_zero_then_non_zero_on_a_difference(
     tf: Platform, engine: Engine, configured: None
 ) -> None:
     Scenario(tf).setup()

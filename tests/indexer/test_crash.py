@@ -51,7 +51,7 @@ def loaded(platform_session: Platform) -> Iterator[tuple[Platform, int, int]]:
         tf.revert_to(snapshot)
 
 
-def test_sigkill_atRandomInstants_endsWithTheSameTables(
+def test_sigkill_at_random_instants_ends_with_the_same_tables(
     loaded: tuple[Platform, int, int],
     engine: Engine,
     database_url: str,

@@ -6,15 +6,15 @@ from ixchain import Scenario
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tierflow.platform import lineage
 from tierflow.platform.indexer.handlers import HANDLERS
 from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
 from tierflow.platform.models import RawEvent
+from tierflow.platform.services import lineage
 from tierflow.testing.chain import Platform
 
 
-def test_scenario_readModelsEqualChainAfterEveryPhase(tf: Platform, engine: Engine) -> None:
+def test_scenario_read_models_equal_chain_after_every_phase(tf: Platform, engine: Engine) -> None:
     scenario = Scenario(tf)
     indexer = Indexer.for_deployment(engine, tf.w3, tf.deployment, initial_window=7)
     for phase in scenario.phases:
@@ -43,7 +43,7 @@ def test_scenario_readModelsEqualChainAfterEveryPhase(tf: Platform, engine: Engi
     ]
 
 
-def test_reconcile_reportsADifference(tf: Platform, engine: Engine) -> None:
+def test_reconcile_reports_a_difference(tf: Platform, engine: Engine) -> None:
     Scenario(tf).setup()
     indexer = Indexer.for_deployment(engine, tf.w3, tf.deployment)
     indexer.catch_up()

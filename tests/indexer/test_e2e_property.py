@@ -53,7 +53,7 @@ class IndexedMachine(TierflowMachine):
         self.engine.dispose()
 
 
-def test_foundationScenario_readModelsEqualChainAfterEveryStep(
+def test_foundation_scenario_read_models_equal_chain_after_every_step(
     platform_session: Platform, fresh_engine: Callable[[], Engine], database_url: str
 ) -> None:
     IndexedMachine.platform = platform_session
@@ -103,7 +103,7 @@ class IndexedBillsMachine(BillsMachine):
         self.engine.dispose()
 
 
-def test_billsScenario_readModelsEqualChainAfterEveryStep(
+def test_bills_scenario_read_models_equal_chain_after_every_step(
     tf: Platform, fresh_engine: Callable[[], Engine], database_url: str
 ) -> None:
     bankx = tf.extra_account(0)

@@ -18,7 +18,7 @@ def amounts(engine: Engine) -> Table:
     return table
 
 
-def test_fen_roundTripsExactly(engine: Engine, amounts: Table) -> None:
+def test_fen_round_trips_exactly(engine: Engine, amounts: Table) -> None:
     with engine.begin() as conn:
         conn.execute(amounts.insert(), [{"id": i, "amount": v} for i, v in enumerate(EXACT)])
     with engine.connect() as conn:
@@ -27,7 +27,7 @@ def test_fen_roundTripsExactly(engine: Engine, amounts: Table) -> None:
     assert all(type(value) is int for value in stored)
 
 
-def test_fen_10pow20plus1_isNotAFloat(engine: Engine, amounts: Table) -> None:
+def test_fen_10pow20plus1_is_not_a_float(engine: Engine, amounts: Table) -> None:
     with engine.begin() as conn:
         conn.execute(amounts.insert(), [{"id": 1, "amount": 10**20 + 1}])
         found = conn.execute(select(amounts.c.id).where(amounts.c.amount == 10**20 + 1)).scalar_one_or_none()
@@ -36,7 +36,7 @@ def test_fen_10pow20plus1_isNotAFloat(engine: Engine, amounts: Table) -> None:
     assert neighbour is None  # a float column would find 1e20 == 1e20 + 1
 
 
-def test_fen_ordersAndComparesNumerically(engine: Engine, amounts: Table) -> None:
+def test_fen_orders_and_compares_numerically(engine: Engine, amounts: Table) -> None:
     values = [10**20 + 1, 9, 10**20, 100, 2**256 - 1, 0]
     with engine.begin() as conn:
         conn.execute(amounts.insert(), [{"id": i, "amount": v} for i, v in enumerate(values)])
@@ -52,6 +52,6 @@ def test_fen_ordersAndComparesNumerically(engine: Engine, amounts: Table) -> Non
 
 
 @pytest.mark.parametrize("bad", [-1, 2**256 * 10**2, 1.5, True, "12"])
-def test_fen_refusesNonIntegersAndOutOfRange(engine: Engine, amounts: Table, bad: object) -> None:
+def test_fen_refuses_non_integers_and_out_of_range(engine: Engine, amounts: Table, bad: object) -> None:
     with pytest.raises(Exception, match="fen amount|fen amounts are int"), engine.begin() as conn:
         conn.execute(amounts.insert(), [{"id": 1, "amount": bad}])

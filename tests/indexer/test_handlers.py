@@ -42,7 +42,7 @@ from tierflow.platform.models import (
 BIG = 10**20 + 1  # beyond int64: exactness is part of every handler test
 
 
-def test_everyHandler_matchesAnAbiEvent() -> None:
+def test_every_handler_matches_an_abi_event() -> None:
     artifacts = compile_all()
     known = {
         f"{name}:{item['name']}"
@@ -53,7 +53,7 @@ def test_everyHandler_matchesAnAbiEvent() -> None:
     assert set(HANDLERS) - known == set()
 
 
-def test_everyHandler_hasAUnitTest() -> None:
+def test_every_handler_has_a_unit_test() -> None:
     source = Path(__file__).read_text()
     assert [key for key in HANDLERS if f'"{key}"' not in source] == []
 
@@ -61,7 +61,7 @@ def test_everyHandler_hasAUnitTest() -> None:
 # -- ParticipantRegistry ----------------------------------------------------------------------------
 
 
-def test_participantHandlers_trackRolesAndStatus(engine: Engine) -> None:
+def test_participant_handlers_track_roles_and_status(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -111,7 +111,7 @@ def test_participantHandlers_trackRolesAndStatus(engine: Engine) -> None:
     assert row(engine, Participant, A["bank1"])["status"] == "active"  # type: ignore[index]
 
 
-def test_platformHandlers_trackParametersPauseAndSystemContracts(engine: Engine) -> None:
+def test_platform_handlers_track_parameters_pause_and_system_contracts(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -154,7 +154,7 @@ def test_platformHandlers_trackParametersPauseAndSystemContracts(engine: Engine)
 # -- CreditLines ------------------------------------------------------------------------------------
 
 
-def test_creditLineHandlers_keepGrantedUsedAvailable(engine: Engine) -> None:
+def test_credit_line_handlers_keep_granted_used_available(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -201,7 +201,7 @@ def test_creditLineHandlers_keepGrantedUsedAvailable(engine: Engine) -> None:
     ]
 
 
-def test_creditLineHandler_refusesAnUnknownLine(engine: Engine) -> None:
+def test_credit_line_handler_refuses_an_unknown_line(engine: Engine) -> None:
     f = EventFactory()
     with pytest.raises(MissingRowError):
         apply(engine, [f("CreditLines:CreditLineDrawn", lineId=9, amount=1, used=1)])
@@ -226,7 +226,7 @@ def _issue(f: EventFactory, slot: int = 1, token: int = 1, face: int = BIG) -> l
     ]
 
 
-def test_certificateIssued_createsPayableAndRootToken(engine: Engine) -> None:
+def test_certificate_issued_creates_payable_and_root_token(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, _issue(f))
     payable, token = row(engine, Payable, 1), row(engine, Certificate, 1)
@@ -253,7 +253,7 @@ def test_certificateIssued_createsPayableAndRootToken(engine: Engine) -> None:
     ("key", "status"),
     [("Receivables:CertificateRejected", "Rejected"), ("Receivables:CertificateCancelled", "Cancelled")],
 )
-def test_rejectOrCancel_burnsTheRootToken(engine: Engine, key: str, status: str) -> None:
+def test_reject_or_cancel_burns_the_root_token(engine: Engine, key: str, status: str) -> None:
     f = EventFactory()
     apply(engine, _issue(f))
     f.next_block()
@@ -271,7 +271,7 @@ def test_rejectOrCancel_burnsTheRootToken(engine: Engine, key: str, status: str)
     assert [t["kind"] for t in rows(engine, CertificateTransfer)] == ["issued", "burned"]
 
 
-def test_splitAndTransfer_buildLineage(engine: Engine) -> None:
+def test_split_and_transfer_build_lineage(engine: Engine) -> None:
     f = EventFactory()
     events = [
         *_issue(f),
@@ -319,7 +319,7 @@ def test_splitAndTransfer_buildLineage(engine: Engine) -> None:
     ]
 
 
-def test_lockUnlock_andWholeMoveClearsTheLock(engine: Engine) -> None:
+def test_lock_unlock_and_whole_move_clears_the_lock(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, [*_issue(f), f("Receivables:CertificateLocked", tokenId=1, ref=4)])
     token = row(engine, Certificate, 1)
@@ -349,7 +349,7 @@ def test_lockUnlock_andWholeMoveClearsTheLock(engine: Engine) -> None:
     )
 
 
-def test_repayClaimAndDefault_trackPaidAmounts(engine: Engine) -> None:
+def test_repay_claim_and_default_track_paid_amounts(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -417,7 +417,7 @@ def _request(f: EventFactory, request: int = 1) -> list:
     ]
 
 
-def test_financingHandlers_followTheRequestToFundedAndRecourse(engine: Engine) -> None:
+def test_financing_handlers_follow_the_request_to_funded_and_recourse(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -472,7 +472,7 @@ def test_financingHandlers_followTheRequestToFundedAndRecourse(engine: Engine) -
     assert [r["amount"] for r in rows(engine, RecourseExercise)] == [BIG]
 
 
-def test_financingHandlers_cancelAndDecline(engine: Engine) -> None:
+def test_financing_handlers_cancel_and_decline(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -501,7 +501,7 @@ def test_financingHandlers_cancelAndDecline(engine: Engine) -> None:
 # -- DocumentRegistry and SettlementToken -----------------------------------------------------------
 
 
-def test_documentHandlers_bindReleaseRebind(engine: Engine) -> None:
+def test_document_handlers_bind_release_rebind(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, [f("DocumentRegistry:DocumentRegistered", docHash=h32(5), asset=A["core2"], assetId=1)])
     f.next_block()
@@ -517,7 +517,7 @@ def test_documentHandlers_bindReleaseRebind(engine: Engine) -> None:
     )
 
 
-def test_settlementTransfer_keepsBalancesExact(engine: Engine) -> None:
+def test_settlement_transfer_keeps_balances_exact(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -562,7 +562,7 @@ def _ranges(engine: Engine) -> list[tuple[int, str, int, int, str, int]]:
     ]
 
 
-def test_billLifecycle_cancelAndReject(engine: Engine) -> None:
+def test_bill_lifecycle_cancel_and_reject(engine: Engine) -> None:
     f = EventFactory()
     issued = _bill(f)[0]
     apply(engine, [issued, f("Bills:BillCancelled", packageId=1, by=A["core1"])])
@@ -579,7 +579,7 @@ def _with(event: Event, block_number: int, **args: Any) -> Event:
     return replace(event, block_number=block_number, log_index=99, args={**event.args, **args})
 
 
-def test_billEndorse_carvesPrefixMiddleAndWhole(engine: Engine) -> None:
+def test_bill_endorse_carves_prefix_middle_and_whole(engine: Engine) -> None:
     f = EventFactory()
     apply(engine, _bill(f))
     assert row(engine, BillPackage, 1)["root_range_id"] == 1  # type: ignore[index]
@@ -635,7 +635,7 @@ def test_billEndorse_carvesPrefixMiddleAndWhole(engine: Engine) -> None:
     assert [m["kind"] for m in rows(engine, BillMovement)] == ["endorsed"] * 3
 
 
-def test_billQuoteDiscountAndCancel(engine: Engine) -> None:
+def test_bill_quote_discount_and_cancel(engine: Engine) -> None:
     f = EventFactory()
     apply(
         engine,
@@ -685,7 +685,7 @@ def test_billQuoteDiscountAndCancel(engine: Engine) -> None:
     assert (move["kind"], move["price"], move["interest"], move["amount"]) == ("discounted", 49, 1, 50)
 
 
-def test_billPledge_wholeAndPartial_thenRelease(engine: Engine) -> None:
+def test_bill_pledge_whole_and_partial_then_release(engine: Engine) -> None:
     f = EventFactory()
     pledged = "Bills:BillPledged"
     apply(
@@ -735,7 +735,7 @@ def test_billPledge_wholeAndPartial_thenRelease(engine: Engine) -> None:
     assert released is not None and (released["status"], released["pledgee"]) == ("Held", None)
 
 
-def test_billPresentPayDishonourAndRecourse(engine: Engine) -> None:
+def test_bill_present_pay_dishonour_and_recourse(engine: Engine) -> None:
     f = EventFactory()
     endorse = "Bills:BillEndorsed"
     apply(

@@ -35,7 +35,7 @@ def _checkpoint(engine: Engine) -> int | None:
         return conn.execute(select(Checkpoint.block_number)).scalar()
 
 
-def test_lease_secondIndexerRefused_untilTheFirstStops(tf: Platform, engine: Engine) -> None:
+def test_lease_second_indexer_refused_until_the_first_stops(tf: Platform, engine: Engine) -> None:
     first = _indexer(tf, engine, "elsewhere:11:aaaa")
     first.catch_up()
     second = _indexer(tf, engine, "elsewhere:22:bbbb")
@@ -51,7 +51,7 @@ def test_lease_secondIndexerRefused_untilTheFirstStops(tf: Platform, engine: Eng
         first.step()
 
 
-def test_lease_expired_isTakenOver_andTheOldHolderCommitsNothing(tf: Platform, engine: Engine) -> None:
+def test_lease_expired_is_taken_over_and_the_old_holder_commits_nothing(tf: Platform, engine: Engine) -> None:
     old = _indexer(tf, engine, "elsewhere:11:aaaa", ttl=1)
     old.catch_up()
     time.sleep(2.1)  # expiry is rounded up to whole seconds
@@ -70,7 +70,7 @@ def test_lease_expired_isTakenOver_andTheOldHolderCommitsNothing(tf: Platform, e
     assert _checkpoint(engine) == tf.w3.eth.block_number
 
 
-def test_lease_ofADeadProcessOfThisHost_isTakenOverAtOnce(tf: Platform, engine: Engine) -> None:
+def test_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(tf: Platform, engine: Engine) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     holder = f"{socket.gethostname()}:{int(dead.stdout)}:dead"
     _indexer(tf, engine, holder).catch_up()  # never released, as after a SIGKILL
@@ -86,7 +86,7 @@ def test_lease_ofADeadProcessOfThisHost_isTakenOverAtOnce(tf: Platform, engine: 
         assert conn.execute(select(IndexerLease.holder)).scalar() == latest.lease.holder
 
 
-def test_indexCli_leaseHeld_exitsNonZeroNamingTheHolder(
+def test_index_cli_lease_held_exits_non_zero_naming_the_holder(
     tf: Platform, engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_deployment(tf.deployment, tmp_path / "deployments")

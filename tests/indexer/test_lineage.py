@@ -6,10 +6,12 @@ import random
 import time
 
 import pytest
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from tierflow.platform import lineage
 from tierflow.platform.models import Certificate
+from tierflow.platform.services import lineage
 
 N = 10_000
 HOLDER = "0x" + "44" * 20
@@ -42,7 +44,7 @@ def _timed(function, *args):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("shape", ["random", "chain"])
-def test_lineage_onTenThousandTokens(engine: Engine, shape: str) -> None:
+def test_lineage_on_ten_thousand_tokens(engine: Engine, shape: str) -> None:
     rnd = random.Random(3525)
     parents: dict[int, int | None] = {1: None}
     for token in range(2, N + 1):
@@ -68,3 +70,18 @@ def test_lineage_onTenThousandTokens(engine: Engine, shape: str) -> None:
     assert {r["token_id"] for r in below} == expected
     assert lineage.tree(tree)[None] == [1]
     assert max(tree_s, path_s, below_s) < FAST, (tree_s, path_s, below_s)
+
+
+def test_lineage_tree_tiers_are_exact_whether_sums_fit_64_bits_or_not(engine: Engine) -> None:
+    _tree(engine, {1: None, 2: 1, 3: 1, 4: 2, 5: 2, 6: 3})  # values 10**20 + token: beyond 64 bits
+    with Session(engine) as session:
+        big = [(t.tier, t.tokens, t.holders, t.amount) for t in lineage.tree_tiers(session, 1)]
+        assert big == [(1, 1, 1, 10**20 + 1), (2, 2, 1, 2 * 10**20 + 5), (3, 3, 1, 3 * 10**20 + 15)]
+        cert = Certificate.__table__  # type: ignore[attr-defined]
+        session.execute(
+            cert.update().where(cert.c.token_id == bindparam("t")).values(value=bindparam("v")),
+            [{"t": token, "v": token} for token in range(1, 7)],
+        )
+        session.commit()
+        small = [(t.tier, t.tokens, t.amount) for t in lineage.tree_tiers(session, 1)]  # summed in SQL
+        assert small == [(1, 1, 1), (2, 2, 5), (3, 3, 15)]

@@ -8,7 +8,7 @@ from tierflow.platform.indexer.metrics import IndexerMetrics, from_database
 from tierflow.platform.models import Checkpoint
 
 
-def test_metrics_countWindowsEventsAndLag() -> None:
+def test_metrics_count_windows_events_and_lag() -> None:
     metrics = IndexerMetrics()
     metrics.record_window(head=120, indexed=100, events=500, blocks=50, seconds=0.25)
     metrics.record_window(head=121, indexed=118, events=100, blocks=18, seconds=0.05)
@@ -20,7 +20,7 @@ def test_metrics_countWindowsEventsAndLag() -> None:
     assert all(isinstance(value, int | float) for value in exposed.values())
 
 
-def test_metrics_fromDatabase_readTheCheckpoint(engine: Engine) -> None:
+def test_metrics_from_database_read_the_checkpoint(engine: Engine) -> None:
     assert from_database(engine, 10)["tierflow_indexer_lag_blocks"] == 10
     with engine.begin() as conn:
         conn.execute(

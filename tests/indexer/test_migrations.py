@@ -19,11 +19,11 @@ from tierflow.platform.models.service import SERVICE_TABLES
 INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry", "indexer_lease"}
 
 
-def test_migrations_haveOneHead() -> None:
+def test_migrations_have_one_head() -> None:
     assert len(heads()) == 1
 
 
-def test_upgrade_matchesTheModels(engine: Engine) -> None:
+def test_upgrade_matches_the_models(engine: Engine) -> None:
     assert current(engine) == heads()[0]
     ours = {model.__tablename__ for model in [*READ_MODELS, *SERVICE_TABLES]} | INDEXER_TABLES
 
@@ -38,6 +38,6 @@ def test_upgrade_matchesTheModels(engine: Engine) -> None:
     assert ours <= set(inspect(engine).get_table_names())
 
 
-def test_upgrade_twiceIsANoOp(engine: Engine) -> None:
+def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     assert current(engine) == heads()[0]

@@ -51,7 +51,7 @@ def _branch(tf: Platform, token: int, to: str, values: list[int]) -> None:
         "one-block-windows",
     ],
 )
-def test_reorg_rollsBackOrphanedBlocksAndIndexesTheNewBranch(
+def test_reorg_rolls_back_orphaned_blocks_and_indexes_the_new_branch(
     tf: Platform,
     engine: Engine,
     fresh_engine: Callable[[], Engine],
@@ -87,7 +87,7 @@ def test_reorg_rollsBackOrphanedBlocksAndIndexesTheNewBranch(
 
 
 @pytest.mark.parametrize("max_window", [1, 100], ids=["parent-hash-check", "checkpoint-check"])
-def test_reorg_atTheCheckpointBlockItself(tf: Platform, engine: Engine, max_window: int) -> None:
+def test_reorg_at_the_checkpoint_block_itself(tf: Platform, engine: Engine, max_window: int) -> None:
     """The tip is replaced by a block of the same height: same number, other hash."""
     token = _issue(tf, 1000)
     fork = tf.snapshot()

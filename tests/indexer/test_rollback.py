@@ -158,7 +158,7 @@ def _windows(history: list[list[Event]], rnd: random.Random) -> list[list[Event]
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_undoTo_anyBlock_equalsAFreshRunToThatBlock(
+def test_undo_to_any_block_equals_a_fresh_run_to_that_block(
     engine: Engine, sqlite_template: Path, tmp_path: Path, seed: int
 ) -> None:
     history = random_history(seed)
@@ -182,7 +182,7 @@ def test_undoTo_anyBlock_equalsAFreshRunToThatBlock(
 
 
 @pytest.mark.parametrize("seed", [7])
-def test_undo_thenNewBranch_equalsAFreshRunOfTheNewBranch(
+def test_undo_then_new_branch_equals_a_fresh_run_of_the_new_branch(
     engine: Engine, sqlite_template: Path, tmp_path: Path, seed: int
 ) -> None:
     fork = 12

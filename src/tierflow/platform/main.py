@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from tierflow.platform.api.app import DESCRIPTION, OPENAPI_TAGS, mount_api
-from tierflow.platform.dashboard.routes import mount_dashboard
+from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import Settings, get_settings

@@ -146,7 +146,7 @@ REFUSAL = {
 
 @pytest.mark.parametrize("name", sorted(CALLS))
 @pytest.mark.parametrize("who", ["auditor", "outsider"])
-def test_writes_refusedForAuditorAndOutsider(kit: BillKit, scene: Scene, name: str, who: str) -> None:
+def test_writes_refused_for_auditor_and_outsider(kit: BillKit, scene: Scene, name: str, who: str) -> None:
     expected = REFUSAL[name]
     if expected == "registry":
         expected = "RegistryMissingRole" if who == "auditor" else "RegistryUnknownParticipant"
@@ -159,7 +159,7 @@ def test_writes_refusedForAuditorAndOutsider(kit: BillKit, scene: Scene, name: s
 
 
 @pytest.mark.parametrize("name", sorted(ENTITLED))
-def test_writes_succeedForTheEntitledParty(kit: BillKit, scene: Scene, name: str) -> None:
+def test_writes_succeed_for_the_entitled_party(kit: BillKit, scene: Scene, name: str) -> None:
     who = ENTITLED[name]
     if name == "acceptQuote":
         kit.fund("bank1", 10)
@@ -168,7 +168,7 @@ def test_writes_succeedForTheEntitledParty(kit: BillKit, scene: Scene, name: str
     kit.tx(CALLS[name](kit, scene, who), who)
 
 
-def test_writes_refusedForAuditorEvenWhenItHoldsARange(kit: BillKit) -> None:
+def test_writes_refused_for_auditor_even_when_it_holds_a_range(kit: BillKit) -> None:
     """A holder whose roles are replaced by AUDITOR can no longer move, present or claim."""
     package_id, root = kit.live(face=FACE)
     kit.tx(kit.registry.functions.setRoles(kit.addr("supplier1"), 16), "operator")
@@ -181,7 +181,7 @@ def test_writes_refusedForAuditorEvenWhenItHoldsARange(kit: BillKit) -> None:
         kit.present(root, "supplier1")
 
 
-def test_pay_refusedWhenHolderSuspended(kit: BillKit) -> None:
+def test_pay_refused_when_holder_suspended(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -192,7 +192,7 @@ def test_pay_refusedWhenHolderSuspended(kit: BillKit) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ENTITLED))
-def test_writes_refusedWhilePaused(kit: BillKit, scene: Scene, name: str) -> None:
+def test_writes_refused_while_paused(kit: BillKit, scene: Scene, name: str) -> None:
     kit.tx(kit.registry.functions.pause(), "operator")
     with kit.reverts("RegistryPlatformPaused"):
         kit.tx(CALLS[name](kit, scene, ENTITLED[name]), ENTITLED[name])

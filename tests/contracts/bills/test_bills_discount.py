@@ -9,7 +9,7 @@ from tierflow.testing.chain import Platform
 FACE = 1_000_000 * YUAN
 
 
-def test_discountInterest_roundsHalfUpAndCountsStartedDays(kit: BillKit) -> None:
+def test_discount_interest_rounds_half_up_and_counts_started_days(kit: BillKit) -> None:
     f = kit.bills.functions.discountInterest
     # 1,000,000.00 yuan at 3.00 % for 90 days: 100_000_000 × 300 × 90 / 3_600_000 = 750_000 fen exactly
     assert f(100_000_000, 300, 90 * DAY, 0).call() == [750_000, 90]
@@ -27,7 +27,7 @@ def test_discountInterest_roundsHalfUpAndCountsStartedDays(kit: BillKit) -> None
         assert tuple(f(amount, rate, seconds, 0).call()) == expected_interest(amount, rate, seconds, 0)
 
 
-def test_quoteDiscount_storesQuote(tf: Platform, kit: BillKit) -> None:
+def test_quote_discount_stores_quote(tf: Platform, kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     expiry = tf.now() + 2 * DAY
     receipt = kit.tx(kit.bills.functions.quoteDiscount(root, 1, 400_000, 350, expiry), "bank1")
@@ -44,7 +44,7 @@ def test_quoteDiscount_storesQuote(tf: Platform, kit: BillKit) -> None:
     assert list(kit.bills.functions.quote(1).call()) == [kit.addr("bank1"), root, 350, 1, 400_000, expiry]
 
 
-def test_acceptQuote_discountsPartDvP(tf: Platform, kit: BillKit) -> None:
+def test_accept_quote_discounts_part_dvp(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     maturity = kit.package(package_id)["maturity"]
     quote_id = kit.quote(root, 1, 300_000 * YUAN, "bank1", rate_bps=285)
@@ -79,7 +79,7 @@ def test_acceptQuote_discountsPartDvP(tf: Platform, kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_acceptQuote_rediscountBetweenFinanciers(kit: BillKit) -> None:
+def test_accept_quote_rediscount_between_financiers(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     first = kit.discount(root, 1, FACE, "supplier1", "bank1", 300)
     bank_range = first["newRangeId"]
@@ -90,7 +90,7 @@ def test_acceptQuote_rediscountBetweenFinanciers(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_acceptQuote_middleCut(kit: BillKit) -> None:
+def test_accept_quote_middle_cut(kit: BillKit) -> None:
     package_id, root = kit.live(face=1_000)
     event = kit.discount(root, 400, 599, "supplier1")
     remainder = kit.range(event["remainderRangeId"])
@@ -98,21 +98,21 @@ def test_acceptQuote_middleCut(kit: BillKit) -> None:
     assert [(r.start, r.end) for r in kit.assert_covers(package_id)] == [(1, 399), (400, 599), (600, 1_000)]
 
 
-def test_quoteDiscount_revertsForNonFinancier(kit: BillKit) -> None:
+def test_quote_discount_reverts_for_non_financier(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     for who, held in (("supplier2", 2), ("core1", 1), ("auditor", 16)):
         with kit.reverts("RegistryMissingRole", kit.addr(who), 4, held):
             kit.quote(root, 1, 100, who)
 
 
-def test_quoteDiscount_revertsOnOwnRange(kit: BillKit) -> None:
+def test_quote_discount_reverts_on_own_range(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     bank_range = kit.discount(root, 1, 100, "supplier1", "bank1")["newRangeId"]
     with kit.reverts("BillSelfTransfer", kit.addr("bank1")):
         kit.quote(bank_range, 1, 100, "bank1")
 
 
-def test_quoteDiscount_revertsForInvalidRateOrExpiry(tf: Platform, kit: BillKit) -> None:
+def test_quote_discount_reverts_for_invalid_rate_or_expiry(tf: Platform, kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     for rate in (0, 10_001):
         with kit.reverts("BillInvalidRate", rate):
@@ -122,7 +122,7 @@ def test_quoteDiscount_revertsForInvalidRateOrExpiry(tf: Platform, kit: BillKit)
         kit.quote(root, 1, 100, expiry=now - 1)
 
 
-def test_quoteDiscount_revertsForRulesOfTheRange(tf: Platform, kit: BillKit) -> None:
+def test_quote_discount_reverts_for_rules_of_the_range(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, splittable=False)
     with kit.reverts("BillNotSplittable", package_id):
         kit.quote(root, 1, 100)
@@ -135,14 +135,14 @@ def test_quoteDiscount_revertsForRulesOfTheRange(tf: Platform, kit: BillKit) -> 
         kit.quote(999, 1, FACE)
 
 
-def test_acceptQuote_revertsForNonHolder(kit: BillKit) -> None:
+def test_accept_quote_reverts_for_non_holder(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 100)
     with kit.reverts("BillNotHolder", root, kit.addr("supplier2"), kit.addr("supplier1")):
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier2")
 
 
-def test_acceptQuote_revertsAfterExpiry(tf: Platform, kit: BillKit) -> None:
+def test_accept_quote_reverts_after_expiry(tf: Platform, kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     expiry = tf.now() + DAY
     quote_id = kit.quote(root, 1, 100, expiry=expiry)
@@ -151,7 +151,7 @@ def test_acceptQuote_revertsAfterExpiry(tf: Platform, kit: BillKit) -> None:
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_acceptQuote_revertsWhenQuotedPartWasMovedMeanwhile(kit: BillKit) -> None:
+def test_accept_quote_reverts_when_quoted_part_was_moved_meanwhile(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 100)
     kit.endorse(root, 1, 50, "supplier2", "supplier1")
@@ -159,7 +159,7 @@ def test_acceptQuote_revertsWhenQuotedPartWasMovedMeanwhile(kit: BillKit) -> Non
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_acceptQuote_revertsWithoutFinancierAllowance(kit: BillKit) -> None:
+def test_accept_quote_reverts_without_financier_allowance(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 10_000, rate_bps=300)
     with kit.reverts("ERC20InsufficientAllowance"):
@@ -167,7 +167,7 @@ def test_acceptQuote_revertsWithoutFinancierAllowance(kit: BillKit) -> None:
     assert kit.range(root).start == 1  # nothing moved
 
 
-def test_acceptQuote_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
+def test_accept_quote_reverts_at_maturity(tf: Platform, kit: BillKit) -> None:
     maturity = tf.now() + 10 * DAY
     package_id, root = kit.live(face=FACE, maturity=maturity)
     quote_id = kit.quote(root, 1, 100, expiry=maturity + DAY)
@@ -176,7 +176,7 @@ def test_acceptQuote_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_acceptQuote_revertsForUnknownOrUsedQuote(kit: BillKit) -> None:
+def test_accept_quote_reverts_for_unknown_or_used_quote(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("BillUnknownQuote", 7):
         kit.tx(kit.bills.functions.acceptQuote(7), "supplier1")
@@ -187,7 +187,7 @@ def test_acceptQuote_revertsForUnknownOrUsedQuote(kit: BillKit) -> None:
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_acceptQuote_revertsWhenFinancierSuspended(kit: BillKit) -> None:
+def test_accept_quote_reverts_when_financier_suspended(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 100, "bank2")
     kit.tx(kit.registry.functions.suspend(kit.addr("bank2")), "operator")
@@ -195,7 +195,7 @@ def test_acceptQuote_revertsWhenFinancierSuspended(kit: BillKit) -> None:
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_cancelQuote_byFinancierOnly(kit: BillKit) -> None:
+def test_cancel_quote_by_financier_only(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 100, "bank1")
     with kit.reverts("BillNotQuoteFinancier", quote_id, kit.addr("bank2")):
@@ -206,7 +206,7 @@ def test_cancelQuote_byFinancierOnly(kit: BillKit) -> None:
         kit.tx(kit.bills.functions.acceptQuote(quote_id), "supplier1")
 
 
-def test_acceptQuote_revertsWhenPaused(kit: BillKit) -> None:
+def test_accept_quote_reverts_when_paused(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     quote_id = kit.quote(root, 1, 100)
     kit.tx(kit.registry.functions.pause(), "operator")

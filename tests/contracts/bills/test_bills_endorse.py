@@ -9,7 +9,7 @@ from tierflow.testing.chain import Platform
 FACE = 1_000
 
 
-def test_endorse_wholeRangeCreatesLinkedRecordAndClosesOld(kit: BillKit) -> None:
+def test_endorse_whole_range_creates_linked_record_and_closes_old(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     event = kit.endorse(root, 1, FACE, "supplier2", "supplier1")
     assert event == {
@@ -35,7 +35,7 @@ def test_endorse_wholeRangeCreatesLinkedRecordAndClosesOld(kit: BillKit) -> None
     kit.assert_covers(package_id)
 
 
-def test_endorse_prefixKeepsRightPartInOldRecord(kit: BillKit) -> None:
+def test_endorse_prefix_keeps_right_part_in_old_record(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     event = kit.endorse(root, 1, 300, "supplier2", "supplier1")
     new = kit.range(event["newRangeId"])
@@ -46,7 +46,7 @@ def test_endorse_prefixKeepsRightPartInOldRecord(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_endorse_suffixKeepsLeftPartInOldRecord(kit: BillKit) -> None:
+def test_endorse_suffix_keeps_left_part_in_old_record(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     event = kit.endorse(root, 701, FACE, "supplier2", "supplier1")
     assert (kit.range(root).start, kit.range(root).end) == (1, 700)
@@ -54,7 +54,7 @@ def test_endorse_suffixKeepsLeftPartInOldRecord(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_endorse_middleCutCreatesRemainderWithParentChain(kit: BillKit) -> None:
+def test_endorse_middle_cut_creates_remainder_with_parent_chain(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     second = kit.endorse_all(root, "supplier2", "supplier1")
     event = kit.endorse(second, 401, 600, "supplier3", "supplier2")
@@ -70,7 +70,7 @@ def test_endorse_middleCutCreatesRemainderWithParentChain(kit: BillKit) -> None:
     assert [(r.start, r.end) for r in ranges] == [(1, 400), (401, 600), (601, FACE)]
 
 
-def test_endorse_chainOfEveryRangeKeptAcrossManyHops(kit: BillKit) -> None:
+def test_endorse_chain_of_every_range_kept_across_many_hops(kit: BillKit) -> None:
     package_id, current = kit.live(face=FACE)
     path = ["supplier1", "supplier2", "supplier3", "core2", "supplier4", "bank2"]
     for frm, to in zip(path, path[1:], strict=False):
@@ -81,7 +81,7 @@ def test_endorse_chainOfEveryRangeKeptAcrossManyHops(kit: BillKit) -> None:
     assert len(ranges) == len(path)
 
 
-def test_endorse_splitRangeMayBeEndorsedOnward(kit: BillKit) -> None:
+def test_endorse_split_range_may_be_endorsed_onward(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     part = int(kit.endorse(root, 1, 500, "supplier2", "supplier1")["newRangeId"])
     onward = int(kit.endorse(part, 100, 199, "supplier3", "supplier2")["newRangeId"])
@@ -91,25 +91,25 @@ def test_endorse_splitRangeMayBeEndorsedOnward(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_endorse_revertsForNonHolder(kit: BillKit) -> None:
+def test_endorse_reverts_for_non_holder(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("BillNotHolder", root, kit.addr("supplier2"), kit.addr("supplier1")):
         kit.endorse(root, 1, 10, "supplier3", "supplier2")
 
 
-def test_endorse_revertsOnClosedRange(kit: BillKit) -> None:
+def test_endorse_reverts_on_closed_range(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.endorse_all(root, "supplier2", "supplier1")
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.CLOSED):
         kit.endorse(root, 1, 10, "supplier3", "supplier1")
 
 
-def test_endorse_revertsForUnknownRange(kit: BillKit) -> None:
+def test_endorse_reverts_for_unknown_range(kit: BillKit) -> None:
     with kit.reverts("BillUnknownRange", 42):
         kit.endorse(42, 1, 10, "supplier3", "supplier1")
 
 
-def test_endorse_revertsForSubRangeOutsideRange(kit: BillKit) -> None:
+def test_endorse_reverts_for_sub_range_outside_range(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.endorse(root, 1, 100, "supplier2", "supplier1")  # root is now [101, FACE]
     for start, end in ((50, 150), (900, FACE + 1), (200, 199), (0, 5)):
@@ -117,7 +117,7 @@ def test_endorse_revertsForSubRangeOutsideRange(kit: BillKit) -> None:
             kit.endorse(root, start, end, "supplier3", "supplier1")
 
 
-def test_endorse_notSplittableMovesWholeOnly(kit: BillKit) -> None:
+def test_endorse_not_splittable_moves_whole_only(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, splittable=False)
     with kit.reverts("BillNotSplittable", package_id):
         kit.endorse(root, 1, 10, "supplier2", "supplier1")
@@ -125,13 +125,13 @@ def test_endorse_notSplittableMovesWholeOnly(kit: BillKit) -> None:
     assert kit.range(new).holder == kit.addr("supplier2")
 
 
-def test_endorse_revertsWhenNotTransferable(kit: BillKit) -> None:
+def test_endorse_reverts_when_not_transferable(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, not_transferable=True)
     with kit.reverts("BillNotTransferable", package_id):
         kit.endorse(root, 1, FACE, "supplier2", "supplier1")
 
 
-def test_endorse_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
+def test_endorse_reverts_at_maturity(tf: Platform, kit: BillKit) -> None:
     maturity = tf.now() + 30 * DAY
     package_id, root = kit.live(face=FACE, maturity=maturity)
     kit.mature(package_id)
@@ -139,13 +139,13 @@ def test_endorse_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
         kit.endorse(root, 1, 10, "supplier2", "supplier1")
 
 
-def test_endorse_revertsToSelf(kit: BillKit) -> None:
+def test_endorse_reverts_to_self(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("BillSelfTransfer", kit.addr("supplier1")):
         kit.endorse(root, 1, 10, "supplier1", "supplier1")
 
 
-def test_endorse_revertsForEndorseeNotAllowed(tf: Platform, kit: BillKit) -> None:
+def test_endorse_reverts_for_endorsee_not_allowed(tf: Platform, kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("RegistryUnknownParticipant", kit.addr("outsider")):
         kit.endorse(root, 1, 10, "outsider", "supplier1")
@@ -156,14 +156,14 @@ def test_endorse_revertsForEndorseeNotAllowed(tf: Platform, kit: BillKit) -> Non
         kit.endorse(root, 1, 10, "supplier2", "supplier1")
 
 
-def test_endorse_revertsForSuspendedHolder(kit: BillKit) -> None:
+def test_endorse_reverts_for_suspended_holder(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.tx(kit.registry.functions.suspend(kit.addr("supplier1")), "operator")
     with kit.reverts("RegistryParticipantSuspended", kit.addr("supplier1")):
         kit.endorse(root, 1, 10, "supplier2", "supplier1")
 
 
-def test_endorse_partRevertsWhenNotMultipleOfMinUnit(kit: BillKit) -> None:
+def test_endorse_part_reverts_when_not_multiple_of_min_unit(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
     with kit.reverts("BillInvalidAmount", 150, 100):
@@ -171,19 +171,19 @@ def test_endorse_partRevertsWhenNotMultipleOfMinUnit(kit: BillKit) -> None:
     kit.endorse(root, 1, 200, "supplier2", "supplier1")
 
 
-def test_endorse_wholeRangeMovesWhateverMinUnitBecame(kit: BillKit) -> None:
+def test_endorse_whole_range_moves_whatever_min_unit_became(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.endorse(root, 1, 7, "supplier2", "supplier1")  # root is now 993 sub-tickets
     kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
     kit.endorse(root, 8, FACE, "supplier3", "supplier1")
 
 
-def test_endorse_revertsWhenPaused(kit: BillKit, paused: None) -> None:
+def test_endorse_reverts_when_paused(kit: BillKit, paused: None) -> None:
     with kit.reverts("RegistryPlatformPaused"):
         kit.endorse(1, 1, 10, "supplier2", "supplier1")
 
 
-def test_endorse_oneSubTicket(kit: BillKit) -> None:
+def test_endorse_one_sub_ticket(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     event = kit.endorse(root, 500, 500, "supplier2", "supplier1")
     assert kit.range(event["newRangeId"]).amount == 1

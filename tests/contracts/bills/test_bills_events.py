@@ -115,7 +115,7 @@ def ancestors_of(ranges: dict[int, RangeView], r: RangeView, obligor: str) -> in
     return found
 
 
-def test_events_replayedRebuildEveryRangeRecord(tf: Platform, kit: BillKit) -> None:
+def test_events_replayed_rebuild_every_range_record(tf: Platform, kit: BillKit) -> None:
     start_block = tf.w3.eth.block_number + 1
     first_range = kit.bills.functions.nextRangeId().call()
     package_id, root = kit.live(face=1_000, drawer="core2")

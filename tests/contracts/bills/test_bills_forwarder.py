@@ -41,7 +41,7 @@ def relay(tf: Platform, signer: str, call: Any, relayer: str = "operator") -> An
     return tf.transact(forwarder.functions.execute(request), relayer)
 
 
-def test_endorse_relayedThroughForwarderActsForSigner(tf: Platform, kit: BillKit) -> None:
+def test_endorse_relayed_through_forwarder_acts_for_signer(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=1_000)
     assert kit.bills.functions.trustedForwarder().call() == tf.c.forwarder.address
     receipt = relay(tf, "supplier1", kit.bills.functions.endorse(root, 1, 400, kit.addr("supplier2")))
@@ -51,7 +51,7 @@ def test_endorse_relayedThroughForwarderActsForSigner(tf: Platform, kit: BillKit
     kit.assert_covers(package_id)
 
 
-def test_endorse_relayedForAnotherSignerIsRefused(tf: Platform, kit: BillKit) -> None:
+def test_endorse_relayed_for_another_signer_is_refused(tf: Platform, kit: BillKit) -> None:
     """supplier2 signs an endorsement of supplier1's range: Bills sees supplier2, not the relayer."""
     package_id, root = kit.live(face=1_000)
     # The forwarder swallows the inner reason; nothing moved is what matters.

@@ -9,7 +9,7 @@ from tierflow.chain.vocabulary import PackageStatus
 from tierflow.testing.chain import Platform
 
 
-def test_issue_recordsPackageAndBindsInvoices(tf: Platform, kit: BillKit) -> None:
+def test_issue_records_package_and_binds_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     maturity = tf.now() + 90 * DAY
     receipt = kit.tx(
@@ -37,17 +37,17 @@ def test_issue_recordsPackageAndBindsInvoices(tf: Platform, kit: BillKit) -> Non
     assert kit.bills.functions.nextPackageId().call() == 2
 
 
-def test_issue_bankAcceptanceWhenAcceptorIsFinancier(kit: BillKit) -> None:
+def test_issue_bank_acceptance_when_acceptor_is_financier(kit: BillKit) -> None:
     package_id = kit.issue(drawer="supplier2", acceptor="bank2", payee="supplier1")
     assert kit.package(package_id)["bankAcceptance"] is True
 
 
-def test_issue_supplierMayDraw(kit: BillKit) -> None:
+def test_issue_supplier_may_draw(kit: BillKit) -> None:
     package_id = kit.issue(drawer="supplier3", acceptor="core1", payee="supplier1")
     assert kit.package(package_id)["drawer"] == kit.addr("supplier3")
 
 
-def test_issue_revertsForDrawerWithoutRole(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_drawer_without_role(tf: Platform, kit: BillKit) -> None:
     for who, held in (("bank2", 4), ("auditor", 16)):
         with kit.reverts("RegistryMissingRole", kit.addr(who), 3, held):
             kit.issue(drawer=who)
@@ -55,27 +55,27 @@ def test_issue_revertsForDrawerWithoutRole(tf: Platform, kit: BillKit) -> None:
         kit.issue(drawer="outsider")
 
 
-def test_issue_revertsForAcceptorWithoutRole(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_acceptor_without_role(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("RegistryMissingRole", kit.addr("supplier2"), 5, 2):
         kit.issue(acceptor="supplier2")
     with kit.reverts("RegistryMissingRole", kit.addr("auditor"), 5, 16):
         kit.issue(acceptor="auditor")
 
 
-def test_issue_revertsForPayeeWithoutRole(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_payee_without_role(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("RegistryMissingRole", kit.addr("bank2"), 3, 4):
         kit.issue(payee="bank2")
     with kit.reverts("RegistryUnknownParticipant", kit.addr("outsider")):
         kit.issue(payee="outsider")
 
 
-def test_issue_revertsForSuspendedDrawer(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_suspended_drawer(tf: Platform, kit: BillKit) -> None:
     kit.tx(kit.registry.functions.suspend(kit.addr("core2")), "operator")
     with kit.reverts("RegistryParticipantSuspended", kit.addr("core2")):
         kit.issue(drawer="core2")
 
 
-def test_issue_revertsForInvalidFace(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_invalid_face(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("BillInvalidFace", 0, 1):
         kit.issue(face=0)
     with kit.reverts("BillInvalidFace", 2**64, 1):
@@ -86,7 +86,7 @@ def test_issue_revertsForInvalidFace(tf: Platform, kit: BillKit) -> None:
     kit.issue(face=200)
 
 
-def test_issue_revertsForMaturityOutsideTenor(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_for_maturity_outside_tenor(tf: Platform, kit: BillKit) -> None:
     now = tf.now()
     max_tenor = kit.registry.functions.maxTenor().call()
     too_late = now + max_tenor + 10 * DAY
@@ -98,24 +98,24 @@ def test_issue_revertsForMaturityOutsideTenor(tf: Platform, kit: BillKit) -> Non
     kit.issue(maturity=tf.now() + max_tenor - 60)
 
 
-def test_issue_revertsWithoutInvoices(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_without_invoices(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("BillNoInvoices"):
         kit.issue(invoices=[])
 
 
-def test_issue_revertsWhenInvoiceAlreadyBacksAnAsset(tf: Platform, kit: BillKit) -> None:
+def test_issue_reverts_when_invoice_already_backs_an_asset(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     first = kit.issue(invoices=invoices)
     with kit.reverts("DocumentAlreadyUsed", invoices[0], kit.bills.address, first):
         kit.issue(invoices=invoices)
 
 
-def test_issue_revertsWhenPaused(tf: Platform, kit: BillKit, paused: None) -> None:
+def test_issue_reverts_when_paused(tf: Platform, kit: BillKit, paused: None) -> None:
     with kit.reverts("RegistryPlatformPaused"):
         kit.issue()
 
 
-def test_cancel_byDrawerReleasesInvoices(tf: Platform, kit: BillKit) -> None:
+def test_cancel_by_drawer_releases_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     package_id = kit.issue(drawer="core2", acceptor="core1", invoices=invoices)
     receipt = kit.tx(kit.bills.functions.cancel(package_id, invoices), "core2")
@@ -125,14 +125,14 @@ def test_cancel_byDrawerReleasesInvoices(tf: Platform, kit: BillKit) -> None:
     kit.issue(invoices=invoices)  # the invoices may back another asset now
 
 
-def test_cancel_byAcceptorRefusingAcceptance(kit: BillKit) -> None:
+def test_cancel_by_acceptor_refusing_acceptance(kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(drawer="core2", acceptor="core1", invoices=invoices)
     kit.tx(kit.bills.functions.cancel(package_id, invoices), "core1")
     assert kit.package(package_id)["status"] == PackageStatus.CANCELLED
 
 
-def test_cancel_revertsForOthers(tf: Platform, kit: BillKit) -> None:
+def test_cancel_reverts_for_others(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     for who in ("supplier1", "auditor", "outsider"):
@@ -140,14 +140,14 @@ def test_cancel_revertsForOthers(tf: Platform, kit: BillKit) -> None:
             kit.tx(kit.bills.functions.cancel(package_id, invoices), who)
 
 
-def test_cancel_revertsForWrongInvoices(tf: Platform, kit: BillKit) -> None:
+def test_cancel_reverts_for_wrong_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices(2)
     package_id = kit.issue(invoices=invoices)
     with kit.reverts("BillInvoicesMismatch", package_id):
         kit.tx(kit.bills.functions.cancel(package_id, invoices[:1]), "core1")
 
 
-def test_cancel_revertsAfterAcceptance(tf: Platform, kit: BillKit) -> None:
+def test_cancel_reverts_after_acceptance(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     kit.accept(package_id)
@@ -155,12 +155,12 @@ def test_cancel_revertsAfterAcceptance(tf: Platform, kit: BillKit) -> None:
         kit.tx(kit.bills.functions.cancel(package_id, invoices), "core1")
 
 
-def test_cancel_revertsForUnknownPackage(tf: Platform, kit: BillKit) -> None:
+def test_cancel_reverts_for_unknown_package(tf: Platform, kit: BillKit) -> None:
     with kit.reverts("BillUnknownPackage", 99):
         kit.tx(kit.bills.functions.cancel(99, kit.invoices()), "core1")
 
 
-def test_accept_deliversToPayee(kit: BillKit) -> None:
+def test_accept_delivers_to_payee(kit: BillKit) -> None:
     package_id = kit.issue(drawer="supplier2", acceptor="bank1", payee="supplier1")
     receipt = kit.tx(kit.bills.functions.accept(package_id), "bank1")
     assert kit.event(receipt, "BillAccepted") == {
@@ -171,21 +171,21 @@ def test_accept_deliversToPayee(kit: BillKit) -> None:
     assert kit.package(package_id)["status"] == PackageStatus.ACCEPTED
 
 
-def test_accept_revertsForNonAcceptor(tf: Platform, kit: BillKit) -> None:
+def test_accept_reverts_for_non_acceptor(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue(drawer="core2", acceptor="core1")
     for who in ("core2", "supplier1", "auditor"):
         with kit.reverts("BillNotAcceptor", package_id, kit.addr(who)):
             kit.accept(package_id, who)
 
 
-def test_accept_revertsTwice(tf: Platform, kit: BillKit) -> None:
+def test_accept_reverts_twice(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue()
     kit.accept(package_id)
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.ACCEPTED):
         kit.accept(package_id)
 
 
-def test_accept_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
+def test_accept_reverts_at_maturity(tf: Platform, kit: BillKit) -> None:
     maturity = tf.now() + 10 * DAY
     package_id = kit.issue(maturity=maturity)
     tf.increase_time(10 * DAY)
@@ -193,7 +193,7 @@ def test_accept_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
         kit.accept(package_id)
 
 
-def test_accept_revertsForSuspendedAcceptorOrPayee(tf: Platform, kit: BillKit) -> None:
+def test_accept_reverts_for_suspended_acceptor_or_payee(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue()
     kit.tx(kit.registry.functions.suspend(kit.addr("supplier1")), "operator")
     with kit.reverts("RegistryParticipantSuspended", kit.addr("supplier1")):
@@ -204,7 +204,7 @@ def test_accept_revertsForSuspendedAcceptorOrPayee(tf: Platform, kit: BillKit) -
         kit.accept(package_id)
 
 
-def test_receive_createsRootRangeCoveringFace(kit: BillKit) -> None:
+def test_receive_creates_root_range_covering_face(kit: BillKit) -> None:
     face = 1_234 * YUAN
     package_id = kit.issue(face=face)
     kit.accept(package_id)
@@ -222,20 +222,20 @@ def test_receive_createsRootRangeCoveringFace(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_receive_revertsBeforeAcceptance(tf: Platform, kit: BillKit) -> None:
+def test_receive_reverts_before_acceptance(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue()
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.ISSUED):
         kit.receive(package_id)
 
 
-def test_receive_revertsForNonPayee(tf: Platform, kit: BillKit) -> None:
+def test_receive_reverts_for_non_payee(tf: Platform, kit: BillKit) -> None:
     package_id = kit.issue()
     kit.accept(package_id)
     with kit.reverts("BillNotPayee", package_id, kit.addr("supplier2")):
         kit.receive(package_id, "supplier2")
 
 
-def test_receive_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
+def test_receive_reverts_at_maturity(tf: Platform, kit: BillKit) -> None:
     maturity = tf.now() + 5 * DAY
     package_id = kit.issue(maturity=maturity)
     kit.accept(package_id)
@@ -244,7 +244,7 @@ def test_receive_revertsAtMaturity(tf: Platform, kit: BillKit) -> None:
         kit.receive(package_id)
 
 
-def test_reject_releasesInvoices(tf: Platform, kit: BillKit) -> None:
+def test_reject_releases_invoices(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     kit.accept(package_id)
@@ -256,7 +256,7 @@ def test_reject_releasesInvoices(tf: Platform, kit: BillKit) -> None:
         kit.receive(package_id)
 
 
-def test_reject_revertsForNonPayeeOrWrongStatus(tf: Platform, kit: BillKit) -> None:
+def test_reject_reverts_for_non_payee_or_wrong_status(tf: Platform, kit: BillKit) -> None:
     invoices = kit.invoices()
     package_id = kit.issue(invoices=invoices)
     with kit.reverts("BillWrongPackageStatus", package_id, PackageStatus.ISSUED):

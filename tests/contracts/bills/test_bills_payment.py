@@ -9,7 +9,7 @@ from tierflow.testing.chain import Platform
 FACE = 1_000
 
 
-def test_present_atMaturityByHolder(tf: Platform, kit: BillKit) -> None:
+def test_present_at_maturity_by_holder(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     receipt = kit.tx(kit.bills.functions.present(root), "supplier1")
@@ -24,14 +24,14 @@ def test_present_atMaturityByHolder(tf: Platform, kit: BillKit) -> None:
     assert r.presented_at == tf.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
 
 
-def test_present_revertsBeforeMaturity(tf: Platform, kit: BillKit) -> None:
+def test_present_reverts_before_maturity(tf: Platform, kit: BillKit) -> None:
     maturity = tf.now() + 20 * DAY
     package_id, root = kit.live(face=FACE, maturity=maturity)
     with kit.reverts("BillNotMatured", package_id, maturity):
         kit.present(root, "supplier1")
 
 
-def test_present_revertsForNonHolderOrTwice(kit: BillKit) -> None:
+def test_present_reverts_for_non_holder_or_twice(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     with kit.reverts("BillNotHolder", root, kit.addr("core1"), kit.addr("supplier1")):
@@ -41,7 +41,7 @@ def test_present_revertsForNonHolderOrTwice(kit: BillKit) -> None:
         kit.present(root, "supplier1")
 
 
-def test_pay_paysEveryHolderExactlyItsRange(kit: BillKit) -> None:
+def test_pay_pays_every_holder_exactly_its_range(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     a = int(kit.endorse(root, 1, 250, "supplier2", "supplier1")["newRangeId"])
     b = int(kit.discount(root, 251, 600, "supplier1", "bank1")["newRangeId"])
@@ -64,7 +64,7 @@ def test_pay_paysEveryHolderExactlyItsRange(kit: BillKit) -> None:
     assert sum(r.amount for r in kit.assert_covers(package_id) if r.status == RangeStatus.PAID) == FACE
 
 
-def test_pay_revertsTwice(kit: BillKit) -> None:
+def test_pay_reverts_twice(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -73,14 +73,14 @@ def test_pay_revertsTwice(kit: BillKit) -> None:
         kit.pay(root)
 
 
-def test_pay_revertsBeforePresentment(kit: BillKit) -> None:
+def test_pay_reverts_before_presentment(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.HELD):
         kit.pay(root)
 
 
-def test_pay_revertsForNonAcceptor(kit: BillKit) -> None:
+def test_pay_reverts_for_non_acceptor(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, drawer="core2", acceptor="core1")
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -89,7 +89,7 @@ def test_pay_revertsForNonAcceptor(kit: BillKit) -> None:
             kit.tx(kit.bills.functions.pay(root), who)
 
 
-def test_pay_revertsWithoutAcceptorFunds(kit: BillKit) -> None:
+def test_pay_reverts_without_acceptor_funds(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -98,7 +98,7 @@ def test_pay_revertsWithoutAcceptorFunds(kit: BillKit) -> None:
     assert kit.range(root).status == RangeStatus.PRESENTED
 
 
-def test_pay_bankAcceptanceByBank(kit: BillKit) -> None:
+def test_pay_bank_acceptance_by_bank(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, drawer="supplier2", acceptor="bank2", payee="supplier1")
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -107,7 +107,7 @@ def test_pay_bankAcceptanceByBank(kit: BillKit) -> None:
     assert kit.balance("supplier1") - before == FACE
 
 
-def test_dishonour_byAcceptorWithReason(kit: BillKit) -> None:
+def test_dishonour_by_acceptor_with_reason(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -123,7 +123,7 @@ def test_dishonour_byAcceptorWithReason(kit: BillKit) -> None:
     assert kit.range(root).status == RangeStatus.DISHONOURED
 
 
-def test_dishonour_revertsForReasonZeroOrWrongParty(kit: BillKit) -> None:
+def test_dishonour_reverts_for_reason_zero_or_wrong_party(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -133,14 +133,14 @@ def test_dishonour_revertsForReasonZeroOrWrongParty(kit: BillKit) -> None:
         kit.tx(kit.bills.functions.dishonour(root, 1), "supplier1")
 
 
-def test_dishonour_revertsUnlessPresented(kit: BillKit) -> None:
+def test_dishonour_reverts_unless_presented(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.HELD):
         kit.dishonour(root)
 
 
-def test_dishonourUnanswered_afterGracePeriodByHolder(tf: Platform, kit: BillKit) -> None:
+def test_dishonour_unanswered_after_grace_period_by_holder(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.present(root, "supplier1")
@@ -154,7 +154,7 @@ def test_dishonourUnanswered_afterGracePeriodByHolder(tf: Platform, kit: BillKit
     assert kit.event(receipt, "BillDishonoured")["by"] == kit.addr("supplier1")
 
 
-def test_dishonourUnanswered_revertsForOthersOrUnpresented(kit: BillKit) -> None:
+def test_dishonour_unanswered_reverts_for_others_or_unpresented(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.HELD):
@@ -163,7 +163,7 @@ def test_dishonourUnanswered_revertsForOthersOrUnpresented(kit: BillKit) -> None
         kit.tx(kit.bills.functions.dishonourUnanswered(root), "supplier2")
 
 
-def test_pay_lateAfterDishonourClearsClaim(kit: BillKit) -> None:
+def test_pay_late_after_dishonour_clears_claim(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     second = kit.endorse_all(root, "supplier2", "supplier1")
     kit.mature(package_id)
@@ -178,7 +178,7 @@ def test_pay_lateAfterDishonourClearsClaim(kit: BillKit) -> None:
         kit.settle(second, "supplier1")
 
 
-def test_present_revertsWhenPaused(kit: BillKit) -> None:
+def test_present_reverts_when_paused(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.mature(package_id)
     kit.tx(kit.registry.functions.pause(), "operator")

@@ -7,7 +7,7 @@ from billkit import BillKit, RangeStatus
 FACE = 1_000
 
 
-def test_pledge_wholeRangeInPlace(kit: BillKit) -> None:
+def test_pledge_whole_range_in_place(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     event = kit.pledge(root, 1, FACE, "supplier1", "bank2")
     assert event == {
@@ -25,7 +25,7 @@ def test_pledge_wholeRangeInPlace(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_pledge_partCarvesSameHolderSameChain(kit: BillKit) -> None:
+def test_pledge_part_carves_same_holder_same_chain(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     second = kit.endorse_all(root, "supplier2", "supplier1")
     event = kit.pledge(second, 201, 300, "supplier2", "bank1")
@@ -40,7 +40,7 @@ def test_pledge_partCarvesSameHolderSameChain(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_pledge_rangeCannotMoveOrBePresented(kit: BillKit) -> None:
+def test_pledge_range_cannot_move_or_be_presented(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.pledge(root, 1, FACE, "supplier1")
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.PLEDGED):
@@ -54,7 +54,7 @@ def test_pledge_rangeCannotMoveOrBePresented(kit: BillKit) -> None:
         kit.present(root, "supplier1")
 
 
-def test_releasePledge_byPledgeeMakesRangeMovable(kit: BillKit) -> None:
+def test_release_pledge_by_pledgee_makes_range_movable(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.pledge(root, 1, FACE, "supplier1", "bank1")
     receipt = kit.tx(kit.bills.functions.releasePledge(root), "bank1")
@@ -69,7 +69,7 @@ def test_releasePledge_byPledgeeMakesRangeMovable(kit: BillKit) -> None:
     kit.endorse(root, 1, 10, "supplier2", "supplier1")
 
 
-def test_releasePledge_afterMaturityLetsHolderPresent(kit: BillKit) -> None:
+def test_release_pledge_after_maturity_lets_holder_present(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     kit.pledge(root, 1, FACE, "supplier1", "bank1")
     kit.mature(package_id)
@@ -78,7 +78,7 @@ def test_releasePledge_afterMaturityLetsHolderPresent(kit: BillKit) -> None:
     assert kit.range(root).status == RangeStatus.PRESENTED
 
 
-def test_releasePledge_revertsForOthers(kit: BillKit) -> None:
+def test_release_pledge_reverts_for_others(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.pledge(root, 1, FACE, "supplier1", "bank1")
     for who in ("supplier1", "bank2", "auditor"):
@@ -86,13 +86,13 @@ def test_releasePledge_revertsForOthers(kit: BillKit) -> None:
             kit.tx(kit.bills.functions.releasePledge(root), who)
 
 
-def test_releasePledge_revertsWhenNotPledged(kit: BillKit) -> None:
+def test_release_pledge_reverts_when_not_pledged(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("BillWrongRangeStatus", root, RangeStatus.HELD):
         kit.tx(kit.bills.functions.releasePledge(root), "bank1")
 
 
-def test_pledge_revertsForPledgeeWithoutFinancierRole(kit: BillKit) -> None:
+def test_pledge_reverts_for_pledgee_without_financier_role(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     with kit.reverts("RegistryMissingRole", kit.addr("supplier2"), 4, 2):
         kit.pledge(root, 1, FACE, "supplier1", "supplier2")
@@ -100,7 +100,7 @@ def test_pledge_revertsForPledgeeWithoutFinancierRole(kit: BillKit) -> None:
         kit.pledge(root, 1, FACE, "supplier1", "outsider")
 
 
-def test_pledge_revertsForNonHolderAndRules(kit: BillKit) -> None:
+def test_pledge_reverts_for_non_holder_and_rules(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, splittable=False)
     with kit.reverts("BillNotHolder", root, kit.addr("supplier2"), kit.addr("supplier1")):
         kit.pledge(root, 1, FACE, "supplier2", "bank1")
@@ -111,7 +111,7 @@ def test_pledge_revertsForNonHolderAndRules(kit: BillKit) -> None:
         kit.pledge(locked, 1, FACE, "supplier1", "bank1")
 
 
-def test_pledge_financierHolderCannotPledgeToItself(kit: BillKit) -> None:
+def test_pledge_financier_holder_cannot_pledge_to_itself(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     bank_range = kit.discount(root, 1, FACE, "supplier1", "bank1")["newRangeId"]
     with kit.reverts("BillSelfTransfer", kit.addr("bank1")):

@@ -20,7 +20,7 @@ def dishonoured_chain(kit: BillKit, path: list[str], **issue: Any) -> tuple[int,
     return package_id, current
 
 
-def test_claimRecourse_againstPriorEndorser(kit: BillKit) -> None:
+def test_claim_recourse_against_prior_endorser(kit: BillKit) -> None:
     package_id, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3"])
     receipt = kit.tx(kit.bills.functions.claimRecourse(held, kit.addr("supplier1")), "supplier3")
     assert kit.event(receipt, "BillRecourseClaimed") == {
@@ -34,7 +34,7 @@ def test_claimRecourse_againstPriorEndorser(kit: BillKit) -> None:
     assert obligor == kit.addr("supplier1") and kit.range(ancestor).holder == kit.addr("supplier1")
 
 
-def test_settleRecourse_paysHolderAndHandsRangeToObligor(kit: BillKit) -> None:
+def test_settle_recourse_pays_holder_and_hands_range_to_obligor(kit: BillKit) -> None:
     package_id, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3"])
     kit.claim(held, "supplier2", "supplier3")
     kit.fund("supplier2", FACE)
@@ -64,7 +64,7 @@ def test_settleRecourse_paysHolderAndHandsRangeToObligor(kit: BillKit) -> None:
     kit.assert_covers(package_id)
 
 
-def test_recourse_walksBackToTheDrawerAndAcceptorMayStillPay(kit: BillKit) -> None:
+def test_recourse_walks_back_to_the_drawer_and_acceptor_may_still_pay(kit: BillKit) -> None:
     package_id, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3"], drawer="core2")
     kit.claim(held, "supplier2", "supplier3")
     second = kit.settle(held, "supplier2")
@@ -84,7 +84,7 @@ def test_recourse_walksBackToTheDrawerAndAcceptorMayStillPay(kit: BillKit) -> No
     kit.assert_covers(package_id)
 
 
-def test_claimRecourse_jointLiabilitySkipsIntermediateEndorsers(kit: BillKit) -> None:
+def test_claim_recourse_joint_liability_skips_intermediate_endorsers(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3", "supplier4"], drawer="core2")
     # supplier4 may go straight to the drawer or to any prior endorser
     for obligor in ("core2", "supplier1", "supplier2", "supplier3"):
@@ -98,7 +98,7 @@ def test_claimRecourse_jointLiabilitySkipsIntermediateEndorsers(kit: BillKit) ->
     kit.claim(first, "core2", "supplier1")
 
 
-def test_claimRecourse_laterClaimReplacesEarlier(kit: BillKit) -> None:
+def test_claim_recourse_later_claim_replaces_earlier(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3"])
     kit.claim(held, "supplier1", "supplier3")
     kit.claim(held, "supplier2", "supplier3")
@@ -108,7 +108,7 @@ def test_claimRecourse_laterClaimReplacesEarlier(kit: BillKit) -> None:
     kit.settle(held, "supplier2")
 
 
-def test_claimRecourse_revertsAgainstLaterOrUnrelatedParties(kit: BillKit) -> None:
+def test_claim_recourse_reverts_against_later_or_unrelated_parties(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3"])
     for obligor in ("supplier4", "bank1", "supplier3"):
         with kit.reverts("BillRecourseNotAllowed", held, kit.addr("supplier3"), kit.addr(obligor)):
@@ -117,7 +117,9 @@ def test_claimRecourse_revertsAgainstLaterOrUnrelatedParties(kit: BillKit) -> No
         kit.claim(held, "outsider", "supplier3")
 
 
-def test_claimRecourse_holderWhoWasEarlierEndorserCannotClaimAgainstThoseAfterIt(kit: BillKit) -> None:
+def test_claim_recourse_holder_who_was_earlier_endorser_cannot_claim_against_those_after_it(
+    kit: BillKit,
+) -> None:
     # supplier1 → supplier2 → supplier3 → supplier1 (back to an earlier endorser)
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2", "supplier3", "supplier1"], drawer="core2")
     for obligor in ("supplier2", "supplier3"):
@@ -126,7 +128,7 @@ def test_claimRecourse_holderWhoWasEarlierEndorserCannotClaimAgainstThoseAfterIt
     kit.claim(held, "core2", "supplier1")
 
 
-def test_settleRecourse_obligorAppearingTwiceTakesItsEarliestPlace(kit: BillKit) -> None:
+def test_settle_recourse_obligor_appearing_twice_takes_its_earliest_place(kit: BillKit) -> None:
     # supplier1 → supplier2 → supplier3 → supplier2 → supplier4: supplier2 appears twice
     path = ["supplier1", "supplier2", "supplier3", "supplier2", "supplier4"]
     _, held = dishonoured_chain(kit, path, drawer="core2")
@@ -137,7 +139,7 @@ def test_settleRecourse_obligorAppearingTwiceTakesItsEarliestPlace(kit: BillKit)
         kit.claim(taken, "supplier3", "supplier2")
 
 
-def test_claimRecourse_onPartOfTheBill(kit: BillKit) -> None:
+def test_claim_recourse_on_part_of_the_bill(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     part = int(kit.endorse(root, 301, 700, "supplier2", "supplier1")["newRangeId"])
     kit.mature(package_id)
@@ -154,7 +156,7 @@ def test_claimRecourse_onPartOfTheBill(kit: BillKit) -> None:
     ]
 
 
-def test_claimRecourse_revertsUnlessDishonoured(kit: BillKit) -> None:
+def test_claim_recourse_reverts_unless_dishonoured(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, drawer="core2")
     second = kit.endorse_all(root, "supplier2", "supplier1")
     with kit.reverts("BillWrongRangeStatus", second, RangeStatus.HELD):
@@ -165,13 +167,13 @@ def test_claimRecourse_revertsUnlessDishonoured(kit: BillKit) -> None:
         kit.claim(second, "supplier1", "supplier2")
 
 
-def test_claimRecourse_revertsForNonHolder(kit: BillKit) -> None:
+def test_claim_recourse_reverts_for_non_holder(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2"])
     with kit.reverts("BillNotHolder", held, kit.addr("supplier1"), kit.addr("supplier2")):
         kit.claim(held, "core1", "supplier1")
 
 
-def test_settleRecourse_revertsWithoutClaimOrForOthers(kit: BillKit) -> None:
+def test_settle_recourse_reverts_without_claim_or_for_others(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2"], drawer="core2")
     with kit.reverts("BillNotRecourseObligor", held, kit.addr("supplier1"), "0x" + "00" * 20):
         kit.tx(kit.bills.functions.settleRecourse(held), "supplier1")
@@ -180,7 +182,7 @@ def test_settleRecourse_revertsWithoutClaimOrForOthers(kit: BillKit) -> None:
         kit.tx(kit.bills.functions.settleRecourse(held), "supplier1")
 
 
-def test_settleRecourse_revertsWithoutObligorFunds(kit: BillKit) -> None:
+def test_settle_recourse_reverts_without_obligor_funds(kit: BillKit) -> None:
     _, held = dishonoured_chain(kit, ["supplier1", "supplier2"])
     kit.claim(held, "supplier1", "supplier2")
     with kit.reverts("ERC20InsufficientAllowance"):
@@ -188,7 +190,7 @@ def test_settleRecourse_revertsWithoutObligorFunds(kit: BillKit) -> None:
     assert kit.range(held).status == RangeStatus.DISHONOURED
 
 
-def test_recourse_afterDiscountReachesTheSeller(kit: BillKit) -> None:
+def test_recourse_after_discount_reaches_the_seller(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE)
     bank_range = int(kit.discount(root, 1, FACE, "supplier1", "bank1")["newRangeId"])
     kit.mature(package_id)
@@ -200,7 +202,7 @@ def test_recourse_afterDiscountReachesTheSeller(kit: BillKit) -> None:
     assert kit.balance("bank1") - before == FACE
 
 
-def test_claimRecourse_revertsForAcceptorHoldingItsOwnBill(kit: BillKit) -> None:
+def test_claim_recourse_reverts_for_acceptor_holding_its_own_bill(kit: BillKit) -> None:
     package_id, root = kit.live(face=FACE, drawer="core2", acceptor="core1")
     back = kit.endorse_all(root, "core1", "supplier1")  # endorsed back to the acceptor (回头背书)
     kit.mature(package_id)

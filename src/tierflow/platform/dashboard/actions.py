@@ -48,8 +48,8 @@ class Upload:
     data: bytes
 
 
-def _caller(session: Session, viewer: Viewer) -> Any:
-
+def caller_of(session: Session, viewer: Viewer) -> Caller:
+    """The service layer's Caller for `viewer`, from the directory (its status may have changed)."""
     row = session.get(DirectoryParticipant, viewer.address)
     if row is None:
         raise ActionError("Your participant is not in the directory any more; ask the operator.")
@@ -63,8 +63,8 @@ def _caller(session: Session, viewer: Viewer) -> Any:
     )
 
 
-def _explain(error: BaseException) -> str:
-
+def explain(error: BaseException) -> str:
+    """A domain failure as a sentence for the person at the screen."""
     if isinstance(error, ServiceError):
         return error.message
     if isinstance(error, ContractRevert):
@@ -74,7 +74,7 @@ def _explain(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _run(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
+def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
     """Run one service call as `viewer` and turn every domain failure into an ActionError."""
     if context is None:
         raise ActionError(
@@ -85,12 +85,12 @@ def _run(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
 
     with Session(context.engine) as session:
         try:
-            result = work(session, _caller(session, viewer))
+            result = work(session, caller_of(session, viewer))
         except ActionError:
             raise
         except (TierflowError, ValidationError) as error:
             session.rollback()
-            raise ActionError(_explain(error)) from error
+            raise ActionError(explain(error)) from error
     if isinstance(result, SignatureRequired):
         raise ActionError(
             "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "
@@ -103,7 +103,7 @@ def _run(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
 
 
 def quote(context: Any, viewer: Viewer, *, request_id: int, rate_bps: int, valid_hours: int) -> Any:
-    return _run(
+    return run_as(
         context,
         viewer,
         lambda s, c: workflows.quote(
@@ -114,9 +114,8 @@ def quote(context: Any, viewer: Viewer, *, request_id: int, rate_bps: int, valid
 
 
 def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
-
     function = {"fund": workflows.fund, "decline": workflows.decline, "recourse": workflows.recourse}[verb]
-    return _run(
+    return run_as(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
     )
 
@@ -125,8 +124,7 @@ def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) ->
 
 
 def respond(context: Any, viewer: Viewer, *, slot_id: int, accept: bool) -> Any:
-
-    return _run(
+    return run_as(
         context,
         viewer,
         lambda s, c: workflows.respond(ctx=context, session=s, caller=c, slot_id=slot_id, accept=accept),
@@ -134,8 +132,7 @@ def respond(context: Any, viewer: Viewer, *, slot_id: int, accept: bool) -> Any:
 
 
 def split_transfer(context: Any, viewer: Viewer, *, token_id: int, to: str, value: int) -> Any:
-
-    return _run(
+    return run_as(
         context,
         viewer,
         lambda s, c: workflows.transfer(
@@ -147,23 +144,22 @@ def split_transfer(context: Any, viewer: Viewer, *, token_id: int, to: str, valu
 def request_financing(
     context: Any, viewer: Viewer, *, token_id: int, amount: int, financier: str, with_recourse: bool
 ) -> Any:
-
     data = FinancingCreate(token_id=token_id, amount=amount, financier=financier, with_recourse=with_recourse)
-    return _run(
+    return run_as(
         context, viewer, lambda s, c: workflows.request_financing(ctx=context, session=s, caller=c, data=data)
     )
 
 
 def seller_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
     function = {"cancel_request": workflows.cancel_request, "lapse": workflows.lapse}[verb]
-    return _run(
+    return run_as(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
     )
 
 
 def accept_quote(context: Any, viewer: Viewer, *, request_id: int, terms: AcceptQuote) -> Any:
     """Accept on the terms the page showed (hidden form fields), never on whatever the quote is now."""
-    return _run(
+    return run_as(
         context,
         viewer,
         lambda s, c: workflows.accept_quote(
@@ -173,8 +169,7 @@ def accept_quote(context: Any, viewer: Viewer, *, request_id: int, terms: Accept
 
 
 def claim(context: Any, viewer: Viewer, *, token_id: int) -> Any:
-
-    return _run(
+    return run_as(
         context, viewer, lambda s, c: workflows.claim(ctx=context, session=s, caller=c, token_id=token_id)
     )
 
@@ -207,12 +202,11 @@ def issue(
         )
         return workflows.issue(ctx=context, session=session, caller=caller, data=data)
 
-    return _run(context, viewer, work)
+    return run_as(context, viewer, work)
 
 
 def repay(context: Any, viewer: Viewer, *, slot_id: int, amount: int) -> Any:
-
-    return _run(
+    return run_as(
         context,
         viewer,
         lambda s, c: workflows.repay(
@@ -222,53 +216,48 @@ def repay(context: Any, viewer: Viewer, *, slot_id: int, amount: int) -> Any:
 
 
 def cancel_payable(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
-
-    return _run(
+    return run_as(
         context, viewer, lambda s, c: workflows.cancel(ctx=context, session=s, caller=c, slot_id=slot_id)
     )
 
 
 def read_document(context: Any, viewer: Viewer, *, document_id: str) -> tuple[Any, bytes]:
     """A backing document for a party to it (the service checks who may read it)."""
-
     if context is None:
         raise ActionError("Documents are served by the platform's API; run `tierflow up`.")
     with Session(context.engine) as session:
         try:
             return documents.read(
-                ctx=context, session=session, caller=_caller(session, viewer), document_id=document_id
+                ctx=context, session=session, caller=caller_of(session, viewer), document_id=document_id
             )
         except TierflowError as error:
-            raise ActionError(_explain(error)) from error
+            raise ActionError(explain(error)) from error
 
 
 # -- operator --------------------------------------------------------------------------------
 
 
 def onboard(context: Any, viewer: Viewer, **fields: Any) -> Any:
-
     def work(session: Session, caller: Any) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator onboards participants.")
         return participants.onboard(ctx=context, session=session, data=ParticipantCreate(**fields))
 
-    return _run(context, viewer, work)
+    return run_as(context, viewer, work)
 
 
 def set_status(context: Any, viewer: Viewer, *, address: str, suspend: bool) -> Any:
-
     def work(session: Session, caller: Any) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator suspends or reinstates participants.")
         return participants.set_status(ctx=context, session=session, address=address, suspend=suspend)
 
-    return _run(context, viewer, work)
+    return run_as(context, viewer, work)
 
 
 def set_parameters(
     context: Any, viewer: Viewer, *, max_tenor_days: int, grace_period_days: int, min_unit: int
 ) -> Any:
-
     def work(session: Session, caller: Any) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator sets platform parameters.")
@@ -277,14 +266,13 @@ def set_parameters(
         )
         return workflows.set_parameters(ctx=context, session=session, data=data)
 
-    return _run(context, viewer, work)
+    return run_as(context, viewer, work)
 
 
 def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
-
     def work(session: Session, caller: Any) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
 
-    return _run(context, viewer, work)
+    return run_as(context, viewer, work)

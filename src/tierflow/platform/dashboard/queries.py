@@ -1,9 +1,7 @@
-"""Read-model queries behind the dashboard pages, each scoped to what one participant may see.
+"""Read-model queries behind the dashboard pages: one participant's queue, book, holdings, payables.
 
-Amounts are summed in SQL where that is exact: PostgreSQL sums NUMERIC exactly; SQLite stores fen as
-zero-padded text, and SUM(CAST(... AS INTEGER)) is exact there as long as every value fits in 64
-bits (SQLite raises on overflow instead of rounding). Each grouped sum also returns the group's
-largest value so that a value beyond 64 bits sends that query down an exact Python path instead.
+Each reads what its arguments name (a bank's address, a supplier's); the pages ask services/access.py
+first whether the viewer may see that. Amounts are summed in SQL where that is exact (services/sums.py).
 """
 
 from __future__ import annotations
@@ -15,10 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, or_
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
@@ -30,33 +26,12 @@ from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.services.lineage import TierSpread, tier_spread
+from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
 PAGE_SIZE = 50
-_INT64_MAX = 2**63 - 1
-
-
-# -- exact sums ------------------------------------------------------------------------------
-
-
-def _is_sqlite(db: Session) -> bool:
-    return db.get_bind().dialect.name == "sqlite"
-
-
-def fen_sum(db: Session, column: Any) -> ColumnElement[Any]:
-    """SUM of a fen column, exact (see the module docstring)."""
-    if _is_sqlite(db):
-        return func.sum(cast(column, Integer))
-    return func.sum(column)
-
-
-def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
-
-
-def _fits(max_value: Any) -> bool:
-    return max_value is None or int(max_value) <= _INT64_MAX
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -266,38 +241,13 @@ class TroubledPosition:
         )
 
 
-def _exact_groups(
-    db: Session, key: Any, amounts: Sequence[Any], where: Sequence[Any]
-) -> dict[Any, list[int]]:
-    """{key: [count, Σ amount₁, Σ amount₂, …]} over the rows matching `where`, exact (module docstring)."""
-    table = amounts[0].class_ if hasattr(amounts[0], "class_") else None
-    columns = [func.count(), *(fen_sum(db, a) for a in amounts), *(func.max(a) for a in amounts)]
-    grouped = sa_select(key, *columns).where(*where).group_by(key)
-    if table is not None:
-        grouped = grouped.select_from(table)
-    n = len(amounts)
-    try:
-        rows = db.execute(grouped).all()
-        if all(_fits(m) for row in rows for m in row[2 + n :]):
-            return {row[0]: [int(row[1]), *(_int(v) for v in row[2 : 2 + n])] for row in rows}
-    except OperationalError:
-        db.rollback()  # SQLite "integer overflow": some group does not fit in 64 bits
-    exact: dict[Any, list[int]] = defaultdict(lambda: [0] * (n + 1))
-    for row in db.execute(sa_select(key, *amounts).where(*where)):
-        entry = exact[row[0]]
-        entry[0] += 1
-        for i, value in enumerate(row[1:], start=1):
-            entry[i] += int(value or 0)
-    return dict(exact)
-
-
 def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
     """(obligor, maturity, payable status, count, amount) of `holder`'s live positions.
 
     Grouped by payable in SQL without a join (one pass over the holder's index), then folded onto
     the payables' obligor/maturity/status in Python: a few thousand payables, not 100,000 rows.
     """
-    by_slot = _exact_groups(
+    by_slot = exact_groups(
         db,
         col(Certificate.slot_id),
         [col(Certificate.value)],
@@ -320,7 +270,7 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
 
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
     """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield)."""
-    return _exact_groups(
+    return exact_groups(
         db,
         col(FinancingRequest.rate_bps),
         [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
@@ -526,14 +476,6 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
 
 
 @dataclass
-class TierSpread:
-    tier: int
-    tokens: int
-    holders: int
-    amount: int
-
-
-@dataclass
 class CoreView:
     lines: list[CreditLine]
     payables: list[Payable]
@@ -559,20 +501,13 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
-    spread: dict[int, TierSpread] = {}
-    holders: dict[int, set[str]] = defaultdict(set)
-    tier_rows = db.exec(
-        select(Certificate.depth, Certificate.holder, Certificate.value)
-        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-        .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+    tiers = tier_spread(
+        db.exec(
+            select(Certificate.depth, Certificate.holder, Certificate.value)
+            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+            .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+        )
     )
-    for depth, holder, value in tier_rows:
-        entry = spread.setdefault(depth + 1, TierSpread(depth + 1, 0, 0, 0))
-        entry.tokens += 1
-        entry.amount += value
-        holders[depth + 1].add(holder)
-    for tier, entry in spread.items():
-        entry.holders = len(holders[tier])
     repayments = db.exec(
         select(Repayment)
         .where(col(Repayment.obligor) == obligor)
@@ -584,115 +519,13 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         lines=list(lines),
         payables=list(payables),
         upcoming=list(upcoming),
-        tiers=[spread[k] for k in sorted(spread)],
+        tiers=tiers,
         outstanding=outstanding,
         repayments=list(repayments),
     )
 
 
-# -- lineage ---------------------------------------------------------------------------------
-
-
-@dataclass
-class LineageNode:
-    certificate: Certificate
-    children: list[LineageNode] = field(default_factory=list)
-    financed_by: str | None = None
-    visible: bool = True
-    hidden_descendants: int = 0
-
-
-@dataclass
-class Lineage:
-    payable: Payable
-    root: LineageNode | None
-    count: int
-    tiers: list[TierSpread]
-    parties: set[str]
-    # address -> tokens it held and passed on whole (it no longer holds them, it still was a party)
-    passed_on: dict[str, set[int]] = field(default_factory=dict)
-
-
-def lineage(db: Session, slot_id: int) -> Lineage | None:
-    payable = db.get(Payable, slot_id)
-    if payable is None:
-        return None
-    tokens = db.exec(
-        select(Certificate).where(col(Certificate.slot_id) == slot_id).order_by(col(Certificate.token_id))
-    ).all()
-    funded = db.exec(
-        select(FinancingRequest).where(
-            col(FinancingRequest.token_id).in_([t.token_id for t in tokens]),
-            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
-        )
-    ).all()
-    financed = {r.token_id: r.financier for r in funded}
-    nodes = {t.token_id: LineageNode(t, financed_by=financed.get(t.token_id)) for t in tokens}
-    root = None
-    for node in nodes.values():
-        parent = node.certificate.parent_id
-        if parent and parent in nodes:
-            nodes[parent].children.append(node)
-        else:
-            root = root or node
-    spread: dict[int, TierSpread] = {}
-    holders: dict[int, set[str]] = defaultdict(set)
-    for token in tokens:
-        if token.status in LIVE_TOKEN_STATUSES:
-            entry = spread.setdefault(token.depth + 1, TierSpread(token.depth + 1, 0, 0, 0))
-            entry.tokens += 1
-            entry.amount += token.value
-            holders[token.depth + 1].add(token.holder)
-    for tier, entry in spread.items():
-        entry.holders = len(holders[tier])
-    past_holders = db.exec(
-        select(
-            CertificateTransfer.from_address, CertificateTransfer.to_address, CertificateTransfer.token_id
-        ).where(col(CertificateTransfer.slot_id) == slot_id)
-    ).all()
-    parties = {payable.obligor, payable.supplier, *(t.holder for t in tokens), *financed.values()}
-    passed_on: dict[str, set[int]] = defaultdict(set)
-    for sender, receiver, token_id in past_holders:
-        parties.update((sender, receiver))
-        passed_on[sender].add(token_id)
-    requested = db.exec(
-        select(FinancingRequest.financier).where(
-            col(FinancingRequest.token_id).in_([t.token_id for t in tokens])
-        )
-    ).all()
-    parties.update(requested)
-    return Lineage(payable, root, len(tokens), [spread[k] for k in sorted(spread)], parties, dict(passed_on))
-
-
-def restrict_lineage(tree: Lineage, viewer: str) -> None:
-    """Hide branches a supplier is not part of: it sees the path to its own tokens and what it passed on."""
-    if tree.root is None:
-        return
-
-    held_before = tree.passed_on.get(viewer, set())
-
-    def mark(node: LineageNode, inherited: bool) -> bool:
-        certificate = node.certificate
-        mine = inherited or certificate.holder == viewer or certificate.token_id in held_before
-        below = [mark(child, mine) for child in node.children]
-        node.visible = mine or any(below)
-        return node.visible
-
-    mark(tree.root, False)
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        hidden = [c for c in node.children if not c.visible]
-        node.hidden_descendants = sum(_size(c) for c in hidden)
-        node.children = [c for c in node.children if c.visible]
-        stack.extend(node.children)
-
-
-def _size(node: LineageNode) -> int:
-    return 1 + sum(_size(c) for c in node.children)
-
-
-# -- auditor ---------------------------------------------------------------------------------
+# -- auditor and operator ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -776,6 +609,30 @@ def _describe(row: Any, names: Directory) -> str:
                 value = names.name(value)
             parts.append(f"{key.replace('_address', '')}: {value}")
     return ", ".join(parts)
+
+
+def latest_payables(db: Session, limit: int) -> list[Payable]:
+    return list(db.exec(select(Payable).order_by(col(Payable.slot_id).desc()).limit(limit)).all())
+
+
+def credit_lines_of(db: Session, address: str) -> list[CreditLine]:
+    """Credit lines granted to `address` (an obligor) or by it (a financier)."""
+    return list(
+        db.exec(
+            select(CreditLine).where(
+                (col(CreditLine.obligor) == address) | (col(CreditLine.financier) == address)
+            )
+        ).all()
+    )
+
+
+def directory_people(db: Session) -> list[DirectoryParticipant]:
+    """Everyone onboarded, in order of onboarding (the operator's list)."""
+    return list(db.exec(select(DirectoryParticipant).order_by(col(DirectoryParticipant.created_at))).all())
+
+
+def onchain_participants(db: Session) -> dict[str, Participant]:
+    return {p.address: p for p in db.exec(select(Participant))}
 
 
 def overview_counts(db: Session) -> dict[str, int]:

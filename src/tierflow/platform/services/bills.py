@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange, Document
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import documents
+from tierflow.platform.services import access, documents, lineage
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -90,29 +90,6 @@ def _discount_request(session: Session, request_id: int) -> BillDiscountRequest:
         "bill_request_not_found",
         indexed=False,
     )
-
-
-def is_package_party(session: Session, caller: Caller, row: BillPackage) -> bool:
-    """Auditors; the drawer, acceptor and payee; anyone who holds or held a range or is its pledgee;
-    a bank asked to discount part of it."""
-    me = caller.address
-    if caller.sees_everything or me in (row.drawer, row.acceptor, row.payee):
-        return True
-    held = session.execute(
-        select(BillRange.range_id)  # type: ignore[call-overload]
-        .where(col(BillRange.package_id) == row.package_id)
-        .where(or_(col(BillRange.holder) == me, col(BillRange.pledgee) == me))
-        .limit(1)
-    ).first()
-    if held is not None:
-        return True
-    asked = session.execute(
-        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
-        .where(col(BillDiscountRequest.package_id) == row.package_id)
-        .where(col(BillDiscountRequest.financier) == me)
-        .limit(1)
-    ).first()
-    return asked is not None
 
 
 def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
@@ -296,7 +273,7 @@ def request_discount(
     session.add(request)
     session.commit()
     session.refresh(request)
-    return _request_public(session, request)
+    return request_public(session, request)
 
 
 def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
@@ -351,7 +328,7 @@ def release_pledge(*, ctx: ServiceContext, session: Session, caller: Caller, ran
     return _run(ctx, session, caller, "releasePledge", range_id)
 
 
-def _request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
+def request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRequestPublic:
     pkg = session.get(BillPackage, row.package_id)
     rng = session.get(BillRange, row.range_id)
     quote = session.get(BillQuote, row.quote_id) if row.quote_id is not None else None
@@ -390,7 +367,7 @@ def discount_requests(
         query = query.where(col(BillDiscountRequest.financier) == financier)
     if seller is not None:
         query = query.where(col(BillDiscountRequest.seller) == seller)
-    rows = [_request_public(session, r) for r in session.execute(query).scalars()]
+    rows = [request_public(session, r) for r in session.execute(query).scalars()]
     if status is not None:
         rows = [r for r in rows if r.status == status]
     return Page(data=rows[offset : offset + limit], count=len(rows), limit=limit, offset=offset)
@@ -404,9 +381,7 @@ def packages(
     query = select(BillPackage).order_by(col(BillPackage.package_id))
     me = caller.address
     held = select(BillRange.package_id).where(col(BillRange.holder) == me)  # type: ignore[call-overload]
-    asked = select(BillDiscountRequest.package_id).where(  # type: ignore[call-overload]
-        col(BillDiscountRequest.financier) == me
-    )
+    parties = access.package_filter(caller)
     if role == "drawer":
         query = query.where(col(BillPackage.drawer) == me)
     elif role == "acceptor":
@@ -415,16 +390,8 @@ def packages(
         query = query.where(col(BillPackage.payee) == me)
     elif role == "holder":
         query = query.where(col(BillPackage.package_id).in_(held))
-    elif not caller.sees_everything:
-        query = query.where(
-            or_(
-                col(BillPackage.drawer) == me,
-                col(BillPackage.acceptor) == me,
-                col(BillPackage.payee) == me,
-                col(BillPackage.package_id).in_(held),
-                col(BillPackage.package_id).in_(asked),
-            )
-        )
+    elif parties is not None:
+        query = query.where(parties)
     if status is not None:
         query = query.where(col(BillPackage.status) == status)
     return _page(session, query, package_public, limit, offset)
@@ -432,7 +399,7 @@ def packages(
 
 def detail(*, session: Session, caller: Caller, package_id: int) -> BillDetail:
     row = package(session, package_id)
-    if not is_package_party(session, caller, row):
+    if not access.is_package_party(session, caller, row):
         raise Forbidden(f"you are not a party to bill {package_id}", code="not_a_party")
     ranges = session.execute(
         select(BillRange)
@@ -461,35 +428,19 @@ def chain(*, session: Session, caller: Caller, range_id: int) -> EndorsementChai
     """A range and every record it came from, nearest first: the endorsers liable in recourse."""
     row = bill_range(session, range_id)
     pkg = package(session, row.package_id)
-    me = caller.address
-    asked = session.execute(
-        select(BillDiscountRequest.request_id)  # type: ignore[call-overload]
-        .where(col(BillDiscountRequest.range_id) == range_id)
-        .where(col(BillDiscountRequest.financier) == me)
-        .limit(1)
-    ).first()
-    if not (
-        caller.sees_everything
-        or me in (row.holder, row.pledgee, pkg.drawer, pkg.acceptor)
-        or asked is not None
-    ):
-        raise Forbidden(
-            f"the endorsement chain of bill range {range_id} is shown to its holder, the drawer, "
-            "the acceptor and auditors",
-            code="not_a_party",
-        )
-    links: list[ChainLink] = []
-    current: BillRange | None = row
-    seen: set[int] = set()
-    while current is not None and current.range_id not in seen:
-        seen.add(current.range_id)
-        links.append(
-            ChainLink(
-                range_id=current.range_id, holder=current.holder, start=int(current.start),
-                end=int(current.end), status=current.status, origin=current.origin,
-            )
+    access.check_range_chain(session, caller, row, pkg)
+    # One recursive query along `prev`, nearest first (lineage.py), not a lookup per hop.
+    links = [
+        ChainLink(
+            range_id=r["range_id"],
+            holder=r["holder"],
+            start=int(r["start"]),
+            end=int(r["end"]),
+            status=r["status"],
+            origin=r["origin"],
         )  # fmt: skip
-        current = session.get(BillRange, current.prev) if current.prev else None
+        for r in lineage.endorsement_chain(session, range_id)
+    ]
     return EndorsementChain(
         range=range_public(row), chain=links, endorsers=[link.holder for link in links[1:]]
     )
@@ -537,3 +488,48 @@ def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], 
         .order_by(col(BillRange.range_id))
     ).scalars()
     return [range_public(r) for r in presented], [range_public(r) for r in pledged]
+
+
+def recourse_obligors(chain: EndorsementChain, drawer: str, acceptor: str) -> list[str]:
+    """Whom the holder of a dishonoured range may claim recourse against, nearest first (as Bills checks).
+
+    The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
+    chain stands in its earliest place, so only those before that place are liable to it. The drawer
+    or the acceptor holding the bill has no recourse against anyone.
+    """
+    holder = chain.range.holder
+    if holder in (drawer, acceptor):
+        return []
+    prior = list(chain.endorsers)
+    if holder in prior:
+        prior = prior[len(prior) - prior[::-1].index(holder) :]
+    out: list[str] = []
+    for address in [*prior, drawer]:
+        if address != holder and address not in out:
+            out.append(address)
+    return out
+
+
+def recourse_choices(
+    *, session: Session, caller: Caller, held: list[BillRangePublic]
+) -> dict[int, list[str]]:
+    """For each dishonoured range of `held`, the parties its holder may claim recourse against."""
+    choices: dict[int, list[str]] = {}
+    for r in held:
+        if r.status != "Dishonoured":
+            continue
+        pkg = package(session, r.package_id)
+        found = chain(session=session, caller=caller, range_id=r.range_id)
+        choices[r.range_id] = recourse_obligors(found, pkg.drawer, pkg.acceptor)
+    return choices
+
+
+def claims_against(*, session: Session, address: str) -> list[BillRangePublic]:
+    """Dishonoured ranges whose holder claimed recourse against `address`: it pays and takes them."""
+    rows = session.execute(
+        select(BillRange)
+        .where(col(BillRange.recourse_obligor) == address)
+        .where(col(BillRange.status) == "Dishonoured")
+        .order_by(col(BillRange.range_id))
+    ).scalars()
+    return [range_public(r) for r in rows]

@@ -9,10 +9,9 @@ import time
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from tierflow.platform.models import Payable
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
-from tierflow.platform.services import queries
+from tierflow.platform.services import access, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
@@ -84,20 +83,11 @@ def _document(session: Session, document_id: str) -> StoredDocument:
     return row
 
 
-def can_read(session: Session, caller: Caller, row: StoredDocument) -> bool:
-    if caller.sees_everything or row.uploader == caller.address:
-        return True
-    if row.slot_id is None:
-        return False
-    slot = session.get(Payable, row.slot_id)
-    return slot is not None and queries.is_slot_party(session, caller, slot)
-
-
 def read(
     *, ctx: ServiceContext, session: Session, caller: Caller, document_id: str
 ) -> tuple[StoredDocument, bytes]:
     row = _document(session, document_id)
-    if not can_read(session, caller, row):
+    if not access.can_read_document(session, caller, row):
         raise Forbidden(
             "documents are readable by the certificate's parties, financiers asked to fund it and auditors",
             code="not_a_party",
@@ -108,7 +98,7 @@ def read(
 
 def meta(*, session: Session, caller: Caller, document_id: str) -> DocumentPublic:
     row = _document(session, document_id)
-    if not can_read(session, caller, row):
+    if not access.can_read_document(session, caller, row):
         raise Forbidden("not a party to this document", code="not_a_party")
     return queries.document_public(row)
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, or_, select, text
-from sqlalchemy.engine import Row as SqlRow
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from tierflow.platform.models import (
@@ -25,7 +24,8 @@ from tierflow.platform.models import (
     Payout,
 )
 from tierflow.platform.models.service import StoredDocument
-from tierflow.platform.services.errors import Forbidden, NotFound
+from tierflow.platform.services import access, lineage
+from tierflow.platform.services.errors import NotFound
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
@@ -50,6 +50,12 @@ PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 # -- conversions ----------------------------------------------------------------------------------
 def payable_public(row: Payable) -> PayablePublic:
     return PayablePublic.model_validate(row, from_attributes=True)
+
+
+def path_public(rows: list[dict[str, Any]], payable: Payable | None) -> list[CertificatePublic]:
+    """lineage.path_to_root() rows as the API's certificates (the payable adds maturity and obligor)."""
+    extra = {"maturity": payable.maturity, "obligor": payable.obligor} if payable else {}
+    return [CertificatePublic(**{k: r[k] for k in CERT_FIELDS}, **extra) for r in rows]
 
 
 def certificate_public(row: Certificate, payable: Payable | None = None) -> CertificatePublic:
@@ -119,10 +125,6 @@ def credit_line(session: Session, line_id: int) -> CreditLine:
     return get_or_404(session, CreditLine, line_id, "credit line", "credit_line_not_found", indexed=False)
 
 
-def _not_party(what: str, caller: Caller) -> Forbidden:
-    return Forbidden(f"{caller.address} is not a party to {what}", code="not_a_party")
-
-
 def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | None:
     """A token of payable `slot_id` that `holder` holds with value left (markDefaulted names it), or None."""
     row = session.execute(
@@ -138,86 +140,25 @@ def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | Non
     return None if row is None else int(row[0])
 
 
-def is_slot_party(session: Session, caller: Caller, row: Payable) -> bool:
-    if caller.sees_everything or caller.address in (row.obligor, row.supplier):
-        return True
-    holds = session.execute(
-        select(col(Certificate.token_id))
-        .where(col(Certificate.slot_id) == row.slot_id, col(Certificate.holder) == caller.address)
-        .limit(1)
-    ).first()
-    if holds is not None:
-        return True
-    asked = session.execute(
-        select(col(FinancingRequest.request_id))
-        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id))
-        .where(col(Certificate.slot_id) == row.slot_id, col(FinancingRequest.financier) == caller.address)
-        .limit(1)
-    ).first()
-    return asked is not None
-
-
-def can_see_certificate(session: Session, caller: Caller, row: Certificate) -> bool:
-    if caller.sees_everything or row.holder == caller.address:
-        return True
-    slot = session.get(Payable, row.slot_id)
-    if slot is not None and slot.obligor == caller.address:
-        return True
-    asked = session.execute(
-        select(col(FinancingRequest.request_id))
-        .where(
-            col(FinancingRequest.token_id) == row.token_id,
-            or_(
-                col(FinancingRequest.financier) == caller.address,
-                col(FinancingRequest.seller) == caller.address,
-            ),
-        )
-        .limit(1)
-    ).first()
-    return asked is not None
-
-
 def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePublic:
     row = payable(session, slot_id)
-    if not is_slot_party(session, caller, row):
-        raise _not_party(f"payable {slot_id}", caller)
+    if not access.is_slot_party(session, caller, row):
+        raise access.not_a_party(f"payable {slot_id}", caller)
     return payable_public(row)
 
 
 def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
     row = certificate(session, token_id)
-    if not can_see_certificate(session, caller, row):
-        raise _not_party(f"certificate {token_id}", caller)
+    if not access.can_see_certificate(session, caller, row):
+        raise access.not_a_party(f"certificate {token_id}", caller)
     return certificate_public(row, session.get(Payable, row.slot_id))
-
-
-# Run on every lineage request, cached body or not: built once (see participants._KEY_LOOKUP) and
-# Core, not an ORM get (identity map and full row), because only two columns decide.
-_SLOT_PARTIES = select(PAYABLE.c.obligor, PAYABLE.c.root_token_id).where(
-    PAYABLE.c.slot_id == bindparam("slot")
-)
-
-
-def check_slot_lineage_access(*, session: Session, caller: Caller, slot_id: int) -> SqlRow[Any]:
-    """(obligor, root token) of the payable, if `caller` may read its whole tree (404 unknown, 403 not
-    its obligor / auditor)."""
-    row = session.execute(_SLOT_PARTIES, {"slot": slot_id}).first()
-    if row is None:
-        raise NotFound(f"payable {slot_id} does not exist (or is not indexed yet)", code="payable_not_found")
-    if not (caller.sees_everything or row.obligor == caller.address):
-        raise Forbidden(
-            "the full lineage of a payable is visible to its obligor and auditors; "
-            "holders can read the path of their own certificate (/v1/certificates/{id}/lineage)",
-            code="not_a_party",
-        )
-    return row
 
 
 def slot_lineage(
     *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int
 ) -> dict[str, Any]:
     """The whole tree of a payable (the shape of Lineage): visible to its obligor, auditors, the operator."""
-    row = check_slot_lineage_access(session=session, caller=caller, slot_id=slot_id)
+    row = access.check_whole_tree(session, caller, slot_id)
     count = session.execute(
         select(func.count()).select_from(CERT).where(CERT.c.slot_id == slot_id)
     ).scalar_one()
@@ -234,44 +175,30 @@ def slot_lineage(
         "root_token_id": row.root_token_id,
         "tokens": _certificate_rows(session, query),
         "count": count,
+        # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
+        "tiers": tier_totals(lineage.tree_tiers(session, slot_id)),
     }
-
-
-PATH_SQL = text(
-    """
-    WITH RECURSIVE path(token_id, parent_id) AS (
-        SELECT token_id, parent_id FROM certificate WHERE token_id = :token_id
-        UNION ALL
-        SELECT c.token_id, c.parent_id FROM certificate c JOIN path p ON c.token_id = p.parent_id
-    )
-    SELECT token_id FROM path
-    """
-)
-
-
-def token_path(session: Session, token_id: int) -> list[Certificate]:
-    ids = [int(r[0]) for r in session.execute(PATH_SQL, {"token_id": token_id})]
-    if not ids:
-        return []
-    rows = {
-        r.token_id: r
-        for r in session.execute(select(Certificate).where(col(Certificate.token_id).in_(ids))).scalars()
-    }
-    return [rows[i] for i in ids if i in rows]
 
 
 def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
     row = certificate(session, token_id)
-    if not can_see_certificate(session, caller, row):
-        raise _not_party(f"certificate {token_id}", caller)
-    slot = session.get(Payable, row.slot_id)
-    path = token_path(session, token_id)
+    if not access.can_see_certificate(session, caller, row):
+        raise access.not_a_party(f"certificate {token_id}", caller)
+    # The holder's view of the tree is this path: its count is that of the path (access.py).
+    path = lineage.path_to_root(session, token_id)
+    live = [(t["depth"], t["holder"], t["value"]) for t in path if t["status"] in LIVE_TOKEN]
     return Lineage(
         slot_id=row.slot_id,
         root_token_id=row.root_id,
-        tokens=[certificate_public(t, slot) for t in path],
+        tokens=path_public(path, session.get(Payable, row.slot_id)),
         count=len(path),
+        tiers=tier_totals(lineage.tier_spread(live)),
     )
+
+
+def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int]]:
+    """Tier totals of the lineage module in the API's shape (TierTotal)."""
+    return [{"tier": t.tier, "tokens": t.tokens, "holders": t.holders, "value": t.amount} for t in tiers]
 
 
 # -- lists ----------------------------------------------------------------------------------------
@@ -299,7 +226,8 @@ def payables(
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
-CERT_COLUMNS = [CERT.c[name] for name in CertificatePublic.model_fields if name in CERT.c]
+CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
+CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
 
 
@@ -429,8 +357,8 @@ def obligor_exposure(session: Session, obligor: str) -> int:
 
 def request_detail(*, session: Session, caller: Caller, request_id: int) -> FinancingDetail:
     row = financing_request(session, request_id)
-    if not (caller.sees_everything or caller.address in (row.financier, row.seller)):
-        raise _not_party(f"financing request {request_id}", caller)
+    if not access.can_see_request(caller, row):
+        raise access.not_a_party(f"financing request {request_id}", caller)
     cert = session.get(Certificate, row.token_id)
     slot = session.get(Payable, cert.slot_id) if cert is not None else None
     lines: Any = (
@@ -446,7 +374,7 @@ def request_detail(*, session: Session, caller: Caller, request_id: int) -> Fina
         **financing_public(row).model_dump(),
         certificate=certificate_public(cert, slot) if cert is not None else None,
         payable=payable_public(slot) if slot is not None else None,
-        lineage=[certificate_public(t, slot) for t in token_path(session, row.token_id)],
+        lineage=path_public(lineage.path_to_root(session, row.token_id), slot),
         documents=documents_of_slot(session, slot.slot_id) if slot is not None else [],
         obligor_exposure=obligor_exposure(session, slot.obligor) if slot is not None else 0,
         obligor_credit_lines=[line_public(line) for line in lines],

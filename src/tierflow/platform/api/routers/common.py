@@ -20,7 +20,7 @@ from tierflow.platform.api.deps import (
     WriterCaller,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import documents, participants, queries, workflows, writes
+from tierflow.platform.services import access, documents, participants, queries, workflows, writes
 from tierflow.platform.services.schemas.certificates import (
     Approval,
     BalancePublic,
@@ -67,7 +67,7 @@ async def payable_lineage(
 ) -> Response:
     # The party check runs on every request; the tree (up to 1,000 rows, ~20 ms to load and
     # serialise) is the same for every allowed caller until the indexer commits another block.
-    queries.check_slot_lineage_access(session=session, caller=caller, slot_id=slot_id)
+    access.check_whole_tree(session, caller, slot_id)
     body = await ctx.responses.body(
         session,
         ("payable_lineage", slot_id, limit, offset),
@@ -82,9 +82,8 @@ async def payable_lineage(
 def payable_transfers(
     session: SessionDep, caller: CurrentCaller, slot_id: SlotId, limit: Limit = 100, offset: Offset = 0
 ) -> Page[TransferPublic]:
-    row = queries.payable(session, slot_id)
-    if not (caller.sees_everything or caller.address == row.obligor):
-        queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=1, offset=0)
+    # Every movement of every holder: the whole-tree readers only (the obligor, auditors).
+    access.check_whole_tree(session, caller, slot_id)
     return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset)
 
 

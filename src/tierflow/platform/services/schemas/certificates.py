@@ -287,11 +287,23 @@ class CertificatePublic(BaseModel):
     obligor: str | None = None
 
 
+class TierTotal(BaseModel):
+    tier: int = Field(description="depth + 1: tier 1 is the certificate issued to the first supplier")
+    tokens: int = Field(description="live certificates at this tier")
+    holders: int = Field(description="distinct holders of them")
+    value: int = Field(description="[fen] their value")
+
+
 class Lineage(BaseModel):
     slot_id: int
     root_token_id: int
     tokens: list[CertificatePublic]
-    count: int
+    count: int = Field(description="certificates this caller sees in the lineage (all pages)")
+    tiers: list[TierTotal] = Field(
+        default_factory=list,
+        description="live certificates per tier, over what this caller sees: the whole tree for the "
+        "obligor and auditors, the path to the root for a holder (the dashboard shows the same totals)",
+    )
 
 
 class TransferPublic(BaseModel):

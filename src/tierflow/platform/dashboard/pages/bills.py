@@ -1,4 +1,5 @@
-"""Dashboard pages of digital bills: a bill's range bar and endorsement chain, bills sections, bank queue."""
+"""Digital bills: the participant's bills sections and forms, a bill's range bar and endorsement chain, the
+bank's discount queue with its confirmations."""
 
 from __future__ import annotations
 
@@ -6,26 +7,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from tierflow.platform.dashboard import actions, queries
+from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.dashboard.routes import (
-    PageRoute,
-    _act,
-    _checksum,
-    _denied,
-    _engine,
-    _form_int,
-    _form_yuan,
-    _now,
-    _page,
-    _redirect,
-    _sign_in_redirect,
-    _viewer,
-)
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest
@@ -40,10 +27,9 @@ from tierflow.platform.services.schemas.bills import (
     BillQuoteCreate,
     BillRangePublic,
     BillRecourse,
-    EndorsementChain,
 )
 
-router = APIRouter(prefix="/dashboard/bills", include_in_schema=False, route_class=PageRoute)
+router = web.page_router("/bills")
 
 BAR_WIDTH = 1000  # [svg units] the whole package, sub-ticket 1 … face
 # Holders get colours in order of first appearance along the bar; the palette repeats after ten.
@@ -92,69 +78,12 @@ def range_bar(ranges: list[BillRangePublic], face: int, names: Any, selected: in
     return segments
 
 
-def _reader(request: Request) -> tuple[Viewer | None, Response | None]:
-    viewer = _viewer(request)
-    if viewer is None:
-        return None, _sign_in_redirect(request)
-    return viewer, None
-
-
-def _service_caller(db: Session, viewer: Viewer) -> Any:
-    return actions._caller(db, viewer)
-
-
-def recourse_obligors(chain: EndorsementChain, drawer: str, acceptor: str) -> list[str]:
-    """Whom the holder of a dishonoured range may claim recourse against, nearest first (as Bills checks).
-
-    The prior endorsers of its chain and the drawer; a holder that also appears earlier in its own
-    chain stands in its earliest place, so only those before that place are liable to it. The drawer
-    or the acceptor holding the bill has no recourse against anyone.
-    """
-    holder = chain.range.holder
-    if holder in (drawer, acceptor):
-        return []
-    prior = list(chain.endorsers)
-    if holder in prior:
-        prior = prior[len(prior) - prior[::-1].index(holder) :]
-    out: list[str] = []
-    for address in [*prior, drawer]:
-        if address != holder and address not in out:
-            out.append(address)
-    return out
-
-
-def _recourse_choices(db: Session, caller: Any, held: list[BillRangePublic]) -> dict[int, list[str]]:
-    """For each dishonoured range of `held`, the parties its holder may claim recourse against."""
-    choices: dict[int, list[str]] = {}
-    for r in held:
-        if r.status != "Dishonoured":
-            continue
-        pkg = bills.package(db, r.package_id)
-        chain = bills.chain(session=db, caller=caller, range_id=r.range_id)
-        choices[r.range_id] = recourse_obligors(chain, pkg.drawer, pkg.acceptor)
-    return choices
-
-
-def _claims_against(db: Session, address: str) -> list[BillRangePublic]:
-    """Dishonoured ranges whose holder claimed recourse against `address`: it pays and takes them."""
-    rows = db.execute(
-        select(BillRange)
-        .where(col(BillRange.recourse_obligor) == address)
-        .where(col(BillRange.status) == "Dishonoured")
-        .order_by(col(BillRange.range_id))
-    ).scalars()
-    return [bills.range_public(r) for r in rows]
-
-
 # -- pages ------------------------------------------------------------------------------------------
 @router.get("", response_class=HTMLResponse)
-def bills_page(request: Request) -> Response:
+def bills_page(request: Request, viewer: web.SignedIn) -> Response:
     """The signed-in participant's bills: issue, incoming, holdings with endorse/present/discount, queue."""
-    viewer, stop = _reader(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
-    with Session(_engine(request)) as db:
-        caller = _service_caller(db, viewer)
+    with web.session(request) as db:
+        caller = actions.caller_of(db, viewer)
         names = queries.directory(db)
         listing = bills.packages(session=db, caller=caller, limit=200, offset=0).data
         held = bills.holdings(session=db, address=viewer.address, limit=200, offset=0).data
@@ -165,15 +94,15 @@ def bills_page(request: Request) -> Response:
         )
         mine = bills.discount_requests(session=db, seller=viewer.address, limit=200, offset=0).data
         to_pay, pledged = bills.awaiting(session=db, address=viewer.address)
-        recourse = _recourse_choices(db, caller, held)
-        claims = _claims_against(db, viewer.address)
+        recourse = bills.recourse_choices(session=db, caller=caller, held=held)
+        claims = bills.claims_against(session=db, address=viewer.address)
         counterparties = [
             (address, names.name(address))
             for address in sorted(names.names)
             if address != viewer.address and names.roles.get(address, 0) & 7
         ]
         banks = [(a, n) for a, n in counterparties if names.roles.get(a, 0) & 4]
-    return _page(
+    return web.page(
         request,
         "bills/list.html",
         names=names,
@@ -189,24 +118,23 @@ def bills_page(request: Request) -> Response:
         banks=banks,
         can_draw=(viewer.is_core or viewer.is_supplier) and not viewer.sees_everything,
         can_hold=(viewer.is_core or viewer.is_supplier or viewer.is_financier),
-        today=dt.datetime.fromtimestamp(_now(request), dt.UTC).date(),
+        today=dt.datetime.fromtimestamp(web.now(request), dt.UTC).date(),
     )
 
 
 @router.get("/{package_id}", response_class=HTMLResponse)
-def bill_page(request: Request, package_id: int, range: int | None = None) -> Response:  # noqa: A002
-    viewer, stop = _reader(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
-    with Session(_engine(request)) as db:
-        caller = _service_caller(db, viewer)
+def bill_page(request: Request, viewer: web.SignedIn, package_id: int, range: int | None = None) -> Response:  # noqa: A002
+    with web.session(request) as db:
+        caller = actions.caller_of(db, viewer)
         names = queries.directory(db)
         try:
             detail = bills.detail(session=db, caller=caller, package_id=package_id)
         except ServiceError as error:
             if isinstance(error, Forbidden):
-                return _denied(request, viewer, f"bill {package_id}")
-            return _page(request, "empty.html", status_code=404, title="Unknown bill", message=error.message)
+                raise web.Denied(f"bill {package_id}") from error
+            return web.page(
+                request, "empty.html", status_code=404, title="Unknown bill", message=error.message
+            )
         chosen = range if range is not None else (detail.ranges[0].range_id if detail.ranges else None)
         chain = None
         if chosen is not None:
@@ -216,9 +144,9 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
                 chain = None  # not this viewer's range: the bar still shows, the chain does not
         obligors: list[str] = []
         if chain is not None and chain.range.holder == viewer.address and chain.range.status == "Dishonoured":
-            obligors = recourse_obligors(chain, detail.package.drawer, detail.package.acceptor)
+            obligors = bills.recourse_obligors(chain, detail.package.drawer, detail.package.acceptor)
     face = int(detail.package.face)
-    return _page(
+    return web.page(
         request,
         "bills/page.html",
         names=names,
@@ -231,38 +159,37 @@ def bill_page(request: Request, package_id: int, range: int | None = None) -> Re
         chosen=chosen,
         chain=chain,
         obligors=obligors,
-        now=_now(request),
+        now=web.now(request),
     )
 
 
 # -- forms ------------------------------------------------------------------------------------------
-def _acting(request: Request) -> tuple[Viewer | None, Response | None]:
-    viewer, stop = _reader(request)
-    if viewer is not None and viewer.sees_everything and not (viewer.is_core or viewer.is_financier):
-        return viewer, _denied(request, viewer, "bill actions (auditors read only)")
-    return viewer, stop
+def _acting(viewer: Viewer) -> None:
+    if viewer.sees_everything and not (viewer.is_core or viewer.is_financier):
+        raise web.Denied("bill actions (auditors read only)")
 
 
 @router.post("/issue")
-async def issue(request: Request) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+async def issue(request: Request, viewer: web.SignedIn) -> Response:
+    _acting(viewer)
     form = await request.form()
     back = "/dashboard/bills"
     upload = form.get("invoice")
     try:
-        face = _form_yuan(form, "face", "Face")
+        face = web.form_yuan(form, "face", "Face")
         maturity = dt.date.fromisoformat(str(form.get("maturity", "")).strip())
         number = str(form.get("invoice_number", "")).strip()
         if not number or upload is None or isinstance(upload, str):
             raise actions.ActionError("Attach the invoice and give its number (发票号码).")
         content = await upload.read()
-        payee, acceptor = _checksum(str(form.get("payee", ""))), _checksum(str(form.get("acceptor", "")))
+        payee, acceptor = (
+            web.checksum(str(form.get("payee", ""))),
+            web.checksum(str(form.get("acceptor", ""))),
+        )
     except ValueError:
-        return _redirect(back, message="Maturity: pick a date in the calendar.", kind="error")
+        return web.redirect(back, message="Maturity: pick a date in the calendar.", kind="error")
     except actions.ActionError as error:
-        return _redirect(back, message=str(error), kind="error")
+        return web.redirect(back, message=str(error), kind="error")
     filename = upload.filename or "invoice"
     content_type = upload.content_type or "application/octet-stream"
 
@@ -280,9 +207,9 @@ async def issue(request: Request) -> Response:
             )  # fmt: skip
             return bills.issue(ctx=context, session=session, caller=caller, data=data)
 
-        return actions._run(context, who, run)
+        return actions.run_as(context, who, run)
 
-    return await _act(
+    return await web.act(
         request, viewer, back,
         lambda r: f"Issued bill B{r.result.get('package_id')} of ¥{fmt.yuan(face)}; "
         "waiting for the acceptor.",
@@ -300,10 +227,8 @@ PACKAGE_VERBS = {
 
 
 @router.post("/{package_id}/{verb}")
-async def package_action(request: Request, package_id: int, verb: str) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+async def package_action(request: Request, viewer: web.SignedIn, package_id: int, verb: str) -> Response:
+    _acting(viewer)
     if verb not in PACKAGE_VERBS:
         return Response(status_code=404)
 
@@ -314,9 +239,11 @@ async def package_action(request: Request, package_id: int, verb: str) -> Respon
                 return bills.respond(**kw, receive=verb == "receive")
             return {"accept": bills.accept, "refuse": bills.refuse, "cancel": bills.cancel}[verb](**kw)
 
-        return actions._run(context, who, run)
+        return actions.run_as(context, who, run)
 
-    return await _act(request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work)
+    return await web.act(
+        request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work
+    )
 
 
 def _part(form: Any) -> tuple[int | None, int | None]:
@@ -324,25 +251,23 @@ def _part(form: Any) -> tuple[int | None, int | None]:
     start, end = str(form.get("start", "")).strip(), str(form.get("end", "")).strip()
     if not start and not end:
         return None, None
-    return _form_int(form, "start", "First sub-ticket"), _form_int(form, "end", "Last sub-ticket")
+    return web.form_int(form, "start", "First sub-ticket"), web.form_int(form, "end", "Last sub-ticket")
 
 
 @router.post("/ranges/{range_id}/{verb}")
-async def range_action(request: Request, range_id: int, verb: str) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+async def range_action(request: Request, viewer: web.SignedIn, range_id: int, verb: str) -> Response:
+    _acting(viewer)
     form = await request.form()
     back = str(form.get("back") or "/dashboard/bills")
     if not back.startswith("/dashboard/"):
         back = "/dashboard/bills"
     try:
         if range_id == 0:  # the holdings forms choose the range in a select
-            range_id = _form_int(form, "range_id", "Range")
+            range_id = web.form_int(form, "range_id", "Range")
         start, end = _part(form) if verb in ("endorse", "discount", "pledge") else (None, None)
     except actions.ActionError as error:
-        return _redirect(back, message=str(error), kind="error")
-    to = _checksum(str(form.get("to", "")))
+        return web.redirect(back, message=str(error), kind="error")
+    to = web.checksum(str(form.get("to", "")))
     raw_reason = str(form.get("reason", "")).strip()
     reason = int(raw_reason) if raw_reason.isdigit() and 0 < int(raw_reason) < 256 else 1
 
@@ -372,7 +297,7 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
                 return bills.dishonour(**kw, data=BillDishonour(reason=reason))
             raise actions.ActionError(f"unknown action {verb}")
 
-        return actions._run(context, who, run)
+        return actions.run_as(context, who, run)
 
     done = {
         "endorse": f"Endorsed range R{range_id}.",
@@ -387,51 +312,49 @@ async def range_action(request: Request, range_id: int, verb: str) -> Response:
     }
     if verb not in done:
         return Response(status_code=404)
-    return await _act(request, viewer, back, done[verb], work)
+    return await web.act(request, viewer, back, done[verb], work)
 
 
 # -- discount: the bank quotes from its queue, the holder accepts; each behind a confirmation ----------
 @router.get("/queue/{request_id}/quote", response_class=HTMLResponse)
-def quote_confirm(request: Request, request_id: int, rate: str = "", valid_hours: int = 24) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+def quote_confirm(
+    request: Request, viewer: web.SignedIn, request_id: int, rate: str = "", valid_hours: int = 24
+) -> Response:
+    _acting(viewer)
     back = "/dashboard/bills"
-    with Session(_engine(request)) as db:
+    with web.session(request) as db:
         row = db.get(BillDiscountRequest, request_id)
         if row is None or row.financier.lower() != viewer.address.lower():
-            return _denied(request, viewer, "a discount request addressed to another bank")
-        item = bills._request_public(db, row)
+            raise web.Denied("a discount request addressed to another bank")
+        item = bills.request_public(db, row)
         names = queries.directory(db)
     try:
         rate_bps = fmt.parse_percent(rate) if rate else viewer.standing_rate_bps
     except ValueError as error:
-        return _redirect(back, message=str(error), kind="error")
-    now = _now(request)
+        return web.redirect(back, message=str(error), kind="error")
+    now = web.now(request)
     days = fmt.days_to(item.maturity, now)
     interest = fmt.discount(item.amount, rate_bps, days)
     hours = max(1, min(valid_hours, 24 * 30))
-    return _page(
+    return web.page(
         request, "bills/confirm_quote.html", names=names, item=item, rate_bps=rate_bps, days=days,
         interest=interest, price=item.amount - interest, valid_hours=hours, expiry=now + hours * 3600,
     )  # fmt: skip
 
 
 @router.post("/queue/{request_id}/quote")
-async def quote_submit(request: Request, request_id: int) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+async def quote_submit(request: Request, viewer: web.SignedIn, request_id: int) -> Response:
+    _acting(viewer)
     form = await request.form()
     back = "/dashboard/bills"
     try:
-        rate_bps = _form_int(form, "rate_bps", "Rate")
-        hours = _form_int(form, "valid_hours", "Quote validity")
+        rate_bps = web.form_int(form, "rate_bps", "Rate")
+        hours = web.form_int(form, "valid_hours", "Quote validity")
     except actions.ActionError as error:
-        return _redirect(back, message=str(error), kind="error")
+        return web.redirect(back, message=str(error), kind="error")
 
     def work(context: Any, who: Viewer) -> Any:
-        return actions._run(
+        return actions.run_as(
             context, who,
             lambda s, c: bills.quote_discount(
                 ctx=context, session=s, caller=c, request_id=request_id,
@@ -439,7 +362,7 @@ async def quote_submit(request: Request, request_id: int) -> Response:
             ),
         )  # fmt: skip
 
-    return await _act(
+    return await web.act(
         request, viewer, back,
         lambda r: f"Quoted discount request {request_id} at {fmt.percent_bps(rate_bps)} "
         f"(quote Q{r.result.get('quote_id')}); waiting for the holder to accept.",
@@ -448,39 +371,35 @@ async def quote_submit(request: Request, request_id: int) -> Response:
 
 
 @router.get("/quotes/{quote_id}/accept", response_class=HTMLResponse)
-def accept_confirm(request: Request, quote_id: int) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
-    with Session(_engine(request)) as db:
+def accept_confirm(request: Request, viewer: web.SignedIn, quote_id: int) -> Response:
+    _acting(viewer)
+    with web.session(request) as db:
         quote = db.get(BillQuote, quote_id)
         record = db.get(BillRange, quote.range_id) if quote is not None else None
         if quote is None or record is None or record.holder.lower() != viewer.address.lower():
-            return _denied(request, viewer, "a quote on a range you do not hold")
+            raise web.Denied("a quote on a range you do not hold")
         package = db.get(BillPackage, record.package_id)
         names = queries.directory(db)
     assert package is not None
     amount = int(quote.end) - int(quote.start) + 1
-    days = fmt.days_to(package.maturity, _now(request))
+    days = fmt.days_to(package.maturity, web.now(request))
     interest = fmt.discount(amount, quote.rate_bps, days)
-    return _page(
+    return web.page(
         request, "bills/confirm_accept.html", names=names, quote=quote, package=package, amount=amount,
         days=days, interest=interest, price=amount - interest,
     )  # fmt: skip
 
 
 @router.post("/quotes/{quote_id}/accept")
-async def accept_submit(request: Request, quote_id: int) -> Response:
-    viewer, stop = _acting(request)
-    if stop is not None or viewer is None:
-        return stop or _sign_in_redirect(request)
+async def accept_submit(request: Request, viewer: web.SignedIn, quote_id: int) -> Response:
+    _acting(viewer)
 
     def work(context: Any, who: Viewer) -> Any:
-        return actions._run(
+        return actions.run_as(
             context, who, lambda s, c: bills.accept_quote(ctx=context, session=s, caller=c, quote_id=quote_id)
         )
 
-    return await _act(
+    return await web.act(
         request, viewer, "/dashboard/bills",
         lambda r: f"Discounted: ¥{fmt.yuan(int(r.result.get('price', 0)))} received; "
         "the bank holds the range.",

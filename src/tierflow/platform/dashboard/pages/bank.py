@@ -1,0 +1,266 @@
+"""The bank's financing dashboard: the queue of requests to quote and fund, the book, exposure by obligor."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from tierflow.chain.vocabulary import Role
+from tierflow.platform.dashboard import actions, charts, queries, web
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.receivables import Certificate, Payable
+
+router = web.page_router("/bank")
+
+
+def _queue_context(db: Session, viewer: Viewer, address: str, page: int) -> dict[str, Any]:
+    rate = viewer.standing_rate_bps
+    return {
+        "queue": queries.bank_queue(db, address, rate_bps=rate, now=queries.clock(db), page=page),
+        "rate_bps": rate,
+    }
+
+
+# The portfolio aggregates every position of a bank (100,000 rows is a second on SQLite here), yet it
+# only changes when the indexer commits a block, or when time moves a position into "overdue". Keep
+# the last few results keyed by (database, bank, indexed block, 5-minute slot).
+BOOK_CACHE: OrderedDict[tuple[int, str, int, int], queries.Portfolio] = OrderedDict()
+_BOOK_CACHE_SIZE = 32
+_BOOK_LOCK = threading.Lock()
+_BOOK_SLOT_SECONDS = 300
+
+
+def _book_key(db: Session, address: str) -> tuple[int, str, int, int]:
+    return (
+        id(db.get_bind()),
+        address.lower(),
+        queries.indexed_block(db),
+        queries.clock(db) // _BOOK_SLOT_SECONDS,
+    )
+
+
+def _cached_book(db: Session, address: str) -> queries.Portfolio | None:
+    with _BOOK_LOCK:
+        return BOOK_CACHE.get(_book_key(db, address))
+
+
+def _book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
+    key = _book_key(db, address)
+    with _BOOK_LOCK:
+        book = BOOK_CACHE.get(key)
+    if book is None:
+        book = queries.portfolio(db, address, now=queries.clock(db))
+        with _BOOK_LOCK:
+            BOOK_CACHE[key] = book
+            while len(BOOK_CACHE) > _BOOK_CACHE_SIZE:
+                BOOK_CACHE.popitem(last=False)
+    buckets = book.monthly if ladder == "month" else book.weekly
+    return {
+        "book": book,
+        "exposure": queries.exposure(db, address, book),
+        "ladder_chart": charts.ladder(buckets, title=f"Expected cash-in by {ladder}"),
+        "ladder_buckets": buckets,
+    }
+
+
+@router.get("/{address}", response_class=HTMLResponse)
+def bank_page(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    page: int = 1,
+    ladder: str = "week",
+    panel: str = "",
+    book: str = "",
+) -> Response:
+    address = web.checksum(address)
+    read_only = web.owner_page(viewer, address, Role.FINANCIER, "this bank's financing dashboard")
+    ladder = "month" if ladder == "month" else "week"
+    with web.session(request) as db:
+        names = queries.directory(db)
+        base: dict[str, Any] = {"names": names, "owner": address, "read_only": read_only, "ladder": ladder}
+        if panel == "queue":
+            return web.page(request, "bank/_queue.html", **base, **_queue_context(db, viewer, address, page))
+        if panel == "book" or book == "inline":
+            book_context = _book_context(db, address, ladder)
+            if panel == "book":
+                return web.page(request, "bank/_book.html", **base, **book_context)
+        elif _cached_book(db, address) is not None:
+            book_context = _book_context(db, address, ladder)
+        else:
+            # Not computed for this block yet: the page shows at once and the book follows (htmx,
+            # or a link without JavaScript) instead of holding the whole page back.
+            book_context = {"book": None}
+        return web.page(
+            request,
+            "bank/page.html",
+            **base,
+            block=queries.indexed_block(db),
+            balance=queries.settlement_balance(db, address),
+            **_queue_context(db, viewer, address, page),
+            **book_context,
+        )
+
+
+@router.post("/{address}/rate")
+async def bank_rate(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    """The viewer's own standing rate (kept in its session), whichever bank page it was set on."""
+    back = f"/dashboard/bank/{address}"
+    form = await request.form()
+    try:
+        rate = fmt.parse_percent(str(form.get("rate", "")))
+    except ValueError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    if not 0 < rate <= 10_000:
+        return web.redirect(back, message="A standing rate is between 0.01% and 100.00%.", kind="error")
+    response = web.redirect(
+        back, message=f"Standing rate set to {fmt.percent_bps(rate)}; suggested prices updated."
+    )
+    web.set_session(request, response, viewer.with_rate(rate))
+    return response
+
+
+Found = tuple[tuple[FinancingRequest, Certificate | None, Payable | None], queries.Directory]
+
+
+def _bank_request(request: Request, viewer: Viewer, address: str, request_id: int) -> Found | Response:
+    """One of the bank's open requests and the names, or the response to send instead (it is gone)."""
+    web.owner_acting(viewer, address, Role.FINANCIER, "actions on this bank's requests")
+    with web.session(request) as db:
+        try:
+            found = queries.open_request(db, request_id)
+        except LookupError:
+            return web.redirect(
+                f"/dashboard/bank/{address}", message="That request no longer exists.", kind="error"
+            )
+        if found[0].financier.lower() != address.lower():
+            raise web.Denied("a request addressed to another bank")
+        return found, queries.directory(db)
+
+
+@router.get("/{address}/requests/{request_id}/quote", response_class=HTMLResponse)
+def quote_confirm(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    request_id: int,
+    rate: str = "",
+    valid_hours: int = 24,
+) -> Response:
+    found = _bank_request(request, viewer, address, request_id)
+    if isinstance(found, Response):
+        return found
+    (fin_request, token, payable), names = found
+    back = f"/dashboard/bank/{address}"
+    try:
+        rate_bps = fmt.parse_percent(rate) if rate else viewer.standing_rate_bps
+    except ValueError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    if payable is None:
+        return web.redirect(
+            back,
+            message="The certificate of this request is not indexed yet; retry in a moment.",
+            kind="error",
+        )
+    now = web.now(request)
+    days = fmt.days_to(payable.maturity, now)
+    discount = fmt.discount(fin_request.amount, rate_bps, days)
+    return web.page(
+        request,
+        "bank/confirm_quote.html",
+        names=names,
+        owner=address,
+        req=fin_request,
+        token=token,
+        payable=payable,
+        rate_bps=rate_bps,
+        days=days,
+        discount=discount,
+        price=fin_request.amount - discount,
+        # a quote is an offer for now: the registry caps its validity (24 h by default)
+        valid_hours=max(1, min(valid_hours, 24)),
+        expiry=now + max(1, min(valid_hours, 24)) * 3600,
+    )
+
+
+@router.post("/{address}/requests/{request_id}/quote")
+async def quote_submit(request: Request, viewer: web.SignedIn, address: str, request_id: int) -> Response:
+    found = _bank_request(request, viewer, address, request_id)
+    if isinstance(found, Response):
+        return found
+    form = await request.form()
+    back = f"/dashboard/bank/{address}"
+    try:
+        rate_bps = web.form_int(form, "rate_bps", "Rate")
+        valid_hours = web.form_int(form, "valid_hours", "Quote validity")
+    except actions.ActionError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    return await web.act(
+        request,
+        viewer,
+        back,
+        f"Quoted request {request_id} at {fmt.percent_bps(rate_bps)}; waiting for the supplier to accept.",
+        actions.quote,
+        request_id=request_id,
+        rate_bps=rate_bps,
+        valid_hours=valid_hours,
+    )
+
+
+@router.get("/{address}/requests/{request_id}/fund", response_class=HTMLResponse)
+def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_id: int) -> Response:
+    found = _bank_request(request, viewer, address, request_id)
+    if isinstance(found, Response):
+        return found
+    (fin_request, token, payable), names = found
+    if fin_request.status != "Accepted" or fin_request.price is None:
+        return web.redirect(
+            f"/dashboard/bank/{address}",
+            message=f"Request {request_id} is {fin_request.status}: fund it after the supplier accepts.",
+            kind="error",
+        )
+    return web.page(
+        request,
+        "bank/confirm_fund.html",
+        names=names,
+        owner=address,
+        req=fin_request,
+        token=token,
+        payable=payable,
+    )
+
+
+REQUEST_VERBS = {
+    "fund": "Funded request {id}: the price was paid and the certificate is in your portfolio.",
+    "decline": "Declined request {id}; the supplier's certificate is unlocked.",
+    "recourse": "Recourse exercised on request {id}: the certificate went back to the seller, whose debt "
+    "is collected from its balance now and from whatever it is paid later.",
+}
+
+
+@router.post("/{address}/requests/{request_id}/{verb}")
+async def bank_request_action(
+    request: Request, viewer: web.SignedIn, address: str, request_id: int, verb: str
+) -> Response:
+    found = _bank_request(request, viewer, address, request_id)
+    if isinstance(found, Response):
+        return found
+    if verb not in REQUEST_VERBS:
+        return Response(status_code=404)
+    done = REQUEST_VERBS[verb].format(id=request_id)
+    return await web.act(
+        request,
+        viewer,
+        f"/dashboard/bank/{address}",
+        done,
+        actions.bank_request,
+        verb=verb,
+        request_id=request_id,
+    )

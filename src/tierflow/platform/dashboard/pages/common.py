@@ -1,0 +1,126 @@
+"""Pages every participant shares: sign-in and sign-out, home, live updates, static files, documents."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard.rendering import STATIC, render
+from tierflow.platform.dashboard.session import COOKIE_NAME, SignInError, sign_in
+from tierflow.platform.models.service import ApiKey
+from tierflow.platform.security.crypto import api_key_matches
+from tierflow.settings import REPO_ROOT
+
+router = web.page_router()
+
+# htmx comes from npm (package.json) and is served from node_modules: nothing is copied or committed.
+HTMX_FILE = REPO_ROOT / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
+
+
+@router.get("", response_class=HTMLResponse)
+def home(viewer: web.SignedIn) -> Response:
+    return RedirectResponse(viewer.home(), status_code=303)
+
+
+def _demo_keys(request: Request) -> list[tuple[str, str]]:
+    """(name, key) of the seeded demo participants, in development only: their keys are public anyway."""
+    if not request.app.state.dashboard_demo:
+        return []
+    from tierflow.platform.services.seed import DEMO_NAMES, demo_api_key
+
+    found = []
+    with web.session(request) as db:
+        for name, label in DEMO_NAMES.items():
+            key = db.get(ApiKey, name)
+            token = demo_api_key(name)
+            if (
+                key is not None
+                and key.revoked_at is None
+                and api_key_matches(token.split("_", 2)[2], key.key_hash)
+            ):
+                found.append((f"{label} ({name})", token))
+    return found
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, next: str = "") -> Response:
+    target = next if next.startswith("/dashboard") else ""
+    return web.page(request, "sign_in.html", next=target, error=None, demo=_demo_keys(request))
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in_submit(request: Request) -> Response:
+    form = await request.form()
+    token = str(form.get("api_key", ""))
+    target = str(form.get("next", ""))
+    with web.session(request) as db:
+        try:
+            viewer = sign_in(db, token)
+        except SignInError as error:
+            return web.page(
+                request,
+                "sign_in.html",
+                status_code=401,
+                next=target,
+                error=str(error),
+                demo=_demo_keys(request),
+            )
+    response = RedirectResponse(
+        target if target.startswith("/dashboard/") else viewer.home(), status_code=303
+    )
+    web.set_session(request, response, viewer)
+    return response
+
+
+@router.post("/sign-out")
+def sign_out() -> Response:
+    response = RedirectResponse("/dashboard/sign-in", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@router.get("/changes")
+def changes(request: Request, since: int = 0) -> Response:
+    """Polled by every page: 204 while nothing changed, else a fresh poller and a `chain-changed` event."""
+    with web.session(request) as db:
+        block = queries.indexed_block(db)
+    if block == since:
+        return Response(status_code=204)
+    html = render("_poller.html", block=block, poll_seconds=web.POLL_SECONDS)
+    return HTMLResponse(html, headers={"HX-Trigger": "chain-changed"})
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name == "htmx.min.js":
+        if HTMX_FILE.exists():
+            return FileResponse(
+                HTMX_FILE, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+            )
+        # Pages work without it (plain forms and links); only live updates stop. `make setup` installs it.
+        web.log.warning("htmx missing at %s: run `npm ci` (make setup) for live updates", HTMX_FILE)
+        return Response("/* htmx not installed: run `make setup` */", media_type="text/javascript")
+    path = (STATIC / name).resolve()
+    if path.parent != STATIC or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "max-age=300"})
+
+
+@router.get("/documents/{document_id}")
+def document(request: Request, viewer: web.SignedIn, document_id: str) -> Response:
+    """A backing document, decrypted for a party to its certificate (the service decides who may)."""
+    try:
+        row, content = actions.read_document(web.service_context(request), viewer, document_id=document_id)
+    except actions.ActionError as error:
+        return web.page(request, "empty.html", status_code=403, title="Document", message=str(error))
+    safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._- ") or "document"
+    return Response(
+        content,
+        media_type=row.content_type,
+        # Uploaded bytes are never rendered in our origin: always a download, never sniffed.
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

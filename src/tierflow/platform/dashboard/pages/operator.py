@@ -1,0 +1,89 @@
+"""The operator's console: onboard and suspend participants, set platform parameters, pause the platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from tierflow.chain.vocabulary import ROLE_BITS, Role
+from tierflow.platform.dashboard import actions, queries, web
+
+router = web.page_router("/operator")
+ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
+
+
+@router.get("", response_class=HTMLResponse)
+def operator_page(request: Request, viewer: web.SignedIn) -> Response:
+    web.supervising(viewer, "the operator's console")
+    with web.session(request) as db:
+        names = queries.directory(db)
+        people = queries.directory_people(db)
+        onchain = queries.onchain_participants(db)
+        state = queries.platform_state(db)
+        block = queries.indexed_block(db)
+    return web.page(
+        request,
+        "operator/page.html",
+        names=names,
+        people=people,
+        onchain=onchain,
+        state=state,
+        block=block,
+        read_only=not viewer.is_operator,
+        role_names=[(r.name or "", int(r)) for r in Role],
+    )
+
+
+@router.post("/{verb}")
+async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> Response:
+    if not viewer.is_operator:
+        raise web.Denied("the operator's actions")
+    back = "/dashboard/operator"
+    form = await request.form()
+    params: dict[str, Any]
+    try:
+        if verb == "onboard":
+            roles = sum(int(str(v)) for v in form.getlist("roles") if str(v).isdigit())
+            if not roles:
+                raise actions.ActionError("Roles: tick at least one role.")
+            name = str(form.get("legal_name", "")).strip()
+            if not name:
+                raise actions.ActionError("Legal name: write the name from the business licence.")
+            address = str(form.get("address", "")).strip() or None
+            params = {
+                "legal_name": name,
+                "legal_id": str(form.get("legal_id", "")).strip(),
+                "roles": [ROLE_NAMES[bit] for bit in ROLE_NAMES if roles & bit],
+                "contact": str(form.get("contact", "")).strip(),
+                "custody": "self" if address else "custodial",
+                "address": address,
+            }
+
+            def onboarded(created: Any) -> str:
+                # The key is shown once, here, and never stored in clear: the operator hands it over.
+                where = created.participant.address
+                return f"Onboarded {name} at {where}. Their API key (shown once): {created.api_key}"
+
+            return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
+        if verb in ("suspend", "reinstate"):
+            target = str(form.get("address", ""))
+            done = f"{web.name_of(request, target)} {'suspended' if verb == 'suspend' else 'reinstated'}."
+            return await web.act(
+                request, viewer, back, done, actions.set_status, address=target, suspend=verb == "suspend"
+            )
+        if verb == "parameters":
+            params = {
+                "max_tenor_days": int(str(form.get("max_tenor_days", "0"))),
+                "grace_period_days": int(str(form.get("grace_days", "0"))),
+                "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
+            }
+            return await web.act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+        if verb in ("pause", "unpause"):
+            return await web.act(
+                request, viewer, back, f"Platform {verb}d.", actions.set_paused, paused=verb == "pause"
+            )
+    except (actions.ActionError, ValueError) as error:
+        return web.redirect(back, message=str(error), kind="error")
+    return Response(status_code=404)

@@ -1,0 +1,127 @@
+"""The supplier's page: payables to accept, holdings to split, pass on or finance, requests and payouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from tierflow.chain.vocabulary import Role
+from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.services.schemas.certificates import AcceptQuote
+
+router = web.page_router("/supplier")
+
+
+@router.get("/{address}", response_class=HTMLResponse)
+def supplier_page(request: Request, viewer: web.SignedIn, address: str, panel: str = "") -> Response:
+    address = web.checksum(address)
+    read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
+    with web.session(request) as db:
+        names = queries.directory(db)
+        view = queries.supplier_view(db, address)
+        context: dict[str, Any] = {
+            "names": names,
+            "owner": address,
+            "read_only": read_only,
+            "view": view,
+            "now": web.now(request),
+            "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
+            "banks": names.with_role(Role.FINANCIER),
+            "block": queries.indexed_block(db),
+        }
+    if panel == "tables":
+        return web.page(request, "supplier/_tables.html", **context)
+    return web.page(request, "supplier/page.html", **context)
+
+
+SUPPLIER_VERBS = {
+    "accept",
+    "reject",
+    "split_transfer",
+    "request_financing",
+    "accept_quote",
+    "lapse",
+    "cancel_request",
+    "claim",
+}
+
+
+@router.post("/{address}/{verb}")
+async def supplier_action(request: Request, viewer: web.SignedIn, address: str, verb: str) -> Response:
+    web.owner_acting(viewer, address, Role.SUPPLIER, "another supplier's certificates")
+    if verb not in SUPPLIER_VERBS:
+        return Response(status_code=404)
+    back = f"/dashboard/supplier/{address}"
+    form = await request.form()
+    try:
+        if verb in ("accept", "reject"):
+            slot_id = web.form_int(form, "slot_id", "Payable")
+            outcome = "accepted: the certificate is in your holdings" if verb == "accept" else "rejected"
+            done = f"Payable P{slot_id} {outcome}."
+            return await web.act(
+                request, viewer, back, done, actions.respond, slot_id=slot_id, accept=verb == "accept"
+            )
+        if verb == "split_transfer":
+            token_id = web.form_int(form, "token_id", "Certificate")
+            to = str(form.get("to", ""))
+            if not to.startswith("0x"):
+                raise actions.ActionError("Recipient: choose who receives the value.")
+            value = web.form_yuan(form, "amount", "Amount")
+            done = f"Sent ¥{fmt.yuan(value)} of T{token_id} to {web.name_of(request, to)}."
+            return await web.act(
+                request, viewer, back, done, actions.split_transfer, token_id=token_id, to=to, value=value
+            )
+        if verb == "request_financing":
+            token_id = web.form_int(form, "token_id", "Certificate")
+            financier = str(form.get("financier", ""))
+            if not financier.startswith("0x"):
+                raise actions.ActionError("Bank: choose the bank to ask.")
+            amount = web.form_yuan(form, "amount", "Amount to finance")
+            recourse = form.get("with_recourse") == "on"
+            done = f"Asked {web.name_of(request, financier)} to finance ¥{fmt.yuan(amount)} of T{token_id}."
+            return await web.act(
+                request,
+                viewer,
+                back,
+                done,
+                actions.request_financing,
+                token_id=token_id,
+                amount=amount,
+                financier=financier,
+                with_recourse=recourse,
+            )
+        request_id = web.form_int(form, "token_id" if verb == "claim" else "request_id", "Request")
+        if verb == "accept_quote":
+            # the terms the page showed (hidden fields): a re-quote since makes the chain refuse
+            terms = AcceptQuote(
+                rate_bps=web.form_int(form, "rate_bps", "Rate"),
+                price=web.form_int(form, "price", "Price"),
+                expiry=web.form_int(form, "expiry", "Expiry"),
+            )
+            done = f"Quote on request {request_id} accepted; the bank can now fund it."
+            return await web.act(
+                request, viewer, back, done, actions.accept_quote, request_id=request_id, terms=terms
+            )
+        if verb == "lapse":
+            done = f"Request {request_id} lapsed: the quote expired unfunded; the certificate is unlocked."
+            return await web.act(
+                request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
+            )
+        if verb == "cancel_request":
+            done = f"Request {request_id} cancelled; the certificate is unlocked."
+            return await web.act(
+                request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
+            )
+        return await web.act(
+            request,
+            viewer,
+            back,
+            f"Claimed T{request_id}: the payout is in your account.",
+            actions.claim,
+            token_id=request_id,
+        )
+    except (actions.ActionError, ValueError) as error:
+        return web.redirect(back, message=str(error), kind="error")

@@ -1,0 +1,331 @@
+"""The dashboard's page kit: routers, the signed-in viewer, rendering, forms and acting on a service.
+
+Every page module under `pages/` (one per actor, mirroring `templates/`) is built from these parts
+and nothing else of the web layer; `mount.py` lists the modules and mounts their routers.
+
+A page::
+
+    router = web.page_router("/carrier")                       # pages/carrier.py, in mount.PAGES
+
+    @router.get("/{address}", response_class=HTMLResponse)
+    def carrier_page(request: Request, viewer: web.SignedIn, address: str) -> Response:
+        address = web.checksum(address)
+        read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another carrier's page")
+        with web.session(request) as db:
+            names = queries.directory(db)
+        return web.page(request, "carrier/page.html", names=names, read_only=read_only)
+
+A form (post → act through a service → back to the page with a flash message)::
+
+    @router.post("/{address}/ship")
+    async def ship(request: Request, viewer: web.SignedIn, address: str) -> Response:
+        web.owner_acting(viewer, address, Role.SUPPLIER, "another carrier's shipments")
+        back = f"/dashboard/carrier/{address}"
+        form = await request.form()
+        try:
+            amount = web.form_yuan(form, "amount", "Amount")
+        except actions.ActionError as error:
+            return web.redirect(back, message=str(error), kind="error")
+        done = f"Shipped ¥{fmt.yuan(amount)}."
+        return await web.act(request, viewer, back, done, actions.ship, amount=amount)
+
+- `web.SignedIn` is the viewer as a FastAPI dependency: without a valid session the page answers
+  with the sign-in form (a redirect that comes back to the page, or HX-Redirect for a panel).
+- `raise web.Denied("what")` answers the calm 403 page; `owner_page` / `owner_acting` raise it from
+  the one access decision (services/access.py) for pages that belong to a participant in a role.
+- Pages answer in HTML whatever fails below them (`PageRoute`): a page that says what to do.
+- Reads open `web.session(request)`; writes go through `web.act` and a function of `actions.py`,
+  which calls the same service functions as the REST API (same party checks, custody, nonces).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+from urllib.parse import quote as urlquote
+
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from tierflow.errors import ChainUnavailableError
+from tierflow.platform.dashboard import actions, queries
+from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.rendering import render
+from tierflow.platform.dashboard.session import (
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    Viewer,
+    encode_cookie,
+    viewer_from_cookie,
+)
+from tierflow.platform.services import access
+
+log = logging.getLogger("tierflow.dashboard")
+
+FLASH_COOKIE = "tierflow_flash"
+# Every script and style comes from this application; inline styles only for bar widths (style="--v").
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+POLL_SECONDS = 4
+
+
+# -- stopping a page early ---------------------------------------------------------------------------
+class SignInRequired(Exception):
+    """No valid session: the page answers with the sign-in form."""
+
+
+class Denied(Exception):
+    """The viewer may not see or do this: the page answers 403 with what and where to go instead."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class PageRoute(APIRoute):
+    """Pages answer in HTML even when something below them fails: a calm page that says what to do,
+    never the API's JSON error or a stack trace."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                return sign_in_redirect(request)
+            except Denied as denial:
+                return await run_in_threadpool(_denied_page, request, denial.what)
+            except (SQLAlchemyError, ChainUnavailableError) as error:
+                log.warning("dashboard page unavailable: %s", error)
+                message = "The platform's database or chain does not answer right now. Retry in a minute."
+                status = 503
+            except Exception:  # the last resort of a page; the log has the details
+                log.exception("dashboard page failed")
+                message = (
+                    "Something went wrong on our side. Retry; if it persists, tell the operator the time."
+                )
+                status = 500
+            html = render(
+                "empty.html",
+                request=request,
+                viewer=None,
+                paused=False,
+                flash=None,
+                title="Unavailable",
+                message=message,
+            )
+            return HTMLResponse(html, status_code=status)
+
+        return page_handler
+
+
+def page_router(prefix: str = "") -> APIRouter:
+    """The router of one page module: under /dashboard`prefix`, HTML errors, not in the OpenAPI schema."""
+    return APIRouter(prefix=f"/dashboard{prefix}", include_in_schema=False, route_class=PageRoute)
+
+
+# -- the application's database and the signed-in viewer ---------------------------------------------
+def engine(request: Request) -> Engine:
+    found: Engine = request.app.state.dashboard_engine()
+    return found
+
+
+def session(request: Request) -> Session:
+    """A database session for a page's reads (use as a context manager)."""
+    return Session(engine(request))
+
+
+def master_key(request: Request) -> str:
+    return str(request.app.state.dashboard_master_key)
+
+
+def service_context(request: Request) -> Any:
+    """The API's service context when the API runs in this process, else None (reads still work)."""
+    return getattr(request.app.state, "context", None)
+
+
+def current_viewer(request: Request) -> Viewer | None:
+    """The signed-in participant, or None; resolved once per request (the key check reads the database)."""
+    cached: tuple[Viewer | None] | None = getattr(request.state, "dashboard_viewer", None)
+    if cached is not None:
+        return cached[0]
+    viewer = viewer_from_cookie(engine(request), request.cookies.get(COOKIE_NAME), master_key(request))
+    request.state.dashboard_viewer = (viewer,)
+    return viewer
+
+
+def signed_in(request: Request) -> Viewer:
+    viewer = current_viewer(request)
+    if viewer is None:
+        raise SignInRequired
+    return viewer
+
+
+SignedIn = Annotated[Viewer, Depends(signed_in)]
+"""A page parameter: the signed-in viewer; without a session the page answers with the sign-in form."""
+
+
+def owner_page(viewer: Viewer, address: str, role: int, what: str) -> bool:
+    """Read only? for the page of participant `address` in `role`; Denied(`what`) if not the viewer's."""
+    allowed, read_only = access.owner_access(viewer, address, role)
+    if not allowed:
+        raise Denied(what)
+    return read_only
+
+
+def owner_acting(viewer: Viewer, address: str, role: int, what: str) -> None:
+    """Denied(`what`) unless the viewer is participant `address` in `role` (supervisors only read)."""
+    if owner_page(viewer, address, role, what):
+        raise Denied(what)
+
+
+def supervising(viewer: Viewer, what: str) -> None:
+    """Denied(`what`) unless the viewer is an auditor or the operator (they read every page)."""
+    if not viewer.sees_everything:
+        raise Denied(what)
+
+
+def set_session(request: Request, response: Response, viewer: Viewer) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        encode_cookie(viewer, master_key(request)),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        # Strict: a form on another site cannot post with this session (no CSRF token needed).
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+# -- answers ----------------------------------------------------------------------------------------
+def page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render `template` (under templates/) inside the site's frame: viewer, pause banner, flash message."""
+    flash = request.cookies.get(FLASH_COOKIE)
+    kind, _, message = _decode_flash(flash or "").partition(":")
+    viewer = current_viewer(request)
+    paused = False
+    if viewer is not None:
+        with session(request) as db:
+            state = queries.platform_state(db)
+            paused = bool(state and state.paused)
+    response = HTMLResponse(
+        render(
+            template,
+            request=request,
+            viewer=viewer,
+            paused=paused,
+            flash={"kind": kind, "message": message} if message else None,
+            poll_seconds=POLL_SECONDS,
+            **context,
+        ),
+        status_code=status_code,
+    )
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/dashboard")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _denied_page(request: Request, what: str) -> HTMLResponse:
+    viewer = current_viewer(request)
+    home = viewer.home() if viewer is not None else "/dashboard/sign-in"
+    return page(request, "denied.html", status_code=403, what=what, home=home)
+
+
+def _decode_flash(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except ValueError:
+        return ""
+
+
+def redirect(url: str, *, message: str | None = None, kind: str = "ok") -> RedirectResponse:
+    """Back to a page (303), with a message for the person at the screen shown there once."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        # Cookies carry latin-1 only; messages quote names and amounts in any script.
+        value = base64.urlsafe_b64encode(f"{kind}:{message[:1000]}".encode()).decode().rstrip("=")
+        response.set_cookie(FLASH_COOKIE, value, path="/dashboard", httponly=True, samesite="strict")
+    return response
+
+
+def sign_in_redirect(request: Request) -> Response:
+    # Come back to the page after signing in; a form post is not replayed (its page is the Referer).
+    back = request.url.path if request.method == "GET" else ""
+    target = f"/dashboard/sign-in?next={urlquote(back)}" if back else "/dashboard/sign-in"
+    if request.headers.get("HX-Request"):
+        # A panel refreshing in the background after the session ended: move the whole page to the
+        # sign-in form instead of drawing it inside the panel.
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+# -- reading requests -------------------------------------------------------------------------------
+def checksum(address: str) -> str:
+    """The EIP-55 form the read models store, so /bank/0xabc… and /bank/0xABC… are the same page."""
+    try:
+        return str(to_checksum_address(address))
+    except ValueError:
+        return address
+
+
+def now(request: Request) -> int:
+    with session(request) as db:
+        return queries.clock(db)
+
+
+def name_of(request: Request, address: str) -> str:
+    """The display name of `address` (for flash messages)."""
+    with session(request) as db:
+        return queries.directory(db).name(address)
+
+
+def form_yuan(form: Any, name: str, label: str) -> int:
+    """Field `name` as fen, from yuan as people write it; ActionError naming `label` if it is not one."""
+    try:
+        return fmt.parse_yuan(str(form.get(name, "")))
+    except ValueError as error:
+        raise actions.ActionError(f"{label}: {error}.") from error
+
+
+def form_int(form: Any, name: str, label: str) -> int:
+    """Field `name` as a number chosen from a list; ActionError naming `label` if it is not one."""
+    raw = str(form.get(name, "")).strip()
+    if not raw.isdigit():
+        raise actions.ActionError(f"{label}: choose one from the list (got “{raw or 'nothing'}”).")
+    return int(raw)
+
+
+# -- acting -----------------------------------------------------------------------------------------
+async def act(
+    request: Request,
+    viewer: Viewer,
+    back: str,
+    done: str | Callable[[Any], str],
+    action: Callable[..., Any],
+    **params: Any,
+) -> RedirectResponse:
+    """Run `action(context, viewer, **params)`, then back to the page saying what happened (or what to
+    do about it); `done` is the message, or makes it from the action's result.
+
+    The action sends a transaction and waits for the indexer (seconds at worst): it runs in the
+    thread pool so that the event loop keeps serving every other page and API call meanwhile.
+    """
+    try:
+        result = await run_in_threadpool(action, service_context(request), viewer, **params)
+    except actions.ActionError as error:
+        return redirect(back, message=str(error), kind="error")
+    return redirect(back, message=done(result) if callable(done) else done)
