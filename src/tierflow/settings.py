@@ -22,6 +22,10 @@ DEV_RELAYER_KEYS = (
     "0xde9be858da4a475276426320d5e9262ecfc3ba460bfac56360bfa6c4c28b4ee0",
     "0xdf57089febbacf7ba0bc227dafbffa9fc08a93fdc68e1e42411a14efcf23656e",
 )
+# Transaction fees of the platform's own accounts (operator, relayers), in wei: see FeePolicy in
+# tierflow.chain.node and docs/consortium.md.
+DEFAULT_PRIORITY_FEE_WEI = 10**9  # 1 gwei
+DEFAULT_MAX_FEE_PER_GAS_WEI = 100 * 10**9  # 100 gwei
 
 
 class Settings(BaseSettings):
@@ -35,6 +39,11 @@ class Settings(BaseSettings):
     chain_id: int | None = None
     # Besu/Quorum/Clique-style permissioned networks put more than 32 bytes in extraData.
     poa: bool = False
+    # EIP-1559 chains: maxPriorityFeePerGas of every transaction the platform sends; maxFeePerGas is
+    # 2 x the latest base fee + this tip. Chains without a base fee use eth_gasPrice (0 on free-gas
+    # consortium chains). Both are capped by max_fee_per_gas_wei; a cap of 0 sends everything at 0.
+    priority_fee_wei: int = Field(default=DEFAULT_PRIORITY_FEE_WEI, ge=0)
+    max_fee_per_gas_wei: int = Field(default=DEFAULT_MAX_FEE_PER_GAS_WEI, ge=0)
     deployments_dir: Path = REPO_ROOT / "deployments"
     data_dir: Path = REPO_ROOT / "var"
     database_url: str = Field(

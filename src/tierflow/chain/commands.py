@@ -14,7 +14,7 @@ from rich.table import Table
 from tierflow.chain.compile import compile_all
 from tierflow.chain.deploy import Deployment, deploy_all
 from tierflow.chain.devnet import Devnet
-from tierflow.chain.node import connect
+from tierflow.chain.node import FeePolicy, connect
 from tierflow.errors import TierflowError
 from tierflow.settings import get_settings
 
@@ -60,7 +60,12 @@ def deploy_command(
         w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
         operator = Account.from_key(settings.operator_key)
         deployment = deploy_all(
-            w3, operator, deployments_dir=settings.deployments_dir, force=force, progress=console.log
+            w3,
+            operator,
+            deployments_dir=settings.deployments_dir,
+            force=force,
+            progress=console.log,
+            fees=FeePolicy.from_settings(settings),
         )
     except TierflowError as error:
         console.print(f"[red]error:[/] {error}")

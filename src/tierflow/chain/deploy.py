@@ -13,7 +13,7 @@ from web3.contract import Contract
 
 from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.compile import Artifact, abi_hash, compile_all
-from tierflow.chain.node import TxSender
+from tierflow.chain.node import FeePolicy, TxSender
 from tierflow.errors import ConfigurationError
 
 # Deployment order and constructor arguments ("admin" is the deploying operator).
@@ -101,6 +101,7 @@ def deploy_all(
     artifacts: dict[str, Artifact] | None = None,
     force: bool = False,
     progress: Any = None,
+    fees: FeePolicy | None = None,
 ) -> Deployment:
     """Deploy everything (or reuse a live deployment recorded in deployments_dir) and wire it."""
     artifacts = artifacts or compile_all()
@@ -109,7 +110,7 @@ def deploy_all(
         existing = load_deployment(deployments_dir, w3.eth.chain_id)
         if existing is not None and is_live(w3, existing, artifacts):
             return existing
-    sender = TxSender(w3, RevertDecoder(a.abi for a in artifacts.values()))
+    sender = TxSender(w3, RevertDecoder(a.abi for a in artifacts.values()), fees=fees)
     deploy_block = w3.eth.block_number + 1
     addresses: dict[str, str] = {"admin": operator.address}
     for name in names:

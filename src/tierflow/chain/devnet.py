@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -63,13 +64,16 @@ class Devnet:
         block_time: float | None = None,
         accounts: int = 20,
         log_file: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
+        """`extra_args` go to anvil as they are, e.g. ("--base-fee", "0") for a chain without fees."""
         self.port = port or free_port()
         self.chain_id = chain_id
         self.state_dir = state_dir
         self.block_time = block_time
         self.accounts = accounts
         self.log_file = log_file
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -93,7 +97,7 @@ class Devnet:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             # --state loads the file when it exists and dumps to it on exit: state survives restarts.
             command += ["--state", str(self.state_dir / "anvil-state.json")]
-        return command
+        return command + list(self.extra_args)
 
     def start(self, timeout: float = 30.0) -> Devnet:
         if rpc_ready(self.url):

@@ -48,8 +48,9 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_TYPEHASH,
 )
 from tierflow.chain.jsonrpc import RpcError, rpc_for
-from tierflow.chain.node import RECEIPT_POLL_S, TxSender
-from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
+from tierflow.chain.node import FeePolicy, TxSender
+from tierflow.chain.receipts import ReceiptWatcher
+from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless. The forwarder refuses deadlines more than an hour ahead of chain
@@ -120,13 +121,16 @@ class ChainGateway:
         deployment: Deployment,
         operator: LocalAccount,
         relayers: Sequence[LocalAccount] = (),
+        fees: FeePolicy | None = None,
     ) -> None:
-        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests."""
+        """`operator` sends operator-only calls; `relayers` (default: the operator alone) relay requests;
+        `fees` prices their transactions (default: FeePolicy's defaults)."""
         self.w3 = w3
         self.deployment = deployment
         self.decoder = deployment.decoder()
-        self.sender = TxSender(w3, self.decoder)
+        self.sender = TxSender(w3, self.decoder, fees=fees)
         self.rpc = rpc_for(w3)
+        self.receipts = ReceiptWatcher(self.rpc)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -446,22 +450,11 @@ class ChainGateway:
         return None
 
     def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
-        """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time."""
-        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
-        while True:
-            try:
-                receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
-            except (ChainUnavailableError, RpcError) as error:
-                raise TransactionOutcomeUnknown(
-                    tx_hash, f"transaction {tx_hash} was sent but its receipt could not be read: {error}"
-                ) from None
-            if receipt:
-                return dict(receipt)
-            if time.monotonic() >= deadline:
-                raise TransactionOutcomeUnknown(
-                    tx_hash, f"transaction {tx_hash} was sent but not mined within {RECEIPT_TIMEOUT_S:.0f} s"
-                )
-            time.sleep(RECEIPT_POLL_S)
+        """The raw receipt of a sent transaction; TransactionOutcomeUnknown if it is not mined in time.
+
+        Every waiting write shares one lookup per new block (ReceiptWatcher), not a poll loop each.
+        """
+        return self.receipts.wait(tx_hash, RECEIPT_TIMEOUT_S)
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined."""

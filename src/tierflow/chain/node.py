@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -17,8 +18,48 @@ from web3.types import TxParams, TxReceipt
 from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc, RequestMaybeDelivered, RpcError, rpc_for
 from tierflow.errors import ChainUnavailableError, ContractRevert, TransactionOutcomeUnknown, WrongChainError
+from tierflow.settings import DEFAULT_MAX_FEE_PER_GAS_WEI, DEFAULT_PRIORITY_FEE_WEI, Settings
 
 RECEIPT_POLL_S = 0.005  # anvil mines instantly; web3's default 0.1 s poll would dominate latency
+# How long a fee quote is reused. The base fee moves by at most 1/8 per block, so the 2 x headroom of
+# maxFeePerGas outlasts about six full blocks.
+FEE_REFRESH_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeePolicy:
+    """What the platform's accounts bid for gas, from the base fee, never from recent prices.
+
+    `eth_gasPrice` follows the tips of recent blocks, so a sender that bids a multiple of it bids
+    against itself: on 1 s blocks the relayers' price doubled every refresh (2 to 64 gwei in 16
+    blocks). EIP-1559 chains get a type-2 transaction: maxPriorityFeePerGas = the configured tip,
+    maxFeePerGas = 2 x the latest base fee + tip (the base fee can double in six full blocks; only
+    base fee + tip is paid). Chains without a base fee (legacy, many free-gas consortium chains) get
+    the node's eth_gasPrice as it is. Every figure is capped by `max_fee_per_gas_wei`; a base fee above
+    the cap refuses the send (the node would only queue it).
+    """
+
+    priority_fee_wei: int = DEFAULT_PRIORITY_FEE_WEI
+    max_fee_per_gas_wei: int = DEFAULT_MAX_FEE_PER_GAS_WEI
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeePolicy:
+        return cls(settings.priority_fee_wei, settings.max_fee_per_gas_wei)
+
+    def quote(self, base_fee: int | None, gas_price: int | None = None) -> dict[str, int]:
+        """The fee fields of a transaction: EIP-1559 ones when `base_fee` is known, else `gasPrice`."""
+        cap = self.max_fee_per_gas_wei
+        if base_fee is None:
+            if gas_price is None:
+                raise ValueError("a chain without a base fee needs the node's gas price")
+            return {"gasPrice": min(gas_price, cap)}
+        if base_fee > cap:
+            raise ChainUnavailableError(
+                f"the chain's base fee is {base_fee} wei per gas, above the platform's cap of {cap} "
+                "(TIERFLOW_MAX_FEE_PER_GAS_WEI): not sending until it falls or the cap is raised"
+            )
+        max_fee = min(2 * base_fee + self.priority_fee_wei, cap)
+        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(self.priority_fee_wei, max_fee)}
 
 
 def connect(rpc_url: str, expected_chain_id: int | None = None, poa: bool = False) -> Web3:
@@ -41,15 +82,22 @@ def connect(rpc_url: str, expected_chain_id: int | None = None, poa: bool = Fals
 class TxSender:
     """Signs locally and sends; thread-safe per-account nonces (no gaps or reuse under concurrency)."""
 
-    def __init__(self, w3: Web3, decoder: RevertDecoder, gas_headroom: float = 1.2) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        decoder: RevertDecoder,
+        gas_headroom: float = 1.2,
+        fees: FeePolicy | None = None,
+    ) -> None:
         self.w3 = w3
         self.decoder = decoder
         self.gas_headroom = gas_headroom
+        self.fees = fees or FeePolicy()
         self.chain_id = w3.eth.chain_id
         self._nonces: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
-        self._gas_price: tuple[float, int] = (0.0, 0)
+        self._fee_quote: tuple[float, dict[str, int]] = (-FEE_REFRESH_S, {})
         self._rpc: JsonRpc | ProviderRpc | None = None
 
     @property
@@ -63,13 +111,18 @@ class TxSender:
         with self._registry_lock:
             return self._locks.setdefault(address, threading.Lock())
 
-    def gas_price(self) -> int:
-        fetched_at, price = self._gas_price
-        if time.monotonic() - fetched_at > 2.0:
-            # Twice the quoted price absorbs base-fee rises between quote and inclusion.
-            price = 2 * int(self.rpc.call("eth_gasPrice", []), 16) + 1
-            self._gas_price = (time.monotonic(), price)
-        return price
+    def gas_price(self) -> dict[str, int]:
+        """The fee fields of the next transaction (see FeePolicy), refreshed every FEE_REFRESH_S."""
+        fetched_at, quote = self._fee_quote
+        if time.monotonic() - fetched_at >= FEE_REFRESH_S:
+            latest = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+            base_fee = (latest or {}).get("baseFeePerGas")
+            if base_fee is not None:
+                quote = self.fees.quote(int(base_fee, 16))
+            else:
+                quote = self.fees.quote(None, int(self.rpc.call("eth_gasPrice", []), 16))
+            self._fee_quote = (time.monotonic(), quote)
+        return dict(quote)
 
     def transact(
         self,
@@ -107,9 +160,9 @@ class TxSender:
                 nonce = self.w3.eth.get_transaction_count(address, "pending")
             full: TxParams = {
                 **params,
-                "nonce": nonce,  # type: ignore[typeddict-item]
+                "nonce": nonce,
                 "gas": gas,
-                "gasPrice": self.gas_price(),  # type: ignore[typeddict-item]
+                **self.gas_price(),  # type: ignore[typeddict-item]
                 "chainId": self.chain_id,
             }
             tx = fn.build_transaction(full)
@@ -143,7 +196,7 @@ class TxSender:
                         "value": 0,
                         "nonce": nonce,
                         "gas": gas,
-                        "gasPrice": self.gas_price(),
+                        **self.gas_price(),
                         "chainId": self.chain_id,
                     }
                 )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tierflow.chain.deploy import load_deployment
 from tierflow.chain.gateway import ChainGateway
-from tierflow.chain.node import connect
+from tierflow.chain.node import FeePolicy, connect
 from tierflow.errors import ChainUnavailableError, ConfigurationError, TierflowError
 from tierflow.platform.models import Checkpoint
 from tierflow.platform.services.readcache import ResponseCache
@@ -124,7 +124,8 @@ class ServiceContext:
                 f"no deployment for chain {chain_id} in {self.settings.deployments_dir}: "
                 "run `tierflow deploy` (or `tierflow up`) first"
             )
-        return ChainGateway(w3, deployment, self.operator, self.relayers)
+        fees = FeePolicy.from_settings(self.settings)
+        return ChainGateway(w3, deployment, self.operator, self.relayers, fees=fees)
 
     def set_gateway(self, gateway: ChainGateway) -> None:
         self._gateway = gateway

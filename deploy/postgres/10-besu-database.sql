@@ -1,0 +1,1 @@
+CREATE DATABASE tierflow_besu OWNER tierflow;

@@ -1,0 +1,118 @@
+"""Wait for many transactions' receipts with one lookup per new block, not one poll loop per write.
+
+Each relayed write used to poll `eth_getTransactionReceipt` every 5 ms until it was mined: with eight
+writers waiting for a 1 s block that is ~1,600 calls a second, all answered "not yet". One watcher
+thread per gateway instead reads the head (`eth_blockNumber`) every poll interval and, only when a
+new block arrived or a write started waiting, looks up the receipts of every waiting transaction in
+one JSON-RPC batch. The thread runs only while someone waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tierflow.chain.jsonrpc import JsonRpc, ProviderRpc
+from tierflow.errors import TransactionOutcomeUnknown
+
+# How often the watcher reads the head: anvil automines at once, so a short interval keeps latency low;
+# each tick is one eth_blockNumber for all waiting writes together.
+HEAD_POLL_S = 0.005
+# An idle watcher thread lingers this long for the next write before it exits.
+IDLE_EXIT_S = 1.0
+MAX_BATCH = 500
+
+
+@dataclass(eq=False)
+class _Waiter:
+    tx_hash: str
+    done: threading.Event = field(default_factory=threading.Event)
+    receipt: dict[str, Any] | None = None
+    error: str | None = None
+    checked: bool = False  # looked up at least once since it started waiting
+
+
+class ReceiptWatcher:
+    """Delivers receipts to the threads waiting for them; thread-safe, one background thread at most."""
+
+    def __init__(self, rpc: JsonRpc | ProviderRpc, poll_s: float = HEAD_POLL_S) -> None:
+        self.rpc = rpc
+        self.poll_s = poll_s
+        self._cond = threading.Condition()
+        self._waiting: list[_Waiter] = []
+        self._thread: threading.Thread | None = None
+        self.lookups = 0  # receipt lookup round trips so far (each covers every waiting transaction)
+
+    def wait(self, tx_hash: str, timeout: float) -> dict[str, Any]:
+        """The raw receipt of `tx_hash`; TransactionOutcomeUnknown if unreadable or not mined in time."""
+        waiter = _Waiter(tx_hash)
+        with self._cond:
+            self._waiting.append(waiter)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="receipt-watcher", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        if not waiter.done.wait(timeout):
+            with self._cond:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+            if not waiter.done.is_set():
+                raise TransactionOutcomeUnknown(
+                    tx_hash, f"transaction {tx_hash} was sent but not mined within {timeout:.0f} s"
+                )
+        if waiter.error is not None:
+            raise TransactionOutcomeUnknown(
+                tx_hash, f"transaction {tx_hash} was sent but its receipt could not be read: {waiter.error}"
+            )
+        assert waiter.receipt is not None
+        return waiter.receipt
+
+    def _run(self) -> None:
+        last_head: int | None = None
+        while True:
+            with self._cond:
+                if not self._waiting:
+                    self._cond.wait(IDLE_EXIT_S)
+                    if not self._waiting:
+                        self._thread = None
+                        return
+                waiting = list(self._waiting)
+            try:
+                head = int(self.rpc.call("eth_blockNumber", []), 16)
+                due = waiting if head != last_head else [w for w in waiting if not w.checked]
+                if due:
+                    self._look_up(due)
+                last_head = head
+            except Exception as error:  # any failure (also an odd answer) ends these waits, not the thread
+                self._finish(waiting, error=str(error) or type(error).__name__)
+            with self._cond:
+                if all(w.checked for w in self._waiting):
+                    self._cond.wait(self.poll_s)
+
+    def _look_up(self, due: list[_Waiter]) -> None:
+        """One round trip for the receipts of every transaction in `due`; hands out those mined."""
+        self.lookups += 1
+        calls = [("eth_getTransactionReceipt", [w.tx_hash]) for w in due]
+        if isinstance(self.rpc, JsonRpc):
+            # Nodes cap a batch's size (Besu: 1,024 by default): long queues go in slices.
+            receipts = []
+            for start in range(0, len(calls), MAX_BATCH):
+                receipts += self.rpc.batch(calls[start : start + MAX_BATCH])
+        else:
+            receipts = [self.rpc.call(method, params) for method, params in calls]
+        mined = []
+        for waiter, receipt in zip(due, receipts, strict=True):
+            waiter.checked = True
+            if receipt:
+                waiter.receipt = dict(receipt)
+                mined.append(waiter)
+        self._finish(mined)
+
+    def _finish(self, waiters: list[_Waiter], error: str | None = None) -> None:
+        with self._cond:
+            for waiter in waiters:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+                waiter.error = error
+                waiter.done.set()
