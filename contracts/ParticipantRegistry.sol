@@ -38,6 +38,12 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     mapping(address account => bool) private _systemContracts;
     Parameters private _params;
     uint64 private _quoteValidity; // [s]
+    mapping(uint64 day => AuditHead) private _auditHeads; // [unix day] → the trail's head that day
+
+    struct AuditHead {
+        uint64 seq;
+        bytes32 head;
+    }
 
     constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
         if (admin == address(0)) revert RegistryZeroAddress();
@@ -113,6 +119,20 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
         if (account == address(0)) revert RegistryZeroAddress();
         _systemContracts[account] = enabled;
         emit SystemContractSet(account, enabled, _msgSender());
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function anchorAuditHead(uint64 day, uint64 seq, bytes32 head) external onlyOperator {
+        AuditHead storage anchored = _auditHeads[day];
+        if (anchored.seq != 0 || seq == 0) revert RegistryAuditDayAnchored(day, anchored.head);
+        _auditHeads[day] = AuditHead({seq: seq, head: head});
+        emit AuditHeadAnchored(day, seq, head, _msgSender());
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function auditAnchor(uint64 day) external view returns (uint64 seq, bytes32 head) {
+        AuditHead storage anchored = _auditHeads[day];
+        return (anchored.seq, anchored.head);
     }
 
     /// @inheritdoc IParticipantRegistry

@@ -38,6 +38,12 @@ interface IParticipantRegistry {
     event QuoteValidityChanged(uint64 validity, address indexed operator);
     /// @notice A Tierflow contract was allowed (or no longer allowed) to hold settlement tokens and certificates in escrow.
     event SystemContractSet(address indexed account, bool enabled, address indexed operator);
+    /// @notice The operator anchored the head of the off-chain audit trail at the end of `day`: a later
+    /// rewrite of the platform's database no longer matches the chain.
+    /// @param day [unix day] days since 1970-01-01 UTC
+    /// @param seq the sequence number of the trail's last entry of that day
+    /// @param head that entry's SHA-256 chain hash
+    event AuditHeadAnchored(uint64 indexed day, uint64 seq, bytes32 head, address indexed operator);
 
     error RegistryUnknownParticipant(address account);
     error RegistryParticipantSuspended(address account);
@@ -54,6 +60,8 @@ interface IParticipantRegistry {
     error RegistryInvalidQuoteValidity(uint64 validity, uint64 max);
     /// @notice grantRole of a role already held, or revokeRole/renounceRole of one not held: no change.
     error RegistryRoleUnchanged(bytes32 role, address account);
+    /// @notice An audit-trail day is anchored once; its anchor never changes.
+    error RegistryAuditDayAnchored(uint64 day, bytes32 head);
 
     /// @notice Onboard `account` with `roles` (a non-zero combination of the role bits). Operator only.
     function register(address account, uint8 roles, bytes32 entityHash) external;
@@ -72,6 +80,11 @@ interface IParticipantRegistry {
     /// @notice Allow a Tierflow contract to act as escrow holder. Operator only.
     function setSystemContract(address account, bool enabled) external;
     /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator only.
+    /// @notice Anchor the audit trail's head of `day` (operator); reverts if that day is anchored already.
+    function anchorAuditHead(uint64 day, uint64 seq, bytes32 head) external;
+    /// @notice The anchored head of `day`; seq 0 and a zero head when it is not anchored.
+    function auditAnchor(uint64 day) external view returns (uint64 seq, bytes32 head);
+
     function pause() external;
     function unpause() external;
 

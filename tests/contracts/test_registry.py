@@ -166,3 +166,22 @@ def test_is_operator(tf: Platform, kit: Kit) -> None:
 
 
 FACE_SMALL = 10_000
+
+
+def test_anchor_audit_head_records_the_day_once(tf: Platform, kit: Kit) -> None:
+    receipt = tf.transact(tf.c.registry.functions.anchorAuditHead(20_000, 7, HASH), "operator")
+    assert tf.events(receipt, tf.c.registry, "AuditHeadAnchored") == [
+        {"day": 20_000, "seq": 7, "head": HASH, "operator": kit.a("operator")}
+    ]
+    assert tuple(tf.c.registry.functions.auditAnchor(20_000).call()) == (7, HASH)
+    assert tuple(tf.c.registry.functions.auditAnchor(20_001).call()) == (0, b"\x00" * 32)
+    with tf.reverts("RegistryAuditDayAnchored", 20_000, HASH):  # a rewrite cannot move the anchor
+        tf.transact(tf.c.registry.functions.anchorAuditHead(20_000, 8, b"\x22" * 32), "operator")
+    with tf.reverts("RegistryAuditDayAnchored", 20_001, b"\x00" * 32):
+        tf.transact(tf.c.registry.functions.anchorAuditHead(20_001, 0, HASH), "operator")
+
+
+@pytest.mark.parametrize("who", ["bank1", "auditor", "outsider"])
+def test_anchor_audit_head_reverts_when_not_operator(tf: Platform, kit: Kit, who: str) -> None:
+    with tf.reverts("RegistryNotOperator", kit.a(who)):
+        tf.transact(tf.c.registry.functions.anchorAuditHead(20_002, 1, HASH), who)

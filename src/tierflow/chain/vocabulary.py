@@ -258,6 +258,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "RegistryMissingRole": "{account} lacks the role needed (roles {held}, needs one of {required})",
     "RegistryAlreadyRegistered": "{account} is already registered",
     "RegistryNotSuspended": "{account} is not suspended",
+    "RegistryAuditDayAnchored": "day {day} of the audit trail is anchored already (head {head}), "
+    "or its sequence number is 0; an anchor never changes",
     "RegistryInvalidParameters": "parameters not allowed: tenor cap {maxTenor} s, grace period "
     "{gracePeriod} s, minimum unit {minUnit:yuan}",
     "RegistryInvalidRoles": "role bits {roles} are not a valid combination of roles",

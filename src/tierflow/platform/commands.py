@@ -15,3 +15,7 @@ def register(app: typer.Typer) -> None:
     from tierflow.platform import serve as api_cli
 
     app.command("serve")(api_cli.serve)
+
+    from tierflow.platform.audit_cli import audit_app
+
+    app.add_typer(audit_app, name="audit")

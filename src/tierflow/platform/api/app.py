@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.platform.api import errors
-from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, supplier
+from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, staff, supplier
 from tierflow.platform.api.schemas import HealthPublic
 from tierflow.platform.services.context import ServiceContext
 
@@ -169,7 +169,7 @@ def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | 
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (operator, financier, core, supplier, auditor, common, bills):
+    for module in (operator, financier, core, supplier, auditor, common, bills, staff):
         app.include_router(module.router)
     app.include_router(financier.settlement)
     for extra in extra_routers or []:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.api.writing import run_write
+from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import Caller, authenticate
@@ -50,14 +51,24 @@ async def current_caller(
     # On the event loop, not in the thread pool: the lookup is one indexed row (well under a
     # millisecond), while a hop to a worker thread and back costs more than that under load
     # (GIL hand-offs between the loop and the workers).
-    caller = authenticate(session=session, token=token)
+    caller = authenticate(session=session, token=token, origin=origin_of(request))
     # Hand the connection back before the endpoint runs: held from here to a thread-pool endpoint,
     # 20 requests arriving at once would hold 20 connections, and a request waiting for the pool on
     # the event loop blocks every request that would give one back. The endpoint's first query
     # checks one out again (in its worker thread, where waiting is harmless).
     session.close()
     request.state.caller = caller.address
+    request.state.caller_obj = caller  # for the audit line of a write (api/writing.py)
     return caller
+
+
+def origin_of(request: Request) -> Origin:
+    """Where the request came from, for the audit trail."""
+    return Origin(
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", "")[:200],
+        request_id=str(getattr(request.state, "request_id", "") or ""),
+    )
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -14,9 +14,12 @@ from sqlmodel import Session
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.api.errors import api_error_response, outcome_unknown
 from tierflow.platform.api.schemas import ErrorResponse
-from tierflow.platform.services import idempotency, writes
+from tierflow.platform.services import audit_trail, idempotency, writes
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import SignatureRequired, TxResult
+from tierflow.platform.services.schemas.staff import ApprovalPublic
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {
@@ -52,6 +55,36 @@ def _response(result: BaseModel) -> JSONResponse:
     return JSONResponse(status_code=status, content=result.model_dump(mode="json"))
 
 
+def _answer(action: Callable[[], BaseModel]) -> JSONResponse:
+    """The action's response; a write waiting for a checker answers 202 with its pending approval."""
+    try:
+        return _response(action())
+    except ApprovalRequired as pending:
+        body = ApprovalPublic.of(pending.approval).model_dump(mode="json")
+        return JSONResponse(status_code=202, content={"status": "approval_required", "approval": body})
+
+
+def _audit(request: Request, ctx: ServiceContext, response: JSONResponse) -> None:
+    """One audit line per write attempt: who, what, the outcome (status and code), the transaction."""
+    caller = getattr(request.state, "caller_obj", None)
+    if not isinstance(caller, Caller):
+        return
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    outcome = str(body.get("status") or response.status_code) if error is None else str(error.get("code"))
+    audit_trail.record(
+        ctx.engine,
+        actor=caller.actor,
+        action=f"write {request.method} {request.url.path}",
+        outcome=f"{response.status_code} {outcome}",
+        origin=caller.origin,
+        tx_hash=body.get("tx_hash") if isinstance(body, dict) else None,
+    )
+
+
 def run_write(
     request: Request,
     ctx: ServiceContext,
@@ -68,8 +101,25 @@ def run_write(
     retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place, and
     answers with what it returns (onboarding's ParticipantCreated), or the TxResult if None.
     """
+    response = _run_write(request, ctx, address, key, body, action, after)
+    _audit(request, ctx, response)
+    return response
+
+
+def _run_write(
+    request: Request,
+    ctx: ServiceContext,
+    address: str,
+    key: str | None,
+    body: BaseModel | dict[str, Any] | None,
+    action: Callable[[], BaseModel],
+    after: Callable[[TxResult], BaseModel | None] | None,
+) -> JSONResponse:
     if key is None:
-        return _response(action())
+        try:
+            return _answer(action)
+        except Exception as error:
+            return api_error_response(request, error)
     payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     print_ = idempotency.fingerprint(request.method, request.url.path, payload)
     replay = idempotency.begin(engine=ctx.engine, address=address, key=key, print_=print_)
@@ -78,7 +128,7 @@ def run_write(
     if isinstance(replay, idempotency.Sent):
         return _look_up(request, ctx, address, key, replay.tx_hash, after)
     try:
-        response = _response(action())
+        response = _answer(action)
     except TransactionOutcomeUnknown as error:
         # Sent, receipt missing: it may still be mined, so the key stays claimed by this transaction.
         idempotency.mark_sent(engine=ctx.engine, address=address, key=key, tx_hash=error.tx_hash)

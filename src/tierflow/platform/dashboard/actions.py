@@ -18,10 +18,11 @@ from sqlmodel import Session
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform.dashboard.session import Viewer
-from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import documents, participants, workflows
+from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.services import approvals, documents, participants, workflows
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     CertificateIssue,
@@ -39,6 +40,10 @@ T = TypeVar("T")
 
 class ActionError(Exception):
     """An action did not happen; `str(error)` says why and what to do."""
+
+
+class Submitted(ActionError):
+    """The write waits for a checker of the company (maker-checker); `str(error)` says so."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,21 @@ def caller_of(session: Session, viewer: Viewer) -> Caller:
         custody=row.custody,
         status=row.status,
         legal_name=row.legal_name,
+        **_person(session, viewer),
     )
+
+
+def _person(session: Session, viewer: Viewer) -> dict[str, Any]:
+    """The staff user behind the viewer (name, roles) and the scopes of the key they signed in with."""
+    person: dict[str, Any] = {}
+    if viewer.user_id is not None:
+        person.update(user_id=viewer.user_id, user_name=viewer.user_name, staff_roles=viewer.staff_roles)
+    key = session.get(ApiKey, viewer.key_id) if viewer.key_id else None
+    if key is not None:
+        person["scopes"] = frozenset(key.scopes.split(","))
+    if viewer.origin is not None:
+        person["origin"] = viewer.origin
+    return person
 
 
 def explain(error: BaseException) -> str:
@@ -88,6 +107,11 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             result = work(session, caller_of(session, viewer))
         except ActionError:
             raise
+        except ApprovalRequired as pending:
+            raise Submitted(
+                f"Submitted for approval ({pending.approval.approval_id}): a checker of your company "
+                "must approve it before it is sent."
+            ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()
             raise ActionError(explain(error)) from error
@@ -276,3 +300,26 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         return workflows.set_paused(ctx=context, paused=paused)
 
     return run_as(context, viewer, work)
+
+
+# -- company staff (maker-checker) ------------------------------------------------------------
+
+
+def approve(context: Any, viewer: Viewer, *, approval_id: int, terms_hash: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: approvals.approve(
+            ctx=context, session=s, caller=c, approval_id=approval_id, seen_terms=terms_hash
+        ),
+    )
+
+
+def reject(context: Any, viewer: Viewer, *, approval_id: int, reason: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: approvals.reject(
+            ctx=context, session=s, caller=c, approval_id=approval_id, reason=reason
+        ),
+    )

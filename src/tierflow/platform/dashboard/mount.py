@@ -8,11 +8,21 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy.engine import Engine
 
-from tierflow.platform.dashboard.pages import audit, bank, bills, common, core, lineage, operator, supplier
+from tierflow.platform.dashboard.pages import (
+    audit,
+    bank,
+    bills,
+    common,
+    core,
+    lineage,
+    operator,
+    supplier,
+    team,
+)
 from tierflow.settings import get_settings
 
 # One module per actor (pages/<actor>.py, templates/<actor>/); a new page module is added here.
-PAGES = (common, bank, supplier, core, lineage, audit, operator, bills)
+PAGES = (common, bank, supplier, core, lineage, audit, operator, bills, team)
 
 
 def mount_dashboard(

@@ -21,7 +21,10 @@ from sqlmodel import Session, select
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.models.staff import PendingApproval, StaffUser
 from tierflow.platform.security.crypto import api_key_matches, derive_key, parse_api_key
+from tierflow.platform.services import users
+from tierflow.platform.services.audit_trail import Origin
 
 COOKIE_NAME = "tierflow_session"
 SESSION_SECONDS = 12 * 3600
@@ -41,6 +44,14 @@ class Viewer:
     key_id: str
     standing_rate_bps: int = DEFAULT_STANDING_RATE_BPS
     issued_at: int = field(default_factory=lambda: int(time.time()))
+    # The person (staff user) behind the session, their roles in the company, the staff session id
+    # when they signed in with password and code, and the approvals waiting for them (the badge).
+    user_id: int | None = None
+    user_name: str = ""
+    staff_roles: frozenset[str] = frozenset()
+    staff_session: str = ""
+    pending_approvals: int = 0
+    origin: Origin | None = None  # where this request came from (the audit trail's "from where")
 
     def has(self, role: Role) -> bool:
         return bool(self.roles & role)
@@ -91,6 +102,8 @@ def _signing_key(master_key: str) -> bytes:
 
 def encode_cookie(viewer: Viewer, master_key: str) -> str:
     payload = {"a": viewer.address, "k": viewer.key_id, "r": viewer.standing_rate_bps, "t": viewer.issued_at}
+    if viewer.staff_session:
+        payload["s"] = viewer.staff_session
     # No "=" padding: a cookie value with "=" gets quoted, and quoted values round-trip unreliably.
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     mac = hmac.new(_signing_key(master_key), body.encode(), hashlib.sha256).hexdigest()
@@ -151,7 +164,45 @@ def sign_in(db: Session, token: str) -> Viewer:
     viewer = _viewer_for(db, key.address, key.key_id, DEFAULT_STANDING_RATE_BPS, int(time.time()))
     if viewer is None:
         raise SignInError("This key's participant is not onboarded. Ask the operator to complete onboarding.")
-    return viewer
+    user = db.get(StaffUser, key.user_id) if key.user_id is not None else None
+    if user is not None and user.disabled_at is not None:
+        raise SignInError("The person this key belongs to is disabled. Ask your company's admin.")
+    return with_person(db, viewer, user)
+
+
+def with_person(db: Session, viewer: Viewer, user: StaffUser | None, staff_session: str = "") -> Viewer:
+    """`viewer` with the staff user behind it and the count of approvals waiting for them."""
+    if user is None:
+        return viewer
+    roles = frozenset(user.roles.split(","))
+    waiting = 0
+    if "checker" in roles:
+        waiting = len(
+            db.exec(
+                select(PendingApproval.approval_id).where(
+                    PendingApproval.address == user.address,
+                    PendingApproval.status == "pending",
+                    PendingApproval.maker_user_id != user.user_id,
+                )
+            ).all()
+        )
+    return replace(
+        viewer,
+        user_id=user.user_id,
+        user_name=user.name,
+        staff_roles=roles,
+        staff_session=staff_session,
+        pending_approvals=waiting,
+    )
+
+
+def staff_viewer(db: Session, session_id: str, rate_bps: int, issued_at: int) -> Viewer | None:
+    """The viewer of a live staff session (password and code); None once revoked or the user disabled."""
+    user = users.session_user(db, session_id)
+    if user is None:
+        return None
+    viewer = _viewer_for(db, user.address, "", rate_bps, issued_at)
+    return None if viewer is None else with_person(db, viewer, user, session_id)
 
 
 def viewer_from_cookie(engine: Engine, value: str | None, master_key: str) -> Viewer | None:
@@ -162,7 +213,13 @@ def viewer_from_cookie(engine: Engine, value: str | None, master_key: str) -> Vi
     if payload is None:
         return None
     with Session(engine) as db:
+        if payload.get("s"):
+            return staff_viewer(db, str(payload["s"]), int(payload["r"]), int(payload["t"]))
         key = db.exec(select(ApiKey).where(ApiKey.key_id == payload["k"])).first()
         if key is None or key.revoked_at is not None or key.address != payload["a"]:
             return None
-        return _viewer_for(db, payload["a"], payload["k"], int(payload["r"]), int(payload["t"]))
+        user = db.get(StaffUser, key.user_id) if key.user_id is not None else None
+        if user is not None and user.disabled_at is not None:
+            return None
+        viewer = _viewer_for(db, payload["a"], payload["k"], int(payload["r"]), int(payload["t"]))
+        return None if viewer is None else with_person(db, viewer, user)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
@@ -66,7 +67,8 @@ from tierflow.platform.dashboard.session import (
     encode_cookie,
     viewer_from_cookie,
 )
-from tierflow.platform.services import access
+from tierflow.platform.services import access, audit_trail
+from tierflow.platform.services.audit_trail import Actor, Origin
 
 log = logging.getLogger("tierflow.dashboard")
 
@@ -161,6 +163,8 @@ def current_viewer(request: Request) -> Viewer | None:
     if cached is not None:
         return cached[0]
     viewer = viewer_from_cookie(engine(request), request.cookies.get(COOKIE_NAME), master_key(request))
+    if viewer is not None:
+        viewer = replace(viewer, origin=origin_of(request))
     request.state.dashboard_viewer = (viewer,)
     return viewer
 
@@ -326,6 +330,34 @@ async def act(
     """
     try:
         result = await run_in_threadpool(action, service_context(request), viewer, **params)
+    except actions.Submitted as submitted:
+        await run_in_threadpool(_audit, request, viewer, "submitted", None)
+        return redirect(back, message=str(submitted))
     except actions.ActionError as error:
+        await run_in_threadpool(_audit, request, viewer, f"refused: {error}", None)
         return redirect(back, message=str(error), kind="error")
+    await run_in_threadpool(_audit, request, viewer, "executed", getattr(result, "tx_hash", None))
     return redirect(back, message=done(result) if callable(done) else done)
+
+
+def origin_of(request: Request) -> Origin:
+    return Origin(
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", "")[:200],
+        request_id=str(getattr(request.state, "request_id", "") or ""),
+    )
+
+
+def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) -> None:
+    """One audit line per dashboard action: who (person and company), what, the outcome, the transaction."""
+    audit_trail.record(
+        engine(request),
+        actor=Actor(
+            company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name or viewer.name
+        ),
+        action=f"dashboard {request.method} {request.url.path}",
+        outcome=outcome[:32],
+        detail=outcome,
+        origin=viewer.origin,
+        tx_hash=tx_hash,
+    )

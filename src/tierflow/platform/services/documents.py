@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
-from tierflow.platform.services import access, queries
+from tierflow.platform.services import access, audit_trail, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
@@ -87,7 +87,13 @@ def read(
     *, ctx: ServiceContext, session: Session, caller: Caller, document_id: str
 ) -> tuple[StoredDocument, bytes]:
     row = _document(session, document_id)
-    if not access.can_read_document(session, caller, row):
+    allowed = access.can_read_document(session, caller, row)
+    # Every read of a document, refused ones too, is on the audit trail (look-through supervision).
+    audit_trail.record(
+        ctx.engine, actor=caller.actor, action="document.read", outcome="ok" if allowed else "refused",
+        detail=f"document {document_id} ({row.kind} {row.filename})"[:500], origin=caller.origin,
+    )  # fmt: skip
+    if not allowed:
         raise Forbidden(
             "documents are readable by the certificate's parties, financiers asked to fund it and auditors",
             code="not_a_party",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from eth_account import Account
@@ -19,6 +19,7 @@ from tierflow.chain.vocabulary import ROLE_BITS, role_names
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.models.staff import StaffUser
 from tierflow.platform.security.crypto import (
     CUSTODY_LABEL,
     api_key_matches,
@@ -31,6 +32,7 @@ from tierflow.platform.security.crypto import (
     seal,
     unseal,
 )
+from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from tierflow.platform.services.schemas.certificates import (
@@ -42,6 +44,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantPublic,
     TxResult,
 )
+from tierflow.platform.services.users import first_admin
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,17 @@ class Caller:
     custody: str
     status: str
     legal_name: str
+    # The person inside the company (staff user), their roles there, and the key's scopes. Callers
+    # built without a user (internal tools) act as a company admin with every staff role.
+    user_id: int | None = None
+    user_name: str = ""
+    staff_roles: frozenset[str] = frozenset({"admin", "maker", "checker"})
+    scopes: frozenset[str] = frozenset({"read", "write"})
+    origin: Origin = field(default_factory=Origin)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(company=self.address, user_id=self.user_id, user_name=self.user_name or self.legal_name)
 
     def has(self, bits: int) -> bool:
         return bool(self.roles & bits)
@@ -85,10 +99,17 @@ def public(row: DirectoryParticipant) -> ParticipantPublic:
 # and building and keying one per request costs ~0.3 ms of SQLAlchemy work, ten times SQLite's.
 PEOPLE = DirectoryParticipant.__table__  # type: ignore[attr-defined]
 _KEYS = ApiKey.__table__  # type: ignore[attr-defined]
+_USERS = StaffUser.__table__  # type: ignore[attr-defined]
 _KEY_LOOKUP = (
     select(
         _KEYS.c.key_hash,
         _KEYS.c.revoked_at,
+        _KEYS.c.scopes,
+        _KEYS.c.expires_at,
+        _USERS.c.user_id,
+        _USERS.c.name.label("user_name"),
+        _USERS.c.roles.label("staff_roles"),
+        _USERS.c.disabled_at,
         PEOPLE.c.address,
         PEOPLE.c.roles,
         PEOPLE.c.is_operator,
@@ -97,11 +118,12 @@ _KEY_LOOKUP = (
         PEOPLE.c.legal_name,
     )  # fmt: skip
     .join(PEOPLE, PEOPLE.c.address == _KEYS.c.address)
+    .outerjoin(_USERS, _USERS.c.user_id == _KEYS.c.user_id)
     .where(_KEYS.c.key_id == bindparam("key_id"))
 )
 
 
-def authenticate(*, session: Session, token: str | None) -> Caller:
+def authenticate(*, session: Session, token: str | None, origin: Origin | None = None) -> Caller:
     if not token:
         raise Unauthenticated("send your API key in the X-API-Key header", code="missing_api_key")
     parsed = parse_api_key(token)
@@ -118,6 +140,21 @@ def authenticate(*, session: Session, token: str | None) -> Caller:
         raise Unauthenticated(
             "the API key was revoked; ask the operator for a new one", code="revoked_api_key"
         )
+    if row["expires_at"] is not None and row["expires_at"] <= _now():
+        raise Unauthenticated(
+            "the API key has expired; ask your company's admin for a new one", code="expired_api_key"
+        )
+    if row["disabled_at"] is not None:
+        raise Unauthenticated(
+            "the user this API key belongs to is disabled; ask your company's admin", code="user_disabled"
+        )
+    extra = {}
+    if row["user_id"] is not None:
+        extra = {
+            "user_id": int(row["user_id"]),
+            "user_name": str(row["user_name"]),
+            "staff_roles": frozenset(str(row["staff_roles"]).split(",")),
+        }
     return Caller(
         address=row["address"],
         roles=row["roles"],
@@ -125,6 +162,9 @@ def authenticate(*, session: Session, token: str | None) -> Caller:
         custody=row["custody"],
         status=row["status"],
         legal_name=row["legal_name"],
+        scopes=frozenset(str(row["scopes"] or "read,write").split(",")),
+        origin=origin or Origin(),
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -149,8 +189,17 @@ def issue_api_key(*, session: Session, address: str, label: str = "", token: str
         parsed = parse_api_key(token)
         assert parsed is not None, "a fixed token must look like tf_<id>_<secret>"
         key_id, secret = parsed
+    # Keys the operator issues belong to the company's first admin (created here at onboarding).
+    admin = first_admin(session, address)
     session.add(
-        ApiKey(key_id=key_id, address=address, key_hash=hash_api_key(secret), label=label, created_at=_now())
+        ApiKey(
+            key_id=key_id,
+            address=address,
+            key_hash=hash_api_key(secret),
+            label=label,
+            created_at=_now(),
+            user_id=admin.user_id,
+        )
     )
     return token
 

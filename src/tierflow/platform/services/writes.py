@@ -10,7 +10,7 @@ from web3 import Web3
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.chain.vocabulary import revert_message
-from tierflow.platform.services import documents
+from tierflow.platform.services import documents, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
@@ -98,11 +98,17 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
 
 
 def execute(
-    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call
+    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call, released: bool = False
 ) -> TxResult | SignatureRequired:
-    """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign."""
+    """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign.
+
+    Unless a checker `released` it (services/approvals.py), the caller's right to write and the
+    company's approval policy are checked first: a covered write raises ApprovalRequired instead.
+    """
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    if not released:
+        policy.admit(ctx=ctx, session=session, caller=caller, call=call)
     gateway = ctx.gateway()
     if caller.custody == "self":
         return SignatureRequired(forward_request=gateway.forward_request(caller.address, call))
@@ -144,6 +150,14 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         raise RelayError("target_not_allowed", "value must be 0, gas at most 5,000,000 and deadline a uint48")
     if caller.status != "active":
         raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+    policy.may_write(caller)
+    try:
+        function, params = gateway.contracts[target].decode_function_input(message["data"])
+    except ValueError:
+        pass  # not a function of the target: the chain refuses it
+    else:
+        # A self-signed request must not skip the checker: a covered call goes through the approvals.
+        policy.refuse_covered(session, caller, Call(target, function.fn_name, tuple(params.values())))
     signer = gateway.recover(message, body.signature)
     session.close()
     if signer != caller.address:

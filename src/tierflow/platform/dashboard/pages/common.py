@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard.pages import team
 from tierflow.platform.dashboard.rendering import STATIC, render
 from tierflow.platform.dashboard.session import COOKIE_NAME, SignInError, sign_in
 from tierflow.platform.models.service import ApiKey
@@ -74,7 +75,8 @@ async def sign_in_submit(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-def sign_out() -> Response:
+def sign_out(request: Request) -> Response:
+    team.end_staff_session(request)  # a person's session ends on the server too, not only in the browser
     response = RedirectResponse("/dashboard/sign-in", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

@@ -1,0 +1,248 @@
+"""The audit trail: who did what, when, from where; append-only and hash-chained so a rewrite shows.
+
+Each entry's hash covers the previous entry's hash and its own fields (canonical JSON), so editing a
+row breaks its own hash, deleting or inserting one breaks the link of the next, and renumbering
+breaks the sequence. `verify` walks the chain; `tierflow audit verify` exits non-zero on any break.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from tierflow.chain.gateway import Call, ChainGateway
+from tierflow.platform.models.staff import AuditEntry
+
+GENESIS = "0" * 64
+AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+HASHED_FIELDS = (
+    "seq", "at", "company", "user_id", "user_name", "action", "outcome",
+    "detail", "ip", "user_agent", "request_id", "tx_hash",
+)  # fmt: skip
+# Any constant: the PostgreSQL advisory lock that serialises appends (one chain, one writer at a time).
+_APPEND_LOCK = 0x7469657266  # "tierf"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from: the audit trail's "from where"."""
+
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the company (participant address) and the person, when known."""
+
+    company: str | None = None
+    user_id: int | None = None
+    user_name: str = ""
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    body = json.dumps(
+        {name: fields.get(name) for name in HASHED_FIELDS}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def record(
+    engine: Engine,
+    *,
+    actor: Actor,
+    action: str,
+    outcome: str,
+    detail: str = "",
+    origin: Origin | None = None,
+    tx_hash: str | None = None,
+    now: int | None = None,
+) -> int:
+    """Append one entry in its own transaction (it stays even when the action itself fails); its seq."""
+    origin = origin or Origin()
+    fields: dict[str, Any] = {
+        "at": int(time.time()) if now is None else now,
+        "company": actor.company,
+        "user_id": actor.user_id,
+        "user_name": actor.user_name[:200],
+        "action": action[:200],
+        "outcome": outcome[:32],
+        "detail": detail,
+        "ip": origin.ip[:64],
+        "user_agent": origin.user_agent[:200],
+        "request_id": origin.request_id[:64],
+        "tx_hash": tx_hash,
+    }
+    for attempt in range(50):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+                last = conn.execute(
+                    select(AUDIT.c.seq, AUDIT.c.entry_hash).order_by(AUDIT.c.seq.desc()).limit(1)
+                ).first()
+                seq, prev = (1, GENESIS) if last is None else (int(last.seq) + 1, str(last.entry_hash))
+                row = {**fields, "seq": seq}
+                conn.execute(AUDIT.insert().values(**row, prev_hash=prev, entry_hash=entry_hash(prev, row)))
+            return seq
+        except (IntegrityError, OperationalError):
+            # SQLite: another writer took this seq (or our read snapshot is stale); read the head again.
+            time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError("could not append to the audit trail: the database stays busy")
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    problem: str
+
+
+def verify_rows(rows: Iterable[dict[str, Any]]) -> list[Break]:
+    """Every break of the chain in `rows` (in seq order): edited, deleted, inserted or renumbered rows."""
+    problems: list[Break] = []
+    prev_hash, expected_seq = GENESIS, 1
+    for row in rows:
+        seq = int(row["seq"])
+        if seq != expected_seq:
+            problems.append(Break(seq, f"sequence jumps from {expected_seq - 1} to {seq}: rows deleted"))
+        if row["prev_hash"] != prev_hash:
+            problems.append(Break(seq, "does not link to the entry before it: a row was deleted or inserted"))
+        if entry_hash(str(row["prev_hash"]), row) != row["entry_hash"]:
+            problems.append(Break(seq, "its content does not match its hash: the row was edited"))
+        prev_hash, expected_seq = str(row["entry_hash"]), seq + 1
+    return problems
+
+
+def verify(engine: Engine) -> tuple[int, list[Break]]:
+    """(entries checked, breaks) of the whole trail."""
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings()]
+    return len(rows), verify_rows(rows)
+
+
+def head(engine: Engine) -> tuple[int, str]:
+    """(seq, hash) of the last entry; (0, GENESIS) for an empty trail."""
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(AUDIT.c.seq, AUDIT.c.entry_hash).order_by(AUDIT.c.seq.desc()).limit(1)
+        ).first()
+    return (0, GENESIS) if last is None else (int(last.seq), str(last.entry_hash))
+
+
+def search(
+    engine: Engine,
+    *,
+    company: str | None = None,
+    user_name: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Entries, newest first, filtered; `company` None means the whole trail (auditors and the operator)."""
+    query = select(AUDIT)
+    count = select(func.count()).select_from(AUDIT)
+    conditions = []
+    if company is not None:
+        conditions.append(AUDIT.c.company == company)
+    if user_name:
+        conditions.append(AUDIT.c.user_name.contains(user_name, autoescape=True))
+    if action:
+        conditions.append(AUDIT.c.action.startswith(action, autoescape=True))
+    for condition in conditions:
+        query, count = query.where(condition), count.where(condition)
+    with engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(query.order_by(AUDIT.c.seq.desc()).limit(limit).offset(offset)).mappings()
+        ]
+        total = int(conn.execute(count).scalar_one())
+    return rows, total
+
+
+CSV_COLUMNS: Sequence[str] = (*HASHED_FIELDS, "prev_hash", "entry_hash")
+
+
+def to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()
+
+
+# -- anchoring on chain ------------------------------------------------------------------------------
+DAY = 86_400
+
+
+def head_of_day(engine: Engine, day: int) -> tuple[int, str] | None:
+    """(seq, hash) of the last entry written before the end of `day` [unix day]; None if there is none."""
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(AUDIT.c.seq, AUDIT.c.entry_hash)
+            .where(AUDIT.c.at < (day + 1) * DAY)
+            .order_by(AUDIT.c.seq.desc())
+            .limit(1)
+        ).first()
+    return None if last is None else (int(last.seq), str(last.entry_hash))
+
+
+def anchor_day(engine: Engine, gateway: ChainGateway, operator: LocalAccount, day: int) -> str | None:
+    """Anchor the head of `day` in the ParticipantRegistry (operator); the transaction hash, or None
+    when the trail has no entry by then. A day is anchored once: anchor a day after it ended."""
+    found = head_of_day(engine, day)
+    if found is None:
+        return None
+    seq, head = found
+    call = Call("ParticipantRegistry", "anchorAuditHead", (day, seq, bytes.fromhex(head)))
+    return gateway.send_direct(operator, call).tx_hash
+
+
+def anchored_days(engine: Engine) -> list[int]:
+    """Every day [unix day] on which the trail has entries."""
+    with engine.connect() as conn:
+        stamps = conn.execute(select(AUDIT.c.at)).scalars().all()
+    return sorted({int(at) // DAY for at in stamps})
+
+
+def verify_anchors(
+    engine: Engine, read_anchor: Callable[[int], tuple[int, str]]
+) -> tuple[list[Break], list[int]]:
+    """(breaks, days not anchored) against the chain's anchors: an anchored head must still be the
+    hash of the entry with that sequence number, so a rewritten or truncated trail shows."""
+    breaks: list[Break] = []
+    missing: list[int] = []
+    with engine.connect() as conn:
+        hashes: dict[int, str] = {
+            int(seq): str(digest) for seq, digest in conn.execute(select(AUDIT.c.seq, AUDIT.c.entry_hash))
+        }
+    for day in anchored_days(engine):
+        seq, head = read_anchor(day)
+        if seq == 0:
+            missing.append(day)
+            continue
+        if seq not in hashes:
+            breaks.append(Break(seq, f"anchored on chain for day {day} but missing here: rows deleted"))
+        elif hashes[seq] != head:
+            breaks.append(Break(seq, f"does not match the head anchored on chain for day {day}: rewritten"))
+    return breaks, missing
+
+
+def chain_anchor(gateway: ChainGateway) -> Callable[[int], tuple[int, str]]:
+    def read(day: int) -> tuple[int, str]:
+        seq, head = gateway.call("ParticipantRegistry", "auditAnchor", day)
+        return int(seq), bytes(head).hex()
+
+    return read

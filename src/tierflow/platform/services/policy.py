@@ -1,0 +1,248 @@
+"""Who inside a company may write, and which writes wait for a checker (the company's approval policy).
+
+`execute` asks `admit` before every write: the key must carry the write scope and the person the maker
+role; a write the policy covers becomes a pending approval bound to the exact contract call and terms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from tierflow.chain.gateway import Call
+from tierflow.platform.models.staff import ApprovalPolicy, PendingApproval
+from tierflow.platform.services import audit_trail, queries
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, InvalidRequest, ServiceError
+from tierflow.platform.services.participants import Caller
+
+APPROVAL_SECONDS = 24 * 3600  # a pending approval nobody released in a day expires
+# The business name of each contract call a policy can name.
+ACTIONS: dict[tuple[str, str], str] = {
+    ("Financing", "fund"): "fund",
+    ("Financing", "quote"): "quote",
+    ("Financing", "decline"): "decline",
+    ("Financing", "request"): "request_financing",
+    ("Financing", "acceptQuote"): "accept_quote",
+    ("Financing", "exerciseRecourse"): "recourse",
+    ("Receivables", "repay"): "repay",
+    ("Receivables", "transfer"): "transfer",
+    ("Receivables", "transferValue"): "transfer",
+    ("Receivables", "issue"): "issue",
+    ("CreditLines", "grant"): "grant_line",
+    ("CreditLines", "adjust"): "adjust_line",
+    ("SettlementToken", "mint"): "mint",
+}
+POLICY_ACTIONS = sorted(set(ACTIONS.values()))
+
+
+class ApprovalRequired(ServiceError):
+    """Not an error of the caller: the write waits for a checker (the API answers 202 with the approval)."""
+
+    code = "approval_required"
+
+    def __init__(self, approval: PendingApproval) -> None:
+        super().__init__(
+            f"approval {approval.approval_id} waits for a checker of your company "
+            f"(expires at {approval.expires_at})",
+            details={"approval_id": approval.approval_id},
+        )
+        self.approval = approval
+
+
+def action_of(call: Call) -> str:
+    return ACTIONS.get((call.contract, call.function), f"{call.contract}.{call.function}")
+
+
+def amount_of(session: Session, call: Call) -> int | None:
+    """The amount [fen] a policy judges a call by; None when the call moves no stated amount."""
+    name, args = (call.contract, call.function), call.args
+    if name == ("Financing", "fund"):
+        price = queries.financing_request(session, int(args[0])).price
+        return None if price is None else int(price)
+    if name in {("Receivables", "repay"), ("Financing", "request"), ("SettlementToken", "mint")}:
+        return int(args[1])
+    if name == ("Receivables", "transferValue"):
+        return int(args[2])
+    if name == ("Receivables", "transfer"):
+        return int(queries.certificate(session, int(args[0])).value)
+    if name in {("Receivables", "issue"), ("CreditLines", "grant"), ("CreditLines", "adjust")}:
+        return int(args[1])
+    return None
+
+
+def encode_args(args: tuple[Any, ...] | list[Any]) -> str:
+    """The call's arguments as JSON that round-trips exactly (ints beyond 2**53, bytes)."""
+
+    def enc(value: Any) -> Any:
+        if isinstance(value, bool) or isinstance(value, str):
+            return value
+        if isinstance(value, int):
+            return {"int": str(value)}
+        if isinstance(value, bytes):
+            return {"bytes": value.hex()}
+        if isinstance(value, list | tuple):
+            return [enc(v) for v in value]
+        raise TypeError(f"cannot bind argument {value!r} into an approval")
+
+    return json.dumps(enc(list(args)), separators=(",", ":"))
+
+
+def decode_args(text: str) -> tuple[Any, ...]:
+    def dec(value: Any) -> Any:
+        if isinstance(value, dict):
+            return int(value["int"]) if "int" in value else bytes.fromhex(value["bytes"])
+        if isinstance(value, list):
+            return [dec(v) for v in value]
+        return value
+
+    return tuple(dec(v) for v in json.loads(text))
+
+
+def terms_hash(*, company: str, contract: str, function: str, args: str, amount: int | None) -> str:
+    body = json.dumps([company, contract, function, args, None if amount is None else str(amount)])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def may_write(caller: Caller) -> None:
+    """A viewer, a checker-only person or a read-only key cannot write (the operator's tools can)."""
+    if "write" not in caller.scopes:
+        raise Forbidden("this API key is read-only; use a key with the write scope", code="read_only_key")
+    if "maker" not in caller.staff_roles:
+        raise Forbidden(
+            f"{caller.user_name or 'this user'} has no maker role in {caller.legal_name}; "
+            "ask your company's admin for it",
+            code="not_a_maker",
+        )
+
+
+def covering_rule(session: Session, company: str, action: str, amount: int | None) -> ApprovalPolicy | None:
+    rule = session.get(ApprovalPolicy, (company, action))
+    if rule is None:
+        return None
+    if amount is not None and amount < int(rule.min_amount):
+        return None
+    return rule
+
+
+def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) -> None:
+    """Let the write through, or raise Forbidden (no right to write) or ApprovalRequired (checker)."""
+    may_write(caller)
+    action = action_of(call)
+    amount = amount_of(session, call) if session.get(ApprovalPolicy, (caller.address, action)) else None
+    if covering_rule(session, caller.address, action, amount) is None:
+        return
+    if caller.user_id is None:
+        raise Forbidden(
+            f"{action} needs a maker and a checker in {caller.legal_name}; sign in as a staff user",
+            code="staff_user_required",
+        )
+    args = encode_args(call.args)
+    now = int(time.time())
+    approval = PendingApproval(
+        address=caller.address,
+        action=action,
+        contract=call.contract,
+        function=call.function,
+        args=args,
+        amount=amount,
+        terms_hash=terms_hash(
+            company=caller.address, contract=call.contract, function=call.function, args=args, amount=amount
+        ),
+        maker_user_id=caller.user_id,
+        maker_name=caller.user_name,
+        status="pending",
+        created_at=now,
+        expires_at=now + APPROVAL_SECONDS,
+    )
+    session.add(approval)
+    session.commit()
+    session.refresh(approval)
+    audit_trail.record(
+        ctx.engine, actor=caller.actor, action=f"approval.submit.{action}", outcome="pending",
+        detail=f"approval {approval.approval_id}: {call.contract}.{call.function}{args} amount {amount}",
+        origin=caller.origin,
+    )  # fmt: skip
+    raise ApprovalRequired(approval)
+
+
+def refuse_covered(session: Session, caller: Caller, call: Call) -> None:
+    """Forbidden when the company's policy covers `call` (a relayed, self-signed request cannot wait)."""
+    action = action_of(call)
+    if session.get(ApprovalPolicy, (caller.address, action)) is None:
+        return
+    if covering_rule(session, caller.address, action, amount_of(session, call)) is None:
+        return
+    # A checker approved exactly this call (self custody: the approval answered with a forward
+    # request to sign): it may be relayed once; the claim makes a second relay of it covered again.
+    released = session.execute(
+        update(PendingApproval)
+        .where(
+            col(PendingApproval.address) == caller.address,
+            col(PendingApproval.contract) == call.contract,
+            col(PendingApproval.function) == call.function,
+            col(PendingApproval.args) == encode_args(call.args),
+            col(PendingApproval.status) == "approved",
+            col(PendingApproval.tx_hash).is_(None),
+        )
+        .values(status="relayed")
+    )
+    session.commit()
+    if released.rowcount == 0:  # type: ignore[attr-defined]
+        raise Forbidden(
+            f"{action} needs a checker in {caller.legal_name}: send it to its endpoint (it becomes a pending "
+            "approval); once a checker approves, sign the forward request the approval answers with",
+            code="approval_required_by_policy",
+        )
+
+
+def rules(session: Session, company: str) -> list[ApprovalPolicy]:
+    return list(session.exec(select(ApprovalPolicy).where(ApprovalPolicy.address == company)))
+
+
+def set_rules(
+    *, ctx: ServiceContext, session: Session, caller: Caller, new: dict[str, int]
+) -> list[ApprovalPolicy]:
+    """Replace the company's policy: action → minimum amount [fen] (0: every such write). Admins only."""
+    if "admin" not in caller.staff_roles:
+        raise Forbidden("only your company's admin sets the approval policy", code="not_an_admin")
+    unknown = sorted(set(new) - set(POLICY_ACTIONS))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown actions {', '.join(unknown)}; choose from {', '.join(POLICY_ACTIONS)}",
+            code="unknown_action",
+        )
+    for row in rules(session, caller.address):
+        session.delete(row)
+    session.flush()
+    for action, minimum in sorted(new.items()):
+        session.add(ApprovalPolicy(address=caller.address, action=action, min_amount=minimum))
+    session.commit()
+    audit_trail.record(
+        ctx.engine, actor=caller.actor, action="policy.set", outcome="ok",
+        detail=json.dumps(dict(sorted(new.items()))), origin=caller.origin,
+    )  # fmt: skip
+    return rules(session, caller.address)
+
+
+def pending(session: Session, company: str, status: str | None = "pending") -> list[PendingApproval]:
+    # Expire what nobody decided in time, so that no list shows a stale approval as pending.
+    session.execute(
+        update(PendingApproval)
+        .where(
+            col(PendingApproval.address) == company,
+            col(PendingApproval.status) == "pending",
+            col(PendingApproval.expires_at) <= int(time.time()),
+        )
+        .values(status="expired")
+    )
+    session.commit()
+    query = select(PendingApproval).where(PendingApproval.address == company)
+    if status is not None:
+        query = query.where(PendingApproval.status == status)
+    return list(session.exec(query.order_by(col(PendingApproval.approval_id).desc())))
