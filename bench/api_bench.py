@@ -209,7 +209,7 @@ def _read_endpoints(env: dict[str, str], seeded: Any) -> dict[str, Any]:
             lambda c, i: c.get("/v1/financier/requests", params={"status": "Requested"}, headers=bank),
             seconds=READ_SECONDS,
         )
-        # The reads above are served from the per-checkpoint response cache once warm (nothing is
+        # The reads above are served from the response cache (keyed by data version) once warm (nothing is
         # written during the run). What a miss costs: every request a different page (the offset
         # walks 450 values, the cache keeps 32 bodies), and the whole tree built from the database.
         pages = [0] * CLIENTS
@@ -402,7 +402,7 @@ def table(results: dict[str, Any]) -> str:
         "| endpoint | req/s | p50 ms | p99 ms |",
         "|---|---:|---:|---:|",
     ]
-    # The first five rows are served from the per-checkpoint response cache once warm (no writes
+    # The first five rows are served from the response cache (keyed by data version) once warm (no writes
     # happen during the run); the last three show what a miss costs.
     names = {
         "bare_fastapi": "bare FastAPI endpoint (same run)",

@@ -25,6 +25,7 @@ import bills_gas  # noqa: E402
 import dashboard_bench  # noqa: E402
 import gas as gas_bench  # noqa: E402
 import indexer_bench  # noqa: E402
+import reads_bench  # noqa: E402
 import throughput  # noqa: E402
 
 RESULTS = BENCH / "results"
@@ -72,6 +73,11 @@ def api_section() -> str:
     return str(api_bench.table(json.loads((RESULTS / "api.json").read_text())))
 
 
+def reads_section() -> str:
+    reads_bench.main()
+    return str(reads_bench.table(json.loads((RESULTS / "reads.json").read_text())))
+
+
 def timed(name: str, section: Callable[[], str]) -> str:
     started = time.perf_counter()
     text = section()
@@ -93,6 +99,7 @@ def main() -> None:
         tf.stop()
     sections.append(timed("indexer", indexer_bench.main))
     sections.append(timed("api", api_section))
+    sections.append(timed("reads", reads_section))
     sections.append(timed("dashboard", dashboard_bench.main))
     report = "\n".join(sections)
     (RESULTS / "README.md").write_text("# Benchmark results\n\n" + report)

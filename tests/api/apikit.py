@@ -1,21 +1,26 @@
-"""Shared helpers of the API tests: the Api client wrapper, a throw-away PostgreSQL, and start_api()."""
+"""Shared helpers of the API tests: the Api client wrapper, a throw-away PostgreSQL, start_api() and
+synthetic_api() (the API over synthetic read models, for reads at volume)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy.engine import Engine
 
-from tierflow.platform.main import create_app
+from tierflow.platform.db import make_engine
+from tierflow.platform.main import create_app, make_context
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services.context import ServiceContext
+from tierflow.settings import Settings
+from tierflow.testing import synthetic
 from tierflow.testing.chain import Platform
 from tierflow.testing.service import service_context
 
@@ -125,5 +130,37 @@ def start_api(backend: str, tmp: Path) -> Iterator[Api]:
         engine.dispose()
     finally:
         platform.stop()
+        if cluster is not None:
+            cluster.stop()
+
+
+@dataclass
+class Synthetic:
+    """The API over synthetic read models (testing.synthetic), no chain: for reads at volume."""
+
+    engine: Engine
+    client: TestClient
+    seeded: synthetic.Seeded
+
+    def get(self, who: str, path: str, **params: Any) -> Response:
+        return self.client.get(path, params=params, headers={"X-API-Key": self.seeded.tokens[who]})
+
+
+def synthetic_api(
+    backend: str, tmp: Path, fill: Callable[[Engine, synthetic.Seeded], None]
+) -> Iterator[Synthetic]:
+    """Yields a Synthetic over a fresh SQLite file or throw-away PostgreSQL database filled by `fill`."""
+    cluster = PgCluster.start() if backend == "postgresql" else None
+    url = cluster.create_database() if cluster else f"sqlite:///{tmp / 'synthetic.db'}"
+    engine = make_engine(url)
+    try:
+        synthetic.create_tables(engine)
+        seeded = synthetic.seed_people(engine)
+        fill(engine, seeded)
+        settings = Settings(environment="test", rpc_url="http://127.0.0.1:9", database_url=url)
+        with TestClient(create_app(make_context(settings, engine))) as client:
+            yield Synthetic(engine, client, seeded)
+    finally:
+        engine.dispose()
         if cluster is not None:
             cluster.stop()

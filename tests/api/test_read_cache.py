@@ -1,5 +1,5 @@
-"""The per-checkpoint response cache of large reads: a write is visible on the next read, party checks
-still run on every request."""
+"""The response cache of large reads, keyed by the indexer's data version: a write is visible on the next
+read, empty blocks keep it warm, party checks still run on every request."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ from apikit import Api
 from sqlmodel import Session
 
 from tierflow.platform.services import participants
+from tierflow.platform.services.readcache import data_version_of
+
+
+def _version(api: Api) -> int:
+    with Session(api.ctx.engine) as session:
+        version = data_version_of(session)
+    assert version is not None
+    return version
 
 
 def test_lineage_cache_sees_the_next_write_and_still_checks_the_caller(funded: Api) -> None:
@@ -85,3 +93,36 @@ def test_holdings_and_bank_queue_caches_see_the_next_write_and_stay_per_caller(f
     unchanged = api.get("bank1", "/v1/financier/requests", status="Requested").json()
     assert unchanged["count"] == other_bank["count"]
     assert request_id not in [r["request_id"] for r in unchanged["data"]]
+
+
+def test_empty_blocks_keep_cached_reads_and_the_poller_quiet_a_write_moves_both(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    slot, root = api.issue("core1", "supplier1", 300_000, line, days=30)
+    path = f"/v1/payables/{slot}/lineage"
+    first = api.get("core1", path)
+    assert first.status_code == 200
+    version = _version(api)
+    assert api.client.get("/dashboard/changes", params={"since": version}).status_code == 204
+
+    w3 = api.platform.w3
+    api.platform.mine(3)  # a real chain makes empty blocks all the time
+    assert api.ctx.link.wait_for(w3.eth.block_number, 30)
+    assert api.ctx.link.checkpoint_block() == w3.eth.block_number
+    hits, misses = api.ctx.responses.hits, api.ctx.responses.misses
+    again = api.get("core1", path)
+    assert again.content == first.content
+    assert (api.ctx.responses.hits, api.ctx.responses.misses) == (hits + 1, misses)
+    assert api.client.get("/dashboard/changes", params={"since": version}).status_code == 204
+
+    # A write: its answer waits for the indexer, whose commit moves the version; the next read rebuilds.
+    body = api.ok(
+        "supplier1", f"/v1/certificates/{root}/transfer", {"to": api.address("supplier2"), "value": 3}
+    )
+    child = body["result"]["new_token_id"]
+    changed = api.client.get("/dashboard/changes", params={"since": version})
+    assert changed.status_code == 200 and changed.headers["HX-Trigger"] == "chain-changed"
+    assert f'since={_version(api)}"' in changed.text
+    tree = api.get("core1", path).json()
+    assert {t["token_id"] for t in tree["tokens"]} == {root, child}
+    assert api.ctx.responses.misses == misses + 1

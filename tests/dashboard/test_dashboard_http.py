@@ -13,12 +13,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
+from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.services import lineage
@@ -59,6 +60,7 @@ def test_portfolio_sums_are_exact_beyond_64_bits(book: tuple[Engine, synthetic.S
                 )
             )  # fmt: skip
         db.commit()
+        synthetic.summarise(engine)  # as the indexer does in the transaction that writes the rows
         after = queries.portfolio(db, bank, now=int(time.time()))
     assert after.amount - before.amount == 2 * (2**70 + 1)
     assert after.count == before.count + 2
@@ -295,3 +297,36 @@ def test_a_mistyped_amount_comes_back_with_what_to_write(book: tuple[Engine, syn
     assert response.status_code == 200  # back on the page, after the redirect
     assert "Amount: “12.345” is not an amount in yuan; write it like 12,345.67" in response.text
     assert 'class="flash flash-error" role="alert"' in response.text
+
+
+def test_bank_queue_pages_by_cursor_every_open_request_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'queue.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_book(engine, synthetic.seed_people(engine), requests=130, positions=5)
+    client = client_for(engine, seeded.tokens["bank1"])
+    url = f"/dashboard/bank/{seeded.addresses['bank1']}"
+    with Session(engine) as db:
+        expected = [
+            r.request_id
+            for r in db.exec(
+                select(FinancingRequest)
+                .where(col(FinancingRequest.status).in_(queries.OPEN_REQUEST_STATUSES))
+                .order_by(col(FinancingRequest.request_id).desc())
+            )
+        ]
+    pages: list[list[int]] = []
+    query = "?panel=queue"
+    while True:
+        html = client.get(url + query).text
+        pages.append([int(i) for i in re.findall(r'data-request="(\d+)"', html)])
+        older = re.search(r'href="\?before=(\d+)"', html)
+        if older is None:
+            break
+        query = f"?panel=queue&before={older.group(1)}"
+    assert [i for page in pages for i in page] == expected and len(pages) == 3
+    assert f"101–130 of {len(expected)}" in html
+    newer = re.search(r'href="\?after=(\d+)"', html)
+    assert newer is not None
+    back = client.get(f"{url}?panel=queue&after={newer.group(1)}").text
+    assert [int(i) for i in re.findall(r'data-request="(\d+)"', back)] == pages[1]
+    engine.dispose()

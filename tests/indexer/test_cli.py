@@ -52,3 +52,19 @@ def test_index_once_then_reconcile_exit_zero_then_non_zero_on_a_difference(
     dirty = runner.invoke(app, ["reconcile"])
     assert dirty.exit_code == 1
     assert "roles" in dirty.output and "differences" in dirty.output
+
+
+def test_reconcile_fix_summaries_rebuilds_a_drifted_summary(
+    tf: Platform, engine: Engine, configured: None
+) -> None:
+    scenario = Scenario(tf)
+    scenario.setup()
+    scenario.certificates()
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", "--once", "--log-level", "WARNING"]).exit_code == 0
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE position SET tokens = tokens + 1")
+    assert runner.invoke(app, ["reconcile"]).exit_code == 1
+    fixed = runner.invoke(app, ["reconcile", "--fix-summaries"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "summary tables rebuilt" in fixed.output and "no differences" in fixed.output

@@ -115,7 +115,22 @@ IdempotencyKey = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+Offset = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=10**9,
+        description="rows to skip (after the cursor, if any); deep offsets are slow: use `after`",
+    ),
+]
+After = Annotated[
+    int | None,
+    Query(
+        gt=0,
+        lt=2**63,
+        description="cursor: the previous page's `next_after`; the page starts right after that row",
+    ),
+]
 
 
 # -- path parameters ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Read-model queries behind the dashboard pages: one participant's queue, book, holdings, payables.
 
 Each reads what its arguments name (a bank's address, a supplier's); the pages ask services/access.py
-first whether the viewer may see that. Amounts are summed in SQL where that is exact (services/sums.py).
+first whether the viewer may see that. Amounts are summed in SQL where that is exact (services/sums.py),
+or from the indexer's summary tables where a sum spans many rows: a bank's book reads one row per
+payable and depth (models.summary), not one per certificate.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services.lineage import TierSpread, tier_spread
-from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
@@ -81,9 +83,17 @@ def clock(db: Session) -> int:
     return max(int(time.time()), int(last or 0))
 
 
-def indexed_block(db: Session) -> int:
+def indexed(db: Session) -> dict[str, int]:
+    """What a page shows in its footer (`block`, the indexed block) and what its poller compares
+    (`version`, the indexer's data version: it moves only when rows change, not on empty blocks)."""
     checkpoint = db.get(Checkpoint, 1)
-    return checkpoint.block_number if checkpoint is not None else 0
+    if checkpoint is None:
+        return {"block": 0, "version": 0}
+    return {"block": checkpoint.block_number, "version": checkpoint.data_version}
+
+
+def data_version(db: Session) -> int:
+    return indexed(db)["version"]
 
 
 def settlement_balance(db: Session, address: str) -> int:
@@ -113,10 +123,24 @@ class QueueRow:
 
 @dataclass
 class Queue:
+    """One page of the queue: `first` is the position of its first row (1-based) among `total`;
+    `older` / `newer` are the cursors of the neighbouring pages (None: there is none)."""
+
     rows: list[QueueRow]
     total: int
-    page: int
-    pages: int
+    first: int
+    older: int | None
+    newer: int | None
+    cursor: str  # the query string that shows this same page again (live refresh)
+
+    @property
+    def page(self) -> int:
+        """The page number of the first row (pages counted from the newest, PAGE_SIZE each)."""
+        return (self.first - 1) // PAGE_SIZE + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
 
 
 def _by_id(rows: Iterable[Any], attribute: str) -> dict[int, Any]:
@@ -134,24 +158,53 @@ def _documents_for(db: Session, slot_ids: Sequence[int]) -> dict[int, list[Store
     return found
 
 
-def bank_queue(db: Session, financier: str, *, rate_bps: int, now: int, page: int = 1) -> Queue:
-    """Open financing requests addressed to `financier`, newest first, one page at a time."""
+def bank_queue(
+    db: Session,
+    financier: str,
+    *,
+    rate_bps: int,
+    now: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> Queue:
+    """Open financing requests addressed to `financier`, newest first, one keyset page at a time: the
+    page of requests older than `before`, or the page just newer than `after` (default: the newest).
+
+    Through ix_financing_request_financier_status (financier, status, request_id): the open requests of
+    a bank with 100,000 funded ones are three index ranges, at any page.
+    """
+    request_id = col(FinancingRequest.request_id)
     where = (
-        # `|| ''` keeps SQLite (no ANALYZE statistics) off the financier index, which would visit every
-        # funded request of a big bank: the status index reaches the few open ones directly.
-        col(FinancingRequest.financier).concat("") == financier,
+        col(FinancingRequest.financier) == financier,
         col(FinancingRequest.status).in_(OPEN_REQUEST_STATUSES),
     )
+    query = select(FinancingRequest).where(*where)
+    if after is not None:
+        # The page above: the PAGE_SIZE requests just newer than `after`, read upwards, shown newest first.
+        ascending = db.exec(query.where(request_id > after).order_by(request_id).limit(PAGE_SIZE + 1)).all()
+        requests = list(reversed(ascending[:PAGE_SIZE]))
+        cursor = f"after={after}"
+    else:
+        if before is not None:
+            query = query.where(request_id < before)
+        requests = list(db.exec(query.order_by(request_id.desc()).limit(PAGE_SIZE + 1)).all())
+        cursor = f"before={before}" if before is not None else ""
     total = db.exec(select(func.count()).select_from(FinancingRequest).where(*where)).one()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    requests = db.exec(
-        select(FinancingRequest)
-        .where(*where)
-        .order_by(col(FinancingRequest.request_id).desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+    newer_count = (
+        db.exec(
+            select(func.count())
+            .select_from(FinancingRequest)
+            .where(*where, request_id > requests[0].request_id)
+        ).one()
+        if requests
+        else 0
+    )
+    older = None
+    if after is None and len(requests) > PAGE_SIZE:
+        del requests[PAGE_SIZE:]
+    if requests and newer_count + len(requests) < total:
+        older = requests[-1].request_id
+    newer = requests[0].request_id if requests and newer_count else None
     tokens = _by_id(
         db.exec(select(Certificate).where(col(Certificate.token_id).in_([r.token_id for r in requests]))),
         "token_id",
@@ -177,7 +230,7 @@ def bank_queue(db: Session, financier: str, *, rate_bps: int, now: int, page: in
                 documents=documents.get(token.slot_id, []) if token else [],
             )
         )
-    return Queue(rows=rows, total=total, page=page, pages=pages)
+    return Queue(rows=rows, total=total, first=newer_count + 1, older=older, newer=newer, cursor=cursor)
 
 
 def open_request(db: Session, request_id: int) -> tuple[FinancingRequest, Certificate | None, Payable | None]:
@@ -244,15 +297,18 @@ class TroubledPosition:
 def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
     """(obligor, maturity, payable status, count, amount) of `holder`'s live positions.
 
-    Grouped by payable in SQL without a join (one pass over the holder's index), then folded onto
-    the payables' obligor/maturity/status in Python: a few thousand payables, not 100,000 rows.
+    From the indexer's position summary (one row per payable and depth, not per certificate), summed
+    by payable exactly in Python, then folded onto the payables' obligor/maturity/status: a few
+    thousand rows for a bank with 100,000 certificates.
     """
-    by_slot = exact_groups(
-        db,
-        col(Certificate.slot_id),
-        [col(Certificate.value)],
-        (col(Certificate.holder) == holder, col(Certificate.status).in_(LIVE_TOKEN_STATUSES)),
-    )
+    by_slot: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for slot_id, tokens, value in db.execute(
+        sa_select(col(Position.slot_id), col(Position.tokens), col(Position.value)).where(
+            col(Position.holder) == holder, col(Position.tokens) > 0
+        )
+    ):
+        by_slot[slot_id][0] += int(tokens)
+        by_slot[slot_id][1] += int(value)
     folded: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
     slot_ids = list(by_slot)
     for start in range(0, len(slot_ids), 900):  # stay under SQLite's bound-parameter limit
@@ -269,13 +325,20 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
 
 
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
-    """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield)."""
-    return exact_groups(
-        db,
-        col(FinancingRequest.rate_bps),
-        [col(FinancingRequest.amount), col(FinancingRequest.price), col(FinancingRequest.discount)],
-        (col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Funded"),
+    """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield),
+    from the indexer's summary of funded requests (one row per rate)."""
+    rows = db.execute(
+        sa_select(
+            col(FundedSummary.rate_bps),
+            col(FundedSummary.requests),
+            col(FundedSummary.amount),
+            col(FundedSummary.price),
+            col(FundedSummary.discount),
+        ).where(col(FundedSummary.financier) == financier, col(FundedSummary.requests) > 0)
     )
+    return {
+        rate: [int(n), int(amount), int(price), int(discount)] for rate, n, amount, price, discount in rows
+    }
 
 
 def _week_start(ts: int) -> int:
@@ -333,25 +396,36 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     if result.funded_amount:
         result.weighted_rate_bps = (2 * weighted + result.funded_amount) // (2 * result.funded_amount)
 
-    # Troubled payables first (few), then the bank's certificates in them through the slot index:
-    # walking all of a big bank's positions to find the overdue ones costs far more.
-    troubled_slots = select(Payable.slot_id).where(
-        or_(
-            col(Payable.status) == "Defaulted",
-            (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
-        )
+    # The troubled payables the bank holds, from its positions (one row per payable and depth), earliest
+    # first; then its certificates in them through the slot index. Handed a subquery instead, SQLite
+    # walks every live certificate by the status index (150 ms at 300,000 certificates).
+    troubled = or_(
+        col(Payable.status) == "Defaulted",
+        (col(Payable.maturity) < now) & (col(Payable.status) == "Accepted"),
     )
-    troubled_rows = db.exec(
-        select(Certificate, Payable)
-        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-        .where(
-            col(Certificate.slot_id).in_(troubled_slots),
-            col(Certificate.holder).concat("") == financier,  # the slot index, not the holder's
-            col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
-        )
-        .order_by(col(Payable.maturity), col(Certificate.token_id))
-        .limit(troubled_limit)
+    troubled_slots = db.exec(
+        select(Position.slot_id)
+        .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+        .where(col(Position.holder) == financier, col(Position.tokens) > 0, troubled)
+        .group_by(col(Position.slot_id), col(Payable.maturity))
+        .order_by(col(Payable.maturity))
+        .limit(900)  # SQLite's bound-parameter limit; the list shows the earliest troubled_limit anyway
     ).all()
+    troubled_rows = (
+        db.exec(
+            select(Certificate, Payable)
+            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+            .where(
+                col(Certificate.slot_id).in_(list(troubled_slots)),
+                col(Certificate.holder).concat("") == financier,  # the slot index, not the holder's
+                col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+            )
+            .order_by(col(Payable.maturity), col(Certificate.token_id))
+            .limit(troubled_limit)
+        ).all()
+        if troubled_slots
+        else []
+    )
     requests = _by_id(
         db.exec(
             select(FinancingRequest).where(
@@ -501,11 +575,13 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
+    # Across every payable of the obligor: from the indexer's positions (one row per holder, payable
+    # and depth), not from each of its certificates (half a million for a large obligor).
     tiers = tier_spread(
         db.exec(
-            select(Certificate.depth, Certificate.holder, Certificate.value)
-            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-            .where(col(Payable.obligor) == obligor, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+            select(Position.depth, Position.holder, Position.value, Position.tokens)
+            .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+            .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
         )
     )
     repayments = db.exec(

@@ -3,7 +3,9 @@
 Checked: every certificate's holder, value, lineage and lock, every payable's status and paid
 amounts, every credit line, every participant, every settlement-token balance, and that the
 database knows every slot and token the chain has created. The comparison reads the chain at the
-checkpoint block, so a running indexer and a moving head do not produce false alarms.
+checkpoint block, so a running indexer and a moving head do not produce false alarms. The summary
+tables (models.summary) are compared with their recomputation from the rows they sum; `tierflow
+index --rebuild` (Indexer.rebuild) rebuilds them with every read model.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tierflow.chain.vocabulary import (
     status_name,
 )
 from tierflow.errors import ConfigurationError
+from tierflow.platform.indexer import summary
 from tierflow.platform.models import (
     ZERO_ADDRESS,
     BillPackage,
@@ -42,6 +45,9 @@ from tierflow.platform.models import (
     Payable,
     SettlementBalance,
 )
+from tierflow.platform.models.summary import FundedSummary, Position
+
+SUMMARY_MODELS = {"position": Position, "funded_summary": FundedSummary}
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,23 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
         needs = {"_financing": "Financing", "_bills": "Bills"}.get(check.__name__)
         if needs is None or needs in contracts:
             check(engine, contracts, views, compare)
+    _summaries(engine, compare)
     return report
+
+
+def _summaries(engine: Engine, compare: _Comparer) -> None:
+    """Each non-zero summary row against the same sums recomputed from the certificates and requests."""
+    with engine.connect() as conn:
+        expected = summary.recompute(conn)
+        for name, spec in summary.SUMMARIES.items():
+            table = SUMMARY_MODELS[name].__table__  # type: ignore[attr-defined]
+            stored = {
+                tuple(row[k] for k in spec.keys): tuple(int(row[c]) for c in spec.columns)
+                for row in conn.execute(select(table)).mappings()
+            }
+            stored = {key: values for key, values in stored.items() if any(values)}
+            for key in sorted(stored.keys() | expected[name].keys(), key=str):
+                compare.check(name, key, [("sums", stored.get(key), expected[name].get(key))])
 
 
 Check = Callable[[Engine, dict[str, Contract], _Views, _Comparer], None]

@@ -27,6 +27,7 @@ from web3 import Web3
 from tierflow.chain.abi import Event, LogDecoder
 from tierflow.chain.jsonrpc import BlockRef, Rpc, RpcError
 from tierflow.errors import ConfigurationError
+from tierflow.platform.indexer import summary
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
@@ -45,6 +46,14 @@ class CheckpointState:
     block_number: int
     block_hash: str
     journal_floor: int | None
+    data_version: int = 0
+
+
+def next_version(previous: CheckpointState | None) -> int:
+    """A data version never used before by this database: one more than the last, and at least the
+    clock in microseconds, so that a database whose checkpoint row was deleted (a rollback to before
+    the first block) or recreated does not reuse a version that a running API still has cached."""
+    return max((previous.data_version if previous else 0) + 1, time.time_ns() // 1000)
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,9 @@ class Indexer:
             self._checkpoint = (
                 None
                 if row is None
-                else CheckpointState(row["block_number"], row["block_hash"], row["journal_floor"])
+                else CheckpointState(
+                    row["block_number"], row["block_hash"], row["journal_floor"], row["data_version"]
+                )
             )
             self._loaded = True
         return self._checkpoint
@@ -144,6 +155,7 @@ class Indexer:
                 "block_number": state.block_number,
                 "block_hash": state.block_hash,
                 "journal_floor": state.journal_floor,
+                "data_version": state.data_version,
             }
             if conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.id == 1).values(values)).rowcount == 0:
                 conn.execute(CHECKPOINT.insert().values(id=1, **values))
@@ -301,7 +313,9 @@ class Indexer:
                     conn.execute(
                         delete(self.store.undo_table).where(self.store.undo_table.c.block_number <= floor)
                     )
-                state = CheckpointState(last, last_hash, floor)
+                # Empty blocks keep the version: only rows written make cached reads stale.
+                version = next_version(previous) if events or previous is None else previous.data_version
+                state = CheckpointState(last, last_hash, floor, version)
                 self._write_checkpoint(conn, state)
         except BaseException:
             self.store.discard()
@@ -367,25 +381,35 @@ class Indexer:
                 else:
                     self._replay(conn)
                     floor = None
-                self._write_checkpoint(
-                    conn, None if fork is None else CheckpointState(fork[0], fork[1], floor)
-                )
+                state = None if fork is None else CheckpointState(*fork, floor, next_version(checkpoint))
+                self._write_checkpoint(conn, state)
         finally:
             self.store.discard()
             self._loaded = False
 
     def rebuild(self) -> int:
         """Recompute every read model from the stored raw events (after a handler change)."""
+        return self._rewrite(self._replay)
+
+    def rebuild_summaries(self) -> int:
+        """Recompute the summary tables from the read models they sum (after reconcile found a drift);
+        returns the rows written. Takes the lease: never beside a running indexer, which caches rows."""
+        return self._rewrite(summary.rebuild)
+
+    def _rewrite(self, rewrite: Callable[[Connection], int]) -> int:
+        """Run `rewrite` in one transaction under the lease, then move the data version on and drop the
+        journal floor: the undo journal holds rows from before the rewrite, so deeper rollbacks replay."""
         self.acquire()
         try:
             with self.engine.begin() as conn:
                 self.lease.guard(conn)
-                count = self._replay(conn)
+                count = rewrite(conn)
                 checkpoint = self.checkpoint()
                 if checkpoint is not None:
-                    self._write_checkpoint(
-                        conn, CheckpointState(checkpoint.block_number, checkpoint.block_hash, None)
+                    state = CheckpointState(
+                        checkpoint.block_number, checkpoint.block_hash, None, next_version(checkpoint)
                     )
+                    self._write_checkpoint(conn, state)
         finally:
             self.store.discard()
             self._loaded = False

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, and_, bindparam, delete, select, update
 
+from tierflow.platform.indexer import summary
 from tierflow.platform.models import READ_MODELS, UndoEntry
 
 UNDO: Table = UndoEntry.__table__  # type: ignore[attr-defined]
@@ -77,6 +78,9 @@ class Store:
         self._journal = False
         self._seq = 0
         self._select_cache: dict[str, Any] = {}
+        # Before-images of the rows of summary.WATCHED tables changed in the current block (None: the
+        # row was created in it); settled into the summary tables when the block ends.
+        self._before: dict[Key, Row | None] = {}
 
     @property
     def undo_table(self) -> Table:
@@ -90,6 +94,7 @@ class Store:
     def begin_block(self, number: int, journal: bool) -> None:
         """Events of block `number` follow; `journal` says whether its changes must be undoable."""
         if number != self.block_number:
+            self._settle()
             self.block_number = number
             self._journaled.clear()
             self._seq = 0
@@ -102,6 +107,8 @@ class Store:
         row = self._load(cache_key)
         if row is None:
             return None
+        if table in summary.WATCHED and cache_key not in self._before:
+            self._before[cache_key] = dict(row)
         if self._journal and cache_key not in self._journaled and row["block_number"] < self.block_number:
             self._journaled.add(cache_key)
             self._undo.append(
@@ -139,6 +146,8 @@ class Store:
             raise KeyError(f"{table}{cache_key[1]} exists already")
         self._cache[cache_key] = full
         self._inserts[cache_key] = full
+        if table in summary.WATCHED:
+            self._before.setdefault(cache_key, None)
         return full
 
     def append(self, table: str, row: Row) -> None:
@@ -167,6 +176,7 @@ class Store:
     def flush(self) -> int:
         """Write every pending change through the current connection; returns the number of rows."""
         conn = self._require_conn()
+        self._settle()
         written = 0
         by_table: dict[str, list[Row]] = defaultdict(list)
         for (table, _), row in self._inserts.items():
@@ -203,6 +213,7 @@ class Store:
         self._appends.clear()
         self._undo.clear()
         self._journaled.clear()
+        self._before.clear()
         self.block_number = 0
 
     # -- rollback and rebuild -------------------------------------------------------------------
@@ -232,6 +243,14 @@ class Store:
             conn.execute(delete(info.table))
 
     # -- internals ------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Fold the current block's changes of watched rows into the summary tables (same block)."""
+        if not self._before:
+            return
+        changed, self._before = self._before, {}
+        for (table, key), before in changed.items():
+            summary.apply(self, table, before, self._cache.get((table, key)))
+
     def _require_conn(self) -> Connection:
         if self._conn is None:
             raise RuntimeError("Store.begin(connection) first")

@@ -20,6 +20,7 @@ from tierflow.platform.models.receivables import (
     Repayment,
 )
 from tierflow.platform.models.registry import Participant, PlatformState, SystemContract
+from tierflow.platform.models.summary import FundedSummary, Position
 
 # Tables derived from events by the handlers: rolled back on a reorg, rebuilt by a replay.
 READ_MODELS = [
@@ -45,6 +46,9 @@ READ_MODELS = [
     BillRange,
     BillQuote,
     BillMovement,
+    # Summaries of the rows above, written with them (indexer.summary): rolled back and rebuilt alike.
+    Position,
+    FundedSummary,
 ]
 
 __all__ = [
@@ -63,6 +67,7 @@ __all__ = [
     "FinancingFunding",
     "FinancingQuote",
     "FinancingRequest",
+    "FundedSummary",
     "IndexedBlock",
     "IndexerLease",
     "Participant",
@@ -70,6 +75,7 @@ __all__ = [
     "PayableDefault",
     "Payout",
     "PlatformState",
+    "Position",
     "RawEvent",
     "RecourseExercise",
     "Repayment",

@@ -40,6 +40,10 @@ class Checkpoint(SQLModel, table=True):
     block_hash: str = hash32()
     # Every block above this one has complete undo records (None: none has), see indexer.store.
     journal_floor: int | None = big(nullable=True)
+    # Changes whenever the indexer changes rows (a window with events, a rollback, a rebuild), never on
+    # a window of empty blocks: response caches and the dashboard's poller key by it, so that a chain
+    # producing a block a second does not make every cached read cold. See indexer.runner.next_version.
+    data_version: int = big(default=0)
 
 
 class IndexedBlock(SQLModel, table=True):

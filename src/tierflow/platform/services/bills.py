@@ -463,15 +463,6 @@ def holdings(
     return _page(session, query, range_public, limit, offset)
 
 
-def export_rows(*, session: Session, table: str) -> list[dict[str, Any]]:
-    """Every package or every range record (Closed ones too: they are the chain) as CSV rows."""
-    if table == "packages":
-        rows = session.execute(select(BillPackage).order_by(col(BillPackage.package_id))).scalars()
-        return [package_public(r).model_dump() for r in rows]
-    records = session.execute(select(BillRange).order_by(col(BillRange.range_id))).scalars()
-    return [range_public(r).model_dump() for r in records]
-
-
 def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], list[BillRangePublic]]:
     """Ranges waiting on `address`: presented to it as acceptor (pay, dishonour), pledged to it (release)."""
     presented = session.execute(

@@ -10,7 +10,7 @@ chain, on SQLite and PostgreSQL alike. Who sees which part of a tree is decided 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,13 +121,15 @@ def tree_tiers(session: Session, slot_id: int) -> list[TierSpread]:
     return [TierSpread(d + 1, n, holders[d], value) for d, (n, value) in sorted(totals.items())]
 
 
-def tier_spread(rows: Iterable[tuple[int, str, int]]) -> list[TierSpread]:
-    """TierSpreads, by tier, of live certificates given as (depth, holder, value)."""
+def tier_spread(rows: Iterable[Sequence[Any]]) -> list[TierSpread]:
+    """TierSpreads, by tier, of live certificates given as (depth, holder, value), or of positions
+    (models.summary) given as (depth, holder, value, tokens)."""
     spread: dict[int, TierSpread] = {}
     holders: dict[int, set[str]] = defaultdict(set)
-    for depth, holder, value in rows:
+    for row in rows:
+        depth, holder, value = row[0], row[1], row[2]
         entry = spread.setdefault(depth + 1, TierSpread(depth + 1, 0, 0, 0))
-        entry.tokens += 1
+        entry.tokens += int(row[3]) if len(row) > 3 else 1
         entry.amount += int(value)
         holders[depth + 1].add(holder)
     for tier, entry in spread.items():

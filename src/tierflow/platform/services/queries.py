@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
 from tierflow.platform.models import (
@@ -27,6 +27,7 @@ from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage
 from tierflow.platform.services.errors import NotFound
 from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.readcache import COUNTS
 from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     CreditLinePublic,
@@ -86,6 +87,49 @@ def financing_public(row: FinancingRequest) -> FinancingPublic:
 
 def document_public(row: StoredDocument) -> DocumentPublic:
     return DocumentPublic.model_validate(row, from_attributes=True)
+
+
+# -- keyset pages ---------------------------------------------------------------------------------
+# A list page is `limit` rows after a cursor, the sort key of the previous page's last row: the
+# database seeks to it through an index shaped like the query (models.service.API_INDEXES) and reads
+# one page, at any depth; OFFSET reads and discards every row before the page (with a join, a payable
+# lookup per skipped row). Pages ask for one row more than they return: that row says whether there is
+# a next page. Totals come from COUNTS, once per list and data version, not once per page.
+def _keyset(query: Any, key: Any, *, after: int | None, descending: bool, limit: int, offset: int) -> Any:
+    if after is not None:
+        query = query.where(key < after if descending else key > after)
+    return query.order_by(key.desc() if descending else key).limit(limit + 1).offset(offset)
+
+
+def _next_after(rows: list[Any], limit: int, key: Any) -> int | None:
+    """Cut the look-ahead row off `rows`; the cursor of the next page, None on the last."""
+    if len(rows) <= limit:
+        return None
+    del rows[limit:]
+    last = rows[-1]
+    return int(last[key] if isinstance(last, dict) else getattr(last, key))
+
+
+def _keyset_dicts(
+    session: Session, query: Any, key: Any, *, after: int | None, descending: bool, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A keyset page of `query` ordered by column `key` as JSON-ready dicts, and the next cursor.
+
+    Core rows as plain dicts: list endpoints return up to thousands of rows, and ORM identity-map
+    loading plus model validation of values the database already typed would dominate their latency.
+    """
+    rows = _dicts(
+        session, _keyset(query, key, after=after, descending=descending, limit=limit, offset=offset)
+    )
+    return rows, _next_after(rows, limit, key.name)
+
+
+def _count(session: Session, name: Hashable, table: Any, conditions: Sequence[Any]) -> int:
+    return COUNTS.count(
+        session,
+        name,
+        lambda: int(session.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()),
+    )
 
 
 def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -> Page[Any]:
@@ -155,26 +199,27 @@ def get_certificate(*, session: Session, caller: Caller, token_id: int) -> Certi
 
 
 def slot_lineage(
-    *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int
+    *, session: Session, caller: Caller, slot_id: int, limit: int, offset: int, after: int | None = None
 ) -> dict[str, Any]:
-    """The whole tree of a payable (the shape of Lineage): visible to its obligor, auditors, the operator."""
+    """The whole tree of a payable (the shape of Lineage), in token order, a keyset page at a time:
+    visible to its obligor, auditors, the operator."""
     row = access.check_whole_tree(session, caller, slot_id)
-    count = session.execute(
-        select(func.count()).select_from(CERT).where(CERT.c.slot_id == slot_id)
-    ).scalar_one()
-    query = (
-        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
-        .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
-        .where(CERT.c.slot_id == slot_id)
-        .order_by(CERT.c.token_id)
-        .limit(limit)
-        .offset(offset)
-    )
+    where = [CERT.c.slot_id == slot_id]
+    count = _count(session, ("tree", slot_id), CERT, where)
+    # The payable is one row: its two columns join on the page in Python, not per row in SQL.
+    tokens, following = _keyset_dicts(
+        session, select(*CERT_COLUMNS).where(*where), CERT.c.token_id,
+        after=after, descending=False, limit=limit, offset=offset,
+    )  # fmt: skip
+    slot = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
+    for token in tokens:
+        token["maturity"], token["obligor"] = slot.maturity, slot.obligor
     return {
         "slot_id": slot_id,
         "root_token_id": row.root_token_id,
-        "tokens": _certificate_rows(session, query),
+        "tokens": tokens,
         "count": count,
+        "next_after": following,
         # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
         "tiers": tier_totals(lineage.tree_tiers(session, slot_id)),
     }
@@ -202,7 +247,13 @@ def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int]]:
 
 
 # -- lists ----------------------------------------------------------------------------------------
-def payables(
+def payables(*, session: Session, limit: int, offset: int, **filters: Any) -> Page[PayablePublic]:
+    """payable_rows() as a Page model, for callers that read its attributes."""
+    rows = payable_rows(session=session, limit=limit, offset=offset, **filters)
+    return Page[PayablePublic].model_validate(rows)
+
+
+def payable_rows(
     *,
     session: Session,
     obligor: str | None = None,
@@ -211,30 +262,34 @@ def payables(
     maturity_before: int | None = None,
     limit: int,
     offset: int,
-) -> Page[PayablePublic]:
-    query = select(Payable)
+    after: int | None = None,
+) -> dict[str, Any]:
+    """A keyset page of payables in slot order as JSON-ready dicts (the shape of Page[PayablePublic]);
+    by obligor through ix_payable_obligor_slot."""
+    conditions = []
     if obligor is not None:
-        query = query.where(col(Payable.obligor) == obligor)
+        conditions.append(PAYABLE.c.obligor == obligor)
     if supplier is not None:
-        query = query.where(col(Payable.supplier) == supplier)
+        conditions.append(PAYABLE.c.supplier == supplier)
     if status is not None:
-        query = query.where(col(Payable.status) == status)
+        conditions.append(PAYABLE.c.status == status)
     if maturity_before is not None:
-        query = query.where(col(Payable.maturity) < maturity_before)
-    return _page(session, query.order_by(col(Payable.slot_id)), payable_public, limit, offset)
+        conditions.append(PAYABLE.c.maturity < maturity_before)
+    count = _count(session, ("payables", obligor, supplier, status, maturity_before), PAYABLE, conditions)
+    rows, following = _keyset_dicts(
+        session, select(*PAYABLE_COLUMNS).where(*conditions), PAYABLE.c.slot_id,
+        after=after, descending=False, limit=limit, offset=offset,
+    )  # fmt: skip
+    return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
+_SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
-
-
-def _certificate_rows(session: Session, query: Any) -> list[dict[str, Any]]:
-    # Core rows as plain dicts: list endpoints return up to thousands of rows, and ORM identity-map
-    # loading plus model validation of values the database already typed would dominate their latency.
-    return _dicts(session, query)
+PAYABLE_COLUMNS = [PAYABLE.c[name] for name in PayablePublic.model_fields]
 
 
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
@@ -251,8 +306,10 @@ def certificates(
     status: Sequence[str] | None = LIVE_TOKEN,
     limit: int,
     offset: int,
+    after: int | None = None,
 ) -> dict[str, Any]:
-    """A page of certificates as JSON-ready dicts (the shape of Page[CertificatePublic])."""
+    """A keyset page of certificates in token order as JSON-ready dicts (the shape of
+    Page[CertificatePublic]); by holder through ix_certificate_holder_token_status."""
     conditions = []
     if holder is not None:
         conditions.append(CERT.c.holder == holder)
@@ -260,16 +317,17 @@ def certificates(
         conditions.append(CERT.c.slot_id == slot_id)
     if status:
         conditions.append(CERT.c.status.in_(list(status)))
-    query = (
+    count = _count(
+        session, ("certificates", holder, slot_id, tuple(status) if status else None), CERT, conditions
+    )
+    rows, following = _keyset_dicts(
+        session,
         select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
         .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
-        .where(*conditions)
-        .order_by(CERT.c.token_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    count = session.execute(select(func.count()).select_from(CERT).where(*conditions)).scalar_one()
-    return {"data": _certificate_rows(session, query), "count": count, "limit": limit, "offset": offset}
+        .where(*conditions),
+        CERT.c.token_id, after=after, descending=False, limit=limit, offset=offset,
+    )  # fmt: skip
+    return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
 def credit_lines(
@@ -291,8 +349,10 @@ def financing_requests(
     status: str | None = None,
     limit: int,
     offset: int,
+    after: int | None = None,
 ) -> dict[str, Any]:
-    """A page of financing requests as JSON-ready dicts (the shape of Page[FinancingPublic])."""
+    """A keyset page of financing requests, newest first (`after`: request ids below it), as JSON-ready
+    dicts (the shape of Page[FinancingPublic])."""
     conditions = []
     if financier is not None:
         conditions.append(REQUEST.c.financier == financier)
@@ -300,16 +360,12 @@ def financing_requests(
         conditions.append(REQUEST.c.seller == seller)
     if status is not None:
         conditions.append(REQUEST.c.status == status)
-    count = session.execute(select(func.count()).select_from(REQUEST).where(*conditions)).scalar_one()
-    rows = _dicts(
-        session,
-        select(*REQUEST_COLUMNS)
-        .where(*conditions)
-        .order_by(REQUEST.c.request_id.desc())
-        .limit(limit)
-        .offset(offset),
-    )
-    return {"data": rows, "count": count, "limit": limit, "offset": offset}
+    count = _count(session, ("requests", financier, seller, status), REQUEST, conditions)
+    rows, following = _keyset_dicts(
+        session, select(*REQUEST_COLUMNS).where(*conditions), REQUEST.c.request_id,
+        after=after, descending=True, limit=limit, offset=offset,
+    )  # fmt: skip
+    return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
 def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:

@@ -1,11 +1,13 @@
-"""Serialised read responses cached per indexed checkpoint.
+"""Serialised read responses cached per data version of the indexed read models.
 
 The read models (certificates, payables, requests, ...) are written only by the indexer, and every
-indexer window commits its rows together with the checkpoint row (block number and hash). So a
-response computed from the read models is valid for exactly as long as the checkpoint stays the same:
-keying the cache by (query, checkpoint block, checkpoint hash) needs no other invalidation, and a
-reorg that re-indexes the same height under another hash misses the cache too. Party checks are not
-cached: the caller is checked on every request before the cached body is used.
+indexer window commits its rows together with the checkpoint row, whose `data_version` changes in
+the same transaction whenever the window wrote rows (events, a rollback on a reorg, a rebuild) and
+never for a window of empty blocks. So a response computed from the read models is valid for exactly
+as long as the data version stays the same: keying the cache by (query, data version) needs no other
+invalidation, and on a chain that makes a block a second the cache stays warm between real changes
+(keyed by the checkpoint block, every block made every entry cold). Party checks are not cached: the
+caller is checked on every request before the cached body is used.
 """
 
 from __future__ import annotations
@@ -23,45 +25,51 @@ from tierflow.platform.models import Checkpoint
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
 # Built once: every cached read runs it, and a statement memoises its cache key (building one per
 # request costs more SQLAlchemy work than the query costs SQLite).
-_CHECKPOINT_ROW = select(CHECKPOINT.c.block_number, CHECKPOINT.c.block_hash).where(CHECKPOINT.c.id == 1)
+_DATA_VERSION = select(CHECKPOINT.c.data_version).where(CHECKPOINT.c.id == 1)
 
 
-def checkpoint_of(session: Session) -> tuple[int, str] | None:
-    """(block number, block hash) of the indexer checkpoint, read in the request's own transaction."""
-    row = session.execute(_CHECKPOINT_ROW).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+def data_version_of(session: Session) -> int | None:
+    """The indexer's data version (see models.Checkpoint), read in the request's own transaction;
+    None before the indexer has committed anything."""
+    value = session.execute(_DATA_VERSION).scalar()
+    return None if value is None else int(value)
 
 
 class ResponseCache:
-    """A small LRU of serialised response bodies keyed by (query, checkpoint)."""
+    """A small LRU of serialised response bodies keyed by (query, data version)."""
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     async def body(self, session: Session, query: Hashable, build: Callable[[], bytes]) -> bytes:
-        """The body for `query` at the session's checkpoint; on a miss `build` runs in the thread pool.
+        """The body for `query` at the session's data version; on a miss `build` runs in the thread pool.
 
         Called on the event loop: a hit is one indexed query and a dictionary lookup, cheaper than
         a hop to a worker thread; a miss (a page of rows, or a 1,000-token tree at ~20 ms) must not
         stall the loop, so only the build moves to a thread.
 
-        The checkpoint is read before `build`'s rows, which `build` reads in a new transaction: the
-        rows can only be as new or newer than the checkpoint, never older, so a cached body never
-        hides a write that its key says is indexed (read-your-writes). Without a checkpoint row
+        The version is read before `build`'s rows, which `build` reads in a new transaction: the rows
+        can only be as new or newer than the version, never older, so a cached body never hides a
+        write that its key says is indexed (read-your-writes: a write returns once the indexer has
+        committed its transaction, and that commit changed the version). Without a checkpoint row
         nothing is cached.
         """
-        checkpoint = checkpoint_of(session)
-        if checkpoint is None:
+        version = data_version_of(session)
+        if version is None:
             session.close()  # as below: no connection held on the loop while the build runs
             return await anyio.to_thread.run_sync(build)
-        key = (query, checkpoint)
+        key = (query, version)
         with self._lock:
             body = self._entries.get(key)
             if body is not None:
                 self._entries.move_to_end(key)
+                self.hits += 1
                 return body
+            self.misses += 1
         # The build re-opens the session in its worker thread: no connection is held on the loop
         # while it runs (see deps.current_caller).
         session.close()
@@ -75,3 +83,39 @@ class ResponseCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class CountCache:
+    """Total counts of list pages per (database, filters, data version): every page of a list shows the
+    same total, and counting a million-row filter again for each page would cost more than the page.
+
+    Sync (called from the list queries in worker threads); same validity argument as ResponseCache:
+    the version is read before the count, so a count is never older than its key.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count(self, session: Session, query: Hashable, compute: Callable[[], int]) -> int:
+        version = data_version_of(session)
+        if version is None:
+            return compute()
+        # id(engine) keeps two databases in one process apart; the version (a µs clock at least, see
+        # indexer.runner.next_version) keeps an engine created at a reused address from matching.
+        key = (id(session.get_bind()), query, version)
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                return value
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+COUNTS = CountCache()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from tierflow.chain.vocabulary import SlotStatusName
-from tierflow.platform.api.deps import AuditorCaller, Limit, Offset, SessionDep
+from tierflow.platform.api.deps import After, AuditorCaller, ContextDep, Limit, Offset, SessionDep
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
-from tierflow.platform.services import participants, queries
+from tierflow.platform.services import exports, participants, queries
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
@@ -50,10 +48,12 @@ def all_payables(
     status: SlotStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[PayablePublic]:
-    return queries.payables(
-        session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset
-    )  # fmt: skip
+    after: After = None,
+) -> Response:
+    return fast_json(queries.payable_rows(
+        session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
+        after=after,
+    ))  # fmt: skip
 
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
@@ -64,17 +64,19 @@ def all_certificates(
     slot_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     return fast_json(queries.certificates(
-        session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset
+        session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset, after=after
     ))  # fmt: skip
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic])
 def all_requests(
-    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Response:
-    return fast_json(queries.financing_requests(session=session, limit=limit, offset=offset))
+    # Newest first: `after` pages to older requests.
+    return fast_json(queries.financing_requests(session=session, limit=limit, offset=offset, after=after))
 
 
 @router.get(
@@ -108,29 +110,13 @@ EXPORTS = ("payables", "certificates", "financing-requests", "participants")
     summary="Export a table as CSV",
 )
 def export(
-    session: SessionDep,
+    ctx: ContextDep,
     caller: AuditorCaller,
     table: Literal["payables", "certificates", "financing-requests", "participants"],
-) -> Response:
-    batch = 100_000
-    rows: list[dict[str, Any]]
-    if table == "payables":
-        rows = [p.model_dump() for p in queries.payables(session=session, limit=batch, offset=0).data]
-    elif table == "certificates":
-        rows = queries.certificates(session=session, status=None, limit=batch, offset=0)["data"]
-    elif table == "financing-requests":
-        rows = queries.financing_requests(session=session, limit=batch, offset=0)["data"]
-    else:
-        listing = participants.listing(session=session, role=None, status=None, limit=batch, offset=0)
-        rows = [p.model_dump() for p in listing.data]
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for item in rows:
-            writer.writerow({k: "|".join(map(str, v)) if isinstance(v, list) else v for k, v in item.items()})
-    return Response(
-        content=out.getvalue(),
+) -> StreamingResponse:
+    # Every row, however many, streamed with constant memory (services.exports).
+    return StreamingResponse(
+        exports.chunks(ctx.engine, exports.api_export(table)),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tierflow.chain.vocabulary import OpenRangeStatusName, PackageStatusName
 from tierflow.platform.api.deps import (
@@ -25,7 +23,7 @@ from tierflow.platform.api.deps import (
     role_guard,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import bills, documents
+from tierflow.platform.services import bills, documents, exports
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.bills import (
     BillDetail,
@@ -169,15 +167,10 @@ def my_requests(
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
     summary="Every bill package or every range record (auditor)",
 )
-def export(session: SessionDep, caller: AuditorCaller, table: Literal["packages", "ranges"]) -> Response:
-    rows = bills.export_rows(session=session, table=table)
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return Response(
-        content=out.getvalue(),
+def export(ctx: ContextDep, caller: AuditorCaller, table: Literal["packages", "ranges"]) -> StreamingResponse:
+    # Every row, streamed with constant memory (services.exports).
+    return StreamingResponse(
+        exports.chunks(ctx.engine, exports.bill_export(table)),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="bill-{table}.csv"'},
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.platform.api.deps import (
+    After,
     ContextDep,
     CurrentCaller,
     DocumentId,
@@ -64,17 +65,18 @@ async def payable_lineage(
     slot_id: SlotId,
     limit: Limit = 1000,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     # The party check runs on every request; the tree (up to 1,000 rows, ~20 ms to load and
-    # serialise) is the same for every allowed caller until the indexer commits another block.
+    # serialise) is the same for every allowed caller until the indexer writes rows again.
     access.check_whole_tree(session, caller, slot_id)
     body = await ctx.responses.body(
         session,
-        ("payable_lineage", slot_id, limit, offset),
-        lambda: json_bytes(
-            queries.slot_lineage(session=session, caller=caller, slot_id=slot_id, limit=limit, offset=offset)
-        ),
-    )
+        ("payable_lineage", slot_id, limit, offset, after),
+        lambda: json_bytes(queries.slot_lineage(
+            session=session, caller=caller, slot_id=slot_id, limit=limit, offset=offset, after=after
+        )),
+    )  # fmt: skip
     return Response(content=body, media_type="application/json")
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
+    After,
     ContextDep,
     FinancierCaller,
     FinancingRequestId,
@@ -93,17 +94,17 @@ async def queue(
     status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     # Keyed by the caller (the financier filter): a bank's cached queue is only ever served to it.
+    # Newest first: `after` pages to older requests.
     body = await ctx.responses.body(
         session,
-        ("financier_requests", caller.address, status, limit, offset),
-        lambda: json_bytes(
-            queries.financing_requests(
-                session=session, financier=caller.address, status=status, limit=limit, offset=offset
-            )
-        ),
-    )
+        ("financier_requests", caller.address, status, limit, offset, after),
+        lambda: json_bytes(queries.financing_requests(
+            session=session, financier=caller.address, status=status, limit=limit, offset=offset, after=after
+        )),
+    )  # fmt: skip
     return Response(content=body, media_type="application/json")
 
 

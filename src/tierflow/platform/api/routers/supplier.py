@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
+    After,
     ContextDep,
     FinancingRequestId,
     Limit,
@@ -81,15 +82,16 @@ async def holdings(
     status: Literal["live", "active", "locked", "settled"] = "live",
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     statuses = queries.LIVE_TOKEN if status == "live" else (status,)
     # Keyed by the caller (the holder filter), so a body is only ever served to the holder it lists.
     body = await ctx.responses.body(
         session,
-        ("holdings", caller.address, slot_id, statuses, limit, offset),
+        ("holdings", caller.address, slot_id, statuses, limit, offset, after),
         lambda: json_bytes(queries.certificates(
             session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit,
-            offset=offset,
+            offset=offset, after=after,
         )),
     )  # fmt: skip
     return Response(content=body, media_type="application/json")

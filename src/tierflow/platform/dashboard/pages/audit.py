@@ -30,7 +30,7 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
         results = queries.search(db, q, names) if q else []
         counts = queries.overview_counts(db)
         latest = queries.latest_payables(db, 25)
-        block = queries.indexed_block(db)
+        indexed = queries.indexed(db)
     return web.page(
         request,
         "audit/page.html",
@@ -39,7 +39,7 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
         results=results,
         counts=counts,
         latest=latest,
-        block=block,
+        **indexed,
     )
 
 

@@ -20,17 +20,21 @@ from tierflow.platform.models.receivables import Certificate, Payable
 router = web.page_router("/bank")
 
 
-def _queue_context(db: Session, viewer: Viewer, address: str, page: int) -> dict[str, Any]:
+def _queue_context(
+    db: Session, viewer: Viewer, address: str, before: int | None, after: int | None
+) -> dict[str, Any]:
     rate = viewer.standing_rate_bps
     return {
-        "queue": queries.bank_queue(db, address, rate_bps=rate, now=queries.clock(db), page=page),
+        "queue": queries.bank_queue(
+            db, address, rate_bps=rate, now=queries.clock(db), before=before, after=after
+        ),
         "rate_bps": rate,
     }
 
 
 # The portfolio aggregates every position of a bank (100,000 rows is a second on SQLite here), yet it
-# only changes when the indexer commits a block, or when time moves a position into "overdue". Keep
-# the last few results keyed by (database, bank, indexed block, 5-minute slot).
+# only changes when the indexer writes rows, or when time moves a position into "overdue". Keep the
+# last few results keyed by (database, bank, data version, 5-minute slot): empty blocks keep them.
 BOOK_CACHE: OrderedDict[tuple[int, str, int, int], queries.Portfolio] = OrderedDict()
 _BOOK_CACHE_SIZE = 32
 _BOOK_LOCK = threading.Lock()
@@ -41,7 +45,7 @@ def _book_key(db: Session, address: str) -> tuple[int, str, int, int]:
     return (
         id(db.get_bind()),
         address.lower(),
-        queries.indexed_block(db),
+        queries.data_version(db),
         queries.clock(db) // _BOOK_SLOT_SECONDS,
     )
 
@@ -75,7 +79,8 @@ def bank_page(
     request: Request,
     viewer: web.SignedIn,
     address: str,
-    page: int = 1,
+    before: int | None = None,
+    after: int | None = None,
     ladder: str = "week",
     panel: str = "",
     book: str = "",
@@ -87,7 +92,8 @@ def bank_page(
         names = queries.directory(db)
         base: dict[str, Any] = {"names": names, "owner": address, "read_only": read_only, "ladder": ladder}
         if panel == "queue":
-            return web.page(request, "bank/_queue.html", **base, **_queue_context(db, viewer, address, page))
+            queue = _queue_context(db, viewer, address, before, after)
+            return web.page(request, "bank/_queue.html", **base, **queue)
         if panel == "book" or book == "inline":
             book_context = _book_context(db, address, ladder)
             if panel == "book":
@@ -102,9 +108,9 @@ def bank_page(
             request,
             "bank/page.html",
             **base,
-            block=queries.indexed_block(db),
+            **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
-            **_queue_context(db, viewer, address, page),
+            **_queue_context(db, viewer, address, before, after),
             **book_context,
         )
 

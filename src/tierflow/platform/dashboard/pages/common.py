@@ -84,12 +84,15 @@ def sign_out(request: Request) -> Response:
 
 @router.get("/changes")
 def changes(request: Request, since: int = 0) -> Response:
-    """Polled by every page: 204 while nothing changed, else a fresh poller and a `chain-changed` event."""
+    """Polled by every page: 204 while nothing changed, else a fresh poller and a `chain-changed` event.
+
+    `since` is the indexer's data version the page was rendered at: empty blocks do not move it, so
+    on a chain making a block a second the pages refresh only when rows really changed."""
     with web.session(request) as db:
-        block = queries.indexed_block(db)
-    if block == since:
+        version = queries.data_version(db)
+    if version == since:
         return Response(status_code=204)
-    html = render("_poller.html", block=block, poll_seconds=web.POLL_SECONDS)
+    html = render("_poller.html", version=version, poll_seconds=web.POLL_SECONDS)
     return HTMLResponse(html, headers={"HX-Trigger": "chain-changed"})
 
 

@@ -30,7 +30,7 @@ def core_page(request: Request, viewer: web.SignedIn, address: str, panel: str =
             "view": queries.core_view(db, address, now=now),
             "now": now,
             "suppliers": names.with_role(Role.SUPPLIER),
-            "block": queries.indexed_block(db),
+            **queries.indexed(db),
             "default_maturity": fmt.iso_date(now + 90 * 86_400),
             "balance": queries.settlement_balance(db, address),
         }

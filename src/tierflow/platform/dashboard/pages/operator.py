@@ -22,7 +22,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people = queries.directory_people(db)
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
-        block = queries.indexed_block(db)
+        indexed = queries.indexed(db)
     return web.page(
         request,
         "operator/page.html",
@@ -30,7 +30,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people=people,
         onchain=onchain,
         state=state,
-        block=block,
+        **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
     )

@@ -30,7 +30,7 @@ def supplier_page(request: Request, viewer: web.SignedIn, address: str, panel: s
             "now": web.now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
-            "block": queries.indexed_block(db),
+            **queries.indexed(db),
         }
     if panel == "tables":
         return web.page(request, "supplier/_tables.html", **context)

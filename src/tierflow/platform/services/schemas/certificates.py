@@ -37,11 +37,19 @@ AddressStr = Annotated[
 NO_NUL = r"^[^\x00]*$"
 
 
+NEXT_AFTER = (
+    "cursor of the next page: pass it as `after` (lists that take `after`); null on the last page. "
+    "A cursor page costs the same at any depth and never repeats or skips a row when rows are added "
+    "between pages, unlike `offset`"
+)
+
+
 class Page(BaseModel, Generic[T]):
     data: list[T]
     count: int = Field(description="rows matching the filters (all pages)")
     limit: int
     offset: int
+    next_after: int | None = Field(default=None, description=NEXT_AFTER)
 
 
 # -- participants -------------------------------------------------------------------------------
@@ -304,6 +312,7 @@ class Lineage(BaseModel):
         description="live certificates per tier, over what this caller sees: the whole tree for the "
         "obligor and auditors, the path to the root for a holder (the dashboard shows the same totals)",
     )
+    next_after: int | None = Field(default=None, description=NEXT_AFTER)
 
 
 class TransferPublic(BaseModel):

@@ -1,0 +1,326 @@
+"""Reads at a million certificates (issue 17): keyset pages, lineage, the bank's queue and book, CSV export.
+
+The read models are filled by `testing.synthetic.seed_bulk` (INSERT … SELECT in SQL: 1,000,000 live
+certificates over 10,000 payables, every tenth held by bank1, the others by four suppliers), plus the
+`seed_book` queue of bank1 and one payable split into 10,000 tokens (`seed_tree`). The API is served by
+uvicorn in a subprocess (one worker, no indexer) and 8 client threads issue keep-alive requests, next
+to a bare FastAPI endpoint measured the same way in the same run (api_bench.load).
+
+Two modes for the cached reads: "automine" (nothing moves while the clients run) and "1 block/s"
+(a thread advances the checkpoint by one empty block every second, as the indexer does on a chain
+that makes a block a second: the data version, the caches' key, stays). Cache misses: every request
+another keyset page (a random cursor), so neither the response cache nor SQLite's page cache of one
+hot page helps. For comparison in the same run: the old OFFSET pages at random deep offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import api_bench  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CERTIFICATES = int(os.environ.get("TIERFLOW_BENCH_CERTIFICATES", "1000000"))
+PAYABLES = CERTIFICATES // 100
+TREE_TOKENS = 10_000
+TREE_SLOT = 900_001
+FIRST_SLOT, FIRST_TOKEN = 1_000, 100_000  # above the book's and the tree's ids
+SECONDS = float(os.environ.get("TIERFLOW_BENCH_READ_SECONDS", "4"))
+
+
+def build(url: str) -> dict[str, Any]:
+    """The data set; returns the ids the reads need and the seconds each part took."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from tierflow.platform.db import make_engine
+    from tierflow.platform.models import Certificate
+    from tierflow.testing import synthetic
+
+    engine = make_engine(url)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_book(engine, seeded, requests=600, positions=200, payables=200)
+    timings["schema_people_book_s"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    # The tree before the bulk: its generator re-sums the summary tables over every row there is.
+    root = synthetic.seed_tree(engine, seeded, slot_id=TREE_SLOT, tokens=TREE_TOKENS)
+    timings["tree_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    synthetic.seed_bulk(
+        engine, seeded, certificates=CERTIFICATES, payables=PAYABLES,
+        first_slot=FIRST_SLOT, first_token=FIRST_TOKEN,
+    )  # fmt: skip
+    timings["bulk_certificates_s"] = time.perf_counter() - mark
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")  # what autovacuum does after a bulk load
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(Certificate)).scalar_one())
+        leaf, depth = conn.execute(
+            select(col(Certificate.token_id), col(Certificate.depth))
+            .where(col(Certificate.slot_id) == TREE_SLOT)
+            .order_by(col(Certificate.depth).desc())
+            .limit(1)
+        ).one()
+    engine.dispose()
+    timings["total_s"] = time.perf_counter() - started
+    return {
+        "seeded": seeded,
+        "certificates": total,
+        "tree_root": root,
+        "leaf": int(leaf),
+        "leaf_depth": int(depth),
+        "build": {k: round(v, 1) for k, v in timings.items()},
+    }
+
+
+@contextmanager
+def block_per_second(url: str) -> Iterator[None]:
+    """Advance the checkpoint one empty block a second (the indexer's commit for a block without events)."""
+    from sqlalchemy import text
+
+    from tierflow.platform.db import make_engine
+
+    engine = make_engine(url)
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE indexer_checkpoint SET block_number = block_number + 1"))
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        engine.dispose()
+
+
+def _reads(base: str, info: dict[str, Any]) -> dict[str, Callable[[httpx.Client, int], httpx.Response]]:
+    tokens = info["seeded"].tokens
+    a = info["seeded"].addresses
+    supplier = {"X-API-Key": tokens["supplier2"]}
+    bank = {"X-API-Key": tokens["bank1"]}
+    core = {"X-API-Key": tokens["core1"]}
+    auditor = {"X-API-Key": tokens["auditor"]}
+    rng = random.Random(17)
+    last = FIRST_TOKEN + CERTIFICATES
+    tree = (info["tree_root"], info["tree_root"] + TREE_TOKENS - 1000)
+    lineage = f"/v1/payables/{TREE_SLOT}/lineage"
+    return {
+        "holdings, page of 50": lambda c, i: c.get("/v1/supplier/holdings", headers=supplier),
+        "payable lineage, 10k-token tree, page of 1,000": lambda c, i: c.get(lineage, headers=core),
+        "bank queue": lambda c, i: c.get(
+            "/v1/financier/requests", params={"status": "Requested"}, headers=bank
+        ),
+        "holdings, random deep page (cursor)": lambda c, i: c.get(
+            "/v1/supplier/holdings", params={"after": rng.randrange(FIRST_TOKEN, last)}, headers=supplier
+        ),
+        "payable lineage, random page of 1,000 (cursor)": lambda c, i: c.get(
+            lineage, params={"after": rng.randrange(*tree)}, headers=core
+        ),
+        "leaf lineage (path to the root)": lambda c, i: c.get(
+            f"/v1/certificates/{info['leaf']}/lineage", headers=core
+        ),
+        "bank queue, random page (cursor)": lambda c, i: c.get(
+            "/v1/financier/requests", params={"after": rng.randrange(2, 800), "limit": 20}, headers=bank
+        ),
+        "auditor: certificates by holder, random page (cursor)": lambda c, i: c.get(
+            "/v1/audit/certificates",
+            params={"holder": a["supplier2"], "after": rng.randrange(FIRST_TOKEN, last)},
+            headers=auditor,
+        ),
+        "auditor: payables by obligor, random page (cursor)": lambda c, i: c.get(
+            "/v1/audit/payables",
+            params={"obligor": a["core1"], "after": rng.randrange(FIRST_SLOT, FIRST_SLOT + PAYABLES)},
+            headers=auditor,
+        ),
+        "baseline: holdings, random deep page (offset)": lambda c, i: c.get(
+            "/v1/supplier/holdings", params={"offset": rng.randrange(0, CERTIFICATES // 5)}, headers=supplier
+        ),
+    }
+
+
+CACHED = ("holdings, page of 50", "payable lineage, 10k-token tree, page of 1,000", "bank queue")
+
+
+def _export(base: str, auditor: dict[str, str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    rows, size = -1, 0
+    with httpx.stream("GET", f"{base}/v1/audit/export/certificates.csv", headers=auditor, timeout=600) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            rows += chunk.count(b"\n")
+            size += len(chunk)
+    return {"rows": rows, "mb": round(size / 1e6, 1), "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _book(url: str, bank: str) -> dict[str, Any]:
+    """The bank's book as the dashboard fills it: cold (computed), then at one block a second (cached)."""
+    from sqlmodel import Session
+
+    from tierflow.platform.dashboard import queries
+    from tierflow.platform.dashboard.pages import bank as bank_page
+    from tierflow.platform.db import make_engine
+
+    engine = make_engine(url)
+    cold = []
+    for _ in range(3):
+        bank_page.BOOK_CACHE.clear()
+        with Session(engine) as db:
+            started = time.perf_counter()
+            book = bank_page._book_context(db, bank, "week")
+            cold.append(time.perf_counter() - started)
+    warm = []
+    with block_per_second(url):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with Session(engine) as db:
+                started = time.perf_counter()
+                bank_page._book_context(db, bank, "week")
+                warm.append(time.perf_counter() - started)
+            time.sleep(0.05)
+    with Session(engine) as db:
+        blocks = queries.indexed(db)
+    engine.dispose()
+    return {
+        "positions": book["book"].count,
+        "cold_ms": [round(x * 1e3) for x in cold],
+        "warm_p50_ms": round(statistics.median(warm) * 1e3, 2),
+        "warm_max_ms": round(max(warm) * 1e3, 2),
+        "warm_calls": len(warm),
+        "checkpoint_block_after": blocks["block"],
+    }
+
+
+@contextmanager
+def database(backend: str) -> Iterator[tuple[str, Callable[[], int]]]:
+    """(url, size in MB) of a fresh database: a SQLite file, or a throw-away PostgreSQL cluster."""
+    from sqlalchemy import create_engine
+
+    from tierflow.platform.pgtemp import PgCluster
+
+    with tempfile.TemporaryDirectory(prefix="tierflow-reads-bench-") as tmp:
+        if backend == "sqlite":
+            files = Path(tmp)
+            yield (
+                f"sqlite:///{tmp}/reads.db",
+                lambda: round(sum(p.stat().st_size for p in files.iterdir()) / 1e6),
+            )
+            return
+        cluster = PgCluster.start()
+        try:
+            url = cluster.create_database()
+
+            def size() -> int:
+                engine = create_engine(url)
+                with engine.connect() as conn:
+                    found = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+                engine.dispose()
+                return round(int(found or 0) / 1e6)
+
+            yield url, size
+        finally:
+            cluster.stop()
+
+
+def measure(backend: str) -> dict[str, Any]:
+    results: dict[str, Any] = {"backend": backend, "clients": api_bench.CLIENTS, "seconds_per_run": SECONDS}
+    with database(backend) as (url, size):
+        info = build(url)
+        results.update(certificates=info["certificates"], build=info["build"], leaf_depth=info["leaf_depth"])
+        results["db_mb"] = size()
+        bare = api_bench.bare_server()
+        try:
+            results["bare_fastapi"] = api_bench.load(
+                f"http://127.0.0.1:{bare.port}", lambda c, i: c.get("/bare"), seconds=SECONDS
+            )
+        finally:
+            bare.stop()
+        env = {"DATABASE_URL": url, "TIERFLOW_RPC_URL": "http://127.0.0.1:9", "TIERFLOW_ENVIRONMENT": "test"}
+        server = api_bench.api_server(env, ["--without-indexer"])
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            reads = _reads(base, info)
+            runs: dict[str, Any] = {}
+            for name, request in reads.items():
+                runs[name] = {"automine": api_bench.load(base, request, seconds=SECONDS)}
+                print(f"[reads] {name}: {runs[name]['automine']}", file=sys.stderr)
+            with block_per_second(url):
+                for name in CACHED:
+                    runs[name]["1 block/s"] = api_bench.load(base, reads[name], seconds=SECONDS)
+            results["reads"] = runs
+            results["export"] = _export(base, {"X-API-Key": info["seeded"].tokens["auditor"]})
+            print(f"[reads] export: {results['export']}", file=sys.stderr)
+        finally:
+            server.stop()
+        results["bank_book"] = _book(url, info["seeded"].addresses["bank1"])
+    return results
+
+
+def table(runs: dict[str, Any]) -> str:
+    return "\n".join(_table(results) for results in runs.values())
+
+
+def _table(results: dict[str, Any]) -> str:
+    build = results["build"]
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[results["backend"]]
+    lines = [
+        f"## Reads at {results['certificates']:,} certificates ({name}, {results['db_mb']:,} MB)\n",
+        f"Data set built in {build['total_s']} s ({build['bulk_certificates_s']} s for the certificates "
+        f"by INSERT … SELECT, {build['tree_s']} s for the 10,000-token tree, leaf depth "
+        f"{results['leaf_depth']}). {results['clients']} clients, {results['seconds_per_run']:g} s a run, "
+        'one uvicorn worker; "1 block/s": the checkpoint advances one empty block a second meanwhile.\n',
+        "| read | mode | req/s | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|",
+    ]
+    bare = results["bare_fastapi"]
+    rows = [("bare FastAPI endpoint (baseline)", "—", bare)]
+    for name, modes in results["reads"].items():
+        for mode, run in modes.items():
+            rows.append((name, f"{'cached' if name in CACHED else 'cache miss'}, {mode}", run))
+    for name, mode, run in rows:
+        lines.append(
+            f"| {name} | {mode} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p99_ms']} |"
+        )
+    export, book = results["export"], results["bank_book"]
+    lines.append(
+        f"\nCSV export of every certificate, alone: {export['rows']:,} rows ({export['mb']} MB) in "
+        f"{export['seconds']} s.\n\nBank book of {book['positions']:,} positions (dashboard): cold "
+        f"{', '.join(str(x) for x in book['cold_ms'])} ms; at one block a second (data version unchanged) "
+        f"p50 {book['warm_p50_ms']} ms, max {book['warm_max_ms']} ms over {book['warm_calls']} fills.\n"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    backends = os.environ.get("TIERFLOW_BENCH_BACKENDS", "sqlite,postgresql").split(",")
+    results = {backend: measure(backend) for backend in backends}
+    (RESULTS / "reads.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
