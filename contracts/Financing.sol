@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Discount} from "./libraries/Discount.sol";
 import {Roles} from "./libraries/Roles.sol";
 
@@ -37,6 +38,13 @@ contract Financing is IFinancing, ERC2771Context {
     uint256 private _lastRequestId;
     mapping(uint256 requestId => RequestData) private _requests;
 
+    // Recourse debts: per request what is still owed, per seller the total and a FIFO of its debts
+    // (collection pays the oldest first; a seller has few, and each step settles one or ends the loop).
+    mapping(uint256 requestId => uint256) private _recourseDebt; // [fen]
+    mapping(address seller => uint256) private _recourseOwed; // [fen]
+    mapping(address seller => uint256[]) private _debtQueue;
+    mapping(address seller => uint256) private _debtHead;
+
     constructor(
         IParticipantRegistry registry_,
         IReceivables receivables_,
@@ -58,6 +66,8 @@ contract Financing is IFinancing, ERC2771Context {
         registry.requireActive(seller, Roles.SUPPLIER);
         registry.requireActive(financier, Roles.FINANCIER);
         if (seller == financier) revert FinancingSelfDealing(seller);
+        uint256 owed = _recourseOwed[seller];
+        if (owed != 0) revert FinancingRecourseOwed(seller, owed);
         // one id per request: a uint256 cannot overflow
         unchecked {
             requestId = ++_lastRequestId;
@@ -88,7 +98,9 @@ contract Financing is IFinancing, ERC2771Context {
         _requireStatus(requestId, r, RequestStatus.Requested, RequestStatus.Quoted);
         if (rateBps == 0 || rateBps > MAX_RATE_BPS) revert FinancingInvalidRate(rateBps);
         uint64 maturity = receivables.slot(receivables.slotOf(r.tokenId)).maturity;
-        if (expiry <= block.timestamp || expiry > maturity) revert FinancingInvalidExpiry(expiry);
+        // a quote is a short offer, not a free option: at most quoteValidity (<= 7 days), never past maturity
+        uint256 latest = block.timestamp + registry.quoteValidity();
+        if (expiry <= block.timestamp || expiry > maturity || expiry > latest) revert FinancingInvalidExpiry(expiry);
         uint256 amount = r.amount;
         (, uint256 discount, uint256 price) = _discount(amount, rateBps, maturity);
         if (discount >= amount) revert FinancingInvalidRate(rateBps);
@@ -100,7 +112,7 @@ contract Financing is IFinancing, ERC2771Context {
     }
 
     /// @inheritdoc IFinancing
-    function acceptQuote(uint256 requestId) external {
+    function acceptQuote(uint256 requestId, uint32 rateBps, uint256 price, uint64 expiry) external {
         address seller = _msgSender();
         registry.requireNotPaused();
         registry.requireActive(seller, Roles.SUPPLIER);
@@ -108,6 +120,10 @@ contract Financing is IFinancing, ERC2771Context {
         if (r.seller != seller) revert FinancingNotSeller(requestId, seller);
         _requireStatus(requestId, r, RequestStatus.Quoted, RequestStatus.Quoted);
         _requireQuoteLive(requestId, r);
+        // the seller's acceptance binds only the terms it saw: a re-quote landing first makes it fail
+        if (r.rateBps != rateBps || r.price != price || r.expiry != expiry) {
+            revert FinancingQuoteChanged(requestId, r.rateBps, r.price, r.expiry);
+        }
         _setStatus(requestId, r, RequestStatus.Accepted);
         emit FinancingQuoteAccepted(requestId, seller);
     }
@@ -132,6 +148,21 @@ contract Financing is IFinancing, ERC2771Context {
         unchecked {
             emit FinancingFunded(requestId, tokenId, financier, seller, price, r.amount - price);
         }
+        // proceeds of a request made before a recourse debt arose pay that debt first
+        if (_recourseOwed[seller] != 0) _net(seller);
+    }
+
+    /// @inheritdoc IFinancing
+    function lapse(uint256 requestId) external {
+        address by = _msgSender();
+        registry.requireNotPaused();
+        RequestData storage r = _request(requestId);
+        _requireStatus(requestId, r, RequestStatus.Accepted, RequestStatus.Accepted);
+        uint40 expiry = r.expiry;
+        if (block.timestamp < expiry) revert FinancingQuoteLive(requestId, expiry);
+        _setStatus(requestId, r, RequestStatus.Lapsed);
+        receivables.unlock(r.tokenId);
+        emit FinancingLapsed(requestId, r.seller, r.financier, by);
     }
 
     /// @inheritdoc IFinancing
@@ -167,8 +198,8 @@ contract Financing is IFinancing, ERC2771Context {
         if (r.financier != financier) revert FinancingNotFinancier(requestId, financier);
         _requireStatus(requestId, r, RequestStatus.Funded, RequestStatus.Funded);
         if (!r.withRecourse) revert FinancingNoRecourse(requestId);
+        // the seller's status does not matter: a suspended seller still owes
         address seller = r.seller;
-        registry.requireActive(seller, Roles.SUPPLIER);
         uint256 tokenId = r.tokenId;
         IReceivables.Certificate memory c = receivables.token(tokenId);
         if (receivables.slot(c.slotId).status != IReceivables.SlotStatus.Defaulted) {
@@ -176,11 +207,28 @@ contract Financing is IFinancing, ERC2771Context {
         }
         if (c.holder != financier) revert FinancingTokenMoved(requestId, tokenId);
         _setStatus(requestId, r, RequestStatus.Recoursed);
-        // the seller agreed to recourse when requesting and approved this contract for it
-        // slither-disable-next-line arbitrary-send-erc20
-        settlementToken.safeTransferFrom(seller, financier, c.value);
-        receivables.recourseTransfer(tokenId, seller);
-        emit RecourseExercised(requestId, tokenId, financier, seller, c.value);
+        // Receivables pays the financier its pending share of what came in so far, then hands the token
+        // (and so every later recovery) to the seller, who bears the loss; the rest is the debt.
+        uint256 owed = receivables.recourseTransfer(tokenId, seller);
+        _recourseDebt[requestId] = owed;
+        _recourseOwed[seller] += owed;
+        _debtQueue[seller].push(requestId);
+        emit RecourseExercised(requestId, tokenId, financier, seller, owed);
+        _net(seller);
+    }
+
+    /// @inheritdoc IFinancing
+    function collectRecourse(address seller) external {
+        registry.requireNotPaused();
+        // an amount collected, not a balance compared
+        // slither-disable-next-line incorrect-equality
+        if (_net(seller) == 0) revert FinancingNothingToCollect(seller, _recourseOwed[seller]);
+    }
+
+    /// @inheritdoc IFinancing
+    function netRecourse(address holder) external {
+        if (msg.sender != address(receivables)) revert FinancingOnlyReceivables(msg.sender);
+        if (_recourseOwed[holder] != 0) _net(holder);
     }
 
     // ---------------------------------------------------------------- views
@@ -201,6 +249,16 @@ contract Financing is IFinancing, ERC2771Context {
         unchecked {
             q.discount = r.rateBps == 0 ? 0 : uint256(r.amount) - r.price;
         }
+    }
+
+    /// @inheritdoc IFinancing
+    function recourseOwed(address seller) external view returns (uint256) {
+        return _recourseOwed[seller];
+    }
+
+    /// @inheritdoc IFinancing
+    function recourseDebt(uint256 requestId) external view returns (uint256) {
+        return _recourseDebt[requestId];
     }
 
     /// @inheritdoc IFinancing
@@ -232,6 +290,56 @@ contract Financing is IFinancing, ERC2771Context {
         }
     }
 
+    /// @dev Collects as much of `seller`'s recourse debt as its balance covers, oldest debt first; returns
+    /// the amount collected. The token's `collect` needs no allowance: requesting with recourse is the
+    /// seller's standing consent (see IFinancing), and it works while the seller is suspended.
+    /// Effects first (debts, head), then the transfers.
+    // amounts are compared to 0 to skip empty steps, not balances to decide a rule
+    // slither-disable-next-line incorrect-equality
+    function _net(address seller) private returns (uint256 collected) {
+        uint256 owed = _recourseOwed[seller];
+        uint256 balance = settlementToken.balanceOf(seller);
+        collected = owed < balance ? owed : balance;
+        if (collected == 0) return 0;
+        // collected <= owed
+        unchecked {
+            _recourseOwed[seller] = owed - collected;
+        }
+        uint256[] storage queue = _debtQueue[seller];
+        uint256 head = _debtHead[seller];
+        uint256 open = queue.length - head;
+        uint256[] memory ids = new uint256[](open);
+        uint256[] memory parts = new uint256[](open);
+        uint256[] memory remaining = new uint256[](open);
+        uint256 n = 0;
+        uint256 left = collected;
+        // owed == the sum of the open debts, so `left` runs out before the queue does; each round either
+        // settles one debt (head moves) or uses up `left`
+        while (left != 0) {
+            uint256 requestId = queue[head];
+            uint256 due = _recourseDebt[requestId];
+            uint256 part = left;
+            if (due <= left) {
+                part = due;
+                ++head;
+            }
+            // part <= due and part <= left
+            unchecked {
+                _recourseDebt[requestId] = due - part;
+                left -= part;
+                (ids[n], parts[n], remaining[n]) = (requestId, part, due - part);
+                ++n;
+            }
+        }
+        _debtHead[seller] = head;
+        for (uint256 i = 0; i < n; ++i) {
+            if (parts[i] == 0) continue;
+            address financier = _requests[ids[i]].financier;
+            ISettlementToken(address(settlementToken)).collect(seller, financier, parts[i]);
+            emit RecourseCollected(ids[i], seller, financier, parts[i], remaining[i]);
+        }
+    }
+
     function _requireQuoteLive(uint256 requestId, RequestData storage r) private view {
         uint40 expiry = r.expiry;
         if (block.timestamp >= expiry) revert FinancingQuoteExpired(requestId, expiry);
@@ -256,12 +364,13 @@ contract Financing is IFinancing, ERC2771Context {
     }
 
     /// @dev The request lifecycle: Requested → Quoted (↺) → Accepted → Funded → Recoursed; any open
-    /// status → Cancelled | Declined.
+    /// status → Cancelled | Declined; Accepted → Lapsed.
     function _allowed(RequestStatus from, RequestStatus to) private pure returns (bool) {
         if (to == RequestStatus.Quoted) return from == RequestStatus.Requested || from == RequestStatus.Quoted;
         if (to == RequestStatus.Accepted) return from == RequestStatus.Quoted;
         if (to == RequestStatus.Funded) return from == RequestStatus.Accepted;
         if (to == RequestStatus.Recoursed) return from == RequestStatus.Funded;
+        if (to == RequestStatus.Lapsed) return from == RequestStatus.Accepted;
         if (to == RequestStatus.Cancelled || to == RequestStatus.Declined) {
             return from == RequestStatus.Requested || from == RequestStatus.Quoted || from == RequestStatus.Accepted;
         }

@@ -18,6 +18,8 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
 
     /// @dev Regulation: tenor 6 months in principle, one year at most.
     uint64 public constant MAX_TENOR_CAP = 366 days; // [s]
+    /// @dev A quote is an offer for the seller to take or leave now, not an option for the bank.
+    uint64 public constant MAX_QUOTE_VALIDITY = 7 days; // [s]
 
     struct Participant {
         uint8 roles;
@@ -35,6 +37,7 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     mapping(address account => Participant) private _participants;
     mapping(address account => bool) private _systemContracts;
     Parameters private _params;
+    uint64 private _quoteValidity; // [s]
     mapping(uint64 day => AuditHead) private _auditHeads; // [unix day] → the trail's head that day
 
     struct AuditHead {
@@ -47,6 +50,7 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(OPERATOR_ROLE, admin);
         _setParameters(180 days, 7 days, 1, admin);
+        _setQuoteValidity(24 hours, admin);
     }
 
     modifier onlyOperator() {
@@ -91,6 +95,23 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     /// @inheritdoc IParticipantRegistry
     function setParameters(uint64 maxTenor_, uint64 gracePeriod_, uint128 minUnit_) external onlyOperator {
         _setParameters(maxTenor_, gracePeriod_, minUnit_, _msgSender());
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function setQuoteValidity(uint64 validity) external onlyOperator {
+        _setQuoteValidity(validity, _msgSender());
+    }
+
+    /// @dev AccessControl's grant/revoke/renounce return quietly when nothing changes; here they revert,
+    /// so that a call without a state change never looks like one (DESIGN.md invariant 10).
+    function _grantRole(bytes32 role, address account) internal override returns (bool) {
+        if (!super._grantRole(role, account)) revert RegistryRoleUnchanged(role, account);
+        return true;
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool) {
+        if (!super._revokeRole(role, account)) revert RegistryRoleUnchanged(role, account);
+        return true;
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -191,6 +212,11 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     }
 
     /// @inheritdoc IParticipantRegistry
+    function quoteValidity() external view returns (uint64) {
+        return _quoteValidity;
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function parameters() external view returns (uint64, uint64, uint128) {
         Parameters memory p = _params;
         return (p.maxTenor, p.gracePeriod, p.minUnit);
@@ -223,6 +249,14 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
         }
         _params = Parameters({maxTenor: maxTenor_, gracePeriod: gracePeriod_, minUnit: minUnit_});
         emit ParametersChanged(maxTenor_, gracePeriod_, minUnit_, operator);
+    }
+
+    function _setQuoteValidity(uint64 validity, address operator) private {
+        if (validity == 0 || validity > MAX_QUOTE_VALIDITY) {
+            revert RegistryInvalidQuoteValidity(validity, MAX_QUOTE_VALIDITY);
+        }
+        _quoteValidity = validity;
+        emit QuoteValidityChanged(validity, operator);
     }
 
     // ---------------------------------------------------------------- ERC-2771 plumbing

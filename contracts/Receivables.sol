@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ICreditLines} from "./interfaces/ICreditLines.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
+import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
 import {Roles} from "./libraries/Roles.sol";
@@ -61,6 +62,9 @@ contract Receivables is IReceivables, ERC2771Context {
     mapping(uint256 tokenId => TokenData) private _tokens;
     mapping(uint256 slotId => SlotData) private _slots;
     mapping(uint256 slotId => mapping(uint256 index => bytes32)) private _invoices;
+    /// @dev [fen] paid out on a token so far; value + claimed is the token's value at maturity. Kept apart
+    /// from TokenData so that splits and transfers (before maturity, when it is 0) never touch it.
+    mapping(uint256 tokenId => uint256) private _claimed;
 
     constructor(
         IParticipantRegistry registry_,
@@ -168,6 +172,7 @@ contract Receivables is IReceivables, ERC2771Context {
     function transfer(uint256 tokenId, address to) external {
         address from = _msgSender();
         TokenData memory t = _checkMove(tokenId, from, to);
+        if (from == to) revert CertificateSelfTransfer(tokenId, from);
         _moveWhole(tokenId, t, from, to);
     }
 
@@ -187,6 +192,8 @@ contract Receivables is IReceivables, ERC2771Context {
         _checkAmount(value, registry.minUnit());
         if (value > t.value) revert CertificateInsufficientValue(tokenId, t.value, value);
         if (value == t.value) {
+            // a whole-value move to oneself (split of everything) would change nothing
+            if (from == to) revert CertificateSelfTransfer(tokenId, from);
             _moveWhole(tokenId, t, from, to);
             return tokenId;
         }
@@ -249,12 +256,24 @@ contract Receivables is IReceivables, ERC2771Context {
     }
 
     /// @inheritdoc IReceivables
-    function recourseTransfer(uint256 tokenId, address to) external onlyFinancing {
+    function recourseTransfer(uint256 tokenId, address to) external onlyFinancing returns (uint256 remaining) {
         TokenData memory t = _token(tokenId);
-        SlotStatus status = _slots[t.slotId].status;
+        SlotData storage s = _slots[t.slotId];
+        SlotStatus status = s.status;
         if (status != SlotStatus.Defaulted) revert CertificateWrongStatus(t.slotId, status);
         if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        // the financier keeps what was paid in up to now (its pro-rata share); later recoveries follow the token
+        uint128 value = t.value;
+        uint256 share = _claimable(tokenId, value, s);
+        // share <= value (see _claimable)
+        unchecked {
+            remaining = value - share;
+        }
+        t.value = uint128(remaining); // the move's event reports the value left
         _moveWhole(tokenId, t, t.holder, to);
+        t.value = value;
+        // paid to the holder before the move (t.holder, from memory); no netting: a financier owes no recourse here
+        if (share != 0) _settle(tokenId, t, s, share, false);
     }
 
     // ================================================================ repay / claim / payout / default
@@ -301,31 +320,48 @@ contract Receivables is IReceivables, ERC2771Context {
         SlotData storage s = _checkClaimable(t);
         if (t.value == 0) revert CertificateAlreadySettled(tokenId);
         if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
-        _settle(tokenId, t, s);
+        uint256 amount = _claimable(tokenId, t.value, s);
+        if (amount == 0) revert CertificateNothingToClaim(tokenId, s.paidIn, s.paidOut);
+        _settle(tokenId, t, s, amount, true);
     }
 
     /// @inheritdoc IReceivables
+    /// @dev Each round's transfer and netting call only the platform's own SettlementToken and Financing,
+    /// which call nothing back here; a later round reads only its own token and its slot.
+    // slither-disable-next-line reentrancy-no-eth
     function payout(uint256[] calldata tokenIds) external {
         address operator = _msgSender();
         if (!registry.isOperator(operator)) revert CertificateNotOperator(operator);
         registry.requireNotPaused();
         uint256 n = tokenIds.length;
         if (n > MAX_PAYOUT_BATCH) revert CertificateBatchTooLarge(n, MAX_PAYOUT_BATCH);
+        uint256 paid = 0;
         for (uint256 i; i < n; ++i) {
             uint256 tokenId = tokenIds[i];
             TokenData memory t = _token(tokenId);
             SlotData storage s = _checkClaimable(t);
             if (t.value == 0 || t.lockRef != 0 || !_isActiveHolder(t.holder)) continue;
-            _settle(tokenId, t, s);
+            // the same pro-rata rule as claim: a later payment is pushed again
+            uint256 amount = _claimable(tokenId, t.value, s);
+            if (amount == 0) continue;
+            _settle(tokenId, t, s, amount, true);
+            ++paid;
         }
+        if (paid == 0) revert CertificateNothingToPay();
     }
 
     /// @inheritdoc IReceivables
-    function markDefaulted(uint256 slotId) external {
+    function markDefaulted(uint256 slotId, uint256 heldTokenId) external {
         address by = _msgSender();
         registry.requireNotPaused();
-        if (!registry.isOperator(by) && !_isActiveHolder(by)) revert CertificateNotAllowed(by);
         SlotData storage s = _slot(slotId);
+        if (!registry.isOperator(by)) {
+            // a party to the payable: the active holder of one of its tokens with value left
+            TokenData storage t = _tokens[heldTokenId];
+            if (t.holder != by || t.slotId != slotId || t.value == 0 || !_isActiveHolder(by)) {
+                revert CertificateNotAllowed(by);
+            }
+        }
         if (s.status != SlotStatus.Accepted) revert CertificateWrongStatus(slotId, s.status);
         uint64 defaultableAt;
         // maturity < 2**40 and gracePeriod <= 366 days: the sum fits in uint64
@@ -345,10 +381,27 @@ contract Receivables is IReceivables, ERC2771Context {
         emit FinancingSet(financing_, operator);
     }
 
+    /// @dev From maturity on, a payable that was accepted (Accepted with part paid, Defaulted, Repaid).
     function _checkClaimable(TokenData memory t) private view returns (SlotData storage s) {
         s = _slots[t.slotId];
-        if (s.status != SlotStatus.Repaid) revert CertificateNotRepaid(t.slotId, s.paidIn, s.face);
+        SlotStatus status = s.status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Defaulted && status != SlotStatus.Repaid) {
+            revert CertificateWrongStatus(t.slotId, status);
+        }
         if (block.timestamp < s.maturity) revert CertificateNotMatured(t.slotId, s.maturity);
+    }
+
+    /// @dev The pro-rata rule. A token whose value at maturity was V [fen] (value + claimed) is due
+    /// floor(V × paidIn / face) in all, so it may take that minus what it claimed already: each payment is
+    /// shared in proportion to the values at maturity, whenever each holder claims. Flooring: the sum of
+    /// the dues never exceeds paidIn (paid out <= paid in); the fen left by flooring stay in escrow and go
+    /// out with a later payment; once paidIn == face every due is exactly V, so no fen is stranded.
+    function _claimable(uint256 tokenId, uint256 value, SlotData storage s) private view returns (uint256) {
+        uint256 claimed = _claimed[tokenId];
+        // V <= face < 2**128 and paidIn <= face: the product fits; claimed was an earlier, smaller due
+        unchecked {
+            return (value + claimed) * s.paidIn / s.face - claimed;
+        }
     }
 
     function _isActiveHolder(address account) private view returns (bool) {
@@ -508,16 +561,20 @@ contract Receivables is IReceivables, ERC2771Context {
         else emit CertificateUnlocked(tokenId, old);
     }
 
-    /// @dev Pays a token's value to its holder out of the escrowed repayment.
-    function _settle(uint256 tokenId, TokenData memory t, SlotData storage s) private {
-        uint256 value = t.value;
-        _tokens[tokenId].value = 0;
-        // paidOut + value <= face: live values + paidOut == face (invariant 1)
+    /// @dev Pays `amount` (<= the token's value, from _claimable) of the escrow to the holder: the token's
+    /// value falls and paidOut rises by as much (invariant 1 holds). A holder that owes recourse pays its
+    /// debt out of it at once when `net`.
+    function _settle(uint256 tokenId, TokenData memory t, SlotData storage s, uint256 amount, bool net) private {
+        // amount <= t.value, and paidOut + amount <= paidIn <= face < 2**128
         unchecked {
-            s.paidOut += uint128(value);
+            _tokens[tokenId].value = t.value - uint128(amount);
+            _claimed[tokenId] += amount;
+            s.paidOut += uint128(amount);
         }
-        settlementToken.safeTransfer(t.holder, value);
-        emit CertificateClaimed(tokenId, t.slotId, t.holder, value);
+        settlementToken.safeTransfer(t.holder, amount);
+        emit CertificateClaimed(tokenId, t.slotId, t.holder, amount);
+        address financing_ = financing;
+        if (net && financing_ != address(0)) IFinancing(financing_).netRecourse(t.holder);
     }
 
     /// @dev The one place a slot's status changes: checks the transition, applies its side effects

@@ -43,6 +43,21 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
         emit Burned(bank, amount, bank);
     }
 
+    /// @inheritdoc ISettlementToken
+    function collect(address from, address to, uint256 amount) external {
+        address caller = _msgSender();
+        if (!registry.isSystemContract(caller)) revert SettlementNotSystem(caller);
+        registry.requireNotPaused();
+        // the entity hash and roles are not needed: only that `from` is (or was) a participant
+        // slither-disable-next-line unused-return
+        (, IParticipantRegistry.Status status,) = registry.participant(from);
+        if (status == IParticipantRegistry.Status.None) registry.requireActive(from, Roles.PARTY);
+        registry.requireActive(to, Roles.PARTY);
+        _checkChange(from, to, amount);
+        // past this contract's _update on purpose: its rule that `from` be active does not hold here
+        ERC20._update(from, to, amount);
+    }
+
     /// @dev An unknown or suspended caller gets the registry's error; an active one without the
     /// SETTLEMENT_BANK bit gets SettlementNotBank.
     function _requireBank() private view returns (address bank) {
@@ -57,10 +72,17 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
     /// @dev The one place balances change: not paused; each non-zero side an active participant
     /// (any role but auditor) or a Tierflow system contract (escrow).
     function _update(address from, address to, uint256 value) internal override {
+        _checkChange(from, to, value);
         registry.requireNotPaused();
         if (from != address(0)) registry.requireActiveOrSystem(from, Roles.PARTY);
         if (to != address(0)) registry.requireActiveOrSystem(to, Roles.PARTY);
         super._update(from, to, value);
+    }
+
+    /// @dev No event without a state change: a zero amount or a self-transfer moves nothing.
+    function _checkChange(address from, address to, uint256 value) private pure {
+        if (value == 0) revert SettlementZeroAmount();
+        if (from == to) revert SettlementSelfTransfer(from);
     }
 
     /// @dev New approvals (approve, permit) follow the same rules as transfers; allowance spending

@@ -8,11 +8,19 @@ pragma solidity ^0.8.24;
 /// Discount interest (贴现利息), rounded half up to the fen:
 ///   days     = ceil((maturity − now) / 86400)                      (a started day counts)
 ///   discount = (face × rateBps × days + 1_800_000) / 3_600_000     (3_600_000 = 360 days × 10_000 bps)
-/// With recourse, the financier may hand a defaulted certificate back to the seller for its value.
+/// A quote binds: the seller accepts naming the exact terms it saw (rate, price, expiry), a quote is valid
+/// for at most the registry's quoteValidity (default 24 h, at most 7 days) and is funded only before it
+/// expires; an accepted quote that expired unfunded may be lapsed by anyone, unlocking the token.
+/// With recourse, at default the financier hands the certificate back to the seller and the unpaid value
+/// becomes a recourse debt of the seller recorded here. The debt is collected without the seller's
+/// cooperation: at once and whenever the seller is paid on the platform (financing proceeds, certificate
+/// claims and payouts) out of the seller's settlement-token balance, in parts, oldest debt first, also
+/// while the seller is suspended; a seller that owes may not request new financing.
 /// The platform never lends: only the financier's money moves, and only on the financier's call.
 interface IFinancing {
     /// @notice None (unknown) → Requested → Quoted (re-quotable) → Accepted → Funded → Recoursed;
-    /// Requested/Quoted/Accepted → Cancelled (seller) | Declined (financier).
+    /// Requested/Quoted/Accepted → Cancelled (seller) | Declined (financier); Accepted → Lapsed (anyone,
+    /// once the quote expired unfunded).
     enum RequestStatus {
         None,
         Requested,
@@ -21,7 +29,8 @@ interface IFinancing {
         Funded,
         Cancelled,
         Declined,
-        Recoursed
+        Recoursed,
+        Lapsed
     }
 
     struct Request {
@@ -67,9 +76,16 @@ interface IFinancing {
     );
     event FinancingCancelled(uint256 indexed requestId, address indexed by);
     event FinancingDeclined(uint256 indexed requestId, address indexed financier);
-    /// @param amount [fen] the token's value, paid by the seller to the financier
+    /// @param amount [fen] the token's unpaid value, now owed by the seller to the financier (recourse debt)
     event RecourseExercised(
         uint256 indexed requestId, uint256 indexed tokenId, address indexed financier, address seller, uint256 amount
+    );
+    /// @notice An accepted quote expired unfunded; the token is unlocked. Both sides are named (indexed).
+    event FinancingLapsed(uint256 indexed requestId, address indexed seller, address indexed financier, address by);
+    /// @notice `amount` [fen] of the recourse debt of `requestId` was collected from the seller's balance.
+    /// @param remaining [fen] still owed on this request
+    event RecourseCollected(
+        uint256 indexed requestId, address indexed seller, address indexed financier, uint256 amount, uint256 remaining
     );
 
     error FinancingUnknownRequest(uint256 requestId);
@@ -84,6 +100,16 @@ interface IFinancing {
     error FinancingTokenMoved(uint256 requestId, uint256 tokenId);
     /// @notice A participant cannot finance its own certificate.
     error FinancingSelfDealing(address account);
+    /// @notice acceptQuote named terms that are not the current quote's (it was re-quoted): the current terms.
+    error FinancingQuoteChanged(uint256 requestId, uint32 rateBps, uint256 price, uint64 expiry);
+    /// @notice lapse of a request whose quote is still live.
+    error FinancingQuoteLive(uint256 requestId, uint64 expiry);
+    /// @notice A seller that owes recourse cannot request new financing.
+    error FinancingRecourseOwed(address seller, uint256 owed);
+    /// @notice collectRecourse found nothing to collect (no debt, or no balance).
+    error FinancingNothingToCollect(address seller, uint256 owed);
+    /// @notice netRecourse called by someone other than Receivables.
+    error FinancingOnlyReceivables(address caller);
 
     /// @notice The holder (an active SUPPLIER) asks `financier` (an active FINANCIER) to discount
     /// `amount` [fen] of token `tokenId`; that value is locked at once (split off when partial).
@@ -92,10 +118,12 @@ interface IFinancing {
         external
         returns (uint256 requestId);
     /// @notice The addressed financier quotes `rateBps` [bps] (1..10_000, and discount < face) valid
-    /// until `expiry` [unix s] (now < expiry <= maturity), while Requested or Quoted (re-quote).
+    /// until `expiry` [unix s] (now < expiry <= min(maturity, now + registry.quoteValidity())), while
+    /// Requested or Quoted (re-quote).
     function quote(uint256 requestId, uint32 rateBps, uint64 expiry) external;
-    /// @notice The seller accepts the current quote, before its expiry.
-    function acceptQuote(uint256 requestId) external;
+    /// @notice The seller accepts the current quote, before its expiry, naming the terms it saw:
+    /// reverts FinancingQuoteChanged unless rate [bps], price [fen] and expiry [unix s] are the current ones.
+    function acceptQuote(uint256 requestId, uint32 rateBps, uint256 price, uint64 expiry) external;
     /// @notice The financier funds an Accepted request before the quote's expiry: `price` settlement
     /// token financier → seller (approve this contract first) and the locked token → financier, atomically.
     function fund(uint256 requestId) external;
@@ -103,12 +131,25 @@ interface IFinancing {
     function cancel(uint256 requestId) external;
     /// @notice The financier declines the request before funding; the token is unlocked.
     function decline(uint256 requestId) external;
+    /// @notice Anyone ends an Accepted request whose quote expired unfunded: Lapsed, the token unlocked.
+    function lapse(uint256 requestId) external;
     /// @notice The financier of a Funded with-recourse request, still holding the token of a Defaulted
-    /// slot, takes the token's value from the seller (who approved this contract) and hands the token back.
+    /// slot: its pending pro-rata share of the payments so far is paid to it, the token goes back to the
+    /// seller, and the token's remaining value becomes the seller's recourse debt, collected at once as far
+    /// as the seller's balance goes (no allowance needed; works while the seller is suspended).
     function exerciseRecourse(uint256 requestId) external;
+    /// @notice Anyone: collect what a seller owes on recourse out of its settlement-token balance, oldest
+    /// debt first; reverts FinancingNothingToCollect when nothing moves.
+    function collectRecourse(address seller) external;
+    /// @notice Receivables only, after paying `holder`: collect its recourse debt (no-op when none).
+    function netRecourse(address holder) external;
 
     /// @return the request (status None when unknown)
     function getRequest(uint256 requestId) external view returns (Request memory);
+    /// @return owed [fen] what `seller` still owes on recourse, all requests together
+    function recourseOwed(address seller) external view returns (uint256 owed);
+    /// @return owed [fen] what is still owed on the recourse of request `requestId`
+    function recourseDebt(uint256 requestId) external view returns (uint256 owed);
     /// @return the last request id (ids start at 1)
     function lastRequestId() external view returns (uint256);
     /// @notice The quote arithmetic for `face` [fen] at `rateBps` [bps] to `maturity` [unix s], as of now.

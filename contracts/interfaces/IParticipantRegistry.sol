@@ -33,6 +33,9 @@ interface IParticipantRegistry {
     /// @param gracePeriod [s] time after maturity before an unpaid payable may be marked defaulted
     /// @param minUnit [fen] every amount moved must be a positive multiple of this
     event ParametersChanged(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit, address indexed operator);
+    /// @notice How long a financing quote may stay open changed.
+    /// @param validity [s] longest time from quote to its expiry
+    event QuoteValidityChanged(uint64 validity, address indexed operator);
     /// @notice A Tierflow contract was allowed (or no longer allowed) to hold settlement tokens and certificates in escrow.
     event SystemContractSet(address indexed account, bool enabled, address indexed operator);
     /// @notice The operator anchored the head of the off-chain audit trail at the end of `day`: a later
@@ -53,6 +56,10 @@ interface IParticipantRegistry {
     error RegistryPlatformPaused();
     /// @notice reinstate() of a participant that is not suspended.
     error RegistryNotSuspended(address account);
+    /// @notice setQuoteValidity outside 1 s .. MAX_QUOTE_VALIDITY (7 days).
+    error RegistryInvalidQuoteValidity(uint64 validity, uint64 max);
+    /// @notice grantRole of a role already held, or revokeRole/renounceRole of one not held: no change.
+    error RegistryRoleUnchanged(bytes32 role, address account);
     /// @notice An audit-trail day is anchored once; its anchor never changes.
     error RegistryAuditDayAnchored(uint64 day, bytes32 head);
 
@@ -66,6 +73,10 @@ interface IParticipantRegistry {
     function reinstate(address account) external;
     /// @notice Set the platform parameters. Operator only. maxTenor is capped at 366 days by regulation.
     function setParameters(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit) external;
+    /// @notice Set how long a financing quote may stay open, 1 s .. 7 days (default 24 h). Operator only.
+    function setQuoteValidity(uint64 validity) external;
+    /// @return [s] the longest time from a financing quote to its expiry
+    function quoteValidity() external view returns (uint64);
     /// @notice Allow a Tierflow contract to act as escrow holder. Operator only.
     function setSystemContract(address account, bool enabled) external;
     /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator only.

@@ -11,6 +11,8 @@ pragma solidity ^0.8.24;
 ///
 /// Invariant 1: for every slot, the sum of its live token values + paidOut == face, and never grows.
 /// Invariant 6: at maturity the obligor's money (paidIn) is paid out once, fen for fen, to the holders.
+/// Invariant 8: from maturity on every payment (on time, partial, late, a recovery after default) is
+/// claimable at once by the holders pro rata to what each is still owed (see claim for the rounding).
 interface IReceivables {
     /// @notice None (unknown) → Issued → Accepted | Rejected | Cancelled; Accepted → Defaulted | Repaid;
     /// Defaulted → Repaid.
@@ -38,7 +40,7 @@ interface IReceivables {
         uint256 invoiceCount;
     }
 
-    /// @notice One certificate token. `value` is 0 once the token has been paid out (settled).
+    /// @notice One certificate token. `value` is what is still owed on it: claims lower it, 0 once paid in full.
     struct Certificate {
         address holder;
         uint256 slotId;
@@ -84,7 +86,7 @@ interface IReceivables {
     event CertificateUnlocked(uint256 indexed tokenId, uint256 indexed ref);
     /// @notice `amount` [fen] repaid now; `paidIn` [fen] repaid in total. paidIn == face means Repaid.
     event PayableRepaid(uint256 indexed slotId, address indexed obligor, uint256 amount, uint256 paidIn);
-    /// @notice `amount` [fen] paid to `holder`; the token's value is now 0.
+    /// @notice `amount` [fen] paid to `holder`; the token's value fell by `amount` (0 when paid in full).
     event CertificateClaimed(uint256 indexed tokenId, uint256 indexed slotId, address indexed holder, uint256 amount);
     /// @param unpaid [fen] face - paidIn when marked
     event PayableDefaulted(uint256 indexed slotId, uint256 unpaid, address indexed by);
@@ -118,8 +120,15 @@ interface IReceivables {
     error CertificateNotLocked(uint256 tokenId);
     /// @notice Operator-only function (payout, setFinancing) called by someone else.
     error CertificateNotOperator(address caller);
-    /// @notice markDefaulted by someone who is neither the operator nor an active holder role.
+    /// @notice markDefaulted by someone who is neither the operator nor the active holder of the named
+    /// token of that payable.
     error CertificateNotAllowed(address caller);
+    /// @notice transfer/transferValue of a whole token to its own holder would change nothing.
+    error CertificateSelfTransfer(uint256 tokenId, address holder);
+    /// @notice claim when the token's pro-rata share of the escrow is 0 fen (nothing paid in since).
+    error CertificateNothingToClaim(uint256 tokenId, uint256 paidIn, uint256 paidOut);
+    /// @notice payout that would pay no one.
+    error CertificateNothingToPay();
     /// @notice setFinancing is one-time.
     error CertificateFinancingAlreadySet(address financing);
 
@@ -162,24 +171,32 @@ interface IReceivables {
     /// @notice Financing only: deliver a locked token to the funding financier `to` and unlock it.
     /// Before maturity, slot Accepted (or Repaid early).
     function settleLocked(uint256 tokenId, address to) external;
-    /// @notice Financing only: hand a token of a Defaulted slot back to `to` (the seller) on recourse.
-    function recourseTransfer(uint256 tokenId, address to) external;
+    /// @notice Financing only: hand a token of a Defaulted slot back to `to` (the seller) on recourse, after
+    /// paying its holder (the financier) the token's pending pro-rata share; later recoveries go to `to`.
+    /// @return remaining [fen] the token's value left, the recourse debt
+    function recourseTransfer(uint256 tokenId, address to) external returns (uint256 remaining);
 
     /// @notice The obligor pays `amount` [fen] (a positive multiple of minUnit, paidIn + amount <= face)
     /// in settlement token (approve this contract first), while Accepted or Defaulted, any time (early
     /// repayment stays in escrow here until maturity). Restores the credit line by `amount`; the
     /// slot becomes Repaid when paidIn == face.
     function repay(uint256 slotId, uint256 amount) external;
-    /// @notice The holder collects its token's value [fen] once the slot is Repaid and matured.
-    /// The token's value becomes 0 (settled).
+    /// @notice From maturity on, the holder collects its token's pro-rata share of what the obligor paid
+    /// in (Accepted with a part paid, Defaulted, or Repaid). With V the token's value at maturity (its
+    /// value now + what it claimed), the token is due floor(V × paidIn / face) in all; a claim pays that
+    /// minus what it claimed before, and the token's value falls by the amount. Rounding: floor per token,
+    /// so paid out <= paid in always; the fen left by flooring stay in escrow until a later payment; once
+    /// paidIn == face every token has received exactly V, so no fen is stranded. A holder owing recourse
+    /// pays its debt out of it at once (IFinancing.netRecourse).
     function claim(uint256 tokenId) external;
-    /// @notice Operator only: claim on behalf of up to 100 holders. Settled tokens, locked tokens and
-    /// tokens whose holder is not an active SUPPLIER/FINANCIER are skipped (their holder claims later).
+    /// @notice Operator only: claim on behalf of up to 100 holders, by the same rule. Settled tokens,
+    /// locked tokens, tokens with a 0 share and tokens whose holder is not an active SUPPLIER/FINANCIER are
+    /// skipped (their holder claims later); reverts CertificateNothingToPay when it would pay no one.
     function payout(uint256[] calldata tokenIds) external;
     /// @notice Mark an Accepted payable Defaulted once now >= maturity + gracePeriod and paidIn < face.
-    /// Caller: the operator or an active SUPPLIER/FINANCIER (the chain does not enumerate holders, and
-    /// the transition depends only on time and payments).
-    function markDefaulted(uint256 slotId) external;
+    /// Caller: the operator (`heldTokenId` ignored) or a party to it: the active holder of `heldTokenId`,
+    /// a token of this payable with value left (the chain does not enumerate holders, so the caller names it).
+    function markDefaulted(uint256 slotId, uint256 heldTokenId) external;
     /// @notice One-time wiring of the Financing contract. Operator only.
     function setFinancing(address financing_) external;
 

@@ -14,9 +14,21 @@ interface ISettlementToken is IERC20 {
     event Burned(address indexed from, uint256 amount, address indexed bank);
 
     error SettlementNotBank(address caller);
+    /// @notice A transfer, mint or burn of 0 changes nothing (and transferFrom(a, b, 0) needs no
+    /// allowance: the address-poisoning pattern), so it is refused.
+    error SettlementZeroAmount();
+    /// @notice A transfer to oneself changes nothing, so it is refused.
+    error SettlementSelfTransfer(address account);
+    /// @notice collect() called by an account that is not a Tierflow system contract.
+    error SettlementNotSystem(address caller);
 
     /// @notice Credit `to` with `amount` [fen] against a deposit received off chain. Settlement bank only.
     function mint(address to, uint256 amount) external;
     /// @notice Burn `amount` [fen] of the calling settlement bank's own balance (a withdrawal paid off chain).
     function burn(uint256 amount) external;
+    /// @notice A Tierflow system contract moves `amount` [fen] from `from` to `to` without an allowance,
+    /// under a rule written in that contract: Financing collects a recourse debt (the seller consented by
+    /// requesting with recourse). `from` may be suspended (a debt survives suspension) but must be
+    /// registered; `to` must be an active participant. Emits Transfer.
+    function collect(address from, address to, uint256 amount) external;
 }

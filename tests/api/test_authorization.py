@@ -10,6 +10,7 @@ from apikit import Api
 ALL = ["operator", "core1", "supplier1", "bank1", "bank2", "auditor"]
 ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 TRANSFER = {"to": ADDRESS, "value": 1}
+TERMS = {"rate_bps": 100, "price": 1, "expiry": 1}  # what an acceptance names
 
 # (method, path, body, who may call it)
 ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
@@ -74,7 +75,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
         {"supplier1"},
     ),
     ("GET", "/v1/supplier/financing-requests", None, {"supplier1"}),
-    ("POST", "/v1/supplier/financing-requests/1/accept-quote", None, {"supplier1"}),
+    ("POST", "/v1/supplier/financing-requests/1/accept-quote", TERMS, {"supplier1"}),
     ("POST", "/v1/supplier/financing-requests/1/cancel", None, {"supplier1"}),
     ("POST", "/v1/certificates/1/transfer", TRANSFER, {"supplier1", "bank1", "bank2"}),
     ("POST", "/v1/certificates/1/claim", None, {"supplier1", "bank1", "bank2"}),
@@ -143,7 +144,7 @@ def test_non_parties_are_refused(funded: Api) -> None:
     refused("supplier2", "POST", f"/v1/certificates/{token}/claim")
     refused("supplier2", "POST", f"/v1/supplier/payables/{slot}/accept")
     refused("supplier2", "POST", f"/v1/supplier/financing-requests/{request_id}/cancel")
-    refused("supplier2", "POST", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    refused("supplier2", "POST", f"/v1/supplier/financing-requests/{request_id}/accept-quote", TERMS)
     # even the holder sees only its path, not the whole tree
     refused("supplier1", "GET", f"/v1/payables/{slot}/lineage")
     # a bank sees only requests addressed to it

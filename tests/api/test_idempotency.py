@@ -307,3 +307,47 @@ def test_onboarding_without_a_key_mined_after_the_timeout_becomes_active(
     me = api.client.get("/v1/me", headers={"X-API-Key": issued.json()["api_key"]})
     assert me.status_code == 200 and me.json()["status"] == "active"
     assert len(sent) == 1
+
+
+def test_relayed_request_that_reverted_is_voided_and_never_replays(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, finding 3: a relayed request reverts on chain (its simulation passed, the chain moved on);
+    its signed calldata is public now. The relayer voids it at once, so when the chain would let it pass
+    again, nobody can replay it."""
+    api = funded
+    gateway = api.ctx.gateway()
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 70_000, line)
+    sent: list[bytes] = []
+    real_send = gateway.sender.send_call
+
+    def recording(account: LocalAccount, to: str, data: bytes, gas: int) -> str:
+        sent.append(bytes(data))
+        return real_send(account, to, data, gas)
+
+    # the race: the request is simulated while it would pass, and mined after the recipient was suspended
+    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    monkeypatch.setattr(gateway.sender, "send_call", recording)
+    registry = api.platform.c.registry.functions
+    api.platform.transact(registry.suspend(api.address("supplier2")), "operator")
+    signer = api.address("supplier1")
+    nonce = gateway.forwarder_nonce(signer)
+    response = api.post(
+        "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 70_000}
+    )
+    assert response.status_code == 409, response.text
+    assert gateway.forwarder_nonce(signer) == nonce + 1  # voided: its nonce is used up
+    execute, void = sent[-2], sent[-1]
+    assert void[:4] != execute[:4]
+    # once the recipient is back, the exact calldata would move the token; the void makes it fail
+    api.platform.transact(registry.reinstate(api.address("supplier2")), "operator")
+    forwarder = api.platform.c.forwarder.address
+    replay = {"to": forwarder, "data": "0x" + execute.hex(), "from": api.address("operator")}
+    try:
+        api.platform.w3.eth.call(replay)  # type: ignore[arg-type]
+    except Exception as error:  # web3 raises its own revert type: decode it
+        assert api.platform.decoder.from_exception(error).name == "ERC2771ForwarderInvalidSigner"  # type: ignore[arg-type]
+    else:
+        raise AssertionError("the voided request was replayed")
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["holder"] == signer

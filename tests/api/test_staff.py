@@ -83,7 +83,9 @@ def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: A
         assert refused.status_code == 403 and refused.json()["error"]["code"] == code, refused.text
     quoted = api.ok("Mia Maker", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400})
     price = int(quoted["result"]["price"])
-    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    quoted = api.platform.c.financing.functions.getRequest(request_id).call()
+    terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
 
     # the maker's fund waits for a checker: 202 with exactly the terms to be released
     pending = api.post("Mia Maker", f"/v1/financier/requests/{request_id}/fund")
@@ -146,7 +148,9 @@ def test_an_altered_approval_is_not_released(funded: Api) -> None:
     api.client.put("/v1/company/approval-policy", headers=api.headers(bank), json={"rules": {"fund": 0}})
     request_id = _requested(api, bank)
     api.ok("Mo Maker", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400})
-    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    quoted = api.platform.c.financing.functions.getRequest(request_id).call()
+    terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
     approval = api.post("Mo Maker", f"/v1/financier/requests/{request_id}/fund").json()["approval"]
     # someone with database access points the approval at another request after submission
     with Session(api.ctx.engine) as session:

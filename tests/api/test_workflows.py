@@ -55,7 +55,11 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
     )
     price = quoted["result"]["price"]
     assert 0 < price < 150_000
-    api.ok("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    api.ok(
+        "supplier2",
+        f"/v1/supplier/financing-requests/{request_id}/accept-quote",
+        terms(api, "supplier2", request_id),
+    )
     api.ok("bank2", f"/v1/financier/requests/{request_id}/fund")
     mine = api.get("supplier2", "/v1/supplier/financing-requests").json()
     assert {r["request_id"]: r["status"] for r in mine["data"]}[request_id] == "Funded"
@@ -74,6 +78,13 @@ def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
     api.ok("supplier3", f"/v1/certificates/{tier3}/claim")
     payouts = api.get("supplier3", "/v1/payouts").json()
     assert any(p["token_id"] == tier3 and p["amount"] == 100_000 for p in payouts["data"])
+
+
+def terms(api: Api, seller: str, request_id: int) -> dict[str, int]:
+    """The quote's terms as the seller's list shows them: what its acceptance must name."""
+    mine = api.get(seller, "/v1/supplier/financing-requests").json()["data"]
+    row = next(r for r in mine if r["request_id"] == request_id)
+    return {"rate_bps": row["rate_bps"], "price": row["price"], "expiry": row["quote_expiry"]}
 
 
 def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
@@ -177,19 +188,56 @@ def test_default_and_recourse(funded: Api) -> None:
         "token_id": token, "amount": 200_000, "financier": api.address("bank1"), "with_recourse": True,
     })["result"]["request_id"]  # fmt: skip
     api.ok("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 600, "valid_hours": 2})
-    api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    api.ok(
+        "supplier1",
+        f"/v1/supplier/financing-requests/{request_id}/accept-quote",
+        terms(api, "supplier1", request_id),
+    )
     api.ok("bank1", f"/v1/financier/requests/{request_id}/fund")
     api.platform.increase_time(20 * 86400 + 8 * 86400)
+    # a supplier holding nothing of this payable cannot declare it defaulted; its holder (the bank) can
+    response = api.post("supplier3", f"/v1/payables/{slot}/mark-defaulted")
+    assert response.status_code == 403
     api.ok("bank1", f"/v1/payables/{slot}/mark-defaulted")
     portfolio = api.get("bank1", "/v1/financier/portfolio").json()
     assert token in [c["token_id"] for c in portfolio["defaulted"]]
     assert token in [c["token_id"] for c in portfolio["overdue"]]
-    response = api.post("bank1", f"/v1/financier/requests/{request_id}/recourse")
-    assert response.status_code == 409 and response.json()["error"]["code"] == "ERC20InsufficientAllowance"
-    # the seller lets Financing pull the certificate's value back, then the bank exercises recourse
-    api.ok("supplier1", "/v1/settlement/approvals", {"spender": "Financing", "amount": 200_000})
+    # recourse needs nothing from the seller: no allowance, its balance pays the debt at once
+    bank_before = api.platform.c.token.functions.balanceOf(api.address("bank1")).call()
     api.ok("bank1", f"/v1/financier/requests/{request_id}/recourse")
     assert api.get("supplier1", f"/v1/certificates/{token}").json()["holder"] == api.address("supplier1")
+    bank_after = api.platform.c.token.functions.balanceOf(api.address("bank1")).call()
+    assert bank_after - bank_before == 200_000
+    assert api.platform.c.financing.functions.recourseOwed(api.address("supplier1")).call() == 0
+    # a partial recovery after default is claimable at once, pro rata (the seller now holds the token)
+    api.ok("core2", f"/v1/core/payables/{slot}/repay", {"amount": 50_000})
+    claimed = api.ok("supplier1", f"/v1/certificates/{token}/claim")
+    assert claimed["result"]["amount"] == 50_000
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 150_000
+
+
+def test_accepted_quote_left_unfunded_lapses(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank2", "core1")
+    _, token = api.issue("core1", "supplier2", 80_000, line, days=40)
+    request_id = api.ok("supplier2", "/v1/supplier/financing-requests", {
+        "token_id": token, "amount": 80_000, "financier": api.address("bank2"),
+    })["result"]["request_id"]  # fmt: skip
+    api.ok("bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 1})
+    seen = terms(api, "supplier2", request_id)
+    # a quote valid past the registry's 24 h is refused by the chain
+    too_long = api.post(
+        "bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 25}
+    )
+    assert too_long.status_code == 409 and too_long.json()["error"]["code"] == "FinancingInvalidExpiry"
+    api.ok("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote", seen)
+    early = api.post("supplier1", f"/v1/financing-requests/{request_id}/lapse")
+    assert early.status_code == 409 and early.json()["error"]["code"] == "FinancingQuoteLive"
+    api.platform.increase_time(3601)
+    api.ok("supplier1", f"/v1/financing-requests/{request_id}/lapse")  # anyone may
+    mine = api.get("supplier2", "/v1/supplier/financing-requests").json()["data"]
+    assert {r["request_id"]: r["status"] for r in mine}[request_id] == "Lapsed"
+    assert api.get("supplier2", f"/v1/certificates/{token}").json()["locked"] is False
 
 
 def test_operator_onboard_suspend_reinstate_parameters_pause(funded: Api) -> None:

@@ -27,7 +27,7 @@ from tierflow.errors import ContractRevert
 # other errors count wei or bits): their messages show yuan. A new fen argument with a new name goes here.
 FEN_ARGUMENTS = {
     "value", "requested", "amount", "face", "outstanding", "paidIn", "available", "used", "newLimit",
-    "balance", "needed", "allowance", "minUnit",
+    "balance", "needed", "allowance", "minUnit", "price", "owed", "paidOut",
 }  # fmt: skip
 PLATFORM_PREFIXES = (
     "Certificate",

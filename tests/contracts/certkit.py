@@ -16,7 +16,7 @@ MAX_UINT = 2**256 - 1
 
 # Short names for the tests, from the one mirror of the contracts' enums and role bits.
 NONE, ISSUED, ACCEPTED, REJECTED, CANCELLED, DEFAULTED, REPAID = SlotStatus
-R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED = RequestStatus
+R_NONE, REQUESTED, QUOTED, R_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED, LAPSED = RequestStatus
 # Plain ints: web3 iterates an IntFlag value (it is a collection of its bits) instead of encoding it.
 CORE, SUPPLIER, FINANCIER, BANK, AUDITOR = (int(role) for role in Role)
 
@@ -135,11 +135,17 @@ class Kit:
         return int(event["requestId"]), int(event["tokenId"])
 
     def quote(
-        self, request_id: int, financier: str = "bank1", rate: int = 360, expiry_days: int = 10
+        self, request_id: int, financier: str = "bank1", rate: int = 360, expiry_s: int = 12 * 3600
     ) -> None:
+        """Quote valid `expiry_s` from now (the registry caps it at quoteValidity, 24 h by default)."""
         self.tf.transact(
-            self.c.financing.functions.quote(request_id, rate, self.tf.now() + expiry_days * DAY), financier
+            self.c.financing.functions.quote(request_id, rate, self.tf.now() + expiry_s), financier
         )
+
+    def accept_quote(self, request_id: int, seller: str = "supplier1") -> Any:
+        """acceptQuote naming the current terms, as the seller's screen shows them."""
+        r = self.request(request_id)
+        return self.tf.transact(self.c.financing.functions.acceptQuote(request_id, r[6], r[9], r[7]), seller)
 
     def financed(
         self,
@@ -153,7 +159,7 @@ class Kit:
         """request → quote → accept → fund; the financier gets cash and approves Financing first."""
         request_id, locked = self.request_financing(token_id, seller, amount, financier, recourse)
         self.quote(request_id, financier, rate)
-        self.tf.transact(self.c.financing.functions.acceptQuote(request_id), seller)
+        self.accept_quote(request_id, seller)
         r = self.request(request_id)
         self.give(financier, r[9])
         self.approve(financier, "financing")

@@ -31,10 +31,15 @@ def sc(platform_session: Platform) -> Iterator[dict[str, Any]]:
     s2, _ = kit.issue(line_id=line)
     request_id, locked = kit.request_financing(t, amount=FACE // 2)
     kit.quote(request_id)
-    tf.transact(tf.c.financing.functions.acceptQuote(request_id), "supplier1")
+    kit.accept_quote(request_id)
     for who in ("core1", "core2", "supplier1", "supplier2", "bank1", "bank2"):
         kit.give(who, 10 * FACE)
-    yield {"kit": kit, "line": line, "s1": s1, "s2": s2, "t": t, "r": request_id, "locked": locked}
+    r = kit.request(request_id)
+    terms = [r[6], r[9], r[7]]  # rate, price, expiry: what acceptQuote must name
+    yield {
+        "kit": kit, "line": line, "s1": s1, "s2": s2, "t": t, "r": request_id, "locked": locked,
+        "terms": terms,
+    }  # fmt: skip
     tf.revert_to(base)
 
 
@@ -84,6 +89,7 @@ CASES = [
             ("suspend", lambda sc, a: [a("supplier2")]),
             ("reinstate", lambda sc, a: [a("supplier2")]),
             ("setParameters", lambda sc, a: [90 * DAY, DAY, 1]),
+            ("setQuoteValidity", lambda sc, a: [3600]),
             ("setSystemContract", lambda sc, a: [a("outsider"), True]),
             ("pause", lambda sc, a: []),
         ]
@@ -169,8 +175,9 @@ CASES = [
         lambda sc, a: [a("outsider")], "operator", gate="CertificateNotOperator",
     ),
     Case(
-        "receivables", "markDefaulted", lambda sc, a: [sc["s1"]], "operator", gate="CertificateNotAllowed",
-        allowed=("supplier1", "supplier2", "bank1", "bank2"),
+        # only a party to the payable: the operator or the holder of the token it names (supplier1 holds t)
+        "receivables", "markDefaulted", lambda sc, a: [sc["s1"], sc["t"]], "operator",
+        gate="CertificateNotAllowed", allowed=("supplier1",),
     ),
     *[
         Case("receivables", fn, args, "-", gate="CertificateOnlyFinancing")
@@ -188,11 +195,15 @@ CASES = [
     ),
     *[
         Case(
-            "financing", fn, lambda sc, a: [sc["r"]], "supplier1", SUPPLIER,
+            "financing", fn, args, "supplier1", SUPPLIER,
             same_role={"supplier2": lambda sc, a: ("FinancingNotSeller", (sc["r"], a("supplier2")))},
         )
-        for fn in ("acceptQuote", "cancel")
+        for fn, args in [
+            ("acceptQuote", lambda sc, a: [sc["r"], *sc["terms"]]),
+            ("cancel", lambda sc, a: [sc["r"]]),
+        ]
     ],
+    Case("financing", "netRecourse", lambda sc, a: [a("supplier1")], "-", gate="FinancingOnlyReceivables"),
     *[
         Case(
             "financing", fn, args, "bank1", FINANCIER,
@@ -234,8 +245,10 @@ def test_every_state_change_reverts_for_wrong_parties(tfm: Platform, sc: dict[st
 
     def call(who: str) -> None:
         args = case.args(sc, a)
-        if case.function in ("issue", "quote"):  # time-relative arguments
+        if case.function == "issue":  # time-relative arguments
             args[2] = tf.now() + 30 * DAY
+        if case.function == "quote":
+            args[2] = tf.now() + 3600
         tf.transact(getattr(contract.functions, case.function)(*args), who)
 
     checked = 0

@@ -1,8 +1,10 @@
-"""Property-based test: random workflows on the real contracts keep the six invariants of DESIGN.md.
+"""Property-based test: random workflows on the real contracts keep the invariants of DESIGN.md.
 
 A Hypothesis RuleBasedStateMachine drives onboard / grant / issue / accept / reject / cancel / split /
 transfer / request / quote / accept quote / fund / cancel / decline / repay (full, partial, over) /
-claim / payout / default / suspend / time travel across 8 to 10 registered participants (plus an
+claim / payout / default / suspend / time travel, and (issue 11) re-quotes raced by a stale acceptance,
+quote expiry and lapse, partial repayments before and after default with pro-rata claims, recourse
+debts and their netting and collection, across 8 to 10 registered participants (plus an
 unregistered outsider). A ghost model predicts every outcome — success, or the exact custom error —
 and after every step the whole chain state is compared with it and the invariants are checked on
 chain data:
@@ -14,7 +16,12 @@ chain data:
 4. an invoice hash backs at most one live slot;
 5. per obligor, outstanding issued face == Σ used of its lines, and used ≤ limit per line;
 6. settlement pays each fen once, to the holder: escrow == Σ paidIn − Σ paidOut, and every
-   participant's cash equals the ghost ledger.
+   participant's cash equals the ghost ledger;
+7. a quote is accepted only on the terms named, funded only before expiry (stale acceptances revert);
+8. pro rata: per payable paid out ≤ paid in; each token's receipts ≤ its value at maturity and equal
+   to the sum of what it claimed (value conserved across splits: Σ claimed == paidOut); at full
+   repayment all that is left in escrow for the payable is exactly its live value (no fen stranded);
+9. recourse debts on chain equal the ghost's, never more than the unpaid value handed back.
 
 Time-dependent outcomes are predicted at both ends of the window in which the next block can be
 mined; an action whose outcome would differ inside the window is skipped. Each example runs from an
@@ -50,10 +57,11 @@ from tierflow.testing.chain import CONTRACT_ATTRIBUTES, Platform
 
 EXAMPLES = int(os.environ.get("TIERFLOW_INVARIANT_EXAMPLES", "20"))
 STEPS = int(os.environ.get("TIERFLOW_INVARIANT_STEPS", "50"))
-MIN_TOTAL_STEPS = 200
+MIN_TOTAL_STEPS = 500
 
 ISSUED, ACCEPTED, REJECTED, CANCELLED, DEFAULTED, REPAID = 1, 2, 3, 4, 5, 6
-REQUESTED, QUOTED, Q_ACCEPTED, FUNDED, R_CANCELLED, DECLINED = 1, 2, 3, 4, 5, 6
+REQUESTED, QUOTED, Q_ACCEPTED, FUNDED, R_CANCELLED, DECLINED, RECOURSED, LAPSED = 1, 2, 3, 4, 5, 6, 7, 8
+QUOTE_VALIDITY = 24 * 3600  # [s] the registry's default
 OPEN = (REQUESTED, QUOTED, Q_ACCEPTED)
 CORE, SUPPLIER, FINANCIER, HOLDER = 1, 2, 4, 6
 GRACE = 7 * DAY
@@ -78,6 +86,8 @@ class LeanChain:
         "getRequest(uint256)": "(uint256,address,address,uint256,bool,uint8,uint32,uint64,uint256,uint256)",
         "assetOf(bytes32)": "(address,uint256)",
         "balanceOf(address)": "(uint256)",
+        "recourseOwed(address)": "(uint256)",
+        "recourseDebt(uint256)": "(uint256)",
     }
 
     def __init__(self, tf: Platform) -> None:
@@ -175,6 +185,7 @@ class GToken:
     parent: int
     root: int
     lock: int = 0
+    claimed: int = 0  # [fen] received so far (pro-rata claims)
 
 
 @dataclass
@@ -186,6 +197,8 @@ class GRequest:
     status: int = REQUESTED
     expiry: int = 0
     price: int = 0
+    rate: int = 0
+    recourse: bool = False
 
 
 @dataclass
@@ -199,6 +212,9 @@ class Ghost:
     released: list[bytes] = field(default_factory=list)  # proposed at some issue, never bound
     suspended: set[str] = field(default_factory=set)
     holders: list[str] = field(default_factory=lambda: list(BASE_HOLDERS))
+    debts: dict[int, int] = field(default_factory=dict)  # request -> recourse still owed [fen]
+    owed: dict[str, int] = field(default_factory=dict)  # seller -> total owed [fen]
+    queue: dict[str, list[int]] = field(default_factory=dict)  # seller -> its debts, oldest first
 
 
 ACTIONS: dict[str, dict[str, Any]] = {
@@ -248,14 +264,14 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "quote": {
         "req": st.integers(0, 50),
         "rate": st.sampled_from([0, 150, 360, 480, 999, 4_000]),
-        "expiry_days": st.integers(1, 40),
+        "expiry_hours": st.sampled_from([1, 6, 12, 23, 25, 240]),
         "wrong": st.sampled_from([False, False, False, False, True]),
         "anywhere": st.sampled_from([False, False, False, True]),
     },
     "progress": {
         "req": st.integers(0, 50),
         "action": st.sampled_from(
-            ["next", "next", "next", "next", "acceptQuote", "fund", "cancel", "decline"]
+            ["next", "next", "next", "next", "acceptQuote", "stale", "fund", "cancel", "decline", "lapse"]
         ),
         "anywhere": st.sampled_from([False, False, False, True]),
     },
@@ -268,14 +284,18 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "payout": {"slot": st.integers(0, 50), "anywhere": st.sampled_from([False, False, False, True])},
     "mark_defaulted": {
         "slot": st.integers(0, 50),
-        "by": st.sampled_from(["operator", "supplier1", "bank2"]),
+        "by": st.sampled_from(["operator", "holder", "holder", "supplier1", "bank2"]),
         "anywhere": st.sampled_from([False, False, False, True]),
     },
+    "recourse": {"req": st.integers(0, 50), "anywhere": st.sampled_from([False, False, False, True])},
+    "collect": {"who": st.integers(0, 10)},
+    "storyline": {"plot": st.sampled_from(["recourse", "recourse", "lapse"]), "token": st.integers(0, 100)},
 }
 # how often each action is drawn per step
 WEIGHTS = {
     "onboard": 1, "toggle_suspension": 1, "grant": 1, "advance": 3, "issue": 4, "respond": 4, "move": 5,
-    "request": 3, "quote": 3, "progress": 5, "repay": 3, "claim": 3, "payout": 1, "mark_defaulted": 1,
+    "request": 5, "quote": 3, "progress": 8, "repay": 3, "claim": 3, "payout": 1, "mark_defaulted": 2,
+    "recourse": 2, "collect": 1, "storyline": 1,
 }  # fmt: skip
 SCHEDULE = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
 
@@ -307,6 +327,10 @@ class TierflowMachine(RuleBasedStateMachine):
             )
         self.grant("core1", "bank1", 20, 180)
         self.grant("core2", "bank2", 20, 180)
+        # two accepted payables from the start, so that financing, default and recourse get reached
+        for index, obligor in enumerate(OBLIGORS):
+            self.issue(obligor, index, index, 12, 45, False, False)
+            self.respond(index, "accept", False, False)
 
     def teardown(self) -> None:
         self.tf.revert_to(self.snapshot)
@@ -402,6 +426,31 @@ class TierflowMachine(RuleBasedStateMachine):
     def move_cash(self, frm: str, to: str, amount: int) -> None:
         self.g.cash[frm] = self.g.cash.get(frm, 0) - amount
         self.g.cash[to] = self.g.cash.get(to, 0) + amount
+
+    def due(self, token_id: int) -> int:
+        """The token's pro-rata share not yet claimed: floor(V × paidIn / face) − claimed."""
+        tok = self.g.tokens[token_id]
+        gs = self.g.slots[tok.slot]
+        return (tok.value + tok.claimed) * gs.paid_in // gs.face - tok.claimed
+
+    def net(self, seller: str) -> int:
+        """Financing._net: collect the seller's recourse debts from its cash, oldest first."""
+        owed = self.g.owed.get(seller, 0)
+        collected = min(owed, self.g.cash.get(seller, 0))
+        if collected == 0:
+            return 0
+        self.g.owed[seller] = owed - collected
+        queue, left = self.g.queue[seller], collected
+        while left:
+            request_id = queue[0]
+            part = min(self.g.debts[request_id], left)
+            if part == self.g.debts[request_id]:
+                queue.pop(0)
+            self.g.debts[request_id] -= part
+            left -= part
+            if part:
+                self.move_cash(seller, self.g.requests[request_id].financier, part)
+        return collected
 
     def new_token(self, holder: str, slot: int, value: int, parent: int, root: int) -> int:
         token_id = len(self.g.tokens) + 1
@@ -572,12 +621,16 @@ class TierflowMachine(RuleBasedStateMachine):
             if err:
                 return err
             err = self.movable_error(token_id, t)
-            if err or kind == "whole-transfer":
+            if err:
                 return err
+            if kind == "whole-transfer":
+                return ("CertificateSelfTransfer", (token_id, self.a(sender))) if receiver == sender else None
             if value == 0:
                 return ("CertificateInvalidAmount", (0, 1))
             if value > tok.value:
                 return ("CertificateInsufficientValue", (token_id, tok.value, value))
+            if value == tok.value and receiver == sender:
+                return ("CertificateSelfTransfer", (token_id, self.a(sender)))
             return None
 
         expected = self.window(predict)
@@ -614,6 +667,8 @@ class TierflowMachine(RuleBasedStateMachine):
                 return err
             if seller == financier:
                 return ("FinancingSelfDealing", (self.a(seller),))
+            if self.g.owed.get(seller, 0):
+                return ("FinancingRecourseOwed", (self.a(seller), self.g.owed[seller]))
             err = self.movable_error(token_id, t)
             if err:
                 return err
@@ -631,12 +686,12 @@ class TierflowMachine(RuleBasedStateMachine):
         request_id = len(self.g.requests) + 1
         locked = token_id if amount == tok.value else self.split(token_id, seller, amount)
         self.g.tokens[locked].lock = request_id
-        self.g.requests[request_id] = GRequest(locked, seller, financier, amount)
+        self.g.requests[request_id] = GRequest(locked, seller, financier, amount, recourse=kind == "half")
         (event,) = self.tf.events(receipt, self.c.financing, "FinancingRequested")
         assert (event["requestId"], event["tokenId"]) == (request_id, locked)
 
     @skippable
-    def quote(self, req: int, rate: int, expiry_days: int, wrong: bool, anywhere: bool) -> None:
+    def quote(self, req: int, rate: int, expiry_hours: int, wrong: bool, anywhere: bool) -> None:
         if not self.g.requests:
             return
         quotable = [i for i, r in self.g.requests.items() if r.status in (REQUESTED, QUOTED)]
@@ -644,7 +699,7 @@ class TierflowMachine(RuleBasedStateMachine):
         r = self.g.requests[request_id]
         caller = r.financier if not wrong else next(f for f in FINANCIERS if f != r.financier)
         maturity = self.g.slots[self.g.tokens[r.token].slot].maturity
-        expiry = self.chain.now() + expiry_days * DAY
+        expiry = self.chain.now() + expiry_hours * 3600
 
         def predict(t: int) -> Any:
             if caller != r.financier:
@@ -653,7 +708,7 @@ class TierflowMachine(RuleBasedStateMachine):
                 return ("FinancingWrongStatus", (request_id, r.status))
             if rate == 0:
                 return ("FinancingInvalidRate", (rate,))
-            if expiry <= t or expiry > maturity:
+            if expiry <= t or expiry > maturity or expiry > t + QUOTE_VALIDITY:
                 return ("FinancingInvalidExpiry", (expiry,))
             days = -(-(maturity - t) // DAY)
             if discount(r.amount, rate, days) >= r.amount:
@@ -671,7 +726,7 @@ class TierflowMachine(RuleBasedStateMachine):
         days = -(-(maturity - block_time) // DAY)
         assert event["discount"] == discount(r.amount, rate, days)
         assert event["price"] == r.amount - event["discount"]
-        r.status, r.expiry, r.price = QUOTED, expiry, event["price"]
+        r.status, r.expiry, r.price, r.rate = QUOTED, expiry, event["price"], rate
 
     @skippable
     def progress(self, req: int, action: str, anywhere: bool) -> None:
@@ -688,27 +743,43 @@ class TierflowMachine(RuleBasedStateMachine):
                 return
             action = "acceptQuote" if status == QUOTED else "fund"
             req, anywhere = sorted(self.g.requests).index(request_id), True
-        needed = {"acceptQuote": (QUOTED,), "fund": (Q_ACCEPTED,), "cancel": OPEN, "decline": OPEN}[action]
+        needed = {
+            "acceptQuote": (QUOTED,), "stale": (QUOTED,), "fund": (Q_ACCEPTED,), "cancel": OPEN,
+            "decline": OPEN, "lapse": (Q_ACCEPTED,),
+        }[action]  # fmt: skip
         ready = [i for i, r in self.g.requests.items() if r.status in needed]
         request_id = self.choose(ready, sorted(self.g.requests), req, anywhere)
         r = self.g.requests[request_id]
-        caller = r.seller if action in ("acceptQuote", "cancel") else r.financier
+        accepting = action in ("acceptQuote", "stale")
+        caller = {"lapse": "supplier3"}.get(
+            action, r.seller if accepting or action == "cancel" else r.financier
+        )
 
         def predict(t: int) -> Any:
-            if action in ("acceptQuote", "cancel"):
+            if accepting or action == "cancel":
                 err = self.registry_error(caller, SUPPLIER)
                 if err:
                     return err
             if r.status not in needed:
                 return ("FinancingWrongStatus", (request_id, r.status))
-            if action in ("acceptQuote", "fund") and t >= r.expiry:
+            if action == "lapse":
+                return ("FinancingQuoteLive", (request_id, r.expiry)) if t < r.expiry else None
+            if (accepting or action == "fund") and t >= r.expiry:
                 return ("FinancingQuoteExpired", (request_id, r.expiry))
+            if action == "stale":  # the terms the seller saw before a re-quote
+                return ("FinancingQuoteChanged", (request_id, r.rate, r.price, r.expiry))
             if action == "fund":
                 return self.registry_error(r.seller, SUPPLIER)
             return None
 
         expected = self.window(predict)
-        fn = getattr(self.c.financing.functions, action)(request_id)
+        f = self.c.financing.functions
+        if accepting:
+            # a stale acceptance names the rate of an earlier quote (one bp off the current one)
+            rate = r.rate + 1 if action == "stale" else r.rate
+            fn = f.acceptQuote(request_id, rate, r.price, r.expiry)
+        else:
+            fn = getattr(f, action)(request_id)
         self.run(action, fn, caller, expected)
         if expected is not None:
             return
@@ -719,8 +790,9 @@ class TierflowMachine(RuleBasedStateMachine):
             r.status = FUNDED
             self.move_cash(r.financier, r.seller, r.price)
             tok.holder, tok.lock = r.financier, 0
+            self.net(r.seller)
         else:
-            r.status = R_CANCELLED if action == "cancel" else DECLINED
+            r.status = {"cancel": R_CANCELLED, "decline": DECLINED, "lapse": LAPSED}[action]
             tok.lock = 0
 
     # ------------------------------------------------------------------------------ rules: settlement
@@ -751,34 +823,48 @@ class TierflowMachine(RuleBasedStateMachine):
         if gs.paid_in == gs.face:
             gs.status = REPAID
 
+    def claimable_error(self, slot_id: int, t: int) -> Any:
+        gs = self.g.slots[slot_id]
+        if gs.status not in (ACCEPTED, DEFAULTED, REPAID):
+            return ("CertificateWrongStatus", (slot_id, gs.status))
+        if t < gs.maturity:
+            return ("CertificateNotMatured", (slot_id, gs.maturity))
+        return None
+
     def claim_error(self, token_id: int, t: int) -> Any:
         tok = self.g.tokens[token_id]
         gs = self.g.slots[tok.slot]
-        if gs.status != REPAID:
-            return ("CertificateNotRepaid", (tok.slot, gs.paid_in, gs.face))
-        if t < gs.maturity:
-            return ("CertificateNotMatured", (tok.slot, gs.maturity))
+        err = self.claimable_error(tok.slot, t)
+        if err:
+            return err
         if tok.value == 0:
             return ("CertificateAlreadySettled", (token_id,))
         if tok.lock:
             return ("CertificateIsLocked", (token_id, tok.lock))
+        if self.due(token_id) == 0:
+            return ("CertificateNothingToClaim", (token_id, gs.paid_in, gs.paid_out))
         return None
 
-    def settle(self, token_id: int) -> None:
+    def settle(self, token_id: int, net: bool = True) -> None:
+        """Pay the token's pro-rata share; a holder owing recourse pays its debt out of it at once."""
         tok = self.g.tokens[token_id]
         assert tok.holder is not None
-        self.g.slots[tok.slot].paid_out += tok.value
-        self.move_cash("receivables", tok.holder, tok.value)
-        tok.value = 0
+        amount = self.due(token_id)
+        assert 0 < amount <= tok.value
+        self.g.slots[tok.slot].paid_out += amount
+        self.move_cash("receivables", tok.holder, amount)
+        tok.value -= amount
+        tok.claimed += amount
+        if net:
+            self.net(tok.holder)
 
     @skippable
     def claim(self, token: int, anywhere: bool) -> None:
         live = self.live_tokens()
         if not live:
             return
-        repaid = [
-            i for i in live if self.g.slots[self.g.tokens[i].slot].status == REPAID and self.g.tokens[i].value
-        ]
+        t = self.chain.now()
+        repaid = [i for i in live if self.claim_error(i, t) is None]
         token_id = self.choose(repaid, live, token, anywhere)
         holder = self.g.tokens[token_id].holder
         assert holder is not None
@@ -791,27 +877,30 @@ class TierflowMachine(RuleBasedStateMachine):
     def payout(self, slot: int, anywhere: bool) -> None:
         if not self.g.slots:
             return
-        repaid = [i for i, gs in self.g.slots.items() if gs.status == REPAID]
-        slot_id = self.choose(repaid, sorted(self.g.slots), slot, anywhere)
+        paid_in = [i for i, gs in self.g.slots.items() if gs.paid_in > gs.paid_out]
+        slot_id = self.choose(paid_in, sorted(self.g.slots), slot, anywhere)
         batch = [i for i in self.live_tokens() if self.g.tokens[i].slot == slot_id]
         if not batch:
             return
-        gs = self.g.slots[slot_id]
+
+        def paid(token_id: int) -> bool:
+            tok = self.g.tokens[token_id]
+            return bool(
+                tok.value and not tok.lock and tok.holder not in self.g.suspended and self.due(token_id)
+            )
 
         def predict(t: int) -> Any:
-            if gs.status != REPAID:
-                return ("CertificateNotRepaid", (slot_id, gs.paid_in, gs.face))
-            if t < gs.maturity:
-                return ("CertificateNotMatured", (slot_id, gs.maturity))
-            return None
+            err = self.claimable_error(slot_id, t)
+            if err:
+                return err
+            return None if any(paid(i) for i in batch) else ("CertificateNothingToPay", ())
 
         expected = self.window(predict)
         self.run("payout", self.c.receivables.functions.payout(batch), "operator", expected)
         if expected is not None:
             return
         for token_id in batch:
-            tok = self.g.tokens[token_id]
-            if tok.value and not tok.lock and tok.holder not in self.g.suspended and tok.holder:
+            if paid(token_id):
                 self.settle(token_id)
 
     @skippable
@@ -821,10 +910,20 @@ class TierflowMachine(RuleBasedStateMachine):
         accepted = [i for i, gs in self.g.slots.items() if gs.status == ACCEPTED]
         slot_id = self.choose(accepted, sorted(self.g.slots), slot, anywhere)
         gs = self.g.slots[slot_id]
+        of_slot = [i for i in self.live_tokens() if self.g.tokens[i].slot == slot_id]
+        if by == "holder":  # a party to the payable names a token it holds
+            held = [i for i in of_slot if self.g.tokens[i].value]
+            token_id = held[0] if held else gs.root
+            by = self.g.tokens[token_id].holder or "supplier1"
+        else:  # the operator (token ignored), or someone naming a token that may not be its own
+            mine = [i for i in of_slot if self.g.tokens[i].holder == by and self.g.tokens[i].value]
+            token_id = 0 if by == "operator" else (mine[0] if mine else gs.root)
 
         def predict(t: int) -> Any:
-            if by in self.g.suspended:
-                return ("CertificateNotAllowed", (self.a(by),))
+            if by != "operator":
+                tok = self.g.tokens[token_id]
+                if tok.holder != by or not tok.value or by in self.g.suspended or not self.roles(by) & HOLDER:
+                    return ("CertificateNotAllowed", (self.a(by),))
             if gs.status != ACCEPTED:
                 return ("CertificateWrongStatus", (slot_id, gs.status))
             if t < gs.maturity + GRACE:
@@ -832,9 +931,114 @@ class TierflowMachine(RuleBasedStateMachine):
             return None
 
         expected = self.window(predict)
-        self.run("markDefaulted", self.c.receivables.functions.markDefaulted(slot_id), by, expected)
+        fn = self.c.receivables.functions.markDefaulted(slot_id, token_id)
+        self.run("markDefaulted", fn, by, expected)
         if expected is None:
             gs.status = DEFAULTED
+
+    @skippable
+    def recourse(self, req: int, anywhere: bool) -> None:
+        funded = [i for i, r in self.g.requests.items() if r.status == FUNDED and r.recourse]
+        if not funded and not anywhere:
+            return
+        everything = [i for i, r in self.g.requests.items() if r.status == FUNDED] or sorted(self.g.requests)
+        if not everything:
+            return
+        ripe = [
+            i
+            for i in funded
+            if self.g.slots[self.g.tokens[self.g.requests[i].token].slot].status == DEFAULTED
+        ]
+        request_id = self.choose(ripe or funded, everything, req, anywhere)
+        r = self.g.requests[request_id]
+        tok = self.g.tokens[r.token]
+        gs = self.g.slots[tok.slot]
+
+        def predict(t: int) -> Any:
+            if r.status != FUNDED:
+                return ("FinancingWrongStatus", (request_id, r.status))
+            if not r.recourse:
+                return ("FinancingNoRecourse", (request_id,))
+            if gs.status != DEFAULTED:
+                return ("FinancingNotDefaulted", (tok.slot,))
+            if tok.holder != r.financier:
+                return ("FinancingTokenMoved", (request_id, r.token))
+            return None
+
+        expected = self.window(predict)
+        fn = self.c.financing.functions.exerciseRecourse(request_id)
+        receipt = self.run("exerciseRecourse", fn, r.financier, expected)
+        if expected is not None:
+            return
+        if self.due(r.token):  # the financier keeps its share of what came in before recourse
+            self.settle(r.token, net=False)
+        tok.holder = r.seller
+        r.status = RECOURSED
+        self.g.debts[request_id] = tok.value
+        self.g.owed[r.seller] = self.g.owed.get(r.seller, 0) + tok.value
+        self.g.queue.setdefault(r.seller, []).append(request_id)
+        (event,) = self.tf.events(receipt, self.c.financing, "RecourseExercised")
+        assert event["amount"] == tok.value
+        self.net(r.seller)
+
+    @skippable
+    def collect(self, who: int) -> None:
+        sellers = [s for s, owed in self.g.owed.items() if owed] or self.g.holders
+        seller = self.pick(sellers, who)
+        owed = self.g.owed.get(seller, 0)
+        expected = (
+            None
+            if owed and self.g.cash.get(seller, 0)
+            else ("FinancingNothingToCollect", (self.a(seller), owed))
+        )
+        self.run(
+            "collectRecourse", self.c.financing.functions.collectRecourse(self.a(seller)), "bank2", expected
+        )
+        if expected is None:
+            self.net(seller)
+
+    def storyline(self, plot: str, token: int) -> None:
+        """A long path in one step, through the rules above (each predicts its own outcome), so that
+        random runs reach it: request with recourse → quote → accept, then either the quote expires
+        and anyone lapses it, or fund → a part repaid → default → recourse (debt, netting) → a recovery
+        claimed by the seller."""
+        own = [i for i in self.movable_tokens() if self.roles(self.g.tokens[i].holder or "") & SUPPLIER]
+        free = [i for i in own if not self.g.owed.get(self.g.tokens[i].holder or "", 0)]
+        if not free:
+            return
+        before = len(self.g.requests)
+        self.request(own.index(self.pick(free, token)), "bank1", "half", False)
+        if len(self.g.requests) == before:
+            return
+        request_id = before + 1
+        r = self.g.requests[request_id]
+        for _ in range(2 if plot == "lapse" else 3):  # quote, accept(, fund)
+            open_ = [i for i, q in self.g.requests.items() if q.status in OPEN]
+            if request_id not in open_:
+                return
+            self.progress(open_.index(request_id), "next", False)
+        index = sorted(self.g.requests).index(request_id)
+        if plot == "lapse":
+            if r.status == Q_ACCEPTED:
+                self.advance(1, 0)  # past the 20 h quote
+                self.progress(index, "lapse", True)
+            return
+        if r.status != FUNDED:
+            return
+        slot_id = self.g.tokens[r.token].slot
+        slot_index = sorted(self.g.slots).index(slot_id)
+        self.repay(slot_index, "half", True)
+        gs = self.g.slots[slot_id]
+        TierflowMachine.total_steps += 1
+        self.tf.increase_time(max(0, gs.maturity + GRACE - self.chain.now()) + 60)
+        self.mark_defaulted(slot_index, "operator", True)
+        funded = [i for i, q in self.g.requests.items() if q.status == FUNDED]
+        if request_id in funded:
+            self.recourse(funded.index(request_id), True)
+        self.repay(slot_index, "half", True)
+        live = self.live_tokens()
+        if r.token in live:
+            self.claim(live.index(r.token), True)
 
     # ------------------------------------------------------------------------------ invariants
     @invariant()
@@ -848,6 +1052,7 @@ class TierflowMachine(RuleBasedStateMachine):
         )
         hashes = [*g.bound, *g.released]
         cash_holders = sorted(g.cash)
+        debtors = sorted({r.seller for r in g.requests.values()})
         calls: list[tuple[str, str, list[Any]]] = [
             *[(c.receivables.address, "token(uint256)", [i]) for i in token_ids],
             *[(c.receivables.address, "slot(uint256)", [i]) for i in slot_ids],
@@ -855,6 +1060,8 @@ class TierflowMachine(RuleBasedStateMachine):
             *[(c.financing.address, "getRequest(uint256)", [i]) for i in request_ids],
             *[(c.documents.address, "assetOf(bytes32)", [h]) for h in hashes],
             *[(c.token.address, "balanceOf(address)", [self.a(who)]) for who in cash_holders],
+            *[(c.financing.address, "recourseOwed(address)", [self.a(who)]) for who in debtors],
+            *[(c.financing.address, "recourseDebt(uint256)", [i]) for i in request_ids],
         ]
         results = iter(self.chain.read(calls))
         tokens = {i: next(results) for i in token_ids}
@@ -863,8 +1070,11 @@ class TierflowMachine(RuleBasedStateMachine):
         requests_ = {i: next(results) for i in request_ids}
         assets = {h: next(results) for h in hashes}
         cash = {who: next(results)[0] for who in cash_holders}
+        owed = {who: next(results)[0] for who in debtors}
+        debts = {i: next(results)[0] for i in request_ids}
 
         live_value: dict[int, int] = {}
+        claimed: dict[int, int] = {}
         for token_id, gt in g.tokens.items():
             holder, slot_id, value, parent, root, locked, lock_ref = tokens[token_id]
             if gt.holder is None:  # burnt root of a rejected/cancelled slot
@@ -880,6 +1090,10 @@ class TierflowMachine(RuleBasedStateMachine):
             ), token_id
             assert locked == (gt.lock != 0)
             live_value[slot_id] = live_value.get(slot_id, 0) + value
+            claimed[slot_id] = claimed.get(slot_id, 0) + gt.claimed
+            # invariant 8: a token's receipts never exceed its pro-rata due, nor its value at maturity
+            gs = g.slots[slot_id]
+            assert gt.claimed <= (value + gt.claimed) * gs.paid_in // gs.face, token_id
             # invariant 2: certificates are only ever held by registered holder roles
             assert self.roles(gt.holder) & HOLDER, gt.holder
         escrow = 0
@@ -902,6 +1116,10 @@ class TierflowMachine(RuleBasedStateMachine):
             else:
                 assert live_value.get(slot_id, 0) + chain[7] == chain[2], slot_id
                 assert chain[7] <= chain[6]  # nothing is paid out before it is paid in
+                # value conserved across splits: what the tokens received is what the slot paid out
+                assert claimed.get(slot_id, 0) == chain[7], slot_id
+                if gs.status == REPAID:  # no fen stranded: the escrow left is exactly the live value
+                    assert chain[6] - chain[7] == live_value.get(slot_id, 0), slot_id
             if gs.status in (ISSUED, ACCEPTED, DEFAULTED):
                 outstanding[gs.obligor] += gs.face - gs.paid_in
             escrow += chain[6] - chain[7]
@@ -937,6 +1155,11 @@ class TierflowMachine(RuleBasedStateMachine):
         # invariant 6: escrow exact; every participant's cash matches the ghost ledger
         assert g.cash.get("receivables", 0) == escrow
         assert cash == {who: g.cash[who] for who in cash_holders}
+        # invariant 9: recourse debts as the ghost has them, never more than the value handed back
+        assert owed == {who: g.owed.get(who, 0) for who in debtors}
+        assert debts == {i: g.debts.get(i, 0) for i in request_ids}
+        for seller, total in g.owed.items():
+            assert total == sum(g.debts[i] for i in g.queue.get(seller, [])), seller
 
 
 @pytest.mark.slow

@@ -553,11 +553,16 @@ def test_claim_reverts_before_maturity(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
-def test_claim_reverts_when_not_repaid(tf: Platform, kit: Kit) -> None:
+def test_claim_reverts_when_nothing_paid_in(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
-    kit.repay(slot_id, 100)
     kit.to_maturity(slot_id)
-    with tf.reverts("CertificateNotRepaid", slot_id, 100, FACE):
+    with tf.reverts("CertificateNothingToClaim", root, 0, 0):
+        tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
+    # a part paid is claimable at once (pro rata; the sole holder takes it all), then nothing again
+    kit.repay(slot_id, 100)
+    tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
+    assert kit.cash("supplier1") == 100 and kit.token(root)[2] == FACE - 100
+    with tf.reverts("CertificateNothingToClaim", root, 100, 100):
         tf.transact(tf.c.receivables.functions.claim(root), "supplier1")
 
 
@@ -625,10 +630,10 @@ def test_payout_reverts_when_not_operator(tf: Platform, kit: Kit) -> None:
         tf.transact(tf.c.receivables.functions.payout([1]), "supplier1")
 
 
-def test_payout_reverts_when_slot_not_repaid(tf: Platform, kit: Kit) -> None:
+def test_payout_reverts_when_nothing_to_pay(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted()
     kit.to_maturity(slot_id)
-    with tf.reverts("CertificateNotRepaid", slot_id, 0, FACE):
+    with tf.reverts("CertificateNothingToPay"):
         tf.transact(tf.c.receivables.functions.payout([root]), "operator")
 
 
@@ -636,10 +641,10 @@ def test_payout_reverts_when_slot_not_repaid(tf: Platform, kit: Kit) -> None:
 
 
 def test_mark_defaulted_after_grace_period(tf: Platform, kit: Kit) -> None:
-    slot_id, _ = kit.accepted(days=10)
+    slot_id, root = kit.accepted(days=10)
     kit.repay(slot_id, 1_000)
     kit.to_maturity(slot_id, extra=7 * DAY)
-    receipt = tf.transact(tf.c.receivables.functions.markDefaulted(slot_id), "supplier1")
+    receipt = tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, root), "supplier1")
     assert tf.events(receipt, tf.c.receivables, "PayableDefaulted") == [
         {"slotId": slot_id, "unpaid": FACE - 1_000, "by": kit.a("supplier1")}
     ]
@@ -650,7 +655,7 @@ def test_mark_defaulted_reverts_during_grace_period(tf: Platform, kit: Kit) -> N
     slot_id, _ = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=DAY)
     with tf.reverts("CertificateGracePeriodRunning", slot_id, kit.slot(slot_id)[3] + 7 * DAY):
-        tf.transact(tf.c.receivables.functions.markDefaulted(slot_id), "operator")
+        tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
 
 
 def test_mark_defaulted_reverts_when_repaid(tf: Platform, kit: Kit) -> None:
@@ -658,21 +663,21 @@ def test_mark_defaulted_reverts_when_repaid(tf: Platform, kit: Kit) -> None:
     kit.repay(slot_id, FACE)
     kit.to_maturity(slot_id, extra=8 * DAY)
     with tf.reverts("CertificateWrongStatus", slot_id, REPAID):
-        tf.transact(tf.c.receivables.functions.markDefaulted(slot_id), "operator")
+        tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
 
 
 def test_mark_defaulted_reverts_for_core_auditor_outsider(tf: Platform, kit: Kit) -> None:
-    slot_id, _ = kit.accepted(days=10)
+    slot_id, root = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=8 * DAY)
     for who in ("core2", "auditor", "outsider"):
         with tf.reverts("CertificateNotAllowed", kit.a(who)):
-            tf.transact(tf.c.receivables.functions.markDefaulted(slot_id), who)
+            tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, root), who)
 
 
 def test_repay_after_default_reopens_claims(tf: Platform, kit: Kit) -> None:
     slot_id, root = kit.accepted(days=10)
     kit.to_maturity(slot_id, extra=8 * DAY)
-    tf.transact(tf.c.receivables.functions.markDefaulted(slot_id), "operator")
+    tf.transact(tf.c.receivables.functions.markDefaulted(slot_id, 0), "operator")
     kit.repay(slot_id, FACE - 1)
     assert kit.slot(slot_id)[5] == DEFAULTED
     kit.repay(slot_id, 1)

@@ -227,11 +227,12 @@ def test_bank_exercises_recourse_after_a_default(browser: Any, live: Live, line_
     )
     request_id = int(body["result"]["request_id"])
     live.api("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24})
-    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    quoted = live.platform.c.financing.functions.getRequest(request_id).call()
+    terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
     live.api("bank1", f"/v1/financier/requests/{request_id}/fund")
-    # The seller must be able to pay the bank back: cash and an allowance for Financing.
+    # The seller keeps the price and adds cash; recourse needs no allowance: its balance pays the debt.
     live.api("bank1", "/v1/settlement/mint", {"to": live.address("supplier1"), "amount": 300_000_00})
-    live.api("supplier1", "/v1/settlement/approvals", {"spender": "Financing", "amount": 300_000_00})
 
     live.platform.increase_time(30 * DAY)  # maturity + the 7-day grace period, unpaid
     live.api("bank1", f"/v1/payables/{slot}/mark-defaulted")

@@ -103,7 +103,9 @@ def test_bank_funds_only_after_maker_and_checker_acted(browser: Any, live: Live,
         {"token_id": token, "amount": 300_000_00, "financier": bank, "with_recourse": False},
     )["result"]["request_id"]
     live.api(bank, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 24})
-    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote")
+    quoted = live.platform.c.financing.functions.getRequest(request_id).call()
+    terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+    live.api("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
 
     # The maker signs in with password and code and funds: it waits for a checker.
     maker = _staff_sign_in(browser, live.url, maker_login, maker_totp.now())

@@ -96,24 +96,34 @@ class Scenario:
         )
         return int(self.event(receipt, self.c.financing, "FinancingRequested")["requestId"])
 
+    def _terms(self, request_id: int) -> tuple[int, int, int]:
+        """rate, price, expiry of the current quote: what the seller's acceptance names."""
+        r = self.c.financing.functions.getRequest(request_id).call()
+        return r[6], r[9], r[7]
+
     def financing(self) -> None:
         fn = self.c.financing.functions
         token = self.ids["token_a"]
         funded = self._request(token, 10**18, "bank1")
-        self.tx(fn.quote(funded, 500, self.tf.now() + 5 * DAY), "bank1")
-        self.tx(fn.quote(funded, 450, self.tf.now() + 5 * DAY), "bank1")
-        self.tx(fn.acceptQuote(funded), "supplier1")
+        self.tx(fn.quote(funded, 500, self.tf.now() + DAY // 2), "bank1")
+        self.tx(fn.quote(funded, 450, self.tf.now() + DAY // 2), "bank1")
+        self.tx(fn.acceptQuote(funded, *self._terms(funded)), "supplier1")
         self.tx(fn.fund(funded), "bank1")
         declined = self._request(token, 10**17, "bank2", recourse=False)
         self.tx(fn.decline(declined), "bank2")
         cancelled = self._request(token, 10**17, "bank1")
         self.tx(fn.cancel(cancelled), "supplier1")
+        # accepted, never funded: lapsed by anyone once its quote expired (at maturity below)
+        lapsed = self._request(token, 10**17, "bank2", recourse=False)
+        self.tx(fn.quote(lapsed, 400, self.tf.now() + 3600), "bank2")
+        self.tx(fn.acceptQuote(lapsed, *self._terms(lapsed)), "supplier1")
+        self.ids["lapsed"] = lapsed
         # a payable that will default, financed with recourse
         slot, whole = self._issue(10**6)
         self.tx(self.c.receivables.functions.accept(slot), "supplier1")
         recourse = self._request(whole, 10**6, "bank1")
-        self.tx(fn.quote(recourse, 600, self.tf.now() + 5 * DAY), "bank1")
-        self.tx(fn.acceptQuote(recourse), "supplier1")
+        self.tx(fn.quote(recourse, 600, self.tf.now() + DAY // 2), "bank1")
+        self.tx(fn.acceptQuote(recourse, *self._terms(recourse)), "supplier1")
         self.tx(fn.fund(recourse), "bank1")
         self.ids.update(slot_d=slot, recourse=recourse)
 
@@ -156,13 +166,14 @@ class Scenario:
     def maturity(self) -> None:
         rc, fn, b = self.c.receivables.functions, self.c.financing.functions, self.c.bills.functions
         self.tf.increase_time(100 * DAY)
+        self.tx(fn.lapse(self.ids["lapsed"]), "supplier2")
         # payable A: repaid in two parts, claimed by one holder, pushed to the others
         self.tx(rc.repay(self.ids["slot_a"], 10**20), "core1")
         self.tx(rc.repay(self.ids["slot_a"], 1), "core1")
         self.tx(rc.claim(self.ids["token_c"]), "supplier3")
         self.tx(rc.payout([self.ids["token_a"], self.ids["token_b"], self.ids["token_c"]]), "operator")
         # payable D: defaulted, recourse against the seller
-        self.tx(rc.markDefaulted(self.ids["slot_d"]), "operator")
+        self.tx(rc.markDefaulted(self.ids["slot_d"], 0), "operator")
         self.tx(fn.exerciseRecourse(self.ids["recourse"]), "bank1")
         # bills: supplier1's [301, 400] is paid; supplier3's [1, 300] is dishonoured and recoursed
         self.tx(b.present(self.ids["bill_root"]), "supplier1")

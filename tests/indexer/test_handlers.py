@@ -370,12 +370,20 @@ def test_repay_claim_and_default_track_paid_amounts(engine: Engine) -> None:
         40,
         100,
     )
+    # the 40 % paid before default is claimed at once, pro rata: the token stays live for the rest
+    f.next_block()
+    apply(
+        engine,
+        [f("Receivables:CertificateClaimed", tokenId=1, slotId=1, holder=A["supplier1"], amount=40)],
+    )
+    token = row(engine, Certificate, 1)
+    assert token is not None and token["value"] == 60 and token["status"] != "settled"
     f.next_block()
     apply(
         engine,
         [
             f("Receivables:PayableRepaid", slotId=1, obligor=A["core1"], amount=60, paidIn=100),
-            f("Receivables:CertificateClaimed", tokenId=1, slotId=1, holder=A["supplier1"], amount=100),
+            f("Receivables:CertificateClaimed", tokenId=1, slotId=1, holder=A["supplier1"], amount=60),
         ],
     )
     payable, token = row(engine, Payable, 1), row(engine, Certificate, 1)
@@ -386,7 +394,10 @@ def test_repay_claim_and_default_track_paid_amounts(engine: Engine) -> None:
     )
     assert token is not None and (token["value"], token["status"]) == (0, "settled")
     assert [r["amount"] for r in rows(engine, Repayment)] == [40, 60]
-    assert [(p["holder"], p["amount"]) for p in rows(engine, Payout)] == [(A["supplier1"], 100)]
+    assert [(p["holder"], p["amount"]) for p in rows(engine, Payout)] == [
+        (A["supplier1"], 40),
+        (A["supplier1"], 60),
+    ]
     assert [d["unpaid"] for d in rows(engine, PayableDefault)] == [100]
 
 
@@ -469,13 +480,22 @@ def test_financing_handlers_cancel_and_decline(engine: Engine) -> None:
         [
             *_request(f, 1),
             *_request(f, 2),
+            *_request(f, 3),
             f("Financing:FinancingCancelled", requestId=1, by=A["supplier1"]),
             f("Financing:FinancingDeclined", requestId=2, financier=A["bank1"]),
+            f(
+                "Financing:FinancingLapsed",
+                requestId=3,
+                seller=A["supplier1"],
+                financier=A["bank1"],
+                by=A["supplier2"],
+            ),  # fmt: skip
         ],
     )
     assert [(r["status"], r["cancelled_by"]) for r in rows(engine, FinancingRequest)] == [
         ("Cancelled", A["supplier1"]),
         ("Declined", A["bank1"]),
+        ("Lapsed", A["supplier2"]),
     ]
 
 

@@ -53,12 +53,13 @@ from tierflow.chain.receipts import ReceiptWatcher
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
-# leaked signature is soon worthless.
+# leaked signature is soon worthless. The forwarder refuses deadlines more than an hour ahead of chain
+# time (TierflowForwarder.MAX_REQUEST_LIFETIME).
 DEFAULT_DEADLINE_S = 3600
-MAX_DEADLINE_S = 24 * 3600
-# Custodial requests are signed and relayed inside one call and never leave the process; the forwarder
-# nonce already makes each single-use, so their deadline only has to survive devnet time travel.
-CUSTODIAL_DEADLINE_S = 400 * 24 * 3600
+MAX_DEADLINE_S = 3600
+# Custodial requests are signed and relayed inside one call: minutes of chain time are plenty, and a
+# request that reverted is voided at once, so its public calldata can never be replayed later.
+CUSTODIAL_DEADLINE_S = 300
 INNER_GAS_HEADROOM = 1.0
 # Gas cap of one forwarded call: the heaviest single-object operation (issue with 20 invoices) uses
 # about 700,000; payout handles up to 100 certificates.
@@ -71,6 +72,7 @@ FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+VOID_SELECTOR = keccak(text="voidRequest((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
 # [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
@@ -323,7 +325,7 @@ class ChainGateway:
             if nonce is None:
                 nonce = self.forwarder_nonce(signer)
             typed = self.forward_request(
-                signer, call, nonce=nonce, deadline=int(time.time()) + CUSTODIAL_DEADLINE_S
+                signer, call, nonce=nonce, deadline=self.chain_time() + CUSTODIAL_DEADLINE_S
             )
             signature = self.sign(account, typed)
             try:
@@ -392,10 +394,32 @@ class ChainGateway:
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        return self._mined(
-            relayer.address, str(self.forwarder.address), data, gas, tx_hash,
-            {"reason": "the forwarded call failed", "tx": tx_hash},
-        )  # fmt: skip
+        try:
+            return self._mined(
+                relayer.address, str(self.forwarder.address), data, gas, tx_hash,
+                {"reason": "the forwarded call failed", "tx": tx_hash},
+            )  # fmt: skip
+        except ContractRevert:
+            # The reverted request is public calldata now, still signed and its nonce unused: void it
+            # before anyone relays it later, when the chain (a re-quote, a new balance) might let it pass.
+            self._void(relayer, request, gas)
+            raise
+
+    def _void(self, relayer: LocalAccount, request: tuple[Any, ...], gas: int) -> None:
+        """Use up the nonce of a relayed request that failed (TierflowForwarder.voidRequest).
+
+        Best effort: if the void itself reverts (the request had expired, was never valid, or would now
+        succeed) there is nothing to void, and the caller still hears the original error.
+        """
+        data = VOID_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
+        signer = str(request[0])
+        try:
+            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+            self.outcome(self.wait_receipt(tx_hash))
+        except (TierflowError, Web3Exception, RpcError):
+            pass
+        finally:
+            self._forwarder_nonces.pop(signer, None)
 
     def _take_relayer(self) -> int:
         """The relayer with the fewest requests in flight (round robin among equals); never blocks.

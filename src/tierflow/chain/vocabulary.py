@@ -47,6 +47,7 @@ class RequestStatus(IntEnum):
     CANCELLED = 5
     DECLINED = 6
     RECOURSED = 7
+    LAPSED = 8
 
 
 class PackageStatus(IntEnum):
@@ -92,7 +93,9 @@ ENUMS: dict[str, type[IntEnum]] = {
 # The statuses as the read models and the API write them (every member but None), for Literal-typed
 # parameters and fields; the test checks each against its enum.
 SlotStatusName = Literal["Issued", "Accepted", "Rejected", "Cancelled", "Defaulted", "Repaid"]
-RequestStatusName = Literal["Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed"]
+RequestStatusName = Literal[
+    "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
+]
 PackageStatusName = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
 RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
 # A closed range has passed on (split or moved): lists of ranges filter on the others.
@@ -161,6 +164,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "financed tokens",
     "CertificateSelfIssue": "{obligor} cannot issue a certificate to itself",
     "CertificateTooManyInvoices": "{count} invoices is too many for one certificate; at most {max}",
+    "CertificateSelfTransfer": "token {tokenId} is held by {holder} already; moving it to oneself "
+    "changes nothing",
+    "CertificateNothingToClaim": "token {tokenId} has nothing to claim now (payable paid in {paidIn:yuan}, "
+    "paid out {paidOut:yuan}); claim again after the next payment",
+    "CertificateNothingToPay": "none of these tokens has anything to be paid now",
     # CreditLines
     "CreditLineExceeded": "credit line {lineId} has {available:yuan} available, {requested:yuan} needed; "
     "ask the financier to extend it",
@@ -198,6 +206,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "FinancingTokenMoved": "the financed token {tokenId} of request {requestId} is no "
     "longer held by the financier",
     "FinancingSelfDealing": "{account} cannot finance its own certificate",
+    "FinancingQuoteChanged": "the quote of request {requestId} changed: it is now {rateBps} bps, price "
+    "{price:yuan}, valid until {expiry}; review the new terms and accept those if you agree",
+    "FinancingQuoteLive": "the quote of request {requestId} is valid until {expiry}; it can lapse only then",
+    "FinancingRecourseOwed": "{seller} owes {owed:yuan} on recourse; no new financing until that is paid",
+    "FinancingNothingToCollect": "nothing to collect from {seller}: it owes {owed:yuan} and holds no "
+    "settlement balance now",
+    "FinancingOnlyReceivables": "{caller} is not the receivables contract; only it reports payments to net",
     # Bills
     "BillUnknownPackage": "bill {packageId} does not exist",
     "BillUnknownRange": "bill range {rangeId} does not exist",
@@ -254,8 +269,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "RegistryInvalidRoles": "role bits {roles} are not a valid combination of roles",
     "RegistryNotOperator": "{account} is not the platform operator",
     "RegistryZeroAddress": "the zero address cannot be a participant",
+    "RegistryInvalidQuoteValidity": "a quote validity of {validity} s is not allowed (1 s to {max} s)",
+    "RegistryRoleUnchanged": "{account} already has (or never had) role {role}: nothing to change",
     # SettlementToken and OpenZeppelin's ERC-20
     "SettlementNotBank": "{caller} is not a settlement bank; only settlement banks mint and burn",
+    "SettlementZeroAmount": "an amount of zero moves nothing; enter a positive amount",
+    "SettlementSelfTransfer": "{account} cannot pay itself; choose another recipient",
+    "SettlementNotSystem": "{caller} is not a Tierflow contract; only they collect without an allowance",
     "ERC20InsufficientBalance": "{sender} holds {balance:yuan} of settlement token, {needed:yuan} needed",
     "ERC20InsufficientAllowance": "allowance of {spender} is {allowance:yuan}, {needed:yuan} needed; "
     "approve it with POST /v1/settlement/approvals",
@@ -272,6 +292,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "ERC2771ForwarderMismatchedValue": "the request carries {requestedValue} wei but {msgValue} wei "
     "were sent",
     "ERC2771UntrustfulTarget": "{target} does not trust the forwarder {forwarder}",
+    "ForwarderDeadlineTooFar": "the request's deadline {deadline} is more than an hour ahead (latest "
+    "{latest}); sign a request that expires sooner",
+    "ForwarderPartialBatch": "a batch with a refund receiver ({refundReceiver}) could fail part-way; "
+    "send batches all or nothing",
+    "ForwarderBatchCallFailed": "call {index} of the batch failed, so nothing in it was done",
+    "ForwarderRequestWouldSucceed": "the request of {signer} with nonce {nonce} would succeed now; "
+    "only a failing request can be voided",
     "InvalidAccountNonce": "nonce of {account} is {currentNonce}; the request was already used or "
     "is out of order: ask for a new one",
     "AccessControlBadConfirmation": "an account may only renounce its own roles",
@@ -282,7 +309,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "ECDSAInvalidSignatureLength": "the signature is {length} bytes long, 65 expected",
     "ECDSAInvalidSignatureS": "the signature's s value {s} is not allowed (malleable); sign again",
     "FailedCall": "the inner call failed without a reason",
-    "InsufficientBalance": "the balance {balance} wei is less than the {needed} wei needed",
     "InvalidShortString": "a short string was not valid",
     "StringTooLong": "the string {str} is too long",
     "SafeCastOverflowedUintDowncast": "{value} does not fit in {bits} bits",

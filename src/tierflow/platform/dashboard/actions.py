@@ -24,6 +24,7 @@ from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import (
+    AcceptQuote,
     CertificateIssue,
     FinancingCreate,
     ParametersUpdate,
@@ -174,9 +175,20 @@ def request_financing(
 
 
 def seller_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) -> Any:
-    function = {"accept_quote": workflows.accept_quote, "cancel_request": workflows.cancel_request}[verb]
+    function = {"cancel_request": workflows.cancel_request, "lapse": workflows.lapse}[verb]
     return run_as(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+def accept_quote(context: Any, viewer: Viewer, *, request_id: int, terms: AcceptQuote) -> Any:
+    """Accept on the terms the page showed (hidden form fields), never on whatever the quote is now."""
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.accept_quote(
+            ctx=context, session=s, caller=c, request_id=request_id, data=terms
+        ),
     )
 
 

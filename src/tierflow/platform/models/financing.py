@@ -16,7 +16,7 @@ class FinancingRequest(SQLModel, table=True):
     financier: str = addr(index=True)
     amount: int = fen()
     with_recourse: bool
-    # Requested | Quoted | Accepted | Funded | Cancelled | Declined | Recoursed
+    # Requested | Quoted | Accepted | Funded | Cancelled | Declined | Recoursed | Lapsed
     status: str = text(16, index=True)
     rate_bps: int | None = big(nullable=True)
     quote_expiry: int | None = big(nullable=True)  # [unix s]

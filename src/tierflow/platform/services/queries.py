@@ -169,6 +169,21 @@ def credit_line(session: Session, line_id: int) -> CreditLine:
     return get_or_404(session, CreditLine, line_id, "credit line", "credit_line_not_found", indexed=False)
 
 
+def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | None:
+    """A token of payable `slot_id` that `holder` holds with value left (markDefaulted names it), or None."""
+    row = session.execute(
+        select(col(Certificate.token_id))
+        .where(
+            col(Certificate.slot_id) == slot_id,
+            col(Certificate.holder) == holder,
+            col(Certificate.value) > 0,
+        )
+        .order_by(col(Certificate.token_id))
+        .limit(1)
+    ).first()
+    return None if row is None else int(row[0])
+
+
 def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePublic:
     row = payable(session, slot_id)
     if not access.is_slot_party(session, caller, row):

@@ -8,11 +8,12 @@ from sqlmodel import Session
 
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
-from tierflow.platform.services import access, documents, queries
+from tierflow.platform.services import documents, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import (
+    AcceptQuote,
     Approval,
     CertificateIssue,
     CreditLineAdjust,
@@ -231,10 +232,25 @@ def request_financing(
     return execute(ctx=ctx, session=session, caller=caller, call=call)
 
 
-def accept_quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+def accept_quote(
+    *, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: AcceptQuote
+) -> Written:
+    """Accept on the terms the seller saw; a re-quote since makes the chain refuse (FinancingQuoteChanged)."""
     _own_request(session, caller, request_id, as_="seller")
+    call = Call("Financing", "acceptQuote", (request_id, data.rate_bps, data.price, data.expiry))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def lapse(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
+    """End an accepted request whose quote expired unfunded (anyone may): the token is unlocked."""
+    queries.financing_request(session, request_id)  # 404 when unknown
+    return execute(ctx=ctx, session=session, caller=caller, call=Call("Financing", "lapse", (request_id,)))
+
+
+def collect_recourse(*, ctx: ServiceContext, session: Session, caller: Caller, seller: str) -> Written:
+    """Collect a seller's recourse debt out of its settlement balance (anyone may; no allowance needed)."""
     return execute(
-        ctx=ctx, session=session, caller=caller, call=Call("Financing", "acceptQuote", (request_id,))
+        ctx=ctx, session=session, caller=caller, call=Call("Financing", "collectRecourse", (seller,))
     )
 
 
@@ -250,9 +266,11 @@ def claim(*, ctx: ServiceContext, session: Session, caller: Caller, token_id: in
 
 
 def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
-    row = queries.payable(session, slot_id)
-    if not access.is_slot_party(session, caller, row):
-        raise Forbidden(f"{caller.address} is not a party to payable {slot_id}", code="not_a_party")
+    queries.payable(session, slot_id)  # 404 when unknown
+    # the chain accepts a holder only with a token of this payable it names (it enumerates no holders)
+    held = queries.held_token_of_slot(session, caller.address, slot_id)
+    if held is None:
+        raise Forbidden(f"{caller.address} holds no certificate of payable {slot_id}", code="not_a_party")
     return execute(
-        ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id,))
+        ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id, held))
     )

@@ -10,6 +10,7 @@ from tierflow.platform.api.deps import (
     ContextDep,
     CurrentCaller,
     DocumentId,
+    FinancingRequestId,
     HolderCaller,
     Limit,
     Offset,
@@ -157,6 +158,23 @@ def mark_defaulted(
     return write(
         caller.address, {"slot_id": slot_id},
         lambda: workflows.mark_defaulted(ctx=ctx, session=session, caller=caller, slot_id=slot_id),
+    )  # fmt: skip
+
+
+@router.post(
+    "/financing-requests/{request_id}/lapse", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="End an accepted financing request whose quote expired unfunded (anyone): the token is unlocked",
+)  # fmt: skip
+def lapse(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    request_id: FinancingRequestId,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(
+        caller.address, {"request_id": request_id},
+        lambda: workflows.lapse(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
 
 

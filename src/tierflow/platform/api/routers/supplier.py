@@ -22,6 +22,7 @@ from tierflow.platform.api.deps import (
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes
 from tierflow.platform.services import queries, workflows
 from tierflow.platform.services.schemas.certificates import (
+    AcceptQuote,
     CertificatePublic,
     FinancingCreate,
     FinancingPublic,
@@ -135,12 +136,16 @@ def accept_quote(
     ctx: ContextDep,
     session: SessionDep,
     caller: SupplierCaller,
+    data: AcceptQuote,
     request_id: FinancingRequestId,
     write: WriteDep,
 ) -> JSONResponse:
+    """Accept the quote on the terms shown (rate, price, expiry); refused if it was re-quoted since."""
     return write(
-        caller.address, {"request_id": request_id},
-        lambda: workflows.accept_quote(ctx=ctx, session=session, caller=caller, request_id=request_id),
+        caller.address, {"request_id": request_id, **data.model_dump()},
+        lambda: workflows.accept_quote(
+            ctx=ctx, session=session, caller=caller, request_id=request_id, data=data
+        ),
     )  # fmt: skip
 
 

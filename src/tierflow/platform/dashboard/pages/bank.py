@@ -190,8 +190,9 @@ def quote_confirm(
         days=days,
         discount=discount,
         price=fin_request.amount - discount,
-        valid_hours=max(1, min(valid_hours, 24 * 30)),
-        expiry=now + max(1, min(valid_hours, 24 * 30)) * 3600,
+        # a quote is an offer for now: the registry caps its validity (24 h by default)
+        valid_hours=max(1, min(valid_hours, 24)),
+        expiry=now + max(1, min(valid_hours, 24)) * 3600,
     )
 
 
@@ -245,7 +246,8 @@ def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_i
 REQUEST_VERBS = {
     "fund": "Funded request {id}: the price was paid and the certificate is in your portfolio.",
     "decline": "Declined request {id}; the supplier's certificate is unlocked.",
-    "recourse": "Recourse exercised on request {id}: the seller repaid and took it back.",
+    "recourse": "Recourse exercised on request {id}: the certificate went back to the seller, whose debt "
+    "is collected from its balance now and from whatever it is paid later.",
 }
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.services.schemas.certificates import AcceptQuote
 
 router = web.page_router("/supplier")
 
@@ -42,6 +43,7 @@ SUPPLIER_VERBS = {
     "split_transfer",
     "request_financing",
     "accept_quote",
+    "lapse",
     "cancel_request",
     "claim",
 }
@@ -93,7 +95,18 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
             )
         request_id = web.form_int(form, "token_id" if verb == "claim" else "request_id", "Request")
         if verb == "accept_quote":
+            # the terms the page showed (hidden fields): a re-quote since makes the chain refuse
+            terms = AcceptQuote(
+                rate_bps=web.form_int(form, "rate_bps", "Rate"),
+                price=web.form_int(form, "price", "Price"),
+                expiry=web.form_int(form, "expiry", "Expiry"),
+            )
             done = f"Quote on request {request_id} accepted; the bank can now fund it."
+            return await web.act(
+                request, viewer, back, done, actions.accept_quote, request_id=request_id, terms=terms
+            )
+        if verb == "lapse":
+            done = f"Request {request_id} lapsed: the quote expired unfunded; the certificate is unlocked."
             return await web.act(
                 request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
             )

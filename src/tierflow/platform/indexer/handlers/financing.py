@@ -85,6 +85,12 @@ def financing_declined(event: Event, store: Store) -> None:
     request.update(status="Declined", cancelled_by=event.args["financier"])
 
 
+@handles("Financing:FinancingLapsed")
+def financing_lapsed(event: Event, store: Store) -> None:
+    request = require(store, "financing_request", event.args["requestId"])
+    request.update(status="Lapsed", cancelled_by=event.args["by"])
+
+
 @handles("Financing:RecourseExercised")
 def recourse_exercised(event: Event, store: Store) -> None:
     a = event.args

@@ -168,7 +168,9 @@ def certificate_claimed(event: Event, store: Store) -> None:
     token = require(store, "certificate", a["tokenId"])
     _transfer(event, store, "claimed", token, ZERO_ADDRESS, a["amount"], from_address=a["holder"])
     token["value"] -= a["amount"]
-    token["status"] = "settled"
+    # claims are pro rata: a part paid leaves the token live for the next payment
+    if token["value"] == 0:
+        token["status"] = "settled"
     payable = require(store, "payable", a["slotId"])
     payable["paid_out"] += a["amount"]
     store.append(

@@ -487,7 +487,24 @@ class Quote(BaseModel):
     rate_bps: int = Field(
         gt=0, le=10_000, description="annual discount rate [bps]; discount = face × rate × days / 360"
     )
-    valid_hours: int = Field(default=24, ge=1, le=24 * 30, description="the quote expires after this")
+    valid_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,
+        description="the quote expires after this; the registry's quoteValidity caps it (24 h by default)",
+    )
+
+
+class AcceptQuote(BaseModel):
+    """The exact terms the seller was shown: the chain refuses the acceptance if the quote changed since."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rate_bps": 450, "price": 98_875_000, "expiry": 1_800_000_000}]}
+    )
+
+    rate_bps: int = Field(gt=0, le=10_000, description="the quoted annual rate [bps]")
+    price: Fen = Field(gt=0, le=MAX_FEN, description="[fen] the quoted price the seller receives")
+    expiry: int = Field(gt=0, description="[unix s] the quote's expiry")
 
 
 class FinancingPublic(BaseModel):
