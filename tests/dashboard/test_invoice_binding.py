@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from dashkit import Live
+from dashkit import Live, dashboard_sign_in
 
 
 def _signed_in(live: Live, who: str) -> httpx.Client:
     client = httpx.Client(base_url=live.url, timeout=60, follow_redirects=True)
-    response = client.post("/dashboard/sign-in", data={"api_key": live.keys[who]})
+    response = dashboard_sign_in(client, live.keys[who])
     assert response.status_code == 200, response.text
     return client
 
