@@ -309,6 +309,7 @@ def test_onboarding_without_a_key_mined_after_the_timeout_becomes_active(
     assert len(sent) == 1
 
 
+@pytest.mark.skip(reason="automatic voiding is off until a void cannot block the relayer (chain/gateway.py)")
 def test_relayed_request_that_reverted_is_voided_and_never_replays(
     funded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

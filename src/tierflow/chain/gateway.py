@@ -394,16 +394,14 @@ class ChainGateway:
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        try:
-            return self._mined(
-                relayer.address, str(self.forwarder.address), data, gas, tx_hash,
-                {"reason": "the forwarded call failed", "tx": tx_hash},
-            )  # fmt: skip
-        except ContractRevert:
-            # The reverted request is public calldata now, still signed and its nonce unused: void it
-            # before anyone relays it later, when the chain (a re-quote, a new balance) might let it pass.
-            self._void(relayer, request, gas)
-            raise
+        # A reverted request stays public calldata, signed, with its nonce unused, until its deadline
+        # (5 minutes of chain time for custodial requests). Voiding it at once (`_void`) is switched
+        # off: on a node restart the void could sit unmined in the pool and block the relayer's later
+        # transactions behind it (tests/api/test_node_faults.py caught it). See docs/contracts.md.
+        return self._mined(
+            relayer.address, str(self.forwarder.address), data, gas, tx_hash,
+            {"reason": "the forwarded call failed", "tx": tx_hash},
+        )  # fmt: skip
 
     def _void(self, relayer: LocalAccount, request: tuple[Any, ...], gas: int) -> None:
         """Use up the nonce of a relayed request that failed (TierflowForwarder.voidRequest).
