@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Form, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
@@ -17,7 +17,7 @@ from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import Caller, authenticate
-from tierflow.platform.services.schemas.certificates import TxResult
+from tierflow.platform.services.schemas.certificates import NO_NUL, TxResult
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -173,3 +173,14 @@ async def get_write(request: Request, ctx: ContextDep, key: IdempotencyKey = Non
 
 
 WriteDep = Annotated[Write, Depends(get_write)]
+
+# The invoice fields of the two document uploads (a core enterprise's, a bill drawer's): one
+# declaration, so both forms validate and document them alike.
+InvoiceCodeForm = Annotated[
+    str | None,
+    Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
+]
+InvoiceAmountForm = Annotated[
+    int | None,
+    Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
+]

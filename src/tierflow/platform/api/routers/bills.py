@@ -14,6 +14,8 @@ from tierflow.platform.api.deps import (
     BillRequestId,
     ContextDep,
     FinancierCaller,
+    InvoiceAmountForm,
+    InvoiceCodeForm,
     Limit,
     Offset,
     PackageId,
@@ -67,14 +69,8 @@ def upload(
     seller: Annotated[AddressStr, Form(description="the payee that issued the invoice")],
     kind: Annotated[Literal["invoice", "contract", "delivery", "other"], Form()] = "invoice",
     invoice_number: Annotated[str | None, Form(max_length=64, pattern=NO_NUL)] = None,
-    invoice_code: Annotated[
-        str | None,
-        Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
-    ] = None,
-    invoice_amount: Annotated[
-        int | None,
-        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
-    ] = None,
+    invoice_code: InvoiceCodeForm = None,
+    invoice_amount: InvoiceAmountForm = None,
 ) -> DocumentPublic:
     return documents.upload(
         ctx=ctx,

@@ -13,6 +13,8 @@ from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import (
     ContextDep,
     CoreCaller,
+    InvoiceAmountForm,
+    InvoiceCodeForm,
     Limit,
     Offset,
     SessionDep,
@@ -65,14 +67,8 @@ def upload(
     invoice_number: Annotated[
         str | None, Form(max_length=64, pattern=NO_NUL, description="发票号码 (invoices only)")
     ] = None,
-    invoice_code: Annotated[
-        str | None,
-        Form(max_length=64, pattern=NO_NUL, description="发票代码 of an older invoice (none for 全电发票)"),
-    ] = None,
-    invoice_amount: Annotated[
-        int | None,
-        Form(ge=1, le=10**15, description="[fen] 价税合计 (total incl. tax), checked against the file"),
-    ] = None,
+    invoice_code: InvoiceCodeForm = None,
+    invoice_amount: InvoiceAmountForm = None,
 ) -> DocumentPublic:
     content = file.file.read(documents.MAX_DOCUMENT_BYTES + 1)
     return documents.upload(
