@@ -39,7 +39,12 @@ T = TypeVar("T")
 
 
 class ActionError(Exception):
-    """An action did not happen; `str(error)` says why and what to do."""
+    """An action did not happen; `str(error)` says why and what to do, `field` names the form field at
+    fault when one is (the page marks it and keeps what was typed)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Submitted(ActionError):
@@ -89,8 +94,113 @@ def explain(error: BaseException) -> str:
     if isinstance(error, ContractRevert):
         return f"The chain refused it — {revert_message(error)}"
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return " ".join(_validation_sentence(e) for e in error.errors())
     return str(error) or type(error).__name__
+
+
+# The form field a refusal is about, by contract error or service code (the rest mark no field).
+_ERROR_FIELDS: dict[str, str] = {
+    "CertificateInvalidMaturity": "maturity",
+    "BillInvalidMaturity": "maturity",
+    "CertificateNoInvoices": "invoices",
+    "CertificateTooManyInvoices": "invoices",
+    "DocumentAlreadyUsed": "invoice_numbers",
+    "CreditLineExceeded": "line_id",
+    "CreditLineExpired": "line_id",
+    "CreditLineWrongObligor": "line_id",
+    "CreditLineUnknown": "line_id",
+    "invoice_number_missing": "invoice_numbers",
+    "invalid_invoice_number": "invoice_numbers",
+    "invoice_file_mismatch": "invoice_numbers",
+    "empty_document": "invoices",
+    "document_too_large": "invoices",
+    "participant_not_found": "supplier",
+}
+
+
+def field_of(error: BaseException) -> str | None:
+    """The form field `error` is about, if it is about one."""
+    if isinstance(error, ValidationError):
+        names = [str(p) for e in error.errors()[:1] for p in e.get("loc", ()) if not isinstance(p, int)]
+        return names[-1] if names else None
+    if isinstance(error, ContractRevert):
+        return _ERROR_FIELDS.get(error.name)
+    if isinstance(error, ServiceError):
+        return _ERROR_FIELDS.get(error.code)
+    return None
+
+
+# The business word of each field the dashboard's forms fill in a service schema (the person never
+# sees `rate_bps` or `valid_hours`, only the label beside the box).
+FIELD_LABELS: dict[str, str] = {
+    "rate_bps": "Annual rate",
+    "valid_hours": "Quote validity",
+    "face": "Face amount",
+    "amount": "Amount",
+    "value": "Amount",
+    "maturity": "Maturity date",
+    "line_id": "Credit line",
+    "supplier": "Supplier",
+    "financier": "Bank",
+    "to": "Recipient",
+    "token_id": "Certificate",
+    "document_ids": "Invoices",
+    "max_tenor_days": "Longest tenor (days)",
+    "grace_period_days": "Grace period (days)",
+    "min_unit": "Minimum unit",
+    "legal_name": "Legal name",
+    "legal_id": "Unified social credit code",
+    "roles": "Roles",
+    "contact": "Contact",
+    "address": "Address",
+    "limit": "Limit",
+    "expiry": "Expiry date",
+}
+# Fields whose number is money in fen or a rate in basis points: their bounds are said in yuan / percent.
+_FEN_FIELDS = {"face", "amount", "value", "min_unit", "limit"}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def _bound(field: str, value: Any) -> str:
+    if field in _FEN_FIELDS and isinstance(value, int):
+        return f"¥{value // 100:,}.{value % 100:02d}"
+    if field == "rate_bps" and isinstance(value, int):
+        return f"{value / 100:g}%"
+    return str(value)
+
+
+def _validation_sentence(error: Any) -> str:
+    """One pydantic error as a sentence naming the field as the form labels it: "Annual rate: enter a
+    number above 0%." rather than "rate_bps: Input should be greater than 0"."""
+    names = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    field = names[-1] if names else ""
+    label = field_label(field) if field else "This form"
+    context = error.get("ctx") or {}
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{label}: fill this in."
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(context.values()), "")
+        words = {
+            "greater_than": "more than", "greater_than_equal": "at least",
+            "less_than": "less than", "less_than_equal": "at most",
+        }[kind]  # fmt: skip
+        return f"{label}: enter {words} {_bound(field, bound)}."
+    if kind in ("too_short", "string_too_short"):
+        return f"{label}: this cannot be empty."
+    if kind in ("too_long", "string_too_long"):
+        return f"{label}: this is too long; shorten it."
+    if kind.startswith("int") or kind.startswith("float") or kind.startswith("decimal"):
+        return f"{label}: enter a whole number."
+    if kind.startswith("date"):
+        return f"{label}: enter a date as YYYY-MM-DD."
+    if kind == "string_pattern_mismatch":
+        return f"{label}: this is not in the expected form; choose from the list or check the value."
+    message = str(error.get("msg", "is not valid"))
+    return f"{label}: {message[0].lower()}{message[1:]}."
 
 
 def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
@@ -114,7 +224,7 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()
-            raise ActionError(explain(error)) from error
+            raise ActionError(explain(error), field=field_of(error)) from error
     if isinstance(result, SignatureRequired):
         raise ActionError(
             "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "
@@ -211,20 +321,35 @@ def issue(
     line_id: int,
     invoices: Sequence[tuple[Upload, str]],
 ) -> Any:
-    """Upload each invoice (encrypted; its hash goes on chain), then issue the certificate they back."""
+    """Upload each invoice (encrypted; its hash goes on chain), then issue the certificate they back.
+
+    An issue that fails discards the files it uploaded: left behind, they were attached to the next
+    payable of the same invoice (the bank saw one invoice once per attempt). A checker's approval
+    keeps them: the issue is still to be sent with them.
+    """
 
     def work(session: Session, caller: Any) -> Any:
-        ids = []
-        for upload, number in invoices:
-            stored = documents.upload(
-                ctx=context, session=session, caller=caller, content=upload.data, filename=upload.filename,
-                content_type=upload.content_type, kind="invoice", seller=supplier, invoice_number=number,
-            )  # fmt: skip
-            ids.append(stored.document_id)
-        data = CertificateIssue(
-            supplier=supplier, face=face, maturity=maturity, line_id=line_id, document_ids=ids
-        )
-        return workflows.issue(ctx=context, session=session, caller=caller, data=data)
+        ids: list[str] = []
+        try:
+            for upload, number in invoices:
+                stored = documents.upload(
+                    ctx=context, session=session, caller=caller, content=upload.data,
+                    filename=upload.filename, content_type=upload.content_type, kind="invoice",
+                    seller=supplier, invoice_number=number,
+                )  # fmt: skip
+                ids.append(stored.document_id)
+            data = CertificateIssue(
+                supplier=supplier, face=face, maturity=maturity, line_id=line_id, document_ids=ids
+            )
+            return workflows.issue(ctx=context, session=session, caller=caller, data=data)
+        except ApprovalRequired:
+            raise
+        except (ServiceError, ContractRevert, ValidationError):
+            # Refused for certain (a reverted transaction changed nothing). Not on a timeout: the
+            # transaction may still be mined, and its payable needs these files.
+            session.rollback()
+            documents.discard(session=session, caller=caller, document_ids=ids)
+            raise
 
     return run_as(context, viewer, work)
 

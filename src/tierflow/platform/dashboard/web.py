@@ -232,6 +232,9 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     """Render `template` (under templates/) inside the site's frame: viewer, pause banner, flash message."""
     flash = request.cookies.get(FLASH_COOKIE)
     kind, _, message = _decode_flash(flash or "").partition(":")
+    refusal: str | None = getattr(request.state, "refusal", None)
+    if refusal:
+        kind, message = "error", refusal
     viewer = current_viewer(request)
     paused = False
     if viewer is not None:
@@ -255,6 +258,13 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def refused_page(request: Request, template: str, refusal: str, **context: Any) -> HTMLResponse:
+    """A form's page drawn again at once (422) with the reason it was refused: what was typed stays in
+    the form (the template gets it in `context`), unlike a redirect that would wipe it."""
+    request.state.refusal = refusal
+    return page(request, template, status_code=422, **context)
 
 
 def _denied_page(request: Request, what: str) -> HTMLResponse:
@@ -316,14 +326,16 @@ def form_yuan(form: Any, name: str, label: str) -> int:
     try:
         return fmt.parse_yuan(str(form.get(name, "")))
     except ValueError as error:
-        raise actions.ActionError(f"{label}: {error}.") from error
+        raise actions.ActionError(f"{label}: {error}.", field=name) from error
 
 
 def form_int(form: Any, name: str, label: str) -> int:
     """Field `name` as a number chosen from a list; ActionError naming `label` if it is not one."""
     raw = str(form.get(name, "")).strip()
     if not raw.isdigit():
-        raise actions.ActionError(f"{label}: choose one from the list (got “{raw or 'nothing'}”).")
+        raise actions.ActionError(
+            f"{label}: choose one from the list (got “{raw or 'nothing'}”).", field=name
+        )
     return int(raw)
 
 
@@ -334,10 +346,13 @@ async def act(
     back: str,
     done: str | Callable[[Any], str],
     action: Callable[..., Any],
+    *,
+    again: Callable[[actions.ActionError], Response] | None = None,
     **params: Any,
-) -> RedirectResponse:
+) -> Response:
     """Run `action(context, viewer, **params)`, then back to the page saying what happened (or what to
-    do about it); `done` is the message, or makes it from the action's result.
+    do about it); `done` is the message, or makes it from the action's result. `again` draws the
+    form once more, with what was typed and the failing field marked, when the action is refused.
 
     The action sends a transaction and waits for the indexer (seconds at worst): it runs in the
     thread pool so that the event loop keeps serving every other page and API call meanwhile.
@@ -349,6 +364,8 @@ async def act(
         return redirect(back, message=str(submitted))
     except actions.ActionError as error:
         await run_in_threadpool(_audit, request, viewer, f"refused: {error}", None)
+        if again is not None:
+            return await run_in_threadpool(again, error)
         return redirect(back, message=str(error), kind="error")
     await run_in_threadpool(_audit, request, viewer, "executed", getattr(result, "tx_hash", None))
     return redirect(back, message=done(result) if callable(done) else done)
