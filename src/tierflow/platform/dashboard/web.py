@@ -43,7 +43,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
@@ -369,6 +369,35 @@ async def act(
         return redirect(back, message=str(error), kind="error")
     await run_in_threadpool(_audit, request, viewer, "executed", getattr(result, "tx_hash", None))
     return redirect(back, message=done(result) if callable(done) else done)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What an action will do, shown before it is done: rows of (what, how much / to whom / when)."""
+
+    title: str
+    rows: list[tuple[str, str]]
+    button: str
+    note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def confirmed(form: Any) -> bool:
+    """Did the person confirm this form on its confirmation page (the form posted a second time)?"""
+    return str(form.get("confirmed", "")) == "yes"
+
+
+def confirm_page(request: Request, form: Any, back: str, confirmation: Confirmation) -> HTMLResponse:
+    """The confirmation page of a money or legal action: nothing is written; its Confirm button posts
+    the same fields to the same address again, with confirmed=yes."""
+    fields = [
+        (name, str(value))
+        for name, value in form.multi_items()
+        if name not in ("csrf_token", "confirmed") and isinstance(value, str)
+    ]
+    return page(
+        request, "confirm.html", confirmation=confirmation, fields=fields, action=request.url.path, back=back
+    )
 
 
 def origin_of(request: Request) -> Origin:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
@@ -241,8 +242,34 @@ async def package_action(request: Request, viewer: web.SignedIn, package_id: int
 
         return actions.run_as(context, who, run)
 
+    if verb == "accept":
+        form = await request.form()
+        confirmation = await run_in_threadpool(_accept_confirmation, request, viewer, package_id)
+        if confirmation is not None and not web.confirmed(form):
+            return await run_in_threadpool(web.confirm_page, request, form, "/dashboard/bills", confirmation)
     return await web.act(
         request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work
+    )
+
+
+def _accept_confirmation(request: Request, viewer: Viewer, package_id: int) -> web.Confirmation | None:
+    """Accepting (承兑) makes the acceptor the bill's main debtor: say for how much, to whom and when.
+    None unless the viewer is the acceptor (the service refuses anyone else's post)."""
+    with web.session(request) as db:
+        names = queries.directory(db)
+        package = db.get(BillPackage, package_id)
+    if package is None or package.acceptor != viewer.address:
+        return None
+    return web.Confirmation(
+        title=f"Accept bill B{package_id} (承兑)",
+        rows=[
+            ("Drawer", names.name(package.drawer)),
+            ("Payee", names.name(package.payee)),
+            ("You promise to pay", f"¥{fmt.yuan(package.face)} on {fmt.iso_date(package.maturity)}"),
+        ],
+        button=f"Confirm: accept and owe ¥{fmt.yuan(package.face)}",
+        note="Acceptance cannot be withdrawn: from now on you must pay whoever holds the bill at maturity, "
+        "and every holder can claim recourse against you if you do not.",
     )
 
 
@@ -312,7 +339,95 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
     }
     if verb not in done:
         return Response(status_code=404)
+    if verb in CONFIRMED_RANGE_VERBS and not web.confirmed(form):
+        confirmation = await run_in_threadpool(
+            _range_confirmation, request, viewer, verb, range_id, start, end, to, reason
+        )
+        # A party to the action confirms first; anyone else's post goes to the service, which refuses
+        # it (a confirmation page would show them the range's holder and amount).
+        if confirmation is not None:
+            return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
     return await web.act(request, viewer, back, done[verb], work)
+
+
+# The range actions that move money or have legal effect: each passes a confirmation page first.
+CONFIRMED_RANGE_VERBS = ("endorse", "pledge", "release", "pay", "dishonour", "recourse", "settle")
+DISHONOUR_REASONS = {1: "insufficient funds", 2: "dispute over the goods", 3: "other"}
+
+
+def _range_confirmation(
+    request: Request,
+    viewer: Viewer,
+    verb: str,
+    range_id: int,
+    start: int | None,
+    end: int | None,
+    to: str,
+    reason: int,
+) -> web.Confirmation | None:
+    """What a range action will do, in yuan, dates and names; None unless the viewer is the party that
+    may do it."""
+    with web.session(request) as db:
+        names = queries.directory(db)
+        row = db.get(BillRange, range_id)
+        package = db.get(BillPackage, row.package_id) if row is not None else None
+    if row is None or package is None:
+        return None
+    party = {
+        "release": row.pledgee, "pay": package.acceptor, "dishonour": package.acceptor,
+        "settle": row.recourse_obligor,
+    }.get(verb, row.holder)  # fmt: skip
+    if party != viewer.address:
+        return None
+    first, last = (start, end) if start is not None and end is not None else (row.start, row.end)
+    amount = int(last) - int(first) + 1
+    bill = (
+        f"B{package.package_id}, ¥{fmt.yuan(package.face)} accepted by {names.name(package.acceptor)}, "
+        f"due {fmt.iso_date(package.maturity)}"
+    )
+    part = f"¥{fmt.yuan(amount)} (sub-tickets {int(first):,} … {int(last):,} of range R{range_id})"
+    rows = [("Bill", bill), ("Holder", names.name(row.holder))]
+    whole = f"¥{fmt.yuan(int(row.end) - int(row.start) + 1)} (range R{range_id})"
+    if verb == "endorse":
+        rows += [("You endorse", part), ("To", names.name(to))]
+        title, button = f"Endorse ¥{fmt.yuan(amount)} to {names.name(to)} (背书)", "Confirm: endorse"
+        note = (
+            "The endorsee becomes the holder; you stay liable to it in recourse if the bill is dishonoured."
+        )
+    elif verb == "pledge":
+        rows += [("You pledge", part), ("To the bank", names.name(to))]
+        title, button = f"Pledge ¥{fmt.yuan(amount)} to {names.name(to)} (质押)", "Confirm: pledge"
+        note = "The pledged part cannot be endorsed or discounted until the bank releases it."
+    elif verb == "release":
+        rows += [("You release", whole), ("Pledged by", names.name(row.holder))]
+        title, button = f"Release the pledge on range R{range_id} (解除质押)", "Confirm: release the pledge"
+        note = "The holder can endorse or discount this part again; your security on it ends."
+    elif verb == "pay":
+        rows += [("You pay", f"{whole} to {names.name(row.holder)}")]
+        title, button = (
+            f"Pay ¥{fmt.yuan(amount)} to {names.name(row.holder)}",
+            f"Confirm: pay ¥{fmt.yuan(amount)}",
+        )
+        note = "The money leaves your settlement balance at once and the range is closed."
+    elif verb == "dishonour":
+        rows += [
+            ("You refuse to pay", f"{whole} to {names.name(row.holder)}"),
+            ("Reason", DISHONOUR_REASONS.get(reason, str(reason))),
+        ]
+        title, button = f"Dishonour range R{range_id} (拒付)", "Confirm: dishonour"
+        note = (
+            "A dishonour is recorded for good: the holder may then claim recourse along the endorsement "
+            "chain."
+        )
+    elif verb == "recourse":
+        rows += [("You claim", whole), ("From", names.name(to))]
+        title, button = f"Claim recourse on range R{range_id} (追索)", "Confirm: claim recourse"
+        note = f"{names.name(to)} must then pay you the range's face and takes the range when it does."
+    else:  # settle
+        rows += [("You pay", f"{whole} to {names.name(row.holder)}"), ("You receive", f"range R{range_id}")]
+        title, button = f"Pay the recourse claim on range R{range_id}", f"Confirm: pay ¥{fmt.yuan(amount)}"
+        note = "The money leaves your settlement balance at once; you become the range's holder."
+    return web.Confirmation(title=title, rows=rows, button=button, note=note)
 
 
 # -- discount: the bank quotes from its queue, the holder accepts; each behind a confirmation ----------

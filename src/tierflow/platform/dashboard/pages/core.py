@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models import Payable
 
 router = web.page_router("/core")
 
@@ -62,6 +63,44 @@ def _issue_again(request: Request, address: str, typed: dict[str, str]) -> Any:
     return draw
 
 
+def _repay_confirmation(request: Request, address: str, slot_id: int, amount: int) -> web.Confirmation:
+    """What a repayment does, in yuan, dates and names, before it is sent."""
+    now = web.now(request)
+    with web.session(request) as db:
+        names = queries.directory(db)
+        payable = db.get(Payable, slot_id)
+        balance = queries.settlement_balance(db, address)
+    if payable is None or payable.obligor != address:
+        raise actions.ActionError(f"Payable P{slot_id} is not one of yours; reload the page.")
+    outstanding = payable.face - payable.paid_in
+    days = fmt.days_to(payable.maturity, now)
+    when = f"due in {days} days" if days > 0 else ("due today" if days == 0 else f"{-days} days overdue")
+    rows = [
+        ("Payable", f"P{slot_id} to {names.name(payable.supplier)}, face ¥{fmt.yuan(payable.face)}"),
+        ("Maturity", f"{fmt.iso_date(payable.maturity)} ({when})"),
+        ("You pay now", f"¥{fmt.yuan(amount)} from your settlement balance"),
+        ("Settlement balance", f"¥{fmt.yuan(balance)} → ¥{fmt.yuan(balance - amount)}"),
+        ("Still owed after this", f"¥{fmt.yuan(max(outstanding - amount, 0))} of ¥{fmt.yuan(outstanding)}"),
+    ]
+    warnings = []
+    if amount > outstanding:
+        warnings.append(
+            f"This is more than the ¥{fmt.yuan(outstanding)} still owed; the chain will refuse it."
+        )
+    if amount > balance:
+        warnings.append(
+            f"Your settlement balance is only ¥{fmt.yuan(balance)}; ask your bank to credit it first."
+        )
+    return web.Confirmation(
+        title=f"Repay ¥{fmt.yuan(amount)} on payable P{slot_id}",
+        rows=rows,
+        button=f"Confirm: pay ¥{fmt.yuan(amount)}",
+        note="The money is paid in at once and cannot be taken back; every holder of the payable's "
+        "certificates can then claim its share pro rata.",
+        warnings=warnings,
+    )
+
+
 @router.post("/{address}/{verb}")
 async def core_action(request: Request, viewer: web.SignedIn, address: str, verb: str) -> Response:
     web.owner_acting(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
@@ -109,6 +148,9 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
         slot_id = web.form_int(form, "slot_id", "Payable")
         if verb == "repay":
             amount = web.form_yuan(form, "amount", "Amount to repay")
+            if not web.confirmed(form):
+                confirmation = await run_in_threadpool(_repay_confirmation, request, address, slot_id, amount)
+                return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
             done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
             return await web.act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":
