@@ -312,6 +312,13 @@ def test_bill_money_and_legal_actions_show_a_confirmation_before_writing(live: L
         assert "Ningbo Steel Frames Co." in text  # …the holder by name
         assert _ranges(live, package_id)[root]["status"] == "Presented"
     assert "dispute over the goods" in html.unescape(page.text)
+    # …and in Chinese for a Chinese browser
+    zh = acceptor.post(
+        f"/dashboard/bills/ranges/{root}/dishonour",
+        data={"reason": "2"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert "确认：拒付" in zh.text and "货物争议" in zh.text and "拒付一经记录不可撤销" in zh.text
     # someone else's unconfirmed post is refused by the service, never shown the range's terms
     kind, message = _flash(other.post(f"/dashboard/bills/ranges/{root}/pay"))
     assert kind == "error" and "Confirm" not in message

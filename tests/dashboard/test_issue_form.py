@@ -87,7 +87,7 @@ def test_issue_binds_only_named_upload_when_invoice_uploaded_twice(live: Live, l
     ("fields", "sentence"),
     [
         ({"rate_bps": 0}, "Annual rate: enter more than 0%."),
-        ({"rate_bps": 450, "valid_hours": 0}, "Quote validity: enter at least 1."),
+        ({"rate_bps": 450, "valid_hours": 0}, "Quote validity (hours): enter at least 1."),
     ],
 )
 def test_validation_error_names_field_in_business_words(fields: dict[str, int], sentence: str) -> None:

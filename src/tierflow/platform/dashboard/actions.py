@@ -18,6 +18,7 @@ from sqlmodel import Session
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import approvals, documents, participants, workflows
 from tierflow.platform.services.errors import ServiceError
@@ -133,74 +134,79 @@ def field_of(error: BaseException) -> str | None:
 # The business word of each field the dashboard's forms fill in a service schema (the person never
 # sees `rate_bps` or `valid_hours`, only the label beside the box).
 FIELD_LABELS: dict[str, str] = {
-    "rate_bps": "Annual rate",
-    "valid_hours": "Quote validity",
-    "face": "Face amount",
-    "amount": "Amount",
-    "value": "Amount",
-    "maturity": "Maturity date",
-    "line_id": "Credit line",
-    "supplier": "Supplier",
-    "financier": "Bank",
-    "to": "Recipient",
-    "token_id": "Certificate",
-    "document_ids": "Invoices",
-    "max_tenor_days": "Longest tenor (days)",
-    "grace_period_days": "Grace period (days)",
-    "min_unit": "Minimum unit",
-    "legal_name": "Legal name",
-    "legal_id": "Unified social credit code",
-    "roles": "Roles",
-    "contact": "Contact",
-    "address": "Address",
-    "limit": "Limit",
-    "expiry": "Expiry date",
+    "rate_bps": N_("Annual rate"),
+    "valid_hours": N_("Quote validity (hours)"),
+    "face": N_("Face amount"),
+    "amount": N_("Amount"),
+    "value": N_("Amount"),
+    "maturity": N_("Maturity date"),
+    "line_id": N_("Credit line"),
+    "supplier": N_("Supplier"),
+    "financier": N_("Bank"),
+    "to": N_("Recipient"),
+    "token_id": N_("Certificate"),
+    "document_ids": N_("Invoices"),
+    "max_tenor_days": N_("Longest tenor (days)"),
+    "grace_period_days": N_("Grace period (days)"),
+    "min_unit": N_("Minimum unit"),
+    "legal_name": N_("Legal name"),
+    "legal_id": N_("Unified social credit code"),
+    "roles": N_("Roles"),
+    "contact": N_("Contact"),
+    "address": N_("Address"),
+    "limit": N_("Limit"),
+    "expiry": N_("Expiry date"),
 }
 # Fields whose number is money in fen or a rate in basis points: their bounds are said in yuan / percent.
 _FEN_FIELDS = {"face", "amount", "value", "min_unit", "limit"}
+_BOUND_WORDS = {
+    "greater_than": N_("%(field)s: enter more than %(bound)s."),
+    "greater_than_equal": N_("%(field)s: enter at least %(bound)s."),
+    "less_than": N_("%(field)s: enter less than %(bound)s."),
+    "less_than_equal": N_("%(field)s: enter at most %(bound)s."),
+}
 
 
 def field_label(name: str) -> str:
-    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+    label = FIELD_LABELS.get(name)
+    return gettext(label) if label else name.replace("_", " ").capitalize()
 
 
 def _bound(field: str, value: Any) -> str:
     if field in _FEN_FIELDS and isinstance(value, int):
-        return f"¥{value // 100:,}.{value % 100:02d}"
+        return money(value)
     if field == "rate_bps" and isinstance(value, int):
         return f"{value / 100:g}%"
     return str(value)
 
 
 def _validation_sentence(error: Any) -> str:
-    """One pydantic error as a sentence naming the field as the form labels it: "Annual rate: enter a
-    number above 0%." rather than "rate_bps: Input should be greater than 0"."""
+    """One pydantic error as a sentence naming the field as the form labels it: "Annual rate: enter
+    more than 0%." rather than "rate_bps: Input should be greater than 0"."""
     names = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
     field = names[-1] if names else ""
-    label = field_label(field) if field else "This form"
-    context = error.get("ctx") or {}
-    kind = error.get("type", "")
+    label = field_label(field) if field else gettext("This form")
+    kind = str(error.get("type", ""))
+    if kind in _BOUND_WORDS:
+        bound = next(iter((error.get("ctx") or {}).values()), "")
+        return gettext(_BOUND_WORDS[kind], field=label, bound=_bound(field, bound))
     if kind == "missing":
-        return f"{label}: fill this in."
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        bound = next(iter(context.values()), "")
-        words = {
-            "greater_than": "more than", "greater_than_equal": "at least",
-            "less_than": "less than", "less_than_equal": "at most",
-        }[kind]  # fmt: skip
-        return f"{label}: enter {words} {_bound(field, bound)}."
+        return gettext("%(field)s: fill this in.", field=label)
     if kind in ("too_short", "string_too_short"):
-        return f"{label}: this cannot be empty."
+        return gettext("%(field)s: this cannot be empty.", field=label)
     if kind in ("too_long", "string_too_long"):
-        return f"{label}: this is too long; shorten it."
-    if kind.startswith("int") or kind.startswith("float") or kind.startswith("decimal"):
-        return f"{label}: enter a whole number."
+        return gettext("%(field)s: this is too long; shorten it.", field=label)
+    if kind.startswith(("int", "float", "decimal")):
+        return gettext("%(field)s: enter a whole number.", field=label)
     if kind.startswith("date"):
-        return f"{label}: enter a date as YYYY-MM-DD."
+        return gettext("%(field)s: enter a date as YYYY-MM-DD.", field=label)
     if kind == "string_pattern_mismatch":
-        return f"{label}: this is not in the expected form; choose from the list or check the value."
-    message = str(error.get("msg", "is not valid"))
-    return f"{label}: {message[0].lower()}{message[1:]}."
+        return gettext(
+            "%(field)s: this is not in the expected form; choose from the list or check it.", field=label
+        )
+    return gettext(
+        "%(field)s: this value is not accepted (%(reason)s).", field=label, reason=error.get("msg", "")
+    )
 
 
 def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:

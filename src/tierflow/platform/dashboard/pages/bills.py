@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -255,21 +256,27 @@ async def package_action(request: Request, viewer: web.SignedIn, package_id: int
 def _accept_confirmation(request: Request, viewer: Viewer, package_id: int) -> web.Confirmation | None:
     """Accepting (承兑) makes the acceptor the bill's main debtor: say for how much, to whom and when.
     None unless the viewer is the acceptor (the service refuses anyone else's post)."""
+    gettext, money = i18n.gettext, i18n.money
     with web.session(request) as db:
         names = queries.directory(db)
         package = db.get(BillPackage, package_id)
     if package is None or package.acceptor != viewer.address:
         return None
     return web.Confirmation(
-        title=f"Accept bill B{package_id} (承兑)",
+        title=gettext("Accept bill B%(bill)s (承兑)", bill=package_id),
         rows=[
-            ("Drawer", names.name(package.drawer)),
-            ("Payee", names.name(package.payee)),
-            ("You promise to pay", f"¥{fmt.yuan(package.face)} on {fmt.iso_date(package.maturity)}"),
+            (gettext("Drawer"), names.name(package.drawer)),
+            (gettext("Payee"), names.name(package.payee)),
+            (
+                gettext("You promise to pay"),
+                gettext("%(amount)s on %(day)s", amount=money(package.face), day=i18n.date(package.maturity)),
+            ),
         ],
-        button=f"Confirm: accept and owe ¥{fmt.yuan(package.face)}",
-        note="Acceptance cannot be withdrawn: from now on you must pay whoever holds the bill at maturity, "
-        "and every holder can claim recourse against you if you do not.",
+        button=gettext("Confirm: accept and owe %(amount)s", amount=money(package.face)),
+        note=gettext(
+            "Acceptance cannot be withdrawn: from now on you must pay whoever holds the bill at maturity, "
+            "and every holder can claim recourse against you if you do not."
+        ),
     )
 
 
@@ -352,7 +359,9 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
 
 # The range actions that move money or have legal effect: each passes a confirmation page first.
 CONFIRMED_RANGE_VERBS = ("endorse", "pledge", "release", "pay", "dishonour", "recourse", "settle")
-DISHONOUR_REASONS = {1: "insufficient funds", 2: "dispute over the goods", 3: "other"}
+DISHONOUR_REASONS = {
+    1: i18n.N_("insufficient funds"), 2: i18n.N_("dispute over the goods"), 3: i18n.N_("other"),
+}  # fmt: skip
 
 
 def _range_confirmation(
@@ -367,6 +376,7 @@ def _range_confirmation(
 ) -> web.Confirmation | None:
     """What a range action will do, in yuan, dates and names; None unless the viewer is the party that
     may do it."""
+    gettext, money = i18n.gettext, i18n.money
     with web.session(request) as db:
         names = queries.directory(db)
         row = db.get(BillRange, range_id)
@@ -380,53 +390,67 @@ def _range_confirmation(
     if party != viewer.address:
         return None
     first, last = (start, end) if start is not None and end is not None else (row.start, row.end)
-    amount = int(last) - int(first) + 1
-    bill = (
-        f"B{package.package_id}, ¥{fmt.yuan(package.face)} accepted by {names.name(package.acceptor)}, "
-        f"due {fmt.iso_date(package.maturity)}"
-    )
-    part = f"¥{fmt.yuan(amount)} (sub-tickets {int(first):,} … {int(last):,} of range R{range_id})"
-    rows = [("Bill", bill), ("Holder", names.name(row.holder))]
-    whole = f"¥{fmt.yuan(int(row.end) - int(row.start) + 1)} (range R{range_id})"
+    amount, face = int(last) - int(first) + 1, int(row.end) - int(row.start) + 1
+    holder, other = names.name(row.holder), names.name(to)
+    bill = gettext(
+        "B%(bill)s, %(face)s accepted by %(acceptor)s, due %(day)s",
+        bill=package.package_id, face=money(package.face), acceptor=names.name(package.acceptor),
+        day=i18n.date(package.maturity),
+    )  # fmt: skip
+    part = gettext(
+        "%(amount)s (sub-tickets %(first)s … %(last)s of range R%(range)s)",
+        amount=money(amount), first=i18n.number(int(first)), last=i18n.number(int(last)), range=range_id,
+    )  # fmt: skip
+    whole = gettext("%(amount)s (range R%(range)s)", amount=money(face), range=range_id)
+    rows = [(gettext("Bill"), bill), (gettext("Holder"), holder)]
     if verb == "endorse":
-        rows += [("You endorse", part), ("To", names.name(to))]
-        title, button = f"Endorse ¥{fmt.yuan(amount)} to {names.name(to)} (背书)", "Confirm: endorse"
-        note = (
+        rows += [(gettext("You endorse"), part), (gettext("To"), other)]
+        title = gettext("Endorse %(amount)s to %(to)s (背书)", amount=money(amount), to=other)
+        button = gettext("Confirm: endorse")
+        note = gettext(
             "The endorsee becomes the holder; you stay liable to it in recourse if the bill is dishonoured."
         )
     elif verb == "pledge":
-        rows += [("You pledge", part), ("To the bank", names.name(to))]
-        title, button = f"Pledge ¥{fmt.yuan(amount)} to {names.name(to)} (质押)", "Confirm: pledge"
-        note = "The pledged part cannot be endorsed or discounted until the bank releases it."
+        rows += [(gettext("You pledge"), part), (gettext("To the bank"), other)]
+        title = gettext("Pledge %(amount)s to %(to)s (质押)", amount=money(amount), to=other)
+        button = gettext("Confirm: pledge")
+        note = gettext("The pledged part cannot be endorsed or discounted until the bank releases it.")
     elif verb == "release":
-        rows += [("You release", whole), ("Pledged by", names.name(row.holder))]
-        title, button = f"Release the pledge on range R{range_id} (解除质押)", "Confirm: release the pledge"
-        note = "The holder can endorse or discount this part again; your security on it ends."
+        rows += [(gettext("You release"), whole)]
+        title = gettext("Release the pledge on range R%(range)s (解除质押)", range=range_id)
+        button = gettext("Confirm: release the pledge")
+        note = gettext("The holder can endorse or discount this part again; your security on it ends.")
     elif verb == "pay":
-        rows += [("You pay", f"{whole} to {names.name(row.holder)}")]
-        title, button = (
-            f"Pay ¥{fmt.yuan(amount)} to {names.name(row.holder)}",
-            f"Confirm: pay ¥{fmt.yuan(amount)}",
-        )
-        note = "The money leaves your settlement balance at once and the range is closed."
+        rows += [(gettext("You pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder))]
+        title = gettext("Pay %(amount)s to %(holder)s", amount=money(face), holder=holder)
+        button = gettext("Confirm: pay %(amount)s", amount=money(face))
+        note = gettext("The money leaves your settlement balance at once and the range is closed.")
     elif verb == "dishonour":
         rows += [
-            ("You refuse to pay", f"{whole} to {names.name(row.holder)}"),
-            ("Reason", DISHONOUR_REASONS.get(reason, str(reason))),
+            (gettext("You refuse to pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder)),
+            (gettext("Reason"), gettext(DISHONOUR_REASONS.get(reason, DISHONOUR_REASONS[3]))),
         ]
-        title, button = f"Dishonour range R{range_id} (拒付)", "Confirm: dishonour"
-        note = (
+        title = gettext("Dishonour range R%(range)s (拒付)", range=range_id)
+        button = gettext("Confirm: dishonour")
+        note = gettext(
             "A dishonour is recorded for good: the holder may then claim recourse along the endorsement "
             "chain."
         )
     elif verb == "recourse":
-        rows += [("You claim", whole), ("From", names.name(to))]
-        title, button = f"Claim recourse on range R{range_id} (追索)", "Confirm: claim recourse"
-        note = f"{names.name(to)} must then pay you the range's face and takes the range when it does."
+        rows += [(gettext("You claim"), whole), (gettext("From"), other)]
+        title = gettext("Claim recourse on range R%(range)s (追索)", range=range_id)
+        button = gettext("Confirm: claim recourse")
+        note = gettext(
+            "%(obligor)s must then pay you the range's face and takes the range when it does.", obligor=other
+        )
     else:  # settle
-        rows += [("You pay", f"{whole} to {names.name(row.holder)}"), ("You receive", f"range R{range_id}")]
-        title, button = f"Pay the recourse claim on range R{range_id}", f"Confirm: pay ¥{fmt.yuan(amount)}"
-        note = "The money leaves your settlement balance at once; you become the range's holder."
+        rows += [
+            (gettext("You pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder)),
+            (gettext("You receive"), gettext("range R%(range)s", range=range_id)),
+        ]
+        title = gettext("Pay the recourse claim on range R%(range)s", range=range_id)
+        button = gettext("Confirm: pay %(amount)s", amount=money(face))
+        note = gettext("The money leaves your settlement balance at once; you become the range's holder.")
     return web.Confirmation(title=title, rows=rows, button=button, note=note)
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models import Payable
@@ -65,38 +66,65 @@ def _issue_again(request: Request, address: str, typed: dict[str, str]) -> Any:
 
 def _repay_confirmation(request: Request, address: str, slot_id: int, amount: int) -> web.Confirmation:
     """What a repayment does, in yuan, dates and names, before it is sent."""
+    gettext, money = i18n.gettext, i18n.money
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
         payable = db.get(Payable, slot_id)
         balance = queries.settlement_balance(db, address)
     if payable is None or payable.obligor != address:
-        raise actions.ActionError(f"Payable P{slot_id} is not one of yours; reload the page.")
+        raise actions.ActionError(
+            gettext("Payable P%(slot)s is not one of yours; reload the page.", slot=slot_id)
+        )
     outstanding = payable.face - payable.paid_in
     days = fmt.days_to(payable.maturity, now)
-    when = f"due in {days} days" if days > 0 else ("due today" if days == 0 else f"{-days} days overdue")
+    if days > 0:
+        when = i18n.ngettext("due in %(num)s day", "due in %(num)s days", days)
+    elif days == 0:
+        when = gettext("due today")
+    else:
+        when = i18n.ngettext("%(num)s day overdue", "%(num)s days overdue", -days)
     rows = [
-        ("Payable", f"P{slot_id} to {names.name(payable.supplier)}, face ¥{fmt.yuan(payable.face)}"),
-        ("Maturity", f"{fmt.iso_date(payable.maturity)} ({when})"),
-        ("You pay now", f"¥{fmt.yuan(amount)} from your settlement balance"),
-        ("Settlement balance", f"¥{fmt.yuan(balance)} → ¥{fmt.yuan(balance - amount)}"),
-        ("Still owed after this", f"¥{fmt.yuan(max(outstanding - amount, 0))} of ¥{fmt.yuan(outstanding)}"),
-    ]
+        (
+            gettext("Payable"),
+            gettext(
+                "P%(slot)s to %(supplier)s, face %(face)s",
+                slot=slot_id, supplier=names.name(payable.supplier), face=money(payable.face),
+            ),
+        ),
+        (gettext("Maturity"), f"{i18n.date(payable.maturity)} ({when})"),
+        (gettext("You pay now"), gettext("%(amount)s from your settlement balance", amount=money(amount))),
+        (gettext("Settlement balance"), f"{money(balance)} → {money(balance - amount)}"),
+        (
+            gettext("Still owed after this"),
+            gettext(
+                "%(left)s of %(owed)s", left=money(max(outstanding - amount, 0)), owed=money(outstanding)
+            ),
+        ),
+    ]  # fmt: skip
     warnings = []
     if amount > outstanding:
         warnings.append(
-            f"This is more than the ¥{fmt.yuan(outstanding)} still owed; the chain will refuse it."
+            gettext(
+                "This is more than the %(owed)s still owed; the chain will refuse it.",
+                owed=money(outstanding),
+            )
         )
     if amount > balance:
         warnings.append(
-            f"Your settlement balance is only ¥{fmt.yuan(balance)}; ask your bank to credit it first."
+            gettext(
+                "Your settlement balance is only %(balance)s; ask your bank to credit it first.",
+                balance=money(balance),
+            )
         )
     return web.Confirmation(
-        title=f"Repay ¥{fmt.yuan(amount)} on payable P{slot_id}",
+        title=gettext("Repay %(amount)s on payable P%(slot)s", amount=money(amount), slot=slot_id),
         rows=rows,
-        button=f"Confirm: pay ¥{fmt.yuan(amount)}",
-        note="The money is paid in at once and cannot be taken back; every holder of the payable's "
-        "certificates can then claim its share pro rata.",
+        button=gettext("Confirm: pay %(amount)s", amount=money(amount)),
+        note=gettext(
+            "The money is paid in at once and cannot be taken back; every holder of the payable's "
+            "certificates can then claim its share pro rata."
+        ),
         warnings=warnings,
     )
 
@@ -112,12 +140,16 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
         try:
             supplier = typed["supplier"]
             if not supplier.startswith("0x"):
-                raise actions.ActionError("Supplier: choose who receives the certificate.", field="supplier")
+                raise actions.ActionError(
+                    i18n.gettext("Supplier: choose who receives the certificate."), field="supplier"
+                )
             face = web.form_yuan(form, "face", "Face")
             try:
                 maturity = fmt.parse_date(typed["maturity"])
             except ValueError as error:
-                raise actions.ActionError(f"Maturity: {error}.", field="maturity") from error
+                raise actions.ActionError(
+                    i18n.gettext("Maturity: %(problem)s.", problem=error), field="maturity"
+                ) from error
             line_id = web.form_int(form, "line_id", "Credit line")
             uploads = []
             for item in form.getlist("invoices"):
@@ -127,14 +159,18 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
             numbers = [n.strip() for n in typed["invoice_numbers"].splitlines() if n.strip()]
             if not uploads:
                 raise actions.ActionError(
-                    "Invoices: attach the invoice file(s) backing this payable.", field="invoices"
+                    i18n.gettext("Invoices: attach the invoice file(s) backing this payable."),
+                    field="invoices",
                 )
             if len(numbers) != len(uploads):
                 raise actions.ActionError(
-                    f"Invoice numbers: give one number per file, one a line, in the order of the files "
-                    f"({len(uploads)} files, {len(numbers)} numbers).",
+                    i18n.gettext(
+                        "Invoice numbers: give one number per file, one a line, in the order of the files "
+                        "(%(files)s files, %(numbers)s numbers).",
+                        files=len(uploads), numbers=len(numbers),
+                    ),
                     field="invoice_numbers",
-                )
+                )  # fmt: skip
         except actions.ActionError as error:
             return await run_in_threadpool(again, error)
         who = web.name_of(request, supplier)
