@@ -414,6 +414,48 @@ def confirm_page(request: Request, form: Any, back: str, confirmation: Confirmat
     )
 
 
+MAX_RATE_BPS = 10_000  # [bps] the contracts' cap on a quote (Financing and Bills: MAX_RATE_BPS)
+FAR_FROM_STANDING_BPS = 200  # [bps] a quote this far from the bank's standing rate is likely a typo
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """Warnings on a quote's rate before Confirm; `blocked` when the chain would refuse it anyway."""
+
+    warnings: list[str]
+    blocked: bool
+
+
+def rate_check(rate_bps: int, standing_bps: int | None) -> RateCheck:
+    """Sanity warnings for a quote at `rate_bps`: 0 %, over the platform's cap, far from the standing rate."""
+    gettext = i18n.gettext
+    if rate_bps <= 0:
+        return RateCheck(
+            [gettext("A 0% rate is not a quote: the chain refuses it. Enter the annual rate you offer.")],
+            True,
+        )
+    if rate_bps > MAX_RATE_BPS:
+        return RateCheck(
+            [
+                gettext(
+                    "%(rate)s is above the platform's cap of %(cap)s a year: the chain refuses it. "
+                    "Check the number (a rate is per year, in percent).",
+                    rate=fmt.percent_bps(rate_bps), cap=fmt.percent_bps(MAX_RATE_BPS),
+                )
+            ],
+            True,
+        )  # fmt: skip
+    warnings = []
+    if standing_bps and abs(rate_bps - standing_bps) >= FAR_FROM_STANDING_BPS:
+        warnings.append(
+            gettext(
+                "%(rate)s is far from your standing rate of %(standing)s: check it before you confirm.",
+                rate=fmt.percent_bps(rate_bps), standing=fmt.percent_bps(standing_bps),
+            )
+        )  # fmt: skip
+    return RateCheck(warnings, False)
+
+
 def origin_of(request: Request) -> Origin:
     return Origin(
         ip=request.client.host if request.client else "",

@@ -478,6 +478,7 @@ def quote_confirm(
     return web.page(
         request, "bills/confirm_quote.html", names=names, item=item, rate_bps=rate_bps, days=days,
         interest=interest, price=item.amount - interest, valid_hours=hours, expiry=now + hours * 3600,
+        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )  # fmt: skip
 
 
