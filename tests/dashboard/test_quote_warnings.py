@@ -1,4 +1,4 @@
-"""Quote pages warn before Confirm: a 0 % rate, one over the platform's cap, one far from the standing rate."""
+"""Quote pages warn before Confirm: a 0 % rate, a rate over the cap, one far from the standing rate."""
 
 from __future__ import annotations
 
