@@ -431,7 +431,11 @@ def rate_check(rate_bps: int, standing_bps: int | None) -> RateCheck:
     gettext = i18n.gettext
     if rate_bps <= 0:
         return RateCheck(
-            [gettext("A 0% rate is not a quote: the chain refuses it. Enter the annual rate you offer.")],
+            [
+                gettext(
+                    "A rate of zero is not a quote: the chain refuses it. Enter the annual rate you offer."
+                )
+            ],
             True,
         )
     if rate_bps > MAX_RATE_BPS:
