@@ -21,16 +21,10 @@ def test_audit_search_finds_invoice_number_and_certificates_by_holder_and_amount
     live: Live, line_core1: int
 ) -> None:
     number = live.unique()
-    upload = live.http.post(
-        "/v1/core/documents",
-        headers={"X-API-Key": live.keys["core1"]},
-        files={"file": ("invoice-77.pdf", b"%PDF-1.4 invoice 77", "application/pdf")},
-        data={"seller": live.address("supplier3"), "kind": "invoice", "invoice_number": number},
-    )
-    assert upload.status_code == 200, upload.text
+    document = live.upload_invoice("core1", "supplier3", number, "invoice-77.pdf", b"%PDF-1.4 invoice 77")
     issued = live.api("core1", "/v1/core/certificates", {
         "supplier": live.address("supplier3"), "face": 123_456_78, "maturity": live.today(45),
-        "line_id": line_core1, "document_ids": [upload.json()["document_id"]],
+        "line_id": line_core1, "document_ids": [document],
     })  # fmt: skip
     slot, token = issued["result"]["slot_id"], issued["result"]["token_id"]
     auditor = _auditor(live)
