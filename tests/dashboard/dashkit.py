@@ -25,9 +25,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def sign_in(browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB") -> Any:
+def sign_in(
+    browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB", size: tuple[int, int] = (1360, 900)
+) -> Any:
     """A fresh browser context (its own cookies) signed in with `api_key` through the sign-in form."""
-    context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1360, "height": 900})
+    viewport = {"width": size[0], "height": size[1]}
+    context = browser.new_context(base_url=base_url, locale=locale, viewport=viewport)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []  # console errors and warnings (a CSP violation, a 404 asset, a script error)
