@@ -146,8 +146,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateInvalidMaturity": "maturity {maturity} is not in the allowed window (latest {latest})",
     "CertificateOverpaid": "payable {slotId} has {outstanding:yuan} outstanding;"
     " repaying {amount:yuan} is too much",
-    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn:yuan} of {face:yuan};"
-    " claims open when fully repaid",
     "CertificateGracePeriodRunning": "payable {slotId} can be marked defaulted from {defaultableAt}",
     "CertificateAlreadySettled": "token {tokenId} was already paid out",
     "CertificateNotSupplier": "{caller} is not the supplier named on payable {slotId}",
@@ -223,7 +221,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "FinancingRecourseOwed": "{seller} owes {owed:yuan} on recourse; no new financing until that is paid",
     "FinancingNothingToCollect": "nothing to collect from {seller}: it owes {owed:yuan} and holds no "
     "settlement balance now",
-    "FinancingOnlyReceivables": "{caller} is not the receivables contract; only it reports payments to net",
+    "FinancingNotSystemContract": "{caller} is not a Tierflow system contract; "
+    "only they report payments to net",
+    "BillFinancingAlreadySet": "the financing contract is already set to {financing}",
     # Bills
     "BillUnknownPackage": "bill {packageId} does not exist",
     "BillUnknownRange": "bill range {rangeId} does not exist",
