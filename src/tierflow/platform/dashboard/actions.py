@@ -25,8 +25,12 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
+    Burn,
     CertificateIssue,
+    CreditLineAdjust,
+    CreditLineCreate,
     FinancingCreate,
+    Mint,
     ParametersUpdate,
     ParticipantCreate,
     Quote,
@@ -141,6 +145,54 @@ def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) ->
     function = {"fund": workflows.fund, "decline": workflows.decline, "recourse": workflows.recourse}[verb]
     return run_as(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+def grant_line(context: Any, viewer: Viewer, *, obligor: str, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineCreate(obligor=obligor, limit=limit, expiry=expiry)
+    return run_as(
+        context, viewer, lambda s, c: workflows.grant_line(ctx=context, session=s, caller=c, data=data)
+    )
+
+
+def adjust_line(context: Any, viewer: Viewer, *, line_id: int, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineAdjust(limit=limit, expiry=expiry)
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.adjust_line(ctx=context, session=s, caller=c, line_id=line_id, data=data),
+    )
+
+
+def freeze_line(context: Any, viewer: Viewer, *, line_id: int) -> Any:
+    return run_as(
+        context, viewer, lambda s, c: workflows.freeze_line(ctx=context, session=s, caller=c, line_id=line_id)
+    )
+
+
+def mint(context: Any, viewer: Viewer, *, to: str, amount: int) -> Any:
+    data = Mint(to=to, amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.mint(ctx=context, session=s, caller=c, data=data))
+
+
+def burn(context: Any, viewer: Viewer, *, amount: int) -> Any:
+    data = Burn(amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.burn(ctx=context, session=s, caller=c, data=data))
+
+
+def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.mark_defaulted(ctx=context, session=s, caller=c, slot_id=slot_id),
+    )
+
+
+def collect_recourse(context: Any, viewer: Viewer, *, seller: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.collect_recourse(ctx=context, session=s, caller=c, seller=seller),
     )
 
 

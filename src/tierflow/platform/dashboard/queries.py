@@ -29,6 +29,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
+from tierflow.platform.services import queries as service_queries
 from tierflow.platform.services.lineage import TierSpread, tier_spread
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
@@ -480,6 +481,73 @@ def exposure(db: Session, financier: str, positions: Portfolio) -> list[Exposure
             )
         )
     return sorted(rows, key=lambda r: -(r.position or r.used))
+
+
+# -- the bank's actions ---------------------------------------------------------------------------
+
+
+@dataclass
+class BankLine:
+    line: CreditLine
+    frozen: bool
+    reopen_limit: int | None  # the limit before it was frozen, offered to unfreeze [fen]
+    expired: bool
+
+
+def bank_lines(db: Session, financier: str, *, now: int) -> list[BankLine]:
+    """The credit lines `financier` granted, newest first, with whether each is frozen (nothing left to
+    draw after the bank brought its limit down to what is drawn) and the limit that reopens it."""
+    rows = db.exec(
+        select(CreditLine)
+        .where(col(CreditLine.financier) == financier)
+        .order_by(col(CreditLine.line_id).desc())
+    ).all()
+    found = []
+    for line in rows:
+        reopen = (
+            service_queries.last_limit_above(db, line.line_id, line.limit)
+            if line.limit == line.used
+            else None
+        )
+        found.append(BankLine(line, reopen is not None, reopen, line.expiry <= now))
+    return found
+
+
+@dataclass
+class ClaimablePosition:
+    certificate: Certificate
+    payable: Payable
+
+
+def claimable_positions(db: Session, holder: str, *, now: int, limit: int = 50) -> list[ClaimablePosition]:
+    """`holder`'s live certificates on matured payables with money paid in and not yet paid out: each
+    can be claimed now (its pro-rata share of what the obligor paid; the chain pays from maturity on)."""
+    rows = db.exec(
+        select(Certificate, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(
+            col(Certificate.holder) == holder,
+            col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+            col(Certificate.value) > 0,
+            col(Payable.paid_in) > col(Payable.paid_out),
+            col(Payable.maturity) <= now,
+        )
+        .order_by(col(Payable.maturity), col(Certificate.token_id))
+        .limit(limit)
+    ).all()
+    return [ClaimablePosition(c, p) for c, p in rows]
+
+
+def recoursed_requests(db: Session, financier: str, *, limit: int = 50) -> list[FinancingRequest]:
+    """Requests on which `financier` exercised recourse: the seller owes their value until collected."""
+    return list(
+        db.exec(
+            select(FinancingRequest)
+            .where(col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Recoursed")
+            .order_by(col(FinancingRequest.request_id).desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 # -- supplier --------------------------------------------------------------------------------

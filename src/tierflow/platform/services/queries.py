@@ -19,6 +19,7 @@ from tierflow.platform.models import (
     Certificate,
     CertificateTransfer,
     CreditLine,
+    CreditLineMovement,
     FinancingRequest,
     Payable,
     Payout,
@@ -167,6 +168,18 @@ def financing_request(session: Session, request_id: int) -> FinancingRequest:
 
 def credit_line(session: Session, line_id: int) -> CreditLine:
     return get_or_404(session, CreditLine, line_id, "credit line", "credit_line_not_found", indexed=False)
+
+
+def last_limit_above(session: Session, line_id: int, limit: int) -> int | None:
+    """The limit of the latest grant or adjustment of line `line_id` that set it above `limit` [fen]."""
+    m = CreditLineMovement
+    row = session.execute(
+        select(col(m.amount))
+        .where(col(m.line_id) == line_id, col(m.kind).in_(("granted", "adjusted")), col(m.amount) > limit)
+        .order_by(col(m.block_number).desc(), col(m.log_index).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else int(row[0])
 
 
 def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | None:

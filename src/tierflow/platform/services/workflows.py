@@ -15,6 +15,7 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     Approval,
+    Burn,
     CertificateIssue,
     CreditLineAdjust,
     CreditLineCreate,
@@ -76,6 +77,13 @@ def mint(*, ctx: ServiceContext, session: Session, caller: Caller, data: Mint) -
     )
 
 
+def burn(*, ctx: ServiceContext, session: Session, caller: Caller, data: Burn) -> Written:
+    """Retire settlement token the bank holds itself, against a withdrawal paid out off chain."""
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "burn", (data.amount,))
+    )
+
+
 def _ensure_allowance(
     *, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int
 ) -> None:
@@ -120,6 +128,30 @@ def adjust_line(
         raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
     call = Call("CreditLines", "adjust", (line_id, data.limit, date_to_unix(data.expiry)))
     return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def freeze_line(*, ctx: ServiceContext, session: Session, caller: Caller, line_id: int) -> Written:
+    """Stop new issuance on a line: its limit comes down to what is drawn (the chain has no freeze flag;
+    repayments still restore and nothing drawn is called in). Unfreezing is an adjustment to a limit."""
+    line = queries.credit_line(session, line_id)
+    if line.financier != caller.address:
+        raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
+    if line.limit == line.used:
+        raise InvalidRequest(
+            f"credit line {line_id} is already frozen: nothing is left to draw; "
+            "adjust its limit to reopen it",
+            code="line_frozen",
+        )
+    call = Call("CreditLines", "adjust", (line_id, line.used, line.expiry))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def limit_before_freeze(session: Session, line_id: int) -> int | None:
+    """The limit a frozen line had before it was frozen (to offer as the limit that reopens it), else None."""
+    line = queries.credit_line(session, line_id)
+    if line.limit != line.used:
+        return None
+    return queries.last_limit_above(session, line_id, line.limit)
 
 
 def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str) -> None:

@@ -558,6 +558,10 @@ class Mint(BaseModel):
     amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
+class Burn(BaseModel):
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+
+
 class BalancePublic(BaseModel):
     address: str
     balance: Fen
