@@ -30,7 +30,7 @@ from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import queries as service_queries
-from tierflow.platform.services.lineage import TierSpread, tier_spread
+from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
@@ -116,7 +116,7 @@ class QueueRow:
     certificate: Certificate | None
     payable: Payable | None
     days: int
-    tier: int
+    tier: int | None  # the seller's supply-chain tier (services.lineage.token_tiers)
     suggested_discount: int
     suggested_price: int
     documents: list[StoredDocument]
@@ -213,6 +213,7 @@ def bank_queue(
     slot_ids = sorted({t.slot_id for t in tokens.values()})
     payables = _by_id(db.exec(select(Payable).where(col(Payable.slot_id).in_(slot_ids))), "slot_id")
     documents = _documents_for(db, slot_ids)
+    tiers = token_tiers(db, slot_ids)
     rows = []
     for request in requests:
         token = tokens.get(request.token_id)
@@ -225,7 +226,7 @@ def bank_queue(
                 certificate=token,
                 payable=payable,
                 days=days,
-                tier=(token.depth + 1) if token else 0,
+                tier=tiers.get(token.token_id) if token else None,
                 suggested_discount=discount,
                 suggested_price=request.amount - discount,
                 documents=documents.get(token.slot_id, []) if token else [],
@@ -557,6 +558,7 @@ def recoursed_requests(db: Session, financier: str, *, limit: int = 50) -> list[
 class Holding:
     certificate: Certificate
     payable: Payable
+    tier: int | None = None  # services.lineage.token_tiers
 
 
 @dataclass
@@ -602,9 +604,10 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
         .order_by(col(Payout.block_number).desc())
         .limit(limit)
     ).all()
+    held_tiers = token_tiers(db, {c.slot_id for c, _ in held})
     return SupplierView(
         incoming=list(incoming),
-        holdings=[Holding(c, p) for c, p in held],
+        holdings=[Holding(c, p, held_tiers.get(c.token_id)) for c, p in held],
         holdings_total=sum(c.value for c, _ in held),
         requests=[
             (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
@@ -643,13 +646,17 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
-    # Across every payable of the obligor: from the indexer's positions (one row per holder, payable
-    # and depth), not from each of its certificates (half a million for a large obligor).
+    # Across every payable of the obligor: the indexer's positions (one row per holder, payable and
+    # depth) put at their holder's supply-chain tier in that payable (services.lineage.token_tiers).
+    positions = db.exec(
+        select(Position.slot_id, Position.holder, Position.value, Position.tokens)
+        .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+        .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
+    ).all()
     tiers = tier_spread(
-        db.exec(
-            select(Position.depth, Position.holder, Position.value, Position.tokens)
-            .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
-            .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
+        (tier, holder, value, tokens)
+        for (slot_id, holder, value, tokens), tier in zip(
+            positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True
         )
     )
     repayments = db.exec(
@@ -732,7 +739,7 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                     f"Certificate T{token.token_id}",
                     f"/dashboard/lineage/{token.slot_id}#t{token.token_id}",
                     f"held by {names.name(token.holder)}: {fmt.yuan(token.value)} of P{token.slot_id}, "
-                    f"tier {token.depth + 1}, {token.status}",
+                    f"{tier_label(token_tiers(db, [token.slot_id]).get(token.token_id))}, {token.status}",
                 )
             )
     if lowered.startswith("0x") and len(q) == 42 and not any(r.kind == "participant" for r in results):
