@@ -18,6 +18,7 @@ from sqlalchemy import Connection, literal, select
 from sqlmodel import Session, col
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.services import access
@@ -183,7 +184,7 @@ def holder_tiers(conn: Reader, pairs: Sequence[tuple[int, str]]) -> list[int | N
 
 def tier_label(tier: int | None) -> str:
     """A tier as words: "tier 2", or "financed" for a financier's piece."""
-    return "financed" if tier is None else f"tier {tier}"
+    return i18n.gettext("financed") if tier is None else i18n.gettext("tier %(tier)s", tier=tier)
 
 
 def _arrive(chain: list[str], holder: str) -> list[str]:

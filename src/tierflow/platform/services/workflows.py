@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
+from tierflow.platform import i18n
 from tierflow.platform.services import documents, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
@@ -138,8 +139,11 @@ def freeze_line(*, ctx: ServiceContext, session: Session, caller: Caller, line_i
         raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
     if line.limit == line.used:
         raise InvalidRequest(
-            f"credit line {line_id} is already frozen: nothing is left to draw; "
-            "adjust its limit to reopen it",
+            i18n.gettext(
+                "Credit line %(line)s is already frozen: nothing is left to draw; "
+                "raise its limit to reopen it.",
+                line=line_id,
+            ),
             code="line_frozen",
         )
     call = Call("CreditLines", "adjust", (line_id, line.used, line.expiry))

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, charts, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -19,6 +20,7 @@ from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable
 
 router = web.page_router("/bank")
+_ = i18n.gettext
 
 
 def _queue_context(
@@ -298,7 +300,7 @@ async def bank_request_action(
 def _bank_acting(viewer: Viewer, address: str) -> tuple[str, str]:
     """The bank's checksummed address and its page, if the viewer is that bank (else Denied)."""
     address = web.checksum(address)
-    web.owner_acting(viewer, address, Role.FINANCIER, "another bank's credit lines and positions")
+    web.owner_acting(viewer, address, Role.FINANCIER, _("another bank's credit lines and positions"))
     return address, f"/dashboard/bank/{address}"
 
 
@@ -308,7 +310,11 @@ def _form_date(form: Any, name: str, label: str) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise actions.ActionError(
-            f"{label}: “{raw or 'nothing'}” is not a date; pick one in the calendar (YYYY-MM-DD)."
+            _(
+                "%(field)s: “%(raw)s” is not a date; pick one in the calendar (YYYY-MM-DD).",
+                field=label,
+                raw=raw or _("nothing"),
+            )
         ) from None
 
 
@@ -319,14 +325,16 @@ async def grant_line(request: Request, viewer: web.SignedIn, address: str) -> Re
     try:
         obligor = str(form.get("obligor", "")).strip()
         if not obligor:
-            raise actions.ActionError("Core enterprise: choose one from the list.")
-        limit = web.form_yuan(form, "limit", "Limit")
-        expiry = _form_date(form, "expiry", "Expiry")
+            raise actions.ActionError(_("Core enterprise: choose one from the list."))
+        limit = web.form_yuan(form, "limit", _("Limit"))
+        expiry = _form_date(form, "expiry", _("Last day of the line"))
     except actions.ActionError as error:
         return web.redirect(back, message=str(error), kind="error")
-    done = (
-        f"Granted {web.name_of(request, obligor)} a credit line of ¥{fmt.yuan(limit)} until "
-        f"{expiry.isoformat()}; it can issue certificates on it now."
+    done = _(
+        "Granted %(core)s a credit line of %(limit)s until %(day)s; it can issue certificates on it now.",
+        core=web.name_of(request, obligor),
+        limit=i18n.money(limit),
+        day=i18n.date(expiry),
     )
     return await web.act(
         request, viewer, back, done, actions.grant_line, obligor=obligor, limit=limit, expiry=expiry
@@ -338,11 +346,16 @@ async def adjust_line(request: Request, viewer: web.SignedIn, address: str, line
     address, back = _bank_acting(viewer, address)
     form = await request.form()
     try:
-        limit = web.form_yuan(form, "limit", "New limit")
-        expiry = _form_date(form, "expiry", "Expiry")
+        limit = web.form_yuan(form, "limit", _("New limit"))
+        expiry = _form_date(form, "expiry", _("Last day of the line"))
     except actions.ActionError as error:
         return web.redirect(back, message=str(error), kind="error")
-    done = f"Credit line {line_id} now has a limit of ¥{fmt.yuan(limit)} until {expiry.isoformat()}."
+    done = _(
+        "Credit line %(line)s now has a limit of %(limit)s until %(day)s.",
+        line=line_id,
+        limit=i18n.money(limit),
+        day=i18n.date(expiry),
+    )
     return await web.act(
         request, viewer, back, done, actions.adjust_line, line_id=line_id, limit=limit, expiry=expiry
     )
@@ -351,9 +364,10 @@ async def adjust_line(request: Request, viewer: web.SignedIn, address: str, line
 @router.post("/{address}/lines/{line_id}/freeze")
 async def freeze_line(request: Request, viewer: web.SignedIn, address: str, line_id: int) -> Response:
     address, back = _bank_acting(viewer, address)
-    done = (
-        f"Credit line {line_id} frozen: its limit is now what is drawn, so nothing new can be issued on "
-        "it. Repayments still restore it; set a higher limit to unfreeze it."
+    done = _(
+        "Credit line %(line)s frozen: its limit is now what is drawn, so nothing new can be issued on it. "
+        "Repayments still restore it; set a higher limit to unfreeze it.",
+        line=line_id,
     )
     return await web.act(request, viewer, back, done, actions.freeze_line, line_id=line_id)
 
@@ -364,19 +378,23 @@ async def settlement_money(request: Request, viewer: web.SignedIn, address: str,
     if verb not in ("mint", "burn"):
         return Response(status_code=404)
     if not viewer.has(Role.SETTLEMENT_BANK):
-        raise web.Denied("settlement money: only a settlement bank mints and burns it")
+        raise web.Denied(_("settlement money: only a settlement bank mints and burns it"))
     form = await request.form()
     try:
-        amount = web.form_yuan(form, "amount", "Amount")
+        amount = web.form_yuan(form, "amount", _("Amount"))
         to = str(form.get("to", "")).strip() if verb == "mint" else ""
         if verb == "mint" and not to:
-            raise actions.ActionError("Credit to: choose the participant whose deposit you received.")
+            raise actions.ActionError(_("Credit to: choose the participant whose deposit you received."))
     except actions.ActionError as error:
         return web.redirect(back, message=str(error), kind="error")
     if verb == "mint":
-        done = f"Credited ¥{fmt.yuan(amount)} of settlement money to {web.name_of(request, to)}."
+        done = _(
+            "Credited %(amount)s of settlement money to %(party)s.",
+            amount=i18n.money(amount),
+            party=web.name_of(request, to),
+        )
         return await web.act(request, viewer, back, done, actions.mint, to=to, amount=amount)
-    done = f"Retired ¥{fmt.yuan(amount)} of settlement money from your own balance."
+    done = _("Retired %(amount)s of settlement money from your own balance.", amount=i18n.money(amount))
     return await web.act(request, viewer, back, done, actions.burn, amount=amount)
 
 
@@ -386,8 +404,12 @@ async def claim(request: Request, viewer: web.SignedIn, address: str, token_id: 
 
     def claimed(result: Any) -> str:
         amount = (getattr(result, "result", None) or {}).get("amount")
-        paid = f"¥{fmt.yuan(int(amount))}" if amount is not None else "its share"
-        return f"Claimed {paid} on certificate T{token_id}: it is in your settlement balance."
+        paid = i18n.money(int(amount)) if amount is not None else _("its share")
+        return _(
+            "Claimed %(amount)s on certificate T%(token)s: it is in your settlement balance.",
+            amount=paid,
+            token=token_id,
+        )
 
     return await web.act(request, viewer, back, claimed, actions.claim, token_id=token_id)
 
@@ -395,9 +417,10 @@ async def claim(request: Request, viewer: web.SignedIn, address: str, token_id: 
 @router.post("/{address}/payables/{slot_id}/default")
 async def mark_defaulted(request: Request, viewer: web.SignedIn, address: str, slot_id: int) -> Response:
     address, back = _bank_acting(viewer, address)
-    done = (
-        f"Payable P{slot_id} marked defaulted: with-recourse positions on it can now be handed back to "
-        "their sellers, and any later payment by the obligor is still claimable pro rata."
+    done = _(
+        "Payable P%(slot)s marked defaulted: with-recourse positions on it can now be handed back to their "
+        "sellers, and any later payment by the obligor is still claimable pro rata.",
+        slot=slot_id,
     )
     return await web.act(request, viewer, back, done, actions.mark_defaulted, slot_id=slot_id)
 
@@ -408,7 +431,10 @@ async def collect_recourse(request: Request, viewer: web.SignedIn, address: str,
     with web.session(request) as db:
         found = db.get(FinancingRequest, request_id)
     if found is None or found.financier != address:
-        raise web.Denied("another bank's recourse")
+        raise web.Denied(_("another bank's recourse"))
     seller = found.seller
-    done = f"Collected what {web.name_of(request, seller)} could pay of its recourse debt from its balance."
+    done = _(
+        "Collected what %(seller)s could pay of its recourse debt from its balance.",
+        seller=web.name_of(request, seller),
+    )
     return await web.act(request, viewer, back, done, actions.collect_recourse, seller=seller)
