@@ -17,6 +17,8 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
+from tierflow.platform import i18n
+from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import approvals, documents, participants, workflows
@@ -350,6 +352,19 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
+
+    return run_as(context, viewer, work)
+
+
+def advance_time(context: Any, viewer: Viewer, *, days: int) -> int:
+    """Devnet only: the chain's clock `days` forward; the pages' clock follows at once."""
+
+    def work(session: Session, caller: Any) -> int:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator moves the devnet's clock."))
+        moved = workflows.advance_time(ctx=context, days=days)
+        queries.note_chain_time(context.engine, moved)
+        return moved
 
     return run_as(context, viewer, work)
 

@@ -77,11 +77,21 @@ def directory(db: Session) -> Directory:
     return Directory(names, roles, status)
 
 
+# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
+# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
+# event brings it back.
+DEVNET_CLOCK: dict[int, int] = {}
+
+
+def note_chain_time(engine: Any, chain_time: int) -> None:
+    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
+
+
 def clock(db: Session) -> int:
     """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
     (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules."""
     last = db.exec(select(RawEvent.block_time).order_by(col(RawEvent.block_number).desc()).limit(1)).first()
-    return max(int(time.time()), int(last or 0))
+    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(db.get_bind()), 0))
 
 
 def indexed(db: Session) -> dict[str, int]:

@@ -56,6 +56,28 @@ def set_paused(*, ctx: ServiceContext, paused: bool) -> TxResult:
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
 
 
+DEVNET_MAX_DAYS = 400
+
+
+def advance_time(*, ctx: ServiceContext, days: int) -> int:
+    """Devnet only (a demo): move the chain's clock `days` forward and mine a block; the new chain time.
+
+    Refused in production, where the chain's clock is nobody's to move (anvil's evm_increaseTime does
+    not exist on a real node anyway, but the refusal must not depend on that).
+    """
+    if ctx.settings.environment == "production":
+        raise Forbidden(i18n.gettext("Time travel exists on a development chain only."), code="devnet_only")
+    if not 1 <= days <= DEVNET_MAX_DAYS:
+        raise InvalidRequest(
+            i18n.gettext("Days: a whole number from 1 to %(most)s.", most=DEVNET_MAX_DAYS),
+            code="invalid_days",
+        )
+    gateway = ctx.gateway()
+    gateway.rpc.call("evm_increaseTime", [days * DAY])
+    gateway.rpc.call("evm_mine", [])
+    return gateway.chain_time()
+
+
 def push_payouts(*, ctx: ServiceContext, token_ids: list[int]) -> TxResult:
     call = Call("Receivables", "payout", (token_ids,))
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
