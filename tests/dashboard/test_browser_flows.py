@@ -204,6 +204,12 @@ def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live,
     slot = upcoming.get_attribute("data-slot")
     expect(upcoming.get_by_label(f"Amount to repay on P{slot} (¥)", exact=True)).to_have_value("250,000.00")
     upcoming.get_by_role("button", name="Repay").click()
+    # Money moves only after a page says what will happen: amount, payable, balance before and after.
+    confirm = core.get_by_test_id("confirm")
+    expect(confirm).to_contain_text(f"P{slot} to Jiaxing Coatings Co., face ¥250,000.00")
+    expect(confirm).to_contain_text(f"¥{fmt.yuan(10**13)} → ¥{fmt.yuan(10**13 - 25_000_000)}")
+    shot(core, "core-confirm-repay")
+    core.get_by_role("button", name="Confirm: pay ¥250,000.00").click()
     expect(flash(core)).to_contain_text(f"Repaid ¥250,000.00 on P{slot}")
     expect(core.get_by_test_id("balance")).to_have_text(fmt.yuan(10**13 - 25_000_000))
     shot(core, "core-after-repay")

@@ -217,6 +217,7 @@ def quote_confirm(
         # a quote is an offer for now: the registry caps its validity (24 h by default)
         valid_hours=max(1, min(valid_hours, 24)),
         expiry=now + max(1, min(valid_hours, 24)) * 3600,
+        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )
 
 
