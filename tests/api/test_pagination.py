@@ -3,22 +3,27 @@ rows added between pages; `offset` still works; the OpenAPI documents the cursor
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from apikit import Synthetic, synthetic_api
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 
 from tierflow.platform.indexer import summary
+from tierflow.platform.models import Certificate
+from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import exports
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
 BULK_SLOT, BULK_TOKEN = 1_000, 10_000
+CERT = Certificate.__table__  # type: ignore[attr-defined]
 OF_HOLDER = "SELECT token_id FROM certificate WHERE holder = :h ORDER BY token_id"
 LIVE_OF_HOLDER = (
     "SELECT token_id FROM certificate WHERE holder = :h AND status IN ('active', 'locked') ORDER BY token_id"
@@ -179,3 +184,43 @@ def test_exports_rendered_by_the_database_equal_the_typed_rows(site: Synthetic) 
         typed = b"".join(exports.chunks(site.engine, dataclasses.replace(export, convert=tuple)))
         assert fast == typed, table
         assert fast.count(b"\n") > 20
+
+
+def test_exports_rendered_by_the_database_quote_strings_as_csv_writer_does(site: Synthetic) -> None:
+    """Strings holding a comma, a quote or a line break come out quoted exactly as csv.writer quotes
+    them (the lines are built in SQL: a missed quote would shift every later column of the row)."""
+    table = DirectoryParticipant.__table__  # type: ignore[attr-defined]
+    names = ["Comma, Ltd.", 'The "Quoted" Co', "Two\nlines", "Carriage\rreturn", "Plain", "", '","']
+    rows = [
+        {"address": f"0x{i:040x}", "legal_name": name, "legal_id": f"CSVQUOTE{i:010d}", "contact": "",
+         "roles": 0, "is_operator": False, "status": "active", "custody": "self", "encrypted_key": None,
+         "entity_hash": "0x" + "00" * 32, "created_at": i}
+        for i, name in enumerate(names, start=1)
+    ]  # fmt: skip
+    export = exports.Export(
+        ["address", "legal_name", "created_at"],
+        select(table.c.address, table.c.legal_name, table.c.created_at)
+        .where(table.c.legal_id.like("CSVQUOTE%"))
+        .order_by(table.c.created_at),
+    )
+    with site.engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    try:
+        fast = b"".join(exports.chunks(site.engine, export))
+        typed = b"".join(exports.chunks(site.engine, dataclasses.replace(export, convert=tuple)))
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.legal_id.like("CSVQUOTE%")))
+    assert fast == typed
+    parsed = list(csv.reader(io.StringIO(fast.decode(), newline="")))
+    assert [row[1] for row in parsed[1:]] == names
+
+
+def test_synthetic_bulk_load_keeps_every_certificate_index(site: Synthetic) -> None:
+    """seed_bulk drops the certificate indexes for its load and builds them again: the schema after it
+    is the migrations' own (names and columns), so the benchmarks measure the real query plans."""
+    declared = {(ix.name, tuple(c.name for c in ix.columns)) for ix in CERT.indexes}
+    present = {
+        (ix["name"], tuple(ix["column_names"])) for ix in inspect(site.engine).get_indexes("certificate")
+    }
+    assert present == declared and len(present) >= 9
