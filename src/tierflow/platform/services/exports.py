@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 from tierflow.platform.db import Fen
 from tierflow.platform.models import BillPackage, BillRange, Certificate, FinancingRequest, Payable
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import bills, participants
+from tierflow.platform.services import bills, participants, sqltext
 from tierflow.platform.services.schemas.bills import BillPackagePublic, BillRangePublic
 from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
@@ -57,12 +57,7 @@ def _as_csv(column: Any, dialect: str) -> Any:
     """`column` as the CSV shows it, rendered by the database (what the typed Python value prints as)."""
     rendered: Any
     if isinstance(column.type, Fen):
-        if dialect == "postgresql":
-            rendered = cast(column, String)  # NUMERIC(78, 0) prints as the integer
-        else:  # 78 zero-padded digits
-            rendered = case(
-                (column.is_(None), None), else_=func.coalesce(func.nullif(func.ltrim(column, "0"), ""), "0")
-            )
+        rendered = sqltext.fen_digits(column, dialect)
     elif isinstance(column.type, Boolean):
         rendered = case((column.is_(None), None), (column, "True"), else_="False")
     else:
