@@ -57,6 +57,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.errors import ChainUnavailableError
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import render
@@ -223,6 +224,19 @@ def set_session(request: Request, response: Response, viewer: Viewer) -> None:
         # Strict: a form on another site cannot post with this session; the CSRF token covers the
         # rest (same-site subdomains, older browsers).
         samesite="strict",
+        secure=cookie_secure(request),
+    )
+
+
+def set_language_cookie(request: Request, response: Response, locale: str) -> None:
+    """Remember the reader's language in this browser (before and after sign-in)."""
+    response.set_cookie(
+        i18n.COOKIE_NAME,
+        locale,
+        max_age=365 * 86_400,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=cookie_secure(request),
     )
 
