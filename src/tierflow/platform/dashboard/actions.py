@@ -17,6 +17,8 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
+from tierflow.platform import i18n
+from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
@@ -26,8 +28,12 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
+    Burn,
     CertificateIssue,
+    CreditLineAdjust,
+    CreditLineCreate,
     FinancingCreate,
+    Mint,
     ParametersUpdate,
     ParticipantCreate,
     Quote,
@@ -260,6 +266,54 @@ def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) ->
     )
 
 
+def grant_line(context: Any, viewer: Viewer, *, obligor: str, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineCreate(obligor=obligor, limit=limit, expiry=expiry)
+    return run_as(
+        context, viewer, lambda s, c: workflows.grant_line(ctx=context, session=s, caller=c, data=data)
+    )
+
+
+def adjust_line(context: Any, viewer: Viewer, *, line_id: int, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineAdjust(limit=limit, expiry=expiry)
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.adjust_line(ctx=context, session=s, caller=c, line_id=line_id, data=data),
+    )
+
+
+def freeze_line(context: Any, viewer: Viewer, *, line_id: int) -> Any:
+    return run_as(
+        context, viewer, lambda s, c: workflows.freeze_line(ctx=context, session=s, caller=c, line_id=line_id)
+    )
+
+
+def mint(context: Any, viewer: Viewer, *, to: str, amount: int) -> Any:
+    data = Mint(to=to, amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.mint(ctx=context, session=s, caller=c, data=data))
+
+
+def burn(context: Any, viewer: Viewer, *, amount: int) -> Any:
+    data = Burn(amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.burn(ctx=context, session=s, caller=c, data=data))
+
+
+def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.mark_defaulted(ctx=context, session=s, caller=c, slot_id=slot_id),
+    )
+
+
+def collect_recourse(context: Any, viewer: Viewer, *, seller: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.collect_recourse(ctx=context, session=s, caller=c, seller=seller),
+    )
+
+
 # -- supplier --------------------------------------------------------------------------------
 
 
@@ -429,6 +483,19 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
+
+    return run_as(context, viewer, work)
+
+
+def advance_time(context: Any, viewer: Viewer, *, days: int) -> int:
+    """Devnet only: the chain's clock `days` forward; the pages' clock follows at once."""
+
+    def work(session: Session, caller: Any) -> int:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator moves the devnet's clock."))
+        moved = workflows.advance_time(ctx=context, days=days)
+        queries.note_chain_time(context.engine, moved)
+        return moved
 
     return run_as(context, viewer, work)
 
