@@ -133,7 +133,7 @@ def test_idempotency_retry_finds_the_sent_transaction_reverted(
     too_much = {"to": api.address("supplier2"), "value": 10**9}
     # Skip the simulation so that the failing request goes on chain and reverts there, and lose the
     # receipt: the retry has to find out from the chain alone.
-    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data, block="latest": GAS_BUDGET)
     real_wait = gateway.wait_receipt
 
     def lost(tx_hash: str) -> dict[str, Any]:
@@ -328,7 +328,7 @@ def test_relayed_request_that_reverted_is_voided_and_never_replays(
         return real_send(account, to, data, gas)
 
     # the race: the request is simulated while it would pass, and mined after the recipient was suspended
-    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data, block="latest": GAS_BUDGET)
     monkeypatch.setattr(gateway.sender, "send_call", recording)
     registry = api.platform.c.registry.functions
     api.platform.transact(registry.suspend(api.address("supplier2")), "operator")
