@@ -200,6 +200,8 @@ class ChainGateway:
         )
         self._signer_locks: dict[str, threading.Lock] = {}
         self._pipelines: dict[str, _Pipeline] = {}
+        self._time_lock = threading.Lock()
+        self._chain_time_cache = (-1.0, 0)  # (monotonic s when read, latest block's timestamp [unix s])
         self._locks_guard = threading.Lock()
         self.log_decoder = LogDecoder(
             {name: (record.address, record.abi) for name, record in deployment.contracts.items()}
@@ -283,6 +285,17 @@ class ChainGateway:
         }
         return self.typed_data(message)
 
+    def _custodial_deadline(self) -> int:
+        """CUSTODIAL_DEADLINE_S after the chain's time, read at most once a second: a pipelined write
+        reads it under its signer's lock, where every round trip caps the signer's writes per second.
+        (A deadline up to a second early only shortens the request's life.)"""
+        with self._time_lock:
+            read_at, chain_time = self._chain_time_cache
+            if time.monotonic() - read_at >= 1.0:
+                chain_time = self.chain_time()
+                self._chain_time_cache = (time.monotonic(), chain_time)
+        return chain_time + CUSTODIAL_DEADLINE_S
+
     def typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
             "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST_FIELDS},
@@ -361,6 +374,7 @@ class ChainGateway:
         at once (see the module docstring).
         """
         signer = str(account.address)
+        to, data = self.calldata(call)  # before the lock: the signer's other writes need not wait for it
         pipe = self._pipeline(signer)
         with pipe.lock:
             if pipe.relayer is None:
@@ -370,7 +384,6 @@ class ChainGateway:
                 nonce = pipe.next_nonce
                 if nonce is None:
                     nonce = self.forwarder_nonce(signer, "pending")
-                to, data = self.calldata(call)
                 gas = self.simulate(signer, to, data, "pending")
                 message = {
                     "from": signer,
@@ -378,7 +391,7 @@ class ChainGateway:
                     "value": 0,
                     "gas": int(gas * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
                     "nonce": nonce,
-                    "deadline": self.chain_time() + CUSTODIAL_DEADLINE_S,
+                    "deadline": self._custodial_deadline(),
                     "data": "0x" + data.hex(),
                 }
                 signature = self.sign(account, self.typed_data(message))
@@ -497,7 +510,7 @@ class ChainGateway:
             "value": 0,
             "gas": 50_000,
             "nonce": nonce,
-            "deadline": self.chain_time() + CUSTODIAL_DEADLINE_S,
+            "deadline": self._custodial_deadline(),
             "data": "0x" + data.hex(),
         }
         return self._send_request(relayer, message, self.sign(account, self.typed_data(message)))
