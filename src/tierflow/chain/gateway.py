@@ -200,8 +200,6 @@ class ChainGateway:
         )
         self._signer_locks: dict[str, threading.Lock] = {}
         self._pipelines: dict[str, _Pipeline] = {}
-        self._time_lock = threading.Lock()
-        self._chain_time_cache = (-1.0, 0)  # (monotonic s when read, latest block's timestamp [unix s])
         self._locks_guard = threading.Lock()
         self.log_decoder = LogDecoder(
             {name: (record.address, record.abi) for name, record in deployment.contracts.items()}
@@ -286,15 +284,10 @@ class ChainGateway:
         return self.typed_data(message)
 
     def _custodial_deadline(self) -> int:
-        """CUSTODIAL_DEADLINE_S after the chain's time, read at most once a second: a pipelined write
-        reads it under its signer's lock, where every round trip caps the signer's writes per second.
-        (A deadline up to a second early only shortens the request's life.)"""
-        with self._time_lock:
-            read_at, chain_time = self._chain_time_cache
-            if time.monotonic() - read_at >= 1.0:
-                chain_time = self.chain_time()
-                self._chain_time_cache = (time.monotonic(), chain_time)
-        return chain_time + CUSTODIAL_DEADLINE_S
+        """CUSTODIAL_DEADLINE_S after the chain's time. Read for every request: a cached time goes stale
+        when the chain's clock jumps (anvil's evm_increaseTime, a node catching up) and the request
+        would be refused as expired."""
+        return self.chain_time() + CUSTODIAL_DEADLINE_S
 
     def typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
