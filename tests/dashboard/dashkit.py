@@ -100,6 +100,32 @@ class Live:
         self.api(supplier, f"/v1/supplier/payables/{slot}/accept")
         return slot, token
 
+    def funded(
+        self,
+        seller: str,
+        bank: str,
+        token: int,
+        amount: int,
+        *,
+        rate_bps: int = 500,
+        with_recourse: bool = False,
+    ) -> int:
+        """A financing request of `seller` to `bank` on `token`, quoted, accepted on the quoted terms and
+        funded, through the API (the flows under test use the pages); its request id."""
+        body = self.api(seller, "/v1/supplier/financing-requests", {
+            "token_id": token, "amount": amount, "financier": self.address(bank),
+            "with_recourse": with_recourse,
+        })  # fmt: skip
+        request_id = int(body["result"]["request_id"])
+        self.api(
+            bank, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": rate_bps, "valid_hours": 24}
+        )
+        quoted = self.platform.c.financing.functions.getRequest(request_id).call()
+        terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+        self.api(seller, f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
+        self.api(bank, f"/v1/financier/requests/{request_id}/fund")
+        return request_id
+
 
 @dataclass
 class Site:

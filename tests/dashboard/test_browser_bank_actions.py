@@ -53,14 +53,7 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
 
     # A repaid, matured position: the Claim button beside it.
     slot, token = live.issue("core1", "supplier2", face=50_000_00, line_id=line_core1, days=5)
-    request_id = int(live.api("supplier2", "/v1/supplier/financing-requests", {
-        "token_id": token, "amount": 50_000_00, "financier": live.address("bank1"), "with_recourse": False,
-    })["result"]["request_id"])  # fmt: skip
-    live.api("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 24})
-    quoted = live.platform.c.financing.functions.getRequest(request_id).call()
-    live.api("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote",
-             {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]})  # fmt: skip
-    live.api("bank1", f"/v1/financier/requests/{request_id}/fund")
+    live.funded("supplier2", "bank1", token, 50_000_00, rate_bps=400)
     live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 50_000_00})
     live.platform.increase_time(6 * DAY)
     live.api(

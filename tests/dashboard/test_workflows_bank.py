@@ -43,21 +43,6 @@ def _line_row(html: str, line_id: int) -> str:
     return next(row for row in html.split("<tr") if f'data-line="{line_id}"' in row)
 
 
-def _funded(live: Live, seller: str, token: int, amount: int, *, with_recourse: bool) -> int:
-    """A financing request of `seller` to bank1 on `token`, quoted, accepted and funded (through the API)."""
-    body = live.api(seller, "/v1/supplier/financing-requests", {
-        "token_id": token, "amount": amount, "financier": live.address("bank1"),
-        "with_recourse": with_recourse,
-    })  # fmt: skip
-    request_id = int(body["result"]["request_id"])
-    live.api("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24})
-    quoted = live.platform.c.financing.functions.getRequest(request_id).call()
-    terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}
-    live.api(seller, f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
-    live.api("bank1", f"/v1/financier/requests/{request_id}/fund")
-    return request_id
-
-
 def test_bank_credit_line_grant_adjust_freeze_unfreeze_in_the_dashboard(live: Live) -> None:
     bank, page = _signed_in(live, "bank1"), f"/dashboard/bank/{live.address('bank1')}"
     try:
@@ -145,7 +130,7 @@ def test_settlement_bank_mints_and_burns_in_yuan(live: Live) -> None:
 
 def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int) -> None:
     slot, token = live.issue("core1", "supplier1", face=200_000_00, line_id=line_core1, days=30)
-    request_id = _funded(live, "supplier1", token, 200_000_00, with_recourse=False)
+    request_id = live.funded("supplier1", "bank1", token, 200_000_00)
     live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 200_000_00})
     bank, page = _signed_in(live, "bank1"), f"/dashboard/bank/{live.address('bank1')}"
     try:
@@ -172,7 +157,7 @@ def test_bank_marks_default_exercises_and_collects_recourse(live: Live, line_cor
     # supplier4 holds only the price when recourse comes: the debt is collected in part at once, the
     # rest after a deposit, with the Collect button.
     slot, token = live.issue("core1", "supplier4", face=100_000_00, line_id=line_core1, days=10)
-    request_id = _funded(live, "supplier4", token, 100_000_00, with_recourse=True)
+    request_id = live.funded("supplier4", "bank1", token, 100_000_00, with_recourse=True)
     bank, page = _signed_in(live, "bank1"), f"/dashboard/bank/{live.address('bank1')}"
     try:
         html = bank.get(f"{page}?book=inline").text

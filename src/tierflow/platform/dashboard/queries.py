@@ -631,11 +631,21 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
 
 
 @dataclass
+class BankHolding:
+    """A financier holding some of a core enterprise's paper: how much, in how many certificates."""
+
+    bank: str
+    amount: int  # [fen]
+    tokens: int
+
+
+@dataclass
 class CoreView:
     lines: list[CreditLine]
     payables: list[Payable]
     upcoming: list[Payable]
     tiers: list[TierSpread]
+    banks: list[BankHolding]
     outstanding: int
     repayments: list[Repayment]
 
@@ -663,12 +673,14 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
         .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
     ).all()
-    tiers = tier_spread(
-        (tier, holder, value, tokens)
-        for (slot_id, holder, value, tokens), tier in zip(
-            positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True
-        )
-    )
+    placed = list(zip(positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True))
+    tiers = tier_spread((tier, holder, value, tokens) for (_, holder, value, tokens), tier in placed)
+    banks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, holder, value, tokens), tier in placed:
+        if tier is None:  # a financier's piece (services.lineage: no supplier tier)
+            banks[holder][0] += int(value)
+            banks[holder][1] += int(tokens)
+    holders = [BankHolding(bank, amount, n) for bank, (amount, n) in banks.items()]
     repayments = db.exec(
         select(Repayment)
         .where(col(Repayment.obligor) == obligor)
@@ -681,9 +693,33 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         payables=list(payables),
         upcoming=list(upcoming),
         tiers=tiers,
+        banks=sorted(holders, key=lambda b: -b.amount),
         outstanding=outstanding,
         repayments=list(repayments),
     )
+
+
+@dataclass
+class ForecastDay:
+    day: int  # 00:00 UTC of the maturity [unix s]
+    due: int  # face not yet repaid [fen]
+    payables: list[int]
+
+
+def cash_forecast(db: Session, obligor: str) -> list[ForecastDay]:
+    """What `obligor` must pay, by maturity date: every accepted or defaulted payable not fully repaid."""
+    days: dict[int, ForecastDay] = {}
+    for payable in db.exec(
+        select(Payable)
+        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
+        .order_by(col(Payable.maturity), col(Payable.slot_id))
+    ):
+        if payable.face <= payable.paid_in:
+            continue
+        entry = days.setdefault(payable.maturity, ForecastDay(payable.maturity, 0, []))
+        entry.due += payable.face - payable.paid_in
+        entry.payables.append(payable.slot_id)
+    return [days[k] for k in sorted(days)]
 
 
 # -- auditor and operator ----------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 
@@ -37,6 +40,30 @@ def core_page(request: Request, viewer: web.SignedIn, address: str, panel: str =
     if panel == "tables":
         return web.page(request, "core/_tables.html", **context)
     return web.page(request, "core/page.html", **context)
+
+
+@router.get("/{address}/forecast.csv")
+def cash_forecast(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    """The cash forecast as CSV: per maturity date, what is due (exact fen and yuan) and on which payables."""
+    address = web.checksum(address)
+    web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
+    with web.session(request) as db:
+        days = queries.cash_forecast(db, address)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(
+        [i18n.gettext("Date"), i18n.gettext("Amount due (fen)"), i18n.gettext("Amount due (¥)"),
+         i18n.gettext("Payables")]
+    )  # fmt: skip
+    for day in days:
+        writer.writerow(
+            [fmt.iso_date(day.day), day.due, fmt.yuan(day.due), " ".join(f"P{slot}" for slot in day.payables)]
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tierflow-cash-forecast.csv"'},
+    )
 
 
 @router.post("/{address}/{verb}")
