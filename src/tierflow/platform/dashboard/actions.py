@@ -21,7 +21,7 @@ from tierflow.platform import i18n
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
-from tierflow.platform.services import approvals, documents, participants, workflows
+from tierflow.platform.services import approvals, documents, estimates, participants, workflows
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
@@ -180,6 +180,12 @@ def mint(context: Any, viewer: Viewer, *, to: str, amount: int) -> Any:
 def burn(context: Any, viewer: Viewer, *, amount: int) -> Any:
     data = Burn(amount=amount)
     return run_as(context, viewer, lambda s, c: workflows.burn(ctx=context, session=s, caller=c, data=data))
+
+
+def set_standing_rate(context: Any, viewer: Viewer, *, rate_bps: int) -> int:
+    return run_as(
+        context, viewer, lambda s, c: estimates.set_standing_rate(session=s, caller=c, rate_bps=rate_bps)
+    )
 
 
 def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:

@@ -18,6 +18,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.services import estimates
 
 router = web.page_router("/bank")
 _ = i18n.gettext
@@ -26,7 +27,8 @@ _ = i18n.gettext
 def _queue_context(
     db: Session, viewer: Viewer, address: str, before: int | None, after: int | None
 ) -> dict[str, Any]:
-    rate = viewer.standing_rate_bps
+    # The bank's standing rate (what its suppliers' estimates use), else the viewer's own.
+    rate = estimates.standing_rate(db, address) or viewer.standing_rate_bps
     return {
         "queue": queries.bank_queue(
             db, address, rate_bps=rate, now=queries.clock(db), before=before, after=after
@@ -141,19 +143,21 @@ def bank_page(
 
 @router.post("/{address}/rate")
 async def bank_rate(request: Request, viewer: web.SignedIn, address: str) -> Response:
-    """The viewer's own standing rate (kept in its session), whichever bank page it was set on."""
-    back = f"/dashboard/bank/{address}"
+    """The bank's standing rate: stored for the bank (its suppliers' financing-cost estimates price at
+    it, and its queue suggests prices at it) and kept in the viewer's session for the bill pages."""
+    address, back = _bank_acting(viewer, address)
     form = await request.form()
     try:
         rate = fmt.parse_percent(str(form.get("rate", "")))
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
-    if not 0 < rate <= 10_000:
-        return web.redirect(back, message="A standing rate is between 0.01% and 100.00%.", kind="error")
-    response = web.redirect(
-        back, message=f"Standing rate set to {fmt.percent_bps(rate)}; suggested prices updated."
+    done = _(
+        "Standing rate set to %(rate)s: suggested prices and your suppliers' estimates use it.",
+        rate=fmt.percent_bps(rate),
     )
-    web.set_session(request, response, viewer.with_rate(rate))
+    response = await web.act(request, viewer, back, done, actions.set_standing_rate, rate_bps=rate)
+    if rate and 0 < rate <= estimates.MAX_RATE_BPS:
+        web.set_session(request, response, viewer.with_rate(rate))
     return response
 
 
