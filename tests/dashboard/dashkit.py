@@ -155,3 +155,21 @@ def dashboard_sign_in(client: Any, api_key: str, **kwargs: Any) -> Any:
     )
     client.headers["X-CSRF-Token"] = csrf_of(client)
     return response
+
+
+FLASH = re.compile(r'<div class="flash flash-(\w+)"[^>]*>(.*?)</div>', re.S)
+
+
+def client_of(live: Live, who: str) -> httpx.Client:
+    """An HTTP client with its own cookies, signed in to the dashboard as `who`; follows redirects."""
+    client = httpx.Client(base_url=live.url, timeout=120, follow_redirects=True)
+    response = dashboard_sign_in(client, live.keys[who])
+    assert response.status_code == 200, response.text
+    return client
+
+
+def flash_of(html: str) -> str:
+    """The page's one-time message as "kind: text" (ok / error)."""
+    match = FLASH.search(html)
+    assert match is not None, "the page shows no message"
+    return f"{match.group(1)}: {match.group(2)}"

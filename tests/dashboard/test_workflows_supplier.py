@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
-from dashkit import Live, dashboard_sign_in
-
-
-def _signed_in(live: Live, who: str) -> httpx.Client:
-    client = httpx.Client(base_url=live.url, timeout=120, follow_redirects=True)
-    assert dashboard_sign_in(client, live.keys[who]).status_code == 200
-    return client
+from dashkit import Live, client_of
 
 
 def _cells(row: str) -> list[str]:
@@ -24,7 +17,7 @@ def _yuan(fen: int) -> str:
 
 
 def test_supplier_estimates_financing_cost_per_bank_at_standing_rates(live: Live, line_core1: int) -> None:
-    bank1, bank2, supplier = (_signed_in(live, who) for who in ("bank1", "bank2", "supplier1"))
+    bank1, bank2, supplier = (client_of(live, who) for who in ("bank1", "bank2", "supplier1"))
     try:
         for client, who, rate in ((bank1, "bank1", "4.00"), (bank2, "bank2", "6.5")):
             html = client.post(f"/dashboard/bank/{live.address(who)}/rate", data={"rate": rate}).text

@@ -36,6 +36,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParametersUpdate,
     ParticipantCreate,
     Quote,
+    QuoteValidityUpdate,
     Repay,
     SignatureRequired,
     Transfer,
@@ -351,6 +352,25 @@ def set_parameters(
         return workflows.set_parameters(ctx=context, session=session, data=data)
 
     return run_as(context, viewer, work)
+
+
+def set_quote_validity(context: Any, viewer: Viewer, *, hours: int) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator sets platform parameters."))
+        return workflows.set_quote_validity(ctx=context, data=QuoteValidityUpdate(hours=hours))
+
+    return run_as(context, viewer, work)
+
+
+def quote_validity_hours(context: Any) -> int | None:
+    """The registry's cap on quotes [hours], or None when the chain cannot be read from here."""
+    if context is None:
+        return None
+    try:
+        return workflows.quote_validity_hours(ctx=context)
+    except TierflowError:
+        return None
 
 
 def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:

@@ -115,7 +115,10 @@ def bank_page(
     ladder = "month" if ladder == "month" else "week"
     with web.session(request) as db:
         names = queries.directory(db)
-        base: dict[str, Any] = {"names": names, "owner": address, "read_only": read_only, "ladder": ladder}
+        base: dict[str, Any] = {
+            "names": names, "owner": address, "read_only": read_only, "ladder": ladder,
+            "validity_hours": _validity_choices(request),
+        }  # fmt: skip
         if panel == "queue":
             queue = _queue_context(db, viewer, address, before, after)
             return web.page(request, "bank/_queue.html", **base, **queue)
@@ -159,6 +162,15 @@ async def bank_rate(request: Request, viewer: web.SignedIn, address: str) -> Res
     if rate and 0 < rate <= estimates.MAX_RATE_BPS:
         web.set_session(request, response, viewer.with_rate(rate))
     return response
+
+
+QUOTE_HOURS = (1, 4, 8, 24, 48, 72, 168)
+
+
+def _validity_choices(request: Request) -> list[int]:
+    """The quote validities a bank may choose [hours]: up to the registry's cap (24 h if unreadable)."""
+    cap = actions.quote_validity_hours(web.service_context(request)) or 24
+    return [h for h in QUOTE_HOURS if h <= cap] or [cap]
 
 
 Found = tuple[tuple[FinancingRequest, Certificate | None, Payable | None], queries.Directory]
@@ -206,6 +218,7 @@ def quote_confirm(
     now = web.now(request)
     days = fmt.days_to(payable.maturity, now)
     discount = fmt.discount(fin_request.amount, rate_bps, days)
+    hours = max(1, min(valid_hours, max(_validity_choices(request))))
     return web.page(
         request,
         "bank/confirm_quote.html",
@@ -218,9 +231,9 @@ def quote_confirm(
         days=days,
         discount=discount,
         price=fin_request.amount - discount,
-        # a quote is an offer for now: the registry caps its validity (24 h by default)
-        valid_hours=max(1, min(valid_hours, 24)),
-        expiry=now + max(1, min(valid_hours, 24)) * 3600,
+        # a quote is an offer for now: the registry caps its validity (24 h by default, 7 days at most)
+        valid_hours=hours,
+        expiry=now + hours * 3600,
     )
 
 

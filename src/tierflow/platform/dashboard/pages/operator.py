@@ -35,6 +35,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
         devnet=_devnet(request),
+        quote_hours=actions.quote_validity_hours(web.service_context(request)),
         chain_now=web.now(request),
     )
 
@@ -113,6 +114,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
             return await web.act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+        if verb == "quote-validity":
+            raw = str(form.get("quote_hours", "")).strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 168:
+                raise actions.ActionError(i18n.gettext("Quote validity: whole hours from 1 to 168 (7 days)."))
+            done = i18n.gettext("Quotes may now stay open for at most %(hours)s hours.", hours=int(raw))
+            return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
             return await web.act(
                 request, viewer, back, f"Platform {verb}d.", actions.set_paused, paused=verb == "pause"

@@ -147,6 +147,14 @@ class ApiKeyCreated(BaseModel):
     api_key: str = Field(description="shown once")
 
 
+class QuoteValidityUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hours": 24}]})
+
+    hours: int = Field(
+        ge=1, le=168, description="how long a bank's quote may stay open at most [hours]; ≤ 7 days"
+    )
+
+
 class ParametersUpdate(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1}]}
