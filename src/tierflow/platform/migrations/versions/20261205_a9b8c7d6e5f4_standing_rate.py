@@ -1,7 +1,7 @@
 """standing_rate: a financier's standing discount rate in the participant directory
 
 Revision ID: a9b8c7d6e5f4
-Revises: d5e1f0a2b3c4
+Revises: e8b2c4d6f1a3
 Create Date: 2026-12-05 19:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a9b8c7d6e5f4"
-down_revision: str | None = "d5e1f0a2b3c4"
+down_revision: str | None = "e8b2c4d6f1a3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
