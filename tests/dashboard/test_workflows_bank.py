@@ -11,6 +11,8 @@ import re
 
 from dashkit import Live, client_of, flash_of
 
+from tierflow.platform.dashboard import format as fmt
+
 DAY = 86_400
 
 
@@ -132,6 +134,15 @@ def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int
         )
         assert _balance(live, "bank1") == before + 200_000_00
         assert f"/claims/{token}" not in html  # claimed: the button is gone
+        # Closed: what was paid and received, from the indexed events, and the yield realised.
+        deal = (
+            html.split('data-testid="closed"', 1)[1]
+            .split(f'data-request="{request_id}"', 1)[1]
+            .split("</tr>")[0]
+        )
+        price = int(live.platform.c.financing.functions.getRequest(request_id).call()[9])
+        assert fmt.yuan(price) in deal and "200,000.00" in deal
+        assert 'data-testid="closed-kpis"' in html
         # Claiming again changes nothing, and the chain's refusal is a sentence.
         again = bank.post(f"{page}/claims/{token}").text
         assert flash_of(again).startswith("error:")

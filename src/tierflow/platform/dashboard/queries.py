@@ -549,6 +549,83 @@ def claimable_positions(db: Session, holder: str, *, now: int, limit: int = 50) 
     return [ClaimablePosition(c, p) for c, p in rows]
 
 
+@dataclass
+class ClosedDeal:
+    request: FinancingRequest
+    received: int  # paid out to the bank on the certificate [fen]
+    funded_at: int | None  # [unix s]
+    closed_at: int | None  # the last payout [unix s]
+
+    @property
+    def profit(self) -> int:
+        return self.received - int(self.request.price or 0)
+
+    @property
+    def days(self) -> int:
+        if self.funded_at is None or self.closed_at is None:
+            return 0
+        return max(1, fmt.days_to(self.closed_at, self.funded_at))
+
+
+@dataclass
+class ClosedBook:
+    deals: list[ClosedDeal]
+    paid: int = 0  # [fen] prices paid
+    received: int = 0  # [fen]
+    realised_yield_bps: int = 0  # profit over money × days, a year of 360 days
+
+    @property
+    def profit(self) -> int:
+        return self.received - self.paid
+
+
+def closed_deals(db: Session, financier: str, *, limit: int = 50) -> ClosedBook:
+    """`financier`'s financings that are over: the certificate it bought paid out in full (settled).
+    What it paid, what it received and when, from the indexed events; the realised yield over them."""
+    rows = db.exec(
+        select(FinancingRequest)
+        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id))
+        .where(
+            col(FinancingRequest.financier) == financier,
+            col(FinancingRequest.status) == "Funded",
+            col(Certificate.status) == "settled",
+            col(Certificate.holder) == financier,
+        )
+        .order_by(col(FinancingRequest.funded_block).desc())
+        .limit(limit)
+    ).all()
+    tokens = [r.token_id for r in rows]
+    paid_out: dict[int, tuple[int, int]] = {}
+    if tokens:
+        for token_id, amount, last in db.execute(
+            sa_select(col(Payout.token_id), func.sum(col(Payout.amount)), func.max(col(Payout.block_number)))
+            .where(col(Payout.token_id).in_(tokens), col(Payout.holder) == financier)
+            .group_by(col(Payout.token_id))
+        ):
+            paid_out[int(token_id)] = (int(amount), int(last))
+    blocks = {r.funded_block for r in rows if r.funded_block} | {last for _, last in paid_out.values()}
+    times = dict(
+        db.execute(
+            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+            .where(col(RawEvent.block_number).in_(sorted(blocks)))
+            .group_by(col(RawEvent.block_number))
+        ).all()
+    ) if blocks else {}  # fmt: skip
+    book = ClosedBook(deals=[])
+    weighted = 0  # Σ price × days
+    for request in rows:
+        received, last = paid_out.get(request.token_id, (0, 0))
+        deal = ClosedDeal(request, received, times.get(request.funded_block), times.get(last))
+        book.deals.append(deal)
+        book.paid += int(request.price or 0)
+        book.received += received
+        weighted += int(request.price or 0) * deal.days
+    if weighted:
+        # profit / (Σ price × days) × 360 days × 10,000 bps, rounded half up
+        book.realised_yield_bps = (2 * book.profit * 3_600_000 + weighted) // (2 * weighted)
+    return book
+
+
 def recoursed_requests(db: Session, financier: str, *, limit: int = 50) -> list[FinancingRequest]:
     """Requests on which `financier` exercised recourse: the seller owes their value until collected."""
     return list(

@@ -88,6 +88,7 @@ def _actions_context(db: Session, viewer: Viewer, address: str) -> dict[str, Any
         "lines": queries.bank_lines(db, address, now=now),
         "claimable": queries.claimable_positions(db, address, now=now),
         "recoursed": queries.recoursed_requests(db, address),
+        "closed": queries.closed_deals(db, address),
         "cores": names.with_role(Role.CORE_ENTERPRISE),
         "participants": sorted(
             ((a, names.name(a)) for a, status in names.status.items() if status == "active"),
