@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import re
 
-from dashkit import Live, client_of, flash_of
+import httpx
+from dashkit import Live, client_of, dashboard_sign_in, flash_of
+from sqlmodel import Session, select
+
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.models.staff import StaffUser
 
 
 def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
@@ -57,3 +62,41 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
         operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"})
         for client in (operator, bank, auditor):
             client.close()
+
+
+def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> None:
+    operator = client_of(live, "operator")
+    login = f"cfo{live.unique()[-6:]}@lishui-valves.example"
+    form = {
+        "legal_name": "Lishui Valves Co.", "legal_id": "91331100MA2EXAMPLE",
+        "contact": "finance@lishui.example", "roles": ["2"], "admin_name": "Chen Jing", "admin_login": login,
+    }  # fmt: skip
+    try:
+        html = operator.post("/dashboard/operator/onboard", data=form).text
+        message = flash_of(html)
+        assert message.startswith("ok: Onboarded Lishui Valves Co.") and "first admin: Chen Jing" in message
+        key = re.search(r"API key \(shown once\): (tf_\S+)", message)
+        assert key is not None
+        with Session(live.ctx.engine) as db:
+            admin = db.exec(select(StaffUser).where(StaffUser.login == login)).one()
+            assert admin.name == "Chen Jing" and "admin" in admin.roles
+        # The first admin signs in with the key: the page names them.
+        company = httpx.Client(base_url=live.url, timeout=60, follow_redirects=True)
+        try:
+            assert "Chen Jing" in dashboard_sign_in(company, key.group(1)).text
+        finally:
+            company.close()
+
+        # The same login again is refused before anything goes on chain: no second registration.
+        again = dict(form, legal_name="Lishui Valves Two", legal_id="91331100MA2EXAMPL2")
+        refused = flash_of(operator.post("/dashboard/operator/onboard", data=again).text)
+        assert refused.startswith("error:") and "is taken" in refused
+        with Session(live.ctx.engine) as db:
+            assert (
+                db.exec(
+                    select(DirectoryParticipant).where(DirectoryParticipant.legal_name == "Lishui Valves Two")
+                ).first()
+                is None
+            )
+    finally:
+        operator.close()

@@ -93,12 +93,18 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "contact": str(form.get("contact", "")).strip(),
                 "custody": "self" if address else "custodial",
                 "address": address,
+                "admin_name": str(form.get("admin_name", "")).strip(),
+                "admin_login": str(form.get("admin_login", "")).strip(),
             }
 
             def onboarded(created: Any) -> str:
                 # The key is shown once, here, and never stored in clear: the operator hands it over.
-                where = created.participant.address
-                return f"Onboarded {name} at {where}. Their API key (shown once): {created.api_key}"
+                return i18n.gettext(
+                    "Onboarded %(name)s at %(address)s; first admin: %(admin)s, who signs in with the key "
+                    "and sets a password on the Team page. Their API key (shown once): %(key)s",
+                    name=name, address=created.participant.address, key=created.api_key,
+                    admin=params["admin_name"] or i18n.gettext("the company administrator"),
+                )  # fmt: skip
 
             return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):

@@ -115,6 +115,14 @@ class ParticipantCreate(BaseModel):
         "self: the participant signs EIP-712 forward requests with its own key at `address`",
     )
     address: AddressStr | None = Field(default=None, description="required for self custody")
+    admin_name: str = Field(
+        default="", max_length=200, pattern=NO_NUL,
+        description="the company's first admin (a person); they sign in with the API key returned",
+    )  # fmt: skip
+    admin_login: str = Field(
+        default="", max_length=120, pattern=NO_NUL,
+        description="the first admin's login, an e-mail address (empty: a placeholder they change)",
+    )  # fmt: skip
 
 
 class ParticipantPublic(BaseModel):
