@@ -58,3 +58,49 @@ def test_supplier_estimates_financing_cost_per_bank_at_standing_rates(live: Live
     finally:
         for client in (bank1, bank2, supplier):
             client.close()
+
+
+def test_supplier_previews_invoices_before_accepting_and_reads_its_statement(
+    live: Live, line_core1: int
+) -> None:
+    number = live.unique()
+    upload = live.http.post(
+        "/v1/core/documents",
+        headers={"X-API-Key": live.keys["core1"]},
+        files={"file": ("invoice-2026-118.pdf", b"%PDF invoice 118", "application/pdf")},
+        data={"seller": live.address("supplier2"), "kind": "invoice", "invoice_number": number},
+    )
+    assert upload.status_code == 200, upload.text
+    issued = live.api("core1", "/v1/core/certificates", {
+        "supplier": live.address("supplier2"), "face": 60_000_00, "maturity": live.today(5),
+        "line_id": line_core1, "document_ids": [upload.json()["document_id"]],
+    })  # fmt: skip
+    slot, token = int(issued["result"]["slot_id"]), int(issued["result"]["token_id"])
+    supplier, other = client_of(live, "supplier2"), client_of(live, "supplier3")
+    try:
+        page = f"/dashboard/supplier/{live.address('supplier2')}"
+        row = next(r for r in supplier.get(page).text.split("<tr>") if f"P{slot}<" in r)
+        link = re.search(r'data-testid="invoice-preview" href="([^"]+)"', row)
+        assert link is not None and f"Invoice {number}" in row
+        assert supplier.get(link.group(1)).content == b"%PDF invoice 118"  # before accepting
+        assert other.get(link.group(1)).status_code == 403  # not another supplier's to read
+
+        live.api("supplier2", f"/v1/supplier/payables/{slot}/accept")
+        request_id = live.funded("supplier2", "bank1", token, 20_000_00)
+        price = int(live.platform.c.financing.functions.getRequest(request_id).call()[9])
+        live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 60_000_00})
+        live.platform.increase_time(6 * 86_400)
+        live.api("supplier2", f"/v1/certificates/{token}/claim")
+
+        table = supplier.get(page).text.split('data-testid="statement"', 1)[1].split("</table>", 1)[0]
+        lines = [_cells(r) for r in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)]
+        assert lines[0][1:] == ["payout at maturity", "Hangzhou Grand Motors Group", f"T{token}", "40,000.00"]
+        financing = next(
+            line
+            for line in lines
+            if line[1] == "financing price" and line[3] != "" and line[4] == _yuan(price)
+        )
+        assert financing[2] == "Bank of Tierflow (settlement bank)" and financing[0] != "—"
+    finally:
+        supplier.close()
+        other.close()

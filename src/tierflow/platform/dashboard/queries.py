@@ -649,6 +649,60 @@ class Holding:
 
 
 @dataclass
+class StatementLine:
+    """Money a supplier received: a bank's price for a certificate it financed, or a payout at maturity."""
+
+    at: int | None  # [unix s] the block's time
+    kind: str  # financing | payout
+    counterparty: str  # the bank that paid the price, or the obligor that repaid
+    token_id: int
+    slot_id: int | None
+    amount: int  # [fen]
+
+
+def supplier_statement(db: Session, supplier: str, *, limit: int = 200) -> list[StatementLine]:
+    """What `supplier` received, when and from whom, newest first: financing prices and payouts."""
+    lines: list[tuple[int, StatementLine]] = []
+    funded = db.exec(
+        select(FinancingRequest, Certificate)
+        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id), isouter=True)
+        .where(
+            col(FinancingRequest.seller) == supplier,
+            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
+        )
+        .order_by(col(FinancingRequest.funded_block).desc())
+        .limit(limit)
+    ).all()
+    for request, token in funded:
+        line = StatementLine(
+            None, "financing", request.financier, request.token_id, token.slot_id if token else None,
+            int(request.price or 0),
+        )  # fmt: skip
+        lines.append((int(request.funded_block or 0), line))
+    paid = db.exec(
+        select(Payout, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Payout.slot_id))
+        .where(col(Payout.holder) == supplier)
+        .order_by(col(Payout.block_number).desc())
+        .limit(limit)
+    ).all()
+    for payout, payable in paid:
+        line = StatementLine(None, "payout", payable.obligor, payout.token_id, payout.slot_id, payout.amount)
+        lines.append((payout.block_number, line))
+    blocks = sorted({block for block, _ in lines})
+    times = dict(
+        db.execute(
+            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+            .where(col(RawEvent.block_number).in_(blocks))
+            .group_by(col(RawEvent.block_number))
+        ).all()
+    ) if blocks else {}  # fmt: skip
+    for block, line in lines:
+        line.at = times.get(block)
+    return [line for _, line in sorted(lines, key=lambda item: -item[0])][:limit]
+
+
+@dataclass
 class SupplierView:
     incoming: list[Payable]
     holdings: list[Holding]
@@ -656,6 +710,8 @@ class SupplierView:
     requests: list[tuple[FinancingRequest, Payable | None]]
     payouts: list[Payout]
     payouts_total: int
+    incoming_documents: dict[int, list[StoredDocument]] = field(default_factory=dict)
+    statement: list[StatementLine] = field(default_factory=list)
 
 
 def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierView:
@@ -701,6 +757,8 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
         ],
         payouts=list(payouts),
         payouts_total=sum(p.amount for p in payouts),
+        incoming_documents=_documents_for(db, [p.slot_id for p in incoming]),
+        statement=supplier_statement(db, supplier, limit=limit),
     )
 
 
