@@ -181,3 +181,51 @@ def test_bank_marks_default_exercises_and_collects_recourse(live: Live, line_cor
         assert flash_of(again).startswith("error:"), flash_of(again)  # nothing owed any more: a sentence
     finally:
         bank.close()
+
+
+def test_bank_book_counts_a_discounted_bill(live: Live) -> None:
+    bank = client_of(live, "bank2")
+    html = bank.get(f"/dashboard/bank/{live.address('bank2')}?book=inline").text
+    before_book, before_exposure = _held(html, "by-obligor", 2), _held(html, "exposure", 6)
+    upload = live.http.post(
+        "/v1/bills/documents",
+        headers={"X-API-Key": live.keys["core2"]},
+        files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
+        data={"seller": live.address("supplier4"), "kind": "invoice", "invoice_number": live.unique()},
+    )
+    assert upload.status_code == 200, upload.text
+    package_id = int(live.api("core2", "/v1/bills", {
+        "acceptor": live.address("core2"), "payee": live.address("supplier4"), "face": 7_777_00,
+        "maturity": live.today(120), "document_ids": [upload.json()["document_id"]],
+    })["result"]["package_id"])  # fmt: skip
+    live.api("core2", f"/v1/bills/{package_id}/accept")
+    root = int(live.api("supplier4", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+    asked = live.http.post(
+        f"/v1/bills/ranges/{root}/discount-requests",
+        headers={"X-API-Key": live.keys["supplier4"]},
+        json={"financier": live.address("bank2"), "start": 1, "end": 5_000_00},
+    )
+    assert asked.status_code == 200, asked.text
+    quoted = live.api("bank2", f"/v1/bills/discount-requests/{asked.json()['request_id']}/quote",
+                      {"rate_bps": 360, "valid_hours": 24})  # fmt: skip
+    live.api("supplier4", f"/v1/bills/quotes/{int(quoted['result']['quote_id'])}/accept")
+
+    try:
+        html = bank.get(f"/dashboard/bank/{live.address('bank2')}?book=inline").text
+        # the discounted range, ¥5,000.00 of the ¥7,777.00 bill, on top of any certificate of core2's
+        assert _held(html, "by-obligor", 2) == before_book + 5_000_00
+        assert _held(html, "exposure", 6) == before_exposure + 5_000_00
+    finally:
+        bank.close()
+
+
+def _held(html: str, testid: str, column: int) -> int:
+    """The amount [fen] in `column` of the row of core2 (Shenzhen Bright Electronics) in table `testid`."""
+    if f'data-testid="{testid}"' not in html:
+        return 0
+    table = html.split(f'data-testid="{testid}"', 1)[1].split("</table>", 1)[0]
+    for row in table.split("<tr>"):
+        if "Shenzhen Bright Electronics" in row:
+            cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            return fmt.parse_yuan(cells[column])
+    return 0

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models.bills import BillPackage, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
@@ -336,6 +337,35 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
     return [(o, m, s, n, total) for (o, m, s), (n, total) in folded.items()]
 
 
+# A bill range in the book reads like a certificate: held or presented is awaiting payment (overdue
+# past maturity), dishonoured is in default; paid and closed ranges are no position.
+BILL_BOOK_STATUS = {
+    "Held": "Accepted",
+    "Pledged": "Accepted",
+    "Presented": "Accepted",
+    "Dishonoured": "Defaulted",
+}
+
+
+def _bill_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
+    """(acceptor, maturity, status, ranges, amount) of the bill ranges `holder` holds (discounted bills in
+    a bank's book): a sub-ticket is one fen, so a range [start, end] is worth end - start + 1 fen."""
+    folded: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    rows = db.execute(
+        sa_select(
+            col(BillPackage.acceptor), col(BillPackage.maturity), col(BillRange.status),
+            col(BillRange.start), col(BillRange.end),
+        )
+        .join(BillPackage, col(BillPackage.package_id) == col(BillRange.package_id))
+        .where(col(BillRange.holder) == holder, col(BillRange.status).in_(list(BILL_BOOK_STATUS)))
+    )  # fmt: skip
+    for acceptor, maturity, status, start, end in rows:
+        entry = folded[(acceptor, int(maturity), BILL_BOOK_STATUS[status])]
+        entry[0] += 1
+        entry[1] += int(end) - int(start) + 1
+    return [(o, m, s, n, total) for (o, m, s), (n, total) in folded.items()]
+
+
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
     """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield),
     from the indexer's summary of funded requests (one row per rate)."""
@@ -370,7 +400,9 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     by_obligor: dict[str, ObligorPosition] = {}
     weekly: dict[int, LadderBucket] = {}
     monthly: dict[int, LadderBucket] = {}
-    for obligor, maturity, status, count, amount in _position_groups(db, financier):
+    for obligor, maturity, status, count, amount in _position_groups(db, financier) + _bill_groups(
+        db, financier
+    ):
         result.count += count
         result.amount += amount
         position = by_obligor.setdefault(obligor, ObligorPosition(obligor))
