@@ -18,6 +18,7 @@ from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
+from tierflow.platform.services.lineage import token_tiers
 
 router = web.page_router("/audit")
 
@@ -149,20 +150,27 @@ def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
         header = []
         for column in columns:
             header.extend([f"{column}_fen", f"{column}_yuan"] if column in FEN_COLUMNS else [column])
+        if model is Certificate:
+            header.append("tier")  # supply-chain tier (docs/tiers.md); empty for a financier's piece
         writer.writerow(header)
         with Session(engine) as db:
-            for row in db.exec(select(model).execution_options(yield_per=2000)):
-                values: list[Any] = []
-                for column in columns:
-                    value = getattr(row, column)
-                    values.extend(
-                        [value, fmt.yuan(value)]
-                        if column in FEN_COLUMNS and value is not None
-                        else [value]
-                        if column not in FEN_COLUMNS
-                        else ["", ""]
-                    )
-                writer.writerow(values)
+            for rows in db.exec(select(model).execution_options(yield_per=2000)).partitions():
+                # The tier is read per payable: once per 2,000 certificates for the payables among them.
+                tiers = token_tiers(db, {r.slot_id for r in rows}) if model is Certificate else {}
+                for row in rows:
+                    values: list[Any] = []
+                    for column in columns:
+                        value = getattr(row, column)
+                        values.extend(
+                            [value, fmt.yuan(value)]
+                            if column in FEN_COLUMNS and value is not None
+                            else [value]
+                            if column not in FEN_COLUMNS
+                            else ["", ""]
+                        )
+                    if model is Certificate:
+                        values.append(tiers.get(row.token_id))
+                    writer.writerow(values)
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)
