@@ -151,10 +151,12 @@ def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int
 
 
 def test_bank_marks_default_exercises_and_collects_recourse(live: Live, line_core1: int) -> None:
-    # supplier4 holds only the price when recourse comes: the debt is collected in part at once, the
-    # rest after a deposit, with the Collect button.
-    slot, token = live.issue("core1", "supplier4", face=100_000_00, line_id=line_core1, days=10)
-    request_id = live.funded("supplier4", "bank1", token, 100_000_00, with_recourse=True)
+    # The discount (100% a year over 10 days, a 36th of the face) is more than all supplier4 holds
+    # besides the price: when recourse comes, the debt is collected in part at once, the rest after a
+    # deposit, with the Collect button.
+    face = 40 * _balance(live, "supplier4") + 100_000_00
+    slot, token = live.issue("core1", "supplier4", face=face, line_id=line_core1, days=10)
+    request_id = live.funded("supplier4", "bank1", token, face, rate_bps=10_000, with_recourse=True)
     bank, page = client_of(live, "bank1"), f"/dashboard/bank/{live.address('bank1')}"
     try:
         html = bank.get(f"{page}?book=inline").text

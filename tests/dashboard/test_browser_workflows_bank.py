@@ -1,5 +1,8 @@
 """The bank's new actions in chromium, as a credit officer clicks them: grant, freeze and unfreeze a
-credit line, mint and burn settlement money, claim a repaid position (screenshots in tests/artifacts/)."""
+credit line, mint and burn settlement money, claim a repaid position (screenshots in tests/artifacts/).
+
+Named to run after test_browser_flows.py, whose checks count bank1's and core1's balances exactly.
+"""
 
 from __future__ import annotations
 
