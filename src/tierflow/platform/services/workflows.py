@@ -241,7 +241,7 @@ def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: Certif
     call = Call(
         "Receivables", "issue", (data.supplier, data.face, date_to_unix(data.maturity), data.line_id, hashes)
     )
-    return execute(ctx=ctx, session=session, caller=caller, call=call)
+    return execute(ctx=ctx, session=session, caller=caller, call=call, document_ids=data.document_ids)
 
 
 def _own_payable(session: Session, caller: Caller, slot_id: int, *, as_: str) -> None:

@@ -235,6 +235,7 @@ def quote_confirm(
         # a quote is an offer for now: the registry caps its validity (24 h by default, 7 days at most)
         valid_hours=hours,
         expiry=now + hours * 3600,
+        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )
 
 
