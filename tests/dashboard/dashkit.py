@@ -114,6 +114,32 @@ class Live:
         self.api(supplier, f"/v1/supplier/payables/{slot}/accept")
         return slot, token
 
+    def funded(
+        self,
+        seller: str,
+        bank: str,
+        token: int,
+        amount: int,
+        *,
+        rate_bps: int = 500,
+        with_recourse: bool = False,
+    ) -> int:
+        """A financing request of `seller` to `bank` on `token`, quoted, accepted on the quoted terms and
+        funded, through the API (the flows under test use the pages); its request id."""
+        body = self.api(seller, "/v1/supplier/financing-requests", {
+            "token_id": token, "amount": amount, "financier": self.address(bank),
+            "with_recourse": with_recourse,
+        })  # fmt: skip
+        request_id = int(body["result"]["request_id"])
+        self.api(
+            bank, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": rate_bps, "valid_hours": 24}
+        )
+        quoted = self.platform.c.financing.functions.getRequest(request_id).call()
+        terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+        self.api(seller, f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
+        self.api(bank, f"/v1/financier/requests/{request_id}/fund")
+        return request_id
+
 
 @dataclass
 class Site:
@@ -143,3 +169,21 @@ def dashboard_sign_in(client: Any, api_key: str, **kwargs: Any) -> Any:
     )
     client.headers["X-CSRF-Token"] = csrf_of(client)
     return response
+
+
+FLASH = re.compile(r'<div class="flash flash-(\w+)"[^>]*>(.*?)</div>', re.S)
+
+
+def client_of(live: Live, who: str) -> httpx.Client:
+    """An HTTP client with its own cookies, signed in to the dashboard as `who`; follows redirects."""
+    client = httpx.Client(base_url=live.url, timeout=120, follow_redirects=True)
+    response = dashboard_sign_in(client, live.keys[who])
+    assert response.status_code == 200, response.text
+    return client
+
+
+def flash_of(html: str) -> str:
+    """The page's one-time message as "kind: text" (ok / error)."""
+    match = FLASH.search(html)
+    assert match is not None, "the page shows no message"
+    return f"{match.group(1)}: {match.group(2)}"

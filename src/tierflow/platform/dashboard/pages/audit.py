@@ -21,6 +21,7 @@ from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
+from tierflow.platform.services.lineage import token_tiers
 
 router = web.page_router("/audit")
 
@@ -255,22 +256,30 @@ def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         # Amounts as exact integer fen (…_fen) and as yuan text: spreadsheets never see a float.
-        writer.writerow(_header(columns, events))
+        header = _header(columns, events)
+        if model is Certificate:
+            header.append("tier")  # supply-chain tier (docs/tiers.md); empty for a financier's piece
+        writer.writerow(header)
         block_times: dict[int, str] = {}
         with Session(engine) as db:
             names = queries.directory(db)
-            for row in db.exec(select(model).execution_options(yield_per=2000)):
-                values: list[Any] = []
-                for column in columns:
-                    values.extend(_cells(column, getattr(row, column)))
-                values.extend(
-                    names.name(getattr(row, column)) if getattr(row, column) else ""
-                    for column in columns
-                    if column in ADDRESS_COLUMNS
-                )
-                if events:
-                    values.append(_block_time(db, row.block_number, block_times))
-                writer.writerow(values)
+            for rows in db.exec(select(model).execution_options(yield_per=2000)).partitions():
+                # The tier is read per payable: once per 2,000 certificates for the payables among them.
+                tiers = token_tiers(db, {r.slot_id for r in rows}) if model is Certificate else {}
+                for row in rows:
+                    values: list[Any] = []
+                    for column in columns:
+                        values.extend(_cells(column, getattr(row, column)))
+                    values.extend(
+                        names.name(getattr(row, column)) if getattr(row, column) else ""
+                        for column in columns
+                        if column in ADDRESS_COLUMNS
+                    )
+                    if events:
+                        values.append(_block_time(db, row.block_number, block_times))
+                    if model is Certificate:
+                        values.append(tiers.get(row.token_id))
+                    writer.writerow(values)
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)
