@@ -20,7 +20,7 @@ from sqlmodel import Session
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, Position
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, queries, sqltext
+from tierflow.platform.services import exports, lineage, queries, sqltext
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -280,3 +280,22 @@ def test_json_rendered_by_the_database_parses_to_the_typed_values(site: Syntheti
         with site.engine.begin() as conn:
             conn.execute(people.delete().where(people.c.legal_id.like("JSONTEXT%")))
             conn.execute(positions.delete().where(positions.c.slot_id == 987_654))
+
+
+def test_lineage_tiers_are_cached_per_data_version_and_follow_new_rows(site: Synthetic) -> None:
+    """The tree's tier totals are computed once per data version for every page (not per page), and a
+    write the indexer commits (new rows, a new data version) shows on the next page read at once."""
+    path = f"/v1/payables/{TREE_SLOT}/lineage"
+    first = site.get("core1", path, limit=10).json()
+    later = site.get("core1", path, limit=10, after=first["next_after"]).json()
+    assert later["tiers"] == first["tiers"] and sum(t["tokens"] for t in first["tiers"]) == first["count"]
+    synthetic.add_certificates(
+        site.engine, holder=site.seeded.addresses["supplier4"], slot_id=TREE_SLOT, token_ids=[950_000],
+        value=12_345,
+    )  # fmt: skip
+    synthetic.touch(site.engine)
+    fresh = site.get("core1", path, limit=10, after=later["next_after"]).json()
+    with Session(site.engine) as session:
+        expected = queries.tier_totals(lineage.tree_tiers(session, TREE_SLOT))
+    assert fresh["tiers"] == expected != first["tiers"]
+    assert fresh["count"] == first["count"] + 1
