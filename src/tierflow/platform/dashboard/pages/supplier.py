@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import Role
@@ -16,12 +16,19 @@ router = web.page_router("/supplier")
 
 
 @router.get("/{address}", response_class=HTMLResponse)
-def supplier_page(request: Request, viewer: web.SignedIn, address: str, panel: str = "") -> Response:
+def supplier_page(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    panel: str = "",
+    after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
     with web.session(request) as db:
         names = queries.directory(db)
-        view = queries.supplier_view(db, address)
+        # Holdings a page at a time by cursor (`after`: the last certificate of the page before).
+        view = queries.supplier_view(db, address, after=after)
         context: dict[str, Any] = {
             "names": names,
             "owner": address,
