@@ -106,8 +106,15 @@ def load(
     """Run `clients` threads issuing requests; returns requests/s and latency percentiles [ms]."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
-    barrier = threading.Barrier(clients + 1)
     stop_at = [0.0]
+
+    def start_clock() -> None:
+        stop_at[0] = time.perf_counter() + (seconds or 0)
+
+    # The deadline is set by the barrier's action, once every worker has warmed its connection and
+    # before any is released: set earlier, slow warm-up requests on a busy machine could use up the
+    # whole run (no samples); set after the release, a worker could read the initial 0.0 and stop.
+    barrier = threading.Barrier(clients + 1, action=start_clock)
 
     def worker(index: int) -> None:
         with httpx.Client(base_url=base, timeout=60.0) as client:
@@ -129,9 +136,6 @@ def load(
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
-    # The deadline is set before the barrier releases the workers: set after, a worker could read the
-    # initial 0.0 and stop at once (a run with no samples on a busy machine).
-    stop_at[0] = time.perf_counter() + (seconds or 0)
     barrier.wait()
     began = time.perf_counter()
     for thread in threads:

@@ -165,7 +165,33 @@ def _reads(base: str, info: dict[str, Any]) -> dict[str, Callable[[httpx.Client,
 CACHED = ("holdings, page of 50", "payable lineage, 10k-token tree, page of 1,000", "bank queue")
 
 
-def _export(base: str, auditor: dict[str, str]) -> dict[str, Any]:
+def _load() -> float:
+    """The machine's 1-minute load average (`uptime`): the machine is shared, figures need it beside them."""
+    return round(os.getloadavg()[0], 2)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc): what a run cost the server itself,
+    whatever else the machine was running."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(base: str, request: Callable[[httpx.Client, int], httpx.Response], pid: int) -> dict[str, Any]:
+    """api_bench.load, with the load average before and after and the server's CPU per request (ms):
+    the latencies depend on what else the machine runs, the server's CPU per request much less."""
+    load, cpu = _load(), _cpu_seconds(pid)
+    result = api_bench.load(base, request, seconds=SECONDS)
+    used = _cpu_seconds(pid) - cpu
+    return {
+        **result,
+        "server_cpu_ms_per_request": round(used * 1e3 / max(1, result["requests"]), 2),
+        "load_1m": [load, _load()],
+    }
+
+
+def _export(base: str, auditor: dict[str, str], server_pid: int) -> dict[str, Any]:
+    load, cpu = _load(), _cpu_seconds(server_pid)
     started = time.perf_counter()
     rows, size = -1, 0
     with httpx.stream("GET", f"{base}/v1/audit/export/certificates.csv", headers=auditor, timeout=600) as r:
@@ -173,7 +199,13 @@ def _export(base: str, auditor: dict[str, str]) -> dict[str, Any]:
         for chunk in r.iter_bytes():
             rows += chunk.count(b"\n")
             size += len(chunk)
-    return {"rows": rows, "mb": round(size / 1e6, 1), "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "rows": rows,
+        "mb": round(size / 1e6, 1),
+        "seconds": round(time.perf_counter() - started, 2),
+        "server_cpu_s": round(_cpu_seconds(server_pid) - cpu, 2),
+        "load_1m": [load, _load()],
+    }
 
 
 def _book(url: str, bank: str) -> dict[str, Any]:
@@ -205,6 +237,7 @@ def _book(url: str, bank: str) -> dict[str, Any]:
         blocks = queries.indexed(db)
     engine.dispose()
     return {
+        "load_1m": _load(),
         "positions": book["book"].count,
         "cold_ms": [round(x * 1e3) for x in cold],
         "warm_p50_ms": round(statistics.median(warm) * 1e3, 2),
@@ -248,13 +281,15 @@ def database(backend: str) -> Iterator[tuple[str, Callable[[], int]]]:
 def measure(backend: str) -> dict[str, Any]:
     results: dict[str, Any] = {"backend": backend, "clients": api_bench.CLIENTS, "seconds_per_run": SECONDS}
     with database(backend) as (url, size):
+        results["build_load_1m"] = [_load()]
         info = build(url)
+        results["build_load_1m"].append(_load())
         results.update(certificates=info["certificates"], build=info["build"], leaf_depth=info["leaf_depth"])
         results["db_mb"] = size()
         bare = api_bench.bare_server()
         try:
-            results["bare_fastapi"] = api_bench.load(
-                f"http://127.0.0.1:{bare.port}", lambda c, i: c.get("/bare"), seconds=SECONDS
+            results["bare_fastapi"] = _run(
+                f"http://127.0.0.1:{bare.port}", lambda c, i: c.get("/bare"), bare.process.pid
             )
         finally:
             bare.stop()
@@ -265,13 +300,15 @@ def measure(backend: str) -> dict[str, Any]:
             reads = _reads(base, info)
             runs: dict[str, Any] = {}
             for name, request in reads.items():
-                runs[name] = {"automine": api_bench.load(base, request, seconds=SECONDS)}
+                runs[name] = {"automine": _run(base, request, server.process.pid)}
                 print(f"[reads] {name}: {runs[name]['automine']}", file=sys.stderr)
             with block_per_second(url):
                 for name in CACHED:
-                    runs[name]["1 block/s"] = api_bench.load(base, reads[name], seconds=SECONDS)
+                    runs[name]["1 block/s"] = _run(base, reads[name], server.process.pid)
             results["reads"] = runs
-            results["export"] = _export(base, {"X-API-Key": info["seeded"].tokens["auditor"]})
+            results["export"] = _export(
+                base, {"X-API-Key": info["seeded"].tokens["auditor"]}, server.process.pid
+            )
             print(f"[reads] export: {results['export']}", file=sys.stderr)
         finally:
             server.stop()
@@ -290,10 +327,11 @@ def _table(results: dict[str, Any]) -> str:
         f"## Reads at {results['certificates']:,} certificates ({name}, {results['db_mb']:,} MB)\n",
         f"Data set built in {build['total_s']} s ({build['bulk_certificates_s']} s for the certificates "
         f"by INSERT … SELECT, {build['tree_s']} s for the 10,000-token tree, leaf depth "
-        f"{results['leaf_depth']}). {results['clients']} clients, {results['seconds_per_run']:g} s a run, "
+        f"{results['leaf_depth']}; load {'–'.join(map(str, results.get('build_load_1m', [])))}). "
+        f"{results['clients']} clients, {results['seconds_per_run']:g} s a run, "
         'one uvicorn worker; "1 block/s": the checkpoint advances one empty block a second meanwhile.\n',
-        "| read | mode | req/s | p50 ms | p99 ms |",
-        "|---|---|---:|---:|---:|",
+        "| read | mode | req/s | p50 ms | p99 ms | server CPU ms/request | load (1 min) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     bare = results["bare_fastapi"]
     rows = [("bare FastAPI endpoint (baseline)", "—", bare)]
@@ -302,14 +340,18 @@ def _table(results: dict[str, Any]) -> str:
             rows.append((name, f"{'cached' if name in CACHED else 'cache miss'}, {mode}", run))
     for name, mode, run in rows:
         lines.append(
-            f"| {name} | {mode} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p99_ms']} |"
+            f"| {name} | {mode} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p99_ms']} | "
+            f"{run.get('server_cpu_ms_per_request', '—')} | {'–'.join(map(str, run.get('load_1m', [])))} |"
         )
     export, book = results["export"], results["bank_book"]
     lines.append(
         f"\nCSV export of every certificate, alone: {export['rows']:,} rows ({export['mb']} MB) in "
-        f"{export['seconds']} s.\n\nBank book of {book['positions']:,} positions (dashboard): cold "
+        f"{export['seconds']} s ({export.get('server_cpu_s', '—')} s of server CPU; load "
+        f"{'–'.join(map(str, export.get('load_1m', [])))}).\n\n"
+        f"Bank book of {book['positions']:,} positions (dashboard): cold "
         f"{', '.join(str(x) for x in book['cold_ms'])} ms; at one block a second (data version unchanged) "
-        f"p50 {book['warm_p50_ms']} ms, max {book['warm_max_ms']} ms over {book['warm_calls']} fills.\n"
+        f"p50 {book['warm_p50_ms']} ms, max {book['warm_max_ms']} ms over {book['warm_calls']} fills "
+        f"(load {book.get('load_1m', '—')}).\n"
     )
     return "\n".join(lines)
 

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, Position
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, queries, sqltext
+from tierflow.platform.services import exports, lineage, queries, sqltext
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -228,17 +228,29 @@ def test_synthetic_bulk_load_keeps_every_certificate_index(site: Synthetic) -> N
     assert present == declared and len(present) >= 9
 
 
-def test_lineage_pages_rendered_by_the_database_equal_the_typed_rows(site: Synthetic) -> None:
-    """Lineage tokens come as JSON the database wrote (services.sqltext): every page parses to exactly
-    the typed rows of the same certificates (ints, fen, booleans, nulls, the payable's terms)."""
+@pytest.mark.parametrize("kept_whole", [True, False])
+def test_lineage_pages_rendered_by_the_database_equal_the_typed_rows(
+    site: Synthetic, kept_whole: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lineage tokens come as JSON the database wrote (services.sqltext): every page, with and without
+    an offset, parses to exactly the typed rows of the same certificates (ints, fen, booleans, nulls,
+    the payable's terms), whether the tree is kept whole per data version or read a page at a time."""
+    if not kept_whole:
+        monkeypatch.setattr(queries, "TREE_CACHE_TOKENS", 10)
+    limit = 40 if kept_whole else 37  # another response-cache key than the other case's pages
+    path = f"/v1/payables/{TREE_SLOT}/lineage"
     after: int | None = None
     pages = 0
     with Session(site.engine) as session:
         while True:
-            query = {"limit": 40, **({"after": after} if after is not None else {})}
-            body = site.get("core1", f"/v1/payables/{TREE_SLOT}/lineage", **query).json()
-            typed = queries.certificates(session=session, slot_id=TREE_SLOT, status=None, offset=0, **query)
-            assert body["tokens"] == typed["data"] and body["next_after"] == typed["next_after"]
+            cursor = {"after": after} if after is not None else {}
+            for offset in (3, 0):
+                body = site.get("core1", path, limit=limit, offset=offset, **cursor).json()
+                typed = queries.certificates(
+                    session=session, slot_id=TREE_SLOT, status=None, limit=limit, offset=offset, **cursor
+                )
+                assert body["tokens"] == typed["data"] and body["next_after"] == typed["next_after"]
+                assert body["count"] == typed["count"]
             pages += 1
             after = body["next_after"]
             if after is None:
@@ -280,3 +292,25 @@ def test_json_rendered_by_the_database_parses_to_the_typed_values(site: Syntheti
         with site.engine.begin() as conn:
             conn.execute(people.delete().where(people.c.legal_id.like("JSONTEXT%")))
             conn.execute(positions.delete().where(positions.c.slot_id == 987_654))
+
+
+def test_lineage_tiers_are_cached_per_data_version_and_follow_new_rows(site: Synthetic) -> None:
+    """The tree's tier totals are computed once per data version for every page (not per page), and a
+    write the indexer commits (new rows, a new data version) shows on the next page read at once."""
+    path = f"/v1/payables/{TREE_SLOT}/lineage"
+    first = site.get("core1", path, limit=10).json()
+    later = site.get("core1", path, limit=10, after=first["next_after"]).json()
+    assert later["tiers"] == first["tiers"] and sum(t["tokens"] for t in first["tiers"]) == first["count"]
+    synthetic.add_certificates(
+        site.engine, holder=site.seeded.addresses["supplier4"], slot_id=TREE_SLOT, token_ids=[950_000],
+        value=12_345,
+    )  # fmt: skip
+    synthetic.touch(site.engine)
+    fresh = site.get("core1", path, limit=10, after=later["next_after"]).json()
+    with Session(site.engine) as session:
+        expected = queries.tier_totals(lineage.tree_tiers(session, TREE_SLOT))
+    assert fresh["tiers"] == expected != first["tiers"]
+    assert fresh["count"] == first["count"] + 1
+    # The tree's tokens are kept per data version as well: the new one is there at once.
+    last = site.get("core1", path, limit=10, after=949_999).json()
+    assert [t["token_id"] for t in last["tokens"]] == [950_000] and last["next_after"] is None

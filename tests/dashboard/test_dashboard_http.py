@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tierflow.platform import i18n
+from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
@@ -302,6 +303,24 @@ def test_a_mistyped_amount_comes_back_with_what_to_write(book: tuple[Engine, syn
     assert 'class="flash flash-error" role="alert"' in response.text
 
 
+def _walk_pages(
+    client: TestClient, url: str, panel: str, row: str, cursor: str
+) -> tuple[list[str], list[list[int]]]:
+    """Every page of a dashboard panel, following its `?<cursor>=<id>` link: the HTML and the row ids
+    (`data-<row>`) of each."""
+    htmls: list[str] = []
+    pages: list[list[int]] = []
+    query = f"?panel={panel}"
+    while True:
+        html = client.get(url + query).text
+        htmls.append(html)
+        pages.append([int(i) for i in re.findall(rf'data-{row}="(\d+)"', html)])
+        following = re.search(rf'href="\?{cursor}=(\d+)"', html)
+        if following is None:
+            return htmls, pages
+        query = f"?panel={panel}&{cursor}={following.group(1)}"
+
+
 def test_bank_queue_pages_by_cursor_every_open_request_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'queue.db'}")
     synthetic.create_tables(engine)
@@ -317,15 +336,8 @@ def test_bank_queue_pages_by_cursor_every_open_request_once(tmp_path: Path) -> N
                 .order_by(col(FinancingRequest.request_id).desc())
             )
         ]
-    pages: list[list[int]] = []
-    query = "?panel=queue"
-    while True:
-        html = client.get(url + query).text
-        pages.append([int(i) for i in re.findall(r'data-request="(\d+)"', html)])
-        older = re.search(r'href="\?before=(\d+)"', html)
-        if older is None:
-            break
-        query = f"?panel=queue&before={older.group(1)}"
+    htmls, pages = _walk_pages(client, url, "queue", "request", "before")
+    html = htmls[-1]
     assert [i for page in pages for i in page] == expected and len(pages) == 3
     assert f"101–130 of {len(expected)}" in html
     newer = re.search(r'href="\?after=(\d+)"', html)
@@ -371,3 +383,31 @@ def test_signed_in_header_follows_the_switch(book: tuple[Engine, synthetic.Seede
     client.post("/dashboard/language", data={"locale": "zh_CN", "next": page, "csrf_token": token})
     html = client.get(page).text
     assert "退出登录" in html and ">Sign out<" not in html
+
+
+def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> None:
+    """More holdings than a page: the supplier walks them by cursor, soonest maturity first, each once,
+    and the total above the table is every holding's, not the page's (it was the first 200's)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'holdings.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=1_000, payables=10, first_slot=1_000, first_token=10_000)
+    supplier = seeded.addresses["supplier2"]
+    client = client_for(engine, seeded.tokens["supplier2"])
+    url = f"/dashboard/supplier/{supplier}"
+    with Session(engine) as db:
+        held = db.exec(
+            select(Certificate, Payable)
+            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+            .where(col(Certificate.holder) == supplier)
+            .order_by(col(Payable.maturity), col(Certificate.token_id))
+        ).all()
+    expected = [c.token_id for c, _ in held]
+    assert len(expected) > 200
+    htmls, pages = _walk_pages(client, url, "tables", "token", "after")
+    html = htmls[-1]
+    assert all(f"¥{fmt.yuan(sum(c.value for c, _ in held))}" in page for page in htmls)
+    assert [i for page in pages for i in page] == expected and len(pages) == 2
+    assert f"{len(pages[1])} of {len(expected)} certificates" in html
+    assert f"panel=tables&amp;after={pages[0][-1]}" in html  # the live refresh stays on this page
+    engine.dispose()

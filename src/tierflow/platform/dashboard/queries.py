@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, literal, or_, tuple_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -32,6 +32,7 @@ from tierflow.platform.models.service import DirectoryParticipant, StoredDocumen
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import queries as service_queries
 from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
+from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
@@ -737,28 +738,51 @@ def supplier_statement(db: Session, supplier: str, *, limit: int = 200) -> list[
 @dataclass
 class SupplierView:
     incoming: list[Payable]
-    holdings: list[Holding]
-    holdings_total: int
+    holdings: list[Holding]  # one page, soonest maturity first
+    holdings_total: int  # [fen] every live holding, not only this page's
     requests: list[tuple[FinancingRequest, Payable | None]]
     payouts: list[Payout]
     payouts_total: int
     incoming_documents: dict[int, list[StoredDocument]] = field(default_factory=dict)
     statement: list[StatementLine] = field(default_factory=list)
+    holdings_count: int = 0  # every live holding
+    holdings_after: int | None = None  # the cursor this page starts after (None: the first page)
+    holdings_next: int | None = None  # the next page's cursor (None: the last page)
 
 
-def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierView:
+def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | None = None) -> SupplierView:
+    """A supplier's tables; holdings a page of `limit` by (maturity, token id), starting after
+    certificate `after` (keyset: any page costs the same; the cursor only places the page, the rows are
+    always the supplier's own)."""
     incoming = db.exec(
         select(Payable)
         .where(col(Payable.supplier) == supplier, col(Payable.status) == "Issued")
         .order_by(col(Payable.slot_id).desc())
     ).all()
-    held = db.exec(
-        select(Certificate, Payable)
-        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-        .where(col(Certificate.holder) == supplier, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
-        .order_by(col(Payable.maturity), col(Certificate.token_id))
-        .limit(limit)
-    ).all()
+    live = (col(Certificate.holder) == supplier, col(Certificate.status).in_(LIVE_TOKEN_STATUSES))
+    held_query = select(Certificate, Payable).join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+    start = None
+    if after is not None:
+        start = db.exec(
+            select(col(Payable.maturity))
+            .join(Certificate, col(Certificate.slot_id) == col(Payable.slot_id))
+            .where(col(Certificate.token_id) == after)
+        ).first()
+    if start is not None:
+        position = tuple_(col(Payable.maturity), col(Certificate.token_id))
+        held_query = held_query.where(position > tuple_(literal(start), literal(after)))
+    held = list(
+        db.exec(
+            held_query.where(*live)
+            .order_by(col(Payable.maturity), col(Certificate.token_id))
+            .limit(limit + 1)
+        ).all()
+    )
+    following = held[limit - 1][0].token_id if len(held) > limit else None
+    del held[limit:]
+    # Over every live holding, exactly (sums.py), not only this page's.
+    totals = exact_groups(db, col(Certificate.holder), [col(Certificate.value)], live)
+    count, total = totals.get(supplier, [0, 0])
     requests = db.exec(
         select(FinancingRequest)
         .where(col(FinancingRequest.seller) == supplier)
@@ -783,7 +807,10 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
     return SupplierView(
         incoming=list(incoming),
         holdings=[Holding(c, p, held_tiers.get(c.token_id)) for c, p in held],
-        holdings_total=sum(c.value for c, _ in held),
+        holdings_total=total,
+        holdings_count=count,
+        holdings_after=after if start is not None else None,
+        holdings_next=following,
         requests=[
             (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
         ],

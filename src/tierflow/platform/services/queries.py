@@ -7,6 +7,7 @@ auditors and the operator everything.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 from collections import defaultdict
@@ -29,7 +30,7 @@ from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.readcache import COUNTS
+from tierflow.platform.services.readcache import COUNTS, TotalsCache
 from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
     CreditLinePublic,
@@ -239,25 +240,29 @@ def slot_lineage(
     row = access.check_whole_tree(session, caller, slot_id)
     where = [CERT.c.slot_id == slot_id]
     count = _count(session, ("tree", slot_id), CERT, where)
-    # The payable is one row: its two columns end every token's object as one bound string, not a join.
-    slot = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
-    tail = sqltext.json_tail({"maturity": slot.maturity, "obligor": slot.obligor})
-    # Up to 1,000 rows a page: the database renders each token's JSON (sqltext), Python joins them.
-    query = select(_tree_json(session.get_bind().dialect.name), CERT.c.token_id).where(*where)
-    rows = list(
-        session.execute(
-            _keyset(query, CERT.c.token_id, after=after, descending=False, limit=limit, offset=offset),
-            {"json_tail": tail},
-        )
-    )
-    following = _next_after(rows, limit, "token_id")
+    if count <= TREE_CACHE_TOKENS:
+        # Every page of a tree is a slice of the whole tree's rendered tokens, kept per data version:
+        # the tree changes only when the indexer writes rows, and rendering 1,000 rows per page cost
+        # more than the rest of the request. Rendered once per version (~10,000 tokens in tens of ms).
+        ids, texts = TREES.get(session, ("tree", slot_id), lambda: _tree_tokens(session, slot_id, None, None))
+        start = bisect.bisect_right(ids, after) if after is not None else 0
+        start += offset
+        page_ids, page_texts = ids[start : start + limit], texts[start : start + limit]
+        following = ids[start + limit - 1] if len(ids) > start + limit else None
+    else:
+        # A tree too large to keep: the page alone, through the (slot_id, token_id) index.
+        ids, texts = _tree_tokens(session, slot_id, after, (limit, offset))
+        page_ids, page_texts = ids[:limit], texts[:limit]
+        following = ids[limit - 1] if len(ids) > limit else None
     tiers = COUNTS.get(session, ("token_tiers", slot_id), lambda: lineage.token_tiers(session, [slot_id]))
     return {
         "slot_id": slot_id,
         "root_token_id": row.root_token_id,
         # Each token's tier (supply-chain distance, lineage.token_tiers) joins its JSON here: one lineage
         # walk per tree and data version, cached like the totals.
-        "tokens": sqltext.JsonTexts(_with_tier(text, token_id, tiers) for text, token_id in rows),
+        "tokens": sqltext.JsonTexts(
+            _with_tier(text, token_id, tiers) for text, token_id in zip(page_texts, page_ids, strict=True)
+        ),
         "count": count,
         "next_after": following,
         # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
@@ -341,6 +346,29 @@ CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
 PAYABLE_COLUMNS = [PAYABLE.c[name] for name in PayablePublic.model_fields]
+
+
+TREE_CACHE_TOKENS = 20_000  # trees up to this size are kept whole per data version (~300 B a token)
+TREES = TotalsCache(size=8)
+
+
+def _tree_tokens(
+    session: Session, slot_id: int, after: int | None, page: tuple[int, int] | None
+) -> tuple[list[int], list[str]]:
+    """Token ids and JSON texts of payable `slot_id`'s tokens in id order: all of them (`page` None), or
+    the (limit, offset) page after `after` plus one look-ahead row. The database renders the JSON
+    (sqltext); the payable's two columns end every object as one bound string, not a join."""
+    slot = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
+    tail = sqltext.json_tail({"maturity": slot.maturity, "obligor": slot.obligor})
+    query = select(_tree_json(session.get_bind().dialect.name), CERT.c.token_id).where(
+        CERT.c.slot_id == slot_id
+    )
+    if page is None:
+        query = query.order_by(CERT.c.token_id)
+    else:
+        query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
+    rows = session.execute(query, {"json_tail": tail}).all()
+    return [int(r[1]) for r in rows], [r[0] for r in rows]
 
 
 @functools.cache

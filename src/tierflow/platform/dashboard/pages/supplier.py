@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
@@ -50,13 +50,15 @@ def supplier_page(
     estimate_amount: str = "",
     estimate_token: str = "",
     estimate_maturity: str = "",
+    after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
 ) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
-        view = queries.supplier_view(db, address)
+        # Holdings a page at a time by cursor (`after`: the last certificate of the page before).
+        view = queries.supplier_view(db, address, after=after)
         estimate = _estimate(db, view, now, estimate_amount, estimate_token, estimate_maturity)
         context: dict[str, Any] = {
             "estimate": estimate,
