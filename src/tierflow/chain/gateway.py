@@ -1,6 +1,6 @@
 """Relay participants' calls through the ERC-2771 forwarder: custodial signing, self-custody, nonces.
 
-Every participant write goes through `TierflowForwarder.execute`, sent and paid for by one of a pool
+Every participant write goes through `TierflowForwarder.executeOrVoid`, sent and paid for by one of a pool
 of relayer accounts, so participants need no gas. Each request takes the relayer with the fewest
 requests in flight, so different participants' writes go out in parallel (on an automining node
 `send_raw_transaction` returns only once the block is mined, so one account would serialise them
@@ -12,8 +12,12 @@ all). Two locks keep nonces right under concurrency:
   per-signer lock from "read nonce" until the receipt, which also means a failed request can never
   invalidate a later one that was already signed.
 
-The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
-as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
+A request whose call fails on chain uses up its forwarder nonce in that same transaction
+(`executeOrVoid`, event `ForwardRequestFailed` with the revert data), so its signed calldata can never
+be replayed and no second (void) transaction is ever queued behind the relayer's nonce.
+
+OpenZeppelin's `execute` swallows the inner revert reason (`FailedCall()`), so every request is first
+simulated as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
 calldata (ERC-2771's `_msgSender()`); that yields the contract's custom error before anything is sent.
 
 The write path speaks raw JSON-RPC (`tierflow.chain.jsonrpc`) and decodes calldata, receipts and reverts
@@ -58,7 +62,8 @@ from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
 DEFAULT_DEADLINE_S = 3600
 MAX_DEADLINE_S = 3600
 # Custodial requests are signed and relayed inside one call: minutes of chain time are plenty, and a
-# request that reverted is voided at once, so its public calldata can never be replayed later.
+# request whose call failed used up its nonce in the relaying transaction (executeOrVoid), so its
+# public calldata can never be replayed later.
 CUSTODIAL_DEADLINE_S = 300
 INNER_GAS_HEADROOM = 1.0
 # Gas cap of one forwarded call: the heaviest single-object operation (issue with 20 invoices) uses
@@ -68,11 +73,13 @@ BATCH_GAS_BUDGET = 8_000_000
 PAYOUT_SELECTOR = bytes(Web3.keccak(text="payout(uint256[])")[:4])
 INNER_GAS_MARGIN = 20_000
 EXECUTE_SELECTOR = keccak(text="execute((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
+EXECUTE_OR_VOID_SELECTOR = keccak(text="executeOrVoid((address,address,uint256,uint256,uint48,bytes,bytes))")[
+    :4
+]
 FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-VOID_SELECTOR = keccak(text="voidRequest((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
 # [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
@@ -103,6 +110,8 @@ class TxOutcome:
     gas_used: int
     events: list[DecodedEvent] = field(default_factory=list)
     succeeded: bool = True
+    # the revert data of a relayed call that failed inside a mined transaction (ForwardRequestFailed)
+    failure: bytes | None = None
 
     def first(self, event: str) -> DecodedEvent | None:
         return next((item for item in self.events if item.event == event), None)
@@ -330,9 +339,10 @@ class ChainGateway:
             signature = self.sign(account, typed)
             try:
                 outcome = self._relay_locked(typed["message"], signature)
-            except ContractRevert as error:
-                if error.name.startswith("ERC2771"):
-                    self._forwarder_nonces.pop(signer, None)  # out of step: read it again next time
+            except ContractRevert:
+                # out of step (ERC2771 errors), or the failed call used up the nonce (executeOrVoid):
+                # read it again next time
+                self._forwarder_nonces.pop(signer, None)
                 raise
             except BaseException:
                 self._forwarder_nonces.pop(signer, None)
@@ -384,7 +394,7 @@ class ChainGateway:
 
     def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
         request = self._request_tuple(message, signature)
-        data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
+        data = EXECUTE_OR_VOID_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
         # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
         # calldata copy); estimating it would cost a round trip and cannot fail differently.
         gas = int(message["gas"]) + 80_000 + 16 * len(request[5])
@@ -394,30 +404,12 @@ class ChainGateway:
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        # A reverted request stays public calldata, signed, with its nonce unused, until its deadline
-        # (5 minutes of chain time for custodial requests). Voiding it at once (`_void`) is switched
-        # off: on a node restart the void could sit unmined in the pool and block the relayer's later
-        # transactions behind it (tests/api/test_node_faults.py caught it). See docs/contracts.md.
+        # A call that fails uses up the request's nonce in this same transaction (executeOrVoid): its
+        # public calldata can never be replayed, and no void transaction waits behind it in the pool.
         return self._mined(
             relayer.address, str(self.forwarder.address), data, gas, tx_hash,
             {"reason": "the forwarded call failed", "tx": tx_hash},
         )  # fmt: skip
-
-    def _void(self, relayer: LocalAccount, request: tuple[Any, ...], gas: int) -> None:
-        """Use up the nonce of a relayed request that failed (TierflowForwarder.voidRequest).
-
-        Best effort: if the void itself reverts (the request had expired, was never valid, or would now
-        succeed) there is nothing to void, and the caller still hears the original error.
-        """
-        data = VOID_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
-        signer = str(request[0])
-        try:
-            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
-            self.outcome(self.wait_receipt(tx_hash))
-        except (TierflowError, Web3Exception, RpcError):
-            pass
-        finally:
-            self._forwarder_nonces.pop(signer, None)
 
     def _take_relayer(self) -> int:
         """The relayer with the fewest requests in flight (round robin among equals); never blocks.
@@ -454,6 +446,8 @@ class ChainGateway:
         """The outcome of a sent transaction once mined; if it reverted, raise why (`unexplained` when
         replaying it finds no decoded error)."""
         outcome = self.outcome(self.wait_receipt(tx_hash))
+        if outcome.failure is not None:
+            raise self.decoder.decode(outcome.failure)
         if not outcome.succeeded:
             raise self._explain(sender, to, data, gas, outcome.block_number) or ContractRevert(
                 "Reverted", unexplained
@@ -462,7 +456,14 @@ class ChainGateway:
 
     # -- why a mined transaction failed -------------------------------------------------------------
     def revert_reason(self, tx_hash: str, block: int) -> ContractRevert | None:
-        """The decoded error of a transaction mined in `block` that reverted; None if none is found."""
+        """The decoded error of a transaction mined in `block` that reverted, or of the relayed call that
+        failed inside it (ForwardRequestFailed); None if none is found."""
+        try:
+            known = self.transaction_outcome(tx_hash)
+        except ChainUnavailableError:
+            known = None
+        if known is not None and known.failure is not None:
+            return self.decoder.decode(known.failure)
         try:
             tx = self.rpc.call("eth_getTransactionByHash", [tx_hash])
         except (RpcError, ChainUnavailableError):
@@ -479,7 +480,9 @@ class ChainGateway:
         then replayed as the target saw it (the signer appended, ERC-2771), like `simulate`.
         """
         error = self._replay({"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas)}, block)
-        forwarded = to.lower() == str(self.forwarder.address).lower() and data[:4] == EXECUTE_SELECTOR
+        forwarded = to.lower() == str(self.forwarder.address).lower() and data[:4] in (
+            EXECUTE_SELECTOR, EXECUTE_OR_VOID_SELECTOR,
+        )  # fmt: skip
         if error is not None and forwarded and error.name in ("FailedCall", "Reverted"):
             (request,) = abi_decode([FORWARD_REQUEST_DATA], data[4:])
             signer, target, inner = str(request[0]), str(request[1]), bytes(request[5])
@@ -526,16 +529,21 @@ class ChainGateway:
     def outcome(self, receipt: dict[str, Any]) -> TxOutcome:
         """A raw JSON-RPC receipt with its logs decoded (JSON values, as the indexer stores them)."""
         events: list[DecodedEvent] = []
+        failure: bytes | None = None
         for log in receipt["logs"]:
             event = self.log_decoder.decode(log)
             if event is not None:
                 events.append(DecodedEvent(event.contract, event.event, event.args, event.log_index))
+                if event.contract == "TierflowForwarder" and event.event == "ForwardRequestFailed":
+                    failure = bytes(HexBytes(event.args["reason"]))
+        # a relayed call that failed is a failed write, though its transaction (using the nonce) succeeded
         return TxOutcome(
             tx_hash=str(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"], 16),
             gas_used=int(receipt["gasUsed"], 16),
             events=events,
-            succeeded=int(receipt["status"], 16) == 1,
+            succeeded=int(receipt["status"], 16) == 1 and failure is None,
+            failure=failure,
         )
 
     def call(self, contract: str, function: str, *args: Any) -> Any:
