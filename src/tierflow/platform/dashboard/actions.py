@@ -144,6 +144,14 @@ def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) ->
     )
 
 
+def collect_recourse(context: Any, viewer: Viewer, *, seller: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.collect_recourse(ctx=context, session=s, caller=c, seller=seller),
+    )
+
+
 # -- supplier --------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
-from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.financing import FinancingRequest, RecourseDebt
 from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
@@ -100,6 +100,18 @@ def settlement_balance(db: Session, address: str) -> int:
     """Settlement-token balance [fen]: what a bank can fund with, what a core enterprise can repay with."""
     row = db.get(SettlementBalance, address)
     return row.balance if row is not None else 0
+
+
+def recourse_debts(
+    db: Session, *, seller: str | None = None, financier: str | None = None
+) -> list[RecourseDebt]:
+    """A seller's recourse debts, or those owed to a financier, oldest first (the collection order)."""
+    query = select(RecourseDebt).order_by(col(RecourseDebt.request_id))
+    if seller is not None:
+        query = query.where(col(RecourseDebt.seller) == seller)
+    if financier is not None:
+        query = query.where(col(RecourseDebt.financier) == financier)
+    return list(db.exec(query).all())
 
 
 def platform_state(db: Session) -> PlatformState | None:

@@ -110,6 +110,7 @@ def bank_page(
             **base,
             **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
+            debts=queries.recourse_debts(db, financier=address),
             **_queue_context(db, viewer, address, before, after),
             **book_context,
         )
@@ -270,3 +271,16 @@ async def bank_request_action(
         verb=verb,
         request_id=request_id,
     )
+
+
+@router.post("/{address}/recourse-debts/collect")
+async def collect_recourse(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    """Collect what a seller owes this bank on recourse out of the seller's balance (no allowance)."""
+    web.owner_acting(viewer, address, Role.FINANCIER, "actions on this bank's recourse debts")
+    back = f"/dashboard/bank/{address}"
+    form = await request.form()
+    seller = str(form.get("seller", ""))
+    if not seller.startswith("0x"):
+        return web.redirect(back, message="Seller: choose whose debt to collect.", kind="error")
+    done = f"Collected what {web.name_of(request, seller)}'s balance covers of its recourse debt."
+    return await web.act(request, viewer, back, done, actions.collect_recourse, seller=seller)
