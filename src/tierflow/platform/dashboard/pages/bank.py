@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, charts, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -281,6 +282,7 @@ async def collect_recourse(request: Request, viewer: web.SignedIn, address: str)
     form = await request.form()
     seller = str(form.get("seller", ""))
     if not seller.startswith("0x"):
-        return web.redirect(back, message="Seller: choose whose debt to collect.", kind="error")
-    done = f"Collected what {web.name_of(request, seller)}'s balance covers of its recourse debt."
+        return web.redirect(back, message=i18n.gettext("Seller: choose whose debt to collect."), kind="error")
+    name = web.name_of(request, seller)
+    done = i18n.gettext("Collected what %(seller)s's balance covers of its recourse debt.", seller=name)
     return await web.act(request, viewer, back, done, actions.collect_recourse, seller=seller)
