@@ -39,8 +39,17 @@ def test_operator_marks_payable_defaulted_others_refused(funded: Api) -> None:
         assert api.post(who, f"/v1/operator/payables/{slot}/mark-defaulted").status_code == 403
     missing = api.post("operator", "/v1/operator/payables/999999/mark-defaulted")
     assert missing.status_code == 404, missing.text
-    api.ok("operator", f"/v1/operator/payables/{slot}/mark-defaulted")
+    # the operator's console lists the payable (names and yuan) with a button; the API is tested below.
+    # Its clock is the last indexed block's: a block after the time travel moves it
+    api.ok("bank1", "/v1/settlement/mint", {"to": api.address("bank1"), "amount": 1})
+    console = _dashboard(api, "operator")
+    page = console.get("/dashboard/operator").text
+    row = next(r for r in page.split("<tr>") if f">P{slot}<" in r)
+    assert "600.00" in row and ">0x" not in row and "mark_defaulted" in row, row
+    done = console.post("/dashboard/operator/mark_defaulted", data={"slot_id": str(slot)})
+    assert done.status_code == 303, done.text
     assert api.get("bank2", f"/v1/payables/{slot}").json()["status"] == "Defaulted"
+    assert f">P{slot}<" not in console.get("/dashboard/operator").text
     again = api.post("operator", f"/v1/operator/payables/{slot}/mark-defaulted")
     assert again.status_code == 409 and again.json()["error"]["code"] == "CertificateWrongStatus"
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
+from tierflow.platform import i18n
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import approvals, documents, participants, policy, workflows
@@ -297,6 +298,15 @@ def set_parameters(
             max_tenor_days=max_tenor_days, grace_period_days=grace_period_days, min_unit=min_unit
         )
         return workflows.set_parameters(ctx=context, session=session, data=data)
+
+    return run_as(context, viewer, work)
+
+
+def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator marks a payable defaulted here."))
+        return workflows.operator_mark_defaulted(ctx=context, session=session, slot_id=slot_id)
 
     return run_as(context, viewer, work)
 

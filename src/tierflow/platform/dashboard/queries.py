@@ -102,6 +102,18 @@ def settlement_balance(db: Session, address: str) -> int:
     return row.balance if row is not None else 0
 
 
+def defaultable_payables(db: Session, *, now: int, grace: int, limit: int = 50) -> list[Payable]:
+    """Accepted payables past maturity + grace, so still unpaid in part: the operator may declare them
+    defaulted (the chain checks the same rule). Oldest maturity first."""
+    query = (
+        select(Payable)
+        .where(col(Payable.status) == "Accepted", col(Payable.maturity) + grace <= now)
+        .order_by(col(Payable.maturity))
+        .limit(limit)
+    )
+    return list(db.exec(query).all())
+
+
 def recourse_debts(
     db: Session, *, seller: str | None = None, financier: str | None = None
 ) -> list[RecourseDebt]:
