@@ -95,15 +95,16 @@ def test_recourse_debt_listed_for_seller_and_bank_then_collected(funded: Api) ->
     # the dashboards: the seller sees what it owes, the bank what it is owed, in yuan, with the button
     seller_name = api.get("operator", f"/v1/operator/participants/{seller}").json()["legal_name"]
     bank_page, seller_page = _page(api, "bank2", "bank"), _page(api, "supplier1", "supplier")
-    for page in (bank_page, seller_page):
-        row = next(r for r in page.split("<tr>") if f"R{request_id}<" in r)
+    bank_row = next(r for r in bank_page.split("<tr>") if f'num">{request_id}<' in r and "/collect" in r)
+    seller_row = next(r for r in seller_page.split("<tr>") if f"R{request_id}<" in r)
+    for row in (bank_row, seller_row):
         assert "2,000.00" in row and "1,500.00" in row and "500.00" in row, row
         assert ">0x" not in row, row  # names on screen, addresses only in titles and forms
-    assert seller_name in bank_page.split("Recourse debts owed to you")[1]
-    assert "Recourse debts you owe" in seller_page and "/recourse-debts/collect" not in seller_page
+    assert seller_name in bank_row
+    assert "Recourse debts you owe" in seller_page and "/collect" not in seller_row
     api.ok("bank1", "/v1/settlement/mint", {"to": seller, "amount": 50_000})
     client = _dashboard(api, "bank2")
-    done = client.post(f"/dashboard/bank/{bank}/recourse-debts/collect", data={"seller": seller})
+    done = client.post(f"/dashboard/bank/{bank}/recourse/{request_id}/collect")
     assert done.status_code == 303, done.text
     settled = api.get("supplier1", "/v1/supplier/recourse-debts").json()["data"]
     assert [d for d in settled if d["request_id"] == request_id] == [
