@@ -1,7 +1,7 @@
 """recourse_debt: what each seller owes each financier on a recoursed request (owed, collected, remaining)
 
 Revision ID: e6a2b4c8d0f1
-Revises: e8b2c4d6f1a3
+Revises: a9b8c7d6e5f4
 Create Date: 2026-12-05 19:20:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import tierflow.platform.db
 
 revision: str = "e6a2b4c8d0f1"
-down_revision: str | None = "e8b2c4d6f1a3"
+down_revision: str | None = "a9b8c7d6e5f4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
