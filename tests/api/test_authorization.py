@@ -37,6 +37,10 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/operator/pause", None, {"operator"}),
     ("POST", "/v1/operator/unpause", None, {"operator"}),
     ("POST", "/v1/operator/payouts", {"token_ids": [1]}, {"operator"}),
+    ("POST", "/v1/operator/payables/1/mark-defaulted", None, {"operator"}),
+    ("GET", "/v1/financier/recourse-debts", None, {"bank1", "bank2"}),
+    ("GET", "/v1/supplier/recourse-debts", None, {"supplier1"}),
+    ("POST", "/v1/recourse-debts/collect", {"seller": ADDRESS}, {"supplier1", "bank1", "bank2"}),
     (
         "POST",
         "/v1/financier/credit-lines",

@@ -364,3 +364,18 @@ def test_recourse_funding_proceeds_net_against_debt(tf: Platform, kit: Kit) -> N
     assert kit.cash("bank1") - bank1 == 50_000_000
     assert kit.cash("supplier1") == price - 50_000_000
     assert tf.c.financing.functions.recourseOwed(kit.a("supplier1")).call() == 0
+
+
+def test_recourse_payout_push_to_seller_that_never_claims_nets_at_source(tf: Platform, kit: Kit) -> None:
+    """The indebted seller never claims its recovery (it would only pay its debt): the operator's payout
+    push pays the debt in the same transaction, with no allowance and no act of the seller."""
+    slot_id, _, request_id, token = _funded_then_defaulted(tf, kit)
+    tf.transact(tf.c.token.functions.transfer(kit.a("supplier4"), kit.cash("supplier1")), "supplier1")
+    tf.transact(tf.c.financing.functions.exerciseRecourse(request_id), "bank1")
+    kit.repay(slot_id, 40_000_000)  # a 40 % recovery: 20,000,000 on the seller's token
+    bank_before = kit.cash("bank1")
+    receipt = tf.transact(tf.c.receivables.functions.payout([token]), "operator")
+    assert tf.events(receipt, tf.c.receivables, "CertificateClaimed")[0]["amount"] == 20_000_000
+    (collected,) = tf.events(receipt, tf.c.financing, "RecourseCollected")
+    assert (collected["amount"], collected["remaining"]) == (20_000_000, 30_000_000)
+    assert kit.cash("supplier1") == 0 and kit.cash("bank1") - bank_before == 20_000_000

@@ -32,6 +32,7 @@ from tierflow.platform.models import (
     PayableDefault,
     Payout,
     PlatformState,
+    RecourseDebt,
     RecourseExercise,
     Repayment,
     SettlementBalance,
@@ -471,6 +472,32 @@ def test_financing_handlers_follow_the_request_to_funded_and_recourse(engine: En
     )
     assert row(engine, FinancingRequest, 1)["status"] == "Recoursed"  # type: ignore[index]
     assert [r["amount"] for r in rows(engine, RecourseExercise)] == [BIG]
+    debt = row(engine, RecourseDebt, 1)
+    assert debt is not None and (debt["owed"], debt["collected"], debt["remaining"]) == (BIG, 0, BIG)
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(
+                "Financing:RecourseCollected",
+                requestId=1,
+                seller=A["supplier1"],
+                financier=A["bank1"],
+                amount=BIG - 8,
+                remaining=8,
+            ),
+            f(
+                "Financing:RecourseCollected",
+                requestId=1,
+                seller=A["supplier1"],
+                financier=A["bank1"],
+                amount=8,
+                remaining=0,
+            ),
+        ],
+    )
+    debt = row(engine, RecourseDebt, 1)
+    assert debt is not None and (debt["owed"], debt["collected"], debt["remaining"]) == (BIG, BIG, 0)
 
 
 def test_financing_handlers_cancel_and_decline(engine: Engine) -> None:

@@ -21,6 +21,7 @@ WRITE = (
     "Idempotency-Key to retry safely."
 )
 PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_after`)."
+OFFSET_PAGED = " Paged: `limit` and `offset`."
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     # -- operator -----------------------------------------------------------------------------------
@@ -135,6 +136,14 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
         "/v1/payables/{slot_id}/mark-defaulted",
     ): "Mark a payable defaulted once maturity plus the grace "
     "period has passed unpaid (a holder or the operator); recourse becomes possible." + WRITE,
+    ("POST", "/v1/operator/payables/{slot_id}/mark-defaulted"): "Mark a payable defaulted once maturity "
+    "plus the grace period has passed unpaid (the operator; it names no certificate)." + WRITE,
+    ("GET", "/v1/supplier/recourse-debts"): "This seller's recourse debts, oldest first: owed, collected and "
+    "remaining in fen; what the seller is paid on the platform pays them first (supplier)." + OFFSET_PAGED,
+    ("GET", "/v1/financier/recourse-debts"): "Recourse debts sellers owe this bank, oldest first: owed, "
+    "collected and remaining in fen; `open_only` leaves out settled ones (financier)." + OFFSET_PAGED,
+    ("POST", "/v1/recourse-debts/collect"): "Collect a seller's recourse debt out of its settlement balance, "
+    "oldest debt first, without its allowance (any supplier or financier)." + WRITE,
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "
     "expired unfunded; anyone may, and the certificate is unlocked." + WRITE,
     ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen.",

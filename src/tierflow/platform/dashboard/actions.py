@@ -485,6 +485,15 @@ def set_parameters(
     return run_as(context, viewer, work)
 
 
+def operator_mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator marks a payable defaulted here."))
+        return workflows.operator_mark_defaulted(ctx=context, session=session, slot_id=slot_id)
+
+    return run_as(context, viewer, work)
+
+
 def set_quote_validity(context: Any, viewer: Viewer, *, hours: int) -> Any:
     def work(session: Session, caller: Any) -> Any:
         if not caller.is_operator:

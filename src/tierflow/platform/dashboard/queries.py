@@ -24,7 +24,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.bills import BillPackage, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
-from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.financing import FinancingRequest, RecourseDebt
 from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
@@ -113,6 +113,30 @@ def settlement_balance(db: Session, address: str) -> int:
     """Settlement-token balance [fen]: what a bank can fund with, what a core enterprise can repay with."""
     row = db.get(SettlementBalance, address)
     return row.balance if row is not None else 0
+
+
+def defaultable_payables(db: Session, *, now: int, grace: int, limit: int = 50) -> list[Payable]:
+    """Accepted payables past maturity + grace, so still unpaid in part: the operator may declare them
+    defaulted (the chain checks the same rule). Oldest maturity first."""
+    query = (
+        select(Payable)
+        .where(col(Payable.status) == "Accepted", col(Payable.maturity) + grace <= now)
+        .order_by(col(Payable.maturity))
+        .limit(limit)
+    )
+    return list(db.exec(query).all())
+
+
+def recourse_debts(
+    db: Session, *, seller: str | None = None, financier: str | None = None
+) -> list[RecourseDebt]:
+    """A seller's recourse debts, or those owed to a financier, oldest first (the collection order)."""
+    query = select(RecourseDebt).order_by(col(RecourseDebt.request_id))
+    if seller is not None:
+        query = query.where(col(RecourseDebt.seller) == seller)
+    if financier is not None:
+        query = query.where(col(RecourseDebt.financier) == financier)
+    return list(db.exec(query).all())
 
 
 def platform_state(db: Session) -> PlatformState | None:

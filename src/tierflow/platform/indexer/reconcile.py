@@ -44,6 +44,7 @@ from tierflow.platform.models import (
     FinancingRequest,
     Participant,
     Payable,
+    RecourseDebt,
     SettlementBalance,
 )
 from tierflow.platform.models.summary import FundedSummary, Position
@@ -325,6 +326,29 @@ def _financing(engine: Engine, contracts: dict[str, Contract], views: _Views, co
             ],
         )
     compare.check("financing_request", "*", [("count", len(rows), views.one(financing, "lastRequestId"))])
+    _recourse_debts(engine, financing, views, compare)
+
+
+def _recourse_debts(engine: Engine, financing: Contract, views: _Views, compare: _Comparer) -> None:
+    """Each debt's remaining against recourseDebt(requestId), each seller's total against recourseOwed."""
+    rows = _rows(engine, RecourseDebt)
+    remaining = views.many(financing, "recourseDebt", [[row["request_id"]] for row in rows])
+    owed: dict[str, int] = {}
+    for row, left in zip(rows, remaining, strict=True):
+        compare.check(
+            "recourse_debt",
+            row["request_id"],
+            [
+                ("remaining", row["remaining"], left),
+                ("owed", row["owed"], row["collected"] + row["remaining"]),
+            ],
+        )
+        owed[row["seller"]] = owed.get(row["seller"], 0) + row["remaining"]
+    sellers = sorted(owed)
+    for seller, total in zip(
+        sellers, views.many(financing, "recourseOwed", [[s] for s in sellers]), strict=True
+    ):
+        compare.check("recourse_debt", seller, [("seller total", owed[seller], total)])
 
 
 def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:

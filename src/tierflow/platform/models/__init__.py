@@ -7,6 +7,7 @@ from tierflow.platform.models.financing import (
     FinancingFunding,
     FinancingQuote,
     FinancingRequest,
+    RecourseDebt,
     RecourseExercise,
 )
 from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, IndexerLease, RawEvent, UndoEntry
@@ -39,6 +40,7 @@ READ_MODELS = [
     FinancingQuote,
     FinancingFunding,
     RecourseExercise,
+    RecourseDebt,
     Document,
     SettlementBalance,
     SettlementMovement,
@@ -77,6 +79,7 @@ __all__ = [
     "PlatformState",
     "Position",
     "RawEvent",
+    "RecourseDebt",
     "RecourseExercise",
     "Repayment",
     "SettlementBalance",

@@ -1,4 +1,5 @@
-"""Read models of Financing: requests with their current quote and status, quotes, fundings, recourse."""
+"""Read models of Financing: requests with their current quote and status, quotes, fundings, recourse
+exercises and the recourse debts they leave (owed, collected, remaining)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,20 @@ class RecourseExercise(SQLModel, table=True):
     financier: str = addr(index=True)
     seller: str = addr(index=True)
     amount: int = fen()
+
+
+class RecourseDebt(SQLModel, table=True):
+    """What a seller owes a financier on one recoursed request (RecourseExercised creates it, each
+    RecourseCollected pays part of it): owed == collected + remaining, all [fen]."""
+
+    __tablename__ = "recourse_debt"
+
+    request_id: int = big(primary_key=True)
+    token_id: int = big(index=True)
+    seller: str = addr(index=True)
+    financier: str = addr(index=True)
+    owed: int = fen()
+    collected: int = fen()
+    remaining: int = fen()
+    block_number: int = big(index=True)
+    updated_block: int = big()

@@ -25,6 +25,7 @@ from tierflow.platform.models import (
     FinancingRequest,
     Payable,
     Payout,
+    RecourseDebt,
 )
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
@@ -43,6 +44,7 @@ from tierflow.platform.services.schemas.certificates import (
     PayablePublic,
     PayoutPublic,
     Portfolio,
+    RecourseDebtPublic,
     TransferPublic,
 )
 
@@ -427,6 +429,27 @@ def credit_lines(
     if obligor is not None:
         query = query.where(col(CreditLine.obligor) == obligor)
     return _page(session, query.order_by(col(CreditLine.line_id)), line_public, limit, offset)
+
+
+def recourse_debts(
+    *,
+    session: Session,
+    seller: str | None = None,
+    financier: str | None = None,
+    open_only: bool = False,
+    limit: int,
+    offset: int,
+) -> Page[RecourseDebtPublic]:
+    """Recourse debts of a seller and/or to a financier, oldest first (the order they are collected in)."""
+    query = select(RecourseDebt)
+    if seller is not None:
+        query = query.where(col(RecourseDebt.seller) == seller)
+    if financier is not None:
+        query = query.where(col(RecourseDebt.financier) == financier)
+    if open_only:
+        query = query.where(col(RecourseDebt.remaining) > 0)
+    convert = lambda row: RecourseDebtPublic.model_validate(row, from_attributes=True)  # noqa: E731
+    return _page(session, query.order_by(col(RecourseDebt.request_id)), convert, limit, offset)
 
 
 def financing_requests(

@@ -94,6 +94,14 @@ def push_payouts(*, ctx: ServiceContext, token_ids: list[int]) -> TxResult:
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
 
 
+def operator_mark_defaulted(*, ctx: ServiceContext, session: Session, slot_id: int) -> TxResult:
+    """The operator declares an unpaid payable defaulted after maturity + grace (the chain allows the
+    operator or a holder); it names no token (0): only a holder has to show one."""
+    queries.payable(session, slot_id)  # 404 when unknown
+    call = Call("Receivables", "markDefaulted", (slot_id, 0))
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
 # -- settlement token -------------------------------------------------------------------------------
 def approve(*, ctx: ServiceContext, session: Session, caller: Caller, data: Approval) -> Written:
     spender = ctx.gateway().contracts[data.spender].address

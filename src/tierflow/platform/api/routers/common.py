@@ -32,6 +32,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantPublic,
     PayablePublic,
     PayoutPublic,
+    RecourseCollect,
     RelayRequest,
     Transfer,
     TransferPublic,
@@ -175,6 +176,23 @@ def lapse(
     return write(
         caller.address, {"request_id": request_id},
         lambda: workflows.lapse(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.post(
+    "/recourse-debts/collect", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Collect a seller's recourse debt out of its settlement balance (anyone; no allowance needed)",
+)  # fmt: skip
+def collect_recourse(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: HolderCaller,
+    data: RecourseCollect,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(
+        caller.address, data,
+        lambda: workflows.collect_recourse(ctx=ctx, session=session, caller=caller, seller=data.seller),
     )  # fmt: skip
 
 

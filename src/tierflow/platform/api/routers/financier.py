@@ -32,6 +32,7 @@ from tierflow.platform.services.schemas.certificates import (
     Page,
     Portfolio,
     Quote,
+    RecourseDebtPublic,
     TxResult,
 )
 
@@ -207,6 +208,22 @@ def recourse(
 )
 def portfolio(ctx: ContextDep, session: SessionDep, caller: FinancierCaller) -> Portfolio:
     return queries.portfolio(session=session, caller=caller, now=ctx.gateway().chain_time())
+
+
+@router.get(
+    "/recourse-debts", response_model=Page[RecourseDebtPublic],
+    summary="Recourse debts sellers owe this bank: owed, collected, remaining (oldest first)",
+)  # fmt: skip
+def recourse_debts(
+    session: SessionDep,
+    caller: FinancierCaller,
+    open_only: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RecourseDebtPublic]:
+    return queries.recourse_debts(
+        session=session, financier=caller.address, open_only=open_only, limit=limit, offset=offset
+    )
 
 
 settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=READ_RESPONSES)

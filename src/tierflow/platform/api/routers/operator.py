@@ -15,6 +15,7 @@ from tierflow.platform.api.deps import (
     Offset,
     OperatorCaller,
     SessionDep,
+    SlotId,
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
@@ -208,3 +209,21 @@ def payouts(
         data,
         lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids),
     )
+
+
+@router.post(
+    "/payables/{slot_id}/mark-defaulted", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Mark an unpaid payable defaulted after maturity + grace (the operator; holders use "
+    "/v1/payables/{slot_id}/mark-defaulted)",
+)  # fmt: skip
+def mark_defaulted(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: OperatorCaller,
+    slot_id: SlotId,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(
+        caller.address, {"slot_id": slot_id},
+        lambda: workflows.operator_mark_defaulted(ctx=ctx, session=session, slot_id=slot_id),
+    )  # fmt: skip

@@ -28,6 +28,7 @@ from tierflow.platform.services.schemas.certificates import (
     FinancingPublic,
     Page,
     PayablePublic,
+    RecourseDebtPublic,
     TxResult,
 )
 
@@ -112,6 +113,22 @@ def request_financing(
         caller.address, data,
         lambda: workflows.request_financing(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
+
+
+@router.get(
+    "/recourse-debts", response_model=Page[RecourseDebtPublic],
+    summary="My recourse debts: owed, collected, remaining (collected oldest first from what I receive)",
+)  # fmt: skip
+def my_recourse_debts(
+    session: SessionDep,
+    caller: SupplierCaller,
+    open_only: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RecourseDebtPublic]:
+    return queries.recourse_debts(
+        session=session, seller=caller.address, open_only=open_only, limit=limit, offset=offset
+    )
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic], summary="My financing requests")

@@ -88,6 +88,8 @@ def _actions_context(db: Session, viewer: Viewer, address: str) -> dict[str, Any
         "lines": queries.bank_lines(db, address, now=now),
         "claimable": queries.claimable_positions(db, address, now=now),
         "recoursed": queries.recoursed_requests(db, address),
+        # what each recoursed request's seller still owes (owed, collected, remaining) from the read model
+        "debts": {d.request_id: d for d in queries.recourse_debts(db, financier=address)},
         "closed": queries.closed_deals(db, address),
         "cores": names.with_role(Role.CORE_ENTERPRISE),
         "participants": sorted(

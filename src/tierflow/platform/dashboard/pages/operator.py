@@ -13,6 +13,7 @@ from tierflow.platform.dashboard import actions, queries, web
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
+DEFAULT_GRACE_S = 7 * 86_400  # the registry's default grace period, until a parameter change is indexed
 
 
 @router.get("", response_class=HTMLResponse)
@@ -24,6 +25,8 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
         indexed = queries.indexed(db)
+        grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
+        overdue = queries.defaultable_payables(db, now=queries.clock(db), grace=grace)
     return web.page(
         request,
         "operator/page.html",
@@ -31,6 +34,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people=people,
         onchain=onchain,
         state=state,
+        overdue=overdue,
         **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
@@ -120,6 +124,13 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
             return await web.act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+        if verb == "mark_defaulted":
+            slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
+            done = i18n.gettext(
+                "Payable P%(slot)s marked defaulted: its holders may claim what comes in.", slot=slot_id
+            )
+            mark = actions.operator_mark_defaulted
+            return await web.act(request, viewer, back, done, mark, slot_id=slot_id)
         if verb == "quote-validity":
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:

@@ -69,6 +69,7 @@ def supplier_page(
             "now": web.now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
+            "debts": queries.recourse_debts(db, seller=address),
             **queries.indexed(db),
         }
     if panel == "tables":

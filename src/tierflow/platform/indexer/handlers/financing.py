@@ -106,3 +106,22 @@ def recourse_exercised(event: Event, store: Store) -> None:
             amount=a["amount"],
         ),
     )
+    store.create(
+        "recourse_debt",
+        {
+            "request_id": a["requestId"],
+            "token_id": a["tokenId"],
+            "seller": a["seller"],
+            "financier": a["financier"],
+            "owed": a["amount"],
+            "collected": 0,
+            "remaining": a["amount"],
+        },
+    )
+
+
+@handles("Financing:RecourseCollected")
+def recourse_collected(event: Event, store: Store) -> None:
+    a = event.args
+    debt = require(store, "recourse_debt", a["requestId"])
+    debt.update(collected=debt["collected"] + a["amount"], remaining=a["remaining"])

@@ -325,6 +325,22 @@ class CreditLinePublic(BaseModel):
     expiry: int
 
 
+class RecourseCollect(BaseModel):
+    seller: AddressStr = Field(description="the seller whose recourse debt to collect from its balance")
+
+
+class RecourseDebtPublic(BaseModel):
+    """A seller's recourse debt to a financier on one recoursed request: owed = collected + remaining."""
+
+    request_id: int
+    token_id: int
+    seller: AddressStr
+    financier: AddressStr
+    owed: Fen
+    collected: Fen
+    remaining: Fen
+
+
 # -- documents, payables, certificates ------------------------------------------------------------
 class DocumentPublic(BaseModel):
     document_id: str
