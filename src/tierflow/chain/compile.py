@@ -86,9 +86,14 @@ def content_hash(sources: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
-    """Compile every contract; return artifacts by contract name (interfaces and libraries included)."""
-    sources = source_files()
+def compile_all(use_cache: bool = True, extra_sources: dict[str, str] | None = None) -> dict[str, Artifact]:
+    """Compile every contract; return artifacts by contract name (interfaces and libraries included).
+
+    `extra_sources` (path relative to the repo root → text) are compiled with them and their contracts
+    returned as well: test fixtures such as the V2 implementations of the upgrade test.
+    """
+    extra = extra_sources or {}
+    sources = {**source_files(), **extra}
     if not sources:
         raise CompileError(f"no Solidity sources under {CONTRACTS_DIR}")
     key = content_hash(sources)
@@ -106,7 +111,7 @@ def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
             for name, data in contracts.items()
         }
         for source, contracts in output.get("contracts", {}).items()
-        if source.startswith("contracts/")
+        if source.startswith("contracts/") or source in extra
     }
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     temporary = cached.with_suffix(".tmp")
