@@ -14,6 +14,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// @title Digital bills (电子商业汇票) held as sub-ticket ranges (子票区间); see IBills for the model.
 /// @dev Storage is lean on purpose: a package is 3 words, a range record 2 words, nothing is enumerated
 /// on chain (the indexer replays the events). The endorsement chain is a linked list through `prev`.
+/// @custom:oz-upgrades-from v1:Bills
 contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for ISettlementToken;
 

@@ -12,6 +12,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// @title Credit lines granted by financiers to core enterprises.
 /// @dev draw/restore are called by consumers (Receivables), which have already checked the pause and
 /// the acting participant; draw still checks that the granting financier is active.
+/// @custom:oz-upgrades-from v1:CreditLines
 contract CreditLines is ICreditLines, ERC2771ContextUpgradeable, Governed {
     /// @dev Three words; restore touches word 1 only, draw reads all three and writes word 1.
     struct Line {

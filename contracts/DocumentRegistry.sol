@@ -12,6 +12,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// Bindings are made when the seller accepts and are never undone; see IDocumentRegistry.
 /// @dev Consumers (Receivables, Bills) are trusted system contracts that have already checked the
 /// pause and the acting participant; this contract checks only that the caller is a consumer.
+/// @custom:oz-upgrades-from v1:DocumentRegistry
 contract DocumentRegistry is IDocumentRegistry, ERC2771ContextUpgradeable, Governed {
     /// @dev One storage word per document: the asset contract and the asset id (uint96 is ample).
     struct Binding {

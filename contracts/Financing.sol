@@ -15,6 +15,7 @@ import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Financing of receivable certificates with delivery versus payment.
 /// @dev Three storage words per request; fund reads them once and writes one.
+/// @custom:oz-upgrades-from v1:Financing
 contract Financing is IFinancing, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for IERC20;
 

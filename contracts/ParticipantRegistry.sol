@@ -16,6 +16,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// upgrades any Tierflow contract (`isGovernance`). OPERATOR_ROLE runs the platform day to day without
 /// delay; GUARDIAN_ROLE can pause at once and do nothing else. Operator functions work while paused
 /// (the operator must be able to suspend a participant during an emergency).
+/// @custom:oz-upgrades-from v1:ParticipantRegistry
 contract ParticipantRegistry is
     IParticipantRegistry,
     AccessControlUpgradeable,

@@ -18,6 +18,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// @dev Lean layout: a token is two storage words, a slot three; no enumeration (the indexer
 /// enumerates from events); one event per state change. Functions callable only by Financing trust
 /// Financing's pause and participant checks and re-check only the certificate rules.
+/// @custom:oz-upgrades-from v1:Receivables
 contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for IERC20;
 

@@ -15,6 +15,7 @@ import {Governed} from "./upgrade/Governed.sol";
 /// @title Tierflow Settlement CNY (tCNY): permissioned ERC-20, 2 decimals, 1 unit = 1 fen.
 /// @dev Every balance change goes through `_update`, every approval through `_approve`: both check
 /// the pause and the registry there, so transfer, transferFrom, permit, mint and burn cannot bypass it.
+/// @custom:oz-upgrades-from v1:SettlementToken
 contract SettlementToken is
     ISettlementToken,
     ERC20Upgradeable,

@@ -15,6 +15,7 @@ from tierflow.chain.accounts import DEMO_GOVERNOR_INDICES, dev_account
 from tierflow.chain.compile import compile_all
 from tierflow.chain.deploy import Deployment, deploy_all, load_deployment, upgrade_all
 from tierflow.chain.devnet import Devnet
+from tierflow.chain.layout import check_layouts, record_release
 from tierflow.chain.node import FeePolicy, connect
 from tierflow.errors import ConfigurationError
 from tierflow.settings import get_settings
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command("compile")(compile_command)
     app.command("devnet")(devnet_command)
     app.command("deploy")(deploy_command)
+    app.command("storage-check")(storage_check_command)
 
 
 def compile_command(force: bool = typer.Option(False, help="ignore the artifact cache")) -> None:
@@ -33,6 +35,19 @@ def compile_command(force: bool = typer.Option(False, help="ignore the artifact 
     artifacts = compile_all(use_cache=not force)
     deployable = sorted(a.name for a in artifacts.values() if len(a.bytecode) > 2)
     console.print(f"[green]compiled[/] {len(deployable)} contracts: {', '.join(deployable)}")
+
+
+def storage_check_command(
+    record: str | None = typer.Option(None, help="record the current build as the reference of this release"),
+) -> None:
+    """Check the upgradeable contracts' storage layout against the releases in deploy/releases/."""
+    if record:
+        console.print(f"recorded the current build-info in {record_release(record)}")
+        return
+    result = check_layouts()
+    console.print(result.report)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def devnet_command(

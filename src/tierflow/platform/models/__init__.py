@@ -9,6 +9,7 @@ from tierflow.platform.models.financing import (
     FinancingRequest,
     RecourseExercise,
 )
+from tierflow.platform.models.governance import GovernanceProposal, GovernanceStep
 from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, IndexerLease, RawEvent, UndoEntry
 from tierflow.platform.models.receivables import (
     ZERO_ADDRESS,
@@ -46,6 +47,8 @@ READ_MODELS = [
     BillRange,
     BillQuote,
     BillMovement,
+    GovernanceProposal,
+    GovernanceStep,
     # Summaries of the rows above, written with them (indexer.summary): rolled back and rebuilt alike.
     Position,
     FundedSummary,
@@ -68,6 +71,8 @@ __all__ = [
     "FinancingQuote",
     "FinancingRequest",
     "FundedSummary",
+    "GovernanceProposal",
+    "GovernanceStep",
     "IndexedBlock",
     "IndexerLease",
     "Participant",
