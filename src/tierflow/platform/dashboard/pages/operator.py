@@ -22,6 +22,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people = queries.directory_people(db)
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
+        proposals = queries.governance_proposals(db)
         indexed = queries.indexed(db)
     return web.page(
         request,
@@ -30,6 +31,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people=people,
         onchain=onchain,
         state=state,
+        proposals=proposals,
         **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
