@@ -272,6 +272,8 @@ def upgrade_all(
     changed = [
         name for name in INITIALIZERS if deployment.contracts[name].code_hash != code_hash(artifacts[name])
     ]
+    if progress:
+        progress(f"implementations changed: {', '.join(changed) or 'none, nothing to upgrade'}")
     proposer, *approvers = governors[:threshold]
     proposals: dict[str, tuple[int, str]] = {}
     for name in changed:
