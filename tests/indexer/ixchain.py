@@ -32,7 +32,7 @@ class Scenario:
 
     @property
     def phases(self) -> list[Callable[[], None]]:
-        return [self.setup, self.certificates, self.financing, self.bills, self.maturity, self.governance]
+        return [self.setup, self.governance, self.certificates, self.financing, self.bills, self.maturity]
 
     # -- phases ---------------------------------------------------------------------------------
     def setup(self) -> None:
