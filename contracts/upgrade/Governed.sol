@@ -23,11 +23,6 @@ abstract contract Governed is IGoverned, UUPSUpgradeable {
     /// ERC-2771 sender: governance is a contract and never relays through the forwarder.
     function _requireGovernance() internal view virtual;
 
-    modifier onlyGovernance() {
-        _requireGovernance();
-        _;
-    }
-
     function _authorizeUpgrade(address) internal view override {
         _requireGovernance();
     }

@@ -60,6 +60,7 @@ WIRING: list[tuple[str, str, list[Any]]] = [
     ("DocumentRegistry", "setConsumer", ["Receivables", True]),
     ("DocumentRegistry", "setConsumer", ["Bills", True]),
     ("Receivables", "setFinancing", ["Financing"]),
+    ("Bills", "setFinancing", ["Financing"]),
 ]
 
 PROXY = "TierflowProxy"

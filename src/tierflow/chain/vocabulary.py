@@ -156,8 +156,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateInvalidMaturity": "maturity {maturity} is not in the allowed window (latest {latest})",
     "CertificateOverpaid": "payable {slotId} has {outstanding:yuan} outstanding;"
     " repaying {amount:yuan} is too much",
-    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn:yuan} of {face:yuan};"
-    " claims open when fully repaid",
     "CertificateGracePeriodRunning": "payable {slotId} can be marked defaulted from {defaultableAt}",
     "CertificateAlreadySettled": "token {tokenId} was already paid out",
     "CertificateNotSupplier": "{caller} is not the supplier named on payable {slotId}",
@@ -179,6 +177,17 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateNothingToClaim": "token {tokenId} has nothing to claim now (payable paid in {paidIn:yuan}, "
     "paid out {paidOut:yuan}); claim again after the next payment",
     "CertificateNothingToPay": "none of these tokens has anything to be paid now",
+    "CertificateNotGovernance": "{caller} is not platform governance; only governance freezes, forces "
+    "transfers and recovers certificates",
+    "CertificateIsFrozen": "token {tokenId} is frozen by a judicial hold (order {reasonHash}); it cannot "
+    "move, be financed or claimed until governance releases it",
+    "CertificateNotFrozen": "token {tokenId} is not frozen; there is no hold to release",
+    "CertificateNoReason": "name the court order or re-verification record (its hash) behind this control",
+    "CertificatePartlyPaidOut": "token {tokenId} has been paid {claimed:yuan} already; freeze or move it "
+    "whole",
+    "CertificateNotRecovered": "the registry has not recovered {from}'s key to {to}; recover the "
+    "participant first",
+    "CertificateRecoveryBatch": "a recovery moves 1 to {max} tokens per call, not {size}; split the list",
     # CreditLines
     "CreditLineExceeded": "credit line {lineId} has {available:yuan} available, {requested:yuan} needed; "
     "ask the financier to extend it",
@@ -222,7 +231,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "FinancingRecourseOwed": "{seller} owes {owed:yuan} on recourse; no new financing until that is paid",
     "FinancingNothingToCollect": "nothing to collect from {seller}: it owes {owed:yuan} and holds no "
     "settlement balance now",
-    "FinancingOnlyReceivables": "{caller} is not the receivables contract; only it reports payments to net",
+    "FinancingNotSystemContract": "{caller} is not a Tierflow system contract; "
+    "only they report payments to net",
+    "BillFinancingAlreadySet": "the financing contract is already set to {financing}",
     # Bills
     "BillUnknownPackage": "bill {packageId} does not exist",
     "BillUnknownRange": "bill range {rangeId} does not exist",
@@ -281,11 +292,17 @@ ERROR_MESSAGES: dict[str, str] = {
     "RegistryZeroAddress": "the zero address cannot be a participant",
     "RegistryInvalidQuoteValidity": "a quote validity of {validity} s is not allowed (1 s to {max} s)",
     "RegistryRoleUnchanged": "{account} already has (or never had) role {role}: nothing to change",
+    "RegistryAccountRecovered": "{account}'s key was recovered to {newAccount}; use that address",
+    "RegistryNoReason": "name the re-verification record (its hash) behind this recovery",
     # SettlementToken and OpenZeppelin's ERC-20
     "SettlementNotBank": "{caller} is not a settlement bank; only settlement banks mint and burn",
     "SettlementZeroAmount": "an amount of zero moves nothing; enter a positive amount",
     "SettlementSelfTransfer": "{account} cannot pay itself; choose another recipient",
     "SettlementNotSystem": "{caller} is not a Tierflow contract; only they collect without an allowance",
+    "SettlementNotGovernance": "{caller} is not platform governance; only governance moves a recovered "
+    "balance",
+    "SettlementNotRecovered": "the registry has not recovered {account}'s key to {newAccount}; recover the "
+    "participant first",
     "ERC20InsufficientBalance": "{sender} holds {balance:yuan} of settlement token, {needed:yuan} needed",
     "ERC20InsufficientAllowance": "allowance of {spender} is {allowance:yuan}, {needed:yuan} needed; "
     "approve it with POST /v1/settlement/approvals",
