@@ -1,7 +1,7 @@
 """governance_proposals: the governors' council's proposals and their steps (issue 15)
 
 Revision ID: e9b4c2d1a0f7
-Revises: e8b2c4d6f1a3
+Revises: a9b8c7d6e5f4
 Create Date: 2026-12-05 19:20:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e9b4c2d1a0f7"
-down_revision: str | None = "e8b2c4d6f1a3"
+down_revision: str | None = "a9b8c7d6e5f4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
