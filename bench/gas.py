@@ -96,4 +96,4 @@ REFERENCES = {
     "split_transfer_new_holder": ("ERC-3525 reference transferFrom(value) to a new owner", 230_000),
     "issue": ("Huma create receivable", 297_000),
 }
-TARGETS = {"split_transfer_new_holder": 110_000, "issue": 250_000, "financing_fund": 150_000}
+TARGETS = {"split_transfer_new_holder": 115_000, "issue": 250_000, "financing_fund": 150_000}

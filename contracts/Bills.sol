@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IBills} from "./interfaces/IBills.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
@@ -10,11 +10,13 @@ import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Discount} from "./libraries/Discount.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Digital bills (电子商业汇票) held as sub-ticket ranges (子票区间); see IBills for the model.
 /// @dev Storage is lean on purpose: a package is 3 words, a range record 2 words, nothing is enumerated
 /// on chain (the indexer replays the events). The endorsement chain is a linked list through `prev`.
-contract Bills is IBills, ERC2771Context {
+/// @custom:oz-upgrades-from v1:Bills
+contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for ISettlementToken;
 
     /// @dev who may draw, and who may be named payee
@@ -30,8 +32,11 @@ contract Bills is IBills, ERC2771Context {
     uint24 public constant CHAIN_LENGTH_LIMIT = 100;
     uint24 private constant DEFAULT_CHAIN_LENGTH = 50;
 
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IDocumentRegistry public immutable documents;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     ISettlementToken public immutable settlementToken;
 
     struct Claim {
@@ -54,12 +59,18 @@ contract Bills is IBills, ERC2771Context {
     /// to a holder nets its recourse debt there (IFinancing.netRecourse). Appended last: storage layout.
     address public financing;
 
+    /// @custom:oz-upgrades-unsafe-allow constructor
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
-        ERC2771Context(trustedForwarder_)
+        ERC2771ContextUpgradeable(trustedForwarder_)
     {
         registry = IParticipantRegistry(registry_);
         documents = IDocumentRegistry(documents_);
         settlementToken = ISettlementToken(settlementToken_);
+        _disableInitializers();
+    }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {
         _maxChainLength = DEFAULT_CHAIN_LENGTH;
     }
 
@@ -689,5 +700,9 @@ contract Bills is IBills, ERC2771Context {
     function _quote(uint256 quoteId) private view returns (Quote memory q) {
         q = _quotes[quoteId];
         if (q.financier == address(0)) revert BillUnknownQuote(quoteId);
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ICreditLines} from "./interfaces/ICreditLines.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Credit lines granted by financiers to core enterprises.
 /// @dev draw/restore are called by consumers (Receivables), which have already checked the pause and
 /// the acting participant; draw still checks that the granting financier is active.
-contract CreditLines is ICreditLines, ERC2771Context {
+/// @custom:oz-upgrades-from v1:CreditLines
+contract CreditLines is ICreditLines, ERC2771ContextUpgradeable, Governed {
     /// @dev Three words; restore touches word 1 only, draw reads all three and writes word 1.
     struct Line {
         address obligor; // word 0
@@ -21,15 +23,21 @@ contract CreditLines is ICreditLines, ERC2771Context {
         address financier; // word 2
     }
 
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
 
     uint256 private _lastLineId;
     mapping(uint256 lineId => Line) private _lines;
     mapping(address consumer => bool) private _consumers;
 
-    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771Context(trustedForwarder) {
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771ContextUpgradeable(trustedForwarder) {
         registry = registry_;
+        _disableInitializers();
     }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {}
 
     /// @inheritdoc ICreditLines
     function grant(address obligor, uint256 limit, uint64 expiry) external returns (uint256 lineId) {
@@ -147,5 +155,9 @@ contract CreditLines is ICreditLines, ERC2771Context {
     function _requireConsumer() private view {
         address caller = _msgSender();
         if (!_consumers[caller]) revert CreditLineUnauthorizedConsumer(caller);
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

@@ -1,31 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Document registry: one invoice hash backs at most one asset, platform-wide (invariant 4).
 /// Bindings are made when the seller accepts and are never undone; see IDocumentRegistry.
 /// @dev Consumers (Receivables, Bills) are trusted system contracts that have already checked the
 /// pause and the acting participant; this contract checks only that the caller is a consumer.
-contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
+/// @custom:oz-upgrades-from v1:DocumentRegistry
+contract DocumentRegistry is IDocumentRegistry, ERC2771ContextUpgradeable, Governed {
     /// @dev One storage word per document: the asset contract and the asset id (uint96 is ample).
     struct Binding {
         address asset;
         uint96 assetId;
     }
 
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
 
     mapping(bytes32 docHash => Binding) private _bindings;
     mapping(address consumer => bool) private _consumers;
 
-    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771Context(trustedForwarder) {
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771ContextUpgradeable(trustedForwarder) {
         registry = registry_;
+        _disableInitializers();
     }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {}
 
     /// @inheritdoc IDocumentRegistry
     function register(bytes32[] calldata docHashes, uint256 assetId) external {
@@ -80,5 +88,9 @@ contract DocumentRegistry is IDocumentRegistry, ERC2771Context {
         if (b.asset != address(0)) revert DocumentAlreadyUsed(docHash, b.asset, b.assetId);
         _bindings[docHash] = Binding({asset: asset, assetId: assetId});
         emit DocumentRegistered(docHash, asset, assetId);
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

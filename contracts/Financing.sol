@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
@@ -11,10 +11,12 @@ import {IReceivables} from "./interfaces/IReceivables.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Discount} from "./libraries/Discount.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Financing of receivable certificates with delivery versus payment.
 /// @dev Three storage words per request; fund reads them once and writes one.
-contract Financing is IFinancing, ERC2771Context {
+/// @custom:oz-upgrades-from v1:Financing
+contract Financing is IFinancing, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for IERC20;
 
     struct RequestData {
@@ -31,8 +33,11 @@ contract Financing is IFinancing, ERC2771Context {
 
     uint32 public constant MAX_RATE_BPS = 10_000; // [bps] 100 % a year
 
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IReceivables public immutable receivables;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IERC20 public immutable settlementToken;
 
     uint256 private _lastRequestId;
@@ -45,16 +50,21 @@ contract Financing is IFinancing, ERC2771Context {
     mapping(address seller => uint256[]) private _debtQueue;
     mapping(address seller => uint256) private _debtHead;
 
+    /// @custom:oz-upgrades-unsafe-allow constructor
     constructor(
         IParticipantRegistry registry_,
         IReceivables receivables_,
         IERC20 settlementToken_,
         address trustedForwarder
-    ) ERC2771Context(trustedForwarder) {
+    ) ERC2771ContextUpgradeable(trustedForwarder) {
         registry = registry_;
         receivables = receivables_;
         settlementToken = settlementToken_;
+        _disableInitializers();
     }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {}
 
     /// @inheritdoc IFinancing
     function request(uint256 tokenId, uint256 amount, address financier, bool withRecourse)
@@ -379,5 +389,9 @@ contract Financing is IFinancing, ERC2771Context {
             return from == RequestStatus.Requested || from == RequestStatus.Quoted || from == RequestStatus.Accepted;
         }
         return false;
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

@@ -1,20 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
-import {Context} from "@openzeppelin/contracts/utils/Context.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
+import {ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/ContextUpgradeable.sol";
+import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Participant registry: roles, status, platform parameters and the platform-wide pause.
-/// @dev The operator is the OpenZeppelin AccessControl role OPERATOR_ROLE; the deployer (`admin`)
-/// holds DEFAULT_ADMIN_ROLE and OPERATOR_ROLE. Operator functions work while paused (the operator
-/// must be able to suspend a participant during an emergency).
-contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, ERC2771Context {
+/// @dev Powers are OpenZeppelin AccessControl roles. DEFAULT_ADMIN_ROLE is governance (the timelock the
+/// governors' council drives, M-of-N with a delay): it grants and revokes every role, and it alone
+/// upgrades any Tierflow contract (`isGovernance`). OPERATOR_ROLE runs the platform day to day without
+/// delay; GUARDIAN_ROLE can pause at once and do nothing else. Operator functions work while paused
+/// (the operator must be able to suspend a participant during an emergency).
+/// @custom:oz-upgrades-from v1:ParticipantRegistry
+contract ParticipantRegistry is
+    IParticipantRegistry,
+    AccessControlUpgradeable,
+    PausableUpgradeable,
+    ERC2771ContextUpgradeable,
+    Governed
+{
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+    /// @dev Pauses the platform at once in an emergency; cannot unpause, grant roles or upgrade.
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /// @dev Regulation: tenor 6 months in principle, one year at most.
     uint64 public constant MAX_TENOR_CAP = 366 days; // [s]
@@ -47,12 +59,22 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
         bytes32 head;
     }
 
-    constructor(address admin, address trustedForwarder) ERC2771Context(trustedForwarder) {
-        if (admin == address(0)) revert RegistryZeroAddress();
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(OPERATOR_ROLE, admin);
-        _setParameters(180 days, 7 days, 1, admin);
-        _setQuoteValidity(24 hours, admin);
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(address trustedForwarder) ERC2771ContextUpgradeable(trustedForwarder) {
+        _disableInitializers();
+    }
+
+    /// @notice Run once, by the proxy's deployment: `governance` holds DEFAULT_ADMIN_ROLE, `operator`
+    /// OPERATOR_ROLE and `guardian` GUARDIAN_ROLE.
+    function initialize(address operator, address governance, address guardian) external initializer {
+        if (operator == address(0) || governance == address(0) || guardian == address(0)) {
+            revert RegistryZeroAddress();
+        }
+        _grantRole(DEFAULT_ADMIN_ROLE, governance);
+        _grantRole(OPERATOR_ROLE, operator);
+        _grantRole(GUARDIAN_ROLE, guardian);
+        _setParameters(180 days, 7 days, 1, operator);
+        _setQuoteValidity(24 hours, operator);
     }
 
     modifier onlyOperator() {
@@ -140,7 +162,9 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     }
 
     /// @inheritdoc IParticipantRegistry
-    function pause() external onlyOperator {
+    function pause() external {
+        address sender = _msgSender();
+        if (!hasRole(OPERATOR_ROLE, sender) && !hasRole(GUARDIAN_ROLE, sender)) revert RegistryNotOperator(sender);
         _pause();
     }
 
@@ -191,12 +215,17 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     }
 
     /// @inheritdoc IParticipantRegistry
+    function isGovernance(address account) external view returns (bool) {
+        return hasRole(DEFAULT_ADMIN_ROLE, account);
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function isSystemContract(address account) external view returns (bool) {
         return _systemContracts[account];
     }
 
     /// @inheritdoc IParticipantRegistry
-    function paused() public view override(IParticipantRegistry, Pausable) returns (bool) {
+    function paused() public view override(IParticipantRegistry, PausableUpgradeable) returns (bool) {
         return super.paused();
     }
 
@@ -263,18 +292,27 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
         emit QuoteValidityChanged(validity, operator);
     }
 
+    function _requireGovernance() internal view override {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert GovernanceOnly(msg.sender);
+    }
+
     // ---------------------------------------------------------------- ERC-2771 plumbing
 
-    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
-        return ERC2771Context._msgSender();
+    function _msgSender() internal view override(ContextUpgradeable, ERC2771ContextUpgradeable) returns (address) {
+        return ERC2771ContextUpgradeable._msgSender();
     }
 
-    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
-        return ERC2771Context._msgData();
+    function _msgData() internal view override(ContextUpgradeable, ERC2771ContextUpgradeable) returns (bytes calldata) {
+        return ERC2771ContextUpgradeable._msgData();
     }
 
-    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
-        return ERC2771Context._contextSuffixLength();
+    function _contextSuffixLength()
+        internal
+        view
+        override(ContextUpgradeable, ERC2771ContextUpgradeable)
+        returns (uint256)
+    {
+        return ERC2771ContextUpgradeable._contextSuffixLength();
     }
 
     // ---------------------------------------------------------------- lost-key recovery (issue 15)

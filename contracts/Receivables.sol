@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -12,12 +12,14 @@ import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IReceivables} from "./interfaces/IReceivables.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Receivables: ERC-3525-style certificate ledger with on-chain lineage and maturity settlement.
 /// @dev Lean layout: a token is two storage words, a slot three; no enumeration (the indexer
 /// enumerates from events); one event per state change. Functions callable only by Financing trust
 /// Financing's pause and participant checks and re-check only the certificate rules.
-contract Receivables is IReceivables, ERC2771Context {
+/// @custom:oz-upgrades-from v1:Receivables
+contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     using SafeERC20 for IERC20;
 
     /// @dev 2 words. locked <=> lockRef != 0 (financing request ids start at 1); lockRef == FROZEN marks a
@@ -53,9 +55,13 @@ contract Receivables is IReceivables, ERC2771Context {
     uint48 private constant FROZEN = type(uint48).max;
     uint256 public constant MAX_INVOICES = 32;
 
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     ICreditLines public immutable creditLines;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IDocumentRegistry public immutable documents;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IERC20 public immutable settlementToken;
 
     /// @inheritdoc IReceivables
@@ -76,18 +82,23 @@ contract Receivables is IReceivables, ERC2771Context {
     /// @dev [fen] settled on a frozen token and held here until its release (counted in the slot's paidOut).
     mapping(uint256 tokenId => uint256) private _escrow;
 
+    /// @custom:oz-upgrades-unsafe-allow constructor
     constructor(
         IParticipantRegistry registry_,
         ICreditLines creditLines_,
         IDocumentRegistry documents_,
         IERC20 settlementToken_,
         address trustedForwarder
-    ) ERC2771Context(trustedForwarder) {
+    ) ERC2771ContextUpgradeable(trustedForwarder) {
         registry = registry_;
         creditLines = creditLines_;
         documents = documents_;
         settlementToken = settlementToken_;
+        _disableInitializers();
     }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {}
 
     modifier onlyFinancing() {
         address caller = _msgSender();
@@ -796,5 +807,9 @@ contract Receivables is IReceivables, ERC2771Context {
             _escrow[tokenId] += amount;
         }
         emit CertificateEscrowed(tokenId, t.slotId, t.holder, amount);
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

@@ -1,27 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
-import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
-import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {ERC2771ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
+import {ERC20Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/ERC20Upgradeable.sol";
+import {ERC20PermitUpgradeable} from
+    "@openzeppelin/contracts-upgradeable/token/ERC20/extensions/ERC20PermitUpgradeable.sol";
+import {ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/ContextUpgradeable.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Roles} from "./libraries/Roles.sol";
+import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Tierflow Settlement CNY (tCNY): permissioned ERC-20, 2 decimals, 1 unit = 1 fen.
 /// @dev Every balance change goes through `_update`, every approval through `_approve`: both check
 /// the pause and the registry there, so transfer, transferFrom, permit, mint and burn cannot bypass it.
-contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context {
+/// @custom:oz-upgrades-from v1:SettlementToken
+contract SettlementToken is
+    ISettlementToken,
+    ERC20Upgradeable,
+    ERC20PermitUpgradeable,
+    ERC2771ContextUpgradeable,
+    Governed
+{
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
 
-    constructor(IParticipantRegistry registry_, address trustedForwarder)
-        ERC20("Tierflow Settlement CNY", "tCNY")
-        ERC20Permit("Tierflow Settlement CNY")
-        ERC2771Context(trustedForwarder)
-    {
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IParticipantRegistry registry_, address trustedForwarder) ERC2771ContextUpgradeable(trustedForwarder) {
         registry = registry_;
+        _disableInitializers();
+    }
+
+    /// @notice Run once, by the proxy's deployment (the implementation itself can never be initialised).
+    function initialize() external initializer {
+        __ERC20_init("Tierflow Settlement CNY", "tCNY");
+        __ERC20Permit_init("Tierflow Settlement CNY");
     }
 
     /// @notice 2: one unit is one fen (0.01 CNY).
@@ -55,7 +69,7 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
         registry.requireActive(to, Roles.PARTY);
         _checkChange(from, to, amount);
         // past this contract's _update on purpose: its rule that `from` be active does not hold here
-        ERC20._update(from, to, amount);
+        ERC20Upgradeable._update(from, to, amount);
     }
 
     /// @dev An unknown or suspended caller gets the registry's error; an active one without the
@@ -117,21 +131,30 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
         uint256 amount = balanceOf(account);
         _checkChange(account, newAccount, amount);
         // past this contract's _update on purpose: the old key is barred (suspended) by then
-        ERC20._update(account, newAccount, amount);
+        ERC20Upgradeable._update(account, newAccount, amount);
         emit BalanceRecovered(account, newAccount, amount, _msgSender());
     }
 
     // ---------------------------------------------------------------- ERC-2771 plumbing
 
-    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
-        return ERC2771Context._msgSender();
+    function _msgSender() internal view override(ContextUpgradeable, ERC2771ContextUpgradeable) returns (address) {
+        return ERC2771ContextUpgradeable._msgSender();
     }
 
-    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
-        return ERC2771Context._msgData();
+    function _msgData() internal view override(ContextUpgradeable, ERC2771ContextUpgradeable) returns (bytes calldata) {
+        return ERC2771ContextUpgradeable._msgData();
     }
 
-    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
-        return ERC2771Context._contextSuffixLength();
+    function _contextSuffixLength()
+        internal
+        view
+        override(ContextUpgradeable, ERC2771ContextUpgradeable)
+        returns (uint256)
+    {
+        return ERC2771ContextUpgradeable._contextSuffixLength();
+    }
+
+    function _requireGovernance() internal view override {
+        if (!registry.isGovernance(msg.sender)) revert GovernanceOnly(msg.sender);
     }
 }

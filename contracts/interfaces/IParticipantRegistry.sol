@@ -79,13 +79,14 @@ interface IParticipantRegistry {
     function quoteValidity() external view returns (uint64);
     /// @notice Allow a Tierflow contract to act as escrow holder. Operator only.
     function setSystemContract(address account, bool enabled) external;
-    /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator only.
     /// @notice Anchor the audit trail's head of `day` (operator); reverts if that day is anchored already.
     function anchorAuditHead(uint64 day, uint64 seq, bytes32 head) external;
     /// @notice The anchored head of `day`; seq 0 and a zero head when it is not anchored.
     function auditAnchor(uint64 day) external view returns (uint64 seq, bytes32 head);
 
+    /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator or guardian.
     function pause() external;
+    /// @notice Lift the pause. Operator only (the guardian cannot).
     function unpause() external;
 
     /// @return roles the role bits, status and entity hash of `account`
@@ -98,6 +99,9 @@ interface IParticipantRegistry {
     /// @notice Reverts with RegistryPlatformPaused while the platform is paused.
     function requireNotPaused() external view;
     function isOperator(address account) external view returns (bool);
+    /// @notice Whether `account` is governance (holds DEFAULT_ADMIN_ROLE): the one check behind every
+    /// governance-only power of every Tierflow contract (upgrades, role grants).
+    function isGovernance(address account) external view returns (bool);
     function isSystemContract(address account) external view returns (bool);
     function paused() external view returns (bool);
     function maxTenor() external view returns (uint64);

@@ -1,4 +1,5 @@
-"""Gas targets (issue 11): split-transfer to a new holder ≤ 110,000; issue ≤ 250,000; fund ≤ 150,000."""
+"""Gas targets: split-transfer to a new holder ≤ 115,000 behind the proxies (issue 15; 110,000 before
+them, issue 11); issue ≤ 250,000; fund ≤ 150,000."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_transfer_value_split_to_new_holder_within_gas_target(tf: Platform, kit:
     fresh = tf.extra_account(1)
     tf.transact(tf.c.registry.functions.register(fresh.address, 2, b"\5" * 32), "operator")
     gas = _gas(tf, tf.c.receivables.functions.transferValue(root, fresh.address, 12_345), "supplier1")
-    assert gas <= 110_000, gas
+    assert gas <= 115_000, gas
 
 
 def test_fund_within_gas_target(tf: Platform, kit: Kit) -> None:

@@ -23,6 +23,8 @@ from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.governance import GovernanceProposal
+from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.services import lineage
@@ -411,3 +413,29 @@ def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> 
     assert f"{len(pages[1])} of {len(expected)} certificates" in html
     assert f"panel=tables&amp;after={pages[0][-1]}" in html  # the live refresh stays on this page
     engine.dispose()
+
+
+def test_operator_and_auditor_pages_show_governance_proposals(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    receivables = "0x" + "ab" * 20
+    with Session(engine) as db:
+        db.add(
+            RawEvent(
+                block_hash="0x" + "11" * 32, log_index=0, block_number=5, tx_hash="0x" + "22" * 32,
+                tx_index=0, contract="Receivables", address=receivables, event="Upgraded", args={},
+            )
+        )  # fmt: skip
+        db.add(
+            GovernanceProposal(
+                proposal_id=7, proposer=seeded.addresses["operator"], target=receivables,
+                data="0x4f1ef286" + "00" * 64, description_hash="0x" + "33" * 32, approvals=2,
+                state="Scheduled", eta=1_800_000_000, executed_by=None, block_number=6, updated_block=6,
+            )
+        )  # fmt: skip
+        db.commit()
+    for who in ("operator", "auditor"):
+        page = client_for(engine, seeded.tokens[who]).get("/dashboard/operator").text
+        table = page[page.index('data-testid="governance"') :]
+        assert "Receivables" in table and "Upgrade the contract" in table
+        assert "approved, waiting for the delay" in table and "2027" in table  # the date, not unix seconds
+        assert "1800000000" not in table and "0x4f1ef286" not in table

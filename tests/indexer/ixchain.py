@@ -32,7 +32,7 @@ class Scenario:
 
     @property
     def phases(self) -> list[Callable[[], None]]:
-        return [self.setup, self.certificates, self.financing, self.bills, self.maturity]
+        return [self.setup, self.governance, self.certificates, self.financing, self.bills, self.maturity]
 
     # -- phases ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -182,3 +182,8 @@ class Scenario:
         self.tx(b.dishonour(self.ids["bill_s3"], 1), "core2")
         self.tx(b.claimRecourse(self.ids["bill_s3"], self.a("supplier2")), "supplier3")
         self.tx(b.settleRecourse(self.ids["bill_s3"]), "supplier2")
+
+    def governance(self) -> None:
+        """A role grant through the governors' council: proposed, approved, scheduled, executed."""
+        registry = self.c.registry.functions
+        self.tf.govern(registry.grantRole(registry.GUARDIAN_ROLE().call(), self.a("bank2")))

@@ -27,6 +27,8 @@ from tierflow.platform.models import (
     FinancingFunding,
     FinancingQuote,
     FinancingRequest,
+    GovernanceProposal,
+    GovernanceStep,
     Participant,
     Payable,
     PayableDefault,
@@ -863,4 +865,58 @@ def test_bill_present_pay_dishonour_and_recourse(engine: Engine) -> None:
         "dishonoured",
         "recourse_claimed",
         "recourse_settled",
+    ]
+
+
+# -- GovernanceCouncil -------------------------------------------------------------------------------
+
+
+def test_governance_handlers_track_a_proposal_to_its_execution(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f(
+                "GovernanceCouncil:ProposalCreated",
+                proposalId=1,
+                proposer=A["operator"],
+                target=A["core1"],
+                data="0x2f2ff15d",
+                descriptionHash=h32(3),
+            ),
+            f("GovernanceCouncil:ProposalApproved", proposalId=1, governor=A["operator"], approvals=1),
+        ],
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f("GovernanceCouncil:ProposalApproved", proposalId=1, governor=A["bank1"], approvals=2),
+            f("GovernanceCouncil:ProposalScheduled", proposalId=1, eta=1_800_000_060),
+        ],
+    )
+    proposal = row(engine, GovernanceProposal, 1)
+    assert proposal is not None
+    assert (proposal["state"], proposal["approvals"], proposal["eta"], proposal["data"]) == (
+        "Scheduled",
+        2,
+        1_800_000_060,
+        "0x2f2ff15d",
+    )
+    f.next_block()
+    apply(engine, [f("GovernanceCouncil:ProposalExecuted", proposalId=1, governor=A["bank1"])])
+    proposal = row(engine, GovernanceProposal, 1)
+    assert proposal is not None
+    assert (proposal["state"], proposal["executed_by"], proposal["updated_block"]) == (
+        "Executed",
+        A["bank1"],
+        3,
+    )
+    steps = [(s["kind"], s["actor"], s["approvals"]) for s in rows(engine, GovernanceStep)]
+    assert steps == [
+        ("proposed", A["operator"], 0),
+        ("approved", A["operator"], 1),
+        ("approved", A["bank1"], 2),
+        ("scheduled", None, 2),
+        ("executed", A["bank1"], 2),
     ]

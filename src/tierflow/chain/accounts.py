@@ -27,6 +27,11 @@ DEMO_PARTICIPANTS: dict[str, tuple[int, Role | None]] = {
     "outsider": (10, None),
 }
 
+# The devnet's governance: the operator and the two demo banks govern (2-of-3); the guardian, who may only
+# pause, is an account of its own that is no participant.
+DEMO_GOVERNOR_INDICES = (0, 7, 8)
+DEMO_GUARDIAN_INDEX = 15
+
 
 @lru_cache(maxsize=64)
 def dev_account(index: int) -> LocalAccount:

@@ -11,10 +11,13 @@ from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
+from tierflow.chain.accounts import DEMO_GOVERNOR_INDICES, dev_account
 from tierflow.chain.compile import compile_all
-from tierflow.chain.deploy import Deployment, deploy_all
+from tierflow.chain.deploy import Deployment, deploy_all, load_deployment, upgrade_all
 from tierflow.chain.devnet import Devnet
+from tierflow.chain.layout import check_layouts, record_release
 from tierflow.chain.node import FeePolicy, connect
+from tierflow.errors import ConfigurationError
 from tierflow.settings import get_settings
 
 console = Console()
@@ -24,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command("compile")(compile_command)
     app.command("devnet")(devnet_command)
     app.command("deploy")(deploy_command)
+    app.command("storage-check")(storage_check_command)
 
 
 def compile_command(force: bool = typer.Option(False, help="ignore the artifact cache")) -> None:
@@ -31,6 +35,19 @@ def compile_command(force: bool = typer.Option(False, help="ignore the artifact 
     artifacts = compile_all(use_cache=not force)
     deployable = sorted(a.name for a in artifacts.values() if len(a.bytecode) > 2)
     console.print(f"[green]compiled[/] {len(deployable)} contracts: {', '.join(deployable)}")
+
+
+def storage_check_command(
+    record: str | None = typer.Option(None, help="record the current build as the reference of this release"),
+) -> None:
+    """Check the upgradeable contracts' storage layout against the releases in deploy/releases/."""
+    if record:
+        console.print(f"recorded the current build-info in {record_release(record)}")
+        return
+    result = check_layouts()
+    console.print(result.report)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def devnet_command(
@@ -52,12 +69,37 @@ def deploy_command(
     rpc_url: str | None = typer.Option(None, help="JSON-RPC endpoint (default TIERFLOW_RPC_URL)"),
     chain_id: int | None = typer.Option(None, help="refuse to deploy unless the node reports this chain id"),
     force: bool = typer.Option(False, help="deploy anew even if deployments/<chain_id>.json is live"),
+    upgrade: bool = typer.Option(
+        False,
+        help="upgrade the recorded deployment in place through governance (propose, approve, wait, execute)",
+    ),
+    governor_key: list[str] = typer.Option(
+        [],
+        help="a governor's private key, once per approving governor (devnet: the demo governors)",
+    ),
 ) -> None:
     """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent)."""
     settings = get_settings()
     # Errors become one line on stderr (tierflow.clierrors), like every command's.
     w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
     operator = Account.from_key(settings.operator_key)
+    if upgrade:
+        existing = load_deployment(settings.deployments_dir, w3.eth.chain_id)
+        if existing is None:
+            raise ConfigurationError(f"no deployment recorded for chain {w3.eth.chain_id}: deploy first")
+        governors = [Account.from_key(key) for key in governor_key]
+        if not governors and settings.environment != "production":
+            governors = [dev_account(index) for index in DEMO_GOVERNOR_INDICES]
+        deployment = upgrade_all(
+            w3,
+            existing,
+            governors,
+            deployments_dir=settings.deployments_dir,
+            progress=console.log,
+            fees=FeePolicy.from_settings(settings),
+        )
+        print_deployment(deployment, settings.deployments_dir)
+        return
     deployment = deploy_all(
         w3,
         operator,
@@ -73,8 +115,10 @@ def print_deployment(deployment: Deployment, deployments_dir: Path) -> None:
     table = Table(title=f"Tierflow on chain {deployment.chain_id} (from block {deployment.deploy_block})")
     table.add_column("contract")
     table.add_column("address")
+    table.add_column("implementation")
+    table.add_column("version")
     for name, record in deployment.contracts.items():
-        table.add_row(name, record.address)
+        table.add_row(name, record.address, record.implementation, record.version)
     console.print(table)
     console.print(f"recorded in {deployment.path(deployments_dir)}")
 

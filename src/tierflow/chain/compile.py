@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,8 +27,25 @@ COMPILER_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "cancun",
     "remappings": ["@openzeppelin/=node_modules/@openzeppelin/"],
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+    # ASTs, storage layouts and link references are for OpenZeppelin's upgrade validator (chain/layout.py),
+    # which reads this compilation's input and output as a build-info.
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.bytecode.linkReferences",
+                "evm.deployedBytecode.object",
+                "evm.deployedBytecode.linkReferences",
+                "evm.methodIdentifiers",
+                "storageLayout",
+            ],
+            "": ["ast"],
+        }
+    },
 }
+BUILD_INFO_DIR = CACHE_DIR / "build-info"
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^;"']*?\s+from\s+)?["']([^"']+)["']\s*;""", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,12 +87,40 @@ def source_files() -> dict[str, str]:
 
 
 def standard_json_input(sources: dict[str, str] | None = None) -> dict[str, Any]:
-    sources = source_files() if sources is None else sources
+    """solc's standard-JSON input: `sources` and the text of every file they import (a self-contained
+    build-info for the upgrade validator), by the unit names solc itself gives them."""
+    sources = with_imports(source_files() if sources is None else sources)
     return {
         "language": "Solidity",
-        "sources": {name: {"content": text} for name, text in sources.items()},
+        "sources": {name: {"content": text} for name, text in sorted(sources.items())},
         "settings": COMPILER_SETTINGS,
     }
+
+
+def with_imports(sources: dict[str, str]) -> dict[str, str]:
+    """`sources` and every file they import, transitively (remappings applied as solc applies them)."""
+    complete = dict(sources)
+    pending = list(sources)
+    while pending:
+        unit = pending.pop()
+        for imported in _IMPORT.findall(complete[unit]):
+            if imported.startswith("."):
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(unit), imported))
+            else:
+                name = _remap(imported)
+            if name not in complete:
+                complete[name] = (REPO_ROOT / name).read_text()
+                pending.append(name)
+    return complete
+
+
+def _remap(path: str) -> str:
+    """The source unit name solc gives an import path (remappings rewrite the name, not just the file)."""
+    for remapping in COMPILER_SETTINGS["remappings"]:
+        prefix, _, target = remapping.partition("=")
+        if path.startswith(prefix):
+            return target + path[len(prefix) :]
+    return path
 
 
 def content_hash(sources: dict[str, str]) -> str:
@@ -86,16 +133,29 @@ def content_hash(sources: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
-    """Compile every contract; return artifacts by contract name (interfaces and libraries included)."""
-    sources = source_files()
+def compile_all(use_cache: bool = True, extra_sources: dict[str, str] | None = None) -> dict[str, Artifact]:
+    """Compile every contract; return artifacts by contract name (interfaces and libraries included).
+
+    `extra_sources` (path relative to the repo root → text) are compiled with them and their contracts
+    returned as well: test fixtures such as the V2 implementations of the upgrade test.
+    """
+    sources = {**source_files(), **(extra_sources or {})}
     if not sources:
         raise CompileError(f"no Solidity sources under {CONTRACTS_DIR}")
+    return compile_sources(sources, use_cache)[0]
+
+
+def compile_sources(sources: dict[str, str], use_cache: bool = True) -> tuple[dict[str, Artifact], Path]:
+    """Artifacts of the contracts in `sources` (imports compiled, not returned) and the compilation's
+    Hardhat-style build-info (solc's input and output), both cached by content hash."""
     key = content_hash(sources)
     cached = CACHE_DIR / f"{key}.json"
-    if use_cache and cached.exists():
-        return _artifacts_from_json(json.loads(cached.read_text()))
-    output = _solc(standard_json_input(sources))
+    build_info = BUILD_INFO_DIR / f"{key}.json"
+    if use_cache and cached.exists() and build_info.exists():
+        return _artifacts_from_json(json.loads(cached.read_text())), build_info
+    request = standard_json_input(sources)
+    output = _solc(request)
+    _write_atomically(build_info, _build_info(key, request, output))
     artifacts = {
         source: {
             name: {
@@ -106,13 +166,28 @@ def compile_all(use_cache: bool = True) -> dict[str, Artifact]:
             for name, data in contracts.items()
         }
         for source, contracts in output.get("contracts", {}).items()
-        if source.startswith("contracts/")
+        if source in sources
     }
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_suffix(".tmp")
-    temporary.write_text(json.dumps(artifacts))
-    temporary.replace(cached)  # atomic: a concurrent reader never sees half a file
-    return _artifacts_from_json(artifacts)
+    _write_atomically(cached, artifacts)
+    return _artifacts_from_json(artifacts), build_info
+
+
+def _build_info(key: str, request: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "_format": "hh-sol-build-info-1",
+        "id": key,
+        "solcVersion": _pinned_version(),
+        "solcLongVersion": _pinned_version(),
+        "input": request,
+        "output": {"sources": output.get("sources", {}), "contracts": output.get("contracts", {})},
+    }
+
+
+def _write_atomically(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data))
+    temporary.replace(path)  # atomic: a concurrent reader never sees half a file
 
 
 def syntax_trees() -> dict[str, dict[str, Any]]:

@@ -81,12 +81,22 @@ class ParticipantStatus(IntEnum):
     SUSPENDED = 2
 
 
+class ProposalState(IntEnum):
+    """IGovernanceCouncil.ProposalState: the life of a governance proposal."""
+
+    NONE = 0
+    PENDING = 1
+    SCHEDULED = 2
+    EXECUTED = 3
+
+
 ENUMS: dict[str, type[IntEnum]] = {
     "SlotStatus": SlotStatus,
     "RequestStatus": RequestStatus,
     "PackageStatus": PackageStatus,
     "RangeStatus": RangeStatus,
     "Status": ParticipantStatus,
+    "ProposalState": ProposalState,
 }
 
 
@@ -330,6 +340,30 @@ ERROR_MESSAGES: dict[str, str] = {
     "StringTooLong": "the string {str} is too long",
     "SafeCastOverflowedUintDowncast": "{value} does not fit in {bits} bits",
     "SafeERC20FailedOperation": "the token {token} refused the operation",
+    # governance and upgrades (issue 15)
+    "GovernanceOnly": "{caller} is not governance: propose the change to the governors' council",
+    "CouncilNotGovernor": "{caller} is not a governor",
+    "CouncilOnlyTimelock": "{caller} is not the timelock: change the council through a proposal",
+    "CouncilUnknownProposal": "there is no proposal {proposalId}",
+    "CouncilAlreadyApproved": "{governor} has already approved proposal {proposalId}; another governor must",
+    "CouncilWrongState": "proposal {proposalId} is {state:ProposalState}",
+    "CouncilNotReady": "proposal {proposalId} can be executed from {eta} on; wait for the delay",
+    "CouncilInvalidGovernors": "{threshold} of {count} governors is not a valid council: the threshold must "
+    "be 1 .. the number of governors, each governor distinct and non-zero",
+    "TimelockInsufficientDelay": "a delay of {delay} s is below the timelock's minimum {minDelay} s",
+    "TimelockInvalidOperationLength": "a batch of {targets} targets, {payloads} payloads and {values} "
+    "values; give as many of each",
+    "TimelockUnauthorizedCaller": "{caller} may not call the timelock directly; go through the council",
+    "TimelockUnexecutedPredecessor": "operation {predecessorId} must be executed first",
+    "TimelockUnexpectedOperationState": "timelock operation {operationId} is not in a state {expectedStates} "
+    "allows",
+    "AddressEmptyCode": "{target} has no code",
+    "ERC1967InvalidImplementation": "{implementation} is not a contract and cannot be an implementation",
+    "ERC1967NonPayable": "an upgrade without an initialising call takes no value",
+    "InvalidInitialization": "already initialised: an initializer runs once, and never on an implementation",
+    "NotInitializing": "only an initializer may call this",
+    "UUPSUnauthorizedCallContext": "call the proxy, not the implementation",
+    "UUPSUnsupportedProxiableUUID": "the new implementation is not UUPS-compatible (slot {slot})",
 }
 
 

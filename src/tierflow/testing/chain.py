@@ -15,6 +15,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from tierflow.chain.accounts import demo_accounts, dev_account
+from tierflow.chain.compile import compile_all
 from tierflow.chain.demo import register_demo_participants
 from tierflow.chain.deploy import Deployment, deploy_all
 from tierflow.chain.devnet import Devnet
@@ -31,6 +32,7 @@ CONTRACT_ATTRIBUTES = {
     "Receivables": "receivables",
     "Financing": "financing",
     "Bills": "bills",
+    "GovernanceCouncil": "council",
 }
 
 
@@ -56,6 +58,9 @@ class Platform:
                 **dict.fromkeys(CONTRACT_ATTRIBUTES.values()),
                 **{CONTRACT_ATTRIBUTES[name]: deployment.contract(w3, name) for name in deployment.contracts},
             }
+        )
+        self.c.timelock = w3.eth.contract(
+            address=Web3.to_checksum_address(deployment.timelock), abi=_timelock_abi()
         )
 
     @classmethod
@@ -110,6 +115,18 @@ class Platform:
         decoded = getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD)
         return [dict(item["args"]) for item in decoded if item["address"] == contract.address]
 
+    def govern(self, fn: ContractFunction, approvers: tuple[str, ...] = ("operator", "bank1")) -> TxReceipt:
+        """Run `fn` as governance: the first approver proposes, the others approve, the delay passes,
+        the proposer executes (the receipt of the execution; a revert of `fn` surfaces there)."""
+        council = self.c.council
+        data = fn._encode_transaction_data()
+        receipt = self.transact(council.functions.propose(fn.address, data, b"\0" * 32), approvers[0])
+        proposal_id = self.events(receipt, council, "ProposalCreated")[0]["proposalId"]
+        for who in approvers[1:]:
+            self.transact(council.functions.approve(proposal_id), who)
+        self.increase_time(int(self.c.timelock.functions.getMinDelay().call()) + 1)
+        return self.transact(council.functions.execute(proposal_id), approvers[0])
+
     # -- time and state -------------------------------------------------------------------------
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -127,6 +144,10 @@ class Platform:
     def revert_to(self, snapshot_id: str) -> None:
         result = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
         assert result.get("result") is True, f"evm_revert({snapshot_id}) failed: {result}"
+
+
+def _timelock_abi() -> list[dict[str, Any]]:
+    return compile_all()["TierflowTimelock"].abi
 
 
 def _normalise(value: Any) -> Any:

@@ -15,16 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils.crypto import keccak
 from sqlalchemy import func, literal, or_, tuple_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.models.bills import BillPackage, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest, RecourseDebt
+from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import Checkpoint, RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant, PlatformState
@@ -1092,6 +1095,47 @@ def credit_lines_of(db: Session, address: str) -> list[CreditLine]:
 def directory_people(db: Session) -> list[DirectoryParticipant]:
     """Everyone onboarded, in order of onboarding (the operator's list)."""
     return list(db.exec(select(DirectoryParticipant).order_by(col(DirectoryParticipant.created_at))).all())
+
+
+# The powers a governance proposal can exercise, by the calldata's selector: what the pages call them.
+GOVERNED_CALLS = {
+    bytes(keccak(text=signature)[:4]).hex(): label
+    for signature, label in (
+        ("upgradeToAndCall(address,bytes)", i18n.N_("Upgrade the contract")),
+        ("grantRole(bytes32,address)", i18n.N_("Grant a role")),
+        ("revokeRole(bytes32,address)", i18n.N_("Revoke a role")),
+        ("replaceGovernor(address,address)", i18n.N_("Replace a governor")),
+        ("setThreshold(uint8)", i18n.N_("Change the approvals needed")),
+        ("updateDelay(uint256)", i18n.N_("Change the governance delay")),
+        ("unpause()", i18n.N_("Unpause the platform")),
+        ("setParameters(uint64,uint64,uint128)", i18n.N_("Set platform parameters")),
+    )
+}
+
+
+@dataclass
+class ProposalRow:
+    proposal: GovernanceProposal
+    target: str  # the contract's name, from the events it emitted
+    action: str  # a GOVERNED_CALLS label, untranslated; "" for another call
+
+
+def governance_proposals(db: Session, limit: int = 20) -> list[ProposalRow]:
+    """The latest governance proposals (upgrades, role grants), newest first, for operator and auditor."""
+    proposals = list(
+        db.exec(select(GovernanceProposal).order_by(col(GovernanceProposal.proposal_id).desc()).limit(limit))
+    )
+    targets = {p.target for p in proposals}
+    names = {
+        address: contract
+        for contract, address in db.exec(
+            select(RawEvent.contract, RawEvent.address).where(col(RawEvent.address).in_(targets)).distinct()
+        )
+    }
+    return [
+        ProposalRow(p, names.get(p.target, p.target), GOVERNED_CALLS.get(p.data[2:10].lower(), ""))
+        for p in proposals
+    ]
 
 
 def onchain_participants(db: Session) -> dict[str, Participant]:

@@ -10,6 +10,7 @@ from tierflow.platform.models.financing import (
     RecourseDebt,
     RecourseExercise,
 )
+from tierflow.platform.models.governance import GovernanceProposal, GovernanceStep
 from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, IndexerLease, RawEvent, UndoEntry
 from tierflow.platform.models.receivables import (
     ZERO_ADDRESS,
@@ -48,6 +49,8 @@ READ_MODELS = [
     BillRange,
     BillQuote,
     BillMovement,
+    GovernanceProposal,
+    GovernanceStep,
     # Summaries of the rows above, written with them (indexer.summary): rolled back and rebuilt alike.
     Position,
     FundedSummary,
@@ -70,6 +73,8 @@ __all__ = [
     "FinancingQuote",
     "FinancingRequest",
     "FundedSummary",
+    "GovernanceProposal",
+    "GovernanceStep",
     "IndexedBlock",
     "IndexerLease",
     "Participant",

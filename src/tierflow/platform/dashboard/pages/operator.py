@@ -24,6 +24,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people = queries.directory_people(db)
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
+        proposals = queries.governance_proposals(db)
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
         overdue = queries.defaultable_payables(db, now=queries.clock(db), grace=grace)
@@ -35,6 +36,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain=onchain,
         state=state,
         overdue=overdue,
+        proposals=proposals,
         **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],

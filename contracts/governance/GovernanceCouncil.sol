@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IGovernanceCouncil} from "../interfaces/IGovernanceCouncil.sol";
+import {TierflowTimelock} from "./TierflowTimelock.sol";
+
+/// @title The governors' council: M-of-N approvals, then OpenZeppelin's TimelockController with a delay.
+/// @notice See IGovernanceCouncil. The council deploys its timelock and is its only proposer, executor
+/// and canceller; the timelock holds the platform's governance powers. A small multisig rather than
+/// OpenZeppelin's Governor: the governors are a fixed consortium (operator and member banks), not token
+/// holders, and "M distinct approvals, then the delay" is the whole rule.
+contract GovernanceCouncil is IGovernanceCouncil {
+    /// @dev Word 0 holds everything approve() and execute() read besides the calldata.
+    struct Proposal {
+        address target; // word 0
+        uint8 approvals; // word 0
+        ProposalState state; // word 0
+        uint40 eta; // word 0 [unix s]; 0 until scheduled
+        bytes data;
+    }
+
+    TierflowTimelock public immutable timelock;
+
+    uint8 public threshold;
+    uint8 public governorCount;
+    uint256 private _lastProposalId;
+    mapping(address account => bool) private _governors;
+    mapping(uint256 proposalId => Proposal) private _proposals;
+    mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
+
+    /// @param delay [s] the timelock's minimum delay between approval and execution
+    constructor(address[] memory governors, uint8 threshold_, uint256 delay) {
+        uint256 n = governors.length;
+        if (n == 0 || n > type(uint8).max) revert CouncilInvalidGovernors(n, threshold_);
+        for (uint256 i; i < n; ++i) {
+            address g = governors[i];
+            if (g == address(0) || _governors[g]) revert CouncilInvalidGovernors(n, threshold_);
+            _governors[g] = true;
+            emit GovernorReplaced(address(0), g);
+        }
+        governorCount = uint8(n);
+        _setThreshold(threshold_);
+        address[] memory self = new address[](1);
+        self[0] = address(this);
+        timelock = new TierflowTimelock(delay, self, self);
+    }
+
+    modifier onlyGovernor() {
+        if (!_governors[msg.sender]) revert CouncilNotGovernor(msg.sender);
+        _;
+    }
+
+    modifier onlyTimelock() {
+        if (msg.sender != address(timelock)) revert CouncilOnlyTimelock(msg.sender);
+        _;
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function propose(address target, bytes calldata data, bytes32 descriptionHash)
+        external
+        onlyGovernor
+        returns (uint256 proposalId)
+    {
+        // ids count up from 1 by one per proposal: a uint256 cannot overflow
+        unchecked {
+            proposalId = ++_lastProposalId;
+        }
+        Proposal storage p = _proposals[proposalId];
+        p.target = target;
+        p.state = ProposalState.Pending;
+        p.data = data;
+        emit ProposalCreated(proposalId, msg.sender, target, data, descriptionHash);
+        _approve(proposalId, p);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function approve(uint256 proposalId) external onlyGovernor {
+        Proposal storage p = _proposal(proposalId);
+        if (p.state != ProposalState.Pending) revert CouncilWrongState(proposalId, p.state);
+        _approve(proposalId, p);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    /// @dev The timelock calls the target; a revert there reverts this call with the target's error.
+    function execute(uint256 proposalId) external onlyGovernor {
+        Proposal storage p = _proposal(proposalId);
+        if (p.state != ProposalState.Scheduled) revert CouncilWrongState(proposalId, p.state);
+        if (block.timestamp < p.eta) revert CouncilNotReady(proposalId, p.eta);
+        p.state = ProposalState.Executed;
+        emit ProposalExecuted(proposalId, msg.sender);
+        timelock.execute(p.target, 0, p.data, bytes32(0), bytes32(proposalId));
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function replaceGovernor(address previous, address next) external onlyTimelock {
+        if (!_governors[previous] || next == address(0) || _governors[next]) {
+            revert CouncilInvalidGovernors(governorCount, threshold);
+        }
+        _governors[previous] = false;
+        _governors[next] = true;
+        emit GovernorReplaced(previous, next);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function setThreshold(uint8 threshold_) external onlyTimelock {
+        if (threshold_ == threshold) revert CouncilInvalidGovernors(governorCount, threshold_);
+        _setThreshold(threshold_);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function isGovernor(address account) external view returns (bool) {
+        return _governors[account];
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function hasApproved(uint256 proposalId, address governor) external view returns (bool) {
+        return _approved[proposalId][governor];
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function proposal(uint256 proposalId)
+        external
+        view
+        returns (address target, bytes memory data, uint256 approvals, ProposalState state, uint256 eta)
+    {
+        Proposal storage p = _proposals[proposalId];
+        return (p.target, p.data, p.approvals, p.state, p.eta);
+    }
+
+    /// @dev Counts `msg.sender`'s approval; the one that reaches the threshold schedules the call.
+    function _approve(uint256 proposalId, Proposal storage p) private {
+        if (_approved[proposalId][msg.sender]) revert CouncilAlreadyApproved(proposalId, msg.sender);
+        _approved[proposalId][msg.sender] = true;
+        uint8 approvals = p.approvals + 1;
+        p.approvals = approvals;
+        emit ProposalApproved(proposalId, msg.sender, approvals);
+        if (approvals < threshold) return;
+        uint256 delay = timelock.getMinDelay();
+        uint256 eta = block.timestamp + delay;
+        p.state = ProposalState.Scheduled;
+        p.eta = uint40(eta);
+        emit ProposalScheduled(proposalId, eta);
+        timelock.schedule(p.target, 0, p.data, bytes32(0), bytes32(proposalId), delay);
+    }
+
+    function _setThreshold(uint8 threshold_) private {
+        if (threshold_ == 0 || threshold_ > governorCount) revert CouncilInvalidGovernors(governorCount, threshold_);
+        threshold = threshold_;
+        emit ThresholdChanged(threshold_);
+    }
+
+    function _proposal(uint256 proposalId) private view returns (Proposal storage p) {
+        p = _proposals[proposalId];
+        if (p.state == ProposalState.None) revert CouncilUnknownProposal(proposalId);
+    }
+}

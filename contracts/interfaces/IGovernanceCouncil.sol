@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title The governors' council: M-of-N approval in front of the timelock that holds the platform's powers.
+/// @notice A governor proposes a call (target, calldata); once `threshold` distinct governors have
+/// approved it (the proposer's own approval counts), the council schedules it on the timelock; after
+/// the timelock's delay any governor executes it. No governor can act alone while threshold >= 2.
+interface IGovernanceCouncil {
+    /// @notice Lifecycle of a proposal: None (unknown id), Pending (collecting approvals), Scheduled
+    /// (approved by the threshold, waiting out the delay), Executed.
+    enum ProposalState {
+        None,
+        Pending,
+        Scheduled,
+        Executed
+    }
+
+    /// @param descriptionHash hash of the off-chain description (why, which release)
+    event ProposalCreated(
+        uint256 indexed proposalId, address indexed proposer, address target, bytes data, bytes32 descriptionHash
+    );
+    /// @param approvals approvals so far, this one included
+    event ProposalApproved(uint256 indexed proposalId, address indexed governor, uint256 approvals);
+    /// @param eta [unix s] earliest execution time
+    event ProposalScheduled(uint256 indexed proposalId, uint256 eta);
+    event ProposalExecuted(uint256 indexed proposalId, address indexed governor);
+    event GovernorReplaced(address indexed previous, address indexed next);
+    event ThresholdChanged(uint256 threshold);
+
+    error CouncilNotGovernor(address caller);
+    error CouncilOnlyTimelock(address caller);
+    error CouncilUnknownProposal(uint256 proposalId);
+    error CouncilAlreadyApproved(uint256 proposalId, address governor);
+    /// @notice approve() of a proposal that is scheduled or executed, or execute() of one not scheduled.
+    error CouncilWrongState(uint256 proposalId, ProposalState state);
+    error CouncilNotReady(uint256 proposalId, uint256 eta);
+    /// @notice threshold 0, above the number of governors, or a governor set with zero or repeated addresses.
+    error CouncilInvalidGovernors(uint256 count, uint256 threshold);
+
+    /// @notice Propose `data` to be called on `target` by the timelock. Governor only; counts as its approval.
+    function propose(address target, bytes calldata data, bytes32 descriptionHash) external returns (uint256);
+    /// @notice Approve a pending proposal. Governor only, once per governor.
+    function approve(uint256 proposalId) external;
+    /// @notice Run a scheduled proposal once its delay has passed. Governor only.
+    function execute(uint256 proposalId) external;
+    /// @notice Replace a governor (lost key, member change). Timelock only, i.e. a proposal itself.
+    function replaceGovernor(address previous, address next) external;
+    /// @notice Set M. Timelock only.
+    function setThreshold(uint8 threshold) external;
+
+    function isGovernor(address account) external view returns (bool);
+    function hasApproved(uint256 proposalId, address governor) external view returns (bool);
+    function proposal(uint256 proposalId)
+        external
+        view
+        returns (address target, bytes memory data, uint256 approvals, ProposalState state, uint256 eta);
+}

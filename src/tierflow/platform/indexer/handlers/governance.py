@@ -1,0 +1,66 @@
+"""Handlers of GovernanceCouncil events: proposals (upgrades, role grants) and each approval and execution."""
+
+from __future__ import annotations
+
+from tierflow.chain.abi import Event
+from tierflow.platform.indexer.handlers.registry import handles, history, require
+from tierflow.platform.indexer.store import Row, Store
+
+
+def _step(event: Event, store: Store, proposal: Row, kind: str, actor: str | None) -> None:
+    store.append(
+        "governance_step",
+        history(
+            event,
+            proposal_id=proposal["proposal_id"],
+            kind=kind,
+            actor=actor,
+            approvals=proposal["approvals"],
+        ),
+    )
+
+
+@handles("GovernanceCouncil:ProposalCreated")
+def proposal_created(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = store.create(
+        "governance_proposal",
+        {
+            "proposal_id": a["proposalId"],
+            "proposer": a["proposer"],
+            "target": a["target"],
+            "data": a["data"],
+            "description_hash": a["descriptionHash"],
+            "approvals": 0,
+            "state": "Pending",
+            "eta": None,
+            "executed_by": None,
+        },
+    )
+    _step(event, store, proposal, "proposed", a["proposer"])
+
+
+@handles("GovernanceCouncil:ProposalApproved")
+def proposal_approved(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = require(store, "governance_proposal", a["proposalId"])
+    proposal["approvals"] = a["approvals"]
+    _step(event, store, proposal, "approved", a["governor"])
+
+
+@handles("GovernanceCouncil:ProposalScheduled")
+def proposal_scheduled(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = require(store, "governance_proposal", a["proposalId"])
+    proposal["state"] = "Scheduled"
+    proposal["eta"] = a["eta"]
+    _step(event, store, proposal, "scheduled", None)
+
+
+@handles("GovernanceCouncil:ProposalExecuted")
+def proposal_executed(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = require(store, "governance_proposal", a["proposalId"])
+    proposal["state"] = "Executed"
+    proposal["executed_by"] = a["governor"]
+    _step(event, store, proposal, "executed", a["governor"])

@@ -1,0 +1,40 @@
+"""Read models of GovernanceCouncil: each governance proposal (an upgrade, a role grant) and its steps."""
+
+from __future__ import annotations
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from tierflow.platform.models._fields import addr, big, hash32, text
+
+
+class GovernanceProposal(SQLModel, table=True):
+    """A call the governors propose to run through the timelock, with its approvals and state."""
+
+    __tablename__ = "governance_proposal"
+
+    proposal_id: int = big(primary_key=True)
+    proposer: str = addr(index=True)
+    target: str = addr(index=True)  # the contract the timelock will call
+    data: str = Field(sa_type=Text)  # the call's calldata, 0x-hex
+    description_hash: str = hash32()
+    approvals: int = big()
+    state: str = text(16)  # Pending | Scheduled | Executed (IGovernanceCouncil.ProposalState)
+    eta: int = big(nullable=True)  # [unix s] earliest execution, once scheduled
+    executed_by: str | None = addr(nullable=True)
+    block_number: int = big(index=True)
+    updated_block: int = big()
+
+
+class GovernanceStep(SQLModel, table=True):
+    """One proposal, approval, scheduling or execution, in chain order: the governance trail."""
+
+    __tablename__ = "governance_step"
+
+    block_number: int = big(primary_key=True)
+    log_index: int = big(primary_key=True)
+    tx_hash: str = hash32()
+    proposal_id: int = big(index=True)
+    kind: str = text(16)  # proposed | approved | scheduled | executed
+    actor: str | None = addr(nullable=True)  # the governor; none for scheduled
+    approvals: int = big()
