@@ -25,9 +25,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def sign_in(browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB") -> Any:
+def sign_in(
+    browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB", size: tuple[int, int] = (1360, 900)
+) -> Any:
     """A fresh browser context (its own cookies) signed in with `api_key` through the sign-in form."""
-    context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1360, "height": 900})
+    viewport = {"width": size[0], "height": size[1]}
+    context = browser.new_context(base_url=base_url, locale=locale, viewport=viewport)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []  # console errors and warnings (a CSP violation, a 404 asset, a script error)
@@ -76,15 +79,26 @@ class Live:
         self._seq[0] += 1
         return f"{time.time_ns() % 10**16:016d}{self._seq[0] % 10**4:04d}"  # a 20-digit 全电发票 number
 
-    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
-        """An accepted certificate, set up through the API (the flows under test use the pages)."""
+    def upload_invoice(
+        self, core: str, supplier: str, number: str | None = None, filename: str = "invoice.pdf",
+        content: bytes = b"%PDF invoice",
+    ) -> str:  # fmt: skip
+        """The document id of an invoice `core` uploads naming `supplier` as its seller."""
         response = self.http.post(
             "/v1/core/documents",
             headers={"X-API-Key": self.keys[core]},
-            files={"file": ("invoice.pdf", b"%PDF invoice", "application/pdf")},
-            data={"seller": self.address(supplier), "kind": "invoice", "invoice_number": self.unique()},
+            files={"file": (filename, content, "application/pdf")},
+            data={
+                "seller": self.address(supplier),
+                "kind": "invoice",
+                "invoice_number": number or self.unique(),
+            },
         )
         assert response.status_code == 200, response.text
+        return str(response.json()["document_id"])
+
+    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
+        """An accepted certificate, set up through the API (the flows under test use the pages)."""
         body = self.api(
             core,
             "/v1/core/certificates",
@@ -93,7 +107,7 @@ class Live:
                 "face": face,
                 "maturity": self.today(days),
                 "line_id": line_id,
-                "document_ids": [response.json()["document_id"]],
+                "document_ids": [self.upload_invoice(core, supplier)],
             },
         )
         slot, token = int(body["result"]["slot_id"]), int(body["result"]["token_id"])

@@ -901,7 +901,8 @@ class SearchResult:
 
 
 def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
-    """Find a participant (address or name), payable (P12), certificate (T34) or transaction (hash)."""
+    """Find a participant (address or name), payable (P12), certificate (T34), transaction (hash) or
+    invoice (its number, 8 digits or more)."""
     q = query.strip()
     results: list[SearchResult] = []
     if not q:
@@ -955,11 +956,58 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                     f"{tier_label(token_tiers(db, [token.slot_id]).get(token.token_id))}, {token.status}",
                 )
             )
+    results.extend(_invoices(db, q, names))
     if lowered.startswith("0x") and len(q) == 42 and not any(r.kind == "participant" for r in results):
         results.append(
             SearchResult("participant", fmt.short_address(q), f"/dashboard/audit/participant/{q}", q)
         )
     return results
+
+
+INVOICE_DIGITS_MIN = 8  # an invoice number has 8 digits (with a 10/12-digit code) or 20 (全电发票)
+
+
+def _invoices(db: Session, query: str, names: Directory, limit: int = 50) -> list[SearchResult]:
+    """Uploaded invoices whose number (code ‖ number, digits only, as stored) contains the typed digits."""
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) < INVOICE_DIGITS_MIN or len(digits) != len(query.replace(" ", "").replace("-", "")):
+        return []
+    rows = db.exec(
+        select(StoredDocument)
+        .where(col(StoredDocument.kind) == "invoice")
+        .where(col(StoredDocument.invoice_number).contains(digits))
+        .order_by(col(StoredDocument.created_at))
+        .limit(limit)
+    )
+    found = []
+    for row in rows:
+        backs = f"backs payable P{row.slot_id}" if row.slot_id is not None else "backs no payable (yet)"
+        found.append(
+            SearchResult(
+                "invoice",
+                f"Invoice {row.invoice_number}",
+                f"/dashboard/lineage/{row.slot_id}" if row.slot_id is not None else None,
+                f"seller {names.name(row.seller)}, uploaded by {names.name(row.uploader)} on "
+                f"{fmt.iso_date(row.created_at)}, file {row.filename}; {backs}",
+            )
+        )
+    return found
+
+
+def find_certificates(
+    db: Session, *, holder: str | None, min_fen: int | None, max_fen: int | None, limit: int = 200
+) -> list[Certificate]:
+    """Certificates by holder and amount range (what each was worth: a settled one by its value when
+    it was created, never its 0 after payout), largest first."""
+    worth = func.coalesce(func.nullif(col(Certificate.value), 0), col(Certificate.initial_value))
+    query = select(Certificate)
+    if holder:
+        query = query.where(col(Certificate.holder) == holder)
+    if min_fen is not None:
+        query = query.where(worth >= min_fen)
+    if max_fen is not None:
+        query = query.where(worth <= max_fen)
+    return list(db.exec(query.order_by(worth.desc(), col(Certificate.token_id)).limit(limit)))
 
 
 def _describe(row: Any, names: Directory) -> str:
