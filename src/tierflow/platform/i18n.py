@@ -3,9 +3,10 @@
 How to add a user-facing string (docs/i18n.md has the whole story):
 
 - Python: `from tierflow.platform.i18n import _` then `_("Repaid %(amount)s.", amount=money(fen))`.
-  Placeholders are `%(name)s`; pass the values as keywords, never build the sentence with f-strings
-  (the translator must see the whole sentence). Module-level strings use `lazy_gettext`; a string
-  that is only marked for extraction (translated later by the caller) uses `N_`.
+  Placeholders are `%(name)s` (a literal percent sign is `%%`); pass the values as keywords, never
+  build the sentence with f-strings (the translator must see the whole sentence). Module-level
+  strings use `lazy_gettext`; a string only marked for extraction (translated where it is shown)
+  uses `N_`.
 - Templates: `{{ _("Sign out") }}`, or `{% trans amount=x|yuan %}Repaid ¥{{ amount }}{% endtrans %}`.
 - Then `make translations` and fill in the zh_CN msgstr in
   `src/tierflow/platform/locale/zh_CN/LC_MESSAGES/messages.po` (tests/test_i18n.py fails on an
@@ -130,12 +131,28 @@ def translations(locale: str) -> _gettext.NullTranslations:
 
 
 def gettext(message: str, /, **params: Any) -> str:
-    """`message` in the current locale; `%(name)s` placeholders filled from `params` when given."""
-    text = translations(get_locale()).gettext(message)
-    return text % params if params else text
+    """`message` in the current locale with its `%(name)s` placeholders filled from `params`.
+
+    Always formatted, as Jinja's newstyle gettext does: a literal percent sign is written `%%` in
+    every message, Python or template alike.
+    """
+    return translations(get_locale()).gettext(message) % params
 
 
 _ = gettext
+
+
+# The raw lookups, for Jinja's newstyle gettext: it formats the result with the template's values itself.
+def translate(message: str) -> str:
+    return translations(get_locale()).gettext(message)
+
+
+def translate_plural(singular: str, plural: str, n: int) -> str:
+    return translations(get_locale()).ngettext(singular, plural, n)
+
+
+def translate_in_context(context: str, message: str) -> str:
+    return translations(get_locale()).pgettext(context, message)
 
 
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
@@ -146,8 +163,7 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
 
 def pgettext(context: str, message: str, /, **params: Any) -> str:
     """`message` in `context` (one English word, two meanings: "Accept" a quote vs a bill)."""
-    text = translations(get_locale()).pgettext(context, message)
-    return text % params if params else text
+    return translations(get_locale()).pgettext(context, message) % params
 
 
 def lazy_gettext(message: str, /, **params: Any) -> Any:

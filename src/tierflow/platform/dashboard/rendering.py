@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard import labels
 from tierflow.platform.dashboard.session import csrf_field, current_csrf_token
 
 HERE = Path(__file__).resolve().parent
@@ -49,12 +50,15 @@ def _address(address: str | None, names: Any = None) -> Markup:
 
 def _days(days: int) -> Markup:
     if days < 0:
-        return Markup('<span class="num bad">{} overdue</span>').format(-days)
+        return Markup('<span class="num bad">{}</span>').format(i18n.gettext("%(days)s overdue", days=-days))
     return Markup('<span class="num">{}</span>').format(days)
 
 
 def _status(status: str) -> Markup:
-    return Markup('<span class="status status-{}">{}</span>').format(escape(status.lower()), status)
+    # The class keeps the stored key (styles); the text is the reader's word for it.
+    return Markup('<span class="status status-{}">{}</span>').format(
+        escape(status.lower()), labels.status(status)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +73,10 @@ def environment() -> Environment:
     )
     # newstyle: `_("Repaid %(amount)s", amount=x)` escapes the values and formats after translating.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext, newstyle=True
+        gettext=i18n.translate,
+        ngettext=i18n.translate_plural,
+        pgettext=i18n.translate_in_context,
+        newstyle=True,
     )
     env.globals.update(
         locale=i18n.get_locale,
@@ -86,6 +93,11 @@ def environment() -> Environment:
         party=_address,
         days=_days,
         status=_status,
+        status_text=labels.status,
+        role=labels.role,
+        roles=labels.roles,
+        custody=labels.custody,
+        search_kind=labels.search_kind,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
         # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).

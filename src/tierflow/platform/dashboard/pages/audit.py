@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.dashboard import queries, web
+from tierflow.platform.dashboard import labels, queries, web
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
@@ -24,7 +25,7 @@ router = web.page_router("/audit")
 
 @router.get("", response_class=HTMLResponse)
 def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
-    web.supervising(viewer, "the auditor's view")
+    web.supervising(viewer, i18n.gettext("the auditor's view"))
     with web.session(request) as db:
         names = queries.directory(db)
         results = queries.search(db, q, names) if q else []
@@ -39,6 +40,7 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
         results=results,
         counts=counts,
         latest=latest,
+        exports=[(name, labels.export_name(name)) for name in EXPORTS],
         **indexed,
     )
 
@@ -46,18 +48,18 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
 @router.get("/participant/{address}", response_class=HTMLResponse)
 def audit_participant(request: Request, viewer: web.SignedIn, address: str) -> Response:
     address = web.checksum(address)
-    web.supervising(viewer, "the auditor's view")
+    web.supervising(viewer, i18n.gettext("the auditor's view"))
     with web.session(request) as db:
         names = queries.directory(db)
         roles = names.roles.get(address, 0)
         view = queries.supplier_view(db, address, limit=200)
         lines = queries.credit_lines_of(db, address)
     pages = [
-        (label, f"/dashboard/{kind}/{address}")
+        (i18n.gettext(label), f"/dashboard/{kind}/{address}")
         for role, kind, label in (
-            (Role.FINANCIER, "bank", "Financing dashboard"),
-            (Role.SUPPLIER, "supplier", "Supplier page"),
-            (Role.CORE_ENTERPRISE, "core", "Core enterprise page"),
+            (Role.FINANCIER, "bank", i18n.N_("Financing dashboard")),
+            (Role.SUPPLIER, "supplier", i18n.N_("Supplier page")),
+            (Role.CORE_ENTERPRISE, "core", i18n.N_("Core enterprise page")),
         )
         if roles & role
     ]
@@ -69,7 +71,7 @@ def audit_participant(request: Request, viewer: web.SignedIn, address: str) -> R
         view=view,
         lines=lines,
         pages=pages,
-        roles=roles,
+        roles=labels.roles(roles),  # names, not the bits ("Roles: 2" said nothing)
     )
 
 
@@ -136,9 +138,14 @@ FEN_COLUMNS = {
 
 @router.get("/export/{name}.csv")
 def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
-    web.supervising(viewer, "CSV exports")
+    web.supervising(viewer, i18n.gettext("CSV exports"))
     if name not in EXPORTS:
-        return Response(f"unknown export {name}; choose one of {', '.join(EXPORTS)}", status_code=404)
+        message = i18n.gettext(
+            "There is no export called %(name)s; choose one of %(names)s.",
+            name=name,
+            names=", ".join(EXPORTS),
+        )
+        return Response(message, status_code=404)
     model, columns = EXPORTS[name]
     engine = web.engine(request)
 
@@ -149,7 +156,7 @@ def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
         header = []
         for column in columns:
             header.extend([f"{column}_fen", f"{column}_yuan"] if column in FEN_COLUMNS else [column])
-        writer.writerow(header)
+        writer.writerow([labels.csv_header(column) for column in header])
         with Session(engine) as db:
             for row in db.exec(select(model).execution_options(yield_per=2000)):
                 values: list[Any] = []

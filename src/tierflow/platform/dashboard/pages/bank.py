@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, charts, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -69,7 +70,12 @@ def _book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
     return {
         "book": book,
         "exposure": queries.exposure(db, address, book),
-        "ladder_chart": charts.ladder(buckets, title=f"Expected cash-in by {ladder}"),
+        "ladder_chart": charts.ladder(
+            buckets,
+            title=i18n.gettext("Expected cash-in by month")
+            if ladder == "month"
+            else i18n.gettext("Expected cash-in by week"),
+        ),
         "ladder_buckets": buckets,
     }
 

@@ -93,12 +93,12 @@ def sign_out(request: Request) -> Response:
     return response
 
 
-@router.post("/language")
-async def choose_language(request: Request) -> Response:
-    """The header's 中文 / English switch: remembered in a cookie (a year), then back to the same page."""
-    form = await request.form()
-    locale = i18n.normalise(str(form.get("locale", ""))) or i18n.DEFAULT_LOCALE
-    back = str(form.get("next", ""))
+@router.get("/language")
+def choose_language(request: Request, locale: str = "", next: str = "") -> Response:
+    """The header's 中文 / English switch (a link: it changes a preference, nothing of value, and pages
+    with no acting forms keep none): remembered in a cookie for a year, then back to the same page."""
+    locale = i18n.normalise(locale) or i18n.DEFAULT_LOCALE
+    back = next
     response = RedirectResponse(back if back.startswith("/dashboard") else "/dashboard", status_code=303)
     web.set_language_cookie(request, response, locale)
     return response
