@@ -9,6 +9,7 @@ from __future__ import annotations
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.i18n import N_
+from tierflow.platform.services.policy import ACTION_LABELS
 
 # Every status of payables, certificates, requests, bills, ranges, participants, staff and approvals.
 STATUSES: dict[str, str] = {
@@ -95,6 +96,12 @@ def roles(bits: int, *, is_operator: bool = False) -> str:
 
 def search_kind(key: str) -> str:
     label = SEARCH_KINDS.get(key)
+    return i18n.gettext(label) if label is not None else key
+
+
+def action(key: str) -> str:
+    """An approval's action ("fund") as people say it ("Fund a financing request")."""
+    label = ACTION_LABELS.get(key)
     return i18n.gettext(label) if label is not None else key
 
 

@@ -98,6 +98,7 @@ def environment() -> Environment:
         roles=labels.roles,
         custody=labels.custody,
         search_kind=labels.search_kind,
+        action_label=labels.action,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
         # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).

@@ -66,7 +66,13 @@ async def sign_in_submit(request: Request) -> Response:
     target = str(form.get("next", ""))
     with web.session(request) as db:
         try:
-            viewer = sign_in(db, token)
+            viewer = sign_in(
+                db,
+                token,
+                engine=web.engine(request),
+                origin=web.origin_of(request),
+                limits=web.limits(request),
+            )
         except SignInError as error:
             return web.page(
                 request,
