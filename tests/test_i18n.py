@@ -258,3 +258,19 @@ def test_bare_text_finds_text_attributes_and_printed_literals() -> None:
     assert bare_text("<p>{{ _('Repay') }} ¥{{ x }} · P{{ n }}</p>") == []
     assert bare_text("<p>{% trans n=n %}Repay {{ n }}{% endtrans %}</p>") == []
     assert bare_text("<b>{{ 'a' if x == 'settled' else '' }}</b> <i>Tierflow</i>") == []
+
+
+def test_validation_errors_read_as_sentences_in_both_languages() -> None:
+    from pydantic import ValidationError
+
+    from tierflow.platform.dashboard.actions import explain
+    from tierflow.platform.services.schemas.certificates import Quote
+
+    with pytest.raises(ValidationError) as caught:
+        Quote(rate_bps=0, valid_hours=0)
+    with i18n.use_locale("en"):
+        text = explain(caught.value)
+        assert text == "The rate must be more than 0.00%. The quote validity (hours) must be at least 1."
+        assert "rate_bps" not in text and "Input should" not in text
+    with i18n.use_locale("zh_CN"):
+        assert explain(caught.value) == "利率须高于 0.00%。报价有效期（小时）不得低于 1。"

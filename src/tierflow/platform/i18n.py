@@ -40,6 +40,9 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as _babel_format_decimal
 from babel.support import LazyProxy
 
+from tierflow.chain import vocabulary
+from tierflow.errors import ContractRevert
+
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 DOMAIN: Final = "messages"
 ZH: Final = "zh_CN"
@@ -233,6 +236,32 @@ def _as_date(value: int | dt.date | dt.datetime) -> dt.date:
 @lru_cache(maxsize=len(LOCALES))
 def _babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+# -- contract errors ---------------------------------------------------------------------------
+def revert_message(
+    error: ContractRevert,
+    *,
+    names: Callable[[str], str | None] | None = None,
+    with_error_name: bool = False,
+) -> str:
+    """A contract's custom error as a sentence in the reader's language: amounts in yuan, times as
+    dates, addresses by name (`names`, e.g. the directory's lookup; else shortened), roles by name."""
+
+    def name(address: str) -> str:
+        found = names(address) if names is not None else None
+        return found or (f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address)
+
+    wording = vocabulary.Wording(
+        translate=translate,
+        date=date,
+        datetime=datetime,
+        name=name,
+        role=lambda role: translate(role.replace("_", " ")),
+        separator=translate(", "),
+        with_error_name=with_error_name,
+    )
+    return vocabulary.revert_message(error, wording)
 
 
 # -- the request's locale (plain ASGI: no web framework below the web layer) --------------------

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
+from tierflow.platform import i18n
+from tierflow.platform.dashboard import labels, queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import approvals, documents, participants, policy, workflows
@@ -82,14 +83,20 @@ def _person(session: Session, viewer: Viewer) -> dict[str, Any]:
     return person
 
 
-def explain(error: BaseException) -> str:
-    """A domain failure as a sentence for the person at the screen."""
+def explain(error: BaseException, names: Callable[[str], str | None] | None = None) -> str:
+    """A domain failure as a sentence in the reader's language: the contract's error with names, yuan
+    and dates (`names` looks addresses up), a form's validation errors as sentences."""
     if isinstance(error, ServiceError):
         return error.message
     if isinstance(error, ContractRevert):
-        return f"The chain refused it — {revert_message(error)}"
+        # The error's name last, as a reference for the operator, not as the message.
+        return i18n.gettext(
+            "The chain refused it: %(reason)s (%(code)s)",
+            reason=i18n.revert_message(error, names=names),
+            code=error.name,
+        )
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return labels.validation_message([dict(e) for e in error.errors()])
     return str(error) or type(error).__name__
 
 
@@ -114,7 +121,7 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()
-            raise ActionError(explain(error)) from error
+            raise ActionError(explain(error, names=queries.directory(session).names.get)) from error
     if isinstance(result, SignatureRequired):
         raise ActionError(
             "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "

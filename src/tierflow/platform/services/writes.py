@@ -8,7 +8,7 @@ from hexbytes import HexBytes
 from sqlmodel import Session
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
-from tierflow.chain.vocabulary import revert_message
+from tierflow.platform import i18n
 from tierflow.platform.services import documents, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
@@ -187,7 +187,7 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
             details={"tx_hash": outcome.tx_hash},
         )
     raise Conflict(
-        f"{revert_message(reason)} ({where})",
+        f"{i18n.revert_message(reason, with_error_name=True)} ({where})",
         code=reason.name,
         details={
             "tx_hash": outcome.tx_hash,
