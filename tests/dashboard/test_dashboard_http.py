@@ -430,3 +430,34 @@ def test_pages_in_chinese_have_no_english_leftovers(
         names = list(queries.directory(db).names.values())
     leftovers = english_leftovers(response.text, names)
     assert not leftovers, " ".join(leftovers)
+
+
+def test_language_choice_is_remembered_per_person_across_browsers(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    from tierflow.platform.models.staff import StaffUser
+    from tierflow.platform.services import users
+
+    engine, seeded = book
+    supplier = seeded.addresses["supplier1"]
+    with Session(engine) as db:  # the key belongs to a person of the company (its first admin)
+        admin = users.first_admin(db, supplier)
+        for key in db.exec(select(ApiKey).where(ApiKey.address == supplier)):
+            key.user_id = admin.user_id
+            db.add(key)
+        db.commit()
+        admin_id = admin.user_id
+    page = f"/dashboard/supplier/{supplier}"
+    laptop = client_for(engine, seeded.tokens["supplier1"])
+    laptop.get("/dashboard/language", params={"locale": "zh_CN", "next": page})
+    with Session(engine) as db:
+        assert (db.get(StaffUser, admin_id) or StaffUser()).language == "zh_CN"
+    # Another browser, set to English: after sign-in the person's choice wins over the browser's.
+    phone = client_for(engine)
+    phone.headers["Accept-Language"] = "en-US"
+    dashboard_sign_in(phone, seeded.tokens["supplier1"])
+    assert phone.cookies.get(i18n.COOKIE_NAME) == "zh_CN"
+    html = phone.get(page).text
+    assert '<html lang="zh-CN">' in html and "退出登录" in html
+    phone.cookies.delete(i18n.COOKIE_NAME)  # even without the cookie: the person's choice
+    assert '<html lang="zh-CN">' in phone.get(page).text

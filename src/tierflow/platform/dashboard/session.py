@@ -66,6 +66,7 @@ class Viewer:
     staff_roles: frozenset[str] = frozenset()
     staff_session: str = ""
     pending_approvals: int = 0
+    language: str | None = None  # the person's chosen dashboard language (staff_user.language)
     origin: Origin | None = None  # where this request came from (the audit trail's "from where")
 
     def has(self, role: Role) -> bool:
@@ -243,6 +244,7 @@ def with_person(db: Session, viewer: Viewer, user: StaffUser | None, staff_sessi
         staff_roles=roles,
         staff_session=staff_session,
         pending_approvals=waiting,
+        language=user.language,
     )
 
 

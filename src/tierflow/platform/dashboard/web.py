@@ -232,6 +232,9 @@ def set_session(request: Request, response: Response, viewer: Viewer) -> None:
         samesite="strict",
         secure=cookie_secure(request),
     )
+    if viewer.language:
+        # The person's remembered language follows them to this browser from the first page on.
+        set_language_cookie(request, response, viewer.language)
 
 
 def set_language_cookie(request: Request, response: Response, locale: str) -> None:
@@ -253,6 +256,8 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     flash = request.cookies.get(FLASH_COOKIE)
     kind, _, message = _decode_flash(flash or "").partition(":")
     viewer = current_viewer(request)
+    if viewer is not None and viewer.language:
+        i18n.set_locale(viewer.language)  # the person's choice beats this browser's cookie
     paused = False
     if viewer is not None:
         with session(request) as db:

@@ -38,6 +38,10 @@ _TOTP_LABEL = b"tierflow/staff-totp/v1"
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
+# The dashboard's languages (tierflow.platform.i18n.LOCALES), a person's remembered choice.
+LANGUAGES = ("zh_CN", "en")
+
+
 def parse_roles(roles: list[str] | str) -> str:
     names = [r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles) if r.strip()]
     unknown = [r for r in names if r not in STAFF_ROLES]
@@ -171,6 +175,14 @@ def set_disabled(
         detail=f"user {user_id} {user.login}", origin=origin,
     )  # fmt: skip
     return user
+
+
+def set_language(session: Session, *, user_id: int, language: str) -> None:
+    """Remember the dashboard language a person chose (zh_CN | en), on every device they sign in from."""
+    if language not in LANGUAGES:
+        raise InvalidRequest(f"language {language!r} is not offered; choose one of {', '.join(LANGUAGES)}")
+    session.exec(update(StaffUser).where(col(StaffUser.user_id) == user_id).values(language=language))
+    session.commit()
 
 
 def set_password(

@@ -18,6 +18,7 @@ from tierflow.platform.dashboard.session import (
 )
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.security.crypto import api_key_matches
+from tierflow.platform.services import users
 from tierflow.settings import REPO_ROOT
 
 router = web.page_router()
@@ -102,9 +103,14 @@ def sign_out(request: Request) -> Response:
 @router.get("/language")
 def choose_language(request: Request, locale: str = "", next: str = "") -> Response:
     """The header's 中文 / English switch (a link: it changes a preference, nothing of value, and pages
-    with no acting forms keep none): remembered in a cookie for a year, then back to the same page."""
+    with no acting forms keep none): remembered for the signed-in person (staff_user.language), and in
+    a cookie for a year (before sign-in too), then back to the same page."""
     locale = i18n.normalise(locale) or i18n.DEFAULT_LOCALE
     back = next
+    viewer = web.current_viewer(request)
+    if viewer is not None and viewer.user_id is not None:
+        with web.session(request) as db:
+            users.set_language(db, user_id=viewer.user_id, language=locale)
     response = RedirectResponse(back if back.startswith("/dashboard") else "/dashboard", status_code=303)
     web.set_language_cookie(request, response, locale)
     return response
