@@ -17,14 +17,21 @@ from tierflow.platform import i18n
 from tierflow.settings import REPO_ROOT
 
 SOURCE = REPO_ROOT / "src" / "tierflow"
-KEYWORDS = {
-    "_": None,
-    "gettext": None,
-    "lazy_gettext": None,
-    "N_": None,
-    "ngettext": (1, 2),
-    "pgettext": ((1, "c"), 2),
-}
+
+
+def _keywords() -> dict[str, object]:
+    """The gettext keywords of `make translations` (-k name[:args]), read from the Makefile: one list."""
+    keywords: dict[str, object] = {}
+    for spec in re.findall(r"-k (\S+)", (REPO_ROOT / "Makefile").read_text()):
+        name, _, args = spec.partition(":")
+        parsed: list[object] = []
+        for arg in filter(None, args.split(",")):
+            parsed.append((int(arg[:-1]), "c") if arg.endswith("c") else int(arg))
+        keywords[name] = tuple(parsed) if parsed else None
+    return keywords
+
+
+KEYWORDS = _keywords()
 
 
 @lru_cache(maxsize=1)

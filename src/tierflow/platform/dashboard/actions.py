@@ -40,7 +40,14 @@ T = TypeVar("T")
 
 
 class ActionError(Exception):
-    """An action did not happen; `str(error)` says why and what to do."""
+    """An action did not happen; `str(error)` says why and what to do, in the reader's language.
+
+    A literal message is extracted for translation (`make translations`: ActionError's first argument)
+    and translated here; a message already made with i18n.gettext passes through unchanged.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(i18n.translate(message))
 
 
 class Submitted(ActionError):
@@ -116,8 +123,11 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             raise
         except ApprovalRequired as pending:
             raise Submitted(
-                f"Submitted for approval ({pending.approval.approval_id}): a checker of your company "
-                "must approve it before it is sent."
+                i18n.gettext(
+                    "Submitted for approval (%(id)s): a checker of your company "
+                    "must approve it before it is sent.",
+                    id=pending.approval.approval_id,
+                )
             ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from tierflow.platform import i18n
+
 FEN_PER_YUAN = 100
 SECONDS_PER_DAY = 86_400
 # Discount interest: face × rate [bps] × days / (360 days × 10,000 bps), round half up to the fen,
@@ -34,7 +36,12 @@ def parse_yuan(text: str) -> int:
         cleaned = cleaned[1:]
     match = _YUAN_RE.match(cleaned)
     if not match:
-        raise ValueError(f"“{text}” is not an amount in yuan; write it like 12,345.67 (at most two decimals)")
+        raise ValueError(
+            i18n.gettext(
+                "“%(text)s” is not an amount in yuan; write it like 12,345.67 (at most two decimals)",
+                text=text,
+            )
+        )
     frac = (match["frac"] or "").ljust(2, "0")
     return int(match["int"]) * FEN_PER_YUAN + int(frac or "0")
 
@@ -51,7 +58,9 @@ def parse_percent(text: str) -> int:
     cleaned = text.strip().removesuffix("%").strip()
     match = _YUAN_RE.match(cleaned)
     if not match:
-        raise ValueError(f"“{text}” is not a rate; write it as a percentage like 4.50")
+        raise ValueError(
+            i18n.gettext("“%(text)s” is not a rate; write it as a percentage like 4.50", text=text)
+        )
     frac = (match["frac"] or "").ljust(2, "0")
     return int(match["int"]) * 100 + int(frac or "0")
 
@@ -84,7 +93,9 @@ def parse_date(text: str) -> int:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f"“{text}” is not a date; pick one in the calendar or write it as YYYY-MM-DD"
+            i18n.gettext(
+                "“%(text)s” is not a date; pick one in the calendar or write it as YYYY-MM-DD", text=text
+            )
         ) from None
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 

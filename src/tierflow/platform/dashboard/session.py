@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
 from tierflow.platform.models.staff import PendingApproval, StaffUser
@@ -109,7 +110,11 @@ class Viewer:
 
 
 class SignInError(Exception):
-    """The key was not accepted; the message tells the person what to do."""
+    """The key was not accepted; the message tells the person what to do (translated: a literal message
+    is extracted as SignInError's first argument)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(i18n.translate(message))
 
 
 def _signing_key(master_key: str) -> bytes:

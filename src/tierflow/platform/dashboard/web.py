@@ -94,6 +94,7 @@ class Denied(Exception):
     """The viewer may not see or do this: the page answers 403 with what and where to go instead."""
 
     def __init__(self, what: str) -> None:
+        what = i18n.translate(what)  # a literal of the page module (extracted as Denied's 1st argument)
         super().__init__(what)
         self.what = what
 
@@ -111,7 +112,7 @@ class PageRoute(APIRoute):
             except SignInRequired:
                 return sign_in_redirect(request)
             except CsrfError:
-                message = (
+                message = i18n.gettext(
                     "This form is out of date or came from another site, so nothing was done. "
                     "Reload the page and submit it again."
                 )
@@ -126,11 +127,13 @@ class PageRoute(APIRoute):
                 return await run_in_threadpool(_denied_page, request, denial.what)
             except (SQLAlchemyError, ChainUnavailableError) as error:
                 log.warning("dashboard page unavailable: %s", error)
-                message = "The platform's database or chain does not answer right now. Retry in a minute."
+                message = i18n.gettext(
+                    "The platform's database or chain does not answer right now. Retry in a minute."
+                )
                 status = 503
             except Exception:  # the last resort of a page; the log has the details
                 log.exception("dashboard page failed")
-                message = (
+                message = i18n.gettext(
                     "Something went wrong on our side. Retry; if it persists, tell the operator the time."
                 )
                 status = 500
@@ -140,7 +143,7 @@ class PageRoute(APIRoute):
                 viewer=None,
                 paused=False,
                 flash=None,
-                title="Unavailable",
+                title=i18n.gettext("Unavailable"),
                 message=message,
             )
             return HTMLResponse(html, status_code=status)
@@ -341,14 +344,22 @@ def form_yuan(form: Any, name: str, label: str) -> int:
     try:
         return fmt.parse_yuan(str(form.get(name, "")))
     except ValueError as error:
-        raise actions.ActionError(f"{label}: {error}.") from error
+        raise actions.ActionError(
+            i18n.gettext("%(field)s: %(problem)s.", field=i18n.translate(label), problem=error)
+        ) from error
 
 
 def form_int(form: Any, name: str, label: str) -> int:
     """Field `name` as a number chosen from a list; ActionError naming `label` if it is not one."""
     raw = str(form.get(name, "")).strip()
     if not raw.isdigit():
-        raise actions.ActionError(f"{label}: choose one from the list (got “{raw or 'nothing'}”).")
+        raise actions.ActionError(
+            i18n.gettext(
+                "%(field)s: choose one from the list (got “%(got)s”).",
+                field=i18n.translate(label),
+                got=raw or i18n.gettext("nothing"),
+            )
+        )
     return int(raw)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, charts, queries, web
+from tierflow.platform.dashboard import actions, charts, labels, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
@@ -131,9 +131,13 @@ async def bank_rate(request: Request, viewer: web.SignedIn, address: str) -> Res
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
     if not 0 < rate <= 10_000:
-        return web.redirect(back, message="A standing rate is between 0.01% and 100.00%.", kind="error")
+        message = i18n.gettext("A standing rate is between 0.01%% and 100.00%%.")
+        return web.redirect(back, message=message, kind="error")
     response = web.redirect(
-        back, message=f"Standing rate set to {fmt.percent_bps(rate)}; suggested prices updated."
+        back,
+        message=i18n.gettext(
+            "Standing rate set to %(rate)s; suggested prices updated.", rate=fmt.percent_bps(rate)
+        ),
     )
     web.set_session(request, response, viewer.with_rate(rate))
     return response
@@ -150,7 +154,9 @@ def _bank_request(request: Request, viewer: Viewer, address: str, request_id: in
             found = queries.open_request(db, request_id)
         except LookupError:
             return web.redirect(
-                f"/dashboard/bank/{address}", message="That request no longer exists.", kind="error"
+                f"/dashboard/bank/{address}",
+                message=i18n.gettext("That request no longer exists."),
+                kind="error",
             )
         if found[0].financier.lower() != address.lower():
             raise web.Denied("a request addressed to another bank")
@@ -178,7 +184,7 @@ def quote_confirm(
     if payable is None:
         return web.redirect(
             back,
-            message="The certificate of this request is not indexed yet; retry in a moment.",
+            message=i18n.gettext("The certificate of this request is not indexed yet; retry in a moment."),
             kind="error",
         )
     now = web.now(request)
@@ -218,7 +224,11 @@ async def quote_submit(request: Request, viewer: web.SignedIn, address: str, req
         request,
         viewer,
         back,
-        f"Quoted request {request_id} at {fmt.percent_bps(rate_bps)}; waiting for the supplier to accept.",
+        i18n.gettext(
+            "Quoted request %(id)s at %(rate)s; waiting for the supplier to accept.",
+            id=request_id,
+            rate=fmt.percent_bps(rate_bps),
+        ),
         actions.quote,
         request_id=request_id,
         rate_bps=rate_bps,
@@ -235,7 +245,11 @@ def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_i
     if fin_request.status != "Accepted" or fin_request.price is None:
         return web.redirect(
             f"/dashboard/bank/{address}",
-            message=f"Request {request_id} is {fin_request.status}: fund it after the supplier accepts.",
+            message=i18n.gettext(
+                "Request %(id)s is %(status)s: fund it after the supplier accepts.",
+                id=request_id,
+                status=labels.status(fin_request.status),
+            ),
             kind="error",
         )
     return web.page(
@@ -250,10 +264,12 @@ def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_i
 
 
 REQUEST_VERBS = {
-    "fund": "Funded request {id}: the price was paid and the certificate is in your portfolio.",
-    "decline": "Declined request {id}; the supplier's certificate is unlocked.",
-    "recourse": "Recourse exercised on request {id}: the certificate went back to the seller, whose debt "
-    "is collected from its balance now and from whatever it is paid later.",
+    "fund": i18n.N_("Funded request %(id)s: the price was paid and the certificate is in your portfolio."),
+    "decline": i18n.N_("Declined request %(id)s; the supplier's certificate is unlocked."),
+    "recourse": i18n.N_(
+        "Recourse exercised on request %(id)s: the certificate went back to the seller, whose debt "
+        "is collected from its balance now and from whatever it is paid later."
+    ),
 }
 
 
@@ -266,7 +282,7 @@ async def bank_request_action(
         return found
     if verb not in REQUEST_VERBS:
         return Response(status_code=404)
-    done = REQUEST_VERBS[verb].format(id=request_id)
+    done = i18n.gettext(REQUEST_VERBS[verb], id=request_id)
     return await web.act(
         request,
         viewer,

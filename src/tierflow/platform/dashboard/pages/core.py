@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 
@@ -48,12 +49,12 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
         if verb == "issue":
             supplier = str(form.get("supplier", ""))
             if not supplier.startswith("0x"):
-                raise actions.ActionError("Supplier: choose who receives the certificate.")
+                raise actions.ActionError(i18n.gettext("Supplier: choose who receives the certificate."))
             face = web.form_yuan(form, "face", "Face")
             try:
                 maturity = fmt.parse_date(str(form.get("maturity", "")))
             except ValueError as error:
-                raise actions.ActionError(f"Maturity: {error}.") from error
+                raise actions.ActionError(i18n.gettext("Maturity: %(problem)s.", problem=error)) from error
             line_id = web.form_int(form, "line_id", "Credit line")
             uploads = []
             for item in form.getlist("invoices"):
@@ -62,14 +63,25 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
                     uploads.append(actions.Upload(item.filename, kind, await item.read()))
             numbers = [n.strip() for n in str(form.get("invoice_numbers", "")).splitlines() if n.strip()]
             if not uploads:
-                raise actions.ActionError("Invoices: attach the invoice file(s) backing this payable.")
+                raise actions.ActionError(
+                    i18n.gettext("Invoices: attach the invoice file(s) backing this payable.")
+                )
             if len(numbers) != len(uploads):
                 raise actions.ActionError(
-                    f"Invoice numbers: give one number per file, one a line, in the order of the files "
-                    f"({len(uploads)} files, {len(numbers)} numbers)."
+                    i18n.gettext(
+                        "Invoice numbers: give one number per file, one a line, in the order of the files "
+                        "(%(files)s files, %(numbers)s numbers).",
+                        files=len(uploads),
+                        numbers=len(numbers),
+                    )
                 )
             who = web.name_of(request, supplier)
-            done = f"Issued ¥{fmt.yuan(face)} to {who}, due {fmt.iso_date(maturity)}."
+            done = i18n.gettext(
+                "Issued %(amount)s to %(name)s, due %(day)s.",
+                amount=i18n.money(face),
+                name=who,
+                day=i18n.date(maturity),
+            )
             return await web.act(
                 request, viewer, back, done, actions.issue,
                 supplier=supplier, face=face, maturity=dt.datetime.fromtimestamp(maturity, tz=dt.UTC).date(),
@@ -78,14 +90,14 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
         slot_id = web.form_int(form, "slot_id", "Payable")
         if verb == "repay":
             amount = web.form_yuan(form, "amount", "Amount to repay")
-            done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
+            done = i18n.gettext("Repaid %(amount)s on P%(id)s.", amount=i18n.money(amount), id=slot_id)
             return await web.act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":
             return await web.act(
                 request,
                 viewer,
                 back,
-                f"Payable P{slot_id} cancelled.",
+                i18n.gettext("Payable P%(id)s cancelled.", id=slot_id),
                 actions.cancel_payable,
                 slot_id=slot_id,
             )
