@@ -80,9 +80,17 @@ CUSTODY: dict[str, str] = {"custodial": N_("custodial (platform keeps the key)")
 
 
 def status(key: str) -> str:
-    """A stored status ("Accepted", "suspended") in the reader's language; an unknown key as it is."""
-    label = STATUSES.get(key.lower())
-    return i18n.gettext(label) if label is not None else key
+    """A stored status ("Accepted", "suspended") in the reader's language; in English, and for an
+    unknown key, the stored word as it is."""
+    return _translated(STATUSES.get(key.lower()), key)
+
+
+def _translated(label: str | None, key: str) -> str:
+    """The reader's word for `label`, or `key` itself where the reader's language has none (English)."""
+    if label is None:
+        return key
+    word = i18n.gettext(label)
+    return key if word == label else word
 
 
 def role(key: str) -> str:
@@ -108,8 +116,7 @@ def action(key: str) -> str:
 
 
 def custody(key: str) -> str:
-    label = CUSTODY.get(key)
-    return i18n.gettext(label) if label is not None else key
+    return _translated(CUSTODY.get(key), key)
 
 
 # The auditor's CSV exports: the file names and every column header. In English the headers stay the
