@@ -129,9 +129,11 @@ def test_date_has_one_format_per_language() -> None:
     ts = int(dt.datetime(2026, 12, 5, tzinfo=dt.UTC).timestamp())
     with i18n.use_locale("zh_CN"):
         assert i18n.date(ts) == "2026年12月5日"
+        assert i18n.month(ts) == "2026年12月"
         assert i18n.datetime(ts + 3600 * 9 + 60 * 5) == "2026年12月5日 09:05"
     with i18n.use_locale("en"):
         assert i18n.date(ts) == "5 Dec 2026"
+        assert i18n.month(ts) == "Dec 2026"
         assert i18n.date(dt.date(2026, 1, 9)) == "9 Jan 2026"
 
 

@@ -461,3 +461,14 @@ def test_language_choice_is_remembered_per_person_across_browsers(
     assert '<html lang="zh-CN">' in html and "退出登录" in html
     phone.cookies.delete(i18n.COOKIE_NAME)  # even without the cookie: the person's choice
     assert '<html lang="zh-CN">' in phone.get(page).text
+
+
+def test_dates_have_one_format_per_language(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["auditor"])
+    english = client.get("/dashboard/audit", headers={"Accept-Language": "en"}).text
+    chinese = client.get("/dashboard/audit", headers={"Accept-Language": "zh-CN"}).text
+    # Written by the server (no script rewrites them in the browser's own format).
+    assert re.search(r'<time datetime="[^"]+">\d{1,2} [A-Z][a-z]{2} \d{4}</time>', english)
+    assert re.search(r'<time datetime="[^"]+">\d{4}年\d{1,2}月\d{1,2}日</time>', chinese)
+    assert not re.search(r"<time[^>]*>\d{4}-\d{2}-\d{2}</time>", english + chinese)

@@ -211,6 +211,15 @@ def datetime(value: int | dt.datetime) -> str:
     )
 
 
+MONTH_FORMATS: Final = {ZH: "y年M月", EN: "MMM y"}
+
+
+def month(value: int | dt.date | dt.datetime) -> str:
+    """The month of a unix time (UTC) or date: 2026年12月 / Dec 2026."""
+    locale = get_locale()
+    return _babel_format_date(_as_date(value), format=MONTH_FORMATS[locale], locale=_babel_locale(locale))
+
+
 def number(value: int) -> str:
     """An integer count with the locale's grouping (12,345)."""
     return _babel_format_decimal(value, format="#,##0", locale=_babel_locale(get_locale()))

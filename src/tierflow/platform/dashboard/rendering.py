@@ -31,14 +31,11 @@ def _money(fen: int | None) -> Markup:
 
 
 def _date(ts: int | None, *, with_time: bool = False) -> Markup:
-    # The server writes the UTC date; app.js rewrites the text in the reader's locale (same width).
+    # One format per language, written by the server (2026年12月5日 / 5 Dec 2026); times in UTC.
     if ts is None:
         return Markup('<span class="muted">—</span>')
-    kind = "datetime" if with_time else "date"
-    text = (
-        fmt.iso_datetime(ts).replace("T", " ").removesuffix("Z") + " UTC" if with_time else fmt.iso_date(ts)
-    )
-    return Markup('<time datetime="{}" data-kind="{}">{}</time>').format(fmt.iso_datetime(ts), kind, text)
+    text = i18n.datetime(ts) + " UTC" if with_time else i18n.date(ts)
+    return Markup('<time datetime="{}">{}</time>').format(fmt.iso_datetime(ts), text)
 
 
 def _address(address: str | None, names: Any = None) -> Markup:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
@@ -66,7 +67,9 @@ def _book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
             BOOK_CACHE[key] = book
             while len(BOOK_CACHE) > _BOOK_CACHE_SIZE:
                 BOOK_CACHE.popitem(last=False)
-    buckets = book.monthly if ladder == "month" else book.weekly
+    # The cached buckets are the same for every reader; their labels are written in the reader's language.
+    label = i18n.month if ladder == "month" else i18n.date
+    buckets = [replace(b, label=label(b.start)) for b in (book.monthly if ladder == "month" else book.weekly)]
     return {
         "book": book,
         "exposure": queries.exposure(db, address, book),
