@@ -115,6 +115,18 @@ def action(key: str) -> str:
     return i18n.gettext(label) if label is not None else key
 
 
+USER_CHANGES: dict[str, str] = {
+    "enable": N_("enable"),
+    "disable": N_("disable"),
+    "reset-second-factor": N_("reset-second-factor"),
+}
+
+
+def user_change(key: str) -> str:
+    """What an admin did to a person (the stored verb in English, the word in Chinese)."""
+    return _translated(USER_CHANGES.get(key), key)
+
+
 def custody(key: str) -> str:
     return _translated(CUSTODY.get(key), key)
 

@@ -140,7 +140,7 @@ def bill_page(request: Request, viewer: web.SignedIn, package_id: int, range: in
             detail = bills.detail(session=db, caller=caller, package_id=package_id)
         except ServiceError as error:
             if isinstance(error, Forbidden):
-                raise web.Denied(f"bill {package_id}") from error
+                raise web.Denied(i18n.gettext("bill B%(id)s", id=package_id)) from error
             return web.page(
                 request,
                 "empty.html",

@@ -152,7 +152,9 @@ def document(request: Request, viewer: web.SignedIn, document_id: str) -> Respon
     try:
         row, content = actions.read_document(web.service_context(request), viewer, document_id=document_id)
     except actions.ActionError as error:
-        return web.page(request, "empty.html", status_code=403, title="Document", message=str(error))
+        return web.page(
+            request, "empty.html", status_code=403, title=i18n.gettext("Document"), message=str(error)
+        )
     safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._- ") or "document"
     return Response(
         content,

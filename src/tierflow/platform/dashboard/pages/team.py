@@ -100,7 +100,7 @@ def approval_page(request: Request, viewer: web.SignedIn, approval_id: int) -> R
     with web.session(request) as db:
         row = db.get(PendingApproval, approval_id)
         if row is None or row.address != viewer.address:
-            raise web.Denied(f"approval {approval_id} of another company")
+            raise web.Denied(i18n.gettext("approval %(id)s of another company", id=approval_id))
         names = queries.directory(db)
         if (row.contract, row.function) == ("Financing", "fund"):
             try:
@@ -246,7 +246,8 @@ async def change_user(request: Request, viewer: web.SignedIn, user_id: int, chan
                 return Response(status_code=404)
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
-        return web.redirect("/dashboard/team", message=f"{user.name}: {change} done.")
+        done = i18n.gettext("%(name)s: %(change)s done.", name=user.name, change=labels.user_change(change))
+        return web.redirect("/dashboard/team", message=done)
 
 
 def _own_user(request: Request, viewer: Viewer) -> StaffUser:
