@@ -35,7 +35,10 @@ def _date(ts: int | None, *, with_time: bool = False) -> Markup:
     if ts is None:
         return Markup('<span class="muted">—</span>')
     text = i18n.datetime(ts) + " UTC" if with_time else i18n.date(ts)
-    return Markup('<time datetime="{}">{}</time>').format(fmt.iso_datetime(ts), text)
+    # The ISO date stays in the title (and datetime) for whoever needs the exact value.
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        fmt.iso_datetime(ts), fmt.iso_date(ts), text
+    )
 
 
 def _address(address: str | None, names: Any = None) -> Markup:

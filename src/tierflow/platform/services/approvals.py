@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
+from tierflow.platform import i18n
 from tierflow.platform.models.staff import PendingApproval
 from tierflow.platform.services import audit_trail
 from tierflow.platform.services.context import ServiceContext
@@ -26,7 +27,10 @@ from tierflow.platform.services.writes import execute
 def get(session: Session, caller: Caller, approval_id: int) -> PendingApproval:
     row = session.get(PendingApproval, approval_id)
     if row is None or row.address != caller.address:
-        raise NotFound(f"no approval {approval_id} in your company", code="unknown_approval")
+        raise NotFound(
+            i18n.gettext("no approval %(approval_id)s in your company", approval_id=approval_id),
+            code="unknown_approval",
+        )
     return row
 
 
@@ -109,7 +113,14 @@ def approve(
             ctx.engine, actor=caller.actor, action=f"approval.approve.{row.action}", outcome="terms_changed",
             detail=f"approval {approval_id}: {problem}", origin=caller.origin,
         )  # fmt: skip
-        raise Conflict(f"approval {approval_id} cannot be released: {problem}", code="terms_changed")
+        raise Conflict(
+            i18n.gettext(
+                "approval %(approval_id)s cannot be released: %(problem)s",
+                approval_id=approval_id,
+                problem=problem,
+            ),
+            code="terms_changed",
+        )
     # The session is closed while the chain works (writes.execute): keep what the audit lines need.
     action, maker = row.action, row.maker_name
     _claim(session, row, caller, "approved", None)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from tierflow.platform import i18n
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
@@ -50,7 +51,10 @@ def upload(
         )
     supplier = session.get(DirectoryParticipant, seller)
     if supplier is None:
-        raise NotFound(f"seller {seller} is not a participant", code="participant_not_found")
+        raise NotFound(
+            i18n.gettext("seller %(seller)s is not a participant", seller=seller),
+            code="participant_not_found",
+        )
     file_digest = hashlib.sha256(content).hexdigest()
     if kind == "invoice":
         if not invoice_number or not invoice_number.strip():
@@ -98,7 +102,10 @@ def upload(
 def _document(session: Session, document_id: str) -> StoredDocument:
     row = session.get(StoredDocument, document_id)
     if row is None:
-        raise NotFound(f"document {document_id} does not exist", code="document_not_found")
+        raise NotFound(
+            i18n.gettext("document %(document_id)s does not exist", document_id=document_id),
+            code="document_not_found",
+        )
     return row
 
 
@@ -145,7 +152,12 @@ def invoices_for_issue(
     for document_id in dict.fromkeys(document_ids):
         row = _document(session, document_id)
         if row.uploader != caller.address:
-            raise Forbidden(f"document {document_id} was uploaded by someone else", code="not_a_party")
+            raise Forbidden(
+                i18n.gettext(
+                    "document %(document_id)s was uploaded by someone else", document_id=document_id
+                ),
+                code="not_a_party",
+            )
         if row.kind != "invoice":
             raise InvalidRequest(
                 f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice"

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tierflow.platform import i18n
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.models.staff import StaffSession, StaffUser
 from tierflow.platform.security.crypto import derive_key, hash_api_key, new_api_key, seal, unseal
@@ -98,7 +99,9 @@ def create_user(
             "give a login (an e-mail address) of at most 120 characters", code="invalid_login"
         )
     if session.exec(select(StaffUser).where(StaffUser.login == login)).first() is not None:
-        raise Conflict(f"the login {login} is taken; choose another", code="login_taken")
+        raise Conflict(
+            i18n.gettext("the login %(login)s is taken; choose another", login=login), code="login_taken"
+        )
     user = StaffUser(
         address=company,
         login=login,
@@ -120,7 +123,9 @@ def create_user(
 def get_user(session: Session, *, company: str | None, user_id: int) -> StaffUser:
     user = session.get(StaffUser, user_id)
     if user is None or (company is not None and user.address != company):
-        raise NotFound(f"no user {user_id} in your company", code="unknown_user")
+        raise NotFound(
+            i18n.gettext("no user %(user_id)s in your company", user_id=user_id), code="unknown_user"
+        )
     return user
 
 

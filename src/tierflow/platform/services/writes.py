@@ -105,7 +105,10 @@ def execute(
     company's approval policy are checked first: a covered write raises ApprovalRequired instead.
     """
     if caller.status != "active":
-        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+        raise Forbidden(
+            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            code="participant_suspended",
+        )
     if not released:
         policy.admit(ctx=ctx, session=session, caller=caller, call=call)
     gateway = ctx.gateway()
@@ -142,7 +145,10 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
             "deadline_out_of_range", f"deadline is a uint48 (below 2**48), not {message['deadline']}"
         )
     if caller.status != "active":
-        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+        raise Forbidden(
+            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            code="participant_suspended",
+        )
     policy.may_write(caller)
     try:
         function, params = gateway.contracts[target].decode_function_input(message["data"])
