@@ -37,13 +37,20 @@ def get(session: Session, caller: Caller, approval_id: int) -> PendingApproval:
 def _may_check(caller: Caller, row: PendingApproval) -> None:
     if "checker" not in caller.staff_roles or "write" not in caller.scopes:
         raise Forbidden(
-            f"{caller.user_name or 'this user'} has no checker role (or this key is read-only); "
-            "a checker of your company must decide",
+            i18n.gettext(
+                "%(user)s has no checker role (or this key is read-only); "
+                "a checker of your company must decide",
+                user=caller.user_name or i18n.gettext("this user"),
+            ),
             code="not_a_checker",
         )
     if caller.user_id is None or caller.user_id == row.maker_user_id:
         raise Forbidden(
-            f"{row.maker_name} submitted approval {row.approval_id}; a different checker must decide it",
+            i18n.gettext(
+                "%(maker)s submitted approval %(id)s; a different checker must decide it",
+                maker=row.maker_name,
+                id=row.approval_id,
+            ),
             code="own_approval",
         )
 
@@ -61,7 +68,11 @@ def _claim(session: Session, row: PendingApproval, caller: Caller, status: str, 
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
         raise Conflict(
-            f"approval {row.approval_id} was already {row.status}; nothing was done again",
+            i18n.gettext(
+                "approval %(id)s was already %(status)s; nothing was done again",
+                id=row.approval_id,
+                status=row.status,
+            ),
             code="approval_decided",
         )
 
@@ -69,7 +80,11 @@ def _claim(session: Session, row: PendingApproval, caller: Caller, status: str, 
 def _still_pending(session: Session, row: PendingApproval, now: int) -> None:
     if row.status != "pending":
         raise Conflict(
-            f"approval {row.approval_id} was already {row.status}; nothing was done again",
+            i18n.gettext(
+                "approval %(id)s was already %(status)s; nothing was done again",
+                id=row.approval_id,
+                status=row.status,
+            ),
             code="approval_decided",
         )
     if row.expires_at <= now:
@@ -82,7 +97,9 @@ def _still_pending(session: Session, row: PendingApproval, now: int) -> None:
         )
         session.commit()
         raise Conflict(
-            f"approval {row.approval_id} expired; the maker must submit the write again",
+            i18n.gettext(
+                "approval %(id)s expired; the maker must submit the write again", id=row.approval_id
+            ),
             code="approval_expired",
         )
 

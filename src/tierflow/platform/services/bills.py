@@ -114,8 +114,15 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
         raise InvalidRequest(
-            f"sub-tickets {start} … {end} are not inside range {row.range_id} ({row.start} … {row.end}); "
-            "read the package to see its current ranges",
+            i18n.gettext(
+                "sub-tickets %(start)s … %(end)s are not inside range %(range)s (%(first)s … %(last)s); "
+                "read the package to see its current ranges",
+                start=start,
+                end=end,
+                range=row.range_id,
+                first=row.start,
+                last=row.end,
+            ),
             code="invalid_sub_range",
         )
     return start, end
@@ -148,7 +155,8 @@ def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id:
     row = package(session, package_id)
     if caller.address not in (row.drawer, row.acceptor):
         raise Forbidden(
-            f"you are neither the drawer nor the acceptor of bill {package_id}", code="not_a_party"
+            i18n.gettext("you are neither the drawer nor the acceptor of bill %(id)s", id=package_id),
+            code="not_a_party",
         )
     return _run(ctx, session, caller, "cancel", package_id)
 
@@ -262,7 +270,11 @@ def request_discount(
     row = _own_range(session, caller, range_id)
     if row.status != "Held":
         raise InvalidRequest(
-            f"bill range {range_id} is {row.status}; only a Held range can be discounted",
+            i18n.gettext(
+                "bill range %(id)s is %(status)s; only a Held range can be discounted",
+                id=range_id,
+                status=row.status,
+            ),
             code="range_not_held",
         )
     if data.financier == caller.address:
@@ -270,7 +282,10 @@ def request_discount(
     bank = session.get(DirectoryParticipant, data.financier)
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
         raise InvalidRequest(
-            f"{data.financier} is not a bank on the platform; choose a financier", code="not_a_financier"
+            i18n.gettext(
+                "%(address)s is not a bank on the platform; choose a financier", address=data.financier
+            ),
+            code="not_a_financier",
         )
     start, end = _sub_range(row, data)
     request = BillDiscountRequest(
@@ -303,7 +318,8 @@ def quote_discount(
     request = _discount_request(session, request_id)
     if request.financier != caller.address:
         raise Forbidden(
-            f"bill discount request {request_id} is addressed to another bank", code="not_a_party"
+            i18n.gettext("bill discount request %(id)s is addressed to another bank", id=request_id),
+            code="not_a_party",
         )
     amount = int(request.end) - int(request.start) + 1
     # The seller's acceptQuote pulls the price from this bank: approve Bills now, or it would fail then.
