@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
+from tierflow.platform import i18n
 from tierflow.platform.i18n import N_
 from tierflow.platform.models.staff import ApprovalPolicy, ApprovalSettings, PendingApproval
 from tierflow.platform.services import audit_trail, queries
@@ -133,8 +134,11 @@ def may_write(caller: Caller) -> None:
         raise Forbidden("this API key is read-only; use a key with the write scope", code="read_only_key")
     if "maker" not in caller.staff_roles:
         raise Forbidden(
-            f"{caller.user_name or 'this user'} has no maker role in {caller.legal_name}; "
-            "ask your company's admin for it",
+            i18n.gettext(
+                "%(user)s has no maker role in %(company)s; ask your company's admin for it",
+                user=caller.user_name or i18n.gettext("this user"),
+                company=caller.legal_name,
+            ),
             code="not_a_maker",
         )
 
@@ -157,7 +161,11 @@ def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) 
         return
     if caller.user_id is None:
         raise Forbidden(
-            f"{action} needs a maker and a checker in {caller.legal_name}; sign in as a staff user",
+            i18n.gettext(
+                "%(action)s needs a maker and a checker in %(company)s; sign in as a staff user",
+                action=i18n.translate(ACTION_LABELS.get(action, action)),
+                company=caller.legal_name,
+            ),
             code="staff_user_required",
         )
     args = encode_args(call.args)
