@@ -300,7 +300,10 @@ def check_range_chain(session: Session, party: Party, row: BillRange, package: B
     ).first()
     if asked is None:
         raise Forbidden(
-            f"the endorsement chain of bill range {row.range_id} is shown to its holder, the drawer, "
-            "the acceptor and auditors",
+            i18n.gettext(
+                "the endorsement chain of bill range %(id)s is shown to its holder, the drawer, "
+                "the acceptor and auditors",
+                id=row.range_id,
+            ),
             code="not_a_party",
         )

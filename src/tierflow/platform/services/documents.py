@@ -160,17 +160,27 @@ def invoices_for_issue(
             )
         if row.kind != "invoice":
             raise InvalidRequest(
-                f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice"
+                i18n.gettext("document %(id)s is a %(kind)s, not an invoice", id=document_id, kind=row.kind),
+                code="not_an_invoice",
             )
         if row.slot_id is not None:
             raise InvalidRequest(
-                f"document {document_id} already backs payable {row.slot_id}; upload it again if that "
-                "payable was rejected or cancelled",
+                i18n.gettext(
+                    "document %(id)s already backs payable %(payable)s; upload it again if that "
+                    "payable was rejected or cancelled",
+                    id=document_id,
+                    payable=row.slot_id,
+                ),
                 code="document_bound",
             )
         if row.seller != supplier:
             raise InvalidRequest(
-                f"invoice {document_id} was issued by {row.seller}, not by the supplier {supplier}",
+                i18n.gettext(
+                    "invoice %(id)s was issued by %(seller)s, not by the supplier %(supplier)s",
+                    id=document_id,
+                    seller=row.seller,
+                    supplier=supplier,
+                ),
                 code="invoice_seller_mismatch",
             )
         hashes.append(bytes.fromhex(row.doc_hash[2:]))

@@ -305,7 +305,10 @@ def sign_in(
     if user.locked_until is not None and user.locked_until > now:
         audit_trail.record(engine, actor=actor, action="signin", outcome="locked", origin=origin)
         raise Forbidden(
-            f"too many failed sign-ins; try again after {user.locked_until - now} s or ask your admin",
+            i18n.gettext(
+                "too many failed sign-ins; try again after %(seconds)s s or ask your admin",
+                seconds=user.locked_until - now,
+            ),
             code="account_locked",
         )
     good = user.password_hash is not None and _password_ok(user.password_hash, password)

@@ -131,7 +131,12 @@ def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str)
     party = row.financier if as_ == "financier" else row.seller
     if party != caller.address:
         raise Forbidden(
-            f"financing request {request_id} is not addressed to {caller.address} as {as_}",
+            i18n.gettext(
+                "financing request %(id)s is not addressed to %(address)s as %(role)s",
+                id=request_id,
+                address=caller.address,
+                role=i18n.translate(as_),
+            ),
             code="not_a_party",
         )
 
