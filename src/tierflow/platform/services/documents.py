@@ -47,7 +47,8 @@ def upload(
         raise InvalidRequest("the file is empty", code="empty_document")
     if len(content) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
-            f"documents are limited to {MAX_DOCUMENT_BYTES} bytes", code="document_too_large"
+            i18n.gettext("documents are limited to %(bytes)s bytes", bytes=MAX_DOCUMENT_BYTES),
+            code="document_too_large",
         )
     supplier = session.get(DirectoryParticipant, seller)
     if supplier is None:

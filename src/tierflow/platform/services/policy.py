@@ -248,14 +248,22 @@ def set_rules(
     unknown = sorted(set(new) - set(POLICY_ACTIONS))
     if unknown:
         raise InvalidRequest(
-            f"unknown actions {', '.join(unknown)}; choose from {', '.join(POLICY_ACTIONS)}",
+            i18n.gettext(
+                "unknown actions %(unknown)s; choose from %(actions)s",
+                unknown=", ".join(unknown),
+                actions=", ".join(POLICY_ACTIONS),
+            ),
             code="unknown_action",
         )
     low, high = EXPIRY_BOUNDS
     if expiry is not None and not low <= expiry <= high:
         raise InvalidRequest(
-            f"approvals must wait between {low // 3600} hour and {high // 3600} hours; you asked for "
-            f"{expiry / 3600:g} hours",
+            i18n.gettext(
+                "approvals must wait between %(low)s hour and %(high)s hours; you asked for %(asked)s hours",
+                low=low // 3600,
+                high=high // 3600,
+                asked=f"{expiry / 3600:g}",
+            ),
             code="approval_expiry_out_of_range",
         )
     for row in rules(session, caller.address):

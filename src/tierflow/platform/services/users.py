@@ -48,8 +48,11 @@ def parse_roles(roles: list[str] | str) -> str:
     unknown = [r for r in names if r not in STAFF_ROLES]
     if unknown or not names:
         raise InvalidRequest(
-            f"roles must be a non-empty subset of {', '.join(STAFF_ROLES)} "
-            f"(got {', '.join(names) or 'none'})",
+            i18n.gettext(
+                "roles must be a non-empty subset of %(roles)s (got %(got)s)",
+                roles=", ".join(STAFF_ROLES),
+                got=", ".join(names) or i18n.gettext("none"),
+            ),
             code="invalid_roles",
         )
     return ",".join(r for r in STAFF_ROLES if r in names)
