@@ -5,6 +5,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IBills} from "./interfaces/IBills.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
+import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Discount} from "./libraries/Discount.sol";
@@ -49,6 +50,9 @@ contract Bills is IBills, ERC2771Context {
     mapping(uint256 quoteId => Quote) private _quotes;
     mapping(uint256 rangeId => address) private _pledgees;
     mapping(uint256 rangeId => Claim) private _claims;
+    /// @dev Set once by the operator (Financing is deployed before Bills but wired after): every payment
+    /// to a holder nets its recourse debt there (IFinancing.netRecourse). Appended last: storage layout.
+    address public financing;
 
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
         ERC2771Context(trustedForwarder_)
@@ -258,6 +262,7 @@ contract Bills is IBills, ERC2771Context {
             amount,
             rediscount
         );
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -335,6 +340,7 @@ contract Bills is IBills, ERC2771Context {
         uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(acceptor, holder, amount);
         emit BillPaid(packageId, rangeId, acceptor, holder, amount);
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -405,6 +411,7 @@ contract Bills is IBills, ERC2771Context {
         uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(obligor, holder, amount);
         emit BillRecourseSettled(packageId, obligor, holder, rangeId, newRangeId, amount);
+        _net(holder);
     }
 
     // ------------------------------------------------------------------ parameters
@@ -418,6 +425,15 @@ contract Bills is IBills, ERC2771Context {
         }
         _maxChainLength = cap;
         emit BillChainLengthSet(cap, operator);
+    }
+
+    /// @inheritdoc IBills
+    function setFinancing(address financing_) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert BillNotOperator(operator);
+        if (financing != address(0) || financing_ == address(0)) revert BillFinancingAlreadySet(financing);
+        financing = financing_;
+        emit BillFinancingSet(financing_, operator);
     }
 
     /// @inheritdoc IBills
@@ -646,6 +662,14 @@ contract Bills is IBills, ERC2771Context {
         returns (uint256 interest, uint256 days_)
     {
         return Discount.interest(amount, rateBps, maturity, at);
+    }
+
+    /// @dev After paying `holder` (discount proceeds, payment, recourse settlement): if it owes a recourse
+    /// debt on a certificate financing, Financing collects it from the money just received, in the same
+    /// transaction and without the holder's cooperation (invariant 9). Financing calls back nothing here.
+    function _net(address holder) private {
+        address financing_ = financing;
+        if (financing_ != address(0)) IFinancing(financing_).netRecourse(holder);
     }
 
     function _amount(Range storage r) private view returns (uint256) {

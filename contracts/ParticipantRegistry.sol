@@ -39,6 +39,8 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     Parameters private _params;
     uint64 private _quoteValidity; // [s]
     mapping(uint64 day => AuditHead) private _auditHeads; // [unix day] → the trail's head that day
+    /// @dev lost-key recovery: the old address → the new one (the old one is barred for good)
+    mapping(address account => address) private _recoveredTo;
 
     struct AuditHead {
         uint64 seq;
@@ -88,6 +90,8 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
     /// @inheritdoc IParticipantRegistry
     function reinstate(address account) external onlyOperator {
         Participant storage p = _known(account);
+        address successor = _recoveredTo[account];
+        if (successor != address(0)) revert RegistryAccountRecovered(account, successor);
         if (p.status != Status.Suspended) revert RegistryNotSuspended(account);
         _setStatus(account, p, Status.Active);
     }
@@ -271,5 +275,38 @@ contract ParticipantRegistry is IParticipantRegistry, AccessControl, Pausable, E
 
     function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
         return ERC2771Context._contextSuffixLength();
+    }
+
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @dev The one gate of governance powers added for issue 15; governance's address will be re-pointed
+    /// here (today the operator role).
+    modifier onlyGovernance() {
+        address sender = _msgSender();
+        if (!hasRole(OPERATOR_ROLE, sender)) revert RegistryNotOperator(sender);
+        _;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function recover(address account, address newAccount, bytes32 reasonHash) external onlyGovernance {
+        if (reasonHash == bytes32(0)) revert RegistryNoReason();
+        if (newAccount == address(0)) revert RegistryZeroAddress();
+        Participant storage p = _known(account);
+        address successor = _recoveredTo[account];
+        if (successor != address(0)) revert RegistryAccountRecovered(account, successor);
+        if (_participants[newAccount].status != Status.None) revert RegistryAlreadyRegistered(newAccount);
+        uint8 roles = p.roles;
+        bytes32 entityHash = p.entityHash;
+        address by = _msgSender();
+        _recoveredTo[account] = newAccount;
+        _participants[newAccount] = Participant({roles: roles, status: Status.Active, entityHash: entityHash});
+        emit ParticipantRegistered(newAccount, roles, entityHash, by);
+        if (p.status == Status.Active) _setStatus(account, p, Status.Suspended);
+        emit ParticipantRecovered(account, newAccount, roles, reasonHash, by);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function recoveredTo(address account) external view returns (address) {
+        return _recoveredTo[account];
     }
 }

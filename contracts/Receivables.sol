@@ -20,7 +20,8 @@ import {Roles} from "./libraries/Roles.sol";
 contract Receivables is IReceivables, ERC2771Context {
     using SafeERC20 for IERC20;
 
-    /// @dev 2 words. locked <=> lockRef != 0 (financing request ids start at 1).
+    /// @dev 2 words. locked <=> lockRef != 0 (financing request ids start at 1); lockRef == FROZEN marks a
+    /// judicial hold, so the freeze check of every move is the lock check it already makes (no extra read).
     struct TokenData {
         address holder; // word 0
         uint48 slotId; // word 0
@@ -45,6 +46,11 @@ contract Receivables is IReceivables, ERC2771Context {
     }
 
     uint256 public constant MAX_PAYOUT_BATCH = 100;
+    /// @dev A lost-key recovery moves one token per ~12,000 gas (two warm words and an event); 200 stay under
+    /// 3 M gas, a tenth of a 30 M block.
+    uint256 public constant MAX_RECOVERY_BATCH = 200;
+    /// @dev lockRef of a frozen token. Financing request ids count up by one from 1: they never get here.
+    uint48 private constant FROZEN = type(uint48).max;
     uint256 public constant MAX_INVOICES = 32;
 
     IParticipantRegistry public immutable registry;
@@ -65,6 +71,10 @@ contract Receivables is IReceivables, ERC2771Context {
     /// @dev [fen] paid out on a token so far; value + claimed is the token's value at maturity. Kept apart
     /// from TokenData so that splits and transfers (before maturity, when it is 0) never touch it.
     mapping(uint256 tokenId => uint256) private _claimed;
+    /// @dev The order behind each hold; read only by the controls and the error of a refused move.
+    mapping(uint256 tokenId => bytes32) private _holdReason;
+    /// @dev [fen] settled on a frozen token and held here until its release (counted in the slot's paidOut).
+    mapping(uint256 tokenId => uint256) private _escrow;
 
     constructor(
         IParticipantRegistry registry_,
@@ -217,7 +227,7 @@ contract Receivables is IReceivables, ERC2771Context {
         if (status != SlotStatus.Accepted && status != SlotStatus.Repaid) revert CertificateWrongStatus(t.slotId, status);
         uint40 maturity = s.maturity;
         if (block.timestamp >= maturity) revert CertificateMatured(tokenId, maturity);
-        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        if (t.lockRef != 0) _revertLocked(tokenId, t.lockRef);
     }
 
     // ================================================================ financing hooks
@@ -261,7 +271,7 @@ contract Receivables is IReceivables, ERC2771Context {
         SlotData storage s = _slots[t.slotId];
         SlotStatus status = s.status;
         if (status != SlotStatus.Defaulted) revert CertificateWrongStatus(t.slotId, status);
-        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        if (t.lockRef != 0) _revertLocked(tokenId, t.lockRef);
         // the financier keeps what was paid in up to now (its pro-rata share); later recoveries follow the token
         uint128 value = t.value;
         uint256 share = _claimable(tokenId, value, s);
@@ -319,7 +329,7 @@ contract Receivables is IReceivables, ERC2771Context {
         if (t.holder != holder) revert CertificateNotHolder(tokenId, holder, t.holder);
         SlotData storage s = _checkClaimable(t);
         if (t.value == 0) revert CertificateAlreadySettled(tokenId);
-        if (t.lockRef != 0) revert CertificateIsLocked(tokenId, t.lockRef);
+        if (t.lockRef != 0) _revertLocked(tokenId, t.lockRef);
         uint256 amount = _claimable(tokenId, t.value, s);
         if (amount == 0) revert CertificateNothingToClaim(tokenId, s.paidIn, s.paidOut);
         _settle(tokenId, t, s, amount, true);
@@ -340,11 +350,15 @@ contract Receivables is IReceivables, ERC2771Context {
             uint256 tokenId = tokenIds[i];
             TokenData memory t = _token(tokenId);
             SlotData storage s = _checkClaimable(t);
-            if (t.value == 0 || t.lockRef != 0 || !_isActiveHolder(t.holder)) continue;
+            if (t.value == 0) continue;
+            // a frozen token's due goes into the escrow of its hold, whoever holds it
+            bool frozen = t.lockRef == FROZEN;
+            if (!frozen && (t.lockRef != 0 || !_isActiveHolder(t.holder))) continue;
             // the same pro-rata rule as claim: a later payment is pushed again
             uint256 amount = _claimable(tokenId, t.value, s);
             if (amount == 0) continue;
-            _settle(tokenId, t, s, amount, true);
+            if (frozen) _escrowDue(tokenId, t, s, amount);
+            else _settle(tokenId, t, s, amount, true);
             ++paid;
         }
         if (paid == 0) revert CertificateNothingToPay();
@@ -436,8 +450,10 @@ contract Receivables is IReceivables, ERC2771Context {
         c.value = t.value;
         c.parent = t.parent;
         c.root = t.root;
-        c.locked = t.lockRef != 0;
-        c.lockRef = t.lockRef;
+        // a hold is not a financing lock: it shows in hold()
+        uint48 ref = t.lockRef == FROZEN ? 0 : t.lockRef;
+        c.locked = ref != 0;
+        c.lockRef = ref;
     }
 
     /// @inheritdoc IReceivables
@@ -552,6 +568,12 @@ contract Receivables is IReceivables, ERC2771Context {
         emit CertificateTransferred(tokenId, from, to, t.value);
     }
 
+    /// @dev A lock (financing) or a hold (judicial) stops the move: the hold gets its own error.
+    function _revertLocked(uint256 tokenId, uint48 lockRef) private view {
+        if (lockRef == FROZEN) revert CertificateIsFrozen(tokenId, _holdReason[tokenId]);
+        revert CertificateIsLocked(tokenId, lockRef);
+    }
+
     /// @dev The one place a lock is set or cleared.
     function _setLock(uint256 tokenId, uint48 ref) private {
         TokenData storage st = _tokens[tokenId];
@@ -631,5 +653,148 @@ contract Receivables is IReceivables, ERC2771Context {
         for (uint256 i; i < n; ++i) {
             hashes[i] = inv[i];
         }
+    }
+
+    // ================================================================ asset-level controls (issue 15)
+
+    /// @dev The one gate of every control: governance's address will be re-pointed here (today the
+    /// registry's operator role).
+    modifier onlyGovernance() {
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert CertificateNotGovernance(caller);
+        _;
+    }
+
+    /// @inheritdoc IReceivables
+    function freeze(uint256 tokenId, uint256 amount, bytes32 reasonHash)
+        external
+        onlyGovernance
+        returns (uint256 frozenTokenId)
+    {
+        TokenData memory t = _controllable(tokenId, reasonHash);
+        if (t.lockRef == FROZEN) revert CertificateIsFrozen(tokenId, _holdReason[tokenId]);
+        if (t.value == 0) revert CertificateAlreadySettled(tokenId);
+        if (amount > t.value) revert CertificateInsufficientValue(tokenId, t.value, amount);
+        if (amount == t.value) {
+            frozenTokenId = tokenId;
+        } else {
+            _checkPart(tokenId, amount);
+            frozenTokenId = _split(tokenId, t, t.holder, amount);
+        }
+        _tokens[frozenTokenId].lockRef = FROZEN;
+        _holdReason[frozenTokenId] = reasonHash;
+        emit CertificateFrozen(frozenTokenId, t.holder, amount, reasonHash, _msgSender());
+    }
+
+    /// @inheritdoc IReceivables
+    /// @dev The transfer and the netting call only the platform's own SettlementToken and Financing, which
+    /// call nothing back here; the hold is cleared before them.
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyGovernance {
+        if (reasonHash == bytes32(0)) revert CertificateNoReason();
+        TokenData memory t = _token(tokenId);
+        if (t.lockRef != FROZEN) revert CertificateNotFrozen(tokenId);
+        _tokens[tokenId].lockRef = 0;
+        delete _holdReason[tokenId];
+        uint256 released = _escrow[tokenId];
+        emit CertificateUnfrozen(tokenId, t.holder, released, reasonHash, _msgSender());
+        if (released == 0) return;
+        registry.requireActive(t.holder, Roles.HOLDER);
+        delete _escrow[tokenId];
+        settlementToken.safeTransfer(t.holder, released);
+        address financing_ = financing;
+        if (financing_ != address(0)) IFinancing(financing_).netRecourse(t.holder);
+    }
+
+    /// @inheritdoc IReceivables
+    function forceTransfer(uint256 tokenId, address to, uint256 value, bytes32 reasonHash)
+        external
+        onlyGovernance
+        returns (uint256 newTokenId)
+    {
+        TokenData memory t = _controllable(tokenId, reasonHash);
+        registry.requireActive(to, Roles.HOLDER);
+        if (t.holder == to) revert CertificateSelfTransfer(tokenId, to);
+        if (value > t.value) revert CertificateInsufficientValue(tokenId, t.value, value);
+        if (value == t.value) {
+            // a settled token moves only for the escrow a hold keeps on it
+            if (value == 0 && _escrow[tokenId] == 0) revert CertificateAlreadySettled(tokenId);
+            newTokenId = tokenId;
+            _tokens[tokenId].holder = to; // a hold stays: lockRef is untouched
+            emit CertificateTransferred(tokenId, t.holder, to, value);
+        } else {
+            // the escrow of a hold cannot be divided between two tokens
+            if (t.lockRef == FROZEN) revert CertificateIsFrozen(tokenId, _holdReason[tokenId]);
+            _checkPart(tokenId, value);
+            newTokenId = _split(tokenId, t, to, value);
+        }
+        emit CertificateForceTransferred(tokenId, newTokenId, to, t.holder, value, reasonHash, _msgSender());
+    }
+
+    /// @inheritdoc IReceivables
+    function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash)
+        external
+        onlyGovernance
+    {
+        if (reasonHash == bytes32(0)) revert CertificateNoReason();
+        uint256 n = tokenIds.length;
+        if (n == 0 || n > MAX_RECOVERY_BATCH) revert CertificateRecoveryBatch(n, MAX_RECOVERY_BATCH);
+        // the registry's record is the authority: recovery moves tokens only to the re-verified address
+        if (to == address(0) || registry.recoveredTo(from) != to) revert CertificateNotRecovered(from, to);
+        registry.requireActive(to, Roles.HOLDER);
+        for (uint256 i; i < n; ++i) {
+            _recoverToken(tokenIds[i], from, to, reasonHash);
+        }
+    }
+
+    /// @dev One token of a recovery: whole, with its hold, escrow and claimed amount (all keyed by token id).
+    function _recoverToken(uint256 tokenId, address from, address to, bytes32 reasonHash) private {
+        TokenData storage st = _tokens[tokenId];
+        address holder = st.holder;
+        if (holder != from) revert CertificateNotHolder(tokenId, from, holder);
+        uint48 ref = st.lockRef;
+        // an open financing request names the old address as its seller: it is closed first
+        if (ref != 0 && ref != FROZEN) revert CertificateIsLocked(tokenId, ref);
+        st.holder = to;
+        uint256 value = st.value;
+        emit CertificateTransferred(tokenId, from, to, value);
+        emit CertificateForceTransferred(tokenId, tokenId, to, from, value, reasonHash, _msgSender());
+    }
+
+    /// @inheritdoc IReceivables
+    function hold(uint256 tokenId) external view returns (bool frozen, bytes32 reasonHash, uint256 escrowed) {
+        return (_tokens[tokenId].lockRef == FROZEN, _holdReason[tokenId], _escrow[tokenId]);
+    }
+
+    /// @dev A token a hold or a court order may act on: of an accepted payable (Accepted, Defaulted or
+    /// Repaid), not locked for financing (the financier's claim on it comes first), with the order named.
+    function _controllable(uint256 tokenId, bytes32 reasonHash) private view returns (TokenData memory t) {
+        if (reasonHash == bytes32(0)) revert CertificateNoReason();
+        t = _token(tokenId);
+        SlotStatus status = _slots[t.slotId].status;
+        if (status != SlotStatus.Accepted && status != SlotStatus.Defaulted && status != SlotStatus.Repaid) {
+            revert CertificateWrongStatus(t.slotId, status);
+        }
+        if (t.lockRef != 0 && t.lockRef != FROZEN) revert CertificateIsLocked(tokenId, t.lockRef);
+    }
+
+    /// @dev A part split off by a control: a multiple of minUnit, of a token paid nothing yet (a split moves
+    /// value, not what was claimed on it, so the pro-rata dues would no longer add up).
+    function _checkPart(uint256 tokenId, uint256 amount) private view {
+        _checkAmount(amount, registry.minUnit());
+        uint256 claimed = _claimed[tokenId];
+        if (claimed != 0) revert CertificatePartlyPaidOut(tokenId, claimed);
+    }
+
+    /// @dev _settle for a frozen token: the due leaves the token and the slot's escrow as usual (invariant 1
+    /// holds) but stays here, in the hold's escrow, until release.
+    function _escrowDue(uint256 tokenId, TokenData memory t, SlotData storage s, uint256 amount) private {
+        // as in _settle: amount <= t.value, and paidOut + amount <= paidIn <= face < 2**128
+        unchecked {
+            _tokens[tokenId].value = t.value - uint128(amount);
+            _claimed[tokenId] += amount;
+            s.paidOut += uint128(amount);
+            _escrow[tokenId] += amount;
+        }
+        emit CertificateEscrowed(tokenId, t.slotId, t.holder, amount);
     }
 }

@@ -96,6 +96,31 @@ contract SettlementToken is ISettlementToken, ERC20, ERC20Permit, ERC2771Context
         super._approve(owner, spender, value, emitEvent);
     }
 
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @dev The one gate of governance powers here; governance's address will be re-pointed (today the
+    /// registry's operator role).
+    modifier onlyGovernance() {
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert SettlementNotGovernance(caller);
+        _;
+    }
+
+    /// @inheritdoc ISettlementToken
+    function recoverBalance(address account, address newAccount) external onlyGovernance {
+        // the registry's record is the authority: governance cannot move a balance anywhere else
+        if (newAccount == address(0) || registry.recoveredTo(account) != newAccount) {
+            revert SettlementNotRecovered(account, newAccount);
+        }
+        registry.requireNotPaused();
+        registry.requireActive(newAccount, Roles.PARTY);
+        uint256 amount = balanceOf(account);
+        _checkChange(account, newAccount, amount);
+        // past this contract's _update on purpose: the old key is barred (suspended) by then
+        ERC20._update(account, newAccount, amount);
+        emit BalanceRecovered(account, newAccount, amount, _msgSender());
+    }
+
     // ---------------------------------------------------------------- ERC-2771 plumbing
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

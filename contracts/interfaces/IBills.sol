@@ -191,6 +191,7 @@ interface IBills {
     );
     /// @notice The operator set the longest endorsement chain a range may reach.
     event BillChainLengthSet(uint256 cap, address indexed operator);
+    event BillFinancingSet(address indexed financing, address indexed operator);
 
     // ------------------------------------------------------------------ errors
 
@@ -234,6 +235,8 @@ interface IBills {
     /// recourse walks the chain, so its cost is bounded by bounding the chain.
     error BillChainTooLong(uint256 rangeId, uint256 depth, uint256 cap);
     error BillNotOperator(address caller);
+    /// @notice setFinancing is one-time and takes a non-zero address: the one already set.
+    error BillFinancingAlreadySet(address financing);
     /// @notice The cap must lie in [1, limit] and differ from the current one.
     error BillInvalidChainLength(uint256 cap, uint256 limit);
 
@@ -311,6 +314,9 @@ interface IBills {
     /// @notice The operator sets the longest endorsement chain (1 … CHAIN_LENGTH_LIMIT); records already
     /// deeper keep their place but cannot move further.
     function setMaxChainLength(uint24 cap) external;
+    /// @notice The operator wires Financing once (non-zero): from then on every payment Bills makes to a
+    /// holder (discount price, payment, recourse settlement) nets that holder's certificate recourse debt.
+    function setFinancing(address financing_) external;
     /// @notice The longest endorsement chain a range may reach (default 50).
     function maxChainLength() external view returns (uint256);
 

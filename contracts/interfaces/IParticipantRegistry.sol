@@ -112,4 +112,25 @@ interface IParticipantRegistry {
     /// @return gracePeriod [s] time after maturity before an unpaid payable may be marked defaulted
     /// @return minUnit [fen] every amount moved must be a positive multiple of this
     function parameters() external view returns (uint64 maxTenor, uint64 gracePeriod, uint128 minUnit);
+
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @notice After off-chain re-verification (the record's hash is `reasonHash`), `account`'s roles and
+    /// entity moved to `newAccount`; `account` is barred for good (suspended, never reinstated). Also reported
+    /// as ParticipantRegistered (newAccount) and, if it was active, ParticipantSuspended (account).
+    event ParticipantRecovered(
+        address indexed account, address indexed newAccount, uint8 roles, bytes32 reasonHash, address indexed by
+    );
+
+    /// @notice A recovery (or a reinstatement) of an account whose key was already recovered to `newAccount`.
+    error RegistryAccountRecovered(address account, address newAccount);
+    /// @notice A recovery without the hash of the re-verification record.
+    error RegistryNoReason();
+
+    /// @notice Governance: move `account`'s registry entry (roles, entity hash) to the unregistered
+    /// `newAccount`, active, and bar `account`. Holdings move contract by contract (Receivables.recoverTokens,
+    /// SettlementToken.recoverBalance, ...), orchestrated by one service call.
+    function recover(address account, address newAccount, bytes32 reasonHash) external;
+    /// @return the address `account`'s key was recovered to (zero if none)
+    function recoveredTo(address account) external view returns (address);
 }

@@ -106,7 +106,6 @@ interface IReceivables {
     error CertificateInvalidAmount(uint256 amount, uint256 minUnit);
     error CertificateInvalidMaturity(uint64 maturity, uint64 latest);
     error CertificateOverpaid(uint256 slotId, uint256 outstanding, uint256 amount);
-    error CertificateNotRepaid(uint256 slotId, uint256 paidIn, uint256 face);
     error CertificateGracePeriodRunning(uint256 slotId, uint64 defaultableAt);
     error CertificateAlreadySettled(uint256 tokenId);
     error CertificateBatchTooLarge(uint256 size, uint256 max);
@@ -220,4 +219,76 @@ interface IReceivables {
     function lastTokenId() external view returns (uint256);
     /// @return the Financing contract (zero until set)
     function financing() external view returns (address);
+
+    // ---------------------------------------------------------------- asset-level controls (issue 15)
+    // A judicial hold (司法冻结) freezes a whole token; a hold on part of a token's value splits that part
+    // off into a new token of the same holder first, so a frozen amount is always a whole token. Frozen
+    // value cannot move, be financed or claimed; payout settles it into an escrow held here until the
+    // hold is released, and release pays the token's holder then (after a forced transfer, the new one).
+    // Every control is a governance power (today the registry's operator role) and names the order.
+
+    /// @notice `value` [fen] of token `tokenId` (held by `holder`) was frozen under the order `reasonHash`.
+    event CertificateFrozen(
+        uint256 indexed tokenId, address indexed holder, uint256 value, bytes32 reasonHash, address indexed by
+    );
+    /// @notice The hold on `tokenId` was released; `released` [fen] of escrow went to `holder`.
+    event CertificateUnfrozen(
+        uint256 indexed tokenId, address indexed holder, uint256 released, bytes32 reasonHash, address indexed by
+    );
+    /// @notice Payout settled `amount` [fen] due on frozen token `tokenId` into the escrow of its hold.
+    event CertificateEscrowed(uint256 indexed tokenId, uint256 indexed slotId, address indexed holder, uint256 amount);
+    /// @notice Governance moved `value` [fen] of `fromTokenId` (token `tokenId` now, the same id for a whole
+    /// token) from `from` to `to` on the order `reasonHash` (a court order or a key recovery). The move itself
+    /// is also reported as CertificateTransferred or CertificateSplit.
+    event CertificateForceTransferred(
+        uint256 indexed fromTokenId,
+        uint256 indexed tokenId,
+        address indexed to,
+        address from,
+        uint256 value,
+        bytes32 reasonHash,
+        address by
+    );
+
+    /// @notice A control called by someone other than governance.
+    error CertificateNotGovernance(address caller);
+    /// @notice The token is under a judicial hold (the event is CertificateFrozen).
+    error CertificateIsFrozen(uint256 tokenId, bytes32 reasonHash);
+    /// @notice unfreeze of a token that is not frozen.
+    error CertificateNotFrozen(uint256 tokenId);
+    /// @notice A control without the hash of the order behind it.
+    error CertificateNoReason();
+    /// @notice A hold or forced move of part of a token that has already been paid part of its value: the
+    /// pro-rata accounting follows whole tokens from then on.
+    error CertificatePartlyPaidOut(uint256 tokenId, uint256 claimed);
+    /// @notice recoverTokens to an address the registry did not recover `from`'s key to.
+    error CertificateNotRecovered(address from, address to);
+    /// @notice A key recovery names 1 to `max` tokens.
+    error CertificateRecoveryBatch(uint256 size, uint256 max);
+
+    /// @notice Governance: freeze `amount` [fen] of `tokenId` (the whole token, or a part split off into a new
+    /// token of the same holder) under the order `reasonHash`. Slot Accepted, Defaulted or Repaid, value left,
+    /// not locked for financing and not frozen already; a part is a multiple of minUnit of a token not yet paid
+    /// anything. Works while paused and whatever the holder's status.
+    /// @return frozenTokenId the token now frozen
+    function freeze(uint256 tokenId, uint256 amount, bytes32 reasonHash) external returns (uint256 frozenTokenId);
+    /// @notice Governance: release the hold on `tokenId`, paying its escrow to its holder (who must then be an
+    /// active SUPPLIER or FINANCIER; a holder owing recourse pays its debt out of it, as on a claim).
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external;
+    /// @notice Governance: move `value` [fen] of `tokenId` to `to` (an active SUPPLIER or FINANCIER) without its
+    /// holder, on the order `reasonHash`: the whole token (a hold and its escrow follow it) or a part of an
+    /// unfrozen token (same rules as a frozen part). Not locked for financing; any time after acceptance.
+    /// @return newTokenId the token `to` now holds
+    function forceTransfer(uint256 tokenId, address to, uint256 value, bytes32 reasonHash)
+        external
+        returns (uint256 newTokenId);
+    /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), move every token
+    /// in `tokenIds` (all held by `from`; the chain does
+    /// not enumerate, so the caller names them, at most MAX_RECOVERY_BATCH) whole to `to`, locks, holds and
+    /// escrow included. The registry moves the participant itself (ParticipantRegistry.recover).
+    function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash) external;
+    /// @return frozen whether `tokenId` is under a hold
+    /// @return reasonHash the order of the hold (0 when not frozen)
+    /// @return escrowed [fen] settled on it and held until release
+    function hold(uint256 tokenId) external view returns (bool frozen, bytes32 reasonHash, uint256 escrowed);
 }

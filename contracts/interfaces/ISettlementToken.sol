@@ -31,4 +31,19 @@ interface ISettlementToken is IERC20 {
     /// requesting with recourse). `from` may be suspended (a debt survives suspension) but must be
     /// registered; `to` must be an active participant. Emits Transfer.
     function collect(address from, address to, uint256 amount) external;
+
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @notice Governance moved `account`'s whole balance, `amount` [fen], to `newAccount` after a lost-key
+    /// recovery (ParticipantRegistry.recover). Also reported as Transfer.
+    event BalanceRecovered(address indexed account, address indexed newAccount, uint256 amount, address indexed by);
+
+    /// @notice A control called by someone other than governance.
+    error SettlementNotGovernance(address caller);
+    /// @notice recoverBalance for an account whose key was not recovered to `newAccount` in the registry.
+    error SettlementNotRecovered(address account, address newAccount);
+
+    /// @notice Governance: move all of `account`'s balance to `newAccount`, the address the registry recovered
+    /// it to (the old key may be barred already; nothing is needed from it).
+    function recoverBalance(address account, address newAccount) external;
 }

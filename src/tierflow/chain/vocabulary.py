@@ -170,9 +170,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateOverpaid": N_(
         "payable {slotId} has {outstanding:yuan} outstanding; repaying {amount:yuan} is too much"
     ),
-    "CertificateNotRepaid": N_(
-        "payable {slotId} is repaid {paidIn:yuan} of {face:yuan}; claims open when fully repaid"
-    ),
     "CertificateGracePeriodRunning": N_(
         "payable {slotId} can be marked defaulted from {defaultableAt:datetime}"
     ),
@@ -200,6 +197,25 @@ ERROR_MESSAGES: dict[str, str] = {
         "paid out {paidOut:yuan}); claim again after the next payment"
     ),
     "CertificateNothingToPay": N_("none of these tokens has anything to be paid now"),
+    "CertificateNotGovernance": N_(
+        "{caller:party} is not platform governance; only governance freezes, forces "
+        "transfers and recovers certificates"
+    ),
+    "CertificateIsFrozen": N_(
+        "token {tokenId} is frozen by a judicial hold (order {reasonHash}); it cannot "
+        "move, be financed or claimed until governance releases it"
+    ),
+    "CertificateNotFrozen": N_("token {tokenId} is not frozen; there is no hold to release"),
+    "CertificateNoReason": N_(
+        "name the court order or re-verification record (its hash) behind this control"
+    ),
+    "CertificatePartlyPaidOut": N_(
+        "token {tokenId} has been paid {claimed:yuan} already; freeze or move it whole"
+    ),
+    "CertificateNotRecovered": N_(
+        "the registry has not recovered {from:party}'s key to {to:party}; recover the participant first"
+    ),
+    "CertificateRecoveryBatch": N_("a recovery moves 1 to {max} tokens per call, not {size}; split the list"),
     # CreditLines
     "CreditLineExceeded": N_(
         "credit line {lineId} has {available:yuan} available, {requested:yuan} needed; "
@@ -263,9 +279,10 @@ ERROR_MESSAGES: dict[str, str] = {
     "FinancingNothingToCollect": N_(
         "nothing to collect from {seller:party}: it owes {owed:yuan} and holds no settlement balance now"
     ),
-    "FinancingOnlyReceivables": N_(
-        "{caller:party} is not the receivables contract; only it reports payments to net"
+    "FinancingNotSystemContract": N_(
+        "{caller:party} is not a Tierflow system contract; only they report payments to net"
     ),
+    "BillFinancingAlreadySet": N_("the financing contract is already set to {financing:party}"),
     # Bills
     "BillUnknownPackage": N_("bill {packageId} does not exist"),
     "BillUnknownRange": N_("bill range {rangeId} does not exist"),
@@ -351,12 +368,23 @@ ERROR_MESSAGES: dict[str, str] = {
     "RegistryZeroAddress": N_("the zero address cannot be a participant"),
     "RegistryInvalidQuoteValidity": N_("a quote validity of {validity} s is not allowed (1 s to {max} s)"),
     "RegistryRoleUnchanged": N_("{account:party} already has (or never had) role {role}: nothing to change"),
+    "RegistryAccountRecovered": N_(
+        "{account:party}'s key was recovered to {newAccount:party}; use that address"
+    ),
+    "RegistryNoReason": N_("name the re-verification record (its hash) behind this recovery"),
     # SettlementToken and OpenZeppelin's ERC-20
     "SettlementNotBank": N_("{caller:party} is not a settlement bank; only settlement banks mint and burn"),
     "SettlementZeroAmount": N_("an amount of zero moves nothing; enter a positive amount"),
     "SettlementSelfTransfer": N_("{account:party} cannot pay itself; choose another recipient"),
     "SettlementNotSystem": N_(
         "{caller:party} is not a Tierflow contract; only they collect without an allowance"
+    ),
+    "SettlementNotGovernance": N_(
+        "{caller:party} is not platform governance; only governance moves a recovered balance"
+    ),
+    "SettlementNotRecovered": N_(
+        "the registry has not recovered {account:party}'s key to {newAccount:party}; "
+        "recover the participant first"
     ),
     "ERC20InsufficientBalance": N_(
         "{sender:party} holds {balance:yuan} of settlement token, {needed:yuan} needed"

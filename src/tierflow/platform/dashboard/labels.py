@@ -6,8 +6,6 @@ through these tables so that a key never reaches the screen untranslated.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.i18n import N_
@@ -201,75 +199,3 @@ def export_name(name: str) -> str:
 def csv_header(column: str) -> str:
     """A CSV column header in the reader's language (the stored name in English)."""
     return i18n.gettext(column) if column in CSV_HEADERS else column
-
-
-# Form fields as people name them, for the messages of a form that does not validate.
-FIELDS: dict[str, str] = {
-    "rate_bps": N_("the rate"),
-    "valid_hours": N_("the quote validity (hours)"),
-    "amount": N_("the amount"),
-    "face": N_("the face value"),
-    "value": N_("the amount"),
-    "price": N_("the price"),
-    "maturity": N_("the maturity"),
-    "supplier": N_("the supplier"),
-    "to": N_("the recipient"),
-    "financier": N_("the bank"),
-    "token_id": N_("the certificate"),
-    "slot_id": N_("the payable"),
-    "request_id": N_("the request"),
-    "line_id": N_("the credit line"),
-    "invoice_numbers": N_("the invoice numbers"),
-    "invoice_number": N_("the invoice number"),
-    "document_ids": N_("the invoice files"),
-    "expiry_hours": N_("the approval wait (hours)"),
-    "legal_name": N_("the legal name"),
-    "legal_id": N_("the unified social credit code"),
-    "reason": N_("the reason"),
-}
-_MONEY_FIELDS = {"amount", "face", "value", "price", "limit", "min_unit"}
-VALIDATION: dict[str, str] = {
-    "greater_than": N_("%(field)s must be more than %(limit)s."),
-    "greater_than_equal": N_("%(field)s must be at least %(limit)s."),
-    "less_than": N_("%(field)s must be less than %(limit)s."),
-    "less_than_equal": N_("%(field)s must be at most %(limit)s."),
-    "missing": N_("%(field)s is missing: fill it in."),
-    "int_parsing": N_("%(field)s must be a whole number."),
-    "int_type": N_("%(field)s must be a whole number."),
-    "string_too_short": N_("%(field)s is too short: at least %(limit)s characters."),
-    "string_too_long": N_("%(field)s is too long: at most %(limit)s characters."),
-    "too_short": N_("%(field)s needs at least %(limit)s entries."),
-    "too_long": N_("%(field)s takes at most %(limit)s entries."),
-    "date_from_datetime_parsing": N_("%(field)s must be a date like 2026-12-31."),
-    "date_parsing": N_("%(field)s must be a date like 2026-12-31."),
-}
-
-
-def field(name: str) -> str:
-    label = FIELDS.get(name)
-    return i18n.gettext(label) if label is not None else name.replace("_", " ")
-
-
-def validation_message(errors: list[dict[str, Any]]) -> str:
-    """pydantic's errors as sentences in the reader's language ("the rate must be more than 0.00%.")."""
-    sentences = []
-    for error in errors:
-        name = str(error["loc"][-1]) if error.get("loc") else ""
-        context = error.get("ctx") or {}
-        raw = next(
-            (context[key] for key in ("gt", "ge", "lt", "le", "min_length", "max_length") if key in context),
-            "",
-        )
-        limit: object = raw
-        if isinstance(raw, int) and name.endswith("_bps"):
-            limit = f"{raw // 100}.{raw % 100:02d}%"
-        elif isinstance(raw, int) and name in _MONEY_FIELDS:
-            limit = i18n.money(raw)
-        template = VALIDATION.get(str(error.get("type", "")))
-        if template is not None:
-            text = i18n.gettext(template, field=field(name), limit=limit)
-        else:
-            text = i18n.gettext("%(field)s: %(reason)s", field=field(name), reason=error.get("msg", ""))
-        sentences.append(text[:1].upper() + text[1:])
-    # Chinese sentences follow one another without a space.
-    return ("" if i18n.get_locale() == i18n.ZH else " ").join(sentences)
