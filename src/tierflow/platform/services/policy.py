@@ -221,8 +221,12 @@ def refuse_covered(session: Session, caller: Caller, call: Call) -> None:
     session.commit()
     if released.rowcount == 0:  # type: ignore[attr-defined]
         raise Forbidden(
-            f"{action} needs a checker in {caller.legal_name}: send it to its endpoint (it becomes a pending "
-            "approval); once a checker approves, sign the forward request the approval answers with",
+            i18n.gettext(
+                "%(action)s needs a checker in %(company)s: send it to its endpoint (it becomes a pending "
+                "approval); once a checker approves, sign the forward request the approval answers with",
+                action=i18n.translate(ACTION_LABELS.get(action, action)),
+                company=caller.legal_name,
+            ),
             code="approval_required_by_policy",
         )
 

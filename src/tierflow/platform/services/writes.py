@@ -198,11 +198,18 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
         return None
     if outcome.succeeded:
         return finish(ctx=ctx, outcome=outcome, session=session)
-    where = f"transaction {outcome.tx_hash} was mined in block {outcome.block_number} but reverted"
+    where = i18n.gettext(
+        "transaction %(tx)s was mined in block %(block)s but reverted",
+        tx=outcome.tx_hash,
+        block=outcome.block_number,
+    )
     reason = gateway.revert_reason(outcome.tx_hash, outcome.block_number)
     if reason is None:
         raise Conflict(
-            f"{where}; nothing was changed: read the object's state before sending a new request",
+            i18n.gettext(
+                "%(where)s; nothing was changed: read the object's state before sending a new request",
+                where=where,
+            ),
             code="transaction_reverted",
             details={"tx_hash": outcome.tx_hash},
         )
