@@ -55,6 +55,9 @@ translations: setup
 	mkdir -p build/locale
 	$(BIN)/pybabel --quiet extract -F babel.cfg --no-location --sort-output --no-wrap \
 		-k _ -k gettext -k lazy_gettext -k N_ -k ngettext:1,2 -k pgettext:1c,2 \
+		-k form_yuan:3 -k form_int:3 -k owner_page:4 -k owner_acting:4 -k supervising:2 -k Denied:1 \
+		-k ActionError:1 -k Submitted:1 -k SignInError:1 -k ServiceError:1 -k Unauthenticated:1 \
+		-k Forbidden:1 -k NotFound:1 -k Conflict:1 -k InvalidRequest:1 \
 		-o build/messages.pot src/tierflow
 	$(BIN)/pybabel --quiet update -i build/messages.pot -d $(LOCALE_DIR) --no-fuzzy-matching \
 		--ignore-obsolete --no-wrap

@@ -4,7 +4,9 @@ amounts and dates have one format per language (docs/i18n.md)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
+from html.parser import HTMLParser
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -15,14 +17,21 @@ from tierflow.platform import i18n
 from tierflow.settings import REPO_ROOT
 
 SOURCE = REPO_ROOT / "src" / "tierflow"
-KEYWORDS = {
-    "_": None,
-    "gettext": None,
-    "lazy_gettext": None,
-    "N_": None,
-    "ngettext": (1, 2),
-    "pgettext": ((1, "c"), 2),
-}
+
+
+def _keywords() -> dict[str, object]:
+    """The gettext keywords of `make translations` (-k name[:args]), read from the Makefile: one list."""
+    keywords: dict[str, object] = {}
+    for spec in re.findall(r"-k (\S+)", (REPO_ROOT / "Makefile").read_text()):
+        name, _, args = spec.partition(":")
+        parsed: list[object] = []
+        for arg in filter(None, args.split(",")):
+            parsed.append((int(arg[:-1]), "c") if arg.endswith("c") else int(arg))
+        keywords[name] = tuple(parsed) if parsed else None
+    return keywords
+
+
+KEYWORDS = _keywords()
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +71,10 @@ def test_catalogue_zh_cn_translates_every_marked_string() -> None:
     )
 
 
-def test_catalogue_placeholders_match_between_msgid_and_msgstr() -> None:
-    import re
+_FORMAT_PARTS = re.compile(r"%%|%\(\w+\)s")
 
+
+def test_catalogue_placeholders_match_between_msgid_and_msgstr() -> None:
     placeholder = re.compile(r"%\((\w+)\)s|\{(\w+)(?::\w+)?\}")
     wrong = []
     for key, message in catalogue(i18n.ZH).items():
@@ -73,6 +83,11 @@ def test_catalogue_placeholders_match_between_msgid_and_msgstr() -> None:
         for text in (strings,) if isinstance(strings, str) else strings:
             if text and set(placeholder.findall(text)) != set(placeholder.findall(msgid)):
                 wrong.append(f"{msgid!r} → {text!r}")
+        for text in (msgid, *((strings,) if isinstance(strings, str) else strings)):
+            if text and "%" in _FORMAT_PARTS.sub("", text):
+                wrong.append(
+                    f"{text!r}: a literal percent sign is written %% (messages are always formatted)"
+                )
     assert not wrong, "placeholders differ between English and Chinese:\n" + "\n".join(wrong)
 
 
@@ -114,9 +129,11 @@ def test_date_has_one_format_per_language() -> None:
     ts = int(dt.datetime(2026, 12, 5, tzinfo=dt.UTC).timestamp())
     with i18n.use_locale("zh_CN"):
         assert i18n.date(ts) == "2026年12月5日"
+        assert i18n.month(ts) == "2026年12月"
         assert i18n.datetime(ts + 3600 * 9 + 60 * 5) == "2026年12月5日 09:05"
     with i18n.use_locale("en"):
         assert i18n.date(ts) == "5 Dec 2026"
+        assert i18n.month(ts) == "Dec 2026"
         assert i18n.date(dt.date(2026, 1, 9)) == "9 Jan 2026"
 
 
@@ -144,3 +161,126 @@ def test_template_renders_in_the_request_language() -> None:
     assert "跳到正文" in html
     with i18n.use_locale("en"):
         assert "The platform is paused" in page()
+
+
+# -- no bare text in templates ------------------------------------------------------------------
+TEMPLATES = SOURCE / "platform" / "dashboard" / "templates"
+# Text a template may write as is: no word of any language (numbers, ¥, punctuation, P12-style ids),
+# the product's name and acronyms that both languages write in Latin letters.
+ALLOWED_WORDS = {"Tierflow", "CSV", "csv", "SHA"}
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TRANS_BLOCK = re.compile(r"\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}", re.S)
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters of any script: a word to translate
+_LABEL = re.compile(r"[A-Z]|[^\W\d_]\s+[^\W\d_]|^\s+[^\W\d_]|[^\W\d_]\s+$|[^\x00-\x7f]")
+_USER_FACING_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt", "data-confirm", "label"}
+
+
+class _BareText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        for name, value in attrs:
+            if name in _USER_FACING_ATTRIBUTES and value and _words(value):
+                self.found.append(f'{name}="{value.strip()}"')
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and _words(data):
+            self.found.append(data.strip())
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in _WORD.findall(text) if word not in ALLOWED_WORDS]
+
+
+def bare_text(source: str) -> list[str]:
+    """User-facing words a template writes outside `_()` / {% trans %}: text nodes and attributes, and
+    string literals that a `{{ … }}` prints (a label chosen by a condition, a unit after a number)."""
+    found = []
+    stripped = _TRANS_BLOCK.sub(" ", source)
+    for match in _JINJA.finditer(stripped):
+        if match.group().startswith("{{"):
+            found += [f"{{{{ {text} }}}}" for text in _printed_literals(match.group())]
+    parser = _BareText()
+    parser.feed(_JINJA.sub(" ", stripped))
+    parser.close()
+    return found + parser.found
+
+
+def _printed_literals(expression: str) -> list[str]:
+    """String constants an output expression prints (not compared, not arguments of calls or filters,
+    not inside a gettext call)."""
+    from jinja2 import Environment, nodes
+
+    tree = Environment(extensions=["jinja2.ext.i18n"]).parse(expression)
+    found: list[str] = []
+
+    def visit(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
+            if node.node.name in ("_", "gettext", "ngettext", "pgettext"):
+                return
+        if isinstance(node, nodes.Const) and isinstance(node.value, str):
+            # A capitalised word, two words or any non-Latin letter is a label; one lower-case word
+            # is a CSS class, an action path or a status key.
+            if _words(node.value) and _LABEL.search(node.value):
+                found.append(node.value)
+            return
+        if isinstance(node, (nodes.Compare, nodes.Test)):
+            return
+        if isinstance(node, (nodes.Call, nodes.Filter)):
+            if node.node is not None:
+                visit(node.node)
+            return
+        if isinstance(node, nodes.CondExpr):
+            visit(node.expr1)
+            if node.expr2 is not None:
+                visit(node.expr2)
+            return
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_templates_have_no_bare_text() -> None:
+    found = []
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        found += [f"{path.relative_to(TEMPLATES)}: {text!r}" for text in bare_text(path.read_text())]
+    assert not found, (
+        "template text outside _() or {% trans %} (docs/i18n.md says how to wrap it):\n" + "\n".join(found)
+    )
+
+
+def test_bare_text_finds_text_attributes_and_printed_literals() -> None:
+    assert bare_text("<p>Repay</p>") == ["Repay"]
+    assert bare_text('<input placeholder="0x… for self-custody">') == ['placeholder="0x… for self-custody"']
+    assert bare_text("<td>{{ n ~ ' days' }}</td>") == ["{{  days }}"]
+    assert bare_text("<p>{{ _('Repay') }} ¥{{ x }} · P{{ n }}</p>") == []
+    assert bare_text("<p>{% trans n=n %}Repay {{ n }}{% endtrans %}</p>") == []
+    assert bare_text("<b>{{ 'a' if x == 'settled' else '' }}</b> <i>Tierflow</i>") == []
+
+
+def test_validation_errors_read_as_sentences_in_both_languages() -> None:
+    from pydantic import ValidationError
+
+    from tierflow.platform.dashboard.actions import explain
+    from tierflow.platform.services.schemas.certificates import Quote
+
+    with pytest.raises(ValidationError) as caught:
+        Quote(rate_bps=0, valid_hours=0)
+    with i18n.use_locale("en"):
+        text = explain(caught.value)
+        assert text == "Annual rate: enter more than 0%. Quote validity (hours): enter at least 1."
+        assert "rate_bps" not in text and "Input should" not in text
+    with i18n.use_locale("zh_CN"):
+        text = explain(caught.value)
+        assert "年利率" in text and "报价有效期" in text and "Annual" not in text

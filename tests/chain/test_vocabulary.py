@@ -29,6 +29,10 @@ FEN_ARGUMENTS = {
     "value", "requested", "amount", "face", "outstanding", "paidIn", "available", "used", "newLimit",
     "balance", "needed", "allowance", "minUnit", "price", "owed", "paidOut",
 }  # fmt: skip
+# Unix times (a point in time: a date, or a date and time) and role bits, by argument name.
+DATE_ARGUMENTS = {"maturity", "latest"}
+DATETIME_ARGUMENTS = {"expiry", "deadline", "dishonourableAt", "defaultableAt"}
+ROLE_ARGUMENTS = {"held", "required", "roles"}
 PLATFORM_PREFIXES = (
     "Certificate",
     "CreditLine",
@@ -137,7 +141,17 @@ def test_error_messages_use_every_argument_in_its_unit(abi_errors: dict[str, lis
                 problems.append(f"{name}.{argument}: an enum ordinal, write {{{argument}:{enum}}}")
             elif name.startswith(PLATFORM_PREFIXES) and argument in FEN_ARGUMENTS and spec != "yuan":
                 problems.append(f"{name}.{argument}: an amount in fen, write {{{argument}:yuan}}")
-            elif spec not in ("", "yuan", *ENUMS):
+            elif item["type"] == "address" and spec != "party":
+                problems.append(f"{name}.{argument}: an address, write {{{argument}:party}} (a name)")
+            elif item["type"].startswith("uint") and argument in DATE_ARGUMENTS and spec != "date":
+                problems.append(f"{name}.{argument}: a unix time, write {{{argument}:date}}")
+            elif item["type"].startswith("uint") and argument in DATETIME_ARGUMENTS and spec != "datetime":
+                problems.append(f"{name}.{argument}: a unix time, write {{{argument}:datetime}}")
+            elif item["type"] == "uint8" and argument in ROLE_ARGUMENTS and spec != "roles":
+                problems.append(f"{name}.{argument}: role bits, write {{{argument}:roles}}")
+            elif argument == "rateBps" and spec != "pct":
+                problems.append(f"{name}.{argument}: basis points, write {{{argument}:pct}}")
+            elif spec not in ("", *vocabulary.SPECS):
                 problems.append(f"{name}.{argument}: unknown format spec {spec!r}")
     assert not problems, "\n".join(problems)
 
@@ -156,3 +170,44 @@ def test_revert_message_shows_yuan_and_status_names() -> None:
         revert_message(unknown)
         == "SomethingNew(x=1): the contract rejected the transaction; nothing was changed"
     )
+
+
+def test_error_every_abi_error_has_a_chinese_message(abi_errors: dict[str, list[dict[str, Any]]]) -> None:
+    from babel.messages.pofile import read_po
+
+    from tierflow.platform import i18n
+
+    with i18n.catalogue_path(i18n.ZH).open("rb") as handle:
+        catalogue = read_po(handle, locale=i18n.ZH)
+    missing = []
+    for name in sorted(abi_errors):
+        entry = catalogue.get(ERROR_MESSAGES.get(name, ""))
+        if entry is None or not entry.string or entry.fuzzy:
+            missing.append(name)
+    assert not missing, (
+        "no Chinese for these errors: add the msgstr of their ERROR_MESSAGES line to "
+        f"{i18n.catalogue_path(i18n.ZH)} (`make translations` lists it): {', '.join(missing)}"
+    )
+
+
+def test_revert_message_in_chinese_shows_names_dates_and_yuan() -> None:
+    from tierflow.platform import i18n
+
+    names = {"0x" + "11" * 20: "Ningbo Precision Castings", "0x" + "22" * 20: "Hangzhou Bank"}
+    not_holder = ContractRevert(
+        "CertificateNotHolder", {"tokenId": 7, "holder": "0x" + "11" * 20, "caller": "0x" + "22" * 20}
+    )
+    window = ContractRevert("CertificateInvalidMaturity", {"maturity": 1767225600, "latest": 1812033839})
+    roles = ContractRevert("RegistryMissingRole", {"account": "0x" + "22" * 20, "required": 4, "held": 2})
+    with i18n.use_locale("zh_CN"):
+        text = i18n.revert_message(not_holder, names=names.get)
+        assert "Ningbo Precision Castings" in text and "Hangzhou Bank" in text and "0x" not in text
+        assert "凭证" in text and "CertificateNotHolder" not in text
+        text = i18n.revert_message(window)
+        assert "2026年1月1日" in text and "1767225600" not in text
+        text = i18n.revert_message(roles)
+        assert "资金方" in text and "供应商" in text
+    with i18n.use_locale("en"):
+        assert "1 Jan 2026" in i18n.revert_message(window)
+        text = i18n.revert_message(roles)
+        assert "financier" in text and "supplier" in text and "roles 2" not in text

@@ -41,8 +41,9 @@ def sign_in(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.console_errors = errors
     page.goto("/dashboard/sign-in")
-    page.get_by_label("API key", exact=True).fill(api_key)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    # By id, not by label: the form is in the browser's language (API key / API 密钥).
+    page.locator("#api_key").fill(api_key)
+    page.locator("form.stack[action='/dashboard/sign-in'] button[type=submit]").click()
     page.wait_for_load_state("domcontentloaded")
     return page
 

@@ -363,15 +363,15 @@ def test_language_switch_before_sign_in_is_remembered_by_cookie(
     engine, _ = book
     client = client_for(engine)
     client.headers["Accept-Language"] = "zh-CN"
-    response = client.post(
-        "/dashboard/language", data={"locale": "en", "next": "/dashboard/sign-in"}, follow_redirects=False
+    response = client.get(
+        "/dashboard/language", params={"locale": "en", "next": "/dashboard/sign-in"}, follow_redirects=False
     )
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/sign-in"
     assert response.cookies[i18n.COOKIE_NAME] == "en"
     assert '<html lang="en">' in client.get("/dashboard/sign-in").text
     # Somewhere else than the dashboard is never a target.
-    away = client.post("/dashboard/language", data={"locale": "zh_CN", "next": "https://evil.example/"},
-                       follow_redirects=False)  # fmt: skip
+    away = client.get("/dashboard/language", params={"locale": "zh_CN", "next": "https://evil.example/"},
+                      follow_redirects=False)  # fmt: skip
     assert away.headers["location"] == "/dashboard"
 
 
@@ -381,9 +381,8 @@ def test_signed_in_header_follows_the_switch(book: tuple[Engine, synthetic.Seede
     dashboard_sign_in(client, seeded.tokens["supplier1"])
     page = f"/dashboard/supplier/{seeded.addresses['supplier1']}"
     assert "Sign out" in client.get(page).text
-    token = client.get(page).text.split('name="csrf_token" value="')[1].split('"')[0]
-    client.post("/dashboard/language", data={"locale": "zh_CN", "next": page, "csrf_token": token})
-    html = client.get(page).text
+    html = client.get("/dashboard/language", params={"locale": "zh_CN", "next": page}).text
+    assert '<html lang="zh-CN">' in html  # back on the page, in Chinese
     assert "退出登录" in html and ">Sign out<" not in html
 
 
@@ -439,3 +438,108 @@ def test_operator_and_auditor_pages_show_governance_proposals(book: tuple[Engine
         assert "Receivables" in table and "Upgrade the contract" in table
         assert "approved, waiting for the delay" in table and "2027" in table  # the date, not unix seconds
         assert "1800000000" not in table and "0x4f1ef286" not in table
+
+
+# Latin-letter words a Chinese page may show: acronyms and the product's name.
+LATIN_IN_CHINESE = {"API", "CSV", "UTC", "SHA", "KYB", "Tierflow", "csv", "English"}  # the switch
+
+
+def english_leftovers(html: str, names: list[str]) -> list[str]:
+    """Words of three or more Latin letters in the page's visible text, participant names taken out."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        chunks: list[str] = []
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.skip += tag in ("script", "style", "code")
+            self.chunks += [v for k, v in attrs if k in ("title", "placeholder", "aria-label") and v]
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("script", "style", "code")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.chunks.append(data)
+
+    parser = Text()
+    parser.chunks = []
+    parser.feed(html)
+    text = " ".join(parser.chunks)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub(r"0x[0-9a-fA-F…]+", " ", text)
+    return [w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in LATIN_IN_CHINESE]
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("supplier1", "/dashboard/supplier/{supplier1}"),
+        ("bank1", "/dashboard/bank/{bank1}?book=inline"),
+        ("core1", "/dashboard/core/{core1}"),
+        ("auditor", "/dashboard/audit"),
+        ("auditor", "/dashboard/audit/participant/{bank1}"),
+        ("operator", "/dashboard/operator"),
+        ("auditor", "/dashboard/lineage/1"),
+        ("supplier1", "/dashboard/bills"),
+    ],
+)
+def test_pages_in_chinese_have_no_english_leftovers(
+    book: tuple[Engine, synthetic.Seeded], who: str, path: str
+) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens[who])
+    client.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+    response = client.get(path.format(**seeded.addresses))
+    assert response.status_code == 200
+    assert '<html lang="zh-CN">' in response.text
+    assert re.search(r"[\u4e00-\u9fff]{2,}", response.text)
+    with Session(engine) as db:
+        names = list(queries.directory(db).names.values())
+    leftovers = english_leftovers(response.text, names)
+    assert not leftovers, " ".join(leftovers)
+
+
+def test_language_choice_is_remembered_per_person_across_browsers(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    from tierflow.platform.models.staff import StaffUser
+    from tierflow.platform.services import users
+
+    engine, seeded = book
+    supplier = seeded.addresses["supplier1"]
+    with Session(engine) as db:  # the key belongs to a person of the company (its first admin)
+        admin = users.first_admin(db, supplier)
+        for key in db.exec(select(ApiKey).where(ApiKey.address == supplier)):
+            key.user_id = admin.user_id
+            db.add(key)
+        db.commit()
+        admin_id = admin.user_id
+    page = f"/dashboard/supplier/{supplier}"
+    laptop = client_for(engine, seeded.tokens["supplier1"])
+    laptop.get("/dashboard/language", params={"locale": "zh_CN", "next": page})
+    with Session(engine) as db:
+        assert (db.get(StaffUser, admin_id) or StaffUser()).language == "zh_CN"
+    # Another browser, set to English: after sign-in the person's choice wins over the browser's.
+    phone = client_for(engine)
+    phone.headers["Accept-Language"] = "en-US"
+    dashboard_sign_in(phone, seeded.tokens["supplier1"])
+    assert phone.cookies.get(i18n.COOKIE_NAME) == "zh_CN"
+    html = phone.get(page).text
+    assert '<html lang="zh-CN">' in html and "退出登录" in html
+    phone.cookies.delete(i18n.COOKIE_NAME)  # even without the cookie: the person's choice
+    assert '<html lang="zh-CN">' in phone.get(page).text
+
+
+def test_dates_have_one_format_per_language(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine, seeded.tokens["auditor"])
+    english = client.get("/dashboard/audit", headers={"Accept-Language": "en"}).text
+    chinese = client.get("/dashboard/audit", headers={"Accept-Language": "zh-CN"}).text
+    # Written by the server (no script rewrites them in the browser's own format).
+    iso = r'<time datetime="[^"]+" title="\d{4}-\d{2}-\d{2}">'  # the exact date stays in the title
+    assert re.search(iso + r"\d{1,2} [A-Z][a-z]{2} \d{4}</time>", english)
+    assert re.search(iso + r"\d{4}年\d{1,2}月\d{1,2}日</time>", chinese)
+    assert not re.search(r"<time[^>]*>\d{4}-\d{2}-\d{2}</time>", english + chinese)

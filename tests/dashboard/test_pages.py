@@ -37,9 +37,11 @@ def test_bank_dashboard_over_a_large_book(browser: Any, synthetic_site: Site) ->
     expect(page.locator("#queue-h .count")).to_have_text("120")
     assert_amounts(page)
     assert_labelled(page)
-    # Dates follow the reader's locale (de-DE: 31.12.2026), the ISO date stays in the title.
+    # One date format per language (issue 13): a German browser reads the English one (3 Apr 2027),
+    # never its own; the ISO date stays in the title.
     first_date = queue.locator("time").first
-    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", first_date.inner_text()), first_date.inner_text()
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}", first_date.inner_text()), first_date.inner_text()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", first_date.get_attribute("title") or "")
     positions = page.get_by_test_id("portfolio-kpis").locator("dd").first.inner_text()
     assert int(positions.replace(",", "")) >= 400  # the funded positions, plus tree tokens bank1 holds
     expect(page.get_by_test_id("exposure")).to_contain_text("Huaxin Motors")
@@ -155,5 +157,6 @@ def test_pages_work_without_javascript(browser: Any, synthetic_site: Site) -> No
     if page.locator("#book.book-loading").count():  # not computed for this block yet: follow the link
         page.get_by_role("link", name="show them now").click()
     expect(page.get_by_test_id("portfolio-kpis")).to_be_visible()
-    expect(page.locator("time").first).to_have_text(re.compile(r"\d{4}-\d{2}-\d{2}"))  # ISO without script
+    # The server writes the reader's date format: no script needed.
+    expect(page.locator("time").first).to_have_text(re.compile(r"\d{1,2} [A-Z][a-z]{2} \d{4}"))
     context.close()

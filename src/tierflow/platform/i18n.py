@@ -3,9 +3,10 @@
 How to add a user-facing string (docs/i18n.md has the whole story):
 
 - Python: `from tierflow.platform.i18n import _` then `_("Repaid %(amount)s.", amount=money(fen))`.
-  Placeholders are `%(name)s`; pass the values as keywords, never build the sentence with f-strings
-  (the translator must see the whole sentence). Module-level strings use `lazy_gettext`; a string
-  that is only marked for extraction (translated later by the caller) uses `N_`.
+  Placeholders are `%(name)s` (a literal percent sign is `%%`); pass the values as keywords, never
+  build the sentence with f-strings (the translator must see the whole sentence). Module-level
+  strings use `lazy_gettext`; a string only marked for extraction (translated where it is shown)
+  uses `N_`.
 - Templates: `{{ _("Sign out") }}`, or `{% trans amount=x|yuan %}Repaid ¥{{ amount }}{% endtrans %}`.
 - Then `make translations` and fill in the zh_CN msgstr in
   `src/tierflow/platform/locale/zh_CN/LC_MESSAGES/messages.po` (tests/test_i18n.py fails on an
@@ -38,6 +39,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as _babel_format_decimal
 from babel.support import LazyProxy
+
+from tierflow.chain import vocabulary
+from tierflow.errors import ContractRevert
 
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
 DOMAIN: Final = "messages"
@@ -130,12 +134,28 @@ def translations(locale: str) -> _gettext.NullTranslations:
 
 
 def gettext(message: str, /, **params: Any) -> str:
-    """`message` in the current locale; `%(name)s` placeholders filled from `params` when given."""
-    text = translations(get_locale()).gettext(message)
-    return text % params if params else text
+    """`message` in the current locale with its `%(name)s` placeholders filled from `params`.
+
+    Always formatted, as Jinja's newstyle gettext does: a literal percent sign is written `%%` in
+    every message, Python or template alike.
+    """
+    return translations(get_locale()).gettext(message) % params
 
 
 _ = gettext
+
+
+# The raw lookups, for Jinja's newstyle gettext: it formats the result with the template's values itself.
+def translate(message: str) -> str:
+    return translations(get_locale()).gettext(message)
+
+
+def translate_plural(singular: str, plural: str, n: int) -> str:
+    return translations(get_locale()).ngettext(singular, plural, n)
+
+
+def translate_in_context(context: str, message: str) -> str:
+    return translations(get_locale()).pgettext(context, message)
 
 
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
@@ -146,8 +166,7 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
 
 def pgettext(context: str, message: str, /, **params: Any) -> str:
     """`message` in `context` (one English word, two meanings: "Accept" a quote vs a bill)."""
-    text = translations(get_locale()).pgettext(context, message)
-    return text % params if params else text
+    return translations(get_locale()).pgettext(context, message) % params
 
 
 def lazy_gettext(message: str, /, **params: Any) -> Any:
@@ -192,6 +211,15 @@ def datetime(value: int | dt.datetime) -> str:
     )
 
 
+MONTH_FORMATS: Final = {ZH: "y年M月", EN: "MMM y"}
+
+
+def month(value: int | dt.date | dt.datetime) -> str:
+    """The month of a unix time (UTC) or date: 2026年12月 / Dec 2026."""
+    locale = get_locale()
+    return _babel_format_date(_as_date(value), format=MONTH_FORMATS[locale], locale=_babel_locale(locale))
+
+
 def number(value: int) -> str:
     """An integer count with the locale's grouping (12,345)."""
     return _babel_format_decimal(value, format="#,##0", locale=_babel_locale(get_locale()))
@@ -217,6 +245,32 @@ def _as_date(value: int | dt.date | dt.datetime) -> dt.date:
 @lru_cache(maxsize=len(LOCALES))
 def _babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+# -- contract errors ---------------------------------------------------------------------------
+def revert_message(
+    error: ContractRevert,
+    *,
+    names: Callable[[str], str | None] | None = None,
+    with_error_name: bool = False,
+) -> str:
+    """A contract's custom error as a sentence in the reader's language: amounts in yuan, times as
+    dates, addresses by name (`names`, e.g. the directory's lookup; else shortened), roles by name."""
+
+    def name(address: str) -> str:
+        found = names(address) if names is not None else None
+        return found or (f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address)
+
+    wording = vocabulary.Wording(
+        translate=translate,
+        date=date,
+        datetime=datetime,
+        name=name,
+        role=lambda role: translate(role.replace("_", " ")),
+        separator=translate(", "),
+        with_error_name=with_error_name,
+    )
+    return vocabulary.revert_message(error, wording)
 
 
 # -- the request's locale (plain ASGI: no web framework below the web layer) --------------------

@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tierflow.chain.gateway import RelayError
-from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import (
     ChainUnavailableError,
     ConfigurationError,
@@ -27,6 +26,7 @@ from tierflow.errors import (
     TierflowError,
     TransactionOutcomeUnknown,
 )
+from tierflow.platform import i18n
 from tierflow.platform.security.crypto import DecryptionError
 from tierflow.platform.services import throttle
 from tierflow.platform.services.audit_trail import Origin
@@ -93,7 +93,7 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
         return response
     if isinstance(error, ContractRevert):
         details = {"error": error.name, "args": {k: _jsonable(v) for k, v in error.args_by_name.items()}}
-        return error_body(request, 409, error.name, revert_message(error), details)
+        return error_body(request, 409, error.name, i18n.revert_message(error, with_error_name=True), details)
     if isinstance(error, RelayError):
         status = 422 if error.code in INVALID_RELAY_REQUEST else 409
         return error_body(request, status, error.code, str(error))

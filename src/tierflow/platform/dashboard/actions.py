@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import queries
@@ -47,11 +46,13 @@ T = TypeVar("T")
 
 
 class ActionError(Exception):
-    """An action did not happen; `str(error)` says why and what to do, `field` names the form field at
-    fault when one is (the page marks it and keeps what was typed)."""
+    """An action did not happen; `str(error)` says why and what to do (in the reader's language: a
+    literal message is extracted as ActionError's first argument and translated here, one made with
+    i18n.gettext passes through), `field` names the form field at fault when one is (the page marks
+    it and keeps what was typed)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(i18n.translate(message))
         self.field = field
 
 
@@ -95,12 +96,18 @@ def _person(session: Session, viewer: Viewer) -> dict[str, Any]:
     return person
 
 
-def explain(error: BaseException) -> str:
-    """A domain failure as a sentence for the person at the screen."""
+def explain(error: BaseException, names: Callable[[str], str | None] | None = None) -> str:
+    """A domain failure as a sentence in the reader's language: the contract's error with names, yuan
+    and dates (`names` looks addresses up), a form's validation errors as sentences."""
     if isinstance(error, ServiceError):
         return error.message
     if isinstance(error, ContractRevert):
-        return f"The chain refused it — {revert_message(error)}"
+        # The error's name last, as a reference for the operator, not as the message.
+        return i18n.gettext(
+            "The chain refused it: %(reason)s (%(code)s)",
+            reason=i18n.revert_message(error, names=names),
+            code=error.name,
+        )
     if isinstance(error, ValidationError):
         return " ".join(_validation_sentence(e) for e in error.errors())
     return str(error) or type(error).__name__
@@ -232,12 +239,16 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             raise
         except ApprovalRequired as pending:
             raise Submitted(
-                f"Submitted for approval ({pending.approval.approval_id}): a checker of your company "
-                "must approve it before it is sent."
+                i18n.gettext(
+                    "Submitted for approval (%(id)s): a checker of your company "
+                    "must approve it before it is sent.",
+                    id=pending.approval.approval_id,
+                )
             ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()
-            raise ActionError(explain(error), field=field_of(error)) from error
+            names = queries.directory(session).names.get
+            raise ActionError(explain(error, names=names), field=field_of(error)) from error
     if isinstance(result, SignatureRequired):
         raise ActionError(
             "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "

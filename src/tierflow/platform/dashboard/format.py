@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from tierflow.platform import i18n
 from tierflow.platform.services import estimates
 
 FEN_PER_YUAN = 100
@@ -32,7 +33,12 @@ def parse_yuan(text: str) -> int:
         cleaned = cleaned[1:]
     match = _YUAN_RE.match(cleaned)
     if not match:
-        raise ValueError(f"“{text}” is not an amount in yuan; write it like 12,345.67 (at most two decimals)")
+        raise ValueError(
+            i18n.gettext(
+                "“%(text)s” is not an amount in yuan; write it like 12,345.67 (at most two decimals)",
+                text=text,
+            )
+        )
     frac = (match["frac"] or "").ljust(2, "0")
     return int(match["int"]) * FEN_PER_YUAN + int(frac or "0")
 
@@ -49,7 +55,9 @@ def parse_percent(text: str) -> int:
     cleaned = text.strip().removesuffix("%").strip()
     match = _YUAN_RE.match(cleaned)
     if not match:
-        raise ValueError(f"“{text}” is not a rate; write it as a percentage like 4.50")
+        raise ValueError(
+            i18n.gettext("“%(text)s” is not a rate; write it as a percentage like 4.50", text=text)
+        )
     frac = (match["frac"] or "").ljust(2, "0")
     return int(match["int"]) * 100 + int(frac or "0")
 
@@ -79,7 +87,9 @@ def parse_date(text: str) -> int:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f"“{text}” is not a date; pick one in the calendar or write it as YYYY-MM-DD"
+            i18n.gettext(
+                "“%(text)s” is not a date; pick one in the calendar or write it as YYYY-MM-DD", text=text
+            )
         ) from None
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard import labels
 from tierflow.platform.models.bills import BillPackage, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
@@ -974,7 +975,11 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                 results.append(
                     SearchResult(
                         kind,
-                        f"{kind} in block {row.block_number}",
+                        i18n.gettext(
+                            "%(kind)s in block %(block)s",
+                            kind=labels.search_kind(kind),
+                            block=row.block_number,
+                        ),
                         f"/dashboard/lineage/{slot}" if slot else None,
                         _describe(row, names),
                     )
@@ -993,10 +998,16 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
             results.append(
                 SearchResult(
                     "payable",
-                    f"Payable P{payable.slot_id}",
+                    i18n.gettext("Payable P%(id)s", id=payable.slot_id),
                     f"/dashboard/lineage/{payable.slot_id}",
-                    f"{names.name(payable.obligor)} → {names.name(payable.supplier)}, "
-                    f"{fmt.yuan(payable.face)} due {fmt.iso_date(payable.maturity)}, {payable.status}",
+                    i18n.gettext(
+                        "%(obligor)s → %(supplier)s, %(amount)s due %(day)s, %(status)s",
+                        obligor=names.name(payable.obligor),
+                        supplier=names.name(payable.supplier),
+                        amount=i18n.money(payable.face),
+                        day=i18n.date(payable.maturity),
+                        status=labels.status(payable.status),
+                    ),
                 )
             )
         token = db.get(Certificate, number) if not lowered.startswith("p") else None
@@ -1004,10 +1015,16 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
             results.append(
                 SearchResult(
                     "certificate",
-                    f"Certificate T{token.token_id}",
+                    i18n.gettext("Certificate T%(id)s", id=token.token_id),
                     f"/dashboard/lineage/{token.slot_id}#t{token.token_id}",
-                    f"held by {names.name(token.holder)}: {fmt.yuan(token.value)} of P{token.slot_id}, "
-                    f"{tier_label(token_tiers(db, [token.slot_id]).get(token.token_id))}, {token.status}",
+                    i18n.gettext(
+                        "held by %(holder)s: %(amount)s of P%(payable)s, %(tier)s, %(status)s",
+                        holder=names.name(token.holder),
+                        amount=i18n.money(token.value),
+                        payable=token.slot_id,
+                        tier=tier_label(token_tiers(db, [token.slot_id]).get(token.token_id)),
+                        status=labels.status(token.status),
+                    ),
                 )
             )
     results.extend(_invoices(db, q, names))
@@ -1070,11 +1087,11 @@ def _describe(row: Any, names: Directory) -> str:
         if hasattr(row, key):
             value = getattr(row, key)
             if key in ("amount", "value"):
-                value = fmt.yuan(value)
+                value = i18n.money(value)
             elif isinstance(value, str) and value.startswith("0x"):
                 value = names.name(value)
-            parts.append(f"{key.replace('_address', '')}: {value}")
-    return ", ".join(parts)
+            parts.append(f"{labels.csv_header(key)}: {value}")
+    return i18n.gettext(", ").join(parts)
 
 
 def latest_payables(db: Session, limit: int) -> list[Payable]:
@@ -1145,11 +1162,11 @@ def onchain_participants(db: Session) -> dict[str, Participant]:
 def overview_counts(db: Session) -> dict[str, int]:
     counts = {}
     for label, model in (
-        ("participants", Participant),
-        ("payables", Payable),
-        ("certificates", Certificate),
-        ("financing requests", FinancingRequest),
-        ("payouts", Payout),
+        (i18n.gettext("participants"), Participant),
+        (i18n.gettext("payables"), Payable),
+        (i18n.gettext("certificates"), Certificate),
+        (i18n.gettext("financing requests"), FinancingRequest),
+        (i18n.gettext("payouts"), Payout),
     ):
         counts[label] = db.exec(select(func.count()).select_from(model)).one()
     return counts

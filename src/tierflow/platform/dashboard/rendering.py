@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard import labels
 from tierflow.platform.dashboard.session import csrf_field, current_csrf_token
 
 HERE = Path(__file__).resolve().parent
@@ -30,14 +31,14 @@ def _money(fen: int | None) -> Markup:
 
 
 def _date(ts: int | None, *, with_time: bool = False) -> Markup:
-    # The server writes the UTC date; app.js rewrites the text in the reader's locale (same width).
+    # One format per language, written by the server (2026年12月5日 / 5 Dec 2026); times in UTC.
     if ts is None:
         return Markup('<span class="muted">—</span>')
-    kind = "datetime" if with_time else "date"
-    text = (
-        fmt.iso_datetime(ts).replace("T", " ").removesuffix("Z") + " UTC" if with_time else fmt.iso_date(ts)
+    text = i18n.datetime(ts) + " UTC" if with_time else i18n.date(ts)
+    # The ISO date stays in the title (and datetime) for whoever needs the exact value.
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        fmt.iso_datetime(ts), fmt.iso_date(ts), text
     )
-    return Markup('<time datetime="{}" data-kind="{}">{}</time>').format(fmt.iso_datetime(ts), kind, text)
 
 
 def _address(address: str | None, names: Any = None) -> Markup:
@@ -49,12 +50,15 @@ def _address(address: str | None, names: Any = None) -> Markup:
 
 def _days(days: int) -> Markup:
     if days < 0:
-        return Markup('<span class="num bad">{} overdue</span>').format(-days)
+        return Markup('<span class="num bad">{}</span>').format(i18n.gettext("%(days)s overdue", days=-days))
     return Markup('<span class="num">{}</span>').format(days)
 
 
 def _status(status: str) -> Markup:
-    return Markup('<span class="status status-{}">{}</span>').format(escape(status.lower()), status)
+    # The class keeps the stored key (styles); the text is the reader's word for it.
+    return Markup('<span class="status status-{}">{}</span>').format(
+        escape(status.lower()), labels.status(status)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +73,10 @@ def environment() -> Environment:
     )
     # newstyle: `_("Repaid %(amount)s", amount=x)` escapes the values and formats after translating.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext, newstyle=True
+        gettext=i18n.translate,
+        ngettext=i18n.translate_plural,
+        pgettext=i18n.translate_in_context,
+        newstyle=True,
     )
     env.globals.update(
         locale=i18n.get_locale,
@@ -86,6 +93,12 @@ def environment() -> Environment:
         party=_address,
         days=_days,
         status=_status,
+        status_text=labels.status,
+        role=labels.role,
+        roles=labels.roles,
+        custody=labels.custody,
+        search_kind=labels.search_kind,
+        action_label=labels.action,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
         # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).

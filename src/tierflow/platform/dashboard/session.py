@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
 from tierflow.platform.models.staff import PendingApproval, StaffUser
@@ -66,6 +67,7 @@ class Viewer:
     staff_roles: frozenset[str] = frozenset()
     staff_session: str = ""
     pending_approvals: int = 0
+    language: str | None = None  # the person's chosen dashboard language (staff_user.language)
     origin: Origin | None = None  # where this request came from (the audit trail's "from where")
 
     def has(self, role: Role) -> bool:
@@ -108,7 +110,11 @@ class Viewer:
 
 
 class SignInError(Exception):
-    """The key was not accepted; the message tells the person what to do."""
+    """The key was not accepted; the message tells the person what to do (translated: a literal message
+    is extracted as SignInError's first argument)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(i18n.translate(message))
 
 
 def _signing_key(master_key: str) -> bytes:
@@ -243,6 +249,7 @@ def with_person(db: Session, viewer: Viewer, user: StaffUser | None, staff_sessi
         staff_roles=roles,
         staff_session=staff_session,
         pending_approvals=waiting,
+        language=user.language,
     )
 
 

@@ -95,6 +95,7 @@ class Denied(Exception):
     """The viewer may not see or do this: the page answers 403 with what and where to go instead."""
 
     def __init__(self, what: str) -> None:
+        what = i18n.translate(what)  # a literal of the page module (extracted as Denied's 1st argument)
         super().__init__(what)
         self.what = what
 
@@ -112,7 +113,7 @@ class PageRoute(APIRoute):
             except SignInRequired:
                 return sign_in_redirect(request)
             except CsrfError:
-                message = (
+                message = i18n.gettext(
                     "This form is out of date or came from another site, so nothing was done. "
                     "Reload the page and submit it again."
                 )
@@ -127,11 +128,13 @@ class PageRoute(APIRoute):
                 return await run_in_threadpool(_denied_page, request, denial.what)
             except (SQLAlchemyError, ChainUnavailableError) as error:
                 log.warning("dashboard page unavailable: %s", error)
-                message = "The platform's database or chain does not answer right now. Retry in a minute."
+                message = i18n.gettext(
+                    "The platform's database or chain does not answer right now. Retry in a minute."
+                )
                 status = 503
             except Exception:  # the last resort of a page; the log has the details
                 log.exception("dashboard page failed")
-                message = (
+                message = i18n.gettext(
                     "Something went wrong on our side. Retry; if it persists, tell the operator the time."
                 )
                 status = 500
@@ -141,7 +144,7 @@ class PageRoute(APIRoute):
                 viewer=None,
                 paused=False,
                 flash=None,
-                title="Unavailable",
+                title=i18n.gettext("Unavailable"),
                 message=message,
             )
             return HTMLResponse(html, status_code=status)
@@ -233,6 +236,9 @@ def set_session(request: Request, response: Response, viewer: Viewer) -> None:
         samesite="strict",
         secure=cookie_secure(request),
     )
+    if viewer.language:
+        # The person's remembered language follows them to this browser from the first page on.
+        set_language_cookie(request, response, viewer.language)
 
 
 def set_language_cookie(request: Request, response: Response, locale: str) -> None:
@@ -257,6 +263,8 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     if refusal:
         kind, message = "error", refusal
     viewer = current_viewer(request)
+    if viewer is not None and viewer.language:
+        i18n.set_locale(viewer.language)  # the person's choice beats this browser's cookie
     paused = False
     if viewer is not None:
         with session(request) as db:
@@ -347,7 +355,9 @@ def form_yuan(form: Any, name: str, label: str) -> int:
     try:
         return fmt.parse_yuan(str(form.get(name, "")))
     except ValueError as error:
-        raise actions.ActionError(f"{label}: {error}.", field=name) from error
+        raise actions.ActionError(
+            i18n.gettext("%(field)s: %(problem)s.", field=i18n.translate(label), problem=error), field=name
+        ) from error
 
 
 def form_int(form: Any, name: str, label: str) -> int:
@@ -355,7 +365,12 @@ def form_int(form: Any, name: str, label: str) -> int:
     raw = str(form.get(name, "")).strip()
     if not raw.isdigit():
         raise actions.ActionError(
-            f"{label}: choose one from the list (got “{raw or 'nothing'}”).", field=name
+            i18n.gettext(
+                "%(field)s: choose one from the list (got “%(got)s”).",
+                field=i18n.translate(label),
+                got=raw or i18n.gettext("nothing"),
+            ),
+            field=name,
         )
     return int(raw)
 

@@ -34,6 +34,8 @@ class StaffUser(SQLModel, table=True):
     locked_until: int | None = big(nullable=True)  # [unix s]
     disabled_at: int | None = big(nullable=True)  # [unix s]; a disabled user's sessions and keys stop
     created_at: int = big()  # [unix s]
+    # The dashboard language the person chose (zh_CN | en); None: their browser's.
+    language: str | None = Field(default=None, sa_type=String(8), nullable=True)
 
 
 class StaffSession(SQLModel, table=True):

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Row as SqlRow
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from tierflow.platform import i18n
 from tierflow.platform.models import (
     BillPackage,
     BillRange,
@@ -62,7 +63,10 @@ class Party(Protocol):
 
 
 def not_a_party(what: str, party: Party) -> Forbidden:
-    return Forbidden(f"{party.address} is not a party to {what}", code="not_a_party")
+    return Forbidden(
+        i18n.gettext("%(address)s is not a party to %(what)s", address=party.address, what=what),
+        code="not_a_party",
+    )
 
 
 # -- actor pages ------------------------------------------------------------------------------------
@@ -211,7 +215,10 @@ def check_whole_tree(session: Session, party: Party, slot_id: int) -> SqlRow[Any
     """(obligor, root token) of payable `slot_id` if `party` may read its whole tree (NotFound, Forbidden)."""
     row = session.execute(_SLOT_PARTIES, {"slot": slot_id}).first()
     if row is None:
-        raise NotFound(f"payable {slot_id} does not exist (or is not indexed yet)", code="payable_not_found")
+        raise NotFound(
+            i18n.gettext("payable %(slot_id)s does not exist (or is not indexed yet)", slot_id=slot_id),
+            code="payable_not_found",
+        )
     if not sees_whole_tree(party, row.obligor):
         raise Forbidden(
             "the full lineage of a payable is visible to its obligor and auditors; "
@@ -293,7 +300,10 @@ def check_range_chain(session: Session, party: Party, row: BillRange, package: B
     ).first()
     if asked is None:
         raise Forbidden(
-            f"the endorsement chain of bill range {row.range_id} is shown to its holder, the drawer, "
-            "the acceptor and auditors",
+            i18n.gettext(
+                "the endorsement chain of bill range %(id)s is shown to its holder, the drawer, "
+                "the acceptor and auditors",
+                id=row.range_id,
+            ),
             code="not_a_party",
         )

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
+from tierflow.platform import i18n
 from tierflow.platform.models.staff import PendingApproval
 from tierflow.platform.services import audit_trail
 from tierflow.platform.services.context import ServiceContext
@@ -26,20 +27,30 @@ from tierflow.platform.services.writes import execute
 def get(session: Session, caller: Caller, approval_id: int) -> PendingApproval:
     row = session.get(PendingApproval, approval_id)
     if row is None or row.address != caller.address:
-        raise NotFound(f"no approval {approval_id} in your company", code="unknown_approval")
+        raise NotFound(
+            i18n.gettext("no approval %(approval_id)s in your company", approval_id=approval_id),
+            code="unknown_approval",
+        )
     return row
 
 
 def _may_check(caller: Caller, row: PendingApproval) -> None:
     if "checker" not in caller.staff_roles or "write" not in caller.scopes:
         raise Forbidden(
-            f"{caller.user_name or 'this user'} has no checker role (or this key is read-only); "
-            "a checker of your company must decide",
+            i18n.gettext(
+                "%(user)s has no checker role (or this key is read-only); "
+                "a checker of your company must decide",
+                user=caller.user_name or i18n.gettext("this user"),
+            ),
             code="not_a_checker",
         )
     if caller.user_id is None or caller.user_id == row.maker_user_id:
         raise Forbidden(
-            f"{row.maker_name} submitted approval {row.approval_id}; a different checker must decide it",
+            i18n.gettext(
+                "%(maker)s submitted approval %(id)s; a different checker must decide it",
+                maker=row.maker_name,
+                id=row.approval_id,
+            ),
             code="own_approval",
         )
 
@@ -57,7 +68,11 @@ def _claim(session: Session, row: PendingApproval, caller: Caller, status: str, 
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
         raise Conflict(
-            f"approval {row.approval_id} was already {row.status}; nothing was done again",
+            i18n.gettext(
+                "approval %(id)s was already %(status)s; nothing was done again",
+                id=row.approval_id,
+                status=row.status,
+            ),
             code="approval_decided",
         )
 
@@ -65,7 +80,11 @@ def _claim(session: Session, row: PendingApproval, caller: Caller, status: str, 
 def _still_pending(session: Session, row: PendingApproval, now: int) -> None:
     if row.status != "pending":
         raise Conflict(
-            f"approval {row.approval_id} was already {row.status}; nothing was done again",
+            i18n.gettext(
+                "approval %(id)s was already %(status)s; nothing was done again",
+                id=row.approval_id,
+                status=row.status,
+            ),
             code="approval_decided",
         )
     if row.expires_at <= now:
@@ -78,7 +97,9 @@ def _still_pending(session: Session, row: PendingApproval, now: int) -> None:
         )
         session.commit()
         raise Conflict(
-            f"approval {row.approval_id} expired; the maker must submit the write again",
+            i18n.gettext(
+                "approval %(id)s expired; the maker must submit the write again", id=row.approval_id
+            ),
             code="approval_expired",
         )
 
@@ -109,7 +130,14 @@ def approve(
             ctx.engine, actor=caller.actor, action=f"approval.approve.{row.action}", outcome="terms_changed",
             detail=f"approval {approval_id}: {problem}", origin=caller.origin,
         )  # fmt: skip
-        raise Conflict(f"approval {approval_id} cannot be released: {problem}", code="terms_changed")
+        raise Conflict(
+            i18n.gettext(
+                "approval %(approval_id)s cannot be released: %(problem)s",
+                approval_id=approval_id,
+                problem=problem,
+            ),
+            code="terms_changed",
+        )
     # The session is closed while the chain works (writes.execute): keep what the audit lines need.
     action, maker = row.action, row.maker_name
     _claim(session, row, caller, "approved", None)

@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS
+from tierflow.platform import i18n
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.services import access, documents, lineage
@@ -96,7 +97,14 @@ def _discount_request(session: Session, request_id: int) -> BillDiscountRequest:
 def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
     row = bill_range(session, range_id)
     if row.holder != caller.address:
-        raise Forbidden(f"bill range {range_id} is held by {row.holder}, not by you", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext(
+                "bill range %(range_id)s is held by %(holder)s, not by you",
+                range_id=range_id,
+                holder=row.holder,
+            ),
+            code="not_a_party",
+        )
     return row
 
 
@@ -106,8 +114,15 @@ def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
         raise InvalidRequest(
-            f"sub-tickets {start} … {end} are not inside range {row.range_id} ({row.start} … {row.end}); "
-            "read the package to see its current ranges",
+            i18n.gettext(
+                "sub-tickets %(start)s … %(end)s are not inside range %(range)s (%(first)s … %(last)s); "
+                "read the package to see its current ranges",
+                start=start,
+                end=end,
+                range=row.range_id,
+                first=row.start,
+                last=row.end,
+            ),
             code="invalid_sub_range",
         )
     return start, end
@@ -140,7 +155,8 @@ def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id:
     row = package(session, package_id)
     if caller.address not in (row.drawer, row.acceptor):
         raise Forbidden(
-            f"you are neither the drawer nor the acceptor of bill {package_id}", code="not_a_party"
+            i18n.gettext("you are neither the drawer nor the acceptor of bill %(id)s", id=package_id),
+            code="not_a_party",
         )
     return _run(ctx, session, caller, "cancel", package_id)
 
@@ -149,7 +165,10 @@ def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, package_id:
 def _as_acceptor(session: Session, caller: Caller, package_id: int) -> BillPackage:
     row = package(session, package_id)
     if row.acceptor != caller.address:
-        raise Forbidden(f"you are not the acceptor of bill {package_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("you are not the acceptor of bill %(package_id)s", package_id=package_id),
+            code="not_a_party",
+        )
     return row
 
 
@@ -185,7 +204,10 @@ def respond(
 ) -> Written:
     row = package(session, package_id)
     if row.payee != caller.address:
-        raise Forbidden(f"you are not the payee of bill {package_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("you are not the payee of bill %(package_id)s", package_id=package_id),
+            code="not_a_party",
+        )
     if receive:  # the payee, the invoices' seller, consents: they bind to this bill now
         return _run(ctx, session, caller, "receiveBill", package_id, _invoice_hashes(row))
     return _run(ctx, session, caller, "reject", package_id)
@@ -230,7 +252,12 @@ def claim_recourse(
 def settle_recourse(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
     row = bill_range(session, range_id)
     if row.recourse_obligor != caller.address:
-        raise Forbidden(f"no recourse claim against you is open on bill range {range_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext(
+                "no recourse claim against you is open on bill range %(range_id)s", range_id=range_id
+            ),
+            code="not_a_party",
+        )
     amount = int(row.end) - int(row.start) + 1
     _ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Bills", amount=amount)
     return _run(ctx, session, caller, "settleRecourse", range_id)
@@ -243,7 +270,11 @@ def request_discount(
     row = _own_range(session, caller, range_id)
     if row.status != "Held":
         raise InvalidRequest(
-            f"bill range {range_id} is {row.status}; only a Held range can be discounted",
+            i18n.gettext(
+                "bill range %(id)s is %(status)s; only a Held range can be discounted",
+                id=range_id,
+                status=row.status,
+            ),
             code="range_not_held",
         )
     if data.financier == caller.address:
@@ -251,7 +282,10 @@ def request_discount(
     bank = session.get(DirectoryParticipant, data.financier)
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
         raise InvalidRequest(
-            f"{data.financier} is not a bank on the platform; choose a financier", code="not_a_financier"
+            i18n.gettext(
+                "%(address)s is not a bank on the platform; choose a financier", address=data.financier
+            ),
+            code="not_a_financier",
         )
     start, end = _sub_range(row, data)
     request = BillDiscountRequest(
@@ -284,7 +318,8 @@ def quote_discount(
     request = _discount_request(session, request_id)
     if request.financier != caller.address:
         raise Forbidden(
-            f"bill discount request {request_id} is addressed to another bank", code="not_a_party"
+            i18n.gettext("bill discount request %(id)s is addressed to another bank", id=request_id),
+            code="not_a_party",
         )
     amount = int(request.end) - int(request.start) + 1
     # The seller's acceptQuote pulls the price from this bank: approve Bills now, or it would fail then.
@@ -312,13 +347,19 @@ def link_quote(*, session: Session, request_id: int, result: TxResult) -> None:
 
 def cancel_quote(*, ctx: ServiceContext, session: Session, caller: Caller, quote_id: int) -> Written:
     if _quote(session, quote_id).financier != caller.address:
-        raise Forbidden(f"bill quote {quote_id} was made by another bank", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("bill quote %(quote_id)s was made by another bank", quote_id=quote_id),
+            code="not_a_party",
+        )
     return _run(ctx, session, caller, "cancelQuote", quote_id)
 
 
 def release_pledge(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
     if bill_range(session, range_id).pledgee != caller.address:
-        raise Forbidden(f"bill range {range_id} is not pledged to you", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("bill range %(range_id)s is not pledged to you", range_id=range_id),
+            code="not_a_party",
+        )
     return _run(ctx, session, caller, "releasePledge", range_id)
 
 
@@ -394,7 +435,10 @@ def packages(
 def detail(*, session: Session, caller: Caller, package_id: int) -> BillDetail:
     row = package(session, package_id)
     if not access.is_package_party(session, caller, row):
-        raise Forbidden(f"you are not a party to bill {package_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("you are not a party to bill %(package_id)s", package_id=package_id),
+            code="not_a_party",
+        )
     ranges = session.execute(
         select(BillRange)
         .where(col(BillRange.package_id) == package_id)

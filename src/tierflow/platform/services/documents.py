@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
+from tierflow.platform import i18n
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
@@ -46,11 +47,15 @@ def upload(
         raise InvalidRequest("the file is empty", code="empty_document")
     if len(content) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
-            f"documents are limited to {MAX_DOCUMENT_BYTES} bytes", code="document_too_large"
+            i18n.gettext("documents are limited to %(bytes)s bytes", bytes=MAX_DOCUMENT_BYTES),
+            code="document_too_large",
         )
     supplier = session.get(DirectoryParticipant, seller)
     if supplier is None:
-        raise NotFound(f"seller {seller} is not a participant", code="participant_not_found")
+        raise NotFound(
+            i18n.gettext("seller %(seller)s is not a participant", seller=seller),
+            code="participant_not_found",
+        )
     file_digest = hashlib.sha256(content).hexdigest()
     if kind == "invoice":
         if not invoice_number or not invoice_number.strip():
@@ -98,7 +103,10 @@ def upload(
 def _document(session: Session, document_id: str) -> StoredDocument:
     row = session.get(StoredDocument, document_id)
     if row is None:
-        raise NotFound(f"document {document_id} does not exist", code="document_not_found")
+        raise NotFound(
+            i18n.gettext("document %(document_id)s does not exist", document_id=document_id),
+            code="document_not_found",
+        )
     return row
 
 
@@ -145,20 +153,35 @@ def invoices_for_issue(
     for document_id in dict.fromkeys(document_ids):
         row = _document(session, document_id)
         if row.uploader != caller.address:
-            raise Forbidden(f"document {document_id} was uploaded by someone else", code="not_a_party")
+            raise Forbidden(
+                i18n.gettext(
+                    "document %(document_id)s was uploaded by someone else", document_id=document_id
+                ),
+                code="not_a_party",
+            )
         if row.kind != "invoice":
             raise InvalidRequest(
-                f"document {document_id} is a {row.kind}, not an invoice", code="not_an_invoice"
+                i18n.gettext("document %(id)s is a %(kind)s, not an invoice", id=document_id, kind=row.kind),
+                code="not_an_invoice",
             )
         if row.slot_id is not None:
             raise InvalidRequest(
-                f"document {document_id} already backs payable {row.slot_id}; upload it again if that "
-                "payable was rejected or cancelled",
+                i18n.gettext(
+                    "document %(id)s already backs payable %(payable)s; upload it again if that "
+                    "payable was rejected or cancelled",
+                    id=document_id,
+                    payable=row.slot_id,
+                ),
                 code="document_bound",
             )
         if row.seller != supplier:
             raise InvalidRequest(
-                f"invoice {document_id} was issued by {row.seller}, not by the supplier {supplier}",
+                i18n.gettext(
+                    "invoice %(id)s was issued by %(seller)s, not by the supplier %(supplier)s",
+                    id=document_id,
+                    seller=row.seller,
+                    supplier=supplier,
+                ),
                 code="invoice_seller_mismatch",
             )
         hashes.append(bytes.fromhex(row.doc_hash[2:]))

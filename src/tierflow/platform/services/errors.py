@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierflow.errors import TierflowError
+from tierflow.platform import i18n
 
 
 class ServiceError(TierflowError):
@@ -20,6 +21,9 @@ class ServiceError(TierflowError):
     def __init__(
         self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
     ) -> None:
+        # A literal message is extracted for translation (`make translations`, the classes' first
+        # argument) and shown in the reader's language; a composed one stays as written.
+        message = i18n.translate(message)
         super().__init__(message)
         self.message = message
         if code is not None:

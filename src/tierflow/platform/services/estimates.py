@@ -41,7 +41,7 @@ def set_standing_rate(*, session: Session, caller: Caller, rate_bps: int) -> int
         raise Forbidden(i18n.gettext("Only a bank sets a standing rate."), code="not_a_financier")
     if not 0 < rate_bps <= MAX_RATE_BPS:
         raise InvalidRequest(
-            i18n.gettext("A standing rate is between 0.01% and 100.00% a year."), code="invalid_rate"
+            i18n.gettext("A standing rate is between 0.01%% and 100.00%% a year."), code="invalid_rate"
         )
     row = session.get(DirectoryParticipant, caller.address)
     if row is None:

@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from tierflow.platform import i18n
 from tierflow.platform.security.invoice_keys import InvoiceId, canonical_legal_id
 from tierflow.platform.services.errors import InvalidRequest
 
@@ -87,7 +88,10 @@ def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str, amount: 
 
 def _mismatch(what: str) -> None:
     raise InvalidRequest(
-        f"{what}: upload the file of the invoice you name, or correct the invoice number and seller",
+        i18n.gettext(
+            "%(problem)s: upload the file of the invoice you name, or correct the invoice number and seller",
+            problem=what,
+        ),
         code="invoice_file_mismatch",
     )
 

@@ -18,6 +18,7 @@ from tierflow.chain.demo import entity_hash
 from tierflow.chain.gateway import Call
 from tierflow.chain.vocabulary import ROLE_BITS, role_names
 from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.platform import i18n
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.models.staff import StaffUser
@@ -202,7 +203,10 @@ def authenticate(
 def custodial_account(*, ctx: ServiceContext, session: Session, address: str) -> LocalAccount:
     row = session.get(DirectoryParticipant, address)
     if row is None or row.encrypted_key is None:
-        raise Forbidden(f"{address} signs its own requests (self custody)", code="self_custody")
+        raise Forbidden(
+            i18n.gettext("%(address)s signs its own requests (self custody)", address=address),
+            code="self_custody",
+        )
     key = unseal(derive_key(ctx.settings.master_key, CUSTODY_LABEL), row.encrypted_key, address.encode())
     return Account.from_key(key)
 
@@ -403,7 +407,10 @@ def profile(*, session: Session, address: str) -> dict[str, object]:
     """
     row = session.execute(_PROFILE, {"address": _address(address)}).first()
     if row is None:
-        raise NotFound(f"participant {address} is not in the directory", code="participant_not_found")
+        raise NotFound(
+            i18n.gettext("participant %(address)s is not in the directory", address=address),
+            code="participant_not_found",
+        )
     # Same keys, order and values as ParticipantPublic (tests/api compares the two).
     return {
         "address": row.address,
@@ -421,7 +428,10 @@ def profile(*, session: Session, address: str) -> dict[str, object]:
 def get(*, session: Session, address: str) -> DirectoryParticipant:
     row = session.get(DirectoryParticipant, _address(address))
     if row is None:
-        raise NotFound(f"participant {address} is not in the directory", code="participant_not_found")
+        raise NotFound(
+            i18n.gettext("participant %(address)s is not in the directory", address=address),
+            code="participant_not_found",
+        )
     return row
 
 
@@ -478,7 +488,10 @@ def rotate_key(*, session: Session, address: str, label: str) -> ApiKeyCreated:
 def revoke_key(*, session: Session, address: str, key_id: str) -> ApiKeyPublic:
     key = session.get(ApiKey, key_id)
     if key is None or key.address != _address(address):
-        raise NotFound(f"API key {key_id} of {address} does not exist", code="api_key_not_found")
+        raise NotFound(
+            i18n.gettext("API key %(key_id)s of %(address)s does not exist", key_id=key_id, address=address),
+            code="api_key_not_found",
+        )
     if key.revoked_at is None:
         session.commit()  # fresh transaction for the write (see onboard)
         key.revoked_at = _now()
@@ -537,7 +550,7 @@ def ensure_directory_entry(
 
 def _address(value: str) -> str:
     if not Web3.is_address(value):
-        raise NotFound(f"{value} is not an address", code="participant_not_found")
+        raise NotFound(i18n.gettext("%(value)s is not an address", value=value), code="participant_not_found")
     return str(Web3.to_checksum_address(value))
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
+from tierflow.platform import i18n
+from tierflow.platform.i18n import N_
 from tierflow.platform.models.staff import ApprovalPolicy, ApprovalSettings, PendingApproval
 from tierflow.platform.services import audit_trail, queries
 from tierflow.platform.services.context import ServiceContext
@@ -43,18 +45,18 @@ ACTIONS: dict[tuple[str, str], str] = {
 POLICY_ACTIONS = sorted(set(ACTIONS.values()))
 # What each action is called where a company admin sets the policy.
 ACTION_LABELS: dict[str, str] = {
-    "accept_quote": "Accept a bank's quote",
-    "adjust_line": "Adjust a credit line",
-    "decline": "Decline a financing request",
-    "fund": "Fund a financing request",
-    "grant_line": "Grant a credit line",
-    "issue": "Issue a payable",
-    "mint": "Mint settlement money",
-    "quote": "Quote a financing request",
-    "recourse": "Exercise recourse",
-    "repay": "Repay a payable",
-    "request_financing": "Ask a bank for financing",
-    "transfer": "Transfer a certificate",
+    "accept_quote": N_("Accept a bank's quote"),
+    "adjust_line": N_("Adjust a credit line"),
+    "decline": N_("Decline a financing request"),
+    "fund": N_("Fund a financing request"),
+    "grant_line": N_("Grant a credit line"),
+    "issue": N_("Issue a payable"),
+    "mint": N_("Mint settlement money"),
+    "quote": N_("Quote a financing request"),
+    "recourse": N_("Exercise recourse"),
+    "repay": N_("Repay a payable"),
+    "request_financing": N_("Ask a bank for financing"),
+    "transfer": N_("Transfer a certificate"),
 }
 
 
@@ -132,8 +134,11 @@ def may_write(caller: Caller) -> None:
         raise Forbidden("this API key is read-only; use a key with the write scope", code="read_only_key")
     if "maker" not in caller.staff_roles:
         raise Forbidden(
-            f"{caller.user_name or 'this user'} has no maker role in {caller.legal_name}; "
-            "ask your company's admin for it",
+            i18n.gettext(
+                "%(user)s has no maker role in %(company)s; ask your company's admin for it",
+                user=caller.user_name or i18n.gettext("this user"),
+                company=caller.legal_name,
+            ),
             code="not_a_maker",
         )
 
@@ -156,7 +161,11 @@ def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) 
         return
     if caller.user_id is None:
         raise Forbidden(
-            f"{action} needs a maker and a checker in {caller.legal_name}; sign in as a staff user",
+            i18n.gettext(
+                "%(action)s needs a maker and a checker in %(company)s; sign in as a staff user",
+                action=i18n.translate(ACTION_LABELS.get(action, action)),
+                company=caller.legal_name,
+            ),
             code="staff_user_required",
         )
     args = encode_args(call.args)
@@ -212,8 +221,12 @@ def refuse_covered(session: Session, caller: Caller, call: Call) -> None:
     session.commit()
     if released.rowcount == 0:  # type: ignore[attr-defined]
         raise Forbidden(
-            f"{action} needs a checker in {caller.legal_name}: send it to its endpoint (it becomes a pending "
-            "approval); once a checker approves, sign the forward request the approval answers with",
+            i18n.gettext(
+                "%(action)s needs a checker in %(company)s: send it to its endpoint (it becomes a pending "
+                "approval); once a checker approves, sign the forward request the approval answers with",
+                action=i18n.translate(ACTION_LABELS.get(action, action)),
+                company=caller.legal_name,
+            ),
             code="approval_required_by_policy",
         )
 
@@ -239,14 +252,22 @@ def set_rules(
     unknown = sorted(set(new) - set(POLICY_ACTIONS))
     if unknown:
         raise InvalidRequest(
-            f"unknown actions {', '.join(unknown)}; choose from {', '.join(POLICY_ACTIONS)}",
+            i18n.gettext(
+                "unknown actions %(unknown)s; choose from %(actions)s",
+                unknown=", ".join(unknown),
+                actions=", ".join(POLICY_ACTIONS),
+            ),
             code="unknown_action",
         )
     low, high = EXPIRY_BOUNDS
     if expiry is not None and not low <= expiry <= high:
         raise InvalidRequest(
-            f"approvals must wait between {low // 3600} hour and {high // 3600} hours; you asked for "
-            f"{expiry / 3600:g} hours",
+            i18n.gettext(
+                "approvals must wait between %(low)s hour and %(high)s hours; you asked for %(asked)s hours",
+                low=low // 3600,
+                high=high // 3600,
+                asked=f"{expiry / 3600:g}",
+            ),
             code="approval_expiry_out_of_range",
         )
     for row in rules(session, caller.address):

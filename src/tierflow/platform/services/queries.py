@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
+from tierflow.platform import i18n
 from tierflow.platform.models import (
     Certificate,
     CertificateTransfer,
@@ -171,7 +172,9 @@ def get_or_404(session: Session, model: type[Row], key: int, what: str, code: st
     row = session.get(model, key)
     if row is None:
         hint = " (or is not indexed yet)" if indexed else ""
-        raise NotFound(f"{what} {key} does not exist{hint}", code=code)
+        raise NotFound(
+            i18n.gettext("%(what)s %(key)s does not exist%(hint)s", what=what, key=key, hint=hint), code=code
+        )
     return row
 
 

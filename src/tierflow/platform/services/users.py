@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tierflow.platform import i18n
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.models.staff import StaffSession, StaffUser
 from tierflow.platform.security.crypto import derive_key, hash_api_key, new_api_key, seal, unseal
@@ -38,13 +39,20 @@ _TOTP_LABEL = b"tierflow/staff-totp/v1"
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
+# The dashboard's languages (tierflow.platform.i18n.LOCALES), a person's remembered choice.
+LANGUAGES = ("zh_CN", "en")
+
+
 def parse_roles(roles: list[str] | str) -> str:
     names = [r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles) if r.strip()]
     unknown = [r for r in names if r not in STAFF_ROLES]
     if unknown or not names:
         raise InvalidRequest(
-            f"roles must be a non-empty subset of {', '.join(STAFF_ROLES)} "
-            f"(got {', '.join(names) or 'none'})",
+            i18n.gettext(
+                "roles must be a non-empty subset of %(roles)s (got %(got)s)",
+                roles=", ".join(STAFF_ROLES),
+                got=", ".join(names) or i18n.gettext("none"),
+            ),
             code="invalid_roles",
         )
     return ",".join(r for r in STAFF_ROLES if r in names)
@@ -106,7 +114,9 @@ def create_user(
             "give a login (an e-mail address) of at most 120 characters", code="invalid_login"
         )
     if session.exec(select(StaffUser).where(StaffUser.login == login)).first() is not None:
-        raise Conflict(f"the login {login} is taken; choose another", code="login_taken")
+        raise Conflict(
+            i18n.gettext("the login %(login)s is taken; choose another", login=login), code="login_taken"
+        )
     user = StaffUser(
         address=company,
         login=login,
@@ -128,7 +138,9 @@ def create_user(
 def get_user(session: Session, *, company: str | None, user_id: int) -> StaffUser:
     user = session.get(StaffUser, user_id)
     if user is None or (company is not None and user.address != company):
-        raise NotFound(f"no user {user_id} in your company", code="unknown_user")
+        raise NotFound(
+            i18n.gettext("no user %(user_id)s in your company", user_id=user_id), code="unknown_user"
+        )
     return user
 
 
@@ -183,6 +195,14 @@ def set_disabled(
         detail=f"user {user_id} {user.login}", origin=origin,
     )  # fmt: skip
     return user
+
+
+def set_language(session: Session, *, user_id: int, language: str) -> None:
+    """Remember the dashboard language a person chose (zh_CN | en), on every device they sign in from."""
+    if language not in LANGUAGES:
+        raise InvalidRequest(f"language {language!r} is not offered; choose one of {', '.join(LANGUAGES)}")
+    session.exec(update(StaffUser).where(col(StaffUser.user_id) == user_id).values(language=language))
+    session.commit()
 
 
 def set_password(
@@ -300,7 +320,10 @@ def sign_in(
     if user.locked_until is not None and user.locked_until > now:
         audit_trail.record(engine, actor=actor, action="signin", outcome="locked", origin=origin)
         raise Forbidden(
-            f"too many failed sign-ins; try again after {user.locked_until - now} s or ask your admin",
+            i18n.gettext(
+                "too many failed sign-ins; try again after %(seconds)s s or ask your admin",
+                seconds=user.locked_until - now,
+            ),
             code="account_locked",
         )
     good = user.password_hash is not None and _password_ok(user.password_hash, password)

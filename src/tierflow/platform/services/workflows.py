@@ -167,7 +167,10 @@ def adjust_line(
 ) -> Written:
     line = queries.credit_line(session, line_id)
     if line.financier != caller.address:
-        raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext("credit line %(line_id)s was granted by another financier", line_id=line_id),
+            code="not_a_party",
+        )
     call = Call("CreditLines", "adjust", (line_id, data.limit, date_to_unix(data.expiry)))
     return execute(ctx=ctx, session=session, caller=caller, call=call)
 
@@ -204,7 +207,12 @@ def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str)
     party = row.financier if as_ == "financier" else row.seller
     if party != caller.address:
         raise Forbidden(
-            f"financing request {request_id} is not addressed to {caller.address} as {as_}",
+            i18n.gettext(
+                "financing request %(id)s is not addressed to %(address)s as %(role)s",
+                id=request_id,
+                address=caller.address,
+                role=i18n.translate(as_),
+            ),
             code="not_a_party",
         )
 
@@ -256,7 +264,15 @@ def _own_payable(session: Session, caller: Caller, slot_id: int, *, as_: str) ->
     row = queries.payable(session, slot_id)
     party = row.obligor if as_ == "obligor" else row.supplier
     if party != caller.address:
-        raise Forbidden(f"{caller.address} is not the {as_} of payable {slot_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext(
+                "%(address)s is not the %(as_)s of payable %(slot_id)s",
+                address=caller.address,
+                as_=as_,
+                slot_id=slot_id,
+            ),
+            code="not_a_party",
+        )
 
 
 def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
@@ -282,7 +298,14 @@ def respond(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: i
 def _own_token(session: Session, caller: Caller, token_id: int) -> int:
     row = queries.certificate(session, token_id)
     if row.holder != caller.address:
-        raise Forbidden(f"certificate {token_id} is not held by {caller.address}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext(
+                "certificate %(token_id)s is not held by %(address)s",
+                token_id=token_id,
+                address=caller.address,
+            ),
+            code="not_a_party",
+        )
     return int(row.value)
 
 
@@ -347,7 +370,14 @@ def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slo
     # the chain accepts a holder only with a token of this payable it names (it enumerates no holders)
     held = queries.held_token_of_slot(session, caller.address, slot_id)
     if held is None:
-        raise Forbidden(f"{caller.address} holds no certificate of payable {slot_id}", code="not_a_party")
+        raise Forbidden(
+            i18n.gettext(
+                "%(address)s holds no certificate of payable %(slot_id)s",
+                address=caller.address,
+                slot_id=slot_id,
+            ),
+            code="not_a_party",
+        )
     return execute(
         ctx=ctx, session=session, caller=caller, call=Call("Receivables", "markDefaulted", (slot_id, held))
     )

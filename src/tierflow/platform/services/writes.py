@@ -10,7 +10,7 @@ from hexbytes import HexBytes
 from sqlmodel import Session
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
-from tierflow.chain.vocabulary import revert_message
+from tierflow.platform import i18n
 from tierflow.platform.services import documents, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
@@ -137,7 +137,10 @@ def execute(
     company's approval policy are checked first: a covered write raises ApprovalRequired instead.
     """
     if caller.status != "active":
-        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+        raise Forbidden(
+            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            code="participant_suspended",
+        )
     if not released:
         policy.admit(ctx=ctx, session=session, caller=caller, call=call)
     gateway = ctx.gateway()
@@ -175,7 +178,10 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
             "deadline_out_of_range", f"deadline is a uint48 (below 2**48), not {message['deadline']}"
         )
     if caller.status != "active":
-        raise Forbidden(f"{caller.address} is suspended; contact the operator", code="participant_suspended")
+        raise Forbidden(
+            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            code="participant_suspended",
+        )
     policy.may_write(caller)
     try:
         function, params = gateway.contracts[target].decode_function_input(message["data"])
@@ -211,16 +217,23 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
         return None
     if outcome.succeeded:
         return finish(ctx=ctx, outcome=outcome, session=session)
-    where = f"transaction {outcome.tx_hash} was mined in block {outcome.block_number} but reverted"
+    where = i18n.gettext(
+        "transaction %(tx)s was mined in block %(block)s but reverted",
+        tx=outcome.tx_hash,
+        block=outcome.block_number,
+    )
     reason = gateway.revert_reason(outcome.tx_hash, outcome.block_number)
     if reason is None:
         raise Conflict(
-            f"{where}; nothing was changed: read the object's state before sending a new request",
+            i18n.gettext(
+                "%(where)s; nothing was changed: read the object's state before sending a new request",
+                where=where,
+            ),
             code="transaction_reverted",
             details={"tx_hash": outcome.tx_hash},
         )
     raise Conflict(
-        f"{revert_message(reason)} ({where})",
+        f"{i18n.revert_message(reason, with_error_name=True)} ({where})",
         code=reason.name,
         details={
             "tx_hash": outcome.tx_hash,

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from tierflow.chain.vocabulary import Role, role_names
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.dashboard import queries, web
+from tierflow.platform.dashboard import labels, queries, web
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.indexer import RawEvent
@@ -60,6 +60,7 @@ def audit_page(
         holders=sorted(names.names.items(), key=lambda item: item[1]),
         counts=counts,
         latest=latest,
+        exports=[(name, labels.export_name(name)) for name in EXPORTS],
         **indexed,
     )
     if refusal:  # the form comes back with what was typed and the reason
@@ -84,18 +85,18 @@ def role_labels(bits: int) -> list[str]:
 @router.get("/participant/{address}", response_class=HTMLResponse)
 def audit_participant(request: Request, viewer: web.SignedIn, address: str) -> Response:
     address = web.checksum(address)
-    web.supervising(viewer, "the auditor's view")
+    web.supervising(viewer, i18n.gettext("the auditor's view"))
     with web.session(request) as db:
         names = queries.directory(db)
         roles = names.roles.get(address, 0)
         view = queries.supplier_view(db, address, limit=200)
         lines = queries.credit_lines_of(db, address)
     pages = [
-        (label, f"/dashboard/{kind}/{address}")
+        (i18n.gettext(label), f"/dashboard/{kind}/{address}")
         for role, kind, label in (
-            (Role.FINANCIER, "bank", "Financing dashboard"),
-            (Role.SUPPLIER, "supplier", "Supplier page"),
-            (Role.CORE_ENTERPRISE, "core", "Core enterprise page"),
+            (Role.FINANCIER, "bank", i18n.N_("Financing dashboard")),
+            (Role.SUPPLIER, "supplier", i18n.N_("Supplier page")),
+            (Role.CORE_ENTERPRISE, "core", i18n.N_("Core enterprise page")),
         )
         if roles & role
     ]
@@ -245,9 +246,14 @@ def iso_utc(ts: int) -> str:
 
 @router.get("/export/{name}.csv")
 def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
-    web.supervising(viewer, "CSV exports")
+    web.supervising(viewer, i18n.gettext("CSV exports"))
     if name not in EXPORTS:
-        return Response(f"unknown export {name}; choose one of {', '.join(EXPORTS)}", status_code=404)
+        message = i18n.gettext(
+            "There is no export called %(name)s; choose one of %(names)s.",
+            name=name,
+            names=", ".join(EXPORTS),
+        )
+        return Response(message, status_code=404)
     model, columns = EXPORTS[name]
     events = "log_index" in columns
     engine = web.engine(request)
@@ -259,7 +265,7 @@ def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
         header = _header(columns, events)
         if model is Certificate:
             header.append("tier")  # supply-chain tier (docs/tiers.md); empty for a financier's piece
-        writer.writerow(header)
+        writer.writerow([labels.csv_header(column) for column in header])
         block_times: dict[int, str] = {}
         with Session(engine) as db:
             names = queries.directory(db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, charts, queries, web
+from tierflow.platform.dashboard import actions, charts, labels, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
@@ -70,11 +71,18 @@ def _book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
             BOOK_CACHE[key] = book
             while len(BOOK_CACHE) > _BOOK_CACHE_SIZE:
                 BOOK_CACHE.popitem(last=False)
-    buckets = book.monthly if ladder == "month" else book.weekly
+    # The cached buckets are the same for every reader; their labels are written in the reader's language.
+    label = i18n.month if ladder == "month" else i18n.date
+    buckets = [replace(b, label=label(b.start)) for b in (book.monthly if ladder == "month" else book.weekly)]
     return {
         "book": book,
         "exposure": queries.exposure(db, address, book),
-        "ladder_chart": charts.ladder(buckets, title=f"Expected cash-in by {ladder}"),
+        "ladder_chart": charts.ladder(
+            buckets,
+            title=i18n.gettext("Expected cash-in by month")
+            if ladder == "month"
+            else i18n.gettext("Expected cash-in by week"),
+        ),
         "ladder_buckets": buckets,
     }
 
@@ -187,7 +195,9 @@ def _bank_request(request: Request, viewer: Viewer, address: str, request_id: in
             found = queries.open_request(db, request_id)
         except LookupError:
             return web.redirect(
-                f"/dashboard/bank/{address}", message="That request no longer exists.", kind="error"
+                f"/dashboard/bank/{address}",
+                message=i18n.gettext("That request no longer exists."),
+                kind="error",
             )
         if found[0].financier.lower() != address.lower():
             raise web.Denied("a request addressed to another bank")
@@ -215,7 +225,7 @@ def quote_confirm(
     if payable is None:
         return web.redirect(
             back,
-            message="The certificate of this request is not indexed yet; retry in a moment.",
+            message=i18n.gettext("The certificate of this request is not indexed yet; retry in a moment."),
             kind="error",
         )
     now = web.now(request)
@@ -257,7 +267,11 @@ async def quote_submit(request: Request, viewer: web.SignedIn, address: str, req
         request,
         viewer,
         back,
-        f"Quoted request {request_id} at {fmt.percent_bps(rate_bps)}; waiting for the supplier to accept.",
+        i18n.gettext(
+            "Quoted request %(id)s at %(rate)s; waiting for the supplier to accept.",
+            id=request_id,
+            rate=fmt.percent_bps(rate_bps),
+        ),
         actions.quote,
         request_id=request_id,
         rate_bps=rate_bps,
@@ -274,7 +288,11 @@ def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_i
     if fin_request.status != "Accepted" or fin_request.price is None:
         return web.redirect(
             f"/dashboard/bank/{address}",
-            message=f"Request {request_id} is {fin_request.status}: fund it after the supplier accepts.",
+            message=i18n.gettext(
+                "Request %(id)s is %(status)s: fund it after the supplier accepts.",
+                id=request_id,
+                status=labels.status(fin_request.status),
+            ),
             kind="error",
         )
     return web.page(
@@ -289,10 +307,12 @@ def fund_confirm(request: Request, viewer: web.SignedIn, address: str, request_i
 
 
 REQUEST_VERBS = {
-    "fund": "Funded request {id}: the price was paid and the certificate is in your portfolio.",
-    "decline": "Declined request {id}; the supplier's certificate is unlocked.",
-    "recourse": "Recourse exercised on request {id}: the certificate went back to the seller, whose debt "
-    "is collected from its balance now and from whatever it is paid later.",
+    "fund": i18n.N_("Funded request %(id)s: the price was paid and the certificate is in your portfolio."),
+    "decline": i18n.N_("Declined request %(id)s; the supplier's certificate is unlocked."),
+    "recourse": i18n.N_(
+        "Recourse exercised on request %(id)s: the certificate went back to the seller, whose debt "
+        "is collected from its balance now and from whatever it is paid later."
+    ),
 }
 
 
@@ -305,7 +325,7 @@ async def bank_request_action(
         return found
     if verb not in REQUEST_VERBS:
         return Response(status_code=404)
-    done = REQUEST_VERBS[verb].format(id=request_id)
+    done = i18n.gettext(REQUEST_VERBS[verb], id=request_id)
     return await web.act(
         request,
         viewer,

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import actions, labels, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import BillPackage, BillQuote, BillRange
@@ -63,7 +63,8 @@ def range_bar(ranges: list[BillRangePublic], face: int, names: Any, selected: in
         x = (r.start - 1) * BAR_WIDTH / face
         width = max(r.amount * BAR_WIDTH / face, 0.8)  # a one-fen range must still be visible
         name = names.name(r.holder)
-        label = f"{name} · {r.status}" if width >= LABEL_MIN_WIDTH * 1.8 else name
+        status = labels.status(r.status)
+        label = f"{name} · {status}" if width >= LABEL_MIN_WIDTH * 1.8 else name
         segments.append(
             Segment(
                 range_id=r.range_id,
@@ -71,8 +72,15 @@ def range_bar(ranges: list[BillRangePublic], face: int, names: Any, selected: in
                 width=round(width, 3),
                 colour=colour,
                 label=label if width >= LABEL_MIN_WIDTH else "",
-                title=f"R{r.range_id}: sub-tickets {r.start:,} … {r.end:,} (¥{fmt.yuan(r.amount)}), "
-                f"{name}, {r.status}",
+                title=i18n.gettext(
+                    "R%(range)s: sub-tickets %(start)s … %(end)s (%(amount)s), %(name)s, %(status)s",
+                    range=r.range_id,
+                    start=f"{r.start:,}",
+                    end=f"{r.end:,}",
+                    amount=i18n.money(r.amount),
+                    name=name,
+                    status=status,
+                ),
                 selected=r.range_id == selected,
                 status=r.status,
             )
@@ -133,9 +141,13 @@ def bill_page(request: Request, viewer: web.SignedIn, package_id: int, range: in
             detail = bills.detail(session=db, caller=caller, package_id=package_id)
         except ServiceError as error:
             if isinstance(error, Forbidden):
-                raise web.Denied(f"bill {package_id}") from error
+                raise web.Denied(i18n.gettext("bill B%(id)s", id=package_id)) from error
             return web.page(
-                request, "empty.html", status_code=404, title="Unknown bill", message=error.message
+                request,
+                "empty.html",
+                status_code=404,
+                title=i18n.gettext("Unknown bill"),
+                message=error.message,
             )
         chosen = range if range is not None else (detail.ranges[0].range_id if detail.ranges else None)
         chain = None
@@ -189,7 +201,8 @@ async def issue(request: Request, viewer: web.SignedIn) -> Response:
             web.checksum(str(form.get("acceptor", ""))),
         )
     except ValueError:
-        return web.redirect(back, message="Maturity: pick a date in the calendar.", kind="error")
+        message = i18n.gettext("Maturity: pick a date in the calendar.")
+        return web.redirect(back, message=message, kind="error")
     except actions.ActionError as error:
         return web.redirect(back, message=str(error), kind="error")
     filename = upload.filename or "invoice"
@@ -213,18 +226,20 @@ async def issue(request: Request, viewer: web.SignedIn) -> Response:
 
     return await web.act(
         request, viewer, back,
-        lambda r: f"Issued bill B{r.result.get('package_id')} of ¥{fmt.yuan(face)}; "
-        "waiting for the acceptor.",
+        lambda r: i18n.gettext(
+            "Issued bill B%(id)s of %(amount)s; waiting for the acceptor.",
+            id=r.result.get("package_id"), amount=i18n.money(face),
+        ),
         work,
     )  # fmt: skip
 
 
 PACKAGE_VERBS = {
-    "accept": ("Accepted bill B{id}; the payee can now sign for it.", "accept"),
-    "refuse": ("Refused bill B{id}; its invoices are released.", "refuse"),
-    "receive": ("Signed for bill B{id}: you hold all of its sub-tickets.", "receive"),
-    "reject": ("Rejected bill B{id}; its invoices are released.", "reject"),
-    "cancel": ("Withdrew bill B{id}; its invoices are released.", "cancel"),
+    "accept": (i18n.N_("Accepted bill B%(id)s; the payee can now sign for it."), "accept"),
+    "refuse": (i18n.N_("Refused bill B%(id)s; its invoices are released."), "refuse"),
+    "receive": (i18n.N_("Signed for bill B%(id)s: you hold all of its sub-tickets."), "receive"),
+    "reject": (i18n.N_("Rejected bill B%(id)s; its invoices are released."), "reject"),
+    "cancel": (i18n.N_("Withdrew bill B%(id)s; its invoices are released."), "cancel"),
 }
 
 
@@ -249,7 +264,7 @@ async def package_action(request: Request, viewer: web.SignedIn, package_id: int
         if confirmation is not None and not web.confirmed(form):
             return await run_in_threadpool(web.confirm_page, request, form, "/dashboard/bills", confirmation)
     return await web.act(
-        request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work
+        request, viewer, "/dashboard/bills", i18n.gettext(PACKAGE_VERBS[verb][0], id=package_id), work
     )
 
 
@@ -386,12 +401,18 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
             to=to_name,
             range=(r.result.get("pledged_range_id") if hasattr(r, "result") else None) or range_id,
         ),
-        "present": f"Presented range R{range_id} for payment; the acceptor pays or dishonours it.",
-        "recourse": f"Claimed recourse on range R{range_id}; the obligor pays it and takes the range.",
-        "settle": f"Paid the recourse claim on range R{range_id}: the range is yours.",
-        "release": f"Released the pledge on range R{range_id}.",
-        "pay": f"Paid range R{range_id}: its holder received the face amount.",
-        "dishonour": f"Dishonoured range R{range_id}; its holder may now claim recourse.",
+        "present": i18n.gettext(
+            "Presented range R%(id)s for payment; the acceptor pays or dishonours it.", id=range_id
+        ),
+        "recourse": i18n.gettext(
+            "Claimed recourse on range R%(id)s; the obligor pays it and takes the range.", id=range_id
+        ),
+        "settle": i18n.gettext("Paid the recourse claim on range R%(id)s: the range is yours.", id=range_id),
+        "release": i18n.gettext("Released the pledge on range R%(id)s.", id=range_id),
+        "pay": i18n.gettext("Paid range R%(id)s: its holder received the face amount.", id=range_id),
+        "dishonour": i18n.gettext(
+            "Dishonoured range R%(id)s; its holder may now claim recourse.", id=range_id
+        ),
     }
     if verb not in done:
         return Response(status_code=404)
@@ -567,8 +588,11 @@ async def quote_submit(request: Request, viewer: web.SignedIn, request_id: int) 
 
     return await web.act(
         request, viewer, back,
-        lambda r: f"Quoted discount request {request_id} at {fmt.percent_bps(rate_bps)} "
-        f"(quote Q{r.result.get('quote_id')}); waiting for the holder to accept.",
+        lambda r: i18n.gettext(
+            "Quoted discount request %(id)s at %(rate)s (quote Q%(quote)s); "
+            "waiting for the holder to accept.",
+            id=request_id, rate=fmt.percent_bps(rate_bps), quote=r.result.get("quote_id"),
+        ),
         work,
     )  # fmt: skip
 
@@ -604,7 +628,9 @@ async def accept_submit(request: Request, viewer: web.SignedIn, quote_id: int) -
 
     return await web.act(
         request, viewer, "/dashboard/bills",
-        lambda r: f"Discounted: ¥{fmt.yuan(int(r.result.get('price', 0)))} received; "
-        "the bank holds the range.",
+        lambda r: i18n.gettext(
+            "Discounted: %(amount)s received; the bank holds the range.",
+            amount=i18n.money(int(r.result.get("price", 0))),
+        ),
         work,
     )  # fmt: skip

@@ -18,6 +18,7 @@ from tierflow.platform.dashboard.session import (
 )
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.security.crypto import api_key_matches
+from tierflow.platform.services import users
 from tierflow.settings import REPO_ROOT
 
 router = web.page_router()
@@ -99,12 +100,17 @@ def sign_out(request: Request) -> Response:
     return response
 
 
-@router.post("/language")
-async def choose_language(request: Request) -> Response:
-    """The header's 中文 / English switch: remembered in a cookie (a year), then back to the same page."""
-    form = await request.form()
-    locale = i18n.normalise(str(form.get("locale", ""))) or i18n.DEFAULT_LOCALE
-    back = str(form.get("next", ""))
+@router.get("/language")
+def choose_language(request: Request, locale: str = "", next: str = "") -> Response:
+    """The header's 中文 / English switch (a link: it changes a preference, nothing of value, and pages
+    with no acting forms keep none): remembered for the signed-in person (staff_user.language), and in
+    a cookie for a year (before sign-in too), then back to the same page."""
+    locale = i18n.normalise(locale) or i18n.DEFAULT_LOCALE
+    back = next
+    viewer = web.current_viewer(request)
+    if viewer is not None and viewer.user_id is not None:
+        with web.session(request) as db:
+            users.set_language(db, user_id=viewer.user_id, language=locale)
     response = RedirectResponse(back if back.startswith("/dashboard") else "/dashboard", status_code=303)
     web.set_language_cookie(request, response, locale)
     return response
@@ -154,7 +160,9 @@ def document(request: Request, viewer: web.SignedIn, document_id: str) -> Respon
     try:
         row, content = actions.read_document(web.service_context(request), viewer, document_id=document_id)
     except actions.ActionError as error:
-        return web.page(request, "empty.html", status_code=403, title="Document", message=str(error))
+        return web.page(
+            request, "empty.html", status_code=403, title=i18n.gettext("Document"), message=str(error)
+        )
     safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._- ") or "document"
     return Response(
         content,

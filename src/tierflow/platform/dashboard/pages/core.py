@@ -200,7 +200,12 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
         except actions.ActionError as error:
             return await run_in_threadpool(again, error)
         who = web.name_of(request, supplier)
-        done = f"Issued ¥{fmt.yuan(face)} to {who}, due {fmt.iso_date(maturity)}."
+        done = i18n.gettext(
+            "Issued %(amount)s to %(name)s, due %(day)s.",
+            amount=i18n.money(face),
+            name=who,
+            day=i18n.date(maturity),
+        )
         return await web.act(
             request, viewer, back, done, actions.issue, again=again,
             supplier=supplier, face=face, maturity=dt.datetime.fromtimestamp(maturity, tz=dt.UTC).date(),
@@ -213,14 +218,14 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
             if not web.confirmed(form):
                 confirmation = await run_in_threadpool(_repay_confirmation, request, address, slot_id, amount)
                 return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
-            done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
+            done = i18n.gettext("Repaid %(amount)s on P%(id)s.", amount=i18n.money(amount), id=slot_id)
             return await web.act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":
             return await web.act(
                 request,
                 viewer,
                 back,
-                f"Payable P{slot_id} cancelled.",
+                i18n.gettext("Payable P%(id)s cancelled.", id=slot_id),
                 actions.cancel_payable,
                 slot_id=slot_id,
             )

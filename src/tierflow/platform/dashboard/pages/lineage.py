@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import queries, web
 from tierflow.platform.services import lineage
 from tierflow.platform.services.errors import Forbidden
@@ -18,14 +19,17 @@ def lineage_page(request: Request, viewer: web.SignedIn, slot_id: int) -> Respon
         try:
             tree = lineage.payable_lineage(db, viewer, slot_id)
         except Forbidden as error:
-            raise web.Denied(f"the lineage of payable P{slot_id}") from error
+            raise web.Denied(i18n.gettext("the lineage of payable P%(id)s", id=slot_id)) from error
         names = queries.directory(db)
     if tree is None:
         return web.page(
             request,
             "empty.html",
             status_code=404,
-            title=f"Payable P{slot_id}",
-            message=f"There is no payable P{slot_id}. Check the number, or search for it in the audit view.",
+            title=i18n.gettext("Payable P%(id)s", id=slot_id),
+            message=i18n.gettext(
+                "There is no payable P%(id)s. Check the number, or search for it in the audit view.",
+                id=slot_id,
+            ),
         )
     return web.page(request, "lineage.html", names=names, tree=tree, now=web.now(request))

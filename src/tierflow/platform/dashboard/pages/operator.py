@@ -87,10 +87,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
         if verb == "onboard":
             roles = sum(int(str(v)) for v in form.getlist("roles") if str(v).isdigit())
             if not roles:
-                raise actions.ActionError("Roles: tick at least one role.")
+                raise actions.ActionError(i18n.gettext("Roles: tick at least one role."))
             name = str(form.get("legal_name", "")).strip()
             if not name:
-                raise actions.ActionError("Legal name: write the name from the business licence.")
+                raise actions.ActionError(
+                    i18n.gettext("Legal name: write the name from the business licence.")
+                )
             address = str(form.get("address", "")).strip() or None
             params = {
                 "legal_name": name,
@@ -115,7 +117,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):
             target = str(form.get("address", ""))
-            done = f"{web.name_of(request, target)} {'suspended' if verb == 'suspend' else 'reinstated'}."
+            who = web.name_of(request, target)
+            done = (
+                i18n.gettext("%(name)s suspended.", name=who)
+                if verb == "suspend"
+                else i18n.gettext("%(name)s reinstated.", name=who)
+            )
             return await web.act(
                 request, viewer, back, done, actions.set_status, address=target, suspend=verb == "suspend"
             )
@@ -125,7 +132,8 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
-            return await web.act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+            saved = i18n.gettext("Parameters saved.")
+            return await web.act(request, viewer, back, saved, actions.set_parameters, **params)
         if verb == "mark_defaulted":
             slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
             done = i18n.gettext(
@@ -141,7 +149,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
             return await web.act(
-                request, viewer, back, f"Platform {verb}d.", actions.set_paused, paused=verb == "pause"
+                request,
+                viewer,
+                back,
+                i18n.gettext("Platform paused.") if verb == "pause" else i18n.gettext("Platform unpaused."),
+                actions.set_paused,
+                paused=verb == "pause",
             )
     except (actions.ActionError, ValueError) as error:
         return web.redirect(back, message=str(error), kind="error")

@@ -99,8 +99,11 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
     try:
         if verb in ("accept", "reject"):
             slot_id = web.form_int(form, "slot_id", "Payable")
-            outcome = "accepted: the certificate is in your holdings" if verb == "accept" else "rejected"
-            done = f"Payable P{slot_id} {outcome}."
+            done = (
+                i18n.gettext("Payable P%(id)s accepted: the certificate is in your holdings.", id=slot_id)
+                if verb == "accept"
+                else i18n.gettext("Payable P%(id)s rejected.", id=slot_id)
+            )
             return await web.act(
                 request, viewer, back, done, actions.respond, slot_id=slot_id, accept=verb == "accept"
             )
@@ -108,9 +111,14 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
             token_id = web.form_int(form, "token_id", "Certificate")
             to = str(form.get("to", ""))
             if not to.startswith("0x"):
-                raise actions.ActionError("Recipient: choose who receives the value.")
+                raise actions.ActionError(i18n.gettext("Recipient: choose who receives the value."))
             value = web.form_yuan(form, "amount", "Amount")
-            done = f"Sent ¥{fmt.yuan(value)} of T{token_id} to {web.name_of(request, to)}."
+            done = i18n.gettext(
+                "Sent %(amount)s of T%(token)s to %(name)s.",
+                amount=i18n.money(value),
+                token=token_id,
+                name=web.name_of(request, to),
+            )
             return await web.act(
                 request, viewer, back, done, actions.split_transfer, token_id=token_id, to=to, value=value
             )
@@ -118,10 +126,15 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
             token_id = web.form_int(form, "token_id", "Certificate")
             financier = str(form.get("financier", ""))
             if not financier.startswith("0x"):
-                raise actions.ActionError("Bank: choose the bank to ask.")
+                raise actions.ActionError(i18n.gettext("Bank: choose the bank to ask."))
             amount = web.form_yuan(form, "amount", "Amount to finance")
             recourse = form.get("with_recourse") == "on"
-            done = f"Asked {web.name_of(request, financier)} to finance ¥{fmt.yuan(amount)} of T{token_id}."
+            done = i18n.gettext(
+                "Asked %(bank)s to finance %(amount)s of T%(token)s.",
+                bank=web.name_of(request, financier),
+                amount=i18n.money(amount),
+                token=token_id,
+            )
             return await web.act(
                 request,
                 viewer,
@@ -141,17 +154,20 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
                 price=web.form_int(form, "price", "Price"),
                 expiry=web.form_int(form, "expiry", "Expiry"),
             )
-            done = f"Quote on request {request_id} accepted; the bank can now fund it."
+            done = i18n.gettext("Quote on request %(id)s accepted; the bank can now fund it.", id=request_id)
             return await web.act(
                 request, viewer, back, done, actions.accept_quote, request_id=request_id, terms=terms
             )
         if verb == "lapse":
-            done = f"Request {request_id} lapsed: the quote expired unfunded; the certificate is unlocked."
+            done = i18n.gettext(
+                "Request %(id)s lapsed: the quote expired unfunded; the certificate is unlocked.",
+                id=request_id,
+            )
             return await web.act(
                 request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
             )
         if verb == "cancel_request":
-            done = f"Request {request_id} cancelled; the certificate is unlocked."
+            done = i18n.gettext("Request %(id)s cancelled; the certificate is unlocked.", id=request_id)
             return await web.act(
                 request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
             )
@@ -159,7 +175,7 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
             request,
             viewer,
             back,
-            f"Claimed T{request_id}: the payout is in your account.",
+            i18n.gettext("Claimed T%(id)s: the payout is in your account.", id=request_id),
             actions.claim,
             token_id=request_id,
         )

@@ -8,7 +8,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform import i18n
+from tierflow.platform.dashboard import actions, labels, queries, web
 from tierflow.platform.dashboard.session import (
     COOKIE_NAME,
     DEFAULT_STANDING_RATE_BPS,
@@ -49,7 +50,9 @@ async def staff_sign_in(request: Request) -> Response:
             return web.page(request, "team/sign_in.html", status_code=status, error=error.message)
         viewer = staff_viewer(db, session_id, DEFAULT_STANDING_RATE_BPS, int(time.time()))
     if viewer is None:
-        return web.page(request, "team/sign_in.html", status_code=401, error="Sign-in failed; try again.")
+        return web.page(
+            request, "team/sign_in.html", status_code=401, error=i18n.gettext("Sign-in failed; try again.")
+        )
     response = RedirectResponse(viewer.home(), status_code=303)
     web.set_session(request, response, viewer)
     return response
@@ -85,7 +88,8 @@ def team(request: Request, viewer: web.SignedIn) -> Response:
         expiry_hours = policy.expiry_seconds(db, viewer.address) // 3600
     return web.page(
         request, "team/page.html", waiting=waiting, decided=decided, people=people, rules=rules,
-        expiry_hours=expiry_hours, policy_actions=policy.ACTION_LABELS, staff_roles=users.STAFF_ROLES,
+        expiry_hours=expiry_hours, staff_roles=users.STAFF_ROLES,
+        policy_actions={action: labels.action(action) for action in policy.ACTION_LABELS},
     )  # fmt: skip
 
 
@@ -96,7 +100,7 @@ def approval_page(request: Request, viewer: web.SignedIn, approval_id: int) -> R
     with web.session(request) as db:
         row = db.get(PendingApproval, approval_id)
         if row is None or row.address != viewer.address:
-            raise web.Denied(f"approval {approval_id} of another company")
+            raise web.Denied(i18n.gettext("approval %(id)s of another company", id=approval_id))
         names = queries.directory(db)
         if (row.contract, row.function) == ("Financing", "fund"):
             try:
@@ -116,7 +120,8 @@ async def approve(request: Request, viewer: web.SignedIn, approval_id: int) -> R
     _staff(viewer)
     form = await request.form()
     return await web.act(
-        request, viewer, "/dashboard/team", f"Approved {approval_id}: it was signed and sent.",
+        request, viewer, "/dashboard/team",
+        i18n.gettext("Approved %(id)s: it was signed and sent.", id=approval_id),
         actions.approve, approval_id=approval_id, terms_hash=str(form.get("terms_hash", "")),
     )  # fmt: skip
 
@@ -127,9 +132,11 @@ async def reject(request: Request, viewer: web.SignedIn, approval_id: int) -> Re
     form = await request.form()
     reason = str(form.get("reason", "")).strip()
     if not reason:
-        return web.redirect("/dashboard/team", message="Give a reason for the rejection.", kind="error")
+        return web.redirect(
+            "/dashboard/team", message=i18n.gettext("Give a reason for the rejection."), kind="error"
+        )
     return await web.act(
-        request, viewer, "/dashboard/team", f"Rejected {approval_id}.",
+        request, viewer, "/dashboard/team", i18n.gettext("Rejected %(id)s.", id=approval_id),
         actions.reject, approval_id=approval_id, reason=reason[:500],
     )  # fmt: skip
 
@@ -179,14 +186,14 @@ async def set_policy(request: Request, viewer: web.SignedIn) -> Response:
     try:
         for action in policy.POLICY_ACTIONS:
             if form.get(f"need_{action}"):
-                label = policy.ACTION_LABELS.get(action, action)
+                label = labels.action(action)
                 text = str(form.get(f"from_{action}", "")).strip()
                 rules[action] = web.form_yuan(form, f"from_{action}", label) if text else 0
         hours = web.form_int(form, "expiry_hours", "Approvals wait (hours)")
     except actions.ActionError as error:
         return web.redirect("/dashboard/team", message=str(error), kind="error")
     return await web.act(
-        request, viewer, "/dashboard/team", "Approval policy saved.", actions.set_policy,
+        request, viewer, "/dashboard/team", i18n.gettext("Approval policy saved."), actions.set_policy,
         rules=rules, expiry_hours=hours,
     )  # fmt: skip
 
@@ -205,7 +212,10 @@ async def invite(request: Request, viewer: web.SignedIn) -> Response:
             )  # fmt: skip
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
-        return web.redirect("/dashboard/team", message=f"Invited {user.name} ({user.roles}).")
+        return web.redirect(
+            "/dashboard/team",
+            message=i18n.gettext("Invited %(name)s (%(roles)s).", name=user.name, roles=user.roles),
+        )
 
 
 @router.post("/team/users/{user_id}/{change}")
@@ -236,7 +246,8 @@ async def change_user(request: Request, viewer: web.SignedIn, user_id: int, chan
                 return Response(status_code=404)
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
-        return web.redirect("/dashboard/team", message=f"{user.name}: {change} done.")
+        done = i18n.gettext("%(name)s: %(change)s done.", name=user.name, change=labels.user_change(change))
+        return web.redirect("/dashboard/team", message=done)
 
 
 def _own_user(request: Request, viewer: Viewer) -> StaffUser:
@@ -276,4 +287,6 @@ async def confirm_second_factor(request: Request, viewer: web.SignedIn) -> Respo
             )  # fmt: skip
         except ServiceError as error:
             return web.redirect("/dashboard/team/second-factor", message=error.message, kind="error")
-    return web.redirect("/dashboard/team", message="Second factor enrolled: sign in with password and code.")
+    return web.redirect(
+        "/dashboard/team", message=i18n.gettext("Second factor enrolled: sign in with password and code.")
+    )

@@ -1,0 +1,201 @@
+"""The words the dashboard shows for stored keys: statuses, roles, custody, CSV columns (in both languages).
+
+The read models store English keys ("Accepted", "financier", "face"); pages and CSV files show them
+through these tables so that a key never reaches the screen untranslated.
+"""
+
+from __future__ import annotations
+
+from tierflow.chain.vocabulary import ROLE_BITS
+from tierflow.platform import i18n
+from tierflow.platform.i18n import N_
+from tierflow.platform.services.policy import ACTION_LABELS
+
+# Every status of payables, certificates, requests, bills, ranges, participants, staff and approvals.
+STATUSES: dict[str, str] = {
+    "issued": N_("Issued"),
+    "accepted": N_("Accepted"),
+    "rejected": N_("Rejected"),
+    "cancelled": N_("Cancelled"),
+    "defaulted": N_("Defaulted"),
+    "repaid": N_("Repaid"),
+    "requested": N_("Requested"),
+    "quoted": N_("Quoted"),
+    "funded": N_("Funded"),
+    "declined": N_("Declined"),
+    "recoursed": N_("Recoursed"),
+    "lapsed": N_("Lapsed"),
+    "received": N_("Received"),
+    "held": N_("Held"),
+    "pledged": N_("Pledged"),
+    "presented": N_("Presented"),
+    "paid": N_("Paid"),
+    "dishonoured": N_("Dishonoured"),
+    "closed": N_("Closed"),
+    "active": N_("Active"),
+    "suspended": N_("Suspended"),
+    "settled": N_("Settled"),
+    "burned": N_("Burned"),
+    "locked": N_("Locked"),
+    "unknown": N_("Unknown"),
+    "pending": N_("Pending"),
+    "approved": N_("Approved"),
+    "executed": N_("Executed"),
+    "expired": N_("Expired"),
+    "failed": N_("Failed"),
+    "disabled": N_("Disabled"),
+    "enabled": N_("Enabled"),
+    "running": N_("Running"),
+    "paused": N_("Paused"),
+    "open": N_("Open"),
+}
+
+ROLES: dict[str, str] = {
+    "core_enterprise": N_("core enterprise"),
+    "supplier": N_("supplier"),
+    "financier": N_("financier"),
+    "settlement_bank": N_("settlement bank"),
+    "auditor": N_("auditor"),
+    "operator": N_("operator"),
+    # people in a company (maker/checker)
+    "maker": N_("maker"),
+    "checker": N_("checker"),
+    "admin": N_("administrator"),
+    "viewer": N_("viewer"),
+}
+
+# What the auditor's search found.
+SEARCH_KINDS: dict[str, str] = {
+    "certificate movement": N_("certificate movement"),
+    "repayment": N_("repayment"),
+    "payout": N_("payout"),
+    "participant": N_("participant"),
+    "payable": N_("payable"),
+    "certificate": N_("certificate"),
+}
+
+CUSTODY: dict[str, str] = {"custodial": N_("custodial (platform keeps the key)"), "self": N_("self-custody")}
+
+
+def status(key: str) -> str:
+    """A stored status ("Accepted", "suspended") in the reader's language; in English, and for an
+    unknown key, the stored word as it is."""
+    return _translated(STATUSES.get(key.lower()), key)
+
+
+def _translated(label: str | None, key: str) -> str:
+    """The reader's word for `label`, or `key` itself where the reader's language has none (English)."""
+    if label is None:
+        return key
+    word = i18n.gettext(label)
+    return key if word == label else word
+
+
+def role(key: str) -> str:
+    label = ROLES.get(key.lower())
+    return i18n.gettext(label) if label is not None else key.replace("_", " ")
+
+
+def roles(bits: int, *, is_operator: bool = False) -> str:
+    """Role bits as names ("core enterprise, supplier"); "—" for none."""
+    names = (["operator"] if is_operator else []) + [name for name, bit in ROLE_BITS.items() if bits & bit]
+    return i18n.gettext(", ").join(role(name) for name in names) if names else "—"
+
+
+def search_kind(key: str) -> str:
+    label = SEARCH_KINDS.get(key)
+    return i18n.gettext(label) if label is not None else key
+
+
+def action(key: str) -> str:
+    """An approval's action ("fund") as people say it ("Fund a financing request")."""
+    label = ACTION_LABELS.get(key)
+    return i18n.gettext(label) if label is not None else key
+
+
+USER_CHANGES: dict[str, str] = {
+    "enable": N_("enable"),
+    "disable": N_("disable"),
+    "reset-second-factor": N_("reset-second-factor"),
+}
+
+
+def user_change(key: str) -> str:
+    """What an admin did to a person (the stored verb in English, the word in Chinese)."""
+    return _translated(USER_CHANGES.get(key), key)
+
+
+def custody(key: str) -> str:
+    return _translated(CUSTODY.get(key), key)
+
+
+# The auditor's CSV exports: the file names and every column header. In English the headers stay the
+# stored column names (programs read them); in Chinese they are the words an auditor uses.
+EXPORTS: dict[str, str] = {
+    "payables": N_("payables"),
+    "certificates": N_("certificates"),
+    "financing_requests": N_("financing requests"),
+    "transfers": N_("transfers"),
+    "repayments": N_("repayments"),
+    "payouts": N_("payouts"),
+    "participants": N_("participants"),
+    "credit_lines": N_("credit lines"),
+}
+CSV_HEADERS: tuple[str, ...] = (
+    N_("slot_id"),
+    N_("obligor"),
+    N_("supplier"),
+    N_("line_id"),
+    N_("face_fen"),
+    N_("face_yuan"),
+    N_("maturity"),
+    N_("status"),
+    N_("paid_in_fen"),
+    N_("paid_in_yuan"),
+    N_("paid_out_fen"),
+    N_("paid_out_yuan"),
+    N_("token_id"),
+    N_("holder"),
+    N_("value_fen"),
+    N_("value_yuan"),
+    N_("parent_id"),
+    N_("root_id"),
+    N_("depth"),
+    N_("request_id"),
+    N_("seller"),
+    N_("financier"),
+    N_("amount_fen"),
+    N_("amount_yuan"),
+    N_("with_recourse"),
+    N_("rate_bps"),
+    N_("discount_fen"),
+    N_("discount_yuan"),
+    N_("price_fen"),
+    N_("price_yuan"),
+    N_("block_number"),
+    N_("log_index"),
+    N_("tx_hash"),
+    N_("kind"),
+    N_("new_token_id"),
+    N_("from_address"),
+    N_("to_address"),
+    N_("address"),
+    N_("roles"),
+    N_("limit_fen"),
+    N_("limit_yuan"),
+    N_("used_fen"),
+    N_("used_yuan"),
+    N_("available_fen"),
+    N_("available_yuan"),
+    N_("expiry"),
+)
+
+
+def export_name(name: str) -> str:
+    label = EXPORTS.get(name)
+    return i18n.gettext(label) if label is not None else name.replace("_", " ")
+
+
+def csv_header(column: str) -> str:
+    """A CSV column header in the reader's language (the stored name in English)."""
+    return i18n.gettext(column) if column in CSV_HEADERS else column
