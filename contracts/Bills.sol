@@ -28,6 +28,9 @@ contract Bills is IBills, ERC2771Context {
     /// the relayer's 1.5 M budget for one forwarded call.
     uint24 public constant CHAIN_LENGTH_LIMIT = 100;
     uint24 private constant DEFAULT_CHAIN_LENGTH = 50;
+    /// @dev A recovery rewrites one or two words and emits one event per id: ~15,000 gas each; 200 stay
+    /// near 3 M gas, a tenth of a 30 M block.
+    uint256 public constant MAX_RECOVERY_BATCH = 200;
 
     IParticipantRegistry public immutable registry;
     IDocumentRegistry public immutable documents;
@@ -49,6 +52,8 @@ contract Bills is IBills, ERC2771Context {
     mapping(uint256 quoteId => Quote) private _quotes;
     mapping(uint256 rangeId => address) private _pledgees;
     mapping(uint256 rangeId => Claim) private _claims;
+    /// @dev The order behind each hold.
+    mapping(uint256 rangeId => bytes32) private _holdReasons;
 
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
         ERC2771Context(trustedForwarder_)
@@ -665,5 +670,119 @@ contract Bills is IBills, ERC2771Context {
     function _quote(uint256 quoteId) private view returns (Quote memory q) {
         q = _quotes[quoteId];
         if (q.financier == address(0)) revert BillUnknownQuote(quoteId);
+    }
+
+    // ------------------------------------------------------------------ asset-level controls (issue 15)
+
+    /// @dev The one gate of every control (a function, not a modifier: the contract is near the 24 KB code
+    /// limit): governance's address will be re-pointed here (today the registry's operator role). Every
+    /// control names the order behind it.
+    function _checkControl(bytes32 reasonHash) private view {
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert BillNotGovernance(caller);
+        if (reasonHash == bytes32(0)) revert BillNoReason();
+    }
+
+    /// @inheritdoc IBills
+    function freezeRange(uint256 rangeId, uint256 start, uint256 end, bytes32 reasonHash)
+        external
+        returns (uint256 frozenRangeId)
+    {
+        _checkControl(reasonHash);
+        Range storage r = _range(rangeId);
+        if (r.status != RangeStatus.Held) revert BillWrongRangeStatus(rangeId, r.status);
+        address holder = r.holder;
+        uint256 remainderRangeId;
+        (frozenRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, holder, RangeStatus.Frozen);
+        _holdReasons[frozenRangeId] = reasonHash;
+        emit BillRangeFrozen(r.packageId, frozenRangeId, holder, rangeId, start, end, remainderRangeId, reasonHash);
+    }
+
+    /// @inheritdoc IBills
+    function unfreezeRange(uint256 rangeId, bytes32 reasonHash) external {
+        _checkControl(reasonHash);
+        Range storage r = _range(rangeId);
+        if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
+        delete _holdReasons[rangeId];
+        r.status = RangeStatus.Held;
+        emit BillRangeUnfrozen(r.packageId, rangeId, r.holder, reasonHash);
+    }
+
+    /// @inheritdoc IBills
+    function forceTransferRange(uint256 rangeId, uint256 start, uint256 end, address to, bytes32 reasonHash)
+        external
+        returns (uint256 newRangeId)
+    {
+        _checkControl(reasonHash);
+        registry.requireActive(to, HOLDER_ROLES);
+        Range storage r = _range(rangeId);
+        address from = r.holder;
+        if (to == from) revert BillSelfTransfer(to);
+        RangeStatus status = r.status;
+        // a hold moves whole, with its order; only Held and Frozen records are the holder's to lose
+        bool whole = start == r.start && end == r.end;
+        if (status != RangeStatus.Held && (status != RangeStatus.Frozen || !whole)) {
+            revert BillWrongRangeStatus(rangeId, status);
+        }
+        uint256 remainderRangeId;
+        (newRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, to, status);
+        if (status == RangeStatus.Frozen) {
+            _holdReasons[newRangeId] = _holdReasons[rangeId];
+            delete _holdReasons[rangeId];
+        }
+        emit BillRangeForceTransferred(
+            r.packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId, reasonHash
+        );
+    }
+
+    /// @inheritdoc IBills
+    function recoverParties(
+        address from,
+        address to,
+        uint256[] calldata packageIds,
+        uint256[] calldata rangeIds,
+        bytes32 reasonHash
+    ) external {
+        _checkControl(reasonHash);
+        uint256 n = packageIds.length + rangeIds.length;
+        if (n == 0 || n > MAX_RECOVERY_BATCH) revert BillRecoveryBatch(n, MAX_RECOVERY_BATCH);
+        // the registry's record is the authority: recovery moves nothing but to the re-verified address
+        if (to == address(0) || registry.recoveredTo(from) != to) revert BillNotRecovered(from, to);
+        for (uint256 i; i < packageIds.length; ++i) {
+            uint256 packageId = packageIds[i];
+            Package storage p = _package(packageId);
+            bool party = false;
+            if (p.drawer == from) (p.drawer, party) = (to, true);
+            if (p.acceptor == from) (p.acceptor, party) = (to, true);
+            if (p.payee == from) (p.payee, party) = (to, true);
+            if (!party) revert BillNotParty(packageId, 0, from);
+            emit BillPartyRecovered(packageId, 0, from, to, reasonHash);
+        }
+        // any record, Closed ones too: the old key's earlier places in endorsement chains carry recourse
+        for (uint256 i; i < rangeIds.length; ++i) {
+            uint256 rangeId = rangeIds[i];
+            Range storage r = _range(rangeId);
+            bool party = false;
+            if (r.holder == from) (r.holder, party) = (to, true);
+            if (_pledgees[rangeId] == from) (_pledgees[rangeId], party) = (to, true);
+            if (_claims[rangeId].obligor == from) (_claims[rangeId].obligor, party) = (to, true);
+            if (!party) revert BillNotParty(0, rangeId, from);
+            emit BillPartyRecovered(0, rangeId, from, to, reasonHash);
+        }
+    }
+
+    /// @inheritdoc IBills
+    function holdOf(uint256 rangeId) external view returns (bytes32) {
+        return _holdReasons[rangeId];
+    }
+
+    /// @dev The carve of a control: [start, end] of `r` to `to` with `status`, in `r`'s place in the chain
+    /// (a hold or a court order is no endorsement). Always a new record: the indexer replays one rule.
+    function _controlCarve(uint256 rangeId, Range storage r, uint256 start, uint256 end, address to, RangeStatus status)
+        private
+        returns (uint256 newRangeId, uint256 remainderRangeId)
+    {
+        _checkSubRange(rangeId, r, r.packageId, start, end);
+        return _carve(r, start, end, to, r.prev, r.depth, status);
     }
 }

@@ -71,6 +71,7 @@ class RangeStatus(IntEnum):
     PAID = 4
     DISHONOURED = 5
     CLOSED = 6
+    FROZEN = 7
 
 
 class ParticipantStatus(IntEnum):
@@ -97,9 +98,9 @@ RequestStatusName = Literal[
     "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
 ]
 PackageStatusName = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
-RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
+RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed", "Frozen"]
 # A closed range has passed on (split or moved): lists of ranges filter on the others.
-OpenRangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
+OpenRangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Frozen"]
 
 
 def status_name(enum: type[IntEnum], ordinal: int) -> str:
@@ -264,6 +265,14 @@ ERROR_MESSAGES: dict[str, str] = {
     "BillChainTooLong": "bill range {rangeId} would reach {depth} endorsements, more than the cap of {cap}; "
     "it may still be pledged, presented at maturity or held",
     "BillNotOperator": "{caller} is not the platform operator",
+    "BillNotGovernance": "{caller} is not platform governance; only governance freezes, forces transfers "
+    "and recovers bills",
+    "BillNoReason": "name the court order or re-verification record (its hash) behind this control",
+    "BillNotRecovered": "the registry has not recovered {from}'s key to {to}; recover the participant first",
+    "BillRecoveryBatch": "a recovery names 1 to {max} packages and ranges per call, not {size}; "
+    "split the list",
+    "BillNotParty": "{from} plays no part in package {packageId} / range {rangeId}; leave it out of the "
+    "recovery",
     "BillInvalidChainLength": "the endorsement-chain cap must be 1 … {limit} and differ from the current "
     "one (asked {cap})",
     # ParticipantRegistry
