@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     relayer_keys: str = ""
     # Encrypts custodial participant keys and stored documents at rest.
     master_key: str = DEV_MASTER_KEY
+    # Failed sign-ins and API-key attempts one network address may make per window before it waits
+    # (HTTP 429); 0 turns the limit off. Per-user lockout (5 wrong answers) applies on top.
+    auth_failures_per_address: int = Field(default=20, ge=0)
+    auth_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    # How often the indexing process checks for ended days whose audit-trail head is not anchored on
+    # chain yet, and anchors them (operator key); 0: only `tierflow audit anchor` (e.g. from cron).
+    audit_anchor_interval_seconds: int = Field(default=3600, ge=0)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     devnet_port: int = 8545

@@ -4,8 +4,11 @@ company API keys migrate to an admin user and keep working."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from apikit import Api
@@ -17,11 +20,13 @@ from typer.testing import CliRunner
 from tierflow.cli import app
 from tierflow.errors import ContractRevert
 from tierflow.platform.db import make_engine
+from tierflow.platform.main import AuditAnchorer
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models.staff import AuditEntry, StaffUser
 from tierflow.platform.security.crypto import hash_api_key
 from tierflow.platform.services import audit_trail
 from tierflow.platform.services.audit_trail import Actor, Origin
+from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import authenticate
 
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -154,4 +159,43 @@ def test_anchored_head_detects_a_rewritten_or_truncated_trail(api: Api, tmp_path
     assert audit_trail.verify(engine)[1] == []
     breaks, _ = audit_trail.verify_anchors(engine, read)
     assert [b.seq for b in breaks] == [5] and "deleted" in breaks[0].problem
+    engine.dispose()
+
+
+def test_audit_anchorer_anchors_each_ended_day_once_on_its_schedule(api: Api, tmp_path: Path) -> None:
+    """Nobody has to remember `tierflow audit anchor`: the indexing process anchors every ended day
+    (and only those), skips days anchored already, and keeps doing it on its schedule."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'scheduled.db'}")
+    upgrade(engine)
+    first, second, third = 19_100, 19_101, 19_102  # days of 2022 no other test anchors on this chain
+    for day, entries in ((first, 3), (second, 2)):
+        for n in range(entries):
+            audit_trail.record(
+                engine, actor=Actor(user_name="clerk"), action="write", outcome="ok", now=day * 86_400 + n
+            )
+    audit_trail.record(
+        engine, actor=Actor(user_name="clerk"), action="write", outcome="ok"
+    )  # today: not ended
+    ctx = cast(ServiceContext, SimpleNamespace(engine=engine, gateway=api.ctx.gateway))
+    anchorer = AuditAnchorer(ctx, interval=0.2)
+    done = anchorer.run_once()
+    assert [day for day, _ in done] == [first, second]
+    read = audit_trail.chain_anchor(api.ctx.gateway())
+    assert read(first)[0] == 3 and read(second)[0] == 5
+    breaks, missing = audit_trail.verify_anchors(engine, read)
+    assert breaks == [] and missing == [int(time.time()) // 86_400]  # only today waits
+    assert anchorer.run_once() == []  # anchored already: nothing is sent twice
+
+    anchorer.start()  # on its schedule: a day that ends up with entries later is anchored too
+    try:
+        audit_trail.record(
+            engine, actor=Actor(user_name="clerk"), action="write", outcome="ok", now=third * 86_400
+        )
+        deadline = time.monotonic() + 20
+        while third not in [day for day, _ in anchorer.anchored] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        anchorer.stop()
+    assert third in [day for day, _ in anchorer.anchored], anchorer.error
+    assert read(third)[0] == 7
     engine.dispose()

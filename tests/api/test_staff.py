@@ -74,7 +74,7 @@ def test_maker_and_checker_fund_only_together_and_the_trail_names_them(funded: A
     _staff(api, bank, "Rita Readonly", ["maker"], scopes=["read"])
     assert api.client.put(
         "/v1/company/approval-policy", headers=api.headers(bank), json={"rules": {"fund": 0}}
-    ).json() == {"rules": {"fund": 0}}
+    ).json() == {"rules": {"fund": 0}, "expiry_hours": 24}  # approvals wait a day unless set
     request_id = _requested(api, bank)
 
     # a viewer, a read-only key and a checker-only person cannot write at all

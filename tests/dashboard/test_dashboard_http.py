@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
@@ -106,6 +107,7 @@ PUBLIC = {
     "/dashboard/sign-in",
     "/dashboard/staff-sign-in",  # password and code: the other way in
     "/dashboard/sign-out",
+    "/dashboard/language",  # the 中文 / English switch works before sign-in (a cookie)
     "/dashboard/changes",
     "/dashboard/static/{name}",
 }
@@ -329,3 +331,41 @@ def test_bank_queue_pages_by_cursor_every_open_request_once(tmp_path: Path) -> N
     back = client.get(f"{url}?panel=queue&after={newer.group(1)}").text
     assert [int(i) for i in re.findall(r'data-request="(\d+)"', back)] == pages[1]
     engine.dispose()
+
+
+def test_sign_in_page_chinese_browser_reads_chinese(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, _ = book
+    zh = client_for(engine).get("/dashboard/sign-in", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert '<html lang="zh-CN">' in zh.text and "跳到正文" in zh.text
+    en = client_for(engine).get("/dashboard/sign-in", headers={"Accept-Language": "en-GB"})
+    assert '<html lang="en">' in en.text and "Skip to content" in en.text
+
+
+def test_language_switch_before_sign_in_is_remembered_by_cookie(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    engine, _ = book
+    client = client_for(engine)
+    client.headers["Accept-Language"] = "zh-CN"
+    response = client.post(
+        "/dashboard/language", data={"locale": "en", "next": "/dashboard/sign-in"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard/sign-in"
+    assert response.cookies[i18n.COOKIE_NAME] == "en"
+    assert '<html lang="en">' in client.get("/dashboard/sign-in").text
+    # Somewhere else than the dashboard is never a target.
+    away = client.post("/dashboard/language", data={"locale": "zh_CN", "next": "https://evil.example/"},
+                       follow_redirects=False)  # fmt: skip
+    assert away.headers["location"] == "/dashboard"
+
+
+def test_signed_in_header_follows_the_switch(book: tuple[Engine, synthetic.Seeded]) -> None:
+    engine, seeded = book
+    client = client_for(engine)
+    dashboard_sign_in(client, seeded.tokens["supplier1"])
+    page = f"/dashboard/supplier/{seeded.addresses['supplier1']}"
+    assert "Sign out" in client.get(page).text
+    token = client.get(page).text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/dashboard/language", data={"locale": "zh_CN", "next": page, "csrf_token": token})
+    html = client.get(page).text
+    assert "退出登录" in html and ">Sign out<" not in html

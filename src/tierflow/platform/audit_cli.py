@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import typer
@@ -67,12 +66,10 @@ def anchor(
 
     engine = get_engine()
     gateway = _gateway()
-    read = audit_trail.chain_anchor(gateway)
-    today = int(time.time()) // audit_trail.DAY
-    days = [day] if day is not None else [d for d in audit_trail.anchored_days(engine) if d < today]
     out = Console()
-    for each in days:
-        if read(each)[0] != 0:
-            continue
-        tx_hash = audit_trail.anchor_day(engine, gateway, gateway.operator, each)
-        out.print(f"anchored day {each}: {tx_hash}")
+    if day is None:
+        for each, tx_hash in audit_trail.anchor_ended_days(engine, gateway, gateway.operator):
+            out.print(f"anchored day {each}: {tx_hash}")
+        return
+    if audit_trail.chain_anchor(gateway)(day)[0] == 0:
+        out.print(f"anchored day {day}: {audit_trail.anchor_day(engine, gateway, gateway.operator, day)}")

@@ -89,6 +89,49 @@ class IndexerThread:
             self.engine.dispose()
 
 
+class AuditAnchorer:
+    """Anchors each ended day's audit-trail head on chain (issue 14), checked every `interval` seconds,
+    beside the indexer: one process per deployment runs it, and a day already anchored is skipped."""
+
+    def __init__(self, ctx: ServiceContext, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.anchored: list[tuple[int, str]] = []  # (day, transaction hash) anchored by this process
+        self.error: str | None = None
+
+    def run_once(self, now: int | None = None) -> list[tuple[int, str]]:
+        from tierflow.platform.services import audit_trail
+
+        gateway = self.ctx.gateway()
+        done = audit_trail.anchor_ended_days(self.ctx.engine, gateway, gateway.operator, now)
+        self.anchored.extend(done)
+        for day, tx_hash in done:
+            log.info("audit trail anchored", extra={"fields": {"day": day, "tx_hash": tx_hash}})
+        return done
+
+    def start(self) -> AuditAnchorer:
+        def run() -> None:
+            while not self.stop_event.is_set():
+                try:
+                    self.run_once()
+                    self.error = None
+                except Exception as error:  # the chain or database is away: try again next time
+                    self.error = f"{type(error).__name__}: {error}"
+                    log.warning("audit anchoring failed: %s", self.error)
+                self.stop_event.wait(self.interval)
+
+        self.thread = threading.Thread(target=run, name="tierflow-audit-anchor", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
 def indexer_engine(url: str) -> Engine:
     """An engine of its own for the in-process indexer (write lock first on SQLite: see make_engine)."""
     from tierflow.platform.db import make_engine
@@ -111,20 +154,30 @@ def create_app(
     """The API over `ctx` (default: from settings). `run_indexer` runs the indexer in a thread."""
     context = ctx or make_context()
     indexer: IndexerThread | None = None
+    anchorer: AuditAnchorer | None = None
 
     running = 0  # lifespans entered: tools that wrap the app in a fresh client per call nest them
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal indexer, running
+        nonlocal indexer, anchorer, running
         running += 1
         if run_indexer and indexer is None:
             indexer = IndexerThread(context).start()
             app.state.indexer = indexer
+            # The process that indexes also anchors the audit trail: one per deployment (the lease).
+            every = context.settings.audit_anchor_interval_seconds
+            if every > 0:
+                anchorer = AuditAnchorer(context, every).start()
+                app.state.audit_anchorer = anchorer
         try:
             yield
         finally:
             running -= 1
+            if running == 0 and anchorer is not None:
+                anchorer.stop()
+                anchorer = None
+                app.state.audit_anchorer = None
             if running == 0 and indexer is not None:
                 indexer.stop()
                 indexer = None
@@ -141,6 +194,7 @@ def create_app(
     )
     app.state.context = context
     app.state.indexer = None
+    app.state.audit_anchorer = None
     mount_api(app, context, extra_routers)
     mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
     return app

@@ -24,6 +24,9 @@ def service_context(
         master_key=master_key,
         database_url=database_url,
         chain_id=platform.w3.eth.chain_id,
+        # Every test client is one network address ("testclient") for hundreds of tests, some of which
+        # refuse bad keys on purpose; the per-address limit has its own tests (tests/api/test_throttle.py).
+        auth_failures_per_address=0,
     )
     ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
     ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.api.writing import run_write
+from tierflow.platform.services import throttle
 from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden
@@ -46,12 +47,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def current_caller(
-    request: Request, session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(api_key_header)],
 ) -> Caller:
     # On the event loop, not in the thread pool: the lookup is one indexed row (well under a
     # millisecond), while a hop to a worker thread and back costs more than that under load
     # (GIL hand-offs between the loop and the workers).
-    caller = authenticate(session=session, token=token, origin=origin_of(request))
+    caller = authenticate(
+        session=session, token=token, origin=origin_of(request), limits=throttle.Limits.of(ctx.settings)
+    )
     # Hand the connection back before the endpoint runs: held from here to a thread-pool endpoint,
     # 20 requests arriving at once would hold 20 connections, and a request waiting for the pool on
     # the event loop blocks every request that would give one back. The endpoint's first query

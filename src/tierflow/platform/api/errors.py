@@ -7,6 +7,7 @@ the contract's error name as the code and the message of `chain/vocabulary.py`.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tierflow.chain.gateway import RelayError
@@ -26,6 +28,8 @@ from tierflow.errors import (
     TransactionOutcomeUnknown,
 )
 from tierflow.platform.security.crypto import DecryptionError
+from tierflow.platform.services import throttle
+from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import DatabaseUnavailableError
 from tierflow.platform.services.errors import (
     Conflict,
@@ -35,6 +39,8 @@ from tierflow.platform.services.errors import (
     ServiceError,
     Unauthenticated,
 )
+from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.throttle import TooManyAttempts
 
 log = logging.getLogger("tierflow.api")
 # Relay refusals that are the request's fault (422); the others are the chain's state (409).
@@ -50,6 +56,7 @@ STATUS: dict[type[ServiceError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidRequest: 422,
+    TooManyAttempts: 429,
 }
 
 
@@ -80,7 +87,10 @@ def outcome_unknown(request: Request, tx_hash: str, message: str, status: int = 
 def api_error_response(request: Request, error: BaseException) -> JSONResponse:
     """The JSON response of any error (also used to store idempotent replies)."""
     if isinstance(error, ServiceError):
-        return error_body(request, status_of(error), error.code, error.message, error.details)
+        response = error_body(request, status_of(error), error.code, error.message, error.details)
+        if isinstance(error, TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, ContractRevert):
         details = {"error": error.name, "args": {k: _jsonable(v) for k, v in error.args_by_name.items()}}
         return error_body(request, 409, error.name, revert_message(error), details)
@@ -121,6 +131,52 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Codes whose attempt the key check itself already recorded in the audit trail.
+RECORDED_BY_KEY_CHECK = frozenset(
+    {"invalid_api_key", "revoked_api_key", "expired_api_key", "user_disabled", "too_many_attempts"}
+)
+
+
+async def audit_refused_write(request: Request, response: JSONResponse) -> JSONResponse:
+    """A write answered by an error handler never reached run_write's audit line: record it here (who,
+    what, the status and code), so every write attempt is in the trail. An anonymous flood gets 429."""
+    if request.method not in WRITE_METHODS:
+        return response
+    try:
+        code = str(json.loads(bytes(response.body))["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        code = "error"
+    if code in RECORDED_BY_KEY_CHECK:
+        return response
+    context = getattr(request.app.state, "context", None)
+    if context is None:
+        return response
+    caller = getattr(request.state, "caller_obj", None)
+    origin = Origin(
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", "")[:200],
+        request_id=str(getattr(request.state, "request_id", "") or ""),
+    )
+    actor = caller.actor if isinstance(caller, Caller) else None
+    what = f"{request.method} {request.url.path}"
+    try:
+        await run_in_threadpool(
+            throttle.refused_write,
+            context.engine,
+            actor,
+            origin,
+            what,
+            f"{response.status_code} {code}",
+            throttle.Limits.of(context.settings),
+        )
+    except TooManyAttempts as too_many:
+        return api_error_response(request, too_many)
+    except SQLAlchemyError as failure:  # the refusal stands; the log says the trail missed it
+        log.warning("audit of a refused write failed: %s", failure)
+    return response
+
+
 def install(app: FastAPI) -> None:
     async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -130,8 +186,15 @@ def install(app: FastAPI) -> None:
         ]
         first = details[0] if details else {"loc": [], "msg": "invalid"}
         where = ".".join(str(part) for part in first["loc"])
-        return error_body(
-            request, 422, "validation_error", f"{where}: {first['msg']}; fix the request and retry", details
+        return await audit_refused_write(
+            request,
+            error_body(
+                request,
+                422,
+                "validation_error",
+                f"{where}: {first['msg']}; fix the request and retry",
+                details,
+            ),
         )
 
     async def on_http(request: Request, error: Exception) -> JSONResponse:
@@ -146,7 +209,7 @@ def install(app: FastAPI) -> None:
         return response
 
     async def on_any(request: Request, error: Exception) -> JSONResponse:
-        return api_error_response(request, error)
+        return await audit_refused_write(request, api_error_response(request, error))
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -19,7 +19,7 @@ from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
-from tierflow.platform.services import approvals, documents, participants, workflows
+from tierflow.platform.services import approvals, documents, participants, policy, workflows
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
@@ -311,6 +311,16 @@ def approve(context: Any, viewer: Viewer, *, approval_id: int, terms_hash: str) 
         viewer,
         lambda s, c: approvals.approve(
             ctx=context, session=s, caller=c, approval_id=approval_id, seen_terms=terms_hash
+        ),
+    )
+
+
+def set_policy(context: Any, viewer: Viewer, *, rules: dict[str, int], expiry_hours: int) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: policy.set_rules(
+            ctx=context, session=s, caller=c, new=rules, expiry=expiry_hours * 3600
         ),
     )
 

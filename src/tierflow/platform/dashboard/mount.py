@@ -19,6 +19,7 @@ from tierflow.platform.dashboard.pages import (
     supplier,
     team,
 )
+from tierflow.platform.i18n import LocaleMiddleware
 from tierflow.settings import get_settings
 
 # One module per actor (pages/<actor>.py, templates/<actor>/); a new page module is added here.
@@ -52,6 +53,9 @@ def mount_dashboard(
     app.state.dashboard_demo = settings.environment != "production"
     for module in PAGES:
         app.include_router(module.router)
+    # The request's language (cookie, else Accept-Language) for every route of the app: pages, and the
+    # API's error messages (an API client without Accept-Language reads English).
+    app.add_middleware(LocaleMiddleware)
     has_root = any(getattr(r, "path", None) == "/" for r in app.router.routes)
     if root_redirect and not has_root:
         app.add_api_route(

@@ -1,4 +1,9 @@
-"""Jinja2 environment of the dashboard: templates, filters for money, rates, dates and participant names."""
+"""Jinja2 environment of the dashboard: templates, translations, filters for money, rates, dates and names.
+
+Templates are translated per request: `{{ _("Sign out") }}` and `{% trans %}…{% endtrans %}` call
+`tierflow.platform.i18n`, which reads the request's locale from a context variable, so one shared
+environment serves every language (docs/i18n.md says how to add a string).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import csrf_field, current_csrf_token
 
@@ -59,6 +65,16 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # newstyle: `_("Repaid %(amount)s", amount=x)` escapes the values and formats after translating.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext, newstyle=True
+    )
+    env.globals.update(
+        locale=i18n.get_locale,
+        html_lang=i18n.html_lang,
+        languages=i18n.LANGUAGE_NAMES,
     )
     # Every POST form writes {{ csrf_field() }}; base.html sends the token on htmx requests.
     env.globals.update(csrf_field=csrf_field, csrf_token=current_csrf_token)
@@ -72,6 +88,10 @@ def environment() -> Environment:
         status=_status,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
+        # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).
+        money_text=i18n.money,
+        local_date=i18n.date,
+        local_datetime=i18n.datetime,
     )
     return env
 

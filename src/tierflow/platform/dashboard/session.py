@@ -30,7 +30,7 @@ from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
 from tierflow.platform.models.staff import PendingApproval, StaffUser
 from tierflow.platform.security.crypto import api_key_matches, derive_key, parse_api_key
-from tierflow.platform.services import users
+from tierflow.platform.services import throttle, users
 from tierflow.platform.services.audit_trail import Origin
 
 COOKIE_NAME = "tierflow_session"
@@ -166,8 +166,32 @@ def _viewer_for(
     )
 
 
-def sign_in(db: Session, token: str) -> Viewer:
-    """The participant an API key belongs to, or SignInError saying what to do."""
+def sign_in(
+    db: Session,
+    token: str,
+    *,
+    engine: Engine | None = None,
+    origin: Origin | None = None,
+    limits: throttle.Limits = throttle.DEFAULT_LIMITS,
+) -> Viewer:
+    """The participant an API key belongs to, or SignInError saying what to do.
+
+    A refused key is recorded in the audit trail (with `engine`), and an address with too many refused
+    attempts waits (the same limit as the API's)."""
+    try:
+        return _sign_in_with_key(db, token)
+    except SignInError:
+        if engine is None:
+            raise
+        db.close()  # the audit append takes its own connection
+        try:
+            throttle.refused_key(engine, origin, "dashboard_sign_in", limits)
+        except throttle.TooManyAttempts as too_many:
+            raise SignInError(too_many.message) from None
+        raise
+
+
+def _sign_in_with_key(db: Session, token: str) -> Viewer:
     parsed = parse_api_key(token)
     if parsed is None:
         raise SignInError(
@@ -182,6 +206,8 @@ def sign_in(db: Session, token: str) -> Viewer:
     if key.revoked_at is not None:
         raise SignInError("This API key was revoked. Ask the operator to issue a new key.")
     now = int(time.time())
+    if key.expires_at is not None and key.expires_at <= now:
+        raise SignInError("This API key has expired. Ask your company's admin for a new one.")
     session_id = secrets.token_hex(16)
     viewer = _viewer_for(db, key.address, key.key_id, DEFAULT_STANDING_RATE_BPS, now, session_id)
     if viewer is None:
@@ -255,6 +281,8 @@ def viewer_from_cookie(engine: Engine, value: str | None, master_key: str) -> Vi
         key = db.exec(select(ApiKey).where(ApiKey.key_id == payload["k"])).first()
         if key is None or key.revoked_at is not None or key.address != payload["a"]:
             return None
+        if key.expires_at is not None and key.expires_at <= int(time.time()):
+            return None  # an expired key's sessions end with it
         session = db.get(DashboardSession, str(payload.get("d") or ""))
         if session is None or session.revoked_at is not None or session.key_id != key.key_id:
             return None  # signed out (or a cookie from before server-side sessions)

@@ -57,6 +57,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from tierflow.errors import ChainUnavailableError
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import render
@@ -70,7 +71,7 @@ from tierflow.platform.dashboard.session import (
     require_csrf,
     viewer_from_cookie,
 )
-from tierflow.platform.services import access, audit_trail
+from tierflow.platform.services import access, audit_trail, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 
 log = logging.getLogger("tierflow.dashboard")
@@ -115,7 +116,13 @@ class PageRoute(APIRoute):
                     "Reload the page and submit it again."
                 )
                 status = 403
+                try:
+                    await run_in_threadpool(_audit_refused, request, "403 csrf")
+                except throttle.TooManyAttempts as too_many:
+                    message, status = too_many.message, 429
             except Denied as denial:
+                if request.method == "POST":
+                    await run_in_threadpool(_audit_refused, request, "403 denied")
                 return await run_in_threadpool(_denied_page, request, denial.what)
             except (SQLAlchemyError, ChainUnavailableError) as error:
                 log.warning("dashboard page unavailable: %s", error)
@@ -223,6 +230,19 @@ def set_session(request: Request, response: Response, viewer: Viewer) -> None:
         # Strict: a form on another site cannot post with this session; the CSRF token covers the
         # rest (same-site subdomains, older browsers).
         samesite="strict",
+        secure=cookie_secure(request),
+    )
+
+
+def set_language_cookie(request: Request, response: Response, locale: str) -> None:
+    """Remember the reader's language in this browser (before and after sign-in)."""
+    response.set_cookie(
+        i18n.COOKIE_NAME,
+        locale,
+        max_age=365 * 86_400,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=cookie_secure(request),
     )
 
@@ -360,6 +380,24 @@ def origin_of(request: Request) -> Origin:
         user_agent=request.headers.get("user-agent", "")[:200],
         request_id=str(getattr(request.state, "request_id", "") or ""),
     )
+
+
+def _audit_refused(request: Request, outcome: str) -> None:
+    """A dashboard post refused before any service ran (a forged or stale form, no right): who tried."""
+    viewer = current_viewer(request)
+    actor = None
+    if viewer is not None:
+        actor = Actor(
+            company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name or viewer.name
+        )
+    what = f"dashboard {request.method} {request.url.path}"
+    throttle.refused_write(engine(request), actor, origin_of(request), what, outcome, limits(request))
+
+
+def limits(request: Request) -> throttle.Limits:
+    """The per-address limit of failed attempts (the API's settings when it runs in this process)."""
+    context = service_context(request)
+    return throttle.Limits.of(None if context is None else context.settings)
 
 
 def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) -> None:

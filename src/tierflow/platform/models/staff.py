@@ -8,7 +8,7 @@ releases it. Every action lands in `audit_entry`, an append-only hash chain.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, LargeBinary, String, Text
+from sqlalchemy import Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, fen, text
@@ -60,6 +60,15 @@ class ApprovalPolicy(SQLModel, table=True):
     min_amount: int = fen()  # [fen]; 0 = every such write
 
 
+class ApprovalSettings(SQLModel, table=True):
+    """A company's approval settings beside its rules: how long a pending approval waits for a checker."""
+
+    __tablename__ = "approval_settings"
+
+    address: str = addr(primary_key=True)
+    expiry_seconds: int = big()  # [s] from submission; within policy.EXPIRY_BOUNDS
+
+
 class PendingApproval(SQLModel, table=True):
     """A maker's covered write, waiting for a checker; it binds the exact contract call and its terms."""
 
@@ -90,6 +99,8 @@ class AuditEntry(SQLModel, table=True):
     """One line of the audit trail; `entry_hash` = SHA-256(prev_hash ‖ canonical fields): a chain."""
 
     __tablename__ = "audit_entry"
+    # The per-address limit of failed sign-ins counts an address's recent entries (services/throttle.py).
+    __table_args__ = (Index("ix_audit_entry_ip_at", "ip", "at"),)
 
     seq: int = big(primary_key=True)  # 1, 2, 3 ... assigned by the writer under a lock, never reused
     at: int = big()  # [unix s]
@@ -107,4 +118,4 @@ class AuditEntry(SQLModel, table=True):
     entry_hash: str = Field(sa_type=String(64))
 
 
-STAFF_TABLES = [StaffUser, StaffSession, ApprovalPolicy, PendingApproval, AuditEntry]
+STAFF_TABLES = [StaffUser, StaffSession, ApprovalPolicy, ApprovalSettings, PendingApproval, AuditEntry]

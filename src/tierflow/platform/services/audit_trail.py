@@ -210,6 +210,24 @@ def anchor_day(engine: Engine, gateway: ChainGateway, operator: LocalAccount, da
     return gateway.send_direct(operator, call).tx_hash
 
 
+def anchor_ended_days(
+    engine: Engine, gateway: ChainGateway, operator: LocalAccount, now: int | None = None
+) -> list[tuple[int, str]]:
+    """Anchor the head of every ended day with entries that the chain has no anchor for yet; the
+    (day, transaction hash) of each one anchored now. A day anchored already (by another process,
+    or an earlier run) is skipped, so running this on a schedule and by hand never conflicts."""
+    today = (int(time.time()) if now is None else now) // DAY
+    read = chain_anchor(gateway)
+    done: list[tuple[int, str]] = []
+    for day in anchored_days(engine):
+        if day >= today or read(day)[0] != 0:
+            continue
+        tx_hash = anchor_day(engine, gateway, operator, day)
+        if tx_hash is not None:
+            done.append((day, tx_hash))
+    return done
+
+
 def anchored_days(engine: Engine) -> list[int]:
     """Every day [unix day] on which the trail has entries."""
     with engine.connect() as conn:

@@ -9,6 +9,7 @@ from typing import NoReturn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from web3 import Web3
@@ -32,6 +33,7 @@ from tierflow.platform.security.crypto import (
     seal,
     unseal,
 )
+from tierflow.platform.services import throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -123,31 +125,60 @@ _KEY_LOOKUP = (
 )
 
 
-def authenticate(*, session: Session, token: str | None, origin: Origin | None = None) -> Caller:
+def _refuse(
+    session: Session, origin: Origin | None, message: str, code: str, limits: throttle.Limits
+) -> NoReturn:
+    """Record the failed key attempt in the audit trail (429 once the address is over its limit)."""
+    bind = session.get_bind()
+    session.close()  # the audit append takes its own connection; hand this one back first
+    throttle.refused_key(bind if isinstance(bind, Engine) else bind.engine, origin, code, limits)
+    raise Unauthenticated(message, code=code)
+
+
+def authenticate(
+    *,
+    session: Session,
+    token: str | None,
+    origin: Origin | None = None,
+    limits: throttle.Limits = throttle.DEFAULT_LIMITS,
+) -> Caller:
     if not token:
         raise Unauthenticated("send your API key in the X-API-Key header", code="missing_api_key")
     parsed = parse_api_key(token)
     if parsed is None:
-        raise Unauthenticated("the API key is malformed (tf_<id>_<secret>)", code="invalid_api_key")
+        _refuse(session, origin, "the API key is malformed (tf_<id>_<secret>)", "invalid_api_key", limits)
     key_id, secret = parsed
     # One indexed lookup per request (key id → key and participant), then a constant-time compare.
     row = session.execute(_KEY_LOOKUP, {"key_id": key_id}).mappings().first()
     if row is None or not api_key_matches(secret, row["key_hash"]):
-        raise Unauthenticated(
-            "the API key is unknown; ask the operator for a new one", code="invalid_api_key"
+        _refuse(
+            session,
+            origin,
+            "the API key is unknown; ask the operator for a new one",
+            "invalid_api_key",
+            limits,
         )
     if row["revoked_at"] is not None:
-        raise Unauthenticated(
-            "the API key was revoked; ask the operator for a new one", code="revoked_api_key"
+        _refuse(
+            session,
+            origin,
+            "the API key was revoked; ask the operator for a new one",
+            "revoked_api_key",
+            limits,
         )
     if row["expires_at"] is not None and row["expires_at"] <= _now():
-        raise Unauthenticated(
-            "the API key has expired; ask your company's admin for a new one", code="expired_api_key"
+        _refuse(
+            session,
+            origin,
+            "the API key has expired; ask your company's admin for a new one",
+            "expired_api_key",
+            limits,
         )
     if row["disabled_at"] is not None:
-        raise Unauthenticated(
-            "the user this API key belongs to is disabled; ask your company's admin", code="user_disabled"
-        )
+        _refuse(
+            session, origin, "the user this API key belongs to is disabled; ask your company's admin",
+            "user_disabled", limits,
+        )  # fmt: skip
     extra = {}
     if row["user_id"] is not None:
         extra = {

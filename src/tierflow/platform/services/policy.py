@@ -15,13 +15,15 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
-from tierflow.platform.models.staff import ApprovalPolicy, PendingApproval
+from tierflow.platform.models.staff import ApprovalPolicy, ApprovalSettings, PendingApproval
 from tierflow.platform.services import audit_trail, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, ServiceError
 from tierflow.platform.services.participants import Caller
 
-APPROVAL_SECONDS = 24 * 3600  # a pending approval nobody released in a day expires
+APPROVAL_SECONDS = 24 * 3600  # by default a pending approval nobody released in a day expires
+# A company chooses between one hour (a desk that checks at once) and a week (a checker travelling).
+EXPIRY_BOUNDS = (3600, 7 * 24 * 3600)
 # The business name of each contract call a policy can name.
 ACTIONS: dict[tuple[str, str], str] = {
     ("Financing", "fund"): "fund",
@@ -39,6 +41,21 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("SettlementToken", "mint"): "mint",
 }
 POLICY_ACTIONS = sorted(set(ACTIONS.values()))
+# What each action is called where a company admin sets the policy.
+ACTION_LABELS: dict[str, str] = {
+    "accept_quote": "Accept a bank's quote",
+    "adjust_line": "Adjust a credit line",
+    "decline": "Decline a financing request",
+    "fund": "Fund a financing request",
+    "grant_line": "Grant a credit line",
+    "issue": "Issue a payable",
+    "mint": "Mint settlement money",
+    "quote": "Quote a financing request",
+    "recourse": "Exercise recourse",
+    "repay": "Repay a payable",
+    "request_financing": "Ask a bank for financing",
+    "transfer": "Transfer a certificate",
+}
 
 
 class ApprovalRequired(ServiceError):
@@ -158,7 +175,7 @@ def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) 
         maker_name=caller.user_name,
         status="pending",
         created_at=now,
-        expires_at=now + APPROVAL_SECONDS,
+        expires_at=now + expiry_seconds(session, caller.address),
     )
     session.add(approval)
     session.commit()
@@ -201,14 +218,22 @@ def refuse_covered(session: Session, caller: Caller, call: Call) -> None:
         )
 
 
+def expiry_seconds(session: Session, company: str) -> int:
+    """How long `company`'s pending approvals wait for a checker [s]."""
+    found = session.get(ApprovalSettings, company)
+    return APPROVAL_SECONDS if found is None else int(found.expiry_seconds)
+
+
 def rules(session: Session, company: str) -> list[ApprovalPolicy]:
     return list(session.exec(select(ApprovalPolicy).where(ApprovalPolicy.address == company)))
 
 
 def set_rules(
-    *, ctx: ServiceContext, session: Session, caller: Caller, new: dict[str, int]
+    *, ctx: ServiceContext, session: Session, caller: Caller, new: dict[str, int], expiry: int | None = None
 ) -> list[ApprovalPolicy]:
-    """Replace the company's policy: action → minimum amount [fen] (0: every such write). Admins only."""
+    """Replace the company's policy: action → minimum amount [fen] (0: every such write), and how long
+    its approvals wait [s] (None: unchanged). Admins only; approvals already pending keep their expiry
+    (the maker was told it)."""
     if "admin" not in caller.staff_roles:
         raise Forbidden("only your company's admin sets the approval policy", code="not_an_admin")
     unknown = sorted(set(new) - set(POLICY_ACTIONS))
@@ -217,15 +242,25 @@ def set_rules(
             f"unknown actions {', '.join(unknown)}; choose from {', '.join(POLICY_ACTIONS)}",
             code="unknown_action",
         )
+    low, high = EXPIRY_BOUNDS
+    if expiry is not None and not low <= expiry <= high:
+        raise InvalidRequest(
+            f"approvals must wait between {low // 3600} hour and {high // 3600} hours; you asked for "
+            f"{expiry / 3600:g} hours",
+            code="approval_expiry_out_of_range",
+        )
     for row in rules(session, caller.address):
         session.delete(row)
     session.flush()
+    if expiry is not None:
+        session.merge(ApprovalSettings(address=caller.address, expiry_seconds=expiry))
     for action, minimum in sorted(new.items()):
         session.add(ApprovalPolicy(address=caller.address, action=action, min_amount=minimum))
     session.commit()
     audit_trail.record(
         ctx.engine, actor=caller.actor, action="policy.set", outcome="ok",
-        detail=json.dumps(dict(sorted(new.items()))), origin=caller.origin,
+        detail=json.dumps({"rules": dict(sorted(new.items())), "expiry_seconds": expiry}),
+        origin=caller.origin,
     )  # fmt: skip
     return rules(session, caller.address)
 

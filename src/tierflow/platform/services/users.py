@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.models.staff import StaffSession, StaffUser
 from tierflow.platform.security.crypto import derive_key, hash_api_key, new_api_key, seal, unseal
-from tierflow.platform.services import audit_trail
+from tierflow.platform.services import audit_trail, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 
@@ -262,13 +262,16 @@ def reset_second_factor(
 # -- sign-in and sessions ----------------------------------------------------------------------------
 def sign_in(
     *, session: Session, engine: Engine, master_key: str, login: str, password: str, code: str,
-    origin: Origin | None = None, now: int | None = None,
+    origin: Origin | None = None, now: int | None = None, limits: throttle.Limits = throttle.DEFAULT_LIMITS,
 ) -> str:  # fmt: skip
-    """Password, then the TOTP code, give a new session's id; MAX_FAILURES wrong answers lock the account."""
+    """Password, then the TOTP code, give a new session's id; MAX_FAILURES wrong answers lock the account,
+    and `limits` failed attempts from one address make it wait (TooManyAttempts)."""
     now = _now() if now is None else now
     # End any read transaction first: on SQLite (WAL) a snapshot older than the audit trail's last
     # append cannot be upgraded to write the failure counter (SQLITE_BUSY_SNAPSHOT).
     session.commit()
+    # Before any password is hashed: a flood of guesses from one address costs it a wait, not us CPU.
+    throttle.check(engine, origin, limits, now)
     login = login.strip().lower()
     user = session.exec(select(StaffUser).where(StaffUser.login == login)).first()
     unknown = Unauthenticated("wrong login, password or code", code="invalid_credentials")

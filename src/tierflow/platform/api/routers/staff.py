@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 
 from tierflow.platform.api.deps import ContextDep, CurrentCaller, Limit, Offset, SessionDep, origin_of
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
@@ -162,13 +163,21 @@ def confirm_totp(
 
 @router.get("/approval-policy", response_model=PolicyPublic)
 def get_policy(session: SessionDep, caller: CurrentCaller) -> PolicyPublic:
-    return PolicyPublic(rules={r.action: int(r.min_amount) for r in policy.rules(session, caller.address)})
+    return _policy_of(session, caller.address)
+
+
+def _policy_of(session: Session, company: str) -> PolicyPublic:
+    return PolicyPublic(
+        rules={r.action: int(r.min_amount) for r in policy.rules(session, company)},
+        expiry_hours=policy.expiry_seconds(session, company) // 3600,
+    )
 
 
 @router.put("/approval-policy", response_model=PolicyPublic, responses=WRITE_RESPONSES)
 def put_policy(ctx: ContextDep, session: SessionDep, caller: AdminCaller, data: PolicyPublic) -> PolicyPublic:
-    rows = policy.set_rules(ctx=ctx, session=session, caller=caller, new=data.rules)
-    return PolicyPublic(rules={r.action: int(r.min_amount) for r in rows})
+    expiry = None if data.expiry_hours is None else data.expiry_hours * 3600
+    policy.set_rules(ctx=ctx, session=session, caller=caller, new=data.rules, expiry=expiry)
+    return _policy_of(session, caller.address)
 
 
 @router.get("/approvals", response_model=list[ApprovalPublic], summary="Your company's approvals")

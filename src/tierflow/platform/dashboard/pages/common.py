@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard.pages import team
 from tierflow.platform.dashboard.rendering import STATIC, render
@@ -65,7 +66,13 @@ async def sign_in_submit(request: Request) -> Response:
     target = str(form.get("next", ""))
     with web.session(request) as db:
         try:
-            viewer = sign_in(db, token)
+            viewer = sign_in(
+                db,
+                token,
+                engine=web.engine(request),
+                origin=web.origin_of(request),
+                limits=web.limits(request),
+            )
         except SignInError as error:
             return web.page(
                 request,
@@ -89,6 +96,17 @@ def sign_out(request: Request) -> Response:
     team.end_staff_session(request)  # a person's session ends on the server too, not only in the browser
     response = RedirectResponse("/dashboard/sign-in", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@router.post("/language")
+async def choose_language(request: Request) -> Response:
+    """The header's 中文 / English switch: remembered in a cookie (a year), then back to the same page."""
+    form = await request.form()
+    locale = i18n.normalise(str(form.get("locale", ""))) or i18n.DEFAULT_LOCALE
+    back = str(form.get("next", ""))
+    response = RedirectResponse(back if back.startswith("/dashboard") else "/dashboard", status_code=303)
+    web.set_language_cookie(request, response, locale)
     return response
 
 

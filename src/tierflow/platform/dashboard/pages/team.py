@@ -19,7 +19,7 @@ from tierflow.platform.dashboard.session import (
 )
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.models.staff import PendingApproval, StaffUser
-from tierflow.platform.services import audit_trail, policy, users
+from tierflow.platform.services import audit_trail, policy, throttle, users
 from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.policy import decode_args
@@ -42,10 +42,11 @@ async def staff_sign_in(request: Request) -> Response:
         try:
             session_id = users.sign_in(
                 session=db, engine=web.engine(request), master_key=web.master_key(request), login=login,
-                password=password, code=code, origin=web.origin_of(request),
+                password=password, code=code, origin=web.origin_of(request), limits=web.limits(request),
             )  # fmt: skip
         except ServiceError as error:
-            return web.page(request, "team/sign_in.html", status_code=401, error=error.message)
+            status = 429 if isinstance(error, throttle.TooManyAttempts) else 401
+            return web.page(request, "team/sign_in.html", status_code=status, error=error.message)
         viewer = staff_viewer(db, session_id, DEFAULT_STANDING_RATE_BPS, int(time.time()))
     if viewer is None:
         return web.page(request, "team/sign_in.html", status_code=401, error="Sign-in failed; try again.")
@@ -80,8 +81,12 @@ def team(request: Request, viewer: web.SignedIn) -> Response:
         waiting = policy.pending(db, viewer.address)
         decided = policy.pending(db, viewer.address, status=None)[:20]
         people = users.list_users(db, viewer.address) if "admin" in viewer.staff_roles else []
-        rules = policy.rules(db, viewer.address)
-    return web.page(request, "team/page.html", waiting=waiting, decided=decided, people=people, rules=rules)
+        rules = {r.action: int(r.min_amount) for r in policy.rules(db, viewer.address)}
+        expiry_hours = policy.expiry_seconds(db, viewer.address) // 3600
+    return web.page(
+        request, "team/page.html", waiting=waiting, decided=decided, people=people, rules=rules,
+        expiry_hours=expiry_hours, policy_actions=policy.ACTION_LABELS, staff_roles=users.STAFF_ROLES,
+    )  # fmt: skip
 
 
 @router.get("/team/approvals/{approval_id}", response_class=HTMLResponse)
@@ -163,6 +168,27 @@ def _admin(viewer: Viewer) -> Actor:
     if "admin" not in viewer.staff_roles or viewer.user_id is None:
         raise web.Denied("your company's people (its admin manages them)")
     return Actor(company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name)
+
+
+@router.post("/team/policy")
+async def set_policy(request: Request, viewer: web.SignedIn) -> Response:
+    """The admin's approval policy: which actions wait for a checker, from what amount, for how long."""
+    _admin(viewer)
+    form = await request.form()
+    rules: dict[str, int] = {}
+    try:
+        for action in policy.POLICY_ACTIONS:
+            if form.get(f"need_{action}"):
+                label = policy.ACTION_LABELS.get(action, action)
+                text = str(form.get(f"from_{action}", "")).strip()
+                rules[action] = web.form_yuan(form, f"from_{action}", label) if text else 0
+        hours = web.form_int(form, "expiry_hours", "Approvals wait (hours)")
+    except actions.ActionError as error:
+        return web.redirect("/dashboard/team", message=str(error), kind="error")
+    return await web.act(
+        request, viewer, "/dashboard/team", "Approval policy saved.", actions.set_policy,
+        rules=rules, expiry_hours=hours,
+    )  # fmt: skip
 
 
 @router.post("/team/users")

@@ -85,6 +85,14 @@ class PolicyPublic(BaseModel):
         description="action → minimum amount in fen from which a checker must approve (0: every one)",
         examples=[{"fund": 0, "repay": 0, "transfer": 10_000_000}],
     )
+    expiry_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=168,
+        description="hours a pending approval waits for a checker before it expires (1 to 168; default 24); "
+        "omitted on a PUT: unchanged",
+        examples=[24],
+    )
 
 
 class ApprovalPublic(BaseModel):
