@@ -26,6 +26,7 @@ class AssetHold(SQLModel, table=True):
     released: int = fen()  # [fen] of escrow paid to the holder at release
     release_hash: str | None = hash32(nullable=True)  # hash of the order lifting the hold
     frozen_block: int = big()
+    frozen_at: int | None = big(nullable=True)  # block time [unix s]
     released_block: int | None = big(nullable=True)
     block_number: int = big(index=True)
     updated_block: int = big()

@@ -18,6 +18,7 @@ from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
+from tierflow.platform.services import controls
 
 router = web.page_router("/audit")
 
@@ -30,6 +31,7 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
         results = queries.search(db, q, names) if q else []
         counts = queries.overview_counts(db)
         latest = queries.latest_payables(db, 25)
+        holds = controls.holds(session=db)
         indexed = queries.indexed(db)
     return web.page(
         request,
@@ -39,6 +41,7 @@ def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
         results=results,
         counts=counts,
         latest=latest,
+        holds=holds,
         **indexed,
     )
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.services import controls
 from tierflow.platform.services.schemas.certificates import AcceptQuote
 
 router = web.page_router("/supplier")
@@ -30,6 +31,7 @@ def supplier_page(request: Request, viewer: web.SignedIn, address: str, panel: s
             "now": web.now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
+            "holds": controls.holds(session=db, holder=address),
             **queries.indexed(db),
         }
     if panel == "tables":

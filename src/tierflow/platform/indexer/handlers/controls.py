@@ -35,6 +35,7 @@ def _hold(event: Event, store: Store, asset: str, asset_id: int, holder: str, va
             "released": 0,
             "release_hash": None,
             "frozen_block": event.block_number,
+            "frozen_at": event.block_time,
             "released_block": None,
         },
     )
@@ -68,6 +69,7 @@ def certificate_frozen(event: Event, store: Store) -> None:
             released=0,
             release_hash=None,
             frozen_block=event.block_number,
+            frozen_at=event.block_time,
             released_block=None,
             updated_block=event.block_number,
         )

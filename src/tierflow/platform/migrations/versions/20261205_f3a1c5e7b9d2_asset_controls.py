@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("released", Fen(), nullable=False),
         sa.Column("release_hash", sa.String(length=66), nullable=True),
         sa.Column("frozen_block", sa.BigInteger(), nullable=False),
+        sa.Column("frozen_at", sa.BigInteger(), nullable=True),
         sa.Column("released_block", sa.BigInteger(), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("updated_block", sa.BigInteger(), nullable=False),

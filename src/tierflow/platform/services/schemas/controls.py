@@ -67,6 +67,7 @@ class HoldPublic(BaseModel):
     released: Fen
     release_hash: str | None
     frozen_block: int
+    frozen_at: int | None = Field(description="[unix s] block time of the hold")
     released_block: int | None
 
 
