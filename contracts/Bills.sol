@@ -28,8 +28,8 @@ contract Bills is IBills, ERC2771Context {
     /// the relayer's 1.5 M budget for one forwarded call.
     uint24 public constant CHAIN_LENGTH_LIMIT = 100;
     uint24 private constant DEFAULT_CHAIN_LENGTH = 50;
-    /// @dev A recovery rewrites one or two words and emits one event per id: ~15,000 gas each; 200 stay
-    /// near 3 M gas, a tenth of a 30 M block.
+    /// @dev A recovery rewrites one or two words and emits one event per id (about as much as a certificate's
+    /// ~14,000 gas; not measured separately): 200 stay near 3 M gas, a tenth of a 30 M block.
     uint256 public constant MAX_RECOVERY_BATCH = 200;
 
     IParticipantRegistry public immutable registry;
