@@ -751,13 +751,9 @@ contract Receivables is IReceivables, ERC2771Context {
         TokenData storage st = _tokens[tokenId];
         address holder = st.holder;
         if (holder != from) revert CertificateNotHolder(tokenId, from, holder);
-        uint48 ref = st.lockRef;
-        // an open financing request names the old address as its seller: it is closed first
-        if (ref != 0 && ref != FROZEN) revert CertificateIsLocked(tokenId, ref);
+        // a lock stays: Financing.recoverPositions makes the new address the request's seller
         st.holder = to;
-        uint256 value = st.value;
-        emit CertificateTransferred(tokenId, from, to, value);
-        emit CertificateForceTransferred(tokenId, tokenId, to, from, value, reasonHash, _msgSender());
+        emit CertificateRecovered(tokenId, from, to, st.value, reasonHash, _msgSender());
     }
 
     /// @inheritdoc IReceivables

@@ -25,7 +25,7 @@ class Scenario:
     def a(self, who: str) -> str:
         return self.tf.address(who)
 
-    def tx(self, fn: Any, sender: str) -> Any:
+    def tx(self, fn: Any, sender: Any) -> Any:
         return self.tf.transact(fn, sender)
 
     def event(self, receipt: Any, contract: Any, name: str, index: int = -1) -> dict[str, Any]:
@@ -187,11 +187,17 @@ class Scenario:
         self.tx(b.unfreezeRange(moved, ORDER), "operator")
         receipt = self.tx(b.forceTransferRange(self.ids["bill_root"], 391, 395, lost, ORDER), "operator")
         forced_range = self.event(receipt, self.c.bills, "BillRangeForceTransferred")["newRangeId"]
-        # the supplier lost its key: everything it has goes to a re-verified address
+        # the supplier lost its key with a sale under way: everything it has goes to a re-verified address
+        lost_account = self.tf.extra_account(4)
+        receipt = self.tx(
+            self.c.financing.functions.request(heirloom, 10**5, self.a("bank2"), False), lost_account
+        )
+        sale = self.event(receipt, self.c.financing, "FinancingRequested")["requestId"]
         self.tx(self.c.token.functions.mint(lost, 777), "bank1")
         heir = self.tf.extra_account(5).address
         self.tx(r.recover(lost, heir, ORDER), "operator")
         self.tx(rc.recoverTokens(lost, heir, [heirloom], ORDER), "operator")
+        self.tx(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER), "operator")
         self.tx(b.recoverParties(lost, heir, [], [forced_range], ORDER), "operator")
         self.tx(self.c.token.functions.recoverBalance(lost, heir), "operator")
 

@@ -1037,3 +1037,39 @@ def test_participant_and_balance_recovery_are_recorded(engine: Engine) -> None:
         ("recovered", "participant", A["supplier1"], heir, None),
         ("recovered", "balance", A["supplier1"], heir, BIG),
     ]
+
+
+def test_key_recovery_moves_a_locked_certificate_and_its_request(engine: Engine) -> None:
+    f = EventFactory()
+    heir = "0x" + "ee" * 20
+    apply(
+        engine,
+        [
+            *_issue(f, face=BIG),
+            f("Receivables:CertificateAccepted", slotId=1, supplier=A["supplier1"]),
+            *_request(f),
+            f("Receivables:CertificateLocked", tokenId=1, ref=1),
+            f(
+                "Receivables:CertificateRecovered",
+                tokenId=1,
+                **{"from": A["supplier1"]},
+                to=heir,
+                value=BIG,
+                reasonHash=h32(0xE0),
+                by=A["operator"],
+            ),
+            f(
+                "Financing:FinancingPartyRecovered",
+                requestId=1,
+                **{"from": A["supplier1"]},
+                to=heir,
+                reasonHash=h32(0xE0),
+            ),
+        ],
+    )
+    token, request = row(engine, Certificate, 1), row(engine, FinancingRequest, 1)
+    assert token is not None and request is not None
+    # the lock stays (unlike a CertificateTransferred): the request goes on with the new key as seller
+    assert (token["holder"], token["locked"], token["lock_ref"], token["status"]) == (heir, True, 1, "locked")
+    assert (request["seller"], request["financier"]) == (heir, A["bank1"])
+    assert [t["kind"] for t in rows(engine, CertificateTransfer)][-1] == "recovered"

@@ -181,6 +181,14 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateNotRecovered": "the registry has not recovered {from}'s key to {to}; recover the "
     "participant first",
     "CertificateRecoveryBatch": "a recovery moves 1 to {max} tokens per call, not {size}; split the list",
+    "FinancingNotGovernance": "{caller} is not platform governance; only governance moves positions in a "
+    "key recovery",
+    "FinancingNotRecovered": "the registry has not recovered {from}'s key to {to}; recover the participant "
+    "first",
+    "FinancingNotParty": "{from} is neither the seller nor the financier of request {requestId}; leave it "
+    "out of the recovery",
+    "FinancingNothingToRecover": "nothing to recover for {from}: name 1 to 200 of its requests (or it must "
+    "owe recourse) and the re-verification record",
     # CreditLines
     "CreditLineExceeded": "credit line {lineId} has {available:yuan} available, {requested:yuan} needed; "
     "ask the financier to extend it",

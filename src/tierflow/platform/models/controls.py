@@ -41,7 +41,7 @@ class AssetControl(SQLModel, table=True):
     log_index: int = big(primary_key=True)
     tx_hash: str = hash32()
     kind: str = text(16, index=True)  # frozen | unfrozen | escrowed | forced | recovered
-    # certificate | bill_range | bill_package | participant | balance
+    # certificate | bill_range | bill_package | financing | recourse_debt | participant | balance
     asset: str = text(16)
     asset_id: int | None = big(nullable=True, index=True)
     new_asset_id: int | None = big(nullable=True)  # the token/record a forced part went to

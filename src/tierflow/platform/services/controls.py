@@ -19,11 +19,11 @@ from tierflow.platform.models import (
     BillPackage,
     BillRange,
     Certificate,
+    FinancingRequest,
     SettlementBalance,
 )
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.errors import Conflict
 from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.platform.services.schemas.controls import (
     CertificateForce,
@@ -85,23 +85,33 @@ def _batches(ids: list[int]) -> list[list[int]]:
 def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recovery) -> RecoveryPublic:
     """Move everything `address` holds on chain to `data.new_address`, then bar `address` for good.
 
-    Holdings come from the read models (the chain does not enumerate). A token under an open financing
-    request stops the recovery before anything is sent: the request names the old address as its seller,
-    so the financier declines it (or it lapses) first.
+    Holdings come from the read models (the chain does not enumerate). Financing requests that name the
+    old address (open, or funded and so still open to recourse) move with its recourse debts, so a sale
+    under way goes on with the new key as the seller.
     """
     old, new = address, data.new_address
-    tokens = session.execute(
-        select(col(Certificate.token_id), col(Certificate.locked))
-        .where(col(Certificate.holder) == old, col(Certificate.status) != "burned")
-        .order_by(col(Certificate.token_id))
-    ).all()
-    locked = [token_id for token_id, is_locked in tokens if is_locked]
-    if locked:
-        raise Conflict(
-            f"certificates {locked} of {old} are under open financing requests; have the financier decline "
-            "them (or let them lapse) before the recovery",
-            code="recovery_blocked_by_financing",
+    tokens = (
+        session.execute(
+            select(col(Certificate.token_id))
+            .where(col(Certificate.holder) == old, col(Certificate.status) != "burned")
+            .order_by(col(Certificate.token_id))
         )
+        .scalars()
+        .all()
+    )
+    # open requests and funded ones that may still turn into recourse: their seller or financier moves
+    requests = (
+        session.execute(
+            select(col(FinancingRequest.request_id))
+            .where(
+                or_(col(FinancingRequest.seller) == old, col(FinancingRequest.financier) == old),
+                col(FinancingRequest.status).in_(["Requested", "Quoted", "Accepted", "Funded"]),
+            )
+            .order_by(col(FinancingRequest.request_id))
+        )
+        .scalars()
+        .all()
+    )
     packages = (
         session.execute(
             select(col(BillPackage.package_id))
@@ -137,8 +147,11 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     session.commit()  # end the read transaction before the chain calls
     why = reason_hash(data.order)
     hashes = [_send(ctx, "ParticipantRegistry", "recover", old, new, why).tx_hash]
-    for batch in _batches([token_id for token_id, _ in tokens]):
+    for batch in _batches(list(tokens)):
         hashes.append(_send(ctx, "Receivables", "recoverTokens", old, new, batch, why).tx_hash)
+    owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
+    for batch in _batches(list(requests)) or ([[]] if owed else []):
+        hashes.append(_send(ctx, "Financing", "recoverPositions", old, new, batch, why).tx_hash)
     bill_ids = [("package", i) for i in packages] + [("range", i) for i in ranges]
     for i in range(0, len(bill_ids), RECOVERY_BATCH):
         part = bill_ids[i : i + RECOVERY_BATCH]
@@ -160,6 +173,7 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
         reason_hash="0x" + why.hex(),
         tx_hashes=hashes,
         certificates=len(tokens),
+        financing_requests=len(requests),
         bill_packages=len(packages),
         bill_ranges=len(ranges),
         balance=balance,

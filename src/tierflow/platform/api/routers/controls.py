@@ -126,9 +126,9 @@ def force_range(
     response_model=RecoveryPublic,
     responses=WRITE_RESPONSES,
     summary="Lost-key recovery: move everything to a re-verified address",
-    description="One transaction per contract (and per 200 tokens or bill records): the registry entry, "
-    "certificates, bill packages and records, settlement-token balance. Refused while a certificate is "
-    "under an open financing request.",
+    description="One transaction per contract (and per 200 tokens, requests or bill records): the registry "
+    "entry, certificates (locked ones too), financing requests and recourse debts, bill packages and "
+    "records, settlement-token balance.",
 )
 def recover(
     ctx: ContextDep,

@@ -4,7 +4,8 @@ The moves a control makes are also reported by the contracts' ordinary events (C
 CertificateSplit before CertificateForceTransferred; ParticipantRegistered and ParticipantSuspended with
 ParticipantRecovered; Transfer with BalanceRecovered), whose handlers keep the certificates, participants
 and balances; these handlers keep the holds and the history of controls, and replay the bill carves
-(the bill events of a control are its only report).
+(the bill events of a control are its only report). RecourseDebtsRecovered has no read model to
+change (recourse owed is read from the chain) and stays a raw event.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from tierflow.chain.abi import Event
 from tierflow.platform.indexer.handlers.bills import _bill_move, _carve
+from tierflow.platform.indexer.handlers.receivables import _transfer
 from tierflow.platform.indexer.handlers.registry import handles, history, require
 from tierflow.platform.indexer.store import Store
 
@@ -139,6 +141,30 @@ def certificate_force_transferred(event: Event, store: Store) -> None:
         "certificate",
         asset_id=a["fromTokenId"],
         new_asset_id=a["tokenId"],
+        from_address=a["from"],
+        to_address=a["to"],
+        value=a["value"],
+        reason_hash=a["reasonHash"],
+        actor=a["by"],
+    )
+
+
+@handles("Receivables:CertificateRecovered")
+def certificate_recovered(event: Event, store: Store) -> None:
+    """A key recovery: the holder changes and nothing else (a lock, a hold and its escrow stay)."""
+    a = event.args
+    token = require(store, "certificate", a["tokenId"])
+    _transfer(event, store, "recovered", token, a["to"], a["value"], from_address=a["from"])
+    token["holder"] = a["to"]
+    hold = store.get("asset_hold", "certificate", a["tokenId"])
+    if hold is not None and hold["status"] == "frozen":
+        hold.update(holder=a["to"], updated_block=event.block_number)
+    _control(
+        event,
+        store,
+        "recovered",
+        "certificate",
+        asset_id=a["tokenId"],
         from_address=a["from"],
         to_address=a["to"],
         value=a["value"],
@@ -327,4 +353,23 @@ def balance_recovered(event: Event, store: Store) -> None:
         to_address=a["newAccount"],
         value=a["amount"],
         actor=a["by"],
+    )
+
+
+@handles("Financing:FinancingPartyRecovered")
+def financing_party_recovered(event: Event, store: Store) -> None:
+    a = event.args
+    request = require(store, "financing_request", a["requestId"])
+    for role in ("seller", "financier"):
+        if request[role] == a["from"]:
+            request[role] = a["to"]
+    _control(
+        event,
+        store,
+        "recovered",
+        "financing",
+        asset_id=a["requestId"],
+        from_address=a["from"],
+        to_address=a["to"],
+        reason_hash=a["reasonHash"],
     )

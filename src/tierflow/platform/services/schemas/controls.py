@@ -73,7 +73,9 @@ class HoldPublic(BaseModel):
 
 class ControlPublic(BaseModel):
     kind: str = Field(description="frozen | unfrozen | escrowed | forced | recovered")
-    asset: str = Field(description="certificate | bill_range | bill_package | participant | balance")
+    asset: str = Field(
+        description="certificate | bill_range | bill_package | financing | participant | balance"
+    )
     asset_id: int | None
     new_asset_id: int | None
     from_address: str | None
@@ -92,6 +94,7 @@ class RecoveryPublic(BaseModel):
     reason_hash: str
     tx_hashes: list[str]
     certificates: int
+    financing_requests: int
     bill_packages: int
     bill_ranges: int
     balance: Fen
