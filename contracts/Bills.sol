@@ -5,6 +5,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IBills} from "./interfaces/IBills.sol";
 import {IDocumentRegistry} from "./interfaces/IDocumentRegistry.sol";
+import {IFinancing} from "./interfaces/IFinancing.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Discount} from "./libraries/Discount.sol";
@@ -52,8 +53,9 @@ contract Bills is IBills, ERC2771Context {
     mapping(uint256 quoteId => Quote) private _quotes;
     mapping(uint256 rangeId => address) private _pledgees;
     mapping(uint256 rangeId => Claim) private _claims;
-    /// @dev The order behind each hold.
-    mapping(uint256 rangeId => bytes32) private _holdReasons;
+    /// @dev Set once by the operator (Financing is deployed before Bills but wired after): every payment
+    /// to a holder nets its recourse debt there (IFinancing.netRecourse). Appended last: storage layout.
+    address public financing;
 
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
         ERC2771Context(trustedForwarder_)
@@ -263,6 +265,7 @@ contract Bills is IBills, ERC2771Context {
             amount,
             rediscount
         );
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -340,6 +343,7 @@ contract Bills is IBills, ERC2771Context {
         uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(acceptor, holder, amount);
         emit BillPaid(packageId, rangeId, acceptor, holder, amount);
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -410,6 +414,7 @@ contract Bills is IBills, ERC2771Context {
         uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(obligor, holder, amount);
         emit BillRecourseSettled(packageId, obligor, holder, rangeId, newRangeId, amount);
+        _net(holder);
     }
 
     // ------------------------------------------------------------------ parameters
@@ -423,6 +428,15 @@ contract Bills is IBills, ERC2771Context {
         }
         _maxChainLength = cap;
         emit BillChainLengthSet(cap, operator);
+    }
+
+    /// @inheritdoc IBills
+    function setFinancing(address financing_) external {
+        address operator = _msgSender();
+        if (!registry.isOperator(operator)) revert BillNotOperator(operator);
+        if (financing != address(0) || financing_ == address(0)) revert BillFinancingAlreadySet(financing);
+        financing = financing_;
+        emit BillFinancingSet(financing_, operator);
     }
 
     /// @inheritdoc IBills
@@ -653,6 +667,14 @@ contract Bills is IBills, ERC2771Context {
         return Discount.interest(amount, rateBps, maturity, at);
     }
 
+    /// @dev After paying `holder` (discount proceeds, payment, recourse settlement): if it owes a recourse
+    /// debt on a certificate financing, Financing collects it from the money just received, in the same
+    /// transaction and without the holder's cooperation (invariant 9). Financing calls back nothing here.
+    function _net(address holder) private {
+        address financing_ = financing;
+        if (financing_ != address(0)) IFinancing(financing_).netRecourse(holder);
+    }
+
     function _amount(Range storage r) private view returns (uint256) {
         return uint256(r.end) - r.start + 1;
     }
@@ -694,7 +716,6 @@ contract Bills is IBills, ERC2771Context {
         address holder = r.holder;
         uint256 remainderRangeId;
         (frozenRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, holder, RangeStatus.Frozen);
-        _holdReasons[frozenRangeId] = reasonHash;
         emit BillRangeFrozen(r.packageId, frozenRangeId, holder, rangeId, start, end, remainderRangeId, reasonHash);
     }
 
@@ -703,7 +724,6 @@ contract Bills is IBills, ERC2771Context {
         _checkControl(reasonHash);
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
-        delete _holdReasons[rangeId];
         r.status = RangeStatus.Held;
         emit BillRangeUnfrozen(r.packageId, rangeId, r.holder, reasonHash);
     }
@@ -726,54 +746,30 @@ contract Bills is IBills, ERC2771Context {
         }
         uint256 remainderRangeId;
         (newRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, to, status);
-        if (status == RangeStatus.Frozen) {
-            _holdReasons[newRangeId] = _holdReasons[rangeId];
-            delete _holdReasons[rangeId];
-        }
         emit BillRangeForceTransferred(
             r.packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId, reasonHash
         );
     }
 
     /// @inheritdoc IBills
-    function recoverParties(
-        address from,
-        address to,
-        uint256[] calldata packageIds,
-        uint256[] calldata rangeIds,
-        bytes32 reasonHash
-    ) external {
+    function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external {
         _checkControl(reasonHash);
-        uint256 n = packageIds.length + rangeIds.length;
-        if (n == 0 || n > MAX_RECOVERY_BATCH) revert BillRecoveryBatch(n, MAX_RECOVERY_BATCH);
+        uint256 n = rangeIds.length;
         // the registry's record is the authority: recovery moves nothing but to the re-verified address
-        if (to == address(0) || registry.recoveredTo(from) != to) revert BillNotRecovered(from, to);
-        for (uint256 i; i < packageIds.length; ++i) {
-            uint256 packageId = packageIds[i];
-            Package storage p = _package(packageId);
-            bool party = false;
-            if (p.drawer == from) (p.drawer, party) = (to, true);
-            if (p.acceptor == from) (p.acceptor, party) = (to, true);
-            if (p.payee == from) (p.payee, party) = (to, true);
-            if (!party) revert BillNotParty(packageId, 0, from);
-            emit BillPartyRecovered(packageId, 0, from, to, reasonHash);
+        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
+            revert BillNotRecovered(from, to, n);
         }
         // any record, Closed ones too: the old key's earlier places in endorsement chains carry recourse
-        for (uint256 i; i < rangeIds.length; ++i) {
+        for (uint256 i; i < n; ++i) {
             uint256 rangeId = rangeIds[i];
             Range storage r = _range(rangeId);
             bool party = false;
             if (r.holder == from) (r.holder, party) = (to, true);
             if (_pledgees[rangeId] == from) (_pledgees[rangeId], party) = (to, true);
             if (_claims[rangeId].obligor == from) (_claims[rangeId].obligor, party) = (to, true);
-            if (!party) revert BillNotParty(0, rangeId, from);
+            if (!party) revert BillNotParty(rangeId, from);
             emit BillPartyRecovered(0, rangeId, from, to, reasonHash);
         }
-    }
-
-    /// @inheritdoc IBills
-    function holdOf(uint256 rangeId) external view returns (bytes32) {
-        return _holdReasons[rangeId];
     }
 
     /// @dev The carve of a control: [start, end] of `r` to `to` with `status`, in `r`'s place in the chain

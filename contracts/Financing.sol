@@ -227,7 +227,11 @@ contract Financing is IFinancing, ERC2771Context {
 
     /// @inheritdoc IFinancing
     function netRecourse(address holder) external {
-        if (msg.sender != address(receivables)) revert FinancingOnlyReceivables(msg.sender);
+        // Receivables and Bills (system contracts) call it after paying `holder`; Receivables, the frequent
+        // caller (every claim), is known here without a registry read
+        if (msg.sender != address(receivables) && !registry.isSystemContract(msg.sender)) {
+            revert FinancingNotSystemContract(msg.sender);
+        }
         if (_recourseOwed[holder] != 0) _net(holder);
     }
 

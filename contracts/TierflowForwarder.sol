@@ -35,19 +35,51 @@ contract TierflowForwarder is ITierflowForwarder, ERC2771Forwarder {
 
     /// @inheritdoc ITierflowForwarder
     function voidRequest(ForwardRequestData calldata request) external {
+        (bool success, address signer, uint256 nonce) = _useAndCall(request);
+        // if the call succeeds the request is not a failed one and voiding it would only deny the signer
+        // (the revert undoes the call and the nonce)
+        if (success) revert ForwarderRequestWouldSucceed(signer, nonce);
+        emit ForwardRequestVoided(signer, nonce, msg.sender);
+    }
+
+    /// @inheritdoc ITierflowForwarder
+    function executeOrVoid(ForwardRequestData calldata request) external {
+        (bool success, address signer, uint256 nonce) = _useAndCall(request);
+        if (success) {
+            emit ExecutedForwardRequest(signer, nonce, true);
+            return;
+        }
+        // the nonce stays used: the failed request dies in the transaction that tried it
+        bytes memory reason = new bytes(0);
+        assembly ("memory-safe") {
+            let size := returndatasize()
+            reason := mload(0x40)
+            mstore(reason, size)
+            returndatacopy(add(reason, 0x20), 0, size)
+            mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
+        }
+        emit ForwardRequestFailed(signer, nonce, reason);
+    }
+
+    /// @dev The checks of `execute` (deadline cap, target, expiry, signature; no value), then the nonce is
+    /// used and the call made. The return data of the call is left in the return buffer for the caller.
+    function _useAndCall(ForwardRequestData calldata request)
+        private
+        returns (bool success, address signer, uint256 nonce)
+    {
         _checkDeadline(request);
-        (bool isTrustedForwarder, bool active, bool signerMatch, address signer) = _validate(request);
+        bool isTrustedForwarder;
+        bool active;
+        bool signerMatch;
+        (isTrustedForwarder, active, signerMatch, signer) = _validate(request);
         if (!isTrustedForwarder) revert ERC2771UntrustfulTarget(request.to, address(this));
         if (!active) revert ERC2771ForwarderExpiredRequest(request.deadline);
         if (!signerMatch) revert ERC2771ForwarderInvalidSigner(signer, request.from);
         if (request.value != 0) revert ERC2771ForwarderMismatchedValue(request.value, 0);
-        uint256 nonce = _useNonce(signer);
-        // Run the call as execute would: if it succeeds the request is not a failed one and voiding it
-        // would only deny the signer (the revert undoes the call and the nonce).
+        nonce = _useNonce(signer);
         uint256 reqGas = request.gas;
         address to = request.to;
         bytes memory data = abi.encodePacked(request.data, request.from);
-        bool success;
         uint256 gasLeft;
         assembly ("memory-safe") {
             success := call(reqGas, to, 0, add(data, 0x20), mload(data), 0, 0)
@@ -59,8 +91,6 @@ contract TierflowForwarder is ITierflowForwarder, ERC2771Forwarder {
                 invalid()
             }
         }
-        if (success) revert ForwarderRequestWouldSucceed(signer, nonce);
-        emit ForwardRequestVoided(signer, nonce, msg.sender);
     }
 
     /// @dev Every relayed request: the deadline cap first, then OpenZeppelin's checks and call.

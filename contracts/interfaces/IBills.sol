@@ -193,6 +193,7 @@ interface IBills {
     );
     /// @notice The operator set the longest endorsement chain a range may reach.
     event BillChainLengthSet(uint256 cap, address indexed operator);
+    event BillFinancingSet(address indexed financing, address indexed operator);
 
     // ------------------------------------------------------------------ errors
 
@@ -236,6 +237,8 @@ interface IBills {
     /// recourse walks the chain, so its cost is bounded by bounding the chain.
     error BillChainTooLong(uint256 rangeId, uint256 depth, uint256 cap);
     error BillNotOperator(address caller);
+    /// @notice setFinancing is one-time and takes a non-zero address: the one already set.
+    error BillFinancingAlreadySet(address financing);
     /// @notice The cap must lie in [1, limit] and differ from the current one.
     error BillInvalidChainLength(uint256 cap, uint256 limit);
 
@@ -313,6 +316,9 @@ interface IBills {
     /// @notice The operator sets the longest endorsement chain (1 … CHAIN_LENGTH_LIMIT); records already
     /// deeper keep their place but cannot move further.
     function setMaxChainLength(uint24 cap) external;
+    /// @notice The operator wires Financing once (non-zero): from then on every payment Bills makes to a
+    /// holder (discount price, payment, recourse settlement) nets that holder's certificate recourse debt.
+    function setFinancing(address financing_) external;
     /// @notice The longest endorsement chain a range may reach (default 50).
     function maxChainLength() external view returns (uint256);
 
@@ -351,8 +357,9 @@ interface IBills {
     // (after a forced transfer, the new one) presents it as usual. (No escrow here, unlike certificates: the
     // contract is near the 24 KB code limit.) A forced transfer (court order) carves
     // a range to a new holder who steps into the old holder's place in the chain (it is no endorsement).
-    // A key recovery replaces the old key by the new one in place, in every record and package that names
-    // it (the same legal entity: the one exception to "a record's holder never changes").
+    // A key recovery replaces the old key by the new one in place, in every range record that names
+    // it (the same legal entity: the one exception to "a record's holder never changes"). The order behind
+    // a hold is in its events only (BillRangeFrozen, the indexer's asset_hold): no storage, for code size.
 
     /// @notice [start, end] of `fromRangeId` frozen as record `rangeId` under the order `reasonHash`.
     event BillRangeFrozen(
@@ -390,12 +397,11 @@ interface IBills {
     error BillNotGovernance(address caller);
     /// @notice A control without the hash of the order behind it.
     error BillNoReason();
-    /// @notice recoverParties to an address the registry did not recover `from`'s key to.
-    error BillNotRecovered(address from, address to);
-    /// @notice A recovery names 1 to `max` packages and ranges in all.
-    error BillRecoveryBatch(uint256 size, uint256 max);
-    /// @notice A recovery names a package or range record in which `from` plays no part.
-    error BillNotParty(uint256 packageId, uint256 rangeId, address from);
+    /// @notice recoverParties to an address the registry did not recover `from`'s key to, or naming `size` ids
+    /// (0 or more than MAX_RECOVERY_BATCH, 200).
+    error BillNotRecovered(address from, address to, uint256 size);
+    /// @notice A recovery names a package or range record (`id`) in which `from` plays no part.
+    error BillNotParty(uint256 id, address from);
 
     /// @notice Governance: freeze [start, end] of Held range `rangeId` under the order `reasonHash` (a part
     /// only of a splittable package, in multiples of minUnit). Works while paused, whatever the holder's status.
@@ -412,14 +418,8 @@ interface IBills {
         external
         returns (uint256 newRangeId);
     /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), replace `from` by
-    /// `to` in every package and range record named (the indexer lists them; at most MAX_RECOVERY_BATCH in all).
-    function recoverParties(
-        address from,
-        address to,
-        uint256[] calldata packageIds,
-        uint256[] calldata rangeIds,
-        bytes32 reasonHash
-    ) external;
-    /// @return reasonHash the order of the hold on `rangeId` (0 when none)
-    function holdOf(uint256 rangeId) external view returns (bytes32 reasonHash);
+    /// `to` as holder, pledgee or recourse obligor in every range record named (the indexer lists them; at most
+    /// MAX_RECOVERY_BATCH). Package parties (drawer, acceptor, payee) are not moved: the contract is at the
+    /// 24 KB code limit (see docs/contracts.md).
+    function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external;
 }

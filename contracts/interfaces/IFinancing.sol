@@ -108,8 +108,8 @@ interface IFinancing {
     error FinancingRecourseOwed(address seller, uint256 owed);
     /// @notice collectRecourse found nothing to collect (no debt, or no balance).
     error FinancingNothingToCollect(address seller, uint256 owed);
-    /// @notice netRecourse called by someone other than Receivables.
-    error FinancingOnlyReceivables(address caller);
+    /// @notice netRecourse called by someone other than a Tierflow system contract (Receivables, Bills).
+    error FinancingNotSystemContract(address caller);
 
     /// @notice The holder (an active SUPPLIER) asks `financier` (an active FINANCIER) to discount
     /// `amount` [fen] of token `tokenId`; that value is locked at once (split off when partial).
@@ -141,7 +141,8 @@ interface IFinancing {
     /// @notice Anyone: collect what a seller owes on recourse out of its settlement-token balance, oldest
     /// debt first; reverts FinancingNothingToCollect when nothing moves.
     function collectRecourse(address seller) external;
-    /// @notice Receivables only, after paying `holder`: collect its recourse debt (no-op when none).
+    /// @notice System contracts only (Receivables, Bills), after paying `holder`: collect its recourse debt
+    /// out of what it just received (no-op when none).
     function netRecourse(address holder) external;
 
     /// @return the request (status None when unknown)

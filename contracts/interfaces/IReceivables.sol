@@ -106,7 +106,6 @@ interface IReceivables {
     error CertificateInvalidAmount(uint256 amount, uint256 minUnit);
     error CertificateInvalidMaturity(uint64 maturity, uint64 latest);
     error CertificateOverpaid(uint256 slotId, uint256 outstanding, uint256 amount);
-    error CertificateNotRepaid(uint256 slotId, uint256 paidIn, uint256 face);
     error CertificateGracePeriodRunning(uint256 slotId, uint64 defaultableAt);
     error CertificateAlreadySettled(uint256 tokenId);
     error CertificateBatchTooLarge(uint256 size, uint256 max);

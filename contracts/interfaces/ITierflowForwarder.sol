@@ -7,12 +7,18 @@ import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.
 /// @notice Signed requests are short-lived and single-chance (DESIGN.md invariant 11):
 /// - a request's deadline may be at most MAX_REQUEST_LIFETIME (1 hour) ahead of chain time when relayed;
 /// - a batch is all or nothing: a failed call reverts the batch, so no nonce is burnt on the side;
-/// - a request that fails now can be voided by anyone holding it (the relayer does so right after it
-///   reverted): its nonce is used up, so the same signed calldata can never succeed later.
+/// - the relayer sends every request through `executeOrVoid`: a request whose call fails uses up its
+///   nonce in that same transaction (ForwardRequestFailed), so the signed calldata can never succeed later
+///   and no second transaction (a void that could sit unmined) is needed;
+/// - a request that fails now can also be voided by anyone holding it (`voidRequest`).
 interface ITierflowForwarder {
     /// @notice The request of `signer` with forwarder nonce `nonce` was voided: its call fails now and
     /// the request can never be relayed.
     event ForwardRequestVoided(address indexed signer, uint256 nonce, address indexed by);
+
+    /// @notice The request of `signer` with forwarder nonce `nonce` was relayed by executeOrVoid and its
+    /// call failed with `reason` (the revert data): the nonce is used up, the request can never be relayed.
+    event ForwardRequestFailed(address indexed signer, uint256 nonce, bytes reason);
 
     /// @notice The request's deadline [unix s] lies more than MAX_REQUEST_LIFETIME past chain time.
     error ForwarderDeadlineTooFar(uint48 deadline, uint256 latest);
@@ -25,4 +31,8 @@ interface ITierflowForwarder {
 
     /// @notice Void a validly signed, current request whose call fails now (see the title).
     function voidRequest(ERC2771Forwarder.ForwardRequestData calldata request) external;
+    /// @notice Relay a request (execute's checks; no value): if its call fails the transaction still
+    /// succeeds, the nonce stays used and ForwardRequestFailed carries the revert data; if it succeeds,
+    /// ExecutedForwardRequest(signer, nonce, true) as execute.
+    function executeOrVoid(ERC2771Forwarder.ForwardRequestData calldata request) external;
 }

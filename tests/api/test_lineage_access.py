@@ -45,7 +45,12 @@ def _page(api: Api, who: str, slot: int) -> tuple[set[int], int, list[tuple[str,
 def _api_tiers(lineage: dict[str, Any]) -> list[tuple[str, ...]]:
     """The API's tier totals as the dashboard's table prints them."""
     return [
-        (str(t["tier"]), str(t["tokens"]), str(t["holders"]), f"{t['value'] // 100:,}.{t['value'] % 100:02d}")
+        (
+            str(t["tier"]) if t["tier"] is not None else "financed",
+            str(t["tokens"]),
+            str(t["holders"]),
+            f"{t['value'] // 100:,}.{t['value'] % 100:02d}",
+        )
         for t in lineage["tiers"]
     ]
 
@@ -97,6 +102,7 @@ def test_lineage_holder_learns_nothing_of_other_branches(funded: Api) -> None:
     shown, count, tiers, _ = _page(api, "core1", slot)
     assert shown == {t["token_id"] for t in tree["tokens"]} == {root, mine, theirs, asked}
     assert count == tree["count"] == 4
-    # supplier2's 3,000.00 less the 1,000.00 it split off (locked) to be financed by bank2
+    # Tiers are supply-chain distance (docs/tiers.md): the 1,000.00 supplier2 split off to itself (locked)
+    # to be financed by bank2 is still supplier2's, tier 2 (split depth counted it as a tier 3).
     assert tiers == _api_tiers(tree)
-    assert tiers == [("1", "1", "1", "5,000.00"), ("2", "2", "2", "4,000.00"), ("3", "1", "1", "1,000.00")]
+    assert tiers == [("1", "1", "1", "5,000.00"), ("2", "3", "2", "5,000.00")]

@@ -203,7 +203,7 @@ CASES = [
             ("cancel", lambda sc, a: [sc["r"]]),
         ]
     ],
-    Case("financing", "netRecourse", lambda sc, a: [a("supplier1")], "-", gate="FinancingOnlyReceivables"),
+    Case("financing", "netRecourse", lambda sc, a: [a("supplier1")], "-", gate="FinancingNotSystemContract"),
     *[
         Case(
             "financing", fn, args, "bank1", FINANCIER,

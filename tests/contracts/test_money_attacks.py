@@ -151,26 +151,58 @@ def test_execute_batch_failed_call_reverts_without_burning_nonce(tf: Platform, k
 # ---------------------------------------------------------------------------- finding 3: replay
 
 
-def test_replay_reverted_acceptance_voided_request_never_succeeds_later(tf: Platform, kit: Kit) -> None:
-    """A custodial acceptQuote reverted (it raced the expiry); the bank re-quotes and relays the old
-    calldata itself. The relayer voids the failed request at once, so the replay fails."""
+def _acceptance_signed_then_quote_expired(tf: Platform, kit: Kit) -> tuple[int, int, tuple[object, ...]]:
+    """A custodial acceptQuote signed on the current terms whose quote expired before the relay landed:
+    (request id, the quote's expiry, the signed request)."""
     _, root = kit.accepted(days=179)
     request_id, _ = kit.request_financing(root)
     kit.quote(request_id, rate=360, expiry_s=600)
     r = kit.request(request_id)
     accept = tf.c.financing.functions.acceptQuote(request_id, r[6], r[9], r[7])
     request = signed_request(tf, "supplier1", accept, deadline=tf.now() + 3000)
-    tf.increase_time(600)  # the quote expired before the relay landed
+    tf.increase_time(600)
+    return request_id, r[7], request
+
+
+def test_replay_reverted_acceptance_voided_request_never_succeeds_later(tf: Platform, kit: Kit) -> None:
+    """A custodial acceptQuote reverted (it raced the expiry); the bank re-quotes and relays the old
+    calldata itself. The relayer voids the failed request at once, so the replay fails."""
+    request_id, expiry, request = _acceptance_signed_then_quote_expired(tf, kit)
     with tf.reverts("FailedCall"):
         tf.transact(tf.c.forwarder.functions.execute(request), "operator")
     receipt = tf.transact(tf.c.forwarder.functions.voidRequest(request), "operator")
     (voided,) = tf.events(receipt, tf.c.forwarder, "ForwardRequestVoided")
     assert voided["signer"] == kit.a("supplier1") and voided["nonce"] == 0
     # the bank re-quotes on the same terms it once offered and relays the exact old calldata
-    tf.transact(tf.c.financing.functions.quote(request_id, 360, r[7] + 600), "bank1")
+    tf.transact(tf.c.financing.functions.quote(request_id, 360, expiry + 600), "bank1")
     with tf.reverts("ERC2771ForwarderInvalidSigner"):
         tf.transact(tf.c.forwarder.functions.execute(request), "bank1")
     assert kit.request(request_id)[5] == QUOTED
+
+
+def test_replay_of_request_failed_through_execute_or_void_reverts(tf: Platform, kit: Kit) -> None:
+    """The relayer's one transaction: the failed acceptance uses up its nonce where it failed (no second
+    void transaction that could sit unmined), so the bank's later replay of the calldata fails."""
+    request_id, expiry, request = _acceptance_signed_then_quote_expired(tf, kit)
+    receipt = tf.transact(tf.c.forwarder.functions.executeOrVoid(request), "operator")
+    (failed,) = tf.events(receipt, tf.c.forwarder, "ForwardRequestFailed")
+    assert failed["signer"] == kit.a("supplier1") and failed["nonce"] == 0
+    selector = bytes(tf.w3.keccak(text="FinancingQuoteExpired(uint256,uint64)")[:4])
+    assert bytes(failed["reason"])[:4] == selector
+    assert tf.events(receipt, tf.c.forwarder, "ExecutedForwardRequest") == []
+    assert tf.c.forwarder.functions.nonces(kit.a("supplier1")).call() == 1
+    tf.transact(tf.c.financing.functions.quote(request_id, 360, expiry + 600), "bank1")
+    for relay in (tf.c.forwarder.functions.execute, tf.c.forwarder.functions.executeOrVoid):
+        with tf.reverts("ERC2771ForwarderInvalidSigner"):
+            tf.transact(relay(request), "bank1")
+    assert kit.request(request_id)[5] == QUOTED
+    # a request that succeeds is relayed as by execute
+    _, free = kit.accepted()
+    good = signed_request(tf, "supplier1", tf.c.receivables.functions.transfer(free, kit.a("supplier2")))
+    ok = tf.transact(tf.c.forwarder.functions.executeOrVoid(good), "operator")
+    assert tf.events(ok, tf.c.forwarder, "ExecutedForwardRequest")[0]["success"] is True
+    assert tf.events(ok, tf.c.forwarder, "ForwardRequestFailed") == []
+    assert kit.token(free)[0] == kit.a("supplier2")
 
 
 def test_void_request_refuses_a_request_that_would_succeed(tf: Platform, kit: Kit) -> None:

@@ -35,8 +35,9 @@ def as_party(live: Live) -> Iterator[Any]:
         client.close()
 
 
-def _bill(live: Live, *, days: int = 90) -> tuple[int, int]:
-    """A bill drawn and accepted by core1, received by supplier1 (set up through the API)."""
+def _bill(live: Live, *, days: int = 90, accepted: bool = True) -> tuple[int, int]:
+    """A bill drawn and accepted by core1, received by supplier1 (set up through the API); only drawn
+    (range 0) unless `accepted`."""
     upload = live.http.post(
         "/v1/bills/documents",
         headers={"X-API-Key": live.keys["core1"]},
@@ -56,6 +57,8 @@ def _bill(live: Live, *, days: int = 90) -> tuple[int, int]:
         },
     )
     package_id = int(body["result"]["package_id"])
+    if not accepted:
+        return package_id, 0
     live.api("core1", f"/v1/bills/{package_id}/accept")
     root = int(live.api("supplier1", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
     return package_id, root
@@ -78,7 +81,8 @@ def _flash(page: httpx.Response) -> tuple[str, str]:
 
 
 def _post(client: httpx.Client, path: str, **form: Any) -> tuple[str, str]:
-    return _flash(client.post(path, data={k: str(v) for k, v in form.items()}))
+    """Post a bill form as its confirmation page's button does (confirmed=yes): the action itself."""
+    return _flash(client.post(path, data={"confirmed": "yes", **{k: str(v) for k, v in form.items()}}))
 
 
 def test_bill_pledge_form_holder_pledges_and_only_the_pledgee_releases(live: Live, as_party: Any) -> None:
@@ -193,7 +197,10 @@ def test_bill_recourse_form_holder_claims_against_a_prior_party_and_the_obligor_
     assert _ranges(live, package_id)[held]["recourse_obligor"] is None
 
     back = f"/dashboard/bills/{package_id}?range={held}"
-    page = holder.post(f"/dashboard/bills/ranges/{held}/recourse", data={"to": a("supplier2"), "back": back})
+    page = holder.post(
+        f"/dashboard/bills/ranges/{held}/recourse",
+        data={"to": a("supplier2"), "back": back, "confirmed": "yes"},
+    )
     assert str(page.url).endswith(back)
     assert _flash(page) == (
         "ok",
@@ -271,3 +278,56 @@ def test_bill_list_shows_the_invoice_binding_pending_until_receipt(live: Live, a
     assert binding() == "1 bound"
     # the holder sees how long the range's endorsement chain is (Bills caps it)
     assert f'data-testid="bill-depth-{root}">0</td>' in payee.get("/dashboard/bills").text
+
+
+def _package(live: Live, package_id: int) -> dict[str, Any]:
+    response = live.http.get(f"/v1/bills/{package_id}", headers={"X-API-Key": live.keys["auditor"]})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_bill_money_and_legal_actions_show_a_confirmation_before_writing(live: Live, as_party: Any) -> None:
+    acceptor, holder, other = as_party("core1"), as_party("supplier1"), as_party("supplier2")
+    # accept (承兑): the acceptor reads what it promises; nothing is written until it confirms
+    package_id, _ = _bill(live, accepted=False)
+    page = acceptor.post(f"/dashboard/bills/{package_id}/accept")
+    assert page.status_code == 200 and 'data-testid="confirm"' in page.text
+    text = html.unescape(page.text)
+    assert "You promise to pay" in text and "¥10,000.00 on " in text
+    assert 'name="confirmed" value="yes"' in page.text
+    assert _package(live, package_id)["package"]["status"] == "Issued"
+    kind, _ = _post(acceptor, f"/dashboard/bills/{package_id}/accept")
+    assert kind == "ok" and _package(live, package_id)["package"]["status"] == "Accepted"
+
+    # pay and dishonour (拒付) of a presented range: the acceptor sees amount, holder, consequence
+    package_id, root = _bill(live, days=2)
+    live.platform.increase_time(3 * DAY)
+    live.api("supplier1", f"/v1/bills/ranges/{root}/present")
+    for verb, words in (("pay", "Confirm: pay ¥10,000.00"), ("dishonour", "Confirm: dishonour")):
+        page = acceptor.post(f"/dashboard/bills/ranges/{root}/{verb}", data={"reason": "2"})
+        text = html.unescape(page.text)
+        assert page.status_code == 200 and words in text, text[:2000]
+        assert live.address("supplier1") not in text  # names, never addresses, in the rows…
+        assert "Ningbo Steel Frames Co." in text  # …the holder by name
+        assert _ranges(live, package_id)[root]["status"] == "Presented"
+    assert "dispute over the goods" in html.unescape(page.text)
+    # …and in Chinese for a Chinese browser
+    zh = acceptor.post(
+        f"/dashboard/bills/ranges/{root}/dishonour",
+        data={"reason": "2"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert "确认：拒付" in zh.text and "货物争议" in zh.text and "拒付一经记录不可撤销" in zh.text
+    # someone else's unconfirmed post is refused by the service, never shown the range's terms
+    kind, message = _flash(other.post(f"/dashboard/bills/ranges/{root}/pay"))
+    assert kind == "error" and "Confirm" not in message
+    # endorse: the holder sees the amount in yuan and the endorsee's name
+    package_id, root = _bill(live)
+    page = holder.post(
+        f"/dashboard/bills/ranges/{root}/endorse",
+        data={"to": live.address("supplier2"), "start": 1, "end": 500_000},
+    )
+    text = html.unescape(page.text)
+    assert "¥5,000.00 (sub-tickets 1 … 500,000 of range R" in text
+    assert _ranges(live, package_id)[root]["end"] == FACE

@@ -112,6 +112,8 @@ def test_bill_range_bar_chain_and_bank_quote(browser: Any, live: Live) -> None:
     )["result"]["pledged_range_id"]
     bank.goto("/dashboard/bills")
     bank.get_by_test_id(f"bill-pledged-{pledged}").get_by_role("button", name="Release pledge").click()
+    expect(bank.get_by_test_id("confirm")).to_contain_text("¥1.00 (range R")
+    bank.get_by_role("button", name="Confirm: release the pledge").click()
     expect(bank.locator(".flash")).to_contain_text(f"Released the pledge on range R{pledged}")
     expect(bank.get_by_test_id(f"bill-pledged-{pledged}")).to_have_count(0)
 
@@ -126,6 +128,8 @@ def test_bill_pledge_form(browser: Any, live: Live) -> None:
     form.get_by_label("First and last sub-ticket (blank: the whole range)").fill("1")
     form.get_by_label("Last sub-ticket", exact=True).fill("25000000")
     form.get_by_role("button", name="Pledge", exact=True).click()
+    expect(page.get_by_test_id("confirm")).to_contain_text("¥250,000.00 (sub-tickets 1 … 25,000,000")
+    page.get_by_role("button", name="Confirm: pledge").click()
     expect(page.locator(".flash")).to_contain_text(f"Pledged range R{root}")
     holdings = page.get_by_test_id("bill-holdings")
     expect(holdings.locator("tr", has_text="Pledged").filter(has_text="1 … 25,000,000")).to_have_count(1)

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard import queries
 from tierflow.platform.models.financing import FinancingRequest
 
 pytestmark = pytest.mark.browser
@@ -80,11 +81,15 @@ def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line
     expect(bank.get_by_test_id("fund-price")).to_have_text(price_text)
     expect(bank.get_by_test_id("confirm-fund")).to_contain_text("400,000.00")
     shot(bank, "bank-confirm-fund")
+    # bank1 is shared with the other browser tests (its settlement money moves there too): compare with
+    # its balance just before funding.
+    with Session(live.ctx.engine) as db:
+        before = queries.settlement_balance(db, live.address("bank1"))
     bank.get_by_role("button", name=f"Confirm: pay ¥{price_text}").click()
     expect(flash(bank)).to_contain_text(f"Funded request {request_id}")
 
     # The cash leg moved in the same transaction: the bank's settlement balance fell by the price.
-    expect(bank.get_by_test_id("balance")).to_have_text(fmt.yuan(10**13 - fmt.parse_yuan(price_text)))
+    expect(bank.get_by_test_id("balance")).to_have_text(fmt.yuan(before - fmt.parse_yuan(price_text)))
     kpis = bank.get_by_test_id("portfolio-kpis")
     expect(kpis).to_contain_text("400,000.00")
     expect(bank.get_by_test_id("by-obligor")).to_contain_text("Hangzhou Grand Motors Group")
@@ -203,9 +208,17 @@ def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live,
     upcoming = core.get_by_test_id("upcoming").locator("tbody tr", has_text="250,000.00").first
     slot = upcoming.get_attribute("data-slot")
     expect(upcoming.get_by_label(f"Amount to repay on P{slot} (¥)", exact=True)).to_have_value("250,000.00")
+    with Session(live.ctx.engine) as db:  # core1 also pays in other tests of this session
+        before = queries.settlement_balance(db, live.address("core1"))
     upcoming.get_by_role("button", name="Repay").click()
+    # Money moves only after a page says what will happen: amount, payable, balance before and after.
+    confirm = core.get_by_test_id("confirm")
+    expect(confirm).to_contain_text(f"P{slot} to Jiaxing Coatings Co., face ¥250,000.00")
+    expect(confirm).to_contain_text(f"¥{fmt.yuan(before)} → ¥{fmt.yuan(before - 25_000_000)}")
+    shot(core, "core-confirm-repay")
+    core.get_by_role("button", name="Confirm: pay ¥250,000.00").click()
     expect(flash(core)).to_contain_text(f"Repaid ¥250,000.00 on P{slot}")
-    expect(core.get_by_test_id("balance")).to_have_text(fmt.yuan(10**13 - 25_000_000))
+    expect(core.get_by_test_id("balance")).to_have_text(fmt.yuan(before - 25_000_000))
     shot(core, "core-after-repay")
 
     # Maturity passes; the holder claims and the payout shows on its page.

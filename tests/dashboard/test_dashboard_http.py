@@ -269,8 +269,10 @@ def test_a_supplier_sees_its_paths_including_what_it_passed_on_whole(tmp_path: P
         assert children(tree) == {1: [2, 3], 2: [4], 3: [], 4: []}
         assert [n.certificate.token_id for n in tree.root.children if n.hidden] == [3]
         assert tree.count == 4
+        # Tiers are supply-chain distance (docs/tiers.md): C received T3 from B, a tier further than B
+        # (split depth put it beside B), and D is B's supplier, tier 3 like C.
         assert [(t.tier, t.tokens, t.holders, t.amount) for t in tree.tiers] == [
-            (1, 1, 1, 100), (2, 2, 2, 500), (3, 1, 1, 400)
+            (1, 1, 1, 100), (2, 1, 1, 200), (3, 2, 2, 700)
         ]  # fmt: skip
 
         tree_d = lineage.payable_lineage(db, _Party("D"), 1)

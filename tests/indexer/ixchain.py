@@ -198,7 +198,7 @@ class Scenario:
         self.tx(r.recover(lost, heir, ORDER), "operator")
         self.tx(rc.recoverTokens(lost, heir, [heirloom], ORDER), "operator")
         self.tx(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER), "operator")
-        self.tx(b.recoverParties(lost, heir, [], [forced_range], ORDER), "operator")
+        self.tx(b.recoverParties(lost, heir, [forced_range], ORDER), "operator")
         self.tx(self.c.token.functions.recoverBalance(lost, heir), "operator")
 
     def maturity(self) -> None:

@@ -19,14 +19,16 @@ HOLDER = "0x" + "44" * 20
 FAST = 2.0  # [s]
 
 
-def _tree(engine: Engine, parents: dict[int, int | None]) -> dict[int, int]:
+def _tree(engine: Engine, parents: dict[int, int | None], *, by_depth: bool = False) -> dict[int, int]:
+    """Certificates of payable 1 with these parents, held by one holder (or a holder per split depth)."""
     depth: dict[int, int] = {}
     rows = []
     for token, parent in parents.items():
         depth[token] = 0 if parent is None else depth[parent] + 1
         rows.append(
             {
-                "token_id": token, "slot_id": 1, "holder": HOLDER, "value": 10**20 + token,
+                "token_id": token, "slot_id": 1, "value": 10**20 + token,
+                "holder": HOLDER[:-1] + str(depth[token]) if by_depth else HOLDER,
                 "initial_value": 1, "status": "active", "locked": False, "lock_ref": None,
                 "parent_id": parent, "root_id": 1, "depth": depth[token], "block_number": 1,
                 "updated_block": 1,
@@ -73,7 +75,8 @@ def test_lineage_on_ten_thousand_tokens(engine: Engine, shape: str) -> None:
 
 
 def test_lineage_tree_tiers_are_exact_whether_sums_fit_64_bits_or_not(engine: Engine) -> None:
-    _tree(engine, {1: None, 2: 1, 3: 1, 4: 2, 5: 2, 6: 3})  # values 10**20 + token: beyond 64 bits
+    # values 10**20 + token: beyond 64 bits; each split passes value on to a new holder (a tier further)
+    _tree(engine, {1: None, 2: 1, 3: 1, 4: 2, 5: 2, 6: 3}, by_depth=True)
     with Session(engine) as session:
         big = [(t.tier, t.tokens, t.holders, t.amount) for t in lineage.tree_tiers(session, 1)]
         assert big == [(1, 1, 1, 10**20 + 1), (2, 2, 1, 2 * 10**20 + 5), (3, 3, 1, 3 * 10**20 + 15)]
@@ -83,5 +86,5 @@ def test_lineage_tree_tiers_are_exact_whether_sums_fit_64_bits_or_not(engine: En
             [{"t": token, "v": token} for token in range(1, 7)],
         )
         session.commit()
-        small = [(t.tier, t.tokens, t.amount) for t in lineage.tree_tiers(session, 1)]  # summed in SQL
+        small = [(t.tier, t.tokens, t.amount) for t in lineage.tree_tiers(session, 1)]
         assert small == [(1, 1, 1), (2, 2, 5), (3, 3, 15)]

@@ -39,6 +39,7 @@ WIRING: list[tuple[str, str, list[Any]]] = [
     ("DocumentRegistry", "setConsumer", ["Receivables", True]),
     ("DocumentRegistry", "setConsumer", ["Bills", True]),
     ("Receivables", "setFinancing", ["Financing"]),
+    ("Bills", "setFinancing", ["Financing"]),
 ]
 
 

@@ -147,8 +147,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "CertificateInvalidMaturity": "maturity {maturity} is not in the allowed window (latest {latest})",
     "CertificateOverpaid": "payable {slotId} has {outstanding:yuan} outstanding;"
     " repaying {amount:yuan} is too much",
-    "CertificateNotRepaid": "payable {slotId} is repaid {paidIn:yuan} of {face:yuan};"
-    " claims open when fully repaid",
     "CertificateGracePeriodRunning": "payable {slotId} can be marked defaulted from {defaultableAt}",
     "CertificateAlreadySettled": "token {tokenId} was already paid out",
     "CertificateNotSupplier": "{caller} is not the supplier named on payable {slotId}",
@@ -232,7 +230,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "FinancingRecourseOwed": "{seller} owes {owed:yuan} on recourse; no new financing until that is paid",
     "FinancingNothingToCollect": "nothing to collect from {seller}: it owes {owed:yuan} and holds no "
     "settlement balance now",
-    "FinancingOnlyReceivables": "{caller} is not the receivables contract; only it reports payments to net",
+    "FinancingNotSystemContract": "{caller} is not a Tierflow system contract; "
+    "only they report payments to net",
+    "BillFinancingAlreadySet": "the financing contract is already set to {financing}",
     # Bills
     "BillUnknownPackage": "bill {packageId} does not exist",
     "BillUnknownRange": "bill range {rangeId} does not exist",
@@ -276,11 +276,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "BillNotGovernance": "{caller} is not platform governance; only governance freezes, forces transfers "
     "and recovers bills",
     "BillNoReason": "name the court order or re-verification record (its hash) behind this control",
-    "BillNotRecovered": "the registry has not recovered {from}'s key to {to}; recover the participant first",
-    "BillRecoveryBatch": "a recovery names 1 to {max} packages and ranges per call, not {size}; "
-    "split the list",
-    "BillNotParty": "{from} plays no part in package {packageId} / range {rangeId}; leave it out of the "
-    "recovery",
+    "BillNotRecovered": "the registry has not recovered {from}'s key to {to}, or the recovery names {size} "
+    "range records (1 to 200 per call); recover the participant first, or split the list",
+    "BillNotParty": "{from} plays no part in range record {id}; leave it out of the recovery",
     "BillInvalidChainLength": "the endorsement-chain cap must be 1 … {limit} and differ from the current "
     "one (asked {cap})",
     # ParticipantRegistry

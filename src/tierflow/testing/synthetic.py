@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import func, text
+from sqlalchemy import Table, func, inspect, text
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
 from tierflow.chain.vocabulary import Role
@@ -403,6 +405,25 @@ def _choice_sql(expression: str, values: list[str]) -> str:
     return f"CASE ({expression}) % {len(values)} {cases} END"
 
 
+@contextmanager
+def _indexes_rebuilt(conn: Connection, table: Table) -> Iterator[None]:
+    """Drop `table`'s secondary indexes for a bulk load and build them again after it.
+
+    Inserting a million rows into a table with nine secondary indexes updates each index row by row in
+    random key order; building an index once over the loaded rows sorts them (SQLite and PostgreSQL
+    alike), several times faster. The indexes come back as the schema declares them (same names and
+    columns), in the same transaction.
+    """
+    present = {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes(table.name)}
+    # Only those the database has exactly as declared: a rebuilt index is always the one dropped.
+    declared = [ix for ix in table.indexes if present.get(ix.name) == [c.name for c in ix.columns]]
+    for index in declared:
+        index.drop(conn)
+    yield
+    for index in declared:
+        index.create(conn)
+
+
 def seed_bulk(
     engine: Engine,
     seeded: Seeded,
@@ -429,7 +450,7 @@ def seed_bulk(
     holder = f"CASE WHEN i % {bank_every} = 0 THEN '{a['bank1']}' ELSE {others} END"
     value = "(100000 + (i * 7919) % 1000000) * 100"
     maturity = f"CAST({base_day} + 5 + i % 180 AS BIGINT) * {DAY}"  # 64-bit: int4 overflows in 2038
-    with engine.begin() as conn:
+    with engine.begin() as conn, _indexes_rebuilt(conn, Certificate.__table__):  # type: ignore[attr-defined]
         conn.execute(
             text(
                 f"""{_numbers(engine, payables)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import SignatureRequired, TxResult
 from tierflow.platform.services.schemas.staff import ApprovalPublic
+from tierflow.platform.services.sqltext import JsonTexts
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {
@@ -235,8 +237,20 @@ def fast_json(payload: Any) -> Response:
 
 
 def json_bytes(payload: Any) -> bytes:
-    """The body `fast_json` sends, for callers that cache it."""
-    return json.dumps(payload, separators=(",", ":")).encode()
+    """The body `fast_json` sends, for callers that cache it. A top-level JsonTexts value (rows the
+    database rendered as JSON, services.sqltext) is written as the array of its texts."""
+    rendered = (
+        {k: v for k, v in payload.items() if isinstance(v, JsonTexts)} if isinstance(payload, dict) else {}
+    )
+    if not rendered:
+        return json.dumps(payload, separators=(",", ":")).encode()
+    # Each array stands in as a one-off marker string, then the marker's JSON is replaced by the array:
+    # a random marker cannot be matched by any value of the payload.
+    markers = {key: f"{key}:{secrets.token_hex(16)}" for key in rendered}
+    text = json.dumps({k: markers.get(k, v) for k, v in payload.items()}, separators=(",", ":"))
+    for key, texts in rendered.items():
+        text = text.replace(json.dumps(markers[key]), "[" + ",".join(texts) + "]", 1)
+    return text.encode()
 
 
 def _json(response: JSONResponse) -> Any:

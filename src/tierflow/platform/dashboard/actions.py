@@ -18,7 +18,9 @@ from sqlmodel import Session
 from tierflow.chain.vocabulary import revert_message
 from tierflow.errors import ContractRevert, TierflowError
 from tierflow.platform import i18n
+from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
+from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import approvals, controls, documents, participants, policy, workflows
 from tierflow.platform.services.errors import ServiceError
@@ -27,8 +29,12 @@ from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas import controls as forms
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
+    Burn,
     CertificateIssue,
+    CreditLineAdjust,
+    CreditLineCreate,
     FinancingCreate,
+    Mint,
     ParametersUpdate,
     ParticipantCreate,
     Quote,
@@ -41,7 +47,12 @@ T = TypeVar("T")
 
 
 class ActionError(Exception):
-    """An action did not happen; `str(error)` says why and what to do."""
+    """An action did not happen; `str(error)` says why and what to do, `field` names the form field at
+    fault when one is (the page marks it and keeps what was typed)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Submitted(ActionError):
@@ -91,8 +102,118 @@ def explain(error: BaseException) -> str:
     if isinstance(error, ContractRevert):
         return f"The chain refused it — {revert_message(error)}"
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return " ".join(_validation_sentence(e) for e in error.errors())
     return str(error) or type(error).__name__
+
+
+# The form field a refusal is about, by contract error or service code (the rest mark no field).
+_ERROR_FIELDS: dict[str, str] = {
+    "CertificateInvalidMaturity": "maturity",
+    "BillInvalidMaturity": "maturity",
+    "CertificateNoInvoices": "invoices",
+    "CertificateTooManyInvoices": "invoices",
+    "DocumentAlreadyUsed": "invoice_numbers",
+    "CreditLineExceeded": "line_id",
+    "CreditLineExpired": "line_id",
+    "CreditLineWrongObligor": "line_id",
+    "CreditLineUnknown": "line_id",
+    "invoice_number_missing": "invoice_numbers",
+    "invalid_invoice_number": "invoice_numbers",
+    "invoice_file_mismatch": "invoice_numbers",
+    "empty_document": "invoices",
+    "document_too_large": "invoices",
+    "participant_not_found": "supplier",
+}
+
+
+def field_of(error: BaseException) -> str | None:
+    """The form field `error` is about, if it is about one."""
+    if isinstance(error, ValidationError):
+        names = [str(p) for e in error.errors()[:1] for p in e.get("loc", ()) if not isinstance(p, int)]
+        return names[-1] if names else None
+    if isinstance(error, ContractRevert):
+        return _ERROR_FIELDS.get(error.name)
+    if isinstance(error, ServiceError):
+        return _ERROR_FIELDS.get(error.code)
+    return None
+
+
+# The business word of each field the dashboard's forms fill in a service schema (the person never
+# sees `rate_bps` or `valid_hours`, only the label beside the box).
+FIELD_LABELS: dict[str, str] = {
+    "rate_bps": N_("Annual rate"),
+    "valid_hours": N_("Quote validity (hours)"),
+    "face": N_("Face amount"),
+    "amount": N_("Amount"),
+    "value": N_("Amount"),
+    "maturity": N_("Maturity date"),
+    "line_id": N_("Credit line"),
+    "supplier": N_("Supplier"),
+    "financier": N_("Bank"),
+    "to": N_("Recipient"),
+    "token_id": N_("Certificate"),
+    "document_ids": N_("Invoices"),
+    "max_tenor_days": N_("Longest tenor (days)"),
+    "grace_period_days": N_("Grace period (days)"),
+    "min_unit": N_("Minimum unit"),
+    "legal_name": N_("Legal name"),
+    "legal_id": N_("Unified social credit code"),
+    "roles": N_("Roles"),
+    "contact": N_("Contact"),
+    "address": N_("Address"),
+    "limit": N_("Limit"),
+    "expiry": N_("Expiry date"),
+}
+# Fields whose number is money in fen or a rate in basis points: their bounds are said in yuan / percent.
+_FEN_FIELDS = {"face", "amount", "value", "min_unit", "limit"}
+_BOUND_WORDS = {
+    "greater_than": N_("%(field)s: enter more than %(bound)s."),
+    "greater_than_equal": N_("%(field)s: enter at least %(bound)s."),
+    "less_than": N_("%(field)s: enter less than %(bound)s."),
+    "less_than_equal": N_("%(field)s: enter at most %(bound)s."),
+}
+
+
+def field_label(name: str) -> str:
+    label = FIELD_LABELS.get(name)
+    return gettext(label) if label else name.replace("_", " ").capitalize()
+
+
+def _bound(field: str, value: Any) -> str:
+    if field in _FEN_FIELDS and isinstance(value, int):
+        return money(value)
+    if field == "rate_bps" and isinstance(value, int):
+        return f"{value / 100:g}%"
+    return str(value)
+
+
+def _validation_sentence(error: Any) -> str:
+    """One pydantic error as a sentence naming the field as the form labels it: "Annual rate: enter
+    more than 0%." rather than "rate_bps: Input should be greater than 0"."""
+    names = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    field = names[-1] if names else ""
+    label = field_label(field) if field else gettext("This form")
+    kind = str(error.get("type", ""))
+    if kind in _BOUND_WORDS:
+        bound = next(iter((error.get("ctx") or {}).values()), "")
+        return gettext(_BOUND_WORDS[kind], field=label, bound=_bound(field, bound))
+    if kind == "missing":
+        return gettext("%(field)s: fill this in.", field=label)
+    if kind in ("too_short", "string_too_short"):
+        return gettext("%(field)s: this cannot be empty.", field=label)
+    if kind in ("too_long", "string_too_long"):
+        return gettext("%(field)s: this is too long; shorten it.", field=label)
+    if kind.startswith(("int", "float", "decimal")):
+        return gettext("%(field)s: enter a whole number.", field=label)
+    if kind.startswith("date"):
+        return gettext("%(field)s: enter a date as YYYY-MM-DD.", field=label)
+    if kind == "string_pattern_mismatch":
+        return gettext(
+            "%(field)s: this is not in the expected form; choose from the list or check it.", field=label
+        )
+    return gettext(
+        "%(field)s: this value is not accepted (%(reason)s).", field=label, reason=error.get("msg", "")
+    )
 
 
 def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T:
@@ -116,7 +237,7 @@ def run_as(context: Any, viewer: Viewer, work: Callable[[Session, Any], T]) -> T
             ) from pending
         except (TierflowError, ValidationError) as error:
             session.rollback()
-            raise ActionError(explain(error)) from error
+            raise ActionError(explain(error), field=field_of(error)) from error
     if isinstance(result, SignatureRequired):
         raise ActionError(
             "Your key is in your own custody: the dashboard cannot sign for you. Sign the forward request "
@@ -143,6 +264,54 @@ def bank_request(context: Any, viewer: Viewer, *, verb: str, request_id: int) ->
     function = {"fund": workflows.fund, "decline": workflows.decline, "recourse": workflows.recourse}[verb]
     return run_as(
         context, viewer, lambda s, c: function(ctx=context, session=s, caller=c, request_id=request_id)
+    )
+
+
+def grant_line(context: Any, viewer: Viewer, *, obligor: str, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineCreate(obligor=obligor, limit=limit, expiry=expiry)
+    return run_as(
+        context, viewer, lambda s, c: workflows.grant_line(ctx=context, session=s, caller=c, data=data)
+    )
+
+
+def adjust_line(context: Any, viewer: Viewer, *, line_id: int, limit: int, expiry: dt.date) -> Any:
+    data = CreditLineAdjust(limit=limit, expiry=expiry)
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.adjust_line(ctx=context, session=s, caller=c, line_id=line_id, data=data),
+    )
+
+
+def freeze_line(context: Any, viewer: Viewer, *, line_id: int) -> Any:
+    return run_as(
+        context, viewer, lambda s, c: workflows.freeze_line(ctx=context, session=s, caller=c, line_id=line_id)
+    )
+
+
+def mint(context: Any, viewer: Viewer, *, to: str, amount: int) -> Any:
+    data = Mint(to=to, amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.mint(ctx=context, session=s, caller=c, data=data))
+
+
+def burn(context: Any, viewer: Viewer, *, amount: int) -> Any:
+    data = Burn(amount=amount)
+    return run_as(context, viewer, lambda s, c: workflows.burn(ctx=context, session=s, caller=c, data=data))
+
+
+def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.mark_defaulted(ctx=context, session=s, caller=c, slot_id=slot_id),
+    )
+
+
+def collect_recourse(context: Any, viewer: Viewer, *, seller: str) -> Any:
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: workflows.collect_recourse(ctx=context, session=s, caller=c, seller=seller),
     )
 
 
@@ -213,20 +382,35 @@ def issue(
     line_id: int,
     invoices: Sequence[tuple[Upload, str]],
 ) -> Any:
-    """Upload each invoice (encrypted; its hash goes on chain), then issue the certificate they back."""
+    """Upload each invoice (encrypted; its hash goes on chain), then issue the certificate they back.
+
+    An issue that fails discards the files it uploaded: left behind, they were attached to the next
+    payable of the same invoice (the bank saw one invoice once per attempt). A checker's approval
+    keeps them: the issue is still to be sent with them.
+    """
 
     def work(session: Session, caller: Any) -> Any:
-        ids = []
-        for upload, number in invoices:
-            stored = documents.upload(
-                ctx=context, session=session, caller=caller, content=upload.data, filename=upload.filename,
-                content_type=upload.content_type, kind="invoice", seller=supplier, invoice_number=number,
-            )  # fmt: skip
-            ids.append(stored.document_id)
-        data = CertificateIssue(
-            supplier=supplier, face=face, maturity=maturity, line_id=line_id, document_ids=ids
-        )
-        return workflows.issue(ctx=context, session=session, caller=caller, data=data)
+        ids: list[str] = []
+        try:
+            for upload, number in invoices:
+                stored = documents.upload(
+                    ctx=context, session=session, caller=caller, content=upload.data,
+                    filename=upload.filename, content_type=upload.content_type, kind="invoice",
+                    seller=supplier, invoice_number=number,
+                )  # fmt: skip
+                ids.append(stored.document_id)
+            data = CertificateIssue(
+                supplier=supplier, face=face, maturity=maturity, line_id=line_id, document_ids=ids
+            )
+            return workflows.issue(ctx=context, session=session, caller=caller, data=data)
+        except ApprovalRequired:
+            raise
+        except (ServiceError, ContractRevert, ValidationError):
+            # Refused for certain (a reverted transaction changed nothing). Not on a timeout: the
+            # transaction may still be mined, and its payable needs these files.
+            session.rollback()
+            documents.discard(session=session, caller=caller, document_ids=ids)
+            raise
 
     return run_as(context, viewer, work)
 
@@ -300,6 +484,19 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
+
+    return run_as(context, viewer, work)
+
+
+def advance_time(context: Any, viewer: Viewer, *, days: int) -> int:
+    """Devnet only: the chain's clock `days` forward; the pages' clock follows at once."""
+
+    def work(session: Session, caller: Any) -> int:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator moves the devnet's clock."))
+        moved = workflows.advance_time(ctx=context, days=days)
+        queries.note_chain_time(context.engine, moved)
+        return moved
 
     return run_as(context, viewer, work)
 

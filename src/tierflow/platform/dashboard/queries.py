@@ -29,7 +29,8 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
-from tierflow.platform.services.lineage import TierSpread, tier_spread
+from tierflow.platform.services import queries as service_queries
+from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
 LIVE_TOKEN_STATUSES = ("active", "locked")
@@ -76,11 +77,21 @@ def directory(db: Session) -> Directory:
     return Directory(names, roles, status)
 
 
+# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
+# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
+# event brings it back.
+DEVNET_CLOCK: dict[int, int] = {}
+
+
+def note_chain_time(engine: Any, chain_time: int) -> None:
+    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
+
+
 def clock(db: Session) -> int:
     """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
     (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules."""
     last = db.exec(select(RawEvent.block_time).order_by(col(RawEvent.block_number).desc()).limit(1)).first()
-    return max(int(time.time()), int(last or 0))
+    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(db.get_bind()), 0))
 
 
 def indexed(db: Session) -> dict[str, int]:
@@ -115,7 +126,7 @@ class QueueRow:
     certificate: Certificate | None
     payable: Payable | None
     days: int
-    tier: int
+    tier: int | None  # the seller's supply-chain tier (services.lineage.token_tiers)
     suggested_discount: int
     suggested_price: int
     documents: list[StoredDocument]
@@ -212,6 +223,7 @@ def bank_queue(
     slot_ids = sorted({t.slot_id for t in tokens.values()})
     payables = _by_id(db.exec(select(Payable).where(col(Payable.slot_id).in_(slot_ids))), "slot_id")
     documents = _documents_for(db, slot_ids)
+    tiers = token_tiers(db, slot_ids)
     rows = []
     for request in requests:
         token = tokens.get(request.token_id)
@@ -224,7 +236,7 @@ def bank_queue(
                 certificate=token,
                 payable=payable,
                 days=days,
-                tier=(token.depth + 1) if token else 0,
+                tier=tiers.get(token.token_id) if token else None,
                 suggested_discount=discount,
                 suggested_price=request.amount - discount,
                 documents=documents.get(token.slot_id, []) if token else [],
@@ -482,6 +494,73 @@ def exposure(db: Session, financier: str, positions: Portfolio) -> list[Exposure
     return sorted(rows, key=lambda r: -(r.position or r.used))
 
 
+# -- the bank's actions ---------------------------------------------------------------------------
+
+
+@dataclass
+class BankLine:
+    line: CreditLine
+    frozen: bool
+    reopen_limit: int | None  # the limit before it was frozen, offered to unfreeze [fen]
+    expired: bool
+
+
+def bank_lines(db: Session, financier: str, *, now: int) -> list[BankLine]:
+    """The credit lines `financier` granted, newest first, with whether each is frozen (nothing left to
+    draw after the bank brought its limit down to what is drawn) and the limit that reopens it."""
+    rows = db.exec(
+        select(CreditLine)
+        .where(col(CreditLine.financier) == financier)
+        .order_by(col(CreditLine.line_id).desc())
+    ).all()
+    found = []
+    for line in rows:
+        reopen = (
+            service_queries.last_limit_above(db, line.line_id, line.limit)
+            if line.limit == line.used
+            else None
+        )
+        found.append(BankLine(line, reopen is not None, reopen, line.expiry <= now))
+    return found
+
+
+@dataclass
+class ClaimablePosition:
+    certificate: Certificate
+    payable: Payable
+
+
+def claimable_positions(db: Session, holder: str, *, now: int, limit: int = 50) -> list[ClaimablePosition]:
+    """`holder`'s live certificates on matured payables with money paid in and not yet paid out: each
+    can be claimed now (its pro-rata share of what the obligor paid; the chain pays from maturity on)."""
+    rows = db.exec(
+        select(Certificate, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+        .where(
+            col(Certificate.holder) == holder,
+            col(Certificate.status).in_(LIVE_TOKEN_STATUSES),
+            col(Certificate.value) > 0,
+            col(Payable.paid_in) > col(Payable.paid_out),
+            col(Payable.maturity) <= now,
+        )
+        .order_by(col(Payable.maturity), col(Certificate.token_id))
+        .limit(limit)
+    ).all()
+    return [ClaimablePosition(c, p) for c, p in rows]
+
+
+def recoursed_requests(db: Session, financier: str, *, limit: int = 50) -> list[FinancingRequest]:
+    """Requests on which `financier` exercised recourse: the seller owes their value until collected."""
+    return list(
+        db.exec(
+            select(FinancingRequest)
+            .where(col(FinancingRequest.financier) == financier, col(FinancingRequest.status) == "Recoursed")
+            .order_by(col(FinancingRequest.request_id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
 # -- supplier --------------------------------------------------------------------------------
 
 
@@ -489,6 +568,7 @@ def exposure(db: Session, financier: str, positions: Portfolio) -> list[Exposure
 class Holding:
     certificate: Certificate
     payable: Payable
+    tier: int | None = None  # services.lineage.token_tiers
 
 
 @dataclass
@@ -534,9 +614,10 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
         .order_by(col(Payout.block_number).desc())
         .limit(limit)
     ).all()
+    held_tiers = token_tiers(db, {c.slot_id for c, _ in held})
     return SupplierView(
         incoming=list(incoming),
-        holdings=[Holding(c, p) for c, p in held],
+        holdings=[Holding(c, p, held_tiers.get(c.token_id)) for c, p in held],
         holdings_total=sum(c.value for c, _ in held),
         requests=[
             (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
@@ -575,13 +656,17 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Payable.maturity))
         .limit(50)
     ).all()
-    # Across every payable of the obligor: from the indexer's positions (one row per holder, payable
-    # and depth), not from each of its certificates (half a million for a large obligor).
+    # Across every payable of the obligor: the indexer's positions (one row per holder, payable and
+    # depth) put at their holder's supply-chain tier in that payable (services.lineage.token_tiers).
+    positions = db.exec(
+        select(Position.slot_id, Position.holder, Position.value, Position.tokens)
+        .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
+        .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
+    ).all()
     tiers = tier_spread(
-        db.exec(
-            select(Position.depth, Position.holder, Position.value, Position.tokens)
-            .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
-            .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
+        (tier, holder, value, tokens)
+        for (slot_id, holder, value, tokens), tier in zip(
+            positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True
         )
     )
     repayments = db.exec(
@@ -664,7 +749,7 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                     f"Certificate T{token.token_id}",
                     f"/dashboard/lineage/{token.slot_id}#t{token.token_id}",
                     f"held by {names.name(token.holder)}: {fmt.yuan(token.value)} of P{token.slot_id}, "
-                    f"tier {token.depth + 1}, {token.status}",
+                    f"{tier_label(token_tiers(db, [token.slot_id]).get(token.token_id))}, {token.status}",
                 )
             )
     if lowered.startswith("0x") and len(q) == 42 and not any(r.kind == "participant" for r in results):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
@@ -252,6 +252,9 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     """Render `template` (under templates/) inside the site's frame: viewer, pause banner, flash message."""
     flash = request.cookies.get(FLASH_COOKIE)
     kind, _, message = _decode_flash(flash or "").partition(":")
+    refusal: str | None = getattr(request.state, "refusal", None)
+    if refusal:
+        kind, message = "error", refusal
     viewer = current_viewer(request)
     paused = False
     if viewer is not None:
@@ -275,6 +278,13 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def refused_page(request: Request, template: str, refusal: str, **context: Any) -> HTMLResponse:
+    """A form's page drawn again at once (422) with the reason it was refused: what was typed stays in
+    the form (the template gets it in `context`), unlike a redirect that would wipe it."""
+    request.state.refusal = refusal
+    return page(request, template, status_code=422, **context)
 
 
 def _denied_page(request: Request, what: str) -> HTMLResponse:
@@ -336,14 +346,16 @@ def form_yuan(form: Any, name: str, label: str) -> int:
     try:
         return fmt.parse_yuan(str(form.get(name, "")))
     except ValueError as error:
-        raise actions.ActionError(f"{label}: {error}.") from error
+        raise actions.ActionError(f"{label}: {error}.", field=name) from error
 
 
 def form_int(form: Any, name: str, label: str) -> int:
     """Field `name` as a number chosen from a list; ActionError naming `label` if it is not one."""
     raw = str(form.get(name, "")).strip()
     if not raw.isdigit():
-        raise actions.ActionError(f"{label}: choose one from the list (got “{raw or 'nothing'}”).")
+        raise actions.ActionError(
+            f"{label}: choose one from the list (got “{raw or 'nothing'}”).", field=name
+        )
     return int(raw)
 
 
@@ -354,10 +366,13 @@ async def act(
     back: str,
     done: str | Callable[[Any], str],
     action: Callable[..., Any],
+    *,
+    again: Callable[[actions.ActionError], Response] | None = None,
     **params: Any,
-) -> RedirectResponse:
+) -> Response:
     """Run `action(context, viewer, **params)`, then back to the page saying what happened (or what to
-    do about it); `done` is the message, or makes it from the action's result.
+    do about it); `done` is the message, or makes it from the action's result. `again` draws the
+    form once more, with what was typed and the failing field marked, when the action is refused.
 
     The action sends a transaction and waits for the indexer (seconds at worst): it runs in the
     thread pool so that the event loop keeps serving every other page and API call meanwhile.
@@ -369,9 +384,82 @@ async def act(
         return redirect(back, message=str(submitted))
     except actions.ActionError as error:
         await run_in_threadpool(_audit, request, viewer, f"refused: {error}", None)
+        if again is not None:
+            return await run_in_threadpool(again, error)
         return redirect(back, message=str(error), kind="error")
     await run_in_threadpool(_audit, request, viewer, "executed", getattr(result, "tx_hash", None))
     return redirect(back, message=done(result) if callable(done) else done)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What an action will do, shown before it is done: rows of (what, how much / to whom / when)."""
+
+    title: str
+    rows: list[tuple[str, str]]
+    button: str
+    note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def confirmed(form: Any) -> bool:
+    """Did the person confirm this form on its confirmation page (the form posted a second time)?"""
+    return str(form.get("confirmed", "")) == "yes"
+
+
+def confirm_page(request: Request, form: Any, back: str, confirmation: Confirmation) -> HTMLResponse:
+    """The confirmation page of a money or legal action: nothing is written; its Confirm button posts
+    the same fields to the same address again, with confirmed=yes."""
+    fields = [
+        (name, str(value))
+        for name, value in form.multi_items()
+        if name not in ("csrf_token", "confirmed") and isinstance(value, str)
+    ]
+    return page(
+        request, "confirm.html", confirmation=confirmation, fields=fields, action=request.url.path, back=back
+    )
+
+
+MAX_RATE_BPS = 10_000  # [bps] the contracts' cap on a quote (Financing and Bills: MAX_RATE_BPS)
+FAR_FROM_STANDING_BPS = 200  # [bps] a quote this far from the bank's standing rate is likely a typo
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """Warnings on a quote's rate before Confirm; `blocked` when the chain would refuse it anyway."""
+
+    warnings: list[str]
+    blocked: bool
+
+
+def rate_check(rate_bps: int, standing_bps: int | None) -> RateCheck:
+    """Sanity warnings for a quote at `rate_bps`: 0 %, over the platform's cap, far from the standing rate."""
+    gettext = i18n.gettext
+    if rate_bps <= 0:
+        return RateCheck(
+            [gettext("A 0% rate is not a quote: the chain refuses it. Enter the annual rate you offer.")],
+            True,
+        )
+    if rate_bps > MAX_RATE_BPS:
+        return RateCheck(
+            [
+                gettext(
+                    "%(rate)s is above the platform's cap of %(cap)s a year: the chain refuses it. "
+                    "Check the number (a rate is per year, in percent).",
+                    rate=fmt.percent_bps(rate_bps), cap=fmt.percent_bps(MAX_RATE_BPS),
+                )
+            ],
+            True,
+        )  # fmt: skip
+    warnings = []
+    if standing_bps and abs(rate_bps - standing_bps) >= FAR_FROM_STANDING_BPS:
+        warnings.append(
+            gettext(
+                "%(rate)s is far from your standing rate of %(standing)s: check it before you confirm.",
+                rate=fmt.percent_bps(rate_bps), standing=fmt.percent_bps(standing_bps),
+            )
+        )  # fmt: skip
+    return RateCheck(warnings, False)
 
 
 def origin_of(request: Request) -> Origin:

@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
@@ -197,14 +197,48 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
             )
 
 
-def bind(*, session: Session, obligor: str, slot_id: int, doc_hashes: list[str]) -> None:
-    """Link the obligor's unbound uploads of these invoice hashes to the payable just issued."""
-    if not doc_hashes:
-        return
+def bind(
+    *,
+    session: Session,
+    obligor: str,
+    slot_id: int,
+    doc_hashes: list[str],
+    document_ids: list[str] | None = None,
+) -> None:
+    """Link one unbound upload of each invoice hash to the payable just issued: the one the issue named
+    (`document_ids`, the custodial path), else the latest (a relayed issue names hashes only).
+
+    One file per invoice: an issue that failed may have left an earlier upload of the same invoice
+    behind (same hash, never bound); binding every one of them showed the bank the invoice once per
+    attempt.
+    """
     table = StoredDocument.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash.in_(doc_hashes))
-        .values(slot_id=slot_id)
+    for doc_hash in dict.fromkeys(doc_hashes):
+        query = select(table.c.document_id).where(
+            table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash == doc_hash
+        )
+        if document_ids:
+            query = query.where(table.c.document_id.in_(document_ids))
+        latest = session.execute(
+            query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if latest is not None:
+            session.execute(update(table).where(table.c.document_id == latest).values(slot_id=slot_id))
+    session.commit()
+
+
+def discard(*, session: Session, caller: Caller, document_ids: list[str]) -> int:
+    """Delete the caller's own uploads that back nothing (an issue that failed after uploading them);
+    the count deleted. A bound document, or someone else's, is never touched."""
+    if not document_ids:
+        return 0
+    table = StoredDocument.__table__  # type: ignore[attr-defined]
+    deleted = session.execute(
+        delete(table).where(
+            table.c.document_id.in_(document_ids),
+            table.c.uploader == caller.address,
+            table.c.slot_id.is_(None),
+        )
     )
     session.commit()
+    return int(getattr(deleted, "rowcount", 0) or 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from sqlmodel import Session
 
 from tierflow.platform.models import Checkpoint
 
+T = TypeVar("T")
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
 # Built once: every cached read runs it, and a statement memoises its cache key (building one per
 # request costs more SQLAlchemy work than the query costs SQLite).
@@ -85,20 +87,22 @@ class ResponseCache:
             self._entries.clear()
 
 
-class CountCache:
-    """Total counts of list pages per (database, filters, data version): every page of a list shows the
-    same total, and counting a million-row filter again for each page would cost more than the page.
+class TotalsCache:
+    """Totals over a whole list or tree per (database, query, data version): list page counts, a lineage
+    tree's tier totals. Every page of a list shows the same totals, and computing them again over a
+    million-row filter (or a 10,000-token tree) for each page would cost more than the page.
 
     Sync (called from the list queries in worker threads); same validity argument as ResponseCache:
-    the version is read before the count, so a count is never older than its key.
+    the version is read before the totals, so a cached value is never older than its key. Values are
+    shared between requests: callers must not mutate them.
     """
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._entries: OrderedDict[Hashable, int] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def count(self, session: Session, query: Hashable, compute: Callable[[], int]) -> int:
+    def get(self, session: Session, query: Hashable, compute: Callable[[], T]) -> T:
         version = data_version_of(session)
         if version is None:
             return compute()
@@ -106,10 +110,9 @@ class CountCache:
         # indexer.runner.next_version) keeps an engine created at a reused address from matching.
         key = (id(session.get_bind()), query, version)
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
+            if key in self._entries:
                 self._entries.move_to_end(key)
-                return value
+                return cast(T, self._entries[key])
         value = compute()
         with self._lock:
             self._entries[key] = value
@@ -117,5 +120,8 @@ class CountCache:
                 self._entries.popitem(last=False)
         return value
 
+    def count(self, session: Session, query: Hashable, compute: Callable[[], int]) -> int:
+        return self.get(session, ("count", query), compute)
 
-COUNTS = CountCache()
+
+COUNTS = TotalsCache()

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
+from tierflow.platform import i18n
 from tierflow.platform.services import documents, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
@@ -15,6 +16,7 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     Approval,
+    Burn,
     CertificateIssue,
     CreditLineAdjust,
     CreditLineCreate,
@@ -54,6 +56,28 @@ def set_paused(*, ctx: ServiceContext, paused: bool) -> TxResult:
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
 
 
+DEVNET_MAX_DAYS = 400
+
+
+def advance_time(*, ctx: ServiceContext, days: int) -> int:
+    """Devnet only (a demo): move the chain's clock `days` forward and mine a block; the new chain time.
+
+    Refused in production, where the chain's clock is nobody's to move (anvil's evm_increaseTime does
+    not exist on a real node anyway, but the refusal must not depend on that).
+    """
+    if ctx.settings.environment == "production":
+        raise Forbidden(i18n.gettext("Time travel exists on a development chain only."), code="devnet_only")
+    if not 1 <= days <= DEVNET_MAX_DAYS:
+        raise InvalidRequest(
+            i18n.gettext("Days: a whole number from 1 to %(most)s.", most=DEVNET_MAX_DAYS),
+            code="invalid_days",
+        )
+    gateway = ctx.gateway()
+    gateway.rpc.call("evm_increaseTime", [days * DAY])
+    gateway.rpc.call("evm_mine", [])
+    return gateway.chain_time()
+
+
 def push_payouts(*, ctx: ServiceContext, token_ids: list[int]) -> TxResult:
     call = Call("Receivables", "payout", (token_ids,))
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
@@ -73,6 +97,13 @@ def approve(*, ctx: ServiceContext, session: Session, caller: Caller, data: Appr
 def mint(*, ctx: ServiceContext, session: Session, caller: Caller, data: Mint) -> Written:
     return execute(
         ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "mint", (data.to, data.amount))
+    )
+
+
+def burn(*, ctx: ServiceContext, session: Session, caller: Caller, data: Burn) -> Written:
+    """Retire settlement token the bank holds itself, against a withdrawal paid out off chain."""
+    return execute(
+        ctx=ctx, session=session, caller=caller, call=Call("SettlementToken", "burn", (data.amount,))
     )
 
 
@@ -120,6 +151,33 @@ def adjust_line(
         raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
     call = Call("CreditLines", "adjust", (line_id, data.limit, date_to_unix(data.expiry)))
     return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def freeze_line(*, ctx: ServiceContext, session: Session, caller: Caller, line_id: int) -> Written:
+    """Stop new issuance on a line: its limit comes down to what is drawn (the chain has no freeze flag;
+    repayments still restore and nothing drawn is called in). Unfreezing is an adjustment to a limit."""
+    line = queries.credit_line(session, line_id)
+    if line.financier != caller.address:
+        raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
+    if line.limit == line.used:
+        raise InvalidRequest(
+            i18n.gettext(
+                "Credit line %(line)s is already frozen: nothing is left to draw; "
+                "raise its limit to reopen it.",
+                line=line_id,
+            ),
+            code="line_frozen",
+        )
+    call = Call("CreditLines", "adjust", (line_id, line.used, line.expiry))
+    return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def limit_before_freeze(session: Session, line_id: int) -> int | None:
+    """The limit a frozen line had before it was frozen (to offer as the limit that reopens it), else None."""
+    line = queries.credit_line(session, line_id)
+    if line.limit != line.used:
+        return None
+    return queries.last_limit_above(session, line_id, line.limit)
 
 
 def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str) -> None:
@@ -172,7 +230,7 @@ def issue(*, ctx: ServiceContext, session: Session, caller: Caller, data: Certif
     call = Call(
         "Receivables", "issue", (data.supplier, data.face, date_to_unix(data.maturity), data.line_id, hashes)
     )
-    return execute(ctx=ctx, session=session, caller=caller, call=call)
+    return execute(ctx=ctx, session=session, caller=caller, call=call, document_ids=data.document_ids)
 
 
 def _own_payable(session: Session, caller: Caller, slot_id: int, *, as_: str) -> None:

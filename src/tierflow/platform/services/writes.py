@@ -67,8 +67,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None = None) -> TxResult:
-    """Wait until the indexer has the transaction's block, then describe the outcome."""
+def finish(
+    *,
+    ctx: ServiceContext,
+    outcome: TxOutcome,
+    session: Session | None = None,
+    document_ids: list[str] | None = None,
+) -> TxResult:
+    """Wait until the indexer has the transaction's block, then describe the outcome; an issue binds
+    the uploads it named (`document_ids`) to its payable."""
     if session is not None:
         for event in outcome.events:
             if event.event == "CertificateIssued":
@@ -78,6 +85,7 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
                     obligor=str(event.args["obligor"]),
                     slot_id=int(event.args["slotId"]),
                     doc_hashes=hashes,
+                    document_ids=document_ids,
                 )
     indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
     result: dict[str, Any] = {}
@@ -102,7 +110,13 @@ def finish(*, ctx: ServiceContext, outcome: TxOutcome, session: Session | None =
 
 
 def execute(
-    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call, released: bool = False
+    *,
+    ctx: ServiceContext,
+    session: Session,
+    caller: Caller,
+    call: Call,
+    released: bool = False,
+    document_ids: list[str] | None = None,
 ) -> TxResult | SignatureRequired:
     """Run `call` as the caller: sign with its custodial key, or hand back a forward request to sign.
 
@@ -121,7 +135,7 @@ def execute(
     # hold 20 pooled connections (nor open transactions) that the indexer itself needs.
     session.close()
     outcome = gateway.execute_custodial(account, call)
-    return finish(ctx=ctx, outcome=outcome, session=session)
+    return finish(ctx=ctx, outcome=outcome, session=session, document_ids=document_ids)
 
 
 def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayRequest) -> TxResult:

@@ -22,6 +22,7 @@ from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_
 from tierflow.platform.services import queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
+    Burn,
     CreditLineAdjust,
     CreditLineCreate,
     CreditLinePublic,
@@ -68,6 +69,25 @@ def adjust(
     return write(
         caller.address, data,
         lambda: workflows.adjust_line(ctx=ctx, session=session, caller=caller, line_id=line_id, data=data),
+    )  # fmt: skip
+
+
+@router.post(
+    "/credit-lines/{line_id}/freeze", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Freeze a credit line: its limit comes down to what is drawn, so nothing new is issued on it",
+    description="The chain has no freeze flag: the line's limit is adjusted to its used amount (its "
+    "expiry unchanged). Repayments still restore it; reopen it with /adjust and a higher limit.",
+)  # fmt: skip
+def freeze(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    line_id: LineId,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(
+        caller.address, {"line_id": line_id, "freeze": True},
+        lambda: workflows.freeze_line(ctx=ctx, session=session, caller=caller, line_id=line_id),
     )  # fmt: skip
 
 
@@ -206,4 +226,22 @@ def mint(
     return write(
         caller.address, data,
         lambda: workflows.mint(ctx=ctx, session=session, caller=caller, data=data),
+    )  # fmt: skip
+
+
+@settlement.post(
+    "/burn", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Retire settlement token the bank holds (settlement bank)",
+    description="Burns from the bank's own balance, against a withdrawal it paid out off chain.",
+)  # fmt: skip
+def burn(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: SettlementBankCaller,
+    data: Burn,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(
+        caller.address, data,
+        lambda: workflows.burn(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip

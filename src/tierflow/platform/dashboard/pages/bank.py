@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, charts, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -19,6 +21,7 @@ from tierflow.platform.models.receivables import Certificate, Payable
 from tierflow.platform.services import controls
 
 router = web.page_router("/bank")
+_ = i18n.gettext
 
 
 def _queue_context(
@@ -75,6 +78,26 @@ def _book_context(db: Session, address: str, ladder: str) -> dict[str, Any]:
     }
 
 
+def _actions_context(db: Session, viewer: Viewer, address: str) -> dict[str, Any]:
+    """What the bank's own actions need: its lines, claimable positions, recourse to collect, whom to
+    grant or credit (a supervisor sees the same lists, without the forms)."""
+    names = queries.directory(db)
+    now = queries.clock(db)
+    return {
+        "lines": queries.bank_lines(db, address, now=now),
+        "claimable": queries.claimable_positions(db, address, now=now),
+        "recoursed": queries.recoursed_requests(db, address),
+        "cores": names.with_role(Role.CORE_ENTERPRISE),
+        "participants": sorted(
+            ((a, names.name(a)) for a, status in names.status.items() if status == "active"),
+            key=lambda row: row[1].lower(),
+        ),
+        "settlement_bank": viewer.has(Role.SETTLEMENT_BANK) and viewer.address == address,
+        "default_expiry": fmt.iso_date(now + 365 * 86_400),
+        "today": fmt.iso_date(now),
+    }
+
+
 @router.get("/{address}", response_class=HTMLResponse)
 def bank_page(
     request: Request,
@@ -109,6 +132,7 @@ def bank_page(
             request,
             "bank/page.html",
             **base,
+            **_actions_context(db, viewer, address),
             **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
             holds=controls.holds(session=db, holder=address),
@@ -195,6 +219,7 @@ def quote_confirm(
         # a quote is an offer for now: the registry caps its validity (24 h by default)
         valid_hours=max(1, min(valid_hours, 24)),
         expiry=now + max(1, min(valid_hours, 24)) * 3600,
+        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )
 
 
@@ -272,3 +297,147 @@ async def bank_request_action(
         verb=verb,
         request_id=request_id,
     )
+
+
+# -- credit lines, settlement money, claims, default and recourse ---------------------------------------
+def _bank_acting(viewer: Viewer, address: str) -> tuple[str, str]:
+    """The bank's checksummed address and its page, if the viewer is that bank (else Denied)."""
+    address = web.checksum(address)
+    web.owner_acting(viewer, address, Role.FINANCIER, _("another bank's credit lines and positions"))
+    return address, f"/dashboard/bank/{address}"
+
+
+def _form_date(form: Any, name: str, label: str) -> dt.date:
+    raw = str(form.get(name, "")).strip()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise actions.ActionError(
+            _(
+                "%(field)s: “%(raw)s” is not a date; pick one in the calendar (YYYY-MM-DD).",
+                field=label,
+                raw=raw or _("nothing"),
+            )
+        ) from None
+
+
+@router.post("/{address}/lines")
+async def grant_line(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    address, back = _bank_acting(viewer, address)
+    form = await request.form()
+    try:
+        obligor = str(form.get("obligor", "")).strip()
+        if not obligor:
+            raise actions.ActionError(_("Core enterprise: choose one from the list."))
+        limit = web.form_yuan(form, "limit", _("Limit"))
+        expiry = _form_date(form, "expiry", _("Last day of the line"))
+    except actions.ActionError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    done = _(
+        "Granted %(core)s a credit line of %(limit)s until %(day)s; it can issue certificates on it now.",
+        core=web.name_of(request, obligor),
+        limit=i18n.money(limit),
+        day=i18n.date(expiry),
+    )
+    return await web.act(
+        request, viewer, back, done, actions.grant_line, obligor=obligor, limit=limit, expiry=expiry
+    )
+
+
+@router.post("/{address}/lines/{line_id}/adjust")
+async def adjust_line(request: Request, viewer: web.SignedIn, address: str, line_id: int) -> Response:
+    address, back = _bank_acting(viewer, address)
+    form = await request.form()
+    try:
+        limit = web.form_yuan(form, "limit", _("New limit"))
+        expiry = _form_date(form, "expiry", _("Last day of the line"))
+    except actions.ActionError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    done = _(
+        "Credit line %(line)s now has a limit of %(limit)s until %(day)s.",
+        line=line_id,
+        limit=i18n.money(limit),
+        day=i18n.date(expiry),
+    )
+    return await web.act(
+        request, viewer, back, done, actions.adjust_line, line_id=line_id, limit=limit, expiry=expiry
+    )
+
+
+@router.post("/{address}/lines/{line_id}/freeze")
+async def freeze_line(request: Request, viewer: web.SignedIn, address: str, line_id: int) -> Response:
+    address, back = _bank_acting(viewer, address)
+    done = _(
+        "Credit line %(line)s frozen: its limit is now what is drawn, so nothing new can be issued on it. "
+        "Repayments still restore it; set a higher limit to unfreeze it.",
+        line=line_id,
+    )
+    return await web.act(request, viewer, back, done, actions.freeze_line, line_id=line_id)
+
+
+@router.post("/{address}/money/{verb}")
+async def settlement_money(request: Request, viewer: web.SignedIn, address: str, verb: str) -> Response:
+    address, back = _bank_acting(viewer, address)
+    if verb not in ("mint", "burn"):
+        return Response(status_code=404)
+    if not viewer.has(Role.SETTLEMENT_BANK):
+        raise web.Denied(_("settlement money: only a settlement bank mints and burns it"))
+    form = await request.form()
+    try:
+        amount = web.form_yuan(form, "amount", _("Amount"))
+        to = str(form.get("to", "")).strip() if verb == "mint" else ""
+        if verb == "mint" and not to:
+            raise actions.ActionError(_("Credit to: choose the participant whose deposit you received."))
+    except actions.ActionError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    if verb == "mint":
+        done = _(
+            "Credited %(amount)s of settlement money to %(party)s.",
+            amount=i18n.money(amount),
+            party=web.name_of(request, to),
+        )
+        return await web.act(request, viewer, back, done, actions.mint, to=to, amount=amount)
+    done = _("Retired %(amount)s of settlement money from your own balance.", amount=i18n.money(amount))
+    return await web.act(request, viewer, back, done, actions.burn, amount=amount)
+
+
+@router.post("/{address}/claims/{token_id}")
+async def claim(request: Request, viewer: web.SignedIn, address: str, token_id: int) -> Response:
+    address, back = _bank_acting(viewer, address)
+
+    def claimed(result: Any) -> str:
+        amount = (getattr(result, "result", None) or {}).get("amount")
+        paid = i18n.money(int(amount)) if amount is not None else _("its share")
+        return _(
+            "Claimed %(amount)s on certificate T%(token)s: it is in your settlement balance.",
+            amount=paid,
+            token=token_id,
+        )
+
+    return await web.act(request, viewer, back, claimed, actions.claim, token_id=token_id)
+
+
+@router.post("/{address}/payables/{slot_id}/default")
+async def mark_defaulted(request: Request, viewer: web.SignedIn, address: str, slot_id: int) -> Response:
+    address, back = _bank_acting(viewer, address)
+    done = _(
+        "Payable P%(slot)s marked defaulted: with-recourse positions on it can now be handed back to their "
+        "sellers, and any later payment by the obligor is still claimable pro rata.",
+        slot=slot_id,
+    )
+    return await web.act(request, viewer, back, done, actions.mark_defaulted, slot_id=slot_id)
+
+
+@router.post("/{address}/recourse/{request_id}/collect")
+async def collect_recourse(request: Request, viewer: web.SignedIn, address: str, request_id: int) -> Response:
+    address, back = _bank_acting(viewer, address)
+    with web.session(request) as db:
+        found = db.get(FinancingRequest, request_id)
+    if found is None or found.financier != address:
+        raise web.Denied(_("another bank's recourse"))
+    seller = found.seller
+    done = _(
+        "Collected what %(seller)s could pay of its recourse debt from its balance.",
+        seller=web.name_of(request, seller),
+    )
+    return await web.act(request, viewer, back, done, actions.collect_recourse, seller=seller)

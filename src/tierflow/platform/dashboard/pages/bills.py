@@ -10,7 +10,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
@@ -241,8 +243,40 @@ async def package_action(request: Request, viewer: web.SignedIn, package_id: int
 
         return actions.run_as(context, who, run)
 
+    if verb == "accept":
+        form = await request.form()
+        confirmation = await run_in_threadpool(_accept_confirmation, request, viewer, package_id)
+        if confirmation is not None and not web.confirmed(form):
+            return await run_in_threadpool(web.confirm_page, request, form, "/dashboard/bills", confirmation)
     return await web.act(
         request, viewer, "/dashboard/bills", PACKAGE_VERBS[verb][0].format(id=package_id), work
+    )
+
+
+def _accept_confirmation(request: Request, viewer: Viewer, package_id: int) -> web.Confirmation | None:
+    """Accepting (承兑) makes the acceptor the bill's main debtor: say for how much, to whom and when.
+    None unless the viewer is the acceptor (the service refuses anyone else's post)."""
+    gettext, money = i18n.gettext, i18n.money
+    with web.session(request) as db:
+        names = queries.directory(db)
+        package = db.get(BillPackage, package_id)
+    if package is None or package.acceptor != viewer.address:
+        return None
+    return web.Confirmation(
+        title=gettext("Accept bill B%(bill)s (承兑)", bill=package_id),
+        rows=[
+            (gettext("Drawer"), names.name(package.drawer)),
+            (gettext("Payee"), names.name(package.payee)),
+            (
+                gettext("You promise to pay"),
+                gettext("%(amount)s on %(day)s", amount=money(package.face), day=i18n.date(package.maturity)),
+            ),
+        ],
+        button=gettext("Confirm: accept and owe %(amount)s", amount=money(package.face)),
+        note=gettext(
+            "Acceptance cannot be withdrawn: from now on you must pay whoever holds the bill at maturity, "
+            "and every holder can claim recourse against you if you do not."
+        ),
     )
 
 
@@ -312,7 +346,112 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
     }
     if verb not in done:
         return Response(status_code=404)
+    if verb in CONFIRMED_RANGE_VERBS and not web.confirmed(form):
+        confirmation = await run_in_threadpool(
+            _range_confirmation, request, viewer, verb, range_id, start, end, to, reason
+        )
+        # A party to the action confirms first; anyone else's post goes to the service, which refuses
+        # it (a confirmation page would show them the range's holder and amount).
+        if confirmation is not None:
+            return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
     return await web.act(request, viewer, back, done[verb], work)
+
+
+# The range actions that move money or have legal effect: each passes a confirmation page first.
+CONFIRMED_RANGE_VERBS = ("endorse", "pledge", "release", "pay", "dishonour", "recourse", "settle")
+DISHONOUR_REASONS = {
+    1: i18n.N_("insufficient funds"), 2: i18n.N_("dispute over the goods"), 3: i18n.N_("other"),
+}  # fmt: skip
+
+
+def _range_confirmation(
+    request: Request,
+    viewer: Viewer,
+    verb: str,
+    range_id: int,
+    start: int | None,
+    end: int | None,
+    to: str,
+    reason: int,
+) -> web.Confirmation | None:
+    """What a range action will do, in yuan, dates and names; None unless the viewer is the party that
+    may do it."""
+    gettext, money = i18n.gettext, i18n.money
+    with web.session(request) as db:
+        names = queries.directory(db)
+        row = db.get(BillRange, range_id)
+        package = db.get(BillPackage, row.package_id) if row is not None else None
+    if row is None or package is None:
+        return None
+    party = {
+        "release": row.pledgee, "pay": package.acceptor, "dishonour": package.acceptor,
+        "settle": row.recourse_obligor,
+    }.get(verb, row.holder)  # fmt: skip
+    if party != viewer.address:
+        return None
+    first, last = (start, end) if start is not None and end is not None else (row.start, row.end)
+    amount, face = int(last) - int(first) + 1, int(row.end) - int(row.start) + 1
+    holder, other = names.name(row.holder), names.name(to)
+    bill = gettext(
+        "B%(bill)s, %(face)s accepted by %(acceptor)s, due %(day)s",
+        bill=package.package_id, face=money(package.face), acceptor=names.name(package.acceptor),
+        day=i18n.date(package.maturity),
+    )  # fmt: skip
+    part = gettext(
+        "%(amount)s (sub-tickets %(first)s … %(last)s of range R%(range)s)",
+        amount=money(amount), first=i18n.number(int(first)), last=i18n.number(int(last)), range=range_id,
+    )  # fmt: skip
+    whole = gettext("%(amount)s (range R%(range)s)", amount=money(face), range=range_id)
+    rows = [(gettext("Bill"), bill), (gettext("Holder"), holder)]
+    if verb == "endorse":
+        rows += [(gettext("You endorse"), part), (gettext("To"), other)]
+        title = gettext("Endorse %(amount)s to %(to)s (背书)", amount=money(amount), to=other)
+        button = gettext("Confirm: endorse")
+        note = gettext(
+            "The endorsee becomes the holder; you stay liable to it in recourse if the bill is dishonoured."
+        )
+    elif verb == "pledge":
+        rows += [(gettext("You pledge"), part), (gettext("To the bank"), other)]
+        title = gettext("Pledge %(amount)s to %(to)s (质押)", amount=money(amount), to=other)
+        button = gettext("Confirm: pledge")
+        note = gettext("The pledged part cannot be endorsed or discounted until the bank releases it.")
+    elif verb == "release":
+        rows += [(gettext("You release"), whole)]
+        title = gettext("Release the pledge on range R%(range)s (解除质押)", range=range_id)
+        button = gettext("Confirm: release the pledge")
+        note = gettext("The holder can endorse or discount this part again; your security on it ends.")
+    elif verb == "pay":
+        rows += [(gettext("You pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder))]
+        title = gettext("Pay %(amount)s to %(holder)s", amount=money(face), holder=holder)
+        button = gettext("Confirm: pay %(amount)s", amount=money(face))
+        note = gettext("The money leaves your settlement balance at once and the range is closed.")
+    elif verb == "dishonour":
+        rows += [
+            (gettext("You refuse to pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder)),
+            (gettext("Reason"), gettext(DISHONOUR_REASONS.get(reason, DISHONOUR_REASONS[3]))),
+        ]
+        title = gettext("Dishonour range R%(range)s (拒付)", range=range_id)
+        button = gettext("Confirm: dishonour")
+        note = gettext(
+            "A dishonour is recorded for good: the holder may then claim recourse along the endorsement "
+            "chain."
+        )
+    elif verb == "recourse":
+        rows += [(gettext("You claim"), whole), (gettext("From"), other)]
+        title = gettext("Claim recourse on range R%(range)s (追索)", range=range_id)
+        button = gettext("Confirm: claim recourse")
+        note = gettext(
+            "%(obligor)s must then pay you the range's face and takes the range when it does.", obligor=other
+        )
+    else:  # settle
+        rows += [
+            (gettext("You pay"), gettext("%(what)s to %(holder)s", what=whole, holder=holder)),
+            (gettext("You receive"), gettext("range R%(range)s", range=range_id)),
+        ]
+        title = gettext("Pay the recourse claim on range R%(range)s", range=range_id)
+        button = gettext("Confirm: pay %(amount)s", amount=money(face))
+        note = gettext("The money leaves your settlement balance at once; you become the range's holder.")
+    return web.Confirmation(title=title, rows=rows, button=button, note=note)
 
 
 # -- discount: the bank quotes from its queue, the holder accepts; each behind a confirmation ----------
@@ -339,6 +478,7 @@ def quote_confirm(
     return web.page(
         request, "bills/confirm_quote.html", names=names, item=item, rate_bps=rate_bps, days=days,
         interest=interest, price=item.amount - interest, valid_hours=hours, expiry=now + hours * 3600,
+        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )  # fmt: skip
 
 

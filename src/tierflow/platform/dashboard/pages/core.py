@@ -7,11 +7,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models import Payable
 
 router = web.page_router("/core")
 
@@ -20,10 +23,17 @@ router = web.page_router("/core")
 def core_page(request: Request, viewer: web.SignedIn, address: str, panel: str = "") -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
+    context = _page_context(request, address, read_only)
+    if panel == "tables":
+        return web.page(request, "core/_tables.html", **context)
+    return web.page(request, "core/page.html", **context)
+
+
+def _page_context(request: Request, address: str, read_only: bool) -> dict[str, Any]:
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
-        context: dict[str, Any] = {
+        return {
             "names": names,
             "owner": address,
             "read_only": read_only,
@@ -33,10 +43,90 @@ def core_page(request: Request, viewer: web.SignedIn, address: str, panel: str =
             **queries.indexed(db),
             "default_maturity": fmt.iso_date(now + 90 * 86_400),
             "balance": queries.settlement_balance(db, address),
+            "typed": {},
+            "invalid": None,
         }
-    if panel == "tables":
-        return web.page(request, "core/_tables.html", **context)
-    return web.page(request, "core/page.html", **context)
+
+
+# What the issue form sends back when it is drawn again (files cannot be: a browser never lets a page
+# fill a file input, so the page asks for them again).
+ISSUE_FIELDS = ("supplier", "face", "maturity", "line_id", "invoice_numbers")
+
+
+def _issue_again(request: Request, address: str, typed: dict[str, str]) -> Any:
+    """The page once more after a refused issue: what was typed kept, the failing field marked."""
+
+    def draw(error: actions.ActionError) -> Response:
+        context = _page_context(request, address, read_only=False)
+        context.update(typed=typed, invalid=error.field or "form")
+        return web.refused_page(request, "core/page.html", str(error), **context)
+
+    return draw
+
+
+def _repay_confirmation(request: Request, address: str, slot_id: int, amount: int) -> web.Confirmation:
+    """What a repayment does, in yuan, dates and names, before it is sent."""
+    gettext, money = i18n.gettext, i18n.money
+    now = web.now(request)
+    with web.session(request) as db:
+        names = queries.directory(db)
+        payable = db.get(Payable, slot_id)
+        balance = queries.settlement_balance(db, address)
+    if payable is None or payable.obligor != address:
+        raise actions.ActionError(
+            gettext("Payable P%(slot)s is not one of yours; reload the page.", slot=slot_id)
+        )
+    outstanding = payable.face - payable.paid_in
+    days = fmt.days_to(payable.maturity, now)
+    if days > 0:
+        when = i18n.ngettext("due in %(num)s day", "due in %(num)s days", days)
+    elif days == 0:
+        when = gettext("due today")
+    else:
+        when = i18n.ngettext("%(num)s day overdue", "%(num)s days overdue", -days)
+    rows = [
+        (
+            gettext("Payable"),
+            gettext(
+                "P%(slot)s to %(supplier)s, face %(face)s",
+                slot=slot_id, supplier=names.name(payable.supplier), face=money(payable.face),
+            ),
+        ),
+        (gettext("Maturity"), f"{i18n.date(payable.maturity)} ({when})"),
+        (gettext("You pay now"), gettext("%(amount)s from your settlement balance", amount=money(amount))),
+        (gettext("Settlement balance"), f"{money(balance)} → {money(balance - amount)}"),
+        (
+            gettext("Still owed after this"),
+            gettext(
+                "%(left)s of %(owed)s", left=money(max(outstanding - amount, 0)), owed=money(outstanding)
+            ),
+        ),
+    ]  # fmt: skip
+    warnings = []
+    if amount > outstanding:
+        warnings.append(
+            gettext(
+                "This is more than the %(owed)s still owed; the chain will refuse it.",
+                owed=money(outstanding),
+            )
+        )
+    if amount > balance:
+        warnings.append(
+            gettext(
+                "Your settlement balance is only %(balance)s; ask your bank to credit it first.",
+                balance=money(balance),
+            )
+        )
+    return web.Confirmation(
+        title=gettext("Repay %(amount)s on payable P%(slot)s", amount=money(amount), slot=slot_id),
+        rows=rows,
+        button=gettext("Confirm: pay %(amount)s", amount=money(amount)),
+        note=gettext(
+            "The money is paid in at once and cannot be taken back; every holder of the payable's "
+            "certificates can then claim its share pro rata."
+        ),
+        warnings=warnings,
+    )
 
 
 @router.post("/{address}/{verb}")
@@ -44,40 +134,59 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
     web.owner_acting(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
     back = f"/dashboard/core/{address}"
     form = await request.form()
-    try:
-        if verb == "issue":
-            supplier = str(form.get("supplier", ""))
+    if verb == "issue":
+        typed = {name: str(form.get(name, ""))[:2000] for name in ISSUE_FIELDS}
+        again = _issue_again(request, address, typed)
+        try:
+            supplier = typed["supplier"]
             if not supplier.startswith("0x"):
-                raise actions.ActionError("Supplier: choose who receives the certificate.")
+                raise actions.ActionError(
+                    i18n.gettext("Supplier: choose who receives the certificate."), field="supplier"
+                )
             face = web.form_yuan(form, "face", "Face")
             try:
-                maturity = fmt.parse_date(str(form.get("maturity", "")))
+                maturity = fmt.parse_date(typed["maturity"])
             except ValueError as error:
-                raise actions.ActionError(f"Maturity: {error}.") from error
+                raise actions.ActionError(
+                    i18n.gettext("Maturity: %(problem)s.", problem=error), field="maturity"
+                ) from error
             line_id = web.form_int(form, "line_id", "Credit line")
             uploads = []
             for item in form.getlist("invoices"):
                 if isinstance(item, UploadFile) and item.filename:
                     kind = item.content_type or "application/octet-stream"
                     uploads.append(actions.Upload(item.filename, kind, await item.read()))
-            numbers = [n.strip() for n in str(form.get("invoice_numbers", "")).splitlines() if n.strip()]
+            numbers = [n.strip() for n in typed["invoice_numbers"].splitlines() if n.strip()]
             if not uploads:
-                raise actions.ActionError("Invoices: attach the invoice file(s) backing this payable.")
+                raise actions.ActionError(
+                    i18n.gettext("Invoices: attach the invoice file(s) backing this payable."),
+                    field="invoices",
+                )
             if len(numbers) != len(uploads):
                 raise actions.ActionError(
-                    f"Invoice numbers: give one number per file, one a line, in the order of the files "
-                    f"({len(uploads)} files, {len(numbers)} numbers)."
-                )
-            who = web.name_of(request, supplier)
-            done = f"Issued ¥{fmt.yuan(face)} to {who}, due {fmt.iso_date(maturity)}."
-            return await web.act(
-                request, viewer, back, done, actions.issue,
-                supplier=supplier, face=face, maturity=dt.datetime.fromtimestamp(maturity, tz=dt.UTC).date(),
-                line_id=line_id, invoices=list(zip(uploads, numbers, strict=True)),
-            )  # fmt: skip
+                    i18n.gettext(
+                        "Invoice numbers: give one number per file, one a line, in the order of the files "
+                        "(%(files)s files, %(numbers)s numbers).",
+                        files=len(uploads), numbers=len(numbers),
+                    ),
+                    field="invoice_numbers",
+                )  # fmt: skip
+        except actions.ActionError as error:
+            return await run_in_threadpool(again, error)
+        who = web.name_of(request, supplier)
+        done = f"Issued ¥{fmt.yuan(face)} to {who}, due {fmt.iso_date(maturity)}."
+        return await web.act(
+            request, viewer, back, done, actions.issue, again=again,
+            supplier=supplier, face=face, maturity=dt.datetime.fromtimestamp(maturity, tz=dt.UTC).date(),
+            line_id=line_id, invoices=list(zip(uploads, numbers, strict=True)),
+        )  # fmt: skip
+    try:
         slot_id = web.form_int(form, "slot_id", "Payable")
         if verb == "repay":
             amount = web.form_yuan(form, "amount", "Amount to repay")
+            if not web.confirmed(form):
+                confirmation = await run_in_threadpool(_repay_confirmation, request, address, slot_id, amount)
+                return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
             done = f"Repaid ¥{fmt.yuan(amount)} on P{slot_id}."
             return await web.act(request, viewer, back, done, actions.repay, slot_id=slot_id, amount=amount)
         if verb == "cancel":

@@ -39,7 +39,39 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
+        devnet=_devnet(request),
+        chain_now=web.now(request),
     )
+
+
+def _devnet(request: Request) -> bool:
+    """A development or test chain (settings.environment), where the demo's time travel exists."""
+    context = web.service_context(request)
+    return context is not None and context.settings.environment != "production"
+
+
+@router.post("/time-travel")
+async def time_travel(request: Request, viewer: web.SignedIn) -> Response:
+    """Devnet only: move the chain's clock forward for a demo (maturities, grace periods, defaults)."""
+    if not viewer.is_operator:
+        raise web.Denied(i18n.gettext("the operator's actions"))
+    if not _devnet(request):
+        return Response(status_code=404)  # not a page of a production platform at all
+    back = "/dashboard/operator"
+    form = await request.form()
+    raw = str(form.get("days", "")).strip()
+    if not raw.isdigit():
+        message = i18n.gettext("Days: a whole number from 1 to %(most)s.", most=400)
+        return web.redirect(back, message=message, kind="error")
+
+    def moved(chain_time: int) -> str:
+        return i18n.gettext(
+            "Devnet clock moved forward %(days)s days: it is now %(day)s on the chain.",
+            days=int(raw),
+            day=i18n.datetime(chain_time),
+        )
+
+    return await web.act(request, viewer, back, moved, actions.advance_time, days=int(raw))
 
 
 @router.post("/{verb}")

@@ -412,13 +412,23 @@ class CertificatePublic(BaseModel):
     lock_ref: int | None
     parent_id: int | None
     root_id: int
-    depth: int
+    depth: int = Field(
+        description="splits between the payable's first certificate and this one (not the tier)"
+    )
+    tier: int | None = Field(
+        default=None,
+        description="supply-chain tier of the holder, counted in distinct holders along the lineage from "
+        "the core enterprise (docs/tiers.md): 1 for the supplier it issued to; null for a financier's piece",
+    )
     maturity: int | None = None
     obligor: str | None = None
 
 
 class TierTotal(BaseModel):
-    tier: int = Field(description="depth + 1: tier 1 is the certificate issued to the first supplier")
+    tier: int | None = Field(
+        description="supply-chain tier (docs/tiers.md): 1 for the supplier the core enterprise issued to, 2 "
+        "for the suppliers it paid … ; null for the pieces financiers hold (financed paper, no supplier tier)"
+    )
     tokens: int = Field(description="live certificates at this tier")
     holders: int = Field(description="distinct holders of them")
     value: int = Field(description="[fen] their value")
@@ -555,6 +565,10 @@ class Approval(BaseModel):
 
 class Mint(BaseModel):
     to: AddressStr
+    amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
+
+
+class Burn(BaseModel):
     amount: FenIn = Field(gt=0, le=MAX_FEN, description=fen_doc())
 
 
