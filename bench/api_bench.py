@@ -24,13 +24,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 from tierflow.chain.devnet import free_port
+from tierflow.testing.chain import Platform
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLIENTS = 8
@@ -245,37 +249,12 @@ def _read_endpoints(env: dict[str, str], seeded: Any) -> dict[str, Any]:
 
 # -- writes ---------------------------------------------------------------------------------------
 def measure_writes() -> dict[str, Any]:
-    from eth_utils.crypto import keccak
-
-    from tierflow.chain.deploy import write_deployment
-    from tierflow.testing.chain import Platform
-
     tf = Platform.start()
     # One participant per client, as in production (a participant's forwarded requests are ordered
     # by its forwarder nonce): the four demo suppliers and four more registered here.
-    extras = {f"extra{i}": tf.extra_account(i) for i in range(CLIENTS - 4)}
-    tf.accounts.update(extras)
-    suppliers = ["supplier1", "supplier2", "supplier3", "supplier4", *extras]
     try:
-        for name, account in extras.items():
-            tf.transact(tf.c.registry.functions.register(account.address, 2, keccak(text=name)), "operator")
-        # Setup straight on chain: a line, and per supplier two certificates (one for the raw run, one
-        # for the API run), accepted.
-        receipt = tf.transact(
-            tf.c.credit_lines.functions.grant(tf.address("core1"), 10**15, tf.now() + 300 * 86400), "bank1"
-        )
-        line = tf.events(receipt, tf.c.credit_lines, "CreditLineGranted")[0]["lineId"]
-        tokens: dict[str, list[int]] = {}
-        for n, who in enumerate(suppliers * 2):
-            receipt = tf.transact(
-                tf.c.receivables.functions.issue(
-                    tf.address(who), 10**12, tf.now() + 100 * 86400, line, [keccak(text=f"bench-invoice-{n}")]
-                ),
-                "core1",
-            )
-            issued = tf.events(receipt, tf.c.receivables, "CertificateIssued")[0]
-            tf.transact(tf.c.receivables.functions.accept(issued["slotId"]), who)
-            tokens.setdefault(who, []).append(int(issued["tokenId"]))
+        extras, suppliers = bench_suppliers(tf, CLIENTS)
+        tokens = bench_certificates(tf, suppliers)
 
         # Raw ceiling: the same split-transfers sent directly by the holders with web3.py.
         from tierflow.chain.node import TxSender
@@ -306,44 +285,24 @@ def measure_writes() -> dict[str, Any]:
             "clients": CLIENTS,
         }
 
-        with tempfile.TemporaryDirectory(prefix="tierflow-api-bench-w-") as tmp:
-            deployments = Path(tmp) / "deployments"
-            write_deployment(tf.deployment, deployments)
-            env = {
-                "DATABASE_URL": f"sqlite:///{tmp}/writes.db",
-                "TIERFLOW_RPC_URL": tf.devnet.url,
-                "TIERFLOW_DEPLOYMENTS_DIR": str(deployments),
-                "TIERFLOW_DATA_DIR": tmp,
-                "TIERFLOW_ENVIRONMENT": "development",
-            }
-            _seed_extras(env["DATABASE_URL"], extras)
-            server = api_server(env, ["--demo-keys"])
-            base = f"http://127.0.0.1:{server.port}"
-            try:
-                from tierflow.platform.services.seed import demo_api_key
+        with served_api(tf, extras, suppliers) as (base, keys):
+            visible = [0]
 
-                # let the indexer catch up with the setup before timing
-                _wait_indexed(base, tf.w3.eth.block_number)
-                visible = [0]
+            def write(client: httpx.Client, i: int) -> httpx.Response:
+                who = suppliers[i % CLIENTS]
+                response = client.post(
+                    f"/v1/certificates/{tokens[who][1]}/transfer",
+                    headers={"X-API-Key": keys[who]},
+                    json={"to": tf.address(suppliers[(i + 1) % CLIENTS]), "value": 1},
+                )
+                if response.status_code == 200 and response.json()["indexed"]:
+                    with lock:
+                        visible[0] += 1
+                return response
 
-                def write(client: httpx.Client, i: int) -> httpx.Response:
-                    who = suppliers[i % CLIENTS]
-                    key = _extra_key(who) if who in extras else demo_api_key(who)
-                    response = client.post(
-                        f"/v1/certificates/{tokens[who][1]}/transfer",
-                        headers={"X-API-Key": key},
-                        json={"to": tf.address(suppliers[(i + 1) % CLIENTS]), "value": 1},
-                    )
-                    if response.status_code == 200 and response.json()["indexed"]:
-                        with lock:
-                            visible[0] += 1
-                    return response
-
-                api_result = load(base, write, per_client=WRITES_PER_CLIENT)
-                api_result["visible_in_read_model"] = visible[0] - CLIENTS  # minus the warm-up writes
-                api_result["writes_per_s"] = api_result.pop("requests_per_s")
-            finally:
-                server.stop()
+            api_result = load(base, write, per_client=WRITES_PER_CLIENT)
+            api_result["visible_in_read_model"] = visible[0] - CLIENTS  # minus the warm-up writes
+            api_result["writes_per_s"] = api_result.pop("requests_per_s")
     finally:
         tf.stop()
     return {
@@ -351,6 +310,67 @@ def measure_writes() -> dict[str, Any]:
         "api": api_result,
         "api_vs_raw": round(api_result["writes_per_s"] / raw_result["tx_per_s"], 3),
     }
+
+
+def bench_suppliers(tf: Platform, count: int) -> tuple[dict[str, LocalAccount], list[str]]:
+    """`count` supplier names: the four demo suppliers and extra accounts registered here (one
+    participant per client, as in production: a participant's forwarded requests are ordered by its
+    forwarder nonce)."""
+    extras = {f"extra{i}": tf.extra_account(i) for i in range(count - 4)}
+    tf.accounts.update(extras)
+    for name, account in extras.items():
+        tf.transact(tf.c.registry.functions.register(account.address, 2, keccak(text=name)), "operator")
+    return extras, ["supplier1", "supplier2", "supplier3", "supplier4", *extras]
+
+
+def bench_certificates(tf: Platform, suppliers: list[str]) -> dict[str, list[int]]:
+    """Setup straight on chain: a line, and per supplier two accepted certificates (one for the raw run,
+    one for the API run)."""
+    receipt = tf.transact(
+        tf.c.credit_lines.functions.grant(tf.address("core1"), 10**15, tf.now() + 300 * 86400), "bank1"
+    )
+    line = tf.events(receipt, tf.c.credit_lines, "CreditLineGranted")[0]["lineId"]
+    tokens: dict[str, list[int]] = {}
+    for n, who in enumerate(suppliers * 2):
+        receipt = tf.transact(
+            tf.c.receivables.functions.issue(
+                tf.address(who), 10**12, tf.now() + 100 * 86400, line, [keccak(text=f"bench-invoice-{n}")]
+            ),
+            "core1",
+        )
+        issued = tf.events(receipt, tf.c.receivables, "CertificateIssued")[0]
+        tf.transact(tf.c.receivables.functions.accept(issued["slotId"]), who)
+        tokens.setdefault(who, []).append(int(issued["tokenId"]))
+    return tokens
+
+
+@contextmanager
+def served_api(
+    tf: Platform, extras: dict[str, LocalAccount], suppliers: list[str]
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`tierflow serve` (indexer in process, SQLite) over `tf`'s chain, caught up with it: its base URL
+    and an API key per supplier."""
+    from tierflow.chain.deploy import write_deployment
+    from tierflow.platform.services.seed import demo_api_key
+
+    with tempfile.TemporaryDirectory(prefix="tierflow-api-bench-w-") as tmp:
+        deployments = Path(tmp) / "deployments"
+        write_deployment(tf.deployment, deployments)
+        env = {
+            "DATABASE_URL": f"sqlite:///{tmp}/writes.db",
+            "TIERFLOW_RPC_URL": tf.devnet.url,
+            "TIERFLOW_DEPLOYMENTS_DIR": str(deployments),
+            "TIERFLOW_DATA_DIR": tmp,
+            "TIERFLOW_ENVIRONMENT": "development",
+        }
+        _seed_extras(env["DATABASE_URL"], extras)
+        server = api_server(env, ["--demo-keys"])
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            _wait_indexed(base, tf.w3.eth.block_number)  # the setup indexed before anything is timed
+            yield base, {w: _extra_key(w) if w in extras else demo_api_key(w) for w in suppliers}
+        finally:
+            server.stop()
 
 
 def _extra_key(name: str) -> str:

@@ -22,6 +22,7 @@ sys.path.insert(0, str(BENCH))
 
 import api_bench  # noqa: E402
 import bills_gas  # noqa: E402
+import block_times  # noqa: E402
 import controls_gas  # noqa: E402
 import dashboard_bench  # noqa: E402
 import gas as gas_bench  # noqa: E402
@@ -82,6 +83,11 @@ def api_section() -> str:
     return str(api_bench.table(json.loads((RESULTS / "api.json").read_text())))
 
 
+def writes_section() -> str:
+    block_times.main()
+    return block_times.table(json.loads((RESULTS / "writes.json").read_text()))
+
+
 def reads_section() -> str:
     reads_bench.main()
     return str(reads_bench.table(json.loads((RESULTS / "reads.json").read_text())))
@@ -109,6 +115,7 @@ def main() -> None:
     sections.append(timed("indexer", indexer_bench.main))
     sections.append(timed("api", api_section))
     sections.append(timed("reads", reads_section))
+    sections.append(timed("writes on block times", writes_section))
     sections.append(timed("dashboard", dashboard_bench.main))
     report = "\n".join(sections)
     (RESULTS / "README.md").write_text("# Benchmark results\n\n" + report)

@@ -133,7 +133,7 @@ def test_idempotency_retry_finds_the_sent_transaction_reverted(
     too_much = {"to": api.address("supplier2"), "value": 10**9}
     # Skip the simulation so that the failing request goes on chain and reverts there, and lose the
     # receipt: the retry has to find out from the chain alone.
-    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data, block="latest": GAS_BUDGET)
     real_wait = gateway.wait_receipt
 
     def lost(tx_hash: str) -> dict[str, Any]:
@@ -309,26 +309,32 @@ def test_onboarding_without_a_key_mined_after_the_timeout_becomes_active(
     assert len(sent) == 1
 
 
-@pytest.mark.skip(reason="automatic voiding is off until a void cannot block the relayer (chain/gateway.py)")
-def test_relayed_request_that_reverted_is_voided_and_never_replays(
+def test_relayed_request_that_reverted_is_filled_and_never_replays(
     funded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 11, finding 3: a relayed request reverts on chain (its simulation passed, the chain moved on);
-    its signed calldata is public now. The relayer voids it at once, so when the chain would let it pass
-    again, nobody can replay it."""
+    its signed calldata is public now. The relayer uses its nonce up at once with a no-op request signed
+    with the same nonce (issue 16's pipeline), so when the chain would let it pass again, nobody can
+    replay it."""
     api = funded
     gateway = api.ctx.gateway()
     line = api.credit_line("bank1", "core1")
     _, token = api.issue("core1", "supplier1", 70_000, line)
     sent: list[bytes] = []
-    real_send = gateway.sender.send_call
+    real_send, real_simulate = gateway.sender.send_call, gateway.simulate
+    raced: list[bool] = []
 
     def recording(account: LocalAccount, to: str, data: bytes, gas: int) -> str:
         sent.append(bytes(data))
         return real_send(account, to, data, gas)
 
-    # the race: the request is simulated while it would pass, and mined after the recipient was suspended
-    monkeypatch.setattr(gateway, "simulate", lambda signer, to, data: GAS_BUDGET)
+    def racing(signer: str, to: str, data: bytes, block: str = "latest") -> int:
+        if not raced:  # the race: simulated while it would pass, mined after the suspension
+            raced.append(True)
+            return GAS_BUDGET
+        return real_simulate(signer, to, data, block)
+
+    monkeypatch.setattr(gateway, "simulate", racing)
     monkeypatch.setattr(gateway.sender, "send_call", recording)
     registry = api.platform.c.registry.functions
     api.platform.transact(registry.suspend(api.address("supplier2")), "operator")
@@ -338,10 +344,10 @@ def test_relayed_request_that_reverted_is_voided_and_never_replays(
         "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": 70_000}
     )
     assert response.status_code == 409, response.text
-    assert gateway.forwarder_nonce(signer) == nonce + 1  # voided: its nonce is used up
-    execute, void = sent[-2], sent[-1]
-    assert void[:4] != execute[:4]
-    # once the recipient is back, the exact calldata would move the token; the void makes it fail
+    assert gateway.forwarder_nonce(signer) == nonce + 1  # filled: its nonce is used up
+    execute, fill = sent[-2], sent[-1]
+    assert fill != execute and len(sent) == 2
+    # once the recipient is back, the exact calldata would move the token; the fill makes it fail
     api.platform.transact(registry.reinstate(api.address("supplier2")), "operator")
     forwarder = api.platform.c.forwarder.address
     replay = {"to": forwarder, "data": "0x" + execute.hex(), "from": api.address("operator")}
@@ -350,5 +356,5 @@ def test_relayed_request_that_reverted_is_voided_and_never_replays(
     except Exception as error:  # web3 raises its own revert type: decode it
         assert api.platform.decoder.from_exception(error).name == "ERC2771ForwarderInvalidSigner"  # type: ignore[arg-type]
     else:
-        raise AssertionError("the voided request was replayed")
+        raise AssertionError("the filled request was replayed")
     assert api.get("supplier1", f"/v1/certificates/{token}").json()["holder"] == signer

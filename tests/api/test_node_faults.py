@@ -66,6 +66,7 @@ class Stream:
     answers: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    name: str = "stream"  # prefix of the keys: several streams run at once
 
     def write(self, key: str) -> None:
         path = f"/v1/certificates/{self.token}/transfer"
@@ -87,7 +88,7 @@ class Stream:
     def run(self) -> None:
         n = 0
         while not self.stop.is_set():
-            self.write(f"stream-{self.token}-{n}")
+            self.write(f"{self.name}-{self.token}-{n}")
             n += 1
 
 
@@ -164,3 +165,52 @@ def test_a_database_failure_after_the_send_keeps_the_key_and_the_retry_does_not_
     assert second.json()["tx_hash"] == error["details"]["tx_hash"]
     assert _relayed(api) - before == 1, "the retry sent the split again"
     assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 600_000
+
+
+def _interval_mining(api: Api, seconds: int) -> None:
+    """Blocks every `seconds` (0: automine again), as on a consortium chain."""
+    if seconds:
+        calls = [("evm_setAutomine", False), ("evm_setIntervalMining", seconds)]
+    else:  # anvil: interval 0 turns all mining off, automine included, so automine goes on after it
+        calls = [("evm_setIntervalMining", 0), ("evm_setAutomine", True)]
+    for method, value in calls:
+        api.platform.w3.provider.make_request(method, [value])  # type: ignore[arg-type]
+
+
+def test_restart_mid_pipeline_no_stuck_key_no_doubled_write_no_nonce_gap(faulty: Api) -> None:
+    """Six streams of one participant on 1 s blocks keep several of its requests in the pool (pipelined,
+    consecutive forwarder nonces) when the node restarts and drops them: every key still settles exactly
+    once, and the participant's pipeline carries on (a lost nonce is refilled, never left as a gap)."""
+    api = faulty
+    token = _token(api, 1_000_000)
+    streams = [Stream(api, token, name=f"pipe{i}") for i in range(6)]
+    writers = [threading.Thread(target=stream.run, daemon=True) for stream in streams]
+    _interval_mining(api, 1)
+    try:
+        for writer in writers:
+            writer.start()
+        time.sleep(2.5)
+        api.platform.devnet.stop(timeout=60)
+        api.platform.devnet.start()
+        _interval_mining(api, 1)
+        time.sleep(4.0)
+    finally:
+        for stream in streams:
+            stream.stop.set()
+        for writer in writers:
+            writer.join(90)
+        _interval_mining(api, 0)
+    assert not any(writer.is_alive() for writer in writers), "a write never settled"
+    answers = {key: a for stream in streams for key, a in stream.answers.items()}
+    done = {key: body for stream in streams for key, body in stream.done.items()}
+    stuck = {key: a for key, a in answers.items() if key not in done}
+    assert not stuck, f"keys that never settled: {stuck}"
+    assert len(done) >= 12, answers
+    assert len({body["tx_hash"] for body in done.values()}) == len(done)
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    value = api.get("supplier1", f"/v1/certificates/{token}").json()["value"]
+    assert value == 1_000_000 - len(done) * SPLIT  # each settled key moved SPLIT once
+    after = api.post(
+        "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": SPLIT}
+    )
+    assert after.status_code == 200, after.text

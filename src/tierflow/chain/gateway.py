@@ -8,9 +8,15 @@ all). Two locks keep nonces right under concurrency:
 
 * each relayer account's transaction nonce lives in `TxSender` (one lock per account, gap-free);
 * the forwarder's per-signer nonce is sequential (`ERC2771Forwarder` hashes `nonces(from)` into the
-  signed request), so a signer's requests must be mined in the order they were signed. We hold a
-  per-signer lock from "read nonce" until the receipt, which also means a failed request can never
-  invalidate a later one that was already signed.
+  signed request), so a signer's requests must be mined in the order they were signed. A custodial
+  signer's writes are pipelined (`_Pipeline`): under the signer's lock each write takes the next
+  forwarder nonce, is simulated on the `pending` block (the state it will meet, the signer's earlier
+  writes still in the pool included), signed and sent; the lock is released before the receipt, so
+  many writes of one participant share a block. All of a signer's writes in flight go through one
+  relayer account, whose transaction nonces keep them in order. A request that fails on chain anyway
+  (a race with another party) leaves its nonce unused, so the requests behind it fail too without
+  doing anything: each is sent again, the same signed bytes in order, and the failed one's nonce is
+  used up by a no-op request signed with the same nonce (`_fill`), so it can never run later.
 
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
@@ -50,7 +56,7 @@ from tierflow.chain.forwarder import (
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.node import FeePolicy, TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
-from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError
+from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
 # leaked signature is soon worthless. The forwarder refuses deadlines more than an hour ahead of chain
@@ -72,12 +78,16 @@ FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-VOID_SELECTOR = keccak(text="voidRequest((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 # How long a sent transaction may take to be mined before the caller hears "outcome unknown".
 RECEIPT_TIMEOUT_S = 120.0
 # [s] a read of the node may take: a hung node (stopped, overloaded) answers 503 within this, and a
 # write fails in its simulation, before anything is sent. Only the wait for a receipt is longer.
 READ_TIMEOUT_S = 2.0
+# [s] how often a write that waits for an earlier request of its signer (being sent again, or its
+# nonce being filled) looks at the forwarder's nonce again.
+REPAIR_POLL_S = 0.05
+# A request that reverts on chain although its simulation passes each time is sent at most this often.
+MAX_RESENDS = 3
 
 
 class RelayError(TierflowError):
@@ -106,6 +116,29 @@ class TxOutcome:
 
     def first(self, event: str) -> DecodedEvent | None:
         return next((item for item in self.events if item.event == event), None)
+
+
+@dataclass(eq=False)
+class _Pipeline:
+    """One custodial signer's writes in flight; every field is read and changed under `lock`."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # The forwarder nonce the next write takes; None: read it from the node's pending state.
+    next_nonce: int | None = None
+    # Forwarder nonces of the requests whose writers still wait for them (a nonce below the pending
+    # one and not in here was given up, e.g. after a node restart, and is filled by the next writer).
+    active: set[int] = field(default_factory=set)
+    relayer: int | None = None  # the pool slot all of this signer's writes in flight go through
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A custodial request in a pipeline: who signed it, the relayer that sends it, message, signature."""
+
+    account: LocalAccount
+    relayer: LocalAccount
+    message: dict[str, Any]
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -166,8 +199,7 @@ class ChainGateway:
             )
         )
         self._signer_locks: dict[str, threading.Lock] = {}
-        # Next forwarder nonce per signer, read and advanced only under that signer's lock.
-        self._forwarder_nonces: dict[str, int] = {}
+        self._pipelines: dict[str, _Pipeline] = {}
         self._locks_guard = threading.Lock()
         self.log_decoder = LogDecoder(
             {name: (record.address, record.abi) for name, record in deployment.contracts.items()}
@@ -180,7 +212,7 @@ class ChainGateway:
             raise ChainUnavailableError(f"contract {call.contract} is not deployed on chain {self.chain_id}")
         return str(contract.address), calldata(contract, call.function, call.args)
 
-    def simulate(self, signer: str, to: str, data: bytes) -> int:
+    def simulate(self, signer: str, to: str, data: bytes, block: str = "latest") -> int:
         """Run the call as the target sees it when forwarded; return a gas budget or raise the decoded revert.
 
         One eth_call, not eth_estimateGas: estimation re-executes the call in a binary search, several
@@ -189,7 +221,7 @@ class ChainGateway:
         """
         raw = bytes(HexBytes(data))
         params = {"from": self.forwarder.address, "to": to, "data": "0x" + raw.hex() + signer[2:].lower()}
-        self._eth_call(params)
+        self._eth_call(params, block)
         return BATCH_GAS_BUDGET if raw[:4] == PAYOUT_SELECTOR else GAS_BUDGET
 
     def _eth_call(self, params: dict[str, Any], block: str = "latest") -> str:
@@ -213,9 +245,13 @@ class ChainGateway:
         with self._locks_guard:
             return self._signer_locks.setdefault(signer.lower(), threading.Lock())
 
-    def forwarder_nonce(self, signer: str) -> int:
+    def _pipeline(self, signer: str) -> _Pipeline:
+        with self._locks_guard:
+            return self._pipelines.setdefault(signer.lower(), _Pipeline())
+
+    def forwarder_nonce(self, signer: str, block: str = "latest") -> int:
         data = "0x" + NONCES_SELECTOR.hex() + signer[2:].lower().rjust(64, "0")
-        return int(self._eth_call({"to": self.forwarder.address, "data": data}), 16)
+        return int(self._eth_call({"to": self.forwarder.address, "data": data}, block), 16)
 
     def chain_time(self) -> int:
         try:
@@ -246,6 +282,12 @@ class ChainGateway:
             "data": "0x" + data.hex(),
         }
         return self.typed_data(message)
+
+    def _custodial_deadline(self) -> int:
+        """CUSTODIAL_DEADLINE_S after the chain's time. Read for every request: a cached time goes stale
+        when the chain's clock jumps (anvil's evm_increaseTime, a node catching up) and the request
+        would be refused as expired."""
+        return self.chain_time() + CUSTODIAL_DEADLINE_S
 
     def typed_data(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -318,27 +360,153 @@ class ChainGateway:
 
     # -- relaying -----------------------------------------------------------------------------
     def execute_custodial(self, account: LocalAccount, call: Call) -> TxOutcome:
-        """Sign a forward request with the participant's custodial key and relay it."""
+        """Sign a forward request with the participant's custodial key and relay it; pipelined per signer.
+
+        The signer's lock is held only while the write takes its nonce, is simulated on the pending
+        state, signed and sent; the receipt is awaited outside it, so the signer's next writes go out
+        at once (see the module docstring).
+        """
         signer = str(account.address)
-        with self._lock(signer):
-            nonce = self._forwarder_nonces.get(signer)
-            if nonce is None:
-                nonce = self.forwarder_nonce(signer)
-            typed = self.forward_request(
-                signer, call, nonce=nonce, deadline=self.chain_time() + CUSTODIAL_DEADLINE_S
-            )
-            signature = self.sign(account, typed)
+        to, data = self.calldata(call)  # before the lock: the signer's other writes need not wait for it
+        pipe = self._pipeline(signer)
+        with pipe.lock:
+            if pipe.relayer is None:
+                pipe.relayer = self._take_relayer()
+            relayer = self.relayers[pipe.relayer]
             try:
-                outcome = self._relay_locked(typed["message"], signature)
-            except ContractRevert as error:
-                if error.name.startswith("ERC2771"):
-                    self._forwarder_nonces.pop(signer, None)  # out of step: read it again next time
-                raise
+                nonce = pipe.next_nonce
+                if nonce is None:
+                    nonce = self.forwarder_nonce(signer, "pending")
+                gas = self.simulate(signer, to, data, "pending")
+                message = {
+                    "from": signer,
+                    "to": to,
+                    "value": 0,
+                    "gas": int(gas * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
+                    "nonce": nonce,
+                    "deadline": self._custodial_deadline(),
+                    "data": "0x" + data.hex(),
+                }
+                signature = self.sign(account, self.typed_data(message))
+                tx_hash = self._send_request(relayer, message, signature)
             except BaseException:
-                self._forwarder_nonces.pop(signer, None)
+                pipe.next_nonce = None  # the node's pending state says where the signer stands
+                self._leave(pipe, None)
                 raise
-            self._forwarder_nonces[signer] = nonce + 1
-            return outcome
+            pipe.next_nonce = nonce + 1
+            pipe.active.add(nonce)
+        try:
+            return self._settle(pipe, _Signed(account, relayer, message, signature), tx_hash)
+        finally:
+            with pipe.lock:
+                self._leave(pipe, nonce)
+
+    def _leave(self, pipe: _Pipeline, nonce: int | None) -> None:
+        """A write is done with its pipeline (under pipe.lock): the last one out frees the relayer."""
+        pipe.active.discard(nonce)
+        if not pipe.active and pipe.relayer is not None:
+            self._release_relayer(pipe.relayer)
+            pipe.relayer = None
+            # Idle: the next write reads the nonce from the node, which also heals a pipeline whose
+            # requests a node restart dropped.
+            pipe.next_nonce = None
+
+    def _send_request(self, relayer: LocalAccount, message: dict[str, Any], signature: str) -> str:
+        data, gas = self._execute_data(message, signature)
+        return self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+
+    def _execute_data(self, message: dict[str, Any], signature: str) -> tuple[bytes, int]:
+        """Calldata of `execute(request)` and its outer gas: the inner allowance plus the forwarder's own
+        work (signature check, nonce, calldata copy); estimating it would cost a round trip and cannot
+        fail differently."""
+        request = self._request_tuple(message, signature)
+        data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
+        return data, int(message["gas"]) + 80_000 + 16 * len(request[5])
+
+    def _settle(self, pipe: _Pipeline, request: _Signed, tx_hash: str) -> TxOutcome:
+        """Wait for the request's receipt; if it did not execute, send it again in order or report why.
+
+        A reverted `execute` changed nothing (the forwarder checks, uses the nonce and calls in one
+        transaction), so sending the same signed bytes again can run the call at most once.
+        """
+        data, gas = self._execute_data(request.message, request.signature)
+        forwarder = str(self.forwarder.address)
+        deadline = time.monotonic() + self.receipt_timeout
+        attempts = 0
+        while True:
+            try:
+                return self._mined(
+                    request.relayer.address, forwarder, data, gas, tx_hash,
+                    {"reason": "the forwarded call failed", "tx": tx_hash},
+                )  # fmt: skip
+            except ContractRevert as failure:
+                attempts += 1
+                give_up = failure if attempts > MAX_RESENDS else None
+                tx_hash = self._after_failure(pipe, request, tx_hash, deadline, give_up)
+
+    def _after_failure(
+        self, pipe: _Pipeline, request: _Signed, tx_hash: str, deadline: float, give_up: ContractRevert | None
+    ) -> str:
+        """The request in `tx_hash` reverted: the hash of its next attempt, or raise why it cannot run.
+
+        It failed either on its own (the state changed after its simulation) or because an earlier
+        request of the same signer had not run (the forwarder's nonce was behind). Once every earlier
+        nonce is used, the request is simulated again: if it would now succeed it is sent again (same
+        signature), else its nonce is used up by a no-op (`_fill`) and the decoded error is raised; so
+        is `give_up` (the last failure) once the request failed MAX_RESENDS times although its
+        simulation passed.
+        """
+        account, relayer, message = request.account, request.relayer, request.message
+        signer, nonce = str(message["from"]), int(message["nonce"])
+        while True:
+            with pipe.lock:
+                head = self.forwarder_nonce(signer, "pending")
+                if head > nonce:
+                    raise TransactionOutcomeUnknown(
+                        tx_hash,
+                        f"forwarder nonce {nonce} of {signer} was used by a transaction other than "
+                        f"{tx_hash}: read the object's state before sending the request again",
+                    )
+                if head == nonce:
+                    if give_up is not None:
+                        self._fill(account, relayer, nonce)
+                        raise give_up
+                    try:
+                        self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
+                    except ContractRevert:
+                        self._fill(account, relayer, nonce)
+                        raise
+                    return self._send_request(relayer, message, request.signature)
+                if head not in pipe.active:
+                    # Its writer gave up (outcome unknown, e.g. a node restart dropped it): use the nonce
+                    # up, so the requests behind it run and the lost request can never run later.
+                    self._fill(account, relayer, head)
+                    continue
+            if time.monotonic() >= deadline:
+                raise TransactionOutcomeUnknown(
+                    tx_hash,
+                    f"transaction {tx_hash} reverted while an earlier request of {signer} was pending, "
+                    "which did not run in time",
+                )
+            time.sleep(REPAIR_POLL_S)
+
+    def _fill(self, account: LocalAccount, relayer: LocalAccount, nonce: int) -> str:
+        """Use up forwarder nonce `nonce` of a custodial signer with a request that changes nothing.
+
+        A view call through the forwarder (`isTrustedForwarder`) always succeeds, so it takes the nonce
+        of a request that failed or was lost: only one of the two signed requests can ever run.
+        """
+        to, data = self.calldata(Call("Receivables", "isTrustedForwarder", (self.forwarder.address,)))
+        message = {
+            "from": str(account.address),
+            "to": to,
+            "value": 0,
+            "gas": 50_000,
+            "nonce": nonce,
+            "deadline": self._custodial_deadline(),
+            "data": "0x" + data.hex(),
+        }
+        return self._send_request(relayer, message, self.sign(account, self.typed_data(message)))
 
     def relay(self, message: dict[str, Any], signature: str) -> TxOutcome:
         """Relay a request signed by a self-custody participant (already checked by the caller)."""
@@ -364,7 +532,6 @@ class ChainGateway:
                 raise RelayError(
                     "invalid_signature", "the forwarder does not accept this signature for this request"
                 )
-            self._forwarder_nonces.pop(str(message["from"]), None)
             return self._relay_locked(message, signature)
 
     @staticmethod
@@ -383,41 +550,19 @@ class ChainGateway:
         return VERIFY_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [self._request_tuple(message, signature)])
 
     def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        request = self._request_tuple(message, signature)
-        data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
-        # The outer gas: the inner allowance plus the forwarder's own work (signature check, nonce,
-        # calldata copy); estimating it would cost a round trip and cannot fail differently.
-        gas = int(message["gas"]) + 80_000 + 16 * len(request[5])
+        data, gas = self._execute_data(message, signature)
         slot = self._take_relayer()
         relayer = self.relayers[slot]
         try:
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
-        # A reverted request stays public calldata, signed, with its nonce unused, until its deadline
-        # (5 minutes of chain time for custodial requests). Voiding it at once (`_void`) is switched
-        # off: on a node restart the void could sit unmined in the pool and block the relayer's later
-        # transactions behind it (tests/api/test_node_faults.py caught it). See docs/contracts.md.
+        # A reverted self-custody request stays public calldata, signed, with its nonce unused, until its
+        # deadline or the signer's next request; custodial ones are filled (`_fill`). See docs/contracts.md.
         return self._mined(
             relayer.address, str(self.forwarder.address), data, gas, tx_hash,
             {"reason": "the forwarded call failed", "tx": tx_hash},
         )  # fmt: skip
-
-    def _void(self, relayer: LocalAccount, request: tuple[Any, ...], gas: int) -> None:
-        """Use up the nonce of a relayed request that failed (TierflowForwarder.voidRequest).
-
-        Best effort: if the void itself reverts (the request had expired, was never valid, or would now
-        succeed) there is nothing to void, and the caller still hears the original error.
-        """
-        data = VOID_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
-        signer = str(request[0])
-        try:
-            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
-            self.outcome(self.wait_receipt(tx_hash))
-        except (TierflowError, Web3Exception, RpcError):
-            pass
-        finally:
-            self._forwarder_nonces.pop(signer, None)
 
     def _take_relayer(self) -> int:
         """The relayer with the fewest requests in flight (round robin among equals); never blocks.

@@ -136,6 +136,8 @@ class TxSender:
         self.fees = fees or FeePolicy()
         self.chain_id = w3.eth.chain_id
         self._nonces: dict[str, int] = {}
+        # The client's reconnect count when each cached nonce was read (see send_call).
+        self._nonces_read_at: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._fee_quote: tuple[float, dict[str, int]] = (-FEE_REFRESH_S, {})
@@ -234,9 +236,16 @@ class TxSender:
         address = account.address
         with self._lock_for(address):
             for attempt in (0, 1):
+                # A lost connection may be a node restart that emptied its pool: a nonce counted past
+                # the dropped transactions would leave a gap, and everything sent after it would wait
+                # in the pool for ever. Count again from the node after any reconnect.
+                reconnects = getattr(self.rpc, "reconnects", 0)
+                if self._nonces_read_at.get(address) != reconnects:
+                    self._nonces.pop(address, None)
                 nonce = self._nonces.get(address)
                 if nonce is None:
                     nonce = int(self.rpc.call("eth_getTransactionCount", [address, "pending"]), 16)
+                    self._nonces_read_at[address] = reconnects
                 signed = account.sign_transaction(
                     {
                         "to": HexStr(to),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -17,6 +18,10 @@ from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import Settings, get_settings
+
+# Worker threads for sync routes and pages (anyio's default is 40): enough for 128 writes in flight at
+# once from one participant's pipeline, with room for reads beside them.
+REQUEST_THREADS = 256
 
 log = logging.getLogger("tierflow.api")
 
@@ -162,6 +167,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal indexer, anchorer, running
         running += 1
+        # Sync routes run in anyio's worker threads, 40 by default: a write waits there for its block,
+        # so 128 concurrent writes would queue behind 40 (a participant's pipeline then fills blocks
+        # by a third). The threads mostly wait on the node; the limit only bounds memory.
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if run_indexer and indexer is None:
             indexer = IndexerThread(context).start()
             app.state.indexer = indexer

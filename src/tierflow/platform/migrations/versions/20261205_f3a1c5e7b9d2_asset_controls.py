@@ -2,7 +2,7 @@
 every control (freeze, release, escrow, forced transfer, key recovery)
 
 Revision ID: f3a1c5e7b9d2
-Revises: e8b2c4d6f1a3
+Revises: a9b8c7d6e5f4
 Create Date: 2026-12-05 19:20:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from tierflow.platform.db import Fen
 
 revision: str = "f3a1c5e7b9d2"
-down_revision: str | None = "e8b2c4d6f1a3"
+down_revision: str | None = "a9b8c7d6e5f4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
