@@ -23,6 +23,7 @@ sys.path.insert(0, str(BENCH))
 import api_bench  # noqa: E402
 import bills_gas  # noqa: E402
 import block_times  # noqa: E402
+import controls_gas  # noqa: E402
 import dashboard_bench  # noqa: E402
 import gas as gas_bench  # noqa: E402
 import indexer_bench  # noqa: E402
@@ -36,7 +37,12 @@ BENCHMARKS = BENCH.parent / "docs" / "benchmarks.md"
 
 def gas_section(tf: Platform) -> str:
     figures: dict[str, dict[str, int]] = {}
-    for name, measure in (("certificates", gas_bench.measure), ("bills", bills_gas.measure)):
+    measures = (
+        ("certificates", gas_bench.measure),
+        ("bills", bills_gas.measure),
+        ("controls", controls_gas.measure),
+    )
+    for name, measure in measures:
         snapshot = tf.snapshot()
         figures[name] = measure(tf)
         tf.revert_to(snapshot)
@@ -52,6 +58,8 @@ def gas_section(tf: Platform) -> str:
             )
     per_holder = figures["certificates"]["batch_payout_50"] / 50
     lines.append(f"\nBatch payout: {per_holder:,.0f} gas per holder.")
+    recovered = figures["controls"][f"recover_tokens_{controls_gas.RECOVERED_TOKENS}"]
+    lines.append(f"Key recovery: {recovered / controls_gas.RECOVERED_TOKENS:,.0f} gas per certificate.")
     return "## Gas per operation\n\n" + "\n".join(lines) + "\n"
 
 

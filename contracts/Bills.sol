@@ -31,6 +31,9 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     /// the relayer's 1.5 M budget for one forwarded call.
     uint24 public constant CHAIN_LENGTH_LIMIT = 100;
     uint24 private constant DEFAULT_CHAIN_LENGTH = 50;
+    /// @dev A recovery rewrites one or two words and emits one event per id (about as much as a certificate's
+    /// ~14,000 gas; not measured separately): 200 stay near 3 M gas, a tenth of a 30 M block.
+    uint256 public constant MAX_RECOVERY_BATCH = 200;
 
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
@@ -700,6 +703,94 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     function _quote(uint256 quoteId) private view returns (Quote memory q) {
         q = _quotes[quoteId];
         if (q.financier == address(0)) revert BillUnknownQuote(quoteId);
+    }
+
+    // ------------------------------------------------------------------ asset-level controls (issue 15)
+
+    /// @dev The one gate of every control (a function, not a modifier: the contract is near the 24 KB code
+    /// limit): governance's address will be re-pointed here (today the registry's operator role). Every
+    /// control names the order behind it.
+    function _checkControl(bytes32 reasonHash) private view {
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert BillNotGovernance(caller);
+        if (reasonHash == bytes32(0)) revert BillNoReason();
+    }
+
+    /// @inheritdoc IBills
+    function freezeRange(uint256 rangeId, uint256 start, uint256 end, bytes32 reasonHash)
+        external
+        returns (uint256 frozenRangeId)
+    {
+        _checkControl(reasonHash);
+        Range storage r = _range(rangeId);
+        if (r.status != RangeStatus.Held) revert BillWrongRangeStatus(rangeId, r.status);
+        address holder = r.holder;
+        uint256 remainderRangeId;
+        (frozenRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, holder, RangeStatus.Frozen);
+        emit BillRangeFrozen(r.packageId, frozenRangeId, holder, rangeId, start, end, remainderRangeId, reasonHash);
+    }
+
+    /// @inheritdoc IBills
+    function unfreezeRange(uint256 rangeId, bytes32 reasonHash) external {
+        _checkControl(reasonHash);
+        Range storage r = _range(rangeId);
+        if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
+        r.status = RangeStatus.Held;
+        emit BillRangeUnfrozen(r.packageId, rangeId, r.holder, reasonHash);
+    }
+
+    /// @inheritdoc IBills
+    function forceTransferRange(uint256 rangeId, uint256 start, uint256 end, address to, bytes32 reasonHash)
+        external
+        returns (uint256 newRangeId)
+    {
+        _checkControl(reasonHash);
+        registry.requireActive(to, HOLDER_ROLES);
+        Range storage r = _range(rangeId);
+        address from = r.holder;
+        if (to == from) revert BillSelfTransfer(to);
+        RangeStatus status = r.status;
+        // a hold moves whole, with its order; only Held and Frozen records are the holder's to lose
+        bool whole = start == r.start && end == r.end;
+        if (status != RangeStatus.Held && (status != RangeStatus.Frozen || !whole)) {
+            revert BillWrongRangeStatus(rangeId, status);
+        }
+        uint256 remainderRangeId;
+        (newRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, to, status);
+        emit BillRangeForceTransferred(
+            r.packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId, reasonHash
+        );
+    }
+
+    /// @inheritdoc IBills
+    function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external {
+        _checkControl(reasonHash);
+        uint256 n = rangeIds.length;
+        // the registry's record is the authority: recovery moves nothing but to the re-verified address
+        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
+            revert BillNotRecovered(from, to, n);
+        }
+        // any record, Closed ones too: the old key's earlier places in endorsement chains carry recourse
+        for (uint256 i; i < n; ++i) {
+            uint256 rangeId = rangeIds[i];
+            Range storage r = _range(rangeId);
+            bool party = false;
+            if (r.holder == from) (r.holder, party) = (to, true);
+            if (_pledgees[rangeId] == from) (_pledgees[rangeId], party) = (to, true);
+            if (_claims[rangeId].obligor == from) (_claims[rangeId].obligor, party) = (to, true);
+            if (!party) revert BillNotParty(rangeId, from);
+            emit BillPartyRecovered(0, rangeId, from, to, reasonHash);
+        }
+    }
+
+    /// @dev The carve of a control: [start, end] of `r` to `to` with `status`, in `r`'s place in the chain
+    /// (a hold or a court order is no endorsement). Always a new record: the indexer replays one rule.
+    function _controlCarve(uint256 rangeId, Range storage r, uint256 start, uint256 end, address to, RangeStatus status)
+        private
+        returns (uint256 newRangeId, uint256 remainderRangeId)
+    {
+        _checkSubRange(rangeId, r, r.packageId, start, end);
+        return _carve(r, start, end, to, r.prev, r.depth, status);
     }
 
     function _requireGovernance() internal view override {

@@ -245,6 +245,53 @@ contract Financing is IFinancing, ERC2771ContextUpgradeable, Governed {
         if (_recourseOwed[holder] != 0) _net(holder);
     }
 
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @dev The one gate of governance powers here; governance's address will be re-pointed (today the
+    /// registry's operator role).
+    modifier onlyGovernance() {
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert FinancingNotGovernance(caller);
+        _;
+    }
+
+    /// @inheritdoc IFinancing
+    function recoverPositions(address from, address to, uint256[] calldata requestIds, bytes32 reasonHash)
+        external
+        onlyGovernance
+    {
+        // the registry's record is the authority: positions move only to the re-verified address
+        if (to == address(0) || registry.recoveredTo(from) != to) revert FinancingNotRecovered(from, to);
+        uint256 n = requestIds.length;
+        uint256 owed = _recourseOwed[from];
+        // owed is this contract's own exact bookkeeping [fen], which nobody can nudge: == 0 is exact
+        // slither-disable-next-line incorrect-equality
+        if (reasonHash == bytes32(0) || n > 200 || (n == 0 && owed == 0)) revert FinancingNothingToRecover(from);
+        for (uint256 i; i < n; ++i) {
+            uint256 requestId = requestIds[i];
+            RequestData storage r = _requests[requestId];
+            bool party = false;
+            if (r.seller == from) (r.seller, party) = (to, true);
+            if (r.financier == from) (r.financier, party) = (to, true);
+            if (!party) revert FinancingNotParty(requestId, from);
+            emit FinancingPartyRecovered(requestId, from, to, reasonHash);
+        }
+        // own bookkeeping, as above
+        // slither-disable-next-line incorrect-equality
+        if (owed == 0) return;
+        // `to` was unregistered until the recovery: it owes nothing and has no queue of its own
+        uint256[] storage queue = _debtQueue[from];
+        uint256[] storage moved = _debtQueue[to];
+        for (uint256 i = _debtHead[from]; i < queue.length; ++i) {
+            moved.push(queue[i]);
+        }
+        delete _debtQueue[from];
+        delete _debtHead[from];
+        delete _recourseOwed[from];
+        _recourseOwed[to] = owed;
+        emit RecourseDebtsRecovered(from, to, owed, reasonHash);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IFinancing

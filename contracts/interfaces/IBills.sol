@@ -39,7 +39,8 @@ interface IBills {
 
     /// @notice None (unknown id); Held (may move before maturity); Pledged (质押, cannot move);
     /// Presented (提示付款, awaiting the acceptor); Paid (terminal); Dishonoured (拒付, recourse open);
-    /// Closed (the holder passed every sub-ticket of this record on; kept for the endorsement chain).
+    /// Closed (the holder passed every sub-ticket of this record on; kept for the endorsement chain);
+    /// Frozen (司法冻结, a judicial hold on a Held range: cannot move, be discounted, pledged or presented).
     enum RangeStatus {
         None,
         Held,
@@ -47,7 +48,8 @@ interface IBills {
         Presented,
         Paid,
         Dishonoured,
-        Closed
+        Closed,
+        Frozen
     }
 
     struct Package {
@@ -347,4 +349,77 @@ interface IBills {
         returns (uint256 interest, uint256 days_);
     function nextPackageId() external view returns (uint256);
     function nextRangeId() external view returns (uint256);
+
+    // ------------------------------------------------------------------ asset-level controls (issue 15)
+    // A judicial hold carves a Held range, or a part of it, into a Frozen record of the same holder and
+    // chain. Frozen sub-tickets cannot move, be discounted, pledged or presented, so
+    // they are not paid while frozen: the acceptor's debt stands, and after the release the record's holder
+    // (after a forced transfer, the new one) presents it as usual. (No escrow here, unlike certificates: the
+    // contract is near the 24 KB code limit.) A forced transfer (court order) carves
+    // a range to a new holder who steps into the old holder's place in the chain (it is no endorsement).
+    // A key recovery replaces the old key by the new one in place, in every range record that names
+    // it (the same legal entity: the one exception to "a record's holder never changes"). The order behind
+    // a hold is in its events only (BillRangeFrozen, the indexer's asset_hold): no storage, for code size.
+
+    /// @notice [start, end] of `fromRangeId` frozen as record `rangeId` under the order `reasonHash`.
+    event BillRangeFrozen(
+        uint256 indexed packageId,
+        uint256 indexed rangeId,
+        address indexed holder,
+        uint256 fromRangeId,
+        uint256 start,
+        uint256 end,
+        uint256 remainderRangeId,
+        bytes32 reasonHash
+    );
+    /// @notice The hold on `rangeId` was released: Held again.
+    event BillRangeUnfrozen(uint256 indexed packageId, uint256 indexed rangeId, address indexed holder, bytes32 reasonHash);
+    /// @notice Governance moved [start, end] of `fromRangeId` from `from` to `to` as `newRangeId` on the
+    /// order `reasonHash`; see the carving rule (the new record takes `fromRangeId`'s chain and status).
+    event BillRangeForceTransferred(
+        uint256 indexed packageId,
+        address indexed from,
+        address indexed to,
+        uint256 fromRangeId,
+        uint256 newRangeId,
+        uint256 start,
+        uint256 end,
+        uint256 remainderRangeId,
+        bytes32 reasonHash
+    );
+    /// @notice Key recovery: `from` was replaced by `to` in package `packageId` (as drawer, acceptor or
+    /// payee) or in range record `rangeId` (as holder, pledgee or recourse obligor); the other id is 0.
+    event BillPartyRecovered(
+        uint256 indexed packageId, uint256 indexed rangeId, address indexed from, address to, bytes32 reasonHash
+    );
+
+    /// @notice A control called by someone other than governance.
+    error BillNotGovernance(address caller);
+    /// @notice A control without the hash of the order behind it.
+    error BillNoReason();
+    /// @notice recoverParties to an address the registry did not recover `from`'s key to, or naming `size` ids
+    /// (0 or more than MAX_RECOVERY_BATCH, 200).
+    error BillNotRecovered(address from, address to, uint256 size);
+    /// @notice A recovery names a package or range record (`id`) in which `from` plays no part.
+    error BillNotParty(uint256 id, address from);
+
+    /// @notice Governance: freeze [start, end] of Held range `rangeId` under the order `reasonHash` (a part
+    /// only of a splittable package, in multiples of minUnit). Works while paused, whatever the holder's status.
+    /// @return frozenRangeId the record now Frozen (a new record, by the carving rule, even for the whole range)
+    function freezeRange(uint256 rangeId, uint256 start, uint256 end, bytes32 reasonHash)
+        external
+        returns (uint256 frozenRangeId);
+    /// @notice Governance: release the hold on `rangeId`: Held again (presentable from maturity on).
+    function unfreezeRange(uint256 rangeId, bytes32 reasonHash) external;
+    /// @notice Governance: move [start, end] of a Held range (or a whole Frozen one, with its hold)
+    /// to `to` (an active holder role) on the order `reasonHash`, without its holder, any time.
+    /// @return newRangeId the record `to` now holds
+    function forceTransferRange(uint256 rangeId, uint256 start, uint256 end, address to, bytes32 reasonHash)
+        external
+        returns (uint256 newRangeId);
+    /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), replace `from` by
+    /// `to` as holder, pledgee or recourse obligor in every range record named (the indexer lists them; at most
+    /// MAX_RECOVERY_BATCH). Package parties (drawer, acceptor, payee) are not moved: the contract is at the
+    /// 24 KB code limit (see docs/contracts.md).
+    function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external;
 }

@@ -161,4 +161,26 @@ interface IFinancing {
         external
         view
         returns (uint256 days_, uint256 discount, uint256 price);
+
+    // ---------------------------------------------------------------- lost-key recovery (issue 15)
+
+    /// @notice Key recovery: `from` was replaced by `to` as the seller or the financier of `requestId`.
+    event FinancingPartyRecovered(uint256 indexed requestId, address indexed from, address indexed to, bytes32 reasonHash);
+    /// @notice Key recovery: the recourse debts of `from`, `owed` [fen] in all, are now owed by `to`.
+    event RecourseDebtsRecovered(address indexed from, address indexed to, uint256 owed, bytes32 reasonHash);
+
+    /// @notice A control called by someone other than governance.
+    error FinancingNotGovernance(address caller);
+    /// @notice recoverPositions to an address the registry did not recover `from`'s key to.
+    error FinancingNotRecovered(address from, address to);
+    /// @notice A recovery naming a request in which `from` is neither seller nor financier.
+    error FinancingNotParty(uint256 requestId, address from);
+    /// @notice A recovery without the hash of the re-verification record, or one that would move nothing.
+    error FinancingNothingToRecover(address from);
+
+    /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), make `to` the
+    /// seller or financier of every request in `requestIds` (at most 200) and move `from`'s recourse debts to
+    /// `to`. Open requests keep going: funding pays the new seller (Receivables.recoverTokens moves the locked
+    /// token to it).
+    function recoverPositions(address from, address to, uint256[] calldata requestIds, bytes32 reasonHash) external;
 }

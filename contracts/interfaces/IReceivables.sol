@@ -239,7 +239,7 @@ interface IReceivables {
     event CertificateEscrowed(uint256 indexed tokenId, uint256 indexed slotId, address indexed holder, uint256 amount);
     /// @notice Governance moved `value` [fen] of `fromTokenId` (token `tokenId` now, the same id for a whole
     /// token) from `from` to `to` on the order `reasonHash` (a court order or a key recovery). The move itself
-    /// is also reported as CertificateTransferred or CertificateSplit.
+    /// is also reported as CertificateTransferred or CertificateSplit (a key recovery is CertificateRecovered).
     event CertificateForceTransferred(
         uint256 indexed fromTokenId,
         uint256 indexed tokenId,
@@ -248,6 +248,12 @@ interface IReceivables {
         uint256 value,
         bytes32 reasonHash,
         address by
+    );
+
+    /// @notice Key recovery moved token `tokenId` (value [fen]) whole from `from` to `to`, with any lock (its
+    /// request moves in Financing), hold and escrow: unlike CertificateTransferred, a lock stays.
+    event CertificateRecovered(
+        uint256 indexed tokenId, address indexed from, address indexed to, uint256 value, bytes32 reasonHash, address by
     );
 
     /// @notice A control called by someone other than governance.
@@ -285,7 +291,8 @@ interface IReceivables {
     /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), move every token
     /// in `tokenIds` (all held by `from`; the chain does
     /// not enumerate, so the caller names them, at most MAX_RECOVERY_BATCH) whole to `to`, locks, holds and
-    /// escrow included. The registry moves the participant itself (ParticipantRegistry.recover).
+    /// escrow included (Financing.recoverPositions moves the requests behind the locks). The registry moves
+    /// the participant itself (ParticipantRegistry.recover).
     function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash) external;
     /// @return frozen whether `tokenId` is under a hold
     /// @return reasonHash the order of the hold (0 when not frozen)

@@ -251,9 +251,8 @@ def test_recovery_moves_holdings_and_bars_the_old_address(tf: Platform, kit: Kit
     assert other_slot
 
 
-def test_recovery_refuses_other_addresses_locked_tokens_and_empty_batches(tf: Platform, kit: Kit) -> None:
+def test_recovery_refuses_other_addresses_others_tokens_and_empty_batches(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
-    request_id, locked = kit.request_financing(root, amount=FACE // 2)
     _, theirs = kit.accepted(supplier="supplier2")
     r = tf.c.receivables.functions
     old, new = kit.a("supplier1"), tf.extra_account(2).address
@@ -266,11 +265,52 @@ def test_recovery_refuses_other_addresses_locked_tokens_and_empty_batches(tf: Pl
     with tf.reverts("RegistryNoReason"):
         tf.transact(tf.c.registry.functions.recover(old, new, NO_REASON), "operator")
     tf.transact(tf.c.registry.functions.recover(old, new, REVERIFIED), "operator")
-    with tf.reverts("CertificateIsLocked", locked, request_id):
-        tf.transact(r.recoverTokens(old, new, [root, locked], REVERIFIED), "operator")
     with tf.reverts("CertificateNotHolder", theirs, old, kit.a("supplier2")):
         tf.transact(r.recoverTokens(old, new, [root, theirs], REVERIFIED), "operator")
     with tf.reverts("CertificateRecoveryBatch", 0, 200):
         tf.transact(r.recoverTokens(old, new, [], REVERIFIED), "operator")
     with tf.reverts("SettlementZeroAmount"):  # nothing to move: no event
         tf.transact(tf.c.token.functions.recoverBalance(old, new), "operator")
+
+
+def test_recovery_carries_open_financing_and_recourse_debts(tf: Platform, kit: Kit) -> None:
+    """The old key's open request goes on with the new key as seller; its recourse debt follows it."""
+    slot_id, root = kit.accepted(days=90)
+    open_request, locked = kit.request_financing(root, amount=FACE // 2, recourse=True)
+    short_slot, short_root = kit.accepted(days=10)
+    deal = kit.financed(short_root, recourse=True)
+    tf.transact(tf.c.token.functions.transfer(kit.a("supplier2"), kit.cash("supplier1")), "supplier1")
+    kit.to_maturity(short_slot, extra=8 * 86_400)
+    tf.transact(tf.c.receivables.functions.markDefaulted(short_slot, 0), "operator")
+    tf.transact(tf.c.financing.functions.exerciseRecourse(deal.request_id), "bank1")
+    f = tf.c.financing.functions
+    old, heir = kit.a("supplier1"), tf.extra_account(2)
+    owed = int(f.recourseOwed(old).call())
+    assert owed == FACE
+    tf.transact(tf.c.registry.functions.recover(old, heir.address, REVERIFIED), "operator")
+    with tf.reverts("FinancingNotGovernance", kit.a("bank1")):
+        tf.transact(f.recoverPositions(old, heir.address, [open_request], REVERIFIED), "bank1")
+    with tf.reverts("FinancingNotRecovered", kit.a("supplier2"), heir.address):
+        tf.transact(
+            f.recoverPositions(kit.a("supplier2"), heir.address, [open_request], REVERIFIED), "operator"
+        )
+    tokens = [root, locked, short_root]
+    tf.transact(tf.c.receivables.functions.recoverTokens(old, heir.address, tokens, REVERIFIED), "operator")
+    tf.transact(
+        f.recoverPositions(old, heir.address, [open_request, deal.request_id], REVERIFIED), "operator"
+    )
+    assert (int(f.recourseOwed(old).call()), int(f.recourseOwed(heir.address).call())) == (0, owed)
+    assert kit.request(open_request)[1] == heir.address and kit.token(locked)[5] is True
+    # the new key finishes the sale the old one started: the financier pays it, its debt is netted
+    kit.quote(open_request)
+    terms = kit.request(open_request)
+    tf.transact(f.acceptQuote(open_request, terms[6], terms[9], terms[7]), heir)
+    kit.give("bank1", terms[9])
+    tf.transact(f.fund(open_request), "bank1")
+    assert kit.token(locked)[0] == kit.a("bank1")
+    # whatever of the price was netted against the debt went to the financier, the rest to the new key
+    collected = owed - int(f.recourseOwed(heir.address).call())
+    assert int(tf.c.token.functions.balanceOf(heir.address).call()) + collected == terms[9]
+    with tf.reverts("RegistryParticipantSuspended", old):
+        tf.transact(f.request(root, FACE // 4, kit.a("bank1"), False), "supplier1")
+    assert slot_id

@@ -4,10 +4,11 @@ A Hypothesis RuleBasedStateMachine drives onboard / grant / issue / accept / rej
 transfer / request / quote / accept quote / fund / cancel / decline / repay (full, partial, over) /
 claim / payout / default / suspend / time travel, and (issue 11) re-quotes raced by a stale acceptance,
 quote expiry and lapse, partial repayments before and after default with pro-rata claims, recourse
-debts and their netting and collection, across 8 to 10 registered participants (plus an
-unregistered outsider). A ghost model predicts every outcome — success, or the exact custom error —
-and after every step the whole chain state is compared with it and the invariants are checked on
-chain data:
+debts and their netting and collection, and (issue 15) judicial holds on whole tokens or parts, their
+release, and forced transfers by governance (or attempts by anyone else), across 8 to 10 registered
+participants (plus an unregistered outsider). A ghost model predicts every outcome — success, or the
+exact custom error — and after every step the whole chain state is compared with it and the
+invariants are checked on chain data:
 
 1. per slot, live token values + paidOut == face (never grows);
 2. no value moves to/from an unregistered or suspended party, after maturity or out of a locked
@@ -21,7 +22,10 @@ chain data:
 8. pro rata: per payable paid out ≤ paid in; each token's receipts ≤ its value at maturity and equal
    to the sum of what it claimed (value conserved across splits: Σ claimed == paidOut); at full
    repayment all that is left in escrow for the payable is exactly its live value (no fen stranded);
-9. recourse debts on chain equal the ghost's, never more than the unpaid value handed back.
+9. recourse debts on chain equal the ghost's, never more than the unpaid value handed back;
+10. (issue 15) frozen amounts never move: a frozen token keeps its holder (but for a forced transfer)
+   and its value at maturity; its dues go into the hold's escrow, counted in the contract's cash, and
+   out to the holder only at release.
 
 Time-dependent outcomes are predicted at both ends of the window in which the next block can be
 mined; an action whose outcome would differ inside the window is skipped. Each example runs from an
@@ -66,6 +70,7 @@ OPEN = (REQUESTED, QUOTED, Q_ACCEPTED)
 CORE, SUPPLIER, FINANCIER, HOLDER = 1, 2, 4, 6
 GRACE = 7 * DAY
 WINDOW = 4  # [s] the next block's timestamp lies in [now, now + WINDOW]
+ORDER = b"\x0c" * 32  # hash of the court order behind every hold and forced transfer
 ZERO = "0x" + "00" * 20
 
 OBLIGORS = ["core1", "core2"]
@@ -88,6 +93,7 @@ class LeanChain:
         "balanceOf(address)": "(uint256)",
         "recourseOwed(address)": "(uint256)",
         "recourseDebt(uint256)": "(uint256)",
+        "hold(uint256)": "(bool,bytes32,uint256)",
     }
 
     def __init__(self, tf: Platform) -> None:
@@ -186,6 +192,9 @@ class GToken:
     root: int
     lock: int = 0
     claimed: int = 0  # [fen] received so far (pro-rata claims)
+    frozen: bool = False
+    escrow: int = 0  # [fen] settled on it while frozen, held until release
+    frozen_at: tuple[str, int] | None = None  # (holder, value at maturity) while frozen: neither may change
 
 
 @dataclass
@@ -289,13 +298,31 @@ ACTIONS: dict[str, dict[str, Any]] = {
     },
     "recourse": {"req": st.integers(0, 50), "anywhere": st.sampled_from([False, False, False, True])},
     "collect": {"who": st.integers(0, 10)},
+    "freeze": {
+        "token": st.integers(0, 100),
+        "kind": st.sampled_from(["whole", "third", "third", "over", "zero"]),
+        "by": st.sampled_from(["operator"] * 6 + ["supplier1", "bank1"]),
+        "anywhere": st.sampled_from([False, False, False, True]),
+    },
+    "unfreeze": {
+        "token": st.integers(0, 100),
+        "by": st.sampled_from(["operator"] * 6 + ["auditor"]),
+        "anywhere": st.sampled_from([False, False, False, True]),
+    },
+    "force": {
+        "token": st.integers(0, 100),
+        "to": st.integers(0, 12),
+        "kind": st.sampled_from(["whole", "whole", "third", "over"]),
+        "by": st.sampled_from(["operator"] * 6 + ["core1"]),
+        "anywhere": st.sampled_from([False, False, False, True]),
+    },
     "storyline": {"plot": st.sampled_from(["recourse", "recourse", "lapse"]), "token": st.integers(0, 100)},
 }
 # how often each action is drawn per step
 WEIGHTS = {
     "onboard": 1, "toggle_suspension": 1, "grant": 1, "advance": 3, "issue": 4, "respond": 4, "move": 5,
     "request": 5, "quote": 3, "progress": 8, "repay": 3, "claim": 3, "payout": 1, "mark_defaulted": 2,
-    "recourse": 2, "collect": 1, "storyline": 1,
+    "recourse": 2, "collect": 1, "storyline": 1, "freeze": 2, "unfreeze": 2, "force": 1,
 }  # fmt: skip
 SCHEDULE = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
 
@@ -421,6 +448,8 @@ class TierflowMachine(RuleBasedStateMachine):
             return ("CertificateMatured", (token_id, slot.maturity))
         if tok.lock:
             return ("CertificateIsLocked", (token_id, tok.lock))
+        if tok.frozen:
+            return ("CertificateIsFrozen", (token_id, ORDER))
         return None
 
     def move_cash(self, frm: str, to: str, amount: int) -> None:
@@ -841,6 +870,8 @@ class TierflowMachine(RuleBasedStateMachine):
             return ("CertificateAlreadySettled", (token_id,))
         if tok.lock:
             return ("CertificateIsLocked", (token_id, tok.lock))
+        if tok.frozen:
+            return ("CertificateIsFrozen", (token_id, ORDER))
         if self.due(token_id) == 0:
             return ("CertificateNothingToClaim", (token_id, gs.paid_in, gs.paid_out))
         return None
@@ -885,6 +916,8 @@ class TierflowMachine(RuleBasedStateMachine):
 
         def paid(token_id: int) -> bool:
             tok = self.g.tokens[token_id]
+            if tok.frozen:  # into the hold's escrow, whoever holds it
+                return bool(tok.value and self.due(token_id))
             return bool(
                 tok.value and not tok.lock and tok.holder not in self.g.suspended and self.due(token_id)
             )
@@ -900,7 +933,9 @@ class TierflowMachine(RuleBasedStateMachine):
         if expected is not None:
             return
         for token_id in batch:
-            if paid(token_id):
+            if paid(token_id) and self.g.tokens[token_id].frozen:
+                self.escrow_due(token_id)
+            elif paid(token_id):
                 self.settle(token_id)
 
     @skippable
@@ -963,6 +998,8 @@ class TierflowMachine(RuleBasedStateMachine):
                 return ("FinancingNotDefaulted", (tok.slot,))
             if tok.holder != r.financier:
                 return ("FinancingTokenMoved", (request_id, r.token))
+            if tok.frozen:
+                return ("CertificateIsFrozen", (r.token, ORDER))
             return None
 
         expected = self.window(predict)
@@ -1040,6 +1077,133 @@ class TierflowMachine(RuleBasedStateMachine):
         if r.token in live:
             self.claim(live.index(r.token), True)
 
+    # ------------------------------------------------------------------------ rules: controls (issue 15)
+    def escrow_due(self, token_id: int) -> None:
+        """Receivables._escrowDue: the due leaves the token and the slot's escrow, not the contract."""
+        tok = self.g.tokens[token_id]
+        amount = self.due(token_id)
+        assert 0 < amount <= tok.value
+        self.g.slots[tok.slot].paid_out += amount
+        tok.value -= amount
+        tok.claimed += amount
+        tok.escrow += amount
+
+    def control_error(self, token_id: int, by: str) -> tuple[str, tuple[Any, ...]] | None:
+        """Receivables._controllable (after onlyGovernance): an accepted payable's token, not locked."""
+        if by != "operator":
+            return ("CertificateNotGovernance", (self.a(by),))
+        tok = self.g.tokens[token_id]
+        if tok.holder is None:
+            return ("CertificateUnknownToken", (token_id,))
+        gs = self.g.slots[tok.slot]
+        if gs.status not in (ACCEPTED, DEFAULTED, REPAID):
+            return ("CertificateWrongStatus", (tok.slot, gs.status))
+        if tok.lock:
+            return ("CertificateIsLocked", (token_id, tok.lock))
+        return None
+
+    def part_error(self, token_id: int, amount: int) -> tuple[str, tuple[Any, ...]] | None:
+        tok = self.g.tokens[token_id]
+        if amount == 0:
+            return ("CertificateInvalidAmount", (0, 1))
+        if tok.claimed:
+            return ("CertificatePartlyPaidOut", (token_id, tok.claimed))
+        return None
+
+    def freeze(self, token: int, kind: str, by: str, anywhere: bool) -> None:
+        if not self.g.tokens:
+            return
+        tokens = self.g.tokens
+        candidates = [
+            i for i in self.live_tokens()
+            if self.control_error(i, "operator") is None and tokens[i].value and not tokens[i].frozen
+        ]  # fmt: skip
+        token_id = self.choose(candidates, sorted(self.g.tokens), token, anywhere)
+        tok = self.g.tokens[token_id]
+        amount = {"whole": tok.value, "third": tok.value // 3, "over": tok.value + 1, "zero": 0}[kind]
+        expected = self.control_error(token_id, by)
+        if expected is None:
+            if tok.frozen:
+                expected = ("CertificateIsFrozen", (token_id, ORDER))
+            elif tok.value == 0:
+                expected = ("CertificateAlreadySettled", (token_id,))
+            elif amount > tok.value:
+                expected = ("CertificateInsufficientValue", (token_id, tok.value, amount))
+            elif amount < tok.value:
+                expected = self.part_error(token_id, amount)
+        fn = self.c.receivables.functions.freeze(token_id, amount, ORDER)
+        receipt = self.run(f"freeze-{kind}", fn, by, expected)
+        if expected is not None:
+            return
+        assert tok.holder is not None
+        frozen_id = token_id if amount == tok.value else self.split(token_id, tok.holder, amount)
+        frozen = self.g.tokens[frozen_id]
+        frozen.frozen, frozen.frozen_at = True, (tok.holder, frozen.value + frozen.claimed)
+        (event,) = self.tf.events(receipt, self.c.receivables, "CertificateFrozen")
+        assert (event["tokenId"], event["value"], event["reasonHash"]) == (frozen_id, amount, ORDER)
+
+    def unfreeze(self, token: int, by: str, anywhere: bool) -> None:
+        if not self.g.tokens:
+            return
+        frozen = [i for i, t in self.g.tokens.items() if t.frozen]
+        token_id = self.choose(frozen, sorted(self.g.tokens), token, anywhere)
+        tok = self.g.tokens[token_id]
+        expected: tuple[str, tuple[Any, ...]] | None = None
+        if by != "operator":
+            expected = ("CertificateNotGovernance", (self.a(by),))
+        elif tok.holder is None:
+            expected = ("CertificateUnknownToken", (token_id,))
+        elif not tok.frozen:
+            expected = ("CertificateNotFrozen", (token_id,))
+        elif tok.escrow:
+            expected = self.registry_error(tok.holder, HOLDER)
+        fn = self.c.receivables.functions.unfreeze(token_id, ORDER)
+        self.run("unfreeze", fn, by, expected)
+        if expected is not None:
+            return
+        assert tok.holder is not None
+        tok.frozen, tok.frozen_at = False, None
+        if tok.escrow:
+            self.move_cash("receivables", tok.holder, tok.escrow)
+            tok.escrow = 0
+            self.net(tok.holder)
+
+    def force(self, token: int, to: int, kind: str, by: str, anywhere: bool) -> None:
+        live = self.live_tokens()
+        if not live:
+            return
+        candidates = [i for i in live if self.control_error(i, "operator") is None]
+        token_id = self.choose(candidates, live, token, anywhere)
+        tok = self.g.tokens[token_id]
+        receiver = self.pick([*self.g.holders, "bank2", "outsider", "core2"], to)
+        value = {"whole": tok.value, "third": tok.value // 3, "over": tok.value + 1}[kind]
+        expected = self.control_error(token_id, by) or self.registry_error(receiver, HOLDER)
+        if expected is None:
+            if tok.holder == receiver:
+                expected = ("CertificateSelfTransfer", (token_id, self.a(receiver)))
+            elif value > tok.value:
+                expected = ("CertificateInsufficientValue", (token_id, tok.value, value))
+            elif value == tok.value:
+                if value == 0 and tok.escrow == 0:
+                    expected = ("CertificateAlreadySettled", (token_id,))
+            elif tok.frozen:
+                expected = ("CertificateIsFrozen", (token_id, ORDER))
+            else:
+                expected = self.part_error(token_id, value)
+        fn = self.c.receivables.functions.forceTransfer(token_id, self.a(receiver), value, ORDER)
+        receipt = self.run(f"force-{kind}", fn, by, expected)
+        if expected is not None:
+            return
+        if value == tok.value:
+            tok.holder = receiver
+            if tok.frozen_at is not None:  # the hold follows the token to its new holder
+                tok.frozen_at = (receiver, tok.frozen_at[1])
+            moved = token_id
+        else:
+            moved = self.split(token_id, receiver, value)
+        (event,) = self.tf.events(receipt, self.c.receivables, "CertificateForceTransferred")
+        assert (event["tokenId"], event["to"], event["value"]) == (moved, self.a(receiver), value)
+
     # ------------------------------------------------------------------------------ invariants
     @invariant()
     def chain_matches_ghost_and_invariants_hold(self) -> None:
@@ -1062,6 +1226,7 @@ class TierflowMachine(RuleBasedStateMachine):
             *[(c.token.address, "balanceOf(address)", [self.a(who)]) for who in cash_holders],
             *[(c.financing.address, "recourseOwed(address)", [self.a(who)]) for who in debtors],
             *[(c.financing.address, "recourseDebt(uint256)", [i]) for i in request_ids],
+            *[(c.receivables.address, "hold(uint256)", [i]) for i in token_ids],
         ]
         results = iter(self.chain.read(calls))
         tokens = {i: next(results) for i in token_ids}
@@ -1072,6 +1237,7 @@ class TierflowMachine(RuleBasedStateMachine):
         cash = {who: next(results)[0] for who in cash_holders}
         owed = {who: next(results)[0] for who in debtors}
         debts = {i: next(results)[0] for i in request_ids}
+        holds = {i: next(results) for i in token_ids}
 
         live_value: dict[int, int] = {}
         claimed: dict[int, int] = {}
@@ -1089,6 +1255,11 @@ class TierflowMachine(RuleBasedStateMachine):
                 gt.lock,
             ), token_id
             assert locked == (gt.lock != 0)
+            # invariant 10: a hold as the ghost has it; frozen value never moves (holder and value at
+            # maturity fixed but for a forced transfer; its dues sit in the hold's escrow)
+            assert holds[token_id] == (gt.frozen, ORDER if gt.frozen else b"\0" * 32, gt.escrow), token_id
+            if gt.frozen:
+                assert gt.frozen_at == (gt.holder, value + gt.claimed), token_id
             live_value[slot_id] = live_value.get(slot_id, 0) + value
             claimed[slot_id] = claimed.get(slot_id, 0) + gt.claimed
             # invariant 8: a token's receipts never exceed its pro-rata due, nor its value at maturity
@@ -1152,8 +1323,8 @@ class TierflowMachine(RuleBasedStateMachine):
             assert assets[h] == (self.a("receivables"), slot_id)
         for h in g.released:
             assert assets[h] == (ZERO, 0)
-        # invariant 6: escrow exact; every participant's cash matches the ghost ledger
-        assert g.cash.get("receivables", 0) == escrow
+        # invariant 6: escrow exact (the slots' escrow and the holds'); every participant's cash matches
+        assert g.cash.get("receivables", 0) == escrow + sum(t.escrow for t in g.tokens.values())
         assert cash == {who: g.cash[who] for who in cash_holders}
         # invariant 9: recourse debts as the ghost has them, never more than the value handed back
         assert owed == {who: g.owed.get(who, 0) for who in debtors}

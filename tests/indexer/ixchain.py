@@ -11,6 +11,7 @@ from tierflow.testing.chain import Platform
 DAY = 86_400  # [s]
 MAX_UINT = 2**256 - 1
 BIG = 10**20 + 1  # [fen] beyond int64
+ORDER = b"\x0c" * 32  # hash of a court order
 
 
 class Scenario:
@@ -24,7 +25,7 @@ class Scenario:
     def a(self, who: str) -> str:
         return self.tf.address(who)
 
-    def tx(self, fn: Any, sender: str) -> Any:
+    def tx(self, fn: Any, sender: Any) -> Any:
         return self.tf.transact(fn, sender)
 
     def event(self, receipt: Any, contract: Any, name: str, index: int = -1) -> dict[str, Any]:
@@ -32,7 +33,10 @@ class Scenario:
 
     @property
     def phases(self) -> list[Callable[[], None]]:
-        return [self.setup, self.governance, self.certificates, self.financing, self.bills, self.maturity]
+        return [
+            self.setup, self.governance, self.certificates, self.financing, self.bills, self.controls,
+            self.maturity,
+        ]  # fmt: skip
 
     # -- phases ---------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -163,6 +167,43 @@ class Scenario:
         self.tx(b.releasePledge(pledged), "bank2")
         self.ids.update(bill_root=root, bill_package=package)
 
+    def controls(self) -> None:
+        """Issue 15: holds, forced transfers and a key recovery, on certificates, bills and cash."""
+        rc, b, r = self.c.receivables.functions, self.c.bills.functions, self.c.registry.functions
+        lost = self.tf.extra_account(4).address  # a supplier that will lose its key
+        self.tx(r.register(lost, 2, b"\x04" * 32), "operator")
+        slot, token = self._issue(10**6, supplier="supplier2")
+        self.tx(rc.accept(slot), "supplier2")
+        receipt = self.tx(rc.freeze(token, 4 * 10**5, ORDER), "operator")
+        self.ids.update(
+            slot_f=slot, frozen=self.event(receipt, self.c.receivables, "CertificateFrozen")["tokenId"]
+        )
+        receipt = self.tx(rc.forceTransfer(token, lost, 10**5, ORDER), "operator")
+        heirloom = self.event(receipt, self.c.receivables, "CertificateForceTransferred")["tokenId"]
+        # a bill range frozen, handed over whole under its hold by a court order, released; a part forced
+        receipt = self.tx(b.freezeRange(self.ids["bill_root"], 396, 400, ORDER), "operator")
+        frozen_range = self.event(receipt, self.c.bills, "BillRangeFrozen")["rangeId"]
+        receipt = self.tx(
+            b.forceTransferRange(frozen_range, 396, 400, self.a("supplier2"), ORDER), "operator"
+        )
+        moved = self.event(receipt, self.c.bills, "BillRangeForceTransferred")["newRangeId"]
+        self.tx(b.unfreezeRange(moved, ORDER), "operator")
+        receipt = self.tx(b.forceTransferRange(self.ids["bill_root"], 391, 395, lost, ORDER), "operator")
+        forced_range = self.event(receipt, self.c.bills, "BillRangeForceTransferred")["newRangeId"]
+        # the supplier lost its key with a sale under way: everything it has goes to a re-verified address
+        lost_account = self.tf.extra_account(4)
+        receipt = self.tx(
+            self.c.financing.functions.request(heirloom, 10**5, self.a("bank2"), False), lost_account
+        )
+        sale = self.event(receipt, self.c.financing, "FinancingRequested")["requestId"]
+        self.tx(self.c.token.functions.mint(lost, 777), "bank1")
+        heir = self.tf.extra_account(5).address
+        self.tx(r.recover(lost, heir, ORDER), "operator")
+        self.tx(rc.recoverTokens(lost, heir, [heirloom], ORDER), "operator")
+        self.tx(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER), "operator")
+        self.tx(b.recoverParties(lost, heir, [forced_range], ORDER), "operator")
+        self.tx(self.c.token.functions.recoverBalance(lost, heir), "operator")
+
     def maturity(self) -> None:
         rc, fn, b = self.c.receivables.functions, self.c.financing.functions, self.c.bills.functions
         self.tf.increase_time(100 * DAY)
@@ -182,6 +223,10 @@ class Scenario:
         self.tx(b.dishonour(self.ids["bill_s3"], 1), "core2")
         self.tx(b.claimRecourse(self.ids["bill_s3"], self.a("supplier2")), "supplier3")
         self.tx(b.settleRecourse(self.ids["bill_s3"]), "supplier2")
+        # the frozen certificate: paid into its hold's escrow, released to its holder
+        self.tx(rc.repay(self.ids["slot_f"], 10**6), "core1")
+        self.tx(rc.payout([self.ids["frozen"]]), "operator")
+        self.tx(rc.unfreeze(self.ids["frozen"], ORDER), "operator")
 
     def governance(self) -> None:
         """A role grant through the governors' council: proposed, approved, scheduled, executed."""

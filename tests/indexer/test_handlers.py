@@ -15,6 +15,8 @@ from tierflow.chain.abi import Event
 from tierflow.chain.compile import compile_all
 from tierflow.platform.indexer.handlers import HANDLERS, MissingRowError
 from tierflow.platform.models import (
+    AssetControl,
+    AssetHold,
     BillMovement,
     BillPackage,
     BillQuote,
@@ -920,3 +922,237 @@ def test_governance_handlers_track_a_proposal_to_its_execution(engine: Engine) -
         ("scheduled", None, 2),
         ("executed", A["bank1"], 2),
     ]
+
+
+# -- asset-level controls (issue 15) ----------------------------------------------------------------
+
+
+def _hold(engine: Engine, asset: str, asset_id: int) -> dict[str, Any]:
+    found = row(engine, AssetHold, asset, asset_id)
+    assert found is not None
+    return found
+
+
+def test_certificate_hold_escrow_release_and_forced_transfer(engine: Engine) -> None:
+    f = EventFactory()
+    order, lift = h32(0xC0), h32(0xD0)
+    apply(
+        engine,
+        [
+            *_issue(f, face=BIG),
+            f("Receivables:CertificateAccepted", slotId=1, supplier=A["supplier1"]),
+            # a part frozen: the contract splits it off to a token of the same holder first
+            f(
+                "Receivables:CertificateSplit",
+                fromTokenId=1,
+                newTokenId=2,
+                to=A["supplier1"],
+                **{"from": A["supplier1"]},
+                value=BIG - 1,
+                rootTokenId=1,
+            ),
+            f(
+                "Receivables:CertificateFrozen",
+                tokenId=2,
+                holder=A["supplier1"],
+                value=BIG - 1,
+                reasonHash=order,
+                by=A["operator"],
+            ),
+        ],
+    )
+    hold = _hold(engine, "certificate", 2)
+    assert (hold["holder"], hold["value"], hold["status"], hold["reason_hash"]) == (
+        A["supplier1"],
+        BIG - 1,
+        "frozen",
+        order,
+    )
+    f.next_block()
+    apply(
+        engine,
+        [
+            f(
+                "Receivables:CertificateTransferred",
+                tokenId=2,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                value=BIG - 1,
+            ),
+            f(
+                "Receivables:CertificateForceTransferred",
+                fromTokenId=2,
+                tokenId=2,
+                to=A["supplier2"],
+                **{"from": A["supplier1"]},
+                value=BIG - 1,
+                reasonHash=order,
+                by=A["operator"],
+            ),
+            f("Receivables:PayableRepaid", slotId=1, obligor=A["core1"], amount=BIG, paidIn=BIG),
+            f("Receivables:CertificateEscrowed", tokenId=2, slotId=1, holder=A["supplier2"], amount=BIG - 1),
+            f(
+                "Receivables:CertificateUnfrozen",
+                tokenId=2,
+                holder=A["supplier2"],
+                released=BIG - 1,
+                reasonHash=lift,
+                by=A["operator"],
+            ),
+        ],
+    )
+    hold = _hold(engine, "certificate", 2)
+    assert (hold["holder"], hold["escrowed"], hold["released"], hold["status"], hold["release_hash"]) == (
+        A["supplier2"],
+        BIG - 1,
+        BIG - 1,
+        "released",
+        lift,
+    )
+    token, payable = row(engine, Certificate, 2), row(engine, Payable, 1)
+    assert token is not None and payable is not None
+    assert (token["holder"], token["value"], token["status"], payable["paid_out"]) == (
+        A["supplier2"],
+        0,
+        "settled",
+        BIG - 1,
+    )
+    kinds = [(c["kind"], c["asset"], c["value"]) for c in rows(engine, AssetControl)]
+    assert kinds == [
+        ("frozen", "certificate", BIG - 1),
+        ("forced", "certificate", BIG - 1),
+        ("escrowed", "certificate", BIG - 1),
+        ("unfrozen", "certificate", BIG - 1),
+    ]
+
+
+def test_bill_range_hold_forced_transfer_and_party_recovery(engine: Engine) -> None:
+    f = EventFactory()
+    order = h32(0xC0)
+    heir = "0x" + "ee" * 20
+    apply(
+        engine,
+        [
+            *_bill(f, face=100),
+            f(
+                "Bills:BillRangeFrozen",
+                packageId=1,
+                rangeId=2,
+                holder=A["supplier1"],
+                fromRangeId=1,
+                start=91,
+                end=100,
+                remainderRangeId=0,
+                reasonHash=order,
+            ),
+            f(
+                "Bills:BillRangeForceTransferred",
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                fromRangeId=2,
+                newRangeId=3,
+                start=91,
+                end=100,
+                remainderRangeId=0,
+                reasonHash=order,
+            ),
+            f("Bills:BillRangeUnfrozen", packageId=1, rangeId=3, holder=A["supplier2"], reasonHash=order),
+            f(
+                "Bills:BillPartyRecovered",
+                packageId=1,
+                rangeId=0,
+                **{"from": A["supplier1"]},
+                to=heir,
+                reasonHash=order,
+            ),
+            f(
+                "Bills:BillPartyRecovered",
+                packageId=0,
+                rangeId=1,
+                **{"from": A["supplier1"]},
+                to=heir,
+                reasonHash=order,
+            ),
+        ],
+    )
+    assert _ranges(engine) == [
+        (1, heir, 1, 90, "Held", 0),
+        (2, A["supplier1"], 91, 100, "Closed", 0),
+        (3, A["supplier2"], 91, 100, "Held", 0),
+    ]
+    assert row(engine, BillPackage, 1)["payee"] == heir  # type: ignore[index]
+    assert (_hold(engine, "bill_range", 2)["status"], _hold(engine, "bill_range", 3)["status"]) == (
+        "released",
+        "released",
+    )
+    assert _hold(engine, "bill_range", 3)["holder"] == A["supplier2"]
+    assert [m["kind"] for m in rows(engine, BillMovement)][-3:] == ["frozen", "forced", "unfrozen"]
+
+
+def test_participant_and_balance_recovery_are_recorded(engine: Engine) -> None:
+    f = EventFactory()
+    heir = "0x" + "ee" * 20
+    apply(
+        engine,
+        [
+            f(
+                "ParticipantRegistry:ParticipantRecovered",
+                account=A["supplier1"],
+                newAccount=heir,
+                roles=2,
+                reasonHash=h32(0xE0),
+                by=A["operator"],
+            ),
+            f(
+                "SettlementToken:BalanceRecovered",
+                account=A["supplier1"],
+                newAccount=heir,
+                amount=BIG,
+                by=A["operator"],
+            ),
+        ],
+    )
+    assert [
+        (c["kind"], c["asset"], c["from_address"], c["to_address"], c["value"])
+        for c in rows(engine, AssetControl)
+    ] == [
+        ("recovered", "participant", A["supplier1"], heir, None),
+        ("recovered", "balance", A["supplier1"], heir, BIG),
+    ]
+
+
+def test_key_recovery_moves_a_locked_certificate_and_its_request(engine: Engine) -> None:
+    f = EventFactory()
+    heir = "0x" + "ee" * 20
+    apply(
+        engine,
+        [
+            *_issue(f, face=BIG),
+            f("Receivables:CertificateAccepted", slotId=1, supplier=A["supplier1"]),
+            *_request(f),
+            f("Receivables:CertificateLocked", tokenId=1, ref=1),
+            f(
+                "Receivables:CertificateRecovered",
+                tokenId=1,
+                **{"from": A["supplier1"]},
+                to=heir,
+                value=BIG,
+                reasonHash=h32(0xE0),
+                by=A["operator"],
+            ),
+            f(
+                "Financing:FinancingPartyRecovered",
+                requestId=1,
+                **{"from": A["supplier1"]},
+                to=heir,
+                reasonHash=h32(0xE0),
+            ),
+        ],
+    )
+    token, request = row(engine, Certificate, 1), row(engine, FinancingRequest, 1)
+    assert token is not None and request is not None
+    # the lock stays (unlike a CertificateTransferred): the request goes on with the new key as seller
+    assert (token["holder"], token["locked"], token["lock_ref"], token["status"]) == (heir, True, 1, "locked")
+    assert (request["seller"], request["financier"]) == (heir, A["bank1"])
+    assert [t["kind"] for t in rows(engine, CertificateTransfer)][-1] == "recovered"

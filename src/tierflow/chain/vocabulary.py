@@ -81,6 +81,7 @@ class RangeStatus(IntEnum):
     PAID = 4
     DISHONOURED = 5
     CLOSED = 6
+    FROZEN = 7
 
 
 class ParticipantStatus(IntEnum):
@@ -117,9 +118,9 @@ RequestStatusName = Literal[
     "Requested", "Quoted", "Accepted", "Funded", "Cancelled", "Declined", "Recoursed", "Lapsed"
 ]
 PackageStatusName = Literal["Issued", "Accepted", "Received", "Rejected", "Cancelled"]
-RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed"]
+RangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Closed", "Frozen"]
 # A closed range has passed on (split or moved): lists of ranges filter on the others.
-OpenRangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured"]
+OpenRangeStatusName = Literal["Held", "Pledged", "Presented", "Paid", "Dishonoured", "Frozen"]
 
 
 def status_name(enum: type[IntEnum], ordinal: int) -> str:
@@ -448,6 +449,31 @@ ERROR_MESSAGES: dict[str, str] = {
     "StringTooLong": N_("the string {str} is too long"),
     "SafeCastOverflowedUintDowncast": N_("{value} does not fit in {bits} bits"),
     "SafeERC20FailedOperation": N_("the token {token:party} refused the operation"),
+    # asset-level controls of bills and positions (issue 15)
+    "FinancingNotGovernance": N_(
+        "{caller:party} is not platform governance; only governance moves positions in a key recovery"
+    ),
+    "FinancingNotRecovered": N_(
+        "the registry has not recovered {from:party}'s key to {to:party}; recover the participant first"
+    ),
+    "FinancingNotParty": N_(
+        "{from:party} is neither the seller nor the financier of request {requestId}; "
+        "leave it out of the recovery"
+    ),
+    "FinancingNothingToRecover": N_(
+        "nothing to recover for {from:party}: name 1 to 200 of its requests (or it must owe recourse) "
+        "and the re-verification record"
+    ),
+    "BillNotGovernance": N_(
+        "{caller:party} is not platform governance; only governance freezes, forces transfers "
+        "and recovers bills"
+    ),
+    "BillNoReason": N_("name the court order or re-verification record (its hash) behind this control"),
+    "BillNotRecovered": N_(
+        "the registry has not recovered {from:party}'s key to {to:party}, or the recovery names {size} range "
+        "records (1 to 200 per call); recover the participant first, or split the list"
+    ),
+    "BillNotParty": N_("{from:party} plays no part in range record {id}; leave it out of the recovery"),
     # governance and upgrades (issue 15)
     "GovernanceOnly": N_("{caller:party} is not governance: propose the change to the governors' council"),
     "CouncilNotGovernor": N_("{caller:party} is not a governor"),

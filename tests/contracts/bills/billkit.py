@@ -26,6 +26,7 @@ LIVE = {
     RangeStatus.PRESENTED,
     RangeStatus.PAID,
     RangeStatus.DISHONOURED,
+    RangeStatus.FROZEN,
 }
 
 

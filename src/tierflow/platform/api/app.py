@@ -13,7 +13,17 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierflow.platform.api import docs, errors, operation_docs, system
-from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, staff, supplier
+from tierflow.platform.api.routers import (
+    auditor,
+    bills,
+    common,
+    controls,
+    core,
+    financier,
+    operator,
+    staff,
+    supplier,
+)
 from tierflow.platform.services.context import ServiceContext
 
 log = logging.getLogger("tierflow.api")
@@ -165,7 +175,7 @@ def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | 
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (operator, financier, core, supplier, auditor, common, bills, staff):
+    for module in (operator, financier, core, supplier, auditor, common, bills, staff, controls):
         app.include_router(module.router)
     app.include_router(financier.settlement)
     for extra in extra_routers or []:

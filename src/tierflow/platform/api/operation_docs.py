@@ -24,6 +24,29 @@ PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_af
 OFFSET_PAGED = " Paged: `limit` and `offset`."
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
+    # -- operator: platform parameters and asset-level controls (issues 13 and 15) ------------------
+    ("PUT", "/v1/operator/quote-validity"): "Set the longest time a bank's quote may stay open, in hours "
+    "(1 to 168; 24 by default): a seller's acceptance binds terms no older than this (operator)." + WRITE,
+    ("POST", "/v1/operator/certificates/{token_id}/unfreeze"): "Release a judicial hold on a certificate "
+    "(the order's reference is hashed on chain); whatever settlement paid into its escrow meanwhile goes "
+    "to the certificate's holder then (operator)." + WRITE,
+    ("POST", "/v1/operator/certificates/{token_id}/force-transfer"): "Move a certificate, or part of its "
+    "value in fen, to another holder under a court order (its reference hashed on chain); a hold and its "
+    "escrow move with a whole certificate (operator)." + WRITE,
+    ("POST", "/v1/operator/bill-ranges/{range_id}/freeze"): "Put a judicial hold on a bill's sub-ticket "
+    "range, or part of it: the frozen range cannot be endorsed, discounted, pledged, presented or paid "
+    "until released (operator)." + WRITE,
+    ("POST", "/v1/operator/bill-ranges/{range_id}/unfreeze"): "Release a judicial hold on a bill range: "
+    "its holder may use it again (operator)." + WRITE,
+    ("POST", "/v1/operator/bill-ranges/{range_id}/force-transfer"): "Move a bill range, or part of it, to "
+    "another holder under a court order; the new holder takes the old one's place in the chain of "
+    "endorsements (not an endorsement) (operator)." + WRITE,
+    ("GET", "/v1/audit/holds"): "Every judicial hold in force or released: asset, holder, frozen value in "
+    "fen, escrow in fen, the order's hash and dates (auditors and the operator).",
+    ("GET", "/v1/audit/controls"): "The latest asset-level controls (freezes, releases, forced transfers, "
+    "key recoveries), newest first, with the order's hash and who acted (auditors and the operator).",
+    ("GET", "/v1/holds"): "Judicial holds on what the caller holds: the frozen value and any escrow in fen, "
+    "the order's hash and since when.",
     # -- operator -----------------------------------------------------------------------------------
     ("GET", "/v1/operator/participants"): "Every onboarded participant with its roles and status (operator)."
     + PAGED,

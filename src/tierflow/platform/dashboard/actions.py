@@ -21,10 +21,19 @@ from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
-from tierflow.platform.services import approvals, documents, estimates, participants, policy, workflows
+from tierflow.platform.services import (
+    approvals,
+    controls,
+    documents,
+    estimates,
+    participants,
+    policy,
+    workflows,
+)
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
+from tierflow.platform.services.schemas import controls as forms
 from tierflow.platform.services.schemas.certificates import (
     AcceptQuote,
     Burn,
@@ -577,3 +586,33 @@ def reject(context: Any, viewer: Viewer, *, approval_id: int, reason: str) -> An
             ctx=context, session=s, caller=c, approval_id=approval_id, reason=reason
         ),
     )
+
+
+# -- asset-level controls (issue 15): governance only ---------------------------------------------
+def asset_control(context: Any, viewer: Viewer, *, verb: str, target: Any, **fields: Any) -> Any:
+    """freeze / unfreeze / force a certificate or a bill range, or recover a participant, as governance."""
+
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError(
+                i18n.gettext("Only platform governance freezes, forces transfers and recovers keys.")
+            )
+        if verb == "freeze":
+            return controls.freeze_certificate(
+                ctx=context, token_id=target, data=forms.CertificateFreeze(**fields)
+            )
+        if verb == "unfreeze":
+            return controls.unfreeze_certificate(ctx=context, token_id=target, order=fields["order"])
+        if verb == "force":
+            return controls.force_certificate(
+                ctx=context, token_id=target, data=forms.CertificateForce(**fields)
+            )
+        if verb == "freeze-range":
+            return controls.freeze_range(ctx=context, range_id=target, data=forms.RangeFreeze(**fields))
+        if verb == "unfreeze-range":
+            return controls.unfreeze_range(ctx=context, range_id=target, order=fields["order"])
+        if verb == "force-range":
+            return controls.force_range(ctx=context, range_id=target, data=forms.RangeForce(**fields))
+        return controls.recover(ctx=context, session=session, address=target, data=forms.Recovery(**fields))
+
+    return run_as(context, viewer, work)

@@ -1,6 +1,7 @@
 """SQL tables of Tierflow: the indexer's bookkeeping and the read models derived from contract events."""
 
 from tierflow.platform.models.bills import BillMovement, BillPackage, BillQuote, BillRange
+from tierflow.platform.models.controls import AssetControl, AssetHold
 from tierflow.platform.models.credit import CreditLine, CreditLineMovement
 from tierflow.platform.models.documents import Document, SettlementBalance, SettlementMovement
 from tierflow.platform.models.financing import (
@@ -51,6 +52,8 @@ READ_MODELS = [
     BillMovement,
     GovernanceProposal,
     GovernanceStep,
+    AssetHold,
+    AssetControl,
     # Summaries of the rows above, written with them (indexer.summary): rolled back and rebuilt alike.
     Position,
     FundedSummary,
@@ -58,6 +61,8 @@ READ_MODELS = [
 
 __all__ = [
     "READ_MODELS",
+    "AssetControl",
+    "AssetHold",
     "BillMovement",
     "BillPackage",
     "BillQuote",

@@ -41,8 +41,8 @@ def hash32(*, primary_key: bool = False, index: bool = False, nullable: bool = F
     )
 
 
-def text(length: int = 32, *, index: bool = False, default: Any = ...) -> Any:
-    return Field(default=default, sa_type=String(length), index=index)
+def text(length: int = 32, *, primary_key: bool = False, index: bool = False, default: Any = ...) -> Any:
+    return Field(default=default, sa_type=String(length), primary_key=primary_key, index=index)
 
 
 def json_field(*, default: Any = ...) -> Any:

@@ -64,7 +64,7 @@ class CertificateTransfer(SQLModel, table=True):
     block_number: int = big(primary_key=True)
     log_index: int = big(primary_key=True)
     tx_hash: str = hash32()
-    kind: str = text(16)  # issued | transferred | split | claimed | burned
+    kind: str = text(16)  # issued | transferred | split | claimed | burned | recovered
     slot_id: int = big(index=True)
     token_id: int = big(index=True)
     new_token_id: int | None = big(nullable=True)

@@ -36,6 +36,9 @@ RESULT_FIELDS: dict[str, dict[str, str]] = {
     "PayableRepaid": {"slotId": "slot_id", "paidIn": "paid_in"},
     "PayableDefaulted": {"slotId": "slot_id", "unpaid": "unpaid"},
     "RecourseExercised": {"requestId": "request_id", "amount": "amount"},
+    "CertificateFrozen": {"tokenId": "frozen_token_id", "value": "value"},
+    "CertificateUnfrozen": {"tokenId": "token_id", "released": "released"},
+    "CertificateForceTransferred": {"tokenId": "new_token_id", "value": "value"},
 }
 # Bill events add theirs only when the event has the field (the same result on a first answer and on
 # a retry that finds the transaction mined: both are built here).
@@ -53,6 +56,8 @@ BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
     "BillPledged": {"rangeId": "pledged_range_id", "remainderRangeId": "remainder_range_id"},
     "BillPaid": {"amount": "amount"},
     "BillRecourseSettled": {"newRangeId": "new_range_id", "amount": "amount"},
+    "BillRangeFrozen": {"rangeId": "frozen_range_id", "remainderRangeId": "remainder_range_id"},
+    "BillRangeForceTransferred": {"newRangeId": "new_range_id", "remainderRangeId": "remainder_range_id"},
 }
 
 

@@ -21,6 +21,7 @@ from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
+from tierflow.platform.services import controls
 from tierflow.platform.services.lineage import token_tiers
 
 router = web.page_router("/audit")
@@ -47,6 +48,7 @@ def audit_page(
         )
         counts = queries.overview_counts(db)
         latest = queries.latest_payables(db, 25)
+        holds = controls.holds(session=db)
         indexed = queries.indexed(db)
     context: dict[str, Any] = dict(
         names=names,
@@ -61,6 +63,7 @@ def audit_page(
         counts=counts,
         latest=latest,
         exports=[(name, labels.export_name(name)) for name in EXPORTS],
+        holds=holds,
         **indexed,
     )
     if refusal:  # the form comes back with what was typed and the reason

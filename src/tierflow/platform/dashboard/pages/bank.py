@@ -19,7 +19,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable
-from tierflow.platform.services import estimates
+from tierflow.platform.services import controls, estimates
 
 router = web.page_router("/bank")
 _ = i18n.gettext
@@ -150,6 +150,7 @@ def bank_page(
             **_actions_context(db, viewer, address),
             **queries.indexed(db),
             balance=queries.settlement_balance(db, address),
+            holds=controls.holds(session=db, holder=address),
             **_queue_context(db, viewer, address, before, after),
             **book_context,
         )

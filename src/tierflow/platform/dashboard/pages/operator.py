@@ -1,4 +1,5 @@
-"""The operator's console: onboard and suspend participants, set platform parameters, pause the platform."""
+"""The operator's console: onboard and suspend participants, set platform parameters, pause the platform;
+judicial holds, forced transfers and lost-key recovery (issue 15)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.services import controls
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -25,6 +27,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
         proposals = queries.governance_proposals(db)
+        holds = controls.holds(session=db)
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
         overdue = queries.defaultable_payables(db, now=queries.clock(db), grace=grace)
@@ -37,6 +40,8 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         state=state,
         overdue=overdue,
         proposals=proposals,
+        holds=holds,
+        holders=names.with_role(Role.SUPPLIER | Role.FINANCIER | Role.CORE_ENTERPRISE),
         **indexed,
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
@@ -141,6 +146,9 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             )
             mark = actions.operator_mark_defaulted
             return await web.act(request, viewer, back, done, mark, slot_id=slot_id)
+        if verb in CONTROL_VERBS:
+            return await web.act(request, viewer, back, str(CONTROL_VERBS[verb]), actions.asset_control,
+                                 verb=verb, **_control_fields(verb, form))  # fmt: skip
         if verb == "quote-validity":
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:
@@ -159,3 +167,45 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
     except (actions.ActionError, ValueError) as error:
         return web.redirect(back, message=str(error), kind="error")
     return Response(status_code=404)
+
+
+# What each control says when done (translated when shown).
+CONTROL_VERBS = {
+    "freeze": i18n.lazy_gettext("Certificate frozen under the order."),
+    "unfreeze": i18n.lazy_gettext("Hold released; any escrow went to the holder."),
+    "force": i18n.lazy_gettext("Certificate transferred under the court order."),
+    "freeze-range": i18n.lazy_gettext("Bill range frozen under the order."),
+    "unfreeze-range": i18n.lazy_gettext("Hold on the bill range released."),
+    "force-range": i18n.lazy_gettext("Bill range transferred under the court order."),
+    "recover": i18n.lazy_gettext("Key recovered: holdings moved to the new address, the old one barred."),
+}
+
+
+def _control_fields(verb: str, form: Any) -> dict[str, Any]:
+    """The form of one control as the service's fields; ActionError naming the field that is wrong."""
+    order = str(form.get("order", "")).strip()
+    if not order:
+        raise actions.ActionError(i18n.gettext("Order: write the reference of the court order or record."))
+    if verb == "recover":
+        return {
+            "target": web.checksum(str(form.get("address", ""))),
+            "new_address": str(form.get("new_address", "")).strip(),
+            "order": order,
+        }
+    if verb.endswith("range"):
+        fields: dict[str, Any] = {
+            "target": web.form_int(form, "range_id", i18n.gettext("Range")),
+            "order": order,
+        }
+        if verb != "unfreeze-range":
+            fields["start"] = web.form_int(form, "start", i18n.gettext("First sub-ticket"))
+            fields["end"] = web.form_int(form, "end", i18n.gettext("Last sub-ticket"))
+    else:
+        fields = {"target": web.form_int(form, "token_id", i18n.gettext("Certificate")), "order": order}
+        if verb == "freeze":
+            fields["amount"] = web.form_yuan(form, "amount", i18n.gettext("Amount"))
+        if verb == "force":
+            fields["value"] = web.form_yuan(form, "amount", i18n.gettext("Amount"))
+    if verb.startswith("force"):
+        fields["to"] = str(form.get("to", "")).strip()
+    return fields

@@ -12,7 +12,7 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.services import estimates
+from tierflow.platform.services import controls, estimates
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.schemas.certificates import AcceptQuote
 
@@ -70,6 +70,7 @@ def supplier_page(
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),
             "debts": queries.recourse_debts(db, seller=address),
+            "holds": controls.holds(session=db, holder=address),
             **queries.indexed(db),
         }
     if panel == "tables":

@@ -1,7 +1,7 @@
 """staff_user.language: the language a person chose in the dashboard (zh_CN or en; NULL: the browser's)
 
 Revision ID: f3a9c1d2e4b5
-Revises: a9b8c7d6e5f4
+Revises: f3a1c5e7b9d2
 Create Date: 2026-12-05 19:20:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f3a9c1d2e4b5"
-down_revision: str | None = "a9b8c7d6e5f4"
+down_revision: str | None = "f3a1c5e7b9d2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,207 @@
+"""Asset-level controls (issue 15): judicial holds, forced transfers and lost-key recovery, by governance.
+
+Every control is one governance transaction (today the operator's key: the contracts gate each control
+with one check that governance re-points). The order behind a control stays off chain: the chain records
+keccak-256 of its reference. A recovery is one service call that sends one transaction per contract (and
+per batch of 200 tokens or bill records), in the order the contracts require: the registry first.
+"""
+
+from __future__ import annotations
+
+from eth_utils.crypto import keccak
+from sqlalchemy import or_, select
+from sqlmodel import Session, col
+
+from tierflow.chain.gateway import Call
+from tierflow.platform.models import (
+    AssetControl,
+    AssetHold,
+    BillPackage,
+    BillRange,
+    Certificate,
+    FinancingRequest,
+    SettlementBalance,
+)
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.schemas.certificates import TxResult
+from tierflow.platform.services.schemas.controls import (
+    CertificateForce,
+    CertificateFreeze,
+    ControlPublic,
+    HoldPublic,
+    RangeForce,
+    RangeFreeze,
+    Recovery,
+    RecoveryPublic,
+)
+from tierflow.platform.services.writes import finish
+
+RECOVERY_BATCH = 200  # Receivables.MAX_RECOVERY_BATCH and Bills.MAX_RECOVERY_BATCH
+
+
+def reason_hash(order: str) -> bytes:
+    """The hash the chain records for an order's reference (the reference itself stays off chain)."""
+    return keccak(text=order.strip())
+
+
+def _send(ctx: ServiceContext, contract: str, function: str, *args: object) -> TxResult:
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, Call(contract, function, args)))
+
+
+# -- certificates -----------------------------------------------------------------------------------
+def freeze_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateFreeze) -> TxResult:
+    return _send(ctx, "Receivables", "freeze", token_id, data.amount, reason_hash(data.order))
+
+
+def unfreeze_certificate(*, ctx: ServiceContext, token_id: int, order: str) -> TxResult:
+    return _send(ctx, "Receivables", "unfreeze", token_id, reason_hash(order))
+
+
+def force_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateForce) -> TxResult:
+    return _send(ctx, "Receivables", "forceTransfer", token_id, data.to, data.value, reason_hash(data.order))
+
+
+# -- bill ranges ------------------------------------------------------------------------------------
+def freeze_range(*, ctx: ServiceContext, range_id: int, data: RangeFreeze) -> TxResult:
+    return _send(ctx, "Bills", "freezeRange", range_id, data.start, data.end, reason_hash(data.order))
+
+
+def unfreeze_range(*, ctx: ServiceContext, range_id: int, order: str) -> TxResult:
+    return _send(ctx, "Bills", "unfreezeRange", range_id, reason_hash(order))
+
+
+def force_range(*, ctx: ServiceContext, range_id: int, data: RangeForce) -> TxResult:
+    return _send(
+        ctx, "Bills", "forceTransferRange", range_id, data.start, data.end, data.to, reason_hash(data.order)
+    )
+
+
+# -- lost-key recovery ------------------------------------------------------------------------------
+def _batches(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + RECOVERY_BATCH] for i in range(0, len(ids), RECOVERY_BATCH)]
+
+
+def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recovery) -> RecoveryPublic:
+    """Move everything `address` holds on chain to `data.new_address`, then bar `address` for good.
+
+    Holdings come from the read models (the chain does not enumerate). Financing requests that name the
+    old address (open, or funded and so still open to recourse) move with its recourse debts, so a sale
+    under way goes on with the new key as the seller.
+    """
+    old, new = address, data.new_address
+    tokens = (
+        session.execute(
+            select(col(Certificate.token_id))
+            .where(col(Certificate.holder) == old, col(Certificate.status) != "burned")
+            .order_by(col(Certificate.token_id))
+        )
+        .scalars()
+        .all()
+    )
+    # open requests and funded ones that may still turn into recourse: their seller or financier moves
+    requests = (
+        session.execute(
+            select(col(FinancingRequest.request_id))
+            .where(
+                or_(col(FinancingRequest.seller) == old, col(FinancingRequest.financier) == old),
+                col(FinancingRequest.status).in_(["Requested", "Quoted", "Accepted", "Funded"]),
+            )
+            .order_by(col(FinancingRequest.request_id))
+        )
+        .scalars()
+        .all()
+    )
+    packages = (
+        session.execute(
+            select(col(BillPackage.package_id))
+            .where(
+                or_(
+                    col(BillPackage.drawer) == old,
+                    col(BillPackage.acceptor) == old,
+                    col(BillPackage.payee) == old,
+                )
+            )
+            .order_by(col(BillPackage.package_id))
+        )
+        .scalars()
+        .all()
+    )
+    ranges = (
+        session.execute(
+            select(col(BillRange.range_id))
+            .where(
+                or_(
+                    col(BillRange.holder) == old,
+                    col(BillRange.pledgee) == old,
+                    col(BillRange.recourse_obligor) == old,
+                )
+            )
+            .order_by(col(BillRange.range_id))
+        )
+        .scalars()
+        .all()
+    )
+    balance_row = session.get(SettlementBalance, old)
+    balance = int(balance_row.balance) if balance_row is not None else 0
+    session.commit()  # end the read transaction before the chain calls
+    why = reason_hash(data.order)
+    hashes = [_send(ctx, "ParticipantRegistry", "recover", old, new, why).tx_hash]
+    for batch in _batches(list(tokens)):
+        hashes.append(_send(ctx, "Receivables", "recoverTokens", old, new, batch, why).tx_hash)
+    owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
+    for batch in _batches(list(requests)) or ([[]] if owed else []):
+        hashes.append(_send(ctx, "Financing", "recoverPositions", old, new, batch, why).tx_hash)
+    # Bills moves range records only (its code is at the 24 KB limit): `packages` are counted, not moved
+    for batch in _batches(list(ranges)):
+        hashes.append(_send(ctx, "Bills", "recoverParties", old, new, batch, why).tx_hash)
+    if balance:
+        hashes.append(_send(ctx, "SettlementToken", "recoverBalance", old, new).tx_hash)
+    # the directory mirrors the registry: the old key is barred (the new address has no directory entry
+    # yet: its legal identity is the old entry's, re-verified off chain)
+    row = session.get(DirectoryParticipant, old)
+    if row is not None:
+        row.status = "suspended"
+        session.add(row)
+        session.commit()
+    return RecoveryPublic(
+        old_address=old,
+        new_address=new,
+        reason_hash="0x" + why.hex(),
+        tx_hashes=hashes,
+        certificates=len(tokens),
+        financing_requests=len(requests),
+        bill_packages=len(packages),
+        bill_ranges=len(ranges),
+        balance=balance,
+    )
+
+
+# -- reads ------------------------------------------------------------------------------------------
+def hold_public(row: AssetHold) -> HoldPublic:
+    return HoldPublic.model_validate(row, from_attributes=True)
+
+
+def holds(*, session: Session, holder: str | None = None, status: str | None = "frozen") -> list[HoldPublic]:
+    """Holds, newest first: all of them (operator, auditor) or one holder's (its own, or a bank's)."""
+    query = select(AssetHold)
+    if holder is not None:
+        query = query.where(col(AssetHold.holder) == holder)
+    if status is not None:
+        query = query.where(col(AssetHold.status) == status)
+    rows = session.execute(query.order_by(col(AssetHold.frozen_block).desc()).limit(500)).scalars().all()
+    return [hold_public(r) for r in rows]
+
+
+def history(*, session: Session, limit: int = 100) -> list[ControlPublic]:
+    """The latest controls, for the operator's and the auditor's views."""
+    rows = (
+        session.execute(
+            select(AssetControl)
+            .order_by(col(AssetControl.block_number).desc(), col(AssetControl.log_index).desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    return [ControlPublic.model_validate(r, from_attributes=True) for r in rows]
