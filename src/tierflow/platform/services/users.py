@@ -113,6 +113,10 @@ def create_user(
         raise InvalidRequest(
             "give a login (an e-mail address) of at most 120 characters", code="invalid_login"
         )
+    roles_text = parse_roles(roles)
+    # Hashed before the login is looked up: the slow hash (argon2) must not sit between this
+    # transaction's read and its write (SQLite: a write that lands meanwhile voids the read snapshot).
+    password_hash = _hasher.hash(password)
     if session.exec(select(StaffUser).where(StaffUser.login == login)).first() is not None:
         raise Conflict(
             i18n.gettext("the login %(login)s is taken; choose another", login=login), code="login_taken"
@@ -121,8 +125,8 @@ def create_user(
         address=company,
         login=login,
         name=name.strip()[:200] or login,
-        roles=parse_roles(roles),
-        password_hash=_hasher.hash(password),
+        roles=roles_text,
+        password_hash=password_hash,
         created_at=_now(),
     )
     session.add(user)
@@ -211,7 +215,11 @@ def set_password(
     """A person sets their own password (the first admin, created at onboarding, has none)."""
     if len(password) < 12:
         raise InvalidRequest("choose a password of at least 12 characters", code="weak_password")
-    user.password_hash = _hasher.hash(password)
+    hashed = _hasher.hash(password)  # slow on purpose (argon2): never inside an open transaction
+    # End the read snapshot the user was loaded in: on SQLite (WAL) a snapshot older than a write that
+    # landed during the hash cannot be upgraded to write (SQLITE_BUSY_SNAPSHOT, no busy wait).
+    session.commit()
+    user.password_hash = hashed
     session.add(user)
     session.commit()
     audit_trail.record(engine, actor=actor_of(user), action="user.password", outcome="ok", origin=origin)
