@@ -8,6 +8,7 @@ apply. Failures come back as ActionError with a message for the person at the sc
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
-from tierflow.platform.services import approvals, documents, participants, policy, workflows
+from tierflow.platform.services import approvals, batch_issue, documents, participants, policy, workflows
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
@@ -410,6 +411,45 @@ def issue(
             session.rollback()
             documents.discard(session=session, caller=caller, document_ids=ids)
             raise
+
+    return run_as(context, viewer, work)
+
+
+# Checked batches waiting for their Confirm, by batch key: a browser never posts a file twice (the
+# confirmation page cannot hold it), so the upload waits here, for this process and an hour at most.
+STAGED_SECONDS = 3600
+_staged: dict[str, tuple[str, float, batch_issue.Batch]] = {}
+
+
+def batch_prepare(
+    context: Any, viewer: Viewer, *, content: bytes, filename: str, uploads: Sequence[Upload]
+) -> batch_issue.Batch:
+    """Read and check an uploaded ERP export; a batch without row errors waits for its Confirm."""
+
+    def work(session: Session, caller: Any) -> batch_issue.Batch:
+        files = [batch_issue.Upload(u.filename, u.content_type, u.data) for u in uploads]
+        return batch_issue.prepare(
+            ctx=context, session=session, caller=caller, content=content, filename=filename, uploads=files
+        )
+
+    batch = run_as(context, viewer, work)
+    now = time.monotonic()
+    for key in [k for k, (_, at, _) in _staged.items() if now - at > STAGED_SECONDS]:
+        _staged.pop(key, None)
+    if not batch.errors:
+        _staged[batch.key] = (viewer.address, now, batch)
+    return batch
+
+
+def batch_start(context: Any, viewer: Viewer, *, key: str) -> batch_issue.Progress:
+    """Send a checked batch (in the background); the results page polls its progress."""
+    staged = _staged.get(key)
+    if staged is None or staged[0] != viewer.address:
+        raise ActionError(gettext("This upload is no longer waiting to be issued; upload the file again."))
+    batch = staged[2]
+
+    def work(session: Session, caller: Any) -> batch_issue.Progress:
+        return batch_issue.start(ctx=context, caller=caller, batch=batch, action="dashboard batch issue")
 
     return run_as(context, viewer, work)
 

@@ -7,10 +7,12 @@ file sent twice sends no transaction twice and answers the first run's outcomes.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 import threading
 import time
@@ -18,10 +20,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from tierflow.chain.node import recording_sends
@@ -41,12 +44,15 @@ from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import MAX_FEN, CertificateIssue, TxResult
 
+T = TypeVar("T")
+log = logging.getLogger("tierflow.batch")
 MAX_ROWS = 5_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_INVOICES_PER_ROW = 20
 DAY = 86_400
 # Enough requests in flight for the gateway's per-participant pipelining to pack them into blocks.
 CONCURRENCY = 32
+SQLITE_CONCURRENCY = 8
 ATTEMPTS = 5
 
 # The columns of an ERP export, by every header name we accept (English and Chinese, any case).
@@ -436,24 +442,26 @@ def run(
     rows: list[BatchRow],
     uploads: Sequence[Upload],
     action: str,
+    state: Progress | None = None,
 ) -> list[RowOutcome]:
     """Send every row through the normal write path, concurrently; one outcome per row, in file order."""
     files = {u.filename: u for u in uploads}
-    state = Progress(total=len(rows))
-    with _progress_lock:
-        _progress[key] = state
+    context = contextvars.copy_context()
 
     def one(row: BatchRow) -> RowOutcome:
         try:
-            return _issue_row(ctx=ctx, caller=caller, key=key, row=row, files=files, action=action)
+            return context.copy().run(
+                _issue_row, ctx=ctx, caller=caller, key=key, row=row, files=files, action=action
+            )
         finally:
-            with _progress_lock:
-                state.done += 1
+            if state is not None:
+                with _progress_lock:
+                    state.done += 1
 
-    with ThreadPoolExecutor(max_workers=max(1, min(CONCURRENCY, len(rows)))) as pool:
-        outcomes = list(pool.map(one, rows))
-    state.finished = True
-    return outcomes
+    # SQLite has one writer at a time: many rows in flight would only queue on its lock.
+    limit = SQLITE_CONCURRENCY if ctx.engine.dialect.name == "sqlite" else CONCURRENCY
+    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(rows)))) as pool:
+        return list(pool.map(one, rows))
 
 
 def _issue_row(
@@ -461,8 +469,12 @@ def _issue_row(
 ) -> RowOutcome:
     """The row's outcome; a row the database refused for a moment (SQLite's single writer under many
     concurrent rows) is tried again: unsent it is claimed anew, sent it is looked up, never resent."""
-    for attempt in range(ATTEMPTS):
-        outcome = _issue_row_once(ctx=ctx, caller=caller, key=key, row=row, files=files, action=action)
+    for attempt in range(ATTEMPTS * 2):
+        try:
+            outcome = _issue_row_once(ctx=ctx, caller=caller, key=key, row=row, files=files, action=action)
+        except OperationalError as error:
+            # Busy while looking up a sent row's transaction: its key still names it, so look again.
+            outcome = _failed(row, "unavailable", str(error))
         if outcome.code not in ("unavailable", "transaction_outcome_unknown"):
             break
         time.sleep(0.05 * (attempt + 1))
@@ -475,7 +487,9 @@ def _issue_row_once(
     rkey = row_key(key, row.row)
     print_ = idempotency.fingerprint("POST", action, row.payload())
     try:
-        claim = idempotency.begin(engine=ctx.engine, address=caller.address, key=rkey, print_=print_)
+        claim = _retrying(
+            idempotency.begin, engine=ctx.engine, address=caller.address, key=rkey, print_=print_
+        )
     except ServiceError as error:
         return _failed(row, error.code, error.message)
     if isinstance(claim, idempotency.Replay):
@@ -484,22 +498,26 @@ def _issue_row_once(
         try:
             with Session(ctx.engine) as session:
                 found = writes.look_up(ctx=ctx, session=session, tx_hash=claim.tx_hash)
-        except ServiceError as error:
-            body = _error_body(error.code, error.message)
-            idempotency.resolve(
-                engine=ctx.engine, address=caller.address, key=rkey, status_code=409, body=body
-            )
-            return _outcome(row, 409, body)
-        if found is None:
-            return RowOutcome(
-                row=row.row, status="failed", tx_hash=claim.tx_hash, code="transaction_outcome_unknown",
-                error=i18n.gettext("Sent, not mined yet: submit the same file again later for its outcome."),
-            )  # fmt: skip
-        body = found.model_dump(mode="json")
-        idempotency.resolve(engine=ctx.engine, address=caller.address, key=rkey, status_code=200, body=body)
-        return _outcome(row, 200, body)
+        except ServiceError as error:  # mined and reverted: the row failed, nothing changed
+            status, body = 409, _error_body(error.code, error.message)
+        else:
+            if found is None:
+                message = i18n.gettext(
+                    "Sent, not mined yet: submit the same file again later for its outcome."
+                )
+                return RowOutcome(
+                    row=row.row, status="failed", tx_hash=claim.tx_hash, code="transaction_outcome_unknown",
+                    error=message,
+                )  # fmt: skip
+            status, body = 200, found.model_dump(mode="json")
+        stored = _retrying(
+            idempotency.resolve, engine=ctx.engine, address=caller.address, key=rkey, status_code=status,
+            body=body,
+        )  # fmt: skip
+        return _outcome(row, stored.status_code, stored.body) if stored else _outcome(row, status, body)
     status, body = _send(ctx=ctx, caller=caller, row=row, files=files, rkey=rkey)
-    audit_trail.record(
+    _retrying(
+        audit_trail.record,
         ctx.engine, actor=caller.actor, action=f"write POST {action} row {row.row}",
         outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
         origin=caller.origin, tx_hash=body.get("tx_hash"),
@@ -536,10 +554,12 @@ def _send(
                 "status": "approval_required",
                 "approval_id": pending.approval.approval_id,
             }
-            idempotency.complete(engine=engine, address=address, key=rkey, status_code=202, body=body)
+            _retrying(
+                idempotency.complete, engine=engine, address=address, key=rkey, status_code=202, body=body
+            )
             return 202, body
         except TransactionOutcomeUnknown as error:
-            idempotency.mark_sent(engine=engine, address=address, key=rkey, tx_hash=error.tx_hash)
+            _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=error.tx_hash)
             return 503, {"tx_hash": error.tx_hash, **_error_body("transaction_outcome_unknown", str(error))}
         except (ServiceError, ContractRevert) as error:
             # Refused for certain (a reverted transaction changed nothing): the row's files go too.
@@ -549,25 +569,40 @@ def _send(
                 body = _error_body(error.name, revert_message(error))
             else:
                 body = _error_body(error.code, error.message)
-            idempotency.complete(engine=engine, address=address, key=rkey, status_code=409, body=body)
+            _retrying(
+                idempotency.complete, engine=engine, address=address, key=rkey, status_code=409, body=body
+            )
             return 409, body
         except Exception as error:  # chain or database failed: what matters is whether anything went out
             session.rollback()
             if sent:
                 # Sent, then the service failed (e.g. the database while waiting for the indexer): the
                 # row stays bound to its transaction, so a re-submission looks it up, never resends.
-                idempotency.mark_sent(engine=engine, address=address, key=rkey, tx_hash=sent[-1])
+                _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=sent[-1])
                 return 503, {"tx_hash": sent[-1], **_error_body("transaction_outcome_unknown", str(error))}
-            idempotency.abandon(engine=engine, address=address, key=rkey)
+            _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
             return 503, _error_body("unavailable", str(error))
     if not isinstance(result, TxResult):
-        idempotency.abandon(engine=engine, address=address, key=rkey)
+        _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
         return 422, _error_body(
             "self_custody", i18n.gettext("Batches are for custodial keys; sign each payable through the API.")
         )
     body = result.model_dump(mode="json")
-    idempotency.complete(engine=engine, address=address, key=rkey, status_code=200, body=body)
+    _retrying(idempotency.complete, engine=engine, address=address, key=rkey, status_code=200, body=body)
     return 200, body
+
+
+def _retrying(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A bookkeeping write (idempotency record, audit line) tried again while SQLite is busy with the
+    batch's other rows: dropped, it would leave a row's key claimed with no answer."""
+    for attempt in range(ATTEMPTS * 4):
+        try:
+            return function(*args, **kwargs)
+        except OperationalError:
+            if attempt == ATTEMPTS * 4 - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:
@@ -631,7 +666,38 @@ def prepare(
     return Batch(key=key, rows=rows, errors=errors, uploads=list(uploads))
 
 
-def issue(*, ctx: ServiceContext, caller: Caller, batch: Batch, action: str) -> BatchResult:
+def start(*, ctx: ServiceContext, caller: Caller, batch: Batch, action: str) -> Progress:
+    """Send a checked batch in the background (the dashboard polls `progress(batch.key)` meanwhile)."""
+    state = Progress(total=len(batch.rows))
+    with _progress_lock:
+        running = _progress.get(batch.key)
+        if running is not None and not running.finished:
+            return running  # a double click: the batch is already on its way
+        _progress[batch.key] = state
+    # The person's language follows into the thread (row errors are shown to them).
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(_issue_quietly,), kwargs={"ctx": ctx, "caller": caller, "batch": batch,
+        "action": action, "state": state}, name=f"batch-{batch.key[:8]}", daemon=True,
+    )  # fmt: skip
+    thread.start()
+    return state
+
+
+def _issue_quietly(
+    *, ctx: ServiceContext, caller: Caller, batch: Batch, action: str, state: Progress
+) -> None:
+    try:
+        issue(ctx=ctx, caller=caller, batch=batch, action=action, state=state)
+    except Exception:  # the thread has no caller to raise to: the page says the batch stopped
+        log.exception("batch %s stopped", batch.key)
+    finally:
+        state.finished = True
+
+
+def issue(
+    *, ctx: ServiceContext, caller: Caller, batch: Batch, action: str, state: Progress | None = None
+) -> BatchResult:
     """Send a checked batch (nothing is sent while any row is wrong); per-row outcomes in file order."""
     if batch.errors:
         rows = len({row.row for row in batch.rows} | {error.row for error in batch.errors})
@@ -648,7 +714,6 @@ def issue(*, ctx: ServiceContext, caller: Caller, batch: Batch, action: str) -> 
         ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action
     )
     result = BatchResult(batch_key=batch.key, rows=len(batch.rows), total=batch.total, outcomes=outcomes)
-    state = progress(batch.key)
     if state is not None:
         state.result = result
     return result
