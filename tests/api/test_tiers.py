@@ -8,6 +8,8 @@ piece as a supplier tier.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from apikit import Api
@@ -88,3 +90,12 @@ def test_tier_is_supply_chain_distance_through_financing_whole_transfers_and_a_c
     ]  # fmt: skip
     spread = _table(core.get(f"/dashboard/core/{api.address('core2')}").text, "tiers")
     assert spread[-1][0] == "Banks (financed)" and all(row[0].startswith("Tier ") for row in spread[:-1])
+
+    # The auditor's CSV: the same tiers (empty for the bank's piece).
+    rows = list(
+        csv.DictReader(
+            io.StringIO(_dashboard(api, "auditor").get("/dashboard/audit/export/certificates.csv").text)
+        )
+    )
+    tiers = {int(r["token_id"]): r["tier"] for r in rows if int(r["slot_id"]) == slot}
+    assert tiers == {root: "1", piece: "", hop: "3", back: "1"}

@@ -25,9 +25,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def sign_in(browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB") -> Any:
+def sign_in(
+    browser: Any, base_url: str, api_key: str, *, locale: str = "en-GB", size: tuple[int, int] = (1360, 900)
+) -> Any:
     """A fresh browser context (its own cookies) signed in with `api_key` through the sign-in form."""
-    context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1360, "height": 900})
+    viewport = {"width": size[0], "height": size[1]}
+    context = browser.new_context(base_url=base_url, locale=locale, viewport=viewport)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []  # console errors and warnings (a CSP violation, a 404 asset, a script error)
@@ -76,15 +79,26 @@ class Live:
         self._seq[0] += 1
         return f"{time.time_ns() % 10**16:016d}{self._seq[0] % 10**4:04d}"  # a 20-digit 全电发票 number
 
-    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
-        """An accepted certificate, set up through the API (the flows under test use the pages)."""
+    def upload_invoice(
+        self, core: str, supplier: str, number: str | None = None, filename: str = "invoice.pdf",
+        content: bytes = b"%PDF invoice",
+    ) -> str:  # fmt: skip
+        """The document id of an invoice `core` uploads naming `supplier` as its seller."""
         response = self.http.post(
             "/v1/core/documents",
             headers={"X-API-Key": self.keys[core]},
-            files={"file": ("invoice.pdf", b"%PDF invoice", "application/pdf")},
-            data={"seller": self.address(supplier), "kind": "invoice", "invoice_number": self.unique()},
+            files={"file": (filename, content, "application/pdf")},
+            data={
+                "seller": self.address(supplier),
+                "kind": "invoice",
+                "invoice_number": number or self.unique(),
+            },
         )
         assert response.status_code == 200, response.text
+        return str(response.json()["document_id"])
+
+    def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
+        """An accepted certificate, set up through the API (the flows under test use the pages)."""
         body = self.api(
             core,
             "/v1/core/certificates",
@@ -93,12 +107,38 @@ class Live:
                 "face": face,
                 "maturity": self.today(days),
                 "line_id": line_id,
-                "document_ids": [response.json()["document_id"]],
+                "document_ids": [self.upload_invoice(core, supplier)],
             },
         )
         slot, token = int(body["result"]["slot_id"]), int(body["result"]["token_id"])
         self.api(supplier, f"/v1/supplier/payables/{slot}/accept")
         return slot, token
+
+    def funded(
+        self,
+        seller: str,
+        bank: str,
+        token: int,
+        amount: int,
+        *,
+        rate_bps: int = 500,
+        with_recourse: bool = False,
+    ) -> int:
+        """A financing request of `seller` to `bank` on `token`, quoted, accepted on the quoted terms and
+        funded, through the API (the flows under test use the pages); its request id."""
+        body = self.api(seller, "/v1/supplier/financing-requests", {
+            "token_id": token, "amount": amount, "financier": self.address(bank),
+            "with_recourse": with_recourse,
+        })  # fmt: skip
+        request_id = int(body["result"]["request_id"])
+        self.api(
+            bank, f"/v1/financier/requests/{request_id}/quote", {"rate_bps": rate_bps, "valid_hours": 24}
+        )
+        quoted = self.platform.c.financing.functions.getRequest(request_id).call()
+        terms = {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]}  # what the seller was shown
+        self.api(seller, f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
+        self.api(bank, f"/v1/financier/requests/{request_id}/fund")
+        return request_id
 
 
 @dataclass
@@ -129,3 +169,21 @@ def dashboard_sign_in(client: Any, api_key: str, **kwargs: Any) -> Any:
     )
     client.headers["X-CSRF-Token"] = csrf_of(client)
     return response
+
+
+FLASH = re.compile(r'<div class="flash flash-(\w+)"[^>]*>(.*?)</div>', re.S)
+
+
+def client_of(live: Live, who: str) -> httpx.Client:
+    """An HTTP client with its own cookies, signed in to the dashboard as `who`; follows redirects."""
+    client = httpx.Client(base_url=live.url, timeout=120, follow_redirects=True)
+    response = dashboard_sign_in(client, live.keys[who])
+    assert response.status_code == 200, response.text
+    return client
+
+
+def flash_of(html: str) -> str:
+    """The page's one-time message as "kind: text" (ok / error)."""
+    match = FLASH.search(html)
+    assert match is not None, "the page shows no message"
+    return f"{match.group(1)}: {match.group(2)}"

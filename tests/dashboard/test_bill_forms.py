@@ -121,10 +121,14 @@ def test_bill_pledge_form_holder_pledges_and_only_the_pledgee_releases(live: Liv
         start=1,
         end=400_000,
     )
-    assert (kind, message) == ("ok", f"Pledged range R{root}; the bank releases it when the loan is repaid.")
     pledged = [r for r in _ranges(live, package_id).values() if r["status"] == "Pledged"]
     assert len(pledged) == 1
     rid = pledged[0]["range_id"]
+    assert (kind, message) == (
+        "ok",
+        f"¥4,000.00 pledged to Bank of Tierflow (settlement bank) (range R{rid}); the bank releases it when "
+        "the loan is repaid.",
+    )
     assert (pledged[0]["start"], pledged[0]["end"], pledged[0]["pledgee"]) == (
         1,
         400_000,
@@ -331,3 +335,31 @@ def test_bill_money_and_legal_actions_show_a_confirmation_before_writing(live: L
     text = html.unescape(page.text)
     assert "¥5,000.00 (sub-tickets 1 … 500,000 of range R" in text
     assert _ranges(live, package_id)[root]["end"] == FACE
+
+
+def test_bill_forms_take_yuan_and_say_who_received_what(live: Live, as_party: Any) -> None:
+    package_id, root = _bill(live)
+    holder = as_party("supplier1")
+    page = holder.get("/dashboard/bills").text
+    assert f'<option value="{root}">R{root} · B{package_id} · ¥10,000.00 (1 … 1,000,000)</option>' in page
+    kind, message = _post(
+        holder,
+        "/dashboard/bills/ranges/0/endorse",
+        range_id=root,
+        to=live.address("supplier2"),
+        amount="2,500.00",
+    )
+    moved = [r for r in _ranges(live, package_id).values() if r["holder"] == live.address("supplier2")]
+    assert len(moved) == 1 and (moved[0]["start"], moved[0]["end"]) == (1, 250_000)  # the service picked them
+    assert (kind, message) == (
+        "ok",
+        f"¥2,500.00 endorsed to Wuxi Precision Bearings Co. (range R{moved[0]['range_id']}).",
+    )
+    kind, message = _post(
+        holder,
+        "/dashboard/bills/ranges/0/endorse",
+        range_id=root,
+        to=live.address("supplier2"),
+        amount="20,000",
+    )
+    assert kind == "error" and "holds ¥" in message  # more than the range holds: said in yuan

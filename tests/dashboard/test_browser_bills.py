@@ -125,12 +125,13 @@ def test_bill_pledge_form(browser: Any, live: Live) -> None:
     form = page.get_by_test_id("bill-pledge-form")
     form.get_by_label("Range", exact=True).select_option(str(root))
     form.get_by_label("Pledgee bank").select_option(live.address("bank1"))
-    form.get_by_label("First and last sub-ticket (blank: the whole range)").fill("1")
-    form.get_by_label("Last sub-ticket", exact=True).fill("25000000")
+    form.get_by_label("Amount ¥ (blank: the whole range)").fill("250,000.00")  # yuan, never sub-tickets
     form.get_by_role("button", name="Pledge", exact=True).click()
     expect(page.get_by_test_id("confirm")).to_contain_text("¥250,000.00 (sub-tickets 1 … 25,000,000")
     page.get_by_role("button", name="Confirm: pledge").click()
-    expect(page.locator(".flash")).to_contain_text(f"Pledged range R{root}")
+    expect(page.locator(".flash")).to_contain_text(
+        "¥250,000.00 pledged to Bank of Tierflow (settlement bank) (range R"
+    )
     holdings = page.get_by_test_id("bill-holdings")
     expect(holdings.locator("tr", has_text="Pledged").filter(has_text="1 … 25,000,000")).to_have_count(1)
     shot(page, "bill-pledged")

@@ -64,16 +64,11 @@ def test_issue_form_keeps_typed_values_and_discards_uploads_when_refused(live: L
 
 def test_issue_binds_only_named_upload_when_invoice_uploaded_twice(live: Live, line_core1: int) -> None:
     number = live.unique()
-    ids = []
-    for _ in range(2):  # an API client uploads, its issue fails, it uploads the same invoice again
-        response = live.http.post(
-            "/v1/core/documents",
-            headers={"X-API-Key": live.keys["core1"]},
-            files={"file": ("invoice1.pdf", b"%PDF-1.4 invoice", "application/pdf")},
-            data={"seller": live.address("supplier1"), "kind": "invoice", "invoice_number": number},
-        )
-        assert response.status_code == 200, response.text
-        ids.append(response.json()["document_id"])
+    # an API client uploads, its issue fails, it uploads the same invoice again
+    ids = [
+        live.upload_invoice("core1", "supplier1", number, "invoice1.pdf", b"%PDF-1.4 invoice")
+        for _ in range(2)
+    ]
     issued = live.api("core1", "/v1/core/certificates", {
         "supplier": live.address("supplier1"), "face": 100_000, "maturity": live.today(60),
         "line_id": line_core1, "document_ids": [ids[1]],

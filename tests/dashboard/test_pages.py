@@ -77,11 +77,15 @@ def test_supplier_sees_only_its_branch_of_a_lineage(browser: Any, synthetic_site
 def test_auditor_searches_and_exports(browser: Any, synthetic_site: Site) -> None:
     page = sign_in(browser, synthetic_site.url, synthetic_site.seeded.tokens["auditor"])
     expect(page).to_have_url(re.compile("/dashboard/audit$"))
-    search = page.get_by_label("Search participant, payable (P12), certificate (T34) or transaction hash")
+    search = page.get_by_label(
+        "Search participant, payable (P12), certificate (T34), invoice number or transaction hash"
+    )
     search.fill("Ningbo")
     search.press("Enter")  # keyboard only
     expect(page.get_by_test_id("search-results")).to_contain_text("Ningbo Precision Castings")
-    search = page.get_by_label("Search participant, payable (P12), certificate (T34) or transaction hash")
+    search = page.get_by_label(
+        "Search participant, payable (P12), certificate (T34), invoice number or transaction hash"
+    )
     search.fill("P3")
     search.press("Enter")
     expect(page.get_by_test_id("search-results")).to_contain_text("Payable P3")

@@ -32,7 +32,7 @@ def test_quote_page_warns_when_the_rate_is_zero_over_the_cap_or_far_from_standin
 
         warnings, blocked = quote_page("0")
         assert blocked and warnings == [
-            "A 0% rate is not a quote: the chain refuses it. Enter the annual rate you offer."
+            "A rate of zero is not a quote: the chain refuses it. Enter the annual rate you offer."
         ]
         warnings, blocked = quote_page("150")
         assert blocked and len(warnings) == 1 and "above the platform's cap of 100.00%" in warnings[0]

@@ -3,11 +3,8 @@ on a production platform the control does not exist (neither the form nor the ro
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
-from dashkit import Live, dashboard_sign_in
+from dashkit import Live, client_of, flash_of
 
 from tierflow.platform.services import workflows
 from tierflow.platform.services.errors import Forbidden
@@ -15,28 +12,16 @@ from tierflow.platform.services.errors import Forbidden
 DAY = 86_400
 
 
-def _signed_in(live: Live, who: str) -> httpx.Client:
-    client = httpx.Client(base_url=live.url, timeout=120, follow_redirects=True)
-    assert dashboard_sign_in(client, live.keys[who]).status_code == 200
-    return client
-
-
-def _flash(html: str) -> str:
-    match = re.search(r'<div class="flash flash-(\w+)"[^>]*>(.*?)</div>', html, re.S)
-    assert match is not None, "the page shows no message"
-    return f"{match.group(1)}: {match.group(2)}"
-
-
 def test_devnet_time_travel_moves_the_chain_clock_for_the_operator_only(live: Live) -> None:
-    operator, bank = _signed_in(live, "operator"), _signed_in(live, "bank1")
+    operator, bank = client_of(live, "operator"), client_of(live, "bank1")
     try:
         assert 'data-testid="time-travel"' in operator.get("/dashboard/operator").text
         before = live.platform.now()
         html = operator.post("/dashboard/operator/time-travel", data={"days": "3"}).text
-        assert _flash(html).startswith("ok: Devnet clock moved forward 3 days"), _flash(html)
+        assert flash_of(html).startswith("ok: Devnet clock moved forward 3 days"), flash_of(html)
         assert live.platform.now() >= before + 3 * DAY
         refused = operator.post("/dashboard/operator/time-travel", data={"days": "0"}).text
-        assert _flash(refused).startswith("error: Days: a whole number from 1 to 400")
+        assert flash_of(refused).startswith("error: Days: a whole number from 1 to 400")
         # Not the operator: refused, and the clock stays.
         now = live.platform.now()
         assert bank.post("/dashboard/operator/time-travel", data={"days": "5"}).status_code == 403
@@ -48,7 +33,7 @@ def test_devnet_time_travel_moves_the_chain_clock_for_the_operator_only(live: Li
 
 def test_devnet_time_travel_is_absent_in_production(live: Live) -> None:
     devnet = live.ctx.settings
-    operator = _signed_in(live, "operator")
+    operator = client_of(live, "operator")
     try:
         # The same platform, told it is production (model_copy: no key checks; only the flag matters).
         live.ctx.settings = devnet.model_copy(update={"environment": "production"})

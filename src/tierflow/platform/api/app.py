@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierflow.platform.api import docs, errors, system
+from tierflow.platform.api import docs, errors, operation_docs, system
 from tierflow.platform.api.routers import auditor, bills, common, core, financier, operator, staff, supplier
 from tierflow.platform.services.context import ServiceContext
 
@@ -173,5 +173,6 @@ def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | 
 
     system.install(app, context, metrics)  # /health and /metrics
     docs.install(app)  # /docs from npm assets (create the app with docs_url=None, redoc_url=None)
+    operation_docs.install(app)  # a description and an example answer for every operation
 
     return metrics

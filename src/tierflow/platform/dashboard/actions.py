@@ -23,7 +23,15 @@ from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
-from tierflow.platform.services import approvals, batch_issue, documents, participants, policy, workflows
+from tierflow.platform.services import (
+    approvals,
+    batch_issue,
+    documents,
+    estimates,
+    participants,
+    policy,
+    workflows,
+)
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
@@ -38,6 +46,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParametersUpdate,
     ParticipantCreate,
     Quote,
+    QuoteValidityUpdate,
     Repay,
     SignatureRequired,
     Transfer,
@@ -299,6 +308,12 @@ def burn(context: Any, viewer: Viewer, *, amount: int) -> Any:
     return run_as(context, viewer, lambda s, c: workflows.burn(ctx=context, session=s, caller=c, data=data))
 
 
+def set_standing_rate(context: Any, viewer: Viewer, *, rate_bps: int) -> int:
+    return run_as(
+        context, viewer, lambda s, c: estimates.set_standing_rate(session=s, caller=c, rate_bps=rate_bps)
+    )
+
+
 def mark_defaulted(context: Any, viewer: Viewer, *, slot_id: int) -> Any:
     return run_as(
         context,
@@ -516,6 +531,25 @@ def set_parameters(
         return workflows.set_parameters(ctx=context, session=session, data=data)
 
     return run_as(context, viewer, work)
+
+
+def set_quote_validity(context: Any, viewer: Viewer, *, hours: int) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator sets platform parameters."))
+        return workflows.set_quote_validity(ctx=context, data=QuoteValidityUpdate(hours=hours))
+
+    return run_as(context, viewer, work)
+
+
+def quote_validity_hours(context: Any) -> int | None:
+    """The registry's cap on quotes [hours], or None when the chain cannot be read from here."""
+    if context is None:
+        return None
+    try:
+        return workflows.quote_validity_hours(ctx=context)
+    except TierflowError:
+        return None
 
 
 def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from tierflow.platform.services import estimates
+
 FEN_PER_YUAN = 100
 SECONDS_PER_DAY = 86_400
-# Discount interest: face × rate [bps] × days / (360 days × 10,000 bps), round half up to the fen,
-# exactly as Financing.quote computes it on chain (docs/contracts.md).
-DISCOUNT_DENOMINATOR = 3_600_000
-_HALF = DISCOUNT_DENOMINATOR // 2
 
 _YUAN_RE = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{1,2}))?$")
 
@@ -58,15 +56,12 @@ def parse_percent(text: str) -> int:
 
 def days_to(maturity: int, now: int) -> int:
     """Whole days from `now` to `maturity`, rounded up like the contract (negative once overdue)."""
-    delta = maturity - now
-    return -((-delta) // SECONDS_PER_DAY)
+    return estimates.days_to(maturity, now)
 
 
 def discount(face: int, rate_bps: int, days: int) -> int:
     """Discount interest in fen, the on-chain formula (round half up)."""
-    if days <= 0:
-        return 0
-    return (face * rate_bps * days + _HALF) // DISCOUNT_DENOMINATOR
+    return estimates.discount_interest(face, rate_bps, days)
 
 
 def iso_date(ts: int) -> str:

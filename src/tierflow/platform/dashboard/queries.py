@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.models.bills import BillPackage, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
@@ -336,6 +337,35 @@ def _position_groups(db: Session, holder: str) -> list[tuple[str, int, str, int,
     return [(o, m, s, n, total) for (o, m, s), (n, total) in folded.items()]
 
 
+# A bill range in the book reads like a certificate: held or presented is awaiting payment (overdue
+# past maturity), dishonoured is in default; paid and closed ranges are no position.
+BILL_BOOK_STATUS = {
+    "Held": "Accepted",
+    "Pledged": "Accepted",
+    "Presented": "Accepted",
+    "Dishonoured": "Defaulted",
+}
+
+
+def _bill_groups(db: Session, holder: str) -> list[tuple[str, int, str, int, int]]:
+    """(acceptor, maturity, status, ranges, amount) of the bill ranges `holder` holds (discounted bills in
+    a bank's book): a sub-ticket is one fen, so a range [start, end] is worth end - start + 1 fen."""
+    folded: dict[tuple[str, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    rows = db.execute(
+        sa_select(
+            col(BillPackage.acceptor), col(BillPackage.maturity), col(BillRange.status),
+            col(BillRange.start), col(BillRange.end),
+        )
+        .join(BillPackage, col(BillPackage.package_id) == col(BillRange.package_id))
+        .where(col(BillRange.holder) == holder, col(BillRange.status).in_(list(BILL_BOOK_STATUS)))
+    )  # fmt: skip
+    for acceptor, maturity, status, start, end in rows:
+        entry = folded[(acceptor, int(maturity), BILL_BOOK_STATUS[status])]
+        entry[0] += 1
+        entry[1] += int(end) - int(start) + 1
+    return [(o, m, s, n, total) for (o, m, s), (n, total) in folded.items()]
+
+
 def _funded_groups(db: Session, financier: str) -> dict[Any, list[int]]:
     """Funded requests of `financier` by rate: [count, Σ amount, Σ price, Σ discount] (for the yield),
     from the indexer's summary of funded requests (one row per rate)."""
@@ -370,7 +400,9 @@ def portfolio(db: Session, financier: str, *, now: int, troubled_limit: int = 50
     by_obligor: dict[str, ObligorPosition] = {}
     weekly: dict[int, LadderBucket] = {}
     monthly: dict[int, LadderBucket] = {}
-    for obligor, maturity, status, count, amount in _position_groups(db, financier):
+    for obligor, maturity, status, count, amount in _position_groups(db, financier) + _bill_groups(
+        db, financier
+    ):
         result.count += count
         result.amount += amount
         position = by_obligor.setdefault(obligor, ObligorPosition(obligor))
@@ -549,6 +581,83 @@ def claimable_positions(db: Session, holder: str, *, now: int, limit: int = 50) 
     return [ClaimablePosition(c, p) for c, p in rows]
 
 
+@dataclass
+class ClosedDeal:
+    request: FinancingRequest
+    received: int  # paid out to the bank on the certificate [fen]
+    funded_at: int | None  # [unix s]
+    closed_at: int | None  # the last payout [unix s]
+
+    @property
+    def profit(self) -> int:
+        return self.received - int(self.request.price or 0)
+
+    @property
+    def days(self) -> int:
+        if self.funded_at is None or self.closed_at is None:
+            return 0
+        return max(1, fmt.days_to(self.closed_at, self.funded_at))
+
+
+@dataclass
+class ClosedBook:
+    deals: list[ClosedDeal]
+    paid: int = 0  # [fen] prices paid
+    received: int = 0  # [fen]
+    realised_yield_bps: int = 0  # profit over money × days, a year of 360 days
+
+    @property
+    def profit(self) -> int:
+        return self.received - self.paid
+
+
+def closed_deals(db: Session, financier: str, *, limit: int = 50) -> ClosedBook:
+    """`financier`'s financings that are over: the certificate it bought paid out in full (settled).
+    What it paid, what it received and when, from the indexed events; the realised yield over them."""
+    rows = db.exec(
+        select(FinancingRequest)
+        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id))
+        .where(
+            col(FinancingRequest.financier) == financier,
+            col(FinancingRequest.status) == "Funded",
+            col(Certificate.status) == "settled",
+            col(Certificate.holder) == financier,
+        )
+        .order_by(col(FinancingRequest.funded_block).desc())
+        .limit(limit)
+    ).all()
+    tokens = [r.token_id for r in rows]
+    paid_out: dict[int, tuple[int, int]] = {}
+    if tokens:
+        for token_id, amount, last in db.execute(
+            sa_select(col(Payout.token_id), func.sum(col(Payout.amount)), func.max(col(Payout.block_number)))
+            .where(col(Payout.token_id).in_(tokens), col(Payout.holder) == financier)
+            .group_by(col(Payout.token_id))
+        ):
+            paid_out[int(token_id)] = (int(amount), int(last))
+    blocks = {r.funded_block for r in rows if r.funded_block} | {last for _, last in paid_out.values()}
+    times = dict(
+        db.execute(
+            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+            .where(col(RawEvent.block_number).in_(sorted(blocks)))
+            .group_by(col(RawEvent.block_number))
+        ).all()
+    ) if blocks else {}  # fmt: skip
+    book = ClosedBook(deals=[])
+    weighted = 0  # Σ price × days
+    for request in rows:
+        received, last = paid_out.get(request.token_id, (0, 0))
+        deal = ClosedDeal(request, received, times.get(request.funded_block), times.get(last))
+        book.deals.append(deal)
+        book.paid += int(request.price or 0)
+        book.received += received
+        weighted += int(request.price or 0) * deal.days
+    if weighted:
+        # profit / (Σ price × days) × 360 days × 10,000 bps, rounded half up
+        book.realised_yield_bps = (2 * book.profit * 3_600_000 + weighted) // (2 * weighted)
+    return book
+
+
 def recoursed_requests(db: Session, financier: str, *, limit: int = 50) -> list[FinancingRequest]:
     """Requests on which `financier` exercised recourse: the seller owes their value until collected."""
     return list(
@@ -572,6 +681,60 @@ class Holding:
 
 
 @dataclass
+class StatementLine:
+    """Money a supplier received: a bank's price for a certificate it financed, or a payout at maturity."""
+
+    at: int | None  # [unix s] the block's time
+    kind: str  # financing | payout
+    counterparty: str  # the bank that paid the price, or the obligor that repaid
+    token_id: int
+    slot_id: int | None
+    amount: int  # [fen]
+
+
+def supplier_statement(db: Session, supplier: str, *, limit: int = 200) -> list[StatementLine]:
+    """What `supplier` received, when and from whom, newest first: financing prices and payouts."""
+    lines: list[tuple[int, StatementLine]] = []
+    funded = db.exec(
+        select(FinancingRequest, Certificate)
+        .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id), isouter=True)
+        .where(
+            col(FinancingRequest.seller) == supplier,
+            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
+        )
+        .order_by(col(FinancingRequest.funded_block).desc())
+        .limit(limit)
+    ).all()
+    for request, token in funded:
+        line = StatementLine(
+            None, "financing", request.financier, request.token_id, token.slot_id if token else None,
+            int(request.price or 0),
+        )  # fmt: skip
+        lines.append((int(request.funded_block or 0), line))
+    paid = db.exec(
+        select(Payout, Payable)
+        .join(Payable, col(Payable.slot_id) == col(Payout.slot_id))
+        .where(col(Payout.holder) == supplier)
+        .order_by(col(Payout.block_number).desc())
+        .limit(limit)
+    ).all()
+    for payout, payable in paid:
+        line = StatementLine(None, "payout", payable.obligor, payout.token_id, payout.slot_id, payout.amount)
+        lines.append((payout.block_number, line))
+    blocks = sorted({block for block, _ in lines})
+    times = dict(
+        db.execute(
+            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+            .where(col(RawEvent.block_number).in_(blocks))
+            .group_by(col(RawEvent.block_number))
+        ).all()
+    ) if blocks else {}  # fmt: skip
+    for block, line in lines:
+        line.at = times.get(block)
+    return [line for _, line in sorted(lines, key=lambda item: -item[0])][:limit]
+
+
+@dataclass
 class SupplierView:
     incoming: list[Payable]
     holdings: list[Holding]
@@ -579,6 +742,8 @@ class SupplierView:
     requests: list[tuple[FinancingRequest, Payable | None]]
     payouts: list[Payout]
     payouts_total: int
+    incoming_documents: dict[int, list[StoredDocument]] = field(default_factory=dict)
+    statement: list[StatementLine] = field(default_factory=list)
 
 
 def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierView:
@@ -624,10 +789,21 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200) -> SupplierVi
         ],
         payouts=list(payouts),
         payouts_total=sum(p.amount for p in payouts),
+        incoming_documents=_documents_for(db, [p.slot_id for p in incoming]),
+        statement=supplier_statement(db, supplier, limit=limit),
     )
 
 
 # -- core enterprise -------------------------------------------------------------------------
+
+
+@dataclass
+class BankHolding:
+    """A financier holding some of a core enterprise's paper: how much, in how many certificates."""
+
+    bank: str
+    amount: int  # [fen]
+    tokens: int
 
 
 @dataclass
@@ -636,6 +812,7 @@ class CoreView:
     payables: list[Payable]
     upcoming: list[Payable]
     tiers: list[TierSpread]
+    banks: list[BankHolding]
     outstanding: int
     repayments: list[Repayment]
 
@@ -663,12 +840,14 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .join(Payable, col(Payable.slot_id) == col(Position.slot_id))
         .where(col(Payable.obligor) == obligor, col(Position.tokens) > 0)
     ).all()
-    tiers = tier_spread(
-        (tier, holder, value, tokens)
-        for (slot_id, holder, value, tokens), tier in zip(
-            positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True
-        )
-    )
+    placed = list(zip(positions, holder_tiers(db, [(p[0], p[1]) for p in positions]), strict=True))
+    tiers = tier_spread((tier, holder, value, tokens) for (_, holder, value, tokens), tier in placed)
+    banks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, holder, value, tokens), tier in placed:
+        if tier is None:  # a financier's piece (services.lineage: no supplier tier)
+            banks[holder][0] += int(value)
+            banks[holder][1] += int(tokens)
+    holders = [BankHolding(bank, amount, n) for bank, (amount, n) in banks.items()]
     repayments = db.exec(
         select(Repayment)
         .where(col(Repayment.obligor) == obligor)
@@ -681,9 +860,33 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         payables=list(payables),
         upcoming=list(upcoming),
         tiers=tiers,
+        banks=sorted(holders, key=lambda b: -b.amount),
         outstanding=outstanding,
         repayments=list(repayments),
     )
+
+
+@dataclass
+class ForecastDay:
+    day: int  # 00:00 UTC of the maturity [unix s]
+    due: int  # face not yet repaid [fen]
+    payables: list[int]
+
+
+def cash_forecast(db: Session, obligor: str) -> list[ForecastDay]:
+    """What `obligor` must pay, by maturity date: every accepted or defaulted payable not fully repaid."""
+    days: dict[int, ForecastDay] = {}
+    for payable in db.exec(
+        select(Payable)
+        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
+        .order_by(col(Payable.maturity), col(Payable.slot_id))
+    ):
+        if payable.face <= payable.paid_in:
+            continue
+        entry = days.setdefault(payable.maturity, ForecastDay(payable.maturity, 0, []))
+        entry.due += payable.face - payable.paid_in
+        entry.payables.append(payable.slot_id)
+    return [days[k] for k in sorted(days)]
 
 
 # -- auditor and operator ----------------------------------------------------------------------------------
@@ -698,7 +901,8 @@ class SearchResult:
 
 
 def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
-    """Find a participant (address or name), payable (P12), certificate (T34) or transaction (hash)."""
+    """Find a participant (address or name), payable (P12), certificate (T34), transaction (hash) or
+    invoice (its number, 8 digits or more)."""
     q = query.strip()
     results: list[SearchResult] = []
     if not q:
@@ -752,11 +956,58 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                     f"{tier_label(token_tiers(db, [token.slot_id]).get(token.token_id))}, {token.status}",
                 )
             )
+    results.extend(_invoices(db, q, names))
     if lowered.startswith("0x") and len(q) == 42 and not any(r.kind == "participant" for r in results):
         results.append(
             SearchResult("participant", fmt.short_address(q), f"/dashboard/audit/participant/{q}", q)
         )
     return results
+
+
+INVOICE_DIGITS_MIN = 8  # an invoice number has 8 digits (with a 10/12-digit code) or 20 (全电发票)
+
+
+def _invoices(db: Session, query: str, names: Directory, limit: int = 50) -> list[SearchResult]:
+    """Uploaded invoices whose number (code ‖ number, digits only, as stored) contains the typed digits."""
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) < INVOICE_DIGITS_MIN or len(digits) != len(query.replace(" ", "").replace("-", "")):
+        return []
+    rows = db.exec(
+        select(StoredDocument)
+        .where(col(StoredDocument.kind) == "invoice")
+        .where(col(StoredDocument.invoice_number).contains(digits))
+        .order_by(col(StoredDocument.created_at))
+        .limit(limit)
+    )
+    found = []
+    for row in rows:
+        backs = f"backs payable P{row.slot_id}" if row.slot_id is not None else "backs no payable (yet)"
+        found.append(
+            SearchResult(
+                "invoice",
+                f"Invoice {row.invoice_number}",
+                f"/dashboard/lineage/{row.slot_id}" if row.slot_id is not None else None,
+                f"seller {names.name(row.seller)}, uploaded by {names.name(row.uploader)} on "
+                f"{fmt.iso_date(row.created_at)}, file {row.filename}; {backs}",
+            )
+        )
+    return found
+
+
+def find_certificates(
+    db: Session, *, holder: str | None, min_fen: int | None, max_fen: int | None, limit: int = 200
+) -> list[Certificate]:
+    """Certificates by holder and amount range (what each was worth: a settled one by its value when
+    it was created, never its 0 after payout), largest first."""
+    worth = func.coalesce(func.nullif(col(Certificate.value), 0), col(Certificate.initial_value))
+    query = select(Certificate)
+    if holder:
+        query = query.where(col(Certificate.holder) == holder)
+    if min_fen is not None:
+        query = query.where(worth >= min_fen)
+    if max_fen is not None:
+        query = query.where(worth <= max_fen)
+    return list(db.exec(query.order_by(worth.desc(), col(Certificate.token_id)).limit(limit)))
 
 
 def _describe(row: Any, names: Directory) -> str:

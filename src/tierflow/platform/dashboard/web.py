@@ -58,7 +58,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tierflow.errors import ChainUnavailableError
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, queries
+from tierflow.platform.dashboard import actions, progress, queries
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.rendering import render
 from tierflow.platform.dashboard.session import (
@@ -73,6 +73,7 @@ from tierflow.platform.dashboard.session import (
 )
 from tierflow.platform.services import access, audit_trail, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
+from tierflow.platform.services.writes import PROGRESS
 
 log = logging.getLogger("tierflow.dashboard")
 
@@ -377,16 +378,33 @@ async def act(
     The action sends a transaction and waits for the indexer (seconds at worst): it runs in the
     thread pool so that the event loop keeps serving every other page and API call meanwhile.
     """
+    write_id = str((await request.form()).get("write_id", ""))
+    tracked = progress.valid(write_id)
+    if tracked:
+        progress.start(write_id, viewer.address)
+
+    def run() -> Any:
+        # The write path reports its stages to the progress line the browser polls (progress.py).
+        token = PROGRESS.set(progress.listener(write_id) if tracked else None)
+        try:
+            return action(service_context(request), viewer, **params)
+        finally:
+            PROGRESS.reset(token)
+
     try:
-        result = await run_in_threadpool(action, service_context(request), viewer, **params)
+        result = await run_in_threadpool(run)
     except actions.Submitted as submitted:
         await run_in_threadpool(_audit, request, viewer, "submitted", None)
         return redirect(back, message=str(submitted))
     except actions.ActionError as error:
+        if tracked:
+            progress.update(write_id, "failed", {})
         await run_in_threadpool(_audit, request, viewer, f"refused: {error}", None)
         if again is not None:
             return await run_in_threadpool(again, error)
         return redirect(back, message=str(error), kind="error")
+    if tracked:
+        progress.update(write_id, "done", {})
     await run_in_threadpool(_audit, request, viewer, "executed", getattr(result, "tx_hash", None))
     return redirect(back, message=done(result) if callable(done) else done)
 
@@ -437,7 +455,11 @@ def rate_check(rate_bps: int, standing_bps: int | None) -> RateCheck:
     gettext = i18n.gettext
     if rate_bps <= 0:
         return RateCheck(
-            [gettext("A 0% rate is not a quote: the chain refuses it. Enter the annual rate you offer.")],
+            [
+                gettext(
+                    "A rate of zero is not a quote: the chain refuses it. Enter the annual rate you offer."
+                )
+            ],
             True,
         )
     if rate_bps > MAX_RATE_BPS:

@@ -34,6 +34,9 @@ class DirectoryParticipant(SQLModel, table=True):
     encrypted_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     entity_hash: str = hash32()
     created_at: int = big()  # [unix s]
+    # A financier's standing annual discount rate [bps], set on its dashboard: what its suppliers'
+    # financing-cost estimate (融资测算) prices at before they ask; None until the bank sets one.
+    standing_rate_bps: int | None = big(nullable=True)
 
 
 class ApiKey(SQLModel, table=True):

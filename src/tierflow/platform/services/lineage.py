@@ -128,7 +128,17 @@ def token_tiers(conn: Reader, slot_ids: Iterable[int]) -> dict[int, int | None]:
         for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
         if int(roles) & FINANCIER_ROLE
     }
-    chains: dict[int, list[str]] = {}  # token -> distinct holders of its lineage, in order of arrival
+    # Every movement is a node under the node of the value it came from: (parent node, new holder);
+    # node 0 is the payable before issue. A token's latest node is where its value is now. The tiers
+    # are then read in one walk down this tree, keeping the holders met on the way (linear, however
+    # deep or wide the lineage).
+    nodes: list[tuple[int, str]] = [(-1, "")]
+    at: dict[int, int] = {}  # token -> its latest node
+
+    def move(token: int, came_from: int, holder: str) -> None:
+        nodes.append((came_from, holder))
+        at[token] = len(nodes) - 1
+
     tokens: list[Any] = []
     for start in range(0, len(slots), 900):  # SQLite's bound-parameter limit
         chunk = slots[start : start + 900]
@@ -143,21 +153,37 @@ def token_tiers(conn: Reader, slot_ids: Iterable[int]) -> dict[int, int | None]:
             .order_by(TRANSFER.c.block_number, TRANSFER.c.log_index)
         )
         for kind, token_id, new_token_id, to in moves:
-            if kind == "issued":
-                chains[token_id] = [to]
-            elif kind == "split":
-                chains[new_token_id] = _arrive(chains.get(token_id, []), to)
-            else:
-                chains[token_id] = _arrive(chains.get(token_id, []), to)
-    tiers: dict[int, int | None] = {}
+            if kind == "split":
+                move(new_token_id, at.get(token_id, 0), to)
+            else:  # issued (from node 0) or passed on whole
+                move(token_id, at.get(token_id, 0), to)
     for token_id, parent_id, holder, _ in sorted(tokens, key=lambda t: (t[3], t[0])):
-        chain = chains.get(token_id)
-        if chain is None:  # no movements indexed: it came from its parent to its holder
-            chain = chains[token_id] = _arrive(chains.get(parent_id, []) if parent_id else [], holder)
-        if holder not in chain:
-            chain = chains[token_id] = _arrive(chain, holder)
-        tiers[token_id] = tier_of(chain, holder, financiers)
-    return tiers
+        # Its current holder last (a no-op when the movements said so); without movements indexed
+        # (synthetic data) it came from its parent.
+        move(token_id, at.get(token_id, at.get(parent_id, 0) if parent_id else 0), holder)
+    children: dict[int, list[int]] = defaultdict(list)
+    for node, (parent, _) in enumerate(nodes):
+        if node:
+            children[parent].append(node)
+    node_tier: dict[int, int | None] = {}
+    met: dict[str, int | None] = {}  # the holders on the path from node 0, with their tiers
+    suppliers = 0
+    stack: list[tuple[int, bool]] = [(0, True)]
+    while stack:
+        node, entering = stack.pop()
+        holder = nodes[node][1]
+        if not entering:  # leaving the node that added `holder` to the path
+            if met.pop(holder) is not None:
+                suppliers -= 1
+            continue
+        if node and holder not in met:
+            financier = holder in financiers
+            suppliers += 0 if financier else 1
+            met[holder] = FINANCED if financier else suppliers
+            stack.append((node, False))
+        node_tier[node] = met.get(holder)
+        stack.extend((child, True) for child in reversed(children[node]))
+    return {token_id: node_tier[at[token_id]] for token_id, *_ in tokens}
 
 
 def holder_tiers(conn: Reader, pairs: Sequence[tuple[int, str]]) -> list[int | None]:
@@ -185,18 +211,6 @@ def holder_tiers(conn: Reader, pairs: Sequence[tuple[int, str]]) -> list[int | N
 def tier_label(tier: int | None) -> str:
     """A tier as words: "tier 2", or "financed" for a financier's piece."""
     return i18n.gettext("financed") if tier is None else i18n.gettext("tier %(tier)s", tier=tier)
-
-
-def _arrive(chain: list[str], holder: str) -> list[str]:
-    return chain if holder in chain else [*chain, holder]
-
-
-def tier_of(chain: Sequence[str], holder: str, financiers: set[str]) -> int | None:
-    """`holder`'s tier on a lineage whose distinct holders arrived in the order of `chain`."""
-    if holder in financiers:
-        return FINANCED
-    suppliers = [h for h in chain if h not in financiers]
-    return suppliers.index(holder) + 1
 
 
 @dataclass

@@ -46,7 +46,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantPublic,
     TxResult,
 )
-from tierflow.platform.services.users import first_admin
+from tierflow.platform.services.users import check_new_login, first_admin
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,14 @@ def seal_key(*, ctx: ServiceContext, address: str, private_key: bytes) -> bytes:
     return seal(derive_key(ctx.settings.master_key, CUSTODY_LABEL), private_key, address.encode())
 
 
-def issue_api_key(*, session: Session, address: str, label: str = "", token: str | None = None) -> str:
+def issue_api_key(
+    *,
+    session: Session,
+    address: str,
+    label: str = "",
+    token: str | None = None,
+    admin: tuple[str, str] = ("", ""),
+) -> str:
     """Create an API key for `address`; returns the token (shown once)."""
     if token is None:
         issued = new_api_key()
@@ -220,8 +227,9 @@ def issue_api_key(*, session: Session, address: str, label: str = "", token: str
         parsed = parse_api_key(token)
         assert parsed is not None, "a fixed token must look like tf_<id>_<secret>"
         key_id, secret = parsed
-    # Keys the operator issues belong to the company's first admin (created here at onboarding).
-    admin = first_admin(session, address)
+    # Keys the operator issues belong to the company's first admin (created here at onboarding, with
+    # the `admin` (name, login) the operator gave).
+    owner = first_admin(session, address, name=admin[0], login=admin[1])
     session.add(
         ApiKey(
             key_id=key_id,
@@ -229,7 +237,7 @@ def issue_api_key(*, session: Session, address: str, label: str = "", token: str
             key_hash=hash_api_key(secret),
             label=label,
             created_at=_now(),
-            user_id=admin.user_id,
+            user_id=owner.user_id,
         )
     )
     return token
@@ -243,6 +251,7 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
     ).scalar_one_or_none()
     if existing is not None:
         _refuse_duplicate(session=session, row=existing, what=f"a participant with legal id {legal_id}")
+    check_new_login(session, data.admin_login)
     roles = 0
     for name in data.roles:
         roles |= ROLE_BITS[name]
@@ -297,7 +306,9 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
     except BaseException:
         session.rollback()
         raise
-    token = issue_api_key(session=session, address=address, label="onboarding")
+    token = issue_api_key(
+        session=session, address=address, label="onboarding", admin=(data.admin_name, data.admin_login)
+    )
     session.commit()
     ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
     session.refresh(row)

@@ -63,22 +63,34 @@ def _now() -> int:
 
 
 # -- directory of people -----------------------------------------------------------------------------
-def first_admin(session: Session, address: str) -> StaffUser:
-    """The company's first admin (created at onboarding; it owns the keys issued by the operator)."""
+def first_admin(session: Session, address: str, *, name: str = "", login: str = "") -> StaffUser:
+    """The company's first admin (created at onboarding; it owns the keys issued by the operator), named
+    and with the login the operator gave, else a placeholder the admin can change."""
     user = session.exec(
         select(StaffUser).where(StaffUser.address == address).order_by(col(StaffUser.user_id))
     ).first()
     if user is None:
         user = StaffUser(
             address=address,
-            login=f"admin@{address.lower()}",
-            name="Company administrator",
+            login=login.strip().lower() or f"admin@{address.lower()}",
+            name=name.strip()[:200] or "Company administrator",
             roles=FIRST_ADMIN_ROLES,
             created_at=_now(),
         )
         session.add(user)
         session.flush()
     return user
+
+
+def check_new_login(session: Session, login: str) -> None:
+    """Conflict (or InvalidRequest) unless `login` can be given to a new user: checked before an
+    onboarding goes on chain, so that a taken login never leaves a registration half done."""
+    login = login.strip().lower()
+    if len(login) > 120 or (login and "@" not in login):
+        raise InvalidRequest("the first admin's login is an e-mail address of at most 120 characters",
+                             code="invalid_login")  # fmt: skip
+    if login and session.exec(select(StaffUser).where(StaffUser.login == login)).first() is not None:
+        raise Conflict(f"the login {login} is taken; choose another", code="login_taken")
 
 
 def create_user(

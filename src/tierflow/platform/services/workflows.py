@@ -24,6 +24,7 @@ from tierflow.platform.services.schemas.certificates import (
     Mint,
     ParametersUpdate,
     Quote,
+    QuoteValidityUpdate,
     Repay,
     SignatureRequired,
     Transfer,
@@ -49,6 +50,16 @@ def set_parameters(*, ctx: ServiceContext, session: Session, data: ParametersUpd
         (data.max_tenor_days * DAY, data.grace_period_days * DAY, data.min_unit),
     )
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+def set_quote_validity(*, ctx: ServiceContext, data: QuoteValidityUpdate) -> TxResult:
+    call = Call("ParticipantRegistry", "setQuoteValidity", (data.hours * 3600,))
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+def quote_validity_hours(*, ctx: ServiceContext) -> int:
+    """The registry's cap on a quote's validity, in whole hours (what a bank may choose up to)."""
+    return max(1, int(ctx.gateway().call("ParticipantRegistry", "quoteValidity")) // 3600)
 
 
 def set_paused(*, ctx: ServiceContext, paused: bool) -> TxResult:

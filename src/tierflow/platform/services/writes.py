@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from hexbytes import HexBytes
@@ -54,6 +56,20 @@ BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+# Who wants to hear how a write progresses (the dashboard's progress line): called with a stage
+# ("sending", "mined", "indexed") and details (block number). Unset for API calls: nothing happens.
+PROGRESS: ContextVar[Callable[[str, dict[str, Any]], None] | None] = ContextVar(
+    "write_progress", default=None
+)
+
+
+def report(stage: str, **details: Any) -> None:
+    """Tell the current listener, if any, that the write reached `stage`."""
+    listener = PROGRESS.get()
+    if listener is not None:
+        listener(stage, details)
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -82,7 +98,9 @@ def finish(
                     doc_hashes=hashes,
                     document_ids=document_ids,
                 )
+    report("mined", block=outcome.block_number, tx_hash=outcome.tx_hash)
     indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
+    report("indexed" if indexed else "index_late", block=outcome.block_number)
     result: dict[str, Any] = {}
     for event in outcome.events:
         for arg, name in RESULT_FIELDS.get(event.event, {}).items():
@@ -129,6 +147,7 @@ def execute(
     # Hand the connection back while the chain and the indexer work: 20 writers waiting must not
     # hold 20 pooled connections (nor open transactions) that the indexer itself needs.
     session.close()
+    report("sending", call=f"{call.contract}.{call.function}")
     outcome = gateway.execute_custodial(account, call)
     return finish(ctx=ctx, outcome=outcome, session=session, document_ids=document_ids)
 

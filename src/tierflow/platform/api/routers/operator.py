@@ -28,6 +28,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantCreated,
     ParticipantPublic,
     PlatformPublic,
+    QuoteValidityUpdate,
     TxResult,
 )
 
@@ -168,6 +169,19 @@ def parameters(
         caller.address, data,
         lambda: workflows.set_parameters(ctx=ctx, session=session, data=data),
     )  # fmt: skip
+
+
+@router.put(
+    "/quote-validity", response_model=TxResult, responses=WRITE_RESPONSES,
+    summary="Set how long a bank's quote may stay open (hours, at most 168)",
+)  # fmt: skip
+def quote_validity(
+    ctx: ContextDep,
+    caller: OperatorCaller,
+    data: QuoteValidityUpdate,
+    write: WriteDep,
+) -> JSONResponse:
+    return write(caller.address, data, lambda: workflows.set_quote_validity(ctx=ctx, data=data))
 
 
 @router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")

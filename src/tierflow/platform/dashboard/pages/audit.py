@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -11,36 +12,73 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
-from tierflow.chain.vocabulary import Role
+from tierflow.chain.vocabulary import Role, role_names
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard import queries, web
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.registry import Participant
+from tierflow.platform.services.lineage import token_tiers
 
 router = web.page_router("/audit")
 
 
 @router.get("", response_class=HTMLResponse)
-def audit_page(request: Request, viewer: web.SignedIn, q: str = "") -> Response:
+def audit_page(
+    request: Request, viewer: web.SignedIn, q: str = "", holder: str = "", min: str = "", max: str = ""
+) -> Response:
     web.supervising(viewer, "the auditor's view")
+    refusal = None
+    try:
+        low = fmt.parse_yuan(min) if min.strip() else None
+        high = fmt.parse_yuan(max) if max.strip() else None
+    except ValueError as error:
+        low = high = None
+        refusal = i18n.gettext("Amount range: %(problem)s.", problem=error)
+    finding = bool(holder or low is not None or high is not None)
     with web.session(request) as db:
         names = queries.directory(db)
         results = queries.search(db, q, names) if q else []
+        certificates = (
+            queries.find_certificates(db, holder=holder or None, min_fen=low, max_fen=high) if finding else []
+        )
         counts = queries.overview_counts(db)
         latest = queries.latest_payables(db, 25)
         indexed = queries.indexed(db)
-    return web.page(
-        request,
-        "audit/page.html",
+    context: dict[str, Any] = dict(
         names=names,
         q=q,
         results=results,
+        holder=holder,
+        min=min,
+        max=max,
+        finding=finding,
+        certificates=certificates,
+        holders=sorted(names.names.items(), key=lambda item: item[1]),
         counts=counts,
         latest=latest,
         **indexed,
     )
+    if refusal:  # the form comes back with what was typed and the reason
+        return web.refused_page(request, "audit/page.html", refusal, **context)
+    return web.page(request, "audit/page.html", **context)
+
+
+# What each role bit is called on screen (the participant page said "Roles: 2").
+ROLE_LABELS = {
+    "core_enterprise": i18n.N_("core enterprise"),
+    "supplier": i18n.N_("supplier"),
+    "financier": i18n.N_("bank / financier"),
+    "settlement_bank": i18n.N_("settlement bank"),
+    "auditor": i18n.N_("auditor"),
+}
+
+
+def role_labels(bits: int) -> list[str]:
+    return [i18n.gettext(ROLE_LABELS.get(name, name)) for name in role_names(bits)]
 
 
 @router.get("/participant/{address}", response_class=HTMLResponse)
@@ -69,18 +107,39 @@ def audit_participant(request: Request, viewer: web.SignedIn, address: str) -> R
         view=view,
         lines=lines,
         pages=pages,
-        roles=roles,
+        roles=role_labels(roles),
     )
 
 
 EXPORTS: dict[str, tuple[type[Any], list[str]]] = {
     "payables": (
         Payable,
-        ["slot_id", "obligor", "supplier", "line_id", "face", "maturity", "status", "paid_in", "paid_out"],
+        [
+            "slot_id",
+            "obligor",
+            "supplier",
+            "line_id",
+            "face",
+            "maturity",
+            "issued_at",
+            "status",
+            "paid_in",
+            "paid_out",
+        ],
     ),
     "certificates": (
         Certificate,
-        ["token_id", "slot_id", "holder", "value", "status", "parent_id", "root_id", "depth"],
+        [
+            "token_id",
+            "slot_id",
+            "holder",
+            "initial_value",
+            "value",
+            "status",
+            "parent_id",
+            "root_id",
+            "depth",
+        ],
     ),
     "financing_requests": (
         FinancingRequest,
@@ -125,6 +184,7 @@ FEN_COLUMNS = {
     "paid_in",
     "paid_out",
     "value",
+    "initial_value",
     "amount",
     "discount",
     "price",
@@ -134,35 +194,92 @@ FEN_COLUMNS = {
 }
 
 
+# Dates are ISO 8601 (`…_date`: YYYY-MM-DD; `…_unix` beside it for programs that want the chain's
+# seconds); times of day ISO 8601 UTC; parties by address and name; roles by name.
+DATE_COLUMNS = {"maturity", "expiry"}
+TIME_COLUMNS = {"issued_at"}
+ADDRESS_COLUMNS = {
+    "obligor",
+    "supplier",
+    "holder",
+    "seller",
+    "financier",
+    "from_address",
+    "to_address",
+    "address",
+}
+
+
+def _header(columns: list[str], events: bool) -> list[str]:
+    header = []
+    for column in columns:
+        if column in FEN_COLUMNS:
+            header.extend([f"{column}_fen", f"{column}_yuan"])
+        elif column in DATE_COLUMNS:
+            header.extend([f"{column}_date", f"{column}_unix"])
+        else:
+            header.append(column)
+    # Added at the end, so that the columns before keep their places for existing readers.
+    header.extend(f"{column}_name" for column in columns if column in ADDRESS_COLUMNS)
+    if events:
+        header.append("block_time")  # when the event happened (its block's timestamp, UTC)
+    return header
+
+
+def _cells(column: str, value: Any) -> list[Any]:
+    if column in FEN_COLUMNS:
+        return ["", ""] if value is None else [value, fmt.yuan(value)]
+    if column in DATE_COLUMNS:
+        return ["", ""] if value is None else [fmt.iso_date(value), value]
+    if column in TIME_COLUMNS:
+        return ["" if value is None else iso_utc(value)]
+    if column == "roles":
+        return ["|".join(role_names(int(value or 0)))]
+    return [value]
+
+
+def iso_utc(ts: int) -> str:
+    """A unix time as ISO 8601 UTC (2026-12-05T18:40:32Z)."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @router.get("/export/{name}.csv")
 def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
     web.supervising(viewer, "CSV exports")
     if name not in EXPORTS:
         return Response(f"unknown export {name}; choose one of {', '.join(EXPORTS)}", status_code=404)
     model, columns = EXPORTS[name]
+    events = "log_index" in columns
     engine = web.engine(request)
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         # Amounts as exact integer fen (…_fen) and as yuan text: spreadsheets never see a float.
-        header = []
-        for column in columns:
-            header.extend([f"{column}_fen", f"{column}_yuan"] if column in FEN_COLUMNS else [column])
+        header = _header(columns, events)
+        if model is Certificate:
+            header.append("tier")  # supply-chain tier (docs/tiers.md); empty for a financier's piece
         writer.writerow(header)
+        block_times: dict[int, str] = {}
         with Session(engine) as db:
-            for row in db.exec(select(model).execution_options(yield_per=2000)):
-                values: list[Any] = []
-                for column in columns:
-                    value = getattr(row, column)
+            names = queries.directory(db)
+            for rows in db.exec(select(model).execution_options(yield_per=2000)).partitions():
+                # The tier is read per payable: once per 2,000 certificates for the payables among them.
+                tiers = token_tiers(db, {r.slot_id for r in rows}) if model is Certificate else {}
+                for row in rows:
+                    values: list[Any] = []
+                    for column in columns:
+                        values.extend(_cells(column, getattr(row, column)))
                     values.extend(
-                        [value, fmt.yuan(value)]
-                        if column in FEN_COLUMNS and value is not None
-                        else [value]
-                        if column not in FEN_COLUMNS
-                        else ["", ""]
+                        names.name(getattr(row, column)) if getattr(row, column) else ""
+                        for column in columns
+                        if column in ADDRESS_COLUMNS
                     )
-                writer.writerow(values)
+                    if events:
+                        values.append(_block_time(db, row.block_number, block_times))
+                    if model is Certificate:
+                        values.append(tiers.get(row.token_id))
+                    writer.writerow(values)
                 if buffer.tell() > 65536:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -174,3 +291,13 @@ def audit_export(request: Request, viewer: web.SignedIn, name: str) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="tierflow-{name}.csv"'},
     )
+
+
+def _block_time(db: Session, block_number: int, cache: dict[int, str]) -> str:
+    """The timestamp of an indexed block (from its raw events), ISO 8601 UTC; blank if unknown."""
+    if block_number not in cache:
+        found = db.exec(
+            select(RawEvent.block_time).where(RawEvent.block_number == block_number).limit(1)
+        ).first()
+        cache[block_number] = iso_utc(found) if found else ""
+    return cache[block_number]

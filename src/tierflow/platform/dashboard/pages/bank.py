@@ -18,6 +18,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.services import estimates
 
 router = web.page_router("/bank")
 _ = i18n.gettext
@@ -26,7 +27,8 @@ _ = i18n.gettext
 def _queue_context(
     db: Session, viewer: Viewer, address: str, before: int | None, after: int | None
 ) -> dict[str, Any]:
-    rate = viewer.standing_rate_bps
+    # The bank's standing rate (what its suppliers' estimates use), else the viewer's own.
+    rate = estimates.standing_rate(db, address) or viewer.standing_rate_bps
     return {
         "queue": queries.bank_queue(
             db, address, rate_bps=rate, now=queries.clock(db), before=before, after=after
@@ -86,6 +88,7 @@ def _actions_context(db: Session, viewer: Viewer, address: str) -> dict[str, Any
         "lines": queries.bank_lines(db, address, now=now),
         "claimable": queries.claimable_positions(db, address, now=now),
         "recoursed": queries.recoursed_requests(db, address),
+        "closed": queries.closed_deals(db, address),
         "cores": names.with_role(Role.CORE_ENTERPRISE),
         "participants": sorted(
             ((a, names.name(a)) for a, status in names.status.items() if status == "active"),
@@ -113,7 +116,10 @@ def bank_page(
     ladder = "month" if ladder == "month" else "week"
     with web.session(request) as db:
         names = queries.directory(db)
-        base: dict[str, Any] = {"names": names, "owner": address, "read_only": read_only, "ladder": ladder}
+        base: dict[str, Any] = {
+            "names": names, "owner": address, "read_only": read_only, "ladder": ladder,
+            "validity_hours": _validity_choices(request),
+        }  # fmt: skip
         if panel == "queue":
             queue = _queue_context(db, viewer, address, before, after)
             return web.page(request, "bank/_queue.html", **base, **queue)
@@ -141,20 +147,31 @@ def bank_page(
 
 @router.post("/{address}/rate")
 async def bank_rate(request: Request, viewer: web.SignedIn, address: str) -> Response:
-    """The viewer's own standing rate (kept in its session), whichever bank page it was set on."""
-    back = f"/dashboard/bank/{address}"
+    """The bank's standing rate: stored for the bank (its suppliers' financing-cost estimates price at
+    it, and its queue suggests prices at it) and kept in the viewer's session for the bill pages."""
+    address, back = _bank_acting(viewer, address)
     form = await request.form()
     try:
         rate = fmt.parse_percent(str(form.get("rate", "")))
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
-    if not 0 < rate <= 10_000:
-        return web.redirect(back, message="A standing rate is between 0.01% and 100.00%.", kind="error")
-    response = web.redirect(
-        back, message=f"Standing rate set to {fmt.percent_bps(rate)}; suggested prices updated."
+    done = _(
+        "Standing rate set to %(rate)s: suggested prices and your suppliers' estimates use it.",
+        rate=fmt.percent_bps(rate),
     )
-    web.set_session(request, response, viewer.with_rate(rate))
+    response = await web.act(request, viewer, back, done, actions.set_standing_rate, rate_bps=rate)
+    if rate and 0 < rate <= estimates.MAX_RATE_BPS:
+        web.set_session(request, response, viewer.with_rate(rate))
     return response
+
+
+QUOTE_HOURS = (1, 4, 8, 24, 48, 72, 168)
+
+
+def _validity_choices(request: Request) -> list[int]:
+    """The quote validities a bank may choose [hours]: up to the registry's cap (24 h if unreadable)."""
+    cap = actions.quote_validity_hours(web.service_context(request)) or 24
+    return [h for h in QUOTE_HOURS if h <= cap] or [cap]
 
 
 Found = tuple[tuple[FinancingRequest, Certificate | None, Payable | None], queries.Directory]
@@ -202,6 +219,7 @@ def quote_confirm(
     now = web.now(request)
     days = fmt.days_to(payable.maturity, now)
     discount = fmt.discount(fin_request.amount, rate_bps, days)
+    hours = max(1, min(valid_hours, max(_validity_choices(request))))
     return web.page(
         request,
         "bank/confirm_quote.html",
@@ -214,9 +232,9 @@ def quote_confirm(
         days=days,
         discount=discount,
         price=fin_request.amount - discount,
-        # a quote is an offer for now: the registry caps its validity (24 h by default)
-        valid_hours=max(1, min(valid_hours, 24)),
-        expiry=now + max(1, min(valid_hours, 24)) * 3600,
+        # a quote is an offer for now: the registry caps its validity (24 h by default, 7 days at most)
+        valid_hours=hours,
+        expiry=now + hours * 3600,
         rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
     )
 

@@ -280,6 +280,29 @@ def _accept_confirmation(request: Request, viewer: Viewer, package_id: int) -> w
     )
 
 
+def _sub_tickets_for(request: Request, range_id: int, amount: int) -> tuple[int | None, int | None]:
+    """The sub-tickets that carry `amount` fen of a range: its first ones (1 sub-ticket = 1 fen); the
+    whole range (None, None) when the amount is all of it. People type yuan, never sub-ticket numbers."""
+    with web.session(request) as db:
+        row = db.get(BillRange, range_id)
+    if row is None:
+        raise actions.ActionError(
+            i18n.gettext("Range R%(range)s does not exist any more; reload the page.", range=range_id)
+        )
+    size = int(row.end) - int(row.start) + 1
+    if not 0 < amount <= size:
+        raise actions.ActionError(
+            i18n.gettext(
+                "Amount: range R%(range)s holds %(size)s; enter an amount above zero and at most that.",
+                range=range_id, size=i18n.money(size),
+            ),
+            field="amount",
+        )  # fmt: skip
+    if amount == size:
+        return None, None
+    return int(row.start), int(row.start) + amount - 1
+
+
 def _part(form: Any) -> tuple[int | None, int | None]:
     """Optional sub-ticket bounds of a form: both blank = the whole range."""
     start, end = str(form.get("start", "")).strip(), str(form.get("end", "")).strip()
@@ -299,6 +322,14 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
         if range_id == 0:  # the holdings forms choose the range in a select
             range_id = web.form_int(form, "range_id", "Range")
         start, end = _part(form) if verb in ("endorse", "discount", "pledge") else (None, None)
+        if (
+            verb in ("endorse", "discount", "pledge")
+            and start is None
+            and str(form.get("amount", "")).strip()
+        ):
+            start, end = await run_in_threadpool(
+                _sub_tickets_for, request, range_id, web.form_yuan(form, "amount", "Amount")
+            )
     except actions.ActionError as error:
         return web.redirect(back, message=str(error), kind="error")
     to = web.checksum(str(form.get("to", "")))
@@ -333,10 +364,28 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
 
         return actions.run_as(context, who, run)
 
-    done = {
-        "endorse": f"Endorsed range R{range_id}.",
-        "discount": f"Asked for a discount quote on range R{range_id}; the bank sees it in its queue.",
-        "pledge": f"Pledged range R{range_id}; the bank releases it when the loan is repaid.",
+    amount_text, to_name = await run_in_threadpool(_amount_and_name, request, range_id, start, end, to)
+    done: dict[str, Any] = {
+        # Who received what, and the new range as a detail (the range moved is a new record).
+        "endorse": lambda r: i18n.gettext(
+            "%(amount)s endorsed to %(to)s (range R%(range)s).",
+            amount=amount_text,
+            to=to_name,
+            range=(r.result.get("new_range_id") if hasattr(r, "result") else None) or range_id,
+        ),
+        "discount": i18n.gettext(
+            "Asked %(bank)s for a discount quote on %(amount)s of range R%(range)s; the bank sees it in its "
+            "queue.",
+            bank=to_name,
+            amount=amount_text,
+            range=range_id,
+        ),
+        "pledge": lambda r: i18n.gettext(
+            "%(amount)s pledged to %(to)s (range R%(range)s); the bank releases it when the loan is repaid.",
+            amount=amount_text,
+            to=to_name,
+            range=(r.result.get("pledged_range_id") if hasattr(r, "result") else None) or range_id,
+        ),
         "present": f"Presented range R{range_id} for payment; the acceptor pays or dishonours it.",
         "recourse": f"Claimed recourse on range R{range_id}; the obligor pays it and takes the range.",
         "settle": f"Paid the recourse claim on range R{range_id}: the range is yours.",
@@ -358,6 +407,20 @@ async def range_action(request: Request, viewer: web.SignedIn, range_id: int, ve
 
 
 # The range actions that move money or have legal effect: each passes a confirmation page first.
+def _amount_and_name(
+    request: Request, range_id: int, start: int | None, end: int | None, to: str
+) -> tuple[str, str]:
+    """What a range action moves, in yuan, and the counterparty's name (for the message after it)."""
+    with web.session(request) as db:
+        row = db.get(BillRange, range_id)
+        names = queries.directory(db)
+    if start is not None and end is not None:
+        amount = end - start + 1
+    else:
+        amount = int(row.end) - int(row.start) + 1 if row is not None else 0
+    return i18n.money(amount), names.name(to) if to.startswith("0x") else to
+
+
 CONFIRMED_RANGE_VERBS = ("endorse", "pledge", "release", "pay", "dishonour", "recourse", "settle")
 DISHONOUR_REASONS = {
     1: i18n.N_("insufficient funds"), 2: i18n.N_("dispute over the goods"), 3: i18n.N_("other"),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import actions, progress, queries, web
 from tierflow.platform.dashboard.pages import team
 from tierflow.platform.dashboard.rendering import STATIC, render
 from tierflow.platform.dashboard.session import (
@@ -122,6 +122,14 @@ def changes(request: Request, since: int = 0) -> Response:
         return Response(status_code=204)
     html = render("_poller.html", version=version, poll_seconds=web.POLL_SECONDS)
     return HTMLResponse(html, headers={"HX-Trigger": "chain-changed"})
+
+
+@router.get("/writes/{write_id}")
+def write_progress(request: Request, viewer: web.SignedIn, write_id: str) -> Response:
+    """Where one of the viewer's writes is (polled by the page while its form is posted)."""
+    if not progress.valid(write_id):
+        return JSONResponse({"error": "not a write id"}, status_code=404)
+    return JSONResponse(progress.read(write_id, viewer.address), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/static/{name}")

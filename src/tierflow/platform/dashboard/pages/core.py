@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from typing import Any
 
 from fastapi import Request
@@ -135,7 +137,7 @@ def _repay_confirmation(request: Request, address: str, slot_id: int, amount: in
 def batch_page(request: Request, viewer: web.SignedIn, address: str, key: str, panel: str = "") -> Response:
     """A batch's progress while it runs (the status panel polls itself), then its per-row results."""
     address = web.checksum(address)
-    web.owner_page(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
+    web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
     state = batch_issue.progress(key)
     if state is None:
         message = i18n.gettext("That batch is not known here any more; its payables are in the table.")
@@ -201,6 +203,30 @@ async def _batch(request: Request, viewer: Viewer, address: str, form: Any) -> R
         request, "confirm.html", confirmation=confirmation, fields=[("batch_key", batch.key)],
         action=request.url.path, back=back,
     )  # fmt: skip
+
+
+@router.get("/{address}/forecast.csv")
+def cash_forecast(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    """The cash forecast as CSV: per maturity date, what is due (exact fen and yuan) and on which payables."""
+    address = web.checksum(address)
+    web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
+    with web.session(request) as db:
+        days = queries.cash_forecast(db, address)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(
+        [i18n.gettext("Date"), i18n.gettext("Amount due (fen)"), i18n.gettext("Amount due (¥)"),
+         i18n.gettext("Payables")]
+    )  # fmt: skip
+    for day in days:
+        writer.writerow(
+            [fmt.iso_date(day.day), day.due, fmt.yuan(day.due), " ".join(f"P{slot}" for slot in day.payables)]
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tierflow-cash-forecast.csv"'},
+    )
 
 
 @router.post("/{address}/{verb}")

@@ -35,6 +35,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         read_only=not viewer.is_operator,
         role_names=[(r.name or "", int(r)) for r in Role],
         devnet=_devnet(request),
+        quote_hours=actions.quote_validity_hours(web.service_context(request)),
         chain_now=web.now(request),
     )
 
@@ -92,12 +93,18 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "contact": str(form.get("contact", "")).strip(),
                 "custody": "self" if address else "custodial",
                 "address": address,
+                "admin_name": str(form.get("admin_name", "")).strip(),
+                "admin_login": str(form.get("admin_login", "")).strip(),
             }
 
             def onboarded(created: Any) -> str:
                 # The key is shown once, here, and never stored in clear: the operator hands it over.
-                where = created.participant.address
-                return f"Onboarded {name} at {where}. Their API key (shown once): {created.api_key}"
+                return i18n.gettext(
+                    "Onboarded %(name)s at %(address)s; first admin: %(admin)s, who signs in with the key "
+                    "and sets a password on the Team page. Their API key (shown once): %(key)s",
+                    name=name, address=created.participant.address, key=created.api_key,
+                    admin=params["admin_name"] or i18n.gettext("the company administrator"),
+                )  # fmt: skip
 
             return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):
@@ -113,6 +120,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
             return await web.act(request, viewer, back, "Parameters saved.", actions.set_parameters, **params)
+        if verb == "quote-validity":
+            raw = str(form.get("quote_hours", "")).strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 168:
+                raise actions.ActionError(i18n.gettext("Quote validity: whole hours from 1 to 168 (7 days)."))
+            done = i18n.gettext("Quotes may now stay open for at most %(hours)s hours.", hours=int(raw))
+            return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
             return await web.act(
                 request, viewer, back, f"Platform {verb}d.", actions.set_paused, paused=verb == "pause"

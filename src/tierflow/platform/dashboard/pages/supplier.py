@@ -6,23 +6,60 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
+from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.services import estimates
+from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.schemas.certificates import AcceptQuote
 
 router = web.page_router("/supplier")
 
 
+def _estimate(db: Session, view: Any, now: int, amount: str, token: str, maturity: str) -> dict[str, Any]:
+    """The financing-cost estimate (融资测算) the supplier asked for: per bank at its standing rate."""
+    asked = {"amount": amount, "token": token, "maturity": maturity}
+    if not amount.strip():
+        return {"asked": asked, "rows": None, "error": None}
+    try:
+        fen = fmt.parse_yuan(amount)
+        held = {str(h.certificate.token_id): h for h in view.holdings}
+        if token in held:
+            due = held[token].payable.maturity
+        elif maturity.strip():
+            due = fmt.parse_date(maturity)
+        else:
+            raise ValueError(i18n.gettext("choose a certificate, or give a maturity date"))
+        rows = estimates.estimate(session=db, amount=fen, maturity=due, now=now)
+    except ValueError as error:
+        return {"asked": asked, "rows": None, "error": str(error)}
+    except ServiceError as error:
+        return {"asked": asked, "rows": None, "error": error.message}
+    return {"asked": asked, "rows": rows, "error": None, "maturity": due}
+
+
 @router.get("/{address}", response_class=HTMLResponse)
-def supplier_page(request: Request, viewer: web.SignedIn, address: str, panel: str = "") -> Response:
+def supplier_page(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    panel: str = "",
+    estimate_amount: str = "",
+    estimate_token: str = "",
+    estimate_maturity: str = "",
+) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
+    now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
         view = queries.supplier_view(db, address)
+        estimate = _estimate(db, view, now, estimate_amount, estimate_token, estimate_maturity)
         context: dict[str, Any] = {
+            "estimate": estimate,
             "names": names,
             "owner": address,
             "read_only": read_only,

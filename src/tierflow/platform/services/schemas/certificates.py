@@ -115,6 +115,14 @@ class ParticipantCreate(BaseModel):
         "self: the participant signs EIP-712 forward requests with its own key at `address`",
     )
     address: AddressStr | None = Field(default=None, description="required for self custody")
+    admin_name: str = Field(
+        default="", max_length=200, pattern=NO_NUL,
+        description="the company's first admin (a person); they sign in with the API key returned",
+    )  # fmt: skip
+    admin_login: str = Field(
+        default="", max_length=120, pattern=NO_NUL,
+        description="the first admin's login, an e-mail address (empty: a placeholder they change)",
+    )  # fmt: skip
 
 
 class ParticipantPublic(BaseModel):
@@ -145,6 +153,14 @@ class ApiKeyPublic(BaseModel):
 class ApiKeyCreated(BaseModel):
     key_id: str
     api_key: str = Field(description="shown once")
+
+
+class QuoteValidityUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hours": 24}]})
+
+    hours: int = Field(
+        ge=1, le=168, description="how long a bank's quote may stay open at most [hours]; ≤ 7 days"
+    )
 
 
 class ParametersUpdate(BaseModel):

@@ -1,5 +1,8 @@
 """The bank's new actions in chromium, as a credit officer clicks them: grant, freeze and unfreeze a
-credit line, mint and burn settlement money, claim a repaid position (screenshots in tests/artifacts/)."""
+credit line, mint and burn settlement money, claim a repaid position (screenshots in tests/artifacts/).
+
+Named to run after test_browser_flows.py, whose checks count bank1's and core1's balances exactly.
+"""
 
 from __future__ import annotations
 
@@ -53,14 +56,7 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
 
     # A repaid, matured position: the Claim button beside it.
     slot, token = live.issue("core1", "supplier2", face=50_000_00, line_id=line_core1, days=5)
-    request_id = int(live.api("supplier2", "/v1/supplier/financing-requests", {
-        "token_id": token, "amount": 50_000_00, "financier": live.address("bank1"), "with_recourse": False,
-    })["result"]["request_id"])  # fmt: skip
-    live.api("bank1", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 400, "valid_hours": 24})
-    quoted = live.platform.c.financing.functions.getRequest(request_id).call()
-    live.api("supplier2", f"/v1/supplier/financing-requests/{request_id}/accept-quote",
-             {"rate_bps": quoted[6], "price": quoted[9], "expiry": quoted[7]})  # fmt: skip
-    live.api("bank1", f"/v1/financier/requests/{request_id}/fund")
+    live.funded("supplier2", "bank1", token, 50_000_00, rate_bps=400)
     live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 50_000_00})
     live.platform.increase_time(6 * DAY)
     live.api(

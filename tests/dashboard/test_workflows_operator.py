@@ -1,0 +1,102 @@
+"""The operator's parameters without curl: the quote-validity cap, and a bank quoting with a validity it
+chooses under that cap, over HTTP against the real chain."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from dashkit import Live, client_of, dashboard_sign_in, flash_of
+from sqlmodel import Session, select
+
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.models.staff import StaffUser
+
+
+def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
+    live: Live, line_core1: int
+) -> None:
+    operator, bank, auditor = (client_of(live, who) for who in ("operator", "bank1", "auditor"))
+    registry = live.platform.c.registry.functions
+    try:
+        html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "72"}).text
+        assert flash_of(html) == "ok: Quotes may now stay open for at most 72 hours.", flash_of(html)
+        assert registry.quoteValidity().call() == 72 * 3600
+        assert 'data-testid="quote-validity">72 hours' in html
+        refused = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "169"}).text
+        assert (
+            flash_of(refused).startswith("error: Quote validity:")
+            and registry.quoteValidity().call() == 72 * 3600
+        )
+        assert (
+            auditor.post("/dashboard/operator/quote-validity", data={"quote_hours": "1"}).status_code == 403
+        )
+        assert 'data-testid="quote-validity-form"' not in auditor.get("/dashboard/operator").text
+
+        _, token = live.issue("core1", "supplier3", face=80_000_00, line_id=line_core1, days=60)
+        request_id = int(live.api("supplier3", "/v1/supplier/financing-requests", {
+            "token_id": token, "amount": 80_000_00, "financier": live.address("bank1"),
+            "with_recourse": False,
+        })["result"]["request_id"])  # fmt: skip
+        page = f"/dashboard/bank/{live.address('bank1')}"
+        select = bank.get(page).text.split(f'id="valid-{request_id}"', 1)[1].split("</select>", 1)[0]
+        assert re.findall(r'value="(\d+)"', select) == [
+            "1",
+            "4",
+            "8",
+            "24",
+            "48",
+            "72",
+        ]  # not 168: over the cap
+        confirm = bank.get(
+            f"{page}/requests/{request_id}/quote", params={"rate": "4.2", "valid_hours": "72"}
+        ).text
+        assert "72 hours" in confirm
+        html = bank.post(
+            f"{page}/requests/{request_id}/quote", data={"rate_bps": "420", "valid_hours": "72"}
+        ).text
+        assert flash_of(html).startswith(f"ok: Quoted request {request_id}"), flash_of(html)
+        quoted = live.platform.c.financing.functions.getRequest(request_id).call()
+        assert 72 * 3600 - 120 <= quoted[7] - live.platform.now() <= 72 * 3600
+    finally:
+        operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"})
+        for client in (operator, bank, auditor):
+            client.close()
+
+
+def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> None:
+    operator = client_of(live, "operator")
+    login = f"cfo{live.unique()[-6:]}@lishui-valves.example"
+    form = {
+        "legal_name": "Lishui Valves Co.", "legal_id": "91331100MA2EXAMPLE",
+        "contact": "finance@lishui.example", "roles": ["2"], "admin_name": "Chen Jing", "admin_login": login,
+    }  # fmt: skip
+    try:
+        html = operator.post("/dashboard/operator/onboard", data=form).text
+        message = flash_of(html)
+        assert message.startswith("ok: Onboarded Lishui Valves Co.") and "first admin: Chen Jing" in message
+        key = re.search(r"API key \(shown once\): (tf_\S+)", message)
+        assert key is not None
+        with Session(live.ctx.engine) as db:
+            admin = db.exec(select(StaffUser).where(StaffUser.login == login)).one()
+            assert admin.name == "Chen Jing" and "admin" in admin.roles
+        # The first admin signs in with the key: the page names them.
+        company = httpx.Client(base_url=live.url, timeout=60, follow_redirects=True)
+        try:
+            assert "Chen Jing" in dashboard_sign_in(company, key.group(1)).text
+        finally:
+            company.close()
+
+        # The same login again is refused before anything goes on chain: no second registration.
+        again = dict(form, legal_name="Lishui Valves Two", legal_id="91331100MA2EXAMPL2")
+        refused = flash_of(operator.post("/dashboard/operator/onboard", data=again).text)
+        assert refused.startswith("error:") and "is taken" in refused
+        with Session(live.ctx.engine) as db:
+            assert (
+                db.exec(
+                    select(DirectoryParticipant).where(DirectoryParticipant.legal_name == "Lishui Valves Two")
+                ).first()
+                is None
+            )
+    finally:
+        operator.close()
