@@ -74,14 +74,18 @@ class RowError(BaseModel):
     message: str
 
 
+Done = Literal["issued", "funded"]
+
+
 class RowOutcome(BaseModel):
-    row: int
-    status: Literal["issued", "approval_required", "failed"]
+    row: int  # the row of the file (batch issue) or the financing request id (batch funding)
+    status: Literal["issued", "funded", "approval_required", "failed"]
     slot_id: int | None = None
     tx_hash: str | None = None
     approval_id: int | None = None
     code: str | None = None
     error: str | None = None
+    result: dict[str, Any] = {}  # what the write returned (slot_id, token_id, …)
 
 
 class BatchResult(BaseModel):
@@ -467,38 +471,90 @@ def run(
 def _issue_row(
     *, ctx: ServiceContext, caller: Caller, key: str, row: BatchRow, files: dict[str, Upload], action: str
 ) -> RowOutcome:
-    """The row's outcome; a row the database refused for a moment (SQLite's single writer under many
-    concurrent rows) is tried again: unsent it is claimed anew, sent it is looked up, never resent."""
+    def work(session: Session, ids: list[str]) -> Any:
+        for index, number in enumerate(row.invoice_numbers):
+            upload = files.get(row.invoice_files[index]) if row.invoice_files else None
+            # Without a file the ERP's row itself is the invoice's record (stored as not verified).
+            stored = documents.upload(
+                ctx=ctx, session=session, caller=caller, kind="invoice", seller=row.supplier,
+                content=upload.data if upload else row.text.encode(),
+                filename=upload.filename if upload else f"row-{row.row}.csv",
+                content_type=upload.content_type if upload else "text/csv",
+                invoice_number=number,
+            )  # fmt: skip
+            ids.append(stored.document_id)
+        data = CertificateIssue(
+            supplier=row.supplier, face=row.face, maturity=row.maturity, line_id=row.line_id, document_ids=ids
+        )
+        return workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+
+    def discard(session: Session, ids: list[str]) -> None:
+        documents.discard(session=session, caller=caller, document_ids=ids)
+
+    return keyed_item(
+        ctx=ctx, caller=caller, rkey=row_key(key, row.row), item=row.row, payload=row.payload(),
+        action=action, work=work, discard=discard,
+    )  # fmt: skip
+
+
+def keyed_item(
+    *,
+    ctx: ServiceContext,
+    caller: Caller,
+    rkey: str,
+    item: int,
+    payload: dict[str, Any],
+    action: str,
+    work: Callable[[Session, list[str]], Any],
+    discard: Callable[[Session, list[str]], None] | None = None,
+    done: Done = "issued",
+) -> RowOutcome:
+    """One item of a batch through the normal write path under its own idempotency key `rkey`.
+
+    An item the database refused for a moment (SQLite's single writer under many concurrent items) is
+    tried again: unsent it is claimed anew, sent it is looked up, never resent. `work` may note what it
+    kept off chain in its list; `discard` removes it when the write was refused for certain.
+    """
+    one = _Item(rkey, item, payload, action, work, discard, done)
     for attempt in range(ATTEMPTS * 2):
         try:
-            outcome = _issue_row_once(ctx=ctx, caller=caller, key=key, row=row, files=files, action=action)
+            outcome = _item_once(ctx, caller, one)
         except OperationalError as error:
-            # Busy while looking up a sent row's transaction: its key still names it, so look again.
-            outcome = _failed(row, "unavailable", str(error))
+            # Busy while looking up a sent item's transaction: its key still names it, so look again.
+            outcome = _failed(item, "unavailable", str(error))
         if outcome.code not in ("unavailable", "transaction_outcome_unknown"):
             break
         time.sleep(0.05 * (attempt + 1))
     return outcome
 
 
-def _issue_row_once(
-    *, ctx: ServiceContext, caller: Caller, key: str, row: BatchRow, files: dict[str, Upload], action: str
-) -> RowOutcome:
-    rkey = row_key(key, row.row)
-    print_ = idempotency.fingerprint("POST", action, row.payload())
+@dataclass(frozen=True)
+class _Item:
+    rkey: str
+    item: int
+    payload: dict[str, Any]
+    action: str
+    work: Callable[[Session, list[str]], Any]
+    discard: Callable[[Session, list[str]], None] | None
+    done: Done
+
+
+def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
+    rkey, item, payload, action, done = one.rkey, one.item, one.payload, one.action, one.done
+    print_ = idempotency.fingerprint("POST", action, payload)
     try:
         claim = _retrying(
             idempotency.begin, engine=ctx.engine, address=caller.address, key=rkey, print_=print_
         )
     except ServiceError as error:
-        return _failed(row, error.code, error.message)
+        return _failed(item, error.code, error.message)
     if isinstance(claim, idempotency.Replay):
-        return _outcome(row, claim.status_code, claim.body)
+        return _outcome(item, claim.status_code, claim.body, done)
     if isinstance(claim, idempotency.Sent):
         try:
             with Session(ctx.engine) as session:
                 found = writes.look_up(ctx=ctx, session=session, tx_hash=claim.tx_hash)
-        except ServiceError as error:  # mined and reverted: the row failed, nothing changed
+        except ServiceError as error:  # mined and reverted: the item failed, nothing changed
             status, body = 409, _error_body(error.code, error.message)
         else:
             if found is None:
@@ -506,7 +562,7 @@ def _issue_row_once(
                     "Sent, not mined yet: submit the same file again later for its outcome."
                 )
                 return RowOutcome(
-                    row=row.row, status="failed", tx_hash=claim.tx_hash, code="transaction_outcome_unknown",
+                    row=item, status="failed", tx_hash=claim.tx_hash, code="transaction_outcome_unknown",
                     error=message,
                 )  # fmt: skip
             status, body = 200, found.model_dump(mode="json")
@@ -514,41 +570,33 @@ def _issue_row_once(
             idempotency.resolve, engine=ctx.engine, address=caller.address, key=rkey, status_code=status,
             body=body,
         )  # fmt: skip
-        return _outcome(row, stored.status_code, stored.body) if stored else _outcome(row, status, body)
-    status, body = _send(ctx=ctx, caller=caller, row=row, files=files, rkey=rkey)
+        if stored is not None:  # a concurrent retry resolved it first: its answer is the answer
+            status, body = stored.status_code, stored.body
+        return _outcome(item, status, body, done)
+    status, body = _send(ctx=ctx, caller=caller, rkey=rkey, work=one.work, discard=one.discard)
     _retrying(
         audit_trail.record,
-        ctx.engine, actor=caller.actor, action=f"write POST {action} row {row.row}",
+        ctx.engine, actor=caller.actor, action=f"write POST {action} item {item}",
         outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
         origin=caller.origin, tx_hash=body.get("tx_hash"),
     )  # fmt: skip
-    return _outcome(row, status, body)
+    return _outcome(item, status, body, done)
 
 
 def _send(
-    *, ctx: ServiceContext, caller: Caller, row: BatchRow, files: dict[str, Upload], rkey: str
+    *,
+    ctx: ServiceContext,
+    caller: Caller,
+    rkey: str,
+    work: Callable[[Session, list[str]], Any],
+    discard: Callable[[Session, list[str]], None] | None,
 ) -> tuple[int, dict[str, Any]]:
-    """Upload the row's invoices and issue its payable; the idempotency record gets the answer."""
+    """Run the item's write; its idempotency record gets the answer."""
     engine, address = ctx.engine, caller.address
     with Session(engine) as session, recording_sends() as sent:
-        ids: list[str] = []
+        kept: list[str] = []
         try:
-            for index, number in enumerate(row.invoice_numbers):
-                upload = files.get(row.invoice_files[index]) if row.invoice_files else None
-                # Without a file the ERP's row itself is the invoice's record (stored as not verified).
-                stored = documents.upload(
-                    ctx=ctx, session=session, caller=caller, kind="invoice", seller=row.supplier,
-                    content=upload.data if upload else row.text.encode(),
-                    filename=upload.filename if upload else f"row-{row.row}.csv",
-                    content_type=upload.content_type if upload else "text/csv",
-                    invoice_number=number,
-                )  # fmt: skip
-                ids.append(stored.document_id)
-            data = CertificateIssue(
-                supplier=row.supplier, face=row.face, maturity=row.maturity, line_id=row.line_id,
-                document_ids=ids,
-            )  # fmt: skip
-            result = workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+            result = work(session, kept)
         except ApprovalRequired as pending:
             body: dict[str, Any] = {
                 "status": "approval_required",
@@ -562,9 +610,10 @@ def _send(
             _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=error.tx_hash)
             return 503, {"tx_hash": error.tx_hash, **_error_body("transaction_outcome_unknown", str(error))}
         except (ServiceError, ContractRevert) as error:
-            # Refused for certain (a reverted transaction changed nothing): the row's files go too.
+            # Refused for certain (a reverted transaction changed nothing): what it kept goes too.
             session.rollback()
-            documents.discard(session=session, caller=caller, document_ids=ids)
+            if discard is not None:
+                discard(session, kept)
             if isinstance(error, ContractRevert):
                 body = _error_body(error.name, revert_message(error))
             else:
@@ -577,7 +626,7 @@ def _send(
             session.rollback()
             if sent:
                 # Sent, then the service failed (e.g. the database while waiting for the indexer): the
-                # row stays bound to its transaction, so a re-submission looks it up, never resends.
+                # item stays bound to its transaction, so a re-submission looks it up, never resends.
                 _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=sent[-1])
                 return 503, {"tx_hash": sent[-1], **_error_body("transaction_outcome_unknown", str(error))}
             _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
@@ -609,21 +658,21 @@ def _error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def _failed(row: BatchRow, code: str, message: str) -> RowOutcome:
-    return RowOutcome(row=row.row, status="failed", code=code, error=message)
+def _failed(item: int, code: str, message: str) -> RowOutcome:
+    return RowOutcome(row=item, status="failed", code=code, error=message)
 
 
-def _outcome(row: BatchRow, status: int, body: dict[str, Any]) -> RowOutcome:
+def _outcome(item: int, status: int, body: dict[str, Any], done: Done = "issued") -> RowOutcome:
     if status == 200:
         result = body.get("result") or {}
         return RowOutcome(
-            row=row.row, status="issued", slot_id=result.get("slot_id"), tx_hash=body.get("tx_hash")
+            row=item, status=done, slot_id=result.get("slot_id"), tx_hash=body.get("tx_hash"), result=result
         )
     if status == 202:
-        return RowOutcome(row=row.row, status="approval_required", approval_id=body.get("approval_id"))
+        return RowOutcome(row=item, status="approval_required", approval_id=body.get("approval_id"))
     error = body.get("error") or {}
     return RowOutcome(
-        row=row.row, status="failed", tx_hash=body.get("tx_hash"), code=error.get("code"),
+        row=item, status="failed", tx_hash=body.get("tx_hash"), code=error.get("code"),
         error=error.get("message"),
     )  # fmt: skip
 
