@@ -25,6 +25,7 @@ from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import (
     approvals,
+    batch_fund,
     batch_issue,
     documents,
     estimates,
@@ -426,6 +427,23 @@ def issue(
             session.rollback()
             documents.discard(session=session, caller=caller, document_ids=ids)
             raise
+
+    return run_as(context, viewer, work)
+
+
+def fund_batch(context: Any, viewer: Viewer, *, request_ids: list[int]) -> Any:
+    """Fund many accepted requests at once (checked first: nothing is sent if any cannot be funded)."""
+
+    def work(session: Session, caller: Any) -> Any:
+        data = batch_fund.FundBatch(request_ids=request_ids)
+        try:
+            return batch_fund.fund(
+                ctx=context, session=session, caller=caller, data=data, idempotency_key=None
+            )
+        except ServiceError as error:
+            # Each request's problem in words, after the sentence that nothing was sent.
+            rows = [str(row["message"]) for row in error.details.get("rows", [])]
+            raise ActionError(" ".join([error.message, *rows])) from error
 
     return run_as(context, viewer, work)
 
