@@ -30,6 +30,7 @@ from tierflow.platform.services import (
     documents,
     estimates,
     participants,
+    payouts_due,
     policy,
     workflows,
 )
@@ -575,6 +576,18 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
+
+    return run_as(context, viewer, work)
+
+
+def push_payouts_due(context: Any, viewer: Viewer) -> list[Any]:
+    """The operator pushes every due payout (matured payables with money waiting for their holders)."""
+
+    def work(session: Session, caller: Any) -> list[Any]:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator pushes payouts."))
+        now = context.gateway().chain_time()
+        return payouts_due.push_all(ctx=context, session=session, now=now)
 
     return run_as(context, viewer, work)
 

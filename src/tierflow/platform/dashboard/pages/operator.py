@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.services import payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -24,6 +25,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
         indexed = queries.indexed(db)
+        due = payouts_due.due(db, web.now(request))
     return web.page(
         request,
         "operator/page.html",
@@ -37,6 +39,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         devnet=_devnet(request),
         quote_hours=actions.quote_validity_hours(web.service_context(request)),
         chain_now=web.now(request),
+        payouts_due=due,
     )
 
 
@@ -68,6 +71,22 @@ async def time_travel(request: Request, viewer: web.SignedIn) -> Response:
         )
 
     return await web.act(request, viewer, back, moved, actions.advance_time, days=int(raw))
+
+
+@router.post("/push-payouts")
+async def push_payouts(request: Request, viewer: web.SignedIn) -> Response:
+    """Push the payouts of every matured payable whose holders have money waiting."""
+    if not viewer.is_operator:
+        raise web.Denied(i18n.gettext("the operator's actions"))
+
+    def pushed(results: list[Any]) -> str:
+        return i18n.ngettext(
+            "Payouts pushed in %(num)s transaction.",
+            "Payouts pushed in %(num)s transactions.",
+            len(results),
+        )
+
+    return await web.act(request, viewer, "/dashboard/operator", pushed, actions.push_payouts_due)
 
 
 @router.post("/{verb}")
