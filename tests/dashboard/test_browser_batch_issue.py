@@ -53,6 +53,10 @@ def test_batch_issue_page_issues_200_payables_from_one_csv(browser: Any, live: L
     page.get_by_test_id("batch-check").click()
     expect(page.get_by_test_id("batch-refused")).to_be_visible()
     expect(page.get_by_test_id("batch-errors")).to_contain_text("at most two decimals")
+    # the column in words, not its key
+    expect(page.get_by_test_id("batch-errors").locator("td", has_text=re.compile("^Amount$"))).to_have_count(
+        1
+    )
     assert _payables(live, "core2") == before
 
     rows = [[name, f"{1000 + i}.50", live.today(60 + i % 30), line, live.unique()] for i in range(ROWS)]

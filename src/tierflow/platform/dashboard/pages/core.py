@@ -150,6 +150,17 @@ def batch_page(request: Request, viewer: web.SignedIn, address: str, key: str, p
     return web.page(request, "core/batch.html", **context)
 
 
+# The batch file's columns in words, for the table of row errors (the API names them by key).
+BATCH_COLUMNS = {
+    "supplier": i18n.N_("Supplier"),
+    "amount": i18n.N_("Amount"),
+    "maturity": i18n.N_("Maturity"),
+    "line_id": i18n.N_("Credit line"),
+    "invoice_numbers": i18n.N_("Invoice numbers"),
+    "invoice_files": i18n.N_("Invoice files"),
+}
+
+
 async def _batch(request: Request, viewer: Viewer, address: str, form: Any) -> Response:
     """Upload → row errors (nothing sent) or a confirmation of count and total → Confirm → results."""
     back = f"/dashboard/core/{address}"
@@ -181,7 +192,10 @@ async def _batch(request: Request, viewer: Viewer, address: str, form: Any) -> R
     if batch.errors:
         with web.session(request) as db:
             names = queries.directory(db)
-        context = {"owner": address, "key": batch.key, "state": None, "names": names, "errors": batch.errors}
+        context = {
+            "owner": address, "key": batch.key, "state": None, "names": names, "errors": batch.errors,
+            "columns": {name: i18n.gettext(label) for name, label in BATCH_COLUMNS.items()},
+        }  # fmt: skip
         return web.page(request, "core/batch.html", status_code=422, **context)
     count, total = len(batch.rows), i18n.money(batch.total)
     confirmation = web.Confirmation(
