@@ -8,6 +8,7 @@ apply. Failures come back as ActionError with a message for the person at the sc
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,10 +24,13 @@ from tierflow.platform.i18n import N_, gettext, money
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.services import (
     approvals,
+    batch_fund,
+    batch_issue,
     controls,
     documents,
     estimates,
     participants,
+    payouts_due,
     policy,
     workflows,
 )
@@ -441,6 +445,62 @@ def issue(
     return run_as(context, viewer, work)
 
 
+def fund_batch(context: Any, viewer: Viewer, *, request_ids: list[int]) -> Any:
+    """Fund many accepted requests at once (checked first: nothing is sent if any cannot be funded)."""
+
+    def work(session: Session, caller: Any) -> Any:
+        data = batch_fund.FundBatch(request_ids=request_ids)
+        try:
+            return batch_fund.fund(
+                ctx=context, session=session, caller=caller, data=data, idempotency_key=None
+            )
+        except ServiceError as error:
+            # Each request's problem in words, after the sentence that nothing was sent.
+            rows = [str(row["message"]) for row in error.details.get("rows", [])]
+            raise ActionError(" ".join([error.message, *rows])) from error
+
+    return run_as(context, viewer, work)
+
+
+# Checked batches waiting for their Confirm, by batch key: a browser never posts a file twice (the
+# confirmation page cannot hold it), so the upload waits here, for this process and an hour at most.
+STAGED_SECONDS = 3600
+_staged: dict[str, tuple[str, float, batch_issue.Batch]] = {}
+
+
+def batch_prepare(
+    context: Any, viewer: Viewer, *, content: bytes, filename: str, uploads: Sequence[Upload]
+) -> batch_issue.Batch:
+    """Read and check an uploaded ERP export; a batch without row errors waits for its Confirm."""
+
+    def work(session: Session, caller: Any) -> batch_issue.Batch:
+        files = [batch_issue.Upload(u.filename, u.content_type, u.data) for u in uploads]
+        return batch_issue.prepare(
+            ctx=context, session=session, caller=caller, content=content, filename=filename, uploads=files
+        )
+
+    batch = run_as(context, viewer, work)
+    now = time.monotonic()
+    for key in [k for k, (_, at, _) in _staged.items() if now - at > STAGED_SECONDS]:
+        _staged.pop(key, None)
+    if not batch.errors:
+        _staged[batch.key] = (viewer.address, now, batch)
+    return batch
+
+
+def batch_start(context: Any, viewer: Viewer, *, key: str) -> batch_issue.Progress:
+    """Send a checked batch (in the background); the results page polls its progress."""
+    staged = _staged.get(key)
+    if staged is None or staged[0] != viewer.address:
+        raise ActionError(gettext("This upload is no longer waiting to be issued; upload the file again."))
+    batch = staged[2]
+
+    def work(session: Session, caller: Any) -> batch_issue.Progress:
+        return batch_issue.start(ctx=context, caller=caller, batch=batch, action="dashboard batch issue")
+
+    return run_as(context, viewer, work)
+
+
 def repay(context: Any, viewer: Viewer, *, slot_id: int, amount: int) -> Any:
     return run_as(
         context,
@@ -538,6 +598,18 @@ def set_paused(context: Any, viewer: Viewer, *, paused: bool) -> Any:
         if not caller.is_operator:
             raise ActionError("Only the operator pauses the platform.")
         return workflows.set_paused(ctx=context, paused=paused)
+
+    return run_as(context, viewer, work)
+
+
+def push_payouts_due(context: Any, viewer: Viewer) -> list[Any]:
+    """The operator pushes every due payout (matured payables with money waiting for their holders)."""
+
+    def work(session: Session, caller: Any) -> list[Any]:
+        if not caller.is_operator:
+            raise ActionError(i18n.gettext("Only the operator pushes payouts."))
+        now = context.gateway().chain_time()
+        return payouts_due.push_all(ctx=context, session=session, now=now)
 
     return run_as(context, viewer, work)
 

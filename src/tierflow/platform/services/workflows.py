@@ -126,6 +126,13 @@ def burn(*, ctx: ServiceContext, session: Session, caller: Caller, data: Burn) -
     )
 
 
+def ensure_allowance(
+    *, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int
+) -> None:
+    """`_ensure_allowance` for a batch: approve once before many payments go out concurrently."""
+    _ensure_allowance(ctx=ctx, session=session, caller=caller, spender=spender, amount=amount)
+
+
 def _ensure_allowance(
     *, ctx: ServiceContext, session: Session, caller: Caller, spender: str, amount: int
 ) -> None:

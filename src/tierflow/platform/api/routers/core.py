@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tierflow.chain.vocabulary import SlotStatusName
+from tierflow.platform import i18n
 from tierflow.platform.api.deps import (
     ContextDep,
     CoreCaller,
@@ -22,7 +23,8 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import documents, queries, workflows
+from tierflow.platform.services import batch_issue, documents, queries, workflows
+from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
     AddressStr,
@@ -101,6 +103,55 @@ def issue(
         caller.address, data,
         lambda: workflows.issue(ctx=ctx, session=session, caller=caller, data=data),
     )  # fmt: skip
+
+
+@router.post(
+    "/payables/batch",
+    response_model=batch_issue.BatchResult,
+    responses=WRITE_RESPONSES,
+    summary="Issue many payables from one ERP export (CSV or XLSX)",
+    description="Columns (header row, English or Chinese names): supplier (name or address), amount "
+    "(yuan, at most 2 decimals), maturity (YYYY-MM-DD), credit line (id), invoice numbers (separated by "
+    "`;`), optionally invoice files (names of files sent in `invoices`, one per number). Every row is "
+    "checked first; any wrong row answers 422 with `details.rows` (row, column, message) and nothing is "
+    "sent. Then the rows are sent concurrently through the normal write path (approval policy, audit); "
+    "the answer lists one outcome per row (slot id and tx hash, approval, or the error). Idempotent as a "
+    "whole: the batch key is the SHA-256 of the company and the file's bytes (or of the Idempotency-Key "
+    "header), so sending the same file again sends nothing twice and answers the same outcomes.",
+)
+def issue_batch(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CoreCaller,
+    file: Annotated[UploadFile, File(description="the ERP export, CSV (UTF-8 or GBK) or XLSX")],
+    invoices: Annotated[
+        list[UploadFile] | None, File(description="invoice files named in the rows' invoice files column")
+    ] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> batch_issue.BatchResult:
+    content = file.file.read(batch_issue.MAX_FILE_BYTES + 1)
+    uploads = [
+        batch_issue.Upload(
+            item.filename or "invoice", item.content_type or "application/octet-stream",
+            item.file.read(documents.MAX_DOCUMENT_BYTES + 1),
+        )
+        for item in invoices or []
+    ]  # fmt: skip
+    batch = batch_issue.prepare(
+        ctx=ctx, session=session, caller=caller, content=content, filename=file.filename or "",
+        uploads=uploads, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if batch.errors:
+        raise InvalidRequest(
+            i18n.gettext(
+                "%(count)s row(s) of the file are wrong; nothing was sent. Correct them and upload the "
+                "file again.",
+                count=len({error.row for error in batch.errors}),
+            ),
+            code="batch_rows_invalid",
+            details={"rows": [error.model_dump() for error in batch.errors]},
+        )
+    return batch_issue.issue(ctx=ctx, caller=caller, batch=batch, action="/v1/core/payables/batch")
 
 
 @router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)

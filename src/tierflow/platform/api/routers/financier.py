@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 
 from tierflow.chain.vocabulary import RequestStatusName
@@ -19,7 +21,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import queries, workflows
+from tierflow.platform.services import batch_fund, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     Burn,
@@ -168,6 +170,28 @@ def fund(
         caller.address, {"request_id": request_id},
         lambda: workflows.fund(ctx=ctx, session=session, caller=caller, request_id=request_id),
     )  # fmt: skip
+
+
+@router.post(
+    "/requests/fund-batch",
+    response_model=batch_fund.FundBatchResult,
+    responses=WRITE_RESPONSES,
+    summary="Fund many accepted requests in one action",
+    description="Every request is checked first (addressed to you, quote accepted, the balance pays for "
+    "all): any problem answers 422 with `details.rows` (row = request id) and nothing is sent. Then "
+    "they are funded concurrently through the normal write path; one outcome per request. Idempotent "
+    "as a whole: the same list (or Idempotency-Key) again sends nothing twice.",
+)
+def fund_batch(
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: FinancierCaller,
+    data: batch_fund.FundBatch,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> batch_fund.FundBatchResult:
+    return batch_fund.fund(
+        ctx=ctx, session=session, caller=caller, data=data, idempotency_key=idempotency_key
+    )
 
 
 @router.post("/requests/{request_id}/decline", response_model=TxResult, responses=WRITE_RESPONSES)

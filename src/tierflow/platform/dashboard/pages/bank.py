@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
@@ -438,6 +439,47 @@ async def settlement_money(request: Request, viewer: web.SignedIn, address: str,
         return await web.act(request, viewer, back, done, actions.mint, to=to, amount=amount)
     done = _("Retired %(amount)s of settlement money from your own balance.", amount=i18n.money(amount))
     return await web.act(request, viewer, back, done, actions.burn, amount=amount)
+
+
+@router.post("/{address}/fund-selected")
+async def fund_selected(request: Request, viewer: web.SignedIn, address: str) -> Response:
+    """Fund the ticked accepted requests in one action: a confirmation of count and total, then all."""
+    address, back = _bank_acting(viewer, address)
+    form = await request.form()
+    try:
+        ids = [int(str(value)) for value in form.getlist("request_ids")][:500]
+    except ValueError:
+        ids = []
+    if not ids:
+        return web.redirect(back, message=_("Tick the accepted requests to fund first."), kind="error")
+    if not web.confirmed(form):
+        with web.session(request) as db:
+            rows = [db.get(FinancingRequest, i) for i in ids]
+            balance = queries.settlement_balance(db, address)
+        total = sum(int(r.price or 0) for r in rows if r is not None)
+        confirmation = web.Confirmation(
+            title=i18n.ngettext("Fund %(num)s request", "Fund %(num)s requests", len(ids)),
+            rows=[
+                (_("Requests"), ", ".join(str(i) for i in ids)),
+                (_("You pay now"), i18n.money(total)),
+                (_("Settlement balance"), f"{i18n.money(balance)} → {i18n.money(balance - total)}"),
+            ],
+            button=_("Confirm: pay %(amount)s", amount=i18n.money(total)),
+            note=_(
+                "Each price is paid and its certificate comes to your portfolio; nothing is sent if any "
+                "request cannot be funded."
+            ),  # fmt: skip
+            warnings=[_("Your settlement balance does not cover them all.")] if total > balance else [],
+        )
+        return await run_in_threadpool(web.confirm_page, request, form, back, confirmation)
+
+    def done(result: Any) -> str:
+        funded = sum(1 for o in result.outcomes if o.status == "funded")
+        failed = [f"{o.row}: {o.error}" for o in result.outcomes if o.status == "failed"]
+        message = _("Funded %(funded)s of %(total)s requests.", funded=funded, total=len(result.outcomes))
+        return " ".join([message, *failed])
+
+    return await web.act(request, viewer, back, done, actions.fund_batch, request_ids=ids)
 
 
 @router.post("/{address}/claims/{token_id}")

@@ -16,7 +16,9 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
+from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import Payable
+from tierflow.platform.services import batch_issue
 
 router = web.page_router("/core")
 
@@ -131,6 +133,92 @@ def _repay_confirmation(request: Request, address: str, slot_id: int, amount: in
     )
 
 
+@router.get("/{address}/batch/{key}", response_class=HTMLResponse)
+def batch_page(request: Request, viewer: web.SignedIn, address: str, key: str, panel: str = "") -> Response:
+    """A batch's progress while it runs (the status panel polls itself), then its per-row results."""
+    address = web.checksum(address)
+    web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
+    state = batch_issue.progress(key)
+    if state is None:
+        message = i18n.gettext("That batch is not known here any more; its payables are in the table.")
+        return web.redirect(f"/dashboard/core/{address}", message=message, kind="error")
+    with web.session(request) as db:
+        names = queries.directory(db)
+    context: dict[str, Any] = {"owner": address, "key": key, "state": state, "names": names, "errors": []}
+    if panel == "status":
+        return web.page(request, "core/_batch_status.html", **context)
+    return web.page(request, "core/batch.html", **context)
+
+
+# The batch file's columns in words, for the table of row errors (the API names them by key).
+BATCH_COLUMNS = {
+    "supplier": i18n.N_("Supplier"),
+    "amount": i18n.N_("Amount"),
+    "maturity": i18n.N_("Maturity"),
+    "line_id": i18n.N_("Credit line"),
+    "invoice_numbers": i18n.N_("Invoice numbers"),
+    "invoice_files": i18n.N_("Invoice files"),
+}
+
+
+async def _batch(request: Request, viewer: Viewer, address: str, form: Any) -> Response:
+    """Upload → row errors (nothing sent) or a confirmation of count and total → Confirm → results."""
+    back = f"/dashboard/core/{address}"
+    if web.confirmed(form):
+        key = str(form.get("batch_key", ""))[:64]
+        try:
+            await run_in_threadpool(actions.batch_start, web.service_context(request), viewer, key=key)
+        except actions.ActionError as error:
+            return web.redirect(back, message=str(error), kind="error")
+        return web.redirect(f"{back}/batch/{key}")
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return web.redirect(
+            back, message=i18n.gettext("Choose the CSV or XLSX file to upload."), kind="error"
+        )
+    invoices = [
+        actions.Upload(item.filename, item.content_type or "application/octet-stream", await item.read())
+        for item in form.getlist("invoices")
+        if isinstance(item, UploadFile) and item.filename
+    ]
+    content = await upload.read()
+    try:
+        batch = await run_in_threadpool(
+            actions.batch_prepare, web.service_context(request), viewer,
+            content=content, filename=upload.filename, uploads=invoices,
+        )  # fmt: skip
+    except actions.ActionError as error:
+        return web.redirect(back, message=str(error), kind="error")
+    if batch.errors:
+        with web.session(request) as db:
+            names = queries.directory(db)
+        context = {
+            "owner": address, "key": batch.key, "state": None, "names": names, "errors": batch.errors,
+            "columns": {name: i18n.gettext(label) for name, label in BATCH_COLUMNS.items()},
+        }  # fmt: skip
+        return web.page(request, "core/batch.html", status_code=422, **context)
+    count, total = len(batch.rows), i18n.money(batch.total)
+    confirmation = web.Confirmation(
+        title=i18n.ngettext("Issue %(num)s payable", "Issue %(num)s payables", count),
+        rows=[
+            (i18n.gettext("Payables"), i18n.number(count)),
+            (i18n.gettext("Total face"), total),
+            (i18n.gettext("Suppliers"), i18n.number(len({row.supplier for row in batch.rows}))),
+        ],
+        button=i18n.ngettext("Confirm: issue %(num)s payable", "Confirm: issue %(num)s payables", count),
+        note=i18n.gettext(
+            "Each payable draws on its credit line and goes to its supplier to accept. Sending the same "
+            "file again later issues nothing twice."
+        )
+        if not batch.replay
+        else i18n.gettext("This file was sent before: confirming shows its results and sends nothing again."),
+    )
+    return web.page(
+        request, "confirm.html", confirmation=confirmation, fields=[("batch_key", batch.key)],
+        action=request.url.path, back=back,
+    )  # fmt: skip
+
+
 @router.get("/{address}/forecast.csv")
 def cash_forecast(request: Request, viewer: web.SignedIn, address: str) -> Response:
     """The cash forecast as CSV: per maturity date, what is due (exact fen and yuan) and on which payables."""
@@ -160,6 +248,8 @@ async def core_action(request: Request, viewer: web.SignedIn, address: str, verb
     web.owner_acting(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
     back = f"/dashboard/core/{address}"
     form = await request.form()
+    if verb == "batch":
+        return await _batch(request, viewer, address, form)
     if verb == "issue":
         typed = {name: str(form.get(name, ""))[:2000] for name in ISSUE_FIELDS}
         again = _issue_again(request, address, typed)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
-from tierflow.platform.services import controls
+from tierflow.platform.services import controls, payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -31,6 +31,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
         overdue = queries.defaultable_payables(db, now=queries.clock(db), grace=grace)
+        due = payouts_due.due(db, web.now(request))
     return web.page(
         request,
         "operator/page.html",
@@ -48,6 +49,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         devnet=_devnet(request),
         quote_hours=actions.quote_validity_hours(web.service_context(request)),
         chain_now=web.now(request),
+        payouts_due=due,
     )
 
 
@@ -79,6 +81,22 @@ async def time_travel(request: Request, viewer: web.SignedIn) -> Response:
         )
 
     return await web.act(request, viewer, back, moved, actions.advance_time, days=int(raw))
+
+
+@router.post("/push-payouts")
+async def push_payouts(request: Request, viewer: web.SignedIn) -> Response:
+    """Push the payouts of every matured payable whose holders have money waiting."""
+    if not viewer.is_operator:
+        raise web.Denied(i18n.gettext("the operator's actions"))
+
+    def pushed(results: list[Any]) -> str:
+        return i18n.ngettext(
+            "Payouts pushed in %(num)s transaction.",
+            "Payouts pushed in %(num)s transactions.",
+            len(results),
+        )
+
+    return await web.act(request, viewer, "/dashboard/operator", pushed, actions.push_payouts_due)
 
 
 @router.post("/{verb}")

@@ -1,0 +1,98 @@
+"""Batch funding: a bank funds many accepted financing requests in one action, every request checked first.
+
+Idempotent as a whole like a batch issue: the key is the SHA-256 of the bank and the sorted request ids
+(or of the bank and the client's Idempotency-Key); each request's key derives from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from tierflow.platform import i18n
+from tierflow.platform.models.documents import SettlementBalance
+from tierflow.platform.models.financing import FinancingRequest
+from tierflow.platform.services import batch_issue, workflows
+from tierflow.platform.services.batch_issue import RowError, RowOutcome
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import InvalidRequest
+from tierflow.platform.services.participants import Caller
+
+ACTION = "/v1/financier/requests/fund-batch"
+
+
+class FundBatch(BaseModel):
+    request_ids: list[int] = Field(min_length=1, max_length=500, description="accepted requests to fund")
+
+
+class FundBatchResult(BaseModel):
+    batch_key: str
+    requests: int
+    total: int  # [fen] the prices paid
+    outcomes: list[RowOutcome]  # `row` is the request id
+
+
+def check(session: Session, caller: Caller, request_ids: list[int]) -> tuple[list[RowError], int]:
+    """Row errors (row = request id) and the total price; the balance must pay for all of them."""
+    errors: list[RowError] = []
+    total = 0
+    for request_id in dict.fromkeys(request_ids):
+        row = session.get(FinancingRequest, request_id)
+        if row is None or row.financier != caller.address:
+            message = i18n.gettext("Request %(id)s is not addressed to you.", id=request_id)
+            errors.append(RowError(row=request_id, column="request_id", message=message))
+        elif row.status != "Accepted" or row.price is None:
+            message = i18n.gettext(
+                "Request %(id)s is %(status)s, not an accepted quote.", id=request_id, status=row.status
+            )
+            errors.append(RowError(row=request_id, column="status", message=message))
+        else:
+            total += int(row.price)
+    balance = session.get(SettlementBalance, caller.address)
+    if not errors and total > (balance.balance if balance is not None else 0):
+        message = i18n.gettext(
+            "Funding them all takes %(total)s; your settlement balance is %(balance)s.",
+            total=i18n.money(total), balance=i18n.money(balance.balance if balance is not None else 0),
+        )  # fmt: skip
+        errors.append(RowError(row=0, column="balance", message=message))
+    return errors, total
+
+
+def fund(
+    *, ctx: ServiceContext, session: Session, caller: Caller, data: FundBatch, idempotency_key: str | None
+) -> FundBatchResult:
+    """Check every request, then fund them all concurrently; one outcome per request, in the given order."""
+    ids = list(dict.fromkeys(data.request_ids))
+    content = ",".join(str(i) for i in sorted(ids)).encode()
+    key = hashlib.sha256(
+        b"fund:" + batch_issue.batch_key(caller, content, idempotency_key).encode()
+    ).hexdigest()
+    errors, total = check(session, caller, ids)
+    if errors and not batch_issue.already_run(ctx.engine, caller, key):
+        raise InvalidRequest(
+            i18n.gettext("Some requests cannot be funded; nothing was sent. Leave them out and try again."),
+            code="batch_rows_invalid",
+            details={"rows": [error.model_dump() for error in errors]},
+        )
+    if not errors:
+        # One approval of the settlement token before the fan-out, not one per concurrent request.
+        workflows.ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=total)
+    session.rollback()  # end the read transaction before the concurrent writes (SQLite's lock)
+
+    def one(request_id: int) -> RowOutcome:
+        def work(item_session: Session, _kept: list[str]) -> Any:
+            return workflows.fund(ctx=ctx, session=item_session, caller=caller, request_id=request_id)
+
+        return batch_issue.keyed_item(
+            ctx=ctx, caller=caller, rkey=batch_issue.row_key(key, request_id), item=request_id,
+            payload={"request_id": request_id}, action=ACTION, work=work, done="funded",
+        )  # fmt: skip
+
+    limit = batch_issue.SQLITE_CONCURRENCY if ctx.engine.dialect.name == "sqlite" else batch_issue.CONCURRENCY
+    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(ids)))) as pool:
+        outcomes = list(pool.map(one, ids))
+    return FundBatchResult(batch_key=key, requests=len(ids), total=total, outcomes=outcomes)

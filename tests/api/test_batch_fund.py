@@ -1,0 +1,61 @@
+"""A bank funds many accepted financing requests in one action: checked first, idempotent as a whole."""
+
+from __future__ import annotations
+
+from apikit import Api
+from test_workflows import terms
+
+
+def _request(api: Api, line: int, *, accept: bool = True) -> int:
+    _, token = api.issue("core1", "supplier1", 200_000, line, days=60)
+    body = api.ok(
+        "supplier1",
+        "/v1/supplier/financing-requests",
+        {"token_id": token, "amount": 100_000, "financier": api.address("bank2"), "with_recourse": False},
+    )
+    request_id = int(body["result"]["request_id"])
+    api.ok("bank2", f"/v1/financier/requests/{request_id}/quote", {"rate_bps": 500, "valid_hours": 24})
+    if accept:
+        api.ok(
+            "supplier1",
+            f"/v1/supplier/financing-requests/{request_id}/accept-quote",
+            terms(api, "supplier1", request_id),
+        )
+    return request_id
+
+
+def test_fund_batch_checks_every_request_then_funds_each_once(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    accepted = [_request(api, line) for _ in range(3)]
+    quoted_only = _request(api, line, accept=False)
+    path = "/v1/financier/requests/fund-batch"
+
+    block = api.platform.w3.eth.block_number
+    refused = api.post("bank2", path, {"request_ids": [*accepted, quoted_only]})
+    assert refused.status_code == 422, refused.text
+    rows = refused.json()["error"]["details"]["rows"]
+    assert [(r["row"], r["column"]) for r in rows] == [(quoted_only, "status")]
+    assert api.platform.w3.eth.block_number == block  # nothing was sent
+    other = api.post("bank1", path, {"request_ids": accepted})  # not addressed to bank1
+    assert other.status_code == 422 and {r["row"] for r in other.json()["error"]["details"]["rows"]} == set(
+        accepted
+    )
+
+    first = api.post("bank2", path, {"request_ids": accepted})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert [o["status"] for o in body["outcomes"]] == ["funded"] * 3, body["outcomes"]
+    assert [o["row"] for o in body["outcomes"]] == accepted and body["total"] > 0
+    statuses = {
+        r["request_id"]: r["status"] for r in api.get("bank2", "/v1/financier/requests").json()["data"]
+    }
+    assert all(statuses[i] == "Funded" for i in accepted)
+
+    block = api.platform.w3.eth.block_number
+    again = api.post("bank2", path, {"request_ids": list(reversed(accepted))})  # the same batch
+    assert again.status_code == 200, again.text
+    assert sorted(again.json()["outcomes"], key=lambda o: o["row"]) == sorted(
+        body["outcomes"], key=lambda o: o["row"]
+    )
+    assert api.platform.w3.eth.block_number == block  # nothing sent twice

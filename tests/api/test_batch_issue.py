@@ -1,0 +1,155 @@
+"""Batch issue from one ERP export: rows checked before anything is sent, idempotent as a whole."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from apikit import Api
+from sqlmodel import Session
+from test_invoice_files import xml_invoice
+
+from tierflow.platform.models.service import DirectoryParticipant
+
+HEADER = ["supplier", "amount", "maturity", "credit line", "invoice numbers", "invoice files"]
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _upload(
+    api: Api, who: str, content: bytes, files: list[tuple[str, bytes]] = (), name: str = "erp.csv"
+) -> Any:
+    parts = [("file", (name, content, "text/csv"))]
+    parts += [("invoices", (filename, data, "application/xml")) for filename, data in files]
+    return api.client.post("/v1/core/payables/batch", headers=api.headers(who), files=parts)
+
+
+def _name(api: Api, who: str) -> str:
+    with Session(api.ctx.engine) as session:
+        person = session.get(DirectoryParticipant, api.address(who))
+        assert person is not None
+        return person.legal_name
+
+
+def _legal_id(api: Api, who: str) -> str:
+    with Session(api.ctx.engine) as session:
+        person = session.get(DirectoryParticipant, api.address(who))
+        assert person is not None
+        return person.legal_id
+
+
+def _core_with_maker(api: Api) -> str:
+    """A fresh core enterprise, its staff maker's key as "maker" (a policy on a demo core would leak)."""
+    body = api.ok(
+        "operator",
+        "/v1/operator/participants",
+        {"legal_name": "Batch Motors", "legal_id": api.unique("9132"), "roles": ["core_enterprise"]},
+    )
+    core = str(body["participant"]["address"])
+    api.keys[core] = body["api_key"]
+    login = f"maker.{api.unique('u')}@core.example".lower()
+    user = api.ok(
+        core, "/v1/company/users",
+        {"login": login, "name": "Maker", "roles": ["maker"], "password": "correct horse battery"},
+    )  # fmt: skip
+    key = api.ok(
+        core, f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": ["read", "write"], "days": 30}
+    )
+    api.keys["maker"] = key["api_key"]
+    return core
+
+
+def _payables(api: Api, core: str) -> int:
+    return int(api.get(core, "/v1/core/payables", limit=1).json()["count"])
+
+
+def test_batch_issue_wrong_rows_answer_422_and_send_nothing(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core2", limit=1_000_00)
+    other = api.credit_line("bank1", "core1")
+    good = api.invoice_number()
+    rows = [
+        [_name(api, "supplier1"), "100.00", api.today(30), line, good, ""],  # row 2: right
+        ["Nobody Ltd", "10", api.today(30), line, api.invoice_number(), ""],  # 3: unknown supplier
+        [api.address("supplier1"), "1.234", api.today(30), line, api.invoice_number(), ""],  # 4: fen
+        [api.address("supplier1"), "5", api.today(-1), line, api.invoice_number(), ""],  # 5: past
+        [api.address("supplier1"), "5", api.today(30), other, api.invoice_number(), ""],  # 6: not mine
+        [api.address("supplier1"), "5", api.today(30), line, good, ""],  # 7: number twice
+        [api.address("supplier1"), "950", api.today(30), line, api.invoice_number(), ""],  # 8: no room
+        [api.address("core1"), "5", api.today(30), line, api.invoice_number(), ""],  # 9: not a supplier
+    ]
+    block, before = api.platform.w3.eth.block_number, _payables(api, "core2")
+    response = _upload(api, "core2", _csv(rows))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "batch_rows_invalid"
+    found = {(r["row"], r["column"]) for r in error["details"]["rows"]}
+    assert found == {
+        (3, "supplier"), (4, "amount"), (5, "maturity"), (6, "line_id"), (7, "invoice_numbers"),
+        (8, "line_id"), (9, "supplier"),
+    }  # fmt: skip
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before
+
+
+def test_batch_issue_same_file_twice_sends_each_row_once(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core2")
+    rows = [
+        [_name(api, "supplier1") if i % 2 else api.address("supplier2"), f"{1000 + i}.5", api.today(60), line,
+         api.invoice_number(), ""]
+        for i in range(6)
+    ]  # fmt: skip
+    content = _csv(rows)
+    before = _payables(api, "core2")
+    first = _upload(api, "core2", content)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["rows"] == 6 and body["total"] == sum(100_050 + 100 * i for i in range(6))
+    failed = [(o["code"], o["error"]) for o in body["outcomes"] if o["error"]]
+    assert [o["status"] for o in body["outcomes"]] == ["issued"] * 6, failed
+    slots = [o["slot_id"] for o in body["outcomes"]]
+    assert len(set(slots)) == 6 and _payables(api, "core2") == before + 6
+    payable = api.get("core2", f"/v1/payables/{slots[0]}").json()
+    assert payable["face"] == 100_050 and payable["supplier"] == api.address("supplier2")
+    block = api.platform.w3.eth.block_number
+    again = _upload(api, "core2", content)
+    assert again.status_code == 200, again.text
+    assert again.json()["outcomes"] == body["outcomes"]
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before + 6
+
+
+def test_batch_issue_mixed_outcomes_per_row(funded: Api) -> None:
+    api = funded
+    line = api.credit_line("bank1", "core2")
+    matching, mismatched = api.invoice_number(), api.invoice_number()
+    seller = _legal_id(api, "supplier1")
+    files = [("ok.xml", xml_invoice(matching, seller)), ("bad.xml", xml_invoice(api.invoice_number()))]
+    # A file that is not the invoice its row names is a row error too: nothing is sent.
+    bad = [[api.address("supplier1"), "10", api.today(30), line, mismatched, "bad.xml"]]
+    refused = _upload(api, "core2", _csv(bad), files)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["rows"][0]["column"] == "invoice_files"
+    # Above 500 yuan a fresh company's policy wants a checker: that row waits, the others are sent.
+    core = _core_with_maker(api)
+    assert api.client.put(
+        "/v1/company/approval-policy", headers=api.headers(core), json={"rules": {"issue": 500_00}}
+    ).is_success
+    line = api.credit_line("bank1", core)
+    rows = [
+        [api.address("supplier1"), "10", api.today(30), line, api.invoice_number(), ""],
+        [api.address("supplier1"), "900", api.today(30), line, api.invoice_number(), ""],
+        [api.address("supplier1"), "20", api.today(30), line, matching, "ok.xml"],
+    ]
+    response = _upload(api, "maker", _csv(rows), files)
+    assert response.status_code == 200, response.text
+    outcomes = response.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["issued", "approval_required", "issued"], outcomes
+    assert outcomes[1]["approval_id"] and outcomes[1]["slot_id"] is None
+    assert all(o["tx_hash"] for o in (outcomes[0], outcomes[2]))
