@@ -457,7 +457,8 @@ def fund_batch(context: Any, viewer: Viewer, *, request_ids: list[int]) -> Any:
         except ServiceError as error:
             # Each request's problem in words, after the sentence that nothing was sent.
             rows = [str(row["message"]) for row in error.details.get("rows", [])]
-            raise ActionError(" ".join([error.message, *rows])) from error
+            message = " ".join([error.message, *rows])
+            raise ActionError(message) from error
 
     return run_as(context, viewer, work)
 
