@@ -44,7 +44,7 @@ def test_operator_marks_payable_defaulted_others_refused(funded: Api) -> None:
     api.ok("bank1", "/v1/settlement/mint", {"to": api.address("bank1"), "amount": 1})
     console = _dashboard(api, "operator")
     page = console.get("/dashboard/operator").text
-    row = next(r for r in page.split("<tr>") if f">P{slot}<" in r)
+    row = next(r for r in _rows(page) if f">P{slot}<" in r)
     assert "600.00" in row and ">0x" not in row and "mark_defaulted" in row, row
     done = console.post("/dashboard/operator/mark_defaulted", data={"slot_id": str(slot)})
     assert done.status_code == 303, done.text
@@ -95,8 +95,8 @@ def test_recourse_debt_listed_for_seller_and_bank_then_collected(funded: Api) ->
     # the dashboards: the seller sees what it owes, the bank what it is owed, in yuan, with the button
     seller_name = api.get("operator", f"/v1/operator/participants/{seller}").json()["legal_name"]
     bank_page, seller_page = _page(api, "bank2", "bank"), _page(api, "supplier1", "supplier")
-    bank_row = next(r for r in bank_page.split("<tr>") if f'num">{request_id}<' in r and "/collect" in r)
-    seller_row = next(r for r in seller_page.split("<tr>") if f"R{request_id}<" in r)
+    bank_row = next(r for r in _rows(bank_page) if f'num">{request_id}<' in r and "/collect" in r)
+    seller_row = next(r for r in _rows(seller_page) if f"R{request_id}<" in r)
     for row in (bank_row, seller_row):
         assert "2,000.00" in row and "1,500.00" in row and "500.00" in row, row
         assert ">0x" not in row, row  # names on screen, addresses only in titles and forms
@@ -113,6 +113,11 @@ def test_recourse_debt_listed_for_seller_and_bank_then_collected(funded: Api) ->
     closed = api.get("bank2", "/v1/financier/recourse-debts", open_only=True).json()["data"]
     assert request_id not in [d["request_id"] for d in closed]
     assert api.platform.c.financing.functions.recourseOwed(seller).call() == 0
+
+
+def _rows(page: str) -> list[str]:
+    """The table rows of a page, each from its <tr> to its </tr> (not the rest of the page)."""
+    return [r.split("</tr>")[0] for r in page.split("<tr")[1:]]
 
 
 def _dashboard(api: Api, who: str) -> TestClient:

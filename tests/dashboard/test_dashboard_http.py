@@ -441,7 +441,19 @@ def test_operator_and_auditor_pages_show_governance_proposals(book: tuple[Engine
 
 
 # Latin-letter words a Chinese page may show: acronyms and the product's name.
-LATIN_IN_CHINESE = {"API", "CSV", "UTC", "SHA", "KYB", "Tierflow", "csv", "English"}  # the switch
+LATIN_IN_CHINESE = {
+    "API",
+    "CSV",
+    "UTC",
+    "SHA",
+    "KYB",
+    "Tierflow",
+    "csv",
+    "English",  # the switch
+    "ERP",
+    "XLSX",
+    "YYYY",
+}  # file kinds and the date notation YYYY-MM-DD
 
 
 def english_leftovers(html: str, names: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -26,7 +26,10 @@ ACTION = "/v1/financier/requests/fund-batch"
 
 
 class FundBatch(BaseModel):
-    request_ids: list[int] = Field(min_length=1, max_length=500, description="accepted requests to fund")
+    # Ids are positive 64-bit integers like every id the database stores (a larger one cannot exist).
+    request_ids: list[Annotated[int, Field(gt=0, lt=2**63)]] = Field(
+        min_length=1, max_length=500, description="accepted requests to fund"
+    )
 
 
 class FundBatchResult(BaseModel):
