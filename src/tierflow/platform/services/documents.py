@@ -236,17 +236,20 @@ def bind(
     attempt.
     """
     table = StoredDocument.__table__  # type: ignore[attr-defined]
+    # One UPDATE per hash with the choice as its subquery, never a read then a write: this runs right
+    # after the transaction was mined, while the indexer writes its block, and on SQLite a read snapshot
+    # that a write overtakes cannot become a write (SQLITE_BUSY_SNAPSHOT: the issue answered 503).
+    session.commit()
     for doc_hash in dict.fromkeys(doc_hashes):
         query = select(table.c.document_id).where(
             table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash == doc_hash
         )
         if document_ids:
             query = query.where(table.c.document_id.in_(document_ids))
-        latest = session.execute(
-            query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
-        ).scalar_one_or_none()
-        if latest is not None:
-            session.execute(update(table).where(table.c.document_id == latest).values(slot_id=slot_id))
+        latest = query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
+        session.execute(
+            update(table).where(table.c.document_id == latest.scalar_subquery()).values(slot_id=slot_id)
+        )
     session.commit()
 
 
