@@ -226,13 +226,17 @@ class TierSpread:
     amount: int  # [fen]
 
 
-def tree_tiers(session: Session, slot_id: int) -> list[TierSpread]:
-    """tier_spread() of every live certificate of payable `slot_id`."""
+def tree_tiers(
+    session: Session, slot_id: int, tiers: dict[int, int | None] | None = None
+) -> list[TierSpread]:
+    """tier_spread() of every live certificate of payable `slot_id`; `tiers`: its token_tiers() when the
+    caller has them already (the lineage walk is the expensive part)."""
     c = CERTIFICATE
     live = session.execute(
         select(c.c.token_id, c.c.holder, c.c.value).where(c.c.slot_id == slot_id, c.c.status.in_(LIVE_TOKEN))
     ).all()
-    tiers = token_tiers(session, [slot_id])
+    if tiers is None:
+        tiers = token_tiers(session, [slot_id])
     return tier_spread((tiers[token], holder, value) for token, holder, value in live)
 
 

@@ -264,7 +264,7 @@ def slot_lineage(
         "slot_id": slot_id,
         "root_token_id": row.root_token_id,
         # Each token's tier (supply-chain distance, lineage.token_tiers) joins its JSON here: one lineage
-        # walk per tree and data version, cached like the totals.
+        # walk per tree and data version, cached, and the totals below are summed from the same walk.
         "tokens": sqltext.JsonTexts(
             _with_tier(text, token_id, tiers) for text, token_id in zip(page_texts, page_ids, strict=True)
         ),
@@ -274,7 +274,7 @@ def slot_lineage(
         # Cached like the count: a SQL pass over the whole tree (~15 ms at 10,000 tokens) per page
         # would cost more than the page itself.
         "tiers": COUNTS.get(
-            session, ("tiers", slot_id), lambda: tier_totals(lineage.tree_tiers(session, slot_id))
+            session, ("tiers", slot_id), lambda: tier_totals(lineage.tree_tiers(session, slot_id, tiers))
         ),
     }
 
