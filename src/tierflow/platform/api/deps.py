@@ -70,11 +70,7 @@ async def current_caller(
 
 def origin_of(request: Request) -> Origin:
     """Where the request came from, for the audit trail."""
-    return Origin(
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", "")[:200],
-        request_id=str(getattr(request.state, "request_id", "") or ""),
-    )
+    return Origin.of_request(request)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

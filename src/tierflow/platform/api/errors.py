@@ -153,11 +153,7 @@ async def audit_refused_write(request: Request, response: JSONResponse) -> JSONR
     if context is None:
         return response
     caller = getattr(request.state, "caller_obj", None)
-    origin = Origin(
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", "")[:200],
-        request_id=str(getattr(request.state, "request_id", "") or ""),
-    )
+    origin = Origin.of_request(request)
     actor = caller.actor if isinstance(caller, Caller) else None
     what = f"{request.method} {request.url.path}"
     try:

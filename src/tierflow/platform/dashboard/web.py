@@ -500,23 +500,20 @@ def rate_check(rate_bps: int, standing_bps: int | None) -> RateCheck:
 
 
 def origin_of(request: Request) -> Origin:
-    return Origin(
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", "")[:200],
-        request_id=str(getattr(request.state, "request_id", "") or ""),
-    )
+    return Origin.of_request(request)
 
 
 def _audit_refused(request: Request, outcome: str) -> None:
     """A dashboard post refused before any service ran (a forged or stale form, no right): who tried."""
     viewer = current_viewer(request)
-    actor = None
-    if viewer is not None:
-        actor = Actor(
-            company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name or viewer.name
-        )
+    actor = None if viewer is None else _actor(viewer)
     what = f"dashboard {request.method} {request.url.path}"
     throttle.refused_write(engine(request), actor, origin_of(request), what, outcome, limits(request))
+
+
+def _actor(viewer: Viewer) -> Actor:
+    """Who acts in the audit trail: the company and the person (or the company's name for a key)."""
+    return Actor(company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name or viewer.name)
 
 
 def limits(request: Request) -> throttle.Limits:
@@ -529,9 +526,7 @@ def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) 
     """One audit line per dashboard action: who (person and company), what, the outcome, the transaction."""
     audit_trail.record(
         engine(request),
-        actor=Actor(
-            company=viewer.address, user_id=viewer.user_id, user_name=viewer.user_name or viewer.name
-        ),
+        actor=_actor(viewer),
         action=f"dashboard {request.method} {request.url.path}",
         outcome=outcome[:32],
         detail=outcome,

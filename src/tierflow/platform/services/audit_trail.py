@@ -42,6 +42,15 @@ class Origin:
     user_agent: str = ""
     request_id: str = ""
 
+    @classmethod
+    def of_request(cls, request: Any) -> Origin:
+        """The origin of a Starlette request (the API's and the dashboard's: one reading of both)."""
+        return cls(
+            ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", "")[:200],
+            request_id=str(getattr(request.state, "request_id", "") or ""),
+        )
+
 
 @dataclass(frozen=True)
 class Actor:
