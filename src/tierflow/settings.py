@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # requests, one nonce lock each, so different participants' writes go out in parallel. Empty: the
     # anvil dev accounts 16-19 in development/test, the operator key alone in production.
     relayer_keys: str = ""
+    # Several API instances on one PostgreSQL (docs/instances.md): how many of the relayer keys each
+    # instance leases (0: every key not leased by another instance), and the leases' time to live [s]
+    # (a killed instance's accounts and participants are taken over this long after its last renewal).
+    relayers_per_instance: int = Field(default=0, ge=0)
+    instance_lease_seconds: float = Field(default=30.0, ge=1.0)
     # Encrypts custodial participant keys and stored documents at rest.
     master_key: str = DEV_MASTER_KEY
     # Failed sign-ins and API-key attempts one network address may make per window before it waits

@@ -54,6 +54,7 @@ from tierflow.chain.forwarder import (
     FORWARD_REQUEST_TYPEHASH,
 )
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
+from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
 from tierflow.chain.node import FeePolicy, TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
@@ -129,6 +130,7 @@ class _Pipeline:
     # one and not in here was given up, e.g. after a node restart, and is filled by the next writer).
     active: set[int] = field(default_factory=set)
     relayer: int | None = None  # the pool slot all of this signer's writes in flight go through
+    lease: str | None = None  # the signer's forwarder lease while writes are in flight (Leases.hold)
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ class ChainGateway:
         self.log_decoder = LogDecoder(
             {name: (record.address, record.abi) for name, record in deployment.contracts.items()}
         )
+        # Several API instances on one chain: what this instance may sign with (chain/leases.py).
+        self.leases: Leases = NoLeases()
 
     # -- building calls ---------------------------------------------------------------------
     def calldata(self, call: Call) -> tuple[str, bytes]:
@@ -371,6 +375,10 @@ class ChainGateway:
         pipe = self._pipeline(signer)
         with pipe.lock:
             if pipe.relayer is None:
+                # Idle pipeline: no other instance may drive this signer's forwarder nonces meanwhile
+                # (next_nonce is None here, so the nonce is read from the node once the lease is ours).
+                self.leases.hold(forwarder_lease(signer))
+                pipe.lease = forwarder_lease(signer)
                 pipe.relayer = self._take_relayer()
             relayer = self.relayers[pipe.relayer]
             try:
@@ -404,6 +412,9 @@ class ChainGateway:
     def _leave(self, pipe: _Pipeline, nonce: int | None) -> None:
         """A write is done with its pipeline (under pipe.lock): the last one out frees the relayer."""
         pipe.active.discard(nonce)
+        if not pipe.active and pipe.lease is not None:
+            self.leases.release(pipe.lease)
+            pipe.lease = None
         if not pipe.active and pipe.relayer is not None:
             self._release_relayer(pipe.relayer)
             pipe.relayer = None
@@ -413,7 +424,14 @@ class ChainGateway:
 
     def _send_request(self, relayer: LocalAccount, message: dict[str, Any], signature: str) -> str:
         data, gas = self._execute_data(message, signature)
+        self._may_sign(relayer)
         return self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+
+    def _may_sign(self, relayer: LocalAccount) -> None:
+        """Refuse to sign for a relayer whose lease this instance does not hold; after the lease was
+        (re)taken, its transaction nonce is read from the node (another instance may have sent)."""
+        if self.leases.check(account_lease(relayer.address)):
+            self.sender.forget_nonce(relayer.address)
 
     def _execute_data(self, message: dict[str, Any], signature: str) -> tuple[bytes, int]:
         """Calldata of `execute(request)` and its outer gas: the inner allowance plus the forwarder's own
@@ -554,6 +572,7 @@ class ChainGateway:
         slot = self._take_relayer()
         relayer = self.relayers[slot]
         try:
+            self._may_sign(relayer)
             tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
         finally:
             self._release_relayer(slot)
@@ -590,7 +609,14 @@ class ChainGateway:
         except RpcError as error:
             raise self._revert(error) from None
         gas = int(estimate * self.sender.gas_headroom)
-        tx_hash = self.sender.send_call(account, to, data, gas)
+        # The operator's key is shared by every instance: one sends at a time, from the node's count.
+        lease = account_lease(account.address)
+        if self.leases.hold(lease):
+            self.sender.forget_nonce(account.address)
+        try:
+            tx_hash = self.sender.send_call(account, to, data, gas)
+        finally:
+            self.leases.release(lease)
         return self._mined(account.address, to, data, gas, tx_hash, {"tx": tx_hash})
 
     def _mined(

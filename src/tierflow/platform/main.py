@@ -191,6 +191,8 @@ def create_app(
                 indexer.stop()
                 indexer = None
                 app.state.indexer = None
+            if running == 0:
+                context.close_leases()
 
     app = FastAPI(
         title="Tierflow financing API",

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from tierflow.chain.devnet import port_free
 from tierflow.chain.gateway import ChainGateway
@@ -18,7 +19,8 @@ from tierflow.platform.db import get_engine
 from tierflow.platform.main import create_app, make_context
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.services.context import ServiceContext
-from tierflow.settings import get_settings
+from tierflow.platform.services.instances import single_instance
+from tierflow.settings import Settings, get_settings
 
 console = Console(stderr=True)
 
@@ -99,7 +101,30 @@ def serve(
             f"port {port} on {host} is taken: stop what runs there, or use --port / TIERFLOW_API_PORT"
         )
     engine = get_engine()
+    if workers > 1 and engine.dialect.name == "sqlite":
+        raise typer.BadParameter(
+            "SQLite serves one API instance only: point DATABASE_URL at PostgreSQL to run several workers",
+            param_hint="--workers",
+        )
     upgrade(engine)
+    alone = single_instance(engine, settings.instance_lease_seconds)  # refuses a second on SQLite
+    try:
+        _serve_context(settings, engine, host, port, with_indexer, demo_keys, log_level, workers)
+    finally:
+        if alone is not None:
+            alone.close()
+
+
+def _serve_context(
+    settings: Settings,
+    engine: Engine,
+    host: str,
+    port: int,
+    with_indexer: bool,
+    demo_keys: bool,
+    log_level: str,
+    workers: int,
+) -> None:
     ctx = make_context(settings, engine)
     if demo_keys:
         from tierflow.platform.services.seed import seed_demo_directory
@@ -108,6 +133,7 @@ def serve(
     elif not ctx.chain_ready():
         console.print("[yellow]warning:[/] the chain is not reachable yet; writes answer 503 until it is")
     if workers > 1:
+        ctx.close_leases()  # the relayers checking the chain took are the workers' to lease
         engine.dispose()  # the workers open their own connections
         _run_workers(host, port, workers, log_level)
     else:
@@ -119,6 +145,15 @@ def serve_platform(w3: Any, deployment: Any, operator: Any) -> None:
     settings = get_settings()
     engine = get_engine()
     upgrade(engine)
+    alone = single_instance(engine, settings.instance_lease_seconds)  # refuses a second on SQLite
+    try:
+        _up(settings, engine, w3, deployment, operator)
+    finally:
+        if alone is not None:
+            alone.close()
+
+
+def _up(settings: Settings, engine: Engine, w3: Any, deployment: Any, operator: Any) -> None:
     ctx = make_context(settings, engine)
     ctx.set_gateway(ChainGateway(w3, deployment, operator, ctx.relayers))
     keys = {}

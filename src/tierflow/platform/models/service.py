@@ -158,3 +158,18 @@ class BillDiscountRequest(SQLModel, table=True):
     status: str = text(16)  # open | quoted | withdrawn
     quote_id: int | None = big(nullable=True)
     created_at: int = big()
+
+
+class ChainLease(SQLModel, table=True):
+    """Which API instance may sign with an account, or drive a custodial signer's forwarder nonces, now.
+
+    See tierflow.platform.services.instances: relayer accounts are leased for an instance's life,
+    signers' pipelines while they have writes in flight, the operator's account per transaction.
+    """
+
+    __tablename__ = "chain_lease"
+
+    name: str = Field(sa_type=String(80), primary_key=True)  # account:0x… | forwarder:0x… | instance
+    holder: str = text(128)  # host:pid:random of the instance
+    acquired_at: int = big()  # [unix ms]
+    expires_at: int = big()  # [unix ms] another instance may take it over after this

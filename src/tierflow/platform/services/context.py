@@ -16,14 +16,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tierflow.chain.deploy import load_deployment
 from tierflow.chain.gateway import ChainGateway
+from tierflow.chain.leases import Leases
 from tierflow.chain.node import FeePolicy, connect
 from tierflow.errors import ChainUnavailableError, ConfigurationError, TierflowError
 from tierflow.platform.models import Checkpoint
+from tierflow.platform.services.instances import DbLeases, leases_for
 from tierflow.platform.services.readcache import ResponseCache
 from tierflow.settings import Settings
 
 log = logging.getLogger("tierflow.api")
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
+CHECKPOINT_POLL_S = 0.01  # [s] how often waiting writes' checkpoint poller reads the row
+POLLER_IDLE_EXIT_S = 1.0  # [s] an idle poller thread lingers this long for the next write
 
 
 class DatabaseUnavailableError(TierflowError, ConnectionError):
@@ -35,8 +39,10 @@ class IndexerLink:
     """How a write waits until the indexer has its block (read-your-writes).
 
     With the indexer in this process (`tierflow up`, `serve --with-indexer`, tests) the write wakes it
-    and waits on a condition it signals after each window; with a separate indexer process the wait
-    falls back to polling the checkpoint row.
+    and waits on a condition it signals after each window. With a separate indexer process (several
+    API instances) one poller thread per process reads the checkpoint row every CHECKPOINT_POLL_S while
+    any write waits and signals the same condition: one query for all waiting writes, not one each
+    (with a connection each, thirty waiting writes emptied the connection pool).
     """
 
     engine: Engine
@@ -44,6 +50,9 @@ class IndexerLink:
     indexed_block: int = -1
     _condition: threading.Condition = field(default_factory=threading.Condition)
     wake: threading.Event = field(default_factory=threading.Event)
+    _waiting: int = 0
+    _poller: threading.Thread | None = None
+    _poll_error: DatabaseUnavailableError | None = None
 
     def checkpoint_block(self) -> int | None:
         try:
@@ -54,24 +63,53 @@ class IndexerLink:
         return None if value is None else int(value)
 
     def indexed(self, block: int) -> None:
-        """Called by the in-process indexer after each committed window."""
+        """Called by the in-process indexer after each committed window (and by the poller)."""
         with self._condition:
             self.indexed_block = max(self.indexed_block, block)
             self._condition.notify_all()
 
     def wait_for(self, block: int, timeout: float) -> bool:
         self.wake.set()
-        if self.in_process:
-            with self._condition:
+        with self._condition:
+            if self.in_process:
                 return self._condition.wait_for(lambda: self.indexed_block >= block, timeout)
-        deadline = time.monotonic() + timeout
+            self._waiting += 1
+            self._poll_error = None
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll, name="checkpoint-poller", daemon=True)
+                self._poller.start()
+            try:
+                done = self._condition.wait_for(
+                    lambda: self.indexed_block >= block or self._poll_error is not None, timeout
+                )
+            finally:
+                self._waiting -= 1
+            if self.indexed_block < block and self._poll_error is not None:
+                raise self._poll_error
+            return done and self.indexed_block >= block
+
+    def _poll(self) -> None:
+        idle_since: float | None = None
         while True:
-            current = self.checkpoint_block()
-            if current is not None and current >= block:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+            with self._condition:
+                if self._waiting == 0:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= POLLER_IDLE_EXIT_S:
+                        self._poller = None
+                        return
+                else:
+                    idle_since = None
+            if idle_since is None:
+                try:
+                    current = self.checkpoint_block()
+                except DatabaseUnavailableError as error:
+                    with self._condition:
+                        self._poll_error = error
+                        self._condition.notify_all()
+                else:
+                    if current is not None:
+                        self.indexed(current)
+            time.sleep(CHECKPOINT_POLL_S)
 
 
 @dataclass
@@ -89,6 +127,8 @@ class ServiceContext:
     # Serialised read responses per indexed checkpoint (large lineages), per context so that two apps
     # over two databases in one process never share entries.
     responses: ResponseCache = field(default_factory=ResponseCache)
+    # Leases of relayer accounts and custodial signers among API instances (services/instances.py).
+    leases: Leases | None = None
 
     @property
     def operator(self) -> LocalAccount:
@@ -126,7 +166,27 @@ class ServiceContext:
                 "run `tierflow deploy` (or `tierflow up`) first"
             )
         fees = FeePolicy.from_settings(self.settings)
-        return ChainGateway(w3, deployment, self.operator, self.relayers, fees=fees)
+        relayers = self.relayers
+        leases = self.instance_leases()
+        if isinstance(leases, DbLeases):
+            relayers = leases.take_relayers(relayers, self.settings.relayers_per_instance)
+        gateway = ChainGateway(w3, deployment, self.operator, relayers, fees=fees)
+        gateway.leases = leases
+        return gateway
+
+    def instance_leases(self) -> Leases:
+        """What this instance may sign with, beside other instances on the same database (created once)."""
+        if self.leases is None:
+            self.leases = leases_for(self.engine, self.settings.instance_lease_seconds)
+        return self.leases
+
+    def close_leases(self) -> None:
+        """A clean stop: give the instance's leases up, so other instances take them over at once."""
+        leases, self.leases = self.leases, None
+        if isinstance(leases, DbLeases):
+            with self._lock:
+                self._gateway = None  # its relayers are no longer ours: a next start leases again
+            leases.close()
 
     def set_gateway(self, gateway: ChainGateway) -> None:
         self._gateway = gateway

@@ -1,0 +1,321 @@
+"""Several API instances on one PostgreSQL and one chain: leases of accounts and signers' pipelines.
+
+Nonces are counted by the process that signs (`TxSender` for transaction nonces, the gateway's
+pipeline for a custodial signer's forwarder nonces), so two instances must never count the same one.
+We lease rather than allocate nonces in the database: a database-backed allocator would add a
+round trip and a row lock to every transaction, and a nonce allocated to a process that then died
+leaves a gap that stops every later transaction of the account until it is filled; a lease costs
+nothing per write, and the node's own `pending` count is the truth whenever a lease changes hands.
+
+* **Relayer accounts** are leased for the life of an instance: at its first write an instance takes
+  up to `TIERFLOW_RELAYERS_PER_INSTANCE` of the free TIERFLOW_RELAYER_KEYS (0: all that are free) and
+  signs only with those; give every instance the same key list and K/N each.
+* **A custodial signer's forwarder nonces** are leased while the signer has writes in flight in an
+  instance (the gateway holds the lease when its pipeline starts and gives it up when it is idle): a
+  write for that participant in another instance waits for it, then reads the nonce from the node.
+* **The operator's account** (shared by all) is leased around each of its transactions, whose nonce
+  is read from the node each time.
+
+A lease row names its holder and an expiry (`chain_lease`); a heartbeat thread renews the instance's
+leases every third of the TTL. An instance signs only while its last renewal is younger than half the
+TTL, while another instance takes a lease over only once it expired (the full TTL), so a stalled
+instance stops signing before anyone else may start, with the other half of the TTL as margin for a
+send in progress and for clock skew between hosts. A lease taken over is "fresh": the new holder reads
+the account's nonce from the node's `pending` state (which includes the dead instance's transactions
+still in the pool) before signing.
+
+SQLite serves one API instance only (its writers take a file lock, and the leases would cost it a
+write per request): `single_instance` refuses a second one with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from tierflow.chain.leases import Leases, NoLeases, account_lease
+from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.platform.models.service import ChainLease
+
+log = logging.getLogger("tierflow.api")
+LEASE = ChainLease.__table__  # type: ignore[attr-defined]
+DEFAULT_TTL_S = 30.0
+# [s] how long a write waits for a signer (or the operator) leased by another instance.
+DEFAULT_WAIT_S = 20.0
+WAIT_POLL_S = 0.05
+SQLITE_INSTANCE = "instance"
+
+
+def new_holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(eq=False)
+class _Held:
+    count: int = 0  # holds in this instance; the row is given up when it drops to 0 (not for relayers)
+    valid_until: float = 0.0  # [monotonic s] this instance may sign until then
+    fresh: bool = True  # taken since the last check: nonces must be read from the node
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class DbLeases(Leases):
+    """The leases of one API instance in `chain_lease`; thread-safe, with one heartbeat thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        ttl: float = DEFAULT_TTL_S,
+        wait: float = DEFAULT_WAIT_S,
+        holder: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self.wait = wait
+        self.holder = holder or new_holder_id()
+        self._held: dict[str, _Held] = {}
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def renew_interval(self) -> float:
+        return min(5.0, self.ttl / 3)
+
+    # -- Leases (asked by the gateway) ---------------------------------------------------------
+    def check(self, name: str) -> bool:
+        with self._guard:
+            held = self._held.get(name)
+        if held is None or held.count <= 0 or time.monotonic() >= held.valid_until:
+            raise ChainUnavailableError(
+                f"this API instance does not hold the lease on {name} (its renewal in the database "
+                "failed or another instance took it over): the write was not sent; retry in a moment"
+            )
+        with held.lock:
+            fresh, held.fresh = held.fresh, False
+        return fresh
+
+    def hold(self, name: str) -> bool:
+        held = self._entry(name)
+        with held.lock:
+            if held.count > 0 and time.monotonic() < held.valid_until:
+                held.count += 1
+                return False
+            deadline = time.monotonic() + self.wait
+            while True:
+                started = time.monotonic()
+                owner = self._take(name)
+                if owner is None:
+                    held.count += 1
+                    held.valid_until = started + self.ttl / 2
+                    held.fresh = False  # the caller reads the nonce itself (True returned)
+                    self._ensure_heartbeat()
+                    return True
+                if time.monotonic() >= deadline:
+                    raise ChainUnavailableError(
+                        f"another API instance ({owner}) is sending for {name} and did not finish "
+                        f"within {self.wait:.0f} s: nothing was sent; retry in a moment"
+                    )
+                time.sleep(WAIT_POLL_S)
+
+    def release(self, name: str) -> None:
+        held = self._entry(name)
+        with held.lock:
+            held.count = max(0, held.count - 1)
+            if held.count:
+                return
+            held.valid_until = 0.0
+            self._give_up(name)
+
+    # -- relayers ----------------------------------------------------------------------------
+    def take_relayers(self, accounts: Sequence[LocalAccount], count: int) -> list[LocalAccount]:
+        """Lease up to `count` (0: all) of `accounts` not held by a live instance; kept until `close`."""
+        taken: list[LocalAccount] = []
+        for candidate in accounts:
+            if count and len(taken) >= count:
+                break
+            name = account_lease(candidate.address)
+            held = self._entry(name)
+            with held.lock:
+                started = time.monotonic()
+                if self._take(name) is None:
+                    held.count += 1
+                    held.valid_until = started + self.ttl / 2
+                    held.fresh = True
+                    taken.append(candidate)
+        if not taken:
+            raise ChainUnavailableError(
+                f"every relayer account is leased by another API instance ({len(accounts)} in "
+                "TIERFLOW_RELAYER_KEYS): give each instance its share with TIERFLOW_RELAYERS_PER_INSTANCE, "
+                "add keys, or wait until a stopped instance's lease expires"
+            )
+        self._ensure_heartbeat()
+        log.info("instance %s leased relayers %s", self.holder, ", ".join(a.address for a in taken))
+        return taken
+
+    def held_names(self) -> list[str]:
+        with self._guard:
+            return [name for name, held in self._held.items() if held.count > 0]
+
+    def close(self) -> None:
+        """Stop renewing and give every lease up (a clean stop: others take them without waiting)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._guard:
+            names = list(self._held)
+            self._held.clear()
+        for name in names:
+            try:
+                self._give_up(name)
+            except SQLAlchemyError:  # the rows expire on their own
+                break
+
+    # -- the rows --------------------------------------------------------------------------------
+    def _entry(self, name: str) -> _Held:
+        with self._guard:
+            return self._held.setdefault(name, _Held())
+
+    def _take(self, name: str) -> str | None:
+        """Take or renew the row of `name` if it is free, expired or ours: None, else its holder."""
+        now = _now_ms()
+        expires = now + int(self.ttl * 1000)
+        try:
+            with self.engine.begin() as conn:
+                # One conditional UPDATE: two instances racing for an expired row both run it, and the
+                # row lock makes the second re-check the condition against the first one's holder.
+                if conn.execute(
+                    update(LEASE)
+                    .where(LEASE.c.name == name)
+                    .where((LEASE.c.holder == self.holder) | (LEASE.c.expires_at < now))
+                    .values(holder=self.holder, acquired_at=now, expires_at=expires)
+                ).rowcount:
+                    return None
+                owner = conn.execute(select(LEASE.c.holder).where(LEASE.c.name == name)).scalar()
+            if owner is not None:
+                return str(owner)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    LEASE.insert().values(name=name, holder=self.holder, acquired_at=now, expires_at=expires)
+                )
+            return None
+        except IntegrityError:
+            return "another instance"  # it inserted the row first
+        except SQLAlchemyError as error:
+            raise ChainUnavailableError(f"the database does not answer (leases): {error}") from error
+
+    def _give_up(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(LEASE)
+                .where(LEASE.c.name == name, LEASE.c.holder == self.holder)
+                .values(expires_at=_now_ms() - 1)
+            )
+
+    def _ensure_heartbeat(self) -> None:
+        with self._guard:
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+                self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.renew_interval):
+            try:
+                self.renew()
+            except SQLAlchemyError as error:  # the leases lapse locally: writes refuse until renewed
+                log.warning("instance %s could not renew its leases: %s", self.holder, error)
+
+    def renew(self) -> None:
+        """Extend every lease held; a lease another instance took over (after it expired) is lost
+        here and taken again when free (then fresh: nonces are read from the node again)."""
+        names = self.held_names()
+        if not names:
+            return
+        started = time.monotonic()
+        now = _now_ms()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(LEASE)
+                .where(LEASE.c.holder == self.holder, LEASE.c.name.in_(names))
+                .values(expires_at=now + int(self.ttl * 1000))
+            )
+            ours = set(
+                conn.execute(
+                    select(LEASE.c.name).where(LEASE.c.holder == self.holder, LEASE.c.name.in_(names))
+                ).scalars()
+            )
+        for name in names:
+            held = self._entry(name)
+            if name in ours:
+                held.valid_until = started + self.ttl / 2
+                continue
+            log.warning("instance %s lost its lease on %s", self.holder, name)
+            with held.lock:
+                held.valid_until = 0.0
+                if self._take(name) is None:
+                    held.valid_until = started + self.ttl / 2
+                    held.fresh = True
+
+
+def leases_for(engine: Engine, ttl: float = DEFAULT_TTL_S) -> Leases:
+    """DbLeases on PostgreSQL; on SQLite (one instance only, `single_instance`) none are needed."""
+    return NoLeases() if engine.dialect.name == "sqlite" else DbLeases(engine, ttl=ttl)
+
+
+def single_instance(engine: Engine, ttl: float = DEFAULT_TTL_S) -> DbLeases | None:
+    """On SQLite: take the one-instance lease, or refuse to start a second API instance; None on
+    PostgreSQL (any number of instances). The returned leases are renewed until `close`."""
+    if engine.dialect.name != "sqlite":
+        return None
+    leases = DbLeases(engine, ttl=ttl, wait=0.0)
+    held = leases._take(SQLITE_INSTANCE)
+    if held is not None and _process_gone(held):
+        # Killed on this host (no clean stop): nothing of it can still write, so it need not expire.
+        with engine.begin() as conn:
+            conn.execute(update(LEASE).where(LEASE.c.name == SQLITE_INSTANCE).values(expires_at=0))
+        held = leases._take(SQLITE_INSTANCE)
+    if held is not None:
+        with engine.connect() as conn:
+            expires = conn.execute(select(LEASE.c.expires_at).where(LEASE.c.name == SQLITE_INSTANCE)).scalar()
+        until = datetime.fromtimestamp((expires or 0) / 1000, UTC).strftime("%H:%M:%S UTC")
+        raise ConfigurationError(
+            f"another API instance ({held}) already serves this SQLite database, which serves one "
+            f"instance only: stop it (its lease ends by {until} if it was killed), or use PostgreSQL "
+            "(TIERFLOW_DATABASE_URL / DATABASE_URL) to run several"
+        )
+    entry = leases._entry(SQLITE_INSTANCE)
+    entry.count, entry.valid_until = 1, time.monotonic() + ttl / 2
+    leases._ensure_heartbeat()
+    return leases
+
+
+def _process_gone(holder: str) -> bool:
+    """Whether `holder` (host:pid:random) was a process of this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

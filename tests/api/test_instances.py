@@ -1,0 +1,289 @@
+"""Several API instances on one PostgreSQL and one chain: leases of relayers and signers, one SQLite instance.
+
+The last test runs three API processes (uvicorn) on one PostgreSQL and one anvil mining a block a
+second, with two banks writing through all three at once and some Idempotency-Keys sent to all three.
+Before the leases every instance signed with every relayer key and drove each bank's forwarder nonces
+itself: two instances took the same nonces, so writes failed or came back with an unknown outcome.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from tierflow.chain.deploy import write_deployment
+from tierflow.chain.leases import account_lease, forwarder_lease
+from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.platform.db import make_engine
+from tierflow.platform.migrate import upgrade
+from tierflow.platform.models.service import ChainLease
+from tierflow.platform.pgtemp import PgCluster
+from tierflow.platform.services.instances import DbLeases, single_instance
+from tierflow.settings import DEV_RELAYER_KEYS
+from tierflow.testing.chain import Platform
+from tierflow.testing.harness import free_port
+from tierflow.testing.service import service_context
+
+pytestmark = pytest.mark.postgres
+
+RELAYERS = [Account.from_key(key) for key in DEV_RELAYER_KEYS]
+INSTANCES = 3
+WRITES_PER_BANK = 12
+SHARED_KEYS = 3  # Idempotency-Keys each sent to every instance at once
+MASTER_KEY = "test-master-key"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PgCluster]:
+    pg = PgCluster.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def engine(cluster: PgCluster) -> Iterator[Engine]:
+    db = make_engine(cluster.create_database())
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+def stopped(leases: DbLeases) -> None:
+    """The instance dies without a clean stop: no more renewals, its rows stay until they expire."""
+    leases._stop.set()
+    if leases._thread is not None:
+        leases._thread.join()
+
+
+def test_relayer_leases_split_between_instances_without_overlap(engine: Engine) -> None:
+    first, second, third = (DbLeases(engine, ttl=30) for _ in range(3))
+    try:
+        mine = first.take_relayers(RELAYERS, 2)
+        theirs = second.take_relayers(RELAYERS, 2)
+        assert {a.address for a in mine}.isdisjoint(a.address for a in theirs)
+        with pytest.raises(ChainUnavailableError, match="TIERFLOW_RELAYERS_PER_INSTANCE"):
+            third.take_relayers(RELAYERS, 2)
+        # An instance signs only with the accounts it holds.
+        assert first.check(account_lease(mine[0].address)) is True  # first use: nonce from the node
+        assert first.check(account_lease(mine[0].address)) is False
+        with pytest.raises(ChainUnavailableError, match="does not hold the lease"):
+            first.check(account_lease(theirs[0].address))
+        # A clean stop gives them up at once.
+        first.close()
+        assert {a.address for a in third.take_relayers(RELAYERS, 2)} == {a.address for a in mine}
+    finally:
+        for leases in (first, second, third):
+            leases.close()
+
+
+def test_relayer_lease_of_dead_instance_taken_over_only_after_expiry(engine: Engine) -> None:
+    dead, heir = DbLeases(engine, ttl=2), DbLeases(engine, ttl=2)
+    try:
+        (account,) = dead.take_relayers(RELAYERS[:1], 1)
+        stopped(dead)
+        with pytest.raises(ChainUnavailableError):
+            heir.take_relayers(RELAYERS[:1], 1)  # still alive as far as anyone can tell
+        time.sleep(1.1)
+        # Half the TTL without a renewal: the stalled instance no longer signs, before anyone may start.
+        with pytest.raises(ChainUnavailableError, match="does not hold the lease"):
+            dead.check(account_lease(account.address))
+        with pytest.raises(ChainUnavailableError):
+            heir.take_relayers(RELAYERS[:1], 1)
+        time.sleep(1.1)
+        assert heir.take_relayers(RELAYERS[:1], 1) == [account]
+        assert heir.check(account_lease(account.address)) is True  # its nonce is read from the node
+        with pytest.raises(ChainUnavailableError):
+            dead.check(account_lease(account.address))
+    finally:
+        heir.close()
+
+
+def test_signer_pipeline_lease_waits_for_the_other_instance(engine: Engine) -> None:
+    name = forwarder_lease("0x" + "ab" * 20)
+    first, second = DbLeases(engine, ttl=30, wait=0.3), DbLeases(engine, ttl=30, wait=5)
+    try:
+        assert first.hold(name) is True
+        assert first.hold(name) is False  # a second write in the same instance joins the pipeline
+        second.wait = 0.3
+        with pytest.raises(ChainUnavailableError, match="another API instance"):
+            second.hold(name)
+        first.release(name)
+        with pytest.raises(ChainUnavailableError):
+            second.hold(name)  # the first instance still has a write in flight
+        second.wait = 5
+        releaser = threading.Timer(0.3, first.release, (name,))
+        releaser.start()
+        started = time.monotonic()
+        assert second.hold(name) is True  # taken once the other instance went idle
+        assert time.monotonic() - started >= 0.25
+        with engine.connect() as conn:
+            holder = conn.execute(select(ChainLease.holder).where(ChainLease.name == name)).scalar()
+        assert holder == second.holder
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sqlite_serves_one_instance_and_refuses_a_second(tmp_path: Path) -> None:
+    db = make_engine(f"sqlite:///{tmp_path / 'one.db'}")
+    upgrade(db)
+    alone = single_instance(db)
+    assert alone is not None
+    with pytest.raises(ConfigurationError, match="serves one instance only.*PostgreSQL"):
+        single_instance(db)
+    alone.close()
+    again = single_instance(db)  # after a clean stop the next one starts at once
+    assert again is not None
+    again.close()
+    db.dispose()
+
+
+# -- three API processes -------------------------------------------------------------------------
+SERVER = """
+import os, uvicorn
+from tierflow.platform.main import create_app, make_context
+app = create_app(make_context(), run_indexer=os.environ["RUN_INDEXER"] == "1")
+uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning")
+"""
+
+
+def start_instances(platform: Platform, url: str, deployments: Path, logs: Path) -> list[tuple[str, Any]]:
+    write_deployment(platform.deployment, deployments)
+    base = {
+        **os.environ,
+        "TIERFLOW_ENVIRONMENT": "test",
+        "TIERFLOW_MASTER_KEY": MASTER_KEY,
+        "DATABASE_URL": url,
+        "TIERFLOW_RPC_URL": platform.devnet.url,
+        "TIERFLOW_CHAIN_ID": str(platform.devnet.chain_id),
+        "TIERFLOW_DEPLOYMENTS_DIR": str(deployments),
+        "TIERFLOW_AUTH_FAILURES_PER_ADDRESS": "0",
+        "TIERFLOW_AUDIT_ANCHOR_INTERVAL_SECONDS": "0",
+        "TIERFLOW_RELAYERS_PER_INSTANCE": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+    }
+    instances = []
+    for index in range(INSTANCES):
+        port = free_port()
+        env = {**base, "PORT": str(port), "RUN_INDEXER": "1" if index == 0 else "0"}
+        log = (logs / f"instance-{index}.log").open("wb")
+        process = subprocess.Popen([sys.executable, "-c", SERVER], env=env, stdout=log, stderr=log)
+        instances.append((f"http://127.0.0.1:{port}", process))
+    deadline = time.monotonic() + 40
+    for base_url, process in instances:
+        while True:
+            assert process.poll() is None, (logs / "instance-0.log").read_text()
+            try:
+                if httpx.get(base_url + "/health", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "an API instance did not start"
+            time.sleep(0.1)
+    return instances
+
+
+def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_transaction(
+    cluster: PgCluster, tmp_path: Path
+) -> None:
+    url = cluster.create_database()
+    platform = Platform.start()  # deployed on automine; then a block a second, as on a consortium chain
+    instances: list[tuple[str, Any]] = []
+    try:
+        ctx, keys = service_context(platform, url, master_key=MASTER_KEY)
+        ctx.engine.dispose()
+        instances = start_instances(platform, url, tmp_path / "deployments", tmp_path)
+        platform.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        platform.w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
+        first_block = platform.w3.eth.block_number + 1
+        urls = [base for base, _ in instances]
+        expiry = time.strftime("%Y-%m-%d", time.gmtime(platform.now() + 300 * 86400))
+        obligor = platform.address("core1")
+        counter = itertools.count()
+        answers: list[tuple[str, int, dict[str, Any]]] = []
+        lock = threading.Lock()
+
+        def write(bank: str, limit: int, target: int, key: str | None = None) -> None:
+            headers = {"X-API-Key": keys[bank], **({"Idempotency-Key": key} if key else {})}
+            body = {"obligor": obligor, "limit": limit, "expiry": expiry}
+            with httpx.Client(timeout=90) as client:
+                for _ in range(100):  # a duplicate key answers 409 while the first request runs
+                    response = client.post(
+                        urls[target] + "/v1/financier/credit-lines", json=body, headers=headers
+                    )
+                    if response.status_code != 409:
+                        break
+                    time.sleep(0.2)
+                assert response.status_code == 200, response.text
+                answer = response.json()
+                assert answer["status"] == "executed" and answer["indexed"], answer
+                line = int(answer["result"]["line_id"])
+                # Read-your-writes on every other instance, right after the answer.
+                for other in range(INSTANCES):
+                    listed = client.get(
+                        urls[other] + "/v1/financier/credit-lines", headers={"X-API-Key": keys[bank]},
+                        params={"limit": 200},
+                    )  # fmt: skip
+                    assert listed.status_code == 200, listed.text
+                    assert line in [item["line_id"] for item in listed.json()["data"]], (other, line)
+            with lock:
+                answers.append((key or f"single-{limit}", line, answer))
+
+        jobs: list[tuple[Any, ...]] = []
+        for bank in ("bank1", "bank2"):
+            for _ in range(WRITES_PER_BANK):
+                n = next(counter)
+                jobs.append((bank, 10**9 + n, n % INSTANCES))
+            for shared in range(SHARED_KEYS):
+                n = next(counter)
+                jobs.extend(
+                    (bank, 10**9 + n, target, f"{bank}-shared-{shared}") for target in range(INSTANCES)
+                )
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            for future in [pool.submit(write, *job) for job in jobs]:
+                future.result()
+
+        # Every request with one key got the same line: one transaction per key, never two.
+        by_key: dict[str, set[int]] = {}
+        for key, line, _ in answers:
+            by_key.setdefault(key, set()).add(line)
+        assert all(len(lines) == 1 for lines in by_key.values()), by_key
+        unique_writes = 2 * (WRITES_PER_BANK + SHARED_KEYS)
+        assert len(by_key) == unique_writes
+        # On chain: exactly one transaction per write, none reverted (no nonce taken twice, nothing
+        # filled or re-sent), sent by relayers of all three instances, each instance its own.
+        forwarder = platform.deployment.contracts["TierflowForwarder"].address.lower()
+        senders: list[str] = []
+        for number in range(first_block, platform.w3.eth.block_number + 1):
+            block: Any = platform.w3.eth.get_block(number, full_transactions=True)
+            for tx in block["transactions"]:
+                assert platform.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1, tx
+                assert str(tx["to"]).lower() == forwarder
+                senders.append(str(tx["from"]))
+        assert len(senders) == unique_writes
+        assert len(set(senders)) == INSTANCES
+        lines = {line for _, line, _ in answers}
+        assert len(lines) == unique_writes
+    finally:
+        for _, process in instances:
+            process.terminate()
+        for _, process in instances:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        platform.stop()
