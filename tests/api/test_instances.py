@@ -30,8 +30,9 @@ from tierflow.chain.leases import account_lease, forwarder_lease
 from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
-from tierflow.platform.models.service import ChainLease
+from tierflow.platform.models.service import BatchUpload, ChainLease
 from tierflow.platform.pgtemp import PgCluster
+from tierflow.platform.services import batch_state
 from tierflow.platform.services.instances import DbLeases, single_instance
 from tierflow.settings import DEV_RELAYER_KEYS
 from tierflow.testing.chain import Platform
@@ -287,3 +288,59 @@ def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_t
             except subprocess.TimeoutExpired:
                 process.kill()
         platform.stop()
+
+
+# -- batch uploads, seen from any instance -------------------------------------------------------
+def test_batch_upload_staged_on_one_instance_is_confirmed_once_and_shown_on_another(engine: Engine) -> None:
+    other = make_engine(engine.url.render_as_string(hide_password=False))  # another instance's pool
+    try:
+        key, address = "ab" * 32, "0x" + "12" * 20
+        batch_state.stage(
+            engine, key=key, address=address, filename="erp.csv", content=b"supplier,amount\n", total=3,
+            files=[("inv-1.pdf", "application/pdf", b"%PDF one")],
+        )  # fmt: skip
+        assert batch_state.staged(other, key, "0x" + "34" * 20) is None  # another company's Confirm
+        found = batch_state.staged(other, key, address)
+        assert found is not None and found.content == b"supplier,amount\n"
+        assert found.files == [("inv-1.pdf", "application/pdf", b"%PDF one")]
+        assert batch_state.progress(other, key) is None  # staged: not started
+        # A double click reaching two instances at once starts the batch once.
+        with ThreadPoolExecutor(8) as pool:
+            claims = list(
+                pool.map(lambda i: batch_state.claim((engine, other)[i % 2], key, f"r{i}", 3), range(8))
+            )
+        assert claims.count(True) == 1
+        runner = f"r{claims.index(True)}"
+        batch_state.advance(engine, key, runner)
+        batch_state.advance(engine, key, "someone-else")  # only the runner counts
+        shown = batch_state.progress(other, key)
+        assert shown is not None and (shown.done, shown.total, shown.finished) == (1, 3, False)
+        # A re-upload of the same file while it runs does not reset it.
+        batch_state.stage(
+            engine, key=key, address=address, filename="erp.csv", content=b"x", total=3, files=[]
+        )
+        assert batch_state.claim(other, key, "late", 3) is False
+        batch_state.finish(engine, key, runner, '{"result": 1}')
+        shown = batch_state.progress(other, key)
+        assert shown is not None and shown.finished and shown.result == '{"result": 1}'
+        assert batch_state.staged(other, key, address) is not None
+        assert batch_state.staged(other, key, address).files == []  # type: ignore[union-attr]
+    finally:
+        other.dispose()
+
+
+def test_batch_upload_of_a_dead_runner_is_continued_only_once_stale(engine: Engine) -> None:
+    key, address = "cd" * 32, "0x" + "56" * 20
+    batch_state.stage(engine, key=key, address=address, filename="erp.csv", content=b"c", total=2, files=[])
+    assert batch_state.claim(engine, key, "dead", 2)
+    assert batch_state.claim(engine, key, "heir", 2) is False  # its runner still counts as alive
+    with engine.begin() as conn:
+        conn.execute(
+            BatchUpload.__table__.update()  # type: ignore[attr-defined]
+            .where(BatchUpload.key == key)
+            .values(beat_at=int(time.time()) - batch_state.STALE_S - 1)
+        )
+    assert batch_state.claim(engine, key, "heir", 2)  # rows already sent replay by their keys
+    batch_state.finish(engine, key, "dead", '{"stale": true}')  # the dead one's late word is ignored
+    shown = batch_state.progress(engine, key)
+    assert shown is not None and not shown.finished

@@ -8,7 +8,6 @@ apply. Failures come back as ActionError with a message for the person at the sc
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from tierflow.platform.services import (
     approvals,
     batch_fund,
     batch_issue,
+    batch_state,
     controls,
     documents,
     estimates,
@@ -463,16 +463,11 @@ def fund_batch(context: Any, viewer: Viewer, *, request_ids: list[int]) -> Any:
     return run_as(context, viewer, work)
 
 
-# Checked batches waiting for their Confirm, by batch key: a browser never posts a file twice (the
-# confirmation page cannot hold it), so the upload waits here, for this process and an hour at most.
-STAGED_SECONDS = 3600
-_staged: dict[str, tuple[str, float, batch_issue.Batch]] = {}
-
-
 def batch_prepare(
     context: Any, viewer: Viewer, *, content: bytes, filename: str, uploads: Sequence[Upload]
 ) -> batch_issue.Batch:
-    """Read and check an uploaded ERP export; a batch without row errors waits for its Confirm."""
+    """Read and check an uploaded ERP export; a batch without row errors waits for its Confirm in the
+    database (a browser never posts a file twice, and the Confirm may reach another API instance)."""
 
     def work(session: Session, caller: Any) -> batch_issue.Batch:
         files = [batch_issue.Upload(u.filename, u.content_type, u.data) for u in uploads]
@@ -481,22 +476,33 @@ def batch_prepare(
         )
 
     batch = run_as(context, viewer, work)
-    now = time.monotonic()
-    for key in [k for k, (_, at, _) in _staged.items() if now - at > STAGED_SECONDS]:
-        _staged.pop(key, None)
     if not batch.errors:
-        _staged[batch.key] = (viewer.address, now, batch)
+        batch_state.stage(
+            context.engine, key=batch.key, address=viewer.address, filename=filename, content=content,
+            total=len(batch.rows), files=[(u.filename, u.content_type, u.data) for u in batch.uploads],
+        )  # fmt: skip
     return batch
 
 
 def batch_start(context: Any, viewer: Viewer, *, key: str) -> batch_issue.Progress:
     """Send a checked batch (in the background); the results page polls its progress."""
-    staged = _staged.get(key)
-    if staged is None or staged[0] != viewer.address:
+    staged = batch_state.staged(context.engine, key, viewer.address)
+    if staged is None:
         raise ActionError(gettext("This upload is no longer waiting to be issued; upload the file again."))
-    batch = staged[2]
 
     def work(session: Session, caller: Any) -> batch_issue.Progress:
+        running = batch_issue.progress(context.engine, key, viewer.address)
+        if running is not None and not running.finished:
+            return running  # a double click: on its way already
+        files = [batch_issue.Upload(name, kind, data) for name, kind, data in staged.files]
+        batch = batch_issue.prepare(
+            ctx=context, session=session, caller=caller, content=staged.content, filename=staged.filename,
+            uploads=files,
+        )  # fmt: skip
+        if batch.key != key:
+            raise ActionError(
+                gettext("This upload is no longer waiting to be issued; upload the file again.")
+            )
         return batch_issue.start(ctx=context, caller=caller, batch=batch, action="dashboard batch issue")
 
     return run_as(context, viewer, work)

@@ -173,3 +173,36 @@ class ChainLease(SQLModel, table=True):
     holder: str = text(128)  # host:pid:random of the instance
     acquired_at: int = big()  # [unix ms]
     expires_at: int = big()  # [unix ms] another instance may take it over after this
+
+
+class BatchUpload(SQLModel, table=True):
+    """A checked batch upload and its progress, so that any API instance can confirm, show or continue it.
+
+    See tierflow.platform.services.batch_state: staged (waiting for its Confirm, with the file),
+    running (`runner` sends its rows, `beat_at` moves with each row), finished (`result` is stored).
+    """
+
+    __tablename__ = "batch_upload"
+
+    key: str = Field(sa_type=String(64), primary_key=True)  # batch_issue.batch_key
+    address: str = addr(index=True)  # the core enterprise that uploaded it
+    filename: str = text(255)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = text(16)  # staged | running | finished
+    total: int = big()  # rows
+    done: int = big(default=0)  # rows answered so far
+    runner: str | None = Field(default=None, sa_type=String(128), nullable=True)  # host:pid:random
+    beat_at: int = big(default=0)  # [unix s] the runner's last sign of life
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # BatchResult JSON
+    created_at: int = big()  # [unix s]
+
+
+class BatchUploadFile(SQLModel, table=True):
+    """An invoice file attached to a staged batch upload (the rows name it)."""
+
+    __tablename__ = "batch_upload_file"
+
+    batch_key: str = Field(sa_type=String(64), primary_key=True)
+    filename: str = Field(sa_type=String(255), primary_key=True)
+    content_type: str = text(128)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -13,7 +13,10 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +40,15 @@ from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord
 from tierflow.platform.security.crypto import invoice_hash
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
-from tierflow.platform.services import audit_trail, documents, idempotency, invoice_files, workflows, writes
+from tierflow.platform.services import (
+    audit_trail,
+    batch_state,
+    documents,
+    idempotency,
+    invoice_files,
+    workflows,
+    writes,
+)
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import InvalidRequest, ServiceError
 from tierflow.platform.services.participants import Caller
@@ -133,14 +144,13 @@ class Progress:
     result: BatchResult | None = None
 
 
-# Batches running in this process, by batch key: what the dashboard polls while one runs.
-_progress: dict[str, Progress] = {}
-_progress_lock = threading.Lock()
-
-
-def progress(batch_key: str) -> Progress | None:
-    with _progress_lock:
-        return _progress.get(batch_key)
+def progress(engine: Engine, batch_key: str, address: str | None = None) -> Progress | None:
+    """A started batch's progress, from any API instance (services/batch_state.py)."""
+    stored = batch_state.progress(engine, batch_key, address)
+    if stored is None:
+        return None
+    result = None if stored.result is None else BatchResult.model_validate_json(stored.result)
+    return Progress(total=stored.total, done=stored.done, finished=stored.finished, result=result)
 
 
 def batch_key(caller: Caller, content: bytes, idempotency_key: str | None) -> str:
@@ -446,7 +456,7 @@ def run(
     rows: list[BatchRow],
     uploads: Sequence[Upload],
     action: str,
-    state: Progress | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> list[RowOutcome]:
     """Send every row through the normal write path, concurrently; one outcome per row, in file order."""
     files = {u.filename: u for u in uploads}
@@ -458,9 +468,8 @@ def run(
                 _issue_row, ctx=ctx, caller=caller, key=key, row=row, files=files, action=action
             )
         finally:
-            if state is not None:
-                with _progress_lock:
-                    state.done += 1
+            if on_row is not None:
+                on_row()
 
     # SQLite has one writer at a time: many rows in flight would only queue on its lock.
     limit = SQLITE_CONCURRENCY if ctx.engine.dialect.name == "sqlite" else CONCURRENCY
@@ -716,36 +725,46 @@ def prepare(
 
 
 def start(*, ctx: ServiceContext, caller: Caller, batch: Batch, action: str) -> Progress:
-    """Send a checked batch in the background (the dashboard polls `progress(batch.key)` meanwhile)."""
-    state = Progress(total=len(batch.rows))
-    with _progress_lock:
-        running = _progress.get(batch.key)
-        if running is not None and not running.finished:
-            return running  # a double click: the batch is already on its way
-        _progress[batch.key] = state
-    # The person's language follows into the thread (row errors are shown to them).
-    context = contextvars.copy_context()
-    thread = threading.Thread(
-        target=context.run, args=(_issue_quietly,), kwargs={"ctx": ctx, "caller": caller, "batch": batch,
-        "action": action, "state": state}, name=f"batch-{batch.key[:8]}", daemon=True,
-    )  # fmt: skip
-    thread.start()
-    return state
+    """Send a checked (and staged) batch in the background; the dashboard polls `progress` meanwhile,
+    from any instance. A double click, here or on another instance, starts it once."""
+    runner = new_runner_id()
+    if batch_state.claim(ctx.engine, batch.key, runner, len(batch.rows)):
+        # The person's language follows into the thread (row errors are shown to them).
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(_issue_quietly,), kwargs={"ctx": ctx, "caller": caller, "batch": batch,
+            "action": action, "runner": runner}, name=f"batch-{batch.key[:8]}", daemon=True,
+        )  # fmt: skip
+        thread.start()
+    return progress(ctx.engine, batch.key) or Progress(total=len(batch.rows))
 
 
-def _issue_quietly(
-    *, ctx: ServiceContext, caller: Caller, batch: Batch, action: str, state: Progress
-) -> None:
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _issue_quietly(*, ctx: ServiceContext, caller: Caller, batch: Batch, action: str, runner: str) -> None:
+    result: BatchResult | None = None
     try:
-        issue(ctx=ctx, caller=caller, batch=batch, action=action, state=state)
+        result = issue(
+            ctx=ctx, caller=caller, batch=batch, action=action,
+            on_row=lambda: batch_state.advance(ctx.engine, batch.key, runner),
+        )  # fmt: skip
     except Exception:  # the thread has no caller to raise to: the page says the batch stopped
         log.exception("batch %s stopped", batch.key)
     finally:
-        state.finished = True
+        batch_state.finish(
+            ctx.engine, batch.key, runner, None if result is None else result.model_dump_json()
+        )
 
 
 def issue(
-    *, ctx: ServiceContext, caller: Caller, batch: Batch, action: str, state: Progress | None = None
+    *,
+    ctx: ServiceContext,
+    caller: Caller,
+    batch: Batch,
+    action: str,
+    on_row: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Send a checked batch (nothing is sent while any row is wrong); per-row outcomes in file order."""
     if batch.errors:
@@ -760,9 +779,7 @@ def issue(
         for row in batch.rows:
             row.supplier = known.get(row.supplier.strip().lower(), row.supplier)
     outcomes = run(
-        ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action
-    )
-    result = BatchResult(batch_key=batch.key, rows=len(batch.rows), total=batch.total, outcomes=outcomes)
-    if state is not None:
-        state.result = result
-    return result
+        ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action,
+        on_row=on_row,
+    )  # fmt: skip
+    return BatchResult(batch_key=batch.key, rows=len(batch.rows), total=batch.total, outcomes=outcomes)

@@ -138,7 +138,8 @@ def batch_page(request: Request, viewer: web.SignedIn, address: str, key: str, p
     """A batch's progress while it runs (the status panel polls itself), then its per-row results."""
     address = web.checksum(address)
     web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
-    state = batch_issue.progress(key)
+    service = web.service_context(request)
+    state = None if service is None else batch_issue.progress(service.engine, key, address)
     if state is None:
         message = i18n.gettext("That batch is not known here any more; its payables are in the table.")
         return web.redirect(f"/dashboard/core/{address}", message=message, kind="error")
