@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tierflow.chain.leases import Leases, NoLeases, account_lease
 from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.platform import i18n
 from tierflow.platform.models.service import ChainLease
 
 log = logging.getLogger("tierflow.api")
@@ -102,9 +103,12 @@ class DbLeases(Leases):
         with self._guard:
             held = self._held.get(name)
         if held is None or held.count <= 0 or time.monotonic() >= held.valid_until:
+            log.warning("instance %s does not hold %s: a write was refused", self.holder, name)
             raise ChainUnavailableError(
-                f"this API instance does not hold the lease on {name} (its renewal in the database "
-                "failed or another instance took it over): the write was not sent; retry in a moment"
+                i18n.gettext(
+                    "This API instance no longer holds the lease on its relayer account (its renewal in "
+                    "the database failed, or another instance took it over): nothing was sent"
+                )
             )
         with held.lock:
             fresh, held.fresh = held.fresh, False
@@ -127,9 +131,13 @@ class DbLeases(Leases):
                     self._ensure_heartbeat()
                     return True
                 if time.monotonic() >= deadline:
+                    log.warning("instance %s waited in vain for %s, held by %s", self.holder, name, owner)
                     raise ChainUnavailableError(
-                        f"another API instance ({owner}) is sending for {name} and did not finish "
-                        f"within {self.wait:.0f} s: nothing was sent; retry in a moment"
+                        i18n.gettext(
+                            "Another API instance is sending transactions for the same account and did "
+                            "not finish within %(seconds)s s: nothing was sent",
+                            seconds=f"{self.wait:.0f}",
+                        )
                     )
                 time.sleep(WAIT_POLL_S)
 
@@ -160,9 +168,13 @@ class DbLeases(Leases):
                     taken.append(candidate)
         if not taken:
             raise ChainUnavailableError(
-                f"every relayer account is leased by another API instance ({len(accounts)} in "
-                "TIERFLOW_RELAYER_KEYS): give each instance its share with TIERFLOW_RELAYERS_PER_INSTANCE, "
-                "add keys, or wait until a stopped instance's lease expires"
+                i18n.gettext(
+                    "Every relayer account is leased by another API instance (%(count)s in "
+                    "TIERFLOW_RELAYER_KEYS): give each instance its share with "
+                    "TIERFLOW_RELAYERS_PER_INSTANCE, add keys, or wait until a stopped instance's lease "
+                    "expires",
+                    count=len(accounts),
+                )
             )
         self._ensure_heartbeat()
         log.info("instance %s leased relayers %s", self.holder, ", ".join(a.address for a in taken))
