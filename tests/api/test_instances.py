@@ -34,7 +34,7 @@ from tierflow.platform.models.service import BatchUpload, ChainLease
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import batch_state
 from tierflow.platform.services.instances import DbLeases, single_instance
-from tierflow.settings import DEV_RELAYER_KEYS
+from tierflow.settings import DEV_RELAYER_KEYS, Settings
 from tierflow.testing.chain import Platform
 from tierflow.testing.harness import free_port
 from tierflow.testing.service import service_context
@@ -344,3 +344,23 @@ def test_batch_upload_of_a_dead_runner_is_continued_only_once_stale(engine: Engi
     batch_state.finish(engine, key, "dead", '{"stale": true}')  # the dead one's late word is ignored
     shown = batch_state.progress(engine, key)
     assert shown is not None and not shown.finished
+
+
+def test_serve_refuses_several_workers_on_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import typer
+
+    from tierflow.platform import serve
+
+    settings = Settings(environment="test", database_url=f"sqlite:///{tmp_path / 'workers.db'}")
+    monkeypatch.setattr(serve, "get_settings", lambda: settings)
+    monkeypatch.setattr(serve, "get_engine", lambda: make_engine(settings.sqlalchemy_url))
+    with pytest.raises(typer.BadParameter, match="SQLite serves one API instance only"):
+        serve.serve(
+            host="127.0.0.1",
+            port=free_port(),
+            with_indexer=False,
+            demo_keys=False,
+            log_level="INFO",
+            workers=2,
+        )
+    assert not (tmp_path / "workers.db").exists()  # refused before anything was migrated or started
