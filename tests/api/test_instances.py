@@ -364,3 +364,21 @@ def test_serve_refuses_several_workers_on_sqlite(monkeypatch: pytest.MonkeyPatch
             workers=2,
         )
     assert not (tmp_path / "workers.db").exists()  # refused before anything was migrated or started
+
+
+def test_signer_lease_release_with_the_database_down_does_not_fail_the_write(engine: Engine) -> None:
+    """Giving a lease up runs after a write succeeded: an error there would answer a done write as
+    failed (and a client would send it again). The row expires by itself instead."""
+    name = forwarder_lease("0x" + "cd" * 20)
+    leases = DbLeases(engine, ttl=30)
+    assert leases.hold(name)
+    leases.engine = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
+    try:
+        leases.release(name)  # no exception
+        assert leases.held_names() == []
+    finally:
+        leases.engine.dispose()
+        leases.engine = engine
+        leases.close()

@@ -148,7 +148,12 @@ class DbLeases(Leases):
             if held.count:
                 return
             held.valid_until = 0.0
-            self._give_up(name)
+            try:
+                self._give_up(name)
+            except SQLAlchemyError as error:
+                # Never raised to the write that was done with it (its outcome stands): the row simply
+                # expires after the TTL, and another instance waits that long.
+                log.warning("instance %s could not give up %s: %s", self.holder, name, error)
 
     # -- relayers ----------------------------------------------------------------------------
     def take_relayers(self, accounts: Sequence[LocalAccount], count: int) -> list[LocalAccount]:
@@ -251,7 +256,8 @@ class DbLeases(Leases):
         while not self._stop.wait(self.renew_interval):
             try:
                 self.renew()
-            except SQLAlchemyError as error:  # the leases lapse locally: writes refuse until renewed
+            except (SQLAlchemyError, ChainUnavailableError) as error:
+                # The thread lives on; the leases lapse locally, so writes refuse until renewed.
                 log.warning("instance %s could not renew its leases: %s", self.holder, error)
 
     def renew(self) -> None:
