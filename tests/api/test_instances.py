@@ -162,7 +162,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warn
 """
 
 
-def start_instances(platform: Platform, url: str, deployments: Path, logs: Path) -> list[tuple[str, Any]]:
+def start_instances(
+    platform: Platform, url: str, deployments: Path, logs: Path, instances: list[tuple[str, Any]]
+) -> None:
+    """Start the API processes into `instances` (the caller's list: a failed start-up still stops them)."""
     write_deployment(platform.deployment, deployments)
     base = {
         **os.environ,
@@ -177,7 +180,6 @@ def start_instances(platform: Platform, url: str, deployments: Path, logs: Path)
         "TIERFLOW_RELAYERS_PER_INSTANCE": "1",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
     }
-    instances = []
     for index in range(INSTANCES):
         port = free_port()
         env = {**base, "PORT": str(port), "RUN_INDEXER": "1" if index == 0 else "0"}
@@ -185,9 +187,9 @@ def start_instances(platform: Platform, url: str, deployments: Path, logs: Path)
         process = subprocess.Popen([sys.executable, "-c", SERVER], env=env, stdout=log, stderr=log)
         instances.append((f"http://127.0.0.1:{port}", process))
     deadline = time.monotonic() + 150  # three processes importing at once on a loaded machine
-    for base_url, process in instances:
+    for index, (base_url, process) in enumerate(instances):
         while True:
-            assert process.poll() is None, (logs / "instance-0.log").read_text()
+            assert process.poll() is None, (logs / f"instance-{index}.log").read_text()
             try:
                 if httpx.get(base_url + "/health", timeout=2).status_code in (200, 503):
                     break
@@ -195,7 +197,6 @@ def start_instances(platform: Platform, url: str, deployments: Path, logs: Path)
                 pass
             assert time.monotonic() < deadline, "an API instance did not start"
             time.sleep(0.1)
-    return instances
 
 
 def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_transaction(
@@ -207,7 +208,7 @@ def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_t
     try:
         ctx, keys = service_context(platform, url, master_key=MASTER_KEY)
         ctx.engine.dispose()
-        instances = start_instances(platform, url, tmp_path / "deployments", tmp_path)
+        start_instances(platform, url, tmp_path / "deployments", tmp_path, instances)
         platform.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
         platform.w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
         first_block = platform.w3.eth.block_number + 1
