@@ -27,6 +27,7 @@ from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
+from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import lineage
 from tierflow.platform.services.errors import ServiceError
 from tierflow.testing import synthetic
@@ -386,6 +387,19 @@ def test_signed_in_header_follows_the_switch(book: tuple[Engine, synthetic.Seede
     assert "退出登录" in html and ">Sign out<" not in html
 
 
+def _held_by(engine: Engine, holder: str) -> list[tuple[Certificate, Payable]]:
+    """Every certificate `holder` holds, with its payable, in the holdings pages' order."""
+    with Session(engine) as db:
+        return list(
+            db.exec(
+                select(Certificate, Payable)
+                .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+                .where(col(Certificate.holder) == holder)
+                .order_by(col(Payable.maturity), col(Certificate.token_id))
+            ).all()
+        )
+
+
 def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> None:
     """More holdings than a page: the supplier walks them by cursor, soonest maturity first, each once,
     and the total above the table is every holding's, not the page's (it was the first 200's)."""
@@ -396,13 +410,7 @@ def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> 
     supplier = seeded.addresses["supplier2"]
     client = client_for(engine, seeded.tokens["supplier2"])
     url = f"/dashboard/supplier/{supplier}"
-    with Session(engine) as db:
-        held = db.exec(
-            select(Certificate, Payable)
-            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-            .where(col(Certificate.holder) == supplier)
-            .order_by(col(Payable.maturity), col(Certificate.token_id))
-        ).all()
+    held = _held_by(engine, supplier)
     expected = [c.token_id for c, _ in held]
     assert len(expected) > 200
     htmls, pages = _walk_pages(client, url, "tables", "token", "after")
@@ -555,3 +563,30 @@ def test_dates_have_one_format_per_language(book: tuple[Engine, synthetic.Seeded
     assert re.search(iso + r"\d{1,2} [A-Z][a-z]{2} \d{4}</time>", english)
     assert re.search(iso + r"\d{4}年\d{1,2}月\d{1,2}日</time>", chinese)
     assert not re.search(r"<time[^>]*>\d{4}-\d{2}-\d{2}</time>", english + chinese)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_auditor_participant_page_walks_every_holding_by_cursor(tmp_path: Path, backend: str) -> None:
+    """The auditor's participant page showed the first 200 holdings and no more: now every holding, a
+    page at a time by cursor (soonest maturity first, each once), under the total of all of them."""
+    cluster = PgCluster.start() if backend == "postgresql" else None
+    engine = make_engine(cluster.create_database() if cluster else f"sqlite:///{tmp_path / 'participant.db'}")
+    try:
+        synthetic.create_tables(engine)
+        seeded = synthetic.seed_people(engine)
+        synthetic.seed_bulk(
+            engine, seeded, certificates=1_000, payables=10, first_slot=1_000, first_token=10_000
+        )
+        supplier = seeded.addresses["supplier3"]
+        held = _held_by(engine, supplier)
+        expected = [c.token_id for c, _ in held]
+        assert len(expected) > 200
+        client = client_for(engine, seeded.tokens["auditor"])
+        htmls, pages = _walk_pages(client, f"/dashboard/audit/participant/{supplier}", "", "token", "after")
+        assert [i for page in pages for i in page] == expected and len(pages) == 2
+        assert all(f"¥{fmt.yuan(sum(c.value for c, _ in held))}" in html for html in htmls)
+        assert f"{len(pages[1])} of {len(expected)} certificates" in htmls[-1]
+    finally:
+        engine.dispose()
+        if cluster is not None:
+            cluster.stop()
