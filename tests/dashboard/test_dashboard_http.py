@@ -20,6 +20,7 @@ from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
+from tierflow.platform.dashboard.pages import lineage as lineage_page
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
@@ -586,6 +587,44 @@ def test_auditor_participant_page_walks_every_holding_by_cursor(tmp_path: Path, 
         assert [i for page in pages for i in page] == expected and len(pages) == 2
         assert all(f"¥{fmt.yuan(sum(c.value for c, _ in held))}" in html for html in htmls)
         assert f"{len(pages[1])} of {len(expected)} certificates" in htmls[-1]
+    finally:
+        engine.dispose()
+        if cluster is not None:
+            cluster.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_lineage_page_renders_a_page_of_the_tree_and_walks_it_by_cursor(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lineage page rendered the whole tree (10,000 list items for 10,000 tokens): now a page at a
+    time in the order it renders, each page under its ancestors from earlier pages; every certificate
+    on exactly one page, parents before children."""
+    monkeypatch.setattr(lineage_page, "PAGE", 100, raising=False)
+    cluster = PgCluster.start() if backend == "postgresql" else None
+    engine = make_engine(cluster.create_database() if cluster else f"sqlite:///{tmp_path / 'tree.db'}")
+    try:
+        synthetic.create_tables(engine)
+        seeded = synthetic.seed_people(engine)
+        synthetic.seed_tree(engine, seeded, slot_id=7, tokens=230)
+        with Session(engine) as db:
+            parents = {c.token_id: c.parent_id for c in db.exec(select(Certificate))}
+        client = client_for(engine, seeded.tokens["auditor"])
+        htmls, pages = _walk_pages(client, "/dashboard/lineage/7", "", "token", "after")
+        assert [len(p) for p in pages] == [100, 100, 30]
+        walked = [t for page in pages for t in page]
+        assert sorted(walked) == sorted(parents)  # every certificate once
+        position = {t: i for i, t in enumerate(walked)}
+        assert all(parent is None or position[parent] < position[t] for t, parent in parents.items())
+        for html, page in zip(htmls[1:], pages[1:], strict=True):
+            # A later page starts under its first certificate's ancestors, shown as context.
+            first, above = page[0], set()
+            while parents[first] is not None:
+                first = parents[first]
+                above.add(first)
+            shown = {int(i) for i in re.findall(r'<li id="t(\d+)" class="node[^"]*" data-context>', html)}
+            assert shown == above
+        assert f"100 of {len(parents)} certificates" in htmls[0]
     finally:
         engine.dispose()
         if cluster is not None:
