@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,12 @@ TREE_TOKENS = 10_000
 TREE_SLOT = 900_001
 FIRST_SLOT, FIRST_TOKEN = 1_000, 100_000  # above the book's and the tree's ids
 SECONDS = float(os.environ.get("TIERFLOW_BENCH_READ_SECONDS", "4"))
+# The targets run (--targets): 24 runs a backend, kept short so that both backends fit in 10 minutes.
+TARGET_SECONDS = float(os.environ.get("TIERFLOW_BENCH_TARGET_SECONDS", "3"))
+TARGET_P99_MS = 50.0
+TARGET_EXPORT_S = 10.0
+TARGET_BOOK_COLD_MS = 300
+TARGET_BOOK_UNCHANGED_MS = 100
 
 
 def build(url: str) -> dict[str, Any]:
@@ -118,6 +124,38 @@ def block_per_second(url: str) -> Iterator[None]:
 
 
 def _reads(base: str, info: dict[str, Any]) -> dict[str, Callable[[httpx.Client, int], httpx.Response]]:
+    """The full run's reads: the targets' reads under their earlier names, and the OFFSET baseline."""
+    t = _target_reads(info)
+    supplier = {"X-API-Key": info["seeded"].tokens["supplier2"]}
+    rng = random.Random(18)
+    tree = "payable lineage, 10k-token tree, page of 1,000"
+    return {
+        "holdings, page of 50": t["holdings, page of 50"]["cached"],
+        tree: t[tree]["cached"],
+        "bank queue": t["bank queue"]["cached"],
+        "holdings, random deep page (cursor)": t["holdings, page of 50"]["cache miss"],
+        "payable lineage, random page of 1,000 (cursor)": t[tree]["cache miss"],
+        "leaf lineage (path to the root)": t[f"leaf lineage, depth {info['leaf_depth']}"]["cached"],
+        "bank queue, random page (cursor)": t["bank queue"]["cache miss"],
+        "auditor: certificates by holder, random page (cursor)": t["auditor: certificates by holder, a page"][
+            "cache miss"
+        ],
+        "auditor: payables by obligor, random page (cursor)": t["auditor: payables by obligor"]["cache miss"],
+        "baseline: holdings, random deep page (offset)": lambda c, i: c.get(
+            "/v1/supplier/holdings", params={"offset": rng.randrange(0, CERTIFICATES // 5)}, headers=supplier
+        ),
+    }
+
+
+CACHED = ("holdings, page of 50", "payable lineage, 10k-token tree, page of 1,000", "bank queue")
+
+
+def _target_reads(
+    info: dict[str, Any],
+) -> dict[str, dict[str, Callable[[httpx.Client, int], httpx.Response]]]:
+    """Every read of issue 17's table, each as "cached" (the same request again and again: a response-cache
+    hit for holdings, the lineage page and the bank queue; for the others, which have no response cache,
+    the same rows hot in the database's cache) and "cache miss" (every request another random page)."""
     tokens = info["seeded"].tokens
     a = info["seeded"].addresses
     supplier = {"X-API-Key": tokens["supplier2"]}
@@ -128,41 +166,51 @@ def _reads(base: str, info: dict[str, Any]) -> dict[str, Callable[[httpx.Client,
     last = FIRST_TOKEN + CERTIFICATES
     tree = (info["tree_root"], info["tree_root"] + TREE_TOKENS - 1000)
     lineage = f"/v1/payables/{TREE_SLOT}/lineage"
+    by_holder = {"holder": a["supplier2"]}
+    by_obligor = {"obligor": a["core1"]}
     return {
-        "holdings, page of 50": lambda c, i: c.get("/v1/supplier/holdings", headers=supplier),
-        "payable lineage, 10k-token tree, page of 1,000": lambda c, i: c.get(lineage, headers=core),
-        "bank queue": lambda c, i: c.get(
-            "/v1/financier/requests", params={"status": "Requested"}, headers=bank
-        ),
-        "holdings, random deep page (cursor)": lambda c, i: c.get(
-            "/v1/supplier/holdings", params={"after": rng.randrange(FIRST_TOKEN, last)}, headers=supplier
-        ),
-        "payable lineage, random page of 1,000 (cursor)": lambda c, i: c.get(
-            lineage, params={"after": rng.randrange(*tree)}, headers=core
-        ),
-        "leaf lineage (path to the root)": lambda c, i: c.get(
-            f"/v1/certificates/{info['leaf']}/lineage", headers=core
-        ),
-        "bank queue, random page (cursor)": lambda c, i: c.get(
-            "/v1/financier/requests", params={"after": rng.randrange(2, 800), "limit": 20}, headers=bank
-        ),
-        "auditor: certificates by holder, random page (cursor)": lambda c, i: c.get(
-            "/v1/audit/certificates",
-            params={"holder": a["supplier2"], "after": rng.randrange(FIRST_TOKEN, last)},
-            headers=auditor,
-        ),
-        "auditor: payables by obligor, random page (cursor)": lambda c, i: c.get(
-            "/v1/audit/payables",
-            params={"obligor": a["core1"], "after": rng.randrange(FIRST_SLOT, FIRST_SLOT + PAYABLES)},
-            headers=auditor,
-        ),
-        "baseline: holdings, random deep page (offset)": lambda c, i: c.get(
-            "/v1/supplier/holdings", params={"offset": rng.randrange(0, CERTIFICATES // 5)}, headers=supplier
-        ),
+        "holdings, page of 50": {
+            "cached": lambda c, i: c.get("/v1/supplier/holdings", headers=supplier),
+            "cache miss": lambda c, i: c.get(
+                "/v1/supplier/holdings", params={"after": rng.randrange(FIRST_TOKEN, last)}, headers=supplier
+            ),
+        },
+        "payable lineage, 10k-token tree, page of 1,000": {
+            "cached": lambda c, i: c.get(lineage, headers=core),
+            "cache miss": lambda c, i: c.get(lineage, params={"after": rng.randrange(*tree)}, headers=core),
+        },
+        f"leaf lineage, depth {info['leaf_depth']}": {
+            "cached": lambda c, i: c.get(f"/v1/certificates/{info['leaf']}/lineage", headers=core),
+            "cache miss": lambda c, i: c.get(
+                f"/v1/certificates/{rng.randrange(tree[0], tree[0] + TREE_TOKENS)}/lineage",
+                headers=core,
+            ),
+        },
+        "bank queue": {
+            "cached": lambda c, i: c.get(
+                "/v1/financier/requests", params={"status": "Requested"}, headers=bank
+            ),
+            "cache miss": lambda c, i: c.get(
+                "/v1/financier/requests", params={"after": rng.randrange(2, 800), "limit": 20}, headers=bank
+            ),
+        },
+        "auditor: certificates by holder, a page": {
+            "cached": lambda c, i: c.get("/v1/audit/certificates", params=by_holder, headers=auditor),
+            "cache miss": lambda c, i: c.get(
+                "/v1/audit/certificates",
+                params={**by_holder, "after": rng.randrange(FIRST_TOKEN, last)},
+                headers=auditor,
+            ),
+        },
+        "auditor: payables by obligor": {
+            "cached": lambda c, i: c.get("/v1/audit/payables", params=by_obligor, headers=auditor),
+            "cache miss": lambda c, i: c.get(
+                "/v1/audit/payables",
+                params={**by_obligor, "after": rng.randrange(FIRST_SLOT, FIRST_SLOT + PAYABLES)},
+                headers=auditor,
+            ),
+        },
     }
-
-
-CACHED = ("holdings, page of 50", "payable lineage, 10k-token tree, page of 1,000", "bank queue")
 
 
 def _load() -> float:
@@ -177,11 +225,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _run(base: str, request: Callable[[httpx.Client, int], httpx.Response], pid: int) -> dict[str, Any]:
+def _run(
+    base: str, request: Callable[[httpx.Client, int], httpx.Response], pid: int, seconds: float = SECONDS
+) -> dict[str, Any]:
     """api_bench.load, with the load average before and after and the server's CPU per request (ms):
     the latencies depend on what else the machine runs, the server's CPU per request much less."""
     load, cpu = _load(), _cpu_seconds(pid)
-    result = api_bench.load(base, request, seconds=SECONDS)
+    result = api_bench.load(base, request, seconds=seconds)
     used = _cpu_seconds(pid) - cpu
     return {
         **result,
@@ -278,8 +328,14 @@ def database(backend: str) -> Iterator[tuple[str, Callable[[], int]]]:
             cluster.stop()
 
 
-def measure(backend: str) -> dict[str, Any]:
-    results: dict[str, Any] = {"backend": backend, "clients": api_bench.CLIENTS, "seconds_per_run": SECONDS}
+def measure(backend: str, *, targets: bool = False) -> dict[str, Any]:
+    """Every figure of one backend. `targets`: issue 17's reads only, each cached and cache-missing, at
+    automine and at one block a second (no OFFSET baseline), `TARGET_SECONDS` a run."""
+    seconds = TARGET_SECONDS if targets else SECONDS
+    results: dict[str, Any] = {
+        "backend": backend, "mode": "targets" if targets else "full", "clients": api_bench.CLIENTS,
+        "seconds_per_run": seconds,
+    }  # fmt: skip
     with database(backend) as (url, size):
         results["build_load_1m"] = [_load()]
         info = build(url)
@@ -289,7 +345,7 @@ def measure(backend: str) -> dict[str, Any]:
         bare = api_bench.bare_server()
         try:
             results["bare_fastapi"] = _run(
-                f"http://127.0.0.1:{bare.port}", lambda c, i: c.get("/bare"), bare.process.pid
+                f"http://127.0.0.1:{bare.port}", lambda c, i: c.get("/bare"), bare.process.pid, seconds
             )
         finally:
             bare.stop()
@@ -297,15 +353,10 @@ def measure(backend: str) -> dict[str, Any]:
         server = api_bench.api_server(env, ["--without-indexer"])
         base = f"http://127.0.0.1:{server.port}"
         try:
-            reads = _reads(base, info)
-            runs: dict[str, Any] = {}
-            for name, request in reads.items():
-                runs[name] = {"automine": _run(base, request, server.process.pid)}
-                print(f"[reads] {name}: {runs[name]['automine']}", file=sys.stderr)
-            with block_per_second(url):
-                for name in CACHED:
-                    runs[name]["1 block/s"] = _run(base, reads[name], server.process.pid)
-            results["reads"] = runs
+            if targets:
+                results["reads"] = _target_runs(url, base, info, server.process.pid)
+            else:
+                results["reads"] = _full_runs(url, base, info, server.process.pid)
             results["export"] = _export(
                 base, {"X-API-Key": info["seeded"].tokens["auditor"]}, server.process.pid
             )
@@ -314,6 +365,30 @@ def measure(backend: str) -> dict[str, Any]:
             server.stop()
         results["bank_book"] = _book(url, info["seeded"].addresses["bank1"])
     return results
+
+
+def _target_runs(url: str, base: str, info: dict[str, Any], pid: int) -> dict[str, Any]:
+    reads = _target_reads(info)
+    runs: dict[str, dict[str, Any]] = {name: {} for name in reads}
+    for mode in ("automine", "1 block/s"):
+        with block_per_second(url) if mode == "1 block/s" else nullcontext():
+            for name, kinds in reads.items():
+                for kind, request in kinds.items():
+                    runs[name][f"{kind}, {mode}"] = run = _run(base, request, pid, TARGET_SECONDS)
+                    print(f"[reads] {name} ({kind}, {mode}): p99 {run['p99_ms']} ms", file=sys.stderr)
+    return runs
+
+
+def _full_runs(url: str, base: str, info: dict[str, Any], pid: int) -> dict[str, Any]:
+    reads = _reads(base, info)
+    runs: dict[str, Any] = {}
+    for name, request in reads.items():
+        runs[name] = {"automine": _run(base, request, pid)}
+        print(f"[reads] {name}: {runs[name]['automine']}", file=sys.stderr)
+    with block_per_second(url):
+        for name in CACHED:
+            runs[name]["1 block/s"] = _run(base, reads[name], pid)
+    return runs
 
 
 def table(runs: dict[str, Any]) -> str:
@@ -337,7 +412,9 @@ def _table(results: dict[str, Any]) -> str:
     rows = [("bare FastAPI endpoint (baseline)", "—", bare)]
     for name, modes in results["reads"].items():
         for mode, run in modes.items():
-            rows.append((name, f"{'cached' if name in CACHED else 'cache miss'}, {mode}", run))
+            # Full runs key a run by its block mode only; target runs by "cached|cache miss, mode".
+            label = mode if "," in mode else f"{'cached' if name in CACHED else 'cache miss'}, {mode}"
+            rows.append((name, label, run))
     for name, mode, run in rows:
         lines.append(
             f"| {name} | {mode} | {run['requests_per_s']:,.0f} | {run['p50_ms']} | {run['p99_ms']} | "
@@ -356,12 +433,72 @@ def _table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def target_table(runs: dict[str, Any]) -> str:
+    """Each figure against its target in issue 17, one line each, per backend."""
+    lines = [
+        "| backend | read | mode | p99 or time (target) | server CPU ms/request | load | met |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for results in runs.values():
+        backend = results["backend"]
+
+        def line(
+            read: str,
+            mode: str,
+            value: float,
+            target: float,
+            unit: str,
+            cpu: Any,
+            load: Any,
+            backend: str = backend,
+        ) -> None:
+            met = "yes" if value <= target else "**no**"
+            lines.append(
+                f"| {backend} | {read} | {mode} | {value:g} {unit} (≤ {target:g}) | {cpu} | {load} | {met} |"
+            )
+
+        load = "–".join(map(str, results["bare_fastapi"].get("load_1m", [])))
+        bare = results["bare_fastapi"]
+        lines.append(
+            f"| {backend} | bare FastAPI endpoint | — | {bare['p99_ms']} ms (baseline) | "
+            f"{bare.get('server_cpu_ms_per_request', '—')} | {load} | — |"
+        )
+        for name, modes in results["reads"].items():
+            for mode, run in modes.items():
+                line(
+                    name, mode, run["p99_ms"], TARGET_P99_MS, "ms", run.get("server_cpu_ms_per_request", "—"),
+                    "–".join(map(str, run.get("load_1m", []))),
+                )  # fmt: skip
+        export, book = results["export"], results["bank_book"]
+        line(
+            f"CSV export, {export['rows']:,} rows", "alone", export["seconds"], TARGET_EXPORT_S, "s",
+            f"{export.get('server_cpu_s', '—')} s in all", "–".join(map(str, export.get("load_1m", []))),
+        )  # fmt: skip
+        line(
+            f"bank book, {book['positions']:,} positions", "cold (worst of 3)", max(book["cold_ms"]),
+            TARGET_BOOK_COLD_MS, "ms", "—", book.get("load_1m", "—"),
+        )  # fmt: skip
+        line(
+            "bank book", "unchanged, 1 block/s (worst)", book["warm_max_ms"], TARGET_BOOK_UNCHANGED_MS, "ms",
+            "—", book.get("load_1m", "—"),
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python bench/reads_bench.py [--targets]`: every figure (make bench), or the quick targets run."""
+    targets = "--targets" in (sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
     RESULTS.mkdir(parents=True, exist_ok=True)
     backends = os.environ.get("TIERFLOW_BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    results = {backend: measure(backend) for backend in backends}
+    results = {backend: measure(backend, targets=targets) for backend in backends}
     (RESULTS / "reads.json").write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
+    print(target_table(results))
+    print(
+        f"\n[reads] {'targets' if targets else 'full'} run in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -314,3 +314,15 @@ def test_lineage_tiers_are_cached_per_data_version_and_follow_new_rows(site: Syn
     # The tree's tokens are kept per data version as well: the new one is there at once.
     last = site.get("core1", path, limit=10, after=949_999).json()
     assert [t["token_id"] for t in last["tokens"]] == [950_000] and last["next_after"] is None
+
+
+def test_certificate_export_skips_the_quoting_test_on_addresses_and_statuses(site: Synthetic) -> None:
+    """Hex addresses and status words never need quoting: their fields skip the four string searches
+    per value (a fifth of the database's work per row of the 1M-row export); the rows stay the same."""
+    export = exports.api_export("certificates")
+    sql = str(
+        exports._csv_lines(export.statement, site.engine.dialect.name).compile(dialect=site.engine.dialect)
+    )
+    assert "instr(" not in sql and "strpos(" not in sql
+    fast = b"".join(exports.chunks(site.engine, export))
+    assert fast == b"".join(exports.chunks(site.engine, dataclasses.replace(export, convert=tuple)))

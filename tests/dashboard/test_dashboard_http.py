@@ -20,6 +20,7 @@ from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard import queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
+from tierflow.platform.dashboard.pages import lineage as lineage_page
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
 from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
@@ -27,6 +28,7 @@ from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.service import ApiKey
+from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import lineage
 from tierflow.platform.services.errors import ServiceError
 from tierflow.testing import synthetic
@@ -386,6 +388,19 @@ def test_signed_in_header_follows_the_switch(book: tuple[Engine, synthetic.Seede
     assert "退出登录" in html and ">Sign out<" not in html
 
 
+def _held_by(engine: Engine, holder: str) -> list[tuple[Certificate, Payable]]:
+    """Every certificate `holder` holds, with its payable, in the holdings pages' order."""
+    with Session(engine) as db:
+        return list(
+            db.exec(
+                select(Certificate, Payable)
+                .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
+                .where(col(Certificate.holder) == holder)
+                .order_by(col(Payable.maturity), col(Certificate.token_id))
+            ).all()
+        )
+
+
 def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> None:
     """More holdings than a page: the supplier walks them by cursor, soonest maturity first, each once,
     and the total above the table is every holding's, not the page's (it was the first 200's)."""
@@ -396,13 +411,7 @@ def test_supplier_holdings_page_by_cursor_every_holding_once(tmp_path: Path) -> 
     supplier = seeded.addresses["supplier2"]
     client = client_for(engine, seeded.tokens["supplier2"])
     url = f"/dashboard/supplier/{supplier}"
-    with Session(engine) as db:
-        held = db.exec(
-            select(Certificate, Payable)
-            .join(Payable, col(Payable.slot_id) == col(Certificate.slot_id))
-            .where(col(Certificate.holder) == supplier)
-            .order_by(col(Payable.maturity), col(Certificate.token_id))
-        ).all()
+    held = _held_by(engine, supplier)
     expected = [c.token_id for c, _ in held]
     assert len(expected) > 200
     htmls, pages = _walk_pages(client, url, "tables", "token", "after")
@@ -555,3 +564,68 @@ def test_dates_have_one_format_per_language(book: tuple[Engine, synthetic.Seeded
     assert re.search(iso + r"\d{1,2} [A-Z][a-z]{2} \d{4}</time>", english)
     assert re.search(iso + r"\d{4}年\d{1,2}月\d{1,2}日</time>", chinese)
     assert not re.search(r"<time[^>]*>\d{4}-\d{2}-\d{2}</time>", english + chinese)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_auditor_participant_page_walks_every_holding_by_cursor(tmp_path: Path, backend: str) -> None:
+    """The auditor's participant page showed the first 200 holdings and no more: now every holding, a
+    page at a time by cursor (soonest maturity first, each once), under the total of all of them."""
+    cluster = PgCluster.start() if backend == "postgresql" else None
+    engine = make_engine(cluster.create_database() if cluster else f"sqlite:///{tmp_path / 'participant.db'}")
+    try:
+        synthetic.create_tables(engine)
+        seeded = synthetic.seed_people(engine)
+        synthetic.seed_bulk(
+            engine, seeded, certificates=1_000, payables=10, first_slot=1_000, first_token=10_000
+        )
+        supplier = seeded.addresses["supplier3"]
+        held = _held_by(engine, supplier)
+        expected = [c.token_id for c, _ in held]
+        assert len(expected) > 200
+        client = client_for(engine, seeded.tokens["auditor"])
+        htmls, pages = _walk_pages(client, f"/dashboard/audit/participant/{supplier}", "", "token", "after")
+        assert [i for page in pages for i in page] == expected and len(pages) == 2
+        assert all(f"¥{fmt.yuan(sum(c.value for c, _ in held))}" in html for html in htmls)
+        assert f"{len(pages[1])} of {len(expected)} certificates" in htmls[-1]
+    finally:
+        engine.dispose()
+        if cluster is not None:
+            cluster.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_lineage_page_renders_a_page_of_the_tree_and_walks_it_by_cursor(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lineage page rendered the whole tree (10,000 list items for 10,000 tokens): now a page at a
+    time in the order it renders, each page under its ancestors from earlier pages; every certificate
+    on exactly one page, parents before children."""
+    monkeypatch.setattr(lineage_page, "PAGE", 100, raising=False)
+    cluster = PgCluster.start() if backend == "postgresql" else None
+    engine = make_engine(cluster.create_database() if cluster else f"sqlite:///{tmp_path / 'tree.db'}")
+    try:
+        synthetic.create_tables(engine)
+        seeded = synthetic.seed_people(engine)
+        synthetic.seed_tree(engine, seeded, slot_id=7, tokens=230)
+        with Session(engine) as db:
+            parents = {c.token_id: c.parent_id for c in db.exec(select(Certificate))}
+        client = client_for(engine, seeded.tokens["auditor"])
+        htmls, pages = _walk_pages(client, "/dashboard/lineage/7", "", "token", "after")
+        assert [len(p) for p in pages] == [100, 100, 30]
+        walked = [t for page in pages for t in page]
+        assert sorted(walked) == sorted(parents)  # every certificate once
+        position = {t: i for i, t in enumerate(walked)}
+        assert all(parent is None or position[parent] < position[t] for t, parent in parents.items())
+        for html, page in zip(htmls[1:], pages[1:], strict=True):
+            # A later page starts under its first certificate's ancestors, shown as context.
+            first, above = page[0], set()
+            while parents[first] is not None:
+                first = parents[first]
+                above.add(first)
+            shown = {int(i) for i in re.findall(r'<li id="t(\d+)" class="node[^"]*" data-context>', html)}
+            assert shown == above
+        assert f"100 of {len(parents)} certificates" in htmls[0]
+    finally:
+        engine.dispose()
+        if cluster is not None:
+            cluster.stop()

@@ -35,11 +35,13 @@ async def get_context(request: Request) -> ServiceContext:
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
-async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
+async def get_session(request: Request, ctx: ContextDep) -> AsyncIterator[Session]:
     # Async on purpose: a sync generator dependency costs two thread-pool hops per request (enter and
     # exit), more than a short read itself. Nothing here blocks: a Session opens its connection lazily
     # (inside the sync endpoint's worker thread), and closing returns it to the pool.
-    with Session(ctx.engine) as session:
+    # A GET reads without a transaction of its own (ctx.read_engine): no BEGIN and ROLLBACK round trips.
+    engine = ctx.read_engine if request.method in ("GET", "HEAD") else ctx.engine
+    with Session(engine) as session:
         yield session
 
 

@@ -35,7 +35,7 @@ from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import queries as service_queries
-from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
+from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, tiers_of
 from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
@@ -253,7 +253,7 @@ def bank_queue(
     slot_ids = sorted({t.slot_id for t in tokens.values()})
     payables = _by_id(db.exec(select(Payable).where(col(Payable.slot_id).in_(slot_ids))), "slot_id")
     documents = _documents_for(db, slot_ids)
-    tiers = token_tiers(db, slot_ids)
+    tiers = tiers_of(db, [r.token_id for r in requests])
     rows = []
     for request in requests:
         token = tokens.get(request.token_id)
@@ -831,7 +831,7 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | 
         .order_by(col(Payout.block_number).desc())
         .limit(limit)
     ).all()
-    held_tiers = token_tiers(db, {c.slot_id for c, _ in held})
+    held_tiers = tiers_of(db, [c.token_id for c, _ in held])
     return SupplierView(
         incoming=list(incoming),
         holdings=[Holding(c, p, held_tiers.get(c.token_id)) for c, p in held],
@@ -1022,7 +1022,7 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                         holder=names.name(token.holder),
                         amount=i18n.money(token.value),
                         payable=token.slot_id,
-                        tier=tier_label(token_tiers(db, [token.slot_id]).get(token.token_id)),
+                        tier=tier_label(tiers_of(db, [token.token_id]).get(token.token_id)),
                         status=labels.status(token.status),
                     ),
                 )

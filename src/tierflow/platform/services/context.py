@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -129,6 +129,20 @@ class ServiceContext:
     responses: ResponseCache = field(default_factory=ResponseCache)
     # Leases of relayer accounts and custodial signers among API instances (services/instances.py).
     leases: Leases | None = None
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine for read-only requests. On PostgreSQL in autocommit: each statement runs alone, so
+        a read pays no BEGIN and ROLLBACK round trips; it sees what it would inside a transaction, since
+        under READ COMMITTED (the default) every statement takes a new snapshot anyway. SQLite runs in
+        process (no round trips) and keeps its transactions: one snapshot per read there."""
+        engine = self.extra.get("read_engine")
+        if engine is None:
+            engine = self.engine
+            if engine.dialect.name == "postgresql":
+                engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.extra["read_engine"] = engine
+        return cast(Engine, engine)
 
     @property
     def operator(self) -> LocalAccount:

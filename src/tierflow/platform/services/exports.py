@@ -65,6 +65,16 @@ def _as_csv(column: Any, dialect: str) -> Any:
     return rendered.label(column.name)
 
 
+# Text columns that never hold a comma, a quote or a line break: hex addresses and the indexer's own
+# status words. Their fields skip the quoting test (four string searches and a CASE per value: about a
+# fifth of the database's work on each row of the certificate export).
+NEVER_QUOTED = frozenset(
+    (table, name)
+    for table in ("certificate", "payable", "financing_request")
+    for name in ("holder", "obligor", "supplier", "seller", "financier", "cancelled_by", "status")
+)
+
+
 def _csv_field(column: Any, dialect: str) -> Any:
     """`column` as one CSV field, text rendered by the database exactly as csv.writer writes the typed
     value (QUOTE_MINIMAL): NULL as empty, a string holding a comma, a quote or a line break quoted with
@@ -73,6 +83,8 @@ def _csv_field(column: Any, dialect: str) -> Any:
     text = func.coalesce(cast(rendered, String), "")
     if rendered is not column or not isinstance(column.type, String):
         return text  # digits, True/False: never quoted
+    if (getattr(column.table, "name", None), column.name) in NEVER_QUOTED:
+        return text
     position = func.strpos if dialect == "postgresql" else func.instr
     special = or_(*(position(text, c) > 0 for c in (",", '"', "\r", "\n")))
     quoted = literal('"').concat(func.replace(text, '"', '""')).concat('"')

@@ -123,11 +123,80 @@ def token_tiers(conn: Reader, slot_ids: Iterable[int]) -> dict[int, int | None]:
     slots = sorted(set(slot_ids))
     if not slots:
         return {}
-    financiers = {
+    tokens: list[Any] = []
+    moves: list[Any] = []
+    for start in range(0, len(slots), 900):  # SQLite's bound-parameter limit
+        chunk = slots[start : start + 900]
+        tokens += conn.execute(
+            select(
+                CERTIFICATE.c.token_id, CERTIFICATE.c.parent_id, CERTIFICATE.c.holder, CERTIFICATE.c.depth
+            ).where(CERTIFICATE.c.slot_id.in_(chunk))
+        ).all()
+        moves += conn.execute(
+            select(TRANSFER.c.kind, TRANSFER.c.token_id, TRANSFER.c.new_token_id, TRANSFER.c.to_address)
+            .where(TRANSFER.c.slot_id.in_(chunk), TRANSFER.c.kind.in_(MOVES))
+            .order_by(TRANSFER.c.block_number, TRANSFER.c.log_index)
+        ).all()
+    return _walk(_financiers(conn), tokens, moves)
+
+
+def tiers_of(conn: Reader, token_ids: Iterable[int]) -> dict[int, int | None]:
+    """token_tiers() of the certificates `token_ids` only, for a page of a list.
+
+    A tier depends only on the movements along the certificate's own lineage (the walk in _walk keeps
+    the holders of one path), so this reads each certificate's ancestors (a recursive CTE of
+    primary-key lookups) and their movements, not the whole tree of every payable on the page: a page
+    of 50 certificates of 50 payables reads 50 × depth rows where token_tiers would read 50 trees.
+    """
+    wanted = sorted(set(token_ids))
+    if not wanted:
+        return {}
+    c = CERTIFICATE
+    tokens: list[Any] = []
+    moves: list[Any] = []
+    for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+        seeds = select(c.c.token_id, c.c.parent_id).where(c.c.token_id.in_(wanted[start : start + 900]))
+        up = seeds.cte("up", recursive=True)
+        # UNION (not ALL): pages share ancestors (a payable's root), each is read once.
+        up = up.union(select(c.c.token_id, c.c.parent_id).where(c.c.token_id == up.c.parent_id))
+        tokens += conn.execute(
+            select(c.c.token_id, c.c.parent_id, c.c.holder, c.c.depth).join(up, c.c.token_id == up.c.token_id)
+        ).all()
+    lineage = sorted({int(t[0]) for t in tokens})
+    for start in range(0, len(lineage), 900):
+        moves += conn.execute(
+            select(
+                TRANSFER.c.kind,
+                TRANSFER.c.token_id,
+                TRANSFER.c.new_token_id,
+                TRANSFER.c.to_address,
+                TRANSFER.c.block_number,
+                TRANSFER.c.log_index,
+            ).where(  # fmt: skip
+                TRANSFER.c.token_id.in_(lineage[start : start + 900]), TRANSFER.c.kind.in_(MOVES)
+            )
+        ).all()
+    # Chain order across the chunks; a split of an ancestor into a certificate off this lineage adds a
+    # node no path here goes through (harmless).
+    moves.sort(key=lambda m: (m[4], m[5]))
+    found = _walk(_financiers(conn), tokens, moves)
+    return {token: found[token] for token in wanted if token in found}
+
+
+MOVES = ("issued", "split", "transferred")
+
+
+def _financiers(conn: Reader) -> set[str]:
+    return {
         address
         for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
         if int(roles) & FINANCIER_ROLE
     }
+
+
+def _walk(financiers: set[str], tokens: Sequence[Any], moves: Iterable[Any]) -> dict[int, int | None]:
+    """Tiers of `tokens` (token_id, parent_id, holder, depth) from their movements `moves` (kind, token_id,
+    new_token_id, to_address, …) in chain order."""
     # Every movement is a node under the node of the value it came from: (parent node, new holder);
     # node 0 is the payable before issue. A token's latest node is where its value is now. The tiers
     # are then read in one walk down this tree, keeping the holders met on the way (linear, however
@@ -139,24 +208,11 @@ def token_tiers(conn: Reader, slot_ids: Iterable[int]) -> dict[int, int | None]:
         nodes.append((came_from, holder))
         at[token] = len(nodes) - 1
 
-    tokens: list[Any] = []
-    for start in range(0, len(slots), 900):  # SQLite's bound-parameter limit
-        chunk = slots[start : start + 900]
-        tokens += conn.execute(
-            select(
-                CERTIFICATE.c.token_id, CERTIFICATE.c.parent_id, CERTIFICATE.c.holder, CERTIFICATE.c.depth
-            ).where(CERTIFICATE.c.slot_id.in_(chunk))
-        ).all()
-        moves = conn.execute(
-            select(TRANSFER.c.kind, TRANSFER.c.token_id, TRANSFER.c.new_token_id, TRANSFER.c.to_address)
-            .where(TRANSFER.c.slot_id.in_(chunk), TRANSFER.c.kind.in_(("issued", "split", "transferred")))
-            .order_by(TRANSFER.c.block_number, TRANSFER.c.log_index)
-        )
-        for kind, token_id, new_token_id, to in moves:
-            if kind == "split":
-                move(new_token_id, at.get(token_id, 0), to)
-            else:  # issued (from node 0) or passed on whole
-                move(token_id, at.get(token_id, 0), to)
+    for kind, token_id, new_token_id, to, *_ in moves:
+        if kind == "split":
+            move(new_token_id, at.get(token_id, 0), to)
+        else:  # issued (from node 0) or passed on whole
+            move(token_id, at.get(token_id, 0), to)
     for token_id, parent_id, holder, _ in sorted(tokens, key=lambda t: (t[3], t[0])):
         # Its current holder last (a no-op when the movements said so); without movements indexed
         # (synthetic data) it came from its parent.

@@ -34,7 +34,7 @@ from tierflow.platform.security.crypto import (
     seal,
     unseal,
 )
-from tierflow.platform.services import throttle
+from tierflow.platform.services import readcache, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -119,6 +119,8 @@ _KEY_LOOKUP = (
         PEOPLE.c.custody,
         PEOPLE.c.status,
         PEOPLE.c.legal_name,
+        # Read here for the response cache (readcache.note_version): one round trip for both.
+        readcache.DATA_VERSION_COLUMN,
     )  # fmt: skip
     .join(PEOPLE, PEOPLE.c.address == _KEYS.c.address)
     .outerjoin(_USERS, _USERS.c.user_id == _KEYS.c.user_id)
@@ -180,6 +182,7 @@ def authenticate(
             session, origin, "the user this API key belongs to is disabled; ask your company's admin",
             "user_disabled", limits,
         )  # fmt: skip
+    readcache.note_version(row["data_version"])
     extra = {}
     if row["user_id"] is not None:
         extra = {

@@ -64,7 +64,7 @@ def path_public(
 ) -> list[CertificatePublic]:
     """lineage.path_to_root() rows as the API's certificates (the payable adds maturity and obligor)."""
     extra = {"maturity": payable.maturity, "obligor": payable.obligor} if payable else {}
-    tiers = lineage.token_tiers(session, {r["slot_id"] for r in rows})
+    tiers = lineage.tiers_of(session, [r["token_id"] for r in rows])
     return [
         CertificatePublic(**{k: r[k] for k in CERT_FIELDS}, tier=tiers.get(r["token_id"]), **extra)
         for r in rows
@@ -72,8 +72,9 @@ def path_public(
 
 
 def with_tiers(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Certificate rows (dicts with token_id and slot_id) with their `tier` (lineage.token_tiers)."""
-    tiers = lineage.token_tiers(session, {r["slot_id"] for r in rows})
+    """Certificate rows (dicts with token_id and slot_id) with their `tier` (lineage.tiers_of: the page's
+    own lineages, not every certificate of their payables)."""
+    tiers = lineage.tiers_of(session, [r["token_id"] for r in rows])
     for row in rows:
         row["tier"] = tiers.get(row["token_id"])
     return rows
@@ -82,8 +83,8 @@ def with_tiers(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, A
 def certificate_public(
     row: Certificate, payable: Payable | None = None, *, session: Session | None = None
 ) -> CertificatePublic:
-    """The API's certificate; with `session`, its tier too (a lineage read per payable)."""
-    tier = lineage.token_tiers(session, [row.slot_id]).get(row.token_id) if session is not None else None
+    """The API's certificate; with `session`, its tier too (a read of its own lineage)."""
+    tier = lineage.tiers_of(session, [row.token_id]).get(row.token_id) if session is not None else None
     return CertificatePublic(
         token_id=row.token_id,
         slot_id=row.slot_id,

@@ -12,9 +12,11 @@ caller is checked on every request before the cached body is used.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
@@ -28,6 +30,33 @@ CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
 # Built once: every cached read runs it, and a statement memoises its cache key (building one per
 # request costs more SQLAlchemy work than the query costs SQLite).
 _DATA_VERSION = select(CHECKPOINT.c.data_version).where(CHECKPOINT.c.id == 1)
+# The version as a column of another statement: the API key lookup selects it beside the key, so a
+# request that finds its body in the ResponseCache pays no round trip of its own for the version.
+DATA_VERSION_COLUMN = _DATA_VERSION.scalar_subquery().label("data_version")
+# The version read with the request's key lookup (see note_version), with the task that read it: each
+# request runs in a task of its own, and a value noted outside one (a script, a test calling the
+# services) or by another request is never used.
+_NOTED: ContextVar[tuple[object, int] | None] = ContextVar("tierflow_data_version", default=None)
+
+
+def _task() -> object | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return None
+
+
+def note_version(value: int | None) -> None:
+    """Remember the data version read earlier in this request (with the key lookup), for
+    ResponseCache.body. Valid for the rest of the request: a version read earlier than the rows a build
+    reads later is never newer than they are, which is all the cache's key needs (see body)."""
+    task = _task()
+    _NOTED.set(None if value is None or task is None else (task, int(value)))
+
+
+def _noted_version() -> int | None:
+    noted = _NOTED.get()
+    return noted[1] if noted is not None and noted[0] is _task() else None
 
 
 def data_version_of(session: Session) -> int | None:
@@ -50,9 +79,10 @@ class ResponseCache:
     async def body(self, session: Session, query: Hashable, build: Callable[[], bytes]) -> bytes:
         """The body for `query` at the session's data version; on a miss `build` runs in the thread pool.
 
-        Called on the event loop: a hit is one indexed query and a dictionary lookup, cheaper than
-        a hop to a worker thread; a miss (a page of rows, or a 1,000-token tree at ~20 ms) must not
-        stall the loop, so only the build moves to a thread.
+        Called on the event loop: a hit is a dictionary lookup under the version read with the
+        request's API key (note_version; else one indexed query), cheaper than a hop to a worker
+        thread; a miss (a page of rows, or a 1,000-token tree at ~20 ms) must not stall the loop, so
+        only the build moves to a thread.
 
         The version is read before `build`'s rows, which `build` reads in a new transaction: the rows
         can only be as new or newer than the version, never older, so a cached body never hides a
@@ -60,7 +90,9 @@ class ResponseCache:
         committed its transaction, and that commit changed the version). Without a checkpoint row
         nothing is cached.
         """
-        version = data_version_of(session)
+        version = _noted_version()
+        if version is None:
+            version = data_version_of(session)
         if version is None:
             session.close()  # as below: no connection held on the loop while the build runs
             return await anyio.to_thread.run_sync(build)

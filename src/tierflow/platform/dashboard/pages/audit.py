@@ -6,9 +6,9 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session, select
 
@@ -86,13 +86,19 @@ def role_labels(bits: int) -> list[str]:
 
 
 @router.get("/participant/{address}", response_class=HTMLResponse)
-def audit_participant(request: Request, viewer: web.SignedIn, address: str) -> Response:
+def audit_participant(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+) -> Response:
     address = web.checksum(address)
     web.supervising(viewer, i18n.gettext("the auditor's view"))
     with web.session(request) as db:
         names = queries.directory(db)
         roles = names.roles.get(address, 0)
-        view = queries.supplier_view(db, address, limit=200)
+        # Every holding, a page at a time by cursor (`after`: the last certificate of the page before).
+        view = queries.supplier_view(db, address, after=after)
         lines = queries.credit_lines_of(db, address)
     pages = [
         (i18n.gettext(label), f"/dashboard/{kind}/{address}")

@@ -1,0 +1,81 @@
+"""What a read costs the database: a cached read is the key lookup alone (the data version comes with
+it), and on PostgreSQL reads run without BEGIN/ROLLBACK round trips; rows written after a cached body
+still show on the next request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from apikit import Synthetic, synthetic_api
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from tierflow.testing import synthetic
+
+SLOT, TOKEN = 1_000, 10_000
+
+
+def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
+    synthetic.seed_bulk(engine, seeded, certificates=60, payables=3, first_slot=SLOT, first_token=TOKEN)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthetic]:
+    yield from synthetic_api(request.param, tmp_path_factory.mktemp("round-trips"), _fill)
+
+
+class _Statements:
+    """Every statement the engine sends while active, with whether its connection was in autocommit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[tuple[str, bool]] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement != "BEGIN":  # SQLite's own BEGIN (db.make_engine): in process, no round trip
+            self.seen.append((statement, bool(getattr(cursor.connection, "autocommit", False))))
+
+    def __enter__(self) -> _Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def _holdings(site: Synthetic) -> list[int]:
+    response = site.get("supplier2", "/v1/supplier/holdings", limit=500)
+    assert response.status_code == 200, response.text
+    return [row["token_id"] for row in response.json()["data"]]
+
+
+def test_cached_read_sends_only_the_key_lookup(site: Synthetic) -> None:
+    _holdings(site)  # fills the response cache
+    with _Statements(site.engine) as statements:
+        _holdings(site)
+    # The key lookup carries the data version: no statement of its own for it (two before).
+    assert len(statements.seen) == 1, statements.seen
+    assert "api_key" in statements.seen[0][0] and "data_version" in statements.seen[0][0]
+
+
+def test_reads_on_postgresql_run_without_a_transaction(site: Synthetic) -> None:
+    if site.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs in process: no round trips to save, and a read keeps one snapshot")
+    with _Statements(site.engine) as statements:
+        _holdings(site)  # cached: the key lookup
+        site.get("auditor", "/v1/audit/certificates", limit=5)  # not cached: key lookup, rows, count
+    assert len(statements.seen) >= 3
+    assert all(autocommit for _, autocommit in statements.seen), statements.seen
+
+
+def test_cached_read_shows_rows_indexed_after_it(site: Synthetic) -> None:
+    before = _holdings(site)
+    _holdings(site)  # served from the cache
+    new = TOKEN + 5_000
+    synthetic.add_certificates(
+        site.engine, holder=site.seeded.addresses["supplier2"], slot_id=SLOT, token_ids=[new], value=5
+    )
+    synthetic.touch(site.engine)  # the indexer's commit moves the data version with the rows
+    assert _holdings(site) == sorted([*before, new])
