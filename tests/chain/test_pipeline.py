@@ -198,7 +198,10 @@ def _submit_in_order(
 ) -> list[Future[Any]]:
     """Submit `calls` while the signer's pipeline is busy (its lock held), each queued before the next:
     the first writer takes its own write alone and waits for the lock, the rest wait in the queue."""
+    pipe = gateway._pipeline(account.address)
     futures = [pool.submit(gateway.execute_custodial, account, calls[0])]
+    # the first writer leads: it took its write from the queue and waits for the lock
+    assert wait_until(lambda: getattr(pipe, "leading", False) and not pipe.queue, 10, 0.01)
     for n, call in enumerate(calls[1:], start=1):
         futures.append(pool.submit(gateway.execute_custodial, account, call))
         assert wait_until(_queued(gateway, account.address, n), 10, 0.01)

@@ -601,20 +601,21 @@ class ChainGateway:
         A reverted `execute` changed nothing (the forwarder checks, uses the nonce and calls in one
         transaction), so sending the same signed bytes again can run the call at most once.
         """
-        data, gas = self._execute_data(request.message, request.signature)
         forwarder = str(self.forwarder.address)
         deadline = time.monotonic() + self.receipt_timeout
         attempts = 0
         while True:
-            try:
-                return self._mined(
-                    request.relayer.address, forwarder, data, gas, tx_hash,
-                    {"reason": "the forwarded call failed", "tx": tx_hash},
-                )  # fmt: skip
-            except ContractRevert as failure:
-                attempts += 1
-                give_up = failure if attempts > MAX_RESENDS else None
-                tx_hash = self._after_failure(pipe, request, tx_hash, deadline, give_up)
+            outcome = self.outcome(self.wait_receipt(tx_hash))
+            if outcome.succeeded:
+                return outcome
+            # Only a failure needs the transaction's calldata again (to replay it for the reason).
+            data, gas = self._execute_data(request.message, request.signature)
+            failure = self._explain(
+                request.relayer.address, forwarder, data, gas, outcome.block_number
+            ) or ContractRevert("Reverted", {"reason": "the forwarded call failed", "tx": tx_hash})
+            attempts += 1
+            give_up = failure if attempts > MAX_RESENDS else None
+            tx_hash = self._after_failure(pipe, request, tx_hash, deadline, give_up)
 
     def _after_failure(
         self, pipe: _Pipeline, request: _Signed, tx_hash: str, deadline: float, give_up: ContractRevert | None
