@@ -350,10 +350,10 @@ def bench_certificates(tf: Platform, suppliers: list[str]) -> dict[str, list[int
 
 @contextmanager
 def served_api(
-    tf: Platform, extras: dict[str, LocalAccount], suppliers: list[str]
+    tf: Platform, extras: dict[str, LocalAccount], suppliers: list[str], database_url: str | None = None
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """`tierflow serve` (indexer in process, SQLite) over `tf`'s chain, caught up with it: its base URL
-    and an API key per supplier."""
+    """`tierflow serve` (indexer in process; SQLite, or the empty database at `database_url`) over `tf`'s
+    chain, caught up with it: its base URL and an API key per supplier."""
     from tierflow.chain.deploy import write_deployment
     from tierflow.platform.services.seed import demo_api_key
 
@@ -361,7 +361,7 @@ def served_api(
         deployments = Path(tmp) / "deployments"
         write_deployment(tf.deployment, deployments)
         env = {
-            "DATABASE_URL": f"sqlite:///{tmp}/writes.db",
+            "DATABASE_URL": database_url or f"sqlite:///{tmp}/writes.db",
             "TIERFLOW_RPC_URL": tf.devnet.url,
             "TIERFLOW_DEPLOYMENTS_DIR": str(deployments),
             "TIERFLOW_DATA_DIR": tmp,

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
+from web3 import Web3
 
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.gateway import EXECUTE_SELECTOR, Call, ChainGateway, wait_until
+from tierflow.chain.jsonrpc import RpcError
+from tierflow.chain.node import recording_sends
 from tierflow.errors import ContractRevert
 from tierflow.settings import DEV_RELAYER_KEYS
 from tierflow.testing.chain import Platform
@@ -183,3 +186,159 @@ def test_pipeline_write_failing_on_chain_in_the_middle_invalidates_nothing_behin
         tf.w3.eth.call({"to": forwarder, "data": "0x" + doomed_execute.hex()})  # type: ignore[typeddict-item]
     assert tf.decoder.from_exception(replay.value).name == "ERC2771ForwarderInvalidSigner"  # type: ignore[arg-type]
     assert doomed_execute[:4] == EXECUTE_SELECTOR
+
+
+def _queued(gateway: ChainGateway, signer: str, count: int) -> Callable[[], bool]:
+    """Whether `count` writes of the signer wait in its pipeline's queue."""
+    return lambda: len(getattr(gateway._pipeline(signer), "queue", ())) >= count
+
+
+def _submit_in_order(
+    pool: ThreadPoolExecutor, gateway: ChainGateway, account: Any, calls: list[Call]
+) -> list[Future[Any]]:
+    """Submit `calls` while the signer's pipeline is busy (its lock held), each queued before the next:
+    the first writer takes its own write alone and waits for the lock, the rest wait in the queue."""
+    pipe = gateway._pipeline(account.address)
+    futures = [pool.submit(gateway.execute_custodial, account, calls[0])]
+    # the first writer leads: it took its write from the queue and waits for the lock
+    assert wait_until(lambda: getattr(pipe, "leading", False) and not pipe.queue, 10, 0.01)
+    for n, call in enumerate(calls[1:], start=1):
+        futures.append(pool.submit(gateway.execute_custodial, account, call))
+        assert wait_until(_queued(gateway, account.address, n), 10, 0.01)
+    return futures
+
+
+def _simulations(
+    gateway: ChainGateway, monkeypatch: pytest.MonkeyPatch, refuse_many: bool = False
+) -> list[str]:
+    """Record every simulation request the gateway makes (eth_simulateV1, or an eth_call from the
+    forwarder); with `refuse_many` the node answers eth_simulateV1 as a node without it would."""
+    seen: list[str] = []
+    real = gateway.rpc.call
+    forwarder = str(gateway.forwarder.address).lower()
+
+    def recording(method: str, params: Any, timeout: float | None = None) -> Any:
+        if method == "eth_simulateV1":
+            seen.append(method)
+            if refuse_many:
+                raise RpcError(
+                    method, {"code": -32601, "message": "the method eth_simulateV1 does not exist"}
+                )
+        elif method == "eth_call" and str(params[0].get("from", "")).lower() == forwarder:
+            seen.append(method)
+        return real(method, params, timeout)
+
+    monkeypatch.setattr(gateway.rpc, "call", recording)
+    return seen
+
+
+def test_pipeline_queued_writes_share_one_simulation_and_each_records_its_own_send(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty writes queued behind a busy pipeline are simulated in one request (one each before: a
+    simulation on `pending` re-executes the node's pool, which bounded a participant to ~30 writes per
+    block), all share one block, and each writer's `recording_sends` holds its own transaction only
+    (the idempotency layer's record), although the leader sent them."""
+    tf = chain
+    token = _certificate(tf, 1_000_000)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    simulations = _simulations(gateway, monkeypatch)
+    count = 20
+
+    def write() -> tuple[Any, list[str]]:
+        with recording_sends() as sent:
+            return gateway.execute_custodial(account, _split(tf, token)), list(sent)
+
+    with _writers(tf, count) as pool:
+        with gateway._pipeline(account.address).lock:
+            futures = [pool.submit(write)]
+            for n in range(1, count):
+                futures.append(pool.submit(write))
+                assert wait_until(_queued(gateway, account.address, n), 10, 0.01)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + count), 30, 0.05)
+        tf.mine()
+        results = [future.result(timeout=30) for future in futures]
+    assert len(simulations) <= 2  # the first writer's own write, then the nineteen queued behind it
+    assert {outcome.block_number for outcome, _ in results} == {tf.w3.eth.block_number}
+    assert all(sent == [outcome.tx_hash] for outcome, sent in results)
+    assert len({outcome.tx_hash for outcome, _ in results}) == count
+    assert gateway.forwarder_nonce(account.address) == start + count
+
+
+@pytest.mark.parametrize("simulate_many", [True, False])
+def test_pipeline_write_failing_on_the_state_its_batch_leaves_is_refused_and_takes_no_nonce(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch, simulate_many: bool
+) -> None:
+    """Five splits, then one asking more than they leave, then five more, queued together: the sixth is
+    refused before anything is sent (its simulation meets the state the five before it in the same
+    batch leave, not yet in the pool), takes no forwarder nonce, and the five behind it run with the
+    nonces it would have taken. A node without eth_simulateV1 (`simulate_many` False) gets the same
+    outcome from one eth_call per write, each sent before the next is simulated."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT + 1)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    relayed = sum(tf.w3.eth.get_transaction_count(r.address, "pending") for r in gateway.relayers)
+    too_much = _split(tf, token, 5 * SPLIT + 2)
+    gateway.simulate(account.address, *gateway.calldata(too_much))  # passes on the latest state
+    simulations = _simulations(gateway, monkeypatch, refuse_many=not simulate_many)
+    calls = [_split(tf, token)] * 5 + [too_much] + [_split(tf, token)] * 5
+    with _writers(tf, len(calls)) as pool:
+        with gateway._pipeline(account.address).lock:
+            futures = _submit_in_order(pool, gateway, account, calls)
+        with pytest.raises(ContractRevert) as refused:
+            futures[5].result(timeout=30)
+        assert refused.value.name == "CertificateInsufficientValue"
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 10), 30, 0.05)
+        tf.mine()
+        outcomes = [future.result(timeout=30) for future in futures[:5] + futures[6:]]
+    assert all(outcome.succeeded for outcome in outcomes)
+    assert [int(tf.w3.eth.get_transaction(o.tx_hash)["nonce"]) for o in outcomes] == sorted(  # type: ignore[arg-type]
+        int(tf.w3.eth.get_transaction(o.tx_hash)["nonce"])
+        for o in outcomes  # type: ignore[arg-type]
+    )
+    assert sum(tf.w3.eth.get_transaction_count(r.address) for r in gateway.relayers) == relayed + 10
+    assert gateway.forwarder_nonce(account.address) == start + 10  # no nonce used up by a fill
+    assert tf.c.receivables.functions.balanceOf(token).call() == 1
+    assert gateway.simulate_many is simulate_many
+    if simulate_many:  # the first writer's own (alone, or with some queued in time), then the rest
+        assert len(simulations) <= 2 and simulations.count("eth_call") <= 1
+    else:  # one refused eth_simulateV1, then one eth_call per write
+        assert (simulations.count("eth_simulateV1"), simulations.count("eth_call")) == (1, len(calls))
+
+
+def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Platform) -> None:
+    """The hot path's own RLP + libsecp256k1 signing gives exactly eth-account's transaction."""
+    gateway = _gateway(chain)
+    account = Account.from_key(DEV_RELAYER_KEYS[0])
+    to, data = Web3.to_checksum_address("0x" + "ab" * 20), bytes(range(256)) * 3
+    for fees in ({"maxFeePerGas": 7 * 10**9 + 3, "maxPriorityFeePerGas": 1}, {"gasPrice": 10**9}):
+        tx_hash, raw = gateway.sender._signed(account, to, data, 41, 1_234_567, fees)
+        tx = {
+            "to": to,
+            "data": data,
+            "value": 0,
+            "nonce": 41,
+            "gas": 1_234_567,
+            **fees,
+            "chainId": gateway.chain_id,
+        }
+        expected = account.sign_transaction(tx)  # type: ignore[arg-type]
+        assert raw == "0x" + bytes(expected.raw_transaction).hex()
+        assert tx_hash == "0x" + bytes(expected.hash).hex()
+    message = {
+        "from": account.address,
+        "to": to,
+        "value": 0,
+        "gas": 1,
+        "nonce": 2,
+        "deadline": 3,
+        "data": "0x00",
+    }
+    assert (
+        gateway.sign(account, gateway.typed_data(message))
+        == "0x" + bytes(Account.unsafe_sign_hash(gateway.digest(message), account.key).signature).hex()
+    )

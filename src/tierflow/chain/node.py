@@ -10,8 +10,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import rlp
+from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
@@ -139,6 +142,7 @@ class TxSender:
         # The client's reconnect count when each cached nonce was read (see send_call).
         self._nonces_read_at: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._keys: dict[str, PrivateKey] = {}  # libsecp256k1 handles of the accounts' keys (see _signed)
         self._registry_lock = threading.Lock()
         self._fee_quote: tuple[float, dict[str, int]] = (-FEE_REFRESH_S, {})
         self._quoted_at_reconnects = 0
@@ -246,19 +250,7 @@ class TxSender:
                 if nonce is None:
                     nonce = int(self.rpc.call("eth_getTransactionCount", [address, "pending"]), 16)
                     self._nonces_read_at[address] = reconnects
-                signed = account.sign_transaction(
-                    {
-                        "to": HexStr(to),
-                        "data": data,
-                        "value": 0,
-                        "nonce": nonce,
-                        "gas": gas,
-                        **self.gas_price(),
-                        "chainId": self.chain_id,
-                    }
-                )
-                tx_hash = "0x" + bytes(signed.hash).hex()
-                raw = "0x" + bytes(signed.raw_transaction).hex()
+                tx_hash, raw = self._signed(account, to, data, nonce, gas, self.gas_price())
                 try:
                     try:
                         self.rpc.call("eth_sendRawTransaction", [raw], timeout=self.send_timeout)
@@ -281,6 +273,52 @@ class TxSender:
                 _note_sent(tx_hash)
                 return tx_hash
         raise AssertionError("unreachable")
+
+    def key_of(self, account: LocalAccount) -> PrivateKey:
+        """The account's key as a libsecp256k1 handle (parsed once): signs in ~0.1 ms, eth-keys in ~0.6."""
+        key = self._keys.get(account.address)
+        if key is None:
+            key = self._keys.setdefault(account.address, PrivateKey(bytes(account.key)))
+        return key
+
+    def _signed(
+        self, account: LocalAccount, to: str, data: bytes, nonce: int, gas: int, fees: dict[str, int]
+    ) -> tuple[str, str]:
+        """The hash and raw bytes (0x hex) of the call transaction, signed with the account's key.
+
+        A type-2 (EIP-1559) transaction is RLP-encoded and signed here with libsecp256k1 (coincurve):
+        0.3 ms, against 2 ms through eth-account's generic typed-transaction path, on the hot path of
+        every relayed write. Legacy (gasPrice) transactions, rare and off the hot path, go through
+        eth-account.
+        """
+        if "maxFeePerGas" not in fees:
+            signed = account.sign_transaction(
+                {
+                    "to": HexStr(to),
+                    "data": data,
+                    "value": 0,
+                    "nonce": nonce,
+                    "gas": gas,
+                    **fees,
+                    "chainId": self.chain_id,
+                }
+            )
+            return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+        fields: list[Any] = [
+            self.chain_id,
+            nonce,
+            fees["maxPriorityFeePerGas"],
+            fees["maxFeePerGas"],
+            gas,
+            bytes.fromhex(to[2:]),
+            0,
+            data,
+            [],  # access list
+        ]
+        signature = self.key_of(account).sign_recoverable(keccak(b"\x02" + rlp.encode(fields)), hasher=None)
+        r, s, parity = signature[:32], signature[32:64], signature[64]
+        raw = b"\x02" + rlp.encode([*fields, parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
+        return "0x" + keccak(raw).hex(), "0x" + raw.hex()
 
     def _settle_in_doubt(self, tx_hash: str, raw: str, error: RequestMaybeDelivered) -> None:
         """After a send whose answer was lost, ask the node whether it has the transaction.

@@ -61,8 +61,11 @@ MAX_ROWS = 5_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_INVOICES_PER_ROW = 20
 DAY = 86_400
-# Enough requests in flight for the gateway's per-participant pipelining to pack them into blocks.
-CONCURRENCY = 32
+# Enough requests in flight for the gateway's per-participant pipelining to pack them into blocks: a
+# row waits about a block and a half (mined, then indexed), so ~100 rows per block need ~128 in flight
+# (32 gave 29 rows per 2 s block on PostgreSQL, 128 gave 100: bench/block_times.py). Each row holds a
+# database connection only for its short bookkeeping transactions, not while the chain works.
+CONCURRENCY = 128
 SQLITE_CONCURRENCY = 8
 ATTEMPTS = 5
 
