@@ -98,6 +98,28 @@ class Live:
         assert response.status_code == 200, response.text
         return str(response.json()["document_id"])
 
+    def bill_discount_request(self, face: int, days: int, end: int, bank: str) -> int:
+        """core2 draws a bill of `face` fen to supplier4, who asks `bank` to discount sub-tickets 1…`end`
+        (fen): the discount request's id, set up through the API (the flows under test use the pages)."""
+        upload = self.http.post(
+            "/v1/bills/documents", headers={"X-API-Key": self.keys["core2"]},
+            files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
+            data={"seller": self.address("supplier4"), "kind": "invoice", "invoice_number": self.unique()},
+        )  # fmt: skip
+        assert upload.status_code == 200, upload.text
+        package_id = int(self.api("core2", "/v1/bills", {
+            "acceptor": self.address("core2"), "payee": self.address("supplier4"), "face": face,
+            "maturity": self.today(days), "document_ids": [upload.json()["document_id"]],
+        })["result"]["package_id"])  # fmt: skip
+        self.api("core2", f"/v1/bills/{package_id}/accept")
+        root = int(self.api("supplier4", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+        asked = self.http.post(
+            f"/v1/bills/ranges/{root}/discount-requests", headers={"X-API-Key": self.keys["supplier4"]},
+            json={"financier": self.address(bank), "start": 1, "end": end},
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        return int(asked.json()["request_id"])
+
     def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
         """An accepted certificate, set up through the API (the flows under test use the pages)."""
         body = self.api(

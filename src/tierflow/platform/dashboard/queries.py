@@ -34,6 +34,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
+from tierflow.platform.services import estimates
 from tierflow.platform.services import queries as service_queries
 from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
 from tierflow.platform.services.sums import exact_groups
@@ -111,6 +112,15 @@ def indexed(db: Session) -> dict[str, int]:
 
 def data_version(db: Session) -> int:
     return indexed(db)["version"]
+
+
+MAX_ID = 2**63 - 1  # the largest payable or certificate id the database stores (BIGINT)
+
+
+def standing_rate(db: Session, bank: str, fallback: int) -> int:
+    """A bank's standing rate [bps]: the one it stored (its suppliers' estimates price at it), else
+    `fallback` (the rate kept in the viewer's session). Quote pages warn far from it."""
+    return estimates.standing_rate(db, bank) or fallback
 
 
 def settlement_balance(db: Session, address: str) -> int:

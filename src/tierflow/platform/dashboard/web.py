@@ -453,6 +453,25 @@ def confirm_page(request: Request, form: Any, back: str, confirmation: Confirmat
     )
 
 
+async def confirm_first(
+    request: Request, form: Any, back: str, build: Callable[[Session], Confirmation]
+) -> Response | None:
+    """The confirmation page built by `build(db)` while the form is not confirmed yet (None once it is:
+    go on and act); back to `back` with the reason when there is nothing to confirm (ActionError)."""
+    if confirmed(form):
+        return None
+
+    def draw() -> Response:
+        try:
+            with session(request) as db:
+                confirmation = build(db)
+        except actions.ActionError as error:
+            return redirect(back, message=str(error), kind="error")
+        return confirm_page(request, form, back, confirmation)
+
+    return await run_in_threadpool(draw)
+
+
 MAX_RATE_BPS = 10_000  # [bps] the contracts' cap on a quote (Financing and Bills: MAX_RATE_BPS)
 FAR_FROM_STANDING_BPS = 200  # [bps] a quote this far from the bank's standing rate is likely a typo
 
