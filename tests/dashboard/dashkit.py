@@ -48,6 +48,51 @@ def sign_in(
     return page
 
 
+# Latin-letter words a Chinese page may show: acronyms and the product's name.
+LATIN_IN_CHINESE = {
+    "API",
+    "CSV",
+    "UTC",
+    "SHA",
+    "KYB",
+    "Tierflow",
+    "csv",
+    "English",  # the switch
+    "ERP",
+    "XLSX",
+    "YYYY",
+}  # file kinds and the date notation YYYY-MM-DD
+
+
+def english_leftovers(html: str, names: list[str]) -> list[str]:
+    """Words of three or more Latin letters in the page's visible text, participant names taken out."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        chunks: list[str] = []
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.skip += tag in ("script", "style", "code")
+            self.chunks += [v for k, v in attrs if k in ("title", "placeholder", "aria-label") and v]
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("script", "style", "code")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.chunks.append(data)
+
+    parser = Text()
+    parser.chunks = []
+    parser.feed(html)
+    text = " ".join(parser.chunks)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub(r"0x[0-9a-fA-F…]+", " ", text)
+    return [w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in LATIN_IN_CHINESE]
+
+
 @dataclass
 class Live:
     """chain + indexer + API + dashboard behind one URL, the demo participants' keys and an API client."""

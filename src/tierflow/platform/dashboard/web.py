@@ -193,10 +193,19 @@ def current_viewer(request: Request) -> Viewer | None:
     return viewer
 
 
-def signed_in(request: Request) -> Viewer:
-    viewer = current_viewer(request)
+async def signed_in(request: Request) -> Viewer:
+    """The signed-in viewer, and their remembered language made the request's from here on.
+
+    Async on purpose: a sync dependency runs in a worker thread with a copy of the request's context,
+    so the language it set would be lost; set here, in the request's own task, everything the handler
+    writes afterwards (flash messages, labels, refusals, CSV headers, error pages) is in the person's
+    language, not only the page's frame.
+    """
+    viewer = await run_in_threadpool(current_viewer, request)  # the key check reads the database
     if viewer is None:
         raise SignInRequired
+    if viewer.language:
+        i18n.set_locale(viewer.language)  # the person's choice beats this browser's cookie
     return viewer
 
 
