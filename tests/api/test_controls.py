@@ -106,9 +106,18 @@ def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(fu
 
     operator = signed_in("operator")
     form = {"token_id": str(token), "amount": "250.00", "order": ORDER}
-    refused = signed_in("supplier1").post("/dashboard/operator/freeze", data=form, follow_redirects=False)
+    confirmed = {**form, "confirmed": "yes"}
+    refused = signed_in("supplier1").post(
+        "/dashboard/operator/freeze", data=confirmed, follow_redirects=False
+    )
     assert refused.status_code in (303, 403) and not api.get("supplier1", "/v1/holds").json()
-    done = operator.post("/dashboard/operator/freeze", data=form, follow_redirects=False)
+    # a confirmation page first, in words and yuan: the hold is placed only on Confirm
+    confirm = operator.post("/dashboard/operator/freeze", data=form, follow_redirects=False)
+    assert confirm.status_code == 200 and 'data-testid="confirm-button"' in confirm.text
+    assert (
+        "¥250.00" in confirm.text and ORDER in confirm.text and not api.get("supplier1", "/v1/holds").json()
+    )
+    done = operator.post("/dashboard/operator/freeze", data=confirmed, follow_redirects=False)
     assert done.status_code == 303, done.text
     (hold,) = api.get("supplier1", "/v1/holds").json()
     assert hold["value"] == 25_000  # ¥250.00 in fen

@@ -46,7 +46,13 @@ def test_operator_marks_payable_defaulted_others_refused(funded: Api) -> None:
     page = console.get("/dashboard/operator").text
     row = next(r for r in _rows(page) if f">P{slot}<" in r)
     assert "600.00" in row and ">0x" not in row and "mark_defaulted" in row, row
-    done = console.post("/dashboard/operator/mark_defaulted", data={"slot_id": str(slot)})
+    # a confirmation page in words and yuan first (no browser dialog); nothing is declared until Confirm
+    confirm = console.post("/dashboard/operator/mark_defaulted", data={"slot_id": str(slot)})
+    assert confirm.status_code == 200 and 'data-testid="confirm-button"' in confirm.text, confirm.text
+    assert "cannot be undone" in confirm.text and "¥600.00" in confirm.text and ">0x" not in confirm.text
+    assert "data-confirm" not in row
+    assert api.get("bank2", f"/v1/payables/{slot}").json()["status"] == "Accepted"
+    done = console.post("/dashboard/operator/mark_defaulted", data={"slot_id": str(slot), "confirmed": "yes"})
     assert done.status_code == 303, done.text
     assert api.get("bank2", f"/v1/payables/{slot}").json()["status"] == "Defaulted"
     assert f">P{slot}<" not in console.get("/dashboard/operator").text
@@ -104,7 +110,12 @@ def test_recourse_debt_listed_for_seller_and_bank_then_collected(funded: Api) ->
     assert "Recourse debts you owe" in seller_page and "/collect" not in seller_row
     api.ok("bank1", "/v1/settlement/mint", {"to": seller, "amount": 50_000})
     client = _dashboard(api, "bank2")
-    done = client.post(f"/dashboard/bank/{bank}/recourse/{request_id}/collect")
+    # a confirmation page first: who pays how much, from which balance; Confirm collects
+    confirm = client.post(f"/dashboard/bank/{bank}/recourse/{request_id}/collect")
+    assert confirm.status_code == 200 and 'data-testid="confirm-button"' in confirm.text, confirm.text
+    assert "¥500.00, to its oldest debts first" in confirm.text and seller_name in confirm.text
+    assert api.platform.c.financing.functions.recourseOwed(seller).call() == 50_000  # nothing moved yet
+    done = client.post(f"/dashboard/bank/{bank}/recourse/{request_id}/collect", data={"confirmed": "yes"})
     assert done.status_code == 303, done.text
     settled = api.get("supplier1", "/v1/supplier/recourse-debts").json()["data"]
     assert [d for d in settled if d["request_id"] == request_id] == [

@@ -48,6 +48,51 @@ def sign_in(
     return page
 
 
+# Latin-letter words a Chinese page may show: acronyms and the product's name.
+LATIN_IN_CHINESE = {
+    "API",
+    "CSV",
+    "UTC",
+    "SHA",
+    "KYB",
+    "Tierflow",
+    "csv",
+    "English",  # the switch
+    "ERP",
+    "XLSX",
+    "YYYY",
+}  # file kinds and the date notation YYYY-MM-DD
+
+
+def english_leftovers(html: str, names: list[str]) -> list[str]:
+    """Words of three or more Latin letters in the page's visible text, participant names taken out."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        chunks: list[str] = []
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.skip += tag in ("script", "style", "code")
+            self.chunks += [v for k, v in attrs if k in ("title", "placeholder", "aria-label") and v]
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("script", "style", "code")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.chunks.append(data)
+
+    parser = Text()
+    parser.chunks = []
+    parser.feed(html)
+    text = " ".join(parser.chunks)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub(r"0x[0-9a-fA-F…]+", " ", text)
+    return [w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in LATIN_IN_CHINESE]
+
+
 @dataclass
 class Live:
     """chain + indexer + API + dashboard behind one URL, the demo participants' keys and an API client."""
@@ -97,6 +142,28 @@ class Live:
         )
         assert response.status_code == 200, response.text
         return str(response.json()["document_id"])
+
+    def bill_discount_request(self, face: int, days: int, end: int, bank: str) -> int:
+        """core2 draws a bill of `face` fen to supplier4, who asks `bank` to discount sub-tickets 1…`end`
+        (fen): the discount request's id, set up through the API (the flows under test use the pages)."""
+        upload = self.http.post(
+            "/v1/bills/documents", headers={"X-API-Key": self.keys["core2"]},
+            files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
+            data={"seller": self.address("supplier4"), "kind": "invoice", "invoice_number": self.unique()},
+        )  # fmt: skip
+        assert upload.status_code == 200, upload.text
+        package_id = int(self.api("core2", "/v1/bills", {
+            "acceptor": self.address("core2"), "payee": self.address("supplier4"), "face": face,
+            "maturity": self.today(days), "document_ids": [upload.json()["document_id"]],
+        })["result"]["package_id"])  # fmt: skip
+        self.api("core2", f"/v1/bills/{package_id}/accept")
+        root = int(self.api("supplier4", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
+        asked = self.http.post(
+            f"/v1/bills/ranges/{root}/discount-requests", headers={"X-API-Key": self.keys["supplier4"]},
+            json={"financier": self.address(bank), "start": 1, "end": end},
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        return int(asked.json()["request_id"])
 
     def issue(self, core: str, supplier: str, face: int, line_id: int, days: int = 60) -> tuple[int, int]:
         """An accepted certificate, set up through the API (the flows under test use the pages)."""

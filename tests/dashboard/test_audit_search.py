@@ -34,6 +34,9 @@ def test_audit_search_finds_invoice_number_and_certificates_by_holder_and_amount
         page = html.unescape(auditor.get("/dashboard/audit", params={"q": typed}).text)
         assert f"Invoice {number}" in page and f"backs payable P{slot}" in page
         assert "Suzhou Fasteners Co." in page and "invoice-77.pdf" in page
+        # and typed in one piece: 20 digits are an invoice number, too long to be an id (was a 500)
+        whole = auditor.get("/dashboard/audit", params={"q": number})
+        assert whole.status_code == 200 and f"backs payable P{slot}" in html.unescape(whole.text)
 
         found = auditor.get(
             "/dashboard/audit",

@@ -172,10 +172,14 @@ def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None
     expect(flash(operator)).to_contain_text("Parameters saved")
     expect(operator.locator(".kpis")).to_contain_text("5 days")
     operator.get_by_role("button", name="Pause the platform").click()
+    expect(operator.get_by_test_id("confirm")).to_contain_text("stop for every participant")
+    shot(operator, "operator-confirm-pause")
+    operator.get_by_test_id("confirm-button").click()
     expect(flash(operator)).to_contain_text("Platform paused")
     expect(operator.get_by_test_id("paused")).to_be_visible()  # every page says so while it lasts
     shot(operator, "operator-paused")
     operator.get_by_role("button", name="Unpause the platform").click()
+    operator.get_by_test_id("confirm-button").click()
     expect(flash(operator)).to_contain_text("Platform unpaused")
     expect(operator.get_by_test_id("paused")).to_have_count(0)
     operator.get_by_label("Grace period (days)", exact=True).fill("7")
@@ -248,15 +252,31 @@ def test_bank_exercises_recourse_after_a_default(browser: Any, live: Live, line_
     live.api("bank1", "/v1/settlement/mint", {"to": live.address("supplier1"), "amount": 300_000_00})
 
     live.platform.increase_time(30 * DAY)  # maturity + the 7-day grace period, unpaid
-    live.api("bank1", f"/v1/payables/{slot}/mark-defaulted")
+    live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})  # a block then
 
     bank = sign_in(browser, live.url, live.keys["bank1"])
-    bank.on("dialog", lambda dialog: dialog.accept())
+    dialogs: list[str] = []  # money and legal acts are confirmed on a page, never in a browser dialog
+    bank.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    troubled = bank.get_by_test_id("troubled").locator("tr", has_text=f"T{token}")
+    troubled.get_by_role("button", name="Mark defaulted").click()
+    confirm = bank.get_by_test_id("confirm")
+    expect(confirm).to_contain_text("¥300,000.00")  # unpaid
+    expect(bank.locator("main")).to_contain_text("cannot be undone")
+    shot(bank, "bank-confirm-default")
+    bank.get_by_test_id("confirm-button").click()
+    expect(flash(bank)).to_contain_text(f"Payable P{slot} marked defaulted")
+
     troubled = bank.get_by_test_id("troubled").locator("tr", has_text=f"T{token}")
     expect(troubled).to_contain_text("Defaulted")
     assert int(troubled.locator("td").nth(4).inner_text()) >= 9  # days overdue on the chain's clock
     before = fmt.parse_yuan(bank.get_by_test_id("balance").inner_text())
     shot(bank, "bank-defaulted-position")
     troubled.get_by_role("button", name="Exercise recourse on Ningbo Steel Frames Co.").click()
+    expect(confirm.locator("tr", has_text="Goes back to")).to_contain_text("Ningbo Steel Frames Co.")
+    expect(confirm.locator("tr", has_text="then owes you")).to_contain_text("¥300,000.00")
+    expect(confirm.locator("tr", has_text="Still owed after that")).to_contain_text("¥0.00")
+    shot(bank, "bank-confirm-recourse")
+    bank.get_by_test_id("confirm-button").click()
     expect(flash(bank)).to_contain_text(f"Recourse exercised on request {request_id}")
+    assert not dialogs, dialogs
     expect(bank.get_by_test_id("balance")).to_have_text(fmt.yuan(before + 300_000_00))

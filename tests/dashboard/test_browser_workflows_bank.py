@@ -20,7 +20,8 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
     browser: Any, live: Live, line_core1: int
 ) -> None:
     bank = sign_in(browser, live.url, live.keys["bank1"])
-    bank.on("dialog", lambda dialog: dialog.accept())  # the confirmations of Freeze and Burn
+    dialogs: list[str] = []  # Freeze and Burn are confirmed on a page, never in a browser dialog
+    bank.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     flash = bank.locator(".flash")
 
     grant = bank.get_by_test_id("grant-line")
@@ -36,6 +37,11 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
     shot(bank, "bank-credit-line-granted")
 
     row.get_by_role("button", name="Freeze").click()
+    expect(bank.get_by_test_id("confirm").locator("tr", has_text="Limit")).to_contain_text(
+        "¥5,000,000.00 → ¥0.00"
+    )
+    shot(bank, "bank-confirm-freeze")
+    bank.get_by_test_id("confirm-button").click()
     expect(flash).to_contain_text(f"Credit line {line_id} frozen")
     expect(row.get_by_test_id("line-frozen")).to_be_visible()
     expect(row.get_by_label(f"New limit of line {line_id} (¥)")).to_have_value("5,000,000.00")
@@ -52,6 +58,8 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
     burn = bank.get_by_test_id("burn")
     burn.get_by_label("Withdrawal paid out ¥", exact=True).fill("88.88")
     burn.get_by_role("button", name="Burn").click()
+    expect(bank.get_by_test_id("confirm")).to_contain_text("¥88.88")
+    bank.get_by_test_id("confirm-button").click()
     expect(flash).to_contain_text("Retired ¥88.88")
 
     # A repaid, matured position: the Claim button beside it.
@@ -68,3 +76,4 @@ def test_bank_walks_credit_lines_money_and_claim_in_the_browser(
     claim.get_by_role("button", name="Claim").click()
     expect(flash).to_contain_text(f"Claimed ¥50,000.00 on certificate T{token}")
     assert not bank.console_errors, bank.console_errors
+    assert not dialogs, dialogs

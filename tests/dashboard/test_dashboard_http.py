@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dashkit import dashboard_sign_in
+from dashkit import LATIN_IN_CHINESE, dashboard_sign_in, english_leftovers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import format as fmt
-from tierflow.platform.dashboard import queries
+from tierflow.platform.dashboard import labels, queries
 from tierflow.platform.dashboard.mount import PAGES, mount_dashboard
 from tierflow.platform.dashboard.pages import lineage as lineage_page
 from tierflow.platform.dashboard.session import COOKIE_NAME, decode_cookie
@@ -449,51 +449,6 @@ def test_operator_and_auditor_pages_show_governance_proposals(book: tuple[Engine
         assert "1800000000" not in table and "0x4f1ef286" not in table
 
 
-# Latin-letter words a Chinese page may show: acronyms and the product's name.
-LATIN_IN_CHINESE = {
-    "API",
-    "CSV",
-    "UTC",
-    "SHA",
-    "KYB",
-    "Tierflow",
-    "csv",
-    "English",  # the switch
-    "ERP",
-    "XLSX",
-    "YYYY",
-}  # file kinds and the date notation YYYY-MM-DD
-
-
-def english_leftovers(html: str, names: list[str]) -> list[str]:
-    """Words of three or more Latin letters in the page's visible text, participant names taken out."""
-    from html.parser import HTMLParser
-
-    class Text(HTMLParser):
-        chunks: list[str] = []
-        skip = 0
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            self.skip += tag in ("script", "style", "code")
-            self.chunks += [v for k, v in attrs if k in ("title", "placeholder", "aria-label") and v]
-
-        def handle_endtag(self, tag: str) -> None:
-            self.skip -= tag in ("script", "style", "code")
-
-        def handle_data(self, data: str) -> None:
-            if not self.skip:
-                self.chunks.append(data)
-
-    parser = Text()
-    parser.chunks = []
-    parser.feed(html)
-    text = " ".join(parser.chunks)
-    for name in sorted(names, key=len, reverse=True):
-        text = text.replace(name, " ")
-    text = re.sub(r"0x[0-9a-fA-F…]+", " ", text)
-    return [w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in LATIN_IN_CHINESE]
-
-
 @pytest.mark.parametrize(
     ("who", "path"),
     [
@@ -629,3 +584,57 @@ def test_lineage_page_renders_a_page_of_the_tree_and_walks_it_by_cursor(
         engine.dispose()
         if cluster is not None:
             cluster.stop()
+
+
+def test_remembered_language_holds_on_every_page_error_and_csv(book: tuple[Engine, synthetic.Seeded]) -> None:
+    """The person chose 中文 once; in another browser set to English, with no language cookie at all,
+    every page, the error pages and the CSV downloads are in Chinese (the choice is the person's)."""
+    from tierflow.platform.models.staff import StaffUser
+    from tierflow.platform.services import users
+
+    engine, seeded = book
+    auditor = seeded.addresses["auditor"]
+    with Session(engine) as db:  # the key belongs to a person of the auditor's firm (its first admin)
+        admin = users.first_admin(db, auditor)
+        for key in db.exec(select(ApiKey).where(ApiKey.address == auditor)):
+            key.user_id = admin.user_id
+            db.add(key)
+        db.commit()
+        # the companies' and the people's names (and logins) are theirs, in the language they were written
+        people = [t for person in db.exec(select(StaffUser)) for t in (person.name, person.login) if t]
+        names = list(queries.directory(db).names.values()) + people
+    client_for(engine, seeded.tokens["auditor"]).get("/dashboard/language", params={"locale": "zh_CN"})
+    phone = client_for(engine)
+    phone.headers["Accept-Language"] = "en-US,en;q=0.9"
+    dashboard_sign_in(phone, seeded.tokens["auditor"])
+    phone.cookies.delete(i18n.COOKIE_NAME)
+    at = seeded.addresses
+    pages = [
+        "/dashboard/audit", f"/dashboard/audit/participant/{at['bank1']}", "/dashboard/operator",
+        "/dashboard/lineage/1", "/dashboard/bills", "/dashboard/team",
+        f"/dashboard/bank/{at['bank1']}?book=inline", f"/dashboard/supplier/{at['supplier1']}",
+        f"/dashboard/core/{at['core1']}",
+    ]  # fmt: skip
+    for path in pages:
+        response = phone.get(path)
+        assert response.status_code == 200, path
+        assert '<html lang="zh-CN">' in response.text, path
+        assert not english_leftovers(response.text, names), (path, english_leftovers(response.text, names))
+    # Error pages: an action a supervisor may not take (403), a payable that does not exist.
+    denied = phone.post(f"/dashboard/supplier/{seeded.addresses['supplier1']}/accept", data={"slot_id": "1"})
+    missing = phone.get("/dashboard/lineage/999999")
+    for response in (denied, missing):
+        assert '<html lang="zh-CN">' in response.text, response.status_code
+        assert not english_leftovers(response.text, names), english_leftovers(response.text, names)
+    # CSV downloads from the dashboard: the header row in the person's language.
+    csvs = [f"/dashboard/audit/export/{name}.csv" for name in labels.EXPORTS]
+    csvs += [f"/dashboard/core/{at['core1']}/forecast.csv", "/dashboard/team/trail.csv"]
+    for path in csvs:
+        response = phone.get(path)
+        assert response.status_code == 200, path
+        header = response.text.splitlines()[0]
+        assert re.search(r"[\u4e00-\u9fff]", header), (path, header)
+        english = [w for w in re.findall(r"[A-Za-z]{3,}", header) if w not in LATIN_IN_CHINESE]
+        assert not english, (path, header)
+    trail = phone.get("/dashboard/team/trail.csv").text.splitlines()[1]  # the refused post above
+    assert re.match(r"1,\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z,", trail), trail  # ISO time, not unix seconds

@@ -53,12 +53,17 @@ def test_bank_credit_line_grant_adjust_freeze_unfreeze_in_the_dashboard(live: Li
         assert live.platform.c.credit_lines.functions.line(line_id).call()[2] == 3_500_000_00
 
         # Frozen: nothing drawn, so nothing can be issued on it; the adjust form offers the old limit back.
-        html = bank.post(f"{page}/lines/{line_id}/freeze").text
+        confirm = bank.post(f"{page}/lines/{line_id}/freeze").text
+        rows = _confirm_rows(confirm)
+        assert rows["Limit"] == "¥3,500,000.00 → ¥0.00"
+        assert rows["Core enterprise"] == "Shenzhen Bright Electronics Holdings"
+        assert live.platform.c.credit_lines.functions.available(line_id).call() == 3_500_000_00  # not yet
+        html = bank.post(f"{page}/lines/{line_id}/freeze", data={"confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Credit line"), flash_of(html)
         assert live.platform.c.credit_lines.functions.available(line_id).call() == 0
         row = _line_row(html, line_id)
         assert 'data-testid="line-frozen"' in row and 'value="3,500,000.00"' in row and "Unfreeze" in row
-        refused = bank.post(f"{page}/lines/{line_id}/freeze").text
+        refused = bank.post(f"{page}/lines/{line_id}/freeze", data={"confirmed": "yes"}).text
         assert flash_of(refused).startswith("error:") and "already frozen" in flash_of(refused)
 
         html = bank.post(f"{page}/lines/{line_id}/adjust", data={
@@ -84,7 +89,9 @@ def test_bank_line_actions_refuse_another_bank(live: Live, line_core1: int) -> N
         for path in (f"{theirs}/lines/{line_core1}/freeze", f"{theirs}/money/burn"):
             assert attacker.post(path, data={"amount": "1"}).status_code == 403
         own = f"/dashboard/bank/{live.address('bank2')}"
-        html = attacker.post(f"{own}/lines/{line_core1}/freeze").text
+        html = attacker.post(f"{own}/lines/{line_core1}/freeze").text  # no confirmation page for it
+        assert flash_of(html).startswith("error: Credit line") and "not one of yours" in flash_of(html)
+        html = attacker.post(f"{own}/lines/{line_core1}/freeze", data={"confirmed": "yes"}).text
         assert flash_of(html).startswith("error:") and "another financier" in flash_of(html)
         assert live.platform.c.credit_lines.functions.available(line_core1).call() > 0
         # Not a settlement bank: no money form, and the action is refused.
@@ -109,7 +116,10 @@ def test_settlement_bank_mints_and_burns_in_yuan(live: Live) -> None:
         assert _balance(live, "supplier3") == before + 1_234_56
 
         own = _balance(live, "bank1")
-        html = bank.post(f"{page}/money/burn", data={"amount": "100"}).text
+        rows = _confirm_rows(bank.post(f"{page}/money/burn", data={"amount": "100"}).text)
+        assert rows["Your settlement balance"] == f"¥{fmt.yuan(own)} → ¥{fmt.yuan(own - 100_00)}"
+        assert _balance(live, "bank1") == own
+        html = bank.post(f"{page}/money/burn", data={"amount": "100", "confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Retired ¥100.00"), flash_of(html)
         assert _balance(live, "bank1") == own - 100_00
     finally:
@@ -164,51 +174,84 @@ def test_bank_marks_default_exercises_and_collects_recourse(live: Live, line_cor
         _travel(live, 20)  # past maturity and the 7-day grace period, unpaid
         html = bank.get(f"{page}?book=inline").text
         assert f"/payables/{slot}/default" in html
-        html = bank.post(f"{page}/payables/{slot}/default").text
+        assert "data-confirm" not in _row_of(html, f"/payables/{slot}/default")  # a page, not a dialog
+        # The button leads to a confirmation page in words and yuan; nothing is declared yet.
+        confirm = bank.post(f"{page}/payables/{slot}/default").text
+        assert _confirm_rows(confirm)["Unpaid"] == "¥" + fmt.yuan(face)
+        assert "cannot be undone" in confirm and _confirm_rows(confirm)["Held by"].startswith(
+            "Bank of Tierflow"
+        )
+        assert _slot_status(live, slot) == ACCEPTED
+        html = bank.post(f"{page}/payables/{slot}/default", data={"confirmed": "yes"}).text
         assert flash_of(html).startswith(f"ok: Payable P{slot} marked defaulted"), flash_of(html)
 
         html = bank.get(f"{page}?book=inline").text
         assert f"/requests/{request_id}/recourse" in html
-        html = bank.post(f"{page}/requests/{request_id}/recourse").text
+        assert "data-confirm" not in _row_of(html, f"/requests/{request_id}/recourse")
+        held = _balance(live, "supplier4")
+        confirm = bank.post(f"{page}/requests/{request_id}/recourse").text
+        rows = _confirm_rows(confirm)
+        # who pays whom how much: the whole face is owed (nothing was repaid), what it holds is taken now
+        assert rows["Goes back to"] == "Jiaxing Coatings Co." and rows["Paid to you first"].startswith(
+            "¥0.00"
+        )
+        assert rows["Jiaxing Coatings Co. then owes you"] == "¥" + fmt.yuan(face)
+        assert rows["Collected at once"].startswith("¥" + fmt.yuan(held))
+        assert rows["Still owed after that"] == "¥" + fmt.yuan(face - held)
+        assert live.platform.c.financing.functions.getRequest(request_id).call()[5] == FUNDED  # not yet
+        html = bank.post(f"{page}/requests/{request_id}/recourse", data={"confirmed": "yes"}).text
         assert flash_of(html).startswith(f"ok: Recourse exercised on request {request_id}"), flash_of(html)
         assert 'data-testid="recoursed"' in html and f"/recourse/{request_id}/collect" in html
         assert _balance(live, "supplier4") == 0  # all it had went to the debt; some is still owed
 
         live.api("bank1", "/v1/settlement/mint", {"to": live.address("supplier4"), "amount": 10_000_00})
         before = _balance(live, "bank1")
-        html = bank.post(f"{page}/recourse/{request_id}/collect").text
+        confirm = bank.post(f"{page}/recourse/{request_id}/collect").text
+        rows = _confirm_rows(confirm)
+        assert rows["Jiaxing Coatings Co. owes you"] == "¥" + fmt.yuan(face - held), rows
+        # what it owes, as far as the ¥10,000.00 it now holds goes; the rest (if any) stays its own
+        pays = min(face - held, 10_000_00)
+        assert rows["Jiaxing Coatings Co. pays now"].startswith("¥" + fmt.yuan(pays))
+        assert rows["Its settlement balance"] == f"¥10,000.00 → ¥{fmt.yuan(10_000_00 - pays)}"
+        assert _balance(live, "bank1") == before  # the page sent nothing
+        html = bank.post(f"{page}/recourse/{request_id}/collect", data={"confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Collected"), flash_of(html)
         assert _balance(live, "bank1") > before
-        again = bank.post(f"{page}/recourse/{request_id}/collect").text
+        again = bank.post(f"{page}/recourse/{request_id}/collect", data={"confirmed": "yes"}).text
         assert flash_of(again).startswith("error:"), flash_of(again)  # nothing owed any more: a sentence
     finally:
         bank.close()
+
+
+ACCEPTED, FUNDED = 2, 4  # SlotStatus.Accepted, RequestStatus.Funded
+
+
+def _slot_status(live: Live, slot: int) -> int:
+    return int(live.platform.c.receivables.functions.slot(slot).call()[5])
+
+
+def _row_of(html: str, action: str) -> str:
+    """The form that posts to `action`, up to its closing tag."""
+    start = html.index(action)
+    return html[html.rindex("<form", 0, start) : html.index("</form>", start)]
+
+
+def _confirm_rows(html: str) -> dict[str, str]:
+    """A confirmation page's rows, label → value (the page writes nothing until Confirm)."""
+    assert 'data-testid="confirm"' in html and 'data-testid="confirm-button"' in html
+    table = html.split('data-testid="confirm"', 1)[1].split("</table>", 1)[0]
+    return {
+        re.sub(r"<[^>]+>", "", th).strip(): re.sub(r"<[^>]+>", "", td).strip()
+        for th, td in re.findall(r"<th[^>]*>(.*?)</th><td>(.*?)</td>", table, re.S)
+    }
 
 
 def test_bank_book_counts_a_discounted_bill(live: Live) -> None:
     bank = client_of(live, "bank2")
     html = bank.get(f"/dashboard/bank/{live.address('bank2')}?book=inline").text
     before_book, before_exposure = _held(html, "by-obligor", 2), _held(html, "exposure", 6)
-    upload = live.http.post(
-        "/v1/bills/documents",
-        headers={"X-API-Key": live.keys["core2"]},
-        files={"file": ("invoice.pdf", b"%PDF bill", "application/pdf")},
-        data={"seller": live.address("supplier4"), "kind": "invoice", "invoice_number": live.unique()},
-    )
-    assert upload.status_code == 200, upload.text
-    package_id = int(live.api("core2", "/v1/bills", {
-        "acceptor": live.address("core2"), "payee": live.address("supplier4"), "face": 7_777_00,
-        "maturity": live.today(120), "document_ids": [upload.json()["document_id"]],
-    })["result"]["package_id"])  # fmt: skip
-    live.api("core2", f"/v1/bills/{package_id}/accept")
-    root = int(live.api("supplier4", f"/v1/bills/{package_id}/receive")["result"]["range_id"])
-    asked = live.http.post(
-        f"/v1/bills/ranges/{root}/discount-requests",
-        headers={"X-API-Key": live.keys["supplier4"]},
-        json={"financier": live.address("bank2"), "start": 1, "end": 5_000_00},
-    )
-    assert asked.status_code == 200, asked.text
-    quoted = live.api("bank2", f"/v1/bills/discount-requests/{asked.json()['request_id']}/quote",
+    asked = live.bill_discount_request(7_777_00, days=120, end=5_000_00, bank="bank2")
+    quoted = live.api("bank2", f"/v1/bills/discount-requests/{asked}/quote",
                       {"rate_bps": 360, "valid_hours": 24})  # fmt: skip
     live.api("supplier4", f"/v1/bills/quotes/{int(quoted['result']['quote_id'])}/accept")
 

@@ -17,14 +17,20 @@ def test_devnet_time_travel_moves_the_chain_clock_for_the_operator_only(live: Li
     try:
         assert 'data-testid="time-travel"' in operator.get("/dashboard/operator").text
         before = live.platform.now()
-        html = operator.post("/dashboard/operator/time-travel", data={"days": "3"}).text
+        confirm = operator.post("/dashboard/operator/time-travel", data={"days": "3"}).text
+        assert 'data-testid="confirm-button"' in confirm and "cannot be moved back" in confirm
+        assert live.platform.now() < before + 3 * DAY  # the confirmation page moved nothing
+        html = operator.post("/dashboard/operator/time-travel", data={"days": "3", "confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Devnet clock moved forward 3 days"), flash_of(html)
         assert live.platform.now() >= before + 3 * DAY
         refused = operator.post("/dashboard/operator/time-travel", data={"days": "0"}).text
         assert flash_of(refused).startswith("error: Days: a whole number from 1 to 400")
         # Not the operator: refused, and the clock stays.
         now = live.platform.now()
-        assert bank.post("/dashboard/operator/time-travel", data={"days": "5"}).status_code == 403
+        assert (
+            bank.post("/dashboard/operator/time-travel", data={"days": "5", "confirmed": "yes"}).status_code
+            == 403
+        )
         assert live.platform.now() < now + 5 * DAY
     finally:
         operator.close()
@@ -39,7 +45,12 @@ def test_devnet_time_travel_is_absent_in_production(live: Live) -> None:
         live.ctx.settings = devnet.model_copy(update={"environment": "production"})
         assert 'data-testid="time-travel"' not in operator.get("/dashboard/operator").text
         now = live.platform.now()
-        assert operator.post("/dashboard/operator/time-travel", data={"days": "3"}).status_code == 404
+        assert (
+            operator.post(
+                "/dashboard/operator/time-travel", data={"days": "3", "confirmed": "yes"}
+            ).status_code
+            == 404
+        )
         with pytest.raises(Forbidden):
             workflows.advance_time(ctx=live.ctx, days=3)
         assert live.platform.now() < now + 3 * DAY

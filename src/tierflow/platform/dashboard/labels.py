@@ -72,6 +72,7 @@ SEARCH_KINDS: dict[str, str] = {
     "participant": N_("participant"),
     "payable": N_("payable"),
     "certificate": N_("certificate"),
+    "invoice": N_("invoice"),
 }
 
 CUSTODY: dict[str, str] = {"custodial": N_("custodial (platform keeps the key)"), "self": N_("self-custody")}
@@ -188,6 +189,24 @@ CSV_HEADERS: tuple[str, ...] = (
     N_("available_fen"),
     N_("available_yuan"),
     N_("expiry"),
+    # the derived columns of the exports: names beside addresses, dates beside unix seconds, event times
+    N_("maturity_date"),
+    N_("maturity_unix"),
+    N_("issued_at"),
+    N_("expiry_date"),
+    N_("expiry_unix"),
+    N_("initial_value_fen"),
+    N_("initial_value_yuan"),
+    N_("obligor_name"),
+    N_("supplier_name"),
+    N_("holder_name"),
+    N_("seller_name"),
+    N_("financier_name"),
+    N_("from_address_name"),
+    N_("to_address_name"),
+    N_("address_name"),
+    N_("block_time"),
+    N_("tier"),
 )
 
 

@@ -34,6 +34,7 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
+from tierflow.platform.services import estimates
 from tierflow.platform.services import queries as service_queries
 from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, tiers_of
 from tierflow.platform.services.sums import exact_groups
@@ -111,6 +112,15 @@ def indexed(db: Session) -> dict[str, int]:
 
 def data_version(db: Session) -> int:
     return indexed(db)["version"]
+
+
+MAX_ID = 2**63 - 1  # the largest payable or certificate id the database stores (BIGINT)
+
+
+def standing_rate(db: Session, bank: str, fallback: int) -> int:
+    """A bank's standing rate [bps]: the one it stored (its suppliers' estimates price at it), else
+    `fallback` (the rate kept in the viewer's session). Quote pages warn far from it."""
+    return estimates.standing_rate(db, bank) or fallback
 
 
 def settlement_balance(db: Session, address: str) -> int:
@@ -991,7 +1001,9 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                 SearchResult("participant", name, f"/dashboard/audit/participant/{address}", address)
             )
     digits = lowered.lstrip("ptc#").strip()
-    if digits.isdigit():
+    # Ids are 64-bit: a longer number (a 20-digit 全电发票 number) is only an invoice number, and as an
+    # id it would overflow the database's integer (SQLite refused it: the search answered 500).
+    if digits.isdigit() and int(digits) <= MAX_ID:
         number = int(digits)
         payable = db.get(Payable, number) if not lowered.startswith("t") else None
         if payable is not None:
@@ -1052,14 +1064,30 @@ def _invoices(db: Session, query: str, names: Directory, limit: int = 50) -> lis
     )
     found = []
     for row in rows:
-        backs = f"backs payable P{row.slot_id}" if row.slot_id is not None else "backs no payable (yet)"
+        # whole sentences in the reader's language (the Chinese auditor read these in English before)
+        facts = {
+            "seller": names.name(row.seller), "uploader": names.name(row.uploader),
+            "day": i18n.date(row.created_at), "file": row.filename, "slot": row.slot_id,
+        }  # fmt: skip
+        detail = (
+            i18n.gettext(
+                "seller %(seller)s, uploaded by %(uploader)s on %(day)s, file %(file)s; backs payable "
+                "P%(slot)s",
+                **facts,
+            )
+            if row.slot_id is not None
+            else i18n.gettext(
+                "seller %(seller)s, uploaded by %(uploader)s on %(day)s, file %(file)s; backs no "
+                "payable (yet)",
+                **facts,
+            )
+        )
         found.append(
             SearchResult(
                 "invoice",
-                f"Invoice {row.invoice_number}",
+                i18n.gettext("Invoice %(number)s", number=row.invoice_number),
                 f"/dashboard/lineage/{row.slot_id}" if row.slot_id is not None else None,
-                f"seller {names.name(row.seller)}, uploaded by {names.name(row.uploader)} on "
-                f"{fmt.iso_date(row.created_at)}, file {row.filename}; {backs}",
+                detail,
             )
         )
     return found

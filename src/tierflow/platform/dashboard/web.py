@@ -193,10 +193,19 @@ def current_viewer(request: Request) -> Viewer | None:
     return viewer
 
 
-def signed_in(request: Request) -> Viewer:
-    viewer = current_viewer(request)
+async def signed_in(request: Request) -> Viewer:
+    """The signed-in viewer, and their remembered language made the request's from here on.
+
+    Async on purpose: a sync dependency runs in a worker thread with a copy of the request's context,
+    so the language it set would be lost; set here, in the request's own task, everything the handler
+    writes afterwards (flash messages, labels, refusals, CSV headers, error pages) is in the person's
+    language, not only the page's frame.
+    """
+    viewer = await run_in_threadpool(current_viewer, request)  # the key check reads the database
     if viewer is None:
         raise SignInRequired
+    if viewer.language:
+        i18n.set_locale(viewer.language)  # the person's choice beats this browser's cookie
     return viewer
 
 
@@ -451,6 +460,25 @@ def confirm_page(request: Request, form: Any, back: str, confirmation: Confirmat
     return page(
         request, "confirm.html", confirmation=confirmation, fields=fields, action=request.url.path, back=back
     )
+
+
+async def confirm_first(
+    request: Request, form: Any, back: str, build: Callable[[Session], Confirmation]
+) -> Response | None:
+    """The confirmation page built by `build(db)` while the form is not confirmed yet (None once it is:
+    go on and act); back to `back` with the reason when there is nothing to confirm (ActionError)."""
+    if confirmed(form):
+        return None
+
+    def draw() -> Response:
+        try:
+            with session(request) as db:
+                confirmation = build(db)
+        except actions.ActionError as error:
+            return redirect(back, message=str(error), kind="error")
+        return confirm_page(request, form, back, confirmation)
+
+    return await run_in_threadpool(draw)
 
 
 MAX_RATE_BPS = 10_000  # [bps] the contracts' cap on a quote (Financing and Bills: MAX_RATE_BPS)

@@ -94,6 +94,11 @@ def upload(
         ciphertext=seal(derive_key(ctx.settings.master_key, DOCUMENT_LABEL), content, document_id.encode()),
         created_at=int(time.time()),
     )
+    if not (session.new or session.dirty or session.deleted):
+        # End the read snapshot first (nothing of ours is pending): on SQLite a snapshot that another
+        # writer (the indexer) overtook during the reads and the file check above cannot write at all
+        # (SQLITE_BUSY_SNAPSHOT, no busy wait: the issue answered 503); a fresh write waits its turn.
+        session.commit()
     session.add(row)
     session.commit()
     session.refresh(row)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, charts, labels, queries, web
+from tierflow.platform.dashboard import actions, charts, confirmations, labels, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models.financing import FinancingRequest
@@ -30,7 +30,7 @@ def _queue_context(
     db: Session, viewer: Viewer, address: str, before: int | None, after: int | None
 ) -> dict[str, Any]:
     # The bank's standing rate (what its suppliers' estimates use), else the viewer's own.
-    rate = estimates.standing_rate(db, address) or viewer.standing_rate_bps
+    rate = queries.standing_rate(db, address, viewer.standing_rate_bps)
     return {
         "queue": queries.bank_queue(
             db, address, rate_bps=rate, now=queries.clock(db), before=before, after=after
@@ -220,8 +220,10 @@ def quote_confirm(
         return found
     (fin_request, token, payable), names = found
     back = f"/dashboard/bank/{address}"
+    with web.session(request) as db:
+        standing = queries.standing_rate(db, address, viewer.standing_rate_bps)
     try:
-        rate_bps = fmt.parse_percent(rate) if rate else viewer.standing_rate_bps
+        rate_bps = fmt.parse_percent(rate) if rate else standing
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
     if payable is None:
@@ -249,7 +251,7 @@ def quote_confirm(
         # a quote is an offer for now: the registry caps its validity (24 h by default, 7 days at most)
         valid_hours=hours,
         expiry=now + hours * 3600,
-        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
+        rate_check=web.rate_check(rate_bps, standing),
     )
 
 
@@ -327,11 +329,22 @@ async def bank_request_action(
         return found
     if verb not in REQUEST_VERBS:
         return Response(status_code=404)
+    back = f"/dashboard/bank/{address}"
+    if verb in ("recourse", "decline"):
+        # a legal act (recourse moves money too): what it does, in yuan and names, before it is sent
+        page = await web.confirm_first(
+            request, await request.form(), back,
+            lambda db: confirmations.recourse(db, request_id, financier=address, now=queries.clock(db))
+            if verb == "recourse"
+            else confirmations.decline(db, request_id, financier=address),
+        )  # fmt: skip
+        if page is not None:
+            return page
     done = i18n.gettext(REQUEST_VERBS[verb], id=request_id)
     return await web.act(
         request,
         viewer,
-        f"/dashboard/bank/{address}",
+        back,
         done,
         actions.bank_request,
         verb=verb,
@@ -407,6 +420,12 @@ async def adjust_line(request: Request, viewer: web.SignedIn, address: str, line
 @router.post("/{address}/lines/{line_id}/freeze")
 async def freeze_line(request: Request, viewer: web.SignedIn, address: str, line_id: int) -> Response:
     address, back = _bank_acting(viewer, address)
+    page = await web.confirm_first(
+        request, await request.form(), back,
+        lambda db: confirmations.freeze_line(db, line_id, financier=address),
+    )  # fmt: skip
+    if page is not None:
+        return page
     done = _(
         "Credit line %(line)s frozen: its limit is now what is drawn, so nothing new can be issued on it. "
         "Repayments still restore it; set a higher limit to unfreeze it.",
@@ -437,6 +456,9 @@ async def settlement_money(request: Request, viewer: web.SignedIn, address: str,
             party=web.name_of(request, to),
         )
         return await web.act(request, viewer, back, done, actions.mint, to=to, amount=amount)
+    page = await web.confirm_first(request, form, back, lambda db: confirmations.burn(db, address, amount))
+    if page is not None:
+        return page
     done = _("Retired %(amount)s of settlement money from your own balance.", amount=i18n.money(amount))
     return await web.act(request, viewer, back, done, actions.burn, amount=amount)
 
@@ -501,6 +523,12 @@ async def claim(request: Request, viewer: web.SignedIn, address: str, token_id: 
 @router.post("/{address}/payables/{slot_id}/default")
 async def mark_defaulted(request: Request, viewer: web.SignedIn, address: str, slot_id: int) -> Response:
     address, back = _bank_acting(viewer, address)
+    page = await web.confirm_first(
+        request, await request.form(), back,
+        lambda db: confirmations.default(db, slot_id, now=queries.clock(db), by=address),
+    )  # fmt: skip
+    if page is not None:
+        return page
     done = _(
         "Payable P%(slot)s marked defaulted: with-recourse positions on it can now be handed back to their "
         "sellers, and any later payment by the obligor is still claimable pro rata.",
@@ -517,6 +545,14 @@ async def collect_recourse(request: Request, viewer: web.SignedIn, address: str,
     if found is None or found.financier != address:
         raise web.Denied(_("another bank's recourse"))
     seller = found.seller
+    page = await web.confirm_first(
+        request,
+        await request.form(),
+        back,
+        lambda db: confirmations.collect(db, request_id, financier=address),
+    )
+    if page is not None:
+        return page
     done = _(
         "Collected what %(seller)s could pay of its recourse debt from its balance.",
         seller=web.name_of(request, seller),

@@ -106,6 +106,7 @@ def bills_page(request: Request, viewer: web.SignedIn) -> Response:
         to_pay, pledged = bills.awaiting(session=db, address=viewer.address)
         recourse = bills.recourse_choices(session=db, caller=caller, held=held)
         claims = bills.claims_against(session=db, address=viewer.address)
+        standing = queries.standing_rate(db, viewer.address, viewer.standing_rate_bps)
         counterparties = [
             (address, names.name(address))
             for address in sorted(names.names)
@@ -126,6 +127,7 @@ def bills_page(request: Request, viewer: web.SignedIn) -> Response:
         claims=claims,
         counterparties=counterparties,
         banks=banks,
+        standing_rate_bps=standing,
         can_draw=(viewer.is_core or viewer.is_supplier) and not viewer.sees_everything,
         can_hold=(viewer.is_core or viewer.is_supplier or viewer.is_financier),
         today=dt.datetime.fromtimestamp(web.now(request), dt.UTC).date(),
@@ -551,8 +553,10 @@ def quote_confirm(
             raise web.Denied("a discount request addressed to another bank")
         item = bills.request_public(db, row)
         names = queries.directory(db)
+        # the bank's stored standing rate, as on the certificate quote page (the session's if none)
+        standing = queries.standing_rate(db, viewer.address, viewer.standing_rate_bps)
     try:
-        rate_bps = fmt.parse_percent(rate) if rate else viewer.standing_rate_bps
+        rate_bps = fmt.parse_percent(rate) if rate else standing
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
     now = web.now(request)
@@ -562,7 +566,7 @@ def quote_confirm(
     return web.page(
         request, "bills/confirm_quote.html", names=names, item=item, rate_bps=rate_bps, days=days,
         interest=interest, price=item.amount - interest, valid_hours=hours, expiry=now + hours * 3600,
-        rate_check=web.rate_check(rate_bps, viewer.standing_rate_bps),
+        rate_check=web.rate_check(rate_bps, standing),
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import actions, confirmations, queries, web
 from tierflow.platform.services import controls, payouts_due
 
 router = web.page_router("/operator")
@@ -69,9 +69,14 @@ async def time_travel(request: Request, viewer: web.SignedIn) -> Response:
     back = "/dashboard/operator"
     form = await request.form()
     raw = str(form.get("days", "")).strip()
-    if not raw.isdigit():
+    if not raw.isdigit() or not 1 <= int(raw) <= 400:
         message = i18n.gettext("Days: a whole number from 1 to %(most)s.", most=400)
         return web.redirect(back, message=message, kind="error")
+    page = await web.confirm_first(
+        request, form, back, lambda db: confirmations.time_travel(int(raw), web.now(request))
+    )
+    if page is not None:
+        return page
 
     def moved(chain_time: int) -> str:
         return i18n.gettext(
@@ -88,6 +93,13 @@ async def push_payouts(request: Request, viewer: web.SignedIn) -> Response:
     """Push the payouts of every matured payable whose holders have money waiting."""
     if not viewer.is_operator:
         raise web.Denied(i18n.gettext("the operator's actions"))
+    back = "/dashboard/operator"
+    page = await web.confirm_first(
+        request, await request.form(), back,
+        lambda db: confirmations.push_payouts(db, payouts_due.due(db, web.now(request))),
+    )  # fmt: skip
+    if page is not None:
+        return page
 
     def pushed(results: list[Any]) -> str:
         return i18n.ngettext(
@@ -96,7 +108,7 @@ async def push_payouts(request: Request, viewer: web.SignedIn) -> Response:
             len(results),
         )
 
-    return await web.act(request, viewer, "/dashboard/operator", pushed, actions.push_payouts_due)
+    return await web.act(request, viewer, back, pushed, actions.push_payouts_due)
 
 
 @router.post("/{verb}")
@@ -159,14 +171,26 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             return await web.act(request, viewer, back, saved, actions.set_parameters, **params)
         if verb == "mark_defaulted":
             slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
+            page = await web.confirm_first(
+                request, form, back,
+                lambda db: confirmations.default(db, slot_id, now=queries.clock(db), by=viewer.address),
+            )  # fmt: skip
+            if page is not None:
+                return page
             done = i18n.gettext(
                 "Payable P%(slot)s marked defaulted: its holders may claim what comes in.", slot=slot_id
             )
             mark = actions.operator_mark_defaulted
             return await web.act(request, viewer, back, done, mark, slot_id=slot_id)
         if verb in CONTROL_VERBS:
+            fields = _control_fields(verb, form)
+            page = await web.confirm_first(
+                request, form, back, lambda db: confirmations.control(db, verb, fields)
+            )
+            if page is not None:
+                return page
             return await web.act(request, viewer, back, str(CONTROL_VERBS[verb]), actions.asset_control,
-                                 verb=verb, **_control_fields(verb, form))  # fmt: skip
+                                 verb=verb, **fields)  # fmt: skip
         if verb == "quote-validity":
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:
@@ -174,6 +198,11 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             done = i18n.gettext("Quotes may now stay open for at most %(hours)s hours.", hours=int(raw))
             return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
+            page = await web.confirm_first(
+                request, form, back, lambda db: confirmations.pause(paused=verb == "unpause")
+            )
+            if page is not None:
+                return page
             return await web.act(
                 request,
                 viewer,

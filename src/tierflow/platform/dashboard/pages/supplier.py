@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, queries, web
+from tierflow.platform.dashboard import actions, confirmations, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.services import controls, estimates
 from tierflow.platform.services.errors import ServiceError
@@ -100,6 +100,12 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
     try:
         if verb in ("accept", "reject"):
             slot_id = web.form_int(form, "slot_id", "Payable")
+            if verb == "reject":
+                page = await web.confirm_first(
+                    request, form, back, lambda db: confirmations.reject(db, slot_id, supplier=address)
+                )
+                if page is not None:
+                    return page
             done = (
                 i18n.gettext("Payable P%(id)s accepted: the certificate is in your holdings.", id=slot_id)
                 if verb == "accept"

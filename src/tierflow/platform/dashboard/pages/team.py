@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 from fastapi import Request
@@ -10,6 +12,7 @@ from markupsafe import Markup
 
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, labels, queries, web
+from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import (
     COOKIE_NAME,
     DEFAULT_STANDING_RATE_BPS,
@@ -165,10 +168,36 @@ def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: st
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
         action=action[:64] or None, limit=100_000,
     )  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    # The header in the reader's language, times as ISO 8601 UTC; the hashes stay exact (they chain).
+    writer.writerow([i18n.gettext(TRAIL_HEADERS[column]) for column in audit_trail.CSV_COLUMNS])
+    for row in rows:
+        cells = [row.get(column) for column in audit_trail.CSV_COLUMNS]
+        cells[audit_trail.CSV_COLUMNS.index("at")] = fmt.iso_datetime(int(row["at"])) if row.get("at") else ""
+        writer.writerow(cells)
     return Response(
-        audit_trail.to_csv(rows), media_type="text/csv",
+        buffer.getvalue(), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
     )  # fmt: skip
+
+
+TRAIL_HEADERS = {
+    "seq": i18n.N_("Entry no."),
+    "at": i18n.N_("Time (UTC)"),
+    "company": i18n.N_("Company address"),
+    "user_id": i18n.N_("Person no."),
+    "user_name": i18n.N_("Person"),
+    "action": i18n.N_("Action"),
+    "outcome": i18n.N_("Outcome"),
+    "detail": i18n.N_("Detail"),
+    "ip": i18n.N_("Network address"),
+    "user_agent": i18n.N_("Browser or program"),
+    "request_id": i18n.N_("Request trace no."),
+    "tx_hash": i18n.N_("Transaction hash"),
+    "prev_hash": i18n.N_("Previous entry's hash"),
+    "entry_hash": i18n.N_("Entry hash"),
+}
 
 
 def _admin(viewer: Viewer) -> Actor:

@@ -1,13 +1,10 @@
-// Tierflow dashboard: confirmation prompts, a write's progress. Every page works without this file.
+// Tierflow dashboard: a write's progress. Every page works without this file. Money and legal actions are
+// confirmed on a page of their own that says what will happen (never a browser dialog).
 // Dates are written by the server in the page's language (one format per language), never rewritten here.
 "use strict";
 (function () {
   document.addEventListener("submit", function (event) {
     const form = event.target;
-    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-      return;
-    }
     // One click, one transaction: a double click must not fund or repay twice. Disabled after the
     // submission has started so that the browser still sends the form.
     if ((form.method || "").toLowerCase() === "post") {
