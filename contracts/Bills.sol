@@ -764,12 +764,8 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
 
     /// @inheritdoc IBills
     function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external {
-        _checkControl(reasonHash);
         uint256 n = rangeIds.length;
-        // the registry's record is the authority: recovery moves nothing but to the re-verified address
-        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
-            revert BillNotRecovered(from, to, n);
-        }
+        _checkRecovery(from, to, n, reasonHash);
         // any record, Closed ones too: the old key's earlier places in endorsement chains carry recourse
         for (uint256 i; i < n; ++i) {
             uint256 rangeId = rangeIds[i];
@@ -780,6 +776,45 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
             if (_claims[rangeId].obligor == from) (_claims[rangeId].obligor, party) = (to, true);
             if (!party) revert BillNotParty(rangeId, from);
             emit BillPartyRecovered(0, rangeId, from, to, reasonHash);
+        }
+    }
+
+    /// @inheritdoc IBills
+    function recoverPackageParties(
+        address from,
+        address to,
+        uint256[] calldata packageIds,
+        uint256[] calldata quoteIds,
+        bytes32 reasonHash
+    ) external {
+        uint256 n = packageIds.length;
+        uint256 m = quoteIds.length;
+        _checkRecovery(from, to, n + m, reasonHash);
+        for (uint256 i; i < n; ++i) {
+            uint256 packageId = packageIds[i];
+            Package storage p = _package(packageId);
+            bool party = false;
+            if (p.drawer == from) (p.drawer, party) = (to, true);
+            if (p.acceptor == from) (p.acceptor, party) = (to, true);
+            if (p.payee == from) (p.payee, party) = (to, true);
+            if (!party) revert BillNotParty(packageId, from);
+            emit BillPartyRecovered(packageId, 0, from, to, reasonHash);
+        }
+        // a bank's quotes: the holder accepting one pays the new key (expired ones may move too, harmlessly)
+        for (uint256 i; i < m; ++i) {
+            uint256 quoteId = quoteIds[i];
+            if (_quotes[quoteId].financier != from) revert BillNotParty(quoteId, from);
+            _quotes[quoteId].financier = to;
+            emit BillQuoteRecovered(quoteId, from, to, reasonHash);
+        }
+    }
+
+    /// @dev A recovery's checks: governance, with the order; the registry's record is the authority (nothing
+    /// moves but to the re-verified address); 1 to MAX_RECOVERY_BATCH ids.
+    function _checkRecovery(address from, address to, uint256 n, bytes32 reasonHash) private view {
+        _checkControl(reasonHash);
+        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
+            revert BillNotRecovered(from, to, n);
         }
     }
 

@@ -393,14 +393,17 @@ interface IBills {
         uint256 indexed packageId, uint256 indexed rangeId, address indexed from, address to, bytes32 reasonHash
     );
 
+    /// @notice Key recovery: `to` replaced `from` as the financier of quote `quoteId`.
+    event BillQuoteRecovered(uint256 indexed quoteId, address indexed from, address indexed to, bytes32 reasonHash);
+
     /// @notice A control called by someone other than governance.
     error BillNotGovernance(address caller);
     /// @notice A control without the hash of the order behind it.
     error BillNoReason();
-    /// @notice recoverParties to an address the registry did not recover `from`'s key to, or naming `size` ids
+    /// @notice A recovery to an address the registry did not recover `from`'s key to, or naming `size` ids
     /// (0 or more than MAX_RECOVERY_BATCH, 200).
     error BillNotRecovered(address from, address to, uint256 size);
-    /// @notice A recovery names a package or range record (`id`) in which `from` plays no part.
+    /// @notice A recovery names a package, range record or quote (`id`) in which `from` plays no part.
     error BillNotParty(uint256 id, address from);
 
     /// @notice Governance: freeze [start, end] of Held range `rangeId` under the order `reasonHash` (a part
@@ -419,7 +422,16 @@ interface IBills {
         returns (uint256 newRangeId);
     /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), replace `from` by
     /// `to` as holder, pledgee or recourse obligor in every range record named (the indexer lists them; at most
-    /// MAX_RECOVERY_BATCH). Package parties (drawer, acceptor, payee) are not moved: the contract is at the
-    /// 24 KB code limit (see docs/contracts.md).
+    /// MAX_RECOVERY_BATCH). Package parties and quotes move with recoverPackageParties.
     function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external;
+    /// @notice Governance, lost-key recovery: replace `from` by `to` as drawer, acceptor or payee of every package
+    /// in `packageIds` (the new key accepts, pays and dishonours them) and as the financier of every quote in
+    /// `quoteIds` (at most MAX_RECOVERY_BATCH ids in all).
+    function recoverPackageParties(
+        address from,
+        address to,
+        uint256[] calldata packageIds,
+        uint256[] calldata quoteIds,
+        bytes32 reasonHash
+    ) external;
 }
