@@ -61,6 +61,9 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     /// @dev Set once by the operator (Financing is deployed before Bills but wired after): every payment
     /// to a holder nets its recourse debt there (IFinancing.netRecourse). Appended last: storage layout.
     address public financing;
+    /// @dev Issue 15: what the acceptor paid at maturity for a Frozen record [fen], held here until the hold is
+    /// released, then paid to whoever holds the record then. Appended last: storage layout.
+    mapping(uint256 rangeId => uint256) public escrowed;
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
@@ -342,16 +345,27 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         uint256 packageId = r.packageId;
         if (acceptor != _packages[packageId].acceptor) revert BillNotAcceptor(packageId, acceptor);
         registry.requireActive(acceptor, ACCEPTOR_ROLES);
+        RangeStatus status = r.status;
+        uint256 amount = _amount(r);
+        if (status == RangeStatus.Frozen) {
+            // a judicial hold does not delay the acceptor: from maturity its sub-tickets are paid into escrow
+            // (once), released with the hold to whoever holds the record then
+            uint64 maturity = _packages[packageId].maturity;
+            if (block.timestamp < maturity) revert BillNotMatured(packageId, maturity);
+            if (escrowed[rangeId] != 0) revert BillWrongRangeStatus(rangeId, status);
+            escrowed[rangeId] = amount;
+            settlementToken.safeTransferFrom(acceptor, address(this), amount);
+            emit BillEscrowed(packageId, rangeId, acceptor, amount);
+            return;
+        }
         address holder = r.holder;
         registry.requireActive(holder, HOLDER_ROLES);
-        RangeStatus status = r.status;
         if (status == RangeStatus.Dishonoured) {
             delete _claims[rangeId]; // paid late by the acceptor: a pending recourse claim lapses
         } else if (status != RangeStatus.Presented) {
             revert BillWrongRangeStatus(rangeId, status);
         }
         r.status = RangeStatus.Paid;
-        uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(acceptor, holder, amount);
         emit BillPaid(packageId, rangeId, acceptor, holder, amount);
         _net(holder);
@@ -735,8 +749,21 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         _checkControl(reasonHash);
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
-        r.status = RangeStatus.Held;
-        emit BillRangeUnfrozen(r.packageId, rangeId, r.holder, reasonHash);
+        address holder = r.holder;
+        uint256 amount = escrowed[rangeId];
+        emit BillRangeUnfrozen(r.packageId, rangeId, holder, reasonHash);
+        // escrow is this contract's own bookkeeping: == 0 is exact
+        // slither-disable-next-line incorrect-equality
+        if (amount == 0) {
+            r.status = RangeStatus.Held;
+            return;
+        }
+        // paid at maturity while frozen: the escrow goes to the holder now, and the record is Paid
+        delete escrowed[rangeId];
+        r.status = RangeStatus.Paid;
+        settlementToken.safeTransfer(holder, amount);
+        emit BillEscrowReleased(r.packageId, rangeId, holder, amount);
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -757,6 +784,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         }
         uint256 remainderRangeId;
         (newRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, to, status);
+        _moveEscrow(rangeId, newRangeId);
         emit BillRangeForceTransferred(
             r.packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId, reasonHash
         );
@@ -816,6 +844,13 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
             revert BillNotRecovered(from, to, n);
         }
+    }
+
+    /// @dev A whole Frozen record moves with its escrow (a Held one has none). Its own function: the caller's
+    /// stack is full.
+    function _moveEscrow(uint256 rangeId, uint256 newRangeId) private {
+        uint256 amount = escrowed[rangeId];
+        if (amount != 0) (escrowed[rangeId], escrowed[newRangeId]) = (0, amount);
     }
 
     /// @dev The carve of a control: [start, end] of `r` to `to` with `status`, in `r`'s place in the chain

@@ -1220,3 +1220,47 @@ def test_key_recovery_moves_payables_credit_lines_packages_and_quotes(engine: En
         ("bill_package", 1, heir, why),
         ("bill_quote", 1, bank_heir, why),
     ]
+
+
+def test_bill_escrow_of_a_frozen_range_moves_with_it_and_pays_the_holder_at_release(engine: Engine) -> None:
+    f = EventFactory()
+    order = h32(0xC1)
+    frozen = {
+        "packageId": 1,
+        "rangeId": 2,
+        "holder": A["supplier1"],
+        "fromRangeId": 1,
+        "start": 1,
+        "end": 100,
+    }
+    apply(
+        engine,
+        [
+            *_bill(f, face=100),
+            f("Bills:BillRangeFrozen", **frozen, remainderRangeId=0, reasonHash=order),
+            f("Bills:BillEscrowed", packageId=1, rangeId=2, acceptor=A["core2"], amount=100),
+            f(
+                "Bills:BillRangeForceTransferred",
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                fromRangeId=2,
+                newRangeId=3,
+                start=1,
+                end=100,
+                remainderRangeId=0,
+                reasonHash=order,
+            ),
+            f("Bills:BillRangeUnfrozen", packageId=1, rangeId=3, holder=A["supplier2"], reasonHash=order),
+            f("Bills:BillEscrowReleased", packageId=1, rangeId=3, holder=A["supplier2"], amount=100),
+        ],
+    )
+    assert _ranges(engine)[-1] == (3, A["supplier2"], 1, 100, "Paid", 0)
+    hold = _hold(engine, "bill_range", 3)
+    assert (hold["escrowed"], hold["released"], hold["status"]) == (100, 100, "released")
+    assert [(m["kind"], m["range_id"], m["amount"]) for m in rows(engine, BillMovement)][-4:] == [
+        ("escrowed", 2, 100),
+        ("forced", 3, 100),
+        ("unfrozen", 3, None),
+        ("paid", 3, 100),
+    ]

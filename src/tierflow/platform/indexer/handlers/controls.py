@@ -257,7 +257,8 @@ def bill_range_force_transferred(event: Event, store: Store) -> None:
     if status == "Frozen":  # the hold moves whole to the new record
         old = require(store, "asset_hold", "bill_range", a["fromRangeId"])
         _hold(event, store, "bill_range", a["newRangeId"], a["to"], amount)
-        require(store, "asset_hold", "bill_range", a["newRangeId"])["reason_hash"] = old["reason_hash"]
+        moved = require(store, "asset_hold", "bill_range", a["newRangeId"])
+        moved.update(reason_hash=old["reason_hash"], escrowed=old["escrowed"])  # the escrow moves too
         old.update(status="released", released_block=event.block_number, release_hash=a["reasonHash"])
     _bill_move(
         event,
@@ -283,6 +284,26 @@ def bill_range_force_transferred(event: Event, store: Store) -> None:
         value=amount,
         reason_hash=a["reasonHash"],
     )
+
+
+@handles("Bills:BillEscrowed")
+def bill_escrowed(event: Event, store: Store) -> None:
+    """The acceptor paid a Frozen record at maturity into the hold's escrow: the record stays Frozen."""
+    a = event.args
+    require(store, "asset_hold", "bill_range", a["rangeId"])["escrowed"] += a["amount"]
+    _bill_move(event, store, "escrowed", a["rangeId"], from_address=a["acceptor"], amount=a["amount"])
+    _control(event, store, "escrowed", "bill_range", asset_id=a["rangeId"], value=a["amount"])
+
+
+@handles("Bills:BillEscrowReleased")
+def bill_escrow_released(event: Event, store: Store) -> None:
+    """After BillRangeUnfrozen: the escrow went to the holder and the record is Paid."""
+    a = event.args
+    require(store, "bill_range", a["rangeId"]).update(
+        status="Paid", recourse_obligor=None, recourse_ancestor=None
+    )
+    require(store, "asset_hold", "bill_range", a["rangeId"])["released"] = a["amount"]
+    _bill_move(event, store, "paid", a["rangeId"], to_address=a["holder"], amount=a["amount"])
 
 
 @handles("Bills:BillPartyRecovered")
