@@ -120,6 +120,13 @@ def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(fund
     assert api.ctx.link.wait_for(tf.w3.eth.block_number, 60)
     (payable,) = api.get("pumps", "/v1/core/payables").json()["data"]
     assert payable["status"] == "Repaid"
+    # the dashboard: the company's person signs in with its key and sees its page under the new address
+    client = TestClient(api.client.app)
+    found = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/dashboard/sign-in").text)
+    assert found is not None
+    client.post("/dashboard/sign-in", data={"api_key": api.keys["pumps"], "csrf_token": found.group(1)})
+    page = client.get(f"/dashboard/core/{heir.address}")
+    assert page.status_code == 200 and "Changzhou Pumps Co." in page.text
 
 
 def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(funded: Api) -> None:
