@@ -61,6 +61,9 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     /// @dev Set once by the operator (Financing is deployed before Bills but wired after): every payment
     /// to a holder nets its recourse debt there (IFinancing.netRecourse). Appended last: storage layout.
     address public financing;
+    /// @dev Issue 15: what the acceptor paid at maturity for a Frozen record [fen], held here until the hold is
+    /// released, then paid to whoever holds the record then. Appended last: storage layout.
+    mapping(uint256 rangeId => uint256) public escrowed;
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor(address registry_, address documents_, address settlementToken_, address trustedForwarder_)
@@ -342,16 +345,27 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         uint256 packageId = r.packageId;
         if (acceptor != _packages[packageId].acceptor) revert BillNotAcceptor(packageId, acceptor);
         registry.requireActive(acceptor, ACCEPTOR_ROLES);
+        RangeStatus status = r.status;
+        uint256 amount = _amount(r);
+        if (status == RangeStatus.Frozen) {
+            // a judicial hold does not delay the acceptor: from maturity its sub-tickets are paid into escrow
+            // (once), released with the hold to whoever holds the record then
+            uint64 maturity = _packages[packageId].maturity;
+            if (block.timestamp < maturity) revert BillNotMatured(packageId, maturity);
+            if (escrowed[rangeId] != 0) revert BillWrongRangeStatus(rangeId, status);
+            escrowed[rangeId] = amount;
+            settlementToken.safeTransferFrom(acceptor, address(this), amount);
+            emit BillEscrowed(packageId, rangeId, acceptor, amount);
+            return;
+        }
         address holder = r.holder;
         registry.requireActive(holder, HOLDER_ROLES);
-        RangeStatus status = r.status;
         if (status == RangeStatus.Dishonoured) {
             delete _claims[rangeId]; // paid late by the acceptor: a pending recourse claim lapses
         } else if (status != RangeStatus.Presented) {
             revert BillWrongRangeStatus(rangeId, status);
         }
         r.status = RangeStatus.Paid;
-        uint256 amount = _amount(r);
         settlementToken.safeTransferFrom(acceptor, holder, amount);
         emit BillPaid(packageId, rangeId, acceptor, holder, amount);
         _net(holder);
@@ -735,8 +749,21 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         _checkControl(reasonHash);
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
-        r.status = RangeStatus.Held;
-        emit BillRangeUnfrozen(r.packageId, rangeId, r.holder, reasonHash);
+        address holder = r.holder;
+        uint256 amount = escrowed[rangeId];
+        emit BillRangeUnfrozen(r.packageId, rangeId, holder, reasonHash);
+        // escrow is this contract's own bookkeeping: == 0 is exact
+        // slither-disable-next-line incorrect-equality
+        if (amount == 0) {
+            r.status = RangeStatus.Held;
+            return;
+        }
+        // paid at maturity while frozen: the escrow goes to the holder now, and the record is Paid
+        delete escrowed[rangeId];
+        r.status = RangeStatus.Paid;
+        settlementToken.safeTransfer(holder, amount);
+        emit BillEscrowReleased(r.packageId, rangeId, holder, amount);
+        _net(holder);
     }
 
     /// @inheritdoc IBills
@@ -757,6 +784,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         }
         uint256 remainderRangeId;
         (newRangeId, remainderRangeId) = _controlCarve(rangeId, r, start, end, to, status);
+        _moveEscrow(rangeId, newRangeId);
         emit BillRangeForceTransferred(
             r.packageId, from, to, rangeId, newRangeId, start, end, remainderRangeId, reasonHash
         );
@@ -764,12 +792,8 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
 
     /// @inheritdoc IBills
     function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external {
-        _checkControl(reasonHash);
         uint256 n = rangeIds.length;
-        // the registry's record is the authority: recovery moves nothing but to the re-verified address
-        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
-            revert BillNotRecovered(from, to, n);
-        }
+        _checkRecovery(from, to, n, reasonHash);
         // any record, Closed ones too: the old key's earlier places in endorsement chains carry recourse
         for (uint256 i; i < n; ++i) {
             uint256 rangeId = rangeIds[i];
@@ -781,6 +805,52 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
             if (!party) revert BillNotParty(rangeId, from);
             emit BillPartyRecovered(0, rangeId, from, to, reasonHash);
         }
+    }
+
+    /// @inheritdoc IBills
+    function recoverPackageParties(
+        address from,
+        address to,
+        uint256[] calldata packageIds,
+        uint256[] calldata quoteIds,
+        bytes32 reasonHash
+    ) external {
+        uint256 n = packageIds.length;
+        uint256 m = quoteIds.length;
+        _checkRecovery(from, to, n + m, reasonHash);
+        for (uint256 i; i < n; ++i) {
+            uint256 packageId = packageIds[i];
+            Package storage p = _package(packageId);
+            bool party = false;
+            if (p.drawer == from) (p.drawer, party) = (to, true);
+            if (p.acceptor == from) (p.acceptor, party) = (to, true);
+            if (p.payee == from) (p.payee, party) = (to, true);
+            if (!party) revert BillNotParty(packageId, from);
+            emit BillPartyRecovered(packageId, 0, from, to, reasonHash);
+        }
+        // a bank's quotes: the holder accepting one pays the new key (expired ones may move too, harmlessly)
+        for (uint256 i; i < m; ++i) {
+            uint256 quoteId = quoteIds[i];
+            if (_quotes[quoteId].financier != from) revert BillNotParty(quoteId, from);
+            _quotes[quoteId].financier = to;
+            emit BillQuoteRecovered(quoteId, from, to, reasonHash);
+        }
+    }
+
+    /// @dev A recovery's checks: governance, with the order; the registry's record is the authority (nothing
+    /// moves but to the re-verified address); 1 to MAX_RECOVERY_BATCH ids.
+    function _checkRecovery(address from, address to, uint256 n, bytes32 reasonHash) private view {
+        _checkControl(reasonHash);
+        if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
+            revert BillNotRecovered(from, to, n);
+        }
+    }
+
+    /// @dev A whole Frozen record moves with its escrow (a Held one has none). Its own function: the caller's
+    /// stack is full.
+    function _moveEscrow(uint256 rangeId, uint256 newRangeId) private {
+        uint256 amount = escrowed[rangeId];
+        if (amount != 0) (escrowed[rangeId], escrowed[newRangeId]) = (0, amount);
     }
 
     /// @dev The carve of a control: [start, end] of `r` to `to` with `status`, in `r`'s place in the chain

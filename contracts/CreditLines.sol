@@ -23,6 +23,9 @@ contract CreditLines is ICreditLines, ERC2771ContextUpgradeable, Governed {
         address financier; // word 2
     }
 
+    /// @dev A recovery rewrites one word and emits one event per line: 200 stay near 2 M gas.
+    uint256 public constant MAX_RECOVERY_BATCH = 200;
+
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IParticipantRegistry public immutable registry;
 
@@ -114,6 +117,27 @@ contract CreditLines is ICreditLines, ERC2771ContextUpgradeable, Governed {
         if (!registry.isOperator(operator)) revert CreditLineNotOperator(operator);
         _consumers[consumer] = enabled;
         emit ConsumerSet(consumer, enabled, operator);
+    }
+
+    /// @inheritdoc ICreditLines
+    function recoverLines(address from, address to, uint256[] calldata lineIds, bytes32 reasonHash) external {
+        // the gate of governance powers here, as in the other contracts' controls (today the operator role)
+        address caller = _msgSender();
+        if (!registry.isOperator(caller)) revert CreditLineNotGovernance(caller);
+        uint256 n = lineIds.length;
+        // the registry's record is the authority: a line moves only to the re-verified address
+        if (reasonHash == bytes32(0) || n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {
+            revert CreditLineNotRecovered(from, to, n);
+        }
+        for (uint256 i; i < n; ++i) {
+            uint256 lineId = lineIds[i];
+            Line storage l = _line(lineId);
+            bool party = false;
+            if (l.obligor == from) (l.obligor, party) = (to, true);
+            if (l.financier == from) (l.financier, party) = (to, true);
+            if (!party) revert CreditLineNotParty(lineId, from);
+            emit CreditLineRecovered(lineId, from, to, reasonHash);
+        }
     }
 
     /// @inheritdoc ICreditLines

@@ -746,15 +746,38 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
         external
         onlyGovernance
     {
-        if (reasonHash == bytes32(0)) revert CertificateNoReason();
         uint256 n = tokenIds.length;
-        if (n == 0 || n > MAX_RECOVERY_BATCH) revert CertificateRecoveryBatch(n, MAX_RECOVERY_BATCH);
-        // the registry's record is the authority: recovery moves tokens only to the re-verified address
-        if (to == address(0) || registry.recoveredTo(from) != to) revert CertificateNotRecovered(from, to);
+        _checkRecovery(from, to, n, reasonHash);
         registry.requireActive(to, Roles.HOLDER);
         for (uint256 i; i < n; ++i) {
             _recoverToken(tokenIds[i], from, to, reasonHash);
         }
+    }
+
+    /// @inheritdoc IReceivables
+    function recoverObligations(address from, address to, uint256[] calldata slotIds, bytes32 reasonHash)
+        external
+        onlyGovernance
+    {
+        uint256 n = slotIds.length;
+        _checkRecovery(from, to, n, reasonHash);
+        for (uint256 i; i < n; ++i) {
+            uint256 slotId = slotIds[i];
+            SlotData storage s = _slots[slotId];
+            // any status: a repaid or cancelled payable keeps its obligor for the record, and a defaulted one
+            // is still owed (repay after default); the line it drew on moves in CreditLines.recoverLines
+            if (s.obligor != from) revert CertificateNotObligor(slotId, from);
+            s.obligor = to;
+            emit PayableObligorRecovered(slotId, from, to, reasonHash);
+        }
+    }
+
+    /// @dev A recovery's checks: the order named, 1 to MAX_RECOVERY_BATCH ids, and the registry's record is the
+    /// authority (nothing moves but to the re-verified address).
+    function _checkRecovery(address from, address to, uint256 n, bytes32 reasonHash) private view {
+        if (reasonHash == bytes32(0)) revert CertificateNoReason();
+        if (n == 0 || n > MAX_RECOVERY_BATCH) revert CertificateRecoveryBatch(n, MAX_RECOVERY_BATCH);
+        if (to == address(0) || registry.recoveredTo(from) != to) revert CertificateNotRecovered(from, to);
     }
 
     /// @dev One token of a recovery: whole, with its hold, escrow and claimed amount (all keyed by token id).

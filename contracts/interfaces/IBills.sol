@@ -298,6 +298,8 @@ interface IBills {
     function present(uint256 rangeId) external;
     /// @notice The acceptor pays a Presented (or, late, a Dishonoured) range: `end − start + 1` settlement
     /// token acceptor → holder (`transferFrom`: the acceptor approves Bills). The range becomes Paid.
+    /// A Frozen record (a judicial hold) is paid from maturity into escrow instead (once; it stays Frozen):
+    /// unfreezeRange pays it to whoever holds the record then.
     function pay(uint256 rangeId) external;
     /// @notice 拒付 by the acceptor of a Presented range, reason > 0.
     function dishonour(uint256 rangeId, uint8 reason) external;
@@ -352,10 +354,10 @@ interface IBills {
 
     // ------------------------------------------------------------------ asset-level controls (issue 15)
     // A judicial hold carves a Held range, or a part of it, into a Frozen record of the same holder and
-    // chain. Frozen sub-tickets cannot move, be discounted, pledged or presented, so
-    // they are not paid while frozen: the acceptor's debt stands, and after the release the record's holder
-    // (after a forced transfer, the new one) presents it as usual. (No escrow here, unlike certificates: the
-    // contract is near the 24 KB code limit.) A forced transfer (court order) carves
+    // chain. Frozen sub-tickets cannot move, be discounted, pledged or presented. From maturity the acceptor
+    // pays a Frozen record into escrow (as certificates' payouts do); the release pays it to the record's holder
+    // then (after a forced transfer, the new one: the escrow moves with the record). Unpaid at release, the
+    // holder presents it as usual. A forced transfer (court order) carves
     // a range to a new holder who steps into the old holder's place in the chain (it is no endorsement).
     // A key recovery replaces the old key by the new one in place, in every range record that names
     // it (the same legal entity: the one exception to "a record's holder never changes"). The order behind
@@ -393,14 +395,21 @@ interface IBills {
         uint256 indexed packageId, uint256 indexed rangeId, address indexed from, address to, bytes32 reasonHash
     );
 
+    /// @notice The acceptor paid `amount` [fen] for Frozen record `rangeId` at maturity, into escrow (held by Bills).
+    event BillEscrowed(uint256 indexed packageId, uint256 indexed rangeId, address indexed acceptor, uint256 amount);
+    /// @notice The hold on `rangeId` was released and its escrow, `amount` [fen], paid to `holder`: record Paid.
+    event BillEscrowReleased(uint256 indexed packageId, uint256 indexed rangeId, address indexed holder, uint256 amount);
+    /// @notice Key recovery: `to` replaced `from` as the financier of quote `quoteId`.
+    event BillQuoteRecovered(uint256 indexed quoteId, address indexed from, address indexed to, bytes32 reasonHash);
+
     /// @notice A control called by someone other than governance.
     error BillNotGovernance(address caller);
     /// @notice A control without the hash of the order behind it.
     error BillNoReason();
-    /// @notice recoverParties to an address the registry did not recover `from`'s key to, or naming `size` ids
+    /// @notice A recovery to an address the registry did not recover `from`'s key to, or naming `size` ids
     /// (0 or more than MAX_RECOVERY_BATCH, 200).
     error BillNotRecovered(address from, address to, uint256 size);
-    /// @notice A recovery names a package or range record (`id`) in which `from` plays no part.
+    /// @notice A recovery names a package, range record or quote (`id`) in which `from` plays no part.
     error BillNotParty(uint256 id, address from);
 
     /// @notice Governance: freeze [start, end] of Held range `rangeId` under the order `reasonHash` (a part
@@ -409,7 +418,8 @@ interface IBills {
     function freezeRange(uint256 rangeId, uint256 start, uint256 end, bytes32 reasonHash)
         external
         returns (uint256 frozenRangeId);
-    /// @notice Governance: release the hold on `rangeId`: Held again (presentable from maturity on).
+    /// @notice Governance: release the hold on `rangeId`: Held again (presentable from maturity on), or, when the
+    /// acceptor paid it into escrow while frozen, Paid, the escrow going to the record's holder now.
     function unfreezeRange(uint256 rangeId, bytes32 reasonHash) external;
     /// @notice Governance: move [start, end] of a Held range (or a whole Frozen one, with its hold)
     /// to `to` (an active holder role) on the order `reasonHash`, without its holder, any time.
@@ -419,7 +429,16 @@ interface IBills {
         returns (uint256 newRangeId);
     /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), replace `from` by
     /// `to` as holder, pledgee or recourse obligor in every range record named (the indexer lists them; at most
-    /// MAX_RECOVERY_BATCH). Package parties (drawer, acceptor, payee) are not moved: the contract is at the
-    /// 24 KB code limit (see docs/contracts.md).
+    /// MAX_RECOVERY_BATCH). Package parties and quotes move with recoverPackageParties.
     function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external;
+    /// @notice Governance, lost-key recovery: replace `from` by `to` as drawer, acceptor or payee of every package
+    /// in `packageIds` (the new key accepts, pays and dishonours them) and as the financier of every quote in
+    /// `quoteIds` (at most MAX_RECOVERY_BATCH ids in all).
+    function recoverPackageParties(
+        address from,
+        address to,
+        uint256[] calldata packageIds,
+        uint256[] calldata quoteIds,
+        bytes32 reasonHash
+    ) external;
 }

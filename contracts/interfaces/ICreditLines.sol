@@ -22,6 +22,9 @@ interface ICreditLines {
     event CreditLineRestored(uint256 indexed lineId, uint256 amount, uint256 used);
     event ConsumerSet(address indexed consumer, bool enabled, address indexed operator);
 
+    /// @notice Key recovery: `to` replaced `from` as the line's obligor or financier.
+    event CreditLineRecovered(uint256 indexed lineId, address indexed from, address indexed to, bytes32 reasonHash);
+
     error CreditLineUnknown(uint256 lineId);
     error CreditLineExpired(uint256 lineId, uint64 expiry);
     error CreditLineExceeded(uint256 lineId, uint256 available, uint256 requested);
@@ -33,6 +36,13 @@ interface ICreditLines {
     error CreditLineZeroLimit();
     /// @notice setConsumer from an address without the operator role.
     error CreditLineNotOperator(address caller);
+    /// @notice recoverLines called by someone other than governance.
+    error CreditLineNotGovernance(address caller);
+    /// @notice recoverLines to an address the registry did not recover `from`'s key to, without a reason, or
+    /// naming `size` lines (0 or more than MAX_RECOVERY_BATCH, 200).
+    error CreditLineNotRecovered(address from, address to, uint256 size);
+    /// @notice A recovery names line `lineId`, of which `from` is neither the obligor nor the financier.
+    error CreditLineNotParty(uint256 lineId, address from);
     /// @notice restore of more than is drawn (a consumer bug; cannot happen through Receivables).
     error CreditLineOverRestored(uint256 lineId, uint256 used, uint256 amount);
 
@@ -53,6 +63,10 @@ interface ICreditLines {
     /// @notice Allow or disallow a consumer contract. Operator only.
     function setConsumer(address consumer, bool enabled) external;
 
+    /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), replace `from` by
+    /// `to` as obligor and/or financier of every line in `lineIds` (the indexer lists them; at most 200), so the
+    /// new key issues against, adjusts and is repaid on them and the old key on none.
+    function recoverLines(address from, address to, uint256[] calldata lineIds, bytes32 reasonHash) external;
     /// @return financier the bank that granted the line
     /// @return obligor the core enterprise that may draw on it
     /// @return limit [fen]

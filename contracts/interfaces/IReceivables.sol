@@ -256,6 +256,9 @@ interface IReceivables {
         uint256 indexed tokenId, address indexed from, address indexed to, uint256 value, bytes32 reasonHash, address by
     );
 
+    /// @notice Key recovery: `to` replaced `from` as the obligor of payable `slotId` (it repays it now).
+    event PayableObligorRecovered(uint256 indexed slotId, address indexed from, address indexed to, bytes32 reasonHash);
+
     /// @notice A control called by someone other than governance.
     error CertificateNotGovernance(address caller);
     /// @notice The token is under a judicial hold (the event is CertificateFrozen).
@@ -294,6 +297,10 @@ interface IReceivables {
     /// escrow included (Financing.recoverPositions moves the requests behind the locks). The registry moves
     /// the participant itself (ParticipantRegistry.recover).
     function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash) external;
+    /// @notice Governance, lost-key recovery: after ParticipantRegistry.recover(from, to, ...), make `to` the
+    /// obligor of every payable in `slotIds` (all issued by `from`, any status; at most MAX_RECOVERY_BATCH), so
+    /// the new key repays, cancels and answers for them and the old key none of them.
+    function recoverObligations(address from, address to, uint256[] calldata slotIds, bytes32 reasonHash) external;
     /// @return frozen whether `tokenId` is under a hold
     /// @return reasonHash the order of the hold (0 when not frozen)
     /// @return escrowed [fen] settled on it and held until release

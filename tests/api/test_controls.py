@@ -86,6 +86,49 @@ def test_recovery_moves_certificates_and_cash_and_bars_the_old_key(funded: Api) 
     assert response.status_code == 409 and response.json()["error"]["code"] == "RegistryAccountRecovered"
 
 
+def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(funded: Api) -> None:
+    """The company's key acts for the new address; the new key repays what the old one owed."""
+    api = funded
+    created = api.ok("operator", "/v1/operator/participants", {
+        "legal_name": "Changzhou Pumps Co.", "legal_id": api.unique("9132"), "roles": ["core_enterprise"],
+        "contact": "cfo@pumps.example",
+    })  # fmt: skip
+    old = created["participant"]["address"]
+    api.keys["pumps"] = created["api_key"]
+    line = api.credit_line("bank1", old)
+    slot, _ = api.issue("pumps", "supplier1", 50_000, line)
+    heir = api.platform.extra_account(37)  # not used by any other test (registration is one-time)
+    body = api.ok(
+        "operator", f"/v1/operator/participants/{old}/recover", {"new_address": heir.address, "order": ORDER}
+    )
+    assert (body["payables"], body["credit_lines"], body["certificates"], body["bill_quotes"]) == (1, 1, 0, 0)
+    assert len(body["tx_hashes"]) == 3  # registry, payables, credit lines
+    tf = api.platform
+    assert api.ctx.link.wait_for(tf.w3.eth.block_number, 60)
+    (payable,) = api.get("pumps", "/v1/core/payables").json()["data"]
+    assert (payable["slot_id"], payable["obligor"]) == (slot, heir.address)
+    (granted,) = api.get("pumps", "/v1/core/credit-lines").json()["data"]
+    assert (granted["line_id"], granted["obligor"]) == (line, heir.address)
+    successor = api.get("operator", f"/v1/operator/participants/{heir.address}").json()
+    assert (successor["legal_name"], successor["status"]) == ("Changzhou Pumps Co.", "active")
+    assert api.get("operator", f"/v1/operator/participants/{old}").json()["status"] == "suspended"
+    # the new key repays on chain what the old one owed (self-custody: it pays its own gas)
+    tf.w3.provider.make_request("anvil_setBalance", [heir.address, hex(10**18)])  # type: ignore[arg-type]
+    tf.transact(tf.c.token.functions.mint(heir.address, 50_000), "bank1")
+    tf.transact(tf.c.token.functions.approve(tf.c.receivables.address, 50_000), heir)
+    tf.transact(tf.c.receivables.functions.repay(slot, 50_000), heir)
+    assert api.ctx.link.wait_for(tf.w3.eth.block_number, 60)
+    (payable,) = api.get("pumps", "/v1/core/payables").json()["data"]
+    assert payable["status"] == "Repaid"
+    # the dashboard: the company's person signs in with its key and sees its page under the new address
+    client = TestClient(api.client.app)
+    found = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/dashboard/sign-in").text)
+    assert found is not None
+    client.post("/dashboard/sign-in", data={"api_key": api.keys["pumps"], "csrf_token": found.group(1)})
+    page = client.get(f"/dashboard/core/{heir.address}")
+    assert page.status_code == 200 and "Changzhou Pumps Co." in page.text
+
+
 def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(funded: Api) -> None:
     api = funded
     line = api.credit_line("bank1", "core1")

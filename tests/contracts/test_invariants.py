@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -55,8 +56,12 @@ from hypothesis.stateful import (
 )
 from web3 import HTTPProvider, Web3
 
+from tierflow.chain.accounts import DEMO_GOVERNOR_INDICES, dev_account
+from tierflow.chain.compile import Artifact, compile_all
+from tierflow.chain.deploy import upgrade_all
 from tierflow.chain.node import TxSender
 from tierflow.errors import ContractRevert
+from tierflow.settings import REPO_ROOT
 from tierflow.testing.chain import CONTRACT_ATTRIBUTES, Platform
 
 EXAMPLES = int(os.environ.get("TIERFLOW_INVARIANT_EXAMPLES", "20"))
@@ -78,6 +83,15 @@ FINANCIERS = ["bank1", "bank2"]
 BASE_HOLDERS = ["supplier1", "supplier2", "supplier3", "supplier4"]
 ROLES = {"core1": CORE, "core2": CORE, "bank1": 12, "bank2": FINANCIER, "auditor": 16}
 CASH = 10**13  # [fen] minted to obligors and financiers up front
+# Lost-key recovery (issue 15): who may lose a key (bank1 stays: it is a governor the upgrade step needs),
+# at most how often per run, and the devnet accounts the new keys come from
+RECOVERABLE = ["core1", "core2", "bank2"]
+MAX_RECOVERIES = 2
+HEIR_ACCOUNTS = 20
+REVERIFIED = b"\x0e" * 32
+# The upgrade step: one contract per run upgraded through governance to its release-2 fixture
+UPGRADABLE = ["ParticipantRegistry", "SettlementToken", "CreditLines", "Receivables", "Financing"]
+FIXTURE = "tests/contracts/upgrade_fixtures/TierflowV2.sol"
 
 
 class LeanChain:
@@ -317,12 +331,15 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "anywhere": st.sampled_from([False, False, False, True]),
     },
     "storyline": {"plot": st.sampled_from(["recourse", "recourse", "lapse"]), "token": st.integers(0, 100)},
+    "recover": {"who": st.integers(0, 10)},
+    "upgrade": {"name": st.sampled_from(UPGRADABLE)},
 }
 # how often each action is drawn per step
 WEIGHTS = {
     "onboard": 1, "toggle_suspension": 1, "grant": 1, "advance": 3, "issue": 4, "respond": 4, "move": 5,
     "request": 5, "quote": 3, "progress": 8, "repay": 3, "claim": 3, "payout": 1, "mark_defaulted": 2,
-    "recourse": 2, "collect": 1, "storyline": 1, "freeze": 2, "unfreeze": 2, "force": 1,
+    "recourse": 2, "collect": 1, "storyline": 1, "freeze": 2, "unfreeze": 2, "force": 1, "recover": 1,
+    "upgrade": 1,
 }  # fmt: skip
 SCHEDULE = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
 
@@ -332,6 +349,7 @@ class TierflowMachine(RuleBasedStateMachine):
     chain: ClassVar[LeanChain]
     total_steps: ClassVar[int] = 0
     outcomes: ClassVar[dict[str, int]] = {}
+    seconds: ClassVar[dict[str, float]] = {"recover": 0.0, "upgrade": 0.0}  # time in the issue-15 rules
 
     def __init__(self) -> None:
         super().__init__()
@@ -341,6 +359,8 @@ class TierflowMachine(RuleBasedStateMachine):
         self.snapshot = self.tf.snapshot()
         self.g = Ghost()
         self.extra: dict[str, Any] = {}
+        self.barred: list[Any] = []  # the old keys of recovered parties: they hold nothing, can do nothing
+        self.upgraded: str | None = None
         for who in OBLIGORS + FINANCIERS:
             self.chain.transact(self.c.token.functions.mint(self.a(who), CASH), self.tf.account("bank1"))
             self.g.cash[who] = CASH
@@ -1205,6 +1225,79 @@ class TierflowMachine(RuleBasedStateMachine):
         assert (event["tokenId"], event["to"], event["value"]) == (moved, self.a(receiver), value)
 
     # ------------------------------------------------------------------------------ invariants
+    # ------------------------------------------------------------------------------ rules: issue 15
+    def recover(self, who: int) -> None:
+        """Lost-key recovery: every position of a party moves to a new key that keeps the party's name in the
+        ghost (so each later check compares the chain against the new address); the old key is barred."""
+        if len(self.barred) >= MAX_RECOVERIES:
+            return
+        started = time.perf_counter()
+        name = self.pick(RECOVERABLE + self.g.holders, who)
+        g, c = self.g, self.c
+        old, old_account = self.a(name), self.account(name)
+        heir = self.tf.extra_account(HEIR_ACCOUNTS + len(self.barred))
+        self.chain.w3.provider.make_request("anvil_setBalance", [heir.address, hex(10**21)])  # type: ignore[arg-type]
+        new = heir.address
+        self.run("recover", c.registry.functions.recover(old, new, REVERIFIED), "operator", None)
+        tokens = [i for i, t in g.tokens.items() if t.holder == name]
+        slots = [i for i, gs in g.slots.items() if gs.obligor == name]
+        lines = [i for i, gl in g.lines.items() if name in (gl.obligor, gl.financier)]
+        requests_ = [i for i, gr in g.requests.items() if name in (gr.seller, gr.financier)]
+        calls = [
+            (tokens, c.receivables.functions.recoverTokens(old, new, tokens, REVERIFIED)),
+            (slots, c.receivables.functions.recoverObligations(old, new, slots, REVERIFIED)),
+            (lines, c.credit_lines.functions.recoverLines(old, new, lines, REVERIFIED)),
+            (
+                requests_ or g.owed.get(name, 0),
+                c.financing.functions.recoverPositions(old, new, requests_, REVERIFIED),
+            ),
+            (g.cash.get(name, 0), c.token.functions.recoverBalance(old, new)),
+        ]
+        for needed, fn in calls:
+            if needed:
+                self.run("recover-" + fn.fn_name, fn, "operator", None)
+        self.extra[name] = heir  # from here on the party's name is the new key
+        g.suspended.discard(name)
+        self.barred.append(old_account)
+        spender = {"core1": c.receivables, "core2": c.receivables, "bank2": c.financing}.get(name)
+        if spender is not None:  # the allowances the old key gave are the old key's: give them again
+            self.chain.transact(c.token.functions.approve(spender.address, 2**255), heir)
+        # the old key tries to pay and to move a certificate it held
+        attempts = (
+            [c.token.functions.transfer(new, 1), c.receivables.functions.transfer(tokens[0], new)]
+            if tokens
+            else [c.token.functions.transfer(new, 1)]
+        )
+        for fn in attempts:
+            try:
+                self.chain.transact(fn, old_account)
+            except ContractRevert as error:
+                assert (error.name, error.values) == ("RegistryParticipantSuspended", (old,)), error
+            else:
+                raise AssertionError(f"the recovered key {old} could still call {fn.fn_name}")
+        TierflowMachine.seconds["recover"] += time.perf_counter() - started
+
+    def upgrade(self, name: str) -> None:
+        """Upgrade one contract mid-run through governance to its release-2 implementation (once per run)."""
+        if self.upgraded is not None:
+            return
+        started = time.perf_counter()
+        release2 = _release2()
+        artifacts = {**release2, name: release2[f"{name}V2"]}
+        governors = [dev_account(i) for i in DEMO_GOVERNOR_INDICES]
+        upgrade_all(
+            self.tf.w3, self.tf.deployment, governors, artifacts=artifacts, wait=self.tf.increase_time
+        )
+        self.chain.new_sender()  # the governors' transactions went through another sender
+        TierflowMachine.total_steps += 1
+        TierflowMachine.outcomes["upgrade"] = TierflowMachine.outcomes.get("upgrade", 0) + 1
+        self.upgraded = name
+        proxy = self.tf.w3.eth.contract(
+            address=self.tf.deployment.contracts[name].address, abi=release2[f"{name}V2"].abi
+        )
+        assert proxy.functions.version().call() == "2" and proxy.functions.upgradedFeature().call() == 2
+        TierflowMachine.seconds["upgrade"] += time.perf_counter() - started
+
     @invariant()
     def chain_matches_ghost_and_invariants_hold(self) -> None:
         g, c = self.g, self.c
@@ -1217,6 +1310,7 @@ class TierflowMachine(RuleBasedStateMachine):
         hashes = [*g.bound, *g.released]
         cash_holders = sorted(g.cash)
         debtors = sorted({r.seller for r in g.requests.values()})
+        barred = [str(account.address) for account in self.barred]
         calls: list[tuple[str, str, list[Any]]] = [
             *[(c.receivables.address, "token(uint256)", [i]) for i in token_ids],
             *[(c.receivables.address, "slot(uint256)", [i]) for i in slot_ids],
@@ -1227,6 +1321,8 @@ class TierflowMachine(RuleBasedStateMachine):
             *[(c.financing.address, "recourseOwed(address)", [self.a(who)]) for who in debtors],
             *[(c.financing.address, "recourseDebt(uint256)", [i]) for i in request_ids],
             *[(c.receivables.address, "hold(uint256)", [i]) for i in token_ids],
+            *[(c.token.address, "balanceOf(address)", [old]) for old in barred],
+            *[(c.financing.address, "recourseOwed(address)", [old]) for old in barred],
         ]
         results = iter(self.chain.read(calls))
         tokens = {i: next(results) for i in token_ids}
@@ -1238,6 +1334,9 @@ class TierflowMachine(RuleBasedStateMachine):
         owed = {who: next(results)[0] for who in debtors}
         debts = {i: next(results)[0] for i in request_ids}
         holds = {i: next(results) for i in token_ids}
+        # issue 15: a recovered key holds nothing (its certificates, payables, lines and requests are checked
+        # against the new key below: the ghost's name maps to it)
+        assert [next(results)[0] for _ in range(2 * len(barred))] == [0] * (2 * len(barred))
 
         live_value: dict[int, int] = {}
         claimed: dict[int, int] = {}
@@ -1333,12 +1432,20 @@ class TierflowMachine(RuleBasedStateMachine):
             assert total == sum(g.debts[i] for i in g.queue.get(seller, [])), seller
 
 
+@functools.cache
+def _release2() -> dict[str, Artifact]:
+    """The release-2 fixture of every contract (compiled once; test_upgrade shares the cache)."""
+    return compile_all(extra_sources={FIXTURE: (REPO_ROOT / FIXTURE).read_text()})
+
+
 @pytest.mark.slow
 def test_invariants_hold_under_random_workflows(platform_session: Platform) -> None:
     TierflowMachine.platform = platform_session
     TierflowMachine.chain = LeanChain(platform_session)
     TierflowMachine.total_steps = 0
     TierflowMachine.outcomes = {}
+    TierflowMachine.seconds = {"recover": 0.0, "upgrade": 0.0}
+    started = time.perf_counter()
     base = platform_session.snapshot()
     try:
         run_state_machine_as_test(
@@ -1356,4 +1463,6 @@ def test_invariants_hold_under_random_workflows(platform_session: Platform) -> N
     print(
         f"\n{TierflowMachine.total_steps} steps; outcomes: {dict(sorted(TierflowMachine.outcomes.items()))}"
     )
+    spent = {rule: round(seconds, 1) for rule, seconds in TierflowMachine.seconds.items()}
+    print(f"{time.perf_counter() - started:.1f} s in all; in the recovery and upgrade rules: {spent}")
     assert TierflowMachine.total_steps >= MIN_TOTAL_STEPS

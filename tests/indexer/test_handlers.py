@@ -1156,3 +1156,111 @@ def test_key_recovery_moves_a_locked_certificate_and_its_request(engine: Engine)
     assert (token["holder"], token["locked"], token["lock_ref"], token["status"]) == (heir, True, 1, "locked")
     assert (request["seller"], request["financier"]) == (heir, A["bank1"])
     assert [t["kind"] for t in rows(engine, CertificateTransfer)][-1] == "recovered"
+
+
+def test_key_recovery_moves_payables_credit_lines_packages_and_quotes(engine: Engine) -> None:
+    """A payable's obligor, a line's borrower and bank, a package's parties and a bank's quote."""
+    f = EventFactory()
+    heir, bank_heir = "0x" + "ee" * 20, "0x" + "dd" * 20
+    why = h32(0xE1)
+    grant = {"limit": 2 * BIG, "expiry": 2_000_000_000}
+    apply(
+        engine,
+        [
+            f("CreditLines:CreditLineGranted", lineId=1, financier=A["bank1"], obligor=A["core1"], **grant),
+            *_issue(f, face=BIG),
+            *_bill(f, face=100),
+            f(
+                "Bills:BillQuoted",
+                quoteId=1,
+                rangeId=1,
+                financier=A["bank1"],
+                start=51,
+                end=100,
+                rateBps=300,
+                expiry=1_850_000_000,
+            ),
+            f(
+                "Receivables:PayableObligorRecovered",
+                slotId=1,
+                **{"from": A["core1"]},
+                to=heir,
+                reasonHash=why,
+            ),
+            f("CreditLines:CreditLineRecovered", lineId=1, **{"from": A["core1"]}, to=heir, reasonHash=why),
+            f(
+                "CreditLines:CreditLineRecovered",
+                lineId=1,
+                **{"from": A["bank1"]},
+                to=bank_heir,
+                reasonHash=why,
+            ),
+            f(
+                "Bills:BillPartyRecovered",
+                packageId=1,
+                rangeId=0,
+                **{"from": A["core1"]},
+                to=heir,
+                reasonHash=why,
+            ),
+            f("Bills:BillQuoteRecovered", quoteId=1, **{"from": A["bank1"]}, to=bank_heir, reasonHash=why),
+        ],
+    )
+    payable, line = row(engine, Payable, 1), row(engine, CreditLine, 1)
+    package, quote = row(engine, BillPackage, 1), row(engine, BillQuote, 1)
+    assert payable is not None and line is not None and package is not None and quote is not None
+    assert (payable["obligor"], line["obligor"], line["financier"]) == (heir, heir, bank_heir)
+    assert (package["drawer"], package["acceptor"], quote["financier"]) == (heir, A["core2"], bank_heir)
+    assert [
+        (c["asset"], c["asset_id"], c["to_address"], c["reason_hash"]) for c in rows(engine, AssetControl)
+    ] == [
+        ("payable", 1, heir, why),
+        ("credit_line", 1, heir, why),
+        ("credit_line", 1, bank_heir, why),
+        ("bill_package", 1, heir, why),
+        ("bill_quote", 1, bank_heir, why),
+    ]
+
+
+def test_bill_escrow_of_a_frozen_range_moves_with_it_and_pays_the_holder_at_release(engine: Engine) -> None:
+    f = EventFactory()
+    order = h32(0xC1)
+    frozen = {
+        "packageId": 1,
+        "rangeId": 2,
+        "holder": A["supplier1"],
+        "fromRangeId": 1,
+        "start": 1,
+        "end": 100,
+    }
+    apply(
+        engine,
+        [
+            *_bill(f, face=100),
+            f("Bills:BillRangeFrozen", **frozen, remainderRangeId=0, reasonHash=order),
+            f("Bills:BillEscrowed", packageId=1, rangeId=2, acceptor=A["core2"], amount=100),
+            f(
+                "Bills:BillRangeForceTransferred",
+                packageId=1,
+                **{"from": A["supplier1"]},
+                to=A["supplier2"],
+                fromRangeId=2,
+                newRangeId=3,
+                start=1,
+                end=100,
+                remainderRangeId=0,
+                reasonHash=order,
+            ),
+            f("Bills:BillRangeUnfrozen", packageId=1, rangeId=3, holder=A["supplier2"], reasonHash=order),
+            f("Bills:BillEscrowReleased", packageId=1, rangeId=3, holder=A["supplier2"], amount=100),
+        ],
+    )
+    assert _ranges(engine)[-1] == (3, A["supplier2"], 1, 100, "Paid", 0)
+    hold = _hold(engine, "bill_range", 3)
+    assert (hold["escrowed"], hold["released"], hold["status"]) == (100, 100, "released")
+    assert [(m["kind"], m["range_id"], m["amount"]) for m in rows(engine, BillMovement)][-4:] == [
+        ("escrowed", 2, 100),
+        ("forced", 3, 100),
+        ("unfrozen", 3, None),
+        ("paid", 3, 100),
+    ]

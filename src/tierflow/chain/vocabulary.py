@@ -473,7 +473,22 @@ ERROR_MESSAGES: dict[str, str] = {
         "the registry has not recovered {from:party}'s key to {to:party}, or the recovery names {size} range "
         "records (1 to 200 per call); recover the participant first, or split the list"
     ),
-    "BillNotParty": N_("{from:party} plays no part in range record {id}; leave it out of the recovery"),
+    "BillNotParty": N_(
+        "{from:party} plays no part in the bill package, range record or quote {id}; leave it out of the "
+        "recovery"
+    ),
+    "CreditLineNotGovernance": N_(
+        "{caller:party} is not platform governance; only governance moves credit lines in a key recovery"
+    ),
+    "CreditLineNotRecovered": N_(
+        "the registry has not recovered {from:party}'s key to {to:party}, the order is missing, or the "
+        "recovery names {size} credit lines (1 to 200 per call); recover the participant first, or split "
+        "the list"
+    ),
+    "CreditLineNotParty": N_(
+        "{from:party} is neither the borrower nor the bank of credit line {lineId}; leave it out of the "
+        "recovery"
+    ),
     # governance and upgrades (issue 15)
     "GovernanceOnly": N_("{caller:party} is not governance: propose the change to the governors' council"),
     "CouncilNotGovernor": N_("{caller:party} is not a governor"),

@@ -71,7 +71,7 @@ class BillQuote(SQLModel, table=True):
 
 class BillMovement(SQLModel, table=True):
     """Every bill event touching a range: endorsed, discounted, pledged, released, presented, paid,
-    dishonoured, recourse_claimed, recourse_settled."""
+    dishonoured, recourse_claimed, recourse_settled; of the controls: frozen, forced, unfrozen, escrowed."""
 
     __tablename__ = "bill_movement"
 

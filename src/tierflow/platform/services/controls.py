@@ -8,8 +8,10 @@ per batch of 200 tokens or bill records), in the order the contracts require: th
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_utils.crypto import keccak
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
@@ -17,12 +19,16 @@ from tierflow.platform.models import (
     AssetControl,
     AssetHold,
     BillPackage,
+    BillQuote,
     BillRange,
     Certificate,
+    CreditLine,
     FinancingRequest,
+    Payable,
     SettlementBalance,
 )
-from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
+from tierflow.platform.models.staff import ApprovalPolicy, ApprovalSettings, StaffUser
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.platform.services.schemas.controls import (
@@ -142,6 +148,15 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
         .scalars()
         .all()
     )
+    payables = _ids(session, col(Payable.slot_id), col(Payable.obligor) == old)
+    lines = _ids(
+        session,
+        col(CreditLine.line_id),
+        or_(col(CreditLine.obligor) == old, col(CreditLine.financier) == old),
+    )
+    quotes = _ids(
+        session, col(BillQuote.quote_id), col(BillQuote.financier) == old, col(BillQuote.status) == "open"
+    )
     balance_row = session.get(SettlementBalance, old)
     balance = int(balance_row.balance) if balance_row is not None else 0
     session.commit()  # end the read transaction before the chain calls
@@ -152,18 +167,23 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
     for batch in _batches(list(requests)) or ([[]] if owed else []):
         hashes.append(_send(ctx, "Financing", "recoverPositions", old, new, batch, why).tx_hash)
-    # Bills moves range records only (its code is at the 24 KB limit): `packages` are counted, not moved
+    for batch in _batches(list(payables)):
+        hashes.append(_send(ctx, "Receivables", "recoverObligations", old, new, batch, why).tx_hash)
+    for batch in _batches(list(lines)):
+        hashes.append(_send(ctx, "CreditLines", "recoverLines", old, new, batch, why).tx_hash)
     for batch in _batches(list(ranges)):
         hashes.append(_send(ctx, "Bills", "recoverParties", old, new, batch, why).tx_hash)
+    # packages and quotes share one call (and its limit of 200 ids): quotes fill what packages leave
+    tagged = [("package", i) for i in packages] + [("quote", i) for i in quotes]
+    for chunk in _batches_of(tagged):
+        package_ids = [i for kind, i in chunk if kind == "package"]
+        quote_ids = [i for kind, i in chunk if kind == "quote"]
+        hashes.append(
+            _send(ctx, "Bills", "recoverPackageParties", old, new, package_ids, quote_ids, why).tx_hash
+        )
     if balance:
         hashes.append(_send(ctx, "SettlementToken", "recoverBalance", old, new).tx_hash)
-    # the directory mirrors the registry: the old key is barred (the new address has no directory entry
-    # yet: its legal identity is the old entry's, re-verified off chain)
-    row = session.get(DirectoryParticipant, old)
-    if row is not None:
-        row.status = "suspended"
-        session.add(row)
-        session.commit()
+    _rebind_company(session, old, new)
     return RecoveryPublic(
         old_address=old,
         new_address=new,
@@ -174,7 +194,42 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
         bill_packages=len(packages),
         bill_ranges=len(ranges),
         balance=balance,
+        payables=len(payables),
+        credit_lines=len(lines),
+        bill_quotes=len(quotes),
     )
+
+
+def _ids(session: Session, column: Any, *where: Any) -> list[int]:
+    return [int(i) for i in session.execute(select(column).where(*where).order_by(column)).scalars().all()]
+
+
+def _batches_of(items: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    return [items[i : i + RECOVERY_BATCH] for i in range(0, len(items), RECOVERY_BATCH)]
+
+
+def _rebind_company(session: Session, old: str, new: str) -> None:
+    """The company goes on under its new address: its directory entry, people, keys and approval rules.
+
+    The new address gets the old entry's legal identity (re-verified off chain) as a self-custody participant
+    (the platform holds no key for it); the old entry stays, suspended, so history under the old address still
+    shows the company's name, and its legal id names the successor (legal ids are unique). Pending approvals
+    stay with the old address: their terms name it, so they lapse and are asked again.
+    """
+    row = session.get(DirectoryParticipant, old)
+    if row is not None:
+        successor = DirectoryParticipant.model_validate(
+            row.model_dump(),
+            update={"address": new, "status": "active", "custody": "self", "encrypted_key": None},
+        )
+        row.status = "suspended"
+        row.legal_id = f"recovered:{new}"
+        session.add(row)
+        session.flush()  # the legal id is free before the successor takes it
+        session.add(successor)
+    for table in (ApiKey, DashboardSession, StaffUser, ApprovalPolicy, ApprovalSettings):
+        session.execute(update(table).where(col(table.address) == old).values(address=new))
+    session.commit()
 
 
 # -- reads ------------------------------------------------------------------------------------------

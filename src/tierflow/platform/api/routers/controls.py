@@ -127,8 +127,10 @@ def force_range(
     responses=WRITE_RESPONSES,
     summary="Lost-key recovery: move everything to a re-verified address",
     description="One transaction per contract (and per 200 tokens, requests or bill records): the registry "
-    "entry, certificates (locked ones too), financing requests and recourse debts, bill packages and "
-    "records, settlement-token balance.",
+    "entry, certificates (locked ones too), financing requests and recourse debts, payables it owes, "
+    "credit lines (as borrower or bank), bill records, packages and open quotes, settlement-token "
+    "balance; then the company's directory entry, people, API keys and approval rules move to the new "
+    "address (a self-custody participant; the old entry stays, suspended, for history).",
 )
 def recover(
     ctx: ContextDep,

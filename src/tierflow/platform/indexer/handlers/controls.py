@@ -257,7 +257,8 @@ def bill_range_force_transferred(event: Event, store: Store) -> None:
     if status == "Frozen":  # the hold moves whole to the new record
         old = require(store, "asset_hold", "bill_range", a["fromRangeId"])
         _hold(event, store, "bill_range", a["newRangeId"], a["to"], amount)
-        require(store, "asset_hold", "bill_range", a["newRangeId"])["reason_hash"] = old["reason_hash"]
+        moved = require(store, "asset_hold", "bill_range", a["newRangeId"])
+        moved.update(reason_hash=old["reason_hash"], escrowed=old["escrowed"])  # the escrow moves too
         old.update(status="released", released_block=event.block_number, release_hash=a["reasonHash"])
     _bill_move(
         event,
@@ -285,6 +286,26 @@ def bill_range_force_transferred(event: Event, store: Store) -> None:
     )
 
 
+@handles("Bills:BillEscrowed")
+def bill_escrowed(event: Event, store: Store) -> None:
+    """The acceptor paid a Frozen record at maturity into the hold's escrow: the record stays Frozen."""
+    a = event.args
+    require(store, "asset_hold", "bill_range", a["rangeId"])["escrowed"] += a["amount"]
+    _bill_move(event, store, "escrowed", a["rangeId"], from_address=a["acceptor"], amount=a["amount"])
+    _control(event, store, "escrowed", "bill_range", asset_id=a["rangeId"], value=a["amount"])
+
+
+@handles("Bills:BillEscrowReleased")
+def bill_escrow_released(event: Event, store: Store) -> None:
+    """After BillRangeUnfrozen: the escrow went to the holder and the record is Paid."""
+    a = event.args
+    require(store, "bill_range", a["rangeId"]).update(
+        status="Paid", recourse_obligor=None, recourse_ancestor=None
+    )
+    require(store, "asset_hold", "bill_range", a["rangeId"])["released"] = a["amount"]
+    _bill_move(event, store, "paid", a["rangeId"], to_address=a["holder"], amount=a["amount"])
+
+
 @handles("Bills:BillPartyRecovered")
 def bill_party_recovered(event: Event, store: Store) -> None:
     a = event.args
@@ -294,15 +315,7 @@ def bill_party_recovered(event: Event, store: Store) -> None:
         for role in ("drawer", "acceptor", "payee"):
             if package[role] == old:
                 package[role] = new
-        _control(
-            event,
-            store,
-            "recovered",
-            "bill_package",
-            asset_id=a["packageId"],
-            from_address=old,
-            to_address=new,
-        )
+        _recovered(event, store, "bill_package", a["packageId"])
         return
     record = require(store, "bill_range", a["rangeId"])
     for role in ("holder", "pledgee", "recourse_obligor"):
@@ -311,14 +324,49 @@ def bill_party_recovered(event: Event, store: Store) -> None:
     hold = store.get("asset_hold", "bill_range", a["rangeId"])
     if hold is not None and hold["holder"] == old:
         hold.update(holder=new, updated_block=event.block_number)
+    _recovered(event, store, "bill_range", a["rangeId"])
+
+
+@handles("Bills:BillQuoteRecovered")
+def bill_quote_recovered(event: Event, store: Store) -> None:
+    """A key recovery: the bank's quote is the new key's (the holder accepting it is paid by that key)."""
+    a = event.args
+    require(store, "bill_quote", a["quoteId"])["financier"] = a["to"]
+    _recovered(event, store, "bill_quote", a["quoteId"])
+
+
+# ---------------------------------------------------------------------------- payables and credit lines
+
+
+@handles("Receivables:PayableObligorRecovered")
+def payable_obligor_recovered(event: Event, store: Store) -> None:
+    """A key recovery: the core enterprise's payable is owed (and repaid) by its new key."""
+    a = event.args
+    require(store, "payable", a["slotId"])["obligor"] = a["to"]
+    _recovered(event, store, "payable", a["slotId"])
+
+
+@handles("CreditLines:CreditLineRecovered")
+def credit_line_recovered(event: Event, store: Store) -> None:
+    """A key recovery: the new key is the line's borrower and/or its bank (whichever the old one was)."""
+    a = event.args
+    line = require(store, "credit_line", a["lineId"])
+    for role in ("obligor", "financier"):
+        if line[role] == a["from"]:
+            line[role] = a["to"]
+    _recovered(event, store, "credit_line", a["lineId"])
+
+
+def _recovered(event: Event, store: Store, asset: str, asset_id: int) -> None:
+    a = event.args
     _control(
         event,
         store,
         "recovered",
-        "bill_range",
-        asset_id=a["rangeId"],
-        from_address=old,
-        to_address=new,
+        asset,
+        asset_id=asset_id,
+        from_address=a["from"],
+        to_address=a["to"],
         reason_hash=a["reasonHash"],
     )
 

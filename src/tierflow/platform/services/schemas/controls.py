@@ -74,7 +74,8 @@ class HoldPublic(BaseModel):
 class ControlPublic(BaseModel):
     kind: str = Field(description="frozen | unfrozen | escrowed | forced | recovered")
     asset: str = Field(
-        description="certificate | bill_range | bill_package | financing | participant | balance"
+        description="certificate | bill_range | bill_package | bill_quote | financing | participant "
+        "| balance | payable | credit_line"
     )
     asset_id: int | None
     new_asset_id: int | None
@@ -98,3 +99,6 @@ class RecoveryPublic(BaseModel):
     bill_packages: int
     bill_ranges: int
     balance: Fen
+    payables: int = Field(description="payables issued by the old address: the new one owes and repays them")
+    credit_lines: int = Field(description="credit lines the old address borrows on or granted")
+    bill_quotes: int = Field(description="the old address's open bill quotes (a bank's)")
