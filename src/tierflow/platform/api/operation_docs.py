@@ -272,6 +272,18 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "is sent (checker).",
     ("GET", "/v1/company/audit-trail"): "The audit trail: all of it for auditors and the operator, your "
     "company's for its admin." + PAGED,
+    # -- estimates and payouts due (issue 13) --------------------------------------------------------
+    ("GET", "/v1/supplier/financing-estimate"): "The financing-cost estimate (融资测算) before asking: for "
+    "`amount` in fen of a certificate you hold (`token_id`) or one due on `maturity_date` (ISO date), each "
+    "active bank's price at its standing rate: discount interest = face × rate × days / 360 (rounded half "
+    "up to the fen), the price in fen, the days, and the all-in annual cost in bps; highest price first. "
+    "An estimate, not a quote: the bank quotes its own rate when asked.",
+    ("PUT", "/v1/financier/standing-rate"): "Set this bank's standing annual discount rate in bps (1 to "
+    "10,000): what suppliers' financing-cost estimates price at; each quote still names its own rate "
+    "(financier).",
+    ("GET", "/v1/operator/payouts-due"): "Matured payables whose obligor paid in more than the holders "
+    "received: the obligor by name, the maturity date, the amount due in fen and the holders' live "
+    "certificates to push with POST /v1/operator/payouts (operator)." + OFFSET_PAGED,
     # -- system -------------------------------------------------------------------------------------
     ("GET", "/metrics"): "Prometheus metrics: the operator's X-API-Key, or Bearer TIERFLOW_METRICS_TOKEN.",
 }

@@ -9,7 +9,6 @@ payable and depth (models.summary), not one per certificate.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from tierflow.platform.models.service import DirectoryParticipant, StoredDocumen
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import queries as service_queries
 from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
+from tierflow.platform.services.queries import clock as clock
+from tierflow.platform.services.queries import note_chain_time as note_chain_time
 from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
@@ -81,23 +82,6 @@ def directory(db: Session) -> Directory:
         roles[onchain.address] = onchain.roles
         status[onchain.address] = onchain.status
     return Directory(names, roles, status)
-
-
-# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
-# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
-# event brings it back.
-DEVNET_CLOCK: dict[int, int] = {}
-
-
-def note_chain_time(engine: Any, chain_time: int) -> None:
-    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
-
-
-def clock(db: Session) -> int:
-    """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
-    (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules."""
-    last = db.exec(select(RawEvent.block_time).order_by(col(RawEvent.block_number).desc()).limit(1)).first()
-    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(db.get_bind()), 0))
 
 
 def indexed(db: Session) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from tierflow.platform.models import (
     Payout,
     RecourseDebt,
 )
+from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
@@ -57,6 +59,26 @@ PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 # -- conversions ----------------------------------------------------------------------------------
 def payable_public(row: Payable) -> PayablePublic:
     return PayablePublic.model_validate(row, from_attributes=True)
+
+
+# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
+# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
+# event brings it back.
+DEVNET_CLOCK: dict[int, int] = {}
+
+
+def note_chain_time(engine: Any, chain_time: int) -> None:
+    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
+
+
+def clock(session: Session) -> int:
+    """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
+    (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules.
+    The API and the dashboard both read it, so they agree on what is due."""
+    last = session.execute(
+        select(col(RawEvent.block_time)).order_by(col(RawEvent.block_number).desc()).limit(1)
+    ).scalar()
+    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(session.get_bind()), 0))
 
 
 def path_public(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
@@ -21,7 +22,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import batch_fund, queries, workflows
+from tierflow.platform.services import batch_fund, estimates, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     Burn,
@@ -39,6 +40,23 @@ from tierflow.platform.services.schemas.certificates import (
 )
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
+
+
+class StandingRate(BaseModel):
+    rate_bps: int = Field(
+        strict=True, gt=0, le=estimates.MAX_RATE_BPS,
+        description="[bps] annual discount rate (100 bps = 1%), 1 to 10,000",
+    )  # fmt: skip
+
+
+@router.put(
+    "/standing-rate", response_model=StandingRate,
+    summary="Set this bank's standing rate: what suppliers' financing-cost estimates price at",
+)  # fmt: skip
+def standing_rate(session: SessionDep, caller: FinancierCaller, data: StandingRate) -> StandingRate:
+    return StandingRate(
+        rate_bps=estimates.set_standing_rate(session=session, caller=caller, rate_bps=data.rate_bps)
+    )
 
 
 @router.post(

@@ -19,7 +19,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import participants, workflows
+from tierflow.platform.services import participants, payouts_due, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
@@ -28,6 +28,7 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantCreate,
     ParticipantCreated,
     ParticipantPublic,
+    PayoutDuePublic,
     PlatformPublic,
     QuoteValidityUpdate,
     TxResult,
@@ -209,6 +210,16 @@ def payouts(
         data,
         lambda: workflows.push_payouts(ctx=ctx, token_ids=data.token_ids),
     )
+
+
+@router.get(
+    "/payouts-due", response_model=Page[PayoutDuePublic],
+    summary="Matured payables whose repayment is not yet out to the holders, with their certificates",
+)  # fmt: skip
+def list_payouts_due(
+    session: SessionDep, caller: OperatorCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[PayoutDuePublic]:
+    return payouts_due.listing(session=session, now=queries.clock(session), limit=limit, offset=offset)
 
 
 @router.post(

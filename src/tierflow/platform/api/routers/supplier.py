@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -20,11 +21,13 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes
-from tierflow.platform.services import queries, workflows
+from tierflow.platform.services import estimates, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
+    MAX_FEN,
     AcceptQuote,
     CertificatePublic,
     FinancingCreate,
+    FinancingEstimates,
     FinancingPublic,
     Page,
     PayablePublic,
@@ -177,4 +180,25 @@ def cancel_request(
     return write(
         caller.address, {"request_id": request_id},
         lambda: workflows.cancel_request(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.get(
+    "/financing-estimate", response_model=FinancingEstimates,
+    summary="Financing-cost estimate (融资测算): each bank's price at its standing rate, before asking",
+)  # fmt: skip
+def financing_estimate(
+    session: SessionDep,
+    caller: SupplierCaller,
+    amount: Annotated[int, Query(gt=0, le=MAX_FEN, description="[fen] the face to sell")],
+    token_id: Annotated[
+        int | None, Query(gt=0, lt=2**63, description="a certificate you hold: its maturity is used")
+    ] = None,
+    maturity_date: Annotated[
+        dt.date | None, Query(description="ISO date (YYYY-MM-DD) the certificate is due, instead of token_id")
+    ] = None,
+) -> FinancingEstimates:
+    return estimates.for_supplier(
+        session=session, caller=caller, amount=amount, token_id=token_id, maturity_date=maturity_date,
+        now=queries.clock(session),
     )  # fmt: skip
