@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from tierflow.chain.node import recording_sends
-from tierflow.chain.vocabulary import Role, revert_message
+from tierflow.chain.vocabulary import Role
 from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.platform import i18n
 from tierflow.platform.models import CreditLine
@@ -37,7 +37,15 @@ from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord
 from tierflow.platform.security.crypto import invoice_hash
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
-from tierflow.platform.services import audit_trail, documents, idempotency, invoice_files, workflows, writes
+from tierflow.platform.services import (
+    audit_trail,
+    documents,
+    idempotency,
+    invoice_files,
+    names,
+    workflows,
+    writes,
+)
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import InvalidRequest, ServiceError
 from tierflow.platform.services.participants import Caller
@@ -615,7 +623,13 @@ def _send(
             if discard is not None:
                 discard(session, kept)
             if isinstance(error, ContractRevert):
-                body = _error_body(error.name, revert_message(error))
+                # parties by name, as the API's own answers (a batch item's answer is one of them)
+                body = _error_body(
+                    error.name,
+                    i18n.revert_message(
+                        error, names=names.of_revert(engine, error).get, with_error_name=True
+                    ),
+                )
             else:
                 body = _error_body(error.code, error.message)
             _retrying(

@@ -13,7 +13,7 @@ from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import access, documents, lineage
+from tierflow.platform.services import access, documents, lineage, names
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -99,9 +99,9 @@ def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
     if row.holder != caller.address:
         raise Forbidden(
             i18n.gettext(
-                "bill range %(range_id)s is held by %(holder)s, not by you",
+                "Bill range R%(range_id)s is held by %(holder)s, not by you.",
                 range_id=range_id,
-                holder=row.holder,
+                holder=names.name(session, row.holder),
             ),
             code="not_a_party",
         )
@@ -283,7 +283,8 @@ def request_discount(
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
         raise InvalidRequest(
             i18n.gettext(
-                "%(address)s is not a bank on the platform; choose a financier", address=data.financier
+                "%(name)s is not a bank on the platform; choose a financier.",
+                name=names.name(session, data.financier),
             ),
             code="not_a_financier",
         )

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from eth_utils.address import is_address, to_checksum_address
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from tierflow.errors import ContractRevert
 from tierflow.platform.models.service import DirectoryParticipant
 
 
@@ -37,3 +40,20 @@ def _checksum(address: str) -> str:
 def name(session: Session, address: str) -> str:
     """The legal name of `address`, or its short form."""
     return names(session, [address]).get(address) or short(address)
+
+
+def of_revert(engine: Engine, error: ContractRevert) -> dict[str, str]:
+    """Names of the parties a contract error names (its address arguments), for `i18n.revert_message`.
+
+    Read in a session of its own: the error may come from anywhere, even a failed transaction. An error
+    answer must not fail on its names, so a database that does not answer leaves the short addresses."""
+    addresses = [
+        value for value in error.args_by_name.values() if isinstance(value, str) and is_address(value)
+    ]
+    if not addresses:
+        return {}
+    try:
+        with Session(engine) as session:
+            return names(session, addresses)
+    except SQLAlchemyError:
+        return {}

@@ -248,14 +248,26 @@ def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | Non
 def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePublic:
     row = payable(session, slot_id)
     if not access.is_slot_party(session, caller, row):
-        raise access.not_a_party(f"payable {slot_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to payable %(id)s: only its core enterprise, its supplier, its holders "
+                "and the banks that financed it see it.",
+                id=slot_id,
+            )
+        )
     return payable_public(row)
 
 
 def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(f"certificate {token_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+                "core enterprise and the banks asked to finance it see it.",
+                id=token_id,
+            )
+        )
     return certificate_public(row, session.get(Payable, row.slot_id), session=session)
 
 
@@ -310,7 +322,13 @@ def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
 def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(f"certificate {token_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+                "core enterprise and the banks asked to finance it see it.",
+                id=token_id,
+            )
+        )
     # The holder's view of the tree is this path: its count is that of the path (access.py).
     path = lineage.path_to_root(session, token_id)
     tokens = path_public(session, path, session.get(Payable, row.slot_id))
@@ -550,7 +568,13 @@ def obligor_exposure(session: Session, obligor: str) -> int:
 def request_detail(*, session: Session, caller: Caller, request_id: int) -> FinancingDetail:
     row = financing_request(session, request_id)
     if not access.can_see_request(caller, row):
-        raise access.not_a_party(f"financing request {request_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to financing request %(id)s: only its seller and the bank it is "
+                "addressed to see it.",
+                id=request_id,
+            )
+        )
     cert = session.get(Certificate, row.token_id)
     slot = session.get(Payable, cert.slot_id) if cert is not None else None
     lines: Any = (
