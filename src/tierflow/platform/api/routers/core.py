@@ -34,8 +34,9 @@ from tierflow.platform.services.schemas.certificates import (
     Page,
     PayablePublic,
     Repay,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import IssueResult, NoResult, RepayResult
 
 router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
 
@@ -89,7 +90,7 @@ def upload(
 
 
 @router.post(
-    "/certificates", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/certificates", response_model=TxResultOf[IssueResult], responses=WRITE_RESPONSES,
     summary="Issue a certificate (payable) to a supplier, drawing on a credit line",
 )  # fmt: skip
 def issue(
@@ -154,7 +155,7 @@ def issue_batch(
     return batch_issue.issue(ctx=ctx, caller=caller, batch=batch, action="/v1/core/payables/batch")
 
 
-@router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def cancel(
     ctx: ContextDep,
     session: SessionDep,
@@ -169,7 +170,7 @@ def cancel(
 
 
 @router.post(
-    "/payables/{slot_id}/repay", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/payables/{slot_id}/repay", response_model=TxResultOf[RepayResult], responses=WRITE_RESPONSES,
     summary="Repay in full or in part (settlement token)",
 )  # fmt: skip
 def repay(

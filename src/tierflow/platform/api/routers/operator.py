@@ -31,8 +31,9 @@ from tierflow.platform.services.schemas.certificates import (
     PayoutDuePublic,
     PlatformPublic,
     QuoteValidityUpdate,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import ClaimResult, DefaultResult, NoResult
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=READ_RESPONSES)
 
@@ -158,7 +159,10 @@ def platform(ctx: ContextDep, caller: OperatorCaller) -> PlatformPublic:
 
 
 @router.put(
-    "/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit"
+    "/parameters",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
+    summary="Set tenor cap, grace, unit",
 )
 def parameters(
     ctx: ContextDep,
@@ -174,7 +178,7 @@ def parameters(
 
 
 @router.put(
-    "/quote-validity", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/quote-validity", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="Set how long a bank's quote may stay open (hours, at most 168)",
 )  # fmt: skip
 def quote_validity(
@@ -186,18 +190,23 @@ def quote_validity(
     return write(caller.address, data, lambda: workflows.set_quote_validity(ctx=ctx, data=data))
 
 
-@router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")
+@router.post(
+    "/pause", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES, summary="Emergency stop"
+)
 def pause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
     return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=True))
 
 
-@router.post("/unpause", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/unpause", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def unpause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
     return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=False))
 
 
 @router.post(
-    "/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity"
+    "/payouts",
+    response_model=TxResultOf[ClaimResult],
+    responses=WRITE_RESPONSES,
+    summary="Push payouts at maturity",
 )
 def payouts(
     ctx: ContextDep,
@@ -223,7 +232,7 @@ def list_payouts_due(
 
 
 @router.post(
-    "/payables/{slot_id}/mark-defaulted", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/payables/{slot_id}/mark-defaulted", response_model=TxResultOf[DefaultResult], responses=WRITE_RESPONSES,
     summary="Mark an unpaid payable defaulted after maturity + grace (the operator; holders use "
     "/v1/payables/{slot_id}/mark-defaulted)",
 )  # fmt: skip

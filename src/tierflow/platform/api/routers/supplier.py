@@ -32,8 +32,9 @@ from tierflow.platform.services.schemas.certificates import (
     Page,
     PayablePublic,
     RecourseDebtPublic,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import FinancingRequestResult, NoResult
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
 
@@ -49,7 +50,7 @@ def incoming(
     )
 
 
-@router.post("/payables/{slot_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/accept", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def accept(
     ctx: ContextDep,
     session: SessionDep,
@@ -63,7 +64,7 @@ def accept(
     )  # fmt: skip
 
 
-@router.post("/payables/{slot_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/reject", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def reject(
     ctx: ContextDep,
     session: SessionDep,
@@ -102,7 +103,7 @@ async def holdings(
 
 
 @router.post(
-    "/financing-requests", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/financing-requests", response_model=TxResultOf[FinancingRequestResult], responses=WRITE_RESPONSES,
     summary="Ask a chosen bank to finance (part of) a certificate; the amount is locked",
 )  # fmt: skip
 def request_financing(
@@ -150,7 +151,9 @@ def my_requests(
 
 
 @router.post(
-    "/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES
+    "/financing-requests/{request_id}/accept-quote",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
 )
 def accept_quote(
     ctx: ContextDep,
@@ -169,7 +172,9 @@ def accept_quote(
     )  # fmt: skip
 
 
-@router.post("/financing-requests/{request_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post(
+    "/financing-requests/{request_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES
+)
 def cancel_request(
     ctx: ContextDep,
     session: SessionDep,

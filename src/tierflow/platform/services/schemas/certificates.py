@@ -193,15 +193,28 @@ class EventPublic(BaseModel):
     args: dict[str, Any]
 
 
-class TxResult(BaseModel):
+# What `result` holds: each operation's typed model (schemas/results.py) in the OpenAPI document
+# (`TxResultOf[IssueResult]` in the routes); the services build it from the events as a plain mapping
+# (`TxResult`). The same JSON either way.
+R = TypeVar("R")
+RESULT_DOC = "the ids and amounts the write produced, from its events (see each operation's model)"
+
+
+class TxResultOf(BaseModel, Generic[R]):
     """A transaction that was mined; `indexed` says the read model already shows it."""
 
     status: Literal["executed"] = "executed"
     tx_hash: str
     block_number: int
     indexed: bool = Field(description="false only if the indexer did not catch up in time; re-read shortly")
-    result: dict[str, Any] = Field(default_factory=dict, examples=[{"slot_id": 3, "token_id": 7}])
+    result: R = Field(description=RESULT_DOC)
     events: list[EventPublic] = Field(default_factory=list)
+
+
+class TxResult(TxResultOf[dict[str, Any]]):
+    """A mined transaction as the services return it: `result` a mapping of the event fields."""
+
+    result: dict[str, Any] = Field(default_factory=dict, description=RESULT_DOC)
 
 
 def _quantity(value: Any) -> Any:
