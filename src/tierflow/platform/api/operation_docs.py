@@ -210,9 +210,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     (
         "POST",
         "/v1/bills/ranges/{range_id}/endorse",
-    ): "Endorse (背书) a whole range or sub-tickets start … end to a registered endorsee (holder)." + WRITE,
-    ("POST", "/v1/bills/ranges/{range_id}/pledge"): "Pledge (质押) a whole range or a part to a bank; it "
-    "cannot move until released (holder)." + WRITE,
+    ): "Endorse (背书) a whole range, an `amount` in fen (the service picks the range's first sub-tickets "
+    "that carry it) or sub-tickets start … end to a registered endorsee (holder)." + WRITE,
+    ("POST", "/v1/bills/ranges/{range_id}/pledge"): "Pledge (质押) a whole range or a part (an `amount` in "
+    "fen, or sub-tickets start … end) to a bank; it cannot move until released (holder)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/release"): "Release a pledge (the pledgee bank)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/present"): "Present a range for payment (提示付款) at or after "
     "maturity (holder)." + WRITE,
@@ -233,7 +234,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/bills/ranges/{range_id}/settle-recourse"): "Pay a recourse claim made against you and take "
     "the range, in one transaction (DvP)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/discount-requests"): "Ask a bank to quote a discount on a whole "
-    "range or a part; nothing goes on chain until it quotes (holder).",
+    "range or a part (an `amount` in fen, or sub-tickets start … end); nothing goes on chain until it "
+    "quotes (holder).",
     (
         "POST",
         "/v1/bills/discount-requests/{request_id}/quote",

@@ -108,8 +108,28 @@ def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
     return row
 
 
+def sub_tickets_for(row: BillRange, amount: int) -> tuple[int, int]:
+    """The sub-tickets of range `row` that carry `amount` [fen]: its first ones (1 sub-ticket = 1 fen).
+    People and API clients give amounts in yuan or fen, never sub-ticket numbers; the API's amount bodies
+    and the dashboard's bill forms both pick here."""
+    size = int(row.end) - int(row.start) + 1
+    if not 0 < amount <= size:
+        raise InvalidRequest(
+            i18n.gettext(
+                "Amount: range R%(range)s holds %(size)s; enter an amount above zero and at most that.",
+                range=row.range_id,
+                size=i18n.money(size),
+            ),
+            code="invalid_amount",
+        )
+    return int(row.start), int(row.start) + amount - 1
+
+
 def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
-    """The asked part of a range; the whole range when neither end is given."""
+    """The asked part of a range: by amount, by sub-tickets, or the whole range when none is given."""
+    amount = getattr(sub, "amount", None)
+    if amount is not None:
+        return sub_tickets_for(row, amount)
     start = sub.start if sub.start is not None else int(row.start)
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
