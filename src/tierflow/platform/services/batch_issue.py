@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -99,7 +99,7 @@ class RowOutcome(BaseModel):
 class BatchResult(BaseModel):
     batch_key: str
     rows: int
-    total: int  # [fen]
+    total: int = Field(description="[fen] the face of all rows together")
     errors: list[RowError] = []
     outcomes: list[RowOutcome] = []
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform import i18n
@@ -44,7 +44,7 @@ router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_R
 class MaturityDay(BaseModel):
     maturity_date: dt.date
     payables: int
-    outstanding: int
+    outstanding: int = Field(description="[fen] face not yet paid in, all payables due that day")
 
 
 @router.post(

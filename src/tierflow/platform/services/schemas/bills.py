@@ -108,7 +108,7 @@ class BillPackagePublic(BaseModel):
     drawer: str
     acceptor: str
     payee: str
-    face: int
+    face: int = Field(description="[fen] the bill's face: as many sub-tickets of ¥0.01")
     maturity: int
     splittable: bool
     not_transferable: bool
@@ -172,9 +172,9 @@ class BillMovementPublic(BaseModel):
     to_address: str | None
     start: int | None
     end: int | None
-    amount: int | None
-    price: int | None
-    interest: int | None
+    amount: int | None = Field(description="[fen] the sub-tickets moved")
+    price: int | None = Field(description="[fen] paid for them (a discount)")
+    interest: int | None = Field(description="[fen] discount interest the bank earned")
     reason: int | None
 
 
@@ -208,7 +208,7 @@ class BillDiscountRequestPublic(BaseModel):
     financier: str
     start: int
     end: int
-    amount: int
+    amount: int = Field(description="[fen] the sub-tickets to discount")
     status: str
     quote_id: int | None
     created_at: int
