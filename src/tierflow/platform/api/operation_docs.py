@@ -280,6 +280,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "active bank's price at its standing rate: discount interest = face × rate × days / 360 (rounded half "
     "up to the fen), the price in fen, the days, and the all-in annual cost in bps; highest price first. "
     "An estimate, not a quote: the bank quotes its own rate when asked.",
+    ("GET", "/v1/core/cash-forecast.csv"): "The cash forecast as CSV: per maturity date (ISO), what is "
+    "still due on accepted or defaulted payables in exact fen and in yuan, and which payables; headers in "
+    "the request's language (Accept-Language: zh-CN or en, default en); the dashboard's export.",
     ("PUT", "/v1/financier/standing-rate"): "Set this bank's standing annual discount rate in bps (1 to "
     "10,000): what suppliers' financing-cost estimates price at; each quote still names its own rate "
     "(financier).",

@@ -34,6 +34,7 @@ from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import queries as service_queries
+from tierflow.platform.services.forecast import cash_forecast as cash_forecast
 from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, token_tiers
 from tierflow.platform.services.queries import clock as clock
 from tierflow.platform.services.queries import note_chain_time as note_chain_time
@@ -903,29 +904,6 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         outstanding=outstanding,
         repayments=list(repayments),
     )
-
-
-@dataclass
-class ForecastDay:
-    day: int  # 00:00 UTC of the maturity [unix s]
-    due: int  # face not yet repaid [fen]
-    payables: list[int]
-
-
-def cash_forecast(db: Session, obligor: str) -> list[ForecastDay]:
-    """What `obligor` must pay, by maturity date: every accepted or defaulted payable not fully repaid."""
-    days: dict[int, ForecastDay] = {}
-    for payable in db.exec(
-        select(Payable)
-        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
-        .order_by(col(Payable.maturity), col(Payable.slot_id))
-    ):
-        if payable.face <= payable.paid_in:
-            continue
-        entry = days.setdefault(payable.maturity, ForecastDay(payable.maturity, 0, []))
-        entry.due += payable.face - payable.paid_in
-        entry.payables.append(payable.slot_id)
-    return [days[k] for k in sorted(days)]
 
 
 # -- auditor and operator ----------------------------------------------------------------------------------

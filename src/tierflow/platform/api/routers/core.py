@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import SlotStatusName
@@ -23,7 +23,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import batch_issue, documents, queries, workflows
+from tierflow.platform.services import batch_issue, documents, forecast, queries, workflows
 from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
@@ -222,3 +222,18 @@ def maturities(session: SessionDep, caller: CoreCaller) -> list[MaturityDay]:
         entry[0] += 1
         entry[1] += p.face - p.paid_in
     return [MaturityDay(maturity_date=d, payables=v[0], outstanding=v[1]) for d, v in sorted(days.items())]
+
+
+@router.get(
+    "/cash-forecast.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
+    summary="Cash forecast as CSV: what is due per maturity date, in fen and yuan",
+)
+def cash_forecast_csv(session: SessionDep, caller: CoreCaller) -> Response:
+    # The dashboard's CSV (services.forecast), headers in the request's language (Accept-Language).
+    return Response(
+        forecast.forecast_csv(forecast.cash_forecast(session, caller.address)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tierflow-cash-forecast.csv"'},
+    )
