@@ -21,7 +21,8 @@ UNIT = re.compile(r"\bfen\b|\byuan\b|¥")
 NOT_MONEY = re.compile(r"^(Page_.*\.limit|.*_block|ForwardRequestMessage.*\.value)$")
 
 
-def _document(tmp_path: Path) -> dict[str, Any]:
+def openapi_document(tmp_path: Path) -> dict[str, Any]:
+    """The app's OpenAPI document, built over an empty SQLite file (no chain is needed)."""
     url = f"sqlite:///{tmp_path / 'units.db'}"
     settings = Settings(environment="test", rpc_url="http://127.0.0.1:9", database_url=url)
     engine = make_engine(url)
@@ -42,7 +43,7 @@ def _types(field: dict[str, Any]) -> set[str]:
 
 
 def test_openapi_money_fields_say_their_unit(tmp_path: Path) -> None:
-    document = _document(tmp_path)
+    document = openapi_document(tmp_path)
     missing = []
     for model, schema in document["components"]["schemas"].items():
         for name, field in schema.get("properties", {}).items():
