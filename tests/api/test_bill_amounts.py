@@ -6,6 +6,8 @@ from __future__ import annotations
 from apikit import Api
 from test_bills_api import live_bill, ranges
 
+from tierflow.platform.services.seed import DEMO_NAMES
+
 
 def test_bill_endorse_pledge_discount_by_amount_pick_the_first_sub_tickets(funded: Api) -> None:
     api = funded
@@ -14,12 +16,20 @@ def test_bill_endorse_pledge_discount_by_amount_pick_the_first_sub_tickets(funde
 
     body = api.ok("supplier1", f"/v1/bills/ranges/{root}/endorse", {"to": a("supplier2"), "amount": 120_000})
     endorsed = int(body["result"]["new_range_id"])
+    # the answer says who received what, in yuan, with the new range as a detail
+    assert body["message"] == f"¥1,200.00 endorsed to {DEMO_NAMES['supplier2']} (range R{endorsed})."
     assert ranges(api, "core1", package_id) == [
         (1, 120_000, a("supplier2"), "Held"),
         (120_001, 500_000, a("supplier1"), "Held"),
     ]
     # a pledge of ¥1,000.00 of what is left (the root range keeps the rest): its first 100,000 sub-tickets
-    api.ok("supplier1", f"/v1/bills/ranges/{root}/pledge", {"pledgee": a("bank1"), "amount": 100_000})
+    pledged = api.client.post(
+        f"/v1/bills/ranges/{root}/pledge",
+        headers=api.headers("supplier1", **{"Accept-Language": "zh-CN"}),
+        json={"pledgee": a("bank1"), "amount": 100_000},
+    )
+    assert pledged.status_code == 200, pledged.text
+    assert pledged.json()["message"].startswith(f"已将 ¥1,000.00 质押给 {DEMO_NAMES['bank1']}（区间 R")
     assert (120_001, 220_000, a("supplier1"), "Pledged") in ranges(api, "core1", package_id)
     asked = api.client.post(
         f"/v1/bills/ranges/{endorsed}/discount-requests",

@@ -240,7 +240,15 @@ def endorse(
     if data.to == caller.address:
         raise InvalidRequest("a bill cannot be endorsed to its own holder", code="self_transfer")
     start, end = _sub_range(row, data)
-    return _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
+    written = _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
+    if isinstance(written, TxResult):
+        written.message = i18n.gettext(
+            "%(amount)s endorsed to %(to)s (range R%(range)s).",
+            amount=i18n.money(end - start + 1),
+            to=names.name(session, data.to),
+            range=written.result.get("new_range_id") or range_id,
+        )
+    return written
 
 
 def pledge(
@@ -248,7 +256,15 @@ def pledge(
 ) -> Written:
     row = _own_range(session, caller, range_id)
     start, end = _sub_range(row, data)
-    return _run(ctx, session, caller, "pledge", range_id, start, end, data.pledgee)
+    written = _run(ctx, session, caller, "pledge", range_id, start, end, data.pledgee)
+    if isinstance(written, TxResult):
+        written.message = i18n.gettext(
+            "%(amount)s pledged to %(to)s (range R%(range)s); the bank releases it when the loan is repaid.",
+            amount=i18n.money(end - start + 1),
+            to=names.name(session, data.pledgee),
+            range=written.result.get("pledged_range_id") or range_id,
+        )
+    return written
 
 
 def present(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:

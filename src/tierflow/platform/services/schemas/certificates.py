@@ -209,6 +209,11 @@ class TxResultOf(BaseModel, Generic[R]):
     indexed: bool = Field(description="false only if the indexer did not catch up in time; re-read shortly")
     result: R = Field(description=RESULT_DOC)
     events: list[EventPublic] = Field(default_factory=list)
+    message: str | None = Field(
+        default=None,
+        description="what happened in words, in the request's language, where the service says it (a bill "
+        "endorsed or pledged: who received how much, in yuan, and the new range)",
+    )
 
 
 class TxResult(TxResultOf[dict[str, Any]]):
