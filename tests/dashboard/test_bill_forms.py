@@ -13,6 +13,7 @@ from dashkit import Live, dashboard_sign_in
 
 from tierflow.platform.services.bills import recourse_obligors
 from tierflow.platform.services.schemas.bills import BillRangePublic, EndorsementChain
+from tierflow.platform.services.seed import DEMO_NAMES
 
 DAY = 86_400
 FACE = 1_000_000  # [fen] ¥10,000.00
@@ -104,8 +105,9 @@ def test_bill_pledge_form_holder_pledges_and_only_the_pledgee_releases(live: Liv
         other, f"/dashboard/bills/ranges/{root}/pledge", to=live.address("bank2"), start=1, end=100
     )
     assert (
-        kind == "error" and f"bill range {root} is held by {live.address('supplier1')}, not by you" in message
+        kind == "error" and f"Bill range R{root} is held by {DEMO_NAMES['supplier1']}, not by you" in message
     )
+    assert live.address("supplier1") not in message  # by name, not by address
     assert _ranges(live, package_id)[root]["status"] == "Held"
     # a pledge to a party that is no bank is refused by the chain, said in words
     kind, message = _post(
@@ -195,7 +197,9 @@ def test_bill_recourse_form_holder_claims_against_a_prior_party_and_the_obligor_
 
     # forged posts: by a non-holder (the service), against a party outside the chain (the chain)
     kind, message = _post(prior, f"/dashboard/bills/ranges/{held}/recourse", to=a("supplier1"))
-    assert kind == "error" and f"bill range {held} is held by {a('supplier3')}, not by you" in message
+    assert (
+        kind == "error" and f"Bill range R{held} is held by {DEMO_NAMES['supplier3']}, not by you" in message
+    )
     kind, message = _post(holder, f"/dashboard/bills/ranges/{held}/recourse", to=a("supplier4"))
     assert kind == "error" and "BillRecourseNotAllowed" in message, message
     assert _ranges(live, package_id)[held]["recourse_obligor"] is None

@@ -28,7 +28,7 @@ from tierflow.errors import (
 )
 from tierflow.platform import i18n
 from tierflow.platform.security.crypto import DecryptionError
-from tierflow.platform.services import throttle
+from tierflow.platform.services import names, throttle
 from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import DatabaseUnavailableError
 from tierflow.platform.services.errors import (
@@ -93,7 +93,10 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
         return response
     if isinstance(error, ContractRevert):
         details = {"error": error.name, "args": {k: _jsonable(v) for k, v in error.args_by_name.items()}}
-        return error_body(request, 409, error.name, i18n.revert_message(error, with_error_name=True), details)
+        context = getattr(request.app.state, "context", None)
+        known = names.of_revert(context.engine, error) if context is not None else {}
+        message = i18n.revert_message(error, names=known.get, with_error_name=True)
+        return error_body(request, 409, error.name, message, details)
     if isinstance(error, RelayError):
         status = 422 if error.code in INVALID_RELAY_REQUEST else 409
         return error_body(request, status, error.code, str(error))

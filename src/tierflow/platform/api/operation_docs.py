@@ -210,9 +210,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     (
         "POST",
         "/v1/bills/ranges/{range_id}/endorse",
-    ): "Endorse (背书) a whole range or sub-tickets start … end to a registered endorsee (holder)." + WRITE,
-    ("POST", "/v1/bills/ranges/{range_id}/pledge"): "Pledge (质押) a whole range or a part to a bank; it "
-    "cannot move until released (holder)." + WRITE,
+    ): "Endorse (背书) a whole range, an `amount` in fen (the service picks the range's first sub-tickets "
+    "that carry it) or sub-tickets start … end to a registered endorsee (holder)." + WRITE,
+    ("POST", "/v1/bills/ranges/{range_id}/pledge"): "Pledge (质押) a whole range or a part (an `amount` in "
+    "fen, or sub-tickets start … end) to a bank; it cannot move until released (holder)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/release"): "Release a pledge (the pledgee bank)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/present"): "Present a range for payment (提示付款) at or after "
     "maturity (holder)." + WRITE,
@@ -233,7 +234,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/bills/ranges/{range_id}/settle-recourse"): "Pay a recourse claim made against you and take "
     "the range, in one transaction (DvP)." + WRITE,
     ("POST", "/v1/bills/ranges/{range_id}/discount-requests"): "Ask a bank to quote a discount on a whole "
-    "range or a part; nothing goes on chain until it quotes (holder).",
+    "range or a part (an `amount` in fen, or sub-tickets start … end); nothing goes on chain until it "
+    "quotes (holder).",
     (
         "POST",
         "/v1/bills/discount-requests/{request_id}/quote",
@@ -272,6 +274,21 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "is sent (checker).",
     ("GET", "/v1/company/audit-trail"): "The audit trail: all of it for auditors and the operator, your "
     "company's for its admin." + PAGED,
+    # -- estimates and payouts due (issue 13) --------------------------------------------------------
+    ("GET", "/v1/supplier/financing-estimate"): "The financing-cost estimate (融资测算) before asking: for "
+    "`amount` in fen of a certificate you hold (`token_id`) or one due on `maturity_date` (ISO date), each "
+    "active bank's price at its standing rate: discount interest = face × rate × days / 360 (rounded half "
+    "up to the fen), the price in fen, the days, and the all-in annual cost in bps; highest price first. "
+    "An estimate, not a quote: the bank quotes its own rate when asked.",
+    ("GET", "/v1/core/cash-forecast.csv"): "The cash forecast as CSV: per maturity date (ISO), what is "
+    "still due on accepted or defaulted payables in exact fen and in yuan, and which payables; headers in "
+    "the request's language (Accept-Language: zh-CN or en, default en); the dashboard's export.",
+    ("PUT", "/v1/financier/standing-rate"): "Set this bank's standing annual discount rate in bps (1 to "
+    "10,000): what suppliers' financing-cost estimates price at; each quote still names its own rate "
+    "(financier).",
+    ("GET", "/v1/operator/payouts-due"): "Matured payables whose obligor paid in more than the holders "
+    "received: the obligor by name, the maturity date, the amount due in fen and the holders' live "
+    "certificates to push with POST /v1/operator/payouts (operator)." + OFFSET_PAGED,
     # -- system -------------------------------------------------------------------------------------
     ("GET", "/metrics"): "Prometheus metrics: the operator's X-API-Key, or Bearer TIERFLOW_METRICS_TOKEN.",
 }

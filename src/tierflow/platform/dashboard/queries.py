@@ -9,7 +9,6 @@ payable and depth (models.summary), not one per certificate.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,16 @@ from tierflow.platform.models.service import DirectoryParticipant, StoredDocumen
 from tierflow.platform.models.summary import FundedSummary, Position
 from tierflow.platform.services import estimates
 from tierflow.platform.services import queries as service_queries
-from tierflow.platform.services.lineage import TierSpread, holder_tiers, tier_label, tier_spread, tiers_of
+from tierflow.platform.services.forecast import cash_forecast as cash_forecast
+from tierflow.platform.services.lineage import (
+    TierSpread,
+    holder_tiers,
+    tier_label,
+    tier_spread,
+    tiers_of,
+)
+from tierflow.platform.services.queries import clock as clock
+from tierflow.platform.services.queries import note_chain_time as note_chain_time
 from tierflow.platform.services.sums import exact_groups
 
 OPEN_REQUEST_STATUSES = ("Requested", "Quoted", "Accepted")
@@ -82,23 +90,6 @@ def directory(db: Session) -> Directory:
         roles[onchain.address] = onchain.roles
         status[onchain.address] = onchain.status
     return Directory(names, roles, status)
-
-
-# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
-# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
-# event brings it back.
-DEVNET_CLOCK: dict[int, int] = {}
-
-
-def note_chain_time(engine: Any, chain_time: int) -> None:
-    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
-
-
-def clock(db: Session) -> int:
-    """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
-    (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules."""
-    last = db.exec(select(RawEvent.block_time).order_by(col(RawEvent.block_number).desc()).limit(1)).first()
-    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(db.get_bind()), 0))
 
 
 def indexed(db: Session) -> dict[str, int]:
@@ -929,29 +920,6 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         outstanding=outstanding,
         repayments=list(repayments),
     )
-
-
-@dataclass
-class ForecastDay:
-    day: int  # 00:00 UTC of the maturity [unix s]
-    due: int  # face not yet repaid [fen]
-    payables: list[int]
-
-
-def cash_forecast(db: Session, obligor: str) -> list[ForecastDay]:
-    """What `obligor` must pay, by maturity date: every accepted or defaulted payable not fully repaid."""
-    days: dict[int, ForecastDay] = {}
-    for payable in db.exec(
-        select(Payable)
-        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
-        .order_by(col(Payable.maturity), col(Payable.slot_id))
-    ):
-        if payable.face <= payable.paid_in:
-            continue
-        entry = days.setdefault(payable.maturity, ForecastDay(payable.maturity, 0, []))
-        entry.due += payable.face - payable.paid_in
-        entry.payables.append(payable.slot_id)
-    return [days[k] for k in sorted(days)]
 
 
 # -- auditor and operator ----------------------------------------------------------------------------------

@@ -62,11 +62,9 @@ class Party(Protocol):
     def sees_everything(self) -> bool: ...
 
 
-def not_a_party(what: str, party: Party) -> Forbidden:
-    return Forbidden(
-        i18n.gettext("%(address)s is not a party to %(what)s", address=party.address, what=what),
-        code="not_a_party",
-    )
+def not_a_party(message: str) -> Forbidden:
+    """403 `not_a_party` with a whole sentence (each caller says what, and who may see it)."""
+    return Forbidden(message, code="not_a_party")
 
 
 # -- actor pages ------------------------------------------------------------------------------------
@@ -142,7 +140,13 @@ def lineage_scope(session: Session, party: Party, payable: Payable | Any) -> set
         return None
     mine = party_tokens(session, party, payable.slot_id)
     if not mine and party.address != payable.supplier:
-        raise not_a_party(f"the lineage of payable {payable.slot_id}", party)
+        raise not_a_party(
+            i18n.gettext(
+                "You are no party to payable %(id)s: its lineage is shown to its core enterprise, its "
+                "supplier, its holders and the banks that financed it.",
+                id=payable.slot_id,
+            )
+        )
     return mine
 
 

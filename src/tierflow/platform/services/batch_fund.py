@@ -35,7 +35,7 @@ class FundBatch(BaseModel):
 class FundBatchResult(BaseModel):
     batch_key: str
     requests: int
-    total: int  # [fen] the prices paid
+    total: int = Field(description="[fen] the prices paid, all requests together")
     outcomes: list[RowOutcome]  # `row` is the request id
 
 

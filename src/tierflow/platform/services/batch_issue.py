@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from tierflow.chain.node import recording_sends
-from tierflow.chain.vocabulary import Role, revert_message
+from tierflow.chain.vocabulary import Role
 from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.platform import i18n
 from tierflow.platform.models import CreditLine
@@ -46,6 +46,7 @@ from tierflow.platform.services import (
     documents,
     idempotency,
     invoice_files,
+    names,
     workflows,
     writes,
 )
@@ -105,7 +106,7 @@ class RowOutcome(BaseModel):
 class BatchResult(BaseModel):
     batch_key: str
     rows: int
-    total: int  # [fen]
+    total: int = Field(description="[fen] the face of all rows together")
     errors: list[RowError] = []
     outcomes: list[RowOutcome] = []
 
@@ -627,7 +628,13 @@ def _send(
             if discard is not None:
                 discard(session, kept)
             if isinstance(error, ContractRevert):
-                body = _error_body(error.name, revert_message(error))
+                # parties by name, as the API's own answers (a batch item's answer is one of them)
+                body = _error_body(
+                    error.name,
+                    i18n.revert_message(
+                        error, names=names.of_revert(engine, error).get, with_error_name=True
+                    ),
+                )
             else:
                 body = _error_body(error.code, error.message)
             _retrying(

@@ -13,7 +13,7 @@ from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.models import BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest, DirectoryParticipant
-from tierflow.platform.services import access, documents, lineage
+from tierflow.platform.services import access, documents, lineage, names
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -99,17 +99,37 @@ def _own_range(session: Session, caller: Caller, range_id: int) -> BillRange:
     if row.holder != caller.address:
         raise Forbidden(
             i18n.gettext(
-                "bill range %(range_id)s is held by %(holder)s, not by you",
+                "Bill range R%(range_id)s is held by %(holder)s, not by you.",
                 range_id=range_id,
-                holder=row.holder,
+                holder=names.name(session, row.holder),
             ),
             code="not_a_party",
         )
     return row
 
 
+def sub_tickets_for(row: BillRange, amount: int) -> tuple[int, int]:
+    """The sub-tickets of range `row` that carry `amount` [fen]: its first ones (1 sub-ticket = 1 fen).
+    People and API clients give amounts in yuan or fen, never sub-ticket numbers; the API's amount bodies
+    and the dashboard's bill forms both pick here."""
+    size = int(row.end) - int(row.start) + 1
+    if not 0 < amount <= size:
+        raise InvalidRequest(
+            i18n.gettext(
+                "Amount: range R%(range)s holds %(size)s; enter an amount above zero and at most that.",
+                range=row.range_id,
+                size=i18n.money(size),
+            ),
+            code="invalid_amount",
+        )
+    return int(row.start), int(row.start) + amount - 1
+
+
 def _sub_range(row: BillRange, sub: SubRange) -> tuple[int, int]:
-    """The asked part of a range; the whole range when neither end is given."""
+    """The asked part of a range: by amount, by sub-tickets, or the whole range when none is given."""
+    amount = getattr(sub, "amount", None)
+    if amount is not None:
+        return sub_tickets_for(row, amount)
     start = sub.start if sub.start is not None else int(row.start)
     end = sub.end if sub.end is not None else int(row.end)
     if not int(row.start) <= start <= end <= int(row.end):
@@ -220,7 +240,15 @@ def endorse(
     if data.to == caller.address:
         raise InvalidRequest("a bill cannot be endorsed to its own holder", code="self_transfer")
     start, end = _sub_range(row, data)
-    return _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
+    written = _run(ctx, session, caller, "endorse", range_id, start, end, data.to)
+    if isinstance(written, TxResult):
+        written.message = i18n.gettext(
+            "%(amount)s endorsed to %(to)s (range R%(range)s).",
+            amount=i18n.money(end - start + 1),
+            to=names.name(session, data.to),
+            range=written.result.get("new_range_id") or range_id,
+        )
+    return written
 
 
 def pledge(
@@ -228,7 +256,15 @@ def pledge(
 ) -> Written:
     row = _own_range(session, caller, range_id)
     start, end = _sub_range(row, data)
-    return _run(ctx, session, caller, "pledge", range_id, start, end, data.pledgee)
+    written = _run(ctx, session, caller, "pledge", range_id, start, end, data.pledgee)
+    if isinstance(written, TxResult):
+        written.message = i18n.gettext(
+            "%(amount)s pledged to %(to)s (range R%(range)s); the bank releases it when the loan is repaid.",
+            amount=i18n.money(end - start + 1),
+            to=names.name(session, data.pledgee),
+            range=written.result.get("pledged_range_id") or range_id,
+        )
+    return written
 
 
 def present(*, ctx: ServiceContext, session: Session, caller: Caller, range_id: int) -> Written:
@@ -283,7 +319,8 @@ def request_discount(
     if bank is None or not bank.roles & ROLE_BITS["financier"]:
         raise InvalidRequest(
             i18n.gettext(
-                "%(address)s is not a bank on the platform; choose a financier", address=data.financier
+                "%(name)s is not a bank on the platform; choose a financier.",
+                name=names.name(session, data.financier),
             ),
             code="not_a_financier",
         )

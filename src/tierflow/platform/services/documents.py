@@ -14,7 +14,7 @@ from tierflow.platform import i18n
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
-from tierflow.platform.services import access, audit_trail, invoice_files, queries
+from tierflow.platform.services import access, audit_trail, invoice_files, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
@@ -182,10 +182,11 @@ def invoices_for_issue(
         if row.seller != supplier:
             raise InvalidRequest(
                 i18n.gettext(
-                    "invoice %(id)s was issued by %(seller)s, not by the supplier %(supplier)s",
+                    "Invoice %(id)s was issued by %(seller)s, not by the supplier %(supplier)s: attach an "
+                    "invoice of the supplier you issue to.",
                     id=document_id,
-                    seller=row.seller,
-                    supplier=supplier,
+                    seller=names.name(session, row.seller or ""),
+                    supplier=names.name(session, supplier),
                 ),
                 code="invoice_seller_mismatch",
             )
@@ -218,9 +219,13 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
         ).scalar_one_or_none()
         if row is None:
             raise Forbidden(
-                f"invoice key {doc_hash} was not derived by the platform from an invoice you uploaded "
-                f"naming {seller} as its seller: upload the invoice (POST /v1/core/documents or "
-                "/v1/bills/documents) and issue with its document id",
+                i18n.gettext(
+                    "Invoice key %(key)s was not derived by the platform from an invoice you uploaded "
+                    "naming %(seller)s as its seller: upload the invoice (POST /v1/core/documents or "
+                    "/v1/bills/documents) and issue with its document id.",
+                    key=doc_hash,
+                    seller=names.name(session, seller),
+                ),
                 code="invoice_not_derived",
             )
 

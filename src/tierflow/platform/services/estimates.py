@@ -8,15 +8,19 @@ A bank's quote may differ from its standing rate: the estimate says what the sta
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
+from tierflow.platform.models import Certificate, Payable
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services.errors import Forbidden, InvalidRequest
+from tierflow.platform.services import names, workflows
+from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
+from tierflow.platform.services.schemas.certificates import FinancingEstimate, FinancingEstimates
 
 SECONDS_PER_DAY = 86_400  # [s]
 DAY_BPS_YEAR = 360 * 10_000  # 360 days × 10,000 bps
@@ -97,3 +101,62 @@ def estimate(*, session: Session, amount: int, maturity: int, now: int) -> list[
         cost = (2 * interest * DAY_BPS_YEAR + price * days) // (2 * price * days) if price > 0 else 0
         found.append(Estimate(bank.address, bank.standing_rate_bps, days, amount, interest, price, cost))
     return sorted(found, key=lambda e: (-e.price, e.financier))
+
+
+def for_supplier(
+    *,
+    session: Session,
+    caller: Caller,
+    amount: int,
+    token_id: int | None,
+    maturity_date: dt.date | None,
+    now: int,
+) -> FinancingEstimates:
+    """The estimate for `amount` [fen] of a certificate the caller holds (`token_id`, its maturity), or of
+    any certificate due on `maturity_date`: the API's 融资测算, the same prices as the dashboard's."""
+    if (token_id is None) == (maturity_date is None):
+        raise InvalidRequest(
+            i18n.gettext("Give either a certificate you hold (token_id) or a maturity date, not both."),
+            code="estimate_needs_one_of",
+        )
+    if token_id is not None:
+        token = session.get(Certificate, token_id)
+        if token is None or token.holder.lower() != caller.address.lower() or token.value == 0:
+            raise NotFound(
+                i18n.gettext(
+                    "You hold no certificate %(token)s; list yours with GET /v1/supplier/holdings.",
+                    token=token_id,
+                ),
+                code="certificate_not_held",
+            )
+        if amount > token.value:
+            raise InvalidRequest(
+                i18n.gettext(
+                    "Amount: at most the certificate's value, %(value)s.", value=i18n.money(token.value)
+                ),
+                code="invalid_amount",
+            )
+        payable = session.get(Payable, token.slot_id)
+        maturity = payable.maturity if payable is not None else 0
+    else:
+        assert maturity_date is not None
+        maturity = workflows.date_to_unix(maturity_date)
+    rows = estimate(session=session, amount=amount, maturity=maturity, now=now)
+    banks = names.names(session, [row.financier for row in rows])
+    return FinancingEstimates(
+        maturity_date=dt.datetime.fromtimestamp(maturity, dt.UTC).date(),
+        days=days_to(maturity, now),
+        amount=amount,
+        data=[
+            FinancingEstimate(
+                financier=row.financier,
+                financier_name=banks[row.financier],
+                rate_bps=row.rate_bps,
+                amount=row.amount,
+                discount=row.discount,
+                price=row.price,
+                annual_cost_bps=row.annual_cost_bps,
+            )
+            for row in rows
+        ],
+    )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
 
@@ -48,7 +49,8 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
     when this request runs it."""
     if not key or len(key) > MAX_KEY_LEN:
         raise InvalidRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LEN} characters", code="invalid_idempotency_key"
+            i18n.gettext("Idempotency-Key must be 1 to %(max)s characters.", max=MAX_KEY_LEN),
+            code="invalid_idempotency_key",
         )
     with Session(engine) as session:
         session.add(

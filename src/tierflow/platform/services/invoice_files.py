@@ -65,7 +65,14 @@ def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str, amount: 
         code_ok = not claimed.code or claimed.code in found.codes or claimed.digits in found.numbers
         if not (number_ok and code_ok):
             shown = ", ".join(sorted(found.codes | found.numbers))
-            _mismatch(f"the file is invoice {shown}, not {claimed.digits}")
+            _mismatch(
+                i18n.gettext(
+                    "The file is invoice %(shown)s, not %(claimed)s: upload the file of the invoice you "
+                    "name, or correct the invoice number.",
+                    shown=shown,
+                    claimed=claimed.digits,
+                )
+            )
         sellers = found.sellers
     else:  # text: the claimed digits must appear as a run of their own
         runs = found.digit_runs
@@ -76,24 +83,38 @@ def verify(content: bytes, *, claimed: InvoiceId, seller_legal_id: str, amount: 
             claimed.code != "" and claimed.code in runs and claimed.number in runs
         )
         if not number_ok:
-            _mismatch(f"the file does not show invoice number {claimed.digits}")
+            _mismatch(
+                i18n.gettext(
+                    "The file does not show invoice number %(claimed)s: upload the file of the invoice "
+                    "you name, or correct the invoice number.",
+                    claimed=claimed.digits,
+                )
+            )
         sellers = found.tax_ids
     if sellers and seller not in sellers:
-        _mismatch(f"the file names seller {', '.join(sorted(sellers))}, not the seller's legal id {seller}")
+        _mismatch(
+            i18n.gettext(
+                "The file names the seller %(found)s, not the seller's legal id %(seller)s: upload the "
+                "invoice this seller issued.",
+                found=i18n.translate(", ").join(sorted(sellers)),
+                seller=seller,
+            )
+        )
     if amount is not None and found.amounts and amount not in found.amounts:
-        shown = ", ".join(f"{a // 100}.{a % 100:02d}" for a in sorted(found.amounts)[:5])
-        _mismatch(f"the file's amounts are {shown} yuan, not {amount // 100}.{amount % 100:02d}")
+        _mismatch(
+            i18n.gettext(
+                "The file's amounts are %(shown)s, not %(amount)s: upload the invoice for this amount, or "
+                "correct the amount.",
+                shown=i18n.translate(", ").join(i18n.money(a) for a in sorted(found.amounts)[:5]),
+                amount=i18n.money(amount),
+            )
+        )
     return VERIFIED
 
 
-def _mismatch(what: str) -> None:
-    raise InvalidRequest(
-        i18n.gettext(
-            "%(problem)s: upload the file of the invoice you name, or correct the invoice number and seller",
-            problem=what,
-        ),
-        code="invoice_file_mismatch",
-    )
+def _mismatch(message: str) -> None:
+    """Refuse an upload whose file contradicts what it claims (each message says what and what to do)."""
+    raise InvalidRequest(message, code="invoice_file_mismatch")
 
 
 def _read(content: bytes) -> Found | None:

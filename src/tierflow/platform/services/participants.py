@@ -257,7 +257,7 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         select(DirectoryParticipant).where(col(DirectoryParticipant.legal_id) == legal_id)
     ).scalar_one_or_none()
     if existing is not None:
-        _refuse_duplicate(session=session, row=existing, what=f"a participant with legal id {legal_id}")
+        _refuse_duplicate(session=session, row=existing, legal_id=legal_id)
     check_new_login(session, data.admin_login)
     roles = 0
     for name in data.roles:
@@ -275,7 +275,7 @@ def onboard(*, ctx: ServiceContext, session: Session, data: ParticipantCreate) -
         address = data.address
     existing = session.get(DirectoryParticipant, address)
     if existing is not None:
-        _refuse_duplicate(session=session, row=existing, what=address)
+        _refuse_duplicate(session=session, row=existing, legal_id=None)
     digest = entity_hash(legal_id, entity_salt(ctx.settings.master_key, address))
     gateway = ctx.gateway()
     # End the read transaction: on SQLite (WAL) a transaction that read before another connection
@@ -331,14 +331,22 @@ def onboarded(*, session: Session, result: TxResult) -> ParticipantCreated:
     row = None if address is None else session.get(DirectoryParticipant, address)
     if row is None:
         raise NotFound(
-            f"transaction {result.tx_hash} registered no participant of the directory",
+            i18n.gettext(
+                "Transaction %(tx)s registered no participant of the directory: onboard the participant "
+                "again with a new Idempotency-Key.",
+                tx=result.tx_hash,
+            ),
             code="participant_not_found",
         )
     has_key = session.execute(select(_KEYS.c.key_id).where(_KEYS.c.address == row.address)).first()
     if has_key is not None:
         raise Conflict(
-            f"{row.address} is onboarded and already has an API key; issue a new one with "
-            f"POST /v1/operator/participants/{row.address}/api-keys",
+            i18n.gettext(
+                "%(name)s (%(address)s) is onboarded and already has an API key; issue a new one with "
+                "POST /v1/operator/participants/%(address)s/api-keys.",
+                name=row.legal_name,
+                address=row.address,
+            ),
             code="duplicate_address",
             details={"address": row.address, "tx_hash": result.tx_hash},
         )
@@ -364,8 +372,10 @@ def drop_pending(*, session: Session, data: ParticipantCreate) -> None:
     session.commit()
 
 
-def _refuse_duplicate(*, session: Session, row: DirectoryParticipant, what: str) -> NoReturn:
-    """409 for an onboarding request whose participant is in the directory, pending ones included."""
+def _refuse_duplicate(*, session: Session, row: DirectoryParticipant, legal_id: str | None) -> NoReturn:
+    """409 for an onboarding request whose participant is in the directory, pending ones included: by
+    its legal id (`legal_id`), else by its address."""
+    known = {"legal_id": legal_id, "name": row.legal_name, "address": row.address}
     if row.status == "pending" and session.get(Participant, row.address) is not None:
         # Its registration was mined after the receipt timed out and the indexer has it.
         session.commit()
@@ -374,16 +384,35 @@ def _refuse_duplicate(*, session: Session, row: DirectoryParticipant, what: str)
         session.commit()
     if row.status == "pending":
         raise Conflict(
-            f"{what} is being onboarded as {row.address}: its registration was sent but its outcome "
-            "is not known yet. Do not onboard it again; retry with the first request's "
-            "Idempotency-Key to get its API key, or retry later",
+            i18n.gettext(
+                "A participant with legal id %(legal_id)s is being onboarded as %(name)s (%(address)s): its "
+                "registration was sent but its outcome is not known yet. Do not onboard it again; retry "
+                "with the first request's Idempotency-Key to get its API key, or retry later.",
+                **known,
+            )
+            if legal_id
+            else i18n.gettext(
+                "Address %(address)s is being onboarded as %(name)s: its registration was sent but its "
+                "outcome is not known yet. Do not onboard it again; retry with the first request's "
+                "Idempotency-Key to get its API key, or retry later.",
+                **known,
+            ),
             code="onboarding_pending",
             details={"address": row.address},
         )
-    code = "duplicate_address" if what == row.address else "duplicate_legal_id"
+    code = "duplicate_legal_id" if legal_id else "duplicate_address"
     raise Conflict(
-        f"{what} is already onboarded as {row.address}; if it has no API key yet, issue one with "
-        f"POST /v1/operator/participants/{row.address}/api-keys",
+        i18n.gettext(
+            "A participant with legal id %(legal_id)s is already onboarded as %(name)s (%(address)s); if "
+            "it has no API key yet, issue one with POST /v1/operator/participants/%(address)s/api-keys.",
+            **known,
+        )
+        if legal_id
+        else i18n.gettext(
+            "Address %(address)s is already onboarded as %(name)s; if it has no API key yet, issue one "
+            "with POST /v1/operator/participants/%(address)s/api-keys.",
+            **known,
+        ),
         code=code,
         details={"address": row.address},
     )

@@ -3,15 +3,16 @@ every such payout at once (the operator's Receivables.payout, in rounds of the c
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
 from tierflow.errors import ContractRevert
 from tierflow.platform.models import Certificate, Payable
-from tierflow.platform.services import workflows
+from tierflow.platform.services import names, workflows
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.schemas.certificates import TxResult
+from tierflow.platform.services.schemas.certificates import Page, PayoutDuePublic, TxResult
 
 MAX_PAYOUT_BATCH = 100  # Receivables.MAX_PAYOUT_BATCH: token ids per payout call
 
@@ -44,6 +45,21 @@ def due(session: Session, now: int) -> list[DuePayable]:
     for token in tokens:
         rows[token.slot_id].token_ids.append(token.token_id)
     return [row for row in rows.values() if row.token_ids]
+
+
+def listing(*, session: Session, now: int, limit: int, offset: int) -> Page[PayoutDuePublic]:
+    """The payouts due as the API lists them: the obligor by name, the maturity as a date."""
+    rows = due(session, now)
+    obligors = names.names(session, {row.obligor for row in rows})
+    data = [
+        PayoutDuePublic(
+            slot_id=row.slot_id, obligor=row.obligor, obligor_name=obligors[row.obligor],
+            maturity_date=dt.datetime.fromtimestamp(row.maturity, dt.UTC).date(), due=row.due,
+            token_ids=row.token_ids,
+        )
+        for row in rows[offset : offset + limit]
+    ]  # fmt: skip
+    return Page(data=data, count=len(rows), limit=limit, offset=offset)
 
 
 def push_all(*, ctx: ServiceContext, session: Session, now: int) -> list[TxResult]:

@@ -67,8 +67,12 @@ class ApprovalRequired(ServiceError):
 
     def __init__(self, approval: PendingApproval) -> None:
         super().__init__(
-            f"approval {approval.approval_id} waits for a checker of your company "
-            f"(expires at {approval.expires_at})",
+            i18n.gettext(
+                "Approval %(id)s waits for a checker of your company until %(expires)s; nothing is sent "
+                "before a checker approves it.",
+                id=approval.approval_id,
+                expires=i18n.datetime(approval.expires_at),
+            ),
             details={"approval_id": approval.approval_id},
         )
         self.approval = approval

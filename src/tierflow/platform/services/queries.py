@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from tierflow.platform.models import (
     Payout,
     RecourseDebt,
 )
+from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
@@ -57,6 +59,26 @@ PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 # -- conversions ----------------------------------------------------------------------------------
 def payable_public(row: Payable) -> PayablePublic:
     return PayablePublic.model_validate(row, from_attributes=True)
+
+
+# The chain time the devnet's time-travel control reached, per database (engine): until an event of a
+# later block is indexed, no indexed row carries that time. Devnet only; lost on restart, when the next
+# event brings it back.
+DEVNET_CLOCK: dict[int, int] = {}
+
+
+def note_chain_time(engine: Any, chain_time: int) -> None:
+    DEVNET_CLOCK[id(engine)] = max(chain_time, DEVNET_CLOCK.get(id(engine), 0))
+
+
+def clock(session: Session) -> int:
+    """Now [unix s]: the wall clock, or the last indexed block's time when the chain is ahead of it
+    (a devnet whose time was moved forward): days to maturity and overdue follow the chain's rules.
+    The API and the dashboard both read it, so they agree on what is due."""
+    last = session.execute(
+        select(col(RawEvent.block_time)).order_by(col(RawEvent.block_number).desc()).limit(1)
+    ).scalar()
+    return max(int(time.time()), int(last or 0), DEVNET_CLOCK.get(id(session.get_bind()), 0))
 
 
 def path_public(
@@ -227,14 +249,26 @@ def held_token_of_slot(session: Session, holder: str, slot_id: int) -> int | Non
 def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePublic:
     row = payable(session, slot_id)
     if not access.is_slot_party(session, caller, row):
-        raise access.not_a_party(f"payable {slot_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to payable %(id)s: only its core enterprise, its supplier, its holders "
+                "and the banks that financed it see it.",
+                id=slot_id,
+            )
+        )
     return payable_public(row)
 
 
 def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(f"certificate {token_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+                "core enterprise and the banks asked to finance it see it.",
+                id=token_id,
+            )
+        )
     return certificate_public(row, session.get(Payable, row.slot_id), session=session)
 
 
@@ -289,7 +323,13 @@ def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
 def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(f"certificate {token_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+                "core enterprise and the banks asked to finance it see it.",
+                id=token_id,
+            )
+        )
     # The holder's view of the tree is this path: its count is that of the path (access.py).
     path = lineage.path_to_root(session, token_id)
     tokens = path_public(session, path, session.get(Payable, row.slot_id))
@@ -529,7 +569,13 @@ def obligor_exposure(session: Session, obligor: str) -> int:
 def request_detail(*, session: Session, caller: Caller, request_id: int) -> FinancingDetail:
     row = financing_request(session, request_id)
     if not access.can_see_request(caller, row):
-        raise access.not_a_party(f"financing request {request_id}", caller)
+        raise access.not_a_party(
+            i18n.gettext(
+                "You are no party to financing request %(id)s: only its seller and the bank it is "
+                "addressed to see it.",
+                id=request_id,
+            )
+        )
     cert = session.get(Certificate, row.token_id)
     slot = session.get(Payable, cert.slot_id) if cert is not None else None
     lines: Any = (

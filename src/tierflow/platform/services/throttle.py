@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from tierflow.platform import i18n
 from tierflow.platform.services.audit_trail import AUDIT, Actor, Origin, record
 from tierflow.platform.services.errors import ServiceError
 from tierflow.settings import Settings
@@ -48,8 +49,14 @@ class TooManyAttempts(ServiceError):
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, -(-retry_after // 60))
         super().__init__(
-            f"too many failed sign-in attempts from your network address; wait {minutes} minute"
-            f"{'s' if minutes > 1 else ''} and try again, or ask your company's admin",
+            i18n.ngettext(
+                "Too many failed sign-in attempts from your network address; wait %(minutes)s minute and "
+                "try again, or ask your company's admin.",
+                "Too many failed sign-in attempts from your network address; wait %(minutes)s minutes and "
+                "try again, or ask your company's admin.",
+                minutes,
+                minutes=minutes,
+            ),
             details={"retry_after_seconds": retry_after},
         )
         self.retry_after = retry_after

@@ -98,7 +98,9 @@ def check_new_login(session: Session, login: str) -> None:
         raise InvalidRequest("the first admin's login is an e-mail address of at most 120 characters",
                              code="invalid_login")  # fmt: skip
     if login and session.exec(select(StaffUser).where(StaffUser.login == login)).first() is not None:
-        raise Conflict(f"the login {login} is taken; choose another", code="login_taken")
+        raise Conflict(
+            i18n.gettext("The login %(login)s is taken; choose another.", login=login), code="login_taken"
+        )
 
 
 def create_user(
@@ -204,7 +206,13 @@ def set_disabled(
 def set_language(session: Session, *, user_id: int, language: str) -> None:
     """Remember the dashboard language a person chose (zh_CN | en), on every device they sign in from."""
     if language not in LANGUAGES:
-        raise InvalidRequest(f"language {language!r} is not offered; choose one of {', '.join(LANGUAGES)}")
+        raise InvalidRequest(
+            i18n.gettext(
+                "Language %(language)s is not offered; choose one of %(offered)s.",
+                language=language,
+                offered=i18n.translate(", ").join(LANGUAGES),
+            )
+        )
     session.exec(update(StaffUser).where(col(StaffUser.user_id) == user_id).values(language=language))
     session.commit()
 

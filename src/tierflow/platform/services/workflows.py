@@ -9,7 +9,7 @@ from sqlmodel import Session
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 from tierflow.platform import i18n
-from tierflow.platform.services import documents, queries
+from tierflow.platform.services import documents, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -158,8 +158,11 @@ def _ensure_allowance(
         # Only the approval is out, not the action: the caller may rerun the whole request (it finds
         # the allowance, or approves the same amount again), so this is no "sent" idempotency record.
         raise ChainUnavailableError(
-            f"the settlement-token approval {error.tx_hash} was sent but not confirmed in time and "
-            "nothing else was sent; retrying the request is safe"
+            i18n.gettext(
+                "The settlement-money approval (transaction %(tx)s) was sent but not confirmed in time, "
+                "and nothing else was sent: retrying the request is safe.",
+                tx=error.tx_hash,
+            )
         ) from error
 
 
@@ -174,12 +177,21 @@ def adjust_line(
 ) -> Written:
     line = queries.credit_line(session, line_id)
     if line.financier != caller.address:
-        raise Forbidden(
-            i18n.gettext("credit line %(line_id)s was granted by another financier", line_id=line_id),
-            code="not_a_party",
-        )
+        raise _not_your_line(session, line_id, line.financier)
     call = Call("CreditLines", "adjust", (line_id, data.limit, date_to_unix(data.expiry)))
     return execute(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def _not_your_line(session: Session, line_id: int, financier: str) -> Forbidden:
+    return Forbidden(
+        i18n.gettext(
+            "Credit line %(line)s was granted by %(bank)s, not by you: only the bank that granted a line "
+            "changes it.",
+            line=line_id,
+            bank=names.name(session, financier),
+        ),
+        code="not_a_party",
+    )
 
 
 def freeze_line(*, ctx: ServiceContext, session: Session, caller: Caller, line_id: int) -> Written:
@@ -187,7 +199,7 @@ def freeze_line(*, ctx: ServiceContext, session: Session, caller: Caller, line_i
     repayments still restore and nothing drawn is called in). Unfreezing is an adjustment to a limit."""
     line = queries.credit_line(session, line_id)
     if line.financier != caller.address:
-        raise Forbidden(f"credit line {line_id} was granted by another financier", code="not_a_party")
+        raise _not_your_line(session, line_id, line.financier)
     if line.limit == line.used:
         raise InvalidRequest(
             i18n.gettext(
@@ -213,15 +225,18 @@ def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str)
     row = queries.financing_request(session, request_id)
     party = row.financier if as_ == "financier" else row.seller
     if party != caller.address:
-        raise Forbidden(
+        message = (
             i18n.gettext(
-                "financing request %(id)s is not addressed to %(address)s as %(role)s",
-                id=request_id,
-                address=caller.address,
-                role=i18n.translate(as_),
-            ),
-            code="not_a_party",
-        )
+                "Financing request %(id)s is addressed to %(bank)s, not to you.",
+                id=request_id, bank=names.name(session, party),
+            )
+            if as_ == "financier"
+            else i18n.gettext(
+                "Financing request %(id)s is %(seller)s's, not yours: only its seller may act on it.",
+                id=request_id, seller=names.name(session, party),
+            )
+        )  # fmt: skip
+        raise Forbidden(message, code="not_a_party")
 
 
 def quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: Quote) -> Written:
@@ -271,15 +286,18 @@ def _own_payable(session: Session, caller: Caller, slot_id: int, *, as_: str) ->
     row = queries.payable(session, slot_id)
     party = row.obligor if as_ == "obligor" else row.supplier
     if party != caller.address:
-        raise Forbidden(
+        message = (
             i18n.gettext(
-                "%(address)s is not the %(as_)s of payable %(slot_id)s",
-                address=caller.address,
-                as_=as_,
-                slot_id=slot_id,
-            ),
-            code="not_a_party",
-        )
+                "Payable %(id)s is owed by %(obligor)s, not by you.",
+                id=slot_id, obligor=names.name(session, party),
+            )
+            if as_ == "obligor"
+            else i18n.gettext(
+                "Payable %(id)s was issued to %(supplier)s, not to you.",
+                id=slot_id, supplier=names.name(session, party),
+            )
+        )  # fmt: skip
+        raise Forbidden(message, code="not_a_party")
 
 
 def cancel(*, ctx: ServiceContext, session: Session, caller: Caller, slot_id: int) -> Written:
@@ -307,9 +325,9 @@ def _own_token(session: Session, caller: Caller, token_id: int) -> int:
     if row.holder != caller.address:
         raise Forbidden(
             i18n.gettext(
-                "certificate %(token_id)s is not held by %(address)s",
-                token_id=token_id,
-                address=caller.address,
+                "Certificate %(id)s is held by %(holder)s, not by you.",
+                id=token_id,
+                holder=names.name(session, row.holder),
             ),
             code="not_a_party",
         )
@@ -379,9 +397,9 @@ def mark_defaulted(*, ctx: ServiceContext, session: Session, caller: Caller, slo
     if held is None:
         raise Forbidden(
             i18n.gettext(
-                "%(address)s holds no certificate of payable %(slot_id)s",
-                address=caller.address,
-                slot_id=slot_id,
+                "You hold no certificate of payable %(id)s: only its holders and the operator mark it "
+                "defaulted.",
+                id=slot_id,
             ),
             code="not_a_party",
         )

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from tierflow.chain.gateway import Call, RelayError, TxOutcome
 from tierflow.platform import i18n
-from tierflow.platform.services import documents, policy
+from tierflow.platform.services import documents, names, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
 from tierflow.platform.services.participants import Caller, custodial_account
@@ -143,7 +143,7 @@ def execute(
     """
     if caller.status != "active":
         raise Forbidden(
-            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            i18n.gettext("%(name)s is suspended; contact the operator.", name=caller.legal_name),
             code="participant_suspended",
         )
     if not released:
@@ -171,20 +171,34 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
         )
     target = gateway.by_address.get(str(message["to"]).lower())
     if target is None or target == "TierflowForwarder":
-        raise RelayError("target_not_allowed", f"to: {message['to']} is not a Tierflow contract")
+        raise RelayError(
+            "target_not_allowed",
+            i18n.gettext("The request's `to` (%(to)s) is not a Tierflow contract.", to=message["to"]),
+        )
     if message["value"] != 0:
         raise RelayError(
-            "value_not_zero", f"value must be 0 (the forwarder relays no ether), not {message['value']}"
+            "value_not_zero",
+            i18n.gettext(
+                "The request's `value` must be 0 (the forwarder relays no ether), not %(value)s.",
+                value=message["value"],
+            ),
         )
     if not 0 < message["gas"] <= 5_000_000:
-        raise RelayError("gas_out_of_range", f"gas must be 1 to 5,000,000, not {message['gas']}")
+        raise RelayError(
+            "gas_out_of_range",
+            i18n.gettext("The request's `gas` must be 1 to 5,000,000, not %(gas)s.", gas=message["gas"]),
+        )
     if message["deadline"] >= 2**48:
         raise RelayError(
-            "deadline_out_of_range", f"deadline is a uint48 (below 2**48), not {message['deadline']}"
+            "deadline_out_of_range",
+            i18n.gettext(
+                "The request's `deadline` is a uint48 (below 2**48), not %(deadline)s.",
+                deadline=message["deadline"],
+            ),
         )
     if caller.status != "active":
         raise Forbidden(
-            i18n.gettext("%(address)s is suspended; contact the operator", address=caller.address),
+            i18n.gettext("%(name)s is suspended; contact the operator.", name=caller.legal_name),
             code="participant_suspended",
         )
     policy.may_write(caller)
@@ -204,7 +218,16 @@ def relay(*, ctx: ServiceContext, session: Session, caller: Caller, body: RelayR
     signer = gateway.recover(message, signature)
     session.close()
     if signer != caller.address:
-        raise RelayError("invalid_signature", f"the signature is by {signer}, not by {caller.address}")
+        raise RelayError(
+            "invalid_signature",
+            i18n.gettext(
+                "The request is signed by %(signer)s, not by you (%(name)s, %(address)s): sign it with your "
+                "own key.",
+                signer=signer,
+                name=caller.legal_name,
+                address=caller.address,
+            ),
+        )
     outcome = gateway.relay(message, signature)
     return finish(ctx=ctx, outcome=outcome, session=session)
 
@@ -238,7 +261,13 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
             details={"tx_hash": outcome.tx_hash},
         )
     raise Conflict(
-        f"{i18n.revert_message(reason, with_error_name=True)} ({where})",
+        i18n.gettext(
+            "%(reason)s (%(where)s)",
+            reason=i18n.revert_message(
+                reason, names=names.of_revert(ctx.engine, reason).get, with_error_name=True
+            ),
+            where=where,
+        ),
         code=reason.name,
         details={
             "tx_hash": outcome.tx_hash,

@@ -41,7 +41,21 @@ from tierflow.platform.services.schemas.bills import (
     BillRecourse,
     EndorsementChain,
 )
-from tierflow.platform.services.schemas.certificates import NO_NUL, AddressStr, DocumentPublic, Page, TxResult
+from tierflow.platform.services.schemas.certificates import (
+    NO_NUL,
+    AddressStr,
+    DocumentPublic,
+    Page,
+    TxResultOf,
+)
+from tierflow.platform.services.schemas.results import (
+    BillDiscountResult,
+    BillIssueResult,
+    BillPaymentResult,
+    BillQuoteResult,
+    BillRangeResult,
+    NoResult,
+)
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"], responses=READ_RESPONSES)
 
@@ -89,7 +103,7 @@ def upload(
 
 @router.post(
     "",
-    response_model=TxResult,
+    response_model=TxResultOf[BillIssueResult],
     responses=WRITE_RESPONSES,
     summary="Issue (出票) a bill package to a payee, accepted by a core enterprise or a bank",
 )
@@ -201,7 +215,7 @@ def detail(session: SessionDep, caller: ReaderCaller, package_id: PackageId) -> 
 # -- package lifecycle --------------------------------------------------------------------------------
 @router.post(
     "/{package_id}/cancel",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Withdraw an issued bill (drawer) or refuse to accept it (acceptor); invoices released",
 )
@@ -220,7 +234,10 @@ def cancel(
 
 
 @router.post(
-    "/{package_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES, summary="Accept (承兑)"
+    "/{package_id}/accept",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
+    summary="Accept (承兑)",
 )
 def accept(
     ctx: ContextDep,
@@ -238,7 +255,7 @@ def accept(
 
 @router.post(
     "/{package_id}/refuse",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Refuse acceptance (acceptor); the bill is cancelled and its invoices released",
 )
@@ -258,7 +275,7 @@ def refuse(
 
 @router.post(
     "/{package_id}/receive",
-    response_model=TxResult,
+    response_model=TxResultOf[BillIssueResult],
     responses=WRITE_RESPONSES,
     summary="Sign for receipt (收票): the payee holds sub-tickets 1 … face",
 )
@@ -277,7 +294,10 @@ def receive(
 
 
 @router.post(
-    "/{package_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES, summary="Reject (payee)"
+    "/{package_id}/reject",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
+    summary="Reject (payee)",
 )
 def reject(
     ctx: ContextDep,
@@ -296,9 +316,9 @@ def reject(
 # -- ranges -------------------------------------------------------------------------------------------
 @router.post(
     "/ranges/{range_id}/endorse",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
-    summary="Endorse (背书) the whole range or sub-tickets start … end to a registered endorsee",
+    summary="Endorse (背书) the whole range, an amount or sub-tickets start … end to a registered endorsee",
 )
 def endorse(
     ctx: ContextDep,
@@ -316,7 +336,10 @@ def endorse(
 
 
 @router.post(
-    "/ranges/{range_id}/pledge", response_model=TxResult, responses=WRITE_RESPONSES, summary="Pledge (质押)"
+    "/ranges/{range_id}/pledge",
+    response_model=TxResultOf[BillRangeResult],
+    responses=WRITE_RESPONSES,
+    summary="Pledge (质押)",
 )
 def pledge(
     ctx: ContextDep,
@@ -335,7 +358,7 @@ def pledge(
 
 @router.post(
     "/ranges/{range_id}/release",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
     summary="Release a pledge (the pledgee bank)",
 )
@@ -355,7 +378,7 @@ def release(
 
 @router.post(
     "/ranges/{range_id}/present",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Present for payment (提示付款) at or after maturity",
 )
@@ -375,7 +398,7 @@ def present(
 
 @router.post(
     "/ranges/{range_id}/pay",
-    response_model=TxResult,
+    response_model=TxResultOf[BillPaymentResult],
     responses=WRITE_RESPONSES,
     summary="Pay a presented range (acceptor; settlement token to its holder)",
 )
@@ -395,7 +418,7 @@ def pay(
 
 @router.post(
     "/ranges/{range_id}/dishonour",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Dishonour (拒付) a presented range with a reason code (acceptor)",
 )
@@ -416,7 +439,7 @@ def dishonour(
 
 @router.post(
     "/ranges/{range_id}/dishonour-unanswered",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Record a dishonour the acceptor left unanswered past the grace period (holder)",
 )
@@ -436,7 +459,7 @@ def dishonour_unanswered(
 
 @router.post(
     "/ranges/{range_id}/recourse",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Claim recourse (追索) on a dishonoured range against the drawer or a prior endorser",
 )
@@ -457,7 +480,7 @@ def recourse(
 
 @router.post(
     "/ranges/{range_id}/settle-recourse",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
     summary="Pay a recourse claim made against you and take the range (DvP)",
 )
@@ -490,7 +513,7 @@ def request_discount(
 
 @router.post(
     "/discount-requests/{request_id}/quote",
-    response_model=TxResult,
+    response_model=TxResultOf[BillQuoteResult],
     responses=WRITE_RESPONSES,
     summary="Quote a discount: interest = amount × rate × days / 360, half up to the fen (bank)",
 )
@@ -514,7 +537,7 @@ def quote(
 
 @router.post(
     "/quotes/{quote_id}/accept",
-    response_model=TxResult,
+    response_model=TxResultOf[BillDiscountResult],
     responses=WRITE_RESPONSES,
     summary="Accept a quote: the price is paid and the range moves to the bank atomically (DvP)",
 )
@@ -534,7 +557,7 @@ def accept_quote(
 
 @router.post(
     "/quotes/{quote_id}/cancel",
-    response_model=TxResult,
+    response_model=TxResultOf[NoResult],
     responses=WRITE_RESPONSES,
     summary="Withdraw a quote",
 )

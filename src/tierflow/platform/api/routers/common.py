@@ -36,7 +36,14 @@ from tierflow.platform.services.schemas.certificates import (
     RelayRequest,
     Transfer,
     TransferPublic,
-    TxResult,
+    TxResultOf,
+)
+from tierflow.platform.services.schemas.results import (
+    AnyResult,
+    ClaimResult,
+    DefaultResult,
+    NoResult,
+    TransferResult,
 )
 
 router = APIRouter(prefix="/v1", tags=["shared"], responses=READ_RESPONSES)
@@ -111,7 +118,7 @@ def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: To
 
 
 @router.post(
-    "/certificates/{token_id}/transfer", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/certificates/{token_id}/transfer", response_model=TxResultOf[TransferResult], responses=WRITE_RESPONSES,
     summary="Transfer all of a certificate, or split part of its value off to another holder",
 )  # fmt: skip
 def transfer(
@@ -129,7 +136,7 @@ def transfer(
 
 
 @router.post(
-    "/certificates/{token_id}/claim", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/certificates/{token_id}/claim", response_model=TxResultOf[ClaimResult], responses=WRITE_RESPONSES,
     summary="Collect the payout of a matured, repaid certificate",
 )  # fmt: skip
 def claim(
@@ -146,7 +153,7 @@ def claim(
 
 
 @router.post(
-    "/payables/{slot_id}/mark-defaulted", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/payables/{slot_id}/mark-defaulted", response_model=TxResultOf[DefaultResult], responses=WRITE_RESPONSES,
     summary="Mark an unpaid payable defaulted after maturity + grace (holders)",
 )  # fmt: skip
 def mark_defaulted(
@@ -163,7 +170,7 @@ def mark_defaulted(
 
 
 @router.post(
-    "/financing-requests/{request_id}/lapse", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/financing-requests/{request_id}/lapse", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="End an accepted financing request whose quote expired unfunded (anyone): the token is unlocked",
 )  # fmt: skip
 def lapse(
@@ -180,7 +187,7 @@ def lapse(
 
 
 @router.post(
-    "/recourse-debts/collect", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/recourse-debts/collect", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="Collect a seller's recourse debt out of its settlement balance (anyone; no allowance needed)",
 )  # fmt: skip
 def collect_recourse(
@@ -248,7 +255,8 @@ def balance(ctx: ContextDep, caller: CurrentCaller) -> BalancePublic:
 
 
 @router.post(
-    "/settlement/approvals", response_model=TxResult, responses=WRITE_RESPONSES, tags=["settlement"],
+    "/settlement/approvals", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
+    tags=["settlement"],
     summary="Let a Tierflow contract pull settlement token (funding, repayment, recourse)",
 )  # fmt: skip
 def approve(
@@ -265,7 +273,7 @@ def approve(
 
 
 @router.post(
-    "/relay", response_model=TxResult, responses=WRITE_RESPONSES, tags=["signing"],
+    "/relay", response_model=TxResultOf[AnyResult], responses=WRITE_RESPONSES, tags=["signing"],
     summary="Relay a forward request signed by a self-custody participant (the platform pays gas)",
     description="Write endpoints answer self-custody participants with 202 and an EIP-712 ForwardRequest "
     "(domain Tierflow/1, the forwarder as verifying contract). Sign it with eth_signTypedData_v4 and post "

@@ -19,7 +19,7 @@ from tierflow.platform.api.deps import (
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import controls, participants
-from tierflow.platform.services.schemas.certificates import TxResult
+from tierflow.platform.services.schemas.certificates import TxResultOf
 from tierflow.platform.services.schemas.controls import (
     CertificateForce,
     CertificateFreeze,
@@ -31,6 +31,7 @@ from tierflow.platform.services.schemas.controls import (
     RecoveryPublic,
     Release,
 )
+from tierflow.platform.services.schemas.results import BillRangeResult, CertificateHoldResult
 
 router = APIRouter(prefix="/v1", tags=["controls"], responses=READ_RESPONSES)
 
@@ -39,7 +40,7 @@ HoldStatus = Literal["frozen", "released", "all"]
 
 @router.post(
     "/operator/certificates/{token_id}/freeze",
-    response_model=TxResult,
+    response_model=TxResultOf[CertificateHoldResult],
     responses=WRITE_RESPONSES,
     summary="Judicial hold on a certificate or part of it",
     description="A part is split off into a new token of the same holder first (`frozen_token_id`). "
@@ -55,7 +56,7 @@ def freeze_certificate(
 
 @router.post(
     "/operator/certificates/{token_id}/unfreeze",
-    response_model=TxResult,
+    response_model=TxResultOf[CertificateHoldResult],
     responses=WRITE_RESPONSES,
     summary="Release a hold; its escrow goes to the holder",
 )
@@ -71,7 +72,7 @@ def unfreeze_certificate(
 
 @router.post(
     "/operator/certificates/{token_id}/force-transfer",
-    response_model=TxResult,
+    response_model=TxResultOf[CertificateHoldResult],
     responses=WRITE_RESPONSES,
     summary="Forced transfer of a certificate (court order)",
 )
@@ -85,7 +86,7 @@ def force_certificate(
 
 @router.post(
     "/operator/bill-ranges/{range_id}/freeze",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
     summary="Judicial hold on a bill range or part of it",
 )
@@ -97,7 +98,7 @@ def freeze_range(
 
 @router.post(
     "/operator/bill-ranges/{range_id}/unfreeze",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
     summary="Release a hold on a bill range",
 )
@@ -111,7 +112,7 @@ def unfreeze_range(
 
 @router.post(
     "/operator/bill-ranges/{range_id}/force-transfer",
-    response_model=TxResult,
+    response_model=TxResultOf[BillRangeResult],
     responses=WRITE_RESPONSES,
     summary="Forced transfer of a bill range (court order)",
 )

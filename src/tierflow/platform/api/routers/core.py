@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform import i18n
@@ -23,7 +23,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import batch_issue, documents, queries, workflows
+from tierflow.platform.services import batch_issue, documents, forecast, queries, workflows
 from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
@@ -34,8 +34,9 @@ from tierflow.platform.services.schemas.certificates import (
     Page,
     PayablePublic,
     Repay,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import IssueResult, NoResult, RepayResult
 
 router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_RESPONSES)
 
@@ -43,7 +44,7 @@ router = APIRouter(prefix="/v1/core", tags=["core enterprise"], responses=READ_R
 class MaturityDay(BaseModel):
     maturity_date: dt.date
     payables: int
-    outstanding: int
+    outstanding: int = Field(description="[fen] face not yet paid in, all payables due that day")
 
 
 @router.post(
@@ -89,7 +90,7 @@ def upload(
 
 
 @router.post(
-    "/certificates", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/certificates", response_model=TxResultOf[IssueResult], responses=WRITE_RESPONSES,
     summary="Issue a certificate (payable) to a supplier, drawing on a credit line",
 )  # fmt: skip
 def issue(
@@ -154,7 +155,7 @@ def issue_batch(
     return batch_issue.issue(ctx=ctx, caller=caller, batch=batch, action="/v1/core/payables/batch")
 
 
-@router.post("/payables/{slot_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def cancel(
     ctx: ContextDep,
     session: SessionDep,
@@ -169,7 +170,7 @@ def cancel(
 
 
 @router.post(
-    "/payables/{slot_id}/repay", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/payables/{slot_id}/repay", response_model=TxResultOf[RepayResult], responses=WRITE_RESPONSES,
     summary="Repay in full or in part (settlement token)",
 )  # fmt: skip
 def repay(
@@ -221,3 +222,18 @@ def maturities(session: SessionDep, caller: CoreCaller) -> list[MaturityDay]:
         entry[0] += 1
         entry[1] += p.face - p.paid_in
     return [MaturityDay(maturity_date=d, payables=v[0], outstanding=v[1]) for d, v in sorted(days.items())]
+
+
+@router.get(
+    "/cash-forecast.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
+    summary="Cash forecast as CSV: what is due per maturity date, in fen and yuan",
+)
+def cash_forecast_csv(session: SessionDep, caller: CoreCaller) -> Response:
+    # The dashboard's CSV (services.forecast), headers in the request's language (Accept-Language).
+    return Response(
+        forecast.forecast_csv(forecast.cash_forecast(session, caller.address)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tierflow-cash-forecast.csv"'},
+    )

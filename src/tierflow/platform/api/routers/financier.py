@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
@@ -21,7 +22,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import batch_fund, queries, workflows
+from tierflow.platform.services import batch_fund, estimates, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     Burn,
@@ -35,14 +36,41 @@ from tierflow.platform.services.schemas.certificates import (
     Portfolio,
     Quote,
     RecourseDebtPublic,
-    TxResult,
+    TxResultOf,
+)
+from tierflow.platform.services.schemas.results import (
+    CreditLineResult,
+    FundResult,
+    NoResult,
+    QuoteResult,
+    RecourseResult,
 )
 
 router = APIRouter(prefix="/v1/financier", tags=["financier"], responses=READ_RESPONSES)
 
 
+class StandingRate(BaseModel):
+    rate_bps: int = Field(
+        strict=True, gt=0, le=estimates.MAX_RATE_BPS,
+        description="[bps] annual discount rate (100 bps = 1%), 1 to 10,000",
+    )  # fmt: skip
+
+
+@router.put(
+    "/standing-rate", response_model=StandingRate,
+    summary="Set this bank's standing rate: what suppliers' financing-cost estimates price at",
+)  # fmt: skip
+def standing_rate(session: SessionDep, caller: FinancierCaller, data: StandingRate) -> StandingRate:
+    return StandingRate(
+        rate_bps=estimates.set_standing_rate(session=session, caller=caller, rate_bps=data.rate_bps)
+    )
+
+
 @router.post(
-    "/credit-lines", response_model=TxResult, responses=WRITE_RESPONSES, summary="Grant a credit line"
+    "/credit-lines",
+    response_model=TxResultOf[CreditLineResult],
+    responses=WRITE_RESPONSES,
+    summary="Grant a credit line",
 )
 def grant(
     ctx: ContextDep,
@@ -58,7 +86,7 @@ def grant(
 
 
 @router.post(
-    "/credit-lines/{line_id}/adjust", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/credit-lines/{line_id}/adjust", response_model=TxResultOf[CreditLineResult], responses=WRITE_RESPONSES,
     summary="Extend or change a credit line (limit ≥ used)",
 )  # fmt: skip
 def adjust(
@@ -76,7 +104,7 @@ def adjust(
 
 
 @router.post(
-    "/credit-lines/{line_id}/freeze", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/credit-lines/{line_id}/freeze", response_model=TxResultOf[CreditLineResult], responses=WRITE_RESPONSES,
     summary="Freeze a credit line: its limit comes down to what is drawn, so nothing new is issued on it",
     description="The chain has no freeze flag: the line's limit is adjusted to its used amount (its "
     "expiry unchanged). Repayments still restore it; reopen it with /adjust and a higher limit.",
@@ -140,7 +168,9 @@ def detail(session: SessionDep, caller: FinancierCaller, request_id: FinancingRe
     return queries.request_detail(session=session, caller=caller, request_id=request_id)
 
 
-@router.post("/requests/{request_id}/quote", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post(
+    "/requests/{request_id}/quote", response_model=TxResultOf[QuoteResult], responses=WRITE_RESPONSES
+)
 def quote(
     ctx: ContextDep,
     session: SessionDep,
@@ -156,7 +186,7 @@ def quote(
 
 
 @router.post(
-    "/requests/{request_id}/fund", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/requests/{request_id}/fund", response_model=TxResultOf[FundResult], responses=WRITE_RESPONSES,
     summary="Pay the price and receive the certificate atomically (DvP)",
 )  # fmt: skip
 def fund(
@@ -194,7 +224,7 @@ def fund_batch(
     )
 
 
-@router.post("/requests/{request_id}/decline", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/requests/{request_id}/decline", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def decline(
     ctx: ContextDep,
     session: SessionDep,
@@ -209,7 +239,7 @@ def decline(
 
 
 @router.post(
-    "/requests/{request_id}/recourse", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/requests/{request_id}/recourse", response_model=TxResultOf[RecourseResult], responses=WRITE_RESPONSES,
     summary="Hand a defaulted with-recourse certificate back to the seller against its value",
 )  # fmt: skip
 def recourse(
@@ -254,7 +284,7 @@ settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=R
 
 
 @settlement.post(
-    "/mint", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/mint", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="Credit settlement token against a deposit received off chain (settlement bank)",
 )  # fmt: skip
 def mint(
@@ -271,7 +301,7 @@ def mint(
 
 
 @settlement.post(
-    "/burn", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/burn", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="Retire settlement token the bank holds (settlement bank)",
     description="Burns from the bank's own balance, against a withdrawal it paid out off chain.",
 )  # fmt: skip

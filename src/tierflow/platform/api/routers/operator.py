@@ -19,7 +19,7 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import participants, workflows
+from tierflow.platform.services import participants, payouts_due, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
@@ -28,10 +28,12 @@ from tierflow.platform.services.schemas.certificates import (
     ParticipantCreate,
     ParticipantCreated,
     ParticipantPublic,
+    PayoutDuePublic,
     PlatformPublic,
     QuoteValidityUpdate,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import ClaimResult, DefaultResult, NoResult
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=READ_RESPONSES)
 
@@ -157,7 +159,10 @@ def platform(ctx: ContextDep, caller: OperatorCaller) -> PlatformPublic:
 
 
 @router.put(
-    "/parameters", response_model=TxResult, responses=WRITE_RESPONSES, summary="Set tenor cap, grace, unit"
+    "/parameters",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
+    summary="Set tenor cap, grace, unit",
 )
 def parameters(
     ctx: ContextDep,
@@ -173,7 +178,7 @@ def parameters(
 
 
 @router.put(
-    "/quote-validity", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/quote-validity", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES,
     summary="Set how long a bank's quote may stay open (hours, at most 168)",
 )  # fmt: skip
 def quote_validity(
@@ -185,18 +190,23 @@ def quote_validity(
     return write(caller.address, data, lambda: workflows.set_quote_validity(ctx=ctx, data=data))
 
 
-@router.post("/pause", response_model=TxResult, responses=WRITE_RESPONSES, summary="Emergency stop")
+@router.post(
+    "/pause", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES, summary="Emergency stop"
+)
 def pause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
     return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=True))
 
 
-@router.post("/unpause", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/unpause", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def unpause(ctx: ContextDep, caller: OperatorCaller, write: WriteDep) -> JSONResponse:
     return write(caller.address, None, lambda: workflows.set_paused(ctx=ctx, paused=False))
 
 
 @router.post(
-    "/payouts", response_model=TxResult, responses=WRITE_RESPONSES, summary="Push payouts at maturity"
+    "/payouts",
+    response_model=TxResultOf[ClaimResult],
+    responses=WRITE_RESPONSES,
+    summary="Push payouts at maturity",
 )
 def payouts(
     ctx: ContextDep,
@@ -211,8 +221,18 @@ def payouts(
     )
 
 
+@router.get(
+    "/payouts-due", response_model=Page[PayoutDuePublic],
+    summary="Matured payables whose repayment is not yet out to the holders, with their certificates",
+)  # fmt: skip
+def list_payouts_due(
+    session: SessionDep, caller: OperatorCaller, limit: Limit = 50, offset: Offset = 0
+) -> Page[PayoutDuePublic]:
+    return payouts_due.listing(session=session, now=queries.clock(session), limit=limit, offset=offset)
+
+
 @router.post(
-    "/payables/{slot_id}/mark-defaulted", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/payables/{slot_id}/mark-defaulted", response_model=TxResultOf[DefaultResult], responses=WRITE_RESPONSES,
     summary="Mark an unpaid payable defaulted after maturity + grace (the operator; holders use "
     "/v1/payables/{slot_id}/mark-defaulted)",
 )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -20,17 +21,20 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes
-from tierflow.platform.services import queries, workflows
+from tierflow.platform.services import estimates, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
+    MAX_FEN,
     AcceptQuote,
     CertificatePublic,
     FinancingCreate,
+    FinancingEstimates,
     FinancingPublic,
     Page,
     PayablePublic,
     RecourseDebtPublic,
-    TxResult,
+    TxResultOf,
 )
+from tierflow.platform.services.schemas.results import FinancingRequestResult, NoResult
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESPONSES)
 
@@ -46,7 +50,7 @@ def incoming(
     )
 
 
-@router.post("/payables/{slot_id}/accept", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/accept", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def accept(
     ctx: ContextDep,
     session: SessionDep,
@@ -60,7 +64,7 @@ def accept(
     )  # fmt: skip
 
 
-@router.post("/payables/{slot_id}/reject", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post("/payables/{slot_id}/reject", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
 def reject(
     ctx: ContextDep,
     session: SessionDep,
@@ -99,7 +103,7 @@ async def holdings(
 
 
 @router.post(
-    "/financing-requests", response_model=TxResult, responses=WRITE_RESPONSES,
+    "/financing-requests", response_model=TxResultOf[FinancingRequestResult], responses=WRITE_RESPONSES,
     summary="Ask a chosen bank to finance (part of) a certificate; the amount is locked",
 )  # fmt: skip
 def request_financing(
@@ -147,7 +151,9 @@ def my_requests(
 
 
 @router.post(
-    "/financing-requests/{request_id}/accept-quote", response_model=TxResult, responses=WRITE_RESPONSES
+    "/financing-requests/{request_id}/accept-quote",
+    response_model=TxResultOf[NoResult],
+    responses=WRITE_RESPONSES,
 )
 def accept_quote(
     ctx: ContextDep,
@@ -166,7 +172,9 @@ def accept_quote(
     )  # fmt: skip
 
 
-@router.post("/financing-requests/{request_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES)
+@router.post(
+    "/financing-requests/{request_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES
+)
 def cancel_request(
     ctx: ContextDep,
     session: SessionDep,
@@ -177,4 +185,25 @@ def cancel_request(
     return write(
         caller.address, {"request_id": request_id},
         lambda: workflows.cancel_request(ctx=ctx, session=session, caller=caller, request_id=request_id),
+    )  # fmt: skip
+
+
+@router.get(
+    "/financing-estimate", response_model=FinancingEstimates,
+    summary="Financing-cost estimate (融资测算): each bank's price at its standing rate, before asking",
+)  # fmt: skip
+def financing_estimate(
+    session: SessionDep,
+    caller: SupplierCaller,
+    amount: Annotated[int, Query(gt=0, le=MAX_FEN, description="[fen] the face to sell")],
+    token_id: Annotated[
+        int | None, Query(gt=0, lt=2**63, description="a certificate you hold: its maturity is used")
+    ] = None,
+    maturity_date: Annotated[
+        dt.date | None, Query(description="ISO date (YYYY-MM-DD) the certificate is due, instead of token_id")
+    ] = None,
+) -> FinancingEstimates:
+    return estimates.for_supplier(
+        session=session, caller=caller, amount=amount, token_id=token_id, maturity_date=maturity_date,
+        now=queries.clock(session),
     )  # fmt: skip

@@ -306,18 +306,13 @@ def _sub_tickets_for(request: Request, range_id: int, amount: int) -> tuple[int 
         raise actions.ActionError(
             i18n.gettext("Range R%(range)s does not exist any more; reload the page.", range=range_id)
         )
-    size = int(row.end) - int(row.start) + 1
-    if not 0 < amount <= size:
-        raise actions.ActionError(
-            i18n.gettext(
-                "Amount: range R%(range)s holds %(size)s; enter an amount above zero and at most that.",
-                range=range_id, size=i18n.money(size),
-            ),
-            field="amount",
-        )  # fmt: skip
-    if amount == size:
+    try:
+        start, end = bills.sub_tickets_for(row, amount)  # the service picks, as for the API's bodies
+    except ServiceError as error:
+        raise actions.ActionError(error.message, field="amount") from error
+    if (start, end) == (int(row.start), int(row.end)):
         return None, None
-    return int(row.start), int(row.start) + amount - 1
+    return start, end
 
 
 def _part(form: Any) -> tuple[int | None, int | None]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from fastapi import Request
@@ -18,7 +16,7 @@ from tierflow.platform.dashboard import actions, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import Payable
-from tierflow.platform.services import batch_issue
+from tierflow.platform.services import batch_issue, forecast
 
 router = web.page_router("/core")
 
@@ -227,18 +225,8 @@ def cash_forecast(request: Request, viewer: web.SignedIn, address: str) -> Respo
     web.owner_page(viewer, address, Role.CORE_ENTERPRISE, i18n.gettext("another core enterprise's payables"))
     with web.session(request) as db:
         days = queries.cash_forecast(db, address)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(
-        [i18n.gettext("Date"), i18n.gettext("Amount due (fen)"), i18n.gettext("Amount due (¥)"),
-         i18n.gettext("Payables")]
-    )  # fmt: skip
-    for day in days:
-        writer.writerow(
-            [fmt.iso_date(day.day), day.due, fmt.yuan(day.due), " ".join(f"P{slot}" for slot in day.payables)]
-        )
     return Response(
-        buffer.getvalue(),
+        forecast.forecast_csv(days),  # the API's writer (services.forecast): one CSV for both
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="tierflow-cash-forecast.csv"'},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
@@ -57,15 +57,36 @@ class SubRange(BaseModel):
     )
 
 
-class BillEndorse(SubRange):
+class PartOfRange(SubRange):
+    """Part of a range by amount (the service picks the range's first sub-tickets that carry it) or by
+    sub-tickets (`start`, `end`); none of them = the whole range."""
+
+    amount: FenIn | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_SUBTICKET,
+        description=fen_doc(
+            "instead of start/end: how much of the range, the service picks its first sub-tickets "
+            "(1 sub-ticket = 1 fen = ¥0.01)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _amount_or_sub_tickets(self) -> PartOfRange:
+        if self.amount is not None and (self.start is not None or self.end is not None):
+            raise ValueError("give an amount or sub-tickets (start, end), not both")
+        return self
+
+
+class BillEndorse(PartOfRange):
     to: AddressStr
 
 
-class BillPledge(SubRange):
+class BillPledge(PartOfRange):
     pledgee: AddressStr
 
 
-class BillDiscountCreate(SubRange):
+class BillDiscountCreate(PartOfRange):
     financier: AddressStr = Field(description="the bank asked to quote")
 
 
@@ -87,7 +108,7 @@ class BillPackagePublic(BaseModel):
     drawer: str
     acceptor: str
     payee: str
-    face: int
+    face: int = Field(description="[fen] the bill's face: as many sub-tickets of ¥0.01")
     maturity: int
     splittable: bool
     not_transferable: bool
@@ -151,9 +172,9 @@ class BillMovementPublic(BaseModel):
     to_address: str | None
     start: int | None
     end: int | None
-    amount: int | None
-    price: int | None
-    interest: int | None
+    amount: int | None = Field(description="[fen] the sub-tickets moved")
+    price: int | None = Field(description="[fen] paid for them (a discount)")
+    interest: int | None = Field(description="[fen] discount interest the bank earned")
     reason: int | None
 
 
@@ -187,7 +208,7 @@ class BillDiscountRequestPublic(BaseModel):
     financier: str
     start: int
     end: int
-    amount: int
+    amount: int = Field(description="[fen] the sub-tickets to discount")
     status: str
     quote_id: int | None
     created_at: int

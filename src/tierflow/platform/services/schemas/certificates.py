@@ -193,15 +193,33 @@ class EventPublic(BaseModel):
     args: dict[str, Any]
 
 
-class TxResult(BaseModel):
+# What `result` holds: each operation's typed model (schemas/results.py) in the OpenAPI document
+# (`TxResultOf[IssueResult]` in the routes); the services build it from the events as a plain mapping
+# (`TxResult`). The same JSON either way.
+R = TypeVar("R")
+RESULT_DOC = "the ids and amounts the write produced, from its events (see each operation's model)"
+
+
+class TxResultOf(BaseModel, Generic[R]):
     """A transaction that was mined; `indexed` says the read model already shows it."""
 
     status: Literal["executed"] = "executed"
     tx_hash: str
     block_number: int
     indexed: bool = Field(description="false only if the indexer did not catch up in time; re-read shortly")
-    result: dict[str, Any] = Field(default_factory=dict, examples=[{"slot_id": 3, "token_id": 7}])
+    result: R = Field(description=RESULT_DOC)
     events: list[EventPublic] = Field(default_factory=list)
+    message: str | None = Field(
+        default=None,
+        description="what happened in words, in the request's language, where the service says it (a bill "
+        "endorsed or pledged: who received how much, in yuan, and the new range)",
+    )
+
+
+class TxResult(TxResultOf[dict[str, Any]]):
+    """A mined transaction as the services return it: `result` a mapping of the event fields."""
+
+    result: dict[str, Any] = Field(default_factory=dict, description=RESULT_DOC)
 
 
 def _quantity(value: Any) -> Any:
@@ -608,3 +626,46 @@ class BalancePublic(BaseModel):
     address: str
     balance: Fen
     allowances: dict[str, Fen]
+
+
+# -- estimates and payouts due (the API's side of the supplier's 融资测算 and the operator's list) --------
+BPS_DOC = "[bps] basis points a year (100 bps = 1%)"
+
+
+class FinancingEstimate(BaseModel):
+    """What one bank would pay at its standing rate: an estimate, not a quote (the bank quotes its own)."""
+
+    financier: AddressStr
+    financier_name: str = Field(description="the bank's legal name")
+    rate_bps: int = Field(description=BPS_DOC + "; the bank's standing discount rate")
+    amount: Fen = Field(description="[fen] the face sold")
+    discount: Fen = Field(description="[fen] discount interest: face × rate × days / 360, rounded half up")
+    price: Fen = Field(description="[fen] what the supplier would receive: face less discount")
+    annual_cost_bps: int = Field(
+        description=BPS_DOC + "; the all-in annual cost of the money received: discount / price × 360 / days "
+        "(above the rate, since the interest is taken out of the face up front)"
+    )
+
+
+class FinancingEstimates(BaseModel):
+    """The financing-cost estimate (融资测算) for an amount due on a date, cheapest bank first."""
+
+    maturity_date: dt.date = Field(description="ISO date (YYYY-MM-DD) the certificate is due")
+    days: int = Field(description="[days] from today to maturity, a started day counting whole; 360-day year")
+    amount: Fen = Field(description="[fen] the face to sell")
+    data: list[FinancingEstimate] = Field(
+        description="one row per active bank that set a standing rate, highest price first; empty if none has"
+    )
+
+
+class PayoutDuePublic(BaseModel):
+    """A matured payable whose obligor paid in more than its holders have received."""
+
+    slot_id: int
+    obligor: AddressStr
+    obligor_name: str = Field(description="the core enterprise's legal name")
+    maturity_date: dt.date = Field(description="ISO date (YYYY-MM-DD) the payable was due")
+    due: Fen = Field(description="[fen] paid in by the obligor and not yet paid out to the holders")
+    token_ids: list[int] = Field(
+        description="the holders' live certificates: POST them to /v1/operator/payouts (100 a call)"
+    )

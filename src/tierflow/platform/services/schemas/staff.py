@@ -101,7 +101,7 @@ class ApprovalPublic(BaseModel):
     action: str
     call: str
     args: str
-    amount: int | None
+    amount: int | None = Field(description="[fen] the amount the policy judged (e.g. the price funded)")
     terms_hash: str = Field(description="send it back to approve: it binds exactly these terms")
     maker: str
     status: str
