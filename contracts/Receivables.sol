@@ -668,18 +668,19 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
 
     // ================================================================ asset-level controls (issue 15)
 
-    /// @dev The one gate of every control: governance's address will be re-pointed here (today the
-    /// registry's operator role).
-    modifier onlyGovernance() {
+    /// @dev The one gate of every control: a hold (freeze, unfreeze) needs governance or the registry's
+    /// CONTROLLER_ROLE, so that a court's freeze acts at once; a forced transfer or a recovery needs
+    /// governance (a council proposal, M-of-N with the delay): `councilOnly`.
+    modifier onlyControl(bool councilOnly) {
         address caller = _msgSender();
-        if (!registry.isOperator(caller)) revert CertificateNotGovernance(caller);
+        if (!registry.canControl(caller, councilOnly)) revert CertificateNotGovernance(caller);
         _;
     }
 
     /// @inheritdoc IReceivables
     function freeze(uint256 tokenId, uint256 amount, bytes32 reasonHash)
         external
-        onlyGovernance
+        onlyControl(false)
         returns (uint256 frozenTokenId)
     {
         TokenData memory t = _controllable(tokenId, reasonHash);
@@ -700,7 +701,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     /// @dev The transfer and the netting call only the platform's own SettlementToken and Financing, which
     /// call nothing back here; the hold is cleared before them.
-    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyGovernance {
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyControl(false) {
         if (reasonHash == bytes32(0)) revert CertificateNoReason();
         TokenData memory t = _token(tokenId);
         if (t.lockRef != FROZEN) revert CertificateNotFrozen(tokenId);
@@ -719,7 +720,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     function forceTransfer(uint256 tokenId, address to, uint256 value, bytes32 reasonHash)
         external
-        onlyGovernance
+        onlyControl(true)
         returns (uint256 newTokenId)
     {
         TokenData memory t = _controllable(tokenId, reasonHash);
@@ -744,7 +745,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash)
         external
-        onlyGovernance
+        onlyControl(true)
     {
         if (reasonHash == bytes32(0)) revert CertificateNoReason();
         uint256 n = tokenIds.length;

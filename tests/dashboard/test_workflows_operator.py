@@ -20,7 +20,9 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
     registry = live.platform.c.registry.functions
     try:
         html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "72"}).text
-        assert flash_of(html) == "ok: Quotes may now stay open for at most 72 hours.", flash_of(html)
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        assert registry.quoteValidity().call() == 24 * 3600  # governance's: not by the operator alone
+        html = _approved_and_executed(live, operator, html)
         assert registry.quoteValidity().call() == 72 * 3600
         assert 'data-testid="quote-validity">72 hours' in html
         refused = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "169"}).text
@@ -59,9 +61,25 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
         quoted = live.platform.c.financing.functions.getRequest(request_id).call()
         assert 72 * 3600 - 120 <= quoted[7] - live.platform.now() <= 72 * 3600
     finally:
-        operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"})
+        html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"}).text
+        _approved_and_executed(live, operator, html)
         for client in (operator, bank, auditor):
             client.close()
+
+
+def _approved_and_executed(live: Live, operator: httpx.Client, html: str) -> str:
+    """The operator proposed (the flash names the proposal): bank1, a second governor, approves over the
+    API; after the delay the operator executes it from its console. The page after execution."""
+    found = re.search(r"as proposal (\d+)", flash_of(html))
+    assert found is not None, flash_of(html)
+    proposal_id = int(found.group(1))
+    live.api("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    live.platform.increase_time(61)
+    page = operator.get("/dashboard/operator").text
+    assert f'data-testid="proposal-{proposal_id}"' in page and "/dashboard/operator/execute" in page
+    done = operator.post("/dashboard/operator/execute", data={"proposal_id": str(proposal_id)}).text
+    assert flash_of(done) == f"ok: Proposal {proposal_id} executed.", flash_of(done)
+    return done
 
 
 def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> None:

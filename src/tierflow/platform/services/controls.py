@@ -1,9 +1,12 @@
-"""Asset-level controls (issue 15): judicial holds, forced transfers and lost-key recovery, by governance.
+"""Asset-level controls (issue 15): judicial holds, forced transfers and lost-key recovery.
 
-Every control is one governance transaction (today the operator's key: the contracts gate each control
-with one check that governance re-points). The order behind a control stays off chain: the chain records
-keccak-256 of its reference. A recovery is one service call that sends one transaction per contract (and
-per batch of 200 tokens or bill records), in the order the contracts require: the registry first.
+A hold (freeze, unfreeze) is one transaction of the operator's key, which holds the registry's
+CONTROLLER_ROLE: a court's freeze cannot wait. A forced transfer or a recovery is governance's: the
+operator (a governor) proposes it to the council, and it runs once `threshold` governors approved and the
+delay passed (services/governance.py). The order behind a control stays off chain: the chain records
+keccak-256 of its reference. A recovery is one service call that proposes one call per contract (and per
+batch of 200 tokens or bill records), in the order the contracts require: the registry first, so that
+executing the proposals in id order runs them in that order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tierflow.platform.models import (
     SettlementBalance,
 )
 from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services import governance
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.platform.services.schemas.controls import (
@@ -49,6 +53,13 @@ def _send(ctx: ServiceContext, contract: str, function: str, *args: object) -> T
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, Call(contract, function, args)))
 
 
+def _propose(
+    ctx: ServiceContext, contract: str, function: str, *args: object, check: bool = True
+) -> TxResult:
+    """A council proposal by the operator (a governor): `result.proposal_id` for the other governors."""
+    return governance.propose_as(ctx, ctx.operator, Call(contract, function, args), check=check)
+
+
 # -- certificates -----------------------------------------------------------------------------------
 def freeze_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateFreeze) -> TxResult:
     return _send(ctx, "Receivables", "freeze", token_id, data.amount, reason_hash(data.order))
@@ -59,7 +70,9 @@ def unfreeze_certificate(*, ctx: ServiceContext, token_id: int, order: str) -> T
 
 
 def force_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateForce) -> TxResult:
-    return _send(ctx, "Receivables", "forceTransfer", token_id, data.to, data.value, reason_hash(data.order))
+    return _propose(
+        ctx, "Receivables", "forceTransfer", token_id, data.to, data.value, reason_hash(data.order)
+    )
 
 
 # -- bill ranges ------------------------------------------------------------------------------------
@@ -72,7 +85,7 @@ def unfreeze_range(*, ctx: ServiceContext, range_id: int, order: str) -> TxResul
 
 
 def force_range(*, ctx: ServiceContext, range_id: int, data: RangeForce) -> TxResult:
-    return _send(
+    return _propose(
         ctx, "Bills", "forceTransferRange", range_id, data.start, data.end, data.to, reason_hash(data.order)
     )
 
@@ -146,19 +159,21 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     balance = int(balance_row.balance) if balance_row is not None else 0
     session.commit()  # end the read transaction before the chain calls
     why = reason_hash(data.order)
-    hashes = [_send(ctx, "ParticipantRegistry", "recover", old, new, why).tx_hash]
+    # the registry's step is checked now; the others depend on it, so they are checked when executed
+    steps = [_propose(ctx, "ParticipantRegistry", "recover", old, new, why)]
     for batch in _batches(list(tokens)):
-        hashes.append(_send(ctx, "Receivables", "recoverTokens", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Receivables", "recoverTokens", old, new, batch, why, check=False))
     owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
     for batch in _batches(list(requests)) or ([[]] if owed else []):
-        hashes.append(_send(ctx, "Financing", "recoverPositions", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Financing", "recoverPositions", old, new, batch, why, check=False))
     # Bills moves range records only (its code is at the 24 KB limit): `packages` are counted, not moved
     for batch in _batches(list(ranges)):
-        hashes.append(_send(ctx, "Bills", "recoverParties", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Bills", "recoverParties", old, new, batch, why, check=False))
     if balance:
-        hashes.append(_send(ctx, "SettlementToken", "recoverBalance", old, new).tx_hash)
-    # the directory mirrors the registry: the old key is barred (the new address has no directory entry
-    # yet: its legal identity is the old entry's, re-verified off chain)
+        steps.append(_propose(ctx, "SettlementToken", "recoverBalance", old, new, check=False))
+    # the directory bars the old key at once (it is lost, so the platform stops signing with it), ahead
+    # of the registry, which bars it when the council executes the first proposal (the new address has
+    # no directory entry yet: its legal identity is the old entry's, re-verified off chain)
     row = session.get(DirectoryParticipant, old)
     if row is not None:
         row.status = "suspended"
@@ -168,7 +183,8 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
         old_address=old,
         new_address=new,
         reason_hash="0x" + why.hex(),
-        tx_hashes=hashes,
+        tx_hashes=[step.tx_hash for step in steps],
+        proposal_ids=[int(step.result["proposal_id"]) for step in steps],
         certificates=len(tokens),
         financing_requests=len(requests),
         bill_packages=len(packages),

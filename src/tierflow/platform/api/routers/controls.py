@@ -126,9 +126,10 @@ def force_range(
     response_model=RecoveryPublic,
     responses=WRITE_RESPONSES,
     summary="Lost-key recovery: move everything to a re-verified address",
-    description="One transaction per contract (and per 200 tokens, requests or bill records): the registry "
-    "entry, certificates (locked ones too), financing requests and recourse debts, bill packages and "
-    "records, settlement-token balance.",
+    description="One council proposal per contract (and per 200 tokens, requests or bill records): the "
+    "registry entry, certificates (locked ones too), financing requests and recourse debts, bill records, "
+    "settlement-token balance. The governors approve them, and execute them in `proposal_ids` order once "
+    "the delay passed; the platform stops signing with the old key at once.",
 )
 def recover(
     ctx: ContextDep,

@@ -155,8 +155,7 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
-            saved = i18n.gettext("Parameters saved.")
-            return await web.act(request, viewer, back, saved, actions.set_parameters, **params)
+            return await web.act(request, viewer, back, _proposed, actions.set_parameters, **params)
         if verb == "mark_defaulted":
             slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
             done = i18n.gettext(
@@ -171,16 +170,34 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:
                 raise actions.ActionError(i18n.gettext("Quote validity: whole hours from 1 to 168 (7 days)."))
-            done = i18n.gettext("Quotes may now stay open for at most %(hours)s hours.", hours=int(raw))
-            return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
+            return await web.act(request, viewer, back, _proposed, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
             return await web.act(
                 request,
                 viewer,
                 back,
-                i18n.gettext("Platform paused.") if verb == "pause" else i18n.gettext("Platform unpaused."),
+                i18n.gettext("Platform paused.") if verb == "pause" else _proposed,
                 actions.set_paused,
                 paused=verb == "pause",
+            )
+        if verb == "propose-role":
+            params = {
+                "role": str(form.get("role", "")),
+                "account": web.checksum(str(form.get("account", ""))),
+                "grant": str(form.get("grant", "grant")) == "grant",
+            }
+            return await web.act(request, viewer, back, _proposed, actions.propose_role, **params)
+        if verb in ("approve", "cancel", "execute"):
+            proposal_id = web.form_int(form, "proposal_id", i18n.gettext("Proposal"))
+            done = {
+                "approve": i18n.gettext("Proposal %(id)s approved.", id=proposal_id),
+                "cancel": i18n.gettext(
+                    "Proposal %(id)s cancelled, or your vote to cancel it counted.", id=proposal_id
+                ),
+                "execute": i18n.gettext("Proposal %(id)s executed.", id=proposal_id),
+            }[verb]
+            return await web.act(
+                request, viewer, back, done, actions.governance_act, proposal_id=proposal_id, step=verb
             )
     except (actions.ActionError, ValueError) as error:
         return web.redirect(back, message=str(error), kind="error")
@@ -191,12 +208,30 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
 CONTROL_VERBS = {
     "freeze": i18n.lazy_gettext("Certificate frozen under the order."),
     "unfreeze": i18n.lazy_gettext("Hold released; any escrow went to the holder."),
-    "force": i18n.lazy_gettext("Certificate transferred under the court order."),
+    "force": i18n.lazy_gettext(
+        "Forced transfer proposed to the governors' council: it runs once another governor approved it "
+        "and the delay passed."
+    ),
     "freeze-range": i18n.lazy_gettext("Bill range frozen under the order."),
     "unfreeze-range": i18n.lazy_gettext("Hold on the bill range released."),
-    "force-range": i18n.lazy_gettext("Bill range transferred under the court order."),
-    "recover": i18n.lazy_gettext("Key recovered: holdings moved to the new address, the old one barred."),
+    "force-range": i18n.lazy_gettext(
+        "Forced transfer proposed to the governors' council: it runs once another governor approved it "
+        "and the delay passed."
+    ),
+    "recover": i18n.lazy_gettext(
+        "Key recovery proposed to the governors' council, one proposal per contract: execute them in "
+        "order once approved and the delay passed. The platform no longer signs with the old key."
+    ),
 }
+
+
+def _proposed(result: Any) -> str:
+    """What a proposal of the operator says: its number, and what has to happen before it applies."""
+    return i18n.gettext(
+        "Proposed to the governors' council as proposal %(id)s: it applies once another governor approves "
+        "it and the delay has passed; then execute it here.",
+        id=result.result.get("proposal_id", "?"),
+    )
 
 
 def _control_fields(verb: str, form: Any) -> dict[str, Any]:
