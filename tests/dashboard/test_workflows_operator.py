@@ -118,3 +118,41 @@ def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> Non
             )
     finally:
         operator.close()
+
+
+def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live: Live) -> None:
+    operator, auditor = (client_of(live, who) for who in ("operator", "auditor"))
+    try:
+        # bank2 proposes over the API; the operator approves it from its console, then both cancel it
+        body = live.api("bank2", "/v1/governance/proposals/quote-validity", {"hours": 96})
+        proposal_id = int(body["result"]["proposal_id"])
+        page = operator.get("/dashboard/operator").text
+        row = page.split(f'data-testid="proposal-{proposal_id}"', 1)[1].split("</tr>", 1)[0]
+        assert "/dashboard/operator/approve" in row and "waiting for approvals" in row
+        form = {"proposal_id": str(proposal_id)}
+        assert auditor.post("/dashboard/operator/approve", data=form).status_code == 403
+        html = operator.post("/dashboard/operator/approve", data=form).text
+        assert flash_of(html) == f"ok: Proposal {proposal_id} approved.", flash_of(html)
+        html = operator.post("/dashboard/operator/cancel", data=form).text  # not the proposer: a vote
+        assert flash_of(html).startswith(f"ok: Proposal {proposal_id} cancelled"), flash_of(html)
+        live.api("bank1", f"/v1/governance/proposals/{proposal_id}/cancel")  # the second vote
+        council = live.platform.c.council.functions
+        assert council.proposal(proposal_id).call()[3] == 4  # Cancelled
+        html = operator.post("/dashboard/operator/execute", data=form).text
+        assert (
+            flash_of(html).startswith("error:")
+            and live.platform.c.registry.functions.quoteValidity().call() != 96 * 3600
+        )
+        # a role change proposed from the console: the operator's own proposal, cancelled at once
+        role = {"role": "controller", "account": live.address("bank2"), "grant": "grant"}
+        html = operator.post("/dashboard/operator/propose-role", data=role).text
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        found = re.search(r"as proposal (\d+)", flash_of(html))
+        assert found is not None
+        own = found.group(1)
+        html = operator.post("/dashboard/operator/cancel", data={"proposal_id": own}).text
+        assert flash_of(html).startswith(f"ok: Proposal {own} cancelled"), flash_of(html)
+        assert council.proposal(int(own)).call()[3] == 4
+    finally:
+        for client in (operator, auditor):
+            client.close()
