@@ -129,6 +129,7 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         page = operator.get("/dashboard/operator").text
         row = page.split(f'data-testid="proposal-{proposal_id}"', 1)[1].split("</tr>", 1)[0]
         assert "/dashboard/operator/approve" in row and "waiting for approvals" in row
+        assert "at most 96 hours" in row  # what it would do, in hours, not seconds
         form = {"proposal_id": str(proposal_id)}
         assert auditor.post("/dashboard/operator/approve", data=form).status_code == 403
         html = operator.post("/dashboard/operator/approve", data=form).text

@@ -106,7 +106,7 @@ def act(*, ctx: ServiceContext, session: Session, caller: Caller, proposal_id: i
 
 
 # -- reads ------------------------------------------------------------------------------------------
-def _decode(ctx: ServiceContext, target: str, data: str) -> tuple[str, str, dict[str, Any]]:
+def decode(ctx: ServiceContext, target: str, data: str) -> tuple[str, str, dict[str, Any]]:
     """(contract name, function name, arguments) of a proposal's call; the raw selector if unknown."""
     gateway = ctx.gateway()
     name = gateway.by_address.get(target.lower(), target)
@@ -152,7 +152,7 @@ def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernancePropo
     threshold = int(gateway.call(COUNCIL, "threshold"))
     out = []
     for p in rows:
-        target, action, args = _decode(ctx, p.target, p.data)
+        target, action, args = decode(ctx, p.target, p.data)
         state = p.state
         # expiry is no event: a proposal open past its deadline is dead by the chain's clock
         if state in ("Pending", "Scheduled") and p.deadline is not None and now > p.deadline:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_utils.crypto import keccak
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import ROLE_BITS, Role
+from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, queries, web
-from tierflow.platform.services import controls, payouts_due
+from tierflow.platform.services import controls, governance, payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -27,6 +29,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
         proposals = queries.governance_proposals(db)
+        details = {row.proposal.proposal_id: _details(request, names, row) for row in proposals}
         holds = controls.holds(session=db)
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
@@ -41,6 +44,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         state=state,
         overdue=overdue,
         proposals=proposals,
+        proposal_details=details,
         holds=holds,
         holders=names.with_role(Role.SUPPLIER | Role.FINANCIER | Role.CORE_ENTERPRISE),
         **indexed,
@@ -51,6 +55,57 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         chain_now=web.now(request),
         payouts_due=due,
     )
+
+
+# The registry's AccessControl roles a proposal may grant or revoke, by their hash: what the page calls them.
+ROLE_HASHES = {
+    "0x" + keccak(text=constant).hex(): label
+    for constant, label in (
+        ("OPERATOR_ROLE", i18n.N_("operator")),
+        ("GUARDIAN_ROLE", i18n.N_("guardian (pause only)")),
+        ("CONTROLLER_ROLE", i18n.N_("controller (judicial holds)")),
+    )
+}
+
+
+def _details(request: Request, names: Any, row: queries.ProposalRow) -> str:
+    """What a proposal would do, in the page's words (days, yuan, names); "" if it cannot be decoded here."""
+    context = web.service_context(request)
+    if context is None:
+        return ""
+    try:
+        _, function, args = governance.decode(context, row.proposal.target, row.proposal.data)
+    except TierflowError:
+        return ""
+    day = 86_400
+    if function == "setParameters":
+        return i18n.gettext(
+            "longest tenor %(tenor)s days, grace period %(grace)s days, minimum unit %(unit)s",
+            tenor=args["maxTenor_"] // day,
+            grace=args["gracePeriod_"] // day,
+            unit=i18n.money(args["minUnit_"]),
+        )
+    if function == "setQuoteValidity":
+        return i18n.gettext("at most %(hours)s hours", hours=args["validity"] // 3600)
+    if function in ("grantRole", "revokeRole"):
+        role = ROLE_HASHES.get(str(args["role"]).lower())
+        label = i18n.gettext(role) if role else i18n.gettext("another role")
+        return i18n.gettext("%(role)s: %(name)s", role=label, name=names.name(args["account"]))
+    if function == "forceTransfer":
+        return i18n.gettext(
+            "certificate %(token)s: %(amount)s to %(name)s",
+            token=args["tokenId"], amount=i18n.money(args["value"]), name=names.name(args["to"]),
+        )  # fmt: skip
+    if function == "forceTransferRange":
+        return i18n.gettext(
+            "bill range %(range)s, sub-tickets %(start)s to %(end)s, to %(name)s",
+            range=args["rangeId"], start=args["start"], end=args["end"], name=names.name(args["to"]),
+        )  # fmt: skip
+    if function.startswith("recover") and ("to" in args or "newAccount" in args):
+        old = args.get("from", args.get("account"))
+        new = args.get("to", args.get("newAccount"))
+        return i18n.gettext("from %(old)s to the new address %(new)s", old=names.name(old), new=new)
+    return ""
 
 
 def _devnet(request: Request) -> bool:
