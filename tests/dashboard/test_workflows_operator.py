@@ -154,6 +154,19 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         html = operator.post("/dashboard/operator/cancel", data={"proposal_id": own}).text
         assert flash_of(html).startswith(f"ok: Proposal {own} cancelled"), flash_of(html)
         assert council.proposal(int(own)).call()[3] == 4
+        # an upgrade proposed from the console (to the implementation in place: the check passes)
+        implementation = live.platform.deployment.contracts["Receivables"].implementation
+        upgrade = {"contract": "Receivables", "implementation": implementation}
+        assert auditor.post("/dashboard/operator/propose-upgrade", data=upgrade).status_code == 403
+        html = operator.post("/dashboard/operator/propose-upgrade", data=upgrade).text
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        found = re.search(r"as proposal (\d+)", flash_of(html))
+        assert found is not None
+        target, data = council.proposal(int(found.group(1))).call()[:2]
+        assert (
+            target == live.platform.c.receivables.address and data[:4].hex() == "4f1ef286"
+        )  # upgradeToAndCall
+        operator.post("/dashboard/operator/cancel", data={"proposal_id": found.group(1)})
     finally:
         for client in (operator, auditor):
             client.close()

@@ -55,7 +55,7 @@ from tierflow.platform.services.schemas.certificates import (
     SignatureRequired,
     Transfer,
 )
-from tierflow.platform.services.schemas.governance import RoleProposal
+from tierflow.platform.services.schemas.governance import RoleProposal, UpgradeProposal
 
 T = TypeVar("T")
 
@@ -668,6 +668,15 @@ def propose_role(context: Any, viewer: Viewer, *, role: str, account: str, grant
     def work(session: Session, caller: Any) -> Any:
         data = RoleProposal.model_validate({"role": role, "account": account, "grant": grant})
         call = governance.role_call(ctx=context, data=data)
+        return governance.propose(ctx=context, session=session, caller=caller, call=call)
+
+    return run_as(context, viewer, work)
+
+
+def propose_upgrade(context: Any, viewer: Viewer, *, contract: str, implementation: str) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        data = UpgradeProposal.model_validate({"contract": contract, "implementation": implementation})
+        call = governance.upgrade_call(data)
         return governance.propose(ctx=context, session=session, caller=caller, call=call)
 
     return run_as(context, viewer, work)

@@ -242,6 +242,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "grant": str(form.get("grant", "grant")) == "grant",
             }
             return await web.act(request, viewer, back, _proposed, actions.propose_role, **params)
+        if verb == "propose-upgrade":
+            params = {
+                "contract": str(form.get("contract", "")),
+                "implementation": web.checksum(str(form.get("implementation", ""))),
+            }
+            return await web.act(request, viewer, back, _proposed, actions.propose_upgrade, **params)
         if verb in ("approve", "cancel", "execute"):
             proposal_id = web.form_int(form, "proposal_id", i18n.gettext("Proposal"))
             done = {
