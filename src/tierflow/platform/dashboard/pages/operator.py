@@ -45,6 +45,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         overdue=overdue,
         proposals=proposals,
         proposal_details=details,
+        upgradable=UPGRADABLE,
         holds=holds,
         holders=names.with_role(Role.SUPPLIER | Role.FINANCIER | Role.CORE_ENTERPRISE),
         **indexed,
@@ -56,6 +57,17 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         payouts_due=due,
     )
 
+
+# The contracts behind proxies an upgrade may name, as the page calls them.
+UPGRADABLE = {
+    "ParticipantRegistry": i18n.N_("participant registry"),
+    "SettlementToken": i18n.N_("settlement money"),
+    "DocumentRegistry": i18n.N_("document registry"),
+    "CreditLines": i18n.N_("credit lines"),
+    "Receivables": i18n.N_("certificates (receivables)"),
+    "Financing": i18n.N_("financing"),
+    "Bills": i18n.N_("bills"),
+}
 
 # The registry's AccessControl roles a proposal may grant or revoke, by their hash: what the page calls them.
 ROLE_HASHES = {
