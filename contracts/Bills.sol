@@ -711,6 +711,11 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     /// limit): a hold needs governance or the registry's CONTROLLER_ROLE (a court's freeze acts at once), a
     /// forced transfer or a recovery governance alone (`councilOnly`: M-of-N with the delay). Every control
     /// names the order behind it.
+    /// @dev A forced transfer or a recovery: governance only.
+    function _checkControl(bytes32 reasonHash) private view {
+        _checkControl(reasonHash, true);
+    }
+
     function _checkControl(bytes32 reasonHash, bool councilOnly) private view {
         address caller = _msgSender();
         if (!registry.canControl(caller, councilOnly)) revert BillNotGovernance(caller);
@@ -745,7 +750,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         external
         returns (uint256 newRangeId)
     {
-        _checkControl(reasonHash, true);
+        _checkControl(reasonHash);
         registry.requireActive(to, HOLDER_ROLES);
         Range storage r = _range(rangeId);
         address from = r.holder;
@@ -765,7 +770,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
 
     /// @inheritdoc IBills
     function recoverParties(address from, address to, uint256[] calldata rangeIds, bytes32 reasonHash) external {
-        _checkControl(reasonHash, true);
+        _checkControl(reasonHash);
         uint256 n = rangeIds.length;
         // the registry's record is the authority: recovery moves nothing but to the re-verified address
         if (n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {

@@ -671,16 +671,27 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @dev The one gate of every control: a hold (freeze, unfreeze) needs governance or the registry's
     /// CONTROLLER_ROLE, so that a court's freeze acts at once; a forced transfer or a recovery needs
     /// governance (a council proposal, M-of-N with the delay): `councilOnly`.
-    modifier onlyControl(bool councilOnly) {
+    function _requireControl(bool councilOnly) private view {
         address caller = _msgSender();
         if (!registry.canControl(caller, councilOnly)) revert CertificateNotGovernance(caller);
+    }
+
+    /// @dev Forced transfers and recoveries: governance only.
+    modifier onlyGovernance() {
+        _requireControl(true);
+        _;
+    }
+
+    /// @dev Holds: the controller or governance.
+    modifier onlyController() {
+        _requireControl(false);
         _;
     }
 
     /// @inheritdoc IReceivables
     function freeze(uint256 tokenId, uint256 amount, bytes32 reasonHash)
         external
-        onlyControl(false)
+        onlyController
         returns (uint256 frozenTokenId)
     {
         TokenData memory t = _controllable(tokenId, reasonHash);
@@ -701,7 +712,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     /// @dev The transfer and the netting call only the platform's own SettlementToken and Financing, which
     /// call nothing back here; the hold is cleared before them.
-    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyControl(false) {
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyController {
         if (reasonHash == bytes32(0)) revert CertificateNoReason();
         TokenData memory t = _token(tokenId);
         if (t.lockRef != FROZEN) revert CertificateNotFrozen(tokenId);
@@ -720,7 +731,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     function forceTransfer(uint256 tokenId, address to, uint256 value, bytes32 reasonHash)
         external
-        onlyControl(true)
+        onlyGovernance
         returns (uint256 newTokenId)
     {
         TokenData memory t = _controllable(tokenId, reasonHash);
@@ -745,7 +756,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     function recoverTokens(address from, address to, uint256[] calldata tokenIds, bytes32 reasonHash)
         external
-        onlyControl(true)
+        onlyGovernance
     {
         if (reasonHash == bytes32(0)) revert CertificateNoReason();
         uint256 n = tokenIds.length;
