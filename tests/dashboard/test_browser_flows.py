@@ -194,6 +194,7 @@ def _execute_once_approved(live: Live, operator: Any) -> None:
     live.platform.increase_time(61)
     operator.reload()
     operator.get_by_test_id(f"proposal-{proposal_id}").get_by_role("button", name="Execute").click()
+    operator.get_by_test_id("confirm-button").click()  # the confirmation page says what it will do
     expect(flash(operator)).to_contain_text(f"Proposal {proposal_id} executed")
 
 

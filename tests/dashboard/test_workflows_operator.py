@@ -77,7 +77,9 @@ def _approved_and_executed(live: Live, operator: httpx.Client, html: str) -> str
     live.platform.increase_time(61)
     page = operator.get("/dashboard/operator").text
     assert f'data-testid="proposal-{proposal_id}"' in page and "/dashboard/operator/execute" in page
-    done = operator.post("/dashboard/operator/execute", data={"proposal_id": str(proposal_id)}).text
+    done = operator.post(
+        "/dashboard/operator/execute", data={"proposal_id": str(proposal_id), "confirmed": "yes"}
+    ).text
     assert flash_of(done) == f"ok: Proposal {proposal_id} executed.", flash_of(done)
     return done
 
@@ -124,6 +126,7 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
     operator, auditor = (client_of(live, who) for who in ("operator", "auditor"))
     try:
         # bank2 proposes over the API; the operator approves it from its console, then both cancel it
+        council = live.platform.c.council.functions
         body = live.api("bank2", "/v1/governance/proposals/quote-validity", {"hours": 96})
         proposal_id = int(body["result"]["proposal_id"])
         page = operator.get("/dashboard/operator").text
@@ -132,12 +135,15 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         assert "at most 96 hours" in row  # what it would do, in hours, not seconds
         form = {"proposal_id": str(proposal_id)}
         assert auditor.post("/dashboard/operator/approve", data=form).status_code == 403
+        confirm = operator.post("/dashboard/operator/approve", data=form).text  # first: what it means
+        assert 'data-testid="confirm"' in confirm and "at most 96 hours" in confirm
+        assert council.proposal(proposal_id).call()[2] == 1  # nothing sent yet
+        form["confirmed"] = "yes"
         html = operator.post("/dashboard/operator/approve", data=form).text
         assert flash_of(html) == f"ok: Proposal {proposal_id} approved.", flash_of(html)
         html = operator.post("/dashboard/operator/cancel", data=form).text  # not the proposer: a vote
         assert flash_of(html).startswith(f"ok: Proposal {proposal_id} cancelled"), flash_of(html)
         live.api("bank1", f"/v1/governance/proposals/{proposal_id}/cancel")  # the second vote
-        council = live.platform.c.council.functions
         assert council.proposal(proposal_id).call()[3] == 4  # Cancelled
         html = operator.post("/dashboard/operator/execute", data=form).text
         assert (
@@ -151,7 +157,7 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         found = re.search(r"as proposal (\d+)", flash_of(html))
         assert found is not None
         own = found.group(1)
-        html = operator.post("/dashboard/operator/cancel", data={"proposal_id": own}).text
+        html = operator.post("/dashboard/operator/cancel", data={"proposal_id": own, "confirmed": "yes"}).text
         assert flash_of(html).startswith(f"ok: Proposal {own} cancelled"), flash_of(html)
         assert council.proposal(int(own)).call()[3] == 4
         # an upgrade proposed from the console (to the implementation in place: the check passes)
@@ -166,7 +172,7 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         assert (
             target == live.platform.c.receivables.address and data[:4].hex() == "4f1ef286"
         )  # upgradeToAndCall
-        operator.post("/dashboard/operator/cancel", data={"proposal_id": found.group(1)})
+        operator.post("/dashboard/operator/cancel", data={"proposal_id": found.group(1), "confirmed": "yes"})
     finally:
         for client in (operator, auditor):
             client.close()

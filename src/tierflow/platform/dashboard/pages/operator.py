@@ -120,6 +120,53 @@ def _details(request: Request, names: Any, row: queries.ProposalRow) -> str:
     return ""
 
 
+def _proposal_confirmation(request: Request, proposal_id: int, step: str) -> web.Confirmation:
+    """What approving, cancelling or executing a proposal means, in words, before the council is called."""
+    gettext = i18n.gettext
+    with web.session(request) as db:
+        names = queries.directory(db)
+        row = next(
+            (r for r in queries.governance_proposals(db, limit=500) if r.proposal.proposal_id == proposal_id),
+            None,
+        )
+    if row is None:
+        raise actions.ActionError(gettext("there is no proposal %(id)s", id=proposal_id))
+    p = row.proposal
+    contract = gettext(UPGRADABLE[row.target]) if row.target in UPGRADABLE else row.target
+    change = gettext(row.action) if row.action else gettext("Another call")
+    details = _details(request, names, row)
+    rows = [
+        (gettext("Proposal"), f"{proposal_id}: {change} ({contract})"),
+        (gettext("Change"), details or change),
+        (gettext("Proposed by"), names.name(p.proposer)),
+        (gettext("Approvals"), str(p.approvals)),
+    ]
+    if p.eta:
+        rows.append((gettext("Executable from"), i18n.datetime(p.eta)))
+    if p.deadline:
+        rows.append((gettext("Deadline"), i18n.datetime(p.deadline)))
+    title, button, note = {
+        "approve": (
+            gettext("Approve proposal %(id)s", id=proposal_id),
+            gettext("Approve"),
+            gettext(
+                "The approval that reaches the threshold starts the delay; then any governor executes it."
+            ),
+        ),
+        "execute": (
+            gettext("Execute proposal %(id)s", id=proposal_id),
+            gettext("Execute"),
+            gettext("The timelock makes the call now; it cannot be undone but by another proposal."),
+        ),
+        "cancel": (
+            gettext("Cancel proposal %(id)s", id=proposal_id),
+            gettext("Cancel"),
+            gettext("Its proposer cancels at once; another governor's cancel is a vote."),
+        ),
+    }[step]
+    return web.Confirmation(title=title, rows=rows, button=button, note=note)
+
+
 def _devnet(request: Request) -> bool:
     """A development or test chain (settings.environment), where the demo's time travel exists."""
     context = web.service_context(request)
@@ -262,6 +309,10 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             return await web.act(request, viewer, back, _proposed, actions.propose_upgrade, **params)
         if verb in ("approve", "cancel", "execute"):
             proposal_id = web.form_int(form, "proposal_id", i18n.gettext("Proposal"))
+            if not web.confirmed(form):
+                return web.confirm_page(
+                    request, form, back, _proposal_confirmation(request, proposal_id, verb)
+                )
             done = {
                 "approve": i18n.gettext("Proposal %(id)s approved.", id=proposal_id),
                 "cancel": i18n.gettext(
