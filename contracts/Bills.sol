@@ -722,11 +722,17 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
     // ------------------------------------------------------------------ asset-level controls (issue 15)
 
     /// @dev The one gate of every control (a function, not a modifier: the contract is near the 24 KB code
-    /// limit): governance's address will be re-pointed here (today the registry's operator role). Every
-    /// control names the order behind it.
+    /// limit): a hold needs governance or the registry's CONTROLLER_ROLE (a court's freeze acts at once), a
+    /// forced transfer or a recovery governance alone (`councilOnly`: M-of-N with the delay). Every control
+    /// names the order behind it.
+    /// @dev A forced transfer or a recovery: governance only.
     function _checkControl(bytes32 reasonHash) private view {
+        _checkControl(reasonHash, true);
+    }
+
+    function _checkControl(bytes32 reasonHash, bool councilOnly) private view {
         address caller = _msgSender();
-        if (!registry.isOperator(caller)) revert BillNotGovernance(caller);
+        if (!registry.canControl(caller, councilOnly)) revert BillNotGovernance(caller);
         if (reasonHash == bytes32(0)) revert BillNoReason();
     }
 
@@ -735,7 +741,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
         external
         returns (uint256 frozenRangeId)
     {
-        _checkControl(reasonHash);
+        _checkControl(reasonHash, false);
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Held) revert BillWrongRangeStatus(rangeId, r.status);
         address holder = r.holder;
@@ -746,7 +752,7 @@ contract Bills is IBills, ERC2771ContextUpgradeable, Governed {
 
     /// @inheritdoc IBills
     function unfreezeRange(uint256 rangeId, bytes32 reasonHash) external {
-        _checkControl(reasonHash);
+        _checkControl(reasonHash, false);
         Range storage r = _range(rangeId);
         if (r.status != RangeStatus.Frozen) revert BillWrongRangeStatus(rangeId, r.status);
         address holder = r.holder;

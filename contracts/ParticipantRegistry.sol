@@ -12,10 +12,13 @@ import {Governed} from "./upgrade/Governed.sol";
 
 /// @title Participant registry: roles, status, platform parameters and the platform-wide pause.
 /// @dev Powers are OpenZeppelin AccessControl roles. DEFAULT_ADMIN_ROLE is governance (the timelock the
-/// governors' council drives, M-of-N with a delay): it grants and revokes every role, and it alone
-/// upgrades any Tierflow contract (`isGovernance`). OPERATOR_ROLE runs the platform day to day without
-/// delay; GUARDIAN_ROLE can pause at once and do nothing else. Operator functions work while paused
-/// (the operator must be able to suspend a participant during an emergency).
+/// governors' council drives, M-of-N with a delay): it grants and revokes every role, sets the platform
+/// parameters, unpauses, recovers lost keys, orders forced transfers and alone upgrades any Tierflow
+/// contract (`isGovernance`). OPERATOR_ROLE runs the platform day to day without delay (onboarding,
+/// suspensions, pushing payouts); GUARDIAN_ROLE can pause at once and do nothing else; CONTROLLER_ROLE
+/// (ERC-3643's "agent") places and lifts judicial holds at once, since a court's freeze cannot wait out
+/// the timelock, and nothing else. Operator functions work while paused (the operator must be able to
+/// suspend a participant during an emergency).
 /// @custom:oz-upgrades-from v1:ParticipantRegistry
 contract ParticipantRegistry is
     IParticipantRegistry,
@@ -27,6 +30,8 @@ contract ParticipantRegistry is
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
     /// @dev Pauses the platform at once in an emergency; cannot unpause, grant roles or upgrade.
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @dev Freezes and unfreezes assets (judicial holds) at once; granted and revoked by governance only.
+    bytes32 public constant CONTROLLER_ROLE = keccak256("CONTROLLER_ROLE");
 
     /// @dev Regulation: tenor 6 months in principle, one year at most.
     uint64 public constant MAX_TENOR_CAP = 366 days; // [s]
@@ -65,14 +70,20 @@ contract ParticipantRegistry is
     }
 
     /// @notice Run once, by the proxy's deployment: `governance` holds DEFAULT_ADMIN_ROLE, `operator`
-    /// OPERATOR_ROLE and `guardian` GUARDIAN_ROLE.
-    function initialize(address operator, address governance, address guardian) external initializer {
-        if (operator == address(0) || governance == address(0) || guardian == address(0)) {
+    /// OPERATOR_ROLE, `guardian` GUARDIAN_ROLE and `controller` CONTROLLER_ROLE (later grants of any role
+    /// are governance proposals).
+    function initialize(address operator, address governance, address guardian, address controller)
+        external
+        initializer
+    {
+        if (operator == address(0) || governance == address(0) || guardian == address(0) || controller == address(0))
+        {
             revert RegistryZeroAddress();
         }
         _grantRole(DEFAULT_ADMIN_ROLE, governance);
         _grantRole(OPERATOR_ROLE, operator);
         _grantRole(GUARDIAN_ROLE, guardian);
+        _grantRole(CONTROLLER_ROLE, controller);
         _setParameters(180 days, 7 days, 1, operator);
         _setQuoteValidity(24 hours, operator);
     }
@@ -119,13 +130,13 @@ contract ParticipantRegistry is
     }
 
     /// @inheritdoc IParticipantRegistry
-    function setParameters(uint64 maxTenor_, uint64 gracePeriod_, uint128 minUnit_) external onlyOperator {
-        _setParameters(maxTenor_, gracePeriod_, minUnit_, _msgSender());
+    function setParameters(uint64 maxTenor_, uint64 gracePeriod_, uint128 minUnit_) external onlyGovernance {
+        _setParameters(maxTenor_, gracePeriod_, minUnit_, msg.sender);
     }
 
     /// @inheritdoc IParticipantRegistry
-    function setQuoteValidity(uint64 validity) external onlyOperator {
-        _setQuoteValidity(validity, _msgSender());
+    function setQuoteValidity(uint64 validity) external onlyGovernance {
+        _setQuoteValidity(validity, msg.sender);
     }
 
     /// @dev AccessControl's grant/revoke/renounce return quietly when nothing changes; here they revert,
@@ -169,7 +180,8 @@ contract ParticipantRegistry is
     }
 
     /// @inheritdoc IParticipantRegistry
-    function unpause() external onlyOperator {
+    /// @dev Governance only: the guardian and the operator pause at once, but resuming is M-of-N with a delay.
+    function unpause() external onlyGovernance {
         _unpause();
     }
 
@@ -217,6 +229,11 @@ contract ParticipantRegistry is
     /// @inheritdoc IParticipantRegistry
     function isGovernance(address account) external view returns (bool) {
         return hasRole(DEFAULT_ADMIN_ROLE, account);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function canControl(address account, bool councilOnly) external view returns (bool) {
+        return hasRole(DEFAULT_ADMIN_ROLE, account) || (!councilOnly && hasRole(CONTROLLER_ROLE, account));
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -317,11 +334,9 @@ contract ParticipantRegistry is
 
     // ---------------------------------------------------------------- lost-key recovery (issue 15)
 
-    /// @dev The one gate of governance powers added for issue 15; governance's address will be re-pointed
-    /// here (today the operator role).
+    /// @dev The one gate of this contract's governance powers (parameters, unpause, recovery, upgrades).
     modifier onlyGovernance() {
-        address sender = _msgSender();
-        if (!hasRole(OPERATOR_ROLE, sender)) revert RegistryNotOperator(sender);
+        _requireGovernance();
         _;
     }
 
@@ -335,7 +350,7 @@ contract ParticipantRegistry is
         if (_participants[newAccount].status != Status.None) revert RegistryAlreadyRegistered(newAccount);
         uint8 roles = p.roles;
         bytes32 entityHash = p.entityHash;
-        address by = _msgSender();
+        address by = msg.sender;
         _recoveredTo[account] = newAccount;
         _participants[newAccount] = Participant({roles: roles, status: Status.Active, entityHash: entityHash});
         emit ParticipantRegistered(newAccount, roles, entityHash, by);

@@ -668,18 +668,30 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
 
     // ================================================================ asset-level controls (issue 15)
 
-    /// @dev The one gate of every control: governance's address will be re-pointed here (today the
-    /// registry's operator role).
-    modifier onlyGovernance() {
+    /// @dev The one gate of every control: a hold (freeze, unfreeze) needs governance or the registry's
+    /// CONTROLLER_ROLE, so that a court's freeze acts at once; a forced transfer or a recovery needs
+    /// governance (a council proposal, M-of-N with the delay): `councilOnly`.
+    function _requireControl(bool councilOnly) private view {
         address caller = _msgSender();
-        if (!registry.isOperator(caller)) revert CertificateNotGovernance(caller);
+        if (!registry.canControl(caller, councilOnly)) revert CertificateNotGovernance(caller);
+    }
+
+    /// @dev Forced transfers and recoveries: governance only.
+    modifier onlyGovernance() {
+        _requireControl(true);
+        _;
+    }
+
+    /// @dev Holds: the controller or governance.
+    modifier onlyController() {
+        _requireControl(false);
         _;
     }
 
     /// @inheritdoc IReceivables
     function freeze(uint256 tokenId, uint256 amount, bytes32 reasonHash)
         external
-        onlyGovernance
+        onlyController
         returns (uint256 frozenTokenId)
     {
         TokenData memory t = _controllable(tokenId, reasonHash);
@@ -700,7 +712,7 @@ contract Receivables is IReceivables, ERC2771ContextUpgradeable, Governed {
     /// @inheritdoc IReceivables
     /// @dev The transfer and the netting call only the platform's own SettlementToken and Financing, which
     /// call nothing back here; the hold is cleared before them.
-    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyGovernance {
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyController {
         if (reasonHash == bytes32(0)) revert CertificateNoReason();
         TokenData memory t = _token(tokenId);
         if (t.lockRef != FROZEN) revert CertificateNotFrozen(tokenId);

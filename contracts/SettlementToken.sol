@@ -112,11 +112,10 @@ contract SettlementToken is
 
     // ---------------------------------------------------------------- lost-key recovery (issue 15)
 
-    /// @dev The one gate of governance powers here; governance's address will be re-pointed (today the
-    /// registry's operator role).
+    /// @dev The one gate of the recovery here: governance only (a council proposal, M-of-N with the delay).
     modifier onlyGovernance() {
         address caller = _msgSender();
-        if (!registry.isOperator(caller)) revert SettlementNotGovernance(caller);
+        if (!registry.canControl(caller, true)) revert SettlementNotGovernance(caller);
         _;
     }
 

@@ -10,16 +10,21 @@ import {TierflowTimelock} from "./TierflowTimelock.sol";
 /// OpenZeppelin's Governor: the governors are a fixed consortium (operator and member banks), not token
 /// holders, and "M distinct approvals, then the delay" is the whole rule.
 contract GovernanceCouncil is IGovernanceCouncil {
-    /// @dev Word 0 holds everything approve() and execute() read besides the calldata.
+    /// @dev Word 0 holds everything approve() and execute() read besides the calldata and the deadline.
     struct Proposal {
         address target; // word 0
         uint8 approvals; // word 0
         ProposalState state; // word 0
         uint40 eta; // word 0 [unix s]; 0 until scheduled
         bytes data;
+        address proposer; // word 2
+        uint40 deadline; // word 2 [unix s]
+        uint8 cancels; // word 2
     }
 
     TierflowTimelock public immutable timelock;
+    /// @dev [s] how long a proposal lives from its creation: long enough for approvals and the delay.
+    uint256 public immutable window;
 
     uint8 public threshold;
     uint8 public governorCount;
@@ -27,9 +32,13 @@ contract GovernanceCouncil is IGovernanceCouncil {
     mapping(address account => bool) private _governors;
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
+    mapping(uint256 proposalId => mapping(address governor => bool)) private _cancelVoted;
 
     /// @param delay [s] the timelock's minimum delay between approval and execution
-    constructor(address[] memory governors, uint8 threshold_, uint256 delay) {
+    /// @param window_ [s] a proposal's life from creation to its deadline; longer than `delay`
+    constructor(address[] memory governors, uint8 threshold_, uint256 delay, uint256 window_) {
+        if (window_ <= delay || window_ > type(uint32).max) revert CouncilInvalidWindow(window_, delay);
+        window = window_;
         uint256 n = governors.length;
         if (n == 0 || n > type(uint8).max) revert CouncilInvalidGovernors(n, threshold_);
         for (uint256 i; i < n; ++i) {
@@ -66,10 +75,14 @@ contract GovernanceCouncil is IGovernanceCouncil {
             proposalId = ++_lastProposalId;
         }
         Proposal storage p = _proposals[proposalId];
+        // block.timestamp + window < 2**40 for the next 30,000 years (window < 2**32)
+        uint256 deadline = block.timestamp + window;
         p.target = target;
         p.state = ProposalState.Pending;
         p.data = data;
-        emit ProposalCreated(proposalId, msg.sender, target, data, descriptionHash);
+        p.proposer = msg.sender;
+        p.deadline = uint40(deadline);
+        emit ProposalCreated(proposalId, msg.sender, target, data, descriptionHash, deadline);
         _approve(proposalId, p);
     }
 
@@ -77,6 +90,7 @@ contract GovernanceCouncil is IGovernanceCouncil {
     function approve(uint256 proposalId) external onlyGovernor {
         Proposal storage p = _proposal(proposalId);
         if (p.state != ProposalState.Pending) revert CouncilWrongState(proposalId, p.state);
+        _requireLive(proposalId, p);
         _approve(proposalId, p);
     }
 
@@ -86,9 +100,34 @@ contract GovernanceCouncil is IGovernanceCouncil {
         Proposal storage p = _proposal(proposalId);
         if (p.state != ProposalState.Scheduled) revert CouncilWrongState(proposalId, p.state);
         if (block.timestamp < p.eta) revert CouncilNotReady(proposalId, p.eta);
+        _requireLive(proposalId, p);
         p.state = ProposalState.Executed;
         emit ProposalExecuted(proposalId, msg.sender);
         timelock.execute(p.target, 0, p.data, bytes32(0), bytes32(proposalId));
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    /// @dev A proposal past its deadline can still be cancelled: it was dead already, and the cancel
+    /// clears its operation off the timelock.
+    function cancel(uint256 proposalId) external onlyGovernor {
+        Proposal storage p = _proposal(proposalId);
+        ProposalState state = p.state;
+        if (state != ProposalState.Pending && state != ProposalState.Scheduled) {
+            revert CouncilWrongState(proposalId, state);
+        }
+        if (msg.sender != p.proposer) {
+            if (_cancelVoted[proposalId][msg.sender]) revert CouncilAlreadyVotedCancel(proposalId, msg.sender);
+            _cancelVoted[proposalId][msg.sender] = true;
+            uint8 cancels = p.cancels + 1;
+            p.cancels = cancels;
+            emit ProposalCancelVoted(proposalId, msg.sender, cancels);
+            if (cancels < threshold) return;
+        }
+        p.state = ProposalState.Cancelled;
+        emit ProposalCancelled(proposalId, msg.sender);
+        if (state == ProposalState.Scheduled) {
+            timelock.cancel(timelock.hashOperation(p.target, 0, p.data, bytes32(0), bytes32(proposalId)));
+        }
     }
 
     /// @inheritdoc IGovernanceCouncil
@@ -124,7 +163,19 @@ contract GovernanceCouncil is IGovernanceCouncil {
         returns (address target, bytes memory data, uint256 approvals, ProposalState state, uint256 eta)
     {
         Proposal storage p = _proposals[proposalId];
-        return (p.target, p.data, p.approvals, p.state, p.eta);
+        ProposalState stored = p.state;
+        bool open = stored == ProposalState.Pending || stored == ProposalState.Scheduled;
+        return (p.target, p.data, p.approvals, open && block.timestamp > p.deadline ? ProposalState.Expired : stored, p.eta);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function proposalLife(uint256 proposalId)
+        external
+        view
+        returns (address proposer, uint256 deadline, uint256 cancels)
+    {
+        Proposal storage p = _proposals[proposalId];
+        return (p.proposer, p.deadline, p.cancels);
     }
 
     /// @dev Counts `msg.sender`'s approval; the one that reaches the threshold schedules the call.
@@ -147,6 +198,12 @@ contract GovernanceCouncil is IGovernanceCouncil {
         if (threshold_ == 0 || threshold_ > governorCount) revert CouncilInvalidGovernors(governorCount, threshold_);
         threshold = threshold_;
         emit ThresholdChanged(threshold_);
+    }
+
+    /// @dev A proposal not executed by its deadline is dead: nobody approves or runs a stale decision.
+    function _requireLive(uint256 proposalId, Proposal storage p) private view {
+        uint256 deadline = p.deadline;
+        if (block.timestamp > deadline) revert CouncilProposalExpired(proposalId, deadline);
     }
 
     function _proposal(uint256 proposalId) private view returns (Proposal storage p) {

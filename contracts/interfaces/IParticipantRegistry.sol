@@ -71,9 +71,9 @@ interface IParticipantRegistry {
     function suspend(address account) external;
     /// @notice Reinstate a suspended participant. Operator only.
     function reinstate(address account) external;
-    /// @notice Set the platform parameters. Operator only. maxTenor is capped at 366 days by regulation.
+    /// @notice Set the platform parameters. Governance only (a council proposal). maxTenor is capped at 366 days by regulation.
     function setParameters(uint64 maxTenor, uint64 gracePeriod, uint128 minUnit) external;
-    /// @notice Set how long a financing quote may stay open, 1 s .. 7 days (default 24 h). Operator only.
+    /// @notice Set how long a financing quote may stay open, 1 s .. 7 days (default 24 h). Governance only.
     function setQuoteValidity(uint64 validity) external;
     /// @return [s] the longest time from a financing quote to its expiry
     function quoteValidity() external view returns (uint64);
@@ -86,7 +86,7 @@ interface IParticipantRegistry {
 
     /// @notice Stop every transfer, issue, financing and payment platform-wide. Operator or guardian.
     function pause() external;
-    /// @notice Lift the pause. Operator only (the guardian cannot).
+    /// @notice Lift the pause. Governance only (neither the operator nor the guardian alone).
     function unpause() external;
 
     /// @return roles the role bits, status and entity hash of `account`
@@ -102,6 +102,9 @@ interface IParticipantRegistry {
     /// @notice Whether `account` is governance (holds DEFAULT_ADMIN_ROLE): the one check behind every
     /// governance-only power of every Tierflow contract (upgrades, role grants).
     function isGovernance(address account) external view returns (bool);
+    /// @notice Whether `account` may exercise an asset control: governance always; CONTROLLER_ROLE too
+    /// unless `councilOnly` (forced transfers and recoveries are for the council, holds are not).
+    function canControl(address account, bool councilOnly) external view returns (bool);
     function isSystemContract(address account) external view returns (bool);
     function paused() external view returns (bool);
     function maxTenor() external view returns (uint64);

@@ -46,8 +46,10 @@ def test_hold_on_part_blocks_the_holder_and_shows_to_holder_and_auditor(funded: 
         "operator",
         f"/v1/operator/certificates/{frozen}/force-transfer",
         {"to": api.address("supplier2"), "value": 40_000, "order": ORDER},
-    )
-    assert body["result"]["new_token_id"] == frozen
+    )  # a court order is the council's: proposed here, approved by a second governor, run after the delay
+    proposal_id = body["result"]["proposal_id"]
+    assert frozen not in [h["asset_id"] for h in api.get("supplier2", "/v1/holds").json()]
+    _govern(api, proposal_id)
     assert frozen in [h["asset_id"] for h in api.get("supplier2", "/v1/holds").json()]
     api.ok("operator", f"/v1/operator/certificates/{frozen}/unfreeze", {"order": "(2026)沪0115执保123号之一"})
     assert api.get("supplier2", "/v1/holds").json() == []
@@ -76,13 +78,19 @@ def test_recovery_moves_certificates_and_cash_and_bars_the_old_key(funded: Api) 
         "operator", f"/v1/operator/participants/{old}/recover", {"new_address": new, "order": ORDER}
     )
     assert (body["certificates"], body["balance"], body["new_address"]) == (1, 1_234, new)
-    assert len(body["tx_hashes"]) == 3  # registry, certificates, cash (no bills)
+    assert len(body["proposal_ids"]) == 3  # registry, certificates, cash (no bills)
+    assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == old  # not before the council
+    for proposal_id in body["proposal_ids"]:  # in order: the registry first
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.platform.increase_time(61)
+    for proposal_id in body["proposal_ids"]:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
     assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == new
     listed = api.get("operator", "/v1/operator/participants", status="suspended", limit=200).json()["data"]
     assert old in [p["address"] for p in listed]
     response = api.post(
         "operator", f"/v1/operator/participants/{old}/recover", {"new_address": new, "order": ORDER}
-    )
+    )  # checked as the timelock would run it: refused at once, not left for the governors
     assert response.status_code == 409 and response.json()["error"]["code"] == "RegistryAccountRecovered"
 
 
@@ -102,8 +110,15 @@ def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(fund
         "operator", f"/v1/operator/participants/{old}/recover", {"new_address": heir.address, "order": ORDER}
     )
     assert (body["payables"], body["credit_lines"], body["certificates"], body["bill_quotes"]) == (1, 1, 0, 0)
-    assert len(body["tx_hashes"]) == 3  # registry, payables, credit lines
+    assert len(body["proposal_ids"]) == 3  # registry, payables, credit lines: each the council's
     tf = api.platform
+    # nothing moves and the company stays where it was until the council has executed the registry's step
+    assert api.get("operator", f"/v1/operator/participants/{heir.address}").status_code == 404
+    for proposal_id in body["proposal_ids"]:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    tf.increase_time(61)
+    for proposal_id in body["proposal_ids"]:  # in order: the registry first
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
     assert api.ctx.link.wait_for(tf.w3.eth.block_number, 60)
     (payable,) = api.get("pumps", "/v1/core/payables").json()["data"]
     assert (payable["slot_id"], payable["obligor"]) == (slot, heir.address)
@@ -127,6 +142,12 @@ def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(fund
     client.post("/dashboard/sign-in", data={"api_key": api.keys["pumps"], "csrf_token": found.group(1)})
     page = client.get(f"/dashboard/core/{heir.address}")
     assert page.status_code == 200 and "Changzhou Pumps Co." in page.text
+
+
+def _govern(api: Api, proposal_id: int) -> None:
+    api.ok("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.platform.increase_time(61)
+    api.ok("operator", f"/v1/governance/proposals/{proposal_id}/execute")
 
 
 def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(funded: Api) -> None:

@@ -271,26 +271,37 @@ def test_operator_onboard_suspend_reinstate_parameters_pause(funded: Api) -> Non
     response = api.client.get("/v1/me", headers={"X-API-Key": key})
     assert response.status_code == 401 and response.json()["error"]["code"] == "revoked_api_key"
 
-    api.client.put(
+    proposed = api.client.put(
         "/v1/operator/parameters",
         headers=api.headers("operator"),
         json={"max_tenor_days": 90, "grace_period_days": 7, "min_unit": 100},
-    )
+    )  # governance's power: a proposal, approved by a second governor, executed after the delay
+    _govern(api, proposed.json()["result"]["proposal_id"])
     platform = api.get("operator", "/v1/operator/platform").json()
     assert platform["max_tenor_days"] == 90 and platform["min_unit"] == 100
     response = api.post("supplier1", f"/v1/certificates/{token}/transfer", {"to": address, "value": 150})
     assert response.status_code == 409 and response.json()["error"]["code"] == "CertificateInvalidAmount"
-    api.client.put(
+    proposed = api.client.put(
         "/v1/operator/parameters",
         headers=api.headers("operator"),
         json={"max_tenor_days": 180, "grace_period_days": 7, "min_unit": 1},
     )
+    _govern(api, proposed.json()["result"]["proposal_id"])
 
     api.ok("operator", "/v1/operator/pause")
     response = api.post("supplier1", f"/v1/certificates/{token}/transfer", {"to": address, "value": 100})
     assert response.status_code == 409 and response.json()["error"]["code"] == "RegistryPlatformPaused"
-    api.ok("operator", "/v1/operator/unpause")
+    proposal_id = api.ok("operator", "/v1/operator/unpause")["result"]["proposal_id"]
+    assert api.get("operator", "/v1/operator/platform").json()["paused"] is True  # not alone
+    _govern(api, proposal_id)
     assert api.get("operator", "/v1/operator/platform").json()["paused"] is False
+
+
+def _govern(api: Api, proposal_id: int) -> None:
+    """A second governor (bank1) approves the operator's proposal; after the delay it is executed."""
+    api.ok("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.platform.increase_time(61)
+    api.ok("operator", f"/v1/governance/proposals/{proposal_id}/execute")
 
 
 def test_auditor_reads_everything_and_exports(funded: Api) -> None:

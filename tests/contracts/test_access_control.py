@@ -80,7 +80,7 @@ def holders_err(*parties: str) -> dict[str, Callable[..., Expected]]:
 
 
 CASES = [
-    # ParticipantRegistry: operator only
+    # ParticipantRegistry: operator only (parameters, quote validity, unpause: test_governance_powers)
     *[
         Case("registry", fn, args, "operator", gate="RegistryNotOperator")
         for fn, args in [
@@ -88,8 +88,6 @@ CASES = [
             ("setRoles", lambda sc, a: [a("supplier2"), 3]),
             ("suspend", lambda sc, a: [a("supplier2")]),
             ("reinstate", lambda sc, a: [a("supplier2")]),
-            ("setParameters", lambda sc, a: [90 * DAY, DAY, 1]),
-            ("setQuoteValidity", lambda sc, a: [3600]),
             ("setSystemContract", lambda sc, a: [a("outsider"), True]),
             ("pause", lambda sc, a: []),
         ]

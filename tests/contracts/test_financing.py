@@ -158,7 +158,7 @@ def test_quote_reverts_when_rate_out_of_range(tf: Platform, kit: Kit, rate: int)
 
 
 def test_quote_reverts_when_discount_reaches_face(tf: Platform, kit: Kit) -> None:
-    tf.transact(tf.c.registry.functions.setParameters(366 * DAY, 7 * DAY, 1), "operator")
+    tf.govern(tf.c.registry.functions.setParameters(366 * DAY, 7 * DAY, 1))
     _, root = kit.accepted(days=365)
     request_id, _ = kit.request_financing(root)
     with tf.reverts("FinancingInvalidRate", 10_000):

@@ -103,14 +103,14 @@ def test_guardian_pauses_at_once_but_cannot_unpause(tf: Platform) -> None:
     registry = tf.c.registry.functions
     tf.transact(registry.pause(), guardian)
     assert registry.paused().call() is True
-    with tf.reverts("RegistryNotOperator", guardian.address):
+    with tf.reverts("GovernanceOnly", guardian.address):
         tf.transact(registry.unpause(), guardian)
-    with tf.reverts("RegistryNotOperator", guardian.address):
+    with tf.reverts("GovernanceOnly", guardian.address):
         tf.transact(registry.setParameters(90 * 86_400, 86_400, 1), guardian)
     role = registry.GUARDIAN_ROLE().call()
     with tf.reverts("AccessControlUnauthorizedAccount"):
         tf.transact(registry.grantRole(role, tf.address("core1")), guardian)
-    tf.transact(registry.unpause(), "operator")
+    tf.govern(registry.unpause())
 
 
 @pytest.mark.parametrize("name", PROXIED)
@@ -126,11 +126,7 @@ def test_upgrade_reverts_outside_governance(tf: Platform, name: str) -> None:
 
 @pytest.mark.parametrize("name", PROXIED)
 def test_initialize_reverts_on_proxy_and_implementation(tf: Platform, name: str) -> None:
-    args = (
-        [tf.address("core1"), tf.address("core1"), tf.address("core1")]
-        if name == "ParticipantRegistry"
-        else []
-    )
+    args = [tf.address("core1")] * 4 if name == "ParticipantRegistry" else []
     for contract in (_proxy(tf, name), _implementation(tf, name)):
         with tf.reverts("InvalidInitialization"):
             tf.transact(contract.functions.initialize(*args), "core1")

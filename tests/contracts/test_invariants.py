@@ -327,7 +327,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "token": st.integers(0, 100),
         "to": st.integers(0, 12),
         "kind": st.sampled_from(["whole", "whole", "third", "over"]),
-        "by": st.sampled_from(["operator"] * 6 + ["core1"]),
+        "by": st.sampled_from(["governance"] * 5 + ["operator", "core1"]),  # the controller cannot force
         "anywhere": st.sampled_from([False, False, False, True]),
     },
     "storyline": {"plot": st.sampled_from(["recourse", "recourse", "lapse"]), "token": st.integers(0, 100)},
@@ -425,6 +425,8 @@ class TierflowMachine(RuleBasedStateMachine):
     def run(self, name: str, fn: Any, who: str, expected: tuple[str, tuple[Any, ...]] | None) -> Any:
         """Send `fn` as `who`; expected None means it must succeed, else revert with (error, args)."""
         TierflowMachine.total_steps += 1
+        if who == "governance":  # a council proposal, approved, executed after the delay
+            return self.governed(name, fn, expected)
         if expected is None:
             receipt = self.chain.transact(fn, self.account(who))
             TierflowMachine.outcomes[name] = TierflowMachine.outcomes.get(name, 0) + 1
@@ -438,6 +440,21 @@ class TierflowMachine(RuleBasedStateMachine):
             TierflowMachine.outcomes[key] = TierflowMachine.outcomes.get(key, 0) + 1
             return None
         raise AssertionError(f"{name}: expected revert {expected}, but it succeeded")
+
+    def governed(self, name: str, fn: Any, expected: tuple[str, tuple[Any, ...]] | None) -> Any:
+        try:
+            receipt = self.tf.govern(fn)
+        except ContractRevert as error:
+            assert expected is not None, f"{name}: expected success, got {error}"
+            assert (error.name, error.values) == (expected[0], tuple(expected[1])), f"{name}: {error}"
+            key = f"{name}!{expected[0]}"
+            TierflowMachine.outcomes[key] = TierflowMachine.outcomes.get(key, 0) + 1
+            return None
+        finally:
+            self.chain.new_sender()  # the council's transactions used the operator's and bank1's nonces
+        assert expected is None, f"{name}: expected revert {expected}, but it succeeded"
+        TierflowMachine.outcomes[name] = TierflowMachine.outcomes.get(name, 0) + 1
+        return receipt
 
     def live_tokens(self) -> list[int]:
         return [i for i, t in self.g.tokens.items() if t.holder is not None]
@@ -1108,9 +1125,12 @@ class TierflowMachine(RuleBasedStateMachine):
         tok.claimed += amount
         tok.escrow += amount
 
-    def control_error(self, token_id: int, by: str) -> tuple[str, tuple[Any, ...]] | None:
-        """Receivables._controllable (after onlyGovernance): an accepted payable's token, not locked."""
-        if by != "operator":
+    def control_error(
+        self, token_id: int, by: str, council: bool = False
+    ) -> tuple[str, tuple[Any, ...]] | None:
+        """Receivables._controllable (after onlyControl): an accepted payable's token, not locked. A hold
+        is for the controller (the operator here) or governance; a forced transfer for governance only."""
+        if by not in (("governance",) if council else ("operator", "governance")):
             return ("CertificateNotGovernance", (self.a(by),))
         tok = self.g.tokens[token_id]
         if tok.holder is None:
@@ -1169,7 +1189,7 @@ class TierflowMachine(RuleBasedStateMachine):
         token_id = self.choose(frozen, sorted(self.g.tokens), token, anywhere)
         tok = self.g.tokens[token_id]
         expected: tuple[str, tuple[Any, ...]] | None = None
-        if by != "operator":
+        if by not in ("operator", "governance"):
             expected = ("CertificateNotGovernance", (self.a(by),))
         elif tok.holder is None:
             expected = ("CertificateUnknownToken", (token_id,))
@@ -1192,12 +1212,12 @@ class TierflowMachine(RuleBasedStateMachine):
         live = self.live_tokens()
         if not live:
             return
-        candidates = [i for i in live if self.control_error(i, "operator") is None]
+        candidates = [i for i in live if self.control_error(i, "governance", True) is None]
         token_id = self.choose(candidates, live, token, anywhere)
         tok = self.g.tokens[token_id]
         receiver = self.pick([*self.g.holders, "bank2", "outsider", "core2"], to)
         value = {"whole": tok.value, "third": tok.value // 3, "over": tok.value + 1}[kind]
-        expected = self.control_error(token_id, by) or self.registry_error(receiver, HOLDER)
+        expected = self.control_error(token_id, by, True) or self.registry_error(receiver, HOLDER)
         if expected is None:
             if tok.holder == receiver:
                 expected = ("CertificateSelfTransfer", (token_id, self.a(receiver)))

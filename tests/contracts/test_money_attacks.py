@@ -43,10 +43,10 @@ def test_stale_quote_validity_capped_at_24h_by_default(tf: Platform, kit: Kit) -
     assert tf.c.registry.functions.quoteValidity().call() == 24 * 3600
     # the operator may widen it to 7 days at most, never to an option until maturity
     with tf.reverts("RegistryInvalidQuoteValidity", 7 * DAY + 1, 7 * DAY):
-        tf.transact(tf.c.registry.functions.setQuoteValidity(7 * DAY + 1), "operator")
+        tf.govern(tf.c.registry.functions.setQuoteValidity(7 * DAY + 1))
     with tf.reverts("RegistryInvalidQuoteValidity", 0, 7 * DAY):
-        tf.transact(tf.c.registry.functions.setQuoteValidity(0), "operator")
-    receipt = tf.transact(tf.c.registry.functions.setQuoteValidity(7 * DAY), "operator")
+        tf.govern(tf.c.registry.functions.setQuoteValidity(0))
+    receipt = tf.govern(tf.c.registry.functions.setQuoteValidity(7 * DAY))
     assert tf.events(receipt, tf.c.registry, "QuoteValidityChanged")[0]["validity"] == 7 * DAY
     tf.transact(tf.c.financing.functions.quote(request_id, 360, tf.now() + 7 * DAY - 60), "bank1")
 

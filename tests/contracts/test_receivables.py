@@ -117,7 +117,7 @@ def test_issue_reverts_when_face_zero(tf: Platform, kit: Kit) -> None:
 
 
 def test_issue_reverts_when_face_not_multiple_of_min_unit(tf: Platform, kit: Kit) -> None:
-    tf.transact(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    tf.govern(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100))
     with tf.reverts("CertificateInvalidAmount", 150, 100):
         kit.issue(face=150)
     kit.issue(face=200)
@@ -376,7 +376,7 @@ def test_transfer_reverts_when_paused(tf: Platform, kit: Kit) -> None:
     tf.transact(tf.c.registry.functions.pause(), "operator")
     with tf.reverts("RegistryPlatformPaused"):
         tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
-    tf.transact(tf.c.registry.functions.unpause(), "operator")
+    tf.govern(tf.c.registry.functions.unpause())
     tf.transact(tf.c.receivables.functions.transfer(token_id, kit.a("supplier2")), "supplier1")
 
 
@@ -427,7 +427,7 @@ def test_transfer_value_reverts_when_over_balance(tf: Platform, kit: Kit) -> Non
 
 def test_transfer_value_reverts_below_min_unit(tf: Platform, kit: Kit) -> None:
     _, root = kit.accepted()
-    tf.transact(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    tf.govern(tf.c.registry.functions.setParameters(180 * DAY, 7 * DAY, 100))
     with tf.reverts("CertificateInvalidAmount", 50, 100):
         kit.transfer_value(root, "supplier1", "supplier2", 50)
     with tf.reverts("CertificateInvalidAmount", 150, 100):

@@ -169,7 +169,7 @@ def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None
 
     operator.get_by_label("Grace period (days)", exact=True).fill("5")
     operator.get_by_role("button", name="Save parameters").click()
-    expect(flash(operator)).to_contain_text("Parameters saved")
+    _execute_once_approved(live, operator)  # governance's power: a proposal, a second governor, the delay
     expect(operator.locator(".kpis")).to_contain_text("5 days")
     operator.get_by_role("button", name="Pause the platform").click()
     expect(operator.get_by_test_id("confirm")).to_contain_text("stop for every participant")
@@ -179,12 +179,27 @@ def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None
     expect(operator.get_by_test_id("paused")).to_be_visible()  # every page says so while it lasts
     shot(operator, "operator-paused")
     operator.get_by_role("button", name="Unpause the platform").click()
-    operator.get_by_test_id("confirm-button").click()
-    expect(flash(operator)).to_contain_text("Platform unpaused")
+    operator.get_by_test_id("confirm-button").click()  # the confirmation page, then the proposal
+    _execute_once_approved(live, operator)
     expect(operator.get_by_test_id("paused")).to_have_count(0)
     operator.get_by_label("Grace period (days)", exact=True).fill("7")
     operator.get_by_role("button", name="Save parameters").click()
-    expect(flash(operator)).to_contain_text("Parameters saved")
+    _execute_once_approved(live, operator)
+
+
+def _execute_once_approved(live: Live, operator: Any) -> None:
+    """The operator's proposal (named in the flash) approved by bank1 over the API, executed after the
+    delay with the console's Execute button."""
+    expect(flash(operator)).to_contain_text("Proposed to the governors' council as proposal")
+    found = re.search(r"as proposal (\d+)", flash(operator).inner_text())
+    assert found is not None
+    proposal_id = int(found.group(1))
+    live.api("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    live.platform.increase_time(61)
+    operator.reload()
+    operator.get_by_test_id(f"proposal-{proposal_id}").get_by_role("button", name="Execute").click()
+    operator.get_by_test_id("confirm-button").click()  # the confirmation page says what it will do
+    expect(flash(operator)).to_contain_text(f"Proposal {proposal_id} executed")
 
 
 def test_core_enterprise_repays_and_the_payout_appears(browser: Any, live: Live, line_core1: int) -> None:

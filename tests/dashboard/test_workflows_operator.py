@@ -20,7 +20,9 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
     registry = live.platform.c.registry.functions
     try:
         html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "72"}).text
-        assert flash_of(html) == "ok: Quotes may now stay open for at most 72 hours.", flash_of(html)
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        assert registry.quoteValidity().call() == 24 * 3600  # governance's: not by the operator alone
+        html = _approved_and_executed(live, operator, html)
         assert registry.quoteValidity().call() == 72 * 3600
         assert 'data-testid="quote-validity">72 hours' in html
         refused = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "169"}).text
@@ -59,9 +61,27 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
         quoted = live.platform.c.financing.functions.getRequest(request_id).call()
         assert 72 * 3600 - 120 <= quoted[7] - live.platform.now() <= 72 * 3600
     finally:
-        operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"})
+        html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"}).text
+        _approved_and_executed(live, operator, html)
         for client in (operator, bank, auditor):
             client.close()
+
+
+def _approved_and_executed(live: Live, operator: httpx.Client, html: str) -> str:
+    """The operator proposed (the flash names the proposal): bank1, a second governor, approves over the
+    API; after the delay the operator executes it from its console. The page after execution."""
+    found = re.search(r"as proposal (\d+)", flash_of(html))
+    assert found is not None, flash_of(html)
+    proposal_id = int(found.group(1))
+    live.api("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    live.platform.increase_time(61)
+    page = operator.get("/dashboard/operator").text
+    assert f'data-testid="proposal-{proposal_id}"' in page and "/dashboard/operator/execute" in page
+    done = operator.post(
+        "/dashboard/operator/execute", data={"proposal_id": str(proposal_id), "confirmed": "yes"}
+    ).text
+    assert flash_of(done) == f"ok: Proposal {proposal_id} executed.", flash_of(done)
+    return done
 
 
 def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> None:
@@ -100,3 +120,59 @@ def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> Non
             )
     finally:
         operator.close()
+
+
+def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live: Live) -> None:
+    operator, auditor = (client_of(live, who) for who in ("operator", "auditor"))
+    try:
+        # bank2 proposes over the API; the operator approves it from its console, then both cancel it
+        council = live.platform.c.council.functions
+        body = live.api("bank2", "/v1/governance/proposals/quote-validity", {"hours": 96})
+        proposal_id = int(body["result"]["proposal_id"])
+        page = operator.get("/dashboard/operator").text
+        row = page.split(f'data-testid="proposal-{proposal_id}"', 1)[1].split("</tr>", 1)[0]
+        assert "/dashboard/operator/approve" in row and "waiting for approvals" in row
+        assert "at most 96 hours" in row  # what it would do, in hours, not seconds
+        form = {"proposal_id": str(proposal_id)}
+        assert auditor.post("/dashboard/operator/approve", data=form).status_code == 403
+        confirm = operator.post("/dashboard/operator/approve", data=form).text  # first: what it means
+        assert 'data-testid="confirm"' in confirm and "at most 96 hours" in confirm
+        assert council.proposal(proposal_id).call()[2] == 1  # nothing sent yet
+        form["confirmed"] = "yes"
+        html = operator.post("/dashboard/operator/approve", data=form).text
+        assert flash_of(html) == f"ok: Proposal {proposal_id} approved.", flash_of(html)
+        html = operator.post("/dashboard/operator/cancel", data=form).text  # not the proposer: a vote
+        assert flash_of(html).startswith(f"ok: Proposal {proposal_id} cancelled"), flash_of(html)
+        live.api("bank1", f"/v1/governance/proposals/{proposal_id}/cancel")  # the second vote
+        assert council.proposal(proposal_id).call()[3] == 4  # Cancelled
+        html = operator.post("/dashboard/operator/execute", data=form).text
+        assert (
+            flash_of(html).startswith("error:")
+            and live.platform.c.registry.functions.quoteValidity().call() != 96 * 3600
+        )
+        # a role change proposed from the console: the operator's own proposal, cancelled at once
+        role = {"role": "controller", "account": live.address("bank2"), "grant": "grant"}
+        html = operator.post("/dashboard/operator/propose-role", data=role).text
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        found = re.search(r"as proposal (\d+)", flash_of(html))
+        assert found is not None
+        own = found.group(1)
+        html = operator.post("/dashboard/operator/cancel", data={"proposal_id": own, "confirmed": "yes"}).text
+        assert flash_of(html).startswith(f"ok: Proposal {own} cancelled"), flash_of(html)
+        assert council.proposal(int(own)).call()[3] == 4
+        # an upgrade proposed from the console (to the implementation in place: the check passes)
+        implementation = live.platform.deployment.contracts["Receivables"].implementation
+        upgrade = {"contract": "Receivables", "implementation": implementation}
+        assert auditor.post("/dashboard/operator/propose-upgrade", data=upgrade).status_code == 403
+        html = operator.post("/dashboard/operator/propose-upgrade", data=upgrade).text
+        assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
+        found = re.search(r"as proposal (\d+)", flash_of(html))
+        assert found is not None
+        target, data = council.proposal(int(found.group(1))).call()[:2]
+        assert (
+            target == live.platform.c.receivables.address and data[:4].hex() == "4f1ef286"
+        )  # upgradeToAndCall
+        operator.post("/dashboard/operator/cancel", data={"proposal_id": found.group(1), "confirmed": "yes"})
+    finally:
+        for client in (operator, auditor):
+            client.close()

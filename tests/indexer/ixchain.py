@@ -41,12 +41,12 @@ class Scenario:
     # -- phases ---------------------------------------------------------------------------------
     def setup(self) -> None:
         c, r = self.c, self.c.registry
-        self.tx(r.functions.setParameters(180 * DAY, 7 * DAY, 1), "operator")
+        self.tf.govern(r.functions.setParameters(180 * DAY, 7 * DAY, 1))
         self.tx(r.functions.setRoles(self.a("supplier4"), 2 | 4), "operator")
         self.tx(r.functions.suspend(self.a("supplier4")), "operator")
         self.tx(r.functions.reinstate(self.a("supplier4")), "operator")
         self.tx(r.functions.pause(), "operator")
-        self.tx(r.functions.unpause(), "operator")
+        self.tf.govern(r.functions.unpause())
         for who in ("bank1", "bank2", "core1", "core2", "supplier1", "supplier2", "supplier3"):
             self.tx(c.token.functions.mint(self.a(who), 10 * BIG), "bank1")
         for who, spender in [
@@ -178,17 +178,15 @@ class Scenario:
         self.ids.update(
             slot_f=slot, frozen=self.event(receipt, self.c.receivables, "CertificateFrozen")["tokenId"]
         )
-        receipt = self.tx(rc.forceTransfer(token, lost, 10**5, ORDER), "operator")
+        receipt = self.tf.govern(rc.forceTransfer(token, lost, 10**5, ORDER))
         heirloom = self.event(receipt, self.c.receivables, "CertificateForceTransferred")["tokenId"]
         # a bill range frozen, handed over whole under its hold by a court order, released; a part forced
         receipt = self.tx(b.freezeRange(self.ids["bill_root"], 396, 400, ORDER), "operator")
         frozen_range = self.event(receipt, self.c.bills, "BillRangeFrozen")["rangeId"]
-        receipt = self.tx(
-            b.forceTransferRange(frozen_range, 396, 400, self.a("supplier2"), ORDER), "operator"
-        )
+        receipt = self.tf.govern(b.forceTransferRange(frozen_range, 396, 400, self.a("supplier2"), ORDER))
         moved = self.event(receipt, self.c.bills, "BillRangeForceTransferred")["newRangeId"]
         self.tx(b.unfreezeRange(moved, ORDER), "operator")
-        receipt = self.tx(b.forceTransferRange(self.ids["bill_root"], 391, 395, lost, ORDER), "operator")
+        receipt = self.tf.govern(b.forceTransferRange(self.ids["bill_root"], 391, 395, lost, ORDER))
         forced_range = self.event(receipt, self.c.bills, "BillRangeForceTransferred")["newRangeId"]
         # the supplier lost its key with a sale under way: everything it has goes to a re-verified address
         lost_account = self.tf.extra_account(4)
@@ -198,11 +196,11 @@ class Scenario:
         sale = self.event(receipt, self.c.financing, "FinancingRequested")["requestId"]
         self.tx(self.c.token.functions.mint(lost, 777), "bank1")
         heir = self.tf.extra_account(5).address
-        self.tx(r.recover(lost, heir, ORDER), "operator")
-        self.tx(rc.recoverTokens(lost, heir, [heirloom], ORDER), "operator")
-        self.tx(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER), "operator")
-        self.tx(b.recoverParties(lost, heir, [forced_range], ORDER), "operator")
-        self.tx(self.c.token.functions.recoverBalance(lost, heir), "operator")
+        self.tf.govern(r.recover(lost, heir, ORDER))
+        self.tf.govern(rc.recoverTokens(lost, heir, [heirloom], ORDER))
+        self.tf.govern(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER))
+        self.tf.govern(b.recoverParties(lost, heir, [forced_range], ORDER))
+        self.tf.govern(self.c.token.functions.recoverBalance(lost, heir))
 
     def maturity(self) -> None:
         rc, fn, b = self.c.receivables.functions, self.c.financing.functions, self.c.bills.functions
@@ -229,6 +227,13 @@ class Scenario:
         self.tx(rc.unfreeze(self.ids["frozen"], ORDER), "operator")
 
     def governance(self) -> None:
-        """A role grant through the governors' council: proposed, approved, scheduled, executed."""
+        """A role grant through the governors' council: proposed, approved, scheduled, executed; another
+        proposal cancelled by two other governors' votes."""
         registry = self.c.registry.functions
         self.tf.govern(registry.grantRole(registry.GUARDIAN_ROLE().call(), self.a("bank2")))
+        council = self.c.council.functions
+        fn = registry.setQuoteValidity(3600)
+        receipt = self.tx(council.propose(fn.address, fn._encode_transaction_data(), b"\0" * 32), "bank1")
+        proposal_id = self.event(receipt, self.c.council, "ProposalCreated")["proposalId"]
+        self.tx(council.cancel(proposal_id), "operator")
+        self.tx(council.cancel(proposal_id), "bank2")

@@ -885,6 +885,7 @@ def test_governance_handlers_track_a_proposal_to_its_execution(engine: Engine) -
                 target=A["core1"],
                 data="0x2f2ff15d",
                 descriptionHash=h32(3),
+                deadline=1_800_604_800,
             ),
             f("GovernanceCouncil:ProposalApproved", proposalId=1, governor=A["operator"], approvals=1),
         ],
@@ -922,6 +923,29 @@ def test_governance_handlers_track_a_proposal_to_its_execution(engine: Engine) -
         ("scheduled", None, 2),
         ("executed", A["bank1"], 2),
     ]
+
+
+def test_governance_handlers_record_cancel_votes_and_the_cancel(engine: Engine) -> None:
+    f = EventFactory()
+    created = {"proposer": A["bank1"], "target": A["core1"], "data": "0x8456cb59", "descriptionHash": h32(4)}
+    apply(
+        engine,
+        [
+            f("GovernanceCouncil:ProposalCreated", proposalId=2, deadline=1_800_604_800, **created),
+            f("GovernanceCouncil:ProposalApproved", proposalId=2, governor=A["bank1"], approvals=1),
+            f("GovernanceCouncil:ProposalCancelVoted", proposalId=2, governor=A["operator"], cancels=1),
+        ],
+    )
+    proposal = row(engine, GovernanceProposal, 2)
+    assert proposal is not None
+    assert (proposal["state"], proposal["cancels"], proposal["deadline"]) == ("Pending", 1, 1_800_604_800)
+    f.next_block()
+    apply(engine, [f("GovernanceCouncil:ProposalCancelled", proposalId=2, governor=A["bank2"])])
+    proposal = row(engine, GovernanceProposal, 2)
+    assert proposal is not None
+    assert (proposal["state"], proposal["cancelled_by"]) == ("Cancelled", A["bank2"])
+    steps = [(s["kind"], s["actor"]) for s in rows(engine, GovernanceStep) if s["proposal_id"] == 2]
+    assert steps[-2:] == [("cancel_voted", A["operator"]), ("cancelled", A["bank2"])]
 
 
 # -- asset-level controls (issue 15) ----------------------------------------------------------------

@@ -27,7 +27,7 @@ from tierflow.errors import ConfigurationError
 # "GovernanceCouncil" deploys the timelock ("TierflowTimelock") that governs them all.
 CONSTRUCTORS: dict[str, list[str]] = {
     "TierflowForwarder": [],
-    "GovernanceCouncil": ["governors", "threshold", "delay"],
+    "GovernanceCouncil": ["governors", "threshold", "delay", "window"],
     "ParticipantRegistry": ["TierflowForwarder"],
     "SettlementToken": ["ParticipantRegistry", "TierflowForwarder"],
     "DocumentRegistry": ["ParticipantRegistry", "TierflowForwarder"],
@@ -42,7 +42,7 @@ CONSTRUCTORS: dict[str, list[str]] = {
 # The contracts behind proxies, and the arguments of their one-time `initialize` (run by the proxy's
 # constructor, so nobody can initialise a proxy before its deployer).
 INITIALIZERS: dict[str, list[str]] = {
-    "ParticipantRegistry": ["operator", "TierflowTimelock", "guardian"],
+    "ParticipantRegistry": ["operator", "TierflowTimelock", "guardian", "controller"],
     "SettlementToken": [],
     "DocumentRegistry": [],
     "CreditLines": [],
@@ -69,21 +69,26 @@ COUNCIL = "GovernanceCouncil"
 
 
 class GovernanceConfig(BaseModel):
-    """Who governs a new deployment: M-of-N governors, the timelock's delay, the guardian who may pause."""
+    """Who governs a new deployment: M-of-N governors, the timelock's delay, the guardian who may pause,
+    and the controller who places judicial holds at once (later grants of either are proposals)."""
 
     governors: list[str]
     threshold: int
     delay: int  # [s]
     guardian: str
+    controller: str
+    window: int = 7 * 86_400  # [s] a proposal's life: approvals and execution by then, or it is dead
 
     @classmethod
     def demo(cls, delay: int = 60) -> GovernanceConfig:
-        """The devnet's: the operator and the two demo banks, 2-of-3, and dev account 15 as guardian."""
+        """The devnet's: the operator and the two demo banks, 2-of-3, dev account 15 as guardian, and the
+        operator as the controller that executes courts' holds (forced transfers stay with the council)."""
         return cls(
             governors=[dev_account(i).address for i in DEMO_GOVERNOR_INDICES],
             threshold=2,
             delay=delay,
             guardian=dev_account(DEMO_GUARDIAN_INDEX).address,
+            controller=dev_account(DEMO_GOVERNOR_INDICES[0]).address,
         )
 
 
@@ -167,9 +172,11 @@ def deploy_all(
     addresses: dict[str, Any] = {
         "operator": operator.address,
         "guardian": governance.guardian,
+        "controller": governance.controller,
         "governors": governance.governors,
         "threshold": governance.threshold,
         "delay": governance.delay,
+        "window": governance.window,
     }
     implementations: dict[str, str] = {}
     for name in names:

@@ -306,6 +306,11 @@ class ChainGateway:
             verdicts.append(self._revert(RpcError("eth_simulateV1", {**failure, "code": 3, "data": revert})))
         return verdicts
 
+    def preview(self, sender: str, to: str, data: bytes) -> None:
+        """Run a call as `sender` would send it directly (a governance proposal, as the timelock); raise
+        the decoded revert if it would fail now."""
+        self._eth_call({"from": sender, "to": to, "data": "0x" + bytes(data).hex()})
+
     def _eth_call(self, params: dict[str, Any], block: str = "latest") -> str:
         """eth_call over raw JSON-RPC; a revert becomes the decoded ContractRevert."""
         try:

@@ -99,6 +99,8 @@ class ProposalState(IntEnum):
     PENDING = 1
     SCHEDULED = 2
     EXECUTED = 3
+    CANCELLED = 4
+    EXPIRED = 5  # never stored: a Pending or Scheduled proposal past its deadline
 
 
 ENUMS: dict[str, type[IntEnum]] = {
@@ -209,8 +211,8 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "CertificateNothingToPay": N_("none of these tokens has anything to be paid now"),
     "CertificateNotGovernance": N_(
-        "{caller:party} is not platform governance; only governance freezes, forces "
-        "transfers and recovers certificates"
+        "{caller:party} may not control certificates: a judicial hold needs the controller role or "
+        "governance; a forced transfer or a key recovery needs a proposal of the governors' council"
     ),
     "CertificateIsFrozen": N_(
         "token {tokenId} is frozen by a judicial hold (order {reasonHash}); it cannot "
@@ -465,8 +467,8 @@ ERROR_MESSAGES: dict[str, str] = {
         "and the re-verification record"
     ),
     "BillNotGovernance": N_(
-        "{caller:party} is not platform governance; only governance freezes, forces transfers "
-        "and recovers bills"
+        "{caller:party} may not control bills: a judicial hold needs the controller role or "
+        "governance; a forced transfer or a key recovery needs a proposal of the governors' council"
     ),
     "BillNoReason": N_("name the court order or re-verification record (its hash) behind this control"),
     "BillNotRecovered": N_(
@@ -499,6 +501,15 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "CouncilWrongState": N_("proposal {proposalId} is {state:ProposalState}"),
     "CouncilNotReady": N_("proposal {proposalId} can be executed from {eta:datetime} on; wait for the delay"),
+    "CouncilProposalExpired": N_(
+        "proposal {proposalId} expired at {deadline:datetime} without being executed; propose it again"
+    ),
+    "CouncilAlreadyVotedCancel": N_(
+        "{governor:party} has already voted to cancel proposal {proposalId}; another governor must"
+    ),
+    "CouncilInvalidWindow": N_(
+        "a proposal window of {window} s must be longer than the timelock's delay of {delay} s"
+    ),
     "CouncilInvalidGovernors": N_(
         "{threshold} of {count} governors is not a valid council: the threshold must "
         "be 1 .. the number of governors, each governor distinct and non-zero"

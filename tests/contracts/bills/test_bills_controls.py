@@ -71,8 +71,8 @@ def test_force_transfer_range_carries_the_hold_to_the_new_holder(tf: Platform, k
     frozen = int(_freeze(kit, root, 1, FACE)["rangeId"])
     b = kit.bills.functions
     with kit.reverts("BillWrongRangeStatus", frozen, RangeStatus.FROZEN):  # a hold moves whole
-        kit.tx(b.forceTransferRange(frozen, 1, 100, kit.addr("supplier2"), ORDER), "operator")
-    receipt = kit.tx(b.forceTransferRange(frozen, 1, FACE, kit.addr("supplier2"), ORDER), "operator")
+        kit.tf.govern(b.forceTransferRange(frozen, 1, 100, kit.addr("supplier2"), ORDER))
+    receipt = kit.tf.govern(b.forceTransferRange(frozen, 1, FACE, kit.addr("supplier2"), ORDER))
     moved = int(kit.event(receipt, "BillRangeForceTransferred")["newRangeId"])
     r = kit.range(moved)
     assert r.holder == kit.addr("supplier2") and r.status == RangeStatus.FROZEN
@@ -88,13 +88,11 @@ def test_force_transfer_range_carries_the_hold_to_the_new_holder(tf: Platform, k
 def test_force_transfer_range_part_without_the_holder(tf: Platform, kit: BillKit) -> None:
     package_id, root = kit.live()
     kit.tx(kit.registry.functions.suspend(kit.addr("supplier1")), "operator")
-    receipt = kit.tx(
-        kit.bills.functions.forceTransferRange(root, 1, 1_000, kit.addr("bank2"), ORDER), "operator"
-    )
+    receipt = kit.tf.govern(kit.bills.functions.forceTransferRange(root, 1, 1_000, kit.addr("bank2"), ORDER))
     moved = int(kit.event(receipt, "BillRangeForceTransferred")["newRangeId"])
     assert kit.range(moved).holder == kit.addr("bank2") and kit.range(moved).status == RangeStatus.HELD
     with kit.reverts("BillSelfTransfer"):
-        kit.tx(kit.bills.functions.forceTransferRange(moved, 1, 1_000, kit.addr("bank2"), ORDER), "operator")
+        kit.tf.govern(kit.bills.functions.forceTransferRange(moved, 1, 1_000, kit.addr("bank2"), ORDER))
     kit.assert_covers(package_id)
 
 
@@ -122,13 +120,13 @@ def test_recover_parties_moves_records_and_bars_the_old_key(tf: Platform, kit: B
     b = kit.bills.functions
     old = kit.addr("supplier1")
     with kit.reverts("BillNotRecovered", old, new, 1):  # the registry decides first
-        kit.tx(b.recoverParties(old, new, [root], REVERIFIED), "operator")
-    kit.tx(kit.registry.functions.recover(old, new, REVERIFIED), "operator")
+        kit.tf.govern(b.recoverParties(old, new, [root], REVERIFIED))
+    kit.tf.govern(kit.registry.functions.recover(old, new, REVERIFIED))
     with kit.reverts("BillNotParty", int(endorsed["newRangeId"]), old):  # supplier2's record
-        kit.tx(b.recoverParties(old, new, [root, int(endorsed["newRangeId"])], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverParties(old, new, [root, int(endorsed["newRangeId"])], REVERIFIED))
     with kit.reverts("BillNotRecovered", old, new, 0):
-        kit.tx(b.recoverParties(old, new, [], REVERIFIED), "operator")
-    kit.tx(b.recoverParties(old, new, [root], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverParties(old, new, [], REVERIFIED))
+    kit.tf.govern(b.recoverParties(old, new, [root], REVERIFIED))
     assert kit.range(root).holder == new
     assert kit.package(package_id)["payee"] == old  # package parties stay (Bills is at its code-size limit)
     # supplier2's chain now names the new key, so recourse follows the entity

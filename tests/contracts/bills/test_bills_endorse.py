@@ -165,7 +165,7 @@ def test_endorse_reverts_for_suspended_holder(kit: BillKit) -> None:
 
 def test_endorse_part_reverts_when_not_multiple_of_min_unit(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
-    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    kit.tf.govern(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100))
     with kit.reverts("BillInvalidAmount", 150, 100):
         kit.endorse(root, 1, 150, "supplier2", "supplier1")
     kit.endorse(root, 1, 200, "supplier2", "supplier1")
@@ -174,7 +174,7 @@ def test_endorse_part_reverts_when_not_multiple_of_min_unit(kit: BillKit) -> Non
 def test_endorse_whole_range_moves_whatever_min_unit_became(kit: BillKit) -> None:
     _, root = kit.live(face=FACE)
     kit.endorse(root, 1, 7, "supplier2", "supplier1")  # root is now 993 sub-tickets
-    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    kit.tf.govern(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100))
     kit.endorse(root, 8, FACE, "supplier3", "supplier1")
 
 

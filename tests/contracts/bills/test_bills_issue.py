@@ -82,7 +82,7 @@ def test_issue_reverts_for_invalid_face(tf: Platform, kit: BillKit) -> None:
         kit.issue(face=0)
     with kit.reverts("BillInvalidFace", 2**64, 1):
         kit.issue(face=2**64)
-    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100), "operator")
+    kit.tf.govern(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 100))
     with kit.reverts("BillInvalidFace", 150, 100):
         kit.issue(face=150)
     kit.issue(face=200)
@@ -127,7 +127,7 @@ def test_issue_second_proposal_allowed_only_one_received(tf: Platform, kit: Bill
 def test_invoice_squatting_self_accepted_bill_no_longer_blocks_seller(tf: Platform, kit: BillKit) -> None:
     """The attack of issue 12: a drawer that is its own acceptor proposes a 1-fen bill on the seller's
     invoice and never lets it go; the genuine seller's bill on the same invoice still goes live."""
-    kit.tx(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 1), "operator")
+    kit.tf.govern(kit.registry.functions.setParameters(180 * DAY, 7 * DAY, 1))
     invoices = kit.invoices()
     squat = kit.issue(
         drawer="core2", acceptor="core2", payee="supplier1", face=1, maturity=tf.now() + 170 * DAY,

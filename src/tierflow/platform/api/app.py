@@ -20,6 +20,7 @@ from tierflow.platform.api.routers import (
     controls,
     core,
     financier,
+    governance,
     operator,
     staff,
     supplier,
@@ -175,7 +176,7 @@ def mount_api(app: FastAPI, context: ServiceContext, extra_routers: list[Any] | 
     app.state.metrics = metrics
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for module in (operator, financier, core, supplier, auditor, common, bills, staff, controls):
+    for module in (operator, financier, core, supplier, auditor, common, bills, staff, controls, governance):
         app.include_router(module.router)
     app.include_router(financier.settlement)
     for extra in extra_routers or []:

@@ -20,19 +20,47 @@ WRITE = (
     "self-custody callers get 202 with an EIP-712 request to sign and post to /v1/relay. Send an "
     "Idempotency-Key to retry safely."
 )
+PROPOSED = (
+    " Governance's power: this proposes the change to the governors' council (`result.proposal_id`); it "
+    "runs once enough governors approved it and the timelock's delay passed (POST "
+    "/v1/governance/proposals/{proposal_id}/approve, then /execute)."
+)
 PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_after`)."
 OFFSET_PAGED = " Paged: `limit` and `offset`."
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
+    # -- governance: the governors' council (issue 15) -----------------------------------------------
+    ("GET", "/v1/governance/proposals"): "Every proposal, newest first: the contract and function it would "
+    "call with its arguments, who proposed and approved it, the approvals needed, its state (Pending, "
+    "Scheduled, Executed, Cancelled, or Expired once past its deadline), when it may run and until when "
+    "(governors, operator, auditors).",
+    ("GET", "/v1/governance/proposals/{proposal_id}"): "One proposal with its approvals and state "
+    "(governors, operator, auditors).",
+    ("POST", "/v1/governance/proposals/parameters"): "Propose the longest tenor (days), the grace period "
+    "(days) and the minimum unit (fen); counts as the proposer's approval (governor).",
+    ("POST", "/v1/governance/proposals/quote-validity"): "Propose the longest a bank's quote may stay open, "
+    "in hours (1 to 168) (governor).",
+    ("POST", "/v1/governance/proposals/unpause"): "Propose to resume a paused platform (governor).",
+    ("POST", "/v1/governance/proposals/role"): "Propose to grant or revoke the operator, guardian or "
+    "controller role of an address (governor).",
+    ("POST", "/v1/governance/proposals/upgrade"): "Propose to upgrade a contract to an implementation "
+    "already deployed (its storage layout checked by `tierflow storage-check`) (governor).",
+    ("POST", "/v1/governance/proposals/{proposal_id}/approve"): "Approve a pending proposal; the approval "
+    "that reaches the threshold starts the timelock's delay (governor, once each).",
+    ("POST", "/v1/governance/proposals/{proposal_id}/cancel"): "Cancel a pending or scheduled proposal: "
+    "its proposer at once; any other governor votes, and as many votes as the threshold cancel it "
+    "(governor).",
+    ("POST", "/v1/governance/proposals/{proposal_id}/execute"): "Run a scheduled proposal once its delay "
+    "has passed and before its deadline (governor).",
     # -- operator: platform parameters and asset-level controls (issues 13 and 15) ------------------
     ("PUT", "/v1/operator/quote-validity"): "Set the longest time a bank's quote may stay open, in hours "
-    "(1 to 168; 24 by default): a seller's acceptance binds terms no older than this (operator)." + WRITE,
+    "(1 to 168; 24 by default): a seller's acceptance binds terms no older than this (operator)." + PROPOSED,
     ("POST", "/v1/operator/certificates/{token_id}/unfreeze"): "Release a judicial hold on a certificate "
     "(the order's reference is hashed on chain); whatever settlement paid into its escrow meanwhile goes "
     "to the certificate's holder then (operator)." + WRITE,
     ("POST", "/v1/operator/certificates/{token_id}/force-transfer"): "Move a certificate, or part of its "
     "value in fen, to another holder under a court order (its reference hashed on chain); a hold and its "
-    "escrow move with a whole certificate (operator)." + WRITE,
+    "escrow move with a whole certificate (operator)." + PROPOSED,
     ("POST", "/v1/operator/bill-ranges/{range_id}/freeze"): "Put a judicial hold on a bill's sub-ticket "
     "range, or part of it: the frozen range cannot be endorsed, discounted, pledged, presented or paid "
     "until released (operator)." + WRITE,
@@ -40,7 +68,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "its holder may use it again (operator)." + WRITE,
     ("POST", "/v1/operator/bill-ranges/{range_id}/force-transfer"): "Move a bill range, or part of it, to "
     "another holder under a court order; the new holder takes the old one's place in the chain of "
-    "endorsements (not an endorsement) (operator)." + WRITE,
+    "endorsements (not an endorsement) (operator)." + PROPOSED,
     ("GET", "/v1/audit/holds"): "Every judicial hold in force or released: asset, holder, frozen value in "
     "fen, escrow in fen, the order's hash and dates (auditors and the operator).",
     ("GET", "/v1/audit/controls"): "The latest asset-level controls (freezes, releases, forced transfers, "
@@ -67,10 +95,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
         "PUT",
         "/v1/operator/parameters",
     ): "Set the longest tenor (days), the grace period after maturity (days) "
-    "and the minimum unit (fen) (operator).",
+    "and the minimum unit (fen) (operator)." + PROPOSED,
     ("POST", "/v1/operator/pause"): "Emergency stop: issuing, transfers, financing and repayments wait "
     "until unpause; reads go on (operator).",
-    ("POST", "/v1/operator/unpause"): "Resume the platform after a pause (operator).",
+    ("POST", "/v1/operator/unpause"): "Resume the platform after a pause (operator)." + PROPOSED,
     ("POST", "/v1/operator/payouts"): "Push the payouts of matured, repaid certificates to their holders in "
     "one batch, so nobody has to claim (operator)." + WRITE,
     # -- financier ----------------------------------------------------------------------------------

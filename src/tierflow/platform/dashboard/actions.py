@@ -29,6 +29,7 @@ from tierflow.platform.services import (
     controls,
     documents,
     estimates,
+    governance,
     participants,
     payouts_due,
     policy,
@@ -54,6 +55,7 @@ from tierflow.platform.services.schemas.certificates import (
     SignatureRequired,
     Transfer,
 )
+from tierflow.platform.services.schemas.governance import RoleProposal, UpgradeProposal
 
 T = TypeVar("T")
 
@@ -664,6 +666,34 @@ def reject(context: Any, viewer: Viewer, *, approval_id: int, reason: str) -> An
         lambda s, c: approvals.reject(
             ctx=context, session=s, caller=c, approval_id=approval_id, reason=reason
         ),
+    )
+
+
+# -- governance (issue 15): the operator as one of the council's governors ---------------------------
+def propose_role(context: Any, viewer: Viewer, *, role: str, account: str, grant: bool) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        data = RoleProposal.model_validate({"role": role, "account": account, "grant": grant})
+        call = governance.role_call(ctx=context, data=data)
+        return governance.propose(ctx=context, session=session, caller=caller, call=call)
+
+    return run_as(context, viewer, work)
+
+
+def propose_upgrade(context: Any, viewer: Viewer, *, contract: str, implementation: str) -> Any:
+    def work(session: Session, caller: Any) -> Any:
+        data = UpgradeProposal.model_validate({"contract": contract, "implementation": implementation})
+        call = governance.upgrade_call(data)
+        return governance.propose(ctx=context, session=session, caller=caller, call=call)
+
+    return run_as(context, viewer, work)
+
+
+def governance_act(context: Any, viewer: Viewer, *, proposal_id: int, step: str) -> Any:
+    """approve, cancel or execute a proposal as the operator, one of the council's governors."""
+    return run_as(
+        context,
+        viewer,
+        lambda s, c: governance.act(ctx=context, session=s, caller=c, proposal_id=proposal_id, action=step),
     )
 
 

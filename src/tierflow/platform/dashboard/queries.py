@@ -1122,6 +1122,17 @@ GOVERNED_CALLS = {
         ("updateDelay(uint256)", i18n.N_("Change the governance delay")),
         ("unpause()", i18n.N_("Unpause the platform")),
         ("setParameters(uint64,uint64,uint128)", i18n.N_("Set platform parameters")),
+        ("setQuoteValidity(uint64)", i18n.N_("Set the longest a quote stays open")),
+        ("forceTransfer(uint256,address,uint256,bytes32)", i18n.N_("Forced transfer of a certificate")),
+        (
+            "forceTransferRange(uint256,uint256,uint256,address,bytes32)",
+            i18n.N_("Forced transfer of a bill range"),
+        ),
+        ("recover(address,address,bytes32)", i18n.N_("Key recovery: the registry entry")),
+        ("recoverTokens(address,address,uint256[],bytes32)", i18n.N_("Key recovery: certificates")),
+        ("recoverPositions(address,address,uint256[],bytes32)", i18n.N_("Key recovery: financing")),
+        ("recoverParties(address,address,uint256[],bytes32)", i18n.N_("Key recovery: bill records")),
+        ("recoverBalance(address,address)", i18n.N_("Key recovery: settlement money")),
     )
 }
 

@@ -1,8 +1,9 @@
 """Compare the read models with chain state at the indexed block and list every difference.
 
 Checked: every certificate's holder, value, lineage and lock, every payable's status and paid
-amounts, every credit line, every participant, every settlement-token balance, and that the
-database knows every slot and token the chain has created. The comparison reads the chain at the
+amounts, every credit line, every participant, every settlement-token balance, every governance
+proposal (approvals, state, eta, deadline, cancel votes) and every judicial hold, and that the database
+knows every slot, token and proposal the chain has created. The comparison reads the chain at the
 checkpoint block, so a running indexer and a moving head do not produce false alarms. The summary
 tables (models.summary) are compared with their recomputation from the rows they sum; `tierflow
 index --rebuild` (Indexer.rebuild) rebuilds them with every read model.
@@ -27,6 +28,7 @@ from tierflow.chain.abi import checksum
 from tierflow.chain.vocabulary import (
     PackageStatus,
     ParticipantStatus,
+    ProposalState,
     RangeStatus,
     RequestStatus,
     SlotStatus,
@@ -36,12 +38,14 @@ from tierflow.errors import ConfigurationError
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import (
     ZERO_ADDRESS,
+    AssetHold,
     BillPackage,
     BillRange,
     Certificate,
     Checkpoint,
     CreditLine,
     FinancingRequest,
+    GovernanceProposal,
     Participant,
     Payable,
     RecourseDebt,
@@ -161,9 +165,13 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
         _balances,
         _financing,
         _bills,
+        _governance,
+        _holds,
     ]
     for check in checks:
-        needs = {"_financing": "Financing", "_bills": "Bills"}.get(check.__name__)
+        needs = {"_financing": "Financing", "_bills": "Bills", "_governance": "GovernanceCouncil"}.get(
+            check.__name__
+        )
         if needs is None or needs in contracts:
             check(engine, contracts, views, compare)
     _summaries(engine, compare)
@@ -396,3 +404,74 @@ def _bills(engine: Engine, contracts: dict[str, Contract], views: _Views, compar
         )
     next_range = views.one(bills, "nextRangeId")
     compare.check("bill_range", "*", [("count", len(ranges), next_range - 1)])
+
+
+def _governance(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
+    """Each proposal against the council; ids count up from 1, so a gap or a missing last one shows."""
+    council = contracts["GovernanceCouncil"]
+    rows = {r["proposal_id"]: r for r in _rows(engine, GovernanceProposal)}
+    ids = list(range(1, max(rows, default=0) + 2))  # one past the last: the chain must not know it
+    found = views.many(council, "proposal", [[i] for i in ids])
+    lives = views.many(council, "proposalLife", [[i] for i in ids])
+    now = int(views.w3.eth.get_block(int(views.block, 16))["timestamp"])
+    for proposal_id, proposal, life in zip(ids, found, lives, strict=True):
+        target, data, approvals, state, eta = proposal
+        proposer, deadline, cancels = life
+        on_chain = status_name(ProposalState, state)
+        row = rows.get(proposal_id)
+        if row is None:
+            missing = state != ProposalState.NONE
+            compare.check(
+                "governance_proposal", proposal_id, [("unindexed", None, on_chain if missing else None)]
+            )
+            continue
+        stored = row["state"]
+        # Expired is no event: a Pending or Scheduled row past its deadline is what the chain calls Expired
+        if stored in ("Pending", "Scheduled") and row["deadline"] is not None and now > row["deadline"]:
+            stored = "Expired"
+        compare.check(
+            "governance_proposal",
+            proposal_id,
+            [
+                ("proposer", row["proposer"], proposer),
+                ("target", row["target"], target),
+                ("data", row["data"], "0x" + bytes(data).hex()),
+                ("approvals", row["approvals"], approvals),
+                ("state", stored, on_chain),
+                ("eta", row["eta"] or 0, eta),
+                ("deadline", row["deadline"], deadline),
+                ("cancels", row["cancels"], cancels),
+            ],
+        )
+
+
+def _holds(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:
+    """Each certificate hold against Receivables.hold, each bill-range hold against its record's status."""
+    rows = _rows(engine, AssetHold)
+    tokens = [r for r in rows if r["asset"] == "certificate"]
+    receivables = contracts["Receivables"]
+    for row, found in zip(
+        tokens, views.many(receivables, "hold", [[r["asset_id"]] for r in tokens]), strict=True
+    ):
+        frozen, reason_hash, escrowed = found
+        open_escrow = row["escrowed"] - row["released"] if row["status"] == "frozen" else 0
+        order = "0x" + bytes(reason_hash).hex() if frozen else None
+        compare.check(
+            "asset_hold",
+            f"certificate {row['asset_id']}",
+            [
+                ("status", row["status"], "frozen" if frozen else "released"),
+                ("reason_hash", row["reason_hash"] if row["status"] == "frozen" else None, order),
+                ("escrow", open_escrow, escrowed),
+            ],
+        )
+    ranges = [r for r in rows if r["asset"] == "bill_range"]
+    if ranges and "Bills" in contracts:
+        records = views.many(contracts["Bills"], "range", [[r["asset_id"]] for r in ranges])
+        for row, record in zip(ranges, records, strict=True):
+            frozen = record is not None and status_name(RangeStatus, record[2]) == "Frozen"
+            compare.check(
+                "asset_hold",
+                f"bill_range {row['asset_id']}",
+                [("status", row["status"], "frozen" if frozen else "released")],
+            )

@@ -19,9 +19,14 @@ class GovernanceProposal(SQLModel, table=True):
     data: str = Field(sa_type=Text)  # the call's calldata, 0x-hex
     description_hash: str = hash32()
     approvals: int = big()
-    state: str = text(16)  # Pending | Scheduled | Executed (IGovernanceCouncil.ProposalState)
+    state: str = text(16)  # Pending | Scheduled | Executed | Cancelled (IGovernanceCouncil.ProposalState)
     eta: int = big(nullable=True)  # [unix s] earliest execution, once scheduled
     executed_by: str | None = addr(nullable=True)
+    # [unix s] last moment to approve or execute: a Pending or Scheduled proposal past it is Expired (no
+    # event marks that: readers compare it with the chain's time)
+    deadline: int | None = big(nullable=True)
+    cancels: int = big(default=0)  # votes to cancel (the proposer's own cancel is not a vote)
+    cancelled_by: str | None = addr(nullable=True)
     block_number: int = big(index=True)
     updated_block: int = big()
 
@@ -35,6 +40,6 @@ class GovernanceStep(SQLModel, table=True):
     log_index: int = big(primary_key=True)
     tx_hash: str = hash32()
     proposal_id: int = big(index=True)
-    kind: str = text(16)  # proposed | approved | scheduled | executed
+    kind: str = text(16)  # proposed | approved | scheduled | executed | cancel_voted | cancelled
     actor: str | None = addr(nullable=True)  # the governor; none for scheduled
     approvals: int = big()

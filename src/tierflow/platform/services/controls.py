@@ -1,9 +1,12 @@
-"""Asset-level controls (issue 15): judicial holds, forced transfers and lost-key recovery, by governance.
+"""Asset-level controls (issue 15): judicial holds, forced transfers and lost-key recovery.
 
-Every control is one governance transaction (today the operator's key: the contracts gate each control
-with one check that governance re-points). The order behind a control stays off chain: the chain records
-keccak-256 of its reference. A recovery is one service call that sends one transaction per contract (and
-per batch of 200 tokens or bill records), in the order the contracts require: the registry first.
+A hold (freeze, unfreeze) is one transaction of the operator's key, which holds the registry's
+CONTROLLER_ROLE: a court's freeze cannot wait. A forced transfer or a recovery is governance's: the
+operator (a governor) proposes it to the council, and it runs once `threshold` governors approved and the
+delay passed (services/governance.py). The order behind a control stays off chain: the chain records
+keccak-256 of its reference. A recovery is one service call that proposes one call per contract (and per
+batch of 200 tokens or bill records), in the order the contracts require: the registry first, so that
+executing the proposals in id order runs them in that order.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils.crypto import keccak
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import Call
@@ -27,8 +30,8 @@ from tierflow.platform.models import (
     Payable,
     SettlementBalance,
 )
-from tierflow.platform.models.service import ApiKey, DashboardSession, DirectoryParticipant
-from tierflow.platform.models.staff import ApprovalPolicy, ApprovalSettings, StaffUser
+from tierflow.platform.models.service import DirectoryParticipant
+from tierflow.platform.services import governance
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.platform.services.schemas.controls import (
@@ -55,6 +58,13 @@ def _send(ctx: ServiceContext, contract: str, function: str, *args: object) -> T
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, Call(contract, function, args)))
 
 
+def _propose(
+    ctx: ServiceContext, contract: str, function: str, *args: object, check: bool = True
+) -> TxResult:
+    """A council proposal by the operator (a governor): `result.proposal_id` for the other governors."""
+    return governance.propose_as(ctx, ctx.operator, Call(contract, function, args), check=check)
+
+
 # -- certificates -----------------------------------------------------------------------------------
 def freeze_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateFreeze) -> TxResult:
     return _send(ctx, "Receivables", "freeze", token_id, data.amount, reason_hash(data.order))
@@ -65,7 +75,9 @@ def unfreeze_certificate(*, ctx: ServiceContext, token_id: int, order: str) -> T
 
 
 def force_certificate(*, ctx: ServiceContext, token_id: int, data: CertificateForce) -> TxResult:
-    return _send(ctx, "Receivables", "forceTransfer", token_id, data.to, data.value, reason_hash(data.order))
+    return _propose(
+        ctx, "Receivables", "forceTransfer", token_id, data.to, data.value, reason_hash(data.order)
+    )
 
 
 # -- bill ranges ------------------------------------------------------------------------------------
@@ -78,7 +90,7 @@ def unfreeze_range(*, ctx: ServiceContext, range_id: int, order: str) -> TxResul
 
 
 def force_range(*, ctx: ServiceContext, range_id: int, data: RangeForce) -> TxResult:
-    return _send(
+    return _propose(
         ctx, "Bills", "forceTransferRange", range_id, data.start, data.end, data.to, reason_hash(data.order)
     )
 
@@ -161,34 +173,45 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     balance = int(balance_row.balance) if balance_row is not None else 0
     session.commit()  # end the read transaction before the chain calls
     why = reason_hash(data.order)
-    hashes = [_send(ctx, "ParticipantRegistry", "recover", old, new, why).tx_hash]
+    # the registry's step is checked now; the others depend on it, so they are checked when executed
+    steps = [_propose(ctx, "ParticipantRegistry", "recover", old, new, why)]
     for batch in _batches(list(tokens)):
-        hashes.append(_send(ctx, "Receivables", "recoverTokens", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Receivables", "recoverTokens", old, new, batch, why, check=False))
     owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
     for batch in _batches(list(requests)) or ([[]] if owed else []):
-        hashes.append(_send(ctx, "Financing", "recoverPositions", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Financing", "recoverPositions", old, new, batch, why, check=False))
     for batch in _batches(list(payables)):
-        hashes.append(_send(ctx, "Receivables", "recoverObligations", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Receivables", "recoverObligations", old, new, batch, why, check=False))
     for batch in _batches(list(lines)):
-        hashes.append(_send(ctx, "CreditLines", "recoverLines", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "CreditLines", "recoverLines", old, new, batch, why, check=False))
     for batch in _batches(list(ranges)):
-        hashes.append(_send(ctx, "Bills", "recoverParties", old, new, batch, why).tx_hash)
+        steps.append(_propose(ctx, "Bills", "recoverParties", old, new, batch, why, check=False))
     # packages and quotes share one call (and its limit of 200 ids): quotes fill what packages leave
     tagged = [("package", i) for i in packages] + [("quote", i) for i in quotes]
     for chunk in _batches_of(tagged):
         package_ids = [i for kind, i in chunk if kind == "package"]
         quote_ids = [i for kind, i in chunk if kind == "quote"]
-        hashes.append(
-            _send(ctx, "Bills", "recoverPackageParties", old, new, package_ids, quote_ids, why).tx_hash
+        steps.append(
+            _propose(
+                ctx, "Bills", "recoverPackageParties", old, new, package_ids, quote_ids, why, check=False
+            )
         )
     if balance:
-        hashes.append(_send(ctx, "SettlementToken", "recoverBalance", old, new).tx_hash)
-    _rebind_company(session, old, new)
+        steps.append(_propose(ctx, "SettlementToken", "recoverBalance", old, new, check=False))
+    # the directory bars the old key at once (it is lost, so the platform stops signing with it), ahead
+    # of the registry, which bars it when the council executes the first proposal; the company moves to
+    # the new address when that proposal is executed (succession.rebind_company, from governance.act)
+    row = session.get(DirectoryParticipant, old)
+    if row is not None:
+        row.status = "suspended"
+        session.add(row)
+        session.commit()
     return RecoveryPublic(
         old_address=old,
         new_address=new,
         reason_hash="0x" + why.hex(),
-        tx_hashes=hashes,
+        tx_hashes=[step.tx_hash for step in steps],
+        proposal_ids=[int(step.result["proposal_id"]) for step in steps],
         certificates=len(tokens),
         financing_requests=len(requests),
         bill_packages=len(packages),
@@ -206,30 +229,6 @@ def _ids(session: Session, column: Any, *where: Any) -> list[int]:
 
 def _batches_of(items: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
     return [items[i : i + RECOVERY_BATCH] for i in range(0, len(items), RECOVERY_BATCH)]
-
-
-def _rebind_company(session: Session, old: str, new: str) -> None:
-    """The company goes on under its new address: its directory entry, people, keys and approval rules.
-
-    The new address gets the old entry's legal identity (re-verified off chain) as a self-custody participant
-    (the platform holds no key for it); the old entry stays, suspended, so history under the old address still
-    shows the company's name, and its legal id names the successor (legal ids are unique). Pending approvals
-    stay with the old address: their terms name it, so they lapse and are asked again.
-    """
-    row = session.get(DirectoryParticipant, old)
-    if row is not None:
-        successor = DirectoryParticipant.model_validate(
-            row.model_dump(),
-            update={"address": new, "status": "active", "custody": "self", "encrypted_key": None},
-        )
-        row.status = "suspended"
-        row.legal_id = f"recovered:{new}"
-        session.add(row)
-        session.flush()  # the legal id is free before the successor takes it
-        session.add(successor)
-    for table in (ApiKey, DashboardSession, StaffUser, ApprovalPolicy, ApprovalSettings):
-        session.execute(update(table).where(col(table.address) == old).values(address=new))
-    session.commit()
 
 
 # -- reads ------------------------------------------------------------------------------------------

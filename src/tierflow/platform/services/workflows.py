@@ -9,7 +9,7 @@ from sqlmodel import Session
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 from tierflow.platform import i18n
-from tierflow.platform.services import documents, names, queries
+from tierflow.platform.services import documents, governance, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
@@ -43,18 +43,26 @@ def date_to_unix(day: dt.date) -> int:
 
 
 # -- operator ---------------------------------------------------------------------------------------
-def set_parameters(*, ctx: ServiceContext, session: Session, data: ParametersUpdate) -> TxResult:
-    call = Call(
+def parameters_call(data: ParametersUpdate) -> Call:
+    return Call(
         "ParticipantRegistry",
         "setParameters",
         (data.max_tenor_days * DAY, data.grace_period_days * DAY, data.min_unit),
     )
-    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+
+
+def quote_validity_call(data: QuoteValidityUpdate) -> Call:
+    return Call("ParticipantRegistry", "setQuoteValidity", (data.hours * 3600,))
+
+
+def set_parameters(*, ctx: ServiceContext, session: Session, data: ParametersUpdate) -> TxResult:
+    """Parameters are governance's: the operator (a governor) proposes them; `result.proposal_id`."""
+    return governance.propose_as(ctx, ctx.operator, parameters_call(data))
 
 
 def set_quote_validity(*, ctx: ServiceContext, data: QuoteValidityUpdate) -> TxResult:
-    call = Call("ParticipantRegistry", "setQuoteValidity", (data.hours * 3600,))
-    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
+    """The quote-validity cap is governance's: the operator proposes it; `result.proposal_id`."""
+    return governance.propose_as(ctx, ctx.operator, quote_validity_call(data))
 
 
 def quote_validity_hours(*, ctx: ServiceContext) -> int:
@@ -63,7 +71,10 @@ def quote_validity_hours(*, ctx: ServiceContext) -> int:
 
 
 def set_paused(*, ctx: ServiceContext, paused: bool) -> TxResult:
-    call = Call("ParticipantRegistry", "pause" if paused else "unpause", ())
+    """Pause at once; resuming is governance's (the operator proposes it: `result.proposal_id`)."""
+    if not paused:
+        return governance.propose_as(ctx, ctx.operator, Call("ParticipantRegistry", "unpause", ()))
+    call = Call("ParticipantRegistry", "pause", ())
     return finish(ctx=ctx, outcome=ctx.gateway().send_direct(ctx.operator, call))
 
 

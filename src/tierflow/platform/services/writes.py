@@ -25,6 +25,8 @@ from tierflow.platform.services.schemas.certificates import (
 # Which event fields a client most likely wants back, by event: event arg → result field.
 RESULT_FIELDS: dict[str, dict[str, str]] = {
     "CertificateIssued": {"slotId": "slot_id", "tokenId": "token_id"},
+    "ProposalCreated": {"proposalId": "proposal_id", "deadline": "deadline"},
+    "ProposalScheduled": {"eta": "eta"},
     "CertificateSplit": {"newTokenId": "new_token_id", "fromTokenId": "token_id"},
     "CertificateTransferred": {"tokenId": "token_id"},
     "FinancingRequested": {"requestId": "request_id", "tokenId": "token_id"},

@@ -127,11 +127,13 @@ def force_range(
     response_model=RecoveryPublic,
     responses=WRITE_RESPONSES,
     summary="Lost-key recovery: move everything to a re-verified address",
-    description="One transaction per contract (and per 200 tokens, requests or bill records): the registry "
-    "entry, certificates (locked ones too), financing requests and recourse debts, payables it owes, "
-    "credit lines (as borrower or bank), bill records, packages and open quotes, settlement-token "
-    "balance; then the company's directory entry, people, API keys and approval rules move to the new "
-    "address (a self-custody participant; the old entry stays, suspended, for history).",
+    description="One council proposal per contract (and per 200 tokens, requests or bill records): the "
+    "registry entry, certificates (locked ones too), financing requests and recourse debts, payables it "
+    "owes, credit lines (as borrower or bank), bill records, packages and open quotes, settlement-token "
+    "balance. The governors approve them and execute them in `proposal_ids` order once the delay passed; "
+    "the platform stops signing with the old key at once, and when the registry's proposal is executed "
+    "the company's directory entry, people, API keys and approval rules move to the new address (a "
+    "self-custody participant; the old entry stays, suspended, for history).",
 )
 def recover(
     ctx: ContextDep,

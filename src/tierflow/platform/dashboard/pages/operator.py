@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_utils.crypto import keccak
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import ROLE_BITS, Role
+from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, confirmations, queries, web
-from tierflow.platform.services import controls, payouts_due
+from tierflow.platform.services import controls, governance, payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -27,6 +29,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
         proposals = queries.governance_proposals(db)
+        details = {row.proposal.proposal_id: _details(request, names, row) for row in proposals}
         holds = controls.holds(session=db)
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
@@ -41,6 +44,8 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         state=state,
         overdue=overdue,
         proposals=proposals,
+        proposal_details=details,
+        upgradable=UPGRADABLE,
         holds=holds,
         holders=names.with_role(Role.SUPPLIER | Role.FINANCIER | Role.CORE_ENTERPRISE),
         **indexed,
@@ -51,6 +56,115 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         chain_now=web.now(request),
         payouts_due=due,
     )
+
+
+# The contracts behind proxies an upgrade may name, as the page calls them.
+UPGRADABLE = {
+    "ParticipantRegistry": i18n.N_("participant registry"),
+    "SettlementToken": i18n.N_("settlement money"),
+    "DocumentRegistry": i18n.N_("document registry"),
+    "CreditLines": i18n.N_("credit lines"),
+    "Receivables": i18n.N_("certificates (receivables)"),
+    "Financing": i18n.N_("financing"),
+    "Bills": i18n.N_("bills"),
+}
+
+# The registry's AccessControl roles a proposal may grant or revoke, by their hash: what the page calls them.
+ROLE_HASHES = {
+    "0x" + keccak(text=constant).hex(): label
+    for constant, label in (
+        ("OPERATOR_ROLE", i18n.N_("operator")),
+        ("GUARDIAN_ROLE", i18n.N_("guardian (pause only)")),
+        ("CONTROLLER_ROLE", i18n.N_("controller (judicial holds)")),
+    )
+}
+
+
+def _details(request: Request, names: Any, row: queries.ProposalRow) -> str:
+    """What a proposal would do, in the page's words (days, yuan, names); "" if it cannot be decoded here."""
+    context = web.service_context(request)
+    if context is None:
+        return ""
+    try:
+        _, function, args = governance.decode(context, row.proposal.target, row.proposal.data)
+    except TierflowError:
+        return ""
+    day = 86_400
+    if function == "setParameters":
+        return i18n.gettext(
+            "longest tenor %(tenor)s days, grace period %(grace)s days, minimum unit %(unit)s",
+            tenor=args["maxTenor_"] // day,
+            grace=args["gracePeriod_"] // day,
+            unit=i18n.money(args["minUnit_"]),
+        )
+    if function == "setQuoteValidity":
+        return i18n.gettext("at most %(hours)s hours", hours=args["validity"] // 3600)
+    if function in ("grantRole", "revokeRole"):
+        role = ROLE_HASHES.get(str(args["role"]).lower())
+        label = i18n.gettext(role) if role else i18n.gettext("another role")
+        return i18n.gettext("%(role)s: %(name)s", role=label, name=names.name(args["account"]))
+    if function == "forceTransfer":
+        return i18n.gettext(
+            "certificate %(token)s: %(amount)s to %(name)s",
+            token=args["tokenId"], amount=i18n.money(args["value"]), name=names.name(args["to"]),
+        )  # fmt: skip
+    if function == "forceTransferRange":
+        return i18n.gettext(
+            "bill range %(range)s, sub-tickets %(start)s to %(end)s, to %(name)s",
+            range=args["rangeId"], start=args["start"], end=args["end"], name=names.name(args["to"]),
+        )  # fmt: skip
+    if function.startswith("recover") and ("to" in args or "newAccount" in args):
+        old = args.get("from", args.get("account"))
+        new = args.get("to", args.get("newAccount"))
+        return i18n.gettext("from %(old)s to the new address %(new)s", old=names.name(old), new=new)
+    return ""
+
+
+def _proposal_confirmation(request: Request, proposal_id: int, step: str) -> web.Confirmation:
+    """What approving, cancelling or executing a proposal means, in words, before the council is called."""
+    gettext = i18n.gettext
+    with web.session(request) as db:
+        names = queries.directory(db)
+        row = next(
+            (r for r in queries.governance_proposals(db, limit=500) if r.proposal.proposal_id == proposal_id),
+            None,
+        )
+    if row is None:
+        raise actions.ActionError(gettext("there is no proposal %(id)s", id=proposal_id))
+    p = row.proposal
+    contract = gettext(UPGRADABLE[row.target]) if row.target in UPGRADABLE else row.target
+    change = gettext(row.action) if row.action else gettext("Another call")
+    details = _details(request, names, row)
+    rows = [
+        (gettext("Proposal"), f"{proposal_id}: {change} ({contract})"),
+        (gettext("Change"), details or change),
+        (gettext("Proposed by"), names.name(p.proposer)),
+        (gettext("Approvals"), str(p.approvals)),
+    ]
+    if p.eta:
+        rows.append((gettext("Executable from"), i18n.datetime(p.eta)))
+    if p.deadline:
+        rows.append((gettext("Deadline"), i18n.datetime(p.deadline)))
+    title, button, note = {
+        "approve": (
+            gettext("Approve proposal %(id)s", id=proposal_id),
+            gettext("Approve"),
+            gettext(
+                "The approval that reaches the threshold starts the delay; then any governor executes it."
+            ),
+        ),
+        "execute": (
+            gettext("Execute proposal %(id)s", id=proposal_id),
+            gettext("Execute"),
+            gettext("The timelock makes the call now; it cannot be undone but by another proposal."),
+        ),
+        "cancel": (
+            gettext("Cancel proposal %(id)s", id=proposal_id),
+            gettext("Cancel"),
+            gettext("Its proposer cancels at once; another governor's cancel is a vote."),
+        ),
+    }[step]
+    return web.Confirmation(title=title, rows=rows, button=button, note=note)
 
 
 def _devnet(request: Request) -> bool:
@@ -167,8 +281,7 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
-            saved = i18n.gettext("Parameters saved.")
-            return await web.act(request, viewer, back, saved, actions.set_parameters, **params)
+            return await web.act(request, viewer, back, _proposed, actions.set_parameters, **params)
         if verb == "mark_defaulted":
             slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
             page = await web.confirm_first(
@@ -195,8 +308,7 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:
                 raise actions.ActionError(i18n.gettext("Quote validity: whole hours from 1 to 168 (7 days)."))
-            done = i18n.gettext("Quotes may now stay open for at most %(hours)s hours.", hours=int(raw))
-            return await web.act(request, viewer, back, done, actions.set_quote_validity, hours=int(raw))
+            return await web.act(request, viewer, back, _proposed, actions.set_quote_validity, hours=int(raw))
         if verb in ("pause", "unpause"):
             page = await web.confirm_first(
                 request, form, back, lambda db: confirmations.pause(paused=verb == "unpause")
@@ -207,9 +319,38 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 request,
                 viewer,
                 back,
-                i18n.gettext("Platform paused.") if verb == "pause" else i18n.gettext("Platform unpaused."),
+                i18n.gettext("Platform paused.") if verb == "pause" else _proposed,
                 actions.set_paused,
                 paused=verb == "pause",
+            )
+        if verb == "propose-role":
+            params = {
+                "role": str(form.get("role", "")),
+                "account": web.checksum(str(form.get("account", ""))),
+                "grant": str(form.get("grant", "grant")) == "grant",
+            }
+            return await web.act(request, viewer, back, _proposed, actions.propose_role, **params)
+        if verb == "propose-upgrade":
+            params = {
+                "contract": str(form.get("contract", "")),
+                "implementation": web.checksum(str(form.get("implementation", ""))),
+            }
+            return await web.act(request, viewer, back, _proposed, actions.propose_upgrade, **params)
+        if verb in ("approve", "cancel", "execute"):
+            proposal_id = web.form_int(form, "proposal_id", i18n.gettext("Proposal"))
+            if not web.confirmed(form):
+                return web.confirm_page(
+                    request, form, back, _proposal_confirmation(request, proposal_id, verb)
+                )
+            done = {
+                "approve": i18n.gettext("Proposal %(id)s approved.", id=proposal_id),
+                "cancel": i18n.gettext(
+                    "Proposal %(id)s cancelled, or your vote to cancel it counted.", id=proposal_id
+                ),
+                "execute": i18n.gettext("Proposal %(id)s executed.", id=proposal_id),
+            }[verb]
+            return await web.act(
+                request, viewer, back, done, actions.governance_act, proposal_id=proposal_id, step=verb
             )
     except (actions.ActionError, ValueError) as error:
         return web.redirect(back, message=str(error), kind="error")
@@ -220,12 +361,30 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
 CONTROL_VERBS = {
     "freeze": i18n.lazy_gettext("Certificate frozen under the order."),
     "unfreeze": i18n.lazy_gettext("Hold released; any escrow went to the holder."),
-    "force": i18n.lazy_gettext("Certificate transferred under the court order."),
+    "force": i18n.lazy_gettext(
+        "Forced transfer proposed to the governors' council: it runs once another governor approved it "
+        "and the delay passed."
+    ),
     "freeze-range": i18n.lazy_gettext("Bill range frozen under the order."),
     "unfreeze-range": i18n.lazy_gettext("Hold on the bill range released."),
-    "force-range": i18n.lazy_gettext("Bill range transferred under the court order."),
-    "recover": i18n.lazy_gettext("Key recovered: holdings moved to the new address, the old one barred."),
+    "force-range": i18n.lazy_gettext(
+        "Forced transfer proposed to the governors' council: it runs once another governor approved it "
+        "and the delay passed."
+    ),
+    "recover": i18n.lazy_gettext(
+        "Key recovery proposed to the governors' council, one proposal per contract: execute them in "
+        "order once approved and the delay passed. The platform no longer signs with the old key."
+    ),
 }
+
+
+def _proposed(result: Any) -> str:
+    """What a proposal of the operator says: its number, and what has to happen before it applies."""
+    return i18n.gettext(
+        "Proposed to the governors' council as proposal %(id)s: it applies once another governor approves "
+        "it and the delay has passed; then execute it here.",
+        id=result.result.get("proposal_id", "?"),
+    )
 
 
 def _control_fields(verb: str, form: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Handlers of GovernanceCouncil events: proposals (upgrades, role grants) and each approval and execution."""
+"""Handlers of GovernanceCouncil events: proposals, approvals, scheduling, execution and cancels."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def proposal_created(event: Event, store: Store) -> None:
             "state": "Pending",
             "eta": None,
             "executed_by": None,
+            "deadline": a["deadline"],
+            "cancels": 0,
+            "cancelled_by": None,
         },
     )
     _step(event, store, proposal, "proposed", a["proposer"])
@@ -64,3 +67,20 @@ def proposal_executed(event: Event, store: Store) -> None:
     proposal["state"] = "Executed"
     proposal["executed_by"] = a["governor"]
     _step(event, store, proposal, "executed", a["governor"])
+
+
+@handles("GovernanceCouncil:ProposalCancelVoted")
+def proposal_cancel_voted(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = require(store, "governance_proposal", a["proposalId"])
+    proposal["cancels"] = a["cancels"]
+    _step(event, store, proposal, "cancel_voted", a["governor"])
+
+
+@handles("GovernanceCouncil:ProposalCancelled")
+def proposal_cancelled(event: Event, store: Store) -> None:
+    a = event.args
+    proposal = require(store, "governance_proposal", a["proposalId"])
+    proposal["state"] = "Cancelled"
+    proposal["cancelled_by"] = a["governor"]
+    _step(event, store, proposal, "cancelled", a["governor"])

@@ -88,12 +88,14 @@ class ControlPublic(BaseModel):
 
 
 class RecoveryPublic(BaseModel):
-    """What one recovery moved, contract by contract (one transaction per call, at most 200 items each)."""
+    """What one recovery will move, contract by contract: one council proposal per call (at most 200 items
+    each), to approve and execute in id order once the delay passed."""
 
     old_address: str
     new_address: str
     reason_hash: str
-    tx_hashes: list[str]
+    tx_hashes: list[str] = Field(description="the transactions that made the proposals")
+    proposal_ids: list[int] = Field(description="the council's proposals, in the order they must run")
     certificates: int
     financing_requests: int
     bill_packages: int

@@ -1,0 +1,201 @@
+"""Governance (issue 15): the governors' council's proposals, from proposing to execution, for the API and
+the dashboard.
+
+A governor is a company whose key is one of the council's governors. Council transactions are sent with
+that key directly, never relayed: the council checks msg.sender, and a governor's approval is its own
+act. The platform's powers (parameters, quote validity, unpause, role grants, upgrades, forced transfers,
+recoveries) reach the contracts only through a proposal that `threshold` governors approved and that
+waited out the timelock's delay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from sqlmodel import Session, col, select
+
+from tierflow.chain.gateway import Call
+from tierflow.platform import i18n
+from tierflow.platform.models import GovernanceProposal, GovernanceStep
+from tierflow.platform.services import succession
+from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.errors import Forbidden, NotFound
+from tierflow.platform.services.participants import Caller, custodial_account
+from tierflow.platform.services.schemas.certificates import TxResult
+from tierflow.platform.services.schemas.governance import ProposalPublic, RoleProposal, UpgradeProposal
+from tierflow.platform.services.writes import finish, jsonable
+
+COUNCIL = "GovernanceCouncil"
+REGISTRY = "ParticipantRegistry"
+ROLE_CONSTANTS = {"operator": "OPERATOR_ROLE", "guardian": "GUARDIAN_ROLE", "controller": "CONTROLLER_ROLE"}
+
+
+def is_governor(*, ctx: ServiceContext, address: str) -> bool:
+    return bool(ctx.gateway().call(COUNCIL, "isGovernor", address))
+
+
+def require_reader(*, ctx: ServiceContext, caller: Caller) -> None:
+    """Governors, the operator and auditors see every proposal with its approvals and state."""
+    if caller.is_operator or caller.is_auditor or is_governor(ctx=ctx, address=caller.address):
+        return
+    raise Forbidden(
+        i18n.gettext("governance proposals are for the governors, the operator and auditors"),
+        code="wrong_role",
+    )
+
+
+def _account(*, ctx: ServiceContext, session: Session, caller: Caller) -> LocalAccount:
+    """The governor's key: the platform's own for the operator, the custodial key of any other company."""
+    if not is_governor(ctx=ctx, address=caller.address):
+        raise Forbidden(
+            i18n.gettext(
+                "%(address)s is not a governor of the council: only governors propose, approve, cancel "
+                "and execute",
+                address=caller.address,
+            ),
+            code="not_a_governor",
+        )
+    if caller.address == ctx.operator.address:
+        return ctx.operator
+    return custodial_account(ctx=ctx, session=session, address=caller.address)
+
+
+def _council(ctx: ServiceContext, account: LocalAccount, function: str, *args: object) -> TxResult:
+    return finish(ctx=ctx, outcome=ctx.gateway().send_direct(account, Call(COUNCIL, function, args)))
+
+
+def propose_as(
+    ctx: ServiceContext, account: LocalAccount, call: Call, description: str = "", *, check: bool = True
+) -> TxResult:
+    """Propose `call` with `account`'s key (a governor's): its result names the `proposal_id`.
+
+    Unless `check` is off (a step that depends on an earlier proposal of the same batch), the call is
+    first run as the timelock would run it: a proposal that would fail today is refused with the
+    contract's reason rather than left for the governors to approve in vain.
+    """
+    gateway = ctx.gateway()
+    target, data = gateway.calldata(call)
+    if check:
+        gateway.preview(gateway.deployment.timelock, target, data)
+    return _council(ctx, account, "propose", target, data, keccak(text=description.strip()))
+
+
+def propose(
+    *, ctx: ServiceContext, session: Session, caller: Caller, call: Call, description: str = ""
+) -> TxResult:
+    account = _account(ctx=ctx, session=session, caller=caller)
+    session.close()  # no pooled connection held while the chain and the indexer work
+    return propose_as(ctx, account, call, description)
+
+
+def role_call(*, ctx: ServiceContext, data: RoleProposal) -> Call:
+    role = ctx.gateway().call(REGISTRY, ROLE_CONSTANTS[data.role])
+    return Call(REGISTRY, "grantRole" if data.grant else "revokeRole", (role, data.account))
+
+
+def upgrade_call(data: UpgradeProposal) -> Call:
+    return Call(data.contract, "upgradeToAndCall", (data.implementation, b""))
+
+
+def act(*, ctx: ServiceContext, session: Session, caller: Caller, proposal_id: int, action: str) -> TxResult:
+    """approve, cancel (the proposer at once, others vote) or execute `proposal_id` as the caller.
+
+    Executing a key recovery's registry step also moves the company (directory entry, people, keys,
+    approval rules) to the new address: from then on the chain knows the new address as the old one.
+    """
+    account = _account(ctx=ctx, session=session, caller=caller)
+    recovery = (
+        _recovery_of(ctx=ctx, session=session, proposal_id=proposal_id) if action == "execute" else None
+    )
+    session.close()
+    result = _council(ctx, account, action, proposal_id)
+    if recovery is not None:
+        succession.rebind_company(session, *recovery)
+    return result
+
+
+def _recovery_of(*, ctx: ServiceContext, session: Session, proposal_id: int) -> tuple[str, str] | None:
+    """(old, new) if `proposal_id` calls the registry's `recover`, else None."""
+    row = session.get(GovernanceProposal, proposal_id)
+    if row is None:
+        return None
+    contract, function, args = decode(ctx, row.target, row.data)
+    if (contract, function) != (REGISTRY, "recover"):
+        return None
+    return str(args["account"]), str(args["newAccount"])
+
+
+# -- reads ------------------------------------------------------------------------------------------
+def decode(ctx: ServiceContext, target: str, data: str) -> tuple[str, str, dict[str, Any]]:
+    """(contract name, function name, arguments) of a proposal's call; the raw selector if unknown."""
+    gateway = ctx.gateway()
+    name = gateway.by_address.get(target.lower(), target)
+    contract = gateway.contracts.get(name)
+    if contract is not None:
+        try:
+            function, args = contract.decode_function_input(data)
+            return name, str(function.fn_name), {k: jsonable(v) for k, v in args.items()}
+        except ValueError:
+            pass
+    return name, data[:10], {}
+
+
+def proposals(*, ctx: ServiceContext, session: Session, limit: int = 50) -> list[ProposalPublic]:
+    """The latest proposals, newest first, with who approved each and its state at the chain's time."""
+    rows = list(
+        session.exec(
+            select(GovernanceProposal).order_by(col(GovernanceProposal.proposal_id).desc()).limit(limit)
+        )
+    )
+    return _public(ctx=ctx, session=session, rows=rows)
+
+
+def proposal(*, ctx: ServiceContext, session: Session, proposal_id: int) -> ProposalPublic:
+    row = session.get(GovernanceProposal, proposal_id)
+    if row is None:
+        raise NotFound(i18n.gettext("there is no proposal %(id)s", id=proposal_id), code="unknown_proposal")
+    return _public(ctx=ctx, session=session, rows=[row])[0]
+
+
+def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernanceProposal]) -> list[ProposalPublic]:
+    ids = [p.proposal_id for p in rows]
+    approved: dict[int, list[str]] = {i: [] for i in ids}
+    for step in session.exec(
+        select(GovernanceStep)
+        .where(col(GovernanceStep.proposal_id).in_(ids), col(GovernanceStep.kind) == "approved")
+        .order_by(col(GovernanceStep.block_number), col(GovernanceStep.log_index))
+    ):
+        if step.actor is not None:
+            approved[step.proposal_id].append(step.actor)
+    gateway = ctx.gateway()
+    now = gateway.chain_time()
+    threshold = int(gateway.call(COUNCIL, "threshold"))
+    out = []
+    for p in rows:
+        target, action, args = decode(ctx, p.target, p.data)
+        state = p.state
+        # expiry is no event: a proposal open past its deadline is dead by the chain's clock
+        if state in ("Pending", "Scheduled") and p.deadline is not None and now > p.deadline:
+            state = "Expired"
+        out.append(
+            ProposalPublic(
+                proposal_id=p.proposal_id,
+                proposer=p.proposer,
+                target=target,
+                action=action,
+                args=args,
+                approvals=p.approvals,
+                approved_by=approved[p.proposal_id],
+                threshold=threshold,
+                state=state,
+                eta=p.eta,
+                deadline=p.deadline,
+                cancels=p.cancels,
+                executed_by=p.executed_by,
+                cancelled_by=p.cancelled_by,
+                block_number=p.block_number,
+            )
+        )
+    return out

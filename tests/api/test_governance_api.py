@@ -1,0 +1,98 @@
+"""Governance through HTTP (issue 15): governors propose, approve, cancel and execute; auditors watch; a
+company that is no governor, a governor alone and a proposal past its deadline are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apikit import Api
+
+WINDOW = 7 * 86_400  # the demo council's proposal window [s]
+
+
+def _proposal(api: Api, who: str, proposal_id: int) -> dict[str, Any]:
+    response = api.get(who, f"/v1/governance/proposals/{proposal_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_governance_role_grant_needs_two_governors_and_the_delay(funded: Api) -> None:
+    api = funded
+    controller = api.address("bank2")
+    body = api.ok("bank2", "/v1/governance/proposals/role", {
+        "role": "controller", "account": controller, "grant": True, "description": "bank2 executes holds",
+    })  # fmt: skip
+    proposal_id = body["result"]["proposal_id"]
+    seen = _proposal(api, "auditor", proposal_id)
+    assert (seen["target"], seen["action"], seen["state"]) == ("ParticipantRegistry", "grantRole", "Pending")
+    assert (seen["approved_by"], seen["threshold"], seen["args"]["account"]) == ([controller], 2, controller)
+    response = api.post("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilWrongState"
+    response = api.post("bank2", f"/v1/governance/proposals/{proposal_id}/approve")  # its own again
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilAlreadyApproved"
+    api.ok("operator", f"/v1/governance/proposals/{proposal_id}/approve")
+    response = api.post("bank1", f"/v1/governance/proposals/{proposal_id}/execute")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilNotReady"
+    api.platform.increase_time(61)
+    api.ok("bank1", f"/v1/governance/proposals/{proposal_id}/execute")
+    registry = api.platform.c.registry.functions
+    assert registry.canControl(controller, False).call() is True
+    seen = _proposal(api, "bank1", proposal_id)
+    assert (seen["state"], seen["executed_by"], len(seen["approved_by"])) == (
+        "Executed",
+        api.address("bank1"),
+        2,
+    )
+    listed = api.get("auditor", "/v1/governance/proposals").json()
+    assert proposal_id in [p["proposal_id"] for p in listed]
+
+
+def test_governance_refuses_companies_that_are_not_governors(funded: Api) -> None:
+    api = funded
+    for who in ("core1", "supplier1", "auditor"):
+        response = api.post(who, "/v1/governance/proposals/quote-validity", {"hours": 48})
+        assert response.status_code == 403, (who, response.text)
+    assert api.get("supplier1", "/v1/governance/proposals").status_code == 403
+    assert api.get("bank2", "/v1/governance/proposals").status_code == 200  # a governor reads them
+
+
+def test_governance_proposal_that_would_fail_is_refused_up_front(funded: Api) -> None:
+    api = funded
+    assert api.platform.c.registry.functions.paused().call() is False
+    response = api.post("bank1", "/v1/governance/proposals/unpause", {})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "ExpectedPause"
+    response = api.post("bank1", "/v1/governance/proposals/quote-validity", {"hours": 169})
+    assert response.status_code == 422
+
+
+def test_governance_proposer_cancels_and_others_vote(funded: Api) -> None:
+    api = funded
+    first = api.ok("bank1", "/v1/governance/proposals/quote-validity", {"hours": 48})["result"]["proposal_id"]
+    api.ok("bank1", f"/v1/governance/proposals/{first}/cancel")
+    assert _proposal(api, "auditor", first)["state"] == "Cancelled"
+    response = api.post("operator", f"/v1/governance/proposals/{first}/approve")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilWrongState"
+    second = api.ok("bank1", "/v1/governance/proposals/quote-validity", {"hours": 72})["result"][
+        "proposal_id"
+    ]
+    api.ok("operator", f"/v1/governance/proposals/{second}/cancel")
+    assert (_proposal(api, "auditor", second)["state"], _proposal(api, "auditor", second)["cancels"]) == (
+        "Pending",
+        1,
+    )
+    api.ok("bank2", f"/v1/governance/proposals/{second}/cancel")
+    assert _proposal(api, "auditor", second)["cancelled_by"] == api.address("bank2")
+
+
+def test_governance_proposal_expires_after_its_window(funded: Api) -> None:
+    api = funded
+    proposal_id = api.ok("operator", "/v1/governance/proposals/quote-validity", {"hours": 48})["result"][
+        "proposal_id"
+    ]
+    assert _proposal(api, "auditor", proposal_id)["deadline"] > api.platform.now()
+    api.platform.increase_time(WINDOW + 1)
+    assert _proposal(api, "auditor", proposal_id)["state"] == "Expired"
+    response = api.post("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilProposalExpired"
+    assert api.platform.c.registry.functions.quoteValidity().call() == 24 * 3600
