@@ -121,9 +121,9 @@ contract CreditLines is ICreditLines, ERC2771ContextUpgradeable, Governed {
 
     /// @inheritdoc ICreditLines
     function recoverLines(address from, address to, uint256[] calldata lineIds, bytes32 reasonHash) external {
-        // the gate of governance powers here, as in the other contracts' controls (today the operator role)
+        // governance's power (the council through the timelock), as every other contract's recovery
         address caller = _msgSender();
-        if (!registry.isOperator(caller)) revert CreditLineNotGovernance(caller);
+        if (!registry.canControl(caller, true)) revert CreditLineNotGovernance(caller);
         uint256 n = lineIds.length;
         // the registry's record is the authority: a line moves only to the re-verified address
         if (reasonHash == bytes32(0) || n == 0 || n > MAX_RECOVERY_BATCH || to == address(0) || registry.recoveredTo(from) != to) {

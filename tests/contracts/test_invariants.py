@@ -1258,7 +1258,7 @@ class TierflowMachine(RuleBasedStateMachine):
         heir = self.tf.extra_account(HEIR_ACCOUNTS + len(self.barred))
         self.chain.w3.provider.make_request("anvil_setBalance", [heir.address, hex(10**21)])  # type: ignore[arg-type]
         new = heir.address
-        self.run("recover", c.registry.functions.recover(old, new, REVERIFIED), "operator", None)
+        self.run("recover", c.registry.functions.recover(old, new, REVERIFIED), "governance", None)
         tokens = [i for i, t in g.tokens.items() if t.holder == name]
         slots = [i for i, gs in g.slots.items() if gs.obligor == name]
         lines = [i for i, gl in g.lines.items() if name in (gl.obligor, gl.financier)]
@@ -1275,7 +1275,7 @@ class TierflowMachine(RuleBasedStateMachine):
         ]
         for needed, fn in calls:
             if needed:
-                self.run("recover-" + fn.fn_name, fn, "operator", None)
+                self.run("recover-" + fn.fn_name, fn, "governance", None)
         self.extra[name] = heir  # from here on the party's name is the new key
         g.suspended.discard(name)
         self.barred.append(old_account)

@@ -16,7 +16,7 @@ NO_REASON = b"\0" * 32
 
 def _recover(tf: Platform, old: str, index: int = 3) -> str:
     new = str(tf.extra_account(index).address)
-    tf.transact(tf.c.registry.functions.recover(old, new, REVERIFIED), "operator")
+    tf.govern(tf.c.registry.functions.recover(old, new, REVERIFIED))
     return new
 
 
@@ -30,17 +30,17 @@ def test_recover_obligations_lets_the_new_key_repay_and_bars_the_old(tf: Platfor
     r = tf.c.receivables.functions
     new = str(tf.extra_account(3).address)
     with tf.reverts("CertificateNotRecovered", old, new):  # the registry decides first
-        tf.transact(r.recoverObligations(old, new, [slot_id], REVERIFIED), "operator")
+        tf.govern(r.recoverObligations(old, new, [slot_id], REVERIFIED))
     _recover(tf, old)
     with tf.reverts("CertificateNotGovernance", kit.a("bank1")):
         tf.transact(r.recoverObligations(old, new, [slot_id], REVERIFIED), "bank1")
     with tf.reverts("CertificateNotObligor", theirs, old):  # core2's payable
-        tf.transact(r.recoverObligations(old, new, [slot_id, theirs], REVERIFIED), "operator")
+        tf.govern(r.recoverObligations(old, new, [slot_id, theirs], REVERIFIED))
     with tf.reverts("CertificateRecoveryBatch", 0, 200):
-        tf.transact(r.recoverObligations(old, new, [], REVERIFIED), "operator")
+        tf.govern(r.recoverObligations(old, new, [], REVERIFIED))
     with tf.reverts("CertificateNoReason"):
-        tf.transact(r.recoverObligations(old, new, [slot_id], NO_REASON), "operator")
-    receipt = tf.transact(r.recoverObligations(old, new, [slot_id, other_slot], REVERIFIED), "operator")
+        tf.govern(r.recoverObligations(old, new, [slot_id], NO_REASON))
+    receipt = tf.govern(r.recoverObligations(old, new, [slot_id, other_slot], REVERIFIED))
     events = tf.events(receipt, tf.c.receivables, "PayableObligorRecovered")
     assert [(e["slotId"], e["from"], e["to"], e["reasonHash"]) for e in events] == [
         (slot_id, old, new, REVERIFIED),
@@ -66,7 +66,7 @@ def test_recover_lines_moves_the_borrower_so_the_new_key_issues(tf: Platform, ki
     old = kit.a("core1")
     c = tf.c.credit_lines.functions
     new = _recover(tf, old)
-    tf.transact(tf.c.receivables.functions.recoverObligations(old, new, [slot_id], REVERIFIED), "operator")
+    tf.govern(tf.c.receivables.functions.recoverObligations(old, new, [slot_id], REVERIFIED))
     heir = tf.extra_account(3)
     maturity = tf.now() + 30 * DAY
     issue = tf.c.receivables.functions.issue(kit.a("supplier1"), FACE, maturity, line_id, [invoice()])
@@ -75,13 +75,13 @@ def test_recover_lines_moves_the_borrower_so_the_new_key_issues(tf: Platform, ki
     with tf.reverts("CreditLineNotGovernance", kit.a("bank1")):
         tf.transact(c.recoverLines(old, new, [line_id], REVERIFIED), "bank1")
     with tf.reverts("CreditLineNotRecovered", old, kit.a("core2"), 1):
-        tf.transact(c.recoverLines(old, kit.a("core2"), [line_id], REVERIFIED), "operator")
+        tf.govern(c.recoverLines(old, kit.a("core2"), [line_id], REVERIFIED))
     with tf.reverts("CreditLineNotRecovered", old, new, 1):
-        tf.transact(c.recoverLines(old, new, [line_id], NO_REASON), "operator")
+        tf.govern(c.recoverLines(old, new, [line_id], NO_REASON))
     theirs = kit.grant("core2")
     with tf.reverts("CreditLineNotParty", theirs, old):
-        tf.transact(c.recoverLines(old, new, [line_id, theirs], REVERIFIED), "operator")
-    receipt = tf.transact(c.recoverLines(old, new, [line_id], REVERIFIED), "operator")
+        tf.govern(c.recoverLines(old, new, [line_id, theirs], REVERIFIED))
+    receipt = tf.govern(c.recoverLines(old, new, [line_id], REVERIFIED))
     (event,) = tf.events(receipt, tf.c.credit_lines, "CreditLineRecovered")
     assert (event["lineId"], event["from"], event["to"]) == (line_id, old, new)
     assert kit.line(line_id)[1] == new and kit.line(line_id)[3] == used  # what is drawn stays drawn
@@ -107,7 +107,7 @@ def test_recover_lines_moves_the_bank_so_its_lines_stay_usable(tf: Platform, kit
     issue = tf.c.receivables.functions.issue(kit.a("supplier1"), FACE, maturity, line_id, [invoice()])
     with tf.reverts("RegistryParticipantSuspended", old):  # the line's bank is barred until the line moves
         tf.transact(issue, "core1")
-    tf.transact(c.recoverLines(old, new, [line_id], REVERIFIED), "operator")
+    tf.govern(c.recoverLines(old, new, [line_id], REVERIFIED))
     assert kit.line(line_id)[0] == new
     with tf.reverts("RegistryParticipantSuspended", old):  # the old key cannot adjust
         tf.transact(c.adjust(line_id, FACE * 5, expiry), "bank2")

@@ -201,6 +201,38 @@ class Scenario:
         self.tf.govern(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER))
         self.tf.govern(b.recoverParties(lost, heir, [forced_range], ORDER))
         self.tf.govern(self.c.token.functions.recoverBalance(lost, heir))
+        self._recover_core_and_bank()
+        # a part of supplier1's bill frozen until after maturity: its payment goes to escrow (maturity)
+        receipt = self.tx(b.freezeRange(self.ids["bill_root"], 381, 390, ORDER), "operator")
+        self.ids["bill_frozen"] = self.event(receipt, self.c.bills, "BillRangeFrozen")["rangeId"]
+
+    def _recover_core_and_bank(self) -> None:
+        """A company that is both a core enterprise and a bank loses its key: the payable it owes, the
+        credit line it borrows on and its open bill quote move to the re-verified address."""
+        c, b = self.c, self.c.bills.functions
+        lost = self.tf.extra_account(6)
+        self.tx(c.registry.functions.register(lost.address, 1 | 4, b"\x06" * 32), "operator")
+        receipt = self.tx(
+            c.credit_lines.functions.grant(lost.address, BIG, self.tf.now() + 365 * DAY), "bank1"
+        )
+        line = self.event(receipt, c.credit_lines, "CreditLineGranted")["lineId"]
+        receipt = self.tx(
+            c.receivables.functions.issue(
+                self.a("supplier1"), 1000, self.tf.now() + 90 * DAY, line, [os.urandom(32)]
+            ),
+            lost,
+        )
+        slot = self.event(receipt, c.receivables, "CertificateIssued")["slotId"]
+        start = int(b.range(self.ids["bill_root"]).call()[4])  # supplier1's part: where it starts now
+        receipt = self.tx(
+            b.quoteDiscount(self.ids["bill_root"], start, start + 9, 300, self.tf.now() + 3 * DAY), lost
+        )
+        quote = self.event(receipt, c.bills, "BillQuoted")["quoteId"]
+        heir = self.tf.extra_account(7).address
+        self.tf.govern(c.registry.functions.recover(lost.address, heir, ORDER))
+        self.tf.govern(c.receivables.functions.recoverObligations(lost.address, heir, [slot], ORDER))
+        self.tf.govern(c.credit_lines.functions.recoverLines(lost.address, heir, [line], ORDER))
+        self.tf.govern(b.recoverPackageParties(lost.address, heir, [], [quote], ORDER))
 
     def maturity(self) -> None:
         rc, fn, b = self.c.receivables.functions, self.c.financing.functions, self.c.bills.functions
@@ -221,6 +253,9 @@ class Scenario:
         self.tx(b.dishonour(self.ids["bill_s3"], 1), "core2")
         self.tx(b.claimRecourse(self.ids["bill_s3"], self.a("supplier2")), "supplier3")
         self.tx(b.settleRecourse(self.ids["bill_s3"]), "supplier2")
+        # the frozen part of supplier1's bill: paid into escrow, released to its holder
+        self.tx(b.pay(self.ids["bill_frozen"]), "core2")
+        self.tx(b.unfreezeRange(self.ids["bill_frozen"], ORDER), "operator")
         # the frozen certificate: paid into its hold's escrow, released to its holder
         self.tx(rc.repay(self.ids["slot_f"], 10**6), "core1")
         self.tx(rc.payout([self.ids["frozen"]]), "operator")

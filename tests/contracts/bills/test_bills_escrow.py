@@ -57,13 +57,13 @@ def test_escrow_follows_a_forced_transfer_and_a_key_recovery(tf: Platform, kit: 
     kit.mature(package_id)
     _escrow(kit, frozen, FACE)
     b = kit.bills.functions
-    receipt = kit.tx(b.forceTransferRange(frozen, 1, FACE, kit.addr("supplier2"), ORDER), "operator")
+    receipt = kit.tf.govern(b.forceTransferRange(frozen, 1, FACE, kit.addr("supplier2"), ORDER))
     moved = int(kit.event(receipt, "BillRangeForceTransferred")["newRangeId"])
     assert (b.escrowed(frozen).call(), b.escrowed(moved).call()) == (0, FACE)
     with kit.reverts("BillWrongRangeStatus", frozen, RangeStatus.CLOSED):  # the old record releases nothing
         kit.tx(b.unfreezeRange(frozen, RELEASE), "operator")
     heir = tf.extra_account(3)
-    kit.tx(kit.registry.functions.recover(kit.addr("supplier2"), heir.address, REVERIFIED), "operator")
-    kit.tx(b.recoverParties(kit.addr("supplier2"), heir.address, [moved], REVERIFIED), "operator")
+    kit.tf.govern(kit.registry.functions.recover(kit.addr("supplier2"), heir.address, REVERIFIED))
+    kit.tf.govern(b.recoverParties(kit.addr("supplier2"), heir.address, [moved], REVERIFIED))
     kit.tx(b.unfreezeRange(moved, RELEASE), "operator")
     assert kit.balance(heir) == FACE and kit.balance("supplier2") == 0 and kit.balance("supplier1") == 0

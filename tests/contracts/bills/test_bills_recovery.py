@@ -16,7 +16,7 @@ FACE = 10_000 * YUAN
 
 def _recover(kit: BillKit, tf: Platform, who: str, index: int = 3) -> str:
     new = str(tf.extra_account(index).address)
-    kit.tx(kit.registry.functions.recover(kit.addr(who), new, REVERIFIED), "operator")
+    kit.tf.govern(kit.registry.functions.recover(kit.addr(who), new, REVERIFIED))
     return new
 
 
@@ -27,16 +27,16 @@ def test_recover_package_parties_lets_the_new_acceptor_pay_not_the_old(tf: Platf
     b = kit.bills.functions
     new = str(tf.extra_account(3).address)
     with kit.reverts("BillNotRecovered", old, new, 1):  # the registry decides first
-        kit.tx(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED))
     _recover(kit, tf, "core1")
     with kit.reverts("BillNotGovernance", kit.addr("bank1")):
         kit.tx(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED), "bank1")
     with kit.reverts("BillNotRecovered", old, new, 0):
-        kit.tx(b.recoverPackageParties(old, new, [], [], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverPackageParties(old, new, [], [], REVERIFIED))
     theirs = kit.issue(drawer="core2", acceptor="core2")
     with kit.reverts("BillNotParty", theirs, old):
-        kit.tx(b.recoverPackageParties(old, new, [package_id, theirs], [], REVERIFIED), "operator")
-    receipt = kit.tx(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverPackageParties(old, new, [package_id, theirs], [], REVERIFIED))
+    receipt = kit.tf.govern(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED))
     event = kit.event(receipt, "BillPartyRecovered")
     assert (event["packageId"], event["rangeId"], event["from"], event["to"]) == (package_id, 0, old, new)
     p = kit.package(package_id)
@@ -60,7 +60,7 @@ def test_recover_package_parties_lets_the_new_keys_accept_and_receive(tf: Platfo
     payee_new = _recover(kit, tf, "supplier1", 4)
     b = kit.bills.functions
     for old, new in ((kit.addr("core1"), core_new), (kit.addr("supplier1"), payee_new)):
-        kit.tx(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverPackageParties(old, new, [package_id], [], REVERIFIED))
     with kit.reverts("BillNotAcceptor", package_id, kit.addr("core1")):
         kit.accept(package_id, "core1")
     kit.accept(package_id, tf.extra_account(3))
@@ -83,8 +83,8 @@ def test_recover_package_parties_moves_a_banks_open_quote(tf: Platform, kit: Bil
     with kit.reverts("RegistryParticipantSuspended", old):  # unmoved, the quote names a barred bank
         kit.tx(b.acceptQuote(quote_id), "supplier1")
     with kit.reverts("BillNotParty", mine, old):  # bank1's quote
-        kit.tx(b.recoverPackageParties(old, new, [], [quote_id, mine], REVERIFIED), "operator")
-    receipt = kit.tx(b.recoverPackageParties(old, new, [], [quote_id], REVERIFIED), "operator")
+        kit.tf.govern(b.recoverPackageParties(old, new, [], [quote_id, mine], REVERIFIED))
+    receipt = kit.tf.govern(b.recoverPackageParties(old, new, [], [quote_id], REVERIFIED))
     event = kit.event(receipt, "BillQuoteRecovered")
     assert (event["quoteId"], event["from"], event["to"]) == (quote_id, old, new)
     with kit.reverts("BillNotQuoteFinancier", quote_id, old):  # the old key cannot withdraw it

@@ -1,7 +1,7 @@
 """governance_cancel_expiry: a proposal's deadline, its cancel votes and who cancelled it (issue 15)
 
 Revision ID: f7c3d9e1a2b6
-Revises: f3a9c1d2e4b5
+Revises: c4e6a8b0d2f5
 Create Date: 2026-12-05 21:50:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f7c3d9e1a2b6"
-down_revision: str | None = "f3a9c1d2e4b5"
+down_revision: str | None = "c4e6a8b0d2f5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
