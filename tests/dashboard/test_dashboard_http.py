@@ -444,7 +444,7 @@ def test_operator_and_auditor_pages_show_governance_proposals(book: tuple[Engine
     for who in ("operator", "auditor"):
         page = client_for(engine, seeded.tokens[who]).get("/dashboard/operator").text
         table = page[page.index('data-testid="governance"') :]
-        assert "Receivables" in table and "Upgrade the contract" in table
+        assert "certificates (receivables)" in table and "Upgrade the contract" in table  # named in words
         assert "approved, waiting for the delay" in table and "2027" in table  # the date, not unix seconds
         assert "1800000000" not in table and "0x4f1ef286" not in table
 

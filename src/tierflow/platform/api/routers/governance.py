@@ -13,13 +13,21 @@ from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import governance, workflows
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.schemas.certificates import ParametersUpdate, QuoteValidityUpdate, TxResult
+from tierflow.platform.services.schemas.certificates import (
+    ParametersUpdate,
+    QuoteValidityUpdate,
+    TxResultOf,
+)
 from tierflow.platform.services.schemas.governance import (
     ProposalDescription,
     ProposalPublic,
     RoleProposal,
     UpgradeProposal,
 )
+from tierflow.platform.services.schemas.results import ProposalResult
+
+# What every council write answers: the proposal it made or acted on.
+Proposed = TxResultOf[ProposalResult]
 
 router = APIRouter(prefix="/v1/governance", tags=["governance"], responses=READ_RESPONSES)
 
@@ -67,7 +75,7 @@ def _propose(
     )
 
 
-@router.post("/proposals/parameters", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/parameters", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Propose the tenor cap, grace period and unit")  # fmt: skip
 def propose_parameters(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: ParametersProposal, write: WriteDep
@@ -75,7 +83,7 @@ def propose_parameters(
     return _propose(ctx, session, caller, write, data, workflows.parameters_call(data))
 
 
-@router.post("/proposals/quote-validity", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/quote-validity", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Propose the longest a quote may stay open")  # fmt: skip
 def propose_quote_validity(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: QuoteValidityProposal, write: WriteDep
@@ -83,7 +91,7 @@ def propose_quote_validity(
     return _propose(ctx, session, caller, write, data, workflows.quote_validity_call(data))
 
 
-@router.post("/proposals/unpause", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/unpause", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Propose to resume the platform")  # fmt: skip
 def propose_unpause(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: ProposalDescription, write: WriteDep
@@ -91,7 +99,7 @@ def propose_unpause(
     return _propose(ctx, session, caller, write, data, Call("ParticipantRegistry", "unpause", ()))
 
 
-@router.post("/proposals/role", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/role", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Propose to grant or revoke a platform role")  # fmt: skip
 def propose_role(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: RoleProposal, write: WriteDep
@@ -99,7 +107,7 @@ def propose_role(
     return _propose(ctx, session, caller, write, data, governance.role_call(ctx=ctx, data=data))
 
 
-@router.post("/proposals/upgrade", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/upgrade", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Propose a contract upgrade")  # fmt: skip
 def propose_upgrade(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, data: UpgradeProposal, write: WriteDep
@@ -119,7 +127,7 @@ def _act(
     )
 
 
-@router.post("/proposals/{proposal_id}/approve", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/{proposal_id}/approve", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Approve a proposal")  # fmt: skip
 def approve(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, proposal_id: ProposalId, write: WriteDep
@@ -127,7 +135,7 @@ def approve(
     return _act(ctx, session, caller, write, proposal_id, "approve")
 
 
-@router.post("/proposals/{proposal_id}/cancel", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/{proposal_id}/cancel", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Cancel a proposal, or vote to")  # fmt: skip
 def cancel(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, proposal_id: ProposalId, write: WriteDep
@@ -135,7 +143,7 @@ def cancel(
     return _act(ctx, session, caller, write, proposal_id, "cancel")
 
 
-@router.post("/proposals/{proposal_id}/execute", response_model=TxResult, responses=WRITE_RESPONSES,
+@router.post("/proposals/{proposal_id}/execute", response_model=Proposed, responses=WRITE_RESPONSES,
              summary="Execute a proposal once its delay has passed")  # fmt: skip
 def execute(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, proposal_id: ProposalId, write: WriteDep

@@ -126,6 +126,13 @@ class BillPaymentResult(WriteResult):
     amount: int | None = _fen("paid to the holder")
 
 
+class ProposalResult(WriteResult):
+    """A governance proposal made, approved, cancelled or executed (the council's events)."""
+
+    proposal_id: int | None = _id("the council's proposal, when one was created")
+    deadline: Any = Field(default=None, description="the last moment to approve or execute it, when created")
+
+
 class AnyResult(
     IssueResult, CreditLineResult, FinancingRequestResult, FundResult, ClaimResult, RepayResult,
     DefaultResult, RecourseResult, CertificateHoldResult, BillIssueResult, BillRangeResult, BillQuoteResult,
