@@ -103,6 +103,7 @@ def environment() -> Environment:
         action_label=labels.action,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
+        unix=fmt.unix,
         # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).
         money_text=i18n.money,
         local_date=i18n.date,
