@@ -4,6 +4,7 @@ from the unix seconds the database and the chain store (issue 13: one date forma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -31,8 +32,10 @@ Instant = Annotated[
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_day(unix: int) -> str:
-    """A unix time's UTC day as YYYY-MM-DD (for rows rendered without a model)."""
+    """A unix time's UTC day as YYYY-MM-DD (for rows rendered without a model). Cached: a page's
+    maturities repeat (one per payable, shared by all its certificates)."""
     return dt.datetime.fromtimestamp(unix, tz=dt.UTC).date().isoformat()
 
 
