@@ -4,7 +4,9 @@ instants are ISO date-times in UTC ending in Z; the quote expiry a seller is sho
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from typing import Any
 
@@ -15,6 +17,13 @@ INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 def _rows(api: Api, who: str, path: str, key: str, value: int) -> list[dict[str, Any]]:
     return [r for r in api.get(who, path, limit=1000).json()["data"] if r[key] == value]
+
+
+def _export(api: Api, table: str, key: str, value: int) -> list[dict[str, str]]:
+    # The auditor's CSV, rendered by the database (services/exports.py), shows dates as the API does.
+    response = api.client.get(f"/v1/audit/export/{table}.csv", headers=api.headers("auditor"))
+    assert response.status_code == 200, response.text
+    return [r for r in csv.DictReader(io.StringIO(response.text)) if r[key] == str(value)]
 
 
 def test_api_dates_maturity_round_trips_as_iso_on_every_read(funded: Api) -> None:
@@ -36,6 +45,11 @@ def test_api_dates_maturity_round_trips_as_iso_on_every_read(funded: Api) -> Non
     me = api.get("supplier1", "/v1/me").json()
     assert INSTANT.match(me["created_at"]), me["created_at"]
 
+    assert [p["maturity"] for p in _export(api, "payables", "slot_id", slot)] == [maturity]
+    assert [c["maturity"] for c in _export(api, "certificates", "token_id", root)] == [maturity]
+    [company] = _export(api, "participants", "address", me["address"])
+    assert company["created_at"] == me["created_at"]
+
 
 def test_api_dates_quote_expiry_is_an_instant_the_seller_echoes_back(funded: Api) -> None:
     api = funded
@@ -54,6 +68,9 @@ def test_api_dates_quote_expiry_is_an_instant_the_seller_echoes_back(funded: Api
     assert api.get("bank1", f"/v1/financier/requests/{request_id}").json()["quote_expiry"] == expiry
     [listed] = _rows(api, "bank1", "/v1/financier/requests", "request_id", request_id)
     assert listed["quote_expiry"] == expiry
+    assert [r["quote_expiry"] for r in _export(api, "financing-requests", "request_id", request_id)] == [
+        expiry
+    ]
 
     terms = {"rate_bps": shown["rate_bps"], "price": shown["price"], "expiry": expiry}
     api.ok("supplier1", f"/v1/supplier/financing-requests/{request_id}/accept-quote", terms)
