@@ -5,6 +5,7 @@ audit trail with the person's name."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 
@@ -89,7 +90,9 @@ def test_admin_sets_the_approval_policy_in_yuan_and_hours(live: Live, bank: tupl
     )
     assert pending.status_code == 202, pending.text
     approval = pending.json()["approval"]
-    assert approval["expires_at"] - approval["created_at"] == 4 * 3600
+    created, expires = (dt.datetime.fromisoformat(approval[k]) for k in ("created_at", "expires_at"))
+    waits = expires - created
+    assert waits == dt.timedelta(hours=4)  # ISO instants (issue 13), 4 h apart
 
     # Bad input keeps the policy as it was and says what to fix.
     for form, says in (

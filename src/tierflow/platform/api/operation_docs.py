@@ -4,7 +4,8 @@ answer for every operation whose schema carries none (built from the schema, uni
 Descriptions live here, one line per operation, rather than in each router: the routers stay about
 wiring, and `tests/api/test_openapi_docs.py` fails on an operation without a description or example.
 Amounts are integer fen (1 yuan = 100 fen) wherever a field name or description says fen; dates are
-ISO 8601 (YYYY-MM-DD); unix seconds only where a field says so.
+ISO 8601 in and out (YYYY-MM-DD; instants as UTC date-times ending in Z); unix seconds only in fields
+named `…_unix` and in the signed forwarder request's `deadline` (tests/api/test_openapi_dates.py).
 """
 
 from __future__ import annotations
@@ -415,7 +416,7 @@ def example_of(schema: dict[str, Any], components: dict[str, Any], depth: int = 
     if kind == "integer":
         if "fen" in str(schema.get("description", "")) or name.endswith("_fen"):
             return 60_000_000  # ¥600,000.00
-        if name in ("maturity", "expiry", "deadline") or name.endswith(("_unix", "_at")):
+        if name == "deadline" or name.endswith("_unix"):  # the only integer times left
             return 1_806_451_200  # [unix s] 2027-03-31 00:00 UTC
         return int(schema.get("minimum", 1) or 1)
     if kind == "number":

@@ -7,6 +7,7 @@ import re
 
 from tierflow.platform import i18n
 from tierflow.platform.services import estimates
+from tierflow.platform.services.schemas import times
 
 FEN_PER_YUAN = 100
 SECONDS_PER_DAY = 86_400
@@ -72,13 +73,23 @@ def discount(face: int, rate_bps: int, days: int) -> int:
     return estimates.discount_interest(face, rate_bps, days)
 
 
-def iso_date(ts: int) -> str:
+def unix(value: int | dt.date | dt.datetime) -> int:
+    """Unix seconds of what a page shows: the database's ints, or the API models' ISO dates and instants
+    (services/schemas/times.py: a date is 00:00 UTC of its day)."""
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp())
+    if isinstance(value, dt.date):
+        return times.day_unix(value)
+    return value
+
+
+def iso_date(ts: int | dt.date | dt.datetime) -> str:
     """A unix time as a UTC calendar date (the page re-renders it in the reader's locale)."""
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(unix(ts), tz=dt.UTC).strftime("%Y-%m-%d")
 
 
-def iso_datetime(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso_datetime(ts: int | dt.date | dt.datetime) -> str:
+    return dt.datetime.fromtimestamp(unix(ts), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_date(text: str) -> int:

@@ -7,6 +7,7 @@ environment serves every language (docs/i18n.md says how to add a string).
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,11 @@ def _money(fen: int | None) -> Markup:
     return Markup('<span class="num amount">{}</span>').format(fmt.yuan(fen))
 
 
-def _date(ts: int | None, *, with_time: bool = False) -> Markup:
+def _date(value: int | dt.date | dt.datetime | None, *, with_time: bool = False) -> Markup:
     # One format per language, written by the server (2026年12月5日 / 5 Dec 2026); times in UTC.
-    if ts is None:
+    if value is None:
         return Markup('<span class="muted">—</span>')
+    ts = fmt.unix(value)
     text = i18n.datetime(ts) + " UTC" if with_time else i18n.date(ts)
     # The ISO date stays in the title (and datetime) for whoever needs the exact value.
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
@@ -101,6 +103,7 @@ def environment() -> Environment:
         action_label=labels.action,
         short=fmt.short_address,
         iso_date=fmt.iso_date,
+        unix=fmt.unix,
         # Locale-aware: "¥1,234,567.89" and one date format per language (2026年12月5日 / 5 Dec 2026).
         money_text=i18n.money,
         local_date=i18n.date,

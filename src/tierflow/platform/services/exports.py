@@ -27,6 +27,7 @@ from tierflow.platform.db import Fen
 from tierflow.platform.models import BillPackage, BillRange, Certificate, FinancingRequest, Payable
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import bills, participants, sqltext
+from tierflow.platform.services.schemas import times
 from tierflow.platform.services.schemas.bills import BillPackagePublic, BillRangePublic
 from tierflow.platform.services.schemas.certificates import (
     CertificatePublic,
@@ -53,10 +54,20 @@ class Export:
     orm: bool = False  # rows are ORM objects (scalars), converted one by one
 
 
+# Unix-seconds columns the API answers in ISO 8601 (issue 13): the export shows them the same way.
+ISO_DAYS = frozenset({("payable", "maturity")})
+ISO_INSTANTS = frozenset({("financing_request", "quote_expiry")})
+
+
 def _as_csv(column: Any, dialect: str) -> Any:
     """`column` as the CSV shows it, rendered by the database (what the typed Python value prints as)."""
     rendered: Any
-    if isinstance(column.type, Fen):
+    key = (getattr(column.table, "name", None), column.name)
+    if key in ISO_DAYS:
+        rendered = sqltext.iso_day(column, dialect)
+    elif key in ISO_INSTANTS:
+        rendered = sqltext.iso_instant(column, dialect)
+    elif isinstance(column.type, Fen):
         rendered = sqltext.fen_digits(column, dialect)
     elif isinstance(column.type, Boolean):
         rendered = case((column.is_(None), None), (column, "True"), else_="False")
@@ -114,6 +125,8 @@ def _raw_lines(engine: Engine, export: Export) -> Iterator[Sequence[Any]]:
         # psycopg: a named cursor is a server-side one (rows arrive batch by batch, not all at once).
         cursor = driver.cursor(name="tierflow_export") if dialect == "postgresql" else driver.cursor()  # type: ignore[union-attr]
         try:
+            if dialect == "postgresql":
+                driver.execute(sqltext.ISO_DATESTYLE)  # type: ignore[union-attr]
             cursor.execute(sql)
             while batch := cursor.fetchmany(YIELD_PER):
                 yield batch
@@ -141,8 +154,10 @@ def chunks(engine: Engine, export: Export) -> Iterator[bytes]:
         partitions: Iterable[Sequence[Any]] = (
             result.scalars().partitions() if export.orm else result.partitions()
         )
+        dated = [] if export.orm else _dated_columns(export.statement)
         for partition in partitions:
-            writer.writerows(map(export.convert, partition) if export.convert else partition)
+            rows = map(export.convert, partition) if export.convert else partition
+            writer.writerows(_iso_rows(rows, dated) if dated else rows)
             if buffer.tell() >= CHUNK_BYTES:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
@@ -150,12 +165,37 @@ def chunks(engine: Engine, export: Export) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
+def _dated_columns(statement: Select[Any]) -> list[tuple[int, Callable[[int], str]]]:
+    """Positions of the statement's unix-seconds columns shown in ISO, with their Python rendering (the
+    typed path of what _as_csv renders in SQL)."""
+    found: list[tuple[int, Callable[[int], str]]] = []
+    for i, column in enumerate(statement.selected_columns):
+        key = (getattr(getattr(column, "table", None), "name", None), column.name)
+        if key in ISO_DAYS:
+            found.append((i, times.iso_day))
+        elif key in ISO_INSTANTS:
+            found.append((i, times.iso_instant))
+    return found
+
+
+def _iso_rows(
+    rows: Iterable[Sequence[Any]], dated: list[tuple[int, Callable[[int], str]]]
+) -> Iterator[list[Any]]:
+    for row in rows:
+        values = list(row)
+        for i, render in dated:
+            if values[i] is not None:
+                values[i] = render(values[i])
+        yield values
+
+
 def _joined(value: Any) -> Any:
     return "|".join(map(str, value)) if isinstance(value, list) else value
 
 
 def _model_row(public: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
-    return lambda row: [_joined(v) for v in public(row).model_dump().values()]
+    # JSON mode: dates and instants as the API answers them (2027-01-15, 2027-01-15T08:00:00Z).
+    return lambda row: [_joined(v) for v in public(row).model_dump(mode="json").values()]
 
 
 def api_export(table: str) -> Export:

@@ -38,6 +38,7 @@ from tierflow.platform.services import readcache, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from tierflow.platform.services.schemas import times
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
@@ -453,7 +454,7 @@ def profile(*, session: Session, address: str) -> dict[str, object]:
         "custody": row.custody,
         "is_operator": bool(row.is_operator),
         "entity_hash": row.entity_hash,
-        "created_at": int(row.created_at),
+        "created_at": times.iso_instant(int(row.created_at)),
     }
 
 

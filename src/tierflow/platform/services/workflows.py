@@ -373,7 +373,9 @@ def accept_quote(
 ) -> Written:
     """Accept on the terms the seller saw; a re-quote since makes the chain refuse (FinancingQuoteChanged)."""
     _own_request(session, caller, request_id, as_="seller")
-    call = Call("Financing", "acceptQuote", (request_id, data.rate_bps, data.price, data.expiry))
+    call = Call(
+        "Financing", "acceptQuote", (request_id, data.rate_bps, data.price, int(data.expiry.timestamp()))
+    )
     return execute(ctx=ctx, session=session, caller=caller, call=call)
 
 

@@ -217,7 +217,7 @@ def maturities(session: SessionDep, caller: CoreCaller) -> list[MaturityDay]:
     for p in page.data:
         if p.status not in ("Accepted", "Defaulted", "Issued"):
             continue
-        day = dt.datetime.fromtimestamp(p.maturity, dt.UTC).date()
+        day = p.maturity
         entry = days.setdefault(day, [0, 0])
         entry[0] += 1
         entry[1] += p.face - p.paid_in

@@ -20,6 +20,7 @@ from tierflow.platform.models import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest
 from tierflow.platform.services import bills, documents
 from tierflow.platform.services.errors import Forbidden, ServiceError
+from tierflow.platform.services.schemas import times
 from tierflow.platform.services.schemas.bills import (
     BillDiscountCreate,
     BillDishonour,
@@ -555,7 +556,7 @@ def quote_confirm(
     except ValueError as error:
         return web.redirect(back, message=str(error), kind="error")
     now = web.now(request)
-    days = fmt.days_to(item.maturity, now)
+    days = fmt.days_to(times.day_unix(item.maturity), now)
     interest = fmt.discount(item.amount, rate_bps, days)
     hours = max(1, min(valid_hours, 24 * 30))
     return web.page(

@@ -13,6 +13,7 @@ from tierflow.platform.services.schemas.certificates import (
     FenIn,
     fen_doc,
 )
+from tierflow.platform.services.schemas.times import Day, Instant
 
 MAX_SUBTICKET = 2**64 - 1  # the contract packs sub-ticket numbers in 64 bits
 
@@ -109,7 +110,7 @@ class BillPackagePublic(BaseModel):
     acceptor: str
     payee: str
     face: int = Field(description="[fen] the bill's face: as many sub-tickets of ¥0.01")
-    maturity: int
+    maturity: Day
     splittable: bool
     not_transferable: bool
     bank_acceptance: bool
@@ -146,7 +147,7 @@ class BillRangePublic(BaseModel):
     )
     origin: str
     pledgee: str | None
-    presented_at: int | None
+    presented_at: Instant | None
     recourse_obligor: str | None
 
 
@@ -157,7 +158,7 @@ class BillQuotePublic(BaseModel):
     start: int
     end: int
     rate_bps: int
-    expiry: int
+    expiry: Instant
     status: str
 
 
@@ -211,8 +212,8 @@ class BillDiscountRequestPublic(BaseModel):
     amount: int = Field(description="[fen] the sub-tickets to discount")
     status: str
     quote_id: int | None
-    created_at: int
-    maturity: int
+    created_at: Instant
+    maturity: Day
     acceptor: str
     bank_acceptance: bool
     range_status: str

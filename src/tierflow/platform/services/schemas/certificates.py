@@ -21,6 +21,7 @@ from pydantic import (
 from web3 import Web3
 
 from tierflow.chain.vocabulary import RoleName
+from tierflow.platform.services.schemas.times import Day, Instant
 
 T = TypeVar("T")
 
@@ -134,7 +135,7 @@ class ParticipantPublic(BaseModel):
     custody: str
     is_operator: bool
     entity_hash: str
-    created_at: int
+    created_at: Instant
 
 
 class ParticipantCreated(BaseModel):
@@ -146,8 +147,8 @@ class ParticipantCreated(BaseModel):
 class ApiKeyPublic(BaseModel):
     key_id: str
     label: str
-    created_at: int
-    revoked_at: int | None
+    created_at: Instant
+    revoked_at: Instant | None
 
 
 class ApiKeyCreated(BaseModel):
@@ -340,7 +341,7 @@ class CreditLinePublic(BaseModel):
     limit: Fen
     used: Fen
     available: Fen
-    expiry: int
+    expiry: Day
 
 
 class RecourseCollect(BaseModel):
@@ -379,7 +380,7 @@ class DocumentPublic(BaseModel):
     )
     slot_id: int | None
     uploader: str
-    created_at: int
+    created_at: Instant
 
 
 class CertificateIssue(BaseModel):
@@ -431,7 +432,7 @@ class PayablePublic(BaseModel):
     supplier: AddressStr
     line_id: int
     face: Fen
-    maturity: int
+    maturity: Day
     status: str
     paid_in: Fen
     paid_out: Fen
@@ -470,7 +471,7 @@ class CertificatePublic(BaseModel):
         description="supply-chain tier of the holder, counted in distinct holders along the lineage from "
         "the core enterprise (docs/tiers.md): 1 for the supplier it issued to; null for a financier's piece",
     )
-    maturity: int | None = None
+    maturity: Day | None = None
     obligor: str | None = None
 
 
@@ -559,12 +560,16 @@ class AcceptQuote(BaseModel):
     """The exact terms the seller was shown: the chain refuses the acceptance if the quote changed since."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"rate_bps": 450, "price": 98_875_000, "expiry": 1_800_000_000}]}
+        json_schema_extra={
+            "examples": [{"rate_bps": 450, "price": 98_875_000, "expiry": "2027-01-15T08:00:00Z"}]
+        }
     )
 
     rate_bps: int = Field(gt=0, le=10_000, description="the quoted annual rate [bps]")
     price: Fen = Field(gt=0, le=MAX_FEN, description="[fen] the quoted price the seller receives")
-    expiry: int = Field(gt=0, description="[unix s] the quote's expiry")
+    expiry: Instant = Field(
+        description="the quote's expiry as the request shows it (`quote_expiry`), ISO 8601 UTC to the second"
+    )
 
 
 class FinancingPublic(BaseModel):
@@ -576,7 +581,7 @@ class FinancingPublic(BaseModel):
     with_recourse: bool
     status: str
     rate_bps: int | None
-    quote_expiry: int | None
+    quote_expiry: Instant | None
     discount: Fen | None
     price: Fen | None
 

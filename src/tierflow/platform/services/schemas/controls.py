@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from tierflow.platform.services.schemas.certificates import NO_NUL, AddressStr, Fen, FenIn
+from tierflow.platform.services.schemas.times import Instant
 
 Id = Annotated[int, Field(gt=0, lt=2**63)]
 # The order itself stays off chain: the chain records keccak256 of its reference (see controls.reason_hash).
@@ -67,7 +68,7 @@ class HoldPublic(BaseModel):
     released: Fen
     release_hash: str | None
     frozen_block: int
-    frozen_at: int | None = Field(description="[unix s] block time of the hold")
+    frozen_at: Instant | None = Field(description="block time of the hold, ISO 8601 in UTC")
     released_block: int | None
 
 

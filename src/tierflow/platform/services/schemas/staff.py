@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tierflow.platform.models.staff import PendingApproval, StaffUser
+from tierflow.platform.services.schemas.times import Instant
 from tierflow.platform.services.users import role_set
 
 StaffRole = Literal["admin", "maker", "checker", "viewer"]
@@ -35,7 +36,7 @@ class UserPublic(BaseModel):
     roles: list[str]
     totp_enabled: bool
     disabled: bool
-    locked_until: int | None
+    locked_until: Instant | None
 
     @classmethod
     def of(cls, user: StaffUser) -> UserPublic:
@@ -61,7 +62,7 @@ class UserKeyCreated(BaseModel):
     api_key: str = Field(description="shown once; store it now")
     key_id: str
     scopes: list[str]
-    expires_at: int
+    expires_at: Instant
 
 
 class TotpEnrolment(BaseModel):
@@ -108,8 +109,8 @@ class ApprovalPublic(BaseModel):
     checker: str | None
     reason: str | None
     tx_hash: str | None
-    created_at: int
-    expires_at: int
+    created_at: Instant
+    expires_at: Instant
 
     @classmethod
     def of(cls, row: PendingApproval) -> ApprovalPublic:
@@ -143,7 +144,7 @@ class ApprovalRejection(BaseModel):
 
 class AuditEntryPublic(BaseModel):
     seq: int
-    at: int
+    at: Instant
     company: str | None
     user_id: int | None
     user_name: str
