@@ -3,6 +3,7 @@ company that is no governor, a governor alone and a proposal past its deadline a
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from apikit import Api
@@ -90,7 +91,10 @@ def test_governance_proposal_expires_after_its_window(funded: Api) -> None:
     proposal_id = api.ok("operator", "/v1/governance/proposals/quote-validity", {"hours": 48})["result"][
         "proposal_id"
     ]
-    assert _proposal(api, "auditor", proposal_id)["deadline"] > api.platform.now()
+    deadline = dt.datetime.fromisoformat(
+        _proposal(api, "auditor", proposal_id)["deadline"].replace("Z", "+00:00")
+    )
+    assert deadline.timestamp() > api.platform.now()  # ISO 8601, like every time the API answers
     api.platform.increase_time(WINDOW + 1)
     assert _proposal(api, "auditor", proposal_id)["state"] == "Expired"
     response = api.post("bank1", f"/v1/governance/proposals/{proposal_id}/approve")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierflow.platform.services.schemas.certificates import NO_NUL, AddressStr
+from tierflow.platform.services.schemas.times import Instant
 
 # The AccessControl roles of the participant registry a proposal may grant or revoke.
 GovernedRole = Literal["operator", "guardian", "controller"]
@@ -56,8 +57,8 @@ class ProposalPublic(BaseModel):
     approved_by: list[str]
     threshold: int = Field(description="approvals needed before the delay starts")
     state: Literal["Pending", "Scheduled", "Executed", "Cancelled", "Expired"]
-    eta: int | None = Field(description="[unix s] earliest execution, once scheduled")
-    deadline: int | None = Field(description="[unix s] last moment to approve or execute")
+    eta: Instant | None = Field(description="earliest execution, once scheduled (ISO 8601, UTC)")
+    deadline: Instant | None = Field(description="last moment to approve or execute (ISO 8601, UTC)")
     cancels: int = Field(description="votes to cancel so far (the proposer cancels alone)")
     executed_by: str | None
     cancelled_by: str | None
