@@ -11,7 +11,7 @@ executing the proposals in id order runs them in that order.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_utils.crypto import keccak
 from sqlalchemy import or_, select
@@ -47,6 +47,7 @@ from tierflow.platform.services.schemas.controls import (
 from tierflow.platform.services.writes import finish
 
 RECOVERY_BATCH = 200  # Receivables.MAX_RECOVERY_BATCH and Bills.MAX_RECOVERY_BATCH
+T = TypeVar("T")  # what a recovery batches: ids, or (kind, id) pairs
 
 
 def reason_hash(order: str) -> bytes:
@@ -96,8 +97,9 @@ def force_range(*, ctx: ServiceContext, range_id: int, data: RangeForce) -> TxRe
 
 
 # -- lost-key recovery ------------------------------------------------------------------------------
-def _batches(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + RECOVERY_BATCH] for i in range(0, len(ids), RECOVERY_BATCH)]
+def _batches(items: list[T]) -> list[list[T]]:
+    """`items` in runs of at most RECOVERY_BATCH (a recovery call's limit of ids)."""
+    return [items[i : i + RECOVERY_BATCH] for i in range(0, len(items), RECOVERY_BATCH)]
 
 
 def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recovery) -> RecoveryPublic:
@@ -108,57 +110,32 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     under way goes on with the new key as the seller.
     """
     old, new = address, data.new_address
-    tokens = (
-        session.execute(
-            select(col(Certificate.token_id))
-            .where(col(Certificate.holder) == old, col(Certificate.status) != "burned")
-            .order_by(col(Certificate.token_id))
-        )
-        .scalars()
-        .all()
+    tokens = _ids(
+        session,
+        col(Certificate.token_id),
+        col(Certificate.holder) == old,
+        col(Certificate.status) != "burned",
     )
     # open requests and funded ones that may still turn into recourse: their seller or financier moves
-    requests = (
-        session.execute(
-            select(col(FinancingRequest.request_id))
-            .where(
-                or_(col(FinancingRequest.seller) == old, col(FinancingRequest.financier) == old),
-                col(FinancingRequest.status).in_(["Requested", "Quoted", "Accepted", "Funded"]),
-            )
-            .order_by(col(FinancingRequest.request_id))
-        )
-        .scalars()
-        .all()
+    requests = _ids(
+        session,
+        col(FinancingRequest.request_id),
+        or_(col(FinancingRequest.seller) == old, col(FinancingRequest.financier) == old),
+        col(FinancingRequest.status).in_(["Requested", "Quoted", "Accepted", "Funded"]),
     )
-    packages = (
-        session.execute(
-            select(col(BillPackage.package_id))
-            .where(
-                or_(
-                    col(BillPackage.drawer) == old,
-                    col(BillPackage.acceptor) == old,
-                    col(BillPackage.payee) == old,
-                )
-            )
-            .order_by(col(BillPackage.package_id))
-        )
-        .scalars()
-        .all()
+    packages = _ids(
+        session,
+        col(BillPackage.package_id),
+        or_(col(BillPackage.drawer) == old, col(BillPackage.acceptor) == old, col(BillPackage.payee) == old),
     )
-    ranges = (
-        session.execute(
-            select(col(BillRange.range_id))
-            .where(
-                or_(
-                    col(BillRange.holder) == old,
-                    col(BillRange.pledgee) == old,
-                    col(BillRange.recourse_obligor) == old,
-                )
-            )
-            .order_by(col(BillRange.range_id))
-        )
-        .scalars()
-        .all()
+    ranges = _ids(
+        session,
+        col(BillRange.range_id),
+        or_(
+            col(BillRange.holder) == old,
+            col(BillRange.pledgee) == old,
+            col(BillRange.recourse_obligor) == old,
+        ),
     )
     payables = _ids(session, col(Payable.slot_id), col(Payable.obligor) == old)
     lines = _ids(
@@ -175,20 +152,20 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     why = reason_hash(data.order)
     # the registry's step is checked now; the others depend on it, so they are checked when executed
     steps = [_propose(ctx, "ParticipantRegistry", "recover", old, new, why)]
-    for batch in _batches(list(tokens)):
+    for batch in _batches(tokens):
         steps.append(_propose(ctx, "Receivables", "recoverTokens", old, new, batch, why, check=False))
     owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
-    for batch in _batches(list(requests)) or ([[]] if owed else []):
+    for batch in _batches(requests) or ([[]] if owed else []):
         steps.append(_propose(ctx, "Financing", "recoverPositions", old, new, batch, why, check=False))
-    for batch in _batches(list(payables)):
+    for batch in _batches(payables):
         steps.append(_propose(ctx, "Receivables", "recoverObligations", old, new, batch, why, check=False))
-    for batch in _batches(list(lines)):
+    for batch in _batches(lines):
         steps.append(_propose(ctx, "CreditLines", "recoverLines", old, new, batch, why, check=False))
-    for batch in _batches(list(ranges)):
+    for batch in _batches(ranges):
         steps.append(_propose(ctx, "Bills", "recoverParties", old, new, batch, why, check=False))
     # packages and quotes share one call (and its limit of 200 ids): quotes fill what packages leave
     tagged = [("package", i) for i in packages] + [("quote", i) for i in quotes]
-    for chunk in _batches_of(tagged):
+    for chunk in _batches(tagged):
         package_ids = [i for kind, i in chunk if kind == "package"]
         quote_ids = [i for kind, i in chunk if kind == "quote"]
         steps.append(
@@ -225,10 +202,6 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
 
 def _ids(session: Session, column: Any, *where: Any) -> list[int]:
     return [int(i) for i in session.execute(select(column).where(*where).order_by(column)).scalars().all()]
-
-
-def _batches_of(items: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
-    return [items[i : i + RECOVERY_BATCH] for i in range(0, len(items), RECOVERY_BATCH)]
 
 
 # -- reads ------------------------------------------------------------------------------------------

@@ -311,16 +311,10 @@ def bill_party_recovered(event: Event, store: Store) -> None:
     a = event.args
     old, new = a["from"], a["to"]
     if a["packageId"]:
-        package = require(store, "bill_package", a["packageId"])
-        for role in ("drawer", "acceptor", "payee"):
-            if package[role] == old:
-                package[role] = new
+        _succeed(require(store, "bill_package", a["packageId"]), ("drawer", "acceptor", "payee"), old, new)
         _recovered(event, store, "bill_package", a["packageId"])
         return
-    record = require(store, "bill_range", a["rangeId"])
-    for role in ("holder", "pledgee", "recourse_obligor"):
-        if record[role] == old:
-            record[role] = new
+    _succeed(require(store, "bill_range", a["rangeId"]), ("holder", "pledgee", "recourse_obligor"), old, new)
     hold = store.get("asset_hold", "bill_range", a["rangeId"])
     if hold is not None and hold["holder"] == old:
         hold.update(holder=new, updated_block=event.block_number)
@@ -350,11 +344,15 @@ def payable_obligor_recovered(event: Event, store: Store) -> None:
 def credit_line_recovered(event: Event, store: Store) -> None:
     """A key recovery: the new key is the line's borrower and/or its bank (whichever the old one was)."""
     a = event.args
-    line = require(store, "credit_line", a["lineId"])
-    for role in ("obligor", "financier"):
-        if line[role] == a["from"]:
-            line[role] = a["to"]
+    _succeed(require(store, "credit_line", a["lineId"]), ("obligor", "financier"), a["from"], a["to"])
     _recovered(event, store, "credit_line", a["lineId"])
+
+
+def _succeed(row: dict[str, Any], roles: tuple[str, ...], old: str, new: str) -> None:
+    """A key recovery: the new key takes each of `roles` in `row` that the old key had."""
+    for role in roles:
+        if row[role] == old:
+            row[role] = new
 
 
 def _recovered(event: Event, store: Store, asset: str, asset_id: int) -> None:
@@ -407,17 +405,5 @@ def balance_recovered(event: Event, store: Store) -> None:
 @handles("Financing:FinancingPartyRecovered")
 def financing_party_recovered(event: Event, store: Store) -> None:
     a = event.args
-    request = require(store, "financing_request", a["requestId"])
-    for role in ("seller", "financier"):
-        if request[role] == a["from"]:
-            request[role] = a["to"]
-    _control(
-        event,
-        store,
-        "recovered",
-        "financing",
-        asset_id=a["requestId"],
-        from_address=a["from"],
-        to_address=a["to"],
-        reason_hash=a["reasonHash"],
-    )
+    _succeed(require(store, "financing_request", a["requestId"]), ("seller", "financier"), a["from"], a["to"])
+    _recovered(event, store, "financing", a["requestId"])
