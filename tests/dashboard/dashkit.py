@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
+from sqlmodel import Session, select
 
+from tierflow.platform.dashboard import queries
+from tierflow.platform.models.service import StoredDocument
+from tierflow.platform.models.staff import StaffUser
 from tierflow.testing import harness, synthetic
 from tierflow.testing.chain import Platform
 
@@ -255,3 +261,43 @@ def flash_of(html: str) -> str:
     match = FLASH.search(html)
     assert match is not None, "the page shows no message"
     return f"{match.group(1)}: {match.group(2)}"
+
+
+class Story:
+    """A chapter of the story in one language: each page looked at (its language; on a Chinese page no
+    English UI text, hex address or unix time, participants' and people's names excepted) and
+    photographed to tests/artifacts/<lang>/<chapter>/."""
+
+    def __init__(self, live: Live, browser: Any, locale: str, lang: str, *, chapter: str) -> None:
+        self.live, self.browser, self.locale, self.lang = live, browser, locale, lang
+        self.shots = 0
+        # each chapter of the story (a test) photographs into its own folder, this run's pages only
+        self.folder = ARTIFACTS / lang / chapter
+        shutil.rmtree(self.folder, ignore_errors=True)
+        with Session(live.ctx.engine) as db:
+            people = [t for p in db.exec(select(StaffUser)) for t in (p.name, p.login) if t]
+            # names and logins are the participants' own
+            self.names = [*queries.directory(db).names.values(), *people]
+
+    def actor(self, who: str) -> Any:
+        return sign_in(self.browser, self.live.url, self.live.keys[who], locale=self.locale)
+
+    def look(self, page: Any, name: str) -> None:
+        page.wait_for_load_state("domcontentloaded")
+        expect(page.locator("html")).to_have_attribute("lang", self.lang)
+        self.shots += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(self.folder / f"{self.shots:02d}-{name}.png"), full_page=True)
+        if self.lang != "zh-CN":
+            return
+        # a document's SHA-256 fingerprint (a tooltip beside the file) is a checksum, not an address
+        html = re.sub(r"SHA-256 [0-9a-f]+", "SHA-256", page.content())
+        with Session(self.live.ctx.engine) as db:  # files the participants uploaded keep their names
+            files = [f for f in db.exec(select(StoredDocument.filename)) if f]
+        leftovers = english_leftovers(html, self.names + files)
+        assert not leftovers, (name, sorted(set(leftovers)))
+        text = page.locator("body").inner_text()
+        for name_ in self.names:
+            text = text.replace(name_, " ")
+        assert not re.search(r"0x[0-9a-fA-F]{8,}", text), (name, "a hex address on screen")
+        assert not re.search(r"(?<![\d,.])1[6-9]\d{8}(?![\d,.])", text), (name, "unix seconds on screen")
