@@ -100,3 +100,47 @@ def test_governance_proposal_expires_after_its_window(funded: Api) -> None:
     response = api.post("bank1", f"/v1/governance/proposals/{proposal_id}/approve")
     assert response.status_code == 409 and response.json()["error"]["code"] == "CouncilProposalExpired"
     assert api.platform.c.registry.functions.quoteValidity().call() == 24 * 3600
+
+
+def test_governance_votes_of_a_bank_follow_its_staff_rules(funded: Api) -> None:
+    """A governor bank's people vote as its other writes go: a read-only key or a viewer cannot, and
+    under a governance rule a maker's approval waits for a checker, who releases it with the bank's
+    own key (the council checks the sender: never relayed)."""
+    api = funded
+    council = api.platform.c.council.functions
+    bank = api.address("bank2")
+    for name, roles, scopes in (
+        ("Gao Maker", ["maker"], ["read", "write"]),
+        ("Qian Checker", ["checker"], ["read", "write"]),
+        ("Lu Readonly", ["maker"], ["read"]),
+    ):
+        login = f"{name.split()[0].lower()}.{api.unique('g')}@bank2.example".lower()
+        user = api.ok("bank2", "/v1/company/users", {
+            "login": login, "name": name, "roles": roles, "password": "correct horse battery",
+        })  # fmt: skip
+        key = api.ok("bank2", f"/v1/company/users/{user['user_id']}/api-keys", {"scopes": scopes, "days": 1})
+        api.keys[name] = key["api_key"]
+    proposal_id = api.ok("operator", "/v1/governance/proposals/quote-validity", {"hours": 36})["result"][
+        "proposal_id"
+    ]
+    try:
+        refused = api.post("Lu Readonly", f"/v1/governance/proposals/{proposal_id}/approve")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "read_only_key", refused.text
+        assert council.hasApproved(proposal_id, bank).call() is False
+        policy = api.client.put(
+            "/v1/company/approval-policy", headers=api.headers("bank2"), json={"rules": {"governance": 0}}
+        )
+        assert policy.status_code == 200, policy.text
+        pending = api.post("Gao Maker", f"/v1/governance/proposals/{proposal_id}/approve")
+        assert pending.status_code == 202, pending.text
+        approval = pending.json()["approval"]
+        assert approval["call"] == "GovernanceCouncil.approve"
+        assert council.hasApproved(proposal_id, bank).call() is False  # nothing sent before the checker
+        path = f"/v1/company/approvals/{approval['approval_id']}/approve"
+        released = api.post("Qian Checker", path, {"terms_hash": approval["terms_hash"]})
+        assert released.status_code == 200, released.text
+        assert council.hasApproved(proposal_id, bank).call() is True
+        assert _proposal(api, "auditor", proposal_id)["state"] == "Scheduled"
+    finally:
+        api.client.put("/v1/company/approval-policy", headers=api.headers("bank2"), json={"rules": {}})
+        api.ok("operator", f"/v1/governance/proposals/{proposal_id}/cancel")  # the proposer's: at once

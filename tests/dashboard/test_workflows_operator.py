@@ -19,7 +19,14 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
     operator, bank, auditor = (client_of(live, who) for who in ("operator", "bank1", "auditor"))
     registry = live.platform.c.registry.functions
     try:
-        html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "72"}).text
+        confirm = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "72"}).text
+        assert 'data-testid="confirm"' in confirm, confirm  # first what it means, nothing proposed yet
+        assert "at most 24 hours" in confirm and "at most 72 hours" in confirm  # old → new, in hours
+        assert "2 of the 3 governors" in confirm and "1 minute" in confirm  # who approves; the delay
+        assert "Proposed to the governors" not in confirm
+        html = operator.post(
+            "/dashboard/operator/quote-validity", data={"quote_hours": "72", "confirmed": "yes"}
+        ).text
         assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
         assert registry.quoteValidity().call() == 24 * 3600  # governance's: not by the operator alone
         html = _approved_and_executed(live, operator, html)
@@ -61,7 +68,9 @@ def test_operator_sets_quote_validity_and_bank_quotes_with_a_chosen_validity(
         quoted = live.platform.c.financing.functions.getRequest(request_id).call()
         assert 72 * 3600 - 120 <= quoted[7] - live.platform.now() <= 72 * 3600
     finally:
-        html = operator.post("/dashboard/operator/quote-validity", data={"quote_hours": "24"}).text
+        html = operator.post(
+            "/dashboard/operator/quote-validity", data={"quote_hours": "24", "confirmed": "yes"}
+        ).text
         _approved_and_executed(live, operator, html)
         for client in (operator, bank, auditor):
             client.close()
@@ -152,7 +161,9 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         )
         # a role change proposed from the console: the operator's own proposal, cancelled at once
         role = {"role": "controller", "account": live.address("bank2"), "grant": "grant"}
-        html = operator.post("/dashboard/operator/propose-role", data=role).text
+        confirm = operator.post("/dashboard/operator/propose-role", data=role).text
+        assert 'data-testid="confirm"' in confirm and "does not hold the role controller" in confirm
+        html = operator.post("/dashboard/operator/propose-role", data={**role, "confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
         found = re.search(r"as proposal (\d+)", flash_of(html))
         assert found is not None
@@ -164,7 +175,9 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
         implementation = live.platform.deployment.contracts["Receivables"].implementation
         upgrade = {"contract": "Receivables", "implementation": implementation}
         assert auditor.post("/dashboard/operator/propose-upgrade", data=upgrade).status_code == 403
-        html = operator.post("/dashboard/operator/propose-upgrade", data=upgrade).text
+        confirm = operator.post("/dashboard/operator/propose-upgrade", data=upgrade).text
+        assert 'data-testid="confirm"' in confirm and "storage-check" in confirm
+        html = operator.post("/dashboard/operator/propose-upgrade", data={**upgrade, "confirmed": "yes"}).text
         assert flash_of(html).startswith("ok: Proposed to the governors"), flash_of(html)
         found = re.search(r"as proposal (\d+)", flash_of(html))
         assert found is not None
@@ -173,6 +186,70 @@ def test_operator_approves_proposes_and_cancels_proposals_from_the_console(live:
             target == live.platform.c.receivables.address and data[:4].hex() == "4f1ef286"
         )  # upgradeToAndCall
         operator.post("/dashboard/operator/cancel", data={"proposal_id": found.group(1), "confirmed": "yes"})
+        # the parameters form: today's values → the proposed ones, the delay and who approves, first
+        fields = {"max_tenor_days": "120", "grace_days": "10", "min_unit": "1.00"}
+        confirm = operator.post("/dashboard/operator/parameters", data=fields).text
+        assert 'data-testid="confirm"' in confirm and "Proposed to the governors" not in confirm
+        assert "longest tenor 180 days, grace period 7 days, minimum unit ¥0.01" in confirm
+        assert "longest tenor 120 days, grace period 10 days, minimum unit ¥1.00" in confirm
+        assert "2 of the 3 governors" in confirm and "1 minute" in confirm
     finally:
         for client in (operator, auditor):
+            client.close()
+
+
+def test_governor_bank_approves_and_executes_in_its_governance_panel(live: Live) -> None:
+    """bank2, a governor, finds the operator's proposal in its own panel (in words, 1 of 2), approves and
+    later executes it there behind confirmation pages with its own key; it moves to the history. A
+    supplier (no governor) is refused the panel and its actions; an auditor reads it without buttons."""
+    bank, supplier, auditor = (client_of(live, who) for who in ("bank2", "supplier1", "auditor"))
+    council = live.platform.c.council.functions
+    try:
+        proposal_id = int(
+            live.api("operator", "/v1/governance/proposals/quote-validity", {"hours": 30})["result"][
+                "proposal_id"
+            ]
+        )
+        home = bank.get(f"/dashboard/bank/{live.address('bank2')}").text
+        assert 'data-testid="governance-link"' in home  # the menu leads a governor to its panel
+        page = bank.get("/dashboard/governance").text
+        row = page.split('data-testid="open-proposals"', 1)[1].split(
+            f'data-testid="proposal-{proposal_id}"', 1
+        )[1]
+        row = row.split("</tr>", 1)[0]
+        assert "at most 30 hours" in row and "1 of 2" in row and "/dashboard/governance/approve" in row
+        assert "2 of the 3 governors" in page and "1 minute" in page
+        form = {"proposal_id": str(proposal_id)}
+        confirm = bank.post("/dashboard/governance/approve", data=form).text
+        assert 'data-testid="confirm"' in confirm and "at most 30 hours" in confirm and "1 of 2" in confirm
+        assert council.hasApproved(proposal_id, live.address("bank2")).call() is False  # nothing sent yet
+        html = bank.post("/dashboard/governance/approve", data={**form, "confirmed": "yes"}).text
+        assert flash_of(html) == f"ok: Proposal {proposal_id} approved.", flash_of(html)
+        assert council.hasApproved(proposal_id, live.address("bank2")).call() is True
+        # outsiders: a supplier has no panel and cannot act; an auditor reads without buttons
+        assert supplier.get("/dashboard/governance").status_code == 403
+        assert (
+            supplier.post("/dashboard/governance/execute", data={**form, "confirmed": "yes"}).status_code
+            == 403
+        )
+        assert 'data-testid="governance-link"' not in supplier.get("/dashboard/bills").text
+        read = auditor.get("/dashboard/governance").text
+        assert f'data-testid="proposal-{proposal_id}"' in read and "/dashboard/governance/execute" not in read
+        assert (
+            auditor.post("/dashboard/governance/execute", data={**form, "confirmed": "yes"}).status_code
+            == 403
+        )
+        live.platform.increase_time(61)
+        html = bank.post("/dashboard/governance/execute", data={**form, "confirmed": "yes"}).text
+        assert flash_of(html) == f"ok: Proposal {proposal_id} executed.", flash_of(html)
+        assert live.platform.c.registry.functions.quoteValidity().call() == 30 * 3600
+        history = html.split('data-testid="closed-proposals"', 1)[1]
+        assert f'data-testid="proposal-{proposal_id}"' in history and "executed" in history
+    finally:
+        body = live.api("operator", "/v1/governance/proposals/quote-validity", {"hours": 24})
+        back = body["result"]["proposal_id"]
+        live.api("bank1", f"/v1/governance/proposals/{back}/approve")
+        live.platform.increase_time(61)
+        live.api("bank1", f"/v1/governance/proposals/{back}/execute")
+        for client in (bank, supplier, auditor):
             client.close()

@@ -14,6 +14,7 @@ from tierflow.platform.dashboard.pages import (
     bills,
     common,
     core,
+    governance,
     lineage,
     operator,
     supplier,
@@ -23,7 +24,7 @@ from tierflow.platform.i18n import LocaleMiddleware
 from tierflow.settings import get_settings
 
 # One module per actor (pages/<actor>.py, templates/<actor>/); a new page module is added here.
-PAGES = (common, bank, supplier, core, lineage, audit, operator, bills, team)
+PAGES = (common, bank, supplier, core, lineage, audit, operator, bills, team, governance)
 
 
 def mount_dashboard(

@@ -56,7 +56,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from tierflow.errors import ChainUnavailableError
+from tierflow.errors import ChainUnavailableError, TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, progress, queries
 from tierflow.platform.dashboard import format as fmt
@@ -71,7 +71,7 @@ from tierflow.platform.dashboard.session import (
     require_csrf,
     viewer_from_cookie,
 )
-from tierflow.platform.services import access, audit_trail, throttle
+from tierflow.platform.services import access, audit_trail, governance, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.writes import PROGRESS
 
@@ -287,6 +287,7 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
             paused=paused,
             flash={"kind": kind, "message": message} if message else None,
             poll_seconds=POLL_SECONDS,
+            governs=_governs(request, viewer),
             **context,
         ),
         status_code=status_code,
@@ -296,6 +297,19 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def _governs(request: Request, viewer: Viewer | None) -> bool:
+    """Is the viewer's company a governor other than the operator (the menu links its governance panel)?"""
+    if viewer is None or viewer.is_operator or not (viewer.is_financier or viewer.is_core):
+        return False
+    context = service_context(request)
+    if context is None:
+        return False
+    try:
+        return viewer.address in governance.governors_cached(context)
+    except TierflowError:
+        return False
 
 
 def refused_page(request: Request, template: str, refusal: str, **context: Any) -> HTMLResponse:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from tierflow.chain.gateway import Call
 from tierflow.platform import i18n
 from tierflow.platform.models.staff import PendingApproval
-from tierflow.platform.services import audit_trail
+from tierflow.platform.services import audit_trail, governance
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, NotFound
 from tierflow.platform.services.participants import Caller
@@ -142,7 +142,12 @@ def approve(
     action, maker = row.action, row.maker_name
     _claim(session, row, caller, "approved", None)
     try:
-        result = execute(ctx=ctx, session=session, caller=caller, call=call, released=True)
+        if call.contract == governance.COUNCIL:  # the council checks msg.sender: sent directly, not relayed
+            result: TxResult | SignatureRequired = governance.release(
+                ctx=ctx, session=session, caller=caller, call=call
+            )
+        else:
+            result = execute(ctx=ctx, session=session, caller=caller, call=call, released=True)
     except Exception as error:
         with Session(ctx.engine) as fresh:
             fresh.execute(

@@ -10,16 +10,19 @@ waited out the timelock's delay.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
 from tierflow.platform import i18n
 from tierflow.platform.models import GovernanceProposal, GovernanceStep
-from tierflow.platform.services import succession
+from tierflow.platform.services import policy, succession
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, NotFound
 from tierflow.platform.services.participants import Caller, custodial_account
@@ -85,9 +88,16 @@ def propose_as(
 def propose(
     *, ctx: ServiceContext, session: Session, caller: Caller, call: Call, description: str = ""
 ) -> TxResult:
+    """Propose `call` as the caller; a company whose policy covers governance acts submits it to a
+    checker first (policy.admit raises ApprovalRequired), like any other write of legal effect."""
     account = _account(ctx=ctx, session=session, caller=caller)
+    gateway = ctx.gateway()
+    target, data = gateway.calldata(call)
+    gateway.preview(gateway.deployment.timelock, target, data)  # a doomed proposal waits for no checker
+    council_call = Call(COUNCIL, "propose", (target, data, keccak(text=description.strip())))
+    policy.admit(ctx=ctx, session=session, caller=caller, call=council_call)
     session.close()  # no pooled connection held while the chain and the indexer work
-    return propose_as(ctx, account, call, description)
+    return propose_as(ctx, account, call, description, check=False)
 
 
 def role_call(*, ctx: ServiceContext, data: RoleProposal) -> Call:
@@ -105,12 +115,21 @@ def act(*, ctx: ServiceContext, session: Session, caller: Caller, proposal_id: i
     Executing a key recovery's registry step also moves the company (directory entry, people, keys,
     approval rules) to the new address: from then on the chain knows the new address as the old one.
     """
+    _account(ctx=ctx, session=session, caller=caller)  # not a governor: refused before any approval
+    call = Call(COUNCIL, action, (proposal_id,))
+    policy.admit(ctx=ctx, session=session, caller=caller, call=call)
+    return release(ctx=ctx, session=session, caller=caller, call=call)
+
+
+def release(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) -> TxResult:
+    """Send a council call (`propose`, `approve`, `cancel`, `execute`) with the governor's own key: what
+    `act` and `propose` do once admitted, and what a checker's approval releases (services/approvals.py)."""
     account = _account(ctx=ctx, session=session, caller=caller)
-    recovery = (
-        _recovery_of(ctx=ctx, session=session, proposal_id=proposal_id) if action == "execute" else None
-    )
+    recovery = None
+    if call.function == "execute":
+        recovery = _recovery_of(ctx=ctx, session=session, proposal_id=int(call.args[0]))
     session.close()
-    result = _council(ctx, account, action, proposal_id)
+    result = _council(ctx, account, call.function, *call.args)
     if recovery is not None:
         succession.rebind_company(session, *recovery)
     return result
@@ -125,6 +144,63 @@ def _recovery_of(*, ctx: ServiceContext, session: Session, proposal_id: int) -> 
     if (contract, function) != (REGISTRY, "recover"):
         return None
     return str(args["account"]), str(args["newAccount"])
+
+
+@dataclass(frozen=True)
+class CouncilTerms:
+    """Who governs and how: the governors (in order of appointment), approvals needed, the timelock's
+    delay and a proposal's life."""
+
+    governors: list[str]
+    threshold: int
+    delay: int  # [s] from the last approval needed to the earliest execution
+    window: int  # [s] from a proposal's creation to its deadline
+
+
+GOVERNOR_REPLACED = "0x" + keccak(text="GovernorReplaced(address,address)").hex()
+GET_MIN_DELAY = "0x" + keccak(text="getMinDelay()")[:4].hex()
+
+
+def terms(ctx: ServiceContext) -> CouncilTerms:
+    """The council's terms, read from the chain (the governor set from its GovernorReplaced events: the
+    council keeps a mapping, not a list)."""
+    gateway = ctx.gateway()
+    council = gateway.contracts[COUNCIL]
+    logs = gateway.rpc.call(
+        "eth_getLogs",
+        [{"address": council.address, "topics": [GOVERNOR_REPLACED],
+          "fromBlock": hex(gateway.deployment.deploy_block), "toBlock": "latest"}],
+    )  # fmt: skip
+    governors: list[str] = []
+    for log in logs:
+        previous, new = (to_checksum_address("0x" + topic[-40:]) for topic in log["topics"][1:3])
+        if previous in governors:
+            governors[governors.index(previous)] = new
+        elif int(new, 16):
+            governors.append(new)
+    # the timelock has no ABI in the deployment record: its one getter is called by selector
+    raw = gateway.rpc.call("eth_call", [{"to": gateway.deployment.timelock, "data": GET_MIN_DELAY}, "latest"])
+    return CouncilTerms(
+        governors=governors,
+        threshold=int(gateway.call(COUNCIL, "threshold")),
+        delay=int(raw, 16),
+        window=int(gateway.call(COUNCIL, "window")),
+    )
+
+
+GOVERNORS_TTL_S = 30.0  # the pages' menu may show a replaced governor's link this long
+_governors_seen: dict[int, tuple[float, frozenset[str]]] = {}
+
+
+def governors_cached(ctx: ServiceContext) -> frozenset[str]:
+    """The governors, read from the chain at most every GOVERNORS_TTL_S per context: every page's menu
+    asks (a governor company sees a link to its panel), and a governor is replaced only by a proposal."""
+    seen = _governors_seen.get(id(ctx))
+    if seen is not None and time.monotonic() - seen[0] < GOVERNORS_TTL_S:
+        return seen[1]
+    governors = frozenset(terms(ctx).governors)
+    _governors_seen[id(ctx)] = (time.monotonic(), governors)
+    return governors
 
 
 # -- reads ------------------------------------------------------------------------------------------
@@ -159,16 +235,21 @@ def proposal(*, ctx: ServiceContext, session: Session, proposal_id: int) -> Prop
     return _public(ctx=ctx, session=session, rows=[row])[0]
 
 
-def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernanceProposal]) -> list[ProposalPublic]:
-    ids = [p.proposal_id for p in rows]
-    approved: dict[int, list[str]] = {i: [] for i in ids}
+def approvers(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """Who approved each proposal, in chain order (the governance trail's `approved` steps)."""
+    found: dict[int, list[str]] = {i: [] for i in ids}
     for step in session.exec(
         select(GovernanceStep)
         .where(col(GovernanceStep.proposal_id).in_(ids), col(GovernanceStep.kind) == "approved")
         .order_by(col(GovernanceStep.block_number), col(GovernanceStep.log_index))
     ):
         if step.actor is not None:
-            approved[step.proposal_id].append(step.actor)
+            found[step.proposal_id].append(step.actor)
+    return found
+
+
+def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernanceProposal]) -> list[ProposalPublic]:
+    approved = approvers(session, [p.proposal_id for p in rows])
     gateway = ctx.gateway()
     now = gateway.chain_time()
     threshold = int(gateway.call(COUNCIL, "threshold"))

@@ -41,6 +41,11 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("CreditLines", "grant"): "grant_line",
     ("CreditLines", "adjust"): "adjust_line",
     ("SettlementToken", "mint"): "mint",
+    # a governor's acts in the council (sent with its own key, never relayed: services/governance.py)
+    ("GovernanceCouncil", "propose"): "governance",
+    ("GovernanceCouncil", "approve"): "governance",
+    ("GovernanceCouncil", "cancel"): "governance",
+    ("GovernanceCouncil", "execute"): "governance",
 }
 POLICY_ACTIONS = sorted(set(ACTIONS.values()))
 # What each action is called where a company admin sets the policy.
@@ -49,6 +54,7 @@ ACTION_LABELS: dict[str, str] = {
     "adjust_line": N_("Adjust a credit line"),
     "decline": N_("Decline a financing request"),
     "fund": N_("Fund a financing request"),
+    "governance": N_("Propose, approve, cancel or execute a governance proposal"),
     "grant_line": N_("Grant a credit line"),
     "issue": N_("Issue a payable"),
     "mint": N_("Mint settlement money"),

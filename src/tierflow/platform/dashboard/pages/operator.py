@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils.crypto import keccak
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import ROLE_BITS, Role
-from tierflow.errors import TierflowError
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, confirmations, queries, web
-from tierflow.platform.services import controls, governance, payouts_due
+from tierflow.platform.dashboard import actions, confirmations, council, queries, web
+from tierflow.platform.services import controls, payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -28,8 +26,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         people = queries.directory_people(db)
         onchain = queries.onchain_participants(db)
         state = queries.platform_state(db)
-        proposals = queries.governance_proposals(db)
-        details = {row.proposal.proposal_id: _details(request, names, row) for row in proposals}
+        proposals = council.page_context(request, db, limit=20)
         holds = controls.holds(session=db)
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
@@ -38,14 +35,13 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
     return web.page(
         request,
         "operator/page.html",
-        names=names,
         people=people,
         onchain=onchain,
         state=state,
         overdue=overdue,
-        proposals=proposals,
-        proposal_details=details,
-        upgradable=UPGRADABLE,
+        **proposals,
+        action_base="/dashboard/operator",
+        me=viewer.address,
         holds=holds,
         holders=names.with_role(Role.SUPPLIER | Role.FINANCIER | Role.CORE_ENTERPRISE),
         **indexed,
@@ -53,118 +49,8 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         role_names=[(r.name or "", int(r)) for r in Role],
         devnet=_devnet(request),
         quote_hours=actions.quote_validity_hours(web.service_context(request)),
-        chain_now=web.now(request),
         payouts_due=due,
     )
-
-
-# The contracts behind proxies an upgrade may name, as the page calls them.
-UPGRADABLE = {
-    "ParticipantRegistry": i18n.N_("participant registry"),
-    "SettlementToken": i18n.N_("settlement money"),
-    "DocumentRegistry": i18n.N_("document registry"),
-    "CreditLines": i18n.N_("credit lines"),
-    "Receivables": i18n.N_("certificates (receivables)"),
-    "Financing": i18n.N_("financing"),
-    "Bills": i18n.N_("bills"),
-}
-
-# The registry's AccessControl roles a proposal may grant or revoke, by their hash: what the page calls them.
-ROLE_HASHES = {
-    "0x" + keccak(text=constant).hex(): label
-    for constant, label in (
-        ("OPERATOR_ROLE", i18n.N_("operator")),
-        ("GUARDIAN_ROLE", i18n.N_("guardian (pause only)")),
-        ("CONTROLLER_ROLE", i18n.N_("controller (judicial holds)")),
-    )
-}
-
-
-def _details(request: Request, names: Any, row: queries.ProposalRow) -> str:
-    """What a proposal would do, in the page's words (days, yuan, names); "" if it cannot be decoded here."""
-    context = web.service_context(request)
-    if context is None:
-        return ""
-    try:
-        _, function, args = governance.decode(context, row.proposal.target, row.proposal.data)
-    except TierflowError:
-        return ""
-    day = 86_400
-    if function == "setParameters":
-        return i18n.gettext(
-            "longest tenor %(tenor)s days, grace period %(grace)s days, minimum unit %(unit)s",
-            tenor=args["maxTenor_"] // day,
-            grace=args["gracePeriod_"] // day,
-            unit=i18n.money(args["minUnit_"]),
-        )
-    if function == "setQuoteValidity":
-        return i18n.gettext("at most %(hours)s hours", hours=args["validity"] // 3600)
-    if function in ("grantRole", "revokeRole"):
-        role = ROLE_HASHES.get(str(args["role"]).lower())
-        label = i18n.gettext(role) if role else i18n.gettext("another role")
-        return i18n.gettext("%(role)s: %(name)s", role=label, name=names.name(args["account"]))
-    if function == "forceTransfer":
-        return i18n.gettext(
-            "certificate %(token)s: %(amount)s to %(name)s",
-            token=args["tokenId"], amount=i18n.money(args["value"]), name=names.name(args["to"]),
-        )  # fmt: skip
-    if function == "forceTransferRange":
-        return i18n.gettext(
-            "bill range %(range)s, sub-tickets %(start)s to %(end)s, to %(name)s",
-            range=args["rangeId"], start=args["start"], end=args["end"], name=names.name(args["to"]),
-        )  # fmt: skip
-    if function.startswith("recover") and ("to" in args or "newAccount" in args):
-        old = args.get("from", args.get("account"))
-        new = args.get("to", args.get("newAccount"))
-        return i18n.gettext("from %(old)s to the new address %(new)s", old=names.name(old), new=new)
-    return ""
-
-
-def _proposal_confirmation(request: Request, proposal_id: int, step: str) -> web.Confirmation:
-    """What approving, cancelling or executing a proposal means, in words, before the council is called."""
-    gettext = i18n.gettext
-    with web.session(request) as db:
-        names = queries.directory(db)
-        row = next(
-            (r for r in queries.governance_proposals(db, limit=500) if r.proposal.proposal_id == proposal_id),
-            None,
-        )
-    if row is None:
-        raise actions.ActionError(gettext("there is no proposal %(id)s", id=proposal_id))
-    p = row.proposal
-    contract = gettext(UPGRADABLE[row.target]) if row.target in UPGRADABLE else row.target
-    change = gettext(row.action) if row.action else gettext("Another call")
-    details = _details(request, names, row)
-    rows = [
-        (gettext("Proposal"), f"{proposal_id}: {change} ({contract})"),
-        (gettext("Change"), details or change),
-        (gettext("Proposed by"), names.name(p.proposer)),
-        (gettext("Approvals"), str(p.approvals)),
-    ]
-    if p.eta:
-        rows.append((gettext("Executable from"), i18n.datetime(p.eta)))
-    if p.deadline:
-        rows.append((gettext("Deadline"), i18n.datetime(p.deadline)))
-    title, button, note = {
-        "approve": (
-            gettext("Approve proposal %(id)s", id=proposal_id),
-            gettext("Approve"),
-            gettext(
-                "The approval that reaches the threshold starts the delay; then any governor executes it."
-            ),
-        ),
-        "execute": (
-            gettext("Execute proposal %(id)s", id=proposal_id),
-            gettext("Execute"),
-            gettext("The timelock makes the call now; it cannot be undone but by another proposal."),
-        ),
-        "cancel": (
-            gettext("Cancel proposal %(id)s", id=proposal_id),
-            gettext("Cancel"),
-            gettext("Its proposer cancels at once; another governor's cancel is a vote."),
-        ),
-    }[step]
-    return web.Confirmation(title=title, rows=rows, button=button, note=note)
 
 
 def _devnet(request: Request) -> bool:
@@ -281,7 +167,12 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "grace_period_days": int(str(form.get("grace_days", "0"))),
                 "min_unit": web.form_yuan(form, "min_unit", "Minimum unit"),
             }
-            return await web.act(request, viewer, back, _proposed, actions.set_parameters, **params)
+            page = await web.confirm_first(
+                request, form, back, lambda db: _parameters_confirmation(request, db, params)
+            )
+            if page is not None:
+                return page
+            return await web.act(request, viewer, back, council.proposed, actions.set_parameters, **params)
         if verb == "mark_defaulted":
             slot_id = web.form_int(form, "slot_id", i18n.gettext("Payable"))
             page = await web.confirm_first(
@@ -308,7 +199,14 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             raw = str(form.get("quote_hours", "")).strip()
             if not raw.isdigit() or not 1 <= int(raw) <= 168:
                 raise actions.ActionError(i18n.gettext("Quote validity: whole hours from 1 to 168 (7 days)."))
-            return await web.act(request, viewer, back, _proposed, actions.set_quote_validity, hours=int(raw))
+            page = await web.confirm_first(
+                request, form, back, lambda db: _quote_validity_confirmation(request, db, int(raw))
+            )
+            if page is not None:
+                return page
+            return await web.act(
+                request, viewer, back, council.proposed, actions.set_quote_validity, hours=int(raw)
+            )
         if verb in ("pause", "unpause"):
             page = await web.confirm_first(
                 request, form, back, lambda db: confirmations.pause(paused=verb == "unpause")
@@ -319,7 +217,7 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 request,
                 viewer,
                 back,
-                i18n.gettext("Platform paused.") if verb == "pause" else _proposed,
+                i18n.gettext("Platform paused.") if verb == "pause" else council.proposed,
                 actions.set_paused,
                 paused=verb == "pause",
             )
@@ -329,29 +227,25 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 "account": web.checksum(str(form.get("account", ""))),
                 "grant": str(form.get("grant", "grant")) == "grant",
             }
-            return await web.act(request, viewer, back, _proposed, actions.propose_role, **params)
+            page = await web.confirm_first(
+                request, form, back, lambda db: _role_confirmation(request, db, params)
+            )
+            if page is not None:
+                return page
+            return await web.act(request, viewer, back, council.proposed, actions.propose_role, **params)
         if verb == "propose-upgrade":
             params = {
                 "contract": str(form.get("contract", "")),
                 "implementation": web.checksum(str(form.get("implementation", ""))),
             }
-            return await web.act(request, viewer, back, _proposed, actions.propose_upgrade, **params)
-        if verb in ("approve", "cancel", "execute"):
-            proposal_id = web.form_int(form, "proposal_id", i18n.gettext("Proposal"))
-            if not web.confirmed(form):
-                return web.confirm_page(
-                    request, form, back, _proposal_confirmation(request, proposal_id, verb)
-                )
-            done = {
-                "approve": i18n.gettext("Proposal %(id)s approved.", id=proposal_id),
-                "cancel": i18n.gettext(
-                    "Proposal %(id)s cancelled, or your vote to cancel it counted.", id=proposal_id
-                ),
-                "execute": i18n.gettext("Proposal %(id)s executed.", id=proposal_id),
-            }[verb]
-            return await web.act(
-                request, viewer, back, done, actions.governance_act, proposal_id=proposal_id, step=verb
+            page = await web.confirm_first(
+                request, form, back, lambda db: _upgrade_confirmation(request, db, params)
             )
+            if page is not None:
+                return page
+            return await web.act(request, viewer, back, council.proposed, actions.propose_upgrade, **params)
+        if verb in ("approve", "cancel", "execute"):
+            return await council.act(request, viewer, verb, back)
     except (actions.ActionError, ValueError) as error:
         return web.redirect(back, message=str(error), kind="error")
     return Response(status_code=404)
@@ -376,15 +270,6 @@ CONTROL_VERBS = {
         "order once approved and the delay passed. The platform no longer signs with the old key."
     ),
 }
-
-
-def _proposed(result: Any) -> str:
-    """What a proposal of the operator says: its number, and what has to happen before it applies."""
-    return i18n.gettext(
-        "Proposed to the governors' council as proposal %(id)s: it applies once another governor approves "
-        "it and the delay has passed; then execute it here.",
-        id=result.result.get("proposal_id", "?"),
-    )
 
 
 def _control_fields(verb: str, form: Any) -> dict[str, Any]:
@@ -415,3 +300,74 @@ def _control_fields(verb: str, form: Any) -> dict[str, Any]:
     if verb.startswith("force"):
         fields["to"] = str(form.get("to", "")).strip()
     return fields
+
+
+def _parameters_words(tenor_days: int, grace_days: int, unit: int) -> str:
+    return i18n.gettext(
+        "longest tenor %(tenor)s days, grace period %(grace)s days, minimum unit %(unit)s",
+        tenor=tenor_days, grace=grace_days, unit=i18n.money(unit),
+    )  # fmt: skip
+
+
+def _parameters_confirmation(request: Request, db: Any, params: dict[str, Any]) -> web.Confirmation:
+    """Setting the tenor cap, grace period and unit: today's values → the proposed ones."""
+    state = queries.platform_state(db)
+    before = _parameters_words(
+        (state.max_tenor if state and state.max_tenor else 180 * 86_400) // 86_400,
+        (state.grace_period if state and state.grace_period else DEFAULT_GRACE_S) // 86_400,
+        state.min_unit if state and state.min_unit else 1,
+    )
+    after = _parameters_words(params["max_tenor_days"], params["grace_period_days"], params["min_unit"])
+    change = i18n.gettext("Set platform parameters")
+    return council.proposing(request, db, change, before, after, "ParticipantRegistry")
+
+
+def _quote_validity_confirmation(request: Request, db: Any, hours: int) -> web.Confirmation:
+    """Setting the longest a quote stays open: today's cap → the proposed one."""
+    now = actions.quote_validity_hours(web.service_context(request))
+    before = i18n.gettext("at most %(hours)s hours", hours=now) if now else "—"
+    after = i18n.gettext("at most %(hours)s hours", hours=hours)
+    change = i18n.gettext("Set the longest a quote stays open")
+    return council.proposing(request, db, change, before, after, "ParticipantRegistry")
+
+
+def _role_confirmation(request: Request, db: Any, params: dict[str, Any]) -> web.Confirmation:
+    """Granting or revoking a registry role: who holds it now, and after."""
+    label = council.ROLE_LABELS.get(params["role"])
+    if label is None:
+        raise actions.ActionError(i18n.gettext("Role: choose controller, guardian or operator."))
+    who = queries.directory(db).name(params["account"])
+    holds = i18n.gettext("%(name)s holds the role %(role)s", name=who, role=i18n.gettext(label))
+    lacks = i18n.gettext("%(name)s does not hold the role %(role)s", name=who, role=i18n.gettext(label))
+    if params["grant"]:
+        return council.proposing(
+            request, db, i18n.gettext("Grant a role"), lacks, holds, "ParticipantRegistry"
+        )
+    return council.proposing(request, db, i18n.gettext("Revoke a role"), holds, lacks, "ParticipantRegistry")
+
+
+def _upgrade_confirmation(request: Request, db: Any, params: dict[str, Any]) -> web.Confirmation:
+    """Upgrading a contract: the implementation in place → the new one (its state stays in the proxy)."""
+    contract = params["contract"]
+    if contract not in council.UPGRADABLE:
+        raise actions.ActionError(i18n.gettext("Upgrade contract: choose one from the list."))
+    context = web.service_context(request)
+    record = context.gateway().deployment.contracts.get(contract) if context is not None else None
+    before = (
+        i18n.gettext(
+            "version %(version)s at %(address)s", version=record.version, address=record.implementation
+        )
+        if record is not None
+        else "—"
+    )
+    after = i18n.gettext("the implementation at %(address)s", address=params["implementation"])
+    confirmation = council.proposing(
+        request, db, i18n.gettext("Upgrade the contract"), before, after, contract
+    )
+    confirmation.warnings.append(
+        i18n.gettext(
+            "Check the new implementation's storage layout first (tierflow storage-check): an incompatible "
+            "layout corrupts the contract's state."
+        )
+    )
+    return confirmation

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from tierflow.platform import i18n
-from tierflow.platform.dashboard import actions, labels, queries, web
+from tierflow.platform.dashboard import actions, council, labels, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import (
     COOKIE_NAME,
@@ -115,7 +115,19 @@ def approval_page(request: Request, viewer: web.SignedIn, approval_id: int) -> R
                     request, "bank/confirm_fund.html", names=names, owner=viewer.address,
                     req=fin_request, token=token, payable=payable, approval=row,
                 )  # fmt: skip
-        return web.page(request, "team/approval.html", names=names, approval=row)
+    return web.page(
+        request, "team/approval.html", names=names, approval=row, described=_described(request, row)
+    )
+
+
+def _described(request: Request, row: PendingApproval) -> list[tuple[str, str]]:
+    """A governance act awaiting a checker in words: the proposal and what it would change."""
+    if row.contract != "GovernanceCouncil" or row.function not in ("approve", "cancel", "execute"):
+        return []
+    try:
+        return council.confirmation(request, int(decode_args(row.args)[0]), row.function).rows
+    except actions.ActionError:
+        return []
 
 
 @router.post("/team/approvals/{approval_id}/approve")
