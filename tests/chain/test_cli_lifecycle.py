@@ -15,7 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 from typer.testing import CliRunner
+from web3 import Web3
 
+from tierflow.chain.accounts import dev_account
+from tierflow.chain.deploy import load_deployment
 from tierflow.chain.devnet import Devnet, free_port
 from tierflow.cli import app
 from tierflow.platform.logs import JsonFormatter
@@ -86,6 +89,17 @@ def devnet() -> Iterator[Devnet]:
         (["index", "--once"], {}, ["127.0.0.1:9", "TIERFLOW_RPC_URL"]),
         (["reconcile"], {"TIERFLOW_RPC_URL": "ftp://node"}, ["TIERFLOW_RPC_URL"]),
         (["deploy"], {}, ["TIERFLOW_RPC_URL"]),
+        # governance options are checked before the node is asked anything (its URL here is dead)
+        (["deploy", "--threshold", "4"], {}, ["--threshold 4", "3 governors", "M <= N"]),
+        (["deploy", "--threshold", "0"], {}, ["--threshold 0", "between 1"]),
+        (["deploy", "--delay", "2d", "--window", "1d"], {}, ["--window (86400 s)", "longer than --delay"]),
+        (["deploy", "--delay", "soon"], {}, ["--delay 'soon'", "90s, 30m, 48h, 7d"]),
+        (
+            ["deploy", "--governor", "0x" + "1" * 40, "--governor", "0x" + "1" * 40, "--threshold", "1"],
+            {},
+            ["distinct"],
+        ),
+        (["deploy", "--guardian", "0x1234"], {}, ["not an address: 0x1234"]),
     ],
 )
 def test_cli_answers_bad_settings_with_one_line_and_exit_2(
@@ -100,6 +114,39 @@ def test_cli_wrong_chain_id_is_one_line(
     for command in (["index", "--once"], ["reconcile"]):
         result = _invoke(tmp_path, monkeypatch, *command, TIERFLOW_RPC_URL=devnet.url, TIERFLOW_CHAIN_ID="1")
         _one_line_error(result, "chain id 31337", "TIERFLOW_CHAIN_ID")
+
+
+def test_deploy_records_the_governance_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devnet: Devnet
+) -> None:
+    """Three governors of which all three must approve, a 2-hour delay, a 3-day window, the guardian and
+    the controller named: the council and timelock deployed with them, and deployments/<id>.json says so."""
+    governors = [dev_account(i).address for i in (0, 7, 9)]
+    guardian, controller = dev_account(15).address, dev_account(9).address
+    args = [a for g in governors for a in ("--governor", g)]
+    result = _invoke(
+        tmp_path, monkeypatch, "deploy", *args, "--threshold", "3", "--delay", "2h", "--window", "3d",
+        "--guardian", guardian, "--controller", controller, TIERFLOW_RPC_URL=devnet.url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    recorded = load_deployment(tmp_path / "deployments", devnet.chain_id)
+    assert recorded is not None and recorded.governance is not None
+    assert recorded.governance.model_dump() == {
+        "governors": governors, "threshold": 3, "delay": 7200, "window": 3 * 86_400,
+        "guardian": guardian, "controller": controller,
+    }  # fmt: skip
+    w3 = Web3(Web3.HTTPProvider(devnet.url))
+    council = recorded.contract(w3, "GovernanceCouncil").functions
+    assert (council.threshold().call(), council.governorCount().call(), council.window().call()) == (
+        3,
+        3,
+        259_200,
+    )
+    min_delay = w3.eth.call({"to": Web3.to_checksum_address(recorded.timelock), "data": "0xf27a0c92"})
+    assert int.from_bytes(min_delay, "big") == 7200  # the timelock's getMinDelay()
+    registry = recorded.contract(w3, "ParticipantRegistry").functions
+    assert registry.canControl(controller, False).call() is True
+    assert "3 of 3 governors" in result.stdout
 
 
 def test_devnet_taken_port_is_one_line(

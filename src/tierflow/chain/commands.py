@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tierflow.chain.accounts import DEMO_GOVERNOR_INDICES, dev_account
 from tierflow.chain.compile import compile_all
-from tierflow.chain.deploy import Deployment, deploy_all, load_deployment, upgrade_all
+from tierflow.chain.deploy import Deployment, GovernanceConfig, deploy_all, load_deployment, upgrade_all
 from tierflow.chain.devnet import Devnet
 from tierflow.chain.layout import check_layouts, record_release
 from tierflow.chain.node import FeePolicy, connect
@@ -77,9 +77,38 @@ def deploy_command(
         [],
         help="a governor's private key, once per approving governor (devnet: the demo governors)",
     ),
+    governor: list[str] = typer.Option(
+        [], help="a governor's address, once per governor (default: the operator and the two demo banks)"
+    ),
+    threshold: int = typer.Option(2, help="approvals a proposal needs (M of the N governors)"),
+    delay: str = typer.Option("60s", help="the timelock's delay after the last approval: 90s, 30m, 48h, 2d"),
+    window: str = typer.Option("7d", help="a proposal's life, longer than the delay: 7d, 336h"),
+    guardian: str | None = typer.Option(
+        None, help="may pause the platform at once, nothing else (default: demo)"
+    ),
+    controller: str | None = typer.Option(
+        None, help="places and lifts judicial holds at once (default: the operator)"
+    ),
 ) -> None:
-    """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent)."""
+    """Deploy and wire every contract; write deployments/<chain_id>.json (idempotent).
+
+    Governance (a new deployment only): the governors, M, the delay, the window, the guardian and the
+    controller; defaults are the demo's (docs/contracts.md, "Who can do what")."""
     settings = get_settings()
+    if settings.environment == "production" and not upgrade and not (governor and guardian):
+        raise ConfigurationError(
+            "a production deployment names its governors (--governor, once each) and its guardian "
+            "(--guardian): the demo's keys are public"
+        )
+    demo = GovernanceConfig.demo()
+    governance = GovernanceConfig(
+        governors=governor or demo.governors,
+        threshold=threshold,
+        delay=parse_duration(delay, "--delay"),
+        window=parse_duration(window, "--window"),
+        guardian=guardian or demo.guardian,
+        controller=controller or demo.controller,
+    ).check()  # refused before the node is asked anything
     # Errors become one line on stderr (tierflow.clierrors), like every command's.
     w3 = connect(rpc_url or settings.rpc_url, chain_id or settings.chain_id, poa=settings.poa)
     operator = Account.from_key(settings.operator_key)
@@ -107,8 +136,30 @@ def deploy_command(
         force=force,
         progress=console.log,
         fees=FeePolicy.from_settings(settings),
+        governance=governance,
     )
+    if deployment.governance is not None and deployment.governance != governance:
+        console.print(
+            "[yellow]the live deployment keeps the governance it was deployed with[/]: change it by "
+            "proposals to the council, or deploy anew with --force"
+        )
     print_deployment(deployment, settings.deployments_dir)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str, option: str) -> int:
+    """Seconds of "90", "90s", "30m", "48h" or "7d"; ConfigurationError naming `option` otherwise."""
+    raw = text.strip().lower()
+    unit = DURATION_UNITS.get(raw[-1:], 0) if raw else 0
+    number = raw[:-1] if unit else raw
+    if not number.isdigit():
+        raise ConfigurationError(
+            f"{option} {text!r} is not a duration: write whole seconds, minutes, hours or days "
+            "(90s, 30m, 48h, 7d)"
+        )
+    return int(number) * (unit or 1)
 
 
 def print_deployment(deployment: Deployment, deployments_dir: Path) -> None:
@@ -120,6 +171,12 @@ def print_deployment(deployment: Deployment, deployments_dir: Path) -> None:
     for name, record in deployment.contracts.items():
         table.add_row(name, record.address, record.implementation, record.version)
     console.print(table)
+    if deployment.governance is not None:
+        g = deployment.governance
+        console.print(
+            f"governance: {g.threshold} of {len(g.governors)} governors ({', '.join(g.governors)}), "
+            f"delay {g.delay} s, window {g.window} s, guardian {g.guardian}, controller {g.controller}"
+        )
     console.print(f"recorded in {deployment.path(deployments_dir)}")
 
 

@@ -79,6 +79,46 @@ class GovernanceConfig(BaseModel):
     controller: str
     window: int = 7 * 86_400  # [s] a proposal's life: approvals and execution by then, or it is dead
 
+    def check(self) -> GovernanceConfig:
+        """This configuration, or ConfigurationError saying which option is wrong and what to give (the
+        council's constructor would revert on some of these, after the forwarder was already deployed)."""
+        problems = []
+        addresses = [*self.governors, self.guardian, self.controller]
+        bad = [a for a in addresses if not Web3.is_address(a) or int(a, 16) == 0]
+        if bad:
+            problems.append(
+                f"not an address: {', '.join(bad)} (give 0x and 40 hex digits, not the zero address)"
+            )
+        governors = [a.lower() for a in self.governors]
+        if not governors:
+            problems.append("name at least one governor (--governor, once per governor)")
+        if len(set(governors)) != len(governors):
+            problems.append("the governors must be distinct: an address is named twice")
+        if len(governors) > 255:
+            problems.append(f"at most 255 governors, {len(governors)} given")
+        if not 1 <= self.threshold <= len(governors):
+            problems.append(
+                f"--threshold {self.threshold} must be between 1 and the {len(governors)} governors (M <= N)"
+            )
+        if self.delay < 0:
+            problems.append("--delay cannot be negative")
+        if self.window <= self.delay:
+            problems.append(
+                f"--window ({self.window} s) must be longer than --delay ({self.delay} s): a proposal must "
+                "live through its delay to be executed"
+            )
+        if self.window > 2**32 - 1:
+            problems.append("--window is at most 136 years (2**32 - 1 seconds)")
+        if problems:
+            raise ConfigurationError("governance options: " + "; ".join(problems))
+        return self.model_copy(
+            update={
+                "governors": [Web3.to_checksum_address(a) for a in self.governors],
+                "guardian": Web3.to_checksum_address(self.guardian),
+                "controller": Web3.to_checksum_address(self.controller),
+            }
+        )
+
     @classmethod
     def demo(cls, delay: int = 60) -> GovernanceConfig:
         """The devnet's: the operator and the two demo banks, 2-of-3, dev account 15 as guardian, and the
@@ -110,6 +150,8 @@ class Deployment(BaseModel):
     contracts: dict[str, ContractRecord]
     timelock: str = ""  # governance: holds the registry's DEFAULT_ADMIN_ROLE, driven by GovernanceCouncil
     guardian: str = ""
+    # who governed it at deployment (later changes are proposals: the council's events are the record)
+    governance: GovernanceConfig | None = None
 
     def contract(self, w3: Web3, name: str) -> Contract:
         record = self.contracts[name]
@@ -166,7 +208,7 @@ def deploy_all(
         existing = load_deployment(deployments_dir, w3.eth.chain_id)
         if existing is not None and is_live(w3, existing, artifacts):
             return existing
-    governance = governance or GovernanceConfig.demo()
+    governance = (governance or GovernanceConfig.demo()).check()
     sender = TxSender(w3, RevertDecoder(a.abi for a in artifacts.values()), fees=fees)
     deploy_block = w3.eth.block_number + 1
     addresses: dict[str, Any] = {
@@ -209,6 +251,7 @@ def deploy_all(
         },
         timelock=addresses[TIMELOCK],
         guardian=governance.guardian,
+        governance=governance,
     )
     if deployments_dir is not None:
         write_deployment(deployment, deployments_dir)
