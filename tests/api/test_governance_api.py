@@ -124,6 +124,8 @@ def test_governance_votes_of_a_bank_follow_its_staff_rules(funded: Api) -> None:
         "proposal_id"
     ]
     try:
+        outsider = api.post("supplier1", f"/v1/governance/proposals/{proposal_id}/approve")
+        assert outsider.status_code == 403 and outsider.json()["error"]["code"] == "not_a_governor"
         refused = api.post("Lu Readonly", f"/v1/governance/proposals/{proposal_id}/approve")
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "read_only_key", refused.text
         assert council.hasApproved(proposal_id, bank).call() is False

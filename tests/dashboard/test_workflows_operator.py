@@ -219,6 +219,17 @@ def test_governor_bank_approves_and_executes_in_its_governance_panel(live: Live)
         row = row.split("</tr>", 1)[0]
         assert "at most 30 hours" in row and "1 of 2" in row and "/dashboard/governance/approve" in row
         assert "2 of the 3 governors" in page and "1 minute" in page
+        # a governor keeping its own key is told what to sign in its wallet: the platform cannot vote for it
+        _custody(live, "bank2", "self")
+        try:
+            wallet = bank.get("/dashboard/governance").text.split(f'data-testid="proposal-{proposal_id}"', 1)[
+                1
+            ]
+            wallet = wallet.split("</tr>", 1)[0]
+            assert "Sign in your wallet" in wallet and f"approve({proposal_id})" in wallet
+            assert live.platform.c.council.address in wallet and "/dashboard/governance/approve" not in wallet
+        finally:
+            _custody(live, "bank2", "custodial")
         form = {"proposal_id": str(proposal_id)}
         confirm = bank.post("/dashboard/governance/approve", data=form).text
         assert 'data-testid="confirm"' in confirm and "at most 30 hours" in confirm and "1 of 2" in confirm
@@ -253,3 +264,12 @@ def test_governor_bank_approves_and_executes_in_its_governance_panel(live: Live)
         live.api("bank1", f"/v1/governance/proposals/{back}/execute")
         for client in (bank, supplier, auditor):
             client.close()
+
+
+def _custody(live: Live, who: str, custody: str) -> None:
+    with Session(live.ctx.engine) as db:
+        row = db.get(DirectoryParticipant, live.address(who))
+        assert row is not None
+        row.custody = custody
+        db.add(row)
+        db.commit()

@@ -105,6 +105,12 @@ def role_call(*, ctx: ServiceContext, data: RoleProposal) -> Call:
     return Call(REGISTRY, "grantRole" if data.grant else "revokeRole", (role, data.account))
 
 
+def holds_role(*, ctx: ServiceContext, role: str, account: str) -> bool:
+    """Does `account` hold the registry's `role` (operator, guardian, controller) now?"""
+    gateway = ctx.gateway()
+    return bool(gateway.call(REGISTRY, "hasRole", gateway.call(REGISTRY, ROLE_CONSTANTS[role]), account))
+
+
 def upgrade_call(data: UpgradeProposal) -> Call:
     return Call(data.contract, "upgradeToAndCall", (data.implementation, b""))
 
@@ -189,17 +195,19 @@ def terms(ctx: ServiceContext) -> CouncilTerms:
 
 
 GOVERNORS_TTL_S = 30.0  # the pages' menu may show a replaced governor's link this long
-_governors_seen: dict[int, tuple[float, frozenset[str]]] = {}
+_governors_seen: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 
 
 def governors_cached(ctx: ServiceContext) -> frozenset[str]:
     """The governors, read from the chain at most every GOVERNORS_TTL_S per context: every page's menu
     asks (a governor company sees a link to its panel), and a governor is replaced only by a proposal."""
-    seen = _governors_seen.get(id(ctx))
+    gateway = ctx.gateway()
+    key = (gateway.chain_id, str(gateway.contracts[COUNCIL].address))  # one council, whichever context
+    seen = _governors_seen.get(key)
     if seen is not None and time.monotonic() - seen[0] < GOVERNORS_TTL_S:
         return seen[1]
     governors = frozenset(terms(ctx).governors)
-    _governors_seen[id(ctx)] = (time.monotonic(), governors)
+    _governors_seen[key] = (time.monotonic(), governors)
     return governors
 
 

@@ -9,9 +9,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from tierflow.chain.vocabulary import ROLE_BITS, Role
+from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, confirmations, council, queries, web
-from tierflow.platform.services import controls, payouts_due
+from tierflow.platform.services import controls, governance, payouts_due
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
@@ -339,11 +340,22 @@ def _role_confirmation(request: Request, db: Any, params: dict[str, Any]) -> web
     who = queries.directory(db).name(params["account"])
     holds = i18n.gettext("%(name)s holds the role %(role)s", name=who, role=i18n.gettext(label))
     lacks = i18n.gettext("%(name)s does not hold the role %(role)s", name=who, role=i18n.gettext(label))
-    if params["grant"]:
-        return council.proposing(
-            request, db, i18n.gettext("Grant a role"), lacks, holds, "ParticipantRegistry"
-        )
-    return council.proposing(request, db, i18n.gettext("Revoke a role"), holds, lacks, "ParticipantRegistry")
+    context = web.service_context(request)
+    holds_now: bool | None = None
+    if context is not None:
+        try:
+            holds_now = governance.holds_role(ctx=context, role=params["role"], account=params["account"])
+        except TierflowError:
+            holds_now = None  # the chain does not answer: say what the proposal assumes
+    before = holds_now if holds_now is not None else not params["grant"]
+    change = i18n.gettext("Grant a role") if params["grant"] else i18n.gettext("Revoke a role")
+    after = holds if params["grant"] else lacks
+    confirmation = council.proposing(
+        request, db, change, holds if before else lacks, after, "ParticipantRegistry"
+    )
+    if holds_now == params["grant"]:
+        confirmation.warnings.append(i18n.gettext("This changes nothing: check the role and the address."))
+    return confirmation
 
 
 def _upgrade_confirmation(request: Request, db: Any, params: dict[str, Any]) -> web.Confirmation:
