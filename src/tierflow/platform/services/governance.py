@@ -20,6 +20,7 @@ from eth_utils.crypto import keccak
 from sqlmodel import Session, col, select
 
 from tierflow.chain.gateway import Call
+from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.models import GovernanceProposal, GovernanceStep
 from tierflow.platform.services import policy, succession
@@ -199,14 +200,18 @@ _governors_seen: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 
 
 def governors_cached(ctx: ServiceContext) -> frozenset[str]:
-    """The governors, read from the chain at most every GOVERNORS_TTL_S per context: every page's menu
-    asks (a governor company sees a link to its panel), and a governor is replaced only by a proposal."""
+    """The governors, read from the chain at most every GOVERNORS_TTL_S per council: every page's menu
+    asks (a governor company sees a link to its panel), and a governor is replaced only by a proposal.
+    Empty while the chain does not answer (the menu then has no link; the panel itself asks again)."""
     gateway = ctx.gateway()
     key = (gateway.chain_id, str(gateway.contracts[COUNCIL].address))  # one council, whichever context
     seen = _governors_seen.get(key)
     if seen is not None and time.monotonic() - seen[0] < GOVERNORS_TTL_S:
         return seen[1]
-    governors = frozenset(terms(ctx).governors)
+    try:
+        governors = frozenset(terms(ctx).governors)
+    except TierflowError:
+        governors = frozenset()  # a node down or hanging: pages do not wait for it again for a while
     _governors_seen[key] = (time.monotonic(), governors)
     return governors
 
