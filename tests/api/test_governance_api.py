@@ -4,9 +4,11 @@ company that is no governor, a governor alone and a proposal past its deadline a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from apikit import Api
+from fastapi.testclient import TestClient
 
 WINDOW = 7 * 86_400  # the demo council's proposal window [s]
 
@@ -138,6 +140,15 @@ def test_governance_votes_of_a_bank_follow_its_staff_rules(funded: Api) -> None:
         approval = pending.json()["approval"]
         assert approval["call"] == "GovernanceCouncil.approve"
         assert council.hasApproved(proposal_id, bank).call() is False  # nothing sent before the checker
+        # the checker's page says what the vote is about, in words, before releasing it
+        page = TestClient(api.client.app)
+        found = re.search(r'name="csrf_token" value="([0-9a-f]*)"', page.get("/dashboard/sign-in").text)
+        assert found is not None
+        page.post(
+            "/dashboard/sign-in", data={"api_key": api.keys["Qian Checker"], "csrf_token": found.group(1)}
+        )
+        terms = page.get(f"/dashboard/team/approvals/{approval['approval_id']}").text
+        assert 'data-testid="approval-described"' in terms and "at most 36 hours" in terms, terms[-3000:]
         path = f"/v1/company/approvals/{approval['approval_id']}/approve"
         released = api.post("Qian Checker", path, {"terms_hash": approval["terms_hash"]})
         assert released.status_code == 200, released.text

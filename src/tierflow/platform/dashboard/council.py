@@ -215,6 +215,23 @@ def proposing(
     )
 
 
+def described(request: Request, names: Any, function: str, args: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """A council call a checker is asked to release, in words: the proposal it approves, cancels or
+    executes (as on its confirmation page), or what a proposal it would make would change."""
+    try:
+        if function in ("approve", "cancel", "execute"):
+            return confirmation(request, int(args[0]), function).rows
+        context = web.service_context(request)
+        if function == "propose" and context is not None:
+            target, data = str(args[0]), "0x" + bytes(args[1]).hex()
+            contract, call, decoded = governance.decode(context, target, data)
+            change = describe(names, call, decoded)
+            return [(_("Contract"), contract_label(contract)), (_("Change"), change or call)]
+    except (actions.ActionError, TierflowError, ValueError, IndexError):
+        pass
+    return []
+
+
 def _done(verb: str, proposal_id: int) -> str:
     return {
         "approve": _("Proposal %(id)s approved.", id=proposal_id),

@@ -121,13 +121,11 @@ def approval_page(request: Request, viewer: web.SignedIn, approval_id: int) -> R
 
 
 def _described(request: Request, row: PendingApproval) -> list[tuple[str, str]]:
-    """A governance act awaiting a checker in words: the proposal and what it would change."""
-    if row.contract != "GovernanceCouncil" or row.function not in ("approve", "cancel", "execute"):
+    """A governance act awaiting a checker in words (dashboard/council.py); [] for any other write."""
+    if row.contract != "GovernanceCouncil":
         return []
-    try:
-        return council.confirmation(request, int(decode_args(row.args)[0]), row.function).rows
-    except actions.ActionError:
-        return []
+    with web.session(request) as db:
+        return council.described(request, queries.directory(db), row.function, decode_args(row.args))
 
 
 @router.post("/team/approvals/{approval_id}/approve")
