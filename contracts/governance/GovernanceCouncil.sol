@@ -97,9 +97,8 @@ contract GovernanceCouncil is IGovernanceCouncil {
         (proposalId, p, deadline) = _create();
         p.batch = true;
         _batchTargets[proposalId] = targets;
-        bytes[] storage stored = _batchDatas[proposalId];
         for (uint256 i; i < n; ++i) {
-            stored.push(datas[i]);
+            _batchDatas[proposalId].push(datas[i]);
         }
         emit BatchProposalCreated(proposalId, msg.sender, targets, datas, descriptionHash, deadline);
         _approve(proposalId, p);

@@ -86,9 +86,26 @@ def _details(request: Request, names: Any, row: queries.ProposalRow) -> str:
     if context is None:
         return ""
     try:
-        _, function, args = governance.decode(context, row.proposal.target, row.proposal.data)
+        calls = [governance.decode(context, t, d) for t, d in queries.proposal_calls(row.proposal)]
     except TierflowError:
         return ""
+    _, function, args = calls[0]
+    if row.calls:  # a batch: what its first call does, then each call with how many items it moves
+        steps = []
+        for (_, label), (_, _, call_args) in zip(row.calls, calls, strict=True):
+            items = sum(len(v) for v in call_args.values() if isinstance(v, list))
+            name = i18n.gettext(label) if label else i18n.gettext("Another call")
+            steps.append(i18n.gettext("%(step)s (%(count)s)", step=name, count=items) if items else name)
+        first = _call_details(names, function, args)
+        return i18n.gettext(
+            "%(first)s; %(count)s calls, all or none: %(steps)s",
+            first=first or steps[0], count=len(calls), steps="; ".join(steps),
+        )  # fmt: skip
+    return _call_details(names, function, args)
+
+
+def _call_details(names: Any, function: str, args: dict[str, Any]) -> str:
+    """One call's effect in the page's words; "" for a call the page does not describe."""
     day = 86_400
     if function == "setParameters":
         return i18n.gettext(
@@ -372,8 +389,9 @@ CONTROL_VERBS = {
         "and the delay passed."
     ),
     "recover": i18n.lazy_gettext(
-        "Key recovery proposed to the governors' council, one proposal per contract: execute them in "
-        "order once approved and the delay passed. The platform no longer signs with the old key."
+        "Key recovery proposed to the governors' council as one proposal: once another governor approved "
+        "it and the delay passed, executing it moves everything at once. The platform no longer signs with "
+        "the old key."
     ),
 }
 
