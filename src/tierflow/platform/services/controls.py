@@ -48,8 +48,9 @@ from tierflow.platform.services.writes import finish
 
 RECOVERY_BATCH = 200  # Receivables.MAX_RECOVERY_BATCH and Bills.MAX_RECOVERY_BATCH
 # [gas] what a batch's proposeBatch spends per 32-byte word of calldata: it stores the calls (a new slot,
-# 22,100) and logs them (bench/controls_gas.py measures it: the figure is rounded up)
-PROPOSE_GAS_PER_WORD = 23_500
+# 22,100), logs them, and each call's length and target slots (bench/controls_gas.py measure_recovery:
+# 26,100 a word over a 100-position recovery; rounded up)
+PROPOSE_GAS_PER_WORD = 27_000
 # [gas] execution's bookkeeping per call besides the call's own gas: the council reads the stored call
 # (2,100 a word) and the timelock calls out; and, per call, what eth_simulateV1 counts that a call from
 # the timelock does not pay (the 21,000 of a transaction)
