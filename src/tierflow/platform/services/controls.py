@@ -4,9 +4,10 @@ A hold (freeze, unfreeze) is one transaction of the operator's key, which holds 
 CONTROLLER_ROLE: a court's freeze cannot wait. A forced transfer or a recovery is governance's: the
 operator (a governor) proposes it to the council, and it runs once `threshold` governors approved and the
 delay passed (services/governance.py). The order behind a control stays off chain: the chain records
-keccak-256 of its reference. A recovery is one service call that proposes one call per contract (and per
-batch of 200 tokens or bill records), in the order the contracts require: the registry first, so that
-executing the proposals in id order runs them in that order.
+keccak-256 of its reference. A recovery is ONE batch proposal: every call (the registry first, then each
+contract's positions in runs of at most 200 ids) approved once and executed atomically by the timelock.
+Only a participant with more positions than one block's gas can carry is split, into the fewest batches
+that fit, the registry's step in the first.
 """
 
 from __future__ import annotations
