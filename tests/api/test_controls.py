@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from apikit import Api
 from eth_account import Account
 from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 
+from tierflow.platform.services import controls
 from tierflow.platform.services.controls import pack
 
 ORDER = "(2026)沪0115执保123号"
@@ -212,6 +214,41 @@ def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(fu
     page = signed_in("supplier1").get(f"/dashboard/supplier/{api.address('supplier1')}").text
     assert "Judicial holds" in page and "250.00" in page
     assert "Judicial holds" in operator.get("/dashboard/audit").text
+
+
+def test_recovery_too_large_for_a_block_is_split_registry_first(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that carries one call at a time (the share of its gas a batch may plan on, shrunk): each call
+    its own proposal, in `proposal_ids`, the registry's step first; executed in that order they recover."""
+    api = funded
+    created = api.ok("operator", "/v1/operator/participants", {
+        "legal_name": "Suzhou Gears Co.", "legal_id": api.unique("9132"), "roles": ["supplier"],
+        "contact": "cfo@gears.example",
+    })  # fmt: skip
+    old = created["participant"]["address"]
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 30_000, line)
+    moved = api.ok("supplier1", f"/v1/certificates/{token}/transfer", {"to": old, "value": 10_000})
+    child = moved["result"]["new_token_id"]
+    api.ok("bank1", "/v1/settlement/mint", {"to": old, "amount": 99})
+    monkeypatch.setattr(controls, "BLOCK_SHARE", 1e-9)
+    new = Account.create().address
+    body = api.ok(
+        "operator", f"/v1/operator/participants/{old}/recover", {"new_address": new, "order": ORDER}
+    )
+    ids = body["proposal_ids"]
+    assert body["calls"] == 3 and len(ids) == 3 and body["proposal_id"] == ids[0]
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 60)
+    first = api.get("auditor", f"/v1/governance/proposals/{ids[0]}").json()
+    assert [(c["target"], c["action"]) for c in first["calls"]] == [("ParticipantRegistry", "recover")]
+    for proposal_id in ids:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.platform.increase_time(61)
+    for proposal_id in ids:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
+    assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == new
+    assert int(api.platform.c.token.functions.balanceOf(new).call()) == 99
 
 
 def test_recovery_plan_splits_only_past_a_blocks_gas_into_the_fewest_batches_in_order() -> None:
