@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from certkit import FACE, Kit
+from eth_account import Account
 
+from tierflow.chain.accounts import dev_account
+from tierflow.chain.gateway import ChainGateway
+from tierflow.errors import ContractRevert
+from tierflow.settings import DEV_RELAYER_KEYS
 from tierflow.testing.chain import Platform
 
 REVERIFIED = b"\x0e" * 32
@@ -138,3 +144,25 @@ def test_batch_proposal_cancelled_or_expired_cannot_run(tf: Platform, kit: Kit) 
     with tf.reverts("CouncilProposalExpired", expired, int(council.proposalLife(expired).call()[1])):
         tf.transact(council.execute(expired), "operator")
     assert tf.c.registry.functions.participant(old).call()[1] == 1 and kit.token(root)[0] == old
+
+
+def test_batch_preview_refuses_a_recovery_whose_later_call_would_revert(tf: Platform, kit: Kit) -> None:
+    """The service runs a whole batch as the timelock before proposing it: a later call that fails only
+    after the registry's step (which alone would pass) is caught, and each call's gas is known."""
+    _, root = kit.accepted()
+    _, theirs = kit.accepted(supplier="supplier2")
+    old, _, fns = _recovery(tf, kit, [root, theirs])
+    gateway = ChainGateway(tf.w3, tf.deployment, dev_account(0), [Account.from_key(DEV_RELAYER_KEYS[0])])
+    timelock = tf.deployment.timelock
+    calls = list(zip(*_calls(fns[:2]), strict=True))
+    gateway.preview(timelock, *calls[0])  # the registry's step alone passes
+    with pytest.raises(ContractRevert) as refused:
+        gateway.preview_sequence(timelock, calls)
+    assert (refused.value.name, refused.value.values) == (
+        "CertificateNotHolder",
+        (theirs, old, kit.a("supplier2")),
+    )
+    _, _, good = _recovery(tf, kit, [root])
+    used = gateway.preview_sequence(timelock, list(zip(*_calls(good[:2]), strict=True)))
+    assert used is not None and len(used) == 2 and all(gas > 21_000 for gas in used)
+    assert tf.c.registry.functions.participant(old).call()[1] == 1  # a simulation changes nothing
