@@ -41,6 +41,7 @@ def gas_section(tf: Platform) -> str:
         ("certificates", gas_bench.measure),
         ("bills", bills_gas.measure),
         ("controls", controls_gas.measure),
+        ("recovery", controls_gas.measure_recovery),
     )
     for name, measure in measures:
         snapshot = tf.snapshot()
@@ -60,6 +61,13 @@ def gas_section(tf: Platform) -> str:
     lines.append(f"\nBatch payout: {per_holder:,.0f} gas per holder.")
     recovered = figures["controls"][f"recover_tokens_{controls_gas.RECOVERED_TOKENS}"]
     lines.append(f"Key recovery: {recovered / controls_gas.RECOVERED_TOKENS:,.0f} gas per certificate.")
+    batch = figures["recovery"]
+    lines.append(
+        f"A whole key recovery as one batch proposal ({5 * controls_gas.RECOVERY_ITEMS} positions): "
+        f"{batch['recovery_batch_propose_per_position']:,} gas per position to propose, "
+        f"{batch['recovery_batch_execute_per_position']:,} to execute (block gas limit "
+        f"{batch['block_gas_limit']:,})."
+    )
     return "## Gas per operation\n\n" + "\n".join(lines) + "\n"
 
 

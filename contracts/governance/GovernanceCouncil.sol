@@ -20,6 +20,7 @@ contract GovernanceCouncil is IGovernanceCouncil {
         address proposer; // word 2
         uint40 deadline; // word 2 [unix s]
         uint8 cancels; // word 2
+        bool batch; // word 2; its calls are in _batchTargets and _batchDatas, target and data stay empty
     }
 
     TierflowTimelock public immutable timelock;
@@ -33,6 +34,10 @@ contract GovernanceCouncil is IGovernanceCouncil {
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
     mapping(uint256 proposalId => mapping(address governor => bool)) private _cancelVoted;
+    // A batch's calls are stored (not only hashed) so that approve, execute and cancel take just the id, as
+    // for a single proposal; storage is what bounds a batch's size (docs/contracts.md, "Lost-key recovery").
+    mapping(uint256 proposalId => address[]) private _batchTargets;
+    mapping(uint256 proposalId => bytes[]) private _batchDatas;
 
     /// @param delay [s] the timelock's minimum delay between approval and execution
     /// @param window_ [s] a proposal's life from creation to its deadline; longer than `delay`
@@ -70,19 +75,32 @@ contract GovernanceCouncil is IGovernanceCouncil {
         onlyGovernor
         returns (uint256 proposalId)
     {
-        // ids count up from 1 by one per proposal: a uint256 cannot overflow
-        unchecked {
-            proposalId = ++_lastProposalId;
-        }
-        Proposal storage p = _proposals[proposalId];
-        // block.timestamp + window < 2**40 for the next 30,000 years (window < 2**32)
-        uint256 deadline = block.timestamp + window;
+        Proposal storage p;
+        uint256 deadline;
+        (proposalId, p, deadline) = _create();
         p.target = target;
-        p.state = ProposalState.Pending;
         p.data = data;
-        p.proposer = msg.sender;
-        p.deadline = uint40(deadline);
         emit ProposalCreated(proposalId, msg.sender, target, data, descriptionHash, deadline);
+        _approve(proposalId, p);
+    }
+
+    /// @inheritdoc IGovernanceCouncil
+    function proposeBatch(address[] calldata targets, bytes[] calldata datas, bytes32 descriptionHash)
+        external
+        onlyGovernor
+        returns (uint256 proposalId)
+    {
+        uint256 n = targets.length;
+        if (n == 0 || n != datas.length) revert CouncilInvalidBatch(n, datas.length);
+        Proposal storage p;
+        uint256 deadline;
+        (proposalId, p, deadline) = _create();
+        p.batch = true;
+        _batchTargets[proposalId] = targets;
+        for (uint256 i; i < n; ++i) {
+            _batchDatas[proposalId].push(datas[i]);
+        }
+        emit BatchProposalCreated(proposalId, msg.sender, targets, datas, descriptionHash, deadline);
         _approve(proposalId, p);
     }
 
@@ -103,7 +121,13 @@ contract GovernanceCouncil is IGovernanceCouncil {
         _requireLive(proposalId, p);
         p.state = ProposalState.Executed;
         emit ProposalExecuted(proposalId, msg.sender);
-        timelock.execute(p.target, 0, p.data, bytes32(0), bytes32(proposalId));
+        if (p.batch) {
+            address[] memory targets = _batchTargets[proposalId];
+            // every call of the batch or none: a revert in any reverts executeBatch, and so this call
+            timelock.executeBatch(targets, new uint256[](targets.length), _batchDatas[proposalId], bytes32(0), bytes32(proposalId));
+        } else {
+            timelock.execute(p.target, 0, p.data, bytes32(0), bytes32(proposalId));
+        }
     }
 
     /// @inheritdoc IGovernanceCouncil
@@ -126,7 +150,7 @@ contract GovernanceCouncil is IGovernanceCouncil {
         p.state = ProposalState.Cancelled;
         emit ProposalCancelled(proposalId, msg.sender);
         if (state == ProposalState.Scheduled) {
-            timelock.cancel(timelock.hashOperation(p.target, 0, p.data, bytes32(0), bytes32(proposalId)));
+            timelock.cancel(_operationId(proposalId, p));
         }
     }
 
@@ -169,6 +193,20 @@ contract GovernanceCouncil is IGovernanceCouncil {
     }
 
     /// @inheritdoc IGovernanceCouncil
+    function proposalCalls(uint256 proposalId)
+        external
+        view
+        returns (address[] memory targets, bytes[] memory datas)
+    {
+        Proposal storage p = _proposals[proposalId];
+        if (p.batch) return (_batchTargets[proposalId], _batchDatas[proposalId]);
+        targets = new address[](1);
+        datas = new bytes[](1);
+        targets[0] = p.target;
+        datas[0] = p.data;
+    }
+
+    /// @inheritdoc IGovernanceCouncil
     function proposalLife(uint256 proposalId)
         external
         view
@@ -191,7 +229,37 @@ contract GovernanceCouncil is IGovernanceCouncil {
         p.state = ProposalState.Scheduled;
         p.eta = uint40(eta);
         emit ProposalScheduled(proposalId, eta);
-        timelock.schedule(p.target, 0, p.data, bytes32(0), bytes32(proposalId), delay);
+        if (p.batch) {
+            address[] memory targets = _batchTargets[proposalId];
+            timelock.scheduleBatch(
+                targets, new uint256[](targets.length), _batchDatas[proposalId], bytes32(0), bytes32(proposalId), delay
+            );
+        } else {
+            timelock.schedule(p.target, 0, p.data, bytes32(0), bytes32(proposalId), delay);
+        }
+    }
+
+    /// @dev A new Pending proposal with the next id, proposed by `msg.sender`, with its deadline.
+    function _create() private returns (uint256 proposalId, Proposal storage p, uint256 deadline) {
+        // ids count up from 1 by one per proposal: a uint256 cannot overflow
+        unchecked {
+            proposalId = ++_lastProposalId;
+        }
+        p = _proposals[proposalId];
+        // block.timestamp + window < 2**40 for the next 30,000 years (window < 2**32)
+        deadline = block.timestamp + window;
+        p.state = ProposalState.Pending;
+        p.proposer = msg.sender;
+        p.deadline = uint40(deadline);
+    }
+
+    /// @dev The timelock's id of the proposal's operation (the salt is the proposal id: ids are unique).
+    function _operationId(uint256 proposalId, Proposal storage p) private view returns (bytes32) {
+        if (!p.batch) return timelock.hashOperation(p.target, 0, p.data, bytes32(0), bytes32(proposalId));
+        address[] memory targets = _batchTargets[proposalId];
+        return timelock.hashOperationBatch(
+            targets, new uint256[](targets.length), _batchDatas[proposalId], bytes32(0), bytes32(proposalId)
+        );
     }
 
     function _setThreshold(uint8 threshold_) private {

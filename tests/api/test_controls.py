@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from apikit import Api
 from eth_account import Account
 from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
+
+from tierflow.platform.services import controls
+from tierflow.platform.services.controls import pack
 
 ORDER = "(2026)沪0115执保123号"
 
@@ -78,13 +82,28 @@ def test_recovery_moves_certificates_and_cash_and_bars_the_old_key(funded: Api) 
         "operator", f"/v1/operator/participants/{old}/recover", {"new_address": new, "order": ORDER}
     )
     assert (body["certificates"], body["balance"], body["new_address"]) == (1, 1_234, new)
-    assert len(body["proposal_ids"]) == 3  # registry, certificates, cash (no bills)
+    # one proposal, three calls: registry, certificates, cash (no bills); never split at this size
+    assert (body["calls"], body["proposal_ids"]) == (3, None)
+    proposal_id = body["proposal_id"]
     assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == old  # not before the council
-    for proposal_id in body["proposal_ids"]:  # in order: the registry first
-        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 60)
+    listed = api.get("auditor", f"/v1/governance/proposals/{proposal_id}").json()
+    assert [(c["target"], c["action"]) for c in listed["calls"]] == [
+        ("ParticipantRegistry", "recover"),
+        ("Receivables", "recoverTokens"),
+        ("SettlementToken", "recoverBalance"),
+    ]
+    # the console (the auditor reads it too) shows the batch's calls in words, in both languages
+    for language, words in (
+        ("en", ["Key recovery: everything, in one step", "3 calls, all or none", "certificates (1)"]),
+        ("zh-CN", ["密钥恢复：一步转移全部", "共 3 项调用，全部执行或全部不执行", "密钥恢复：凭证（1 项）"]),
+    ):
+        page = _signed_in(api, "auditor", language).get("/dashboard/operator").text
+        row = page[page.index(f'data-testid="proposal-{proposal_id}"') :]
+        assert all(w in row[: row.index("</tr>")] for w in words), (language, row[:1500])
+    api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")  # governors approve once
     api.platform.increase_time(61)
-    for proposal_id in body["proposal_ids"]:
-        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
+    api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
     assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == new
     listed = api.get("operator", "/v1/operator/participants", status="suspended", limit=200).json()["data"]
     assert old in [p["address"] for p in listed]
@@ -110,15 +129,13 @@ def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(fund
         "operator", f"/v1/operator/participants/{old}/recover", {"new_address": heir.address, "order": ORDER}
     )
     assert (body["payables"], body["credit_lines"], body["certificates"], body["bill_quotes"]) == (1, 1, 0, 0)
-    assert len(body["proposal_ids"]) == 3  # registry, payables, credit lines: each the council's
+    assert (body["calls"], body["proposal_ids"]) == (3, None)  # registry, payables, lines: one proposal
     tf = api.platform
-    # nothing moves and the company stays where it was until the council has executed the registry's step
+    # nothing moves and the company stays where it was until the council has executed the batch
     assert api.get("operator", f"/v1/operator/participants/{heir.address}").status_code == 404
-    for proposal_id in body["proposal_ids"]:
-        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.ok("bank2", f"/v1/governance/proposals/{body['proposal_id']}/approve")
     tf.increase_time(61)
-    for proposal_id in body["proposal_ids"]:  # in order: the registry first
-        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
+    api.ok("bank2", f"/v1/governance/proposals/{body['proposal_id']}/execute")
     assert api.ctx.link.wait_for(tf.w3.eth.block_number, 60)
     (payable,) = api.get("pumps", "/v1/core/payables").json()["data"]
     assert (payable["slot_id"], payable["obligor"]) == (slot, heir.address)
@@ -142,6 +159,15 @@ def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(fund
     client.post("/dashboard/sign-in", data={"api_key": api.keys["pumps"], "csrf_token": found.group(1)})
     page = client.get(f"/dashboard/core/{heir.address}")
     assert page.status_code == 200 and "Changzhou Pumps Co." in page.text
+
+
+def _signed_in(api: Api, who: str, language: str = "en") -> TestClient:
+    """A dashboard session of `who` whose browser asks for `language`."""
+    client = TestClient(api.client.app, headers={"Accept-Language": language})
+    found = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/dashboard/sign-in").text)
+    assert found is not None
+    client.post("/dashboard/sign-in", data={"api_key": api.keys[who], "csrf_token": found.group(1)})
+    return client
 
 
 def _govern(api: Api, proposal_id: int) -> None:
@@ -188,3 +214,47 @@ def test_operator_freezes_through_the_dashboard_and_holder_and_auditor_see_it(fu
     page = signed_in("supplier1").get(f"/dashboard/supplier/{api.address('supplier1')}").text
     assert "Judicial holds" in page and "250.00" in page
     assert "Judicial holds" in operator.get("/dashboard/audit").text
+
+
+def test_recovery_too_large_for_a_block_is_split_registry_first(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that carries one call at a time (the share of its gas a batch may plan on, shrunk): each call
+    its own proposal, in `proposal_ids`, the registry's step first; executed in that order they recover."""
+    api = funded
+    created = api.ok("operator", "/v1/operator/participants", {
+        "legal_name": "Suzhou Gears Co.", "legal_id": api.unique("9132"), "roles": ["supplier"],
+        "contact": "cfo@gears.example",
+    })  # fmt: skip
+    old = created["participant"]["address"]
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 30_000, line)
+    moved = api.ok("supplier1", f"/v1/certificates/{token}/transfer", {"to": old, "value": 10_000})
+    child = moved["result"]["new_token_id"]
+    api.ok("bank1", "/v1/settlement/mint", {"to": old, "amount": 99})
+    monkeypatch.setattr(controls, "BLOCK_SHARE", 1e-9)
+    new = Account.create().address
+    body = api.ok(
+        "operator", f"/v1/operator/participants/{old}/recover", {"new_address": new, "order": ORDER}
+    )
+    ids = body["proposal_ids"]
+    assert body["calls"] == 3 and len(ids) == 3 and body["proposal_id"] == ids[0]
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 60)
+    first = api.get("auditor", f"/v1/governance/proposals/{ids[0]}").json()
+    assert [(c["target"], c["action"]) for c in first["calls"]] == [("ParticipantRegistry", "recover")]
+    for proposal_id in ids:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/approve")
+    api.platform.increase_time(61)
+    for proposal_id in ids:
+        api.ok("bank2", f"/v1/governance/proposals/{proposal_id}/execute")
+    assert api.get("auditor", f"/v1/certificates/{child}").json()["holder"] == new
+    assert int(api.platform.c.token.functions.balanceOf(new).call()) == 99
+
+
+def test_recovery_plan_splits_only_past_a_blocks_gas_into_the_fewest_batches_in_order() -> None:
+    """The packing of a recovery's calls (proposing gas, executing gas) into batch proposals."""
+    calls = [(100, 50), (400, 300), (400, 300), (300, 600), (100, 100)]
+    assert pack(calls, 10_000) == [[0, 1, 2, 3, 4]]  # fits: one proposal
+    assert pack(calls, 1_000) == [[0, 1, 2], [3, 4]]  # the registry's step (index 0) in the first
+    assert pack(calls, 600) == [[0, 1], [2], [3], [4]]  # executing gas counts as much as proposing
+    assert pack([(2_000, 10)], 1_000) == [[0]]  # one call over the budget alone: its own, the chain decides

@@ -204,9 +204,11 @@ def test_controls_revert_for_anyone_but_governance(tf: Platform, kit: Kit, calle
 
 def _recover(tf: Platform, kit: Kit, old: str, tokens: list[int]) -> str:
     new = tf.extra_account(2).address
-    tf.govern(tf.c.registry.functions.recover(kit.a(old), new, REVERIFIED))
-    tf.govern(tf.c.receivables.functions.recoverTokens(kit.a(old), new, tokens, REVERIFIED))
-    tf.govern(tf.c.token.functions.recoverBalance(kit.a(old), new))
+    tf.govern_batch([  # one proposal, as the service proposes a recovery
+        tf.c.registry.functions.recover(kit.a(old), new, REVERIFIED),
+        tf.c.receivables.functions.recoverTokens(kit.a(old), new, tokens, REVERIFIED),
+        tf.c.token.functions.recoverBalance(kit.a(old), new),
+    ])  # fmt: skip
     return str(new)
 
 

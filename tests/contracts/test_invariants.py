@@ -443,7 +443,7 @@ class TierflowMachine(RuleBasedStateMachine):
 
     def governed(self, name: str, fn: Any, expected: tuple[str, tuple[Any, ...]] | None) -> Any:
         try:
-            receipt = self.tf.govern(fn)
+            receipt = self.tf.govern_batch(fn) if isinstance(fn, list) else self.tf.govern(fn)
         except ContractRevert as error:
             assert expected is not None, f"{name}: expected success, got {error}"
             assert (error.name, error.values) == (expected[0], tuple(expected[1])), f"{name}: {error}"
@@ -1258,7 +1258,6 @@ class TierflowMachine(RuleBasedStateMachine):
         heir = self.tf.extra_account(HEIR_ACCOUNTS + len(self.barred))
         self.chain.w3.provider.make_request("anvil_setBalance", [heir.address, hex(10**21)])  # type: ignore[arg-type]
         new = heir.address
-        self.run("recover", c.registry.functions.recover(old, new, REVERIFIED), "governance", None)
         tokens = [i for i, t in g.tokens.items() if t.holder == name]
         slots = [i for i, gs in g.slots.items() if gs.obligor == name]
         lines = [i for i, gl in g.lines.items() if name in (gl.obligor, gl.financier)]
@@ -1273,9 +1272,9 @@ class TierflowMachine(RuleBasedStateMachine):
             ),
             (g.cash.get(name, 0), c.token.functions.recoverBalance(old, new)),
         ]
-        for needed, fn in calls:
-            if needed:
-                self.run("recover-" + fn.fn_name, fn, "governance", None)
+        # one batch proposal, as the service proposes it: the registry's step first, all calls or none
+        batch = [c.registry.functions.recover(old, new, REVERIFIED)] + [fn for needed, fn in calls if needed]
+        self.run("recover", batch, "governance", None)
         self.extra[name] = heir  # from here on the party's name is the new key
         g.suspended.discard(name)
         self.barred.append(old_account)

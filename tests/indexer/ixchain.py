@@ -196,11 +196,13 @@ class Scenario:
         sale = self.event(receipt, self.c.financing, "FinancingRequested")["requestId"]
         self.tx(self.c.token.functions.mint(lost, 777), "bank1")
         heir = self.tf.extra_account(5).address
-        self.tf.govern(r.recover(lost, heir, ORDER))
-        self.tf.govern(rc.recoverTokens(lost, heir, [heirloom], ORDER))
-        self.tf.govern(self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER))
-        self.tf.govern(b.recoverParties(lost, heir, [forced_range], ORDER))
-        self.tf.govern(self.c.token.functions.recoverBalance(lost, heir))
+        self.tf.govern_batch([  # one batch proposal, as the service proposes a recovery
+            r.recover(lost, heir, ORDER),
+            rc.recoverTokens(lost, heir, [heirloom], ORDER),
+            self.c.financing.functions.recoverPositions(lost, heir, [sale], ORDER),
+            b.recoverParties(lost, heir, [forced_range], ORDER),
+            self.c.token.functions.recoverBalance(lost, heir),
+        ])  # fmt: skip
         self._recover_core_and_bank()
         # a part of supplier1's bill frozen until after maturity: its payment goes to escrow (maturity)
         receipt = self.tx(b.freezeRange(self.ids["bill_root"], 381, 390, ORDER), "operator")
@@ -229,10 +231,12 @@ class Scenario:
         )
         quote = self.event(receipt, c.bills, "BillQuoted")["quoteId"]
         heir = self.tf.extra_account(7).address
-        self.tf.govern(c.registry.functions.recover(lost.address, heir, ORDER))
-        self.tf.govern(c.receivables.functions.recoverObligations(lost.address, heir, [slot], ORDER))
-        self.tf.govern(c.credit_lines.functions.recoverLines(lost.address, heir, [line], ORDER))
-        self.tf.govern(b.recoverPackageParties(lost.address, heir, [], [quote], ORDER))
+        self.tf.govern_batch([
+            c.registry.functions.recover(lost.address, heir, ORDER),
+            c.receivables.functions.recoverObligations(lost.address, heir, [slot], ORDER),
+            c.credit_lines.functions.recoverLines(lost.address, heir, [line], ORDER),
+            b.recoverPackageParties(lost.address, heir, [], [quote], ORDER),
+        ])  # fmt: skip
 
     def maturity(self) -> None:
         rc, fn, b = self.c.receivables.functions, self.c.financing.functions, self.c.bills.functions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -946,6 +947,31 @@ def test_governance_handlers_record_cancel_votes_and_the_cancel(engine: Engine) 
     assert (proposal["state"], proposal["cancelled_by"]) == ("Cancelled", A["bank2"])
     steps = [(s["kind"], s["actor"]) for s in rows(engine, GovernanceStep) if s["proposal_id"] == 2]
     assert steps[-2:] == [("cancel_voted", A["operator"]), ("cancelled", A["bank2"])]
+
+
+def test_governance_handlers_record_a_batch_proposals_calls_in_order(engine: Engine) -> None:
+    f = EventFactory()
+    apply(
+        engine,
+        [
+            f(
+                "GovernanceCouncil:BatchProposalCreated",
+                proposalId=3,
+                proposer=A["operator"],
+                targets=[A["core1"], A["bank1"]],
+                datas=["0x2f2ff15d", "0x8456cb59"],
+                descriptionHash=h32(5),
+                deadline=1_800_604_800,
+            ),
+            f("GovernanceCouncil:ProposalApproved", proposalId=3, governor=A["operator"], approvals=1),
+        ],
+    )
+    proposal = row(engine, GovernanceProposal, 3)
+    assert proposal is not None
+    assert (proposal["state"], proposal["target"], proposal["data"]) == ("Pending", "0x" + "0" * 40, "0x")
+    assert json.loads(proposal["calls"]) == [[A["core1"], "0x2f2ff15d"], [A["bank1"], "0x8456cb59"]]
+    steps = [(s["kind"], s["actor"]) for s in rows(engine, GovernanceStep) if s["proposal_id"] == 3]
+    assert steps == [("proposed", A["operator"]), ("approved", A["operator"])]
 
 
 # -- asset-level controls (issue 15) ----------------------------------------------------------------

@@ -3,6 +3,8 @@ perturbed and a hold marked released are reported, and the indexer's rebuild res
 
 from __future__ import annotations
 
+import json
+
 from ixchain import Scenario
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -17,6 +19,12 @@ def _proposals(engine: Engine) -> dict[int, tuple[int, str, int]]:
     with engine.connect() as conn:
         rows = conn.execute(select(GovernanceProposal.__table__)).mappings()  # type: ignore[attr-defined]
         return {r["proposal_id"]: (r["approvals"], r["state"], r["cancels"]) for r in rows}
+
+
+def _calls(engine: Engine) -> dict[int, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(GovernanceProposal.__table__)).mappings()  # type: ignore[attr-defined]
+        return {r["proposal_id"]: r["calls"] for r in rows}
 
 
 def test_reconcile_finds_and_rebuild_restores_governance_and_hold_rows(tf: Platform, engine: Engine) -> None:
@@ -38,7 +46,9 @@ def test_reconcile_finds_and_rebuild_restores_governance_and_hold_rows(tf: Platf
     cancelled = next(i for i, (_, state, _) in before.items() if state == "Cancelled")
     executed = next(i for i, (_, state, _) in before.items() if state == "Executed")
     frozen = scenario.ids["frozen"]
+    batch = next(i for i, calls in _calls(engine).items() if calls is not None)  # the scenario's recovery
     with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE governance_proposal SET calls = '[]' WHERE proposal_id = {batch}")
         conn.exec_driver_sql(f"DELETE FROM governance_proposal WHERE proposal_id = {cancelled}")
         conn.exec_driver_sql(
             f"UPDATE governance_proposal SET approvals = 1, state = 'Pending' WHERE proposal_id = {executed}"
@@ -52,12 +62,14 @@ def test_reconcile_finds_and_rebuild_restores_governance_and_hold_rows(tf: Platf
         ("governance_proposal", str(executed), "approvals"),
         ("governance_proposal", str(executed), "state"),
         ("governance_proposal", str(cancelled), "unindexed"),
+        ("governance_proposal", str(batch), "calls"),
         ("asset_hold", f"certificate {frozen}", "status"),
         ("asset_hold", f"certificate {frozen}", "reason_hash"),
     }, report.differences
     indexer.rebuild()
     assert reconcile(engine, tf.w3, tf.deployment).differences == []
     assert _proposals(engine) == before
+    assert json.loads(_calls(engine)[batch] or "[]")[0][1].startswith("0x")  # the registry's step first
     with engine.connect() as conn:
         hold = conn.execute(
             select(AssetHold.status).where(AssetHold.asset == "certificate", AssetHold.asset_id == frozen)  # type: ignore[arg-type]

@@ -285,19 +285,11 @@ class ChainGateway:
         are mined in this order: per call its gas budget or its decoded revert. None when the node
         cannot (no eth_simulateV1, or it refused the request): simulate one by one then.
         """
-        if not self.simulate_many:
-            return None
-        params = [self._as_forwarded(signer, to, data) for to, data in calls]
-        try:
-            (block,) = self.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": params}]}, "pending"])
-        except RpcError as error:
-            if error.code in METHOD_NOT_FOUND or "not found" in error.message.lower():
-                self.simulate_many = False
-            return None
-        except ValueError:  # an answer with other than one simulated block
+        results = self._simulate_v1([self._as_forwarded(signer, to, data) for to, data in calls], "pending")
+        if results is None:
             return None
         verdicts: list[int | TierflowError] = []
-        for (_, data), result in zip(calls, block["calls"], strict=True):
+        for (_, data), result in zip(calls, results, strict=True):
             if int(result["status"], 16) == 1:
                 verdicts.append(_gas_budget(data))
                 continue
@@ -310,6 +302,45 @@ class ChainGateway:
         """Run a call as `sender` would send it directly (a governance proposal, as the timelock); raise
         the decoded revert if it would fail now."""
         self._eth_call({"from": sender, "to": to, "data": "0x" + bytes(data).hex()})
+
+    def preview_sequence(self, sender: str, calls: Sequence[tuple[str, bytes]]) -> list[int] | None:
+        """Run `calls` as `sender` would send them one after the other (a batch proposal, as the timelock)
+        in one eth_simulateV1: each call's gas used, or the first call's decoded revert raised. None when
+        the node cannot simulate several calls (the caller previews what it can alone)."""
+        params = [{"from": sender, "to": to, "data": "0x" + bytes(data).hex()} for to, data in calls]
+        results = self._simulate_v1(params, "latest")
+        if results is None:
+            return None
+        used = []
+        for result in results:
+            if int(result["status"], 16) != 1:
+                failure = dict(result.get("error") or {})
+                revert = result.get("returnData") or failure.get("data")
+                raise self._revert(RpcError("eth_simulateV1", {**failure, "code": 3, "data": revert}))
+            used.append(int(result["gasUsed"], 16))
+        return used
+
+    def _simulate_v1(self, params: list[dict[str, Any]], block: str) -> list[dict[str, Any]] | None:
+        """Each call's result of one eth_simulateV1 of `params` in order on `block`; None when the node
+        cannot (no eth_simulateV1: off from then on; or it refused the request)."""
+        if not self.simulate_many:
+            return None
+        try:
+            (simulated,) = self.rpc.call("eth_simulateV1", [{"blockStateCalls": [{"calls": params}]}, block])
+        except RpcError as error:
+            if error.code in METHOD_NOT_FOUND or "not found" in error.message.lower():
+                self.simulate_many = False
+            return None
+        except ValueError:  # an answer with other than one simulated block
+            return None
+        return list(simulated["calls"])
+
+    def block_gas_limit(self) -> int:
+        """[gas] the latest block's gas limit: no transaction, a batch proposal's included, may use more."""
+        try:
+            return int(self.rpc.call("eth_getBlockByNumber", ["latest", False])["gasLimit"], 16)
+        except RpcError as error:
+            raise _unavailable(error) from error
 
     def _eth_call(self, params: dict[str, Any], block: str = "latest") -> str:
         """eth_call over raw JSON-RPC; a revert becomes the decoded ContractRevert."""

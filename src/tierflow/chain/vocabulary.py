@@ -510,6 +510,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "CouncilInvalidWindow": N_(
         "a proposal window of {window} s must be longer than the timelock's delay of {delay} s"
     ),
+    "CouncilInvalidBatch": N_(
+        "a batch of {targets} targets and {datas} calls: give at least one call, and one target per call"
+    ),
     "CouncilInvalidGovernors": N_(
         "{threshold} of {count} governors is not a valid council: the threshold must "
         "be 1 .. the number of governors, each governor distinct and non-zero"

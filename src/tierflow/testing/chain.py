@@ -127,6 +127,20 @@ class Platform:
         self.increase_time(int(self.c.timelock.functions.getMinDelay().call()) + 1)
         return self.transact(council.functions.execute(proposal_id), approvers[0])
 
+    def govern_batch(
+        self, fns: list[ContractFunction], approvers: tuple[str, ...] = ("operator", "bank1")
+    ) -> TxReceipt:
+        """Run `fns` as one batch proposal, like `govern`: in order, all in one execution or none."""
+        council = self.c.council
+        targets = [fn.address for fn in fns]
+        datas = [fn._encode_transaction_data() for fn in fns]
+        receipt = self.transact(council.functions.proposeBatch(targets, datas, b"\0" * 32), approvers[0])
+        proposal_id = self.events(receipt, council, "BatchProposalCreated")[0]["proposalId"]
+        for who in approvers[1:]:
+            self.transact(council.functions.approve(proposal_id), who)
+        self.increase_time(int(self.c.timelock.functions.getMinDelay().call()) + 1)
+        return self.transact(council.functions.execute(proposal_id), approvers[0])
+
     # -- time and state -------------------------------------------------------------------------
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])

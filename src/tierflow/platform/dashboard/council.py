@@ -78,9 +78,21 @@ def details(request: Request, names: Any, row: queries.ProposalRow) -> str:
     if context is None:
         return ""
     try:
-        _contract, function, args = governance.decode(context, row.proposal.target, row.proposal.data)
+        calls = [governance.decode(context, t, d) for t, d in queries.proposal_calls(row.proposal)]
     except TierflowError:
         return ""
+    _contract, function, args = calls[0]
+    if row.calls:  # a batch: what its first call does, then each call with how many items it moves
+        steps = []
+        for (_target, label), (_c, _f, call_args) in zip(row.calls, calls, strict=True):
+            items = sum(len(v) for v in call_args.values() if isinstance(v, list))
+            name = _(label) if label else _("Another call")
+            steps.append(_("%(step)s (%(count)s)", step=name, count=items) if items else name)
+        first = describe(names, function, args)
+        return _(
+            "%(first)s; %(count)s calls, all or none: %(steps)s",
+            first=first or steps[0], count=len(calls), steps="; ".join(steps),
+        )  # fmt: skip
     return describe(names, function, args)
 
 

@@ -9,6 +9,7 @@ payable and depth (models.summary), not one per certificate.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -1133,15 +1134,31 @@ GOVERNED_CALLS = {
         ("recoverPositions(address,address,uint256[],bytes32)", i18n.N_("Key recovery: financing")),
         ("recoverParties(address,address,uint256[],bytes32)", i18n.N_("Key recovery: bill records")),
         ("recoverBalance(address,address)", i18n.N_("Key recovery: settlement money")),
+        ("recoverObligations(address,address,uint256[],bytes32)", i18n.N_("Key recovery: payables owed")),
+        ("recoverLines(address,address,uint256[],bytes32)", i18n.N_("Key recovery: credit lines")),
+        (
+            "recoverPackageParties(address,address,uint256[],uint256[],bytes32)",
+            i18n.N_("Key recovery: bill packages and quotes"),
+        ),
     )
 }
+RECOVERY_STEP = "Key recovery: the registry entry"  # a batch starting with it is a whole key recovery
 
 
 @dataclass
 class ProposalRow:
     proposal: GovernanceProposal
-    target: str  # the contract's name, from the events it emitted
+    target: str  # the contract's name, from the events it emitted (a batch's: its first call's)
     action: str  # a GOVERNED_CALLS label, untranslated; "" for another call
+    # a batch's calls, in order: (contract name, GOVERNED_CALLS label or ""); empty for a single call
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+def proposal_calls(p: GovernanceProposal) -> list[tuple[str, str]]:
+    """(target, calldata) of every call a proposal runs: its one call, or each call of a batch."""
+    if p.calls is None:
+        return [(p.target, p.data)]
+    return [(str(target), str(data)) for target, data in json.loads(p.calls)]
 
 
 def governance_proposals(db: Session, limit: int = 20) -> list[ProposalRow]:
@@ -1149,17 +1166,33 @@ def governance_proposals(db: Session, limit: int = 20) -> list[ProposalRow]:
     proposals = list(
         db.exec(select(GovernanceProposal).order_by(col(GovernanceProposal.proposal_id).desc()).limit(limit))
     )
-    targets = {p.target for p in proposals}
+    calls = {p.proposal_id: proposal_calls(p) for p in proposals}
+    targets = {target for pairs in calls.values() for target, _ in pairs}
     names = {
         address: contract
         for contract, address in db.exec(
             select(RawEvent.contract, RawEvent.address).where(col(RawEvent.address).in_(targets)).distinct()
         )
     }
-    return [
-        ProposalRow(p, names.get(p.target, p.target), GOVERNED_CALLS.get(p.data[2:10].lower(), ""))
-        for p in proposals
-    ]
+    rows = []
+    for p in proposals:
+        labelled = [
+            (names.get(t, t), GOVERNED_CALLS.get(d[2:10].lower(), "")) for t, d in calls[p.proposal_id]
+        ]
+        target, action = labelled[0]
+        if p.calls is None:
+            rows.append(ProposalRow(p, target, action))
+            continue
+        whole = i18n.N_("Key recovery: everything, in one step")
+        rows.append(
+            ProposalRow(
+                p,
+                target,
+                whole if action == RECOVERY_STEP else i18n.N_("Several calls, in one step"),
+                labelled,
+            )
+        )
+    return rows
 
 
 def onchain_participants(db: Session) -> dict[str, Participant]:

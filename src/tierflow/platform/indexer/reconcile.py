@@ -11,6 +11,7 @@ index --rebuild` (Indexer.rebuild) rebuilds them with every read model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -413,6 +414,8 @@ def _governance(engine: Engine, contracts: dict[str, Contract], views: _Views, c
     ids = list(range(1, max(rows, default=0) + 2))  # one past the last: the chain must not know it
     found = views.many(council, "proposal", [[i] for i in ids])
     lives = views.many(council, "proposalLife", [[i] for i in ids])
+    batches = [i for i in ids if rows.get(i) is not None and rows[i]["calls"] is not None]
+    calls = dict(zip(batches, views.many(council, "proposalCalls", [[i] for i in batches]), strict=True))
     now = int(views.w3.eth.get_block(int(views.block, 16))["timestamp"])
     for proposal_id, proposal, life in zip(ids, found, lives, strict=True):
         target, data, approvals, state, eta = proposal
@@ -443,6 +446,13 @@ def _governance(engine: Engine, contracts: dict[str, Contract], views: _Views, c
                 ("cancels", row["cancels"], cancels),
             ],
         )
+        if proposal_id in calls:  # a batch: each of its calls, in order
+            targets, datas = calls[proposal_id]
+            chain_calls = [
+                [str(t).lower(), "0x" + bytes(d).hex()] for t, d in zip(targets, datas, strict=True)
+            ]
+            stored_calls = [[str(t).lower(), str(d)] for t, d in json.loads(row["calls"])]
+            compare.check("governance_proposal", proposal_id, [("calls", stored_calls, chain_calls)])
 
 
 def _holds(engine: Engine, contracts: dict[str, Contract], views: _Views, compare: _Comparer) -> None:

@@ -17,6 +17,9 @@ class GovernanceProposal(SQLModel, table=True):
     proposer: str = addr(index=True)
     target: str = addr(index=True)  # the contract the timelock will call
     data: str = Field(sa_type=Text)  # the call's calldata, 0x-hex
+    # a batch proposal's calls, run in order all or none: JSON [[target, calldata 0x-hex], ...]; target and
+    # data then read as the chain's proposal() does (zero address, "0x"). None for a single call.
+    calls: str | None = Field(default=None, sa_type=Text, nullable=True)
     description_hash: str = hash32()
     approvals: int = big()
     state: str = text(16)  # Pending | Scheduled | Executed | Cancelled (IGovernanceCouncil.ProposalState)

@@ -4,9 +4,10 @@ A hold (freeze, unfreeze) is one transaction of the operator's key, which holds 
 CONTROLLER_ROLE: a court's freeze cannot wait. A forced transfer or a recovery is governance's: the
 operator (a governor) proposes it to the council, and it runs once `threshold` governors approved and the
 delay passed (services/governance.py). The order behind a control stays off chain: the chain records
-keccak-256 of its reference. A recovery is one service call that proposes one call per contract (and per
-batch of 200 tokens or bill records), in the order the contracts require: the registry first, so that
-executing the proposals in id order runs them in that order.
+keccak-256 of its reference. A recovery is ONE batch proposal: every call (the registry first, then each
+contract's positions in runs of at most 200 ids) approved once and executed atomically by the timelock.
+Only a participant with more positions than one block's gas can carry is split, into the fewest batches
+that fit, the registry's step in the first.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ from tierflow.platform.services.schemas.controls import (
 from tierflow.platform.services.writes import finish
 
 RECOVERY_BATCH = 200  # Receivables.MAX_RECOVERY_BATCH and Bills.MAX_RECOVERY_BATCH
+# [gas] what a batch's proposeBatch spends per 32-byte word of calldata: it stores the calls (a new slot,
+# 22,100), logs them, and each call's length and target slots (bench/controls_gas.py measure_recovery:
+# 26,100 a word over a 100-position recovery; rounded up)
+PROPOSE_GAS_PER_WORD = 27_000
+# [gas] execution's bookkeeping per call besides the call's own gas: the council reads the stored call
+# (2,100 a word) and the timelock calls out; and, per call, what eth_simulateV1 counts that a call from
+# the timelock does not pay (the 21,000 of a transaction)
+EXECUTE_GAS_PER_WORD = 2_600
+EXECUTE_GAS_PER_CALL = 15_000
+# [gas] per id when the node cannot simulate the batch (no eth_simulateV1): above every recovery call's
+# measured cost per item (docs/contracts.md)
+FALLBACK_GAS_PER_ITEM = 40_000
+BLOCK_SHARE = 0.9  # of the block gas limit a batch plans to use: state may grow before it runs
 T = TypeVar("T")  # what a recovery batches: ids, or (kind, id) pairs
 
 
@@ -150,45 +164,42 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
     balance = int(balance_row.balance) if balance_row is not None else 0
     session.commit()  # end the read transaction before the chain calls
     why = reason_hash(data.order)
-    # the registry's step is checked now; the others depend on it, so they are checked when executed
-    steps = [_propose(ctx, "ParticipantRegistry", "recover", old, new, why)]
-    for batch in _batches(tokens):
-        steps.append(_propose(ctx, "Receivables", "recoverTokens", old, new, batch, why, check=False))
+    calls = [Call("ParticipantRegistry", "recover", (old, new, why))]
+    calls += [Call("Receivables", "recoverTokens", (old, new, b, why)) for b in _batches(tokens)]
     owed = int(ctx.gateway().call("Financing", "recourseOwed", old))
     for batch in _batches(requests) or ([[]] if owed else []):
-        steps.append(_propose(ctx, "Financing", "recoverPositions", old, new, batch, why, check=False))
-    for batch in _batches(payables):
-        steps.append(_propose(ctx, "Receivables", "recoverObligations", old, new, batch, why, check=False))
-    for batch in _batches(lines):
-        steps.append(_propose(ctx, "CreditLines", "recoverLines", old, new, batch, why, check=False))
-    for batch in _batches(ranges):
-        steps.append(_propose(ctx, "Bills", "recoverParties", old, new, batch, why, check=False))
+        calls.append(Call("Financing", "recoverPositions", (old, new, batch, why)))
+    calls += [Call("Receivables", "recoverObligations", (old, new, b, why)) for b in _batches(payables)]
+    calls += [Call("CreditLines", "recoverLines", (old, new, b, why)) for b in _batches(lines)]
+    calls += [Call("Bills", "recoverParties", (old, new, b, why)) for b in _batches(ranges)]
     # packages and quotes share one call (and its limit of 200 ids): quotes fill what packages leave
     tagged = [("package", i) for i in packages] + [("quote", i) for i in quotes]
     for chunk in _batches(tagged):
         package_ids = [i for kind, i in chunk if kind == "package"]
         quote_ids = [i for kind, i in chunk if kind == "quote"]
-        steps.append(
-            _propose(
-                ctx, "Bills", "recoverPackageParties", old, new, package_ids, quote_ids, why, check=False
-            )
-        )
+        calls.append(Call("Bills", "recoverPackageParties", (old, new, package_ids, quote_ids, why)))
     if balance:
-        steps.append(_propose(ctx, "SettlementToken", "recoverBalance", old, new, check=False))
+        calls.append(Call("SettlementToken", "recoverBalance", (old, new)))
+    batches = _plan(ctx, calls)
+    description = f"recover {old} to {new}"
+    steps = [governance.propose_batch_as(ctx, ctx.operator, batch, description) for batch in batches]
     # the directory bars the old key at once (it is lost, so the platform stops signing with it), ahead
-    # of the registry, which bars it when the council executes the first proposal; the company moves to
-    # the new address when that proposal is executed (succession.rebind_company, from governance.act)
+    # of the registry, which bars it when the council executes the (first) batch; the company moves to
+    # the new address then (succession.rebind_company, from governance.act)
     row = session.get(DirectoryParticipant, old)
     if row is not None:
         row.status = "suspended"
         session.add(row)
         session.commit()
+    ids = [int(step.result["proposal_id"]) for step in steps]
     return RecoveryPublic(
         old_address=old,
         new_address=new,
         reason_hash="0x" + why.hex(),
         tx_hashes=[step.tx_hash for step in steps],
-        proposal_ids=[int(step.result["proposal_id"]) for step in steps],
+        proposal_id=ids[0],
+        proposal_ids=ids if len(ids) > 1 else None,
+        calls=len(calls),
         certificates=len(tokens),
         financing_requests=len(requests),
         bill_packages=len(packages),
@@ -198,6 +209,47 @@ def recover(*, ctx: ServiceContext, session: Session, address: str, data: Recove
         credit_lines=len(lines),
         bill_quotes=len(quotes),
     )
+
+
+def _plan(ctx: ServiceContext, calls: list[Call]) -> list[list[Call]]:
+    """`calls` as the fewest batch proposals whose proposing and executing each fit in a block, in order.
+
+    The whole recovery is first run as the timelock would run it (one eth_simulateV1, each call on the
+    state the ones before it left): a recovery that would fail is refused now with the contract's reason,
+    and each call's gas is known. Without eth_simulateV1 only the registry's step is checked and each id
+    is counted at FALLBACK_GAS_PER_ITEM.
+    """
+    gateway = ctx.gateway()
+    encoded = [gateway.calldata(call) for call in calls]
+    timelock = gateway.deployment.timelock
+    used = gateway.preview_sequence(timelock, encoded)
+    if used is None:
+        gateway.preview(timelock, *encoded[0])
+        used = [21_000 + FALLBACK_GAS_PER_ITEM * max(1, (len(d) - 4) // 32 - 4) for _, d in encoded]
+    costs = []
+    for (_, data), gas in zip(encoded, used, strict=True):
+        words = (len(data) + 31) // 32
+        costs.append(
+            (PROPOSE_GAS_PER_WORD * words, gas - 21_000 + EXECUTE_GAS_PER_CALL + EXECUTE_GAS_PER_WORD * words)
+        )
+    budget = int(gateway.block_gas_limit() * BLOCK_SHARE)
+    return [[calls[i] for i in group] for group in pack(costs, budget)]
+
+
+def pack(costs: list[tuple[int, int]], budget: int) -> list[list[int]]:
+    """Indexes of `costs` ((proposing, executing) gas per call) in consecutive groups, each within
+    `budget` on both counts: greedy, which for calls kept in order gives the fewest groups. A call over
+    the budget alone still gets its own group (the chain will refuse it, as it should)."""
+    groups: list[list[int]] = []
+    propose = execute = 0
+    for index, (p, e) in enumerate(costs):
+        if groups and propose + p <= budget and execute + e <= budget:
+            groups[-1].append(index)
+            propose, execute = propose + p, execute + e
+        else:
+            groups.append([index])
+            propose, execute = p, e
+    return groups
 
 
 def _ids(session: Session, column: Any, *where: Any) -> list[int]:

@@ -10,6 +10,7 @@ waited out the timelock's delay.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,12 @@ from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, NotFound
 from tierflow.platform.services.participants import Caller, custodial_account
 from tierflow.platform.services.schemas.certificates import TxResult
-from tierflow.platform.services.schemas.governance import ProposalPublic, RoleProposal, UpgradeProposal
+from tierflow.platform.services.schemas.governance import (
+    ProposalCall,
+    ProposalPublic,
+    RoleProposal,
+    UpgradeProposal,
+)
 from tierflow.platform.services.writes import finish, jsonable
 
 COUNCIL = "GovernanceCouncil"
@@ -84,6 +90,17 @@ def propose_as(
     if check:
         gateway.preview(gateway.deployment.timelock, target, data)
     return _council(ctx, account, "propose", target, data, keccak(text=description.strip()))
+
+
+def propose_batch_as(
+    ctx: ServiceContext, account: LocalAccount, calls: list[Call], description: str = ""
+) -> TxResult:
+    """Propose `calls` as one batch with `account`'s key: run in order in one execution, all or none.
+
+    The caller checks them first (controls.recover simulates the whole batch as the timelock)."""
+    encoded = [ctx.gateway().calldata(call) for call in calls]
+    targets, datas = [t for t, _ in encoded], [d for _, d in encoded]
+    return _council(ctx, account, "proposeBatch", targets, datas, keccak(text=description.strip()))
 
 
 def propose(
@@ -147,7 +164,7 @@ def _recovery_of(*, ctx: ServiceContext, session: Session, proposal_id: int) -> 
     row = session.get(GovernanceProposal, proposal_id)
     if row is None:
         return None
-    contract, function, args = decode(ctx, row.target, row.data)
+    contract, function, args = calls_of(ctx, row)[0]  # a recovery's batch starts with the registry's step
     if (contract, function) != (REGISTRY, "recover"):
         return None
     return str(args["account"]), str(args["newAccount"])
@@ -216,6 +233,12 @@ def governors_cached(ctx: ServiceContext) -> frozenset[str]:
     return governors
 
 
+def calls_of(ctx: ServiceContext, row: GovernanceProposal) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every call a proposal runs, in order, decoded: its one call, or each call of a batch."""
+    pairs = json.loads(row.calls) if row.calls is not None else [[row.target, row.data]]
+    return [decode(ctx, str(target), str(data)) for target, data in pairs]
+
+
 # -- reads ------------------------------------------------------------------------------------------
 def decode(ctx: ServiceContext, target: str, data: str) -> tuple[str, str, dict[str, Any]]:
     """(contract name, function name, arguments) of a proposal's call; the raw selector if unknown."""
@@ -268,7 +291,8 @@ def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernancePropo
     threshold = int(gateway.call(COUNCIL, "threshold"))
     out = []
     for p in rows:
-        target, action, args = decode(ctx, p.target, p.data)
+        calls = calls_of(ctx, p)
+        target, action, args = calls[0]
         state = p.state
         # expiry is no event: a proposal open past its deadline is dead by the chain's clock
         if state in ("Pending", "Scheduled") and p.deadline is not None and now > p.deadline:
@@ -290,6 +314,7 @@ def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernancePropo
                 executed_by=p.executed_by,
                 cancelled_by=p.cancelled_by,
                 block_number=p.block_number,
+                calls=[ProposalCall(target=t, action=a, args=g) for t, a, g in calls],
             )
         )
     return out

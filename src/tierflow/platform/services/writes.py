@@ -26,6 +26,7 @@ from tierflow.platform.services.schemas.certificates import (
 RESULT_FIELDS: dict[str, dict[str, str]] = {
     "CertificateIssued": {"slotId": "slot_id", "tokenId": "token_id"},
     "ProposalCreated": {"proposalId": "proposal_id", "deadline": "deadline"},
+    "BatchProposalCreated": {"proposalId": "proposal_id", "deadline": "deadline"},
     "ProposalScheduled": {"eta": "eta"},
     "CertificateSplit": {"newTokenId": "new_token_id", "fromTokenId": "token_id"},
     "CertificateTransferred": {"tokenId": "token_id"},

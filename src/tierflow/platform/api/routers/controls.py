@@ -127,13 +127,17 @@ def force_range(
     response_model=RecoveryPublic,
     responses=WRITE_RESPONSES,
     summary="Lost-key recovery: move everything to a re-verified address",
-    description="One council proposal per contract (and per 200 tokens, requests or bill records): the "
-    "registry entry, certificates (locked ones too), financing requests and recourse debts, payables it "
+    description="ONE council batch proposal (`proposal_id`) that moves everything atomically: the registry "
+    "entry first, then certificates (locked ones too), financing requests and recourse debts, payables it "
     "owes, credit lines (as borrower or bank), bill records, packages and open quotes, settlement-token "
-    "balance. The governors approve them and execute them in `proposal_ids` order once the delay passed; "
-    "the platform stops signing with the old key at once, and when the registry's proposal is executed "
-    "the company's directory entry, people, API keys and approval rules move to the new address (a "
-    "self-custody participant; the old entry stays, suspended, for history).",
+    "balance (one call per contract and per 200 items). The whole batch is first run as the timelock "
+    "would run it: a recovery that would fail is refused at once with the contract's error (409). The "
+    "governors approve it once and execute it once the delay passed: all of it runs or none. Only a "
+    "participant with more positions than one block's gas can carry is split into the fewest batches "
+    "that fit, listed in `proposal_ids` in the order they must be executed (the registry's step in the "
+    "first). The platform stops signing with the old key at once, and when the registry's step is "
+    "executed the company's directory entry, people, API keys and approval rules move to the new "
+    "address (a self-custody participant; the old entry stays, suspended, for history).",
 )
 def recover(
     ctx: ContextDep,

@@ -267,8 +267,9 @@ CONTROL_VERBS = {
         "and the delay passed."
     ),
     "recover": i18n.lazy_gettext(
-        "Key recovery proposed to the governors' council, one proposal per contract: execute them in "
-        "order once approved and the delay passed. The platform no longer signs with the old key."
+        "Key recovery proposed to the governors' council as one proposal: once another governor approved "
+        "it and the delay passed, executing it moves everything at once. The platform no longer signs with "
+        "the old key."
     ),
 }
 

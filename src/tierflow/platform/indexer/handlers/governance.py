@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tierflow.chain.abi import Event
 from tierflow.platform.indexer.handlers.registry import handles, history, require
 from tierflow.platform.indexer.store import Row, Store
@@ -20,16 +22,32 @@ def _step(event: Event, store: Store, proposal: Row, kind: str, actor: str | Non
     )
 
 
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
 @handles("GovernanceCouncil:ProposalCreated")
 def proposal_created(event: Event, store: Store) -> None:
+    _created(event, store, event.args["target"], event.args["data"], None)
+
+
+@handles("GovernanceCouncil:BatchProposalCreated")
+def batch_proposal_created(event: Event, store: Store) -> None:
+    """A batch's calls in order; target and data read as the council's proposal() reads them (empty)."""
+    a = event.args
+    calls = [[target, data] for target, data in zip(a["targets"], a["datas"], strict=True)]
+    _created(event, store, ZERO_ADDRESS, "0x", json.dumps(calls))
+
+
+def _created(event: Event, store: Store, target: str, data: str, calls: str | None) -> None:
     a = event.args
     proposal = store.create(
         "governance_proposal",
         {
             "proposal_id": a["proposalId"],
             "proposer": a["proposer"],
-            "target": a["target"],
-            "data": a["data"],
+            "target": target,
+            "data": data,
+            "calls": calls,
             "description_hash": a["descriptionHash"],
             "approvals": 0,
             "state": "Pending",

@@ -89,14 +89,21 @@ class ControlPublic(BaseModel):
 
 
 class RecoveryPublic(BaseModel):
-    """What one recovery will move, contract by contract: one council proposal per call (at most 200 items
-    each), to approve and execute in id order once the delay passed."""
+    """What one recovery will move, contract by contract: ONE council batch proposal (every call, at most
+    200 items each), approved once and executed atomically once the delay passed; split into several
+    only when a block's gas cannot carry it (`proposal_ids`)."""
 
     old_address: str
     new_address: str
     reason_hash: str
-    tx_hashes: list[str] = Field(description="the transactions that made the proposals")
-    proposal_ids: list[int] = Field(description="the council's proposals, in the order they must run")
+    tx_hashes: list[str] = Field(description="the transactions that made the proposal(s)")
+    proposal_id: int = Field(description="the council's batch proposal: approve and execute it once")
+    proposal_ids: list[int] | None = Field(
+        default=None,
+        description="only when the recovery was too large for one block's gas: its batches, in the order "
+        "they must be executed (the registry's step is in the first); otherwise absent",
+    )
+    calls: int = Field(description="contract calls in the proposal(s): the registry's step, then positions")
     certificates: int
     financing_requests: int
     bill_packages: int

@@ -45,6 +45,14 @@ class UpgradeProposal(ProposalDescription):
     implementation: AddressStr = Field(description="the new implementation, already deployed")
 
 
+class ProposalCall(BaseModel):
+    """One call of a proposal, decoded."""
+
+    target: str = Field(description="the contract the timelock will call, by name")
+    action: str = Field(description="the function the timelock will call")
+    args: dict[str, Any] = Field(description="the call's arguments, by name")
+
+
 class ProposalPublic(BaseModel):
     """A proposal with its approvals and state; `action` and `args` decode the call it would make."""
 
@@ -63,3 +71,7 @@ class ProposalPublic(BaseModel):
     executed_by: str | None
     cancelled_by: str | None
     block_number: int
+    calls: list[ProposalCall] = Field(
+        description="every call the proposal runs, in order, all in one execution or none: one call, or "
+        "a batch (a key recovery); target, action and args above repeat the first"
+    )
