@@ -266,6 +266,13 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
             return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):
             target = str(form.get("address", ""))
+            # a reversible act, but it stops a company's business at once: a page says whom and what first
+            page = await web.confirm_first(
+                request, form, back,
+                lambda db: confirmations.participant_status(db, target, suspend=verb == "suspend"),
+            )  # fmt: skip
+            if page is not None:
+                return page
             who = web.name_of(request, target)
             done = (
                 i18n.gettext("%(name)s suspended.", name=who)
