@@ -99,48 +99,6 @@ def test_bank_quotes_and_funds_a_supplier_request(browser: Any, live: Live, line
     assert slot > 0
 
 
-def test_supplier_splits_and_transfers(browser: Any, live: Live, line_core1: int) -> None:
-    _, token = live.issue("core1", "supplier2", face=500_000_00, line_id=line_core1, days=45)
-    page = sign_in(browser, live.url, live.keys["supplier2"])
-    form = page.get_by_test_id("transfer-form")
-    form.get_by_label("Certificate", exact=True).select_option(str(token))
-    form.get_by_label("Recipient", exact=True).select_option(live.address("supplier3"))
-    form.get_by_label("Amount ¥ (all or part of the certificate)", exact=True).fill("120,000.50")
-    form.get_by_role("button", name="Transfer").click()
-    expect(flash(page)).to_contain_text("Sent ¥120,000.50 of T")
-    expect(page.locator(f'tr[data-token="{token}"]')).to_contain_text("379,999.50")
-    shot(page, "supplier-after-transfer")
-
-    receiver = sign_in(browser, live.url, live.keys["supplier3"])
-    holdings = receiver.get_by_test_id("holdings")
-    expect(holdings).to_contain_text("120,000.50")
-    received = holdings.locator("tbody tr", has_text="120,000.50")
-    expect(received.locator("td").nth(3)).to_have_text("2")  # tier 2: one split below the first supplier
-    received.get_by_role("link").click()  # to the lineage of the payable
-    expect(receiver.get_by_test_id("lineage-tree")).to_contain_text("120,000.50")
-    shot(receiver, "lineage-after-transfer")
-
-
-def test_supplier_cannot_open_another_suppliers_page(browser: Any, live: Live) -> None:
-    page = sign_in(browser, live.url, live.keys["supplier1"])
-    response = page.goto(f"/dashboard/supplier/{live.address('supplier2')}")
-    assert response is not None and response.status == 403
-    expect(page.get_by_test_id("denied")).to_contain_text("Not allowed")
-    shot(page, "supplier-denied")
-    # Nor act there, nor see a bank's book or the auditor's view.
-    # With this session's CSRF token, so that the party check (not the token) is what refuses it.
-    token = page.locator("input[name=csrf_token]").first.input_value()
-    posted = page.request.post(
-        f"/dashboard/supplier/{live.address('supplier2')}/accept",
-        form={"slot_id": "1", "csrf_token": token},
-        max_redirects=0,
-    )
-    assert posted.status == 403
-    for path in (f"/dashboard/bank/{live.address('bank1')}", "/dashboard/audit", "/dashboard/operator"):
-        denied = page.goto(path)
-        assert denied is not None and denied.status == 403, path
-
-
 def test_operator_onboards_suspends_and_pauses(browser: Any, live: Live) -> None:
     operator = sign_in(browser, live.url, live.keys["operator"])
     expect(operator).to_have_url(re.compile("/dashboard/operator$"))

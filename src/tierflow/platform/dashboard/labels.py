@@ -10,6 +10,7 @@ from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.i18n import N_
 from tierflow.platform.services.policy import ACTION_LABELS
+from tierflow.platform.services.users import DEFAULT_ADMIN_NAME
 
 # Every status of payables, certificates, requests, bills, ranges, participants, staff and approvals.
 STATUSES: dict[str, str] = {
@@ -101,6 +102,13 @@ def roles(bits: int, *, is_operator: bool = False) -> str:
     """Role bits as names ("core enterprise, supplier"); "—" for none."""
     names = (["operator"] if is_operator else []) + [name for name, bit in ROLE_BITS.items() if bits & bit]
     return i18n.gettext(", ").join(role(name) for name in names) if names else "—"
+
+
+def person(name: str | None) -> str:
+    """A person's name as stored; the placeholder of an unnamed first admin in the reader's language."""
+    if name == DEFAULT_ADMIN_NAME:
+        return i18n.gettext("Company administrator")
+    return name or ""
 
 
 def search_kind(key: str) -> str:

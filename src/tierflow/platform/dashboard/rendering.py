@@ -97,6 +97,7 @@ def environment() -> Environment:
         status=_status,
         status_text=labels.status,
         role=labels.role,
+        person=labels.person,
         roles=labels.roles,
         custody=labels.custody,
         search_kind=labels.search_kind,
