@@ -287,7 +287,11 @@ class Story:
             self.names = [*queries.directory(db).names.values(), *people]
 
     def actor(self, who: str) -> Any:
-        return sign_in(self.browser, self.live.url, self.live.keys[who], locale=self.locale)
+        return self.actor_with(self.live.keys[who])
+
+    def actor_with(self, api_key: str) -> Any:
+        """A page signed in with `api_key` (a newcomer's, shown once) in this chapter's language."""
+        return sign_in(self.browser, self.live.url, api_key, locale=self.locale)
 
     def look(self, page: Any, name: str) -> None:
         page.wait_for_load_state("domcontentloaded")

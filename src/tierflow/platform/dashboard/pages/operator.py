@@ -13,6 +13,7 @@ from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, confirmations, queries, web
+from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.services import controls, governance, payouts_due
 
 router = web.page_router("/operator")
@@ -259,7 +260,8 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 return i18n.gettext(
                     "Onboarded %(name)s at %(address)s; first admin: %(admin)s, who signs in with the key "
                     "and sets a password on the Team page. Their API key (shown once): %(key)s",
-                    name=name, address=created.participant.address, key=created.api_key,
+                    # short, as the participants table shows it (the full address is in its title)
+                    name=name, address=fmt.short_address(created.participant.address), key=created.api_key,
                     admin=params["admin_name"] or i18n.gettext("the company administrator"),
                 )  # fmt: skip
 
