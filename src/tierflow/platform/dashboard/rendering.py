@@ -98,6 +98,8 @@ def environment() -> Environment:
         status_text=labels.status,
         role=labels.role,
         person=labels.person,
+        trail_action=labels.trail_action,
+        trail_outcome=labels.trail_outcome,
         roles=labels.roles,
         custody=labels.custody,
         search_kind=labels.search_kind,

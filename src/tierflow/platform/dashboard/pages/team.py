@@ -159,7 +159,9 @@ def trail(request: Request, viewer: web.SignedIn, user: str = "", action: str = 
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
         action=action[:64] or None, limit=200,
     )  # fmt: skip
-    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action)
+    with web.session(request) as db:  # companies by name, not by address
+        names = queries.directory(db)
+    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action, names=names)
 
 
 @router.get("/team/trail.csv")
