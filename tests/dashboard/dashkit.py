@@ -293,6 +293,11 @@ class Story:
         """A page signed in with `api_key` (a newcomer's, shown once) in this chapter's language."""
         return sign_in(self.browser, self.live.url, api_key, locale=self.locale)
 
+    def nav(self, page: Any) -> None:
+        """The header's navigation is in the chapter's language (its Bills link, 票据 in Chinese)."""
+        bills = "票据" if self.lang == "zh-CN" else "Bills"
+        expect(page.get_by_role("navigation").get_by_role("link", name=bills, exact=True)).to_be_visible()
+
     def look(self, page: Any, name: str) -> None:
         page.wait_for_load_state("domcontentloaded")
         expect(page.locator("html")).to_have_attribute("lang", self.lang)

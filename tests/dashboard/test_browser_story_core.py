@@ -161,6 +161,10 @@ def test_story_of_a_core_enterprise_in_each_language(
     expect(core.get_by_test_id("banks-holding")).to_contain_text(_name(live, "bank2"))
     expect(core.get_by_test_id("tiers")).to_contain_text("Banks (financed)" if en else "银行（已融资）")
     story.look(core, "repaid-banks-and-tiers")
+    story.nav(core)
+    core.goto("/dashboard/bills")
+    story.nav(core)
+    story.look(core, "bills")
 
     # Maturity passes; the holder claims and the payout shows on its page.
     live.platform.increase_time(31 * DAY)

@@ -1,7 +1,8 @@
 """The operator's chapter of the story in chromium, once in Chinese and once in English: onboarding a
 company (its first admin signs in with the key), suspending and reinstating it on confirmation pages,
 changing a parameter through the governors' council, pausing and unpausing the platform, moving the
-devnet's clock and pushing the payouts that fell due. Every page is photographed to
+devnet's clock and pushing the payouts that fell due; the auditor reads the audit page and the console,
+read only (the language tour's last stop). Every page is photographed to
 tests/artifacts/<lang>/operator/ and every Chinese page is checked for English, hex and unix times.
 """
 
@@ -114,7 +115,17 @@ def test_story_of_the_operator_in_each_language(
     operator.locator("#op-grace").fill("7")  # the grace period the other tests expect
     operator.locator("form[action$='/parameters'] button[type=submit]").click()
     _execute_once_approved(live, story, operator)
-    for page in (operator, newcomer):
+
+    # The auditor reads the audit page and the operator's console, read only, in the same language.
+    auditor = story.actor("auditor")
+    auditor.goto("/dashboard/audit")
+    story.nav(auditor)
+    story.look(auditor, "auditor-audit")
+    auditor.goto("/dashboard/operator")
+    story.nav(auditor)
+    expect(auditor.locator("form[action$='/onboard']")).to_have_count(0)
+    story.look(auditor, "auditor-console")
+    for page in (operator, newcomer, auditor):
         assert not page.console_errors, page.console_errors
         page.context.close()
 

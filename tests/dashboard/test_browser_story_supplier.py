@@ -46,6 +46,7 @@ def test_story_of_a_supplier_in_each_language(
     row = incoming.locator("tr", has=supplier.locator(f"input[name=slot_id][value='{slot}']"))
     expect(row.get_by_test_id("invoice-preview")).to_contain_text(number)
     story.look(supplier, "incoming")
+    story.nav(supplier)
     with supplier.expect_download() as download:
         row.get_by_test_id("invoice-preview").click()
     assert Path(download.value.path()).read_bytes() == b"%PDF fapiao-118.pdf"

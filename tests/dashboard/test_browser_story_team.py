@@ -135,6 +135,7 @@ def test_story_of_a_team_in_each_language(
     maker = _staff_sign_in(story, maker_login, maker_totp.now())
     expect(maker).to_have_url(re.compile(f"/dashboard/bank/{bank}$"))
     expect(maker.locator(".who")).to_contain_text(who["maker"])
+    story.nav(maker)
     maker.locator(f'tr[data-request="{request_id}"] a[href$="/requests/{request_id}/fund"]').click()
     price = maker.get_by_test_id("fund-price").inner_text()
     story.look(maker, "maker-confirm-fund")
