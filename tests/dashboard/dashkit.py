@@ -293,6 +293,24 @@ class Story:
         """A page signed in with `api_key` (a newcomer's, shown once) in this chapter's language."""
         return sign_in(self.browser, self.live.url, api_key, locale=self.locale)
 
+    def claim_after(self, page: Any, days: int, token: int, amount: str) -> None:
+        """`days` pass on the chain (then a block, indexed); the holder on `page` claims certificate
+        `token`'s payout of `amount` (yuan as shown) with its button, and sees it among its payouts."""
+        live = self.live
+        live.platform.increase_time(days * 86_400)
+        live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})
+        assert live.ctx.link.wait_for(live.platform.w3.eth.block_number, 60)
+        page.reload()
+        claim = page.locator(f"form[action$='/claim']:has(input[name=token_id][value='{token}']) button")
+        expect(claim).to_contain_text(amount)
+        if self.lang == "en":
+            expect(claim).to_have_text(f"Claim ¥{amount}")
+        claim.click()
+        expect(page.locator(".flash-ok")).to_contain_text(f"T{token}")
+        if self.lang == "en":
+            expect(page.locator(".flash-ok")).to_contain_text("Claimed")
+        expect(page.get_by_test_id("payouts")).to_contain_text(amount)
+
     def nav(self, page: Any) -> None:
         """The header's navigation is in the chapter's language (its Bills link, 票据 in Chinese)."""
         bills = "票据" if self.lang == "zh-CN" else "Bills"

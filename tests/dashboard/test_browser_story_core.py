@@ -24,7 +24,6 @@ from tierflow.platform.models import Payable
 from tierflow.platform.models.service import DirectoryParticipant
 
 pytestmark = pytest.mark.browser
-DAY = 86_400
 ROWS = {"en": 200, "zh-CN": 3}  # issue 16's 200-row file once; the other language a small one
 HEADERS = {
     "en": ["supplier", "amount", "maturity", "credit line", "invoice numbers"],
@@ -167,18 +166,7 @@ def test_story_of_a_core_enterprise_in_each_language(
     story.look(core, "bills")
 
     # Maturity passes; the holder claims and the payout shows on its page.
-    live.platform.increase_time(31 * DAY)
-    live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})  # a block then
-    assert live.ctx.link.wait_for(live.platform.w3.eth.block_number, 60)
-    supplier4.reload()
-    claim = supplier4.locator(f"form[action$='/claim']:has(input[name=token_id][value='{token}']) button")
-    if en:
-        expect(claim).to_have_text("Claim ¥250,000.00")
-    claim.click()
-    expect(supplier4.locator(".flash-ok")).to_contain_text(f"T{token}")
-    if en:
-        expect(supplier4.locator(".flash-ok")).to_contain_text("Claimed")
-    expect(supplier4.get_by_test_id("payouts")).to_contain_text("250,000.00")
+    story.claim_after(supplier4, 31, token, "250,000.00")
     story.look(supplier4, "supplier-payout")
     for page in (core, supplier4):
         assert not page.console_errors, page.console_errors

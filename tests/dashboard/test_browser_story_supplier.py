@@ -15,7 +15,6 @@ from dashkit import Live, Story
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-DAY = 86_400
 
 
 def _issued(live: Live, line: int, face: int, days: int, filename: str) -> tuple[int, int, str]:
@@ -92,19 +91,7 @@ def test_story_of_a_supplier_in_each_language(
 
     # Maturity: core1 repays, the supplier claims and reads its payouts and statement.
     live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 500_000_00})
-    live.platform.increase_time(6 * DAY)
-    live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})  # a block then
-    assert live.ctx.link.wait_for(live.platform.w3.eth.block_number, 60)
-    supplier.reload()
-    claim = supplier.locator(f"form[action$='/claim']:has(input[name=token_id][value='{token}']) button")
-    expect(claim).to_contain_text("379,999.50")
-    if en:
-        expect(claim).to_have_text("Claim ¥379,999.50")
-    claim.click()
-    expect(supplier.locator(".flash-ok")).to_contain_text(f"T{token}")
-    if en:
-        expect(supplier.locator(".flash-ok")).to_contain_text("Claimed")
-    expect(supplier.get_by_test_id("payouts")).to_contain_text("379,999.50")
+    story.claim_after(supplier, 6, token, "379,999.50")
     statement = supplier.get_by_test_id("statement").locator("tbody tr", has_text=f"T{token}").first
     expect(statement).to_contain_text("379,999.50")
     expect(statement).to_contain_text("payout at maturity" if en else "到期兑付")

@@ -204,11 +204,12 @@ def test_story_of_a_team_in_each_language(
     expect(admin.locator(".flash-ok")).to_contain_text(who["viewer"])
     if en:
         expect(admin.locator(".flash")).to_contain_text("Invited Val Viewer (viewer)")
+    story.names += [who["viewer"], viewer_login]  # a person's own name and login
+    story.look(admin, "admin-invited")  # the roles in words
     admin.locator(f"form[action$='/users/{checker_id}/disable'] button").click()
     expect(admin.locator(".flash-ok")).to_contain_text(who["checker"])
     if en:
         expect(admin.locator(".flash")).to_contain_text("Chen Checker: disable done")
-    story.names += [who["viewer"], viewer_login]  # a person's own name and login
     story.look(admin, "admin-team")
     checker.goto("/dashboard/team")
     expect(checker).to_have_url(re.compile("/dashboard/sign-in"))

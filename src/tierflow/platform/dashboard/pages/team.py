@@ -245,7 +245,11 @@ async def invite(request: Request, viewer: web.SignedIn) -> Response:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
         return web.redirect(
             "/dashboard/team",
-            message=i18n.gettext("Invited %(name)s (%(roles)s).", name=user.name, roles=user.roles),
+            message=i18n.gettext(
+                "Invited %(name)s (%(roles)s).",
+                name=labels.person(user.name),
+                roles=i18n.gettext(", ").join(labels.role(role) for role in user.roles.split(",") if role),
+            ),
         )
 
 
@@ -277,7 +281,9 @@ async def change_user(request: Request, viewer: web.SignedIn, user_id: int, chan
                 return Response(status_code=404)
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
-        done = i18n.gettext("%(name)s: %(change)s done.", name=user.name, change=labels.user_change(change))
+        done = i18n.gettext(
+            "%(name)s: %(change)s done.", name=labels.person(user.name), change=labels.user_change(change)
+        )
         return web.redirect("/dashboard/team", message=done)
 
 
