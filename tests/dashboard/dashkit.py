@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from tierflow.platform.dashboard import queries
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.models.staff import StaffUser
+from tierflow.platform.services.users import DEFAULT_ADMIN_NAME
 from tierflow.testing import harness, synthetic
 from tierflow.testing.chain import Platform
 
@@ -275,12 +276,45 @@ class Story:
         self.folder = ARTIFACTS / lang / chapter
         shutil.rmtree(self.folder, ignore_errors=True)
         with Session(live.ctx.engine) as db:
-            people = [t for p in db.exec(select(StaffUser)) for t in (p.name, p.login) if t]
+            # an unnamed first admin's placeholder is the platform's word, shown in the reader's language
+            people = [
+                t
+                for p in db.exec(select(StaffUser))
+                for t in (p.name, p.login)
+                if t and t != DEFAULT_ADMIN_NAME
+            ]
             # names and logins are the participants' own
             self.names = [*queries.directory(db).names.values(), *people]
 
     def actor(self, who: str) -> Any:
-        return sign_in(self.browser, self.live.url, self.live.keys[who], locale=self.locale)
+        return self.actor_with(self.live.keys[who])
+
+    def actor_with(self, api_key: str) -> Any:
+        """A page signed in with `api_key` (a newcomer's, shown once) in this chapter's language."""
+        return sign_in(self.browser, self.live.url, api_key, locale=self.locale)
+
+    def claim_after(self, page: Any, days: int, token: int, amount: str) -> None:
+        """`days` pass on the chain (then a block, indexed); the holder on `page` claims certificate
+        `token`'s payout of `amount` (yuan as shown) with its button, and sees it among its payouts."""
+        live = self.live
+        live.platform.increase_time(days * 86_400)
+        live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})
+        assert live.ctx.link.wait_for(live.platform.w3.eth.block_number, 60)
+        page.reload()
+        claim = page.locator(f"form[action$='/claim']:has(input[name=token_id][value='{token}']) button")
+        expect(claim).to_contain_text(amount)
+        if self.lang == "en":
+            expect(claim).to_have_text(f"Claim ¥{amount}")
+        claim.click()
+        expect(page.locator(".flash-ok")).to_contain_text(f"T{token}")
+        if self.lang == "en":
+            expect(page.locator(".flash-ok")).to_contain_text("Claimed")
+        expect(page.get_by_test_id("payouts")).to_contain_text(amount)
+
+    def nav(self, page: Any) -> None:
+        """The header's navigation is in the chapter's language (its Bills link, 票据 in Chinese)."""
+        bills = "票据" if self.lang == "zh-CN" else "Bills"
+        expect(page.get_by_role("navigation").get_by_role("link", name=bills, exact=True)).to_be_visible()
 
     def look(self, page: Any, name: str) -> None:
         page.wait_for_load_state("domcontentloaded")

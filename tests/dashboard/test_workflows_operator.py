@@ -116,6 +116,27 @@ def test_operator_onboards_a_participant_with_its_first_admin(live: Live) -> Non
         finally:
             company.close()
 
+        # Suspend and reinstate each show a page first: nothing reaches the chain before Confirm.
+        with Session(live.ctx.engine) as db:
+            onboarded = db.exec(
+                select(DirectoryParticipant).where(DirectoryParticipant.legal_name == "Lishui Valves Co.")
+            ).one()
+        address, registry = onboarded.address, live.platform.c.registry.functions
+        active, suspended = 1, 2  # IParticipantRegistry.Status
+        for verb, before, after, said in (
+            ("suspend", active, suspended, "suspended"),
+            ("reinstate", suspended, active, "reinstated"),
+        ):
+            page = operator.post(f"/dashboard/operator/{verb}", data={"address": address}).text
+            assert 'data-testid="confirm"' in page and "Lishui Valves Co." in page, verb
+            assert 'name="confirmed" value="yes"' in page
+            assert registry.participant(address).call()[1] == before, verb
+            done = operator.post(f"/dashboard/operator/{verb}", data={"address": address, "confirmed": "yes"})
+            assert flash_of(done.text).startswith(f"ok: Lishui Valves Co. {said}"), flash_of(done.text)
+            assert registry.participant(address).call()[1] == after, verb
+        again = operator.post("/dashboard/operator/reinstate", data={"address": address}).text
+        assert flash_of(again) == "error: Lishui Valves Co. is not suspended."  # nothing to confirm
+
         # The same login again is refused before anything goes on chain: no second registration.
         again = dict(form, legal_name="Lishui Valves Two", legal_id="91331100MA2EXAMPL2")
         refused = flash_of(operator.post("/dashboard/operator/onboard", data=again).text)

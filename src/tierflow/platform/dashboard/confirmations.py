@@ -377,6 +377,52 @@ def time_travel(days: int, now: int) -> Confirmation:
     )
 
 
+def participant_status(db: Session, address: str, *, suspend: bool) -> Confirmation:
+    """Suspending a participant (it may look but neither send nor receive) or reinstating it."""
+    names = queries.directory(db)
+    found = next((a for a in names.roles if a.lower() == address.lower()), None)
+    if found is None:
+        raise actions.ActionError(_("This participant is not known here; reload the page."))
+    who, status = names.name(found), names.status.get(found, "active")
+    if suspend == (status == "suspended"):
+        raise actions.ActionError(
+            _("%(name)s is already suspended.", name=who)
+            if suspend
+            else _("%(name)s is not suspended.", name=who)
+        )
+    held = sum(
+        db.exec(
+            select(Certificate.value).where(col(Certificate.holder) == found, col(Certificate.value) > 0)
+        ).all()
+    )
+    before, after = (labels.status("active"), labels.status("suspended"))[:: 1 if suspend else -1]
+    rows = [
+        (_("Participant"), who),
+        (_("Roles"), labels.roles(names.roles.get(found, 0))),
+        (_("Status"), f"{before} → {after}"),
+        (_("Certificates held"), i18n.money(held)),
+        (_("Settlement balance"), i18n.money(queries.settlement_balance(db, found))),
+    ]
+    if suspend:
+        return Confirmation(
+            title=_("Suspend %(name)s", name=who),
+            rows=rows,
+            button=_("Confirm: suspend %(name)s", name=who),
+            note=_(
+                "%(name)s can still sign in and look, but can neither send nor receive certificates, bills "
+                "or settlement money until you reinstate it; nothing it holds is taken away and what it "
+                "owes stays owed.",
+                name=who,
+            ),
+        )
+    return Confirmation(
+        title=_("Reinstate %(name)s", name=who),
+        rows=rows,
+        button=_("Confirm: reinstate %(name)s", name=who),
+        note=_("%(name)s can act again at once: send, receive, finance and repay.", name=who),
+    )
+
+
 CONTROL_TITLES = {
     "freeze": i18n.N_("Freeze a certificate under a court order"),
     "unfreeze": i18n.N_("Release the hold on a certificate"),

@@ -6,10 +6,13 @@ through these tables so that a key never reaches the screen untranslated.
 
 from __future__ import annotations
 
+import re
+
 from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform import i18n
 from tierflow.platform.i18n import N_
 from tierflow.platform.services.policy import ACTION_LABELS
+from tierflow.platform.services.users import DEFAULT_ADMIN_NAME
 
 # Every status of payables, certificates, requests, bills, ranges, participants, staff and approvals.
 STATUSES: dict[str, str] = {
@@ -101,6 +104,13 @@ def roles(bits: int, *, is_operator: bool = False) -> str:
     """Role bits as names ("core enterprise, supplier"); "—" for none."""
     names = (["operator"] if is_operator else []) + [name for name, bit in ROLE_BITS.items() if bits & bit]
     return i18n.gettext(", ").join(role(name) for name in names) if names else "—"
+
+
+def person(name: str | None) -> str:
+    """A person's name as stored; the placeholder of an unnamed first admin in the reader's language."""
+    if name == DEFAULT_ADMIN_NAME:
+        return i18n.gettext("Company administrator")
+    return name or ""
 
 
 def search_kind(key: str) -> str:
@@ -218,3 +228,65 @@ def export_name(name: str) -> str:
 def csv_header(column: str) -> str:
     """A CSV column header in the reader's language (the stored name in English)."""
     return i18n.gettext(column) if column in CSV_HEADERS else column
+
+
+# The audit trail's stored action and outcome keys (English keeps them as stored: they are what an
+# auditor searches for; Chinese gets words).
+TRAIL_ACTIONS: dict[str, str] = {
+    "signin": N_("signed in"),
+    "signout": N_("signed out"),
+    "user.create": N_("person invited"),
+    "user.roles": N_("roles changed"),
+    "user.disable": N_("person disabled"),
+    "user.enable": N_("person enabled"),
+    "user.password": N_("password set"),
+    "user.totp_enrolled": N_("second factor enrolled"),
+    "user.totp_reset": N_("second factor reset"),
+    "policy.set": N_("approval rules changed"),
+    "apikey.issue": N_("API key issued"),
+    "document.read": N_("document opened"),
+    "dashboard batch issue": N_("batch issue"),
+}
+TRAIL_STEPS: dict[str, str] = {
+    "submit": N_("submitted for approval: %(action)s"),
+    "approve": N_("approved: %(action)s"),
+    "reject": N_("rejected: %(action)s"),
+}
+TRAIL_REQUESTS: dict[str, str] = {"dashboard": N_("on the dashboard"), "write": N_("through the API")}
+TRAIL_OUTCOMES: dict[str, str] = {
+    "ok": N_("done"),
+    "pending": N_("waiting for a checker"),
+    "executed": N_("executed"),
+    "refused": N_("refused"),
+    "rejected": N_("rejected"),
+    "failed": N_("failed"),
+    "disabled": N_("person disabled"),
+    "locked": N_("locked"),
+    "locked_now": N_("locked now"),
+    "needs_totp": N_("code needed"),
+    "unknown_login": N_("unknown login"),
+    "terms_changed": N_("terms changed"),
+}
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def trail_action(key: str) -> tuple[str, str]:
+    """An audit-trail action as (words, request): the request ("POST /dashboard/…", addresses shortened)
+    is shown as code beside the words; in English the stored key is the words."""
+    head, _, rest = key.partition(" ")
+    if head in TRAIL_REQUESTS and rest.split(" ")[0] in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        request = _ADDRESS.sub(lambda m: f"{m.group()[:6]}…{m.group()[-4:]}", rest)
+        return _translated(TRAIL_REQUESTS[head], head), request
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "approval" and parts[1] in TRAIL_STEPS:
+        step = TRAIL_STEPS[parts[1]]
+        english = i18n.translations(i18n.get_locale()).gettext(step) == step
+        return (key if english else i18n.gettext(step, action=action(parts[2]))), ""
+    return _translated(TRAIL_ACTIONS.get(key), key), ""
+
+
+def trail_outcome(key: str) -> str:
+    """An audit-trail outcome ("ok", "303 ok") in the reader's words; English keeps the stored key."""
+    status, _, word = key.rpartition(" ")
+    label = _translated(TRAIL_OUTCOMES.get(word), word)
+    return f"{status} {label}" if status else label

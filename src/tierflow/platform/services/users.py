@@ -71,6 +71,11 @@ def _now() -> int:
 
 
 # -- directory of people -----------------------------------------------------------------------------
+# The first admin's name when the operator gave none (also what migration d4e5f6a7b8c9 stored): a
+# placeholder in English, shown to each reader in their language (dashboard.labels.person).
+DEFAULT_ADMIN_NAME = "Company administrator"
+
+
 def first_admin(session: Session, address: str, *, name: str = "", login: str = "") -> StaffUser:
     """The company's first admin (created at onboarding; it owns the keys issued by the operator), named
     and with the login the operator gave, else a placeholder the admin can change."""
@@ -81,7 +86,7 @@ def first_admin(session: Session, address: str, *, name: str = "", login: str = 
         user = StaffUser(
             address=address,
             login=login.strip().lower() or f"admin@{address.lower()}",
-            name=name.strip()[:200] or "Company administrator",
+            name=name.strip()[:200] or DEFAULT_ADMIN_NAME,
             roles=FIRST_ADMIN_ROLES,
             created_at=_now(),
         )

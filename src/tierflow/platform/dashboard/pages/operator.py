@@ -12,6 +12,7 @@ from tierflow.chain.vocabulary import ROLE_BITS, Role
 from tierflow.errors import TierflowError
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, confirmations, council, queries, web
+from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.services import controls, governance, payouts_due
 
 router = web.page_router("/operator")
@@ -146,13 +147,21 @@ async def operator_action(request: Request, viewer: web.SignedIn, verb: str) -> 
                 return i18n.gettext(
                     "Onboarded %(name)s at %(address)s; first admin: %(admin)s, who signs in with the key "
                     "and sets a password on the Team page. Their API key (shown once): %(key)s",
-                    name=name, address=created.participant.address, key=created.api_key,
+                    # short, as the participants table shows it (the full address is in its title)
+                    name=name, address=fmt.short_address(created.participant.address), key=created.api_key,
                     admin=params["admin_name"] or i18n.gettext("the company administrator"),
                 )  # fmt: skip
 
             return await web.act(request, viewer, back, onboarded, actions.onboard, **params)
         if verb in ("suspend", "reinstate"):
             target = str(form.get("address", ""))
+            # a reversible act, but it stops a company's business at once: a page says whom and what first
+            page = await web.confirm_first(
+                request, form, back,
+                lambda db: confirmations.participant_status(db, target, suspend=verb == "suspend"),
+            )  # fmt: skip
+            if page is not None:
+                return page
             who = web.name_of(request, target)
             done = (
                 i18n.gettext("%(name)s suspended.", name=who)

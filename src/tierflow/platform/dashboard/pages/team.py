@@ -169,7 +169,9 @@ def trail(request: Request, viewer: web.SignedIn, user: str = "", action: str = 
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
         action=action[:64] or None, limit=200,
     )  # fmt: skip
-    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action)
+    with web.session(request) as db:  # companies by name, not by address
+        names = queries.directory(db)
+    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action, names=names)
 
 
 @router.get("/team/trail.csv")
@@ -253,7 +255,11 @@ async def invite(request: Request, viewer: web.SignedIn) -> Response:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
         return web.redirect(
             "/dashboard/team",
-            message=i18n.gettext("Invited %(name)s (%(roles)s).", name=user.name, roles=user.roles),
+            message=i18n.gettext(
+                "Invited %(name)s (%(roles)s).",
+                name=labels.person(user.name),
+                roles=i18n.gettext(", ").join(labels.role(role) for role in user.roles.split(",") if role),
+            ),
         )
 
 
@@ -285,7 +291,9 @@ async def change_user(request: Request, viewer: web.SignedIn, user_id: int, chan
                 return Response(status_code=404)
         except ServiceError as error:
             return web.redirect("/dashboard/team", message=error.message, kind="error")
-        done = i18n.gettext("%(name)s: %(change)s done.", name=user.name, change=labels.user_change(change))
+        done = i18n.gettext(
+            "%(name)s: %(change)s done.", name=labels.person(user.name), change=labels.user_change(change)
+        )
         return web.redirect("/dashboard/team", message=done)
 
 
