@@ -99,6 +99,8 @@ def environment() -> Environment:
         role=labels.role,
         roles=labels.roles,
         custody=labels.custody,
+        origin=labels.origin,
+        movement=labels.movement,
         search_kind=labels.search_kind,
         action_label=labels.action,
         short=fmt.short_address,
