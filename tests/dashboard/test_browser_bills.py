@@ -169,6 +169,8 @@ def test_story_of_a_discounted_bill_in_each_language(
     supplier.goto(f"/dashboard/bills/{package_id}")
     if en:
         expect(supplier.get_by_test_id("range-table")).to_contain_text("pledged to")
+    else:  # the history's From / To are who passed the range to whom, not a recourse claim's 追索对象
+        expect(supplier.locator("#hist-h + table thead")).to_contain_text("转出方")
     story.look(supplier, "supplier-bill-page")
 
     # supplier2 asks bank1 to discount the rest of its slice (¥200,000.00, the whole range).
