@@ -172,6 +172,18 @@ def test_bill_issue_endorse_discount_pledge_pay_dishonour_recourse(funded: Api) 
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert {int(r["range_id"]) for r in rows} >= {root, tier2, tier3, bank_range, back}
+    assert all(r["amount_yuan"] == f"{int(r['amount']) // 100}.{int(r['amount']) % 100:02d}" for r in rows)
+    zh = api.client.get(
+        "/v1/bills/export/ranges.csv", headers=api.headers("auditor", **{"Accept-Language": "zh-CN"})
+    )
+    assert zh.text.splitlines()[0].startswith(
+        "子票区间编号,票据编号,持有人,首张子票,末张子票,金额（分）,金额（元）,状态"
+    )
+    assert zh.text.splitlines()[1:] == export.text.splitlines()[1:]  # only the header changes
+    packages = api.client.get("/v1/bills/export/packages.csv", headers=api.headers("auditor"))
+    assert packages.text.splitlines()[0].startswith(
+        "package_id,drawer,acceptor,payee,face,face_yuan,maturity,"
+    )
     assert api.client.get("/v1/bills/export/packages.csv", headers=api.headers("auditor")).status_code == 200
 
 

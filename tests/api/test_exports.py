@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import itertools
+import re
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 from apikit import Synthetic, synthetic_api
+from sqlalchemy import literal, select
 from sqlalchemy.engine import Engine
 
+from tierflow.platform.db import Fen
 from tierflow.platform.services import exports
 from tierflow.testing import synthetic
 
@@ -66,3 +70,55 @@ def test_export_memory_stays_flat_however_many_rows(bulk: Synthetic) -> None:
         tracemalloc.stop()
     assert size > 10_000_000
     assert peak < size // 3, f"peak {peak:,} B while streaming {size:,} B of CSV"
+
+
+def test_exports_headers_follow_accept_language_with_exact_fen_and_yuan(bulk: Synthetic) -> None:
+    """English keeps the column names (programs read them) and adds `<name>_yuan` after each amount;
+    Chinese says the unit of each amount; the yuan text is exact (no float) on both databases."""
+    auditor = {"X-API-Key": bulk.seeded.tokens["auditor"]}
+
+    def export(table: str, language: str, lines: int = 10**6) -> list[list[str]]:
+        """The first `lines` lines of the export (streamed: the rest is not read)."""
+        headers = {**auditor, "Accept-Language": language}
+        with bulk.client.stream("GET", f"/v1/audit/export/{table}.csv", headers=headers) as response:
+            assert response.status_code == 200
+            return list(csv.reader(itertools.islice(response.iter_lines(), lines)))
+
+    header, *rows = export("payables", "en-GB")
+    assert header[:8] == [
+        "slot_id",
+        "obligor",
+        "supplier",
+        "line_id",
+        "face",
+        "face_yuan",
+        "maturity",
+        "status",
+    ]
+    assert {"paid_in", "paid_in_yuan", "paid_out", "paid_out_yuan"} <= set(header)
+    face, in_fen, in_yuan = header.index("face"), header.index("paid_in"), header.index("paid_in_yuan")
+    assert {(r[face], r[face + 1]) for r in rows} == {("1000000000000000", "10000000000000.00")}
+    assert {(r[in_fen], r[in_yuan]) for r in rows} == {("0", "0.00")}
+    zh, *zh_rows = export("payables", "zh-CN,zh;q=0.9")
+    assert zh[:8] == [
+        "应付账款编号", "付款方", "供应商", "额度编号", "票面金额（分）", "票面金额（元）", "到期日", "状态",
+    ]  # fmt: skip
+    assert zh_rows == rows  # only the header changes with the language
+    header, *rows = export("certificates", "en", 1001)
+    value = header.index("value")
+    assert header[value + 1] == "value_yuan" and header[value + 3] == "initial_value_yuan"
+    assert all(int(r[value]) == round(float(r[value + 1]) * 100) for r in rows)
+    for table in ("certificates", "financing-requests", "participants"):
+        header = export(table, "zh-CN", 1)[0]
+        assert not [h for h in header if re.search(r"[A-Za-z]", h)], (table, header)
+
+
+def test_export_yuan_text_is_exact_at_every_size(bulk: Synthetic) -> None:
+    """The database renders yuan as yuan_text does, across SQLite's fast path limit (2**63 fen) and at
+    the largest amount a Fen holds."""
+    values = [0, 5, 99, 100, 12_345, 10**15, 2**63 - 1, 2**63, 10**40 + 7, 2**256 - 1]
+    dialect = bulk.engine.dialect.name
+    with bulk.engine.connect() as conn:
+        for value in values:
+            rendered = conn.execute(select(exports._yuan_sql(literal(value, Fen()), dialect))).scalar_one()
+            assert rendered == exports.yuan_text(value), (value, rendered)

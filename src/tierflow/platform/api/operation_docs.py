@@ -158,8 +158,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/financing-requests"): "Every financing request with its terms (auditor)." + PAGED,
     ("GET", "/v1/audit/positions/{address}"): "Everything one participant holds, owes, financed or was paid "
     "(auditor).",
-    ("GET", "/v1/audit/export/{table}.csv"): "A whole table as CSV, streamed however large it is; amounts as "
-    "exact integer fen (auditor).",
+    ("GET", "/v1/audit/export/{table}.csv"): "A whole table as CSV, streamed however large it is (auditor): "
+    "each amount as exact integer fen under its column's name and as yuan text in `<name>_yuan` (12345.67, "
+    "never a float); dates and instants in ISO 8601 (UTC); the header in the request's language "
+    "(Accept-Language: zh-CN or en, default en: the column names).",
     # -- shared -------------------------------------------------------------------------------------
     ("GET", "/v1/me"): "Who this API key belongs to: address, legal name, roles, status, custody.",
     (
@@ -221,8 +223,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/bills/discount-queue"): "Discount requests addressed to this bank with the range, "
     "maturity, acceptor and any quote." + PAGED,
     ("GET", "/v1/bills/discount-requests"): "This holder's discount requests and their quotes." + PAGED,
-    ("GET", "/v1/bills/export/{table}.csv"): "Every bill package or every range record as CSV, amounts in "
-    "exact fen (auditor).",
+    ("GET", "/v1/bills/export/{table}.csv"): "Every bill package or every range record as CSV (auditor): "
+    "the face or amount in exact fen and as yuan text in `face_yuan` / `amount_yuan`, dates and instants in "
+    "ISO 8601 (UTC); the header in the request's language (Accept-Language: zh-CN or en, default en: the "
+    "column names).",
     ("GET", "/v1/bills/ranges/{range_id}/chain"): "A range's endorsement chain, nearest first: who is "
     "liable to its holder in recourse.",
     ("GET", "/v1/bills/{package_id}"): "One bill with its live ranges, quotes and history (its parties, "

@@ -51,6 +51,10 @@ STATUSES: dict[str, str] = {
     "running": N_("Running"),
     "paused": N_("Paused"),
     "open": N_("Open"),
+    # a bill discount request's (services.bills.request_public)
+    "discounted": N_("Discounted"),
+    "withdrawn": N_("Withdrawn"),
+    "quote_cancelled": N_("Quote cancelled"),
 }
 
 ROLES: dict[str, str] = {
@@ -76,6 +80,27 @@ SEARCH_KINDS: dict[str, str] = {
     "payable": N_("payable"),
     "certificate": N_("certificate"),
     "invoice": N_("invoice"),
+}
+
+# How a bill range came to its holder (BillRange.origin, written by the indexer).
+ORIGINS: dict[str, str] = {
+    "received": N_("received from the drawer"),
+    "endorsed": N_("endorsed"),
+    "discounted": N_("discounted"),
+    "pledged": N_("pledged"),
+    "recourse": N_("taken in recourse"),
+    "remainder": N_("remainder"),
+}
+# What happened to a bill range (BillMovement.kind), for the bill's history.
+MOVEMENTS: dict[str, str] = {
+    **ORIGINS,
+    "rediscounted": N_("rediscounted"),
+    "pledge_released": N_("pledge released"),
+    "presented": N_("presented"),
+    "paid": N_("paid"),
+    "dishonoured": N_("dishonoured"),
+    "recourse_claimed": N_("recourse claimed"),
+    "recourse_settled": N_("recourse settled"),
 }
 
 CUSTODY: dict[str, str] = {"custodial": N_("custodial (platform keeps the key)"), "self": N_("self-custody")}
@@ -134,6 +159,16 @@ USER_CHANGES: dict[str, str] = {
 def user_change(key: str) -> str:
     """What an admin did to a person (the stored verb in English, the word in Chinese)."""
     return _translated(USER_CHANGES.get(key), key)
+
+
+def origin(key: str) -> str:
+    """How a bill range came to its holder, in the reader's language (the stored word in English)."""
+    return _translated(ORIGINS.get(key), key)
+
+
+def movement(key: str) -> str:
+    """What happened to a bill range, in the reader's language (the stored word in English)."""
+    return _translated(MOVEMENTS.get(key), key)
 
 
 def custody(key: str) -> str:

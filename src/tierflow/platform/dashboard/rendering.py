@@ -102,6 +102,8 @@ def environment() -> Environment:
         trail_outcome=labels.trail_outcome,
         roles=labels.roles,
         custody=labels.custody,
+        origin=labels.origin,
+        movement=labels.movement,
         search_kind=labels.search_kind,
         action_label=labels.action,
         short=fmt.short_address,

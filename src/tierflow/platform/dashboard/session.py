@@ -221,7 +221,12 @@ def _sign_in_with_key(db: Session, token: str) -> Viewer:
     user = db.get(StaffUser, key.user_id) if key.user_id is not None else None
     if user is not None and user.disabled_at is not None:
         raise SignInError("The person this key belongs to is disabled. Ask your company's admin.")
-    db.add(DashboardSession(session_id=session_id, address=key.address, key_id=key.key_id, created_at=now))
+    address, key_id = key.address, key.key_id
+    # End the reads' transaction first: on SQLite (WAL) an insert in a transaction that has read is
+    # refused at once ("database is locked", no busy wait) if the indexer committed since the read;
+    # an insert that starts its own transaction waits its turn.
+    db.commit()
+    db.add(DashboardSession(session_id=session_id, address=address, key_id=key_id, created_at=now))
     db.commit()
     return with_person(db, viewer, user)
 
