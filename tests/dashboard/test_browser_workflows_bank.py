@@ -1,12 +1,13 @@
 """The bank's work told in chromium, once in Chinese and once in English, as a credit officer clicks it:
-credit lines and settlement money (grant, adjust, freeze, unfreeze, mint, burn, claim), a quote with a
-chosen validity and its rate warnings, then funding, and a default with recourse and its collection, the
-closed positions and realised yield at the end. Every money and legal act passes its confirmation page
-first (never a browser dialog); each page is photographed to tests/artifacts/<lang>/bank-…/ and every
-Chinese page is checked for English UI text, hex addresses and unix times (dashkit.Story). Flash messages
-are compared with the catalogue's sentence in the story's language.
+credit lines and settlement money (grant, adjust, freeze, unfreeze, mint, burn), a quote with a chosen
+validity and its rate warnings, then funding, and past maturity a default with recourse and its
+collection, the claim of a repaid position, the closed positions and realised yield at the end. Every
+money and legal act passes its confirmation page first (never a browser dialog); each page is
+photographed to tests/artifacts/<lang>/bank-…/ and every Chinese page is checked for English UI text, hex
+addresses and unix times (dashkit.Story). Flash messages are compared with the catalogue's sentence in
+the story's language.
 
-Named to run after the other browser files that share the live chain: the recourse chapter moves the
+Named to run after the other browser files that share the live chain: the last chapter moves the
 chain's clock past a maturity and its grace period.
 """
 
@@ -78,8 +79,8 @@ def _watch_dialogs(page: Any) -> list[str]:
 
 
 @LANGUAGES
-def test_bank_lines_money_and_claim_in_each_language(
-    browser: Any, live: Live, line_core1: int, locale: str, lang: str
+def test_bank_credit_lines_and_money_in_each_language(
+    browser: Any, live: Live, locale: str, lang: str
 ) -> None:
     story = Story(live, browser, locale, lang, chapter="bank-lines-and-money")
     bank = story.actor("bank1")
@@ -163,37 +164,7 @@ def test_bank_lines_money_and_claim_in_each_language(
         said(lang, "Retired %(amount)s of settlement money from your own balance.", amount=money(88_88))
     )
     assert _chain_balance(live, "bank1") == own - 88_88
-
-    # A repaid, matured position: Claim, on a page saying who pays whom how much, then the closed deal.
-    slot, token = live.issue("core1", "supplier2", face=50_000_00, line_id=line_core1, days=5)
-    request_id = live.funded("supplier2", "bank1", token, 50_000_00, rate_bps=400)
-    live.api("core1", f"/v1/core/payables/{slot}/repay", {"amount": 50_000_00})
-    _travel(live, 6)
-    bank.reload()
-    claim = bank.get_by_test_id("claimable").locator(f'tr[data-token="{token}"]')
-    story.look(bank, "claimable")
-    before = _chain_balance(live, "bank1")
-    claim.locator("button[type=submit]").click()
-    confirm = bank.get_by_test_id("confirm")
-    expect(confirm).to_contain_text(
-        said(lang, "%(core)s pays %(holder)s %(amount)s, out of its repayment held on the platform",
-             core=DEMO_NAMES["core1"], holder=DEMO_NAMES["bank1"], amount=money(50_000_00))
-    )  # fmt: skip
-    expect(confirm).to_contain_text(f"¥{fmt.yuan(before)} → ¥{fmt.yuan(before + 50_000_00)}")
-    assert _chain_balance(live, "bank1") == before  # nothing claimed before Confirm
-    story.look(bank, "confirm-claim")
-    bank.get_by_test_id("confirm-button").click()
-    expect(flash).to_contain_text(
-        said(lang, "Claimed %(amount)s on certificate T%(token)s: it is in your settlement balance.",
-             amount=money(50_000_00), token=token)
-    )  # fmt: skip
-    assert _chain_balance(live, "bank1") == before + 50_000_00
-    expect(bank.get_by_test_id("claimable").locator(f'tr[data-token="{token}"]')).to_have_count(0)
-    price = int(live.platform.c.financing.functions.getRequest(request_id).call()[9])
-    deal = bank.get_by_test_id("closed").locator(f'tr[data-request="{request_id}"]')
-    expect(deal).to_contain_text(fmt.yuan(price))
-    expect(deal).to_contain_text("50,000.00")
-    story.look(bank, "claimed")
+    story.look(bank, "money-retired")
     assert not bank.console_errors, bank.console_errors
     assert not dialogs, dialogs
     bank.context.close()
@@ -332,7 +303,7 @@ def test_bank_quotes_with_warnings_and_funds_in_each_language(
 
 
 @LANGUAGES
-def test_bank_defaults_recourses_collects_and_closes_in_each_language(
+def test_bank_defaults_recourses_collects_and_claims_in_each_language(
     browser: Any, live: Live, line_core1: int, locale: str, lang: str
 ) -> None:
     # Moves the chain's clock past a maturity and the 7-day grace period: these chapters run last.
@@ -349,7 +320,7 @@ def test_bank_defaults_recourses_collects_and_closes_in_each_language(
     live.api("core1", f"/v1/core/payables/{paid_slot}/repay", {"amount": 80_000_00})
     _travel(live, 14)  # past maturity and the grace period, unpaid
 
-    story = Story(live, browser, locale, lang, chapter="bank-default-and-recourse")
+    story = Story(live, browser, locale, lang, chapter="bank-default-recourse-claim")
     bank = story.actor("bank1")
     dialogs = _watch_dialogs(bank)
     flash = bank.locator(".flash")
@@ -429,13 +400,27 @@ def test_bank_defaults_recourses_collects_and_closes_in_each_language(
     expect(bank.get_by_test_id("recoursed").locator("tr", has_text=name).last).to_contain_text("0.00")
     story.look(bank, "collected")
 
-    # The repaid position is claimed; the closed deals show what was paid, received and the yield.
-    bank.get_by_test_id("claimable").locator(f'tr[data-token="{paid_token}"] button').click()
+    # The repaid, matured position: Claim, on a page saying who pays whom how much, then the closed deal.
+    claim = bank.get_by_test_id("claimable").locator(f'tr[data-token="{paid_token}"]')
+    story.look(bank, "claimable")
+    before = _chain_balance(live, "bank1")
+    claim.locator("button[type=submit]").click()
+    confirm = bank.get_by_test_id("confirm")
+    expect(confirm).to_contain_text(
+        said(lang, "%(core)s pays %(holder)s %(amount)s, out of its repayment held on the platform",
+             core=DEMO_NAMES["core1"], holder=DEMO_NAMES["bank1"], amount=money(80_000_00))
+    )  # fmt: skip
+    expect(confirm).to_contain_text(f"¥{fmt.yuan(before)} → ¥{fmt.yuan(before + 80_000_00)}")
+    assert _chain_balance(live, "bank1") == before  # nothing claimed before Confirm
+    story.look(bank, "confirm-claim")
     bank.get_by_test_id("confirm-button").click()
     expect(flash).to_contain_text(
         said(lang, "Claimed %(amount)s on certificate T%(token)s: it is in your settlement balance.",
              amount=money(80_000_00), token=paid_token)
     )  # fmt: skip
+    assert _chain_balance(live, "bank1") == before + 80_000_00
+    expect(bank.get_by_test_id("claimable").locator(f'tr[data-token="{paid_token}"]')).to_have_count(0)
+    # Closed: what was paid and received, from the indexed events, and the yield realised.
     price = int(live.platform.c.financing.functions.getRequest(paid_request).call()[9])
     deal = bank.get_by_test_id("closed").locator(f'tr[data-request="{paid_request}"]')
     expect(deal).to_contain_text(fmt.yuan(price))
