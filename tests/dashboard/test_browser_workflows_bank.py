@@ -122,7 +122,7 @@ def test_bank_credit_lines_and_money_in_each_language(
 
     # Frozen, on its confirmation page: nothing drawn, so the limit comes down to nothing.
     row.locator("form[action$='/freeze'] button[type=submit]").click()
-    expect(bank.get_by_test_id("confirm")).to_contain_text("¥6,000,000.00 → ¥0.00")
+    assert _confirm_rows(bank, lang)["Limit"] == "¥6,000,000.00 → ¥0.00"
     assert live.platform.c.credit_lines.functions.available(line_id).call() == 6_000_000_00  # not yet
     story.look(bank, "confirm-freeze")
     bank.get_by_test_id("confirm-button").click()
@@ -445,6 +445,12 @@ def _confirm_rows(page: Any, lang: str) -> dict[str, str]:
     )
     english = {
         said(lang, msgid): msgid
-        for msgid in ("Goes back to", "Collected at once", "Still owed after that", "Its settlement balance")
+        for msgid in (
+            "Limit",
+            "Goes back to",
+            "Collected at once",
+            "Still owed after that",
+            "Its settlement balance",
+        )
     }
     return {english.get(label, label): value for label, value in pairs}

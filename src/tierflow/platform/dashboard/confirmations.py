@@ -29,7 +29,8 @@ def _payable(db: Session, slot_id: int) -> Payable:
 def _overdue(payable: Payable, now: int) -> str:
     days = max(-fmt.days_to(payable.maturity, now), 0)
     late = i18n.ngettext("%(num)s day overdue", "%(num)s days overdue", days)
-    return f"{i18n.date(payable.maturity)} ({late})"
+    # a sentence of its own: Chinese brackets are full-width (to the day, then how late)
+    return _("%(day)s (%(late)s)", day=i18n.date(payable.maturity), late=late)
 
 
 def _holders(db: Session, slot_id: int) -> list[tuple[str, int]]:
