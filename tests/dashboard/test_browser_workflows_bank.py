@@ -425,7 +425,17 @@ def test_bank_defaults_recourses_collects_and_claims_in_each_language(
     deal = bank.get_by_test_id("closed").locator(f'tr[data-request="{paid_request}"]')
     expect(deal).to_contain_text(fmt.yuan(price))
     expect(deal).to_contain_text("80,000.00")
-    expect(bank.get_by_test_id("closed-kpis")).to_contain_text("%")
+    # The realised yield is what the closed deals shown earned a year: profit over price × days, 360 days.
+    cells = (
+        bank.get_by_test_id("closed")
+        .locator("tbody tr")
+        .evaluate_all("rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText))")
+    )
+    paid = [fmt.parse_yuan(row[3]) for row in cells]
+    profit = sum(fmt.parse_yuan(row[4]) for row in cells) - sum(paid)
+    weighted = sum(p * int(row[7]) for p, row in zip(paid, cells, strict=True))
+    realised = (2 * profit * 3_600_000 + weighted) // (2 * weighted)
+    expect(bank.get_by_test_id("closed-kpis").locator("dd").last).to_have_text(fmt.percent_bps(realised))
     bank.goto(page)
     story.look(bank, "book-closed")
     assert not bank.console_errors, bank.console_errors
