@@ -148,6 +148,15 @@ def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int
         assert rows["Repaid by the obligor"] == "¥200,000.00 of ¥200,000.00"
         assert rows["Your settlement balance"] == f"¥{fmt.yuan(before)} → ¥{fmt.yuan(before + 200_000_00)}"
         assert _balance(live, "bank1") == before  # not claimed before Confirm
+        # Another holder's certificate: no page offers its money to the bank, and a forged Confirm is refused.
+        _, theirs = live.issue("core1", "supplier1", face=1_000_00, line_id=line_core1, days=60)
+        refused = bank.post(f"{page}/claims/{theirs}").text
+        assert (
+            flash_of(refused)
+            == f"error: Certificate T{theirs} is not one of yours to claim on; reload the page."
+        )
+        refused = bank.post(f"{page}/claims/{theirs}", data={"confirmed": "yes"}).text
+        assert flash_of(refused).startswith("error:") and _balance(live, "bank1") == before
         html = bank.post(f"{page}/claims/{token}", data={"confirmed": "yes"}).text
         assert (
             flash_of(html)
