@@ -139,7 +139,25 @@ def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int
         html = bank.get(page).text
         assert 'data-testid="claimable"' in html and f"/claims/{token}" in html, request_id
         before = _balance(live, "bank1")
-        html = bank.post(f"{page}/claims/{token}").text
+        # Claim moves money: a page first says who pays whom how much; nothing reaches the chain yet.
+        rows = _confirm_rows(bank.post(f"{page}/claims/{token}").text)
+        assert rows["Who pays whom"] == (
+            "Hangzhou Grand Motors Group pays Bank of Tierflow (settlement bank) ¥200,000.00, out of its "
+            "repayment held on the platform"
+        ), rows
+        assert rows["Repaid by the obligor"] == "¥200,000.00 of ¥200,000.00"
+        assert rows["Your settlement balance"] == f"¥{fmt.yuan(before)} → ¥{fmt.yuan(before + 200_000_00)}"
+        assert _balance(live, "bank1") == before  # not claimed before Confirm
+        # Another holder's certificate: no page offers its money to the bank, and a forged Confirm is refused.
+        _, theirs = live.issue("core1", "supplier1", face=1_000_00, line_id=line_core1, days=60)
+        refused = bank.post(f"{page}/claims/{theirs}").text
+        assert (
+            flash_of(refused)
+            == f"error: Certificate T{theirs} is not one of yours to claim on; reload the page."
+        )
+        refused = bank.post(f"{page}/claims/{theirs}", data={"confirmed": "yes"}).text
+        assert flash_of(refused).startswith("error:") and _balance(live, "bank1") == before
+        html = bank.post(f"{page}/claims/{token}", data={"confirmed": "yes"}).text
         assert (
             flash_of(html)
             == f"ok: Claimed ¥200,000.00 on certificate T{token}: it is in your settlement balance."
@@ -155,9 +173,14 @@ def test_bank_claims_a_repaid_position_with_a_button(live: Live, line_core1: int
         price = int(live.platform.c.financing.functions.getRequest(request_id).call()[9])
         assert fmt.yuan(price) in deal and "200,000.00" in deal
         assert 'data-testid="closed-kpis"' in html
-        # Claiming again changes nothing, and the chain's refusal is a sentence.
+        # Claiming again changes nothing: no page offers it, and the chain's refusal is a sentence.
         again = bank.post(f"{page}/claims/{token}").text
+        assert (
+            flash_of(again) == f"error: Certificate T{token} is paid out in full: nothing is left to claim."
+        )
+        again = bank.post(f"{page}/claims/{token}", data={"confirmed": "yes"}).text
         assert flash_of(again).startswith("error:")
+        assert _balance(live, "bank1") == before + 200_000_00
     finally:
         bank.close()
 

@@ -1,10 +1,10 @@
 """What the legal and money actions of the bank and the operator will do, in words, yuan, dates and names:
-declaring a payable defaulted, exercising recourse, collecting a recourse debt, pushing payouts. Each is
-shown on a confirmation page (web.confirm_page) before anything is sent, never in a browser dialog."""
+declaring a payable defaulted, exercising recourse, collecting a recourse debt, claiming, pushing payouts.
+Each is shown on a confirmation page (web.confirm_page) before anything is sent, never in a browser dialog."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, labels, queries
@@ -12,7 +12,7 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.web import Confirmation
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.models.receivables import Certificate, Payable, Payout
 from tierflow.platform.services.payouts_due import DuePayable
 
 _ = i18n.gettext
@@ -29,7 +29,8 @@ def _payable(db: Session, slot_id: int) -> Payable:
 def _overdue(payable: Payable, now: int) -> str:
     days = max(-fmt.days_to(payable.maturity, now), 0)
     late = i18n.ngettext("%(num)s day overdue", "%(num)s days overdue", days)
-    return f"{i18n.date(payable.maturity)} ({late})"
+    # a sentence of its own: Chinese brackets are full-width (to the day, then how late)
+    return _("%(day)s (%(late)s)", day=i18n.date(payable.maturity), late=late)
 
 
 def _holders(db: Session, slot_id: int) -> list[tuple[str, int]]:
@@ -316,6 +317,77 @@ def burn(db: Session, bank: str, amount: int) -> Confirmation:
         warnings=[_("Your settlement balance is only %(balance)s.", balance=i18n.money(balance))]
         if amount > balance
         else [],
+    )
+
+
+def claim(db: Session, token_id: int, *, holder: str, now: int) -> Confirmation:
+    """A holder claiming its share of what the obligor repaid on a matured payable: who pays whom how
+    much (ActionError when there is nothing to claim, so the page never offers an empty payment)."""
+    names = queries.directory(db)
+    token = db.get(Certificate, token_id)
+    if token is None or token.holder.lower() != holder.lower():
+        raise actions.ActionError(
+            _("Certificate T%(token)s is not one of yours to claim on; reload the page.", token=token_id)
+        )
+    if token.value == 0:
+        raise actions.ActionError(
+            _("Certificate T%(token)s is paid out in full: nothing is left to claim.", token=token_id)
+        )
+    payable = _payable(db, token.slot_id)
+    claimed = int(
+        db.exec(
+            select(func.coalesce(func.sum(Payout.amount), 0)).where(col(Payout.token_id) == token_id)
+        ).one()
+    )
+    # the contract's pro-rata rule (Receivables._claimable): its share of what came in, less what it took
+    amount = (token.value + claimed) * payable.paid_in // payable.face - claimed if payable.face else 0
+    if amount <= 0:
+        raise actions.ActionError(
+            _("Nothing to claim on certificate T%(token)s yet: %(core)s has paid nothing more in.",
+              token=token_id, core=names.name(payable.obligor))
+        )  # fmt: skip
+    core = names.name(payable.obligor)
+    balance = queries.settlement_balance(db, holder)
+    owed = _owed_by(db, holder)
+    after = balance + amount - min(owed, amount)  # a recourse debt of the holder's is paid out of it first
+    rows = [
+        (
+            _("Certificate"),
+            _(
+                "T%(token)s of payable P%(slot)s of %(core)s, %(value)s",
+                token=token_id, slot=payable.slot_id, core=core, value=i18n.money(token.value),
+            ),
+        ),
+        (_("Maturity"), i18n.date(payable.maturity)),
+        (_("Repaid by the obligor"), _("%(paid)s of %(face)s", paid=i18n.money(payable.paid_in),
+                                       face=i18n.money(payable.face))),
+        (_("Who pays whom"), _("%(core)s pays %(holder)s %(amount)s, out of its repayment held on the "
+                               "platform", core=core, holder=names.name(holder), amount=i18n.money(amount))),
+        (_("Your settlement balance"), f"{i18n.money(balance)} → {i18n.money(after)}"),
+    ]  # fmt: skip
+    warnings = []
+    if owed:
+        warnings.append(
+            _(
+                "You owe %(owed)s of recourse: it is taken from this payment first.",
+                owed=i18n.money(owed),
+            )
+        )
+    if payable.maturity > now:
+        warnings.append(
+            _("P%(slot)s matures on %(day)s: the chain pays from maturity on and will refuse it before.",
+              slot=payable.slot_id, day=i18n.date(payable.maturity))
+        )  # fmt: skip
+    return Confirmation(
+        title=_("Claim %(amount)s on certificate T%(token)s", amount=i18n.money(amount), token=token_id),
+        rows=rows,
+        button=_("Confirm: claim %(amount)s", amount=i18n.money(amount)),
+        note=_(
+            "Your pro-rata share of what %(core)s repaid moves into your settlement balance; a later "
+            "repayment can be claimed again. A payment cannot be taken back.",
+            core=core,
+        ),
+        warnings=warnings,
     )
 
 

@@ -507,6 +507,13 @@ async def fund_selected(request: Request, viewer: web.SignedIn, address: str) ->
 @router.post("/{address}/claims/{token_id}")
 async def claim(request: Request, viewer: web.SignedIn, address: str, token_id: int) -> Response:
     address, back = _bank_acting(viewer, address)
+    # money moves to the bank: who pays whom how much, on a page, before anything is sent
+    page = await web.confirm_first(
+        request, await request.form(), back,
+        lambda db: confirmations.claim(db, token_id, holder=address, now=queries.clock(db)),
+    )  # fmt: skip
+    if page is not None:
+        return page
 
     def claimed(result: Any) -> str:
         amount = (getattr(result, "result", None) or {}).get("amount")
