@@ -303,7 +303,8 @@ class Story:
 
     def claim_after(self, page: Any, days: int, token: int, amount: str) -> None:
         """`days` pass on the chain (then a block, indexed); the holder on `page` claims certificate
-        `token`'s payout of `amount` (yuan as shown) with its button, and sees it among its payouts."""
+        `token`'s payout of `amount` (yuan as shown) with its button, on its confirmation page, and sees
+        it among its payouts."""
         live = self.live
         live.platform.increase_time(days * 86_400)
         live.api("bank1", "/v1/settlement/mint", {"to": live.address("bank2"), "amount": 1})
@@ -313,7 +314,10 @@ class Story:
         expect(claim).to_contain_text(amount)
         if self.lang == "en":
             expect(claim).to_have_text(f"Claim ¥{amount}")
-        claim.click()
+        claim.click()  # money moves: a confirmation page says who pays whom how much before anything is sent
+        expect(page.get_by_test_id("confirm")).to_contain_text(amount)
+        self.look(page, "confirm-claim")
+        page.get_by_test_id("confirm-button").click()
         expect(page.locator(".flash-ok")).to_contain_text(f"T{token}")
         if self.lang == "en":
             expect(page.locator(".flash-ok")).to_contain_text("Claimed")

@@ -178,6 +178,13 @@ async def supplier_action(request: Request, viewer: web.SignedIn, address: str, 
             return await web.act(
                 request, viewer, back, done, actions.seller_request, verb=verb, request_id=request_id
             )
+        # money moves to the supplier: who pays whom how much, on a page, before anything is sent
+        page = await web.confirm_first(
+            request, form, back,
+            lambda db: confirmations.claim(db, request_id, holder=address, now=queries.clock(db)),
+        )  # fmt: skip
+        if page is not None:
+            return page
         return await web.act(
             request,
             viewer,
