@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_abi.abi import encode
@@ -18,6 +19,11 @@ from tierflow.chain.devnet import Devnet, rpc_ready
 from tierflow.chain.node import connect
 from tierflow.errors import WrongChainError
 from tierflow.testing.chain import Platform
+
+PROBE = (
+    'pragma solidity ^0.8.24; import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";'
+    "contract Probe is Ownable { constructor() Ownable(msg.sender) {} }"
+)
 
 
 def test_solc_wrapper_reports_the_pinned_version() -> None:
@@ -39,18 +45,47 @@ def test_solc_wrapper_compiles_standard_json_with_openzeppelin_imports() -> None
     assert result["contracts"]["Probe.sol"]["Probe"]["evm"]["bytecode"]["object"]
 
 
-def test_compile_all_caches_by_content_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_all_caches_by_content_hash_and_compiles_extra_sources_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a small contracts/ (one contract and its OpenZeppelin import): the cache works the same for any
+    sources, and compiling the real ones into an empty cache was a full via-IR compile in every run.
+    Extra sources (the upgrade test's release 2) are a compilation of their own, cached apart, with
+    code for their own contracts alone: an imported contract's code is not generated again."""
     monkeypatch.setattr(compiler, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(compiler, "BUILD_INFO_DIR", tmp_path / "build-info")
+    monkeypatch.setattr(compiler, "source_files", lambda: {"contracts/Probe.sol": PROBE})
+    outputs: list[dict[str, Any]] = []
+    solc = compiler._solc
+
+    def recording(request: dict[str, Any]) -> dict[str, Any]:
+        outputs.append(solc(request))
+        return outputs[-1]
+
+    monkeypatch.setattr(compiler, "_solc", recording)
     first = compiler.compile_all()
     cached = list(tmp_path.glob("*.json"))
     assert len(cached) == 1
     assert cached[0].stem == compiler.content_hash(compiler.source_files())
+    assert (tmp_path / "build-info" / cached[0].name).exists()
     again = compiler.compile_all()
-    assert again["Receivables"].bytecode == first["Receivables"].bytecode
+    assert again["Probe"].bytecode == first["Probe"].bytecode != "0x"
+    assert len(outputs) == 1, "a cache hit ran solc"
     changed = dict(
         compiler.source_files(), **{"contracts/Extra.sol": "pragma solidity ^0.8.24; contract Extra {}"}
     )
     assert compiler.content_hash(changed) != cached[0].stem
+
+    proxy = "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol"
+    fixture = f'pragma solidity ^0.8.24; import {{ERC1967Proxy}} from "{proxy}"; contract ProbeV2 {{}}'
+    artifacts = compiler.compile_all(extra_sources={"tests/ProbeV2.sol": fixture})
+    assert artifacts["ProbeV2"].bytecode != "0x" and artifacts["Probe"] == first["Probe"]
+    assert "ERC1967Proxy" not in artifacts, "the fixture's own contracts only"
+    assert len(outputs) == 2, "the fixture alone compiled"
+    # solc compiles every contract any output is asked for: the fixture's file alone is selected
+    assert list(outputs[1]["contracts"]) == ["tests/ProbeV2.sol"]
+    assert compiler.compile_all(extra_sources={"tests/ProbeV2.sol": fixture}) == artifacts
+    assert len(outputs) == 2, "the fixture's compilation cached as well"
 
 
 def test_devnet_persists_state_across_restarts(tmp_path: Path) -> None:

@@ -126,9 +126,9 @@ def _remap(path: str) -> str:
     return path
 
 
-def content_hash(sources: dict[str, str]) -> str:
+def content_hash(sources: dict[str, str], settings: dict[str, Any] | None = None) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps(COMPILER_SETTINGS, sort_keys=True).encode())
+    digest.update(json.dumps(COMPILER_SETTINGS if settings is None else settings, sort_keys=True).encode())
     digest.update(_pinned_version().encode())
     digest.update(_openzeppelin_version().encode())
     for name, text in sorted(sources.items()):
@@ -139,24 +139,38 @@ def content_hash(sources: dict[str, str]) -> str:
 def compile_all(use_cache: bool = True, extra_sources: dict[str, str] | None = None) -> dict[str, Artifact]:
     """Compile every contract; return artifacts by contract name (interfaces and libraries included).
 
-    `extra_sources` (path relative to the repo root → text) are compiled with them and their contracts
+    `extra_sources` (path relative to the repo root → text) are compiled against them and their contracts
     returned as well: test fixtures such as the V2 implementations of the upgrade test.
     """
-    sources = {**source_files(), **(extra_sources or {})}
+    sources = source_files()
     if not sources:
         raise CompileError(f"no Solidity sources under {CONTRACTS_DIR}")
-    return compile_sources(sources, use_cache)[0]
+    artifacts = compile_sources(sources, use_cache)[0]
+    if extra_sources:
+        # A compilation of their own, with code for their contracts alone: compiling them together with
+        # contracts/ generated every contract's code a second time (a second full via-IR compile on a
+        # fresh clone); the contracts they import are contracts/'s, whose artifacts are above.
+        artifacts |= compile_sources(extra_sources, use_cache, code_for_imports=False)[0]
+    return artifacts
 
 
-def compile_sources(sources: dict[str, str], use_cache: bool = True) -> tuple[dict[str, Artifact], Path]:
+def compile_sources(
+    sources: dict[str, str], use_cache: bool = True, *, code_for_imports: bool = True
+) -> tuple[dict[str, Artifact], Path]:
     """Artifacts of the contracts in `sources` (imports compiled, not returned) and the compilation's
-    Hardhat-style build-info (solc's input and output), both cached by content hash."""
-    key = content_hash(sources)
+    Hardhat-style build-info (solc's input and output), both cached by content hash.
+
+    `code_for_imports=False` has solc compile the contracts of `sources` alone (nothing is output for
+    the files they import): most of a via-IR compile is code generation.
+    """
+    settings = COMPILER_SETTINGS if code_for_imports else _settings_for(sorted(sources))
+    key = content_hash(sources, settings)
     cached = CACHE_DIR / f"{key}.json"
     build_info = BUILD_INFO_DIR / f"{key}.json"
     if use_cache and cached.exists() and build_info.exists():
         return _artifacts_from_json(json.loads(cached.read_text())), build_info
     request = standard_json_input(sources)
+    request["settings"] = settings
     output = _solc(request)
     _write_atomically(build_info, _build_info(key, request, output))
     artifacts = {
@@ -173,6 +187,16 @@ def compile_sources(sources: dict[str, str], use_cache: bool = True) -> tuple[di
     }
     _write_atomically(cached, artifacts)
     return _artifacts_from_json(artifacts), build_info
+
+
+def _settings_for(names: list[str]) -> dict[str, Any]:
+    """COMPILER_SETTINGS with every output selected for the contracts of the files `names` and none for
+    the files they import. solc generates the code of every contract any output is asked for (an ABI or
+    a file's AST included: 83 s of solc CPU for the release-2 fixture, where its own code takes half)."""
+    return {
+        **COMPILER_SETTINGS,
+        "outputSelection": dict.fromkeys(names, COMPILER_SETTINGS["outputSelection"]["*"]),
+    }
 
 
 def _build_info(key: str, request: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
@@ -194,18 +218,15 @@ def _write_atomically(path: Path, data: Any) -> None:
 
 
 def syntax_trees() -> dict[str, dict[str, Any]]:
-    """The AST of every source under contracts/, by path (parsing and analysis only: no code is generated).
+    """The AST of every source under contracts/, by path: those of the cached compilation's build-info
+    (solc run for them alone took as long as 20 s on a busy machine, in every test run).
 
     The Python mirror of the contracts' enums and role constants (chain/vocabulary.py) is checked
     against it; the ABIs carry an enum's type but not its members' names.
     """
-    request = standard_json_input()
-    request["settings"] = {
-        "remappings": COMPILER_SETTINGS["remappings"],
-        "outputSelection": {"*": {"": ["ast"]}},
-    }
-    output = _solc(request)
-    return {name: data["ast"] for name, data in output["sources"].items() if name.startswith("contracts/")}
+    build_info = json.loads(compile_sources(source_files())[1].read_text())
+    sources: dict[str, dict[str, Any]] = build_info["output"]["sources"]
+    return {name: data["ast"] for name, data in sources.items() if name.startswith("contracts/")}
 
 
 def _solc(request: dict[str, Any]) -> dict[str, Any]:
