@@ -73,6 +73,9 @@ def test_story_of_the_operator_in_each_language(
     # A parameter through the council: proposed here, approved by a second governor, executed here.
     operator.locator("#op-grace").fill("5")
     operator.locator("form[action$='/parameters'] button[type=submit]").click()
+    expect(operator.get_by_test_id("confirm")).to_contain_text("5")  # today's value → the proposed one
+    story.look(operator, "confirm-parameters")
+    operator.get_by_test_id("confirm-button").click()
     _execute_once_approved(live, story, operator)
     expect(operator.locator(".kpis")).to_contain_text("5 days" if en else "5 天")
     story.look(operator, "parameters")
@@ -114,6 +117,7 @@ def test_story_of_the_operator_in_each_language(
 
     operator.locator("#op-grace").fill("7")  # the grace period the other tests expect
     operator.locator("form[action$='/parameters'] button[type=submit]").click()
+    operator.get_by_test_id("confirm-button").click()
     _execute_once_approved(live, story, operator)
 
     # The auditor reads the audit page and the operator's console, read only, in the same language.

@@ -17,7 +17,9 @@ from tierflow.testing.chain import Platform
 
 def _proposals(engine: Engine) -> dict[int, tuple[int, str, int]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(GovernanceProposal.__table__)).mappings()  # type: ignore[attr-defined]
+        # in proposal order: PostgreSQL returns an updated row after the others without an ORDER BY
+        table = GovernanceProposal.__table__  # type: ignore[attr-defined]
+        rows = conn.execute(select(table).order_by(table.c.proposal_id)).mappings()
         return {r["proposal_id"]: (r["approvals"], r["state"], r["cancels"]) for r in rows}
 
 
