@@ -127,6 +127,13 @@ class Live:
         body: dict[str, Any] = response.json()
         return body
 
+    def latest(self, model: Any, key: Any, *where: Any) -> Any:
+        """The newest indexed row of `model` by `key` among those matching `where` (it must exist)."""
+        with Session(self.ctx.engine) as db:
+            row = db.exec(select(model).where(*where).order_by(key.desc())).first()
+        assert row is not None
+        return row
+
     def today(self, days: int = 0) -> str:
         day = dt.datetime.fromtimestamp(self.platform.now(), dt.UTC).date() + dt.timedelta(days=days)
         return day.isoformat()

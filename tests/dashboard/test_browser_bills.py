@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from dashkit import Live, Story
 from playwright.sync_api import expect
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from tierflow.platform.models.bills import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.service import BillDiscountRequest
@@ -30,13 +30,6 @@ from tierflow.platform.models.service import BillDiscountRequest
 pytestmark = pytest.mark.browser
 DAY = 86_400
 LANGUAGES = pytest.mark.parametrize(("locale", "lang"), [("zh-CN", "zh-CN"), ("en-GB", "en")])
-
-
-def _latest(live: Live, model: Any, key: Any, *where: Any) -> Any:
-    with Session(live.ctx.engine) as db:
-        row = db.exec(select(model).where(*where).order_by(key.desc())).first()
-    assert row is not None
-    return row
 
 
 def _chapter(live: Live, browser: Any, locale: str, lang: str, chapter: str) -> Story:
@@ -70,8 +63,8 @@ def test_story_of_a_discounted_bill_in_each_language(
     story.look(core, "core-issue-form")
     issue.locator("button[type=submit]").click()
     expect(core.locator(".flash-ok")).to_contain_text("1,000,000.00")
-    package_id = _latest(
-        live, BillPackage, col(BillPackage.package_id), col(BillPackage.drawer) == live.address("core1")
+    package_id = live.latest(
+        BillPackage, col(BillPackage.package_id), col(BillPackage.drawer) == live.address("core1")
     ).package_id
     expect(core.locator(".flash-ok")).to_contain_text(f"B{package_id}")
     story.look(core, "core-issued")
@@ -90,7 +83,7 @@ def test_story_of_a_discounted_bill_in_each_language(
     supplier.goto("/dashboard/bills")
     supplier.locator(f"form[action='/dashboard/bills/{package_id}/receive'] button").click()
     expect(supplier.locator(".flash-ok")).to_contain_text(f"B{package_id}")
-    root = _latest(live, BillRange, col(BillRange.range_id), col(BillRange.package_id) == package_id).range_id
+    root = live.latest(BillRange, col(BillRange.range_id), col(BillRange.package_id) == package_id).range_id
     expect(supplier.get_by_test_id("bill-holdings")).to_contain_text(f"R{root}")
     story.look(supplier, "supplier-received")
 
@@ -104,8 +97,8 @@ def test_story_of_a_discounted_bill_in_each_language(
     expect(supplier.get_by_test_id("confirm")).to_contain_text("Wuxi Precision Bearings Co.")
     story.look(supplier, "supplier-confirm-endorse")
     _confirm(supplier)
-    tier2 = _latest(
-        live, BillRange, col(BillRange.range_id), col(BillRange.holder) == live.address("supplier2")
+    tier2 = live.latest(
+        BillRange, col(BillRange.range_id), col(BillRange.holder) == live.address("supplier2")
     ).range_id
     ok = supplier.locator(".flash-ok")
     expect(ok).to_contain_text("¥300,000.00")
@@ -147,8 +140,8 @@ def test_story_of_a_discounted_bill_in_each_language(
     expect(supplier.get_by_test_id("confirm")).to_contain_text(f"{first} … {last}")
     story.look(supplier, "supplier-confirm-pledge")
     _confirm(supplier)
-    pledged = _latest(
-        live, BillRange, col(BillRange.range_id), col(BillRange.pledgee) == live.address("bank1")
+    pledged = live.latest(
+        BillRange, col(BillRange.range_id), col(BillRange.pledgee) == live.address("bank1")
     ).range_id
     ok = supplier.locator(".flash-ok")
     expect(ok).to_contain_text("¥250,000.00")
@@ -182,8 +175,8 @@ def test_story_of_a_discounted_bill_in_each_language(
     discount.locator("button[type=submit]").click()
     expect(endorsee.locator(".flash-ok")).to_contain_text("¥200,000.00")
     story.look(endorsee, "supplier2-discount-asked")
-    request_id = _latest(
-        live, BillDiscountRequest, col(BillDiscountRequest.request_id),
+    request_id = live.latest(
+        BillDiscountRequest, col(BillDiscountRequest.request_id),
         col(BillDiscountRequest.range_id) == tier2,
     ).request_id  # fmt: skip
 
@@ -239,7 +232,7 @@ def test_story_of_a_discounted_bill_in_each_language(
     story.look(bank, "bank-quoted")
 
     # The holder reviews the quote and accepts: the bank pays it the price, the range moves (DvP).
-    quote_id = _latest(live, BillQuote, col(BillQuote.quote_id), col(BillQuote.range_id) == tier2).quote_id
+    quote_id = live.latest(BillQuote, col(BillQuote.quote_id), col(BillQuote.range_id) == tier2).quote_id
     endorsee.goto("/dashboard/bills")
     endorsee.get_by_test_id(f"bill-accept-{quote_id}").click()
     expect(endorsee.get_by_test_id("confirm-bill-accept")).to_contain_text(

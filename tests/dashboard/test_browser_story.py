@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from dashkit import Live, Story
 from playwright.sync_api import expect
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from tierflow.platform.models.receivables import Payable
 
@@ -50,14 +50,9 @@ def test_story_of_a_payable_in_each_language(
     issue.locator("button[type=submit]").click()
     expect(core.locator(".flash-ok")).to_contain_text("180,000.00")
     story.look(core, "core-issued")
-    with Session(live.ctx.engine) as db:
-        payable = db.exec(
-            select(Payable)
-            .where(col(Payable.obligor) == live.address("core1"))
-            .order_by(col(Payable.slot_id).desc())
-        ).first()
-        assert payable is not None and payable.face == 180_000_00
-        slot, token = payable.slot_id, payable.root_token_id
+    payable = live.latest(Payable, col(Payable.slot_id), col(Payable.obligor) == live.address("core1"))
+    assert payable.face == 180_000_00
+    slot, token = payable.slot_id, payable.root_token_id
 
     # The bank's credit officer sets its standing rate (4.50 %, the rate the other tests expect of it):
     # its suppliers' financing-cost estimates price at it.

@@ -121,14 +121,9 @@ def test_story_of_a_core_enterprise_in_each_language(
     if en:
         expect(core.locator(".flash-ok")).to_contain_text("Issued ¥250,000.00 to Jiaxing Coatings Co.")
     story.look(core, "issued")
-    with Session(live.ctx.engine) as db:
-        payable = db.exec(
-            select(Payable)
-            .where(col(Payable.obligor) == live.address("core1"))
-            .order_by(col(Payable.slot_id).desc())
-        ).first()
-        assert payable is not None and payable.face == 250_000_00
-        slot, token = payable.slot_id, payable.root_token_id
+    payable = live.latest(Payable, col(Payable.slot_id), col(Payable.obligor) == live.address("core1"))
+    assert payable.face == 250_000_00
+    slot, token = payable.slot_id, payable.root_token_id
 
     supplier4 = story.actor("supplier4")
     expect(supplier4.get_by_test_id("incoming")).to_contain_text("250,000.00")
