@@ -56,6 +56,7 @@ PAGES = [
     ("auditor", "/dashboard/audit"),
     ("operator", "/dashboard/operator"),
     ("core1", "/dashboard/lineage/{slot}"),
+    ("bank2", "/dashboard/governance"),  # a governor bank's panel (its proposals table is the console's)
 ]
 
 
