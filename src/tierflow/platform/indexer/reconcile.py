@@ -52,6 +52,7 @@ from tierflow.platform.models import (
     RecourseDebt,
     SettlementBalance,
 )
+from tierflow.platform.models.governance import proposal_state
 from tierflow.platform.models.summary import FundedSummary, Position
 
 SUMMARY_MODELS = {"position": Position, "funded_summary": FundedSummary}
@@ -428,10 +429,7 @@ def _governance(engine: Engine, contracts: dict[str, Contract], views: _Views, c
                 "governance_proposal", proposal_id, [("unindexed", None, on_chain if missing else None)]
             )
             continue
-        stored = row["state"]
-        # Expired is no event: a Pending or Scheduled row past its deadline is what the chain calls Expired
-        if stored in ("Pending", "Scheduled") and row["deadline"] is not None and now > row["deadline"]:
-            stored = "Expired"
+        stored = proposal_state(row["state"], row["deadline"], now)  # Expired is no event
         compare.check(
             "governance_proposal",
             proposal_id,

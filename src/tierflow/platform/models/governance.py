@@ -7,6 +7,16 @@ from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, hash32, text
 
+OPEN_STATES = ("Pending", "Scheduled")  # a proposal governors may still approve or execute
+
+
+def proposal_state(state: str, deadline: int | None, now: int) -> str:
+    """A proposal's state at the chain's time `now`: an open one past its deadline is Expired (no event
+    marks that, so every reader derives it the same way as the council's `proposal(id)` does)."""
+    if state in OPEN_STATES and deadline is not None and now > deadline:
+        return "Expired"
+    return state
+
 
 class GovernanceProposal(SQLModel, table=True):
     """A call the governors propose to run through the timelock, with its approvals and state."""
@@ -32,6 +42,9 @@ class GovernanceProposal(SQLModel, table=True):
     cancelled_by: str | None = addr(nullable=True)
     block_number: int = big(index=True)
     updated_block: int = big()
+
+    def state_at(self, now: int) -> str:
+        return proposal_state(self.state, self.deadline, now)
 
 
 class GovernanceStep(SQLModel, table=True):

@@ -293,10 +293,6 @@ def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernancePropo
     for p in rows:
         calls = calls_of(ctx, p)
         target, action, args = calls[0]
-        state = p.state
-        # expiry is no event: a proposal open past its deadline is dead by the chain's clock
-        if state in ("Pending", "Scheduled") and p.deadline is not None and now > p.deadline:
-            state = "Expired"
         out.append(
             ProposalPublic(
                 proposal_id=p.proposal_id,
@@ -307,7 +303,7 @@ def _public(*, ctx: ServiceContext, session: Session, rows: list[GovernancePropo
                 approvals=p.approvals,
                 approved_by=approved[p.proposal_id],
                 threshold=threshold,
-                state=state,
+                state=p.state_at(now),
                 eta=p.eta,
                 deadline=p.deadline,
                 cancels=p.cancels,

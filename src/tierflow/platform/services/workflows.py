@@ -9,6 +9,7 @@ from sqlmodel import Session
 from tierflow.chain.gateway import Call
 from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 from tierflow.platform import i18n
+from tierflow.platform.models import FinancingRequest
 from tierflow.platform.services import documents, governance, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
@@ -232,7 +233,8 @@ def limit_before_freeze(session: Session, line_id: int) -> int | None:
     return queries.last_limit_above(session, line_id, line.limit)
 
 
-def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str) -> None:
+def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str) -> FinancingRequest:
+    """The request, once the caller is its financier or seller (`as_`); Forbidden otherwise."""
     row = queries.financing_request(session, request_id)
     party = row.financier if as_ == "financier" else row.seller
     if party != caller.address:
@@ -248,6 +250,7 @@ def _own_request(session: Session, caller: Caller, request_id: int, *, as_: str)
             )
         )  # fmt: skip
         raise Forbidden(message, code="not_a_party")
+    return row
 
 
 def quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int, data: Quote) -> Written:
@@ -262,8 +265,7 @@ def quote(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: 
 
 
 def fund(*, ctx: ServiceContext, session: Session, caller: Caller, request_id: int) -> Written:
-    _own_request(session, caller, request_id, as_="financier")
-    row = queries.financing_request(session, request_id)
+    row = _own_request(session, caller, request_id, as_="financier")
     _ensure_allowance(
         ctx=ctx, session=session, caller=caller, spender="Financing", amount=int(row.price or 0)
     )
