@@ -44,6 +44,21 @@ contract TierflowForwarder is ITierflowForwarder, ERC2771Forwarder {
 
     /// @inheritdoc ITierflowForwarder
     function executeOrVoid(ForwardRequestData calldata request) external {
+        _runOrVoid(request);
+    }
+
+    /// @inheritdoc ITierflowForwarder
+    function executeOrVoidBatch(ForwardRequestData[] calldata requests) external {
+        uint256 n = requests.length;
+        for (uint256 i; i < n; ++i) {
+            _runOrVoid(requests[i]);
+        }
+    }
+
+    /// @dev executeOrVoid of one request: an invalid request reverts (the whole batch with it, so no
+    /// nonce is used out of order); a valid one uses its nonce and either runs or dies here, with its
+    /// event closing its logs (a relayer cuts a batch's receipt into requests at these events).
+    function _runOrVoid(ForwardRequestData calldata request) private {
         (bool success, address signer, uint256 nonce) = _useAndCall(request);
         if (success) {
             emit ExecutedForwardRequest(signer, nonce, true);

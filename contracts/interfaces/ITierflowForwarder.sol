@@ -10,6 +10,7 @@ import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.
 /// - the relayer sends every request through `executeOrVoid`: a request whose call fails uses up its
 ///   nonce in that same transaction (ForwardRequestFailed), so the signed calldata can never succeed later
 ///   and no second transaction (a void that could sit unmined) is needed;
+/// - `executeOrVoidBatch` relays several requests (a signer's pipelined writes) that way in one transaction;
 /// - a request that fails now can also be voided by anyone holding it (`voidRequest`).
 interface ITierflowForwarder {
     /// @notice The request of `signer` with forwarder nonce `nonce` was voided: its call fails now and
@@ -35,4 +36,11 @@ interface ITierflowForwarder {
     /// succeeds, the nonce stays used and ForwardRequestFailed carries the revert data; if it succeeds,
     /// ExecutedForwardRequest(signer, nonce, true) as execute.
     function executeOrVoid(ERC2771Forwarder.ForwardRequestData calldata request) external;
+    /// @notice executeOrVoid of each request in order, in one transaction: each request runs or dies on
+    /// its own (a failed call uses up its nonce and emits ForwardRequestFailed, so the requests behind it
+    /// still validate). A request that is not valid now (expired, wrong signature or nonce, a deadline
+    /// too far, value, a target that does not trust this forwarder) reverts the whole batch: no nonce is
+    /// used and nothing runs. Anyone may relay, as `execute`; the gas check of each call (EIP-150's
+    /// 63/64) reverts the batch rather than let a relayer starve one request into failing.
+    function executeOrVoidBatch(ERC2771Forwarder.ForwardRequestData[] calldata requests) external;
 }

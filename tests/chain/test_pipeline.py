@@ -9,12 +9,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_utils.crypto import keccak
 from web3 import Web3
 
 from tierflow.chain.accounts import dev_account
-from tierflow.chain.gateway import EXECUTE_SELECTOR, Call, ChainGateway, wait_until
+from tierflow.chain.gateway import (
+    BATCH_SELECTOR,
+    EXECUTE_SELECTOR,
+    FORWARD_REQUEST_DATA,
+    GAS_BUDGET,
+    Call,
+    ChainGateway,
+    wait_until,
+)
 from tierflow.chain.jsonrpc import RpcError
 from tierflow.chain.node import recording_sends
 from tierflow.errors import ContractRevert
@@ -120,15 +129,14 @@ def test_pipeline_write_failing_on_pending_state_is_refused_before_sending(chain
     with _writers(tf, 11) as pool:
         futures = [pool.submit(gateway.execute_custodial, account, _split(tf, token)) for _ in range(10)]
         assert wait_until(_in_pool(tf, gateway, account.address, start + 10), 30, 0.05)
+        in_pool = _relayed(tf, gateway)
+        assert relayed < in_pool <= relayed + 10  # one transaction per write, or fewer carrying batches
         gateway.simulate(account.address, *gateway.calldata(_split(tf, token, 2)))  # passes on latest
         late: Future[Any] = pool.submit(gateway.execute_custodial, account, _split(tf, token, 2))
         with pytest.raises(ContractRevert) as refused:
             late.result(timeout=10)
         assert refused.value.name == "CertificateInsufficientValue"
-        assert (
-            sum(tf.w3.eth.get_transaction_count(r.address, "pending") for r in gateway.relayers)
-            == relayed + 10
-        )
+        assert sum(tf.w3.eth.get_transaction_count(r.address, "pending") for r in gateway.relayers) == in_pool
         tf.mine()
         assert all(future.result(timeout=30).succeeded for future in futures)
     assert gateway.forwarder_nonce(account.address) == start + 10
@@ -152,7 +160,7 @@ def test_pipeline_write_failing_on_chain_in_the_middle_invalidates_nothing_behin
     raced: list[bool] = []
 
     def recording(account: Any, to: str, data: bytes, gas: int) -> str:
-        sent.append(bytes(data))
+        sent.extend([bytes(data)] * _requests_in(bytes(data)))  # one entry per forward request sent
         return real_send(account, to, data, gas)
 
     def racing(signer: str, to: str, data: bytes, block: str = "latest") -> int:
@@ -186,6 +194,19 @@ def test_pipeline_write_failing_on_chain_in_the_middle_invalidates_nothing_behin
         tf.w3.eth.call({"to": forwarder, "data": "0x" + doomed_execute.hex()})  # type: ignore[typeddict-item]
     assert tf.decoder.from_exception(replay.value).name == "ERC2771ForwarderInvalidSigner"  # type: ignore[arg-type]
     assert doomed_execute[:4] == EXECUTE_SELECTOR
+
+
+def _relayed(tf: Platform, gateway: ChainGateway, block: str = "pending") -> int:
+    """Transactions the gateway's relayers have sent (counting the pool, or mined only)."""
+    return sum(tf.w3.eth.get_transaction_count(r.address, block) for r in gateway.relayers)  # type: ignore[arg-type]
+
+
+def _requests_in(data: bytes) -> int:
+    """How many forward requests a forwarder call carries: execute one, executeOrVoidBatch its list."""
+    if data[:4] == BATCH_SELECTOR:
+        (requests,) = abi_decode([FORWARD_REQUEST_DATA + "[]"], data[4:])
+        return len(requests)
+    return 1
 
 
 def _queued(gateway: ChainGateway, signer: str, count: int) -> Callable[[], bool]:
@@ -238,7 +259,9 @@ def test_pipeline_queued_writes_share_one_simulation_and_each_records_its_own_se
     """Twenty writes queued behind a busy pipeline are simulated in one request (one each before: a
     simulation on `pending` re-executes the node's pool, which bounded a participant to ~30 writes per
     block), all share one block, and each writer's `recording_sends` holds its own transaction only
-    (the idempotency layer's record), although the leader sent them."""
+    (the idempotency layer's record), although the leader sent them. The nineteen queued go out in ONE
+    executeOrVoidBatch transaction (one transaction per write before): each writer gets only its own
+    write's events, cut from the shared receipt."""
     tf = chain
     token = _certificate(tf, 1_000_000)
     gateway = _gateway(tf)
@@ -263,7 +286,12 @@ def test_pipeline_queued_writes_share_one_simulation_and_each_records_its_own_se
     assert len(simulations) <= 2  # the first writer's own write, then the nineteen queued behind it
     assert {outcome.block_number for outcome, _ in results} == {tf.w3.eth.block_number}
     assert all(sent == [outcome.tx_hash] for outcome, sent in results)
-    assert len({outcome.tx_hash for outcome, _ in results}) == count
+    assert len({outcome.tx_hash for outcome, _ in results}) == 2  # the first alone, then one batch
+    for outcome, _ in results:
+        assert [e.event for e in outcome.events if e.contract != "TierflowForwarder"] == ["CertificateSplit"]
+        assert outcome.events[-1].event == "ExecutedForwardRequest"
+    nonces = sorted(int(o.events[-1].args["nonce"]) for o, _ in results)
+    assert nonces == list(range(start, start + count))
     assert gateway.forwarder_nonce(account.address) == start + count
 
 
@@ -300,7 +328,9 @@ def test_pipeline_write_failing_on_the_state_its_batch_leaves_is_refused_and_tak
         int(tf.w3.eth.get_transaction(o.tx_hash)["nonce"])
         for o in outcomes  # type: ignore[arg-type]
     )
-    assert sum(tf.w3.eth.get_transaction_count(r.address) for r in gateway.relayers) == relayed + 10
+    # with eth_simulateV1: the first writer's own transaction, then the nine others in one batch
+    sends = 2 if simulate_many else 10
+    assert sum(tf.w3.eth.get_transaction_count(r.address) for r in gateway.relayers) == relayed + sends
     assert gateway.forwarder_nonce(account.address) == start + 10  # no nonce used up by a fill
     assert tf.c.receivables.functions.balanceOf(token).call() == 1
     assert gateway.simulate_many is simulate_many
@@ -308,6 +338,47 @@ def test_pipeline_write_failing_on_the_state_its_batch_leaves_is_refused_and_tak
         assert len(simulations) <= 2 and simulations.count("eth_call") <= 1
     else:  # one refused eth_simulateV1, then one eth_call per write
         assert (simulations.count("eth_simulateV1"), simulations.count("eth_call")) == (1, len(calls))
+
+
+def test_pipeline_batched_write_failing_on_chain_fails_alone(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A race inside a batch: the node's simulation passed a write (the chain then moved on), so its
+    call fails in the block. It fails alone where it failed (ForwardRequestFailed uses up its nonce:
+    no fill, no re-send), with its decoded error; the writes before and behind it in the same
+    transaction run, each with its own events."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT + 1)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    relayed = _relayed(tf, gateway)
+    real = gateway.simulate_sequence
+
+    def raced(signer: str, calls: Any) -> Any:
+        verdicts = real(signer, calls)
+        assert verdicts is not None
+        return [GAS_BUDGET if isinstance(verdict, ContractRevert) else verdict for verdict in verdicts]
+
+    monkeypatch.setattr(gateway, "simulate_sequence", raced)
+    doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the splits before it ran
+    calls = [_split(tf, token)] * 5 + [doomed] + [_split(tf, token)] * 4
+    with _writers(tf, len(calls)) as pool:
+        with gateway._pipeline(account.address).lock:
+            futures = _submit_in_order(pool, gateway, account, calls)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(calls)), 30, 0.05)
+        tf.mine()
+        with pytest.raises(ContractRevert) as error:
+            futures[5].result(timeout=30)
+        outcomes = [future.result(timeout=30) for future in futures[:5] + futures[6:]]
+    assert error.value.name == "CertificateInsufficientValue"
+    assert all(outcome.succeeded for outcome in outcomes)
+    assert len({outcome.tx_hash for outcome in outcomes[1:]}) == 1  # the nine queued: one transaction
+    assert _relayed(tf, gateway, "latest") == relayed + 2
+    for outcome in outcomes:
+        assert [e.event for e in outcome.events if e.contract != "TierflowForwarder"] == ["CertificateSplit"]
+    assert gateway.forwarder_nonce(account.address) == start + len(calls)  # the failed one's nonce used
+    assert tf.c.receivables.functions.balanceOf(token).call() == SPLIT + 1  # nine splits, no more
 
 
 def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Platform) -> None:

@@ -19,6 +19,7 @@ def signed_request(
     claimed_from: str | None = None,
     deadline: int | None = None,
     gas: int = 500_000,
+    nonce: int | None = None,
 ) -> tuple[Any, ...]:
     """A ForwardRequestData tuple for `fn` signed by `signer` (claiming to be `claimed_from`)."""
     account = tf.account(signer)
@@ -28,7 +29,8 @@ def signed_request(
     deadline = tf.now() + 3600 if deadline is None else deadline
     message = {
         "from": sender, "to": fn.address, "value": 0, "gas": gas,
-        "nonce": forwarder.functions.nonces(sender).call(), "deadline": deadline, "data": data,
+        "nonce": forwarder.functions.nonces(sender).call() if nonce is None else nonce,
+        "deadline": deadline, "data": data,
     }  # fmt: skip
     typed = {
         "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ForwardRequest": FORWARD_REQUEST_FIELDS},
@@ -132,3 +134,85 @@ def test_is_trusted_forwarder_every_contract(tf: Platform) -> None:
         contract = getattr(tf.c, name)
         assert contract.functions.isTrustedForwarder(tf.c.forwarder.address).call() is True
         assert contract.functions.trustedForwarder().call() == tf.c.forwarder.address
+
+
+def _three_transfers(
+    tf: Platform, kit: Kit, middle_fails: bool = True, **middle: Any
+) -> list[tuple[Any, ...]]:
+    """supplier1's requests with nonces 0, 1, 2: two transfers of its own certificates and, between them,
+    a transfer of a certificate it does not hold (fails) or of a third one it holds."""
+    _, first = kit.accepted()
+    _, last = kit.accepted()
+    _, other = kit.accepted(supplier="supplier2" if middle_fails else "supplier1")
+    transfer = tf.c.receivables.functions.transfer
+    return [
+        signed_request(tf, "supplier1", transfer(first, kit.a("supplier3")), nonce=0),
+        signed_request(tf, "supplier1", transfer(other, kit.a("supplier3")), nonce=1, **middle),
+        signed_request(tf, "supplier1", transfer(last, kit.a("supplier3")), nonce=2),
+    ]
+
+
+def test_execute_or_void_batch_failed_request_dies_alone(tf: Platform, kit: Kit) -> None:
+    """A relayer (here a bank, anyone may relay) slips a failing request between two good ones to kill the
+    requests behind it: the failed one uses up its nonce where it failed, the others run."""
+    batch = _three_transfers(tf, kit)
+    receipt = tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch), "bank2")
+    executed = tf.events(receipt, tf.c.forwarder, "ExecutedForwardRequest")
+    assert [(e["nonce"], e["success"]) for e in executed] == [(0, True), (2, True)]
+    (failed,) = tf.events(receipt, tf.c.forwarder, "ForwardRequestFailed")
+    assert failed["signer"] == kit.a("supplier1") and failed["nonce"] == 1
+    selector = bytes(tf.w3.keccak(text="CertificateNotHolder(uint256,address,address)")[:4])
+    assert bytes(failed["reason"])[:4] == selector
+    assert tf.c.forwarder.functions.nonces(kit.a("supplier1")).call() == 3
+    assert [kit.token(_token_of(request))[0] for request in (batch[0], batch[2])] == [kit.a("supplier3")] * 2
+    assert kit.token(_token_of(batch[1]))[0] == kit.a("supplier2")
+    # each request's logs end with its own forwarder event: a relayer cuts the receipt at them
+    forwarder = tf.c.forwarder.address
+    marks = [i for i, log in enumerate(receipt["logs"]) if log["address"] == forwarder]
+    assert len(marks) == 3 and marks[-1] == len(receipt["logs"]) - 1
+
+
+def _token_of(request: tuple[Any, ...]) -> int:
+    """The certificate a signed `transfer(tokenId, to)` request moves."""
+    return int.from_bytes(bytes(request[5])[4:36], "big")
+
+
+def test_execute_or_void_batch_replayed_reverts(tf: Platform, kit: Kit) -> None:
+    batch = _three_transfers(tf, kit, middle_fails=False)
+    tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch), "operator")
+    with tf.reverts("ERC2771ForwarderInvalidSigner"):
+        tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch), "bank2")
+    with tf.reverts("ERC2771ForwarderInvalidSigner"):  # nor any one request of it
+        tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch[2:]), "bank2")
+    assert tf.c.forwarder.functions.nonces(kit.a("supplier1")).call() == 3
+
+
+def test_execute_or_void_batch_expired_request_in_middle_reverts_all(tf: Platform, kit: Kit) -> None:
+    """An invalid request does not skip (the ones behind it would then fail on their nonces): nothing runs,
+    no nonce is used, and the valid requests can still be relayed."""
+    deadline = tf.now() + 60
+    batch = _three_transfers(tf, kit, middle_fails=False, deadline=deadline)
+    tf.increase_time(120)
+    with tf.reverts("ERC2771ForwarderExpiredRequest", deadline):
+        tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch), "bank2")
+    assert tf.c.forwarder.functions.nonces(kit.a("supplier1")).call() == 0
+    assert kit.token(_token_of(batch[0]))[0] == kit.a("supplier1")
+    tf.transact(tf.c.forwarder.functions.executeOrVoidBatch(batch[:1]), "operator")
+    assert kit.token(_token_of(batch[0]))[0] == kit.a("supplier3")
+
+
+def test_execute_or_void_batch_starved_of_gas_reverts_all(tf: Platform, kit: Kit) -> None:
+    """A relayer that gives the batch too little gas for a request's allowance cannot make that request
+    look failed (and use up its nonce): at any gas short of enough the whole transaction reverts."""
+    batch = _three_transfers(tf, kit, middle_fails=False)
+    fn = tf.c.forwarder.functions.executeOrVoidBatch(batch)
+    enough = fn.estimate_gas({"from": kit.a("bank2")})
+    signer = kit.a("supplier1")
+    for gas in range(enough - 60_000, enough, 4_000):
+        sent = tf.transact(fn, "bank2", gas=gas, wait=False)
+        receipt = tf.w3.eth.wait_for_transaction_receipt(sent["transactionHash"])
+        assert receipt["status"] == 0, gas
+        assert tf.c.forwarder.functions.nonces(signer).call() == 0
+    receipt = tf.transact(fn, "bank2", gas=enough)
+    assert tf.events(receipt, tf.c.forwarder, "ForwardRequestFailed") == []
+    assert tf.c.forwarder.functions.nonces(signer).call() == 3

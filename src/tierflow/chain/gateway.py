@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,7 @@ from tierflow.chain.forwarder import (
 )
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
-from tierflow.chain.node import FeePolicy, TxSender, connect
+from tierflow.chain.node import FeePolicy, TxSender, connect, note_sent
 from tierflow.chain.receipts import ReceiptWatcher
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
@@ -82,6 +82,7 @@ BATCH_GAS_BUDGET = 8_000_000
 PAYOUT_SELECTOR = bytes(Web3.keccak(text="payout(uint256[])")[:4])
 INNER_GAS_MARGIN = 20_000
 EXECUTE_SELECTOR = keccak(text="execute((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
+BATCH_SELECTOR = keccak(text="executeOrVoidBatch((address,address,uint256,uint256,uint48,bytes,bytes)[])")[:4]
 FORWARD_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 VERIFY_SELECTOR = keccak(text="verify((address,address,uint256,uint256,uint48,bytes,bytes))")[:4]
 NONCES_SELECTOR = keccak(text="nonces(address)")[:4]
@@ -99,6 +100,22 @@ MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
 # other writers wait for at most this many sends before their own.
 MAX_QUEUED_BATCH = 100
+# A batched write's gas allowance: what its simulation used, times this plus BATCH_GAS_MARGIN, at most its
+# single-send budget. Budgets, not gas used, decide how many transactions fit in a block (a node packs
+# by gas limit), so a batch of flat 1.5 M budgets would hold 20 writes in a 30 M block; the margin covers
+# a state that moved between simulation and block and the gas refunded only at the transaction's end.
+BATCH_GAS_FACTOR = 1.5
+BATCH_GAS_MARGIN = 50_000
+# Of a block's gas limit, at most this share goes to one batch transaction: the rest is left to other
+# participants' writes in the same block (a bigger round is split into several batches).
+BATCH_BLOCK_SHARE = 0.5
+# Outer gas of an executeOrVoidBatch: the transaction's own, and per request the forwarder's work
+# (signature, nonce, event, the call's cold access) and its calldata (16 per byte of its ABI encoding,
+# ~10 words besides the inner calldata); plus 1/64 of the allowance, which EIP-150 keeps back at a call.
+BATCH_TX_GAS = 40_000
+BATCH_REQUEST_GAS = 45_000
+# The forwarder's events that close a request's logs in a batch's receipt (one per request, always last).
+REQUEST_ENDS = ("ExecutedForwardRequest", "ForwardRequestFailed")
 # JSON-RPC error codes of a node that does not offer a method (eth_simulateV1 is newer than eth_call).
 METHOD_NOT_FOUND = (-32601, -32004)
 
@@ -166,14 +183,36 @@ class _Job:
     signed: _Signed | None = None
     tx_hash: str = ""
     error: BaseException | None = None
+    batch: _Batch | None = None  # sent in this executeOrVoidBatch transaction (None: alone, by execute)
 
-    def sent(self, signed: _Signed, tx_hash: str) -> None:
-        self.signed, self.tx_hash, self.finished = signed, tx_hash, True
+    def sent(self, signed: _Signed, tx_hash: str, batch: _Batch | None = None) -> None:
+        self.signed, self.tx_hash, self.batch, self.finished = signed, tx_hash, batch, True
         self.wake.set()
 
     def refused(self, error: BaseException) -> None:
         self.error, self.finished = error, True
         self.wake.set()
+
+
+@dataclass(eq=False)
+class _Batch:
+    """One leader round of a signer's writes, sent as ONE `executeOrVoidBatch` transaction.
+
+    Every writer in it waits for the same receipt; `lock` lets one of them at a time decode it (once,
+    `outcome`) or, if the whole transaction reverted, send the same signed requests again (`tx_hash`
+    then names the new attempt) or give up for all (`failure`).
+    """
+
+    account: LocalAccount
+    relayer: LocalAccount
+    requests: list[tuple[dict[str, Any], str]]  # (message, signature), consecutive forwarder nonces
+    data: bytes
+    gas: int
+    tx_hash: str = ""
+    attempts: int = 0
+    outcome: TxOutcome | None = None
+    failure: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -253,6 +292,7 @@ class ChainGateway:
         )
         # Several API instances on one chain: what this instance may sign with (chain/leases.py).
         self.leases: Leases = NoLeases()
+        self._batch_gas_cap: int | None = None  # [gas] most one batch transaction may ask (read once)
 
     # -- building calls ---------------------------------------------------------------------
     def calldata(self, call: Call) -> tuple[str, bytes]:
@@ -282,8 +322,9 @@ class ChainGateway:
         """Simulate `calls` of `signer` one after the other on the `pending` block in one request.
 
         Each call meets the state the ones before it left (a failing one changes nothing), as when they
-        are mined in this order: per call its gas budget or its decoded revert. None when the node
-        cannot (no eth_simulateV1, or it refused the request): simulate one by one then.
+        are mined in this order: per call its gas budget (for a batch: what it used, with a margin, see
+        BATCH_GAS_FACTOR) or its decoded revert. None when the node cannot (no eth_simulateV1, or it
+        refused the request): simulate one by one then.
         """
         results = self._simulate_v1([self._as_forwarded(signer, to, data) for to, data in calls], "pending")
         if results is None:
@@ -291,7 +332,9 @@ class ChainGateway:
         verdicts: list[int | TierflowError] = []
         for (_, data), result in zip(calls, results, strict=True):
             if int(result["status"], 16) == 1:
-                verdicts.append(_gas_budget(data))
+                used = int(result.get("gasUsed") or "0x0", 16)
+                tight = int(used * BATCH_GAS_FACTOR) + BATCH_GAS_MARGIN if used else _gas_budget(data)
+                verdicts.append(min(_gas_budget(data), tight))
                 continue
             failure = dict(result.get("error") or {})
             revert = result.get("returnData") or failure.get("data")
@@ -496,6 +539,8 @@ class ChainGateway:
         assert job.signed is not None
         nonce = int(job.signed.message["nonce"])
         try:
+            if job.batch is not None:
+                return self._settle_batched(pipe, job.batch, job.signed)
             return self._settle(pipe, job.signed, job.tx_hash)
         finally:
             with pipe.lock:
@@ -573,11 +618,16 @@ class ChainGateway:
                 else None
             )
             deadline = self._custodial_deadline()
+            if verdicts is not None and self._batch_gas_cap is None:
+                self._batch_gas_cap = int(self.block_gas_limit() * BATCH_BLOCK_SHARE)
         except Exception as error:
             pipe.next_nonce = None  # the node's pending state says where the signer stands
             for job in batch:
                 job.refused(error)
             self._leave(pipe, None)
+            return
+        if verdicts is not None:
+            self._send_batched(pipe, batch, verdicts, nonce, deadline, relayer)
             return
         for index, job in enumerate(batch):
             try:
@@ -616,6 +666,209 @@ class ChainGateway:
             job.sent(_Signed(job.account, relayer, message, signature), tx_hash)
         if not pipe.active:
             self._leave(pipe, None)
+
+    def _send_batched(
+        self,
+        pipe: _Pipeline,
+        batch: list[_Job],
+        verdicts: list[int | TierflowError],
+        nonce: int,
+        deadline: int,
+        relayer: LocalAccount,
+    ) -> None:
+        """Send the writes of `batch` whose simulation passed as `executeOrVoidBatch` transactions (under
+        pipe.lock): consecutive forwarder nonces from `nonce`, one transaction per BATCH_BLOCK_SHARE of
+        the block's gas. A write whose simulation failed is refused and takes no nonce; one the node
+        could not simulate (not a revert) stops the round, and the writes behind it go back to the head
+        of the queue. A send that fails refuses its batch's writes, and the batches behind it go back too.
+        """
+        signer = str(batch[0].account.address)
+        rounds: list[list[tuple[_Job, int]]] = [[]]
+        used = BATCH_TX_GAS
+        assert self._batch_gas_cap is not None
+        for index, (job, verdict) in enumerate(zip(batch, verdicts, strict=True)):
+            if isinstance(verdict, ContractRevert):
+                job.refused(verdict)  # nothing sent, no nonce taken: the writes behind it are unaffected
+                continue
+            if isinstance(verdict, TierflowError):
+                job.refused(verdict)
+                with pipe.queue_guard:
+                    pipe.queue[:0] = batch[index + 1 :]
+                break
+            allowance = int(verdict * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN
+            cost = _request_gas(allowance, job.data)
+            if rounds[-1] and used + cost > self._batch_gas_cap:
+                rounds.append([])
+                used = BATCH_TX_GAS
+            rounds[-1].append((job, allowance))
+            used += cost
+        for position, group in enumerate(rounds):
+            if not group:
+                continue
+            account = group[0][0].account
+            requests: list[tuple[dict[str, Any], str]] = []
+            for offset, (job, allowance) in enumerate(group):
+                message: dict[str, Any] = {
+                    "from": signer,
+                    "to": job.to,
+                    "value": 0,
+                    "gas": allowance,
+                    "nonce": nonce + offset,
+                    "deadline": deadline,
+                    "data": "0x" + job.data.hex(),
+                }
+                requests.append((message, self.sign(job.account, self.typed_data(message))))
+            data, gas = self._batch_data(requests)
+            sent = _Batch(account, relayer, requests, data, gas)
+            try:
+                # sent in the first writer's context; the others hear of it below (recording_sends)
+                sent.tx_hash = group[0][0].context.run(self._send_batch, sent)
+            except Exception as error:
+                pipe.next_nonce = None
+                for job, _ in group:
+                    job.refused(error)
+                with pipe.queue_guard:
+                    pipe.queue[:0] = [job for later in rounds[position + 1 :] for job, _ in later]
+                break
+            for (job, _), (message, signature) in zip(group, requests, strict=True):
+                if job is not group[0][0]:
+                    job.context.run(note_sent, sent.tx_hash)
+                pipe.active.add(int(message["nonce"]))
+                job.sent(_Signed(job.account, relayer, message, signature), sent.tx_hash, sent)
+            nonce += len(group)
+            pipe.next_nonce = nonce
+        if not pipe.active:
+            self._leave(pipe, None)
+
+    def _batch_data(self, requests: list[tuple[dict[str, Any], str]]) -> tuple[bytes, int]:
+        """Calldata of `executeOrVoidBatch(requests)` and its outer gas (see BATCH_TX_GAS)."""
+        tuples = [self._request_tuple(message, signature) for message, signature in requests]
+        data = BATCH_SELECTOR + abi_encode([FORWARD_REQUEST_DATA + "[]"], [tuples])
+        gas = BATCH_TX_GAS + sum(
+            _request_gas(int(message["gas"]), HexBytes(message["data"])) for message, _ in requests
+        )
+        return data, gas
+
+    def _send_batch(self, batch: _Batch) -> str:
+        self._may_sign(batch.relayer)
+        return self.sender.send_call(batch.relayer, str(self.forwarder.address), batch.data, batch.gas)
+
+    def _settle_batched(self, pipe: _Pipeline, batch: _Batch, request: _Signed) -> TxOutcome:
+        """This write's part of its batch transaction's receipt: the events up to and including the
+        forwarder's event of its nonce (ExecutedForwardRequest), or its decoded error if its call failed
+        on chain (ForwardRequestFailed: its nonce is used up, the writes behind it ran). A batch whose
+        transaction reverted as a whole ran nothing and is sent again once every earlier nonce is used
+        (`_batch_after_failure`); every writer in it shares that attempt's result."""
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            tx_hash = batch.tx_hash
+            receipt = self.wait_receipt(tx_hash)
+            with batch.lock:
+                if batch.failure is not None:
+                    raise batch.failure
+                if batch.tx_hash != tx_hash:
+                    continue  # another writer of the batch sent it again meanwhile
+                if int(receipt["status"], 16) != 1:
+                    try:
+                        batch.tx_hash = self._batch_after_failure(pipe, batch, tx_hash, deadline)
+                    except BaseException as error:
+                        batch.failure = error
+                        raise
+                    continue
+                if batch.outcome is None or batch.outcome.tx_hash != tx_hash:
+                    batch.outcome = self.outcome(receipt)
+                outcome = batch.outcome
+            return self._request_outcome(outcome, request)
+
+    def _request_outcome(self, outcome: TxOutcome, request: _Signed) -> TxOutcome:
+        """The part of a batch's outcome that belongs to `request` (cut at the forwarder's events)."""
+        signer, nonce = str(request.message["from"]).lower(), int(request.message["nonce"])
+        own: list[DecodedEvent] = []
+        for event in outcome.events:
+            own.append(event)
+            if event.contract != "TierflowForwarder" or event.event not in REQUEST_ENDS:
+                continue
+            if str(event.args["signer"]).lower() != signer or int(event.args["nonce"]) != nonce:
+                own = []
+                continue
+            if event.event == "ForwardRequestFailed":
+                error = self.decoder.decode(event.args["reason"])
+                if error.name in ("Reverted", "UnknownError", "FailedCall"):
+                    raise ContractRevert(
+                        "Reverted", {"reason": "the forwarded call failed", "tx": outcome.tx_hash}
+                    )
+                raise error
+            return TxOutcome(outcome.tx_hash, outcome.block_number, outcome.gas_used, own, True)
+        raise TransactionOutcomeUnknown(
+            outcome.tx_hash,
+            f"transaction {outcome.tx_hash} holds no outcome of forwarder nonce {nonce} of {signer}: "
+            "read the object's state before sending the request again",
+        )
+
+    def _batch_after_failure(self, pipe: _Pipeline, batch: _Batch, tx_hash: str, deadline: float) -> str:
+        """The batch in `tx_hash` reverted as a whole (nothing ran, no nonce used): the hash of its next
+        attempt, or raise why it cannot run.
+
+        An earlier request of the signer had not run (its nonce was behind), a request expired, or the
+        gas ran short. Once every earlier nonce is used the same signed requests go out again: each runs
+        or dies on its own (executeOrVoidBatch), so sending them again can run each at most once. After
+        MAX_RESENDS the batch's nonces are used up by no-ops (`_fill`) and the decoded error is raised.
+        """
+        account, relayer = batch.account, batch.relayer
+        first = int(batch.requests[0][0]["nonce"])
+
+        def resend() -> str:
+            batch.attempts += 1
+            if batch.attempts > MAX_RESENDS:
+                block = self.outcome(self.wait_receipt(tx_hash)).block_number
+                forwarder = str(self.forwarder.address)
+                failure = self._explain(relayer.address, forwarder, batch.data, batch.gas, block)
+                for offset in range(len(batch.requests)):
+                    self._fill(account, relayer, first + offset)
+                raise failure or ContractRevert(
+                    "Reverted", {"reason": "the forwarded batch failed", "tx": tx_hash}
+                )
+            return self._send_batch(batch)
+
+        return self._on_turn(pipe, account, relayer, first, tx_hash, deadline, resend)
+
+    def _on_turn(
+        self,
+        pipe: _Pipeline,
+        account: LocalAccount,
+        relayer: LocalAccount,
+        nonce: int,
+        tx_hash: str,
+        deadline: float,
+        turn: Callable[[], str],
+    ) -> str:
+        """Wait until forwarder nonce `nonce` of the signer is the next to run, then `turn()` (under
+        pipe.lock): the hash it sends. A nonce before it whose writer gave up (outcome unknown, e.g. a
+        node restart dropped it) is used up by a no-op so the requests behind it run and the lost one
+        can never run later; a nonce already used by another transaction, or a turn that does not come
+        before `deadline`, is an unknown outcome of `tx_hash`."""
+        signer = str(account.address)
+        while True:
+            with pipe.lock:
+                head = self.forwarder_nonce(signer, "pending")
+                if head > nonce:
+                    raise TransactionOutcomeUnknown(
+                        tx_hash,
+                        f"forwarder nonce {nonce} of {signer} was used by a transaction other than "
+                        f"{tx_hash}: read the object's state before sending the request again",
+                    )
+                if head == nonce:
+                    return turn()
+                if head not in pipe.active:
+                    self._fill(account, relayer, head)
+                    continue
+            if time.monotonic() >= deadline:
+                raise TransactionOutcomeUnknown(
+                    tx_hash,
+                    f"transaction {tx_hash} reverted while an earlier request of {signer} was pending, "
+                    "which did not run in time",
+                )
+            time.sleep(REPAIR_POLL_S)
 
     def _leave(self, pipe: _Pipeline, nonce: int | None) -> None:
         """A write is done with its pipeline (under pipe.lock): the last one out frees the relayer."""
@@ -685,37 +938,19 @@ class ChainGateway:
         """
         account, relayer, message = request.account, request.relayer, request.message
         signer, nonce = str(message["from"]), int(message["nonce"])
-        while True:
-            with pipe.lock:
-                head = self.forwarder_nonce(signer, "pending")
-                if head > nonce:
-                    raise TransactionOutcomeUnknown(
-                        tx_hash,
-                        f"forwarder nonce {nonce} of {signer} was used by a transaction other than "
-                        f"{tx_hash}: read the object's state before sending the request again",
-                    )
-                if head == nonce:
-                    if give_up is not None:
-                        self._fill(account, relayer, nonce)
-                        raise give_up
-                    try:
-                        self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
-                    except ContractRevert:
-                        self._fill(account, relayer, nonce)
-                        raise
-                    return self._send_request(relayer, message, request.signature)
-                if head not in pipe.active:
-                    # Its writer gave up (outcome unknown, e.g. a node restart dropped it): use the nonce
-                    # up, so the requests behind it run and the lost request can never run later.
-                    self._fill(account, relayer, head)
-                    continue
-            if time.monotonic() >= deadline:
-                raise TransactionOutcomeUnknown(
-                    tx_hash,
-                    f"transaction {tx_hash} reverted while an earlier request of {signer} was pending, "
-                    "which did not run in time",
-                )
-            time.sleep(REPAIR_POLL_S)
+
+        def resend() -> str:
+            if give_up is not None:
+                self._fill(account, relayer, nonce)
+                raise give_up
+            try:
+                self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
+            except ContractRevert:
+                self._fill(account, relayer, nonce)
+                raise
+            return self._send_request(relayer, message, request.signature)
+
+        return self._on_turn(pipe, account, relayer, nonce, tx_hash, deadline, resend)
 
     def _fill(self, account: LocalAccount, relayer: LocalAccount, nonce: int) -> str:
         """Use up forwarder nonce `nonce` of a custodial signer with a request that changes nothing.
@@ -936,6 +1171,11 @@ class ChainGateway:
 def _gas_budget(data: bytes) -> int:
     """What a forwarded call may spend: a payout of many certificates more than any other call."""
     return BATCH_GAS_BUDGET if data[:4] == PAYOUT_SELECTOR else GAS_BUDGET
+
+
+def _request_gas(allowance: int, data: bytes) -> int:
+    """[gas] one request's share of a batch transaction's gas (see BATCH_REQUEST_GAS)."""
+    return allowance + allowance // 63 + BATCH_REQUEST_GAS + 16 * (len(data) + 320)
 
 
 def _unavailable(error: BaseException) -> ChainUnavailableError:

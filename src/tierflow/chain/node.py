@@ -92,6 +92,12 @@ def _note_sent(tx_hash: str) -> None:
         sent.append(tx_hash)
 
 
+def note_sent(tx_hash: str) -> None:
+    """Record `tx_hash` as sent in this context: a write that went out in a transaction another writer
+    sent (one batch for a signer's queued writes, chain/gateway.py)."""
+    _note_sent(tx_hash)
+
+
 def connect(
     rpc_url: str, expected_chain_id: int | None = None, poa: bool = False, timeout: float = 30.0
 ) -> Web3:
