@@ -37,7 +37,7 @@ class TransactionOutcomeUnknown(ChainUnavailableError):
     """
 
     def __init__(self, tx_hash: str, message: str) -> None:
-        self.tx_hash = tx_hash
+        self.tx_hash = tx_hash  # for one request of a batch: chain.node.SentTransaction (its nonce too)
         super().__init__(message)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import GAS_BUDGET, Call, ChainGateway, TxOutcome
+from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import normalise_legal_id
@@ -189,6 +190,18 @@ def test_idempotency_sent_record_is_resolved_once(api: Api) -> None:
     late = idempotency.resolve(engine=engine, address=address, key=key, status_code=200, body={"n": 2})
     assert late == idempotency.Replay(200, {"n": 1})
     assert idempotency.begin(engine=engine, address=address, key=key, print_="p") == late
+
+
+def test_idempotency_sent_record_keeps_its_request_of_a_batch(api: Api) -> None:
+    """A signer's batch transaction carries several keys' writes: a "sent" record names its own request
+    (forwarder nonce), so a retry looks up that write's outcome, not the whole transaction's."""
+    engine, address, key = api.ctx.engine, api.address("supplier1"), api.unique("sent")
+    assert idempotency.begin(engine=engine, address=address, key=key, print_="p") is None
+    batch = "0x" + "cd" * 32
+    idempotency.mark_sent(engine=engine, address=address, key=key, tx_hash=sent_transaction(batch, 7))
+    claim = idempotency.begin(engine=engine, address=address, key=key, print_="p")
+    assert isinstance(claim, idempotency.Sent) and claim.tx_hash == batch
+    assert request_nonce_of(claim.tx_hash) == 7
 
 
 # -- onboarding (ChainGateway.send_direct) --------------------------------------------------------

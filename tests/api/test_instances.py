@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -266,17 +267,24 @@ def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_t
         assert all(len(lines) == 1 for lines in by_key.values()), by_key
         unique_writes = 2 * (WRITES_PER_BANK + SHARED_KEYS)
         assert len(by_key) == unique_writes
-        # On chain: exactly one transaction per write, none reverted (no nonce taken twice, nothing
-        # filled or re-sent), sent by relayers of all three instances, each instance its own.
+        # On chain: exactly one forward request per write (a signer's queued writes share one batch
+        # transaction), none reverted or failed (no nonce taken twice, nothing filled or re-sent), sent
+        # by relayers of all three instances, each instance its own.
         forwarder = platform.deployment.contracts["TierflowForwarder"].address.lower()
+        executed = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
         senders: list[str] = []
+        requests = 0
         for number in range(first_block, platform.w3.eth.block_number + 1):
             block: Any = platform.w3.eth.get_block(number, full_transactions=True)
             for tx in block["transactions"]:
-                assert platform.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1, tx
+                receipt = platform.w3.eth.get_transaction_receipt(tx["hash"])
+                assert receipt["status"] == 1, tx
                 assert str(tx["to"]).lower() == forwarder
+                ends = [log for log in receipt["logs"] if str(log["address"]).lower() == forwarder]
+                assert all("0x" + bytes(log["topics"][0]).hex() == executed for log in ends), receipt
+                requests += len(ends)
                 senders.append(str(tx["from"]))
-        assert len(senders) == unique_writes
+        assert requests == unique_writes
         assert len(set(senders)) == INSTANCES
         lines = {line for _, line, _ in answers}
         assert len(lines) == unique_writes

@@ -292,6 +292,10 @@ def test_pipeline_queued_writes_share_one_simulation_and_each_records_its_own_se
         assert outcome.events[-1].event == "ExecutedForwardRequest"
     nonces = sorted(int(o.events[-1].args["nonce"]) for o, _ in results)
     assert nonces == list(range(start, start + count))
+    # what each writer recorded (the idempotency layer's "sent" record) looks up its own write only
+    for outcome, sent in results[::7]:
+        looked_up = gateway.transaction_outcome(sent[0])
+        assert looked_up is not None and looked_up.events == outcome.events
     assert gateway.forwarder_nonce(account.address) == start + count
 
 

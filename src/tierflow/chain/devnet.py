@@ -19,6 +19,10 @@ from tierflow.errors import ChainUnavailableError, ConfigurationError
 from tierflow.settings import DEV_MNEMONIC, REPO_ROOT
 
 DEV_CHAIN_ID = 31337
+# [gas] per block, as the consortium genesis sets it (deploy/besu/genesis.json, docs/consortium.md): a
+# participant's pipelined writes go out as one batch transaction per round, and a node packs blocks by
+# the transactions' gas limits, so anvil's default 30 M would hold about a hundred batched writes.
+DEV_BLOCK_GAS_LIMIT = 100_000_000
 
 
 def anvil_binary() -> Path:
@@ -99,6 +103,7 @@ class Devnet:
             "--accounts", str(self.accounts),
             "--mnemonic", DEV_MNEMONIC,
             "--balance", "1000000",
+            "--gas-limit", str(DEV_BLOCK_GAS_LIMIT),
             "--silent",
         ]  # fmt: skip
         if self.block_time:

@@ -62,7 +62,7 @@ from tierflow.chain.forwarder import (
 )
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
-from tierflow.chain.node import FeePolicy, TxSender, connect, note_sent
+from tierflow.chain.node import FeePolicy, TxSender, connect, note_sent, request_nonce_of, sent_transaction
 from tierflow.chain.receipts import ReceiptWatcher
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
@@ -143,6 +143,8 @@ class TxOutcome:
     gas_used: int
     events: list[DecodedEvent] = field(default_factory=list)
     succeeded: bool = True
+    # why one request of a batch failed inside it (the transaction itself succeeded; see _cut_request)
+    failure: ContractRevert | None = None
 
     def first(self, event: str) -> DecodedEvent | None:
         return next((item for item in self.events if item.event == event), None)
@@ -208,6 +210,9 @@ class _Batch:
     requests: list[tuple[dict[str, Any], str]]  # (message, signature), consecutive forwarder nonces
     data: bytes
     gas: int
+    # each writer's context and forwarder nonce: a new attempt is recorded in every writer's
+    # `recording_sends` (the idempotency layer keeps the latest), naming the writer's own request
+    writers: list[tuple[contextvars.Context, int]] = field(default_factory=list)
     tx_hash: str = ""
     attempts: int = 0
     outcome: TxOutcome | None = None
@@ -719,20 +724,25 @@ class ChainGateway:
                 }
                 requests.append((message, self.sign(job.account, self.typed_data(message))))
             data, gas = self._batch_data(requests)
-            sent = _Batch(account, relayer, requests, data, gas)
+            writers = [(job.context, nonce + offset) for offset, (job, _) in enumerate(group)]
+            sent = _Batch(account, relayer, requests, data, gas, writers)
             try:
-                # sent in the first writer's context; the others hear of it below (recording_sends)
-                sent.tx_hash = group[0][0].context.run(self._send_batch, sent)
+                # sent outside every writer's context: each records its own request of it (_noted)
+                sent.tx_hash = contextvars.Context().run(self._send_batch, sent)
             except Exception as error:
                 pipe.next_nonce = None
-                for job, _ in group:
-                    job.refused(error)
+                for (job, _), (_, request_nonce) in zip(group, writers, strict=True):
+                    if isinstance(error, TransactionOutcomeUnknown):  # in doubt: each its own request
+                        own = sent_transaction(error.tx_hash, request_nonce)
+                        job.context.run(note_sent, own)
+                        job.refused(TransactionOutcomeUnknown(own, str(error)))
+                    else:
+                        job.refused(error)
                 with pipe.queue_guard:
                     pipe.queue[:0] = [job for later in rounds[position + 1 :] for job, _ in later]
                 break
+            self._noted(sent)
             for (job, _), (message, signature) in zip(group, requests, strict=True):
-                if job is not group[0][0]:
-                    job.context.run(note_sent, sent.tx_hash)
                 pipe.active.add(int(message["nonce"]))
                 job.sent(_Signed(job.account, relayer, message, signature), sent.tx_hash, sent)
             nonce += len(group)
@@ -749,6 +759,12 @@ class ChainGateway:
         )
         return data, gas
 
+    @staticmethod
+    def _noted(batch: _Batch) -> None:
+        """Record the batch's current attempt in each writer's `recording_sends`, naming its request."""
+        for context, request_nonce in batch.writers:
+            context.run(note_sent, sent_transaction(batch.tx_hash, request_nonce))
+
     def _send_batch(self, batch: _Batch) -> str:
         self._may_sign(batch.relayer)
         return self.sender.send_call(batch.relayer, str(self.forwarder.address), batch.data, batch.gas)
@@ -760,9 +776,13 @@ class ChainGateway:
         transaction reverted as a whole ran nothing and is sent again once every earlier nonce is used
         (`_batch_after_failure`); every writer in it shares that attempt's result."""
         deadline = time.monotonic() + self.receipt_timeout
+        nonce = int(request.message["nonce"])
         while True:
             tx_hash = batch.tx_hash
-            receipt = self.wait_receipt(tx_hash)
+            try:
+                receipt = self.wait_receipt(tx_hash)
+            except TransactionOutcomeUnknown as error:  # this writer's request of the batch is unknown
+                raise TransactionOutcomeUnknown(sent_transaction(tx_hash, nonce), str(error)) from None
             with batch.lock:
                 if batch.failure is not None:
                     raise batch.failure
@@ -774,35 +794,42 @@ class ChainGateway:
                     except BaseException as error:
                         batch.failure = error
                         raise
+                    self._noted(batch)
                     continue
                 if batch.outcome is None or batch.outcome.tx_hash != tx_hash:
                     batch.outcome = self.outcome(receipt)
                 outcome = batch.outcome
-            return self._request_outcome(outcome, request)
+            own = self._cut_request(outcome, nonce)
+            if own.failure is not None:
+                raise own.failure
+            return own
 
-    def _request_outcome(self, outcome: TxOutcome, request: _Signed) -> TxOutcome:
-        """The part of a batch's outcome that belongs to `request` (cut at the forwarder's events)."""
-        signer, nonce = str(request.message["from"]).lower(), int(request.message["nonce"])
+    def _cut_request(self, outcome: TxOutcome, nonce: int) -> TxOutcome:
+        """The part of a batch transaction's outcome that is the request with forwarder nonce `nonce`:
+        its events up to and including the forwarder's event that closes them. A request whose call
+        failed inside the batch (ForwardRequestFailed) is not `succeeded` and carries its decoded error
+        (`failure`). A batch carries one signer's requests, so the nonce names one of them."""
         own: list[DecodedEvent] = []
         for event in outcome.events:
             own.append(event)
             if event.contract != "TierflowForwarder" or event.event not in REQUEST_ENDS:
                 continue
-            if str(event.args["signer"]).lower() != signer or int(event.args["nonce"]) != nonce:
+            if int(event.args["nonce"]) != nonce:
                 own = []
                 continue
+            cut = TxOutcome(outcome.tx_hash, outcome.block_number, outcome.gas_used, own)
             if event.event == "ForwardRequestFailed":
                 error = self.decoder.decode(event.args["reason"])
                 if error.name in ("Reverted", "UnknownError", "FailedCall"):
-                    raise ContractRevert(
+                    error = ContractRevert(
                         "Reverted", {"reason": "the forwarded call failed", "tx": outcome.tx_hash}
                     )
-                raise error
-            return TxOutcome(outcome.tx_hash, outcome.block_number, outcome.gas_used, own, True)
+                cut.succeeded, cut.failure = False, error
+            return cut
         raise TransactionOutcomeUnknown(
             outcome.tx_hash,
-            f"transaction {outcome.tx_hash} holds no outcome of forwarder nonce {nonce} of {signer}: "
-            "read the object's state before sending the request again",
+            f"transaction {outcome.tx_hash} holds no outcome of forwarder nonce {nonce}: read the "
+            "object's state before sending the request again",
         )
 
     def _batch_after_failure(self, pipe: _Pipeline, batch: _Batch, tx_hash: str, deadline: float) -> str:
@@ -1120,12 +1147,19 @@ class ChainGateway:
         return self.receipts.wait(tx_hash, self.receipt_timeout)
 
     def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
-        """What became of a sent transaction: None while it is not mined."""
+        """What became of a sent transaction: None while it is not mined. For one request of a batch
+        (`tx_hash` a SentTransaction naming its nonce) only that request's part of it."""
         try:
             receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
         except RpcError as error:
             raise _unavailable(error) from error
-        return self.outcome(dict(receipt)) if receipt else None
+        if not receipt:
+            return None
+        outcome = self.outcome(dict(receipt))
+        nonce = request_nonce_of(tx_hash)
+        if nonce is None or not outcome.succeeded:
+            return outcome
+        return self._cut_request(outcome, nonce)
 
     def transaction_known(self, tx_hash: str) -> bool:
         """Whether the node has the transaction, mined or in its pool.

@@ -98,6 +98,29 @@ def note_sent(tx_hash: str) -> None:
     _note_sent(tx_hash)
 
 
+class SentTransaction(str):
+    """A sent transaction's hash that also names which forward request in it is the writer's own: a
+    signer's batch (`executeOrVoidBatch`) carries several writes, each its forwarder nonce. Equal to the
+    plain hash everywhere; the idempotency record keeps the nonce beside it (`request_nonce`), so an
+    outcome looked up later is that one write's, not the whole batch's."""
+
+    request_nonce: int | None = None
+
+
+def sent_transaction(tx_hash: str, request_nonce: int | None) -> str:
+    """`tx_hash`, carrying `request_nonce` when it is one request of a batch (see SentTransaction)."""
+    if request_nonce is None:
+        return tx_hash
+    sent = SentTransaction(tx_hash)
+    sent.request_nonce = request_nonce
+    return sent
+
+
+def request_nonce_of(tx_hash: str) -> int | None:
+    """The forwarder nonce of the writer's request in a batch transaction; None for a single request."""
+    return tx_hash.request_nonce if isinstance(tx_hash, SentTransaction) else None
+
+
 def connect(
     rpc_url: str, expected_chain_id: int | None = None, poa: bool = False, timeout: float = 30.0
 ) -> Web3:

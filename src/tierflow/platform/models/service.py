@@ -91,6 +91,9 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = big(nullable=True)
     body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     tx_hash: str | None = hash32(nullable=True)  # of the transaction a "sent" record waits for
+    # which forward request in it was this one's when the transaction is a signer's batch (its forwarder
+    # nonce): several keys' writes share one batch transaction; None for a transaction of one request
+    request_nonce: int | None = big(nullable=True)
     created_at: int = big()
 
 

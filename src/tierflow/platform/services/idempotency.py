@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
@@ -75,7 +76,7 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
             code="idempotency_key_reused",
         )
     if record.state == "sent" and record.tx_hash is not None:
-        return Sent(tx_hash=record.tx_hash)
+        return Sent(tx_hash=sent_transaction(record.tx_hash, record.request_nonce))
     if record.state != "done" or record.status_code is None:
         raise Conflict(
             "a request with this Idempotency-Key is still running; retry in a moment",
@@ -94,12 +95,13 @@ def complete(*, engine: Engine, address: str, key: str, status_code: int, body: 
 
 
 def mark_sent(*, engine: Engine, address: str, key: str, tx_hash: str) -> None:
-    """The request sent `tx_hash` but its outcome is unknown: keep the claim, remember the transaction."""
+    """The request sent `tx_hash` but its outcome is unknown: keep the claim, remember the transaction
+    (and which request in it was this one's, when it carries a batch: chain.node.SentTransaction)."""
     with engine.begin() as conn:
         conn.execute(
             update(TABLE)
             .where(TABLE.c.address == address, TABLE.c.key == key)
-            .values(state="sent", tx_hash=tx_hash)
+            .values(state="sent", tx_hash=tx_hash, request_nonce=request_nonce_of(tx_hash))
         )
 
 

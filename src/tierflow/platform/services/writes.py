@@ -253,7 +253,8 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
         tx=outcome.tx_hash,
         block=outcome.block_number,
     )
-    reason = gateway.revert_reason(outcome.tx_hash, outcome.block_number)
+    # one request of a batch failed inside it (its own error); a whole transaction is replayed for why
+    reason = outcome.failure or gateway.revert_reason(outcome.tx_hash, outcome.block_number)
     if reason is None:
         raise Conflict(
             i18n.gettext(
