@@ -25,8 +25,8 @@ from tierflow.chain.gateway import (
     wait_until,
 )
 from tierflow.chain.jsonrpc import RpcError
-from tierflow.chain.node import recording_sends
-from tierflow.errors import ContractRevert
+from tierflow.chain.node import recording_sends, request_nonce_of
+from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.settings import DEV_RELAYER_KEYS
 from tierflow.testing.chain import Platform
 
@@ -383,6 +383,36 @@ def test_pipeline_batched_write_failing_on_chain_fails_alone(
         assert [e.event for e in outcome.events if e.contract != "TierflowForwarder"] == ["CertificateSplit"]
     assert gateway.forwarder_nonce(account.address) == start + len(calls)  # the failed one's nonce used
     assert tf.c.receivables.functions.balanceOf(token).call() == SPLIT + 1  # nine splits, no more
+
+
+def test_pipeline_batched_writes_outcome_unknown_each_names_its_own_request(chain: Platform) -> None:
+    """A batch's receipt does not come in time: every write in it hears "outcome unknown" for the same
+    transaction, each naming its own request (forwarder nonce), so a later look-up answers each write
+    with its own events only, never the whole batch's."""
+    tf = chain
+    token = _certificate(tf, 1_000_000)
+    gateway = _gateway(tf)
+    gateway.receipt_timeout = 1.0
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    calls = [_split(tf, token, SPLIT + n) for n in range(6)]  # each write moves its own amount
+    with _writers(tf, len(calls)) as pool:
+        with gateway._pipeline(account.address).lock:
+            futures = _submit_in_order(pool, gateway, account, calls)
+        unknown = []
+        for future in futures:
+            with pytest.raises(TransactionOutcomeUnknown) as error:
+                future.result(timeout=30)
+            unknown.append(error.value.tx_hash)
+    tf.mine()
+    batched = unknown[1:]  # the first writer's own write went alone
+    assert len(set(batched)) == 1
+    assert [request_nonce_of(tx_hash) for tx_hash in batched] == list(range(start + 1, start + len(calls)))
+    for n, tx_hash in enumerate(batched, start=1):
+        outcome = gateway.transaction_outcome(tx_hash)
+        assert outcome is not None and outcome.succeeded
+        (split,) = [e for e in outcome.events if e.event == "CertificateSplit"]
+        assert split.args["value"] == SPLIT + n
 
 
 def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Platform) -> None:

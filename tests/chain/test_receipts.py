@@ -131,3 +131,17 @@ def test_receipt_watcher_survives_an_odd_answer() -> None:
     with pytest.raises(TransactionOutcomeUnknown, match="not JSON"):
         watcher.wait("0x" + "01" * 32, 5)
     assert watcher.wait("0x" + "02" * 32, 5)["transactionHash"] == "0x" + "02" * 32
+
+
+def test_receipt_watcher_many_waiters_of_one_transaction_ask_for_it_once(chain: tuple[Devnet, Web3]) -> None:
+    """A signer's batch transaction has a waiter per write in it: its receipt (all their logs) is asked
+    for once per lookup, not once per waiter (512 waiters made ~50 MB of JSON per block)."""
+    devnet, w3 = chain
+    rpc = CountingRpc(devnet.url)
+    watcher = ReceiptWatcher(rpc)
+    gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=RECEIPT_TIMEOUT_S)
+    sender = TxSender(w3, RevertDecoder([]))
+    tx_hash = sender.send_call(dev_account(12), str(dev_account(1).address), b"", 30_000)
+    results = wait_all(gateway, [tx_hash] * 3 * WRITERS)
+    assert all(isinstance(r, dict) and r["transactionHash"] == tx_hash for r in results), results
+    assert rpc.counts["eth_getTransactionReceipt"] <= watcher.lookups, (rpc.counts, watcher.lookups)

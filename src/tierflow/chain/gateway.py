@@ -101,9 +101,10 @@ MAX_RESENDS = 3
 # other writers wait for at most this many sends before their own.
 MAX_QUEUED_BATCH = 100
 # A batched write's gas allowance: what its simulation used, times this plus BATCH_GAS_MARGIN, at most its
-# single-send budget. Budgets, not gas used, decide how many transactions fit in a block (a node packs
-# by gas limit), so a batch of flat 1.5 M budgets would hold 20 writes in a 30 M block; the margin covers
-# a state that moved between simulation and block and the gas refunded only at the transaction's end.
+# single-send budget. A batch transaction's gas limit is the sum of its allowances, and a node takes a
+# transaction into a block only while its limit fits in the gas the block has left, so with flat 1.5 M
+# budgets 20 writes would fill a whole 30 M block's room; the margin covers a state that moved between
+# simulation and block and the gas refunded only at the transaction's end.
 BATCH_GAS_FACTOR = 1.5
 BATCH_GAS_MARGIN = 50_000
 # Of a block's gas limit, at most this share goes to one batch transaction: the rest is left to other
@@ -547,6 +548,11 @@ class ChainGateway:
             if job.batch is not None:
                 return self._settle_batched(pipe, job.batch, job.signed)
             return self._settle(pipe, job.signed, job.tx_hash)
+        except TransactionOutcomeUnknown as error:
+            if job.batch is None or request_nonce_of(error.tx_hash) is not None:
+                raise
+            # unknown for this writer's own request of the batch (its record names it: SentTransaction)
+            raise TransactionOutcomeUnknown(sent_transaction(error.tx_hash, nonce), str(error)) from None
         finally:
             with pipe.lock:
                 self._leave(pipe, nonce)
@@ -779,10 +785,7 @@ class ChainGateway:
         nonce = int(request.message["nonce"])
         while True:
             tx_hash = batch.tx_hash
-            try:
-                receipt = self.wait_receipt(tx_hash)
-            except TransactionOutcomeUnknown as error:  # this writer's request of the batch is unknown
-                raise TransactionOutcomeUnknown(sent_transaction(tx_hash, nonce), str(error)) from None
+            receipt = self.wait_receipt(tx_hash)
             with batch.lock:
                 if batch.failure is not None:
                     raise batch.failure

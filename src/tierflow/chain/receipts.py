@@ -91,9 +91,13 @@ class ReceiptWatcher:
                     self._cond.wait(self.poll_s)
 
     def _look_up(self, due: list[_Waiter]) -> None:
-        """One round trip for the receipts of every transaction in `due`; hands out those mined."""
+        """One round trip for the receipts of every transaction in `due`; hands out those mined.
+
+        Each transaction is asked for once however many wait for it: a signer's batch transaction has
+        a waiter per write in it (a hundred), and its receipt carries all their logs."""
         self.lookups += 1
-        calls = [("eth_getTransactionReceipt", [w.tx_hash]) for w in due]
+        hashes = list(dict.fromkeys(w.tx_hash for w in due))
+        calls = [("eth_getTransactionReceipt", [tx_hash]) for tx_hash in hashes]
         if isinstance(self.rpc, JsonRpc):
             # Nodes cap a batch's size (Besu: 1,024 by default): long queues go in slices.
             receipts = []
@@ -101,9 +105,11 @@ class ReceiptWatcher:
                 receipts += self.rpc.batch(calls[start : start + MAX_BATCH])
         else:
             receipts = [self.rpc.call(method, params) for method, params in calls]
+        by_hash = dict(zip(hashes, receipts, strict=True))
         mined = []
-        for waiter, receipt in zip(due, receipts, strict=True):
+        for waiter in due:
             waiter.checked = True
+            receipt = by_hash[waiter.tx_hash]
             if receipt:
                 waiter.receipt = dict(receipt)
                 mined.append(waiter)
