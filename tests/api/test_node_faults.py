@@ -53,7 +53,20 @@ def _token(api: Api, face: int) -> int:
 
 
 def _relayed(api: Api) -> int:
-    return sum(api.platform.w3.eth.get_transaction_count(r.address) for r in api.ctx.gateway().relayers)
+    """Forward requests the relayers' mined transactions carried (a batch transaction carries several; a
+    reverted transaction counts as one: a send that did nothing, as a re-sent or filled request)."""
+    w3, gateway = api.platform.w3, api.ctx.gateway()
+    relayers = {r.address.lower() for r in gateway.relayers}
+    forwarder = str(gateway.forwarder.address).lower()
+    requests = 0
+    for number in range(w3.eth.block_number + 1):
+        block: Any = w3.eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            if str(tx["from"]).lower() in relayers and str(tx["to"]).lower() == forwarder:
+                receipt = w3.eth.get_transaction_receipt(tx["hash"])
+                ends = sum(str(log["address"]).lower() == forwarder for log in receipt["logs"])
+                requests += ends if receipt["status"] == 1 else 1
+    return requests
 
 
 @dataclass
