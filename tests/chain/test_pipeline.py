@@ -3,6 +3,7 @@ failure in the middle invalidating nothing behind it, and a failed request never
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,9 +18,11 @@ from web3 import Web3
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.gateway import (
     BATCH_SELECTOR,
+    CUSTODIAL_DEADLINE_S,
     EXECUTE_SELECTOR,
     FORWARD_REQUEST_DATA,
     GAS_BUDGET,
+    MAX_RESENDS,
     Call,
     ChainGateway,
     wait_until,
@@ -413,6 +416,57 @@ def test_pipeline_batched_writes_outcome_unknown_each_names_its_own_request(chai
         assert outcome is not None and outcome.succeeded
         (split,) = [e for e in outcome.events if e.event == "CertificateSplit"]
         assert split.args["value"] == SPLIT + n
+
+
+def test_pipeline_batch_reverting_whole_gives_up_and_uses_up_its_nonces(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain's clock jumps past the requests' deadline while a write and a batch behind it sit in the
+    pool: the write reverts, the batch reverts whole (nothing runs), each is sent again MAX_RESENDS times,
+    then gives up. Every nonce is used up by a no-op, so none of the signed requests can run later."""
+    tf = chain
+    token = _certificate(tf, 1_000_000)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    calls = [_split(tf, token)] * 6
+    stop = threading.Event()
+    batches: list[int] = []
+    real_send = gateway.sender.send_call
+
+    def recording(relayer: Any, to: str, data: bytes, gas: int) -> str:
+        if data[:4] == BATCH_SELECTOR:
+            batches.append(_requests_in(bytes(data)))
+        return real_send(relayer, to, data, gas)
+
+    monkeypatch.setattr(gateway.sender, "send_call", recording)
+
+    def mining() -> None:
+        while not stop.wait(0.05):
+            tf.mine()
+
+    miner = threading.Thread(target=mining, daemon=True)
+    with _writers(tf, len(calls)) as pool:
+        with gateway._pipeline(account.address).lock:
+            futures = _submit_in_order(pool, gateway, account, calls)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(calls)), 30, 0.05)
+        tf.increase_time(CUSTODIAL_DEADLINE_S + 100)  # mines them: every request has expired
+        miner.start()
+        try:
+            errors = []
+            for future in futures:
+                with pytest.raises(ContractRevert) as error:
+                    future.result(timeout=60)
+                errors.append(error.value.name)
+            # every nonce is used up by a no-op (sent before the error is raised; mined meanwhile)
+            used = lambda: gateway.forwarder_nonce(account.address) == start + len(calls)  # noqa: E731
+            assert wait_until(used, 10, 0.05)
+        finally:
+            stop.set()
+            miner.join(5)
+    assert set(errors) <= {"ERC2771ForwarderExpiredRequest", "Reverted"}, errors
+    assert batches == [5] * (1 + MAX_RESENDS)  # the five queued: one batch, sent again MAX_RESENDS times
+    assert tf.c.receivables.functions.balanceOf(token).call() == 1_000_000
 
 
 def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Platform) -> None:
