@@ -155,6 +155,7 @@ async def queue(
         lambda: json_bytes(queries.financing_requests(
             session=session, financier=caller.address, status=status, limit=limit, offset=offset, after=after
         )),
+        rows=limit,
     )  # fmt: skip
     return Response(content=body, media_type="application/json")
 

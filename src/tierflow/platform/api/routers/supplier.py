@@ -98,6 +98,7 @@ async def holdings(
             session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit,
             offset=offset, after=after,
         )),
+        rows=limit,
     )  # fmt: skip
     return Response(content=body, media_type="application/json")
 
