@@ -88,13 +88,15 @@ def test_cached_read_shows_rows_indexed_after_it(site: Synthetic) -> None:
     assert _holdings(site) == sorted([*before, new])
 
 
-# A cache-missing page of each list readcpu made cheaper: (who, path, params). The cursors differ per
-# call so that the holdings and bank-queue response caches miss.
+# A cache-missing page of each list readcpu made cheaper: (who, path, params, statements it sends). The
+# cursors differ per call so that the holdings and bank-queue response caches miss. Certificates: the key
+# lookup, the page, its tiers' lineages and their movements; payables and requests: the key lookup and
+# the page (the totals and the financiers come from caches per data version).
 _LISTS = [
-    ("supplier2", "/v1/supplier/holdings", {"limit": 7}),
-    ("auditor", "/v1/audit/certificates", {"holder": "supplier2", "limit": 7}),
-    ("auditor", "/v1/audit/payables", {"obligor": "core1", "limit": 2}),
-    ("bank1", "/v1/financier/requests", {"limit": 3}),
+    ("supplier2", "/v1/supplier/holdings", {"limit": 7}, 4),
+    ("auditor", "/v1/audit/certificates", {"holder": "supplier2", "limit": 7}, 4),
+    ("auditor", "/v1/audit/payables", {"obligor": "core1", "limit": 2}, 2),
+    ("bank1", "/v1/financier/requests", {"limit": 3}, 2),
 ]
 
 
@@ -105,14 +107,26 @@ def _page(site: Synthetic, who: str, path: str, params: dict[str, Any], after: i
     return list(response.json()["data"])
 
 
-@pytest.mark.parametrize(("who", "path", "params"), _LISTS)
-def test_short_list_page_runs_on_the_event_loop_without_a_version_read(
-    site: Synthetic, who: str, path: str, params: dict[str, Any]
+@pytest.mark.parametrize(("who", "path", "params", "sent"), _LISTS)
+def test_short_list_page_runs_on_the_event_loop_on_one_connection(
+    site: Synthetic, who: str, path: str, params: dict[str, Any], sent: int
 ) -> None:
     _page(site, who, path, params, after=1)  # warms the list's count
-    with _Statements(site.engine) as statements:
-        rows = _page(site, who, path, params, after=2)
+    checkouts: list[object] = []
+
+    def checkout(*_: object) -> None:
+        checkouts.append(_)
+
+    event.listen(site.engine, "checkout", checkout)
+    try:
+        with _Statements(site.engine) as statements:
+            rows = _page(site, who, path, params, after=2)
+    finally:
+        event.remove(site.engine, "checkout", checkout)
     assert rows
+    assert len(statements.seen) == sent, statements.seen
+    # The key lookup's connection serves the page: no second checkout (on PostgreSQL a pre-ping).
+    assert len(checkouts) == 1
     # Every statement in the thread of the key lookup (the event loop): no hop to a worker thread,
     # whose GIL hand-offs doubled a page's CPU under load.
     assert len(set(statements.threads)) == 1, statements.seen

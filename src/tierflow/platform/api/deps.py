@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -60,11 +61,15 @@ async def current_caller(
     caller = authenticate(
         session=session, token=token, origin=origin_of(request), limits=throttle.Limits.of(ctx.settings)
     )
-    # Hand the connection back before the endpoint runs: held from here to a thread-pool endpoint,
-    # 20 requests arriving at once would hold 20 connections, and a request waiting for the pool on
-    # the event loop blocks every request that would give one back. The endpoint's first query
-    # checks one out again (in its worker thread, where waiting is harmless).
-    session.close()
+    # Hand the connection back before a thread-pool endpoint runs: held from here to it, 20 requests
+    # arriving at once would hold 20 connections, and a request waiting for the pool on the event loop
+    # blocks every request that would give one back. Its first query checks one out again (in its
+    # worker thread, where waiting is harmless). An async endpoint keeps it: it reads on the loop
+    # (readcache.run_read closes the session before any hop to a thread), so the connection is back in
+    # the pool before another request runs, and its read needs no second checkout (on PostgreSQL, a
+    # pre-ping round trip) — and on SQLite it reads in the key lookup's snapshot.
+    if not inspect.iscoroutinefunction(request.scope.get("endpoint")):
+        session.close()
     request.state.caller = caller.address
     request.state.caller_obj = caller  # for the audit line of a write (api/writing.py)
     return caller

@@ -22,7 +22,7 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
 from tierflow.platform.models.registry import Participant
-from tierflow.platform.services import access, idsets
+from tierflow.platform.services import access, idsets, readcache
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
@@ -197,11 +197,17 @@ MOVES = ("issued", "split", "transferred")
 
 
 def _financiers(conn: Reader) -> set[str]:
-    return {
-        address
-        for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
-        if int(roles) & FINANCIER_ROLE
-    }
+    """The financiers' addresses (their pieces have no supplier tier), per data version: the on-chain
+    participants are written by the indexer only, and every page's tiers need them."""
+    return readcache.COUNTS.get(
+        conn,
+        ("financiers",),
+        lambda: {
+            address
+            for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
+            if int(roles) & FINANCIER_ROLE
+        },
+    )
 
 
 def _walk(financiers: set[str], tokens: Sequence[Any], moves: Iterable[Any]) -> dict[int, int | None]:

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlmodel import Session
 
 from tierflow.platform.models import Checkpoint
@@ -59,7 +59,7 @@ def _noted_version() -> int | None:
     return noted[1] if noted is not None and noted[0] is _task() else None
 
 
-def data_version_of(session: Session) -> int | None:
+def data_version_of(session: Session | Connection) -> int | None:
     """The indexer's data version (see models.Checkpoint), read in the request's own transaction;
     None before the indexer has committed anything."""
     value = session.execute(_DATA_VERSION).scalar()
@@ -159,7 +159,7 @@ class TotalsCache:
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session, query: Hashable, compute: Callable[[], T]) -> T:
+    def get(self, session: Session | Connection, query: Hashable, compute: Callable[[], T]) -> T:
         # A list page read on the event loop (run_read) has the version from its key lookup: no
         # statement of its own for it. Elsewhere (a worker thread, a script) the version is read here.
         version = _noted_version()
@@ -169,7 +169,7 @@ class TotalsCache:
             return compute()
         # id(engine) keeps two databases in one process apart; the version (a µs clock at least, see
         # indexer.runner.next_version) keeps an engine created at a reused address from matching.
-        key = (id(session.get_bind()), query, version)
+        key = (id(session.engine if isinstance(session, Connection) else session.get_bind()), query, version)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
