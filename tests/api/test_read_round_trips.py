@@ -1,7 +1,7 @@
 """What a read costs the database: a cached read is the key lookup alone (the data version comes with
 it), and on PostgreSQL reads run without BEGIN/ROLLBACK round trips; rows written after a cached body
-still show on the next request; a short list page runs on the event loop (no thread hop) and reads no
-data version of its own."""
+still show on the next request; a short list page reads on the key lookup's connection (on SQLite on
+the event loop, no thread hop) and reads no data version of its own."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _page(site: Synthetic, who: str, path: str, params: dict[str, Any], after: i
 
 
 @pytest.mark.parametrize(("who", "path", "params", "sent"), _LISTS)
-def test_short_list_page_runs_on_the_event_loop_on_one_connection(
+def test_short_list_page_reads_on_the_key_lookups_connection(
     site: Synthetic, who: str, path: str, params: dict[str, Any], sent: int
 ) -> None:
     _page(site, who, path, params, after=1)  # warms the list's count
@@ -127,9 +127,11 @@ def test_short_list_page_runs_on_the_event_loop_on_one_connection(
     assert len(statements.seen) == sent, statements.seen
     # The key lookup's connection serves the page: no second checkout (on PostgreSQL a pre-ping).
     assert len(checkouts) == 1
-    # Every statement in the thread of the key lookup (the event loop): no hop to a worker thread,
-    # whose GIL hand-offs doubled a page's CPU under load.
-    assert len(set(statements.threads)) == 1, statements.seen
+    # On SQLite every statement in the thread of the key lookup (the event loop): no hop to a worker
+    # thread, whose GIL hand-offs doubled a page's CPU under load. PostgreSQL's round trips are real
+    # waits: the page is read in a worker thread, so that the loop serves other requests meanwhile.
+    on_loop = site.engine.dialect.name == "sqlite"
+    assert (len(set(statements.threads)) == 1) == on_loop, statements.seen
     # The data version came with the key lookup: the count's cache does not read it again.
     versions = [s for s, _ in statements.seen if "data_version" in s and "api_key" not in s]
     assert versions == [], versions

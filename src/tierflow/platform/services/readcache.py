@@ -36,7 +36,7 @@ DATA_VERSION_COLUMN = _DATA_VERSION.scalar_subquery().label("data_version")
 # The version read with the request's key lookup (see note_version), with the task that read it: each
 # request runs in a task of its own, and a value noted outside one (a script, a test calling the
 # services) or by another request is never used.
-_NOTED: ContextVar[tuple[object, int] | None] = ContextVar("tierflow_data_version", default=None)
+_NOTED: ContextVar[tuple[object | None, int] | None] = ContextVar("tierflow_data_version", default=None)
 
 
 def _task() -> object | None:
@@ -66,31 +66,48 @@ def data_version_of(session: Session | Connection) -> int | None:
     return None if value is None else int(value)
 
 
-# Reads of at most this many rows run on the event loop (run_read).
+# Reads of at most this many rows run on the event loop when the database is in process (run_read).
 LOOP_ROWS = 100
 
 
 async def run_read(session: Session, read: Callable[[], T], *, rows: int | None) -> T:
-    """`read()` for an async endpoint: on the event loop when it reads a short page (`rows` ≤ LOOP_ROWS),
-    else in the thread pool.
+    """`read()` for an async endpoint, on `session` (which may hold the connection of the request's key
+    lookup), which it closes once `read` returns: on the event loop for a short page (`rows` ≤ LOOP_ROWS)
+    on SQLite, else in the thread pool.
 
-    Why on the loop: a page of 50 rows costs 2-4 ms of CPU, and a hop to a worker thread made it cost
-    twice that under load and spread its latency: with 8 concurrent requests (one uvicorn worker, 1M
-    certificates on SQLite) a random holdings page took 8.4 ms of server CPU and p50/p99 53/233 ms in a
-    worker thread, 3.6 ms and 24/57 ms on the loop. Each SQLite step and each PostgreSQL round trip
-    lets go of the GIL, and the worker thread then waits for the loop (or another worker) to hand it
-    back; on the loop the requests simply take turns. A large page (a 1,000-row tree, tens of ms)
-    still moves to a thread so that it does not hold up every other request; `rows` None (unknown)
-    counts as large.
+    Why on the loop on SQLite: a page of 50 rows costs 2-4 ms of CPU, and a hop to a worker thread made
+    it cost twice that under load and spread its latency: with 8 concurrent requests (one uvicorn
+    worker, 1M certificates) a random holdings page took 8.4 ms of server CPU and p50/p99 53/233 ms in a
+    worker thread, 3.6 ms and 24/57 ms on the loop. Each SQLite step lets go of the GIL, and the worker
+    thread then waits for the loop (or another worker) to hand it back; on the loop the requests simply
+    take turns. PostgreSQL's waits are real (another process works meanwhile): on the loop they stalled
+    every request (fewer requests a second at the same load), so reads there keep the thread pool. A
+    large page (a 1,000-row tree, tens of ms) moves to a thread so that it does not hold up every other
+    request; `rows` None (unknown) counts as large.
 
-    In the thread pool, the session is closed first and re-opened by `read` in its worker thread: no
-    connection is held on the loop while it runs (see deps.current_caller). On the loop the session
-    keeps the connection it may have: nothing else runs until `read` returns.
+    The session is closed as soon as `read` returns, in the thread that ran it: the connection is back
+    in the pool before the loop runs anything else for this request, so a request waiting for the pool
+    on the loop (the key lookup) never waits for one that the loop itself would have to give back.
+    The data version noted with the key lookup goes along to the worker thread (TotalsCache reads it).
     """
-    if rows is not None and rows <= LOOP_ROWS:
-        return read()
-    session.close()
-    return await anyio.to_thread.run_sync(read)
+    version = _noted_version()
+
+    def read_and_close() -> T:
+        noted = _NOTED.set((None, version)) if version is not None and _task() is None else None
+        try:
+            return read()
+        finally:
+            session.close()
+            if noted is not None:
+                _NOTED.reset(noted)
+
+    if rows is not None and rows <= LOOP_ROWS and _in_process(session):
+        return read_and_close()
+    return await anyio.to_thread.run_sync(read_and_close)
+
+
+def _in_process(session: Session) -> bool:
+    return str(session.get_bind().dialect.name) == "sqlite"
 
 
 class ResponseCache:
@@ -130,6 +147,7 @@ class ResponseCache:
             if body is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                session.close()  # the key lookup's connection, if it still holds it (see run_read)
                 return body
             self.misses += 1
         body = await run_read(session, build, rows=rows)

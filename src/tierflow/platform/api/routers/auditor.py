@@ -9,7 +9,15 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from tierflow.chain.vocabulary import SlotStatusName
-from tierflow.platform.api.deps import After, AuditorCaller, ContextDep, Limit, Offset, SessionDep
+from tierflow.platform.api.deps import (
+    After,
+    AuditorCaller,
+    ContextDep,
+    Limit,
+    Offset,
+    SessionDep,
+    reads_through_run_read,
+)
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import exports, participants, queries
 from tierflow.platform.services.readcache import run_read
@@ -40,8 +48,9 @@ def all_participants(
     return participants.listing(session=session, role=None, status=None, limit=limit, offset=offset)
 
 
-# The two lists below are async and read through run_read: a short page on the event loop (no thread hop).
+# The two lists below read through run_read: on SQLite a short page runs on the event loop (no thread hop).
 @router.get("/payables", response_model=Page[PayablePublic])
+@reads_through_run_read
 async def all_payables(
     session: SessionDep,
     caller: AuditorCaller,
@@ -59,6 +68,7 @@ async def all_payables(
 
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
+@reads_through_run_read
 async def all_certificates(
     session: SessionDep,
     caller: AuditorCaller,

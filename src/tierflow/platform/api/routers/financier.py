@@ -20,6 +20,7 @@ from tierflow.platform.api.deps import (
     SessionDep,
     SettlementBankCaller,
     WriteDep,
+    reads_through_run_read,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
 from tierflow.platform.services import batch_fund, estimates, queries, workflows
@@ -138,6 +139,7 @@ def lines(
 @router.get(
     "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
 )
+@reads_through_run_read
 async def queue(
     ctx: ContextDep,
     session: SessionDep,
