@@ -159,3 +159,22 @@ def test_short_page_equals_the_same_slice_of_a_large_page(
     assert short == large[start : start + len(short)]
     if "holder" in params:
         assert {row["holder"] for row in large} == {site.seeded.addresses[params["holder"]]}
+
+
+def test_certificate_pages_reuse_one_built_statement(site: Synthetic) -> None:
+    """Two pages of certificates at other cursors execute the same statement object (built once per
+    shape of filters: building and cache-keying one per request cost about what SQLite spends on the
+    page)."""
+    executed: list[object] = []
+
+    def record(conn: Any, clauseelement: object, *_: Any) -> None:
+        if "certificate.initial_value" in str(clauseelement):  # the page, not the key lookup or tiers
+            executed.append(clauseelement)
+
+    event.listen(site.engine, "before_execute", record)
+    try:
+        for after in (TOKEN + 3, TOKEN + 11):
+            _page(site, "auditor", "/v1/audit/certificates", {"holder": "supplier2", "limit": 5}, after=after)
+    finally:
+        event.remove(site.engine, "before_execute", record)
+    assert len(executed) == 2 and executed[0] is executed[1]
