@@ -98,3 +98,25 @@ def test_holdings_page_reads_its_own_lineages_not_whole_payables(site: Synthetic
     with site.engine.connect() as conn:
         whole = lineage.token_tiers(conn, {r["slot_id"] for r in rows})
     assert [r["tier"] for r in rows] == [whole[r["token_id"]] for r in rows]
+
+
+def test_page_tiers_send_the_same_statements_for_any_number_of_ids(site: Synthetic) -> None:
+    """The ids travel as one value (services.idsets): the statements are built and compiled once and
+    PostgreSQL plans them once, whatever the page's size, and no list is split at SQLite's 999
+    parameters."""
+    sent: list[list[str]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent[-1].append(statement)
+
+    with site.engine.connect() as conn:
+        whole = lineage.token_tiers(conn, range(BULK_SLOT, BULK_SLOT + 30))
+        event.listen(site.engine, "before_cursor_execute", record)
+        try:
+            for ids in (sorted(whole)[:3], sorted(whole)):  # 3 ids, then 900 (and their ancestors)
+                sent.append([])
+                assert lineage.tiers_of(conn, ids) == {t: whole[t] for t in ids}
+        finally:
+            event.remove(site.engine, "before_cursor_execute", record)
+    assert len(whole) == 900
+    assert sent[0] == sent[1], sent

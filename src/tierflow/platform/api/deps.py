@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Form, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -63,8 +63,13 @@ async def current_caller(
     # Hand the connection back before the endpoint runs: held from here to a thread-pool endpoint,
     # 20 requests arriving at once would hold 20 connections, and a request waiting for the pool on
     # the event loop blocks every request that would give one back. The endpoint's first query
-    # checks one out again (in its worker thread, where waiting is harmless).
-    session.close()
+    # checks one out again (in its worker thread, where waiting is harmless). An endpoint marked
+    # `reads_through_run_read` keeps it: it reads through readcache.run_read, which closes the session
+    # as soon as the read returns, before the loop runs anything else for it; so the read needs no
+    # second checkout (on PostgreSQL, a pre-ping round trip), and on SQLite it reads in the key
+    # lookup's snapshot.
+    if not getattr(request.scope.get("endpoint"), READS_THROUGH_RUN_READ, False):
+        session.close()
     request.state.caller = caller.address
     request.state.caller_obj = caller  # for the audit line of a write (api/writing.py)
     return caller
@@ -76,6 +81,16 @@ def origin_of(request: Request) -> Origin:
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+READS_THROUGH_RUN_READ = "tierflow_reads_through_run_read"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def reads_through_run_read(endpoint: Endpoint) -> Endpoint:
+    """Marks an async endpoint whose every path ends in readcache.run_read or a ResponseCache.body
+    (which close the session): current_caller then leaves it the key lookup's connection."""
+    setattr(endpoint, READS_THROUGH_RUN_READ, True)
+    return endpoint
 
 
 def role_guard(

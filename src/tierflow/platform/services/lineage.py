@@ -9,6 +9,7 @@ chain, on SQLite and PostgreSQL alike. Who sees which part of a tree is decided 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
 from tierflow.platform.models.registry import Participant
-from tierflow.platform.services import access
+from tierflow.platform.services import access, idsets, readcache
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
@@ -147,51 +148,66 @@ def tiers_of(conn: Reader, token_ids: Iterable[int]) -> dict[int, int | None]:
     the holders of one path), so this reads each certificate's ancestors (a recursive CTE of
     primary-key lookups) and their movements, not the whole tree of every payable on the page: a page
     of 50 certificates of 50 payables reads 50 × depth rows where token_tiers would read 50 trees.
+    Two statements built once per dialect, the ids bound as one value (idsets): building them and
+    binding a parameter per id cost more than SQLite's lookups.
     """
     wanted = sorted(set(token_ids))
     if not wanted:
         return {}
-    c = CERTIFICATE
-    tokens: list[Any] = []
-    moves: list[Any] = []
-    for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
-        seeds = select(c.c.token_id, c.c.parent_id).where(c.c.token_id.in_(wanted[start : start + 900]))
-        up = seeds.cte("up", recursive=True)
-        # UNION (not ALL): pages share ancestors (a payable's root), each is read once.
-        up = up.union(select(c.c.token_id, c.c.parent_id).where(c.c.token_id == up.c.parent_id))
-        tokens += conn.execute(
-            select(c.c.token_id, c.c.parent_id, c.c.holder, c.c.depth).join(up, c.c.token_id == up.c.token_id)
-        ).all()
+    dialect = _dialect(conn)
+    lineage_of, moves_of = _tiers_statements(dialect)
+    tokens = conn.execute(lineage_of, {"ids": idsets.bind(wanted, dialect)}).all()
     lineage = sorted({int(t[0]) for t in tokens})
-    for start in range(0, len(lineage), 900):
-        moves += conn.execute(
-            select(
-                TRANSFER.c.kind,
-                TRANSFER.c.token_id,
-                TRANSFER.c.new_token_id,
-                TRANSFER.c.to_address,
-                TRANSFER.c.block_number,
-                TRANSFER.c.log_index,
-            ).where(  # fmt: skip
-                TRANSFER.c.token_id.in_(lineage[start : start + 900]), TRANSFER.c.kind.in_(MOVES)
-            )
-        ).all()
-    # Chain order across the chunks; a split of an ancestor into a certificate off this lineage adds a
-    # node no path here goes through (harmless).
+    moves = list(conn.execute(moves_of, {"ids": idsets.bind(lineage, dialect)}).all())
+    # Chain order; a split of an ancestor into a certificate off this lineage adds a node no path here
+    # goes through (harmless).
     moves.sort(key=lambda m: (m[4], m[5]))
     found = _walk(_financiers(conn), tokens, moves)
     return {token: found[token] for token in wanted if token in found}
+
+
+def _dialect(conn: Reader) -> str:
+    bind = conn if isinstance(conn, Connection) else conn.get_bind()
+    return str(bind.dialect.name)
+
+
+@functools.cache
+def _tiers_statements(dialect: str) -> tuple[Any, Any]:
+    """tiers_of's two statements: the certificates and their ancestors (UNION, not ALL: pages share
+    ancestors, a payable's root, each is read once), and the movements of those tokens."""
+    c = CERTIFICATE
+    seeds = select(c.c.token_id, c.c.parent_id).where(idsets.contains(c.c.token_id, dialect))
+    up = seeds.cte("up", recursive=True)
+    up = up.union(select(c.c.token_id, c.c.parent_id).where(c.c.token_id == up.c.parent_id))
+    lineage_of = select(c.c.token_id, c.c.parent_id, c.c.holder, c.c.depth).join(
+        up, c.c.token_id == up.c.token_id
+    )
+    moves_of = select(
+        TRANSFER.c.kind,
+        TRANSFER.c.token_id,
+        TRANSFER.c.new_token_id,
+        TRANSFER.c.to_address,
+        TRANSFER.c.block_number,
+        TRANSFER.c.log_index,
+    ).where(idsets.contains(TRANSFER.c.token_id, dialect), TRANSFER.c.kind.in_(MOVES))
+    return lineage_of, moves_of
 
 
 MOVES = ("issued", "split", "transferred")
 
 
 def _financiers(conn: Reader) -> set[str]:
-    return {
-        address
-        for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
-        if int(roles) & FINANCIER_ROLE
-    }
+    """The financiers' addresses (their pieces have no supplier tier), per data version: the on-chain
+    participants are written by the indexer only, and every page's tiers need them."""
+    return readcache.COUNTS.get(
+        conn,
+        ("financiers",),
+        lambda: {
+            address
+            for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
+            if int(roles) & FINANCIER_ROLE
+        },
+    )
 
 
 def _walk(financiers: set[str], tokens: Sequence[Any], moves: Iterable[Any]) -> dict[int, int | None]:

@@ -453,28 +453,60 @@ def certificates(
 ) -> dict[str, Any]:
     """A keyset page of certificates in token order as JSON-ready dicts (the shape of
     Page[CertificatePublic]); by holder through ix_certificate_holder_token_status."""
-    conditions = []
-    if holder is not None:
-        conditions.append(CERT.c.holder == holder)
-    if slot_id is not None:
-        conditions.append(CERT.c.slot_id == slot_id)
-    if status:
-        conditions.append(CERT.c.status.in_(list(status)))
-    count = _count(
-        session, ("certificates", holder, slot_id, tuple(status) if status else None), CERT, conditions
-    )
-    rows, following = _keyset_dicts(
-        session,
-        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
-        .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
-        .where(*conditions),
-        CERT.c.token_id, after=after, descending=False, limit=limit, offset=offset,
-    )  # fmt: skip
+    statuses = tuple(status) if status else None
+
+    def count() -> int:
+        conditions = []
+        if holder is not None:
+            conditions.append(CERT.c.holder == holder)
+        if slot_id is not None:
+            conditions.append(CERT.c.slot_id == slot_id)
+        if statuses:
+            conditions.append(CERT.c.status.in_(list(statuses)))
+        return int(session.execute(select(func.count()).select_from(CERT).where(*conditions)).scalar_one())
+
+    total = COUNTS.count(session, ("certificates", holder, slot_id, statuses), count)
+    page = _certificate_page(holder is not None, slot_id is not None, statuses, after is not None)
+    values = {
+        "holder": holder,
+        "slot_id": slot_id,
+        "after": after,
+        "page_limit": limit + 1,
+        "page_offset": offset,
+    }
+    result = session.execute(page, {k: v for k, v in values.items() if v is not None})
+    keys = list(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    following = _next_after(rows, limit, "token_id")
     _iso(rows, day="maturity")
     return {
-        "data": with_tiers(session, rows), "count": count, "limit": limit, "offset": offset,
+        "data": with_tiers(session, rows), "count": total, "limit": limit, "offset": offset,
         "next_after": following,
     }  # fmt: skip
+
+
+@functools.cache
+def _certificate_page(holder: bool, slot: bool, statuses: tuple[str, ...] | None, after: bool) -> Any:
+    """certificates()'s page statement for one shape of filters, built once: building and cache-keying
+    it per request cost ~0.2 ms, about what SQLite spends reading the page. Values are bound by name
+    (holder, slot_id, after, page_limit, page_offset); the look-ahead row is in page_limit."""
+    conditions = []
+    if holder:
+        conditions.append(CERT.c.holder == bindparam("holder"))
+    if slot:
+        conditions.append(CERT.c.slot_id == bindparam("slot_id"))
+    if statuses:
+        conditions.append(CERT.c.status.in_(statuses))
+    if after:
+        conditions.append(CERT.c.token_id > bindparam("after"))
+    return (
+        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
+        .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
+        .where(*conditions)
+        .order_by(CERT.c.token_id)
+        .limit(bindparam("page_limit"))
+        .offset(bindparam("page_offset"))
+    )
 
 
 def credit_lines(

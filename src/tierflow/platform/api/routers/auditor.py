@@ -9,9 +9,18 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from tierflow.chain.vocabulary import SlotStatusName
-from tierflow.platform.api.deps import After, AuditorCaller, ContextDep, Limit, Offset, SessionDep
+from tierflow.platform.api.deps import (
+    After,
+    AuditorCaller,
+    ContextDep,
+    Limit,
+    Offset,
+    SessionDep,
+    reads_through_run_read,
+)
 from tierflow.platform.api.writing import READ_RESPONSES, fast_json
 from tierflow.platform.services import exports, participants, queries
+from tierflow.platform.services.readcache import run_read
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
@@ -39,8 +48,10 @@ def all_participants(
     return participants.listing(session=session, role=None, status=None, limit=limit, offset=offset)
 
 
+# The two lists below read through run_read: on SQLite a short page runs on the event loop (no thread hop).
 @router.get("/payables", response_model=Page[PayablePublic])
-def all_payables(
+@reads_through_run_read
+async def all_payables(
     session: SessionDep,
     caller: AuditorCaller,
     obligor: AddressStr | None = None,
@@ -50,14 +61,15 @@ def all_payables(
     offset: Offset = 0,
     after: After = None,
 ) -> Response:
-    return fast_json(queries.payable_rows(
+    return await run_read(session, lambda: fast_json(queries.payable_rows(
         session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
         after=after,
-    ))  # fmt: skip
+    )), rows=limit)  # fmt: skip
 
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
-def all_certificates(
+@reads_through_run_read
+async def all_certificates(
     session: SessionDep,
     caller: AuditorCaller,
     holder: AddressStr | None = None,
@@ -66,9 +78,9 @@ def all_certificates(
     offset: Offset = 0,
     after: After = None,
 ) -> Response:
-    return fast_json(queries.certificates(
+    return await run_read(session, lambda: fast_json(queries.certificates(
         session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset, after=after
-    ))  # fmt: skip
+    )), rows=limit)  # fmt: skip
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic])

@@ -20,6 +20,7 @@ from tierflow.platform.api.deps import (
     SessionDep,
     SettlementBankCaller,
     WriteDep,
+    reads_through_run_read,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
 from tierflow.platform.services import batch_fund, estimates, queries, workflows
@@ -138,6 +139,7 @@ def lines(
 @router.get(
     "/requests", response_model=Page[FinancingPublic], summary="Financing requests addressed to this bank"
 )
+@reads_through_run_read
 async def queue(
     ctx: ContextDep,
     session: SessionDep,
@@ -155,6 +157,7 @@ async def queue(
         lambda: json_bytes(queries.financing_requests(
             session=session, financier=caller.address, status=status, limit=limit, offset=offset, after=after
         )),
+        rows=limit,
     )  # fmt: skip
     return Response(content=body, media_type="application/json")
 

@@ -19,6 +19,7 @@ from tierflow.platform.api.deps import (
     SlotId,
     SupplierCaller,
     WriteDep,
+    reads_through_run_read,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, fast_json, json_bytes
 from tierflow.platform.services import estimates, queries, workflows
@@ -79,6 +80,7 @@ def reject(
 
 
 @router.get("/holdings", response_model=Page[CertificatePublic], summary="Certificates I hold")
+@reads_through_run_read
 async def holdings(
     ctx: ContextDep,
     session: SessionDep,
@@ -98,6 +100,7 @@ async def holdings(
             session=session, holder=caller.address, slot_id=slot_id, status=statuses, limit=limit,
             offset=offset, after=after,
         )),
+        rows=limit,
     )  # fmt: skip
     return Response(content=body, media_type="application/json")
 
