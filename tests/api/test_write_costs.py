@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import uvicorn
@@ -21,7 +21,7 @@ from tierflow.chain.gateway import Call
 from tierflow.platform import serve
 from tierflow.platform.db import SQLITE_POOL_SIZE, make_engine
 from tierflow.platform.migrate import upgrade
-from tierflow.platform.services import policy
+from tierflow.platform.services import batch_issue, policy
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import (
@@ -123,3 +123,20 @@ def test_serve_freezes_the_startup_heap_before_serving(monkeypatch: pytest.Monke
     finally:
         gc.unfreeze()  # this is a test process: let the collector have them back
     assert frozen and frozen[0] > 10_000
+
+
+def test_batch_rows_run_128_in_flight_on_sqlite_too(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough rows in flight for the pipeline to fill blocks on SQLite as well (8 gave 8 rows per block)."""
+    barrier = threading.Barrier(64)
+
+    def row_in_flight(**kwargs: Any) -> batch_issue.RowOutcome:
+        barrier.wait(timeout=10)  # 64 rows at once, or BrokenBarrierError
+        return batch_issue.RowOutcome(row=kwargs["row"], status="issued")
+
+    monkeypatch.setattr(batch_issue, "_issue_row", row_in_flight)
+    caller = cast(Caller, None)
+    rows = cast(list[batch_issue.BatchRow], list(range(64)))
+    outcomes = batch_issue.run(ctx=ctx, caller=caller, key="k", rows=rows, uploads=[], action="x")
+    assert ctx.engine.dialect.name == "sqlite" and len(outcomes) == 64
