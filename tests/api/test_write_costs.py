@@ -1,5 +1,6 @@
 """What a write costs the service beside its transaction: connections reused under concurrent writes, a
-custodial key unsealed once, one read of the approval rules, the startup heap kept out of the collector."""
+custodial key unsealed once, one read of the approval rules, no read-back of an uploaded document, the
+startup heap kept out of the collector, and batches with 128 rows in flight on SQLite too."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tierflow.chain.gateway import Call
 from tierflow.platform import serve
 from tierflow.platform.db import SQLITE_POOL_SIZE, make_engine
 from tierflow.platform.migrate import upgrade
-from tierflow.platform.services import batch_issue, policy
+from tierflow.platform.services import batch_issue, documents, policy
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import (
@@ -140,3 +141,28 @@ def test_batch_rows_run_128_in_flight_on_sqlite_too(
     rows = cast(list[batch_issue.BatchRow], list(range(64)))
     outcomes = batch_issue.run(ctx=ctx, caller=caller, key="k", rows=rows, uploads=[], action="x")
     assert ctx.engine.dialect.name == "sqlite" and len(outcomes) == 64
+
+
+def test_document_upload_answers_without_reading_its_row_back(ctx: ServiceContext) -> None:
+    """A batch row uploads its invoice: the answer comes from the row written, not a SELECT after it."""
+    seller = Account.create()
+    with Session(ctx.engine) as session:
+        ensure_directory_entry(
+            ctx=ctx, session=session, account=seller, legal_name="Seller Co", legal_id="91330000WRITE0002",
+            roles=2,
+        )  # fmt: skip
+        session.commit()
+    caller = Caller(
+        address=seller.address, roles=2, is_operator=False, custody="custodial", status="active",
+        legal_name="Seller Co",
+    )  # fmt: skip
+    statements: list[str] = []
+    event.listen(ctx.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with Session(ctx.engine) as session:
+        stored = documents.upload(
+            ctx=ctx, session=session, caller=caller, content=b"contract", filename="c.txt",
+            content_type="text/plain", kind="contract", seller=seller.address, invoice_number=None,
+        )  # fmt: skip
+    written = next(n for n, s in enumerate(statements) if s.startswith("INSERT INTO document_file"))
+    assert not any("document_file" in s for s in statements[written + 1 :])
+    assert stored.size == 8 and stored.filename == "c.txt"
