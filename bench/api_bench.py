@@ -348,6 +348,16 @@ def bench_certificates(tf: Platform, suppliers: list[str]) -> dict[str, list[int
     return tokens
 
 
+# The process serving each base URL `served_api` yields: benchmarks read its CPU time (/proc).
+SERVER_PIDS: dict[str, int] = {}
+
+
+def server_cpu_seconds(base: str) -> float:
+    """User + system CPU seconds so far of the server `served_api` runs at `base` (Linux /proc)."""
+    fields = Path(f"/proc/{SERVER_PIDS[base]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def served_api(
     tf: Platform, extras: dict[str, LocalAccount], suppliers: list[str], database_url: str | None = None
@@ -370,6 +380,7 @@ def served_api(
         _seed_extras(env["DATABASE_URL"], extras)
         server = api_server(env, ["--demo-keys"])
         base = f"http://127.0.0.1:{server.port}"
+        SERVER_PIDS[base] = server.process.pid
         try:
             _wait_indexed(base, tf.w3.eth.block_number)  # the setup indexed before anything is timed
             yield base, {w: _extra_key(w) if w in extras else demo_api_key(w) for w in suppliers}

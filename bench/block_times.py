@@ -185,7 +185,7 @@ def fund_batch(tf: Platform, gateway: ChainGateway, base: str, ids: list[int]) -
     """bank2 funds `ids` in one `POST /v1/financier/requests/fund-batch`."""
     from tierflow.platform.services.seed import demo_api_key
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), api_bench.server_cpu_seconds(base)
     response = httpx.post(
         f"{base}/v1/financier/requests/fund-batch",
         headers={"X-API-Key": demo_api_key("bank2")},
@@ -193,7 +193,16 @@ def fund_batch(tf: Platform, gateway: ChainGateway, base: str, ids: list[int]) -
         timeout=3600.0,
     )
     seconds = time.perf_counter() - began
-    return _batch_figures(gateway, response, seconds, len(ids), "funded")
+    return {
+        **_batch_figures(gateway, response, seconds, len(ids), "funded"),
+        **_server_cpu(base, cpu, len(ids)),
+    }
+
+
+def _server_cpu(base: str, before: float, writes: int) -> dict[str, float]:
+    """The API process's CPU per write [ms] since `before` (its CPU seconds then): what the service itself
+    spends on a write, whatever else the shared machine runs (anvil included)."""
+    return {"server_cpu_ms_per_write": round((api_bench.server_cpu_seconds(base) - before) * 1e3 / writes, 2)}
 
 
 def pipeline_one_signer(tf: Platform, gateway: ChainGateway, tokens: dict[str, list[int]]) -> dict[str, Any]:
@@ -232,7 +241,7 @@ def batch_upload(tf: Platform, gateway: ChainGateway, base: str, line: int, rows
         text.write(f"{tf.address(f'supplier{1 + n % 4}')},1.00,{maturity},{line},26{line:06d}{n:012d}\n")
     from tierflow.platform.services.seed import demo_api_key
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), api_bench.server_cpu_seconds(base)
     response = httpx.post(
         f"{base}/v1/core/payables/batch",
         headers={"X-API-Key": demo_api_key("core1")},
@@ -240,7 +249,7 @@ def batch_upload(tf: Platform, gateway: ChainGateway, base: str, line: int, rows
         timeout=3600.0,
     )
     seconds = time.perf_counter() - began
-    return _batch_figures(gateway, response, seconds, rows, "issued")
+    return {**_batch_figures(gateway, response, seconds, rows, "issued"), **_server_cpu(base, cpu, rows)}
 
 
 def _batch_figures(
@@ -306,12 +315,13 @@ def api_writes(
     for thread in threads:
         thread.start()
     barrier.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), api_bench.server_cpu_seconds(base)
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
     latencies.sort()
     return {
+        **_server_cpu(base, cpu, max(1, len(latencies))),
         "writes": len(latencies),
         "succeeded": len(blocks),
         "failed": len(errors),
@@ -401,6 +411,8 @@ def table(results: dict[str, Any]) -> str:
                 cell = f"{figures['seconds']} s for {figures['succeeded']} of {figures['rows']}, " + cell
             if api:
                 cell += f", p50 {figures['p50_s']} s, {figures['failed']} failed"
+            if "server_cpu_ms_per_write" in figures:
+                cell += f", server CPU {figures['server_cpu_ms_per_write']} ms per write"
             cells.append(cell + f" (load {figures['load_avg']})")
         return f"| {label} | " + " | ".join(cells) + " |"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -29,6 +30,7 @@ def _run(ctx: ServiceContext, host: str, port: int, with_indexer: bool, log_leve
     # create_app mounts the dashboard (with the context's master key): mounting it a second time
     # here duplicated every dashboard route, which each unmatched request then walked twice.
     app = create_app(ctx, run_indexer=with_indexer)
+    freeze_startup_heap()
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, finishes requests, runs the lifespan's
     # shutdown (which stops the indexer thread) and returns.
     config = uvicorn.Config(
@@ -54,7 +56,21 @@ def worker_app() -> Any:
     process (`tierflow index`), and writes wait for it by polling the checkpoint row.
     """
     logs.configure(os.environ.get(WORKER_LOG_LEVEL, "INFO"))
-    return create_app(make_context(get_settings(), get_engine()), run_indexer=False)
+    app = create_app(make_context(get_settings(), get_engine()), run_indexer=False)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Keep what startup built (modules, ABIs, mappers, the app) out of the garbage collector's scans.
+
+    Those objects live as long as the process, yet every full collection walked them all: ~190 ms each,
+    one in a few hundred writes under load (a tenth of the server's CPU at 128 concurrent writes). Only
+    for a serving process: frozen objects are never collected, which a test process creating many apps
+    must not do.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:

@@ -95,7 +95,6 @@ def fund(
             payload={"request_id": request_id}, action=ACTION, work=work, done="funded",
         )  # fmt: skip
 
-    limit = batch_issue.SQLITE_CONCURRENCY if ctx.engine.dialect.name == "sqlite" else batch_issue.CONCURRENCY
-    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(ids)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(batch_issue.CONCURRENCY, len(ids)))) as pool:
         outcomes = list(pool.map(one, ids))
     return FundBatchResult(batch_key=key, requests=len(ids), total=total, outcomes=outcomes)

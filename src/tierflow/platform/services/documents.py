@@ -99,10 +99,12 @@ def upload(
         # writer (the indexer) overtook during the reads and the file check above cannot write at all
         # (SQLITE_BUSY_SNAPSHOT, no busy wait: the issue answered 503); a fresh write waits its turn.
         session.commit()
+    # The answer from the row as written (every column is set here): reading it back after the commit
+    # cost a SELECT per upload, one per row of a batch.
+    public = queries.document_public(row)
     session.add(row)
     session.commit()
-    session.refresh(row)
-    return queries.document_public(row)
+    return public
 
 
 def _document(session: Session, document_id: str) -> StoredDocument:
