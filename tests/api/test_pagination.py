@@ -3,11 +3,13 @@ rows added between pages; `offset` still works; the OpenAPI documents the cursor
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
 import io
 import itertools
 import json
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -326,3 +328,62 @@ def test_certificate_export_skips_the_quoting_test_on_addresses_and_statuses(sit
     assert "instr(" not in sql and "strpos(" not in sql
     fast = b"".join(exports.chunks(site.engine, export))
     assert fast == b"".join(exports.chunks(site.engine, dataclasses.replace(export, convert=tuple)))
+
+
+def test_lineage_random_cursor_pages_equal_slices_of_the_whole_tree(site: Synthetic) -> None:
+    """Any cursor (a token id, a gap between ids, before the first, past the last) and any limit: the
+    page is exactly that slice of the whole tree in token order, and its cursor the slice's last id."""
+    path = f"/v1/payables/{TREE_SLOT}/lineage"
+    whole = site.get("core1", path, limit=1000).json()
+    ids = [t["token_id"] for t in whole["tokens"]]
+    assert whole["next_after"] is None and len(ids) == whole["count"] > 200
+    rng = random.Random(17)
+    cursors = [ids[0] - 1, ids[-1], ids[-1] + 5] + [rng.randrange(ids[0], ids[-1] + 1) for _ in range(9)]
+    for after in cursors:
+        limit = rng.choice([1, 7, 40, 1000])
+        page = site.get("core1", path, limit=limit, after=after).json()
+        start = bisect.bisect_right(ids, after)
+        expected = whole["tokens"][start : start + limit]
+        assert page["tokens"] == expected, (after, limit)
+        more = start + limit < len(ids)
+        assert page["next_after"] == (expected[-1]["token_id"] if more else None), (after, limit)
+        assert page["count"] == whole["count"] and page["tiers"] == whole["tiers"]
+
+
+def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
+    """The path to the root is served from a cache keyed by the data version: the same certificate again
+    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
+    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+    with site.engine.connect() as conn:
+        leaf, holder = conn.execute(
+            select(CERT.c.token_id, CERT.c.holder)
+            .where(CERT.c.slot_id == TREE_SLOT, CERT.c.status.in_(queries.LIVE_TOKEN))
+            .order_by(CERT.c.depth.desc(), CERT.c.token_id)
+            .limit(1)
+        ).one()
+    a = site.seeded.addresses
+    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    path = f"/v1/certificates/{leaf}/lineage"
+    first = site.get("core1", path)
+    assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer: same version
+        assert site.get("core1", path).content == first.content
+        synthetic.touch(site.engine)
+        moved = site.get("core1", path).json()
+        assert (
+            moved["tokens"][0]["holder"] == a[stranger] and moved["tokens"][1:] == first.json()["tokens"][1:]
+        )
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
+    assert site.get("core1", path).content == first.content
+    # The cached path never answers a caller who may not read it; an unknown certificate is a 404.
+    for _ in range(2):
+        refused = site.get(stranger, path)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_a_party"
+    missing = site.get("core1", "/v1/certificates/987654321/lineage")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "certificate_not_found"

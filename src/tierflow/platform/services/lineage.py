@@ -186,6 +186,14 @@ def tiers_of(conn: Reader, token_ids: Iterable[int]) -> dict[int, int | None]:
 MOVES = ("issued", "split", "transferred")
 
 
+def path_tiers(tokens: Sequence[Any], moves: Iterable[Any], financiers: set[str]) -> dict[int, int | None]:
+    """tiers_of() of the certificates of one path to the root already read: `tokens` (token_id,
+    parent_id, holder, depth) are the whole path, `moves` (kind, token_id, new_token_id, to_address, …)
+    every movement of those tokens in chain order, `financiers` the financiers among their holders and
+    receivers (the only addresses the walk asks about). What tiers_of reads, without reading it again."""
+    return _walk(financiers, tokens, moves)
+
+
 def _financiers(conn: Reader) -> set[str]:
     return {
         address

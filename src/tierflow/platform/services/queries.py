@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row as SqlRow
+from sqlalchemy import bindparam, func, literal, select
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -30,6 +31,7 @@ from tierflow.platform.models import (
     RecourseDebt,
 )
 from tierflow.platform.models.indexer import RawEvent
+from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
@@ -43,7 +45,6 @@ from tierflow.platform.services.schemas.certificates import (
     FinancingDetail,
     FinancingPublic,
     LadderBucket,
-    Lineage,
     Page,
     PayablePublic,
     PayoutPublic,
@@ -205,11 +206,15 @@ def get_or_404(session: Session, model: type[Row], key: int, what: str, code: st
     """The row `key` of `model`, or NotFound naming it; `indexed` rows may simply not be indexed yet."""
     row = session.get(model, key)
     if row is None:
-        hint = " (or is not indexed yet)" if indexed else ""
-        raise NotFound(
-            i18n.gettext("%(what)s %(key)s does not exist%(hint)s", what=what, key=key, hint=hint), code=code
-        )
+        raise not_found(what, key, code, indexed=indexed)
     return row
+
+
+def not_found(what: str, key: int, code: str, *, indexed: bool) -> NotFound:
+    hint = " (or is not indexed yet)" if indexed else ""
+    return NotFound(
+        i18n.gettext("%(what)s %(key)s does not exist%(hint)s", what=what, key=key, hint=hint), code=code
+    )
 
 
 def payable(session: Session, slot_id: int) -> Payable:
@@ -273,14 +278,18 @@ def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePub
 def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(
-            i18n.gettext(
-                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
-                "core enterprise and the banks asked to finance it see it.",
-                id=token_id,
-            )
-        )
+        raise _not_a_certificate_party(token_id)
     return certificate_public(row, session.get(Payable, row.slot_id), session=session)
+
+
+def _not_a_certificate_party(token_id: int) -> Exception:
+    return access.not_a_party(
+        i18n.gettext(
+            "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+            "core enterprise and the banks asked to finance it see it.",
+            id=token_id,
+        )
+    )
 
 
 def slot_lineage(
@@ -331,27 +340,51 @@ def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
     return f'{text[:-1]},"tier":{"null" if tier is None else int(tier)}}}'
 
 
-def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
-    row = certificate(session, token_id)
-    if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(
-            i18n.gettext(
-                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
-                "core enterprise and the banks asked to finance it see it.",
-                id=token_id,
-            )
-        )
-    # The holder's view of the tree is this path: its count is that of the path (access.py).
-    path = lineage.path_to_root(session, token_id)
-    tokens = path_public(session, path, session.get(Payable, row.slot_id))
-    live = [(t.tier, t.holder, t.value) for t in tokens if t.status in LIVE_TOKEN]
-    return Lineage(
-        slot_id=row.slot_id,
-        root_token_id=row.root_id,
-        tokens=tokens,
-        count=len(path),
-        tiers=tier_totals(lineage.tier_spread(live)),
+def check_certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> SqlRow[Any]:
+    """The certificate's (token_id, slot_id, root_id, holder, parent_id, obligor) if `caller` may read its
+    path to the root (NotFound, Forbidden). Run on every request, cached path or not: one prebuilt
+    statement (certificate and payable) decides for its holder, its obligor and auditors."""
+    row = session.execute(_CERTIFICATE_PARTIES, {"token": token_id}).first()
+    if row is None:
+        raise not_found("certificate", token_id, "certificate_not_found", indexed=True)
+    if not access.can_see_certificate(session, caller, row, obligor=row.obligor):
+        raise _not_a_certificate_party(token_id)
+    return row
+
+
+def certificate_lineage(*, session: Session, row: SqlRow[Any]) -> dict[str, Any]:
+    """The path from certificate `row` (check_certificate_lineage's) back to its root, nearest first, in
+    the shape of Lineage: the holder's view of the tree is this path, its count and tier totals are the
+    path's (access.py). The same for every caller allowed to read it.
+
+    Two prebuilt statements (the path by a recursive CTE of primary-key lookups, its tokens' JSON
+    rendered by the database; the path's movements), then the tier walk of lineage.tiers_of over what
+    they read: no second walk up the tree for the tiers, no ORM rows, no model validation.
+    """
+    dialect = session.get_bind().dialect.name
+    tokens_sql, moves_sql = _path_statements(dialect)
+    tail = sqltext.json_tail({
+        "maturity": None if row.maturity is None else times.iso_day(row.maturity), "obligor": row.obligor,
+    })  # fmt: skip
+    path = session.execute(tokens_sql, {"token": row.token_id, "json_tail": tail}).all()
+    moves = session.execute(moves_sql, {"token": row.token_id}).all()
+    financiers = {
+        address
+        for address, roles in [(p.holder, p.roles) for p in path] + [(m.to_address, m.roles) for m in moves]
+        if roles is not None and int(roles) & lineage.FINANCIER_ROLE
+    }
+    tiers = lineage.path_tiers(
+        [(p.token_id, p.parent_id, p.holder, p.depth) for p in path], moves, financiers
     )
+    live = [(tiers.get(p.token_id), p.holder, p.value) for p in path if p.status in LIVE_TOKEN]
+    return {
+        "slot_id": row.slot_id,
+        "root_token_id": row.root_id,
+        "tokens": sqltext.JsonTexts(_with_tier(p.json, p.token_id, tiers) for p in path),
+        "count": len(path),
+        "tiers": tier_totals(lineage.tier_spread(live)),
+        "next_after": None,
+    }
 
 
 def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int | None]]:
@@ -399,6 +432,8 @@ def payable_rows(
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
+TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
+PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
 _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
@@ -433,6 +468,61 @@ def _tree_tokens(
 def _tree_json(dialect: str) -> Any:
     """A lineage token's JSON (the shape of CertificatePublic), ending with the payable's terms."""
     return sqltext.json_object(CERT_COLUMNS, dialect, tail=True).label("json")
+
+
+# Built once: the access check of every certificate-lineage request (see access._SLOT_PARTIES).
+_CERTIFICATE_PARTIES = (
+    select(
+        CERT.c.token_id,
+        CERT.c.slot_id,
+        CERT.c.root_id,
+        CERT.c.holder,
+        CERT.c.parent_id,
+        PAYABLE.c.obligor,
+        PAYABLE.c.maturity,
+    )  # fmt: skip
+    .outerjoin(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
+    .where(CERT.c.token_id == bindparam("token"))
+)
+
+
+@functools.cache
+def _path_statements(dialect: str) -> tuple[Any, Any]:
+    """(the path of certificate :token to its root, nearest first: each token's JSON and what the tier
+    walk needs; every movement of those tokens in chain order), each with the roles of the party it
+    names (a financier's piece has no supplier tier). Built once per dialect: building the CTE and its
+    joins cost more than running them."""
+    c, p = CERT, PARTICIPANT
+    up = select(c.c.token_id, c.c.parent_id, literal(0).label("hop")).where(
+        c.c.token_id == bindparam("token")
+    )
+    path = up.cte("path", recursive=True)
+    path = path.union_all(
+        select(c.c.token_id, c.c.parent_id, path.c.hop + 1).where(c.c.token_id == path.c.parent_id)
+    )
+    tokens = (
+        select(
+            _tree_json(dialect),
+            c.c.token_id,
+            c.c.parent_id,
+            c.c.holder,
+            c.c.depth,
+            c.c.status,
+            c.c.value,
+            p.c.roles,
+        )  # fmt: skip
+        .join(path, c.c.token_id == path.c.token_id)
+        .outerjoin(p, p.c.address == c.c.holder)
+        .order_by(path.c.hop)
+    )
+    t = TRANSFER
+    moves = (
+        select(t.c.kind, t.c.token_id, t.c.new_token_id, t.c.to_address, p.c.roles)
+        .outerjoin(p, p.c.address == t.c.to_address)
+        .where(t.c.token_id.in_(select(path.c.token_id)), t.c.kind.in_(lineage.MOVES))
+        .order_by(t.c.block_number, t.c.log_index)
+    )
+    return tokens, moves
 
 
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
