@@ -10,19 +10,21 @@ import io
 import itertools
 import json
 import random
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from apikit import Synthetic, synthetic_api
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, Position
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, lineage, queries, sqltext
+from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -387,3 +389,37 @@ def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_cal
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_a_party"
     missing = site.get("core1", "/v1/certificates/987654321/lineage")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "certificate_not_found"
+
+
+def test_lineage_tree_is_built_once_when_many_pages_miss_at_once(
+    site: Synthetic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new data version makes every reader of a tree miss at the same moment: the tree (its tier walk,
+    its tokens' JSON) is built once for all of them, not once per concurrent request."""
+    walks: list[int] = []
+    walk = lineage.token_tiers
+
+    def slow_walk(conn: Any, slots: Any) -> dict[int, int | None]:
+        walks.append(1)
+        time.sleep(0.2)  # long enough for every reader to arrive while the first builds
+        return walk(conn, slots)
+
+    monkeypatch.setattr(lineage, "token_tiers", slow_walk)
+    synthetic.touch(site.engine)
+    with Session(site.engine) as session:
+        caller = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+
+    def page(after: int) -> dict[str, Any]:
+        with Session(site.engine) as session:
+            return queries.slot_lineage(
+                session=session, caller=caller, slot_id=TREE_SLOT, limit=20, offset=0, after=after
+            )
+
+    with site.engine.connect() as conn:
+        root = int(
+            conn.execute(select(func.min(CERT.c.token_id)).where(CERT.c.slot_id == TREE_SLOT)).scalar_one()
+        )
+    with ThreadPoolExecutor(6) as pool:
+        pages = list(pool.map(page, [root + 20 * k for k in range(6)]))
+    assert len(walks) == 1
+    assert len({p["count"] for p in pages}) == 1 and all(p["tokens"] for p in pages)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Row as SqlRow
@@ -298,40 +300,70 @@ def slot_lineage(
     """The whole tree of a payable (the shape of Lineage), in token order, a keyset page at a time:
     visible to its obligor, auditors, the operator."""
     row = access.check_whole_tree(session, caller, slot_id)
-    where = [CERT.c.slot_id == slot_id]
-    count = _count(session, ("tree", slot_id), CERT, where)
-    if count <= TREE_CACHE_TOKENS:
-        # Every page of a tree is a slice of the whole tree's rendered tokens, kept per data version:
-        # the tree changes only when the indexer writes rows, and rendering 1,000 rows per page cost
-        # more than the rest of the request. Rendered once per version (~10,000 tokens in tens of ms).
-        ids, texts = TREES.get(session, ("tree", slot_id), lambda: _tree_tokens(session, slot_id, None, None))
-        start = bisect.bisect_right(ids, after) if after is not None else 0
-        start += offset
-        page_ids, page_texts = ids[start : start + limit], texts[start : start + limit]
-        following = ids[start + limit - 1] if len(ids) > start + limit else None
+    # What every page shares (count, tier totals, each token's tier; a tree of up to TREE_CACHE_TOKENS
+    # its tokens' JSON too), once per tree and data version: one lookup per page, not one per part.
+    tree = TREES.get(session, ("tree", slot_id), lambda: _shared_tree(session, slot_id))
+    if tree.ids is not None and tree.texts is not None:
+        # Every page of a kept tree is a slice of its rendered tokens: rendering 1,000 rows per page cost
+        # more than the rest of the request.
+        start = (bisect.bisect_right(tree.ids, after) if after is not None else 0) + offset
+        texts = tree.texts[start : start + limit]
+        following = tree.ids[start + limit - 1] if len(tree.ids) > start + limit else None
     else:
         # A tree too large to keep: the page alone, through the (slot_id, token_id) index.
-        ids, texts = _tree_tokens(session, slot_id, after, (limit, offset))
-        page_ids, page_texts = ids[:limit], texts[:limit]
+        ids, page = _tree_tokens(session, slot_id, after, (limit, offset))
         following = ids[limit - 1] if len(ids) > limit else None
-    tiers = COUNTS.get(session, ("token_tiers", slot_id), lambda: lineage.token_tiers(session, [slot_id]))
+        texts = [_with_tier(text, token_id, tree.tiers) for text, token_id in zip(page, ids, strict=True)][
+            :limit
+        ]
     return {
         "slot_id": slot_id,
         "root_token_id": row.root_token_id,
-        # Each token's tier (supply-chain distance, lineage.token_tiers) joins its JSON here: one lineage
-        # walk per tree and data version, cached, and the totals below are summed from the same walk.
-        "tokens": sqltext.JsonTexts(
-            _with_tier(text, token_id, tiers) for text, token_id in zip(page_texts, page_ids, strict=True)
-        ),
-        "count": count,
+        "tokens": sqltext.JsonTexts(texts),
+        "count": tree.count,
         "next_after": following,
         # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
-        # Cached like the count: a SQL pass over the whole tree (~15 ms at 10,000 tokens) per page
-        # would cost more than the page itself.
-        "tiers": COUNTS.get(
-            session, ("tiers", slot_id), lambda: tier_totals(lineage.tree_tiers(session, slot_id, tiers))
-        ),
+        "tiers": tree.totals,
     }
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """A payable's tree as every page of its lineage shares it, for one data version (read-only)."""
+
+    count: int
+    totals: list[dict[str, int | None]]  # tier_totals() of its live certificates
+    tiers: dict[int, int | None]  # lineage.token_tiers(): one lineage walk per tree and version
+    ids: list[int] | None = None  # a kept tree (≤ TREE_CACHE_TOKENS): its token ids in order …
+    texts: list[str] | None = None  # … and their JSON, each with its tier (_with_tier)
+
+
+# Builds of one tree wait for each other: when the data version moves, the clients reading a tree all
+# miss at once, and one build (~100 ms at 10,000 tokens) is cheaper than eight at the same time.
+_TREE_BUILD = threading.Lock()
+
+
+def _shared_tree(session: Session, slot_id: int) -> _Tree:
+    def build() -> _Tree:
+        tiers = lineage.token_tiers(session, [slot_id])
+        count = int(session.execute(_TREE_COUNT, {"slot": slot_id}).scalar_one())
+        if count > TREE_CACHE_TOKENS:
+            return _Tree(count, tier_totals(lineage.tree_tiers(session, slot_id, tiers)), tiers)
+        terms = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
+        tail = sqltext.json_tail({"maturity": times.iso_day(terms.maturity), "obligor": terms.obligor})
+        rows = session.execute(
+            _whole_tree(session.get_bind().dialect.name), {"slot": slot_id, "json_tail": tail}
+        ).all()
+        # The totals from the rows read for the texts (what lineage.tree_tiers reads again).
+        live = [(tiers[r.token_id], r.holder, r.value) for r in rows if r.status in LIVE_TOKEN]
+        return _Tree(
+            len(rows), tier_totals(lineage.tier_spread(live)), tiers,
+            [int(r.token_id) for r in rows], [_with_tier(r.json, r.token_id, tiers) for r in rows],
+        )  # fmt: skip
+
+    with _TREE_BUILD:
+        # Again under the lock: a build that finished while this one waited stored its tree.
+        return TREES.get(session, ("tree", slot_id), build)
 
 
 def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
@@ -446,20 +478,17 @@ TREES = TotalsCache(size=8)
 
 
 def _tree_tokens(
-    session: Session, slot_id: int, after: int | None, page: tuple[int, int] | None
+    session: Session, slot_id: int, after: int | None, page: tuple[int, int]
 ) -> tuple[list[int], list[str]]:
-    """Token ids and JSON texts of payable `slot_id`'s tokens in id order: all of them (`page` None), or
-    the (limit, offset) page after `after` plus one look-ahead row. The database renders the JSON
-    (sqltext); the payable's two columns end every object as one bound string, not a join."""
+    """Token ids and JSON texts of the (limit, offset) `page` of payable `slot_id`'s tokens after `after`
+    in id order, plus one look-ahead row. The database renders the JSON (sqltext); the payable's two
+    columns end every object as one bound string, not a join."""
     slot = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
     tail = sqltext.json_tail({"maturity": times.iso_day(slot.maturity), "obligor": slot.obligor})
     query = select(_tree_json(session.get_bind().dialect.name), CERT.c.token_id).where(
         CERT.c.slot_id == slot_id
     )
-    if page is None:
-        query = query.order_by(CERT.c.token_id)
-    else:
-        query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
+    query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
     rows = session.execute(query, {"json_tail": tail}).all()
     return [int(r[1]) for r in rows], [r[0] for r in rows]
 
@@ -468,6 +497,19 @@ def _tree_tokens(
 def _tree_json(dialect: str) -> Any:
     """A lineage token's JSON (the shape of CertificatePublic), ending with the payable's terms."""
     return sqltext.json_object(CERT_COLUMNS, dialect, tail=True).label("json")
+
+
+_TREE_COUNT = select(func.count()).select_from(CERT).where(CERT.c.slot_id == bindparam("slot"))
+
+
+@functools.cache
+def _whole_tree(dialect: str) -> Any:
+    """Every token of payable :slot in id order: its JSON and what the tier totals need."""
+    return (
+        select(_tree_json(dialect), CERT.c.token_id, CERT.c.holder, CERT.c.value, CERT.c.status)
+        .where(CERT.c.slot_id == bindparam("slot"))
+        .order_by(CERT.c.token_id)
+    )
 
 
 # Built once: the access check of every certificate-lineage request (see access._SLOT_PARTIES).
