@@ -423,3 +423,43 @@ def test_lineage_tree_is_built_once_when_many_pages_miss_at_once(
         pages = list(pool.map(page, [root + 20 * k for k in range(6)]))
     assert len(walks) == 1
     assert len({p["count"] for p in pages}) == 1 and all(p["tokens"] for p in pages)
+
+
+def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site: Synthetic) -> None:
+    """The dashboard's tree for its whole-tree readers (obligor, auditors) is built once per data version:
+    a row changed behind the indexer's back stays unseen until the next commit; a holder's restricted view
+    is its own, built for it every time."""
+
+    def nodes(tree: lineage.Lineage | None) -> dict[int, str]:
+        assert tree is not None and tree.root is not None
+        found, stack = {}, [tree.root]
+        while stack:
+            node = stack.pop()
+            found[node.certificate.token_id] = node.certificate.holder
+            stack.extend(node.children)
+        return found
+
+    a = site.seeded.addresses
+    with Session(site.engine) as session:
+        core = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+        first = lineage.payable_lineage(session, core, TREE_SLOT)
+        leaf = max(nodes(first))
+    holder = nodes(first)[leaf]
+    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer: same version
+        with Session(site.engine) as session:
+            assert lineage.payable_lineage(session, core, TREE_SLOT) is first
+            theirs = participants.authenticate(session=session, token=site.seeded.tokens[stranger])
+            restricted = lineage.payable_lineage(session, theirs, TREE_SLOT)
+        assert restricted is not None and restricted.restricted and nodes(restricted)[leaf] == a[stranger]
+        synthetic.touch(site.engine)
+        with Session(site.engine) as session:
+            fresh = lineage.payable_lineage(session, core, TREE_SLOT)
+        assert fresh is not first and nodes(fresh) == {**nodes(first), leaf: a[stranger]}
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
