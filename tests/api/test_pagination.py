@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, Position
+from tierflow.platform.models import Certificate, CertificateTransfer, Position
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
@@ -163,6 +163,7 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/audit/financing-requests",
         "/v1/financier/requests",
         "/v1/payables/{slot_id}/lineage",
+        "/v1/payables/{slot_id}/transfers",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path
@@ -462,4 +463,41 @@ def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site:
     finally:
         with site.engine.begin() as conn:
             conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
+
+
+def test_payable_transfers_walk_by_cursor_in_chain_order(site: Synthetic) -> None:
+    """A payable's movements (several in a block) page by cursor in chain order, each once, the count over
+    all of them; `offset` still skips rows after the cursor for older clients."""
+    a = site.seeded.addresses
+    table = CertificateTransfer.__table__  # type: ignore[attr-defined]
+    moves = [
+        {"block_number": 7_000 + i // 3, "log_index": (i % 3) * 5, "tx_hash": f"0x{i:064x}", "kind": "split",
+         "slot_id": TREE_SLOT, "token_id": 1, "new_token_id": 2, "from_address": a["supplier1"],
+         "to_address": a["supplier2"], "value": i + 1}
+        for i in range(95)
+    ]  # fmt: skip
+    with site.engine.begin() as conn:
+        conn.execute(table.insert(), list(reversed(moves)))
+    synthetic.touch(site.engine)
+    path = f"/v1/payables/{TREE_SLOT}/transfers"
+    try:
+        seen: list[str] = []
+        pages: list[int | None] = [None]  # the cursor each page was read after
+        while True:
+            after = pages[-1]
+            body = site.get("core1", path, limit=10, **({"after": after} if after is not None else {})).json()
+            assert body["count"] == len(moves)
+            seen.extend(m["tx_hash"] for m in body["data"])
+            if body["next_after"] is None:
+                break
+            pages.append(body["next_after"])
+        assert seen == [m["tx_hash"] for m in moves] and len(pages) == 10
+        cursor = site.get("core1", path, limit=10).json()["next_after"]
+        skipped = site.get("core1", path, limit=5, after=cursor, offset=5).json()
+        assert [m["tx_hash"] for m in skipped["data"]] == seen[15:20]
+        assert site.get("supplier2", path).status_code == 403
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.block_number.between(7_000, 7_100)))
         synthetic.touch(site.engine)

@@ -172,7 +172,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/payables/{slot_id}/lineage"): "Every certificate of a payable at any depth: the tree of "
     "splits, holders and values (obligor, auditors)." + PAGED,
     ("GET", "/v1/payables/{slot_id}/transfers"): "The movement history of a payable's certificates: issue, "
-    "splits, transfers, payouts, in chain order.",
+    "splits, transfers, payouts, in chain order." + PAGED + " `offset` is still taken (skips rows after "
+    "the cursor) for clients written before the cursor; deep offsets are slow.",
     ("GET", "/v1/payables/{slot_id}/documents"): "The documents backing a payable (metadata; download with "
     "/v1/documents/{id}/content).",
     ("GET", "/v1/certificates/{token_id}"): "One certificate: holder, value (fen), payable, tier, status.",

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, fen, hash32, text
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
 from tierflow.platform.models.staff import STAFF_TABLES
 
 
@@ -120,6 +120,7 @@ SERVICE_TABLES = [
 _certificates = Certificate.__table__  # type: ignore[attr-defined]
 _requests = FinancingRequest.__table__  # type: ignore[attr-defined]
 _payables = Payable.__table__  # type: ignore[attr-defined]
+_transfers = CertificateTransfer.__table__  # type: ignore[attr-defined]
 API_INDEXES = [
     Index(
         "ix_certificate_holder_token_status",
@@ -135,6 +136,13 @@ API_INDEXES = [
         _requests.c.financier,
         _requests.c.status,
         _requests.c.request_id,
+    ),
+    # A payable's movements in chain order (keyset pages of /v1/payables/{id}/transfers).
+    Index(
+        "ix_certificate_transfer_slot_block_log",
+        _transfers.c.slot_id,
+        _transfers.c.block_number,
+        _transfers.c.log_index,
     ),
 ]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Row as SqlRow
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import bindparam, func, literal, select, tuple_
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -682,15 +682,34 @@ def payouts(*, session: Session, holder: str | None, limit: int, offset: int) ->
     )
 
 
-def transfers(*, session: Session, slot_id: int, limit: int, offset: int) -> Page[TransferPublic]:
-    query = select(CertificateTransfer).where(col(CertificateTransfer.slot_id) == slot_id)
-    return _page(
-        session,
-        query.order_by(col(CertificateTransfer.block_number), col(CertificateTransfer.log_index)),
-        lambda r: TransferPublic.model_validate(r, from_attributes=True),
-        limit,
-        offset,
+# A movement's place in chain order as one cursor: block_number * LOG_SPAN + log_index (a block holds far
+# fewer than 2**24 logs, and blocks below 2**39 keep the cursor under the API's 2**63).
+LOG_SPAN = 2**24
+
+
+def transfers(
+    *, session: Session, slot_id: int, limit: int, offset: int, after: int | None = None
+) -> Page[TransferPublic]:
+    """A keyset page of payable `slot_id`'s movements in chain order, after the movement `after` names
+    (LOG_SPAN), through ix_certificate_transfer_slot_block_log; the count once per data version."""
+    t = CertificateTransfer
+    count = _count(session, ("transfers", slot_id), TRANSFER, [TRANSFER.c.slot_id == slot_id])
+    query = select(t).where(col(t.slot_id) == slot_id)
+    if after is not None:
+        start = tuple_(literal(after // LOG_SPAN), literal(after % LOG_SPAN))
+        query = query.where(tuple_(col(t.block_number), col(t.log_index)) > start)
+    rows = list(
+        session.execute(query.order_by(col(t.block_number), col(t.log_index)).limit(limit + 1).offset(offset))
+        .scalars()
+        .all()
     )
+    following = (
+        rows[limit - 1].block_number * LOG_SPAN + rows[limit - 1].log_index if len(rows) > limit else None
+    )
+    return Page[TransferPublic](
+        data=[TransferPublic.model_validate(r, from_attributes=True) for r in rows[:limit]],
+        count=count, limit=limit, offset=offset, next_after=following,
+    )  # fmt: skip
 
 
 def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:

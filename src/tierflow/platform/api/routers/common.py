@@ -90,11 +90,16 @@ async def payable_lineage(
 
 @router.get("/payables/{slot_id}/transfers", response_model=Page[TransferPublic], summary="Movement history")
 def payable_transfers(
-    session: SessionDep, caller: CurrentCaller, slot_id: SlotId, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep,
+    caller: CurrentCaller,
+    slot_id: SlotId,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    after: After = None,
 ) -> Page[TransferPublic]:
     # Every movement of every holder: the whole-tree readers only (the obligor, auditors).
     access.check_whole_tree(session, caller, slot_id)
-    return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset)
+    return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset, after=after)
 
 
 @router.get("/payables/{slot_id}/documents", response_model=list[DocumentPublic])
