@@ -98,6 +98,11 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
         ("bank1", "/v1/financier/requests", "request_id", "data", {"status": "Requested"},
          "SELECT request_id FROM financing_request WHERE financier = :h AND status = 'Requested' "
          "ORDER BY request_id DESC", {"h": a["bank1"]}),
+        ("supplier1", "/v1/supplier/financing-requests", "request_id", "data", {},
+         "SELECT request_id FROM financing_request WHERE seller = :h ORDER BY request_id DESC",
+         {"h": a["supplier1"]}),
+        ("core1", "/v1/core/payables", "slot_id", "data", {},
+         "SELECT slot_id FROM payable WHERE obligor = :h ORDER BY slot_id", {"h": a["core1"]}),
         ("core1", f"/v1/payables/{TREE_SLOT}/lineage", "token_id", "tokens", {},
          "SELECT token_id FROM certificate WHERE slot_id = :s ORDER BY token_id", {"s": TREE_SLOT}),
     ]  # fmt: skip
@@ -164,6 +169,8 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/financier/requests",
         "/v1/payables/{slot_id}/lineage",
         "/v1/payables/{slot_id}/transfers",
+        "/v1/supplier/financing-requests",
+        "/v1/core/payables",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path

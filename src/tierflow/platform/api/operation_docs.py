@@ -148,7 +148,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "and maturity." + PAGED,
     ("POST", "/v1/supplier/financing-requests"): "Ask a chosen bank to finance all or part (fen) of a "
     "certificate, with or without recourse; that amount is locked meanwhile (supplier)." + WRITE,
-    ("GET", "/v1/supplier/financing-requests"): "This supplier's financing requests and their quotes.",
+    ("GET", "/v1/supplier/financing-requests"): "This supplier's financing requests and their quotes, "
+    "newest first." + PAGED,
     ("POST", "/v1/supplier/financing-requests/{request_id}/cancel"): "Withdraw a financing request not yet "
     "funded; the certificate is unlocked (supplier)." + WRITE,
     # -- auditor ------------------------------------------------------------------------------------

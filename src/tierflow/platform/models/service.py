@@ -137,6 +137,8 @@ API_INDEXES = [
         _requests.c.status,
         _requests.c.request_id,
     ),
+    # A supplier's own financing requests, newest first (keyset pages of /v1/supplier/financing-requests).
+    Index("ix_financing_request_seller_request", _requests.c.seller, _requests.c.request_id),
     # A payable's movements in chain order (keyset pages of /v1/payables/{id}/transfers).
     Index(
         "ix_certificate_transfer_slot_block_log",

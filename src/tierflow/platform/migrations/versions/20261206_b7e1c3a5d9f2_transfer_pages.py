@@ -1,4 +1,5 @@
-"""transfer_pages: a payable's movements in chain order, read a keyset page at a time (issue 17)
+"""transfer_pages: a payable's movements in chain order and a supplier's financing requests newest first,
+read a keyset page at a time (issue 17)
 
 Revision ID: b7e1c3a5d9f2
 Revises: a4d2e6b8c0f1
@@ -26,7 +27,11 @@ def upgrade() -> None:
         ["slot_id", "block_number", "log_index"],
         unique=False,
     )
+    op.create_index(
+        "ix_financing_request_seller_request", "financing_request", ["seller", "request_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_financing_request_seller_request", table_name="financing_request")
     op.drop_index("ix_certificate_transfer_slot_block_log", table_name="certificate_transfer")
