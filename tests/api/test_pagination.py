@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, CertificateTransfer, Position
+from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
@@ -171,6 +171,7 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/payables/{slot_id}/transfers",
         "/v1/supplier/financing-requests",
         "/v1/core/payables",
+        "/v1/payouts",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path
@@ -473,37 +474,52 @@ def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site:
         synthetic.touch(site.engine)
 
 
-def test_payable_transfers_walk_by_cursor_in_chain_order(site: Synthetic) -> None:
-    """A payable's movements (several in a block) page by cursor in chain order, each once, the count over
-    all of them; `offset` still skips rows after the cursor for older clients."""
+@pytest.mark.parametrize("listing", ["transfers", "payouts"])
+def test_chain_ordered_lists_walk_by_cursor_each_event_once(site: Synthetic, listing: str) -> None:
+    """A payable's movements (chain order) and a holder's payouts (newest first), several in a block, page
+    by cursor, each once, the count over all of them; `offset` still skips rows after the cursor for
+    older clients."""
     a = site.seeded.addresses
-    table = CertificateTransfer.__table__  # type: ignore[attr-defined]
-    moves = [
-        {"block_number": 7_000 + i // 3, "log_index": (i % 3) * 5, "tx_hash": f"0x{i:064x}", "kind": "split",
-         "slot_id": TREE_SLOT, "token_id": 1, "new_token_id": 2, "from_address": a["supplier1"],
-         "to_address": a["supplier2"], "value": i + 1}
+    rows = [
+        {"block_number": 7_000 + i // 3, "log_index": (i % 3) * 5, "tx_hash": f"0x{i:064x}",
+         "slot_id": TREE_SLOT, "token_id": 1, "value" if listing == "transfers" else "amount": i + 1}
         for i in range(95)
     ]  # fmt: skip
+    if listing == "transfers":
+        table = CertificateTransfer.__table__  # type: ignore[attr-defined]
+        extra = {
+            "kind": "split",
+            "new_token_id": 2,
+            "from_address": a["supplier1"],
+            "to_address": a["supplier2"],
+        }
+        path, moves = f"/v1/payables/{TREE_SLOT}/transfers", rows
+    else:
+        table, extra = Payout.__table__, {"holder": a["supplier2"]}  # type: ignore[attr-defined]
+        path, moves = "/v1/payouts", rows[::-1]
     with site.engine.begin() as conn:
-        conn.execute(table.insert(), list(reversed(moves)))
+        conn.execute(table.insert(), [{**row, **extra} for row in reversed(moves)])
     synthetic.touch(site.engine)
-    path = f"/v1/payables/{TREE_SLOT}/transfers"
+    who = "core1" if listing == "transfers" else "supplier2"
     try:
         seen: list[str] = []
         pages: list[int | None] = [None]  # the cursor each page was read after
         while True:
             after = pages[-1]
-            body = site.get("core1", path, limit=10, **({"after": after} if after is not None else {})).json()
+            body = site.get(who, path, limit=10, **({"after": after} if after is not None else {})).json()
             assert body["count"] == len(moves)
             seen.extend(m["tx_hash"] for m in body["data"])
             if body["next_after"] is None:
                 break
             pages.append(body["next_after"])
         assert seen == [m["tx_hash"] for m in moves] and len(pages) == 10
-        cursor = site.get("core1", path, limit=10).json()["next_after"]
-        skipped = site.get("core1", path, limit=5, after=cursor, offset=5).json()
+        cursor = site.get(who, path, limit=10).json()["next_after"]
+        skipped = site.get(who, path, limit=5, after=cursor, offset=5).json()
         assert [m["tx_hash"] for m in skipped["data"]] == seen[15:20]
-        assert site.get("supplier2", path).status_code == 403
+        if listing == "transfers":
+            assert site.get("supplier2", path).status_code == 403
+        else:  # another holder's payouts are never in the list
+            assert site.get("supplier3", path).json()["count"] == 0
     finally:
         with site.engine.begin() as conn:
             conn.execute(table.delete().where(table.c.block_number.between(7_000, 7_100)))

@@ -202,7 +202,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "oldest debt first, without its allowance (any supplier or financier)." + WRITE,
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "
     "expired unfunded; anyone may, and the certificate is unlocked." + WRITE,
-    ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen.",
+    ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen, newest first." + PAGED,
     ("GET", "/v1/documents"): "Documents this participant uploaded (metadata only).",
     ("GET", "/v1/documents/{document_id}"): "One document's metadata: kind, invoice number, file name, "
     "verification, the payable it backs.",

@@ -466,6 +466,7 @@ CERT = Certificate.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
 TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
 PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
+PAYOUT = Payout.__table__  # type: ignore[attr-defined]
 _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
@@ -669,22 +670,26 @@ def financing_requests(
     return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
-def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:
-    query = select(Payout)
-    if holder is not None:
-        query = query.where(col(Payout.holder) == holder)
-    return _page(
-        session,
-        query.order_by(col(Payout.block_number).desc(), col(Payout.log_index).desc()),
-        lambda r: PayoutPublic.model_validate(r, from_attributes=True),
-        limit,
-        offset,
-    )
-
-
-# A movement's place in chain order as one cursor: block_number * LOG_SPAN + log_index (a block holds far
+# An event's place in chain order as one cursor: block_number * LOG_SPAN + log_index (a block holds far
 # fewer than 2**24 logs, and blocks below 2**39 keep the cursor under the API's 2**63).
 LOG_SPAN = 2**24
+
+
+def payouts(
+    *, session: Session, holder: str | None, limit: int, offset: int, after: int | None = None
+) -> Page[PayoutPublic]:
+    """A keyset page of payouts, newest first (`after`: before the payout it names, LOG_SPAN), of
+    `holder` through ix_payout_holder_block_log; the count once per data version."""
+    p = Payout
+    conditions = [PAYOUT.c.holder == holder] if holder is not None else []
+    count = _count(session, ("payouts", holder), PAYOUT, conditions)
+    rows, following = _chain_page(
+        session, select(p).where(*conditions), p, after=after, descending=True, limit=limit, offset=offset
+    )
+    return Page[PayoutPublic](
+        data=[PayoutPublic.model_validate(r, from_attributes=True) for r in rows],
+        count=count, limit=limit, offset=offset, next_after=following,
+    )  # fmt: skip
 
 
 def transfers(
@@ -694,22 +699,32 @@ def transfers(
     (LOG_SPAN), through ix_certificate_transfer_slot_block_log; the count once per data version."""
     t = CertificateTransfer
     count = _count(session, ("transfers", slot_id), TRANSFER, [TRANSFER.c.slot_id == slot_id])
-    query = select(t).where(col(t.slot_id) == slot_id)
-    if after is not None:
-        start = tuple_(literal(after // LOG_SPAN), literal(after % LOG_SPAN))
-        query = query.where(tuple_(col(t.block_number), col(t.log_index)) > start)
-    rows = list(
-        session.execute(query.order_by(col(t.block_number), col(t.log_index)).limit(limit + 1).offset(offset))
-        .scalars()
-        .all()
-    )
-    following = (
-        rows[limit - 1].block_number * LOG_SPAN + rows[limit - 1].log_index if len(rows) > limit else None
-    )
+    rows, following = _chain_page(
+        session, select(t).where(col(t.slot_id) == slot_id), t, after=after, descending=False, limit=limit,
+        offset=offset,
+    )  # fmt: skip
     return Page[TransferPublic](
-        data=[TransferPublic.model_validate(r, from_attributes=True) for r in rows[:limit]],
+        data=[TransferPublic.model_validate(r, from_attributes=True) for r in rows],
         count=count, limit=limit, offset=offset, next_after=following,
     )  # fmt: skip
+
+
+def _chain_page(
+    session: Session, query: Any, model: Any, *, after: int | None, descending: bool, limit: int, offset: int
+) -> tuple[list[Any], int | None]:
+    """A keyset page of `query`'s rows of `model` (events keyed by block_number and log_index) in chain
+    order (`descending`: newest first) after the position `after` (LOG_SPAN), and the next cursor."""
+    position = tuple_(col(model.block_number), col(model.log_index))
+    if after is not None:
+        start = tuple_(literal(after // LOG_SPAN), literal(after % LOG_SPAN))
+        query = query.where(position < start if descending else position > start)
+    order = (col(model.block_number), col(model.log_index))
+    query = query.order_by(*(c.desc() for c in order) if descending else order)
+    rows = list(session.execute(query.limit(limit + 1).offset(offset)).scalars().all())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], last.block_number * LOG_SPAN + last.log_index
 
 
 def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:

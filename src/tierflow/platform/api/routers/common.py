@@ -220,9 +220,9 @@ def collect_recourse(
 
 @router.get("/payouts", response_model=Page[PayoutPublic], summary="Payouts I received")
 def payouts(
-    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[PayoutPublic]:
-    return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset)
+    return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset, after=after)
 
 
 @router.get("/documents", response_model=Page[DocumentPublic], summary="Documents I uploaded")

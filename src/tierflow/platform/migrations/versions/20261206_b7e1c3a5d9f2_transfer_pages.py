@@ -1,5 +1,5 @@
-"""transfer_pages: a payable's movements in chain order and a supplier's financing requests newest first,
-read a keyset page at a time (issue 17)
+"""transfer_pages: a payable's movements in chain order, a holder's payouts and a supplier's financing
+requests newest first, read a keyset page at a time (issue 17)
 
 Revision ID: b7e1c3a5d9f2
 Revises: a4d2e6b8c0f1
@@ -30,8 +30,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_financing_request_seller_request", "financing_request", ["seller", "request_id"], unique=False
     )
+    op.create_index(
+        "ix_payout_holder_block_log", "payout", ["holder", "block_number", "log_index"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payout_holder_block_log", table_name="payout")
     op.drop_index("ix_financing_request_seller_request", table_name="financing_request")
     op.drop_index("ix_certificate_transfer_slot_block_log", table_name="certificate_transfer")
