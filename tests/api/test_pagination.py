@@ -3,24 +3,28 @@ rows added between pages; `offset` still works; the OpenAPI documents the cursor
 
 from __future__ import annotations
 
+import bisect
 import csv
 import dataclasses
 import io
 import itertools
 import json
+import random
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from apikit import Synthetic, synthetic_api
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, Position
+from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, lineage, queries, sqltext
+from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -94,6 +98,11 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
         ("bank1", "/v1/financier/requests", "request_id", "data", {"status": "Requested"},
          "SELECT request_id FROM financing_request WHERE financier = :h AND status = 'Requested' "
          "ORDER BY request_id DESC", {"h": a["bank1"]}),
+        ("supplier1", "/v1/supplier/financing-requests", "request_id", "data", {},
+         "SELECT request_id FROM financing_request WHERE seller = :h ORDER BY request_id DESC",
+         {"h": a["supplier1"]}),
+        ("core1", "/v1/core/payables", "slot_id", "data", {},
+         "SELECT slot_id FROM payable WHERE obligor = :h ORDER BY slot_id", {"h": a["core1"]}),
         ("core1", f"/v1/payables/{TREE_SLOT}/lineage", "token_id", "tokens", {},
          "SELECT token_id FROM certificate WHERE slot_id = :s ORDER BY token_id", {"s": TREE_SLOT}),
     ]  # fmt: skip
@@ -159,6 +168,10 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/audit/financing-requests",
         "/v1/financier/requests",
         "/v1/payables/{slot_id}/lineage",
+        "/v1/payables/{slot_id}/transfers",
+        "/v1/supplier/financing-requests",
+        "/v1/core/payables",
+        "/v1/payouts",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path
@@ -326,3 +339,188 @@ def test_certificate_export_skips_the_quoting_test_on_addresses_and_statuses(sit
     assert "instr(" not in sql and "strpos(" not in sql
     fast = b"".join(exports.chunks(site.engine, export))
     assert fast == b"".join(exports.chunks(site.engine, dataclasses.replace(export, convert=tuple)))
+
+
+def test_lineage_random_cursor_pages_equal_slices_of_the_whole_tree(site: Synthetic) -> None:
+    """Any cursor (a token id, a gap between ids, before the first, past the last) and any limit: the
+    page is exactly that slice of the whole tree in token order, and its cursor the slice's last id."""
+    path = f"/v1/payables/{TREE_SLOT}/lineage"
+    whole = site.get("core1", path, limit=1000).json()
+    ids = [t["token_id"] for t in whole["tokens"]]
+    assert whole["next_after"] is None and len(ids) == whole["count"] > 200
+    rng = random.Random(17)
+    cursors = [ids[0] - 1, ids[-1], ids[-1] + 5] + [rng.randrange(ids[0], ids[-1] + 1) for _ in range(9)]
+    for after in cursors:
+        limit = rng.choice([1, 7, 40, 1000])
+        page = site.get("core1", path, limit=limit, after=after).json()
+        start = bisect.bisect_right(ids, after)
+        expected = whole["tokens"][start : start + limit]
+        assert page["tokens"] == expected, (after, limit)
+        more = start + limit < len(ids)
+        assert page["next_after"] == (expected[-1]["token_id"] if more else None), (after, limit)
+        assert page["count"] == whole["count"] and page["tiers"] == whole["tiers"]
+
+
+def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
+    """The path to the root is served from a cache keyed by the data version: the same certificate again
+    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
+    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+    with site.engine.connect() as conn:
+        leaf, holder = conn.execute(
+            select(CERT.c.token_id, CERT.c.holder)
+            .where(CERT.c.slot_id == TREE_SLOT, CERT.c.status.in_(queries.LIVE_TOKEN))
+            .order_by(CERT.c.depth.desc(), CERT.c.token_id)
+            .limit(1)
+        ).one()
+    a = site.seeded.addresses
+    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    path = f"/v1/certificates/{leaf}/lineage"
+    first = site.get("core1", path)
+    assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer: same version
+        assert site.get("core1", path).content == first.content
+        synthetic.touch(site.engine)
+        moved = site.get("core1", path).json()
+        assert (
+            moved["tokens"][0]["holder"] == a[stranger] and moved["tokens"][1:] == first.json()["tokens"][1:]
+        )
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
+    assert site.get("core1", path).content == first.content
+    # The cached path never answers a caller who may not read it; an unknown certificate is a 404.
+    for _ in range(2):
+        refused = site.get(stranger, path)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_a_party"
+    missing = site.get("core1", "/v1/certificates/987654321/lineage")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "certificate_not_found"
+
+
+def test_lineage_tree_is_built_once_when_many_pages_miss_at_once(
+    site: Synthetic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new data version makes every reader of a tree miss at the same moment: the tree (its tier walk,
+    its tokens' JSON) is built once for all of them, not once per concurrent request."""
+    walks: list[int] = []
+    walk = lineage.token_tiers
+
+    def slow_walk(conn: Any, slots: Any) -> dict[int, int | None]:
+        walks.append(1)
+        time.sleep(0.2)  # long enough for every reader to arrive while the first builds
+        return walk(conn, slots)
+
+    monkeypatch.setattr(lineage, "token_tiers", slow_walk)
+    synthetic.touch(site.engine)
+    with Session(site.engine) as session:
+        caller = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+
+    def page(after: int) -> dict[str, Any]:
+        with Session(site.engine) as session:
+            return queries.slot_lineage(
+                session=session, caller=caller, slot_id=TREE_SLOT, limit=20, offset=0, after=after
+            )
+
+    with site.engine.connect() as conn:
+        root = int(
+            conn.execute(select(func.min(CERT.c.token_id)).where(CERT.c.slot_id == TREE_SLOT)).scalar_one()
+        )
+    with ThreadPoolExecutor(6) as pool:
+        pages = list(pool.map(page, [root + 20 * k for k in range(6)]))
+    assert len(walks) == 1
+    assert len({p["count"] for p in pages}) == 1 and all(p["tokens"] for p in pages)
+
+
+def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site: Synthetic) -> None:
+    """The dashboard's tree for its whole-tree readers (obligor, auditors) is built once per data version:
+    a row changed behind the indexer's back stays unseen until the next commit; a holder's restricted view
+    is its own, built for it every time."""
+
+    def nodes(tree: lineage.Lineage | None) -> dict[int, str]:
+        assert tree is not None and tree.root is not None
+        found, stack = {}, [tree.root]
+        while stack:
+            node = stack.pop()
+            found[node.certificate.token_id] = node.certificate.holder
+            stack.extend(node.children)
+        return found
+
+    a = site.seeded.addresses
+    with Session(site.engine) as session:
+        core = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+        first = lineage.payable_lineage(session, core, TREE_SLOT)
+        leaf = max(nodes(first))
+    holder = nodes(first)[leaf]
+    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer: same version
+        with Session(site.engine) as session:
+            assert lineage.payable_lineage(session, core, TREE_SLOT) is first
+            theirs = participants.authenticate(session=session, token=site.seeded.tokens[stranger])
+            restricted = lineage.payable_lineage(session, theirs, TREE_SLOT)
+        assert restricted is not None and restricted.restricted and nodes(restricted)[leaf] == a[stranger]
+        synthetic.touch(site.engine)
+        with Session(site.engine) as session:
+            fresh = lineage.payable_lineage(session, core, TREE_SLOT)
+        assert fresh is not first and nodes(fresh) == {**nodes(first), leaf: a[stranger]}
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
+
+
+@pytest.mark.parametrize("listing", ["transfers", "payouts"])
+def test_chain_ordered_lists_walk_by_cursor_each_event_once(site: Synthetic, listing: str) -> None:
+    """A payable's movements (chain order) and a holder's payouts (newest first), several in a block, page
+    by cursor, each once, the count over all of them; `offset` still skips rows after the cursor for
+    older clients."""
+    a = site.seeded.addresses
+    rows = [
+        {"block_number": 7_000 + i // 3, "log_index": (i % 3) * 5, "tx_hash": f"0x{i:064x}",
+         "slot_id": TREE_SLOT, "token_id": 1, "value" if listing == "transfers" else "amount": i + 1}
+        for i in range(95)
+    ]  # fmt: skip
+    if listing == "transfers":
+        table = CertificateTransfer.__table__  # type: ignore[attr-defined]
+        extra = {
+            "kind": "split",
+            "new_token_id": 2,
+            "from_address": a["supplier1"],
+            "to_address": a["supplier2"],
+        }
+        path, moves = f"/v1/payables/{TREE_SLOT}/transfers", rows
+    else:
+        table, extra = Payout.__table__, {"holder": a["supplier2"]}  # type: ignore[attr-defined]
+        path, moves = "/v1/payouts", rows[::-1]
+    with site.engine.begin() as conn:
+        conn.execute(table.insert(), [{**row, **extra} for row in reversed(moves)])
+    synthetic.touch(site.engine)
+    who = "core1" if listing == "transfers" else "supplier2"
+    try:
+        seen: list[str] = []
+        pages: list[int | None] = [None]  # the cursor each page was read after
+        while True:
+            after = pages[-1]
+            body = site.get(who, path, limit=10, **({"after": after} if after is not None else {})).json()
+            assert body["count"] == len(moves)
+            seen.extend(m["tx_hash"] for m in body["data"])
+            if body["next_after"] is None:
+                break
+            pages.append(body["next_after"])
+        assert seen == [m["tx_hash"] for m in moves] and len(pages) == 10
+        cursor = site.get(who, path, limit=10).json()["next_after"]
+        skipped = site.get(who, path, limit=5, after=cursor, offset=5).json()
+        assert [m["tx_hash"] for m in skipped["data"]] == seen[15:20]
+        if listing == "transfers":
+            assert site.get("supplier2", path).status_code == 403
+        else:  # another holder's payouts are never in the list
+            assert site.get("supplier3", path).json()["count"] == 0
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.block_number.between(7_000, 7_100)))
+        synthetic.touch(site.engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import Any
 
 from apikit import Api
 from fastapi.testclient import TestClient
@@ -36,6 +37,18 @@ def _table(html: str, testid: str) -> list[tuple[str, ...]]:
         tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)[:4])
         for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1])
     ]
+
+
+def _totals(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tier totals (TierTotal) of the live certificates among `tokens`: supplier tiers, then financed."""
+    live = [t for t in tokens if t["status"] in ("active", "locked")]
+    tiers = sorted({t["tier"] for t in live}, key=lambda tier: (tier is None, tier or 0))
+    return [
+        {"tier": tier, "tokens": len(at), "holders": len({t["holder"] for t in at}),
+         "value": sum(t["value"] for t in at)}
+        for tier in tiers
+        for at in [[t for t in live if t["tier"] == tier]]
+    ]  # fmt: skip
 
 
 def test_tier_is_supply_chain_distance_through_financing_whole_transfers_and_a_cycle(funded: Api) -> None:
@@ -84,6 +97,17 @@ def test_tier_is_supply_chain_distance_through_financing_whole_transfers_and_a_c
     assert [(t["tier"], t["tokens"], t["holders"], t["value"]) for t in tree["tiers"]] == [
         (1, 2, 1, 550_000), (3, 1, 1, 150_000), (None, 1, 1, 300_000),
     ]  # fmt: skip
+    # Each certificate's own lineage (GET /v1/certificates/{id}/lineage, read in two statements): the
+    # tree's certificates along the parent walk, with the same tiers, and totals over that path only.
+    by_id = {t["token_id"]: t for t in tree["tokens"]}
+    for token in by_id:
+        walk, at = [], token
+        while at is not None:
+            walk.append(by_id[at])
+            at = by_id[at]["parent_id"]
+        path = api.get("core2", f"/v1/certificates/{token}/lineage").json()
+        assert path["tokens"] == walk and path["count"] == len(walk) and path["root_token_id"] == root
+        assert path["tiers"] == _totals(walk) and path["slot_id"] == slot
     core = _dashboard(api, "core2")
     assert _table(core.get(f"/dashboard/lineage/{slot}").text, "lineage-tiers") == [
         ("1", "2", "1", "5,500.00"), ("3", "1", "1", "1,500.00"), ("financed", "1", "1", "3,000.00"),

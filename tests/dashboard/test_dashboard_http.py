@@ -26,7 +26,7 @@ from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import RawEvent
-from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import lineage
@@ -638,3 +638,35 @@ def test_remembered_language_holds_on_every_page_error_and_csv(book: tuple[Engin
         assert not english, (path, header)
     trail = phone.get("/dashboard/team/trail.csv").text.splitlines()[1]  # the refused post above
     assert re.match(r"1,\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z,", trail), trail  # ISO time, not unix seconds
+
+
+def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_path: Path) -> None:
+    """More financing requests than a page: the supplier walks them by cursor, newest first, each once;
+    more payouts than the table lists: the total above it is every payout's (it was the newest 200's)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'requests.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=100, payables=2, first_slot=1_000, first_token=10_000)
+    a = seeded.addresses
+    supplier = a["supplier2"]
+    synthetic.add_requests(
+        engine, token_id=10_000, seller=supplier, financier=a["bank1"], request_ids=list(range(5_000, 5_205)),
+        amount=100,
+    )  # fmt: skip
+    payouts = [
+        {"block_number": 10 + i, "log_index": 0, "tx_hash": "0x" + f"{i:064x}", "token_id": 10_000,
+         "slot_id": 1_000, "holder": supplier, "amount": 1_000 + i}
+        for i in range(203)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), payouts)  # type: ignore[attr-defined]
+    client = client_for(engine, seeded.tokens["supplier2"])
+    url = f"/dashboard/supplier/{supplier}"
+    htmls, pages = _walk_pages(client, url, "tables", "request", "requests_after")
+    assert [i for page in pages for i in page] == list(range(5_204, 4_999, -1)) and len(pages) == 2
+    assert "5 of 205 requests" in htmls[-1]
+    assert "panel=tables&amp;requests_after=5005" in htmls[-1]  # the live refresh stays on this page
+    total = f"¥{fmt.yuan(sum(p['amount'] for p in payouts))}"
+    assert all(total in html for html in htmls)
+    assert "The newest 200 of 203 payouts" in htmls[0]
+    engine.dispose()

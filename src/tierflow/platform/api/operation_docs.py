@@ -148,7 +148,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "and maturity." + PAGED,
     ("POST", "/v1/supplier/financing-requests"): "Ask a chosen bank to finance all or part (fen) of a "
     "certificate, with or without recourse; that amount is locked meanwhile (supplier)." + WRITE,
-    ("GET", "/v1/supplier/financing-requests"): "This supplier's financing requests and their quotes.",
+    ("GET", "/v1/supplier/financing-requests"): "This supplier's financing requests and their quotes, "
+    "newest first." + PAGED,
     ("POST", "/v1/supplier/financing-requests/{request_id}/cancel"): "Withdraw a financing request not yet "
     "funded; the certificate is unlocked (supplier)." + WRITE,
     # -- auditor ------------------------------------------------------------------------------------
@@ -172,7 +173,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/payables/{slot_id}/lineage"): "Every certificate of a payable at any depth: the tree of "
     "splits, holders and values (obligor, auditors)." + PAGED,
     ("GET", "/v1/payables/{slot_id}/transfers"): "The movement history of a payable's certificates: issue, "
-    "splits, transfers, payouts, in chain order.",
+    "splits, transfers, payouts, in chain order." + PAGED + " `offset` is still taken (skips rows after "
+    "the cursor) for clients written before the cursor; deep offsets are slow.",
     ("GET", "/v1/payables/{slot_id}/documents"): "The documents backing a payable (metadata; download with "
     "/v1/documents/{id}/content).",
     ("GET", "/v1/certificates/{token_id}"): "One certificate: holder, value (fen), payable, tier, status.",
@@ -200,7 +202,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "oldest debt first, without its allowance (any supplier or financier)." + WRITE,
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "
     "expired unfunded; anyone may, and the certificate is unlocked." + WRITE,
-    ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen.",
+    ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen, newest first." + PAGED,
     ("GET", "/v1/documents"): "Documents this participant uploaded (metadata only).",
     ("GET", "/v1/documents/{document_id}"): "One document's metadata: kind, invoice number, file name, "
     "verification, the payable it backs.",

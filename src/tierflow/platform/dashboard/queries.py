@@ -778,12 +778,24 @@ class SupplierView:
     holdings_count: int = 0  # every live holding
     holdings_after: int | None = None  # the cursor this page starts after (None: the first page)
     holdings_next: int | None = None  # the next page's cursor (None: the last page)
+    payouts_count: int = 0  # every payout received (payouts: the newest `limit` of them)
+    requests_count: int = 0  # every financing request made
+    requests_after: int | None = None  # requests: the page of those older than this request id …
+    requests_next: int | None = None  # … and the next (older) page's cursor (None: the oldest page)
 
 
-def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | None = None) -> SupplierView:
+def supplier_view(
+    db: Session,
+    supplier: str,
+    *,
+    limit: int = 200,
+    after: int | None = None,
+    requests_after: int | None = None,
+) -> SupplierView:
     """A supplier's tables; holdings a page of `limit` by (maturity, token id), starting after
-    certificate `after` (keyset: any page costs the same; the cursor only places the page, the rows are
-    always the supplier's own)."""
+    certificate `after`, and financing requests a page of `limit`, newest first, older than request
+    `requests_after` (keyset: any page costs the same; a cursor only places the page, the rows are
+    always the supplier's own). Totals and counts are over every row, not only the page's."""
     incoming = db.exec(
         select(Payable)
         .where(col(Payable.supplier) == supplier, col(Payable.status) == "Issued")
@@ -813,12 +825,19 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | 
     # Over every live holding, exactly (sums.py), not only this page's.
     totals = exact_groups(db, col(Certificate.holder), [col(Certificate.value)], live)
     count, total = totals.get(supplier, [0, 0])
-    requests = db.exec(
-        select(FinancingRequest)
-        .where(col(FinancingRequest.seller) == supplier)
-        .order_by(col(FinancingRequest.request_id).desc())
-        .limit(limit)
-    ).all()
+    asked = col(FinancingRequest.seller) == supplier
+    older = (col(FinancingRequest.request_id) < requests_after,) if requests_after is not None else ()
+    requests = list(
+        db.exec(
+            select(FinancingRequest)
+            .where(asked, *older)
+            .order_by(col(FinancingRequest.request_id).desc())
+            .limit(limit + 1)
+        ).all()
+    )
+    requests_next = requests[limit - 1].request_id if len(requests) > limit else None
+    del requests[limit:]
+    requests_count = int(db.execute(sa_select(func.count()).where(asked)).scalar_one())
     tokens = _by_id(
         db.exec(select(Certificate).where(col(Certificate.token_id).in_([r.token_id for r in requests]))),
         "token_id",
@@ -833,6 +852,10 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | 
         .order_by(col(Payout.block_number).desc())
         .limit(limit)
     ).all()
+    received = col(Payout.holder) == supplier
+    payouts_count, payouts_total = exact_groups(db, col(Payout.holder), [col(Payout.amount)], [received]).get(
+        supplier, [0, 0]
+    )
     held_tiers = tiers_of(db, [c.token_id for c, _ in held])
     return SupplierView(
         incoming=list(incoming),
@@ -845,7 +868,12 @@ def supplier_view(db: Session, supplier: str, *, limit: int = 200, after: int | 
             (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
         ],
         payouts=list(payouts),
-        payouts_total=sum(p.amount for p in payouts),
+        # Over every payout (the table lists the newest `limit`): the sum of a page was no total.
+        payouts_total=payouts_total,
+        payouts_count=payouts_count,
+        requests_count=requests_count,
+        requests_after=requests_after,
+        requests_next=requests_next,
         incoming_documents=_documents_for(db, [p.slot_id for p in incoming]),
         statement=supplier_statement(db, supplier, limit=limit),
     )

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, fen, hash32, text
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.models.receivables import Certificate, Payable
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
 from tierflow.platform.models.staff import STAFF_TABLES
 
 
@@ -123,6 +123,8 @@ SERVICE_TABLES = [
 _certificates = Certificate.__table__  # type: ignore[attr-defined]
 _requests = FinancingRequest.__table__  # type: ignore[attr-defined]
 _payables = Payable.__table__  # type: ignore[attr-defined]
+_transfers = CertificateTransfer.__table__  # type: ignore[attr-defined]
+_payouts = Payout.__table__  # type: ignore[attr-defined]
 API_INDEXES = [
     Index(
         "ix_certificate_holder_token_status",
@@ -138,6 +140,17 @@ API_INDEXES = [
         _requests.c.financier,
         _requests.c.status,
         _requests.c.request_id,
+    ),
+    # A supplier's own financing requests, newest first (keyset pages of /v1/supplier/financing-requests).
+    Index("ix_financing_request_seller_request", _requests.c.seller, _requests.c.request_id),
+    # A holder's payouts, newest first (keyset pages of /v1/payouts).
+    Index("ix_payout_holder_block_log", _payouts.c.holder, _payouts.c.block_number, _payouts.c.log_index),
+    # A payable's movements in chain order (keyset pages of /v1/payables/{id}/transfers).
+    Index(
+        "ix_certificate_transfer_slot_block_log",
+        _transfers.c.slot_id,
+        _transfers.c.block_number,
+        _transfers.c.log_index,
     ),
 ]
 

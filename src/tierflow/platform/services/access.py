@@ -178,13 +178,19 @@ def is_slot_party(session: Session, party: Party, row: Payable) -> bool:
     return held is not None
 
 
-def can_see_certificate(session: Session, party: Party, row: Certificate) -> bool:
-    """May `party` read certificate `row` (and so its path to the root)? Its own certificates only."""
+def can_see_certificate(
+    session: Session, party: Party, row: Certificate | Any, *, obligor: str | None = None
+) -> bool:
+    """May `party` read certificate `row` (and so its path to the root)? Its own certificates only.
+    `row`: anything with the certificate's token_id, slot_id, holder and parent_id; `obligor`: its
+    payable's, when the caller read it already (else looked up)."""
     me = party.address
     if party.sees_everything or row.holder == me:
         return True
-    slot = session.get(Payable, row.slot_id)
-    if slot is not None and slot.obligor == me:
+    if obligor is None:
+        slot = session.get(Payable, row.slot_id)
+        obligor = None if slot is None else slot.obligor
+    if obligor == me:
         return True
     asked = session.execute(
         select(REQUEST.c.request_id)

@@ -127,6 +127,9 @@ class ServiceContext:
     # Serialised read responses per indexed checkpoint (large lineages), per context so that two apps
     # over two databases in one process never share entries.
     responses: ResponseCache = field(default_factory=ResponseCache)
+    # Certificates' paths to the root (small bodies, one per certificate read): apart from `responses`,
+    # so that reads of many different certificates never push the large lineage pages out.
+    paths: ResponseCache = field(default_factory=lambda: ResponseCache(size=1024))
     # Leases of relayer accounts and custodial signers among API instances (services/instances.py).
     leases: Leases | None = None
 

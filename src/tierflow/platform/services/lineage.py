@@ -10,6 +10,7 @@ chain, on SQLite and PostgreSQL alike. Who sees which part of a tree is decided 
 from __future__ import annotations
 
 import functools
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from tierflow.platform import i18n
 from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.services import access, idsets, readcache
+from tierflow.platform.services.readcache import TotalsCache
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
@@ -196,6 +198,14 @@ def _tiers_statements(dialect: str) -> tuple[Any, Any]:
 MOVES = ("issued", "split", "transferred")
 
 
+def path_tiers(tokens: Sequence[Any], moves: Iterable[Any], financiers: set[str]) -> dict[int, int | None]:
+    """tiers_of() of the certificates of one path to the root already read: `tokens` (token_id,
+    parent_id, holder, depth) are the whole path, `moves` (kind, token_id, new_token_id, to_address, …)
+    every movement of those tokens in chain order, `financiers` the financiers among their holders and
+    receivers (the only addresses the walk asks about). What tiers_of reads, without reading it again."""
+    return _walk(financiers, tokens, moves)
+
+
 def _financiers(conn: Reader) -> set[str]:
     """The financiers' addresses (their pieces have no supplier tier), per data version: the on-chain
     participants are written by the indexer only, and every page's tiers need them."""
@@ -360,16 +370,37 @@ def visible_tokens(parents: dict[int, int | None], own: Iterable[int]) -> set[in
     return seen
 
 
+# Whole trees (what the obligor and auditors see) per data version: the same for every such reader until
+# the indexer writes rows, and building one from 10,000 certificate rows took ~440 ms a page view.
+WHOLE_TREES = TotalsCache(size=8)
+# One build of a tree at a time: readers missing together (a new data version) wait for the first.
+_WHOLE_TREE_BUILD = threading.Lock()
+
+
 def payable_lineage(session: Session, party: access.Party, slot_id: int) -> Lineage | None:
     """The tree of payable `slot_id` as `party` may see it (access.lineage_scope), None if unknown.
 
     The obligor and auditors see every certificate; any other party its own certificates and their
-    paths to the root, with counts, tiers and financing computed on that part only.
+    paths to the root, with counts, tiers and financing computed on that part only. The whole tree is
+    kept per data version (WHOLE_TREES): callers must not change what it returns.
     """
     payable = session.get(Payable, slot_id)
     if payable is None:
         return None
     own = access.lineage_scope(session, party, payable)
+    if own is not None:
+        return _payable_lineage(session, payable, own)
+
+    def build() -> Lineage:
+        with _WHOLE_TREE_BUILD:
+            # Again under the lock: a build that finished while this one waited stored its tree.
+            return WHOLE_TREES.get(session, slot_id, lambda: _payable_lineage(session, payable, None))
+
+    return WHOLE_TREES.get(session, slot_id, build)
+
+
+def _payable_lineage(session: Session, payable: Payable, own: set[int] | None) -> Lineage:
+    slot_id = payable.slot_id
     hidden_below: set[int | None] = set()
     tokens = list(
         session.execute(

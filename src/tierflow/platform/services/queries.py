@@ -10,12 +10,15 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row as SqlRow
+from sqlalchemy import bindparam, func, literal, select, tuple_
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -30,6 +33,7 @@ from tierflow.platform.models import (
     RecourseDebt,
 )
 from tierflow.platform.models.indexer import RawEvent
+from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
@@ -43,7 +47,6 @@ from tierflow.platform.services.schemas.certificates import (
     FinancingDetail,
     FinancingPublic,
     LadderBucket,
-    Lineage,
     Page,
     PayablePublic,
     PayoutPublic,
@@ -205,11 +208,15 @@ def get_or_404(session: Session, model: type[Row], key: int, what: str, code: st
     """The row `key` of `model`, or NotFound naming it; `indexed` rows may simply not be indexed yet."""
     row = session.get(model, key)
     if row is None:
-        hint = " (or is not indexed yet)" if indexed else ""
-        raise NotFound(
-            i18n.gettext("%(what)s %(key)s does not exist%(hint)s", what=what, key=key, hint=hint), code=code
-        )
+        raise not_found(what, key, code, indexed=indexed)
     return row
+
+
+def not_found(what: str, key: int, code: str, *, indexed: bool) -> NotFound:
+    hint = " (or is not indexed yet)" if indexed else ""
+    return NotFound(
+        i18n.gettext("%(what)s %(key)s does not exist%(hint)s", what=what, key=key, hint=hint), code=code
+    )
 
 
 def payable(session: Session, slot_id: int) -> Payable:
@@ -273,14 +280,18 @@ def get_payable(*, session: Session, caller: Caller, slot_id: int) -> PayablePub
 def get_certificate(*, session: Session, caller: Caller, token_id: int) -> CertificatePublic:
     row = certificate(session, token_id)
     if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(
-            i18n.gettext(
-                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
-                "core enterprise and the banks asked to finance it see it.",
-                id=token_id,
-            )
-        )
+        raise _not_a_certificate_party(token_id)
     return certificate_public(row, session.get(Payable, row.slot_id), session=session)
+
+
+def _not_a_certificate_party(token_id: int) -> Exception:
+    return access.not_a_party(
+        i18n.gettext(
+            "You are no party to certificate %(id)s: only its holder, those it passed through, its "
+            "core enterprise and the banks asked to finance it see it.",
+            id=token_id,
+        )
+    )
 
 
 def slot_lineage(
@@ -289,40 +300,70 @@ def slot_lineage(
     """The whole tree of a payable (the shape of Lineage), in token order, a keyset page at a time:
     visible to its obligor, auditors, the operator."""
     row = access.check_whole_tree(session, caller, slot_id)
-    where = [CERT.c.slot_id == slot_id]
-    count = _count(session, ("tree", slot_id), CERT, where)
-    if count <= TREE_CACHE_TOKENS:
-        # Every page of a tree is a slice of the whole tree's rendered tokens, kept per data version:
-        # the tree changes only when the indexer writes rows, and rendering 1,000 rows per page cost
-        # more than the rest of the request. Rendered once per version (~10,000 tokens in tens of ms).
-        ids, texts = TREES.get(session, ("tree", slot_id), lambda: _tree_tokens(session, slot_id, None, None))
-        start = bisect.bisect_right(ids, after) if after is not None else 0
-        start += offset
-        page_ids, page_texts = ids[start : start + limit], texts[start : start + limit]
-        following = ids[start + limit - 1] if len(ids) > start + limit else None
+    # What every page shares (count, tier totals, each token's tier; a tree of up to TREE_CACHE_TOKENS
+    # its tokens' JSON too), once per tree and data version: one lookup per page, not one per part.
+    tree = TREES.get(session, ("tree", slot_id), lambda: _shared_tree(session, slot_id))
+    if tree.ids is not None and tree.texts is not None:
+        # Every page of a kept tree is a slice of its rendered tokens: rendering 1,000 rows per page cost
+        # more than the rest of the request.
+        start = (bisect.bisect_right(tree.ids, after) if after is not None else 0) + offset
+        texts = tree.texts[start : start + limit]
+        following = tree.ids[start + limit - 1] if len(tree.ids) > start + limit else None
     else:
         # A tree too large to keep: the page alone, through the (slot_id, token_id) index.
-        ids, texts = _tree_tokens(session, slot_id, after, (limit, offset))
-        page_ids, page_texts = ids[:limit], texts[:limit]
+        ids, page = _tree_tokens(session, slot_id, after, (limit, offset))
         following = ids[limit - 1] if len(ids) > limit else None
-    tiers = COUNTS.get(session, ("token_tiers", slot_id), lambda: lineage.token_tiers(session, [slot_id]))
+        texts = [_with_tier(text, token_id, tree.tiers) for text, token_id in zip(page, ids, strict=True)][
+            :limit
+        ]
     return {
         "slot_id": slot_id,
         "root_token_id": row.root_token_id,
-        # Each token's tier (supply-chain distance, lineage.token_tiers) joins its JSON here: one lineage
-        # walk per tree and data version, cached, and the totals below are summed from the same walk.
-        "tokens": sqltext.JsonTexts(
-            _with_tier(text, token_id, tiers) for text, token_id in zip(page_texts, page_ids, strict=True)
-        ),
-        "count": count,
+        "tokens": sqltext.JsonTexts(texts),
+        "count": tree.count,
         "next_after": following,
         # Over the whole tree, not only this page: the same totals the dashboard's lineage page shows.
-        # Cached like the count: a SQL pass over the whole tree (~15 ms at 10,000 tokens) per page
-        # would cost more than the page itself.
-        "tiers": COUNTS.get(
-            session, ("tiers", slot_id), lambda: tier_totals(lineage.tree_tiers(session, slot_id, tiers))
-        ),
+        "tiers": tree.totals,
     }
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """A payable's tree as every page of its lineage shares it, for one data version (read-only)."""
+
+    count: int
+    totals: list[dict[str, int | None]]  # tier_totals() of its live certificates
+    tiers: dict[int, int | None]  # lineage.token_tiers(): one lineage walk per tree and version
+    ids: list[int] | None = None  # a kept tree (≤ TREE_CACHE_TOKENS): its token ids in order …
+    texts: list[str] | None = None  # … and their JSON, each with its tier (_with_tier)
+
+
+# Builds of one tree wait for each other: when the data version moves, the clients reading a tree all
+# miss at once, and one build (~100 ms at 10,000 tokens) is cheaper than eight at the same time.
+_TREE_BUILD = threading.Lock()
+
+
+def _shared_tree(session: Session, slot_id: int) -> _Tree:
+    def build() -> _Tree:
+        tiers = lineage.token_tiers(session, [slot_id])
+        count = int(session.execute(_TREE_COUNT, {"slot": slot_id}).scalar_one())
+        if count > TREE_CACHE_TOKENS:
+            return _Tree(count, tier_totals(lineage.tree_tiers(session, slot_id, tiers)), tiers)
+        terms = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
+        tail = sqltext.json_tail({"maturity": times.iso_day(terms.maturity), "obligor": terms.obligor})
+        rows = session.execute(
+            _whole_tree(session.get_bind().dialect.name), {"slot": slot_id, "json_tail": tail}
+        ).all()
+        # The totals from the rows read for the texts (what lineage.tree_tiers reads again).
+        live = [(tiers[r.token_id], r.holder, r.value) for r in rows if r.status in LIVE_TOKEN]
+        return _Tree(
+            len(rows), tier_totals(lineage.tier_spread(live)), tiers,
+            [int(r.token_id) for r in rows], [_with_tier(r.json, r.token_id, tiers) for r in rows],
+        )  # fmt: skip
+
+    with _TREE_BUILD:
+        # Again under the lock: a build that finished while this one waited stored its tree.
+        return TREES.get(session, ("tree", slot_id), build)
 
 
 def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
@@ -331,27 +372,51 @@ def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
     return f'{text[:-1]},"tier":{"null" if tier is None else int(tier)}}}'
 
 
-def certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> Lineage:
-    row = certificate(session, token_id)
-    if not access.can_see_certificate(session, caller, row):
-        raise access.not_a_party(
-            i18n.gettext(
-                "You are no party to certificate %(id)s: only its holder, those it passed through, its "
-                "core enterprise and the banks asked to finance it see it.",
-                id=token_id,
-            )
-        )
-    # The holder's view of the tree is this path: its count is that of the path (access.py).
-    path = lineage.path_to_root(session, token_id)
-    tokens = path_public(session, path, session.get(Payable, row.slot_id))
-    live = [(t.tier, t.holder, t.value) for t in tokens if t.status in LIVE_TOKEN]
-    return Lineage(
-        slot_id=row.slot_id,
-        root_token_id=row.root_id,
-        tokens=tokens,
-        count=len(path),
-        tiers=tier_totals(lineage.tier_spread(live)),
+def check_certificate_lineage(*, session: Session, caller: Caller, token_id: int) -> SqlRow[Any]:
+    """The certificate's (token_id, slot_id, root_id, holder, parent_id, obligor) if `caller` may read its
+    path to the root (NotFound, Forbidden). Run on every request, cached path or not: one prebuilt
+    statement (certificate and payable) decides for its holder, its obligor and auditors."""
+    row = session.execute(_CERTIFICATE_PARTIES, {"token": token_id}).first()
+    if row is None:
+        raise not_found("certificate", token_id, "certificate_not_found", indexed=True)
+    if not access.can_see_certificate(session, caller, row, obligor=row.obligor):
+        raise _not_a_certificate_party(token_id)
+    return row
+
+
+def certificate_lineage(*, session: Session, row: SqlRow[Any]) -> dict[str, Any]:
+    """The path from certificate `row` (check_certificate_lineage's) back to its root, nearest first, in
+    the shape of Lineage: the holder's view of the tree is this path, its count and tier totals are the
+    path's (access.py). The same for every caller allowed to read it.
+
+    Two prebuilt statements (the path by a recursive CTE of primary-key lookups, its tokens' JSON
+    rendered by the database; the path's movements), then the tier walk of lineage.tiers_of over what
+    they read: no second walk up the tree for the tiers, no ORM rows, no model validation.
+    """
+    dialect = session.get_bind().dialect.name
+    tokens_sql, moves_sql = _path_statements(dialect)
+    tail = sqltext.json_tail({
+        "maturity": None if row.maturity is None else times.iso_day(row.maturity), "obligor": row.obligor,
+    })  # fmt: skip
+    path = session.execute(tokens_sql, {"token": row.token_id, "json_tail": tail}).all()
+    moves = session.execute(moves_sql, {"token": row.token_id}).all()
+    financiers = {
+        address
+        for address, roles in [(p.holder, p.roles) for p in path] + [(m.to_address, m.roles) for m in moves]
+        if roles is not None and int(roles) & lineage.FINANCIER_ROLE
+    }
+    tiers = lineage.path_tiers(
+        [(p.token_id, p.parent_id, p.holder, p.depth) for p in path], moves, financiers
     )
+    live = [(tiers.get(p.token_id), p.holder, p.value) for p in path if p.status in LIVE_TOKEN]
+    return {
+        "slot_id": row.slot_id,
+        "root_token_id": row.root_id,
+        "tokens": sqltext.JsonTexts(_with_tier(p.json, p.token_id, tiers) for p in path),
+        "count": len(path),
+        "tiers": tier_totals(lineage.tier_spread(live)),
+        "next_after": None,
+    }
 
 
 def tier_totals(tiers: Iterable[lineage.TierSpread]) -> list[dict[str, int | None]]:
@@ -399,6 +464,9 @@ def payable_rows(
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
+TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
+PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
+PAYOUT = Payout.__table__  # type: ignore[attr-defined]
 _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
@@ -411,20 +479,17 @@ TREES = TotalsCache(size=8)
 
 
 def _tree_tokens(
-    session: Session, slot_id: int, after: int | None, page: tuple[int, int] | None
+    session: Session, slot_id: int, after: int | None, page: tuple[int, int]
 ) -> tuple[list[int], list[str]]:
-    """Token ids and JSON texts of payable `slot_id`'s tokens in id order: all of them (`page` None), or
-    the (limit, offset) page after `after` plus one look-ahead row. The database renders the JSON
-    (sqltext); the payable's two columns end every object as one bound string, not a join."""
+    """Token ids and JSON texts of the (limit, offset) `page` of payable `slot_id`'s tokens after `after`
+    in id order, plus one look-ahead row. The database renders the JSON (sqltext); the payable's two
+    columns end every object as one bound string, not a join."""
     slot = session.execute(_SLOT_TERMS, {"slot": slot_id}).one()
     tail = sqltext.json_tail({"maturity": times.iso_day(slot.maturity), "obligor": slot.obligor})
     query = select(_tree_json(session.get_bind().dialect.name), CERT.c.token_id).where(
         CERT.c.slot_id == slot_id
     )
-    if page is None:
-        query = query.order_by(CERT.c.token_id)
-    else:
-        query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
+    query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
     rows = session.execute(query, {"json_tail": tail}).all()
     return [int(r[1]) for r in rows], [r[0] for r in rows]
 
@@ -433,6 +498,74 @@ def _tree_tokens(
 def _tree_json(dialect: str) -> Any:
     """A lineage token's JSON (the shape of CertificatePublic), ending with the payable's terms."""
     return sqltext.json_object(CERT_COLUMNS, dialect, tail=True).label("json")
+
+
+_TREE_COUNT = select(func.count()).select_from(CERT).where(CERT.c.slot_id == bindparam("slot"))
+
+
+@functools.cache
+def _whole_tree(dialect: str) -> Any:
+    """Every token of payable :slot in id order: its JSON and what the tier totals need."""
+    return (
+        select(_tree_json(dialect), CERT.c.token_id, CERT.c.holder, CERT.c.value, CERT.c.status)
+        .where(CERT.c.slot_id == bindparam("slot"))
+        .order_by(CERT.c.token_id)
+    )
+
+
+# Built once: the access check of every certificate-lineage request (see access._SLOT_PARTIES).
+_CERTIFICATE_PARTIES = (
+    select(
+        CERT.c.token_id,
+        CERT.c.slot_id,
+        CERT.c.root_id,
+        CERT.c.holder,
+        CERT.c.parent_id,
+        PAYABLE.c.obligor,
+        PAYABLE.c.maturity,
+    )  # fmt: skip
+    .outerjoin(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
+    .where(CERT.c.token_id == bindparam("token"))
+)
+
+
+@functools.cache
+def _path_statements(dialect: str) -> tuple[Any, Any]:
+    """(the path of certificate :token to its root, nearest first: each token's JSON and what the tier
+    walk needs; every movement of those tokens in chain order), each with the roles of the party it
+    names (a financier's piece has no supplier tier). Built once per dialect: building the CTE and its
+    joins cost more than running them."""
+    c, p = CERT, PARTICIPANT
+    up = select(c.c.token_id, c.c.parent_id, literal(0).label("hop")).where(
+        c.c.token_id == bindparam("token")
+    )
+    path = up.cte("path", recursive=True)
+    path = path.union_all(
+        select(c.c.token_id, c.c.parent_id, path.c.hop + 1).where(c.c.token_id == path.c.parent_id)
+    )
+    tokens = (
+        select(
+            _tree_json(dialect),
+            c.c.token_id,
+            c.c.parent_id,
+            c.c.holder,
+            c.c.depth,
+            c.c.status,
+            c.c.value,
+            p.c.roles,
+        )  # fmt: skip
+        .join(path, c.c.token_id == path.c.token_id)
+        .outerjoin(p, p.c.address == c.c.holder)
+        .order_by(path.c.hop)
+    )
+    t = TRANSFER
+    moves = (
+        select(t.c.kind, t.c.token_id, t.c.new_token_id, t.c.to_address, p.c.roles)
+        .outerjoin(p, p.c.address == t.c.to_address)
+        .where(t.c.token_id.in_(select(path.c.token_id)), t.c.kind.in_(lineage.MOVES))
+        .order_by(t.c.block_number, t.c.log_index)
+    )
+    return tokens, moves
 
 
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
@@ -569,28 +702,61 @@ def financing_requests(
     return {"data": rows, "count": count, "limit": limit, "offset": offset, "next_after": following}
 
 
-def payouts(*, session: Session, holder: str | None, limit: int, offset: int) -> Page[PayoutPublic]:
-    query = select(Payout)
-    if holder is not None:
-        query = query.where(col(Payout.holder) == holder)
-    return _page(
-        session,
-        query.order_by(col(Payout.block_number).desc(), col(Payout.log_index).desc()),
-        lambda r: PayoutPublic.model_validate(r, from_attributes=True),
-        limit,
-        offset,
-    )
+# An event's place in chain order as one cursor: block_number * LOG_SPAN + log_index (a block holds far
+# fewer than 2**24 logs, and blocks below 2**39 keep the cursor under the API's 2**63).
+LOG_SPAN = 2**24
 
 
-def transfers(*, session: Session, slot_id: int, limit: int, offset: int) -> Page[TransferPublic]:
-    query = select(CertificateTransfer).where(col(CertificateTransfer.slot_id) == slot_id)
-    return _page(
-        session,
-        query.order_by(col(CertificateTransfer.block_number), col(CertificateTransfer.log_index)),
-        lambda r: TransferPublic.model_validate(r, from_attributes=True),
-        limit,
-        offset,
+def payouts(
+    *, session: Session, holder: str | None, limit: int, offset: int, after: int | None = None
+) -> Page[PayoutPublic]:
+    """A keyset page of payouts, newest first (`after`: before the payout it names, LOG_SPAN), of
+    `holder` through ix_payout_holder_block_log; the count once per data version."""
+    p = Payout
+    conditions = [PAYOUT.c.holder == holder] if holder is not None else []
+    count = _count(session, ("payouts", holder), PAYOUT, conditions)
+    rows, following = _chain_page(
+        session, select(p).where(*conditions), p, after=after, descending=True, limit=limit, offset=offset
     )
+    return Page[PayoutPublic](
+        data=[PayoutPublic.model_validate(r, from_attributes=True) for r in rows],
+        count=count, limit=limit, offset=offset, next_after=following,
+    )  # fmt: skip
+
+
+def transfers(
+    *, session: Session, slot_id: int, limit: int, offset: int, after: int | None = None
+) -> Page[TransferPublic]:
+    """A keyset page of payable `slot_id`'s movements in chain order, after the movement `after` names
+    (LOG_SPAN), through ix_certificate_transfer_slot_block_log; the count once per data version."""
+    t = CertificateTransfer
+    count = _count(session, ("transfers", slot_id), TRANSFER, [TRANSFER.c.slot_id == slot_id])
+    rows, following = _chain_page(
+        session, select(t).where(col(t.slot_id) == slot_id), t, after=after, descending=False, limit=limit,
+        offset=offset,
+    )  # fmt: skip
+    return Page[TransferPublic](
+        data=[TransferPublic.model_validate(r, from_attributes=True) for r in rows],
+        count=count, limit=limit, offset=offset, next_after=following,
+    )  # fmt: skip
+
+
+def _chain_page(
+    session: Session, query: Any, model: Any, *, after: int | None, descending: bool, limit: int, offset: int
+) -> tuple[list[Any], int | None]:
+    """A keyset page of `query`'s rows of `model` (events keyed by block_number and log_index) in chain
+    order (`descending`: newest first) after the position `after` (LOG_SPAN), and the next cursor."""
+    position = tuple_(col(model.block_number), col(model.log_index))
+    if after is not None:
+        start = tuple_(literal(after // LOG_SPAN), literal(after % LOG_SPAN))
+        query = query.where(position < start if descending else position > start)
+    order = (col(model.block_number), col(model.log_index))
+    query = query.order_by(*(c.desc() for c in order) if descending else order)
+    rows = list(session.execute(query.limit(limit + 1).offset(offset)).scalars().all())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], last.block_number * LOG_SPAN + last.log_index
 
 
 def documents_of_slot(session: Session, slot_id: int) -> list[DocumentPublic]:

@@ -90,11 +90,16 @@ async def payable_lineage(
 
 @router.get("/payables/{slot_id}/transfers", response_model=Page[TransferPublic], summary="Movement history")
 def payable_transfers(
-    session: SessionDep, caller: CurrentCaller, slot_id: SlotId, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep,
+    caller: CurrentCaller,
+    slot_id: SlotId,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    after: After = None,
 ) -> Page[TransferPublic]:
     # Every movement of every holder: the whole-tree readers only (the obligor, auditors).
     access.check_whole_tree(session, caller, slot_id)
-    return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset)
+    return queries.transfers(session=session, slot_id=slot_id, limit=limit, offset=offset, after=after)
 
 
 @router.get("/payables/{slot_id}/documents", response_model=list[DocumentPublic])
@@ -113,8 +118,18 @@ def certificate(session: SessionDep, caller: CurrentCaller, token_id: TokenId) -
     response_model=Lineage,
     summary="The path from a certificate back to its root",
 )
-def certificate_lineage(session: SessionDep, caller: CurrentCaller, token_id: TokenId) -> Lineage:
-    return queries.certificate_lineage(session=session, caller=caller, token_id=token_id)
+async def certificate_lineage(
+    ctx: ContextDep, session: SessionDep, caller: CurrentCaller, token_id: TokenId
+) -> Response:
+    # The party check runs on every request (one prebuilt lookup on the loop); the path is the same for
+    # every caller allowed to read it until the indexer writes rows again.
+    row = queries.check_certificate_lineage(session=session, caller=caller, token_id=token_id)
+    body = await ctx.paths.body(
+        session,
+        ("certificate_lineage", token_id),
+        lambda: json_bytes(queries.certificate_lineage(session=session, row=row)),
+    )
+    return Response(content=body, media_type="application/json")
 
 
 @router.post(
@@ -205,9 +220,9 @@ def collect_recourse(
 
 @router.get("/payouts", response_model=Page[PayoutPublic], summary="Payouts I received")
 def payouts(
-    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[PayoutPublic]:
-    return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset)
+    return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset, after=after)
 
 
 @router.get("/documents", response_model=Page[DocumentPublic], summary="Documents I uploaded")

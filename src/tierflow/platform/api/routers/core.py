@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform import i18n
 from tierflow.platform.api.deps import (
+    After,
     ContextDep,
     CoreCaller,
     InvoiceAmountForm,
@@ -195,11 +196,12 @@ def payables(
     maturity_before: dt.date | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[PayablePublic]:
     return queries.payables(
         session=session, obligor=caller.address, status=status,
         maturity_before=workflows.date_to_unix(maturity_before) if maturity_before else None,
-        limit=limit, offset=offset,
+        limit=limit, offset=offset, after=after,
     )  # fmt: skip
 
 

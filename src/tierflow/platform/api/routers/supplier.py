@@ -145,10 +145,11 @@ def my_requests(
     status: RequestStatusName | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     return fast_json(
         queries.financing_requests(
-            session=session, seller=caller.address, status=status, limit=limit, offset=offset
+            session=session, seller=caller.address, status=status, limit=limit, offset=offset, after=after
         )
     )
 

@@ -51,14 +51,16 @@ def supplier_page(
     estimate_token: str = "",
     estimate_maturity: str = "",
     after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+    requests_after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
 ) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
-        # Holdings a page at a time by cursor (`after`: the last certificate of the page before).
-        view = queries.supplier_view(db, address, after=after)
+        # Holdings a page at a time by cursor (`after`: the last certificate of the page before), and
+        # the financing requests (`requests_after`: the last request of the newer page before).
+        view = queries.supplier_view(db, address, after=after, requests_after=requests_after)
         estimate = _estimate(db, view, now, estimate_amount, estimate_token, estimate_maturity)
         context: dict[str, Any] = {
             "estimate": estimate,
