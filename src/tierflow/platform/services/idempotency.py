@@ -65,7 +65,12 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
     with engine.connect() as conn:
         record = conn.execute(
             select(
-                TABLE.c.fingerprint, TABLE.c.state, TABLE.c.tx_hash, TABLE.c.status_code, TABLE.c.body
+                TABLE.c.fingerprint,
+                TABLE.c.state,
+                TABLE.c.tx_hash,
+                TABLE.c.request_nonce,
+                TABLE.c.status_code,
+                TABLE.c.body,
             ).where(TABLE.c.address == address, TABLE.c.key == key)
         ).first()
     if record is None:  # abandoned between our insert and read: the caller may retry
