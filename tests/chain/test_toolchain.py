@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -97,6 +98,24 @@ def test_devnet_persists_state_across_restarts(tmp_path: Path) -> None:
     assert not rpc_ready(url)
     with Devnet(state_dir=tmp_path) as devnet:
         assert connect(devnet.url).eth.block_number == mined
+
+
+def test_devnet_stop_removes_the_block_states_anvil_kept_on_disk() -> None:
+    # anvil writes the states of older blocks under ~/.foundry/anvil/tmp and leaves them when stopped:
+    # a day of test and bench runs filled this machine's disk (74 GB) before each devnet had its own home
+    devnet = Devnet().start()
+    home = devnet.home
+    assert home is not None
+    try:
+        with httpx.Client(timeout=60) as client:
+            client.post(
+                devnet.url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": ["0x300"]}
+            )
+        kept = list((home / ".foundry" / "anvil" / "tmp").glob("anvil-state-*/*"))
+        assert kept, "anvil kept no block state on disk: mine more blocks to exercise the cleanup"
+    finally:
+        devnet.stop()
+    assert not home.exists()
 
 
 def test_connect_refuses_a_node_with_another_chain_id() -> None:
