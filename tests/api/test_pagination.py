@@ -34,6 +34,10 @@ OF_HOLDER = "SELECT token_id FROM certificate WHERE holder = :h ORDER BY token_i
 LIVE_OF_HOLDER = (
     "SELECT token_id FROM certificate WHERE holder = :h AND status IN ('active', 'locked') ORDER BY token_id"
 )
+BILL_QUEUE = (
+    "SELECT r.request_id FROM bill_discount_request r LEFT JOIN bill_quote q ON q.quote_id = r.quote_id "
+    "WHERE r.financier = :h "
+)
 
 
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
@@ -42,6 +46,7 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     synthetic.seed_bulk(
         engine, seeded, certificates=700, payables=7, first_slot=BULK_SLOT, first_token=BULK_TOKEN
     )
+    synthetic.seed_bills(engine, seeded, packages=130)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -105,6 +110,21 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
          "SELECT slot_id FROM payable WHERE obligor = :h ORDER BY slot_id", {"h": a["core1"]}),
         ("core1", f"/v1/payables/{TREE_SLOT}/lineage", "token_id", "tokens", {},
          "SELECT token_id FROM certificate WHERE slot_id = :s ORDER BY token_id", {"s": TREE_SLOT}),
+        ("core1", "/v1/bills", "package_id", "data", {},
+         "SELECT package_id FROM bill_package WHERE drawer = :h ORDER BY package_id", {"h": a["core1"]}),
+        ("supplier2", "/v1/bills/holdings", "range_id", "data", {},
+         "SELECT range_id FROM bill_range WHERE holder = :h AND status <> 'Closed' ORDER BY range_id",
+         {"h": a["supplier2"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {},
+         "SELECT request_id FROM bill_discount_request WHERE financier = :h ORDER BY request_id",
+         {"h": a["bank1"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {"status": "quoted"}, BILL_QUEUE
+         + "AND r.status = 'quoted' AND q.status = 'open' ORDER BY r.request_id", {"h": a["bank1"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {"status": "discounted"}, BILL_QUEUE
+         + "AND q.status = 'accepted' ORDER BY r.request_id", {"h": a["bank1"]}),
+        ("supplier2", "/v1/bills/discount-requests", "request_id", "data", {},
+         "SELECT request_id FROM bill_discount_request WHERE seller = :h ORDER BY request_id",
+         {"h": a["supplier2"]}),
     ]  # fmt: skip
     for who, path, key, rows, params, sql, sql_params in cases:
         expected = _ids(engine, sql, **sql_params)
@@ -172,6 +192,10 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/supplier/financing-requests",
         "/v1/core/payables",
         "/v1/payouts",
+        "/v1/bills",
+        "/v1/bills/holdings",
+        "/v1/bills/discount-queue",
+        "/v1/bills/discount-requests",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path

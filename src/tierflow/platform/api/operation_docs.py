@@ -28,6 +28,8 @@ PROPOSED = (
 )
 PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_after`)."
 OFFSET_PAGED = " Paged: `limit` and `offset`."
+# Lists that had only `offset` before they took the cursor (issue 17) keep taking it.
+STILL_OFFSET = PAGED + " `offset` is still taken (skips rows after the cursor); deep offsets are slow."
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     # -- governance: the governors' council (issue 15) -----------------------------------------------
@@ -219,12 +221,13 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "hash is the same as for certificates (one asset per invoice).",
     ("POST", "/v1/bills"): "Issue (出票) a bill package to a payee: face in fen, maturity an ISO date, "
     "accepted by a core enterprise or a bank, backed by uploaded invoices (drawer)." + WRITE,
-    ("GET", "/v1/bills"): "Bills this caller is a party to (drawer, acceptor, payee, holder)." + PAGED,
+    ("GET", "/v1/bills"): "Bills this caller is a party to (drawer, acceptor, payee, holder)." + STILL_OFFSET,
     ("GET", "/v1/bills/holdings"): "Sub-ticket ranges this caller holds: bill, first and last sub-ticket, "
-    "amount in fen, status." + PAGED,
+    "amount in fen, status." + STILL_OFFSET,
     ("GET", "/v1/bills/discount-queue"): "Discount requests addressed to this bank with the range, "
-    "maturity, acceptor and any quote." + PAGED,
-    ("GET", "/v1/bills/discount-requests"): "This holder's discount requests and their quotes." + PAGED,
+    "maturity, acceptor and any quote." + STILL_OFFSET,
+    ("GET", "/v1/bills/discount-requests"): "This holder's discount requests and their quotes."
+    + STILL_OFFSET,
     ("GET", "/v1/bills/export/{table}.csv"): "Every bill package or every range record as CSV (auditor): "
     "the face or amount in exact fen and as yuan text in `face_yuan` / `amount_yuan`, dates and instants in "
     "ISO 8601 (UTC); the header in the request's language (Accept-Language: zh-CN or en, default en: the "

@@ -200,6 +200,22 @@ def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -
     return Page(data=[convert(r) for r in rows], count=count, limit=limit, offset=offset)
 
 
+def keyset_page(
+    session: Session, query: Any, key: Any, convert: Any, *, limit: int, offset: int,
+    after: int | None, descending: bool = False,
+) -> Page[Any]:  # fmt: skip
+    """`_page` by cursor: the ORM rows of `query` (unordered) after `after` in `key` order, converted,
+    with `next_after`; the count is over every page. For the lists whose rows need a Python conversion
+    (bills), where `_keyset_dicts` would not do."""
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    page = _keyset(query, key, after=after, descending=descending, limit=limit, offset=offset)
+    rows = list(session.execute(page).scalars().all())
+    following = _next_after(rows, limit, key.name)
+    return Page(
+        data=[convert(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
+    )
+
+
 # -- lookups with party checks --------------------------------------------------------------------
 Row = TypeVar("Row")
 
