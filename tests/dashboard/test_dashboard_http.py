@@ -670,3 +670,26 @@ def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_pat
     assert all(total in html for html in htmls)
     assert "The newest 200 of 203 payouts" in htmls[0]
     engine.dispose()
+
+
+def test_bill_page_lists_past_200_by_cursor_each_row_once(tmp_path: Path) -> None:
+    """More bills, ranges and queued discount requests than a page (200): each list of the bills page has
+    a next-page link by cursor that reaches every row once, in id order (it showed the first 200 only)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'bills.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bills(engine, seeded, packages=450)
+    with engine.connect() as conn:
+        live = [
+            int(r[0]) for r in conn.execute(text("SELECT range_id FROM bill_range WHERE status <> 'Closed'"))
+        ]
+    holder = client_for(engine, seeded.tokens["supplier2"])
+    htmls, pages = _walk_pages(holder, "/dashboard/bills", "all", "bill", "bills_after")
+    assert [i for page in pages for i in page] == list(range(1, 451)) and len(pages) == 3
+    assert "50 on this page, 450 in all" in htmls[-1]
+    _, pages = _walk_pages(holder, "/dashboard/bills", "all", "range", "held_after")
+    assert [i for page in pages for i in page] == sorted(live) and len(pages) == 2
+    bank = client_for(engine, seeded.tokens["bank1"])
+    _, pages = _walk_pages(bank, "/dashboard/bills", "all", "request", "queue_after")
+    assert [i for page in pages for i in page] == sorted(live) and len(pages) == 2
+    engine.dispose()
