@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
+from tierflow.platform.models.financing import RecourseDebt
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
@@ -47,6 +48,15 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
         engine, seeded, certificates=700, payables=7, first_slot=BULK_SLOT, first_token=BULK_TOKEN
     )
     synthetic.seed_bills(engine, seeded, packages=130)
+    a = seeded.addresses
+    debts = [
+        {"request_id": r, "token_id": BULK_TOKEN, "seller": a["supplier1"], "financier": a["bank1"],
+         "owed": 1_000, "collected": 1_000 * (r % 2), "remaining": 1_000 * (1 - r % 2), "block_number": 2,
+         "updated_block": 2}
+        for r in range(800_001, 800_008)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(RecourseDebt.__table__.insert(), debts)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -135,6 +145,34 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
         assert first["count"] == len(expected), path
 
 
+def test_short_party_lists_walk_by_cursor_each_row_once(site: Synthetic) -> None:
+    """The lists that were offset-only (credit lines, recourse debts, incoming payables) take the cursor
+    too: walked a few rows a page, every row comes once, in id order."""
+    a, engine = site.seeded.addresses, site.engine
+    debts = "SELECT request_id FROM recourse_debt WHERE {} = :h {}ORDER BY request_id"
+    cases: list[tuple[str, str, str, dict[str, Any], str, dict[str, Any]]] = [
+        ("core1", "/v1/core/credit-lines", "line_id", {},
+         "SELECT line_id FROM credit_line WHERE obligor = :h ORDER BY line_id", {"h": a["core1"]}),
+        ("bank1", "/v1/financier/credit-lines", "line_id", {},
+         "SELECT line_id FROM credit_line WHERE financier = :h ORDER BY line_id", {"h": a["bank1"]}),
+        ("bank1", "/v1/financier/recourse-debts", "request_id", {}, debts.format("financier", ""),
+         {"h": a["bank1"]}),
+        ("bank1", "/v1/financier/recourse-debts", "request_id", {"open_only": True},
+         debts.format("financier", "AND remaining > collected "), {"h": a["bank1"]}),
+        ("supplier1", "/v1/supplier/recourse-debts", "request_id", {}, debts.format("seller", ""),
+         {"h": a["supplier1"]}),
+        ("supplier1", "/v1/supplier/incoming", "slot_id", {},
+         "SELECT slot_id FROM payable WHERE supplier = :h AND status = 'Issued' ORDER BY slot_id",
+         {"h": a["supplier1"]}),
+    ]  # fmt: skip
+    for who, path, key, params, sql, sql_params in cases:
+        expected = _ids(engine, sql, **sql_params)
+        assert len(expected) > 1 or path.endswith("incoming"), path
+        seen, pages = _walk(site, who, path, key, limit=1, **params)
+        assert seen == expected, path
+        assert pages == max(1, len(expected)), path
+
+
 def test_pages_are_stable_under_concurrent_inserts(site: Synthetic) -> None:
     """Rows added between pages (ids above every existing one, as new splits and requests get) never
     make the walk repeat or skip a row that was there when it started."""
@@ -196,6 +234,11 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/bills/holdings",
         "/v1/bills/discount-queue",
         "/v1/bills/discount-requests",
+        "/v1/core/credit-lines",
+        "/v1/financier/credit-lines",
+        "/v1/financier/recourse-debts",
+        "/v1/supplier/recourse-debts",
+        "/v1/supplier/incoming",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path

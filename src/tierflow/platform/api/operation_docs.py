@@ -108,7 +108,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/financier/credit-lines"): "Grant a core enterprise a credit line: `limit` in fen, `expiry` "
     "an ISO date; issuing draws on it, repayment restores it (financier)." + WRITE,
     ("GET", "/v1/financier/credit-lines"): "The credit lines this financier granted, with used and available "
-    "amounts in fen.",
+    "amounts in fen." + STILL_OFFSET,
     ("POST", "/v1/financier/credit-lines/{line_id}/adjust"): "Change a line's limit (fen, not below what is "
     "in use) or expiry (ISO date) (financier)." + WRITE,
     ("GET", "/v1/financier/requests"): "Financing requests addressed to this bank, with the certificate's "
@@ -137,11 +137,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/core/payables"): "This core enterprise's payables: face, repaid and paid out (fen), "
     "maturity, status." + PAGED,
     ("GET", "/v1/core/credit-lines"): "The credit lines granted to this core enterprise, with used and "
-    "available amounts in fen.",
+    "available amounts in fen." + STILL_OFFSET,
     ("GET", "/v1/core/maturities"): "Upcoming maturities by day: what this core enterprise owes and when.",
     # -- supplier -----------------------------------------------------------------------------------
     ("GET", "/v1/supplier/incoming"): "Certificates issued to this supplier and waiting for it to accept "
-    "or reject them, with their invoices.",
+    "or reject them, with their invoices." + STILL_OFFSET,
     ("POST", "/v1/supplier/payables/{slot_id}/accept"): "Accept an incoming certificate: its invoices bind "
     "to it and it can be held, split, transferred or financed (supplier)." + WRITE,
     ("POST", "/v1/supplier/payables/{slot_id}/reject"): "Reject an incoming certificate; the core's credit "
@@ -197,9 +197,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/operator/payables/{slot_id}/mark-defaulted"): "Mark a payable defaulted once maturity "
     "plus the grace period has passed unpaid (the operator; it names no certificate)." + WRITE,
     ("GET", "/v1/supplier/recourse-debts"): "This seller's recourse debts, oldest first: owed, collected and "
-    "remaining in fen; what the seller is paid on the platform pays them first (supplier)." + OFFSET_PAGED,
+    "remaining in fen; what the seller is paid on the platform pays them first (supplier)." + STILL_OFFSET,
     ("GET", "/v1/financier/recourse-debts"): "Recourse debts sellers owe this bank, oldest first: owed, "
-    "collected and remaining in fen; `open_only` leaves out settled ones (financier)." + OFFSET_PAGED,
+    "collected and remaining in fen; `open_only` leaves out settled ones (financier)." + STILL_OFFSET,
     ("POST", "/v1/recourse-debts/collect"): "Collect a seller's recourse debt out of its settlement balance, "
     "oldest debt first, without its allowance (any supplier or financier)." + WRITE,
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "

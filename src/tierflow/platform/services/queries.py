@@ -659,14 +659,17 @@ def _certificate_page(holder: bool, slot: bool, statuses: tuple[str, ...] | None
 
 
 def credit_lines(
-    *, session: Session, financier: str | None = None, obligor: str | None = None, limit: int, offset: int
-) -> Page[CreditLinePublic]:
+    *, session: Session, financier: str | None = None, obligor: str | None = None, limit: int, offset: int,
+    after: int | None = None,
+) -> Page[CreditLinePublic]:  # fmt: skip
     query = select(CreditLine)
     if financier is not None:
         query = query.where(col(CreditLine.financier) == financier)
     if obligor is not None:
         query = query.where(col(CreditLine.obligor) == obligor)
-    return _page(session, query.order_by(col(CreditLine.line_id)), line_public, limit, offset)
+    return keyset_page(
+        session, query, col(CreditLine.line_id), line_public, limit=limit, offset=offset, after=after
+    )
 
 
 def recourse_debts(
@@ -677,6 +680,7 @@ def recourse_debts(
     open_only: bool = False,
     limit: int,
     offset: int,
+    after: int | None = None,
 ) -> Page[RecourseDebtPublic]:
     """Recourse debts of a seller and/or to a financier, oldest first (the order they are collected in)."""
     query = select(RecourseDebt)
@@ -687,7 +691,9 @@ def recourse_debts(
     if open_only:
         query = query.where(col(RecourseDebt.remaining) > 0)
     convert = lambda row: RecourseDebtPublic.model_validate(row, from_attributes=True)  # noqa: E731
-    return _page(session, query.order_by(col(RecourseDebt.request_id)), convert, limit, offset)
+    return keyset_page(
+        session, query, col(RecourseDebt.request_id), convert, limit=limit, offset=offset, after=after
+    )
 
 
 def financing_requests(
