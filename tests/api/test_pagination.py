@@ -25,7 +25,8 @@ from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
 from tierflow.platform.models.financing import RecourseDebt
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, lineage, participants, queries, sqltext
+from tierflow.platform.services import audit_trail, exports, lineage, participants, queries, sqltext
+from tierflow.platform.services.audit_trail import Actor
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -173,6 +174,15 @@ def test_short_party_lists_walk_by_cursor_each_row_once(site: Synthetic) -> None
         assert pages == max(1, len(expected)), path
 
 
+def test_audit_trail_walks_by_cursor_newest_first_each_entry_once(site: Synthetic) -> None:
+    for n in range(45):
+        audit_trail.record(site.engine, actor=Actor(company=None, user_name="walker"), action=f"walk {n}",
+                           outcome="200")  # fmt: skip
+    expected = _ids(site.engine, "SELECT seq FROM audit_entry WHERE action LIKE 'walk %' ORDER BY seq DESC")
+    seen, pages = _walk(site, "auditor", "/v1/company/audit-trail", "seq", action="walk ", limit=10)
+    assert seen == expected and len(expected) == 45 and pages == 5
+
+
 def test_pages_are_stable_under_concurrent_inserts(site: Synthetic) -> None:
     """Rows added between pages (ids above every existing one, as new splits and requests get) never
     make the walk repeat or skip a row that was there when it started."""
@@ -239,6 +249,7 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/financier/recourse-debts",
         "/v1/supplier/recourse-debts",
         "/v1/supplier/incoming",
+        "/v1/company/audit-trail",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path

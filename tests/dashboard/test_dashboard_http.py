@@ -29,7 +29,8 @@ from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.pgtemp import PgCluster
-from tierflow.platform.services import lineage
+from tierflow.platform.services import audit_trail, lineage
+from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
 from tierflow.testing import synthetic
 
@@ -692,4 +693,31 @@ def test_bill_page_lists_past_200_by_cursor_each_row_once(tmp_path: Path) -> Non
     bank = client_for(engine, seeded.tokens["bank1"])
     _, pages = _walk_pages(bank, "/dashboard/bills", "all", "request", "queue_after")
     assert [i for page in pages for i in page] == sorted(live) and len(pages) == 2
+    engine.dispose()
+
+
+def test_audit_trail_page_walks_past_200_by_cursor_keeping_the_filter(tmp_path: Path) -> None:
+    """The trail page showed the newest 200 entries and stopped; its next-page link (cursor, the search
+    kept) now reaches every matching entry once, newest first."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'trail.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    for n in range(450):
+        audit_trail.record(
+            engine, actor=Actor(company=None, user_name="walker"), action=f"walk {n}", outcome="200"
+        )
+    client = client_for(engine, seeded.tokens["auditor"])
+    seen: list[int] = []
+    query, pages = "?action=walk", 0
+    while pages < 10:
+        html = client.get("/dashboard/team/trail" + query).text
+        pages += 1
+        seen += [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", html)]
+        following = re.search(r'href="\?user=&amp;action=walk&amp;after=(\d+)"', html)
+        if following is None:
+            break
+        query = f"?action=walk&after={following.group(1)}"
+    with engine.connect() as conn:
+        expected = [int(r[0]) for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq DESC"))]
+    assert seen == expected and len(seen) == 450 and pages == 3
     engine.dispose()

@@ -311,7 +311,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/company/approvals/{approval_id}/reject"): "Reject a pending write with a reason; nothing "
     "is sent (checker).",
     ("GET", "/v1/company/audit-trail"): "The audit trail: all of it for auditors and the operator, your "
-    "company's for its admin." + PAGED,
+    "company's for its admin, newest first (`after` pages to older entries)." + STILL_OFFSET,
     # -- estimates and payouts due (issue 13) --------------------------------------------------------
     ("GET", "/v1/supplier/financing-estimate"): "The financing-cost estimate (融资测算) before asking: for "
     "`amount` in fen of a certificate you hold (`token_id`) or one due on `maturity_date` (ISO date), each "
