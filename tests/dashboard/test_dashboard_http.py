@@ -721,3 +721,24 @@ def test_audit_trail_page_walks_past_200_by_cursor_keeping_the_filter(tmp_path: 
         expected = [int(r[0]) for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq DESC"))]
     assert seen == expected and len(seen) == 450 and pages == 3
     engine.dispose()
+
+
+def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_path: Path) -> None:
+    """More payables than the table's 200: its next-page link reaches every one once, newest first, and
+    the count and the outstanding figure are over all of them (they were the 200 listed, the 50 upcoming)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=450, payables=450, first_slot=1_000, first_token=10_000)
+    core = seeded.addresses["core1"]
+    with engine.connect() as conn:
+        slots = [int(r[0]) for r in conn.execute(
+            text("SELECT slot_id FROM payable WHERE obligor = :o ORDER BY slot_id DESC"), {"o": core}
+        )]  # fmt: skip
+    client = client_for(engine, seeded.tokens["core1"])
+    htmls, pages = _walk_pages(client, f"/dashboard/core/{core}", "tables", "payable", "payables_after")
+    assert [i for page in pages for i in page] == slots and len(slots) > 200 and len(pages) == 2
+    assert f'<span class="count">{len(slots)}</span>' in htmls[0]
+    assert f"panel=tables&amp;payables_after={slots[199]}" in htmls[-1]  # the live refresh stays on this page
+    assert fmt.yuan(len(slots) * 10**15) in htmls[0]  # every accepted payable's face, none repaid
+    engine.dispose()
