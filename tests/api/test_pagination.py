@@ -23,8 +23,10 @@ from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
+from tierflow.platform.models.financing import RecourseDebt
 from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import exports, lineage, participants, queries, sqltext
+from tierflow.platform.services import audit_trail, exports, lineage, participants, queries, sqltext
+from tierflow.platform.services.audit_trail import Actor
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
@@ -34,6 +36,10 @@ OF_HOLDER = "SELECT token_id FROM certificate WHERE holder = :h ORDER BY token_i
 LIVE_OF_HOLDER = (
     "SELECT token_id FROM certificate WHERE holder = :h AND status IN ('active', 'locked') ORDER BY token_id"
 )
+BILL_QUEUE = (
+    "SELECT r.request_id FROM bill_discount_request r LEFT JOIN bill_quote q ON q.quote_id = r.quote_id "
+    "WHERE r.financier = :h "
+)
 
 
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
@@ -42,6 +48,16 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     synthetic.seed_bulk(
         engine, seeded, certificates=700, payables=7, first_slot=BULK_SLOT, first_token=BULK_TOKEN
     )
+    synthetic.seed_bills(engine, seeded, packages=130)
+    a = seeded.addresses
+    debts = [
+        {"request_id": r, "token_id": BULK_TOKEN, "seller": a["supplier1"], "financier": a["bank1"],
+         "owed": 1_000, "collected": 1_000 * (r % 2), "remaining": 1_000 * (1 - r % 2), "block_number": 2,
+         "updated_block": 2}
+        for r in range(800_001, 800_008)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(RecourseDebt.__table__.insert(), debts)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -105,6 +121,21 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
          "SELECT slot_id FROM payable WHERE obligor = :h ORDER BY slot_id", {"h": a["core1"]}),
         ("core1", f"/v1/payables/{TREE_SLOT}/lineage", "token_id", "tokens", {},
          "SELECT token_id FROM certificate WHERE slot_id = :s ORDER BY token_id", {"s": TREE_SLOT}),
+        ("core1", "/v1/bills", "package_id", "data", {},
+         "SELECT package_id FROM bill_package WHERE drawer = :h ORDER BY package_id", {"h": a["core1"]}),
+        ("supplier2", "/v1/bills/holdings", "range_id", "data", {},
+         "SELECT range_id FROM bill_range WHERE holder = :h AND status <> 'Closed' ORDER BY range_id",
+         {"h": a["supplier2"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {},
+         "SELECT request_id FROM bill_discount_request WHERE financier = :h ORDER BY request_id",
+         {"h": a["bank1"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {"status": "quoted"}, BILL_QUEUE
+         + "AND r.status = 'quoted' AND q.status = 'open' ORDER BY r.request_id", {"h": a["bank1"]}),
+        ("bank1", "/v1/bills/discount-queue", "request_id", "data", {"status": "discounted"}, BILL_QUEUE
+         + "AND q.status = 'accepted' ORDER BY r.request_id", {"h": a["bank1"]}),
+        ("supplier2", "/v1/bills/discount-requests", "request_id", "data", {},
+         "SELECT request_id FROM bill_discount_request WHERE seller = :h ORDER BY request_id",
+         {"h": a["supplier2"]}),
     ]  # fmt: skip
     for who, path, key, rows, params, sql, sql_params in cases:
         expected = _ids(engine, sql, **sql_params)
@@ -113,6 +144,43 @@ def test_every_list_walks_every_row_once_in_order(site: Synthetic) -> None:
         assert pages == max(1, -(-len(expected) // 40)), path
         first = site.get(who, path, limit=40, **params).json()
         assert first["count"] == len(expected), path
+
+
+def test_short_party_lists_walk_by_cursor_each_row_once(site: Synthetic) -> None:
+    """The lists that were offset-only (credit lines, recourse debts, incoming payables) take the cursor
+    too: walked a few rows a page, every row comes once, in id order."""
+    a, engine = site.seeded.addresses, site.engine
+    debts = "SELECT request_id FROM recourse_debt WHERE {} = :h {}ORDER BY request_id"
+    cases: list[tuple[str, str, str, dict[str, Any], str, dict[str, Any]]] = [
+        ("core1", "/v1/core/credit-lines", "line_id", {},
+         "SELECT line_id FROM credit_line WHERE obligor = :h ORDER BY line_id", {"h": a["core1"]}),
+        ("bank1", "/v1/financier/credit-lines", "line_id", {},
+         "SELECT line_id FROM credit_line WHERE financier = :h ORDER BY line_id", {"h": a["bank1"]}),
+        ("bank1", "/v1/financier/recourse-debts", "request_id", {}, debts.format("financier", ""),
+         {"h": a["bank1"]}),
+        ("bank1", "/v1/financier/recourse-debts", "request_id", {"open_only": True},
+         debts.format("financier", "AND remaining > collected "), {"h": a["bank1"]}),
+        ("supplier1", "/v1/supplier/recourse-debts", "request_id", {}, debts.format("seller", ""),
+         {"h": a["supplier1"]}),
+        ("supplier1", "/v1/supplier/incoming", "slot_id", {},
+         "SELECT slot_id FROM payable WHERE supplier = :h AND status = 'Issued' ORDER BY slot_id",
+         {"h": a["supplier1"]}),
+    ]  # fmt: skip
+    for who, path, key, params, sql, sql_params in cases:
+        expected = _ids(engine, sql, **sql_params)
+        assert len(expected) > 1 or path.endswith("incoming"), path
+        seen, pages = _walk(site, who, path, key, limit=1, **params)
+        assert seen == expected, path
+        assert pages == max(1, len(expected)), path
+
+
+def test_audit_trail_walks_by_cursor_newest_first_each_entry_once(site: Synthetic) -> None:
+    for n in range(45):
+        audit_trail.record(site.engine, actor=Actor(company=None, user_name="walker"), action=f"walk {n}",
+                           outcome="200")  # fmt: skip
+    expected = _ids(site.engine, "SELECT seq FROM audit_entry WHERE action LIKE 'walk %' ORDER BY seq DESC")
+    seen, pages = _walk(site, "auditor", "/v1/company/audit-trail", "seq", action="walk ", limit=10)
+    assert seen == expected and len(expected) == 45 and pages == 5
 
 
 def test_pages_are_stable_under_concurrent_inserts(site: Synthetic) -> None:
@@ -172,6 +240,16 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/supplier/financing-requests",
         "/v1/core/payables",
         "/v1/payouts",
+        "/v1/bills",
+        "/v1/bills/holdings",
+        "/v1/bills/discount-queue",
+        "/v1/bills/discount-requests",
+        "/v1/core/credit-lines",
+        "/v1/financier/credit-lines",
+        "/v1/financier/recourse-debts",
+        "/v1/supplier/recourse-debts",
+        "/v1/supplier/incoming",
+        "/v1/company/audit-trail",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path

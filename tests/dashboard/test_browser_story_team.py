@@ -173,7 +173,7 @@ def test_story_of_a_team_in_each_language(
     story.look(checker, "checker-approved")
 
     # Every step of the story is in the trail with the person's name; the chain verifies.
-    rows, _ = audit_trail.search(live.ctx.engine, company=bank, limit=500)
+    rows, _, _ = audit_trail.search(live.ctx.engine, company=bank, limit=500)
     steps = [(r["user_name"], r["action"], r["outcome"]) for r in rows]
     assert (who["maker"], "signin", "ok") in steps and (who["checker"], "signin", "ok") in steps
     assert (who["maker"], "approval.submit.fund", "pending") in steps

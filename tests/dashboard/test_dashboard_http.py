@@ -29,7 +29,8 @@ from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.pgtemp import PgCluster
-from tierflow.platform.services import lineage
+from tierflow.platform.services import audit_trail, lineage
+from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
 from tierflow.testing import synthetic
 
@@ -669,4 +670,75 @@ def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_pat
     total = f"¥{fmt.yuan(sum(p['amount'] for p in payouts))}"
     assert all(total in html for html in htmls)
     assert "The newest 200 of 203 payouts" in htmls[0]
+    engine.dispose()
+
+
+def test_bill_page_lists_past_200_by_cursor_each_row_once(tmp_path: Path) -> None:
+    """More bills, ranges and queued discount requests than a page (200): each list of the bills page has
+    a next-page link by cursor that reaches every row once, in id order (it showed the first 200 only)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'bills.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bills(engine, seeded, packages=450)
+    with engine.connect() as conn:
+        live = [
+            int(r[0]) for r in conn.execute(text("SELECT range_id FROM bill_range WHERE status <> 'Closed'"))
+        ]
+    holder = client_for(engine, seeded.tokens["supplier2"])
+    htmls, pages = _walk_pages(holder, "/dashboard/bills", "all", "bill", "bills_after")
+    assert [i for page in pages for i in page] == list(range(1, 451)) and len(pages) == 3
+    assert "50 on this page, 450 in all" in htmls[-1]
+    _, pages = _walk_pages(holder, "/dashboard/bills", "all", "range", "held_after")
+    assert [i for page in pages for i in page] == sorted(live) and len(pages) == 2
+    bank = client_for(engine, seeded.tokens["bank1"])
+    _, pages = _walk_pages(bank, "/dashboard/bills", "all", "request", "queue_after")
+    assert [i for page in pages for i in page] == sorted(live) and len(pages) == 2
+    engine.dispose()
+
+
+def test_audit_trail_page_walks_past_200_by_cursor_keeping_the_filter(tmp_path: Path) -> None:
+    """The trail page showed the newest 200 entries and stopped; its next-page link (cursor, the search
+    kept) now reaches every matching entry once, newest first."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'trail.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    for n in range(450):
+        audit_trail.record(
+            engine, actor=Actor(company=None, user_name="walker"), action=f"walk {n}", outcome="200"
+        )
+    client = client_for(engine, seeded.tokens["auditor"])
+    seen: list[int] = []
+    query, pages = "?action=walk", 0
+    while pages < 10:
+        html = client.get("/dashboard/team/trail" + query).text
+        pages += 1
+        seen += [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", html)]
+        following = re.search(r'href="\?user=&amp;action=walk&amp;after=(\d+)"', html)
+        if following is None:
+            break
+        query = f"?action=walk&after={following.group(1)}"
+    with engine.connect() as conn:
+        expected = [int(r[0]) for r in conn.execute(text("SELECT seq FROM audit_entry ORDER BY seq DESC"))]
+    assert seen == expected and len(seen) == 450 and pages == 3
+    engine.dispose()
+
+
+def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_path: Path) -> None:
+    """More payables than the table's 200: its next-page link reaches every one once, newest first, and
+    the count and the outstanding figure are over all of them (they were the 200 listed, the 50 upcoming)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=450, payables=450, first_slot=1_000, first_token=10_000)
+    core = seeded.addresses["core1"]
+    with engine.connect() as conn:
+        slots = [int(r[0]) for r in conn.execute(
+            text("SELECT slot_id FROM payable WHERE obligor = :o ORDER BY slot_id DESC"), {"o": core}
+        )]  # fmt: skip
+    client = client_for(engine, seeded.tokens["core1"])
+    htmls, pages = _walk_pages(client, f"/dashboard/core/{core}", "tables", "payable", "payables_after")
+    assert [i for page in pages for i in page] == slots and len(slots) > 200 and len(pages) == 2
+    assert f'<span class="count">{len(slots)}</span>' in htmls[0]
+    assert f"panel=tables&amp;payables_after={slots[199]}" in htmls[-1]  # the live refresh stays on this page
+    assert fmt.yuan(len(slots) * 10**15) in htmls[0]  # every accepted payable's face, none repaid
     engine.dispose()

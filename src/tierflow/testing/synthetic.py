@@ -24,11 +24,12 @@ from tierflow.chain.vocabulary import Role
 from tierflow.platform.indexer import summary
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import Checkpoint
+from tierflow.platform.models.bills import BillPackage, BillQuote, BillRange
 from tierflow.platform.models.credit import CreditLine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, Payable, Payout
 from tierflow.platform.models.registry import Participant
-from tierflow.platform.models.service import ApiKey, DirectoryParticipant
+from tierflow.platform.models.service import ApiKey, BillDiscountRequest, DirectoryParticipant
 from tierflow.platform.security.crypto import hash_api_key
 
 DAY = 86_400
@@ -496,6 +497,47 @@ def seed_bulk(
         "first_token": first_token,
         "last_token": first_token + certificates - 1,
     }
+
+
+def seed_bills(engine: Engine, seeded: Seeded, *, packages: int, first: int = 1) -> None:
+    """`packages` accepted bills drawn by core1 on bank1 to supplier1, ids `first`…; each one range of
+    supplier2 (every 9th Closed, every 7th Pledged) and, for each live range, a discount request to bank1
+    (every 5th quote accepted, every 6th cancelled, every 4th quoted and open). Rows only, no chain."""
+    a, now = seeded.addresses, int(time.time())
+    bills, ranges, requests, quotes = [], [], [], []
+    for n in range(first, first + packages):
+        bills.append({
+            "package_id": n, "drawer": a["core1"], "acceptor": a["bank1"], "payee": a["supplier1"],
+            "face": 10_000, "maturity": now + 90 * DAY, "splittable": True, "not_transferable": False,
+            "bank_acceptance": True, "status": "Received", "root_range_id": n, "invoice_hashes": [],
+            "block_number": 2, "updated_block": 2,
+        })  # fmt: skip
+        status = "Closed" if n % 9 == 0 else "Pledged" if n % 7 == 0 else "Held"
+        ranges.append({
+            "range_id": n, "package_id": n, "holder": a["supplier2"], "start": 1, "end": 10_000,
+            "status": status, "prev": 0, "depth": 0, "origin": "received",
+            "pledgee": a["bank1"] if status == "Pledged" else None, "block_number": 2, "updated_block": 2,
+        })  # fmt: skip
+        if status == "Closed":
+            continue
+        quote = None
+        if n % 5 == 0 or n % 6 == 0 or n % 4 == 0:
+            quote = n
+            quote_status = "accepted" if n % 5 == 0 else "cancelled" if n % 6 == 0 else "open"
+            quotes.append({
+                "quote_id": n, "range_id": n, "financier": a["bank1"], "start": 1, "end": 10_000,
+                "rate_bps": 300, "expiry": now + DAY, "status": quote_status, "block_number": 2,
+                "updated_block": 2,
+            })  # fmt: skip
+        requests.append({
+            "request_id": n, "range_id": n, "package_id": n, "seller": a["supplier2"],
+            "financier": a["bank1"], "start": 1, "end": 10_000,
+            "status": "open" if quote is None else "quoted", "quote_id": quote, "created_at": now,
+        })  # fmt: skip
+    _insert(engine, BillPackage, bills)
+    _insert(engine, BillRange, ranges)
+    _insert(engine, BillQuote, quotes)
+    _insert(engine, BillDiscountRequest, requests)
 
 
 def summarise(engine: Engine) -> None:

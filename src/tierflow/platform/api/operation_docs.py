@@ -28,6 +28,8 @@ PROPOSED = (
 )
 PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_after`)."
 OFFSET_PAGED = " Paged: `limit` and `offset`."
+# Lists that had only `offset` before they took the cursor (issue 17) keep taking it.
+STILL_OFFSET = PAGED + " `offset` is still taken (skips rows after the cursor); deep offsets are slow."
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     # -- governance: the governors' council (issue 15) -----------------------------------------------
@@ -106,7 +108,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/financier/credit-lines"): "Grant a core enterprise a credit line: `limit` in fen, `expiry` "
     "an ISO date; issuing draws on it, repayment restores it (financier)." + WRITE,
     ("GET", "/v1/financier/credit-lines"): "The credit lines this financier granted, with used and available "
-    "amounts in fen.",
+    "amounts in fen." + STILL_OFFSET,
     ("POST", "/v1/financier/credit-lines/{line_id}/adjust"): "Change a line's limit (fen, not below what is "
     "in use) or expiry (ISO date) (financier)." + WRITE,
     ("GET", "/v1/financier/requests"): "Financing requests addressed to this bank, with the certificate's "
@@ -135,11 +137,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/core/payables"): "This core enterprise's payables: face, repaid and paid out (fen), "
     "maturity, status." + PAGED,
     ("GET", "/v1/core/credit-lines"): "The credit lines granted to this core enterprise, with used and "
-    "available amounts in fen.",
+    "available amounts in fen." + STILL_OFFSET,
     ("GET", "/v1/core/maturities"): "Upcoming maturities by day: what this core enterprise owes and when.",
     # -- supplier -----------------------------------------------------------------------------------
     ("GET", "/v1/supplier/incoming"): "Certificates issued to this supplier and waiting for it to accept "
-    "or reject them, with their invoices.",
+    "or reject them, with their invoices." + STILL_OFFSET,
     ("POST", "/v1/supplier/payables/{slot_id}/accept"): "Accept an incoming certificate: its invoices bind "
     "to it and it can be held, split, transferred or financed (supplier)." + WRITE,
     ("POST", "/v1/supplier/payables/{slot_id}/reject"): "Reject an incoming certificate; the core's credit "
@@ -195,9 +197,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/operator/payables/{slot_id}/mark-defaulted"): "Mark a payable defaulted once maturity "
     "plus the grace period has passed unpaid (the operator; it names no certificate)." + WRITE,
     ("GET", "/v1/supplier/recourse-debts"): "This seller's recourse debts, oldest first: owed, collected and "
-    "remaining in fen; what the seller is paid on the platform pays them first (supplier)." + OFFSET_PAGED,
+    "remaining in fen; what the seller is paid on the platform pays them first (supplier)." + STILL_OFFSET,
     ("GET", "/v1/financier/recourse-debts"): "Recourse debts sellers owe this bank, oldest first: owed, "
-    "collected and remaining in fen; `open_only` leaves out settled ones (financier)." + OFFSET_PAGED,
+    "collected and remaining in fen; `open_only` leaves out settled ones (financier)." + STILL_OFFSET,
     ("POST", "/v1/recourse-debts/collect"): "Collect a seller's recourse debt out of its settlement balance, "
     "oldest debt first, without its allowance (any supplier or financier)." + WRITE,
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "
@@ -219,12 +221,13 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "hash is the same as for certificates (one asset per invoice).",
     ("POST", "/v1/bills"): "Issue (出票) a bill package to a payee: face in fen, maturity an ISO date, "
     "accepted by a core enterprise or a bank, backed by uploaded invoices (drawer)." + WRITE,
-    ("GET", "/v1/bills"): "Bills this caller is a party to (drawer, acceptor, payee, holder)." + PAGED,
+    ("GET", "/v1/bills"): "Bills this caller is a party to (drawer, acceptor, payee, holder)." + STILL_OFFSET,
     ("GET", "/v1/bills/holdings"): "Sub-ticket ranges this caller holds: bill, first and last sub-ticket, "
-    "amount in fen, status." + PAGED,
+    "amount in fen, status." + STILL_OFFSET,
     ("GET", "/v1/bills/discount-queue"): "Discount requests addressed to this bank with the range, "
-    "maturity, acceptor and any quote." + PAGED,
-    ("GET", "/v1/bills/discount-requests"): "This holder's discount requests and their quotes." + PAGED,
+    "maturity, acceptor and any quote." + STILL_OFFSET,
+    ("GET", "/v1/bills/discount-requests"): "This holder's discount requests and their quotes."
+    + STILL_OFFSET,
     ("GET", "/v1/bills/export/{table}.csv"): "Every bill package or every range record as CSV (auditor): "
     "the face or amount in exact fen and as yuan text in `face_yuan` / `amount_yuan`, dates and instants in "
     "ISO 8601 (UTC); the header in the request's language (Accept-Language: zh-CN or en, default en: the "
@@ -308,7 +311,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/company/approvals/{approval_id}/reject"): "Reject a pending write with a reason; nothing "
     "is sent (checker).",
     ("GET", "/v1/company/audit-trail"): "The audit trail: all of it for auditors and the operator, your "
-    "company's for its admin." + PAGED,
+    "company's for its admin, newest first (`after` pages to older entries)." + STILL_OFFSET,
     # -- estimates and payouts due (issue 13) --------------------------------------------------------
     ("GET", "/v1/supplier/financing-estimate"): "The financing-cost estimate (融资测算) before asking: for "
     "`amount` in fen of a certificate you hold (`token_id`) or one due on `maturity_date` (ISO date), each "

@@ -900,18 +900,29 @@ class CoreView:
     banks: list[BankHolding]
     outstanding: int
     repayments: list[Repayment]
+    # The payables table is a keyset page, newest first: `payables_after` is the slot it started below
+    # (None: the newest), `payables_next` the cursor of the next page (None: the last).
+    payables_count: int = 0
+    payables_after: int | None = None
+    payables_next: int | None = None
 
 
-def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreView:
+def core_view(
+    db: Session, obligor: str, *, now: int, limit: int = 200, payables_after: int | None = None
+) -> CoreView:
     lines = db.exec(
         select(CreditLine).where(col(CreditLine.obligor) == obligor).order_by(col(CreditLine.line_id))
     )
-    payables = db.exec(
-        select(Payable)
-        .where(col(Payable.obligor) == obligor)
-        .order_by(col(Payable.slot_id).desc())
-        .limit(limit)
-    ).all()
+    owed = col(Payable.obligor) == obligor
+    older = (col(Payable.slot_id) < payables_after,) if payables_after is not None else ()
+    payables = list(
+        db.exec(
+            select(Payable).where(owed, *older).order_by(col(Payable.slot_id).desc()).limit(limit + 1)
+        ).all()
+    )
+    payables_next = payables[limit - 1].slot_id if len(payables) > limit else None
+    del payables[limit:]
+    payables_count = int(db.execute(sa_select(func.count()).where(owed)).scalar_one())
     upcoming = db.exec(
         select(Payable)
         .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
@@ -939,7 +950,12 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         .order_by(col(Repayment.block_number).desc())
         .limit(50)
     ).all()
-    outstanding = sum(p.face - p.paid_in for p in upcoming)
+    # Over every unpaid payable, not the 50 listed: exact sums in SQL (services.sums).
+    unpaid = [owed, col(Payable.status).in_(("Accepted", "Defaulted"))]
+    _, faces, repaid = exact_groups(
+        db, col(Payable.obligor), [col(Payable.face), col(Payable.paid_in)], unpaid
+    ).get(obligor, [0, 0, 0])
+    outstanding = faces - repaid
     return CoreView(
         lines=list(lines),
         payables=list(payables),
@@ -948,6 +964,9 @@ def core_view(db: Session, obligor: str, *, now: int, limit: int = 200) -> CoreV
         banks=sorted(holders, key=lambda b: -b.amount),
         outstanding=outstanding,
         repayments=list(repayments),
+        payables_count=payables_count,
+        payables_after=payables_after,
+        payables_next=payables_next,
     )
 
 

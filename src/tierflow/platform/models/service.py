@@ -10,6 +10,7 @@ from sqlalchemy import Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, fen, hash32, text
+from tierflow.platform.models.bills import BillRange
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
 from tierflow.platform.models.staff import STAFF_TABLES
@@ -125,6 +126,7 @@ _requests = FinancingRequest.__table__  # type: ignore[attr-defined]
 _payables = Payable.__table__  # type: ignore[attr-defined]
 _transfers = CertificateTransfer.__table__  # type: ignore[attr-defined]
 _payouts = Payout.__table__  # type: ignore[attr-defined]
+_ranges = BillRange.__table__  # type: ignore[attr-defined]
 API_INDEXES = [
     Index(
         "ix_certificate_holder_token_status",
@@ -152,6 +154,8 @@ API_INDEXES = [
         _transfers.c.block_number,
         _transfers.c.log_index,
     ),
+    # A holder's bill ranges in id order (keyset pages of /v1/bills/holdings and the bills page).
+    Index("ix_bill_range_holder_range", _ranges.c.holder, _ranges.c.range_id),
 ]
 
 
@@ -163,6 +167,11 @@ class BillDiscountRequest(SQLModel, table=True):
     """
 
     __tablename__ = "bill_discount_request"
+    # A bank's queue and a holder's own requests in id order (keyset pages of /v1/bills/discount-*).
+    __table_args__ = (
+        Index("ix_bill_discount_request_financier_request", "financier", "request_id"),
+        Index("ix_bill_discount_request_seller_request", "seller", "request_id"),
+    )
 
     request_id: int | None = Field(default=None, primary_key=True)  # INTEGER: SQLite autoincrements only that
     range_id: int = big(index=True)

@@ -230,8 +230,12 @@ def search(
     action: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """Entries, newest first, filtered; `company` None means the whole trail (auditors and the operator)."""
+    after: int | None = None,
+) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Entries, newest first, filtered; `company` None means the whole trail (auditors and the operator).
+
+    A keyset page: `after` a seq, the entries older than it; also returns the total and the next cursor
+    (None on the last page)."""
     query = select(AUDIT)
     count = select(func.count()).select_from(AUDIT)
     conditions = []
@@ -243,13 +247,14 @@ def search(
         conditions.append(AUDIT.c.action.startswith(action, autoescape=True))
     for condition in conditions:
         query, count = query.where(condition), count.where(condition)
+    # Imported here: queries imports participants, which imports this module (throttle).
+    from tierflow.platform.services import queries
+
+    page = queries._keyset(query, AUDIT.c.seq, after=after, descending=True, limit=limit, offset=offset)
     with engine.connect() as conn:
-        rows = [
-            dict(r)
-            for r in conn.execute(query.order_by(AUDIT.c.seq.desc()).limit(limit).offset(offset)).mappings()
-        ]
+        rows = [dict(r) for r in conn.execute(page).mappings()]
         total = int(conn.execute(count).scalar_one())
-    return rows, total
+    return rows, total, queries._next_after(rows, limit, "seq")
 
 
 CSV_COLUMNS: Sequence[str] = (*HASHED_FIELDS, "prev_hash", "entry_hash")

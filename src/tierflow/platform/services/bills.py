@@ -17,7 +17,7 @@ from tierflow.platform.services import access, documents, lineage, names
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.queries import _page, get_or_404
+from tierflow.platform.services.queries import get_or_404, keyset_page
 from tierflow.platform.services.schemas.bills import (
     BillDetail,
     BillDiscountCreate,
@@ -431,26 +431,40 @@ def request_public(session: Session, row: BillDiscountRequest) -> BillDiscountRe
 
 def discount_requests(
     *, session: Session, financier: str | None = None, seller: str | None = None,
-    status: str | None = None, limit: int, offset: int,
+    status: str | None = None, limit: int, offset: int, after: int | None = None,
 ) -> Page[BillDiscountRequestPublic]:  # fmt: skip
-    """A bank's discount queue (financier=…) or a holder's own requests (seller=…), oldest first."""
-    query = select(BillDiscountRequest).order_by(col(BillDiscountRequest.request_id))
+    """A bank's discount queue (financier=…) or a holder's own requests (seller=…), oldest first, a
+    keyset page at a time (`after` a request id)."""
+    query = select(BillDiscountRequest)
     if financier is not None:
         query = query.where(col(BillDiscountRequest.financier) == financier)
     if seller is not None:
         query = query.where(col(BillDiscountRequest.seller) == seller)
-    rows = [request_public(session, r) for r in session.execute(query).scalars()]
     if status is not None:
-        rows = [r for r in rows if r.status == status]
-    return Page(data=rows[offset : offset + limit], count=len(rows), limit=limit, offset=offset)
+        # The status shown is derived from the quote (request_public); filtered in SQL so that a page is
+        # read by cursor instead of converting every request of the bank to filter them in Python.
+        quote = select(BillQuote.status).where(  # type: ignore[call-overload]
+            col(BillQuote.quote_id) == col(BillDiscountRequest.quote_id)
+        )
+        settled = {"discounted": "accepted", "quote_cancelled": "cancelled"}
+        if status in settled:
+            query = query.where(quote.scalar_subquery() == settled[status])
+        else:
+            query = query.where(col(BillDiscountRequest.status) == status).where(
+                ~quote.where(col(BillQuote.status).in_(tuple(settled.values()))).exists()
+            )
+    return keyset_page(
+        session, query, col(BillDiscountRequest.request_id), lambda r: request_public(session, r),
+        limit=limit, offset=offset, after=after,
+    )  # fmt: skip
 
 
 # -- reads ------------------------------------------------------------------------------------------
 def packages(
     *, session: Session, caller: Caller, status: str | None = None, role: str | None = None,
-    limit: int, offset: int,
+    limit: int, offset: int, after: int | None = None,
 ) -> Page[BillPackagePublic]:  # fmt: skip
-    query = select(BillPackage).order_by(col(BillPackage.package_id))
+    query = select(BillPackage)
     me = caller.address
     held = select(BillRange.package_id).where(col(BillRange.holder) == me)  # type: ignore[call-overload]
     parties = access.package_filter(caller)
@@ -466,7 +480,9 @@ def packages(
         query = query.where(parties)
     if status is not None:
         query = query.where(col(BillPackage.status) == status)
-    return _page(session, query, package_public, limit, offset)
+    return keyset_page(
+        session, query, col(BillPackage.package_id), package_public, limit=limit, offset=offset, after=after
+    )
 
 
 def detail(*, session: Session, caller: Caller, package_id: int) -> BillDetail:
@@ -523,19 +539,16 @@ def chain(*, session: Session, caller: Caller, range_id: int) -> EndorsementChai
 
 def holdings(
     *, session: Session, address: str, status: str | None = None, package_id: int | None = None,
-    limit: int, offset: int,
+    limit: int, offset: int, after: int | None = None,
 ) -> Page[BillRangePublic]:  # fmt: skip
-    query = (
-        select(BillRange)
-        .where(col(BillRange.holder) == address)
-        .where(col(BillRange.status) != "Closed")
-        .order_by(col(BillRange.range_id))
-    )
+    query = select(BillRange).where(col(BillRange.holder) == address).where(col(BillRange.status) != "Closed")
     if status is not None:
         query = query.where(col(BillRange.status) == status)
     if package_id is not None:
         query = query.where(col(BillRange.package_id) == package_id)
-    return _page(session, query, range_public, limit, offset)
+    return keyset_page(
+        session, query, col(BillRange.range_id), range_public, limit=limit, offset=offset, after=after
+    )
 
 
 def awaiting(*, session: Session, address: str) -> tuple[list[BillRangePublic], list[BillRangePublic]]:

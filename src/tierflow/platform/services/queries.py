@@ -200,6 +200,22 @@ def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -
     return Page(data=[convert(r) for r in rows], count=count, limit=limit, offset=offset)
 
 
+def keyset_page(
+    session: Session, query: Any, key: Any, convert: Any, *, limit: int, offset: int,
+    after: int | None, descending: bool = False,
+) -> Page[Any]:  # fmt: skip
+    """`_page` by cursor: the ORM rows of `query` (unordered) after `after` in `key` order, converted,
+    with `next_after`; the count is over every page. For the lists whose rows need a Python conversion
+    (bills), where `_keyset_dicts` would not do."""
+    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    page = _keyset(query, key, after=after, descending=descending, limit=limit, offset=offset)
+    rows = list(session.execute(page).scalars().all())
+    following = _next_after(rows, limit, key.name)
+    return Page(
+        data=[convert(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
+    )
+
+
 # -- lookups with party checks --------------------------------------------------------------------
 Row = TypeVar("Row")
 
@@ -643,14 +659,17 @@ def _certificate_page(holder: bool, slot: bool, statuses: tuple[str, ...] | None
 
 
 def credit_lines(
-    *, session: Session, financier: str | None = None, obligor: str | None = None, limit: int, offset: int
-) -> Page[CreditLinePublic]:
+    *, session: Session, financier: str | None = None, obligor: str | None = None, limit: int, offset: int,
+    after: int | None = None,
+) -> Page[CreditLinePublic]:  # fmt: skip
     query = select(CreditLine)
     if financier is not None:
         query = query.where(col(CreditLine.financier) == financier)
     if obligor is not None:
         query = query.where(col(CreditLine.obligor) == obligor)
-    return _page(session, query.order_by(col(CreditLine.line_id)), line_public, limit, offset)
+    return keyset_page(
+        session, query, col(CreditLine.line_id), line_public, limit=limit, offset=offset, after=after
+    )
 
 
 def recourse_debts(
@@ -661,6 +680,7 @@ def recourse_debts(
     open_only: bool = False,
     limit: int,
     offset: int,
+    after: int | None = None,
 ) -> Page[RecourseDebtPublic]:
     """Recourse debts of a seller and/or to a financier, oldest first (the order they are collected in)."""
     query = select(RecourseDebt)
@@ -671,7 +691,9 @@ def recourse_debts(
     if open_only:
         query = query.where(col(RecourseDebt.remaining) > 0)
     convert = lambda row: RecourseDebtPublic.model_validate(row, from_attributes=True)  # noqa: E731
-    return _page(session, query.order_by(col(RecourseDebt.request_id)), convert, limit, offset)
+    return keyset_page(
+        session, query, col(RecourseDebt.request_id), convert, limit=limit, offset=offset, after=after
+    )
 
 
 def financing_requests(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tierflow.chain.vocabulary import OpenRangeStatusName, PackageStatusName
 from tierflow.platform.api.deps import (
+    After,
     AuditorCaller,
     BillQuoteId,
     BillRequestId,
@@ -130,9 +131,10 @@ def listing(
     role: Literal["drawer", "acceptor", "payee", "holder"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[BillPackagePublic]:
     return bills.packages(
-        session=session, caller=caller, status=status, role=role, limit=limit, offset=offset
+        session=session, caller=caller, status=status, role=role, limit=limit, offset=offset, after=after
     )
 
 
@@ -144,6 +146,7 @@ def holdings(
     package_id: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[BillRangePublic]:
     return bills.holdings(
         session=session,
@@ -152,6 +155,7 @@ def holdings(
         package_id=package_id,
         limit=limit,
         offset=offset,
+        after=after,
     )
 
 
@@ -166,9 +170,10 @@ def queue(
     status: Literal["open", "quoted", "discounted", "quote_cancelled"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[BillDiscountRequestPublic]:
     return bills.discount_requests(
-        session=session, financier=caller.address, status=status, limit=limit, offset=offset
+        session=session, financier=caller.address, status=status, limit=limit, offset=offset, after=after
     )
 
 
@@ -176,9 +181,11 @@ def queue(
     "/discount-requests", response_model=Page[BillDiscountRequestPublic], summary="This holder's requests"
 )
 def my_requests(
-    session: SessionDep, caller: HolderCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: HolderCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[BillDiscountRequestPublic]:
-    return bills.discount_requests(session=session, seller=caller.address, limit=limit, offset=offset)
+    return bills.discount_requests(
+        session=session, seller=caller.address, limit=limit, offset=offset, after=after
+    )
 
 
 @router.get(

@@ -207,9 +207,11 @@ def payables(
 
 @router.get("/credit-lines", response_model=Page[CreditLinePublic], summary="Lines granted to this obligor")
 def lines(
-    session: SessionDep, caller: CoreCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: CoreCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[CreditLinePublic]:
-    return queries.credit_lines(session=session, obligor=caller.address, limit=limit, offset=offset)
+    return queries.credit_lines(
+        session=session, obligor=caller.address, limit=limit, offset=offset, after=after
+    )
 
 
 @router.get("/maturities", response_model=list[MaturityDay], summary="Upcoming maturities, by day")

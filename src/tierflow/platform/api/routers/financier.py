@@ -130,9 +130,10 @@ def lines(
     obligor: AddressStr | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[CreditLinePublic]:
     return queries.credit_lines(
-        session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset
+        session=session, financier=caller.address, obligor=obligor, limit=limit, offset=offset, after=after
     )
 
 
@@ -277,10 +278,12 @@ def recourse_debts(
     open_only: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[RecourseDebtPublic]:
     return queries.recourse_debts(
-        session=session, financier=caller.address, open_only=open_only, limit=limit, offset=offset
-    )
+        session=session, financier=caller.address, open_only=open_only, limit=limit, offset=offset,
+        after=after,
+    )  # fmt: skip
 
 
 settlement = APIRouter(prefix="/v1/settlement", tags=["settlement"], responses=READ_RESPONSES)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
-from tierflow.platform.api.deps import ContextDep, CurrentCaller, Limit, Offset, SessionDep, origin_of
+from tierflow.platform.api.deps import After, ContextDep, CurrentCaller, Limit, Offset, SessionDep, origin_of
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, run_write
 from tierflow.platform.models.staff import StaffUser
 from tierflow.platform.services import approvals, audit_trail, policy, users
@@ -234,6 +234,7 @@ def trail(
     format: str = Query(default="json", pattern="^(json|csv)$"),
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     if caller.sees_everything:
         company = None
@@ -241,13 +242,13 @@ def trail(
         company = caller.address
     else:
         raise Forbidden("the audit trail is for auditors and your company's admin", code="not_an_admin")
-    rows, count = audit_trail.search(
-        ctx.engine, company=company, user_name=user, action=action, limit=limit, offset=offset
+    rows, count, following = audit_trail.search(
+        ctx.engine, company=company, user_name=user, action=action, limit=limit, offset=offset, after=after
     )
     if format == "csv":
         return Response(
             audit_trail.to_csv(rows), media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
         )  # fmt: skip
-    page = AuditPage(data=[AuditEntryPublic(**r) for r in rows], count=count)
+    page = AuditPage(data=[AuditEntryPublic(**r) for r in rows], count=count, next_after=following)
     return JSONResponse(page.model_dump(mode="json"))

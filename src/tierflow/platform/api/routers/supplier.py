@@ -44,10 +44,10 @@ router = APIRouter(prefix="/v1/supplier", tags=["supplier"], responses=READ_RESP
     "/incoming", response_model=Page[PayablePublic], summary="Certificates issued to me, awaiting acceptance"
 )
 def incoming(
-    session: SessionDep, caller: SupplierCaller, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, caller: SupplierCaller, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[PayablePublic]:
     return queries.payables(
-        session=session, supplier=caller.address, status="Issued", limit=limit, offset=offset
+        session=session, supplier=caller.address, status="Issued", limit=limit, offset=offset, after=after
     )
 
 
@@ -132,10 +132,12 @@ def my_recourse_debts(
     open_only: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
 ) -> Page[RecourseDebtPublic]:
     return queries.recourse_debts(
-        session=session, seller=caller.address, open_only=open_only, limit=limit, offset=offset
-    )
+        session=session, seller=caller.address, open_only=open_only, limit=limit, offset=offset,
+        after=after,
+    )  # fmt: skip
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic], summary="My financing requests")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -90,20 +90,40 @@ def range_bar(ranges: list[BillRangePublic], face: int, names: Any, selected: in
 
 
 # -- pages ------------------------------------------------------------------------------------------
+PAGE = 200  # rows of each list on the bills page; the rest are a "next page" link (cursor) away
+Cursor = Annotated[int | None, Query(gt=0, lt=2**63)]
+
+
 @router.get("", response_class=HTMLResponse)
-def bills_page(request: Request, viewer: web.SignedIn) -> Response:
-    """The signed-in participant's bills: issue, incoming, holdings with endorse/present/discount, queue."""
+def bills_page(
+    request: Request,
+    viewer: web.SignedIn,
+    bills_after: Cursor = None,
+    held_after: Cursor = None,
+    queue_after: Cursor = None,
+    quoted_after: Cursor = None,
+) -> Response:
+    """The signed-in participant's bills: issue, incoming, holdings with endorse/present/discount, queue.
+
+    Each list is a keyset page of PAGE rows after its own cursor (`bills_after`, …), so a party to more
+    bills than a page sees every one of them, a page at a time, instead of the first PAGE only."""
     with web.session(request) as db:
         caller = actions.caller_of(db, viewer)
         names = queries.directory(db)
-        listing = bills.packages(session=db, caller=caller, limit=200, offset=0).data
-        held = bills.holdings(session=db, address=viewer.address, limit=200, offset=0).data
-        queue = (
-            bills.discount_requests(session=db, financier=viewer.address, limit=200, offset=0).data
+        packages_page = bills.packages(session=db, caller=caller, limit=PAGE, offset=0, after=bills_after)
+        held_page = bills.holdings(session=db, address=viewer.address, limit=PAGE, offset=0, after=held_after)
+        queue_page = (
+            bills.discount_requests(
+                session=db, financier=viewer.address, limit=PAGE, offset=0, after=queue_after
+            )
             if viewer.is_financier
-            else []
+            else None
         )
-        mine = bills.discount_requests(session=db, seller=viewer.address, limit=200, offset=0).data
+        quoted_page = bills.discount_requests(
+            session=db, seller=viewer.address, status="quoted", limit=PAGE, offset=0, after=quoted_after
+        )
+        listing, held, mine = packages_page.data, held_page.data, quoted_page.data
+        queue = queue_page.data if queue_page is not None else []
         to_pay, pledged = bills.awaiting(session=db, address=viewer.address)
         recourse = bills.recourse_choices(session=db, caller=caller, held=held)
         claims = bills.claims_against(session=db, address=viewer.address)
@@ -122,6 +142,12 @@ def bills_page(request: Request, viewer: web.SignedIn) -> Response:
         held=held,
         queue=queue,
         mine=mine,
+        pages={
+            "bills_after": (bills_after, packages_page),
+            "held_after": (held_after, held_page),
+            "queue_after": (queue_after, queue_page),
+            "quoted_after": (quoted_after, quoted_page),
+        },
         to_pay=to_pay,
         pledged=pledged,
         recourse=recourse,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -17,29 +17,45 @@ from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.dashboard.session import Viewer
 from tierflow.platform.models import Payable
 from tierflow.platform.services import batch_issue, forecast
+from tierflow.platform.services.schemas.certificates import Page
 
 router = web.page_router("/core")
 
 
 @router.get("/{address}", response_class=HTMLResponse)
-def core_page(request: Request, viewer: web.SignedIn, address: str, panel: str = "") -> Response:
+def core_page(
+    request: Request,
+    viewer: web.SignedIn,
+    address: str,
+    panel: str = "",
+    payables_after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
-    context = _page_context(request, address, read_only)
+    # `payables_after`: the payables table's page, newest first, below that slot (queries.core_view).
+    context = _page_context(request, address, read_only, payables_after=payables_after)
     if panel == "tables":
         return web.page(request, "core/_tables.html", **context)
     return web.page(request, "core/page.html", **context)
 
 
-def _page_context(request: Request, address: str, read_only: bool) -> dict[str, Any]:
+def _page_context(
+    request: Request, address: str, read_only: bool, *, payables_after: int | None = None
+) -> dict[str, Any]:
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
+        view = queries.core_view(db, address, now=now, payables_after=payables_after)
+        page = Page[Any](
+            data=view.payables, count=view.payables_count, limit=len(view.payables) or 1, offset=0,
+            next_after=view.payables_next,
+        )  # fmt: skip
         return {
             "names": names,
             "owner": address,
             "read_only": read_only,
-            "view": queries.core_view(db, address, now=now),
+            "view": view,
+            "pages": {"payables_after": (payables_after, page)},
             "now": now,
             "suppliers": names.with_role(Role.SUPPLIER),
             **queries.indexed(db),

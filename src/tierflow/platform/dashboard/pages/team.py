@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
@@ -27,6 +28,7 @@ from tierflow.platform.services import audit_trail, policy, throttle, users
 from tierflow.platform.services.audit_trail import Actor
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.policy import decode_args
+from tierflow.platform.services.schemas.certificates import Page
 
 router = web.page_router()
 
@@ -164,19 +166,30 @@ def _trail_scope(viewer: Viewer) -> str | None:
 
 
 @router.get("/team/trail", response_class=HTMLResponse)
-def trail(request: Request, viewer: web.SignedIn, user: str = "", action: str = "") -> Response:
-    rows, count = audit_trail.search(
+def trail(
+    request: Request,
+    viewer: web.SignedIn,
+    user: str = "",
+    action: str = "",
+    after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+) -> Response:
+    # 200 entries a page, newest first; `after` (a seq) pages to older ones, so every entry can be read.
+    rows, count, following = audit_trail.search(
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
-        action=action[:64] or None, limit=200,
+        action=action[:64] or None, limit=200, after=after,
     )  # fmt: skip
+    page = Page[dict[str, Any]](data=rows, count=count, limit=200, offset=0, next_after=following)
     with web.session(request) as db:  # companies by name, not by address
         names = queries.directory(db)
-    return web.page(request, "team/trail.html", rows=rows, count=count, user=user, action=action, names=names)
+    return web.page(
+        request, "team/trail.html", rows=rows, count=count, user=user, action=action, names=names,
+        pages={"after": (after, page)},
+    )  # fmt: skip
 
 
 @router.get("/team/trail.csv")
 def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: str = "") -> Response:
-    rows, _ = audit_trail.search(
+    rows, _, _ = audit_trail.search(
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
         action=action[:64] or None, limit=100_000,
     )  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tierflow.platform.models.staff import PendingApproval, StaffUser
+from tierflow.platform.services.schemas.certificates import NEXT_AFTER
 from tierflow.platform.services.schemas.times import Instant
 from tierflow.platform.services.users import role_set
 
@@ -162,3 +163,4 @@ class AuditEntryPublic(BaseModel):
 class AuditPage(BaseModel):
     data: list[AuditEntryPublic]
     count: int
+    next_after: int | None = Field(default=None, description=NEXT_AFTER)
