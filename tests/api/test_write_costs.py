@@ -1,6 +1,7 @@
 """What a write costs the service beside its transaction: connections reused under concurrent writes, a
 custodial key unsealed once, one read of the approval rules, no read-back of an uploaded document, the
-startup heap kept out of the collector, and batches with 128 rows in flight on SQLite too."""
+startup heap kept out of the collector, and batches with hundreds of rows in flight (none holding a
+connection while it waits)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from tierflow.platform.services.participants import (
     ensure_directory_entry,
     seal_key,
 )
+from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.settings import Settings
 
 
@@ -144,6 +146,40 @@ def test_batch_rows_run_128_in_flight_on_sqlite_too(
     rows = cast(list[batch_issue.BatchRow], list(range(64)))
     outcomes = batch_issue.run(ctx=ctx, caller=caller, key="k", rows=rows, uploads=[], action="x")
     assert ctx.engine.dialect.name == "sqlite" and len(outcomes) == 64
+
+
+def test_batch_rows_over_128_in_flight_hold_no_database_connection_while_waiting(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch keeps more rows waiting on the chain than the old fixed 128 (which capped a batch at ~85
+    rows/s on 1 s blocks), and a waiting row holds no pooled connection: each row goes through the real
+    bookkeeping (idempotency claim and answer, audit line) around a write that waits like the chain."""
+    rows = 200
+    seen: list[int] = []
+    pool = cast(QueuePool, ctx.engine.pool)
+    # The barrier's action runs once all rows wait at it: how many connections they hold meanwhile.
+    barrier = threading.Barrier(rows, action=lambda: seen.append(pool.checkedout()))
+    caller = Caller(
+        address=Account.create().address, roles=1, is_operator=False, custody="custodial", status="active",
+        legal_name="Core Co",
+    )  # fmt: skip
+
+    def work(session: Session, _kept: list[str]) -> TxResult:
+        session.execute(text("SELECT 1"))  # the write's own reads, then the chain (writes.execute)
+        session.close()
+        barrier.wait(timeout=20)  # every row at once, or BrokenBarrierError
+        return TxResult(tx_hash="0x" + "ab" * 32, block_number=1, indexed=True)
+
+    def issue_row(*, row: int, **_: Any) -> batch_issue.RowOutcome:
+        return batch_issue.keyed_item(
+            ctx=ctx, caller=caller, rkey=f"k:{row}", item=row, payload={"row": row}, action="x", work=work
+        )
+
+    monkeypatch.setattr(batch_issue, "_issue_row", issue_row)
+    batch = cast(list[batch_issue.BatchRow], list(range(rows)))
+    outcomes = batch_issue.run(ctx=ctx, caller=caller, key="k", rows=batch, uploads=[], action="x")
+    assert [o.status for o in outcomes] == ["issued"] * rows
+    assert seen == [0]
 
 
 def test_document_upload_answers_without_reading_its_row_back(ctx: ServiceContext) -> None:

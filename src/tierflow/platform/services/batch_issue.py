@@ -62,13 +62,14 @@ MAX_ROWS = 5_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_INVOICES_PER_ROW = 20
 DAY = 86_400
-# Enough requests in flight for the gateway's per-participant pipelining to pack them into blocks: a
-# row waits about a block and a half (mined, then indexed), so ~100 rows per block need ~128 in flight
-# (32 gave 29 rows per 2 s block on PostgreSQL, 128 gave 100: bench/block_times.py). Each row holds a
-# database connection only for its short bookkeeping transactions, not while the chain works. SQLite
-# too: its writers take turns, but each turn is short (audit lines of concurrent rows share one): 8 in
-# flight there gave 8 rows per 1 s block, 128 give 75 (300 rows in 4 s instead of 38).
-CONCURRENCY = 128
+# Rows in flight at once, each a thread of `run`. A row waits about a block and a half (mined, then
+# indexed), so the gateway's per-participant pipeline (rounds of up to MAX_QUEUED_BATCH writes, a
+# transaction per half block of gas) can only fill blocks with many rows waiting: 128 capped a batch at
+# ~85 rows/s on 1 s blocks. What bounds it is real: a waiting row holds no database connection
+# (services/writes.py closes its session before the chain works; the pool serves only the rows'
+# short bookkeeping transactions), and a thread costs its stack. 512 is what the pipeline alone fills
+# blocks with (bench/block_times.py); past it the service's CPU per row is the limit, not the chain.
+CONCURRENCY = 512
 ATTEMPTS = 5
 
 # The columns of an ERP export, by every header name we accept (English and Chinese, any case).
