@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierflow.chain.gateway import Call, ChainGateway
 from tierflow.platform.models.staff import AuditEntry
+from tierflow.platform.services import keyset
 
 GENESIS = "0" * 64
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -247,14 +248,11 @@ def search(
         conditions.append(AUDIT.c.action.startswith(action, autoescape=True))
     for condition in conditions:
         query, count = query.where(condition), count.where(condition)
-    # Imported here: queries imports participants, which imports this module (throttle).
-    from tierflow.platform.services import queries
-
-    page = queries._keyset(query, AUDIT.c.seq, after=after, descending=True, limit=limit, offset=offset)
+    page = keyset.page_query(query, AUDIT.c.seq, after=after, descending=True, limit=limit, offset=offset)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(page).mappings()]
         total = int(conn.execute(count).scalar_one())
-    return rows, total, queries._next_after(rows, limit, "seq")
+    return rows, total, keyset.next_after(rows, limit, "seq")
 
 
 CSV_COLUMNS: Sequence[str] = (*HASHED_FIELDS, "prev_hash", "entry_hash")

@@ -37,6 +37,7 @@ from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import StoredDocument
 from tierflow.platform.services import access, lineage, sqltext
 from tierflow.platform.services.errors import NotFound
+from tierflow.platform.services.keyset import next_after, page_query
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.readcache import COUNTS, TotalsCache
 from tierflow.platform.services.schemas import times
@@ -147,21 +148,6 @@ def document_public(row: StoredDocument) -> DocumentPublic:
 # one page, at any depth; OFFSET reads and discards every row before the page (with a join, a payable
 # lookup per skipped row). Pages ask for one row more than they return: that row says whether there is
 # a next page. Totals come from COUNTS, once per list and data version, not once per page.
-def _keyset(query: Any, key: Any, *, after: int | None, descending: bool, limit: int, offset: int) -> Any:
-    if after is not None:
-        query = query.where(key < after if descending else key > after)
-    return query.order_by(key.desc() if descending else key).limit(limit + 1).offset(offset)
-
-
-def _next_after(rows: list[Any], limit: int, key: Any) -> int | None:
-    """Cut the look-ahead row off `rows`; the cursor of the next page, None on the last."""
-    if len(rows) <= limit:
-        return None
-    del rows[limit:]
-    last = rows[-1]
-    return int(last[key] if isinstance(last, dict) else getattr(last, key))
-
-
 def _keyset_dicts(
     session: Session, query: Any, key: Any, *, after: int | None, descending: bool, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int | None]:
@@ -171,9 +157,9 @@ def _keyset_dicts(
     loading plus model validation of values the database already typed would dominate their latency.
     """
     rows = _dicts(
-        session, _keyset(query, key, after=after, descending=descending, limit=limit, offset=offset)
+        session, page_query(query, key, after=after, descending=descending, limit=limit, offset=offset)
     )
-    return rows, _next_after(rows, limit, key.name)
+    return rows, next_after(rows, limit, key.name)
 
 
 def _iso(rows: list[dict[str, Any]], *, day: str | None = None, instant: str | None = None) -> None:
@@ -208,9 +194,9 @@ def keyset_page(
     with `next_after`; the count is over every page. For the lists whose rows need a Python conversion
     (bills), where `_keyset_dicts` would not do."""
     count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    page = _keyset(query, key, after=after, descending=descending, limit=limit, offset=offset)
+    page = page_query(query, key, after=after, descending=descending, limit=limit, offset=offset)
     rows = list(session.execute(page).scalars().all())
-    following = _next_after(rows, limit, key.name)
+    following = next_after(rows, limit, key.name)
     return Page(
         data=[convert(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
     )
@@ -505,7 +491,7 @@ def _tree_tokens(
     query = select(_tree_json(session.get_bind().dialect.name), CERT.c.token_id).where(
         CERT.c.slot_id == slot_id
     )
-    query = _keyset(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
+    query = page_query(query, CERT.c.token_id, after=after, descending=False, limit=page[0], offset=page[1])
     rows = session.execute(query, {"json_tail": tail}).all()
     return [int(r[1]) for r in rows], [r[0] for r in rows]
 
@@ -626,7 +612,7 @@ def certificates(
     result = session.execute(page, {k: v for k, v in values.items() if v is not None})
     keys = list(result.keys())
     rows = [dict(zip(keys, row, strict=True)) for row in result.all()]
-    following = _next_after(rows, limit, "token_id")
+    following = next_after(rows, limit, "token_id")
     _iso(rows, day="maturity")
     return {
         "data": with_tiers(session, rows), "count": total, "limit": limit, "offset": offset,
