@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
+from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position, SlotVersion
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import exports, lineage, participants, queries, sqltext
 from tierflow.testing import synthetic
@@ -471,6 +471,54 @@ def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site:
     finally:
         with site.engine.begin() as conn:
             conn.execute(set_holder.values(holder=holder))
+        synthetic.touch(site.engine)
+
+
+def test_lineage_trees_are_kept_while_other_payables_change_and_rebuilt_when_theirs_does(
+    site: Synthetic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With tree versions (models.SlotVersion), a window that changes another payable moves the data
+    version but keeps this tree's page data and whole tree; a change to this tree, or to slot 0
+    (participants, a rollback), builds them again, with the new rows."""
+    walks: list[int] = []
+    walk = lineage.token_tiers
+
+    def counted(conn: Any, slots: Any) -> dict[int, int | None]:
+        walks.append(1)
+        return walk(conn, slots)
+
+    monkeypatch.setattr(lineage, "token_tiers", counted)
+    with Session(site.engine) as session:
+        core = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+
+    def read() -> tuple[dict[str, Any], lineage.Lineage | None]:
+        with Session(site.engine) as session:
+            page = queries.slot_lineage(session=session, caller=core, slot_id=TREE_SLOT, limit=5, offset=0)
+            return page, lineage.payable_lineage(session, core, TREE_SLOT)
+
+    try:
+        synthetic.touch(site.engine, [0, TREE_SLOT, BULK_SLOT])
+        page, tree = read()
+        assert len(walks) == 2  # the page data and the whole tree
+        synthetic.touch(site.engine, [BULK_SLOT])  # another payable changed: a new data version
+        again, kept = read()
+        assert len(walks) == 2 and kept is tree and again == page
+        synthetic.add_certificates(
+            site.engine, holder=site.seeded.addresses["supplier4"], slot_id=TREE_SLOT, token_ids=[960_000],
+            value=54_321,
+        )  # fmt: skip
+        synthetic.touch(site.engine, [TREE_SLOT])
+        grown, rebuilt = read()
+        assert len(walks) == 4 and rebuilt is not tree and rebuilt is not None
+        assert grown["count"] == rebuilt.count == page["count"] + 1
+        synthetic.touch(site.engine, [0])  # a participant's roles: every tree again
+        read()
+        assert len(walks) == 6
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(CERT.delete().where(CERT.c.token_id == 960_000))
+            conn.execute(SlotVersion.__table__.delete())  # type: ignore[attr-defined]
+        synthetic.summarise(site.engine)
         synthetic.touch(site.engine)
 
 

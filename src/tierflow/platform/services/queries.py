@@ -35,7 +35,7 @@ from tierflow.platform.models import (
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.registry import Participant
 from tierflow.platform.models.service import StoredDocument
-from tierflow.platform.services import access, lineage, sqltext
+from tierflow.platform.services import access, lineage, readcache, sqltext
 from tierflow.platform.services.errors import NotFound
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.readcache import COUNTS, TotalsCache
@@ -301,8 +301,12 @@ def slot_lineage(
     visible to its obligor, auditors, the operator."""
     row = access.check_whole_tree(session, caller, slot_id)
     # What every page shares (count, tier totals, each token's tier; a tree of up to TREE_CACHE_TOKENS
-    # its tokens' JSON too), once per tree and data version: one lookup per page, not one per part.
-    tree = TREES.get(session, ("tree", slot_id), lambda: _shared_tree(session, slot_id))
+    # its tokens' JSON too), once per version of this tree (readcache.tree_version: a change to another
+    # payable keeps it): one lookup per page, not one per part.
+    version = readcache.tree_version(session, slot_id)
+    tree = TREES.get(
+        session, ("tree", slot_id), lambda: _shared_tree(session, slot_id, version), version=version
+    )
     if tree.ids is not None and tree.texts is not None:
         # Every page of a kept tree is a slice of its rendered tokens: rendering 1,000 rows per page cost
         # more than the rest of the request.
@@ -329,7 +333,7 @@ def slot_lineage(
 
 @dataclass(frozen=True)
 class _Tree:
-    """A payable's tree as every page of its lineage shares it, for one data version (read-only)."""
+    """A payable's tree as every page of its lineage shares it, for one version of it (read-only)."""
 
     count: int
     totals: list[dict[str, int | None]]  # tier_totals() of its live certificates
@@ -343,7 +347,7 @@ class _Tree:
 _TREE_BUILD = threading.Lock()
 
 
-def _shared_tree(session: Session, slot_id: int) -> _Tree:
+def _shared_tree(session: Session, slot_id: int, version: Hashable | None) -> _Tree:
     def build() -> _Tree:
         tiers = lineage.token_tiers(session, [slot_id])
         count = int(session.execute(_TREE_COUNT, {"slot": slot_id}).scalar_one())
@@ -363,7 +367,7 @@ def _shared_tree(session: Session, slot_id: int) -> _Tree:
 
     with _TREE_BUILD:
         # Again under the lock: a build that finished while this one waited stored its tree.
-        return TREES.get(session, ("tree", slot_id), build)
+        return TREES.get(session, ("tree", slot_id), build, version=version)
 
 
 def _with_tier(text: str, token_id: int, tiers: dict[int, int | None]) -> str:
