@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from apikit import Synthetic, synthetic_api
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -520,6 +520,32 @@ def test_lineage_trees_are_kept_while_other_payables_change_and_rebuilt_when_the
             conn.execute(SlotVersion.__table__.delete())  # type: ignore[attr-defined]
         synthetic.summarise(site.engine)
         synthetic.touch(site.engine)
+
+
+def test_holdings_count_after_a_change_reads_the_position_summary_not_the_certificates(
+    site: Synthetic,
+) -> None:
+    """The first holdings page after a change (a new data version) takes its count from the position
+    summary, without counting the holder's certificates again (226,800 of them for one bench supplier);
+    the count is exact, and the holdings API shows it."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.lower().split()))
+
+    holder = site.seeded.addresses["supplier1"]
+    live = _ids(site.engine, LIVE_OF_HOLDER, h=holder)
+    synthetic.touch(site.engine)
+    event.listen(site.engine, "before_cursor_execute", record)
+    try:
+        with Session(site.engine) as session:
+            page = queries.certificates(session=session, holder=holder, limit=5, offset=0)
+    finally:
+        event.remove(site.engine, "before_cursor_execute", record)
+    assert page["count"] == len(live) > 0
+    counted = [s for s in statements if "count(" in s and "from certificate" in s]
+    assert counted == [] and any("from position" in s for s in statements)
+    assert site.get("supplier1", "/v1/supplier/holdings", limit=5).json()["count"] == len(live)
 
 
 @pytest.mark.parametrize("listing", ["transfers", "payouts"])

@@ -30,6 +30,7 @@ from tierflow.platform.models import (
     FinancingRequest,
     Payable,
     Payout,
+    Position,
     RecourseDebt,
 )
 from tierflow.platform.models.indexer import RawEvent
@@ -593,6 +594,12 @@ def certificates(
     statuses = tuple(status) if status else None
 
     def count() -> int:
+        if (
+            statuses is not None
+            and set(statuses) == set(LIVE_TOKEN)
+            and (holder is not None or slot_id is not None)
+        ):
+            return _live_count(session, holder, slot_id)
         conditions = []
         if holder is not None:
             conditions.append(CERT.c.holder == holder)
@@ -620,6 +627,23 @@ def certificates(
         "data": with_tiers(session, rows), "count": total, "limit": limit, "offset": offset,
         "next_after": following,
     }  # fmt: skip
+
+
+POSITION = Position.__table__  # type: ignore[attr-defined]
+
+
+def _live_count(session: Session, holder: str | None, slot_id: int | None) -> int:
+    """How many live certificates `holder` holds (in payable `slot_id`), from the position summary the
+    indexer keeps in the transaction of the events (indexer.summary; reconcile checks it, rebuilds it):
+    one row per payable and depth, where COUNT(*) over the certificates read every one (226,800 index
+    entries, 30-86 ms, for one supplier of the 1M-certificate bench) again after each change."""
+    conditions = []
+    if holder is not None:
+        conditions.append(POSITION.c.holder == holder)
+    if slot_id is not None:
+        conditions.append(POSITION.c.slot_id == slot_id)
+    total = select(func.coalesce(func.sum(POSITION.c.tokens), 0)).where(*conditions)
+    return int(session.execute(total).scalar_one())
 
 
 @functools.cache
