@@ -522,6 +522,40 @@ def test_lineage_trees_are_kept_while_other_payables_change_and_rebuilt_when_the
         synthetic.touch(site.engine)
 
 
+def test_certificate_lineage_is_kept_while_other_payables_change_and_follows_its_tree(
+    site: Synthetic,
+) -> None:
+    """With tree versions, a certificate's cached path survives a change to another payable (a new data
+    version: a row changed behind the indexer's back stays unseen), and a change to its own tree shows
+    at once."""
+    with site.engine.connect() as conn:
+        leaf, holder = conn.execute(
+            select(CERT.c.token_id, CERT.c.holder)
+            .where(CERT.c.slot_id == TREE_SLOT, CERT.c.status.in_(queries.LIVE_TOKEN))
+            .order_by(CERT.c.depth.desc(), CERT.c.token_id)
+            .limit(1)
+        ).one()
+    a = site.seeded.addresses
+    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    path = f"/v1/certificates/{leaf}/lineage"
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        synthetic.touch(site.engine, [0, TREE_SLOT, BULK_SLOT])
+        first = site.get("core1", path)
+        assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer
+        synthetic.touch(site.engine, [BULK_SLOT])
+        assert site.get("core1", path).content == first.content
+        synthetic.touch(site.engine, [TREE_SLOT])
+        assert site.get("core1", path).json()["tokens"][0]["holder"] == a[stranger]
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+            conn.execute(SlotVersion.__table__.delete())  # type: ignore[attr-defined]
+        synthetic.touch(site.engine)
+
+
 def test_holdings_count_after_a_change_reads_the_position_summary_not_the_certificates(
     site: Synthetic,
 ) -> None:

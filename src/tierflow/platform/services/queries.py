@@ -32,6 +32,7 @@ from tierflow.platform.models import (
     Payout,
     Position,
     RecourseDebt,
+    SlotVersion,
 )
 from tierflow.platform.models.indexer import RawEvent
 from tierflow.platform.models.registry import Participant
@@ -468,6 +469,8 @@ def payable_rows(
 
 
 CERT = Certificate.__table__  # type: ignore[attr-defined]
+POSITION = Position.__table__  # type: ignore[attr-defined]
+SLOT_VERSION = SlotVersion.__table__  # type: ignore[attr-defined]
 REQUEST = FinancingRequest.__table__  # type: ignore[attr-defined]
 TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
 PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
@@ -528,6 +531,16 @@ _CERTIFICATE_PARTIES = (
         CERT.c.parent_id,
         PAYABLE.c.obligor,
         PAYABLE.c.maturity,
+        # The tree's version and slot 0's (readcache.tree_key), read with the check: the path is cached
+        # per version of its tree, and a change to another payable keeps it, at no round trip of its own.
+        select(SLOT_VERSION.c.version)
+        .where(SLOT_VERSION.c.slot_id == CERT.c.slot_id)
+        .scalar_subquery()
+        .label("tree_version"),
+        select(SLOT_VERSION.c.version)
+        .where(SLOT_VERSION.c.slot_id == 0)
+        .scalar_subquery()
+        .label("all_trees_version"),
     )  # fmt: skip
     .outerjoin(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
     .where(CERT.c.token_id == bindparam("token"))
@@ -627,9 +640,6 @@ def certificates(
         "data": with_tiers(session, rows), "count": total, "limit": limit, "offset": offset,
         "next_after": following,
     }  # fmt: skip
-
-
-POSITION = Position.__table__  # type: ignore[attr-defined]
 
 
 def _live_count(session: Session, holder: str | None, slot_id: int | None) -> int:

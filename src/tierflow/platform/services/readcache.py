@@ -79,9 +79,14 @@ def tree_version(session: Session | Connection, slot_id: int) -> tuple[str, int,
     None when either row is missing (a database indexed before slot versions, synthetic data): then
     the data version stands in. For TotalsCache.get(version=...)."""
     found = {int(slot): int(version) for slot, version in session.execute(_TREE_VERSION, {"slot": slot_id})}
-    if slot_id not in found or 0 not in found:
+    return tree_key(found.get(slot_id), found.get(0))
+
+
+def tree_key(slot_version: int | None, all_trees_version: int | None) -> tuple[str, int, int] | None:
+    """A tree's cache version from its slot's and slot 0's SlotVersion rows (either None: no key)."""
+    if slot_version is None or all_trees_version is None:
         return None
-    return ("slot", found[slot_id], found[0])
+    return ("slot", int(slot_version), int(all_trees_version))
 
 
 # Reads of at most this many rows run on the event loop when the database is in process (run_read).
@@ -139,7 +144,13 @@ class ResponseCache:
         self.misses = 0
 
     async def body(
-        self, session: Session, query: Hashable, build: Callable[[], bytes], *, rows: int | None = None
+        self,
+        session: Session,
+        query: Hashable,
+        build: Callable[[], bytes],
+        *,
+        rows: int | None = None,
+        version: Hashable | None = None,
     ) -> bytes:
         """The body for `query` at the session's data version; on a miss `build` runs through run_read.
 
@@ -152,9 +163,11 @@ class ResponseCache:
         can only be as new or newer than the version, never older, so a cached body never hides a
         write that its key says is indexed (read-your-writes: a write returns once the indexer has
         committed its transaction, and that commit changed the version). Without a checkpoint row
-        nothing is cached.
+        nothing is cached. `version`: a narrower version read before the rows the same way (a tree's,
+        tree_key), instead of the data version.
         """
-        version = _noted_version()
+        if version is None:
+            version = _noted_version()
         if version is None:
             version = data_version_of(session)
         if version is None:
