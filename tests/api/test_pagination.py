@@ -361,10 +361,8 @@ def test_lineage_random_cursor_pages_equal_slices_of_the_whole_tree(site: Synthe
         assert page["count"] == whole["count"] and page["tiers"] == whole["tiers"]
 
 
-def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
-    """The path to the root is served from a cache keyed by the data version: the same certificate again
-    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
-    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+def _deepest_leaf(site: Synthetic) -> tuple[int, str, str]:
+    """The tree's deepest live certificate, its holder, and a supplier who is not its holder."""
     with site.engine.connect() as conn:
         leaf, holder = conn.execute(
             select(CERT.c.token_id, CERT.c.holder)
@@ -373,7 +371,15 @@ def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_cal
             .limit(1)
         ).one()
     a = site.seeded.addresses
-    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    return int(leaf), holder, next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+
+
+def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
+    """The path to the root is served from a cache keyed by the data version: the same certificate again
+    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
+    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+    leaf, holder, stranger = _deepest_leaf(site)
+    a = site.seeded.addresses
     path = f"/v1/certificates/{leaf}/lineage"
     first = site.get("core1", path)
     assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
@@ -528,15 +534,8 @@ def test_certificate_lineage_is_kept_while_other_payables_change_and_follows_its
     """With tree versions, a certificate's cached path survives a change to another payable (a new data
     version: a row changed behind the indexer's back stays unseen), and a change to its own tree shows
     at once."""
-    with site.engine.connect() as conn:
-        leaf, holder = conn.execute(
-            select(CERT.c.token_id, CERT.c.holder)
-            .where(CERT.c.slot_id == TREE_SLOT, CERT.c.status.in_(queries.LIVE_TOKEN))
-            .order_by(CERT.c.depth.desc(), CERT.c.token_id)
-            .limit(1)
-        ).one()
+    leaf, holder, stranger = _deepest_leaf(site)
     a = site.seeded.addresses
-    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
     path = f"/v1/certificates/{leaf}/lineage"
     set_holder = CERT.update().where(CERT.c.token_id == leaf)
     try:
