@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from apikit import Synthetic, synthetic_api
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position
+from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position, SlotVersion
 from tierflow.platform.models.financing import RecourseDebt
 from tierflow.platform.models.service import DirectoryParticipant
 from tierflow.platform.services import audit_trail, exports, lineage, participants, queries, sqltext
@@ -439,10 +439,8 @@ def test_lineage_random_cursor_pages_equal_slices_of_the_whole_tree(site: Synthe
         assert page["count"] == whole["count"] and page["tiers"] == whole["tiers"]
 
 
-def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
-    """The path to the root is served from a cache keyed by the data version: the same certificate again
-    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
-    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+def _deepest_leaf(site: Synthetic) -> tuple[int, str, str]:
+    """The tree's deepest live certificate, its holder, and a supplier who is not its holder."""
     with site.engine.connect() as conn:
         leaf, holder = conn.execute(
             select(CERT.c.token_id, CERT.c.holder)
@@ -451,7 +449,15 @@ def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_cal
             .limit(1)
         ).one()
     a = site.seeded.addresses
-    stranger = next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+    return int(leaf), holder, next(s for s in ("supplier2", "supplier3", "supplier4") if a[s] != holder)
+
+
+def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_caller(site: Synthetic) -> None:
+    """The path to the root is served from a cache keyed by the data version: the same certificate again
+    is not read again (a row changed behind the indexer's back stays unseen), the indexer's next commit
+    (a new version) shows at once, and a caller who may not read the certificate is refused every time."""
+    leaf, holder, stranger = _deepest_leaf(site)
+    a = site.seeded.addresses
     path = f"/v1/certificates/{leaf}/lineage"
     first = site.get("core1", path)
     assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
@@ -550,6 +556,107 @@ def test_whole_tree_lineage_is_kept_per_data_version_a_holders_view_is_not(site:
         with site.engine.begin() as conn:
             conn.execute(set_holder.values(holder=holder))
         synthetic.touch(site.engine)
+
+
+def test_lineage_trees_are_kept_while_other_payables_change_and_rebuilt_when_theirs_does(
+    site: Synthetic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With tree versions (models.SlotVersion), a window that changes another payable moves the data
+    version but keeps this tree's page data and whole tree; a change to this tree, or to slot 0
+    (participants, a rollback), builds them again, with the new rows."""
+    walks: list[int] = []
+    walk = lineage.token_tiers
+
+    def counted(conn: Any, slots: Any) -> dict[int, int | None]:
+        walks.append(1)
+        return walk(conn, slots)
+
+    monkeypatch.setattr(lineage, "token_tiers", counted)
+    with Session(site.engine) as session:
+        core = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
+
+    def read() -> tuple[dict[str, Any], lineage.Lineage | None]:
+        with Session(site.engine) as session:
+            page = queries.slot_lineage(session=session, caller=core, slot_id=TREE_SLOT, limit=5, offset=0)
+            return page, lineage.payable_lineage(session, core, TREE_SLOT)
+
+    try:
+        synthetic.touch(site.engine, [0, TREE_SLOT, BULK_SLOT])
+        page, tree = read()
+        assert len(walks) == 2  # the page data and the whole tree
+        synthetic.touch(site.engine, [BULK_SLOT])  # another payable changed: a new data version
+        again, kept = read()
+        assert len(walks) == 2 and kept is tree and again == page
+        synthetic.add_certificates(
+            site.engine, holder=site.seeded.addresses["supplier4"], slot_id=TREE_SLOT, token_ids=[960_000],
+            value=54_321,
+        )  # fmt: skip
+        synthetic.touch(site.engine, [TREE_SLOT])
+        grown, rebuilt = read()
+        assert len(walks) == 4 and rebuilt is not tree and rebuilt is not None
+        assert grown["count"] == rebuilt.count == page["count"] + 1
+        synthetic.touch(site.engine, [0])  # a participant's roles: every tree again
+        read()
+        assert len(walks) == 6
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(CERT.delete().where(CERT.c.token_id == 960_000))
+            conn.execute(SlotVersion.__table__.delete())  # type: ignore[attr-defined]
+        synthetic.summarise(site.engine)
+        synthetic.touch(site.engine)
+
+
+def test_certificate_lineage_is_kept_while_other_payables_change_and_follows_its_tree(
+    site: Synthetic,
+) -> None:
+    """With tree versions, a certificate's cached path survives a change to another payable (a new data
+    version: a row changed behind the indexer's back stays unseen), and a change to its own tree shows
+    at once."""
+    leaf, holder, stranger = _deepest_leaf(site)
+    a = site.seeded.addresses
+    path = f"/v1/certificates/{leaf}/lineage"
+    set_holder = CERT.update().where(CERT.c.token_id == leaf)
+    try:
+        synthetic.touch(site.engine, [0, TREE_SLOT, BULK_SLOT])
+        first = site.get("core1", path)
+        assert first.status_code == 200 and first.json()["tokens"][0]["holder"] == holder
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=a[stranger]))  # not a commit of the indexer
+        synthetic.touch(site.engine, [BULK_SLOT])
+        assert site.get("core1", path).content == first.content
+        synthetic.touch(site.engine, [TREE_SLOT])
+        assert site.get("core1", path).json()["tokens"][0]["holder"] == a[stranger]
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(set_holder.values(holder=holder))
+            conn.execute(SlotVersion.__table__.delete())  # type: ignore[attr-defined]
+        synthetic.touch(site.engine)
+
+
+def test_holdings_count_after_a_change_reads_the_position_summary_not_the_certificates(
+    site: Synthetic,
+) -> None:
+    """The first holdings page after a change (a new data version) takes its count from the position
+    summary, without counting the holder's certificates again (226,800 of them for one bench supplier);
+    the count is exact, and the holdings API shows it."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.lower().split()))
+
+    holder = site.seeded.addresses["supplier1"]
+    live = _ids(site.engine, LIVE_OF_HOLDER, h=holder)
+    synthetic.touch(site.engine)
+    event.listen(site.engine, "before_cursor_execute", record)
+    try:
+        with Session(site.engine) as session:
+            page = queries.certificates(session=session, holder=holder, limit=5, offset=0)
+    finally:
+        event.remove(site.engine, "before_cursor_execute", record)
+    assert page["count"] == len(live) > 0
+    counted = [s for s in statements if "count(" in s and "from certificate" in s]
+    assert counted == [] and any("from position" in s for s in statements)
+    assert site.get("supplier1", "/v1/supplier/holdings", limit=5).json()["count"] == len(live)
 
 
 @pytest.mark.parametrize("listing", ["transfers", "payouts"])

@@ -4,13 +4,15 @@ a reorg and a rebuild; reconcile finds a summary that drifted."""
 from __future__ import annotations
 
 from ixchain import Scenario
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from tierflow.platform.indexer import summary
 from tierflow.platform.indexer.reconcile import reconcile
 from tierflow.platform.indexer.runner import Indexer
-from tierflow.platform.models import FundedSummary, Position
+from tierflow.platform.models import Certificate, FundedSummary, Position
+from tierflow.platform.services import queries
 from tierflow.testing.chain import Platform
 
 
@@ -38,6 +40,7 @@ def test_summaries_equal_their_recomputation_through_phases_a_reorg_and_a_rebuil
         indexer.catch_up()
         with engine.connect() as conn:
             assert _stored(engine) == summary.recompute(conn), phase.__name__
+        _live_counts_exact(engine)
     stored = _stored(engine)
     assert stored["position"] and stored["funded_summary"], "the scenario must fill both summaries"
     assert sum(tokens for tokens, _ in stored["position"].values()) > 3
@@ -54,9 +57,39 @@ def test_summaries_equal_their_recomputation_through_phases_a_reorg_and_a_rebuil
     indexer.catch_up()
     assert indexer.metrics.reorgs_total == 1
     assert _stored(engine) == stored
+    assert _live_counts_exact(engine) > 3
 
     indexer.rebuild()
     assert _stored(engine) == stored
+    _live_counts_exact(engine)
+    # Maturity: repaid, claimed, paid out, defaulted: certificates leave the live lists.
+    scenario.maturity()
+    indexer.catch_up()
+    assert _live_counts_exact(engine) < sum(tokens for tokens, _ in stored["position"].values())
+
+
+def _live_counts_exact(engine: Engine) -> int:
+    """Every holder's and payable's live-certificate count as the lists show it (from the position
+    summary) equals COUNT(*) over the certificates; returns how many live certificates there are."""
+    cert = Certificate.__table__  # type: ignore[attr-defined]
+    live = cert.c.status.in_(queries.LIVE_TOKEN)
+    with engine.connect() as conn:
+        by_holder = dict(
+            conn.execute(select(cert.c.holder, func.count()).where(live).group_by(cert.c.holder)).all()
+        )
+        by_slot = dict(
+            conn.execute(select(cert.c.slot_id, func.count()).where(live).group_by(cert.c.slot_id)).all()
+        )
+        holders = conn.execute(select(cert.c.holder).distinct()).scalars().all()
+        slots = conn.execute(select(cert.c.slot_id).distinct()).scalars().all()
+    with Session(engine) as session:
+        for holder in holders:
+            page = queries.certificates(session=session, holder=holder, limit=1, offset=0)
+            assert page["count"] == by_holder.get(holder, 0), holder
+        for slot in slots:
+            page = queries.certificates(session=session, slot_id=slot, limit=1, offset=0)
+            assert page["count"] == by_slot.get(slot, 0), slot
+    return sum(by_holder.values())
 
 
 def _holds(tf: Platform, token: int, name: str) -> bool:
@@ -75,3 +108,4 @@ def test_reconcile_reports_a_summary_that_drifted(tf: Platform, engine: Engine) 
     assert report.differences and {d.what for d in report.differences} == {"position"}
     assert indexer.rebuild_summaries() > 0
     assert reconcile(engine, tf.w3, tf.deployment).differences == []
+    _live_counts_exact(engine)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from tierflow.chain.vocabulary import Role
 from tierflow.platform.indexer import summary
+from tierflow.platform.indexer.store import write_slot_versions
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import Checkpoint
 from tierflow.platform.models.bills import BillPackage, BillQuote, BillRange
@@ -564,8 +565,13 @@ def add_requests(
     summarise(engine)
 
 
-def touch(engine: Engine) -> None:
-    """Move the data version on, as the indexer does in the transaction that writes rows."""
+def touch(engine: Engine, slots: Iterable[int] = ()) -> int:
+    """Move the data version on, as the indexer does in the transaction that writes rows, and write it as
+    the version of `slots` (models.SlotVersion; 0: every tree), as a window that changed them does.
+    Returns the new data version."""
     table = Checkpoint.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         conn.execute(table.update().values(data_version=table.c.data_version + 1))
+        version = int(conn.execute(sa_select(table.c.data_version)).scalar_one())
+        write_slot_versions(conn, slots, version)
+    return version

@@ -31,7 +31,7 @@ from tierflow.platform.indexer import summary
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
-from tierflow.platform.indexer.store import Store
+from tierflow.platform.indexer.store import Store, write_slot_versions
 from tierflow.platform.models import Checkpoint, IndexedBlock, RawEvent
 
 log = logging.getLogger("tierflow.indexer")
@@ -302,7 +302,9 @@ class Indexer:
                 self.lease.guard(conn)
                 self.store.begin(conn)
                 self._apply(events, journal_from if journal_from <= last else None)
-                self.store.flush()
+                # Empty blocks keep the version: only rows written make cached reads stale.
+                version = next_version(previous) if events or previous is None else previous.data_version
+                self.store.flush(version)
                 if events:
                     conn.execute(RAW.insert(), [_raw_row(event) for event in events])
                 blocks = {event.block_number: event.block_hash for event in events}
@@ -313,8 +315,6 @@ class Indexer:
                     conn.execute(
                         delete(self.store.undo_table).where(self.store.undo_table.c.block_number <= floor)
                     )
-                # Empty blocks keep the version: only rows written make cached reads stale.
-                version = next_version(previous) if events or previous is None else previous.data_version
                 state = CheckpointState(last, last_hash, floor, version)
                 self._write_checkpoint(conn, state)
         except BaseException:
@@ -381,7 +381,10 @@ class Indexer:
                 else:
                     self._replay(conn)
                     floor = None
-                state = None if fork is None else CheckpointState(*fork, floor, next_version(checkpoint))
+                version = next_version(checkpoint)
+                state = None if fork is None else CheckpointState(*fork, floor, version)
+                # Every tree's key moves (slot 0): the undone slots' versions are not restored.
+                write_slot_versions(conn, [0], version)
                 self._write_checkpoint(conn, state)
         finally:
             self.store.discard()
@@ -409,6 +412,8 @@ class Indexer:
                     state = CheckpointState(
                         checkpoint.block_number, checkpoint.block_hash, None, next_version(checkpoint)
                     )
+                    # A replay writes no slot versions (Store.flush): slot 0 moves every tree's key.
+                    write_slot_versions(conn, [0], state.data_version)
                     self._write_checkpoint(conn, state)
         finally:
             self.store.discard()

@@ -23,9 +23,13 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, and_, bindparam, delete, select, update
 
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import READ_MODELS, UndoEntry
+from tierflow.platform.models import READ_MODELS, SlotVersion, UndoEntry
 
 UNDO: Table = UndoEntry.__table__  # type: ignore[attr-defined]
+SLOT_VERSION: Table = SlotVersion.__table__  # type: ignore[attr-defined]
+# Tables whose rows make up a payable's lineage tree, by the column naming its slot (models.SlotVersion);
+# a financing request names its certificate (slot found through it), a participant every tree (slot 0).
+SLOT_OF = {"payable": "slot_id", "certificate": "slot_id", "certificate_transfer": "slot_id"}
 
 Row = dict[str, Any]
 Key = tuple[str, tuple[Any, ...]]
@@ -81,6 +85,8 @@ class Store:
         # Before-images of the rows of summary.WATCHED tables changed in the current block (None: the
         # row was created in it); settled into the summary tables when the block ends.
         self._before: dict[Key, Row | None] = {}
+        # Slots whose trees the pending changes touch (SLOT_OF): flush(version) writes their versions.
+        self._slots: set[int] = set()
 
     @property
     def undo_table(self) -> Table:
@@ -109,6 +115,7 @@ class Store:
             return None
         if table in summary.WATCHED and cache_key not in self._before:
             self._before[cache_key] = dict(row)
+        self._touch(table, row)
         if self._journal and cache_key not in self._journaled and row["block_number"] < self.block_number:
             self._journaled.add(cache_key)
             self._undo.append(
@@ -148,12 +155,14 @@ class Store:
         self._inserts[cache_key] = full
         if table in summary.WATCHED:
             self._before.setdefault(cache_key, None)
+        self._touch(table, full)
         return full
 
     def append(self, table: str, row: Row) -> None:
         """An append-only history row (its primary key is the event's (block_number, log_index))."""
         info = self.tables[table]
         self._appends[table].append({**info.defaults, **row})
+        self._touch(table, row)
 
     def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
         """Load the rows of `keys` not cached yet with one query per 500 keys (a row that does not exist
@@ -173,11 +182,17 @@ class Store:
                 self._cache[(table, (row[column.name],))] = dict(row)
 
     # -- writing --------------------------------------------------------------------------------
-    def flush(self) -> int:
-        """Write every pending change through the current connection; returns the number of rows."""
+    def flush(self, version: int | None = None) -> int:
+        """Write every pending change through the current connection; returns the number of rows.
+
+        `version`: the data version this window commits with, written as the version of every slot it
+        touched (models.SlotVersion). None (a replay) leaves them: its caller writes slot 0 instead."""
         conn = self._require_conn()
         self._settle()
         written = 0
+        if version is not None and self._slots:
+            written += write_slot_versions(conn, self._slots, version)
+        self._slots.clear()
         by_table: dict[str, list[Row]] = defaultdict(list)
         for (table, _), row in self._inserts.items():
             by_table[table].append(row)
@@ -214,6 +229,7 @@ class Store:
         self._undo.clear()
         self._journaled.clear()
         self._before.clear()
+        self._slots.clear()
         self.block_number = 0
 
     # -- rollback and rebuild -------------------------------------------------------------------
@@ -243,6 +259,19 @@ class Store:
             conn.execute(delete(info.table))
 
     # -- internals ------------------------------------------------------------------------------
+    def _touch(self, table: str, row: Row) -> None:
+        """Note the slot whose tree a change of `row` of `table` changes (models.SlotVersion)."""
+        column = SLOT_OF.get(table)
+        if column is not None:
+            self._slots.add(int(row[column]))
+        elif table == "financing_request":
+            certificate = self._load(("certificate", (row["token_id"],)))
+            # A request for a certificate not indexed yet changes no tree that could be cached.
+            if certificate is not None:
+                self._slots.add(int(certificate["slot_id"]))
+        elif table == "participant":
+            self._slots.add(0)
+
     def _settle(self) -> None:
         """Fold the current block's changes of watched rows into the summary tables (same block)."""
         if not self._before:
@@ -296,3 +325,13 @@ class Store:
         params = {f"v_{name}": row[name] for name in info.columns if name not in info.primary_key}
         params.update({f"k_{name}": row[name] for name in info.primary_key})
         return params
+
+
+def write_slot_versions(conn: Connection, slots: Iterable[int], version: int) -> int:
+    """Set the version of `slots` (models.SlotVersion) to `version`, in the caller's transaction."""
+    ids = sorted(set(slots))
+    for begin in range(0, len(ids), 500):
+        conn.execute(delete(SLOT_VERSION).where(SLOT_VERSION.c.slot_id.in_(ids[begin : begin + 500])))
+    if ids:
+        conn.execute(SLOT_VERSION.insert(), [{"slot_id": slot, "version": version} for slot in ids])
+    return len(ids)

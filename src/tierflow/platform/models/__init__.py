@@ -12,7 +12,14 @@ from tierflow.platform.models.financing import (
     RecourseExercise,
 )
 from tierflow.platform.models.governance import GovernanceProposal, GovernanceStep
-from tierflow.platform.models.indexer import Checkpoint, IndexedBlock, IndexerLease, RawEvent, UndoEntry
+from tierflow.platform.models.indexer import (
+    Checkpoint,
+    IndexedBlock,
+    IndexerLease,
+    RawEvent,
+    SlotVersion,
+    UndoEntry,
+)
 from tierflow.platform.models.receivables import (
     ZERO_ADDRESS,
     Certificate,
@@ -81,6 +88,7 @@ __all__ = [
     "GovernanceProposal",
     "GovernanceStep",
     "IndexedBlock",
+    "SlotVersion",
     "IndexerLease",
     "Participant",
     "Payable",

@@ -46,6 +46,23 @@ class Checkpoint(SQLModel, table=True):
     data_version: int = big(default=0)
 
 
+class SlotVersion(SQLModel, table=True):
+    """The data version of the last indexer window that changed a payable's tree (its payable,
+    certificates, their movements or financing requests), written in that window's transaction.
+
+    A lineage tree cached by (its slot's version, slot 0's version) stays valid while other payables
+    change: keyed by the checkpoint's data_version, every change anywhere rebuilt every tree (~100-190 ms
+    of CPU at 10,000 tokens). Slot 0 is no payable: participant changes (a financier role moves tiers of
+    every tree), rollbacks and rebuilds write it, so that no key of a tree ever comes back after them.
+    A missing row means "unknown": readers fall back to the checkpoint's data_version.
+    """
+
+    __tablename__ = "slot_version"
+
+    slot_id: int = big(primary_key=True)
+    version: int = big()
+
+
 class IndexedBlock(SQLModel, table=True):
     """Hashes of indexed blocks (window ends and blocks with events): where to look for a fork point."""
 

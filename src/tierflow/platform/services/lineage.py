@@ -370,8 +370,9 @@ def visible_tokens(parents: dict[int, int | None], own: Iterable[int]) -> set[in
     return seen
 
 
-# Whole trees (what the obligor and auditors see) per data version: the same for every such reader until
-# the indexer writes rows, and building one from 10,000 certificate rows took ~440 ms a page view.
+# Whole trees (what the obligor and auditors see) per version of the tree (readcache.tree_version): the
+# same for every such reader until the indexer changes that tree, and building one from 10,000
+# certificate rows took ~440 ms a page view.
 WHOLE_TREES = TotalsCache(size=8)
 # One build of a tree at a time: readers missing together (a new data version) wait for the first.
 _WHOLE_TREE_BUILD = threading.Lock()
@@ -382,7 +383,7 @@ def payable_lineage(session: Session, party: access.Party, slot_id: int) -> Line
 
     The obligor and auditors see every certificate; any other party its own certificates and their
     paths to the root, with counts, tiers and financing computed on that part only. The whole tree is
-    kept per data version (WHOLE_TREES): callers must not change what it returns.
+    kept per version of the tree (WHOLE_TREES): callers must not change what it returns.
     """
     payable = session.get(Payable, slot_id)
     if payable is None:
@@ -391,12 +392,17 @@ def payable_lineage(session: Session, party: access.Party, slot_id: int) -> Line
     if own is not None:
         return _payable_lineage(session, payable, own)
 
+    # Per version of this tree (readcache.tree_version): a change to another payable keeps it.
+    version = readcache.tree_version(session, slot_id)
+
     def build() -> Lineage:
         with _WHOLE_TREE_BUILD:
             # Again under the lock: a build that finished while this one waited stored its tree.
-            return WHOLE_TREES.get(session, slot_id, lambda: _payable_lineage(session, payable, None))
+            return WHOLE_TREES.get(
+                session, slot_id, lambda: _payable_lineage(session, payable, None), version=version
+            )
 
-    return WHOLE_TREES.get(session, slot_id, build)
+    return WHOLE_TREES.get(session, slot_id, build, version=version)
 
 
 def _payable_lineage(session: Session, payable: Payable, own: set[int] | None) -> Lineage:

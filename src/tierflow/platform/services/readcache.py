@@ -20,13 +20,14 @@ from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
-from tierflow.platform.models import Checkpoint
+from tierflow.platform.models import Checkpoint, SlotVersion
 
 T = TypeVar("T")
 CHECKPOINT = Checkpoint.__table__  # type: ignore[attr-defined]
+SLOT_VERSION = SlotVersion.__table__  # type: ignore[attr-defined]
 # Built once: every cached read runs it, and a statement memoises its cache key (building one per
 # request costs more SQLAlchemy work than the query costs SQLite).
 _DATA_VERSION = select(CHECKPOINT.c.data_version).where(CHECKPOINT.c.id == 1)
@@ -64,6 +65,28 @@ def data_version_of(session: Session | Connection) -> int | None:
     None before the indexer has committed anything."""
     value = session.execute(_DATA_VERSION).scalar()
     return None if value is None else int(value)
+
+
+# A tree's version and slot 0's (participants, rollbacks, rebuilds), by primary key: built once.
+_TREE_VERSION = select(SLOT_VERSION.c.slot_id, SLOT_VERSION.c.version).where(
+    SLOT_VERSION.c.slot_id.in_([bindparam("slot"), 0])
+)
+
+
+def tree_version(session: Session | Connection, slot_id: int) -> tuple[str, int, int] | None:
+    """The version of payable `slot_id`'s tree (models.SlotVersion): it moves when the indexer changes
+    that tree, a participant, or rolls back or rebuilds, and stays put when another payable changes;
+    None when either row is missing (a database indexed before slot versions, synthetic data): then
+    the data version stands in. For TotalsCache.get(version=...)."""
+    found = {int(slot): int(version) for slot, version in session.execute(_TREE_VERSION, {"slot": slot_id})}
+    return tree_key(found.get(slot_id), found.get(0))
+
+
+def tree_key(slot_version: int | None, all_trees_version: int | None) -> tuple[str, int, int] | None:
+    """A tree's cache version from its slot's and slot 0's SlotVersion rows (either None: no key)."""
+    if slot_version is None or all_trees_version is None:
+        return None
+    return ("slot", int(slot_version), int(all_trees_version))
 
 
 # Reads of at most this many rows run on the event loop when the database is in process (run_read).
@@ -121,7 +144,13 @@ class ResponseCache:
         self.misses = 0
 
     async def body(
-        self, session: Session, query: Hashable, build: Callable[[], bytes], *, rows: int | None = None
+        self,
+        session: Session,
+        query: Hashable,
+        build: Callable[[], bytes],
+        *,
+        rows: int | None = None,
+        version: Hashable | None = None,
     ) -> bytes:
         """The body for `query` at the session's data version; on a miss `build` runs through run_read.
 
@@ -134,9 +163,11 @@ class ResponseCache:
         can only be as new or newer than the version, never older, so a cached body never hides a
         write that its key says is indexed (read-your-writes: a write returns once the indexer has
         committed its transaction, and that commit changed the version). Without a checkpoint row
-        nothing is cached.
+        nothing is cached. `version`: a narrower version read before the rows the same way (a tree's,
+        tree_key), instead of the data version.
         """
-        version = _noted_version()
+        if version is None:
+            version = _noted_version()
         if version is None:
             version = data_version_of(session)
         if version is None:
@@ -177,10 +208,20 @@ class TotalsCache:
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session | Connection, query: Hashable, compute: Callable[[], T]) -> T:
+    def get(
+        self,
+        session: Session | Connection,
+        query: Hashable,
+        compute: Callable[[], T],
+        *,
+        version: Hashable | None = None,
+    ) -> T:
+        """`compute()`'s value for `query`, kept per `version` (e.g. tree_version's, read before the
+        value's rows like the data version), by default the data version."""
         # A list page read on the event loop (run_read) has the version from its key lookup: no
         # statement of its own for it. Elsewhere (a worker thread, a script) the version is read here.
-        version = _noted_version()
+        if version is None:
+            version = _noted_version()
         if version is None:
             version = data_version_of(session)
         if version is None:

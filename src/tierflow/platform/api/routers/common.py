@@ -21,7 +21,7 @@ from tierflow.platform.api.deps import (
     WriterCaller,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import access, documents, participants, queries, workflows, writes
+from tierflow.platform.services import access, documents, participants, queries, readcache, workflows, writes
 from tierflow.platform.services.schemas.certificates import (
     Approval,
     BalancePublic,
@@ -122,12 +122,14 @@ async def certificate_lineage(
     ctx: ContextDep, session: SessionDep, caller: CurrentCaller, token_id: TokenId
 ) -> Response:
     # The party check runs on every request (one prebuilt lookup on the loop); the path is the same for
-    # every caller allowed to read it until the indexer writes rows again.
+    # every caller allowed to read it until the indexer changes its tree (the tree's version, read with
+    # the check; without one, the data version).
     row = queries.check_certificate_lineage(session=session, caller=caller, token_id=token_id)
     body = await ctx.paths.body(
         session,
         ("certificate_lineage", token_id),
         lambda: json_bytes(queries.certificate_lineage(session=session, row=row)),
+        version=readcache.tree_key(row.tree_version, row.all_trees_version),
     )
     return Response(content=body, media_type="application/json")
 
