@@ -723,6 +723,33 @@ def test_audit_trail_page_walks_past_200_by_cursor_keeping_the_filter(tmp_path: 
     engine.dispose()
 
 
+def test_audit_trail_csv_has_every_entry_past_the_old_100000_cap(tmp_path: Path) -> None:
+    """The trail CSV read at most 100,000 entries and ended there without a word; it now streams every
+    matching entry, newest first, a page at a time."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'trail.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    first = audit_trail.record(
+        engine, actor=Actor(company=None, user_name="walker"), action="walk", outcome="200"
+    )
+    entries = 100_050
+    rows = [
+        {"seq": first + n, "at": 1_700_000_000 + n, "company": None, "user_id": None, "user_name": "walker",
+         "action": f"walk {n}", "outcome": "200", "detail": "", "ip": "", "user_agent": "", "request_id": "",
+         "tx_hash": None, "prev_hash": "0" * 64, "entry_hash": "0" * 64}
+        for n in range(1, entries)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(audit_trail.AUDIT.insert(), rows)
+    client = client_for(engine, seeded.tokens["auditor"])
+    response = client.get("/dashboard/team/trail.csv?action=walk")
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    seqs = [int(line.split(",", 1)[0]) for line in lines[1:]]
+    assert len(seqs) == entries and seqs == list(range(first + entries - 1, first - 1, -1))
+    engine.dispose()
+
+
 def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_path: Path) -> None:
     """More payables than the table's 200: its next-page link reaches every one once, newest first, and
     the count and the outstanding figure are over all of them (they were the 200 listed, the 50 upcoming)."""

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,6 +223,17 @@ def head(engine: Engine) -> tuple[int, str]:
     return (0, GENESIS) if last is None else (int(last.seq), str(last.entry_hash))
 
 
+def _matching(company: str | None, user_name: str | None, action: str | None) -> list[Any]:
+    conditions = []
+    if company is not None:
+        conditions.append(AUDIT.c.company == company)
+    if user_name:
+        conditions.append(AUDIT.c.user_name.contains(user_name, autoescape=True))
+    if action:
+        conditions.append(AUDIT.c.action.startswith(action, autoescape=True))
+    return conditions
+
+
 def search(
     engine: Engine,
     *,
@@ -237,22 +248,34 @@ def search(
 
     A keyset page: `after` a seq, the entries older than it; also returns the total and the next cursor
     (None on the last page)."""
-    query = select(AUDIT)
-    count = select(func.count()).select_from(AUDIT)
-    conditions = []
-    if company is not None:
-        conditions.append(AUDIT.c.company == company)
-    if user_name:
-        conditions.append(AUDIT.c.user_name.contains(user_name, autoescape=True))
-    if action:
-        conditions.append(AUDIT.c.action.startswith(action, autoescape=True))
-    for condition in conditions:
-        query, count = query.where(condition), count.where(condition)
+    conditions = _matching(company, user_name, action)
+    query = select(AUDIT).where(*conditions)
+    count = select(func.count()).select_from(AUDIT).where(*conditions)
     page = keyset.page_query(query, AUDIT.c.seq, after=after, descending=True, limit=limit, offset=offset)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(page).mappings()]
         total = int(conn.execute(count).scalar_one())
     return rows, total, keyset.next_after(rows, limit, "seq")
+
+
+WALK_PAGE = 5_000  # entries per statement when every matching entry is read (the CSV export)
+
+
+def walk(
+    engine: Engine, *, company: str | None = None, user_name: str | None = None, action: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every matching entry, newest first, read WALK_PAGE at a time by cursor: however long the trail,
+    memory holds one page and no connection is held between pages."""
+    query = select(AUDIT).where(*_matching(company, user_name, action))
+    after: int | None = None
+    while True:
+        page = keyset.page_query(query, AUDIT.c.seq, after=after, descending=True, limit=WALK_PAGE, offset=0)
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(page).mappings()]
+        after = keyset.next_after(rows, WALK_PAGE, "seq")
+        yield from rows
+        if after is None:
+            return
 
 
 CSV_COLUMNS: Sequence[str] = (*HASHED_FIELDS, "prev_hash", "entry_hash")
