@@ -439,16 +439,30 @@ class ChainGateway:
         signer = Web3.to_checksum_address(signer)
         to, data = self.calldata(call)
         gas = self.simulate(signer, to, data)
-        message = {
+        message = self._request_message(
+            signer,
+            to,
+            data,
+            int(gas * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
+            self.forwarder_nonce(signer) if nonce is None else nonce,
+            self.chain_time() + deadline_s if deadline is None else deadline,
+        )
+        return self.typed_data(message)
+
+    @staticmethod
+    def _request_message(
+        signer: str, to: str, data: bytes, gas: int, nonce: int, deadline: int
+    ) -> dict[str, Any]:
+        """The ForwardRequest message (unsigned) of a call of `signer` to `to` with `data`."""
+        return {
             "from": signer,
             "to": to,
             "value": 0,
-            "gas": int(gas * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
-            "nonce": self.forwarder_nonce(signer) if nonce is None else nonce,
-            "deadline": self.chain_time() + deadline_s if deadline is None else deadline,
+            "gas": gas,
+            "nonce": nonce,
+            "deadline": deadline,
             "data": "0x" + data.hex(),
         }
-        return self.typed_data(message)
 
     def _custodial_deadline(self) -> int:
         """CUSTODIAL_DEADLINE_S after the chain's time. Read for every request: a cached time goes stale
@@ -643,22 +657,10 @@ class ChainGateway:
         for index, job in enumerate(batch):
             try:
                 # Without a batch verdict the write is simulated now, after the ones before it were sent.
-                verdict = (
-                    verdicts[index]
-                    if verdicts is not None
-                    else self.simulate(signer, job.to, job.data, "pending")
+                gas = int(self.simulate(signer, job.to, job.data, "pending") * INNER_GAS_HEADROOM)
+                message = self._request_message(
+                    signer, job.to, job.data, gas + INNER_GAS_MARGIN, nonce, deadline
                 )
-                if isinstance(verdict, TierflowError):
-                    raise verdict
-                message = {
-                    "from": signer,
-                    "to": job.to,
-                    "value": 0,
-                    "gas": int(verdict * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN,
-                    "nonce": nonce,
-                    "deadline": deadline,
-                    "data": "0x" + job.data.hex(),
-                }
                 signature = self.sign(job.account, self.typed_data(message))
                 tx_hash = job.context.run(self._send_request, relayer, message, signature)
             except ContractRevert as refusal:
@@ -719,15 +721,7 @@ class ChainGateway:
             account = group[0][0].account
             requests: list[tuple[dict[str, Any], str]] = []
             for offset, (job, allowance) in enumerate(group):
-                message: dict[str, Any] = {
-                    "from": signer,
-                    "to": job.to,
-                    "value": 0,
-                    "gas": allowance,
-                    "nonce": nonce + offset,
-                    "deadline": deadline,
-                    "data": "0x" + job.data.hex(),
-                }
+                message = self._request_message(signer, job.to, job.data, allowance, nonce + offset, deadline)
                 requests.append((message, self.sign(job.account, self.typed_data(message))))
             data, gas = self._batch_data(requests)
             writers = [(job.context, nonce + offset) for offset, (job, _) in enumerate(group)]
@@ -989,15 +983,9 @@ class ChainGateway:
         of a request that failed or was lost: only one of the two signed requests can ever run.
         """
         to, data = self.calldata(Call("Receivables", "isTrustedForwarder", (self.forwarder.address,)))
-        message = {
-            "from": str(account.address),
-            "to": to,
-            "value": 0,
-            "gas": 50_000,
-            "nonce": nonce,
-            "deadline": self._custodial_deadline(),
-            "data": "0x" + data.hex(),
-        }
+        message = self._request_message(
+            str(account.address), to, data, 50_000, nonce, self._custodial_deadline()
+        )
         return self._send_request(relayer, message, self.sign(account, self.typed_data(message)))
 
     def relay(self, message: dict[str, Any], signature: str) -> TxOutcome:
