@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 from collections.abc import Iterator
@@ -639,6 +640,9 @@ def test_remembered_language_holds_on_every_page_error_and_csv(book: tuple[Engin
         assert not english, (path, header)
     trail = phone.get("/dashboard/team/trail.csv").text.splitlines()[1]  # the refused post above
     assert re.match(r"1,\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z,", trail), trail  # ISO time, not unix seconds
+    # Beside the stored keys (the hashes chain over them), the action and outcome in the reader's words.
+    *_, company, action, outcome = next(csv.reader([trail]))
+    assert re.search(r"[\u4e00-\u9fff]", action) and re.search(r"[\u4e00-\u9fff]", outcome), trail
 
 
 def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_path: Path) -> None:

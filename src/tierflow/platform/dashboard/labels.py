@@ -288,11 +288,14 @@ TRAIL_STEPS: dict[str, str] = {
     "reject": N_("rejected: %(action)s"),
 }
 TRAIL_REQUESTS: dict[str, str] = {"dashboard": N_("on the dashboard"), "write": N_("through the API")}
+REFUSED_WRITE = "write.refused"
+REFUSED_WORDS = N_("refused before it ran (%(where)s)")
 TRAIL_OUTCOMES: dict[str, str] = {
     "ok": N_("done"),
     "pending": N_("waiting for a checker"),
     "executed": N_("executed"),
     "refused": N_("refused"),
+    "denied": N_("no right to it"),
     "rejected": N_("rejected"),
     "failed": N_("failed"),
     "disabled": N_("person disabled"),
@@ -309,6 +312,13 @@ def trail_action(key: str) -> tuple[str, str]:
     """An audit-trail action as (words, request): the request ("POST /dashboard/…", addresses shortened)
     is shown as code beside the words; in English the stored key is the words."""
     head, _, rest = key.partition(" ")
+    if head == REFUSED_WRITE and rest:
+        # "write.refused POST /v1/…" (the API) or "write.refused dashboard POST /dashboard/…": a write
+        # refused before any service ran (no right, a forged form); in English the stored key is the words.
+        where, request = trail_action(rest if rest.split(" ")[0] in TRAIL_REQUESTS else f"write {rest}")
+        words = i18n.gettext(REFUSED_WORDS, where=where)
+        english = i18n.translations(i18n.get_locale()).gettext(REFUSED_WORDS) == REFUSED_WORDS
+        return (head if english else words), request
     if head in TRAIL_REQUESTS and rest.split(" ")[0] in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         request = _ADDRESS.sub(lambda m: f"{m.group()[:6]}…{m.group()[-4:]}", rest)
         return _translated(TRAIL_REQUESTS[head], head), request

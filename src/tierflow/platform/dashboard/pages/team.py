@@ -195,9 +195,14 @@ def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: st
         web.engine(request), company=_trail_scope(viewer), user_name=user[:200] or None,
         action=action[:64] or None,
     )  # fmt: skip
-    # The header in the reader's language, times as ISO 8601 UTC; the hashes stay exact (they chain).
+    # The header in the reader's language, times as ISO 8601 UTC; the hashes stay exact (they chain), so
+    # the stored keys stay as they are and the last three columns say the same in the reader's words
+    # (the company's name, the action and the outcome as the trail page shows them).
     header = [i18n.gettext(TRAIL_HEADERS[column]) for column in audit_trail.CSV_COLUMNS]
+    header += [i18n.gettext(label) for label in TRAIL_WORDS_HEADERS]
     at = audit_trail.CSV_COLUMNS.index("at")
+    with web.session(request) as db:
+        names = queries.directory(db)
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -206,6 +211,12 @@ def trail_csv(request: Request, viewer: web.SignedIn, user: str = "", action: st
         for n, row in enumerate(entries, start=1):
             cells = [row.get(column) for column in audit_trail.CSV_COLUMNS]
             cells[at] = fmt.iso_datetime(int(row["at"])) if row.get("at") else ""
+            company = row.get("company")
+            cells += [
+                names.name(company) if company else "",
+                " ".join(part for part in labels.trail_action(row.get("action") or "") if part),
+                labels.trail_outcome(row.get("outcome") or ""),
+            ]
             writer.writerow(cells)
             if n % 1_000 == 0:
                 yield buffer.getvalue()
@@ -235,6 +246,7 @@ TRAIL_HEADERS = {
     "prev_hash": i18n.N_("Previous entry's hash"),
     "entry_hash": i18n.N_("Entry hash"),
 }
+TRAIL_WORDS_HEADERS = (i18n.N_("Company"), i18n.N_("Action (in words)"), i18n.N_("Outcome (in words)"))
 
 
 def _admin(viewer: Viewer) -> Actor:
