@@ -769,3 +769,41 @@ def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_pat
     assert f"panel=tables&amp;payables_after={slots[199]}" in htmls[-1]  # the live refresh stays on this page
     assert fmt.yuan(len(slots) * 10**15) in htmls[0]  # every accepted payable's face, none repaid
     engine.dispose()
+
+
+def test_operator_payouts_due_page_by_cursor_every_payable_once(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    """More payouts due than a page (runs of equal maturities across the page boundaries): the next-page
+    links reach every one once in (maturity, payable) order, the count is over all of them, and a cursor
+    edited in the address bar shows the first page instead of failing (the panel listed every row at once
+    before: no pager, no link)."""
+    engine, seeded = book
+    a = seeded.addresses
+    slots = list(range(600_230, 600_000, -1))  # slot order runs against maturity order within a day
+    synthetic.add_due_payables(
+        engine, obligor=a["core1"], holder=a["supplier2"], slot_ids=slots, maturity=86_400 * 20_000,
+        first_token=600_001,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        due = [int(r[0]) for r in conn.execute(text(synthetic.PAYOUTS_DUE_SQL), {"now": int(time.time())})]
+    client = client_for(engine, seeded.tokens["operator"])
+    pages: list[list[int]] = []
+    query = ""
+    while True:
+        html = client.get("/dashboard/operator" + query).text
+        panel = html.split('data-testid="payouts-due"', 1)[1].split("</section>", 1)[0]
+        pages.append([int(i) for i in re.findall(r'data-slot="(\d+)"', panel)])
+        assert f'<span class="count">{len(due)}</span>' in panel
+        following = re.search(r'href="\?due_after=([A-Za-z0-9_-]+)"', panel)
+        if following is None:
+            break
+        query = f"?due_after={following.group(1)}"
+    assert [slot for page in pages for slot in page] == due and set(slots) <= set(due)
+    assert [len(page) for page in pages[:-1]] == [100] * (len(pages) - 1) and len(pages) == -(
+        -len(due) // 100
+    )
+    edited = client.get("/dashboard/operator?due_after=bm90IGpzb24")
+    assert edited.status_code == 200 and re.findall(r'data-slot="(\d+)"', edited.text)[:100] == [
+        str(slot) for slot in due[:100]
+    ]

@@ -156,6 +156,21 @@ API_INDEXES = [
     ),
     # A holder's bill ranges in id order (keyset pages of /v1/bills/holdings and the bills page).
     Index("ix_bill_range_holder_range", _ranges.c.holder, _ranges.c.range_id),
+    # Keyset pages by composite key (services.keyset.composite_page): the operator's payouts due by
+    # (maturity, slot), the participant directory by (created_at, address), an uploader's documents by
+    # (created_at, id).
+    Index("ix_payable_maturity_slot", _payables.c.maturity, _payables.c.slot_id),
+    Index(
+        "ix_participant_directory_created_address",
+        DirectoryParticipant.__table__.c.created_at,  # type: ignore[attr-defined]
+        DirectoryParticipant.__table__.c.address,  # type: ignore[attr-defined]
+    ),
+    Index(
+        "ix_document_file_uploader_created_id",
+        StoredDocument.__table__.c.uploader,  # type: ignore[attr-defined]
+        StoredDocument.__table__.c.created_at,  # type: ignore[attr-defined]
+        StoredDocument.__table__.c.document_id,  # type: ignore[attr-defined]
+    ),
 ]
 
 
