@@ -669,7 +669,7 @@ def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_pat
     assert "panel=tables&amp;requests_after=5005" in htmls[-1]  # the live refresh stays on this page
     total = f"¥{fmt.yuan(sum(p['amount'] for p in payouts))}"
     assert all(total in html for html in htmls)
-    assert "The newest 200 of 203 payouts" in htmls[0]
+    assert "200 on this page, 203 in all" in htmls[0]  # the payouts' pager (it said "the newest 200 of 203")
     engine.dispose()
 
 
@@ -807,3 +807,83 @@ def test_operator_payouts_due_page_by_cursor_every_payable_once(
     assert edited.status_code == 200 and re.findall(r'data-slot="(\d+)"', edited.text)[:100] == [
         str(slot) for slot in due[:100]
     ]
+
+
+def _walk_links(client: TestClient, url: str, row: str, cursor: str) -> tuple[list[str], list[list[str]]]:
+    """Every page of a list whose next-page link carries `cursor` (any other query kept): the HTML and the
+    `data-<row>` markers of each."""
+    htmls: list[str] = []
+    pages: list[list[str]] = []
+    query = "?panel=tables"
+    while True:
+        html = client.get(url + query).text
+        htmls.append(html)
+        pages.append(re.findall(rf'data-{row}="([^"]+)"', html))
+        following = re.search(
+            rf'href="\?([^"]*{cursor}=[A-Za-z0-9_-]+[^"]*)" data-testid="{cursor}-next"', html
+        )
+        if following is None:
+            return htmls, pages
+        query = "?panel=tables&" + following.group(1).replace("&amp;", "&")
+
+
+def test_supplier_statement_and_payouts_page_by_cursor_across_a_batch_block(tmp_path: Path) -> None:
+    """One block funds 260 of the supplier's financing requests (more than a page of 200) and pays it
+    payouts beside 190 payouts in other blocks: the statement and the payouts table each walk by their own
+    cursor, every line once, newest first, and paging one keeps the other's and the holdings' cursor (both
+    showed the newest 200 and stopped; a cursor by block alone would split the batch block wrongly)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'statement.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=100, payables=2, first_slot=1_000, first_token=10_000)
+    a = seeded.addresses
+    supplier, batch_block = a["supplier2"], 50
+    requests = list(range(5_000, 5_260))
+    synthetic.add_requests(
+        engine, token_id=10_000, seller=supplier, financier=a["bank1"], request_ids=requests, amount=100
+    )
+    payouts = [
+        {"block_number": batch_block if i < 10 else 10 + i, "log_index": 300 + i if i < 10 else 0,
+         "tx_hash": "0x" + f"{i:064x}", "token_id": 10_000, "slot_id": 1_000, "holder": supplier,
+         "amount": 1_000 + i}
+        for i in range(200)
+    ]  # fmt: skip
+    table = FinancingRequest.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), payouts)  # type: ignore[attr-defined]
+        conn.execute(
+            table.update()
+            .where(table.c.request_id.in_(requests))
+            .values(status="Funded", funded_block=batch_block, price=900)
+        )
+    # Newest first: block, then payouts (by log index) before financing prices (by request id).
+    places = [(p["block_number"], 1, p["log_index"]) for p in payouts] + [
+        (batch_block, 0, r) for r in requests
+    ]
+    expected = ["-".join(map(str, place)) for place in sorted(places, reverse=True)]
+    client = client_for(engine, seeded.tokens["supplier2"])
+    url = f"/dashboard/supplier/{supplier}"
+    htmls, pages = _walk_links(client, url, "line", "statement_after")
+    assert [line for page in pages for line in page] == expected and [len(p) for p in pages] == [200, 200, 60]
+    assert "60 on this page, 460 in all" in htmls[-1]
+    htmls, pages = _walk_links(client, url, "payout", "payouts_after")
+    newest = sorted(payouts, key=lambda p: (p["block_number"], p["log_index"]), reverse=True)
+    assert [m for page in pages for m in page] == [f"{p['tx_hash']}-10000" for p in newest] and len(
+        pages
+    ) == 1
+    extra = [
+        dict(p, block_number=300 + i, tx_hash="0x" + f"{1_000 + i:064x}") for i, p in enumerate(payouts[:30])
+    ]
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), extra)  # type: ignore[attr-defined]
+    htmls, pages = _walk_links(client, url, "payout", "payouts_after")
+    assert len(pages) == 2 and len({m for page in pages for m in page}) == 230 == sum(map(len, pages))
+    # Paging the statement keeps the payouts' cursor, in its links and in the live refresh.
+    second = re.search(r'href="\?([^"]*payouts_after=\d+[^"]*)" data-testid="payouts_after-next"', htmls[0])
+    assert second is not None
+    on_page_two = client.get(url + "?" + second.group(1).replace("&amp;", "&")).text
+    statement_next = re.search(r'href="\?([^"]*)" data-testid="statement_after-next"', on_page_two)
+    assert statement_next is not None and "payouts_after=" in statement_next.group(1)
+    assert re.search(r'hx-get="[^"]*payouts_after=\d+', on_page_two)
+    assert client.get(url + "?statement_after=bm90IGpzb24").status_code == 200  # edited: the newest lines
+    engine.dispose()

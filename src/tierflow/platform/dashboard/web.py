@@ -46,6 +46,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
+from urllib.parse import urlencode
 
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Depends, Request
@@ -575,3 +576,15 @@ def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) 
         origin=viewer.origin,
         tx_hash=tx_hash,
     )
+
+
+def query_with(**cursors: Any) -> Callable[..., str]:
+    """For a page with several cursors: `query_with(name=value)` in a template is the page's query string
+    with that cursor changed (None drops it) and every other one kept, so that paging one list or the
+    live refresh never resets the others."""
+
+    def changed(**changes: Any) -> str:
+        kept = {**cursors, **changes}
+        return urlencode({name: value for name, value in kept.items() if value is not None})
+
+    return changed
