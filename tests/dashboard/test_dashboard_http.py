@@ -26,7 +26,7 @@ from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import RawEvent
-from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import audit_trail, lineage
@@ -768,6 +768,33 @@ def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_pat
     assert f'<span class="count">{len(slots)}</span>' in htmls[0]
     assert f"panel=tables&amp;payables_after={slots[199]}" in htmls[-1]  # the live refresh stays on this page
     assert fmt.yuan(len(slots) * 10**15) in htmls[0]  # every accepted payable's face, none repaid
+    # Upcoming maturities and repayments: 50 a page by their own cursors (they showed the first 50 only),
+    # every row once in order, ties on the maturity day and in one block across page boundaries.
+    with engine.connect() as conn:
+        upcoming = [str(r[0]) for r in conn.execute(text(
+            "SELECT slot_id FROM payable WHERE obligor = :o AND status IN ('Accepted', 'Defaulted') "
+            "ORDER BY maturity, slot_id"), {"o": core})]  # fmt: skip
+    repayments = [
+        {"block_number": 40 + i // 70, "log_index": i % 70, "tx_hash": "0x" + f"{i:064x}",
+         "slot_id": slots[i], "obligor": core, "amount": 100, "paid_in": 100}
+        for i in range(120)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(Repayment.__table__.insert(), repayments)  # type: ignore[attr-defined]
+    url = f"/dashboard/core/{core}"
+    htmls, marks = _walk_links(client, url, "slot", "upcoming_after")
+    assert [m for page in marks for m in page] == upcoming and [len(m) for m in marks] == [50] * 4 + [25]
+    assert "25 on this page, 225 in all" in htmls[-1]
+    _, marks = _walk_links(client, url, "repayment", "repayments_after")
+    newest = sorted(((r["block_number"], r["log_index"]) for r in repayments), reverse=True)
+    assert [m for page in marks for m in page] == [f"{b}-{i}" for b, i in newest] and len(marks) == 3
+    # Paging the payables keeps the upcoming list's page, in the links and in the live refresh.
+    second = re.search(r'href="\?([^"]*)" data-testid="upcoming_after-next"', htmls[0])
+    assert second is not None
+    html = client.get(f"{url}?{second.group(1).replace('&amp;', '&')}").text
+    following = re.search(r'href="\?([^"]*)" data-testid="payables_after-next"', html)
+    assert following is not None and "upcoming_after=" in following.group(1)
+    assert re.search(r'hx-get="[^"]*upcoming_after=', html)
     engine.dispose()
 
 

@@ -740,6 +740,29 @@ class StatementPage:
     next_after: str | None  # services.keyset.encode_cursor(block, rank, id) of this page's last line
 
 
+def block_times(db: Session, blocks: Iterable[int]) -> dict[int, int]:
+    """The time [unix s] of each indexed block in `blocks` (its events'): what a row's date is."""
+    wanted = sorted(set(blocks))
+    if not wanted:
+        return {}
+    rows = db.execute(
+        sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+        .where(col(RawEvent.block_number).in_(wanted))
+        .group_by(col(RawEvent.block_number))
+    ).all()
+    return {int(block): int(time) for block, time in rows}
+
+
+def int_cursor(cursor: str | None, parts: int) -> tuple[str | None, tuple[int, ...] | None]:
+    """A page's opaque cursor of `parts` integers (services.keyset) and the key it names; a cursor edited
+    in the address bar is dropped (the list starts at its first page) rather than failing the page."""
+    try:
+        start = keyset.decode_cursor(cursor, (int,) * parts)
+    except InvalidRequest:
+        return None, None
+    return (cursor, tuple(int(part) for part in start)) if start else (None, None)
+
+
 def _before(block: Any, ident: Any, rank: int, start: tuple[int, ...] | None) -> tuple[Any, ...]:
     """The condition "older than the line `start` names" on one source of lines ranked `rank`."""
     if start is None:
@@ -790,14 +813,7 @@ def supplier_statement(
     lines.sort(key=lambda item: item[0], reverse=True)
     following = keyset.encode_cursor(*lines[limit - 1][0]) if len(lines) > limit else None
     del lines[limit:]
-    blocks = sorted({key[0] for key, _ in lines})
-    times = dict(
-        db.execute(
-            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
-            .where(col(RawEvent.block_number).in_(blocks))
-            .group_by(col(RawEvent.block_number))
-        ).all()
-    ) if blocks else {}  # fmt: skip
+    times = block_times(db, {key[0] for key, _ in lines})
     for key, line in lines:
         line.at = times.get(key[0])
     count = int(
@@ -900,11 +916,7 @@ def supplier_view(
     )
     # Newest first by (block, log index), through ix_payout_holder_block_log.
     payouts = service_queries.payouts(session=db, holder=supplier, limit=limit, offset=0, after=payouts_after)
-    try:
-        start_line = keyset.decode_cursor(statement_after, (int, int, int))
-    except InvalidRequest:  # a cursor edited in the address bar: the newest lines
-        statement_after = start_line = None
-    statement_start = tuple(int(part) for part in start_line) if start_line else None
+    statement_after, statement_start = int_cursor(statement_after, 3)
     statement = supplier_statement(db, supplier, limit=limit, after=statement_start)
     received = col(Payout.holder) == supplier
     payouts_count, payouts_total = exact_groups(db, col(Payout.holder), [col(Payout.amount)], [received]).get(
@@ -954,16 +966,39 @@ class CoreView:
     tiers: list[TierSpread]
     banks: list[BankHolding]
     outstanding: int
-    repayments: list[Repayment]
+    repayments: list[Repayment]  # one page, newest first
     # The payables table is a keyset page, newest first: `payables_after` is the slot it started below
     # (None: the newest), `payables_next` the cursor of the next page (None: the last).
     payables_count: int = 0
     payables_after: int | None = None
     payables_next: int | None = None
+    # Upcoming maturities (by maturity, then payable) and repayments (newest first, by block and log
+    # index) by opaque cursor: (the cursor the page started after, its page) for the _cursor_pager macro.
+    pages: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    repayment_times: dict[int, int] = field(default_factory=dict)  # block -> its time [unix s]
+
+
+@dataclass
+class KeyPage:
+    """One keyset page of a dashboard list: its rows, how many in all, the next page's cursor."""
+
+    data: list[Any]
+    count: int
+    next_after: str | None
+
+
+UPCOMING_PAGE = REPAYMENTS_PAGE = 50  # rows a page of the core's upcoming maturities and repayments
 
 
 def core_view(
-    db: Session, obligor: str, *, now: int, limit: int = 200, payables_after: int | None = None
+    db: Session,
+    obligor: str,
+    *,
+    now: int,
+    limit: int = 200,
+    payables_after: int | None = None,
+    upcoming_after: str | None = None,
+    repayments_after: str | None = None,
 ) -> CoreView:
     lines = db.exec(
         select(CreditLine).where(col(CreditLine.obligor) == obligor).order_by(col(CreditLine.line_id))
@@ -978,12 +1013,17 @@ def core_view(
     payables_next = payables[limit - 1].slot_id if len(payables) > limit else None
     del payables[limit:]
     payables_count = int(db.execute(sa_select(func.count()).where(owed)).scalar_one())
-    upcoming = db.exec(
-        select(Payable)
-        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
-        .order_by(col(Payable.maturity))
-        .limit(50)
-    ).all()
+    upcoming_after, upcoming_start = int_cursor(upcoming_after, 2)
+    upcoming = KeyPage(
+        *keyset.composite_rows(
+            db,
+            select(Payable).where(owed, col(Payable.status).in_(("Accepted", "Defaulted"))),
+            (col(Payable.maturity), col(Payable.slot_id)),
+            after=upcoming_start,
+            limit=UPCOMING_PAGE,
+            offset=0,
+        )
+    )
     # Across every payable of the obligor: the indexer's positions (one row per holder, payable and
     # depth) put at their holder's supply-chain tier in that payable (services.lineage.token_tiers).
     positions = db.exec(
@@ -999,13 +1039,19 @@ def core_view(
             banks[holder][0] += int(value)
             banks[holder][1] += int(tokens)
     holders = [BankHolding(bank, amount, n) for bank, (amount, n) in banks.items()]
-    repayments = db.exec(
-        select(Repayment)
-        .where(col(Repayment.obligor) == obligor)
-        .order_by(col(Repayment.block_number).desc())
-        .limit(50)
-    ).all()
-    # Over every unpaid payable, not the 50 listed: exact sums in SQL (services.sums).
+    repayments_after, repayments_start = int_cursor(repayments_after, 2)
+    repayments = KeyPage(
+        *keyset.composite_rows(
+            db,
+            select(Repayment).where(col(Repayment.obligor) == obligor),
+            (col(Repayment.block_number), col(Repayment.log_index)),
+            after=repayments_start,
+            limit=REPAYMENTS_PAGE,
+            offset=0,
+            descending=True,
+        )
+    )
+    # Over every unpaid payable, not the page listed: exact sums in SQL (services.sums).
     unpaid = [owed, col(Payable.status).in_(("Accepted", "Defaulted"))]
     _, faces, repaid = exact_groups(
         db, col(Payable.obligor), [col(Payable.face), col(Payable.paid_in)], unpaid
@@ -1014,14 +1060,19 @@ def core_view(
     return CoreView(
         lines=list(lines),
         payables=list(payables),
-        upcoming=list(upcoming),
+        upcoming=upcoming.data,
         tiers=tiers,
         banks=sorted(holders, key=lambda b: -b.amount),
         outstanding=outstanding,
-        repayments=list(repayments),
+        repayments=repayments.data,
         payables_count=payables_count,
         payables_after=payables_after,
         payables_next=payables_next,
+        pages={
+            "upcoming_after": (upcoming_after, upcoming),
+            "repayments_after": (repayments_after, repayments),
+        },
+        repayment_times=block_times(db, (r.block_number for r in repayments.data)),
     )
 
 

@@ -578,13 +578,24 @@ def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) 
     )
 
 
-def query_with(**cursors: Any) -> Callable[..., str]:
+class CursorQuery:
     """For a page with several cursors: `query_with(name=value)` in a template is the page's query string
     with that cursor changed (None drops it) and every other one kept, so that paging one list or the
-    live refresh never resets the others."""
+    live refresh never resets the others; `query_with.keep(name)` is the rest for the _cursor_pager
+    macro's `keep`."""
 
-    def changed(**changes: Any) -> str:
-        kept = {**cursors, **changes}
+    def __init__(self, cursors: dict[str, Any]) -> None:
+        self.cursors = cursors
+
+    def __call__(self, **changes: Any) -> str:
+        kept = {**self.cursors, **changes}
         return urlencode({name: value for name, value in kept.items() if value is not None})
 
-    return changed
+    def keep(self, name: str) -> str:
+        rest = self(**{name: None})
+        return rest + "&" if rest else ""
+
+
+def query_with(**cursors: Any) -> CursorQuery:
+    """The CursorQuery of a page whose cursors are `cursors` (in the order its links should list them)."""
+    return CursorQuery(cursors)

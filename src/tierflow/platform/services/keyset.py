@@ -74,16 +74,6 @@ def decode_cursor(
     return tuple(parts)
 
 
-def composite_page(
-    query: Any, keys: tuple[Any, ...], *, after: tuple[Part, ...] | None, limit: int, offset: int
-) -> Any:
-    """`query` after the composite key `after` in ascending `keys` order (a row-value comparison, which
-    both SQLite and PostgreSQL answer from an index on `keys`), with one look-ahead row."""
-    if after is not None:
-        query = query.where(tuple_(*keys) > tuple_(*(literal(part) for part in after)))
-    return query.order_by(*keys).limit(limit + 1).offset(offset)
-
-
 def next_cursor(rows: list[Any], limit: int, names: tuple[str, ...]) -> str | None:
     """Cut the look-ahead row off `rows`; the opaque cursor of the next page, None on the last."""
     if len(rows) <= limit:
@@ -101,10 +91,16 @@ def composite_rows(
     after: tuple[Part, ...] | None,
     limit: int,
     offset: int,
+    descending: bool = False,
 ) -> tuple[list[Any], int, str | None]:
-    """One keyset page of `query`'s ORM rows by the composite key `keys` (its columns), the count over
-    every page, and the next page's opaque cursor."""
+    """One keyset page of `query`'s ORM rows after the composite key `after` in `keys` order (its
+    columns; `descending`: newest first), the count over every page, and the next page's opaque cursor.
+    The page is a row-value comparison, which both SQLite and PostgreSQL answer from an index on `keys`."""
     count = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-    page = composite_page(query, keys, after=after, limit=limit, offset=offset)
+    if after is not None:
+        position, start = tuple_(*keys), tuple_(*(literal(part) for part in after))
+        query = query.where(position < start if descending else position > start)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    page = query.order_by(*order).limit(limit + 1).offset(offset)  # one look-ahead row: next_cursor
     rows = list(session.execute(page).scalars().all())
     return rows, count, next_cursor(rows, limit, tuple(key.key for key in keys))
