@@ -21,17 +21,19 @@ from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tierflow.chain.vocabulary import ROLE_BITS
 from tierflow.platform.indexer import summary
-from tierflow.platform.models import Certificate, CertificateTransfer, Payout, Position, SlotVersion
+from tierflow.platform.models import Certificate, CertificateTransfer, Payable, Payout, Position, SlotVersion
 from tierflow.platform.models.financing import RecourseDebt
-from tierflow.platform.models.service import DirectoryParticipant
-from tierflow.platform.services import audit_trail, exports, lineage, participants, queries, sqltext
+from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
+from tierflow.platform.services import audit_trail, exports, keyset, lineage, participants, queries, sqltext
 from tierflow.platform.services.audit_trail import Actor
 from tierflow.testing import synthetic
 
 TREE_SLOT = 500
 BULK_SLOT, BULK_TOKEN = 1_000, 10_000
 CERT = Certificate.__table__  # type: ignore[attr-defined]
+PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 OF_HOLDER = "SELECT token_id FROM certificate WHERE holder = :h ORDER BY token_id"
 LIVE_OF_HOLDER = (
     "SELECT token_id FROM certificate WHERE holder = :h AND status IN ('active', 'locked') ORDER BY token_id"
@@ -183,6 +185,115 @@ def test_audit_trail_walks_by_cursor_newest_first_each_entry_once(site: Syntheti
     assert seen == expected and len(expected) == 45 and pages == 5
 
 
+def _walk_opaque(site: Synthetic, who: str, path: str, key: str, **params: Any) -> tuple[list[Any], int]:
+    """Every `key` of every page of a list whose cursor is opaque text, following `next_after`."""
+    seen: list[Any] = []
+    after: str | None = None
+    for pages in itertools.count(1):
+        response = site.get(who, path, **params, **({"after": after} if after is not None else {}))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen.extend(row[key] for row in body["data"])
+        after = body["next_after"]
+        if after is None:
+            return seen, pages
+        assert isinstance(after, str) and len(body["data"]) == params["limit"], path
+    raise AssertionError("unreachable")
+
+
+COMPOSITE_SLOTS = list(range(700_001, 700_076))
+COMPOSITE_DOCS = 25
+SUPPLIER = ROLE_BITS["supplier"]
+
+
+def test_composite_key_lists_walk_by_opaque_cursor_each_row_once(site: Synthetic) -> None:
+    """Payouts due by (maturity, payable), the directory by (created_at, address) and an uploader's
+    documents by (created_at, id): runs of equal first keys cross page boundaries, and every row comes
+    once, in order (these lists were offset-only: the walk stopped after the first page)."""
+    a, engine = site.seeded.addresses, site.engine
+    slots = random.Random(17).sample(COMPOSITE_SLOTS, len(COMPOSITE_SLOTS))
+    directory = DirectoryParticipant.__table__  # type: ignore[attr-defined]
+    docs = StoredDocument.__table__  # type: ignore[attr-defined]
+    people = [
+        {"address": f"0x{random.Random(i).getrandbits(160):040x}", "legal_name": f"Walker {i}",
+         "legal_id": f"WALKER{i:012d}", "contact": "", "roles": SUPPLIER if i % 3 else 0,
+         "is_operator": False,
+         "status": "active", "custody": "self", "encrypted_key": None, "entity_hash": "0x" + "00" * 32,
+         "created_at": 1_000 + i // 5}
+        for i in range(45)
+    ]  # fmt: skip
+    files = [
+        {"document_id": f"{random.Random(i).getrandbits(128):032x}", "uploader": a["supplier4"],
+         "kind": "other", "invoice_number": None, "seller": None, "filename": f"f{i}.pdf",
+         "content_type": "application/pdf", "size": 1, "sha256": "00" * 32, "doc_hash": "0x" + "00" * 32,
+         "verification": "not_verified", "slot_id": None, "ciphertext": b"x", "created_at": 1_000 + i // 4}
+        for i in range(COMPOSITE_DOCS)
+    ]  # fmt: skip
+    synthetic.add_due_payables(
+        engine, obligor=a["core2"], holder=a["supplier4"], slot_ids=slots, maturity=86_400 * 20_000,
+        first_token=700_001,
+    )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(directory.insert(), people)
+        conn.execute(docs.insert(), files)
+    try:
+        due = _ids(engine, synthetic.PAYOUTS_DUE_SQL, now=int(time.time()))
+        assert set(COMPOSITE_SLOTS) <= set(due)
+        seen, pages = _walk_opaque(site, "operator", "/v1/operator/payouts-due", "slot_id", limit=10)
+        assert seen == due and pages == -(-len(due) // 10)
+
+        with engine.connect() as conn:
+            everyone = [r[0] for r in conn.execute(text(
+                "SELECT address FROM participant_directory ORDER BY created_at, address"))]  # fmt: skip
+            suppliers = [r[0] for r in conn.execute(text(
+                "SELECT address FROM participant_directory WHERE (roles & :s) != 0 "
+                "ORDER BY created_at, address"),
+                {"s": SUPPLIER})]  # fmt: skip
+            uploaded = [r[0] for r in conn.execute(text(
+                "SELECT document_id FROM document_file WHERE uploader = :u ORDER BY created_at, document_id"),
+                {"u": a["supplier4"]})]  # fmt: skip
+        for who, path, params, expected in [
+            ("auditor", "/v1/audit/participants", {}, everyone),
+            ("operator", "/v1/operator/participants", {"role": "supplier"}, suppliers),
+        ]:
+            seen, pages = _walk_opaque(site, who, path, "address", limit=7, **params)
+            assert seen == expected and len(expected) > 30 and pages == -(-len(expected) // 7), path
+        seen, pages = _walk_opaque(site, "supplier4", "/v1/documents", "document_id", limit=4)
+        assert seen == uploaded and len(uploaded) == COMPOSITE_DOCS and pages == -(-COMPOSITE_DOCS // 4)
+        second = site.get("supplier4", "/v1/documents", limit=4, offset=4).json()  # offset still works
+        assert [row["document_id"] for row in second["data"]] == uploaded[4:8] and second["count"] == 25
+    finally:
+        with engine.begin() as conn:
+            conn.execute(docs.delete().where(docs.c.uploader == a["supplier4"]))
+            conn.execute(directory.delete().where(directory.c.legal_id.like("WALKER%")))
+            conn.execute(CERT.delete().where(CERT.c.slot_id.in_(COMPOSITE_SLOTS)))
+            conn.execute(PAYABLE.delete().where(PAYABLE.c.slot_id.in_(COMPOSITE_SLOTS)))
+
+
+def test_opaque_cursor_malformed_or_forged_is_a_422_that_says_what_to_do(site: Synthetic) -> None:
+    """A cursor that is not base64url JSON of the list's own key shape (garbage, another list's cursor,
+    a bool or a negative number where an int goes, a row id) is refused with a typed 422, never a 500."""
+    participants_cursor = keyset.encode_cursor(1_000, "0x" + "ab" * 20)
+    bad = {
+        "/v1/operator/payouts-due": [participants_cursor, keyset.encode_cursor(True, 3), "12345"],
+        "/v1/audit/participants": [keyset.encode_cursor(1, 2), keyset.encode_cursor(-1, "0x" + "ab" * 20),
+                                   keyset.encode_cursor(1, "0xnot-an-address")],
+        "/v1/documents": [participants_cursor, "bm90IGpzb24", keyset.encode_cursor(1, "A" * 32)],
+    }  # fmt: skip
+    for path, cursors in bad.items():
+        for cursor in cursors:
+            response = site.get("operator", path, after=cursor)
+            assert response.status_code == 422, (path, cursor, response.text)
+            assert response.json()["error"]["code"] == "invalid_cursor", response.text
+            assert "next_after" in response.json()["error"]["message"]
+        assert site.get("operator", path, after="not/base64!").status_code == 422  # the pattern
+    chinese = site.client.get(
+        "/v1/audit/participants", params={"after": "12345"},
+        headers={"X-API-Key": site.seeded.tokens["auditor"], "Accept-Language": "zh-CN"},
+    )  # fmt: skip
+    assert chinese.status_code == 422 and "游标" in chinese.json()["error"]["message"]
+
+
 def test_pages_are_stable_under_concurrent_inserts(site: Synthetic) -> None:
     """Rows added between pages (ids above every existing one, as new splits and requests get) never
     make the walk repeat or skip a row that was there when it started."""
@@ -250,11 +361,17 @@ def test_openapi_documents_the_cursor(site: Synthetic) -> None:
         "/v1/supplier/recourse-debts",
         "/v1/supplier/incoming",
         "/v1/company/audit-trail",
+        "/v1/operator/payouts-due",
+        "/v1/operator/participants",
+        "/v1/audit/participants",
+        "/v1/documents",
     ):
         parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         assert "next_after" in parameters["after"]["description"], path
     page = spec["components"]["schemas"]["Page_CertificatePublic_"]["properties"]
     assert "after" in page["next_after"]["description"]
+    opaque = spec["components"]["schemas"]["CursorPage_ParticipantPublic_"]["properties"]
+    assert "Opaque" in opaque["next_after"]["description"]
 
 
 def test_synthetic_summaries_equal_their_recomputation(site: Synthetic) -> None:

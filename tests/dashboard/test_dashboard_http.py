@@ -27,7 +27,7 @@ from tierflow.platform.db import make_engine
 from tierflow.platform.models.financing import FinancingRequest
 from tierflow.platform.models.governance import GovernanceProposal
 from tierflow.platform.models.indexer import RawEvent
-from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.service import ApiKey
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import audit_trail, lineage
@@ -673,7 +673,7 @@ def test_supplier_requests_page_by_cursor_and_payouts_total_every_payout(tmp_pat
     assert "panel=tables&amp;requests_after=5005" in htmls[-1]  # the live refresh stays on this page
     total = f"¥{fmt.yuan(sum(p['amount'] for p in payouts))}"
     assert all(total in html for html in htmls)
-    assert "The newest 200 of 203 payouts" in htmls[0]
+    assert "200 on this page, 203 in all" in htmls[0]  # the payouts' pager (it said "the newest 200 of 203")
     engine.dispose()
 
 
@@ -772,4 +772,149 @@ def test_core_payables_page_by_cursor_and_outstanding_over_every_payable(tmp_pat
     assert f'<span class="count">{len(slots)}</span>' in htmls[0]
     assert f"panel=tables&amp;payables_after={slots[199]}" in htmls[-1]  # the live refresh stays on this page
     assert fmt.yuan(len(slots) * 10**15) in htmls[0]  # every accepted payable's face, none repaid
+    # Upcoming maturities and repayments: 50 a page by their own cursors (they showed the first 50 only),
+    # every row once in order, ties on the maturity day and in one block across page boundaries.
+    with engine.connect() as conn:
+        upcoming = [str(r[0]) for r in conn.execute(text(
+            "SELECT slot_id FROM payable WHERE obligor = :o AND status IN ('Accepted', 'Defaulted') "
+            "ORDER BY maturity, slot_id"), {"o": core})]  # fmt: skip
+    repayments = [
+        {"block_number": 40 + i // 70, "log_index": i % 70, "tx_hash": "0x" + f"{i:064x}",
+         "slot_id": slots[i], "obligor": core, "amount": 100, "paid_in": 100}
+        for i in range(120)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(Repayment.__table__.insert(), repayments)  # type: ignore[attr-defined]
+    url = f"/dashboard/core/{core}"
+    htmls, marks = _walk_links(client, url, "slot", "upcoming_after")
+    assert [m for page in marks for m in page] == upcoming and [len(m) for m in marks] == [50] * 4 + [25]
+    assert "25 on this page, 225 in all" in htmls[-1]
+    _, marks = _walk_links(client, url, "repayment", "repayments_after")
+    newest = sorted(((r["block_number"], r["log_index"]) for r in repayments), reverse=True)
+    assert [m for page in marks for m in page] == [f"{b}-{i}" for b, i in newest] and len(marks) == 3
+    # Paging the payables keeps the upcoming list's page, in the links and in the live refresh.
+    second = re.search(r'href="\?([^"]*)" data-testid="upcoming_after-next"', htmls[0])
+    assert second is not None
+    html = client.get(f"{url}?{second.group(1).replace('&amp;', '&')}").text
+    following = re.search(r'href="\?([^"]*)" data-testid="payables_after-next"', html)
+    assert following is not None and "upcoming_after=" in following.group(1)
+    assert re.search(r'hx-get="[^"]*upcoming_after=', html)
+    engine.dispose()
+
+
+def test_operator_payouts_due_page_by_cursor_every_payable_once(
+    book: tuple[Engine, synthetic.Seeded],
+) -> None:
+    """More payouts due than a page (runs of equal maturities across the page boundaries): the next-page
+    links reach every one once in (maturity, payable) order, the count is over all of them, and a cursor
+    edited in the address bar shows the first page instead of failing (the panel listed every row at once
+    before: no pager, no link)."""
+    engine, seeded = book
+    a = seeded.addresses
+    slots = list(range(600_230, 600_000, -1))  # slot order runs against maturity order within a day
+    synthetic.add_due_payables(
+        engine, obligor=a["core1"], holder=a["supplier2"], slot_ids=slots, maturity=86_400 * 20_000,
+        first_token=600_001,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        due = [int(r[0]) for r in conn.execute(text(synthetic.PAYOUTS_DUE_SQL), {"now": int(time.time())})]
+    client = client_for(engine, seeded.tokens["operator"])
+    pages: list[list[int]] = []
+    query = ""
+    while True:
+        html = client.get("/dashboard/operator" + query).text
+        panel = html.split('data-testid="payouts-due"', 1)[1].split("</section>", 1)[0]
+        pages.append([int(i) for i in re.findall(r'data-slot="(\d+)"', panel)])
+        assert f'<span class="count">{len(due)}</span>' in panel
+        following = re.search(r'href="\?due_after=([A-Za-z0-9_-]+)"', panel)
+        if following is None:
+            break
+        query = f"?due_after={following.group(1)}"
+    assert [slot for page in pages for slot in page] == due and set(slots) <= set(due)
+    assert [len(page) for page in pages[:-1]] == [100] * (len(pages) - 1) and len(pages) == -(
+        -len(due) // 100
+    )
+    edited = client.get("/dashboard/operator?due_after=bm90IGpzb24")
+    assert edited.status_code == 200 and re.findall(r'data-slot="(\d+)"', edited.text)[:100] == [
+        str(slot) for slot in due[:100]
+    ]
+
+
+def _walk_links(client: TestClient, url: str, row: str, cursor: str) -> tuple[list[str], list[list[str]]]:
+    """Every page of a list whose next-page link carries `cursor` (any other query kept): the HTML and the
+    `data-<row>` markers of each."""
+    htmls: list[str] = []
+    pages: list[list[str]] = []
+    query = "?panel=tables"
+    while True:
+        html = client.get(url + query).text
+        htmls.append(html)
+        pages.append(re.findall(rf'data-{row}="([^"]+)"', html))
+        following = re.search(
+            rf'href="\?([^"]*{cursor}=[A-Za-z0-9_-]+[^"]*)" data-testid="{cursor}-next"', html
+        )
+        if following is None:
+            return htmls, pages
+        query = "?panel=tables&" + following.group(1).replace("&amp;", "&")
+
+
+def test_supplier_statement_and_payouts_page_by_cursor_across_a_batch_block(tmp_path: Path) -> None:
+    """One block funds 260 of the supplier's financing requests (more than a page of 200) and pays it
+    payouts beside 190 payouts in other blocks: the statement and the payouts table each walk by their own
+    cursor, every line once, newest first, and paging one keeps the other's and the holdings' cursor (both
+    showed the newest 200 and stopped; a cursor by block alone would split the batch block wrongly)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'statement.db'}")
+    synthetic.create_tables(engine)
+    seeded = synthetic.seed_people(engine)
+    synthetic.seed_bulk(engine, seeded, certificates=100, payables=2, first_slot=1_000, first_token=10_000)
+    a = seeded.addresses
+    supplier, batch_block = a["supplier2"], 50
+    requests = list(range(5_000, 5_260))
+    synthetic.add_requests(
+        engine, token_id=10_000, seller=supplier, financier=a["bank1"], request_ids=requests, amount=100
+    )
+    payouts = [
+        {"block_number": batch_block if i < 10 else 10 + i, "log_index": 300 + i if i < 10 else 0,
+         "tx_hash": "0x" + f"{i:064x}", "token_id": 10_000, "slot_id": 1_000, "holder": supplier,
+         "amount": 1_000 + i}
+        for i in range(200)
+    ]  # fmt: skip
+    table = FinancingRequest.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), payouts)  # type: ignore[attr-defined]
+        conn.execute(
+            table.update()
+            .where(table.c.request_id.in_(requests))
+            .values(status="Funded", funded_block=batch_block, price=900)
+        )
+    # Newest first: block, then payouts (by log index) before financing prices (by request id).
+    places = [(p["block_number"], 1, p["log_index"]) for p in payouts] + [
+        (batch_block, 0, r) for r in requests
+    ]
+    expected = ["-".join(map(str, place)) for place in sorted(places, reverse=True)]
+    client = client_for(engine, seeded.tokens["supplier2"])
+    url = f"/dashboard/supplier/{supplier}"
+    htmls, pages = _walk_links(client, url, "line", "statement_after")
+    assert [line for page in pages for line in page] == expected and [len(p) for p in pages] == [200, 200, 60]
+    assert "60 on this page, 460 in all" in htmls[-1]
+    htmls, pages = _walk_links(client, url, "payout", "payouts_after")
+    newest = sorted(payouts, key=lambda p: (p["block_number"], p["log_index"]), reverse=True)
+    assert [m for page in pages for m in page] == [f"{p['tx_hash']}-10000" for p in newest] and len(
+        pages
+    ) == 1
+    extra = [
+        dict(p, block_number=300 + i, tx_hash="0x" + f"{1_000 + i:064x}") for i, p in enumerate(payouts[:30])
+    ]
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), extra)  # type: ignore[attr-defined]
+    htmls, pages = _walk_links(client, url, "payout", "payouts_after")
+    assert len(pages) == 2 and len({m for page in pages for m in page}) == 230 == sum(map(len, pages))
+    # Paging the statement keeps the payouts' cursor, in its links and in the live refresh.
+    second = re.search(r'href="\?([^"]*payouts_after=\d+[^"]*)" data-testid="payouts_after-next"', htmls[0])
+    assert second is not None
+    on_page_two = client.get(url + "?" + second.group(1).replace("&amp;", "&")).text
+    statement_next = re.search(r'href="\?([^"]*)" data-testid="statement_after-next"', on_page_two)
+    assert statement_next is not None and "payouts_after=" in statement_next.group(1)
+    assert re.search(r'hx-get="[^"]*payouts_after=\d+', on_page_two)
+    assert client.get(url + "?statement_after=bm90IGpzb24").status_code == 200  # edited: the newest lines
     engine.dispose()

@@ -575,3 +575,28 @@ def touch(engine: Engine, slots: Iterable[int] = ()) -> int:
         version = int(conn.execute(sa_select(table.c.data_version)).scalar_one())
         write_slot_versions(conn, slots, version)
     return version
+
+
+# The payouts due as plain SQL, for tests to compare the service's keyset pages with (:now, unix s).
+PAYOUTS_DUE_SQL = (
+    "SELECT slot_id FROM payable p WHERE maturity <= :now AND paid_in > paid_out AND EXISTS (SELECT 1 FROM "
+    "certificate c WHERE c.slot_id = p.slot_id AND c.value > 0 AND c.status = 'active') "
+    "ORDER BY maturity, slot_id"
+)
+
+
+def add_due_payables(
+    engine: Engine, *, obligor: str, holder: str, slot_ids: list[int], maturity: int, first_token: int
+) -> None:
+    """Matured payables repaid in full and not yet paid out, one live token each (the operator's payouts
+    due): four at a time share a maturity day, so a page boundary falls inside a run of equal maturities."""
+    payables = [
+        {"slot_id": slot, "obligor": obligor, "supplier": holder, "line_id": 1, "face": 10**6,
+         "maturity": maturity + (i // 4) * DAY, "issued_at": maturity - 30 * DAY, "status": "Accepted",
+         "paid_in": 10**6, "paid_out": 0, "unpaid_at_default": None, "root_token_id": first_token + i,
+         "token_count": 1, "block_number": 2, "updated_block": 2}
+        for i, slot in enumerate(slot_ids)
+    ]  # fmt: skip
+    _insert(engine, Payable, payables)
+    tokens = [_token(first_token + i, slot, holder, 10**6, None, 0) for i, slot in enumerate(slot_ids)]
+    _insert(engine, Certificate, tokens)

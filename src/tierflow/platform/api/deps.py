@@ -17,6 +17,7 @@ from tierflow.platform.services import throttle
 from tierflow.platform.services.audit_trail import Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden
+from tierflow.platform.services.keyset import CURSOR_PATTERN
 from tierflow.platform.services.participants import Caller, authenticate
 from tierflow.platform.services.schemas.certificates import NO_NUL, TxResult
 
@@ -148,6 +149,15 @@ After = Annotated[
         gt=0,
         lt=2**63,
         description="cursor: the previous page's `next_after`; the page starts right after that row",
+    ),
+]
+# The cursor of a list ordered by a composite key (services.keyset.encode_cursor): opaque text.
+KeyCursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        description="cursor: the previous page's `next_after`, opaque text passed back unchanged; the page "
+        "starts right after that row. A cursor this list did not give out is refused (422 invalid_cursor)",
     ),
 ]
 

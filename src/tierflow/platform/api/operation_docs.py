@@ -30,6 +30,13 @@ PAGED = " Paged: `limit` and `after` (the cursor of the previous page's `next_af
 OFFSET_PAGED = " Paged: `limit` and `offset`."
 # Lists that had only `offset` before they took the cursor (issue 17) keep taking it.
 STILL_OFFSET = PAGED + " `offset` is still taken (skips rows after the cursor); deep offsets are slow."
+# Lists ordered by a composite key (issue 17): their cursor is opaque text (services.keyset).
+OPAQUE_CURSOR = (
+    " Paged: `limit` and `after`, the previous page's `next_after`: opaque text (base64url of the last "
+    "row's key) to pass back unchanged; a cursor this list did not give out is refused (422 "
+    "invalid_cursor). `offset` is still taken for compatibility (skips rows after the cursor); deep "
+    "offsets are slow."
+)
 
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     # -- governance: the governors' council (issue 15) -----------------------------------------------
@@ -79,8 +86,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/holds"): "Judicial holds on what the caller holds: the frozen value and any escrow in fen, "
     "the order's hash and since when.",
     # -- operator -----------------------------------------------------------------------------------
-    ("GET", "/v1/operator/participants"): "Every onboarded participant with its roles and status (operator)."
-    + PAGED,
+    (
+        "GET",
+        "/v1/operator/participants",
+    ): "Every onboarded participant with its roles and status (operator), in onboarding order "
+    "(created_at, address)." + OPAQUE_CURSOR,
     ("GET", "/v1/operator/participants/{address}"): "One participant by address: legal name, roles, status, "
     "custody (operator).",
     ("POST", "/v1/operator/participants/{address}/suspend"): "Suspend a participant on chain: it can neither "
@@ -155,7 +165,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/supplier/financing-requests/{request_id}/cancel"): "Withdraw a financing request not yet "
     "funded; the certificate is unlocked (supplier)." + WRITE,
     # -- auditor ------------------------------------------------------------------------------------
-    ("GET", "/v1/audit/participants"): "Every participant, for supervision (auditor, operator)." + PAGED,
+    (
+        "GET",
+        "/v1/audit/participants",
+    ): "Every participant, for supervision (auditor, operator), in onboarding order "
+    "(created_at, address)." + OPAQUE_CURSOR,
     ("GET", "/v1/audit/payables"): "Every payable on the platform, filterable by obligor (auditor)." + PAGED,
     ("GET", "/v1/audit/certificates"): "Every certificate, filterable by holder (auditor)." + PAGED,
     ("GET", "/v1/audit/financing-requests"): "Every financing request with its terms (auditor)." + PAGED,
@@ -205,7 +219,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/financing-requests/{request_id}/lapse"): "End an accepted financing request whose quote "
     "expired unfunded; anyone may, and the certificate is unlocked." + WRITE,
     ("GET", "/v1/payouts"): "Payouts this participant received, amounts in fen, newest first." + PAGED,
-    ("GET", "/v1/documents"): "Documents this participant uploaded (metadata only).",
+    ("GET", "/v1/documents"): "Documents this participant uploaded (metadata only), oldest first by "
+    "(created_at, document id)." + OPAQUE_CURSOR,
     ("GET", "/v1/documents/{document_id}"): "One document's metadata: kind, invoice number, file name, "
     "verification, the payable it backs.",
     ("GET", "/v1/documents/{document_id}/content"): "Download a document, decrypted (its parties, financiers "
@@ -326,7 +341,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "(financier).",
     ("GET", "/v1/operator/payouts-due"): "Matured payables whose obligor paid in more than the holders "
     "received: the obligor by name, the maturity date, the amount due in fen and the holders' live "
-    "certificates to push with POST /v1/operator/payouts (operator)." + OFFSET_PAGED,
+    "certificates to push with POST /v1/operator/payouts (operator); by maturity, then payable "
+    "id." + OPAQUE_CURSOR,
     # -- system -------------------------------------------------------------------------------------
     ("GET", "/metrics"): "Prometheus metrics: the operator's X-API-Key, or Bearer TIERFLOW_METRICS_TOKEN.",
 }

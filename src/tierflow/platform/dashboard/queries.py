@@ -34,8 +34,9 @@ from tierflow.platform.models.receivables import Certificate, CertificateTransfe
 from tierflow.platform.models.registry import Participant, PlatformState
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.models.summary import FundedSummary, Position
-from tierflow.platform.services import estimates
+from tierflow.platform.services import estimates, keyset
 from tierflow.platform.services import queries as service_queries
+from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.forecast import cash_forecast as cash_forecast
 from tierflow.platform.services.lineage import (
     TierSpread,
@@ -721,48 +722,109 @@ class StatementLine:
     token_id: int
     slot_id: int | None
     amount: int  # [fen]
+    place: tuple[int, int, int] = (0, 0, 0)  # (block, rank, id): its place in the statement's order
 
 
-def supplier_statement(db: Session, supplier: str, *, limit: int = 200) -> list[StatementLine]:
-    """What `supplier` received, when and from whom, newest first: financing prices and payouts."""
-    lines: list[tuple[int, StatementLine]] = []
+# A statement line's place: (block, rank, id), newest first. Within a block payouts (by log index) come
+# before financing prices (by request id; a funding row keeps its block, not its log index): a total
+# order, so a batch funding more than a page in one block splits across pages with every line once.
+STATEMENT_FINANCING, STATEMENT_PAYOUT = 0, 1
+
+
+@dataclass
+class StatementPage:
+    """One page of a supplier's statement: its lines, how many lines in all, the next page's cursor."""
+
+    data: list[StatementLine]
+    count: int
+    next_after: str | None  # services.keyset.encode_cursor(block, rank, id) of this page's last line
+
+
+def block_times(db: Session, blocks: Iterable[int]) -> dict[int, int]:
+    """The time [unix s] of each indexed block in `blocks` (its events'): what a row's date is."""
+    wanted = sorted(set(blocks))
+    if not wanted:
+        return {}
+    rows = db.execute(
+        sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
+        .where(col(RawEvent.block_number).in_(wanted))
+        .group_by(col(RawEvent.block_number))
+    ).all()
+    return {int(block): int(time) for block, time in rows}
+
+
+def int_cursor(cursor: str | None, parts: int) -> tuple[str | None, tuple[int, ...] | None]:
+    """A page's opaque cursor of `parts` integers (services.keyset) and the key it names; a cursor edited
+    in the address bar is dropped (the list starts at its first page) rather than failing the page."""
+    try:
+        start = keyset.decode_cursor(cursor, (int,) * parts)
+    except InvalidRequest:
+        return None, None
+    return (cursor, tuple(int(part) for part in start)) if start else (None, None)
+
+
+def _before(block: Any, ident: Any, rank: int, start: tuple[int, ...] | None) -> tuple[Any, ...]:
+    """The condition "older than the line `start` names" on one source of lines ranked `rank`."""
+    if start is None:
+        return ()
+    at, at_rank, at_id = start
+    if rank == at_rank:
+        return (tuple_(block, ident) < tuple_(literal(at), literal(at_id)),)
+    return (block <= at,) if rank < at_rank else (block < at,)
+
+
+def supplier_statement(
+    db: Session, supplier: str, *, limit: int = 200, after: tuple[int, ...] | None = None
+) -> StatementPage:
+    """What `supplier` received, when and from whom, newest first: financing prices and payouts, a keyset
+    page of `limit` lines older than the line `after` names (STATEMENT_FINANCING, the cursor's parts)."""
+    block, request_id = col(FinancingRequest.funded_block), col(FinancingRequest.request_id)
+    funded_where = (
+        col(FinancingRequest.seller) == supplier, col(FinancingRequest.status).in_(("Funded", "Recoursed"))
+    )  # fmt: skip
+    lines: list[tuple[tuple[int, int, int], StatementLine]] = []
     funded = db.exec(
         select(FinancingRequest, Certificate)
         .join(Certificate, col(Certificate.token_id) == col(FinancingRequest.token_id), isouter=True)
-        .where(
-            col(FinancingRequest.seller) == supplier,
-            col(FinancingRequest.status).in_(("Funded", "Recoursed")),
-        )
-        .order_by(col(FinancingRequest.funded_block).desc())
-        .limit(limit)
+        .where(*funded_where, *_before(block, request_id, STATEMENT_FINANCING, after))
+        .order_by(block.desc(), request_id.desc())
+        .limit(limit + 1)
     ).all()
     for request, token in funded:
         line = StatementLine(
             None, "financing", request.financier, request.token_id, token.slot_id if token else None,
             int(request.price or 0),
         )  # fmt: skip
-        lines.append((int(request.funded_block or 0), line))
+        line.place = (int(request.funded_block or 0), STATEMENT_FINANCING, request.request_id)
+        lines.append((line.place, line))
+    payout_block, log_index = col(Payout.block_number), col(Payout.log_index)
     paid = db.exec(
         select(Payout, Payable)
         .join(Payable, col(Payable.slot_id) == col(Payout.slot_id))
-        .where(col(Payout.holder) == supplier)
-        .order_by(col(Payout.block_number).desc())
-        .limit(limit)
+        .where(col(Payout.holder) == supplier, *_before(payout_block, log_index, STATEMENT_PAYOUT, after))
+        .order_by(payout_block.desc(), log_index.desc())
+        .limit(limit + 1)
     ).all()
     for payout, payable in paid:
         line = StatementLine(None, "payout", payable.obligor, payout.token_id, payout.slot_id, payout.amount)
-        lines.append((payout.block_number, line))
-    blocks = sorted({block for block, _ in lines})
-    times = dict(
+        line.place = (payout.block_number, STATEMENT_PAYOUT, payout.log_index)
+        lines.append((line.place, line))
+    # The newest limit + 1 of both sources are the newest limit + 1 of the merged statement.
+    lines.sort(key=lambda item: item[0], reverse=True)
+    following = keyset.encode_cursor(*lines[limit - 1][0]) if len(lines) > limit else None
+    del lines[limit:]
+    times = block_times(db, {key[0] for key, _ in lines})
+    for key, line in lines:
+        line.at = times.get(key[0])
+    count = int(
+        db.execute(sa_select(func.count()).select_from(FinancingRequest).where(*funded_where)).scalar_one()
+    )
+    count += int(
         db.execute(
-            sa_select(col(RawEvent.block_number), func.max(col(RawEvent.block_time)))
-            .where(col(RawEvent.block_number).in_(blocks))
-            .group_by(col(RawEvent.block_number))
-        ).all()
-    ) if blocks else {}  # fmt: skip
-    for block, line in lines:
-        line.at = times.get(block)
-    return [line for _, line in sorted(lines, key=lambda item: -item[0])][:limit]
+            sa_select(func.count()).select_from(Payout).where(col(Payout.holder) == supplier)
+        ).scalar_one()
+    )
+    return StatementPage([line for _, line in lines], count, following)
 
 
 @dataclass
@@ -771,10 +833,10 @@ class SupplierView:
     holdings: list[Holding]  # one page, soonest maturity first
     holdings_total: int  # [fen] every live holding, not only this page's
     requests: list[tuple[FinancingRequest, Payable | None]]
-    payouts: list[Payout]
+    payouts: list[Any]  # one page, newest first (PayoutPublic)
     payouts_total: int
     incoming_documents: dict[int, list[StoredDocument]] = field(default_factory=dict)
-    statement: list[StatementLine] = field(default_factory=list)
+    statement: list[StatementLine] = field(default_factory=list)  # one page, newest first
     holdings_count: int = 0  # every live holding
     holdings_after: int | None = None  # the cursor this page starts after (None: the first page)
     holdings_next: int | None = None  # the next page's cursor (None: the last page)
@@ -782,6 +844,10 @@ class SupplierView:
     requests_count: int = 0  # every financing request made
     requests_after: int | None = None  # requests: the page of those older than this request id …
     requests_next: int | None = None  # … and the next (older) page's cursor (None: the oldest page)
+    # The payouts and the statement by cursor: (the cursor the page started after, its page), as the
+    # _cursor_pager macro reads them (`payouts_after`: services.queries.LOG_SPAN; `statement_after`:
+    # opaque, STATEMENT_FINANCING).
+    pages: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 def supplier_view(
@@ -791,6 +857,8 @@ def supplier_view(
     limit: int = 200,
     after: int | None = None,
     requests_after: int | None = None,
+    payouts_after: int | None = None,
+    statement_after: str | None = None,
 ) -> SupplierView:
     """A supplier's tables; holdings a page of `limit` by (maturity, token id), starting after
     certificate `after`, and financing requests a page of `limit`, newest first, older than request
@@ -846,12 +914,10 @@ def supplier_view(
         db.exec(select(Payable).where(col(Payable.slot_id).in_({t.slot_id for t in tokens.values()}))),
         "slot_id",
     )
-    payouts = db.exec(
-        select(Payout)
-        .where(col(Payout.holder) == supplier)
-        .order_by(col(Payout.block_number).desc())
-        .limit(limit)
-    ).all()
+    # Newest first by (block, log index), through ix_payout_holder_block_log.
+    payouts = service_queries.payouts(session=db, holder=supplier, limit=limit, offset=0, after=payouts_after)
+    statement_after, statement_start = int_cursor(statement_after, 3)
+    statement = supplier_statement(db, supplier, limit=limit, after=statement_start)
     received = col(Payout.holder) == supplier
     payouts_count, payouts_total = exact_groups(db, col(Payout.holder), [col(Payout.amount)], [received]).get(
         supplier, [0, 0]
@@ -867,7 +933,7 @@ def supplier_view(
         requests=[
             (r, payables.get(tokens[r.token_id].slot_id) if r.token_id in tokens else None) for r in requests
         ],
-        payouts=list(payouts),
+        payouts=payouts.data,
         # Over every payout (the table lists the newest `limit`): the sum of a page was no total.
         payouts_total=payouts_total,
         payouts_count=payouts_count,
@@ -875,7 +941,8 @@ def supplier_view(
         requests_after=requests_after,
         requests_next=requests_next,
         incoming_documents=_documents_for(db, [p.slot_id for p in incoming]),
-        statement=supplier_statement(db, supplier, limit=limit),
+        statement=statement.data,
+        pages={"payouts_after": (payouts_after, payouts), "statement_after": (statement_after, statement)},
     )
 
 
@@ -899,16 +966,39 @@ class CoreView:
     tiers: list[TierSpread]
     banks: list[BankHolding]
     outstanding: int
-    repayments: list[Repayment]
+    repayments: list[Repayment]  # one page, newest first
     # The payables table is a keyset page, newest first: `payables_after` is the slot it started below
     # (None: the newest), `payables_next` the cursor of the next page (None: the last).
     payables_count: int = 0
     payables_after: int | None = None
     payables_next: int | None = None
+    # Upcoming maturities (by maturity, then payable) and repayments (newest first, by block and log
+    # index) by opaque cursor: (the cursor the page started after, its page) for the _cursor_pager macro.
+    pages: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    repayment_times: dict[int, int] = field(default_factory=dict)  # block -> its time [unix s]
+
+
+@dataclass
+class KeyPage:
+    """One keyset page of a dashboard list: its rows, how many in all, the next page's cursor."""
+
+    data: list[Any]
+    count: int
+    next_after: str | None
+
+
+UPCOMING_PAGE = REPAYMENTS_PAGE = 50  # rows a page of the core's upcoming maturities and repayments
 
 
 def core_view(
-    db: Session, obligor: str, *, now: int, limit: int = 200, payables_after: int | None = None
+    db: Session,
+    obligor: str,
+    *,
+    now: int,
+    limit: int = 200,
+    payables_after: int | None = None,
+    upcoming_after: str | None = None,
+    repayments_after: str | None = None,
 ) -> CoreView:
     lines = db.exec(
         select(CreditLine).where(col(CreditLine.obligor) == obligor).order_by(col(CreditLine.line_id))
@@ -923,12 +1013,17 @@ def core_view(
     payables_next = payables[limit - 1].slot_id if len(payables) > limit else None
     del payables[limit:]
     payables_count = int(db.execute(sa_select(func.count()).where(owed)).scalar_one())
-    upcoming = db.exec(
-        select(Payable)
-        .where(col(Payable.obligor) == obligor, col(Payable.status).in_(("Accepted", "Defaulted")))
-        .order_by(col(Payable.maturity))
-        .limit(50)
-    ).all()
+    upcoming_after, upcoming_start = int_cursor(upcoming_after, 2)
+    upcoming = KeyPage(
+        *keyset.composite_rows(
+            db,
+            select(Payable).where(owed, col(Payable.status).in_(("Accepted", "Defaulted"))),
+            (col(Payable.maturity), col(Payable.slot_id)),
+            after=upcoming_start,
+            limit=UPCOMING_PAGE,
+            offset=0,
+        )
+    )
     # Across every payable of the obligor: the indexer's positions (one row per holder, payable and
     # depth) put at their holder's supply-chain tier in that payable (services.lineage.token_tiers).
     positions = db.exec(
@@ -944,13 +1039,19 @@ def core_view(
             banks[holder][0] += int(value)
             banks[holder][1] += int(tokens)
     holders = [BankHolding(bank, amount, n) for bank, (amount, n) in banks.items()]
-    repayments = db.exec(
-        select(Repayment)
-        .where(col(Repayment.obligor) == obligor)
-        .order_by(col(Repayment.block_number).desc())
-        .limit(50)
-    ).all()
-    # Over every unpaid payable, not the 50 listed: exact sums in SQL (services.sums).
+    repayments_after, repayments_start = int_cursor(repayments_after, 2)
+    repayments = KeyPage(
+        *keyset.composite_rows(
+            db,
+            select(Repayment).where(col(Repayment.obligor) == obligor),
+            (col(Repayment.block_number), col(Repayment.log_index)),
+            after=repayments_start,
+            limit=REPAYMENTS_PAGE,
+            offset=0,
+            descending=True,
+        )
+    )
+    # Over every unpaid payable, not the page listed: exact sums in SQL (services.sums).
     unpaid = [owed, col(Payable.status).in_(("Accepted", "Defaulted"))]
     _, faces, repaid = exact_groups(
         db, col(Payable.obligor), [col(Payable.face), col(Payable.paid_in)], unpaid
@@ -959,14 +1060,19 @@ def core_view(
     return CoreView(
         lines=list(lines),
         payables=list(payables),
-        upcoming=list(upcoming),
+        upcoming=upcoming.data,
         tiers=tiers,
         banks=sorted(holders, key=lambda b: -b.amount),
         outstanding=outstanding,
-        repayments=list(repayments),
+        repayments=repayments.data,
         payables_count=payables_count,
         payables_after=payables_after,
         payables_next=payables_next,
+        pages={
+            "upcoming_after": (upcoming_after, upcoming),
+            "repayments_after": (repayments_after, repayments),
+        },
+        repayment_times=block_times(db, (r.block_number for r in repayments.data)),
     )
 
 

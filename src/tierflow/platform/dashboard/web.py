@@ -46,6 +46,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
+from urllib.parse import urlencode
 
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Depends, Request
@@ -575,3 +576,26 @@ def _audit(request: Request, viewer: Viewer, outcome: str, tx_hash: str | None) 
         origin=viewer.origin,
         tx_hash=tx_hash,
     )
+
+
+class CursorQuery:
+    """For a page with several cursors: `query_with(name=value)` in a template is the page's query string
+    with that cursor changed (None drops it) and every other one kept, so that paging one list or the
+    live refresh never resets the others; `query_with.keep(name)` is the rest for the _cursor_pager
+    macro's `keep`."""
+
+    def __init__(self, cursors: dict[str, Any]) -> None:
+        self.cursors = cursors
+
+    def __call__(self, **changes: Any) -> str:
+        kept = {**self.cursors, **changes}
+        return urlencode({name: value for name, value in kept.items() if value is not None})
+
+    def keep(self, name: str) -> str:
+        rest = self(**{name: None})
+        return rest + "&" if rest else ""
+
+
+def query_with(**cursors: Any) -> CursorQuery:
+    """The CursorQuery of a page whose cursors are `cursors` (in the order its links should list them)."""
+    return CursorQuery(cursors)

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from tierflow.platform.models._fields import addr, big, fen, hash32, text
 from tierflow.platform.models.bills import BillRange
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout
+from tierflow.platform.models.receivables import Certificate, CertificateTransfer, Payable, Payout, Repayment
 from tierflow.platform.models.staff import STAFF_TABLES
 
 
@@ -156,6 +156,29 @@ API_INDEXES = [
     ),
     # A holder's bill ranges in id order (keyset pages of /v1/bills/holdings and the bills page).
     Index("ix_bill_range_holder_range", _ranges.c.holder, _ranges.c.range_id),
+    # Keyset pages by composite key (services.keyset.composite_rows): the operator's payouts due by
+    # (maturity, slot), the participant directory by (created_at, address), an uploader's documents by
+    # (created_at, id); the core's page: its upcoming maturities by (maturity, slot), its repayments
+    # newest first by (block, log index).
+    Index("ix_payable_maturity_slot", _payables.c.maturity, _payables.c.slot_id),
+    Index("ix_payable_obligor_maturity_slot", _payables.c.obligor, _payables.c.maturity, _payables.c.slot_id),
+    Index(
+        "ix_repayment_obligor_block_log",
+        Repayment.__table__.c.obligor,  # type: ignore[attr-defined]
+        Repayment.__table__.c.block_number,  # type: ignore[attr-defined]
+        Repayment.__table__.c.log_index,  # type: ignore[attr-defined]
+    ),
+    Index(
+        "ix_participant_directory_created_address",
+        DirectoryParticipant.__table__.c.created_at,  # type: ignore[attr-defined]
+        DirectoryParticipant.__table__.c.address,  # type: ignore[attr-defined]
+    ),
+    Index(
+        "ix_document_file_uploader_created_id",
+        StoredDocument.__table__.c.uploader,  # type: ignore[attr-defined]
+        StoredDocument.__table__.c.created_at,  # type: ignore[attr-defined]
+        StoredDocument.__table__.c.document_id,  # type: ignore[attr-defined]
+    ),
 ]
 
 

@@ -14,11 +14,11 @@ from tierflow.platform import i18n
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
-from tierflow.platform.services import access, audit_trail, invoice_files, names, queries
+from tierflow.platform.services import access, audit_trail, invoice_files, keyset, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
 from tierflow.platform.services.participants import Caller
-from tierflow.platform.services.schemas.certificates import DocumentPublic, Page
+from tierflow.platform.services.schemas.certificates import CursorPage, DocumentPublic
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 DOCUMENT_KINDS = ("invoice", "contract", "delivery", "other")
@@ -143,13 +143,19 @@ def meta(*, session: Session, caller: Caller, document_id: str) -> DocumentPubli
     return queries.document_public(row)
 
 
-def mine(*, session: Session, caller: Caller, limit: int, offset: int) -> Page[DocumentPublic]:
-    query = (
-        select(StoredDocument)
-        .where(col(StoredDocument.uploader) == caller.address)
-        .order_by(col(StoredDocument.created_at))
+def mine(
+    *, session: Session, caller: Caller, limit: int, offset: int, after: str | None = None
+) -> CursorPage[DocumentPublic]:
+    """A keyset page of the caller's uploads, oldest first by (created_at, id), after the opaque cursor
+    `after` (services.keyset), through ix_document_file_uploader_created_id."""
+    start = keyset.decode_cursor(after, (int, str), pattern=r"[0-9a-f]{32}")
+    query = select(StoredDocument).where(col(StoredDocument.uploader) == caller.address)
+    keys = (col(StoredDocument.created_at), col(StoredDocument.document_id))
+    rows, count, following = keyset.composite_rows(
+        session, query, keys, after=start, limit=limit, offset=offset
     )
-    return queries._page(session, query, queries.document_public, limit, offset)
+    data = [queries.document_public(row) for row in rows]
+    return CursorPage(data=data, count=count, limit=limit, offset=offset, next_after=following)
 
 
 def invoices_for_issue(

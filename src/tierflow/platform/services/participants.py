@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -34,7 +34,7 @@ from tierflow.platform.security.crypto import (
     seal,
     unseal,
 )
-from tierflow.platform.services import readcache, throttle
+from tierflow.platform.services import keyset, readcache, throttle
 from tierflow.platform.services.audit_trail import Actor, Origin
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -42,7 +42,7 @@ from tierflow.platform.services.schemas import times
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
-    Page,
+    CursorPage,
     ParticipantCreate,
     ParticipantCreated,
     ParticipantPublic,
@@ -484,9 +484,21 @@ def get(*, session: Session, address: str) -> DirectoryParticipant:
     return row
 
 
+ADDRESS_PATTERN = r"0x[0-9a-fA-F]{40}"  # an address as the directory stores it (a cursor's second part)
+
+
 def listing(
-    *, session: Session, role: str | None, status: str | None, limit: int, offset: int
-) -> Page[ParticipantPublic]:
+    *,
+    session: Session,
+    role: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    after: str | None = None,
+) -> CursorPage[ParticipantPublic]:
+    """A keyset page of the directory in onboarding order, (created_at, address), after the opaque cursor
+    `after` (services.keyset), through ix_participant_directory_created_address."""
+    start = keyset.decode_cursor(after, (int, str), pattern=ADDRESS_PATTERN)
     query = select(DirectoryParticipant)
     if role is not None:
         if role == "operator":
@@ -495,17 +507,13 @@ def listing(
             query = query.where(col(DirectoryParticipant.roles).op("&")(ROLE_BITS[role]) != 0)
     if status is not None:
         query = query.where(col(DirectoryParticipant.status) == status)
-    count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = (
-        session.execute(
-            query.order_by(col(DirectoryParticipant.created_at), col(DirectoryParticipant.address))
-            .limit(limit)
-            .offset(offset)
-        )
-        .scalars()
-        .all()
+    keys = (col(DirectoryParticipant.created_at), col(DirectoryParticipant.address))
+    rows, count, following = keyset.composite_rows(
+        session, query, keys, after=start, limit=limit, offset=offset
     )
-    return Page(data=[public(r) for r in rows], count=count, limit=limit, offset=offset)
+    return CursorPage(
+        data=[public(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
+    )
 
 
 def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: bool) -> ParticipantPublic:

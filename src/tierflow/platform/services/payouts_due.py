@@ -4,15 +4,17 @@ every such payout at once (the operator's Receivables.payout, in rounds of the c
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from tierflow.errors import ContractRevert
 from tierflow.platform.models import Certificate, Payable
-from tierflow.platform.services import names, workflows
+from tierflow.platform.services import keyset, names, workflows
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.schemas.certificates import Page, PayoutDuePublic, TxResult
+from tierflow.platform.services.schemas.certificates import CursorPage, PayoutDuePublic, TxResult
 
 MAX_PAYOUT_BATCH = 100  # Receivables.MAX_PAYOUT_BATCH: token ids per payout call
 
@@ -26,13 +28,22 @@ class DuePayable:
     token_ids: list[int] = field(default_factory=list)
 
 
-def due(session: Session, now: int) -> list[DuePayable]:
-    """Matured payables with money paid in that is not yet out, and their holders' live tokens."""
-    payables = session.exec(
-        select(Payable)
-        .where(col(Payable.maturity) <= now, col(Payable.paid_in) > col(Payable.paid_out))
-        .order_by(col(Payable.maturity), col(Payable.slot_id))
-    ).all()
+def _due_payables(now: int) -> Any:
+    """Matured payables with money paid in that is not yet out and a live token to pay it to, unordered:
+    the one query of both the listing (a keyset page by maturity and slot, ix_payable_maturity_slot) and
+    the push (every row)."""
+    live = (
+        select(Certificate.token_id)
+        .where(col(Certificate.slot_id) == col(Payable.slot_id), col(Certificate.value) > 0)
+        .where(col(Certificate.status) == "active")
+    )
+    return select(Payable).where(
+        col(Payable.maturity) <= now, col(Payable.paid_in) > col(Payable.paid_out), live.exists()
+    )
+
+
+def _with_tokens(session: Session, payables: Sequence[Payable]) -> list[DuePayable]:
+    """`payables` as DuePayable rows in their order, each with its holders' live tokens in id order."""
     rows = {p.slot_id: DuePayable(p.slot_id, p.obligor, p.maturity, p.paid_in - p.paid_out) for p in payables}
     if not rows:
         return []
@@ -44,22 +55,53 @@ def due(session: Session, now: int) -> list[DuePayable]:
     ).all()
     for token in tokens:
         rows[token.slot_id].token_ids.append(token.token_id)
-    return [row for row in rows.values() if row.token_ids]
+    return list(rows.values())
 
 
-def listing(*, session: Session, now: int, limit: int, offset: int) -> Page[PayoutDuePublic]:
-    """The payouts due as the API lists them: the obligor by name, the maturity as a date."""
-    rows = due(session, now)
-    obligors = names.names(session, {row.obligor for row in rows})
+def due(session: Session, now: int) -> list[DuePayable]:
+    """Every matured payable with money paid in that is not yet out, and its holders' live tokens."""
+    payables = session.exec(_due_payables(now).order_by(col(Payable.maturity), col(Payable.slot_id))).all()
+    return _with_tokens(session, payables)
+
+
+@dataclass
+class DuePage:
+    """One keyset page of the payouts due: its rows, how many are due in all, the next page's cursor."""
+
+    data: list[DuePayable]
+    count: int
+    next_after: str | None
+
+
+def page(*, session: Session, now: int, limit: int, offset: int = 0, after: str | None = None) -> DuePage:
+    """A keyset page of the payouts due in (maturity, slot) order after the opaque cursor `after`
+    (services.keyset), through ix_payable_maturity_slot; the count is over every page."""
+    start = keyset.decode_cursor(after, (int, int))
+    keys = (col(Payable.maturity), col(Payable.slot_id))
+    payables, count, following = keyset.composite_rows(
+        session, _due_payables(now), keys, after=start, limit=limit, offset=offset
+    )
+    return DuePage(_with_tokens(session, payables), count, following)
+
+
+def listing(
+    *, session: Session, now: int, limit: int, offset: int, after: str | None = None
+) -> CursorPage[PayoutDuePublic]:
+    """The payouts due as the API lists them, a page of `page`: the obligor by name, the maturity as a
+    date."""
+    due_page = page(session=session, now=now, limit=limit, offset=offset, after=after)
+    obligors = names.names(session, {row.obligor for row in due_page.data})
     data = [
         PayoutDuePublic(
             slot_id=row.slot_id, obligor=row.obligor, obligor_name=obligors[row.obligor],
             maturity_date=dt.datetime.fromtimestamp(row.maturity, dt.UTC).date(), due=row.due,
             token_ids=row.token_ids,
         )
-        for row in rows[offset : offset + limit]
+        for row in due_page.data
     ]  # fmt: skip
-    return Page(data=data, count=len(rows), limit=limit, offset=offset)
+    return CursorPage(
+        data=data, count=due_page.count, limit=limit, offset=offset, next_after=due_page.next_after
+    )
 
 
 def push_all(*, ctx: ServiceContext, session: Session, now: int) -> list[TxResult]:

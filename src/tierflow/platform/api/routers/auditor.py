@@ -13,6 +13,7 @@ from tierflow.platform.api.deps import (
     After,
     AuditorCaller,
     ContextDep,
+    KeyCursor,
     Limit,
     Offset,
     SessionDep,
@@ -24,6 +25,7 @@ from tierflow.platform.services.readcache import run_read
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
+    CursorPage,
     FinancingPublic,
     Page,
     ParticipantPublic,
@@ -41,11 +43,13 @@ class Positions(BaseModel):
     financing_as_financier: Page[FinancingPublic]
 
 
-@router.get("/participants", response_model=Page[ParticipantPublic])
+@router.get("/participants", response_model=CursorPage[ParticipantPublic])
 def all_participants(
-    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0
-) -> Page[ParticipantPublic]:
-    return participants.listing(session=session, role=None, status=None, limit=limit, offset=offset)
+    session: SessionDep, caller: AuditorCaller, limit: Limit = 50, offset: Offset = 0, after: KeyCursor = None
+) -> CursorPage[ParticipantPublic]:
+    return participants.listing(
+        session=session, role=None, status=None, limit=limit, offset=offset, after=after
+    )
 
 
 # The two lists below read through run_read: on SQLite a short page runs on the event loop (no thread hop).

@@ -12,6 +12,7 @@ from tierflow.platform.api.deps import (
     DocumentId,
     FinancingRequestId,
     HolderCaller,
+    KeyCursor,
     Limit,
     Offset,
     SessionDep,
@@ -26,6 +27,7 @@ from tierflow.platform.services.schemas.certificates import (
     Approval,
     BalancePublic,
     CertificatePublic,
+    CursorPage,
     DocumentPublic,
     Lineage,
     Page,
@@ -227,11 +229,11 @@ def payouts(
     return queries.payouts(session=session, holder=caller.address, limit=limit, offset=offset, after=after)
 
 
-@router.get("/documents", response_model=Page[DocumentPublic], summary="Documents I uploaded")
+@router.get("/documents", response_model=CursorPage[DocumentPublic], summary="Documents I uploaded")
 def my_documents(
-    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0
-) -> Page[DocumentPublic]:
-    return documents.mine(session=session, caller=caller, limit=limit, offset=offset)
+    session: SessionDep, caller: CurrentCaller, limit: Limit = 50, offset: Offset = 0, after: KeyCursor = None
+) -> CursorPage[DocumentPublic]:
+    return documents.mine(session=session, caller=caller, limit=limit, offset=offset, after=after)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentPublic)

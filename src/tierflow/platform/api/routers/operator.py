@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from tierflow.chain.vocabulary import RoleName
 from tierflow.platform.api.deps import (
     ContextDep,
+    KeyCursor,
     Limit,
     Offset,
     OperatorCaller,
@@ -23,7 +24,7 @@ from tierflow.platform.services import participants, payouts_due, queries, workf
 from tierflow.platform.services.schemas.certificates import (
     ApiKeyCreated,
     ApiKeyPublic,
-    Page,
+    CursorPage,
     ParametersUpdate,
     ParticipantCreate,
     ParticipantCreated,
@@ -73,7 +74,7 @@ def onboard(
     )
 
 
-@router.get("/participants", response_model=Page[ParticipantPublic], summary="List participants")
+@router.get("/participants", response_model=CursorPage[ParticipantPublic], summary="List participants")
 def list_participants(
     session: SessionDep,
     caller: OperatorCaller,
@@ -81,8 +82,11 @@ def list_participants(
     status: Literal["active", "suspended"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[ParticipantPublic]:
-    return participants.listing(session=session, role=role, status=status, limit=limit, offset=offset)
+    after: KeyCursor = None,
+) -> CursorPage[ParticipantPublic]:
+    return participants.listing(
+        session=session, role=role, status=status, limit=limit, offset=offset, after=after
+    )
 
 
 @router.get("/participants/{address}", response_model=ParticipantPublic, summary="One participant")
@@ -222,13 +226,19 @@ def payouts(
 
 
 @router.get(
-    "/payouts-due", response_model=Page[PayoutDuePublic],
+    "/payouts-due", response_model=CursorPage[PayoutDuePublic],
     summary="Matured payables whose repayment is not yet out to the holders, with their certificates",
 )  # fmt: skip
 def list_payouts_due(
-    session: SessionDep, caller: OperatorCaller, limit: Limit = 50, offset: Offset = 0
-) -> Page[PayoutDuePublic]:
-    return payouts_due.listing(session=session, now=queries.clock(session), limit=limit, offset=offset)
+    session: SessionDep,
+    caller: OperatorCaller,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    after: KeyCursor = None,
+) -> CursorPage[PayoutDuePublic]:
+    return payouts_due.listing(
+        session=session, now=queries.clock(session), limit=limit, offset=offset, after=after
+    )
 
 
 @router.post(

@@ -29,23 +29,38 @@ def core_page(
     address: str,
     panel: str = "",
     payables_after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+    upcoming_after: str | None = None,
+    repayments_after: str | None = None,
 ) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.CORE_ENTERPRISE, "another core enterprise's payables")
-    # `payables_after`: the payables table's page, newest first, below that slot (queries.core_view).
-    context = _page_context(request, address, read_only, payables_after=payables_after)
+    # `payables_after`: the payables table's page, newest first, below that slot (queries.core_view);
+    # `upcoming_after` and `repayments_after`: the opaque cursors of the other two lists.
+    context = _page_context(
+        request, address, read_only, payables_after=payables_after, upcoming_after=upcoming_after,
+        repayments_after=repayments_after,
+    )  # fmt: skip
     if panel == "tables":
         return web.page(request, "core/_tables.html", **context)
     return web.page(request, "core/page.html", **context)
 
 
 def _page_context(
-    request: Request, address: str, read_only: bool, *, payables_after: int | None = None
+    request: Request,
+    address: str,
+    read_only: bool,
+    *,
+    payables_after: int | None = None,
+    upcoming_after: str | None = None,
+    repayments_after: str | None = None,
 ) -> dict[str, Any]:
     now = web.now(request)
     with web.session(request) as db:
         names = queries.directory(db)
-        view = queries.core_view(db, address, now=now, payables_after=payables_after)
+        view = queries.core_view(
+            db, address, now=now, payables_after=payables_after, upcoming_after=upcoming_after,
+            repayments_after=repayments_after,
+        )  # fmt: skip
         page = Page[Any](
             data=view.payables, count=view.payables_count, limit=len(view.payables) or 1, offset=0,
             next_after=view.payables_next,
@@ -55,7 +70,13 @@ def _page_context(
             "owner": address,
             "read_only": read_only,
             "view": view,
-            "pages": {"payables_after": (payables_after, page)},
+            "pages": {"payables_after": (payables_after, page), **view.pages},
+            # Every link and the live refresh keep the page's other cursors (web.query_with).
+            "query_with": web.query_with(
+                payables_after=view.payables_after,
+                upcoming_after=view.pages["upcoming_after"][0],
+                repayments_after=view.pages["repayments_after"][0],
+            ),
             "now": now,
             "suppliers": names.with_role(Role.SUPPLIER),
             **queries.indexed(db),

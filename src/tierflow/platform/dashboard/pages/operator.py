@@ -14,14 +14,18 @@ from tierflow.platform import i18n
 from tierflow.platform.dashboard import actions, confirmations, council, queries, web
 from tierflow.platform.dashboard import format as fmt
 from tierflow.platform.services import controls, governance, payouts_due
+from tierflow.platform.services.errors import InvalidRequest
 
 router = web.page_router("/operator")
 ROLE_NAMES = {Role(bit): name for name, bit in ROLE_BITS.items()}
 DEFAULT_GRACE_S = 7 * 86_400  # the registry's default grace period, until a parameter change is indexed
 
 
+PAYOUTS_PAGE = 100  # payouts due shown a page at a time (keyset by maturity and payable, `due_after`)
+
+
 @router.get("", response_class=HTMLResponse)
-def operator_page(request: Request, viewer: web.SignedIn) -> Response:
+def operator_page(request: Request, viewer: web.SignedIn, due_after: str | None = None) -> Response:
     web.supervising(viewer, "the operator's console")
     with web.session(request) as db:
         names = queries.directory(db)
@@ -33,7 +37,12 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         indexed = queries.indexed(db)
         grace = state.grace_period if state and state.grace_period else DEFAULT_GRACE_S
         overdue = queries.defaultable_payables(db, now=queries.clock(db), grace=grace)
-        due = payouts_due.due(db, web.now(request))
+        now = web.now(request)
+        try:
+            due = payouts_due.page(session=db, now=now, limit=PAYOUTS_PAGE, after=due_after)
+        except InvalidRequest:  # a cursor edited in the address bar: start again from the first page
+            due_after = None
+            due = payouts_due.page(session=db, now=now, limit=PAYOUTS_PAGE)
     return web.page(
         request,
         "operator/page.html",
@@ -52,6 +61,7 @@ def operator_page(request: Request, viewer: web.SignedIn) -> Response:
         devnet=_devnet(request),
         quote_hours=actions.quote_validity_hours(web.service_context(request)),
         payouts_due=due,
+        pages={"due_after": (due_after, due)},
     )
 
 

@@ -52,6 +52,8 @@ def supplier_page(
     estimate_maturity: str = "",
     after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
     requests_after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+    payouts_after: Annotated[int | None, Query(gt=0, lt=2**63)] = None,
+    statement_after: str | None = None,
 ) -> Response:
     address = web.checksum(address)
     read_only = web.owner_page(viewer, address, Role.SUPPLIER, "another supplier's certificates")
@@ -60,7 +62,12 @@ def supplier_page(
         names = queries.directory(db)
         # Holdings a page at a time by cursor (`after`: the last certificate of the page before), and
         # the financing requests (`requests_after`: the last request of the newer page before).
-        view = queries.supplier_view(db, address, after=after, requests_after=requests_after)
+        # The payouts (`payouts_after`) and the statement (`statement_after`) page by their own cursors;
+        # every link and the live refresh keep the others (`query_with`).
+        view = queries.supplier_view(
+            db, address, after=after, requests_after=requests_after, payouts_after=payouts_after,
+            statement_after=statement_after,
+        )  # fmt: skip
         estimate = _estimate(db, view, now, estimate_amount, estimate_token, estimate_maturity)
         context: dict[str, Any] = {
             "estimate": estimate,
@@ -68,6 +75,13 @@ def supplier_page(
             "owner": address,
             "read_only": read_only,
             "view": view,
+            "pages": view.pages,
+            "query_with": web.query_with(
+                after=view.holdings_after,
+                requests_after=view.requests_after,
+                payouts_after=view.pages["payouts_after"][0],
+                statement_after=view.pages["statement_after"][0],
+            ),
             "now": web.now(request),
             "recipients": [r for r in names.with_role(Role.SUPPLIER | Role.FINANCIER) if r[0] != address],
             "banks": names.with_role(Role.FINANCIER),

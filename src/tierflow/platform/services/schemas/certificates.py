@@ -83,6 +83,19 @@ class Page(BaseModel, Generic[T]):
     next_after: int | None = Field(default=None, description=NEXT_AFTER)
 
 
+class CursorPage(BaseModel, Generic[T]):
+    """A page of a list ordered by a composite key: its cursor is opaque text, not a row id."""
+
+    data: list[T]
+    count: int = Field(description="rows matching the filters (all pages)")
+    limit: int
+    offset: int
+    next_after: str | None = Field(
+        default=None,
+        description=NEXT_AFTER + ". Opaque text (base64url of the last row's key): pass it back unchanged",
+    )
+
+
 # -- participants -------------------------------------------------------------------------------
 
 
