@@ -776,6 +776,52 @@ def test_holdings_count_after_a_change_reads_the_position_summary_not_the_certif
     assert site.get("supplier1", "/v1/supplier/holdings", limit=5).json()["count"] == len(live)
 
 
+def test_auditor_certificate_count_with_settled_and_burned_seeks_statuses_not_every_row(
+    site: Synthetic,
+) -> None:
+    """The auditor's certificates of a holder count every status: the live ones come from the position
+    summary and the settled and burned ones from seeks on (holder, status), never a COUNT of all the
+    holder's certificates (226,800 for one bench supplier, again after every change); the total equals
+    COUNT(*) with a settled and a burned certificate among them, with and without a payable filter."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.lower().split()))
+
+    holder = site.seeded.addresses["supplier1"]
+    live = _ids(site.engine, LIVE_OF_HOLDER, h=holder)
+    ended = {live[0]: "settled", live[-1]: "burned"}
+    slot = _ids(site.engine, "SELECT slot_id FROM certificate WHERE token_id = :t", t=live[-1])[0]
+    try:
+        with site.engine.begin() as conn:
+            for token, status in ended.items():
+                conn.execute(CERT.update().where(CERT.c.token_id == token).values(status=status))
+        synthetic.summarise(site.engine)
+        synthetic.touch(site.engine)
+        every = _ids(site.engine, OF_HOLDER, h=holder)
+        of_slot = "SELECT token_id FROM certificate WHERE holder = :h AND slot_id = :s"
+        in_slot = _ids(site.engine, of_slot, h=holder, s=slot)
+        event.listen(site.engine, "before_cursor_execute", record)
+        try:
+            with Session(site.engine) as session:
+                page = queries.certificates(session=session, holder=holder, status=None, limit=5, offset=0)
+                sliced = queries.certificates(
+                    session=session, holder=holder, slot_id=slot, status=None, limit=5, offset=0
+                )
+        finally:
+            event.remove(site.engine, "before_cursor_execute", record)
+        assert page["count"] == len(every) == len(live) and sliced["count"] == len(in_slot) > 0
+        counted = [s for s in statements if "count(" in s and "from certificate" in s]
+        assert counted and all("status <" in s and "status >" in s for s in counted)
+        listed = site.get("auditor", "/v1/audit/certificates", holder=holder, limit=5).json()
+        assert listed["count"] == len(every)
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(CERT.update().where(CERT.c.token_id.in_(list(ended))).values(status="active"))
+        synthetic.summarise(site.engine)
+        synthetic.touch(site.engine)
+
+
 @pytest.mark.parametrize("listing", ["transfers", "payouts"])
 def test_chain_ordered_lists_walk_by_cursor_each_event_once(site: Synthetic, listing: str) -> None:
     """A payable's movements (chain order) and a holder's payouts (newest first), several in a block, page

@@ -69,11 +69,26 @@ def test_holdings_and_bank_queue_caches_see_the_next_write_and_stay_per_caller(f
     assert before["data"] == [] and before["count"] == 0
     queue_before = api.get("bank2", "/v1/financier/requests", status="Requested").json()
     other_bank = api.get("bank1", "/v1/financier/requests", status="Requested").json()
+    # The auditor's lists: the same query again is a cache hit, byte for byte; the caller is still checked.
+    audit = {
+        "/v1/audit/certificates": {"holder": api.address("supplier2")},
+        "/v1/audit/payables": {"obligor": api.address("core1")},
+    }
+    audited = {path: api.get("auditor", path, **query) for path, query in audit.items()}
+    hits, misses = api.ctx.responses.hits, api.ctx.responses.misses
+    for path, query in audit.items():
+        assert api.get("auditor", path, **query).content == audited[path].content
+        assert api.get("supplier2", path, **query).status_code == 403
+    assert (api.ctx.responses.hits, api.ctx.responses.misses) == (hits + 2, misses)
 
     body = api.ok(
         "supplier1", f"/v1/certificates/{root}/transfer", {"to": api.address("supplier2"), "value": 7}
     )
     child = body["result"]["new_token_id"]
+    # Read-your-writes through the auditor's cached lists too.
+    seen = api.get("auditor", "/v1/audit/certificates", **audit["/v1/audit/certificates"]).json()
+    assert child in [c["token_id"] for c in seen["data"]] or seen["next_after"] is not None
+    assert seen["count"] == audited["/v1/audit/certificates"].json()["count"] + 1
     after = api.get("supplier2", "/v1/supplier/holdings", slot_id=slot).json()
     assert [(c["token_id"], c["value"]) for c in after["data"]] == [(child, 7)]
     # The same query by another holder is its own entry: supplier1 sees its own certificate only.

@@ -70,9 +70,10 @@ def test_cached_read_sends_only_the_key_lookup(site: Synthetic) -> None:
 def test_reads_on_postgresql_run_without_a_transaction(site: Synthetic) -> None:
     if site.engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs in process: no round trips to save, and a read keeps one snapshot")
+    synthetic.touch(site.engine)  # a new data version: neither read below is in the response cache
     with _Statements(site.engine) as statements:
-        _holdings(site)  # cached: the key lookup
-        site.get("auditor", "/v1/audit/certificates", limit=5)  # not cached: key lookup, rows, count
+        _holdings(site)
+        site.get("auditor", "/v1/audit/certificates", limit=5)  # key lookup, rows, count
     assert len(statements.seen) >= 3
     assert all(autocommit for _, autocommit in statements.seen), statements.seen
 
@@ -178,3 +179,34 @@ def test_certificate_pages_reuse_one_built_statement(site: Synthetic) -> None:
     finally:
         event.remove(site.engine, "before_execute", record)
     assert len(executed) == 2 and executed[0] is executed[1]
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "params", "order"),
+    [
+        ("auditor", "/v1/audit/payables", {"obligor": "core1", "limit": 1}, "ORDER BY payable.slot_id"),
+        ("bank1", "/v1/financier/requests", {"limit": 2}, "ORDER BY financing_request.request_id DESC"),
+    ],
+)
+def test_payable_and_request_pages_reuse_one_built_statement(
+    site: Synthetic, who: str, path: str, params: dict[str, Any], order: str
+) -> None:
+    """The auditor's payables and the bank's queue, like the certificates: two pages at other cursors
+    execute the same statement object, built once per shape of filters, and page on in key order."""
+    executed: list[object] = []
+
+    def record(conn: Any, clauseelement: object, *_: Any) -> None:
+        if order in str(clauseelement):  # the page, not the key lookup or the count
+            executed.append(clauseelement)
+
+    first = _page(site, who, path, params, after=None)
+    key = "slot_id" if "payables" in path else "request_id"
+    event.listen(site.engine, "before_execute", record)
+    try:
+        second = _page(site, who, path, params, after=first[-1][key])
+        third = _page(site, who, path, params, after=second[-1][key])
+    finally:
+        event.remove(site.engine, "before_execute", record)
+    assert len(executed) == 2 and executed[0] is executed[1]
+    keys = [row[key] for row in first + second + third]
+    assert keys == sorted(keys, reverse="DESC" in order) and len(set(keys)) == len(keys)

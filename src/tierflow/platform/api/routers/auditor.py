@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable, Hashable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform.api.deps import (
@@ -19,9 +21,9 @@ from tierflow.platform.api.deps import (
     SessionDep,
     reads_through_run_read,
 )
-from tierflow.platform.api.writing import READ_RESPONSES, fast_json
+from tierflow.platform.api.writing import READ_RESPONSES, fast_json, json_bytes
 from tierflow.platform.services import exports, participants, queries
-from tierflow.platform.services.readcache import run_read
+from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     CertificatePublic,
@@ -52,10 +54,14 @@ def all_participants(
     )
 
 
-# The two lists below read through run_read: on SQLite a short page runs on the event loop (no thread hop).
+# The two lists below read through ResponseCache.body (run_read on a miss: on SQLite a short page runs on
+# the event loop, no thread hop). Their bodies are cached per data version like the holdings': an auditor
+# sees every row, so a body depends only on the query, never on which auditor asks (the caller is still
+# checked on every request, by AuditorCaller, before the cache is looked at).
 @router.get("/payables", response_model=Page[PayablePublic])
 @reads_through_run_read
 async def all_payables(
+    ctx: ContextDep,
     session: SessionDep,
     caller: AuditorCaller,
     obligor: AddressStr | None = None,
@@ -65,15 +71,17 @@ async def all_payables(
     offset: Offset = 0,
     after: After = None,
 ) -> Response:
-    return await run_read(session, lambda: fast_json(queries.payable_rows(
-        session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
-        after=after,
-    )), rows=limit)  # fmt: skip
+    return await _cached(ctx, session, ("audit-payables", obligor, supplier, status, limit, offset, after),
+        lambda: queries.payable_rows(
+            session=session, obligor=obligor, supplier=supplier, status=status, limit=limit, offset=offset,
+            after=after,
+        ), limit)  # fmt: skip
 
 
 @router.get("/certificates", response_model=Page[CertificatePublic])
 @reads_through_run_read
 async def all_certificates(
+    ctx: ContextDep,
     session: SessionDep,
     caller: AuditorCaller,
     holder: AddressStr | None = None,
@@ -82,9 +90,19 @@ async def all_certificates(
     offset: Offset = 0,
     after: After = None,
 ) -> Response:
-    return await run_read(session, lambda: fast_json(queries.certificates(
-        session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset, after=after
-    )), rows=limit)  # fmt: skip
+    return await _cached(ctx, session, ("audit-certificates", holder, slot_id, limit, offset, after),
+        lambda: queries.certificates(
+            session=session, holder=holder, slot_id=slot_id, status=None, limit=limit, offset=offset,
+            after=after,
+        ), limit)  # fmt: skip
+
+
+async def _cached(
+    ctx: ServiceContext, session: Session, query: Hashable, page: Callable[[], dict[str, Any]], limit: int
+) -> Response:
+    """The JSON of `page()` from the response cache (per data version), built on a miss."""
+    body = await ctx.responses.body(session, query, lambda: json_bytes(page()), rows=limit)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/financing-requests", response_model=Page[FinancingPublic])
