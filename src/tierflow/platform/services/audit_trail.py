@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import func, select, text
+from sqlalchemy import Executable, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -81,10 +81,13 @@ def record(
     origin: Origin | None = None,
     tx_hash: str | None = None,
     now: int | None = None,
+    also: Executable | None = None,
 ) -> int:
     """Append one entry, never in the action's transaction (it stays even when the action fails); its seq.
 
-    Entries recorded at the same time by several threads of this process share one transaction.
+    Entries recorded at the same time by several threads of this process share one transaction. `also`
+    is a statement committed with the entry, or not at all: a batch row's stored answer (its
+    idempotency record) and its audit line take one commit, not two.
     """
     origin = origin or Origin()
     fields: dict[str, Any] = {
@@ -100,7 +103,7 @@ def record(
         "request_id": origin.request_id[:64],
         "tx_hash": tx_hash,
     }
-    pending = _Pending(fields)
+    pending = _Pending(fields, also)
     appender = _appender_of(engine)
     with appender.queued:
         appender.queue.append(pending)
@@ -122,6 +125,7 @@ class _Pending:
     """One entry waiting to be appended; `seq` once it is, or the `error` that stopped its group."""
 
     fields: dict[str, Any]
+    also: Executable | None = None
     seq: int = 0
     done: bool = False
     error: BaseException | None = None
@@ -168,6 +172,9 @@ def _append(engine: Engine, batch: list[_Pending]) -> None:
                         prev = row["entry_hash"] = entry_hash(prev, row)
                         rows.append(row)
                     conn.execute(AUDIT.insert(), rows)
+                    for pending in batch:
+                        if pending.also is not None:
+                            conn.execute(pending.also)
                 for pending, row in zip(batch, rows, strict=True):
                     pending.seq = int(row["seq"])
                 break

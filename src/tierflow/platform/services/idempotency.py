@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Update, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -95,11 +95,16 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
 
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(TABLE)
-            .where(TABLE.c.address == address, TABLE.c.key == key)
-            .values(state="done", status_code=status_code, body=json.dumps(body))
-        )
+        conn.execute(completion(address=address, key=key, status_code=status_code, body=body))
+
+
+def completion(*, address: str, key: str, status_code: int, body: Any) -> Update:
+    """The statement `complete` runs, for a caller that commits it with its own (the audit line's)."""
+    return (
+        update(TABLE)
+        .where(TABLE.c.address == address, TABLE.c.key == key)
+        .values(state="done", status_code=status_code, body=json.dumps(body))
+    )
 
 
 def mark_sent(*, engine: Engine, address: str, key: str, tx_hash: str) -> None:
