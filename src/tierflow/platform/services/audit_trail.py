@@ -81,12 +81,12 @@ def record(
     origin: Origin | None = None,
     tx_hash: str | None = None,
     now: int | None = None,
-    also: Executable | None = None,
+    also: Sequence[Executable] = (),
 ) -> int:
     """Append one entry, never in the action's transaction (it stays even when the action fails); its seq.
 
     Entries recorded at the same time by several threads of this process share one transaction. `also`
-    is a statement committed with the entry, or not at all: a batch row's stored answer (its
+    are statements committed with the entry, or not at all: a batch row's stored answer (its
     idempotency record) and its audit line take one commit, not two.
     """
     origin = origin or Origin()
@@ -125,7 +125,7 @@ class _Pending:
     """One entry waiting to be appended; `seq` once it is, or the `error` that stopped its group."""
 
     fields: dict[str, Any]
-    also: Executable | None = None
+    also: Sequence[Executable] = ()
     seq: int = 0
     done: bool = False
     error: BaseException | None = None
@@ -173,8 +173,8 @@ def _append(engine: Engine, batch: list[_Pending]) -> None:
                         rows.append(row)
                     conn.execute(AUDIT.insert(), rows)
                     for pending in batch:
-                        if pending.also is not None:
-                            conn.execute(pending.also)
+                        for statement in pending.also:
+                            conn.execute(statement)
                 for pending, row in zip(batch, rows, strict=True):
                     pending.seq = int(row["seq"])
                 break

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Executable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -546,7 +547,10 @@ def _issue_row(
     action: str,
     stored: StoredInvoices,
 ) -> RowOutcome:
+    binds: list[Executable] = []
+
     def work(session: Session, ids: list[str]) -> Any:
+        binds.clear()
         mine = stored.take(row.row)
         # Noted as this row's before the write: a refusal for certain discards them (`discard`).
         ids += mine
@@ -554,14 +558,18 @@ def _issue_row(
             supplier=row.supplier, face=row.face, maturity=row.maturity, line_id=row.line_id,
             document_ids=mine,
         )  # fmt: skip
-        return workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+        deferring = documents.DEFERRED_BINDS.set(binds)
+        try:
+            return workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+        finally:
+            documents.DEFERRED_BINDS.reset(deferring)
 
     def discard(session: Session, ids: list[str]) -> None:
         documents.discard(session=session, caller=caller, document_ids=ids)
 
     return keyed_item(
         ctx=ctx, caller=caller, rkey=row_key(key, row.row), item=row.row, payload=row.payload(),
-        action=action, work=work, discard=discard,
+        action=action, work=work, discard=discard, binds=binds,
     )  # fmt: skip
 
 
@@ -576,14 +584,16 @@ def keyed_item(
     work: Callable[[Session, list[str]], Any],
     discard: Callable[[Session, list[str]], None] | None = None,
     done: Done = "issued",
+    binds: list[Executable] | None = None,
 ) -> RowOutcome:
     """One item of a batch through the normal write path under its own idempotency key `rkey`.
 
     An item the database refused for a moment (SQLite's single writer under many concurrent items) is
     tried again: unsent it is claimed anew, sent it is looked up, never resent. `work` may note what it
-    kept off chain in its list; `discard` removes it when the write was refused for certain.
+    kept off chain in its list; `discard` removes it when the write was refused for certain. `binds`
+    is where `work` leaves statements to commit with the item's answer (documents.DEFERRED_BINDS).
     """
-    one = _Item(rkey, item, payload, action, work, discard, done)
+    one = _Item(rkey, item, payload, action, work, discard, done, [] if binds is None else binds)
     for attempt in range(ATTEMPTS * 2):
         try:
             outcome = _item_once(ctx, caller, one)
@@ -605,6 +615,7 @@ class _Item:
     work: Callable[[Session, list[str]], Any]
     discard: Callable[[Session, list[str]], None] | None
     done: Done
+    binds: list[Executable]  # filled by `work` (documents.DEFERRED_BINDS)
 
 
 def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
@@ -645,17 +656,25 @@ def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
     # The item's answer (its idempotency record) commits with its audit line: one transaction, shared
     # with the other items answered meanwhile (audit_trail's group commit). Until it commits the record
     # stays claimed, as when the process stops between sending and answering: a retry never resends.
-    answer = (
-        idempotency.completion(address=caller.address, key=rkey, status_code=status, body=body)
-        if answered
-        else None
-    )
-    _retrying(
-        audit_trail.record,
-        ctx.engine, actor=caller.actor, action=f"write POST {action} item {item}",
-        outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
-        origin=caller.origin, tx_hash=body.get("tx_hash"), also=answer,
-    )  # fmt: skip
+    # What the write left to commit with it comes first: its invoices' binding to the payable it issued
+    # (documents.DEFERRED_BINDS), whatever the answer (mined, the payable exists).
+    also = list(one.binds)
+    if answered:
+        also.append(idempotency.completion(address=caller.address, key=rkey, status_code=status, body=body))
+    try:
+        _retrying(
+            audit_trail.record,
+            ctx.engine, actor=caller.actor, action=f"write POST {action} item {item}",
+            outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
+            origin=caller.origin, tx_hash=body.get("tx_hash"), also=also,
+        )  # fmt: skip
+    except Exception:
+        # The audit line failed (with every line of its group): the answer is stored on its own still,
+        # so a re-submission replays it instead of finding the item claimed forever; then the error.
+        with ctx.engine.begin() as conn:
+            for statement in also:
+                conn.execute(statement)
+        raise
     return _outcome(item, status, body, done)
 
 

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -325,6 +326,12 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
             )
 
 
+# Set by a batch row around its issue: the statements binding its invoices, committed with the row's
+# answer and audit line (one transaction shared by the rows answered meanwhile) instead of two commits of
+# their own per row. Unset (None) everywhere else: `bind` commits at once.
+DEFERRED_BINDS: ContextVar[list[Executable] | None] = ContextVar("deferred_binds", default=None)
+
+
 def bind(
     *,
     session: Session,
@@ -344,7 +351,7 @@ def bind(
     # One UPDATE per hash with the choice as its subquery, never a read then a write: this runs right
     # after the transaction was mined, while the indexer writes its block, and on SQLite a read snapshot
     # that a write overtakes cannot become a write (SQLITE_BUSY_SNAPSHOT: the issue answered 503).
-    session.commit()
+    statements: list[Executable] = []
     for doc_hash in dict.fromkeys(doc_hashes):
         query = select(table.c.document_id).where(
             table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash == doc_hash
@@ -352,9 +359,16 @@ def bind(
         if document_ids:
             query = query.where(table.c.document_id.in_(document_ids))
         latest = query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
-        session.execute(
+        statements.append(
             update(table).where(table.c.document_id == latest.scalar_subquery()).values(slot_id=slot_id)
         )
+    deferred = DEFERRED_BINDS.get()
+    if deferred is not None:
+        deferred += statements
+        return
+    session.commit()
+    for statement in statements:
+        session.execute(statement)
     session.commit()
 
 
