@@ -1,20 +1,24 @@
-"""Batch issue from one ERP export: rows checked before anything is sent, idempotent as a whole."""
+"""Batch issue from one ERP export: rows checked before anything is sent, idempotent as a whole, and
+what a row costs the API beside its transaction (shared commits, invoices stored at once)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from apikit import Api
+from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 from test_invoice_files import xml_invoice
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
-from tierflow.platform.services import audit_trail
+from tierflow.platform.services import audit_trail, idempotency
+from tierflow.platform.services.errors import ServiceError
 
 HEADER = ["supplier", "amount", "maturity", "credit line", "invoice numbers", "invoice files"]
 
@@ -243,3 +247,35 @@ def test_batch_issue_row_whose_audit_line_failed_replays_its_answer(
     assert [o["status"] for o in outcomes] == ["issued"] * 4, outcomes
     assert len({o["tx_hash"] for o in outcomes}) >= 1 and all(o["slot_id"] for o in outcomes)
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables
+
+
+def test_idempotency_claims_of_concurrent_rows_share_inserts_and_each_key_wins_once(api: Api) -> None:
+    """A batch's rows claim their keys together (one INSERT … ON CONFLICT DO NOTHING per group, not one
+    transaction each): still exactly one claim of a key wins, the same key claimed twice at once too, and
+    the loser is told the key is in use (never runs the row a second time)."""
+    address, claims = Account.create().address, 64
+    barrier = threading.Barrier(claims)
+    inserts: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("INSERT INTO IDEMPOTENCY_RECORD"):
+            inserts.append(sql)
+
+    def claim(n: int) -> str:
+        key = f"batch:claims:{n // 2}"  # every key twice
+        barrier.wait(timeout=30)
+        try:
+            won = idempotency.begin(engine=api.ctx.engine, address=address, key=key, print_="p")
+        except ServiceError as error:
+            return error.code
+        return "won" if won is None else "replay"
+
+    event.listen(api.ctx.engine, "before_cursor_execute", statement)
+    try:
+        with ThreadPoolExecutor(claims) as pool:
+            answers = list(pool.map(claim, range(claims)))
+    finally:
+        event.remove(api.ctx.engine, "before_cursor_execute", statement)
+    for n in range(0, claims, 2):
+        assert sorted(answers[n : n + 2]) == ["idempotency_in_progress", "won"], answers[n : n + 2]
+    assert len(inserts) < claims // 2, len(inserts)  # one per claim before
