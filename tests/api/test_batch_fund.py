@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from apikit import Api
 from test_workflows import terms
+
+from tierflow.chain.gateway import ChainGateway
 
 
 def _request(api: Api, line: int, *, accept: bool = True) -> int:
@@ -24,7 +29,9 @@ def _request(api: Api, line: int, *, accept: bool = True) -> int:
     return request_id
 
 
-def test_fund_batch_checks_every_request_then_funds_each_once(funded: Api) -> None:
+def test_fund_batch_checks_every_request_then_funds_each_once(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = funded
     line = api.credit_line("bank1", "core1")
     accepted = [_request(api, line) for _ in range(3)]
@@ -42,7 +49,19 @@ def test_fund_batch_checks_every_request_then_funds_each_once(funded: Api) -> No
         accepted
     )
 
+    # The settlement-token allowance is read once for the whole batch, not once per request (a contract
+    # read through web3 was most of a funded row's CPU).
+    reads: list[tuple[Any, ...]] = []
+    real = ChainGateway.call
+
+    def call(self: ChainGateway, contract: str, function: str, *args: Any) -> Any:
+        reads.append((contract, function))
+        return real(self, contract, function, *args)
+
+    monkeypatch.setattr(ChainGateway, "call", call)
     first = api.post("bank2", path, {"request_ids": accepted})
+    monkeypatch.setattr(ChainGateway, "call", real)
+    assert reads.count(("SettlementToken", "allowance")) == 1, reads
     assert first.status_code == 200, first.text
     body = first.json()
     assert [o["status"] for o in body["outcomes"]] == ["funded"] * 3, body["outcomes"]

@@ -11,21 +11,20 @@ import csv
 import hashlib
 import io
 import json
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import func, select, text
+from sqlalchemy import Executable, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierflow.chain.gateway import Call, ChainGateway
 from tierflow.platform.models.staff import AuditEntry
 from tierflow.platform.services import keyset
+from tierflow.platform.services.group_commit import Groups, Waiting
 
 GENESIS = "0" * 64
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -81,10 +80,13 @@ def record(
     origin: Origin | None = None,
     tx_hash: str | None = None,
     now: int | None = None,
+    also: Sequence[Executable] = (),
 ) -> int:
     """Append one entry, never in the action's transaction (it stays even when the action fails); its seq.
 
-    Entries recorded at the same time by several threads of this process share one transaction.
+    Entries recorded at the same time by several threads of this process share one transaction. `also`
+    are statements committed with the entry, or not at all: a batch row's stored answer (its
+    idempotency record) and its audit line take one commit, not two.
     """
     origin = origin or Origin()
     fields: dict[str, Any] = {
@@ -100,89 +102,44 @@ def record(
         "request_id": origin.request_id[:64],
         "tx_hash": tx_hash,
     }
-    pending = _Pending(fields)
-    appender = _appender_of(engine)
-    with appender.queued:
-        appender.queue.append(pending)
-    # Group commit: the thread holding `writing` appends every entry queued so far in one transaction,
-    # so concurrent writers wait their turn here instead of racing for the same seq (on SQLite each
-    # loser rolled back and retried: six transactions per entry with 128 writers in flight).
-    with appender.writing:
-        if not pending.done:
-            with appender.queued:
-                batch, appender.queue = appender.queue, []
-            _append(engine, batch)
-    if pending.error is not None:
-        raise pending.error
-    return pending.seq
+    # Group commit: the thread first to take the lock appends every entry queued so far in one
+    # transaction, so concurrent writers wait their turn instead of racing for the same seq (on SQLite
+    # each loser rolled back and retried: six transactions per entry with 128 writers in flight).
+    return int(_ENTRIES.submit(engine, (fields, also)))
 
 
-@dataclass
-class _Pending:
-    """One entry waiting to be appended; `seq` once it is, or the `error` that stopped its group."""
+def _append(engine: Engine, batch: list[Waiting[tuple[dict[str, Any], Sequence[Executable]]]]) -> None:
+    """Append `batch` in order in one transaction (each entry's `also` with it); each result its seq."""
+    for attempt in range(50):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # other processes (API instances, the CLI) append to the same chain
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+                last = conn.execute(
+                    select(AUDIT.c.seq, AUDIT.c.entry_hash).order_by(AUDIT.c.seq.desc()).limit(1)
+                ).first()
+                seq, prev = (0, GENESIS) if last is None else (int(last.seq), str(last.entry_hash))
+                rows = []
+                for pending in batch:
+                    seq += 1
+                    row = {**pending.item[0], "seq": seq, "prev_hash": prev}
+                    prev = row["entry_hash"] = entry_hash(prev, row)
+                    rows.append(row)
+                conn.execute(AUDIT.insert(), rows)
+                for pending in batch:
+                    for statement in pending.item[1]:
+                        conn.execute(statement)
+            for pending, row in zip(batch, rows, strict=True):
+                pending.result = int(row["seq"])
+            return
+        except (IntegrityError, OperationalError):
+            # SQLite: another process took this seq (or our read snapshot is stale); read the head again.
+            time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError("could not append to the audit trail: the database stays busy")
 
-    fields: dict[str, Any]
-    seq: int = 0
-    done: bool = False
-    error: BaseException | None = None
 
-
-@dataclass
-class _Appender:
-    """The entries an engine's writers in this process have queued, and the lock of the one appending."""
-
-    queue: list[_Pending] = field(default_factory=list)
-    queued: threading.Lock = field(default_factory=threading.Lock)
-    writing: threading.Lock = field(default_factory=threading.Lock)
-
-
-_APPENDERS: weakref.WeakKeyDictionary[Engine, _Appender] = weakref.WeakKeyDictionary()
-_APPENDERS_LOCK = threading.Lock()
-
-
-def _appender_of(engine: Engine) -> _Appender:
-    with _APPENDERS_LOCK:
-        appender = _APPENDERS.get(engine)
-        if appender is None:
-            appender = _APPENDERS[engine] = _Appender()
-        return appender
-
-
-def _append(engine: Engine, batch: list[_Pending]) -> None:
-    """Append `batch` in order in one transaction; every entry ends done, with its seq or the error."""
-    try:
-        for attempt in range(50):
-            try:
-                with engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        # other processes (API instances, the CLI) append to the same chain
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
-                    last = conn.execute(
-                        select(AUDIT.c.seq, AUDIT.c.entry_hash).order_by(AUDIT.c.seq.desc()).limit(1)
-                    ).first()
-                    seq, prev = (0, GENESIS) if last is None else (int(last.seq), str(last.entry_hash))
-                    rows = []
-                    for pending in batch:
-                        seq += 1
-                        row = {**pending.fields, "seq": seq, "prev_hash": prev}
-                        prev = row["entry_hash"] = entry_hash(prev, row)
-                        rows.append(row)
-                    conn.execute(AUDIT.insert(), rows)
-                for pending, row in zip(batch, rows, strict=True):
-                    pending.seq = int(row["seq"])
-                break
-            except (IntegrityError, OperationalError):
-                # SQLite: another process took this seq (or our read snapshot is stale); read the head again.
-                time.sleep(0.005 * (attempt + 1))
-        else:
-            raise RuntimeError("could not append to the audit trail: the database stays busy")
-    except BaseException as error:
-        for pending in batch:
-            pending.error = error
-        raise
-    finally:
-        for pending in batch:
-            pending.done = True
+_ENTRIES: Groups[tuple[dict[str, Any], Sequence[Executable]]] = Groups(_append)
 
 
 @dataclass(frozen=True)

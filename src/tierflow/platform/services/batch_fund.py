@@ -81,14 +81,19 @@ def fund(
             code="batch_rows_invalid",
             details={"rows": [error.model_dump() for error in errors]},
         )
-    if not errors:
-        # One approval of the settlement token before the fan-out, not one per concurrent request.
+    checked = not errors
+    if checked:
+        # One approval of the settlement token before the fan-out, not one per concurrent request; the
+        # rows then skip the allowance read (an allowance that fell short after all is refused by each
+        # row's simulation before sending: ERC20InsufficientAllowance, nothing sent).
         workflows.ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=total)
     session.rollback()  # end the read transaction before the concurrent writes (SQLite's lock)
 
     def one(request_id: int) -> RowOutcome:
         def work(item_session: Session, _kept: list[str]) -> Any:
-            return workflows.fund(ctx=ctx, session=item_session, caller=caller, request_id=request_id)
+            return workflows.fund(
+                ctx=ctx, session=item_session, caller=caller, request_id=request_id, allowance_checked=checked
+            )
 
         return batch_issue.keyed_item(
             ctx=ctx, caller=caller, rkey=batch_issue.row_key(key, request_id), item=request_id,

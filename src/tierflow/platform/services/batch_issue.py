@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Executable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -463,16 +464,20 @@ def run(
     uploads: Sequence[Upload],
     action: str,
     on_row: Callable[[], None] | None = None,
+    stored: StoredInvoices | None = None,
 ) -> list[RowOutcome]:
-    """Send every row through the normal write path, concurrently; one outcome per row, in file order."""
+    """Send every row through the normal write path, concurrently; one outcome per row, in file order.
+
+    `stored` holds each row's invoices, stored before the rows go out (`store_documents`)."""
     files = {u.filename: u for u in uploads}
     context = contextvars.copy_context()
 
     def one(row: BatchRow) -> RowOutcome:
         try:
             return context.copy().run(
-                _issue_row, ctx=ctx, caller=caller, key=key, row=row, files=files, action=action
-            )
+                _issue_row, ctx=ctx, caller=caller, key=key, row=row, files=files, action=action,
+                stored=stored if stored is not None else StoredInvoices({}),
+            )  # fmt: skip
         finally:
             if on_row is not None:
                 on_row()
@@ -481,32 +486,90 @@ def run(
         return list(pool.map(one, rows))
 
 
-def _issue_row(
-    *, ctx: ServiceContext, caller: Caller, key: str, row: BatchRow, files: dict[str, Upload], action: str
-) -> RowOutcome:
-    def work(session: Session, ids: list[str]) -> Any:
+@dataclass
+class StoredInvoices:
+    """A batch's invoices stored before its rows go out: per row its document ids, or its upload's error;
+    `taken` are the rows whose write named them."""
+
+    answers: dict[int, list[str] | ServiceError]
+    taken: set[int] = field(default_factory=set)
+
+    def take(self, row: int) -> list[str]:
+        answer = self.answers.get(row)
+        if answer is None:
+            raise AssertionError(f"row {row}'s invoices were not stored before it was sent")
+        if isinstance(answer, ServiceError):
+            raise answer
+        self.taken.add(row)
+        return list(answer)
+
+    def untaken(self) -> list[str]:
+        return [
+            document_id
+            for row, answer in self.answers.items()
+            if row not in self.taken and isinstance(answer, list)
+            for document_id in answer
+        ]
+
+
+def store_documents(
+    *, ctx: ServiceContext, caller: Caller, rows: list[BatchRow], uploads: Sequence[Upload]
+) -> StoredInvoices:
+    """Every row's invoices stored at once before the rows go out: per row its document ids (one per
+    invoice number, in order), or the error its upload met (the row then fails with it, sending nothing).
+
+    Without a file the ERP's row itself is the invoice's record (stored as not verified)."""
+    files = {u.filename: u for u in uploads}
+    groups = []
+    for row in rows:
+        group = []
         for index, number in enumerate(row.invoice_numbers):
             upload = files.get(row.invoice_files[index]) if row.invoice_files else None
-            # Without a file the ERP's row itself is the invoice's record (stored as not verified).
-            stored = documents.upload(
-                ctx=ctx, session=session, caller=caller, kind="invoice", seller=row.supplier,
-                content=upload.data if upload else row.text.encode(),
-                filename=upload.filename if upload else f"row-{row.row}.csv",
-                content_type=upload.content_type if upload else "text/csv",
-                invoice_number=number,
+            group.append(
+                documents.NewDocument(
+                    seller=row.supplier, content=upload.data if upload else row.text.encode(),
+                    filename=upload.filename if upload else f"row-{row.row}.csv",
+                    content_type=upload.content_type if upload else "text/csv", invoice_number=number,
+                )
             )  # fmt: skip
-            ids.append(stored.document_id)
+        groups.append(group)
+    answers = documents.store_many(ctx=ctx, caller=caller, documents=groups)
+    return StoredInvoices({row.row: answer for row, answer in zip(rows, answers, strict=True)})
+
+
+def _issue_row(
+    *,
+    ctx: ServiceContext,
+    caller: Caller,
+    key: str,
+    row: BatchRow,
+    files: dict[str, Upload],
+    action: str,
+    stored: StoredInvoices,
+) -> RowOutcome:
+    binds: list[Executable] = []
+
+    def work(session: Session, ids: list[str]) -> Any:
+        binds.clear()
+        mine = stored.take(row.row)
+        # Noted as this row's before the write: a refusal for certain discards them (`discard`).
+        ids += mine
         data = CertificateIssue(
-            supplier=row.supplier, face=row.face, maturity=row.maturity, line_id=row.line_id, document_ids=ids
-        )
-        return workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+            supplier=row.supplier, face=row.face, maturity=row.maturity, line_id=row.line_id,
+            document_ids=mine,
+        )  # fmt: skip
+        deferring = documents.DEFERRED_BINDS.set(binds)
+        try:
+            return workflows.issue(ctx=ctx, session=session, caller=caller, data=data)
+        finally:
+            documents.DEFERRED_BINDS.reset(deferring)
 
     def discard(session: Session, ids: list[str]) -> None:
         documents.discard(session=session, caller=caller, document_ids=ids)
 
     return keyed_item(
         ctx=ctx, caller=caller, rkey=row_key(key, row.row), item=row.row, payload=row.payload(),
-        action=action, work=work, discard=discard,
+        action=action, work=work, discard=discard, binds=binds,
     )  # fmt: skip
 
 
@@ -521,14 +584,16 @@ def keyed_item(
     work: Callable[[Session, list[str]], Any],
     discard: Callable[[Session, list[str]], None] | None = None,
     done: Done = "issued",
+    binds: list[Executable] | None = None,
 ) -> RowOutcome:
     """One item of a batch through the normal write path under its own idempotency key `rkey`.
 
     An item the database refused for a moment (SQLite's single writer under many concurrent items) is
     tried again: unsent it is claimed anew, sent it is looked up, never resent. `work` may note what it
-    kept off chain in its list; `discard` removes it when the write was refused for certain.
+    kept off chain in its list; `discard` removes it when the write was refused for certain. `binds`
+    is where `work` leaves statements to commit with the item's answer (documents.DEFERRED_BINDS).
     """
-    one = _Item(rkey, item, payload, action, work, discard, done)
+    one = _Item(rkey, item, payload, action, work, discard, done, [] if binds is None else binds)
     for attempt in range(ATTEMPTS * 2):
         try:
             outcome = _item_once(ctx, caller, one)
@@ -550,6 +615,7 @@ class _Item:
     work: Callable[[Session, list[str]], Any]
     discard: Callable[[Session, list[str]], None] | None
     done: Done
+    binds: list[Executable]  # filled by `work` (documents.DEFERRED_BINDS)
 
 
 def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
@@ -586,13 +652,29 @@ def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
         if stored is not None:  # a concurrent retry resolved it first: its answer is the answer
             status, body = stored.status_code, stored.body
         return _outcome(item, status, body, done)
-    status, body = _send(ctx=ctx, caller=caller, rkey=rkey, work=one.work, discard=one.discard)
-    _retrying(
-        audit_trail.record,
-        ctx.engine, actor=caller.actor, action=f"write POST {action} item {item}",
-        outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
-        origin=caller.origin, tx_hash=body.get("tx_hash"),
-    )  # fmt: skip
+    status, body, answered = _send(ctx=ctx, caller=caller, rkey=rkey, work=one.work, discard=one.discard)
+    # The item's answer (its idempotency record) commits with its audit line: one transaction, shared
+    # with the other items answered meanwhile (audit_trail's group commit). Until it commits the record
+    # stays claimed, as when the process stops between sending and answering: a retry never resends.
+    # What the write left to commit with it comes first: its invoices' binding to the payable it issued
+    # (documents.DEFERRED_BINDS), whatever the answer (mined, the payable exists).
+    also = list(one.binds)
+    if answered:
+        also.append(idempotency.completion(address=caller.address, key=rkey, status_code=status, body=body))
+    try:
+        _retrying(
+            audit_trail.record,
+            ctx.engine, actor=caller.actor, action=f"write POST {action} item {item}",
+            outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
+            origin=caller.origin, tx_hash=body.get("tx_hash"), also=also,
+        )  # fmt: skip
+    except Exception:
+        # The audit line failed (with every line of its group): the answer is stored on its own still,
+        # so a re-submission replays it instead of finding the item claimed forever; then the error.
+        with ctx.engine.begin() as conn:
+            for statement in also:
+                conn.execute(statement)
+        raise
     return _outcome(item, status, body, done)
 
 
@@ -603,8 +685,9 @@ def _send(
     rkey: str,
     work: Callable[[Session, list[str]], Any],
     discard: Callable[[Session, list[str]], None] | None,
-) -> tuple[int, dict[str, Any]]:
-    """Run the item's write; its idempotency record gets the answer."""
+) -> tuple[int, dict[str, Any], bool]:
+    """Run the item's write: its status and answer, and whether the answer is final (the caller stores
+    it in the item's idempotency record; an outcome-unknown or unavailable item settled its record here)."""
     engine, address = ctx.engine, caller.address
     with Session(engine) as session, recording_sends() as sent:
         kept: list[str] = []
@@ -615,13 +698,14 @@ def _send(
                 "status": "approval_required",
                 "approval_id": pending.approval.approval_id,
             }
-            _retrying(
-                idempotency.complete, engine=engine, address=address, key=rkey, status_code=202, body=body
-            )
-            return 202, body
+            return 202, body, True
         except TransactionOutcomeUnknown as error:
             _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=error.tx_hash)
-            return 503, {"tx_hash": error.tx_hash, **_error_body("transaction_outcome_unknown", str(error))}
+            return (
+                503,
+                {"tx_hash": error.tx_hash, **_error_body("transaction_outcome_unknown", str(error))},
+                False,
+            )
         except (ServiceError, ContractRevert) as error:
             # Refused for certain (a reverted transaction changed nothing): what it kept goes too.
             session.rollback()
@@ -637,27 +721,22 @@ def _send(
                 )
             else:
                 body = _error_body(error.code, error.message)
-            _retrying(
-                idempotency.complete, engine=engine, address=address, key=rkey, status_code=409, body=body
-            )
-            return 409, body
+            return 409, body, True
         except Exception as error:  # chain or database failed: what matters is whether anything went out
             session.rollback()
             if sent:
                 # Sent, then the service failed (e.g. the database while waiting for the indexer): the
                 # item stays bound to its transaction, so a re-submission looks it up, never resends.
                 _retrying(idempotency.mark_sent, engine=engine, address=address, key=rkey, tx_hash=sent[-1])
-                return 503, {"tx_hash": sent[-1], **_error_body("transaction_outcome_unknown", str(error))}
+                body = {"tx_hash": sent[-1], **_error_body("transaction_outcome_unknown", str(error))}
+                return 503, body, False
             _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
-            return 503, _error_body("unavailable", str(error))
+            return 503, _error_body("unavailable", str(error)), False
     if not isinstance(result, TxResult):
         _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
-        return 422, _error_body(
-            "self_custody", i18n.gettext("Batches are for custodial keys; sign each payable through the API.")
-        )
-    body = result.model_dump(mode="json")
-    _retrying(idempotency.complete, engine=engine, address=address, key=rkey, status_code=200, body=body)
-    return 200, body
+        message = i18n.gettext("Batches are for custodial keys; sign each payable through the API.")
+        return 422, _error_body("self_custody", message), False
+    return 200, result.model_dump(mode="json"), True
 
 
 def _retrying(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -694,6 +773,19 @@ def _outcome(item: int, status: int, body: dict[str, Any], done: Done = "issued"
         row=item, status="failed", tx_hash=body.get("tx_hash"), code=error.get("code"),
         error=error.get("message"),
     )  # fmt: skip
+
+
+def _drop_unused(ctx: ServiceContext, caller: Caller, stored: StoredInvoices) -> None:
+    """Delete the stored invoices no row's write named: rows that replayed an earlier run's answer (or
+    were claimed by a concurrent run). A row whose write ran keeps its own, as its upload did before:
+    discarded on a refusal for certain, kept while its payable waits for approval or its outcome is
+    unknown."""
+    untaken = stored.untaken()
+    for start in range(0, len(untaken), 500):
+        with Session(ctx.engine) as session:
+            _retrying(
+                documents.discard, session=session, caller=caller, document_ids=untaken[start : start + 500]
+            )
 
 
 # -- the whole ----------------------------------------------------------------------------------------
@@ -788,8 +880,12 @@ def issue(
         known.update({p.address.lower(): p.address for p in people})
         for row in batch.rows:
             row.supplier = known.get(row.supplier.strip().lower(), row.supplier)
-    outcomes = run(
-        ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action,
-        on_row=on_row,
-    )  # fmt: skip
+    stored = store_documents(ctx=ctx, caller=caller, rows=batch.rows, uploads=batch.uploads)
+    try:
+        outcomes = run(
+            ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action,
+            on_row=on_row, stored=stored,
+        )  # fmt: skip
+    finally:
+        _drop_unused(ctx, caller, stored)
     return BatchResult(batch_key=batch.key, rows=len(batch.rows), total=batch.total, outcomes=outcomes)

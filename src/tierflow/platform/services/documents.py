@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -16,7 +19,7 @@ from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoic
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
 from tierflow.platform.services import access, audit_trail, invoice_files, keyset, names, queries
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound
+from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import CursorPage, DocumentPublic
 
@@ -43,19 +46,48 @@ def upload(
     The number is stored in canonical form (the digits of code ‖ number): every way of typing one
     invoice gives one key, so it can back one asset only.
     """
-    if not content:
-        raise InvalidRequest("the file is empty", code="empty_document")
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise InvalidRequest(
-            i18n.gettext("documents are limited to %(bytes)s bytes", bytes=MAX_DOCUMENT_BYTES),
-            code="document_too_large",
-        )
+    _check_size(content)
     supplier = session.get(DirectoryParticipant, seller)
     if supplier is None:
         raise NotFound(
             i18n.gettext("seller %(seller)s is not a participant", seller=seller),
             code="participant_not_found",
         )
+    row = StoredDocument(
+        **_sealed(
+            ctx=ctx, caller=caller, supplier=supplier, content=content, filename=filename,
+            content_type=content_type, kind=kind, invoice_number=invoice_number, invoice_code=invoice_code,
+            invoice_amount=invoice_amount,
+        )
+    )  # fmt: skip
+    if not (session.new or session.dirty or session.deleted):
+        # End the read snapshot first (nothing of ours is pending): on SQLite a snapshot that another
+        # writer (the indexer) overtook during the reads and the file check above cannot write at all
+        # (SQLITE_BUSY_SNAPSHOT, no busy wait: the issue answered 503); a fresh write waits its turn.
+        session.commit()
+    # The answer from the row as written (every column is set here): reading it back after the commit
+    # cost a SELECT per upload, one per row of a batch.
+    public = queries.document_public(row)
+    session.add(row)
+    session.commit()
+    return public
+
+
+def _sealed(
+    *,
+    ctx: ServiceContext,
+    caller: Caller,
+    supplier: DirectoryParticipant,
+    content: bytes,
+    filename: str,
+    content_type: str,
+    kind: str,
+    invoice_number: str | None,
+    invoice_code: str | None = None,
+    invoice_amount: int | None = None,
+) -> dict[str, Any]:
+    """The columns of an upload's row: checked, hashed and encrypted, nothing written yet."""
+    _check_size(content)
     file_digest = hashlib.sha256(content).hexdigest()
     if kind == "invoice":
         if not invoice_number or not invoice_number.strip():
@@ -79,32 +111,94 @@ def upload(
         doc_hash = hashlib.sha256(b"document:" + content).digest()
         verification = invoice_files.NOT_VERIFIED
     document_id = secrets.token_hex(16)
-    row = StoredDocument(
-        document_id=document_id,
-        uploader=caller.address,
-        kind=kind,
-        invoice_number=invoice_number.strip() if invoice_number else None,
-        seller=supplier.address,
-        filename=filename[:200] or "document",
-        content_type=content_type[:100] or "application/octet-stream",
-        size=len(content),
-        sha256=file_digest,
-        doc_hash="0x" + doc_hash.hex(),
-        verification=verification,
-        ciphertext=seal(derive_key(ctx.settings.master_key, DOCUMENT_LABEL), content, document_id.encode()),
-        created_at=int(time.time()),
-    )
-    if not (session.new or session.dirty or session.deleted):
-        # End the read snapshot first (nothing of ours is pending): on SQLite a snapshot that another
-        # writer (the indexer) overtook during the reads and the file check above cannot write at all
-        # (SQLITE_BUSY_SNAPSHOT, no busy wait: the issue answered 503); a fresh write waits its turn.
-        session.commit()
-    # The answer from the row as written (every column is set here): reading it back after the commit
-    # cost a SELECT per upload, one per row of a batch.
-    public = queries.document_public(row)
-    session.add(row)
-    session.commit()
-    return public
+    return {
+        "document_id": document_id,
+        "uploader": caller.address,
+        "kind": kind,
+        "invoice_number": invoice_number.strip() if invoice_number else None,
+        "seller": supplier.address,
+        "filename": filename[:200] or "document",
+        "content_type": content_type[:100] or "application/octet-stream",
+        "size": len(content),
+        "sha256": file_digest,
+        "doc_hash": "0x" + doc_hash.hex(),
+        "verification": verification,
+        "slot_id": None,
+        "ciphertext": seal(_document_key(ctx), content, document_id.encode()),
+        "created_at": int(time.time()),
+    }
+
+
+def _check_size(content: bytes) -> None:
+    if not content:
+        raise InvalidRequest("the file is empty", code="empty_document")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise InvalidRequest(
+            i18n.gettext("documents are limited to %(bytes)s bytes", bytes=MAX_DOCUMENT_BYTES),
+            code="document_too_large",
+        )
+
+
+def _document_key(ctx: ServiceContext) -> bytes:
+    return derive_key(ctx.settings.master_key, DOCUMENT_LABEL)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """One file of `store_many`: what `upload` takes, for an invoice."""
+
+    seller: str
+    content: bytes
+    filename: str
+    content_type: str
+    invoice_number: str
+
+
+def store_many(
+    *, ctx: ServiceContext, caller: Caller, documents: Sequence[Sequence[NewDocument]]
+) -> list[list[str] | ServiceError]:
+    """Store the invoices of many issues at once (a batch's rows): per group, its document ids in order,
+    or the error `upload` would have raised for its first bad file (that group stores nothing).
+
+    The same checks, hashes and encryption as `upload`, in one transaction for all: a batch row uploading
+    its own files cost two commits and a directory read per invoice, the largest share of its CPU.
+    """
+    sellers = {d.seller for group in documents for d in group}
+    table = StoredDocument.__table__  # type: ignore[attr-defined]
+    with Session(ctx.engine) as session:
+        people = {
+            p.address: p
+            for p in session.execute(
+                select(DirectoryParticipant).where(col(DirectoryParticipant.address).in_(sellers))
+            ).scalars()
+        }
+    answers: list[list[str] | ServiceError] = []
+    rows: list[dict[str, Any]] = []
+    for group in documents:
+        try:
+            sealed = []
+            for d in group:
+                supplier = people.get(d.seller)
+                if supplier is None:
+                    raise NotFound(
+                        i18n.gettext("seller %(seller)s is not a participant", seller=d.seller),
+                        code="participant_not_found",
+                    )
+                sealed.append(
+                    _sealed(
+                        ctx=ctx, caller=caller, supplier=supplier, content=d.content, filename=d.filename,
+                        content_type=d.content_type, kind="invoice", invoice_number=d.invoice_number,
+                    )
+                )  # fmt: skip
+        except ServiceError as error:
+            answers.append(error)
+            continue
+        rows += sealed
+        answers.append([row["document_id"] for row in sealed])
+    for start in range(0, len(rows), 500):
+        with ctx.engine.begin() as conn:
+            conn.execute(table.insert(), rows[start : start + 500])
+    return answers
 
 
 def _document(session: Session, document_id: str) -> StoredDocument:
@@ -238,6 +332,12 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
             )
 
 
+# Set by a batch row around its issue: the statements binding its invoices, committed with the row's
+# answer and audit line (one transaction shared by the rows answered meanwhile) instead of two commits of
+# their own per row. Unset (None) everywhere else: `bind` commits at once.
+DEFERRED_BINDS: ContextVar[list[Executable] | None] = ContextVar("deferred_binds", default=None)
+
+
 def bind(
     *,
     session: Session,
@@ -257,7 +357,7 @@ def bind(
     # One UPDATE per hash with the choice as its subquery, never a read then a write: this runs right
     # after the transaction was mined, while the indexer writes its block, and on SQLite a read snapshot
     # that a write overtakes cannot become a write (SQLITE_BUSY_SNAPSHOT: the issue answered 503).
-    session.commit()
+    statements: list[Executable] = []
     for doc_hash in dict.fromkeys(doc_hashes):
         query = select(table.c.document_id).where(
             table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash == doc_hash
@@ -265,9 +365,16 @@ def bind(
         if document_ids:
             query = query.where(table.c.document_id.in_(document_ids))
         latest = query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
-        session.execute(
+        statements.append(
             update(table).where(table.c.document_id == latest.scalar_subquery()).values(slot_id=slot_id)
         )
+    deferred = DEFERRED_BINDS.get()
+    if deferred is not None:
+        deferred += statements
+        return
+    session.commit()
+    for statement in statements:
+        session.execute(statement)
     session.commit()
 
 

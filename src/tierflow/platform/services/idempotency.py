@@ -13,14 +13,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Update, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
+from tierflow.platform.services.group_commit import Groups, Waiting
 
 TABLE = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 MAX_KEY_LEN = 128
@@ -52,16 +53,9 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
             i18n.gettext("Idempotency-Key must be 1 to %(max)s characters.", max=MAX_KEY_LEN),
             code="invalid_idempotency_key",
         )
-    # Core, not the ORM: the claim is one INSERT (the unit of work's flush cost more than the statement).
-    claim = TABLE.insert().values(
-        address=address, key=key, fingerprint=print_, state="pending", created_at=int(time.time())
-    )
-    try:
-        with engine.begin() as conn:
-            conn.execute(claim)
+    claim = {"address": address, "key": key, "fingerprint": print_, "state": "pending"}
+    if _claim(engine, {**claim, "created_at": int(time.time())}):
         return None
-    except IntegrityError:
-        pass
     with engine.connect() as conn:
         record = conn.execute(
             select(
@@ -93,13 +87,52 @@ def begin(*, engine: Engine, address: str, key: str, print_: str) -> Replay | Se
     return Replay(status_code=record.status_code, body=json.loads(record.body or "null"))
 
 
+def _claim(engine: Engine, row: dict[str, Any]) -> bool:
+    """Insert the pending record `row`; False when its key exists already (the caller reads it).
+
+    Group commit: the claims of concurrent requests (a batch's rows in flight) share one INSERT … ON
+    CONFLICT DO NOTHING RETURNING, which names the rows it inserted: each claim is as atomic as its own
+    INSERT was (the key's primary key decides, across processes too), at one transaction per group
+    instead of one per claim. Core, not the ORM: the unit of work's flush cost more than the statement.
+    """
+    return bool(_CLAIMS.submit(engine, row))
+
+
+def _insert_claims(engine: Engine, group: list[Waiting[dict[str, Any]]]) -> None:
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    for start in range(0, len(group), 500):
+        part = group[start : start + 500]
+        statement = (
+            insert(TABLE)
+            .values([claim.item for claim in part])
+            .on_conflict_do_nothing()
+            .returning(TABLE.c.address, TABLE.c.key)
+        )
+        with engine.begin() as conn:
+            won = {(row.address, row.key) for row in conn.execute(statement)}
+        for claim in part:
+            mine = (claim.item["address"], claim.item["key"])
+            # The same key twice in one group (a request and its retry): the first claim wins.
+            claim.result = mine in won
+            won.discard(mine)
+            claim.done = True
+
+
+_CLAIMS: Groups[dict[str, Any]] = Groups(_insert_claims)
+
+
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(TABLE)
-            .where(TABLE.c.address == address, TABLE.c.key == key)
-            .values(state="done", status_code=status_code, body=json.dumps(body))
-        )
+        conn.execute(completion(address=address, key=key, status_code=status_code, body=body))
+
+
+def completion(*, address: str, key: str, status_code: int, body: Any) -> Update:
+    """The statement `complete` runs, for a caller that commits it with its own (the audit line's)."""
+    return (
+        update(TABLE)
+        .where(TABLE.c.address == address, TABLE.c.key == key)
+        .values(state="done", status_code=status_code, body=json.dumps(body))
+    )
 
 
 def mark_sent(*, engine: Engine, address: str, key: str, tx_hash: str) -> None:
