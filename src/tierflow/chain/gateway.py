@@ -95,6 +95,8 @@ READ_TIMEOUT_S = 2.0
 # [s] how often a write that waits for an earlier request of its signer (being sent again, or its
 # nonce being filled) looks at the forwarder's nonce again.
 REPAIR_POLL_S = 0.05
+# [s] how often a leader handing a signer over to another instance looks whether its writes settled.
+HAND_OVER_POLL_S = 0.01
 # A request that reverts on chain although its simulation passes each time is sent at most this often.
 MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
@@ -601,6 +603,8 @@ class ChainGateway:
                     limit = MAX_QUEUED_BATCH if self.simulate_many else 1
                     batch = pipe.queue[:limit]
                     del pipe.queue[:limit]
+                # Only once the leader's own write is not in flight (else it would wait for itself).
+                self._hand_over_if_wanted(pipe)
                 with pipe.lock:
                     self._send_queued(pipe, batch)
         except BaseException as error:
@@ -610,6 +614,22 @@ class ChainGateway:
             with pipe.queue_guard:
                 self._hand_on(pipe)
             raise
+
+    def _hand_over_if_wanted(self, pipe: _Pipeline) -> None:
+        """Before a round: if another API instance waits for this signer's forwarder lease, send nothing
+        more and wait until the writes in flight have settled, when the last one out gives the lease up
+        (`_leave`); the waiting instance takes it first (`Leases.hold`), and this one's queued writes
+        wait for their turn in `_send_queued`. Without it the busiest instance kept the signer as long
+        as it had a write in flight, and the signer's writes at the other instances timed out."""
+        with pipe.lock:
+            lease = pipe.lease
+        if lease is None or not self.leases.wanted(lease):
+            return
+        while True:
+            with pipe.lock:
+                if pipe.lease is None:
+                    return
+            time.sleep(HAND_OVER_POLL_S)
 
     @staticmethod
     def _hand_on(pipe: _Pipeline) -> None:
@@ -989,30 +1009,45 @@ class ChainGateway:
         return self._send_request(relayer, message, self.sign(account, self.typed_data(message)))
 
     def relay(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        """Relay a request signed by a self-custody participant (already checked by the caller)."""
-        with self._lock(str(message["from"])):
-            current = self.forwarder_nonce(str(message["from"]))
-            if int(message["nonce"]) != current:
-                raise RelayError(
-                    "stale_nonce",
-                    f"the request was signed with forwarder nonce {message['nonce']} but the next is "
-                    f"{current}: it was already relayed, or prepare a new request and sign that",
-                )
-            if int(message["deadline"]) < self.chain_time():
-                raise RelayError(
-                    "request_expired", "the request's deadline has passed: prepare and sign a new one"
-                )
-            self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
-            # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
-            # a request it would refuse is never sent (the relayer would pay for the revert).
-            verdict = self._eth_call(
-                {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()}
+        """Relay a request signed by a self-custody participant (already checked by the caller).
+
+        The signer's forwarder lease is held from the nonce check to the receipt, as the per-signer lock
+        is in this process: two instances given the same signed request at once would both see its
+        nonce unused and both send it (one transaction reverting at the relayer's cost); now the second
+        waits for the first's receipt and answers "stale_nonce" (it was relayed)."""
+        signer = str(message["from"])
+        with self._lock(signer):
+            lease = forwarder_lease(signer)
+            self.leases.hold(lease)
+            try:
+                return self._relay_checked(message, signature)
+            finally:
+                self.leases.release(lease)
+
+    def _relay_checked(self, message: dict[str, Any], signature: str) -> TxOutcome:
+        """`relay` under the signer's lock and lease: check the nonce, deadline and signature, send."""
+        current = self.forwarder_nonce(str(message["from"]))
+        if int(message["nonce"]) != current:
+            raise RelayError(
+                "stale_nonce",
+                f"the request was signed with forwarder nonce {message['nonce']} but the next is "
+                f"{current}: it was already relayed, or prepare a new request and sign that",
             )
-            if int(verdict, 16) != 1:
-                raise RelayError(
-                    "invalid_signature", "the forwarder does not accept this signature for this request"
-                )
-            return self._relay_locked(message, signature)
+        if int(message["deadline"]) < self.chain_time():
+            raise RelayError(
+                "request_expired", "the request's deadline has passed: prepare and sign a new one"
+            )
+        self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
+        # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
+        # a request it would refuse is never sent (the relayer would pay for the revert).
+        verdict = self._eth_call(
+            {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()}
+        )
+        if int(verdict, 16) != 1:
+            raise RelayError(
+                "invalid_signature", "the forwarder does not accept this signature for this request"
+            )
+        return self._relay_locked(message, signature)
 
     @staticmethod
     def _request_tuple(message: dict[str, Any], signature: str) -> tuple[Any, ...]:
