@@ -31,7 +31,7 @@ from tierflow.chain.accounts import dev_account
 from tierflow.chain.deploy import write_deployment
 from tierflow.chain.gateway import Call, ChainGateway, RelayError, TxOutcome, wait_until
 from tierflow.chain.leases import account_lease, forwarder_lease
-from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.errors import ChainUnavailableError, ConfigurationError, ContractRevert
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models.service import BatchUpload, ChainLease
@@ -388,6 +388,7 @@ def one_signer_through_two_instances_is_served_by_both_in_turn(platform: Platfor
             late_outcomes = [future.result() for future in lates]
             beside_seconds = sorted(future.result() for future in besides)
         same_signed_request_through_two_instances_runs_once(platform, busy, other)
+        self_custody_requests_share_blocks(platform, other)
     finally:
         for lease in leases:
             lease.close()
@@ -441,10 +442,55 @@ def same_signed_request_through_two_instances_runs_once(
     with pytest.raises(RelayError, match="already relayed") as replay:
         second.relay(message, signature)
     assert replay.value.code == "stale_nonce"
+    # A request whose nonce skips ahead waits for the ones before it, briefly, then is refused unsent.
+    first.relay_order_wait = 0.3
     ahead = first.forward_request(bank2.address, call, nonce=first.forwarder_nonce(bank2.address) + 1)
-    with pytest.raises(RelayError) as skipped:
+    with pytest.raises(RelayError, match="relay the requests with nonces") as skipped:
         first.relay(ahead["message"], first.sign(bank2, ahead))
-    assert skipped.value.code == "stale_nonce"
+    assert skipped.value.code == "nonce_gap"
+    far = first.forward_request(bank2.address, call, nonce=first.forwarder_nonce(bank2.address) + 10**6)
+    with pytest.raises(RelayError) as skipped:
+        first.relay(far["message"], first.sign(bank2, far))  # refused at once, no wait
+    assert skipped.value.code == "nonce_gap"
+
+
+SELF_CUSTODY_REQUESTS = 50
+
+
+def self_custody_requests_share_blocks(platform: Platform, gateway: ChainGateway) -> None:
+    """Self-custody relays pipelined per signer: 50 requests signed with consecutive nonces, sent at once
+    (arriving in any order), go out in a few blocks (before, each held the signer's lock until its
+    receipt: one a block, 50 s at a block a second); each simulated on the pending state its earlier
+    requests leave; one that would fail is refused unsent and takes no nonce."""
+    bank2 = platform.account("bank2")
+    obligor, expiry = platform.address("core1"), platform.now() + 300 * 86400
+    gateway.relay_order_wait = 20.0
+    start = gateway.forwarder_nonce(bank2.address, "pending")
+    signed = []
+    for n in range(SELF_CUSTODY_REQUESTS):
+        typed = gateway.forward_request(
+            bank2.address, Call("CreditLines", "grant", (obligor, 8 * 10**6 + n, expiry)), nonce=start + n
+        )
+        signed.append((typed["message"], gateway.sign(bank2, typed)))
+    with ThreadPoolExecutor(SELF_CUSTODY_REQUESTS) as pool:
+        outcomes = list(pool.map(lambda request: gateway.relay(*request), reversed(signed)))
+    assert all(outcome.succeeded for outcome in outcomes)
+    assert gateway.forwarder_nonce(bank2.address) == start + SELF_CUSTODY_REQUESTS
+    blocks = {outcome.block_number for outcome in outcomes}
+    assert max(blocks) - min(blocks) <= 4, sorted(blocks)
+    # A request that would fail (a line expiring in the past) is refused before sending: its nonce
+    # stays the next, and a request signed again with it runs.
+    nonce = gateway.forwarder_nonce(bank2.address)
+    bad = gateway.forward_request(
+        bank2.address, Call("CreditLines", "grant", (obligor, 1, expiry)), nonce=nonce
+    )
+    bad["message"]["data"] = "0x" + gateway.calldata(Call("CreditLines", "grant", (obligor, 1, 1)))[1].hex()
+    with pytest.raises(ContractRevert):
+        gateway.relay(bad["message"], gateway.sign(bank2, gateway.typed_data(bad["message"])))
+    good = gateway.forward_request(
+        bank2.address, Call("CreditLines", "grant", (obligor, 2, expiry)), nonce=nonce
+    )
+    assert gateway.relay(good["message"], gateway.sign(bank2, good)).succeeded
 
 
 # -- batch uploads, seen from any instance -------------------------------------------------------
