@@ -11,6 +11,8 @@ pipelined issue requests. Writes per block = writes / blocks their transactions 
 answers only once the indexer shows it (read-your-writes). The 1-minute load average is recorded
 beside each figure: the machine is shared.
 
+Then several API instances on one PostgreSQL (`bench/instances_bench.py`, key "instances").
+
 Run alone: `.venv/bin/python bench/block_times.py` (writes bench/results/writes.json).
 """
 
@@ -394,6 +396,13 @@ def measure(block_time: int) -> dict[str, Any]:
         tf.stop()
 
 
+def multi_instance() -> dict[str, Any]:
+    """Several API instances on one PostgreSQL (`bench/instances_bench.py`, its own chain per block time)."""
+    import instances_bench  # it imports this module: here, not at the top
+
+    return instances_bench.measure_all()
+
+
 def table(results: dict[str, Any]) -> str:
     """The markdown section of the README / docs for `results` (as in writes.json)."""
     lines = [
@@ -482,10 +491,14 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    results = {f"block_time_{seconds}s": measure(seconds) for seconds in (1, 2)}
+    results: dict[str, Any] = {f"block_time_{seconds}s": measure(seconds) for seconds in (1, 2)}
+    results["instances"] = multi_instance()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "writes.json").write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
+    import instances_bench
+
+    print(instances_bench.table(results["instances"]))
 
 
 if __name__ == "__main__":

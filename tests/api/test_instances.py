@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -26,9 +27,11 @@ from eth_utils.crypto import keccak
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from tierflow.chain.accounts import dev_account
 from tierflow.chain.deploy import write_deployment
+from tierflow.chain.gateway import Call, ChainGateway, RelayError, TxOutcome, wait_until
 from tierflow.chain.leases import account_lease, forwarder_lease
-from tierflow.errors import ChainUnavailableError, ConfigurationError
+from tierflow.errors import ChainUnavailableError, ConfigurationError, ContractRevert
 from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models.service import BatchUpload, ChainLease
@@ -138,6 +141,34 @@ def test_signer_pipeline_lease_waits_for_the_other_instance(engine: Engine) -> N
     finally:
         first.close()
         second.close()
+
+
+def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine: Engine) -> None:
+    """A waiting instance says so; the holder sees it (`wanted`) and, once it gives the lease up, the
+    waiter is first to take it: neither the holder taking it straight back nor a third instance can."""
+    name = forwarder_lease("0x" + "ef" * 20)
+    holder, waiter, third = (DbLeases(engine, ttl=30, wait=5) for _ in range(3))
+    try:
+        assert holder.hold(name) is True
+        assert holder.wanted(name) is False
+        waited = threading.Thread(target=waiter.hold, args=(name,))
+        waited.start()
+        assert wait_until(lambda: holder.wanted(name), 3)
+        assert waiter.wanted(name) is False  # its own wish
+        holder.release(name)
+        holder.wait = third.wait = 0.3
+        with pytest.raises(ChainUnavailableError):
+            holder.hold(name)  # the freed lease is the waiter's
+        waited.join()
+        with engine.connect() as conn:
+            owner = conn.execute(select(ChainLease.holder).where(ChainLease.name == name)).scalar()
+        assert owner == waiter.holder
+        assert holder.wanted(name) is False and waiter.wanted(name) is False  # the wish is given up
+        with pytest.raises(ChainUnavailableError):
+            third.hold(name)
+    finally:
+        for leases in (holder, waiter, third):
+            leases.close()
 
 
 def test_sqlite_serves_one_instance_and_refuses_a_second(tmp_path: Path) -> None:
@@ -288,6 +319,8 @@ def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_t
         assert len(set(senders)) == INSTANCES
         lines = {line for _, line, _ in answers}
         assert len(lines) == unique_writes
+        # Same chain and database, now idle: one participant through two more instances at once.
+        one_signer_through_two_instances_is_served_by_both_in_turn(platform, url)
     finally:
         for _, process in instances:
             process.terminate()
@@ -297,6 +330,167 @@ def test_three_instances_write_concurrently_without_nonce_collision_or_doubled_t
             except subprocess.TimeoutExpired:
                 process.kill()
         platform.stop()
+
+
+HOG_THREADS = 24  # bank1's writers at the busy instance, each sending its next write once the last is mined
+HOG_WRITES = 6  # with 1 s blocks X stays busy ~6 s, longer than WAIT_S
+LATE_WRITES = 6  # bank1's writes arriving at the other instance while the first is busy
+WAIT_S = 4.0  # [s] the instances' lease wait (20 s in production): the busy run lasts longer than this
+
+
+def one_signer_through_two_instances_is_served_by_both_in_turn(platform: Platform, url: str) -> None:
+    """Fairness: a participant's forwarder nonces are leased to one instance at a time. Instance X carries a
+    stream of bank1's writes (24 writers, each sending again as soon as its last write is mined) while
+    bank1's writes also arrive at instance Y, and bank2's at Y. Before the hand-over X kept the lease for
+    as long as it had a write in flight (a new write always joined before the last one settled), so Y's
+    bank1 writes waited WAIT_S and failed "Another API instance is sending ..."; now Y says it waits, X
+    hands the signer over after its round, and the two take turns. Every write is done, none doubled,
+    and bank2's writes at Y go out in the next block or so whatever bank1 does."""
+    engines = [make_engine(url) for _ in range(2)]
+    leases = [DbLeases(engine, ttl=30, wait=WAIT_S) for engine in engines]
+    gateways: list[ChainGateway] = []
+    for index, lease in enumerate(leases):
+        relayers = lease.take_relayers([platform.extra_account(index)], 1)  # devnet 11, 12: no instance key
+        gateway = ChainGateway(platform.w3, platform.deployment, dev_account(0), relayers)
+        gateway.leases = lease
+        gateways.append(gateway)
+    busy, other = gateways
+    bank1, bank2 = platform.account("bank1"), platform.account("bank2")
+    obligor = platform.address("core1")
+    expiry = platform.now() + 300 * 86400
+    counter = itertools.count(1)
+    start_nonce = busy.forwarder_nonce(bank1.address, "pending")
+
+    def grant(gateway: ChainGateway, bank: Any) -> Any:
+        return gateway.execute_custodial(
+            bank, Call("CreditLines", "grant", (obligor, 10**6 + next(counter), expiry))
+        )
+
+    def hog(_: int) -> list[Any]:
+        return [grant(busy, bank1) for _ in range(HOG_WRITES)]
+
+    def late(_: int) -> tuple[Any, float]:
+        started = time.monotonic()
+        return grant(other, bank1), time.monotonic() - started
+
+    def beside(_: int) -> float:
+        started = time.monotonic()
+        grant(other, bank2)
+        return time.monotonic() - started
+
+    try:
+        with ThreadPoolExecutor(HOG_THREADS + LATE_WRITES + 4) as pool:
+            hogs = [pool.submit(hog, n) for n in range(HOG_THREADS)]
+            time.sleep(1.5)  # X is in full flow: its pipeline has writes in flight from now on
+            lates = [pool.submit(late, n) for n in range(LATE_WRITES)]
+            besides = [pool.submit(beside, n) for n in range(4)]
+            outcomes = [outcome for future in hogs for outcome in future.result()]
+            late_outcomes = [future.result() for future in lates]
+            beside_seconds = sorted(future.result() for future in besides)
+        same_signed_request_through_two_instances_runs_once(platform, busy, other)
+        self_custody_requests_share_blocks(platform, other)
+    finally:
+        for lease in leases:
+            lease.close()
+        for engine in engines:
+            engine.dispose()
+    every = outcomes + [outcome for outcome, _ in late_outcomes]
+    assert all(outcome.succeeded for outcome in every)
+    assert len(every) == HOG_THREADS * HOG_WRITES + LATE_WRITES
+    # One forwarder nonce per write: nothing doubled, nothing lost, nothing filled.
+    assert busy.forwarder_nonce(bank1.address) == start_nonce + len(every)
+    granted = [outcome.first("CreditLineGranted") for outcome in every]
+    lines = {event.args["lineId"] for event in granted if event is not None}
+    assert len(lines) == len(every)
+    # Y's bank1 writes got their turn well within the wait (X hands over after one round).
+    assert max(seconds for _, seconds in late_outcomes) < WAIT_S
+    # bank2 at Y is not held up behind bank1 (a block a second: the next block or the one after).
+    assert statistics.median(beside_seconds) < 3.0, beside_seconds
+
+
+def same_signed_request_through_two_instances_runs_once(
+    platform: Platform, first: ChainGateway, second: ChainGateway
+) -> None:
+    """A self-custody signer's request given to two instances at once: one transaction, the other
+    instance refuses with "stale_nonce". Before the relay held the signer's lease, both saw the nonce
+    unused and both sent (the second reverted at its relayer's cost). A replay of the relayed request and
+    a request signed with a nonce ahead of the next are refused before anything is sent."""
+    bank2 = platform.account("bank2")
+    call = Call("CreditLines", "grant", (platform.address("core1"), 7 * 10**6, platform.now() + 300 * 86400))
+    typed = first.forward_request(bank2.address, call)
+    message, signature = typed["message"], first.sign(bank2, typed)
+    from_block = platform.w3.eth.block_number + 1
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(gateway.relay, message, signature) for gateway in (first, second)]
+    answers: list[Any] = []
+    for future in futures:
+        try:
+            answers.append(future.result())
+        except Exception as error:  # noqa: BLE001 - the test sorts what each instance answered
+            answers.append(error)
+    done = [answer for answer in answers if isinstance(answer, TxOutcome)]
+    refused = [answer for answer in answers if isinstance(answer, RelayError)]
+    assert len(done) == 1 and done[0].succeeded, answers
+    assert [error.code for error in refused] == ["stale_nonce"], answers
+    relayers = {str(account.address).lower() for gateway in (first, second) for account in gateway.relayers}
+    blocks: list[Any] = [
+        platform.w3.eth.get_block(number, full_transactions=True)
+        for number in range(from_block, platform.w3.eth.block_number + 1)
+    ]
+    sent = [tx for block in blocks for tx in block["transactions"] if str(tx["from"]).lower() in relayers]
+    assert len(sent) == 1
+    with pytest.raises(RelayError, match="already relayed") as replay:
+        second.relay(message, signature)
+    assert replay.value.code == "stale_nonce"
+    # A request whose nonce skips ahead waits for the ones before it, briefly, then is refused unsent.
+    first.relay_order_wait = 0.3
+    ahead = first.forward_request(bank2.address, call, nonce=first.forwarder_nonce(bank2.address) + 1)
+    with pytest.raises(RelayError, match="relay the requests with nonces") as skipped:
+        first.relay(ahead["message"], first.sign(bank2, ahead))
+    assert skipped.value.code == "nonce_gap"
+    far = first.forward_request(bank2.address, call, nonce=first.forwarder_nonce(bank2.address) + 10**6)
+    with pytest.raises(RelayError) as skipped:
+        first.relay(far["message"], first.sign(bank2, far))  # refused at once, no wait
+    assert skipped.value.code == "nonce_gap"
+
+
+SELF_CUSTODY_REQUESTS = 50
+
+
+def self_custody_requests_share_blocks(platform: Platform, gateway: ChainGateway) -> None:
+    """Self-custody relays pipelined per signer: 50 requests signed with consecutive nonces, sent at once
+    (arriving in any order), go out in a few blocks (before, each held the signer's lock until its
+    receipt: one a block, 50 s at a block a second); each simulated on the pending state its earlier
+    requests leave; one that would fail is refused unsent and takes no nonce."""
+    bank2 = platform.account("bank2")
+    obligor, expiry = platform.address("core1"), platform.now() + 300 * 86400
+    gateway.relay_order_wait = 20.0
+    start = gateway.forwarder_nonce(bank2.address, "pending")
+    signed = []
+    for n in range(SELF_CUSTODY_REQUESTS):
+        typed = gateway.forward_request(
+            bank2.address, Call("CreditLines", "grant", (obligor, 8 * 10**6 + n, expiry)), nonce=start + n
+        )
+        signed.append((typed["message"], gateway.sign(bank2, typed)))
+    with ThreadPoolExecutor(SELF_CUSTODY_REQUESTS) as pool:
+        outcomes = list(pool.map(lambda request: gateway.relay(*request), reversed(signed)))
+    assert all(outcome.succeeded for outcome in outcomes)
+    assert gateway.forwarder_nonce(bank2.address) == start + SELF_CUSTODY_REQUESTS
+    blocks = {outcome.block_number for outcome in outcomes}
+    assert max(blocks) - min(blocks) <= 4, sorted(blocks)
+    # A request that would fail (a line expiring in the past) is refused before sending: its nonce
+    # stays the next, and a request signed again with it runs.
+    nonce = gateway.forwarder_nonce(bank2.address)
+    bad = gateway.forward_request(
+        bank2.address, Call("CreditLines", "grant", (obligor, 1, expiry)), nonce=nonce
+    )
+    bad["message"]["data"] = "0x" + gateway.calldata(Call("CreditLines", "grant", (obligor, 1, 1)))[1].hex()
+    with pytest.raises(ContractRevert):
+        gateway.relay(bad["message"], gateway.sign(bank2, gateway.typed_data(bad["message"])))
+    good = gateway.forward_request(
+        bank2.address, Call("CreditLines", "grant", (obligor, 2, expiry)), nonce=nonce
+    )
+    assert gateway.relay(good["message"], gateway.sign(bank2, good)).succeeded
 
 
 # -- batch uploads, seen from any instance -------------------------------------------------------

@@ -23,6 +23,10 @@ all). Two locks keep nonces right under concurrency:
   (a race with another party) leaves its nonce unused, so the requests behind it fail too without
   doing anything: each is sent again, the same signed bytes in order, and the failed one's nonce is
   used up by a no-op request signed with the same nonce (`_fill`), so it can never run later.
+  A self-custody signer's requests come signed, nonces included (`relay`): each waits for its nonce's
+  turn, is checked on the `pending` state and sent through the relayer its signer's requests in flight
+  use; a request that would fail is refused and takes no nonce (the signer signs the ones after it
+  again), since the platform cannot sign a no-op for it.
 
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
@@ -95,6 +99,12 @@ READ_TIMEOUT_S = 2.0
 # [s] how often a write that waits for an earlier request of its signer (being sent again, or its
 # nonce being filled) looks at the forwarder's nonce again.
 REPAIR_POLL_S = 0.05
+# [s] how often a leader handing a signer over to another instance looks whether its writes settled.
+HAND_OVER_POLL_S = 0.01
+# [s] how long a self-custody request waits for the signer's requests with the nonces before its own
+# (sent at once by a client, they may arrive in any order), and how far ahead of the next nonce it may be.
+RELAY_ORDER_WAIT_S = 5.0
+MAX_RELAY_AHEAD = 256
 # A request that reverts on chain although its simulation passes each time is sent at most this often.
 MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
@@ -168,6 +178,17 @@ class _Pipeline:
     queue: list[_Job] = field(default_factory=list)
     leading: bool = False
     queue_guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
+class _Relays:
+    """A self-custody signer's relayed requests in this process; every field is read and changed under
+    `turn` (held from a request's nonce check to its send, never over a receipt)."""
+
+    turn: threading.Condition = field(default_factory=threading.Condition)
+    next_nonce: int | None = None  # the nonce the next request must carry; None: read it from `pending`
+    in_flight: int = 0  # requests sent and not yet mined
+    relayer: int | None = None  # the pool slot every request in flight goes through
 
 
 @dataclass(eq=False)
@@ -288,7 +309,8 @@ class ChainGateway:
                 ],
             )
         )
-        self._signer_locks: dict[str, threading.Lock] = {}
+        self._self_custody: dict[str, _Relays] = {}
+        self.relay_order_wait = RELAY_ORDER_WAIT_S
         self._pipelines: dict[str, _Pipeline] = {}
         self._locks_guard = threading.Lock()
         # Whether the node simulates several calls in one request (eth_simulateV1); off after it says no.
@@ -408,10 +430,6 @@ class ChainGateway:
         return decoded
 
     # -- forward requests ---------------------------------------------------------------------
-    def _lock(self, signer: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._signer_locks.setdefault(signer.lower(), threading.Lock())
-
     def _pipeline(self, signer: str) -> _Pipeline:
         with self._locks_guard:
             return self._pipelines.setdefault(signer.lower(), _Pipeline())
@@ -601,6 +619,8 @@ class ChainGateway:
                     limit = MAX_QUEUED_BATCH if self.simulate_many else 1
                     batch = pipe.queue[:limit]
                     del pipe.queue[:limit]
+                # Only once the leader's own write is not in flight (else it would wait for itself).
+                self._hand_over_if_wanted(pipe)
                 with pipe.lock:
                     self._send_queued(pipe, batch)
         except BaseException as error:
@@ -610,6 +630,22 @@ class ChainGateway:
             with pipe.queue_guard:
                 self._hand_on(pipe)
             raise
+
+    def _hand_over_if_wanted(self, pipe: _Pipeline) -> None:
+        """Before a round: if another API instance waits for this signer's forwarder lease, send nothing
+        more and wait until the writes in flight have settled, when the last one out gives the lease up
+        (`_leave`); the waiting instance takes it first (`Leases.hold`), and this one's queued writes
+        wait for their turn in `_send_queued`. Without it the busiest instance kept the signer as long
+        as it had a write in flight, and the signer's writes at the other instances timed out."""
+        with pipe.lock:
+            lease = pipe.lease
+        if lease is None or not self.leases.wanted(lease):
+            return
+        while True:
+            with pipe.lock:
+                if pipe.lease is None:
+                    return
+            time.sleep(HAND_OVER_POLL_S)
 
     @staticmethod
     def _hand_on(pipe: _Pipeline) -> None:
@@ -989,30 +1025,120 @@ class ChainGateway:
         return self._send_request(relayer, message, self.sign(account, self.typed_data(message)))
 
     def relay(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        """Relay a request signed by a self-custody participant (already checked by the caller)."""
-        with self._lock(str(message["from"])):
-            current = self.forwarder_nonce(str(message["from"]))
-            if int(message["nonce"]) != current:
+        """Relay a request signed by a self-custody participant (already checked by the caller); pipelined
+        per signer.
+
+        Under the signer's `_Relays` condition the request waits for its turn (the signer's requests carry
+        consecutive nonces and may arrive in any order: one with a later nonce waits up to
+        RELAY_ORDER_WAIT_S for those before it), is checked against the `pending` state (its nonce is the
+        next one after the signer's requests still in the pool; it is simulated, and the forwarder's own
+        `verify` passes, on the state those leave), and sent through the relayer all of the signer's
+        requests in flight use (its transaction nonces keep them in order). The receipt is awaited outside
+        the condition, so a signer's requests share blocks. A request that would fail is refused before
+        sending and takes no nonce; a replay (a nonce already relayed or in flight) is `stale_nonce`.
+
+        The signer's forwarder lease is held while any of its requests is in flight: two instances given
+        the same signed request at once would both see its nonce unused and both send it (one transaction
+        reverting at the relayer's cost); the second instance waits for the first to be done and answers
+        `stale_nonce`.
+        """
+        signer, nonce = str(message["from"]), int(message["nonce"])
+        relays = self._relays(signer)
+        lease = forwarder_lease(signer)
+        with relays.turn:
+            self.leases.hold(lease)  # may wait for another instance (then raises, holding nothing)
+            try:
+                slot, data, gas, tx_hash = self._relay_in_turn(relays, signer, nonce, message, signature)
+            except BaseException:
+                self._relay_done(relays, lease, None)
+                raise
+        try:
+            # A reverted self-custody request stays public calldata, signed, with its nonce unused, until
+            # its deadline or the signer's next request; custodial ones are filled (`_fill`). See
+            # docs/contracts.md.
+            return self._mined(
+                self.relayers[slot].address, str(self.forwarder.address), data, gas, tx_hash,
+                {"reason": "the forwarded call failed", "tx": tx_hash},
+            )  # fmt: skip
+        finally:
+            with relays.turn:
+                self._relay_done(relays, lease, slot)
+
+    def _relays(self, signer: str) -> _Relays:
+        with self._locks_guard:
+            return self._self_custody.setdefault(signer.lower(), _Relays())
+
+    def _relay_in_turn(
+        self, relays: _Relays, signer: str, nonce: int, message: dict[str, Any], signature: str
+    ) -> tuple[int, bytes, int, str]:
+        """Under relays.turn: wait until `nonce` is the signer's next, check and send the request; the
+        relayer slot, calldata, gas and hash of the transaction."""
+        deadline = time.monotonic() + self.relay_order_wait
+        while True:
+            if relays.next_nonce is None:
+                relays.next_nonce = self.forwarder_nonce(signer, "pending")
+            expected = relays.next_nonce
+            if nonce < expected:
                 raise RelayError(
                     "stale_nonce",
-                    f"the request was signed with forwarder nonce {message['nonce']} but the next is "
-                    f"{current}: it was already relayed, or prepare a new request and sign that",
+                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: it "
+                    "was already relayed, or prepare a new request and sign that",
                 )
-            if int(message["deadline"]) < self.chain_time():
+            if nonce == expected:
+                break
+            left = deadline - time.monotonic()
+            if nonce > expected + MAX_RELAY_AHEAD or left <= 0:
                 raise RelayError(
-                    "request_expired", "the request's deadline has passed: prepare and sign a new one"
+                    "nonce_gap",
+                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: "
+                    f"relay the requests with nonces {expected} to {nonce - 1} first, or prepare a new "
+                    "request with the next nonce and sign that",
                 )
-            self.simulate(str(message["from"]), str(message["to"]), HexBytes(message["data"]))
-            # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
-            # a request it would refuse is never sent (the relayer would pay for the revert).
-            verdict = self._eth_call(
-                {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()}
+            relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
+            if not relays.in_flight:
+                relays.next_nonce = None  # read again: another instance may have relayed meanwhile
+        if int(message["deadline"]) < self.chain_time():
+            raise RelayError(
+                "request_expired", "the request's deadline has passed: prepare and sign a new one"
             )
-            if int(verdict, 16) != 1:
-                raise RelayError(
-                    "invalid_signature", "the forwarder does not accept this signature for this request"
-                )
-            return self._relay_locked(message, signature)
+        # On `pending`: the state the signer's requests still in the pool leave, which this one will meet.
+        self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
+        # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
+        # a request it would refuse is never sent (the relayer would pay for the revert).
+        verdict = self._eth_call(
+            {"to": self.forwarder.address, "data": "0x" + self._verify_data(message, signature).hex()},
+            "pending",
+        )
+        if int(verdict, 16) != 1:
+            raise RelayError(
+                "invalid_signature", "the forwarder does not accept this signature for this request"
+            )
+        data, gas = self._execute_data(message, signature)
+        slot = self._take_relayer(relays.relayer)
+        try:
+            relayer = self.relayers[slot]
+            self._may_sign(relayer)
+            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+        except BaseException:
+            self._release_relayer(slot)
+            raise
+        relays.relayer = slot
+        relays.in_flight += 1
+        relays.next_nonce = nonce + 1
+        relays.turn.notify_all()
+        return slot, data, gas, tx_hash
+
+    def _relay_done(self, relays: _Relays, lease: str, slot: int | None) -> None:
+        """Under relays.turn: a request is done (mined, or refused before sending: `slot` None)."""
+        if slot is not None:
+            relays.in_flight -= 1
+            self._release_relayer(slot)
+        if not relays.in_flight:
+            # Idle: the next request reads the nonce from the node (also after a refusal, which took none).
+            relays.relayer = None
+            relays.next_nonce = None
+            relays.turn.notify_all()
+        self.leases.release(lease)
 
     @staticmethod
     def _request_tuple(message: dict[str, Any], signature: str) -> tuple[Any, ...]:
@@ -1029,27 +1155,16 @@ class ChainGateway:
     def _verify_data(self, message: dict[str, Any], signature: str) -> bytes:
         return VERIFY_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [self._request_tuple(message, signature)])
 
-    def _relay_locked(self, message: dict[str, Any], signature: str) -> TxOutcome:
-        data, gas = self._execute_data(message, signature)
-        slot = self._take_relayer()
-        relayer = self.relayers[slot]
-        try:
-            self._may_sign(relayer)
-            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
-        finally:
-            self._release_relayer(slot)
-        # A reverted self-custody request stays public calldata, signed, with its nonce unused, until its
-        # deadline or the signer's next request; custodial ones are filled (`_fill`). See docs/contracts.md.
-        return self._mined(
-            relayer.address, str(self.forwarder.address), data, gas, tx_hash,
-            {"reason": "the forwarded call failed", "tx": tx_hash},
-        )  # fmt: skip
-
-    def _take_relayer(self) -> int:
-        """The relayer with the fewest requests in flight (round robin among equals); never blocks.
+    def _take_relayer(self, slot: int | None = None) -> int:
+        """The relayer with the fewest requests in flight (round robin among equals), or `slot` (a signer's
+        requests in flight keep one relayer); never blocks.
 
         A busy relayer is still safe to use: its TxSender lock queues the send with gap-free nonces.
         """
+        if slot is not None:
+            with self._pool_lock:
+                self._in_flight[slot] += 1
+            return slot
         with self._pool_lock:
             count = len(self.relayers)
             order = [(self._next_relayer + k) % count for k in range(count)]

@@ -7,7 +7,10 @@ slot. `ChainGateway` therefore asks a `Leases` before it signs:
 * `check(account_lease(address))` before each transaction of a relayer: this instance holds that account's
   lease now (relayers are leased for the life of the instance, `platform/services/instances.py`);
 * `hold(forwarder_lease(signer))` when a custodial signer's pipeline starts and `release` when it is idle:
-  only one instance drives a signer's forwarder nonces at a time;
+  only one instance drives a signer's forwarder nonces at a time. Before each round of sends the
+  pipeline asks `wanted`: while another instance waits for the signer, the holder sends nothing more,
+  lets its writes in flight settle and gives the lease up; a waiting instance is then first to take it
+  (the instances take turns, a round each, instead of the busiest one keeping the signer for good);
 * `hold(account_lease(operator))` around each operator transaction (rare: the operator's writes), whose
   nonce is then read from the node again, since another instance may have sent since.
 
@@ -42,6 +45,10 @@ class Leases(Protocol):
     def release(self, name: str) -> None:
         """Give `name` up (another instance may take it at once)."""
 
+    def wanted(self, name: str) -> bool:
+        """Whether another instance waits for `name`, which this instance holds: then it should give
+        `name` up as soon as its work in flight under it is done."""
+
 
 class NoLeases:
     """One process alone on its accounts: every lease is granted."""
@@ -54,3 +61,6 @@ class NoLeases:
 
     def release(self, name: str) -> None:
         return None
+
+    def wanted(self, name: str) -> bool:
+        return False

@@ -13,6 +13,11 @@ nothing per write, and the node's own `pending` count is the truth whenever a le
 * **A custodial signer's forwarder nonces** are leased while the signer has writes in flight in an
   instance (the gateway holds the lease when its pipeline starts and gives it up when it is idle): a
   write for that participant in another instance waits for it, then reads the nonce from the node.
+  The waiting instance marks its wish in a `want:` row (refreshed while it waits, WANT_TTL_S); the
+  holder sees it before its next round of sends (`wanted`), sends nothing more, and gives the lease up
+  once its writes in flight have settled; a freed lease with a live wish is taken only by the instance
+  that wished it. So a participant writing through every instance at once is served by each in turn
+  (a round each), where the busiest instance could keep the lease until the others' writes timed out.
 * **The operator's account** (shared by all) is leased around each of its transactions, whose nonce
   is read from the node each time.
 
@@ -41,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -56,7 +61,15 @@ DEFAULT_TTL_S = 30.0
 # [s] how long a write waits for a signer (or the operator) leased by another instance.
 DEFAULT_WAIT_S = 20.0
 WAIT_POLL_S = 0.05
+# [s] a waiting instance's wish for a lease lives this long after its last poll (every WAIT_POLL_S): a
+# waiter that died holds a freed lease back for at most this long.
+WANT_TTL_S = 3.0
 SQLITE_INSTANCE = "instance"
+
+
+def want_lease(name: str) -> str:
+    """The name of the row in which an instance waiting for lease `name` says so."""
+    return f"want:{name}"
 
 
 def new_holder_id() -> str:
@@ -121,6 +134,7 @@ class DbLeases(Leases):
                 held.count += 1
                 return False
             deadline = time.monotonic() + self.wait
+            wished = False
             while True:
                 started = time.monotonic()
                 owner = self._take(name)
@@ -129,8 +143,14 @@ class DbLeases(Leases):
                     held.valid_until = started + self.ttl / 2
                     held.fresh = False  # the caller reads the nonce itself (True returned)
                     self._ensure_heartbeat()
+                    if wished:
+                        self._unwant(name)
                     return True
+                # The holder sees the wish before its next round and hands the lease over (`wanted`).
+                wished = self._want(name) or wished
                 if time.monotonic() >= deadline:
+                    if wished:
+                        self._unwant(name)
                     log.warning("instance %s waited in vain for %s, held by %s", self.holder, name, owner)
                     raise ChainUnavailableError(
                         i18n.gettext(
@@ -154,6 +174,20 @@ class DbLeases(Leases):
                 # Never raised to the write that was done with it (its outcome stands): the row simply
                 # expires after the TTL, and another instance waits that long.
                 log.warning("instance %s could not give up %s: %s", self.holder, name, error)
+
+    def wanted(self, name: str) -> bool:
+        want = want_lease(name)
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(
+                    select(LEASE.c.holder).where(
+                        LEASE.c.name == want, LEASE.c.holder != self.holder, LEASE.c.expires_at >= _now_ms()
+                    )
+                ).first()
+        except SQLAlchemyError as error:  # keep sending: the other instance waits, as before the wishes
+            log.warning("instance %s could not read who waits for %s: %s", self.holder, name, error)
+            return False
+        return found is not None
 
     # -- relayers ----------------------------------------------------------------------------
     def take_relayers(self, accounts: Sequence[LocalAccount], count: int) -> list[LocalAccount]:
@@ -217,10 +251,18 @@ class DbLeases(Leases):
             with self.engine.begin() as conn:
                 # One conditional UPDATE: two instances racing for an expired row both run it, and the
                 # row lock makes the second re-check the condition against the first one's holder.
+                # A freed or expired lease goes first to an instance that waits for it (its live wish).
+                wish = LEASE.alias("wish")
+                wished_by_another = exists().where(
+                    wish.c.name == want_lease(name), wish.c.holder != self.holder, wish.c.expires_at >= now
+                )
                 if conn.execute(
                     update(LEASE)
                     .where(LEASE.c.name == name)
-                    .where((LEASE.c.holder == self.holder) | (LEASE.c.expires_at < now))
+                    .where(
+                        ((LEASE.c.holder == self.holder) & (LEASE.c.expires_at >= now))
+                        | ((LEASE.c.expires_at < now) & ~wished_by_another)
+                    )
                     .values(holder=self.holder, acquired_at=now, expires_at=expires)
                 ).rowcount:
                     return None
@@ -236,6 +278,35 @@ class DbLeases(Leases):
             return "another instance"  # it inserted the row first
         except SQLAlchemyError as error:
             raise ChainUnavailableError(f"the database does not answer (leases): {error}") from error
+
+    def _want(self, name: str) -> bool:
+        """Say (or repeat) that this instance waits for `name`: True unless another waiter said so first."""
+        want, now = want_lease(name), _now_ms()
+        expires = now + int(WANT_TTL_S * 1000)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(
+                    update(LEASE)
+                    .where(LEASE.c.name == want)
+                    .where((LEASE.c.holder == self.holder) | (LEASE.c.expires_at < now))
+                    .values(holder=self.holder, acquired_at=now, expires_at=expires)
+                ).rowcount:
+                    return True
+                if conn.execute(select(LEASE.c.holder).where(LEASE.c.name == want)).first() is not None:
+                    return False
+            with self.engine.begin() as conn:
+                conn.execute(
+                    LEASE.insert().values(name=want, holder=self.holder, acquired_at=now, expires_at=expires)
+                )
+            return True
+        except SQLAlchemyError:  # IntegrityError: another waiter inserted it first; else wait unannounced
+            return False
+
+    def _unwant(self, name: str) -> None:
+        try:
+            self._give_up(want_lease(name))
+        except SQLAlchemyError:  # the wish expires by itself within WANT_TTL_S
+            pass
 
     def _give_up(self, name: str) -> None:
         with self.engine.begin() as conn:
