@@ -164,6 +164,15 @@ class Store:
         self._appends[table].append({**info.defaults, **row})
         self._touch(table, row)
 
+    def pending(self, table: str) -> list[Row]:
+        """The history rows of `table` appended in this window and not written yet (read only)."""
+        return self._appends.get(table, [])
+
+    @property
+    def connection(self) -> Connection:
+        """The connection of the current window, for the few reads a handler cannot do by key."""
+        return self._require_conn()
+
     def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
         """Load the rows of `keys` not cached yet with one query per 500 keys (a row that does not exist
         is cached as absent): turns a round trip per new document or account into one per window."""
