@@ -28,6 +28,10 @@ PARTICIPANT: Table = Participant.__table__  # type: ignore[attr-defined]
 FINANCIER_ROLE = int(Role.FINANCIER)
 MOVES = ("issued", "split", "transferred")
 FINANCED = None  # the tier of a financier's own piece
+_MOVE_COLUMNS = (
+    TRANSFER.c.kind, TRANSFER.c.token_id, TRANSFER.c.new_token_id, TRANSFER.c.to_address,
+    TRANSFER.c.block_number, TRANSFER.c.log_index,
+)  # fmt: skip
 
 
 def walk(financiers: set[str], tokens: Sequence[Any], moves: Iterable[Any]) -> dict[int, int | None]:
@@ -138,33 +142,153 @@ def _is_financier(store: Store, address: str) -> bool:
     return participant is not None and bool(int(participant["roles"]) & FINANCIER_ROLE)
 
 
-def keep(store: Store, token: Row, before: Row | None) -> None:
-    """Set `token`'s tier after the event that created it (`before`: the certificate it split off, None
-    for an issue) or moved it whole (`before`: the token as it was), its movement already appended.
+# Per store (Store.derived): token -> the holders met on the path to its latest movement, with their
+# tiers. A new movement's tier is then a dictionary lookup; a token not kept here walks its path once.
+Met = dict[str, int | None]
+MET_LIMIT = 200_000  # tokens kept; beyond, the map starts over (correct, one path walk each again)
 
-    The cases that need no reading: an issue (tier 1, or a financier's None), a financier receiving
-    (None, wherever on the path), a holder keeping the value (a split to oneself, a whole move to the
-    same holder: the tier of the node it came from). Any other receiver walks the token's path (its
-    ancestors from the store, their movements from the database and this window's pending ones).
-    """
-    holder = token["holder"]
-    if before is None:
-        token["tier"] = FINANCED if _is_financier(store, holder) else 1
-    elif _is_financier(store, holder):
-        token["tier"] = FINANCED
-    elif holder == before["holder"]:
-        token["tier"] = before["tier"]
-    else:
+
+def _mets(store: Store) -> dict[int, Met]:
+    mets: dict[int, Met] = store.derived.setdefault("tier_met", {})
+    if len(mets) > MET_LIMIT:
+        mets.clear()
+    return mets
+
+
+def keep(store: Store, token: Row, before: Row | None, at: tuple[int, int], *, moved: bool = True) -> None:
+    """Set `token`'s tier after the event at (block, log index) `at` that created or moved it: an issue
+    (`before` None), a split off certificate `before`, or a change of holder of `token` (`before`: it
+    as it was). `moved`: a movement its later splits come from (issue, split, whole transfer), not a
+    recovery or a burn, which change the holder only.
+
+    The new holder's tier is its tier on the path if met there, None for a financier, else one more
+    than the suppliers met: a lookup in the holders met on the path of `before` (kept per token, walked
+    from the database once when not kept)."""
+    mets = _mets(store)
+    met: Met | None = {} if before is None else mets.get(int(before["token_id"]))
+    if met is None and before is not None:
+        met = _path_met(store, before, at)
+    if met is None:  # a lineage not indexed whole: the walk of the path as it is
         token["tier"] = _path_tier(store, token)
+        return
+    holder = token["holder"]
+    if holder not in met:
+        met = {
+            **met,
+            holder: None if _is_financier(store, holder) else sum(t is not None for t in met.values()) + 1,
+        }
+    token["tier"] = met[holder]
+    if moved:
+        mets[int(token["token_id"])] = met
+
+
+def _path_rows(store: Store, token: Row) -> list[Row] | None:
+    path: list[Row] = [token]
+    while path[-1]["parent_id"] is not None:
+        parent = store.peek("certificate", path[-1]["parent_id"])
+        if parent is None:
+            return None
+        path.append(parent)
+    return path
+
+
+def _path_moves(store: Store, ids: list[int]) -> list[tuple[Any, ...]]:
+    """The movements that make the path `ids` (a token first, its root last), in chain order: each path
+    token's issue and whole transfers and the split that made it, written or pending."""
+    conn = store.connection
+    moves = [tuple(m) for m in conn.execute(_OWN_MOVES, {"ids": ids})]
+    if len(ids) > 1:
+        moves += [tuple(m) for m in conn.execute(_MADE_BY, {"parents": ids[1:], "ids": ids[:-1]})]
+    moves += [
+        (m["kind"], m["token_id"], m["new_token_id"], m["to_address"], m["block_number"], m["log_index"])
+        for m in _pending_moves(store, ids)
+    ]
+    moves.sort(key=lambda m: (m[4], m[5]))
+    return moves
+
+
+def _path_met(store: Store, token: Row, at: tuple[int, int]) -> Met | None:
+    """The holders met on the path to `token`'s latest movement before the event at `at`, with their
+    tiers; None when its movements are not all indexed (synthetic rows)."""
+    path = _path_rows(store, token)
+    if path is None:
+        return None
+    ids = [int(row["token_id"]) for row in path]
+    nodes: list[tuple[int, str]] = [(-1, "")]
+    latest: dict[int, int] = {}
+    for kind, token_id, new_token_id, to, block, log in _path_moves(store, ids):
+        if (block, log) >= at:
+            break
+        moved = new_token_id if kind == "split" else token_id
+        nodes.append((latest.get(token_id, 0) if kind != "issued" else 0, to))
+        latest[int(moved)] = len(nodes) - 1
+    node = latest.get(ids[0])
+    if node is None:
+        return None
+    chain: list[str] = []
+    while node > 0:
+        chain.append(nodes[node][1])
+        node = nodes[node][0]
+    met: Met = {}
+    for holder in reversed(chain):
+        if holder not in met:
+            met[holder] = (
+                None if _is_financier(store, holder) else sum(t is not None for t in met.values()) + 1
+            )
+    return met
+
+
+def follow_roles(store: Store, address: str) -> int:
+    """`address` became or stopped being a financier: walk again every payable it holds or held value
+    of (its pieces, and the tiers counted after it, change) and set the tiers that moved; returns how
+    many. Rare (the operator's setRoles), so a whole-tree walk per payable is fine."""
+    store.derived.pop("tier_met", None)  # the tiers met on every path may have changed
+    conn = store.connection
+    created = store.created("certificate")
+    slots = {
+        int(s) for (s,) in conn.execute(select(TRANSFER.c.slot_id).where(TRANSFER.c.to_address == address))
+    }
+    slots |= {
+        int(s) for (s,) in conn.execute(select(CERTIFICATE.c.slot_id).where(CERTIFICATE.c.holder == address))
+    }
+    slots |= {int(m["slot_id"]) for m in store.pending("certificate_transfer") if m["to_address"] == address}
+    slots |= {int(row["slot_id"]) for row in created if row["holder"] == address}
+    changed = 0
+    for slot in sorted(slots):
+        ids = {
+            int(t)
+            for (t,) in conn.execute(select(CERTIFICATE.c.token_id).where(CERTIFICATE.c.slot_id == slot))
+        }
+        ids |= {int(row["token_id"]) for row in created if row["slot_id"] == slot}
+        store.prefetch("certificate", [(token,) for token in ids])
+        rows = [row for row in (store.peek("certificate", token) for token in ids) if row is not None]
+        moves = [
+            tuple(m)
+            for m in conn.execute(
+                select(*_MOVE_COLUMNS).where(TRANSFER.c.slot_id == slot, TRANSFER.c.kind.in_(MOVES))
+            )
+        ]
+        moves += [
+            (m["kind"], m["token_id"], m["new_token_id"], m["to_address"], m["block_number"], m["log_index"])
+            for m in store.pending("certificate_transfer")
+            if m["slot_id"] == slot and m["kind"] in MOVES
+        ]
+        moves.sort(key=lambda m: (m[4], m[5]))
+        addresses = {row["holder"] for row in rows} | {m[3] for m in moves}
+        known = {holder for holder in addresses if _is_financier(store, holder)}
+        found = walk(known, [(r["token_id"], r["parent_id"], r["holder"], r["depth"]) for r in rows], moves)
+        for row in rows:
+            if row["tier"] != found[int(row["token_id"])]:
+                moved = store.get("certificate", row["token_id"])
+                assert moved is not None
+                moved["tier"] = found[int(row["token_id"])]
+                changed += 1
+    return changed
 
 
 # The two reads of a path's movements, built once: a path token's own issue and whole transfers, and the
 # split that made each path token; both seek ix_certificate_transfer_token_kind, so a parent split into
 # thousands of certificates costs no more than one split once.
-_MOVE_COLUMNS = (
-    TRANSFER.c.kind, TRANSFER.c.token_id, TRANSFER.c.new_token_id, TRANSFER.c.to_address,
-    TRANSFER.c.block_number, TRANSFER.c.log_index,
-)  # fmt: skip
 _OWN_MOVES = select(*_MOVE_COLUMNS).where(
     TRANSFER.c.token_id.in_(bindparam("ids", expanding=True)), TRANSFER.c.kind.in_(("issued", "transferred"))
 )
@@ -194,22 +318,12 @@ def _pending_moves(store: Store, ids: Iterable[int]) -> list[Row]:
 
 
 def _path_tier(store: Store, token: Row) -> int | None:
-    path: list[Row] = [token]
-    while path[-1]["parent_id"] is not None:
-        parent = store.peek("certificate", path[-1]["parent_id"])
-        if parent is None:  # a lineage not indexed whole: no path to walk
-            return None
-        path.append(parent)
-    ids = [int(row["token_id"]) for row in path]
-    conn = store.connection
-    moves = [tuple(m) for m in conn.execute(_OWN_MOVES, {"ids": ids})]
-    if len(ids) > 1:
-        moves += [tuple(m) for m in conn.execute(_MADE_BY, {"parents": ids[1:], "ids": ids[:-1]})]
-    moves += [
-        (m["kind"], m["token_id"], m["new_token_id"], m["to_address"], m["block_number"], m["log_index"])
-        for m in _pending_moves(store, ids)
-    ]
-    moves.sort(key=lambda m: (m[4], m[5]))
+    """The walk's tier of `token` over its path as indexed (ancestors from the store, movements written
+    or pending): for lineages whose movements are not all indexed."""
+    path = _path_rows(store, token)
+    if path is None:  # a lineage not indexed whole: no path to walk
+        return None
+    moves = _path_moves(store, [int(row["token_id"]) for row in path])
     addresses = {row["holder"] for row in path} | {m[3] for m in moves}
     known = {address for address in addresses if _is_financier(store, address)}
     tokens = [(row["token_id"], row["parent_id"], row["holder"], row["depth"]) for row in path]

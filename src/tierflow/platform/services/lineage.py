@@ -19,17 +19,14 @@ from typing import Any
 from sqlalchemy import Connection, literal, select
 from sqlmodel import Session, col
 
-from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
 from tierflow.platform.indexer import tiers
-from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
+from tierflow.platform.models import BillRange, Certificate, FinancingRequest, Payable
 from tierflow.platform.services import access, idsets, readcache
 from tierflow.platform.services.readcache import TotalsCache
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
-TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
-FINANCIER_ROLE = int(Role.FINANCIER)
 LIVE_TOKEN = ("active", "locked")
 Reader = Connection | Session
 
@@ -155,9 +152,6 @@ def _dialect(conn: Reader) -> str:
 def _tiers_statement(dialect: str) -> Any:
     c = CERTIFICATE
     return select(c.c.token_id, c.c.tier).where(idsets.contains(c.c.token_id, dialect))
-
-
-MOVES = tiers.MOVES
 
 
 def holder_tiers(conn: Reader, pairs: Sequence[tuple[int, str]]) -> list[int | None]:

@@ -158,7 +158,7 @@ def certificate_recovered(event: Event, store: Store) -> None:
     _transfer(event, store, "recovered", token, a["to"], a["value"], from_address=a["from"])
     before = dict(token)
     token["holder"] = a["to"]
-    tiers.keep(store, token, before)
+    tiers.keep(store, token, before, (event.block_number, event.log_index), moved=False)
     hold = store.get("asset_hold", "certificate", a["tokenId"])
     if hold is not None and hold["status"] == "frozen":
         hold.update(holder=a["to"], updated_block=event.block_number)

@@ -63,7 +63,7 @@ def certificate_issued(event: Event, store: Store) -> None:
         },
     )
     _transfer(event, store, "issued", token, a["supplier"], a["face"], from_address=ZERO_ADDRESS)
-    tiers.keep(store, token, None)
+    tiers.keep(store, token, None, (event.block_number, event.log_index))
 
 
 @handles("Receivables:CertificateAccepted")
@@ -82,7 +82,7 @@ def _payable_voided(event: Event, store: Store, status: str) -> None:
     token["value"] = 0
     token["status"] = "burned"
     token["holder"] = ZERO_ADDRESS
-    tiers.keep(store, token, before)
+    tiers.keep(store, token, before, (event.block_number, event.log_index), moved=False)
 
 
 @handles("Receivables:CertificateRejected")
@@ -102,7 +102,7 @@ def certificate_transferred(event: Event, store: Store) -> None:
     _transfer(event, store, "transferred", token, a["to"], a["value"], from_address=a["from"])
     before = dict(token)
     token["holder"] = a["to"]
-    tiers.keep(store, token, before)
+    tiers.keep(store, token, before, (event.block_number, event.log_index))
     # A whole move clears any lock without a CertificateUnlocked (financing settlement, recourse).
     token.update(locked=False, lock_ref=None, status="active")
 
@@ -137,7 +137,7 @@ def certificate_split(event: Event, store: Store) -> None:
         from_address=a["from"],
         new_token_id=child["token_id"],
     )
-    tiers.keep(store, child, parent)
+    tiers.keep(store, child, parent, (event.block_number, event.log_index))
 
 
 @handles("Receivables:CertificateLocked")
