@@ -13,6 +13,7 @@ from apikit import Synthetic, synthetic_api
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 
+from tierflow.platform.indexer import tiers
 from tierflow.platform.models import Certificate, CertificateTransfer
 from tierflow.platform.services import lineage
 from tierflow.testing import synthetic
@@ -56,6 +57,7 @@ def _movements(engine: Engine, seeded: synthetic.Seeded, root: int) -> None:
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     root = synthetic.seed_tree(engine, seeded, slot_id=TREE_SLOT, tokens=230)
     _movements(engine, seeded, root)
+    synthetic.fill_tiers(engine, [TREE_SLOT])  # the holders moved behind the indexer's back
     synthetic.seed_bulk(
         engine, seeded, certificates=900, payables=30, first_slot=BULK_SLOT, first_token=BULK_TOKEN
     )
@@ -76,6 +78,9 @@ def test_page_tiers_equal_the_whole_tree_walk(site: Synthetic) -> None:
         assert lineage.tiers_of(conn, some) == {t: whole[t] for t in some}
         bulk = lineage.token_tiers(conn, range(BULK_SLOT, BULK_SLOT + 30))
         assert lineage.tiers_of(conn, bulk) == bulk
+        # The kept column (the generator's fill, in SQL for the bulk) is what the lineage walk gives.
+        assert whole == tiers.walk_slots(conn, [TREE_SLOT])
+        assert bulk == tiers.walk_slots(conn, range(BULK_SLOT, BULK_SLOT + 30))
 
 
 def test_holdings_page_reads_its_own_lineages_not_whole_payables(site: Synthetic) -> None:

@@ -260,6 +260,7 @@ def test_a_supplier_sees_its_paths_including_what_it_passed_on_whole(tmp_path: P
                 )
             )  # fmt: skip
         db.commit()
+        synthetic.fill_tiers(engine, [1])  # the tiers the indexer keeps with those rows
 
         def children(tree: lineage.Lineage) -> dict[int, list[int]]:
             found: dict[int, list[int]] = {}

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import tierflow.platform.models  # noqa: F401
-from tierflow.platform.migrate import current, heads, upgrade
+from tierflow.platform.indexer import tiers
+from tierflow.platform.migrate import alembic_config, current, heads, upgrade
 from tierflow.platform.models import READ_MODELS
 from tierflow.platform.models.service import SERVICE_TABLES
 
+TIER_PARENT = "c3f8a1d5e7b9"  # the revision before certificate.tier
 INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry", "indexer_lease"}
 
 
@@ -41,3 +44,48 @@ def test_upgrade_matches_the_models(engine: Engine) -> None:
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade(engine)
     assert current(engine) == heads()[0]
+
+
+def test_tier_migration_fills_existing_certificates_with_the_lineage_walk(engine: Engine) -> None:
+    """Certificates indexed before certificate.tier existed get the walk's tier from the migration: a
+    split to a new supplier (tier 2), a whole transfer on (3), a split back to a holder already on the
+    path (1), a financier's piece (None)."""
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), TIER_PARENT)
+    s1, s2, s3, bank = ("0x" + f"{n:040x}" for n in (1, 2, 3, 4))
+    tokens = [(1, None, s1, 0), (2, 1, s3, 1), (3, 2, s1, 2), (4, 1, bank, 1), (5, 1, s1, 1)]
+    moves = [
+        ("issued", 1, None, s1), ("split", 1, 2, s2), ("transferred", 2, None, s3), ("split", 2, 3, s1),
+        ("split", 1, 4, bank), ("split", 1, 5, s1),
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO participant (address, roles, status, entity_hash, registered_by, block_number, "
+                "updated_block) VALUES (:a, :r, 'active', :h, :a, 1, 1)"
+            ),
+            [{"a": a, "r": 4 if a == bank else 2, "h": "0x" + "00" * 32} for a in (s1, s2, s3, bank)],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO certificate (token_id, slot_id, holder, value, initial_value, status, locked, "
+                "parent_id, root_id, depth, block_number, updated_block) "
+                "VALUES (:t, 9, :h, 1, 1, 'active', FALSE, :p, 1, :d, 1, 1)"
+            ),
+            [{"t": t, "p": p, "h": h, "d": d} for t, p, h, d in tokens],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO certificate_transfer (block_number, log_index, tx_hash, kind, slot_id, "
+                "token_id, new_token_id, from_address, to_address, value) "
+                "VALUES (:b, 0, :x, :k, 9, :t, :n, :a, :a, 1)"
+            ),
+            [
+                {"b": 10 + i, "x": "0x" + f"{i:064x}", "k": k, "t": t, "n": n, "a": to}
+                for i, (k, t, n, to) in enumerate(moves)
+            ],
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        kept = dict(conn.execute(text("SELECT token_id, tier FROM certificate")).all())
+        assert kept == {1: 1, 2: 3, 3: 1, 4: None, 5: 1} == tiers.walk_slots(conn, [9])

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
 from tierflow.chain.vocabulary import Role
-from tierflow.platform.indexer import summary
+from tierflow.platform.indexer import summary, tiers
 from tierflow.platform.indexer.store import write_slot_versions
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import Checkpoint
@@ -261,6 +261,7 @@ def seed_book(
     ]
     _insert(engine, Payable, payable_rows)
     _insert(engine, Certificate, certificates)
+    fill_tiers(engine, range(1, payables + 1))
     _insert(engine, FinancingRequest, request_rows)
     _insert(engine, CreditLine, lines)
     _insert(engine, Payout, payouts)
@@ -383,6 +384,7 @@ def seed_tree(engine: Engine, seeded: Seeded, *, slot_id: int, tokens: int, seed
     }
     _insert(engine, Payable, [payable])
     _insert(engine, Certificate, nodes)
+    fill_tiers(engine, [slot_id])
     summarise(engine)
     return first
 
@@ -448,8 +450,28 @@ def seed_bulk(
     now = int(time.time())
     base_day = now // DAY
     suppliers = [a["supplier1"], a["supplier2"], a["supplier3"], a["supplier4"]]
-    others = _choice_sql(f"i / {bank_every}", suppliers)
-    holder = f"CASE WHEN i % {bank_every} = 0 THEN '{a['bank1']}' ELSE {others} END"
+
+    def holder_of(i: str) -> str:
+        others = _choice_sql(f"{i} / {bank_every}", suppliers)
+        return f"CASE WHEN {i} % {bank_every} = 0 THEN '{a['bank1']}' ELSE {others} END"
+
+    holder = holder_of("i")
+    # The tier the lineage walk gives (indexer.tiers), without movements: a root 1 (None if a financier
+    # holds it); a certificate under it the root's tier if the root's holder holds it, None if a
+    # financier does, else one more than the suppliers on the path (the root's holder, if a supplier).
+    with engine.connect() as conn:
+        roles = conn.execute(
+            sa_select(col(Participant.roles)).where(col(Participant.address) == a["bank1"])
+        ).scalar_one_or_none()
+    bank_finances = roles is not None and bool(int(roles) & int(Role.FINANCIER))
+    root = f"(i % {payables})"
+    held_by_bank = f"i % {bank_every} = 0" if bank_finances else "1 = 0"
+    root_by_bank = f"{root} % {bank_every} = 0" if bank_finances else "1 = 0"
+    tier = (
+        f"CASE WHEN i < {payables} THEN (CASE WHEN {held_by_bank} THEN NULL ELSE 1 END) "
+        f"WHEN ({holder}) = ({holder_of(root)}) THEN (CASE WHEN {root_by_bank} THEN NULL ELSE 1 END) "
+        f"WHEN {held_by_bank} THEN NULL WHEN {root_by_bank} THEN 1 ELSE 2 END"
+    )
     value = "(100000 + (i * 7919) % 1000000) * 100"
     maturity = f"CAST({base_day} + 5 + i % 180 AS BIGINT) * {DAY}"  # 64-bit: int4 overflows in 2038
     with engine.begin() as conn, _indexes_rebuilt(conn, Certificate.__table__):  # type: ignore[attr-defined]
@@ -470,11 +492,13 @@ def seed_bulk(
             text(
                 f"""{_numbers(engine, certificates)}
             INSERT INTO certificate (token_id, slot_id, holder, value, initial_value, status, locked,
-                                     lock_ref, parent_id, root_id, depth, block_number, updated_block)
+                                     lock_ref, parent_id, root_id, depth, block_number, updated_block,
+                                     tier)
             SELECT {first_token} + i, {first_slot} + i % {payables}, {holder},
                    {_fen_sql(engine, value)}, {_fen_sql(engine, value)}, 'active', FALSE, NULL,
                    CASE WHEN i < {payables} THEN NULL ELSE {first_token} + i % {payables} END,
-                   {first_token} + i % {payables}, CASE WHEN i < {payables} THEN 0 ELSE 1 END, 2, 2
+                   {first_token} + i % {payables}, CASE WHEN i < {payables} THEN 0 ELSE 1 END, 2, 2,
+                   {tier}
             FROM n"""
             )
         )
@@ -541,6 +565,13 @@ def seed_bills(engine: Engine, seeded: Seeded, *, packages: int, first: int = 1)
     _insert(engine, BillDiscountRequest, requests)
 
 
+def fill_tiers(engine: Engine, slots: Iterable[int]) -> None:
+    """Write the certificates' tiers of payables `slots` as the indexer keeps them (indexer.tiers), after
+    rows were written or changed behind its back."""
+    with engine.begin() as conn:
+        tiers.fill(conn, slots)
+
+
 def summarise(engine: Engine) -> None:
     """Recompute the summary tables from the rows (what the indexer keeps up to date as it writes them)."""
     with engine.begin() as conn:
@@ -550,6 +581,7 @@ def summarise(engine: Engine) -> None:
 def add_certificates(engine: Engine, *, holder: str, slot_id: int, token_ids: list[int], value: int) -> None:
     """More certificates of an existing payable (what new splits look like to the readers)."""
     _insert(engine, Certificate, [_token(t, slot_id, holder, value, None, 1) for t in token_ids])
+    fill_tiers(engine, [slot_id])
     summarise(engine)
 
 

@@ -120,7 +120,9 @@ def _backfill(indexer: Indexer, stop: threading.Event) -> None:
 def reconcile(
     block: int | None = typer.Option(None, help="compare at this block (default: the indexed checkpoint)"),
     fix_summaries: bool = typer.Option(
-        False, help="rebuild the summary tables if they differ from their rows (stop the indexer first)"
+        False,
+        help="rebuild the summary tables and the certificates' tiers if they differ from their rows "
+        "(stop the indexer first)",
     ),
 ) -> None:
     """Compare the read models with chain state; exit code 1 when anything differs."""
@@ -134,6 +136,10 @@ def reconcile(
     if fix_summaries and any(d.what in SUMMARIES for d in report.differences):
         written = Indexer.for_deployment(engine, w3, deployment).rebuild_summaries()
         out.print(f"summary tables rebuilt: {written} rows")
+        report = run(engine, w3, deployment, block)
+    if fix_summaries and any(d.what == "certificate_tier" for d in report.differences):
+        written = Indexer.for_deployment(engine, w3, deployment).rebuild_tiers()
+        out.print(f"certificate tiers rebuilt: {written} rows")
         report = run(engine, w3, deployment, block)
     checked = ", ".join(f"{count} {what}" for what, count in sorted(report.checked.items()))
     out.print(f"reconciled at block {report.block_number}: {checked}")

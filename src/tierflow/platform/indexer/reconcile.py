@@ -5,8 +5,9 @@ amounts, every credit line, every participant, every settlement-token balance, e
 proposal (approvals, state, eta, deadline, cancel votes) and every judicial hold, and that the database
 knows every slot, token and proposal the chain has created. The comparison reads the chain at the
 checkpoint block, so a running indexer and a moving head do not produce false alarms. The summary
-tables (models.summary) are compared with their recomputation from the rows they sum; `tierflow
-index --rebuild` (Indexer.rebuild) rebuilds them with every read model.
+tables (models.summary) are compared with their recomputation from the rows they sum, and each
+certificate's kept tier with the lineage walk's (indexer.tiers); `tierflow index --rebuild`
+(Indexer.rebuild) rebuilds them with every read model.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tierflow.chain.vocabulary import (
     status_name,
 )
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer import summary
+from tierflow.platform.indexer import summary, tiers
 from tierflow.platform.models import (
     ZERO_ADDRESS,
     AssetHold,
@@ -177,6 +178,7 @@ def reconcile(engine: Engine, w3: Web3, deployment: Any, block: int | None = Non
         if needs is None or needs in contracts:
             check(engine, contracts, views, compare)
     _summaries(engine, compare)
+    _tiers(engine, compare)
     return report
 
 
@@ -193,6 +195,16 @@ def _summaries(engine: Engine, compare: _Comparer) -> None:
             stored = {key: values for key, values in stored.items() if any(values)}
             for key in sorted(stored.keys() | expected[name].keys(), key=str):
                 compare.check(name, key, [("sums", stored.get(key), expected[name].get(key))])
+
+
+def _tiers(engine: Engine, compare: _Comparer) -> None:
+    """Each certificate's kept tier (certificate.tier) against the lineage walk of its payable."""
+    table = tiers.CERTIFICATE
+    with engine.connect() as conn:
+        kept = dict(conn.execute(select(table.c.token_id, table.c.tier)).all())
+        expected = tiers.walk_slots(conn, {int(slot) for (slot,) in conn.execute(select(table.c.slot_id))})
+    for token in sorted(kept):
+        compare.check("certificate_tier", token, [("tier", kept[token], expected.get(token))])
 
 
 Check = Callable[[Engine, dict[str, Contract], _Views, _Comparer], None]

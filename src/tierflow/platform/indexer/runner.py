@@ -27,7 +27,7 @@ from web3 import Web3
 from tierflow.chain.abi import Event, LogDecoder
 from tierflow.chain.jsonrpc import BlockRef, Rpc, RpcError
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer import summary
+from tierflow.platform.indexer import summary, tiers
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
@@ -398,6 +398,11 @@ class Indexer:
         """Recompute the summary tables from the read models they sum (after reconcile found a drift);
         returns the rows written. Takes the lease: never beside a running indexer, which caches rows."""
         return self._rewrite(summary.rebuild)
+
+    def rebuild_tiers(self) -> int:
+        """Write every certificate's tier again from the lineage walk (after reconcile found one that
+        differs); returns the rows written. Under the lease, like rebuild_summaries."""
+        return self._rewrite(tiers.fill)
 
     def _rewrite(self, rewrite: Callable[[Connection], int]) -> int:
         """Run `rewrite` in one transaction under the lease, then move the data version on and drop the

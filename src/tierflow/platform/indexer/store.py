@@ -87,6 +87,9 @@ class Store:
         self._before: dict[Key, Row | None] = {}
         # Slots whose trees the pending changes touch (SLOT_OF): flush(version) writes their versions.
         self._slots: set[int] = set()
+        # What handlers derive from the rows and keep between windows (indexer.tiers: each certificate's
+        # holders met on its lineage), forgotten with the rows on discard (a rollback, a rebuild).
+        self.derived: dict[str, Any] = {}
 
     @property
     def undo_table(self) -> Table:
@@ -164,6 +167,19 @@ class Store:
         self._appends[table].append({**info.defaults, **row})
         self._touch(table, row)
 
+    def pending(self, table: str) -> list[Row]:
+        """The history rows of `table` appended in this window and not written yet (read only)."""
+        return self._appends.get(table, [])
+
+    def created(self, table: str) -> list[Row]:
+        """The rows of `table` created in this window and not written yet (read only)."""
+        return [row for (name, _), row in self._inserts.items() if name == table]
+
+    @property
+    def connection(self) -> Connection:
+        """The connection of the current window, for the few reads a handler cannot do by key."""
+        return self._require_conn()
+
     def prefetch(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
         """Load the rows of `keys` not cached yet with one query per 500 keys (a row that does not exist
         is cached as absent): turns a round trip per new document or account into one per window."""
@@ -230,6 +246,7 @@ class Store:
         self._journaled.clear()
         self._before.clear()
         self._slots.clear()
+        self.derived.clear()
         self.block_number = 0
 
     # -- rollback and rebuild -------------------------------------------------------------------

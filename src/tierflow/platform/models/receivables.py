@@ -51,7 +51,10 @@ class Certificate(SQLModel, table=True):
     lock_ref: int | None = big(nullable=True)  # financing request id while locked
     parent_id: int | None = big(nullable=True, index=True)
     root_id: int = big(index=True)
-    depth: int = big()  # 0 for the root token; the supplier tier is depth + 1 along the split path
+    depth: int = big()  # 0 for the root token (split depth, not the tier)
+    # The supplier tier (indexer.tiers: the lineage walk's answer, kept by the indexer with the events
+    # that change it); None for a financier's piece.
+    tier: int | None = big(nullable=True)
     block_number: int = big(index=True)
     updated_block: int = big()
 
@@ -60,6 +63,10 @@ class CertificateTransfer(SQLModel, table=True):
     """Every movement of certificate value: issue, whole transfer, split, claim, burn."""
 
     __tablename__ = "certificate_transfer"
+    # A certificate's own movements by kind, and the split that made a certificate, by seek: the
+    # indexer's tier of a certificate reads those of its path (indexer.tiers), however many other
+    # certificates were split off the same parent.
+    __table_args__ = (Index("ix_certificate_transfer_token_kind", "token_id", "kind", "new_token_id"),)
 
     block_number: int = big(primary_key=True)
     log_index: int = big(primary_key=True)

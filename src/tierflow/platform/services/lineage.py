@@ -19,17 +19,14 @@ from typing import Any
 from sqlalchemy import Connection, literal, select
 from sqlmodel import Session, col
 
-from tierflow.chain.vocabulary import Role
 from tierflow.platform import i18n
-from tierflow.platform.models import BillRange, Certificate, CertificateTransfer, FinancingRequest, Payable
-from tierflow.platform.models.registry import Participant
+from tierflow.platform.indexer import tiers
+from tierflow.platform.models import BillRange, Certificate, FinancingRequest, Payable
 from tierflow.platform.services import access, idsets, readcache
 from tierflow.platform.services.readcache import TotalsCache
 
 CERTIFICATE = Certificate.__table__  # type: ignore[attr-defined]
 BILL_RANGE = BillRange.__table__  # type: ignore[attr-defined]
-TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
-FINANCIER_ROLE = int(Role.FINANCIER)
 LIVE_TOKEN = ("active", "locked")
 Reader = Connection | Session
 
@@ -113,59 +110,37 @@ def endorsement_chain(conn: Reader, range_id: int) -> list[dict[str, Any]]:
 # tier 1; a split to oneself (a financing request splits off the amount to be sold) changes nothing; a
 # financier's piece is no supplier tier (None): it is financed paper, and a financier on the lineage
 # does not count as a supplier. Split depth is not the tier: it counts splits, not holders.
-FINANCED = None  # the tier of a financier's own piece
+FINANCED = tiers.FINANCED  # the tier of a financier's own piece
 
 
 def token_tiers(conn: Reader, slot_ids: Iterable[int]) -> dict[int, int | None]:
     """The tier of every certificate of payables `slot_ids`: token id -> tier, None for a financier's.
 
-    The lineage's holders come from the indexed movements (issue, split, whole transfer) in chain order,
-    so a certificate passed on whole counts its new holder; certificates without movements (synthetic
-    data) follow their parent. Two queries per 900 payables, linear in certificates and movements.
+    Read from `certificate.tier`, which the indexer keeps with the events that change it (indexer.tiers:
+    the lineage walk's answer): one indexed scan per 900 payables, no walk.
     """
     slots = sorted(set(slot_ids))
-    if not slots:
-        return {}
-    tokens: list[Any] = []
-    moves: list[Any] = []
+    found: dict[int, int | None] = {}
     for start in range(0, len(slots), 900):  # SQLite's bound-parameter limit
-        chunk = slots[start : start + 900]
-        tokens += conn.execute(
-            select(
-                CERTIFICATE.c.token_id, CERTIFICATE.c.parent_id, CERTIFICATE.c.holder, CERTIFICATE.c.depth
-            ).where(CERTIFICATE.c.slot_id.in_(chunk))
-        ).all()
-        moves += conn.execute(
-            select(TRANSFER.c.kind, TRANSFER.c.token_id, TRANSFER.c.new_token_id, TRANSFER.c.to_address)
-            .where(TRANSFER.c.slot_id.in_(chunk), TRANSFER.c.kind.in_(MOVES))
-            .order_by(TRANSFER.c.block_number, TRANSFER.c.log_index)
-        ).all()
-    return _walk(_financiers(conn), tokens, moves)
+        found.update(
+            conn.execute(
+                select(CERTIFICATE.c.token_id, CERTIFICATE.c.tier).where(
+                    CERTIFICATE.c.slot_id.in_(slots[start : start + 900])
+                )
+            ).all()
+        )
+    return found
 
 
 def tiers_of(conn: Reader, token_ids: Iterable[int]) -> dict[int, int | None]:
-    """token_tiers() of the certificates `token_ids` only, for a page of a list.
-
-    A tier depends only on the movements along the certificate's own lineage (the walk in _walk keeps
-    the holders of one path), so this reads each certificate's ancestors (a recursive CTE of
-    primary-key lookups) and their movements, not the whole tree of every payable on the page: a page
-    of 50 certificates of 50 payables reads 50 × depth rows where token_tiers would read 50 trees.
-    Two statements built once per dialect, the ids bound as one value (idsets): building them and
-    binding a parameter per id cost more than SQLite's lookups.
-    """
+    """token_tiers() of the certificates `token_ids` only, for a page of a list: their `certificate.tier`
+    by primary key (one statement built once per dialect, the ids bound as one value: idsets)."""
     wanted = sorted(set(token_ids))
     if not wanted:
         return {}
     dialect = _dialect(conn)
-    lineage_of, moves_of = _tiers_statements(dialect)
-    tokens = conn.execute(lineage_of, {"ids": idsets.bind(wanted, dialect)}).all()
-    lineage = sorted({int(t[0]) for t in tokens})
-    moves = list(conn.execute(moves_of, {"ids": idsets.bind(lineage, dialect)}).all())
-    # Chain order; a split of an ancestor into a certificate off this lineage adds a node no path here
-    # goes through (harmless).
-    moves.sort(key=lambda m: (m[4], m[5]))
-    found = _walk(_financiers(conn), tokens, moves)
-    return {token: found[token] for token in wanted if token in found}
+    rows = conn.execute(_tiers_statement(dialect), {"ids": idsets.bind(wanted, dialect)}).all()
+    return {int(token): tier for token, tier in rows}
 
 
 def _dialect(conn: Reader) -> str:
@@ -174,98 +149,9 @@ def _dialect(conn: Reader) -> str:
 
 
 @functools.cache
-def _tiers_statements(dialect: str) -> tuple[Any, Any]:
-    """tiers_of's two statements: the certificates and their ancestors (UNION, not ALL: pages share
-    ancestors, a payable's root, each is read once), and the movements of those tokens."""
+def _tiers_statement(dialect: str) -> Any:
     c = CERTIFICATE
-    seeds = select(c.c.token_id, c.c.parent_id).where(idsets.contains(c.c.token_id, dialect))
-    up = seeds.cte("up", recursive=True)
-    up = up.union(select(c.c.token_id, c.c.parent_id).where(c.c.token_id == up.c.parent_id))
-    lineage_of = select(c.c.token_id, c.c.parent_id, c.c.holder, c.c.depth).join(
-        up, c.c.token_id == up.c.token_id
-    )
-    moves_of = select(
-        TRANSFER.c.kind,
-        TRANSFER.c.token_id,
-        TRANSFER.c.new_token_id,
-        TRANSFER.c.to_address,
-        TRANSFER.c.block_number,
-        TRANSFER.c.log_index,
-    ).where(idsets.contains(TRANSFER.c.token_id, dialect), TRANSFER.c.kind.in_(MOVES))
-    return lineage_of, moves_of
-
-
-MOVES = ("issued", "split", "transferred")
-
-
-def path_tiers(tokens: Sequence[Any], moves: Iterable[Any], financiers: set[str]) -> dict[int, int | None]:
-    """tiers_of() of the certificates of one path to the root already read: `tokens` (token_id,
-    parent_id, holder, depth) are the whole path, `moves` (kind, token_id, new_token_id, to_address, …)
-    every movement of those tokens in chain order, `financiers` the financiers among their holders and
-    receivers (the only addresses the walk asks about). What tiers_of reads, without reading it again."""
-    return _walk(financiers, tokens, moves)
-
-
-def _financiers(conn: Reader) -> set[str]:
-    """The financiers' addresses (their pieces have no supplier tier), per data version: the on-chain
-    participants are written by the indexer only, and every page's tiers need them."""
-    return readcache.COUNTS.get(
-        conn,
-        ("financiers",),
-        lambda: {
-            address
-            for address, roles in conn.execute(select(Participant.address, Participant.roles))  # type: ignore[call-overload]
-            if int(roles) & FINANCIER_ROLE
-        },
-    )
-
-
-def _walk(financiers: set[str], tokens: Sequence[Any], moves: Iterable[Any]) -> dict[int, int | None]:
-    """Tiers of `tokens` (token_id, parent_id, holder, depth) from their movements `moves` (kind, token_id,
-    new_token_id, to_address, …) in chain order."""
-    # Every movement is a node under the node of the value it came from: (parent node, new holder);
-    # node 0 is the payable before issue. A token's latest node is where its value is now. The tiers
-    # are then read in one walk down this tree, keeping the holders met on the way (linear, however
-    # deep or wide the lineage).
-    nodes: list[tuple[int, str]] = [(-1, "")]
-    at: dict[int, int] = {}  # token -> its latest node
-
-    def move(token: int, came_from: int, holder: str) -> None:
-        nodes.append((came_from, holder))
-        at[token] = len(nodes) - 1
-
-    for kind, token_id, new_token_id, to, *_ in moves:
-        if kind == "split":
-            move(new_token_id, at.get(token_id, 0), to)
-        else:  # issued (from node 0) or passed on whole
-            move(token_id, at.get(token_id, 0), to)
-    for token_id, parent_id, holder, _ in sorted(tokens, key=lambda t: (t[3], t[0])):
-        # Its current holder last (a no-op when the movements said so); without movements indexed
-        # (synthetic data) it came from its parent.
-        move(token_id, at.get(token_id, at.get(parent_id, 0) if parent_id else 0), holder)
-    children: dict[int, list[int]] = defaultdict(list)
-    for node, (parent, _) in enumerate(nodes):
-        if node:
-            children[parent].append(node)
-    node_tier: dict[int, int | None] = {}
-    met: dict[str, int | None] = {}  # the holders on the path from node 0, with their tiers
-    suppliers = 0
-    stack: list[tuple[int, bool]] = [(0, True)]
-    while stack:
-        node, entering = stack.pop()
-        holder = nodes[node][1]
-        if not entering:  # leaving the node that added `holder` to the path
-            if met.pop(holder) is not None:
-                suppliers -= 1
-            continue
-        if node and holder not in met:
-            financier = holder in financiers
-            suppliers += 0 if financier else 1
-            met[holder] = FINANCED if financier else suppliers
-            stack.append((node, False))
-        node_tier[node] = met.get(holder)
-        stack.extend((child, True) for child in reversed(children[node]))
-    return {token_id: node_tier[at[token_id]] for token_id, *_ in tokens}
+    return select(c.c.token_id, c.c.tier).where(idsets.contains(c.c.token_id, dialect))
 
 
 def holder_tiers(conn: Reader, pairs: Sequence[tuple[int, str]]) -> list[int | None]:
@@ -435,7 +321,7 @@ def _payable_lineage(session: Session, payable: Payable, own: set[int] | None) -
             root = root or node
         if own is not None and node.certificate.token_id in hidden_below:
             node.hidden = True
-    tier = token_tiers(session, [slot_id])
+    tier = token_tiers(session, [slot_id])  # the kept tiers (indexer.tiers): no walk of the tree
     for node in nodes.values():
         node.tier = tier.get(node.certificate.token_id)
     tiers = tier_spread((tier.get(t.token_id), t.holder, t.value) for t in tokens if t.status in LIVE_TOKEN)

@@ -380,7 +380,7 @@ class _Tree:
 
     count: int
     totals: list[dict[str, int | None]]  # tier_totals() of its live certificates
-    tiers: dict[int, int | None]  # lineage.token_tiers(): one lineage walk per tree and version
+    tiers: dict[int, int | None]  # lineage.token_tiers(): the kept tiers, read once per tree and version
     ids: list[int] | None = None  # a kept tree (≤ TREE_CACHE_TOKENS): its token ids in order …
     texts: list[str] | None = None  # … and their JSON, each with its tier (_with_tier)
 
@@ -436,26 +436,17 @@ def certificate_lineage(*, session: Session, row: SqlRow[Any]) -> dict[str, Any]
     the shape of Lineage: the holder's view of the tree is this path, its count and tier totals are the
     path's (access.py). The same for every caller allowed to read it.
 
-    Two prebuilt statements (the path by a recursive CTE of primary-key lookups, its tokens' JSON
-    rendered by the database; the path's movements), then the tier walk of lineage.tiers_of over what
-    they read: no second walk up the tree for the tiers, no ORM rows, no model validation.
+    One prebuilt statement: the path by a recursive CTE of primary-key lookups, its tokens' JSON rendered
+    by the database and their tiers as the indexer keeps them (certificate.tier): no tier walk, no
+    movements read, no ORM rows, no model validation.
     """
-    dialect = session.get_bind().dialect.name
-    tokens_sql, moves_sql = _path_statements(dialect)
     tail = sqltext.json_tail({
         "maturity": None if row.maturity is None else times.iso_day(row.maturity), "obligor": row.obligor,
     })  # fmt: skip
-    path = session.execute(tokens_sql, {"token": row.token_id, "json_tail": tail}).all()
-    moves = session.execute(moves_sql, {"token": row.token_id}).all()
-    financiers = {
-        address
-        for address, roles in [(p.holder, p.roles) for p in path] + [(m.to_address, m.roles) for m in moves]
-        if roles is not None and int(roles) & lineage.FINANCIER_ROLE
-    }
-    tiers = lineage.path_tiers(
-        [(p.token_id, p.parent_id, p.holder, p.depth) for p in path], moves, financiers
-    )
-    live = [(tiers.get(p.token_id), p.holder, p.value) for p in path if p.status in LIVE_TOKEN]
+    statement = _path_statement(session.get_bind().dialect.name)
+    path = session.execute(statement, {"token": row.token_id, "json_tail": tail}).all()
+    tiers = {p.token_id: p.tier for p in path}
+    live = [(p.tier, p.holder, p.value) for p in path if p.status in LIVE_TOKEN]
     return {
         "slot_id": row.slot_id,
         "root_token_id": row.root_id,
@@ -519,7 +510,8 @@ TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
 PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
 PAYOUT = Payout.__table__  # type: ignore[attr-defined]
 _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
-CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c]
+# Not `tier`: the lists join it from their own read (with_tiers), and the lineage texts append it last.
+CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c and name != "tier"]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
 PAYABLE_COLUMNS = [PAYABLE.c[name] for name in PayablePublic.model_fields]
@@ -594,12 +586,10 @@ _CERTIFICATE_PARTIES = (
 
 
 @functools.cache
-def _path_statements(dialect: str) -> tuple[Any, Any]:
-    """(the path of certificate :token to its root, nearest first: each token's JSON and what the tier
-    walk needs; every movement of those tokens in chain order), each with the roles of the party it
-    names (a financier's piece has no supplier tier). Built once per dialect: building the CTE and its
-    joins cost more than running them."""
-    c, p = CERT, PARTICIPANT
+def _path_statement(dialect: str) -> Any:
+    """The path of certificate :token to its root, nearest first: each token's JSON and its kept tier
+    (certificate.tier). Built once per dialect: building the CTE and its joins cost more than running it."""
+    c = CERT
     up = select(c.c.token_id, c.c.parent_id, literal(0).label("hop")).where(
         c.c.token_id == bindparam("token")
     )
@@ -607,29 +597,11 @@ def _path_statements(dialect: str) -> tuple[Any, Any]:
     path = path.union_all(
         select(c.c.token_id, c.c.parent_id, path.c.hop + 1).where(c.c.token_id == path.c.parent_id)
     )
-    tokens = (
-        select(
-            _tree_json(dialect),
-            c.c.token_id,
-            c.c.parent_id,
-            c.c.holder,
-            c.c.depth,
-            c.c.status,
-            c.c.value,
-            p.c.roles,
-        )  # fmt: skip
+    return (
+        select(_tree_json(dialect), c.c.token_id, c.c.holder, c.c.status, c.c.value, c.c.tier)
         .join(path, c.c.token_id == path.c.token_id)
-        .outerjoin(p, p.c.address == c.c.holder)
         .order_by(path.c.hop)
     )
-    t = TRANSFER
-    moves = (
-        select(t.c.kind, t.c.token_id, t.c.new_token_id, t.c.to_address, p.c.roles)
-        .outerjoin(p, p.c.address == t.c.to_address)
-        .where(t.c.token_id.in_(select(path.c.token_id)), t.c.kind.in_(lineage.MOVES))
-        .order_by(t.c.block_number, t.c.log_index)
-    )
-    return tokens, moves
 
 
 def _dicts(session: Session, query: Any, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:

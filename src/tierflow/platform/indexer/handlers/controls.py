@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierflow.chain.abi import Event
+from tierflow.platform.indexer import tiers
 from tierflow.platform.indexer.handlers.bills import _bill_move, _carve
 from tierflow.platform.indexer.handlers.receivables import _transfer
 from tierflow.platform.indexer.handlers.registry import handles, history, require
@@ -155,7 +156,9 @@ def certificate_recovered(event: Event, store: Store) -> None:
     a = event.args
     token = require(store, "certificate", a["tokenId"])
     _transfer(event, store, "recovered", token, a["to"], a["value"], from_address=a["from"])
+    before = dict(token)
     token["holder"] = a["to"]
+    tiers.keep(store, token, before, (event.block_number, event.log_index), moved=False)
     hold = store.get("asset_hold", "certificate", a["tokenId"])
     if hold is not None and hold["status"] == "frozen":
         hold.update(holder=a["to"], updated_block=event.block_number)

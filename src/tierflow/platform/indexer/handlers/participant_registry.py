@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tierflow.chain.abi import Event
+from tierflow.platform.indexer import tiers
 from tierflow.platform.indexer.handlers.registry import handles, require
 from tierflow.platform.indexer.store import Row, Store
 
@@ -24,7 +25,11 @@ def participant_registered(event: Event, store: Store) -> None:
 
 @handles("ParticipantRegistry:ParticipantRolesChanged")
 def participant_roles_changed(event: Event, store: Store) -> None:
-    require(store, "participant", event.args["account"])["roles"] = event.args["roles"]
+    participant = require(store, "participant", event.args["account"])
+    before, participant["roles"] = int(participant["roles"]), event.args["roles"]
+    if (before ^ int(event.args["roles"])) & tiers.FINANCIER_ROLE:
+        # A financier's pieces have no supplier tier and it counts as no supplier on a lineage.
+        tiers.follow_roles(store, event.args["account"])
 
 
 @handles("ParticipantRegistry:ParticipantSuspended")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierflow.chain.abi import Event
+from tierflow.platform.indexer import tiers
 from tierflow.platform.indexer.handlers.registry import handles, history, require
 from tierflow.platform.indexer.store import Row, Store
 from tierflow.platform.models import ZERO_ADDRESS
@@ -62,6 +63,7 @@ def certificate_issued(event: Event, store: Store) -> None:
         },
     )
     _transfer(event, store, "issued", token, a["supplier"], a["face"], from_address=ZERO_ADDRESS)
+    tiers.keep(store, token, None, (event.block_number, event.log_index))
 
 
 @handles("Receivables:CertificateAccepted")
@@ -76,9 +78,11 @@ def _payable_voided(event: Event, store: Store, status: str) -> None:
     payable["status"] = status
     token = require(store, "certificate", payable["root_token_id"])
     _transfer(event, store, "burned", token, ZERO_ADDRESS, token["value"])
+    before = dict(token)
     token["value"] = 0
     token["status"] = "burned"
     token["holder"] = ZERO_ADDRESS
+    tiers.keep(store, token, before, (event.block_number, event.log_index), moved=False)
 
 
 @handles("Receivables:CertificateRejected")
@@ -96,7 +100,9 @@ def certificate_transferred(event: Event, store: Store) -> None:
     a = event.args
     token = require(store, "certificate", a["tokenId"])
     _transfer(event, store, "transferred", token, a["to"], a["value"], from_address=a["from"])
+    before = dict(token)
     token["holder"] = a["to"]
+    tiers.keep(store, token, before, (event.block_number, event.log_index))
     # A whole move clears any lock without a CertificateUnlocked (financing settlement, recourse).
     token.update(locked=False, lock_ref=None, status="active")
 
@@ -131,6 +137,7 @@ def certificate_split(event: Event, store: Store) -> None:
         from_address=a["from"],
         new_token_id=child["token_id"],
     )
+    tiers.keep(store, child, parent, (event.block_number, event.log_index))
 
 
 @handles("Receivables:CertificateLocked")
