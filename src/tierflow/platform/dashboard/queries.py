@@ -1013,15 +1013,22 @@ def core_view(
     payables_next = payables[limit - 1].slot_id if len(payables) > limit else None
     del payables[limit:]
     payables_count = int(db.execute(sa_select(func.count()).where(owed)).scalar_one())
+    # Over every unpaid payable, not the page listed: exact sums in SQL (services.sums).
+    unpaid = [owed, col(Payable.status).in_(("Accepted", "Defaulted"))]
+    unpaid_count, faces, repaid = exact_groups(
+        db, col(Payable.obligor), [col(Payable.face), col(Payable.paid_in)], unpaid
+    ).get(obligor, [0, 0, 0])
+    outstanding = faces - repaid
     upcoming_after, upcoming_start = int_cursor(upcoming_after, 2)
     upcoming = KeyPage(
         *keyset.composite_rows(
             db,
-            select(Payable).where(owed, col(Payable.status).in_(("Accepted", "Defaulted"))),
+            select(Payable).where(*unpaid),
             (col(Payable.maturity), col(Payable.slot_id)),
             after=upcoming_start,
             limit=UPCOMING_PAGE,
             offset=0,
+            count=int(unpaid_count),  # the sums' count: the same rows, not counted twice
         )
     )
     # Across every payable of the obligor: the indexer's positions (one row per holder, payable and
@@ -1051,12 +1058,6 @@ def core_view(
             descending=True,
         )
     )
-    # Over every unpaid payable, not the page listed: exact sums in SQL (services.sums).
-    unpaid = [owed, col(Payable.status).in_(("Accepted", "Defaulted"))]
-    _, faces, repaid = exact_groups(
-        db, col(Payable.obligor), [col(Payable.face), col(Payable.paid_in)], unpaid
-    ).get(obligor, [0, 0, 0])
-    outstanding = faces - repaid
     return CoreView(
         lines=list(lines),
         payables=list(payables),

@@ -92,11 +92,14 @@ def composite_rows(
     limit: int,
     offset: int,
     descending: bool = False,
+    count: int | None = None,
 ) -> tuple[list[Any], int, str | None]:
     """One keyset page of `query`'s ORM rows after the composite key `after` in `keys` order (its
-    columns; `descending`: newest first), the count over every page, and the next page's opaque cursor.
-    The page is a row-value comparison, which both SQLite and PostgreSQL answer from an index on `keys`."""
-    count = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    columns; `descending`: newest first), the count over every page (`count`, when the caller has it
+    already), and the next page's opaque cursor. The page is a row-value comparison, which both SQLite
+    and PostgreSQL answer from an index on `keys`."""
+    if count is None:
+        count = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     if after is not None:
         position, start = tuple_(*keys), tuple_(*(literal(part) for part in after))
         query = query.where(position < start if descending else position > start)

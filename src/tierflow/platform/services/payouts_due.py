@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import literal
 from sqlmodel import Session, col, select
 
 from tierflow.errors import ContractRevert
@@ -28,14 +29,19 @@ class DuePayable:
     token_ids: list[int] = field(default_factory=list)
 
 
+# A live certificate, written so that no index on the status can serve it (`|| ''`, on SQLite and
+# PostgreSQL alike): without statistics SQLite otherwise picks ix_certificate_status for the lookups by
+# payable and reads every active certificate once per payable (2.5 s for a count at 120,000 certificates)
+# instead of the payable's own few through ix_certificate_slot_token.
+_ACTIVE = (col(Certificate.status) + literal("")) == "active"
+
+
 def _due_payables(now: int) -> Any:
     """Matured payables with money paid in that is not yet out and a live token to pay it to, unordered:
     the one query of both the listing (a keyset page by maturity and slot, ix_payable_maturity_slot) and
     the push (every row)."""
-    live = (
-        select(Certificate.token_id)
-        .where(col(Certificate.slot_id) == col(Payable.slot_id), col(Certificate.value) > 0)
-        .where(col(Certificate.status) == "active")
+    live = select(Certificate.token_id).where(
+        col(Certificate.slot_id) == col(Payable.slot_id), col(Certificate.value) > 0, _ACTIVE
     )
     return select(Payable).where(
         col(Payable.maturity) <= now, col(Payable.paid_in) > col(Payable.paid_out), live.exists()
@@ -49,8 +55,7 @@ def _with_tokens(session: Session, payables: Sequence[Payable]) -> list[DuePayab
         return []
     tokens = session.exec(
         select(Certificate)
-        .where(col(Certificate.slot_id).in_(list(rows)), col(Certificate.value) > 0)
-        .where(col(Certificate.status) == "active")
+        .where(col(Certificate.slot_id).in_(list(rows)), col(Certificate.value) > 0, _ACTIVE)
         .order_by(col(Certificate.token_id))
     ).all()
     for token in tokens:
