@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from test_invoice_files import xml_invoice
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
-from tierflow.platform.services import audit_trail, idempotency
+from tierflow.platform.services import audit_trail, batch_state, idempotency
 from tierflow.platform.services.errors import ServiceError
 
 HEADER = ["supplier", "amount", "maturity", "credit line", "invoice numbers", "invoice files"]
@@ -279,3 +279,34 @@ def test_idempotency_claims_of_concurrent_rows_share_inserts_and_each_key_wins_o
     for n in range(0, claims, 2):
         assert sorted(answers[n : n + 2]) == ["idempotency_in_progress", "won"], answers[n : n + 2]
     assert len(inserts) < claims // 2, len(inserts)  # one per claim before
+
+
+def test_batch_progress_of_concurrent_rows_counts_each_row_in_shared_updates(api: Api) -> None:
+    """Rows answered at once advance the progress together (one UPDATE per group, one per row before),
+    and every row counts exactly once; another runner's rows do not count."""
+    engine, rows = api.ctx.engine, 64
+    key = api.unique("progress").encode().hex()[:64]
+    batch_state.stage(
+        engine, key=key, address=api.address("core1"), filename="erp.csv", content=b"x", total=rows, files=[]
+    )
+    assert batch_state.claim(engine, key, "runner", rows)
+    barrier = threading.Barrier(rows)
+    updates: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("UPDATE BATCH_UPLOAD "):
+            updates.append(sql)
+
+    def advance(n: int) -> None:
+        barrier.wait(timeout=30)
+        batch_state.advance(engine, key, "runner" if n else "someone-else")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        with ThreadPoolExecutor(rows) as pool:
+            list(pool.map(advance, range(rows)))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    shown = batch_state.progress(engine, key)
+    assert shown is not None and shown.done == rows - 1
+    assert len(updates) < rows // 2, len(updates)
