@@ -17,8 +17,9 @@ from sqlmodel import Session, col, select
 from test_invoice_files import xml_invoice
 
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
-from tierflow.platform.services import audit_trail, idempotency
+from tierflow.platform.services import audit_trail, batch_state, documents, idempotency
 from tierflow.platform.services.errors import ServiceError
+from tierflow.platform.services.participants import Caller
 
 HEADER = ["supplier", "amount", "maturity", "credit line", "invoice numbers", "invoice files"]
 
@@ -279,3 +280,72 @@ def test_idempotency_claims_of_concurrent_rows_share_inserts_and_each_key_wins_o
     for n in range(0, claims, 2):
         assert sorted(answers[n : n + 2]) == ["idempotency_in_progress", "won"], answers[n : n + 2]
     assert len(inserts) < claims // 2, len(inserts)  # one per claim before
+
+
+def test_batch_progress_of_concurrent_rows_counts_each_row_in_shared_updates(api: Api) -> None:
+    """Rows answered at once advance the progress together (one UPDATE per group, one per row before),
+    and every row counts exactly once; another runner's rows do not count."""
+    engine, rows = api.ctx.engine, 64
+    key = api.unique("progress").encode().hex()[:64]
+    batch_state.stage(
+        engine, key=key, address=api.address("core1"), filename="erp.csv", content=b"x", total=rows, files=[]
+    )
+    assert batch_state.claim(engine, key, "runner", rows)
+    barrier = threading.Barrier(rows)
+    updates: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("UPDATE BATCH_UPLOAD "):
+            updates.append(sql)
+
+    def advance(n: int) -> None:
+        barrier.wait(timeout=30)
+        batch_state.advance(engine, key, "runner" if n else "someone-else")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        with ThreadPoolExecutor(rows) as pool:
+            list(pool.map(advance, range(rows)))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    shown = batch_state.progress(engine, key)
+    assert shown is not None and shown.done == rows - 1
+    assert len(updates) < rows // 2, len(updates)
+
+
+def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(api: Api) -> None:
+    """The invoices an issue (a batch row's too) names are read in one statement, not an ORM row with
+    its encrypted file each; every refusal stays as it was, in the order the issue names them."""
+    docs = [api.invoice("core1", "supplier1") for _ in range(3)]
+    core = Caller(
+        address=api.address("core1"), roles=1, is_operator=False, custody="custodial", status="active",
+        legal_name="Core",
+    )  # fmt: skip
+    other = Caller(
+        address=api.address("core2"), roles=1, is_operator=False, custody="custodial", status="active",
+        legal_name="Other",
+    )  # fmt: skip
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "FROM DOCUMENT_FILE" in sql.upper():
+            reads.append(sql)
+
+    def check(caller: Caller, ids: list[str], supplier: str = "supplier1") -> str | list[bytes]:
+        with Session(api.ctx.engine) as session:
+            try:
+                return documents.invoices_for_issue(
+                    session=session, caller=caller, document_ids=ids, supplier=api.address(supplier)
+                )
+            except ServiceError as error:
+                return error.code
+
+    event.listen(api.ctx.engine, "before_cursor_execute", statement)
+    try:
+        hashes = check(core, [*docs, docs[0]])
+    finally:
+        event.remove(api.ctx.engine, "before_cursor_execute", statement)
+    assert isinstance(hashes, list) and len(hashes) == 3 and len(reads) == 1, reads
+    assert check(core, [docs[0], "f" * 32]) == "document_not_found"
+    assert check(other, docs) == "not_a_party"
+    assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"

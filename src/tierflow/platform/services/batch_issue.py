@@ -468,14 +468,14 @@ def run(
 ) -> list[RowOutcome]:
     """Send every row through the normal write path, concurrently; one outcome per row, in file order.
 
-    `stored` holds each row's invoices, stored before the rows go out (`store_documents`)."""
-    files = {u.filename: u for u in uploads}
+    `stored` holds each row's invoices, stored before the rows go out (`store_documents`: the files of
+    `uploads` among them)."""
     context = contextvars.copy_context()
 
     def one(row: BatchRow) -> RowOutcome:
         try:
             return context.copy().run(
-                _issue_row, ctx=ctx, caller=caller, key=key, row=row, files=files, action=action,
+                _issue_row, ctx=ctx, caller=caller, key=key, row=row, action=action,
                 stored=stored if stored is not None else StoredInvoices({}),
             )  # fmt: skip
         finally:
@@ -543,7 +543,6 @@ def _issue_row(
     caller: Caller,
     key: str,
     row: BatchRow,
-    files: dict[str, Upload],
     action: str,
     stored: StoredInvoices,
 ) -> RowOutcome:

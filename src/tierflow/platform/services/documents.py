@@ -257,8 +257,24 @@ def invoices_for_issue(
 ) -> list[bytes]:
     """The on-chain hashes of the invoices an issue names, after checking they may back it."""
     hashes: list[bytes] = []
-    for document_id in dict.fromkeys(document_ids):
-        row = _document(session, document_id)
+    wanted = list(dict.fromkeys(document_ids))
+    # One read of the columns checked, not an ORM row (with its encrypted file) per document.
+    table = StoredDocument.__table__  # type: ignore[attr-defined]
+    found = {
+        row.document_id: row
+        for row in session.execute(
+            select(
+                table.c.document_id, table.c.uploader, table.c.kind, table.c.slot_id, table.c.seller,
+                table.c.doc_hash,
+            ).where(table.c.document_id.in_(wanted))
+        )
+        if wanted
+    }  # fmt: skip
+    for document_id in wanted:
+        row = found.get(document_id)
+        if row is None:
+            _document(session, document_id)  # raises the one NotFound wording
+            raise AssertionError("unreachable: the document was found on the second read")
         if row.uploader != caller.address:
             raise Forbidden(
                 i18n.gettext(
