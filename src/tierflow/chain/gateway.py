@@ -665,7 +665,14 @@ class ChainGateway:
         if pipe.relayer is None:
             # Idle pipeline: no other instance may drive this signer's forwarder nonces meanwhile
             # (next_nonce is None here, so the nonce is read from the node once the lease is ours).
-            self.leases.hold(forwarder_lease(signer))
+            if self.leases.hold(forwarder_lease(signer)):
+                # Taken now, maybe after waiting for another instance's turn: the signer's writes that
+                # queued meanwhile go in this round, not a turn later.
+                limit = MAX_QUEUED_BATCH if self.simulate_many else 1
+                with pipe.queue_guard:
+                    room = max(0, limit - len(batch))
+                    batch.extend(pipe.queue[:room])
+                    del pipe.queue[:room]
             pipe.lease = forwarder_lease(signer)
             pipe.relayer = self._take_relayer()
         relayer = self.relayers[pipe.relayer]
