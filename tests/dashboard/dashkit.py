@@ -329,6 +329,9 @@ class Story:
         if self.lang == "en":
             expect(page.locator(".flash-ok")).to_contain_text("Claimed")
         expect(page.get_by_test_id("payouts")).to_contain_text(amount)
+        # the payout's day, not its block number
+        day = r"^\d{4}年\d{1,2}月\d{1,2}日$" if self.lang == "zh-CN" else r"^\d{1,2} [A-Z][a-z]{2} \d{4}$"
+        expect(page.locator(f"[data-payout$='-{token}']")).to_have_text(re.compile(day))
 
     def nav(self, page: Any) -> None:
         """The header's navigation is in the chapter's language (its Bills link, 票据 in Chinese)."""

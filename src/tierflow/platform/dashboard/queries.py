@@ -841,6 +841,7 @@ class SupplierView:
     holdings_after: int | None = None  # the cursor this page starts after (None: the first page)
     holdings_next: int | None = None  # the next page's cursor (None: the last page)
     payouts_count: int = 0  # every payout received (payouts: the newest `limit` of them)
+    payout_times: dict[int, int] = field(default_factory=dict)  # block -> its time [unix s]
     requests_count: int = 0  # every financing request made
     requests_after: int | None = None  # requests: the page of those older than this request id …
     requests_next: int | None = None  # … and the next (older) page's cursor (None: the oldest page)
@@ -937,6 +938,7 @@ def supplier_view(
         # Over every payout (the table lists the newest `limit`): the sum of a page was no total.
         payouts_total=payouts_total,
         payouts_count=payouts_count,
+        payout_times=block_times(db, (p.block_number for p in payouts.data)),
         requests_count=requests_count,
         requests_after=requests_after,
         requests_next=requests_next,

@@ -2,7 +2,7 @@
 so that lineage reads no longer walk a tree (issue 17); filled here by the same walk for existing rows
 
 Revision ID: d2a4c6e8f0b1
-Revises: c3f8a1d5e7b9
+Revises: d5a7c9e1f3b6
 Create Date: 2026-12-06 06:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from tierflow.platform.indexer import tiers
 
 revision: str = "d2a4c6e8f0b1"
-down_revision: str | None = "c3f8a1d5e7b9"
+down_revision: str | None = "d5a7c9e1f3b6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
