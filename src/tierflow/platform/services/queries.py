@@ -100,15 +100,6 @@ def path_public(
     ]
 
 
-def with_tiers(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Certificate rows (dicts with token_id and slot_id) with their `tier` (lineage.tiers_of: the page's
-    own lineages, not every certificate of their payables)."""
-    tiers = lineage.tiers_of(session, [r["token_id"] for r in rows])
-    for row in rows:
-        row["tier"] = tiers.get(row["token_id"])
-    return rows
-
-
 def certificate_public(
     row: Certificate, payable: Payable | None = None, *, session: Session | None = None
 ) -> CertificatePublic:
@@ -510,7 +501,8 @@ TRANSFER = CertificateTransfer.__table__  # type: ignore[attr-defined]
 PARTICIPANT = Participant.__table__  # type: ignore[attr-defined]
 PAYOUT = Payout.__table__  # type: ignore[attr-defined]
 _SLOT_TERMS = select(PAYABLE.c.maturity, PAYABLE.c.obligor).where(PAYABLE.c.slot_id == bindparam("slot"))
-# Not `tier`: the lists join it from their own read (with_tiers), and the lineage texts append it last.
+# Not `tier`: the lists select it last (certificate.tier, kept by the indexer), and the lineage texts
+# append it last.
 CERT_FIELDS = [name for name in CertificatePublic.model_fields if name in CERT.c and name != "tier"]
 CERT_COLUMNS = [CERT.c[name] for name in CERT_FIELDS]
 REQUEST_COLUMNS = [REQUEST.c[name] for name in FinancingPublic.model_fields]
@@ -651,7 +643,7 @@ def certificates(
     following = next_after(rows, limit, "token_id")
     _iso(rows, day="maturity")
     return {
-        "data": with_tiers(session, rows), "count": total, "limit": limit, "offset": offset,
+        "data": rows, "count": total, "limit": limit, "offset": offset,
         "next_after": following,
     }  # fmt: skip
 
@@ -701,7 +693,8 @@ def _certificate_page(holder: bool, slot: bool, statuses: tuple[str, ...] | None
     if after:
         conditions.append(CERT.c.token_id > bindparam("after"))
     return (
-        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor)
+        # the tier from its column (the indexer keeps it), not a second statement per page (~0.7 ms)
+        select(*CERT_COLUMNS, PAYABLE.c.maturity, PAYABLE.c.obligor, CERT.c.tier)
         .join(PAYABLE, PAYABLE.c.slot_id == CERT.c.slot_id)
         .where(*conditions)
         .order_by(CERT.c.token_id)
