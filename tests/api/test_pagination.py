@@ -604,17 +604,18 @@ def test_certificate_lineage_is_cached_per_data_version_and_still_checks_the_cal
 def test_lineage_tree_is_built_once_when_many_pages_miss_at_once(
     site: Synthetic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A new data version makes every reader of a tree miss at the same moment: the tree (its tier walk,
+    """A new data version makes every reader of a tree miss at the same moment: the tree (its tier totals,
     its tokens' JSON) is built once for all of them, not once per concurrent request."""
+    # A build totals the tree's tiers once (lineage.tier_spread): counted, and slowed down.
     walks: list[int] = []
-    walk = lineage.token_tiers
+    walk = lineage.tier_spread
 
-    def slow_walk(conn: Any, slots: Any) -> dict[int, int | None]:
+    def slow_walk(rows: Any) -> list[lineage.TierSpread]:
         walks.append(1)
         time.sleep(0.2)  # long enough for every reader to arrive while the first builds
-        return walk(conn, slots)
+        return walk(rows)
 
-    monkeypatch.setattr(lineage, "token_tiers", slow_walk)
+    monkeypatch.setattr(lineage, "tier_spread", slow_walk)
     synthetic.touch(site.engine)
     with Session(site.engine) as session:
         caller = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
@@ -681,14 +682,15 @@ def test_lineage_trees_are_kept_while_other_payables_change_and_rebuilt_when_the
     """With tree versions (models.SlotVersion), a window that changes another payable moves the data
     version but keeps this tree's page data and whole tree; a change to this tree, or to slot 0
     (participants, a rollback), builds them again, with the new rows."""
+    # A build totals the tree's tiers once (lineage.tier_spread): the builds, counted.
     walks: list[int] = []
-    walk = lineage.token_tiers
+    walk = lineage.tier_spread
 
-    def counted(conn: Any, slots: Any) -> dict[int, int | None]:
+    def counted(rows: Any) -> list[lineage.TierSpread]:
         walks.append(1)
-        return walk(conn, slots)
+        return walk(rows)
 
-    monkeypatch.setattr(lineage, "token_tiers", counted)
+    monkeypatch.setattr(lineage, "tier_spread", counted)
     with Session(site.engine) as session:
         core = participants.authenticate(session=session, token=site.seeded.tokens["core1"])
 

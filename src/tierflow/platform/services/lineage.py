@@ -321,8 +321,7 @@ def _payable_lineage(session: Session, payable: Payable, own: set[int] | None) -
             root = root or node
         if own is not None and node.certificate.token_id in hidden_below:
             node.hidden = True
-    tier = token_tiers(session, [slot_id])  # the kept tiers (indexer.tiers): no walk of the tree
     for node in nodes.values():
-        node.tier = tier.get(node.certificate.token_id)
-    tiers = tier_spread((tier.get(t.token_id), t.holder, t.value) for t in tokens if t.status in LIVE_TOKEN)
+        node.tier = node.certificate.tier  # kept by the indexer (indexer.tiers): no walk of the tree
+    tiers = tier_spread((t.tier, t.holder, t.value) for t in tokens if t.status in LIVE_TOKEN)
     return Lineage(payable, root, len(tokens), tiers, restricted=own is not None)
