@@ -18,7 +18,7 @@ MONEY = re.compile(
 )
 UNIT = re.compile(r"\bfen\b|\byuan\b|¥")
 # Not money although named so: a page size, a block number, the ether `value` of an ERC-2771 request.
-NOT_MONEY = re.compile(r"^(Page_.*\.limit|.*_block|ForwardRequestMessage.*\.value)$")
+NOT_MONEY = re.compile(r"^((Cursor)?Page_.*\.limit|.*_block|ForwardRequestMessage.*\.value)$")
 
 
 def openapi_document(tmp_path: Path) -> dict[str, Any]:
