@@ -923,10 +923,9 @@ def supplier_view(
     payouts_count, payouts_total = exact_groups(db, col(Payout.holder), [col(Payout.amount)], [received]).get(
         supplier, [0, 0]
     )
-    held_tiers = tiers_of(db, [c.token_id for c, _ in held])
     return SupplierView(
         incoming=list(incoming),
-        holdings=[Holding(c, p, held_tiers.get(c.token_id)) for c, p in held],
+        holdings=[Holding(c, p, c.tier) for c, p in held],
         holdings_total=total,
         holdings_count=count,
         holdings_after=after if start is not None else None,
@@ -1159,7 +1158,7 @@ def search(db: Session, query: str, names: Directory) -> list[SearchResult]:
                         holder=names.name(token.holder),
                         amount=i18n.money(token.value),
                         payable=token.slot_id,
-                        tier=tier_label(tiers_of(db, [token.token_id]).get(token.token_id)),
+                        tier=tier_label(token.tier),
                         status=labels.status(token.status),
                     ),
                 )

@@ -91,20 +91,18 @@ def clock(session: Session) -> int:
 def path_public(
     session: Session, rows: list[dict[str, Any]], payable: Payable | None
 ) -> list[CertificatePublic]:
-    """lineage.path_to_root() rows as the API's certificates (the payable adds maturity and obligor)."""
+    """lineage.path_to_root() rows (every certificate column, its kept `tier` too) as the API's
+    certificates (the payable adds maturity and obligor)."""
     extra = {"maturity": payable.maturity, "obligor": payable.obligor} if payable else {}
-    tiers = lineage.tiers_of(session, [r["token_id"] for r in rows])
-    return [
-        CertificatePublic(**{k: r[k] for k in CERT_FIELDS}, tier=tiers.get(r["token_id"]), **extra)
-        for r in rows
-    ]
+    return [CertificatePublic(**{k: r[k] for k in CERT_FIELDS}, tier=r["tier"], **extra) for r in rows]
 
 
 def certificate_public(
     row: Certificate, payable: Payable | None = None, *, session: Session | None = None
 ) -> CertificatePublic:
-    """The API's certificate; with `session`, its tier too (a read of its own lineage)."""
-    tier = lineage.tiers_of(session, [row.token_id]).get(row.token_id) if session is not None else None
+    """The API's certificate; with `session`, its tier too (the column the indexer keeps: the row has it,
+    `session` only says the caller shows it)."""
+    tier = row.tier if session is not None else None
     return CertificatePublic(
         token_id=row.token_id,
         slot_id=row.slot_id,
