@@ -26,6 +26,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -290,30 +291,43 @@ def _batch_figures(
     }
 
 
-def api_writes(
-    tf: Platform, base: str, keys: dict[str, str], tokens: dict[str, list[int]], participants: list[str]
-) -> dict[str, Any]:
-    """CLIENTS concurrent HTTP clients, split over `participants`, each sending WRITES_PER_CLIENT writes."""
-    latencies: list[float] = []
+def transfer_clients(
+    tf: Platform,
+    keys: dict[str, str],
+    tokens: dict[str, list[int]],
+    participants: list[str],
+    route: Callable[[int], str],
+    on_start: Callable[[], None],
+) -> tuple[dict[str, list[float]], list[int], list[str], float]:
+    """CLIENTS HTTP client threads, client i writing for participant i mod P through the API at
+    `route(i)`, WRITES_PER_CLIENT split-transfers each; `on_start` runs once every client is ready.
+    (latencies per API base [s], blocks of the writes indexed, errors, seconds from the start.)"""
+    latencies: dict[str, list[float]] = {}
     blocks: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(CLIENTS + 1)
-    to = tf.address("supplier1")
 
     def client(index: int) -> None:
         who = participants[index % len(participants)]
+        base = route(index)
+        to = tf.address("supplier2") if who == "supplier1" else tf.address("supplier1")
         with httpx.Client(base_url=base, timeout=180.0) as http:
             barrier.wait()
             for _ in range(WRITES_PER_CLIENT):
                 started = time.perf_counter()
-                response = http.post(
-                    f"/v1/certificates/{tokens[who][1]}/transfer",
-                    headers={"X-API-Key": keys[who]},
-                    json={"to": to if who != "supplier1" else tf.address("supplier2"), "value": 1},
-                )
+                try:
+                    response = http.post(
+                        f"/v1/certificates/{tokens[who][1]}/transfer",
+                        headers={"X-API-Key": keys[who]},
+                        json={"to": to, "value": 1},
+                    )
+                except httpx.HTTPError as error:
+                    with lock:
+                        errors.append(f"{type(error).__name__}: {error}")
+                    continue
                 with lock:
-                    latencies.append(time.perf_counter() - started)
+                    latencies.setdefault(base, []).append(time.perf_counter() - started)
                     if response.status_code == 200 and response.json()["indexed"]:
                         blocks.append(int(response.json()["block_number"]))
                     else:
@@ -323,13 +337,25 @@ def api_writes(
     for thread in threads:
         thread.start()
     barrier.wait()
-    began, cpu = time.perf_counter(), api_bench.server_cpu_seconds(base)
+    on_start()
+    began = time.perf_counter()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - began
+    return latencies, blocks, errors, time.perf_counter() - began
+
+
+def api_writes(
+    tf: Platform, base: str, keys: dict[str, str], tokens: dict[str, list[int]], participants: list[str]
+) -> dict[str, Any]:
+    """CLIENTS concurrent HTTP clients, split over `participants`, each sending WRITES_PER_CLIENT writes."""
+    cpu: list[float] = []
+    by_base, blocks, errors, seconds = transfer_clients(
+        tf, keys, tokens, participants, lambda i: base, lambda: cpu.append(api_bench.server_cpu_seconds(base))
+    )
+    latencies = by_base.get(base, [])
     latencies.sort()
     return {
-        **_server_cpu(base, cpu, max(1, len(latencies))),
+        **_server_cpu(base, cpu[0], max(1, len(latencies))),
         "writes": len(latencies),
         "succeeded": len(blocks),
         "failed": len(errors),

@@ -24,14 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from eth_account import Account
 
 BENCH = Path(__file__).resolve().parent
@@ -47,8 +44,7 @@ from tierflow.platform.pgtemp import PgCluster  # noqa: E402
 from tierflow.settings import DEV_RELAYER_KEYS  # noqa: E402
 from tierflow.testing.chain import Platform  # noqa: E402
 
-CLIENTS = 128
-WRITES_PER_CLIENT = 3
+CLIENTS, WRITES_PER_CLIENT = block_times.CLIENTS, block_times.WRITES_PER_CLIENT  # its client loop's
 PARTICIPANTS = 8
 
 
@@ -170,46 +166,10 @@ def spread_writes(
     WRITES_PER_CLIENT split-transfers each, on instance i mod N (every participant through every instance
     at once), or with `sticky` on instance p mod N for participant p (a balancer with affinity on the
     API key: each participant's forwarder lease stays with one instance)."""
-    latencies: dict[str, list[float]] = {}
-    blocks: list[int] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(CLIENTS + 1)
-
-    def client(index: int) -> None:
-        who = participants[index % len(participants)]
-        base = bases[(index % len(participants) if sticky else index) % len(bases)]
-        to = tf.address("supplier2") if who == "supplier1" else tf.address("supplier1")
-        with httpx.Client(base_url=base, timeout=180.0) as http:
-            barrier.wait()
-            for _ in range(WRITES_PER_CLIENT):
-                started = time.perf_counter()
-                try:
-                    response = http.post(
-                        f"/v1/certificates/{tokens[who][1]}/transfer",
-                        headers={"X-API-Key": keys[who]},
-                        json={"to": to, "value": 1},
-                    )
-                except httpx.HTTPError as error:
-                    with lock:
-                        errors.append(f"{type(error).__name__}: {error}")
-                    continue
-                with lock:
-                    latencies.setdefault(base, []).append(time.perf_counter() - started)
-                    if response.status_code == 200 and response.json()["indexed"]:
-                        blocks.append(int(response.json()["block_number"]))
-                    else:
-                        errors.append(f"{response.status_code} {response.text[:160]}")
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    processes.start()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    latencies, blocks, errors, seconds = block_times.transfer_clients(
+        tf, keys, tokens, participants,
+        lambda i: bases[(i % len(participants) if sticky else i) % len(bases)], processes.start,
+    )  # fmt: skip
     cpu = processes.stop()
     every = sorted(x for values in latencies.values() for x in values)
     writes = CLIENTS * WRITES_PER_CLIENT
