@@ -284,7 +284,7 @@ class ChainGateway:
         # Contract reads through web3 (balances, registry) with the same bound and no retries.
         reader = connect(url, timeout=READ_TIMEOUT_S) if url is not None else w3
         self.receipt_timeout = RECEIPT_TIMEOUT_S
-        self.receipts = ReceiptWatcher(self.rpc)
+        self.receipts = ReceiptWatcher(self.rpc, on_block=self.sender.on_new_block)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -1278,10 +1278,13 @@ class ChainGateway:
         """Whether the node has the transaction, mined or in its pool.
 
         A transaction it does not know was never delivered or was dropped (a restart emptied the pool);
-        only its sender held the signed bytes, so it can no longer be mined.
+        only its sender held the signed bytes. The sender may still send them again (TxSender.revive):
+        then it is known again; once the sender has forgotten them, it can no longer be mined.
         """
         try:
-            return bool(self.rpc.call("eth_getTransactionByHash", [tx_hash]))
+            if self.rpc.call("eth_getTransactionByHash", [tx_hash]):
+                return True
+            return self.sender.revive(tx_hash)
         except RpcError as error:
             raise _unavailable(error) from error
 
