@@ -388,12 +388,15 @@ class TxSender:
         later ones of the account it lost too. Nothing is asked while every send is mined in time.
         """
         with self._unmined_lock:
+            # Nonces are mined in order: everything of an account up to its highest nonce mined is settled.
+            settled: dict[str, int] = {}
             for tx_hash in mined:
                 found = self._unmined_hashes.get(str(tx_hash))
                 if found is not None:
-                    # Nonces are mined in order: everything of the account up to this one is settled.
                     address, nonce = found
-                    self._drop_unmined(address, nonce + 1)
+                    settled[address] = max(nonce, settled.get(address, nonce))
+            for address, nonce in settled.items():
+                self._drop_unmined(address, nonce + 1)
             if head == self._head_seen:
                 return
             self._head_seen = head
