@@ -18,7 +18,7 @@ from tierflow.chain.gateway import RECEIPT_TIMEOUT_S, ChainGateway
 from tierflow.chain.jsonrpc import JsonRpc
 from tierflow.chain.node import TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
-from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 
 WRITERS = 8
 
@@ -293,3 +293,43 @@ def test_sender_revive_answers_whether_a_lost_transaction_can_still_be_mined(
     assert sender.keeps(second) and not sender.revive(second)
     assert not sender.keeps(second)  # forgotten: no resend can follow
     assert int(rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 2
+
+
+class LeaseOf:
+    """Leases where this instance's hold on every account is `held`: True (all along), "lapsed"
+    (check raises) or "retaken" (check says it was taken again since the last check)."""
+
+    def __init__(self, held: object) -> None:
+        self.held = held
+
+    def check(self, name: str) -> bool:
+        if self.held == "lapsed":
+            raise ChainUnavailableError(f"this instance does not hold the lease {name}")
+        return self.held == "retaken"
+
+
+def test_gateway_may_resend_only_while_it_held_the_account_lease_all_along() -> None:
+    """Several API instances: an instance whose relayer lease lapsed (another may have taken the account
+    and given the lost nonces to other bytes) must never send its kept bytes again."""
+    forgotten: list[str] = []
+    sender = SimpleNamespace(forget_nonce=forgotten.append)
+    for held, allowed in ((True, True), ("lapsed", False), ("retaken", False)):
+        gateway = SimpleNamespace(leases=LeaseOf(held), sender=sender)
+        assert ChainGateway._may_resend(gateway, "0xabc") is allowed, held  # type: ignore[arg-type]
+    assert forgotten == ["0xabc"]  # taken again: the nonce is read from the node before the next send
+
+
+def test_receipt_watcher_forgets_instead_of_resending_when_the_lease_is_gone(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    devnet, rpc = manual_chain
+    sender, _, _ = resending_sender(devnet, rpc)
+    watcher = ReceiptWatcher(
+        rpc, on_block=lambda head, mined: sender.on_new_block(head, mined, lambda _: False)
+    )
+    gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=1.0)
+    lost = sender.send_call(dev_account(16), str(dev_account(1).address), b"", 30_000)
+    rpc.call("anvil_dropTransaction", [lost])
+    (result,) = mine_until_delivered(devnet, gateway, [lost])
+    assert isinstance(result, TransactionOutcomeUnknown)
+    assert sender.resends == 0 and not sender.keeps(lost) and not sender.revive(lost, lambda _: True)

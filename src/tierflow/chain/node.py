@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -376,7 +376,9 @@ class TxSender:
         with self._unmined_lock:
             return str(tx_hash) in self._unmined_hashes
 
-    def on_new_block(self, head: int, mined: Sequence[str]) -> None:
+    def on_new_block(
+        self, head: int, mined: Sequence[str], may_resend: Callable[[str], bool] | None = None
+    ) -> None:
         """Forget the sends now mined; send again, once, the ones the node has lost.
 
         Called by the receipt watcher (chain/receipts.py) after each lookup with the head it read and the
@@ -386,6 +388,7 @@ class TxSender:
         asks the node for the account's mined count and for that transaction; if the node does not know
         it, the same signed bytes go out again (same hash and nonce: it runs at most once), with any
         later ones of the account it lost too. Nothing is asked while every send is mined in time.
+        `may_resend(account)`, asked under the account's send lock, may forbid it (see _resend_lost).
         """
         with self._unmined_lock:
             # Nonces are mined in order: everything of an account up to its highest nonce mined is settled.
@@ -422,7 +425,7 @@ class TxSender:
             mined_count = int(answers[2 * index], 16)
             self._forget_unmined(address, below=mined_count)
             if nonce >= mined_count and not answers[2 * index + 1]:
-                self._resend_lost(address)
+                self._resend_lost(address, may_resend)
 
     def _ask(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
         """The answers of read-only `calls`, in JSON-RPC batches a node accepts (Besu caps them at 1,024)."""
@@ -434,11 +437,16 @@ class TxSender:
             answers += rpc.batch(calls[start : start + ASK_BATCH])
         return answers
 
-    def _resend_lost(self, address: str) -> None:
+    def _resend_lost(self, address: str, may_resend: Callable[[str], bool] | None) -> None:
         """Send again the account's unmined transactions the node does not know, oldest first.
 
-        Under the account's send lock, so no new bytes can take one of these nonces meanwhile."""
+        Under the account's send lock, so no new bytes can take one of these nonces meanwhile. When
+        `may_resend` says no (several instances: this one no longer holds the account's lease, and another
+        may have given the nonces to other bytes), the kept bytes are forgotten instead."""
         with self._lock_for(address):
+            if may_resend is not None and not may_resend(address):
+                self._forget_unmined(address, below=0, from_nonce=0)
+                return
             with self._unmined_lock:
                 kept = sorted(self._unmined.get(address, {}).items())
             if not kept:
@@ -470,7 +478,7 @@ class TxSender:
                     "resent %s (account %s, nonce %d): the node had lost it", entry.tx_hash, address, nonce
                 )
 
-    def revive(self, tx_hash: str) -> bool:
+    def revive(self, tx_hash: str, may_resend: Callable[[str], bool] | None = None) -> bool:
         """For a transaction the node says it does not know: whether it can still be mined.
 
         While this sender keeps its signed bytes, on_new_block may send them again, so "unknown to the
@@ -478,7 +486,8 @@ class TxSender:
         bytes are sent again now (True: it can still be mined, answer "not mined yet"); a node that
         refuses them for good (its nonce carries other bytes by now) makes the sender forget them, under
         the account's send lock, so no later resend can follow the caller's new attempt (False).
-        ChainUnavailableError when the node does not answer (ask again later).
+        ChainUnavailableError when the node does not answer (ask again later). `may_resend` as in
+        on_new_block: when it says no, the bytes are forgotten.
         """
         with self._unmined_lock:
             found = self._unmined_hashes.get(str(tx_hash))
@@ -487,7 +496,9 @@ class TxSender:
             with self._lock_for(address):
                 with self._unmined_lock:
                     entry = self._unmined.get(address, {}).get(nonce)
-                if entry is not None and entry.tx_hash == str(tx_hash):
+                if entry is not None and may_resend is not None and not may_resend(address):
+                    self._forget_unmined(address, below=0, from_nonce=0)
+                elif entry is not None and entry.tx_hash == str(tx_hash):
                     try:
                         self.rpc.call("eth_sendRawTransaction", [entry.raw], timeout=self.send_timeout)
                     except RpcError as error:
