@@ -31,10 +31,10 @@ class CountingRpc(JsonRpc):
         self.counts: Counter[str] = Counter()
         self._count_lock = threading.Lock()
 
-    def call(self, method: str, params: Sequence[Any]) -> Any:
+    def call(self, method: str, params: Sequence[Any], timeout: float | None = None) -> Any:
         with self._count_lock:
             self.counts[method] += 1
-        return super().call(method, params)
+        return super().call(method, params, timeout)
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         with self._count_lock:
@@ -70,9 +70,10 @@ def wait_all(gateway: Any, hashes: list[str]) -> list[Any]:
 def test_receipt_watcher_looks_up_once_per_block_for_all_writers(chain: tuple[Devnet, Web3]) -> None:
     devnet, w3 = chain
     rpc = CountingRpc(devnet.url)
-    watcher = ReceiptWatcher(rpc)
+    # Wired as ChainGateway wires them: the sender hears of every lookup (to resend what the node lost).
+    sender = TxSender(w3, RevertDecoder([]), rpc=rpc)
+    watcher = ReceiptWatcher(rpc, on_block=sender.on_new_block)
     gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=RECEIPT_TIMEOUT_S)
-    sender = TxSender(w3, RevertDecoder([]))
     to = str(dev_account(1).address)
     start = w3.eth.block_number
     hashes = [sender.send_call(dev_account(12 + n % 4), to, b"", 30_000) for n in range(WRITERS)]
@@ -94,6 +95,12 @@ def test_receipt_watcher_looks_up_once_per_block_for_all_writers(chain: tuple[De
     # waiting (their transaction may be mined already), each for the transactions still waiting only.
     assert watcher.lookups <= blocks + len(results), (watcher.lookups, blocks)
     assert rpc.counts["eth_getTransactionReceipt"] <= 3 * len(results), rpc.counts
+    # Nothing lost, nothing asked: no resend check (one nonce read per account, no lookup by hash), and
+    # no signed bytes kept once their receipts were seen.
+    assert rpc.counts["eth_getTransactionCount"] == 4 and not rpc.counts["eth_getTransactionByHash"], (
+        rpc.counts
+    )
+    assert sender.unmined_count() == 0
     print(f"{len(results)} writes over {blocks} blocks: {watcher.lookups} lookups, {dict(rpc.counts)}")
 
 
