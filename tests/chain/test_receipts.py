@@ -18,7 +18,7 @@ from tierflow.chain.gateway import RECEIPT_TIMEOUT_S, ChainGateway
 from tierflow.chain.jsonrpc import JsonRpc
 from tierflow.chain.node import TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
-from tierflow.errors import TransactionOutcomeUnknown
+from tierflow.errors import ChainUnavailableError, TransactionOutcomeUnknown
 
 WRITERS = 8
 
@@ -31,10 +31,10 @@ class CountingRpc(JsonRpc):
         self.counts: Counter[str] = Counter()
         self._count_lock = threading.Lock()
 
-    def call(self, method: str, params: Sequence[Any]) -> Any:
+    def call(self, method: str, params: Sequence[Any], timeout: float | None = None) -> Any:
         with self._count_lock:
             self.counts[method] += 1
-        return super().call(method, params)
+        return super().call(method, params, timeout)
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         with self._count_lock:
@@ -70,9 +70,10 @@ def wait_all(gateway: Any, hashes: list[str]) -> list[Any]:
 def test_receipt_watcher_looks_up_once_per_block_for_all_writers(chain: tuple[Devnet, Web3]) -> None:
     devnet, w3 = chain
     rpc = CountingRpc(devnet.url)
-    watcher = ReceiptWatcher(rpc)
+    # Wired as ChainGateway wires them: the sender hears of every lookup (to resend what the node lost).
+    sender = TxSender(w3, RevertDecoder([]), rpc=rpc)
+    watcher = ReceiptWatcher(rpc, on_block=sender.on_new_block)
     gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=RECEIPT_TIMEOUT_S)
-    sender = TxSender(w3, RevertDecoder([]))
     to = str(dev_account(1).address)
     start = w3.eth.block_number
     hashes = [sender.send_call(dev_account(12 + n % 4), to, b"", 30_000) for n in range(WRITERS)]
@@ -94,6 +95,12 @@ def test_receipt_watcher_looks_up_once_per_block_for_all_writers(chain: tuple[De
     # waiting (their transaction may be mined already), each for the transactions still waiting only.
     assert watcher.lookups <= blocks + len(results), (watcher.lookups, blocks)
     assert rpc.counts["eth_getTransactionReceipt"] <= 3 * len(results), rpc.counts
+    # Nothing lost, nothing asked: no resend check (one nonce read per account, no lookup by hash), and
+    # no signed bytes kept once their receipts were seen.
+    assert rpc.counts["eth_getTransactionCount"] == 4 and not rpc.counts["eth_getTransactionByHash"], (
+        rpc.counts
+    )
+    assert sender.unmined_count() == 0
     print(f"{len(results)} writes over {blocks} blocks: {watcher.lookups} lookups, {dict(rpc.counts)}")
 
 
@@ -145,3 +152,191 @@ def test_receipt_watcher_many_waiters_of_one_transaction_ask_for_it_once(chain: 
     results = wait_all(gateway, [tx_hash] * 3 * WRITERS)
     assert all(isinstance(r, dict) and r["transactionHash"] == tx_hash for r in results), results
     assert rpc.counts["eth_getTransactionReceipt"] <= watcher.lookups, (rpc.counts, watcher.lookups)
+
+
+class HidingRpc(JsonRpc):
+    """A node (say, one behind a load balancer that lags) that answers "unknown" for every transaction
+    hash, even one in its pool."""
+
+    def call(self, method: str, params: Sequence[Any], timeout: float | None = None) -> Any:
+        if method == "eth_getTransactionByHash":
+            return None
+        return super().call(method, params, timeout)
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        return [self.call(method, params) for method, params in calls]
+
+
+def mine_until_delivered(devnet: Devnet, gateway: Any, hashes: list[str]) -> list[Any]:
+    """Waits for `hashes` as concurrent writers do while a block is mined every 50 ms (automine off)."""
+    miner = JsonRpc(devnet.url)
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.wait(0.05):
+            miner.call("evm_mine", [])
+
+    thread = threading.Thread(target=mine)
+    thread.start()
+    try:
+        return wait_all(gateway, hashes)
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.fixture
+def manual_chain() -> Iterator[tuple[Devnet, JsonRpc]]:
+    """A chain that mines only when asked (no automine, no interval), so a test can lose transactions."""
+    with Devnet() as devnet:
+        rpc = JsonRpc(devnet.url)
+        rpc.call("evm_setAutomine", [False])
+        yield devnet, rpc
+
+
+def resending_sender(
+    devnet: Devnet, rpc: JsonRpc, sender_rpc: JsonRpc | None = None
+) -> tuple[TxSender, ReceiptWatcher, Any]:
+    """A sender, the watcher that tells it of each new block (as ChainGateway wires them), and a
+    stand-in gateway for `wait_all` with a short receipt timeout."""
+    sender = TxSender(connect(devnet.url), RevertDecoder([]), rpc=sender_rpc or rpc)
+    watcher = ReceiptWatcher(rpc, on_block=sender.on_new_block)
+    return sender, watcher, SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=5.0)
+
+
+def test_receipt_watcher_resends_transactions_the_node_dropped(
+    manual_chain: tuple[Devnet, JsonRpc], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A relayer's three pipelined sends; the node loses the middle one (and with it the next, which
+    could only wait behind the gap). The watcher notices the account's mined count stuck below them and
+    sends the same signed bytes again: all three are mined, under the hashes their writers wait for."""
+    devnet, rpc = manual_chain
+    sender, _, gateway = resending_sender(devnet, rpc)
+    account = dev_account(12)
+    hashes = [sender.send_call(account, str(dev_account(1).address), b"", 30_000) for _ in range(3)]
+    rpc.call("anvil_dropTransaction", [hashes[1]])
+    assert rpc.call("eth_getTransactionByHash", [hashes[2]]) is None  # anvil drops what depends on it
+    with caplog.at_level("WARNING", logger="tierflow.chain"):
+        results = mine_until_delivered(devnet, gateway, hashes)
+    assert [r["transactionHash"] if isinstance(r, dict) else r for r in results] == hashes
+    assert all(int(r["status"], 16) == 1 for r in results)
+    assert int(rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 3
+    assert sender.resends == 2
+    assert [r.getMessage().split()[:2] for r in caplog.records] == [["resent", h] for h in hashes[1:]]
+    assert sender.unmined_count() == 0  # nothing kept once mined
+
+
+def test_receipt_watcher_resend_of_a_transaction_the_node_still_has_is_harmless(
+    manual_chain: tuple[Devnet, JsonRpc], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node lost the first send only; the later two came back queued behind the gap, but the node
+    the sender asks answers "unknown" for all three. All three are sent again: the two it holds answer
+    "already imported", which is no error, and each runs once."""
+    devnet, rpc = manual_chain
+    sender, _, gateway = resending_sender(devnet, rpc, HidingRpc(devnet.url))
+    account = dev_account(13)
+    to = str(dev_account(1).address)
+    hashes = [sender.send_call(account, to, b"", 30_000) for _ in range(3)]
+    raws = [rpc.call("eth_getRawTransactionByHash", [tx_hash]) for tx_hash in hashes]
+    rpc.call("anvil_dropTransaction", [hashes[0]])
+    for raw in raws[1:]:
+        rpc.call("eth_sendRawTransaction", [raw])
+    with caplog.at_level("WARNING", logger="tierflow.chain"):
+        results = mine_until_delivered(devnet, gateway, hashes)
+    assert [r["transactionHash"] if isinstance(r, dict) else r for r in results] == hashes
+    assert int(rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 3
+    assert sender.resends == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3 and messages[0].startswith(f"resent {hashes[0]}"), messages
+    assert all("already imported" in m for m in messages[1:]), messages
+
+
+def test_receipt_watcher_never_resends_bytes_whose_nonce_was_given_to_a_new_send(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    """The node lost all three sends, and the sender then counted its nonce again from the node (as after
+    a reconnect) and signed a new transaction with the first nonce: the lost bytes are forgotten, never
+    sent again, so no nonce carries two different transactions."""
+    devnet, rpc = manual_chain
+    sender, watcher, gateway = resending_sender(devnet, rpc)
+    account = dev_account(14)
+    lost = [sender.send_call(account, str(dev_account(1).address), b"", 30_000) for _ in range(3)]
+    rpc.call("anvil_dropTransaction", [lost[0]])
+    sender.forget_nonce(account.address)
+    fresh = sender.send_call(account, str(dev_account(2).address), b"", 30_000)
+    assert fresh not in lost
+    results = mine_until_delivered(devnet, gateway, [fresh])
+    for _ in range(4):  # blocks enough for a resend, had the lost bytes been kept
+        rpc.call("evm_mine", [])
+        watcher.wait(fresh, 1)
+    assert results[0]["transactionHash"] == fresh
+    assert sender.resends == 0 and sender.unmined_count() == 0
+    assert int(rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 1
+
+
+def test_sender_revive_answers_whether_a_lost_transaction_can_still_be_mined(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    """An idempotent retry asks, before running a write again, whether the node knows its transaction
+    (ChainGateway.transaction_known). Lost by the node but kept by the sender, it is sent again and can
+    still be mined: the retry must not run the write a second time. Lost and its nonce taken by other
+    bytes (another process of the same account), it never can: the sender forgets it, so no resend can
+    follow the retry."""
+    devnet, rpc = manual_chain
+    w3 = connect(devnet.url)
+    sender = TxSender(w3, RevertDecoder([]), rpc=rpc)
+    account, to = dev_account(15), str(dev_account(1).address)
+    first = sender.send_call(account, to, b"", 30_000)
+    rpc.call("anvil_dropTransaction", [first])
+    assert sender.revive(first) and rpc.call("eth_getTransactionByHash", [first])
+    rpc.call("evm_mine", [])
+    second = sender.send_call(account, to, b"", 30_000)
+    rpc.call("anvil_dropTransaction", [second])
+    other = TxSender(w3, RevertDecoder([]), rpc=rpc).send_call(
+        account, str(dev_account(2).address), b"", 30_000
+    )
+    rpc.call("evm_mine", [])
+    assert rpc.call("eth_getTransactionReceipt", [other])["status"] == "0x1"
+    assert sender.keeps(second) and not sender.revive(second)
+    assert not sender.keeps(second)  # forgotten: no resend can follow
+    assert int(rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 2
+
+
+class LeaseOf:
+    """Leases where this instance's hold on every account is `held`: True (all along), "lapsed"
+    (check raises) or "retaken" (check says it was taken again since the last check)."""
+
+    def __init__(self, held: object) -> None:
+        self.held = held
+
+    def check(self, name: str) -> bool:
+        if self.held == "lapsed":
+            raise ChainUnavailableError(f"this instance does not hold the lease {name}")
+        return self.held == "retaken"
+
+
+def test_gateway_may_resend_only_while_it_held_the_account_lease_all_along() -> None:
+    """Several API instances: an instance whose relayer lease lapsed (another may have taken the account
+    and given the lost nonces to other bytes) must never send its kept bytes again."""
+    forgotten: list[str] = []
+    sender = SimpleNamespace(forget_nonce=forgotten.append)
+    for held, allowed in ((True, True), ("lapsed", False), ("retaken", False)):
+        gateway = SimpleNamespace(leases=LeaseOf(held), sender=sender)
+        assert ChainGateway._may_resend(gateway, "0xabc") is allowed, held  # type: ignore[arg-type]
+    assert forgotten == ["0xabc"]  # taken again: the nonce is read from the node before the next send
+
+
+def test_receipt_watcher_forgets_instead_of_resending_when_the_lease_is_gone(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    devnet, rpc = manual_chain
+    sender, _, _ = resending_sender(devnet, rpc)
+    watcher = ReceiptWatcher(
+        rpc, on_block=lambda head, mined: sender.on_new_block(head, mined, lambda _: False)
+    )
+    gateway = SimpleNamespace(rpc=rpc, receipts=watcher, receipt_timeout=1.0)
+    lost = sender.send_call(dev_account(16), str(dev_account(1).address), b"", 30_000)
+    rpc.call("anvil_dropTransaction", [lost])
+    (result,) = mine_until_delivered(devnet, gateway, [lost])
+    assert isinstance(result, TransactionOutcomeUnknown)
+    assert sender.resends == 0 and not sender.keeps(lost) and not sender.revive(lost, lambda _: True)

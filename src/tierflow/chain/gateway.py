@@ -284,7 +284,7 @@ class ChainGateway:
         # Contract reads through web3 (balances, registry) with the same bound and no retries.
         reader = connect(url, timeout=READ_TIMEOUT_S) if url is not None else w3
         self.receipt_timeout = RECEIPT_TIMEOUT_S
-        self.receipts = ReceiptWatcher(self.rpc)
+        self.receipts = ReceiptWatcher(self.rpc, on_block=self._on_new_block)
         self.operator = operator
         self.relayers: list[LocalAccount] = list(relayers) or [operator]
         # Requests in flight per relayer (index into self.relayers), read and changed under _pool_lock.
@@ -955,6 +955,22 @@ class ChainGateway:
         self._may_sign(relayer)
         return self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
 
+    def _on_new_block(self, head: int, mined: list[str]) -> None:
+        """The receipt watcher's report of a lookup: the sender forgets the mined, resends the lost."""
+        self.sender.on_new_block(head, mined, self._may_resend)
+
+    def _may_resend(self, address: str) -> bool:
+        """Whether the sender may send an account's kept transaction again: only while this instance
+        has held the account's lease all along. A lease lost, or taken again since (another instance may
+        have given its nonces to other bytes), forbids it, and the nonce is read from the node next."""
+        try:
+            if not self.leases.check(account_lease(address)):
+                return True
+        except ChainUnavailableError:
+            return False
+        self.sender.forget_nonce(address)
+        return False
+
     def _may_sign(self, relayer: LocalAccount) -> None:
         """Refuse to sign for a relayer whose lease this instance does not hold; after the lease was
         (re)taken, its transaction nonce is read from the node (another instance may have sent)."""
@@ -1278,10 +1294,13 @@ class ChainGateway:
         """Whether the node has the transaction, mined or in its pool.
 
         A transaction it does not know was never delivered or was dropped (a restart emptied the pool);
-        only its sender held the signed bytes, so it can no longer be mined.
+        only its sender held the signed bytes. The sender may still send them again (TxSender.revive):
+        then it is known again; once the sender has forgotten them, it can no longer be mined.
         """
         try:
-            return bool(self.rpc.call("eth_getTransactionByHash", [tx_hash]))
+            if self.rpc.call("eth_getTransactionByHash", [tx_hash]):
+                return True
+            return self.sender.revive(tx_hash, self._may_resend)
         except RpcError as error:
             raise _unavailable(error) from error
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import rlp
@@ -37,6 +38,12 @@ _SENT: ContextVar[list[str] | None] = ContextVar("tierflow_sent_transactions", d
 # How long a fee quote is reused. The base fee moves by at most 1/8 per block, so the 2 x headroom of
 # maxFeePerGas outlasts about six full blocks.
 FEE_REFRESH_S = 2.0
+# New blocks an account's oldest unmined transaction may wait before the node is asked whether it still
+# has it: one block is the normal wait, a second covers a full block; after that a lost one is resent.
+STALL_BLOCKS = 2
+ASK_BATCH = 500  # calls per JSON-RPC batch of those checks
+
+log = logging.getLogger("tierflow.chain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,16 @@ def request_nonce_of(tx_hash: str) -> int | None:
     return tx_hash.request_nonce if isinstance(tx_hash, SentTransaction) else None
 
 
+@dataclass(slots=True)
+class _Unmined:
+    """A sent transaction not yet seen mined: its signed bytes, kept to send again if the node loses it."""
+
+    tx_hash: str
+    raw: str
+    # The head at which this became its account's oldest unmined transaction (None: not yet).
+    oldest_since: int | None = field(default=None)
+
+
 def connect(
     rpc_url: str, expected_chain_id: int | None = None, poa: bool = False, timeout: float = 30.0
 ) -> Web3:
@@ -177,6 +194,12 @@ class TxSender:
         self._quoted_at_reconnects = 0
         self._rpc: JsonRpc | ProviderRpc | None = rpc
         self.send_timeout = SEND_TIMEOUT_S
+        # Sent but not yet seen mined, per account and nonce (see on_new_block); guarded by _unmined_lock.
+        self._unmined: dict[str, dict[int, _Unmined]] = {}
+        self._unmined_hashes: dict[str, tuple[str, int]] = {}  # tx hash -> (account, nonce)
+        self._unmined_lock = threading.Lock()
+        self._head_seen: int | None = None
+        self.resends = 0  # transactions sent again because the node had lost them
 
     @property
     def rpc(self) -> JsonRpc | ProviderRpc:
@@ -279,6 +302,9 @@ class TxSender:
                 if nonce is None:
                     nonce = int(self.rpc.call("eth_getTransactionCount", [address, "pending"]), 16)
                     self._nonces_read_at[address] = reconnects
+                    # The node has none of this account's sends from `nonce` on, and the nonces are about
+                    # to carry new bytes: the old ones must never be sent again.
+                    self._forget_unmined(address, from_nonce=nonce)
                 tx_hash, raw = self._signed(account, to, data, nonce, gas, self.gas_price())
                 try:
                     try:
@@ -287,6 +313,7 @@ class TxSender:
                         self._settle_in_doubt(tx_hash, raw, error)
                 except TransactionOutcomeUnknown:
                     self._nonces.pop(address, None)
+                    self._remember_unmined(address, nonce, tx_hash, raw)
                     _note_sent(tx_hash)
                     raise
                 except RpcError as error:
@@ -299,9 +326,197 @@ class TxSender:
                     self._nonces.pop(address, None)
                     raise
                 self._nonces[address] = nonce + 1
+                self._remember_unmined(address, nonce, tx_hash, raw)
                 _note_sent(tx_hash)
                 return tx_hash
         raise AssertionError("unreachable")
+
+    def _remember_unmined(self, address: str, nonce: int, tx_hash: str, raw: str) -> None:
+        with self._unmined_lock:
+            old = self._unmined.setdefault(address, {}).get(nonce)
+            if old is not None:
+                self._unmined_hashes.pop(old.tx_hash, None)
+            self._unmined[address][nonce] = _Unmined(str(tx_hash), raw)
+            self._unmined_hashes[str(tx_hash)] = (address, nonce)
+
+    def _forget_unmined(
+        self,
+        address: str,
+        *,
+        below: int | None = None,
+        from_nonce: int | None = None,
+        only: int | None = None,
+    ) -> None:
+        """Forget the account's unmined sends with a nonce below `below`, from `from_nonce` on, or `only`."""
+        with self._unmined_lock:
+            self._drop_unmined(address, below, from_nonce, only)
+
+    def _drop_unmined(
+        self, address: str, below: int | None, from_nonce: int | None = None, only: int | None = None
+    ) -> None:
+        """_forget_unmined with _unmined_lock held."""
+        entries = self._unmined.get(address, {})
+        for nonce in list(entries):
+            if (
+                (below is not None and nonce < below)
+                or (from_nonce is not None and nonce >= from_nonce)
+                or nonce == only
+            ):
+                self._unmined_hashes.pop(entries.pop(nonce).tx_hash, None)
+        if not entries:
+            self._unmined.pop(address, None)
+
+    def unmined_count(self) -> int:
+        """How many sent transactions are kept for a resend (mined ones are forgotten)."""
+        with self._unmined_lock:
+            return len(self._unmined_hashes)
+
+    def keeps(self, tx_hash: str) -> bool:
+        """Whether the signed bytes of `tx_hash` are kept for a resend."""
+        with self._unmined_lock:
+            return str(tx_hash) in self._unmined_hashes
+
+    def on_new_block(
+        self, head: int, mined: Sequence[str], may_resend: Callable[[str], bool] | None = None
+    ) -> None:
+        """Forget the sends now mined; send again, once, the ones the node has lost.
+
+        Called by the receipt watcher (chain/receipts.py) after each lookup with the head it read and the
+        hashes whose receipts it found. A node may accept a transaction and then lose it (evicted from
+        its pool, a restart, a reorg): every later nonce of the account then waits in the pool for ever.
+        When an account's oldest unmined send has stayed unmined for STALL_BLOCKS new blocks, one batch
+        asks the node for the account's mined count and for that transaction; if the node does not know
+        it, the same signed bytes go out again (same hash and nonce: it runs at most once), with any
+        later ones of the account it lost too. Nothing is asked while every send is mined in time.
+        `may_resend(account)`, asked under the account's send lock, may forbid it (see _resend_lost).
+        """
+        with self._unmined_lock:
+            # Nonces are mined in order: everything of an account up to its highest nonce mined is settled.
+            settled: dict[str, int] = {}
+            for tx_hash in mined:
+                found = self._unmined_hashes.get(str(tx_hash))
+                if found is not None:
+                    address, nonce = found
+                    settled[address] = max(nonce, settled.get(address, nonce))
+            for address, nonce in settled.items():
+                self._drop_unmined(address, nonce + 1)
+            if head == self._head_seen:
+                return
+            self._head_seen = head
+            stalled: list[tuple[str, int, str]] = []
+            for address, entries in self._unmined.items():
+                nonce = min(entries)
+                oldest = entries[nonce]
+                if oldest.oldest_since is None:
+                    oldest.oldest_since = head
+                elif head - oldest.oldest_since >= STALL_BLOCKS:
+                    oldest.oldest_since = head  # asked now; again after STALL_BLOCKS more if still waiting
+                    stalled.append((address, nonce, oldest.tx_hash))
+        if not stalled:
+            return
+        calls: list[tuple[str, Sequence[Any]]] = []
+        for address, _, tx_hash in stalled:
+            calls += [
+                ("eth_getTransactionCount", [address, "latest"]),
+                ("eth_getTransactionByHash", [tx_hash]),
+            ]
+        answers = self._ask(calls)
+        for index, (address, nonce, _) in enumerate(stalled):
+            mined_count = int(answers[2 * index], 16)
+            self._forget_unmined(address, below=mined_count)
+            if nonce >= mined_count and not answers[2 * index + 1]:
+                self._resend_lost(address, may_resend)
+
+    def _ask(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """The answers of read-only `calls`, in JSON-RPC batches a node accepts (Besu caps them at 1,024)."""
+        rpc = self.rpc
+        if not isinstance(rpc, JsonRpc):
+            return [rpc.call(method, params) for method, params in calls]
+        answers: list[Any] = []
+        for start in range(0, len(calls), ASK_BATCH):
+            answers += rpc.batch(calls[start : start + ASK_BATCH])
+        return answers
+
+    def _resend_lost(self, address: str, may_resend: Callable[[str], bool] | None) -> None:
+        """Send again the account's unmined transactions the node does not know, oldest first.
+
+        Under the account's send lock, so no new bytes can take one of these nonces meanwhile. When
+        `may_resend` says no (several instances: this one no longer holds the account's lease, and another
+        may have given the nonces to other bytes), the kept bytes are forgotten instead."""
+        with self._lock_for(address):
+            if may_resend is not None and not may_resend(address):
+                self._forget_unmined(address, below=0, from_nonce=0)
+                return
+            with self._unmined_lock:
+                kept = sorted(self._unmined.get(address, {}).items())
+            if not kept:
+                return
+            known = self._ask([("eth_getTransactionByHash", [entry.tx_hash]) for _, entry in kept])
+            for (nonce, entry), answer in zip(kept, known, strict=True):
+                if answer:
+                    continue
+                try:
+                    self.rpc.call("eth_sendRawTransaction", [entry.raw], timeout=self.send_timeout)
+                except RpcError as error:
+                    # "already known" (it came back meanwhile) and "nonce too low" (mined meanwhile) are
+                    # fine; anything else (e.g. a fee now below the base fee) leaves it for the next check.
+                    log.warning(
+                        "sending %s again (account %s, nonce %d): the node answered %s",
+                        entry.tx_hash,
+                        address,
+                        nonce,
+                        error.message,
+                    )
+                    continue
+                except ChainUnavailableError as error:
+                    log.warning(
+                        "resending %s (account %s, nonce %d) failed: %s", entry.tx_hash, address, nonce, error
+                    )
+                    return
+                self.resends += 1
+                log.warning(
+                    "resent %s (account %s, nonce %d): the node had lost it", entry.tx_hash, address, nonce
+                )
+
+    def revive(self, tx_hash: str, may_resend: Callable[[str], bool] | None = None) -> bool:
+        """For a transaction the node says it does not know: whether it can still be mined.
+
+        While this sender keeps its signed bytes, on_new_block may send them again, so "unknown to the
+        node" no longer means "never mined": a caller that would run the write again must ask here. The
+        bytes are sent again now (True: it can still be mined, answer "not mined yet"); a node that
+        refuses them for good (its nonce carries other bytes by now) makes the sender forget them, under
+        the account's send lock, so no later resend can follow the caller's new attempt (False).
+        ChainUnavailableError when the node does not answer (ask again later). `may_resend` as in
+        on_new_block: when it says no, the bytes are forgotten.
+        """
+        with self._unmined_lock:
+            found = self._unmined_hashes.get(str(tx_hash))
+        if found is not None:
+            address, nonce = found
+            with self._lock_for(address):
+                with self._unmined_lock:
+                    entry = self._unmined.get(address, {}).get(nonce)
+                if entry is not None and may_resend is not None and not may_resend(address):
+                    self._forget_unmined(address, below=0, from_nonce=0)
+                elif entry is not None and entry.tx_hash == str(tx_hash):
+                    try:
+                        self.rpc.call("eth_sendRawTransaction", [entry.raw], timeout=self.send_timeout)
+                    except RpcError as error:
+                        text = error.message.lower()
+                        if "known" in text or "already" in text:
+                            return True
+                        self._forget_unmined(address, only=nonce)
+                        log.warning(
+                            "forgot %s (account %s, nonce %d): %s", tx_hash, address, nonce, error.message
+                        )
+                    else:
+                        self.resends += 1
+                        log.warning(
+                            "resent %s (account %s, nonce %d): asked for by a retry", tx_hash, address, nonce
+                        )
+                        return True
+        # Not kept (or just refused): it can be mined only if it already was, e.g. between the questions.
+        return bool(self.rpc.call("eth_getTransactionByHash", [tx_hash], timeout=self.send_timeout))
 
     def key_of(self, account: LocalAccount) -> PrivateKey:
         """The account's key as a libsecp256k1 handle (parsed once): signs in ~0.1 ms, eth-keys in ~0.6."""

@@ -4,12 +4,16 @@ Each relayed write used to poll `eth_getTransactionReceipt` every 5 ms until it 
 writers waiting for a 1 s block that is ~1,600 calls a second, all answered "not yet". One watcher
 thread per gateway instead reads the head (`eth_blockNumber`) every poll interval and, only when a
 new block arrived or a write started waiting, looks up the receipts of every waiting transaction in
-one JSON-RPC batch. The thread runs only while someone waits.
+one JSON-RPC batch. The thread runs only while someone waits. After each lookup it tells the sender
+(`on_block`: TxSender.on_new_block) the head and the hashes mined, so the sender can forget those and
+resend any the node lost.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,8 @@ HEAD_POLL_S = 0.005
 # An idle watcher thread lingers this long for the next write before it exits.
 IDLE_EXIT_S = 1.0
 MAX_BATCH = 500
+
+log = logging.getLogger("tierflow.chain")
 
 
 @dataclass(eq=False)
@@ -36,9 +42,16 @@ class _Waiter:
 class ReceiptWatcher:
     """Delivers receipts to the threads waiting for them; thread-safe, one background thread at most."""
 
-    def __init__(self, rpc: JsonRpc | ProviderRpc, poll_s: float = HEAD_POLL_S) -> None:
+    def __init__(
+        self,
+        rpc: JsonRpc | ProviderRpc,
+        poll_s: float = HEAD_POLL_S,
+        on_block: Callable[[int, list[str]], None] | None = None,
+    ) -> None:
+        """`on_block(head, mined hashes)` runs in the watcher thread after each lookup."""
         self.rpc = rpc
         self.poll_s = poll_s
+        self.on_block = on_block
         self._cond = threading.Condition()
         self._waiting: list[_Waiter] = []
         self._thread: threading.Thread | None = None
@@ -81,17 +94,23 @@ class ReceiptWatcher:
             try:
                 head = int(self.rpc.call("eth_blockNumber", []), 16)
                 due = waiting if head != last_head else [w for w in waiting if not w.checked]
-                if due:
-                    self._look_up(due)
+                mined = self._look_up(due) if due else None
                 last_head = head
             except Exception as error:  # any failure (also an odd answer) ends these waits, not the thread
                 self._finish(waiting, error=str(error) or type(error).__name__)
+                mined = None
+            if mined is not None and self.on_block is not None:
+                try:
+                    self.on_block(head, mined)
+                except Exception as error:  # a failed resend check must not end anyone's wait
+                    log.warning("checking for lost transactions failed: %s", error)
             with self._cond:
                 if all(w.checked for w in self._waiting):
                     self._cond.wait(self.poll_s)
 
-    def _look_up(self, due: list[_Waiter]) -> None:
-        """One round trip for the receipts of every transaction in `due`; hands out those mined.
+    def _look_up(self, due: list[_Waiter]) -> list[str]:
+        """One round trip for the receipts of every transaction in `due`; hands out those mined and
+        returns their hashes.
 
         Each transaction is asked for once however many wait for it: a signer's batch transaction has
         a waiter per write in it (a hundred), and its receipt carries all their logs."""
@@ -114,6 +133,7 @@ class ReceiptWatcher:
                 waiter.receipt = dict(receipt)
                 mined.append(waiter)
         self._finish(mined)
+        return [hash_ for hash_, receipt in by_hash.items() if receipt]
 
     def _finish(self, waiters: list[_Waiter], error: str | None = None) -> None:
         with self._cond:
