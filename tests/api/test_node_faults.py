@@ -234,3 +234,66 @@ def test_restart_mid_pipeline_no_stuck_key_no_doubled_write_no_nonce_gap(faulty:
         "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": SPLIT}
     )
     assert after.status_code == 200, after.text
+
+
+def _restart(api: Api, state: bytes | None = None) -> bytes:
+    """Restart the node, from `state` (an earlier dump: the blocks mined since are dropped, as in a reorg)
+    when given; returns the state it stopped with."""
+    devnet = api.platform.devnet
+    devnet.stop(timeout=60)
+    assert devnet.state_dir is not None
+    path = devnet.state_dir / "anvil-state.json"
+    stopped = path.read_bytes()
+    if state is not None:
+        path.write_bytes(state)
+    devnet.start()
+    return stopped
+
+
+def test_restart_that_drops_answered_blocks_no_write_replayed_as_done_none_done_twice(
+    faulty: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node comes back from an older state: the blocks of two writes are gone, one answered before
+    (its key replayed "done" on the old code) and one while its answer waited for the indexer (answered
+    "done" on the old code). Reads drop both, each key's retry runs its write again, once."""
+    api = faulty
+    token = _token(api, 1_000_000)
+    path, payload = f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": SPLIT}
+    older = _restart(api)  # the chain before both writes
+    head = api.platform.w3.eth.block_number
+    assert api.ctx.link.wait_for(head, 30)
+    before = _relayed(api)
+    first = api.post("supplier1", path, payload, key=f"lost-a-{token}")
+    assert first.status_code == 200 and first.json()["indexed"] is True, first.text
+    real, pending = api.ctx.link.wait_for, [older]
+
+    def restart_first(block: int, timeout: float) -> bool:  # the second write's block is mined, then lost
+        if pending:
+            _restart(api, pending.pop())
+            deadline = time.monotonic() + 30  # until the indexer has rolled both blocks back
+            while (api.ctx.link.checkpoint_block() or 0) > head and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for _ in range(block - head):  # the new branch reaches the receipt's block number, empty
+                api.platform.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return real(block, timeout)
+
+    monkeypatch.setattr(api.ctx.link, "wait_for", restart_first)
+    second = api.post("supplier1", path, payload, key=f"lost-b-{token}")
+    monkeypatch.setattr(api.ctx.link, "wait_for", real)
+    assert second.status_code == 503, second.text
+    error = second.json()["error"]
+    assert error["code"] == "transaction_outcome_unknown" and error["details"]["tx_hash"], error
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 1_000_000  # neither write
+    # Each retry learns what the chain holds now (its transaction is gone) and runs the write again,
+    # once: the answer's transaction is on the chain, and a further retry replays that answer.
+    for key in (f"lost-a-{token}", f"lost-b-{token}"):
+        retry = api.post("supplier1", path, payload, key=key)
+        assert retry.status_code == 200, retry.text
+        receipt = api.platform.w3.eth.get_transaction_receipt(retry.json()["tx_hash"])
+        assert receipt["status"] == 1 and receipt["blockNumber"] == retry.json()["block_number"]
+        again = api.post("supplier1", path, payload, key=key)
+        assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retry.json()
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 1_000_000 - 2 * SPLIT
+    assert _relayed(api) - before == 2
