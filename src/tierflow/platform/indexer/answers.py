@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, and_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tierflow.chain.abi import Event
 from tierflow.platform.models.service import IdempotencyRecord
@@ -52,12 +52,15 @@ def reopen_missing(conn: Connection, first: int, last: int, events: Iterable[Eve
         return 0
     held = {(event.tx_hash.lower(), event.block_number) for event in events}
     lost = [
-        (row.address, row.key) for row in answered if (str(row.tx_hash).lower(), row.block_number) not in held
+        {"a": row.address, "k": row.key}
+        for row in answered
+        if (str(row.tx_hash).lower(), row.block_number) not in held
     ]
-    if lost:
+    if lost:  # by primary key, one statement for all (a row-value IN is a table scan on SQLite)
         conn.execute(
             update(TABLE)
-            .where(and_(TABLE.c.state == "done", tuple_(TABLE.c.address, TABLE.c.key).in_(lost)))
-            .values(state="sent")
+            .where(TABLE.c.address == bindparam("a"), TABLE.c.key == bindparam("k"), TABLE.c.state == "done")
+            .values(state="sent"),
+            lost,
         )
     return len(lost)

@@ -113,10 +113,11 @@ def finish(
                 )
     report("mined", block=outcome.block_number, tx_hash=outcome.tx_hash)
     indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
-    if indexed and not _indexed_at(ctx, outcome.tx_hash, outcome.block_number):
-        # The indexer passed the receipt's block number on another block: the chain dropped the block
-        # the receipt named (a reorg, a node restarted from an older state) before we answered. "Done"
-        # would be false; the transaction may be mined again or be gone, so a retry looks it up.
+    if not (_indexed_at(ctx, outcome) if indexed else _still_mined(ctx, outcome)):
+        # The indexer passed the receipt's block number on another block, or (the indexer late) the
+        # node no longer has the receipt: the chain dropped the block the receipt named (a reorg, a node
+        # restarted from an older state) before we answered. "Done" would be false; the transaction may
+        # be mined again or be gone, so a retry looks it up.
         nonces = [int(e.args["nonce"]) for e in outcome.events if e.event in REQUEST_ENDS]
         raise TransactionOutcomeUnknown(
             sent_transaction(outcome.tx_hash, nonces[0] if len(nonces) == 1 else None),
@@ -148,16 +149,24 @@ def finish(
     )
 
 
-def _indexed_at(ctx: ServiceContext, tx_hash: str, block_number: int) -> bool:
-    """Whether the indexer holds an event of `tx_hash` in block `block_number` (every mined write that
-    succeeded emits one): the block the receipt named is the one the indexer took as canonical."""
+def _indexed_at(ctx: ServiceContext, outcome: TxOutcome) -> bool:
+    """Whether the indexer holds an event of the transaction in the receipt's block (every mined write
+    that succeeded emits one): the block the receipt named is the one the indexer took as canonical."""
     with ctx.engine.connect() as conn:
         found = conn.execute(
             select(RAW.c.block_number)
-            .where(RAW.c.tx_hash == str(tx_hash), RAW.c.block_number == block_number)
+            .where(RAW.c.tx_hash == str(outcome.tx_hash), RAW.c.block_number == outcome.block_number)
             .limit(1)
         ).first()
     return found is not None
+
+
+def _still_mined(ctx: ServiceContext, outcome: TxOutcome) -> bool:
+    """Whether the node still has the transaction's receipt in the same block: asked only when the
+    indexer did not catch up in time, the one case where no indexed block vouches for the answer (a
+    node restarted from an older state during the wait has forgotten the block and the receipt)."""
+    now = ctx.gateway().transaction_outcome(outcome.tx_hash)
+    return now is not None and now.block_number == outcome.block_number
 
 
 def execute(
