@@ -204,6 +204,35 @@ def test_idempotency_sent_record_keeps_its_request_of_a_batch(api: Api) -> None:
     assert request_nonce_of(claim.tx_hash) == 7
 
 
+def test_idempotency_done_answer_whose_block_comes_without_its_transaction_is_looked_up_again(
+    api: Api,
+) -> None:
+    """An answer given before the indexer reached its block ("indexed": false), whose block the chain
+    replaced before the indexer saw it (no rollback happens): the indexer finds that block without the
+    answer's transaction and sets the record back to `sent`, so a retry looks the transaction up instead
+    of replaying "done". An answer of a block the indexer has not reached is left as it is."""
+    engine, address, w3 = api.ctx.engine, api.address("supplier1"), api.platform.w3
+    assert api.ctx.link.wait_for(w3.eth.block_number, 30)
+    block, tx_hash = w3.eth.block_number + 1, "0x" + "ef" * 32
+    answer = {"status": "executed", "tx_hash": tx_hash, "block_number": block, "indexed": False, "events": []}
+    later = {**answer, "block_number": block + 1_000}
+    lost, kept = api.unique("lost"), api.unique("kept")
+    for key, body in ((lost, answer), (kept, later)):
+        assert idempotency.begin(engine=engine, address=address, key=key, print_="p") is None
+        idempotency.complete(engine=engine, address=address, key=key, status_code=200, body=body)
+    assert idempotency.begin(engine=engine, address=address, key=lost, print_="p") == idempotency.Replay(
+        200, answer
+    )
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  # block `block`, without tx_hash
+    assert api.ctx.link.wait_for(block, 30)
+    assert idempotency.begin(engine=engine, address=address, key=lost, print_="p") == idempotency.Sent(
+        tx_hash
+    )
+    assert idempotency.begin(engine=engine, address=address, key=kept, print_="p") == idempotency.Replay(
+        200, later
+    )
+
+
 # -- onboarding (ChainGateway.send_direct) --------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,3 +234,74 @@ def test_restart_mid_pipeline_no_stuck_key_no_doubled_write_no_nonce_gap(faulty:
         "supplier1", f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": SPLIT}
     )
     assert after.status_code == 200, after.text
+
+
+def _restart(api: Api, state: bytes | None = None) -> bytes:
+    """Restart the node, from `state` (an earlier dump: the blocks mined since are dropped, as in a reorg)
+    when given; returns the state it stopped with."""
+    devnet = api.platform.devnet
+    devnet.stop(timeout=60)
+    assert devnet.state_dir is not None
+    path = devnet.state_dir / "anvil-state.json"
+    stopped = path.read_bytes()
+    if state is not None:
+        path.write_bytes(state)
+    devnet.start()
+    return stopped
+
+
+def test_restart_that_drops_answered_blocks_no_write_replayed_as_done_none_done_twice(
+    faulty: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node comes back from an older state and the blocks of three writes are gone: one answered
+    before (its key replayed "done" on the old code), one whose answer waited for the indexer, which then
+    indexed another block of that number, and one whose answer waited in vain, the indexer late (both
+    answered "done" on the old code: the flaky run's story). Reads drop them, each key's retry runs its
+    write again, once."""
+    api = faulty
+    token = _token(api, 1_000_000)
+    path, payload = f"/v1/certificates/{token}/transfer", {"to": api.address("supplier2"), "value": SPLIT}
+    older = _restart(api)  # the chain before the three writes
+    head = api.platform.w3.eth.block_number
+    assert api.ctx.link.wait_for(head, 30)
+    before = _relayed(api)
+    keys = [f"lost-{name}-{token}" for name in ("answered", "reindexed", "late")]
+    first = api.post("supplier1", path, payload, key=keys[0])
+    assert first.status_code == 200 and first.json()["indexed"] is True, first.text
+    real = api.ctx.link.wait_for
+
+    def restart_then_wait(mine: bool) -> Callable[[int, float], bool]:
+        def wait_for(block: int, timeout: float) -> bool:  # the write's block is mined, then lost
+            _restart(api, older)
+            deadline = time.monotonic() + 30  # until the indexer has rolled the lost blocks back
+            while (api.ctx.link.checkpoint_block() or 0) > head and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not mine:  # no block comes: the wait ends without the indexer
+                return real(block, 0.5)
+            for _ in range(block - head):  # the new branch reaches the receipt's block number, empty
+                api.platform.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            return real(block, timeout)
+
+        return wait_for
+
+    for key, mine in ((keys[1], True), (keys[2], False)):
+        monkeypatch.setattr(api.ctx.link, "wait_for", restart_then_wait(mine))
+        lost = api.post("supplier1", path, payload, key=key)
+        monkeypatch.setattr(api.ctx.link, "wait_for", real)
+        assert lost.status_code == 503, lost.text
+        error = lost.json()["error"]
+        assert error["code"] == "transaction_outcome_unknown" and error["details"]["tx_hash"], error
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 1_000_000  # no write
+    # Each retry learns what the chain holds now (its transaction is gone) and runs the write again,
+    # once: the answer's transaction is on the chain, and a further retry replays that answer.
+    for key in keys:
+        retry = api.post("supplier1", path, payload, key=key)
+        assert retry.status_code == 200, retry.text
+        receipt = api.platform.w3.eth.get_transaction_receipt(retry.json()["tx_hash"])
+        assert receipt["status"] == 1 and receipt["blockNumber"] == retry.json()["block_number"]
+        again = api.post("supplier1", path, payload, key=key)
+        assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retry.json()
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 30)
+    assert api.get("supplier1", f"/v1/certificates/{token}").json()["value"] == 1_000_000 - 3 * SPLIT
+    assert _relayed(api) - before == 3

@@ -144,6 +144,8 @@ class Devnet:
     def stop(self, timeout: float = 10.0) -> None:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
+            if self.state_dir is not None:
+                self._stop_mining()
             # SIGINT lets anvil dump --state before it exits.
             os.killpg(process.pid, signal.SIGINT)
             try:
@@ -154,6 +156,19 @@ class Devnet:
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+
+    def _stop_mining(self) -> None:
+        """Mine nothing more before the state dump. anvil dumps --state on SIGINT while its RPC server
+        still mines and answers: a block mined after the dump read the state would be reported to its
+        sender and then be missing after the restart, which no real node does with a block it reported
+        (it is a reorg; tests/api/test_node_faults.py plays that one on purpose). Transactions arriving
+        from now on stay in the pool and are dropped by the restart, as a node's pool is."""
+        for method, value in (("evm_setAutomine", False), ("evm_setIntervalMining", 0)):
+            try:
+                request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": [value]}
+                httpx.post(self.url, json=request, timeout=2.0)
+            except httpx.HTTPError:
+                return  # a node that does not answer mines nothing either
 
     def __enter__(self) -> Devnet:
         return self.start() if self.process is None else self

@@ -66,7 +66,10 @@ class IndexerThread:
                     held = isinstance(error, IndexerLeaseHeld)
                     self.stop_event.wait(self.lease_retry if held else 0.05)
                     continue
-                if result.kind in ("indexed", "idle", "reorg"):
+                if result.kind == "reorg":
+                    checkpoint = indexer.checkpoint()
+                    link.rolled_back(-1 if checkpoint is None else checkpoint.block_number)
+                elif result.kind in ("indexed", "idle"):
                     checkpoint = indexer.checkpoint()
                     if checkpoint is not None:
                         link.indexed(checkpoint.block_number)

@@ -4,7 +4,8 @@ Every window is one database transaction holding its raw events, the read-model 
 hashes of its blocks and the new checkpoint: killed at any instant, the indexer restarts from the
 last committed checkpoint and nothing is lost or doubled. Before each window the checkpoint's block
 hash is compared with the node's; on a mismatch the indexer walks back through the stored block
-hashes to the last common block, undoes everything after it and indexes the new branch.
+hashes to the last common block, undoes everything after it and indexes the new branch. Writes the API
+answered from a dropped block are set back to outcome-unknown with it (indexer/answers.py).
 
 Only one indexer writes a database: it takes the lease of indexer.lease before its first write and
 renews it inside every writing transaction, so a window is never committed by a holder that lost it.
@@ -27,7 +28,7 @@ from web3 import Web3
 from tierflow.chain.abi import Event, LogDecoder
 from tierflow.chain.jsonrpc import BlockRef, Rpc, RpcError
 from tierflow.errors import ConfigurationError
-from tierflow.platform.indexer import summary, tiers
+from tierflow.platform.indexer import answers, summary, tiers
 from tierflow.platform.indexer.handlers import HANDLERS, PREFETCH, Handler
 from tierflow.platform.indexer.lease import Lease
 from tierflow.platform.indexer.metrics import IndexerMetrics
@@ -310,6 +311,7 @@ class Indexer:
                 blocks = {event.block_number: event.block_hash for event in events}
                 blocks[last] = last_hash
                 conn.execute(BLOCKS.insert(), [{"number": n, "hash": h} for n, h in blocks.items()])
+                answers.reopen_missing(conn, first, last, events)
                 if floor is not None and floor < last - self.reorg_window:
                     floor = last - self.reorg_window
                     conn.execute(
@@ -375,6 +377,8 @@ class Indexer:
                 self.lease.guard(conn)
                 conn.execute(delete(RAW).where(RAW.c.block_number > number))
                 conn.execute(delete(BLOCKS).where(BLOCKS.c.number > number))
+                # Writes answered from the dropped blocks: a retry must learn what the chain holds now.
+                answers.reopen_above(conn, number)
                 floor = checkpoint.journal_floor if checkpoint else None
                 if fork is not None and floor is not None and number >= floor:
                     self.store.undo_to(conn, number)

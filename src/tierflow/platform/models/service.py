@@ -95,6 +95,10 @@ class IdempotencyRecord(SQLModel, table=True):
     # which forward request in it was this one's when the transaction is a signer's batch (its forwarder
     # nonce): several keys' writes share one batch transaction; None for a transaction of one request
     request_nonce: int | None = big(nullable=True)
+    # the block a `done` answer's transaction was mined in (with tx_hash and request_nonce): when the
+    # chain drops that block the indexer sets the record back to `sent` (indexer/answers.py), so a retry
+    # learns what the chain holds now instead of replaying "done"; None for answers without a transaction
+    block_number: int | None = big(nullable=True, index=True)
     created_at: int = big()
 
 

@@ -63,9 +63,18 @@ class IndexerLink:
         return None if value is None else int(value)
 
     def indexed(self, block: int) -> None:
-        """Called by the in-process indexer after each committed window (and by the poller)."""
+        """Called by the in-process indexer after each committed window."""
         with self._condition:
             self.indexed_block = max(self.indexed_block, block)
+            self._condition.notify_all()
+
+    def rolled_back(self, block: int) -> None:
+        """The indexed block is `block` (-1: none), lower than before after a rollback: called by the
+        in-process indexer after a rollback and by the poller with every checkpoint it reads. The blocks
+        above it are no longer indexed, so a write waiting for one of them waits for the new branch's block
+        of that number (writes.finish then checks that it holds the transaction)."""
+        with self._condition:
+            self.indexed_block = block
             self._condition.notify_all()
 
     def wait_for(self, block: int, timeout: float) -> bool:
@@ -107,8 +116,8 @@ class IndexerLink:
                         self._poll_error = error
                         self._condition.notify_all()
                 else:
-                    if current is not None:
-                        self.indexed(current)
+                    # The row is the truth: after a rollback it is lower than before (rolled_back).
+                    self.rolled_back(-1 if current is None else current)
             time.sleep(CHECKPOINT_POLL_S)
 
 

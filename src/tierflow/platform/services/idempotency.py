@@ -2,7 +2,9 @@
 
 A record is `pending` while its request runs, `done` once its response is stored, and `sent` when the
 request sent a transaction whose receipt did not arrive in time: a retry then looks the transaction
-up by `tx_hash` instead of sending it again.
+up by `tx_hash` instead of sending it again. A `done` answer of a mined transaction keeps its block
+number: when the chain drops that block (a reorg) the indexer turns the record back to `sent`, so a retry
+is told what the chain holds now, never a "done" the chain no longer has (indexer/answers.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import Update, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from tierflow.chain.gateway import REQUEST_ENDS
 from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
@@ -131,8 +134,29 @@ def completion(*, address: str, key: str, status_code: int, body: Any) -> Update
     return (
         update(TABLE)
         .where(TABLE.c.address == address, TABLE.c.key == key)
-        .values(state="done", status_code=status_code, body=json.dumps(body))
+        .values(
+            state="done", status_code=status_code, body=json.dumps(body), **answered_from(status_code, body)
+        )
     )
+
+
+def answered_from(status_code: int, body: Any) -> dict[str, Any]:
+    """The transaction and block a `done` answer rests on (TxResult: "executed"), stored beside it: if the
+    chain drops that block the indexer sets the record back to `sent` on that transaction (indexer/answers.py)
+    and a retry looks it up again. The request's forwarder nonce comes with it, so a lookup of a signer's
+    batch transaction cuts out this write's own part (as for a record marked `sent` by the request)."""
+    if status_code != 200 or not isinstance(body, dict) or body.get("status") != "executed":
+        return {}
+    nonces = [
+        int(event["args"]["nonce"])
+        for event in body.get("events") or []
+        if event.get("contract") == "TierflowForwarder" and event.get("event") in REQUEST_ENDS
+    ]
+    return {
+        "tx_hash": str(body["tx_hash"]),
+        "block_number": int(body["block_number"]),
+        "request_nonce": nonces[0] if len(nonces) == 1 else None,
+    }
 
 
 def mark_sent(*, engine: Engine, address: str, key: str, tx_hash: str) -> None:
@@ -156,7 +180,12 @@ def resolve(*, engine: Engine, address: str, key: str, status_code: int, body: A
         stored = conn.execute(
             update(TABLE)
             .where(TABLE.c.address == address, TABLE.c.key == key, TABLE.c.state == "sent")
-            .values(state="done", status_code=status_code, body=json.dumps(body))
+            .values(
+                state="done",
+                status_code=status_code,
+                body=json.dumps(body),
+                **answered_from(status_code, body),
+            )
         ).rowcount
         if stored:
             return None

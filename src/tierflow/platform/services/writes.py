@@ -7,10 +7,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from hexbytes import HexBytes
+from sqlalchemy import select
 from sqlmodel import Session
 
-from tierflow.chain.gateway import Call, RelayError, TxOutcome
+from tierflow.chain.gateway import REQUEST_ENDS, Call, RelayError, TxOutcome
+from tierflow.chain.node import sent_transaction
+from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform import i18n
+from tierflow.platform.models import RawEvent
 from tierflow.platform.services import documents, names, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
@@ -22,6 +26,7 @@ from tierflow.platform.services.schemas.certificates import (
     TxResult,
 )
 
+RAW = RawEvent.__table__  # type: ignore[attr-defined]
 # Which event fields a client most likely wants back, by event: event arg → result field.
 RESULT_FIELDS: dict[str, dict[str, str]] = {
     "CertificateIssued": {"slotId": "slot_id", "tokenId": "token_id"},
@@ -108,6 +113,20 @@ def finish(
                 )
     report("mined", block=outcome.block_number, tx_hash=outcome.tx_hash)
     indexed = ctx.link.wait_for(outcome.block_number, ctx.index_timeout)
+    if not (_indexed_at(ctx, outcome) if indexed else _still_mined(ctx, outcome)):
+        # The indexer passed the receipt's block number on another block, or (the indexer late) the
+        # node no longer has the receipt: the chain dropped the block the receipt named (a reorg, a node
+        # restarted from an older state) before we answered. "Done" would be false; the transaction may
+        # be mined again or be gone, so a retry looks it up.
+        nonces = [int(e.args["nonce"]) for e in outcome.events if e.event in REQUEST_ENDS]
+        raise TransactionOutcomeUnknown(
+            sent_transaction(outcome.tx_hash, nonces[0] if len(nonces) == 1 else None),
+            i18n.gettext(
+                "block %(block)s holding transaction %(tx)s was dropped from the chain before the answer",
+                block=outcome.block_number,
+                tx=outcome.tx_hash,
+            ),
+        )
     report("indexed" if indexed else "index_late", block=outcome.block_number)
     result: dict[str, Any] = {}
     for event in outcome.events:
@@ -128,6 +147,26 @@ def finish(
             for e in outcome.events
         ],
     )
+
+
+def _indexed_at(ctx: ServiceContext, outcome: TxOutcome) -> bool:
+    """Whether the indexer holds an event of the transaction in the receipt's block (every mined write
+    that succeeded emits one): the block the receipt named is the one the indexer took as canonical."""
+    with ctx.engine.connect() as conn:
+        found = conn.execute(
+            select(RAW.c.block_number)
+            .where(RAW.c.tx_hash == str(outcome.tx_hash), RAW.c.block_number == outcome.block_number)
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def _still_mined(ctx: ServiceContext, outcome: TxOutcome) -> bool:
+    """Whether the node still has the transaction's receipt in the same block: asked only when the
+    indexer did not catch up in time, the one case where no indexed block vouches for the answer (a
+    node restarted from an older state during the wait has forgotten the block and the receipt)."""
+    now = ctx.gateway().transaction_outcome(outcome.tx_hash)
+    return now is not None and now.block_number == outcome.block_number
 
 
 def execute(
