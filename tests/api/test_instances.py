@@ -24,7 +24,7 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from tierflow.chain.accounts import dev_account
@@ -164,10 +164,34 @@ def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine
             owner = conn.execute(select(ChainLease.holder).where(ChainLease.name == name)).scalar()
         assert owner == waiter.holder
         assert holder.wanted(name) is False and waiter.wanted(name) is False  # the wish is given up
+        assert _wishes(engine) == []  # ... and deleted, not left behind expired (a row per participant)
         with pytest.raises(ChainUnavailableError):
             third.hold(name)
+        assert _wishes(engine) == []  # a wait in vain deletes its wish too
     finally:
         for leases in (holder, waiter, third):
+            leases.close()
+
+
+def _wishes(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ChainLease.name).where(ChainLease.name.like("want:%"))).scalars())
+
+
+def test_signer_lease_wish_of_a_dead_waiter_is_swept_once_expired(engine: Engine) -> None:
+    """A waiter that dies leaves its wish behind; once it expired (it no longer counts) any instance's
+    heartbeat deletes it, while a live wish stays."""
+    dead, live, sweeper = (DbLeases(engine, ttl=30, wait=5) for _ in range(3))
+    names = [forwarder_lease("0x" + f"{n:02x}" * 20) for n in (1, 2)]
+    try:
+        assert dead._want(names[0]) and live._want(names[1])
+        with engine.begin() as conn:  # the dead waiter's last refresh was a WANT_TTL_S ago
+            conn.execute(update(ChainLease).where(ChainLease.name == "want:" + names[0]).values(expires_at=1))
+        assert sweeper.sweep_wishes() == 1
+        assert _wishes(engine) == ["want:" + names[1]]
+        assert sweeper.wanted(names[1]) is True
+    finally:
+        for leases in (dead, live, sweeper):
             leases.close()
 
 
