@@ -4,6 +4,7 @@ failure in the middle invalidating nothing behind it, and a failed request never
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from tierflow.chain import gateway as gateway_module
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.gateway import (
     BATCH_SELECTOR,
@@ -25,9 +27,12 @@ from tierflow.chain.gateway import (
     MAX_RESENDS,
     Call,
     ChainGateway,
+    RelayError,
+    _Pipeline,
     wait_until,
 )
 from tierflow.chain.jsonrpc import RpcError
+from tierflow.chain.leases import NoLeases, forwarder_lease
 from tierflow.chain.node import recording_sends, request_nonce_of
 from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.settings import DEV_RELAYER_KEYS
@@ -501,3 +506,155 @@ def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Plat
         gateway.sign(account, gateway.typed_data(message))
         == "0x" + bytes(Account.unsafe_sign_hash(gateway.digest(message), account.key).signature).hex()
     )
+
+
+# -- self-custody relays: requests signed by the participant, nonces included ------------------------
+def _signed_requests(
+    gateway: ChainGateway, account: Any, calls: list[Call], start: int, deadlines: list[int] | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """`calls` signed by the participant itself with consecutive forwarder nonces from `start`."""
+    signed = []
+    for n, call in enumerate(calls):
+        deadline = deadlines[n] if deadlines is not None else None
+        typed = gateway.forward_request(account.address, call, nonce=start + n, deadline=deadline)
+        signed.append((typed["message"], gateway.sign(account, typed)))
+    return signed
+
+
+def _answers(futures: list[Future[Any]]) -> list[Any]:
+    """What each relay answered: its outcome, or the error it raised (none may hang)."""
+    answers: list[Any] = []
+    for future in futures:
+        try:
+            answers.append(future.result(timeout=60))
+        except Exception as error:  # noqa: BLE001 - the test sorts what each request got
+            answers.append(error)
+    return answers
+
+
+def test_relay_self_custody_request_failing_on_chain_fails_alone(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five self-signed requests in flight; the second's simulation passed on a state the first then
+    changed (a race), so its call fails in the block. It dies there with its nonce used (it can never run
+    later) and answers its decoded error; the three signed after it run as signed. Before, sent by
+    `execute`, it reverted with its nonce unused, so the three behind it failed too (refused as
+    `invalid_signature` by the forwarder's check on the pending state, or reverted if already sent):
+    four failed writes for one race, and the signer told its good signatures were bad."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT + 1)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the first split is mined
+    calls = [_split(tf, token), doomed, _split(tf, token), _split(tf, token), _split(tf, token)]
+    signed = _signed_requests(gateway, account, calls, start)
+    real_simulate = gateway.simulate
+
+    def racing(signer: str, to: str, data: bytes, block: str = "latest") -> int:
+        if bytes(data) == gateway.calldata(doomed)[1]:
+            block = "latest"  # simulated while the token still held everything
+        return real_simulate(signer, to, data, block)
+
+    monkeypatch.setattr(gateway, "simulate", racing)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        futures = [pool.submit(gateway.relay, *request) for request in reversed(signed)]  # any order
+        assert wait_until(lambda: _relayed(tf, gateway) == relayed + len(signed), 30, 0.05)
+        tf.mine()
+        answers = list(reversed(_answers(futures)))
+    assert isinstance(answers[1], ContractRevert), answers
+    assert answers[1].name == "CertificateInsufficientValue"
+    assert all(answer.succeeded for n, answer in enumerate(answers) if n != 1), answers
+    assert gateway.forwarder_nonce(account.address) == start + len(signed)  # the failed one's used too
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT + 1  # four splits, once each
+    # the relayer's transactions: one per request, all mined, no gap
+    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + len(signed)
+    with pytest.raises(RelayError) as replay:  # the failed request, posted again, is refused unsent
+        gateway.relay(*signed[1])
+    assert replay.value.code == "stale_nonce"
+
+
+def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind_it_where_to_sign_from(
+    chain: Platform,
+) -> None:
+    """Four self-signed requests in flight; the second's deadline passes before the block is mined, so
+    it reverts with its nonce unused, and the two signed after it revert too (their nonces are ahead of
+    the forwarder's). Each gets a typed refusal that says what to do: the expired one `request_expired`
+    (sign anew with its nonce), the others `earlier_request_failed` naming the nonce to relay first;
+    nothing ran twice, the relayer's nonces have no gap, and doing as told runs each request once.
+    Before, the two behind answered ERC2771ForwarderInvalidSigner, as if signed by someone else."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    now = gateway.chain_time()
+    deadlines = [now + 3600, now + 60, now + 3600, now + 3600]
+    signed = _signed_requests(gateway, account, [_split(tf, token)] * 4, start, deadlines)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        futures = [pool.submit(gateway.relay, *request) for request in signed]
+        assert wait_until(lambda: _relayed(tf, gateway) == relayed + len(signed), 30, 0.05)
+        tf.increase_time(600)  # mines the block late: the second request's deadline has passed
+        answers = _answers(futures)
+    assert answers[0].succeeded, answers
+    codes = [getattr(answer, "code", None) for answer in answers[1:]]
+    assert codes == ["request_expired", "earlier_request_failed", "earlier_request_failed"], answers
+    assert f"nonce {start + 1} is still unused" in str(answers[1])
+    assert all(f"relay a request with nonce {start + 1} first" in str(answer) for answer in answers[2:])
+    assert gateway.forwarder_nonce(account.address) == start + 1
+    assert tf.c.receivables.functions.balanceOf(token).call() == 9 * SPLIT
+    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + len(signed)
+    # As told: the expired one is refused unsent; a new request with its nonce runs, then the same
+    # signed requests behind it run, once each.
+    tf.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    with pytest.raises(RelayError) as expired:
+        gateway.relay(*signed[1])
+    assert expired.value.code == "request_expired"
+    (again,) = _signed_requests(gateway, account, [_split(tf, token)], start + 1)
+    assert gateway.relay(*again).succeeded
+    assert all(gateway.relay(*request).succeeded for request in signed[2:])
+    assert gateway.forwarder_nonce(account.address) == start + 4
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT
+    # A deadline past the forwarder's cap would revert whole when mined (nonce unused, every request
+    # behind it failing too): refused before sending.
+    (far,) = _signed_requests(gateway, account, [_split(tf, token)], start + 4, [gateway.chain_time() + 7200])
+    sent = _relayed(tf, gateway)
+    with pytest.raises(RelayError) as too_far:
+        gateway.relay(*far)
+    assert too_far.value.code == "deadline_out_of_range"
+    assert _relayed(tf, gateway) == sent
+
+
+def test_pipeline_hand_over_waits_for_the_writes_in_flight_without_polling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A leader handing its signer over to another instance waits until its writes in flight settled:
+    it is woken by the last one leaving (a condition), where it used to look every 10 ms."""
+
+    class Wanted(NoLeases):
+        def wanted(self, name: str) -> bool:
+            return True  # another instance waits for the signer
+
+    class NoSleep:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            raise AssertionError("polled")
+
+    gateway = ChainGateway.__new__(ChainGateway)  # no chain needed: only the pipeline's bookkeeping
+    gateway.leases = Wanted()
+    pipe = _Pipeline(lease=forwarder_lease("0x" + "ab" * 20), active={7})
+    monkeypatch.setattr(gateway_module, "time", NoSleep)
+    waiting = threading.Thread(target=gateway._hand_over_if_wanted, args=(pipe,))
+    waiting.start()
+    time.sleep(0.2)
+    assert waiting.is_alive()  # the write with nonce 7 is still in flight
+    with pipe.lock:
+        gateway._leave(pipe, 7)  # it settled: the lease is given up
+    waiting.join(1.0)
+    assert not waiting.is_alive() and pipe.lease is None

@@ -26,7 +26,10 @@ all). Two locks keep nonces right under concurrency:
   A self-custody signer's requests come signed, nonces included (`relay`): each waits for its nonce's
   turn, is checked on the `pending` state and sent through the relayer its signer's requests in flight
   use; a request that would fail is refused and takes no nonce (the signer signs the ones after it
-  again), since the platform cannot sign a no-op for it.
+  again), since the platform cannot sign a no-op for it. It goes out as an `executeOrVoidBatch` of one,
+  so one whose call fails on chain anyway dies with its nonce used and the requests behind it run; only
+  a request no longer valid when mined (its deadline passed in flight) leaves its nonce unused, and
+  each request behind it then answers `earlier_request_failed` with the nonce to sign from.
 
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
@@ -99,8 +102,9 @@ READ_TIMEOUT_S = 2.0
 # [s] how often a write that waits for an earlier request of its signer (being sent again, or its
 # nonce being filled) looks at the forwarder's nonce again.
 REPAIR_POLL_S = 0.05
-# [s] how often a leader handing a signer over to another instance looks whether its writes settled.
-HAND_OVER_POLL_S = 0.01
+# [s] a leader handing a signer over to another instance is woken when its writes in flight settled
+# (`_Pipeline.settled`); it looks again after this long in any case.
+HAND_OVER_WAIT_S = 1.0
 # [s] how long a self-custody request waits for the signer's requests with the nonces before its own
 # (sent at once by a client, they may arrive in any order), and how far ahead of the next nonce it may be.
 RELAY_ORDER_WAIT_S = 5.0
@@ -178,6 +182,11 @@ class _Pipeline:
     queue: list[_Job] = field(default_factory=list)
     leading: bool = False
     queue_guard: threading.Lock = field(default_factory=threading.Lock)
+    # Notified (under `lock`) when the last write in flight left and the lease was given up (`_leave`).
+    settled: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settled = threading.Condition(self.lock)
 
 
 @dataclass(eq=False)
@@ -641,11 +650,9 @@ class ChainGateway:
             lease = pipe.lease
         if lease is None or not self.leases.wanted(lease):
             return
-        while True:
-            with pipe.lock:
-                if pipe.lease is None:
-                    return
-            time.sleep(HAND_OVER_POLL_S)
+        with pipe.lock:
+            while pipe.lease is not None:
+                pipe.settled.wait(HAND_OVER_WAIT_S)  # woken by `_leave`, not a 10 ms poll
 
     @staticmethod
     def _hand_on(pipe: _Pipeline) -> None:
@@ -943,6 +950,7 @@ class ChainGateway:
         if not pipe.active and pipe.lease is not None:
             self.leases.release(pipe.lease)
             pipe.lease = None
+            pipe.settled.notify_all()
         if not pipe.active and pipe.relayer is not None:
             self._release_relayer(pipe.relayer)
             pipe.relayer = None
@@ -1042,7 +1050,8 @@ class ChainGateway:
         `verify` passes, on the state those leave), and sent through the relayer all of the signer's
         requests in flight use (its transaction nonces keep them in order). The receipt is awaited outside
         the condition, so a signer's requests share blocks. A request that would fail is refused before
-        sending and takes no nonce; a replay (a nonce already relayed or in flight) is `stale_nonce`.
+        sending and takes no nonce; a replay (a nonce already relayed or in flight) is `stale_nonce`. One
+        that fails on chain anyway is answered as `_relayed` says.
 
         The signer's forwarder lease is held while any of its requests is in flight: two instances given
         the same signed request at once would both see its nonce unused and both send it (one transaction
@@ -1060,16 +1069,66 @@ class ChainGateway:
                 self._relay_done(relays, lease, None)
                 raise
         try:
-            # A reverted self-custody request stays public calldata, signed, with its nonce unused, until
-            # its deadline or the signer's next request; custodial ones are filled (`_fill`). See
-            # docs/contracts.md.
-            return self._mined(
-                self.relayers[slot].address, str(self.forwarder.address), data, gas, tx_hash,
-                {"reason": "the forwarded call failed", "tx": tx_hash},
-            )  # fmt: skip
+            return self._relayed(relays, message, self.relayers[slot].address, data, gas, tx_hash)
         finally:
             with relays.turn:
                 self._relay_done(relays, lease, slot)
+
+    def _relayed(
+        self, relays: _Relays, message: dict[str, Any], relayer: str, data: bytes, gas: int, tx_hash: str
+    ) -> TxOutcome:
+        """The outcome of a relayed self-custody request (sent alone as `executeOrVoidBatch`), or a typed
+        refusal that says what the signer should do.
+
+        Its call failing on chain (the state moved after its simulation) uses its nonce and raises the
+        decoded error: it can never run later, and the signer's requests behind it run as signed. Only a
+        request that is no longer valid when mined (its deadline passed in flight) reverts the whole
+        transaction, nonce unused; the signer's requests sent behind it then revert too (the forwarder's
+        nonce is behind theirs) and each answers `earlier_request_failed` naming the nonce to sign from.
+        """
+        signer, nonce = str(message["from"]), int(message["nonce"])
+        try:
+            receipt = self.wait_receipt(tx_hash)
+        except TransactionOutcomeUnknown as error:
+            if request_nonce_of(error.tx_hash) is not None:
+                raise
+            raise TransactionOutcomeUnknown(sent_transaction(error.tx_hash, nonce), str(error)) from None
+        outcome = self.outcome(receipt)
+        if outcome.succeeded:
+            own = self._cut_request(outcome, nonce)
+            if own.failure is not None:
+                raise own.failure
+            return own
+        with relays.turn:
+            relays.next_nonce = None  # the node's pending state says where the signer stands now
+        head = self.forwarder_nonce(signer, hex(outcome.block_number))
+        block = outcome.block_number
+        if head < nonce:
+            raise RelayError(
+                "earlier_request_failed",
+                f"your request with forwarder nonce {head} did not run (it expired or failed before block "
+                f"{block}), so this one, signed with nonce {nonce} to run after it, did not run either and "
+                f"changed nothing: relay a request with nonce {head} first, then post this signed request "
+                "again (it stays valid until its deadline), or prepare and sign new requests from nonce "
+                f"{head}",
+            )
+        if head > nonce:
+            raise RelayError(
+                "stale_nonce",
+                f"forwarder nonce {nonce} was used by another transaction in block {block}, so this one "
+                "changed nothing: read the object's state to see whether the request ran there",
+            )
+        mined_at = int(self.rpc.call("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16)
+        if int(message["deadline"]) < mined_at:
+            raise RelayError(
+                "request_expired",
+                f"the request's deadline passed before it was mined (block {block}): it changed nothing "
+                f"and forwarder nonce {nonce} is still unused: prepare and sign a new request with it",
+            )
+        forwarder = str(self.forwarder.address)
+        raise self._explain(relayer, forwarder, data, gas, block) or ContractRevert(
+            "Reverted", {"reason": "the forwarded call failed", "tx": tx_hash}
+        )
 
     def _relays(self, signer: str) -> _Relays:
         with self._locks_guard:
@@ -1104,9 +1163,18 @@ class ChainGateway:
             relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
             if not relays.in_flight:
                 relays.next_nonce = None  # read again: another instance may have relayed meanwhile
-        if int(message["deadline"]) < self.chain_time():
+        now = self.chain_time()
+        if int(message["deadline"]) < now:
             raise RelayError(
                 "request_expired", "the request's deadline has passed: prepare and sign a new one"
+            )
+        if int(message["deadline"]) > now + MAX_DEADLINE_S:
+            # The forwarder's `verify` does not check its cap, but `execute` reverts on it, whole, with
+            # the nonce unused: every request of the signer sent behind it would revert too.
+            raise RelayError(
+                "deadline_out_of_range",
+                f"the request's deadline is more than {MAX_DEADLINE_S // 60} minutes ahead of chain time, "
+                "which the forwarder refuses: prepare and sign a new request (its deadline is set for you)",
             )
         # On `pending`: the state the signer's requests still in the pool leave, which this one will meet.
         self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
@@ -1117,18 +1185,39 @@ class ChainGateway:
             "pending",
         )
         if int(verdict, 16) != 1:
+            head = self.forwarder_nonce(signer, "pending")
+            if head < nonce:  # a request of the signer before this one failed (or expired) in flight
+                relays.next_nonce = None
+                raise RelayError(
+                    "nonce_gap",
+                    f"the request was signed with forwarder nonce {nonce} but the next is {head} (a "
+                    f"request before it did not run): relay a request with nonce {head} first, then post "
+                    f"this one again, or prepare and sign new requests from nonce {head}",
+                )
             raise RelayError(
                 "invalid_signature", "the forwarder does not accept this signature for this request"
             )
-        data, gas = self._execute_data(message, signature)
+        # Sent as a batch of one: a call that fails on chain uses its nonce and dies there (it can never
+        # run later), instead of reverting with its nonce unused and failing every request behind it.
+        data, gas = self._batch_data([(message, signature)])
         slot = self._take_relayer(relays.relayer)
         try:
             relayer = self.relayers[slot]
             self._may_sign(relayer)
-            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+            # recorded below naming the request's nonce: a later look-up then reads its own outcome
+            tx_hash = contextvars.Context().run(
+                self.sender.send_call, relayer, str(self.forwarder.address), data, gas
+            )
+        except TransactionOutcomeUnknown as error:  # sent, maybe: the caller's record names its request
+            self._release_relayer(slot)
+            own = sent_transaction(error.tx_hash, nonce)
+            note_sent(own)
+            raise TransactionOutcomeUnknown(own, str(error)) from None
         except BaseException:
             self._release_relayer(slot)
             raise
+        tx_hash = sent_transaction(tx_hash, nonce)
+        note_sent(tx_hash)
         relays.relayer = slot
         relays.in_flight += 1
         relays.next_nonce = nonce + 1
