@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,6 +11,8 @@ from apikit import Api
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+
+from tierflow.chain.gateway import Call
 
 _accounts = iter(range(0, 8))
 
@@ -176,3 +179,73 @@ def test_twenty_concurrent_writes_get_gap_free_relayer_nonces(funded: Api) -> No
         certificate = api.get("auditor", f"/v1/certificates/{token}").json()
         assert certificate["value"] == 1_000 + i
         assert certificate["holder"] == api.address(holders[(i + 1) % 4])
+
+
+RELAYS = 50
+
+
+def test_fifty_concurrent_relays_of_one_self_custody_signer_land_once_each_in_few_blocks(funded: Api) -> None:
+    """50 requests signed by one self-custody participant with consecutive forwarder nonces, posted to
+    /v1/relay at once from 50 threads in random order, on a chain mining a block a second: every one
+    lands, once (50 splits of distinct values, one relayer transaction each, the forwarder nonce +50, the
+    relayers' nonces without a gap), and they share a few blocks instead of taking one block each."""
+    api = funded
+    account, key = self_custody(api, ["supplier"])
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 1_000_000, line)
+    api.ok("supplier1", f"/v1/certificates/{token}/transfer", {"to": account.address, "value": 1_000_000})
+    gateway, w3 = api.ctx.gateway(), api.platform.w3
+    start = gateway.forwarder_nonce(account.address)
+    bodies = []
+    for n in range(RELAYS):
+        call = Call("Receivables", "transferValue", (token, api.address("supplier2"), 1_000 + n))
+        bodies.append(
+            sign(
+                account, {"forward_request": gateway.forward_request(account.address, call, nonce=start + n)}
+            )
+        )
+    random.Random(16).shuffle(bodies)
+    relayers = [relayer.address for relayer in gateway.relayers]
+    sent_before = {relayer: w3.eth.get_transaction_count(relayer) for relayer in relayers}
+    first_block = w3.eth.block_number + 1
+    barrier = threading.Barrier(RELAYS)
+
+    def post(body: dict[str, Any]) -> Any:
+        barrier.wait()
+        return api.client.post("/v1/relay", headers={"X-API-Key": key}, json=body)
+
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
+    try:
+        with ThreadPoolExecutor(RELAYS) as pool:
+            responses = list(pool.map(post, bodies))
+    finally:
+        w3.provider.make_request("evm_setIntervalMining", [0])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert [r.status_code for r in responses] == [200] * RELAYS, [
+        r.text for r in responses if r.status_code != 200
+    ]
+    assert all(r.json()["indexed"] for r in responses)
+    assert gateway.forwarder_nonce(account.address) == start + RELAYS
+    values = sorted(
+        event["args"]["value"]
+        for r in responses
+        for event in r.json()["events"]
+        if event["event"] == "CertificateSplit"
+    )
+    assert values == [1_000 + n for n in range(RELAYS)]  # each request ran once
+    assert api.get("auditor", f"/v1/certificates/{token}").json()["value"] == 1_000_000 - sum(values)
+    blocks = sorted({r.json()["block_number"] for r in responses})
+    assert len(blocks) <= 5, blocks  # a block a second: one block each would take 50
+    sent = {relayer: w3.eth.get_transaction_count(relayer) - sent_before[relayer] for relayer in relayers}
+    assert sum(sent.values()) == RELAYS  # one relayer transaction a request, all mined
+    assert all(
+        w3.eth.get_transaction_count(relayer, "pending") == w3.eth.get_transaction_count(relayer)
+        for relayer in relayers
+    )
+    mined = [
+        tx for number in range(first_block, w3.eth.block_number + 1)
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
+        if str(tx["from"]) in relayers  # type: ignore[index]
+    ]  # fmt: skip
+    assert len(mined) == RELAYS
