@@ -12,9 +12,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from tierflow.chain.gateway import Call
+from tierflow.chain.gateway import Call, wait_until
 
-_accounts = iter(range(0, 8))
+# Devnet accounts 11-15, then 55 on (16-19 are the dev relayers; 48-50 and 54 other tests' own).
+_accounts = iter([*range(0, 5), *range(44, 52)])
 
 
 def self_custody(api: Api, roles: list[str]) -> tuple[LocalAccount, str]:
@@ -249,3 +250,77 @@ def test_fifty_concurrent_relays_of_one_self_custody_signer_land_once_each_in_fe
         if str(tx["from"]) in relayers  # type: ignore[index]
     ]  # fmt: skip
     assert len(mined) == RELAYS
+
+
+def test_self_custody_request_expiring_in_flight_answers_every_client_with_what_to_do(funded: Api) -> None:
+    """Four requests of one self-custody signer in flight; the block comes after the second one's
+    deadline, so it reverts with its nonce unused and the two sent after it revert too. Every client gets
+    a typed 409 (no 500, no hang) naming the nonce to sign from; nothing ran twice, the relayers' nonces
+    have no gap; doing as told (a new request with that nonce, then the same signed requests again) runs
+    each once. Before, all three answered ERC2771ForwarderInvalidSigner (as if signed by someone else)."""
+    api = funded
+    account, key = self_custody(api, ["supplier"])
+    headers = {"X-API-Key": key}
+    line = api.credit_line("bank1", "core1")
+    _, token = api.issue("core1", "supplier1", 100_000, line)
+    api.ok("supplier1", f"/v1/certificates/{token}/transfer", {"to": account.address, "value": 100_000})
+    gateway, w3 = api.ctx.gateway(), api.platform.w3
+    start, now = gateway.forwarder_nonce(account.address), gateway.chain_time()
+
+    def signed(n: int, deadline: int | None = None) -> dict[str, Any]:
+        call = Call("Receivables", "transferValue", (token, api.address("supplier2"), 1_000 + n))
+        return sign(
+            account,
+            {
+                "forward_request": gateway.forward_request(
+                    account.address, call, nonce=start + n, deadline=deadline
+                )
+            },
+        )
+
+    bodies = [signed(0), signed(1, now + 60), signed(2), signed(3)]
+    relayers = [relayer.address for relayer in gateway.relayers]
+
+    def sent(block: str = "pending") -> int:
+        return sum(w3.eth.get_transaction_count(relayer, block) for relayer in relayers)  # type: ignore[arg-type]
+
+    before = sent()
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            try:
+                futures = [
+                    pool.submit(api.client.post, "/v1/relay", headers=headers, json=body) for body in bodies
+                ]
+                assert wait_until(lambda: sent() == before + len(bodies), 30, 0.05)
+                api.platform.increase_time(120)  # mines the block late: the second deadline has passed
+                responses = [future.result(timeout=60) for future in futures]
+            finally:
+                w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setIntervalMining", [0])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert [r.status_code for r in responses] == [200, 409, 409, 409], [r.text for r in responses]
+    errors = [r.json()["error"] for r in responses[1:]]
+    assert [e["code"] for e in errors] == [
+        "request_expired",
+        "earlier_request_failed",
+        "earlier_request_failed",
+    ]
+    assert f"nonce {start + 1} is still unused" in errors[0]["message"]
+    assert all(f"relay a request with nonce {start + 1} first" in e["message"] for e in errors[1:])
+    assert gateway.forwarder_nonce(account.address) == start + 1
+    assert sent("latest") == sent() == before + len(bodies)  # every relayer transaction mined, no gap
+    assert api.get("auditor", f"/v1/certificates/{token}").json()["value"] == 100_000 - 1_000
+    # As told: a new request with nonce start + 1, then the same signed requests behind it, once each.
+    again = api.client.post("/v1/relay", headers=headers, json=signed(1))
+    assert again.status_code == 200, again.text
+    for body in bodies[2:]:
+        relayed = api.client.post("/v1/relay", headers=headers, json=body)
+        assert relayed.status_code == 200, relayed.text
+    # the expired one's nonce went to the new request: it can never run (said in the reader's language)
+    stale = api.client.post("/v1/relay", headers={**headers, "Accept-Language": "zh-CN"}, json=bodies[1])
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_nonce"
+    assert f"该请求以转发 nonce {start + 1} 签名" in stale.json()["error"]["message"]
+    assert gateway.forwarder_nonce(account.address) == start + 4
+    assert api.get("auditor", f"/v1/certificates/{token}").json()["value"] == 100_000 - 4_000 - 6

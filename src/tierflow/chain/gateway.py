@@ -71,6 +71,7 @@ from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
 from tierflow.chain.node import FeePolicy, TxSender, connect, note_sent, request_nonce_of, sent_transaction
 from tierflow.chain.receipts import ReceiptWatcher
+from tierflow.chain.vocabulary import N_
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
@@ -138,8 +139,12 @@ METHOD_NOT_FOUND = (-32601, -32004)
 class RelayError(TierflowError):
     """A forward request the relayer refuses before sending (bad signature, wrong target, expired)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        """`message` is English with `%(name)s` placeholders filled from `params`; one marked `N_(…)` is
+        shown in the reader's language by the API (`template`, `params`)."""
         self.code = code
+        self.template, self.params = message, params
+        message = message % params if params else message
         super().__init__(message)
 
 
@@ -553,12 +558,12 @@ class ChainGateway:
             vs = int.from_bytes(raw[32:], "big")
             raw = raw[:32] + (vs & ((1 << 255) - 1)).to_bytes(32, "big") + bytes([27 + (vs >> 255)])
         if len(raw) != 65:
-            raise RelayError("invalid_signature", "a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)")
+            raise RelayError("invalid_signature", N_("a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)"))
         r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
         if v in (0, 1):
             v += 27
         if v not in (27, 28):
-            raise RelayError("invalid_signature", f"v must be 27 or 28 (or 0/1), not {raw[64]}")
+            raise RelayError("invalid_signature", N_("v must be 27 or 28 (or 0/1), not %(v)s"), v=raw[64])
         if s > SECP256K1_N // 2:
             s, v = SECP256K1_N - s, 55 - v  # same signer, the form ECDSA.recover accepts
         return "0x" + (r + s.to_bytes(32, "big") + bytes([v])).hex()
@@ -567,7 +572,9 @@ class ChainGateway:
         try:
             return str(Account._recover_hash(self.digest(message), signature=HexBytes(signature)))
         except Exception as error:  # eth-account raises ValueError/BadSignature variants
-            raise RelayError("invalid_signature", f"the signature does not parse: {error}") from None
+            raise RelayError(
+                "invalid_signature", N_("the signature does not parse: %(error)s"), error=str(error)
+            ) from None
 
     # -- relaying -----------------------------------------------------------------------------
     def execute_custodial(self, account: LocalAccount, call: Call) -> TxOutcome:
@@ -1106,24 +1113,38 @@ class ChainGateway:
         if head < nonce:
             raise RelayError(
                 "earlier_request_failed",
-                f"your request with forwarder nonce {head} did not run (it expired or failed before block "
-                f"{block}), so this one, signed with nonce {nonce} to run after it, did not run either and "
-                f"changed nothing: relay a request with nonce {head} first, then post this signed request "
-                "again (it stays valid until its deadline), or prepare and sign new requests from nonce "
-                f"{head}",
+                N_(
+                    "your request with forwarder nonce %(head)s did not run (it expired or failed before "
+                    "block %(block)s), so this one, signed with nonce %(nonce)s to run after it, did not "
+                    "run either and changed nothing: relay a request with nonce %(head)s first, then post "
+                    "this signed request again (it stays valid until its deadline), or prepare and sign "
+                    "new requests from nonce %(head)s"
+                ),
+                head=head,
+                block=block,
+                nonce=nonce,
             )
         if head > nonce:
             raise RelayError(
                 "stale_nonce",
-                f"forwarder nonce {nonce} was used by another transaction in block {block}, so this one "
-                "changed nothing: read the object's state to see whether the request ran there",
+                N_(
+                    "forwarder nonce %(nonce)s was used by another transaction in block %(block)s, so this "
+                    "one changed nothing: read the object's state to see whether the request ran there"
+                ),
+                nonce=nonce,
+                block=block,
             )
         mined_at = int(self.rpc.call("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16)
         if int(message["deadline"]) < mined_at:
             raise RelayError(
                 "request_expired",
-                f"the request's deadline passed before it was mined (block {block}): it changed nothing "
-                f"and forwarder nonce {nonce} is still unused: prepare and sign a new request with it",
+                N_(
+                    "the request's deadline passed before it was mined (block %(block)s): it changed "
+                    "nothing and forwarder nonce %(nonce)s is still unused: prepare and sign a new request "
+                    "with it"
+                ),
+                block=block,
+                nonce=nonce,
             )
         forwarder = str(self.forwarder.address)
         raise self._explain(relayer, forwarder, data, gas, block) or ContractRevert(
@@ -1147,8 +1168,12 @@ class ChainGateway:
             if nonce < expected:
                 raise RelayError(
                     "stale_nonce",
-                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: it "
-                    "was already relayed, or prepare a new request and sign that",
+                    N_(
+                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: it "
+                        "was already relayed, or prepare a new request and sign that"
+                    ),
+                    nonce=nonce,
+                    next=expected,
                 )
             if nonce == expected:
                 break
@@ -1156,9 +1181,14 @@ class ChainGateway:
             if nonce > expected + MAX_RELAY_AHEAD or left <= 0:
                 raise RelayError(
                     "nonce_gap",
-                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: "
-                    f"relay the requests with nonces {expected} to {nonce - 1} first, or prepare a new "
-                    "request with the next nonce and sign that",
+                    N_(
+                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: "
+                        "relay the requests with nonces %(next)s to %(last)s first, or prepare a new "
+                        "request with the next nonce and sign that"
+                    ),
+                    nonce=nonce,
+                    next=expected,
+                    last=nonce - 1,
                 )
             relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
             if not relays.in_flight:
@@ -1166,15 +1196,18 @@ class ChainGateway:
         now = self.chain_time()
         if int(message["deadline"]) < now:
             raise RelayError(
-                "request_expired", "the request's deadline has passed: prepare and sign a new one"
+                "request_expired", N_("the request's deadline has passed: prepare and sign a new one")
             )
         if int(message["deadline"]) > now + MAX_DEADLINE_S:
             # The forwarder's `verify` does not check its cap, but `execute` reverts on it, whole, with
             # the nonce unused: every request of the signer sent behind it would revert too.
             raise RelayError(
                 "deadline_out_of_range",
-                f"the request's deadline is more than {MAX_DEADLINE_S // 60} minutes ahead of chain time, "
-                "which the forwarder refuses: prepare and sign a new request (its deadline is set for you)",
+                N_(
+                    "the request's deadline is more than %(minutes)s minutes ahead of chain time, which the "
+                    "forwarder refuses: prepare and sign a new request (its deadline is set for you)"
+                ),
+                minutes=MAX_DEADLINE_S // 60,
             )
         # On `pending`: the state the signer's requests still in the pool leave, which this one will meet.
         self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
@@ -1190,12 +1223,16 @@ class ChainGateway:
                 relays.next_nonce = None
                 raise RelayError(
                     "nonce_gap",
-                    f"the request was signed with forwarder nonce {nonce} but the next is {head} (a "
-                    f"request before it did not run): relay a request with nonce {head} first, then post "
-                    f"this one again, or prepare and sign new requests from nonce {head}",
+                    N_(
+                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s (a "
+                        "request before it did not run): relay a request with nonce %(next)s first, then "
+                        "post this one again, or prepare and sign new requests from nonce %(next)s"
+                    ),
+                    nonce=nonce,
+                    next=head,
                 )
             raise RelayError(
-                "invalid_signature", "the forwarder does not accept this signature for this request"
+                "invalid_signature", N_("the forwarder does not accept this signature for this request")
             )
         # Sent as a batch of one: a call that fails on chain uses its nonce and dies there (it can never
         # run later), instead of reverting with its nonce unused and failing every request behind it.
