@@ -584,7 +584,7 @@ def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind
     the forwarder's). Each gets a typed refusal that says what to do: the expired one `request_expired`
     (sign anew with its nonce), the others `earlier_request_failed` naming the nonce to relay first;
     nothing ran twice, the relayer's nonces have no gap, and doing as told runs each request once.
-    Before, the two behind answered ERC2771ForwarderInvalidSigner, as if signed by someone else."""
+    Before, all three answered ERC2771ForwarderInvalidSigner, as if signed by someone else."""
     tf = chain
     token = _certificate(tf, 10 * SPLIT)
     gateway = _gateway(tf)
@@ -658,3 +658,32 @@ def test_pipeline_hand_over_waits_for_the_writes_in_flight_without_polling(
         gateway._leave(pipe, 7)  # it settled: the lease is given up
     waiting.join(1.0)
     assert not waiting.is_alive() and pipe.lease is None
+
+
+def test_relay_self_custody_request_sent_straight_to_the_forwarder_meanwhile_is_stale(
+    chain: Platform,
+) -> None:
+    """A signed request is public: someone sends it straight to the forwarder while the signer's earlier
+    request is still in flight here. Posted to the relay too, it answers `stale_nonce` (already relayed)
+    and sends nothing; before, the forwarder's verify failing on the pending state was reported as
+    `invalid_signature`, telling the signer its good signature was bad."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    first, second = _signed_requests(gateway, account, [_split(tf, token)] * 2, start)
+    with _writers(tf, 1) as pool:
+        in_flight = pool.submit(gateway.relay, *first)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 1), 30, 0.05)
+        outsider = tf.account("supplier2")  # anyone may send a signed request to the forwarder
+        gateway.sender.send_call(outsider, str(gateway.forwarder.address), *gateway._execute_data(*second))
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 2), 30, 0.05)
+        sent = _relayed(tf, gateway)
+        with pytest.raises(RelayError) as stale:
+            gateway.relay(*second)
+        assert stale.value.code == "stale_nonce"
+        assert _relayed(tf, gateway) == sent
+        tf.mine()
+        assert in_flight.result(timeout=30).succeeded
+    assert tf.c.receivables.functions.balanceOf(token).call() == 8 * SPLIT  # each ran once

@@ -1166,15 +1166,7 @@ class ChainGateway:
                 relays.next_nonce = self.forwarder_nonce(signer, "pending")
             expected = relays.next_nonce
             if nonce < expected:
-                raise RelayError(
-                    "stale_nonce",
-                    N_(
-                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: it "
-                        "was already relayed, or prepare a new request and sign that"
-                    ),
-                    nonce=nonce,
-                    next=expected,
-                )
+                raise _stale_nonce(nonce, expected)
             if nonce == expected:
                 break
             left = deadline - time.monotonic()
@@ -1231,6 +1223,11 @@ class ChainGateway:
                     nonce=nonce,
                     next=head,
                 )
+            if (
+                head > nonce
+            ):  # relayed meanwhile by someone else (another instance, or straight to the forwarder)
+                relays.next_nonce = None
+                raise _stale_nonce(nonce, head)
             raise RelayError(
                 "invalid_signature", N_("the forwarder does not accept this signature for this request")
             )
@@ -1449,6 +1446,19 @@ def _gas_budget(data: bytes) -> int:
 def _request_gas(allowance: int, data: bytes) -> int:
     """[gas] one request's share of a batch transaction's gas (see BATCH_REQUEST_GAS)."""
     return allowance + allowance // 63 + BATCH_REQUEST_GAS + 16 * (len(data) + 320)
+
+
+def _stale_nonce(nonce: int, expected: int) -> RelayError:
+    """A self-custody request whose nonce is behind the signer's next one (relayed already)."""
+    return RelayError(
+        "stale_nonce",
+        N_(
+            "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: it was already "
+            "relayed, or prepare a new request and sign that"
+        ),
+        nonce=nonce,
+        next=expected,
+    )
 
 
 def _unavailable(error: BaseException) -> ChainUnavailableError:
