@@ -626,6 +626,11 @@ def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind
     with pytest.raises(RelayError) as too_far:
         gateway.relay(*far)
     assert too_far.value.code == "deadline_out_of_range"
+    # ... and so is one that would expire within RELAY_MIN_LIFE_S, likely in flight.
+    (soon,) = _signed_requests(gateway, account, [_split(tf, token)], start + 4, [gateway.chain_time() + 10])
+    with pytest.raises(RelayError, match="less than 30 s away") as expiring:
+        gateway.relay(*soon)
+    assert expiring.value.code == "request_expired"
     assert _relayed(tf, gateway) == sent
 
 

@@ -110,6 +110,9 @@ HAND_OVER_WAIT_S = 1.0
 # (sent at once by a client, they may arrive in any order), and how far ahead of the next nonce it may be.
 RELAY_ORDER_WAIT_S = 5.0
 MAX_RELAY_AHEAD = 256
+# [s of chain time] a self-custody request relayed must have at least this long left: one that expires
+# in flight reverts with its nonce unused, and every request of its signer sent behind it fails too.
+RELAY_MIN_LIFE_S = 30
 # A request that reverts on chain although its simulation passes each time is sent at most this often.
 MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
@@ -1189,6 +1192,15 @@ class ChainGateway:
         if int(message["deadline"]) < now:
             raise RelayError(
                 "request_expired", N_("the request's deadline has passed: prepare and sign a new one")
+            )
+        if int(message["deadline"]) < now + RELAY_MIN_LIFE_S:
+            raise RelayError(
+                "request_expired",
+                N_(
+                    "the request's deadline is less than %(seconds)s s away: it could expire before it is "
+                    "mined, and fail the requests signed after it: prepare and sign a new one"
+                ),
+                seconds=RELAY_MIN_LIFE_S,
             )
         if int(message["deadline"]) > now + MAX_DEADLINE_S:
             # The forwarder's `verify` does not check its cap, but `execute` reverts on it, whole, with
