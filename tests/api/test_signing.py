@@ -239,17 +239,30 @@ def test_fifty_concurrent_relays_of_one_self_custody_signer_land_once_each_in_fe
     blocks = sorted({r.json()["block_number"] for r in responses})
     assert len(blocks) <= 5, blocks  # a block a second: one block each would take 50
     sent = {relayer: w3.eth.get_transaction_count(relayer) - sent_before[relayer] for relayer in relayers}
-    assert sum(sent.values()) == RELAYS  # one relayer transaction a request, all mined
     assert all(
         w3.eth.get_transaction_count(relayer, "pending") == w3.eth.get_transaction_count(relayer)
         for relayer in relayers
-    )
+    )  # every relayer transaction mined: no gap
     mined = [
         tx for number in range(first_block, w3.eth.block_number + 1)
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
         if str(tx["from"]) in relayers  # type: ignore[index]
     ]  # fmt: skip
-    assert len(mined) == RELAYS
+    assert len(mined) == sum(sent.values())
+    # Requests waiting for their turn share the transaction of the one before them (executeOrVoidBatch):
+    # 50 requests in a few transactions, each request executed once.
+    executed = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
+    nonces = sorted(
+        int.from_bytes(
+            bytes(log["data"])[:32], "big"
+        )  # ExecutedForwardRequest(signer indexed, nonce, success)
+        for tx in mined
+        for log in w3.eth.get_transaction_receipt(tx["hash"])["logs"]  # type: ignore[index]
+        if "0x" + bytes(log["topics"][0]).hex() == executed
+    )
+    assert nonces == list(range(start, start + RELAYS))
+    print(f"{RELAYS} self-custody requests in {len(mined)} transactions, {len(blocks)} blocks")
+    assert len(mined) < RELAYS
 
 
 def test_self_custody_request_expiring_in_flight_answers_every_client_with_what_to_do(funded: Api) -> None:
@@ -292,7 +305,10 @@ def test_self_custody_request_expiring_in_flight_answers_every_client_with_what_
                 futures = [
                     pool.submit(api.client.post, "/v1/relay", headers=headers, json=body) for body in bodies
                 ]
-                assert wait_until(lambda: sent() == before + len(bodies), 30, 0.05)
+                in_pool = start + len(bodies)  # every request sent: the pending state counts their nonces
+                assert wait_until(
+                    lambda: gateway.forwarder_nonce(account.address, "pending") == in_pool, 30, 0.05
+                )
                 api.platform.increase_time(120)  # mines the block late: the second deadline has passed
                 responses = [future.result(timeout=60) for future in futures]
             finally:
@@ -310,7 +326,9 @@ def test_self_custody_request_expiring_in_flight_answers_every_client_with_what_
     assert f"nonce {start + 1} is still unused" in errors[0]["message"]
     assert all(f"relay a request with nonce {start + 1} first" in e["message"] for e in errors[1:])
     assert gateway.forwarder_nonce(account.address) == start + 1
-    assert sent("latest") == sent() == before + len(bodies)  # every relayer transaction mined, no gap
+    assert (
+        before < sent("latest") == sent() <= before + len(bodies)
+    )  # every relayer transaction mined, no gap
     assert api.get("auditor", f"/v1/certificates/{token}").json()["value"] == 100_000 - 1_000
     # As told: a new request with nonce start + 1, then the same signed requests behind it, once each.
     again = api.client.post("/v1/relay", headers=headers, json=signed(1))

@@ -25,6 +25,7 @@ from tierflow.chain.gateway import (
     FORWARD_REQUEST_DATA,
     GAS_BUDGET,
     MAX_RESENDS,
+    RELAY_BATCH_MIN_LIFE_S,
     Call,
     ChainGateway,
     RelayError,
@@ -550,18 +551,27 @@ def test_relay_self_custody_request_failing_on_chain_fails_alone(
     doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the first split is mined
     calls = [_split(tf, token), doomed, _split(tf, token), _split(tf, token), _split(tf, token)]
     signed = _signed_requests(gateway, account, calls, start)
-    real_simulate = gateway.simulate
+    real_simulate, real_sequence = gateway.simulate, gateway.simulate_sequence
+    doomed_data = gateway.calldata(doomed)[1]
 
     def racing(signer: str, to: str, data: bytes, block: str = "latest") -> int:
-        if bytes(data) == gateway.calldata(doomed)[1]:
+        if bytes(data) == doomed_data:
             block = "latest"  # simulated while the token still held everything
         return real_simulate(signer, to, data, block)
 
+    def racing_sequence(signer: str, calls: list[tuple[str, bytes]]) -> list[Any] | None:
+        verdicts = real_sequence(signer, calls)  # alike when it shares a transaction with others
+        if verdicts is None:
+            return None
+        pairs = zip(calls, verdicts, strict=True)
+        return [GAS_BUDGET if bytes(data) == doomed_data else v for (_, data), v in pairs]
+
     monkeypatch.setattr(gateway, "simulate", racing)
+    monkeypatch.setattr(gateway, "simulate_sequence", racing_sequence)
     relayed = _relayed(tf, gateway)
     with _writers(tf, len(signed)) as pool:
         futures = [pool.submit(gateway.relay, *request) for request in reversed(signed)]  # any order
-        assert wait_until(lambda: _relayed(tf, gateway) == relayed + len(signed), 30, 0.05)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(signed)), 30, 0.05)
         tf.mine()
         answers = list(reversed(_answers(futures)))
     assert isinstance(answers[1], ContractRevert), answers
@@ -569,11 +579,24 @@ def test_relay_self_custody_request_failing_on_chain_fails_alone(
     assert all(answer.succeeded for n, answer in enumerate(answers) if n != 1), answers
     assert gateway.forwarder_nonce(account.address) == start + len(signed)  # the failed one's used too
     assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT + 1  # four splits, once each
-    # the relayer's transactions: one per request, all mined, no gap
-    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + len(signed)
+    # the relayer's transactions: at most one per request (requests waiting share one), all mined, no gap
+    assert relayed < _relayed(tf, gateway, "latest") == _relayed(tf, gateway) <= relayed + len(signed)
     with pytest.raises(RelayError) as replay:  # the failed request, posted again, is refused unsent
         gateway.relay(*signed[1])
     assert replay.value.code == "stale_nonce"
+
+
+def _as_told_after_the_second_expired(
+    tf: Platform, gateway: ChainGateway, account: Any, token: int, signed: list[Any], start: int
+) -> None:
+    """What the answers said: the expired request (nonce start + 1) is refused unsent; a new request with
+    its nonce runs, then the same signed requests behind it, once each."""
+    with pytest.raises(RelayError) as expired:
+        gateway.relay(*signed[1])
+    assert expired.value.code == "request_expired"
+    (again,) = _signed_requests(gateway, account, [_split(tf, token)], start + 1)
+    assert gateway.relay(*again).succeeded
+    assert all(gateway.relay(*request).succeeded for request in signed[2:])
 
 
 def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind_it_where_to_sign_from(
@@ -597,7 +620,7 @@ def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind
     relayed = _relayed(tf, gateway)
     with _writers(tf, len(signed)) as pool:
         futures = [pool.submit(gateway.relay, *request) for request in signed]
-        assert wait_until(lambda: _relayed(tf, gateway) == relayed + len(signed), 30, 0.05)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(signed)), 30, 0.05)
         tf.increase_time(600)  # mines the block late: the second request's deadline has passed
         answers = _answers(futures)
     assert answers[0].succeeded, answers
@@ -607,16 +630,9 @@ def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind
     assert all(f"relay a request with nonce {start + 1} first" in str(answer) for answer in answers[2:])
     assert gateway.forwarder_nonce(account.address) == start + 1
     assert tf.c.receivables.functions.balanceOf(token).call() == 9 * SPLIT
-    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + len(signed)
-    # As told: the expired one is refused unsent; a new request with its nonce runs, then the same
-    # signed requests behind it run, once each.
+    assert relayed < _relayed(tf, gateway, "latest") == _relayed(tf, gateway) <= relayed + len(signed)
     tf.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    with pytest.raises(RelayError) as expired:
-        gateway.relay(*signed[1])
-    assert expired.value.code == "request_expired"
-    (again,) = _signed_requests(gateway, account, [_split(tf, token)], start + 1)
-    assert gateway.relay(*again).succeeded
-    assert all(gateway.relay(*request).succeeded for request in signed[2:])
+    _as_told_after_the_second_expired(tf, gateway, account, token, signed, start)
     assert gateway.forwarder_nonce(account.address) == start + 4
     assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT
     # A deadline past the forwarder's cap would revert whole when mined (nonce unused, every request
@@ -692,3 +708,39 @@ def test_relay_self_custody_request_sent_straight_to_the_forwarder_meanwhile_is_
         tf.mine()
         assert in_flight.result(timeout=30).succeeded
     assert tf.c.receivables.functions.balanceOf(token).call() == 8 * SPLIT  # each ran once
+
+
+def test_relay_self_custody_requests_waiting_share_one_transaction_and_each_hears_a_whole_revert(
+    chain: Platform,
+) -> None:
+    """Three requests wait for their turn (their nonces are ahead); the one before them arrives and takes
+    them into its transaction (one executeOrVoidBatch). The block comes after the second one's deadline
+    (a stalled chain), so the whole transaction reverts: the first, valid itself, answers
+    `request_not_run` (post it again), the others `earlier_request_failed` naming the nonce to relay
+    first; nothing ran, nothing ran twice, and doing as told runs each once."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start, now = gateway.forwarder_nonce(account.address), gateway.chain_time()
+    deadlines = [now + 3600, now + RELAY_BATCH_MIN_LIFE_S + 20, now + 3600, now + 3600]
+    signed = _signed_requests(gateway, account, [_split(tf, token)] * 4, start, deadlines)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        behind = [pool.submit(gateway.relay, *request) for request in signed[1:]]
+        assert wait_until(lambda: len(gateway._relays(account.address).waiting) == 3, 10, 0.01)
+        first = pool.submit(gateway.relay, *signed[0])
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 4), 30, 0.05)
+        assert _relayed(tf, gateway) == relayed + 1  # one transaction for the four
+        tf.increase_time(RELAY_BATCH_MIN_LIFE_S + 60)  # mines the block late: the second one expired
+        answers = _answers([first, *behind])
+    codes = [getattr(answer, "code", None) for answer in answers]
+    assert codes == ["request_not_run"] + ["earlier_request_failed"] * 3, answers
+    assert gateway.forwarder_nonce(account.address) == start
+    assert tf.c.receivables.functions.balanceOf(token).call() == 10 * SPLIT
+    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + 1
+    tf.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert gateway.relay(*signed[0]).succeeded  # posted again, as told
+    _as_told_after_the_second_expired(tf, gateway, account, token, signed, start)
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT

@@ -26,10 +26,12 @@ all). Two locks keep nonces right under concurrency:
   A self-custody signer's requests come signed, nonces included (`relay`): each waits for its nonce's
   turn, is checked on the `pending` state and sent through the relayer its signer's requests in flight
   use; a request that would fail is refused and takes no nonce (the signer signs the ones after it
-  again), since the platform cannot sign a no-op for it. It goes out as an `executeOrVoidBatch` of one,
-  so one whose call fails on chain anyway dies with its nonce used and the requests behind it run; only
-  a request no longer valid when mined (its deadline passed in flight) leaves its nonce unused, and
-  each request behind it then answers `earlier_request_failed` with the nonce to sign from.
+  again), since the platform cannot sign a no-op for it. It goes out as an `executeOrVoidBatch`, with
+  the signer's requests already waiting for the nonces right after it (one transaction for a round, as
+  custodial writes), so one whose call fails on chain anyway dies with its nonce used and the requests
+  behind it run; only a request no longer valid when mined (its deadline passed in flight) leaves its
+  nonce unused, and each request behind it then answers `earlier_request_failed` with the nonce to sign
+  from (the ones sharing its transaction before it: `request_not_run`, post it again).
 
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
@@ -113,6 +115,9 @@ MAX_RELAY_AHEAD = 256
 # [s of chain time] a self-custody request relayed must have at least this long left: one that expires
 # in flight reverts with its nonce unused, and every request of its signer sent behind it fails too.
 RELAY_MIN_LIFE_S = 30
+# [s of chain time] a request shares the transaction of the one before it only with this long left: the
+# whole transaction reverts if one in it expired in flight, the requests before it in it included.
+RELAY_BATCH_MIN_LIFE_S = 300
 # A request that reverts on chain although its simulation passes each time is sent at most this often.
 MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
@@ -206,6 +211,26 @@ class _Relays:
     next_nonce: int | None = None  # the nonce the next request must carry; None: read it from `pending`
     in_flight: int = 0  # requests sent and not yet mined
     relayer: int | None = None  # the pool slot every request in flight goes through
+    # Requests waiting for their turn, by nonce: the writer whose turn it is takes those with the nonces
+    # right after its own into its transaction (`_relay_round`).
+    waiting: dict[int, _Relayed] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Relayed:
+    """One self-custody request in its signer's turn; filled in once it is sent, by its own writer or by
+    the writer of the request before it, which took it into the same `executeOrVoidBatch`."""
+
+    message: dict[str, Any]
+    signature: str
+    sent: bool = False
+    slot: int = 0  # the relayer
+    data: bytes = b""  # the transaction's calldata and gas
+    gas: int = 0
+    tx_hash: str = ""  # a SentTransaction naming this request's nonce
+    size: int = 1  # requests in its transaction, from forwarder nonce `first`
+    first: int = 0
+    error: BaseException | None = None  # the transaction's send failed (its outcome unknown)
 
 
 @dataclass(eq=False)
@@ -1058,10 +1083,11 @@ class ChainGateway:
         RELAY_ORDER_WAIT_S for those before it), is checked against the `pending` state (its nonce is the
         next one after the signer's requests still in the pool; it is simulated, and the forwarder's own
         `verify` passes, on the state those leave), and sent through the relayer all of the signer's
-        requests in flight use (its transaction nonces keep them in order). The receipt is awaited outside
-        the condition, so a signer's requests share blocks. A request that would fail is refused before
-        sending and takes no nonce; a replay (a nonce already relayed or in flight) is `stale_nonce`. One
-        that fails on chain anyway is answered as `_relayed` says.
+        requests in flight use (its transaction nonces keep them in order), together with the requests
+        already waiting for the nonces right after it (`_relay_round`: one transaction for a round). The
+        receipt is awaited outside the condition, so a signer's requests share blocks. A request that would
+        fail is refused before sending and takes no nonce; a replay (a nonce already relayed or in flight)
+        is `stale_nonce`. One that fails on chain anyway is answered as `_relayed` says.
 
         The signer's forwarder lease is held while any of its requests is in flight: two instances given
         the same signed request at once would both see its nonce unused and both send it (one transaction
@@ -1071,31 +1097,34 @@ class ChainGateway:
         signer, nonce = str(message["from"]), int(message["nonce"])
         relays = self._relays(signer)
         lease = forwarder_lease(signer)
+        job = _Relayed(message, signature)
         with relays.turn:
             self.leases.hold(lease)  # may wait for another instance (then raises, holding nothing)
             try:
-                slot, data, gas, tx_hash = self._relay_in_turn(relays, signer, nonce, message, signature)
+                self._relay_in_turn(relays, signer, nonce, job)
             except BaseException:
                 self._relay_done(relays, lease, None)
                 raise
+        note_sent(job.tx_hash)  # in this writer's context: another writer may have sent the transaction
         try:
-            return self._relayed(relays, message, self.relayers[slot].address, data, gas, tx_hash)
+            return self._relayed(relays, job)
         finally:
             with relays.turn:
-                self._relay_done(relays, lease, slot)
+                self._relay_done(relays, lease, job.slot)
 
-    def _relayed(
-        self, relays: _Relays, message: dict[str, Any], relayer: str, data: bytes, gas: int, tx_hash: str
-    ) -> TxOutcome:
-        """The outcome of a relayed self-custody request (sent alone as `executeOrVoidBatch`), or a typed
+    def _relayed(self, relays: _Relays, job: _Relayed) -> TxOutcome:
+        """The outcome of a relayed self-custody request (sent in an `executeOrVoidBatch`), or a typed
         refusal that says what the signer should do.
 
         Its call failing on chain (the state moved after its simulation) uses its nonce and raises the
         decoded error: it can never run later, and the signer's requests behind it run as signed. Only a
         request that is no longer valid when mined (its deadline passed in flight) reverts the whole
         transaction, nonce unused; the signer's requests sent behind it then revert too (the forwarder's
-        nonce is behind theirs) and each answers `earlier_request_failed` naming the nonce to sign from.
+        nonce is behind theirs) and each answers `earlier_request_failed` naming the nonce to sign from; the
+        requests sent in the same transaction as the first one that did not run answer the same, and that
+        one, valid itself, `request_not_run` (post it again).
         """
+        message, tx_hash = job.message, job.tx_hash
         signer, nonce = str(message["from"]), int(message["nonce"])
         try:
             receipt = self.wait_receipt(tx_hash)
@@ -1149,8 +1178,22 @@ class ChainGateway:
                 block=block,
                 nonce=nonce,
             )
-        forwarder = str(self.forwarder.address)
-        raise self._explain(relayer, forwarder, data, gas, block) or ContractRevert(
+        if job.size > 1:
+            raise RelayError(
+                "request_not_run",
+                N_(
+                    "this request was sent in one transaction with your requests of nonces %(first)s to "
+                    "%(last)s, which reverted as a whole in block %(block)s (another of them was no longer "
+                    "valid when mined): it changed nothing and forwarder nonce %(nonce)s is still unused: "
+                    "post this signed request again"
+                ),
+                first=job.first,
+                last=job.first + job.size - 1,
+                block=block,
+                nonce=nonce,
+            )
+        relayer, forwarder = self.relayers[job.slot].address, str(self.forwarder.address)
+        raise self._explain(relayer, forwarder, job.data, job.gas, block) or ContractRevert(
             "Reverted", {"reason": "the forwarded call failed", "tx": tx_hash}
         )
 
@@ -1158,13 +1201,27 @@ class ChainGateway:
         with self._locks_guard:
             return self._self_custody.setdefault(signer.lower(), _Relays())
 
-    def _relay_in_turn(
-        self, relays: _Relays, signer: str, nonce: int, message: dict[str, Any], signature: str
-    ) -> tuple[int, bytes, int, str]:
-        """Under relays.turn: wait until `nonce` is the signer's next, check and send the request; the
-        relayer slot, calldata, gas and hash of the transaction."""
+    def _relay_in_turn(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> None:
+        """Under relays.turn: wait until `nonce` is the signer's next, then check and send the request
+        (`_relay_round`); or until the writer before it took it into its own transaction."""
         deadline = time.monotonic() + self.relay_order_wait
+        relays.waiting.setdefault(nonce, job)
+        try:
+            self._await_turn(relays, signer, nonce, job, deadline)
+            if not job.sent:
+                self._relay_round(relays, signer, nonce, job)
+        finally:
+            if relays.waiting.get(nonce) is job:
+                del relays.waiting[nonce]
+
+    def _await_turn(self, relays: _Relays, signer: str, nonce: int, job: _Relayed, deadline: float) -> None:
+        """Under relays.turn: return once `nonce` is the signer's next, or `job` was sent by another."""
         while True:
+            if job.error is not None:
+                note_sent(job.tx_hash)
+                raise job.error
+            if job.sent:
+                return
             if relays.next_nonce is None:
                 relays.next_nonce = self.forwarder_nonce(signer, "pending")
             expected = relays.next_nonce
@@ -1188,6 +1245,13 @@ class ChainGateway:
             relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
             if not relays.in_flight:
                 relays.next_nonce = None  # read again: another instance may have relayed meanwhile
+
+    def _relay_round(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> None:
+        """Under relays.turn, `nonce` being the signer's next: check the request and send it, with the
+        requests waiting for the nonces right after it (`_followers`), in one `executeOrVoidBatch`. Each is
+        simulated on the state the ones before it leave (on `pending`); the first that would fail, and
+        those behind it, stay waiting for their own turn (where one that fails is refused, unsent)."""
+        message, signature = job.message, job.signature
         now = self.chain_time()
         if int(message["deadline"]) < now:
             raise RelayError(
@@ -1213,8 +1277,20 @@ class ChainGateway:
                 ),
                 minutes=MAX_DEADLINE_S // 60,
             )
-        # On `pending`: the state the signer's requests still in the pool leave, which this one will meet.
-        self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
+        followers = self._followers(relays, nonce, job, now)
+        if followers:
+            calls = [(str(j.message["to"]), bytes(HexBytes(j.message["data"]))) for j in [job, *followers]]
+            verdicts = self.simulate_sequence(signer, calls)  # on `pending`, each after those before it
+            if verdicts is None:
+                followers = []
+            elif isinstance(verdicts[0], TierflowError):
+                raise verdicts[0]
+            else:
+                passing = [isinstance(v, TierflowError) for v in verdicts[1:]] + [True]
+                followers = followers[: passing.index(True)]
+        if not followers:
+            # On `pending`: the state the signer's requests still in the pool leave, which it will meet.
+            self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
         # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
         # a request it would refuse is never sent (the relayer would pay for the revert).
         verdict = self._eth_call(
@@ -1235,40 +1311,76 @@ class ChainGateway:
                     nonce=nonce,
                     next=head,
                 )
-            if (
-                head > nonce
-            ):  # relayed meanwhile by someone else (another instance, or straight to the forwarder)
+            if head > nonce:  # relayed meanwhile by another instance, or sent straight to the forwarder
                 relays.next_nonce = None
                 raise _stale_nonce(nonce, head)
             raise RelayError(
                 "invalid_signature", N_("the forwarder does not accept this signature for this request")
             )
-        # Sent as a batch of one: a call that fails on chain uses its nonce and dies there (it can never
+        # As executeOrVoidBatch: a call that fails on chain uses its nonce and dies there (it can never
         # run later), instead of reverting with its nonce unused and failing every request behind it.
-        data, gas = self._batch_data([(message, signature)])
+        batch = [job, *followers]
+        data, gas = self._batch_data([(item.message, item.signature) for item in batch])
         slot = self._take_relayer(relays.relayer)
         try:
             relayer = self.relayers[slot]
             self._may_sign(relayer)
-            # recorded below naming the request's nonce: a later look-up then reads its own outcome
+            # each writer records it naming its own request's nonce: a look-up then reads its own outcome
             tx_hash = contextvars.Context().run(
                 self.sender.send_call, relayer, str(self.forwarder.address), data, gas
             )
-        except TransactionOutcomeUnknown as error:  # sent, maybe: the caller's record names its request
+        except TransactionOutcomeUnknown as error:  # sent, maybe: each writer hears it of its own request
             self._release_relayer(slot)
-            own = sent_transaction(error.tx_hash, nonce)
-            note_sent(own)
-            raise TransactionOutcomeUnknown(own, str(error)) from None
+            for offset, item in enumerate(batch):
+                item.tx_hash = sent_transaction(error.tx_hash, nonce + offset)
+                item.error = TransactionOutcomeUnknown(item.tx_hash, str(error))
+            relays.turn.notify_all()
+            note_sent(job.tx_hash)
+            raise TransactionOutcomeUnknown(job.tx_hash, str(error)) from None
         except BaseException:
             self._release_relayer(slot)
             raise
-        tx_hash = sent_transaction(tx_hash, nonce)
-        note_sent(tx_hash)
+        for offset, item in enumerate(batch):
+            if offset:
+                self._take_relayer(slot)  # one count per request in flight: each writer releases its own
+            item.slot, item.data, item.gas, item.size, item.first = slot, data, gas, len(batch), nonce
+            item.tx_hash = sent_transaction(tx_hash, nonce + offset)
+            item.sent = True
         relays.relayer = slot
-        relays.in_flight += 1
-        relays.next_nonce = nonce + 1
+        relays.in_flight += len(batch)
+        relays.next_nonce = nonce + len(batch)
         relays.turn.notify_all()
-        return slot, data, gas, tx_hash
+
+    def _followers(self, relays: _Relays, nonce: int, job: _Relayed, now: int) -> list[_Relayed]:
+        """The requests waiting for the nonces right after `nonce` that may share its transaction: each
+        signed by its signer in the form the forwarder accepts, and far from its deadline (one expiring in
+        flight would revert the whole transaction), within one transaction's share of a block's gas."""
+        if not self.simulate_many:
+            return []  # each is simulated alone, after those before it were sent
+        if self._batch_gas_cap is None:
+            self._batch_gas_cap = int(self.block_gas_limit() * BATCH_BLOCK_SHARE)
+        used = BATCH_TX_GAS + _request_gas(int(job.message["gas"]), HexBytes(job.message["data"]))
+        followers: list[_Relayed] = []
+        for later in range(nonce + 1, nonce + MAX_QUEUED_BATCH):
+            item = relays.waiting.get(later)
+            if item is None or item.sent or item.error is not None:
+                break
+            message, signature = item.message, item.signature
+            if not now + RELAY_BATCH_MIN_LIFE_S <= int(message["deadline"]) <= now + MAX_DEADLINE_S:
+                break  # it goes in its own turn (and is refused there if it must be)
+            try:
+                if self.normalise_signature(signature) != signature.lower() or (
+                    self.recover(message, signature).lower() != str(message["from"]).lower()
+                ):
+                    break
+            except RelayError:
+                break
+            cost = _request_gas(int(message["gas"]), HexBytes(message["data"]))
+            if used + cost > self._batch_gas_cap:
+                break
+            used += cost
+            followers.append(item)
+        return followers
 
     def _relay_done(self, relays: _Relays, lease: str, slot: int | None) -> None:
         """Under relays.turn: a request is done (mined, or refused before sending: `slot` None)."""
