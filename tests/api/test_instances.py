@@ -145,7 +145,9 @@ def test_signer_pipeline_lease_waits_for_the_other_instance(engine: Engine) -> N
 
 def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine: Engine) -> None:
     """A waiting instance says so; the holder sees it (`wanted`) and, once it gives the lease up, the
-    waiter is first to take it: neither the holder taking it straight back nor a third instance can."""
+    waiter is first to take it: neither the holder taking it straight back nor a third instance can. The
+    wish is deleted then (and a dead waiter's, once expired, by any instance's sweep): before, every
+    contended participant left a `want:` row for good."""
     name = forwarder_lease("0x" + "ef" * 20)
     holder, waiter, third = (DbLeases(engine, ttl=30, wait=5) for _ in range(3))
     try:
@@ -168,6 +170,15 @@ def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine
         with pytest.raises(ChainUnavailableError):
             third.hold(name)
         assert _wishes(engine) == []  # a wait in vain deletes its wish too
+        # A waiter that dies leaves its wish behind; once it expired (it no longer counts) any instance's
+        # heartbeat deletes it, while a live wish stays.
+        dead, live = (forwarder_lease("0x" + f"{n:02x}" * 20) for n in (1, 2))
+        assert holder._want(dead) and waiter._want(live)
+        with engine.begin() as conn:  # the dead waiter's last refresh was a WANT_TTL_S ago
+            conn.execute(update(ChainLease).where(ChainLease.name == "want:" + dead).values(expires_at=1))
+        assert third.sweep_wishes() == 1
+        assert _wishes(engine) == ["want:" + live]
+        assert third.wanted(live) is True
     finally:
         for leases in (holder, waiter, third):
             leases.close()
@@ -176,23 +187,6 @@ def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine
 def _wishes(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(select(ChainLease.name).where(ChainLease.name.like("want:%"))).scalars())
-
-
-def test_signer_lease_wish_of_a_dead_waiter_is_swept_once_expired(engine: Engine) -> None:
-    """A waiter that dies leaves its wish behind; once it expired (it no longer counts) any instance's
-    heartbeat deletes it, while a live wish stays."""
-    dead, live, sweeper = (DbLeases(engine, ttl=30, wait=5) for _ in range(3))
-    names = [forwarder_lease("0x" + f"{n:02x}" * 20) for n in (1, 2)]
-    try:
-        assert dead._want(names[0]) and live._want(names[1])
-        with engine.begin() as conn:  # the dead waiter's last refresh was a WANT_TTL_S ago
-            conn.execute(update(ChainLease).where(ChainLease.name == "want:" + names[0]).values(expires_at=1))
-        assert sweeper.sweep_wishes() == 1
-        assert _wishes(engine) == ["want:" + names[1]]
-        assert sweeper.wanted(names[1]) is True
-    finally:
-        for leases in (dead, live, sweeper):
-            leases.close()
 
 
 def test_sqlite_serves_one_instance_and_refuses_a_second(tmp_path: Path) -> None:
