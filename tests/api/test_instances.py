@@ -24,7 +24,7 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from tierflow.chain.accounts import dev_account
@@ -145,7 +145,9 @@ def test_signer_pipeline_lease_waits_for_the_other_instance(engine: Engine) -> N
 
 def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine: Engine) -> None:
     """A waiting instance says so; the holder sees it (`wanted`) and, once it gives the lease up, the
-    waiter is first to take it: neither the holder taking it straight back nor a third instance can."""
+    waiter is first to take it: neither the holder taking it straight back nor a third instance can. The
+    wish is deleted then (and a dead waiter's, once expired, by any instance's sweep): before, every
+    contended participant left a `want:` row for good."""
     name = forwarder_lease("0x" + "ef" * 20)
     holder, waiter, third = (DbLeases(engine, ttl=30, wait=5) for _ in range(3))
     try:
@@ -164,11 +166,27 @@ def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine
             owner = conn.execute(select(ChainLease.holder).where(ChainLease.name == name)).scalar()
         assert owner == waiter.holder
         assert holder.wanted(name) is False and waiter.wanted(name) is False  # the wish is given up
+        assert _wishes(engine) == []  # ... and deleted, not left behind expired (a row per participant)
         with pytest.raises(ChainUnavailableError):
             third.hold(name)
+        assert _wishes(engine) == []  # a wait in vain deletes its wish too
+        # A waiter that dies leaves its wish behind; once it expired (it no longer counts) any instance's
+        # heartbeat deletes it, while a live wish stays.
+        dead, live = (forwarder_lease("0x" + f"{n:02x}" * 20) for n in (1, 2))
+        assert holder._want(dead) and waiter._want(live)
+        with engine.begin() as conn:  # the dead waiter's last refresh was a WANT_TTL_S ago
+            conn.execute(update(ChainLease).where(ChainLease.name == "want:" + dead).values(expires_at=1))
+        assert third.sweep_wishes() == 1
+        assert _wishes(engine) == ["want:" + live]
+        assert third.wanted(live) is True
     finally:
         for leases in (holder, waiter, third):
             leases.close()
+
+
+def _wishes(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ChainLease.name).where(ChainLease.name.like("want:%"))).scalars())
 
 
 def test_sqlite_serves_one_instance_and_refuses_a_second(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ failure in the middle invalidating nothing behind it, and a failed request never
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from tierflow.chain import gateway as gateway_module
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.gateway import (
     BATCH_SELECTOR,
@@ -23,11 +25,15 @@ from tierflow.chain.gateway import (
     FORWARD_REQUEST_DATA,
     GAS_BUDGET,
     MAX_RESENDS,
+    RELAY_BATCH_MIN_LIFE_S,
     Call,
     ChainGateway,
+    RelayError,
+    _Pipeline,
     wait_until,
 )
 from tierflow.chain.jsonrpc import RpcError
+from tierflow.chain.leases import NoLeases, forwarder_lease
 from tierflow.chain.node import recording_sends, request_nonce_of
 from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.settings import DEV_RELAYER_KEYS
@@ -501,3 +507,240 @@ def test_sender_signed_transaction_matches_eth_account_byte_for_byte(chain: Plat
         gateway.sign(account, gateway.typed_data(message))
         == "0x" + bytes(Account.unsafe_sign_hash(gateway.digest(message), account.key).signature).hex()
     )
+
+
+# -- self-custody relays: requests signed by the participant, nonces included ------------------------
+def _signed_requests(
+    gateway: ChainGateway, account: Any, calls: list[Call], start: int, deadlines: list[int] | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """`calls` signed by the participant itself with consecutive forwarder nonces from `start`."""
+    signed = []
+    for n, call in enumerate(calls):
+        deadline = deadlines[n] if deadlines is not None else None
+        typed = gateway.forward_request(account.address, call, nonce=start + n, deadline=deadline)
+        signed.append((typed["message"], gateway.sign(account, typed)))
+    return signed
+
+
+def _answers(futures: list[Future[Any]]) -> list[Any]:
+    """What each relay answered: its outcome, or the error it raised (none may hang)."""
+    answers: list[Any] = []
+    for future in futures:
+        try:
+            answers.append(future.result(timeout=60))
+        except Exception as error:  # noqa: BLE001 - the test sorts what each request got
+            answers.append(error)
+    return answers
+
+
+def test_relay_self_custody_request_failing_on_chain_fails_alone(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five self-signed requests in flight; the second's simulation passed on a state the first then
+    changed (a race), so its call fails in the block. It dies there with its nonce used (it can never run
+    later) and answers its decoded error; the three signed after it run as signed. Before, sent by
+    `execute`, it reverted with its nonce unused, so the three behind it failed too (refused as
+    `invalid_signature` by the forwarder's check on the pending state, or reverted if already sent):
+    four failed writes for one race, and the signer told its good signatures were bad."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT + 1)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the first split is mined
+    calls = [_split(tf, token), doomed, _split(tf, token), _split(tf, token), _split(tf, token)]
+    signed = _signed_requests(gateway, account, calls, start)
+    real_simulate, real_sequence = gateway.simulate, gateway.simulate_sequence
+    doomed_data = gateway.calldata(doomed)[1]
+
+    def racing(signer: str, to: str, data: bytes, block: str = "latest") -> int:
+        if bytes(data) == doomed_data:
+            block = "latest"  # simulated while the token still held everything
+        return real_simulate(signer, to, data, block)
+
+    def racing_sequence(signer: str, calls: list[tuple[str, bytes]]) -> list[Any] | None:
+        verdicts = real_sequence(signer, calls)  # alike when it shares a transaction with others
+        if verdicts is None:
+            return None
+        pairs = zip(calls, verdicts, strict=True)
+        return [GAS_BUDGET if bytes(data) == doomed_data else v for (_, data), v in pairs]
+
+    monkeypatch.setattr(gateway, "simulate", racing)
+    monkeypatch.setattr(gateway, "simulate_sequence", racing_sequence)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        futures = [pool.submit(gateway.relay, *request) for request in reversed(signed)]  # any order
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(signed)), 30, 0.05)
+        tf.mine()
+        answers = list(reversed(_answers(futures)))
+    assert isinstance(answers[1], ContractRevert), answers
+    assert answers[1].name == "CertificateInsufficientValue"
+    assert all(answer.succeeded for n, answer in enumerate(answers) if n != 1), answers
+    assert gateway.forwarder_nonce(account.address) == start + len(signed)  # the failed one's used too
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT + 1  # four splits, once each
+    # the relayer's transactions: at most one per request (requests waiting share one), all mined, no gap
+    assert relayed < _relayed(tf, gateway, "latest") == _relayed(tf, gateway) <= relayed + len(signed)
+    with pytest.raises(RelayError) as replay:  # the failed request, posted again, is refused unsent
+        gateway.relay(*signed[1])
+    assert replay.value.code == "stale_nonce"
+
+
+def _as_told_after_the_second_expired(
+    tf: Platform, gateway: ChainGateway, account: Any, token: int, signed: list[Any], start: int
+) -> None:
+    """What the answers said: the expired request (nonce start + 1) is refused unsent; a new request with
+    its nonce runs, then the same signed requests behind it, once each."""
+    with pytest.raises(RelayError) as expired:
+        gateway.relay(*signed[1])
+    assert expired.value.code == "request_expired"
+    (again,) = _signed_requests(gateway, account, [_split(tf, token)], start + 1)
+    assert gateway.relay(*again).succeeded
+    assert all(gateway.relay(*request).succeeded for request in signed[2:])
+
+
+def test_relay_self_custody_request_expiring_in_flight_tells_each_request_behind_it_where_to_sign_from(
+    chain: Platform,
+) -> None:
+    """Four self-signed requests in flight; the second's deadline passes before the block is mined, so
+    it reverts with its nonce unused, and the two signed after it revert too (their nonces are ahead of
+    the forwarder's). Each gets a typed refusal that says what to do: the expired one `request_expired`
+    (sign anew with its nonce), the others `earlier_request_failed` naming the nonce to relay first;
+    nothing ran twice, the relayer's nonces have no gap, and doing as told runs each request once.
+    Before, all three answered ERC2771ForwarderInvalidSigner, as if signed by someone else."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    now = gateway.chain_time()
+    deadlines = [now + 3600, now + 60, now + 3600, now + 3600]
+    signed = _signed_requests(gateway, account, [_split(tf, token)] * 4, start, deadlines)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        futures = [pool.submit(gateway.relay, *request) for request in signed]
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(signed)), 30, 0.05)
+        tf.increase_time(600)  # mines the block late: the second request's deadline has passed
+        answers = _answers(futures)
+    assert answers[0].succeeded, answers
+    codes = [getattr(answer, "code", None) for answer in answers[1:]]
+    assert codes == ["request_expired", "earlier_request_failed", "earlier_request_failed"], answers
+    assert f"nonce {start + 1} is still unused" in str(answers[1])
+    assert all(f"relay a request with nonce {start + 1} first" in str(answer) for answer in answers[2:])
+    assert gateway.forwarder_nonce(account.address) == start + 1
+    assert tf.c.receivables.functions.balanceOf(token).call() == 9 * SPLIT
+    assert relayed < _relayed(tf, gateway, "latest") == _relayed(tf, gateway) <= relayed + len(signed)
+    tf.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    _as_told_after_the_second_expired(tf, gateway, account, token, signed, start)
+    assert gateway.forwarder_nonce(account.address) == start + 4
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT
+    # A deadline past the forwarder's cap would revert whole when mined (nonce unused, every request
+    # behind it failing too): refused before sending.
+    (far,) = _signed_requests(gateway, account, [_split(tf, token)], start + 4, [gateway.chain_time() + 7200])
+    sent = _relayed(tf, gateway)
+    with pytest.raises(RelayError) as too_far:
+        gateway.relay(*far)
+    assert too_far.value.code == "deadline_out_of_range"
+    # ... and so is one that would expire within RELAY_MIN_LIFE_S, likely in flight.
+    (soon,) = _signed_requests(gateway, account, [_split(tf, token)], start + 4, [gateway.chain_time() + 10])
+    with pytest.raises(RelayError, match="less than 30 s away") as expiring:
+        gateway.relay(*soon)
+    assert expiring.value.code == "request_expired"
+    assert _relayed(tf, gateway) == sent
+
+
+def test_pipeline_hand_over_waits_for_the_writes_in_flight_without_polling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A leader handing its signer over to another instance waits until its writes in flight settled:
+    it is woken by the last one leaving (a condition), where it used to look every 10 ms."""
+
+    class Wanted(NoLeases):
+        def wanted(self, name: str) -> bool:
+            return True  # another instance waits for the signer
+
+    class NoSleep:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            raise AssertionError("polled")
+
+    gateway = ChainGateway.__new__(ChainGateway)  # no chain needed: only the pipeline's bookkeeping
+    gateway.leases = Wanted()
+    pipe = _Pipeline(lease=forwarder_lease("0x" + "ab" * 20), active={7})
+    monkeypatch.setattr(gateway_module, "time", NoSleep)
+    waiting = threading.Thread(target=gateway._hand_over_if_wanted, args=(pipe,))
+    waiting.start()
+    time.sleep(0.2)
+    assert waiting.is_alive()  # the write with nonce 7 is still in flight
+    with pipe.lock:
+        gateway._leave(pipe, 7)  # it settled: the lease is given up
+    waiting.join(1.0)
+    assert not waiting.is_alive() and pipe.lease is None
+
+
+def test_relay_self_custody_request_sent_straight_to_the_forwarder_meanwhile_is_stale(
+    chain: Platform,
+) -> None:
+    """A signed request is public: someone sends it straight to the forwarder while the signer's earlier
+    request is still in flight here. Posted to the relay too, it answers `stale_nonce` (already relayed)
+    and sends nothing; before, the forwarder's verify failing on the pending state was reported as
+    `invalid_signature`, telling the signer its good signature was bad."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    first, second = _signed_requests(gateway, account, [_split(tf, token)] * 2, start)
+    with _writers(tf, 1) as pool:
+        in_flight = pool.submit(gateway.relay, *first)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 1), 30, 0.05)
+        outsider = tf.account("supplier2")  # anyone may send a signed request to the forwarder
+        gateway.sender.send_call(outsider, str(gateway.forwarder.address), *gateway._execute_data(*second))
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 2), 30, 0.05)
+        sent = _relayed(tf, gateway)
+        with pytest.raises(RelayError) as stale:
+            gateway.relay(*second)
+        assert stale.value.code == "stale_nonce"
+        assert _relayed(tf, gateway) == sent
+        tf.mine()
+        assert in_flight.result(timeout=30).succeeded
+    assert tf.c.receivables.functions.balanceOf(token).call() == 8 * SPLIT  # each ran once
+
+
+def test_relay_self_custody_requests_waiting_share_one_transaction_and_each_hears_a_whole_revert(
+    chain: Platform,
+) -> None:
+    """Three requests wait for their turn (their nonces are ahead); the one before them arrives and takes
+    them into its transaction (one executeOrVoidBatch). The block comes after the second one's deadline
+    (a stalled chain), so the whole transaction reverts: the first, valid itself, answers
+    `request_not_run` (post it again), the others `earlier_request_failed` naming the nonce to relay
+    first; nothing ran, nothing ran twice, and doing as told runs each once."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT)
+    gateway = _gateway(tf)
+    gateway.relay_order_wait = 20.0
+    account = tf.account("supplier1")
+    start, now = gateway.forwarder_nonce(account.address), gateway.chain_time()
+    deadlines = [now + 3600, now + RELAY_BATCH_MIN_LIFE_S + 20, now + 3600, now + 3600]
+    signed = _signed_requests(gateway, account, [_split(tf, token)] * 4, start, deadlines)
+    relayed = _relayed(tf, gateway)
+    with _writers(tf, len(signed)) as pool:
+        behind = [pool.submit(gateway.relay, *request) for request in signed[1:]]
+        assert wait_until(lambda: len(gateway._relays(account.address).waiting) == 3, 10, 0.01)
+        first = pool.submit(gateway.relay, *signed[0])
+        assert wait_until(_in_pool(tf, gateway, account.address, start + 4), 30, 0.05)
+        assert _relayed(tf, gateway) == relayed + 1  # one transaction for the four
+        tf.increase_time(RELAY_BATCH_MIN_LIFE_S + 60)  # mines the block late: the second one expired
+        answers = _answers([first, *behind])
+    codes = [getattr(answer, "code", None) for answer in answers]
+    assert codes == ["request_not_run"] + ["earlier_request_failed"] * 3, answers
+    assert gateway.forwarder_nonce(account.address) == start
+    assert tf.c.receivables.functions.balanceOf(token).call() == 10 * SPLIT
+    assert _relayed(tf, gateway, "latest") == _relayed(tf, gateway) == relayed + 1
+    tf.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert gateway.relay(*signed[0]).succeeded  # posted again, as told
+    _as_told_after_the_second_expired(tf, gateway, account, token, signed, start)
+    assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT

@@ -26,7 +26,12 @@ all). Two locks keep nonces right under concurrency:
   A self-custody signer's requests come signed, nonces included (`relay`): each waits for its nonce's
   turn, is checked on the `pending` state and sent through the relayer its signer's requests in flight
   use; a request that would fail is refused and takes no nonce (the signer signs the ones after it
-  again), since the platform cannot sign a no-op for it.
+  again), since the platform cannot sign a no-op for it. It goes out as an `executeOrVoidBatch`, with
+  the signer's requests already waiting for the nonces right after it (one transaction for a round, as
+  custodial writes), so one whose call fails on chain anyway dies with its nonce used and the requests
+  behind it run; only a request no longer valid when mined (its deadline passed in flight) leaves its
+  nonce unused, and each request behind it then answers `earlier_request_failed` with the nonce to sign
+  from (the ones sharing its transaction before it: `request_not_run`, post it again).
 
 The forwarder swallows the inner revert reason (`FailedCall()`), so every request is first simulated
 as the target contract sees it: an `eth_call` from the forwarder with the signer appended to the
@@ -68,6 +73,7 @@ from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
 from tierflow.chain.node import FeePolicy, TxSender, connect, note_sent, request_nonce_of, sent_transaction
 from tierflow.chain.receipts import ReceiptWatcher
+from tierflow.chain.vocabulary import N_
 from tierflow.errors import ChainUnavailableError, ContractRevert, TierflowError, TransactionOutcomeUnknown
 
 # A signed request stays relayable this long: long enough for a human to sign, short enough that a
@@ -99,12 +105,19 @@ READ_TIMEOUT_S = 2.0
 # [s] how often a write that waits for an earlier request of its signer (being sent again, or its
 # nonce being filled) looks at the forwarder's nonce again.
 REPAIR_POLL_S = 0.05
-# [s] how often a leader handing a signer over to another instance looks whether its writes settled.
-HAND_OVER_POLL_S = 0.01
+# [s] a leader handing a signer over to another instance is woken when its writes in flight settled
+# (`_Pipeline.settled`); it looks again after this long in any case.
+HAND_OVER_WAIT_S = 1.0
 # [s] how long a self-custody request waits for the signer's requests with the nonces before its own
 # (sent at once by a client, they may arrive in any order), and how far ahead of the next nonce it may be.
 RELAY_ORDER_WAIT_S = 5.0
 MAX_RELAY_AHEAD = 256
+# [s of chain time] a self-custody request relayed must have at least this long left: one that expires
+# in flight reverts with its nonce unused, and every request of its signer sent behind it fails too.
+RELAY_MIN_LIFE_S = 30
+# [s of chain time] a request shares the transaction of the one before it only with this long left: the
+# whole transaction reverts if one in it expired in flight, the requests before it in it included.
+RELAY_BATCH_MIN_LIFE_S = 300
 # A request that reverts on chain although its simulation passes each time is sent at most this often.
 MAX_RESENDS = 3
 # Most writes of one signer simulated in one eth_simulateV1 and sent by one leader in one turn: the
@@ -134,8 +147,12 @@ METHOD_NOT_FOUND = (-32601, -32004)
 class RelayError(TierflowError):
     """A forward request the relayer refuses before sending (bad signature, wrong target, expired)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        """`message` is English with `%(name)s` placeholders filled from `params`; one marked `N_(…)` is
+        shown in the reader's language by the API (`template`, `params`)."""
         self.code = code
+        self.template, self.params = message, params
+        message = message % params if params else message
         super().__init__(message)
 
 
@@ -178,6 +195,11 @@ class _Pipeline:
     queue: list[_Job] = field(default_factory=list)
     leading: bool = False
     queue_guard: threading.Lock = field(default_factory=threading.Lock)
+    # Notified (under `lock`) when the last write in flight left and the lease was given up (`_leave`).
+    settled: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settled = threading.Condition(self.lock)
 
 
 @dataclass(eq=False)
@@ -189,6 +211,26 @@ class _Relays:
     next_nonce: int | None = None  # the nonce the next request must carry; None: read it from `pending`
     in_flight: int = 0  # requests sent and not yet mined
     relayer: int | None = None  # the pool slot every request in flight goes through
+    # Requests waiting for their turn, by nonce: the writer whose turn it is takes those with the nonces
+    # right after its own into its transaction (`_relay_round`).
+    waiting: dict[int, _Relayed] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Relayed:
+    """One self-custody request in its signer's turn; filled in once it is sent, by its own writer or by
+    the writer of the request before it, which took it into the same `executeOrVoidBatch`."""
+
+    message: dict[str, Any]
+    signature: str
+    sent: bool = False
+    slot: int = 0  # the relayer
+    data: bytes = b""  # the transaction's calldata and gas
+    gas: int = 0
+    tx_hash: str = ""  # a SentTransaction naming this request's nonce
+    size: int = 1  # requests in its transaction, from forwarder nonce `first`
+    first: int = 0
+    error: BaseException | None = None  # the transaction's send failed (its outcome unknown)
 
 
 @dataclass(eq=False)
@@ -544,12 +586,12 @@ class ChainGateway:
             vs = int.from_bytes(raw[32:], "big")
             raw = raw[:32] + (vs & ((1 << 255) - 1)).to_bytes(32, "big") + bytes([27 + (vs >> 255)])
         if len(raw) != 65:
-            raise RelayError("invalid_signature", "a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)")
+            raise RelayError("invalid_signature", N_("a signature is 65 bytes (r‖s‖v) or 64 (EIP-2098 r‖vs)"))
         r, s, v = raw[:32], int.from_bytes(raw[32:64], "big"), raw[64]
         if v in (0, 1):
             v += 27
         if v not in (27, 28):
-            raise RelayError("invalid_signature", f"v must be 27 or 28 (or 0/1), not {raw[64]}")
+            raise RelayError("invalid_signature", N_("v must be 27 or 28 (or 0/1), not %(v)s"), v=raw[64])
         if s > SECP256K1_N // 2:
             s, v = SECP256K1_N - s, 55 - v  # same signer, the form ECDSA.recover accepts
         return "0x" + (r + s.to_bytes(32, "big") + bytes([v])).hex()
@@ -558,7 +600,9 @@ class ChainGateway:
         try:
             return str(Account._recover_hash(self.digest(message), signature=HexBytes(signature)))
         except Exception as error:  # eth-account raises ValueError/BadSignature variants
-            raise RelayError("invalid_signature", f"the signature does not parse: {error}") from None
+            raise RelayError(
+                "invalid_signature", N_("the signature does not parse: %(error)s"), error=str(error)
+            ) from None
 
     # -- relaying -----------------------------------------------------------------------------
     def execute_custodial(self, account: LocalAccount, call: Call) -> TxOutcome:
@@ -641,11 +685,9 @@ class ChainGateway:
             lease = pipe.lease
         if lease is None or not self.leases.wanted(lease):
             return
-        while True:
-            with pipe.lock:
-                if pipe.lease is None:
-                    return
-            time.sleep(HAND_OVER_POLL_S)
+        with pipe.lock:
+            while pipe.lease is not None:
+                pipe.settled.wait(HAND_OVER_WAIT_S)  # woken by `_leave`, not a 10 ms poll
 
     @staticmethod
     def _hand_on(pipe: _Pipeline) -> None:
@@ -943,6 +985,7 @@ class ChainGateway:
         if not pipe.active and pipe.lease is not None:
             self.leases.release(pipe.lease)
             pipe.lease = None
+            pipe.settled.notify_all()
         if not pipe.active and pipe.relayer is not None:
             self._release_relayer(pipe.relayer)
             pipe.relayer = None
@@ -1056,9 +1099,11 @@ class ChainGateway:
         RELAY_ORDER_WAIT_S for those before it), is checked against the `pending` state (its nonce is the
         next one after the signer's requests still in the pool; it is simulated, and the forwarder's own
         `verify` passes, on the state those leave), and sent through the relayer all of the signer's
-        requests in flight use (its transaction nonces keep them in order). The receipt is awaited outside
-        the condition, so a signer's requests share blocks. A request that would fail is refused before
-        sending and takes no nonce; a replay (a nonce already relayed or in flight) is `stale_nonce`.
+        requests in flight use (its transaction nonces keep them in order), together with the requests
+        already waiting for the nonces right after it (`_relay_round`: one transaction for a round). The
+        receipt is awaited outside the condition, so a signer's requests share blocks. A request that would
+        fail is refused before sending and takes no nonce; a replay (a nonce already relayed or in flight)
+        is `stale_nonce`. One that fails on chain anyway is answered as `_relayed` says.
 
         The signer's forwarder lease is held while any of its requests is in flight: two instances given
         the same signed request at once would both see its nonce unused and both send it (one transaction
@@ -1068,64 +1113,200 @@ class ChainGateway:
         signer, nonce = str(message["from"]), int(message["nonce"])
         relays = self._relays(signer)
         lease = forwarder_lease(signer)
+        job = _Relayed(message, signature)
         with relays.turn:
             self.leases.hold(lease)  # may wait for another instance (then raises, holding nothing)
             try:
-                slot, data, gas, tx_hash = self._relay_in_turn(relays, signer, nonce, message, signature)
+                self._relay_in_turn(relays, signer, nonce, job)
             except BaseException:
                 self._relay_done(relays, lease, None)
                 raise
+        note_sent(job.tx_hash)  # in this writer's context: another writer may have sent the transaction
         try:
-            # A reverted self-custody request stays public calldata, signed, with its nonce unused, until
-            # its deadline or the signer's next request; custodial ones are filled (`_fill`). See
-            # docs/contracts.md.
-            return self._mined(
-                self.relayers[slot].address, str(self.forwarder.address), data, gas, tx_hash,
-                {"reason": "the forwarded call failed", "tx": tx_hash},
-            )  # fmt: skip
+            return self._relayed(relays, job)
         finally:
             with relays.turn:
-                self._relay_done(relays, lease, slot)
+                self._relay_done(relays, lease, job.slot)
+
+    def _relayed(self, relays: _Relays, job: _Relayed) -> TxOutcome:
+        """The outcome of a relayed self-custody request (sent in an `executeOrVoidBatch`), or a typed
+        refusal that says what the signer should do.
+
+        Its call failing on chain (the state moved after its simulation) uses its nonce and raises the
+        decoded error: it can never run later, and the signer's requests behind it run as signed. Only a
+        request that is no longer valid when mined (its deadline passed in flight) reverts the whole
+        transaction, nonce unused; the signer's requests sent behind it then revert too (the forwarder's
+        nonce is behind theirs) and each answers `earlier_request_failed` naming the nonce to sign from; the
+        requests sent in the same transaction as the first one that did not run answer the same, and that
+        one, valid itself, `request_not_run` (post it again).
+        """
+        message, tx_hash = job.message, job.tx_hash
+        signer, nonce = str(message["from"]), int(message["nonce"])
+        try:
+            receipt = self.wait_receipt(tx_hash)
+        except TransactionOutcomeUnknown as error:
+            if request_nonce_of(error.tx_hash) is not None:
+                raise
+            raise TransactionOutcomeUnknown(sent_transaction(error.tx_hash, nonce), str(error)) from None
+        outcome = self.outcome(receipt)
+        if outcome.succeeded:
+            own = self._cut_request(outcome, nonce)
+            if own.failure is not None:
+                raise own.failure
+            return own
+        with relays.turn:
+            relays.next_nonce = None  # the node's pending state says where the signer stands now
+        head = self.forwarder_nonce(signer, hex(outcome.block_number))
+        block = outcome.block_number
+        if head < nonce:
+            raise RelayError(
+                "earlier_request_failed",
+                N_(
+                    "your request with forwarder nonce %(head)s did not run (it expired or failed before "
+                    "block %(block)s), so this one, signed with nonce %(nonce)s to run after it, did not "
+                    "run either and changed nothing: relay a request with nonce %(head)s first, then post "
+                    "this signed request again (it stays valid until its deadline), or prepare and sign "
+                    "new requests from nonce %(head)s"
+                ),
+                head=head,
+                block=block,
+                nonce=nonce,
+            )
+        if head > nonce:
+            raise RelayError(
+                "stale_nonce",
+                N_(
+                    "forwarder nonce %(nonce)s was used by another transaction in block %(block)s, so this "
+                    "one changed nothing: read the object's state to see whether the request ran there"
+                ),
+                nonce=nonce,
+                block=block,
+            )
+        mined_at = int(self.rpc.call("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16)
+        if int(message["deadline"]) < mined_at:
+            raise RelayError(
+                "request_expired",
+                N_(
+                    "the request's deadline passed before it was mined (block %(block)s): it changed "
+                    "nothing and forwarder nonce %(nonce)s is still unused: prepare and sign a new request "
+                    "with it"
+                ),
+                block=block,
+                nonce=nonce,
+            )
+        if job.size > 1:
+            raise RelayError(
+                "request_not_run",
+                N_(
+                    "this request was sent in one transaction with your requests of nonces %(first)s to "
+                    "%(last)s, which reverted as a whole in block %(block)s (another of them was no longer "
+                    "valid when mined): it changed nothing and forwarder nonce %(nonce)s is still unused: "
+                    "post this signed request again"
+                ),
+                first=job.first,
+                last=job.first + job.size - 1,
+                block=block,
+                nonce=nonce,
+            )
+        relayer, forwarder = self.relayers[job.slot].address, str(self.forwarder.address)
+        raise self._explain(relayer, forwarder, job.data, job.gas, block) or ContractRevert(
+            "Reverted", {"reason": "the forwarded call failed", "tx": tx_hash}
+        )
 
     def _relays(self, signer: str) -> _Relays:
         with self._locks_guard:
             return self._self_custody.setdefault(signer.lower(), _Relays())
 
-    def _relay_in_turn(
-        self, relays: _Relays, signer: str, nonce: int, message: dict[str, Any], signature: str
-    ) -> tuple[int, bytes, int, str]:
-        """Under relays.turn: wait until `nonce` is the signer's next, check and send the request; the
-        relayer slot, calldata, gas and hash of the transaction."""
+    def _relay_in_turn(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> None:
+        """Under relays.turn: wait until `nonce` is the signer's next, then check and send the request
+        (`_relay_round`); or until the writer before it took it into its own transaction."""
         deadline = time.monotonic() + self.relay_order_wait
+        relays.waiting.setdefault(nonce, job)
+        try:
+            self._await_turn(relays, signer, nonce, job, deadline)
+            if not job.sent:
+                self._relay_round(relays, signer, nonce, job)
+        finally:
+            if relays.waiting.get(nonce) is job:
+                del relays.waiting[nonce]
+
+    def _await_turn(self, relays: _Relays, signer: str, nonce: int, job: _Relayed, deadline: float) -> None:
+        """Under relays.turn: return once `nonce` is the signer's next, or `job` was sent by another."""
         while True:
+            if job.error is not None:
+                note_sent(job.tx_hash)
+                raise job.error
+            if job.sent:
+                return
             if relays.next_nonce is None:
                 relays.next_nonce = self.forwarder_nonce(signer, "pending")
             expected = relays.next_nonce
             if nonce < expected:
-                raise RelayError(
-                    "stale_nonce",
-                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: it "
-                    "was already relayed, or prepare a new request and sign that",
-                )
+                raise _stale_nonce(nonce, expected)
             if nonce == expected:
                 break
             left = deadline - time.monotonic()
             if nonce > expected + MAX_RELAY_AHEAD or left <= 0:
                 raise RelayError(
                     "nonce_gap",
-                    f"the request was signed with forwarder nonce {nonce} but the next is {expected}: "
-                    f"relay the requests with nonces {expected} to {nonce - 1} first, or prepare a new "
-                    "request with the next nonce and sign that",
+                    N_(
+                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: "
+                        "relay the requests with nonces %(next)s to %(last)s first, or prepare a new "
+                        "request with the next nonce and sign that"
+                    ),
+                    nonce=nonce,
+                    next=expected,
+                    last=nonce - 1,
                 )
             relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
             if not relays.in_flight:
                 relays.next_nonce = None  # read again: another instance may have relayed meanwhile
-        if int(message["deadline"]) < self.chain_time():
+
+    def _relay_round(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> None:
+        """Under relays.turn, `nonce` being the signer's next: check the request and send it, with the
+        requests waiting for the nonces right after it (`_followers`), in one `executeOrVoidBatch`. Each is
+        simulated on the state the ones before it leave (on `pending`); the first that would fail, and
+        those behind it, stay waiting for their own turn (where one that fails is refused, unsent)."""
+        message, signature = job.message, job.signature
+        now = self.chain_time()
+        if int(message["deadline"]) < now:
             raise RelayError(
-                "request_expired", "the request's deadline has passed: prepare and sign a new one"
+                "request_expired", N_("the request's deadline has passed: prepare and sign a new one")
             )
-        # On `pending`: the state the signer's requests still in the pool leave, which this one will meet.
-        self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
+        if int(message["deadline"]) < now + RELAY_MIN_LIFE_S:
+            raise RelayError(
+                "request_expired",
+                N_(
+                    "the request's deadline is less than %(seconds)s s away: it could expire before it is "
+                    "mined, and fail the requests signed after it: prepare and sign a new one"
+                ),
+                seconds=RELAY_MIN_LIFE_S,
+            )
+        if int(message["deadline"]) > now + MAX_DEADLINE_S:
+            # The forwarder's `verify` does not check its cap, but `execute` reverts on it, whole, with
+            # the nonce unused: every request of the signer sent behind it would revert too.
+            raise RelayError(
+                "deadline_out_of_range",
+                N_(
+                    "the request's deadline is more than %(minutes)s minutes ahead of chain time, which the "
+                    "forwarder refuses: prepare and sign a new request (its deadline is set for you)"
+                ),
+                minutes=MAX_DEADLINE_S // 60,
+            )
+        followers = self._followers(relays, nonce, job, now)
+        if followers:
+            calls = [(str(j.message["to"]), bytes(HexBytes(j.message["data"]))) for j in [job, *followers]]
+            verdicts = self.simulate_sequence(signer, calls)  # on `pending`, each after those before it
+            if verdicts is None:
+                followers = []
+            elif isinstance(verdicts[0], TierflowError):
+                raise verdicts[0]
+            else:
+                passing = [isinstance(v, TierflowError) for v in verdicts[1:]] + [True]
+                followers = followers[: passing.index(True)]
+        if not followers:
+            # On `pending`: the state the signer's requests still in the pool leave, which it will meet.
+            self.simulate(signer, str(message["to"]), HexBytes(message["data"]), "pending")
         # The forwarder's own checks (signature as ECDSA.recover sees it, nonce, deadline) as a call:
         # a request it would refuse is never sent (the relayer would pay for the revert).
         verdict = self._eth_call(
@@ -1133,23 +1314,89 @@ class ChainGateway:
             "pending",
         )
         if int(verdict, 16) != 1:
+            head = self.forwarder_nonce(signer, "pending")
+            if head < nonce:  # a request of the signer before this one failed (or expired) in flight
+                relays.next_nonce = None
+                raise RelayError(
+                    "nonce_gap",
+                    N_(
+                        "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s (a "
+                        "request before it did not run): relay a request with nonce %(next)s first, then "
+                        "post this one again, or prepare and sign new requests from nonce %(next)s"
+                    ),
+                    nonce=nonce,
+                    next=head,
+                )
+            if head > nonce:  # relayed meanwhile by another instance, or sent straight to the forwarder
+                relays.next_nonce = None
+                raise _stale_nonce(nonce, head)
             raise RelayError(
-                "invalid_signature", "the forwarder does not accept this signature for this request"
+                "invalid_signature", N_("the forwarder does not accept this signature for this request")
             )
-        data, gas = self._execute_data(message, signature)
+        # As executeOrVoidBatch: a call that fails on chain uses its nonce and dies there (it can never
+        # run later), instead of reverting with its nonce unused and failing every request behind it.
+        batch = [job, *followers]
+        data, gas = self._batch_data([(item.message, item.signature) for item in batch])
         slot = self._take_relayer(relays.relayer)
         try:
             relayer = self.relayers[slot]
             self._may_sign(relayer)
-            tx_hash = self.sender.send_call(relayer, str(self.forwarder.address), data, gas)
+            # each writer records it naming its own request's nonce: a look-up then reads its own outcome
+            tx_hash = contextvars.Context().run(
+                self.sender.send_call, relayer, str(self.forwarder.address), data, gas
+            )
+        except TransactionOutcomeUnknown as error:  # sent, maybe: each writer hears it of its own request
+            self._release_relayer(slot)
+            for offset, item in enumerate(batch):
+                item.tx_hash = sent_transaction(error.tx_hash, nonce + offset)
+                item.error = TransactionOutcomeUnknown(item.tx_hash, str(error))
+            relays.turn.notify_all()
+            note_sent(job.tx_hash)
+            raise TransactionOutcomeUnknown(job.tx_hash, str(error)) from None
         except BaseException:
             self._release_relayer(slot)
             raise
+        for offset, item in enumerate(batch):
+            if offset:
+                self._take_relayer(slot)  # one count per request in flight: each writer releases its own
+            item.slot, item.data, item.gas, item.size, item.first = slot, data, gas, len(batch), nonce
+            item.tx_hash = sent_transaction(tx_hash, nonce + offset)
+            item.sent = True
         relays.relayer = slot
-        relays.in_flight += 1
-        relays.next_nonce = nonce + 1
+        relays.in_flight += len(batch)
+        relays.next_nonce = nonce + len(batch)
         relays.turn.notify_all()
-        return slot, data, gas, tx_hash
+
+    def _followers(self, relays: _Relays, nonce: int, job: _Relayed, now: int) -> list[_Relayed]:
+        """The requests waiting for the nonces right after `nonce` that may share its transaction: each
+        signed by its signer in the form the forwarder accepts, and far from its deadline (one expiring in
+        flight would revert the whole transaction), within one transaction's share of a block's gas."""
+        if not self.simulate_many:
+            return []  # each is simulated alone, after those before it were sent
+        if self._batch_gas_cap is None:
+            self._batch_gas_cap = int(self.block_gas_limit() * BATCH_BLOCK_SHARE)
+        used = BATCH_TX_GAS + _request_gas(int(job.message["gas"]), HexBytes(job.message["data"]))
+        followers: list[_Relayed] = []
+        for later in range(nonce + 1, nonce + MAX_QUEUED_BATCH):
+            item = relays.waiting.get(later)
+            if item is None or item.sent or item.error is not None:
+                break
+            message, signature = item.message, item.signature
+            if not now + RELAY_BATCH_MIN_LIFE_S <= int(message["deadline"]) <= now + MAX_DEADLINE_S:
+                break  # it goes in its own turn (and is refused there if it must be)
+            try:
+                if self.normalise_signature(signature) != signature.lower() or (
+                    self.recover(message, signature).lower() != str(message["from"]).lower()
+                ):
+                    break
+            except RelayError:
+                break
+            cost = _request_gas(int(message["gas"]), HexBytes(message["data"]))
+            if used + cost > self._batch_gas_cap:
+                break
+            used += cost
+            followers.append(item)
+        return followers
 
     def _relay_done(self, relays: _Relays, lease: str, slot: int | None) -> None:
         """Under relays.turn: a request is done (mined, or refused before sending: `slot` None)."""
@@ -1342,6 +1589,19 @@ def _gas_budget(data: bytes) -> int:
 def _request_gas(allowance: int, data: bytes) -> int:
     """[gas] one request's share of a batch transaction's gas (see BATCH_REQUEST_GAS)."""
     return allowance + allowance // 63 + BATCH_REQUEST_GAS + 16 * (len(data) + 320)
+
+
+def _stale_nonce(nonce: int, expected: int) -> RelayError:
+    """A self-custody request whose nonce is behind the signer's next one (relayed already)."""
+    return RelayError(
+        "stale_nonce",
+        N_(
+            "the request was signed with forwarder nonce %(nonce)s but the next is %(next)s: it was already "
+            "relayed, or prepare a new request and sign that"
+        ),
+        nonce=nonce,
+        next=expected,
+    )
 
 
 def _unavailable(error: BaseException) -> ChainUnavailableError:

@@ -99,7 +99,11 @@ def api_error_response(request: Request, error: BaseException) -> JSONResponse:
         return error_body(request, 409, error.name, message, details)
     if isinstance(error, RelayError):
         status = 422 if error.code in INVALID_RELAY_REQUEST else 409
-        return error_body(request, status, error.code, str(error))
+        # the gateway's refusals are marked N_ (English, %(name)s): shown in the reader's language
+        message = (
+            i18n.translate(error.template) % error.params if error.params else i18n.translate(error.template)
+        )
+        return error_body(request, status, error.code, message)
     if isinstance(error, TransactionOutcomeUnknown):
         # Without an Idempotency-Key (run_write words the keyed case): a blind retry would send again.
         return outcome_unknown(

@@ -18,6 +18,9 @@ nothing per write, and the node's own `pending` count is the truth whenever a le
   once its writes in flight have settled; a freed lease with a live wish is taken only by the instance
   that wished it. So a participant writing through every instance at once is served by each in turn
   (a round each), where the busiest instance could keep the lease until the others' writes timed out.
+  A wish is deleted once its waiter took the lease or gave up; one left by a waiter that died (expired,
+  so it no longer counts) is deleted by any instance's heartbeat (`sweep_wishes`, every TTL), so the
+  table does not keep a row per participant that was ever contended.
 * **The operator's account** (shared by all) is leased around each of its transactions, whose nonce
   is read from the node each time.
 
@@ -46,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -106,6 +109,7 @@ class DbLeases(Leases):
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._swept = 0.0  # [monotonic s] when the heartbeat last deleted expired wishes
 
     @property
     def renew_interval(self) -> float:
@@ -303,10 +307,29 @@ class DbLeases(Leases):
             return False
 
     def _unwant(self, name: str) -> None:
+        """Delete this instance's wish (taken, or waited in vain): an expired row would stay for good."""
         try:
-            self._give_up(want_lease(name))
-        except SQLAlchemyError:  # the wish expires by itself within WANT_TTL_S
+            with self.engine.begin() as conn:
+                conn.execute(
+                    delete(LEASE).where(LEASE.c.name == want_lease(name), LEASE.c.holder == self.holder)
+                )
+        except SQLAlchemyError:  # the wish expires by itself within WANT_TTL_S (and is swept later)
             pass
+
+    def sweep_wishes(self) -> int:
+        """Delete every expired wish (a waiter that died before it could delete its own); how many.
+
+        An expired wish counts nowhere (`wanted`, `_take` and `_want` read only live ones), so deleting
+        it changes nothing; a waiter refreshing it at the same moment either updates it first (it is no
+        longer expired when the row lock lets the DELETE re-check) or finds it gone and inserts it again.
+        """
+        now = _now_ms()
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    delete(LEASE).where(LEASE.c.name.like(want_lease("%")), LEASE.c.expires_at < now)
+                ).rowcount
+            )
 
     def _give_up(self, name: str) -> None:
         with self.engine.begin() as conn:
@@ -327,6 +350,9 @@ class DbLeases(Leases):
         while not self._stop.wait(self.renew_interval):
             try:
                 self.renew()
+                if time.monotonic() - self._swept >= self.ttl:
+                    self._swept = time.monotonic()
+                    self.sweep_wishes()
             except (SQLAlchemyError, ChainUnavailableError) as error:
                 # The thread lives on; the leases lapse locally, so writes refuse until renewed.
                 log.warning("instance %s could not renew its leases: %s", self.holder, error)
