@@ -4,6 +4,7 @@ what a row costs the API beside its transaction (shared commits, invoices stored
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,9 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 from test_invoice_files import xml_invoice
 
-from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
-from tierflow.platform.services import audit_trail, batch_state, documents, idempotency
+from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S, ChainGateway
+from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
+from tierflow.platform.services import audit_trail, batch_recovery, batch_state, documents, idempotency
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 
@@ -309,8 +311,15 @@ def test_batch_progress_of_concurrent_rows_counts_each_row_in_shared_updates(api
     finally:
         event.remove(engine, "before_cursor_execute", statement)
     shown = batch_state.progress(engine, key)
-    assert shown is not None and shown.done == rows - 1
+    assert shown is not None and shown.done == rows - 1 and not shown.finished
     assert len(updates) < rows // 2, len(updates)
+    # Its runner falls silent (its instance died): the page shows the batch stopped without results (and
+    # says to submit it again) instead of "Issuing…" for ever, and the next Confirm may claim it.
+    with engine.begin() as conn:
+        conn.execute(batch_state.UPLOAD.update().where(batch_state.UPLOAD.c.key == key).values(beat_at=1))
+    shown = batch_state.progress(engine, key)
+    assert shown is not None and shown.finished and shown.result is None
+    assert batch_state.claim(engine, key, "another runner", rows)
 
 
 def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(api: Api) -> None:
@@ -349,3 +358,102 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(a
     assert check(core, [docs[0], "f" * 32]) == "document_not_found"
     assert check(other, docs) == "not_a_party"
     assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"
+
+
+def _pending_rows(api: Api, core: str, content: bytes) -> list[IdempotencyRecord]:
+    """The rows of the batch `content` (uploaded by `core`) still claimed without an answer."""
+    key = hashlib.sha256(api.address(core).lower().encode() + b"\n" + b"file:" + content).hexdigest()
+    with Session(api.ctx.engine) as session:
+        return list(
+            session.exec(
+                select(IdempotencyRecord).where(
+                    col(IdempotencyRecord.address) == api.address(core),
+                    col(IdempotencyRecord.key).startswith(f"batch:{key}:"),
+                    col(IdempotencyRecord.state) == "pending",
+                )
+            ).all()
+        )
+
+
+def _three_rows(api: Api, supplier: str, yuan: int) -> list[list[Any]]:
+    line = api.credit_line("bank1", "core2")
+    return [
+        [api.address(supplier), f"{yuan + i}", api.today(50), line, api.invoice_number(), ""]
+        for i in range(3)
+    ]
+
+
+def _dies_at(
+    api: Api, rows: list[list[Any]], monkeypatch: pytest.MonkeyPatch, *places: tuple[Any, str]
+) -> None:
+    """Upload `rows` as core2 with each of `places` failing as if the process died there (then restore)."""
+
+    def died(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the process died")
+
+    for owner, name in places:
+        monkeypatch.setattr(owner, name, died)
+    assert _upload(api, "core2", _csv(rows)).status_code == 500
+    monkeypatch.undo()
+
+
+def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after each row's request went out and before its answer was stored (the send's
+    receipt wait and the record's update both fail): each row's record stays claimed, with the signed
+    request it stored before the send. The same file again settles every row from the chain (issued,
+    its payable named) and sends nothing; before, each row answered "still running" for ever."""
+    api = funded
+    rows = _three_rows(api, "supplier1", 70)
+    payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
+    _dies_at(api, rows, monkeypatch, (ChainGateway, "_settle"), (ChainGateway, "_settle_batched"),
+             (idempotency, "mark_sent"))  # fmt: skip
+    assert api.platform.w3.eth.block_number > block  # they went out
+    pending = [r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]
+    assert len(pending) == 3 and all(r.forward_nonce is not None and r.request_deadline for r in pending)
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # "after a restart": the grace has passed
+    block = api.platform.w3.eth.block_number
+    again = _upload(api, "core2", _csv(rows))
+    assert again.status_code == 200, again.text
+    outcomes = again.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
+    slots = {o["slot_id"] for o in outcomes}
+    assert len(slots) == 3 and None not in slots
+    faces = {api.get("core2", f"/v1/payables/{slot}").json()["face"] for slot in slots}
+    assert faces == {7_000, 7_100, 7_200}
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 3
+    assert not _pending_rows(api, "core2", _csv(rows))
+    assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes  # replayed from now on
+
+
+def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_send_once(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after each row's request was signed and stored but before it went out: each row
+    stays in progress (with when it settles) while its request could still run, and once its deadline has
+    passed unused it is sent afresh, exactly once."""
+    api = funded
+    rows = _three_rows(api, "supplier2", 80)
+    payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
+    _dies_at(api, rows, monkeypatch, (ChainGateway, "_send_batch"), (ChainGateway, "_send_request"),
+             (idempotency, "abandon"))  # fmt: skip
+    assert api.platform.w3.eth.block_number == block  # nothing went out
+    assert len([r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]) == 3
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)
+    block = api.platform.w3.eth.block_number
+    waiting = _upload(api, "core2", _csv(rows))
+    assert waiting.status_code == 200, waiting.text
+    outcomes = waiting.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["in_progress"] * 3, outcomes
+    assert all("never sent twice" in o["error"] for o in outcomes)
+    assert api.platform.w3.eth.block_number == block
+    api.platform.increase_time(CUSTODIAL_DEADLINE_S + 1)  # the signed requests can no longer run
+    sent = _upload(api, "core2", _csv(rows))
+    assert sent.status_code == 200, sent.text
+    outcomes = sent.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
+    assert _payables(api, "core2") == payables + 3
+    block = api.platform.w3.eth.block_number
+    assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 3

@@ -96,6 +96,12 @@ class IdempotencyRecord(SQLModel, table=True):
     # nonce): several keys' writes share one batch transaction; None for a transaction of one request
     request_nonce: int | None = big(nullable=True)
     created_at: int = big()
+    # The forward request a batch row signed, stored before it was sent (services/batch_recovery.py): a
+    # row whose process died before its answer is settled from the chain by these, never sent twice.
+    request_signer: str | None = addr(nullable=True)
+    forward_nonce: int | None = big(nullable=True)  # its forwarder nonce
+    request_digest: str | None = hash32(nullable=True)  # its EIP-712 digest
+    request_deadline: int | None = big(nullable=True)  # [unix s, chain time] it can never run after
 
 
 class DashboardSession(SQLModel, table=True):
