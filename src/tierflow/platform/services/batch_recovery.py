@@ -79,12 +79,23 @@ Settled = Answered | Resend | Waiting
 @contextmanager
 def announcing(engine: Engine, address: str, key: str) -> Iterator[None]:
     """Store the forward request the write in this context signs in the row's record before it is sent."""
-    with intents.announcing((address, key), lambda items: _store(engine, items)):
+    # One store for every row (not a closure per row): the gateway calls each distinct store once per
+    # transaction, so the rows of one batch transaction share one commit.
+    with intents.announcing((engine, address, key), _store):
         yield
 
 
-def _store(engine: Engine, items: list[tuple[Any, intents.SignedIntent]]) -> None:
-    """One transaction for the rows of one transaction to send; a row whose claim is gone stops it."""
+def _store(items: list[tuple[Any, intents.SignedIntent]]) -> None:
+    """Per engine, one transaction for the rows of one transaction to send; a row whose claim is gone
+    stops it."""
+    engines: dict[int, tuple[Engine, list[tuple[Any, intents.SignedIntent]]]] = {}
+    for tag, intent in items:
+        engines.setdefault(id(tag[0]), (tag[0], []))[1].append((tag[1:], intent))
+    for engine, rows in engines.values():
+        _store_rows(engine, rows)
+
+
+def _store_rows(engine: Engine, items: list[tuple[Any, intents.SignedIntent]]) -> None:
     statement = (
         update(TABLE)
         .where(
