@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,6 +17,7 @@ from apikit import Api
 from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
+from test_controls import _signed_in
 from test_invoice_files import xml_invoice
 
 from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S, ChainGateway
@@ -383,18 +386,37 @@ def _three_rows(api: Api, supplier: str, yuan: int) -> list[list[Any]]:
     ]
 
 
-def _dies_at(
-    api: Api, rows: list[list[Any]], monkeypatch: pytest.MonkeyPatch, *places: tuple[Any, str]
-) -> None:
-    """Upload `rows` as core2 with each of `places` failing as if the process died there (then restore)."""
+def _dies_at(monkeypatch: pytest.MonkeyPatch, *places: tuple[Any, str]) -> None:
+    """Each of `places` fails from now on as if the process died there (until monkeypatch.undo())."""
 
     def died(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("the process died")
 
     for owner, name in places:
         monkeypatch.setattr(owner, name, died)
-    assert _upload(api, "core2", _csv(rows)).status_code == 500
-    monkeypatch.undo()
+
+
+AFTER_SENDING = ((ChainGateway, "_settle"), (ChainGateway, "_settle_batched"), (idempotency, "mark_sent"))
+
+
+def _dashboard_batch(api: Api, who: str, content: bytes) -> str:
+    """Upload `content` in `who`'s dashboard, confirm it, and wait for its results panel: the panel."""
+    client = _signed_in(api, who)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/dashboard/sign-in").text)
+    assert token is not None
+    client.headers["X-CSRF-Token"] = token.group(1)  # as htmx sends it
+    base = f"/dashboard/core/{api.address(who)}"
+    checked = client.post(f"{base}/batch", files={"file": ("erp.csv", content, "text/csv")})
+    assert checked.status_code == 200, checked.text
+    found = re.search(r'name="batch_key" value="([0-9a-f]{64})"', checked.text)
+    assert found is not None, checked.text
+    client.post(f"{base}/batch", data={"batch_key": found.group(1), "confirmed": "yes"})
+    for _ in range(600):
+        panel = client.get(f"{base}/batch/{found.group(1)}", params={"panel": "status"}).text
+        if 'data-testid="batch-summary"' in panel:
+            return panel
+        time.sleep(0.05)
+    raise AssertionError(panel)
 
 
 def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
@@ -407,8 +429,9 @@ def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
     api = funded
     rows = _three_rows(api, "supplier1", 70)
     payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
-    _dies_at(api, rows, monkeypatch, (ChainGateway, "_settle"), (ChainGateway, "_settle_batched"),
-             (idempotency, "mark_sent"))  # fmt: skip
+    _dies_at(monkeypatch, *AFTER_SENDING)
+    assert _upload(api, "core2", _csv(rows)).status_code == 500
+    monkeypatch.undo()
     assert api.platform.w3.eth.block_number > block  # they went out
     pending = [r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]
     assert len(pending) == 3 and all(r.forward_nonce is not None and r.request_deadline for r in pending)
@@ -427,6 +450,27 @@ def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
     assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes  # replayed from now on
 
 
+def test_batch_issue_dashboard_batch_that_died_after_sending_shows_its_payables_when_confirmed_again(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same crash under the dashboard's Confirm: the page says the batch stopped; the same file
+    uploaded and confirmed again shows every row's payable, and nothing is sent again."""
+    api = funded
+    rows = _three_rows(api, "supplier2", 90)
+    _dies_at(monkeypatch, *AFTER_SENDING)
+    block = api.platform.w3.eth.block_number
+    stopped = _dashboard_batch(api, "core2", _csv(rows))
+    monkeypatch.undo()
+    assert "The batch stopped before its results were recorded" in stopped, stopped
+    assert api.platform.w3.eth.block_number > block  # the rows went out
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # "after a restart": the grace has passed
+    block = api.platform.w3.eth.block_number
+    page = _dashboard_batch(api, "core2", _csv(rows))
+    assert page.count('data-status="issued"') == 3, page
+    assert len(set(re.findall(r"Payable P(\d+) issued", page))) == 3, page
+    assert api.platform.w3.eth.block_number == block
+
+
 def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_send_once(
     funded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -436,8 +480,11 @@ def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_
     api = funded
     rows = _three_rows(api, "supplier2", 80)
     payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
-    _dies_at(api, rows, monkeypatch, (ChainGateway, "_send_batch"), (ChainGateway, "_send_request"),
-             (idempotency, "abandon"))  # fmt: skip
+    _dies_at(
+        monkeypatch, (ChainGateway, "_send_batch"), (ChainGateway, "_send_request"), (idempotency, "abandon")
+    )
+    assert _upload(api, "core2", _csv(rows)).status_code == 500
+    monkeypatch.undo()
     assert api.platform.w3.eth.block_number == block  # nothing went out
     assert len([r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]) == 3
     monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)
