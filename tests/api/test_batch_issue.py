@@ -475,8 +475,8 @@ def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_
     funded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The process dies after each row's request was signed and stored but before it went out: each row
-    stays in progress (with when it settles) while its request could still run, and once its deadline has
-    passed unused it is sent afresh, exactly once."""
+    stays in progress (with when it settles) while its request could still run; once its forwarder nonce
+    went to another request, or its deadline passed unused, it is sent afresh, exactly once."""
     api = funded
     rows = _three_rows(api, "supplier2", 80)
     payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
@@ -495,12 +495,17 @@ def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_
     assert [o["status"] for o in outcomes] == ["in_progress"] * 3, outcomes
     assert all("never sent twice" in o["error"] for o in outcomes)
     assert api.platform.w3.eth.block_number == block
+    # Another write of the company takes the first row's forwarder nonce: that row's signed request can
+    # never run now, so it is sent afresh (the rows whose nonces are still to come keep waiting).
+    api.issue("core2", "supplier1", 5_000, api.credit_line("bank1", "core2"), accept=False)
+    some = [o["status"] for o in _upload(api, "core2", _csv(rows)).json()["outcomes"]]
+    assert "issued" in some and set(some) <= {"issued", "in_progress"}, some
     api.platform.increase_time(CUSTODIAL_DEADLINE_S + 1)  # the signed requests can no longer run
     sent = _upload(api, "core2", _csv(rows))
     assert sent.status_code == 200, sent.text
     outcomes = sent.json()["outcomes"]
     assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
-    assert _payables(api, "core2") == payables + 3
+    assert _payables(api, "core2") == payables + 4  # each row once, and the other write
     block = api.platform.w3.eth.block_number
     assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes
-    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 3
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 4
