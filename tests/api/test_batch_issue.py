@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from test_controls import _signed_in
 from test_invoice_files import xml_invoice
 
+from tierflow.chain import intents
 from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S, ChainGateway
 from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
 from tierflow.platform.services import audit_trail, batch_recovery, batch_state, documents, idempotency
@@ -509,3 +510,30 @@ def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_
     block = api.platform.w3.eth.block_number
     assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 4
+
+
+def test_batch_row_announcement_refuses_a_claim_that_is_gone_or_already_signed(api: Api) -> None:
+    """The signed requests of one batch transaction are stored together only while each row's claim
+    stands unsigned: a row whose claim a re-submission dropped (or that signed already) stops the send
+    of the whole transaction, so a stalled thread can never send a row that was sent again meanwhile."""
+    engine, address = api.ctx.engine, Account.create().address
+    keys = [f"batch:announce:{n}" for n in range(3)]
+    assert idempotency.claim_many(engine=engine, address=address, prints=dict.fromkeys(keys[:2], "p")) == set(
+        keys[:2]
+    )
+
+    def intent(nonce: int) -> intents.SignedIntent:
+        return intents.SignedIntent(address, nonce, "0x" + f"{nonce:064x}", 1_000)
+
+    with pytest.raises(batch_recovery.NotAnnounced):  # the third row was never claimed (or was dropped)
+        batch_recovery._store([((engine, address, key), intent(n)) for n, key in enumerate(keys)])
+    assert not [r for r in _records(api, address) if r.request_digest]  # nothing stored for any
+    batch_recovery._store([((engine, address, key), intent(n)) for n, key in enumerate(keys[:2])])
+    assert sorted(r.forward_nonce for r in _records(api, address)) == [0, 1]
+    with pytest.raises(batch_recovery.NotAnnounced):  # signed already: a second signer is refused
+        batch_recovery._store([((engine, address, keys[0]), intent(7))])
+
+
+def _records(api: Api, address: str) -> list[IdempotencyRecord]:
+    with Session(api.ctx.engine) as session:
+        return list(session.exec(select(IdempotencyRecord).where(col(IdempotencyRecord.address) == address)))

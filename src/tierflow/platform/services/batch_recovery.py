@@ -117,13 +117,13 @@ def _store_rows(engine: Engine, items: list[tuple[Any, intents.SignedIntent]]) -
     for attempt in range(20):
         try:
             with engine.begin() as conn:
-                # one statement per row: a row's rowcount says whether its claim still stands
-                for row in rows:
-                    if conn.execute(statement, row).rowcount != 1:
-                        raise NotAnnounced(
-                            i18n.gettext("This row was settled by another submission; nothing was sent."),
-                            code="row_settled_elsewhere",
-                        )
+                # One executemany; both drivers count the rows it updated (sane multi-rowcount). A row
+                # whose claim is gone rolls the whole transaction back: none of its requests is sent.
+                if conn.execute(statement, rows).rowcount != len(rows):
+                    raise NotAnnounced(
+                        i18n.gettext("This row was settled by another submission; nothing was sent."),
+                        code="row_settled_elsewhere",
+                    )
             return
         except OperationalError:  # SQLite busy with the batch's other rows
             if attempt == 19:
