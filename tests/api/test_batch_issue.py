@@ -448,6 +448,14 @@ def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
     assert faces == {7_000, 7_100, 7_200}
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 3
     assert not _pending_rows(api, "core2", _csv(rows))
+    with api.ctx.engine.connect() as conn:  # each answer found on chain has its audit line
+        settled = conn.execute(
+            select(audit_trail.AUDIT.c.tx_hash).where(
+                audit_trail.AUDIT.c.detail == "settled from the chain after its run stopped",
+                audit_trail.AUDIT.c.company == api.address("core2"),
+            )
+        ).all()
+    assert {row.tx_hash for row in settled} >= {o["tx_hash"] for o in outcomes}
     assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes  # replayed from now on
 
 

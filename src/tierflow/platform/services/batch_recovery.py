@@ -59,6 +59,7 @@ class Answered:
 
     status_code: int
     body: Any
+    found: bool = False  # read from the chain just now (not stored by its own run)
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def settle(*, ctx: ServiceContext, address: str, key: str) -> Settled:
         ).rowcount
     if not stored:  # its own thread answered meanwhile: that answer is the answer
         return settle(ctx=ctx, address=address, key=key)
-    return Answered(status, body)
+    return Answered(status, body, found=True)
 
 
 def _drop(engine: Engine, address: str, key: str, digest: str | None) -> Settled:
