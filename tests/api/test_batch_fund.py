@@ -109,6 +109,9 @@ def test_fund_batch_rows_that_died_after_sending_settle_from_the_chain(
     monkeypatch.undo()
     assert api.platform.w3.eth.block_number > block  # they went out
     monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # after a restart: the grace has passed
+    # and the indexer has the fundings (else the batch's check finds the requests still accepted and
+    # approves the settlement token again: an approval, not a funding)
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 60)
     block = api.platform.w3.eth.block_number
     again = api.post("bank2", path, {"request_ids": accepted})
     assert again.status_code == 200, again.text

@@ -11,9 +11,12 @@ another request (this one can never run).
 from __future__ import annotations
 
 import contextvars
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from eth_abi.abi import decode as abi_decode
@@ -114,28 +117,87 @@ def trace(gateway: ChainGateway, intent: SignedIntent, lifetime_s: int) -> Trace
     now, head = int(latest["timestamp"], 16), int(latest["number"], 16)
     if gateway.forwarder_nonce(intent.signer, "latest") <= intent.nonce:
         return Trace("unused", now)
-    start = _first_block_at(gateway, intent.deadline - lifetime_s, head)
-    signer_topic = "0x" + bytes(HexBytes(intent.signer)).rjust(32, b"\0").hex()
-    logs = rpc.call(
+    cache = _cache(gateway)
+    start = cache.first_block_at(gateway, intent.deadline - lifetime_s, head)
+    tx_hash = cache.user_of(gateway, intent.signer, intent.nonce, start, head)
+    if tx_hash is None:
+        # Used, but not between its signing and its deadline: by a request signed before it (a no-op).
+        return Trace("other", now)
+    ran = any(
+        "0x" + gateway.digest({**message, "nonce": intent.nonce}).hex() == intent.digest.lower()
+        for message in cache.requests_of(gateway, tx_hash, intent.signer)
+    )
+    return Trace("ran" if ran else "other", now, tx_hash if ran else None)
+
+
+# [s] how long what was read for one settling stays reused by the rows settled with it: a batch's rows
+# share their signer, their blocks and their transactions (a log query per row would read the signer's
+# logs of the whole batch once per row), and a short life leaves nothing stale after a reorg.
+CACHE_S = 60.0
+
+
+@dataclass
+class _Cache:
+    """What the rows settled together read: first blocks by time, nonces' transactions, requests."""
+
+    born: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    starts: dict[int, int] = field(default_factory=dict)  # [unix s] -> first block at or after it
+    used: dict[tuple[str, int], tuple[int, dict[int, str]]] = field(default_factory=dict)
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def first_block_at(self, gateway: ChainGateway, timestamp: int, head: int) -> int:
+        with self.lock:
+            if timestamp not in self.starts:
+                self.starts[timestamp] = _first_block_at(gateway, timestamp, head)
+            return self.starts[timestamp]
+
+    def user_of(self, gateway: ChainGateway, signer: str, nonce: int, start: int, head: int) -> str | None:
+        """The transaction that used `nonce` of `signer` in blocks `start`..`head`, if any."""
+        with self.lock:
+            read, used = self.used.get((signer, start), (start - 1, {}))
+            if nonce not in used and read < head:
+                for log in _logs(gateway, signer, read + 1, head):
+                    used[int.from_bytes(bytes(HexBytes(log["data"]))[:32], "big")] = str(
+                        log["transactionHash"]
+                    )
+                self.used[(signer, start)] = (head, used)
+            return used.get(nonce)
+
+    def requests_of(self, gateway: ChainGateway, tx_hash: str, signer: str) -> list[dict[str, Any]]:
+        with self.lock:
+            if tx_hash not in self.requests:
+                self.requests[tx_hash] = _requests(gateway, tx_hash)
+            return [m for m in self.requests[tx_hash] if m["from"] == Web3.to_checksum_address(signer)]
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache(gateway: ChainGateway) -> _Cache:
+    with _CACHES_LOCK:
+        cache = _CACHES.get(gateway)
+        if cache is None or time.monotonic() - cache.born > CACHE_S:
+            cache = _CACHES[gateway] = _Cache()
+        return cache
+
+
+def _logs(gateway: ChainGateway, signer: str, start: int, end: int) -> list[dict[str, Any]]:
+    """The forwarder's events closing `signer`'s requests (one per nonce used) in blocks start..end."""
+    signer_topic = "0x" + bytes(HexBytes(signer)).rjust(32, b"\0").hex()
+    found: list[dict[str, Any]] = gateway.rpc.call(
         "eth_getLogs",
         [
             {
                 "address": str(gateway.forwarder.address),
                 "fromBlock": hex(start),
-                "toBlock": hex(head),
+                "toBlock": hex(end),
                 "topics": [["0x" + EXECUTED.hex(), "0x" + FAILED.hex()], signer_topic],
             }
         ],
     )
-    for log in logs:
-        nonce = int.from_bytes(bytes(HexBytes(log["data"]))[:32], "big")
-        if nonce != intent.nonce:
-            continue
-        tx_hash = str(log["transactionHash"])
-        ran = _carries(gateway, tx_hash, intent)
-        return Trace("ran" if ran else "other", now, tx_hash if ran else None)
-    # Used, but not between its signing and its deadline: by a request signed before it was (a no-op).
-    return Trace("other", now)
+    return found
 
 
 def _first_block_at(gateway: ChainGateway, timestamp: int, head: int) -> int:
@@ -151,9 +213,9 @@ def _first_block_at(gateway: ChainGateway, timestamp: int, head: int) -> int:
     return low
 
 
-def _carries(gateway: ChainGateway, tx_hash: str, intent: SignedIntent) -> bool:
-    """Whether transaction `tx_hash` (an `execute` or a batch of the forwarder) carries `intent` itself:
-    a request of its signer that, given its nonce, has its digest."""
+def _requests(gateway: ChainGateway, tx_hash: str) -> list[dict[str, Any]]:
+    """The forward requests (messages without their nonce) that transaction `tx_hash` of the forwarder
+    carries: one for `execute`, several for a batch, none for anything else."""
     tx = gateway.rpc.call("eth_getTransactionByHash", [tx_hash])
     data = bytes(HexBytes(tx["input"]))
     selector, body = data[:4], data[4:]
@@ -162,14 +224,9 @@ def _carries(gateway: ChainGateway, tx_hash: str, intent: SignedIntent) -> bool:
     elif selector == BATCH_SELECTOR:
         requests = list(abi_decode([REQUESTS + "[]"], body)[0])
     else:
-        return False
-    for sender, to, value, gas, deadline, call, _signature in requests:
-        if Web3.to_checksum_address(sender) != Web3.to_checksum_address(intent.signer):
-            continue
-        message = {
-            "from": sender, "to": to, "value": value, "gas": gas, "nonce": intent.nonce,
-            "deadline": deadline, "data": "0x" + bytes(call).hex(),
-        }  # fmt: skip
-        if "0x" + gateway.digest(message).hex() == intent.digest.lower():
-            return True
-    return False
+        return []
+    return [
+        {"from": Web3.to_checksum_address(sender), "to": to, "value": value, "gas": gas, "deadline": deadline,
+         "data": "0x" + bytes(call).hex()}
+        for sender, to, value, gas, deadline, call, _signature in requests
+    ]  # fmt: skip
