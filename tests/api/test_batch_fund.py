@@ -8,7 +8,9 @@ import pytest
 from apikit import Api
 from test_workflows import terms
 
+from tierflow.chain import intents
 from tierflow.chain.gateway import ChainGateway
+from tierflow.platform.services import batch_recovery, idempotency
 
 
 def _request(api: Api, line: int, *, accept: bool = True) -> int:
@@ -78,3 +80,45 @@ def test_fund_batch_checks_every_request_then_funds_each_once(
         body["outcomes"], key=lambda o: o["row"]
     )
     assert api.platform.w3.eth.block_number == block  # nothing sent twice
+
+
+def test_fund_batch_rows_that_died_after_sending_settle_from_the_chain(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bank's process dies after each funding went out and before its answer was stored: the same
+    batch again answers each request funded, from the chain, and sends nothing (before: "still running")."""
+    api = funded
+    line = api.credit_line("bank1", "core1")
+    accepted = [_request(api, line) for _ in range(2)]
+    path = "/v1/financier/requests/fund-batch"
+
+    settle, settle_batched = ChainGateway._settle, ChainGateway._settle_batched
+
+    def died(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the process died")
+
+    def row_died(real: Any) -> Any:
+        # only a funding row's write dies (the batch's one approval before them goes through)
+        return lambda *args: died() if intents.announcing_here() else real(*args)
+
+    monkeypatch.setattr(ChainGateway, "_settle", row_died(settle))
+    monkeypatch.setattr(ChainGateway, "_settle_batched", row_died(settle_batched))
+    monkeypatch.setattr(idempotency, "mark_sent", died)
+    block = api.platform.w3.eth.block_number
+    assert api.post("bank2", path, {"request_ids": accepted}).status_code == 500
+    monkeypatch.undo()
+    assert api.platform.w3.eth.block_number > block  # they went out
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # after a restart: the grace has passed
+    # and the indexer has the fundings (else the batch's check finds the requests still accepted and
+    # approves the settlement token again: an approval, not a funding)
+    assert api.ctx.link.wait_for(api.platform.w3.eth.block_number, 60)
+    block = api.platform.w3.eth.block_number
+    again = api.post("bank2", path, {"request_ids": accepted})
+    assert again.status_code == 200, again.text
+    outcomes = again.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["funded"] * 2, outcomes
+    assert api.platform.w3.eth.block_number == block  # nothing sent twice
+    statuses = {
+        r["request_id"]: r["status"] for r in api.get("bank2", "/v1/financier/requests").json()["data"]
+    }
+    assert all(statuses[i] == "Funded" for i in accepted)

@@ -4,8 +4,11 @@ what a row costs the API beside its transaction (shared commits, invoices stored
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,10 +17,13 @@ from apikit import Api
 from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
+from test_controls import _signed_in
 from test_invoice_files import xml_invoice
 
-from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
-from tierflow.platform.services import audit_trail, batch_state, documents, idempotency
+from tierflow.chain import intents
+from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S, ChainGateway
+from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
+from tierflow.platform.services import audit_trail, batch_recovery, batch_state, documents, idempotency
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 
@@ -309,8 +315,15 @@ def test_batch_progress_of_concurrent_rows_counts_each_row_in_shared_updates(api
     finally:
         event.remove(engine, "before_cursor_execute", statement)
     shown = batch_state.progress(engine, key)
-    assert shown is not None and shown.done == rows - 1
+    assert shown is not None and shown.done == rows - 1 and not shown.finished
     assert len(updates) < rows // 2, len(updates)
+    # Its runner falls silent (its instance died): the page shows the batch stopped without results (and
+    # says to submit it again) instead of "Issuing…" for ever, and the next Confirm may claim it.
+    with engine.begin() as conn:
+        conn.execute(batch_state.UPLOAD.update().where(batch_state.UPLOAD.c.key == key).values(beat_at=1))
+    shown = batch_state.progress(engine, key)
+    assert shown is not None and shown.finished and shown.result is None
+    assert batch_state.claim(engine, key, "another runner", rows)
 
 
 def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(api: Api) -> None:
@@ -349,3 +362,186 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(a
     assert check(core, [docs[0], "f" * 32]) == "document_not_found"
     assert check(other, docs) == "not_a_party"
     assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"
+
+
+def _pending_rows(api: Api, core: str, content: bytes) -> list[IdempotencyRecord]:
+    """The rows of the batch `content` (uploaded by `core`) still claimed without an answer."""
+    key = hashlib.sha256(api.address(core).lower().encode() + b"\n" + b"file:" + content).hexdigest()
+    with Session(api.ctx.engine) as session:
+        return list(
+            session.exec(
+                select(IdempotencyRecord).where(
+                    col(IdempotencyRecord.address) == api.address(core),
+                    col(IdempotencyRecord.key).startswith(f"batch:{key}:"),
+                    col(IdempotencyRecord.state) == "pending",
+                )
+            ).all()
+        )
+
+
+def _three_rows(api: Api, supplier: str, yuan: int) -> list[list[Any]]:
+    line = api.credit_line("bank1", "core2")
+    return [
+        [api.address(supplier), f"{yuan + i}", api.today(50), line, api.invoice_number(), ""]
+        for i in range(3)
+    ]
+
+
+def _dies_at(monkeypatch: pytest.MonkeyPatch, *places: tuple[Any, str]) -> None:
+    """Each of `places` fails from now on as if the process died there (until monkeypatch.undo())."""
+
+    def died(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the process died")
+
+    for owner, name in places:
+        monkeypatch.setattr(owner, name, died)
+
+
+AFTER_SENDING = ((ChainGateway, "_settle"), (ChainGateway, "_settle_batched"), (idempotency, "mark_sent"))
+
+
+def _dashboard_batch(api: Api, who: str, content: bytes) -> str:
+    """Upload `content` in `who`'s dashboard, confirm it, and wait for its results panel: the panel."""
+    client = _signed_in(api, who)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/dashboard/sign-in").text)
+    assert token is not None
+    client.headers["X-CSRF-Token"] = token.group(1)  # as htmx sends it
+    base = f"/dashboard/core/{api.address(who)}"
+    checked = client.post(f"{base}/batch", files={"file": ("erp.csv", content, "text/csv")})
+    assert checked.status_code == 200, checked.text
+    found = re.search(r'name="batch_key" value="([0-9a-f]{64})"', checked.text)
+    assert found is not None, checked.text
+    client.post(f"{base}/batch", data={"batch_key": found.group(1), "confirmed": "yes"})
+    for _ in range(600):
+        panel = client.get(f"{base}/batch/{found.group(1)}", params={"panel": "status"}).text
+        if 'data-testid="batch-summary"' in panel:
+            return panel
+        time.sleep(0.05)
+    raise AssertionError(panel)
+
+
+def test_batch_issue_rows_that_died_after_sending_settle_from_the_chain(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after each row's request went out and before its answer was stored (the send's
+    receipt wait and the record's update both fail): each row's record stays claimed, with the signed
+    request it stored before the send. The same file again settles every row from the chain (issued,
+    its payable named) and sends nothing; before, each row answered "still running" for ever."""
+    api = funded
+    rows = _three_rows(api, "supplier1", 70)
+    payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
+    _dies_at(monkeypatch, *AFTER_SENDING)
+    assert _upload(api, "core2", _csv(rows)).status_code == 500
+    monkeypatch.undo()
+    assert api.platform.w3.eth.block_number > block  # they went out
+    pending = [r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]
+    assert len(pending) == 3 and all(r.forward_nonce is not None and r.request_deadline for r in pending)
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # "after a restart": the grace has passed
+    block = api.platform.w3.eth.block_number
+    again = _upload(api, "core2", _csv(rows))
+    assert again.status_code == 200, again.text
+    outcomes = again.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
+    slots = {o["slot_id"] for o in outcomes}
+    assert len(slots) == 3 and None not in slots
+    faces = {api.get("core2", f"/v1/payables/{slot}").json()["face"] for slot in slots}
+    assert faces == {7_000, 7_100, 7_200}
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 3
+    assert not _pending_rows(api, "core2", _csv(rows))
+    with api.ctx.engine.connect() as conn:  # each answer found on chain has its audit line
+        settled = conn.execute(
+            select(audit_trail.AUDIT.c.tx_hash).where(
+                audit_trail.AUDIT.c.detail == "settled from the chain after its run stopped",
+                audit_trail.AUDIT.c.company == api.address("core2"),
+            )
+        ).all()
+    assert {row.tx_hash for row in settled} >= {o["tx_hash"] for o in outcomes}
+    assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes  # replayed from now on
+
+
+def test_batch_issue_dashboard_batch_that_died_after_sending_shows_its_payables_when_confirmed_again(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same crash under the dashboard's Confirm: the page says the batch stopped; the same file
+    uploaded and confirmed again shows every row's payable, and nothing is sent again."""
+    api = funded
+    rows = _three_rows(api, "supplier2", 90)
+    _dies_at(monkeypatch, *AFTER_SENDING)
+    block = api.platform.w3.eth.block_number
+    stopped = _dashboard_batch(api, "core2", _csv(rows))
+    monkeypatch.undo()
+    assert "The batch stopped before its results were recorded" in stopped, stopped
+    assert api.platform.w3.eth.block_number > block  # the rows went out
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)  # "after a restart": the grace has passed
+    block = api.platform.w3.eth.block_number
+    page = _dashboard_batch(api, "core2", _csv(rows))
+    assert page.count('data-status="issued"') == 3, page
+    assert len(set(re.findall(r"Payable P(\d+) issued", page))) == 3, page
+    assert api.platform.w3.eth.block_number == block
+
+
+def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_send_once(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after each row's request was signed and stored but before it went out: each row
+    stays in progress (with when it settles) while its request could still run; once its forwarder nonce
+    went to another request, or its deadline passed unused, it is sent afresh, exactly once."""
+    api = funded
+    rows = _three_rows(api, "supplier2", 80)
+    payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
+    _dies_at(
+        monkeypatch, (ChainGateway, "_send_batch"), (ChainGateway, "_send_request"), (idempotency, "abandon")
+    )
+    assert _upload(api, "core2", _csv(rows)).status_code == 500
+    monkeypatch.undo()
+    assert api.platform.w3.eth.block_number == block  # nothing went out
+    assert len([r for r in _pending_rows(api, "core2", _csv(rows)) if r.request_digest is not None]) == 3
+    monkeypatch.setattr(batch_recovery, "SIGNED_GRACE_S", 0)
+    block = api.platform.w3.eth.block_number
+    waiting = _upload(api, "core2", _csv(rows))
+    assert waiting.status_code == 200, waiting.text
+    outcomes = waiting.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["in_progress"] * 3, outcomes
+    assert all("never sent twice" in o["error"] for o in outcomes)
+    assert api.platform.w3.eth.block_number == block
+    # Another write of the company takes the first row's forwarder nonce: that row's signed request can
+    # never run now, so it is sent afresh (the rows whose nonces are still to come keep waiting).
+    api.issue("core2", "supplier1", 5_000, api.credit_line("bank1", "core2"), accept=False)
+    some = [o["status"] for o in _upload(api, "core2", _csv(rows)).json()["outcomes"]]
+    assert "issued" in some and set(some) <= {"issued", "in_progress"}, some
+    api.platform.increase_time(CUSTODIAL_DEADLINE_S + 1)  # the signed requests can no longer run
+    sent = _upload(api, "core2", _csv(rows))
+    assert sent.status_code == 200, sent.text
+    outcomes = sent.json()["outcomes"]
+    assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
+    assert _payables(api, "core2") == payables + 4  # each row once, and the other write
+    block = api.platform.w3.eth.block_number
+    assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 4
+
+
+def test_batch_row_announcement_refuses_a_claim_that_is_gone_or_already_signed(api: Api) -> None:
+    """The signed requests of one batch transaction are stored together only while each row's claim
+    stands unsigned: a row whose claim a re-submission dropped (or that signed already) stops the send
+    of the whole transaction, so a stalled thread can never send a row that was sent again meanwhile."""
+    engine, address = api.ctx.engine, Account.create().address
+    keys = [f"batch:announce:{n}" for n in range(3)]
+    assert idempotency.claim_many(engine=engine, address=address, prints=dict.fromkeys(keys[:2], "p")) == set(
+        keys[:2]
+    )
+
+    def intent(nonce: int) -> intents.SignedIntent:
+        return intents.SignedIntent(address, nonce, "0x" + f"{nonce:064x}", 1_000)
+
+    with pytest.raises(batch_recovery.NotAnnounced):  # the third row was never claimed (or was dropped)
+        batch_recovery._store([((engine, address, key), intent(n)) for n, key in enumerate(keys)])
+    assert not [r for r in _records(api, address) if r.request_digest]  # nothing stored for any
+    batch_recovery._store([((engine, address, key), intent(n)) for n, key in enumerate(keys[:2])])
+    assert sorted(r.forward_nonce for r in _records(api, address)) == [0, 1]
+    with pytest.raises(batch_recovery.NotAnnounced):  # signed already: a second signer is refused
+        batch_recovery._store([((engine, address, keys[0]), intent(7))])
+
+
+def _records(api: Api, address: str) -> list[IdempotencyRecord]:
+    with Session(api.ctx.engine) as session:
+        return list(session.exec(select(IdempotencyRecord).where(col(IdempotencyRecord.address) == address)))

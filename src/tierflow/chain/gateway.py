@@ -61,6 +61,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 
+from tierflow.chain import intents
 from tierflow.chain.abi import LogDecoder, calldata
 from tierflow.chain.deploy import Deployment
 from tierflow.chain.forwarder import (
@@ -747,6 +748,7 @@ class ChainGateway:
                     signer, job.to, job.data, gas + INNER_GAS_MARGIN, nonce, deadline
                 )
                 signature = self.sign(job.account, self.typed_data(message))
+                self._announce([(job, gas)], [(message, signature)])
                 tx_hash = job.context.run(self._send_request, relayer, message, signature)
             except ContractRevert as refusal:
                 job.refused(refusal)  # nothing sent, no nonce taken: the writes behind it are unaffected
@@ -812,6 +814,7 @@ class ChainGateway:
             writers = [(job.context, nonce + offset) for offset, (job, _) in enumerate(group)]
             sent = _Batch(account, relayer, requests, data, gas, writers)
             try:
+                self._announce(group, requests)  # stored before the send; a failure sends nothing
                 # sent outside every writer's context: each records its own request of it (_noted)
                 sent.tx_hash = contextvars.Context().run(self._send_batch, sent)
             except Exception as error:
@@ -834,6 +837,18 @@ class ChainGateway:
             pipe.next_nonce = nonce
         if not pipe.active:
             self._leave(pipe, None)
+
+    def _announce(self, group: list[tuple[_Job, int]], requests: list[tuple[dict[str, Any], str]]) -> None:
+        """Hand the signed requests to the writers that store them before their send (chain/intents.py)."""
+        intents.announce(
+            [
+                (job.context, intents.SignedIntent(
+                    str(message["from"]), int(message["nonce"]), "0x" + self.digest(message).hex(),
+                    int(message["deadline"]),
+                ))
+                for (job, _), (message, _signature) in zip(group, requests, strict=True)
+            ]
+        )  # fmt: skip
 
     def _batch_data(self, requests: list[tuple[dict[str, Any], str]]) -> tuple[bytes, int]:
         """Calldata of `executeOrVoidBatch(requests)` and its outer gas (see BATCH_TX_GAS)."""

@@ -100,6 +100,12 @@ class IdempotencyRecord(SQLModel, table=True):
     # learns what the chain holds now instead of replaying "done"; None for answers without a transaction
     block_number: int | None = big(nullable=True, index=True)
     created_at: int = big()
+    # The forward request a batch row signed, stored before it was sent (services/batch_recovery.py): a
+    # row whose process died before its answer is settled from the chain by these, never sent twice.
+    request_signer: str | None = addr(nullable=True)
+    forward_nonce: int | None = big(nullable=True)  # its forwarder nonce
+    request_digest: str | None = hash32(nullable=True)  # its EIP-712 digest
+    request_deadline: int | None = big(nullable=True)  # [unix s, chain time] it can never run after
 
 
 class DashboardSession(SQLModel, table=True):

@@ -88,6 +88,10 @@ def fund(
         # row's simulation before sending: ERC20InsufficientAllowance, nothing sent).
         workflows.ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=total)
     session.rollback()  # end the read transaction before the concurrent writes (SQLite's lock)
+    rkeys = {request_id: batch_issue.row_key(key, request_id) for request_id in ids}
+    claimed = batch_issue.claim_rows(
+        ctx, caller, {rkeys[request_id]: (ACTION, {"request_id": request_id}) for request_id in ids}
+    )
 
     def one(request_id: int) -> RowOutcome:
         def work(item_session: Session, _kept: list[str]) -> Any:
@@ -98,6 +102,7 @@ def fund(
         return batch_issue.keyed_item(
             ctx=ctx, caller=caller, rkey=batch_issue.row_key(key, request_id), item=request_id,
             payload={"request_id": request_id}, action=ACTION, work=work, done="funded",
+            claimed=rkeys[request_id] in claimed,
         )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=max(1, min(batch_issue.CONCURRENCY, len(ids)))) as pool:

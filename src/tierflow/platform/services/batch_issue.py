@@ -43,6 +43,7 @@ from tierflow.platform.security.crypto import invoice_hash
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
 from tierflow.platform.services import (
     audit_trail,
+    batch_recovery,
     batch_state,
     documents,
     idempotency,
@@ -97,7 +98,8 @@ Done = Literal["issued", "funded"]
 
 class RowOutcome(BaseModel):
     row: int  # the row of the file (batch issue) or the financing request id (batch funding)
-    status: Literal["issued", "funded", "approval_required", "failed"]
+    # in_progress: claimed by an earlier run whose answer is not known yet (services/batch_recovery.py)
+    status: Literal["issued", "funded", "approval_required", "failed", "in_progress"]
     slot_id: int | None = None
     tx_hash: str | None = None
     approval_id: int | None = None
@@ -465,18 +467,19 @@ def run(
     action: str,
     on_row: Callable[[], None] | None = None,
     stored: StoredInvoices | None = None,
+    claimed: set[str] | None = None,
 ) -> list[RowOutcome]:
     """Send every row through the normal write path, concurrently; one outcome per row, in file order.
 
     `stored` holds each row's invoices, stored before the rows go out (`store_documents`: the files of
-    `uploads` among them)."""
+    `uploads` among them); `claimed` the rows' keys claimed before (`claim_rows`)."""
     context = contextvars.copy_context()
 
     def one(row: BatchRow) -> RowOutcome:
         try:
             return context.copy().run(
                 _issue_row, ctx=ctx, caller=caller, key=key, row=row, action=action,
-                stored=stored if stored is not None else StoredInvoices({}),
+                stored=stored if stored is not None else StoredInvoices({}), claimed=claimed or set(),
             )  # fmt: skip
         finally:
             if on_row is not None:
@@ -484,6 +487,16 @@ def run(
 
     with ThreadPoolExecutor(max_workers=max(1, min(CONCURRENCY, len(rows)))) as pool:
         return list(pool.map(one, rows))
+
+
+def claim_rows(ctx: ServiceContext, caller: Caller, rows: dict[str, tuple[str, dict[str, Any]]]) -> set[str]:
+    """Claim every row's key (key -> action, payload) in one statement before the rows start: the keys
+    won. A row's claim is then no commit of its own, which pays for the one that stores its signed request
+    before it is sent (services/batch_recovery.py)."""
+    prints = {
+        rkey: idempotency.fingerprint("POST", action, payload) for rkey, (action, payload) in rows.items()
+    }
+    return _retrying(idempotency.claim_many, engine=ctx.engine, address=caller.address, prints=prints)
 
 
 @dataclass
@@ -545,6 +558,7 @@ def _issue_row(
     row: BatchRow,
     action: str,
     stored: StoredInvoices,
+    claimed: set[str],
 ) -> RowOutcome:
     binds: list[Executable] = []
 
@@ -568,7 +582,7 @@ def _issue_row(
 
     return keyed_item(
         ctx=ctx, caller=caller, rkey=row_key(key, row.row), item=row.row, payload=row.payload(),
-        action=action, work=work, discard=discard, binds=binds,
+        action=action, work=work, discard=discard, binds=binds, claimed=row_key(key, row.row) in claimed,
     )  # fmt: skip
 
 
@@ -584,8 +598,10 @@ def keyed_item(
     discard: Callable[[Session, list[str]], None] | None = None,
     done: Done = "issued",
     binds: list[Executable] | None = None,
+    claimed: bool = False,
 ) -> RowOutcome:
-    """One item of a batch through the normal write path under its own idempotency key `rkey`.
+    """One item of a batch through the normal write path under its own idempotency key `rkey` (already
+    claimed by `claim_rows` when `claimed`).
 
     An item the database refused for a moment (SQLite's single writer under many concurrent items) is
     tried again: unsent it is claimed anew, sent it is looked up, never resent. `work` may note what it
@@ -595,7 +611,7 @@ def keyed_item(
     one = _Item(rkey, item, payload, action, work, discard, done, [] if binds is None else binds)
     for attempt in range(ATTEMPTS * 2):
         try:
-            outcome = _item_once(ctx, caller, one)
+            outcome = _item_once(ctx, caller, one, claimed and attempt == 0)
         except OperationalError as error:
             # Busy while looking up a sent item's transaction: its key still names it, so look again.
             outcome = _failed(item, "unavailable", str(error))
@@ -617,14 +633,20 @@ class _Item:
     binds: list[Executable]  # filled by `work` (documents.DEFERRED_BINDS)
 
 
-def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
+def _item_once(ctx: ServiceContext, caller: Caller, one: _Item, claimed: bool = False) -> RowOutcome:
     rkey, item, payload, action, done = one.rkey, one.item, one.payload, one.action, one.done
     print_ = idempotency.fingerprint("POST", action, payload)
     try:
-        claim = _retrying(
-            idempotency.begin, engine=ctx.engine, address=caller.address, key=rkey, print_=print_
+        claim = (
+            None
+            if claimed
+            else _retrying(
+                idempotency.begin, engine=ctx.engine, address=caller.address, key=rkey, print_=print_
+            )
         )
     except ServiceError as error:
+        if error.code == "idempotency_in_progress":  # claimed by a run that may have died: the chain says
+            return _settled(ctx, caller, one)
         return _failed(item, error.code, error.message)
     if isinstance(claim, idempotency.Replay):
         return _outcome(item, claim.status_code, claim.body, done)
@@ -677,6 +699,27 @@ def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
     return _outcome(item, status, body, done)
 
 
+def _settled(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
+    """A row claimed by an earlier run that has not answered: its answer from the chain, or sent afresh
+    (`unavailable` has keyed_item claim it again) if it never ran, or still in progress
+    (services/batch_recovery.py)."""
+    settled = batch_recovery.settle(ctx=ctx, address=caller.address, key=one.rkey)
+    if isinstance(settled, batch_recovery.Answered):
+        status, body = settled.status_code, settled.body
+        if settled.found:  # the answer its run never recorded: its audit line too
+            _retrying(
+                audit_trail.record,
+                ctx.engine, actor=caller.actor, action=f"write POST {one.action} item {one.item}",
+                outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
+                detail="settled from the chain after its run stopped", origin=caller.origin,
+                tx_hash=body.get("tx_hash"),
+            )  # fmt: skip
+        return _outcome(one.item, status, body, one.done)
+    if isinstance(settled, batch_recovery.Resend):
+        return _failed(one.item, "unavailable", i18n.gettext("Never sent: sending it now."))
+    return RowOutcome(row=one.item, status="in_progress", code="row_in_progress", error=settled.message)
+
+
 def _send(
     *,
     ctx: ServiceContext,
@@ -691,7 +734,8 @@ def _send(
     with Session(engine) as session, recording_sends() as sent:
         kept: list[str] = []
         try:
-            result = work(session, kept)
+            with batch_recovery.announcing(engine, address, rkey):  # its request stored before it is sent
+                result = work(session, kept)
         except ApprovalRequired as pending:
             body: dict[str, Any] = {
                 "status": "approval_required",
@@ -720,7 +764,8 @@ def _send(
                 )
             else:
                 body = _error_body(error.code, error.message)
-            return 409, body, True
+            # A row whose claim another submission settled meanwhile sent nothing and answers nothing.
+            return 409, body, not isinstance(error, batch_recovery.NotAnnounced)
         except Exception as error:  # chain or database failed: what matters is whether anything went out
             session.rollback()
             if sent:
@@ -881,9 +926,12 @@ def issue(
             row.supplier = known.get(row.supplier.strip().lower(), row.supplier)
     stored = store_documents(ctx=ctx, caller=caller, rows=batch.rows, uploads=batch.uploads)
     try:
+        claimed = claim_rows(
+            ctx, caller, {row_key(batch.key, row.row): (action, row.payload()) for row in batch.rows}
+        )
         outcomes = run(
             ctx=ctx, caller=caller, key=batch.key, rows=batch.rows, uploads=batch.uploads, action=action,
-            on_row=on_row, stored=stored,
+            on_row=on_row, stored=stored, claimed=claimed,
         )  # fmt: skip
     finally:
         _drop_unused(ctx, caller, stored)

@@ -154,11 +154,16 @@ def finish(engine: Engine, key: str, runner: str, result: str | None) -> None:
 
 def progress(engine: Engine, key: str, address: str | None = None) -> Stored | None:
     """What the progress page shows, from any instance; None for an unknown, staged or another's batch."""
-    query = select(UPLOAD.c.state, UPLOAD.c.total, UPLOAD.c.done, UPLOAD.c.result).where(UPLOAD.c.key == key)
+    query = select(UPLOAD.c.state, UPLOAD.c.total, UPLOAD.c.done, UPLOAD.c.result, UPLOAD.c.beat_at).where(
+        UPLOAD.c.key == key
+    )
     if address is not None:
         query = query.where(UPLOAD.c.address == address)
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None or row.state == "staged":
         return None
-    return Stored(int(row.total), int(row.done), row.state == "finished", row.result)
+    # A runner silent for STALE_S died (its instance stopped): the batch is over without its results, and
+    # the page says to submit it again (its rows settle from the chain: services/batch_recovery.py).
+    stopped = row.state == "running" and row.beat_at < int(time.time()) - STALE_S
+    return Stored(int(row.total), int(row.done), row.state == "finished" or stopped, row.result)

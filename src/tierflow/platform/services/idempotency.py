@@ -124,6 +124,22 @@ def _insert_claims(engine: Engine, group: list[Waiting[dict[str, Any]]]) -> None
 _CLAIMS: Groups[dict[str, Any]] = Groups(_insert_claims)
 
 
+def claim_many(*, engine: Engine, address: str, prints: dict[str, str]) -> set[str]:
+    """Claim a batch's keys (key -> fingerprint) at once before its rows start: the keys claimed here.
+
+    One statement per 500 keys from the batch's own thread, where each row claimed its own (grouped with
+    the rows claiming at the same moment); a key not won is claimed by its row as any other (`begin`)."""
+    now = int(time.time())
+    group = [
+        Waiting(
+            {"address": address, "key": key, "fingerprint": print_, "state": "pending", "created_at": now}
+        )
+        for key, print_ in prints.items()
+    ]
+    _insert_claims(engine, group)
+    return {str(waiting.item["key"]) for waiting in group if waiting.result}
+
+
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
         conn.execute(completion(address=address, key=key, status_code=status_code, body=body))
