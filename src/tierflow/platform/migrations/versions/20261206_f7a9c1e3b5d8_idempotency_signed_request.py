@@ -3,8 +3,8 @@
 A row whose process died between sending and storing its answer is settled from the chain by its
 signer, forwarder nonce, request digest and deadline (services/batch_recovery.py).
 
-Revision ID: e4b6d8f0a2c3
-Revises: d2a4c6e8f0b1
+Revision ID: f7a9c1e3b5d8
+Revises: e4b6d8f0a2c3
 Create Date: 2026-12-06 09:30:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "e4b6d8f0a2c3"
-down_revision: str | None = "d2a4c6e8f0b1"
+revision: str = "f7a9c1e3b5d8"
+down_revision: str | None = "e4b6d8f0a2c3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
