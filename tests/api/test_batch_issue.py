@@ -371,3 +371,42 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(a
     assert check(core, [docs[0], "f" * 32]) == "document_not_found"
     assert check(other, docs) == "not_a_party"
     assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"
+
+
+def test_batch_answers_committed_together_share_one_update(api: Api) -> None:
+    """Rows answered at the same time store their answers (idempotency completions; invoice bindings the
+    same way) as one executemany in their shared audit commit, not an UPDATE each (old code: 5 here);
+    every row's own answer is stored and replays."""
+    engine, address = api.ctx.engine, api.address("core1")
+    keys = [api.unique("answer") for _ in range(5)]
+    for key in keys:
+        assert idempotency.begin(engine=engine, address=address, key=key, print_="p") is None
+    actor = audit_trail.Actor(company=address)
+    audit_trail.record(engine, actor=actor, action="warm up", outcome="200")  # its group queue exists
+    queue = audit_trail._ENTRIES._queues[engine]
+    updates: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("UPDATE IDEMPOTENCY_RECORD"):
+            updates.append(sql)
+
+    def answer(n: int) -> None:
+        done = idempotency.completion(address=address, key=keys[n], status_code=200, body={"row": n})
+        audit_trail.record(engine, actor=actor, action=f"row {n}", outcome="200 issued", also=[done])
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        threads = [threading.Thread(target=answer, args=(n,)) for n in range(len(keys))]
+        with queue.writing:  # a group being written: the five rows queue behind it and go as one
+            for thread in threads:
+                thread.start()
+            while len(queue.waiting) < len(keys):
+                threading.Event().wait(0.01)
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert len(updates) == 1, updates
+    for n, key in enumerate(keys):
+        replay = idempotency.begin(engine=engine, address=address, key=key, print_="p")
+        assert isinstance(replay, idempotency.Replay) and replay.body == {"row": n}, replay

@@ -53,6 +53,7 @@ from tierflow.platform.services import (
 )
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import InvalidRequest, ServiceError
+from tierflow.platform.services.group_commit import Alike, execute_all
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import MAX_FEN, CertificateIssue, TxResult
@@ -568,7 +569,7 @@ def _issue_row(
     action: str,
     stored: StoredInvoices,
 ) -> RowOutcome:
-    binds: list[Executable] = []
+    binds: list[Executable | Alike] = []
 
     def work(session: Session, ids: list[str]) -> Any:
         binds.clear()
@@ -605,7 +606,7 @@ def keyed_item(
     work: Callable[[Session, list[str]], Any],
     discard: Callable[[Session, list[str]], None] | None = None,
     done: Done = "issued",
-    binds: list[Executable] | None = None,
+    binds: list[Executable | Alike] | None = None,
 ) -> RowOutcome:
     """One item of a batch through the normal write path under its own idempotency key `rkey`.
 
@@ -636,7 +637,7 @@ class _Item:
     work: Callable[[Session, list[str]], Any]
     discard: Callable[[Session, list[str]], None] | None
     done: Done
-    binds: list[Executable]  # filled by `work` (documents.DEFERRED_BINDS)
+    binds: list[Executable | Alike]  # filled by `work` (documents.DEFERRED_BINDS)
 
 
 def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
@@ -693,8 +694,7 @@ def _item_once(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
         # The audit line failed (with every line of its group): the answer is stored on its own still,
         # so a re-submission replays it instead of finding the item claimed forever; then the error.
         with ctx.engine.begin() as conn:
-            for statement in also:
-                conn.execute(statement)
+            execute_all(conn, also)
         raise
     return _outcome(item, status, body, done)
 

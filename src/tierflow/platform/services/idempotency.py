@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -21,7 +21,7 @@ from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
-from tierflow.platform.services.group_commit import Groups, Waiting
+from tierflow.platform.services.group_commit import Alike, Groups, Waiting, execute_all
 
 TABLE = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 MAX_KEY_LEN = 128
@@ -123,15 +123,23 @@ _CLAIMS: Groups[dict[str, Any]] = Groups(_insert_claims)
 
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(completion(address=address, key=key, status_code=status_code, body=body))
+        execute_all(conn, [completion(address=address, key=key, status_code=status_code, body=body)])
 
 
-def completion(*, address: str, key: str, status_code: int, body: Any) -> Update:
+# One statement for every completion: a group of batch rows answered together stores its answers in one
+# executemany (group_commit.execute_all).
+_COMPLETE = (
+    update(TABLE)
+    .where(TABLE.c.address == bindparam("c_address"), TABLE.c.key == bindparam("c_key"))
+    .values(state="done", status_code=bindparam("c_status_code"), body=bindparam("c_body"))
+)
+
+
+def completion(*, address: str, key: str, status_code: int, body: Any) -> Alike:
     """The statement `complete` runs, for a caller that commits it with its own (the audit line's)."""
-    return (
-        update(TABLE)
-        .where(TABLE.c.address == address, TABLE.c.key == key)
-        .values(state="done", status_code=status_code, body=json.dumps(body))
+    return Alike(
+        _COMPLETE,
+        {"c_address": address, "c_key": key, "c_status_code": status_code, "c_body": json.dumps(body)},
     )
 
 
