@@ -253,6 +253,15 @@ def mine(
     return CursorPage(data=data, count=count, limit=limit, offset=offset, next_after=following)
 
 
+_FILES = StoredDocument.__table__  # type: ignore[attr-defined]
+# Built once: an issue's check runs on every batch row, and building the select with its IN list cost more
+# than running it (~0.1 ms of CPU a row).
+_FOR_ISSUE = select(
+    _FILES.c.document_id, _FILES.c.uploader, _FILES.c.kind, _FILES.c.slot_id, _FILES.c.seller,
+    _FILES.c.doc_hash,
+).where(_FILES.c.document_id.in_(bindparam("ids", expanding=True)))  # fmt: skip
+
+
 def invoices_for_issue(
     *, session: Session, caller: Caller, document_ids: list[str], supplier: str
 ) -> list[bytes]:
@@ -260,17 +269,7 @@ def invoices_for_issue(
     hashes: list[bytes] = []
     wanted = list(dict.fromkeys(document_ids))
     # One read of the columns checked, not an ORM row (with its encrypted file) per document.
-    table = StoredDocument.__table__  # type: ignore[attr-defined]
-    found = {
-        row.document_id: row
-        for row in session.execute(
-            select(
-                table.c.document_id, table.c.uploader, table.c.kind, table.c.slot_id, table.c.seller,
-                table.c.doc_hash,
-            ).where(table.c.document_id.in_(wanted))
-        )
-        if wanted
-    }  # fmt: skip
+    found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})} if wanted else {}
     for document_id in wanted:
         row = found.get(document_id)
         if row is None:
