@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from apikit import Api
+from sqlalchemy import event
 from test_workflows import terms
 
 from tierflow.chain import intents
@@ -60,10 +61,22 @@ def test_fund_batch_checks_every_request_then_funds_each_once(
         reads.append((contract, function))
         return real(self, contract, function, *args)
 
+    # The check reads the requests in one statement, not an ORM row each (each row still reads its own).
+    selects: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if " FROM financing_request" in " ".join(sql.split()):
+            selects.append(sql)
+
     monkeypatch.setattr(ChainGateway, "call", call)
-    first = api.post("bank2", path, {"request_ids": accepted})
+    event.listen(api.ctx.engine, "before_cursor_execute", statement)
+    try:
+        first = api.post("bank2", path, {"request_ids": accepted})
+    finally:
+        event.remove(api.ctx.engine, "before_cursor_execute", statement)
     monkeypatch.setattr(ChainGateway, "call", real)
     assert reads.count(("SettlementToken", "allowance")) == 1, reads
+    assert len(selects) == 1 + len(accepted), selects  # 2 per request before
     assert first.status_code == 200, first.text
     body = first.json()
     assert [o["status"] for o in body["outcomes"]] == ["funded"] * 3, body["outcomes"]

@@ -89,7 +89,13 @@ def test_batch_issue_wrong_rows_answer_422_and_send_nothing(funded: Api) -> None
     api = funded
     line = api.credit_line("bank1", "core2", limit=1_000_00)
     other = api.credit_line("bank1", "core1")
-    good = api.invoice_number()
+    good, used = api.invoice_number(), api.invoice_number()
+    issued = api.ok(
+        "core2", "/v1/core/certificates",
+        {"supplier": api.address("supplier1"), "face": 1_00, "maturity": api.today(30), "line_id": line,
+         "document_ids": [api.invoice("core2", "supplier1", used)]},
+    )["result"]["slot_id"]  # fmt: skip
+    api.ok("supplier1", f"/v1/supplier/payables/{issued}/accept")  # its invoice is bound on acceptance
     rows = [
         [_name(api, "supplier1"), "100.00", api.today(30), line, good, ""],  # row 2: right
         ["Nobody Ltd", "10", api.today(30), line, api.invoice_number(), ""],  # 3: unknown supplier
@@ -99,17 +105,33 @@ def test_batch_issue_wrong_rows_answer_422_and_send_nothing(funded: Api) -> None
         [api.address("supplier1"), "5", api.today(30), line, good, ""],  # 7: number twice
         [api.address("supplier1"), "950", api.today(30), line, api.invoice_number(), ""],  # 8: no room
         [api.address("core1"), "5", api.today(30), line, api.invoice_number(), ""],  # 9: not a supplier
+        [api.address("supplier1"), "5", api.today(30), line, f"{used};12", ""],  # 10: used, then bad
     ]
     block, before = api.platform.w3.eth.block_number, _payables(api, "core2")
-    response = _upload(api, "core2", _csv(rows))
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if " FROM document " in " ".join(sql.split()) + " ":  # the on-chain bindings, not document_file
+            reads.append(sql)
+
+    event.listen(api.ctx.engine, "before_cursor_execute", statement)
+    try:
+        response = _upload(api, "core2", _csv(rows))
+    finally:
+        event.remove(api.ctx.engine, "before_cursor_execute", statement)
     assert response.status_code == 422, response.text
+    assert len(reads) == 1, reads  # one per invoice number before (7 here)
     error = response.json()["error"]
     assert error["code"] == "batch_rows_invalid"
     found = {(r["row"], r["column"]) for r in error["details"]["rows"]}
     assert found == {
         (3, "supplier"), (4, "amount"), (5, "maturity"), (6, "line_id"), (7, "invoice_numbers"),
-        (8, "line_id"), (9, "supplier"),
+        (8, "line_id"), (9, "supplier"), (10, "invoice_numbers"),
     }  # fmt: skip
+    # The invoices already bound are looked up for the whole file at once; each error stays in its place.
+    used_row = [r["message"] for r in error["details"]["rows"] if r["row"] == 10]
+    assert len(used_row) == 2 and f"already backs payable P{issued}" in used_row[0], used_row
+    assert "2 digits" in used_row[1], used_row
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before
 
 
@@ -545,3 +567,42 @@ def test_batch_row_announcement_refuses_a_claim_that_is_gone_or_already_signed(a
 def _records(api: Api, address: str) -> list[IdempotencyRecord]:
     with Session(api.ctx.engine) as session:
         return list(session.exec(select(IdempotencyRecord).where(col(IdempotencyRecord.address) == address)))
+
+
+def test_batch_answers_committed_together_share_one_update(api: Api) -> None:
+    """Rows answered at the same time store their answers (idempotency completions; invoice bindings the
+    same way) as one executemany in their shared audit commit, not an UPDATE each (old code: 5 here);
+    every row's own answer is stored and replays."""
+    engine, address = api.ctx.engine, api.address("core1")
+    keys = [api.unique("answer") for _ in range(5)]
+    for key in keys:
+        assert idempotency.begin(engine=engine, address=address, key=key, print_="p") is None
+    actor = audit_trail.Actor(company=address)
+    audit_trail.record(engine, actor=actor, action="warm up", outcome="200")  # its group queue exists
+    queue = audit_trail._ENTRIES._queues[engine]
+    updates: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("UPDATE IDEMPOTENCY_RECORD"):
+            updates.append(sql)
+
+    def answer(n: int) -> None:
+        done = idempotency.completion(address=address, key=keys[n], status_code=200, body={"row": n})
+        audit_trail.record(engine, actor=actor, action=f"row {n}", outcome="200 issued", also=[done])
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        threads = [threading.Thread(target=answer, args=(n,)) for n in range(len(keys))]
+        with queue.writing:  # a group being written: the five rows queue behind it and go as one
+            for thread in threads:
+                thread.start()
+            while len(queue.waiting) < len(keys):
+                threading.Event().wait(0.01)
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert len(updates) == 1, updates
+    for n, key in enumerate(keys):
+        replay = idempotency.begin(engine=engine, address=address, key=key, print_="p")
+        assert isinstance(replay, idempotency.Replay) and replay.body == {"row": n}, replay

@@ -8,6 +8,7 @@ import pytest
 from apikit import Api
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from tierflow.chain.gateway import GAS_BUDGET, Call, ChainGateway, TxOutcome
@@ -15,7 +16,7 @@ from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform.models.service import ApiKey, DirectoryParticipant
 from tierflow.platform.security.crypto import normalise_legal_id
-from tierflow.platform.services import idempotency
+from tierflow.platform.services import audit_trail, idempotency
 
 
 def lose_the_receipt(monkeypatch: pytest.MonkeyPatch, gateway: ChainGateway) -> list[str]:
@@ -400,3 +401,40 @@ def test_relayed_request_that_reverted_is_filled_and_never_replays(
     else:
         raise AssertionError("the filled request was replayed")
     assert api.get("supplier1", f"/v1/certificates/{token}").json()["holder"] == signer
+
+
+def test_idempotency_answer_commits_with_the_audit_line_and_alone_when_that_fails(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyed write's stored answer is committed with its audit line (one transaction shared by the
+    writes answered at the same time: one commit a write fewer, old code: a transaction of its own
+    first); when the audit line fails the answer is still stored, so the retry replays it, sends nothing."""
+    api = funded
+    token, path, payload = split_setup(api)
+    gateway = api.ctx.gateway()
+    real = audit_trail.record
+    seen: list[Any] = []
+
+    def record(*args: Any, **kwargs: Any) -> int:
+        seen.append(list(kwargs.get("also", ())))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_trail, "record", record)
+    first = api.post("supplier1", path, payload, key=f"with-audit-{token}")
+    assert first.status_code == 200, first.text
+    [answer] = seen[-1]
+    assert answer.params["c_key"] == f"with-audit-{token}" and answer.params["c_status_code"] == 200
+
+    def failing(*_: Any, **__: Any) -> int:
+        raise OperationalError("INSERT INTO audit_entry", {}, Exception("database went away"))
+
+    monkeypatch.setattr(audit_trail, "record", failing)
+    failed = api.client.post(
+        path, headers=api.headers("supplier1", **{"Idempotency-Key": f"audit-fails-{token}"}), json=payload
+    )
+    assert failed.status_code == 503, failed.text
+    monkeypatch.setattr(audit_trail, "record", real)
+    before = chain_counters(api, gateway, api.address("supplier1"))
+    retried = api.post("supplier1", path, payload, key=f"audit-fails-{token}")
+    assert retried.status_code == 200 and retried.headers.get("Idempotent-Replayed") == "true", retried.text
+    assert chain_counters(api, gateway, api.address("supplier1")) == before  # nothing sent again

@@ -68,7 +68,9 @@ from tierflow.chain.forwarder import (
     EIP712_DOMAIN_FIELDS,
     EIP712_DOMAIN_TYPEHASH,
     FORWARD_REQUEST_FIELDS,
-    FORWARD_REQUEST_TYPEHASH,
+    encode_request,
+    encode_requests,
+    struct_hash,
 )
 from tierflow.chain.jsonrpc import JsonRpc, RpcError, endpoint_of, rpc_for
 from tierflow.chain.leases import Leases, NoLeases, account_lease, forwarder_lease
@@ -550,22 +552,7 @@ class ChainGateway:
         The same value eth_signTypedData_v4 signs (the self-custody test signs with eth-account's
         generic encoder and is verified here); the generic encoder costs milliseconds per request.
         """
-        struct = keccak(
-            abi_encode(
-                ["bytes32", "address", "address", "uint256", "uint256", "uint256", "uint48", "bytes32"],
-                [
-                    FORWARD_REQUEST_TYPEHASH,
-                    Web3.to_checksum_address(message["from"]),
-                    Web3.to_checksum_address(message["to"]),
-                    int(message["value"]),
-                    int(message["gas"]),
-                    int(message["nonce"]),
-                    int(message["deadline"]),
-                    keccak(HexBytes(message["data"])),
-                ],
-            )
-        )
-        return keccak(b"\x19\x01" + self.domain_separator + struct)
+        return keccak(b"\x19\x01" + self.domain_separator + struct_hash(message))
 
     def sign(self, account: LocalAccount, typed_data: dict[str, Any]) -> str:
         """The r‖s‖v signature (v 27/28, low s, as eth_signTypedData_v4 gives) of the request's digest."""
@@ -852,8 +839,7 @@ class ChainGateway:
 
     def _batch_data(self, requests: list[tuple[dict[str, Any], str]]) -> tuple[bytes, int]:
         """Calldata of `executeOrVoidBatch(requests)` and its outer gas (see BATCH_TX_GAS)."""
-        tuples = [self._request_tuple(message, signature) for message, signature in requests]
-        data = BATCH_SELECTOR + abi_encode([FORWARD_REQUEST_DATA + "[]"], [tuples])
+        data = BATCH_SELECTOR + encode_requests(requests)
         gas = BATCH_TX_GAS + sum(
             _request_gas(int(message["gas"]), HexBytes(message["data"])) for message, _ in requests
         )
@@ -1039,9 +1025,8 @@ class ChainGateway:
         """Calldata of `execute(request)` and its outer gas: the inner allowance plus the forwarder's own
         work (signature check, nonce, calldata copy); estimating it would cost a round trip and cannot
         fail differently."""
-        request = self._request_tuple(message, signature)
-        data = EXECUTE_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [request])
-        return data, int(message["gas"]) + 80_000 + 16 * len(request[5])
+        data = EXECUTE_SELECTOR + encode_request(message, signature)
+        return data, int(message["gas"]) + 80_000 + 16 * len(HexBytes(message["data"]))
 
     def _settle(self, pipe: _Pipeline, request: _Signed, tx_hash: str) -> TxOutcome:
         """Wait for the request's receipt; if it did not execute, send it again in order or report why.
@@ -1425,20 +1410,8 @@ class ChainGateway:
             relays.turn.notify_all()
         self.leases.release(lease)
 
-    @staticmethod
-    def _request_tuple(message: dict[str, Any], signature: str) -> tuple[Any, ...]:
-        return (
-            Web3.to_checksum_address(message["from"]),
-            Web3.to_checksum_address(message["to"]),
-            int(message["value"]),
-            int(message["gas"]),
-            int(message["deadline"]),
-            HexBytes(message["data"]),
-            HexBytes(signature),
-        )
-
     def _verify_data(self, message: dict[str, Any], signature: str) -> bytes:
-        return VERIFY_SELECTOR + abi_encode([FORWARD_REQUEST_DATA], [self._request_tuple(message, signature)])
+        return VERIFY_SELECTOR + encode_request(message, signature)
 
     def _take_relayer(self, slot: int | None = None) -> int:
         """The relayer with the fewest requests in flight (round robin among equals), or `slot` (a signer's

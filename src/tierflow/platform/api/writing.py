@@ -18,6 +18,7 @@ from tierflow.platform.api.errors import api_error_response, outcome_unknown
 from tierflow.platform.api.schemas import ErrorResponse
 from tierflow.platform.services import audit_trail, idempotency, writes
 from tierflow.platform.services.context import ServiceContext
+from tierflow.platform.services.group_commit import Alike, execute_all
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.policy import ApprovalRequired
 from tierflow.platform.services.schemas.certificates import SignatureRequired, TxResult
@@ -67,10 +68,16 @@ def _answer(action: Callable[[], BaseModel]) -> JSONResponse:
         return JSONResponse(status_code=202, content={"status": "approval_required", "approval": body})
 
 
-def _audit(request: Request, ctx: ServiceContext, response: JSONResponse) -> None:
-    """One audit line per write attempt: who, what, the outcome (status and code), the transaction."""
+def _audit(request: Request, ctx: ServiceContext, response: JSONResponse, also: list[Alike]) -> None:
+    """One audit line per write attempt: who, what, the outcome (status and code), the transaction.
+
+    `also` (the write's stored answer, its idempotency completion) commits with the line: one
+    transaction shared with the lines of concurrent writes (audit_trail's group commit), not one of its
+    own each. Until it commits the key stays claimed, as when the process stops before answering: a
+    retry never resends."""
     caller = getattr(request.state, "caller_obj", None)
     if not isinstance(caller, Caller):
+        _store(ctx, also)
         return
     try:
         body = json.loads(bytes(response.body))
@@ -78,14 +85,27 @@ def _audit(request: Request, ctx: ServiceContext, response: JSONResponse) -> Non
         body = {}
     error = body.get("error") if isinstance(body, dict) else None
     outcome = str(body.get("status") or response.status_code) if error is None else str(error.get("code"))
-    audit_trail.record(
-        ctx.engine,
-        actor=caller.actor,
-        action=f"write {request.method} {request.url.path}",
-        outcome=f"{response.status_code} {outcome}",
-        origin=caller.origin,
-        tx_hash=body.get("tx_hash") if isinstance(body, dict) else None,
-    )
+    try:
+        audit_trail.record(
+            ctx.engine,
+            actor=caller.actor,
+            action=f"write {request.method} {request.url.path}",
+            outcome=f"{response.status_code} {outcome}",
+            origin=caller.origin,
+            tx_hash=body.get("tx_hash") if isinstance(body, dict) else None,
+            also=also,
+        )
+    except Exception:
+        # The audit line failed (with its group): the answer is stored on its own still, so a retry
+        # replays it instead of finding the key claimed for ever; then the error.
+        _store(ctx, also)
+        raise
+
+
+def _store(ctx: ServiceContext, also: list[Alike]) -> None:
+    if also:
+        with ctx.engine.begin() as conn:
+            execute_all(conn, also)
 
 
 def run_write(
@@ -108,8 +128,9 @@ def run_write(
     retry that finds the transaction of an earlier, timed-out attempt mined runs it in its place, and
     answers with what it returns (onboarding's ParticipantCreated), or the TxResult if None.
     """
-    response = _run_write(request, ctx, address, key, body, action, after, undo)
-    _audit(request, ctx, response)
+    also: list[Alike] = []  # the answer to store with the audit line
+    response = _run_write(request, ctx, address, key, body, action, after, undo, also)
+    _audit(request, ctx, response, also)
     return response
 
 
@@ -122,7 +143,10 @@ def _run_write(
     action: Callable[[], BaseModel],
     after: Callable[[TxResult], BaseModel | None] | None,
     undo: Callable[[], None] | None = None,
+    also: list[Alike] | None = None,
 ) -> JSONResponse:
+    """The write's response; its answer to store under `key` goes into `also` when given (the caller
+    commits it with the audit line), else it is stored here."""
     if key is None:
         try:
             return _answer(action)
@@ -141,7 +165,7 @@ def _run_write(
         if undo is not None:
             undo()
         idempotency.abandon(engine=ctx.engine, address=address, key=key)
-        return _run_write(request, ctx, address, key, body, action, after, undo)
+        return _run_write(request, ctx, address, key, body, action, after, undo, also)
     with recording_sends() as sent:
         try:
             response = _answer(action)
@@ -172,13 +196,13 @@ def _run_write(
                 # Nothing was sent (node or DB down before the transaction): let a retry run it.
                 idempotency.abandon(engine=ctx.engine, address=address, key=key)
                 return response
-    idempotency.complete(
-        engine=ctx.engine,
-        address=address,
-        key=key,
-        status_code=response.status_code,
-        body=_json(response),
+    answer = idempotency.completion(
+        address=address, key=key, status_code=response.status_code, body=_json(response)
     )
+    if also is None:
+        _store(ctx, [answer])
+    else:
+        also.append(answer)
     return response
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tierflow.chain.gateway import Call, ChainGateway
 from tierflow.platform.models.staff import AuditEntry
 from tierflow.platform.services import keyset
-from tierflow.platform.services.group_commit import Groups, Waiting
+from tierflow.platform.services.group_commit import Alike, Groups, Waiting, execute_all
 
 GENESIS = "0" * 64
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def record(
     origin: Origin | None = None,
     tx_hash: str | None = None,
     now: int | None = None,
-    also: Sequence[Executable] = (),
+    also: Sequence[Executable | Alike] = (),
 ) -> int:
     """Append one entry, never in the action's transaction (it stays even when the action fails); its seq.
 
@@ -108,7 +108,10 @@ def record(
     return int(_ENTRIES.submit(engine, (fields, also)))
 
 
-def _append(engine: Engine, batch: list[Waiting[tuple[dict[str, Any], Sequence[Executable]]]]) -> None:
+Also = Sequence[Executable | Alike]  # statements committed with an entry (group_commit.execute_all)
+
+
+def _append(engine: Engine, batch: list[Waiting[tuple[dict[str, Any], Also]]]) -> None:
     """Append `batch` in order in one transaction (each entry's `also` with it); each result its seq."""
     for attempt in range(50):
         try:
@@ -127,9 +130,7 @@ def _append(engine: Engine, batch: list[Waiting[tuple[dict[str, Any], Sequence[E
                     prev = row["entry_hash"] = entry_hash(prev, row)
                     rows.append(row)
                 conn.execute(AUDIT.insert(), rows)
-                for pending in batch:
-                    for statement in pending.item[1]:
-                        conn.execute(statement)
+                execute_all(conn, [statement for pending in batch for statement in pending.item[1]])
             for pending, row in zip(batch, rows, strict=True):
                 pending.result = int(row["seq"])
             return
@@ -139,7 +140,7 @@ def _append(engine: Engine, batch: list[Waiting[tuple[dict[str, Any], Sequence[E
     raise RuntimeError("could not append to the audit trail: the database stays busy")
 
 
-_ENTRIES: Groups[tuple[dict[str, Any], Sequence[Executable]]] = Groups(_append)
+_ENTRIES: Groups[tuple[dict[str, Any], Also]] = Groups(_append)
 
 
 @dataclass(frozen=True)

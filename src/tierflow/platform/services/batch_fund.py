@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlmodel import Session
 
 from tierflow.platform import i18n
@@ -43,8 +44,19 @@ def check(session: Session, caller: Caller, request_ids: list[int]) -> tuple[lis
     """Row errors (row = request id) and the total price; the balance must pay for all of them."""
     errors: list[RowError] = []
     total = 0
-    for request_id in dict.fromkeys(request_ids):
-        row = session.get(FinancingRequest, request_id)
+    wanted = list(dict.fromkeys(request_ids))
+    # The three columns checked, in one read (at most 500 ids: FundBatch's limit), not an ORM row each.
+    table = FinancingRequest.__table__  # type: ignore[attr-defined]
+    found = {
+        row.request_id: row
+        for row in session.execute(
+            select(table.c.request_id, table.c.financier, table.c.status, table.c.price).where(
+                table.c.request_id.in_(wanted)
+            )
+        )
+    }
+    for request_id in wanted:
+        row = found.get(request_id)
         if row is None or row.financier != caller.address:
             message = i18n.gettext("Request %(id)s is not addressed to you.", id=request_id)
             errors.append(RowError(row=request_id, column="request_id", message=message))

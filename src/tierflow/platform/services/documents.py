@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, delete, select, update
+from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -20,6 +20,7 @@ from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_i
 from tierflow.platform.services import access, audit_trail, invoice_files, keyset, names, queries
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
+from tierflow.platform.services.group_commit import Alike
 from tierflow.platform.services.participants import Caller
 from tierflow.platform.services.schemas.certificates import CursorPage, DocumentPublic
 
@@ -252,6 +253,15 @@ def mine(
     return CursorPage(data=data, count=count, limit=limit, offset=offset, next_after=following)
 
 
+_FILES = StoredDocument.__table__  # type: ignore[attr-defined]
+# Built once: an issue's check runs on every batch row, and building the select with its IN list cost more
+# than running it (~0.1 ms of CPU a row).
+_FOR_ISSUE = select(
+    _FILES.c.document_id, _FILES.c.uploader, _FILES.c.kind, _FILES.c.slot_id, _FILES.c.seller,
+    _FILES.c.doc_hash,
+).where(_FILES.c.document_id.in_(bindparam("ids", expanding=True)))  # fmt: skip
+
+
 def invoices_for_issue(
     *, session: Session, caller: Caller, document_ids: list[str], supplier: str
 ) -> list[bytes]:
@@ -259,17 +269,7 @@ def invoices_for_issue(
     hashes: list[bytes] = []
     wanted = list(dict.fromkeys(document_ids))
     # One read of the columns checked, not an ORM row (with its encrypted file) per document.
-    table = StoredDocument.__table__  # type: ignore[attr-defined]
-    found = {
-        row.document_id: row
-        for row in session.execute(
-            select(
-                table.c.document_id, table.c.uploader, table.c.kind, table.c.slot_id, table.c.seller,
-                table.c.doc_hash,
-            ).where(table.c.document_id.in_(wanted))
-        )
-        if wanted
-    }  # fmt: skip
+    found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})} if wanted else {}
     for document_id in wanted:
         row = found.get(document_id)
         if row is None:
@@ -351,7 +351,7 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
 # Set by a batch row around its issue: the statements binding its invoices, committed with the row's
 # answer and audit line (one transaction shared by the rows answered meanwhile) instead of two commits of
 # their own per row. Unset (None) everywhere else: `bind` commits at once.
-DEFERRED_BINDS: ContextVar[list[Executable] | None] = ContextVar("deferred_binds", default=None)
+DEFERRED_BINDS: ContextVar[list[Executable | Alike] | None] = ContextVar("deferred_binds", default=None)
 
 
 def bind(
@@ -369,29 +369,50 @@ def bind(
     behind (same hash, never bound); binding every one of them showed the bank the invoice once per
     attempt.
     """
-    table = StoredDocument.__table__  # type: ignore[attr-defined]
     # One UPDATE per hash with the choice as its subquery, never a read then a write: this runs right
     # after the transaction was mined, while the indexer writes its block, and on SQLite a read snapshot
     # that a write overtakes cannot become a write (SQLITE_BUSY_SNAPSHOT: the issue answered 503).
-    statements: list[Executable] = []
-    for doc_hash in dict.fromkeys(doc_hashes):
-        query = select(table.c.document_id).where(
-            table.c.uploader == obligor, table.c.slot_id.is_(None), table.c.doc_hash == doc_hash
+    named = list(document_ids or ())
+    statement = _bind_statement(len(named))
+    statements = [
+        Alike(
+            statement,
+            {"b_obligor": obligor, "b_hash": doc_hash, "b_slot": slot_id}
+            | {f"b_id{n}": document_id for n, document_id in enumerate(named)},
         )
-        if document_ids:
-            query = query.where(table.c.document_id.in_(document_ids))
-        latest = query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
-        statements.append(
-            update(table).where(table.c.document_id == latest.scalar_subquery()).values(slot_id=slot_id)
-        )
+        for doc_hash in dict.fromkeys(doc_hashes)
+    ]
     deferred = DEFERRED_BINDS.get()
     if deferred is not None:
         deferred += statements
         return
     session.commit()
-    for statement in statements:
-        session.execute(statement)
+    for each in statements:
+        session.execute(each.statement, each.params)
     session.commit()
+
+
+_BIND_STATEMENTS: dict[int, Executable] = {}
+
+
+def _bind_statement(named: int) -> Executable:
+    """`bind`'s UPDATE for an issue that named `named` documents (0: a relayed issue, hashes only): one
+    statement object per count, so the binds of a batch's rows answered together run as one executemany
+    (group_commit.execute_all)."""
+    statement = _BIND_STATEMENTS.get(named)
+    if statement is None:
+        table = StoredDocument.__table__  # type: ignore[attr-defined]
+        query = select(table.c.document_id).where(
+            table.c.uploader == bindparam("b_obligor"),
+            table.c.slot_id.is_(None),
+            table.c.doc_hash == bindparam("b_hash"),
+        )
+        if named:
+            query = query.where(table.c.document_id.in_([bindparam(f"b_id{n}") for n in range(named)]))
+        latest = query.order_by(table.c.created_at.desc(), table.c.document_id.desc()).limit(1)
+        built = update(table).where(table.c.document_id == latest.scalar_subquery())
+        statement = _BIND_STATEMENTS.setdefault(named, built.values(slot_id=bindparam("b_slot")))
+    return statement
 
 
 def discard(*, session: Session, caller: Caller, document_ids: list[str]) -> int:

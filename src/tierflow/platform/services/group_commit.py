@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import Executable
+from sqlalchemy.engine import Connection, Engine
 
 T = TypeVar("T")
 
@@ -65,3 +66,27 @@ class Groups(Generic[T]):
         if mine.error is not None:
             raise mine.error
         return mine.result
+
+
+@dataclass(frozen=True)
+class Alike:
+    """One write's run of a shared `statement` (a module-level statement of bind parameters) with its own
+    `params`: a group's alike writes go to the database as one executemany (`execute_all`), where a
+    statement each cost its compile-cache lookup, parameter processing and round trip (~0.2 ms of CPU)."""
+
+    statement: Executable
+    params: dict[str, Any]
+
+
+def execute_all(conn: Connection, statements: Iterable[Executable | Alike]) -> None:
+    """Run `statements` in `conn`'s transaction: each plain one on its own, then the Alike ones as one
+    executemany per shared statement (they change other rows than the plain ones, so order between the
+    two kinds does not matter; within a kind it is kept)."""
+    alike: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
+    for statement in statements:
+        if isinstance(statement, Alike):
+            alike.setdefault(id(statement.statement), (statement.statement, []))[1].append(statement.params)
+        else:
+            conn.execute(statement)
+    for statement, rows in alike.values():
+        conn.execute(statement, rows)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -24,7 +24,7 @@ from tierflow.chain.node import request_nonce_of, sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
-from tierflow.platform.services.group_commit import Groups, Waiting
+from tierflow.platform.services.group_commit import Alike, Groups, Waiting, execute_all
 
 TABLE = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 MAX_KEY_LEN = 128
@@ -142,18 +142,31 @@ def claim_many(*, engine: Engine, address: str, prints: dict[str, str]) -> set[s
 
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(completion(address=address, key=key, status_code=status_code, body=body))
+        execute_all(conn, [completion(address=address, key=key, status_code=status_code, body=body)])
 
 
-def completion(*, address: str, key: str, status_code: int, body: Any) -> Update:
+# One statement for every completion: a group of batch rows answered together stores its answers in one
+# executemany (group_commit.execute_all). An executed write's answer also names its transaction, block and
+# request nonce (answered_from): a second shared statement, so the others keep what mark_sent stored.
+_COMPLETE = (
+    update(TABLE)
+    .where(TABLE.c.address == bindparam("c_address"), TABLE.c.key == bindparam("c_key"))
+    .values(state="done", status_code=bindparam("c_status_code"), body=bindparam("c_body"))
+)
+_COMPLETE_EXECUTED = _COMPLETE.values(
+    tx_hash=bindparam("c_tx_hash"),
+    block_number=bindparam("c_block_number"),
+    request_nonce=bindparam("c_request_nonce"),
+)
+
+
+def completion(*, address: str, key: str, status_code: int, body: Any) -> Alike:
     """The statement `complete` runs, for a caller that commits it with its own (the audit line's)."""
-    return (
-        update(TABLE)
-        .where(TABLE.c.address == address, TABLE.c.key == key)
-        .values(
-            state="done", status_code=status_code, body=json.dumps(body), **answered_from(status_code, body)
-        )
-    )
+    chain = answered_from(status_code, body)
+    params = {"c_address": address, "c_key": key, "c_status_code": status_code, "c_body": json.dumps(body)}
+    if not chain:
+        return Alike(_COMPLETE, params)
+    return Alike(_COMPLETE_EXECUTED, {**params, **{f"c_{name}": value for name, value in chain.items()}})
 
 
 def answered_from(status_code: int, body: Any) -> dict[str, Any]:

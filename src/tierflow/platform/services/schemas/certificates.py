@@ -7,6 +7,7 @@ the dashboard are two faces of them. Bills have theirs in `bills.py`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -49,7 +50,16 @@ ChainDate = Annotated[
 
 
 def _checksum(value: str) -> str:
-    if not isinstance(value, str) or not Web3.is_address(value):
+    if not isinstance(value, str):
+        raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
+    return _checksummed(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(value: str) -> str:
+    """The checksummed form, kept: the same few parties' addresses come in every request (a batch's rows
+    name four suppliers), and each conversion is a keccak through web3's generic validators."""
+    if not Web3.is_address(value):
         raise ValueError("not an Ethereum address (0x followed by 40 hex digits)")
     return str(Web3.to_checksum_address(value))
 
