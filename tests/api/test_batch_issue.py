@@ -23,7 +23,14 @@ from test_invoice_files import xml_invoice
 from tierflow.chain import intents
 from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S, ChainGateway
 from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
-from tierflow.platform.services import audit_trail, batch_recovery, batch_state, documents, idempotency
+from tierflow.platform.services import (
+    audit_trail,
+    batch_issue,
+    batch_recovery,
+    batch_state,
+    documents,
+    idempotency,
+)
 from tierflow.platform.services.errors import ServiceError
 from tierflow.platform.services.participants import Caller
 
@@ -540,6 +547,27 @@ def test_batch_issue_rows_that_died_before_sending_wait_for_their_deadline_then_
     block = api.platform.w3.eth.block_number
     assert _upload(api, "core2", _csv(rows)).json()["outcomes"] == outcomes
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == payables + 4
+
+
+def test_batch_rows_queued_behind_a_row_that_raised_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row that raises (the service failing under it, not the process dying) answers the batch with
+    its error only once every other row ran: the rows still queued behind it are not cancelled. Before,
+    they were, and stayed claimed without ever being signed, "in progress" for ten minutes to every
+    re-submission (the flaky crash test above: the row that started last under load had no request)."""
+    ran: list[int] = []
+
+    def row(*, row: Any, **_: Any) -> Any:
+        ran.append(row)
+        if row == 1:
+            raise RuntimeError("the service failed")
+        time.sleep(0.05)  # the other rows queue behind this one (one at a time)
+        return row
+
+    monkeypatch.setattr(batch_issue, "CONCURRENCY", 1)
+    monkeypatch.setattr(batch_issue, "_issue_row", row)
+    with pytest.raises(RuntimeError, match="the service failed"):
+        batch_issue.run(ctx=None, caller=None, key="k", rows=[1, 2, 3, 4], uploads=[], action="a")
+    assert sorted(ran) == [1, 2, 3, 4]
 
 
 def test_batch_row_announcement_refuses_a_claim_that_is_gone_or_already_signed(api: Api) -> None:

@@ -7,7 +7,6 @@ Idempotent as a whole like a batch issue: the key is the SHA-256 of the bank and
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -117,6 +116,5 @@ def fund(
             claimed=rkeys[request_id] in claimed,
         )  # fmt: skip
 
-    with ThreadPoolExecutor(max_workers=max(1, min(batch_issue.CONCURRENCY, len(ids)))) as pool:
-        outcomes = list(pool.map(one, ids))
+    outcomes = batch_issue.every_row(one, ids)
     return FundBatchResult(batch_key=key, requests=len(ids), total=total, outcomes=outcomes)

@@ -508,8 +508,19 @@ def run(
             if on_row is not None:
                 on_row()
 
+    return every_row(one, rows)
+
+
+def every_row(one: Callable[[T], RowOutcome], rows: Sequence[T]) -> list[RowOutcome]:
+    """`one` of each row, concurrently, in order; every row runs to its end before an error is raised.
+
+    pool.map would raise a row's unexpected error at once and cancel the rows still queued behind it:
+    those stay claimed (claim_rows) and never signed, answering "in progress" for UNSIGNED_GRACE_S to
+    every re-submission, though the service never died."""
     with ThreadPoolExecutor(max_workers=max(1, min(CONCURRENCY, len(rows)))) as pool:
-        return list(pool.map(one, rows))
+        futures = [pool.submit(one, row) for row in rows]
+    # (leaving the pool waited for every row: none is cancelled)
+    return [future.result() for future in futures]
 
 
 def claim_rows(ctx: ServiceContext, caller: Caller, rows: dict[str, tuple[str, dict[str, Any]]]) -> set[str]:
