@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -168,3 +169,16 @@ def synthetic_api(
         engine.dispose()
         if cluster is not None:
             cluster.stop()
+
+
+def queued_together(queue: Any, count: int, run: Callable[[int], None]) -> None:
+    """Run `run(0)` .. `run(count - 1)` in threads that all queue behind a group being written (holding
+    `queue`'s writing lock, a group_commit queue) so that they are written as one group."""
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    with queue.writing:
+        for thread in threads:
+            thread.start()
+        while len(queue.waiting) < count:
+            threading.Event().wait(0.01)
+    for thread in threads:
+        thread.join(timeout=30)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from apikit import Api
+from apikit import Api, queued_together
 from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
@@ -632,14 +632,7 @@ def test_batch_answers_committed_together_share_one_update(api: Api) -> None:
 
     event.listen(engine, "before_cursor_execute", statement)
     try:
-        threads = [threading.Thread(target=answer, args=(n,)) for n in range(len(keys))]
-        with queue.writing:  # a group being written: the five rows queue behind it and go as one
-            for thread in threads:
-                thread.start()
-            while len(queue.waiting) < len(keys):
-                threading.Event().wait(0.01)
-        for thread in threads:
-            thread.join(timeout=30)
+        queued_together(queue, len(keys), answer)  # the five rows queue behind a group and go as one
     finally:
         event.remove(engine, "before_cursor_execute", statement)
     assert len(updates) == 1, updates

@@ -14,17 +14,19 @@ from typing import Any, cast
 
 import pytest
 import uvicorn
+from apikit import queued_together
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import event, text, update
+from sqlalchemy import event, insert, text, update
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
-from tierflow.chain.gateway import Call
+from tierflow.chain.gateway import Call, TxOutcome
 from tierflow.platform import serve
 from tierflow.platform.db import PG_POOL_SIZE, SQLITE_POOL_SIZE, make_engine
 from tierflow.platform.migrate import upgrade
-from tierflow.platform.services import batch_issue, documents, policy
+from tierflow.platform.models import RawEvent
+from tierflow.platform.services import batch_issue, documents, policy, writes
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import (
@@ -205,3 +207,39 @@ def test_document_upload_answers_without_reading_its_row_back(ctx: ServiceContex
     written = next(n for n, s in enumerate(statements) if s.startswith("INSERT INTO document_file"))
     assert not any("document_file" in s for s in statements[written + 1 :])
     assert stored.size == 8 and stored.filename == "c.txt"
+
+
+def test_writes_answered_together_share_one_indexed_read(ctx: ServiceContext) -> None:
+    """Writes whose receipts arrive together (a batch's rows in one transaction and block) check that the
+    indexer holds their block with one read between them, not a connection and a SELECT each (old code:
+    5 here); each still gets its own answer: a transaction held at another block, or not held, is not."""
+    held = "0x" + "ab" * 32
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            insert(RawEvent.__table__).values(  # type: ignore[attr-defined]
+                block_hash="0x" + "cd" * 32, log_index=0, block_number=7, block_time=1, tx_hash=held,
+                tx_index=0, contract="TierflowForwarder", address="0x" + "1" * 40,
+                event="ExecutedForwardRequest", args={},
+            )
+        )  # fmt: skip
+    asked = [(held, 7), (held, 7), (held, 8), ("0x" + "ef" * 32, 7), (held, 7)]
+    assert writes._indexed_at(ctx, TxOutcome(held, 7, 0))  # its group queue exists
+    queue = writes._INDEXED._queues[ctx.engine]
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "raw_event" in sql:
+            reads.append(sql)
+
+    answers: dict[int, bool] = {}
+
+    def check(n: int) -> None:
+        answers[n] = writes._indexed_at(ctx, TxOutcome(asked[n][0], asked[n][1], 0))
+
+    event.listen(ctx.engine, "before_cursor_execute", statement)
+    try:
+        queued_together(queue, len(asked), check)  # the five checks queue behind a read and go as one
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", statement)
+    assert len(reads) == 1, reads
+    assert answers == {0: True, 1: True, 2: False, 3: False, 4: True}

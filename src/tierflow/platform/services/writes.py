@@ -7,7 +7,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tierflow.chain.gateway import REQUEST_ENDS, Call, RelayError, TxOutcome
@@ -18,6 +19,7 @@ from tierflow.platform.models import RawEvent
 from tierflow.platform.services import documents, names, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
+from tierflow.platform.services.group_commit import Groups, Waiting
 from tierflow.platform.services.participants import Caller, custodial_account
 from tierflow.platform.services.schemas.certificates import (
     EventPublic,
@@ -151,14 +153,35 @@ def finish(
 
 def _indexed_at(ctx: ServiceContext, outcome: TxOutcome) -> bool:
     """Whether the indexer holds an event of the transaction in the receipt's block (every mined write
-    that succeeded emits one): the block the receipt named is the one the indexer took as canonical."""
-    with ctx.engine.connect() as conn:
-        found = conn.execute(
-            select(RAW.c.block_number)
-            .where(RAW.c.tx_hash == str(outcome.tx_hash), RAW.c.block_number == outcome.block_number)
-            .limit(1)
-        ).first()
-    return found is not None
+    that succeeded emits one): the block the receipt named is the one the indexer took as canonical.
+
+    The writes answered at the same moment (a batch's rows, which share their transaction and block)
+    share one read, made after each of them asked (group_commit): a pool checkout, its ping and a
+    statement per write cost ~0.3 ms of CPU each, more than the read itself."""
+    return bool(_INDEXED.submit(ctx.engine, (str(outcome.tx_hash), int(outcome.block_number))))
+
+
+# Built once: the transactions (with the blocks) of events the indexer holds, among those named.
+_INDEXED_READ = (
+    select(RAW.c.tx_hash, RAW.c.block_number)
+    .where(RAW.c.tx_hash.in_(bindparam("hashes", expanding=True)))
+    .distinct()
+)
+
+
+def _read_indexed(engine: Engine, group: list[Waiting[tuple[str, int]]]) -> None:
+    with engine.connect() as conn:
+        for start in range(0, len(group), 500):
+            part = group[start : start + 500]
+            hashes = sorted({tx_hash for tx_hash, _ in (waiting.item for waiting in part)})
+            held = {
+                (row.tx_hash, row.block_number) for row in conn.execute(_INDEXED_READ, {"hashes": hashes})
+            }
+            for waiting in part:
+                waiting.result = waiting.item in held
+
+
+_INDEXED: Groups[tuple[str, int]] = Groups(_read_indexed)
 
 
 def _still_mined(ctx: ServiceContext, outcome: TxOutcome) -> bool:
