@@ -18,6 +18,7 @@ from apikit import queued_together
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import event, insert, text, update
+from sqlalchemy.engine import default
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
@@ -26,7 +27,7 @@ from tierflow.platform import serve
 from tierflow.platform.db import PG_POOL_SIZE, SQLITE_POOL_SIZE, make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import RawEvent
-from tierflow.platform.services import batch_issue, documents, policy, writes
+from tierflow.platform.services import batch_issue, documents, idempotency, policy, writes
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import (
@@ -243,3 +244,30 @@ def test_writes_answered_together_share_one_indexed_read(ctx: ServiceContext) ->
         event.remove(ctx.engine, "before_cursor_execute", statement)
     assert len(reads) == 1, reads
     assert answers == {0: True, 1: True, 2: False, 3: False, 4: True}
+
+
+def test_idempotency_claims_of_any_group_size_reuse_one_compiled_insert(ctx: ServiceContext) -> None:
+    """A batch's claims go out as one cached INSERT run over the group's rows, whatever the group's size
+    (old code: the rows inline in the statement, compiled again for each new size); each key is won once."""
+    address = "0x" + "1" * 40
+    warm = {"warm": "p", "up": "p"}  # compiles the statement (once per process and database)
+    assert idempotency.claim_many(engine=ctx.engine, address=address, prints=warm) == set(warm)
+    hits: list[bool] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool) -> None:
+        if sql.startswith("INSERT INTO idempotency_record"):
+            hits.append(context.cache_hit is default.CACHE_HIT)
+
+    event.listen(ctx.engine, "before_cursor_execute", statement)
+    try:
+        won = [
+            idempotency.claim_many(
+                engine=ctx.engine, address=address, prints={f"{size}-{n}": "p" for n in range(size)}
+            )
+            for size in (3, 7)
+        ]
+        again = idempotency.claim_many(engine=ctx.engine, address=address, prints={"3-0": "p", "new": "p"})
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", statement)
+    assert hits and all(hits), hits
+    assert [len(keys) for keys in won] == [3, 7] and again == {"new"}

@@ -102,23 +102,26 @@ def _claim(engine: Engine, row: dict[str, Any]) -> bool:
 
 
 def _insert_claims(engine: Engine, group: list[Waiting[dict[str, Any]]]) -> None:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    statement = _CLAIM_STATEMENTS[engine.dialect.name]
     for start in range(0, len(group), 500):
         part = group[start : start + 500]
-        statement = (
-            insert(TABLE)
-            .values([claim.item for claim in part])
-            .on_conflict_do_nothing()
-            .returning(TABLE.c.address, TABLE.c.key)
-        )
         with engine.begin() as conn:
-            won = {(row.address, row.key) for row in conn.execute(statement)}
+            won = {(row.address, row.key) for row in conn.execute(statement, [claim.item for claim in part])}
         for claim in part:
             mine = (claim.item["address"], claim.item["key"])
             # The same key twice in one group (a request and its retry): the first claim wins.
             claim.result = mine in won
             won.discard(mine)
             claim.done = True
+
+
+# Built once per dialect and run as an executemany: SQLAlchemy sends it as multi-row INSERTs
+# ("insertmanyvalues", RETURNING kept) from one cached compilation, where a statement with the group's
+# VALUES inline was compiled afresh per group (~0.2 ms of CPU a claimed batch row).
+_CLAIM_STATEMENTS = {
+    name: insert(TABLE).on_conflict_do_nothing().returning(TABLE.c.address, TABLE.c.key)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 _CLAIMS: Groups[dict[str, Any]] = Groups(_insert_claims)
