@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ixkit import ADDRESSES as A
 from ixkit import ZERO, EventFactory, apply, h32, row, rows
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from tierflow.chain.abi import Event
@@ -37,6 +38,7 @@ from tierflow.platform.models import (
     PayableDefault,
     Payout,
     PlatformState,
+    Position,
     RecourseDebt,
     RecourseExercise,
     Repayment,
@@ -254,6 +256,40 @@ def test_certificate_issued_creates_payable_and_root_token(engine: Engine) -> No
         A["supplier1"],
         BIG,
     )
+
+
+def test_position_rows_of_a_block_read_in_one_statement(engine: Engine) -> None:
+    """A block of issues (a batch upload on 1 s blocks) reads the positions it moves in one SELECT, not
+    one per certificate (old code: 3 and 6 here); rows read together are the stored ones, moved once."""
+    f = EventFactory()
+    first = [event for slot in (1, 2, 3) for event in _issue(f, slot=slot, token=slot, face=10 * slot)]
+    f.next_block()
+    splits = [
+        f("Receivables:CertificateSplit", fromTokenId=slot, newTokenId=10 + slot, to=A["supplier2"],
+          **{"from": A["supplier1"]}, value=slot, rootTokenId=slot)
+        for slot in (1, 2, 3)
+    ]  # fmt: skip
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("SELECT") and "FROM position" in sql:
+            reads.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        apply(engine, first)
+        issued = len(reads)
+        apply(engine, splits)  # a new store: the three rows of the first block are read back together
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert (issued, len(reads) - issued) == (1, 1), reads
+    positions = {
+        (p["holder"], p["slot_id"], p["depth"]): (p["tokens"], p["value"]) for p in rows(engine, Position)
+    }
+    assert positions == {
+        **{(A["supplier1"], slot, 0): (1, 9 * slot) for slot in (1, 2, 3)},
+        **{(A["supplier2"], slot, 1): (1, slot) for slot in (1, 2, 3)},
+    }
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, and_, bindparam, delete, select, update
+from sqlalchemy import Column, Connection, Table, and_, bindparam, delete, select, tuple_, update
 
 from tierflow.platform.indexer import summary
 from tierflow.platform.models import READ_MODELS, SlotVersion, UndoEntry
@@ -82,6 +82,7 @@ class Store:
         self._journal = False
         self._seq = 0
         self._select_cache: dict[str, Any] = {}
+        self._many_cache: dict[str, Any] = {}  # table -> its SELECT of many primary keys (Store.load)
         # Before-images of the rows of summary.WATCHED tables changed in the current block (None: the
         # row was created in it); settled into the summary tables when the block ends.
         self._before: dict[Key, Row | None] = {}
@@ -294,8 +295,32 @@ class Store:
         if not self._before:
             return
         changed, self._before = self._before, {}
-        for (table, key), before in changed.items():
-            summary.apply(self, table, before, self._cache.get((table, key)))
+        moves = [(table, before, self._cache.get((table, key))) for (table, key), before in changed.items()]
+        summary.preload(self, moves)
+        for table, before, after in moves:
+            summary.apply(self, table, before, after)
+
+    def load(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Read the rows of `table` with primary keys `keys` that are not cached, in one statement per 500
+        (a key without a row is cached as absent, as `get` caches it): `get` then finds them without a
+        read each."""
+        missing = [key for key in dict.fromkeys(keys) if (table, key) not in self._cache]
+        if len(missing) < 2:
+            return  # `get` reads a single one as before
+        info = self.tables[table]
+        statement = self._many_cache.get(table)
+        if statement is None:
+            columns = [info.table.c[name] for name in info.primary_key]
+            statement = select(info.table).where(tuple_(*columns).in_(bindparam("keys", expanding=True)))
+            self._many_cache[table] = statement
+        for start in range(0, len(missing), 500):
+            part = missing[start : start + 500]
+            found = {
+                tuple(row[name] for name in info.primary_key): dict(row)
+                for row in self._require_conn().execute(statement, {"keys": part}).mappings()
+            }
+            for key in part:
+                self._cache[(table, key)] = found.get(key)
 
     def _require_conn(self) -> Connection:
         if self._conn is None:

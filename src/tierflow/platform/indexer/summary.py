@@ -10,7 +10,7 @@ from the rows themselves, for reconcile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,8 @@ class Store(Protocol):
     def get(self, table: str, *key: Any) -> Row | None: ...
 
     def create(self, table: str, row: Row) -> Row: ...
+
+    def load(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None: ...
 
 
 LIVE = ("active", "locked")
@@ -93,6 +95,20 @@ def apply(store: Store, table: str, before: Row | None, after: Row | None) -> No
             for column, amount in zip(spec.columns, amounts, strict=True):
                 row[column] += sign * amount
             row["updated_block"] = store.block_number
+
+
+def preload(store: Store, changes: Iterable[tuple[str, Row | None, Row | None]]) -> None:
+    """Read the summary rows that `apply` will move for `changes` (table, before, after) at once: a block
+    of issues creates a payable each, and each new payable's position was a SELECT finding nothing."""
+    wanted: dict[str, list[tuple[Any, ...]]] = {}
+    for table, before, after in changes:
+        for name, spec in SUMMARIES.items():
+            if spec.source == table:
+                for part in (spec.contribution(before), spec.contribution(after)):
+                    if part is not None:
+                        wanted.setdefault(name, []).append(part[0])
+    for name, keys in wanted.items():
+        store.load(name, keys)
 
 
 def recompute(conn: Connection) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
