@@ -556,9 +556,10 @@ class ChainGateway:
 
     def sign(self, account: LocalAccount, typed_data: dict[str, Any]) -> str:
         """The r‖s‖v signature (v 27/28, low s, as eth_signTypedData_v4 gives) of the request's digest."""
-        signature = self.sender.key_of(account).sign_recoverable(
-            self.digest(typed_data["message"]), hasher=None
-        )
+        return self._sign_digest(account, self.digest(typed_data["message"]))
+
+    def _sign_digest(self, account: LocalAccount, digest: bytes) -> str:
+        signature = self.sender.key_of(account).sign_recoverable(digest, hasher=None)
         return "0x" + (signature[:64] + bytes([27 + signature[64]])).hex()
 
     @staticmethod
@@ -794,14 +795,16 @@ class ChainGateway:
                 continue
             account = group[0][0].account
             requests: list[tuple[dict[str, Any], str]] = []
+            digests: list[bytes] = []  # each request's, hashed once for its signature and its announcement
             for offset, (job, allowance) in enumerate(group):
                 message = self._request_message(signer, job.to, job.data, allowance, nonce + offset, deadline)
-                requests.append((message, self.sign(job.account, self.typed_data(message))))
+                digests.append(self.digest(message))
+                requests.append((message, self._sign_digest(job.account, digests[-1])))
             data, gas = self._batch_data(requests)
             writers = [(job.context, nonce + offset) for offset, (job, _) in enumerate(group)]
             sent = _Batch(account, relayer, requests, data, gas, writers)
             try:
-                self._announce(group, requests)  # stored before the send; a failure sends nothing
+                self._announce(group, requests, digests)  # stored before the send; a failure sends nothing
                 # sent outside every writer's context: each records its own request of it (_noted)
                 sent.tx_hash = contextvars.Context().run(self._send_batch, sent)
             except Exception as error:
@@ -825,15 +828,22 @@ class ChainGateway:
         if not pipe.active:
             self._leave(pipe, None)
 
-    def _announce(self, group: list[tuple[_Job, int]], requests: list[tuple[dict[str, Any], str]]) -> None:
-        """Hand the signed requests to the writers that store them before their send (chain/intents.py)."""
+    def _announce(
+        self,
+        group: list[tuple[_Job, int]],
+        requests: list[tuple[dict[str, Any], str]],
+        digests: list[bytes] | None = None,
+    ) -> None:
+        """Hand the signed requests (with their EIP-712 `digests` when known) to the writers that store
+        them before their send (chain/intents.py)."""
+        hashed = digests if digests is not None else [self.digest(message) for message, _ in requests]
         intents.announce(
             [
                 (job.context, intents.SignedIntent(
-                    str(message["from"]), int(message["nonce"]), "0x" + self.digest(message).hex(),
+                    str(message["from"]), int(message["nonce"]), "0x" + digest.hex(),
                     int(message["deadline"]),
                 ))
-                for (job, _), (message, _signature) in zip(group, requests, strict=True)
+                for (job, _), (message, _signature), digest in zip(group, requests, hashed, strict=True)
             ]
         )  # fmt: skip
 
