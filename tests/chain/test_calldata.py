@@ -3,6 +3,7 @@ does, and leaves anything web3 would normalise or refuse to web3 (same bytes, sa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -86,3 +87,41 @@ def test_calldata_refuses_what_web3_refuses() -> None:
             _web3(contract, "transferValue", args)
         with pytest.raises(type(expected.value)):
             abi.calldata(contract, "transferValue", args)
+
+
+def test_calldata_lays_out_word_types_without_the_codec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Functions of static elementary arguments and arrays of them (an issue's invoice hashes) are laid
+    out word by word, the same bytes as web3's, without the codec (old code: the codec encoded every one)."""
+    cases = []
+    for contract in _contracts().values():
+        for item in contract.abi:
+            types = [str(i["type"]) for i in item.get("inputs", [])]
+            if item.get("type") != "function" or not all(
+                re.match(r"^(u?int\d*|bool|address|bytes\d+)(\[\])?$", t) for t in types
+            ):
+                continue
+            args = [_sample(t, n) for n, t in enumerate(types)]
+            if abi._plain_function(contract, item["name"], len(args)) is None:
+                continue  # overloaded: web3's path
+            try:
+                cases.append((contract, item["name"], args, _web3(contract, item["name"], args)))
+            except Web3Exception:
+                continue
+    for contract in {id(c): c for c, *_ in cases}.values():
+        monkeypatch.setattr(
+            contract.w3.codec,
+            "encode",
+            lambda types, values: pytest.fail(f"the codec encoded {types} {values}"),
+        )
+    assert len(cases) > 40 and any(isinstance(arg, list) for *_, args, _ in cases for arg in args)
+    for contract, function, args, expected in cases:
+        assert abi.calldata(contract, function, args) == expected, function
+    # Out of range, a bool for an int, a short bytes32: left to the codec, which decides (refuses them).
+    for types, values in (
+        (["uint8"], [256]),
+        (["uint256"], [True]),
+        (["bytes32"], [b"\x01" * 31]),
+        (["int8"], [-129]),
+    ):
+        with pytest.raises(ValueError):
+            abi._encode_words(types, values)

@@ -253,7 +253,10 @@ def calldata(contract: Contract, function: str, args: Sequence[Any]) -> bytes:
         selector, types = plain
         try:
             values = [_normalised(kind, value) for kind, value in zip(types, args, strict=True)]
-            return selector + contract.w3.codec.encode(types, values)
+            try:
+                return selector + _encode_words(types, values)
+            except ValueError:  # a type or value the word layout leaves to the codec (which may refuse it)
+                return selector + contract.w3.codec.encode(types, values)
         except Exception:  # an argument web3 would normalise or refuse: it raises its own error below
             pass
     return bytes(HexBytes(getattr(contract.functions, function)(*args)._encode_transaction_data()))
@@ -278,6 +281,45 @@ def _plain_function(contract: Contract, function: str, arity: int) -> tuple[byte
         selector = function_signature_to_4byte_selector(f"{function}({','.join(types)})")
         known[key] = (selector, types) if plain else None
     return known[key]
+
+
+_WORD_TYPE = re.compile(r"^(uint|int|bytes)(\d*)$")
+
+
+def _word(abi_type: str, value: Any) -> bytes:
+    """One static elementary value as its 32-byte ABI word; ValueError for anything the strict codec
+    would not take exactly as given (it then decides: the same bytes or its own refusal)."""
+    if abi_type == "address" and isinstance(value, str) and len(value) == 42:
+        return bytes(12) + bytes.fromhex(value[2:])  # checksummed already (_normalised)
+    if abi_type == "bool" and type(value) is bool:
+        return bytes(31) + bytes([value])
+    match = _WORD_TYPE.match(abi_type)
+    if match is not None:
+        kind, size = match.group(1), int(match.group(2) or 256)
+        if kind == "bytes" and isinstance(value, bytes) and len(value) == size <= 32:
+            return value + bytes(32 - size)
+        if kind == "uint" and type(value) is int and 0 <= value < 1 << size:
+            return value.to_bytes(32, "big")
+        if kind == "int" and type(value) is int and -(1 << (size - 1)) <= value < 1 << (size - 1):
+            return (value % (1 << 256)).to_bytes(32, "big")
+    raise ValueError(f"{abi_type}: left to the codec")
+
+
+def _encode_words(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    """The ABI encoding of static elementary values and dynamic arrays of them, laid out word by word:
+    the codec's type checks and encoder objects cost ~0.1 ms of CPU for an issue's arguments."""
+    head: list[bytes] = []
+    tail: list[bytes] = []
+    offset = 32 * len(types)
+    for abi_type, value in zip(types, values, strict=True):
+        if abi_type.endswith("[]") and isinstance(value, list | tuple):
+            part = len(value).to_bytes(32, "big") + b"".join(_word(abi_type[:-2], item) for item in value)
+            head.append(offset.to_bytes(32, "big"))
+            tail.append(part)
+            offset += len(part)
+        else:
+            head.append(_word(abi_type, value))
+    return b"".join(head + tail)
 
 
 def _normalised(abi_type: str, value: Any) -> Any:
