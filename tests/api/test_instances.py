@@ -36,8 +36,8 @@ from tierflow.platform.db import make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models.service import BatchUpload, ChainLease
 from tierflow.platform.pgtemp import PgCluster
-from tierflow.platform.services import batch_state
-from tierflow.platform.services.instances import DbLeases, single_instance
+from tierflow.platform.services import batch_state, instances
+from tierflow.platform.services.instances import DbLeases, single_instance, want_lease
 from tierflow.settings import DEV_RELAYER_KEYS, Settings
 from tierflow.testing.chain import Platform
 from tierflow.testing.harness import free_port
@@ -175,13 +175,78 @@ def test_signer_lease_wish_makes_holder_hand_over_to_the_waiting_instance(engine
         dead, live = (forwarder_lease("0x" + f"{n:02x}" * 20) for n in (1, 2))
         assert holder._want(dead) and waiter._want(live)
         with engine.begin() as conn:  # the dead waiter's last refresh was a WANT_TTL_S ago
-            conn.execute(update(ChainLease).where(ChainLease.name == "want:" + dead).values(expires_at=1))
+            conn.execute(
+                update(ChainLease)
+                .where(ChainLease.name == want_lease(dead, holder.holder))
+                .values(expires_at=1)
+            )
         assert third.sweep_wishes() == 1
-        assert _wishes(engine) == ["want:" + live]
+        assert _wishes(engine) == [want_lease(live, waiter.holder)]
         assert third.wanted(live) is True
     finally:
         for leases in (holder, waiter, third):
             leases.close()
+
+
+def test_signer_lease_goes_to_the_instance_that_waited_longest_not_back_to_the_last_holder(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three instances write for one signer: X holds, Y waits, then Z. Y gets the lease; X, which gave it
+    up and at once wants it again, must not pass Z, which has waited all along. Before, one wish row per
+    lease went to whichever waiter polled first once Y took the lease: the instance that had just given
+    it up (here, deterministically) could win every turn, and Z's writes failed after 20 s (issue 16:
+    6 of 768 writes refused in the 3-instance bench)."""
+    # Waiters look once a second, so the order in which X and Z poll is fixed by when each starts.
+    monkeypatch.setattr(instances, "WAIT_POLL_S", 1.0)
+    name = forwarder_lease("0x" + "cd" * 20)
+    x, y, z = (DbLeases(engine, ttl=30, wait=8) for _ in range(3))
+    got: dict[str, float] = {}
+    failed: list[BaseException] = []
+
+    def waits(leases: DbLeases, label: str) -> None:
+        try:
+            leases.hold(name)
+            got[label] = time.monotonic()
+        except ChainUnavailableError as error:
+            failed.append(error)
+
+    threads: list[threading.Thread] = []
+
+    def start(leases: DbLeases, label: str) -> None:
+        threads.append(threading.Thread(target=waits, args=(leases, label)))
+        threads[-1].start()
+
+    try:
+        assert x.hold(name) is True
+        start(y, "y")  # polls at t, t+1 s, …
+        assert wait_until(lambda: x.wanted(name), 3)
+        time.sleep(0.4)
+        start(z, "z")  # polls at t+0.4 s, t+1.4 s, …: waits from now on
+        time.sleep(0.2)
+        x.release(name)
+        threads[0].join(timeout=3)
+        assert "y" in got  # the first waiter, at its next poll
+        start(x, "x")  # wants the signer again at once (its next writes), polls at t+1 s, t+2 s, …
+        assert wait_until(lambda: x.holder in _wishers(engine), 2)
+        assert y.wanted(name) is True
+        y.release(name)
+        assert wait_until(lambda: bool({"x", "z"} & set(got)), 4)
+        assert "z" in got and "x" not in got  # the instance that waited longest, not the last holder
+        z.release(name)
+        assert wait_until(lambda: "x" in got, 3)  # then the last holder: a round each
+        x.release(name)
+        assert not failed
+        assert _wishes(engine) == []
+    finally:
+        for leases in (x, y, z):
+            leases.close()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def _wishers(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ChainLease.holder).where(ChainLease.name.like("want:%"))).scalars())
 
 
 def _wishes(engine: Engine) -> list[str]:

@@ -9,8 +9,9 @@ slot. `ChainGateway` therefore asks a `Leases` before it signs:
 * `hold(forwarder_lease(signer))` when a custodial signer's pipeline starts and `release` when it is idle:
   only one instance drives a signer's forwarder nonces at a time. Before each round of sends the
   pipeline asks `wanted`: while another instance waits for the signer, the holder sends nothing more,
-  lets its writes in flight settle and gives the lease up; a waiting instance is then first to take it
-  (the instances take turns, a round each, instead of the busiest one keeping the signer for good);
+  lets its writes in flight settle and gives the lease up; the instance that has waited longest is then
+  first to take it (the instances take turns, a round each in the order they began to wait, instead of
+  the busiest one keeping the signer for good);
 * `hold(account_lease(operator))` around each operator transaction (rare: the operator's writes), whose
   nonce is then read from the node again, since another instance may have sent since.
 

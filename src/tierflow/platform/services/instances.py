@@ -13,11 +13,16 @@ nothing per write, and the node's own `pending` count is the truth whenever a le
 * **A custodial signer's forwarder nonces** are leased while the signer has writes in flight in an
   instance (the gateway holds the lease when its pipeline starts and gives it up when it is idle): a
   write for that participant in another instance waits for it, then reads the nonce from the node.
-  The waiting instance marks its wish in a `want:` row (refreshed while it waits, WANT_TTL_S); the
-  holder sees it before its next round of sends (`wanted`), sends nothing more, and gives the lease up
-  once its writes in flight have settled; a freed lease with a live wish is taken only by the instance
-  that wished it. So a participant writing through every instance at once is served by each in turn
-  (a round each), where the busiest instance could keep the lease until the others' writes timed out.
+  The waiting instance marks its wish in a `want:` row of its own (refreshed while it waits,
+  WANT_TTL_S; `acquired_at` is when it began to wait); the holder sees it before its next round of
+  sends (`wanted`), sends nothing more, and gives the lease up once its writes in flight have settled;
+  a freed lease with live wishes is taken only by the instance that wished first. So a participant
+  writing through every instance at once is served by each in turn (a round each, in the order they
+  began to wait), where the busiest instance could keep the lease until the others' writes timed out.
+  One wish row per lease (the first waiter's) was not enough with three instances: once the first
+  waiter took the lease, the holder that had just given it up and a third instance that had waited
+  all along raced for the free row at their next poll, and the third could lose every turn until its
+  writes failed after 20 s.
   A wish is deleted once its waiter took the lease or gave up; one left by a waiter that died (expired,
   so it no longer counts) is deleted by any instance's heartbeat (`sweep_wishes`, every TTL), so the
   table does not keep a row per participant that was ever contended.
@@ -38,6 +43,7 @@ write per request): `single_instance` refuses a second one with a message that s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -49,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import case, delete, exists, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -70,9 +76,12 @@ WANT_TTL_S = 3.0
 SQLITE_INSTANCE = "instance"
 
 
-def want_lease(name: str) -> str:
-    """The name of the row in which an instance waiting for lease `name` says so."""
-    return f"want:{name}"
+def want_lease(name: str, holder: str | None = None) -> str:
+    """The name of the row in which instance `holder`, waiting for lease `name`, says so; without a
+    holder, the prefix of every such row. A row per waiter (not one per lease) keeps the order in which
+    they began to wait; the holder is hashed to fit the column (80 characters)."""
+    prefix = f"want:{name}#"
+    return prefix if holder is None else prefix + hashlib.sha256(holder.encode()).hexdigest()[:12]
 
 
 def new_holder_id() -> str:
@@ -138,22 +147,23 @@ class DbLeases(Leases):
                 held.count += 1
                 return False
             deadline = time.monotonic() + self.wait
-            wished = False
+            since: int | None = None  # [unix ms] when this instance's wish began (None: no wish yet)
             while True:
                 started = time.monotonic()
-                owner = self._take(name)
+                owner = self._take(name, since)
                 if owner is None:
                     held.count += 1
                     held.valid_until = started + self.ttl / 2
                     held.fresh = False  # the caller reads the nonce itself (True returned)
                     self._ensure_heartbeat()
-                    if wished:
+                    if since is not None:
                         self._unwant(name)
                     return True
-                # The holder sees the wish before its next round and hands the lease over (`wanted`).
-                wished = self._want(name) or wished
+                # The holder sees the wish before its next round and hands the lease over (`wanted`);
+                # the instances waiting take it in the order their wishes began.
+                since = self._want(name) or since
                 if time.monotonic() >= deadline:
-                    if wished:
+                    if since is not None:
                         self._unwant(name)
                     log.warning("instance %s waited in vain for %s, held by %s", self.holder, name, owner)
                     raise ChainUnavailableError(
@@ -180,12 +190,13 @@ class DbLeases(Leases):
                 log.warning("instance %s could not give up %s: %s", self.holder, name, error)
 
     def wanted(self, name: str) -> bool:
-        want = want_lease(name)
         try:
             with self.engine.connect() as conn:
                 found = conn.execute(
                     select(LEASE.c.holder).where(
-                        LEASE.c.name == want, LEASE.c.holder != self.holder, LEASE.c.expires_at >= _now_ms()
+                        LEASE.c.name.startswith(want_lease(name), autoescape=True),
+                        LEASE.c.holder != self.holder,
+                        LEASE.c.expires_at >= _now_ms(),
                     )
                 ).first()
         except SQLAlchemyError as error:  # keep sending: the other instance waits, as before the wishes
@@ -247,18 +258,30 @@ class DbLeases(Leases):
         with self._guard:
             return self._held.setdefault(name, _Held())
 
-    def _take(self, name: str) -> str | None:
-        """Take or renew the row of `name` if it is free, expired or ours: None, else its holder."""
+    def _take(self, name: str, since: int | None = None) -> str | None:
+        """Take or renew the row of `name` if it is free, expired or ours: None, else its holder.
+        `since`: when this instance's live wish for it began (None: it has none)."""
         now = _now_ms()
         expires = now + int(self.ttl * 1000)
         try:
             with self.engine.begin() as conn:
                 # One conditional UPDATE: two instances racing for an expired row both run it, and the
                 # row lock makes the second re-check the condition against the first one's holder.
-                # A freed or expired lease goes first to an instance that waits for it (its live wish).
+                # A freed or expired lease goes first to the instance that has waited longest (the
+                # earliest live wish; ties by holder): without a wish of its own, any live wish of
+                # another instance comes first.
                 wish = LEASE.alias("wish")
+                earlier = (
+                    true()
+                    if since is None
+                    else (wish.c.acquired_at < since)
+                    | ((wish.c.acquired_at == since) & (wish.c.holder < self.holder))
+                )
                 wished_by_another = exists().where(
-                    wish.c.name == want_lease(name), wish.c.holder != self.holder, wish.c.expires_at >= now
+                    wish.c.name.startswith(want_lease(name), autoescape=True),
+                    wish.c.holder != self.holder,
+                    wish.c.expires_at >= now,
+                    earlier,
                 )
                 if conn.execute(
                     update(LEASE)
@@ -283,36 +306,39 @@ class DbLeases(Leases):
         except SQLAlchemyError as error:
             raise ChainUnavailableError(f"the database does not answer (leases): {error}") from error
 
-    def _want(self, name: str) -> bool:
-        """Say (or repeat) that this instance waits for `name`: True unless another waiter said so first."""
-        want, now = want_lease(name), _now_ms()
+    def _want(self, name: str) -> int | None:
+        """Say (or repeat) that this instance waits for `name`: when its wish began [unix ms], or None if
+        the database did not take it (the instance then waits unannounced and tries again)."""
+        want, now = want_lease(name, self.holder), _now_ms()
         expires = now + int(WANT_TTL_S * 1000)
         try:
             with self.engine.begin() as conn:
-                if conn.execute(
+                # The wish keeps its start (`acquired_at`) while refreshed: its place in the queue. One
+                # that expired (this instance stalled) counted nowhere meanwhile and starts anew.
+                since = conn.execute(
                     update(LEASE)
                     .where(LEASE.c.name == want)
-                    .where((LEASE.c.holder == self.holder) | (LEASE.c.expires_at < now))
-                    .values(holder=self.holder, acquired_at=now, expires_at=expires)
-                ).rowcount:
-                    return True
-                if conn.execute(select(LEASE.c.holder).where(LEASE.c.name == want)).first() is not None:
-                    return False
-            with self.engine.begin() as conn:
+                    .values(
+                        holder=self.holder,
+                        acquired_at=case((LEASE.c.expires_at < now, now), else_=LEASE.c.acquired_at),
+                        expires_at=expires,
+                    )
+                    .returning(LEASE.c.acquired_at)
+                ).scalar()
+                if since is not None:
+                    return int(since)
                 conn.execute(
                     LEASE.insert().values(name=want, holder=self.holder, acquired_at=now, expires_at=expires)
                 )
-            return True
-        except SQLAlchemyError:  # IntegrityError: another waiter inserted it first; else wait unannounced
-            return False
+            return now
+        except SQLAlchemyError:
+            return None
 
     def _unwant(self, name: str) -> None:
         """Delete this instance's wish (taken, or waited in vain): an expired row would stay for good."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    delete(LEASE).where(LEASE.c.name == want_lease(name), LEASE.c.holder == self.holder)
-                )
+                conn.execute(delete(LEASE).where(LEASE.c.name == want_lease(name, self.holder)))
         except SQLAlchemyError:  # the wish expires by itself within WANT_TTL_S (and is swept later)
             pass
 
@@ -327,7 +353,7 @@ class DbLeases(Leases):
         with self.engine.begin() as conn:
             return int(
                 conn.execute(
-                    delete(LEASE).where(LEASE.c.name.like(want_lease("%")), LEASE.c.expires_at < now)
+                    delete(LEASE).where(LEASE.c.name.startswith("want:"), LEASE.c.expires_at < now)
                 ).rowcount
             )
 
