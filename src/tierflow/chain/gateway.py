@@ -736,8 +736,9 @@ class ChainGateway:
                 message = self._request_message(
                     signer, job.to, job.data, gas + INNER_GAS_MARGIN, nonce, deadline
                 )
-                signature = self.sign(job.account, self.typed_data(message))
-                self._announce([(job, gas)], [(message, signature)])
+                digest = self.digest(message)  # hashed once for its signature and its announcement
+                signature = self._sign_digest(job.account, digest)
+                self._announce([(job, gas)], [(message, signature)], [digest])
                 tx_hash = job.context.run(self._send_request, relayer, message, signature)
             except ContractRevert as refusal:
                 job.refused(refusal)  # nothing sent, no nonce taken: the writes behind it are unaffected
@@ -833,18 +834,17 @@ class ChainGateway:
         self,
         group: list[tuple[_Job, int]],
         requests: list[tuple[dict[str, Any], str]],
-        digests: list[bytes] | None = None,
+        digests: list[bytes],
     ) -> None:
-        """Hand the signed requests (with their EIP-712 `digests` when known) to the writers that store
+        """Hand the signed requests (with their EIP-712 `digests`, as signed) to the writers that store
         them before their send (chain/intents.py)."""
-        hashed = digests if digests is not None else [self.digest(message) for message, _ in requests]
         intents.announce(
             [
                 (job.context, intents.SignedIntent(
                     str(message["from"]), int(message["nonce"]), "0x" + digest.hex(),
                     int(message["deadline"]),
                 ))
-                for (job, _), (message, _signature), digest in zip(group, requests, hashed, strict=True)
+                for (job, _), (message, _signature), digest in zip(group, requests, digests, strict=True)
             ]
         )  # fmt: skip
 
