@@ -14,7 +14,7 @@ from web3 import Web3
 from tierflow.chain.abi import RevertDecoder
 from tierflow.chain.accounts import dev_account
 from tierflow.chain.devnet import Devnet, free_port
-from tierflow.chain.gateway import RECEIPT_TIMEOUT_S, ChainGateway
+from tierflow.chain.gateway import RECEIPT_TIMEOUT_S, ChainGateway, wait_until
 from tierflow.chain.jsonrpc import JsonRpc
 from tierflow.chain.node import TxSender, connect
 from tierflow.chain.receipts import ReceiptWatcher
@@ -340,3 +340,30 @@ def test_receipt_watcher_forgets_instead_of_resending_when_the_lease_is_gone(
     (result,) = mine_until_delivered(devnet, gateway, [lost])
     assert isinstance(result, TransactionOutcomeUnknown)
     assert sender.resends == 0 and not sender.keeps(lost) and not sender.revive(lost, lambda _: True)
+
+
+def test_sender_gas_limits_never_decrease_so_anvil_evicts_no_later_send(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    """Anvil fills a block while gas used so far + a transaction's gas limit fits; when one of an
+    account's transactions does not, it tries the account's next one, and a smaller one that fits fails
+    "nonce too high" and is evicted with every later one of the account (how the 2 s upload lost one or
+    two relayer transactions a run). A send's limit is raised to its account's highest unmined one, so
+    the later send waits with the one that did not fit, and nothing is lost."""
+    devnet, rpc = manual_chain
+    rpc.call("evm_setBlockGasLimit", [hex(100_000)])
+    sender, _, gateway = resending_sender(devnet, rpc)
+    account, to = dev_account(17), str(dev_account(1).address)
+    hashes = [sender.send_call(account, to, b"", gas) for gas in (60_000, 90_000, 30_000)]
+    rpc.call("evm_mine", [])  # the first uses 21,000: the second's 90,000 no longer fits, nor may the third
+    assert rpc.call("eth_getTransactionReceipt", [hashes[0]])
+    assert all(rpc.call("eth_getTransactionByHash", [tx_hash]) for tx_hash in hashes[1:]), "evicted"
+    results = mine_until_delivered(devnet, gateway, hashes)
+    assert [int(r["status"], 16) for r in results] == [1, 1, 1]
+    assert sender.resends == 0
+    limits = [int(rpc.call("eth_getTransactionByHash", [tx_hash])["gas"], 16) for tx_hash in hashes]
+    assert limits == [60_000, 90_000, 90_000]
+    # Once they are mined, the account's next send has its own limit again.
+    assert wait_until(lambda: sender.unmined_count() == 0, 5)
+    later = sender.send_call(account, to, b"", 30_000)
+    assert int(rpc.call("eth_getTransactionByHash", [later])["gas"], 16) == 30_000

@@ -134,6 +134,7 @@ class _Unmined:
 
     tx_hash: str
     raw: str
+    gas: int  # its gas limit (see TxSender.send_call: an account's never decrease while unmined)
     # The head at which this became its account's oldest unmined transaction (None: not yet).
     oldest_since: int | None = field(default=None)
 
@@ -288,6 +289,15 @@ class TxSender:
         transaction was written is settled from the node (`_settle_in_doubt`): delivered, never
         delivered (ChainUnavailableError, safe to run again), or TransactionOutcomeUnknown while the node
         does not answer. An RPC error about the nonce resynchronises it from the node and tries once more.
+
+        The gas limit is raised to the highest of the account's sends not yet seen mined, if that is
+        higher: anvil packs a block by `gas used so far + gas limit`, and when one of an account's
+        transactions does not fit it goes on to the account's next one; a smaller one that fits then
+        fails "nonce too high", and anvil evicts it with every later one of the account (an account's
+        batch of 46 M gas followed by one of 18 M lost the second and stalled the account's writes
+        for three blocks, several times a run). With limits that never decrease, a transaction that does
+        not fit is followed by ones that do not fit either. Only the limit grows: the gas used, and paid
+        for, is the same.
         """
         address = account.address
         with self._lock_for(address):
@@ -305,6 +315,7 @@ class TxSender:
                     # The node has none of this account's sends from `nonce` on, and the nonces are about
                     # to carry new bytes: the old ones must never be sent again.
                     self._forget_unmined(address, from_nonce=nonce)
+                gas = max(gas, self._gas_floor(address))
                 tx_hash, raw = self._signed(account, to, data, nonce, gas, self.gas_price())
                 try:
                     try:
@@ -313,7 +324,7 @@ class TxSender:
                         self._settle_in_doubt(tx_hash, raw, error)
                 except TransactionOutcomeUnknown:
                     self._nonces.pop(address, None)
-                    self._remember_unmined(address, nonce, tx_hash, raw)
+                    self._remember_unmined(address, nonce, tx_hash, raw, gas)
                     _note_sent(tx_hash)
                     raise
                 except RpcError as error:
@@ -326,18 +337,23 @@ class TxSender:
                     self._nonces.pop(address, None)
                     raise
                 self._nonces[address] = nonce + 1
-                self._remember_unmined(address, nonce, tx_hash, raw)
+                self._remember_unmined(address, nonce, tx_hash, raw, gas)
                 _note_sent(tx_hash)
                 return tx_hash
         raise AssertionError("unreachable")
 
-    def _remember_unmined(self, address: str, nonce: int, tx_hash: str, raw: str) -> None:
+    def _remember_unmined(self, address: str, nonce: int, tx_hash: str, raw: str, gas: int) -> None:
         with self._unmined_lock:
             old = self._unmined.setdefault(address, {}).get(nonce)
             if old is not None:
                 self._unmined_hashes.pop(old.tx_hash, None)
-            self._unmined[address][nonce] = _Unmined(str(tx_hash), raw)
+            self._unmined[address][nonce] = _Unmined(str(tx_hash), raw, gas)
             self._unmined_hashes[str(tx_hash)] = (address, nonce)
+
+    def _gas_floor(self, address: str) -> int:
+        """The highest gas limit of the account's sends not yet seen mined (0: none); see send_call."""
+        with self._unmined_lock:
+            return max((entry.gas for entry in self._unmined.get(address, {}).values()), default=0)
 
     def _forget_unmined(
         self,
