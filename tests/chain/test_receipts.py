@@ -367,3 +367,32 @@ def test_sender_gas_limits_never_decrease_so_anvil_evicts_no_later_send(
     assert wait_until(lambda: sender.unmined_count() == 0, 5)
     later = sender.send_call(account, to, b"", 30_000)
     assert int(rpc.call("eth_getTransactionByHash", [later])["gas"], 16) == 30_000
+
+
+def test_sender_resends_a_later_send_lost_while_the_oldest_still_waits_after_one_whole_block(
+    manual_chain: tuple[Devnet, JsonRpc],
+) -> None:
+    """The node lost an account's later sends while its oldest still waits in the pool (a full block).
+    Once the oldest had a whole block to be mined in (it went out before the previous head was seen) and
+    was not, the node is asked about every kept send of the account, and the lost ones go out again at
+    once: not after two more blocks, and not only when the oldest itself is lost. The heads are handed
+    in as the receipt watcher would report them; no block is mined, so the oldest keeps waiting."""
+    devnet, rpc = manual_chain
+    counting = CountingRpc(devnet.url)
+    sender = TxSender(connect(devnet.url), RevertDecoder([]), rpc=counting)
+    head = int(rpc.call("eth_blockNumber", []), 16)
+    sender.on_new_block(head, [])
+    account, to = dev_account(18), str(dev_account(1).address)
+    hashes = [sender.send_call(account, to, b"", 30_000) for _ in range(3)]
+    rpc.call("anvil_dropTransaction", [hashes[1]])
+    assert rpc.call("eth_getTransactionByHash", [hashes[2]]) is None  # dropped with the one it depends on
+    sender.on_new_block(head + 1, [])  # the block may have begun before they arrived: nothing asked yet
+    assert not counting.counts["eth_getTransactionByHash"], counting.counts
+    sender.on_new_block(head + 2, [])  # a whole block went by without the oldest: asked, the lost resent
+    assert sender.resends == 2
+    assert all(rpc.call("eth_getTransactionByHash", [tx_hash]) for tx_hash in hashes)
+    sender.on_new_block(head + 3, [])  # still waiting: asked again only after STALL_BLOCKS more blocks
+    assert counting.counts["eth_getTransactionCount"] == 2, counting.counts  # the nonce read, one question
+    rpc.call("evm_mine", [])
+    assert all(rpc.call("eth_getTransactionReceipt", [tx_hash])["status"] == "0x1" for tx_hash in hashes)
+    assert sender.resends == 2

@@ -38,8 +38,11 @@ _SENT: ContextVar[list[str] | None] = ContextVar("tierflow_sent_transactions", d
 # How long a fee quote is reused. The base fee moves by at most 1/8 per block, so the 2 x headroom of
 # maxFeePerGas outlasts about six full blocks.
 FEE_REFRESH_S = 2.0
-# New blocks an account's oldest unmined transaction may wait before the node is asked whether it still
-# has it: one block is the normal wait, a second covers a full block; after that a lost one is resent.
+# New blocks after the head a transaction went out at, by which it is mined unless the block was full or
+# the node lost it: the first may have been mined, or begun, before it reached the pool; the second it
+# had whole. An account's oldest unmined send still waiting then has the node asked about its sends.
+MINED_WITHIN = 2
+# New blocks before the node is asked again about an account whose oldest send still waits (full blocks).
 STALL_BLOCKS = 2
 ASK_BATCH = 500  # calls per JSON-RPC batch of those checks
 
@@ -135,8 +138,9 @@ class _Unmined:
     tx_hash: str
     raw: str
     gas: int  # its gas limit (see TxSender.send_call: an account's never decrease while unmined)
-    # The head at which this became its account's oldest unmined transaction (None: not yet).
-    oldest_since: int | None = field(default=None)
+    # The head the sender had seen when it went out (None: none yet; set by the next on_new_block).
+    sent_head: int | None = field(default=None)
+    asked_at: int | None = field(default=None)  # the head at which the node was last asked about it
 
 
 def connect(
@@ -347,7 +351,7 @@ class TxSender:
             old = self._unmined.setdefault(address, {}).get(nonce)
             if old is not None:
                 self._unmined_hashes.pop(old.tx_hash, None)
-            self._unmined[address][nonce] = _Unmined(str(tx_hash), raw, gas)
+            self._unmined[address][nonce] = _Unmined(str(tx_hash), raw, gas, self._head_seen)
             self._unmined_hashes[str(tx_hash)] = (address, nonce)
 
     def _gas_floor(self, address: str) -> int:
@@ -398,12 +402,16 @@ class TxSender:
         """Forget the sends now mined; send again, once, the ones the node has lost.
 
         Called by the receipt watcher (chain/receipts.py) after each lookup with the head it read and the
-        hashes whose receipts it found. A node may accept a transaction and then lose it (evicted from
-        its pool, a restart, a reorg): every later nonce of the account then waits in the pool for ever.
-        When an account's oldest unmined send has stayed unmined for STALL_BLOCKS new blocks, one batch
-        asks the node for the account's mined count and for that transaction; if the node does not know
-        it, the same signed bytes go out again (same hash and nonce: it runs at most once), with any
-        later ones of the account it lost too. Nothing is asked while every send is mined in time.
+        hashes whose receipts it found. A node may accept a transaction and then lose it (anvil evicts an
+        account's later transactions when an earlier one did not fit in a block, see send_call; a
+        restart, a reorg): every later nonce of the account then waits in the pool for ever. When an
+        account's oldest unmined send had a whole block to be mined in (it went out before the previous
+        head was seen) and was not, one batch asks the node for the account's mined count and for each of
+        its kept sends, the oldest too: it may still wait in the pool (a full block) while a later one
+        was lost. The ones the node does not know go out again, the same signed bytes (same hash and
+        nonce: each runs at most once), oldest first; the account is asked about again after
+        STALL_BLOCKS more blocks if that send still waits. Nothing is asked while every send is mined
+        within the block after the one it went out in.
         `may_resend(account)`, asked under the account's send lock, may forbid it (see _resend_lost).
         """
         with self._unmined_lock:
@@ -419,29 +427,34 @@ class TxSender:
             if head == self._head_seen:
                 return
             self._head_seen = head
-            stalled: list[tuple[str, int, str]] = []
+            stalled: list[tuple[str, list[tuple[int, str]]]] = []
             for address, entries in self._unmined.items():
-                nonce = min(entries)
-                oldest = entries[nonce]
-                if oldest.oldest_since is None:
-                    oldest.oldest_since = head
-                elif head - oldest.oldest_since >= STALL_BLOCKS:
-                    oldest.oldest_since = head  # asked now; again after STALL_BLOCKS more if still waiting
-                    stalled.append((address, nonce, oldest.tx_hash))
+                oldest = entries[min(entries)]
+                if oldest.sent_head is None:
+                    oldest.sent_head = head  # sent before any head was seen: counted from this one
+                if head - oldest.sent_head >= MINED_WITHIN and (
+                    oldest.asked_at is None or head - oldest.asked_at >= STALL_BLOCKS
+                ):
+                    oldest.asked_at = head
+                    stalled.append((address, sorted((n, entry.tx_hash) for n, entry in entries.items())))
         if not stalled:
             return
         calls: list[tuple[str, Sequence[Any]]] = []
-        for address, _, tx_hash in stalled:
-            calls += [
-                ("eth_getTransactionCount", [address, "latest"]),
-                ("eth_getTransactionByHash", [tx_hash]),
-            ]
-        answers = self._ask(calls)
-        for index, (address, nonce, _) in enumerate(stalled):
-            mined_count = int(answers[2 * index], 16)
+        for address, kept in stalled:
+            calls.append(("eth_getTransactionCount", [address, "latest"]))
+            calls += [("eth_getTransactionByHash", [tx_hash]) for _, tx_hash in kept]
+        answers = iter(self._ask(calls))
+        for address, kept in stalled:
+            mined_count = int(next(answers), 16)
+            known = [next(answers) for _ in kept]
             self._forget_unmined(address, below=mined_count)
-            if nonce >= mined_count and not answers[2 * index + 1]:
-                self._resend_lost(address, may_resend)
+            lost = [
+                (nonce, tx_hash)
+                for (nonce, tx_hash), answer in zip(kept, known, strict=True)
+                if nonce >= mined_count and not answer
+            ]
+            if lost:
+                self._resend_lost(address, lost, may_resend)
 
     def _ask(self, calls: list[tuple[str, Sequence[Any]]]) -> list[Any]:
         """The answers of read-only `calls`, in JSON-RPC batches a node accepts (Besu caps them at 1,024)."""
@@ -453,24 +466,26 @@ class TxSender:
             answers += rpc.batch(calls[start : start + ASK_BATCH])
         return answers
 
-    def _resend_lost(self, address: str, may_resend: Callable[[str], bool] | None) -> None:
-        """Send again the account's unmined transactions the node does not know, oldest first.
+    def _resend_lost(
+        self, address: str, lost: list[tuple[int, str]], may_resend: Callable[[str], bool] | None
+    ) -> None:
+        """Send again the account's `lost` transactions (nonce, hash: the node said it does not know them),
+        oldest first.
 
-        Under the account's send lock, so no new bytes can take one of these nonces meanwhile. When
-        `may_resend` says no (several instances: this one no longer holds the account's lease, and another
-        may have given the nonces to other bytes), the kept bytes are forgotten instead."""
+        Under the account's send lock, so no new bytes can take one of these nonces meanwhile: only bytes
+        still kept under the same hash go out. When `may_resend` says no (several instances: this one no
+        longer holds the account's lease, and another may have given the nonces to other bytes), the kept
+        bytes are forgotten instead. One that came back or was mined since the question answers "already
+        known" or "nonce too low": no harm, it runs at most once."""
         with self._lock_for(address):
             if may_resend is not None and not may_resend(address):
                 self._forget_unmined(address, below=0, from_nonce=0)
                 return
-            with self._unmined_lock:
-                kept = sorted(self._unmined.get(address, {}).items())
-            if not kept:
-                return
-            known = self._ask([("eth_getTransactionByHash", [entry.tx_hash]) for _, entry in kept])
-            for (nonce, entry), answer in zip(kept, known, strict=True):
-                if answer:
-                    continue
+            for nonce, tx_hash in lost:
+                with self._unmined_lock:
+                    entry = self._unmined.get(address, {}).get(nonce)
+                if entry is None or entry.tx_hash != tx_hash:
+                    continue  # mined, or its nonce given to new bytes, since the question
                 try:
                     self.rpc.call("eth_sendRawTransaction", [entry.raw], timeout=self.send_timeout)
                 except RpcError as error:
