@@ -852,6 +852,10 @@ def _outcome(item: int, status: int, body: dict[str, Any], done: Done = "issued"
     )  # fmt: skip
 
 
+# A row's outcome from its stored answer, for whoever rebuilds a batch's result (services/batch_sweep.py).
+outcome_of = _outcome
+
+
 def _drop_unused(ctx: ServiceContext, caller: Caller, stored: StoredInvoices) -> None:
     """Delete the stored invoices no row's write named: rows that replayed an earlier run's answer (or
     were claimed by a concurrent run). A row whose write ran keeps its own, as its upload did before:
