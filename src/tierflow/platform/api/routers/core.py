@@ -118,8 +118,12 @@ def issue(
     "checked first; any wrong row answers 422 with `details.rows` (row, column, message) and nothing is "
     "sent. Then the rows are sent concurrently through the normal write path (approval policy, audit); "
     "the answer lists one outcome per row (slot id and tx hash, approval, or the error). Idempotent as a "
-    "whole: the batch key is the SHA-256 of the company and the file's bytes (or of the Idempotency-Key "
-    "header), so sending the same file again sends nothing twice and answers the same outcomes.",
+    "whole: the batch key is the SHA-256 of the company and the file's bytes, whatever the channel (this "
+    "API or the dashboard's upload) and whatever Idempotency-Key comes with it, so sending the same file "
+    "again sends nothing twice and answers the same outcomes. An Idempotency-Key is bound to its file: "
+    "the same key with another file answers 422 `idempotency_key_reused`. To send rows again (say, rows "
+    "that failed, after their credit line was raised), send a file of those rows: another file is "
+    "another batch.",
 )
 def issue_batch(
     ctx: ContextDep,
