@@ -3,6 +3,7 @@ database and chain, without anybody submitting them again (services/batch_sweep.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -26,6 +27,10 @@ from test_controls import _signed_in
 from tierflow.platform.main import create_app
 from tierflow.platform.services import audit_trail, batch_recovery, batch_state, batch_sweep
 from tierflow.platform.services.context import ServiceContext
+
+
+def _slots(shown: dict[str, Any]) -> list[str]:
+    return [str(o["slot_id"]) for o in shown["outcomes"]]
 
 
 def _restarted(api: Api) -> ServiceContext:
@@ -68,7 +73,13 @@ def test_batch_rows_that_died_after_sending_settle_when_a_new_service_starts(
     _dies_at(monkeypatch, *AFTER_SENDING)
     assert _upload(api, "core2", content).status_code == 500
     monkeypatch.undo()
-    assert len(_pending_rows(api, "core2", content)) == 3
+    pending = _pending_rows(api, "core2", content)
+    assert len(pending) == 3
+    key = pending[0].key.split(":")[1]
+    shown = api.get("core2", f"/v1/core/payables/batch/{key}").json()  # its status, nothing sent again
+    assert not shown["finished"] and [o["status"] for o in shown["outcomes"]] == ["in_progress"] * 3, shown
+    assert [o["row"] for o in shown["outcomes"]] == [2, 3, 4]
+    assert api.get("core1", f"/v1/core/payables/batch/{key}").status_code == 404  # another company's
     _after_a_restart(monkeypatch)
     block = api.platform.w3.eth.block_number
     _start_and_sweep(_restarted(api), lambda: not _pending_rows(api, "core2", content))
@@ -81,10 +92,13 @@ def test_batch_rows_that_died_after_sending_settle_when_a_new_service_starts(
                 audit_trail.AUDIT.c.company == api.address("core2"),
             )
         ).all()
+    shown = api.get("core2", f"/v1/core/payables/batch/{key}").json()
+    assert shown["finished"] and [o["status"] for o in shown["outcomes"]] == ["issued"] * 3, shown
     again = _upload(api, "core2", content)
     assert again.status_code == 200, again.text
     outcomes = again.json()["outcomes"]
     assert [o["status"] for o in outcomes] == ["issued"] * 3, outcomes
+    assert shown["outcomes"] == outcomes
     faces = {api.get("core2", f"/v1/payables/{o['slot_id']}").json()["face"] for o in outcomes}
     assert faces == {17_000, 17_100, 17_200}
     assert {row.tx_hash for row in settled} >= {o["tx_hash"] for o in outcomes}
@@ -119,4 +133,7 @@ def test_dashboard_batch_that_died_after_sending_shows_its_payables_once_a_new_s
     assert page.count('data-status="issued"') == 3, page
     assert "The batch stopped" not in page
     assert batch_sweep.sweep(ctx).batches == 0  # stored once
+    shown = api.get("core2", f"/v1/core/payables/batch/{key}").json()
+    assert shown["finished"] and _slots(shown) == re.findall(r"Payable P(\d+) issued", page)
+    assert api.get("core2", "/v1/core/payables/batch/" + "0" * 64).status_code == 404
     assert api.platform.w3.eth.block_number == block, _mined_since(api, block)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -177,6 +178,49 @@ def _result(ctx: ServiceContext, batch: batch_state.StoppedBatch) -> batch_issue
             outcomes.append(batch_issue.outcome_of(row.row, int(record.status_code), json.loads(record.body)))
     total = sum(row.face for row in rows)
     return batch_issue.BatchResult(batch_key=batch.key, rows=len(rows), total=total, outcomes=outcomes)
+
+
+class BatchStatus(BaseModel):
+    """A batch's rows as the service knows them now, without submitting it again."""
+
+    batch_key: str
+    finished: bool = Field(description="every row known has its outcome (none in progress)")
+    outcomes: list[batch_issue.RowOutcome]  # in the file's order
+
+
+def status(ctx: ServiceContext, address: str, key: str) -> BatchStatus | None:
+    """The outcomes of `address`'s batch issue `key`: the dashboard's stored result, else its
+    rows' answers (a row still unanswered is in progress: the sweep settles it); None if unknown."""
+    stored = batch_state.progress(ctx.engine, key, address)
+    if stored is not None and stored.result is not None:
+        result = batch_issue.BatchResult.model_validate_json(stored.result)
+        return BatchStatus(batch_key=key, finished=True, outcomes=result.outcomes)
+    with ctx.engine.connect() as conn:
+        records = conn.execute(
+            select(TABLE.c.key, TABLE.c.state, TABLE.c.status_code, TABLE.c.body, TABLE.c.tx_hash).where(
+                TABLE.c.address == address,
+                TABLE.c.key.startswith(batch_issue.row_key(key, 0)[:-1], autoescape=True),
+            )
+        ).all()
+    if not records:
+        return None
+    outcomes = []
+    for record in sorted(records, key=lambda r: int(r.key.rsplit(":", 1)[1])):
+        item = int(record.key.rsplit(":", 1)[1])
+        if record.state == "done" and record.status_code is not None:
+            outcomes.append(batch_issue.outcome_of(item, int(record.status_code), json.loads(record.body)))
+        else:
+            outcomes.append(
+                batch_issue.RowOutcome(
+                    row=item, status="in_progress", code="row_in_progress", tx_hash=record.tx_hash,
+                    error=i18n.gettext(
+                        "Not answered yet: its outcome is read from the chain within a few minutes, or "
+                        "at once when the same batch is submitted again (nothing is sent twice)."
+                    ),
+                )
+            )  # fmt: skip
+    finished = all(o.status != "in_progress" for o in outcomes)
+    return BatchStatus(batch_key=key, finished=finished, outcomes=outcomes)
 
 
 class BatchSweeper:
