@@ -131,3 +131,32 @@ def test_batch_sent_under_its_key_before_keeps_that_identity(api: Api) -> None:
     assert batch_issue.identity(
         api.ctx.engine, caller, content, api.unique("new-key")
     ) == batch_issue.batch_key(caller, content)
+
+
+def test_batch_issue_another_file_with_the_same_invoices_is_refused_before_anything_is_sent(
+    funded: Api,
+) -> None:
+    """The same rows exported again (another file: amounts written differently) are another batch, but
+    their invoices already back payables awaiting acceptance: every row is refused with the payable it
+    would double, nothing sent. Before, only invoices bound by an acceptance were refused: the second
+    file issued every payable again, drawing the credit line twice."""
+    api = funded
+    rows = _three_rows(api, "supplier1", 350)
+    first = _upload(api, "core2", _csv(rows))
+    assert first.status_code == 200, first.text
+    slots = [o["slot_id"] for o in first.json()["outcomes"]]
+    assert None not in slots
+    payables, block = _payables(api, "core2"), api.platform.w3.eth.block_number
+    again = _upload(api, "core2", _csv([[*row[:1], f"{row[1]}.00", *row[2:]] for row in rows]))
+    assert again.status_code == 422, again.text
+    errors = again.json()["error"]["details"]["rows"]
+    assert [(e["row"], e["column"]) for e in errors] == [
+        (2, "invoice_numbers"),
+        (3, "invoice_numbers"),
+        (4, "invoice_numbers"),
+    ]
+    assert all(
+        f"already backs payable P{slot}" in e["message"] for e, slot in zip(errors, slots, strict=True)
+    )
+    assert api.platform.w3.eth.block_number == block, _mined_since(api, block)
+    assert _payables(api, "core2") == payables
