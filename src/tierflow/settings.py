@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # How often the indexing process checks for ended days whose audit-trail head is not anchored on
     # chain yet, and anchors them (operator key); 0: only `tierflow audit anchor` (e.g. from cron).
     audit_anchor_interval_seconds: int = Field(default=3600, ge=0)
+    # How often each API instance settles from the chain the batch rows a stopped run left unanswered
+    # (services/batch_sweep.py; the first time when it starts); 0: only when a batch is submitted again.
+    batch_sweep_interval_seconds: int = Field(default=60, ge=0)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     devnet_port: int = 8545

@@ -115,6 +115,11 @@ HAND_OVER_WAIT_S = 1.0
 # (sent at once by a client, they may arrive in any order), and how far ahead of the next nonce it may be.
 RELAY_ORDER_WAIT_S = 5.0
 MAX_RELAY_AHEAD = 256
+# [s] a self-custody request waiting for its turn while this instance has none of its signer's requests
+# in flight looks at the node's pending nonce this often: only another instance can move it then.
+RELAY_POLL_S = 0.25
+# [s] at most this often a signer's relays ask whether another instance waits for its forwarder lease.
+RELAY_WANTED_S = 0.1
 # [s of chain time] a self-custody request relayed must have at least this long left: one that expires
 # in flight reverts with its nonce unused, and every request of its signer sent behind it fails too.
 RELAY_MIN_LIFE_S = 30
@@ -217,6 +222,7 @@ class _Relays:
     # Requests waiting for their turn, by nonce: the writer whose turn it is takes those with the nonces
     # right after its own into its transaction (`_relay_round`).
     waiting: dict[int, _Relayed] = field(default_factory=dict)
+    asked: float = 0.0  # [monotonic s] when this instance last asked whether another waits for the lease
 
 
 @dataclass(eq=False)
@@ -234,6 +240,7 @@ class _Relayed:
     size: int = 1  # requests in its transaction, from forwarder nonce `first`
     first: int = 0
     error: BaseException | None = None  # the transaction's send failed (its outcome unknown)
+    held: bool = False  # holds a count of the signer's forwarder lease (taken at its turn, not before)
 
 
 @dataclass(eq=False)
@@ -1126,28 +1133,28 @@ class ChainGateway:
         fail is refused before sending and takes no nonce; a replay (a nonce already relayed or in flight)
         is `stale_nonce`. One that fails on chain anyway is answered as `_relayed` says.
 
-        The signer's forwarder lease is held while any of its requests is in flight: two instances given
-        the same signed request at once would both see its nonce unused and both send it (one transaction
-        reverting at the relayer's cost); the second instance waits for the first to be done and answers
-        `stale_nonce`.
+        The signer's forwarder lease is held by each request from its turn until it is mined (not while it
+        waits for its turn: `_relay_lease`): two instances given the same signed request at once would
+        both see its nonce unused and both send it (one transaction reverting at the relayer's cost); the
+        second instance waits for the first to be done and answers `stale_nonce`. While another instance
+        waits for the lease this one sends nothing more and hands it over once its requests are mined.
         """
         signer, nonce = str(message["from"]), int(message["nonce"])
         relays = self._relays(signer)
         lease = forwarder_lease(signer)
         job = _Relayed(message, signature)
         with relays.turn:
-            self.leases.hold(lease)  # may wait for another instance (then raises, holding nothing)
             try:
                 self._relay_in_turn(relays, signer, nonce, job)
             except BaseException:
-                self._relay_done(relays, lease, None)
+                self._relay_done(relays, lease, None, job)
                 raise
         note_sent(job.tx_hash)  # in this writer's context: another writer may have sent the transaction
         try:
             return self._relayed(relays, job)
         finally:
             with relays.turn:
-                self._relay_done(relays, lease, job.slot)
+                self._relay_done(relays, lease, job.slot, job)
 
     def _relayed(self, relays: _Relays, job: _Relayed) -> TxOutcome:
         """The outcome of a relayed self-custody request (sent in an `executeOrVoidBatch`), or a typed
@@ -1244,7 +1251,10 @@ class ChainGateway:
         deadline = time.monotonic() + self.relay_order_wait
         relays.waiting.setdefault(nonce, job)
         try:
-            self._await_turn(relays, signer, nonce, job, deadline)
+            while True:
+                self._await_turn(relays, signer, nonce, job, deadline)
+                if job.sent or self._relay_lease(relays, signer, nonce, job):
+                    break
             if not job.sent:
                 self._relay_round(relays, signer, nonce, job)
         finally:
@@ -1279,9 +1289,45 @@ class ChainGateway:
                     next=expected,
                     last=nonce - 1,
                 )
-            relays.turn.wait(left)  # a send (or an idle signer) wakes the requests waiting for their turn
+            # A send (or an idle signer) wakes the requests waiting for their turn; with none of the
+            # signer's requests in flight here, only another instance moves its nonce: look again soon.
+            relays.turn.wait(left if relays.in_flight else min(left, RELAY_POLL_S))
             if not relays.in_flight:
                 relays.next_nonce = None  # read again: another instance may have relayed meanwhile
+
+    def _relay_lease(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> bool:
+        """Under relays.turn, `nonce` being the signer's next here: hold the signer's forwarder lease for
+        `job`; False when its turn must be awaited again (the signer went to another instance meanwhile).
+
+        The lease is taken at a request's turn, not while it waits for the requests before it: a request
+        at another instance may be one of those, and waiting for it while holding the lease it waits for
+        failed both (nonce_gap here, the lease wait there). While another instance waits for the lease
+        (`wanted`) this instance sends nothing more and lets its requests in flight settle; the last one
+        out gives the lease up (`_relay_done`) and the other instance, which asked first, takes it, as a
+        custodial pipeline hands its signer over between rounds (`_hand_over_if_wanted`)."""
+        lease = forwarder_lease(signer)
+        if job.held:
+            return True
+        if relays.in_flight and self._lease_wanted(relays, lease):
+            while relays.in_flight:
+                relays.turn.wait(HAND_OVER_WAIT_S)  # woken by `_relay_done`
+            return False  # the next nonce is read from the node again (idle: next_nonce is None)
+        if self.leases.hold(lease):  # taken from another instance (or after idling): its nonce moved?
+            job.held = True
+            relays.next_nonce = None
+            if self.forwarder_nonce(signer, "pending") != nonce:
+                self._relay_done(relays, lease, None, job)
+                return False
+        job.held = True
+        return True
+
+    def _lease_wanted(self, relays: _Relays, lease: str) -> bool:
+        """Whether another instance waits for the signer's lease (asked at most every RELAY_WANTED_S)."""
+        now = time.monotonic()
+        if now - relays.asked < RELAY_WANTED_S:
+            return False
+        relays.asked = now
+        return self.leases.wanted(lease)
 
     def _relay_round(self, relays: _Relays, signer: str, nonce: int, job: _Relayed) -> None:
         """Under relays.turn, `nonce` being the signer's next: check the request and send it, with the
@@ -1371,6 +1417,7 @@ class ChainGateway:
             for offset, item in enumerate(batch):
                 item.tx_hash = sent_transaction(error.tx_hash, nonce + offset)
                 item.error = TransactionOutcomeUnknown(item.tx_hash, str(error))
+                self._hold_for(item, signer)
             relays.turn.notify_all()
             note_sent(job.tx_hash)
             raise TransactionOutcomeUnknown(job.tx_hash, str(error)) from None
@@ -1378,6 +1425,7 @@ class ChainGateway:
             self._release_relayer(slot)
             raise
         for offset, item in enumerate(batch):
+            self._hold_for(item, signer)
             if offset:
                 self._take_relayer(slot)  # one count per request in flight: each writer releases its own
             item.slot, item.data, item.gas, item.size, item.first = slot, data, gas, len(batch), nonce
@@ -1419,7 +1467,13 @@ class ChainGateway:
             followers.append(item)
         return followers
 
-    def _relay_done(self, relays: _Relays, lease: str, slot: int | None) -> None:
+    def _hold_for(self, item: _Relayed, signer: str) -> None:
+        """A request sent in another's round holds a count of the lease that round holds (no wait)."""
+        if not item.held:
+            self.leases.hold(forwarder_lease(signer))
+            item.held = True
+
+    def _relay_done(self, relays: _Relays, lease: str, slot: int | None, job: _Relayed) -> None:
         """Under relays.turn: a request is done (mined, or refused before sending: `slot` None)."""
         if slot is not None:
             relays.in_flight -= 1
@@ -1429,7 +1483,9 @@ class ChainGateway:
             relays.relayer = None
             relays.next_nonce = None
             relays.turn.notify_all()
-        self.leases.release(lease)
+        if job.held:
+            job.held = False
+            self.leases.release(lease)
 
     def _verify_data(self, message: dict[str, Any], signature: str) -> bytes:
         return VERIFY_SELECTOR + encode_request(message, signature)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from tierflow.platform.api.app import DESCRIPTION, OPENAPI_TAGS, mount_api
 from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
+from tierflow.platform.services.batch_sweep import BatchSweeper
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.settings import Settings, get_settings
 
@@ -163,12 +164,13 @@ def create_app(
     context = ctx or make_context()
     indexer: IndexerThread | None = None
     anchorer: AuditAnchorer | None = None
+    sweeper: BatchSweeper | None = None
 
     running = 0  # lifespans entered: tools that wrap the app in a fresh client per call nest them
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal indexer, anchorer, running
+        nonlocal indexer, anchorer, sweeper, running
         running += 1
         # Sync routes run in anyio's worker threads, 40 by default: a write waits there for its block,
         # so 128 concurrent writes would queue behind 40 (a participant's pipeline then fills blocks
@@ -182,10 +184,19 @@ def create_app(
             if every > 0:
                 anchorer = AuditAnchorer(context, every).start()
                 app.state.audit_anchorer = anchorer
+        # Every instance settles what a stopped run left unanswered: at start, and when it outlives one.
+        sweep_every = context.settings.batch_sweep_interval_seconds
+        if sweep_every > 0 and sweeper is None:
+            sweeper = BatchSweeper(context, sweep_every).start()
+            app.state.batch_sweeper = sweeper
         try:
             yield
         finally:
             running -= 1
+            if running == 0 and sweeper is not None:
+                sweeper.stop()
+                sweeper = None
+                app.state.batch_sweeper = None
             if running == 0 and anchorer is not None:
                 anchorer.stop()
                 anchorer = None
@@ -209,6 +220,7 @@ def create_app(
     app.state.context = context
     app.state.indexer = None
     app.state.audit_anchorer = None
+    app.state.batch_sweeper = None
     mount_api(app, context, extra_routers)
     mount_dashboard(app)  # the web pages under /dashboard (tierflow.platform.dashboard)
     return app

@@ -27,6 +27,9 @@ def service_context(
         # Every test client is one network address ("testclient") for hundreds of tests, some of which
         # refuse bad keys on purpose; the per-address limit has its own tests (tests/api/test_throttle.py).
         auth_failures_per_address=0,
+        # A test that plays a crash sweeps when it means to (tests/api/test_batch_sweep.py), not a thread
+        # of its app a minute later in another test's middle.
+        batch_sweep_interval_seconds=0,
     )
     ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
     ctx.set_gateway(ChainGateway(platform.w3, platform.deployment, dev_account(0), ctx.relayers))

@@ -148,6 +148,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "maturity, status." + PAGED,
     ("GET", "/v1/core/credit-lines"): "The credit lines granted to this core enterprise, with used and "
     "available amounts in fen." + STILL_OFFSET,
+    ("GET", "/v1/core/payables/batch/{batch_key}"): "A batch issue's outcome per row, as known now, without "
+    "sending its file again: `batch_key` is what POST /v1/core/payables/batch answered (the SHA-256 of the "
+    "company's lower-case address, a newline, `file:` and the file's bytes). A row whose run stopped before "
+    "its answer was stored is `in_progress` until the service reads it from the chain (within minutes, "
+    "also after a restart); rows never sent are not listed. 404 for another company's or an unknown batch.",
     ("GET", "/v1/core/maturities"): "Upcoming maturities by day: what this core enterprise owes and when.",
     # -- supplier -----------------------------------------------------------------------------------
     ("GET", "/v1/supplier/incoming"): "Certificates issued to this supplier and waiting for it to accept "

@@ -7,6 +7,7 @@ stays the authority on roles and status (the directory mirrors them for authenti
 from __future__ import annotations
 
 from sqlalchemy import Column, Index, LargeBinary, String, Text
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from tierflow.platform.models._fields import addr, big, fen, hash32, text
@@ -84,6 +85,14 @@ class IdempotencyRecord(SQLModel, table=True):
     """The first response to a POST carrying an Idempotency-Key, replayed for every retry of it."""
 
     __tablename__ = "idempotency_record"
+    # The records without their answer yet (a few, however many batches ran): what the sweep at service
+    # start reads (services/batch_sweep.py), where it scanned every answer ever stored.
+    __table_args__ = (
+        Index(
+            "ix_idempotency_record_unanswered", "created_at",
+            postgresql_where=sql_text("state <> 'done'"), sqlite_where=sql_text("state <> 'done'"),
+        ),
+    )  # fmt: skip
 
     address: str = addr(primary_key=True)
     key: str = Field(sa_type=String(128), primary_key=True)

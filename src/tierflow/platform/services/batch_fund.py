@@ -6,7 +6,6 @@ Idempotent as a whole like a batch issue: the key is the SHA-256 of the bank and
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -82,9 +81,7 @@ def fund(
     """Check every request, then fund them all concurrently; one outcome per request, in the given order."""
     ids = list(dict.fromkeys(data.request_ids))
     content = ",".join(str(i) for i in sorted(ids)).encode()
-    key = hashlib.sha256(
-        b"fund:" + batch_issue.batch_key(caller, content, idempotency_key).encode()
-    ).hexdigest()
+    key = batch_issue.identity(ctx.engine, caller, content, idempotency_key, kind="fund")
     errors, total = check(session, caller, ids)
     if errors and not batch_issue.already_run(ctx.engine, caller, key):
         raise InvalidRequest(

@@ -1,8 +1,9 @@
 """Batch issue: many payables from one ERP export (CSV or XLSX), every row checked before any is sent.
 
-A batch is idempotent as a whole: its key is the SHA-256 of the company and the file's bytes (or of the
-company and the client's Idempotency-Key), and each row's idempotency key derives from it, so the same
-file sent twice sends no transaction twice and answers the first run's outcomes.
+A batch is idempotent as a whole: its key is the SHA-256 of the company and the file's bytes, whatever
+the channel (API or dashboard) and whatever Idempotency-Key came with it (`identity`), and each row's
+idempotency key derives from it, so the same file sent twice sends no transaction twice and answers the
+first run's outcomes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
@@ -37,8 +38,9 @@ from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.platform import i18n
 from tierflow.platform.models import CreditLine
 from tierflow.platform.models.documents import Document
+from tierflow.platform.models.receivables import Payable
 from tierflow.platform.models.registry import Participant, PlatformState
-from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord
+from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
 from tierflow.platform.security.crypto import invoice_hash
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
 from tierflow.platform.services import (
@@ -163,11 +165,46 @@ def progress(engine: Engine, batch_key: str, address: str | None = None) -> Prog
     return Progress(total=stored.total, done=stored.done, finished=stored.finished, result=result)
 
 
-def batch_key(caller: Caller, content: bytes, idempotency_key: str | None) -> str:
-    """The batch's identity: the company and the file (or the company and the client's key)."""
+def batch_key(caller: Caller, content: bytes, idempotency_key: str | None = None) -> str:
+    """The batch's identity as stored before stop 16: the company and the file, or the company and the
+    client's key when it sent one (`identity` decides which one a batch has)."""
     digest = hashlib.sha256(caller.address.lower().encode() + b"\n")
     digest.update(b"key:" + idempotency_key.encode() if idempotency_key else b"file:" + content)
     return digest.hexdigest()
+
+
+def identity(
+    engine: Engine, caller: Caller, content: bytes, idempotency_key: str | None, kind: str = "issue"
+) -> str:
+    """The batch's identity: the company and the file's bytes (`kind` "fund": the requests funded),
+    whatever the channel (API or dashboard) and whatever Idempotency-Key came with it, so the same export
+    sent twice is one batch however it was sent. A client's key is bound to its file's batch (the same
+    key with another file is refused: idempotency_key_reused); a batch sent under its key before stop 16
+    keeps that identity."""
+
+    def of(base: str) -> str:
+        return base if kind == "issue" else hashlib.sha256(f"{kind}:{base}".encode()).hexdigest()
+
+    key = of(batch_key(caller, content))
+    if not idempotency_key:
+        return key
+    earlier = of(batch_key(caller, content, idempotency_key))
+    if already_run(engine, caller, earlier):
+        return earlier
+    alias = f"batch-alias:{kind}:" + hashlib.sha256(idempotency_key.encode()).hexdigest()
+    if idempotency.begin(engine=engine, address=caller.address, key=alias, print_=key) is None:
+        idempotency.complete(
+            engine=engine, address=caller.address, key=alias, status_code=200, body={"batch_key": key}
+        )
+    return key
+
+
+# The channels that send one batch: its rows' fingerprints name the channel that sent them first, and a
+# row sent again through the other is the same row (its key derives from the same file).
+SAME_ROWS = {
+    "/v1/core/payables/batch": "dashboard batch issue",
+    "dashboard batch issue": "/v1/core/payables/batch",
+}
 
 
 def row_key(key: str, row: int) -> str:
@@ -432,7 +469,8 @@ def validate(
             )
             # Looked up for all rows at once below; its error goes where it would have come.
             unbound.append((len(errors), row.row, number, key))
-    bound = _bound_invoices(session, [key for *_, key in unbound])
+    hashes = [key for *_, key in unbound]
+    bound = {**_proposed_invoices(session, hashes), **_bound_invoices(session, hashes)}
     for position, row_number, number, key in reversed(unbound):  # from the end: positions stay right
         if key in bound:
             errors.insert(
@@ -446,6 +484,23 @@ def validate(
                 ),
             )
     return errors
+
+
+def _proposed_invoices(session: Session, keys: list[str]) -> dict[str, int]:
+    """The payable awaiting acceptance each of `keys` (invoice hashes) was proposed for: bound only once
+    the supplier accepts, so the same rows in another file (exported again) issued every payable a second
+    time, each drawing on its credit line. One read per 1,000 invoices, through document_file's index."""
+    documents_ = StoredDocument.__table__  # type: ignore[attr-defined]
+    payables = Payable.__table__  # type: ignore[attr-defined]
+    proposed: dict[str, int] = {}
+    for start in range(0, len(keys), 1000):
+        rows = session.execute(
+            select(documents_.c.doc_hash, payables.c.slot_id)
+            .join(payables, payables.c.slot_id == documents_.c.slot_id)
+            .where(documents_.c.doc_hash.in_(keys[start : start + 1000]), payables.c.status == "Issued")
+        )
+        proposed.update({str(row.doc_hash): int(row.slot_id) for row in rows})
+    return proposed
 
 
 def _bound_invoices(session: Session, keys: list[str]) -> dict[str, int]:
@@ -667,7 +722,9 @@ class _Item:
     binds: list[Executable | Alike]  # filled by `work` (documents.DEFERRED_BINDS)
 
 
-def _item_once(ctx: ServiceContext, caller: Caller, one: _Item, claimed: bool = False) -> RowOutcome:
+def _item_once(
+    ctx: ServiceContext, caller: Caller, one: _Item, claimed: bool = False, other: bool = True
+) -> RowOutcome:
     rkey, item, payload, action, done = one.rkey, one.item, one.payload, one.action, one.done
     print_ = idempotency.fingerprint("POST", action, payload)
     try:
@@ -681,6 +738,10 @@ def _item_once(ctx: ServiceContext, caller: Caller, one: _Item, claimed: bool = 
     except ServiceError as error:
         if error.code == "idempotency_in_progress":  # claimed by a run that may have died: the chain says
             return _settled(ctx, caller, one)
+        if (
+            error.code == "idempotency_key_reused" and other and one.action in SAME_ROWS
+        ):  # the other channel's
+            return _item_once(ctx, caller, replace(one, action=SAME_ROWS[one.action]), other=False)
         return _failed(item, error.code, error.message)
     if isinstance(claim, idempotency.Replay):
         return _outcome(item, claim.status_code, claim.body, done)
@@ -852,6 +913,10 @@ def _outcome(item: int, status: int, body: dict[str, Any], done: Done = "issued"
     )  # fmt: skip
 
 
+# A row's outcome from its stored answer, for whoever rebuilds a batch's result (services/batch_sweep.py).
+outcome_of = _outcome
+
+
 def _drop_unused(ctx: ServiceContext, caller: Caller, stored: StoredInvoices) -> None:
     """Delete the stored invoices no row's write named: rows that replayed an earlier run's answer (or
     were claimed by a concurrent run). A row whose write ran keeps its own, as its upload did before:
@@ -892,7 +957,7 @@ def prepare(
     idempotency_key: str | None = None,
 ) -> Batch:
     """Read and check the file; a batch already run is not checked again (it will replay)."""
-    key = batch_key(caller, content, idempotency_key)
+    key = identity(ctx.engine, caller, content, idempotency_key)
     rows, errors = parse(read_table(content, filename))
     if already_run(ctx.engine, caller, key):
         return Batch(key=key, rows=rows, errors=errors, replay=True, uploads=list(uploads))

@@ -167,3 +167,48 @@ def progress(engine: Engine, key: str, address: str | None = None) -> Stored | N
     # the page says to submit it again (its rows settle from the chain: services/batch_recovery.py).
     stopped = row.state == "running" and row.beat_at < int(time.time()) - STALE_S
     return Stored(int(row.total), int(row.done), row.state == "finished" or stopped, row.result)
+
+
+@dataclass(frozen=True)
+class StoppedBatch:
+    """A batch that stopped without its result: its runner stopped beating for STALE_S (its instance
+    died), or it ended on an error before storing one."""
+
+    key: str
+    address: str
+    filename: str
+    content: bytes
+    beat_at: int
+
+
+def stopped(engine: Engine, now: int | None = None) -> list[StoppedBatch]:
+    """The batches whose runner died before storing their result (services/batch_sweep.py)."""
+    cutoff = (int(time.time()) if now is None else now) - STALE_S
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                UPLOAD.c.key, UPLOAD.c.address, UPLOAD.c.filename, UPLOAD.c.content, UPLOAD.c.beat_at
+            ).where(
+                ((UPLOAD.c.state == "running") & (UPLOAD.c.beat_at < cutoff))
+                | ((UPLOAD.c.state == "finished") & UPLOAD.c.result.is_(None))
+            )
+        ).all()
+    return [StoppedBatch(r.key, r.address, r.filename, bytes(r.content), int(r.beat_at)) for r in rows]
+
+
+def finish_stopped(engine: Engine, batch: StoppedBatch, result: str) -> bool:
+    """Store the result of a batch whose runner died, unless a Confirm claimed it again meanwhile."""
+    with engine.begin() as conn:
+        finished = conn.execute(
+            update(UPLOAD)
+            .where(
+                UPLOAD.c.key == batch.key,
+                UPLOAD.c.state.in_(("running", "finished")),
+                UPLOAD.c.beat_at == batch.beat_at,
+                UPLOAD.c.result.is_(None),
+            )
+            .values(state="finished", result=result)
+        ).rowcount
+        if finished:
+            conn.execute(delete(FILE).where(FILE.c.batch_key == batch.key))
+    return bool(finished)

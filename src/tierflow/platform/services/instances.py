@@ -23,6 +23,10 @@ nothing per write, and the node's own `pending` count is the truth whenever a le
   waiter took the lease, the holder that had just given it up and a third instance that had waited
   all along raced for the free row at their next poll, and the third could lose every turn until its
   writes failed after 20 s.
+  A self-custody signer's relays hold the same lease from a request's turn until it is mined (never
+  while a request waits for the nonces before it, which may be at another instance) and hand it over the
+  same way (chain/gateway.py `_relay_lease`): each change of hands costs a block, since the other
+  instance may send the next nonce only once the holder's requests are mined.
   A wish is deleted once its waiter took the lease or gave up; one left by a waiter that died (expired,
   so it no longer counts) is deleted by any instance's heartbeat (`sweep_wishes`, every TTL), so the
   table does not keep a row per participant that was ever contended.

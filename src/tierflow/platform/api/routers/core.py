@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -24,8 +25,8 @@ from tierflow.platform.api.deps import (
     WriteDep,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
-from tierflow.platform.services import batch_issue, documents, forecast, queries, workflows
-from tierflow.platform.services.errors import InvalidRequest
+from tierflow.platform.services import batch_issue, batch_sweep, documents, forecast, queries, workflows
+from tierflow.platform.services.errors import InvalidRequest, NotFound
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
     AddressStr,
@@ -118,8 +119,12 @@ def issue(
     "checked first; any wrong row answers 422 with `details.rows` (row, column, message) and nothing is "
     "sent. Then the rows are sent concurrently through the normal write path (approval policy, audit); "
     "the answer lists one outcome per row (slot id and tx hash, approval, or the error). Idempotent as a "
-    "whole: the batch key is the SHA-256 of the company and the file's bytes (or of the Idempotency-Key "
-    "header), so sending the same file again sends nothing twice and answers the same outcomes.",
+    "whole: the batch key is the SHA-256 of the company and the file's bytes, whatever the channel (this "
+    "API or the dashboard's upload) and whatever Idempotency-Key comes with it, so sending the same file "
+    "again sends nothing twice and answers the same outcomes. An Idempotency-Key is bound to its file: "
+    "the same key with another file answers 422 `idempotency_key_reused`. To send rows again (say, rows "
+    "that failed, after their credit line was raised), send a file of those rows: another file is "
+    "another batch.",
 )
 def issue_batch(
     ctx: ContextDep,
@@ -154,6 +159,23 @@ def issue_batch(
             details={"rows": [error.model_dump() for error in batch.errors]},
         )
     return batch_issue.issue(ctx=ctx, caller=caller, batch=batch, action="/v1/core/payables/batch")
+
+
+@router.get(
+    "/payables/batch/{batch_key}",
+    response_model=batch_sweep.BatchStatus,
+    responses=READ_RESPONSES,
+    summary="A batch issue's outcomes, without sending the file again",
+)
+def batch_status(
+    ctx: ContextDep,
+    caller: CoreCaller,
+    batch_key: Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="the batch's key")],
+) -> batch_sweep.BatchStatus:
+    found = batch_sweep.status(ctx, caller.address, batch_key)
+    if found is None:
+        raise NotFound(i18n.gettext("No batch of yours has this key."), code="batch_not_found")
+    return found
 
 
 @router.post("/payables/{slot_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)

@@ -214,7 +214,8 @@ def fund(
     description="Every request is checked first (addressed to you, quote accepted, the balance pays for "
     "all): any problem answers 422 with `details.rows` (row = request id) and nothing is sent. Then "
     "they are funded concurrently through the normal write path; one outcome per request. Idempotent "
-    "as a whole: the same list (or Idempotency-Key) again sends nothing twice.",
+    "as a whole: the same list again (whatever Idempotency-Key, through the API or the dashboard) sends "
+    "nothing twice; an Idempotency-Key reused with another list answers 422 `idempotency_key_reused`.",
 )
 def fund_batch(
     ctx: ContextDep,
