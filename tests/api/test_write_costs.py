@@ -252,6 +252,39 @@ def test_batch_rows_share_one_read_of_their_approval_rules_each_as_the_company_s
     assert admit(companies[0], 100) == "staff_user_required"
 
 
+def test_a_batch_row_whose_session_holds_a_connection_reads_through_it(tmp_path: Path) -> None:
+    """A batch funding's row reads its request first, so its session holds a pooled connection when it
+    checks its rule and key: those reads go through it. Shared, each would wait for a second connection
+    while holding one, and 15 rows in flight (PostgreSQL's whole pool) waited for ever (the 500-request
+    batch funding hung; here a pool of one times out)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'one.db'}", pool_size=1, max_overflow=0, pool_timeout=2)
+    upgrade(engine)
+    settings = Settings(environment="test", rpc_url="http://127.0.0.1:9", master_key="test-master-key")
+    ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
+    owner = Account.create()
+    with Session(engine) as session:
+        ensure_directory_entry(
+            ctx=ctx, session=session, account=owner, legal_name="Funding Co", legal_id="91330000HOLD00001",
+            roles=4, api_key=None,
+        )  # fmt: skip
+        session.commit()
+    caller = Caller(
+        address=owner.address, roles=4, is_operator=False, custody="custodial", status="active",
+        legal_name="Funding Co", staff_roles=frozenset({"maker"}),
+    )  # fmt: skip
+
+    def row() -> bytes:
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))  # the row's own read first: its session holds the connection
+            policy.admit(ctx=ctx, session=session, caller=caller, call=Call("Financing", "fund", (1,)))
+            return bytes(custodial_account(ctx=ctx, session=session, address=owner.address).key)
+
+    try:
+        assert _shared(row) == bytes(owner.key)
+    finally:
+        engine.dispose()
+
+
 def test_serve_freezes_the_startup_heap_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     """What startup built stays out of the collector's full scans (~190 ms each under load): frozen after
     the app is built, before the first request."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Executable, bindparam, delete, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
@@ -288,11 +288,11 @@ def invoices_for_issue(
     hashes: list[bytes] = []
     wanted = list(dict.fromkeys(document_ids))
     # One read of the columns checked, not an ORM row (with its encrypted file) per document.
-    bind = session.get_bind()
+    shared = group_commit.shared_reads(session)
     if not wanted:
         found: dict[str, Any] = {}
-    elif group_commit.SHARED_READS.get() and isinstance(bind, Engine):
-        found = _FOR_ISSUES.get(bind, tuple(wanted)) or {}  # a batch row: one read for the rows asking
+    elif shared is not None:
+        found = _FOR_ISSUES.get(shared, tuple(wanted)) or {}  # a batch row: one read for the rows asking
     else:
         found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})}
     for document_id in wanted:

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -77,6 +78,17 @@ class Groups(Generic[T]):
 # through `Lookups`. A read each cost a row a pool checkout, its ping, a statement and a rollback (~0.7 ms
 # of CPU in all), more than the checks themselves; a single write keeps its own session's reads.
 SHARED_READS: ContextVar[bool] = ContextVar("shared_reads", default=False)
+
+
+def shared_reads(session: Session) -> Engine | None:
+    """The engine to share `session`'s next read by key through (`Lookups`), or None to read through the
+    session: only a batch row's session that holds no connection shares. One that holds a connection
+    reads through it: waiting for a shared read on a second connection, the rows holding the whole pool
+    would wait for ever (a batch funding's rows read their requests first)."""
+    if not SHARED_READS.get() or session.in_transaction():
+        return None
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else None
 
 
 class Lookups(Generic[K, V]):
