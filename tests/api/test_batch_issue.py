@@ -29,6 +29,7 @@ from tierflow.platform.services import (
     batch_recovery,
     batch_state,
     documents,
+    group_commit,
     idempotency,
 )
 from tierflow.platform.services.errors import ServiceError
@@ -391,6 +392,15 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(a
     assert check(core, [docs[0], "f" * 32]) == "document_not_found"
     assert check(other, docs) == "not_a_party"
     assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"
+    # A batch row's read is shared with the rows asking meanwhile (group_commit.Lookups): the same answers.
+    sharing = group_commit.SHARED_READS.set(True)
+    try:
+        assert check(core, [*docs, docs[0]]) == hashes
+        assert check(core, [docs[0], "f" * 32]) == "document_not_found"
+        assert check(other, docs) == "not_a_party"
+        assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"
+    finally:
+        group_commit.SHARED_READS.reset(sharing)
 
 
 def _pending_rows(api: Api, core: str, content: bytes) -> list[IdempotencyRecord]:

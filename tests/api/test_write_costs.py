@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 import uvicorn
@@ -27,7 +27,16 @@ from tierflow.platform import serve
 from tierflow.platform.db import PG_POOL_SIZE, SQLITE_POOL_SIZE, make_engine
 from tierflow.platform.migrate import upgrade
 from tierflow.platform.models import RawEvent
-from tierflow.platform.services import batch_issue, documents, idempotency, policy, writes
+from tierflow.platform.models.staff import ApprovalPolicy
+from tierflow.platform.services import (
+    batch_issue,
+    documents,
+    group_commit,
+    idempotency,
+    participants,
+    policy,
+    writes,
+)
 from tierflow.platform.services.context import IndexerLink, ServiceContext
 from tierflow.platform.services.errors import Forbidden
 from tierflow.platform.services.participants import (
@@ -39,6 +48,8 @@ from tierflow.platform.services.participants import (
 )
 from tierflow.platform.services.schemas.certificates import TxResult
 from tierflow.settings import Settings
+
+T = TypeVar("T")
 
 
 def test_sqlite_engine_reuses_connections_across_bursts_of_concurrent_writes(tmp_path: Path) -> None:
@@ -120,6 +131,158 @@ def test_policy_admit_reads_the_approval_rule_once(ctx: ServiceContext) -> None:
         call = Call("Receivables", "transferValue", (7, "0x" + "2" * 40, 100))
         policy.admit(ctx=ctx, session=session, caller=caller, call=call)
     assert sum("approval_policy" in s for s in statements) == 1
+
+
+def _shared(run: Callable[[], T]) -> T:
+    """`run` as a batch row runs it: its reads by key shared with the rows asking meanwhile."""
+    token = group_commit.SHARED_READS.set(True)
+    try:
+        return run()
+    finally:
+        group_commit.SHARED_READS.reset(token)
+
+
+def _reads_of(ctx: ServiceContext, table: str, run: Callable[[], None]) -> list[str]:
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if table in sql:
+            reads.append(sql)
+
+    event.listen(ctx.engine, "before_cursor_execute", statement)
+    try:
+        run()
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", statement)
+    return reads
+
+
+def test_batch_rows_share_one_read_of_their_custodial_keys_each_as_the_directory_holds_it(
+    ctx: ServiceContext,
+) -> None:
+    """A batch's rows asking for their signing keys at once read the directory once between them (old
+    code: a pooled connection, its ping, a SELECT and a rollback each); each read is made after its row
+    asked, so a key recovered (or custody given up) between two rows counts for the later one."""
+    first, second, third = Account.create(), Account.create(), Account.create()
+    with Session(ctx.engine) as session:
+        for n, account in enumerate((first, second)):
+            ensure_directory_entry(
+                ctx=ctx, session=session, account=account, legal_name=f"Custodial Co {n}",
+                legal_id=f"91330000SHARE000{n}", roles=2,
+            )  # fmt: skip
+        session.commit()
+
+    def account(address: str) -> LocalAccount | str:
+        def run() -> LocalAccount | str:
+            with Session(ctx.engine) as session:
+                try:
+                    return custodial_account(ctx=ctx, session=session, address=address)
+                except Forbidden as error:
+                    return error.code
+
+        return _shared(run)
+
+    warm = account(first.address)  # its group queue exists
+    assert not isinstance(warm, str) and warm.key == first.key
+    queue = participants._SEALED_KEYS._groups._queues[ctx.engine]
+    asked = [first.address, second.address, "0x" + "9" * 40, first.address]
+    answers: dict[int, LocalAccount | str] = {}
+
+    def ask(n: int) -> None:
+        answers[n] = account(asked[n])
+
+    reads = _reads_of(ctx, "participant_directory", lambda: queued_together(queue, len(asked), ask))
+    assert len(reads) == 1, reads
+    assert [answers[n] if isinstance(answers[n], str) else answers[n].key for n in range(4)] == [
+        first.key, second.key, "self_custody", first.key,
+    ]  # fmt: skip
+    with ctx.engine.begin() as conn:  # key recovery between two rows of the batch
+        sealed = seal_key(ctx=ctx, address=first.address, private_key=bytes(third.key))
+        conn.execute(update(PEOPLE).where(PEOPLE.c.address == first.address).values(encrypted_key=sealed))
+    recovered = account(first.address)
+    assert not isinstance(recovered, str) and recovered.key == third.key
+    with ctx.engine.begin() as conn:
+        conn.execute(update(PEOPLE).where(PEOPLE.c.address == first.address).values(encrypted_key=None))
+    assert account(first.address) == "self_custody"
+
+
+def test_batch_rows_share_one_read_of_their_approval_rules_each_as_the_company_set_them(
+    ctx: ServiceContext,
+) -> None:
+    """A batch's rows admitted at once read the approval rules once between them (old code: a statement
+    and a pooled connection each); a rule a company adds between two rows covers the later one."""
+    companies = ["0x" + "1" * 40, "0x" + "2" * 40]
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            insert(ApprovalPolicy.__table__).values(address=companies[1], action="issue", min_amount=500)
+        )  # type: ignore[attr-defined]
+
+    def admit(company: str, face: int) -> str:
+        caller = Caller(
+            address=company, roles=1, is_operator=False, custody="custodial", status="active",
+            legal_name="Co", staff_roles=frozenset({"maker"}),
+        )  # fmt: skip
+        call = Call("Receivables", "issue", ("0x" + "3" * 40, face, 0, 1, []))
+
+        def run() -> str:
+            with Session(ctx.engine) as session:
+                try:
+                    policy.admit(ctx=ctx, session=session, caller=caller, call=call)
+                except Forbidden as error:  # covered: a maker and a checker needed (no staff user here)
+                    return error.code
+                return "admitted"
+
+        return _shared(run)
+
+    assert admit(companies[0], 100) == "admitted"  # its group queue exists
+    queue = policy._RULES._groups._queues[ctx.engine]
+    asked = [(companies[0], 600), (companies[1], 600), (companies[1], 100), (companies[0], 100)]
+    answers: dict[int, str] = {}
+
+    def ask(n: int) -> None:
+        answers[n] = admit(*asked[n])
+
+    reads = _reads_of(ctx, "approval_policy", lambda: queued_together(queue, len(asked), ask))
+    assert len(reads) == 1, reads
+    assert answers == {0: "admitted", 1: "staff_user_required", 2: "admitted", 3: "admitted"}
+    with ctx.engine.begin() as conn:  # company 0 adds a rule between two rows
+        conn.execute(
+            insert(ApprovalPolicy.__table__).values(address=companies[0], action="issue", min_amount=0)
+        )  # type: ignore[attr-defined]
+    assert admit(companies[0], 100) == "staff_user_required"
+
+
+def test_a_batch_row_whose_session_holds_a_connection_reads_through_it(tmp_path: Path) -> None:
+    """A batch funding's row reads its request first, so its session holds a pooled connection when it
+    checks its rule and key: those reads go through it. Shared, each would wait for a second connection
+    while holding one, and 15 rows in flight (PostgreSQL's whole pool) waited for ever (the 500-request
+    batch funding hung; here a pool of one times out)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'one.db'}", pool_size=1, max_overflow=0, pool_timeout=2)
+    upgrade(engine)
+    settings = Settings(environment="test", rpc_url="http://127.0.0.1:9", master_key="test-master-key")
+    ctx = ServiceContext(settings=settings, engine=engine, link=IndexerLink(engine))
+    owner = Account.create()
+    with Session(engine) as session:
+        ensure_directory_entry(
+            ctx=ctx, session=session, account=owner, legal_name="Funding Co", legal_id="91330000HOLD00001",
+            roles=4, api_key=None,
+        )  # fmt: skip
+        session.commit()
+    caller = Caller(
+        address=owner.address, roles=4, is_operator=False, custody="custodial", status="active",
+        legal_name="Funding Co", staff_roles=frozenset({"maker"}),
+    )  # fmt: skip
+
+    def row() -> bytes:
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))  # the row's own read first: its session holds the connection
+            policy.admit(ctx=ctx, session=session, caller=caller, call=Call("Financing", "fund", (1,)))
+            return bytes(custodial_account(ctx=ctx, session=session, address=owner.address).key)
+
+    try:
+        assert _shared(row) == bytes(owner.key)
+    finally:
+        engine.dispose()
 
 
 def test_serve_freezes_the_startup_heap_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,6 +48,7 @@ from tierflow.platform.services import (
     batch_recovery,
     batch_state,
     documents,
+    group_commit,
     idempotency,
     invoice_files,
     names,
@@ -827,6 +828,8 @@ def _send(
     engine, address = ctx.engine, caller.address
     with Session(engine) as session, recording_sends() as sent:
         kept: list[str] = []
+        # The items' reads by key before their sends are shared among them (group_commit.SHARED_READS).
+        sharing = group_commit.SHARED_READS.set(True)
         try:
             with batch_recovery.announcing(engine, address, rkey):  # its request stored before it is sent
                 result = work(session, kept)
@@ -870,6 +873,8 @@ def _send(
                 return 503, body, False
             _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
             return 503, _error_body("unavailable", str(error)), False
+        finally:
+            group_commit.SHARED_READS.reset(sharing)
     if not isinstance(result, TxResult):
         _retrying(idempotency.abandon, engine=engine, address=address, key=rkey)
         message = i18n.gettext("Batches are for custodial keys; sign each payable through the API.")

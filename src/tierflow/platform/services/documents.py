@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Executable, bindparam, delete, select, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
 from tierflow.platform.security.crypto import DOCUMENT_LABEL, derive_key, invoice_hash, seal, unseal
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
-from tierflow.platform.services import access, audit_trail, invoice_files, keyset, names, queries
+from tierflow.platform.services import (
+    access,
+    audit_trail,
+    group_commit,
+    invoice_files,
+    keyset,
+    names,
+    queries,
+)
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
 from tierflow.platform.services.group_commit import Alike
@@ -262,6 +271,16 @@ _FOR_ISSUE = select(
 ).where(_FILES.c.document_id.in_(bindparam("ids", expanding=True)))  # fmt: skip
 
 
+def _read_for_issues(conn: Connection, keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """`_FOR_ISSUE` of several issues at once: per issue (its document ids), its documents found."""
+    ids = sorted({document_id for key in keys for document_id in key})
+    rows = {row.document_id: row for row in conn.execute(_FOR_ISSUE, {"ids": ids})}
+    return {key: {i: rows[i] for i in key if i in rows} for key in keys}
+
+
+_FOR_ISSUES: group_commit.Lookups[tuple[str, ...], dict[str, Any]] = group_commit.Lookups(_read_for_issues)
+
+
 def invoices_for_issue(
     *, session: Session, caller: Caller, document_ids: list[str], supplier: str
 ) -> list[bytes]:
@@ -269,7 +288,13 @@ def invoices_for_issue(
     hashes: list[bytes] = []
     wanted = list(dict.fromkeys(document_ids))
     # One read of the columns checked, not an ORM row (with its encrypted file) per document.
-    found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})} if wanted else {}
+    shared = group_commit.shared_reads(session)
+    if not wanted:
+        found: dict[str, Any] = {}
+    elif shared is not None:
+        found = _FOR_ISSUES.get(shared, tuple(wanted)) or {}  # a batch row: one read for the rows asking
+    else:
+        found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})}
     for document_id in wanted:
         row = found.get(document_id)
         if row is None:
