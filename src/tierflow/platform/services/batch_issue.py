@@ -516,7 +516,7 @@ def run(
 
     `stored` holds each row's invoices, stored before the rows go out (`store_documents`: the files of
     `uploads` among them); `claimed` the rows' keys claimed before (`claim_rows`)."""
-    context = contextvars.copy_context()
+    context = writes.decoding_once(contextvars.copy_context())  # rows of one transaction: decoded once
 
     def one(row: BatchRow) -> RowOutcome:
         try:
