@@ -127,6 +127,13 @@ def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
         json={**issue, "document_ids": [again]},
     )
     assert zh.status_code == 409 and f"已用于应付账款 P{slot}" in zh.json()["error"]["message"], zh.text
+    # another issuer's proposal blocks nobody (squatting a seller's invoice): the seller's acceptance decides
+    other = {**issue, "line_id": api.credit_line("bank1", "core1")}
+    squat = api.invoice("core1", "supplier1", number)
+    squatted = api.ok("core1", "/v1/core/certificates", {**other, "document_ids": [squat]})["result"][
+        "slot_id"
+    ]
+    api.ok("core1", f"/v1/core/payables/{squatted}/cancel")
     # once its supplier rejects it the invoice is free again: the upload refused above now backs one
     api.ok("supplier1", f"/v1/supplier/payables/{slot}/reject")
     assert api.get("core2", f"/v1/payables/{slot}").json()["invoice_binding"] == "released"

@@ -468,7 +468,7 @@ def validate(
             # Looked up for all rows at once below; its error goes where it would have come.
             unbound.append((len(errors), row.row, number, key))
     hashes = [key for *_, key in unbound]
-    bound = documents.invoices_in_use(session, hashes)
+    bound = documents.invoices_in_use(session, hashes, obligor=caller.address)
     for position, row_number, number, key in reversed(unbound):  # from the end: positions stay right
         if key in bound:
             errors.insert(

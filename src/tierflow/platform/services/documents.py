@@ -311,12 +311,14 @@ def invoices_for_issue(
                 code="invoice_seller_mismatch",
             )
         hashes.append(bytes.fromhex(row.doc_hash[2:]))
-    # Proposed only (the chain binds an invoice at the supplier's acceptance): another payable awaiting
-    # acceptance on the same invoice (the same key: typed otherwise, uploaded again) would draw the credit
-    # line twice, and only one of the two could ever be accepted. Bound invoices the chain refuses itself
-    # (DocumentAlreadyUsed). Two issues at the same instant both pass this read: the chain's acceptance
-    # stops the second (tests/api/test_workflows.py).
-    proposed = invoices_in_use(session, [row.doc_hash for row in found.values()], bound=False)
+    # Proposed only (the chain binds an invoice at the supplier's acceptance): a second payable of this
+    # issuer awaiting acceptance on the same invoice (the same key: typed otherwise, uploaded again) would
+    # draw its credit line twice, and only one of the two could ever be accepted. Bound invoices the chain
+    # refuses itself (DocumentAlreadyUsed). Two issues at the same instant both pass this read: the
+    # chain's acceptance stops the second (tests/api/test_workflows.py).
+    proposed = invoices_in_use(
+        session, [row.doc_hash for row in found.values()], obligor=caller.address, bound=False
+    )
     for document_id in wanted:
         row = found[document_id]
         if row.doc_hash in proposed:
@@ -334,13 +336,15 @@ def invoices_for_issue(
     return hashes
 
 
-def invoices_in_use(session: Session, keys: list[str], *, bound: bool = True) -> dict[str, int]:
-    """The payable each of `keys` (invoice hashes) already backs: proposed for one still awaiting its
-    supplier's acceptance, or (`bound`) bound on chain. The one check of a single issue and of a batch
-    file. One read (two with `bound`) per 1,000 invoices, through document_file's doc_hash index."""
+def invoices_in_use(session: Session, keys: list[str], *, obligor: str, bound: bool = True) -> dict[str, int]:
+    """The payable each of `keys` (invoice hashes) already backs: proposed by `obligor` for one still
+    awaiting its supplier's acceptance, or (`bound`) bound on chain to any asset. The one check of a
+    single issue and of a batch file. Another issuer's proposal does not count: it would let anyone
+    block a seller's invoice by proposing it first (the seller's acceptance decides between them, on
+    chain). One read (two with `bound`) per 1,000 invoices, through document_file's doc_hash index."""
     used: dict[str, int] = {}
     for start in range(0, len(keys), 1000):
-        part = {"keys": keys[start : start + 1000]}
+        part = {"keys": keys[start : start + 1000], "obligor": obligor}
         used.update({str(row.doc_hash): int(row.slot_id) for row in session.execute(_PROPOSED, part)})
         if bound:
             used.update({str(row.doc_hash): int(row.asset_id) for row in session.execute(_BOUND, part)})
@@ -473,7 +477,11 @@ _REGISTRY = Document.__table__  # type: ignore[attr-defined]
 _PROPOSED = (
     select(_FILES.c.doc_hash, _PAYABLES.c.slot_id)
     .join(_PAYABLES, _PAYABLES.c.slot_id == _FILES.c.slot_id)
-    .where(_FILES.c.doc_hash.in_(bindparam("keys", expanding=True)), _PAYABLES.c.status == "Issued")
+    .where(
+        _FILES.c.doc_hash.in_(bindparam("keys", expanding=True)),
+        _PAYABLES.c.obligor == bindparam("obligor"),
+        _PAYABLES.c.status == "Issued",
+    )
 )
 _BOUND = select(_REGISTRY.c.doc_hash, _REGISTRY.c.asset_id).where(
     _REGISTRY.c.doc_hash.in_(bindparam("keys", expanding=True)), _REGISTRY.c.status == "bound"
