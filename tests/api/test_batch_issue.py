@@ -358,7 +358,8 @@ def test_batch_progress_of_concurrent_rows_counts_each_row_in_shared_updates(api
 
 def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(api: Api) -> None:
     """The invoices an issue (a batch row's too) names are read in one statement, not an ORM row with
-    its encrypted file each; every refusal stays as it was, in the order the issue names them."""
+    its encrypted file each, and the payables awaiting acceptance they were proposed for in one more;
+    every refusal stays as it was, in the order the issue names them."""
     docs = [api.invoice("core1", "supplier1") for _ in range(3)]
     core = Caller(
         address=api.address("core1"), roles=1, is_operator=False, custody="custodial", status="active",
@@ -388,7 +389,8 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(a
         hashes = check(core, [*docs, docs[0]])
     finally:
         event.remove(api.ctx.engine, "before_cursor_execute", statement)
-    assert isinstance(hashes, list) and len(hashes) == 3 and len(reads) == 1, reads
+    assert isinstance(hashes, list) and len(hashes) == 3 and len(reads) == 2, reads
+    assert "JOIN PAYABLE" in reads[1].upper(), reads
     assert check(core, [docs[0], "f" * 32]) == "document_not_found"
     assert check(other, docs) == "not_a_party"
     assert check(core, docs, supplier="supplier2") == "invoice_seller_mismatch"

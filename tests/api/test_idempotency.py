@@ -107,7 +107,7 @@ def test_idempotency_retry_before_the_transaction_is_mined_is_409_and_sends_noth
     block = api.platform.w3.eth.block_number
 
     # the node does not know a receipt yet
-    monkeypatch.setattr(gateway, "transaction_outcome", lambda tx_hash: None)
+    monkeypatch.setattr(gateway, "transaction_outcome", lambda tx_hash, decoded=None: None)
     for _ in range(2):
         pending = api.post("supplier1", path, payload, key=f"pending-{token}")
         assert pending.status_code == 409, pending.text

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from apikit import Api
+
+from tierflow.platform.services import documents
 
 
 def test_issue_accept_split_finance_fund_repay_claim(funded: Api) -> None:
@@ -103,18 +106,40 @@ def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
     payable = api.get("core2", f"/v1/payables/{slot}").json()
     assert payable["invoice_binding"] == "proposed"
     # the same invoice, uploaded again and typed differently (full width, a label, spaces), has the
-    # same key: a second proposal is allowed, but only one can be accepted by the seller
+    # same key: while P{slot} awaits its supplier, a second payable on it is refused, nothing sent
     typed = "No. " + " ".join(chr(ord(d) - ord("0") + 0xFF10) for d in number)
     again = api.invoice("core2", "supplier1", typed)
     assert (
         api.get("core2", f"/v1/documents/{again}").json()["doc_hash"]
         == (api.get("core2", f"/v1/documents/{doc}").json()["doc_hash"])
     )
+    block = api.platform.w3.eth.block_number
+    refused = api.post("core2", "/v1/core/certificates", {**issue, "document_ids": [again]})
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invoice_awaiting_acceptance"
+    assert f"already backs payable P{slot}" in error["message"] and "Cancel" in error["message"]
+    assert error["details"]["slot_id"] == slot
+    assert api.platform.w3.eth.block_number == block
+    zh = api.client.post(
+        "/v1/core/certificates",
+        headers={**api.headers("core2"), "Accept-Language": "zh-CN"},
+        json={**issue, "document_ids": [again]},
+    )
+    assert zh.status_code == 409 and f"已用于应付账款 P{slot}" in zh.json()["error"]["message"], zh.text
+    # another issuer's proposal blocks nobody (squatting a seller's invoice): the seller's acceptance decides
+    other = {**issue, "line_id": api.credit_line("bank1", "core1")}
+    squat = api.invoice("core1", "supplier1", number)
+    squatted = api.ok("core1", "/v1/core/certificates", {**other, "document_ids": [squat]})["result"][
+        "slot_id"
+    ]
+    api.ok("core1", f"/v1/core/payables/{squatted}/cancel")
+    # once its supplier rejects it the invoice is free again: the upload refused above now backs one
+    api.ok("supplier1", f"/v1/supplier/payables/{slot}/reject")
+    assert api.get("core2", f"/v1/payables/{slot}").json()["invoice_binding"] == "released"
     slot2 = api.ok("core2", "/v1/core/certificates", {**issue, "document_ids": [again]})["result"]["slot_id"]
-    api.ok("supplier1", f"/v1/supplier/payables/{slot2}/reject")
-    assert api.get("core2", f"/v1/payables/{slot2}").json()["invoice_binding"] == "released"
-    api.ok("core2", f"/v1/core/payables/{slot}/cancel")
-    assert api.get("core2", f"/v1/payables/{slot}").json()["status"] == "Cancelled"
+    api.ok("core2", f"/v1/core/payables/{slot2}/cancel")
+    assert api.get("core2", f"/v1/payables/{slot2}").json()["status"] == "Cancelled"
     lines = api.get("core2", "/v1/core/credit-lines").json()["data"]
     assert next(item for item in lines if item["line_id"] == line)["used"] == 0
     # never bound: a third proposal goes live once its seller accepts; then the invoice is taken
@@ -126,6 +151,39 @@ def test_reject_and_cancel_release_the_invoice(funded: Api) -> None:
     response = api.post("core2", "/v1/core/certificates", {**issue, "document_ids": [fourth]})
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "DocumentAlreadyUsed"
+
+
+def test_two_issues_of_one_invoice_at_once_only_one_payable_can_be_accepted(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two issues of the same invoice at the same instant both pass the service's read (neither payable
+    exists yet when the other looks): played here by skipping the read. Both payables are issued, but
+    the chain binds an invoice at acceptance, once: the second acceptance is refused, whichever comes
+    second, and that payable can only be rejected or cancelled."""
+    api = funded
+    line = api.credit_line("bank1", "core2")
+    number = api.invoice_number()
+    issue = {
+        "supplier": api.address("supplier1"), "face": 40_000, "maturity": api.today(60), "line_id": line,
+    }  # fmt: skip
+    monkeypatch.setattr(documents, "invoices_in_use", lambda *args, **kwargs: {})
+    slots = [
+        api.ok(
+            "core2",
+            "/v1/core/certificates",
+            {**issue, "document_ids": [api.invoice("core2", "supplier1", number)]},
+        )["result"]["slot_id"]
+        for _ in range(2)
+    ]
+    monkeypatch.undo()
+    api.ok("supplier1", f"/v1/supplier/payables/{slots[1]}/accept")
+    refused = api.post("supplier1", f"/v1/supplier/payables/{slots[0]}/accept")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "DocumentAlreadyUsed"
+    assert api.get("core2", f"/v1/payables/{slots[0]}").json()["status"] == "Issued"
+    assert api.get("core2", f"/v1/payables/{slots[1]}").json()["invoice_binding"] == "bound"
+    api.ok("supplier1", f"/v1/supplier/payables/{slots[0]}/reject")
+    assert api.get("core2", f"/v1/payables/{slots[0]}").json()["status"] == "Rejected"
 
 
 def test_credit_line_adjust_and_core_views(funded: Api) -> None:

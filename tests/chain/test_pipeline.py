@@ -28,7 +28,9 @@ from tierflow.chain.gateway import (
     RELAY_BATCH_MIN_LIFE_S,
     Call,
     ChainGateway,
+    DecodedReceipts,
     RelayError,
+    TxOutcome,
     _Pipeline,
     wait_until,
 )
@@ -353,6 +355,19 @@ def test_pipeline_write_failing_on_the_state_its_batch_leaves_is_refused_and_tak
         assert (simulations.count("eth_simulateV1"), simulations.count("eth_call")) == (1, len(calls))
 
 
+def _racing(gateway: ChainGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node's simulation passes every write (the chain moves on after it): a write failing on the state
+    the writes before it in its batch leave is sent, and fails in the block."""
+    real = gateway.simulate_sequence
+
+    def raced(signer: str, calls: Any) -> Any:
+        verdicts = real(signer, calls)
+        assert verdicts is not None
+        return [GAS_BUDGET if isinstance(verdict, ContractRevert) else verdict for verdict in verdicts]
+
+    monkeypatch.setattr(gateway, "simulate_sequence", raced)
+
+
 def test_pipeline_batched_write_failing_on_chain_fails_alone(
     chain: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,14 +381,7 @@ def test_pipeline_batched_write_failing_on_chain_fails_alone(
     account = tf.account("supplier1")
     start = gateway.forwarder_nonce(account.address)
     relayed = _relayed(tf, gateway)
-    real = gateway.simulate_sequence
-
-    def raced(signer: str, calls: Any) -> Any:
-        verdicts = real(signer, calls)
-        assert verdicts is not None
-        return [GAS_BUDGET if isinstance(verdict, ContractRevert) else verdict for verdict in verdicts]
-
-    monkeypatch.setattr(gateway, "simulate_sequence", raced)
+    _racing(gateway, monkeypatch)
     doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the splits before it ran
     calls = [_split(tf, token)] * 5 + [doomed] + [_split(tf, token)] * 4
     with _writers(tf, len(calls)) as pool:
@@ -744,3 +752,77 @@ def test_relay_self_custody_requests_waiting_share_one_transaction_and_each_hear
     assert gateway.relay(*signed[0]).succeeded  # posted again, as told
     _as_told_after_the_second_expired(tf, gateway, account, token, signed, start)
     assert tf.c.receivables.functions.balanceOf(token).call() == 6 * SPLIT
+
+
+def test_run_decodes_a_batch_receipt_once_and_each_write_keeps_its_own_outcome(
+    chain: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that looks up many writes of one batch transaction (a sweep settling a crashed batch's rows)
+    reads and decodes its receipt once for all of them (once per write before: about half the CPU of
+    settling one), from several threads at once; each write still gets its own part: the writes that
+    ran their own events, the one that failed inside the batch (ForwardRequestFailed) its own error."""
+    tf = chain
+    token = _certificate(tf, 10 * SPLIT + 1)
+    gateway = _gateway(tf)
+    account = tf.account("supplier1")
+    start = gateway.forwarder_nonce(account.address)
+    _racing(gateway, monkeypatch)
+
+    def write(call: Call) -> str:
+        with recording_sends() as sent:
+            try:
+                gateway.execute_custodial(account, call)
+            except ContractRevert:
+                pass
+        return sent[-1]
+
+    doomed = _split(tf, token, 10 * SPLIT + 1)  # the whole face: fails once the splits before it ran
+    calls = [_split(tf, token, SPLIT + n) for n in range(5)] + [doomed] + [_split(tf, token)] * 4
+    pipe = gateway._pipeline(account.address)
+    with _writers(tf, len(calls)) as pool:
+        with pipe.lock:
+            futures = [pool.submit(write, calls[0])]
+            assert wait_until(lambda: getattr(pipe, "leading", False) and not pipe.queue, 10, 0.01)
+            for n, call in enumerate(calls[1:], start=1):
+                futures.append(pool.submit(write, call))
+                assert wait_until(_queued(gateway, account.address, n), 10, 0.01)
+        assert wait_until(_in_pool(tf, gateway, account.address, start + len(calls)), 30, 0.05)
+        tf.mine()
+        sent = [future.result(timeout=30) for future in futures]
+    assert len(set(sent[1:])) == 1 and request_nonce_of(sent[5]) is not None  # the nine: one transaction
+    alone = [gateway.transaction_outcome(tx_hash) for tx_hash in sent]
+    reads: list[str] = []
+    decodes: list[str] = []
+    rpc_call, outcome = gateway.rpc.call, gateway.outcome
+    monkeypatch.setattr(
+        gateway.rpc, "call", lambda method, params: reads.append(method) or rpc_call(method, params)
+    )
+    monkeypatch.setattr(
+        gateway, "outcome", lambda receipt: decodes.append(receipt["transactionHash"]) or outcome(receipt)
+    )
+    decoded = DecodedReceipts()
+    with ThreadPoolExecutor(8) as pool:
+        once = list(pool.map(lambda tx_hash: gateway.transaction_outcome(tx_hash, decoded), sent * 3))
+    assert (
+        reads.count("eth_getTransactionReceipt") == 2 and len(decodes) == 2
+    )  # the first write alone, the batch
+    assert [_seen(found) for found in once] == [_seen(found) for found in alone] * 3
+    decoded.forget(sent[1])  # its block dropped (writes.look_up): the next look-up reads it afresh
+    assert _seen(gateway.transaction_outcome(sent[2], decoded)) == _seen(alone[2])
+    assert reads.count("eth_getTransactionReceipt") == 3 and len(decodes) == 3
+    for n, found in enumerate(alone):
+        assert found is not None
+        if n == 5:
+            assert not found.succeeded and found.failure is not None
+            assert found.failure.name == "CertificateInsufficientValue"
+            continue
+        assert found.succeeded and found.failure is None
+        (split,) = [e for e in found.events if e.event == "CertificateSplit"]
+        assert split.args["value"] == (SPLIT + n if n < 5 else SPLIT)
+
+
+def _seen(outcome: TxOutcome | None) -> Any:
+    """What a look-up tells a writer (an error compares by its name and details, not by identity)."""
+    assert outcome is not None
+    failure = None if outcome.failure is None else (outcome.failure.name, outcome.failure.args)
+    return (outcome.tx_hash, outcome.block_number, outcome.succeeded, outcome.events, failure)

@@ -78,6 +78,34 @@ def test_issue_binds_only_named_upload_when_invoice_uploaded_twice(live: Live, l
     assert bound == [ids[1]]
 
 
+def test_issue_form_refuses_an_invoice_backing_a_payable_awaiting_acceptance(
+    live: Live, line_core1: int
+) -> None:
+    """An invoice already proposed for a payable its supplier has not accepted yet cannot back a second
+    one from the form: the field is marked, the message says what to do, nothing is sent and the upload
+    is discarded. Before, the second payable was issued, drawing the credit line again."""
+    core, number = live.address("core1"), live.unique()
+    first = live.upload_invoice("core1", "supplier1", number, "invoice1.pdf", b"%PDF-1.4 invoice one")
+    slot = live.api("core1", "/v1/core/certificates", {
+        "supplier": live.address("supplier1"), "face": 100_000, "maturity": live.today(60),
+        "line_id": line_core1, "document_ids": [first],
+    })["result"]["slot_id"]  # fmt: skip
+    client = httpx.Client(base_url=live.url, timeout=120)
+    try:
+        assert dashboard_sign_in(client, live.keys["core1"]).status_code == 303
+        block = live.platform.w3.eth.block_number
+        data, files = _issue_form(live, line_core1, number, live.today(60))
+        refused = client.post(f"/dashboard/core/{core}/issue", data=data, files=files)
+        assert refused.status_code == 422, refused.text[:500]
+        numbers = re.search(r'<textarea id="is-numbers"[^>]*>', refused.text)
+        assert numbers is not None and 'aria-invalid="true"' in numbers.group(0), numbers
+        assert f"already backs payable P{slot}" in refused.text and "Cancel" in refused.text
+        assert live.platform.w3.eth.block_number == block
+        assert [row.document_id for row in _documents(live, number)] == [first]
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize(
     ("fields", "sentence"),
     [

@@ -186,6 +186,38 @@ class TxOutcome:
         return next((item for item in self.events if item.event == event), None)
 
 
+class DecodedReceipts:
+    """The mined transactions one run has looked up, each decoded once: a run that settles many requests
+    of one batch transaction (a sweep, a batch submitted again) decoded its whole receipt (a hundred
+    events and more, every address checksummed) again for every request in it, about half the CPU of
+    settling one. Made for one run and dropped with it, never kept across runs: a receipt read once
+    must not be served after its block may have been rolled back (each answer still waits for the
+    indexer to hold that block, `writes.finish`). Shared by the run's threads; a transaction not mined
+    yet is not remembered (asked again)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._entries: dict[str, _Decoded] = {}
+
+    def entry(self, tx_hash: str) -> _Decoded:
+        with self._guard:
+            return self._entries.setdefault(str(tx_hash).lower(), _Decoded())
+
+    def forget(self, tx_hash: str) -> None:
+        """Read `tx_hash` afresh next time: its block was dropped since (the run's retry reads it again)."""
+        with self._guard:
+            self._entries.pop(str(tx_hash).lower(), None)
+
+
+@dataclass(eq=False)
+class _Decoded:
+    """One transaction of a DecodedReceipts: its outcome and each request's part, once mined."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held while the receipt is decoded
+    outcome: TxOutcome | None = None
+    cuts: dict[int, TxOutcome] = field(default_factory=dict)
+
+
 @dataclass(eq=False)
 class _Pipeline:
     """One custodial signer's writes in flight; every field is read and changed under `lock`."""
@@ -1587,20 +1619,36 @@ class ChainGateway:
         """
         return self.receipts.wait(tx_hash, self.receipt_timeout)
 
-    def transaction_outcome(self, tx_hash: str) -> TxOutcome | None:
+    def transaction_outcome(self, tx_hash: str, decoded: DecodedReceipts | None = None) -> TxOutcome | None:
         """What became of a sent transaction: None while it is not mined. For one request of a batch
-        (`tx_hash` a SentTransaction naming its nonce) only that request's part of it."""
+        (`tx_hash` a SentTransaction naming its nonce) only that request's part of it. With `decoded`
+        (a run's), a transaction it holds is neither read nor decoded again."""
+        nonce = request_nonce_of(tx_hash)
+        if decoded is None:
+            outcome = self._mined_outcome(tx_hash)
+            if outcome is None or nonce is None or not outcome.succeeded:
+                return outcome
+            return self._cut_request(outcome, nonce)
+        entry = decoded.entry(tx_hash)
+        with entry.lock:  # the run's other threads asking for this transaction wait for this decoding
+            if entry.outcome is None:
+                outcome = self._mined_outcome(tx_hash)
+                if outcome is None:
+                    return None
+                entry.cuts = self._cut_requests(outcome) if outcome.succeeded else {}
+                entry.outcome = outcome
+        outcome = entry.outcome
+        if nonce is None or not outcome.succeeded:
+            return outcome
+        own = entry.cuts.get(nonce)
+        return own if own is not None else self._cut_request(outcome, nonce)  # raises: none of this nonce
+
+    def _mined_outcome(self, tx_hash: str) -> TxOutcome | None:
         try:
             receipt = self.rpc.call("eth_getTransactionReceipt", [tx_hash])
         except RpcError as error:
             raise _unavailable(error) from error
-        if not receipt:
-            return None
-        outcome = self.outcome(dict(receipt))
-        nonce = request_nonce_of(tx_hash)
-        if nonce is None or not outcome.succeeded:
-            return outcome
-        return self._cut_request(outcome, nonce)
+        return self.outcome(dict(receipt)) if receipt else None
 
     def transaction_known(self, tx_hash: str) -> bool:
         """Whether the node has the transaction, mined or in its pool.

@@ -142,6 +142,7 @@ _ERROR_FIELDS: dict[str, str] = {
     "invoice_number_missing": "invoice_numbers",
     "invalid_invoice_number": "invoice_numbers",
     "invoice_file_mismatch": "invoice_numbers",
+    "invoice_awaiting_acceptance": "invoice_numbers",
     "empty_document": "invoices",
     "document_too_large": "invoices",
     "participant_not_found": "supplier",

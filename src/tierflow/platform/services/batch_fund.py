@@ -6,6 +6,7 @@ Idempotent as a whole like a batch issue: the key is the SHA-256 of the bank and
 
 from __future__ import annotations
 
+import contextvars
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from tierflow.platform import i18n
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.services import batch_issue, workflows
+from tierflow.platform.services import batch_issue, workflows, writes
 from tierflow.platform.services.batch_issue import RowError, RowOutcome
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import InvalidRequest
@@ -101,13 +102,18 @@ def fund(
         ctx, caller, {rkeys[request_id]: (ACTION, {"request_id": request_id}) for request_id in ids}
     )
 
+    # The rows' threads start from an empty context, as before, with one DecodedReceipts for all: the
+    # rows of one transaction, looked up when the batch is submitted again, decode its receipt once.
+    context = writes.decoding_once(contextvars.Context())
+
     def one(request_id: int) -> RowOutcome:
         def work(item_session: Session, _kept: list[str]) -> Any:
             return workflows.fund(
                 ctx=ctx, session=item_session, caller=caller, request_id=request_id, allowance_checked=checked
             )
 
-        return batch_issue.keyed_item(
+        return context.copy().run(
+            batch_issue.keyed_item,
             ctx=ctx, caller=caller, rkey=batch_issue.row_key(key, request_id), item=request_id,
             payload={"request_id": request_id}, action=ACTION, work=work, done="funded",
             claimed=rkeys[request_id] in claimed,

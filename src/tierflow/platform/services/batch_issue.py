@@ -37,10 +37,8 @@ from tierflow.chain.vocabulary import Role
 from tierflow.errors import ContractRevert, TransactionOutcomeUnknown
 from tierflow.platform import i18n
 from tierflow.platform.models import CreditLine
-from tierflow.platform.models.documents import Document
-from tierflow.platform.models.receivables import Payable
 from tierflow.platform.models.registry import Participant, PlatformState
-from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord, StoredDocument
+from tierflow.platform.models.service import DirectoryParticipant, IdempotencyRecord
 from tierflow.platform.security.crypto import invoice_hash
 from tierflow.platform.security.invoice_keys import InvoiceKeyError, canonical_invoice
 from tierflow.platform.services import (
@@ -471,7 +469,7 @@ def validate(
             # Looked up for all rows at once below; its error goes where it would have come.
             unbound.append((len(errors), row.row, number, key))
     hashes = [key for *_, key in unbound]
-    bound = {**_proposed_invoices(session, hashes), **_bound_invoices(session, hashes)}
+    bound = documents.invoices_in_use(session, hashes, obligor=caller.address)
     for position, row_number, number, key in reversed(unbound):  # from the end: positions stay right
         if key in bound:
             errors.insert(
@@ -485,39 +483,6 @@ def validate(
                 ),
             )
     return errors
-
-
-def _proposed_invoices(session: Session, keys: list[str]) -> dict[str, int]:
-    """The payable awaiting acceptance each of `keys` (invoice hashes) was proposed for: bound only once
-    the supplier accepts, so the same rows in another file (exported again) issued every payable a second
-    time, each drawing on its credit line. One read per 1,000 invoices, through document_file's index."""
-    documents_ = StoredDocument.__table__  # type: ignore[attr-defined]
-    payables = Payable.__table__  # type: ignore[attr-defined]
-    proposed: dict[str, int] = {}
-    for start in range(0, len(keys), 1000):
-        rows = session.execute(
-            select(documents_.c.doc_hash, payables.c.slot_id)
-            .join(payables, payables.c.slot_id == documents_.c.slot_id)
-            .where(documents_.c.doc_hash.in_(keys[start : start + 1000]), payables.c.status == "Issued")
-        )
-        proposed.update({str(row.doc_hash): int(row.slot_id) for row in rows})
-    return proposed
-
-
-def _bound_invoices(session: Session, keys: list[str]) -> dict[str, int]:
-    """The payable each of `keys` (invoice hashes) already backs, for those bound: one read per 1,000
-    invoices of the file, where a read each cost a 2,000-row upload 2,000 statements before its first
-    row went out."""
-    table = Document.__table__  # type: ignore[attr-defined]
-    bound: dict[str, int] = {}
-    for start in range(0, len(keys), 1000):
-        rows = session.execute(
-            select(table.c.doc_hash, table.c.asset_id).where(
-                table.c.doc_hash.in_(keys[start : start + 1000]), table.c.status == "bound"
-            )
-        )
-        bound.update({str(row.doc_hash): int(row.asset_id) for row in rows})
-    return bound
 
 
 def already_run(engine: Engine, caller: Caller, key: str) -> bool:
@@ -552,7 +517,7 @@ def run(
 
     `stored` holds each row's invoices, stored before the rows go out (`store_documents`: the files of
     `uploads` among them); `claimed` the rows' keys claimed before (`claim_rows`)."""
-    context = contextvars.copy_context()
+    context = writes.decoding_once(contextvars.copy_context())  # rows of one transaction: decoded once
 
     def one(row: BatchRow) -> RowOutcome:
         try:

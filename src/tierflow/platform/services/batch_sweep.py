@@ -16,6 +16,7 @@ stored by a conditional UPDATE (the first wins, the others read it), as when two
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -77,9 +78,12 @@ def sweep(ctx: ServiceContext, now: int | None = None) -> Swept:
         ).all()
     swept.rows = len(rows)
 
+    # The rows of one batch transaction share its receipt, decoded once in this sweep (not kept after it).
+    context = writes.decoding_once(contextvars.copy_context())
+
     def one(row: Any) -> bool:
         try:
-            return _settle_row(ctx, row.address, row.key, row.state)
+            return context.copy().run(_settle_row, ctx, row.address, row.key, row.state)
         except Exception as error:  # one row's chain or database trouble must not stop the others
             log.warning("batch row %s could not be settled: %s", row.key, error)
             return False

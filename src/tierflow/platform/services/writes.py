@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from typing import Any
 
 from hexbytes import HexBytes
@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tierflow.chain.gateway import REQUEST_ENDS, Call, RelayError, TxOutcome
+from tierflow.chain.gateway import REQUEST_ENDS, Call, DecodedReceipts, RelayError, TxOutcome
 from tierflow.chain.node import sent_transaction
 from tierflow.errors import TransactionOutcomeUnknown
 from tierflow.platform import i18n
@@ -76,6 +76,18 @@ BILL_RESULT_FIELDS: dict[str, dict[str, str]] = {
 PROGRESS: ContextVar[Callable[[str, dict[str, Any]], None] | None] = ContextVar(
     "write_progress", default=None
 )
+
+
+# The transactions the current run (a sweep, a batch's rows) has looked up, decoded once for all its rows
+# (`decoding_once`); unset: every look-up reads and decodes its receipt.
+DECODED: ContextVar[DecodedReceipts | None] = ContextVar("decoded_receipts", default=None)
+
+
+def decoding_once(context: Context) -> Context:
+    """`context` (a run's, whose rows run in copies of it) with its own DecodedReceipts: the rows' look-ups
+    (`look_up`) of one batch transaction decode its receipt once, not once a row."""
+    context.run(DECODED.set, DecodedReceipts())
+    return context
 
 
 def report(stage: str, **details: Any) -> None:
@@ -305,11 +317,17 @@ def look_up(*, ctx: ServiceContext, session: Session, tx_hash: str) -> TxResult 
     error when a replay finds it, else `transaction_reverted`.
     """
     gateway = ctx.gateway()
-    outcome = gateway.transaction_outcome(tx_hash)
+    decoded = DECODED.get()
+    outcome = gateway.transaction_outcome(tx_hash, decoded)
     if outcome is None:
         return None
     if outcome.succeeded:
-        return finish(ctx=ctx, outcome=outcome, session=session)
+        try:
+            return finish(ctx=ctx, outcome=outcome, session=session)
+        except TransactionOutcomeUnknown:
+            if decoded is not None:  # the receipt's block was dropped: the run's retry reads it afresh
+                decoded.forget(tx_hash)
+            raise
     where = i18n.gettext(
         "transaction %(tx)s was mined in block %(block)s but reverted",
         tx=outcome.tx_hash,
