@@ -14,6 +14,17 @@ os.environ.setdefault("TIERFLOW_ENVIRONMENT", "test")
 from tierflow.testing.chain import Platform
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (pyproject's addopts: two workers, one test file each at a time), the files
+    that hold a `slow` test go first: the workers take files in collection order, and one of them
+    (a state machine, the crash test) left for last kept one worker busy alone at the end. A run
+    without workers (-n 0, -p no:xdist) keeps the collection order."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: files keep their order
+
+
 @pytest.fixture(scope="session")
 def platform_session() -> Iterator[Platform]:
     platform = Platform.start()

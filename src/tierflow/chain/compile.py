@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import re
 import shutil
@@ -212,7 +213,9 @@ def _build_info(key: str, request: dict[str, Any], output: dict[str, Any]) -> di
 
 def _write_atomically(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    # A temporary name of this process's own: two processes (the suite's xdist workers) compiling the
+    # same sources at once each write their own, and the last rename wins with a whole file.
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(data))
     temporary.replace(path)  # atomic: a concurrent reader never sees half a file
 
