@@ -14,6 +14,18 @@ os.environ.setdefault("TIERFLOW_ENVIRONMENT", "test")
 from tierflow.testing.chain import Platform
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pyproject's addopts): two workers for the whole suite (`python -m pytest`, `make
+    test`, CI), one process when paths are named (a worker's start-up would cost more than it saves).
+    `-n 2` splits a named subset anyway; PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return 0
+    return 2 if (os.cpu_count() or 1) >= 2 else 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (pyproject's addopts: two workers, one test file each at a time), the files
     that hold a `slow` test go first: the workers take files in collection order, and one of them
