@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from apikit import Api
+from sqlalchemy import text
 
 from tierflow.platform.services import documents
 
@@ -380,3 +383,33 @@ def test_auditor_reads_everything_and_exports(funded: Api) -> None:
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
     assert export.text.splitlines()[0].startswith("token_id,")
     assert api.get("auditor", "/v1/audit/participants").json()["count"] >= 10
+
+
+def test_suspend_and_reinstate_survive_a_write_committed_while_the_chain_call_waits(
+    funded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory's status is written in a transaction begun after the chain call, not in the read
+    one begun before it: on SQLite (WAL) a deferred transaction that read, then saw another connection
+    commit (the indexer, every block), may not start writing (SQLITE_BUSY_SNAPSHOT, no busy wait), and
+    the suspension answered 503 "database is locked" under load (the operator's browser story)."""
+    api = funded
+    created = api.ok("operator", "/v1/operator/participants", {
+        "legal_name": "Jiaxing Fasteners Co.", "legal_id": api.unique("9133"), "roles": ["supplier"],
+        "contact": "cfo@fasteners.example",
+    })  # fmt: skip
+    address = created["participant"]["address"]
+    gateway = api.ctx.gateway()
+    send_direct = gateway.send_direct
+
+    def send_then_another_commit(*args: Any, **kwargs: Any) -> Any:
+        outcome = send_direct(*args, **kwargs)
+        with api.ctx.engine.begin() as connection:  # another writer commits meanwhile (a real change)
+            connection.execute(
+                text("UPDATE participant_directory SET contact = :c WHERE address = :a"),
+                {"c": f"treasury-{api.unique('')}@fasteners.example", "a": address},
+            )
+        return outcome
+
+    monkeypatch.setattr(gateway, "send_direct", send_then_another_commit)
+    assert api.ok("operator", f"/v1/operator/participants/{address}/suspend")["status"] == "suspended"
+    assert api.ok("operator", f"/v1/operator/participants/{address}/reinstate")["status"] == "active"

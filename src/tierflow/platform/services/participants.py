@@ -382,11 +382,12 @@ def onboarded(*, session: Session, result: TxResult) -> ParticipantCreated:
             code="duplicate_address",
             details={"address": row.address, "tx_hash": result.tx_hash},
         )
+    pending, target = row.status == "pending", row.address  # read before the commit (see set_status)
     session.commit()  # fresh transaction for the write (see onboard)
-    if row.status == "pending":
+    if pending:
         row.status = "active"
         session.add(row)
-    token = issue_api_key(session=session, address=row.address, label="onboarding")
+    token = issue_api_key(session=session, address=target, label="onboarding")
     session.commit()
     session.refresh(row)
     return ParticipantCreated(participant=public(row), api_key=token, tx_hash=result.tx_hash)
@@ -535,9 +536,14 @@ def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: 
     row = get(session=session, address=address)
     if row.is_operator:
         raise Forbidden("the operator cannot be suspended", code="operator_immutable")
-    session.commit()  # end the read transaction before the chain call (see onboard)
+    target = row.address  # read now: after the commit `row` is expired, and reading it begins a transaction
+    # End the read transaction before the chain call (see onboard). Reading the expired `row` for the
+    # call began a new one, held across the block the call waits for; once the indexer committed that
+    # block, SQLite refused this transaction's write at once (SQLITE_BUSY_SNAPSHOT): a 503 "database is
+    # locked" for a suspension that was on chain.
+    session.commit()
     outcome = ctx.gateway().send_direct(
-        ctx.operator, Call("ParticipantRegistry", "suspend" if suspend else "reinstate", (row.address,))
+        ctx.operator, Call("ParticipantRegistry", "suspend" if suspend else "reinstate", (target,))
     )
     row.status = "suspended" if suspend else "active"
     session.add(row)
@@ -548,9 +554,9 @@ def set_status(*, ctx: ServiceContext, session: Session, address: str, suspend: 
 
 
 def rotate_key(*, session: Session, address: str, label: str) -> ApiKeyCreated:
-    row = get(session=session, address=address)
-    session.commit()  # fresh transaction for the write (see onboard)
-    token = issue_api_key(session=session, address=row.address, label=label)
+    target = get(session=session, address=address).address
+    session.commit()  # fresh transaction for the write (see onboard and set_status)
+    token = issue_api_key(session=session, address=target, label=label)
     session.commit()
     parsed = parse_api_key(token)
     assert parsed is not None
