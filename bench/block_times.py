@@ -309,7 +309,9 @@ def _batch_figures(
         return {"rows": rows, "failed": rows, "first_error": f"{response.status_code} {response.text[:300]}"}
     outcomes = response.json()["outcomes"]
     succeeded = [o for o in outcomes if o["status"] == done]
-    hashes = [str(o["tx_hash"]) for o in succeeded]
+    # Each transaction once: a batch transaction carries ~100 rows, and its receipt ~300 logs; asked once
+    # per row, 200 such receipts a call timed out on a loaded machine.
+    hashes = list(dict.fromkeys(str(o["tx_hash"]) for o in succeeded))
     receipts = [
         receipt
         for start in range(0, len(hashes), 200)
