@@ -30,6 +30,7 @@ from tierflow.chain.gateway import (
     ChainGateway,
     DecodedReceipts,
     RelayError,
+    Simulated,
     TxOutcome,
     _Pipeline,
     wait_until,
@@ -363,7 +364,7 @@ def _racing(gateway: ChainGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     def raced(signer: str, calls: Any) -> Any:
         verdicts = real(signer, calls)
         assert verdicts is not None
-        return [GAS_BUDGET if isinstance(verdict, ContractRevert) else verdict for verdict in verdicts]
+        return [Simulated(GAS_BUDGET) if isinstance(v, ContractRevert) else v for v in verdicts]
 
     monkeypatch.setattr(gateway, "simulate_sequence", raced)
 
@@ -572,7 +573,7 @@ def test_relay_self_custody_request_failing_on_chain_fails_alone(
         if verdicts is None:
             return None
         pairs = zip(calls, verdicts, strict=True)
-        return [GAS_BUDGET if bytes(data) == doomed_data else v for (_, data), v in pairs]
+        return [Simulated(GAS_BUDGET) if bytes(data) == doomed_data else v for (_, data), v in pairs]
 
     monkeypatch.setattr(gateway, "simulate", racing)
     monkeypatch.setattr(gateway, "simulate_sequence", racing_sequence)
