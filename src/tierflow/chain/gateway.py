@@ -146,6 +146,20 @@ BATCH_BLOCK_SHARE = 0.5
 # ~10 words besides the inner calldata); plus 1/64 of the allowance, which EIP-150 keeps back at a call.
 BATCH_TX_GAS = 40_000
 BATCH_REQUEST_GAS = 45_000
+# A batch transaction's gas LIMIT asks for what its requests are expected to use, not their allowances
+# (blocks are packed by limit: with the sum of allowances a block counted as full at a third of its gas
+# used). The limit of a signed batch comes from its simulation as a whole (`_batch_limit`); before it is
+# signed (to cut a round into transactions), or on a node that cannot simulate, a request's expected
+# gross use inside the batch is its own simulation's gasUsed (net of its refund, which is at most a
+# quarter of that: refunds are capped at 1/5 of the gross) plus that quarter, less the 21,000 a
+# transaction of its own pays; then its forwarder overhead and calldata as in `_request_gas`. On top:
+# the largest one request's reserve (its whole allowance beyond its expected use, plus the 1/63 the
+# forwarder's check wants left after its call, which also covers the 1/64 EIP-150 keeps back), so that
+# any one request meeting a state that moved since its simulation may use all it signed for; and
+# BATCH_LIMIT_SLACK of the rest. A batch that still runs short reverts whole (nothing runs, no nonce
+# used) and is sent again with the sum of its allowances (`_Batch.full_gas`).
+SIMULATED_TX_GAS = 21_000
+BATCH_LIMIT_SLACK = 0.02
 # The forwarder's events that close a request's logs in a batch's receipt (one per request, always last).
 REQUEST_ENDS = ("ExecutedForwardRequest", "ForwardRequestFailed")
 # JSON-RPC error codes of a node that does not offer a method (eth_simulateV1 is newer than eth_call).
@@ -302,6 +316,15 @@ class _Job:
         self.wake.set()
 
 
+@dataclass(frozen=True)
+class Simulated:
+    """A write that passed its simulation in a sequence: the gas it is signed with (`allowance`, see
+    BATCH_GAS_FACTOR) and what its simulation used (`used`, net of refunds; 0: not known)."""
+
+    allowance: int
+    used: int = 0
+
+
 @dataclass(eq=False)
 class _Batch:
     """One leader round of a signer's writes, sent as ONE `executeOrVoidBatch` transaction.
@@ -315,7 +338,8 @@ class _Batch:
     relayer: LocalAccount
     requests: list[tuple[dict[str, Any], str]]  # (message, signature), consecutive forwarder nonces
     data: bytes
-    gas: int
+    gas: int  # the transaction's gas limit: what its requests are expected to use (`_batch_gas`)
+    full_gas: int  # the sum of their allowances: a batch that ran short of `gas` is sent again with this
     # each writer's context and forwarder nonce: a new attempt is recorded in every writer's
     # `recording_sends` (the idempotency layer keeps the latest), naming the writer's own request
     writers: list[tuple[contextvars.Context, int]] = field(default_factory=list)
@@ -431,23 +455,23 @@ class ChainGateway:
 
     def simulate_sequence(
         self, signer: str, calls: Sequence[tuple[str, bytes]]
-    ) -> list[int | TierflowError] | None:
+    ) -> list[Simulated | TierflowError] | None:
         """Simulate `calls` of `signer` one after the other on the `pending` block in one request.
 
         Each call meets the state the ones before it left (a failing one changes nothing), as when they
-        are mined in this order: per call its gas budget (for a batch: what it used, with a margin, see
-        BATCH_GAS_FACTOR) or its decoded revert. None when the node cannot (no eth_simulateV1, or it
-        refused the request): simulate one by one then.
+        are mined in this order: per call its gas allowance (what it used, with a margin, see
+        BATCH_GAS_FACTOR) and its use, or its decoded revert. None when the node cannot (no
+        eth_simulateV1, or it refused the request): simulate one by one then.
         """
         results = self._simulate_v1([self._as_forwarded(signer, to, data) for to, data in calls], "pending")
         if results is None:
             return None
-        verdicts: list[int | TierflowError] = []
+        verdicts: list[Simulated | TierflowError] = []
         for (_, data), result in zip(calls, results, strict=True):
             if int(result["status"], 16) == 1:
                 used = int(result.get("gasUsed") or "0x0", 16)
                 tight = int(used * BATCH_GAS_FACTOR) + BATCH_GAS_MARGIN if used else _gas_budget(data)
-                verdicts.append(min(_gas_budget(data), tight))
+                verdicts.append(Simulated(min(_gas_budget(data), tight), used))
                 continue
             failure = dict(result.get("error") or {})
             revert = result.get("returnData") or failure.get("data")
@@ -800,7 +824,7 @@ class ChainGateway:
         self,
         pipe: _Pipeline,
         batch: list[_Job],
-        verdicts: list[int | TierflowError],
+        verdicts: list[Simulated | TierflowError],
         nonce: int,
         deadline: int,
         relayer: LocalAccount,
@@ -813,7 +837,8 @@ class ChainGateway:
         """
         signer = str(batch[0].account.address)
         rounds: list[list[tuple[_Job, int]]] = [[]]
-        used = BATCH_TX_GAS
+        shares: list[list[_RequestGas]] = [[]]  # each round's requests' gas
+        total = _RequestGas(0, 0)  # the last round's so far
         assert self._batch_gas_cap is not None
         for index, (job, verdict) in enumerate(zip(batch, verdicts, strict=True)):
             if isinstance(verdict, ContractRevert):
@@ -824,14 +849,17 @@ class ChainGateway:
                 with pipe.queue_guard:
                     pipe.queue[:0] = batch[index + 1 :]
                 break
-            allowance = int(verdict * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN
-            cost = _request_gas(allowance, job.data)
-            if rounds[-1] and used + cost > self._batch_gas_cap:
+            allowance = int(verdict.allowance * INNER_GAS_HEADROOM) + INNER_GAS_MARGIN
+            share = _RequestGas.of(allowance, job.data, verdict.used)
+            grown = _RequestGas(total.expected + share.expected, max(total.reserve, share.reserve))
+            if rounds[-1] and _batch_gas([grown]) > self._batch_gas_cap:
                 rounds.append([])
-                used = BATCH_TX_GAS
+                shares.append([])
+                grown = share
+            total = grown
             rounds[-1].append((job, allowance))
-            used += cost
-        for position, group in enumerate(rounds):
+            shares[-1].append(share)
+        for position, (group, group_shares) in enumerate(zip(rounds, shares, strict=True)):
             if not group:
                 continue
             account = group[0][0].account
@@ -841,9 +869,10 @@ class ChainGateway:
                 message = self._request_message(signer, job.to, job.data, allowance, nonce + offset, deadline)
                 digests.append(self.digest(message))
                 requests.append((message, self._sign_digest(job.account, digests[-1])))
-            data, gas = self._batch_data(requests)
+            data, full_gas = self._batch_data(requests)
+            gas = self._batch_limit(relayer, data, full_gas, group_shares)
             writers = [(job.context, nonce + offset) for offset, (job, _) in enumerate(group)]
-            sent = _Batch(account, relayer, requests, data, gas, writers)
+            sent = _Batch(account, relayer, requests, data, gas, full_gas, writers)
             try:
                 self._announce(group, requests, digests)  # stored before the send; a failure sends nothing
                 # sent outside every writer's context: each records its own request of it (_noted)
@@ -887,6 +916,29 @@ class ChainGateway:
             ]
         )  # fmt: skip
 
+    def _batch_limit(
+        self, relayer: LocalAccount, data: bytes, full_gas: int, shares: list[_RequestGas]
+    ) -> int:
+        """[gas] the limit of the batch transaction `data` (signed, about to be sent): what it uses when
+        simulated as a whole on the `pending` state (its requests find the slots the ones before them
+        touched warm: a third less than simulated one by one) plus a quarter of that (gasUsed is net of
+        refunds, which are capped at 1/5 of the gross), plus the largest request's reserve (it may meet a
+        moved state and use its whole allowance). The estimate from its requests' simulations
+        (`_batch_gas`) when the node cannot; never more than `full_gas`, the sum of the allowances."""
+        results = None
+        try:
+            results = self._simulate_v1(
+                [{"from": relayer.address, "to": self.forwarder.address, "data": "0x" + data.hex(),
+                  "gas": hex(full_gas)}],
+                "pending",
+            )  # fmt: skip
+        except ChainUnavailableError:
+            pass
+        if not results or int(results[0]["status"], 16) != 1:
+            return min(full_gas, _batch_gas(shares))
+        used = int(results[0]["gasUsed"], 16)
+        return min(full_gas, used + used // 4 + max(share.allowance_reserve for share in shares))
+
     def _batch_data(self, requests: list[tuple[dict[str, Any], str]]) -> tuple[bytes, int]:
         """Calldata of `executeOrVoidBatch(requests)` and its outer gas (see BATCH_TX_GAS)."""
         data = BATCH_SELECTOR + encode_requests(requests)
@@ -922,6 +974,10 @@ class ChainGateway:
                 if batch.tx_hash != tx_hash:
                     continue  # another writer of the batch sent it again meanwhile
                 if int(receipt["status"], 16) != 1:
+                    if int(receipt["gasUsed"], 16) >= batch.gas:
+                        # it ran short (an out-of-gas, or the forwarder's check after a starved call,
+                        # uses all that is left): sent again, it may use every request's allowance
+                        batch.gas = batch.full_gas
                     try:
                         batch.tx_hash = self._batch_after_failure(pipe, batch, tx_hash, deadline)
                     except BaseException as error:
@@ -980,7 +1036,8 @@ class ChainGateway:
         attempt, or raise why it cannot run.
 
         An earlier request of the signer had not run (its nonce was behind), a request expired, or the
-        gas ran short. Once every earlier nonce is used the same signed requests go out again: each runs
+        gas ran short (then `batch.gas` is already its `full_gas`: `_settle_batched`). Once every earlier
+        nonce is used the same signed requests go out again: each runs
         or dies on its own (executeOrVoidBatch), so sending them again can run each at most once. After
         MAX_RESENDS the batch's nonces are used up by no-ops (`_fill`) and the decoded error is raised.
         """
@@ -1702,6 +1759,35 @@ def _gas_budget(data: bytes) -> int:
 def _request_gas(allowance: int, data: bytes) -> int:
     """[gas] one request's share of a batch transaction's gas (see BATCH_REQUEST_GAS)."""
     return allowance + allowance // 63 + BATCH_REQUEST_GAS + 16 * (len(data) + 320)
+
+
+@dataclass(frozen=True)
+class _RequestGas:
+    """One request's part of a batch transaction's gas limit (see SIMULATED_TX_GAS): what it is expected
+    to use in the batch, its forwarder overhead and calldata included, and its `reserve`, what it may
+    need beyond that (its whole allowance used, and 1/63 of it left after its call)."""
+
+    expected: int
+    reserve: int
+    allowance_reserve: int = 0  # the whole allowance and 1/63 of it: a batch simulated as a whole
+
+    @staticmethod
+    def of(allowance: int, data: bytes, used: int) -> _RequestGas:
+        """A request signed with `allowance` whose simulation used `used` (0: not simulated, its whole
+        allowance is expected)."""
+        inner = allowance
+        if used:
+            inner = min(allowance, max(0, used + used // 4 - SIMULATED_TX_GAS))
+        outer = BATCH_REQUEST_GAS + 16 * (len(data) + 320)
+        reserve = allowance + allowance // 63
+        return _RequestGas(inner + outer, reserve - inner, reserve)
+
+
+def _batch_gas(shares: Sequence[_RequestGas]) -> int:
+    """[gas] the limit of a batch transaction of requests with these `shares`: their expected use, the
+    largest reserve, and BATCH_LIMIT_SLACK of the rest (see SIMULATED_TX_GAS)."""
+    expected = BATCH_TX_GAS + sum(share.expected for share in shares)
+    return int(expected * (1 + BATCH_LIMIT_SLACK)) + max((share.reserve for share in shares), default=0)
 
 
 def _stale_nonce(nonce: int, expected: int) -> RelayError:
