@@ -388,7 +388,7 @@ def test_writes_answered_together_share_one_indexed_read(ctx: ServiceContext) ->
         )  # fmt: skip
     asked = [(held, 7), (held, 7), (held, 8), ("0x" + "ef" * 32, 7), (held, 7)]
     assert writes._indexed_at(ctx, TxOutcome(held, 7, 0))  # its group queue exists
-    queue = writes._INDEXED._queues[ctx.engine]
+    queue = writes._INDEXED._groups._queues[ctx.engine]
     reads: list[str] = []
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:

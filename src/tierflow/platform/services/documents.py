@@ -289,14 +289,13 @@ def invoices_for_issue(
     """The on-chain hashes of the invoices an issue names, after checking they may back it."""
     hashes: list[bytes] = []
     wanted = list(dict.fromkeys(document_ids))
-    # One read of the columns checked, not an ORM row (with its encrypted file) per document.
-    shared = group_commit.shared_reads(session)
-    if not wanted:
-        found: dict[str, Any] = {}
-    elif shared is not None:
-        found = _FOR_ISSUES.get(shared, tuple(wanted)) or {}  # a batch row: one read for the rows asking
-    else:
-        found = {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})}
+
+    def alone() -> dict[str, Any]:
+        return {row.document_id: row for row in session.execute(_FOR_ISSUE, {"ids": wanted})}
+
+    # One read of the columns checked, not an ORM row (with its encrypted file) per document; a batch
+    # row's is shared with the rows asking at once (group_commit.Lookups).
+    found = (_FOR_ISSUES.get_for(session, tuple(wanted), alone) or {}) if wanted else {}
     for document_id in wanted:
         row = found.get(document_id)
         if row is None:

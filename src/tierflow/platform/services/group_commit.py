@@ -104,6 +104,12 @@ class Lookups(Generic[K, V]):
         value: V | None = self._groups.submit(engine, key)
         return value
 
+    def get_for(self, session: Session, key: K, alone: Callable[[], V | None]) -> V | None:
+        """`key`'s value through a shared read when `session` may share one (`shared_reads`: a batch
+        row's), else `alone()`: the session's own read, as a single write makes it."""
+        engine = shared_reads(session)
+        return alone() if engine is None else self.get(engine, key)
+
     def _read_group(self, engine: Engine, group: list[Waiting[K]]) -> None:
         keys = list(dict.fromkeys(waiting.item for waiting in group))
         found: dict[K, V] = {}

@@ -211,11 +211,9 @@ def custodial_account(*, ctx: ServiceContext, session: Session, address: str) ->
     once); the unsealed account is kept per sealed blob: deriving, decrypting and building the account
     again cost ~0.3 ms of CPU per write.
     """
-    shared = group_commit.shared_reads(session)
-    if shared is not None:
-        sealed = _SEALED_KEYS.get(shared, address)  # a batch row: one read for the rows asking
-    else:
-        sealed = session.execute(_SEALED_KEY, {"address": address}).scalar_one_or_none()
+    sealed = _SEALED_KEYS.get_for(
+        session, address, lambda: session.execute(_SEALED_KEY, {"address": address}).scalar_one_or_none()
+    )
     if sealed is None:
         raise Forbidden(
             i18n.gettext("%(address)s signs its own requests (self custody)", address=address),

@@ -200,11 +200,11 @@ def admit(*, ctx: ServiceContext, session: Session, caller: Caller, call: Call) 
     action = action_of(call)
     # One read of the rule, through Core: this runs before every write, and nearly always finds none
     # (a missing row is not kept in the session's identity map, so a second get read it again).
-    shared = group_commit.shared_reads(session)
-    if shared is not None:
-        min_amount = _RULES.get(shared, (caller.address, action))  # a batch row: one read for all
-    else:
-        min_amount = session.execute(_MIN_AMOUNT, {"address": caller.address, "action": action}).scalar()
+    min_amount = _RULES.get_for(
+        session,
+        (caller.address, action),
+        lambda: session.execute(_MIN_AMOUNT, {"address": caller.address, "action": action}).scalar(),
+    )
     if min_amount is None:
         return
     amount = amount_of(session, call)

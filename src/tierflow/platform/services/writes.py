@@ -8,7 +8,7 @@ from typing import Any
 
 from hexbytes import HexBytes
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from tierflow.chain.gateway import REQUEST_ENDS, Call, DecodedReceipts, RelayError, TxOutcome
@@ -19,7 +19,7 @@ from tierflow.platform.models import RawEvent
 from tierflow.platform.services import documents, names, policy
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import Conflict, Forbidden
-from tierflow.platform.services.group_commit import Groups, Waiting
+from tierflow.platform.services.group_commit import Lookups
 from tierflow.platform.services.participants import Caller, custodial_account
 from tierflow.platform.services.schemas.certificates import (
     EventPublic,
@@ -170,7 +170,7 @@ def _indexed_at(ctx: ServiceContext, outcome: TxOutcome) -> bool:
     The writes answered at the same moment (a batch's rows, which share their transaction and block)
     share one read, made after each of them asked (group_commit): a pool checkout, its ping and a
     statement per write cost ~0.3 ms of CPU each, more than the read itself."""
-    return bool(_INDEXED.submit(ctx.engine, (str(outcome.tx_hash), int(outcome.block_number))))
+    return bool(_INDEXED.get(ctx.engine, (str(outcome.tx_hash), int(outcome.block_number))))
 
 
 # Built once: the transactions (with the blocks) of events the indexer holds, among those named.
@@ -181,19 +181,13 @@ _INDEXED_READ = (
 )
 
 
-def _read_indexed(engine: Engine, group: list[Waiting[tuple[str, int]]]) -> None:
-    with engine.connect() as conn:
-        for start in range(0, len(group), 500):
-            part = group[start : start + 500]
-            hashes = sorted({tx_hash for tx_hash, _ in (waiting.item for waiting in part)})
-            held = {
-                (row.tx_hash, row.block_number) for row in conn.execute(_INDEXED_READ, {"hashes": hashes})
-            }
-            for waiting in part:
-                waiting.result = waiting.item in held
+def _read_indexed(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], bool]:
+    hashes = sorted({tx_hash for tx_hash, _ in keys})
+    held = {(row.tx_hash, row.block_number) for row in conn.execute(_INDEXED_READ, {"hashes": hashes})}
+    return {key: True for key in keys if key in held}
 
 
-_INDEXED: Groups[tuple[str, int]] = Groups(_read_indexed)
+_INDEXED: Lookups[tuple[str, int], bool] = Lookups(_read_indexed)
 
 
 def _still_mined(ctx: ServiceContext, outcome: TxOutcome) -> bool:
