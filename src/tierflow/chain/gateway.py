@@ -989,9 +989,7 @@ class ChainGateway:
                     batch.outcome = self.outcome(receipt)
                     batch.cuts = self._cut_requests(batch.outcome)
                 outcome, cuts = batch.outcome, batch.cuts
-            own = cuts.get(nonce)
-            if own is None:
-                own = self._cut_request(outcome, nonce)  # raises: the transaction holds none of this nonce
+            own = _request_part(outcome, cuts, nonce)
             if own.failure is not None:
                 raise own.failure
             return own
@@ -1001,14 +999,7 @@ class ChainGateway:
         its events up to and including the forwarder's event that closes them. A request whose call
         failed inside the batch (ForwardRequestFailed) is not `succeeded` and carries its decoded error
         (`failure`). A batch carries one signer's requests, so the nonce names one of them."""
-        cut = self._cut_requests(outcome).get(nonce)
-        if cut is None:
-            raise TransactionOutcomeUnknown(
-                outcome.tx_hash,
-                f"transaction {outcome.tx_hash} holds no outcome of forwarder nonce {nonce}: read the "
-                "object's state before sending the request again",
-            )
-        return cut
+        return _request_part(outcome, self._cut_requests(outcome), nonce)
 
     def _cut_requests(self, outcome: TxOutcome) -> dict[int, TxOutcome]:
         """Every request's part of a batch transaction's outcome (`_cut_request`) by forwarder nonce, in one
@@ -1697,8 +1688,7 @@ class ChainGateway:
         outcome = entry.outcome
         if nonce is None or not outcome.succeeded:
             return outcome
-        own = entry.cuts.get(nonce)
-        return own if own is not None else self._cut_request(outcome, nonce)  # raises: none of this nonce
+        return _request_part(outcome, entry.cuts, nonce)
 
     def _mined_outcome(self, tx_hash: str) -> TxOutcome | None:
         try:
@@ -1781,6 +1771,19 @@ class _RequestGas:
         outer = BATCH_REQUEST_GAS + 16 * (len(data) + 320)
         reserve = allowance + allowance // 63
         return _RequestGas(inner + outer, reserve - inner, reserve)
+
+
+def _request_part(outcome: TxOutcome, cuts: dict[int, TxOutcome], nonce: int) -> TxOutcome:
+    """The request with forwarder nonce `nonce` among a batch transaction's `cuts` (`_cut_requests`);
+    TransactionOutcomeUnknown if the transaction holds none."""
+    cut = cuts.get(nonce)
+    if cut is None:
+        raise TransactionOutcomeUnknown(
+            outcome.tx_hash,
+            f"transaction {outcome.tx_hash} holds no outcome of forwarder nonce {nonce}: read the "
+            "object's state before sending the request again",
+        )
+    return cut
 
 
 def _batch_gas(shares: Sequence[_RequestGas]) -> int:
