@@ -88,7 +88,7 @@ def test_batch_rows_that_died_after_sending_settle_when_a_new_service_starts(
     with api.ctx.engine.connect() as conn:
         settled = conn.execute(
             select(audit_trail.AUDIT.c.tx_hash).where(
-                audit_trail.AUDIT.c.detail == batch_sweep.SETTLED_DETAIL,
+                audit_trail.AUDIT.c.detail == batch_recovery.SETTLED_DETAIL,
                 audit_trail.AUDIT.c.company == api.address("core2"),
             )
         ).all()

@@ -765,16 +765,12 @@ def _settled(ctx: ServiceContext, caller: Caller, one: _Item) -> RowOutcome:
     (services/batch_recovery.py)."""
     settled = batch_recovery.settle(ctx=ctx, address=caller.address, key=one.rkey)
     if isinstance(settled, batch_recovery.Answered):
-        status, body = settled.status_code, settled.body
         if settled.found:  # the answer its run never recorded: its audit line too
             _retrying(
-                audit_trail.record,
-                ctx.engine, actor=caller.actor, action=f"write POST {one.action} item {one.item}",
-                outcome=f"{status} {body.get('status') or body.get('error', {}).get('code')}",
-                detail="settled from the chain after its run stopped", origin=caller.origin,
-                tx_hash=body.get("tx_hash"),
+                batch_recovery.record_found, ctx.engine, settled, actor=caller.actor,
+                action=f"write POST {one.action} item {one.item}", origin=caller.origin,
             )  # fmt: skip
-        return _outcome(one.item, status, body, one.done)
+        return _outcome(one.item, settled.status_code, settled.body, one.done)
     if isinstance(settled, batch_recovery.Resend):
         return _failed(one.item, "unavailable", i18n.gettext("Never sent: sending it now."))
     return RowOutcome(row=one.item, status="in_progress", code="row_in_progress", error=settled.message)

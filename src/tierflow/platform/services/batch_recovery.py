@@ -35,7 +35,7 @@ from tierflow.chain.gateway import CUSTODIAL_DEADLINE_S
 from tierflow.chain.node import sent_transaction
 from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
-from tierflow.platform.services import writes
+from tierflow.platform.services import audit_trail, writes
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import ServiceError
 
@@ -60,6 +60,25 @@ class Answered:
     status_code: int
     body: Any
     found: bool = False  # read from the chain just now (not stored by its own run)
+
+
+SETTLED_DETAIL = "settled from the chain after its run stopped"
+
+
+def record_found(
+    engine: Engine,
+    settled: Answered,
+    *,
+    actor: audit_trail.Actor,
+    action: str,
+    origin: audit_trail.Origin | None = None,
+) -> None:
+    """The audit line of a row's answer found on chain (`settled.found`): the one its run never wrote."""
+    body = settled.body or {}
+    audit_trail.record(
+        engine, actor=actor, action=action, detail=SETTLED_DETAIL, origin=origin, tx_hash=body.get("tx_hash"),
+        outcome=f"{settled.status_code} {body.get('status') or body.get('error', {}).get('code')}",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ TABLE = batch_recovery.TABLE
 STOPPED_S = batch_state.STALE_S
 # [s] between two sweeps of an instance (the first when it starts).
 SWEEP_S = 60.0
-SETTLED_DETAIL = "settled from the chain after its run stopped"
 THREADS = 8  # rows settled at once
 
 
@@ -109,12 +108,8 @@ def _settle_row(ctx: ServiceContext, address: str, key: str, state: str) -> bool
     if not isinstance(settled, batch_recovery.Answered):
         return isinstance(settled, batch_recovery.Resend)  # dropped: it never ran (re-submission sends it)
     if settled.found:  # the answer its run never recorded: its audit line too
-        body = settled.body or {}
-        audit_trail.record(
-            ctx.engine, actor=audit_trail.Actor(company=address), action=f"write POST batch item {key}",
-            outcome=f"{settled.status_code} {body.get('status') or body.get('error', {}).get('code')}",
-            detail=SETTLED_DETAIL, tx_hash=body.get("tx_hash"),
-        )  # fmt: skip
+        actor = audit_trail.Actor(company=address)
+        batch_recovery.record_found(ctx.engine, settled, actor=actor, action=f"write POST batch item {key}")
     return True
 
 
