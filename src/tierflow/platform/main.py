@@ -18,6 +18,7 @@ from tierflow.platform.dashboard.mount import mount_dashboard
 from tierflow.platform.indexer.metrics import IndexerMetrics
 from tierflow.platform.services.batch_sweep import BatchSweeper
 from tierflow.platform.services.context import IndexerLink, ServiceContext
+from tierflow.platform.services.periodic import Periodic
 from tierflow.settings import Settings, get_settings
 
 # Worker threads for sync routes and pages (anyio's default is 40): enough for 128 writes in flight at
@@ -98,17 +99,17 @@ class IndexerThread:
             self.engine.dispose()
 
 
-class AuditAnchorer:
+class AuditAnchorer(Periodic):
     """Anchors each ended day's audit-trail head on chain (issue 14), checked every `interval` seconds,
     beside the indexer: one process per deployment runs it, and a day already anchored is skipped."""
 
+    name = "tierflow-audit-anchor"
+    failed = "audit anchoring failed"
+
     def __init__(self, ctx: ServiceContext, interval: float) -> None:
+        super().__init__(interval)
         self.ctx = ctx
-        self.interval = interval
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
         self.anchored: list[tuple[int, str]] = []  # (day, transaction hash) anchored by this process
-        self.error: str | None = None
 
     def run_once(self, now: int | None = None) -> list[tuple[int, str]]:
         from tierflow.platform.services import audit_trail
@@ -119,26 +120,6 @@ class AuditAnchorer:
         for day, tx_hash in done:
             log.info("audit trail anchored", extra={"fields": {"day": day, "tx_hash": tx_hash}})
         return done
-
-    def start(self) -> AuditAnchorer:
-        def run() -> None:
-            while not self.stop_event.is_set():
-                try:
-                    self.run_once()
-                    self.error = None
-                except Exception as error:  # the chain or database is away: try again next time
-                    self.error = f"{type(error).__name__}: {error}"
-                    log.warning("audit anchoring failed: %s", self.error)
-                self.stop_event.wait(self.interval)
-
-        self.thread = threading.Thread(target=run, name="tierflow-audit-anchor", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
 
 
 def indexer_engine(url: str) -> Engine:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from tierflow.platform.services import (
 )
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import ServiceError
+from tierflow.platform.services.periodic import Periodic
 
 log = logging.getLogger("tierflow.batch")
 TABLE = batch_recovery.TABLE
@@ -222,40 +222,22 @@ def status(ctx: ServiceContext, address: str, key: str) -> BatchStatus | None:
     return BatchStatus(batch_key=key, finished=finished, outcomes=outcomes)
 
 
-class BatchSweeper:
+class BatchSweeper(Periodic):
     """Runs `sweep` when the service starts and every SWEEP_S after, in a thread of its own."""
 
+    name = "tierflow-batch-sweep"
+    failed = "batch sweep failed"
+
     def __init__(self, ctx: ServiceContext, interval: float = SWEEP_S) -> None:
+        super().__init__(interval)
         self.ctx = ctx
-        self.interval = interval
-        self._stop = threading.Event()
-        self.thread: threading.Thread | None = None
         self.last: Swept | None = None
-        self.error: str | None = None
 
-    def start(self) -> BatchSweeper:
-        def run() -> None:
-            while True:
-                try:
-                    self.last = sweep(self.ctx)
-                    self.error = None
-                    if self.last.answered or self.last.batches:
-                        log.info(
-                            "batch rows settled from the chain: %s rows, %s dashboard batches",
-                            self.last.answered, self.last.batches,
-                        )  # fmt: skip
-                except Exception as error:  # the database or the node is away: the next round
-                    self.error = str(error)
-                    log.warning("batch sweep failed: %s", error)
-                if self._stop.wait(self.interval):
-                    return
-
-        self.thread = threading.Thread(target=run, name="tierflow-batch-sweep", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-            self.thread = None
+    def run_once(self) -> Swept:
+        self.last = sweep(self.ctx)
+        if self.last.answered or self.last.batches:
+            log.info(
+                "batch rows settled from the chain: %s rows, %s dashboard batches",
+                self.last.answered, self.last.batches,
+            )  # fmt: skip
+        return self.last
