@@ -95,6 +95,16 @@ class Api:
         )
         return int(body["result"]["line_id"])
 
+    def onboard(
+        self, name: str, role: str = "supplier", *, id_prefix: str = "9132", contact: str | None = None
+    ) -> dict[str, Any]:
+        """The operator onboards a custodial participant under a fresh legal id: the API's answer (its
+        `participant` and `api_key`)."""
+        body: dict[str, Any] = {"legal_name": name, "legal_id": self.unique(id_prefix), "roles": [role]}
+        if contact is not None:
+            body["contact"] = contact
+        return self.ok("operator", "/v1/operator/participants", body)
+
     def issue(
         self, core: str, supplier: str, face: int, line_id: int, days: int = 90, accept: bool = True
     ) -> tuple[int, int]:

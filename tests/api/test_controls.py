@@ -63,10 +63,7 @@ def test_hold_on_part_blocks_the_holder_and_shows_to_holder_and_auditor(funded: 
 
 def test_recovery_moves_certificates_and_cash_and_bars_the_old_key(funded: Api) -> None:
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Wuxi Valves Co.", "legal_id": api.unique("9132"), "roles": ["supplier"],
-        "contact": "cfo@valves.example",
-    })  # fmt: skip
+    created = api.onboard("Wuxi Valves Co.", contact="cfo@valves.example")
     old = created["participant"]["address"]
     line = api.credit_line("bank1", "core1")
     _, token = api.issue("core1", "supplier1", 50_000, line)
@@ -116,10 +113,7 @@ def test_recovery_moves_certificates_and_cash_and_bars_the_old_key(funded: Api) 
 def test_recovery_of_a_core_enterprise_moves_payables_lines_and_the_company(funded: Api) -> None:
     """The company's key acts for the new address; the new key repays what the old one owed."""
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Changzhou Pumps Co.", "legal_id": api.unique("9132"), "roles": ["core_enterprise"],
-        "contact": "cfo@pumps.example",
-    })  # fmt: skip
+    created = api.onboard("Changzhou Pumps Co.", "core_enterprise", contact="cfo@pumps.example")
     old = created["participant"]["address"]
     api.keys["pumps"] = created["api_key"]
     line = api.credit_line("bank1", old)
@@ -222,10 +216,7 @@ def test_recovery_too_large_for_a_block_is_split_registry_first(
     """A block that carries one call at a time (the share of its gas a batch may plan on, shrunk): each call
     its own proposal, in `proposal_ids`, the registry's step first; executed in that order they recover."""
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Suzhou Gears Co.", "legal_id": api.unique("9132"), "roles": ["supplier"],
-        "contact": "cfo@gears.example",
-    })  # fmt: skip
+    created = api.onboard("Suzhou Gears Co.", contact="cfo@gears.example")
     old = created["participant"]["address"]
     line = api.credit_line("bank1", "core1")
     _, token = api.issue("core1", "supplier1", 30_000, line)

@@ -64,9 +64,7 @@ def test_api_keys_are_stored_hashed() -> None:
 
 def test_custodial_keys_and_documents_are_encrypted_at_rest(funded: Api) -> None:
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Hefei Glass Co.", "legal_id": api.unique("9134"), "roles": ["supplier"],
-    })  # fmt: skip
+    created = api.onboard("Hefei Glass Co.", id_prefix="9134")
     address = created["participant"]["address"]
     number = api.invoice_number()
     document_id = api.invoice("core1", "supplier1", number)

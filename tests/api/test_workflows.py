@@ -303,10 +303,7 @@ def test_accepted_quote_left_unfunded_lapses(funded: Api) -> None:
 
 def test_operator_onboard_suspend_reinstate_parameters_pause(funded: Api) -> None:
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Changzhou Springs Co.", "legal_id": api.unique("9132"), "roles": ["supplier"],
-        "contact": "cfo@springs.example",
-    })  # fmt: skip
+    created = api.onboard("Changzhou Springs Co.", contact="cfo@springs.example")
     address, key = created["participant"]["address"], created["api_key"]
     me = api.client.get("/v1/me", headers={"X-API-Key": key}).json()
     assert me["address"] == address and me["roles"] == ["supplier"] and me["custody"] == "custodial"
@@ -393,10 +390,7 @@ def test_suspend_and_reinstate_survive_a_write_committed_while_the_chain_call_wa
     commit (the indexer, every block), may not start writing (SQLITE_BUSY_SNAPSHOT, no busy wait), and
     the suspension answered 503 "database is locked" under load (the operator's browser story)."""
     api = funded
-    created = api.ok("operator", "/v1/operator/participants", {
-        "legal_name": "Jiaxing Fasteners Co.", "legal_id": api.unique("9133"), "roles": ["supplier"],
-        "contact": "cfo@fasteners.example",
-    })  # fmt: skip
+    created = api.onboard("Jiaxing Fasteners Co.", id_prefix="9133", contact="cfo@fasteners.example")
     address = created["participant"]["address"]
     gateway = api.ctx.gateway()
     send_direct = gateway.send_direct

@@ -100,6 +100,24 @@ def _writers(tf: Platform, count: int) -> Iterator[ThreadPoolExecutor]:
             tf.w3.provider.make_request("evm_setIntervalMining", [1])  # type: ignore[arg-type]
 
 
+@contextmanager
+def _mining(tf: Platform) -> Iterator[None]:
+    """A block mined every 50 ms while inside (automine off)."""
+    stop = threading.Event()
+
+    def mining() -> None:
+        while not stop.wait(0.05):
+            tf.mine()
+
+    miner = threading.Thread(target=mining, daemon=True)
+    miner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        miner.join(5)
+
+
 def _split(tf: Platform, token: int, value: int = SPLIT) -> Call:
     return Call("Receivables", "transferValue", (token, tf.address("supplier2"), value))
 
@@ -448,7 +466,6 @@ def test_pipeline_batch_reverting_whole_gives_up_and_uses_up_its_nonces(
     account = tf.account("supplier1")
     start = gateway.forwarder_nonce(account.address)
     calls = [_split(tf, token)] * 6
-    stop = threading.Event()
     batches: list[int] = []
     real_send = gateway.sender.send_call
 
@@ -458,19 +475,12 @@ def test_pipeline_batch_reverting_whole_gives_up_and_uses_up_its_nonces(
         return real_send(relayer, to, data, gas)
 
     monkeypatch.setattr(gateway.sender, "send_call", recording)
-
-    def mining() -> None:
-        while not stop.wait(0.05):
-            tf.mine()
-
-    miner = threading.Thread(target=mining, daemon=True)
     with _writers(tf, len(calls)) as pool:
         with gateway._pipeline(account.address).lock:
             futures = _submit_in_order(pool, gateway, account, calls)
         assert wait_until(_in_pool(tf, gateway, account.address, start + len(calls)), 30, 0.05)
         tf.increase_time(CUSTODIAL_DEADLINE_S + 100)  # mines them: every request has expired
-        miner.start()
-        try:
+        with _mining(tf):
             errors = []
             for future in futures:
                 with pytest.raises(ContractRevert) as error:
@@ -479,9 +489,6 @@ def test_pipeline_batch_reverting_whole_gives_up_and_uses_up_its_nonces(
             # every nonce is used up by a no-op (sent before the error is raised; mined meanwhile)
             used = lambda: gateway.forwarder_nonce(account.address) == start + len(calls)  # noqa: E731
             assert wait_until(used, 10, 0.05)
-        finally:
-            stop.set()
-            miner.join(5)
     assert set(errors) <= {"ERC2771ForwarderExpiredRequest", "Reverted"}, errors
     assert batches == [5] * (1 + MAX_RESENDS)  # the five queued: one batch, sent again MAX_RESENDS times
     assert tf.c.receivables.functions.balanceOf(token).call() == 1_000_000
@@ -918,22 +925,11 @@ def test_pipeline_batch_running_short_of_gas_is_sent_again_with_every_allowance(
     account = tf.account("supplier1")
     start = gateway.forwarder_nonce(account.address)
     calls = [_split(tf, token)] * 40
-    stop = threading.Event()
-
-    def mining() -> None:
-        while not stop.wait(0.05):
-            tf.mine()
-
-    miner = threading.Thread(target=mining, daemon=True)
     with _writers(tf, len(calls)) as pool:
         with gateway._pipeline(account.address).lock:
             futures = _submit_in_order(pool, gateway, account, calls)
-        miner.start()
-        try:
+        with _mining(tf):
             outcomes = [future.result(timeout=60) for future in futures]
-        finally:
-            stop.set()
-            miner.join(5)
     assert all(outcome.succeeded for outcome in outcomes)
     (short, short_gas), (again, full_gas) = sends
     first = tf.w3.eth.get_transaction_receipt(short)  # type: ignore[arg-type]
