@@ -130,6 +130,15 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "(financier)." + WRITE,
     ("POST", "/v1/financier/requests/{request_id}/fund"): "Fund an accepted quote: the price in settlement "
     "token goes to the seller and the certificate to the bank in one transaction (DvP)." + WRITE,
+    ("GET", "/v1/financier/requests/fund-batch/{batch_key}"): "A batch funding's outcome per request, as "
+    "known now, without sending its requests again: `batch_key` is what POST "
+    "/v1/financier/requests/fund-batch answered (the SHA-256 of `fund:` and the hex SHA-256 of the bank's "
+    "lower-case address, a newline, `file:` and the request ids sorted and joined by commas). One outcome "
+    "per request, by request id: `funded` with its tx hash, `failed` with the error's code and message, "
+    "`in_progress` while a run that stopped before storing its answer is read from the chain (within "
+    "minutes, also after a restart), `failed` with code `not_sent` for a request that never went out "
+    "(submitting the same requests again sends it, and nothing twice). 404 for another bank's or an "
+    "unknown batch.",
     ("POST", "/v1/financier/requests/{request_id}/decline"): "Decline a financing request; the seller's "
     "certificate is unlocked (financier)." + WRITE,
     ("POST", "/v1/financier/requests/{request_id}/recourse"): "After a default, hand a with-recourse "

@@ -20,6 +20,7 @@ import contextvars
 import json
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ from tierflow.platform.services import (
     writes,
 )
 from tierflow.platform.services.context import ServiceContext
-from tierflow.platform.services.errors import ServiceError
+from tierflow.platform.services.errors import NotFound, ServiceError
 from tierflow.platform.services.periodic import Periodic
 
 log = logging.getLogger("tierflow.batch")
@@ -162,15 +163,11 @@ def _result(ctx: ServiceContext, batch: batch_state.StoppedBatch) -> batch_issue
     for row, key in zip(rows, keys, strict=True):
         record = records.get(key)
         if record is None:  # never claimed, or dropped: it never ran
-            outcomes.append(
-                batch_issue.RowOutcome(
-                    row=row.row, status="failed", code="not_sent",
-                    error=i18n.gettext(
-                        "Not sent: the batch stopped before this row went out. Upload the same file again to "
-                        "send it (the rows already issued are not sent twice)."
-                    ),
-                )
-            )  # fmt: skip
+            message = i18n.gettext(
+                "Not sent: the batch stopped before this row went out. Upload the same file again to send it "
+                "(the rows already issued are not sent twice)."
+            )
+            outcomes.append(not_sent(row.row, message))
         elif record.state != "done" or record.status_code is None:
             return None
         else:
@@ -179,35 +176,65 @@ def _result(ctx: ServiceContext, batch: batch_state.StoppedBatch) -> batch_issue
     return batch_issue.BatchResult(batch_key=batch.key, rows=len(rows), total=total, outcomes=outcomes)
 
 
+def not_sent(row: int, message: str) -> batch_issue.RowOutcome:
+    """A row of a batch that never went out (never claimed, or its claim dropped): `message` says how to
+    send it."""
+    return batch_issue.RowOutcome(row=row, status="failed", code="not_sent", error=message)
+
+
 class BatchStatus(BaseModel):
     """A batch's rows as the service knows them now, without submitting it again."""
 
     batch_key: str
     finished: bool = Field(description="every row known has its outcome (none in progress)")
-    outcomes: list[batch_issue.RowOutcome]  # in the file's order
+    outcomes: list[batch_issue.RowOutcome]  # in the file's order (a funding's: by request id)
 
 
-def status(ctx: ServiceContext, address: str, key: str) -> BatchStatus | None:
-    """The outcomes of `address`'s batch issue `key`: the dashboard's stored result, else its
-    rows' answers (a row still unanswered is in progress: the sweep settles it); None if unknown."""
+def status(ctx: ServiceContext, address: str, key: str) -> BatchStatus:
+    """The outcomes of `address`'s batch issue `key`: the dashboard's stored result, else its rows'
+    answers (`rows_status`)."""
     stored = batch_state.progress(ctx.engine, key, address)
     if stored is not None and stored.result is not None:
         result = batch_issue.BatchResult.model_validate_json(stored.result)
         return BatchStatus(batch_key=key, finished=True, outcomes=result.outcomes)
+    return rows_status(ctx, address, key)
+
+
+def rows_status(
+    ctx: ServiceContext,
+    address: str,
+    key: str,
+    *,
+    done: batch_issue.Done = "issued",
+    rows: Sequence[int] = (),
+    not_sent_message: str = "",
+) -> BatchStatus:
+    """`address`'s batch `key` from its rows' answers, in row order: a row still unanswered is in progress
+    (the sweep settles it). `rows` are the batch's rows when they are known (a funding's requests): one
+    without a record never went out (or its claim was dropped) and is listed as not sent, with
+    `not_sent_message`. NotFound for a batch nobody of `address` ran (so another company's key tells
+    nothing)."""
     with ctx.engine.connect() as conn:
-        records = conn.execute(
-            select(TABLE.c.key, TABLE.c.state, TABLE.c.status_code, TABLE.c.body, TABLE.c.tx_hash).where(
-                TABLE.c.address == address,
-                TABLE.c.key.startswith(batch_issue.row_key(key, 0)[:-1], autoescape=True),
+        records = {
+            int(record.key.rsplit(":", 1)[1]): record
+            for record in conn.execute(
+                select(TABLE.c.key, TABLE.c.state, TABLE.c.status_code, TABLE.c.body, TABLE.c.tx_hash).where(
+                    TABLE.c.address == address,
+                    TABLE.c.key.startswith(batch_issue.row_key(key, 0)[:-1], autoescape=True),
+                )
             )
-        ).all()
-    if not records:
-        return None
+        }
+    if not records and not rows:
+        raise NotFound(i18n.gettext("No batch of yours has this key."), code="batch_not_found")
     outcomes = []
-    for record in sorted(records, key=lambda r: int(r.key.rsplit(":", 1)[1])):
-        item = int(record.key.rsplit(":", 1)[1])
-        if record.state == "done" and record.status_code is not None:
-            outcomes.append(batch_issue.outcome_of(item, int(record.status_code), json.loads(record.body)))
+    for item in sorted(records.keys() | set(rows)):
+        record = records.get(item)
+        if record is None:
+            outcomes.append(not_sent(item, not_sent_message))
+        elif record.state == "done" and record.status_code is not None:
+            outcomes.append(
+                batch_issue.outcome_of(item, int(record.status_code), json.loads(record.body), done)
+            )
         else:
             outcomes.append(
                 batch_issue.RowOutcome(

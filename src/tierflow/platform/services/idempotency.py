@@ -143,6 +143,18 @@ def claim_many(*, engine: Engine, address: str, prints: dict[str, str]) -> set[s
     return {str(waiting.item["key"]) for waiting in group if waiting.result}
 
 
+def keep(*, engine: Engine, address: str, key: str, print_: str, body: Any) -> None:
+    """Store `body` as the answer under `key` at once, unless the key has one already: a fact read back
+    later (a batch funding's requests: services/batch_fund.py), with no pending claim before it that a
+    crash could leave behind."""
+    row = {
+        "address": address, "key": key, "fingerprint": print_, "state": "done", "status_code": 200,
+        "body": json.dumps(body), "created_at": int(time.time()),
+    }  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(_CLAIM_STATEMENTS[engine.dialect.name], row)  # ON CONFLICT DO NOTHING
+
+
 def complete(*, engine: Engine, address: str, key: str, status_code: int, body: Any) -> None:
     with engine.begin() as conn:
         execute_all(conn, [completion(address=address, key=key, status_code=status_code, body=body)])

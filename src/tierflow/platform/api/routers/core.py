@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, UploadFile
-from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -14,6 +13,7 @@ from tierflow.chain.vocabulary import SlotStatusName
 from tierflow.platform import i18n
 from tierflow.platform.api.deps import (
     After,
+    BatchKey,
     ContextDep,
     CoreCaller,
     InvoiceAmountForm,
@@ -26,7 +26,7 @@ from tierflow.platform.api.deps import (
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES
 from tierflow.platform.services import batch_issue, batch_sweep, documents, forecast, queries, workflows
-from tierflow.platform.services.errors import InvalidRequest, NotFound
+from tierflow.platform.services.errors import InvalidRequest
 from tierflow.platform.services.schemas.certificates import (
     NO_NUL,
     AddressStr,
@@ -170,12 +170,9 @@ def issue_batch(
 def batch_status(
     ctx: ContextDep,
     caller: CoreCaller,
-    batch_key: Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="the batch's key")],
+    batch_key: BatchKey,
 ) -> batch_sweep.BatchStatus:
-    found = batch_sweep.status(ctx, caller.address, batch_key)
-    if found is None:
-        raise NotFound(i18n.gettext("No batch of yours has this key."), code="batch_not_found")
-    return found
+    return batch_sweep.status(ctx, caller.address, batch_key)
 
 
 @router.post("/payables/{slot_id}/cancel", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)

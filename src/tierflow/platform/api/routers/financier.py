@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from tierflow.chain.vocabulary import RequestStatusName
 from tierflow.platform.api.deps import (
     After,
+    BatchKey,
     ContextDep,
     FinancierCaller,
     FinancingRequestId,
@@ -23,7 +24,7 @@ from tierflow.platform.api.deps import (
     reads_through_run_read,
 )
 from tierflow.platform.api.writing import READ_RESPONSES, WRITE_RESPONSES, json_bytes
-from tierflow.platform.services import batch_fund, estimates, queries, workflows
+from tierflow.platform.services import batch_fund, batch_sweep, estimates, queries, workflows
 from tierflow.platform.services.schemas.certificates import (
     AddressStr,
     Burn,
@@ -215,7 +216,9 @@ def fund(
     "all): any problem answers 422 with `details.rows` (row = request id) and nothing is sent. Then "
     "they are funded concurrently through the normal write path; one outcome per request. Idempotent "
     "as a whole: the same list again (whatever Idempotency-Key, through the API or the dashboard) sends "
-    "nothing twice; an Idempotency-Key reused with another list answers 422 `idempotency_key_reused`.",
+    "nothing twice; an Idempotency-Key reused with another list answers 422 `idempotency_key_reused`. "
+    "The answer's `batch_key` reads the outcomes again, without sending anything: GET "
+    "/v1/financier/requests/fund-batch/{batch_key}.",
 )
 def fund_batch(
     ctx: ContextDep,
@@ -227,6 +230,16 @@ def fund_batch(
     return batch_fund.fund(
         ctx=ctx, session=session, caller=caller, data=data, idempotency_key=idempotency_key
     )
+
+
+@router.get(
+    "/requests/fund-batch/{batch_key}", response_model=batch_sweep.BatchStatus,
+    summary="A batch funding's outcomes, without sending its requests again",
+)  # fmt: skip
+def fund_batch_status(
+    ctx: ContextDep, caller: FinancierCaller, batch_key: BatchKey
+) -> batch_sweep.BatchStatus:
+    return batch_fund.status(ctx, caller.address, batch_key)
 
 
 @router.post("/requests/{request_id}/decline", response_model=TxResultOf[NoResult], responses=WRITE_RESPONSES)
