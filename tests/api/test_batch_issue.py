@@ -17,7 +17,7 @@ from apikit import Api, queued_together
 from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
-from test_bills_api import bill_invoice, issue_bill
+from test_bills_api import bill_invoice, issue_bill, live_bill
 from test_controls import _signed_in
 from test_invoice_files import xml_invoice
 
@@ -146,25 +146,29 @@ def test_batch_issue_wrong_rows_answer_422_and_send_nothing(funded: Api) -> None
 
 def test_batch_issue_row_whose_invoice_awaits_a_bill_of_the_issuer_is_refused(funded: Api) -> None:
     """A file's row on an invoice that backs a bill of the same issuer still awaiting its payee's receipt
-    is a row error naming the bill, nothing sent (the bill and the payable would both draw credit, only
-    one could bind); a bill of another drawer on a row's invoice blocks nothing."""
+    is a row error naming the bill, nothing sent (the bill and the payable stand for one sale, only one
+    could bind); a bill of another drawer on a row's invoice blocks nothing; an invoice bound to a bill
+    (received) names that bill, not a payable of the same number."""
     api = funded
     line = api.credit_line("bank1", "core2")
-    mine, others = api.invoice_number(), api.invoice_number()
+    mine, others, received = api.invoice_number(), api.invoice_number(), api.invoice_number()
     package = issue_bill(
         api, drawer="core2", acceptor="core2", doc=bill_invoice(api, "core2", "supplier1", mine)
     )
     foreign = issue_bill(api, doc=bill_invoice(api, "core1", "supplier1", others))
+    bound, _ = live_bill(api, doc=bill_invoice(api, "core1", "supplier1", received))
     rows = [
         [api.address("supplier1"), "5", api.today(30), line, mine, ""],
         [api.address("supplier1"), "5", api.today(30), line, others, ""],
+        [api.address("supplier1"), "5", api.today(30), line, received, ""],
     ]
     block, before = api.platform.w3.eth.block_number, _payables(api, "core2")
     response = _upload(api, "core2", _csv(rows))
     assert response.status_code == 422, response.text
     errors = response.json()["error"]["details"]["rows"]
-    assert [(r["row"], r["column"]) for r in errors] == [(2, "invoice_numbers")], errors
-    assert f"already backs bill B{package}" in errors[0]["message"], errors
+    assert [(r["row"], r["column"]) for r in errors] == [(2, "invoice_numbers"), (4, "invoice_numbers")]
+    assert f"already backs bill B{package}, which awaits its payee" in errors[0]["message"], errors
+    assert errors[1]["message"] == f"Invoice {received} already backs bill B{bound}.", errors
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before
     api.ok("core2", f"/v1/bills/{package}/cancel")
     api.ok("core1", f"/v1/bills/{foreign}/cancel")

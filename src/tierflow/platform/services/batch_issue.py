@@ -474,7 +474,11 @@ def validate(
         asset = used.get(key)
         if asset is None:
             continue
-        if asset.kind == "bill":
+        if asset.kind == "bill" and asset.bound:
+            message = i18n.gettext(
+                "Invoice %(number)s already backs bill B%(package)s.", number=number, package=asset.asset_id
+            )
+        elif asset.kind == "bill":
             message = i18n.gettext(
                 "Invoice %(number)s already backs bill B%(package)s, which awaits its payee's receipt.",
                 number=number, package=asset.asset_id,

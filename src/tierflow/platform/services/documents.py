@@ -362,10 +362,12 @@ def invoices_for_issue(
 
 @dataclass(frozen=True)
 class Backing:
-    """An asset an invoice backs or was proposed for: payable P`asset_id` or bill B`asset_id`."""
+    """An asset an invoice backs or was proposed for: payable P`asset_id` or bill B`asset_id`; `bound`: on
+    chain, else proposed and awaiting its seller's consent."""
 
     kind: str  # payable | bill
     asset_id: int
+    bound: bool = False
 
 
 def _awaiting_consent(document_id: str, number: str | None, asset: Backing) -> Conflict:
@@ -400,19 +402,23 @@ def invoices_in_use(
     awaiting its supplier's acceptance or a bill still awaiting its payee's receipt, or (`bound`) bound on
     chain to any asset. The one check of a single issue and of a batch file. Another issuer's proposal
     does not count: it would let anyone block a seller's invoice by proposing it first (the seller's
-    consent decides between them, on chain). Two reads by key (three with `bound`) per 1,000 invoices."""
+    consent decides between them, on chain). Two reads by key per 1,000 invoices; `bound` one more, and two
+    more when some are bound (which asset holds them)."""
     used: dict[str, Backing] = {}
-    for doc_hash, asset, by in _awaiting(session.execute, keys):
+    for doc_hash, asset, by in _proposed(session.execute, keys, _AWAITING):
         if by == issuer:
             used.setdefault(doc_hash, asset)
     if bound:
         for start in range(0, len(keys), 1000):
             part = {"keys": keys[start : start + 1000]}
-            # the asset bound may be a bill package too (Document.asset says which): named a payable
+            found = {str(row.doc_hash): int(row.asset_id) for row in session.execute(_BOUND, part)}
+            # Bound to a bill when that bill proposed it and was received (a binding is never undone, so a
+            # payable of the same number cannot hold it): read only for the few invoices bound.
+            bills = {(h, a.asset_id) for h, a, _ in _proposed(session.execute, list(found), _RECEIVED)}
             used.update(
                 {
-                    str(row.doc_hash): Backing("payable", int(row.asset_id))
-                    for row in session.execute(_BOUND, part)
+                    h: Backing("bill" if (h, a) in bills else "payable", a, bound=True)
+                    for h, a in found.items()
                 }
             )
     return used
@@ -420,11 +426,14 @@ def invoices_in_use(
 
 # The states in which an asset's invoices are proposed and not bound yet: a payable awaiting its supplier's
 # acceptance; a bill awaiting its acceptor (Issued) and then its payee's receipt (Accepted).
-_AWAITING = {"payable": ("Issued",), "bill": ("Issued", "Accepted")}
+_AWAITING: dict[str, tuple[str, ...]] = {"payable": ("Issued",), "bill": ("Issued", "Accepted")}
+_RECEIVED: dict[str, tuple[str, ...]] = {"bill": ("Received",)}  # a bill whose invoices bound at its receipt
 
 
-def _awaiting(execute: Callable[..., Any], keys: list[str]) -> list[tuple[str, Backing, str]]:
-    """(invoice hash, the asset, its issuer) of each payable and bill awaiting its seller's consent that one
+def _proposed(
+    execute: Callable[..., Any], keys: list[str], states: dict[str, tuple[str, ...]]
+) -> list[tuple[str, Backing, str]]:
+    """(invoice hash, the asset, its issuer) of each payable and bill in one of `states` (by kind) that one
     of `keys` was proposed for, whoever proposed it, payables first: `execute` is a session's or a
     connection's."""
     found: list[tuple[str, Backing, str]] = []
@@ -436,14 +445,19 @@ def _awaiting(execute: Callable[..., Any], keys: list[str]) -> list[tuple[str, B
         ]
         if not proposals:
             continue
-        ids = {kind: sorted({a.asset_id for _, a in proposals if a.kind == kind}) for kind in _AWAITING}
-        awaiting = {
+        ids = {
+            kind: sorted({a.asset_id for _, a in proposals if a.kind == kind and kind in states})
+            for kind in ("payable", "bill")
+        }
+        if not ids["payable"] and not ids["bill"]:
+            continue
+        issuers = {
             Backing(str(row.kind), int(row.asset_id)): str(row.issuer)
             for row in execute(_PROPOSED_ASSETS, {"slots": ids["payable"], "packages": ids["bill"]})
-            if row.status in _AWAITING[str(row.kind)]
+            if row.status in states[str(row.kind)]
         }
         found += sorted(
-            ((doc_hash, asset, awaiting[asset]) for doc_hash, asset in proposals if asset in awaiting),
+            ((doc_hash, asset, issuers[asset]) for doc_hash, asset in proposals if asset in issuers),
             key=lambda each: (each[1].kind != "payable", each[1].asset_id),
         )
     return found
@@ -453,7 +467,9 @@ def _read_proposed(
     conn: Connection, keys: list[tuple[str, tuple[str, ...]]]
 ) -> dict[tuple[str, tuple[str, ...]], dict[str, Backing]]:
     """`invoices_in_use(bound=False)` of several issues at once, keyed (issuer, invoice hashes)."""
-    found = _awaiting(conn.execute, sorted({doc_hash for _, hashes in keys for doc_hash in hashes}))
+    found = _proposed(
+        conn.execute, sorted({doc_hash for _, hashes in keys for doc_hash in hashes}), _AWAITING
+    )
     answers: dict[tuple[str, tuple[str, ...]], dict[str, Backing]] = {}
     for issuer, hashes in keys:
         mine = answers[(issuer, hashes)] = {}
