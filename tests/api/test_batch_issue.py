@@ -17,6 +17,7 @@ from apikit import Api, queued_together
 from eth_account import Account
 from sqlalchemy import event
 from sqlmodel import Session, col, select
+from test_bills_api import bill_invoice, issue_bill, live_bill
 from test_controls import _signed_in
 from test_invoice_files import xml_invoice
 
@@ -141,6 +142,36 @@ def test_batch_issue_wrong_rows_answer_422_and_send_nothing(funded: Api) -> None
     assert len(used_row) == 2 and f"already backs payable P{issued}" in used_row[0], used_row
     assert "2 digits" in used_row[1], used_row
     assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before
+
+
+def test_batch_issue_row_whose_invoice_awaits_a_bill_of_the_issuer_is_refused(funded: Api) -> None:
+    """A file's row on an invoice that backs a bill of the same issuer still awaiting its payee's receipt
+    is a row error naming the bill, nothing sent (the bill and the payable stand for one sale, only one
+    could bind); a bill of another drawer on a row's invoice blocks nothing; an invoice bound to a bill
+    (received) names that bill, not a payable of the same number."""
+    api = funded
+    line = api.credit_line("bank1", "core2")
+    mine, others, received = api.invoice_number(), api.invoice_number(), api.invoice_number()
+    package = issue_bill(
+        api, drawer="core2", acceptor="core2", doc=bill_invoice(api, "core2", "supplier1", mine)
+    )
+    foreign = issue_bill(api, doc=bill_invoice(api, "core1", "supplier1", others))
+    bound, _ = live_bill(api, doc=bill_invoice(api, "core1", "supplier1", received))
+    rows = [
+        [api.address("supplier1"), "5", api.today(30), line, mine, ""],
+        [api.address("supplier1"), "5", api.today(30), line, others, ""],
+        [api.address("supplier1"), "5", api.today(30), line, received, ""],
+    ]
+    block, before = api.platform.w3.eth.block_number, _payables(api, "core2")
+    response = _upload(api, "core2", _csv(rows))
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["details"]["rows"]
+    assert [(r["row"], r["column"]) for r in errors] == [(2, "invoice_numbers"), (4, "invoice_numbers")]
+    assert f"already backs bill B{package}, which awaits its payee" in errors[0]["message"], errors
+    assert errors[1]["message"] == f"Invoice {received} already backs bill B{bound}.", errors
+    assert api.platform.w3.eth.block_number == block and _payables(api, "core2") == before
+    api.ok("core2", f"/v1/bills/{package}/cancel")
+    api.ok("core1", f"/v1/bills/{foreign}/cancel")
 
 
 def test_batch_issue_same_file_twice_sends_each_row_once(funded: Api) -> None:
@@ -374,7 +405,7 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(f
     reads: list[str] = []
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if "FROM DOCUMENT_FILE" in sql.upper() or "FROM PAYABLE" in sql.upper():
+        if any(f"FROM {table}" in sql.upper() for table in ("DOCUMENT_FILE", "PAYABLE", "BILL_")):
             reads.append(" ".join(sql.upper().split()))
 
     def check(caller: Caller, ids: list[str], supplier: str = "supplier1") -> str | list[bytes]:
@@ -427,7 +458,29 @@ def test_invoices_for_issue_reads_its_documents_at_once_with_each_refusal_kept(f
         assert check(core, docs[1:], supplier="supplier2") == "invoice_seller_mismatch"
     finally:
         group_commit.SHARED_READS.reset(sharing)
-    api.ok("core1", f"/v1/core/payables/{slot}/cancel")  # the invoice free again for other tests
+    # docs[1]'s invoice now backs a bill of core1 awaiting its payee: read by key as well, in the same two
+    # round trips (bill_invoice by invoice hash beside document_file, the package by primary key beside
+    # the payables), never among the drawer's bills
+    package = issue_bill(api, doc=bill_invoice(api, "core1", "supplier1", numbers[1]))
+    reads.clear()
+    event.listen(api.ctx.engine, "before_cursor_execute", statement)
+    try:
+        assert check(core, docs[1:]) == "invoice_awaiting_acceptance"
+    finally:
+        event.remove(api.ctx.engine, "before_cursor_execute", statement)
+    assert len(reads) == 3, reads  # the documents, the proposals, their assets
+    assert "DOCUMENT_FILE.DOC_HASH IN" in reads[1] and "BILL_INVOICE.DOC_HASH IN" in reads[1], reads
+    assert "WHERE BILL_PACKAGE.PACKAGE_ID IN" in reads[2] and "DRAWER =" not in reads[2], reads
+    assert not any("JOIN" in sql for sql in reads), reads
+    assert isinstance(check(other, [api.invoice("core2", "supplier1", numbers[1])]), list)  # not its bill
+    sharing = group_commit.SHARED_READS.set(True)
+    try:
+        assert check(core, docs[1:]) == "invoice_awaiting_acceptance"
+        assert check(core, docs[2:]) == hashes[2:]
+    finally:
+        group_commit.SHARED_READS.reset(sharing)
+    api.ok("core1", f"/v1/bills/{package}/cancel")
+    api.ok("core1", f"/v1/core/payables/{slot}/cancel")  # the invoices free again for other tests
 
 
 def _pending_rows(api: Api, core: str, content: bytes) -> list[IdempotencyRecord]:

@@ -384,3 +384,64 @@ def test_bill_pledgee_finds_the_pledged_bill_in_its_list(funded: Api) -> None:
     assert api.get("bank2", f"/v1/bills/{package_id}").status_code == 200
     listed = api.get("bank2", "/v1/bills", limit=500).json()["data"]
     assert package_id in [p["package_id"] for p in listed]
+
+
+def test_invoice_awaiting_a_bill_or_a_payable_of_its_issuer_backs_no_second_asset(funded: Api) -> None:
+    """One invoice, one asset awaiting its seller's consent, across bills and payables: while a bill of
+    the drawer awaits its acceptor or its payee's receipt, the drawer cannot propose the invoice again on
+    a payable or a second bill (each would draw credit, only one could ever bind), and while a payable
+    awaits its supplier, no bill on it either: 409 naming the asset, nothing sent. Another issuer's
+    proposal blocks nobody; a withdrawn, refused or rejected bill frees the invoice."""
+    api = funded
+    number = api.invoice_number()
+    doc = bill_invoice(api, "core1", "supplier1", number)
+    line = api.credit_line("bank1", "core1")
+    payable = {
+        "supplier": api.address("supplier1"), "face": 20_000, "maturity": api.today(60), "line_id": line,
+        "document_ids": [api.invoice("core1", "supplier1", number)],
+    }  # fmt: skip
+    bill = {
+        "acceptor": api.address("core1"), "payee": api.address("supplier1"), "face": 1_000_000,
+        "maturity": api.today(30), "document_ids": [doc],
+    }  # fmt: skip
+
+    def refused(path: str, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+        block = api.platform.w3.eth.block_number
+        response = api.client.post(path, headers={**api.headers("core1"), **headers}, json=body)
+        assert response.status_code == 409, response.text
+        assert api.platform.w3.eth.block_number == block  # nothing sent
+        error: dict[str, Any] = response.json()["error"]
+        assert error["code"] == "invoice_awaiting_acceptance", error
+        return error
+
+    package = issue_bill(api, doc=doc)
+    for state in ("Issued", "Accepted"):
+        # payable after bill, bill after bill: the bill awaiting is named, with what to do
+        error = refused("/v1/core/certificates", payable)
+        assert f"already backs bill B{package}" in error["message"] and "Withdraw" in error["message"]
+        assert error["details"] == {"document_id": payable["document_ids"][0], "package_id": package}
+        error = refused("/v1/bills", bill)
+        assert error["details"]["package_id"] == package, (state, error)
+        if state == "Issued":
+            zh = refused("/v1/bills", bill, **{"Accept-Language": "zh-CN"})
+            assert f"已用于票据 B{package}" in zh["message"] and "撤回" in zh["message"], zh
+            api.ok("core1", f"/v1/bills/{package}/accept")
+    # another issuer's proposal of the invoice blocks nobody: the seller's consent decides on chain
+    other = issue_bill(
+        api, drawer="core2", acceptor="core2", doc=bill_invoice(api, "core2", "supplier1", number)
+    )
+    api.ok("core2", f"/v1/bills/{other}/cancel")
+    # rejected by the payee, the invoice is free: a second bill on it goes out, then is refused by its
+    # acceptor (free again), a third is withdrawn by its drawer (free again)
+    api.ok("supplier1", f"/v1/bills/{package}/reject")
+    second = issue_bill(api, doc=doc)
+    api.ok("core1", f"/v1/bills/{second}/refuse")
+    third = issue_bill(api, doc=doc)
+    api.ok("core1", f"/v1/bills/{third}/cancel")
+    # bill after payable: the payable awaiting its supplier is named
+    slot = api.ok("core1", "/v1/core/certificates", payable)["result"]["slot_id"]
+    error = refused("/v1/bills", bill)
+    assert f"already backs payable P{slot}" in error["message"] and error["details"]["slot_id"] == slot
+    api.ok("core1", f"/v1/core/payables/{slot}/cancel")
+    fourth = issue_bill(api, doc=doc)  # free again
+    api.ok("core1", f"/v1/bills/{fourth}/cancel")

@@ -19,6 +19,7 @@ from tierflow.platform.indexer.handlers import HANDLERS, MissingRowError
 from tierflow.platform.models import (
     AssetControl,
     AssetHold,
+    BillInvoice,
     BillMovement,
     BillPackage,
     BillQuote,
@@ -637,6 +638,16 @@ def test_bill_lifecycle_cancel_and_reject(engine: Engine) -> None:
     f.next_block()
     apply(engine, [f("Bills:BillRejected", packageId=2, payee=A["supplier1"])])
     assert row(engine, BillPackage, 2)["status"] == "Rejected"  # type: ignore[index]
+
+
+def test_bill_issued_records_each_proposed_invoice_once_by_hash(engine: Engine) -> None:
+    """BillIssued makes its invoices readable by hash (bill_invoice), a hash repeated in the proposal
+    once: the issue check reads them by key (services.documents)."""
+    f = EventFactory()
+    issued = _with(_bill(f)[0], f.block, invoiceHashes=[h32(3), h32(4), h32(3)])
+    apply(engine, [issued])
+    found = [(r["doc_hash"], r["package_id"], r["block_number"]) for r in rows(engine, BillInvoice)]
+    assert found == [(h32(3), 1, f.block), (h32(4), 1, f.block)]
 
 
 def _with(event: Event, block_number: int, **args: Any) -> Event:

@@ -3,6 +3,7 @@ tables), upgrading twice is a no-op."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from alembic import command
@@ -19,6 +20,7 @@ from tierflow.platform.models import READ_MODELS
 from tierflow.platform.models.service import SERVICE_TABLES
 
 TIER_PARENT = "c3f8a1d5e7b9"  # the revision before certificate.tier
+BILL_INVOICE_PARENT = "b2d4f6a8c0e1"  # the revision before bill_invoice
 INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry", "indexer_lease"}
 
 
@@ -89,3 +91,29 @@ def test_tier_migration_fills_existing_certificates_with_the_lineage_walk(engine
     with engine.connect() as conn:
         kept = dict(conn.execute(text("SELECT token_id, tier FROM certificate")).all())
         assert kept == {1: 1, 2: 3, 3: 1, 4: None, 5: 1} == tiers.walk_slots(conn, [9])
+
+
+def test_bill_invoice_migration_fills_the_invoices_of_bills_indexed_before(engine: Engine) -> None:
+    """Bills indexed before bill_invoice existed get one row per invoice hash of their proposal (a hash
+    repeated in one proposal once), in their block, as the indexer writes them."""
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), BILL_INVOICE_PARENT)
+    a, b = ("0x" + f"{n:064x}" for n in (0xA, 0xB))
+    who = "0x" + "11" * 20
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bill_package (package_id, drawer, acceptor, payee, face, maturity, splittable, "
+                "not_transferable, bank_acceptance, status, invoice_hashes, block_number, updated_block) "
+                "VALUES (:p, :w, :w, :w, 100, 1, TRUE, FALSE, FALSE, 'Issued', :h, :b, :b)"
+            ),
+            [
+                {"p": 1, "w": who, "h": json.dumps([a, b]), "b": 7},
+                {"p": 2, "w": who, "h": json.dumps([a, a]), "b": 9},
+                {"p": 3, "w": who, "h": "[]", "b": 9},
+            ],
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT doc_hash, package_id, block_number FROM bill_invoice")).all()
+    assert sorted(tuple(row) for row in rows) == [(a, 1, 7), (a, 2, 9), (b, 1, 7)]

@@ -1,6 +1,6 @@
 """SQL tables of Tierflow: the indexer's bookkeeping and the read models derived from contract events."""
 
-from tierflow.platform.models.bills import BillMovement, BillPackage, BillQuote, BillRange
+from tierflow.platform.models.bills import BillInvoice, BillMovement, BillPackage, BillQuote, BillRange
 from tierflow.platform.models.controls import AssetControl, AssetHold
 from tierflow.platform.models.credit import CreditLine, CreditLineMovement
 from tierflow.platform.models.documents import Document, SettlementBalance, SettlementMovement
@@ -54,6 +54,7 @@ READ_MODELS = [
     SettlementBalance,
     SettlementMovement,
     BillPackage,
+    BillInvoice,
     BillRange,
     BillQuote,
     BillMovement,
@@ -70,6 +71,7 @@ __all__ = [
     "READ_MODELS",
     "AssetControl",
     "AssetHold",
+    "BillInvoice",
     "BillMovement",
     "BillPackage",
     "BillQuote",

@@ -29,6 +29,19 @@ class BillPackage(SQLModel, table=True):
     updated_block: int = big()
 
 
+class BillInvoice(SQLModel, table=True):
+    """An invoice hash proposed on a bill package at issue (BillIssued), one row per (invoice, package):
+    the bills an invoice was proposed for, read by its hash (the primary key's first column), where
+    `BillPackage.invoice_hashes` can only be read package by package. Never changes; a package's status
+    says whether the proposal still awaits the payee's receipt."""
+
+    __tablename__ = "bill_invoice"
+
+    doc_hash: str = hash32(primary_key=True)
+    package_id: int = big(primary_key=True)
+    block_number: int = big(index=True)
+
+
 class BillRange(SQLModel, table=True):
     """A range record [start, end] of a package held by `holder` (never changes); `prev`: where it came from.
 

@@ -469,19 +469,25 @@ def validate(
             # Looked up for all rows at once below; its error goes where it would have come.
             unbound.append((len(errors), row.row, number, key))
     hashes = [key for *_, key in unbound]
-    bound = documents.invoices_in_use(session, hashes, obligor=caller.address)
+    used = documents.invoices_in_use(session, hashes, issuer=caller.address)
     for position, row_number, number, key in reversed(unbound):  # from the end: positions stay right
-        if key in bound:
-            errors.insert(
-                position,
-                RowError(
-                    row=row_number,
-                    column="invoice_numbers",
-                    message=i18n.gettext(
-                        "Invoice %(number)s already backs payable P%(slot)s.", number=number, slot=bound[key]
-                    ),
-                ),
+        asset = used.get(key)
+        if asset is None:
+            continue
+        if asset.kind == "bill" and asset.bound:
+            message = i18n.gettext(
+                "Invoice %(number)s already backs bill B%(package)s.", number=number, package=asset.asset_id
             )
+        elif asset.kind == "bill":
+            message = i18n.gettext(
+                "Invoice %(number)s already backs bill B%(package)s, which awaits its payee's receipt.",
+                number=number, package=asset.asset_id,
+            )  # fmt: skip
+        else:
+            message = i18n.gettext(
+                "Invoice %(number)s already backs payable P%(slot)s.", number=number, slot=asset.asset_id
+            )
+        errors.insert(position, RowError(row=row_number, column="invoice_numbers", message=message))
     return errors
 
 

@@ -10,11 +10,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, delete, select, update
+from sqlalchemy import Executable, bindparam, delete, literal_column, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from tierflow.platform import i18n
+from tierflow.platform.models.bills import BillInvoice, BillPackage
 from tierflow.platform.models.documents import Document
 from tierflow.platform.models.receivables import Payable
 from tierflow.platform.models.service import DirectoryParticipant, StoredDocument
@@ -335,89 +336,150 @@ def invoices_for_issue(
                 code="invoice_seller_mismatch",
             )
         hashes.append(bytes.fromhex(row.doc_hash[2:]))
-    # Proposed only (the chain binds an invoice at the supplier's acceptance): a second payable of this
-    # issuer awaiting acceptance on the same invoice (the same key: typed otherwise, uploaded again) would
-    # draw its credit line twice, and only one of the two could ever be accepted. Bound invoices the chain
-    # refuses itself (DocumentAlreadyUsed). Two issues at the same instant both pass this read: the
-    # chain's acceptance stops the second (tests/api/test_workflows.py).
+    # Proposed only (the chain binds an invoice at its seller's consent: the supplier accepting a payable,
+    # the payee signing for a bill): a second asset of this issuer awaiting that consent on the same
+    # invoice (the same key: typed otherwise, uploaded again), a payable or a bill, would stand for the
+    # same sale (a payable draws its credit line meanwhile), and only one of the two could ever bind.
+    # Bound invoices the chain refuses itself (DocumentAlreadyUsed). Two issues at the same instant both
+    # pass this read: the chain's acceptance stops the second (tests/api/test_workflows.py).
     keys = [row.doc_hash for row in found.values()]
     # a batch row's read shared with the rows asking at once, as the documents' above
     proposed = (
         _PROPOSED.get_for(
             session,
             (caller.address, tuple(keys)),
-            lambda: invoices_in_use(session, keys, obligor=caller.address, bound=False),
+            lambda: invoices_in_use(session, keys, issuer=caller.address, bound=False),
         )
         or {}
     )
     for document_id in wanted:
         row = found[document_id]
-        if row.doc_hash in proposed:
-            raise Conflict(
-                i18n.gettext(
-                    "Invoice %(number)s already backs payable P%(slot)s, which awaits its supplier's "
-                    "acceptance: one invoice backs one payable. Cancel P%(slot)s, or wait until its supplier "
-                    "rejects it, before issuing on this invoice again. Nothing was sent.",
-                    number=row.invoice_number,
-                    slot=proposed[row.doc_hash],
-                ),
-                code="invoice_awaiting_acceptance",
-                details={"document_id": document_id, "slot_id": proposed[row.doc_hash]},
-            )
+        asset = proposed.get(row.doc_hash)
+        if asset is not None:
+            raise _awaiting_consent(document_id, row.invoice_number, asset)
     return hashes
 
 
-def invoices_in_use(session: Session, keys: list[str], *, obligor: str, bound: bool = True) -> dict[str, int]:
-    """The payable each of `keys` (invoice hashes) already backs: proposed by `obligor` for one still
-    awaiting its supplier's acceptance, or (`bound`) bound on chain to any asset. The one check of a
-    single issue and of a batch file. Another issuer's proposal does not count: it would let anyone
-    block a seller's invoice by proposing it first (the seller's acceptance decides between them, on
-    chain). Two reads by key (three with `bound`) per 1,000 invoices."""
-    used: dict[str, int] = {}
-    for doc_hash, slot, by in _awaiting(session.execute, keys):
-        if by == obligor:
-            used[doc_hash] = slot
+@dataclass(frozen=True)
+class Backing:
+    """An asset an invoice backs or was proposed for: payable P`asset_id` or bill B`asset_id`; `bound`: on
+    chain, else proposed and awaiting its seller's consent."""
+
+    kind: str  # payable | bill
+    asset_id: int
+    bound: bool = False
+
+
+def _awaiting_consent(document_id: str, number: str | None, asset: Backing) -> Conflict:
+    """The refusal of an issue naming an invoice that `asset` of the same issuer awaits its seller on."""
+    if asset.kind == "bill":
+        message = i18n.gettext(
+            "Invoice %(number)s already backs bill B%(package)s, which awaits its payee's receipt: one "
+            "invoice backs one asset. Withdraw B%(package)s (possible until it is accepted), or wait "
+            "until its acceptor refuses it or its payee rejects it, before issuing on this invoice "
+            "again. Nothing was sent.",
+            number=number,
+            package=asset.asset_id,
+        )
+        named = {"package_id": asset.asset_id}
+    else:
+        message = i18n.gettext(
+            "Invoice %(number)s already backs payable P%(slot)s, which awaits its supplier's "
+            "acceptance: one invoice backs one payable. Cancel P%(slot)s, or wait until its supplier "
+            "rejects it, before issuing on this invoice again. Nothing was sent.",
+            number=number,
+            slot=asset.asset_id,
+        )
+        named = {"slot_id": asset.asset_id}
+    details = {"document_id": document_id, **named}
+    return Conflict(message, code="invoice_awaiting_acceptance", details=details)
+
+
+def invoices_in_use(
+    session: Session, keys: list[str], *, issuer: str, bound: bool = True
+) -> dict[str, Backing]:
+    """The asset each of `keys` (invoice hashes) already backs: proposed by `issuer` for a payable still
+    awaiting its supplier's acceptance or a bill still awaiting its payee's receipt, or (`bound`) bound on
+    chain to any asset. The one check of a single issue and of a batch file. Another issuer's proposal
+    does not count: it would let anyone block a seller's invoice by proposing it first (the seller's
+    consent decides between them, on chain). Two reads by key per 1,000 invoices; `bound` one more, and two
+    more when some are bound (which asset holds them)."""
+    used: dict[str, Backing] = {}
+    for doc_hash, asset, by in _proposed(session.execute, keys, _AWAITING):
+        if by == issuer:
+            used.setdefault(doc_hash, asset)
     if bound:
         for start in range(0, len(keys), 1000):
             part = {"keys": keys[start : start + 1000]}
-            used.update({str(row.doc_hash): int(row.asset_id) for row in session.execute(_BOUND, part)})
+            found = {str(row.doc_hash): int(row.asset_id) for row in session.execute(_BOUND, part)}
+            # Bound to a bill when that bill proposed it and was received (a binding is never undone, so a
+            # payable of the same number cannot hold it): read only for the few invoices bound.
+            bills = {(h, a.asset_id) for h, a, _ in _proposed(session.execute, list(found), _RECEIVED)}
+            used.update(
+                {
+                    h: Backing("bill" if (h, a) in bills else "payable", a, bound=True)
+                    for h, a in found.items()
+                }
+            )
     return used
 
 
-def _awaiting(execute: Callable[..., Any], keys: list[str]) -> list[tuple[str, int, str]]:
-    """(invoice hash, payable, its obligor) of each payable awaiting acceptance one of `keys` was proposed
-    for, whoever proposed it: `execute` is a session's or a connection's."""
-    found: list[tuple[str, int, str]] = []
+# The states in which an asset's invoices are proposed and not bound yet: a payable awaiting its supplier's
+# acceptance; a bill awaiting its acceptor (Issued) and then its payee's receipt (Accepted).
+_AWAITING: dict[str, tuple[str, ...]] = {"payable": ("Issued",), "bill": ("Issued", "Accepted")}
+_RECEIVED: dict[str, tuple[str, ...]] = {"bill": ("Received",)}  # a bill whose invoices bound at its receipt
+
+
+def _proposed(
+    execute: Callable[..., Any], keys: list[str], states: dict[str, tuple[str, ...]]
+) -> list[tuple[str, Backing, str]]:
+    """(invoice hash, the asset, its issuer) of each payable and bill in one of `states` (by kind) that one
+    of `keys` was proposed for, whoever proposed it, payables first: `execute` is a session's or a
+    connection's."""
+    found: list[tuple[str, Backing, str]] = []
     for start in range(0, len(keys), 1000):
-        files = [
-            (str(row.doc_hash), int(row.slot_id))
-            for row in execute(_PROPOSED_FILES, {"keys": keys[start : start + 1000]})
-            if row.slot_id is not None
+        proposals = [
+            (str(row.doc_hash), Backing(str(row.kind), int(row.asset_id)))
+            for row in execute(_PROPOSALS, {"keys": keys[start : start + 1000]})
+            if row.asset_id is not None
         ]
-        if not files:
+        if not proposals:
             continue
-        slots = sorted({slot for _, slot in files})
-        awaiting = {
-            int(row.slot_id): str(row.obligor)
-            for row in execute(_PROPOSED_PAYABLES, {"slots": slots})
-            if row.status == "Issued"
+        ids = {
+            kind: sorted({a.asset_id for _, a in proposals if a.kind == kind and kind in states})
+            for kind in ("payable", "bill")
         }
-        found += [(doc_hash, slot, awaiting[slot]) for doc_hash, slot in files if slot in awaiting]
+        if not ids["payable"] and not ids["bill"]:
+            continue
+        issuers = {
+            Backing(str(row.kind), int(row.asset_id)): str(row.issuer)
+            for row in execute(_PROPOSED_ASSETS, {"slots": ids["payable"], "packages": ids["bill"]})
+            if row.status in states[str(row.kind)]
+        }
+        found += sorted(
+            ((doc_hash, asset, issuers[asset]) for doc_hash, asset in proposals if asset in issuers),
+            key=lambda each: (each[1].kind != "payable", each[1].asset_id),
+        )
     return found
 
 
 def _read_proposed(
     conn: Connection, keys: list[tuple[str, tuple[str, ...]]]
-) -> dict[tuple[str, tuple[str, ...]], dict[str, int]]:
-    """`invoices_in_use(bound=False)` of several issues at once, keyed (obligor, invoice hashes)."""
-    found = _awaiting(conn.execute, sorted({doc_hash for _, hashes in keys for doc_hash in hashes}))
-    return {
-        (obligor, hashes): {h: slot for h, slot, by in found if by == obligor and h in hashes}
-        for obligor, hashes in keys
-    }
+) -> dict[tuple[str, tuple[str, ...]], dict[str, Backing]]:
+    """`invoices_in_use(bound=False)` of several issues at once, keyed (issuer, invoice hashes)."""
+    found = _proposed(
+        conn.execute, sorted({doc_hash for _, hashes in keys for doc_hash in hashes}), _AWAITING
+    )
+    answers: dict[tuple[str, tuple[str, ...]], dict[str, Backing]] = {}
+    for issuer, hashes in keys:
+        mine = answers[(issuer, hashes)] = {}
+        for doc_hash, asset, by in found:
+            if by == issuer and doc_hash in hashes:
+                mine.setdefault(doc_hash, asset)
+    return answers
 
 
-_PROPOSED: group_commit.Lookups[tuple[str, tuple[str, ...]], dict[str, int]] = group_commit.Lookups(
+_PROPOSED: group_commit.Lookups[tuple[str, tuple[str, ...]], dict[str, Backing]] = group_commit.Lookups(
     _read_proposed
 )
 
@@ -543,19 +605,33 @@ def discard(*, session: Session, caller: Caller, document_ids: list[str]) -> int
 
 
 _PAYABLES = Payable.__table__  # type: ignore[attr-defined]
+_PACKAGES = BillPackage.__table__  # type: ignore[attr-defined]
+_BILL_INVOICES = BillInvoice.__table__  # type: ignore[attr-defined]
 _REGISTRY = Document.__table__  # type: ignore[attr-defined]
-# The payables the named invoices were proposed for, read in two steps by key, and the assets they are
-# bound to. Not one join: the planner may then start from the obligor's payables awaiting acceptance
-# (its statistics lag a bulk upload: 6,000 such payables estimated as 11) and visit every one of them per
-# call: 21 ms a call, 42 s of PostgreSQL CPU for the rows of a 2,000-row upload after a first one. Each
-# step below reads by one indexed column only (document_file.doc_hash, then payable's primary key), so no
-# estimate can turn it into a scan; the obligor and the status are checked on the few rows found.
-_PROPOSED_FILES = select(_FILES.c.doc_hash, _FILES.c.slot_id).where(
-    _FILES.c.doc_hash.in_(bindparam("keys", expanding=True))
+# The payables and bills the named invoices were proposed for, read in two steps by key, and the assets
+# they are bound to. Not one join: the planner may then start from the obligor's payables awaiting
+# acceptance (its statistics lag a bulk upload: 6,000 such payables estimated as 11) and visit every one of
+# them per call: 21 ms a call, 42 s of PostgreSQL CPU for the rows of a 2,000-row upload after a first
+# one. Each part below reads by one indexed column only (document_file.doc_hash and bill_invoice's
+# primary key, then the payables' and packages' primary keys), so no estimate can turn it into a scan; the
+# issuer and the status are checked on the few rows found. The two kinds of asset share each round trip.
+_PROPOSALS = union_all(
+    select(
+        _FILES.c.doc_hash, _FILES.c.slot_id.label("asset_id"), literal_column("'payable'").label("kind")
+    ).where(_FILES.c.doc_hash.in_(bindparam("keys", expanding=True))),
+    select(_BILL_INVOICES.c.doc_hash, _BILL_INVOICES.c.package_id, literal_column("'bill'")).where(
+        _BILL_INVOICES.c.doc_hash.in_(bindparam("keys", expanding=True))
+    ),
 )
-_PROPOSED_PAYABLES = select(_PAYABLES.c.slot_id, _PAYABLES.c.obligor, _PAYABLES.c.status).where(
-    _PAYABLES.c.slot_id.in_(bindparam("slots", expanding=True))
-)
+_PROPOSED_ASSETS = union_all(
+    select(
+        literal_column("'payable'").label("kind"), _PAYABLES.c.slot_id.label("asset_id"),
+        _PAYABLES.c.obligor.label("issuer"), _PAYABLES.c.status,
+    ).where(_PAYABLES.c.slot_id.in_(bindparam("slots", expanding=True))),
+    select(literal_column("'bill'"), _PACKAGES.c.package_id, _PACKAGES.c.drawer, _PACKAGES.c.status).where(
+        _PACKAGES.c.package_id.in_(bindparam("packages", expanding=True))
+    ),
+)  # fmt: skip
 _BOUND = select(_REGISTRY.c.doc_hash, _REGISTRY.c.asset_id).where(
     _REGISTRY.c.doc_hash.in_(bindparam("keys", expanding=True)), _REGISTRY.c.status == "bound"
 )

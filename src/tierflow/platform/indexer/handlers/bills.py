@@ -85,6 +85,10 @@ def bill_issued(event: Event, store: Store) -> None:
             "invoice_hashes": list(a["invoiceHashes"]),
         },
     )
+    # Readable by invoice too: an issue checks whether its invoice awaits a bill's receipt
+    # (services.documents). Once per hash: Bills does not refuse a repeated one in a proposal.
+    for doc_hash in dict.fromkeys(a["invoiceHashes"]):
+        store.create("bill_invoice", {"doc_hash": doc_hash, "package_id": a["packageId"]})
 
 
 @handles("Bills:BillCancelled")
