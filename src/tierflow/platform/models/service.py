@@ -180,6 +180,16 @@ API_INDEXES = [
     # (created_at, id); the core's page: its upcoming maturities by (maturity, slot), its repayments
     # newest first by (block, log index).
     Index("ix_payable_maturity_slot", _payables.c.maturity, _payables.c.slot_id),
+    # Payables with money paid in and not yet out, by (maturity, slot): the operator's payouts due and a
+    # holder's claimable positions read these few, never every payable that matured and was paid out.
+    # Partial, so that no statistics decide it (its predicate is the queries' own condition, no parameter).
+    Index(
+        "ix_payable_unpaid_maturity",
+        _payables.c.maturity,
+        _payables.c.slot_id,
+        postgresql_where=_payables.c.paid_in > _payables.c.paid_out,
+        sqlite_where=_payables.c.paid_in > _payables.c.paid_out,
+    ),
     Index("ix_payable_obligor_maturity_slot", _payables.c.obligor, _payables.c.maturity, _payables.c.slot_id),
     Index(
         "ix_repayment_obligor_block_log",

@@ -1,0 +1,34 @@
+"""indexes that keep hot reads on an index seek whatever PostgreSQL's statistics say
+
+The payables with money paid in and not yet out, by (maturity, slot): the operator's payouts due read
+these instead of every payable that ever matured (a partial index: its predicate is the query's own
+condition, so neither a stale estimate nor a generic plan can turn it into a scan).
+
+Revision ID: c3e5a7b9d1f2
+Revises: b2d4f6a8c0e1
+Create Date: 2026-12-06 15:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "c3e5a7b9d1f2"
+down_revision: str | None = "b2d4f6a8c0e1"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    unpaid = sa.text("paid_in > paid_out")
+    op.create_index(
+        "ix_payable_unpaid_maturity", "payable", ["maturity", "slot_id"],
+        postgresql_where=unpaid, sqlite_where=unpaid,
+    )  # fmt: skip
+
+
+def downgrade() -> None:
+    op.drop_index("ix_payable_unpaid_maturity", table_name="payable")
