@@ -18,8 +18,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from tierflow.platform.dashboard import queries as dashboard
 from tierflow.platform.db import make_engine
-from tierflow.platform.models import Certificate, Payable
+from tierflow.platform.models import Certificate, FinancingRequest, Payable
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import payouts_due
 from tierflow.testing import synthetic
@@ -27,13 +28,15 @@ from tierflow.testing import synthetic
 DAY = 86_400
 MATURED, MATURED_SLOT, MATURED_TOKEN = 3_000, 200_000, 2_000_000
 DUE_SLOT, DUE_TOKEN = 300_000, 3_000_000
+REQUESTS = 3_000  # supplier1's financing requests to bank1, four in five funded
 PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 
 
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     """20,000 live certificates over 200 payables; 3,000 matured payables paid out in full (a settled
-    certificate each); 8 matured payables with money due to a live certificate each."""
+    certificate each); 8 matured payables with money due to a live certificate each; 3,000 financing
+    requests of supplier1, four in five funded."""
     a = seeded.addresses
     now = int(time.time())
     synthetic.seed_bulk(
@@ -56,6 +59,16 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     with engine.begin() as conn:
         conn.execute(PAYABLE.insert(), matured)
         conn.execute(CERT.insert(), settled)
+    funded = [
+        {"request_id": 1_000 + i, "token_id": 10_000 + 4 * i, "seller": a["supplier1"],
+         "financier": a["bank1"], "amount": 1_000_000, "with_recourse": False,
+         "status": "Cancelled" if i % 5 == 0 else "Funded", "rate_bps": 400, "quote_expiry": now,
+         "discount": 10_000, "price": 990_000,
+         "funded_block": None if i % 5 == 0 else 100 + i, "block_number": 100 + i, "updated_block": 100 + i}
+        for i in range(REQUESTS)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(FinancingRequest.__table__.insert(), funded)  # type: ignore[attr-defined]
     synthetic.add_due_payables(
         engine, obligor=a["core2"], holder=a["supplier3"], slot_ids=list(range(DUE_SLOT, DUE_SLOT + 8)),
         maturity=(day - 3) * DAY, first_token=DUE_TOKEN,
@@ -93,12 +106,15 @@ def analyze(engine: Engine) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def statements(engine: Engine, read: Callable[[Session], Any], table: str) -> list[tuple[str, Any]]:
-    """The statements (SQL, parameters) `read` runs that read `table`."""
+def statements(
+    engine: Engine, read: Callable[[Session], Any], table: str, shape: str = ""
+) -> list[tuple[str, Any]]:
+    """The statements (SQL, parameters) `read` runs that read `table` (and match regex `shape`)."""
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        if re.search(rf"\bFROM {table}\b", sql, re.IGNORECASE):
+        flat = " ".join(sql.split())
+        if re.search(rf"\bFROM {table}\b", flat, re.IGNORECASE) and re.search(shape, flat, re.IGNORECASE):
             seen.append((sql, params))
 
     event.listen(engine, "before_cursor_execute", record)
@@ -144,14 +160,14 @@ def _generic_plan(conn: Connection, sql: str, params: dict[str, Any]) -> str:
 
 
 def assert_seeks(
-    engine: Engine, read: Callable[[Session], Any], table: str, index: str, *, never: str
+    engine: Engine, read: Callable[[Session], Any], table: str, index: str, *, never: str, shape: str = ""
 ) -> None:
-    """Every statement of `read` on `table` reads it through `index` and scans no table `never` names,
-    before ANALYZE and after it (PostgreSQL: custom and generic plans alike)."""
+    """Every statement of `read` on `table` (of regex `shape`) reads it through `index` and scans no table
+    `never` names, before ANALYZE and after it (PostgreSQL: custom and generic plans alike)."""
     for moment in ("stale statistics", "analyzed"):
         if moment == "analyzed":
             analyze(engine)
-        for sql, params in statements(engine, read, table):
+        for sql, params in statements(engine, read, table, shape):
             for kind, plan in plans(engine, sql, params).items():
                 where = f"{moment}, {kind} plan of {' '.join(sql.split())[:160]}:\n{plan}"
                 assert index in plan, where
@@ -172,4 +188,22 @@ def test_payouts_due_read_only_unpaid_payables_and_each_ones_tokens_by_key(loade
     assert_seeks(
         loaded, lambda s: payouts_due.page(session=s, now=now, limit=5), "payable",
         "ix_payable_unpaid_maturity", never="payable certificate",
+    )  # fmt: skip
+
+
+def test_supplier_statement_reads_a_page_of_funded_requests_newest_first_by_index(loaded: Engine) -> None:
+    """The supplier's statement reads its funded requests newest first through
+    ix_financing_request_seller_funded and stops after a page, each line's certificate by key; through the
+    seller's index PostgreSQL sorted every request the supplier ever funded and hashed the whole
+    certificate table for the join (11-21 ms a page at 5,000 requests, growing with both tables)."""
+    supplier = synthetic.address_of("supplier1")
+    with Session(loaded) as session:
+        page = dashboard.supplier_statement(session, supplier, limit=50)
+    funded = [1_000 + i for i in reversed(range(REQUESTS)) if i % 5]
+    lines = [line for line in page.data if line.kind == "financing"]
+    assert [line.place[2] for line in lines] == funded[: len(lines)] and len(lines) > 0
+    assert page.count >= len(funded)
+    assert_seeks(
+        loaded, lambda s: dashboard.supplier_statement(s, supplier, limit=50), "financing_request",
+        "ix_financing_request_seller_funded", never="financing_request certificate", shape="ORDER BY",
     )  # fmt: skip

@@ -164,6 +164,16 @@ API_INDEXES = [
     ),
     # A supplier's own financing requests, newest first (keyset pages of /v1/supplier/financing-requests).
     Index("ix_financing_request_seller_request", _requests.c.seller, _requests.c.request_id),
+    # A supplier's funded requests newest first (its statement on the dashboard, dashboard.queries); only
+    # those with a funding block (a parameter-free predicate: a generic plan may use it too).
+    Index(
+        "ix_financing_request_seller_funded",
+        _requests.c.seller,
+        _requests.c.funded_block,
+        _requests.c.request_id,
+        postgresql_where=_requests.c.funded_block.is_not(None),
+        sqlite_where=_requests.c.funded_block.is_not(None),
+    ),
     # A holder's payouts, newest first (keyset pages of /v1/payouts).
     Index("ix_payout_holder_block_log", _payouts.c.holder, _payouts.c.block_number, _payouts.c.log_index),
     # A payable's movements in chain order (keyset pages of /v1/payables/{id}/transfers).

@@ -2,7 +2,9 @@
 
 The payables with money paid in and not yet out, by (maturity, slot): the operator's payouts due read
 these instead of every payable that ever matured (a partial index: its predicate is the query's own
-condition, so neither a stale estimate nor a generic plan can turn it into a scan).
+condition, so neither a stale estimate nor a generic plan can turn it into a scan). A supplier's funded
+financing requests by (funding block, request): its statement reads a page of them, newest first,
+instead of sorting all it ever funded.
 
 Revision ID: c3e5a7b9d1f2
 Revises: b2d4f6a8c0e1
@@ -28,7 +30,13 @@ def upgrade() -> None:
         "ix_payable_unpaid_maturity", "payable", ["maturity", "slot_id"],
         postgresql_where=unpaid, sqlite_where=unpaid,
     )  # fmt: skip
+    funded = sa.text("funded_block IS NOT NULL")
+    op.create_index(
+        "ix_financing_request_seller_funded", "financing_request", ["seller", "funded_block", "request_id"],
+        postgresql_where=funded, sqlite_where=funded,
+    )  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index("ix_financing_request_seller_funded", table_name="financing_request")
     op.drop_index("ix_payable_unpaid_maturity", table_name="payable")
