@@ -124,10 +124,13 @@ def settlement_balance(db: Session, address: str) -> int:
 
 def defaultable_payables(db: Session, *, now: int, grace: int, limit: int = 50) -> list[Payable]:
     """Accepted payables past maturity + grace, so still unpaid in part: the operator may declare them
-    defaulted (the chain checks the same rule). Oldest maturity first."""
+    defaulted (the chain checks the same rule). Oldest maturity first, through ix_payable_status_maturity:
+    `maturity + grace <= now` had PostgreSQL walk the maturity index from the oldest payable and filter,
+    every payable that ever matured and was repaid (11 ms a page view at 28,000 payables, none of them
+    defaultable: the usual case); the bound on the column itself seeks."""
     query = (
         select(Payable)
-        .where(col(Payable.status) == "Accepted", col(Payable.maturity) + grace <= now)
+        .where(col(Payable.status) == "Accepted", col(Payable.maturity) <= now - grace)
         .order_by(col(Payable.maturity))
         .limit(limit)
     )

@@ -4,7 +4,9 @@ The payables with money paid in and not yet out, by (maturity, slot): the operat
 these instead of every payable that ever matured (a partial index: its predicate is the query's own
 condition, so neither a stale estimate nor a generic plan can turn it into a scan). A supplier's funded
 financing requests by (funding block, request): its statement reads a page of them, newest first,
-instead of sorting all it ever funded.
+instead of sorting all it ever funded. Payables by (status, maturity): the operator's defaultable
+payables (Accepted, matured past the grace period) without visiting every payable repaid before them;
+it replaces the index of the status alone (its leading column serves those reads).
 
 Revision ID: c3e5a7b9d1f2
 Revises: b2d4f6a8c0e1
@@ -35,8 +37,12 @@ def upgrade() -> None:
         "ix_financing_request_seller_funded", "financing_request", ["seller", "funded_block", "request_id"],
         postgresql_where=funded, sqlite_where=funded,
     )  # fmt: skip
+    op.create_index("ix_payable_status_maturity", "payable", ["status", "maturity"])
+    op.drop_index("ix_payable_status", table_name="payable")
 
 
 def downgrade() -> None:
+    op.create_index("ix_payable_status", "payable", ["status"])
+    op.drop_index("ix_payable_status_maturity", table_name="payable")
     op.drop_index("ix_financing_request_seller_funded", table_name="financing_request")
     op.drop_index("ix_payable_unpaid_maturity", table_name="payable")
