@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from tierflow.platform.dashboard import queries as dashboard
 from tierflow.platform.db import make_engine
-from tierflow.platform.models import Certificate, FinancingRequest, Payable
+from tierflow.platform.models import Certificate, FinancingRequest, Payable, Payout
 from tierflow.platform.pgtemp import PgCluster
 from tierflow.platform.services import payouts_due
 from tierflow.testing import synthetic
@@ -29,6 +29,7 @@ DAY = 86_400
 MATURED, MATURED_SLOT, MATURED_TOKEN = 3_000, 200_000, 2_000_000
 DUE_SLOT, DUE_TOKEN = 300_000, 3_000_000
 REQUESTS = 3_000  # supplier1's financing requests to bank1, four in five funded
+PAYOUTS = 6_000  # one in five supplier2's
 PAYABLE = Payable.__table__  # type: ignore[attr-defined]
 CERT = Certificate.__table__  # type: ignore[attr-defined]
 
@@ -36,7 +37,7 @@ CERT = Certificate.__table__  # type: ignore[attr-defined]
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     """20,000 live certificates over 200 payables; 3,000 matured payables paid out in full (a settled
     certificate each); 8 matured payables with money due to a live certificate each; 3,000 financing
-    requests of supplier1, four in five funded."""
+    requests of supplier1, four in five funded; 6,000 payouts, one in five supplier2's."""
     a = seeded.addresses
     now = int(time.time())
     synthetic.seed_bulk(
@@ -69,6 +70,14 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     ]  # fmt: skip
     with engine.begin() as conn:
         conn.execute(FinancingRequest.__table__.insert(), funded)  # type: ignore[attr-defined]
+    payouts = [
+        {"block_number": 5_000 + i // 4, "log_index": i % 4, "tx_hash": f"0x{i:064x}", "token_id": 10_000 + i,
+         "slot_id": 1_000 + i % 200, "holder": a["supplier2"] if i % 5 == 0 else a["supplier3"],
+         "amount": 5_000}
+        for i in range(PAYOUTS)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(Payout.__table__.insert(), payouts)  # type: ignore[attr-defined]
     synthetic.add_due_payables(
         engine, obligor=a["core2"], holder=a["supplier3"], slot_ids=list(range(DUE_SLOT, DUE_SLOT + 8)),
         maturity=(day - 3) * DAY, first_token=DUE_TOKEN,
@@ -161,18 +170,19 @@ def _generic_plan(conn: Connection, sql: str, params: dict[str, Any]) -> str:
 
 def assert_seeks(
     engine: Engine, read: Callable[[Session], Any], table: str, index: str, *, never: str, shape: str = "",
-    seek: str = "",
+    seek: str = "", absent: str = "",
 ) -> None:  # fmt: skip
-    """Every statement of `read` on `table` (of regex `shape`) reads it through `index` (its plan matching
-    regex `seek`, when given) and scans no table `never` names, before ANALYZE and after it (PostgreSQL:
-    custom and generic plans alike)."""
+    """Every statement of `read` on `table` (of regex `shape`) reads it through `index` (a regex; its plan
+    also matching regex `seek` and not `absent`, when given) and scans no table `never` names, before
+    ANALYZE and after it (PostgreSQL: custom and generic plans alike)."""
     for moment in ("stale statistics", "analyzed"):
         if moment == "analyzed":
             analyze(engine)
         for sql, params in statements(engine, read, table, shape):
             for kind, plan in plans(engine, sql, params).items():
                 where = f"{moment}, {kind} plan of {' '.join(sql.split())[:160]}:\n{plan}"
-                assert index in plan and re.search(seek, plan), where
+                assert re.search(index, plan) and re.search(seek, plan), where
+                assert not (absent and re.search(absent, plan)), where
                 for name in never.split():
                     assert not re.search(rf"(Seq Scan on|SCAN) {name}\b(?! USING)", plan), where
 
@@ -232,4 +242,27 @@ def test_defaultable_payables_seek_accepted_payables_past_grace_by_status_and_ma
         "ix_payable_status_maturity", never="payable",
         # the maturity bounds the seek (PostgreSQL; SQLite), not a filter on every Accepted payable
         seek=r"Index Cond: .*status.* AND \(maturity <=|status_maturity \(status=\? AND maturity<",
+    )  # fmt: skip
+
+
+def test_supplier_statement_reads_a_page_of_payouts_by_index_then_their_payables_by_key(
+    loaded: Engine,
+) -> None:
+    """The statement's payout lines: a page of the supplier's payouts newest first through
+    ix_payout_holder_block_log, then their payables by key; joined in one statement, PostgreSQL with stale
+    statistics merged every payout of the supplier with the payables and sorted them (6.6 ms a page at
+    10,000 payouts). The lines are still the newest payouts, each with its payable's obligor."""
+    supplier = synthetic.address_of("supplier2")
+    with Session(loaded) as session:
+        page = dashboard.supplier_statement(session, supplier, limit=50)
+    paid = [line for line in page.data if line.kind == "payout"]
+    newest = [(5_000 + i // 4, i % 4) for i in reversed(range(PAYOUTS)) if i % 5 == 0]
+    assert [(line.place[0], line.place[2]) for line in paid] == newest[: len(paid)] and paid
+    assert all(line.counterparty == synthetic.address_of("core1" if line.slot_id % 2 == 0 else "core2")
+               for line in paid)  # fmt: skip
+    assert_seeks(
+        loaded, lambda s: dashboard.supplier_statement(s, supplier, limit=50), "payout",
+        # newest first by an index, a page and no more: no join, no sort of every payout of the supplier
+        r"ix_payout_holder_block_log|Index Scan Backward using payout_pkey", never="payout payable",
+        shape="ORDER BY", absent="Sort|Join|Nested Loop|TEMP B-TREE",
     )  # fmt: skip

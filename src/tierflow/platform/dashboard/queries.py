@@ -776,6 +776,17 @@ def _before(block: Any, ident: Any, rank: int, start: tuple[int, ...] | None) ->
     return (block <= at,) if rank < at_rank else (block < at,)
 
 
+def _obligors(db: Session, slot_ids: Iterable[int]) -> dict[int, str]:
+    """The obligor of each payable of `slot_ids` (indexed ones), read by primary key."""
+    wanted = sorted(set(slot_ids))
+    if not wanted:
+        return {}
+    rows = db.execute(
+        sa_select(col(Payable.slot_id), col(Payable.obligor)).where(col(Payable.slot_id).in_(wanted))
+    )
+    return {int(slot): str(obligor) for slot, obligor in rows}
+
+
 def supplier_statement(
     db: Session, supplier: str, *, limit: int = 200, after: tuple[int, ...] | None = None
 ) -> StatementPage:
@@ -806,15 +817,22 @@ def supplier_statement(
         line.place = (int(request.funded_block or 0), STATEMENT_FINANCING, request.request_id)
         lines.append((line.place, line))
     payout_block, log_index = col(Payout.block_number), col(Payout.log_index)
+    # A page of the supplier's payouts newest first (ix_payout_holder_block_log), then their payables'
+    # obligors by key: joined in one statement, PostgreSQL with statistics lagging the payouts merged every
+    # payout of the supplier with the payables and sorted them all (6.6 ms a page at 10,000 payouts).
     paid = db.exec(
-        select(Payout, Payable)
-        .join(Payable, col(Payable.slot_id) == col(Payout.slot_id))
+        select(Payout)
         .where(col(Payout.holder) == supplier, *_before(payout_block, log_index, STATEMENT_PAYOUT, after))
         .order_by(payout_block.desc(), log_index.desc())
         .limit(limit + 1)
     ).all()
-    for payout, payable in paid:
-        line = StatementLine(None, "payout", payable.obligor, payout.token_id, payout.slot_id, payout.amount)
+    obligors = _obligors(db, {payout.slot_id for payout in paid})
+    for payout in paid:
+        if payout.slot_id not in obligors:  # not indexed yet (as the join left it out)
+            continue
+        line = StatementLine(
+            None, "payout", obligors[payout.slot_id], payout.token_id, payout.slot_id, payout.amount
+        )
         line.place = (payout.block_number, STATEMENT_PAYOUT, payout.log_index)
         lines.append((line.place, line))
     # The newest limit + 1 of both sources are the newest limit + 1 of the merged statement.
