@@ -6,7 +6,9 @@ condition, so neither a stale estimate nor a generic plan can turn it into a sca
 financing requests by (funding block, request): its statement reads a page of them, newest first,
 instead of sorting all it ever funded. Payables by (status, maturity): the operator's defaultable
 payables (Accepted, matured past the grace period) without visiting every payable repaid before them;
-it replaces the index of the status alone (its leading column serves those reads).
+it replaces the index of the status alone (its leading column serves those reads). An obligor's
+payables of one status by id: the API's list of them and its count seek instead of reading every payable
+of that status.
 
 Revision ID: c3e5a7b9d1f2
 Revises: b2d4f6a8c0e1
@@ -39,9 +41,11 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_payable_status_maturity", "payable", ["status", "maturity"])
     op.drop_index("ix_payable_status", table_name="payable")
+    op.create_index("ix_payable_obligor_status_slot", "payable", ["obligor", "status", "slot_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payable_obligor_status_slot", table_name="payable")
     op.create_index("ix_payable_status", "payable", ["status"])
     op.drop_index("ix_payable_status_maturity", table_name="payable")
     op.drop_index("ix_financing_request_seller_funded", table_name="financing_request")
