@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import re
 import statistics
 import sys
@@ -525,10 +526,24 @@ def table(stale: dict[str, Any], analyzed: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def probe_table(stale: dict[str, Any], analyzed: dict[str, Any]) -> str:
+    """Per read: its statements' ms per call added up, stale and analyzed, and how many statements."""
+    reads: dict[str, list[float]] = {}
+    for phase, figures in ((0, stale), (1, analyzed)):
+        for key, figure in figures.items():
+            totals = reads.setdefault(key.rsplit(" #", 1)[0], [0.0, 0.0, 0.0])
+            totals[phase] += figure["ms"]
+            totals[2] += phase == 0
+    lines = ["| read | statements | ms stale | ms analyzed |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {n:.0f} | {s:.2f} | {a:.2f} |" for name, (s, a, n) in reads.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[args.index("--json") + 1]) if "--json" in args else None
     started = time.perf_counter()
+    load = [round(os.getloadavg()[0], 2)]  # the machine is shared: the figures need its load beside them
     cluster = PgCluster.start()
     try:
         engine = make_engine(cluster.create_database(), pool_size=2)
@@ -544,11 +559,15 @@ def main(argv: list[str] | None = None) -> None:
         engine.dispose()
     finally:
         cluster.stop()
+    load.append(round(os.getloadavg()[0], 2))
     print(table(stale, analyzed))
+    print()
+    print(probe_table(stale, analyzed))
+    print(f"\n1-minute load average {load[0]}-{load[1]}")
     slow = {k: v for k, v in stale.items() if max(v["ms"], analyzed.get(k, {}).get("ms", 0)) > 2}
     print(f"\n{len(slow)} statements over 2 ms a call: {', '.join(slow) or 'none'}", file=sys.stderr)
     if out is not None:
-        out.write_text(json.dumps({"stale": stale, "analyzed": analyzed}, indent=1) + "\n")
+        out.write_text(json.dumps({"stale": stale, "analyzed": analyzed, "load_1m": load}, indent=1) + "\n")
     print(f"[plans] audit in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
