@@ -29,6 +29,7 @@ from tierflow.testing import synthetic
 DAY = 86_400
 MATURED, MATURED_SLOT, MATURED_TOKEN = 3_000, 200_000, 2_000_000
 DUE_SLOT, DUE_TOKEN = 300_000, 3_000_000
+ISSUED, ISSUED_SLOT, ISSUED_TOKEN = 4_000, 100_000, 1_000_000  # awaiting acceptance: core1 and core2's
 REQUESTS = 3_000  # supplier1's financing requests to bank1, four in five funded
 PAYOUTS = 6_000  # one in five supplier2's
 PREPARED_RUNS = (
@@ -39,7 +40,8 @@ CERT = Certificate.__table__  # type: ignore[attr-defined]
 
 
 def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
-    """20,000 live certificates over 200 payables; 3,000 matured payables paid out in full (a settled
+    """20,000 live certificates over 200 payables, ANALYZEd; then 4,000 payables awaiting acceptance (of
+    core1 and core2, to supplier1 and supplier4), 3,000 matured payables paid out in full (a settled
     certificate each); 8 matured payables with money due to a live certificate each; 3,000 financing
     requests of supplier1, four in five funded; 6,000 payouts, one in five supplier2's."""
     a = seeded.addresses
@@ -47,7 +49,16 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     synthetic.seed_bulk(
         engine, seeded, certificates=20_000, payables=200, first_slot=1_000, first_token=10_000
     )
+    # The statistics autovacuum left: every payable accepted. What follows is the bulk load they lag.
+    analyze(engine)
     day = now // DAY
+    issued = [
+        {"slot_id": ISSUED_SLOT + i, "obligor": a["core1" if i % 2 else "core2"],
+         "supplier": a["supplier1" if i % 4 < 2 else "supplier4"], "line_id": 1, "face": 1_000_000,
+         "maturity": (day + 60) * DAY, "issued_at": now, "status": "Issued", "paid_in": 0, "paid_out": 0,
+         "root_token_id": ISSUED_TOKEN + i, "invoice_hashes": [], "block_number": 4, "updated_block": 4}
+        for i in range(ISSUED)
+    ]  # fmt: skip
     matured = [
         {"slot_id": MATURED_SLOT + i, "obligor": a["core1"], "supplier": a["supplier2"], "line_id": 1,
          "face": 5_000_000, "maturity": (day - 1 - i % 400) * DAY, "issued_at": 0, "status": "Repaid",
@@ -63,6 +74,7 @@ def _fill(engine: Engine, seeded: synthetic.Seeded) -> None:
     ]  # fmt: skip
     with engine.begin() as conn:
         conn.execute(PAYABLE.insert(), matured)
+        conn.execute(PAYABLE.insert(), issued)
         conn.execute(CERT.insert(), settled)
     funded = [
         {"request_id": 1_000 + i, "token_id": 10_000 + 4 * i, "seller": a["supplier1"],
@@ -226,13 +238,13 @@ def test_supplier_statement_reads_a_page_of_funded_requests_newest_first_by_inde
     )  # fmt: skip
 
 
-def test_defaultable_payables_seek_accepted_payables_past_grace_by_status_and_maturity(
+def test_defaultable_payables_seek_accepted_payables_past_grace_by_maturity(
     loaded: Engine,
 ) -> None:
-    """The operator's defaultable payables (Accepted, matured past the grace period) seek
-    ix_payable_status_maturity; `maturity + grace <= now` made PostgreSQL walk the maturity index from
-    the oldest payable and filter every one repaid (11 ms a page view at 28,000 payables, none
-    defaultable). Still every one of them, oldest first."""
+    """The operator's defaultable payables (Accepted, matured past the grace period) seek the partial
+    ix_payable_accepted_maturity up to the cutoff; `maturity + grace <= now` made PostgreSQL walk the
+    maturity index from the oldest payable and filter every one repaid (11 ms a page view at 28,000
+    payables, none defaultable). Still every one of them, oldest first."""
     now = int(time.time())
     with Session(loaded) as session:
         due = dashboard.defaultable_payables(session, now=now, grace=0)
@@ -244,9 +256,9 @@ def test_defaultable_payables_seek_accepted_payables_past_grace_by_status_and_ma
     assert [p.maturity for p in late] == sorted(p.maturity for p in late)
     assert_seeks(
         loaded, lambda s: dashboard.defaultable_payables(s, now=now, grace=7 * DAY), "payable",
-        "ix_payable_status_maturity", never="payable",
+        "ix_payable_accepted_maturity", never="payable",
         # the maturity bounds the seek (PostgreSQL; SQLite), not a filter on every Accepted payable
-        seek=r"Index Cond: .*status.* AND \(maturity <=|status_maturity \(status=\? AND maturity<",
+        seek=r"Index Cond: \(maturity <=|ix_payable_accepted_maturity \(maturity<",
     )  # fmt: skip
 
 
@@ -273,21 +285,31 @@ def test_supplier_statement_reads_a_page_of_payouts_by_index_then_their_payables
     )  # fmt: skip
 
 
-def test_payables_of_an_obligor_by_status_seek_one_page(loaded: Engine) -> None:
-    """The API's page of an obligor's payables in one status seeks ix_payable_obligor_status_slot and
-    stops after the page; with the status or the obligor alone indexed, PostgreSQL with stale statistics
-    read every payable of that status (18,000 awaiting acceptance) and sorted them (4.5-6.6 ms a page).
-    Still the obligor's payables of that status, in id order, and their count."""
-    core1 = synthetic.address_of("core1")
-    with Session(loaded) as session:
-        page = queries.payable_rows(session=session, obligor=core1, status="Accepted", limit=20, offset=0)
-    # seed_bulk's payables alternate between core1 and core2, all accepted; core1's 3,000 repaid ones differ
-    assert [row["slot_id"] for row in page["data"]] == list(range(1_000, 1_040, 2))
-    assert page["count"] == 100
+@pytest.mark.parametrize("party", ["obligor", "supplier"])
+def test_payables_awaiting_acceptance_of_one_party_seek_one_page_whatever_the_statistics(
+    loaded: Engine, party: str, request: pytest.FixtureRequest
+) -> None:
+    """An obligor's (the core's list) or a supplier's (its incoming list) payables awaiting acceptance, a
+    page: with statistics from before a bulk upload, which know no payable in status Issued, PostgreSQL
+    started from the status index (estimated 1 row) and sorted every payable awaiting acceptance, of
+    every party (4.5-8.8 ms a page at 18,000, growing with each upload: ae5a3dd's trap). The page seeks
+    (party, status, slot_id) and stops after it."""
+    if party == "obligor" and loaded.dialect.name == "postgresql":
+        # Not fixed: with these statistics PostgreSQL walks the primary key from the oldest payable and
+        # filters (it expects 40% of the rows to match), reading every payable older than the first one
+        # awaiting acceptance; the supplier's list, with fewer matches expected, seeks its index.
+        reason = "stale statistics: the core's list walks the primary key (see the report of stop 17)"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    who = synthetic.address_of("core1" if party == "obligor" else "supplier1")
+    mine = [ISSUED_SLOT + i for i in range(ISSUED) if (i % 2 if party == "obligor" else i % 4 < 2)]
 
+    def read(s: Session) -> Any:
+        return queries.payable_rows(session=s, **{party: who}, status="Issued", limit=20, offset=0)
+
+    with Session(loaded) as session:
+        page = read(session)
+    assert [row["slot_id"] for row in page["data"]] == mine[:20] and page["count"] == len(mine)
     assert_seeks(
-        loaded,
-        lambda s: queries.payable_rows(session=s, obligor=core1, status="Accepted", limit=20, offset=0),
-        "payable", "ix_payable_obligor_status_slot", never="payable", shape="ORDER BY",
+        loaded, read, "payable", f"ix_payable_{party}_status_slot", never="payable", shape="ORDER BY",
         absent="Sort|TEMP B-TREE",
     )  # fmt: skip

@@ -14,11 +14,6 @@ class Payable(SQLModel, table=True):
     """One issued payable (an ERC-3525 slot): the obligor's promise to pay `face` at `maturity`."""
 
     __tablename__ = "payable"
-    # Payables of one status by maturity (and of one status: its leading column): the operator's
-    # defaultable payables (Accepted, matured past the grace period) oldest first, without visiting every
-    # payable repaid before them. It replaced the index of the status alone, which a planner with stale
-    # statistics preferred, then sorted every payable of that status.
-    __table_args__ = (Index("ix_payable_status_maturity", "status", "maturity"),)
 
     slot_id: int = big(primary_key=True)
     obligor: str = addr(index=True)
@@ -27,7 +22,10 @@ class Payable(SQLModel, table=True):
     face: int = fen()
     maturity: int = big(index=True)  # [unix s]
     issued_at: int | None = big(nullable=True)  # block time [unix s]
-    # Issued | Accepted | Rejected | Cancelled | Defaulted | Repaid (the contract's SlotStatus names)
+    # Issued | Accepted | Rejected | Cancelled | Defaulted | Repaid (the contract's SlotStatus names).
+    # No index leads with it (models.service.API_INDEXES): one did, and statistics from before a bulk
+    # upload, which know no payable awaiting acceptance, made PostgreSQL start a party's list from every
+    # payable of that status (ae5a3dd's trap); each read by status names its party, or has its own index.
     status: str = text(16)
     paid_in: int = fen()  # repaid by the obligor
     paid_out: int = fen()  # claimed by or paid out to holders

@@ -6,7 +6,7 @@ stays the authority on roles and status (the directory mirrors them for authenti
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text
+from sqlalchemy import Column, Index, LargeBinary, String, Text, literal_column
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -155,10 +155,10 @@ API_INDEXES = [
     ),
     Index("ix_certificate_slot_token", _certificates.c.slot_id, _certificates.c.token_id),
     Index("ix_payable_obligor_slot", _payables.c.obligor, _payables.c.slot_id),
-    # An obligor's payables of one status in id order (the API's payables by obligor and status, its
-    # count): with only the status or the obligor in an index, a planner with stale statistics read every
-    # payable of that status (18,000 awaiting acceptance) and sorted them.
+    # An obligor's (the core's list) and a supplier's (its incoming list) payables of one status in id
+    # order: a page is one seek, whatever the statistics say about the status (no index leads with it).
     Index("ix_payable_obligor_status_slot", _payables.c.obligor, _payables.c.status, _payables.c.slot_id),
+    Index("ix_payable_supplier_status_slot", _payables.c.supplier, _payables.c.status, _payables.c.slot_id),
     Index("ix_certificate_holder_status", _certificates.c.holder, _certificates.c.status),
     Index(
         "ix_financing_request_financier_status",
@@ -203,6 +203,15 @@ API_INDEXES = [
         _payables.c.slot_id,
         postgresql_where=_payables.c.paid_in > _payables.c.paid_out,
         sqlite_where=_payables.c.paid_in > _payables.c.paid_out,
+    ),
+    # Accepted payables by maturity: the operator's defaultable payables (matured past the grace period)
+    # oldest first, without visiting every payable repaid before them. Partial on the status the query
+    # names as a literal, so that a generic plan may use it too (and SQLite at all).
+    Index(
+        "ix_payable_accepted_maturity",
+        _payables.c.maturity,
+        postgresql_where=_payables.c.status == literal_column("'Accepted'"),
+        sqlite_where=_payables.c.status == literal_column("'Accepted'"),
     ),
     Index("ix_payable_obligor_maturity_slot", _payables.c.obligor, _payables.c.maturity, _payables.c.slot_id),
     Index(
