@@ -22,8 +22,11 @@ class Payable(SQLModel, table=True):
     face: int = fen()
     maturity: int = big(index=True)  # [unix s]
     issued_at: int | None = big(nullable=True)  # block time [unix s]
-    # Issued | Accepted | Rejected | Cancelled | Defaulted | Repaid (the contract's SlotStatus names)
-    status: str = text(16, index=True)
+    # Issued | Accepted | Rejected | Cancelled | Defaulted | Repaid (the contract's SlotStatus names).
+    # No index leads with it (models.service.API_INDEXES): one did, and statistics from before a bulk
+    # upload, which know no payable awaiting acceptance, made PostgreSQL start a party's list from every
+    # payable of that status (ae5a3dd's trap); each read by status names its party, or has its own index.
+    status: str = text(16)
     paid_in: int = fen()  # repaid by the obligor
     paid_out: int = fen()  # claimed by or paid out to holders
     unpaid_at_default: int | None = fen(nullable=True)

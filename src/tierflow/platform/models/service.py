@@ -6,7 +6,7 @@ stays the authority on roles and status (the directory mirrors them for authenti
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text
+from sqlalchemy import Column, Index, LargeBinary, String, Text, literal_column
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -155,6 +155,10 @@ API_INDEXES = [
     ),
     Index("ix_certificate_slot_token", _certificates.c.slot_id, _certificates.c.token_id),
     Index("ix_payable_obligor_slot", _payables.c.obligor, _payables.c.slot_id),
+    # An obligor's (the core's list) and a supplier's (its incoming list) payables of one status in id
+    # order: a page is one seek, whatever the statistics say about the status (no index leads with it).
+    Index("ix_payable_obligor_status_slot", _payables.c.obligor, _payables.c.status, _payables.c.slot_id),
+    Index("ix_payable_supplier_status_slot", _payables.c.supplier, _payables.c.status, _payables.c.slot_id),
     Index("ix_certificate_holder_status", _certificates.c.holder, _certificates.c.status),
     Index(
         "ix_financing_request_financier_status",
@@ -164,6 +168,16 @@ API_INDEXES = [
     ),
     # A supplier's own financing requests, newest first (keyset pages of /v1/supplier/financing-requests).
     Index("ix_financing_request_seller_request", _requests.c.seller, _requests.c.request_id),
+    # A supplier's funded requests newest first (its statement on the dashboard, dashboard.queries); only
+    # those with a funding block (a parameter-free predicate: a generic plan may use it too).
+    Index(
+        "ix_financing_request_seller_funded",
+        _requests.c.seller,
+        _requests.c.funded_block,
+        _requests.c.request_id,
+        postgresql_where=_requests.c.funded_block.is_not(None),
+        sqlite_where=_requests.c.funded_block.is_not(None),
+    ),
     # A holder's payouts, newest first (keyset pages of /v1/payouts).
     Index("ix_payout_holder_block_log", _payouts.c.holder, _payouts.c.block_number, _payouts.c.log_index),
     # A payable's movements in chain order (keyset pages of /v1/payables/{id}/transfers).
@@ -180,6 +194,25 @@ API_INDEXES = [
     # (created_at, id); the core's page: its upcoming maturities by (maturity, slot), its repayments
     # newest first by (block, log index).
     Index("ix_payable_maturity_slot", _payables.c.maturity, _payables.c.slot_id),
+    # Payables with money paid in and not yet out, by (maturity, slot): the operator's payouts due and a
+    # holder's claimable positions read these few, never every payable that matured and was paid out.
+    # Partial, so that no statistics decide it (its predicate is the queries' own condition, no parameter).
+    Index(
+        "ix_payable_unpaid_maturity",
+        _payables.c.maturity,
+        _payables.c.slot_id,
+        postgresql_where=_payables.c.paid_in > _payables.c.paid_out,
+        sqlite_where=_payables.c.paid_in > _payables.c.paid_out,
+    ),
+    # Accepted payables by maturity: the operator's defaultable payables (matured past the grace period)
+    # oldest first, without visiting every payable repaid before them. Partial on the status the query
+    # names as a literal, so that a generic plan may use it too (and SQLite at all).
+    Index(
+        "ix_payable_accepted_maturity",
+        _payables.c.maturity,
+        postgresql_where=_payables.c.status == literal_column("'Accepted'"),
+        sqlite_where=_payables.c.status == literal_column("'Accepted'"),
+    ),
     Index("ix_payable_obligor_maturity_slot", _payables.c.obligor, _payables.c.maturity, _payables.c.slot_id),
     Index(
         "ix_repayment_obligor_block_log",

@@ -38,13 +38,24 @@ _ACTIVE = (col(Certificate.status) + literal("")) == "active"
 
 def _due_payables(now: int) -> Any:
     """Matured payables with money paid in that is not yet out and a live token to pay it to, unordered:
-    the one query of both the listing (a keyset page by maturity and slot, ix_payable_maturity_slot) and
-    the push (every row)."""
-    live = select(Certificate.token_id).where(
-        col(Certificate.slot_id) == col(Payable.slot_id), col(Certificate.value) > 0, _ACTIVE
+    the one query of both the listing (a keyset page by maturity and slot) and the push (every row).
+
+    Both parts read by key, whatever the statistics say: the payables through ix_payable_unpaid_maturity
+    (only those with money not yet paid out are in it: `paid_in > paid_out` is its predicate, written the
+    same here), and a live token per payable found, through the certificates' slot index (a correlated
+    subquery). Through ix_payable_maturity_slot and an EXISTS, PostgreSQL visited every matured payable
+    ever repaid and hashed every live certificate of the platform (estimated at 476, 60,000 in fact):
+    13-17 ms a count or page with 8,000 matured payables, growing with both tables; now 0.1 ms.
+    """
+    live = (
+        select(Certificate.token_id)
+        .where(col(Certificate.slot_id) == col(Payable.slot_id), col(Certificate.value) > 0, _ACTIVE)
+        .limit(1)
+        .correlate(Payable)
+        .scalar_subquery()
     )
     return select(Payable).where(
-        col(Payable.maturity) <= now, col(Payable.paid_in) > col(Payable.paid_out), live.exists()
+        col(Payable.maturity) <= now, col(Payable.paid_in) > col(Payable.paid_out), live.is_not(None)
     )
 
 
@@ -80,7 +91,7 @@ class DuePage:
 
 def page(*, session: Session, now: int, limit: int, offset: int = 0, after: str | None = None) -> DuePage:
     """A keyset page of the payouts due in (maturity, slot) order after the opaque cursor `after`
-    (services.keyset), through ix_payable_maturity_slot; the count is over every page."""
+    (services.keyset), through ix_payable_unpaid_maturity; the count is over every page."""
     start = keyset.decode_cursor(after, (int, int))
     keys = (col(Payable.maturity), col(Payable.slot_id))
     payables, count, following = keyset.composite_rows(
