@@ -20,7 +20,7 @@ from tierflow.platform.models import READ_MODELS
 from tierflow.platform.models.service import SERVICE_TABLES
 
 TIER_PARENT = "c3f8a1d5e7b9"  # the revision before certificate.tier
-BILL_INVOICE_PARENT = "b2d4f6a8c0e1"  # the revision before bill_invoice
+BILL_INVOICE_PARENT = "c3e5a7b9d1f2"  # the revision before bill_invoice
 INDEXER_TABLES = {"raw_event", "indexer_checkpoint", "indexed_block", "undo_entry", "indexer_lease"}
 
 

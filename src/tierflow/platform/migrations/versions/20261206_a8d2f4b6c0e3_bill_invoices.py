@@ -5,7 +5,7 @@ An issue (payable or bill) is refused while its invoice awaits a bill's receipt 
 indexed before this revision are filled from their invoice_hashes.
 
 Revision ID: a8d2f4b6c0e3
-Revises: b2d4f6a8c0e1
+Revises: c3e5a7b9d1f2
 Create Date: 2026-12-06 15:30:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a8d2f4b6c0e3"
-down_revision: str | None = "b2d4f6a8c0e1"
+down_revision: str | None = "c3e5a7b9d1f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
