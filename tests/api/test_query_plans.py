@@ -297,8 +297,10 @@ def test_payables_awaiting_acceptance_of_one_party_seek_one_page_whatever_the_st
     if party == "obligor" and loaded.dialect.name == "postgresql":
         # Not fixed: with these statistics PostgreSQL walks the primary key from the oldest payable and
         # filters (it expects 40% of the rows to match), reading every payable older than the first one
-        # awaiting acceptance; the supplier's list, with fewer matches expected, seeks its index.
-        reason = "stale statistics: the core's list walks the primary key (see the report of stop 17)"
+        # awaiting acceptance; the supplier's list, with fewer matches expected, seeks its index. Making it
+        # robust needs a two-step read in the list pages' shared keyset code (ids from the index, then the
+        # rows by key). Strict: this fails the suite once the plan is fixed, so the marker goes with it.
+        reason = "stale statistics: the core's list walks the primary key from the oldest payable"
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     who = synthetic.address_of("core1" if party == "obligor" else "supplier1")
     mine = [ISSUED_SLOT + i for i in range(ISSUED) if (i % 2 if party == "obligor" else i % 4 < 2)]
