@@ -315,3 +315,49 @@ def test_payables_awaiting_acceptance_of_one_party_seek_one_page_whatever_the_st
         loaded, read, "payable", f"ix_payable_{party}_status_slot", never="payable", shape="ORDER BY",
         absent="Sort|TEMP B-TREE",
     )  # fmt: skip
+
+
+def test_a_batchs_rows_are_read_by_key_range_not_among_every_record_of_the_company(loaded: Engine) -> None:
+    """A batch's rows (its status read, and the check every submitted batch makes that it never ran) seek
+    the primary key (address, key) over the batch's key range: `key LIKE 'batch:<key>:%'` read every
+    idempotency record of the company (one per API write it ever made; 7.5 ms at 100,000 on PostgreSQL,
+    whose language collations put a prefix's keys apart, and SQLite's LIKE ignores case), on every batch
+    submitted. Still exactly the batch's rows: not a longer key's, not another company's."""
+    from tierflow.platform.models.service import IdempotencyRecord
+    from tierflow.platform.services import batch_issue, batch_sweep
+    from tierflow.platform.services.context import IndexerLink, ServiceContext
+    from tierflow.settings import Settings
+
+    core, other = synthetic.address_of("core1"), synthetic.address_of("core2")
+    key, neighbour = "ab" * 32, "ab" * 31 + "ac"
+    done = '{"status": "issued", "slot_id": 1}'
+    records = [
+        {"address": core, "key": f"write-{n:06d}", "fingerprint": "f", "state": "done",
+         "status_code": 200, "body": done, "created_at": 0}
+        for n in range(6_000)
+    ] + [
+        {"address": who, "key": batch_issue.row_key(k, row), "fingerprint": "f", "state": "done",
+         "status_code": 200, "body": done, "created_at": 0}
+        for who, k, rows in ((core, key, range(2, 40)), (core, neighbour, range(2, 5)), (other, key, [2]))
+        for row in rows
+    ]  # fmt: skip
+    with loaded.begin() as conn:
+        conn.execute(IdempotencyRecord.__table__.insert(), records)  # type: ignore[attr-defined]
+    ctx = ServiceContext(
+        settings=Settings(environment="development"), engine=loaded, link=IndexerLink(loaded)
+    )
+    status = batch_sweep.rows_status(ctx, core, key)
+    assert [o.row for o in status.outcomes] == list(range(2, 40))
+    assert all(o.status == "issued" for o in status.outcomes)
+    caller = type("Caller", (), {"address": core})()
+    assert batch_issue.already_run(loaded, caller, key)  # type: ignore[arg-type]
+    assert not batch_issue.already_run(loaded, caller, "cd" * 32)  # type: ignore[arg-type]
+    for read in (
+        lambda _s: batch_sweep.rows_status(ctx, core, key),
+        lambda _s: batch_issue.already_run(loaded, caller, "cd" * 32),  # type: ignore[arg-type]
+    ):
+        assert_seeks(
+            loaded, read, "idempotency_record",
+            r"idempotency_record_pkey|sqlite_autoindex_idempotency_record", never="idempotency_record",
+            seek=r"Index Cond: .*\(?key\)?(::text)? >=|key>\?",
+        )  # fmt: skip

@@ -117,3 +117,36 @@ def test_bill_invoice_migration_fills_the_invoices_of_bills_indexed_before(engin
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT doc_hash, package_id, block_number FROM bill_invoice")).all()
     assert sorted(tuple(row) for row in rows) == [(a, 1, 7), (a, 2, 9), (b, 1, 7)]
+
+
+def test_idempotency_keys_are_compared_in_byte_order(engine: Engine) -> None:
+    """A batch's rows are read as a range of keys (services/idempotency.py `with_prefix`), exact and
+    served by the primary key only in byte order: the migration puts the column in collation "C" on
+    PostgreSQL (a language collation ignores punctuation: 'batch:K:12' would sort after 'batch:K;');
+    SQLite compares bytes already. (compare_metadata does not compare collations.)"""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            collation = conn.execute(
+                text(
+                    "SELECT collation_name FROM information_schema.columns "
+                    "WHERE table_name = 'idempotency_record' AND column_name = 'key'"
+                )
+            ).scalar()
+            assert collation == "C"
+        keys = ["batch:k:12", "batch:k;", "batch:k:", "Batch:k:1", "batch:k:2"]
+        conn.execute(
+            text("INSERT INTO idempotency_record (address, key, fingerprint, state, created_at) VALUES " +
+                 ", ".join(f"('0xorder', '{k}', 'f', 'done', 0)" for k in keys))
+        )  # fmt: skip
+        inside = (
+            conn.execute(
+                text(
+                    "SELECT key FROM idempotency_record WHERE address = '0xorder' "
+                    "AND key >= 'batch:k:' AND key < 'batch:k;' ORDER BY key"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        conn.rollback()
+    assert inside == ["batch:k:", "batch:k:12", "batch:k:2"]

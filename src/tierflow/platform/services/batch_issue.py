@@ -499,7 +499,7 @@ def already_run(engine: Engine, caller: Caller, key: str) -> bool:
             select(IdempotencyRecord.key)
             .where(
                 col(IdempotencyRecord.address) == caller.address,
-                col(IdempotencyRecord.key).startswith(row_key(key, 0)[:-1]),
+                idempotency.with_prefix(col(IdempotencyRecord.key), row_key(key, 0)[:-1]),
             )
             .limit(1)
         ).first()

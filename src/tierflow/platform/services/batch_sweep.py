@@ -73,7 +73,7 @@ def sweep(ctx: ServiceContext, now: int | None = None) -> Swept:
             select(TABLE.c.address, TABLE.c.key, TABLE.c.state).where(
                 TABLE.c.state != "done",
                 TABLE.c.created_at <= now - STOPPED_S,
-                TABLE.c.key.startswith("batch:", autoescape=True),
+                idempotency.with_prefix(TABLE.c.key, "batch:"),
             )
         ).all()
     swept.rows = len(rows)
@@ -220,7 +220,7 @@ def rows_status(
             for record in conn.execute(
                 select(TABLE.c.key, TABLE.c.state, TABLE.c.status_code, TABLE.c.body, TABLE.c.tx_hash).where(
                     TABLE.c.address == address,
-                    TABLE.c.key.startswith(batch_issue.row_key(key, 0)[:-1], autoescape=True),
+                    idempotency.with_prefix(TABLE.c.key, batch_issue.row_key(key, 0)[:-1]),
                 )
             )
         }

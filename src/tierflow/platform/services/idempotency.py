@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped
 
 from tierflow.chain.gateway import REQUEST_ENDS
 from tierflow.chain.node import request_nonce_of, sent_transaction
@@ -25,6 +26,17 @@ from tierflow.platform import i18n
 from tierflow.platform.models.service import IdempotencyRecord
 from tierflow.platform.services.errors import Conflict, InvalidRequest
 from tierflow.platform.services.group_commit import Alike, Groups, Waiting, execute_all
+
+
+def with_prefix(key: ColumnElement[str] | Mapped[str], prefix: str) -> ColumnElement[bool]:
+    """`key` (idempotency_record.key) starts with `prefix`, as the range of keys from `prefix` to the
+    first string after all of its extensions: the primary key (address, key) serves it, where LIKE made
+    PostgreSQL (and SQLite, whose LIKE ignores case) read every record of the company. Exact because
+    the column is in byte order on both databases (models/service.py)."""
+    if not prefix:
+        raise ValueError("an empty prefix is every key")
+    return and_(key >= prefix, key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
 
 TABLE = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 MAX_KEY_LEN = 128
