@@ -438,7 +438,7 @@ def measure(block_time: int) -> dict[str, Any]:
             figures["api_one_participant"] = api_writes(tf, base, keys, tokens, ["supplier1"])
             figures["api_8_participants"] = api_writes(tf, base, keys, tokens, suppliers)
         if BATCH_ROWS:
-            # The batches on PostgreSQL, up to batch_issue.CONCURRENCY (512) rows in flight, beside the raw
+            # The batches on PostgreSQL, up to batch_issue.CONCURRENCY (1,024) rows in flight, beside the raw
             # pipelined requests of the same operation.
             figures["raw_issue"] = raw_issues(tf, gateway, line, RAW_REQUESTS)
             figures["raw_funding"] = raw_funding(tf, gateway, to_fund[:RAW_REQUESTS])

@@ -68,12 +68,15 @@ MAX_INVOICES_PER_ROW = 20
 DAY = 86_400
 # Rows in flight at once, each a thread of `run`. A row waits about a block and a half (mined, then
 # indexed), so the gateway's per-participant pipeline (rounds of up to MAX_QUEUED_BATCH writes, a
-# transaction per half block of gas) can only fill blocks with many rows waiting: 128 capped a batch at
-# ~85 rows/s on 1 s blocks. What bounds it is real: a waiting row holds no database connection
-# (services/writes.py closes its session before the chain works; the pool serves only the rows'
-# short bookkeeping transactions), and a thread costs its stack. 512 is what the pipeline alone fills
-# blocks with (bench/block_times.py); past it the service's CPU per row is the limit, not the chain.
-CONCURRENCY = 512
+# transaction per half block of gas) can only fill blocks with many rows waiting. What bounds it is real:
+# a waiting row holds no database connection (services/writes.py closes its session before the chain
+# works; the pool serves only the rows' short bookkeeping transactions), and a thread costs its stack.
+# Measured on 1 s blocks, 2,000 rows, three uploads each (stop 17, PostgreSQL): 512 → 6.1–6.6 s over 6
+# blocks (one run in the bench over 7), 1,024 → 5.4–5.6 s over 5 (400 per block, every row of the raw
+# baseline's block), 2,048 → 6.2–6.4 s over 6 with more CPU a row (2.3–2.5 ms against 2.2: more threads
+# contend for one interpreter). Before the invoice check read by key (documents.py), PostgreSQL's CPU
+# bounded it and 1,024 measured the same as 512.
+CONCURRENCY = 1024
 ATTEMPTS = 5
 
 # The columns of an ERP export, by every header name we accept (English and Chinese, any case).
