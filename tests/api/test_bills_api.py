@@ -312,6 +312,25 @@ def self_custody_supplier(api: Api, index: int, name: str) -> tuple[Any, dict[st
     return account, {"X-API-Key": onboarded.json()["api_key"]}
 
 
+def self_custody_bill(
+    api: Api, headers: dict[str, str], content: bytes
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A self-custody drawer uploads an invoice of supplier1 and has a bill on it to core1 prepared: the
+    upload, the issue body and the typed forward request it is to sign."""
+    uploaded = api.client.post(
+        "/v1/bills/documents",
+        headers=headers,
+        files={"file": ("invoice.pdf", content, "application/pdf")},
+        data={"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": api.invoice_number()},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    issue = {"acceptor": api.address("core1"), "payee": api.address("supplier1"), "face": 1_000,
+             "maturity": api.today(30), "document_ids": [uploaded.json()["document_id"]]}  # fmt: skip
+    prepared = api.client.post("/v1/bills", headers=headers, json=issue)
+    assert prepared.status_code == 202, prepared.text
+    return uploaded.json(), issue, prepared.json()["forward_request"]
+
+
 def test_bill_self_custody_payee_signs_receipt_through_the_relay(funded: Api) -> None:
     from eth_account import Account
 
@@ -343,19 +362,7 @@ def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: A
 
     api = funded
     account, headers = self_custody_supplier(api, 39, "Self Custody Drawer Co.")
-    uploaded = api.client.post(
-        "/v1/bills/documents",
-        headers=headers,
-        files={"file": ("invoice.pdf", b"%PDF drawer invoice", "application/pdf")},
-        data={"seller": api.address("supplier1"), "kind": "invoice", "invoice_number": api.invoice_number()},
-    )
-    assert uploaded.status_code == 200, uploaded.text
-    own = uploaded.json()
-    issue = {"acceptor": api.address("core1"), "payee": api.address("supplier1"), "face": 1_000,
-             "maturity": api.today(30), "document_ids": [own["document_id"]]}  # fmt: skip
-    prepared = api.client.post("/v1/bills", headers=headers, json=issue)
-    assert prepared.status_code == 202, prepared.text
-    typed = prepared.json()["forward_request"]
+    own, _, typed = self_custody_bill(api, headers, b"%PDF drawer invoice")
     others = api.client.get(
         f"/v1/documents/{bill_invoice(api, 'core1', 'supplier1')}", headers=api.headers("core1")
     ).json()["doc_hash"]
@@ -373,6 +380,37 @@ def test_invoice_key_forgery_self_custody_relay_refuses_underived_hash(funded: A
         assert response.json()["error"]["code"] == "invoice_not_derived"
     relayed = relay(own["doc_hash"][2:])  # the platform-derived key of its own upload relays
     assert relayed.status_code == 200, relayed.text
+
+
+def test_self_custody_drawer_cannot_relay_a_second_bill_on_an_invoice_its_first_awaits(funded: Api) -> None:
+    """One invoice, one asset awaiting consent, for an issuer that signs its own requests too: the
+    platform refuses to prepare a second bill on the invoice while the first awaits, so the drawer
+    signs the second request itself (the next forwarder nonce) and relays it. The relay refuses it,
+    409 naming the first bill, nothing sent; before, it went on chain (Bills binds invoices only at the
+    payee's receipt) and both bills awaited on one sale."""
+    from eth_account import Account
+
+    api = funded
+    account, headers = self_custody_supplier(api, 41, "Self Custody Twice Co.")
+    _, issue, typed = self_custody_bill(api, headers, b"%PDF drawer invoice, sold once")
+
+    def relay(message: dict[str, Any]) -> Any:
+        signature = Account.sign_typed_data(account.key, full_message={**typed, "message": message}).signature
+        body = {"request": message, "signature": "0x" + bytes(signature).hex()}
+        return api.client.post("/v1/relay", headers=headers, json=body)
+
+    first = relay(typed["message"])
+    assert first.status_code == 200 and first.json()["indexed"], first.text
+    package = api.client.get("/v1/bills", headers=headers).json()["data"][0]["package_id"]
+    again = api.client.post("/v1/bills", headers=headers, json=issue)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invoice_awaiting_acceptance"
+    block = api.platform.w3.eth.block_number
+    second = relay({**typed["message"], "nonce": int(typed["message"]["nonce"]) + 1})
+    assert second.status_code == 409, second.text
+    assert second.json()["error"]["code"] == "invoice_awaiting_acceptance"
+    assert second.json()["error"]["details"]["package_id"] == package
+    assert f"B{package}" in second.json()["error"]["message"]
+    assert api.platform.w3.eth.block_number == block  # nothing sent
 
 
 def test_bill_pledgee_finds_the_pledged_bill_in_its_list(funded: Api) -> None:

@@ -495,8 +495,10 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
     participant signed itself carries whatever bytes it chose, so the relay checks the same rule: each
     hash is the key of an invoice this caller uploaded naming the seller the asset goes to. Without
     it a client could propose a hash it computed or copied from the chain, never checked by anyone.
+    Then the rule of one invoice, one asset awaiting consent (409 `invoice_awaiting_acceptance`).
     """
     seller = str(args[_ISSUE_SELLER[contract]])
+    uploads: dict[str, StoredDocument] = {}
     for raw in args["invoiceHashes"]:
         doc_hash = "0x" + bytes(raw).hex()
         row = session.execute(
@@ -518,6 +520,14 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
                 ),
                 code="invoice_not_derived",
             )
+        uploads.setdefault(doc_hash, row)
+    # ... and, as every issue the platform prepares, not one its signer already proposed on an asset still
+    # awaiting its seller's consent (`invoices_for_issue`): signing the request itself must not let an
+    # issuer draw its credit line twice for one sale.
+    proposed = invoices_in_use(session, list(uploads), issuer=caller.address, bound=False)
+    for doc_hash, upload in uploads.items():
+        if doc_hash in proposed:
+            raise _awaiting_consent(upload.document_id, upload.invoice_number, proposed[doc_hash])
 
 
 # Set by a batch row around its issue: the statements binding its invoices, committed with the row's
