@@ -483,3 +483,41 @@ def test_invoice_awaiting_a_bill_or_a_payable_of_its_issuer_backs_no_second_asse
     api.ok("core1", f"/v1/core/payables/{slot}/cancel")
     fourth = issue_bill(api, doc=doc)  # free again
     api.ok("core1", f"/v1/bills/{fourth}/cancel")
+
+
+def test_bank_discount_queue_page_reads_its_packages_ranges_and_quotes_once_not_per_request(
+    funded: Api,
+) -> None:
+    """A page of a bank's bill discount queue reads the packages, ranges and quotes it shows in one
+    statement each: one by one they were three statements a request (125 for a page of 50). The page
+    shows the same requests with the same packages, ranges and quotes either way."""
+    from sqlalchemy import event
+
+    api = funded
+    for _ in range(3):
+        _, root = live_bill(api, payee="supplier2")
+        api.ok("supplier2", f"/v1/bills/ranges/{root}/discount-requests", {"financier": api.address("bank2")})
+    quoted = api.get("bank2", "/v1/bills/discount-queue", status="open").json()["data"][-1]["request_id"]
+    api.ok("bank2", f"/v1/bills/discount-requests/{quoted}/quote", {"rate_bps": 360, "valid_hours": 24})
+    reads: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        reads.append(sql)
+
+    def page(limit: int) -> tuple[list[dict[str, Any]], int]:
+        reads.clear()
+        event.listen(api.ctx.engine, "before_cursor_execute", statement)
+        try:
+            data = api.get("bank2", "/v1/bills/discount-queue", limit=limit).json()["data"]
+        finally:
+            event.remove(api.ctx.engine, "before_cursor_execute", statement)
+        return data, len(reads)
+
+    one, one_reads = page(1)
+    every, every_reads = page(500)
+    assert len(every) >= 3 and every[0] == one[0]
+    # the same statements whatever the page's size (one more when only the longer page holds a quote)
+    assert every_reads <= one_reads + 1, (one_reads, every_reads)
+    shown = {row["request_id"]: row for row in every}
+    assert shown[quoted]["quote"] is not None and shown[quoted]["quote"]["rate_bps"] == 360
+    assert all(row["maturity"] and row["acceptor"] and row["range_status"] != "unknown" for row in every)

@@ -455,8 +455,23 @@ def discount_requests(
             )
     return keyset_page(
         session, query, col(BillDiscountRequest.request_id), lambda r: request_public(session, r),
-        limit=limit, offset=offset, after=after,
+        limit=limit, offset=offset, after=after, prefetch=lambda rows: _load_for_requests(session, rows),
     )  # fmt: skip
+
+
+def _load_for_requests(session: Session, rows: list[BillDiscountRequest]) -> list[Any]:
+    """The packages, ranges and quotes a page of requests shows, read in one statement each into the
+    session, so that request_public's `session.get`s find them there while the caller holds the list
+    returned: read one by one they were three statements a request (125 for a page of 50, 10-22 ms)."""
+    loaded: list[Any] = []
+    for model, key, ids in (
+        (BillPackage, BillPackage.package_id, {r.package_id for r in rows}),
+        (BillRange, BillRange.range_id, {r.range_id for r in rows}),
+        (BillQuote, BillQuote.quote_id, {r.quote_id for r in rows if r.quote_id is not None}),
+    ):
+        if ids:
+            loaded += session.execute(select(model).where(col(key).in_(sorted(ids)))).scalars().all()
+    return loaded
 
 
 # -- reads ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import functools
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -218,18 +218,21 @@ def _page(session: Session, query: Any, convert: Any, limit: int, offset: int) -
 
 def keyset_page(
     session: Session, query: Any, key: Any, convert: Any, *, limit: int, offset: int,
-    after: int | None, descending: bool = False,
+    after: int | None, descending: bool = False, prefetch: Callable[[list[Any]], object] | None = None,
 ) -> Page[Any]:  # fmt: skip
     """`_page` by cursor: the ORM rows of `query` (unordered) after `after` in `key` order, converted,
     with `next_after`; the count is over every page. For the lists whose rows need a Python conversion
-    (bills), where `_keyset_dicts` would not do."""
+    (bills), where `_keyset_dicts` would not do; `prefetch(rows)` loads what the conversion reads for the
+    whole page at once, before it, and returns it: held until the page is converted (the session's
+    identity map keeps its objects only while something else refers to them)."""
     count = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     page = page_query(query, key, after=after, descending=descending, limit=limit, offset=offset)
     rows = list(session.execute(page).scalars().all())
+    loaded = prefetch(rows) if prefetch is not None else None
     following = next_after(rows, limit, key.name)
-    return Page(
-        data=[convert(r) for r in rows], count=count, limit=limit, offset=offset, next_after=following
-    )
+    data = [convert(r) for r in rows]
+    del loaded
+    return Page(data=data, count=count, limit=limit, offset=offset, next_after=following)
 
 
 # -- lookups with party checks --------------------------------------------------------------------
