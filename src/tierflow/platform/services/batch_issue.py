@@ -214,6 +214,12 @@ def row_key(key: str, row: int) -> str:
     return f"batch:{key[:64]}:{row}"
 
 
+def rows_key(key: str) -> str:
+    """The record that keeps a batch issue's rows (`key`: the batch's). Outside its rows' key range
+    (`batch:<key>:`, read by `already_run` and the sweep): `-` sorts before `:`."""
+    return f"batch-rows:{key[:64]}"
+
+
 def keep_rows(engine: Engine, address: str, record: str, name: str, rows: Sequence[int]) -> None:
     """Keep a batch's rows (the file's rows, a funding's request ids: `name`) in one answered record
     `record` before any row is claimed, so its status lists each one, a row never sent too (its claim
@@ -1028,6 +1034,8 @@ def issue(
             row.supplier = known.get(row.supplier.strip().lower(), row.supplier)
     stored = store_documents(ctx=ctx, caller=caller, rows=batch.rows, uploads=batch.uploads)
     try:
+        # Its rows, kept before any is claimed (whatever the channel): its status lists each one.
+        keep_rows(ctx.engine, caller.address, rows_key(batch.key), "rows", [row.row for row in batch.rows])
         claimed = claim_rows(
             ctx, caller, {row_key(batch.key, row.row): (action, row.payload()) for row in batch.rows}
         )
