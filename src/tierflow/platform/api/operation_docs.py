@@ -161,7 +161,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "sending its file again: `batch_key` is what POST /v1/core/payables/batch answered (the SHA-256 of the "
     "company's lower-case address, a newline, `file:` and the file's bytes). A row whose run stopped before "
     "its answer was stored is `in_progress` until the service reads it from the chain (within minutes, "
-    "also after a restart); rows never sent are not listed. 404 for another company's or an unknown batch.",
+    "also after a restart); a row that never went out (its run died before signing it) is `failed` with code "
+    "`not_sent` (submitting the same file again issues it, and nothing twice). 404 for another company's or "
+    "an unknown batch.",
     ("GET", "/v1/core/maturities"): "Upcoming maturities by day: what this core enterprise owes and when.",
     # -- supplier -----------------------------------------------------------------------------------
     ("GET", "/v1/supplier/incoming"): "Certificates issued to this supplier and waiting for it to accept "

@@ -7,7 +7,6 @@ Idempotent as a whole like a batch issue: the key is the SHA-256 of the bank and
 from __future__ import annotations
 
 import contextvars
-import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -17,7 +16,7 @@ from sqlmodel import Session
 from tierflow.platform import i18n
 from tierflow.platform.models.documents import SettlementBalance
 from tierflow.platform.models.financing import FinancingRequest
-from tierflow.platform.services import batch_issue, batch_sweep, idempotency, workflows, writes
+from tierflow.platform.services import batch_issue, batch_sweep, workflows, writes
 from tierflow.platform.services.batch_issue import RowError, RowOutcome
 from tierflow.platform.services.context import ServiceContext
 from tierflow.platform.services.errors import InvalidRequest
@@ -99,11 +98,7 @@ def fund(
         workflows.ensure_allowance(ctx=ctx, session=session, caller=caller, spender="Financing", amount=total)
     session.rollback()  # end the read transaction before the concurrent writes (SQLite's lock)
     # Its requests, kept before any is claimed: its status names each one, those never sent too.
-    kept = {"request_ids": sorted(ids)}
-    idempotency.keep(
-        engine=ctx.engine, address=caller.address, key=_requests_key(key),
-        print_=idempotency.fingerprint("POST", ACTION, kept), body=kept,
-    )  # fmt: skip
+    batch_issue.keep_rows(ctx.engine, caller.address, _requests_key(key), "request_ids", ids)
     rkeys = {request_id: batch_issue.row_key(key, request_id) for request_id in ids}
     claimed = batch_issue.claim_rows(
         ctx, caller, {rkeys[request_id]: (ACTION, {"request_id": request_id}) for request_id in ids}
@@ -138,17 +133,8 @@ def _requests_key(key: str) -> str:
 def status(ctx: ServiceContext, address: str, key: str) -> batch_sweep.BatchStatus:
     """The outcome of each request of `address`'s batch funding `key` as known now, by request id: funded,
     failed, in progress (the sweep settles it) or not sent. NotFound for another's or an unknown batch."""
-    with ctx.engine.connect() as conn:
-        kept = conn.execute(
-            select(idempotency.TABLE.c.body).where(
-                idempotency.TABLE.c.address == address, idempotency.TABLE.c.key == _requests_key(key)
-            )
-        ).scalar()
-    # A batch run before its requests were kept lists the requests it claimed (and so does one whose
-    # record a client took first for a key of its own: an Idempotency-Key is any text).
-    found = json.loads(kept) if kept else {}
-    listed = found.get("request_ids") if isinstance(found, dict) else None
-    rows = [i for i in listed if isinstance(i, int)] if isinstance(listed, list) else []
+    # A batch run before its requests were kept lists the requests it claimed.
+    rows = batch_issue.kept_rows(ctx.engine, address, _requests_key(key), "request_ids")
     message = i18n.gettext(
         "Not sent: the batch stopped before this request was funded. Submit the same requests again to fund "
         "it (those already funded are not funded twice)."

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -211,6 +212,40 @@ SAME_ROWS = {
 
 def row_key(key: str, row: int) -> str:
     return f"batch:{key[:64]}:{row}"
+
+
+def rows_key(key: str) -> str:
+    """The record that keeps a batch issue's rows (`key`: the batch's). Outside its rows' key range
+    (`batch:<key>:`, read by `already_run` and the sweep): `-` sorts before `:`."""
+    return f"batch-rows:{key[:64]}"
+
+
+def keep_rows(engine: Engine, address: str, record: str, name: str, rows: Sequence[int]) -> None:
+    """Keep a batch's rows (the file's rows, a funding's request ids: `name`) in one answered record
+    `record` before any row is claimed, so its status lists each one, a row never sent too (its claim
+    dropped: services/batch_sweep.py `rows_status`). Stored once whatever the channel: the same file
+    through the dashboard and the API is one batch with the same rows. Its fingerprint is no request's
+    (method KEEP): no client's request replays it."""
+    kept = {name: sorted(rows)}
+    print_ = idempotency.fingerprint("KEEP", record, kept)
+    _retrying(idempotency.keep, engine=engine, address=address, key=record, print_=print_, body=kept)
+
+
+def kept_rows(engine: Engine, address: str, record: str, name: str) -> list[int]:
+    """The rows `keep_rows` kept in `record`; none for a batch run before its rows were kept (and for
+    one whose record a client took first for a key of its own: an Idempotency-Key is any text)."""
+    with engine.connect() as conn:
+        body = conn.execute(
+            select(idempotency.TABLE.c.body).where(
+                idempotency.TABLE.c.address == address, idempotency.TABLE.c.key == record
+            )
+        ).scalar()
+    try:
+        found = json.loads(body) if body else {}
+    except ValueError:
+        return []
+    listed = found.get(name) if isinstance(found, dict) else None
+    return [i for i in listed if isinstance(i, int)] if isinstance(listed, list) else []
 
 
 # -- reading the file ---------------------------------------------------------------------------------
@@ -999,6 +1034,8 @@ def issue(
             row.supplier = known.get(row.supplier.strip().lower(), row.supplier)
     stored = store_documents(ctx=ctx, caller=caller, rows=batch.rows, uploads=batch.uploads)
     try:
+        # Its rows, kept before any is claimed (whatever the channel): its status lists each one.
+        keep_rows(ctx.engine, caller.address, rows_key(batch.key), "rows", [row.row for row in batch.rows])
         claimed = claim_rows(
             ctx, caller, {row_key(batch.key, row.row): (action, row.payload()) for row in batch.rows}
         )

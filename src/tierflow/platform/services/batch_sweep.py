@@ -192,12 +192,18 @@ class BatchStatus(BaseModel):
 
 def status(ctx: ServiceContext, address: str, key: str) -> BatchStatus:
     """The outcomes of `address`'s batch issue `key`: the dashboard's stored result, else its rows'
-    answers (`rows_status`)."""
+    answers (`rows_status`), every row it kept listed (one whose claim was dropped as not sent; a batch
+    run before its rows were kept lists the rows it claimed)."""
     stored = batch_state.progress(ctx.engine, key, address)
     if stored is not None and stored.result is not None:
         result = batch_issue.BatchResult.model_validate_json(stored.result)
         return BatchStatus(batch_key=key, finished=True, outcomes=result.outcomes)
-    return rows_status(ctx, address, key)
+    rows = batch_issue.kept_rows(ctx.engine, address, batch_issue.rows_key(key), "rows")
+    message = i18n.gettext(
+        "Not sent: the batch stopped before this row was issued. Submit the same file again to issue it "
+        "(rows already issued are not issued twice)."
+    )
+    return rows_status(ctx, address, key, rows=rows, not_sent_message=message)
 
 
 def rows_status(
