@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -352,11 +352,7 @@ def invoices_for_issue(
         )
         or {}
     )
-    for document_id in wanted:
-        row = found[document_id]
-        asset = proposed.get(row.doc_hash)
-        if asset is not None:
-            raise _awaiting_consent(document_id, row.invoice_number, asset)
+    _refuse_awaiting(proposed, (found[document_id] for document_id in wanted))
     return hashes
 
 
@@ -368,6 +364,15 @@ class Backing:
     kind: str  # payable | bill
     asset_id: int
     bound: bool = False
+
+
+def _refuse_awaiting(proposed: dict[str, Backing], uploads: Iterable[Any]) -> None:
+    """Refuse the issue at the first of its `uploads` (rows with document_id, doc_hash, invoice_number) whose
+    invoice `proposed` names: an asset of the same issuer awaits its seller's consent on it."""
+    for upload in uploads:
+        asset = proposed.get(upload.doc_hash)
+        if asset is not None:
+            raise _awaiting_consent(upload.document_id, upload.invoice_number, asset)
 
 
 def _awaiting_consent(document_id: str, number: str | None, asset: Backing) -> Conflict:
@@ -404,10 +409,7 @@ def invoices_in_use(
     does not count: it would let anyone block a seller's invoice by proposing it first (the seller's
     consent decides between them, on chain). Two reads by key per 1,000 invoices; `bound` one more, and two
     more when some are bound (which asset holds them)."""
-    used: dict[str, Backing] = {}
-    for doc_hash, asset, by in _proposed(session.execute, keys, _AWAITING):
-        if by == issuer:
-            used.setdefault(doc_hash, asset)
+    used = _issuers(_proposed(session.execute, keys, _AWAITING), issuer)
     if bound:
         for start in range(0, len(keys), 1000):
             part = {"keys": keys[start : start + 1000]}
@@ -470,13 +472,19 @@ def _read_proposed(
     found = _proposed(
         conn.execute, sorted({doc_hash for _, hashes in keys for doc_hash in hashes}), _AWAITING
     )
-    answers: dict[tuple[str, tuple[str, ...]], dict[str, Backing]] = {}
-    for issuer, hashes in keys:
-        mine = answers[(issuer, hashes)] = {}
-        for doc_hash, asset, by in found:
-            if by == issuer and doc_hash in hashes:
-                mine.setdefault(doc_hash, asset)
-    return answers
+    return {(issuer, hashes): _issuers(found, issuer, hashes) for issuer, hashes in keys}
+
+
+def _issuers(
+    found: list[tuple[str, Backing, str]], issuer: str, hashes: Container[str] | None = None
+) -> dict[str, Backing]:
+    """Of `_proposed`'s answer, the asset `issuer` proposed each invoice for (of `hashes`, when given),
+    the first found (payables first)."""
+    mine: dict[str, Backing] = {}
+    for doc_hash, asset, by in found:
+        if by == issuer and (hashes is None or doc_hash in hashes):
+            mine.setdefault(doc_hash, asset)
+    return mine
 
 
 _PROPOSED: group_commit.Lookups[tuple[str, tuple[str, ...]], dict[str, Backing]] = group_commit.Lookups(
@@ -525,9 +533,7 @@ def check_relayed_issue(*, session: Session, caller: Caller, contract: str, args
     # awaiting its seller's consent (`invoices_for_issue`): signing the request itself must not let an
     # issuer draw its credit line twice for one sale.
     proposed = invoices_in_use(session, list(uploads), issuer=caller.address, bound=False)
-    for doc_hash, upload in uploads.items():
-        if doc_hash in proposed:
-            raise _awaiting_consent(upload.document_id, upload.invoice_number, proposed[doc_hash])
+    _refuse_awaiting(proposed, uploads.values())
 
 
 # Set by a batch row around its issue: the statements binding its invoices, committed with the row's
