@@ -149,29 +149,19 @@ def _result(ctx: ServiceContext, batch: batch_state.StoppedBatch) -> batch_issue
         rows, _ = batch_issue.parse(batch_issue.read_table(batch.content, batch.filename))
     except ServiceError:  # a staged file is checked before it runs: not one of ours
         return None
-    keys = [batch_issue.row_key(batch.key, row.row) for row in rows]
-    with ctx.engine.connect() as conn:
-        records = {
-            r.key: r
-            for r in conn.execute(
-                select(TABLE.c.key, TABLE.c.state, TABLE.c.status_code, TABLE.c.body).where(
-                    TABLE.c.address == batch.address, TABLE.c.key.in_(keys)
-                )
-            )
-        }
-    outcomes = []
-    for row, key in zip(rows, keys, strict=True):
-        record = records.get(key)
-        if record is None:  # never claimed, or dropped: it never ran
-            message = i18n.gettext(
-                "Not sent: the batch stopped before this row went out. Upload the same file again to send it "
-                "(the rows already issued are not sent twice)."
-            )
-            outcomes.append(not_sent(row.row, message))
-        elif record.state != "done" or record.status_code is None:
+    message = i18n.gettext(
+        "Not sent: the batch stopped before this row went out. Upload the same file again to send it "
+        "(the rows already issued are not sent twice)."
+    )
+    outcomes: list[batch_issue.RowOutcome] = []
+    if rows:  # its rows' answers as its status reads them, a row never claimed (or dropped) not sent
+        known = rows_status(
+            ctx, batch.address, batch.key, rows=[row.row for row in rows], not_sent_message=message
+        )
+        if not known.finished:
             return None
-        else:
-            outcomes.append(batch_issue.outcome_of(row.row, int(record.status_code), json.loads(record.body)))
+        in_file = {row.row for row in rows}
+        outcomes = [outcome for outcome in known.outcomes if outcome.row in in_file]
     total = sum(row.face for row in rows)
     return batch_issue.BatchResult(batch_key=batch.key, rows=len(rows), total=total, outcomes=outcomes)
 
